@@ -1,0 +1,56 @@
+"""One exception hierarchy, each with a human message and the CLI exit code it maps to."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FOUND = 1  # scan: stale sessions found; recover: some sessions were not repaired
+EXIT_ERROR = 2  # bad input, unsupported schema, locked database, ...
+EXIT_REFUSED = 3  # recover: a session is live (or liveness unknown) and --force was not given
+
+
+class InspectorError(Exception):
+    """Base class: ``str(err)`` is one line meant for a person, ``exit_code`` for scripts."""
+
+    exit_code = EXIT_ERROR
+
+
+class DatabaseNotFound(InspectorError):
+    """No OpenCode database at the given or default location."""
+
+
+class NotADatabase(InspectorError):
+    """The path exists but is not a readable SQLite file (directory, empty, garbage, truncated)."""
+
+
+class SchemaUnsupported(InspectorError):
+    """The database is SQLite but not a schema we can read or write (2.x, legacy, foreign)."""
+
+
+class DatabaseLocked(InspectorError):
+    """Another process held the write lock past our busy timeout."""
+
+
+class DatabaseReadOnly(InspectorError):
+    """A repair was asked for but the file or its directory is not writable."""
+
+
+class SessionNotFound(InspectorError):
+    """A session id given by the user does not exist in the database."""
+
+
+class CorruptData(InspectorError):
+    """A row's JSON ``data`` could not be parsed where we need it."""
+
+
+class JournalError(InspectorError):
+    """The undo journal could not be written or read; nothing was changed."""
+
+
+class RunNotFound(InspectorError):
+    """``undo`` was asked for a run id the journal does not know."""
+
+
+class RepairRefused(InspectorError):
+    """A session is live (or its liveness is unknown) and the user did not force the repair."""
+
+    exit_code = EXIT_REFUSED

@@ -1,0 +1,103 @@
+"""Find OpenCode's database the way OpenCode itself does.
+
+Order: explicit ``--db`` › ``OPENCODE_DB`` › ``$XDG_DATA_HOME/opencode/opencode.db`` (XDG default
+``~/.local/share``; OpenCode uses it on macOS too; ``%USERPROFILE%\\.local\\share`` on Windows).
+Non-stable channels write ``opencode-<channel>.db`` beside the stable one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from .errors import DatabaseNotFound
+
+_CHANNEL_RE = re.compile(r"^opencode-(?P<channel>[A-Za-z0-9._-]+)\.db$")
+
+
+def data_dir(env: Mapping[str, str] | None = None) -> Path:
+    """OpenCode's data directory: ``$XDG_DATA_HOME/opencode`` or its home-relative default."""
+    env = os.environ if env is None else env
+    xdg = env.get("XDG_DATA_HOME")
+    if xdg:
+        return Path(xdg) / "opencode"
+    if sys.platform == "win32" and env.get("USERPROFILE"):
+        return Path(env["USERPROFILE"]) / ".local" / "share" / "opencode"
+    home = env.get("HOME") or str(Path.home())
+    return Path(home) / ".local" / "share" / "opencode"
+
+
+def channel_databases(directory: Path) -> dict[str, Path]:
+    """Map channel name to database file in ``directory`` (``stable`` for ``opencode.db``)."""
+    found: dict[str, Path] = {}
+    if not directory.is_dir():
+        return found
+    stable = directory / "opencode.db"
+    if stable.is_file():
+        found["stable"] = stable
+    for entry in sorted(directory.iterdir()):
+        match = _CHANNEL_RE.match(entry.name)
+        if match and entry.is_file():
+            found[match.group("channel")] = entry
+    return found
+
+
+def has_legacy_storage(directory: Path) -> bool:
+    """OpenCode ≤ 1.1 kept JSON files under ``storage/session``; no SQLite file at all."""
+    return (directory / "storage" / "session").is_dir()
+
+
+def locate(
+    db: str | os.PathLike[str] | None = None,
+    *,
+    channel: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Path:
+    """Return the database path to open, or raise ``DatabaseNotFound`` saying where we looked.
+
+    A directory given as ``--db`` is treated as a data directory (its ``opencode.db``, its channel
+    files, or legacy ``storage/``). A legacy directory is returned as is; ``store`` reports it.
+    """
+    env = os.environ if env is None else env
+    if db is not None:
+        path = Path(db).expanduser()
+        if path.is_dir():
+            return _pick_in_dir(path, channel, explicit=True)
+        if not path.exists():
+            raise DatabaseNotFound(f"no such file: {path}")
+        return path
+    if env.get("OPENCODE_DB"):
+        path = Path(env["OPENCODE_DB"]).expanduser()
+        if not path.exists():
+            raise DatabaseNotFound(f"OPENCODE_DB points to {path}, which does not exist")
+        return path
+    return _pick_in_dir(data_dir(env), channel, explicit=False)
+
+
+def _pick_in_dir(directory: Path, channel: str | None, *, explicit: bool) -> Path:
+    databases = channel_databases(directory)
+    if channel is not None:
+        if channel in databases:
+            return databases[channel]
+        known = ", ".join(sorted(databases)) or "none"
+        raise DatabaseNotFound(f"no '{channel}' channel database in {directory} (found: {known})")
+    if "stable" in databases:
+        return databases["stable"]
+    if len(databases) == 1:
+        return next(iter(databases.values()))
+    if databases:
+        names = ", ".join(sorted(databases))
+        raise DatabaseNotFound(
+            f"several OpenCode databases in {directory} ({names}); pick one with --channel"
+        )
+    if has_legacy_storage(directory):
+        return directory
+    if explicit:
+        raise DatabaseNotFound(f"{directory} is a directory with no OpenCode database in it")
+    raise DatabaseNotFound(
+        f"no OpenCode database found at {directory / 'opencode.db'} "
+        "(set --db or OPENCODE_DB, or try --demo)"
+    )

@@ -1,0 +1,200 @@
+"""Frozen dataclasses the core returns; the CLI and the TUI only ever render these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Schema = Literal["v1", "v2", "legacy"]
+Verdict = Literal["stale", "live", "unknown", "ok"]
+
+
+@dataclass(frozen=True)
+class Session:
+    """A row of OpenCode's ``session`` table (only the columns we show or need)."""
+
+    id: str
+    title: str
+    directory: str
+    parent_id: str | None
+    project_id: str | None
+    version: str | None
+    time_created: int
+    time_updated: int
+    time_compacting: int | None = None
+    time_archived: int | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    """An assistant (or user) message, reduced to what explains a stuck turn."""
+
+    id: str
+    session_id: str
+    role: str
+    time_created: int
+    completed: int | None
+    error_name: str | None = None
+    finish: str | None = None
+    is_summary: bool = False
+    model: str | None = None
+    agent: str | None = None
+
+
+@dataclass(frozen=True)
+class Part:
+    """A tool part left ``pending``/``running``: what was running, since when, with what input."""
+
+    id: str
+    message_id: str
+    session_id: str
+    tool: str
+    status: str
+    call_id: str | None
+    started: int | None
+    time_created: int
+    input_summary: str
+    input_json: str = ""
+    title: str | None = None
+    output_tail: str = ""
+    child_session_id: str | None = None
+    message_completed: bool = False
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """Why one session is stuck (or that it is fine), and whether we may touch it."""
+
+    session: Session
+    verdict: Verdict
+    patterns: tuple[str, ...]
+    unfinished_messages: tuple[Message, ...] = ()
+    stuck_parts: tuple[Part, ...] = ()
+    children: tuple[str, ...] = ()
+    last_activity: int | None = None
+    stuck_since: int | None = None
+    live_reason: str = ""
+
+    @property
+    def id(self) -> str:
+        return self.session.id
+
+    @property
+    def is_stuck(self) -> bool:
+        return bool(self.patterns)
+
+    @property
+    def repairable(self) -> bool:
+        """True when recovery would change rows (``ignores-prompts`` alone is not fixable)."""
+        return bool(self.unfinished_messages or self.stuck_parts or "compaction" in self.patterns)
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """Everything one scan found; ``sessions`` holds stuck sessions (all sessions with ``all``)."""
+
+    database: str
+    schema: Schema
+    opencode_live: bool | None
+    live_detail: str
+    sessions: tuple[Diagnosis, ...]
+    quick: bool
+    scanned_at: int
+    total_sessions: int = 0
+
+    @property
+    def stuck(self) -> tuple[Diagnosis, ...]:
+        return tuple(d for d in self.sessions if d.is_stuck)
+
+    def get(self, session_id: str) -> Diagnosis | None:
+        for diag in self.sessions:
+            if diag.id == session_id:
+                return diag
+        return None
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """One row the repair rewrites: its before-image (for compare-and-set and undo) and after."""
+
+    table: Literal["part", "message", "session"]
+    row_id: str
+    session_id: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    summary: str
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A session or row we did not change, and the reason in words."""
+
+    id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PlanUnit:
+    """Sessions repaired together in one transaction (a parent and its subagent children)."""
+
+    session_ids: tuple[str, ...]
+    changes: tuple[RowChange, ...]
+
+    @property
+    def parts(self) -> int:
+        return sum(1 for c in self.changes if c.table == "part")
+
+    @property
+    def messages(self) -> int:
+        return sum(1 for c in self.changes if c.table == "message")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a recovery would change; ``apply`` writes exactly this and nothing else."""
+
+    database: str
+    created: int
+    units: tuple[PlanUnit, ...]
+    refused: tuple[Skip, ...] = ()
+    nothing_to_do: tuple[Skip, ...] = ()
+    forced: bool = False
+
+    @property
+    def session_ids(self) -> tuple[str, ...]:
+        return tuple(s for unit in self.units for s in unit.session_ids)
+
+    @property
+    def parts(self) -> int:
+        return sum(u.parts for u in self.units)
+
+    @property
+    def messages(self) -> int:
+        return sum(u.messages for u in self.units)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.units
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What ``apply`` (or a dry run) did."""
+
+    run_id: str | None
+    dry_run: bool
+    sessions: tuple[str, ...]
+    parts_repaired: int
+    messages_completed: int
+    skipped: tuple[Skip, ...] = ()
+    journal_path: str | None = None
+    sessions_uncompacted: int = 0
+
+
+@dataclass(frozen=True)
+class UndoResult:
+    """What ``undo`` restored, and which rows it left alone because they changed since."""
+
+    run_id: str
+    restored: int
+    skipped: tuple[Skip, ...] = field(default_factory=tuple)

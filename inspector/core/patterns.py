@@ -1,0 +1,94 @@
+"""The stuck patterns, in words a user understands: what happened and what recovery does.
+
+One table shared by the CLI (``show``), the TUI (detail and help screens) and the README.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Pattern:
+    name: str
+    title: str
+    why: str
+    repair: str
+    fixable: bool = True
+
+
+PATTERNS: dict[str, Pattern] = {
+    p.name: p
+    for p in (
+        Pattern(
+            "crash-orphan",
+            "Crash orphan",
+            "OpenCode stopped (crash or kill) while a tool was running; the turn never finished, "
+            "so the UI shows \"Thinking\" forever and queues every new prompt.",
+            "Mark the running tool as aborted (error \"Tool execution aborted\") and close the "
+            "turn as aborted, exactly as OpenCode does when you press Esc.",
+        ),
+        Pattern(
+            "pending-placeholder",
+            "Pending placeholder",
+            "OpenCode stopped while the model was still streaming a tool call's arguments; the "
+            "tool never started and its input is empty.",
+            "Mark the placeholder as aborted and close the turn.",
+        ),
+        Pattern(
+            "parts-in-finished-turn",
+            "Stuck part in a finished turn",
+            "The turn is marked finished, but one of its tools is still pending or running in "
+            "the database.",
+            "Mark the leftover tool as aborted; the finished turn is left as it is.",
+        ),
+        Pattern(
+            "subagent-chain",
+            "Subagent chain",
+            "A task (subagent) tool is stuck in the parent session and its child session is "
+            "stuck too; both must be closed together.",
+            "Repair the parent and every stuck child in one transaction.",
+        ),
+        Pattern(
+            "question-wait",
+            "Question or permission wait",
+            "A tool was waiting for your answer (question or permission), but the server that "
+            "asked is gone; nobody can answer it any more.",
+            "Mark the waiting tool as aborted and close the turn; ask again in a new prompt.",
+        ),
+        Pattern(
+            "compaction",
+            "Compaction stuck",
+            "OpenCode started compacting (summarising) the session and never finished; the "
+            "session stays marked as compacting.",
+            "Clear the session's compacting mark (and close the unfinished summary turn).",
+        ),
+        Pattern(
+            "interrupted-turn",
+            "Interrupted turn",
+            "The assistant's turn never finished (OpenCode stopped while the model was "
+            "writing), although no tool was running.",
+            "Close the turn as aborted.",
+        ),
+        Pattern(
+            "ignores-prompts",
+            "Ignores prompts (ID wrap)",
+            "Newer prompts sort before the last reply by ID (OpenCode ≤ 1.18.14 after its id "
+            "clock wrapped), so OpenCode thinks they were already answered.",
+            "Not fixable by editing the database: upgrade OpenCode to 1.18.15 or newer.",
+            fixable=False,
+        ),
+    )
+}
+
+VERDICTS: dict[str, str] = {
+    "stale": "Nothing is working on this session any more: safe to recover.",
+    "live": "OpenCode is really working on this session right now: leave it alone.",
+    "unknown": "OpenCode is running but could not be asked; recovering needs --force.",
+    "ok": "Nothing is stuck in this session.",
+}
+
+
+def describe(name: str) -> Pattern:
+    """The pattern's description; unknown names get a neutral one rather than an error."""
+    return PATTERNS.get(name) or Pattern(name, name, "", "")

@@ -1,0 +1,163 @@
+"""The SQL ocinspect runs against OpenCode's v1 schema, in one place.
+
+Filtering happens inside SQLite: a cheap ``instr`` prefilter on the raw JSON text (OpenCode
+writes compact ``JSON.stringify`` output) lets SQLite skip parsing the vast majority of rows, then
+``json_extract`` decides. ``json_valid`` first, so one corrupt row is reported, not fatal.
+Large tables are walked in rowid ranges so long scans can report progress and be cancelled.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, text
+
+MAX_ROWID = {
+    "part": text("SELECT coalesce(max(rowid), 0) FROM part"),
+    "message": text("SELECT coalesce(max(rowid), 0) FROM message"),
+}
+
+UNFINISHED_MESSAGES = text(
+    """
+    SELECT id, session_id, time_created, time_updated, data, json_valid(data) AS ok
+    FROM message
+    WHERE rowid BETWEEN :lo AND :hi
+      AND instr(data, '"assistant"') > 0
+      AND (json_valid(data) = 0
+           OR (json_extract(data, '$.role') = 'assistant'
+               AND json_extract(data, '$.time.completed') IS NULL))
+    """
+)
+
+_STUCK_PART_FILTER = """
+      (instr(data, '"status":"running"') > 0 OR instr(data, '"status":"pending"') > 0)
+      AND (json_valid(data) = 0
+           OR (json_extract(data, '$.type') = 'tool'
+               AND json_extract(data, '$.state.status') IN ('pending', 'running')))
+"""
+
+STUCK_PARTS_RANGE = text(
+    "SELECT id, message_id, session_id, time_created, time_updated, data, json_valid(data) AS ok "
+    "FROM part WHERE rowid BETWEEN :lo AND :hi AND " + _STUCK_PART_FILTER
+)
+
+STUCK_PARTS_OF_MESSAGES = text(
+    "SELECT id, message_id, session_id, time_created, time_updated, data, json_valid(data) AS ok "
+    "FROM part WHERE message_id IN :ids AND " + _STUCK_PART_FILTER
+).bindparams(bindparam("ids", expanding=True))
+
+UNFINISHED_MESSAGES_OF_SESSIONS = text(
+    """
+    SELECT id, session_id, time_created, time_updated, data, json_valid(data) AS ok
+    FROM message
+    WHERE session_id IN :ids
+      AND (json_valid(data) = 0
+           OR (json_extract(data, '$.role') = 'assistant'
+               AND json_extract(data, '$.time.completed') IS NULL))
+    """
+).bindparams(bindparam("ids", expanding=True))
+
+STUCK_PARTS_OF_SESSIONS = text(
+    "SELECT id, message_id, session_id, time_created, time_updated, data, json_valid(data) AS ok "
+    "FROM part WHERE session_id IN :ids AND " + _STUCK_PART_FILTER
+).bindparams(bindparam("ids", expanding=True))
+
+MESSAGE_COMPLETED = text(
+    """
+    SELECT id, json_extract(data, '$.time.completed') IS NOT NULL AS done
+    FROM message WHERE id IN :ids AND json_valid(data)
+    """
+).bindparams(bindparam("ids", expanding=True))
+
+LAST_ACTIVITY = text(
+    "SELECT session_id, max(time_created) FROM message WHERE session_id IN :ids GROUP BY session_id"
+).bindparams(bindparam("ids", expanding=True))
+
+# The last message of each session whose newest message (by time) is a user message with an
+# assistant message of a *greater id* before it: OpenCode ≤ 1.18.14 orders by id and after the
+# id clock wrapped believes such prompts were answered already.
+IGNORED_PROMPTS = text(
+    """
+    WITH last AS (
+      SELECT s.id AS session_id,
+             (SELECT m.id FROM message m WHERE m.session_id = s.id
+              ORDER BY m.time_created DESC, m.id DESC LIMIT 1) AS message_id
+      FROM session s
+    )
+    SELECT last.session_id, last.message_id
+    FROM last JOIN message u ON u.id = last.message_id
+    WHERE json_valid(u.data) AND json_extract(u.data, '$.role') = 'user'
+      AND EXISTS (SELECT 1 FROM message a WHERE a.session_id = last.session_id
+                  AND a.id > last.message_id AND a.time_created <= u.time_created
+                  AND json_valid(a.data) AND json_extract(a.data, '$.role') = 'assistant')
+    """
+)
+
+FINISHED_SUMMARY_SINCE = text(
+    """
+    SELECT 1 FROM message
+    WHERE session_id = :sid AND time_created >= :since AND json_valid(data)
+      AND json_extract(data, '$.summary') = 1
+      AND json_extract(data, '$.time.completed') IS NOT NULL
+    LIMIT 1
+    """
+)
+
+
+def session_columns(available: frozenset[str]) -> list[str]:
+    """The ``session`` columns we read, limited to those this database has."""
+    wanted = [
+        "id", "title", "directory", "parent_id", "project_id", "version",
+        "time_created", "time_updated", "time_compacting", "time_archived",
+    ]
+    return [c for c in wanted if c in available]
+
+
+def sessions_by_id(columns: list[str]):
+    return text(f"SELECT {', '.join(columns)} FROM session WHERE id IN :ids").bindparams(
+        bindparam("ids", expanding=True)
+    )
+
+
+def all_sessions(columns: list[str]):
+    return text(f"SELECT {', '.join(columns)} FROM session")
+
+
+COMPACTING_SESSIONS = text("SELECT id, time_compacting FROM session WHERE time_compacting IS NOT NULL")
+
+PART_ROW = text("SELECT id, session_id, message_id, time_updated, data FROM part WHERE id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
+MESSAGE_ROW = text("SELECT id, session_id, time_updated, data FROM message WHERE id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
+SESSION_ROW = text(
+    "SELECT id, time_updated, time_compacting FROM session WHERE id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+
+CHILD_SESSIONS = text("SELECT id FROM session WHERE parent_id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
+
+# Columns a repair or undo may write, per table: the whitelist for the generic CAS update.
+WRITABLE = {
+    "part": ("data", "time_updated"),
+    "message": ("data", "time_updated"),
+    "session": ("time_compacting", "time_updated"),
+}
+
+
+def compare_and_set(table: str, columns: list[str], *, stuck_guard: bool = False):
+    """``UPDATE`` that writes ``new_*`` only where every column still ``IS`` its ``old_*``."""
+    allowed = WRITABLE[table]
+    if not set(columns) <= set(allowed):
+        raise ValueError(f"refusing to write columns {columns} of {table}")
+    sets = ", ".join(f"{c} = :new_{c}" for c in columns)
+    where = " AND ".join(f"{c} IS :old_{c}" for c in columns)
+    if stuck_guard:
+        where += " AND json_extract(data, '$.state.status') IN ('pending', 'running')"
+    return text(f"UPDATE {table} SET {sets} WHERE id = :id AND {where}")
+
+
+def current_row(table: str, columns: list[str]):
+    if not set(columns) <= set(WRITABLE[table]):
+        raise ValueError(f"refusing to read columns {columns} of {table}")
+    return text(f"SELECT {', '.join(columns)} FROM {table} WHERE id = :id")

@@ -1,0 +1,375 @@
+"""The one cleanup core: ``plan()`` says exactly which rows change and how; ``apply()`` writes it.
+
+The repair is the shape OpenCode's own processor writes when a turn is aborted (see
+``shared/opencode-reference.md``): stuck tool parts become ``error`` / "Tool execution aborted"
+with ``metadata.interrupted``; unfinished assistant messages get ``time.completed`` and a
+``MessageAbortedError``. A tool is never marked ``completed``: a fake output would poison what
+the model reads next.
+
+Safety: one ``BEGIN IMMEDIATE`` transaction per unit (a session with its subagent chain); every
+UPDATE is a compare-and-set against the before-image shown in the plan, so a row OpenCode touched
+since makes the whole unit roll back and be reported, never overwritten; before-images are
+fsynced to the journal before the first commit.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from . import queries as q
+from .errors import DatabaseLocked, InspectorError, SchemaUnsupported, SessionNotFound
+from .journal import JournalWriter, append, find_run, journal_dir, new_run_id
+from .live import LiveStatus
+from .model import Diagnosis, Plan, PlanUnit, RowChange, RunResult, ScanResult, Skip, UndoResult
+from .scan import _chunks, chain_of, now_ms, scan
+from .store import DEFAULT_BUSY_TIMEOUT_MS, Store, open_store
+from .text import printable
+
+ABORT_ERROR = "Tool execution aborted"
+MESSAGE_ERROR = {"name": "MessageAbortedError", "data": {"message": "Aborted"}}
+Progress = Callable[[int, int], None]
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, as OpenCode's ``JSON.stringify`` writes it."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def repaired_part(data: dict[str, Any], now: int) -> dict[str, Any]:
+    """A stuck tool part as OpenCode writes it on abort: error, input and start kept."""
+    state = data.get("state") if isinstance(data.get("state"), dict) else {}
+    metadata = state.get("metadata") if isinstance(state.get("metadata"), dict) else {}
+    started = (state.get("time") or {}).get("start") if isinstance(state.get("time"), dict) else None
+    new = copy.deepcopy(data)
+    new["state"] = {
+        "status": "error",
+        "input": state.get("input") if isinstance(state.get("input"), dict) else {},
+        "error": ABORT_ERROR,
+        "metadata": {**metadata, "interrupted": True},
+        "time": {"start": started if isinstance(started, int) else now, "end": now},
+    }
+    return new
+
+
+def repaired_message(data: dict[str, Any], now: int) -> dict[str, Any]:
+    """An unfinished assistant message closed as aborted (an existing error is kept)."""
+    new = copy.deepcopy(data)
+    when = new.get("time") if isinstance(new.get("time"), dict) else {}
+    new["time"] = {**when, "completed": now}
+    if not new.get("error"):
+        new["error"] = copy.deepcopy(MESSAGE_ERROR)
+    return new
+
+
+def _targets(
+    store: Store,
+    session_ids: Sequence[str] | None,
+    live: LiveStatus | None,
+    now: int,
+) -> ScanResult:
+    """Deep-scan everything (``--all``) or the named sessions plus their whole subagent chain."""
+    if session_ids is None:
+        return scan(store, live=live, now=now)
+    wanted = list(dict.fromkeys(session_ids))
+    result = scan(store, session_ids=wanted, live=live, now=now)
+    for _ in range(8):  # chains are shallow; bound the walk anyway
+        related = set(wanted)
+        for diag in result.sessions:
+            if diag.session.parent_id:
+                related.add(diag.session.parent_id)
+            related.update(p.child_session_id for p in diag.stuck_parts if p.child_session_id)
+        with store.read() as conn:
+            for chunk in _chunks(sorted(related)):
+                related.update(row.id for row in conn.execute(q.CHILD_SESSIONS, {"ids": chunk}))
+            present = set()
+            for chunk in _chunks(sorted(related)):
+                present.update(row.id for row in conn.execute(q.sessions_by_id(["id"]), {"ids": chunk}))
+        related &= present
+        if related <= set(wanted):
+            break
+        wanted = sorted(related)
+        result = scan(store, session_ids=wanted, live=live, now=now)
+    return result
+
+
+def plan(
+    store: Store,
+    session_ids: Sequence[str] | None = None,
+    *,
+    force: bool = False,
+    result: ScanResult | None = None,
+    live: LiveStatus | None = None,
+    now: int | None = None,
+) -> Plan:
+    """Build the repair plan for ``session_ids`` (``None`` = every stuck session).
+
+    ``result`` reuses a scan the caller already has (the TUI); otherwise a deep scan runs.
+    Live or unknown sessions are refused unless ``force``; nothing is written here.
+    """
+    now = now_ms() if now is None else now
+    if store.schema != "v1":
+        raise SchemaUnsupported(f"{store.path} is not a v1 OpenCode database; ocinspect will not write it")
+    if result is None:
+        result = _targets(store, session_ids, live, now)
+    diagnoses = {d.id: d for d in result.sessions}
+    if session_ids is not None:
+        missing = [s for s in session_ids if s not in diagnoses]
+        if missing:
+            raise SessionNotFound(f"no session {printable(missing[0])} in {store.path}")
+        requested = list(dict.fromkeys(session_ids))
+    else:
+        requested = [d.id for d in result.sessions if d.is_stuck]
+    units: list[list[str]] = []
+    placed: set[str] = set()
+    nothing: list[Skip] = []
+    refused: list[Skip] = []
+    for sid in requested:
+        if sid in placed:
+            continue
+        diag = diagnoses[sid]
+        if not diag.repairable:
+            placed.add(sid)
+            reason = "nothing stuck in this session" if not diag.is_stuck else (
+                "ignores-prompts cannot be fixed by editing the database; upgrade OpenCode"
+            )
+            nothing.append(Skip(sid, reason))
+            continue
+        chain = [s for s in chain_of(sid, diagnoses) if diagnoses[s].repairable] or [sid]
+        placed.update(chain)
+        blocked = [diagnoses[s] for s in chain if diagnoses[s].verdict in ("live", "unknown")]
+        if blocked and not force:
+            for member in chain:
+                refused.append(Skip(member, f"{blocked[0].verdict}: {blocked[0].live_reason}"))
+            continue
+        units.append(chain)
+    with store.read() as conn:
+        built = tuple(_build_unit(conn, chain, diagnoses, now) for chain in units)
+    return Plan(
+        database=str(store.path),
+        created=now,
+        units=tuple(u for u in built if u.changes),
+        refused=tuple(refused),
+        nothing_to_do=tuple(nothing),
+        forced=force,
+    )
+
+
+def _build_unit(conn: Connection, chain: list[str], diagnoses: dict[str, Diagnosis], now: int) -> PlanUnit:
+    changes: list[RowChange] = []
+    part_ids = [p.id for s in chain for p in diagnoses[s].stuck_parts]
+    message_ids = [m.id for s in chain for m in diagnoses[s].unfinished_messages]
+    for row in _rows(conn, q.PART_ROW, part_ids):
+        data = json.loads(row.data)
+        state = data.get("state") or {}
+        if state.get("status") not in ("pending", "running"):
+            continue
+        new = dumps(repaired_part(data, now))
+        changes.append(
+            RowChange(
+                table="part",
+                row_id=row.id,
+                session_id=row.session_id,
+                before={"data": row.data, "time_updated": row.time_updated},
+                after={"data": new, "time_updated": now},
+                summary=f"{data.get('tool', '?')} tool: {state.get('status')} → error (Tool execution aborted)",
+            )
+        )
+    for row in _rows(conn, q.MESSAGE_ROW, message_ids):
+        data = json.loads(row.data)
+        if (data.get("time") or {}).get("completed") is not None:
+            continue
+        new = dumps(repaired_message(data, now))
+        changes.append(
+            RowChange(
+                table="message",
+                row_id=row.id,
+                session_id=row.session_id,
+                before={"data": row.data, "time_updated": row.time_updated},
+                after={"data": new, "time_updated": now},
+                summary="assistant turn: unfinished → completed (MessageAbortedError)",
+            )
+        )
+    compacting = [s for s in chain if diagnoses[s].session.time_compacting is not None and "compaction" in diagnoses[s].patterns]
+    for row in _rows(conn, q.SESSION_ROW, compacting):
+        if row.time_compacting is None:
+            continue
+        changes.append(
+            RowChange(
+                table="session",
+                row_id=row.id,
+                session_id=row.id,
+                before={"time_compacting": row.time_compacting, "time_updated": row.time_updated},
+                after={"time_compacting": None, "time_updated": now},
+                summary="session: compacting mark cleared",
+            )
+        )
+    return PlanUnit(session_ids=tuple(chain), changes=tuple(changes))
+
+
+def _rows(conn: Connection, query: Any, ids: list[str]) -> list[Any]:
+    rows: list[Any] = []
+    for chunk in _chunks(ids):
+        rows.extend(conn.execute(query, {"ids": chunk}))
+    order = {rid: i for i, rid in enumerate(ids)}
+    return sorted(rows, key=lambda r: order.get(r.id, 0))
+
+
+class _Conflict(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _write_change(conn: Connection, change: RowChange, *, source: dict[str, Any], target: dict[str, Any], guard: bool) -> bool:
+    columns = sorted(target)
+    params: dict[str, Any] = {"id": change.row_id}
+    params.update({f"new_{c}": target[c] for c in columns})
+    params.update({f"old_{c}": source[c] for c in columns})
+    statement = q.compare_and_set(change.table, columns, stuck_guard=guard and change.table == "part")
+    return conn.execute(statement, params).rowcount == 1
+
+
+def _describe_drift(conn: Connection, change: RowChange) -> str:
+    row = conn.execute(q.current_row(change.table, sorted(change.before)), {"id": change.row_id}).first()
+    if row is None:
+        return f"{change.table} {change.row_id} was deleted since the plan was made"
+    if change.table == "part":
+        try:
+            status = json.loads(row.data).get("state", {}).get("status")
+        except (ValueError, AttributeError):
+            status = "unreadable"
+        return f"part {change.row_id} changed since the plan was made (now {status}); OpenCode may be running"
+    return f"{change.table} {change.row_id} changed since the plan was made; OpenCode may be running"
+
+
+def apply(
+    the_plan: Plan,
+    *,
+    journal_directory: Path | None = None,
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    now: int | None = None,
+) -> RunResult:
+    """Write ``the_plan``: journal first (fsync), then one compare-and-set transaction per unit."""
+    if the_plan.is_empty:
+        return RunResult(run_id=None, dry_run=False, sessions=(), parts_repaired=0,
+                         messages_completed=0, skipped=the_plan.refused + the_plan.nothing_to_do)
+    store = open_store(the_plan.database, write=True, busy_timeout_ms=busy_timeout_ms)
+    try:
+        if store.schema != "v1":
+            raise SchemaUnsupported(f"{store.path} is not a v1 OpenCode database; ocinspect will not write it")
+        run_id = new_run_id(now)
+        directory = journal_directory or journal_dir()
+        writer = JournalWriter.create(directory, run_id, the_plan, now_ms() if now is None else now)
+        repaired: list[str] = []
+        skipped: list[Skip] = list(the_plan.refused) + list(the_plan.nothing_to_do)
+        parts = messages = uncompacted = 0
+        total = len(the_plan.units)
+        try:
+            for index, unit in enumerate(the_plan.units):
+                if cancel is not None and cancel.is_set():
+                    skipped.extend(Skip(s, "cancelled before it was repaired") for s in unit.session_ids)
+                    continue
+                try:
+                    with store.write() as conn:
+                        for change in unit.changes:
+                            if not _write_change(conn, change, source=change.before, target=change.after, guard=True):
+                                raise _Conflict(_describe_drift(conn, change))
+                except _Conflict as conflict:
+                    writer.write({"kind": "skipped", "index": index, "reason": conflict.reason})
+                    skipped.extend(Skip(s, conflict.reason) for s in unit.session_ids)
+                    continue
+                except DatabaseLocked as locked:
+                    writer.write({"kind": "skipped", "index": index, "reason": str(locked)})
+                    for rest in the_plan.units[index:]:
+                        skipped.extend(Skip(s, str(locked)) for s in rest.session_ids)
+                    break
+                writer.write({"kind": "committed", "index": index})
+                repaired.extend(unit.session_ids)
+                parts += unit.parts
+                messages += unit.messages
+                uncompacted += sum(1 for c in unit.changes if c.table == "session")
+                if progress:
+                    progress(index + 1, total)
+            result = RunResult(
+                run_id=run_id,
+                dry_run=False,
+                sessions=tuple(repaired),
+                parts_repaired=parts,
+                messages_completed=messages,
+                skipped=tuple(skipped),
+                journal_path=str(writer.path),
+                sessions_uncompacted=uncompacted,
+            )
+            writer.write({"kind": "done", "repaired": repaired, "skipped": [s.__dict__ for s in skipped]})
+            writer.sync()
+        finally:
+            writer.close()
+        return result
+    finally:
+        store.dispose()
+
+
+def dry_run(the_plan: Plan) -> RunResult:
+    """What ``apply`` would report, without writing anything."""
+    return RunResult(
+        run_id=None,
+        dry_run=True,
+        sessions=the_plan.session_ids,
+        parts_repaired=the_plan.parts,
+        messages_completed=the_plan.messages,
+        skipped=the_plan.refused + the_plan.nothing_to_do,
+        sessions_uncompacted=sum(1 for u in the_plan.units for c in u.changes if c.table == "session"),
+    )
+
+
+def undo(
+    database: str | Path,
+    run_id: str | None = None,
+    *,
+    journal_directory: Path | None = None,
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    now: int | None = None,
+) -> UndoResult:
+    """Restore a run's before-images, only for rows that still hold exactly what the run wrote."""
+    directory = journal_directory or journal_dir()
+    run = find_run(directory, run_id, str(database))
+    if Path(run.database) != Path(database).resolve():
+        raise InspectorError(f"run {run.run_id} was made on {run.database}, not on {database}")
+    store = open_store(database, write=True, busy_timeout_ms=busy_timeout_ms)
+    restored = 0
+    skipped: list[Skip] = []
+    try:
+        for unit in reversed(run.units):
+            with store.write() as conn:
+                for raw in reversed(unit["changes"]):
+                    change = RowChange(
+                        table=raw["table"], row_id=raw["id"], session_id=raw["session_id"],
+                        before=raw["before"], after=raw["after"], summary="",
+                    )
+                    if _write_change(conn, change, source=change.after, target=change.before, guard=False):
+                        restored += 1
+                        continue
+                    row = conn.execute(q.current_row(change.table, sorted(change.before)), {"id": change.row_id}).first()
+                    if row is None:
+                        reason = "row no longer exists"
+                    elif all(row._mapping[c] == change.before[c] for c in change.before):
+                        reason = "already as before (this run never changed it)"
+                    else:
+                        reason = "changed since the run; left as it is"
+                    skipped.append(Skip(change.row_id, reason))
+    finally:
+        store.dispose()
+    append(run.path, {
+        "kind": "undo", "time": now_ms() if now is None else now,
+        "restored": restored, "skipped": [s.__dict__ for s in skipped],
+    })
+    return UndoResult(run_id=run.run_id, restored=restored, skipped=tuple(skipped))

@@ -1,0 +1,447 @@
+"""Find sessions with a stale "Thinking" state and say why.
+
+Two tiers (see ``bench/``): the *quick* tier reads unfinished assistant messages (a small table)
+and reaches their parts through ``part_message_id_id_idx``; the *deep* tier also walks the whole
+``part`` table for tool parts left pending/running inside turns that did finish.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from . import queries as q
+from .errors import CorruptData, SchemaUnsupported, SessionNotFound
+from .live import LiveStatus, detect
+from .model import Diagnosis, Message, Part, ScanResult, Session
+from .store import Store
+from .text import input_summary, printable
+
+Progress = Callable[[int, int], None]
+CHUNK_ROWS = 100_000
+IN_CHUNK = 500
+_INPUT_JSON_LIMIT = 4000
+_OUTPUT_TAIL = 2000
+_VERDICT_RANK = {"live": 3, "unknown": 2, "stale": 1, "ok": 0}
+
+
+class Cancelled(Exception):
+    """Raised inside a scan when the caller's cancel event is set."""
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _chunks(items: Sequence[str], size: int = IN_CHUNK) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def _ranges(conn: Connection, table: str, cancel: threading.Event | None) -> Iterator[tuple[int, int, int]]:
+    top = int(conn.execute(q.MAX_ROWID[table]).scalar_one())
+    lo = 1
+    while lo <= top:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        hi = lo + CHUNK_ROWS - 1
+        yield lo, hi, top
+        lo = hi + 1
+
+
+def _load(row: Any, table: str) -> dict[str, Any]:
+    if not row.ok:
+        raise CorruptData(
+            f"{table} {row.id} (session {row.session_id}) has corrupt JSON in its data column; "
+            "ocinspect will not guess what it held"
+        )
+    try:
+        value = json.loads(row.data)
+    except (ValueError, RecursionError):
+        raise CorruptData(f"{table} {row.id} has JSON that Python cannot parse") from None
+    if not isinstance(value, dict):
+        raise CorruptData(f"{table} {row.id} data is not a JSON object")
+    return value
+
+
+def _message(row: Any, data: dict[str, Any]) -> Message:
+    when = data.get("time") if isinstance(data.get("time"), dict) else {}
+    error = data.get("error") if isinstance(data.get("error"), dict) else None
+    return Message(
+        id=row.id,
+        session_id=row.session_id,
+        role=str(data.get("role", "")),
+        time_created=int(row.time_created),
+        completed=when.get("completed"),
+        error_name=(error or {}).get("name"),
+        finish=data.get("finish"),
+        is_summary=data.get("summary") is True,
+        model=data.get("modelID"),
+        agent=data.get("agent"),
+    )
+
+
+def _part(row: Any, data: dict[str, Any]) -> Part:
+    state = data.get("state") if isinstance(data.get("state"), dict) else {}
+    tool = str(data.get("tool", "?"))
+    tool_input = state.get("input")
+    metadata = state.get("metadata") if isinstance(state.get("metadata"), dict) else {}
+    when = state.get("time") if isinstance(state.get("time"), dict) else {}
+    output = metadata.get("output")
+    child = metadata.get("sessionId") if tool == "task" else None
+    input_json = json.dumps(tool_input, ensure_ascii=False, indent=2) if tool_input else ""
+    return Part(
+        id=row.id,
+        message_id=row.message_id,
+        session_id=row.session_id,
+        tool=tool,
+        status=str(state.get("status")),
+        call_id=data.get("callID"),
+        started=when.get("start") if isinstance(when.get("start"), int) else None,
+        time_created=int(row.time_created),
+        input_summary=input_summary(tool, tool_input),
+        input_json=printable(input_json[:_INPUT_JSON_LIMIT]),
+        title=printable(state.get("title")) if state.get("title") else None,
+        output_tail=printable(output[-_OUTPUT_TAIL:]) if isinstance(output, str) else "",
+        child_session_id=child if isinstance(child, str) else None,
+    )
+
+
+def _session(row: Any) -> Session:
+    values = row._mapping
+    return Session(
+        id=values["id"],
+        title=printable(values.get("title") or ""),
+        directory=printable(values.get("directory") or ""),
+        parent_id=values.get("parent_id"),
+        project_id=values.get("project_id"),
+        version=values.get("version"),
+        time_created=int(values.get("time_created") or 0),
+        time_updated=int(values.get("time_updated") or 0),
+        time_compacting=values.get("time_compacting"),
+        time_archived=values.get("time_archived"),
+    )
+
+
+class _Findings:
+    """Raw rows found by the queries, before they are grouped into per-session diagnoses."""
+
+    def __init__(self) -> None:
+        self.messages: dict[str, Message] = {}
+        self.parts: dict[str, Part] = {}
+        self.compacting: dict[str, int] = {}
+        self.ignored_prompts: set[str] = set()
+        self.completed_messages: set[str] = set()
+
+    def add_messages(self, rows: Iterable[Any]) -> None:
+        for row in rows:
+            message = _message(row, _load(row, "message"))
+            if message.role == "assistant" and message.completed is None:
+                self.messages[message.id] = message
+
+    def add_parts(self, rows: Iterable[Any]) -> None:
+        for row in rows:
+            part = _part(row, _load(row, "part"))
+            if part.status in ("pending", "running"):
+                self.parts[part.id] = part
+
+    @property
+    def session_ids(self) -> set[str]:
+        ids = {m.session_id for m in self.messages.values()}
+        ids |= {p.session_id for p in self.parts.values()}
+        return ids | set(self.compacting) | self.ignored_prompts
+
+
+def _collect(
+    store: Store,
+    conn: Connection,
+    *,
+    quick: bool,
+    session_ids: Sequence[str] | None,
+    cancel: threading.Event | None,
+    progress: Progress | None,
+) -> _Findings:
+    found = _Findings()
+    if session_ids is not None:
+        for chunk in _chunks(session_ids):
+            found.add_messages(conn.execute(q.UNFINISHED_MESSAGES_OF_SESSIONS, {"ids": chunk}))
+            found.add_parts(conn.execute(q.STUCK_PARTS_OF_SESSIONS, {"ids": chunk}))
+    else:
+        for lo, hi, top in _ranges(conn, "message", cancel):
+            found.add_messages(conn.execute(q.UNFINISHED_MESSAGES, {"lo": lo, "hi": hi}))
+            if progress and quick:
+                progress(min(hi, top), top)
+        if quick:
+            for chunk in _chunks(sorted(found.messages)):
+                found.add_parts(conn.execute(q.STUCK_PARTS_OF_MESSAGES, {"ids": chunk}))
+        else:
+            for lo, hi, top in _ranges(conn, "part", cancel):
+                found.add_parts(conn.execute(q.STUCK_PARTS_RANGE, {"lo": lo, "hi": hi}))
+                if progress:
+                    progress(min(hi, top), top)
+    if store.has_session_column("time_compacting"):
+        for row in conn.execute(q.COMPACTING_SESSIONS):
+            if session_ids is not None and row.id not in session_ids:
+                continue
+            done = conn.execute(
+                q.FINISHED_SUMMARY_SINCE, {"sid": row.id, "since": row.time_compacting}
+            ).first()
+            if done is None:
+                found.compacting[row.id] = int(row.time_compacting)
+    for row in conn.execute(q.IGNORED_PROMPTS):
+        if session_ids is None or row.session_id in session_ids:
+            found.ignored_prompts.add(row.session_id)
+    orphan_messages = sorted({p.message_id for p in found.parts.values()} - set(found.messages))
+    for chunk in _chunks(orphan_messages):
+        for row in conn.execute(q.MESSAGE_COMPLETED, {"ids": chunk}):
+            if row.done:
+                found.completed_messages.add(row.id)
+    return found
+
+
+def _patterns_for(
+    session_id: str, found: _Findings, stuck_ids: set[str], parent_of: dict[str, str | None]
+) -> list[str]:
+    patterns: list[str] = []
+    messages = [m for m in found.messages.values() if m.session_id == session_id]
+    parts = [p for p in found.parts.values() if p.session_id == session_id]
+    unfinished = {m.id for m in messages}
+    for part in parts:
+        if part.message_id not in unfinished:
+            patterns.append("parts-in-finished-turn")
+        elif part.tool == "question":
+            patterns.append("question-wait")
+        elif part.status == "pending" and not part.input_summary:
+            patterns.append("pending-placeholder")
+        else:
+            patterns.append("crash-orphan")
+        if part.tool == "task" and part.child_session_id in stuck_ids:
+            patterns.append("subagent-chain")
+    for message in messages:
+        if message.is_summary:
+            patterns.append("compaction")
+        elif not any(p.message_id == message.id for p in parts):
+            patterns.append("interrupted-turn")
+    if session_id in found.compacting:
+        patterns.append("compaction")
+    parent = parent_of.get(session_id)
+    if parent in stuck_ids or any(parent_of.get(s) == session_id for s in stuck_ids):
+        patterns.append("subagent-chain")
+    if session_id in found.ignored_prompts:
+        patterns.append("ignores-prompts")
+    return list(dict.fromkeys(patterns))
+
+
+def scan(
+    store: Store,
+    *,
+    quick: bool = False,
+    all_sessions: bool = False,
+    session_ids: Sequence[str] | None = None,
+    live: LiveStatus | None = None,
+    now: int | None = None,
+    cancel: threading.Event | None = None,
+    progress: Progress | None = None,
+) -> ScanResult:
+    """Diagnose the database. ``session_ids`` limits the scan to those sessions (via indexes).
+
+    ``live`` may be passed to reuse (or, in tests, to pin) the liveness answer; otherwise it is
+    detected for the directories of the stuck sessions.
+    """
+    now = now_ms() if now is None else now
+    if store.schema != "v1":
+        raise SchemaUnsupported(_unsupported_message(store))
+    with store.read() as conn:
+        if session_ids is not None:
+            _require_sessions(store, conn, session_ids)
+        found = _collect(
+            store, conn, quick=quick, session_ids=session_ids, cancel=cancel, progress=progress
+        )
+        columns = q.session_columns(store.session_columns)
+        stuck_ids = found.session_ids
+        sessions: dict[str, Session] = {}
+        if all_sessions and session_ids is None:
+            sessions = {row.id: _session(row) for row in conn.execute(q.all_sessions(columns))}
+        else:
+            wanted = sorted(stuck_ids | set(session_ids or ()))
+            for chunk in _chunks(wanted):
+                for row in conn.execute(q.sessions_by_id(columns), {"ids": chunk}):
+                    sessions[row.id] = _session(row)
+        activity: dict[str, int] = {}
+        for chunk in _chunks(sorted(sessions)):
+            for sid, last in conn.execute(q.LAST_ACTIVITY, {"ids": chunk}):
+                activity[sid] = int(last)
+        total = len(sessions) if all_sessions else None
+    if total is None:
+        total = 0
+    stuck_ids &= set(sessions)
+    if live is None:
+        live = detect(store.path, {sessions[s].directory for s in stuck_ids})
+    diagnoses = _diagnose(sessions, found, stuck_ids, activity, live)
+    return ScanResult(
+        database=str(store.path),
+        schema=store.schema,
+        opencode_live=live.running,
+        live_detail=live.detail,
+        sessions=tuple(_ordered(diagnoses)),
+        quick=quick,
+        scanned_at=now,
+        total_sessions=total,
+    )
+
+
+def _diagnose(
+    sessions: dict[str, Session],
+    found: _Findings,
+    stuck_ids: set[str],
+    activity: dict[str, int],
+    live: LiveStatus,
+) -> dict[str, Diagnosis]:
+    parent_of = {sid: s.parent_id for sid, s in sessions.items()}
+    parts = [
+        p if p.message_id in found.messages or p.message_id not in found.completed_messages
+        else _mark_completed(p)
+        for p in found.parts.values()
+    ]
+    by_session: dict[str, list[Part]] = defaultdict(list)
+    for part in sorted(parts, key=lambda p: (p.time_created, p.id)):
+        by_session[part.session_id].append(part)
+    messages: dict[str, list[Message]] = defaultdict(list)
+    for message in sorted(found.messages.values(), key=lambda m: (m.time_created, m.id)):
+        messages[message.session_id].append(message)
+    diagnoses: dict[str, Diagnosis] = {}
+    for sid, session in sessions.items():
+        if sid not in stuck_ids:
+            diagnoses[sid] = Diagnosis(session=session, verdict="ok", patterns=(), last_activity=activity.get(sid))
+            continue
+        patterns = _patterns_for(sid, found, stuck_ids, parent_of)
+        verdict, reason = live.verdict(sid, session.directory)
+        times = [p.started or p.time_created for p in by_session[sid]]
+        times += [m.time_created for m in messages[sid]]
+        if sid in found.compacting:
+            times.append(found.compacting[sid])
+        children = {c for c, parent in parent_of.items() if parent == sid and c in stuck_ids}
+        children |= {p.child_session_id for p in by_session[sid] if p.child_session_id in stuck_ids}
+        diagnoses[sid] = Diagnosis(
+            session=session,
+            verdict=verdict,  # type: ignore[arg-type]
+            patterns=tuple(patterns),
+            unfinished_messages=tuple(messages[sid]),
+            stuck_parts=tuple(by_session[sid]),
+            children=tuple(sorted(children)),
+            last_activity=activity.get(sid),
+            stuck_since=min(times) if times else None,
+            live_reason=reason,
+        )
+    return _spread_chain_verdicts(diagnoses)
+
+
+def _mark_completed(part: Part) -> Part:
+    from dataclasses import replace
+
+    return replace(part, message_completed=True)
+
+
+def chain_of(session_id: str, diagnoses: dict[str, Diagnosis]) -> list[str]:
+    """The stuck sessions linked to ``session_id`` through parent/child (a subagent chain)."""
+    seen: set[str] = set()
+    todo = [session_id]
+    while todo:
+        sid = todo.pop()
+        if sid in seen or sid not in diagnoses or not diagnoses[sid].is_stuck:
+            continue
+        seen.add(sid)
+        diag = diagnoses[sid]
+        todo.extend(diag.children)
+        if diag.session.parent_id:
+            todo.append(diag.session.parent_id)
+    return sorted(seen, key=lambda s: (diagnoses[s].session.parent_id is not None, s))
+
+
+def _spread_chain_verdicts(diagnoses: dict[str, Diagnosis]) -> dict[str, Diagnosis]:
+    """A chain is one unit: if any member is live (or unknown), so is the whole chain."""
+    from dataclasses import replace
+
+    result = dict(diagnoses)
+    for sid, diag in diagnoses.items():
+        if not diag.is_stuck or diag.verdict == "stale":
+            continue
+        for other in chain_of(sid, diagnoses):
+            current = result[other]
+            if _VERDICT_RANK[diag.verdict] > _VERDICT_RANK[current.verdict]:
+                result[other] = replace(
+                    current, verdict=diag.verdict, live_reason=f"{diag.live_reason} (via {sid})"
+                )
+    return result
+
+
+def _ordered(diagnoses: dict[str, Diagnosis]) -> Iterator[Diagnosis]:
+    """Stuck roots first, newest activity first, each followed by its children (a tree walk)."""
+    def key(d: Diagnosis) -> tuple[int, int, str]:
+        return (0 if d.is_stuck else 1, -(d.last_activity or d.session.time_updated), d.id)
+
+    children: dict[str, list[Diagnosis]] = defaultdict(list)
+    roots: list[Diagnosis] = []
+    for diag in diagnoses.values():
+        parent = diag.session.parent_id
+        if parent and parent in diagnoses:
+            children[parent].append(diag)
+        else:
+            roots.append(diag)
+    emitted: set[str] = set()
+
+    def walk(diag: Diagnosis) -> Iterator[Diagnosis]:
+        if diag.id in emitted:
+            return
+        emitted.add(diag.id)
+        yield diag
+        for child in sorted(children[diag.id], key=key):
+            yield from walk(child)
+
+    for root in sorted(roots, key=key):
+        yield from walk(root)
+    for diag in sorted(diagnoses.values(), key=key):  # cycles, if a database ever has one
+        yield from walk(diag)
+
+
+def depth_of(diag: Diagnosis, result: ScanResult) -> int:
+    """How many ancestors of ``diag`` are in ``result`` (for indenting trees)."""
+    depth = 0
+    parent = diag.session.parent_id
+    seen: set[str] = set()
+    while parent and parent not in seen:
+        seen.add(parent)
+        found = result.get(parent)
+        if found is None:
+            break
+        depth += 1
+        parent = found.session.parent_id
+    return depth
+
+
+def _require_sessions(store: Store, conn: Connection, session_ids: Sequence[str]) -> None:
+    columns = ["id"]
+    present: set[str] = set()
+    for chunk in _chunks(list(session_ids)):
+        present |= {row.id for row in conn.execute(q.sessions_by_id(columns), {"ids": chunk})}
+    missing = [s for s in session_ids if s not in present]
+    if missing:
+        raise SessionNotFound(f"no session {printable(missing[0])} in {store.path}")
+
+
+def _unsupported_message(store: Store) -> str:
+    if store.schema == "v2":
+        return (
+            f"{store.path} is an OpenCode 2.x database (session_v2); ocinspect diagnoses and "
+            "repairs the v1 schema of OpenCode 1.2–1.18 only"
+        )
+    return (
+        f"{store.path} is legacy OpenCode JSON storage (≤ 1.1); it has no SQLite database "
+        "to diagnose — upgrade OpenCode, which migrates it"
+    )

@@ -1,0 +1,243 @@
+"""Open an OpenCode database through SQLite (so WAL content counts) and detect its schema.
+
+Reads use a ``mode=ro`` URI connection: a scan can never change a byte of the file. Only
+``open_store(..., write=True)`` (an actual repair or undo) opens read-write, and then every
+transaction starts with ``BEGIN IMMEDIATE`` so we hold the write lock before reading what we
+compare against.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
+
+from .errors import (
+    DatabaseLocked,
+    DatabaseNotFound,
+    DatabaseReadOnly,
+    NotADatabase,
+    SchemaUnsupported,
+)
+from .locate import has_legacy_storage
+from .model import Schema
+
+DEFAULT_BUSY_TIMEOUT_MS = 5000
+_V1_TABLES = {"session", "message", "part"}
+
+
+@dataclass(frozen=True)
+class Store:
+    """An open database: the engine, its schema generation and the optional columns present."""
+
+    path: Path
+    engine: Engine | None
+    schema: Schema
+    writable: bool
+    session_columns: frozenset[str] = frozenset()
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """One consistent read transaction (a snapshot across all our queries)."""
+        engine = self._need_engine()
+        try:
+            with engine.connect() as conn, conn.begin():
+                yield conn
+        except DBAPIError as exc:
+            raise translate(exc, self.path) from None
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A ``BEGIN IMMEDIATE`` transaction: commit on success, roll back on any error."""
+        if not self.writable:
+            raise DatabaseReadOnly(f"{self.path} was opened read-only")
+        engine = self._need_engine()
+        try:
+            with engine.connect() as conn, conn.begin():
+                yield conn
+        except DBAPIError as exc:
+            raise translate(exc, self.path) from None
+
+    def data_version(self, conn: Connection) -> int:
+        """SQLite's ``PRAGMA data_version``: changes when another connection commits."""
+        return int(conn.exec_driver_sql("PRAGMA data_version").scalar_one())
+
+    def has_session_column(self, name: str) -> bool:
+        return name in self.session_columns
+
+    def dispose(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+
+    def _need_engine(self) -> Engine:
+        if self.engine is None:
+            raise SchemaUnsupported(f"{self.path} is legacy JSON storage, not a SQLite database")
+        return self.engine
+
+
+def _connect_factory(path: Path, *, write: bool, busy_timeout_ms: int):
+    uri = f"file:{quote(str(path.resolve()))}?mode={'rw' if write else 'ro'}"
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            uri,
+            uri=True,
+            timeout=busy_timeout_ms / 1000,
+            isolation_level=None,  # we issue BEGIN ourselves (see the "begin" listener)
+            check_same_thread=False,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        if write:
+            conn.execute("PRAGMA foreign_keys = ON")
+        else:
+            conn.execute("PRAGMA query_only = ON")
+        return conn
+
+    return connect
+
+
+def make_engine(path: Path, *, write: bool = False, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engine:
+    """A SQLAlchemy engine on ``path``; no pooling so threads (TUI workers) get own connections."""
+    engine = create_engine(
+        "sqlite+pysqlite://",
+        creator=_connect_factory(path, write=write, busy_timeout_ms=busy_timeout_ms),
+        poolclass=NullPool,
+    )
+    begin_sql = "BEGIN IMMEDIATE" if write else "BEGIN"
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql(begin_sql)
+
+    return engine
+
+
+def check_file(path: Path) -> None:
+    """Cheap checks that give one clear sentence before SQLite gives a vague one."""
+    if not path.exists():
+        raise DatabaseNotFound(f"no such file: {path}")
+    if path.is_dir():
+        raise NotADatabase(f"{path} is a directory, not an OpenCode database")
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            header = fh.read(16)
+    except PermissionError:
+        raise NotADatabase(f"{path} cannot be read (permission denied)") from None
+    except OSError as exc:
+        raise NotADatabase(f"{path} cannot be read ({exc.strerror or exc})") from None
+    if size == 0:
+        raise NotADatabase(f"{path} is empty, not an OpenCode database")
+    if header != b"SQLite format 3\x00":
+        raise NotADatabase(f"{path} is not a SQLite database")
+
+
+def check_writable(path: Path) -> None:
+    """A repair needs to write the file and create SQLite's -wal/-journal files beside it."""
+    if not os.access(path, os.W_OK):
+        raise DatabaseReadOnly(f"{path} is read-only; ocinspect cannot repair it")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise DatabaseReadOnly(
+            f"the directory {path.parent} is read-only; SQLite needs it to write {path.name}"
+        )
+
+
+def open_store(
+    path: str | os.PathLike[str],
+    *,
+    write: bool = False,
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+) -> Store:
+    """Open and classify a database. Raises an ``InspectorError`` with one clear line on failure."""
+    path = Path(path)
+    if path.is_dir() and has_legacy_storage(path):
+        return Store(path=path, engine=None, schema="legacy", writable=False)
+    check_file(path)
+    if write:
+        check_writable(path)
+    engine = make_engine(path, write=write, busy_timeout_ms=busy_timeout_ms)
+    try:
+        with engine.connect() as conn:
+            tables = {
+                row[0]
+                for row in conn.execute(
+                    text("SELECT name FROM sqlite_master WHERE type = 'table'")
+                )
+            }
+            schema = classify(tables, path)
+            columns: frozenset[str] = frozenset()
+            if schema == "v1":
+                columns = frozenset(
+                    row[1] for row in conn.exec_driver_sql("PRAGMA table_info(session)")
+                )
+    except DBAPIError as exc:
+        engine.dispose()
+        raise translate(exc, path) from None
+    except Exception:
+        engine.dispose()
+        raise
+    return Store(path=path, engine=engine, schema=schema, writable=write, session_columns=columns)
+
+
+def classify(tables: set[str], path: Path) -> Schema:
+    """v1 has ``session``+``message``+``part``; 2.x has ``session_v2`` and no ``part``.
+
+    1.18.x already ships an empty ``session_message`` table, so that table proves nothing.
+    """
+    if _V1_TABLES <= tables:
+        return "v1"
+    if "session_v2" in tables and "part" not in tables:
+        return "v2"
+    if not tables:
+        raise SchemaUnsupported(f"{path} is an empty SQLite database, not OpenCode's")
+    raise SchemaUnsupported(
+        f"{path} is a SQLite database but not OpenCode's (no session/message/part tables)"
+    )
+
+
+def translate(exc: DBAPIError, path: Path) -> Exception:
+    """Turn a driver error into one of our one-line errors."""
+    message = str(exc.orig) if exc.orig is not None else str(exc)
+    lowered = message.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return DatabaseLocked(f"{path} is locked by another process (waited for the busy timeout)")
+    if "readonly" in lowered or "read-only" in lowered:
+        return DatabaseReadOnly(f"{path} is read-only; ocinspect cannot repair it")
+    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+        return NotADatabase(f"{path} is damaged or not a SQLite database ({message})")
+    if "unable to open" in lowered:
+        return NotADatabase(f"{path} cannot be opened by SQLite ({message})")
+    return NotADatabase(f"{path}: SQLite error: {message}")
+
+
+def backup(path: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
+    """A consistent copy through SQLite's backup API (WAL content included), never ``cp``."""
+    source_path, dest_path = Path(path), Path(dest)
+    if dest_path.exists():
+        raise DatabaseReadOnly(f"backup target {dest_path} already exists; not overwriting it")
+    check_file(source_path)
+    engine = make_engine(source_path)
+    try:
+        with engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            target = sqlite3.connect(str(dest_path))
+            try:
+                raw.backup(target)  # type: ignore[union-attr]
+            finally:
+                target.close()
+    except DBAPIError as exc:
+        raise translate(exc, source_path) from None
+    except sqlite3.Error as exc:
+        raise DatabaseReadOnly(f"cannot write the backup {dest_path} ({exc})") from None
+    finally:
+        engine.dispose()
+    return dest_path
