@@ -28,8 +28,8 @@ from .errors import DatabaseLocked, InspectorError, SchemaUnsupported, SessionNo
 from .journal import JournalWriter, append, find_run, journal_dir, new_run_id
 from .live import LiveStatus
 from .model import Diagnosis, Plan, PlanUnit, RowChange, RunResult, ScanResult, Skip, UndoResult
-from .scan import _chunks, chain_of, now_ms, scan
-from .store import DEFAULT_BUSY_TIMEOUT_MS, Store, open_store
+from .scan import _chunks, chain_of, now_ms, scan, scan_related
+from .store import DEFAULT_BUSY_TIMEOUT_MS, Store, open_store, unsupported_message
 from .text import printable
 
 ABORT_ERROR = "Tool execution aborted"
@@ -68,37 +68,6 @@ def repaired_message(data: dict[str, Any], now: int) -> dict[str, Any]:
     return new
 
 
-def _targets(
-    store: Store,
-    session_ids: Sequence[str] | None,
-    live: LiveStatus | None,
-    now: int,
-) -> ScanResult:
-    """Deep-scan everything (``--all``) or the named sessions plus their whole subagent chain."""
-    if session_ids is None:
-        return scan(store, live=live, now=now)
-    wanted = list(dict.fromkeys(session_ids))
-    result = scan(store, session_ids=wanted, live=live, now=now)
-    for _ in range(8):  # chains are shallow; bound the walk anyway
-        related = set(wanted)
-        for diag in result.sessions:
-            if diag.session.parent_id:
-                related.add(diag.session.parent_id)
-            related.update(p.child_session_id for p in diag.stuck_parts if p.child_session_id)
-        with store.read() as conn:
-            for chunk in _chunks(sorted(related)):
-                related.update(row.id for row in conn.execute(q.CHILD_SESSIONS, {"ids": chunk}))
-            present = set()
-            for chunk in _chunks(sorted(related)):
-                present.update(row.id for row in conn.execute(q.sessions_by_id(["id"]), {"ids": chunk}))
-        related &= present
-        if related <= set(wanted):
-            break
-        wanted = sorted(related)
-        result = scan(store, session_ids=wanted, live=live, now=now)
-    return result
-
-
 def plan(
     store: Store,
     session_ids: Sequence[str] | None = None,
@@ -115,9 +84,9 @@ def plan(
     """
     now = now_ms() if now is None else now
     if store.schema != "v1":
-        raise SchemaUnsupported(f"{store.path} is not a v1 OpenCode database; ocinspect will not write it")
+        raise SchemaUnsupported(unsupported_message(store))
     if result is None:
-        result = _targets(store, session_ids, live, now)
+        result = scan(store, live=live, now=now) if session_ids is None else scan_related(store, session_ids, live=live, now=now)
     diagnoses = {d.id: d for d in result.sessions}
     if session_ids is not None:
         missing = [s for s in session_ids if s not in diagnoses]
@@ -265,7 +234,7 @@ def apply(
     store = open_store(the_plan.database, write=True, busy_timeout_ms=busy_timeout_ms)
     try:
         if store.schema != "v1":
-            raise SchemaUnsupported(f"{store.path} is not a v1 OpenCode database; ocinspect will not write it")
+            raise SchemaUnsupported(unsupported_message(store))
         run_id = new_run_id(now)
         directory = journal_directory or journal_dir()
         writer = JournalWriter.create(directory, run_id, the_plan, now_ms() if now is None else now)

@@ -20,7 +20,7 @@ from . import queries as q
 from .errors import CorruptData, SchemaUnsupported, SessionNotFound
 from .live import LiveStatus, detect
 from .model import Diagnosis, Message, Part, ScanResult, Session
-from .store import Store
+from .store import Store, unsupported_message
 from .text import input_summary, printable
 
 Progress = Callable[[int, int], None]
@@ -256,7 +256,7 @@ def scan(
     """
     now = now_ms() if now is None else now
     if store.schema != "v1":
-        raise SchemaUnsupported(_unsupported_message(store))
+        raise SchemaUnsupported(unsupported_message(store))
     with store.read() as conn:
         if session_ids is not None:
             _require_sessions(store, conn, session_ids)
@@ -410,6 +410,39 @@ def _ordered(diagnoses: dict[str, Diagnosis]) -> Iterator[Diagnosis]:
         yield from walk(diag)
 
 
+def scan_related(
+    store: Store,
+    session_ids: Sequence[str],
+    *,
+    live: LiveStatus | None = None,
+    now: int | None = None,
+) -> ScanResult:
+    """Scan ``session_ids`` plus every parent and child linked to them (a whole subagent tree).
+
+    Uses the session and part indexes only, so it stays fast on huge databases.
+    """
+    wanted = list(dict.fromkeys(session_ids))
+    result = scan(store, session_ids=wanted, live=live, now=now)
+    for _ in range(16):  # subagent trees are shallow; bound the walk anyway
+        related = set(wanted)
+        for diag in result.sessions:
+            if diag.session.parent_id:
+                related.add(diag.session.parent_id)
+            related.update(p.child_session_id for p in diag.stuck_parts if p.child_session_id)
+        with store.read() as conn:
+            for chunk in _chunks(sorted(related)):
+                related.update(row.id for row in conn.execute(q.CHILD_SESSIONS, {"ids": chunk}))
+            present: set[str] = set()
+            for chunk in _chunks(sorted(related)):
+                present.update(row.id for row in conn.execute(q.sessions_by_id(["id"]), {"ids": chunk}))
+        related &= present
+        if related <= set(wanted):
+            break
+        wanted = sorted(related)
+        result = scan(store, session_ids=wanted, live=live, now=now)
+    return result
+
+
 def depth_of(diag: Diagnosis, result: ScanResult) -> int:
     """How many ancestors of ``diag`` are in ``result`` (for indenting trees)."""
     depth = 0
@@ -433,15 +466,3 @@ def _require_sessions(store: Store, conn: Connection, session_ids: Sequence[str]
     missing = [s for s in session_ids if s not in present]
     if missing:
         raise SessionNotFound(f"no session {printable(missing[0])} in {store.path}")
-
-
-def _unsupported_message(store: Store) -> str:
-    if store.schema == "v2":
-        return (
-            f"{store.path} is an OpenCode 2.x database (session_v2); ocinspect diagnoses and "
-            "repairs the v1 schema of OpenCode 1.2–1.18 only"
-        )
-    return (
-        f"{store.path} is legacy OpenCode JSON storage (≤ 1.1); it has no SQLite database "
-        "to diagnose — upgrade OpenCode, which migrates it"
-    )

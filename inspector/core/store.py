@@ -164,7 +164,9 @@ def open_store(
     check_file(path)
     if write:
         check_writable(path)
-    engine = make_engine(path, write=write, busy_timeout_ms=busy_timeout_ms)
+    # Classify through a read-only engine: a write engine's first statement would already
+    # take the write lock (BEGIN IMMEDIATE), which a mere look must never do.
+    engine = make_engine(path, write=False, busy_timeout_ms=busy_timeout_ms)
     try:
         with engine.connect() as conn:
             tables = {
@@ -185,6 +187,9 @@ def open_store(
     except Exception:
         engine.dispose()
         raise
+    if write:
+        engine.dispose()
+        engine = make_engine(path, write=True, busy_timeout_ms=busy_timeout_ms)
     return Store(path=path, engine=engine, schema=schema, writable=write, session_columns=columns)
 
 
@@ -241,3 +246,16 @@ def backup(path: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
     finally:
         engine.dispose()
     return dest_path
+
+
+def unsupported_message(store: Store) -> str:
+    """Why we cannot diagnose (or write) a non-v1 store, in one line."""
+    if store.schema == "v2":
+        return (
+            f"{store.path} is an OpenCode 2.x database (session_v2); ocinspect diagnoses and "
+            "repairs the v1 schema of OpenCode 1.2–1.18 only, and never writes 2.x"
+        )
+    return (
+        f"{store.path} is legacy OpenCode JSON storage (≤ 1.1); it has no SQLite database "
+        "to diagnose — upgrade OpenCode, which migrates it"
+    )

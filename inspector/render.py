@@ -1,0 +1,173 @@
+"""Plain-text and JSON renderings of core results, for the CLI (no Rich, no Textual).
+
+The JSON shapes are a public contract documented in the README: keep keys stable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inspector.core.model import Diagnosis, Part, Plan, RunResult, ScanResult, UndoResult
+from inspector.core.patterns import describe
+from inspector.core.scan import depth_of
+from inspector.core.text import humanize_ms, iso, local_time, printable, shorten
+
+
+def part_json(part: Part, now: int) -> dict[str, Any]:
+    return {
+        "id": part.id,
+        "message_id": part.message_id,
+        "tool": part.tool,
+        "status": part.status,
+        "started": part.started,
+        "elapsed_ms": (now - part.started) if part.started else None,
+        "input_summary": part.input_summary,
+        "title": part.title,
+        "child_session_id": part.child_session_id,
+        "in_finished_turn": part.message_completed,
+    }
+
+
+def session_json(diag: Diagnosis, now: int) -> dict[str, Any]:
+    return {
+        "id": diag.id,
+        "title": diag.session.title,
+        "directory": diag.session.directory,
+        "parent_id": diag.session.parent_id,
+        "verdict": diag.verdict,
+        "verdict_reason": diag.live_reason,
+        "patterns": list(diag.patterns),
+        "unfinished_messages": [m.id for m in diag.unfinished_messages],
+        "stuck_parts": [part_json(p, now) for p in diag.stuck_parts],
+        "children": list(diag.children),
+        "stuck_since": diag.stuck_since,
+        "last_activity": diag.last_activity,
+    }
+
+
+def scan_json(result: ScanResult) -> dict[str, Any]:
+    return {
+        "database": result.database,
+        "schema": result.schema,
+        "opencode_live": result.opencode_live,
+        "quick": result.quick,
+        "scanned_at": iso(result.scanned_at),
+        "sessions": [session_json(d, result.scanned_at) for d in result.sessions],
+    }
+
+
+def run_json(result: RunResult) -> dict[str, Any]:
+    return {
+        "run_id": result.run_id,
+        "dry_run": result.dry_run,
+        "sessions": list(result.sessions),
+        "parts_repaired": result.parts_repaired,
+        "messages_completed": result.messages_completed,
+        "sessions_uncompacted": result.sessions_uncompacted,
+        "skipped": [{"id": s.id, "reason": s.reason} for s in result.skipped],
+        "journal": result.journal_path,
+    }
+
+
+def undo_json(result: UndoResult) -> dict[str, Any]:
+    return {
+        "run_id": result.run_id,
+        "restored": result.restored,
+        "skipped": [{"id": s.id, "reason": s.reason} for s in result.skipped],
+    }
+
+
+def live_line(result: ScanResult) -> str:
+    if result.opencode_live is None:
+        return f"OpenCode: unknown ({result.live_detail})"
+    return f"OpenCode: {'running' if result.opencode_live else 'not running'}"
+
+
+def scan_text(result: ScanResult) -> list[str]:
+    stuck = result.stuck
+    lines = [f"{result.database}  (schema {result.schema}, {live_line(result)})"]
+    if not stuck and not result.sessions:
+        lines.append("No stuck sessions. Nothing is waiting in a stale \"Thinking\" state.")
+        return lines
+    if stuck:
+        tier = " (quick scan: stuck parts in finished turns not checked)" if result.quick else ""
+        lines.append(f"{len(stuck)} stuck session{'s' if len(stuck) != 1 else ''}{tier}:")
+    for diag in result.sessions:
+        indent = "  " * (1 + depth_of(diag, result))
+        title = shorten(printable(diag.session.title, single_line=True), 50)
+        if not diag.is_stuck:
+            lines.append(f"{indent}{diag.id}  ok       {title}")
+            continue
+        since = humanize_ms(result.scanned_at - diag.stuck_since) if diag.stuck_since else "-"
+        lines.append(
+            f"{indent}{diag.id}  {diag.verdict:<7}  {', '.join(diag.patterns)}  "
+            f"\"{title}\"  stuck {since}  {printable(diag.session.directory, single_line=True)}"
+        )
+        for part in diag.stuck_parts:
+            lines.append(f"{indent}    {part_line(part, result.scanned_at)}")
+    return lines
+
+
+def part_line(part: Part, now: int) -> str:
+    since = f"for {humanize_ms(now - part.started)}" if part.started else "(never started)"
+    what = part.input_summary or "(no input yet)"
+    where = " in a finished turn" if part.message_completed else ""
+    return f"{part.tool} {part.status}{where} {since}: {shorten(what, 70)}  [{part.id}]"
+
+
+def show_text(diag: Diagnosis, result: ScanResult) -> list[str]:
+    now = result.scanned_at
+    session = diag.session
+    lines = [
+        f"Session   {diag.id}",
+        f"Title     {printable(session.title, single_line=True)}",
+        f"Directory {printable(session.directory, single_line=True)}",
+    ]
+    if session.parent_id:
+        lines.append(f"Parent    {session.parent_id}")
+    lines.append(f"Created   {local_time(session.time_created)}   last activity {local_time(diag.last_activity)}")
+    lines.append(f"Verdict   {diag.verdict}: {diag.live_reason}" if diag.is_stuck else "Verdict   ok: nothing is stuck")
+    for name in diag.patterns:
+        pattern = describe(name)
+        lines += ["", f"{pattern.title} ({name})", f"  Why:      {pattern.why}", f"  Recovery: {pattern.repair}"]
+    if diag.unfinished_messages:
+        lines += ["", "Unfinished assistant turns:"]
+        for message in diag.unfinished_messages:
+            lines.append(
+                f"  {message.id}  started {local_time(message.time_created)} "
+                f"({humanize_ms(now - message.time_created)} ago), agent {message.agent or '-'}, model {message.model or '-'}"
+            )
+    if diag.stuck_parts:
+        lines += ["", "Stuck tool parts:"]
+        for part in diag.stuck_parts:
+            lines.append(f"  {part_line(part, now)}")
+            if part.title:
+                lines.append(f"      title: {shorten(printable(part.title, single_line=True), 90)}")
+            if part.child_session_id:
+                lines.append(f"      subagent session: {part.child_session_id}")
+            if part.output_tail.strip():
+                tail = part.output_tail.strip().splitlines()[-5:]
+                lines.append("      last output:")
+                lines += [f"        {printable(line)}" for line in tail]
+    if diag.children:
+        lines += ["", "Stuck subagent sessions: " + ", ".join(diag.children)]
+    return lines
+
+
+def plan_text(plan: Plan) -> list[str]:
+    lines: list[str] = []
+    for unit in plan.units:
+        label = " + ".join(unit.session_ids)
+        lines.append(f"Session {label}:")
+        for change in unit.changes:
+            lines.append(f"  {change.table} {change.row_id}: {change.summary}")
+    for skip in plan.refused:
+        lines.append(f"Refused {skip.id}: {skip.reason} (use --force to override)")
+    for skip in plan.nothing_to_do:
+        lines.append(f"Skipped {skip.id}: {skip.reason}")
+    if plan.units:
+        lines.append(
+            f"Plan: {len(plan.session_ids)} session(s), {plan.parts} tool part(s) → error, "
+            f"{plan.messages} turn(s) → completed."
+        )
+    return lines

@@ -1,0 +1,233 @@
+"""The CLI contract: JSON shapes, exit codes, and one clean stderr line for every bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from inspector.cli import cli
+
+from .conftest import SESSIONS, rows, sha256
+
+SCAN_KEYS = {"database", "schema", "opencode_live", "quick", "scanned_at", "sessions"}
+SESSION_KEYS = {"id", "title", "directory", "parent_id", "verdict", "verdict_reason", "patterns",
+                "unfinished_messages", "stuck_parts", "children", "stuck_since", "last_activity"}
+PART_KEYS = {"id", "message_id", "tool", "status", "started", "elapsed_ms", "input_summary",
+             "title", "child_session_id", "in_finished_turn"}
+RUN_KEYS = {"run_id", "dry_run", "sessions", "parts_repaired", "messages_completed",
+            "sessions_uncompacted", "skipped", "journal"}
+
+
+def run(*args: str, input: str | None = None):
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+def test_help_lists_commands_and_exit_codes() -> None:
+    result = run("--help")
+    assert result.exit_code == 0
+    for word in ("scan", "show", "recover", "undo", "EXIT CODES", "--demo"):
+        assert word in result.output
+
+
+def test_version() -> None:
+    assert run("--version").output.startswith("ocinspect, version ")
+
+
+@pytest.mark.parametrize("name", sorted(SESSIONS))
+def test_scan_json_contract_on_every_fixture(fixture_db, name: str) -> None:
+    result = run("--db", str(fixture_db(name)), "scan", "--json")
+    payload = json.loads(result.stdout)
+    assert set(payload) == SCAN_KEYS
+    assert payload["schema"] == "v1" and payload["opencode_live"] is False
+    assert sorted(s["id"] for s in payload["sessions"]) == sorted(SESSIONS[name])
+    for session in payload["sessions"]:
+        assert set(session) == SESSION_KEYS and session["verdict"] == "stale"
+        assert all(set(p) == PART_KEYS for p in session["stuck_parts"])
+    assert result.exit_code == (1 if SESSIONS[name] else 0)
+
+
+def test_scan_json_names_the_exact_part(fixture_db) -> None:
+    payload = json.loads(run("--db", str(fixture_db("stuck-bash")), "scan", "--json").stdout)
+    (session,) = payload["sessions"]
+    assert session["patterns"] == ["crash-orphan"]
+    assert session["unfinished_messages"] == ["msg_20e711917001ax9SiMVHXTS6oC"]
+    (part,) = session["stuck_parts"]
+    assert part["id"] == "prt_20e711e21001KxiM1bR4EMS3Yv"
+    assert (part["tool"], part["status"], part["started"], part["input_summary"]) == (
+        "bash", "running", 1795538624041, "sleep 600")
+
+
+def test_show_text_explains(fixture_db) -> None:
+    result = run("--db", str(fixture_db("stuck-task")), "show", "ses_df18eab18ffeF8zm5QUo7WX29g")
+    assert result.exit_code == 0
+    assert "Subagent chain" in result.stdout and "subagent session: ses_df18ea478ffedUk3exGgsWE7Dw" in result.stdout
+
+
+def test_show_json(fixture_db) -> None:
+    result = run("--db", str(fixture_db("stuck-task")), "show", "ses_df18ea478ffedUk3exGgsWE7Dw", "--json")
+    payload = json.loads(result.stdout)
+    assert payload["session"]["parent_id"] == "ses_df18eab18ffeF8zm5QUo7WX29g"
+
+
+def test_recover_all_then_undo(fixture_db) -> None:
+    db = fixture_db("stuck-two")
+    original = rows(db, "SELECT id, data, time_updated FROM part ORDER BY id")
+    result = run("--db", str(db), "recover", "--all", "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert set(payload) == RUN_KEYS
+    assert sorted(payload["sessions"]) == sorted(SESSIONS["stuck-two"])
+    assert (payload["parts_repaired"], payload["messages_completed"], payload["dry_run"]) == (2, 2, False)
+    assert run("--db", str(db), "scan").exit_code == 0
+    undo = run("--db", str(db), "undo", "--json")
+    assert undo.exit_code == 0 and json.loads(undo.stdout)["restored"] == 4
+    assert rows(db, "SELECT id, data, time_updated FROM part ORDER BY id") == original
+    again = run("--db", str(db), "undo")
+    assert again.exit_code == 2 and "no recovery run to undo" in again.stderr
+
+
+def test_recover_dry_run_json_writes_nothing(fixture_db) -> None:
+    db = fixture_db("stuck-task")
+    digest = sha256(db)
+    result = run("--db", str(db), "recover", "--all", "--dry-run", "--json")
+    payload = json.loads(result.stdout)
+    assert payload["dry_run"] is True and payload["run_id"] is None and payload["parts_repaired"] == 2
+    assert sha256(db) == digest
+
+
+def test_recover_without_yes_off_a_terminal_refuses(fixture_db) -> None:
+    db = fixture_db("stuck-bash")
+    digest = sha256(db)
+    result = run("--db", str(db), "recover", "--all")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "ocinspect: error: not on a terminal: add --yes to apply the plan without asking (or --dry-run)"]
+    assert sha256(db) == digest
+
+
+def test_recover_needs_ids_or_all(fixture_db) -> None:
+    assert run("--db", str(fixture_db("stuck-bash")), "recover").exit_code == 2
+
+
+def test_nothing_to_recover(fixture_db) -> None:
+    result = run("--db", str(fixture_db("clean")), "recover", "--all", "--yes")
+    assert result.exit_code == 0 and "Nothing to recover." in result.stdout
+
+
+def test_backup_before_recover(fixture_db, tmp_path: Path) -> None:
+    db = fixture_db("stuck-bash")
+    copy = tmp_path / "backup.db"
+    assert run("--db", str(db), "recover", "--all", "--yes", "--backup", str(copy)).exit_code == 0
+    assert rows(copy, "SELECT count(*) FROM part WHERE json_extract(data,'$.state.status')='running'") == [(1,)]
+
+
+def test_locate_via_env(fixture_db, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENCODE_DB", str(fixture_db("stuck-bash")))
+    assert run("scan").exit_code == 1
+
+
+# ---- bad input: one line on stderr, exit 2, file unchanged --------------------------------------
+
+def _v2(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE session_v2 (id text primary key, data text)")
+    conn.execute("CREATE TABLE session_message (id text primary key)")
+    conn.commit()
+    conn.close()
+
+
+def _foreign(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE notes (id integer primary key, body text)")
+    conn.commit()
+    conn.close()
+
+
+def _corrupt_message(path: Path, fixture_db) -> None:
+    from .conftest import copy_db, FIXTURES
+
+    copy_db(FIXTURES / "opencode-1.18.33-stuck-bash.db", path)
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE message SET data = '{\"role\":\"assistant\",\"time\":{' WHERE id = 'msg_20e711917001ax9SiMVHXTS6oC'")
+    conn.commit()
+    conn.close()
+
+
+BAD = {
+    "missing": (lambda p, f: None, "no such file"),
+    "empty": (lambda p, f: p.write_bytes(b""), "is empty"),
+    "garbage": (lambda p, f: p.write_bytes(os.urandom(4096)), "not a SQLite database"),
+    "truncated": (lambda p, f: p.write_bytes((Path(__file__).parent / "fixtures" / "opencode-1.18.33-clean.db").read_bytes()[:5000]), "damaged"),
+    "foreign": (lambda p, f: _foreign(p), "not OpenCode's"),
+    "v2": (lambda p, f: _v2(p), "OpenCode 2.x"),
+    "corrupt-json": (_corrupt_message, "corrupt JSON"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+@pytest.mark.parametrize("command", [["scan", "--json"], ["recover", "--all", "--yes"]])
+def test_bad_input_is_one_line_exit_2_unchanged(tmp_path: Path, fixture_db, case: str, command: list[str]) -> None:
+    path = tmp_path / f"{case}.db"
+    build, expected = BAD[case]
+    build(path, fixture_db)
+    digest = sha256(path) if path.exists() else None
+    result = run("--db", str(path), *command)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ocinspect: error: ") and expected in lines[0], lines
+    assert "Traceback" not in result.output
+    assert (sha256(path) if path.exists() else None) == digest
+
+
+def test_directory_without_database(tmp_path: Path) -> None:
+    result = run("--db", str(tmp_path), "scan")
+    assert result.exit_code == 2 and "no OpenCode database in it" in result.stderr
+
+
+def test_legacy_json_storage_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "storage" / "session" / "global").mkdir(parents=True)
+    result = run("--db", str(tmp_path), "scan")
+    assert result.exit_code == 2 and "legacy OpenCode JSON storage" in result.stderr
+
+
+def test_unknown_session(fixture_db) -> None:
+    for command in (["show", "ses_missing"], ["recover", "ses_missing", "--yes"]):
+        result = run("--db", str(fixture_db("stuck-bash")), *command)
+        assert result.exit_code == 2 and result.stderr.strip() == (
+            f"ocinspect: error: no session ses_missing in {fixture_db('stuck-bash')}")
+
+
+def test_locked_database_on_recover(fixture_db) -> None:
+    db = fixture_db("stuck-bash")
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = run("--db", str(db), "--busy-timeout", "200", "recover", "--all", "--yes")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.exit_code == 2
+    assert result.stderr.strip().endswith("is locked by another process (waited for the busy timeout)")
+    assert rows(db, "SELECT count(*) FROM part WHERE json_extract(data,'$.state.status')='running'") == [(1,)]
+
+
+def test_markup_and_escapes_are_printed_as_data(tmp_path: Path) -> None:
+    from inspector.core.builder import DatabaseBuilder
+
+    db = tmp_path / "evil.db"
+    with DatabaseBuilder(db) as b:
+        project = b.project("/p", created=1)
+        sid = b.session(project_id=project, title="[bold red]x[/] \x1b[2J", directory="/p", created=1795530000000)
+        user = b.user_message(sid, "hi", created=1795530000100)
+        msg = b.assistant_message(sid, user, created=1795530000200)
+        b.tool_part(msg, sid, tool="bash", status="running", tool_input={"command": "echo \x1b]0;pwned\x07"}, created=1795530000300)
+    text = run("--db", str(db), "scan").stdout
+    assert "\x1b" not in text and "\\x1b[2J" in text and "[bold red]x[/]" in text
+    payload = json.loads(run("--db", str(db), "scan", "--json").stdout)
+    assert payload["sessions"][0]["title"] == "[bold red]x[/] \\x1b[2J"
