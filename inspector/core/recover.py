@@ -238,53 +238,62 @@ def apply(
         run_id = new_run_id(now)
         directory = journal_directory or journal_dir()
         writer = JournalWriter.create(directory, run_id, the_plan, now_ms() if now is None else now)
-        repaired: list[str] = []
-        skipped: list[Skip] = list(the_plan.refused) + list(the_plan.nothing_to_do)
-        parts = messages = uncompacted = 0
-        total = len(the_plan.units)
         try:
-            for index, unit in enumerate(the_plan.units):
-                if cancel is not None and cancel.is_set():
-                    skipped.extend(Skip(s, "cancelled before it was repaired") for s in unit.session_ids)
-                    continue
-                try:
-                    with store.write() as conn:
-                        for change in unit.changes:
-                            if not _write_change(conn, change, source=change.before, target=change.after, guard=True):
-                                raise _Conflict(_describe_drift(conn, change))
-                except _Conflict as conflict:
-                    writer.write({"kind": "skipped", "index": index, "reason": conflict.reason})
-                    skipped.extend(Skip(s, conflict.reason) for s in unit.session_ids)
-                    continue
-                except DatabaseLocked as locked:
-                    writer.write({"kind": "skipped", "index": index, "reason": str(locked)})
-                    for rest in the_plan.units[index:]:
-                        skipped.extend(Skip(s, str(locked)) for s in rest.session_ids)
-                    break
-                writer.write({"kind": "committed", "index": index})
-                repaired.extend(unit.session_ids)
-                parts += unit.parts
-                messages += unit.messages
-                uncompacted += sum(1 for c in unit.changes if c.table == "session")
-                if progress:
-                    progress(index + 1, total)
-            result = RunResult(
-                run_id=run_id,
-                dry_run=False,
-                sessions=tuple(repaired),
-                parts_repaired=parts,
-                messages_completed=messages,
-                skipped=tuple(skipped),
-                journal_path=str(writer.path),
-                sessions_uncompacted=uncompacted,
-            )
-            writer.write({"kind": "done", "repaired": repaired, "skipped": [s.__dict__ for s in skipped]})
+            done, skipped = _write_units(store, the_plan, writer, progress, cancel)
+            writer.write({"kind": "done", "repaired": [s for u in done for s in u.session_ids],
+                          "skipped": [s.__dict__ for s in skipped]})
             writer.sync()
         finally:
             writer.close()
-        return result
     finally:
         store.dispose()
+    return RunResult(
+        run_id=run_id,
+        dry_run=False,
+        sessions=tuple(s for unit in done for s in unit.session_ids),
+        parts_repaired=sum(u.parts for u in done),
+        messages_completed=sum(u.messages for u in done),
+        skipped=the_plan.refused + the_plan.nothing_to_do + tuple(skipped),
+        journal_path=str(writer.path),
+        sessions_uncompacted=sum(1 for u in done for c in u.changes if c.table == "session"),
+    )
+
+
+def _write_units(
+    store: Store,
+    the_plan: Plan,
+    writer: JournalWriter,
+    progress: Progress | None,
+    cancel: threading.Event | None,
+) -> tuple[list[PlanUnit], list[Skip]]:
+    """One transaction per unit on one connection; a conflict rolls back just that unit."""
+    done: list[PlanUnit] = []
+    skipped: list[Skip] = []
+    total = len(the_plan.units)
+    with store.writer() as session:
+        for index, unit in enumerate(the_plan.units):
+            if cancel is not None and cancel.is_set():
+                skipped.extend(Skip(s, "cancelled before it was repaired") for s in unit.session_ids)
+                continue
+            try:
+                with session.transaction() as conn:
+                    for change in unit.changes:
+                        if not _write_change(conn, change, source=change.before, target=change.after, guard=True):
+                            raise _Conflict(_describe_drift(conn, change))
+            except _Conflict as conflict:
+                writer.write({"kind": "skipped", "index": index, "reason": conflict.reason})
+                skipped.extend(Skip(s, conflict.reason) for s in unit.session_ids)
+                continue
+            except DatabaseLocked as locked:
+                writer.write({"kind": "skipped", "index": index, "reason": str(locked)})
+                for rest in the_plan.units[index:]:
+                    skipped.extend(Skip(s, str(locked)) for s in rest.session_ids)
+                break
+            writer.write({"kind": "committed", "index": index})
+            done.append(unit)
+            if progress:
+                progress(index + 1, total)
+    return done, skipped
 
 
 def dry_run(the_plan: Plan) -> RunResult:

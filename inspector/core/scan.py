@@ -206,12 +206,17 @@ def _collect(
 
 
 def _patterns_for(
-    session_id: str, found: _Findings, stuck_ids: set[str], parent_of: dict[str, str | None]
+    session_id: str,
+    messages: list[Message],
+    parts: list[Part],
+    found: _Findings,
+    stuck_ids: set[str],
+    parent_of: dict[str, str | None],
+    has_children: bool,
 ) -> list[str]:
     patterns: list[str] = []
-    messages = [m for m in found.messages.values() if m.session_id == session_id]
-    parts = [p for p in found.parts.values() if p.session_id == session_id]
     unfinished = {m.id for m in messages}
+    with_parts = {p.message_id for p in parts}
     for part in parts:
         if part.message_id not in unfinished:
             patterns.append("parts-in-finished-turn")
@@ -226,12 +231,11 @@ def _patterns_for(
     for message in messages:
         if message.is_summary:
             patterns.append("compaction")
-        elif not any(p.message_id == message.id for p in parts):
+        elif message.id not in with_parts:
             patterns.append("interrupted-turn")
     if session_id in found.compacting:
         patterns.append("compaction")
-    parent = parent_of.get(session_id)
-    if parent in stuck_ids or any(parent_of.get(s) == session_id for s in stuck_ids):
+    if parent_of.get(session_id) in stuck_ids or has_children:
         patterns.append("subagent-chain")
     if session_id in found.ignored_prompts:
         patterns.append("ignores-prompts")
@@ -315,18 +319,25 @@ def _diagnose(
     messages: dict[str, list[Message]] = defaultdict(list)
     for message in sorted(found.messages.values(), key=lambda m: (m.time_created, m.id)):
         messages[message.session_id].append(message)
+    stuck_children: dict[str, set[str]] = defaultdict(set)
+    for child in stuck_ids:
+        parent = parent_of.get(child)
+        if parent in stuck_ids:
+            stuck_children[parent].add(child)  # type: ignore[index]
     diagnoses: dict[str, Diagnosis] = {}
     for sid, session in sessions.items():
         if sid not in stuck_ids:
             diagnoses[sid] = Diagnosis(session=session, verdict="ok", patterns=(), last_activity=activity.get(sid))
             continue
-        patterns = _patterns_for(sid, found, stuck_ids, parent_of)
+        patterns = _patterns_for(
+            sid, messages[sid], by_session[sid], found, stuck_ids, parent_of, bool(stuck_children[sid])
+        )
         verdict, reason = live.verdict(sid, session.directory)
         times = [p.started or p.time_created for p in by_session[sid]]
         times += [m.time_created for m in messages[sid]]
         if sid in found.compacting:
             times.append(found.compacting[sid])
-        children = {c for c, parent in parent_of.items() if parent == sid and c in stuck_ids}
+        children = set(stuck_children[sid])
         children |= {p.child_session_id for p in by_session[sid] if p.child_session_id in stuck_ids}
         diagnoses[sid] = Diagnosis(
             session=session,

@@ -67,6 +67,18 @@ class Store:
         except DBAPIError as exc:
             raise translate(exc, self.path) from None
 
+    @contextmanager
+    def writer(self) -> Iterator[WriteSession]:
+        """One connection for many ``BEGIN IMMEDIATE`` transactions (a run of many units)."""
+        if not self.writable:
+            raise DatabaseReadOnly(f"{self.path} was opened read-only")
+        engine = self._need_engine()
+        try:
+            with engine.connect() as conn:
+                yield WriteSession(conn, self.path)
+        except DBAPIError as exc:
+            raise translate(exc, self.path) from None
+
     def data_version(self, conn: Connection) -> int:
         """SQLite's ``PRAGMA data_version``: changes when another connection commits."""
         return int(conn.exec_driver_sql("PRAGMA data_version").scalar_one())
@@ -84,6 +96,22 @@ class Store:
         return self.engine
 
 
+class WriteSession:
+    """A write connection; ``transaction()`` is one ``BEGIN IMMEDIATE`` … ``COMMIT``."""
+
+    def __init__(self, conn: Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        try:
+            with self.conn.begin():
+                yield self.conn
+        except DBAPIError as exc:
+            raise translate(exc, self.path) from None
+
+
 def _connect_factory(path: Path, *, write: bool, busy_timeout_ms: int):
     uri = f"file:{quote(str(path.resolve()))}?mode={'rw' if write else 'ro'}"
 
@@ -98,6 +126,10 @@ def _connect_factory(path: Path, *, write: bool, busy_timeout_ms: int):
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         if write:
             conn.execute("PRAGMA foreign_keys = ON")
+            # OpenCode itself runs WAL with synchronous=NORMAL: commits are atomic and ordered,
+            # durable at the next checkpoint. Our undo journal is fsynced separately, first.
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                conn.execute("PRAGMA synchronous = NORMAL")
         else:
             conn.execute("PRAGMA query_only = ON")
         return conn
