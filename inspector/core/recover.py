@@ -137,34 +137,14 @@ def _build_unit(conn: Connection, chain: list[str], diagnoses: dict[str, Diagnos
     for row in _rows(conn, q.PART_ROW, part_ids):
         data = json.loads(row.data)
         state = data.get("state") or {}
-        if state.get("status") not in ("pending", "running"):
-            continue
-        new = dumps(repaired_part(data, now))
-        changes.append(
-            RowChange(
-                table="part",
-                row_id=row.id,
-                session_id=row.session_id,
-                before={"data": row.data, "time_updated": row.time_updated},
-                after={"data": new, "time_updated": now},
-                summary=f"{data.get('tool', '?')} tool: {state.get('status')} → error (Tool execution aborted)",
-            )
-        )
+        if state.get("status") in ("pending", "running"):
+            summary = f"{data.get('tool', '?')} tool: {state.get('status')} → error (Tool execution aborted)"
+            changes.append(_data_change("part", row, repaired_part(data, now), now, summary))
     for row in _rows(conn, q.MESSAGE_ROW, message_ids):
         data = json.loads(row.data)
-        if (data.get("time") or {}).get("completed") is not None:
-            continue
-        new = dumps(repaired_message(data, now))
-        changes.append(
-            RowChange(
-                table="message",
-                row_id=row.id,
-                session_id=row.session_id,
-                before={"data": row.data, "time_updated": row.time_updated},
-                after={"data": new, "time_updated": now},
-                summary="assistant turn: unfinished → completed (MessageAbortedError)",
-            )
-        )
+        if (data.get("time") or {}).get("completed") is None:
+            summary = "assistant turn: unfinished → completed (MessageAbortedError)"
+            changes.append(_data_change("message", row, repaired_message(data, now), now, summary))
     compacting = [s for s in chain if diagnoses[s].session.time_compacting is not None and "compaction" in diagnoses[s].patterns]
     for row in _rows(conn, q.SESSION_ROW, compacting):
         if row.time_compacting is None:
@@ -180,6 +160,17 @@ def _build_unit(conn: Connection, chain: list[str], diagnoses: dict[str, Diagnos
             )
         )
     return PlanUnit(session_ids=tuple(chain), changes=tuple(changes))
+
+
+def _data_change(table: Any, row: Any, new_data: dict[str, Any], now: int, summary: str) -> RowChange:
+    return RowChange(
+        table=table,
+        row_id=row.id,
+        session_id=row.session_id,
+        before={"data": row.data, "time_updated": row.time_updated},
+        after={"data": dumps(new_data), "time_updated": now},
+        summary=summary,
+    )
 
 
 def _rows(conn: Connection, query: Any, ids: list[str]) -> list[Any]:
@@ -309,6 +300,22 @@ def dry_run(the_plan: Plan) -> RunResult:
     )
 
 
+def _restore(conn: Connection, raw: dict[str, Any]) -> Skip | None:
+    """Put one journaled before-image back, if the row still holds the after-image."""
+    change = RowChange(
+        table=raw["table"], row_id=raw["id"], session_id=raw["session_id"],
+        before=raw["before"], after=raw["after"], summary="",
+    )
+    if _write_change(conn, change, source=change.after, target=change.before, guard=False):
+        return None
+    row = conn.execute(q.current_row(change.table, sorted(change.before)), {"id": change.row_id}).first()
+    if row is None:
+        return Skip(change.row_id, "row no longer exists")
+    if all(row._mapping[c] == change.before[c] for c in change.before):
+        return Skip(change.row_id, "already as before (this run never changed it)")
+    return Skip(change.row_id, "changed since the run; left as it is")
+
+
 def undo(
     database: str | Path,
     run_id: str | None = None,
@@ -326,24 +333,15 @@ def undo(
     restored = 0
     skipped: list[Skip] = []
     try:
-        for unit in reversed(run.units):
-            with store.write() as conn:
-                for raw in reversed(unit["changes"]):
-                    change = RowChange(
-                        table=raw["table"], row_id=raw["id"], session_id=raw["session_id"],
-                        before=raw["before"], after=raw["after"], summary="",
-                    )
-                    if _write_change(conn, change, source=change.after, target=change.before, guard=False):
-                        restored += 1
-                        continue
-                    row = conn.execute(q.current_row(change.table, sorted(change.before)), {"id": change.row_id}).first()
-                    if row is None:
-                        reason = "row no longer exists"
-                    elif all(row._mapping[c] == change.before[c] for c in change.before):
-                        reason = "already as before (this run never changed it)"
-                    else:
-                        reason = "changed since the run; left as it is"
-                    skipped.append(Skip(change.row_id, reason))
+        with store.writer() as session:
+            for unit in reversed(run.units):
+                with session.transaction() as conn:
+                    for raw in reversed(unit["changes"]):
+                        skip = _restore(conn, raw)
+                        if skip is None:
+                            restored += 1
+                        else:
+                            skipped.append(skip)
     finally:
         store.dispose()
     append(run.path, {

@@ -49,23 +49,8 @@ class Store:
     def read(self) -> Iterator[Connection]:
         """One consistent read transaction (a snapshot across all our queries)."""
         engine = self._need_engine()
-        try:
-            with engine.connect() as conn, conn.begin():
-                yield conn
-        except DBAPIError as exc:
-            raise translate(exc, self.path) from None
-
-    @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A ``BEGIN IMMEDIATE`` transaction: commit on success, roll back on any error."""
-        if not self.writable:
-            raise DatabaseReadOnly(f"{self.path} was opened read-only")
-        engine = self._need_engine()
-        try:
-            with engine.connect() as conn, conn.begin():
-                yield conn
-        except DBAPIError as exc:
-            raise translate(exc, self.path) from None
+        with _translated(self.path), engine.connect() as conn, conn.begin():
+            yield conn
 
     @contextmanager
     def writer(self) -> Iterator[WriteSession]:
@@ -73,11 +58,8 @@ class Store:
         if not self.writable:
             raise DatabaseReadOnly(f"{self.path} was opened read-only")
         engine = self._need_engine()
-        try:
-            with engine.connect() as conn:
-                yield WriteSession(conn, self.path)
-        except DBAPIError as exc:
-            raise translate(exc, self.path) from None
+        with _translated(self.path), engine.connect() as conn:
+            yield WriteSession(conn, self.path)
 
     def data_version(self, conn: Connection) -> int:
         """SQLite's ``PRAGMA data_version``: changes when another connection commits."""
@@ -105,11 +87,17 @@ class WriteSession:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        try:
-            with self.conn.begin():
-                yield self.conn
-        except DBAPIError as exc:
-            raise translate(exc, self.path) from None
+        with _translated(self.path), self.conn.begin():
+            yield self.conn
+
+
+@contextmanager
+def _translated(path: Path) -> Iterator[None]:
+    """Driver errors leave as one of our one-line errors."""
+    try:
+        yield
+    except DBAPIError as exc:
+        raise translate(exc, path) from None
 
 
 def _connect_factory(path: Path, *, write: bool, busy_timeout_ms: int):
