@@ -62,6 +62,21 @@ class Group(click.Group):
             fail(f"unexpected {type(exc).__name__}: {exc} (set OCINSPECT_DEBUG=1 for details)")
 
 
+def progress_reporter(label: str):
+    """A ``progress(done, total)`` callback drawing a percentage on stderr, only on a terminal."""
+    if not sys.stderr.isatty():
+        return None
+
+    def report(done: int, total: int) -> None:
+        percent = 100 if total <= 0 else min(100, done * 100 // total)
+        end = "\n" if done >= total else ""
+        click.echo(f"\r{label}… {percent:3d}%", err=True, nl=False)
+        if end:
+            click.echo("\r" + " " * (len(label) + 8) + "\r", err=True, nl=False)
+
+    return report
+
+
 def emit_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
@@ -137,7 +152,9 @@ def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool) -> 
     from inspector.core.scan import scan as run_scan
     from inspector.render import scan_json, scan_text
 
-    result = run_scan(settings.store(), quick=quick, all_sessions=all_sessions)
+    result = run_scan(
+        settings.store(), quick=quick, all_sessions=all_sessions, progress=progress_reporter("Scanning")
+    )
     if as_json:
         emit_json(scan_json(result))
     else:
@@ -209,7 +226,7 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
 
         click.echo(f"Backup written to {make_backup(store.path, backup)}", err=True)
     store.dispose()
-    result = core.apply(plan, busy_timeout_ms=settings.busy_timeout)
+    result = core.apply(plan, busy_timeout_ms=settings.busy_timeout, progress=progress_reporter("Recovering"))
     if as_json:
         emit_json(run_json(result))
     else:
