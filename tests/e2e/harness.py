@@ -1,0 +1,804 @@
+"""End-to-end harness: the real OpenCode binary, a scripted local model, crash and DB polling.
+
+Nothing here mocks OpenCode.  The pieces:
+
+* :func:`ensure_opencode` installs npm ``opencode-ai@<version>`` once into a cache dir
+  (``${XDG_CACHE_HOME:-~/.cache}/ocinspect-e2e/opencode-<version>``), under a file lock.
+* :class:`FakeModel` is a tiny OpenAI-compatible streaming chat server on 127.0.0.1 (stdlib,
+  one thread in this process) that plays scripted scenarios chosen by keywords in the last user
+  message (see :data:`SCENARIOS`).
+* :class:`Sandbox` is an isolated ``HOME``/``XDG_*``/``TMPDIR`` tree with an ``opencode.json``
+  pointing a custom provider at the fake model; :class:`OpenCode` runs ``opencode serve`` in it,
+  talks to its HTTP API (every call has a timeout) and kills exactly its own process tree.
+* :func:`wait_for_tool_part` & co. poll the OpenCode database read-only through SQLite.
+
+Used by ``test_e2e.py`` and by ``capture.py`` (fixture regeneration); no pytest import here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import http.server
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import psutil
+
+OPENCODE_VERSION = "1.18.33"
+PROVIDER_ID = "fakeprov"
+MODEL_ID = "fake"
+TITLE = "Long running check"
+
+# Every process the harness starts (and so every descendant, which inherits the environment)
+# carries this variable; the value is unique per harness instance.  It is how teardown finds
+# stray processes of *ours* without ever touching anyone else's.
+MARKER_ENV = "OCINSPECT_E2E_RUN"
+
+# Nothing listens on the discard port: any registry access by OpenCode fails at once, locally.
+LOOPBACK_REGISTRY = "http://127.0.0.1:9/"
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class HarnessError(RuntimeError):
+    """A bounded wait ran out or OpenCode misbehaved; the message carries the evidence."""
+
+
+class Unavailable(RuntimeError):
+    """node/npm are not installed: the e2e tests cannot run here (a skip, not a failure)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Installing OpenCode
+# --------------------------------------------------------------------------------------------
+
+
+# The environment as it was when this module was imported (before any test monkeypatches HOME
+# or XDG_*): the install cache belongs to the real user, not to a test's temp HOME.
+_IMPORT_ENV = dict(os.environ)
+
+
+def cache_root() -> Path:
+    base = _IMPORT_ENV.get("XDG_CACHE_HOME") or os.path.join(
+        _IMPORT_ENV.get("HOME") or os.path.expanduser("~"), ".cache")
+    return Path(base) / "ocinspect-e2e"
+
+
+def opencode_binary_in(install_dir: Path) -> Path:
+    return install_dir / "node_modules" / "opencode-linux-x64" / "bin" / "opencode"
+
+
+def ensure_opencode(version: str = OPENCODE_VERSION, *, timeout: float = 600.0) -> Path:
+    """Return the path of the real ``opencode`` binary, installing it from npm once.
+
+    ``OCINSPECT_E2E_OPENCODE`` may name an already installed binary instead.  Raises
+    :class:`Unavailable` when node or npm is missing and :class:`HarnessError` when the npm
+    install fails (e.g. the registry is down): that is a real failure, not a skip.
+    """
+    override = _IMPORT_ENV.get("OCINSPECT_E2E_OPENCODE")
+    if override:
+        path = Path(override)
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise HarnessError(f"OCINSPECT_E2E_OPENCODE={override!r} is not an executable file")
+        return path
+    if sys.platform != "linux" or os.uname().machine not in ("x86_64", "amd64"):
+        raise Unavailable(f"the e2e harness runs the linux-x64 OpenCode build; this is "
+                          f"{sys.platform}/{os.uname().machine}")
+    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
+    if missing:
+        raise Unavailable(f"{' and '.join(missing)} not found on PATH; the e2e tests install "
+                          f"OpenCode (npm opencode-ai@{version}) with them")
+
+    root = cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    install_dir = root / f"opencode-{version}"
+    binary = opencode_binary_in(install_dir)
+    stamp = install_dir / ".installed"
+    with open(root / f"opencode-{version}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel runs wait for the one installing
+        if stamp.is_file() and binary.is_file():
+            return binary
+        staging = root / f".opencode-{version}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        staging.mkdir()
+        try:
+            (staging / "package.json").write_text('{"name": "ocinspect-e2e-opencode", "private": true}\n')
+            cmd = ["npm", "install", "--no-audit", "--no-fund", "--no-save", "--loglevel=error",
+                   "--prefix", str(staging), f"opencode-ai@{version}"]
+            try:
+                proc = subprocess.run(cmd, cwd=staging, capture_output=True, text=True,
+                                      timeout=timeout, stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired as exc:
+                raise HarnessError(f"`{' '.join(cmd)}` did not finish in {timeout:.0f}s") from exc
+            staged_binary = opencode_binary_in(staging)
+            if proc.returncode != 0 or not staged_binary.is_file():
+                raise HarnessError(
+                    f"installing OpenCode failed: `{' '.join(cmd)}` exited {proc.returncode}; "
+                    f"binary present: {staged_binary.is_file()}\n--- npm stdout ---\n"
+                    f"{proc.stdout[-4000:]}\n--- npm stderr ---\n{proc.stderr[-4000:]}")
+            staged_binary.chmod(0o755)
+            check = subprocess.run([str(staged_binary), "--version"], capture_output=True,
+                                   text=True, timeout=60, stdin=subprocess.DEVNULL)
+            if check.returncode != 0 or version not in check.stdout:
+                raise HarnessError(f"installed OpenCode does not run: `opencode --version` exited "
+                                   f"{check.returncode}: {check.stdout!r} {check.stderr[-2000:]!r}")
+            (staging / ".installed").write_text(check.stdout)
+            if install_dir.exists():
+                shutil.rmtree(install_dir)
+            staging.rename(install_dir)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+    return binary
+
+
+# --------------------------------------------------------------------------------------------
+# The fake model
+# --------------------------------------------------------------------------------------------
+
+# Keyword (case-sensitive, in the last user message) -> scenario.  First match wins.
+SCENARIOS: list[tuple[str, str]] = [
+    ("PENDING", "pending"),      # a bash tool call whose arguments stop half-way; stream held
+    ("SUBAGENT", "task"),        # a task tool call (subagent "general")
+    ("QUICK", "quick"),          # bash `echo ok`, then text
+    ("TEXT", "text"),            # plain text reply
+]
+DEFAULT_SCENARIO = "sleep"       # bash `sleep 600` (also what the subagent child's prompt gets)
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(c.get("text", "")) for c in content if isinstance(c, dict))
+    return ""
+
+
+class FakeModel:
+    """OpenAI-compatible ``/v1/chat/completions`` streaming server, scripted by keyword.
+
+    * a request without ``tools`` (OpenCode's title call) -> plain text :data:`TITLE`;
+    * a request whose last message is a tool result -> plain text ``done.``;
+    * otherwise the last user message picks a scenario from :data:`SCENARIOS`.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.requests: list[dict[str, Any]] = []   # {"scenario", "body"} per chat request
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._server: http.server.ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --
+    def start(self) -> "FakeModel":
+        model = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # keep pytest output clean
+                pass
+
+            def do_GET(self) -> None:  # /v1/models, in case anything asks
+                payload = json.dumps({"object": "list", "data": [
+                    {"id": MODEL_ID, "object": "model", "owned_by": "ocinspect-e2e"}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    body = {}
+                try:
+                    model._serve(self, body)
+                except (BrokenPipeError, ConnectionResetError, OSError):
+                    pass  # OpenCode was killed mid-stream: expected
+
+        self._server = http.server.ThreadingHTTPServer((self.host, 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.1},
+                                        name="ocinspect-e2e-fake-model", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()  # releases held streams
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def __enter__(self) -> "FakeModel":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def scenarios_seen(self) -> list[str]:
+        with self._lock:
+            return [r["scenario"] for r in self.requests]
+
+    # -- scripting --
+    @staticmethod
+    def choose(body: dict[str, Any]) -> str:
+        messages = body.get("messages") or []
+        if not body.get("tools"):
+            return "title"
+        if messages and messages[-1].get("role") == "tool":
+            return "after-tool"
+        last_user = next((m for m in reversed(messages) if m.get("role") == "user"), None)
+        text = _text_of(last_user.get("content")) if last_user else ""
+        for keyword, scenario in SCENARIOS:
+            if keyword in text:
+                return scenario
+        return DEFAULT_SCENARIO
+
+    def _hold(self, handler: http.server.BaseHTTPRequestHandler, limit: float = 900.0) -> None:
+        sock = handler.connection
+        deadline = time.monotonic() + limit
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            readable, _, _ = select.select([sock], [], [], 0.5)
+            if readable:
+                try:
+                    if not sock.recv(1, socket.MSG_PEEK):
+                        return  # peer closed
+                except OSError:
+                    return
+                time.sleep(0.5)
+
+    def _serve(self, handler: http.server.BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+        scenario = self.choose(body)
+        with self._lock:
+            self.requests.append({"scenario": scenario, "body": body})
+        stream = bool(body.get("stream", False))
+        if not stream:  # OpenCode always streams; answer plainly just in case
+            payload = json.dumps({
+                "id": "chatcmpl-e2e", "object": "chat.completion", "created": int(time.time()),
+                "model": MODEL_ID, "choices": [{"index": 0, "finish_reason": "stop",
+                                                "message": {"role": "assistant", "content": TITLE}}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.end_headers()
+            handler.wfile.write(payload)
+            return
+
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.send_header("Cache-Control", "no-cache")
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.close_connection = True
+        cid = f"chatcmpl-{uuid.uuid4().hex[:12]}"
+        created = int(time.time())
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> None:
+            data = {"id": cid, "object": "chat.completion.chunk", "created": created,
+                    "model": MODEL_ID,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            handler.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
+            handler.wfile.flush()
+
+        def done() -> None:
+            data = {"id": cid, "object": "chat.completion.chunk", "created": created,
+                    "model": MODEL_ID, "choices": [],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
+            handler.wfile.write(f"data: {json.dumps(data)}\n\ndata: [DONE]\n\n".encode())
+            handler.wfile.flush()
+
+        def text(answer: str) -> None:
+            chunk({"role": "assistant", "content": ""})
+            chunk({"content": answer})
+            chunk({}, "stop")
+            done()
+
+        def tool_call(name: str, args: dict[str, Any], *, hold_half: bool = False) -> None:
+            call_id = f"call_{uuid.uuid4().hex[:10]}"
+            arguments = json.dumps(args)
+            chunk({"role": "assistant", "content": None, "tool_calls": [{
+                "index": 0, "id": call_id, "type": "function",
+                "function": {"name": name, "arguments": ""}}]})
+            if hold_half:
+                chunk({"tool_calls": [{"index": 0, "function": {
+                    "arguments": arguments[: len(arguments) // 2]}}]})
+                # never finish the arguments; hold until OpenCode hangs up (it was killed)
+                # or this server stops
+                self._hold(handler)
+                return
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": arguments}}]})
+            chunk({}, "tool_calls")
+            done()
+
+        if scenario == "title":
+            text(TITLE)
+        elif scenario in ("after-tool", "text"):
+            text("done.")
+        elif scenario == "quick":
+            tool_call("bash", {"command": "echo ok", "description": "quick check"})
+        elif scenario == "pending":
+            tool_call("bash", {"command": "sleep 600", "description": "long sleep"}, hold_half=True)
+        elif scenario == "task":
+            tool_call("task", {"description": "explore", "prompt": "run the long check",
+                               "subagent_type": "general"})
+        else:
+            tool_call("bash", {"command": "sleep 600", "description": "long sleep"})
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP with timeouts (loopback only)
+# --------------------------------------------------------------------------------------------
+
+
+def http_json(method: str, url: str, body: Any = None, *, timeout: float = 10.0,
+              headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    host = urllib.parse.urlsplit(url).hostname
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise HarnessError(f"refusing non-loopback URL {url}")
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Accept", "application/json")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            raw = resp.read()
+            status = resp.status
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        status = exc.code
+    if not raw:
+        return status, None
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], Any], *, timeout: float, interval: float = 0.2,
+               what: str, on_timeout: Callable[[], str] | None = None) -> Any:
+    """Poll ``predicate`` until it returns something truthy; raise HarnessError after timeout."""
+    deadline = time.monotonic() + timeout
+    last_exc: BaseException | None = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except HarnessError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - keep polling, report the last one
+            last_exc = exc
+        if time.monotonic() >= deadline:
+            detail = f"; last error: {last_exc!r}" if last_exc else ""
+            extra = ("\n" + on_timeout()) if on_timeout else ""
+            raise HarnessError(f"timed out after {timeout:.0f}s waiting for {what}{detail}{extra}")
+        time.sleep(interval)
+
+
+# --------------------------------------------------------------------------------------------
+# Processes
+# --------------------------------------------------------------------------------------------
+
+
+def kill_tree(pid: int) -> list[int]:
+    """SIGKILL ``pid`` and all its descendants.  Freezes the root first so it cannot spawn."""
+    try:
+        root = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return []
+    with contextlib.suppress(psutil.Error):
+        root.suspend()
+    try:
+        procs = [root] + root.children(recursive=True)
+    except psutil.Error:
+        procs = [root]
+    for p in procs:  # freeze the others too so nobody forks between snapshot and kill
+        with contextlib.suppress(psutil.Error):
+            p.suspend()
+    with contextlib.suppress(psutil.Error):
+        procs = [root] + root.children(recursive=True)
+    killed = []
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+            killed.append(p.pid)
+    psutil.wait_procs(procs, timeout=10)
+    return killed
+
+
+def kill_marked(marker: str) -> list[int]:
+    """SIGKILL every process whose environment carries ``MARKER_ENV=marker`` (ours only)."""
+    killed = []
+    me = os.getpid()
+    for p in psutil.process_iter(["pid"]):
+        if p.pid == me:
+            continue
+        try:
+            if p.environ().get(MARKER_ENV) == marker:
+                p.kill()
+                killed.append(p)
+        except (psutil.Error, OSError):
+            continue
+    psutil.wait_procs(killed, timeout=10)
+    return [p.pid for p in killed]
+
+
+# --------------------------------------------------------------------------------------------
+# Sandbox and OpenCode server
+# --------------------------------------------------------------------------------------------
+
+
+class Sandbox:
+    """An isolated HOME / XDG_* / TMPDIR tree for one OpenCode "machine", plus a project dir."""
+
+    def __init__(self, root: Path, model: FakeModel, *, marker: str | None = None) -> None:
+        self.root = Path(root)
+        self.model = model
+        self.marker = marker or uuid.uuid4().hex
+        self.home = self.root / "home"
+        self.xdg = {
+            "XDG_DATA_HOME": self.root / "xdg" / "data",
+            "XDG_CONFIG_HOME": self.root / "xdg" / "config",
+            "XDG_STATE_HOME": self.root / "xdg" / "state",
+            "XDG_CACHE_HOME": self.root / "xdg" / "cache",
+            "XDG_RUNTIME_DIR": self.root / "xdg" / "runtime",
+        }
+        self.tmp = self.root / "tmp"
+        self.project = self.root / "project"
+        self.ocinspect_state = self.root / "ocinspect-state"
+        self.servers: list[OpenCode] = []
+        for d in [self.home, self.tmp, self.project, self.ocinspect_state, *self.xdg.values()]:
+            d.mkdir(parents=True, exist_ok=True)
+        self.xdg["XDG_RUNTIME_DIR"].chmod(0o700)
+        (self.home / ".npmrc").write_text(f"registry={LOOPBACK_REGISTRY}\noffline=true\n")
+        self.write_config()
+
+    @property
+    def db_path(self) -> Path:
+        return self.xdg["XDG_DATA_HOME"] / "opencode" / "opencode.db"
+
+    @property
+    def config_path(self) -> Path:
+        return self.xdg["XDG_CONFIG_HOME"] / "opencode" / "opencode.json"
+
+    def write_config(self) -> None:
+        config = {
+            "$schema": "https://opencode.ai/config.json",
+            "autoupdate": False,
+            "share": "disabled",
+            "model": f"{PROVIDER_ID}/{MODEL_ID}",
+            "small_model": f"{PROVIDER_ID}/{MODEL_ID}",
+            "provider": {
+                PROVIDER_ID: {
+                    "npm": "@ai-sdk/openai-compatible",
+                    "name": "Fake provider (ocinspect e2e)",
+                    "options": {"baseURL": self.model.base_url, "apiKey": "e2e-not-a-secret"},
+                    "models": {MODEL_ID: {"name": "Fake model", "tool_call": True,
+                                          "limit": {"context": 100000, "output": 4096}}},
+                },
+            },
+            "permission": {"bash": "allow", "edit": "allow", "webfetch": "allow"},
+        }
+        self.config_path.parent.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(json.dumps(config, indent=2) + "\n")
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Environment for OpenCode (and ocinspect) processes: nothing of the real user leaks."""
+        keep = ("PATH", "LANG", "LC_ALL", "TERM", "SYSTEMROOT")
+        env = {k: os.environ[k] for k in keep if k in os.environ}
+        env.update({k: str(v) for k, v in self.xdg.items()})
+        env.update({
+            "HOME": str(self.home),
+            "TMPDIR": str(self.tmp),
+            "OPENCODE_DISABLE_MODELS_FETCH": "1",
+            "OPENCODE_DISABLE_AUTOUPDATE": "1",
+            "OPENCODE_DISABLE_LSP_DOWNLOAD": "1",
+            "OPENCODE_DISABLE_DEFAULT_PLUGINS": "1",
+            "OPENCODE_PURE": "1",
+            # OpenCode installs @opencode-ai/plugin into each config dir in the background with
+            # a bundled npm client; keep it off the network (it only logs a warning on failure).
+            "npm_config_registry": LOOPBACK_REGISTRY,
+            "npm_config_offline": "true",
+            "npm_config_audit": "false",
+            "npm_config_fund": "false",
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+            MARKER_ENV: self.marker,
+        })
+        env.update(extra)
+        return env
+
+    def ocinspect_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["XDG_STATE_HOME"] = str(self.ocinspect_state)
+        env["XDG_DATA_HOME"] = str(self.xdg["XDG_DATA_HOME"])
+        env["XDG_CONFIG_HOME"] = str(self.xdg["XDG_CONFIG_HOME"])
+        env["XDG_CACHE_HOME"] = str(self.xdg["XDG_CACHE_HOME"])
+        env["HOME"] = str(self.home)
+        env["TMPDIR"] = str(self.tmp)
+        env[MARKER_ENV] = self.marker
+        env.pop("OPENCODE_DB", None)
+        return env
+
+    def ocinspect(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """Run ``python -m inspector --db <this db> ARGS`` as a subprocess."""
+        cmd = [sys.executable, "-m", "inspector", "--db", str(self.db_path), *args]
+        try:
+            return subprocess.run(cmd, cwd=REPO_ROOT, env=self.ocinspect_env(), text=True,
+                                  capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as exc:
+            raise HarnessError(f"`{' '.join(cmd)}` did not finish in {timeout:.0f}s; "
+                               f"stdout={exc.stdout!r} stderr={exc.stderr!r}") from exc
+
+    def start_opencode(self, binary: Path, **kw: Any) -> "OpenCode":
+        server = OpenCode(binary, self, **kw)
+        self.servers.append(server)
+        return server.start()
+
+    def kill_all(self) -> list[int]:
+        """Kill every OpenCode this sandbox started, and any stray process carrying our marker."""
+        killed: list[int] = []
+        for server in self.servers:
+            killed += server.kill()
+        return killed + kill_marked(self.marker)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {s.log_path.name} ---\n{s.log()}" for s in self.servers)
+
+
+class OpenCode:
+    """One ``opencode serve`` process in a :class:`Sandbox`."""
+
+    _count = 0
+
+    def __init__(self, binary: Path, sandbox: Sandbox, *, port: int | None = None,
+                 boot_timeout: float = 60.0) -> None:
+        self.binary = Path(binary)
+        self.sandbox = sandbox
+        self.port = port or free_port()
+        self.boot_timeout = boot_timeout
+        OpenCode._count += 1
+        self.log_path = sandbox.root / f"opencode-{OpenCode._count}-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log_fh: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> "OpenCode":
+        self._log_fh = open(self.log_path, "ab")
+        cmd = [str(self.binary), "serve", "--hostname", "127.0.0.1", "--port", str(self.port),
+               "--print-logs", "--log-level", "INFO"]
+        self.proc = subprocess.Popen(cmd, cwd=self.sandbox.project, env=self.sandbox.env(),
+                                     stdin=subprocess.DEVNULL, stdout=self._log_fh,
+                                     stderr=subprocess.STDOUT)
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.kill()
+            raise
+        return self
+
+    def log(self, tail: int = 12000) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError as exc:
+            return f"(no server log: {exc})"
+        return text[-tail:]
+
+    def failure(self, message: str) -> HarnessError:
+        return HarnessError(f"{message}\n--- opencode serve log ({self.log_path}) ---\n{self.log()}")
+
+    def wait_ready(self) -> None:
+        def ready() -> bool:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise self.failure(f"opencode serve exited with {self.proc.returncode} while booting")
+            status, _ = http_json("GET", f"{self.url}/session/status", timeout=3)
+            return status == 200
+
+        wait_until(ready, timeout=self.boot_timeout, interval=0.25,
+                   what=f"opencode serve on port {self.port} to answer",
+                   on_timeout=lambda: f"--- opencode serve log ---\n{self.log()}")
+
+    # -- API --
+    def request(self, method: str, path: str, body: Any = None, *, timeout: float = 15.0,
+                expect: Iterable[int] = (200, 204)) -> Any:
+        try:
+            status, data = http_json(method, self.url + path, body, timeout=timeout)
+        except (OSError, urllib.error.URLError) as exc:
+            raise self.failure(f"{method} {path} failed: {exc!r}") from exc
+        if status not in tuple(expect):
+            raise self.failure(f"{method} {path} -> HTTP {status}: {str(data)[:2000]}")
+        return data
+
+    def create_session(self, title: str | None = None) -> str:
+        body = {"title": title} if title else {}
+        return self.request("POST", "/session", body)["id"]
+
+    def prompt_async(self, session_id: str, text: str) -> None:
+        self.request("POST", f"/session/{session_id}/prompt_async", {
+            "parts": [{"type": "text", "text": text}],
+            "model": {"providerID": PROVIDER_ID, "modelID": MODEL_ID},
+        })
+
+    def messages(self, session_id: str) -> list[dict[str, Any]]:
+        return self.request("GET", f"/session/{session_id}/message")
+
+    def status(self) -> dict[str, Any]:
+        return self.request("GET", "/session/status?" + urllib.parse.urlencode(
+            {"directory": str(self.sandbox.project)})) or {}
+
+    def is_busy(self, session_id: str) -> bool:
+        entry = self.status().get(session_id)
+        return bool(entry) and entry.get("type") in ("busy", "retry")
+
+    def wait_turn_complete(self, session_id: str, *, timeout: float = 60.0,
+                           min_assistant: int = 1) -> list[dict[str, Any]]:
+        """Wait until the session is idle and its last assistant message is completed."""
+        def done() -> list[dict[str, Any]] | None:
+            if self.is_busy(session_id):
+                return None
+            msgs = self.messages(session_id)
+            assistants = [m for m in msgs if m["info"].get("role") == "assistant"]
+            if len(assistants) < min_assistant:
+                return None
+            if not assistants[-1]["info"].get("time", {}).get("completed"):
+                return None
+            return msgs
+
+        return wait_until(done, timeout=timeout, interval=0.3,
+                          what=f"session {session_id} to finish its turn",
+                          on_timeout=lambda: self.describe(session_id))
+
+    def describe(self, session_id: str) -> str:
+        try:
+            msgs = json.dumps(self.messages(session_id), indent=1)[-6000:]
+        except Exception as exc:  # noqa: BLE001
+            msgs = f"(messages unavailable: {exc!r})"
+        return f"--- messages of {session_id} ---\n{msgs}\n--- opencode serve log ---\n{self.log()}"
+
+    # -- stopping --
+    def kill(self) -> list[int]:
+        """``kill -9`` this server and every process it started (the crash under test)."""
+        if self.proc is None:
+            return []
+        killed: list[int] = []
+        if self.proc.poll() is None:  # never signal a reaped pid: it may belong to someone else
+            killed = kill_tree(self.proc.pid)
+        with contextlib.suppress(Exception):
+            self.proc.wait(timeout=10)
+        if self._log_fh is not None:
+            self._log_fh.close()
+            self._log_fh = None
+        return killed
+
+    stop = kill  # OpenCode keeps nothing it needs to flush; a hard stop is what users do too
+
+    def __enter__(self) -> "OpenCode":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.kill()
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the OpenCode database (read-only)
+# --------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def ro_connect(db: Path):
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        conn.execute("PRAGMA busy_timeout=5000")
+        yield conn
+    finally:
+        conn.close()
+
+
+def db_tool_parts(db: Path, session_id: str | None = None) -> list[dict[str, Any]]:
+    """Tool parts (decoded ``data`` plus ``id``/``message_id``/``session_id``), oldest first."""
+    if not db.exists():
+        return []
+    sql = ("SELECT id, message_id, session_id, data FROM part "
+           "WHERE json_extract(data, '$.type') = 'tool'")
+    args: tuple[Any, ...] = ()
+    if session_id:
+        sql += " AND session_id = ?"
+        args = (session_id,)
+    sql += " ORDER BY time_created, id"
+    with ro_connect(db) as conn:
+        rows = conn.execute(sql, args).fetchall()
+    out = []
+    for pid, mid, sid, data in rows:
+        d = json.loads(data)
+        d.update({"id": pid, "message_id": mid, "session_id": sid})
+        out.append(d)
+    return out
+
+
+def db_sessions(db: Path) -> list[dict[str, Any]]:
+    with ro_connect(db) as conn:
+        rows = conn.execute("SELECT id, parent_id, title, directory FROM session "
+                            "ORDER BY time_created, id").fetchall()
+    return [dict(zip(("id", "parent_id", "title", "directory"), r)) for r in rows]
+
+
+def wait_for_tool_part(db: Path, *, session_id: str | None = None, tool: str | None = None,
+                       statuses: tuple[str, ...] = ("running",), timeout: float = 60.0,
+                       server: OpenCode | None = None, count: int = 1) -> list[dict[str, Any]]:
+    """Poll the DB until ``count`` tool parts (optionally of ``tool``) are in ``statuses``."""
+    def found() -> list[dict[str, Any]] | None:
+        parts = [p for p in db_tool_parts(db, session_id)
+                 if p["state"]["status"] in statuses and (tool is None or p["tool"] == tool)]
+        return parts if len(parts) >= count else None
+
+    return wait_until(found, timeout=timeout, interval=0.2,
+                      what=f"{count} {tool or 'tool'} part(s) {'/'.join(statuses)} in {db}"
+                           f"{' for ' + session_id if session_id else ''}",
+                      on_timeout=(lambda: f"parts now: {json.dumps(db_tool_parts(db), indent=1)[-4000:]}"
+                                  + (f"\n--- opencode serve log ---\n{server.log()}" if server else "")))
+
+
+def snapshot(db: Path, dest: Path) -> Path:
+    """Consistent single-file copy (includes rows only in the WAL): ``VACUUM INTO``."""
+    dest = Path(dest)
+    if dest.exists():
+        dest.unlink()
+    conn = sqlite3.connect(str(db), timeout=10)
+    try:
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("VACUUM INTO ?", (str(dest),))
+    finally:
+        conn.close()
+    return dest
