@@ -1,0 +1,463 @@
+"""The Textual app: state, workers and wiring. Every database call goes through ``inspector.core``.
+
+Workers run in threads, call the core, and post the typed messages of ``messages.py``; handlers
+on the main thread update the reactive state that the screens watch. No SQL is written here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from inspector.core import recover
+from inspector.core.errors import DatabaseNotFound, InspectorError, NotADatabase, SchemaUnsupported
+from inspector.core.live import LiveStatus
+from inspector.core.model import Plan, ScanResult
+from inspector.core.scan import Cancelled, scan
+from inspector.core.store import open_store
+
+from .config import AppConfig, wall_clock
+from .format import display_path, plural
+from .messages import (
+    DatabaseUnsupported,
+    OpenSession,
+    OperationFailed,
+    PlanReady,
+    RecoveryFinished,
+    ScanCancelled,
+    ScanFailed,
+    ScanFinished,
+    ScanProgress,
+    UndoFinished,
+)
+from .screens import ConfirmRecovery, HelpScreen, SessionDetailScreen, SessionsScreen, UnsupportedScreen
+from .widgets import SessionTable
+from .watch import Signature, file_signature, vanished
+
+RESULT_TIMEOUT = 10.0  # seconds a recovery/undo result notification stays up
+
+
+def _kind(error: InspectorError) -> str:
+    if isinstance(error, DatabaseNotFound):
+        return "missing"
+    text = str(error)
+    if isinstance(error, SchemaUnsupported) and "2.x" in text:
+        return "v2"
+    if isinstance(error, SchemaUnsupported) and "legacy" in text:
+        return "legacy"
+    return "foreign"
+
+
+class InspectorApp(App[None]):
+    """ocinspect's TUI; build it with :func:`make_app`."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "ocinspect"
+    SUB_TITLE = "stale \"Thinking\" sessions"
+    BINDING_GROUP_TITLE = "Anywhere"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("u", "undo", "Undo", id="undo-last-run",
+                tooltip="Undo the last recovery run on this database (restores the journaled rows)."),
+        Binding("ctrl+r,f5", "refresh", "Refresh", id="refresh",
+                tooltip="Scan the database again (it also refreshes by itself when OpenCode writes)."),
+        Binding("question_mark,f1", "help", "Help", key_display="?", id="help",
+                tooltip="Show every key and what the verdicts and patterns mean."),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit ocinspect."),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="quit-anywhere",
+                tooltip="Quit ocinspect, even from a dialog."),
+        Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True, id="command-palette",
+                tooltip="Open the command palette: every action by name."),
+    ]
+
+    scan_result: reactive[ScanResult | None] = reactive(None, init=False, always_update=True)
+    scanning: reactive[bool] = reactive(False, init=False)
+    deep_pending: reactive[bool] = reactive(False, init=False)
+    recovered_ids: reactive[frozenset[str]] = reactive(frozenset(), init=False)
+    load_error: reactive[str] = reactive("", init=False)
+
+    def __init__(self, config: AppConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.show_all = False
+        self._generation = 0
+        self._result_all: bool | None = None
+        self._scan_worker: Worker[None] | None = None
+        self._scanned_signature: Signature | None = None
+        self._vanished = False
+        self._runs: dict[str, tuple[str, ...]] = {}
+        if config.demo:
+            self.sub_title = "demo database"
+        elif config.read_only:
+            self.sub_title = "read-only"
+
+    # lifecycle -------------------------------------------------------------------------
+    def get_default_screen(self) -> Screen[None]:
+        return SessionsScreen()
+
+    def on_mount(self) -> None:
+        self.start_scan()
+        if self.config.watch_interval:
+            self.set_interval(self.config.watch_interval, self._poll_database, name="watch")
+
+    # scanning --------------------------------------------------------------------------
+    def start_scan(self) -> None:
+        """Scan in a thread: the quick tier first when nothing for this view is shown yet."""
+        self._generation += 1
+        show_quick = self.scan_result is None or self._result_all != self.show_all
+        self.scanning = True
+        self._scan_worker = self._scan(self._generation, self.show_all, show_quick)
+
+    def cancel_scan(self) -> None:
+        if self._scan_worker is not None and self._scan_worker.is_running:
+            self._scan_worker.cancel()
+            self._generation += 1
+            self.scanning = False
+            self.deep_pending = False
+            self.notify("Scan cancelled; the list shows the last complete scan.", severity="warning")
+
+    def toggle_all_sessions(self) -> None:
+        self.show_all = not self.show_all
+        self.notify("Showing every session." if self.show_all else "Showing stuck sessions only.")
+        self.start_scan()
+
+    @work(thread=True, exclusive=True, group="scan", exit_on_error=False, description="scan the database")
+    def _scan(self, generation: int, all_sessions: bool, show_quick: bool) -> None:
+        worker = get_current_worker()
+        config = self.config
+        signature = file_signature(config.db_path)
+
+        def progress(phase: str) -> Callable[[int, int], None]:
+            return lambda done, total: self.post_message(ScanProgress(phase, done, total))
+
+        try:
+            store = open_store(config.db_path)
+        except (DatabaseNotFound, NotADatabase, SchemaUnsupported) as exc:
+            self.post_message(DatabaseUnsupported(_kind(exc), str(exc), generation))
+            return
+        except InspectorError as exc:
+            self.post_message(ScanFailed(exc, generation))
+            return
+        try:
+            if store.schema != "v1":
+                try:
+                    scan(store, live=config.live, now=config.now())
+                except SchemaUnsupported as exc:
+                    self.post_message(DatabaseUnsupported(store.schema, str(exc), generation))
+                return
+            tiers = ((True, "Quick scan: unfinished turns"),) if show_quick else ()
+            for quick, phase in (*tiers, (False, "Deep scan: every tool part")):
+                result = scan(store, quick=quick, all_sessions=all_sessions, live=config.live,
+                              now=config.now(), cancel=worker.cancelled_event, progress=progress(phase))
+                if worker.is_cancelled:
+                    return
+                self.post_message(ScanFinished(result, signature, not quick, all_sessions, generation))
+        except Cancelled:
+            self.post_message(ScanCancelled(generation))
+        except InspectorError as exc:
+            self.post_message(ScanFailed(exc, generation))
+        finally:
+            store.dispose()
+
+    @on(ScanProgress)
+    def _scan_progress(self, event: ScanProgress) -> None:
+        screen = self._sessions_screen()
+        if screen is not None and event.generation == self._generation:
+            screen.show_progress(event.phase, event.done, event.total)
+
+    @on(ScanFinished)
+    def _scan_finished(self, event: ScanFinished) -> None:
+        if event.generation != self._generation:
+            return
+        self._dismiss_unsupported()
+        self.load_error = ""
+        self._result_all = event.all_sessions
+        self.deep_pending = not event.final
+        self.scan_result = event.result
+        if event.final:
+            self._scanned_signature = event.signature
+            self.scanning = False
+
+    @on(ScanFailed)
+    def _scan_failed(self, event: ScanFailed) -> None:
+        if event.generation != self._generation:
+            return
+        self.scanning = False
+        self.deep_pending = False
+        if self.scan_result is None:
+            self.load_error = str(event.error)
+        self.notify(str(event.error), title="Scan failed", severity="error", markup=False)
+
+    @on(ScanCancelled)
+    def _scan_cancelled(self, event: ScanCancelled) -> None:
+        if event.generation == self._generation:
+            self.scanning = False
+            self.deep_pending = False
+
+    @on(DatabaseUnsupported)
+    def _unsupported(self, event: DatabaseUnsupported) -> None:
+        if event.generation != self._generation:
+            return
+        self.scanning = False
+        self.deep_pending = False
+        if self.scan_result is not None:  # it was fine a moment ago: keep the list, say what happened
+            self.notify(event.detail, title="Database unavailable", severity="error", markup=False)
+            return
+        if not isinstance(self.screen, UnsupportedScreen):
+            self.push_screen(UnsupportedScreen(str(event.kind), self.config.db_path, event.detail))
+
+    def _dismiss_unsupported(self) -> None:
+        while isinstance(self.screen, UnsupportedScreen):
+            self.pop_screen()
+
+    def _poll_database(self) -> None:
+        """Cheap ``stat`` of the database and its WAL; rescan when OpenCode (or anyone) wrote."""
+        signature = file_signature(self.config.db_path)
+        if vanished(signature):
+            if not self._vanished:
+                self._vanished = True
+                self.notify(f"{display_path(self.config.db_path)} is gone (moved or deleted?)",
+                            title="Database vanished", severity="error", markup=False)
+            return
+        if self._vanished:
+            self._vanished = False
+            self.notify("The database is back; scanning again.", markup=False)
+            self.start_scan()
+            return
+        if self._scanned_signature is not None and signature != self._scanned_signature and not self.scanning:
+            self.start_scan()
+
+    # recovery --------------------------------------------------------------------------
+    def _refuse_write(self) -> bool:
+        if self.config.read_only:
+            self.notify("Opened read-only: recovery and undo are disabled.", severity="warning")
+            return True
+        if isinstance(self.screen, UnsupportedScreen):
+            self.notify("ocinspect does not write to this database.", severity="warning")
+            return True
+        return False
+
+    def request_recovery(self, session_ids: list[str] | None) -> None:
+        """Plan in a thread; the confirmation modal opens when the plan is ready."""
+        if self._refuse_write():
+            return
+        self._plan(None if session_ids is None else list(session_ids))
+
+    def _planner(self, session_ids: list[str] | None) -> Callable[[bool], Plan]:
+        config = self.config
+
+        def make(force: bool) -> Plan:
+            store = open_store(config.db_path)
+            try:
+                return recover.plan(store, session_ids, force=force, live=config.live, now=config.now())
+            finally:
+                store.dispose()
+
+        return make
+
+    @work(thread=True, exclusive=True, group="plan", exit_on_error=False, description="plan a recovery")
+    def _plan(self, session_ids: list[str] | None) -> None:
+        try:
+            the_plan = self._planner(session_ids)(False)
+        except InspectorError as exc:
+            self.post_message(OperationFailed("Recovery plan", exc))
+            return
+        self.post_message(PlanReady(the_plan, session_ids is None, tuple(session_ids or ())))
+
+    @on(PlanReady)
+    def _plan_ready(self, event: PlanReady) -> None:
+        plan = event.plan
+        if plan.is_empty and not plan.refused:
+            reasons = "; ".join(s.reason for s in plan.nothing_to_do) or "no stuck session found"
+            self.notify(f"Nothing to recover: {reasons}.", severity="warning", markup=False)
+            return
+        titles = self._titles()
+        ids = None if event.all_sessions else list(event.session_ids)
+        self.push_screen(
+            ConfirmRecovery(plan, titles=titles, replan=self._planner(ids), all_sessions=event.all_sessions),
+            callback=self._confirmed,
+        )
+
+    def _titles(self) -> dict[str, str]:
+        result = self.scan_result
+        return {d.id: d.session.title for d in result.sessions} if result else {}
+
+    def _confirmed(self, plan: Plan | None) -> None:
+        if plan is None:
+            self.notify("Recovery cancelled; nothing was changed.")
+            return
+        if self._writing():
+            return
+        self._apply(plan)
+
+    def _writing(self) -> bool:
+        busy = any(w.group == "write" and w.is_running for w in self.workers)
+        if busy:
+            self.notify("A recovery or undo is still running.", severity="warning")
+        return busy
+
+    @work(thread=True, group="write", exit_on_error=False, description="apply a recovery")
+    def _apply(self, plan: Plan) -> None:
+        try:
+            result = recover.apply(plan, journal_directory=self.config.journal_dir, now=self.config.now())
+        except InspectorError as exc:
+            self.post_message(OperationFailed("Recovery", exc))
+            return
+        known = set(plan.refused) | set(plan.nothing_to_do)
+        self.post_message(RecoveryFinished(result, tuple(s for s in result.skipped if s not in known)))
+
+    @on(RecoveryFinished)
+    def _recovered(self, event: RecoveryFinished) -> None:
+        result = event.result
+        if result.run_id and result.sessions:
+            self._runs[result.run_id] = result.sessions
+            self.recovered_ids = self.recovered_ids | frozenset(result.sessions)
+            self.notify(
+                f"Run {result.run_id}: {plural(len(result.sessions), 'session')} recovered, "
+                f"{plural(result.parts_repaired, 'tool part')} aborted, "
+                f"{plural(result.messages_completed, 'turn')} closed. Press u to undo.",
+                title="Recovered", timeout=RESULT_TIMEOUT, markup=False,
+            )
+        else:
+            self.notify("Nothing was changed.", markup=False)
+        if event.unexpected:
+            lines = "\n".join(f"{s.id}: {s.reason}" for s in event.unexpected[:5])
+            self.notify(f"Not recovered:\n{lines}", title="Skipped", severity="warning",
+                        timeout=RESULT_TIMEOUT, markup=False)
+        self.start_scan()
+
+    def action_undo(self) -> None:
+        if self._refuse_write() or self._writing():
+            return
+        self._undo()
+
+    @work(thread=True, group="write", exit_on_error=False, description="undo the last recovery")
+    def _undo(self) -> None:
+        try:
+            result = recover.undo(self.config.db_path, None, journal_directory=self.config.journal_dir,
+                                  now=self.config.now())
+        except InspectorError as exc:
+            self.post_message(OperationFailed("Undo", exc))
+            return
+        self.post_message(UndoFinished(result))
+
+    @on(UndoFinished)
+    def _undone(self, event: UndoFinished) -> None:
+        result = event.result
+        sessions = self._runs.pop(result.run_id, ())
+        self.recovered_ids = self.recovered_ids - frozenset(sessions)
+        message = f"Run {result.run_id} undone: {plural(result.restored, 'row')} restored."
+        if result.skipped:
+            message += f" {plural(len(result.skipped), 'row')} left as they are (changed since)."
+        self.notify(message, title="Undone", severity="warning" if result.skipped else "information",
+                    timeout=RESULT_TIMEOUT, markup=False)
+        self.start_scan()
+
+    @on(OperationFailed)
+    def _operation_failed(self, event: OperationFailed) -> None:
+        self.notify(str(event.error), title=f"{event.action} failed", severity="error", markup=False)
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        """Anything the workers did not expect still ends as a notification, never a crash."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if event.worker.group == "scan":
+            self.scanning = False
+            self.deep_pending = False
+        self.notify(f"{type(error).__name__}: {error}", title=f"Could not {event.worker.description}",
+                    severity="error", markup=False)
+
+    # navigation ------------------------------------------------------------------------
+    def open_session(self, session_id: str) -> None:
+        self.push_screen(SessionDetailScreen(session_id))
+
+    @on(OpenSession)
+    def _open_session(self, event: OpenSession) -> None:
+        self.open_session(event.session_id)
+
+    def _sessions_screen(self) -> SessionsScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, SessionsScreen):
+                return screen
+        return None
+
+    def help_groups(self) -> list[tuple[str, list[BindingType]]]:
+        return [
+            ("Sessions list", [*SessionTable.BINDINGS, *SessionsScreen.BINDINGS]),
+            ("Session detail", list(SessionDetailScreen.BINDINGS)),
+            ("Confirm recovery", list(ConfirmRecovery.BINDINGS)),
+            ("Anywhere", list(self.BINDINGS)),
+        ]
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+        else:
+            self.push_screen(HelpScreen(self.help_groups()))
+
+    def action_refresh(self) -> None:
+        self.start_scan()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "undo" and self.config.read_only:
+            return False
+        return True
+
+    # command palette -------------------------------------------------------------------
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        selected = getattr(screen, "selected_session_id", None)
+        if not self.config.read_only:
+            if selected:
+                yield SystemCommand("Recover selected session",
+                                    "Recover the selected session (and its subagent chain) after confirming",
+                                    partial(self.request_recovery, [selected]))
+            yield SystemCommand("Recover all stale sessions", "Plan and confirm recovery of every stale session",
+                                partial(self.request_recovery, None))
+            yield SystemCommand("Undo last recovery", "Restore the rows changed by the last recovery run",
+                                self.action_undo)
+        yield SystemCommand("Refresh", "Scan the database again", self.action_refresh)
+        yield SystemCommand("Show all sessions" if not self.show_all else "Show stuck sessions only",
+                            "Toggle between stuck sessions and every session", self.toggle_all_sessions)
+        if isinstance(screen, SessionsScreen):
+            yield SystemCommand("Filter sessions", "Filter the list by typing", screen.action_filter)
+        yield SystemCommand("Help", "Keys, verdicts and patterns", self.action_help)
+        yield from super().get_system_commands(screen)
+
+
+def make_app(
+    db_path: Path,
+    *,
+    read_only: bool = False,
+    demo: bool = False,
+    now: int | Callable[[], int] | None = None,
+    live: LiveStatus | None = None,
+    journal_dir: Path | None = None,
+    watch_interval: float | None = 2.0,
+) -> InspectorApp:
+    """Build the app without running it (the CLI calls ``.run()``, tests use ``run_test``).
+
+    ``now`` pins the clock (an int in ms, or a callable), ``live`` pins OpenCode's liveness and
+    ``journal_dir`` overrides the undo journal location; all three exist for tests/screenshots.
+    """
+    if now is None:
+        clock: Callable[[], int] = wall_clock
+    elif callable(now):
+        clock = now
+    else:
+        fixed = int(now)
+        clock = lambda: fixed  # noqa: E731
+    config = AppConfig(
+        db_path=Path(db_path), read_only=read_only, demo=demo, clock=clock, live=live,
+        journal_dir=journal_dir, watch_interval=watch_interval,
+    )
+    return InspectorApp(config)

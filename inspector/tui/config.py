@@ -1,0 +1,31 @@
+"""What one app run is configured with: a small frozen value, never global state."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from inspector.core.live import LiveStatus
+
+
+def wall_clock() -> int:
+    """Milliseconds since the epoch, like every time OpenCode stores."""
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """``clock`` and ``live`` exist so tests and screenshots can pin time and liveness."""
+
+    db_path: Path
+    read_only: bool = False
+    demo: bool = False
+    clock: Callable[[], int] = wall_clock
+    live: LiveStatus | None = None
+    journal_dir: Path | None = None
+    watch_interval: float | None = 2.0
+
+    def now(self) -> int:
+        return int(self.clock())

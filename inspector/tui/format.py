@@ -1,0 +1,96 @@
+"""Plain-text formatting shared by the screens: paths, times, pattern names, verdict labels.
+
+Everything here returns ``str``; widgets wrap it in ``Content``/``rich.text.Text`` so text from
+the database is never parsed as markup. ``printable`` (core) turns control characters such as
+``\\x1b`` into visible ``\\x1b`` escapes first.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+
+from inspector.core.model import Diagnosis, Part
+from inspector.core.patterns import describe
+from inspector.core.text import humanize_ms, printable, shorten
+
+VERDICT_LABELS = {
+    "stale": "stale",
+    "live": "live",
+    "unknown": "unknown",
+    "ok": "ok",
+    "recovered": "recovered",
+}
+
+
+def one_line(value: object) -> str:
+    """Database text made safe for one table cell."""
+    return printable(value, single_line=True)
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """A path as the user would type it: ``~`` for the home directory."""
+    text = str(path)
+    home = os.environ.get("HOME")
+    if home and home != "/" and (text == home or text.startswith(home.rstrip("/") + "/")):
+        text = "~" + text[len(home.rstrip("/")) :]
+    return printable(text, single_line=True)
+
+
+def project_name(directory: str) -> str:
+    """The last component of a session's directory (``webapp`` for ``/home/dev/src/webapp``)."""
+    if not directory:
+        return "-"
+    name = PurePosixPath(directory.replace("\\", "/")).name
+    return one_line(name or directory)
+
+
+def short_time(ms: int | None) -> str:
+    """``Nov 24 13:40`` in UTC, like the core's ``local_time`` but narrow enough for a column."""
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%b %d %H:%M")
+
+
+def elapsed(since: int | None, now: int) -> str:
+    return humanize_ms(now - since) if since is not None else "-"
+
+
+def pattern_words(patterns: tuple[str, ...]) -> str:
+    return ", ".join(describe(name).title for name in patterns)
+
+
+def verdict_of(diag: Diagnosis, recovered: frozenset[str]) -> str:
+    """The badge: the core's verdict, or ``recovered`` for a session this app repaired."""
+    if not diag.is_stuck and diag.id in recovered:
+        return "recovered"
+    return diag.verdict
+
+
+def part_headline(part: Part, now: int) -> str:
+    """``bash · running · for 2h 13m``: one line that says what the stuck tool was doing."""
+    started = part.started
+    if part.status == "pending" and started is None:
+        timing = f"pending for {elapsed(part.time_created, now)}, never started"
+    else:
+        timing = f"{part.status} for {elapsed(started or part.time_created, now)}"
+    return f"{one_line(part.tool)} · {timing}"
+
+
+def part_what(part: Part, width: int = 200) -> str:
+    """The command or input summary, or a hint that the model never sent the arguments."""
+    if part.input_summary:
+        prefix = "$ " if part.tool == "bash" else ""
+        return shorten(prefix + one_line(part.input_summary), width)
+    if part.status == "pending":
+        return "(no input: the arguments were still streaming)"
+    return "(no input)"
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
+def database_label(path: Path) -> str:
+    return display_path(path)

@@ -1,0 +1,90 @@
+"""Typed messages the worker threads post to the app; handlers run on the main thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from inspector.core.model import Plan, RunResult, ScanResult, Schema, Skip, UndoResult
+
+from .watch import Signature
+
+
+@dataclass
+class ScanProgress(Message):
+    """Rows walked so far; a newer one replaces an unprocessed older one."""
+
+    phase: str
+    done: int
+    total: int
+    generation: int = 0
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ScanProgress)
+
+
+@dataclass
+class ScanFinished(Message):
+    """A scan tier finished; ``final`` is False for the quick tier shown before the deep one."""
+
+    result: ScanResult
+    signature: Signature
+    final: bool
+    all_sessions: bool
+    generation: int
+
+
+@dataclass
+class ScanFailed(Message):
+    error: Exception
+    generation: int
+
+
+@dataclass
+class ScanCancelled(Message):
+    generation: int
+
+
+@dataclass
+class DatabaseUnsupported(Message):
+    """The database is not one ocinspect can diagnose (2.x, legacy JSON, not OpenCode's, missing)."""
+
+    kind: Schema | str
+    detail: str
+    generation: int
+
+
+@dataclass
+class PlanReady(Message):
+    plan: Plan
+    all_sessions: bool
+    session_ids: tuple[str, ...]
+
+
+@dataclass
+class RecoveryFinished(Message):
+    """``unexpected`` holds sessions skipped for reasons the plan did not already show."""
+
+    result: RunResult
+    unexpected: tuple[Skip, ...] = ()
+
+
+@dataclass
+class UndoFinished(Message):
+    result: UndoResult
+
+
+@dataclass
+class OperationFailed(Message):
+    """A plan, recovery or undo failed; ``action`` names it for the notification title."""
+
+    action: str
+    error: Exception
+
+
+@dataclass
+class OpenSession(Message):
+    """Show a session's detail (posted by links in the detail screen)."""
+
+    session_id: str

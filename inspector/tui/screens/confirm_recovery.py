@@ -1,0 +1,150 @@
+"""The confirmation modal: the exact plan (rows, from what to what), refusals, a force toggle.
+
+It dismisses with the plan to apply, or ``None``. Toggling force re-plans in a thread worker
+through the ``replan`` callable the app hands in (core ``plan(force=...)``), never by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Label, Static
+
+from inspector.core.errors import InspectorError
+from inspector.core.model import Plan
+
+from ..format import plural
+from ..widgets import PlanView
+from ..widgets.plan_view import plan_summary
+
+
+def dialog_title(plan: Plan, all_sessions: bool) -> str:
+    if plan.is_empty:
+        return "Nothing can be recovered"
+    count = len(plan.session_ids)
+    if all_sessions:
+        return f"Recover all stale sessions ({count})?"
+    return f"Recover {plural(count, 'session')}?"
+
+
+class ConfirmRecovery(ModalScreen[Plan | None]):
+    """``y``/``enter`` applies, ``n``/``escape`` cancels, ``f`` toggles force."""
+
+    BINDING_GROUP_TITLE = "Confirm recovery"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y,enter", "confirm", "Recover", id="confirm-recovery",
+                tooltip="Write exactly this plan (one transaction per session chain, journaled for undo)."),
+        Binding("n,escape", "cancel", "Cancel", id="cancel-recovery",
+                tooltip="Close without changing anything."),
+        Binding("f", "toggle_force", "Force", id="toggle-force",
+                tooltip="Also recover sessions that are live or whose liveness is unknown (like --force)."),
+    ]
+
+    @dataclass
+    class Replanned(Message):
+        plan: Plan
+
+    @dataclass
+    class ReplanFailed(Message):
+        error: Exception
+
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        titles: Mapping[str, str],
+        replan: Callable[[bool], Plan],
+        all_sessions: bool,
+    ) -> None:
+        super().__init__()
+        self.plan = plan
+        self.titles = dict(titles)
+        self.replan = replan
+        self.all_sessions = all_sessions
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-dialog"):
+            yield Label(dialog_title(self.plan, self.all_sessions), id="confirm-title", markup=False)
+            yield Static(Content(plan_summary(self.plan)), id="confirm-summary")
+            with VerticalScroll(id="confirm-plan"):
+                yield PlanView(id="plan")
+            yield Checkbox(Content("Force: also recover live / unknown sessions (f)"), self.plan.forced,
+                           id="force", compact=True)
+            yield Static(
+                Content("Each change is journaled first; u undoes the last run."),
+                id="confirm-note",
+            )
+            with Horizontal(id="confirm-buttons"):
+                yield Button(Content("Recover (y)"), variant="warning", id="confirm", compact=True)
+                yield Button(Content("Cancel (n)"), id="cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self._show(self.plan)
+
+    def _show(self, plan: Plan) -> None:
+        self.plan = plan
+        self.query_one("#confirm-title", Label).update(dialog_title(plan, self.all_sessions))
+        self.query_one("#confirm-summary", Static).update(Content(plan_summary(plan)))
+        self.query_one(PlanView).show(plan, self.titles)
+        force = self.query_one("#force", Checkbox)
+        force.display = bool(plan.refused) or plan.forced
+        if force.value != plan.forced:
+            with self.prevent(Checkbox.Changed):
+                force.value = plan.forced
+        confirm = self.query_one("#confirm", Button)
+        confirm.disabled = plan.is_empty
+        (self.query_one("#cancel") if plan.is_empty else confirm).focus()
+
+    def action_confirm(self) -> None:
+        if self.plan.is_empty:
+            self.notify("Nothing in this plan can be recovered.", severity="warning")
+            return
+        self.dismiss(self.plan)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_toggle_force(self) -> None:
+        if self.query_one("#force", Checkbox).display:
+            self.query_one("#force", Checkbox).toggle()
+
+    @on(Button.Pressed, "#confirm")
+    def _confirm_pressed(self) -> None:
+        self.action_confirm()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self) -> None:
+        self.action_cancel()
+
+    @on(Checkbox.Changed, "#force")
+    def _force_changed(self, event: Checkbox.Changed) -> None:
+        if event.value != self.plan.forced:
+            self.query_one("#confirm", Button).disabled = True
+            self._replan(event.value)
+
+    @work(thread=True, exclusive=True, group="replan", exit_on_error=False)
+    def _replan(self, force: bool) -> None:
+        try:
+            self.post_message(self.Replanned(self.replan(force)))
+        except InspectorError as exc:
+            self.post_message(self.ReplanFailed(exc))
+
+    @on(Replanned)
+    def _replanned(self, event: Replanned) -> None:
+        event.stop()
+        self._show(event.plan)
+
+    @on(ReplanFailed)
+    def _replan_failed(self, event: ReplanFailed) -> None:
+        event.stop()
+        self.notify(str(event.error), title="Could not plan the recovery", severity="error", markup=False)
+        self._show(self.plan)

@@ -1,0 +1,94 @@
+"""Every key (read from the real ``BINDINGS``, so it cannot drift) and what verdicts and patterns mean."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from inspector.core.patterns import PATTERNS, VERDICTS
+
+KEY_WIDTH = 16
+
+RECOVERED = "This app recovered the session in this run; u undoes the last recovery."
+
+
+def key_names(app: App[object], binding: Binding) -> str:
+    if binding.key_display:
+        return binding.key_display
+    return " / ".join(app.get_key_display(Binding(key.strip(), binding.action)) for key in binding.key.split(","))
+
+
+def _table(rows: Iterable[tuple[str, str]], key_width: int = KEY_WIDTH) -> Table:
+    """Two columns with a hanging indent; cells are ``Text`` so nothing is parsed as markup."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(width=key_width, no_wrap=True, style="bold")
+    table.add_column(ratio=1)
+    for key, text in rows:
+        table.add_row(Text(key), Text(text))
+    return table
+
+
+def key_rows(app: App[object], bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
+    return [
+        (key_names(app, b), b.tooltip or b.description)
+        for b in bindings
+        if isinstance(b, Binding)
+    ]
+
+
+def verdict_rows() -> list[tuple[str, str]]:
+    return [*VERDICTS.items(), ("recovered", RECOVERED)]
+
+
+def pattern_table() -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(width=KEY_WIDTH + 6, style="bold")
+    table.add_column(ratio=1)
+    for pattern in PATTERNS.values():
+        table.add_row(Text(pattern.title), Text.assemble(("Why: ", "bold"), pattern.why))
+        table.add_row(Text(""), Text.assemble(("Recovery: ", "bold"), pattern.repair))
+    return table
+
+
+class HelpScreen(Screen[None]):
+    """``?``/``f1`` again, ``escape`` or ``q`` closes it."""
+
+    BINDING_GROUP_TITLE = "Help"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark,f1", "app.pop_screen", "Close", key_display="esc",
+                id="close-help", tooltip="Close the help and go back."),
+    ]
+
+    def __init__(self, groups: list[tuple[str, list[BindingType]]]) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="help"):
+            yield Static(Content("Keys"), classes="section-title")
+            for title, bindings in self.groups:
+                yield Static(Content(title), classes="help-group")
+                yield Static(_table(key_rows(self.app, bindings)), classes="section")
+            yield Static(Content("Verdicts"), classes="section-title")
+            yield Static(_table(verdict_rows()), classes="section")
+            yield Static(Content("Why a session is stuck, and what recovery does"), classes="section-title")
+            yield Static(pattern_table(), classes="section")
+            yield Static(Content(
+                "Recovery writes what OpenCode itself writes when you abort a turn: stuck tools become "
+                "errors (\"Tool execution aborted\"), unfinished turns are closed as aborted. A tool is "
+                "never marked completed. Every change is journaled outside OpenCode's database first, "
+                "so u restores the exact rows."), classes="section help-note")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#help").focus()

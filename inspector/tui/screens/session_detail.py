@@ -1,0 +1,204 @@
+"""One session in full: why it is stuck, what recovery will do, the unfinished turns and tools."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from inspector.core.model import Diagnosis, ScanResult
+from inspector.core.patterns import VERDICTS, describe
+from inspector.core.text import local_time
+
+from ..format import display_path, elapsed, one_line, plural, verdict_of
+from ..widgets import PartCard, SessionLink
+
+if TYPE_CHECKING:
+    from ..app import InspectorApp
+
+
+def _section(title: str) -> Static:
+    return Static(Content(title), classes="section-title")
+
+
+def head_content(diag: Diagnosis, result: ScanResult, recovered: frozenset[str], *, stuck: bool = True) -> Content:
+    """Title, badge and where the session lives; ``stuck=False`` once a rescan no longer lists it."""
+    verdict = verdict_of(diag, recovered) if stuck else ("recovered" if diag.id in recovered else "ok")
+    session = diag.session
+    lines = [
+        Content.assemble((one_line(session.title) or "(untitled)", "bold"), "  ",
+                         (f" {verdict} ", f"bold reverse {_VERDICT_STYLE.get(verdict, '')}".strip())),
+        Content.assemble(("session  ", "bold"), one_line(session.id)),
+        Content.assemble(("project  ", "bold"), display_path(session.directory)),
+        Content.assemble(("created  ", "bold"), local_time(session.time_created),
+                         ("   last activity  ", "bold"), local_time(diag.last_activity)),
+    ]
+    if session.parent_id:
+        parent = result.get(session.parent_id)
+        label = one_line(parent.session.title) if parent else one_line(session.parent_id)
+        lines.append(Content.assemble(("parent   ", "bold"), f"{label} (this is a subagent session)"))
+    return Content("\n").join(lines)
+
+
+_VERDICT_STYLE = {"stale": "$warning", "live": "$success", "unknown": "$secondary", "recovered": "$success"}
+
+
+def why_content(diag: Diagnosis, now: int) -> Content:
+    lines: list[Content] = []
+    for name in diag.patterns:
+        pattern = describe(name)
+        lines.append(Content.assemble(("● " + pattern.title, "bold"), "  ", pattern.why))
+    if diag.stuck_since is not None:
+        lines.append(Content(f"Stuck for {elapsed(diag.stuck_since, now)} (since {local_time(diag.stuck_since)})."))
+    return Content("\n").join(lines)
+
+
+def recovery_content(diag: Diagnosis, read_only: bool) -> Content:
+    lines: list[Content] = []
+    for name in diag.patterns:
+        pattern = describe(name)
+        style = "bold" if pattern.fixable else "bold $error"
+        lines.append(Content.assemble((pattern.title + ": ", style), pattern.repair))
+    if diag.repairable:
+        chain = " Its subagent chain is recovered with it, in the same transaction." if (
+            diag.children or "subagent-chain" in diag.patterns) else ""
+        lines.append(Content.assemble(
+            "In this session: ", plural(len(diag.stuck_parts), "tool part"), " → error \"Tool execution aborted\", ",
+            plural(len(diag.unfinished_messages), "unfinished turn"), " → completed (MessageAbortedError).",
+            chain, " Nothing else is written; every change is journaled so u can undo it.",
+        ))
+    verdict = diag.verdict
+    line = Content.assemble((f"Verdict {verdict}: ", "bold"), VERDICTS.get(verdict, ""))
+    if verdict in ("live", "unknown"):
+        line = Content.assemble(line, " ", (one_line(diag.live_reason), "$warning"))
+    lines.append(line)
+    if read_only:
+        lines.append(Content.styled("Opened read-only: recovery is disabled.", "$warning"))
+    elif diag.repairable:
+        lines.append(Content.assemble("Press ", ("r", "bold"), " to see the exact plan and confirm."))
+    return Content("\n").join(lines)
+
+
+def turns_content(diag: Diagnosis) -> Content:
+    lines: list[Content] = []
+    for message in diag.unfinished_messages:
+        kind = "compaction summary" if message.is_summary else "assistant turn"
+        extra = ", ".join(x for x in (
+            f"agent {one_line(message.agent)}" if message.agent else "",
+            f"model {one_line(message.model)}" if message.model else "",
+        ) if x)
+        lines.append(Content.assemble(
+            (f"{kind} ", "bold"), (one_line(message.id), "$foreground-muted"),
+            f"  started {local_time(message.time_created)}", f"  ({extra})" if extra else "",
+            ("  never finished", "$warning"),
+        ))
+    return Content("\n").join(lines)
+
+
+class SessionDetailScreen(Screen[None]):
+    """Drawn from the app's latest scan; after a recovery it says the session is no longer stuck."""
+
+    BINDING_GROUP_TITLE = "Session detail"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", id="detail-back",
+                tooltip="Return to the sessions list."),
+        Binding("r", "recover_selected", "Recover", id="detail-recover",
+                tooltip="Recover this session (and its subagent chain) after a confirmation."),
+    ]
+
+    app: InspectorApp
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__()
+        self.session_id = session_id
+        self._shown: tuple[object, ...] | None = None
+        self._last_seen: Diagnosis | None = None
+
+    @property
+    def selected_session_id(self) -> str:
+        return self.session_id
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield VerticalScroll(id="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "scan_result", self._redraw)
+        self.watch(self.app, "recovered_ids", self._redraw)
+        self.query_one("#detail").focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "recover_selected" and self.app.config.read_only:
+            return False
+        return True
+
+    def action_recover_selected(self) -> None:
+        self.app.request_recovery([self.session_id])
+
+    async def _redraw(self, _value: object = None) -> None:
+        result = self.app.scan_result
+        diag = result.get(self.session_id) if result else None
+        key = (diag, self.app.recovered_ids if diag is None or not diag.is_stuck else None)
+        if key == self._shown:
+            return
+        self._shown = key
+        if diag is not None:
+            self._last_seen = diag
+        body = self.query_one("#detail", VerticalScroll)
+        await body.remove_children()
+        await body.mount_all(self._widgets(result, diag))
+
+    def _widgets(self, result: ScanResult | None, diag: Diagnosis | None) -> list[Static | Vertical]:
+        if result is None:
+            return [Static(Content("Scanning…"), classes="notice")]
+        if diag is None or not diag.is_stuck:
+            recovered = self.session_id in self.app.recovered_ids
+            text = (
+                "✓ Recovered: this session is no longer stuck. Press u to undo the last recovery."
+                if recovered else "✓ This session is not stuck (any more)."
+            )
+            widgets: list[Static | Vertical] = [Static(Content.styled(text, "bold $success"), classes="notice")]
+            known = diag or self._last_seen
+            if known is not None:
+                widgets.insert(0, Static(head_content(known, result, self.app.recovered_ids, stuck=False),
+                                         id="detail-head"))
+            else:
+                widgets.append(Static(Content(f"session {one_line(self.session_id)}"), classes="muted"))
+            return widgets
+        now = self.app.config.now()
+        widgets = [
+            Static(head_content(diag, result, self.app.recovered_ids), id="detail-head"),
+            _section("Why it is stuck"),
+            Static(why_content(diag, now), classes="section"),
+            _section("What recovery will do"),
+            Static(recovery_content(diag, self.app.config.read_only), classes="section"),
+        ]
+        links = self._chain_links(diag, result)
+        if links:
+            widgets += [_section("Subagent chain"), Vertical(*links, classes="section links")]
+        if diag.unfinished_messages:
+            widgets += [_section(f"Unfinished ({len(diag.unfinished_messages)})"),
+                        Static(turns_content(diag), classes="section")]
+        if diag.stuck_parts:
+            widgets.append(_section(f"Stuck tools ({len(diag.stuck_parts)})"))
+            for part in diag.stuck_parts:
+                child = result.get(part.child_session_id) if part.child_session_id else None
+                widgets.append(PartCard(part, now=now, child_title=child.session.title if child else None))
+        return widgets
+
+    def _chain_links(self, diag: Diagnosis, result: ScanResult) -> list[SessionLink]:
+        links: list[SessionLink] = []
+        parent = result.get(diag.session.parent_id) if diag.session.parent_id else None
+        if parent is not None:
+            links.append(SessionLink(parent.id, f"↑ parent: {parent.session.title}"))
+        for child_id in diag.children:
+            child = result.get(child_id)
+            if child is not None:
+                links.append(SessionLink(child_id, f"↓ subagent: {child.session.title}"))
+        return links

@@ -1,0 +1,171 @@
+"""The main screen: sessions with a stale "Thinking" state, a status line, filter and preview."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input
+
+from ..widgets import EmptyState, ScanProgress, SessionPreview, SessionTable, StatusLine
+from ..widgets import empty_state
+
+if TYPE_CHECKING:
+    from ..app import InspectorApp
+
+
+class SessionsScreen(Screen[None]):
+    """Everything here is drawn from the app's state (``scan_result`` & co), never from SQL."""
+
+    BINDING_GROUP_TITLE = "Sessions"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "recover_selected", "Recover", id="recover-session",
+                tooltip="Recover the highlighted session (and its subagent chain) after a confirmation."),
+        Binding("R", "recover_all", "Recover all", id="recover-all",
+                tooltip="Recover every stale session after a confirmation that lists each change."),
+        Binding("a", "toggle_all", "All/stuck", id="toggle-all-sessions",
+                tooltip="Switch between stuck sessions only and every session in the database."),
+        Binding("slash", "filter", "Filter", key_display="/", id="filter",
+                tooltip="Filter the list by title, project, session id, pattern or command."),
+        Binding("escape", "back", "Back", id="back",
+                tooltip="Clear the filter, or cancel a running scan."),
+    ]
+
+    app: InspectorApp
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield StatusLine(id="status")
+        yield ScanProgress(id="progress")
+        yield Input(placeholder="Filter: title, project, id, pattern, command…  (enter: back to the list, esc: clear)",
+                    id="filter", compact=True)
+        with Vertical(id="sessions-body"):
+            yield SessionTable(id="sessions")
+            yield EmptyState(id="empty")
+        yield SessionPreview(id="preview")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        filter_input.display = False
+        if self.app.is_headless:
+            filter_input.cursor_blink = False  # deterministic snapshots
+        self.watch(self.app, "scan_result", self._redraw)
+        self.watch(self.app, "recovered_ids", self._redraw)
+        self.watch(self.app, "deep_pending", self._redraw)
+        self.watch(self.app, "load_error", self._redraw)
+        self.watch(self.app, "scanning", self._scanning_changed)
+        self.query_one(SessionTable).focus()
+
+    # drawing ---------------------------------------------------------------------------
+    @property
+    def query_text(self) -> str:
+        filter_input = self.query_one("#filter", Input)
+        return filter_input.value if filter_input.display else ""
+
+    @property
+    def selected_session_id(self) -> str | None:
+        return self.query_one(SessionTable).selected_id
+
+    def _redraw(self, _value: object = None) -> None:
+        app = self.app
+        result = app.scan_result
+        now = app.config.now()
+        self.query_one(StatusLine).show(app.config, result, deep_running=app.deep_pending)
+        table = self.query_one(SessionTable)
+        empty = self.query_one(EmptyState)
+        if result is None:
+            table.display = False
+            empty.display = True
+            text = app.load_error
+            empty.update(empty_state.failed(app.config.db_path, text) if text else empty_state.scanning(app.config.db_path))
+            self.query_one(SessionPreview).display = False
+            return
+        table.show(result, now=now, recovered=app.recovered_ids, query=self.query_text)
+        has_rows = bool(table.rows_shown)
+        table.display = has_rows
+        empty.display = not has_rows
+        if not has_rows:
+            empty.update(empty_state.nothing_stuck(app.config.db_path, filtered=bool(self.query_text.strip()),
+                                                   show_all=app.show_all))
+        self._update_preview()
+        self.refresh_bindings()
+
+    def _update_preview(self) -> None:
+        preview = self.query_one(SessionPreview)
+        result = self.app.scan_result
+        selected = self.selected_session_id
+        diag = result.get(selected) if (result is not None and selected) else None
+        preview.display = diag is not None
+        preview.show(diag, now=self.app.config.now(), recovered=self.app.recovered_ids)
+
+    def _scanning_changed(self, scanning: bool) -> None:
+        progress = self.query_one(ScanProgress)
+        progress.display = scanning
+        if scanning:
+            progress.start("Deep scan…" if self.app.scan_result is not None else "Scanning…")
+        self.refresh_bindings()
+
+    def show_progress(self, phase: str, done: int, total: int) -> None:
+        self.query_one(ScanProgress).advance(phase, done, total)
+
+    # events ----------------------------------------------------------------------------
+    @on(DataTable.RowHighlighted, "#sessions")
+    def _highlighted(self) -> None:
+        self._update_preview()
+
+    @on(DataTable.RowSelected, "#sessions")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        session_id = self.selected_session_id
+        if session_id:
+            self.app.open_session(session_id)
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self) -> None:
+        self._redraw()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self.query_one(SessionTable).focus()
+
+    # actions ---------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("recover_selected", "recover_all") and self.app.config.read_only:
+            return False
+        if action == "back":
+            return True if (self.query_one("#filter", Input).display or self.app.scanning) else False
+        return True
+
+    def action_recover_selected(self) -> None:
+        session_id = self.selected_session_id
+        if session_id is None:
+            self.notify("No session is selected.", severity="warning")
+            return
+        self.app.request_recovery([session_id])
+
+    def action_recover_all(self) -> None:
+        self.app.request_recovery(None)
+
+    def action_toggle_all(self) -> None:
+        self.app.toggle_all_sessions()
+
+    def action_filter(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        filter_input.display = True
+        filter_input.focus()
+        self.refresh_bindings()
+
+    def action_back(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        if filter_input.display:
+            filter_input.value = ""
+            filter_input.display = False
+            self.query_one(SessionTable).focus()
+            self._redraw()
+        elif self.app.scanning:
+            self.app.cancel_scan()
+        self.refresh_bindings()

@@ -1,0 +1,65 @@
+"""A recovery plan in words: every row that will change, from what to what, and what is refused."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from textual.content import Content
+from textual.widgets import Static
+
+from inspector.core.model import Plan
+
+from ..format import one_line, plural
+
+_TABLE_WORDS = {"part": "tool part", "message": "message", "session": "session"}
+
+
+def plan_summary(plan: Plan) -> str:
+    if plan.is_empty:
+        return "Nothing will be changed."
+    sessions = len(plan.session_ids)
+    pieces = [plural(plan.parts, "tool part"), plural(plan.messages, "assistant turn")]
+    compactions = sum(1 for u in plan.units for c in u.changes if c.table == "session")
+    if compactions:
+        pieces.append(plural(compactions, "compaction mark"))
+    return f"{plural(sessions, 'session')} will change: " + ", ".join(pieces) + "."
+
+
+def plan_content(plan: Plan, titles: Mapping[str, str]) -> Content:
+    """Units first (one transaction each), then refused sessions, then ones with nothing to do."""
+
+    def name(session_id: str) -> str:
+        return one_line(titles.get(session_id) or "(untitled)")
+
+    lines: list[Content] = []
+    for unit in plan.units:
+        for position, session_id in enumerate(unit.session_ids):
+            marker, style = ("▸ ", "bold") if position == 0 else ("  + ", "")
+            lines.append(Content.assemble((marker + name(session_id), style), "  ",
+                                          (one_line(session_id), "$foreground-muted")))
+            for change in unit.changes:
+                if change.session_id != session_id:
+                    continue
+                lines.append(Content.assemble(
+                    "    ", (one_line(change.summary), "$accent"),
+                    ("  " + _TABLE_WORDS.get(change.table, change.table) + " " + one_line(change.row_id),
+                     "$foreground-muted"),
+                ))
+    if plan.refused:
+        lines.append(Content(""))
+        lines.append(Content.styled("Refused (not changed):", "bold $warning"))
+        for skip in plan.refused:
+            lines.append(Content.assemble("  ✗ ", (name(skip.id), "bold"), " — ", one_line(skip.reason)))
+    if plan.nothing_to_do:
+        lines.append(Content(""))
+        lines.append(Content.styled("Nothing to do:", "bold"))
+        for skip in plan.nothing_to_do:
+            lines.append(Content.assemble("  • ", (name(skip.id), "bold"), " — ", one_line(skip.reason)))
+    return Content("\n").join(lines)
+
+
+class PlanView(Static):
+    """Updated in place when the force toggle re-plans."""
+
+    def show(self, plan: Plan, titles: Mapping[str, str]) -> None:
+        self.update(plan_content(plan, titles))

@@ -1,0 +1,53 @@
+"""The header line under the title: which database, which schema, is OpenCode live, counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from textual.content import Content
+from textual.widgets import Static
+
+from inspector.core.model import ScanResult
+
+from ..config import AppConfig
+from ..format import display_path, plural
+
+
+def status_content(config: AppConfig, result: ScanResult | None, *, deep_running: bool) -> Content:
+    """One or two lines; the path is literal text, never markup."""
+    parts: list[str | tuple[str, str]] = [(display_path(config.db_path), "bold")]
+    if config.demo:
+        parts += [" ", (" demo ", "reverse")]
+    if config.read_only:
+        parts += [" ", (" read-only ", "reverse $warning")]
+    if result is None:
+        parts += [" · ", ("scanning…", "italic")]
+        return Content.assemble(*parts)
+    parts += [" · schema ", result.schema, " · "]
+    if result.opencode_live is False:
+        parts.append(("OpenCode not running", "$success"))
+    elif result.opencode_live is True:
+        parts.append(("OpenCode running", "$warning bold"))
+    else:
+        parts.append(("OpenCode: unknown", "$warning"))
+    stuck = result.stuck
+    verdicts = Counter(d.verdict for d in stuck)
+    parts.append(" · ")
+    if stuck:
+        detail = ", ".join(f"{verdicts[v]} {v}" for v in ("stale", "live", "unknown") if verdicts[v])
+        parts.append((f"{len(stuck)} stuck", "bold"))
+        parts.append(f" ({detail})")
+    else:
+        parts.append(("nothing stuck", "bold"))
+    if result.total_sessions:
+        parts.append(f" · {plural(result.total_sessions, 'session')} in all")
+    if deep_running:
+        parts += [" · ", ("quick scan; deep scan running…", "italic")]
+    return Content.assemble(*parts)
+
+
+class StatusLine(Static):
+    """Updated by the sessions screen whenever the app's scan state changes."""
+
+    def show(self, config: AppConfig, result: ScanResult | None, *, deep_running: bool) -> None:
+        self.update(status_content(config, result, deep_running=deep_running))
