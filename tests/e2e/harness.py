@@ -446,8 +446,27 @@ def kill_tree(pid: int) -> list[int]:
         with contextlib.suppress(psutil.Error):
             p.kill()
             killed.append(p.pid)
-    psutil.wait_procs(procs, timeout=10)
+    wait_dead(procs)
     return killed
+
+
+def wait_dead(procs: list[psutil.Process], timeout: float = 10.0) -> None:
+    """Wait until each process is gone or a zombie (dead, waiting for whoever reaps it)."""
+    deadline = time.monotonic() + timeout
+    pending = list(procs)
+    while pending and time.monotonic() < deadline:
+        still = []
+        for p in pending:
+            try:
+                if p.status() != psutil.STATUS_ZOMBIE:
+                    still.append(p)
+            except psutil.NoSuchProcess:
+                pass
+        pending = still
+        if pending:
+            time.sleep(0.05)
+    if pending:
+        raise HarnessError(f"processes survived SIGKILL for {timeout:.0f}s: {[p.pid for p in pending]}")
 
 
 def kill_marked(marker: str) -> list[int]:
@@ -463,7 +482,7 @@ def kill_marked(marker: str) -> list[int]:
                 killed.append(p)
         except (psutil.Error, OSError):
             continue
-    psutil.wait_procs(killed, timeout=10)
+    wait_dead(killed)
     return [p.pid for p in killed]
 
 
@@ -475,7 +494,8 @@ def kill_marked(marker: str) -> list[int]:
 class Sandbox:
     """An isolated HOME / XDG_* / TMPDIR tree for one OpenCode "machine", plus a project dir."""
 
-    def __init__(self, root: Path, model: FakeModel, *, marker: str | None = None) -> None:
+    def __init__(self, root: Path, model: FakeModel, *, marker: str | None = None,
+                 git: bool = True) -> None:
         self.root = Path(root)
         self.model = model
         self.marker = marker or uuid.uuid4().hex
@@ -496,6 +516,19 @@ class Sandbox:
         self.xdg["XDG_RUNTIME_DIR"].chmod(0o700)
         (self.home / ".npmrc").write_text(f"registry={LOOPBACK_REGISTRY}\noffline=true\n")
         self.write_config()
+        if git and shutil.which("git"):
+            self.init_git()
+
+    def init_git(self) -> None:
+        """Make the project a git repository with one commit, as a user's project would be."""
+        env = self.env(GIT_AUTHOR_NAME="ocinspect e2e", GIT_AUTHOR_EMAIL="e2e@example.invalid",
+                       GIT_COMMITTER_NAME="ocinspect e2e", GIT_COMMITTER_EMAIL="e2e@example.invalid",
+                       GIT_CONFIG_NOSYSTEM="1")
+        (self.project / "README.md").write_text("# webapp\n")
+        for cmd in (["git", "init", "-q", "-b", "main"], ["git", "add", "README.md"],
+                    ["git", "commit", "-q", "-m", "initial commit"]):
+            subprocess.run(cmd, cwd=self.project, env=env, check=True, capture_output=True,
+                           timeout=30, stdin=subprocess.DEVNULL)
 
     @property
     def db_path(self) -> Path:
@@ -643,7 +676,9 @@ class OpenCode:
         def ready() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
                 raise self.failure(f"opencode serve exited with {self.proc.returncode} while booting")
-            status, _ = http_json("GET", f"{self.url}/session/status", timeout=3)
+            # A request that reaches the server while it is still booting can hang forever
+            # (measured on 1.18.33): poll with a short timeout and simply ask again.
+            status, _ = http_json("GET", f"{self.url}/session/status", timeout=1.0)
             return status == 200
 
         wait_until(ready, timeout=self.boot_timeout, interval=0.25,

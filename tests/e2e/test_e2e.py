@@ -12,7 +12,9 @@ Run alone with ``python3 -m pytest -m e2e`` (see tests/e2e/README.md).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -276,3 +278,44 @@ def test_without_ocinspect_opencode_leaves_session_stuck(sandbox: h.Sandbox,
     oc = sandbox.start_opencode(opencode_bin)
     stuck_turn(oc.messages(sid))
     oc.kill()
+
+
+def test_capture_regenerates_fixture(tmp_path: Path, fake_model: h.FakeModel,
+                                     opencode_bin: Path) -> None:
+    """capture.py still reproduces the shipped fixture (schema, rows, diagnosis) with today's
+    binary, so ``tests/fixtures`` can be refreshed when OpenCode changes."""
+    from . import capture
+
+    out = tmp_path / "out"
+    out.mkdir()
+    result = capture.capture("stuck-task", opencode_bin, fake_model, tmp_path / "work", out,
+                             capture.DEFAULT_PROJECT_DIR)
+    new = Path(result["file"])
+    shipped = h.REPO_ROOT / "tests" / "fixtures" / f"opencode-{h.OPENCODE_VERSION}-stuck-task.db"
+    assert (result["journal_mode"], result["integrity"], result["freelist"]) == ("delete", "ok", 0)
+    assert not Path(f"{new}-wal").exists()
+
+    def shape(db: Path) -> dict[str, Any]:
+        with h.ro_connect(db) as conn:
+            schema = sorted(r[0] for r in conn.execute(
+                "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL"))
+            counts = {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
+                      for t in ("project", "session", "message", "part", "migration")}
+            dirs = {r[0] for r in conn.execute("SELECT directory FROM session")}
+        return {"schema": schema, "counts": counts, "dirs": dirs}
+
+    assert shape(new) == shape(shipped)
+    assert [(p["tool"], p["status"]) for p in result["tool_parts"]] == [
+        ("task", "running"), ("bash", "running")]
+
+    def diagnosis(db: Path) -> list[tuple[Any, ...]]:
+        env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
+        proc = subprocess.run([sys.executable, "-m", "inspector", "--db", str(db), "scan", "--json"],
+                              cwd=h.REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 1, explain(proc)
+        data = json.loads(proc.stdout)
+        return sorted((s["parent_id"] is None, s["verdict"], tuple(s["patterns"]),
+                       tuple((p["tool"], p["status"]) for p in s["stuck_parts"]), len(s["children"]))
+                      for s in data["sessions"])
+
+    assert diagnosis(new) == diagnosis(shipped)
