@@ -3,8 +3,9 @@
 
 The tables come from the real DDL (``inspector/core/sql/opencode-1.18.33.sql``); the JSON in
 ``message.data`` / ``part.data`` copies the shapes real OpenCode writes (see
-``tests/fixtures/*.db``). ``--size 1`` (the default) gives ≈ 1.2 GB: ~3,000 root sessions plus
-subagent children over 30 projects, ~200,000 messages and ~1.5 M parts, tool outputs of 1–200 KB.
+``tests/fixtures/*.db``). ``--size 1`` (the default) gives ≈ 1.35 GB: 3,000 root sessions plus
+~500 subagent children over 30 projects, ~190,000 messages and ~1.3 M parts; most tool outputs
+are short, a tenth are 1–200 KB (heavy-tailed).
 
 Stuck sessions of every pattern are planted (``--stuck N`` incidents, round-robin over the
 patterns, some old, some recent) and listed in a JSON manifest next to the database
@@ -52,7 +53,7 @@ B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 MAX_OUTPUT = 200 * 1024
 META_OUTPUT_LIMIT = 30_000  # OpenCode keeps a bounded preview of bash output in state.metadata
 
-# Scale at --size 1 (tuned so the defaults land at ≈ 200k messages / 1.5 M parts / 1.2 GB).
+# Scale at --size 1 (tuned so the defaults land at ≈ 190k messages / 1.3 M parts / 1.35 GB).
 ROOT_SESSIONS = 3000
 PROJECTS = 30
 FLUSH_PARTS = 40_000
@@ -827,18 +828,16 @@ def default_stuck(size: float) -> int:
     return max(len(PATTERNS), round(120 * size))
 
 
-def inject_crash_orphans(db: Path, count: int, *, seed: int = 7, now: int = DEFAULT_NOW) -> list[str]:
+def inject_crash_orphans(db: Path, count: int, *, exclude: set[str] | frozenset[str] = frozenset(),
+                         seed: int = 7) -> list[str]:
     """Append a crashed turn (unfinished message + running ``bash``) to ``count`` healthy root sessions.
 
-    For the recover benchmark, on a *copy* of a benchmark database. Returns the session ids.
-    Sessions already listed in the manifest (if any) are left alone.
+    For the recover benchmark, on a *copy* of a benchmark database: pass the original's manifest
+    ``stuck_sessions`` as ``exclude``. Returns the session ids (fewer if not enough sessions).
     """
     rng = random.Random(seed)
     ids = Ids(random.Random(seed + 1))
-    taken: set[str] = set()
-    mp = manifest_path(db)
-    if mp.exists():
-        taken = set(json.loads(mp.read_text())["stuck_sessions"])
+    taken = set(exclude)
     engine = create_engine(f"sqlite:///{db}")
     chosen: list[str] = []
     with engine.connect() as conn:
@@ -852,7 +851,6 @@ def inject_crash_orphans(db: Path, count: int, *, seed: int = 7, now: int = DEFA
         messages, parts, updates = [], [], []
         for sid, directory, agent, last in rows:
             t = int(last) + rng.randrange(60_000, 3_600_000)
-            t = min(t, now - 60_000) if t > now else t
             uid = ids.make("msg", t)
             user = {"role": "user", "time": {"created": t}, "agent": agent or "build",
                     "model": {"providerID": "anthropic", "modelID": "claude-sonnet-4-5"}, "summary": {"diffs": []}}
@@ -860,7 +858,7 @@ def inject_crash_orphans(db: Path, count: int, *, seed: int = 7, now: int = DEFA
                              "data": json.dumps(user, separators=(",", ":"))})
             parts.append({"id": ids.make("prt", t + 5), "message_id": uid, "session_id": sid,
                           "time_created": t + 5, "time_updated": t + 6,
-                          "data": json.dumps({"type": "text", "text": "run the long tests"})})
+                          "data": json.dumps({"type": "text", "text": "run the long tests"}, separators=(",", ":"))})
             ta = t + rng.randrange(300, 3000)
             aid = ids.make("msg", ta)
             asst = {"parentID": uid, "role": "assistant", "mode": "build", "agent": "build",
@@ -881,15 +879,15 @@ def inject_crash_orphans(db: Path, count: int, *, seed: int = 7, now: int = DEFA
                                               "state": state}, separators=(",", ":"))})
             updates.append({"id": sid, "t": ta + 500})
             chosen.append(sid)
-        conn.exec_driver_sql("PRAGMA busy_timeout=5000")
-        conn.execute(insert(table("message", *(column(c) for c in (
-            "id", "session_id", "time_created", "time_updated", "data")))), messages)
-        conn.execute(insert(table("part", *(column(c) for c in (
-            "id", "message_id", "session_id", "time_created", "time_updated", "data")))), parts)
-        if updates:
+        if rows:
+            conn.exec_driver_sql("PRAGMA busy_timeout=5000")
+            conn.execute(insert(table("message", *(column(c) for c in (
+                "id", "session_id", "time_created", "time_updated", "data")))), messages)
+            conn.execute(insert(table("part", *(column(c) for c in (
+                "id", "message_id", "session_id", "time_created", "time_updated", "data")))), parts)
             conn.exec_driver_sql("UPDATE session SET time_updated = ? WHERE id = ?",
                                  [(u["t"], u["id"]) for u in updates])
-        conn.commit()
+            conn.commit()
     engine.dispose()
     return chosen
 
@@ -898,7 +896,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=float, default=1.0,
-                    help="scale factor: 1 ≈ 1.2 GB / 200k messages / 1.5M parts; 0.01 is a small smoke DB")
+                    help="scale factor: 1 ≈ 1.35 GB / 190k messages / 1.3M parts; 0.01 is a small smoke DB")
     ap.add_argument("--stuck", type=int, default=None,
                     help="stuck incidents to plant, round-robin over the 6 patterns "
                          "(default 120 × size, at least 6); a subagent chain is 2 sessions")

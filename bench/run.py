@@ -1,0 +1,693 @@
+#!/usr/bin/env python3
+"""ocinspect performance benchmark: everything measured side by side on the same file, one run.
+
+Rows (see bench/README.md): the ``sqlite3`` CLI baseline (every SQL variant of baseline.py, the
+fastest correct one is the reference), the naive Python loader, ``ocinspect scan`` / ``scan
+--quick`` as processes, the core scan in-process, the TUI's first paint / stuck list / refresh
+when nothing changed, ``recover --all`` of 1,000 stuck sessions on a copy, and peak RSS on the
+default and on a 4× smaller database.
+
+Timings are wall clock, best (min) and median of ``--reps`` repetitions; ratios use the minimums.
+Targets are reported PASS/FAIL, never asserted. A row whose code is missing or broken prints
+``n/a (reason)`` and the run goes on. The last line is machine-readable::
+
+    quick/baseline=<r> scan/baseline=<r> naive/scan=<r> rss_mb=<n> first_paint_s=<s> recover1000_s=<s>
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import baseline as bl  # noqa: E402
+import make_db  # noqa: E402
+
+OUT = HERE / "out"
+DEFAULT_DB = OUT / "opencode-bench.db"
+ROWS = ("variants", "baseline", "naive", "scan", "core", "tui", "recover", "rss_small")
+TARGETS = {
+    # key: (label, comparison, limit)
+    "quick/baseline": ("scan --quick (process) / baseline", "<=", 0.25),
+    "scan/baseline": ("scan (deep, process) / baseline", "<=", 1.2),
+    "naive/scan": ("naive Python / scan (deep)", ">=", 10.0),
+    "rss_mb": ("peak RSS of scan, MB", "<=", 150.0),
+    "first_paint_s": ("TUI first paint, s", "<=", 0.3),
+    "refresh_unchanged_ms": ("TUI refresh when unchanged, ms", "<=", 10.0),
+    "recover1000_s": ("recover --all of 1,000 sessions, s", "<=", 2.0),
+}
+
+
+# ------------------------------------------------------------------------------ measuring
+@dataclass
+class Proc:
+    wall: float
+    rc: int
+    stdout: str
+    stderr: str
+    rss_mb: float
+    timed_out: bool = False
+
+
+# A tiny launcher between us and the measured command. ``ru_maxrss`` survives ``exec``: a child
+# forked straight from this (big) process would report at least our own RSS. The launcher is a
+# ``python -S`` of a few MB; it times its child from fork to wait4 and writes "wall rss_kb".
+LAUNCHER = textwrap.dedent("""
+    import os, sys, time
+    began = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.execvp(sys.argv[2], sys.argv[2:])
+        finally:
+            os._exit(127)
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - began
+    with open(sys.argv[1], "w") as fh:
+        fh.write(f"{wall} {usage.ru_maxrss}")
+    sys.exit(os.waitstatus_to_exitcode(status) & 0xFF)
+""")
+
+
+def run_proc(cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 900.0,
+             cwd: str | None = None) -> Proc:
+    """Run ``cmd``; wall time, exit code, output and *its own* peak RSS (via the launcher)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".stat") as stat:
+        proc = subprocess.Popen([sys.executable, "-S", "-c", LAUNCHER, stat.name, *cmd], stdout=out,
+                                stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=cwd, start_new_session=True)
+        timed_out = False
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            try:
+                os.killpg(proc.pid, 9)
+            except OSError:
+                pass
+            proc.wait()
+        out.seek(0)
+        err.seek(0)
+        stat.seek(0)
+        fields = stat.read().split()
+        wall, rss_kb = (float(fields[0]), int(fields[1])) if len(fields) == 2 else (float("nan"), 0)
+        if sys.platform == "darwin":
+            rss_kb //= 1024  # bytes there
+        stderr = err.read().decode("utf-8", "replace")
+        if timed_out:
+            stderr += f" (killed after {timeout:.0f}s)"
+        return Proc(wall, proc.returncode if not timed_out else -9, out.read().decode("utf-8", "replace"),
+                    stderr, rss_kb / 1024, timed_out)
+
+
+@dataclass
+class Row:
+    name: str
+    times: list[float] = field(default_factory=list)
+    note: str = ""
+    check: str = ""
+    na: str | None = None
+    rss_mb: float | None = None
+    unit: str = "s"
+
+    @property
+    def best(self) -> float | None:
+        return min(self.times) if self.times and self.na is None else None
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.times) if self.times and self.na is None else None
+
+
+def tail(text: str, n: int = 200) -> str:
+    text = " ".join(text.strip().split())
+    return text if len(text) <= n else "…" + text[-n:]
+
+
+def fmt(value: float | None, unit: str = "s") -> str:
+    if value is None:
+        return "—"
+    if unit == "ms":
+        return f"{value:.3f}"
+    return f"{value:.3f}" if value < 100 else f"{value:.1f}"
+
+
+# ------------------------------------------------------------------------------ database
+def ensure_db(path: Path, *, size: float, seed: int, stuck: int | None, rebuild: bool) -> dict[str, Any]:
+    """Build ``path`` unless it exists with the same parameters; return its manifest."""
+    manifest_file = make_db.manifest_path(path)
+    want_stuck = make_db.default_stuck(size) if stuck is None else stuck
+    if path.exists() and manifest_file.exists() and not rebuild:
+        manifest = json.loads(manifest_file.read_text())
+        params = manifest.get("params", {})
+        if (params.get("size"), params.get("seed"), params.get("stuck")) == (size, seed, want_stuck):
+            return manifest
+        print(f"{path.name}: manifest says {params}, wanted size={size} seed={seed} stuck={want_stuck}: rebuilding")
+    print(f"building {path} (size {size}, seed {seed}) …", flush=True)
+    began = time.perf_counter()
+    manifest = make_db.build(path, size=size, stuck=want_stuck, seed=seed)
+    print(f"built in {time.perf_counter() - began:.1f}s", flush=True)
+    return manifest
+
+
+def ocinspect_cmd() -> list[str]:
+    """The real console script (not a pyenv shim, whose bash wrapper would add ~50 ms)."""
+    script = Path(sys.executable).parent / "ocinspect"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("ocinspect")
+    return [found] if found else [sys.executable, "-m", "inspector"]
+
+
+def sql_exec(db: Path, sql: str) -> str:
+    """The same SQL through Python's sqlite3 module (``kind|id`` lines), for checks."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return "\n".join("|".join(str(v) for v in row) for row in conn.execute(sql.rstrip().rstrip(";")))
+    finally:
+        conn.close()
+
+
+# ------------------------------------------------------------------------------ rows
+class Bench:
+    def __init__(self, args: argparse.Namespace, db: Path, manifest: dict[str, Any]) -> None:
+        self.args = args
+        self.db = db
+        self.manifest = manifest
+        self.expected = bl.expected_from_manifest(manifest)
+        self.rows: list[Row] = []
+        self.metrics: dict[str, float | None] = {}
+        self.notes: dict[str, str] = {}
+        self.sqlite_cli = shutil.which("sqlite3")
+        self.tmp = Path(tempfile.mkdtemp(prefix="ocbench-", dir=args.tmp_dir))
+
+    def add(self, row: Row) -> Row:
+        self.rows.append(row)
+        print(f"  {row.name:<46} {'n/a (' + row.na + ')' if row.na else fmt(row.best, row.unit) + ' ' + row.unit}"
+              f"{'  ' + row.check if row.check else ''}", flush=True)
+        return row
+
+    def check_found(self, found: dict[str, set[str]], kinds: tuple[str, ...] = ("part", "message", "session")) -> str:
+        bad = [k for k in kinds if found.get(k, set()) != self.expected[k]]
+        if not bad:
+            return "correct (" + ", ".join(f"{len(self.expected[k])} {k}s" for k in kinds) + ")"
+        return "WRONG: " + "; ".join(
+            f"{k}: found {len(found.get(k, set()))}, expected {len(self.expected[k])}, "
+            f"missing {len(self.expected[k] - found.get(k, set()))}, extra {len(found.get(k, set()) - self.expected[k])}"
+            for k in bad)
+
+    # -- 1. baseline ----------------------------------------------------------------------
+    def baseline(self) -> None:
+        names = list(bl.VARIANTS) if "variants" in self.args.rows else [bl.BASELINE]
+        cli = self.sqlite_cli
+        where = "sqlite3 CLI" if cli else "Python sqlite3 module (no sqlite3 CLI on PATH)"
+        print(f"[1] baseline: minimal detection SQL via {where}")
+        # warm the page cache with one untimed pass
+        self._sql_run(bl.BASELINE_SQL)
+        results: dict[str, Row] = {}
+        for name in names:
+            sql = bl.VARIANTS[name]
+            row = Row(f"baseline[{name}]")
+            found = None
+            for _ in range(self.args.reps):
+                wall, text, err = self._sql_run(sql)
+                if err:
+                    row.na = tail(err)
+                    break
+                row.times.append(wall)
+                found = bl.parse_rows(text)
+            if found is not None and row.na is None:
+                row.check = self.check_found(found)
+            results[name] = row
+            self.add(row)
+        correct = {n: r for n, r in results.items() if r.best is not None and r.check.startswith("correct")}
+        if not correct:
+            self.metrics["baseline_s"] = None
+            self.notes["baseline"] = "no baseline variant ran correctly"
+            return
+        name = min(correct, key=lambda n: correct[n].best)  # type: ignore[arg-type,return-value]
+        chosen = correct[name]
+        self.metrics["baseline_s"] = chosen.best
+        self.notes["baseline"] = f"fastest correct variant: {name}"
+        base = Row("baseline (fastest correct)", list(chosen.times), check=chosen.check, note=name)
+        self.add(base)
+
+    def _sql_run(self, sql: str) -> tuple[float, str, str]:
+        if self.sqlite_cli:
+            p = run_proc([self.sqlite_cli, str(self.db), sql])
+            return p.wall, p.stdout, p.stderr if p.rc else ""
+        began = time.perf_counter()
+        try:
+            text = sql_exec(self.db, sql)
+        except sqlite3.Error as exc:
+            return time.perf_counter() - began, "", str(exc)
+        return time.perf_counter() - began, text, ""
+
+    # -- 2. naive -------------------------------------------------------------------------
+    NAIVE = textwrap.dedent("""
+        import json, sqlite3, sys
+        conn = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+        found = {"part": [], "message": [], "session": []}
+        for row in conn.execute("SELECT * FROM message"):
+            data = json.loads(row[-1])
+            if data.get("role") == "assistant" and (data.get("time") or {}).get("completed") is None:
+                found["message"].append(row[0])
+        for row in conn.execute("SELECT * FROM part"):
+            data = json.loads(row[-1])
+            if data.get("type") == "tool" and (data.get("state") or {}).get("status") in ("pending", "running"):
+                found["part"].append(row[0])
+        found["session"] = [r[0] for r in conn.execute("SELECT id FROM session WHERE time_compacting IS NOT NULL")]
+        print(json.dumps(found))
+    """)
+
+    def naive(self) -> None:
+        print("[2] naive: every message/part row through json.loads in Python")
+        row = Row("naive python (sqlite3 + json.loads)")
+        for _ in range(self.args.naive_reps):
+            p = run_proc([sys.executable, "-c", self.NAIVE, str(self.db)])
+            if p.rc:
+                row.na = tail(p.stderr)
+                break
+            row.times.append(p.wall)
+            row.rss_mb = max(row.rss_mb or 0, p.rss_mb)
+            found = {k: set(v) for k, v in json.loads(p.stdout).items()}
+            row.check = self.check_found(found) + f", rss {p.rss_mb:.0f} MB"
+        self.add(row)
+        self.metrics["naive_s"] = row.best
+
+    # -- 3. ocinspect scan ------------------------------------------------------------------
+    def scan_found(self, payload: dict[str, Any]) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {"part": set(), "message": set(), "session": set()}
+        for s in payload.get("sessions", []):
+            if s.get("verdict", "stale") == "ok":
+                continue
+            found["session"].add(s.get("id"))
+            found["message"].update(s.get("unfinished_messages") or [])
+            for part in s.get("stuck_parts") or []:
+                found["part"].add(part.get("id") if isinstance(part, dict) else part)
+        return found
+
+    def scan_process(self, quick: bool, db: Path | None = None, label: str | None = None,
+                     reps: int | None = None) -> Row:
+        db = db or self.db
+        cmd = [*ocinspect_cmd(), "--db", str(db), "scan", "--json", *(["--quick"] if quick else [])]
+        row = Row(label or f"ocinspect scan{' --quick' if quick else ''} --json")
+        for _ in range(reps or self.args.reps):
+            p = run_proc(cmd)
+            if p.rc not in (0, 1):
+                row.na = f"exit {p.rc}: {tail(p.stderr)}"
+                break
+            try:
+                payload = json.loads(p.stdout)
+            except ValueError:
+                row.na = f"output is not JSON: {tail(p.stdout or p.stderr)}"
+                break
+            row.times.append(p.wall)
+            row.rss_mb = max(row.rss_mb or 0, p.rss_mb)
+            if db == self.db:
+                found = self.scan_found(payload)
+                stuck_sessions = set(self.manifest["stuck_sessions"])
+                if quick:
+                    # the quick tier finds unfinished turns (+ compaction); parts-in-finished-turn
+                    # need the deep tier
+                    missing = {s["session_id"] for s in self.manifest["stuck"]
+                               if s["pattern"] != "parts-in-finished-turn"} - found["session"]
+                    extra = found["session"] - stuck_sessions
+                    row.check = (f"{len(found['session'])} sessions, missing {len(missing)} of the "
+                                 f"unfinished-turn ones, extra {len(extra)}")
+                else:
+                    found["session"] = {s for s in found["session"] if s in self.expected["session"]}
+                    parts_msgs = self.check_found(found, ("part", "message"))
+                    sess = set(self.scan_found(payload)["session"])
+                    row.check = parts_msgs + (", sessions match" if sess == stuck_sessions else
+                                              f", sessions {len(sess)} vs {len(stuck_sessions)} expected")
+            row.check += f"; rss {row.rss_mb:.0f} MB"
+        return self.add(row)
+
+    def scans(self) -> None:
+        print("[3] ocinspect scan as a process (includes Python start-up and imports), and the core in-process")
+        deep = self.scan_process(False)
+        quick = self.scan_process(True)
+        self.metrics["scan_s"] = deep.best
+        self.metrics["quick_s"] = quick.best
+        rss = [r.rss_mb for r in (deep, quick) if r.rss_mb is not None and r.na is None]
+        self.metrics["rss_mb"] = max(rss) if rss else None
+        if "core" in self.args.rows:
+            self.core()
+
+    CORE = textwrap.dedent("""
+        import inspect, json, resource, sys, time
+        began = time.perf_counter()
+        from inspector.core.store import open_store
+        from inspector.core.scan import scan
+        imported = time.perf_counter() - began
+        db, quick, reps = sys.argv[1], sys.argv[2] == "quick", int(sys.argv[3])
+        times, result = [], None
+        for _ in range(reps):
+            t = time.perf_counter()
+            store = open_store(db)
+            try:
+                result = scan(store, quick=quick)
+            finally:
+                store.dispose()
+            times.append(time.perf_counter() - t)
+        sessions = [d for d in result.sessions if getattr(d, "verdict", "stale") != "ok"]
+        print(json.dumps({
+            "times": times, "import_s": imported,
+            "sessions": [d.session.id for d in sessions],
+            "parts": [p.id for d in sessions for p in getattr(d, "stuck_parts", ())],
+            "messages": [m.id for d in sessions for m in getattr(d, "unfinished_messages", ())],
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }))
+    """)
+
+    def core(self) -> None:
+        for quick in (False, True):
+            row = Row(f"core scan(quick={quick}) in-process")
+            p = run_proc([sys.executable, "-c", self.CORE, str(self.db), "quick" if quick else "deep",
+                          str(self.args.reps)])
+            if p.rc:
+                row.na = tail(p.stderr)
+            else:
+                data = json.loads(p.stdout)
+                row.times = data["times"]
+                row.rss_mb = data["rss_mb"]
+                found = {"part": set(data["parts"]), "message": set(data["messages"]),
+                         "session": self.expected["session"]}
+                row.check = (self.check_found(found, ("part", "message")) if not quick else
+                             f"{len(set(data['sessions']))} sessions") + (
+                    f"; imports {data['import_s']:.2f}s, rss {data['rss_mb']:.0f} MB")
+            self.add(row)
+            self.metrics[f"core_{'quick' if quick else 'deep'}_s"] = row.best
+
+    # -- 4/5. TUI ---------------------------------------------------------------------------
+    TUI = textwrap.dedent("""
+        import asyncio, json, sys, time
+        from pathlib import Path
+        began = time.perf_counter()
+        from inspector.tui.app import make_app
+        from textual.widgets import DataTable
+        imported = time.perf_counter() - began
+        db, timeout = Path(sys.argv[1]), float(sys.argv[2])
+        out = {"import_s": imported}
+
+        def rows(app):
+            try:
+                return sum(t.row_count for t in app.screen.query(DataTable))
+            except Exception:
+                return 0
+
+        async def settle(app, since, key):
+            while time.perf_counter() - since < timeout:
+                if app.scan_result is not None and not app.scanning and not getattr(app, "deep_pending", False):
+                    out[key] = time.perf_counter() - since
+                    return True
+                await asyncio.sleep(0.002)
+            return False
+
+        async def main():
+            t0 = time.perf_counter()
+            app = make_app(db)
+            async with app.run_test(size=(160, 48)) as pilot:
+                out["first_paint_s"] = time.perf_counter() - t0
+                while time.perf_counter() - t0 < timeout:
+                    if app.scan_result is not None and rows(app) > 0:
+                        out["stuck_list_s"] = time.perf_counter() - t0
+                        out["rows"] = rows(app)
+                        break
+                    await asyncio.sleep(0.002)
+                await settle(app, t0, "deep_done_s")
+                await pilot.pause()
+                poll = getattr(app, "_poll_database", None)
+                if poll is None:
+                    out["refresh_na"] = "the app has no _poll_database()"
+                else:
+                    times = []
+                    for _ in range(50):
+                        t = time.perf_counter()
+                        poll()
+                        times.append(time.perf_counter() - t)
+                        if app.scanning:
+                            out["refresh_na"] = "an unchanged database started a rescan"
+                            break
+                        await asyncio.sleep(0)
+                    out["refresh_unchanged_ms"] = [x * 1000 for x in times]
+                t1 = time.perf_counter()
+                app.action_refresh()
+                await asyncio.sleep(0.01)
+                await settle(app, t1, "rescan_s")
+                await app.workers.wait_for_complete()
+        asyncio.run(main())
+        print(json.dumps(out))
+    """)
+
+    def tui(self) -> None:
+        print("[4] TUI (headless run_test): first paint, stuck list shown; [5] refresh when nothing changed")
+        p = run_proc([sys.executable, "-c", self.TUI, str(self.db), str(self.args.tui_timeout)],
+                     timeout=self.args.tui_timeout + 60)
+        reason = None
+        if p.rc:
+            reason = tail(p.stderr)
+        else:
+            try:
+                data = json.loads(p.stdout.strip().splitlines()[-1])
+            except (ValueError, IndexError):
+                reason = f"no result: {tail(p.stdout + p.stderr)}"
+        if reason:
+            for name in ("TUI first paint", "TUI stuck list shown", "TUI refresh when unchanged"):
+                self.add(Row(name, na=reason))
+            self.metrics["first_paint_s"] = self.metrics["refresh_unchanged_ms"] = None
+            return
+        self.add(Row("TUI first paint (make_app → run_test ready)", [data["first_paint_s"]],
+                     check=f"imports {data['import_s']:.2f}s before this"))
+        self.metrics["first_paint_s"] = data["first_paint_s"]
+        shown = data.get("stuck_list_s")
+        self.add(Row("TUI stuck list shown", [shown] if shown else [],
+                     na=None if shown else "no rows appeared before the timeout",
+                     check=f"{data.get('rows', 0)} rows"))
+        self.metrics["stuck_list_s"] = shown
+        if data.get("deep_done_s"):
+            self.add(Row("TUI deep scan finished", [data["deep_done_s"]]))
+        ms = data.get("refresh_unchanged_ms")
+        na = data.get("refresh_na")
+        self.add(Row("TUI refresh when unchanged (watch poll)", ms or [], unit="ms", na=na if na or not ms else None,
+                     check=f"{len(ms or [])} polls, no rescan started" if ms and not na else ""))
+        self.metrics["refresh_unchanged_ms"] = min(ms) if ms and not na else None
+        if data.get("rescan_s"):
+            self.add(Row("TUI forced refresh (ctrl+r, full rescan)", [data["rescan_s"]]))
+
+    # -- 6. recover -------------------------------------------------------------------------
+    def recover(self) -> None:
+        target = self.args.recover_n
+        print(f"[6] recover --all of {target} stuck sessions on a VACUUM INTO copy, journal in a temp XDG_STATE_HOME")
+        copy = self.tmp / "recover.db"
+        row = Row(f"ocinspect recover --all ({target} sessions)")
+        times, checks = [], []
+        for _ in range(self.args.recover_reps):
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{copy}{suffix}").unlink(missing_ok=True)
+            began = time.perf_counter()
+            src = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+            try:
+                src.execute("VACUUM INTO ?", (str(copy),))
+            finally:
+                src.close()
+            existing = set(self.manifest["stuck_sessions"])
+            injected = make_db.inject_crash_orphans(copy, max(0, target - len(existing)), exclude=existing)
+            with sqlite3.connect(copy) as conn:  # like OpenCode's own file
+                conn.execute("PRAGMA journal_mode=WAL").fetchall()
+            total = len(existing) + len(injected)
+            prep = time.perf_counter() - began
+            env = dict(os.environ, XDG_STATE_HOME=str(self.tmp / "state"))
+            p = run_proc([*ocinspect_cmd(), "--db", str(copy), "recover", "--all", "--yes", "--force", "--json"],
+                         env=env)
+            if p.rc not in (0, 1):
+                row.na = f"exit {p.rc}: {tail(p.stderr)}"
+                break
+            try:
+                result = json.loads(p.stdout)
+            except ValueError:
+                row.na = f"output is not JSON: {tail(p.stdout or p.stderr)}"
+                break
+            times.append(p.wall)
+            row.name = f"ocinspect recover --all ({total} sessions)"
+            left = bl.parse_rows(sql_exec(copy, bl.BASELINE_SQL))
+            remaining = sum(len(v) for v in left.values())
+            checks.append(f"{len(result.get('sessions', []))}/{total} sessions recovered, "
+                          f"{result.get('parts_repaired')} parts, {result.get('messages_completed')} turns; "
+                          f"{'nothing stuck left' if not remaining else f'{remaining} rows still stuck!'}; "
+                          f"copy+inject {prep:.1f}s")
+            row.rss_mb = max(row.rss_mb or 0, p.rss_mb)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{copy}{suffix}").unlink(missing_ok=True)
+        row.times = times
+        row.check = checks[-1] if checks else ""
+        self.add(row)
+        self.metrics["recover1000_s"] = row.best
+
+    # -- 7. RSS on a 4× smaller database ----------------------------------------------------
+    def rss_small(self) -> None:
+        size = self.args.size / 4
+        path = self.db.with_name(f"{self.db.stem}-quarter.db")
+        print(f"[7] peak RSS on a 4× smaller database (size {size:g})")
+        ensure_db(path, size=size, seed=self.args.seed, stuck=None, rebuild=self.args.rebuild)
+        mb = path.stat().st_size / 1e6
+        deep = self.scan_process(False, db=path, label=f"scan on ¼ DB ({mb:.0f} MB)", reps=max(1, self.args.reps // 2))
+        quick = self.scan_process(True, db=path, label=f"scan --quick on ¼ DB ({mb:.0f} MB)",
+                                  reps=max(1, self.args.reps // 2))
+        rss = [r.rss_mb for r in (deep, quick) if r.rss_mb is not None and r.na is None]
+        self.metrics["rss_small_mb"] = max(rss) if rss else None
+
+    # -- summary ----------------------------------------------------------------------------
+    def ratio(self, a: str, b: str) -> float | None:
+        x, y = self.metrics.get(a), self.metrics.get(b)
+        return x / y if x is not None and y else None
+
+    def summary(self) -> str:
+        m = self.metrics
+        values = {
+            "quick/baseline": self.ratio("quick_s", "baseline_s"),
+            "scan/baseline": self.ratio("scan_s", "baseline_s"),
+            "naive/scan": self.ratio("naive_s", "scan_s"),
+            "rss_mb": m.get("rss_mb"),
+            "first_paint_s": m.get("first_paint_s"),
+            "refresh_unchanged_ms": m.get("refresh_unchanged_ms"),
+            "recover1000_s": m.get("recover1000_s"),
+        }
+        print()
+        print(f"{'row':<46} {'min':>9} {'median':>9} {'reps':>4}  check / note")
+        print("-" * 120)
+        for row in self.rows:
+            if row.na:
+                print(f"{row.name:<46} {'n/a':>9} {'':>9} {'':>4}  ({row.na})")
+            else:
+                print(f"{row.name:<46} {fmt(row.best, row.unit):>9} {fmt(row.median, row.unit):>9} "
+                      f"{len(row.times):>4}  {row.unit} {row.check}{' [' + row.note + ']' if row.note else ''}")
+        print()
+        print(f"{'target':<60} {'value':>9} {'goal':>9}  result")
+        print("-" * 80)
+        for key, (label, op, limit) in TARGETS.items():
+            v = values[key]
+            if v is None:
+                verdict = "n/a"
+            else:
+                ok = v <= limit if op == "<=" else v >= limit
+                verdict = "PASS" if ok else "FAIL"
+            print(f"{label + ' [' + key + ']':<60} {fmt(v):>9} {op + ' ' + format(limit, 'g'):>9}  {verdict}")
+        if m.get("rss_small_mb") is not None:
+            print(f"{'peak RSS of scan on the ¼ DB, MB':<60} {m['rss_small_mb']:>9.0f}")
+        for key, note in self.notes.items():
+            print(f"note: {key}: {note}")
+        if self.args.recover_n != 1000 and "recover" in self.args.rows:
+            print(f"note: recover row used {self.args.recover_n} sessions, not 1,000")
+
+        def show(v: float | None, digits: int) -> str:
+            return "n/a" if v is None else f"{v:.{digits}f}"
+
+        return (f"quick/baseline={show(values['quick/baseline'], 3)} scan/baseline={show(values['scan/baseline'], 3)} "
+                f"naive/scan={show(values['naive/scan'], 1)} rss_mb={show(values['rss_mb'], 0)} "
+                f"first_paint_s={show(values['first_paint_s'], 3)} recover1000_s={show(values['recover1000_s'], 3)}")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--db", type=Path, help=f"benchmark database (default {DEFAULT_DB}, built if missing)")
+    ap.add_argument("--size", type=float, default=None, help="size to build (default 1; --smoke: 0.005)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--stuck", type=int, default=None, help="stuck incidents to plant when building")
+    ap.add_argument("--rebuild", action="store_true", help="rebuild the database(s) even if present")
+    ap.add_argument("--reps", type=int, default=None, help="repetitions per row (default 5; --smoke: 1)")
+    ap.add_argument("--naive-reps", type=int, default=None, help="repetitions of the naive row (default 2)")
+    ap.add_argument("--recover-reps", type=int, default=1, help="repetitions of the recover row (each on a fresh copy)")
+    ap.add_argument("--recover-n", type=int, default=1000, help="stuck sessions to recover (default 1000)")
+    ap.add_argument("--tui-timeout", type=float, default=120.0)
+    ap.add_argument("--only", help=f"comma-separated rows to run, of: {','.join(ROWS)}")
+    ap.add_argument("--skip", default="", help="comma-separated rows to skip")
+    ap.add_argument("--smoke", action="store_true",
+                    help="tiny temp DB, 1 repetition, skips the heavy rows (¼-DB RSS); for tests")
+    ap.add_argument("--json", type=Path, help="also write every measurement to this JSON file")
+    ap.add_argument("--tmp-dir", default=None, help="where the recover copy goes (default: system temp)")
+    args = ap.parse_args(argv)
+    if args.smoke:
+        args.size = args.size or 0.005
+        args.reps = args.reps or 1
+        args.naive_reps = args.naive_reps or 1
+        if args.recover_n == 1000:
+            args.recover_n = 20
+    args.size = args.size or 1.0
+    args.reps = args.reps or 5
+    args.naive_reps = args.naive_reps or 2
+    rows = set(args.only.split(",")) if args.only else set(ROWS)
+    rows -= set(filter(None, args.skip.split(",")))
+    if args.smoke:
+        rows.discard("rss_small")
+    unknown = rows - set(ROWS)
+    if unknown:
+        ap.error(f"unknown rows: {', '.join(sorted(unknown))}")
+    if "variants" in rows:
+        rows.add("baseline")
+    args.rows = rows
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    smoke_dir = None
+    if args.db is None and args.smoke:
+        smoke_dir = Path(tempfile.mkdtemp(prefix="ocbench-smoke-"))
+        args.db = smoke_dir / "opencode-smoke.db"
+    db = (args.db or DEFAULT_DB).resolve()
+    manifest = ensure_db(db, size=args.size, seed=args.seed, stuck=args.stuck, rebuild=args.rebuild)
+    bench = Bench(args, db, manifest)
+    c = manifest["counts"]
+    print(f"database {db}: {db.stat().st_size / 1e6:.1f} MB, {c['sessions']} sessions, {c['messages']} messages, "
+          f"{c['parts']} parts; {len(manifest['stuck_sessions'])} stuck sessions, "
+          f"{len(manifest['stuck_parts'])} stuck parts, {len(manifest['unfinished_messages'])} unfinished messages")
+    print(f"sqlite3 CLI: {bench.sqlite_cli or 'missing'}"
+          f"{' ' + subprocess.run([bench.sqlite_cli, '--version'], capture_output=True, text=True).stdout.split()[0] if bench.sqlite_cli else ''}"
+          f"; python sqlite3 {sqlite3.sqlite_version}; python {platform.python_version()}; "
+          f"{os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f}; reps {args.reps}; ocinspect: {' '.join(ocinspect_cmd())}")
+    try:
+        steps = [("baseline", bench.baseline), ("naive", bench.naive), ("scan", bench.scans), ("tui", bench.tui),
+                 ("recover", bench.recover), ("rss_small", bench.rss_small)]
+        for name, step in steps:
+            if name not in args.rows:
+                continue
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001 - one broken row must not stop the others
+                bench.add(Row(name, na=f"{type(exc).__name__}: {tail(str(exc))}"))
+        print(f"load average at the end: {os.getloadavg()[0]:.2f} (other jobs on the machine skew timings)")
+        last = bench.summary()
+        if args.json:
+            args.json.write_text(json.dumps({
+                "db": str(db), "manifest_counts": c, "metrics": bench.metrics, "notes": bench.notes,
+                "rows": [{"name": r.name, "times": r.times, "na": r.na, "check": r.check, "rss_mb": r.rss_mb,
+                          "unit": r.unit, "note": r.note} for r in bench.rows],
+                "last_line": last,
+            }, indent=1))
+        print(last)
+    finally:
+        shutil.rmtree(bench.tmp, ignore_errors=True)
+        if smoke_dir is not None:
+            shutil.rmtree(smoke_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

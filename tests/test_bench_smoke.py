@@ -1,0 +1,131 @@
+"""Benchmark smoke checks: correctness only, never timing (see bench/README.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.bench
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = REPO / "bench"
+sys.path.insert(0, str(BENCH))
+
+import baseline as bl  # noqa: E402
+import make_db  # noqa: E402
+
+ID = re.compile(r"^(ses|msg|prt)_[0-9a-f]{12}[0-9A-Za-z]{14}$")
+
+
+def build(out: Path, size: float = 0.005, seed: int = 1) -> dict:
+    subprocess.run(
+        [sys.executable, str(BENCH / "make_db.py"), "--size", str(size), "--seed", str(seed), "--out", str(out)],
+        check=True, timeout=120, capture_output=True,
+    )
+    return json.loads(make_db.manifest_path(out).read_text())
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("bench") / "tiny.db"
+    return out, build(out)
+
+
+def query(db: Path, sql: str) -> list[tuple]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute(sql.rstrip().rstrip(";")).fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("variant", sorted(bl.VARIANTS))
+def test_baseline_sql_finds_exactly_the_manifest(tiny: tuple[Path, dict], variant: str) -> None:
+    db, manifest = tiny
+    if variant == "arrow" and sqlite3.sqlite_version_info < (3, 38):
+        pytest.skip("->> needs SQLite 3.38")
+    rows = query(db, bl.VARIANTS[variant])
+    found = bl.parse_rows("\n".join(f"{k}|{i}" for k, i in rows))
+    assert found == bl.expected_from_manifest(manifest)
+    assert found["part"] and found["message"] and found["session"]
+
+
+@pytest.mark.skipif(shutil.which("sqlite3") is None, reason="no sqlite3 CLI")
+def test_baseline_sql_through_the_cli(tiny: tuple[Path, dict]) -> None:
+    db, manifest = tiny
+    out = subprocess.run(["sqlite3", str(db), bl.BASELINE_SQL], capture_output=True, text=True, check=True,
+                         timeout=60).stdout
+    assert bl.parse_rows(out) == bl.expected_from_manifest(manifest)
+
+
+def test_every_pattern_is_planted_with_fixture_shapes(tiny: tuple[Path, dict]) -> None:
+    db, manifest = tiny
+    assert {s["pattern"] for s in manifest["stuck"]} == set(make_db.PATTERNS)
+    assert query(db, "PRAGMA journal_mode")[0][0] == "wal"
+    tables = {r[0] for r in query(db, "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")}
+    assert {"session", "message", "part", "part_message_id_id_idx", "part_session_idx",
+            "message_session_time_created_id_idx", "session_message"} <= tables
+    for (ident,) in query(db, "SELECT id FROM session UNION ALL SELECT id FROM message UNION ALL SELECT id FROM part"):
+        assert ID.match(ident), ident
+    for (data,) in query(db, "SELECT data FROM message"):
+        assert "id" not in json.loads(data) and "sessionID" not in json.loads(data)
+    parts = {r[0]: json.loads(r[1]) for r in query(db, "SELECT id, data FROM part")}
+    for entry in manifest["stuck"]:
+        states = [parts[p]["state"] for p in entry["parts"]]
+        if entry["pattern"] == "pending-placeholder":
+            assert states == [{"status": "pending", "input": {}, "raw": ""}]
+        if entry["pattern"] == "subagent-chain" and entry["parent_id"] is None:
+            (child,) = entry["children"]
+            task = next(s for p, s in zip(entry["parts"], states) if parts[p]["tool"] == "task")
+            assert task["status"] == "running" and task["metadata"]["sessionId"] == child
+            assert query(db, f"SELECT parent_id FROM session WHERE id = '{child}'") == [(entry["session_id"],)]
+        if entry["pattern"] == "question-wait":
+            assert [parts[p]["tool"] for p in entry["parts"]] == ["question"]
+        if entry["pattern"] == "compaction":
+            assert entry["time_compacting"] is not None
+        if entry["pattern"] == "parts-in-finished-turn":
+            (msg,) = query(db, f"SELECT m.data FROM part p JOIN message m ON m.id = p.message_id "
+                               f"WHERE p.id = '{entry['parts'][0]}'")
+            assert json.loads(msg[0])["time"]["completed"]
+
+
+def test_build_is_deterministic(tmp_path: Path) -> None:
+    def digest(db: Path) -> str:
+        h = hashlib.sha256()
+        for table in ("session", "message", "part"):
+            for row in query(db, f"SELECT * FROM {table} ORDER BY id"):
+                h.update(repr(row).encode())
+        return h.hexdigest()
+
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    ma, mb = build(a, size=0.002), build(b, size=0.002)
+    assert ma["stuck"] == mb["stuck"]
+    assert digest(a) == digest(b)
+
+
+def test_inject_crash_orphans_for_the_recover_row(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    manifest = build(db)
+    added = make_db.inject_crash_orphans(db, 4, exclude=set(manifest["stuck_sessions"]))
+    assert len(added) == 4 and not set(added) & set(manifest["stuck_sessions"])
+    found = bl.parse_rows("\n".join(f"{k}|{i}" for k, i in query(db, bl.BASELINE_SQL)))
+    assert len(found["message"]) == len(manifest["unfinished_messages"]) + 4
+    assert len(found["part"]) == len(manifest["stuck_parts"]) + 4
+
+
+def test_run_smoke_exits_zero() -> None:
+    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--smoke"], capture_output=True, text=True,
+                          timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert re.match(r"^quick/baseline=\S+ scan/baseline=\S+ naive/scan=\S+ rss_mb=\S+ first_paint_s=\S+ "
+                    r"recover1000_s=\S+$", last), last
+    assert "WRONG" not in proc.stdout, proc.stdout
