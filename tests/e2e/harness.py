@@ -100,16 +100,18 @@ def ensure_opencode(version: str = OPENCODE_VERSION, *, timeout: float = 600.0) 
     if sys.platform != "linux" or os.uname().machine not in ("x86_64", "amd64"):
         raise Unavailable(f"the e2e harness runs the linux-x64 OpenCode build; this is "
                           f"{sys.platform}/{os.uname().machine}")
+    root = cache_root()
+    install_dir = root / f"opencode-{version}"
+    binary = opencode_binary_in(install_dir)
+    stamp = install_dir / ".installed"
+    if stamp.is_file() and binary.is_file():
+        return binary  # installed by an earlier run: node/npm are not needed to run it
     missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
     if missing:
         raise Unavailable(f"{' and '.join(missing)} not found on PATH; the e2e tests install "
                           f"OpenCode (npm opencode-ai@{version}) with them")
 
-    root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
-    install_dir = root / f"opencode-{version}"
-    binary = opencode_binary_in(install_dir)
-    stamp = install_dir / ".installed"
     with open(root / f"opencode-{version}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel runs wait for the one installing
         if stamp.is_file() and binary.is_file():
@@ -121,8 +123,9 @@ def ensure_opencode(version: str = OPENCODE_VERSION, *, timeout: float = 600.0) 
             cmd = ["npm", "install", "--no-audit", "--no-fund", "--no-save", "--loglevel=error",
                    "--prefix", str(staging), f"opencode-ai@{version}"]
             try:
+                # the real user's environment (npm config, cache), not a test's temp HOME
                 proc = subprocess.run(cmd, cwd=staging, capture_output=True, text=True,
-                                      timeout=timeout, stdin=subprocess.DEVNULL)
+                                      timeout=timeout, stdin=subprocess.DEVNULL, env=_IMPORT_ENV)
             except subprocess.TimeoutExpired as exc:
                 raise HarnessError(f"`{' '.join(cmd)}` did not finish in {timeout:.0f}s") from exc
             staged_binary = opencode_binary_in(staging)
@@ -133,7 +136,8 @@ def ensure_opencode(version: str = OPENCODE_VERSION, *, timeout: float = 600.0) 
                     f"{proc.stdout[-4000:]}\n--- npm stderr ---\n{proc.stderr[-4000:]}")
             staged_binary.chmod(0o755)
             check = subprocess.run([str(staged_binary), "--version"], capture_output=True,
-                                   text=True, timeout=60, stdin=subprocess.DEVNULL)
+                                   text=True, timeout=60, stdin=subprocess.DEVNULL,
+                                   env=_IMPORT_ENV)
             if check.returncode != 0 or version not in check.stdout:
                 raise HarnessError(f"installed OpenCode does not run: `opencode --version` exited "
                                    f"{check.returncode}: {check.stdout!r} {check.stderr[-2000:]!r}")

@@ -235,6 +235,17 @@ def test_live_session_is_refused_then_repaired(sandbox: h.Sandbox, opencode_bin:
     still = {p["id"]: p["state"]["status"] for p in h.db_tool_parts(sandbox.db_path, sid)}
     assert still == {first["id"]: "running", second["id"]: "running"}, explain(proc)
     assert oc.is_busy(sid), oc.describe(sid)
+    assert isinstance(data, dict), explain(proc)
+    assert [(s["id"], "live" in s["reason"].lower()) for s in data["skipped"]] == [(sid, True)], (
+        explain(proc))
+    assert data["parts_repaired"] == 0 and data["messages_completed"] == 0, explain(proc)
+
+    # `recover --all` must not touch it either (whatever it then exits with).
+    rc, data, proc = run_cli(sandbox, "recover", "--all", "--yes", "--json")
+    assert rc in (0, 3), explain(proc)
+    still = {p["id"]: p["state"]["status"] for p in h.db_tool_parts(sandbox.db_path, sid)}
+    assert still == {first["id"]: "running", second["id"]: "running"}, explain(proc)
+    assert oc.is_busy(sid), oc.describe(sid)
 
     # Stop OpenCode (the crash again): now both turns are stale and the repair goes through.
     oc.kill()
