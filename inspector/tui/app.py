@@ -67,7 +67,7 @@ class InspectorApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("u", "undo", "Undo", id="undo-last-run",
                 tooltip="Undo the last recovery run on this database (restores the journaled rows)."),
-        Binding("ctrl+r,f5", "refresh", "Refresh", id="refresh",
+        Binding("ctrl+r,f5", "refresh", "Refresh", show=False, id="refresh",
                 tooltip="Scan the database again (it also refreshes by itself when OpenCode writes)."),
         Binding("question_mark,f1", "help", "Help", key_display="?", id="help",
                 tooltip="Show every key and what the verdicts and patterns mean."),
@@ -126,7 +126,6 @@ class InspectorApp(App[None]):
 
     def toggle_all_sessions(self) -> None:
         self.show_all = not self.show_all
-        self.notify("Showing every session." if self.show_all else "Showing stuck sessions only.")
         self.start_scan()
 
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False, description="scan the database")
@@ -409,7 +408,7 @@ class InspectorApp(App[None]):
         self.start_scan()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "undo" and self.config.read_only:
+        if action == "undo" and (self.config.read_only or isinstance(self.screen, UnsupportedScreen)):
             return False
         return True
 

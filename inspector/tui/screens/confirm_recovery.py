@@ -28,6 +28,8 @@ from ..widgets.plan_view import plan_summary
 
 
 def dialog_title(plan: Plan, all_sessions: bool) -> str:
+    if plan.is_empty and plan.refused:
+        return "Recovery refused: OpenCode may still be working on this"
     if plan.is_empty:
         return "Nothing can be recovered"
     count = len(plan.session_ids)

@@ -88,7 +88,7 @@ class HelpScreen(Screen[None]):
                 "errors (\"Tool execution aborted\"), unfinished turns are closed as aborted. A tool is "
                 "never marked completed. Every change is journaled outside OpenCode's database first, "
                 "so u restores the exact rows."), classes="section help-note")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#help").focus()

@@ -126,7 +126,7 @@ class SessionDetailScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield VerticalScroll(id="detail")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.watch(self.app, "scan_result", self._redraw)

@@ -47,7 +47,7 @@ class SessionsScreen(Screen[None]):
             yield SessionTable(id="sessions")
             yield EmptyState(id="empty")
         yield SessionPreview(id="preview")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         filter_input = self.query_one("#filter", Input)

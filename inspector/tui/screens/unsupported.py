@@ -63,4 +63,4 @@ class UnsupportedScreen(Screen[None]):
         with Center(id="unsupported-wrap"):
             with Vertical(id="unsupported"):
                 yield Static(explanation(self.kind, self.db_path, self.detail), id="unsupported-text")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)

@@ -15,6 +15,9 @@ _TABLE_WORDS = {"part": "tool part", "message": "message", "session": "session"}
 
 
 def plan_summary(plan: Plan) -> str:
+    if plan.is_empty and plan.refused:
+        return (f"{plural(len(plan.refused), 'session')} refused; nothing will be changed unless you "
+                "tick Force (f).")
     if plan.is_empty:
         return "Nothing will be changed."
     sessions = len(plan.session_ids)
@@ -46,12 +49,14 @@ def plan_content(plan: Plan, titles: Mapping[str, str]) -> Content:
                      "$foreground-muted"),
                 ))
     if plan.refused:
-        lines.append(Content(""))
+        if lines:
+            lines.append(Content(""))
         lines.append(Content.styled("Refused (not changed):", "bold $warning"))
         for skip in plan.refused:
             lines.append(Content.assemble("  ✗ ", (name(skip.id), "bold"), " — ", one_line(skip.reason)))
     if plan.nothing_to_do:
-        lines.append(Content(""))
+        if lines:
+            lines.append(Content(""))
         lines.append(Content.styled("Nothing to do:", "bold"))
         for skip in plan.nothing_to_do:
             lines.append(Content.assemble("  • ", (name(skip.id), "bold"), " — ", one_line(skip.reason)))

@@ -63,11 +63,11 @@ def visible_rows(result: ScanResult, query: str = "") -> list[Row]:
     return [r for r in rows if r.diag.id in keep]
 
 
-def layout(width: int, rows: Iterable[Row]) -> list[Column]:
+def layout(width: int, rows: Iterable[Row], *, badge: int = 9) -> list[Column]:
     """Column widths for a table ``width`` cells wide (each column adds 2 cells of padding)."""
     rows = list(rows)
     wide = width >= WIDE
-    fixed = [Column("verdict", "Verdict", 9), Column("parts", "Parts", 5), Column("stuck", "Stuck for", 9)]
+    fixed = [Column("verdict", "Verdict", badge), Column("parts", "Parts", 5), Column("stuck", "Stuck for", 9)]
     if wide:
         fixed.append(Column("activity", "Last activity", 13))
     count = len(fixed) + 3
@@ -75,7 +75,7 @@ def layout(width: int, rows: Iterable[Row]) -> list[Column]:
     longest_project = max((len(project_name(r.diag.session.directory)) for r in rows), default=7)
     project = min(max(longest_project, 7), 18 if wide else 12)
     longest_pattern = max((len(pattern_words(r.diag.patterns)) for r in rows), default=8)
-    patterns = min(max(longest_pattern, 8), max(12, int((flexible - project) * (0.5 if wide else 0.4))))
+    patterns = min(max(longest_pattern, 8), max(12, int((flexible - project) * (0.5 if wide else 0.3))))
     title = max(12, flexible - project - patterns)
     return [
         Column("title", "Session", title),
@@ -130,7 +130,7 @@ class SessionTable(DataTable[Text]):
         selected = self.selected_id
         old_index = self.cursor_row
         self._rows = visible_rows(self._result, self._query) if self._result else []
-        self._layout = layout(self.size.width or 80, self._rows)
+        self._layout = layout(self.size.width or 80, self._rows, badge=self._badge_width())
         self.clear(columns=True)
         for column in self._layout:
             self.add_column(column.label, width=column.width, key=column.key)
@@ -141,8 +141,12 @@ class SessionTable(DataTable[Text]):
         index = ids.index(selected) if selected in ids else min(max(old_index, 0), len(ids) - 1)
         self.move_cursor(row=index, animate=False)
 
+    def _badge_width(self) -> int:
+        labels = [VERDICT_LABELS.get(v, v) for v in (verdict_of(r.diag, self._recovered) for r in self._rows)]
+        return max((len(label) + 2 for label in labels), default=9)
+
     def on_resize(self, event: events.Resize) -> None:
-        if self._result is not None and layout(event.size.width, self._rows) != self._layout:
+        if self._result is not None and layout(event.size.width, self._rows, badge=self._badge_width()) != self._layout:
             self._rebuild()
 
     def _style(self, name: str) -> Style:

@@ -33,14 +33,12 @@ def status_content(config: AppConfig, result: ScanResult | None, *, deep_running
     stuck = result.stuck
     verdicts = Counter(d.verdict for d in stuck)
     parts.append(" · ")
+    parts.append((f"{len(stuck)} stuck" if stuck else "nothing stuck", "bold"))
+    if result.total_sessions:
+        parts.append(f" of {plural(result.total_sessions, 'session')}")
     if stuck:
         detail = ", ".join(f"{verdicts[v]} {v}" for v in ("stale", "live", "unknown") if verdicts[v])
-        parts.append((f"{len(stuck)} stuck", "bold"))
         parts.append(f" ({detail})")
-    else:
-        parts.append(("nothing stuck", "bold"))
-    if result.total_sessions:
-        parts.append(f" · {plural(result.total_sessions, 'session')} in all")
     if deep_running:
         parts += [" · ", ("quick scan; deep scan running…", "italic")]
     return Content.assemble(*parts)

@@ -1,0 +1,171 @@
+"""TUI test fixtures: private database copies, the demo database, a frozen clock, pinned liveness.
+
+Every app runs with ``cwd`` = ``tmp_path`` and a *relative* database path, so the path shown in
+the status line is the same on every machine (snapshots must not contain ``/tmp/pytest-…``).
+The journal goes to ``$XDG_STATE_HOME`` under ``tmp_path`` (see the root ``isolated_env``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from inspector.core import journal
+from inspector.core.demo import DemoSessions, build_demo_sessions
+from inspector.core.live import OFFLINE
+from inspector.tui.app import InspectorApp, make_app
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+NOW = 1795540000000  # 2026-11-24T17:06:40Z, a little after the fixtures were captured
+SIZE = (100, 30)
+
+BASH = "ses_df18eeb6dffeePv0iTauMoOxIU"
+BASH_PART = "prt_20e711e21001KxiM1bR4EMS3Yv"
+BASH_MESSAGE = "msg_20e711917001ax9SiMVHXTS6oC"
+TWO = ("ses_df18ebf03ffecLn0zX09ai9ymn", "ses_df18ebe7cffeXWNiRuh4af1Ynr")
+TASK_PARENT = "ses_df18eab18ffeF8zm5QUo7WX29g"
+TASK_CHILD = "ses_df18ea478ffedUk3exGgsWE7Dw"
+
+
+def copy_database(source: Path, dest: Path) -> Path:
+    """A private copy through SQLite's backup API (never ``cp``; the source opens read-only)."""
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    dst = sqlite3.connect(dest)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    return dest
+
+
+def query(path: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return list(conn.execute(sql, params))
+    finally:
+        conn.close()
+
+
+def tool_status(path: Path, part_id: str) -> str:
+    (data,) = query(path, "SELECT data FROM part WHERE id = ?", part_id)[0]
+    return json.loads(data)["state"]["status"]
+
+
+def dump(path: Path) -> list[tuple[Any, ...]]:
+    """Every row OpenCode's UI reads, to prove a cancelled or undone recovery changed nothing."""
+    return (
+        query(path, "SELECT id, time_updated, data FROM part ORDER BY id")
+        + query(path, "SELECT id, time_updated, data FROM message ORDER BY id")
+        + query(path, "SELECT id, time_updated, time_compacting FROM session ORDER BY id")
+    )
+
+
+@pytest.fixture(autouse=True)
+def tui_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def fixture_copy(tmp_path: Path) -> Callable[[str], Path]:
+    """``fixture_copy("stuck-bash")`` -> relative path ``stuck-bash.db`` of a private copy."""
+
+    def make(name: str) -> Path:
+        copy_database(FIXTURES / f"opencode-1.18.33-{name}.db", tmp_path / f"{name}.db")
+        return Path(f"{name}.db")
+
+    return make
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> tuple[Path, DemoSessions]:
+    """The ``--demo`` database, built for the frozen ``NOW``; relative path ``demo/opencode.db``."""
+    (tmp_path / "demo").mkdir()
+    path, ids = build_demo_sessions(tmp_path / "demo", now=NOW)
+    return Path("demo") / path.name, ids
+
+
+@pytest.fixture
+def fixed_run_id(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Pin the random part of run ids so notifications in snapshots are stable."""
+    monkeypatch.setattr(journal.secrets, "token_hex", lambda n=3: "c0ffee")
+    return "20261124T170640000Z-c0ffee"
+
+
+def app_for(db: Path, **kwargs: Any) -> InspectorApp:
+    """The real app on a real database, with the clock frozen and OpenCode pinned offline."""
+    kwargs.setdefault("now", NOW)
+    kwargs.setdefault("live", OFFLINE)
+    kwargs.setdefault("watch_interval", None)
+    return make_app(db, **kwargs)
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    """Wait until no worker runs and every message they posted has been handled."""
+    app = pilot.app
+    for _ in range(100):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if not any(w.is_running for w in app.workers) and not app.scanning:
+            await pilot.pause()
+            if not any(w.is_running for w in app.workers):
+                return
+    raise AssertionError("the app did not settle")
+
+
+async def press(pilot: Pilot[Any], *keys: str) -> None:
+    """Press keys one at a time, letting workers finish after each (plan, apply, scan)."""
+    for key in keys:
+        await pilot.press(key)
+        await settle(pilot)
+
+
+def keys_then_settle(*keys: str) -> Callable[[Pilot[Any]], Any]:
+    """A ``run_before`` for ``snap_compare``: settle the first scan, press keys, settle again."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await press(pilot, *keys)
+
+    return run_before
+
+
+HOSTILE_TITLES = ("[bold red]x[/]", "\x1b[2J\x1b[31mwiped?", "[link=https://evil.example]click[/link] [/]")
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> Path:
+    """Titles, a command and tool output that would be markup or terminal escapes if interpreted."""
+    from inspector.core.builder import DatabaseBuilder
+
+    with DatabaseBuilder(tmp_path / "hostile.db", seed=3) as b:
+        directory = "/home/dev/[red]proj[/red]"
+        project = b.project(directory, created=NOW - 3_600_000)
+        for offset, title in enumerate(HOSTILE_TITLES):
+            t = NOW - 3_000_000 + offset * 60_000
+            sid = b.session(project_id=project, title=title, directory=directory, created=t)
+            user = b.user_message(sid, "go", created=t + 100)
+            msg = b.assistant_message(sid, user, created=t + 200, directory=directory)
+            b.tool_part(msg, sid, tool="bash", status="running", created=t + 300, started=t + 400,
+                        title="[b]not bold[/b]",
+                        tool_input={"command": "printf '\x1b[2J' && echo [red]hi[/red]"},
+                        output="line [i]one[/i]\n\x1b[31mred\x1b[0m\n[/]")
+    return Path("hostile.db")
+
+
+def screen_text(app: InspectorApp) -> str:
+    """The plain text of the active screen as drawn (what a user reads), for literal checks."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def notifications(app: InspectorApp) -> list[str]:
+    return [f"{n.title}: {n.message}" for n in app._notifications]

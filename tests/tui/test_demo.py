@@ -1,0 +1,58 @@
+"""The demo database (``ocinspect --demo``): deterministic, every pattern, times relative to now."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from inspector.core.demo import HOUR, MINUTE, build_demo, build_demo_sessions
+from inspector.core.live import OFFLINE
+from inspector.core.patterns import PATTERNS
+from inspector.core.recover import plan
+from inspector.core.scan import scan
+from inspector.core.store import open_store
+
+from .conftest import NOW, dump
+
+
+def test_same_now_gives_the_same_database(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    assert dump(build_demo(tmp_path / "a", now=NOW)) == dump(build_demo(tmp_path / "b", now=NOW))
+
+
+def test_every_pattern_and_a_clean_session(demo) -> None:
+    db, ids = demo
+    result = scan(open_store(db), all_sessions=True, live=OFFLINE, now=NOW)
+    found = {p for d in result.sessions for p in d.patterns}
+    assert found == set(PATTERNS)
+    assert {d.id for d in result.stuck} == set(ids.stuck)
+    assert all(result.get(s).verdict == "ok" for s in ids.clean)
+    child = result.get(ids.subagent_child)
+    assert child.session.parent_id == ids.subagent_parent
+    assert result.get(ids.subagent_parent).children == (ids.subagent_child,)
+    projects = {d.session.directory for d in result.sessions}
+    assert len(projects) == 3
+
+
+def test_times_are_relative_to_now(tmp_path: Path) -> None:
+    later = NOW + 7 * 24 * HOUR
+    path, ids = build_demo_sessions(tmp_path, now=later)
+    diag = scan(open_store(path), live=OFFLINE, now=later).get(ids.crash_orphan)
+    (part,) = diag.stuck_parts
+    assert later - part.started == 2 * HOUR + 13 * MINUTE
+    assert part.input_summary == "npm run test:integration" and "RUNS" in part.output_tail
+
+
+def test_recover_all_fixes_everything_fixable(demo) -> None:
+    db, ids = demo
+    the_plan = plan(open_store(db), None, live=OFFLINE, now=NOW)
+    assert set(the_plan.session_ids) == set(ids.stuck) - {ids.ignores_prompts}
+    assert [s.id for s in the_plan.nothing_to_do] == [ids.ignores_prompts]
+
+
+def test_refuses_to_overwrite(tmp_path: Path) -> None:
+    build_demo(tmp_path, now=NOW)
+    with pytest.raises(FileExistsError):
+        build_demo(tmp_path, now=NOW)

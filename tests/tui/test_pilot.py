@@ -1,0 +1,364 @@
+"""Drive the real app with the real keys, then look at the database rows it changed (or did not).
+
+No mocks under the TUI: every test runs the core on a private copy of a real OpenCode database.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+from inspector.core import recover
+from inspector.core.live import OFFLINE, LiveStatus
+from inspector.core.store import open_store
+from inspector.tui.screens import ConfirmRecovery, HelpScreen, SessionDetailScreen, SessionsScreen, UnsupportedScreen
+from inspector.tui.widgets import SessionTable
+
+from .conftest import (
+    BASH,
+    BASH_MESSAGE,
+    BASH_PART,
+    HOSTILE_TITLES,
+    NOW,
+    SIZE,
+    TASK_CHILD,
+    TASK_PARENT,
+    TWO,
+    app_for,
+    dump,
+    notifications,
+    press,
+    query,
+    screen_text,
+    settle,
+    tool_status,
+)
+
+
+def listed(app) -> list[str]:
+    return [row.diag.id for row in app.screen.query_one(SessionTable).rows_shown]
+
+
+def message_completed(db: Path, message_id: str) -> int | None:
+    (data,) = query(db, "SELECT data FROM message WHERE id = ?", message_id)[0]
+    return json.loads(data).get("time", {}).get("completed")
+
+
+async def test_recover_one_with_r_then_y(fixture_copy) -> None:
+    db = fixture_copy("stuck-bash")
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert listed(app) == [BASH]
+        await press(pilot, "r")
+        assert isinstance(app.screen, ConfirmRecovery)
+        await press(pilot, "y")
+        assert isinstance(app.screen, SessionsScreen)
+        assert listed(app) == []
+        assert "No stuck sessions" in screen_text(app)
+        assert any("1 session recovered" in n and "Run 2026" in n for n in notifications(app))
+    assert tool_status(db, BASH_PART) == "error"
+    assert message_completed(db, BASH_MESSAGE) == NOW
+
+
+async def test_recover_all_with_shift_r(fixture_copy) -> None:
+    db = fixture_copy("stuck-two")
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert sorted(listed(app)) == sorted(TWO)
+        await press(pilot, "R")
+        assert isinstance(app.screen, ConfirmRecovery)
+        assert sorted(app.screen.plan.session_ids) == sorted(TWO)
+        await press(pilot, "enter")
+        assert listed(app) == []
+    statuses = [json.loads(d)["state"]["status"] for (d,) in query(db, "SELECT data FROM part WHERE data LIKE '%\"tool\"%'")]
+    assert statuses == ["error", "error"]
+
+
+async def test_recover_child_repairs_the_whole_subagent_chain(fixture_copy) -> None:
+    db = fixture_copy("stuck-task")
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert listed(app) == [TASK_PARENT, TASK_CHILD]
+        await press(pilot, "down", "r")
+        assert set(app.screen.plan.session_ids) == {TASK_PARENT, TASK_CHILD}
+        await press(pilot, "y")
+        assert listed(app) == []
+    assert [json.loads(d)["state"]["status"] for (d,) in query(
+        db, "SELECT data FROM part WHERE json_extract(data, '$.type') = 'tool'")] == ["error", "error"]
+
+
+async def test_cancel_changes_nothing(fixture_copy) -> None:
+    db = fixture_copy("stuck-bash")
+    before = dump(db)
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "r")
+        await press(pilot, "n")
+        assert isinstance(app.screen, SessionsScreen)
+        await press(pilot, "r")
+        await press(pilot, "escape")
+        assert listed(app) == [BASH]
+    assert dump(db) == before
+    assert not (Path("state") / "ocinspect" / "runs").exists() or not any((Path("state") / "ocinspect" / "runs").iterdir())
+
+
+async def test_undo_restores_every_row(fixture_copy) -> None:
+    db = fixture_copy("stuck-two")
+    before = dump(db)
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "R", "y")
+        assert dump(db) != before
+        assert listed(app) == []
+        await press(pilot, "u")
+        assert sorted(listed(app)) == sorted(TWO)
+        assert any("undone: 4 rows restored" in n for n in notifications(app))
+    assert dump(db) == before
+
+
+async def test_undo_with_nothing_to_undo_is_a_notification(fixture_copy) -> None:
+    db = fixture_copy("stuck-bash")
+    before = dump(db)
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "u")
+        assert any(n.startswith("Undo failed") and "no recovery run" in n for n in notifications(app))
+        assert app.is_running
+    assert dump(db) == before
+
+
+async def test_recover_from_the_detail_screen(fixture_copy) -> None:
+    db = fixture_copy("stuck-bash")
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter")
+        assert isinstance(app.screen, SessionDetailScreen)
+        text = screen_text(app)
+        assert "sleep 600" in text and "Crash orphan" in text and "long sleep" not in text.split("command")[0]
+        await press(pilot, "r", "y")
+        assert isinstance(app.screen, SessionDetailScreen)
+        assert "Recovered: this session is no longer stuck" in screen_text(app)
+        await press(pilot, "escape")
+        assert isinstance(app.screen, SessionsScreen)
+    assert tool_status(db, BASH_PART) == "error"
+
+
+async def test_read_only_refuses_recovery_and_undo(fixture_copy) -> None:
+    db = fixture_copy("stuck-bash")
+    before = dump(db)
+    app = app_for(db, read_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        footer = screen_text(app).splitlines()[-1]
+        assert "Recover" not in footer and "Undo" not in footer
+        await press(pilot, "r", "R", "u")
+        assert isinstance(app.screen, SessionsScreen)
+        app.request_recovery(None)  # the command palette path
+        await settle(pilot)
+        assert isinstance(app.screen, SessionsScreen)
+        assert any("read-only" in n for n in notifications(app))
+    assert dump(db) == before
+
+
+async def test_unknown_liveness_needs_force(fixture_copy) -> None:
+    db = fixture_copy("stuck-bash")
+    unsure = LiveStatus(running=None, detail="cannot inspect the opencode process")
+    app = app_for(db, live=unsure)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "r")
+        modal = app.screen
+        assert isinstance(modal, ConfirmRecovery) and modal.plan.is_empty and modal.plan.refused
+        await press(pilot, "y")  # refused plan: nothing happens
+        assert app.screen is modal
+        assert tool_status(db, BASH_PART) == "running"
+        await press(pilot, "f")
+        assert modal.plan.forced and not modal.plan.is_empty
+        await press(pilot, "y")
+    assert tool_status(db, BASH_PART) == "error"
+
+
+async def test_toggle_all_sessions_and_recovered_badge(demo) -> None:
+    db, ids = demo
+    app = app_for(db, demo=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert set(listed(app)) == set(ids.stuck)
+        await press(pilot, "a")
+        assert set(listed(app)) == set(ids.stuck) | set(ids.clean)
+        await press(pilot, "r", "y")  # the first row: the pending placeholder
+        assert ids.pending_placeholder in app.recovered_ids
+        assert ids.pending_placeholder in listed(app)
+        assert "recovered" in screen_text(app)
+        await press(pilot, "a")
+        assert ids.pending_placeholder not in listed(app)
+
+
+async def test_filter_by_typing(demo) -> None:
+    db, ids = demo
+    app = app_for(db, demo=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"tsc")  # the child's command; its parent stays for context
+        await settle(pilot)
+        assert listed(app) == [ids.subagent_parent, ids.subagent_child]
+        await pilot.press(*"zzz")
+        await settle(pilot)
+        assert listed(app) == []
+        assert "No session matches the filter" in screen_text(app)
+        await press(pilot, "escape")
+        assert set(listed(app)) == set(ids.stuck)
+
+
+async def test_help_opens_and_closes(demo) -> None:
+    db, _ = demo
+    app = app_for(db)
+    async with app.run_test(size=(100, 60)) as pilot:
+        await settle(pilot)
+        await press(pilot, "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        assert "Crash orphan" in text and "Subagent chain" in text and "stale" in text
+        await press(pilot, "escape")
+        assert isinstance(app.screen, SessionsScreen)
+        await press(pilot, "f1")
+        assert isinstance(app.screen, HelpScreen)
+        await press(pilot, "f1")
+        assert isinstance(app.screen, SessionsScreen)
+
+
+async def test_command_palette_recover_all(fixture_copy) -> None:
+    db = fixture_copy("stuck-two")
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "ctrl+p")
+        await pilot.press(*"Recover all stale")
+        await pilot.pause(0.3)
+        await press(pilot, "enter")
+        assert isinstance(app.screen, ConfirmRecovery)
+        await press(pilot, "y")
+    assert query(db, "SELECT count(*) FROM part WHERE json_extract(data, '$.state.status') = 'error'") == [(2,)]
+
+
+async def test_mouse_click_opens_and_confirms(fixture_copy) -> None:
+    db = fixture_copy("stuck-two")
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        second = listed(app)[1]
+        await pilot.click(SessionTable, offset=(5, 2))  # header is row 0: this highlights the second
+        await settle(pilot)
+        assert isinstance(app.screen, SessionsScreen)
+        assert app.screen.selected_session_id == second
+        await pilot.click(SessionTable, offset=(5, 2))  # clicking the highlighted row opens it
+        await settle(pilot)
+        assert isinstance(app.screen, SessionDetailScreen) and app.screen.session_id == second
+        await press(pilot, "r")
+        await pilot.click("#confirm")
+        await settle(pilot)
+    assert query(db, "SELECT session_id FROM part WHERE json_extract(data, '$.state.status') = 'error'") == [(second,)]
+
+
+async def test_titles_and_output_are_shown_literally(hostile) -> None:
+    app = app_for(hostile)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "[bold red]x[/]" in text
+        assert "\\x1b[2J\\x1b[31mwiped?" in text
+        assert "[link=https://evil.example]click[/link] [/]" in text
+        assert "\x1b" not in text
+        await press(pilot, "enter")
+        detail = screen_text(app)
+        assert "[b]not bold[/b]" in detail and "echo [red]hi[/red]" in detail and "line [i]one[/i]" in detail
+        assert "\\x1b[31mred\\x1b[0m" in detail
+    assert len(HOSTILE_TITLES) == 3
+
+
+async def test_watch_mode_refreshes_when_the_database_changes(fixture_copy) -> None:
+    db = fixture_copy("stuck-two")
+    app = app_for(db, watch_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert sorted(listed(app)) == sorted(TWO)
+        # Someone else (the CLI, or OpenCode itself) repairs one session behind the app's back.
+        store = open_store(db)
+        try:
+            the_plan = recover.plan(store, [TWO[0]], live=OFFLINE, now=NOW)
+        finally:
+            store.dispose()
+        recover.apply(the_plan, now=NOW)
+        for _ in range(60):
+            await pilot.pause(0.05)
+            await settle(pilot)
+            if listed(app) == [TWO[1]]:
+                break
+        assert listed(app) == [TWO[1]]
+
+
+async def test_vanished_database_is_a_notification_not_a_crash(fixture_copy, tmp_path: Path) -> None:
+    db = fixture_copy("stuck-bash")
+    app = app_for(db, watch_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        (tmp_path / db).rename(tmp_path / "moved.db")
+        await pilot.pause(0.2)
+        await press(pilot, "ctrl+r")
+        assert app.is_running and listed(app) == [BASH]
+        assert any(n.startswith("Database vanished") for n in notifications(app))
+        assert any("no such file" in n for n in notifications(app))
+        (tmp_path / "moved.db").rename(tmp_path / db)
+        await pilot.pause(0.2)
+        await settle(pilot)
+        assert listed(app) == [BASH]
+
+
+async def test_escape_cancels_a_running_scan(fixture_copy) -> None:
+    db = fixture_copy("stuck-bash")
+    gate = threading.Event()
+
+    def clock() -> int:
+        if threading.current_thread() is not threading.main_thread():
+            gate.wait(10)  # hold the scan worker until the test has pressed escape
+        return NOW
+
+    app = app_for(db, now=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.scanning
+        await pilot.press("escape")
+        gate.set()
+        await settle(pilot)
+        assert not app.scanning
+        assert app.scan_result is None
+        assert any("Scan cancelled" in n for n in notifications(app))
+        await press(pilot, "ctrl+r")
+        assert listed(app) == [BASH]
+
+
+async def test_unsupported_database_screen_then_retry(tmp_path: Path) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "v2.db")
+    conn.executescript("CREATE TABLE session_v2 (id TEXT PRIMARY KEY);")
+    conn.close()
+    app = app_for(Path("v2.db"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, UnsupportedScreen)
+        assert "OpenCode 2.x" in screen_text(app)
+        await press(pilot, "u", "r")
+        assert isinstance(app.screen, UnsupportedScreen)
+        await press(pilot, "ctrl+r")
+        assert isinstance(app.screen, UnsupportedScreen)
+        await press(pilot, "q")
+    assert app.return_code == 0

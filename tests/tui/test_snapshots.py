@@ -1,0 +1,151 @@
+"""Snapshots of every screen (pytest-textual-snapshot), one class per screen, posting style.
+
+Deterministic by construction: frozen clock (``NOW``), OpenCode pinned offline, fixed terminal
+size, relative database paths, run ids pinned, no cursor blink (the app turns it off headless).
+Review changes with ``pytest tests/tui --snapshot-update`` and the SVGs, never blindly.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from inspector.core.live import LiveStatus
+
+from .conftest import SIZE, TASK_PARENT, app_for, keys_then_settle, settle
+
+
+class TestSessionsList:
+    def test_stuck_sessions(self, snap_compare, demo) -> None:
+        db, _ = demo
+        assert snap_compare(app_for(db, demo=True), terminal_size=SIZE, run_before=keys_then_settle())
+
+    def test_real_fixture_two_crash_orphans(self, snap_compare, fixture_copy) -> None:
+        db = fixture_copy("stuck-two")
+        assert snap_compare(app_for(db), terminal_size=SIZE, run_before=keys_then_settle())
+
+    def test_empty_state(self, snap_compare, fixture_copy) -> None:
+        db = fixture_copy("clean")
+        assert snap_compare(app_for(db), terminal_size=SIZE, run_before=keys_then_settle())
+
+    def test_all_sessions(self, snap_compare, demo) -> None:
+        db, _ = demo
+        assert snap_compare(app_for(db, demo=True), terminal_size=SIZE, run_before=keys_then_settle("a"))
+
+    def test_filter(self, snap_compare, demo) -> None:
+        db, _ = demo
+        assert snap_compare(app_for(db, demo=True), terminal_size=SIZE, press=("slash", *"webapp"),
+                            run_before=keys_then_settle())
+
+    def test_read_only(self, snap_compare, demo) -> None:
+        db, _ = demo
+        assert snap_compare(app_for(db, read_only=True), terminal_size=SIZE, run_before=keys_then_settle())
+
+    def test_markup_and_escapes_are_literal(self, snap_compare, hostile) -> None:
+        assert snap_compare(app_for(hostile), terminal_size=SIZE, run_before=keys_then_settle())
+
+    def test_narrow_80x24(self, snap_compare, demo) -> None:
+        db, _ = demo
+        assert snap_compare(app_for(db, demo=True), terminal_size=(80, 24), run_before=keys_then_settle())
+
+    def test_wide_160x40(self, snap_compare, demo) -> None:
+        db, _ = demo
+        assert snap_compare(app_for(db, demo=True), terminal_size=(160, 40), run_before=keys_then_settle())
+
+
+class TestSessionDetail:
+    def test_bash_crash_orphan(self, snap_compare, fixture_copy) -> None:
+        db = fixture_copy("stuck-bash")
+        assert snap_compare(app_for(db), terminal_size=SIZE, run_before=keys_then_settle("enter"))
+
+    def test_crash_orphan_with_output(self, snap_compare, demo) -> None:
+        db, ids = demo
+
+        async def run_before(pilot) -> None:
+            await settle(pilot)
+            pilot.app.open_session(ids.crash_orphan)
+            await settle(pilot)
+            await pilot.press("end")
+
+        assert snap_compare(app_for(db, demo=True), terminal_size=(100, 40), run_before=run_before)
+
+    def test_subagent_chain(self, snap_compare, fixture_copy) -> None:
+        db = fixture_copy("stuck-task")
+
+        async def run_before(pilot) -> None:
+            await settle(pilot)
+            pilot.app.open_session(TASK_PARENT)
+            await settle(pilot)
+            await pilot.press("end")
+
+        assert snap_compare(app_for(db), terminal_size=(100, 40), run_before=run_before)
+
+    def test_markup_and_escapes_are_literal(self, snap_compare, hostile) -> None:
+        assert snap_compare(app_for(hostile), terminal_size=(100, 40), run_before=keys_then_settle("enter"))
+
+    def test_narrow_80x24(self, snap_compare, fixture_copy) -> None:
+        db = fixture_copy("stuck-pending")
+        assert snap_compare(app_for(db), terminal_size=(80, 24), run_before=keys_then_settle("enter"))
+
+
+class TestConfirmRecovery:
+    def test_one_session(self, snap_compare, fixture_copy) -> None:
+        db = fixture_copy("stuck-bash")
+        assert snap_compare(app_for(db), terminal_size=SIZE, run_before=keys_then_settle("r"))
+
+    def test_all_stale(self, snap_compare, demo) -> None:
+        db, _ = demo
+        assert snap_compare(app_for(db, demo=True), terminal_size=SIZE, run_before=keys_then_settle("R"))
+
+    def test_subagent_chain_is_one_unit(self, snap_compare, fixture_copy) -> None:
+        db = fixture_copy("stuck-task")
+        assert snap_compare(app_for(db), terminal_size=SIZE, run_before=keys_then_settle("down", "r"))
+
+    def test_unknown_liveness_is_refused(self, snap_compare, fixture_copy) -> None:
+        db = fixture_copy("stuck-bash")
+        unsure = LiveStatus(running=None, detail="an opencode process is running that ocinspect cannot inspect")
+        assert snap_compare(app_for(db, live=unsure), terminal_size=SIZE, run_before=keys_then_settle("r"))
+
+    def test_narrow_80x24(self, snap_compare, demo) -> None:
+        db, _ = demo
+        assert snap_compare(app_for(db, demo=True), terminal_size=(80, 24), run_before=keys_then_settle("R"))
+
+
+class TestAfterRecovery:
+    def test_recovered_session_leaves_the_list(self, snap_compare, fixture_copy, fixed_run_id) -> None:
+        db = fixture_copy("stuck-two")
+        assert snap_compare(app_for(db), terminal_size=SIZE, run_before=keys_then_settle("r", "y"))
+
+    def test_all_sessions_view_shows_recovered(self, snap_compare, demo, fixed_run_id) -> None:
+        db, _ = demo
+        run_before = keys_then_settle("a", "R", "y")
+        assert snap_compare(app_for(db, demo=True), terminal_size=SIZE, run_before=run_before)
+
+    def test_after_undo(self, snap_compare, fixture_copy, fixed_run_id) -> None:
+        db = fixture_copy("stuck-bash")
+        assert snap_compare(app_for(db), terminal_size=SIZE, run_before=keys_then_settle("r", "y", "u"))
+
+
+class TestHelp:
+    def test_help(self, snap_compare, demo) -> None:
+        db, _ = demo
+        assert snap_compare(app_for(db, demo=True), terminal_size=(100, 40),
+                            run_before=keys_then_settle("question_mark"))
+
+
+class TestUnsupportedDatabase:
+    def test_opencode_2x(self, snap_compare, tmp_path: Path) -> None:
+        conn = sqlite3.connect(tmp_path / "v2.db")
+        conn.executescript("CREATE TABLE session_v2 (id TEXT PRIMARY KEY); CREATE TABLE event (id TEXT);")
+        conn.close()
+        assert snap_compare(app_for(Path("v2.db")), terminal_size=SIZE, run_before=keys_then_settle())
+
+    def test_legacy_json_storage(self, snap_compare, tmp_path: Path) -> None:
+        (tmp_path / "legacy" / "storage" / "session").mkdir(parents=True)
+        assert snap_compare(app_for(Path("legacy")), terminal_size=SIZE, run_before=keys_then_settle())
+
+    def test_not_an_opencode_database(self, snap_compare, tmp_path: Path) -> None:
+        conn = sqlite3.connect(tmp_path / "notes.db")
+        conn.executescript("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);")
+        conn.close()
+        assert snap_compare(app_for(Path("notes.db")), terminal_size=SIZE, run_before=keys_then_settle())

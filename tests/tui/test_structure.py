@@ -1,0 +1,75 @@
+"""House rules of the TUI that a reviewer would otherwise check by hand."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+from textual.binding import Binding
+
+from inspector.tui.app import InspectorApp
+from inspector.tui.screens import ConfirmRecovery, HelpScreen, SessionDetailScreen, SessionsScreen
+from inspector.tui.widgets import SessionTable
+from inspector.tui.widgets.session_table import Row, layout, visible_rows
+
+TUI = Path(__file__).parent.parent.parent / "inspector" / "tui"
+SQL = re.compile(r"\bSELECT\s.+\sFROM\b|\bUPDATE\s+\w+\s+SET\b|\bINSERT\s+INTO\b|\bPRAGMA\s+\w+", re.I | re.S)
+OWNERS = (InspectorApp, SessionsScreen, SessionTable, SessionDetailScreen, ConfirmRecovery, HelpScreen)
+
+
+def all_bindings() -> list[Binding]:
+    return [b for owner in OWNERS for b in owner.BINDINGS if isinstance(b, Binding)]
+
+
+@pytest.mark.parametrize("binding", all_bindings(), ids=lambda b: b.id or b.key)
+def test_every_binding_has_an_id_and_a_tooltip(binding: Binding) -> None:
+    assert binding.id and binding.id == binding.id.lower() and " " not in binding.id
+    assert binding.tooltip.endswith(".")
+
+
+def test_binding_ids_are_unique() -> None:
+    ids = [b.id for b in all_bindings()]
+    assert len(ids) == len(set(ids))
+
+
+def test_the_issue_keys_are_bound() -> None:
+    keys = {k.strip() for b in all_bindings() for k in b.key.split(",")}
+    assert {"enter", "r", "R", "u", "ctrl+r", "f5", "a", "slash", "question_mark", "f1", "escape", "q", "y", "n"} <= keys
+
+
+@pytest.mark.parametrize("path", sorted(TUI.rglob("*.py")), ids=lambda p: str(p.relative_to(TUI)))
+def test_tui_writes_no_sql(path: Path) -> None:
+    """The TUI is a thin layer: no sqlite3/sqlalchemy import, no SQL text of its own."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            assert not any(a.name.split(".")[0] in ("sqlite3", "sqlalchemy") for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            assert node.module.split(".")[0] not in ("sqlite3", "sqlalchemy")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            assert not SQL.search(node.value), node.value
+
+
+def test_no_inline_styles_in_python() -> None:
+    """Layout and colour live in app.tcss (only component-class lookups in Python)."""
+    for path in TUI.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "DEFAULT_CSS" not in text and ".styles." not in text, path
+
+
+def test_layout_fits_and_adds_activity_when_wide(demo) -> None:
+    from inspector.core.live import OFFLINE
+    from inspector.core.scan import scan
+    from inspector.core.store import open_store
+
+    from .conftest import NOW
+
+    db, _ = demo
+    rows = visible_rows(scan(open_store(db), live=OFFLINE, now=NOW))
+    for width in (80, 100, 160):
+        columns = layout(width, rows)
+        assert sum(c.width + 2 for c in columns) <= width - 2
+        assert ("activity" in [c.key for c in columns]) == (width >= 110)
+    assert all(isinstance(r, Row) for r in rows)
