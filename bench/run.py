@@ -303,8 +303,10 @@ class Bench:
         return found
 
     def scan_process(self, quick: bool, db: Path | None = None, label: str | None = None,
-                     reps: int | None = None) -> Row:
+                     reps: int | None = None, manifest: dict[str, Any] | None = None) -> Row:
         db = db or self.db
+        manifest = manifest or self.manifest
+        expected = bl.expected_from_manifest(manifest)
         cmd = [*ocinspect_cmd(), "--db", str(db), "scan", "--json", *(["--quick"] if quick else [])]
         row = Row(label or f"ocinspect scan{' --quick' if quick else ''} --json")
         for _ in range(reps or self.args.reps):
@@ -319,23 +321,25 @@ class Bench:
                 break
             row.times.append(p.wall)
             row.rss_mb = max(row.rss_mb or 0, p.rss_mb)
-            if db == self.db:
-                found = self.scan_found(payload)
-                stuck_sessions = set(self.manifest["stuck_sessions"])
-                if quick:
-                    # the quick tier finds unfinished turns (+ compaction); parts-in-finished-turn
-                    # need the deep tier
-                    missing = {s["session_id"] for s in self.manifest["stuck"]
-                               if s["pattern"] != "parts-in-finished-turn"} - found["session"]
-                    extra = found["session"] - stuck_sessions
-                    row.check = (f"{len(found['session'])} sessions, missing {len(missing)} of the "
-                                 f"unfinished-turn ones, extra {len(extra)}")
-                else:
-                    found["session"] = {s for s in found["session"] if s in self.expected["session"]}
-                    parts_msgs = self.check_found(found, ("part", "message"))
-                    sess = set(self.scan_found(payload)["session"])
-                    row.check = parts_msgs + (", sessions match" if sess == stuck_sessions else
-                                              f", sessions {len(sess)} vs {len(stuck_sessions)} expected")
+            found = self.scan_found(payload)
+            stuck_sessions = set(manifest["stuck_sessions"])
+            if quick:
+                # the quick tier finds unfinished turns (+ compaction); parts-in-finished-turn
+                # need the deep tier
+                missing = {s["session_id"] for s in manifest["stuck"]
+                           if s["pattern"] != "parts-in-finished-turn"} - found["session"]
+                extra = found["session"] - stuck_sessions
+                row.check = (f"{len(found['session'])} sessions, missing {len(missing)} of the "
+                             f"unfinished-turn ones, extra {len(extra)}")
+            else:
+                sess = set(found["session"])
+                found["session"] = expected["session"]
+                bad = [k for k in ("part", "message") if found[k] != expected[k]]
+                row.check = (f"correct ({len(expected['part'])} parts, {len(expected['message'])} messages)"
+                             if not bad else "WRONG: " + ", ".join(
+                                 f"{k}s found {len(found[k])}, expected {len(expected[k])}" for k in bad))
+                row.check += (", sessions match" if sess == stuck_sessions else
+                              f", sessions {len(sess)} vs {len(stuck_sessions)} expected")
             row.check += f"; rss {row.rss_mb:.0f} MB"
         return self.add(row)
 
@@ -403,7 +407,7 @@ class Bench:
         from inspector.tui.app import make_app
         from textual.widgets import DataTable
         imported = time.perf_counter() - began
-        db, timeout = Path(sys.argv[1]), float(sys.argv[2])
+        db, timeout, spawned = Path(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
         out = {"import_s": imported}
 
         def rows(app):
@@ -425,6 +429,7 @@ class Bench:
             app = make_app(db)
             async with app.run_test(size=(160, 48)) as pilot:
                 out["first_paint_s"] = time.perf_counter() - t0
+                out["first_paint_from_spawn_s"] = time.time() - spawned
                 while time.perf_counter() - t0 < timeout:
                     if app.scan_result is not None and rows(app) > 0:
                         out["stuck_list_s"] = time.perf_counter() - t0
@@ -458,7 +463,7 @@ class Bench:
 
     def tui(self) -> None:
         print("[4] TUI (headless run_test): first paint, stuck list shown; [5] refresh when nothing changed")
-        p = run_proc([sys.executable, "-c", self.TUI, str(self.db), str(self.args.tui_timeout)],
+        p = run_proc([sys.executable, "-c", self.TUI, str(self.db), str(self.args.tui_timeout), repr(time.time())],
                      timeout=self.args.tui_timeout + 60)
         reason = None
         if p.rc:
@@ -476,6 +481,10 @@ class Bench:
         self.add(Row("TUI first paint (make_app → run_test ready)", [data["first_paint_s"]],
                      check=f"imports {data['import_s']:.2f}s before this"))
         self.metrics["first_paint_s"] = data["first_paint_s"]
+        self.metrics["first_paint_from_spawn_s"] = data.get("first_paint_from_spawn_s")
+        if data.get("first_paint_from_spawn_s"):
+            self.add(Row("TUI first paint from process start", [data["first_paint_from_spawn_s"]],
+                         check="interpreter start + imports + the above"))
         shown = data.get("stuck_list_s")
         self.add(Row("TUI stuck list shown", [shown] if shown else [],
                      na=None if shown else "no rows appeared before the timeout",
@@ -497,7 +506,7 @@ class Bench:
         print(f"[6] recover --all of {target} stuck sessions on a VACUUM INTO copy, journal in a temp XDG_STATE_HOME")
         copy = self.tmp / "recover.db"
         row = Row(f"ocinspect recover --all ({target} sessions)")
-        times, checks = [], []
+        times, checks, total = [], [], 0
         for _ in range(self.args.recover_reps):
             for suffix in ("", "-wal", "-shm", "-journal"):
                 Path(f"{copy}{suffix}").unlink(missing_ok=True)
@@ -539,17 +548,19 @@ class Bench:
         row.check = checks[-1] if checks else ""
         self.add(row)
         self.metrics["recover1000_s"] = row.best
+        self.metrics["recover_sessions"] = float(total) if times else None
 
     # -- 7. RSS on a 4× smaller database ----------------------------------------------------
     def rss_small(self) -> None:
         size = self.args.size / 4
         path = self.db.with_name(f"{self.db.stem}-quarter.db")
         print(f"[7] peak RSS on a 4× smaller database (size {size:g})")
-        ensure_db(path, size=size, seed=self.args.seed, stuck=None, rebuild=self.args.rebuild)
+        small = ensure_db(path, size=size, seed=self.args.seed, stuck=None, rebuild=self.args.rebuild)
         mb = path.stat().st_size / 1e6
-        deep = self.scan_process(False, db=path, label=f"scan on ¼ DB ({mb:.0f} MB)", reps=max(1, self.args.reps // 2))
-        quick = self.scan_process(True, db=path, label=f"scan --quick on ¼ DB ({mb:.0f} MB)",
-                                  reps=max(1, self.args.reps // 2))
+        reps = max(1, self.args.reps // 2)
+        deep = self.scan_process(False, db=path, label=f"scan on ¼ DB ({mb:.0f} MB)", reps=reps, manifest=small)
+        quick = self.scan_process(True, db=path, label=f"scan --quick on ¼ DB ({mb:.0f} MB)", reps=reps,
+                                  manifest=small)
         rss = [r.rss_mb for r in (deep, quick) if r.rss_mb is not None and r.na is None]
         self.metrics["rss_small_mb"] = max(rss) if rss else None
 
@@ -593,8 +604,9 @@ class Bench:
             print(f"{'peak RSS of scan on the ¼ DB, MB':<60} {m['rss_small_mb']:>9.0f}")
         for key, note in self.notes.items():
             print(f"note: {key}: {note}")
-        if self.args.recover_n != 1000 and "recover" in self.args.rows:
-            print(f"note: recover row used {self.args.recover_n} sessions, not 1,000")
+        n = m.get("recover_sessions")
+        if n is not None and n != 1000:
+            print(f"note: the recover row recovered {n:.0f} sessions, not 1,000")
 
         def show(v: float | None, digits: int) -> str:
             return "n/a" if v is None else f"{v:.{digits}f}"
