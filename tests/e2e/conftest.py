@@ -32,7 +32,7 @@ def fake_model() -> Iterator[h.FakeModel]:
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, fake_model: h.FakeModel, opencode_bin: Path) -> Iterator[h.Sandbox]:
+def sandbox(tmp_path: Path, opencode_bin: Path, fake_model: h.FakeModel) -> Iterator[h.Sandbox]:
     """An isolated OpenCode home; every process started in it is killed at teardown."""
     box = h.Sandbox(tmp_path / "oc", fake_model)
     try:

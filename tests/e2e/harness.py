@@ -24,7 +24,6 @@ import json
 import os
 import select
 import shutil
-import signal
 import socket
 import sqlite3
 import subprocess
