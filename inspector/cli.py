@@ -199,6 +199,10 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
 
     if bool(session_ids) == all_:
         raise click.UsageError("give SESSION_ID(s) or --all (not both)")
+    if not dry_run:
+        from inspector.core.store import roll_back_hot_journal
+
+        roll_back_hot_journal(settings.path(), busy_timeout_ms=settings.busy_timeout)
     store = settings.store()
     plan = core.plan(store, None if all_ else list(session_ids), force=force)
     out = click.echo if not as_json else (lambda msg="": click.echo(msg, err=True))
@@ -256,9 +260,11 @@ def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> 
     from inspector.core import recover as core
     from inspector.core.errors import RepairRefused
     from inspector.core.live import detect
+    from inspector.core.store import roll_back_hot_journal
     from inspector.render import undo_json
 
     path = settings.path()
+    roll_back_hot_journal(path, busy_timeout_ms=settings.busy_timeout)
     settings.store().dispose()  # validates the file and schema before anything else
     live = detect(path)
     if live.running is not False and not force:

@@ -184,6 +184,7 @@ def open_store(
     check_file(path)
     if write:
         check_writable(path)
+        roll_back_hot_journal(path, busy_timeout_ms=busy_timeout_ms)
     # Classify through a read-only engine: a write engine's first statement would already
     # take the write lock (BEGIN IMMEDIATE), which a mere look must never do.
     engine = make_engine(path, write=False, busy_timeout_ms=busy_timeout_ms)
@@ -213,6 +214,28 @@ def open_store(
     return Store(path=path, engine=engine, schema=schema, writable=write, session_columns=columns)
 
 
+def roll_back_hot_journal(path: Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> bool:
+    """Roll back a hot ``-journal`` left by a process killed mid-transaction (rollback-journal
+    databases only), as SQLite does on the first read of any read-write connection — what
+    OpenCode does when it next opens the file. Until then a read-only open cannot read it.
+    Only for commands about to write; a scan never does this."""
+    journal = Path(f"{path}-journal")
+    try:
+        if journal.stat().st_size == 0:
+            return False
+    except OSError:
+        return False
+    check_writable(path)
+    conn = _connect_factory(path, write=True, busy_timeout_ms=busy_timeout_ms)()
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error as exc:
+        raise translate(DBAPIError(None, None, exc), path) from None
+    finally:
+        conn.close()
+    return True
+
+
 def classify(tables: set[str], path: Path) -> Schema:
     """v1 has ``session``+``message``+``part``; 2.x has ``session_v2`` and no ``part``.
 
@@ -233,6 +256,12 @@ def translate(exc: DBAPIError, path: Path) -> Exception:
     """Turn a driver error into one of our one-line errors."""
     message = str(exc.orig) if exc.orig is not None else str(exc)
     lowered = message.lower()
+    if getattr(exc.orig, "sqlite_errorname", "") == "SQLITE_READONLY_ROLLBACK":
+        return DatabaseReadOnly(
+            f"{path} has an unfinished transaction from a process that was killed "
+            f"({path.name}-journal); a read-only look cannot roll it back: start OpenCode once "
+            "or run 'ocinspect recover', which do"
+        )
     if "locked" in lowered or "busy" in lowered:
         return DatabaseLocked(f"{path} is locked by another process (waited for the busy timeout)")
     if "readonly" in lowered or "read-only" in lowered:
