@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -211,7 +212,7 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
         if lines:
             echo_lines(lines)
     if dry_run or plan.is_empty:
-        result = core.dry_run(plan)
+        result = replace(core.dry_run(plan), dry_run=dry_run)
         if as_json:
             emit_json(run_json(result))
         elif plan.is_empty and not plan.refused:

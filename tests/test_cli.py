@@ -231,3 +231,16 @@ def test_markup_and_escapes_are_printed_as_data(tmp_path: Path) -> None:
     assert "\x1b" not in text and "\\x1b[2J" in text and "[bold red]x[/]" in text
     payload = json.loads(run("--db", str(db), "scan", "--json").stdout)
     assert payload["sessions"][0]["title"] == "[bold red]x[/] \\x1b[2J"
+
+
+def test_refused_recover_is_not_reported_as_dry_run(fixture_db, tmp_path: Path) -> None:
+    """A refusal (nothing applied because the session is live) is not a dry run."""
+    from inspector.core import recover as core
+    from inspector.core.live import LiveStatus
+    from inspector.core.store import open_store
+
+    db = fixture_db("stuck-bash")
+    plan = core.plan(open_store(db), live=LiveStatus(running=True, busy=frozenset(SESSIONS["stuck-bash"])))
+    assert plan.is_empty and plan.refused
+    result = run("--db", str(db), "recover", "--all", "--dry-run", "--json")
+    assert json.loads(result.stdout)["dry_run"] is True

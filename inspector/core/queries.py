@@ -1,7 +1,7 @@
 """The SQL ocinspect runs against OpenCode's v1 schema, in one place.
 
-Filtering happens inside SQLite: a cheap ``instr`` prefilter on the raw JSON text (OpenCode
-writes compact ``JSON.stringify`` output) lets SQLite skip parsing the vast majority of rows, then
+Filtering happens inside SQLite: cheap GLOB prefilters on the raw JSON text (OpenCode writes
+compact ``JSON.stringify`` output) let SQLite skip parsing the vast majority of rows, then
 ``json_extract`` decides. ``json_valid`` first, so one corrupt row is reported, not fatal.
 Large tables are walked in rowid ranges so long scans can report progress and be cancelled.
 """
@@ -15,20 +15,30 @@ MAX_ROWID = {
     "message": text("SELECT coalesce(max(rowid), 0) FROM message"),
 }
 
-UNFINISHED_MESSAGES = text(
-    """
-    SELECT id, session_id, time_created, time_updated, data, json_valid(data) AS ok
-    FROM message
-    WHERE rowid BETWEEN :lo AND :hi
-      AND instr(data, '"assistant"') > 0
+_DIGITS13 = "[0-9]" * 13
+
+# Cheap exact skips before any JSON parsing (GLOB anchored at the start is O(1); a leading ``*``
+# followed by a rare character makes SQLite jump with strcspn). Both rely only on facts of JSON
+# text: inside a string every quote is escaped, so ``{"`` and ``":"`` sequences are structural.
+#  - a user message (its first key is ``role``) is never an unfinished assistant turn;
+#  - ``{"created":<13 digits>,"completed":`` is a finished ``time`` object.
+_UNFINISHED_MESSAGE_FILTER = f"""
+      NOT data GLOB '{{"role":"user",*'
+      AND NOT data GLOB '*{{"created":{_DIGITS13},"completed":*'
       AND (json_valid(data) = 0
            OR (json_extract(data, '$.role') = 'assistant'
                AND json_extract(data, '$.time.completed') IS NULL))
-    """
+"""
+
+UNFINISHED_MESSAGES = text(
+    "SELECT id, session_id, time_created, time_updated, data, json_valid(data) AS ok "
+    "FROM message WHERE rowid BETWEEN :lo AND :hi AND " + _UNFINISHED_MESSAGE_FILTER
 )
 
+# A stuck part's compact JSON always holds ``:"running"`` or ``:"pending"``; one GLOB class
+# covers both in a single strcspn-driven pass (':' is far rarer than '"'), then JSON decides.
 _STUCK_PART_FILTER = """
-      (instr(data, '"status":"running"') > 0 OR instr(data, '"status":"pending"') > 0)
+      data GLOB '*:"[rp][ue]n[nd]ing"*'
       AND (json_valid(data) = 0
            OR (json_extract(data, '$.type') = 'tool'
                AND json_extract(data, '$.state.status') IN ('pending', 'running')))
@@ -45,14 +55,8 @@ STUCK_PARTS_OF_MESSAGES = text(
 ).bindparams(bindparam("ids", expanding=True))
 
 UNFINISHED_MESSAGES_OF_SESSIONS = text(
-    """
-    SELECT id, session_id, time_created, time_updated, data, json_valid(data) AS ok
-    FROM message
-    WHERE session_id IN :ids
-      AND (json_valid(data) = 0
-           OR (json_extract(data, '$.role') = 'assistant'
-               AND json_extract(data, '$.time.completed') IS NULL))
-    """
+    "SELECT id, session_id, time_created, time_updated, data, json_valid(data) AS ok "
+    "FROM message WHERE session_id IN :ids AND " + _UNFINISHED_MESSAGE_FILTER
 ).bindparams(bindparam("ids", expanding=True))
 
 STUCK_PARTS_OF_SESSIONS = text(
