@@ -23,7 +23,7 @@ from inspector.core.errors import DatabaseNotFound, InspectorError, NotADatabase
 from inspector.core.live import LiveStatus
 from inspector.core.model import Plan, ScanResult
 from inspector.core.scan import Cancelled, scan
-from inspector.core.store import open_store
+from inspector.core.store import DEFAULT_BUSY_TIMEOUT_MS, open_store
 
 from .config import AppConfig, wall_clock
 from .format import display_path, plural
@@ -138,7 +138,7 @@ class InspectorApp(App[None]):
             return lambda done, total: self.post_message(ScanProgress(phase, done, total))
 
         try:
-            store = open_store(config.db_path)
+            store = open_store(config.db_path, busy_timeout_ms=config.busy_timeout_ms)
         except (DatabaseNotFound, NotADatabase, SchemaUnsupported) as exc:
             self.post_message(DatabaseUnsupported(_kind(exc), str(exc), generation))
             return
@@ -254,7 +254,7 @@ class InspectorApp(App[None]):
         config = self.config
 
         def make(force: bool) -> Plan:
-            store = open_store(config.db_path)
+            store = open_store(config.db_path, busy_timeout_ms=config.busy_timeout_ms)
             try:
                 return recover.plan(store, session_ids, force=force, live=config.live, now=config.now())
             finally:
@@ -273,6 +273,8 @@ class InspectorApp(App[None]):
 
     @on(PlanReady)
     def _plan_ready(self, event: PlanReady) -> None:
+        if isinstance(self.screen, ConfirmRecovery):
+            return  # a second key press planned again while the first modal is open
         plan = event.plan
         if plan.is_empty and not plan.refused:
             reasons = "; ".join(s.reason for s in plan.nothing_to_do) or "no stuck session found"
@@ -306,7 +308,8 @@ class InspectorApp(App[None]):
     @work(thread=True, group="write", exit_on_error=False, description="apply a recovery")
     def _apply(self, plan: Plan) -> None:
         try:
-            result = recover.apply(plan, journal_directory=self.config.journal_dir, now=self.config.now())
+            result = recover.apply(plan, journal_directory=self.config.journal_dir,
+                                   busy_timeout_ms=self.config.busy_timeout_ms, now=self.config.now())
         except InspectorError as exc:
             self.post_message(OperationFailed("Recovery", exc))
             return
@@ -342,7 +345,7 @@ class InspectorApp(App[None]):
     def _undo(self) -> None:
         try:
             result = recover.undo(self.config.db_path, None, journal_directory=self.config.journal_dir,
-                                  now=self.config.now())
+                                  busy_timeout_ms=self.config.busy_timeout_ms, now=self.config.now())
         except InspectorError as exc:
             self.post_message(OperationFailed("Undo", exc))
             return
@@ -442,11 +445,13 @@ def make_app(
     live: LiveStatus | None = None,
     journal_dir: Path | None = None,
     watch_interval: float | None = 2.0,
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
 ) -> InspectorApp:
     """Build the app without running it (the CLI calls ``.run()``, tests use ``run_test``).
 
     ``now`` pins the clock (an int in ms, or a callable), ``live`` pins OpenCode's liveness and
     ``journal_dir`` overrides the undo journal location; all three exist for tests/screenshots.
+    ``busy_timeout_ms`` is the CLI's ``--busy-timeout`` (how long a write waits for OpenCode).
     """
     if now is None:
         clock: Callable[[], int] = wall_clock
@@ -457,6 +462,6 @@ def make_app(
         clock = lambda: fixed  # noqa: E731
     config = AppConfig(
         db_path=Path(db_path), read_only=read_only, demo=demo, clock=clock, live=live,
-        journal_dir=journal_dir, watch_interval=watch_interval,
+        journal_dir=journal_dir, watch_interval=watch_interval, busy_timeout_ms=busy_timeout_ms,
     )
     return InspectorApp(config)

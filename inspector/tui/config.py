@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inspector.core.live import LiveStatus
+from inspector.core.store import DEFAULT_BUSY_TIMEOUT_MS
 
 
 def wall_clock() -> int:
@@ -26,6 +27,7 @@ class AppConfig:
     live: LiveStatus | None = None
     journal_dir: Path | None = None
     watch_interval: float | None = 2.0
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
 
     def now(self) -> int:
         return int(self.clock())

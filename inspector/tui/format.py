@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timezone
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from inspector.core.model import Diagnosis, Part
 from inspector.core.patterns import describe
@@ -90,7 +90,3 @@ def part_what(part: Part, width: int = 200) -> str:
 
 def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count} {word if count == 1 else (many or word + 's')}"
-
-
-def database_label(path: Path) -> str:
-    return display_path(path)

@@ -362,3 +362,24 @@ async def test_unsupported_database_screen_then_retry(tmp_path: Path) -> None:
         assert isinstance(app.screen, UnsupportedScreen)
         await press(pilot, "q")
     assert app.return_code == 0
+
+
+async def test_locked_database_is_reported_and_nothing_changes(fixture_copy, tmp_path: Path) -> None:
+    import sqlite3
+
+    db = fixture_copy("stuck-bash")
+    before = dump(db)
+    app = app_for(db, busy_timeout_ms=100)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "r")
+        holder = sqlite3.connect(tmp_path / db, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another writer (OpenCode) holds the write lock
+        try:
+            await press(pilot, "y")
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert app.is_running and listed(app) == [BASH]
+        assert any(n.startswith("Skipped") and "locked" in n for n in notifications(app))
+    assert dump(db) == before
