@@ -226,13 +226,15 @@ def roll_back_hot_journal(path: Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIM
     except OSError:
         return False
     check_writable(path)
-    conn = _connect_factory(path, write=True, busy_timeout_ms=busy_timeout_ms)()
-    try:
+    conn = None
+    try:  # a live writer's journal is not hot: then this just waits for its lock (busy timeout)
+        conn = _connect_factory(path, write=True, busy_timeout_ms=busy_timeout_ms)()
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.Error as exc:
         raise translate(DBAPIError(None, None, exc), path) from None
     finally:
-        conn.close()
+        if conn is not None:
+            conn.close()
     return True
 
 
