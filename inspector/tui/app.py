@@ -135,7 +135,7 @@ class InspectorApp(App[None]):
         signature = file_signature(config.db_path)
 
         def progress(phase: str) -> Callable[[int, int], None]:
-            return lambda done, total: self.post_message(ScanProgress(phase, done, total))
+            return lambda done, total: self.post_message(ScanProgress(phase, done, total, generation))
 
         try:
             store = open_store(config.db_path, busy_timeout_ms=config.busy_timeout_ms)

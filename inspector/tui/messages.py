@@ -18,7 +18,7 @@ class ScanProgress(Message):
     phase: str
     done: int
     total: int
-    generation: int = 0
+    generation: int
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, ScanProgress)

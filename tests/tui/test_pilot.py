@@ -383,3 +383,36 @@ async def test_locked_database_is_reported_and_nothing_changes(fixture_copy, tmp
         assert app.is_running and listed(app) == [BASH]
         assert any(n.startswith("Skipped") and "locked" in n for n in notifications(app))
     assert dump(db) == before
+
+
+async def test_quick_tier_is_shown_before_the_deep_scan(demo) -> None:
+    from inspector.tui.messages import ScanFinished, ScanProgress
+
+    db, ids = demo
+    seen: list[object] = []
+    app = app_for(db)
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        await settle(pilot)
+    finished = [m for m in seen if isinstance(m, ScanFinished)]
+    assert [(m.result.quick, m.final) for m in finished] == [(True, False), (False, True)]
+    # the quick tier cannot see a tool left running inside a finished turn; the deep tier does
+    assert finished[0].result.get(ids.parts_in_finished_turn) is None
+    assert finished[1].result.get(ids.parts_in_finished_turn) is not None
+    progress = [m for m in seen if isinstance(m, ScanProgress)]
+    assert progress and all(m.generation == 1 for m in progress)  # the handler drops other generations
+
+
+async def test_an_idle_app_holds_no_lock(fixture_copy, tmp_path: Path) -> None:
+    import sqlite3
+
+    db = fixture_copy("stuck-bash")
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter", "escape")
+        other = sqlite3.connect(tmp_path / db, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN EXCLUSIVE")  # fails at once if the app kept any lock or transaction
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
