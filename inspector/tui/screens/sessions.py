@@ -11,6 +11,8 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input
 
+from inspector.core.model import ScanResult
+
 from ..widgets import EmptyState, ScanProgress, SessionPreview, SessionTable, StatusLine
 from ..widgets import empty_state
 
@@ -36,6 +38,11 @@ class SessionsScreen(Screen[None]):
     ]
 
     app: InspectorApp
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._drawn_result: ScanResult | None = None  # held, so identity checks are safe
+        self._drawn: tuple[object, ...] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -85,7 +92,11 @@ class SessionsScreen(Screen[None]):
             empty.update(empty_state.failed(app.config.db_path, text) if text else empty_state.scanning(app.config.db_path))
             self.query_one(SessionPreview).display = False
             return
-        table.show(result, now=now, recovered=app.recovered_ids, query=self.query_text)
+        drawn = (app.recovered_ids, self.query_text)
+        if result is not self._drawn_result or drawn != self._drawn:
+            # several reactives change per scan: rebuild the rows once per new result/filter
+            self._drawn_result, self._drawn = result, drawn
+            table.show(result, now=now, recovered=app.recovered_ids, query=self.query_text)
         has_rows = bool(table.rows_shown)
         table.display = has_rows
         empty.display = not has_rows
