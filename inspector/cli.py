@@ -40,7 +40,11 @@ $XDG_DATA_HOME/opencode/opencode.db (default ~/.local/share/opencode/opencode.db
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    click.echo(f"ocinspect: error: {message}", err=True)
+    from inspector.core.text import printable
+
+    # Messages can quote database text (ids, SQLite's own "could not decode" text): one line,
+    # no control characters reaching the terminal.
+    click.echo(f"ocinspect: error: {printable(message, single_line=True)}", err=True)
     sys.exit(code)
 
 
