@@ -17,14 +17,15 @@ from __future__ import annotations
 import copy
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from . import queries as q
-from .errors import DatabaseLocked, InspectorError, SchemaUnsupported, SessionNotFound
+from .errors import CorruptData, DatabaseLocked, InspectorError, SchemaUnsupported, SessionNotFound
 from .journal import JournalWriter, append, find_run, journal_dir, new_run_id
 from .live import LiveStatus
 from .model import Diagnosis, Plan, PlanUnit, RowChange, RunResult, ScanResult, Skip, UndoResult
@@ -135,16 +136,18 @@ def _build_unit(conn: Connection, chain: list[str], diagnoses: dict[str, Diagnos
     part_ids = [p.id for s in chain for p in diagnoses[s].stuck_parts]
     message_ids = [m.id for s in chain for m in diagnoses[s].unfinished_messages]
     for row in _rows(conn, q.PART_ROW, part_ids):
-        data = json.loads(row.data)
-        state = data.get("state") or {}
-        if state.get("status") in ("pending", "running"):
-            summary = f"{data.get('tool', '?')} tool: {state.get('status')} → error (Tool execution aborted)"
-            changes.append(_data_change("part", row, repaired_part(data, now), now, summary))
+        with _too_deep("part", row):
+            data = json.loads(row.data)
+            state = data.get("state") or {}
+            if state.get("status") in ("pending", "running"):
+                summary = f"{data.get('tool', '?')} tool: {state.get('status')} → error (Tool execution aborted)"
+                changes.append(_data_change("part", row, repaired_part(data, now), now, summary))
     for row in _rows(conn, q.MESSAGE_ROW, message_ids):
-        data = json.loads(row.data)
-        if (data.get("time") or {}).get("completed") is None:
-            summary = "assistant turn: unfinished → completed (MessageAbortedError)"
-            changes.append(_data_change("message", row, repaired_message(data, now), now, summary))
+        with _too_deep("message", row):
+            data = json.loads(row.data)
+            if (data.get("time") or {}).get("completed") is None:
+                summary = "assistant turn: unfinished → completed (MessageAbortedError)"
+                changes.append(_data_change("message", row, repaired_message(data, now), now, summary))
     compacting = [s for s in chain if diagnoses[s].session.time_compacting is not None and "compaction" in diagnoses[s].patterns]
     for row in _rows(conn, q.SESSION_ROW, compacting):
         if row.time_compacting is None:
@@ -160,6 +163,18 @@ def _build_unit(conn: Connection, chain: list[str], diagnoses: dict[str, Diagnos
             )
         )
     return PlanUnit(session_ids=tuple(chain), changes=tuple(changes))
+
+
+@contextmanager
+def _too_deep(table: str, row: Any) -> Iterator[None]:
+    """JSON nested deeper than Python can copy or serialise: refuse clearly, write nothing."""
+    try:
+        yield
+    except RecursionError:
+        raise CorruptData(
+            f"{table} {row.id} (session {row.session_id}) holds JSON nested too deeply to rewrite "
+            "safely; ocinspect will not change it"
+        ) from None
 
 
 def _data_change(table: Any, row: Any, new_data: dict[str, Any], now: int, summary: str) -> RowChange:
