@@ -142,9 +142,9 @@ def launch_tui(settings: Settings, *, demo: bool, read_only: bool) -> None:
         os.environ.setdefault("XDG_STATE_HOME", str(directory / "state"))
         path = build_demo(directory)
         click.echo(f"ocinspect: demo database at {path}", err=True)
-        make_app(path, demo=True, read_only=read_only).run()
+        make_app(path, demo=True, read_only=read_only, busy_timeout_ms=settings.busy_timeout).run()
         return
-    make_app(settings.path(), read_only=read_only).run()
+    make_app(settings.path(), read_only=read_only, busy_timeout_ms=settings.busy_timeout).run()
 
 
 @cli.command()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
-NOW = 1795540000000  # 2026-11-24T15:06:40Z, a little after the fixtures were captured
+NOW = 1795540000000  # 2026-11-24T17:06:40Z, a little after the fixtures were captured
 
 SESSIONS = {
     "stuck-bash": ["ses_df18eeb6dffeePv0iTauMoOxIU"],

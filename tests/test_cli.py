@@ -244,3 +244,18 @@ def test_refused_recover_is_not_reported_as_dry_run(fixture_db, tmp_path: Path) 
     assert plan.is_empty and plan.refused
     result = run("--db", str(db), "recover", "--all", "--dry-run", "--json")
     assert json.loads(result.stdout)["dry_run"] is True
+
+
+def test_tool_names_from_the_database_cannot_reach_the_terminal(tmp_path: Path) -> None:
+    from inspector.core.builder import DatabaseBuilder
+
+    db = tmp_path / "tool.db"
+    with DatabaseBuilder(db) as b:
+        project = b.project("/p", created=1)
+        sid = b.session(project_id=project, title="t", directory="/p", created=1795530000000)
+        user = b.user_message(sid, "hi", created=1795530000100)
+        msg = b.assistant_message(sid, user, created=1795530000200)
+        b.tool_part(msg, sid, tool="ba\x1b[31msh", status="running", tool_input={"command": "x"}, created=1795530000300)
+    for command in (["scan"], ["show", sid], ["recover", "--all", "--dry-run"]):
+        out = run("--db", str(db), *command).stdout
+        assert "\x1b" not in out and "ba\\x1b[31msh" in out, command

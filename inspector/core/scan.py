@@ -122,7 +122,7 @@ def _message(row: Any, data: dict[str, Any]) -> Message:
 
 def _part(row: Any, data: dict[str, Any]) -> Part:
     state = data.get("state") if isinstance(data.get("state"), dict) else {}
-    tool = str(data.get("tool", "?"))
+    tool = printable(data.get("tool", "?"), single_line=True)
     tool_input = state.get("input")
     metadata = state.get("metadata") if isinstance(state.get("metadata"), dict) else {}
     when = state.get("time") if isinstance(state.get("time"), dict) else {}
