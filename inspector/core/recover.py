@@ -141,7 +141,7 @@ def _build_unit(conn: Connection, chain: list[str], diagnoses: dict[str, Diagnos
             state = data.get("state") or {}
             if state.get("status") in ("pending", "running"):
                 tool = printable(data.get("tool", "?"), single_line=True)
-            summary = f"{tool} tool: {state.get('status')} → error (Tool execution aborted)"
+                summary = f"{tool} tool: {state.get('status')} → error (Tool execution aborted)"
                 changes.append(_data_change("part", row, repaired_part(data, now), now, summary))
     for row in _rows(conn, q.MESSAGE_ROW, message_ids):
         with _too_deep("message", row):
