@@ -1,0 +1,59 @@
+"""Fixtures for the fault suites (marker ``reliability``).
+
+Big stuck databases are built once per test session from the real DDL and copied per test with
+SQLite's backup API. Counts are modest by default; ``OCINSPECT_FULL_RELIABILITY=1`` (or
+``OCINSPECT_RACES`` / ``OCINSPECT_KILLS`` / …) runs the full figures reported in RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .support import Layout, build_stuck_db, set_journal_mode
+
+KILL_UNITS = 1000  # the issue asks for >= 1,000 stuck sessions
+
+
+@pytest.fixture(scope="session")
+def kill_templates(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Path], Layout]:
+    """Two copies of one database with 1,000 stuck units (1,100 stuck sessions, 100 of them
+    subagent children) and 100 clean ones: one in WAL mode (OpenCode's), one with a rollback
+    journal (what a copied or older database may use)."""
+    directory = tmp_path_factory.mktemp("kill-template")
+    wal = directory / "stuck-wal.db"
+    layout = build_stuck_db(wal, KILL_UNITS, clean=100, seed=11)
+    delete = directory / "stuck-delete.db"
+    build_stuck_db(delete, KILL_UNITS, clean=100, seed=11)
+    set_journal_mode(wal, "WAL")
+    set_journal_mode(delete, "DELETE")
+    return {"wal": wal, "delete": delete}, layout
+
+
+@pytest.fixture(scope="session")
+def race_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Layout]:
+    """40 stuck units with three tools in flight per orphan, a few clean sessions, WAL mode."""
+    path = tmp_path_factory.mktemp("race-template") / "race.db"
+    layout = build_stuck_db(path, 40, clean=5, seed=5, parts=3)
+    set_journal_mode(path, "WAL")
+    return path, layout
+
+
+@pytest.fixture
+def world_dir() -> Iterator[Path]:
+    """A 0755 directory outside pytest's 0700 tree, so an unprivileged child can reach it."""
+    path = Path(tempfile.mkdtemp(prefix="ocinspect-reliability-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        for root, dirs, _files in os.walk(path):
+            for name in dirs:
+                os.chmod(os.path.join(root, name), stat.S_IRWXU)
+        shutil.rmtree(path, ignore_errors=True)
