@@ -13,6 +13,13 @@ class InspectorError(Exception):
 
     exit_code = EXIT_ERROR
 
+    def __str__(self) -> str:
+        # Messages may quote database text (a corrupt row's id, SQLite's "could not decode"
+        # text): one line, control characters escaped, wherever it is shown (CLI or TUI).
+        from .text import printable
+
+        return printable(super().__str__(), single_line=True)
+
 
 class DatabaseNotFound(InspectorError):
     """No OpenCode database at the given or default location."""
