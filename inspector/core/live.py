@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.parse
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +124,9 @@ def find_processes(db: Path) -> tuple[list[OpenCodeProcess], bool]:
 
 def query_status(port: int, directory: str, timeout: float = STATUS_TIMEOUT_S) -> dict[str, str]:
     """``GET /session/status`` on loopback: session id -> status type for non-idle sessions."""
+    import urllib.parse  # local: only needed when OpenCode is running (keeps CLI start-up lean)
+    import urllib.request
+
     query = urllib.parse.urlencode({"directory": directory})
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/session/status?{query}",
