@@ -12,9 +12,9 @@ Modes:
           log holds exactly the writes that must survive.
 
 ``hold``  Takes the write lock (``BEGIN IMMEDIATE`` or ``EXCLUSIVE``), writes an unrelated row,
-          prints ``locked``, holds it for ``--hold`` seconds (or until the journal of an ocinspect
-          run appears, with ``--after-journal``), then commits or rolls back and keeps using the
-          database, proving the app keeps running.
+          prints ``locked``, holds it for ``--hold`` seconds (negative: until a line arrives on
+          stdin), optionally only once an ocinspect run's journal appeared (``--after-journal``),
+          then commits or rolls back and keeps using the database: the app keeps running.
 
 ``touch`` Plays OpenCode touching rows an ocinspect run repaired (for the undo suites).
 
@@ -210,7 +210,10 @@ def hold(args: argparse.Namespace) -> None:
     conn.execute("INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES (?,?,?,?,?)",
                  (f"msg_holder{t}", session_id, t, t, dumps({"role": "user", "time": {"created": t}})))
     print(f"locked {t}", flush=True)
-    time.sleep(args.hold)
+    if args.hold < 0:
+        sys.stdin.readline()  # held until the test says so (it has seen ocinspect give up)
+    else:
+        time.sleep(args.hold)
     conn.execute("ROLLBACK" if args.rollback else "COMMIT")
     # The app keeps running: after ocinspect gave up it can still write.
     conn.execute("BEGIN IMMEDIATE")

@@ -419,6 +419,7 @@ def unprivileged() -> tuple[str, Callable[[], None] | None]:
 def report(suite: str, **figures: Any) -> None:
     """Print a suite's measured figures; also append them (JSON line) to
     ``$OCINSPECT_RELIABILITY_REPORT`` when set, which is how RESULTS.md is produced."""
+    figures = {k: round(v, 2) if isinstance(v, float) else v for k, v in figures.items()}
     line = json.dumps({"suite": suite, **figures}, sort_keys=True)
     print(f"\n[reliability] {line}")
     target = os.environ.get("OCINSPECT_RELIABILITY_REPORT")

@@ -35,8 +35,8 @@ from .support import (
 pytestmark = pytest.mark.reliability
 
 WRITER = HERE / "opencode_writer.py"
-UNDOS = count("UNDOS", 8, 50)
-UNDO_RACES = count("UNDO_RACES", 6, 50)
+UNDOS = count("UNDOS", 5, 50)
+UNDO_RACES = count("UNDO_RACES", 4, 50)
 REASONS = {"bump": "changed since the run; left as it is", "edit": "changed since the run; left as it is",
            "delete": "row no longer exists"}
 
