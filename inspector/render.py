@@ -91,7 +91,11 @@ def scan_text(result: ScanResult) -> list[str]:
         return lines
     if stuck:
         tier = " (quick scan: stuck parts in finished turns not checked)" if result.quick else ""
-        lines.append(f"{len(stuck)} stuck session{'s' if len(stuck) != 1 else ''}{tier}:")
+        counts: dict[str, int] = {}
+        for diag in stuck:
+            counts[diag.verdict] = counts.get(diag.verdict, 0) + 1
+        verdicts = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+        lines.append(f"{len(stuck)} stuck session{'s' if len(stuck) != 1 else ''} ({verdicts}){tier}:")
     for diag in result.sessions:
         indent = "  " * (1 + depth_of(diag, result))
         title = shorten(printable(diag.session.title, single_line=True), 50)
