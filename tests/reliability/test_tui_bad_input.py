@@ -20,7 +20,7 @@ from inspector.core.live import OFFLINE
 from inspector.tui.app import InspectorApp, make_app
 from inspector.tui.screens import SessionDetailScreen, UnsupportedScreen
 
-from .support import dump, sha256
+from .support import dump, full_run, sha256
 from .test_bad_input import FILE_CASES, execute, first, small_db
 
 pytestmark = pytest.mark.reliability
@@ -53,7 +53,14 @@ def digests(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): sha256(p) for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.parametrize("name", sorted(FILE_CASES))
+# The default run opens one case of each kind of failure; the full run opens them all.
+TUI_DEFAULT = {"missing path", "random bytes", "truncated SQLite (half)", "SQLite without OpenCode tables",
+               "OpenCode 2.x-only database", "legacy JSON directory", "WAL file without its database",
+               "corrupt JSON in part.data", "invalid UTF-8 next to terminal escapes",
+               "corrupt row with a newline and escapes in its id"}
+
+
+@pytest.mark.parametrize("name", sorted(FILE_CASES) if full_run() else sorted(TUI_DEFAULT))
 async def test_unusable_database_in_the_tui(name: str, tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
