@@ -47,7 +47,7 @@ from .support import (
 
 pytestmark = pytest.mark.reliability
 
-RACES = count("RACES", 50, 200)
+RACES = count("RACES", 40, 200)
 WRITER = HERE / "opencode_writer.py"
 
 
