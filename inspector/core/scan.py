@@ -24,6 +24,9 @@ from .live import LiveStatus, detect
 from .model import Diagnosis, Message, Part, ScanResult, Session
 from .store import Store, unsupported_message
 from .text import input_summary, printable
+from .tree import chain_of, depth_of, spread_chain_verdicts, tree_order
+
+__all__ = ["Cancelled", "chain_of", "depth_of", "scan", "scan_related"]
 
 Progress = Callable[[int, int], None]
 CHUNK_ROWS = 50_000
@@ -31,7 +34,6 @@ WORKERS = max(1, min(4, os.cpu_count() or 1))
 IN_CHUNK = 500
 _INPUT_JSON_LIMIT = 4000
 _OUTPUT_TAIL = 2000
-_VERDICT_RANK = {"live": 3, "unknown": 2, "stale": 1, "ok": 0}
 
 
 class Cancelled(Exception):
@@ -322,7 +324,7 @@ def scan(
         schema=store.schema,
         opencode_live=live.running,
         live_detail=live.detail,
-        sessions=tuple(_ordered(diagnoses)),
+        sessions=tuple(tree_order(diagnoses)),
         quick=quick,
         scanned_at=now,
         total_sessions=total,
@@ -379,7 +381,7 @@ def _diagnose(
             stuck_since=min(times) if times else None,
             live_reason=reason,
         )
-    return _spread_chain_verdicts(diagnoses)
+    return spread_chain_verdicts(diagnoses)
 
 
 def _mark_completed(part: Part) -> Part:
@@ -388,66 +390,7 @@ def _mark_completed(part: Part) -> Part:
     return replace(part, message_completed=True)
 
 
-def chain_of(session_id: str, diagnoses: dict[str, Diagnosis]) -> list[str]:
-    """The stuck sessions linked to ``session_id`` through parent/child (a subagent chain)."""
-    seen: set[str] = set()
-    todo = [session_id]
-    while todo:
-        sid = todo.pop()
-        if sid in seen or sid not in diagnoses or not diagnoses[sid].is_stuck:
-            continue
-        seen.add(sid)
-        diag = diagnoses[sid]
-        todo.extend(diag.children)
-        if diag.session.parent_id:
-            todo.append(diag.session.parent_id)
-    return sorted(seen, key=lambda s: (diagnoses[s].session.parent_id is not None, s))
 
-
-def _spread_chain_verdicts(diagnoses: dict[str, Diagnosis]) -> dict[str, Diagnosis]:
-    """A chain is one unit: if any member is live (or unknown), so is the whole chain."""
-    from dataclasses import replace
-
-    result = dict(diagnoses)
-    for sid, diag in diagnoses.items():
-        if not diag.is_stuck or diag.verdict == "stale":
-            continue
-        for other in chain_of(sid, diagnoses):
-            current = result[other]
-            if _VERDICT_RANK[diag.verdict] > _VERDICT_RANK[current.verdict]:
-                result[other] = replace(
-                    current, verdict=diag.verdict, live_reason=f"{diag.live_reason} (via {sid})"
-                )
-    return result
-
-
-def _ordered(diagnoses: dict[str, Diagnosis]) -> Iterator[Diagnosis]:
-    """Stuck roots first, newest activity first, each followed by its children (a tree walk)."""
-    def key(d: Diagnosis) -> tuple[int, int, str]:
-        return (0 if d.is_stuck else 1, -(d.last_activity or d.session.time_updated), d.id)
-
-    children: dict[str, list[Diagnosis]] = defaultdict(list)
-    roots: list[Diagnosis] = []
-    for diag in diagnoses.values():
-        parent = diag.session.parent_id
-        if parent and parent in diagnoses:
-            children[parent].append(diag)
-        else:
-            roots.append(diag)
-    emitted: set[str] = set()
-
-    def walk(diag: Diagnosis) -> Iterator[Diagnosis]:
-        if diag.id in emitted:
-            return
-        emitted.add(diag.id)
-        yield diag
-        for child in sorted(children[diag.id], key=key):
-            yield from walk(child)
-
-    for root in sorted(roots, key=key):
-        yield from walk(root)
-    for diag in sorted(diagnoses.values(), key=key):  # cycles, if a database ever has one
-        yield from walk(diag)
 
 
 def scan_related(
@@ -482,20 +425,6 @@ def scan_related(
         result = scan(store, session_ids=wanted, live=live, now=now)
     return result
 
-
-def depth_of(diag: Diagnosis, result: ScanResult) -> int:
-    """How many ancestors of ``diag`` are in ``result`` (for indenting trees)."""
-    depth = 0
-    parent = diag.session.parent_id
-    seen: set[str] = set()
-    while parent and parent not in seen:
-        seen.add(parent)
-        found = result.get(parent)
-        if found is None:
-            break
-        depth += 1
-        parent = found.session.parent_id
-    return depth
 
 
 def _require_sessions(store: Store, conn: Connection, session_ids: Sequence[str]) -> None:
