@@ -8,7 +8,6 @@ The journal goes to ``$XDG_STATE_HOME`` under ``tmp_path`` (see the root ``isola
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,8 @@ from inspector.core import journal
 from inspector.core.demo import DemoSessions, build_demo_sessions
 from inspector.core.live import OFFLINE
 from inspector.tui.app import InspectorApp, make_app
+from tests.conftest import FIXTURES, NOW, copy_db, rows
 
-FIXTURES = Path(__file__).parent.parent / "fixtures"
-NOW = 1795540000000  # 2026-11-24T17:06:40Z, a little after the fixtures were captured
 SIZE = (100, 30)
 
 BASH = "ses_df18eeb6dffeePv0iTauMoOxIU"
@@ -33,24 +31,8 @@ TASK_PARENT = "ses_df18eab18ffeF8zm5QUo7WX29g"
 TASK_CHILD = "ses_df18ea478ffedUk3exGgsWE7Dw"
 
 
-def copy_database(source: Path, dest: Path) -> Path:
-    """A private copy through SQLite's backup API (never ``cp``; the source opens read-only)."""
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    dst = sqlite3.connect(dest)
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()
-    return dest
-
-
-def query(path: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return list(conn.execute(sql, params))
-    finally:
-        conn.close()
+copy_database = copy_db  # one backup-API copier for the whole suite (tests/conftest.py)
+query = rows
 
 
 def tool_status(path: Path, part_id: str) -> str:
