@@ -40,7 +40,6 @@ from .support import (
     read_journal,
     report,
     run_cli,
-    set_journal_mode,
     sha256,
     unit_state,
     unprivileged,

@@ -8,10 +8,8 @@ reason; no partial writes; and the app, which kept running, commits its own writ
 
 from __future__ import annotations
 
-import json
 import random
 import subprocess
-import time
 from collections import Counter
 from pathlib import Path
 
