@@ -270,7 +270,13 @@ def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> 
 
     path = settings.path()
     roll_back_hot_journal(path, busy_timeout_ms=settings.busy_timeout)
-    settings.store().dispose()  # validates the file and schema before anything else
+    store = settings.store()  # validates the file and schema before anything else
+    store.dispose()
+    if store.schema != "v1":
+        from inspector.core.errors import SchemaUnsupported
+        from inspector.core.store import unsupported_message
+
+        raise SchemaUnsupported(unsupported_message(store))
     live = detect(path)
     if live.running is not False and not force:
         raise RepairRefused(f"{live.detail or 'OpenCode may be running'}; undo refused (use --force)")

@@ -258,3 +258,10 @@ def test_tool_names_from_the_database_cannot_reach_the_terminal(tmp_path: Path) 
     for command in (["scan"], ["show", sid], ["recover", "--all", "--dry-run"]):
         out = run("--db", str(db), *command).stdout
         assert "\x1b" not in out and "ba\\x1b[31msh" in out, command
+
+
+def test_undo_on_a_2x_database_names_the_schema(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    _v2(path)
+    result = run("--db", str(path), "undo")
+    assert result.exit_code == 2 and "OpenCode 2.x" in result.stderr

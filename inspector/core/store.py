@@ -267,7 +267,10 @@ def translate(exc: DBAPIError, path: Path) -> Exception:
     if "locked" in lowered or "busy" in lowered:
         return DatabaseLocked(f"{path} is locked by another process (waited for the busy timeout)")
     if "readonly" in lowered or "read-only" in lowered:
-        return DatabaseReadOnly(f"{path} is read-only; ocinspect cannot repair it")
+        return DatabaseReadOnly(
+            f"{path} is read-only for SQLite (the file, or its directory where the -wal/-shm "
+            f"files live, cannot be written) ({message})"
+        )
     if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
         return NotADatabase(f"{path} is damaged or not a SQLite database ({message})")
     if "unable to open" in lowered:
