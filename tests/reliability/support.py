@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
 import json
 import os
 import random
@@ -20,6 +19,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.conftest import copy_db, sha256  # noqa: F401 (re-exported: one backup-API copier and digest for the suite)
 from typing import Any
 
 from inspector.core.builder import DatabaseBuilder
@@ -133,22 +134,6 @@ def assert_no_terminal_controls(data: bytes) -> None:
 
 
 # ---- databases ---------------------------------------------------------------------------------
-
-def copy_db(source: Path, dest: Path) -> Path:
-    """A private copy through SQLite's backup API (keeps WAL mode; never ``cp``)."""
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    dst = sqlite3.connect(dest)
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()
-    return dest
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
 
 def connect(path: Path, *, timeout: float = 10.0) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
