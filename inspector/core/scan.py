@@ -312,9 +312,7 @@ def scan(
         for chunk in _chunks(sorted(sessions)):
             for sid, last in conn.execute(q.LAST_ACTIVITY, {"ids": chunk}):
                 activity[sid] = int(last)
-        total = len(sessions) if all_sessions else None
-    if total is None:
-        total = 0
+    total = len(sessions) if all_sessions else 0
     stuck_ids &= set(sessions)
     if live is None:
         live = detect(store.path, {sessions[s].directory for s in stuck_ids})
