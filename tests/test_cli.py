@@ -232,8 +232,9 @@ def test_markup_and_escapes_are_printed_as_data(tmp_path: Path) -> None:
     assert payload["sessions"][0]["title"] == "[bold red]x[/] \\x1b[2J"
 
 
-def test_refused_recover_is_not_reported_as_dry_run(fixture_db, tmp_path: Path) -> None:
-    """A refusal (nothing applied because the session is live) is not a dry run."""
+def test_plan_refuses_live_sessions_and_dry_run_flag_is_honest(fixture_db, tmp_path: Path) -> None:
+    """Core refuses a busy session; the CLI's ``dry_run`` reflects --dry-run only (the refused,
+    non-dry-run path needs a really busy OpenCode: tests/e2e checks it is reported ``false``)."""
     from inspector.core import recover as core
     from inspector.core.live import LiveStatus
     from inspector.core.store import open_store

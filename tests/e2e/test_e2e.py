@@ -239,6 +239,7 @@ def test_live_session_is_refused_then_repaired(sandbox: h.Sandbox, opencode_bin:
     assert [(s["id"], "live" in s["reason"].lower()) for s in data["skipped"]] == [(sid, True)], (
         explain(proc))
     assert data["parts_repaired"] == 0 and data["messages_completed"] == 0, explain(proc)
+    assert data["dry_run"] is False and data["run_id"] is None, explain(proc)  # refused, not a dry run
 
     # `recover --all` must not touch it either (whatever it then exits with).
     rc, data, proc = run_cli(sandbox, "recover", "--all", "--yes", "--json")
