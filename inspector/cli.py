@@ -86,8 +86,8 @@ def emit_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
-def echo_lines(lines: list[str]) -> None:
-    click.echo("\n".join(lines))
+def echo_lines(lines: list[str], *, err: bool = False) -> None:
+    click.echo("\n".join(lines), err=err)
 
 
 class Settings:
@@ -210,7 +210,6 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
         roll_back_hot_journal(settings.path(), busy_timeout_ms=settings.busy_timeout)
     store = settings.store()
     plan = core.plan(store, None if all_ else list(session_ids), force=force)
-    out = click.echo if not as_json else (lambda msg="": click.echo(msg, err=True))
     if not as_json:
         lines = plan_text(plan)
         if lines:
@@ -220,13 +219,13 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
         if as_json:
             emit_json(run_json(result))
         elif plan.is_empty and not plan.refused:
-            out("Nothing to recover.")
+            click.echo("Nothing to recover.")
         sys.exit(EXIT_REFUSED if plan.refused else EXIT_OK)
     if not yes:
         if not sys.stdin.isatty():
             fail("not on a terminal: add --yes to apply the plan without asking (or --dry-run)")
         if as_json:
-            echo_lines_err(plan_text(plan))
+            echo_lines(plan_text(plan), err=True)
         if not click.confirm("Apply this plan?", default=False, err=as_json):
             click.echo("Cancelled; nothing was changed.", err=True)
             sys.exit(EXIT_OK)
@@ -236,6 +235,7 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
         click.echo(f"Backup written to {make_backup(store.path, backup)}", err=True)
     store.dispose()
     result = core.apply(plan, busy_timeout_ms=settings.busy_timeout, progress=progress_reporter("Recovering"))
+    conflicts = [s for s in result.skipped if s not in plan.refused and s not in plan.nothing_to_do]
     if as_json:
         emit_json(run_json(result))
     else:
@@ -243,16 +243,10 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
             f"Recovered {len(result.sessions)} session(s): {result.parts_repaired} tool part(s) "
             f"aborted, {result.messages_completed} turn(s) closed. Run id {result.run_id}."
         )
-        for skip in result.skipped:
-            if skip not in plan.refused and skip not in plan.nothing_to_do:
-                click.echo(f"Skipped {skip.id}: {skip.reason}")
+        for skip in conflicts:
+            click.echo(f"Skipped {skip.id}: {skip.reason}")
         click.echo(f"Undo with: ocinspect undo {result.run_id}")
-    conflicts = [s for s in result.skipped if s not in plan.refused and s not in plan.nothing_to_do]
     sys.exit(EXIT_REFUSED if plan.refused else EXIT_FOUND if conflicts else EXIT_OK)
-
-
-def echo_lines_err(lines: list[str]) -> None:
-    click.echo("\n".join(lines), err=True)
 
 
 @cli.command()
@@ -272,11 +266,7 @@ def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> 
     roll_back_hot_journal(path, busy_timeout_ms=settings.busy_timeout)
     store = settings.store()  # validates the file and schema before anything else
     store.dispose()
-    if store.schema != "v1":
-        from inspector.core.errors import SchemaUnsupported
-        from inspector.core.store import unsupported_message
-
-        raise SchemaUnsupported(unsupported_message(store))
+    store.require_v1()
     live = detect(path)
     if live.running is not False and not force:
         raise RepairRefused(f"{live.detail or 'OpenCode may be running'}; undo refused (use --force)")

@@ -25,12 +25,12 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from . import queries as q
-from .errors import CorruptData, DatabaseLocked, InspectorError, SchemaUnsupported, SessionNotFound
+from .errors import CorruptData, DatabaseLocked, InspectorError, SessionNotFound
 from .journal import JournalWriter, append, find_run, journal_dir, new_run_id
 from .live import LiveStatus
 from .model import Diagnosis, Plan, PlanUnit, RowChange, RunResult, ScanResult, Skip, UndoResult
 from .scan import _chunks, chain_of, now_ms, scan, scan_related
-from .store import DEFAULT_BUSY_TIMEOUT_MS, Store, open_store, unsupported_message
+from .store import DEFAULT_BUSY_TIMEOUT_MS, Store, open_store
 from .text import printable
 
 ABORT_ERROR = "Tool execution aborted"
@@ -84,8 +84,7 @@ def plan(
     Live or unknown sessions are refused unless ``force``; nothing is written here.
     """
     now = now_ms() if now is None else now
-    if store.schema != "v1":
-        raise SchemaUnsupported(unsupported_message(store))
+    store.require_v1()
     if result is None:
         result = scan(store, live=live, now=now) if session_ids is None else scan_related(store, session_ids, live=live, now=now)
     diagnoses = {d.id: d for d in result.sessions}
@@ -240,8 +239,7 @@ def apply(
                          messages_completed=0, skipped=the_plan.refused + the_plan.nothing_to_do)
     store = open_store(the_plan.database, write=True, busy_timeout_ms=busy_timeout_ms)
     try:
-        if store.schema != "v1":
-            raise SchemaUnsupported(unsupported_message(store))
+        store.require_v1()
         run_id = new_run_id(now)
         directory = journal_directory or journal_dir()
         writer = JournalWriter.create(directory, run_id, the_plan, now_ms() if now is None else now)

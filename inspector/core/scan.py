@@ -19,10 +19,10 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from . import queries as q
-from .errors import CorruptData, SchemaUnsupported, SessionNotFound
+from .errors import CorruptData, SessionNotFound
 from .live import LiveStatus, detect
 from .model import Diagnosis, Message, Part, ScanResult, Session
-from .store import Store, unsupported_message
+from .store import Store
 from .text import input_summary, printable
 from .tree import chain_of, depth_of, spread_chain_verdicts, tree_order
 
@@ -290,8 +290,7 @@ def scan(
     detected for the directories of the stuck sessions.
     """
     now = now_ms() if now is None else now
-    if store.schema != "v1":
-        raise SchemaUnsupported(unsupported_message(store))
+    store.require_v1()
     with store.read() as conn:
         if session_ids is not None:
             _require_sessions(store, conn, session_ids)

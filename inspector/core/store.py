@@ -65,6 +65,11 @@ class Store:
         """SQLite's ``PRAGMA data_version``: changes when another connection commits."""
         return int(conn.exec_driver_sql("PRAGMA data_version").scalar_one())
 
+    def require_v1(self) -> None:
+        """Diagnosis and repair speak the v1 schema only; say clearly why anything else is refused."""
+        if self.schema != "v1":
+            raise SchemaUnsupported(unsupported_message(self))
+
     def has_session_column(self, name: str) -> bool:
         return name in self.session_columns
 

@@ -148,7 +148,7 @@ class InspectorApp(App[None]):
         try:
             if store.schema != "v1":
                 try:
-                    scan(store, live=config.live, now=config.now())
+                    store.require_v1()
                 except SchemaUnsupported as exc:
                     self.post_message(DatabaseUnsupported(store.schema, str(exc), generation))
                 return
