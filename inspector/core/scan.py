@@ -14,6 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -337,8 +338,7 @@ def _diagnose(
 ) -> dict[str, Diagnosis]:
     parent_of = {sid: s.parent_id for sid, s in sessions.items()}
     parts = [
-        p if p.message_id in found.messages or p.message_id not in found.completed_messages
-        else _mark_completed(p)
+        replace(p, message_completed=True) if p.message_id in found.completed_messages else p
         for p in found.parts.values()
     ]
     by_session: dict[str, list[Part]] = defaultdict(list)
@@ -379,15 +379,6 @@ def _diagnose(
             live_reason=reason,
         )
     return spread_chain_verdicts(diagnoses)
-
-
-def _mark_completed(part: Part) -> Part:
-    from dataclasses import replace
-
-    return replace(part, message_completed=True)
-
-
-
 
 
 def scan_related(
