@@ -200,7 +200,7 @@ def show(settings: Settings, session_id: str, as_json: bool) -> None:
 def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_run: bool, yes: bool, force: bool, backup: str | None, as_json: bool) -> None:
     """Repair stuck sessions the way OpenCode itself aborts a turn (journaled, undoable)."""
     from inspector.core import recover as core
-    from inspector.render import plan_text, run_json
+    from inspector.render import events_clause, plan_text, run_json
 
     if bool(session_ids) == all_:
         raise click.UsageError("give SESSION_ID(s) or --all (not both)")
@@ -241,7 +241,8 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
     else:
         click.echo(
             f"Recovered {len(result.sessions)} session(s): {result.parts_repaired} tool part(s) "
-            f"aborted, {result.messages_completed} turn(s) closed. Run id {result.run_id}."
+            f"aborted, {result.messages_completed} turn(s) closed"
+            f"{events_clause(result.events_appended)}. Run id {result.run_id}."
         )
         for skip in conflicts:
             click.echo(f"Skipped {skip.id}: {skip.reason}")
@@ -260,7 +261,7 @@ def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> 
     from inspector.core.errors import RepairRefused
     from inspector.core.live import detect
     from inspector.core.store import roll_back_hot_journal
-    from inspector.render import undo_json
+    from inspector.render import events_clause, undo_json
 
     path = settings.path()
     roll_back_hot_journal(path, busy_timeout_ms=settings.busy_timeout)
@@ -274,7 +275,7 @@ def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> 
     if as_json:
         emit_json(undo_json(result))
     else:
-        click.echo(f"Run {result.run_id}: restored {result.restored} row(s).")
+        click.echo(f"Run {result.run_id}: restored {result.restored} row(s){events_clause(result.events_appended)}.")
         for skip in result.skipped:
             click.echo(f"Left {skip.id} as it is: {skip.reason}")
     sys.exit(EXIT_OK)
@@ -285,14 +286,24 @@ def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> 
 @pass_settings
 def runs(settings: Settings, as_json: bool) -> None:
     """List recovery runs in the journal (newest first)."""
-    from inspector.core.journal import iter_runs, journal_dir
+    from inspector.core.journal import iter_runs, journal_dir, too_open
     from inspector.core.text import local_time
 
+    found = list(iter_runs(journal_dir()))
     items = [
         {"run_id": r.run_id, "database": r.database, "created": r.created,
-         "units": len(r.units), "committed": len(r.committed), "undone": r.undone}
-        for r in iter_runs(journal_dir())
+         "units": len(r.units), "committed": len(r.committed), "undone": r.undone,
+         "private": not too_open(r.path)}
+        for r in found
     ]
+    wide = [r.path for r in found if too_open(r.path)]
+    if wide:
+        # Journals hold copies of tool inputs and outputs (commands, file contents, secrets).
+        click.echo(
+            f"ocinspect: warning: {len(wide)} journal file(s) in {journal_dir()} can be read by other "
+            f"users (written before journals were private); fix with: chmod 600 {journal_dir()}/*.jsonl",
+            err=True,
+        )
     if as_json:
         emit_json(items)
         return

@@ -64,6 +64,7 @@ def run_json(result: RunResult) -> dict[str, Any]:
         "parts_repaired": result.parts_repaired,
         "messages_completed": result.messages_completed,
         "sessions_uncompacted": result.sessions_uncompacted,
+        "events_appended": result.events_appended,
         "skipped": [{"id": s.id, "reason": s.reason} for s in result.skipped],
         "journal": result.journal_path,
     }
@@ -73,6 +74,7 @@ def undo_json(result: UndoResult) -> dict[str, Any]:
     return {
         "run_id": result.run_id,
         "restored": result.restored,
+        "events_appended": result.events_appended,
         "skipped": [{"id": s.id, "reason": s.reason} for s in result.skipped],
     }
 
@@ -172,6 +174,13 @@ def plan_text(plan: Plan) -> list[str]:
     if plan.units:
         lines.append(
             f"Plan: {len(plan.session_ids)} session(s), {plan.parts} tool part(s) → error, "
-            f"{plan.messages} turn(s) → completed."
+            f"{plan.messages} turn(s) → completed{events_clause(plan.event_count)}."
         )
     return lines
+
+
+def events_clause(count: int) -> str:
+    """How the plan keeps OpenCode's sync log in step (nothing said where there is no log)."""
+    if not count:
+        return ""
+    return f", {count} event{'s' if count != 1 else ''} appended to OpenCode's sync log"

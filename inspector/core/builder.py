@@ -6,7 +6,6 @@ database has exactly OpenCode's tables, indexes and JSON shapes (compare ``tests
 
 from __future__ import annotations
 
-import json
 import random
 import string
 from importlib import resources
@@ -15,6 +14,9 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
+
+from .eventlog import EventIds, message_payload, part_payload, session_info_from_row
+from .text import compact_json
 
 VERSION = "1.18.33"
 _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
@@ -25,18 +27,21 @@ def ddl() -> str:
     return resources.files("inspector.core").joinpath("sql/opencode-1.18.33.sql").read_text("utf-8")
 
 
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+_compact = compact_json
 
 
 class DatabaseBuilder:
     """Append sessions, messages and parts; ids and times are deterministic for a given seed."""
 
-    def __init__(self, path: str | Path, *, seed: int = 1, schema_sql: str | None = None) -> None:
+    def __init__(self, path: str | Path, *, seed: int = 1, schema_sql: str | None = None,
+                 events: bool = False) -> None:
+        """``events=True`` also writes OpenCode 1.18's sync log for every row, as it does."""
         self.path = Path(path)
+        self.events = events
         if self.path.exists():
             raise FileExistsError(f"{self.path} exists; the builder only writes new databases")
         self._random = random.Random(seed)
+        self._event_ids = EventIds(choice=random.Random(seed).choice)  # own stream: row ids stay put
         self._engine = create_engine(f"sqlite:///{self.path}", poolclass=NullPool)
         self._conn = self._engine.connect()
         self._conn.connection.dbapi_connection.executescript(schema_sql or ddl())  # type: ignore[union-attr]
@@ -83,6 +88,9 @@ class DatabaseBuilder:
             model=_compact({"id": "fake", "providerID": "fakeprov", "variant": "default"}),
             created=created, updated=updated or created, compacting=time_compacting,
         )
+        if self.events:
+            row = self._conn.execute(text("SELECT * FROM session WHERE id = :id"), {"id": sid}).one()
+            self._log(sid, "session.created.1", {"sessionID": sid, "info": session_info_from_row(row._mapping)}, created)
         return sid
 
     def user_message(self, session_id: str, prompt: str, *, created: int, agent: str = "build") -> str:
@@ -174,7 +182,15 @@ class DatabaseBuilder:
             id=pid, mid=message_id, sid=session_id, t=created, u=created + 2,
             data=data if isinstance(data, str) else _compact(data),
         )
+        if self.events and isinstance(data, dict):
+            self._log(session_id, "message.part.updated.1", part_payload(session_id, message_id, pid, data, created), created)
         return pid
+
+    def message(self, message_id: str, session_id: str, data: dict[str, Any], *, created: int,
+                updated: int | None = None) -> str:
+        """A message with a chosen id (e.g. one minted before OpenCode's id clock wrapped)."""
+        self._message(message_id, session_id, created, data, updated=updated)
+        return message_id
 
     def raw(self, sql: str, **params: Any) -> None:
         """Escape hatch for tests that need a deliberately broken row."""
@@ -197,6 +213,23 @@ class DatabaseBuilder:
             "INSERT INTO message (id, session_id, time_created, time_updated, data) "
             "VALUES (:id, :sid, :t, :u, :data)",
             id=mid, sid=session_id, t=created, u=updated or created + 2, data=_compact(data),
+        )
+        if self.events:
+            self._log(session_id, "message.updated.1", message_payload(session_id, mid, data), created)
+
+    def _log(self, session_id: str, kind: str, payload: dict[str, Any], when: int) -> None:
+        """Append one event and bump the session's sequence, as ``SyncEvent.run`` does."""
+        seq = self._conn.execute(
+            text("SELECT seq FROM event_sequence WHERE aggregate_id = :sid"), {"sid": session_id}
+        ).scalar()
+        seq = 0 if seq is None else seq + 1
+        self._exec(
+            "INSERT INTO event_sequence (aggregate_id, seq) VALUES (:sid, :seq) "
+            "ON CONFLICT (aggregate_id) DO UPDATE SET seq = :seq", sid=session_id, seq=seq,
+        )
+        self._exec(
+            "INSERT INTO event (id, aggregate_id, seq, type, data) VALUES (:id, :sid, :seq, :type, :data)",
+            id=self._event_ids.next(when), sid=session_id, seq=seq, type=kind, data=_compact(payload),
         )
 
     def _exec(self, sql: str, **params: Any) -> None:

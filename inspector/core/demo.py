@@ -79,7 +79,7 @@ def build_demo_sessions(directory: str | Path, *, now: int | None = None) -> tup
     """Like :func:`build_demo`, also returning which session plays which role."""
     now = int(time.time() * 1000) if now is None else int(now)
     path = Path(directory) / DEMO_FILE
-    with DatabaseBuilder(path, seed=_SEED) as b:
+    with DatabaseBuilder(path, seed=_SEED, events=True) as b:  # as OpenCode 1.18 writes it
         ids = _Writer(b, now).write()
     return path, ids
 
@@ -227,20 +227,11 @@ class _Writer:
         reply = self.b.new_id("msg", self.now + 365 * DAY)  # a large id, as before the wrap
         late_user = self.b.new_id("msg", 1)  # a tiny id, as after the wrap
         created = t + 20 * SECOND
-        self.b.raw(
-            "INSERT INTO message (id, session_id, time_created, time_updated, data) "
-            "VALUES (:id, :sid, :t, :t, :data)",
-            id=reply, sid=sid, t=created,
-            data='{"role":"assistant","time":{"created":%d,"completed":%d},"finish":"stop",'
-                 '"modelID":"fake","providerID":"fakeprov","agent":"build","mode":"build"}'
-                 % (created, created + 9 * SECOND),
-        )
+        self.b.message(reply, sid, {"role": "assistant", "time": {"created": created, "completed": created + 9 * SECOND},
+                                    "finish": "stop", "modelID": "fake", "providerID": "fakeprov",
+                                    "agent": "build", "mode": "build"}, created=created, updated=created)
         asked = self.at(2 * DAY - 10 * MINUTE)
-        self.b.raw(
-            "INSERT INTO message (id, session_id, time_created, time_updated, data) "
-            "VALUES (:id, :sid, :t, :t, :data)",
-            id=late_user, sid=sid, t=asked,
-            data='{"role":"user","time":{"created":%d},"agent":"build"}' % asked,
-        )
+        self.b.message(late_user, sid, {"role": "user", "time": {"created": asked}, "agent": "build"},
+                       created=asked, updated=asked)
         self.b.part(late_user, sid, {"type": "text", "text": "and the macOS runners?"}, created=asked + 5)
         return sid

@@ -2,8 +2,10 @@
 
 One JSON-lines file per run under ``$XDG_STATE_HOME/ocinspect/runs/`` (outside OpenCode's
 database, so restoring never depends on the thing being restored). Records, in order:
-``run`` (header), one ``unit`` per transaction with every row's before/after image, then, as the
-run goes, ``committed``/``skipped`` per unit, ``done``, and later ``undo``. A unit without a
+``run`` (header), one ``unit`` per transaction with every row's before/after image and the
+events appended to OpenCode's sync log, then, as the run goes, ``committed``/``skipped`` per
+unit, ``done``, and later ``undo``. The images hold tool inputs and outputs (commands, file
+contents, sometimes secrets): the directory is created ``0700`` and every run file ``0600``. A unit without a
 ``committed`` record may still have committed (a kill between COMMIT and the next write): undo
 therefore always compares the live row with the after-image, never trusts the markers alone.
 """
@@ -21,8 +23,11 @@ from typing import Any, TextIO
 
 from .errors import JournalError, RunNotFound
 from .model import Plan
+from .text import compact_json
 
-FORMAT = 1
+FORMAT = 2  # 2: parts carry ``message_id``; units carry ``events`` and ``cursors``
+DIR_MODE = 0o700
+FILE_MODE = 0o600
 
 
 def journal_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -52,13 +57,26 @@ def _fsync_dir(path: Path) -> None:
 
 
 def ensure_dir(directory: Path) -> Path:
+    """Create the runs directory private to its user (and narrow one an older version made)."""
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=DIR_MODE, exist_ok=True)
+        mode = directory.stat().st_mode
+        if mode & 0o077 and directory.stat().st_uid == os.getuid():
+            directory.chmod(mode & 0o700)  # only take group/other bits away, never add any
     except OSError as exc:
         raise JournalError(f"cannot create the journal directory {directory} ({exc.strerror or exc})") from None
     if not os.access(directory, os.W_OK | os.X_OK):
         raise JournalError(f"the journal directory {directory} is not writable; nothing was changed")
     return directory
+
+
+def too_open(path: Path) -> bool:
+    """Readable or writable by group or others (journals written before they were private)."""
+    try:
+        return bool(path.stat().st_mode & 0o077)
+    except OSError:
+        return False
 
 
 class JournalWriter:
@@ -73,7 +91,8 @@ class JournalWriter:
         ensure_dir(directory)
         path = directory / f"{run_id}.jsonl"
         try:
-            handle = path.open("x", encoding="utf-8")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            handle = os.fdopen(fd, "w", encoding="utf-8")
         except OSError as exc:
             raise JournalError(f"cannot write the journal {path} ({exc.strerror or exc})") from None
         writer = cls(path, handle)
@@ -100,11 +119,14 @@ class JournalWriter:
                                 "table": c.table,
                                 "id": c.row_id,
                                 "session_id": c.session_id,
+                                **({"message_id": c.message_id} if c.message_id else {}),
                                 "before": c.before,
                                 "after": c.after,
                             }
                             for c in unit.changes
                         ],
+                        "cursors": [c.__dict__ for c in unit.cursors],
+                        "events": [e.__dict__ for e in unit.events],
                     }
                 )
             writer.sync()
@@ -115,7 +137,7 @@ class JournalWriter:
         return writer
 
     def write(self, record: dict[str, Any]) -> None:
-        self._handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self._handle.write(compact_json(record) + "\n")
 
     def sync(self) -> None:
         self._handle.flush()
@@ -160,6 +182,8 @@ def read_run(path: Path) -> JournalRun:
             raise JournalError(f"journal {path} is damaged at line {number}") from None
         kind = record.get("kind")
         if kind == "run":
+            if int(record.get("format", 1)) > FORMAT:
+                raise JournalError(f"journal {path} was written by a newer ocinspect (format {record['format']})")
             header = record
         elif kind == "unit":
             units.append(record)
@@ -212,7 +236,7 @@ def append(path: Path, record: dict[str, Any]) -> None:
     """Append one record durably (used for the undo marker)."""
     try:
         with path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+            handle.write(compact_json(record) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
     except OSError as exc:

@@ -123,6 +123,27 @@ class RowChange:
     before: dict[str, Any]
     after: dict[str, Any]
     summary: str
+    message_id: str | None = None  # parts only: needed to rebuild OpenCode's event payload
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    """One row for OpenCode's sync ``event`` table, exactly as ``SyncEvent.run`` writes it."""
+
+    id: str
+    aggregate_id: str
+    seq: int
+    type: str
+    data: str  # compact JSON text of the payload
+
+
+@dataclass(frozen=True)
+class LogCursor:
+    """A session's ``event_sequence`` row as the plan saw it: the compare-and-set for its log."""
+
+    session_id: str
+    seq: int
+    owner_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +160,8 @@ class PlanUnit:
 
     session_ids: tuple[str, ...]
     changes: tuple[RowChange, ...]
+    events: tuple[LogEvent, ...] = ()
+    cursors: tuple[LogCursor, ...] = ()
 
     @property
     def parts(self) -> int:
@@ -173,6 +196,11 @@ class Plan:
         return sum(u.messages for u in self.units)
 
     @property
+    def event_count(self) -> int:
+        """Events appended to OpenCode's sync log (0 where the database keeps none)."""
+        return sum(len(u.events) for u in self.units)
+
+    @property
     def is_empty(self) -> bool:
         return not self.units
 
@@ -189,6 +217,7 @@ class RunResult:
     skipped: tuple[Skip, ...] = ()
     journal_path: str | None = None
     sessions_uncompacted: int = 0
+    events_appended: int = 0
 
 
 @dataclass(frozen=True)
@@ -198,3 +227,4 @@ class UndoResult:
     run_id: str
     restored: int
     skipped: tuple[Skip, ...] = field(default_factory=tuple)
+    events_appended: int = 0

@@ -165,3 +165,39 @@ def current_row(table: str, columns: list[str]):
     if not set(columns) <= set(WRITABLE[table]):
         raise ValueError(f"refusing to read columns {columns} of {table}")
     return text(f"SELECT {', '.join(columns)} FROM {table} WHERE id = :id")
+
+# -- OpenCode's sync event log (see eventlog.py) --------------------------------------------
+
+EVENT_CURSORS = text(
+    "SELECT aggregate_id, seq, owner_id FROM event_sequence WHERE aggregate_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+
+ALL_EVENT_CURSORS = text("SELECT aggregate_id FROM event_sequence ORDER BY aggregate_id")
+
+# Through event_aggregate_type_seq_idx: the freshest whole session object OpenCode logged.
+LATEST_SESSION_EVENT = text(
+    """
+    SELECT data FROM event
+    WHERE aggregate_id = :sid AND (type GLOB 'session.updated.*' OR type GLOB 'session.created.*')
+    ORDER BY seq DESC LIMIT 1
+    """
+)
+
+SESSION_FOR_EVENT = text("SELECT * FROM session WHERE id = :id")
+
+PART_MESSAGE = text("SELECT message_id FROM part WHERE id = :id")
+
+# Compare-and-set on the log's cursor: if OpenCode appended an event since we read ``old``
+# (or the session changed owner), nothing matches and the unit is rolled back.
+ADVANCE_SEQUENCE = text(
+    "UPDATE event_sequence SET seq = :new "
+    "WHERE aggregate_id = :sid AND seq = :old AND owner_id IS :owner"
+)
+
+INSERT_EVENT = text(
+    "INSERT INTO event (id, aggregate_id, seq, type, data) VALUES (:id, :aggregate_id, :seq, :type, :data)"
+)
+
+EVENTS_OF_SESSION = text("SELECT id, seq, type, data FROM event WHERE aggregate_id = :sid ORDER BY seq")
+PARTS_OF_SESSION = text("SELECT id, data FROM part WHERE session_id = :sid")
+MESSAGES_OF_SESSION = text("SELECT id, data FROM message WHERE session_id = :sid")

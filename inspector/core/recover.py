@@ -10,6 +10,12 @@ Safety: one ``BEGIN IMMEDIATE`` transaction per unit (a session with its subagen
 UPDATE is a compare-and-set against the before-image shown in the plan, so a row OpenCode touched
 since makes the whole unit roll back and be reported, never overwritten; before-images are
 fsynced to the journal before the first commit.
+
+Where the database keeps OpenCode's sync event log (1.18), each changed row's event is appended
+in the same transaction, exactly as OpenCode's ``SyncEvent.run`` would (see ``eventlog.py``), and
+the session's ``event_sequence.seq`` is part of the compare-and-set; ``undo`` appends events for
+the rows it restores. Otherwise a workspace sync replaying the log would bring the session back
+stuck.
 """
 
 from __future__ import annotations
@@ -20,27 +26,24 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from . import eventlog
 from . import queries as q
 from .errors import CorruptData, DatabaseLocked, InspectorError, SessionNotFound
 from .journal import JournalWriter, append, find_run, journal_dir, new_run_id
 from .live import LiveStatus
-from .model import Diagnosis, Plan, PlanUnit, RowChange, RunResult, ScanResult, Skip, UndoResult
+from .model import Diagnosis, LogCursor, Plan, PlanUnit, RowChange, RunResult, ScanResult, Skip, UndoResult
 from .scan import _chunks, chain_of, now_ms, scan, scan_related
 from .store import DEFAULT_BUSY_TIMEOUT_MS, Store, open_store
-from .text import printable
+from .text import compact_json, printable
 
 ABORT_ERROR = "Tool execution aborted"
 MESSAGE_ERROR = {"name": "MessageAbortedError", "data": {"message": "Aborted"}}
 Progress = Callable[[int, int], None]
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON, as OpenCode's ``JSON.stringify`` writes it."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def repaired_part(data: dict[str, Any], now: int) -> dict[str, Any]:
@@ -118,8 +121,21 @@ def plan(
                 refused.append(Skip(member, f"{blocked[0].verdict}: {blocked[0].live_reason}"))
             continue
         units.append(chain)
+    ids = eventlog.EventIds()
+    built: list[PlanUnit] = []
     with store.read() as conn:
-        built = tuple(_build_unit(conn, chain, diagnoses, now) for chain in units)
+        for chain in units:
+            unit = _build_unit(conn, chain, diagnoses, now)
+            if store.has_event_log and unit.changes:
+                unit = _with_events(conn, unit, ids, now)
+                foreign = [c for c in unit.cursors if c.owner_id]
+                if foreign and not force:
+                    reason = (f"its event log belongs to another workspace (event_sequence.owner_id "
+                              f"{printable(foreign[0].owner_id, single_line=True)}); recover it there, "
+                              "or use --force")
+                    refused.extend(Skip(member, reason) for member in unit.session_ids)
+                    continue
+            built.append(unit)
     return Plan(
         database=str(store.path),
         created=now,
@@ -128,6 +144,14 @@ def plan(
         nothing_to_do=tuple(nothing),
         forced=force,
     )
+
+
+def _with_events(conn: Connection, unit: PlanUnit, ids: eventlog.EventIds, now: int) -> PlanUnit:
+    """The unit plus the events OpenCode would have appended for its rows (logged sessions only)."""
+    cursors = eventlog.read_cursors(conn, unit.session_ids)
+    events = eventlog.events_for(conn, [(c, c.after) for c in unit.changes], cursors, ids, now)
+    used = {e.aggregate_id for e in events}
+    return replace(unit, events=events, cursors=tuple(c for sid, c in sorted(cursors.items()) if sid in used))
 
 
 def _build_unit(conn: Connection, chain: list[str], diagnoses: dict[str, Diagnosis], now: int) -> PlanUnit:
@@ -141,7 +165,7 @@ def _build_unit(conn: Connection, chain: list[str], diagnoses: dict[str, Diagnos
             if state.get("status") in ("pending", "running"):
                 tool = printable(data.get("tool", "?"), single_line=True)
                 summary = f"{tool} tool: {state.get('status')} → error (Tool execution aborted)"
-                changes.append(_data_change("part", row, repaired_part(data, now), now, summary))
+                changes.append(_data_change("part", row, repaired_part(data, now), now, summary, row.message_id))
     for row in _rows(conn, q.MESSAGE_ROW, message_ids):
         with _too_deep("message", row):
             data = json.loads(row.data)
@@ -177,14 +201,17 @@ def _too_deep(table: str, row: Any) -> Iterator[None]:
         ) from None
 
 
-def _data_change(table: Any, row: Any, new_data: dict[str, Any], now: int, summary: str) -> RowChange:
+def _data_change(
+    table: Any, row: Any, new_data: dict[str, Any], now: int, summary: str, message_id: str | None = None
+) -> RowChange:
     return RowChange(
         table=table,
         row_id=row.id,
         session_id=row.session_id,
         before={"data": row.data, "time_updated": row.time_updated},
-        after={"data": dumps(new_data), "time_updated": now},
+        after={"data": compact_json(new_data), "time_updated": now},
         summary=summary,
+        message_id=message_id,
     )
 
 
@@ -261,6 +288,7 @@ def apply(
         skipped=the_plan.refused + the_plan.nothing_to_do + tuple(skipped),
         journal_path=str(writer.path),
         sessions_uncompacted=sum(1 for u in done for c in u.changes if c.table == "session"),
+        events_appended=sum(len(u.events) for u in done),
     )
 
 
@@ -285,6 +313,11 @@ def _write_units(
                     for change in unit.changes:
                         if not _write_change(conn, change, source=change.before, target=change.after, guard=True):
                             raise _Conflict(_describe_drift(conn, change))
+                    if unit.events and not eventlog.append(conn, unit.events, {c.session_id: c for c in unit.cursors}):
+                        raise _Conflict(
+                            "OpenCode appended to this session's event log since the plan was made; "
+                            "OpenCode may be running"
+                        )
             except _Conflict as conflict:
                 writer.write({"kind": "skipped", "index": index, "reason": conflict.reason})
                 skipped.extend(Skip(s, conflict.reason) for s in unit.session_ids)
@@ -311,15 +344,19 @@ def dry_run(the_plan: Plan) -> RunResult:
         messages_completed=the_plan.messages,
         skipped=the_plan.refused + the_plan.nothing_to_do,
         sessions_uncompacted=sum(1 for u in the_plan.units for c in u.changes if c.table == "session"),
+        events_appended=the_plan.event_count,
     )
 
 
-def _restore(conn: Connection, raw: dict[str, Any]) -> Skip | None:
-    """Put one journaled before-image back, if the row still holds the after-image."""
-    change = RowChange(
+def _journaled_change(raw: dict[str, Any]) -> RowChange:
+    return RowChange(
         table=raw["table"], row_id=raw["id"], session_id=raw["session_id"],
-        before=raw["before"], after=raw["after"], summary="",
+        before=raw["before"], after=raw["after"], summary="", message_id=raw.get("message_id"),
     )
+
+
+def _restore(conn: Connection, change: RowChange) -> Skip | None:
+    """Put one journaled before-image back, if the row still holds the after-image."""
     if _write_change(conn, change, source=change.after, target=change.before, guard=False):
         return None
     row = conn.execute(q.current_row(change.table, sorted(change.before)), {"id": change.row_id}).first()
@@ -338,28 +375,47 @@ def undo(
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
     now: int | None = None,
 ) -> UndoResult:
-    """Restore a run's before-images, only for rows that still hold exactly what the run wrote."""
+    """Restore a run's before-images, only for rows that still hold exactly what the run wrote.
+
+    The sync log is append-only: restored rows of logged sessions get new events carrying the
+    restored data (in the same transaction), never a deletion of the run's events.
+    """
+    now = now_ms() if now is None else now
     directory = journal_directory or journal_dir()
     run = find_run(directory, run_id, str(database))
     if Path(run.database) != Path(database).resolve():
         raise InspectorError(f"run {run.run_id} was made on {run.database}, not on {database}")
     store = open_store(database, write=True, busy_timeout_ms=busy_timeout_ms)
-    restored = 0
+    restored = appended = 0
     skipped: list[Skip] = []
+    ids = eventlog.EventIds()
     try:
         with store.writer() as session:
             for unit in reversed(run.units):
                 with session.transaction() as conn:
-                    for raw in reversed(unit["changes"]):
-                        skip = _restore(conn, raw)
+                    written: list[RowChange] = []
+                    for change in map(_journaled_change, reversed(unit["changes"])):
+                        skip = _restore(conn, change)
                         if skip is None:
-                            restored += 1
+                            written.append(change)
                         else:
                             skipped.append(skip)
+                    restored += len(written)
+                    if store.has_event_log and written:
+                        appended += _log_restored(conn, written, ids, now)
     finally:
         store.dispose()
     append(run.path, {
-        "kind": "undo", "time": now_ms() if now is None else now,
-        "restored": restored, "skipped": [s.__dict__ for s in skipped],
+        "kind": "undo", "time": now,
+        "restored": restored, "events": appended, "skipped": [s.__dict__ for s in skipped],
     })
-    return UndoResult(run_id=run.run_id, restored=restored, skipped=tuple(skipped))
+    return UndoResult(run_id=run.run_id, restored=restored, skipped=tuple(skipped), events_appended=appended)
+
+
+def _log_restored(conn: Connection, written: list[RowChange], ids: eventlog.EventIds, now: int) -> int:
+    """Events for rows just restored, read against the log as it is now (we hold the lock)."""
+    cursors: dict[str, LogCursor] = eventlog.read_cursors(conn, {c.session_id for c in written})
+    events = eventlog.events_for(conn, [(c, c.before) for c in written], cursors, ids, now)
+    if not eventlog.append(conn, events, cursors):  # impossible while we hold the write lock
+        raise DatabaseLocked("the event log changed during undo; nothing of this unit was restored")
+    return len(events)

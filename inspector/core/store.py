@@ -33,6 +33,7 @@ from .model import Schema
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 _V1_TABLES = {"session", "message", "part"}
+_LOG_TABLES = {"event", "event_sequence"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Store:
     schema: Schema
     writable: bool
     session_columns: frozenset[str] = frozenset()
+    tables: frozenset[str] = frozenset()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -72,6 +74,11 @@ class Store:
 
     def has_session_column(self, name: str) -> bool:
         return name in self.session_columns
+
+    @property
+    def has_event_log(self) -> bool:
+        """OpenCode ≥ 1.14 ships the sync log tables; only 1.18 writes them (per session)."""
+        return _LOG_TABLES <= self.tables
 
     def dispose(self) -> None:
         if self.engine is not None:
@@ -216,7 +223,8 @@ def open_store(
     if write:
         engine.dispose()
         engine = make_engine(path, write=True, busy_timeout_ms=busy_timeout_ms)
-    return Store(path=path, engine=engine, schema=schema, writable=write, session_columns=columns)
+    return Store(path=path, engine=engine, schema=schema, writable=write, session_columns=columns,
+                 tables=frozenset(tables))
 
 
 def roll_back_hot_journal(path: Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> bool:

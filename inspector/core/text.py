@@ -20,6 +20,11 @@ def printable(value: object, *, single_line: bool = False) -> str:
     return text
 
 
+def compact_json(value: Any) -> str:
+    """JSON exactly as OpenCode's ``JSON.stringify`` writes it: no spaces, UTF-8 kept."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 

@@ -26,7 +26,7 @@ from inspector.core.scan import Cancelled, scan
 from inspector.core.store import DEFAULT_BUSY_TIMEOUT_MS, open_store
 
 from .config import AppConfig, wall_clock
-from .format import display_path, plural
+from .format import display_path, events_note, plural
 from .messages import (
     DatabaseUnsupported,
     OpenSession,
@@ -325,7 +325,8 @@ class InspectorApp(App[None]):
             self.notify(
                 f"Run {result.run_id}: {plural(len(result.sessions), 'session')} recovered, "
                 f"{plural(result.parts_repaired, 'tool part')} aborted, "
-                f"{plural(result.messages_completed, 'turn')} closed. Press u to undo.",
+                f"{plural(result.messages_completed, 'turn')} closed"
+                f"{events_note(result.events_appended)}. Press u to undo.",
                 title="Recovered", timeout=RESULT_TIMEOUT, markup=False,
             )
         else:
@@ -356,7 +357,7 @@ class InspectorApp(App[None]):
         result = event.result
         sessions = self._runs.pop(result.run_id, ())
         self.recovered_ids = self.recovered_ids - frozenset(sessions)
-        message = f"Run {result.run_id} undone: {plural(result.restored, 'row')} restored."
+        message = f"Run {result.run_id} undone: {plural(result.restored, 'row')} restored{events_note(result.events_appended)}."
         if result.skipped:
             message += f" {plural(len(result.skipped), 'row')} left as they are (changed since)."
         self.notify(message, title="Undone", severity="warning" if result.skipped else "information",

@@ -90,3 +90,8 @@ def part_what(part: Part, width: int = 200) -> str:
 
 def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
+def events_note(count: int) -> str:
+    """``, 4 events logged`` where OpenCode's sync log was continued; nothing otherwise."""
+    return f", {plural(count, 'event')} logged" if count else ""

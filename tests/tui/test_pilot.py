@@ -9,7 +9,7 @@ import json
 import threading
 from pathlib import Path
 
-from inspector.core import recover
+from inspector.core import eventlog, recover
 from inspector.core.live import OFFLINE, LiveStatus
 from inspector.core.store import open_store
 from inspector.tui.screens import ConfirmRecovery, HelpScreen, SessionDetailScreen, SessionsScreen, UnsupportedScreen
@@ -34,6 +34,12 @@ from .conftest import (
     settle,
     tool_status,
 )
+
+
+def log_problems(db: Path) -> list:
+    """OpenCode's sync log still agrees with every row (issue 10's invariant)."""
+    with open_store(db).read() as conn:
+        return eventlog.check(conn)
 
 
 def listed(app) -> list[str]:
@@ -89,6 +95,7 @@ async def test_recover_child_repairs_the_whole_subagent_chain(fixture_copy) -> N
         assert listed(app) == []
     assert [json.loads(d)["state"]["status"] for (d,) in query(
         db, "SELECT data FROM part WHERE json_extract(data, '$.type') = 'tool'")] == ["error", "error"]
+    assert log_problems(db) == [] and query(db, "SELECT max(seq) FROM event GROUP BY aggregate_id ORDER BY 1") == [(13,), (14,)]
 
 
 async def test_cancel_changes_nothing(fixture_copy) -> None:
@@ -118,8 +125,9 @@ async def test_undo_restores_every_row(fixture_copy) -> None:
         assert listed(app) == []
         await press(pilot, "u")
         assert sorted(listed(app)) == sorted(TWO)
-        assert any("undone: 4 rows restored" in n for n in notifications(app))
+        assert any("undone: 4 rows restored, 4 events logged" in n for n in notifications(app))
     assert dump(db) == before
+    assert log_problems(db) == []
 
 
 async def test_undo_with_nothing_to_undo_is_a_notification(fixture_copy) -> None:

@@ -25,7 +25,10 @@ def plan_summary(plan: Plan) -> str:
     compactions = sum(1 for u in plan.units for c in u.changes if c.table == "session")
     if compactions:
         pieces.append(plural(compactions, "compaction mark"))
-    return f"{plural(sessions, 'session')} will change: " + ", ".join(pieces) + "."
+    summary = f"{plural(sessions, 'session')} will change: " + ", ".join(pieces) + "."
+    if plan.event_count:
+        summary += f" {plural(plan.event_count, 'event')} appended to OpenCode's sync log."
+    return summary
 
 
 def plan_content(plan: Plan, titles: Mapping[str, str]) -> Content:
