@@ -45,6 +45,15 @@ def race_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Layou
     return path, layout
 
 
+@pytest.fixture(scope="session")
+def logged_race_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Layout]:
+    """The race template with OpenCode 1.18's sync event log written for every row."""
+    path = tmp_path_factory.mktemp("logged-race-template") / "race.db"
+    layout = build_stuck_db(path, 40, clean=5, seed=5, parts=3, events=True)
+    set_journal_mode(path, "WAL")
+    return path, layout
+
+
 @pytest.fixture
 def world_dir() -> Iterator[Path]:
     """A 0755 directory outside pytest's 0700 tree, so an unprivileged child can reach it."""

@@ -11,6 +11,10 @@ Modes:
           ``pending``/``running``. Each committed row is logged (JSON lines) *after* COMMIT, so the
           log holds exactly the writes that must survive.
 
+          With ``--events`` every write also goes through OpenCode 1.18's sync log as
+          ``SyncEvent.run`` does: the row, an ``event`` row with the next ``seq`` and the
+          ``event_sequence`` bump, all in the write's transaction.
+
 ``hold``  Takes the write lock (``BEGIN IMMEDIATE`` or ``EXCLUSIVE``), writes an unrelated row,
           prints ``locked``, holds it for ``--hold`` seconds (negative: until a line arrives on
           stdin), optionally only once an ocinspect run's journal appeared (``--after-journal``),
@@ -78,6 +82,36 @@ class Log:
         self.handle.write(dumps(record) + "\n")
 
 
+EVENTS = False  # set by --events: log every write like OpenCode 1.18
+_event_counter = 0
+
+
+def log_event(conn: sqlite3.Connection, table: str, row_id: str) -> None:
+    """Append the row's event (its whole data as the payload) and bump the session's seq."""
+    global _event_counter
+    if not EVENTS:
+        return
+    if table == "part":
+        sid, mid, data = conn.execute("SELECT session_id, message_id, data FROM part WHERE id = ?", (row_id,)).fetchone()
+        kind = "message.part.updated.1"
+        payload = {"sessionID": sid, "part": {"id": row_id, "sessionID": sid, "messageID": mid, **json.loads(data)},
+                   "time": now_ms()}
+    else:
+        sid, data = conn.execute("SELECT session_id, data FROM message WHERE id = ?", (row_id,)).fetchone()
+        kind = "message.updated.1"
+        payload = {"sessionID": sid, "info": {"id": row_id, "sessionID": sid, **json.loads(data)}}
+    row = conn.execute("SELECT seq FROM event_sequence WHERE aggregate_id = ?", (sid,)).fetchone()
+    if row is None:
+        return  # OpenCode never starts a log for a session it did not create with one
+    seq = row[0] + 1
+    _event_counter += 1
+    t = now_ms()
+    event_id = f"evt_{(t * 0x1000 + _event_counter % 0xFFF) & 0xFFFFFFFFFFFF:012x}w{os.getpid():06d}{_event_counter:07d}"
+    conn.execute("UPDATE event_sequence SET seq = ? WHERE aggregate_id = ?", (seq, sid))
+    conn.execute("INSERT INTO event (id, aggregate_id, seq, type, data) VALUES (?,?,?,?,?)",
+                 (event_id, sid, seq, kind, dumps(payload)))
+
+
 def stuck_parts(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
     return list(conn.execute(
         "SELECT id, message_id, session_id FROM part WHERE json_extract(data,'$.type')='tool' "
@@ -114,6 +148,7 @@ def advance(conn: sqlite3.Connection, log: Log, part_id: str, step: str, rng: ra
                      "time": {"start": start, "end": t}}
         data["state"] = state
         conn.execute("UPDATE part SET data = ?, time_updated = ? WHERE id = ?", (dumps(data), t, part_id))
+        log_event(conn, "part", part_id)
         log.row(conn, "part", part_id, step)
         if step == "complete":
             left = conn.execute(
@@ -125,6 +160,7 @@ def advance(conn: sqlite3.Connection, log: Log, part_id: str, step: str, rng: ra
                 mdata["time"] = {**(mdata.get("time") or {}), "completed": t}
                 mdata["finish"] = "tool-calls"
                 conn.execute("UPDATE message SET data = ?, time_updated = ? WHERE id = ?", (dumps(mdata), t, message_id))
+                log_event(conn, "message", message_id)
                 log.row(conn, "message", message_id, "finish-turn")
         conn.execute("COMMIT")
         log.commit()
@@ -147,6 +183,8 @@ def append_message(conn: sqlite3.Connection, log: Log, session_id: str, rng: ran
                                                      "model": {"providerID": "fakeprov", "modelID": "fake"}})))
         conn.execute("INSERT INTO part (id, message_id, session_id, time_created, time_updated, data) VALUES (?,?,?,?,?,?)",
                      (pid, mid, session_id, t, t, dumps({"type": "text", "text": f"are you there? {rng.random()}"})))
+        log_event(conn, "message", mid)
+        log_event(conn, "part", pid)
         log.row(conn, "message", mid, "append")
         log.row(conn, "part", pid, "append")
         conn.execute("COMMIT")
@@ -274,7 +312,10 @@ def main() -> None:
     parser.add_argument("--rollback", action="store_true")
     parser.add_argument("--after-journal")
     parser.add_argument("--targets")
+    parser.add_argument("--events", action="store_true")
     args = parser.parse_args()
+    global EVENTS
+    EVENTS = args.events
     {"race": race, "hold": hold, "touch": touch}[args.mode](args)
 
 

@@ -207,12 +207,13 @@ class Layout:
         return [s for unit in self.units for s in unit]
 
 
-def build_stuck_db(path: Path, stuck: int, *, clean: int = 0, seed: int = 1, parts: int = 2) -> Layout:
+def build_stuck_db(path: Path, stuck: int, *, clean: int = 0, seed: int = 1, parts: int = 2,
+                   events: bool = False) -> Layout:
     """``stuck`` stuck units of every repairable pattern (some are subagent chains), plus
     ``clean`` finished sessions, all through the real-DDL builder."""
     layout = Layout()
     directory = "/home/dev/src/webapp"
-    with DatabaseBuilder(path, seed=seed) as b:
+    with DatabaseBuilder(path, seed=seed, events=events) as b:
         project = b.project(directory, created=T0)
 
         def session(i: int, title: str, **kw: Any) -> tuple[str, str, int]:

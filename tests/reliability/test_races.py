@@ -11,6 +11,11 @@ stuck parts, completes them, closes their turns and appends prompts, while
 * every unit ocinspect reports repaired holds its after-image: parts ``error`` + ``interrupted``;
 * every unit it did not commit holds none of its after-image and its sessions are reported as
   skipped with a reason; no row is lost; ``integrity_check`` is ok.
+
+The logged variant (issue 10) runs the same races on a database with OpenCode 1.18's sync
+event log, the writer logging every write as OpenCode does: afterwards the log invariant holds
+(every row equals its newest event, seqs contiguous), every committed unit's events are in the
+log and no event of a skipped unit is.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from .support import (
 pytestmark = pytest.mark.reliability
 
 RACES = count("RACES", 40, 200)
+LOGGED_RACES = count("LOGGED_RACES", 16, 100)
 WRITER = HERE / "opencode_writer.py"
 
 
@@ -194,14 +200,38 @@ def check(template: Dump, layout: Layout, final: Dump, writes: dict, state: Path
     return out
 
 
-def test_recover_races_a_live_writer(race_template, tmp_path: Path) -> None:
-    template_path, layout = race_template
+def check_log(db: Path, state: Path, result: dict[str, Any]) -> list[str]:
+    """The sync log after a race: consistent, and holding exactly the committed units' events."""
+    from inspector.core import eventlog
+    from inspector.core.store import open_store
+
+    store = open_store(db)
+    try:
+        with store.read() as conn:
+            problems = [f"event log: {p.session_id}: {p.what}" for p in eventlog.check(conn)]
+            present = {row[0] for row in conn.exec_driver_sql("SELECT id FROM event")}
+    finally:
+        store.dispose()
+    if result["run_id"] is None:
+        return problems
+    (path,) = journals(state)
+    journal = read_journal(path)
+    for index, unit in journal.units.items():
+        ours = {e["id"] for e in unit.get("events", [])}
+        if index in journal.committed and not ours <= present:
+            problems.append(f"committed unit {unit['sessions']} lacks {len(ours - present)} of its events")
+        if index not in journal.committed and ours & present:
+            problems.append(f"skipped unit {unit['sessions']} left {len(ours & present)} events in the log")
+    return problems
+
+
+def run_races(template_path: Path, layout, tmp_path: Path, races: int, *, events: bool) -> Counter[str]:
     template = dump(template_path)
     seed = base_seed()
     totals: Counter[str] = Counter()
     failures: list[str] = []
     started = time.monotonic()
-    for i in range(RACES):
+    for i in range(races):
         rng = random.Random(seed + i)
         work = tmp_path / f"race{i}"
         work.mkdir()
@@ -217,7 +247,7 @@ def test_recover_races_a_live_writer(race_template, tmp_path: Path) -> None:
         writer = subprocess.Popen(
             [PYTHON, str(WRITER), "race", str(db), "--log", str(log), "--seed", str(seed + i), *timing,
              "--fraction", str(rng.choice((0.3, 0.5, 0.8))),
-             "--max-sleep", str(rng.choice((0.0005, 0.002, 0.005)))],
+             "--max-sleep", str(rng.choice((0.0005, 0.002, 0.005))), *(["--events"] if events else [])],
             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
         )
         try:
@@ -232,6 +262,8 @@ def test_recover_races_a_live_writer(race_template, tmp_path: Path) -> None:
                 writer.stdout.close()
         writes, saw, count_writes = last_writes(log)
         outcome = check(template, layout, dump(db), writes, work / "state", ran)
+        if events and not outcome.violations:
+            outcome.violations.extend(check_log(db, work / "state", ran.json()))
         totals.update(
             races=1, lost_writes=outcome.lost_writes, writer_writes=count_writes,
             writer_found_already_repaired=sum(1 for s in saw if s["status"] == "error"),
@@ -248,11 +280,24 @@ def test_recover_races_a_live_writer(race_template, tmp_path: Path) -> None:
                 break
         else:
             shutil.rmtree(work)
-    report("races", seed=seed, seconds=round(time.monotonic() - started, 1), violations=len(failures), **totals)
+    report("races-logged" if events else "races", seed=seed, seconds=round(time.monotonic() - started, 1),
+           violations=len(failures), **totals)
     assert not failures, "\n".join(failures)
     assert totals["lost_writes"] == 0
     # The suite must really race: with random timing some units must have lost the race to the
     # writer (skipped) and some must have won it. A run where neither happened tested nothing.
-    if RACES >= 20:
+    if races >= 16:
         assert totals["units_skipped_conflict"] > 0, totals
         assert totals["units_committed"] > 0, totals
+    return totals
+
+
+def test_recover_races_a_live_writer(race_template, tmp_path: Path) -> None:
+    template_path, layout = race_template
+    run_races(template_path, layout, tmp_path, RACES, events=False)
+
+
+def test_recover_races_a_live_writer_that_logs_events(logged_race_template, tmp_path: Path) -> None:
+    """Issue 10: OpenCode appending events between plan and apply makes the unit skip whole."""
+    template_path, layout = logged_race_template
+    run_races(template_path, layout, tmp_path, LOGGED_RACES, events=True)
