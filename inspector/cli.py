@@ -34,6 +34,9 @@ EXIT CODES
   2  error: bad input, unsupported schema, locked or read-only database, unknown id
   3  recover/undo refused: OpenCode is live on a session (or we cannot tell); see --force
 \b
+'ocinspect run -- COMMAND' ends as COMMAND (same process), so its exit code is
+COMMAND's; 2 if no COMMAND is given, 127 if COMMAND cannot be started.
+\b
 The database is found as OpenCode finds it: --db, then $OPENCODE_DB, then
 $XDG_DATA_HOME/opencode/opencode.db (default ~/.local/share/opencode/opencode.db).
 """
@@ -312,6 +315,55 @@ def runs(settings: Settings, as_json: bool) -> None:
     for item in items:
         state = "undone" if item["undone"] else f"{item['committed']}/{item['units']} committed"
         click.echo(f"{item['run_id']}  {local_time(item['created'])}  {state}  {item['database']}")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--dry-run", is_flag=True, help="Only say what would be recovered, then start COMMAND.")
+@click.option("--deep", is_flag=True, help="Also look for stuck tools inside finished turns (reads every part).")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="[--] COMMAND [ARGS]...")
+@pass_settings
+def run(settings: Settings, dry_run: bool, deep: bool, command: tuple[str, ...]) -> None:
+    """Recover stale sessions, then replace this process with COMMAND.
+
+    \b
+    alias opencode='ocinspect run -- opencode'
+    ocinspect run -- opencode serve --port 4096
+
+    Only sessions nothing works on are repaired (journaled; 'ocinspect undo' reverts), and only
+    when no OpenCode runs on the database. Whatever stands in the way (no database yet, a lock,
+    a running OpenCode, a 2.x database…) is one warning line: COMMAND always starts, with this
+    process's PID, terminal, signals and exit code. With --db, COMMAND gets OPENCODE_DB set to
+    that database, so OpenCode opens the file that was checked.
+    """
+    from inspector.core.startup import recover_before_start
+    from inspector.render import plan_text
+
+    if not command:
+        raise click.UsageError("give the command to start, e.g. 'ocinspect run -- opencode'")
+    outcome = recover_before_start(settings.db, channel=settings.channel, dry_run=dry_run, deep=deep,
+                                   busy_timeout_ms=min(settings.busy_timeout, 2000))
+    if outcome.warning:
+        click.echo(f"ocinspect: warning: {outcome.warning}", err=True)
+    elif dry_run and outcome.plan is not None and not outcome.plan.is_empty:
+        echo_lines([f"ocinspect: {line}" for line in plan_text(outcome.plan)], err=True)
+        click.echo("ocinspect: dry run; nothing was changed", err=True)
+    elif outcome.recovered:
+        result = outcome.result
+        assert result is not None
+        count = outcome.recovered
+        click.echo(f"ocinspect: recovered {count} stuck session{'s' if count != 1 else ''} before start "
+                   f"(run {result.run_id}; 'ocinspect undo' reverts)", err=True)
+        conflicts = [s for s in result.skipped if outcome.plan and s not in outcome.plan.refused]
+        for skip in conflicts:
+            click.echo(f"ocinspect: skipped {skip.id}: {skip.reason}", err=True)
+    if settings.db and outcome.database is not None:
+        os.environ["OPENCODE_DB"] = str(outcome.database.resolve())  # the file we looked at
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvp(command[0], list(command))
+    except OSError as exc:
+        fail(f"cannot start {command[0]!r}: {exc.strerror or exc}", 127)
 
 
 def main() -> None:

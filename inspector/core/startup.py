@@ -1,0 +1,99 @@
+"""Recovery before OpenCode starts (``ocinspect run -- opencode …``): every start a clean start.
+
+OpenCode 1.18 still does not close orphaned turns when it boots (upstream #19023). Run just
+before it, while nothing serves the database, the normal core does it: the quick tier finds the
+unfinished turns (what makes a session spin in "Thinking"), ``plan()``/``apply()`` repair the
+stale ones, journaled, undoable, with the sync log continued.
+
+It must never stand in the way of the start: every reason not to repair (no database yet, a
+2.x/legacy/foreign file, a lock, OpenCode already running, an unwritable journal…) comes back
+as a :class:`StartupOutcome` with a one-line ``warning``, never as an exception.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import DatabaseNotFound, InspectorError
+from .model import Plan, RunResult
+
+
+@dataclass(frozen=True)
+class StartupOutcome:
+    """What happened before the start: a run, a dry-run plan, nothing to do, or why not."""
+
+    database: Path | None
+    result: RunResult | None = None
+    plan: Plan | None = None
+    warning: str | None = None
+
+    @property
+    def recovered(self) -> int:
+        return len(self.result.sessions) if self.result and not self.result.dry_run else 0
+
+
+def recover_before_start(
+    db: str | os.PathLike[str] | None = None,
+    *,
+    channel: str | None = None,
+    busy_timeout_ms: int = 2000,
+    dry_run: bool = False,
+    deep: bool = False,
+) -> StartupOutcome:
+    """Repair every stale session of the database OpenCode is about to open, if safe.
+
+    The quick tier only by default: unfinished turns (and their stuck tools, subagent chains,
+    compaction marks) are what keep a session spinning; stuck parts inside *finished* turns
+    need the deep tier (a pass over every part), which ``deep=True`` adds.
+    """
+    from .locate import locate  # local imports: `ocinspect run` should cost next to nothing
+
+    try:
+        path = locate(db, channel=channel)
+    except DatabaseNotFound:
+        return StartupOutcome(database=None, warning=None)  # first run: nothing to recover
+    except InspectorError as exc:
+        return StartupOutcome(database=None, warning=f"{exc}; starting without recovery")
+    try:
+        return _recover(path, busy_timeout_ms=busy_timeout_ms, dry_run=dry_run, deep=deep)
+    except InspectorError as exc:
+        return StartupOutcome(database=path, warning=f"{exc}; starting without recovery")
+    except OSError as exc:
+        return StartupOutcome(database=path, warning=f"{path}: {exc.strerror or exc}; starting without recovery")
+
+
+def _recover(path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool) -> StartupOutcome:
+    from . import recover
+    from .scan import scan
+    from .store import open_store, roll_back_hot_journal
+
+    if path.is_file() and path.stat().st_size == 0:
+        return StartupOutcome(database=path)  # created by a previous start that never got going
+    if not dry_run:  # what OpenCode's own first open would do; a read-only look cannot
+        roll_back_hot_journal(path, busy_timeout_ms=busy_timeout_ms)
+    store = open_store(path, busy_timeout_ms=busy_timeout_ms)
+    try:
+        if store.schema != "v1":
+            return StartupOutcome(database=path, warning=None)  # 2.x/legacy: OpenCode migrates it
+        result = scan(store, quick=not deep)
+        if not result.stuck:
+            return StartupOutcome(database=path)
+        if result.opencode_live is not False:
+            state = "is already running on it" if result.opencode_live else "may be running on it"
+            return StartupOutcome(database=path, warning=(
+                f"{len(result.stuck)} stuck session(s) left alone: OpenCode {state} "
+                f"({result.live_detail}); use 'ocinspect recover'"))
+        stale = [d.id for d in result.stuck if d.verdict == "stale" and d.repairable]
+        if not stale:
+            return StartupOutcome(database=path)
+        the_plan = recover.plan(store, stale, result=result)
+    finally:
+        store.dispose()
+    if the_plan.is_empty:
+        return StartupOutcome(database=path, plan=the_plan)
+    if dry_run:
+        return StartupOutcome(database=path, plan=the_plan, result=recover.dry_run(the_plan))
+    return StartupOutcome(database=path, plan=the_plan,
+                          result=recover.apply(the_plan, busy_timeout_ms=busy_timeout_ms))

@@ -1,0 +1,155 @@
+"""Issue 13.1: ``ocinspect run -- COMMAND`` recovers stale sessions, then *becomes* COMMAND.
+
+Run as real subprocesses (``exec`` replaces the process, so no in-process runner can host it):
+COMMAND always starts, with the same PID and its own exit code, whatever stands in the way of
+the recovery; the database changes only when a recovery really ran.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from inspector.core import eventlog
+from inspector.core.store import open_store
+
+from .conftest import SESSIONS, rows, sha256
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def ocinspect(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "inspector", *args], cwd=REPO, env=env or dict(os.environ),
+                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def stuck_tools(db: Path) -> int:
+    return rows(db, "SELECT count(*) FROM part WHERE json_extract(data,'$.state.status') IN ('pending','running')")[0][0]
+
+
+def test_recovers_then_execs_the_command_with_its_exit_code(fixture_db) -> None:
+    db = fixture_db("stuck-two")
+    ran = ocinspect("--db", str(db), "run", "--", "sh", "-c", 'echo "db=$OPENCODE_DB"; exit 7')
+    assert ran.returncode == 7, ran.stderr
+    assert ran.stdout == f"db={db.resolve()}\n"
+    (line,) = ran.stderr.splitlines()
+    assert line.startswith("ocinspect: recovered 2 stuck sessions before start (run ")
+    assert line.endswith("; 'ocinspect undo' reverts)")
+    assert stuck_tools(db) == 0
+    with open_store(db).read() as conn:
+        assert eventlog.check(conn) == []
+    undo = ocinspect("--db", str(db), "undo", "--json")
+    assert undo.returncode == 0 and json.loads(undo.stdout)["restored"] == 4
+
+
+def test_command_keeps_the_pid(fixture_db) -> None:
+    db = fixture_db("stuck-bash")
+    proc = subprocess.Popen([sys.executable, "-m", "inspector", "--db", str(db), "run", "--", "sh", "-c", "echo $$"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert int(out) == proc.pid
+
+
+def test_healthy_database_is_left_untouched_and_silent(fixture_db) -> None:
+    db = fixture_db("clean")
+    digest = sha256(db)
+    ran = ocinspect("--db", str(db), "run", "--", "true")
+    assert (ran.returncode, ran.stderr) == (0, "")
+    assert sha256(db) == digest
+
+
+def test_dry_run_shows_the_plan_and_still_starts(fixture_db) -> None:
+    db = fixture_db("stuck-task")
+    digest = sha256(db)
+    ran = ocinspect("--db", str(db), "run", "--dry-run", "--", "sh", "-c", "echo started")
+    assert ran.returncode == 0 and ran.stdout == "started\n"
+    assert "task tool: running → error" in ran.stderr and "nothing was changed" in ran.stderr
+    assert sha256(db) == digest
+
+
+def test_no_database_yet_is_a_normal_first_start(tmp_path: Path) -> None:
+    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "nothing-here"))
+    ran = ocinspect("run", "--", "sh", "-c", "echo first start", env=env)
+    assert (ran.returncode, ran.stdout, ran.stderr) == (0, "first start\n", "")
+
+
+def test_a_locked_database_is_one_warning_and_the_command_runs(fixture_db) -> None:
+    db = fixture_db("stuck-bash")
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        ran = ocinspect("--db", str(db), "--busy-timeout", "200", "run", "--", "sh", "-c", "echo started")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert ran.returncode == 0 and ran.stdout == "started\n"
+    (line,) = ran.stderr.splitlines()
+    assert line.startswith("ocinspect: warning: ") and "locked" in line and "starting without recovery" in line
+    assert stuck_tools(db) == 1
+
+
+def test_an_unwritable_journal_is_one_warning_and_changes_nothing(fixture_db, tmp_path: Path) -> None:
+    db = fixture_db("stuck-bash")
+    digest = sha256(db)
+    blocker = tmp_path / "state-is-a-file"
+    blocker.write_text("")
+    env = dict(os.environ, XDG_STATE_HOME=str(blocker))
+    ran = ocinspect("--db", str(db), "run", "--", "sh", "-c", "exit 3", env=env)
+    assert ran.returncode == 3
+    (line,) = ran.stderr.splitlines()
+    assert line.startswith("ocinspect: warning: cannot create the journal directory")
+    assert sha256(db) == digest
+
+
+@pytest.mark.parametrize("content", [b"", b"not a database at all, just text"])
+def test_unreadable_files_do_not_block_the_start(tmp_path: Path, content: bytes) -> None:
+    db = tmp_path / "opencode.db"
+    db.write_bytes(content)
+    ran = ocinspect("--db", str(db), "run", "--", "sh", "-c", "echo started")
+    assert ran.returncode == 0 and ran.stdout == "started\n"
+    assert db.read_bytes() == content
+    assert ran.stderr == "" if not content else "not a SQLite database" in ran.stderr
+
+
+def test_opencode_2x_database_is_left_to_opencode(tmp_path: Path) -> None:
+    db = tmp_path / "opencode.db"
+    conn = sqlite3.connect(db)
+    conn.executescript("CREATE TABLE session_v2 (id TEXT PRIMARY KEY); CREATE TABLE message (id TEXT);")
+    conn.close()
+    digest = sha256(db)
+    ran = ocinspect("--db", str(db), "run", "--", "true")
+    assert (ran.returncode, ran.stderr) == (0, "")
+    assert sha256(db) == digest
+
+
+def test_without_a_command_is_a_usage_error() -> None:
+    ran = ocinspect("run")
+    assert ran.returncode == 2 and "give the command to start" in ran.stderr
+
+
+def test_a_command_that_cannot_start_is_127(fixture_db) -> None:
+    ran = ocinspect("--db", str(fixture_db("clean")), "run", "--", "no-such-program-ocinspect")
+    assert ran.returncode == 127
+    assert ran.stderr.strip() == "ocinspect: error: cannot start 'no-such-program-ocinspect': No such file or directory"
+
+
+def test_options_after_the_command_belong_to_the_command(fixture_db) -> None:
+    ran = ocinspect("--db", str(fixture_db("clean")), "run", "sh", "-c", 'echo "$0 $1"', "--dry-run", "--help")
+    assert ran.returncode == 0 and ran.stdout == "--dry-run --help\n"
+
+
+def test_sessions_of_every_fixture_are_found(fixture_db) -> None:
+    """The quick tier used at start finds every stuck session of the real fixtures."""
+    for name, sessions in SESSIONS.items():
+        db = fixture_db(name)
+        ran = ocinspect("--db", str(db), "run", "--dry-run", "--", "true")
+        assert ran.returncode == 0
+        for sid in sessions:
+            assert sid in ran.stderr, (name, ran.stderr)
