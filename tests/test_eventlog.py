@@ -21,7 +21,7 @@ from inspector.core.builder import DatabaseBuilder
 from inspector.core.live import OFFLINE
 from inspector.core.store import open_store
 
-from .conftest import FIXTURES, NOW, SESSIONS, copy_db, rows
+from .conftest import FIXTURES, NOW, SESSIONS, rows
 
 LATER = NOW + 60_000
 LOGGED_FIXTURES = ["stuck-bash", "stuck-two", "stuck-pending", "stuck-task", "clean"]
