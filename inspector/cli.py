@@ -198,11 +198,17 @@ def show(settings: Settings, session_id: str, as_json: bool) -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Also repair sessions OpenCode is live on (or may be). Dangerous.")
 @click.option("--backup", metavar="PATH", type=click.Path(dir_okay=False), help="First copy the database to PATH (SQLite backup API).")
+@click.option("--direct", is_flag=True, help="Write the database file even when a running OpenCode could do the repair.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_settings
-def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_run: bool, yes: bool, force: bool, backup: str | None, as_json: bool) -> None:
-    """Repair stuck sessions the way OpenCode itself aborts a turn (journaled, undoable)."""
+def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_run: bool, yes: bool, force: bool, backup: str | None, direct: bool, as_json: bool) -> None:
+    """Repair stuck sessions the way OpenCode itself aborts a turn (journaled, undoable).
+
+    When OpenCode runs and the session is idle in it, the repair goes through its API (its
+    open clients see it); otherwise, or with --direct, ocinspect writes the file itself.
+    """
     from inspector.core import recover as core
+    from inspector.core.patterns import REOPEN_HINT
     from inspector.render import events_clause, plan_text, run_json
 
     if bool(session_ids) == all_:
@@ -212,7 +218,7 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
 
         roll_back_hot_journal(settings.path(), busy_timeout_ms=settings.busy_timeout)
     store = settings.store()
-    plan = core.plan(store, None if all_ else list(session_ids), force=force)
+    plan = core.plan(store, None if all_ else list(session_ids), force=force, direct=direct)
     if not as_json:
         lines = plan_text(plan)
         if lines:
@@ -249,6 +255,11 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
         )
         for skip in conflicts:
             click.echo(f"Skipped {skip.id}: {skip.reason}")
+        routes = dict(result.via)
+        for session_id in result.sessions:
+            click.echo(f"  {session_id}: {'via OpenCode' if routes.get(session_id) == 'opencode' else 'direct'}")
+        if "opencode" in routes.values():
+            click.echo(REOPEN_HINT)
         click.echo(f"Undo with: ocinspect undo {result.run_id}")
     sys.exit(EXIT_REFUSED if plan.refused else EXIT_FOUND if conflicts else EXIT_OK)
 

@@ -65,6 +65,7 @@ def run_json(result: RunResult) -> dict[str, Any]:
         "messages_completed": result.messages_completed,
         "sessions_uncompacted": result.sessions_uncompacted,
         "events_appended": result.events_appended,
+        "via": dict(result.via),
         "skipped": [{"id": s.id, "reason": s.reason} for s in result.skipped],
         "journal": result.journal_path,
     }
@@ -164,7 +165,8 @@ def plan_text(plan: Plan) -> list[str]:
     lines: list[str] = []
     for unit in plan.units:
         label = " + ".join(unit.session_ids)
-        lines.append(f"Session {label}:")
+        route = f" (through the OpenCode serving it, port {unit.via_port})" if unit.via_port else ""
+        lines.append(f"Session {label}{route}:")
         for change in unit.changes:
             lines.append(f"  {change.table} {change.row_id}: {change.summary}")
     for skip in plan.refused:

@@ -20,7 +20,7 @@ SESSION_KEYS = {"id", "title", "directory", "parent_id", "verdict", "verdict_rea
 PART_KEYS = {"id", "message_id", "tool", "status", "started", "elapsed_ms", "input_summary",
              "title", "child_session_id", "in_finished_turn"}
 RUN_KEYS = {"run_id", "dry_run", "sessions", "parts_repaired", "messages_completed",
-            "sessions_uncompacted", "events_appended", "skipped", "journal"}
+            "sessions_uncompacted", "events_appended", "via", "skipped", "journal"}
 
 
 def run(*args: str, input: str | None = None):
@@ -87,6 +87,7 @@ def test_recover_all_then_undo(fixture_db) -> None:
     undo = run("--db", str(db), "undo", "--json")
     assert undo.exit_code == 0 and json.loads(undo.stdout)["restored"] == 4
     assert json.loads(undo.stdout)["events_appended"] == 4 == payload["events_appended"]
+    assert payload["via"] == {sid: "direct" for sid in SESSIONS["stuck-two"]}
     assert rows(db, "SELECT id, data, time_updated FROM part ORDER BY id") == original
     again = run("--db", str(db), "undo")
     assert again.exit_code == 2 and "no recovery run to undo" in again.stderr

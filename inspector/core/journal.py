@@ -189,6 +189,8 @@ def read_run(path: Path) -> JournalRun:
             units.append(record)
         elif kind == "committed":
             committed.add(int(record["index"]))
+        elif kind == "observed":  # written through OpenCode's API: what the rows really hold
+            _observed(units, record)
         elif kind == "done":
             finished = True
         elif kind == "undo":
@@ -205,6 +207,16 @@ def read_run(path: Path) -> JournalRun:
         undone=undone,
         finished=finished,
     )
+
+
+def _observed(units: list[dict[str, Any]], record: dict[str, Any]) -> None:
+    index = int(record["index"])
+    unit = next((u for u in units if int(u["index"]) == index), None)
+    if unit is None:
+        return
+    seen = {(c["table"], c["id"]): c["after"] for c in record.get("changes", [])}
+    for change in unit["changes"]:
+        change["after"] = seen.get((change["table"], change["id"]), change["after"])
 
 
 def iter_runs(directory: Path) -> Iterator[JournalRun]:

@@ -49,6 +49,8 @@ class LiveStatus:
     waiting: frozenset[str] = frozenset()
     undecided: frozenset[str] = frozenset()
     unknown_reason: str = ""
+    servers: tuple[tuple[str, int], ...] = ()  # directory -> the port that answered for it
+    versions: tuple[tuple[int, str], ...] = ()  # port -> OpenCode version (GET /global/health)
 
     def verdict(self, session_id: str, directory: str) -> tuple[str, str]:
         """(verdict, reason) for one session."""
@@ -61,6 +63,13 @@ class LiveStatus:
         if self.running is None or directory in self.unknown_directories:
             return "unknown", self.unknown_reason or self.detail or "could not ask the running OpenCode about this session"
         return "stale", "OpenCode is running but does not list this session as busy"
+
+    def server_for(self, directory: str) -> int | None:
+        """The port of a server that answered ``/session/status`` for ``directory``."""
+        return next((port for d, port in self.servers if d == directory), None)
+
+    def version_of(self, port: int) -> str | None:
+        return next((v for p, v in self.versions if p == port), None)
 
     def port_of(self, session_id: str) -> int | None:
         """The port of the server that lists ``session_id`` busy (None if none does)."""
@@ -200,6 +209,7 @@ def detect(db: str | os.PathLike[str], directories: Iterable[str] = ()) -> LiveS
     waiting: set[str] = set()
     undecided: set[str] = set()
     auth: ServerAuthRequired | None = None
+    servers: dict[str, int] = {}
     for directory in sorted(set(directories)):
         answered = False
         for port in ports:
@@ -212,6 +222,7 @@ def detect(db: str | os.PathLike[str], directories: Iterable[str] = ()) -> LiveS
             except ServerError:
                 continue
             answered = True
+            servers.setdefault(directory, port)
             here = {sid for sid, kind in statuses.items() if kind in _BUSY_TYPES}
             for sid in here:
                 busy.setdefault(sid, port)
@@ -241,4 +252,21 @@ def detect(db: str | os.PathLike[str], directories: Iterable[str] = ()) -> LiveS
         waiting=frozenset(waiting),
         undecided=frozenset(undecided),
         unknown_reason=reason,
+        servers=tuple(sorted(servers.items())),
+        versions=tuple(_versions(sorted(set(servers.values())), credentials)),
     )
+
+
+def _versions(ports: list[int], credentials: object) -> list[tuple[int, str]]:
+    """``GET /global/health`` of each answering server: which routes it has depends on it."""
+    from .server_api import ServerClient, ServerError
+
+    found = []
+    for port in ports:
+        try:
+            health = ServerClient(port, credentials=credentials, timeout=STATUS_TIMEOUT_S).get("/global/health")  # type: ignore[arg-type]
+        except ServerError:
+            continue
+        if isinstance(health, dict) and isinstance(health.get("version"), str):
+            found.append((port, health["version"]))
+    return found

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from .live import LiveStatus
 
 Schema = Literal["v1", "v2", "legacy"]
 Verdict = Literal["stale", "live", "unknown", "ok"]
@@ -101,6 +104,7 @@ class ScanResult:
     quick: bool
     scanned_at: int
     total_sessions: int = 0
+    live: LiveStatus | None = field(default=None, compare=False, repr=False)  # who to ask, or where to write
 
     @property
     def stuck(self) -> tuple[Diagnosis, ...]:
@@ -162,6 +166,8 @@ class PlanUnit:
     changes: tuple[RowChange, ...]
     events: tuple[LogEvent, ...] = ()
     cursors: tuple[LogCursor, ...] = ()
+    via_port: int | None = None  # written through the OpenCode serving it on this port; None: direct
+    directory: str = ""
 
     @property
     def parts(self) -> int:
@@ -218,6 +224,7 @@ class RunResult:
     journal_path: str | None = None
     sessions_uncompacted: int = 0
     events_appended: int = 0
+    via: tuple[tuple[str, str], ...] = ()  # session -> "opencode" | "direct"
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,13 @@ PATTERNS: dict[str, Pattern] = {
     )
 }
 
+REOPEN_HINT = (
+    "Repaired through the running OpenCode: open clients already show the tools aborted; reopen "
+    "the session (or reload the web UI) to clear its \"Thinking\" — OpenCode 1.18 publishes no "
+    "update of a finished turn."
+)
+
+
 VERDICTS: dict[str, str] = {
     "stale": "Nothing is working on this session any more: safe to recover.",
     "live": "OpenCode is really working on this session right now: leave it alone.",

@@ -80,11 +80,14 @@ def plan(
     result: ScanResult | None = None,
     live: LiveStatus | None = None,
     now: int | None = None,
+    direct: bool = False,
 ) -> Plan:
     """Build the repair plan for ``session_ids`` (``None`` = every stuck session).
 
     ``result`` reuses a scan the caller already has (the TUI); otherwise a deep scan runs.
-    Live or unknown sessions are refused unless ``force``; nothing is written here.
+    Live or unknown sessions are refused unless ``force``; nothing is written here. A stale
+    session that a running OpenCode (≥ 1.18) serves is routed through that server's API
+    (``via_port``) unless ``direct``: then its open clients see the repair.
     """
     now = now_ms() if now is None else now
     store.require_v1()
@@ -135,7 +138,7 @@ def plan(
                               "or use --force")
                     refused.extend(Skip(member, reason) for member in unit.session_ids)
                     continue
-            built.append(unit)
+            built.append(_routed(unit, diagnoses, result.live, direct=direct))
     return Plan(
         database=str(store.path),
         created=now,
@@ -144,6 +147,20 @@ def plan(
         nothing_to_do=tuple(nothing),
         forced=force,
     )
+
+
+def _routed(unit: PlanUnit, diagnoses: dict[str, Diagnosis], live: LiveStatus | None, *, direct: bool) -> PlanUnit:
+    """Through the OpenCode serving the unit's directory when one answers and can take it."""
+    directory = diagnoses[unit.session_ids[0]].session.directory
+    port = None
+    stale = all(diagnoses[s].verdict == "stale" for s in unit.session_ids)
+    if not direct and stale and live is not None and live.running:
+        from .via_opencode import supports  # local: http.client only when OpenCode runs
+
+        port = live.server_for(directory)
+        if port is not None and not supports(live.version_of(port)):
+            port = None
+    return replace(unit, directory=directory, via_port=port)
 
 
 def _with_events(conn: Connection, unit: PlanUnit, ids: eventlog.EventIds, now: int) -> PlanUnit:
@@ -260,18 +277,40 @@ def apply(
     cancel: threading.Event | None = None,
     now: int | None = None,
 ) -> RunResult:
-    """Write ``the_plan``: journal first (fsync), then one compare-and-set transaction per unit."""
+    """Write ``the_plan``: journal first (fsync), then each unit — through the OpenCode that
+    serves it (``via_port``), or directly in one compare-and-set transaction."""
     if the_plan.is_empty:
         return RunResult(run_id=None, dry_run=False, sessions=(), parts_repaired=0,
                          messages_completed=0, skipped=the_plan.refused + the_plan.nothing_to_do)
-    store = open_store(the_plan.database, write=True, busy_timeout_ms=busy_timeout_ms)
+    now = now_ms() if now is None else now
+    indexed = list(enumerate(the_plan.units))
+    through = [(i, u) for i, u in indexed if u.via_port is not None]
+    direct = [(i, u) for i, u in indexed if u.via_port is None]
+    # Only a direct write opens the file read-write; through OpenCode we only read it.
+    store = open_store(the_plan.database, write=bool(direct), busy_timeout_ms=busy_timeout_ms)
+    events = 0
     try:
         store.require_v1()
         run_id = new_run_id(now)
         directory = journal_directory or journal_dir()
-        writer = JournalWriter.create(directory, run_id, the_plan, now_ms() if now is None else now)
+        writer = JournalWriter.create(directory, run_id, the_plan, now)
         try:
-            done, skipped = _write_units(store, the_plan, writer, progress, cancel)
+            done: list[PlanUnit] = []
+            skipped: list[Skip] = []
+            if through:
+                from . import via_opencode
+
+                outcome = via_opencode.write_units(store, through, writer, now=now, progress=progress,
+                                                   cancel=cancel, total=len(indexed))
+                done += outcome.done
+                skipped += outcome.skipped
+                events += outcome.events
+            if direct:
+                wrote, missed = _write_units(store, direct, writer, progress, cancel,
+                                             done_before=len(through), total=len(indexed))
+                done += wrote
+                skipped += missed
+                events += sum(len(u.events) for u in wrote)
             writer.write({"kind": "done", "repaired": [s for u in done for s in u.session_ids],
                           "skipped": [s.__dict__ for s in skipped]})
             writer.sync()
@@ -288,23 +327,27 @@ def apply(
         skipped=the_plan.refused + the_plan.nothing_to_do + tuple(skipped),
         journal_path=str(writer.path),
         sessions_uncompacted=sum(1 for u in done for c in u.changes if c.table == "session"),
-        events_appended=sum(len(u.events) for u in done),
+        events_appended=events,
+        via=tuple((s, "opencode" if u.via_port is not None else "direct") for u in done for s in u.session_ids),
     )
 
 
 def _write_units(
     store: Store,
-    the_plan: Plan,
+    items: list[tuple[int, PlanUnit]],
     writer: JournalWriter,
     progress: Progress | None,
     cancel: threading.Event | None,
+    *,
+    done_before: int = 0,
+    total: int | None = None,
 ) -> tuple[list[PlanUnit], list[Skip]]:
     """One transaction per unit on one connection; a conflict rolls back just that unit."""
     done: list[PlanUnit] = []
     skipped: list[Skip] = []
-    total = len(the_plan.units)
+    total = len(items) if total is None else total
     with store.writer() as session:
-        for index, unit in enumerate(the_plan.units):
+        for position, (index, unit) in enumerate(items):
             if cancel is not None and cancel.is_set():
                 skipped.extend(Skip(s, "cancelled before it was repaired") for s in unit.session_ids)
                 continue
@@ -324,13 +367,13 @@ def _write_units(
                 continue
             except DatabaseLocked as locked:
                 writer.write({"kind": "skipped", "index": index, "reason": str(locked)})
-                for rest in the_plan.units[index:]:
+                for _, rest in items[position:]:
                     skipped.extend(Skip(s, str(locked)) for s in rest.session_ids)
                 break
             writer.write({"kind": "committed", "index": index})
             done.append(unit)
             if progress:
-                progress(index + 1, total)
+                progress(done_before + position + 1, total)
     return done, skipped
 
 
@@ -345,6 +388,7 @@ def dry_run(the_plan: Plan) -> RunResult:
         skipped=the_plan.refused + the_plan.nothing_to_do,
         sessions_uncompacted=sum(1 for u in the_plan.units for c in u.changes if c.table == "session"),
         events_appended=the_plan.event_count,
+        via=tuple((s, "opencode" if u.via_port is not None else "direct") for u in the_plan.units for s in u.session_ids),
     )
 
 

@@ -326,6 +326,7 @@ def scan(
         quick=quick,
         scanned_at=now,
         total_sessions=total,
+        live=live,
     )
 
 

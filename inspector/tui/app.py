@@ -22,6 +22,7 @@ from inspector.core import recover
 from inspector.core.errors import DatabaseNotFound, InspectorError, NotADatabase, SchemaUnsupported
 from inspector.core.live import LiveStatus
 from inspector.core.model import Plan, ScanResult
+from inspector.core.patterns import REOPEN_HINT
 from inspector.core.scan import Cancelled, scan
 from inspector.core.store import DEFAULT_BUSY_TIMEOUT_MS, open_store
 
@@ -326,7 +327,8 @@ class InspectorApp(App[None]):
                 f"Run {result.run_id}: {plural(len(result.sessions), 'session')} recovered, "
                 f"{plural(result.parts_repaired, 'tool part')} aborted, "
                 f"{plural(result.messages_completed, 'turn')} closed"
-                f"{events_note(result.events_appended)}. Press u to undo.",
+                f"{events_note(result.events_appended)}. Press u to undo."
+                + (f"\n{REOPEN_HINT}" if any(way == "opencode" for _, way in result.via) else ""),
                 title="Recovered", timeout=RESULT_TIMEOUT, markup=False,
             )
         else:

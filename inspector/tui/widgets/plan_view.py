@@ -41,8 +41,9 @@ def plan_content(plan: Plan, titles: Mapping[str, str]) -> Content:
     for unit in plan.units:
         for position, session_id in enumerate(unit.session_ids):
             marker, style = ("▸ ", "bold") if position == 0 else ("  + ", "")
+            route = f"  through OpenCode (port {unit.via_port})" if unit.via_port and position == 0 else ""
             lines.append(Content.assemble((marker + name(session_id), style), "  ",
-                                          (one_line(session_id), "$foreground-muted")))
+                                          (one_line(session_id), "$foreground-muted"), (route, "$success")))
             for change in unit.changes:
                 if change.session_id != session_id:
                     continue

@@ -1,0 +1,202 @@
+"""Repair through the OpenCode that serves the database: its own API writes each row and event.
+
+When OpenCode runs and a stale session sits idle in it (after a restart), writing the file
+behind its back works, but its open web UI/TUI keep spinning until reloaded. Through its API
+instead (measured on 1.18.33):
+
+- ``PATCH /session/{sid}/message/{mid}/part/{pid}`` with the whole repaired part writes the row,
+  appends its ``message.part.updated.1`` event and publishes ``message.part.updated`` to every
+  client of ``GET /event``: open UIs show the tool aborted at once;
+- ``POST /sync/replay`` with a ``message.updated.1`` (or ``session.updated.1``) event at the
+  session's next seq writes the turn and its event. It publishes nothing, and no supported route
+  publishes an update of an existing turn: clients drop "Thinking" when the session is reopened.
+  A replay whose seq is stale is skipped silently, so every write is read back and retried.
+
+No transaction spans HTTP calls. Each unit is compared with its before-images (and its log
+cursor) just before the first call, written call by call, then read back through the API; what
+the rows really hold afterwards is journaled as the after-image, so ``undo`` stays exact.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from . import eventlog
+from . import queries as q
+from .journal import JournalWriter
+from .model import LogCursor, PlanUnit, RowChange, Skip
+from .server_api import ServerClient, ServerError
+from .store import Store
+
+MIN_VERSION = (1, 18, 0)  # the first releases that write the sync log and replay it
+REPLAY_ATTEMPTS = 3
+Progress = Callable[[int, int], None]
+
+
+def supports(version: str | None) -> bool:
+    """Whether an OpenCode of ``version`` takes a repair through its API (PATCH + replay)."""
+    if not version:
+        return False
+    numbers: list[int] = []
+    for piece in version.split("-")[0].split("."):
+        if not piece.isdigit():
+            break
+        numbers.append(int(piece))
+    return tuple(numbers) >= MIN_VERSION
+
+
+@dataclass
+class Outcome:
+    """What one run through OpenCode did: units written, units skipped, events OpenCode logged."""
+
+    done: list[PlanUnit]
+    skipped: list[Skip]
+    events: int = 0
+
+
+class _Refused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def write_units(
+    store: Store,
+    items: Sequence[tuple[int, PlanUnit]],
+    writer: JournalWriter,
+    *,
+    now: int,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    done_before: int = 0,
+    total: int | None = None,
+) -> Outcome:
+    """Write each unit through the server on its ``via_port``; ``store`` is only read."""
+    outcome = Outcome(done=[], skipped=[])
+    total = len(items) if total is None else total
+    ids = eventlog.EventIds()
+    for count, (index, unit) in enumerate(items, 1):
+        if cancel is not None and cancel.is_set():
+            outcome.skipped.extend(Skip(s, "cancelled before it was repaired") for s in unit.session_ids)
+            continue
+        assert unit.via_port is not None
+        client = ServerClient(unit.via_port)
+        started: dict[str, int] = {}
+        try:
+            with store.read() as conn:
+                _compare(conn, unit)
+                started = {sid: c.seq for sid, c in eventlog.read_cursors(conn, unit.session_ids).items()}
+            _write(client, store, unit, ids, now)
+            _read_back(client, unit)
+        except (_Refused, ServerError) as exc:
+            reason = exc.reason if isinstance(exc, _Refused) else (
+                f"{exc}; OpenCode on port {unit.via_port} may have taken part of it (see the journal)")
+            writer.write({"kind": "skipped", "index": index, "reason": reason})
+            outcome.skipped.extend(Skip(s, reason) for s in unit.session_ids)
+            if started:
+                _observe(store, writer, index, unit)
+            continue
+        _observe(store, writer, index, unit)
+        writer.write({"kind": "committed", "index": index, "via": "opencode", "port": unit.via_port})
+        with store.read() as conn:
+            after = eventlog.read_cursors(conn, unit.session_ids)
+        outcome.events += sum(after[s].seq - started.get(s, -1) for s in after)
+        outcome.done.append(unit)
+        if progress:
+            progress(done_before + count, total)
+    return outcome
+
+
+def _compare(conn: Connection, unit: PlanUnit) -> None:
+    """The compare of compare-and-set: every row still as planned, nothing logged since."""
+    for change in unit.changes:
+        row = conn.execute(q.current_row(change.table, sorted(change.before)), {"id": change.row_id}).first()
+        if row is None:
+            raise _Refused(f"{change.table} {change.row_id} was deleted since the plan was made")
+        if any(row._mapping[c] != change.before[c] for c in change.before):
+            raise _Refused(f"{change.table} {change.row_id} changed since the plan was made; OpenCode is working on it")
+    planned = {c.session_id: c.seq for c in unit.cursors}
+    now = eventlog.read_cursors(conn, planned)
+    if any(now[s].seq != seq for s, seq in planned.items() if s in now):
+        raise _Refused("OpenCode appended to this session's event log since the plan was made")
+
+
+def _write(client: ServerClient, store: Store, unit: PlanUnit, ids: eventlog.EventIds, now: int) -> None:
+    for change in unit.changes:
+        if change.table == "part":
+            body = {"id": change.row_id, "sessionID": change.session_id, "messageID": change.message_id,
+                    **json.loads(change.after["data"])}
+            path = "/session/{}/message/{}/part/{}".format(
+                *(urllib.parse.quote(str(x), safe="") for x in (change.session_id, change.message_id, change.row_id)))
+            answer = client.patch(path, body, directory=unit.directory)
+            if not isinstance(answer, dict) or (answer.get("state") or {}).get("status") != "error":
+                raise _Refused(f"OpenCode did not take the repair of part {change.row_id}")
+    by_session: dict[str, list[RowChange]] = {}
+    for change in unit.changes:
+        if change.table != "part":
+            by_session.setdefault(change.session_id, []).append(change)
+    for session_id, changes in by_session.items():
+        _replay(client, store, unit.directory, session_id, changes, ids, now)
+
+
+def _replay(client: ServerClient, store: Store, directory: str, session_id: str,
+            changes: list[RowChange], ids: eventlog.EventIds, now: int) -> None:
+    """Replay the turns' events at the session's next seqs; retry while a race made them stale."""
+    for _attempt in range(REPLAY_ATTEMPTS):
+        with store.read() as conn:
+            if all(_holds_after(conn, c) for c in changes):
+                return
+            cursors = eventlog.read_cursors(conn, [session_id])
+            cursor = cursors.get(session_id) or LogCursor(session_id=session_id, seq=-1)
+            events = eventlog.events_for(conn, [(c, c.after) for c in changes], {session_id: cursor}, ids, now)
+        client.post("/sync/replay", {"directory": directory, "events": [
+            {"id": e.id, "aggregateID": e.aggregate_id, "seq": e.seq, "type": e.type, "data": json.loads(e.data)}
+            for e in events]}, directory=directory)
+    with store.read() as conn:
+        if not all(_holds_after(conn, c) for c in changes):
+            raise _Refused(f"OpenCode kept skipping the replayed turn of session {session_id} (its log kept moving)")
+
+
+def _holds_after(conn: Connection, change: RowChange) -> bool:
+    """The row says what the repair wanted (OpenCode writes its own ``time_updated``)."""
+    row = conn.execute(q.current_row(change.table, sorted(change.after)), {"id": change.row_id}).first()
+    if row is None:
+        return False
+    if change.table == "session":
+        return row.time_compacting is None
+    return json.loads(row.data) == json.loads(change.after["data"])
+
+
+def _read_back(client: ServerClient, unit: PlanUnit) -> None:
+    """Through the API, as OpenCode's clients will see it: turns closed, tools aborted."""
+    wanted = {c.row_id for c in unit.changes if c.table in ("part", "message")}
+    for session_id in unit.session_ids:
+        messages = client.get(f"/session/{urllib.parse.quote(session_id, safe='')}/message", directory=unit.directory)
+        for item in messages if isinstance(messages, list) else []:
+            info = item.get("info") or {}
+            if info.get("id") in wanted and not (info.get("time") or {}).get("completed"):
+                raise _Refused(f"OpenCode still shows turn {info.get('id')} unfinished after the repair")
+            for part in item.get("parts") or []:
+                status = (part.get("state") or {}).get("status")
+                if part.get("id") in wanted and status != "error":
+                    raise _Refused(f"OpenCode still shows part {part.get('id')} {status} after the repair")
+
+
+def _observe(store: Store, writer: JournalWriter, index: int, unit: PlanUnit) -> None:
+    """Journal what the rows OpenCode changed hold now: the after-images ``undo`` compares with
+    (rows it did not change keep the planned after-image, so undo reports them untouched)."""
+    observed: list[dict[str, Any]] = []
+    with store.read() as conn:
+        for change in unit.changes:
+            row = conn.execute(q.current_row(change.table, sorted(change.after)), {"id": change.row_id}).first()
+            if row is not None and dict(row._mapping) != change.before:
+                observed.append({"table": change.table, "id": change.row_id, "after": dict(row._mapping)})
+    writer.write({"kind": "observed", "index": index, "changes": observed})
+    writer.sync()
