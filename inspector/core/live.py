@@ -2,18 +2,24 @@
 
 OpenCode keeps "busy" in memory only, so the database alone cannot tell a crashed turn from one
 still being worked on. We look for ``opencode`` processes (psutil) that use this database, find
-their listening loopback ports and ask ``GET /session/status``, which lists non-idle sessions.
+their listening loopback ports and ask ``GET /session/status`` (through ``server_api``, with the
+server's password when ``OPENCODE_SERVER_PASSWORD`` is set), which lists non-idle sessions.
+For directories with busy sessions we also ask which sessions wait for a person (a pending
+permission or question): those are never "hung", whatever the clock says.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
+
+if TYPE_CHECKING:  # server_api (http.client) is imported only when OpenCode is running
+    from .server_api import ServerAuthRequired, ServerClient
 
 STATUS_TIMEOUT_S = 1.0
 _BUSY_TYPES = {"busy", "retry"}
@@ -27,23 +33,38 @@ class OpenCodeProcess:
 
 @dataclass(frozen=True)
 class LiveStatus:
-    """``running`` is True/False, or None when we could not tell (then writes need --force)."""
+    """``running`` is True/False, or None when we could not tell (then writes need --force).
+
+    ``owners`` pairs each busy session with the port of the server that listed it (where an
+    abort must go); ``waiting`` holds busy sessions that wait for a person's answer, and
+    ``undecided`` busy sessions for which we could not ask that.
+    """
 
     running: bool | None
     processes: tuple[OpenCodeProcess, ...] = ()
     busy: frozenset[str] = frozenset()
     unknown_directories: frozenset[str] = frozenset()
     detail: str = ""
+    owners: tuple[tuple[str, int], ...] = ()
+    waiting: frozenset[str] = frozenset()
+    undecided: frozenset[str] = frozenset()
+    unknown_reason: str = ""
 
     def verdict(self, session_id: str, directory: str) -> tuple[str, str]:
         """(verdict, reason) for one session."""
         if self.running is False:
             return "stale", "OpenCode is not running on this database"
         if session_id in self.busy:
+            if session_id in self.waiting:
+                return "live", "OpenCode reports this session busy: it waits for your answer (permission or question)"
             return "live", "OpenCode reports this session busy (it is really working on it)"
         if self.running is None or directory in self.unknown_directories:
-            return "unknown", self.detail or "could not ask the running OpenCode about this session"
+            return "unknown", self.unknown_reason or self.detail or "could not ask the running OpenCode about this session"
         return "stale", "OpenCode is running but does not list this session as busy"
+
+    def port_of(self, session_id: str) -> int | None:
+        """The port of the server that lists ``session_id`` busy (None if none does)."""
+        return next((port for sid, port in self.owners if sid == session_id), None)
 
 
 OFFLINE = LiveStatus(running=False, detail="OpenCode is not running on this database")
@@ -124,22 +145,29 @@ def find_processes(db: Path) -> tuple[list[OpenCodeProcess], bool]:
 
 def query_status(port: int, directory: str, timeout: float = STATUS_TIMEOUT_S) -> dict[str, str]:
     """``GET /session/status`` on loopback: session id -> status type for non-idle sessions."""
-    import urllib.parse  # local: only needed when OpenCode is running (keeps CLI start-up lean)
-    import urllib.request
+    from .server_api import ServerClient
 
-    query = urllib.parse.urlencode({"directory": directory})
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/session/status?{query}",
-        headers={"x-opencode-directory": directory, "accept": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (loopback)
-        payload = json.loads(response.read().decode("utf-8"))
-    if not isinstance(payload, dict):
-        raise ValueError("unexpected /session/status payload")
-    return {
-        sid: (value.get("type") if isinstance(value, dict) else str(value))
-        for sid, value in payload.items()
-    }
+    return ServerClient(port, timeout=timeout).session_status(directory)
+
+
+def _auth_reason(error: ServerAuthRequired) -> str:
+    from .server_api import PASSWORD_ENV, USERNAME_ENV
+
+    if error.password_sent:
+        return f"the server refused the password in {PASSWORD_ENV}"
+    return f"the server needs its password: set {PASSWORD_ENV} (and {USERNAME_ENV} if not 'opencode')"
+
+
+def _waiting(client: ServerClient, directory: str) -> set[str] | None:
+    """Sessions waiting for a person in ``directory``; None when the server would not say."""
+    from .server_api import ServerError, ServerHTTPError
+
+    try:
+        return client.pending_requests(directory)
+    except ServerHTTPError as exc:
+        return set() if exc.status == 404 else None  # an OpenCode without these routes
+    except ServerError:
+        return None
 
 
 def detect(db: str | os.PathLike[str], directories: Iterable[str] = ()) -> LiveStatus:
@@ -164,26 +192,53 @@ def detect(db: str | os.PathLike[str], directories: Iterable[str] = ()) -> LiveS
             processes=tuple(processes),
             detail=f"OpenCode (pid {pids}) uses this database but serves no HTTP port to ask",
         )
-    busy: set[str] = set()
+    from .server_api import Credentials, ServerAuthRequired, ServerClient, ServerError
+
+    credentials = Credentials.from_env()
+    busy: dict[str, int] = {}
     unknown: set[str] = set()
+    waiting: set[str] = set()
+    undecided: set[str] = set()
+    auth: ServerAuthRequired | None = None
     for directory in sorted(set(directories)):
         answered = False
         for port in ports:
+            client = ServerClient(port, credentials=credentials, timeout=STATUS_TIMEOUT_S)
             try:
-                statuses = query_status(port, directory)
-            except (OSError, ValueError):
+                statuses = client.session_status(directory)
+            except ServerAuthRequired as exc:
+                auth = exc
+                continue
+            except ServerError:
                 continue
             answered = True
-            busy.update(sid for sid, kind in statuses.items() if kind in _BUSY_TYPES)
+            here = {sid for sid, kind in statuses.items() if kind in _BUSY_TYPES}
+            for sid in here:
+                busy.setdefault(sid, port)
+            if here:
+                people = _waiting(client, directory)
+                if people is None:
+                    undecided |= here
+                else:
+                    waiting |= here & people
         if not answered:
             unknown.add(directory)
     detail = f"OpenCode is running on this database (pid {pids}, port {', '.join(map(str, ports))})"
+    reason = ""
     if unknown:
-        detail += "; it did not answer /session/status"
+        if auth is not None:
+            reason = f"OpenCode is running on this database, but {_auth_reason(auth)}"
+            detail += f"; {_auth_reason(auth)}"
+        else:
+            detail += "; it did not answer /session/status"
     return LiveStatus(
         running=True,
         processes=tuple(processes),
         busy=frozenset(busy),
         unknown_directories=frozenset(unknown),
         detail=detail,
+        owners=tuple(sorted(busy.items())),
+        waiting=frozenset(waiting),
+        undecided=frozenset(undecided),
+        unknown_reason=reason,
     )
