@@ -212,8 +212,8 @@ def abort_chain(
         return outcome(False, (
             f"OpenCode let go, but left {', '.join(open_rows[:3])} open; rows left alone "
             f"(now stale: ocinspect recover {target.root} repairs them)"))
-    closed = "turn" if len(chain) == 1 else f"turns of {len(chain)} sessions"
-    return outcome(True, f"stopped by OpenCode: every {closed} closed, no tool left running")
+    closed = "its turn" if len(chain) == 1 else f"the turns of all {len(chain)} sessions"
+    return outcome(True, f"stopped by OpenCode: {closed} closed, no tool left running")
 
 
 def _open_rows(store: Store, chain: Sequence[str], out: list[str]) -> list[str]:
