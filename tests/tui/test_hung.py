@@ -163,3 +163,24 @@ class TestHungSnapshots:
     def test_abort_and_recover_all_modal(self, snap_compare, fixture_copy) -> None:
         db = fixture_copy("stuck-two")
         assert snap_compare(app_for(db, live=busy_live(TWO[0])), terminal_size=SIZE, run_before=keys_then_settle("R"))
+
+
+async def test_badge_turns_hung_by_itself_when_the_threshold_passes(fixture_copy) -> None:
+    """A hung session writes nothing, so no file change triggers a rescan: a timer does."""
+    from inspector.core.scan import scan
+    from inspector.core.store import open_store
+
+    from .conftest import BASH, NOW
+
+    db = fixture_copy("stuck-bash")
+    live = busy_live(BASH)
+    idle = scan(open_store(db), live=live, now=NOW, hung_after_ms=10**9).get(BASH).idle_ms
+    clock = {"now": NOW}
+    app = app_for(db, live=live, now=lambda: clock["now"], hung_after_ms=idle + 300, watch_interval=60.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert badges(app) == {BASH: "live"}
+        clock["now"] = NOW + 1000
+        await pilot.pause(1.2)  # the timer fires ~0.8 s after the scan; nothing else rescans
+        await settle(pilot)
+        assert badges(app) == {BASH: "hung"}
