@@ -97,7 +97,8 @@ def test_why_not_hung(busy_db) -> None:
     assert found[ids.streaming].idle_ms == 1000
     assert "no tool is running" in found[ids.thinking].live_reason
     assert "question tool waits for your answer" in found[ids.question].live_reason
-    assert "waits for your answer" in found[ids.permission].live_reason
+    assert found[ids.permission].live_reason == (
+        "OpenCode reports this session busy, waiting for your answer (permission or question): not hung")
     assert found[ids.moving_parent].idle_ms == 1000  # the child's output moves the whole chain
 
 
@@ -300,7 +301,7 @@ def test_live_detection_records_owner_waiting_and_password(busy_db, monkeypatch)
         assert status.busy == {ids.hung_bash, ids.permission}
         assert status.port_of(ids.hung_bash) == server.port
         assert status.waiting == {ids.permission}
-        assert status.verdict(ids.permission, DIR)[1].endswith("waits for your answer (permission or question)")
+        assert status.verdict(ids.permission, DIR)[1].endswith("waiting for your answer (permission or question): not hung")
 
 
 # the watchdog ------------------------------------------------------------------------------------

@@ -99,7 +99,8 @@ def classify(
             if hung:
                 result[member] = replace(current, verdict="hung", live_reason=why, idle_ms=idle)
             else:
-                reason = f"{current.live_reason}; {why}" if why and current.verdict == "live" else current.live_reason
+                says_why = why and current.verdict == "live" and member not in live.waiting
+                reason = f"{current.live_reason}; {why}" if says_why else current.live_reason
                 result[member] = replace(current, idle_ms=idle, live_reason=reason)
     return result
 
@@ -117,7 +118,7 @@ def _decide(
     if idle is None:
         return False, ""
     if any(s in live.waiting for s in chain):
-        return False, "it waits for your answer, so it is not hung"
+        return False, "its subagent chain waits for your answer, so it is not hung"
     if tool is not None and tool.status in _ACTIVE and tool.tool == "question":
         return False, "its question tool waits for your answer, so it is not hung"
     if any(s in live.undecided for s in chain):

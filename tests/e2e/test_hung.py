@@ -250,3 +250,27 @@ def test_password_protected_server(sandbox: h.Sandbox, opencode_bin: Path, monke
     assert rc == 0 and data["aborted"][0]["stopped"] is True, explain(proc)
     assert_closed_by_opencode(oc, sid)
     oc.kill()
+
+
+def test_waiting_for_permission_is_not_hung(sandbox: h.Sandbox, opencode_bin: Path) -> None:
+    """A bash waiting on a permission prompt looks ``running`` in the database (measured); the
+    server's ``GET /permission`` says it waits for a person, so it is never called hung."""
+    config = json.loads(sandbox.config_path.read_text())
+    config["permission"] = {**config["permission"], "bash": "ask"}
+    sandbox.config_path.write_text(json.dumps(config))
+    oc = sandbox.start_opencode(opencode_bin)
+    sid, part = start_bash(sandbox, oc)
+    assert part["state"]["status"] == "running"
+    def asking() -> list[str]:
+        return [p["sessionID"] for p in oc.request("GET", "/permission?directory=" + str(sandbox.project))]
+
+    assert h.wait_until(asking, timeout=15, what="the permission request") == [sid]
+    time.sleep(1.5)
+    sessions, proc = scan(sandbox, "--hung-after", "1s")
+    assert sessions[sid]["verdict"] == "live", explain(proc)
+    assert sessions[sid]["idle_ms"] >= 1000, explain(proc)
+    assert "waiting for your answer" in sessions[sid]["verdict_reason"], explain(proc)
+    rc, data, proc = run_cli(sandbox, "recover", "--all", "--yes", "--abort-hung", "--hung-after", "1s", "--json")
+    assert rc == 3 and data["aborted"] == [], explain(proc)
+    assert oc.is_busy(sid), oc.describe(sid)
+    oc.kill()
