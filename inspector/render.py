@@ -115,10 +115,21 @@ def scan_text(result: ScanResult) -> list[str]:
         if diag.verdict == "hung":
             lines.append(f"{indent}    hung: {printable(diag.live_reason, single_line=True)}")
             if not diag.session.parent_id or result.get(diag.session.parent_id) is None:
-                lines.append(f"{indent}    stop it through OpenCode: ocinspect recover {diag.id} --abort-hung")
+                lines.append(f"{indent}    stop it through OpenCode: {abort_command(diag.id, result)}")
         for part in diag.stuck_parts:
             lines.append(f"{indent}    {part_line(part, result.scanned_at)}")
     return lines
+
+
+def abort_command(session_id: str, result: ScanResult) -> str:
+    """The command that stops a hung session, with the threshold the scan used (if not default)."""
+    from inspector.core.durations import format_duration
+    from inspector.core.hung import DEFAULT_HUNG_AFTER_MS
+
+    command = f"ocinspect recover {session_id} --abort-hung"
+    if result.hung_after_ms is not None and result.hung_after_ms != DEFAULT_HUNG_AFTER_MS:
+        command += f" --hung-after {format_duration(result.hung_after_ms)}"
+    return command
 
 
 def part_line(part: Part, now: int) -> str:
@@ -140,6 +151,8 @@ def show_text(diag: Diagnosis, result: ScanResult) -> list[str]:
         lines.append(f"Parent    {session.parent_id}")
     lines.append(f"Created   {local_time(session.time_created)}   last activity {local_time(diag.last_activity)}")
     lines.append(f"Verdict   {diag.verdict}: {diag.live_reason}" if diag.is_stuck else "Verdict   ok: nothing is stuck")
+    if diag.verdict == "hung":
+        lines.append(f"Stop it   {abort_command(diag.id, result)}  (through OpenCode: the running tool is killed)")
     for name in diag.patterns:
         pattern = describe(name)
         lines += ["", f"{pattern.title} ({name})", f"  Why:      {pattern.why}", f"  Recovery: {pattern.repair}"]

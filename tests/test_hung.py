@@ -49,6 +49,13 @@ def test_parse_duration(text: str, ms: int) -> None:
     assert parse_duration(text) == ms
 
 
+@pytest.mark.parametrize("ms", [1, 500, 1000, 2000, 90_000, 900_000, 5_400_000, 86_400_000 + 1001])
+def test_format_duration_round_trips(ms: int) -> None:
+    from inspector.core.durations import format_duration
+
+    assert parse_duration(format_duration(ms)) == ms
+
+
 @pytest.mark.parametrize("text", ["", "15", "abc", "10x", "0s", "-5s", "s", "10mm", "m10", "1e3s", "0.0001ms"])
 def test_parse_duration_refuses(text: str) -> None:
     with pytest.raises(ValueError, match="duration"):
@@ -437,3 +444,25 @@ def test_watch_command_exits_cleanly_on_sigterm(fixture_db, tmp_path) -> None:
             proc.kill()
     assert proc.returncode == 0, err
     assert "Traceback" not in err and err.strip().endswith("ocinspect: stopped watching")
+
+
+def test_text_and_json_renderings(busy_db) -> None:
+    from inspector.render import scan_json, scan_text, show_text
+
+    db, ids = busy_db
+    result = scan(open_store(db), live=ids.live(), now=NOW, hung_after_ms=19 * MINUTE)
+    text = "\n".join(scan_text(result))
+    assert f"{ids.hung_bash}  hung " in text
+    assert f"stop it through OpenCode: ocinspect recover {ids.hung_bash} --abort-hung --hung-after 19m" in text
+    assert f"recover {ids.chain_child} --abort-hung" not in text  # the chain is stopped through its root
+    assert "hung: OpenCode lists it busy, but nothing has moved for 19m 59s" in text
+    show = "\n".join(show_text(result.get(ids.hung_bash), result))
+    assert f"Stop it   ocinspect recover {ids.hung_bash} --abort-hung --hung-after 19m" in show
+    payload = scan_json(result)
+    assert payload["hung_after_ms"] == 19 * MINUTE
+    by_id = {s["id"]: s for s in payload["sessions"]}
+    assert by_id[ids.hung_bash]["verdict"] == "hung" and by_id[ids.hung_bash]["idle_ms"] >= 19 * MINUTE
+    assert by_id[ids.streaming]["verdict"] == "live" and by_id[ids.streaming]["idle_ms"] == 1000
+    assert by_id[ids.stale]["idle_ms"] is None
+    default = scan(open_store(db), live=ids.live(), now=NOW, hung_after_ms=15 * MINUTE)
+    assert f"ocinspect recover {ids.hung_bash} --abort-hung\n" in "\n".join(scan_text(default)) + "\n"

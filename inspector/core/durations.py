@@ -30,3 +30,15 @@ def parse_duration(text: str) -> int:
     if total < 1:
         raise ValueError(f"duration must be more than zero: {text!r}")
     return int(round(total))
+
+
+def format_duration(ms: int) -> str:
+    """The shortest text ``parse_duration`` reads back as ``ms`` (``90000`` -> ``1m30s``)."""
+    parts = []
+    rest = int(ms)
+    for unit in ("d", "h", "m", "s", "ms"):
+        size = _UNITS_MS[unit]
+        if rest >= size:
+            parts.append(f"{rest // size}{unit}")
+            rest %= size
+    return "".join(parts) or "0ms"
