@@ -28,13 +28,16 @@ class Busy:
     moving_parent: str        # task silent 20 min, but its child's bash printed 1 s ago
     moving_child: str
     stale: str                # a crash leftover nobody lists busy
+    parallel: str             # one step called bash (running, silent) and read (completed after)
+    leftover: str             # an old crashed turn, then a new turn whose model is thinking
     hung_part: str            # the hung bash part
     child_part: str           # the chain child's bash part
 
     @property
     def busy(self) -> frozenset[str]:
         return frozenset({self.hung_bash, self.streaming, self.thinking, self.question, self.permission,
-                          self.chain_parent, self.chain_child, self.moving_parent, self.moving_child})
+                          self.chain_parent, self.chain_child, self.moving_parent, self.moving_child,
+                          self.parallel, self.leftover})
 
     def live(self, port: int = 4096, **kw: object) -> LiveStatus:
         kw.setdefault("waiting", frozenset({self.permission}))
@@ -94,5 +97,17 @@ def build_busy(path: Path, now: int) -> Busy:
 
         stale, msg = turn("crash leftover", 700)
         bash(stale, msg, 700)
+
+        parallel, msg = turn("parallel tools", 800)
+        bash(parallel, msg, 800, "pytest -x")
+        b.tool_part(msg, parallel, tool="read", status="completed", tool_input={"filePath": "setup.py"},
+                    created=t + 850, started=t + 860, ended=t + 870, output="x")
+
+        leftover, old_msg = turn("old crash, new turn", 900)
+        bash(leftover, old_msg, 900, "make old")  # crashed long ago, never repaired
+        user = b.user_message(leftover, "again", created=t + 950)
+        new_msg = b.assistant_message(leftover, user, created=t + 960, directory=DIR)
+        b.tool_part(new_msg, leftover, tool="read", status="completed", tool_input={"filePath": "a"},
+                    created=t + 970, started=t + 975, ended=t + 980, output="a")
     return Busy(hung_bash, streaming, thinking, question, permission, chain_parent, chain_child,
-                moving_parent, moving_child, stale, hung_part, child_part)
+                moving_parent, moving_child, stale, parallel, leftover, hung_part, child_part)

@@ -79,8 +79,9 @@ def test_hung_busy_sessions_and_the_ones_that_are_working(busy_db) -> None:
     db, ids = busy_db
     found = verdicts(db, ids.live())
     hung = {sid for sid, d in found.items() if d.verdict == "hung"}
-    assert hung == {ids.hung_bash, ids.chain_parent, ids.chain_child}
-    for sid in (ids.streaming, ids.thinking, ids.question, ids.permission, ids.moving_parent, ids.moving_child):
+    assert hung == {ids.hung_bash, ids.chain_parent, ids.chain_child, ids.parallel}
+    for sid in (ids.streaming, ids.thinking, ids.question, ids.permission, ids.moving_parent, ids.moving_child,
+                ids.leftover):
         assert found[sid].verdict == "live", (sid, found[sid].live_reason)
     assert found[ids.stale].verdict == "stale" and found[ids.stale].idle_ms is None
 
@@ -107,6 +108,10 @@ def test_why_not_hung(busy_db) -> None:
     assert found[ids.permission].live_reason == (
         "OpenCode reports this session busy, waiting for your answer (permission or question): not hung")
     assert found[ids.moving_parent].idle_ms == 1000  # the child's output moves the whole chain
+    # an old crashed bash in an earlier turn does not make the model's new turn hung
+    assert "no tool is running" in found[ids.leftover].live_reason
+    # parallel calls: the step still waits on its silent bash although a newer read completed
+    assert "bash running" in found[ids.parallel].live_reason and "pytest -x" in found[ids.parallel].live_reason
 
 
 def test_threshold_decides(busy_db) -> None:
@@ -170,7 +175,7 @@ def test_targets_are_chain_roots_with_their_server(busy_db) -> None:
     db, ids = busy_db
     found = abort.find_hung(open_store(db), None, hung_after_ms=HUNG_AFTER, live=ids.live(port=5555), now=NOW)
     targets = {t.root: t for t in found.targets}
-    assert set(targets) == {ids.hung_bash, ids.chain_parent}
+    assert set(targets) == {ids.hung_bash, ids.chain_parent, ids.parallel}
     chain = targets[ids.chain_parent]
     assert chain.sessions == (ids.chain_parent, ids.chain_child)
     assert (chain.port, chain.directory) == (5555, DIR)
@@ -182,7 +187,7 @@ def test_targets_are_chain_roots_with_their_server(busy_db) -> None:
     forced = recover.plan(open_store(db), None, force=True, live=ids.live(), now=NOW)
     assert ids.chain_parent in forced.session_ids
     kept = abort.without_targets(forced, found.targets)
-    assert not {ids.chain_parent, ids.chain_child, ids.hung_bash} & set(kept.session_ids)
+    assert not {ids.chain_parent, ids.chain_child, ids.hung_bash, ids.parallel} & set(kept.session_ids)
     assert ids.stale in kept.session_ids
 
 
@@ -340,9 +345,9 @@ def test_watchdog_aborts_hung_chains_once_and_leaves_working_ones(busy_db) -> No
             events = dog.poll()
             assert asked == [{DIR}]  # only the candidates' directory
             aborted = {e.target.root: e for e in events if e.target}
-            assert set(aborted) == {ids.hung_bash, ids.chain_parent}
+            assert set(aborted) == {ids.hung_bash, ids.chain_parent, ids.parallel}
             assert all(e.kind == "aborted" and e.outcome.stopped for e in aborted.values())
-            assert server.busy == ids.busy - {ids.hung_bash, ids.chain_parent, ids.chain_child}
+            assert server.busy == ids.busy - {ids.hung_bash, ids.chain_parent, ids.chain_child, ids.parallel}
             assert open_rows(db, (ids.hung_bash, ids.chain_parent, ids.chain_child)) == []
             for sid in (ids.streaming, ids.question, ids.permission, ids.moving_parent, ids.thinking):
                 assert f"/session/{sid}/abort" not in server.paths("POST")

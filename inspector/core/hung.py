@@ -7,8 +7,9 @@ is stuck inside a live server (a tool that never returns, a subagent that waits 
 nothing. So a busy session is **hung** when, across its whole subagent chain,
 
 - no ``message``/``part`` row has been updated for at least ``hung_after_ms``, and
-- the newest tool part of the chain is still ``pending``/``running`` (a session waiting for the
-  model, with no tool running, is not called hung), and
+- the newest tool part of the chain (or a parallel call of the same step) is still
+  ``pending``/``running`` (a session waiting for the model, with no tool running, is not called
+  hung), and
 - it does not wait for a person: no pending permission or question (``live.waiting``), no
   running ``question`` tool, and we could ask the server about that (``live.undecided``).
 
@@ -71,6 +72,10 @@ def chain_motion(conn: Connection, session_ids: Sequence[str], known: dict[str, 
         if data.get("type") == "tool":
             newest = _part(row, data)
             break
+    if newest is not None and newest.status not in _ACTIVE:
+        # Parallel calls of one step: the step still waits on a sibling that is running.
+        siblings = [p for p in known.values() if p.message_id == newest.message_id and p.status in _ACTIVE]
+        newest = max(siblings, key=lambda p: (p.time_created, p.id), default=newest)
     return Motion(last_moved=last or None, newest_tool=newest)
 
 
