@@ -426,7 +426,8 @@ def test_watchdog_candidates_follow_new_and_finished_turns(busy_db) -> None:
         dog.close()
 
 
-def test_watch_command_exits_cleanly_on_sigterm(fixture_db, tmp_path) -> None:
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
+def test_watch_command_exits_cleanly_on_a_signal(fixture_db, signame: str) -> None:
     import os
     import signal
     import subprocess
@@ -442,7 +443,7 @@ def test_watch_command_exits_cleanly_on_sigterm(fixture_db, tmp_path) -> None:
         first = proc.stdout.readline()  # the watch is up once it printed its first notice
         assert json.loads(first)["message"] == "OpenCode is not running on this database"
         time.sleep(0.3)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(getattr(signal, signame))
         out, err = proc.communicate(timeout=15)
     finally:
         if proc.poll() is None:
