@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from . import queries as q
 from .live import LiveStatus
 from .model import Diagnosis, Plan, ScanResult, Skip
-from .scan import _chunks, chain_of, now_ms, scan, scan_related
+from .scan import _chunks, chain_of, scan, scan_related
 from .server_api import ServerAuthRequired, ServerClient, ServerError
 from .store import Store
 from .text import humanize_ms
@@ -240,5 +240,5 @@ def target_line(target: AbortTarget) -> str:
 
 __all__ = [
     "AbortOutcome", "AbortTarget", "HINT", "HungScan", "abort_all", "abort_chain", "explain_refusals",
-    "find_hung", "now_ms", "target_line", "targets_in", "without_targets",
+    "find_hung", "target_line", "targets_in", "without_targets",
 ]
