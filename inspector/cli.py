@@ -29,10 +29,12 @@ from inspector.core.errors import (
 
 EPILOG = """\b
 EXIT CODES
-  0  success (scan: nothing stale; recover: every requested session repaired)
-  1  scan: stale sessions found; recover: some sessions changed under us and were skipped
+  0  success (scan: nothing stale or hung; recover: every requested session repaired/stopped)
+  1  scan: stale or hung sessions found; recover: some sessions changed under us and were
+     skipped, or a hung session did not stop; watch: a hung session did not stop
   2  error: bad input, unsupported schema, locked or read-only database, unknown id
-  3  recover/undo refused: OpenCode is live on a session (or we cannot tell); see --force
+  3  recover/undo refused: OpenCode is live on a session (or we cannot tell; see --force),
+     or a session is hung and --abort-hung was not given
 \b
 'ocinspect run -- COMMAND' ends as COMMAND (same process), so its exit code is
 COMMAND's; 2 if no COMMAND is given, 127 if COMMAND cannot be started.
@@ -93,13 +95,45 @@ def echo_lines(lines: list[str], *, err: bool = False) -> None:
     click.echo("\n".join(lines), err=err)
 
 
+class Duration(click.ParamType):
+    """``90s``, ``10m``, ``2h`` (see ``core.durations``) -> milliseconds."""
+
+    name = "DURATION"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        from inspector.core.durations import parse_duration
+
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+DURATION = Duration()
+DEFAULT_HUNG_AFTER = "15m"
+
+
+def hung_after_option(func: Any) -> Any:
+    return click.option(
+        "--hung-after", "hung_after", type=DURATION, default=None, metavar="DURATION",
+        help=f"Call a busy session hung when nothing of it moved for this long (default {DEFAULT_HUNG_AFTER}; e.g. 90s, 10m, 2h).",
+    )(func)
+
+
 class Settings:
     """Global options, resolved lazily so ``--help`` never touches the disk."""
 
-    def __init__(self, db: str | None, channel: str | None, busy_timeout: int) -> None:
+    def __init__(self, db: str | None, channel: str | None, busy_timeout: int, hung_after_ms: int = 900_000) -> None:
         self.db = db
         self.channel = channel
         self.busy_timeout = busy_timeout
+        self.hung_after_ms = hung_after_ms
+
+    def hung_after(self, override: int | None) -> int:
+        """A command's ``--hung-after``, else the global one, else 15 minutes."""
+        return override if override is not None else self.hung_after_ms
 
     def path(self) -> Path:
         from inspector.core.locate import locate
@@ -121,14 +155,16 @@ pass_settings = click.make_pass_decorator(Settings)
 @click.option("--busy-timeout", default=5000, show_default=True, metavar="MS", type=click.IntRange(0, 600_000), help="How long to wait for OpenCode's write lock.")
 @click.option("--demo", is_flag=True, help="Open the TUI on a built-in demo database (no OpenCode needed).")
 @click.option("--read-only", is_flag=True, help="TUI: browse only, recovery disabled.")
+@click.option("--hung-after", "hung_after", type=DURATION, default=DEFAULT_HUNG_AFTER, show_default=True, metavar="DURATION",
+              help="Call a busy session hung when nothing of it moved for this long (TUI and every command).")
 @click.version_option(__version__, "--version", prog_name="ocinspect")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, channel: str | None, busy_timeout: int, demo: bool, read_only: bool) -> None:
+def cli(ctx: click.Context, db: str | None, channel: str | None, busy_timeout: int, demo: bool, read_only: bool, hung_after: int) -> None:
     """Find, explain and safely recover OpenCode sessions stuck in "Thinking".
 
     Without a command, opens the interactive TUI.
     """
-    ctx.obj = Settings(db, channel, busy_timeout)
+    ctx.obj = Settings(db, channel, busy_timeout, hung_after)
     if ctx.invoked_subcommand is None:
         launch_tui(ctx.obj, demo=demo, read_only=read_only)
 
@@ -145,42 +181,47 @@ def launch_tui(settings: Settings, *, demo: bool, read_only: bool) -> None:
         os.environ.setdefault("XDG_STATE_HOME", str(directory / "state"))
         path = build_demo(directory)
         click.echo(f"ocinspect: demo database at {path}", err=True)
-        make_app(path, demo=True, read_only=read_only, busy_timeout_ms=settings.busy_timeout).run()
+        make_app(path, demo=True, read_only=read_only, busy_timeout_ms=settings.busy_timeout,
+                 hung_after_ms=settings.hung_after_ms).run()
         return
-    make_app(settings.path(), read_only=read_only, busy_timeout_ms=settings.busy_timeout).run()
+    make_app(settings.path(), read_only=read_only, busy_timeout_ms=settings.busy_timeout,
+             hung_after_ms=settings.hung_after_ms).run()
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (see README).")
 @click.option("--quick", is_flag=True, help="Only unfinished turns (fast on huge databases).")
 @click.option("--all-sessions", is_flag=True, help="List every session, not only stuck ones.")
+@hung_after_option
 @pass_settings
-def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool) -> None:
-    """List sessions stuck in a stale "Thinking" state and say why."""
+def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool, hung_after: int | None) -> None:
+    """List sessions stuck in a stale "Thinking" state (or hung in a live OpenCode) and say why."""
     from inspector.core.scan import scan as run_scan
     from inspector.render import scan_json, scan_text
 
     result = run_scan(
-        settings.store(), quick=quick, all_sessions=all_sessions, progress=progress_reporter("Scanning")
+        settings.store(), quick=quick, all_sessions=all_sessions, progress=progress_reporter("Scanning"),
+        hung_after_ms=settings.hung_after(hung_after),
     )
     if as_json:
         emit_json(scan_json(result))
     else:
         echo_lines(scan_text(result))
-    needs_attention = any(d.verdict in ("stale", "unknown") for d in result.stuck)
+    needs_attention = any(d.verdict in ("stale", "hung", "unknown") for d in result.stuck)
     sys.exit(EXIT_FOUND if needs_attention else EXIT_OK)
 
 
 @cli.command()
 @click.argument("session_id")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@hung_after_option
 @pass_settings
-def show(settings: Settings, session_id: str, as_json: bool) -> None:
+def show(settings: Settings, session_id: str, as_json: bool, hung_after: int | None) -> None:
     """Explain one session: its unfinished turns, stuck tools and subagents."""
     from inspector.core.scan import scan_related
     from inspector.render import scan_json, show_text
 
-    result = scan_related(settings.store(), [session_id])
+    result = scan_related(settings.store(), [session_id], hung_after_ms=settings.hung_after(hung_after))
     diag = result.get(session_id)
     assert diag is not None  # scan raised SessionNotFound otherwise
     if as_json:
@@ -197,19 +238,26 @@ def show(settings: Settings, session_id: str, as_json: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Print the plan, write nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Also repair sessions OpenCode is live on (or may be). Dangerous.")
+@click.option("--abort-hung", is_flag=True, help="Stop hung sessions through OpenCode (POST /session/{id}/abort): the running tool is killed.")
+@hung_after_option
 @click.option("--backup", metavar="PATH", type=click.Path(dir_okay=False), help="First copy the database to PATH (SQLite backup API).")
 @click.option("--direct", is_flag=True, help="Write the database file even when a running OpenCode could do the repair.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_settings
-def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_run: bool, yes: bool, force: bool, backup: str | None, direct: bool, as_json: bool) -> None:
+def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_run: bool, yes: bool, force: bool,
+            abort_hung: bool, hung_after: int | None, backup: str | None, direct: bool, as_json: bool) -> None:
     """Repair stuck sessions the way OpenCode itself aborts a turn (journaled, undoable).
 
     When OpenCode runs and the session is idle in it, the repair goes through its API (its
     open clients see it); otherwise, or with --direct, ocinspect writes the file itself.
+    Hung sessions (busy in a running OpenCode, nothing moved for --hung-after) are refused
+    unless --abort-hung: then OpenCode itself is asked to abort them, and they count as
+    stopped only once OpenCode lists them idle with every turn closed.
     """
+    from inspector.core import abort as stopper
     from inspector.core import recover as core
     from inspector.core.patterns import REOPEN_HINT
-    from inspector.render import events_clause, plan_text, run_json
+    from inspector.render import abort_json, abort_text, events_clause, outcome_line, plan_text, run_json
 
     if bool(session_ids) == all_:
         raise click.UsageError("give SESSION_ID(s) or --all (not both)")
@@ -218,41 +266,64 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
 
         roll_back_hot_journal(settings.path(), busy_timeout_ms=settings.busy_timeout)
     store = settings.store()
-    plan = core.plan(store, None if all_ else list(session_ids), force=force, direct=direct)
+    wanted = None if all_ else list(session_ids)
+    hung_after_ms = settings.hung_after(hung_after)
+    targets: tuple[stopper.AbortTarget, ...] = ()
+    if abort_hung:
+        targets = stopper.find_hung(store, wanted, hung_after_ms=hung_after_ms).targets
+    plan = stopper.without_targets(core.plan(store, wanted, force=force, direct=direct), targets)
+    if plan.refused and not abort_hung:
+        refused = [s.id for s in plan.refused]
+        plan = stopper.explain_refusals(plan, stopper.find_hung(store, refused, hung_after_ms=hung_after_ms).result)
     if not as_json:
-        lines = plan_text(plan)
+        lines = abort_text(targets) + plan_text(plan)
         if lines:
             echo_lines(lines)
-    if dry_run or plan.is_empty:
+
+    def payload(result: Any, outcomes: tuple[stopper.AbortOutcome, ...] = ()) -> dict[str, Any]:
+        data = run_json(result)
+        if abort_hung:
+            done = {o.target.root: o for o in outcomes}
+            data["aborted"] = [abort_json(t, done.get(t.root)) for t in targets]
+        return data
+
+    if dry_run or (plan.is_empty and not targets):
         result = replace(core.dry_run(plan), dry_run=dry_run)
         if as_json:
-            emit_json(run_json(result))
-        elif plan.is_empty and not plan.refused:
+            emit_json(payload(result))
+        elif plan.is_empty and not plan.refused and not targets:
             click.echo("Nothing to recover.")
         sys.exit(EXIT_REFUSED if plan.refused else EXIT_OK)
     if not yes:
         if not sys.stdin.isatty():
             fail("not on a terminal: add --yes to apply the plan without asking (or --dry-run)")
         if as_json:
-            echo_lines(plan_text(plan), err=True)
-        if not click.confirm("Apply this plan?", default=False, err=as_json):
+            echo_lines(abort_text(targets) + plan_text(plan), err=True)
+        question = "Abort the hung sessions and apply this plan?" if targets and not plan.is_empty else (
+            "Abort the hung sessions through OpenCode?" if targets else "Apply this plan?")
+        if not click.confirm(question, default=False, err=as_json):
             click.echo("Cancelled; nothing was changed.", err=True)
             sys.exit(EXIT_OK)
     if backup:
         from inspector.core.store import backup as make_backup
 
         click.echo(f"Backup written to {make_backup(store.path, backup)}", err=True)
+    outcomes = stopper.abort_all(store, targets) if targets else ()
     store.dispose()
     result = core.apply(plan, busy_timeout_ms=settings.busy_timeout, progress=progress_reporter("Recovering"))
     conflicts = [s for s in result.skipped if s not in plan.refused and s not in plan.nothing_to_do]
+    not_stopped = [o for o in outcomes if not o.stopped]
     if as_json:
-        emit_json(run_json(result))
+        emit_json(payload(result, outcomes))
     else:
-        click.echo(
-            f"Recovered {len(result.sessions)} session(s): {result.parts_repaired} tool part(s) "
-            f"aborted, {result.messages_completed} turn(s) closed"
-            f"{events_clause(result.events_appended)}. Run id {result.run_id}."
-        )
+        if outcomes:
+            echo_lines([outcome_line(o) for o in outcomes])
+        if not plan.is_empty:
+            click.echo(
+                f"Recovered {len(result.sessions)} session(s): {result.parts_repaired} tool part(s) "
+                f"aborted, {result.messages_completed} turn(s) closed"
+                f"{events_clause(result.events_appended)}. Run id {result.run_id}."
+            )
         for skip in conflicts:
             click.echo(f"Skipped {skip.id}: {skip.reason}")
         routes = dict(result.via)
@@ -260,8 +331,9 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
             click.echo(f"  {session_id}: {'via OpenCode' if routes.get(session_id) == 'opencode' else 'direct'}")
         if "opencode" in routes.values():
             click.echo(REOPEN_HINT)
-        click.echo(f"Undo with: ocinspect undo {result.run_id}")
-    sys.exit(EXIT_REFUSED if plan.refused else EXIT_FOUND if conflicts else EXIT_OK)
+        if result.run_id:
+            click.echo(f"Undo with: ocinspect undo {result.run_id}")
+    sys.exit(EXIT_REFUSED if plan.refused else EXIT_FOUND if conflicts or not_stopped else EXIT_OK)
 
 
 @cli.command()
@@ -293,6 +365,63 @@ def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> 
         for skip in result.skipped:
             click.echo(f"Left {skip.id} as it is: {skip.reason}")
     sys.exit(EXIT_OK)
+
+
+@cli.command()
+@click.option("--abort-hung-after", "abort_after", type=DURATION, required=True, metavar="DURATION",
+              help="Abort, through OpenCode, sessions hung for this long (e.g. 90s, 10m, 2h).")
+@click.option("--interval", type=DURATION, default="1s", show_default=True, metavar="DURATION",
+              help="How often to look (each look is cheap: see README).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_settings
+def watch(settings: Settings, abort_after: int, interval: int, as_json: bool) -> None:
+    """Watch for hung sessions and abort them through OpenCode (for unattended `opencode serve`).
+
+    Prints one line per action; stops cleanly on Ctrl-C or SIGTERM. Exit 0, or 1 when some
+    hung session did not stop.
+    """
+    import signal
+    import threading
+
+    from inspector.core.text import humanize_ms
+    from inspector.core.watchdog import Watchdog
+
+    path = settings.path()
+    dog = Watchdog(path, abort_after_ms=abort_after, busy_timeout_ms=settings.busy_timeout)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo(f"ocinspect: watching {path}: sessions hung for {humanize_ms(abort_after)} are aborted "
+               "through OpenCode (Ctrl-C stops)", err=True)
+    failed = False
+    try:
+        while not stop.is_set():
+            for event in dog.poll():
+                failed |= event.kind == "not-stopped"
+                emit_watch_event(event, as_json)
+            stop.wait(interval / 1000)
+    finally:
+        dog.close()
+    click.echo("ocinspect: stopped watching", err=True)
+    sys.exit(EXIT_FOUND if failed else EXIT_OK)
+
+
+def emit_watch_event(event: Any, as_json: bool) -> None:
+    """One line per event: stdout for aborts, stderr for notices (JSON: everything on stdout)."""
+    from inspector.core.text import iso, printable
+    from inspector.render import abort_json, outcome_line
+
+    if as_json:
+        payload: dict[str, Any] = {"time": iso(event.time), "event": event.kind}
+        if event.target is not None:
+            payload.update(abort_json(event.target, event.outcome))
+        else:
+            payload["message"] = event.message
+        click.echo(json.dumps(payload, ensure_ascii=False))
+    elif event.target is not None:
+        click.echo(f"{iso(event.time)}  {outcome_line(event.outcome)}  [{printable(event.target.reason, single_line=True)}]")
+    else:
+        click.echo(f"{iso(event.time)}  {printable(event.message, single_line=True)}", err=True)
 
 
 @cli.command()

@@ -5,12 +5,15 @@ The JSON shapes are a public contract documented in the README: keep keys stable
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inspector.core.model import Diagnosis, Part, Plan, RunResult, ScanResult, UndoResult
 from inspector.core.patterns import describe
 from inspector.core.scan import depth_of
 from inspector.core.text import humanize_ms, iso, local_time, printable, shorten
+
+if TYPE_CHECKING:  # abort.py talks HTTP: imported only by the commands that abort
+    from inspector.core.abort import AbortOutcome, AbortTarget
 
 
 def part_json(part: Part, now: int) -> dict[str, Any]:
@@ -42,6 +45,7 @@ def session_json(diag: Diagnosis, now: int) -> dict[str, Any]:
         "children": list(diag.children),
         "stuck_since": diag.stuck_since,
         "last_activity": diag.last_activity,
+        "idle_ms": diag.idle_ms,
     }
 
 
@@ -51,6 +55,7 @@ def scan_json(result: ScanResult) -> dict[str, Any]:
         "schema": result.schema,
         "opencode_live": result.opencode_live,
         "quick": result.quick,
+        "hung_after_ms": result.hung_after_ms,
         "scanned_at": iso(result.scanned_at),
         "sessions": [session_json(d, result.scanned_at) for d in result.sessions],
     }
@@ -110,9 +115,24 @@ def scan_text(result: ScanResult) -> list[str]:
             f"{indent}{diag.id}  {diag.verdict:<7}  {', '.join(diag.patterns)}  "
             f"\"{title}\"  stuck {since}  {printable(diag.session.directory, single_line=True)}"
         )
+        if diag.verdict == "hung":
+            lines.append(f"{indent}    hung: {printable(diag.live_reason, single_line=True)}")
+            if not diag.session.parent_id or result.get(diag.session.parent_id) is None:
+                lines.append(f"{indent}    stop it through OpenCode: {abort_command(diag.id, result)}")
         for part in diag.stuck_parts:
             lines.append(f"{indent}    {part_line(part, result.scanned_at)}")
     return lines
+
+
+def abort_command(session_id: str, result: ScanResult) -> str:
+    """The command that stops a hung session, with the threshold the scan used (if not default)."""
+    from inspector.core.durations import format_duration
+    from inspector.core.hung import DEFAULT_HUNG_AFTER_MS
+
+    command = f"ocinspect recover {session_id} --abort-hung"
+    if result.hung_after_ms is not None and result.hung_after_ms != DEFAULT_HUNG_AFTER_MS:
+        command += f" --hung-after {format_duration(result.hung_after_ms)}"
+    return command
 
 
 def part_line(part: Part, now: int) -> str:
@@ -134,6 +154,8 @@ def show_text(diag: Diagnosis, result: ScanResult) -> list[str]:
         lines.append(f"Parent    {session.parent_id}")
     lines.append(f"Created   {local_time(session.time_created)}   last activity {local_time(diag.last_activity)}")
     lines.append(f"Verdict   {diag.verdict}: {diag.live_reason}" if diag.is_stuck else "Verdict   ok: nothing is stuck")
+    if diag.verdict == "hung":
+        lines.append(f"Stop it   {abort_command(diag.id, result)}  (through OpenCode: the running tool is killed)")
     for name in diag.patterns:
         pattern = describe(name)
         lines += ["", f"{pattern.title} ({name})", f"  Why:      {pattern.why}", f"  Recovery: {pattern.repair}"]
@@ -170,7 +192,8 @@ def plan_text(plan: Plan) -> list[str]:
         for change in unit.changes:
             lines.append(f"  {change.table} {change.row_id}: {change.summary}")
     for skip in plan.refused:
-        lines.append(f"Refused {skip.id}: {skip.reason} (use --force to override)")
+        override = "" if skip.reason.startswith("hung:") else " (use --force to override)"
+        lines.append(f"Refused {skip.id}: {skip.reason}{override}")
     for skip in plan.nothing_to_do:
         lines.append(f"Skipped {skip.id}: {skip.reason}")
     if plan.units:
@@ -186,3 +209,36 @@ def events_clause(count: int) -> str:
     if not count:
         return ""
     return f", {count} event{'s' if count != 1 else ''} appended to OpenCode's sync log"
+def abort_json(target: AbortTarget, outcome: AbortOutcome | None = None) -> dict[str, Any]:
+    """One hung chain for ``recover --abort-hung --json`` and ``watch --json``.
+
+    ``stopped`` is ``null`` when nothing was sent (a dry run).
+    """
+    return {
+        "id": target.root,
+        "sessions": list(target.sessions),
+        "title": target.title,
+        "idle_ms": target.idle_ms,
+        "reason": target.reason,
+        "stopped": None if outcome is None else outcome.stopped,
+        "detail": None if outcome is None else outcome.detail,
+        "aborted": [] if outcome is None else list(outcome.aborted),
+    }
+
+
+def abort_text(targets: tuple[AbortTarget, ...]) -> list[str]:
+    from inspector.core.abort import target_line
+
+    if not targets:
+        return []
+    lines = ["Abort through OpenCode (the running tool is killed):"]
+    lines += [f"  {printable(target_line(t), single_line=True)}" for t in targets]
+    return lines
+
+
+def outcome_line(outcome: AbortOutcome) -> str:
+    target = outcome.target
+    more = len(target.sessions) - 1
+    chain = f" (+{more} subagent session{'s' if more != 1 else ''})" if more else ""
+    verb = "Stopped" if outcome.stopped else "Not stopped"
+    return printable(f"{verb} {target.root}{chain}: {outcome.detail}", single_line=True)

@@ -14,9 +14,10 @@ from inspector.cli import cli
 
 from .conftest import SESSIONS, rows, sha256
 
-SCAN_KEYS = {"database", "schema", "opencode_live", "quick", "scanned_at", "sessions"}
+SCAN_KEYS = {"database", "schema", "opencode_live", "quick", "hung_after_ms", "scanned_at", "sessions"}
 SESSION_KEYS = {"id", "title", "directory", "parent_id", "verdict", "verdict_reason", "patterns",
-                "unfinished_messages", "stuck_parts", "children", "stuck_since", "last_activity"}
+                "unfinished_messages", "stuck_parts", "children", "stuck_since", "last_activity",
+                "idle_ms"}
 PART_KEYS = {"id", "message_id", "tool", "status", "started", "elapsed_ms", "input_summary",
              "title", "child_session_id", "in_finished_turn"}
 RUN_KEYS = {"run_id", "dry_run", "sessions", "parts_repaired", "messages_completed",

@@ -58,7 +58,8 @@ class LiveStatus:
             return "stale", "OpenCode is not running on this database"
         if session_id in self.busy:
             if session_id in self.waiting:
-                return "live", "OpenCode reports this session busy: it waits for your answer (permission or question)"
+                return "live", ("OpenCode reports this session busy, waiting for your answer "
+                                "(permission or question): not hung")
             return "live", "OpenCode reports this session busy (it is really working on it)"
         if self.running is None or directory in self.unknown_directories:
             return "unknown", self.unknown_reason or self.detail or "could not ask the running OpenCode about this session"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # model stays free of psutil at run time
     from .live import LiveStatus
 
 Schema = Literal["v1", "v2", "legacy"]
-Verdict = Literal["stale", "live", "unknown", "ok"]
+Verdict = Literal["stale", "live", "hung", "unknown", "ok"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,7 @@ class Diagnosis:
     last_activity: int | None = None
     stuck_since: int | None = None
     live_reason: str = ""
+    idle_ms: int | None = None  # live/hung only: how long nothing of its subagent chain has moved
 
     @property
     def id(self) -> str:
@@ -104,7 +105,8 @@ class ScanResult:
     quick: bool
     scanned_at: int
     total_sessions: int = 0
-    live: LiveStatus | None = field(default=None, compare=False, repr=False)  # who to ask, or where to write
+    hung_after_ms: int | None = None  # the threshold the hung verdicts were decided with
+    live: LiveStatus | None = field(default=None, compare=False, repr=False)  # the answer used
 
     @property
     def stuck(self) -> tuple[Diagnosis, ...]:

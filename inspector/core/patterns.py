@@ -91,6 +91,8 @@ REOPEN_HINT = (
 VERDICTS: dict[str, str] = {
     "stale": "Nothing is working on this session any more: safe to recover.",
     "live": "OpenCode is really working on this session right now: leave it alone.",
+    "hung": "OpenCode lists it busy, but nothing of it has moved for longer than --hung-after while "
+            "a tool runs: stop it through OpenCode (recover --abort-hung; the running tool is killed).",
     "unknown": "OpenCode is running but could not be asked; recovering needs --force.",
     "ok": "Nothing is stuck in this session.",
 }

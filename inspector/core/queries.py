@@ -78,13 +78,12 @@ LAST_ACTIVITY = text(
 # The last message of each session whose newest message (by time) is a user message with an
 # assistant message of a *greater id* before it: OpenCode ≤ 1.18.14 orders by id and after the
 # id clock wrapped believes such prompts were answered already.
-IGNORED_PROMPTS = text(
-    """
+_IGNORED_PROMPTS = """
     WITH last AS (
       SELECT s.id AS session_id,
              (SELECT m.id FROM message m WHERE m.session_id = s.id
               ORDER BY m.time_created DESC, m.id DESC LIMIT 1) AS message_id
-      FROM session s
+      FROM session s {where}
     )
     SELECT last.session_id, last.message_id
     FROM last JOIN message u ON u.id = last.message_id
@@ -93,6 +92,12 @@ IGNORED_PROMPTS = text(
                   AND a.id > last.message_id AND a.time_created <= u.time_created
                   AND json_valid(a.data) AND json_extract(a.data, '$.role') = 'assistant')
     """
+
+IGNORED_PROMPTS = text(_IGNORED_PROMPTS.format(where=""))
+
+# The same, for given sessions only (targeted scans: show, recover ID, the watchdog).
+IGNORED_PROMPTS_OF_SESSIONS = text(_IGNORED_PROMPTS.format(where="WHERE s.id IN :ids")).bindparams(
+    bindparam("ids", expanding=True)
 )
 
 FINISHED_SUMMARY_SINCE = text(
@@ -139,6 +144,23 @@ SESSION_ROW = text(
 
 CHILD_SESSIONS = text("SELECT id FROM session WHERE parent_id IN :ids").bindparams(
     bindparam("ids", expanding=True)
+)
+
+# Motion of a busy session, through indexes only (``message_session_time_created_id_idx`` then
+# ``part_message_id_id_idx``): a turn that is being worked on writes its newest messages and
+# their parts, so the newest few messages and their parts say when anything last moved.
+RECENT_MESSAGES = text(
+    "SELECT id, time_updated FROM message WHERE session_id = :sid "
+    "ORDER BY time_created DESC, id DESC LIMIT :limit"
+)
+
+PARTS_MOTION = text(
+    "SELECT id, session_id, time_created, time_updated FROM part WHERE message_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+
+PART_BY_ID = text(
+    "SELECT id, message_id, session_id, time_created, time_updated, data, json_valid(data) AS ok "
+    "FROM part WHERE id = :id"
 )
 
 # Columns a repair or undo may write, per table: the whitelist for the generic CAS update.

@@ -118,7 +118,7 @@ def plan(
             continue
         chain = [s for s in chain_of(sid, diagnoses) if diagnoses[s].repairable] or [sid]
         placed.update(chain)
-        blocked = [diagnoses[s] for s in chain if diagnoses[s].verdict in ("live", "unknown")]
+        blocked = [diagnoses[s] for s in chain if diagnoses[s].verdict in ("live", "unknown", "hung")]
         if blocked and not force:
             for member in chain:
                 refused.append(Skip(member, f"{blocked[0].verdict}: {blocked[0].live_reason}"))

@@ -207,7 +207,11 @@ def _collect(
     if session_ids is not None:
         for chunk in _chunks(session_ids):
             found.add_messages(conn.execute(q.UNFINISHED_MESSAGES_OF_SESSIONS, {"ids": chunk}))
-            found.add_parts(conn.execute(q.STUCK_PARTS_OF_SESSIONS, {"ids": chunk}))
+            if not quick:
+                found.add_parts(conn.execute(q.STUCK_PARTS_OF_SESSIONS, {"ids": chunk}))
+        if quick:  # only the parts of unfinished turns, through part_message_id_id_idx
+            for chunk in _chunks(sorted(found.messages)):
+                found.add_parts(conn.execute(q.STUCK_PARTS_OF_MESSAGES, {"ids": chunk}))
     else:
         found.add_messages(
             _scan_table(store, conn, "message", q.UNFINISHED_MESSAGES, cancel, progress if quick else None)
@@ -226,9 +230,13 @@ def _collect(
             ).first()
             if done is None:
                 found.compacting[row.id] = int(row.time_compacting)
-    for row in conn.execute(q.IGNORED_PROMPTS):
-        if session_ids is None or row.session_id in session_ids:
-            found.ignored_prompts.add(row.session_id)
+    if session_ids is None:
+        found.ignored_prompts.update(row.session_id for row in conn.execute(q.IGNORED_PROMPTS))
+    else:
+        for chunk in _chunks(session_ids):
+            found.ignored_prompts.update(
+                row.session_id for row in conn.execute(q.IGNORED_PROMPTS_OF_SESSIONS, {"ids": chunk})
+            )
     orphan_messages = sorted({p.message_id for p in found.parts.values()} - set(found.messages))
     for chunk in _chunks(orphan_messages):
         for row in conn.execute(q.MESSAGE_COMPLETED, {"ids": chunk}):
@@ -284,11 +292,15 @@ def scan(
     now: int | None = None,
     cancel: threading.Event | None = None,
     progress: Progress | None = None,
+    hung_after_ms: int | None = None,
 ) -> ScanResult:
     """Diagnose the database. ``session_ids`` limits the scan to those sessions (via indexes).
 
     ``live`` may be passed to reuse (or, in tests, to pin) the liveness answer; otherwise it is
-    detected for the directories of the stuck sessions.
+    detected for the directories of the stuck sessions. With ``hung_after_ms``, live sessions
+    get ``idle_ms`` and those stuck inside the live server become ``hung`` (see ``hung.py``);
+    without it no session is ever called hung (``recover.plan`` relies on that: it refuses
+    every session OpenCode lists busy).
     """
     now = now_ms() if now is None else now
     store.require_v1()
@@ -317,6 +329,11 @@ def scan(
     if live is None:
         live = detect(store.path, {sessions[s].directory for s in stuck_ids})
     diagnoses = _diagnose(sessions, found, stuck_ids, activity, live)
+    if hung_after_ms is not None and any(d.verdict == "live" for d in diagnoses.values()):
+        from .hung import classify  # local: hung.py reads rows with this module's helpers
+
+        with store.read() as conn:
+            diagnoses = classify(conn, diagnoses, live=live, hung_after_ms=hung_after_ms, now=now)
     return ScanResult(
         database=str(store.path),
         schema=store.schema,
@@ -326,6 +343,7 @@ def scan(
         quick=quick,
         scanned_at=now,
         total_sessions=total,
+        hung_after_ms=hung_after_ms,
         live=live,
     )
 
@@ -388,13 +406,14 @@ def scan_related(
     *,
     live: LiveStatus | None = None,
     now: int | None = None,
+    hung_after_ms: int | None = None,
 ) -> ScanResult:
     """Scan ``session_ids`` plus every parent and child linked to them (a whole subagent tree).
 
     Uses the session and part indexes only, so it stays fast on huge databases.
     """
     wanted = list(dict.fromkeys(session_ids))
-    result = scan(store, session_ids=wanted, live=live, now=now)
+    result = scan(store, session_ids=wanted, live=live, now=now, hung_after_ms=hung_after_ms)
     for _ in range(16):  # subagent trees are shallow; bound the walk anyway
         related = set(wanted)
         for diag in result.sessions:
@@ -411,7 +430,7 @@ def scan_related(
         if related <= set(wanted):
             break
         wanted = sorted(related)
-        result = scan(store, session_ids=wanted, live=live, now=now)
+        result = scan(store, session_ids=wanted, live=live, now=now, hung_after_ms=hung_after_ms)
     return result
 
 

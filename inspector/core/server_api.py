@@ -103,7 +103,8 @@ class Credentials:
 
 @dataclass(frozen=True)
 class ServerEvent:
-    """One server-sent event: ``data`` is the parsed JSON payload (or the raw text)."""
+    """One server-sent event: ``data`` is the parsed JSON payload (or the raw text); ``id`` is
+    the last event id the stream sent (it persists across events, as the SSE spec says)."""
 
     data: Any
     event: str = "message"

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from .model import Diagnosis, ScanResult
 
-_VERDICT_RANK = {"live": 3, "unknown": 2, "stale": 1, "ok": 0}
+_VERDICT_RANK = {"hung": 3, "live": 3, "unknown": 2, "stale": 1, "ok": 0}
 
 
 def chain_of(session_id: str, diagnoses: dict[str, Diagnosis]) -> list[str]:

@@ -16,9 +16,10 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from inspector.core import recover
+from inspector.core import abort, recover
 from inspector.core.errors import DatabaseNotFound, InspectorError, NotADatabase, SchemaUnsupported
 from inspector.core.live import LiveStatus
 from inspector.core.model import Plan, ScanResult
@@ -29,6 +30,7 @@ from inspector.core.store import DEFAULT_BUSY_TIMEOUT_MS, open_store
 from .config import AppConfig, wall_clock
 from .format import display_path, events_note, plural
 from .messages import (
+    AbortFinished,
     DatabaseUnsupported,
     OpenSession,
     OperationFailed,
@@ -95,6 +97,7 @@ class InspectorApp(App[None]):
         self._scanned_signature: Signature | None = None
         self._vanished = False
         self._runs: dict[str, tuple[str, ...]] = {}
+        self._hung_timer: Timer | None = None
         if config.demo:
             self.sub_title = "demo database"
         elif config.read_only:
@@ -156,7 +159,8 @@ class InspectorApp(App[None]):
             tiers = ((True, "Quick scan: unfinished turns"),) if show_quick else ()
             for quick, phase in (*tiers, (False, "Deep scan: every tool part")):
                 result = scan(store, quick=quick, all_sessions=all_sessions, live=config.live,
-                              now=config.now(), cancel=worker.cancelled_event, progress=progress(phase))
+                              now=config.now(), cancel=worker.cancelled_event, progress=progress(phase),
+                              hung_after_ms=config.hung_after_ms)
                 if worker.is_cancelled:
                     return
                 self.post_message(ScanFinished(result, signature, not quick, all_sessions, generation))
@@ -185,6 +189,20 @@ class InspectorApp(App[None]):
         if event.final:
             self._scanned_signature = event.signature
             self.scanning = False
+            self._rescan_when_hung(event.result)
+
+    def _rescan_when_hung(self, result: ScanResult) -> None:
+        """A hung session writes nothing, so the file watch never fires: scan again when the
+        first live session would cross ``--hung-after`` (its badge then turns hung)."""
+        if self._hung_timer is not None:
+            self._hung_timer.stop()
+            self._hung_timer = None
+        if not self.config.watch_interval:
+            return
+        waits = [self.config.hung_after_ms - d.idle_ms for d in result.sessions
+                 if d.verdict == "live" and d.idle_ms is not None and d.idle_ms < self.config.hung_after_ms]
+        if waits:
+            self._hung_timer = self.set_timer(min(waits) / 1000 + 0.5, self.start_scan, name="hung")
 
     @on(ScanFailed)
     def _scan_failed(self, event: ScanFailed) -> None:
@@ -251,54 +269,69 @@ class InspectorApp(App[None]):
             return
         self._plan(None if session_ids is None else list(session_ids))
 
-    def _planner(self, session_ids: list[str] | None) -> Callable[[bool], Plan]:
+    def _planner(self, session_ids: list[str] | None,
+                 aborts: tuple[abort.AbortTarget, ...] = ()) -> Callable[[bool], Plan]:
+        """Plans never include a chain that is to be aborted through OpenCode (even forced)."""
         config = self.config
 
         def make(force: bool) -> Plan:
             store = open_store(config.db_path, busy_timeout_ms=config.busy_timeout_ms)
             try:
-                return recover.plan(store, session_ids, force=force, live=config.live, now=config.now())
+                the_plan = recover.plan(store, session_ids, force=force, live=config.live, now=config.now())
+                return abort.without_targets(the_plan, aborts)
             finally:
                 store.dispose()
 
         return make
 
+    def _hung(self, session_ids: list[str] | None) -> tuple[abort.AbortTarget, ...]:
+        config = self.config
+        store = open_store(config.db_path, busy_timeout_ms=config.busy_timeout_ms)
+        try:
+            return abort.find_hung(store, session_ids, hung_after_ms=config.hung_after_ms,
+                                   live=config.live, now=config.now()).targets
+        finally:
+            store.dispose()
+
     @work(thread=True, exclusive=True, group="plan", exit_on_error=False, description="plan a recovery")
     def _plan(self, session_ids: list[str] | None) -> None:
         try:
-            the_plan = self._planner(session_ids)(False)
+            aborts = self._hung(session_ids)
+            the_plan = self._planner(session_ids, aborts)(False)
         except InspectorError as exc:
             self.post_message(OperationFailed("Recovery plan", exc))
             return
-        self.post_message(PlanReady(the_plan, session_ids is None, tuple(session_ids or ())))
+        self.post_message(PlanReady(the_plan, session_ids is None, tuple(session_ids or ()), aborts))
 
     @on(PlanReady)
     def _plan_ready(self, event: PlanReady) -> None:
         if isinstance(self.screen, ConfirmRecovery):
             return  # a second key press planned again while the first modal is open
         plan = event.plan
-        if plan.is_empty and not plan.refused:
+        if plan.is_empty and not plan.refused and not event.aborts:
             reasons = "; ".join(s.reason for s in plan.nothing_to_do) or "no stuck session found"
             self.notify(f"Nothing to recover: {reasons}.", severity="warning", markup=False)
             return
         titles = self._titles()
         ids = None if event.all_sessions else list(event.session_ids)
+        aborts = event.aborts
         self.push_screen(
-            ConfirmRecovery(plan, titles=titles, replan=self._planner(ids), all_sessions=event.all_sessions),
-            callback=self._confirmed,
+            ConfirmRecovery(plan, titles=titles, replan=self._planner(ids, aborts),
+                            all_sessions=event.all_sessions, aborts=aborts),
+            callback=lambda confirmed: self._confirmed(confirmed, aborts),
         )
 
     def _titles(self) -> dict[str, str]:
         result = self.scan_result
         return {d.id: d.session.title for d in result.sessions} if result else {}
 
-    def _confirmed(self, plan: Plan | None) -> None:
+    def _confirmed(self, plan: Plan | None, aborts: tuple[abort.AbortTarget, ...] = ()) -> None:
         if plan is None:
             self.notify("Recovery cancelled; nothing was changed.")
             return
         if self._writing():
             return
-        self._apply(plan)
+        self._apply(plan, aborts)
 
     def _writing(self) -> bool:
         busy = any(w.group == "write" and w.is_running for w in self.workers)
@@ -307,7 +340,18 @@ class InspectorApp(App[None]):
         return busy
 
     @work(thread=True, group="write", exit_on_error=False, description="apply a recovery")
-    def _apply(self, plan: Plan) -> None:
+    def _apply(self, plan: Plan, aborts: tuple[abort.AbortTarget, ...] = ()) -> None:
+        if aborts:  # first stop the hung chains through OpenCode (bounded waits), then write
+            store = open_store(self.config.db_path, busy_timeout_ms=self.config.busy_timeout_ms)
+            try:
+                outcomes = abort.abort_all(store, aborts, settle_timeout_s=self.config.abort_settle_s)
+                self.post_message(AbortFinished(outcomes))
+            except InspectorError as exc:
+                self.post_message(OperationFailed("Abort", exc))
+            finally:
+                store.dispose()
+            if plan.is_empty:
+                return
         try:
             result = recover.apply(plan, journal_directory=self.config.journal_dir,
                                    busy_timeout_ms=self.config.busy_timeout_ms, now=self.config.now())
@@ -337,6 +381,21 @@ class InspectorApp(App[None]):
             lines = "\n".join(f"{s.id}: {s.reason}" for s in event.unexpected[:5])
             self.notify(f"Not recovered:\n{lines}", title="Skipped", severity="warning",
                         timeout=RESULT_TIMEOUT, markup=False)
+        self.start_scan()
+
+    @on(AbortFinished)
+    def _aborted(self, event: AbortFinished) -> None:
+        for outcome in event.outcomes:
+            target = outcome.target
+            name = target.title or target.root
+            more = len(target.sessions) - 1
+            chain = f" (+{plural(more, 'subagent session')})" if more else ""
+            if outcome.stopped:
+                self.notify(f"{name}{chain}: {outcome.detail}.", title="Stopped through OpenCode",
+                            timeout=RESULT_TIMEOUT, markup=False)
+            else:
+                self.notify(f"{name}{chain}: {outcome.detail}.", title="Not stopped", severity="error",
+                            timeout=RESULT_TIMEOUT, markup=False)
         self.start_scan()
 
     def action_undo(self) -> None:
@@ -449,12 +508,16 @@ def make_app(
     journal_dir: Path | None = None,
     watch_interval: float | None = 2.0,
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    hung_after_ms: int = 15 * 60 * 1000,
+    abort_settle_s: float = 10.0,
 ) -> InspectorApp:
     """Build the app without running it (the CLI calls ``.run()``, tests use ``run_test``).
 
     ``now`` pins the clock (an int in ms, or a callable), ``live`` pins OpenCode's liveness and
     ``journal_dir`` overrides the undo journal location; all three exist for tests/screenshots.
-    ``busy_timeout_ms`` is the CLI's ``--busy-timeout`` (how long a write waits for OpenCode).
+    ``busy_timeout_ms`` is the CLI's ``--busy-timeout`` (how long a write waits for OpenCode),
+    ``hung_after_ms`` its ``--hung-after`` (when a busy session that does not move is hung);
+    ``abort_settle_s`` bounds the wait for OpenCode after an abort (shortened in tests).
     """
     if now is None:
         clock: Callable[[], int] = wall_clock
@@ -466,5 +529,6 @@ def make_app(
     config = AppConfig(
         db_path=Path(db_path), read_only=read_only, demo=demo, clock=clock, live=live,
         journal_dir=journal_dir, watch_interval=watch_interval, busy_timeout_ms=busy_timeout_ms,
+        hung_after_ms=hung_after_ms, abort_settle_s=abort_settle_s,
     )
     return InspectorApp(config)

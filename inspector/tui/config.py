@@ -28,6 +28,8 @@ class AppConfig:
     journal_dir: Path | None = None
     watch_interval: float | None = 2.0
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
+    hung_after_ms: int = 15 * 60 * 1000
+    abort_settle_s: float = 10.0  # how long an abort waits for OpenCode to settle
 
     def now(self) -> int:
         return int(self.clock())

@@ -18,6 +18,7 @@ from inspector.core.text import humanize_ms, printable, shorten
 VERDICT_LABELS = {
     "stale": "stale",
     "live": "live",
+    "hung": "hung",
     "unknown": "unknown",
     "ok": "ok",
     "recovered": "recovered",

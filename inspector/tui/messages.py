@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from inspector.core.abort import AbortOutcome, AbortTarget
 from inspector.core.model import Plan, RunResult, ScanResult, Schema, Skip, UndoResult
 
 from .watch import Signature
@@ -57,9 +58,19 @@ class DatabaseUnsupported(Message):
 
 @dataclass
 class PlanReady(Message):
+    """A plan to confirm; ``aborts`` are hung chains to stop through OpenCode (not in the plan)."""
+
     plan: Plan
     all_sessions: bool
     session_ids: tuple[str, ...]
+    aborts: tuple[AbortTarget, ...] = ()
+
+
+@dataclass
+class AbortFinished(Message):
+    """Hung chains were asked to stop through OpenCode; each outcome says whether it settled."""
+
+    outcomes: tuple[AbortOutcome, ...]
 
 
 @dataclass

@@ -17,6 +17,7 @@ Used by ``test_e2e.py`` and by ``capture.py`` (fixture regeneration); no pytest 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import http.server
@@ -159,8 +160,10 @@ SCENARIOS: list[tuple[str, str]] = [
     ("PENDING", "pending"),      # a bash tool call whose arguments stop half-way; stream held
     ("SUBAGENT", "task"),        # a task tool call (subagent "general")
     ("QUICK", "quick"),          # bash `echo ok`, then text
+    ("STREAM", "stream"),        # bash that prints a line every second for 10 minutes
     ("TEXT", "text"),            # plain text reply
 ]
+STREAM_COMMAND = "for i in $(seq 600); do echo tick $i; sleep 1; done"
 DEFAULT_SCENARIO = "sleep"       # bash `sleep 600` (also what the subagent child's prompt gets)
 
 
@@ -354,6 +357,8 @@ class FakeModel:
             text("done.")
         elif scenario == "quick":
             tool_call("bash", {"command": "echo ok", "description": "quick check"})
+        elif scenario == "stream":
+            tool_call("bash", {"command": STREAM_COMMAND, "description": "print progress"})
         elif scenario == "pending":
             tool_call("bash", {"command": "sleep 600", "description": "long sleep"}, hold_half=True)
         elif scenario == "task":
@@ -632,11 +637,12 @@ class OpenCode:
     _count = 0
 
     def __init__(self, binary: Path, sandbox: Sandbox, *, port: int | None = None,
-                 boot_timeout: float = 60.0) -> None:
+                 boot_timeout: float = 60.0, password: str | None = None) -> None:
         self.binary = Path(binary)
         self.sandbox = sandbox
         self.port = port or free_port()
         self.boot_timeout = boot_timeout
+        self.password = password  # OPENCODE_SERVER_PASSWORD: the API then needs basic auth
         OpenCode._count += 1
         self.log_path = sandbox.root / f"opencode-{OpenCode._count}-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -655,7 +661,8 @@ class OpenCode:
         self._log_fh = open(self.log_path, "ab")
         cmd = [str(self.binary), "serve", "--hostname", "127.0.0.1", "--port", str(self.port),
                "--print-logs", "--log-level", "INFO"]
-        self.proc = subprocess.Popen(cmd, cwd=self.sandbox.project, env=self.sandbox.env(),
+        extra = {"OPENCODE_SERVER_PASSWORD": self.password} if self.password else {}
+        self.proc = subprocess.Popen(cmd, cwd=self.sandbox.project, env=self.sandbox.env(**extra),
                                      stdin=subprocess.DEVNULL, stdout=self._log_fh,
                                      stderr=subprocess.STDOUT)
         try:
@@ -681,7 +688,8 @@ class OpenCode:
                 raise self.failure(f"opencode serve exited with {self.proc.returncode} while booting")
             # A request that reaches the server while it is still booting can hang forever
             # (measured on 1.18.33): poll with a short timeout and simply ask again.
-            status, _ = http_json("GET", f"{self.url}/session/status", timeout=1.0)
+            status, _ = http_json("GET", f"{self.url}/session/status", timeout=1.0,
+                                  headers=self.auth_headers())
             return status == 200
 
         wait_until(ready, timeout=self.boot_timeout, interval=0.25,
@@ -689,10 +697,17 @@ class OpenCode:
                    on_timeout=lambda: f"--- opencode serve log ---\n{self.log()}")
 
     # -- API --
+    def auth_headers(self) -> dict[str, str]:
+        if not self.password:
+            return {}
+        token = base64.b64encode(f"opencode:{self.password}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
     def request(self, method: str, path: str, body: Any = None, *, timeout: float = 15.0,
                 expect: Iterable[int] = (200, 204)) -> Any:
         try:
-            status, data = http_json(method, self.url + path, body, timeout=timeout)
+            status, data = http_json(method, self.url + path, body, timeout=timeout,
+                                     headers=self.auth_headers())
         except (OSError, urllib.error.URLError) as exc:
             raise self.failure(f"{method} {path} failed: {exc!r}") from exc
         if status not in tuple(expect):

@@ -17,7 +17,7 @@ from textual.pilot import Pilot
 
 from inspector.core import journal
 from inspector.core.demo import DemoSessions, build_demo_sessions
-from inspector.core.live import OFFLINE
+from inspector.core.live import OFFLINE, LiveStatus
 from inspector.tui.app import InspectorApp, make_app
 from tests.conftest import FIXTURES, NOW, copy_db, rows
 
@@ -151,3 +151,12 @@ def screen_text(app: InspectorApp) -> str:
 
 def notifications(app: InspectorApp) -> list[str]:
     return [f"{n.title}: {n.message}" for n in app._notifications]
+
+
+WEBAPP = "/home/dev/src/webapp"  # the project directory of every fixture session
+
+
+def busy_live(*sessions: str, port: int = 4096) -> LiveStatus:
+    """OpenCode pinned running, listing ``sessions`` busy on ``port`` (a stand-in's, or none)."""
+    return LiveStatus(running=True, busy=frozenset(sessions), owners=tuple((s, port) for s in sessions),
+                      detail=f"OpenCode is running on this database (port {port})")

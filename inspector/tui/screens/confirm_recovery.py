@@ -1,7 +1,9 @@
-"""The confirmation modal: the exact plan (rows, from what to what), refusals, a force toggle.
+"""The confirmation modal: the exact plan (rows, from what to what), refusals, a force toggle,
+and the hung sessions that will be aborted through OpenCode (the running tool is killed).
 
 It dismisses with the plan to apply, or ``None``. Toggling force re-plans in a thread worker
 through the ``replan`` callable the app hands in (core ``plan(force=...)``), never by itself.
+The aborts are shown, not chosen here: the app sends them when the user confirms.
 """
 
 from __future__ import annotations
@@ -19,15 +21,24 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Label, Static
 
+from inspector.core.abort import AbortTarget
 from inspector.core.errors import InspectorError
 from inspector.core.model import Plan
 
-from ..format import plural
+from ..format import one_line, plural
 from ..widgets import PlanView
 from ..widgets.plan_view import plan_summary
 
 
-def dialog_title(plan: Plan, all_sessions: bool) -> str:
+ABORT_HEADING = "Abort through OpenCode: the running tool is killed"
+
+
+def dialog_title(plan: Plan, all_sessions: bool, aborts: tuple[AbortTarget, ...] = ()) -> str:
+    if aborts:
+        hung = plural(len(aborts), "hung session")
+        if plan.is_empty:
+            return f"Abort {hung} through OpenCode?"
+        return f"Abort {hung} through OpenCode and recover {plural(len(plan.session_ids), 'session')}?"
     if plan.is_empty and plan.refused:
         return "Recovery refused: OpenCode may still be working on this"
     if plan.is_empty:
@@ -36,6 +47,18 @@ def dialog_title(plan: Plan, all_sessions: bool) -> str:
     if all_sessions:
         return f"Recover all stale sessions ({count})?"
     return f"Recover {plural(count, 'session')}?"
+
+
+def abort_content(aborts: tuple[AbortTarget, ...], titles: Mapping[str, str]) -> Content:
+    """The heading, then per hung chain: its title, ids, and why it is called hung."""
+    lines = [Content.styled(ABORT_HEADING, "bold $error")]
+    for target in aborts:
+        more = len(target.sessions) - 1
+        chain = f" (+{plural(more, 'subagent session')})" if more else ""
+        name = one_line(titles.get(target.root) or target.title or "(untitled)")
+        lines.append(Content.assemble("  ▸ ", (name, "bold"), "  ", (one_line(target.root) + chain, "$foreground-muted")))
+        lines.append(Content.assemble("    ", one_line(target.reason)))
+    return Content("\n").join(lines)
 
 
 class ConfirmRecovery(ModalScreen[Plan | None]):
@@ -66,17 +89,21 @@ class ConfirmRecovery(ModalScreen[Plan | None]):
         titles: Mapping[str, str],
         replan: Callable[[bool], Plan],
         all_sessions: bool,
+        aborts: tuple[AbortTarget, ...] = (),
     ) -> None:
         super().__init__()
         self.plan = plan
         self.titles = dict(titles)
         self.replan = replan
         self.all_sessions = all_sessions
+        self.aborts = aborts
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog"):
-            yield Label(dialog_title(self.plan, self.all_sessions), id="confirm-title", markup=False)
-            yield Static(Content(plan_summary(self.plan)), id="confirm-summary")
+            yield Label(dialog_title(self.plan, self.all_sessions, self.aborts), id="confirm-title", markup=False)
+            if self.aborts:
+                yield Static(abort_content(self.aborts, self.titles), id="confirm-abort")
+            yield Static(Content(self._summary(self.plan)), id="confirm-summary")
             with VerticalScroll(id="confirm-plan"):
                 yield PlanView(id="plan")
             yield Checkbox(Content("Force: also recover live / unknown sessions (f)"), self.plan.forced,
@@ -94,20 +121,28 @@ class ConfirmRecovery(ModalScreen[Plan | None]):
 
     def _show(self, plan: Plan) -> None:
         self.plan = plan
-        self.query_one("#confirm-title", Label).update(dialog_title(plan, self.all_sessions))
-        self.query_one("#confirm-summary", Static).update(Content(plan_summary(plan)))
+        self.query_one("#confirm-title", Label).update(dialog_title(plan, self.all_sessions, self.aborts))
+        self.query_one("#confirm-summary", Static).update(Content(self._summary(plan)))
         self.query_one(PlanView).show(plan, self.titles)
+        self.query_one("#confirm-plan").display = not (plan.is_empty and not plan.refused and not plan.nothing_to_do)
+        self.query_one("#confirm-note").display = not (plan.is_empty and self.aborts)  # an abort writes no row
         force = self.query_one("#force", Checkbox)
         force.display = bool(plan.refused) or plan.forced
         if force.value != plan.forced:
             with self.prevent(Checkbox.Changed):
                 force.value = plan.forced
         confirm = self.query_one("#confirm", Button)
-        confirm.disabled = plan.is_empty
-        (self.query_one("#cancel") if plan.is_empty else confirm).focus()
+        confirm.disabled = plan.is_empty and not self.aborts
+        confirm.label = Content("Abort (y)" if plan.is_empty and self.aborts else "Recover (y)")
+        (self.query_one("#cancel") if confirm.disabled else confirm).focus()
+
+    def _summary(self, plan: Plan) -> str:
+        if self.aborts and plan.is_empty and not plan.refused:
+            return "ocinspect writes no rows: OpenCode closes the turns itself."
+        return plan_summary(plan)
 
     def action_confirm(self) -> None:
-        if self.plan.is_empty:
+        if self.plan.is_empty and not self.aborts:
             self.notify("Nothing in this plan can be recovered.", severity="warning")
             return
         self.dismiss(self.plan)

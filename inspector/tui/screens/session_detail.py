@@ -45,12 +45,17 @@ def head_content(diag: Diagnosis, result: ScanResult, recovered: frozenset[str],
     return Content("\n").join(lines)
 
 
-_VERDICT_STYLE = {"stale": "$warning", "live": "$success", "unknown": "$secondary", "recovered": "$success"}
+_VERDICT_STYLE = {"stale": "$warning", "live": "$success", "hung": "$error", "unknown": "$secondary", "recovered": "$success"}
 
 
 def why_content(diag: Diagnosis, now: int) -> Content:
     lines: list[Content] = []
+    hung = diag.verdict == "hung"
+    if hung:  # OpenCode did not crash: the crash-shaped pattern texts would mislead here
+        lines.append(Content.assemble(("● Hung in a live OpenCode", "bold"), "  ", one_line(diag.live_reason)))
     for name in diag.patterns:
+        if hung and name != "subagent-chain":
+            continue
         pattern = describe(name)
         lines.append(Content.assemble(("● " + pattern.title, "bold"), "  ", pattern.why))
     if diag.stuck_since is not None:
@@ -58,13 +63,20 @@ def why_content(diag: Diagnosis, now: int) -> Content:
     return Content("\n").join(lines)
 
 
+HUNG_REMEDY = ("Abort through OpenCode: the running tool is killed, and OpenCode itself closes the turns "
+               "of the whole subagent chain. ocinspect writes no row (nothing behind a live server's back).")
+
+
 def recovery_content(diag: Diagnosis, read_only: bool) -> Content:
     lines: list[Content] = []
-    for name in diag.patterns:
-        pattern = describe(name)
-        style = "bold" if pattern.fixable else "bold $error"
-        lines.append(Content.assemble((pattern.title + ": ", style), pattern.repair))
-    if diag.repairable:
+    if diag.verdict == "hung":
+        lines.append(Content.assemble(("Hung in a live OpenCode: ", "bold"), HUNG_REMEDY))
+    else:
+        for name in diag.patterns:
+            pattern = describe(name)
+            style = "bold" if pattern.fixable else "bold $error"
+            lines.append(Content.assemble((pattern.title + ": ", style), pattern.repair))
+    if diag.repairable and diag.verdict != "hung":
         chain = " Its subagent chain is recovered with it, in the same transaction." if (
             diag.children or "subagent-chain" in diag.patterns) else ""
         lines.append(Content.assemble(
@@ -74,11 +86,13 @@ def recovery_content(diag: Diagnosis, read_only: bool) -> Content:
         ))
     verdict = diag.verdict
     line = Content.assemble((f"Verdict {verdict}: ", "bold"), VERDICTS.get(verdict, ""))
-    if verdict in ("live", "unknown"):
+    if verdict in ("live", "unknown"):  # a hung session's reason is already under "Why"
         line = Content.assemble(line, " ", (one_line(diag.live_reason), "$warning"))
     lines.append(line)
     if read_only:
         lines.append(Content.styled("Opened read-only: recovery is disabled.", "$warning"))
+    elif verdict == "hung":
+        lines.append(Content.assemble("Press ", ("r", "bold"), " to abort it through OpenCode (the running tool is killed)."))
     elif diag.repairable:
         lines.append(Content.assemble("Press ", ("r", "bold"), " to see the exact plan and confirm."))
     return Content("\n").join(lines)

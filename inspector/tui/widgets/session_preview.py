@@ -24,6 +24,9 @@ def preview_content(diag: Diagnosis | None, *, now: int, recovered: frozenset[st
         lines.append(Content("Recovered by this app: the turn is closed as aborted. Press u to undo."))
     elif not diag.is_stuck:
         lines.append(Content("Nothing is stuck in this session."))
+    elif verdict == "hung":
+        lines.append(Content.assemble(("Hung in a live OpenCode: ", "bold $error"), one_line(diag.live_reason)))
+        lines.append(Content("Press r to abort it through OpenCode (the running tool is killed)."))
     else:
         first = describe(diag.patterns[0])
         lines.append(Content.assemble((first.title + ": ", "bold"), first.why))

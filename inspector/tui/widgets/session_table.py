@@ -92,6 +92,7 @@ class SessionTable(DataTable[Text]):
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "session-table--stale",
         "session-table--live",
+        "session-table--hung",
         "session-table--unknown",
         "session-table--ok",
         "session-table--recovered",
@@ -143,7 +144,7 @@ class SessionTable(DataTable[Text]):
 
     def _badge_width(self) -> int:
         labels = [VERDICT_LABELS.get(v, v) for v in (verdict_of(r.diag, self._recovered) for r in self._rows)]
-        return max((len(label) + 2 for label in labels), default=9)
+        return max([len("Verdict"), *(len(label) + 2 for label in labels)]) if labels else 9
 
     def on_resize(self, event: events.Resize) -> None:
         if self._result is not None and layout(event.size.width, self._rows, badge=self._badge_width()) != self._layout:

@@ -1,0 +1,244 @@
+"""Stop a hung session through OpenCode itself: ``POST /session/{id}/abort`` on its server.
+
+A hung session (see ``hung.py``) is still owned by a running OpenCode, so writing its rows would
+race the server. The right remedy is the one OpenCode's Esc key uses. Measured on 1.18.33 with a
+parent whose ``task`` subagent runs ``bash sleep 600``:
+
+- aborting the **parent** settles the whole chain in ~0.3 s: the task part becomes ``error``
+  "Task cancelled", the child's bash part ``completed`` with "User aborted the command", both
+  assistant turns get ``MessageAbortedError``, ``/session/status`` lists neither;
+- aborting only the **child** cancels the task, and the parent then *continues*: its model gets
+  the task error and starts a new step. So we abort the root of the chain first, then any
+  member still busy;
+- the answer is ``true`` even for an idle or unknown session, so it proves nothing: we wait
+  (bounded) until ``/session/status`` no longer lists the chain, then re-read the rows and call
+  it stopped only when every turn is closed and no tool is ``pending``/``running``.
+
+Nothing here writes to the database: if OpenCode does not settle, the rows are left alone and
+the outcome says so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from . import queries as q
+from .live import LiveStatus
+from .model import Diagnosis, Plan, ScanResult, Skip
+from .scan import _chunks, chain_of, scan, scan_related
+from .server_api import ServerAuthRequired, ServerClient, ServerError
+from .store import Store
+from .text import humanize_ms
+
+SETTLE_TIMEOUT_S = 10.0
+POLL_S = 0.2
+_BUSY = ("busy", "retry")
+HINT = "add --abort-hung to stop it through OpenCode (the running tool is killed)"
+
+
+@dataclass(frozen=True)
+class AbortTarget:
+    """A hung subagent chain, and the server to stop it on."""
+
+    root: str
+    sessions: tuple[str, ...]
+    directory: str
+    port: int | None
+    title: str
+    idle_ms: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class AbortOutcome:
+    """What happened: ``stopped`` only when OpenCode let go *and* closed every turn and tool."""
+
+    target: AbortTarget
+    stopped: bool
+    detail: str
+    aborted: tuple[str, ...] = ()
+    elapsed_ms: int = 0
+
+
+@dataclass(frozen=True)
+class HungScan:
+    """A scan with hung verdicts, the liveness it used, and the chains to abort."""
+
+    result: ScanResult
+    live: LiveStatus | None
+    targets: tuple[AbortTarget, ...]
+
+
+def targets_in(result: ScanResult, live: LiveStatus | None, session_ids: Sequence[str] | None = None) -> tuple[AbortTarget, ...]:
+    """The hung chains among ``session_ids`` (``None``: every hung session), roots first."""
+    diagnoses = {d.id: d for d in result.sessions}
+    wanted = [d.id for d in result.sessions if d.verdict == "hung"] if session_ids is None else list(session_ids)
+    found: list[AbortTarget] = []
+    placed: set[str] = set()
+    for sid in wanted:
+        diag = diagnoses.get(sid)
+        if diag is None or diag.verdict != "hung" or sid in placed:
+            continue
+        chain = chain_of(sid, diagnoses) or [sid]
+        placed.update(chain)
+        root = _root(chain, diagnoses)
+        ordered = (root, *[s for s in chain if s != root])
+        port = None
+        if live is not None:
+            port = next((p for p in (live.port_of(s) for s in ordered) if p is not None), None)
+        head = diagnoses[root]
+        found.append(AbortTarget(
+            root=root, sessions=ordered, directory=head.session.directory, port=port,
+            title=head.session.title, idle_ms=head.idle_ms, reason=head.live_reason,
+        ))
+    return tuple(found)
+
+
+def _root(chain: Sequence[str], diagnoses: dict[str, Diagnosis]) -> str:
+    """The chain member whose parent is not in the chain (the session the user prompted)."""
+    members = set(chain)
+    for sid in chain:
+        if diagnoses[sid].session.parent_id not in members:
+            return sid
+    return chain[0]
+
+
+def find_hung(
+    store: Store,
+    session_ids: Sequence[str] | None = None,
+    *,
+    hung_after_ms: int,
+    live: LiveStatus | None = None,
+    now: int | None = None,
+) -> HungScan:
+    """Scan with hung verdicts (quick tier for all sessions; the whole tree for given ids).
+
+    The liveness answer the scan used comes back too, so the caller can reuse it for the plan.
+    """
+    store.require_v1()
+    if session_ids is None:
+        result = scan(store, quick=True, live=live, now=now, hung_after_ms=hung_after_ms)
+    else:
+        result = scan_related(store, session_ids, live=live, now=now, hung_after_ms=hung_after_ms)
+    return HungScan(result=result, live=result.live, targets=targets_in(result, result.live, session_ids))
+
+
+def without_targets(plan: Plan, targets: Sequence[AbortTarget]) -> Plan:
+    """The plan minus every session an abort will stop (never written to behind OpenCode)."""
+    chosen = {s for t in targets for s in t.sessions}
+    if not chosen:
+        return plan
+    return replace(
+        plan,
+        units=tuple(u for u in plan.units if not chosen & set(u.session_ids)),
+        refused=tuple(s for s in plan.refused if s.id not in chosen),
+    )
+
+
+def explain_refusals(plan: Plan, result: ScanResult) -> Plan:
+    """Refusals of hung sessions say so, with the hint to add ``--abort-hung``."""
+    hung = {d.id: d for d in result.sessions if d.verdict == "hung"}
+    if not any(s.id in hung for s in plan.refused):
+        return plan
+    refused = tuple(
+        Skip(s.id, f"hung: {hung[s.id].live_reason}; {HINT}") if s.id in hung else s for s in plan.refused
+    )
+    return replace(plan, refused=refused)
+
+
+def abort_chain(
+    store: Store,
+    target: AbortTarget,
+    *,
+    client: ServerClient | None = None,
+    settle_timeout_s: float = SETTLE_TIMEOUT_S,
+    poll_s: float = POLL_S,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> AbortOutcome:
+    """Abort ``target`` through its OpenCode and wait (bounded) until OpenCode has settled it."""
+    started = clock()
+    deadline = started + settle_timeout_s
+    aborted: list[str] = []
+
+    def outcome(stopped: bool, detail: str) -> AbortOutcome:
+        return AbortOutcome(target, stopped, detail, tuple(aborted), int((clock() - started) * 1000))
+
+    if client is None:
+        if target.port is None:
+            return outcome(False, "no OpenCode server lists this session busy any more; nothing was sent")
+        client = ServerClient(target.port)
+    chain = target.sessions
+
+    def busy() -> list[str]:
+        statuses = client.session_status(target.directory)
+        return [s for s in chain if statuses.get(s) in _BUSY]
+
+    def wait_until(done: Callable[[], bool]) -> bool:
+        while True:
+            if done():
+                return True
+            if clock() >= deadline:
+                return False
+            sleep(poll_s)
+
+    try:
+        client.abort(target.root, target.directory)
+        aborted.append(target.root)
+        wait_until(lambda: target.root not in busy())
+        for _ in range(len(chain)):  # then any member still busy (e.g. an orphaned subagent)
+            still = busy()
+            if not still:
+                break
+            for sid in still:
+                if sid not in aborted:
+                    client.abort(sid, target.directory)
+                    aborted.append(sid)
+            if not wait_until(lambda: not busy()):
+                break
+        still = busy()
+    except ServerAuthRequired as exc:
+        return outcome(False, f"{exc}; rows left alone")
+    except ServerError as exc:
+        return outcome(False, f"{exc}; rows left alone")
+    if still:
+        waited = humanize_ms(int(settle_timeout_s * 1000))
+        return outcome(False, f"OpenCode still lists {', '.join(still)} busy after {waited}; rows left alone")
+    open_rows: list[str] = []
+    wait_until(lambda: not _open_rows(store, chain, open_rows))
+    if open_rows:
+        return outcome(False, (
+            f"OpenCode let go, but left {', '.join(open_rows[:3])} open; rows left alone "
+            f"(now stale: ocinspect recover {target.root} repairs them)"))
+    closed = "its turn" if len(chain) == 1 else f"the turns of all {len(chain)} sessions"
+    return outcome(True, f"stopped by OpenCode: {closed} closed, no tool left running")
+
+
+def _open_rows(store: Store, chain: Sequence[str], out: list[str]) -> list[str]:
+    """Unfinished assistant turns and pending/running tool parts of ``chain`` (into ``out``)."""
+    out.clear()
+    with store.read() as conn:
+        for chunk in _chunks(list(chain)):
+            out += [f"turn {r.id}" for r in conn.execute(q.UNFINISHED_MESSAGES_OF_SESSIONS, {"ids": chunk})]
+            out += [f"tool part {r.id}" for r in conn.execute(q.STUCK_PARTS_OF_SESSIONS, {"ids": chunk})]
+    return out
+
+
+def abort_all(store: Store, targets: Sequence[AbortTarget], **kwargs: object) -> tuple[AbortOutcome, ...]:
+    """Abort each chain in turn (each wait is bounded, so the whole call is too)."""
+    return tuple(abort_chain(store, t, **kwargs) for t in targets)  # type: ignore[arg-type]
+
+
+def target_line(target: AbortTarget) -> str:
+    """One line that says which chain will be aborted and why (CLI plan, TUI modal, watch)."""
+    more = len(target.sessions) - 1
+    chain = f" (+{more} subagent session{'s' if more != 1 else ''})" if more else ""
+    return f"{target.root}{chain}: {target.reason}"
+
+
+__all__ = [
+    "AbortOutcome", "AbortTarget", "HINT", "HungScan", "abort_all", "abort_chain", "explain_refusals",
+    "find_hung", "target_line", "targets_in", "without_targets",
+]

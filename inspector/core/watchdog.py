@@ -1,0 +1,220 @@
+"""``ocinspect watch``: stop sessions hung longer than a threshold, through OpenCode, unattended.
+
+Each :meth:`Watchdog.poll` is cheap, so it can run every second next to ``opencode serve``:
+
+1. **Candidates** (sessions with an unfinished assistant turn) are kept incrementally: one quick
+   pass over ``message`` at start (and every ``resync_ms``), then, only when the database file or
+   its WAL changed (two ``stat`` calls), the rows appended since (``rowid`` above the last one
+   seen) plus a by-id re-check of the known candidates. A hung session writes nothing, so an idle
+   database costs no SQL at all.
+2. **Liveness** is asked only for the candidates' directories (``/session/status`` boots an
+   OpenCode instance for any directory it is asked about, so we never ask about others).
+3. Only the **busy** candidates are diagnosed, through indexes (their unfinished turns, the parts
+   of those turns, their newest rows): O(busy sessions), never a full scan.
+4. Hung chains are aborted through their server (``abort.abort_chain``); a chain that did not
+   settle is tried again only after another threshold has passed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from . import queries as q
+from .abort import AbortOutcome, AbortTarget, abort_chain, targets_in
+from .errors import DatabaseLocked, SessionNotFound
+from .live import LiveStatus, detect
+from .scan import _chunks, _scan_table, now_ms, scan
+from .store import DEFAULT_BUSY_TIMEOUT_MS, Store, open_store
+
+RESYNC_MS = 60_000
+
+EventKind = Literal["aborted", "not-stopped", "notice"]
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """One line of ``watch`` output: an abort and its outcome, or a notice about the watch."""
+
+    time: int
+    kind: EventKind
+    message: str
+    target: AbortTarget | None = None
+    outcome: AbortOutcome | None = None
+
+
+@dataclass
+class Candidates:
+    """Unfinished assistant turns (message id -> session id), kept current incrementally."""
+
+    messages: dict[str, str] = field(default_factory=dict)
+    last_rowid: int = 0
+    synced_at: int | None = None
+
+    @property
+    def sessions(self) -> set[str]:
+        return set(self.messages.values())
+
+    def full(self, store: Store, now: int) -> None:
+        """One quick-tier pass over ``message`` (start-up and every ``resync_ms``)."""
+        with store.read() as conn:
+            top = int(conn.execute(q.MAX_ROWID["message"]).scalar_one())
+            rows = _scan_table(store, conn, "message", q.UNFINISHED_MESSAGES, None, None)
+        self.messages = dict(_unfinished(rows))
+        self.last_rowid = top
+        self.synced_at = now
+
+    def update(self, store: Store) -> None:
+        """Rows appended since the last look, and a re-check of the turns we know."""
+        with store.read() as conn:
+            top = int(conn.execute(q.MAX_ROWID["message"]).scalar_one())
+            if top < self.last_rowid:  # rows were deleted or renumbered: start over
+                self.last_rowid, self.synced_at = 0, None
+                return
+            if top > self.last_rowid:
+                rows = conn.execute(q.UNFINISHED_MESSAGES, {"lo": self.last_rowid + 1, "hi": top})
+                self.messages.update(_unfinished(rows))
+                self.last_rowid = top
+            still: dict[str, str] = {}
+            for chunk in _chunks(sorted(self.messages)):
+                for row in conn.execute(q.MESSAGE_COMPLETED, {"ids": chunk}):
+                    if not row.done:
+                        still[row.id] = self.messages[row.id]
+            self.messages = still
+
+
+def _unfinished(rows: Any) -> list[tuple[str, str]]:
+    """(message id, session id) of readable unfinished assistant rows; corrupt rows are skipped
+    here (``scan`` reports them), the watch must not die on one bad row."""
+    found = []
+    for row in rows:
+        if not row.ok:
+            continue
+        try:
+            data = json.loads(row.data)
+        except (ValueError, RecursionError):
+            continue
+        when = data.get("time") if isinstance(data, dict) and isinstance(data.get("time"), dict) else {}
+        if isinstance(data, dict) and data.get("role") == "assistant" and when.get("completed") is None:
+            found.append((row.id, row.session_id))
+    return found
+
+
+def _signature(path: Path) -> tuple[tuple[int, int] | None, ...]:
+    def stat(p: Path) -> tuple[int, int] | None:
+        try:
+            info = os.stat(p)
+        except OSError:
+            return None
+        return (info.st_mtime_ns, info.st_size)
+
+    return (stat(path), stat(Path(f"{path}-wal")))
+
+
+class Watchdog:
+    """Polls one database; :meth:`poll` returns what it did (the CLI prints one line each)."""
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str],
+        *,
+        abort_after_ms: int,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+        settle_timeout_s: float = 10.0,
+        resync_ms: int = RESYNC_MS,
+        clock: Callable[[], int] = now_ms,
+        detect_live: Callable[..., LiveStatus] = detect,
+        abort: Callable[..., AbortOutcome] = abort_chain,
+    ) -> None:
+        self.path = Path(db_path)
+        self.abort_after_ms = abort_after_ms
+        self.settle_timeout_s = settle_timeout_s
+        self.resync_ms = resync_ms
+        self.clock = clock
+        self.detect_live = detect_live
+        self.abort = abort
+        self.store = open_store(self.path, busy_timeout_ms=busy_timeout_ms)
+        self.store.require_v1()
+        self.candidates = Candidates()
+        self.directories: dict[str, str] = {}
+        self._signature: tuple[Any, ...] | None = None
+        self._attempted: dict[str, int] = {}
+        self._last_notice = ""
+        self.polls = 0
+        self.sql_polls = 0  # polls that had to read the database (for tests and the bench)
+
+    def close(self) -> None:
+        self.store.dispose()
+
+    def poll(self) -> list[WatchEvent]:
+        """Look once; abort what is hung; never raises for a busy database (says so instead)."""
+        now = self.clock()
+        self.polls += 1
+        try:
+            return self._poll(now)
+        except DatabaseLocked as exc:
+            return self._notice(now, f"database busy, will look again: {exc}")
+
+    def _poll(self, now: int) -> list[WatchEvent]:
+        signature = _signature(self.path)
+        resync = self.candidates.synced_at is None or now - self.candidates.synced_at >= self.resync_ms
+        if resync or signature != self._signature:
+            self.sql_polls += 1
+            if resync:
+                self.candidates.full(self.store, now)
+            else:
+                self.candidates.update(self.store)
+                if self.candidates.synced_at is None:
+                    self.candidates.full(self.store, now)
+            self._signature = signature
+            self._learn_directories()
+        sessions = self.candidates.sessions
+        if not sessions:
+            return self._notice(now, "")
+        live = self.detect_live(self.path, {self.directories[s] for s in sessions if s in self.directories})
+        events = self._notice(now, _live_notice(live))
+        busy = sorted(live.busy & sessions)
+        if not busy:
+            return events
+        try:
+            result = scan(self.store, session_ids=busy, quick=True, live=live, now=now,
+                          hung_after_ms=self.abort_after_ms)
+        except SessionNotFound:  # deleted between two looks: the next poll knows
+            return events
+        for target in targets_in(result, live):
+            last = self._attempted.get(target.root)
+            if last is not None and now - last < self.abort_after_ms:
+                continue
+            self._attempted[target.root] = now
+            outcome = self.abort(self.store, target, settle_timeout_s=self.settle_timeout_s)
+            kind: EventKind = "aborted" if outcome.stopped else "not-stopped"
+            events.append(WatchEvent(self.clock(), kind, outcome.detail, target, outcome))
+        return events
+
+    def _learn_directories(self) -> None:
+        missing = sorted(self.candidates.sessions - set(self.directories))
+        if not missing:
+            return
+        with self.store.read() as conn:
+            for chunk in _chunks(missing):
+                for row in conn.execute(q.sessions_by_id(["id", "directory"]), {"ids": chunk}):
+                    self.directories[row.id] = row.directory or ""
+
+    def _notice(self, now: int, message: str) -> list[WatchEvent]:
+        """A notice only when the situation changes (not on every poll)."""
+        if message == self._last_notice:
+            return []
+        self._last_notice = message
+        return [WatchEvent(now, "notice", message)] if message else []
+
+
+def _live_notice(live: LiveStatus) -> str:
+    if live.running is False:
+        return "OpenCode is not running on this database"
+    if live.running is None or live.unknown_directories:
+        return live.unknown_reason or live.detail
+    return ""

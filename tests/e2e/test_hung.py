@@ -1,0 +1,276 @@
+"""Issue 14: hung sessions inside a running OpenCode, seen and stopped through OpenCode itself.
+
+Real ``opencode serve`` (npm opencode-ai 1.18.33) on loopback with the scripted model: a session
+whose ``bash sleep 600`` never returns, a ``task`` subagent chain whose child runs the same, and
+a session whose bash prints a line every second (``STREAM``). ocinspect runs as a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import harness as h
+from .test_e2e import ACTIVE, assert_new_prompt_completes, by_id, explain, run_cli, tool_parts
+
+pytestmark = pytest.mark.e2e
+
+
+def start_bash(sb: h.Sandbox, oc: h.OpenCode, prompt: str = "run the long tests") -> tuple[str, dict[str, Any]]:
+    sid = oc.create_session()
+    oc.prompt_async(sid, prompt)
+    part = h.wait_for_tool_part(sb.db_path, session_id=sid, tool="bash", timeout=60, server=oc)[0]
+    h.wait_until(lambda: oc.is_busy(sid), timeout=30, what=f"{sid} busy", on_timeout=lambda: oc.describe(sid))
+    return sid, part
+
+
+def start_chain(sb: h.Sandbox, oc: h.OpenCode) -> tuple[str, str]:
+    parent = oc.create_session()
+    oc.prompt_async(parent, "SUBAGENT please check")
+    task = h.wait_for_tool_part(sb.db_path, session_id=parent, tool="task", timeout=60, server=oc)[0]
+    child = task["state"]["metadata"]["sessionId"]
+    h.wait_for_tool_part(sb.db_path, session_id=child, tool="bash", timeout=60, server=oc)
+    h.wait_until(lambda: oc.is_busy(parent) and oc.is_busy(child), timeout=30, what="chain busy",
+                 on_timeout=lambda: oc.describe(parent))
+    return parent, child
+
+
+def scan(sb: h.Sandbox, *args: str) -> tuple[dict[str, dict[str, Any]], subprocess.CompletedProcess[str]]:
+    rc, data, proc = run_cli(sb, "scan", "--json", *args)
+    assert rc in (0, 1) and isinstance(data, dict), explain(proc)
+    return by_id(data), proc
+
+
+def assert_closed_by_opencode(oc: h.OpenCode, sid: str) -> list[dict[str, Any]]:
+    """Every assistant turn completed, no tool pending/running, as OpenCode's API reports it."""
+    assert not oc.is_busy(sid), oc.describe(sid)
+    msgs = oc.messages(sid)
+    for m in msgs:
+        if m["info"]["role"] == "assistant":
+            assert m["info"].get("time", {}).get("completed"), oc.describe(sid)
+    assert not [p["id"] for p in tool_parts(msgs) if p["state"]["status"] in ACTIVE], oc.describe(sid)
+    return msgs
+
+
+def assert_rows_equal_newest_events(db: Path, session_ids: list[str]) -> None:
+    """OpenCode's sync invariant: each part/message row equals its newest event; seqs contiguous."""
+    with h.ro_connect(db) as conn:
+        for sid in session_ids:
+            parts: dict[str, Any] = {}
+            messages: dict[str, Any] = {}
+            seqs = []
+            for seq, kind, data in conn.execute(
+                    "SELECT seq, type, data FROM event WHERE aggregate_id = ? ORDER BY seq", (sid,)):
+                seqs.append(seq)
+                payload = json.loads(data)
+                if kind == "message.part.updated.1":
+                    parts[payload["part"]["id"]] = payload["part"]
+                elif kind == "message.updated.1":
+                    messages[payload["info"]["id"]] = payload["info"]
+            assert seqs == list(range(len(seqs))), f"{sid}: seqs {seqs}"
+            (top,) = conn.execute("SELECT seq FROM event_sequence WHERE aggregate_id = ?", (sid,)).fetchone()
+            assert top == seqs[-1]
+            for table, newest, keys in (("part", parts, ("id", "sessionID", "messageID")),
+                                        ("message", messages, ("id", "sessionID"))):
+                for rid, data in conn.execute(f"SELECT id, data FROM {table} WHERE session_id = ?", (sid,)):
+                    event = {k: v for k, v in newest[rid].items() if k not in keys}
+                    assert json.loads(data) == event, f"{table} {rid} differs from its newest event"
+
+
+def test_hung_sessions_are_seen_then_stopped_through_opencode(sandbox: h.Sandbox, opencode_bin: Path) -> None:
+    oc = sandbox.start_opencode(opencode_bin)
+    bash, _ = start_bash(sandbox, oc)
+
+    # Right away, with --hung-after 2s: the verdict follows the silence it measured.
+    sessions, proc = scan(sandbox, "--hung-after", "2s")
+    first = sessions[bash]
+    assert first["verdict"] == ("live" if first["idle_ms"] < 2000 else "hung"), explain(proc)
+
+    parent, child = start_chain(sandbox, oc)
+    stream, _ = start_bash(sandbox, oc, "STREAM it")
+
+    # Before the threshold everything busy is live (and says how long it has been silent).
+    sessions, proc = scan(sandbox, "--hung-after", "60s")
+    for sid in (bash, parent, child, stream):
+        assert sessions[sid]["verdict"] == "live", explain(proc)
+        assert 0 <= sessions[sid]["idle_ms"] < 60_000, explain(proc)
+
+    # After 2 s of silence: the bash session and the whole chain are hung, the stream is live.
+    def hung_now() -> tuple[dict[str, dict[str, Any]], subprocess.CompletedProcess[str]] | None:
+        found, ran = scan(sandbox, "--hung-after", "2s")
+        return (found, ran) if all(found[s]["verdict"] == "hung" for s in (bash, parent, child)) else None
+
+    sessions, proc = h.wait_until(hung_now, timeout=30, interval=0.5, what="hung verdicts")
+    assert proc.returncode == 1, explain(proc)
+    for sid in (bash, parent, child):
+        assert sessions[sid]["idle_ms"] >= 2000, explain(proc)
+        assert "sleep 600" in sessions[sid]["verdict_reason"], explain(proc)
+        assert "nothing has moved" in sessions[sid]["verdict_reason"], explain(proc)
+    assert sessions[stream]["verdict"] == "live", explain(proc)
+    assert sessions[stream]["idle_ms"] < 2000, explain(proc)
+    text = sandbox.ocinspect("scan", "--hung-after", "2s")
+    assert f"ocinspect recover {parent} --abort-hung" in text.stdout, explain(text)
+
+    # Without --abort-hung: refused like live, with the hint, nothing touched.
+    before = {p["id"]: p["state"]["status"] for p in h.db_tool_parts(sandbox.db_path)}
+    rc, data, proc = run_cli(sandbox, "recover", bash, "--yes", "--json", "--hung-after", "2s")
+    assert rc == 3, explain(proc)
+    (skip,) = data["skipped"]
+    assert skip["id"] == bash and "--abort-hung" in skip["reason"], explain(proc)
+    assert {p["id"]: p["state"]["status"] for p in h.db_tool_parts(sandbox.db_path)} == before
+    assert oc.is_busy(bash), oc.describe(bash)
+
+    # The user stops the streaming session; then everything busy is hung and gets aborted.
+    oc.request("POST", f"/session/{stream}/abort")
+    h.wait_until(lambda: not oc.is_busy(stream), timeout=15, what="stream stopped")
+    started = time.monotonic()
+    rc, data, proc = run_cli(sandbox, "recover", "--all", "--yes", "--abort-hung", "--hung-after", "2s", "--json")
+    took = time.monotonic() - started
+    assert rc == 0, explain(proc)
+    aborted = {a["id"]: a for a in data["aborted"]}
+    assert set(aborted) == {bash, parent}, explain(proc)
+    assert aborted[parent]["sessions"] == [parent, child], explain(proc)
+    assert all(a["stopped"] is True for a in aborted.values()), explain(proc)
+    assert aborted[parent]["aborted"] == [parent], explain(proc)  # the root alone settles the chain
+    assert data["parts_repaired"] == 0 and data["messages_completed"] == 0, explain(proc)  # OpenCode did it
+    print(f"recover --all --abort-hung took {took:.2f}s")
+
+    assert oc.status() == {}, oc.status()
+    for sid in (bash, parent, child):
+        assert_closed_by_opencode(oc, sid)
+    parent_task = next(p for p in tool_parts(oc.messages(parent)) if p["tool"] == "task")
+    assert parent_task["state"]["status"] == "error" and parent_task["state"]["error"] == "Task cancelled"
+    for sid in (bash, child):
+        (turn,) = [m for m in oc.messages(sid) if m["info"]["role"] == "assistant"]
+        assert turn["info"]["error"]["name"] == "MessageAbortedError", oc.describe(sid)
+        (tool,) = tool_parts([turn])
+        assert tool["tool"] == "bash" and tool["state"]["status"] not in ACTIVE, oc.describe(sid)
+        assert "interrupted" not in (tool["state"].get("metadata") or {}), oc.describe(sid)  # not our shape
+    assert_rows_equal_newest_events(sandbox.db_path, [bash, parent, child, stream])
+
+    rc, data, proc = run_cli(sandbox, "scan", "--json", "--hung-after", "2s")
+    assert rc == 0 and data["sessions"] == [], explain(proc)
+    assert_new_prompt_completes(oc, parent)
+    oc.kill()
+
+
+class LineReader:
+    """Collects a subprocess's stdout lines in a thread (no partial reads, no lost lines)."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.thread = threading.Thread(target=self._run, args=(proc,), daemon=True)
+        self.thread.start()
+
+    def _run(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.lines.put(line)
+
+    def events_until(self, deadline: float) -> list[dict[str, Any]]:
+        found = []
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return found
+            try:
+                found.append(json.loads(self.lines.get(timeout=left)))
+            except queue.Empty:
+                return found
+
+
+def test_watch_stops_a_hung_session_and_leaves_a_streaming_one(sandbox: h.Sandbox, opencode_bin: Path) -> None:
+    oc = sandbox.start_opencode(opencode_bin)
+    stream, _ = start_bash(sandbox, oc, "STREAM it")
+    cmd = [sys.executable, "-m", "inspector", "--db", str(sandbox.db_path), "watch",
+           "--abort-hung-after", "3s", "--json"]
+    watch = subprocess.Popen(cmd, cwd=h.REPO_ROOT, env=sandbox.ocinspect_env(), text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        reader = LineReader(watch)
+        hung, part = start_bash(sandbox, oc)
+        started = part["state"]["time"]["start"] / 1000
+        events: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(e.get("id") == hung for e in events):
+            events += reader.events_until(time.monotonic() + 0.2)
+        stopped_at = time.time()
+        (event,) = [e for e in events if e.get("id") == hung]
+        assert event["event"] == "aborted" and event["stopped"] is True, events
+        assert event["idle_ms"] >= 3000, events
+        assert event["sessions"] == [hung], events
+        took = stopped_at - started
+        print(f"watch stopped the hung session {took:.1f}s after its tool started")
+        assert took < 9, f"watch took {took:.1f}s (threshold 3s)"
+        assert_closed_by_opencode(oc, hung)
+
+        # The streaming session keeps running, watched, untouched.
+        events += reader.events_until(time.monotonic() + 5)
+        assert not [e for e in events if e.get("id") == stream], events
+        assert oc.is_busy(stream), oc.describe(stream)
+    finally:
+        if watch.poll() is None:
+            watch.send_signal(signal.SIGTERM)
+        watch.wait(timeout=30)
+    err = watch.stderr.read() if watch.stderr else ""
+    assert watch.returncode == 0, (watch.returncode, err)
+    assert "stopped watching" in err, err
+    oc.request("POST", f"/session/{stream}/abort")
+    oc.kill()
+
+
+def test_password_protected_server(sandbox: h.Sandbox, opencode_bin: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """OPENCODE_SERVER_PASSWORD: without it the verdict is unknown (the server needs its
+    password); with it, hung, and the abort goes through."""
+    oc = sandbox.start_opencode(opencode_bin, password="s3cret-e2e")
+    sid, _ = start_bash(sandbox, oc)
+    time.sleep(1.0)
+
+    sessions, proc = scan(sandbox, "--hung-after", "1s")
+    assert sessions[sid]["verdict"] == "unknown", explain(proc)
+    assert "the server needs its password" in sessions[sid]["verdict_reason"], explain(proc)
+
+    monkeypatch.setenv("OPENCODE_SERVER_PASSWORD", "wrong")
+    sessions, proc = scan(sandbox, "--hung-after", "1s")
+    assert "refused the password" in sessions[sid]["verdict_reason"], explain(proc)
+
+    monkeypatch.setenv("OPENCODE_SERVER_PASSWORD", "s3cret-e2e")
+    sessions, proc = scan(sandbox, "--hung-after", "1s")
+    assert sessions[sid]["verdict"] == "hung", explain(proc)
+    rc, data, proc = run_cli(sandbox, "recover", sid, "--yes", "--abort-hung", "--hung-after", "1s", "--json")
+    assert rc == 0 and data["aborted"][0]["stopped"] is True, explain(proc)
+    assert_closed_by_opencode(oc, sid)
+    oc.kill()
+
+
+def test_waiting_for_permission_is_not_hung(sandbox: h.Sandbox, opencode_bin: Path) -> None:
+    """A bash waiting on a permission prompt looks ``running`` in the database (measured); the
+    server's ``GET /permission`` says it waits for a person, so it is never called hung."""
+    config = json.loads(sandbox.config_path.read_text())
+    config["permission"] = {**config["permission"], "bash": "ask"}
+    sandbox.config_path.write_text(json.dumps(config))
+    oc = sandbox.start_opencode(opencode_bin)
+    sid, part = start_bash(sandbox, oc)
+    assert part["state"]["status"] == "running"
+    def asking() -> list[str]:
+        return [p["sessionID"] for p in oc.request("GET", "/permission?directory=" + str(sandbox.project))]
+
+    assert h.wait_until(asking, timeout=15, what="the permission request") == [sid]
+    time.sleep(1.5)
+    sessions, proc = scan(sandbox, "--hung-after", "1s")
+    assert sessions[sid]["verdict"] == "live", explain(proc)
+    assert sessions[sid]["idle_ms"] >= 1000, explain(proc)
+    assert "waiting for your answer" in sessions[sid]["verdict_reason"], explain(proc)
+    rc, data, proc = run_cli(sandbox, "recover", "--all", "--yes", "--abort-hung", "--hung-after", "1s", "--json")
+    assert rc == 3 and data["aborted"] == [], explain(proc)
+    assert oc.is_busy(sid), oc.describe(sid)
+    oc.kill()

@@ -1,0 +1,201 @@
+"""A real loopback HTTP server standing in for ``opencode serve`` where unit tests need one fast.
+
+It speaks the few routes ocinspect uses, exactly as OpenCode 1.18.33 answers them (measured,
+see ``inspector/core/abort.py``): ``GET /session/status`` lists busy sessions as
+``{"type": "busy"}`` for the ``?directory=`` asked about; ``POST /session/{id}/abort`` answers
+``true`` whatever the session; ``GET /permission`` and ``/question`` list pending requests;
+with a password every route answers 401 without the right basic-auth header.
+
+When ``settle`` is on, an abort does what OpenCode does to the *real SQLite file*: the chain's
+running tools and unfinished assistant turns are closed (task → error "Task cancelled", other
+tools → completed "User aborted the command", turns → ``MessageAbortedError``) and the chain
+leaves ``/session/status``. The end-to-end tests prove the real binary; this only keeps the
+unit and TUI tests fast. Only ``sqlite3``, ``json`` and ``http.server``: not ocinspect's code.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import json
+import sqlite3
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+
+class StandIn:
+    def __init__(self, db: Path | None = None, *, directory: str = "/home/dev/src/webapp",
+                 password: str | None = None) -> None:
+        self.db = db
+        self.directory = directory
+        self.password = password
+        self.busy: set[str] = set()
+        self.waiting: set[str] = set()       # sessions with a pending permission request
+        self.children: dict[str, list[str]] = {}  # parent -> children aborted with it
+        self.settle = True                   # False: abort answers true and nothing happens
+        self.settle_delay = 0.0
+        self.requests: list[tuple[str, str, dict[str, list[str]], str | None]] = []
+        self.events: list[str] = []           # raw SSE frames served by GET /event
+        self._lock = threading.Lock()
+        self._server: http.server.ThreadingHTTPServer | None = None
+
+    # lifecycle -----------------------------------------------------------------------------
+    def start(self) -> StandIn:
+        standin = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                standin._handle(self, "GET")
+
+            def do_POST(self) -> None:
+                standin._handle(self, "POST")
+
+            def do_PATCH(self) -> None:
+                standin._handle(self, "PATCH")
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> StandIn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return self._server.server_address[1]
+
+    def paths(self, method: str | None = None) -> list[str]:
+        return [p for m, p, _, _ in self.requests if method is None or m == method]
+
+    # routes --------------------------------------------------------------------------------
+    def _handle(self, handler: http.server.BaseHTTPRequestHandler, method: str) -> None:
+        url = urllib.parse.urlsplit(handler.path)
+        query = urllib.parse.parse_qs(url.query)
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length).decode() if length else None
+        with self._lock:
+            self.requests.append((method, url.path, query, body))
+        if self.password is not None:
+            token = base64.b64encode(f"opencode:{self.password}".encode()).decode()
+            if handler.headers.get("Authorization") != f"Basic {token}":
+                self._send(handler, 401, b"", {"www-authenticate": 'Basic realm="Secure Area"'})
+                return
+        directory = (query.get("directory") or [""])[0]
+        here = directory == self.directory
+        if method == "GET" and url.path == "/session/status":
+            with self._lock:
+                busy = sorted(self.busy) if here else []
+            self._json(handler, {sid: {"type": "busy"} for sid in busy})
+        elif method == "GET" and url.path == "/permission":
+            self._json(handler, [{"id": f"per_{s}", "sessionID": s, "permission": "bash", "patterns": [],
+                                  "metadata": {}, "always": []} for s in sorted(self.waiting) if here])
+        elif method == "GET" and url.path == "/question":
+            self._json(handler, [])
+        elif method == "GET" and url.path == "/event":
+            self._stream(handler)
+        elif method == "POST" and url.path.startswith("/session/") and url.path.endswith("/abort"):
+            sid = urllib.parse.unquote(url.path.split("/")[2])
+            if self.settle and sid in self.busy:
+                threading.Thread(target=self._settle, args=(sid,), daemon=True).start()
+            self._json(handler, True)
+        elif url.path == "/echo":
+            self._json(handler, {"method": method, "query": query, "body": json.loads(body) if body else None,
+                                 "content_type": handler.headers.get("Content-Type"),
+                                 "authorization": handler.headers.get("Authorization")})
+        elif url.path == "/text":
+            self._send(handler, 200, b"<html>not json</html>", {"Content-Type": "text/html"})
+        elif url.path == "/boom":
+            self._send(handler, 500, b'{"name":"UnknownError","data":{"message":"boom"}}', {})
+        elif url.path == "/slow":
+            time.sleep(3)
+            self._json(handler, True)
+        else:
+            self._send(handler, 404, b'{"name":"NotFound"}', {})
+
+    def _settle(self, sid: str) -> None:
+        if self.settle_delay:
+            time.sleep(self.settle_delay)
+        chain = [sid, *self.children.get(sid, [])]
+        if self.db is not None:
+            close_chain(self.db, chain)
+        with self._lock:
+            self.busy.difference_update(chain)
+
+    def _stream(self, handler: http.server.BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        for frame in self.events:
+            handler.wfile.write(frame.encode())
+            handler.wfile.flush()
+        handler.close_connection = True
+
+    @staticmethod
+    def _json(handler: http.server.BaseHTTPRequestHandler, value: Any) -> None:
+        StandIn._send(handler, 200, json.dumps(value).encode(), {"Content-Type": "application/json"})
+
+    @staticmethod
+    def _send(handler: http.server.BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str]) -> None:
+        handler.send_response(status)
+        for key, value in headers.items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+
+def close_chain(db: Path, sessions: list[str]) -> None:
+    """Close the chain's turns and tools the way OpenCode 1.18.33 does on abort."""
+    now = int(time.time() * 1000)
+    conn = sqlite3.connect(db, timeout=5)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        marks = ",".join("?" * len(sessions))
+        for pid, data in conn.execute(f"SELECT id, data FROM part WHERE session_id IN ({marks})", sessions).fetchall():
+            part = json.loads(data)
+            state = part.get("state") or {}
+            if part.get("type") != "tool" or state.get("status") not in ("pending", "running"):
+                continue
+            start = (state.get("time") or {}).get("start", now)
+            if part.get("tool") == "task":
+                part["state"] = {"status": "error", "input": state.get("input", {}), "error": "Task cancelled",
+                                 "metadata": state.get("metadata", {}), "time": {"start": start, "end": now}}
+            else:
+                output = "(no output)\n\n<shell_metadata>\nUser aborted the command\n</shell_metadata>"
+                part["state"] = {"status": "completed", "input": state.get("input", {}), "output": output,
+                                 "metadata": {"output": output, "exit": None, "truncated": False},
+                                 "title": state.get("title", ""), "time": {"start": start, "end": now}}
+            conn.execute("UPDATE part SET data = ?, time_updated = ? WHERE id = ?",
+                         (json.dumps(part, separators=(",", ":")), now, pid))
+        for mid, data in conn.execute(f"SELECT id, data FROM message WHERE session_id IN ({marks})", sessions).fetchall():
+            message = json.loads(data)
+            if message.get("role") != "assistant" or (message.get("time") or {}).get("completed"):
+                continue
+            message["time"]["completed"] = now
+            message.setdefault("error", {"name": "MessageAbortedError", "data": {"message": "Aborted"}})
+            conn.execute("UPDATE message SET data = ?, time_updated = ? WHERE id = ?",
+                         (json.dumps(message, separators=(",", ":")), now, mid))
+        conn.execute("COMMIT")
+    finally:
+        conn.close()

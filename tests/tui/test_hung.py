@@ -1,0 +1,186 @@
+"""Hung sessions in the TUI: the badge, the abort confirm modal, and r/R stopping them through
+(a real loopback stand-in for) OpenCode. The real binary is proven in tests/e2e/test_hung.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from inspector.tui.screens import ConfirmRecovery, SessionsScreen
+from inspector.tui.screens.confirm_recovery import ABORT_HEADING
+from inspector.tui.widgets import SessionTable
+
+from tests.standin import StandIn
+
+from .conftest import (
+    BASH_PART,
+    SIZE,
+    TASK_CHILD,
+    TASK_PARENT,
+    TWO,
+    WEBAPP,
+    app_for,
+    busy_live,
+    dump,
+    keys_then_settle,
+    notifications,
+    press,
+    query,
+    screen_text,
+    settle,
+    tool_status,
+)
+
+
+def badges(app) -> dict[str, str]:
+    return {row.diag.id: row.diag.verdict for row in app.screen.query_one(SessionTable).rows_shown}
+
+
+def open_tools(db: Path, *sessions: str) -> list[str]:
+    found = []
+    for sid in sessions:
+        for (data,) in query(db, "SELECT data FROM part WHERE session_id = ?", sid):
+            if (json.loads(data).get("state") or {}).get("status") in ("pending", "running"):
+                found.append(sid)
+    return found
+
+
+async def test_hung_badge_sorted_with_the_stuck(fixture_copy) -> None:
+    db = fixture_copy("stuck-two")
+    app = app_for(db, live=busy_live(TWO[0]))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert badges(app) == {TWO[0]: "hung", TWO[1]: "stale"}
+        await press(pilot, "a")  # all sessions: the hung one stays among the stuck, before "ok"
+        shown = [row.diag for row in app.screen.query_one(SessionTable).rows_shown]
+        stuck = [d.is_stuck for d in shown]
+        assert stuck == sorted(stuck, reverse=True) and shown[0].is_stuck
+        assert "1 hung" in screen_text(app)
+
+
+async def test_threshold_from_make_app(fixture_copy) -> None:
+    db = fixture_copy("stuck-two")
+    app = app_for(db, live=busy_live(TWO[0]), hung_after_ms=24 * 3_600_000)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert badges(app)[TWO[0]] == "live"
+
+
+async def test_r_aborts_the_chain_through_opencode(fixture_copy, tmp_path: Path) -> None:
+    db = fixture_copy("stuck-task")
+    with StandIn(tmp_path / db, directory=WEBAPP) as server:
+        server.busy = {TASK_PARENT, TASK_CHILD}
+        server.children = {TASK_PARENT: [TASK_CHILD]}
+        app = app_for(db, live=busy_live(TASK_PARENT, TASK_CHILD, port=server.port))
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert badges(app) == {TASK_PARENT: "hung", TASK_CHILD: "hung"}
+            await press(pilot, "down", "r")  # on the child: the whole chain, rooted at the parent
+            assert isinstance(app.screen, ConfirmRecovery)
+            text = screen_text(app)
+            assert ABORT_HEADING in text and "Abort 1 hung session through OpenCode?" in text
+            assert server.paths("POST") == []  # nothing is sent before the user confirms
+            await press(pilot, "y")
+            assert isinstance(app.screen, SessionsScreen)
+            assert server.paths("POST") == [f"/session/{TASK_PARENT}/abort"]
+            assert any(n.startswith("Stopped through OpenCode:") for n in notifications(app))
+            assert badges(app) == {}
+    assert open_tools(tmp_path / db, TASK_PARENT, TASK_CHILD) == []
+
+
+async def test_shift_r_aborts_hung_and_repairs_stale(fixture_copy, tmp_path: Path) -> None:
+    db = fixture_copy("stuck-two")
+    with StandIn(tmp_path / db, directory=WEBAPP) as server:
+        server.busy = {TWO[0]}
+        app = app_for(db, live=busy_live(TWO[0], port=server.port))
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await press(pilot, "R")
+            modal = app.screen
+            assert isinstance(modal, ConfirmRecovery)
+            assert modal.plan.session_ids == (TWO[1],) and modal.plan.refused == ()
+            assert [t.root for t in modal.aborts] == [TWO[0]]
+            await press(pilot, "y")
+            assert server.paths("POST") == [f"/session/{TWO[0]}/abort"]
+            assert badges(app) == {}
+    # the stale one was repaired by ocinspect (metadata.interrupted), the hung one by "OpenCode"
+    states = {sid: json.loads(data)["state"] for sid, data in query(
+        tmp_path / db, "SELECT session_id, data FROM part WHERE data LIKE '%\"type\":\"tool\"%'")}
+    assert states[TWO[1]]["metadata"].get("interrupted") is True
+    assert states[TWO[0]]["status"] == "completed" and "interrupted" not in states[TWO[0]]["metadata"]
+
+
+async def test_abort_that_does_not_settle_changes_nothing(fixture_copy, tmp_path: Path) -> None:
+    db = fixture_copy("stuck-bash")
+    before = dump(tmp_path / db)
+    with StandIn(tmp_path / db, directory=WEBAPP) as server:
+        server.busy = {"ses_df18eeb6dffeePv0iTauMoOxIU"}
+        server.settle = False
+        app = app_for(db, live=busy_live(*server.busy, port=server.port), abort_settle_s=0.3)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await press(pilot, "r", "y")
+            assert any(n.startswith("Not stopped:") and "rows left alone" in n for n in notifications(app))
+            assert badges(app) == {"ses_df18eeb6dffeePv0iTauMoOxIU": "hung"}
+    assert dump(tmp_path / db) == before
+    assert tool_status(tmp_path / db, BASH_PART) == "running"
+
+
+async def test_cancel_and_read_only_send_nothing(fixture_copy, tmp_path: Path) -> None:
+    db = fixture_copy("stuck-bash")
+    with StandIn(tmp_path / db, directory=WEBAPP) as server:
+        server.busy = {"ses_df18eeb6dffeePv0iTauMoOxIU"}
+        live = busy_live(*server.busy, port=server.port)
+        app = app_for(db, live=live)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await press(pilot, "r", "n")
+            assert any("cancelled" in n for n in notifications(app))
+        app = app_for(db, live=live, read_only=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await press(pilot, "r")
+            assert not isinstance(app.screen, ConfirmRecovery)
+        assert server.paths("POST") == []
+    assert tool_status(tmp_path / db, BASH_PART) == "running"
+
+
+class TestHungSnapshots:
+    def test_hung_badge(self, snap_compare, fixture_copy) -> None:
+        db = fixture_copy("stuck-two")
+        assert snap_compare(app_for(db, live=busy_live(TWO[0])), terminal_size=SIZE, run_before=keys_then_settle())
+
+    def test_hung_detail(self, snap_compare, fixture_copy) -> None:
+        db = fixture_copy("stuck-task")
+        live = busy_live(TASK_PARENT, TASK_CHILD)
+        assert snap_compare(app_for(db, live=live), terminal_size=(100, 40), run_before=keys_then_settle("enter"))
+
+    def test_abort_confirm_modal(self, snap_compare, fixture_copy) -> None:
+        db = fixture_copy("stuck-task")
+        live = busy_live(TASK_PARENT, TASK_CHILD)
+        assert snap_compare(app_for(db, live=live), terminal_size=SIZE, run_before=keys_then_settle("r"))
+
+    def test_abort_and_recover_all_modal(self, snap_compare, fixture_copy) -> None:
+        db = fixture_copy("stuck-two")
+        assert snap_compare(app_for(db, live=busy_live(TWO[0])), terminal_size=SIZE, run_before=keys_then_settle("R"))
+
+
+async def test_badge_turns_hung_by_itself_when_the_threshold_passes(fixture_copy) -> None:
+    """A hung session writes nothing, so no file change triggers a rescan: a timer does."""
+    from inspector.core.scan import scan
+    from inspector.core.store import open_store
+
+    from .conftest import BASH, NOW
+
+    db = fixture_copy("stuck-bash")
+    live = busy_live(BASH)
+    idle = scan(open_store(db), live=live, now=NOW, hung_after_ms=10**9).get(BASH).idle_ms
+    clock = {"now": NOW}
+    app = app_for(db, live=live, now=lambda: clock["now"], hung_after_ms=idle + 300, watch_interval=60.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert badges(app) == {BASH: "live"}
+        clock["now"] = NOW + 1000
+        await pilot.pause(1.2)  # the timer fires ~0.8 s after the scan; nothing else rescans
+        await settle(pilot)
+        assert badges(app) == {BASH: "hung"}
