@@ -112,3 +112,23 @@ def test_direct_writes_the_file_even_while_opencode_runs(sandbox: h.Sandbox, ope
     assert listener.part_updates() == {}  # behind the server's back: its clients heard nothing
     assert_healthy(server, parent, {parts[0]["id"]})
     server.kill()
+
+
+def test_a_password_protected_opencode_is_asked_with_its_password(sandbox: h.Sandbox, opencode_bin: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without OPENCODE_SERVER_PASSWORD the verdict is unknown and nothing is written; with it
+    the repair goes through that server."""
+    parent, child, parts = crash_chain(sandbox, opencode_bin)
+    server = sandbox.start_opencode(opencode_bin, password="s3cret-e2e")
+    monkeypatch.delenv("OPENCODE_SERVER_PASSWORD", raising=False)
+    rc, data, proc = run_cli(sandbox, "recover", "--all", "--yes", "--json")
+    assert rc == 3 and data["sessions"] == [], explain(proc)
+    assert all("needs its password" in s["reason"] for s in data["skipped"]), explain(proc)
+    assert {p["id"]: p["state"]["status"] for p in h.db_tool_parts(sandbox.db_path)
+            if p["id"] in {parts[0]["id"], parts[1]["id"]}} == {parts[0]["id"]: "running", parts[1]["id"]: "running"}
+
+    monkeypatch.setenv("OPENCODE_SERVER_PASSWORD", "s3cret-e2e")
+    rc, data, proc = run_cli(sandbox, "recover", "--all", "--yes", "--json")
+    assert rc == 0 and data["via"] == {parent: "opencode", child: "opencode"}, explain(proc)
+    assert log_problems(sandbox.db_path) == []
+    server.kill()
