@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Regenerate the real OpenCode fixture databases from the e2e scenarios.
 
-    python tests/e2e/capture.py --out DIR [--only stuck-bash ...] [--project-dir /home/dev/src/webapp]
+    python tests/e2e/capture.py --out DIR [--opencode-version 1.18.33] [--only stuck-bash ...]
+                                [--project-dir /home/dev/src/webapp]
 
-For each fixture this starts the real ``opencode serve`` (npm ``opencode-ai``, installed once into
+For each fixture this starts the real ``opencode serve`` of the chosen release (npm
+``opencode-ai@<version>`` with ``opencode-linux-x64@<version>``, installed once into
 ``${XDG_CACHE_HOME:-~/.cache}/ocinspect-e2e``) in an isolated HOME/XDG_*/TMPDIR, drives it with the
 scripted local model of ``harness.py``, ``kill -9``s it once the database shows the tool part
 ``running``/``pending`` (the clean one after its turn finished), then snapshots the database with
@@ -72,8 +74,8 @@ def _stuck_pending(sb: h.Sandbox, oc: h.OpenCode) -> None:
 def _stuck_task(sb: h.Sandbox, oc: h.OpenCode) -> None:
     sid = oc.create_session()
     oc.prompt_async(sid, "SUBAGENT please check")
-    task = h.wait_for_tool_part(sb.db_path, session_id=sid, tool="task", timeout=60, server=oc)[0]
-    child = task["state"]["metadata"]["sessionId"]
+    h.wait_for_tool_part(sb.db_path, session_id=sid, tool="task", timeout=60, server=oc)
+    child = h.wait_for_child_session(sb.db_path, sid, timeout=60, server=oc)
     h.wait_for_tool_part(sb.db_path, session_id=child, tool="bash", timeout=60, server=oc)
 
 
@@ -176,7 +178,7 @@ def summarize(db: Path) -> dict[str, Any]:
 
 
 def capture(name: str, binary: Path, model: h.FakeModel, work: Path, out: Path,
-            project_dir: str) -> dict[str, Any]:
+            project_dir: str, version: str = h.OPENCODE_VERSION) -> dict[str, Any]:
     sb = h.Sandbox(work / name, model)
     try:
         oc = sb.start_opencode(binary)
@@ -193,7 +195,7 @@ def capture(name: str, binary: Path, model: h.FakeModel, work: Path, out: Path,
     left = leftovers(raw, str(sb.root))
     if left:
         raise h.HarnessError(f"{name}: harness paths still present after rewrite in {left}")
-    dest = out / f"opencode-{h.OPENCODE_VERSION}-{name}.db"
+    dest = out / f"opencode-{version}-{name}.db"
     checks = finalize(raw, dest)
     return {"file": str(dest), **checks, **summarize(dest)}
 
@@ -201,6 +203,8 @@ def capture(name: str, binary: Path, model: h.FakeModel, work: Path, out: Path,
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, type=Path, help="directory for the .db files")
+    ap.add_argument("--opencode-version", default=h.OPENCODE_VERSION, metavar="X",
+                    help=f"OpenCode release to run (npm opencode-ai@X; default {h.OPENCODE_VERSION})")
     ap.add_argument("--only", nargs="+", choices=sorted(SCENARIOS), help="capture only these")
     ap.add_argument("--project-dir", default=DEFAULT_PROJECT_DIR,
                     help=f"path written in place of the temporary project (default {DEFAULT_PROJECT_DIR})")
@@ -208,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     try:
-        binary = h.ensure_opencode()
+        binary = h.ensure_opencode(args.opencode_version)
     except (h.Unavailable, h.HarnessError) as exc:
         print(f"capture: {exc}", file=sys.stderr)
         return 2
@@ -219,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         with h.FakeModel() as model:
             for name in args.only or list(SCENARIOS):
                 t0 = time.monotonic()
-                results[name] = capture(name, binary, model, work, args.out, args.project_dir)
+                results[name] = capture(name, binary, model, work, args.out, args.project_dir,
+                                        args.opencode_version)
                 print(f"capture: {name}: {results[name]['file']} "
                       f"({time.monotonic() - t0:.1f}s)", file=sys.stderr)
     except h.HarnessError as exc:
@@ -229,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"capture: sandboxes kept in {work}", file=sys.stderr)
     else:
         shutil.rmtree(work, ignore_errors=True)
-    print(json.dumps({"opencode": h.OPENCODE_VERSION, "fixtures": results}, indent=2))
+    print(json.dumps({"opencode": args.opencode_version, "fixtures": results}, indent=2))
     return 0
 
 

@@ -828,6 +828,23 @@ def wait_for_tool_part(db: Path, *, session_id: str | None = None, tool: str | N
                                   + (f"\n--- opencode serve log ---\n{server.log()}" if server else "")))
 
 
+def wait_for_child_session(db: Path, parent_id: str, *, timeout: float = 60.0,
+                           server: OpenCode | None = None) -> str:
+    """Poll the DB until ``parent_id`` has a subagent child session; return the child's id.
+
+    Linked through ``session.parent_id``: OpenCode 1.2/1.3 write no ``state.metadata.sessionId``
+    on a running ``task`` part, so the part itself cannot name its child there.
+    """
+    def found() -> str | None:
+        children = [s["id"] for s in db_sessions(db) if s["parent_id"] == parent_id]
+        return children[0] if children else None
+
+    return wait_until(found, timeout=timeout, interval=0.2,
+                      what=f"a child session of {parent_id} in {db}",
+                      on_timeout=(lambda: f"sessions now: {db_sessions(db)}"
+                                  + (f"\n--- opencode serve log ---\n{server.log()}" if server else "")))
+
+
 def snapshot(db: Path, dest: Path) -> Path:
     """Consistent single-file copy (includes rows only in the WAL): ``VACUUM INTO``."""
     dest = Path(dest)
