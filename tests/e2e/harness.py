@@ -151,6 +151,33 @@ def ensure_opencode(version: str = OPENCODE_VERSION, *, timeout: float = 600.0) 
 
 
 # --------------------------------------------------------------------------------------------
+# A fake clock (libfaketime) for the id-wrap scenarios
+# --------------------------------------------------------------------------------------------
+
+# OpenCode ids hold (ms * 0x1000 + counter) in 48 bits, so the id clock wraps every 2**36 ms;
+# the last wrap was 2026-08-14T11:19:55.136Z.  Ids minted shortly before it sort after every id
+# minted since.  OpenCode <= 1.18.14 orders messages by id and mishandles such sessions.
+BEFORE_ID_WRAP = "@2026-08-14 11:17:00"   # libfaketime start time: ~3 minutes before the wrap
+
+_FAKETIME_LIBS = ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+                  "/usr/lib/faketime/libfaketime.so.1",
+                  "/usr/local/lib/faketime/libfaketime.so.1")
+
+
+def faketime_env(start: str = BEFORE_ID_WRAP) -> dict[str, str]:
+    """Environment that starts a process's clock at ``start`` (it then runs normally).
+
+    Raises :class:`Unavailable` when libfaketime is not installed (``apt install libfaketime``).
+    Bun (OpenCode's runtime) reads the time through libc, so the preload works for it.
+    """
+    lib = next((path for path in _FAKETIME_LIBS if os.path.isfile(path)), None)
+    if lib is None:
+        raise Unavailable("libfaketime is not installed (apt install libfaketime); the id-wrap "
+                          "scenarios need OpenCode to mint ids before 2026-08-14")
+    return {"LD_PRELOAD": lib, "FAKETIME": start, "FAKETIME_DONT_RESET": "1"}
+
+
+# --------------------------------------------------------------------------------------------
 # The fake model
 # --------------------------------------------------------------------------------------------
 
@@ -632,9 +659,10 @@ class OpenCode:
     _count = 0
 
     def __init__(self, binary: Path, sandbox: Sandbox, *, port: int | None = None,
-                 boot_timeout: float = 60.0) -> None:
+                 boot_timeout: float = 60.0, env: dict[str, str] | None = None) -> None:
         self.binary = Path(binary)
         self.sandbox = sandbox
+        self.extra_env = dict(env or {})
         self.port = port or free_port()
         self.boot_timeout = boot_timeout
         OpenCode._count += 1
@@ -655,7 +683,7 @@ class OpenCode:
         self._log_fh = open(self.log_path, "ab")
         cmd = [str(self.binary), "serve", "--hostname", "127.0.0.1", "--port", str(self.port),
                "--print-logs", "--log-level", "INFO"]
-        self.proc = subprocess.Popen(cmd, cwd=self.sandbox.project, env=self.sandbox.env(),
+        self.proc = subprocess.Popen(cmd, cwd=self.sandbox.project, env=self.sandbox.env(**self.extra_env),
                                      stdin=subprocess.DEVNULL, stdout=self._log_fh,
                                      stderr=subprocess.STDOUT)
         try:
