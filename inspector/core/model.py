@@ -59,6 +59,7 @@ class Part:
     output_tail: str = ""
     child_session_id: str | None = None
     message_completed: bool = False
+    child_inferred: bool = False  # child found by parent_id and time: OpenCode 1.2/1.3 write no link
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Diagnosis:
     last_activity: int | None = None
     stuck_since: int | None = None
     live_reason: str = ""
+    warnings: tuple[str, ...] = ()  # names in patterns.WARNINGS: risks of acting, not stuck states
 
     @property
     def id(self) -> str:

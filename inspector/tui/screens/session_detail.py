@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from inspector.core.model import Diagnosis, ScanResult
-from inspector.core.patterns import VERDICTS, describe
+from inspector.core.patterns import VERDICTS, describe, describe_warning
 from inspector.core.text import local_time
 
 from ..format import display_path, elapsed, one_line, plural, verdict_of
@@ -55,6 +55,16 @@ def why_content(diag: Diagnosis, now: int) -> Content:
         lines.append(Content.assemble(("● " + pattern.title, "bold"), "  ", pattern.why))
     if diag.stuck_since is not None:
         lines.append(Content(f"Stuck for {elapsed(diag.stuck_since, now)} (since {local_time(diag.stuck_since)})."))
+    return Content("\n").join(lines)
+
+
+def warnings_content(diag: Diagnosis) -> Content:
+    """Risks of acting on the session, shown above the diagnosis so they are read first."""
+    lines: list[Content] = []
+    for name in diag.warnings:
+        warning = describe_warning(name)
+        lines.append(Content.assemble(("▲ " + warning.title, "bold $error"), "  ", warning.why))
+        lines.append(Content.styled(warning.advice, "bold $warning"))
     return Content("\n").join(lines)
 
 
@@ -172,8 +182,11 @@ class SessionDetailScreen(Screen[None]):
                 widgets.append(Static(Content(f"session {one_line(self.session_id)}"), classes="muted"))
             return widgets
         now = self.app.config.now()
-        widgets = [
-            Static(head_content(diag, result, self.app.recovered_ids), id="detail-head"),
+        widgets = [Static(head_content(diag, result, self.app.recovered_ids), id="detail-head")]
+        if diag.warnings:
+            widgets += [_section("Before you continue this session"),
+                        Static(warnings_content(diag), classes="section", id="detail-warnings")]
+        widgets += [
             _section("Why it is stuck"),
             Static(why_content(diag, now), classes="section"),
             _section("What recovery will do"),
