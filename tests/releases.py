@@ -99,6 +99,10 @@ RELEASES: dict[str, Release] = {r.version: r for r in (
                                 "prt_22ebbfa99001rSB502VlsAPro3", 1796080401050, inferred=True),
         },
     ),
+    # 1.3.2: same schema (its DDL is byte-identical to 1.2.27's) and behaviour as 1.2.27; no
+    # fixtures of its own, it runs end to end only.
+    Release("1.3.2", NOW_MATRIX, FIXTURES / "schema-1.2.27.sql", 12,
+            writes_event_log=False, has_event_tables=False, task_names_child=False),
     Release(
         "1.14.41", NOW_MATRIX, FIXTURES / "schema-1.14.41.sql", 15,
         writes_event_log=False, has_event_tables=True, task_names_child=True,
@@ -185,9 +189,10 @@ RELEASES: dict[str, Release] = {r.version: r for r in (
 )}
 
 LATEST = "1.18.33"
-# Releases whose npm package exists for linux-x64 and that the e2e matrix runs; 1.3.2 has no
-# fixtures (its schema and behaviour are 1.2.27's) but runs end to end.
-E2E_RELEASES = ("1.2.27", "1.3.2", "1.14.41", "1.15.13", "1.18.14", "1.18.33")
+# The e2e matrix: every release users run that npm has for linux-x64 (1.17.20 has no
+# opencode-linux-x64 package; <= 1.1.x keeps JSON files, which ocinspect only reports).
+E2E_RELEASES = tuple(RELEASES)
+FIXTURE_RELEASES = tuple(v for v, r in RELEASES.items() if r.fixtures)
 
 CASES: list[tuple[str, str]] = [(v, s) for v, r in RELEASES.items() for s in r.fixtures]
 
