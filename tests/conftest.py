@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import pytest
 
-from .releases import CASES, FIXTURES, LATEST, NOW_1_18_33, RELEASES, Release, fixture_file, sessions_of
+from .releases import CASES, FIXTURES, LATEST, NOW_1_18_33, RELEASES, Release, fixture_file, sessions_of  # noqa: F401 (FIXTURES re-exported)
 
 NOW = NOW_1_18_33  # 2026-11-24T17:06:40Z, a little after the 1.18.33 fixtures were captured
 

@@ -8,7 +8,6 @@ scenario) of ``matrix.expected()``, the results are written to ``matrix-results.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
