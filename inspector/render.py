@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from inspector.core.model import Diagnosis, Part, Plan, RunResult, ScanResult, UndoResult
-from inspector.core.patterns import describe
+from inspector.core.patterns import describe, describe_warning
 from inspector.core.scan import depth_of
 from inspector.core.text import humanize_ms, iso, local_time, printable, shorten
 
@@ -27,6 +27,7 @@ def part_json(part: Part, now: int) -> dict[str, Any]:
         "input_summary": part.input_summary,
         "title": part.title,
         "child_session_id": part.child_session_id,
+        "child_session_inferred": part.child_inferred,
         "in_finished_turn": part.message_completed,
     }
 
@@ -40,6 +41,7 @@ def session_json(diag: Diagnosis, now: int) -> dict[str, Any]:
         "verdict": diag.verdict,
         "verdict_reason": diag.live_reason,
         "patterns": list(diag.patterns),
+        "warnings": list(diag.warnings),
         "unfinished_messages": [m.id for m in diag.unfinished_messages],
         "stuck_parts": [part_json(p, now) for p in diag.stuck_parts],
         "children": list(diag.children),
@@ -109,6 +111,7 @@ def scan_text(result: ScanResult) -> list[str]:
         title = shorten(printable(diag.session.title, single_line=True), 50)
         if not diag.is_stuck:
             lines.append(f"{indent}{diag.id}  ok       {title}")
+            lines += [f"{indent}    {line}" for line in warning_lines(diag)]
             continue
         since = humanize_ms(result.scanned_at - diag.stuck_since) if diag.stuck_since else "-"
         lines.append(
@@ -119,6 +122,7 @@ def scan_text(result: ScanResult) -> list[str]:
             lines.append(f"{indent}    hung: {printable(diag.live_reason, single_line=True)}")
             if not diag.session.parent_id or result.get(diag.session.parent_id) is None:
                 lines.append(f"{indent}    stop it through OpenCode: {abort_command(diag.id, result)}")
+        lines += [f"{indent}    {line}" for line in warning_lines(diag)]
         for part in diag.stuck_parts:
             lines.append(f"{indent}    {part_line(part, result.scanned_at)}")
     return lines
@@ -133,6 +137,13 @@ def abort_command(session_id: str, result: ScanResult) -> str:
     if result.hung_after_ms is not None and result.hung_after_ms != DEFAULT_HUNG_AFTER_MS:
         command += f" --hung-after {format_duration(result.hung_after_ms)}"
     return command
+def warning_lines(diag: Diagnosis) -> list[str]:
+    """One line per risk of acting on the session: said before anyone recovers or prompts it."""
+    lines = []
+    for name in diag.warnings:
+        warning = describe_warning(name)
+        lines.append(f"! {warning.title} ({name}): {warning.advice}")
+    return lines
 
 
 def part_line(part: Part, now: int) -> str:
@@ -156,6 +167,9 @@ def show_text(diag: Diagnosis, result: ScanResult) -> list[str]:
     lines.append(f"Verdict   {diag.verdict}: {diag.live_reason}" if diag.is_stuck else "Verdict   ok: nothing is stuck")
     if diag.verdict == "hung":
         lines.append(f"Stop it   {abort_command(diag.id, result)}  (through OpenCode: the running tool is killed)")
+    for name in diag.warnings:
+        warning = describe_warning(name)
+        lines += ["", f"! {warning.title} ({name})", f"  Why:      {warning.why}", f"  Advice:   {warning.advice}"]
     for name in diag.patterns:
         pattern = describe(name)
         lines += ["", f"{pattern.title} ({name})", f"  Why:      {pattern.why}", f"  Recovery: {pattern.repair}"]
@@ -173,7 +187,8 @@ def show_text(diag: Diagnosis, result: ScanResult) -> list[str]:
             if part.title:
                 lines.append(f"      title: {shorten(printable(part.title, single_line=True), 90)}")
             if part.child_session_id:
-                lines.append(f"      subagent session: {part.child_session_id}")
+                inferred = " (inferred)" if part.child_inferred else ""
+                lines.append(f"      subagent session: {part.child_session_id}{inferred}")
             if part.output_tail.strip():
                 tail = part.output_tail.strip().splitlines()[-5:]
                 lines.append("      last output:")

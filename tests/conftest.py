@@ -10,19 +10,16 @@ import hashlib
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
-FIXTURES = Path(__file__).parent / "fixtures"
-NOW = 1795540000000  # 2026-11-24T17:06:40Z, a little after the fixtures were captured
+from .releases import CASES, FIXTURES, LATEST, NOW_1_18_33, RELEASES, Release, fixture_file, sessions_of  # noqa: F401 (FIXTURES re-exported)
 
-SESSIONS = {
-    "stuck-bash": ["ses_df18eeb6dffeePv0iTauMoOxIU"],
-    "stuck-two": ["ses_df18ebf03ffecLn0zX09ai9ymn", "ses_df18ebe7cffeXWNiRuh4af1Ynr"],
-    "stuck-pending": ["ses_df18e866fffeGD4m89iOLPHhqg"],
-    "stuck-task": ["ses_df18eab18ffeF8zm5QUo7WX29g", "ses_df18ea478ffedUk3exGgsWE7Dw"],
-    "clean": [],
-}
+NOW = NOW_1_18_33  # 2026-11-24T17:06:40Z, a little after the 1.18.33 fixtures were captured
+
+# Stuck sessions of the newest release's fixtures (the other releases: tests/releases.py).
+SESSIONS = {name: sessions_of(LATEST, name) for name in RELEASES[LATEST].fixtures}
 
 
 def copy_db(source: Path, dest: Path) -> Path:
@@ -62,16 +59,36 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def fixture_db(tmp_path: Path) -> Callable[[str], Path]:
-    """``fixture_db("stuck-bash")`` -> a private copy of tests/fixtures/opencode-1.18.33-stuck-bash.db."""
+def fixture_db(tmp_path: Path) -> Callable[..., Path]:
+    """``fixture_db("stuck-bash")`` -> a private copy of tests/fixtures/opencode-1.18.33-stuck-bash.db;
+    ``fixture_db("stuck-task", "1.2.27")`` -> the same scenario written by OpenCode 1.2.27."""
 
-    def make(name: str) -> Path:
-        dest = tmp_path / f"{name}.db"
+    def make(name: str, release: str = LATEST) -> Path:
+        dest = tmp_path / (f"{name}.db" if release == LATEST else f"{release}-{name}.db")
         if not dest.exists():
-            copy_db(FIXTURES / f"opencode-1.18.33-{name}.db", dest)
+            copy_db(fixture_file(release, name), dest)
         return dest
 
     return make
+
+
+class FixtureCase(NamedTuple):
+    """One real fixture of one OpenCode release, as a private copy."""
+
+    release: Release
+    scenario: str
+    path: Path
+
+    @property
+    def now(self) -> int:
+        return self.release.now
+
+
+@pytest.fixture(params=CASES, ids=[f"{v}-{s}" for v, s in CASES])
+def release_fixture(request: pytest.FixtureRequest, fixture_db: Callable[..., Path]) -> FixtureCase:
+    """Every fixture of every release (tests/releases.py ``CASES``), one test each."""
+    version, scenario = request.param
+    return FixtureCase(RELEASES[version], scenario, fixture_db(scenario, version))
 
 
 @pytest.fixture

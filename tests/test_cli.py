@@ -15,11 +15,11 @@ from inspector.cli import cli
 from .conftest import SESSIONS, rows, sha256
 
 SCAN_KEYS = {"database", "schema", "opencode_live", "quick", "hung_after_ms", "scanned_at", "sessions"}
-SESSION_KEYS = {"id", "title", "directory", "parent_id", "verdict", "verdict_reason", "patterns",
+SESSION_KEYS = {"id", "title", "directory", "parent_id", "verdict", "verdict_reason", "patterns", "warnings",
                 "unfinished_messages", "stuck_parts", "children", "stuck_since", "last_activity",
                 "idle_ms"}
 PART_KEYS = {"id", "message_id", "tool", "status", "started", "elapsed_ms", "input_summary",
-             "title", "child_session_id", "in_finished_turn"}
+             "title", "child_session_id", "child_session_inferred", "in_finished_turn"}
 RUN_KEYS = {"run_id", "dry_run", "sessions", "parts_repaired", "messages_completed",
             "sessions_uncompacted", "events_appended", "via", "skipped", "journal"}
 
@@ -196,6 +196,26 @@ def test_legacy_json_storage_is_reported(tmp_path: Path) -> None:
     (tmp_path / "storage" / "session" / "global").mkdir(parents=True)
     result = run("--db", str(tmp_path), "scan")
     assert result.exit_code == 2 and "legacy OpenCode JSON storage" in result.stderr
+
+
+def test_legacy_json_beside_an_empty_opencode_db_is_legacy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "opencode"
+    (data / "storage" / "session" / "global").mkdir(parents=True)
+    (data / "opencode.db").write_bytes(b"")  # what any sqlite3 call on the path leaves behind
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    for args in (["--db", str(data)], ["--db", str(data / "opencode.db")], []):
+        result = run(*args, "scan")
+        assert result.exit_code == 2
+        assert result.stderr == (f"ocinspect: error: {data} is legacy OpenCode JSON storage (≤ 1.1) (its "
+                                 "opencode.db is an empty file); it has no SQLite database to diagnose — "
+                                 "upgrade OpenCode, which migrates it\n")
+    assert (data / "opencode.db").stat().st_size == 0
+
+
+def test_empty_opencode_db_without_legacy_storage_is_just_empty(tmp_path: Path) -> None:
+    (tmp_path / "opencode.db").write_bytes(b"")
+    result = run("--db", str(tmp_path / "opencode.db"), "scan")
+    assert result.exit_code == 2 and "is empty, not an OpenCode database" in result.stderr
 
 
 def test_unknown_session(fixture_db) -> None:

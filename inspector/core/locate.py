@@ -50,6 +50,18 @@ def has_legacy_storage(directory: Path) -> bool:
     return (directory / "storage" / "session").is_dir()
 
 
+def empty_beside_legacy(path: Path) -> bool:
+    """An empty ``opencode.db`` next to a legacy ``storage/``: still legacy storage.
+
+    Any ``sqlite3`` call on a missing path creates such a 0-byte file, so it says nothing about
+    the data; the JSON files beside it are what the user has.
+    """
+    try:
+        return path.is_file() and path.stat().st_size == 0 and has_legacy_storage(path.parent)
+    except OSError:
+        return False
+
+
 def locate(
     db: str | os.PathLike[str] | None = None,
     *,

@@ -62,6 +62,7 @@ class Part:
     output_tail: str = ""
     child_session_id: str | None = None
     message_completed: bool = False
+    child_inferred: bool = False  # child found by parent_id and time: OpenCode 1.2/1.3 write no link
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class Diagnosis:
     stuck_since: int | None = None
     live_reason: str = ""
     idle_ms: int | None = None  # live/hung only: how long nothing of its subagent chain has moved
+    warnings: tuple[str, ...] = ()  # names in patterns.WARNINGS: risks of acting, not stuck states
 
     @property
     def id(self) -> str:

@@ -73,8 +73,9 @@ PATTERNS: dict[str, Pattern] = {
         Pattern(
             "ignores-prompts",
             "Ignores prompts (ID wrap)",
-            "Newer prompts sort before the last reply by ID (OpenCode ≤ 1.18.14 after its id "
-            "clock wrapped), so OpenCode thinks they were already answered.",
+            "Newer prompts sort before older messages by ID (OpenCode ≤ 1.18.14 after its id "
+            "clock wrapped on 2026-08-14), so OpenCode never answers them: it thinks they were "
+            "answered already, or it answers the old prompt again and again (a loop of replies).",
             "Not fixable by editing the database: upgrade OpenCode to 1.18.15 or newer.",
             fixable=False,
         ),
@@ -88,6 +89,32 @@ REOPEN_HINT = (
 )
 
 
+
+@dataclass(frozen=True)
+class Risk:
+    """A risk of acting on a session (not a stuck state): shown before anyone recovers it."""
+
+    name: str
+    title: str
+    why: str
+    advice: str
+
+
+WARNINGS: dict[str, Risk] = {
+    w.name: w
+    for w in (
+        Risk(
+            "id-wrap-risk",
+            "At risk: OpenCode ≤ 1.18.14 id wrap",
+            "This database is written by OpenCode ≤ 1.18.14 and this session's ids were minted "
+            "before the 2026-08-14 id wrap (they sort after every new id). A new prompt in it "
+            "makes those releases ignore the prompt or loop, answering the old prompt again and "
+            "again (measured: ~90 model calls in 15 s), whether or not the session was repaired.",
+            "Upgrade OpenCode to 1.18.15 or newer before you continue this session.",
+        ),
+    )
+}
+
 VERDICTS: dict[str, str] = {
     "stale": "Nothing is working on this session any more: safe to recover.",
     "live": "OpenCode is really working on this session right now: leave it alone.",
@@ -96,6 +123,11 @@ VERDICTS: dict[str, str] = {
     "unknown": "OpenCode is running but could not be asked; recovering needs --force.",
     "ok": "Nothing is stuck in this session.",
 }
+
+
+def describe_warning(name: str) -> Risk:
+    """The warning's description; unknown names get a neutral one rather than an error."""
+    return WARNINGS.get(name) or Risk(name, name, "", "")
 
 
 def describe(name: str) -> Pattern:

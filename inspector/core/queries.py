@@ -100,6 +100,67 @@ IGNORED_PROMPTS_OF_SESSIONS = text(_IGNORED_PROMPTS.format(where="WHERE s.id IN 
     bindparam("ids", expanding=True)
 )
 
+# -- OpenCode's id clock wrap (see idwrap.py) ------------------------------------------------
+
+SESSION_VERSIONS = text("SELECT DISTINCT version FROM session WHERE version IS NOT NULL")
+
+# Sessions holding a message id that sorts after every id minted now (minted before the wrap).
+SESSIONS_WITH_IDS_AFTER = text(
+    "SELECT DISTINCT session_id FROM message WHERE session_id IN :ids AND id > :bound"
+).bindparams(bindparam("ids", expanding=True))
+
+# The leftovers of OpenCode <= 1.18.14's loop: assistant replies minted since the wrap (id below
+# the bound) that answer a prompt minted before it (parentID above the bound), created after
+# the session's newest user message. Only ids minted since the wrap are read.
+ID_WRAP_LOOP_REPLIES = text(
+    """
+    WITH replies AS (
+      SELECT session_id, time_created FROM message
+      WHERE id < :bound AND NOT data GLOB '{"role":"user",*'
+        AND json_valid(data) AND json_extract(data, '$.role') = 'assistant'
+        AND json_extract(data, '$.parentID') > :bound
+    ),
+    newest_user AS (
+      SELECT session_id, max(time_created) AS t FROM message
+      WHERE session_id IN (SELECT session_id FROM replies) AND data GLOB '{"role":"user",*'
+      GROUP BY session_id
+    )
+    SELECT r.session_id, count(*) AS replies
+    FROM replies r JOIN newest_user u ON u.session_id = r.session_id
+    WHERE r.time_created > u.t
+    GROUP BY r.session_id HAVING count(*) >= :min_replies
+    """
+)
+
+# -- subagent links OpenCode 1.2/1.3 did not write (see children.py) -------------------------
+
+CHILD_SESSION_ROWS = text(
+    "SELECT id, parent_id, title, time_created FROM session WHERE parent_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+
+# Children already named by a task part (``state.metadata.sessionId``) of the parent session.
+CLAIMED_CHILDREN = text(
+    """
+    SELECT json_extract(data, '$.state.metadata.sessionId') AS child FROM part
+    WHERE session_id IN :ids AND data GLOB '*"tool":"task"*' AND json_valid(data)
+      AND json_extract(data, '$.state.metadata.sessionId') IS NOT NULL
+    """
+).bindparams(bindparam("ids", expanding=True))
+
+TASK_DESCRIPTIONS = text(
+    "SELECT id, json_extract(data, '$.state.input.description') AS description FROM part "
+    "WHERE id IN :ids AND json_valid(data)"
+).bindparams(bindparam("ids", expanding=True))
+
+MESSAGE_TIMES = text("SELECT id, session_id, time_created FROM message WHERE id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
+
+NEXT_MESSAGE_TIME = text(
+    "SELECT min(time_created) FROM message WHERE session_id = :sid AND time_created > :after"
+)
+
+
 FINISHED_SUMMARY_SINCE = text(
     """
     SELECT 1 FROM message

@@ -19,7 +19,9 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from . import idwrap
 from . import queries as q
+from .children import infer_children
 from .errors import CorruptData, SessionNotFound
 from .live import LiveStatus, detect
 from .model import Diagnosis, Message, Part, ScanResult, Session
@@ -174,6 +176,7 @@ class _Findings:
         self.compacting: dict[str, int] = {}
         self.ignored_prompts: set[str] = set()
         self.completed_messages: set[str] = set()
+        self.wrap_writer: str | None = None  # OpenCode release ≤ 1.18.14 that wrote the database
 
     def add_messages(self, rows: Iterable[Any]) -> None:
         for row in rows:
@@ -202,6 +205,7 @@ def _collect(
     session_ids: Sequence[str] | None,
     cancel: threading.Event | None,
     progress: Progress | None,
+    now: int,
 ) -> _Findings:
     found = _Findings()
     if session_ids is not None:
@@ -237,6 +241,12 @@ def _collect(
             found.ignored_prompts.update(
                 row.session_id for row in conn.execute(q.IGNORED_PROMPTS_OF_SESSIONS, {"ids": chunk})
             )
+    found.wrap_writer = idwrap.writer_version(conn, store.has_session_column("version"))
+    if found.wrap_writer:  # the loop form of ignored prompts: replies to an older prompt
+        for sid in idwrap.loop_leftovers(conn, now):
+            if session_ids is None or sid in session_ids:
+                found.ignored_prompts.add(sid)
+    found.parts = infer_children(conn, found.parts)
     orphan_messages = sorted({p.message_id for p in found.parts.values()} - set(found.messages))
     for chunk in _chunks(orphan_messages):
         for row in conn.execute(q.MESSAGE_COMPLETED, {"ids": chunk}):
@@ -308,7 +318,7 @@ def scan(
         if session_ids is not None:
             _require_sessions(store, conn, session_ids)
         found = _collect(
-            store, conn, quick=quick, session_ids=session_ids, cancel=cancel, progress=progress
+            store, conn, quick=quick, session_ids=session_ids, cancel=cancel, progress=progress, now=now
         )
         columns = q.session_columns(store.session_columns)
         stuck_ids = found.session_ids
@@ -324,11 +334,12 @@ def scan(
         for chunk in _chunks(sorted(sessions)):
             for sid, last in conn.execute(q.LAST_ACTIVITY, {"ids": chunk}):
                 activity[sid] = int(last)
+        at_risk = idwrap.sessions_at_risk(conn, sorted(sessions), now) if found.wrap_writer else set()
     total = len(sessions) if all_sessions else 0
     stuck_ids &= set(sessions)
     if live is None:
         live = detect(store.path, {sessions[s].directory for s in stuck_ids})
-    diagnoses = _diagnose(sessions, found, stuck_ids, activity, live)
+    diagnoses = _diagnose(sessions, found, stuck_ids, activity, live, at_risk)
     if hung_after_ms is not None and any(d.verdict == "live" for d in diagnoses.values()):
         from .hung import classify  # local: hung.py reads rows with this module's helpers
 
@@ -354,6 +365,7 @@ def _diagnose(
     stuck_ids: set[str],
     activity: dict[str, int],
     live: LiveStatus,
+    at_risk: set[str],
 ) -> dict[str, Diagnosis]:
     parent_of = {sid: s.parent_id for sid, s in sessions.items()}
     parts = [
@@ -373,8 +385,11 @@ def _diagnose(
             stuck_children[parent].add(child)  # type: ignore[index]
     diagnoses: dict[str, Diagnosis] = {}
     for sid, session in sessions.items():
+        warnings = (idwrap.AT_RISK,) if sid in at_risk else ()
         if sid not in stuck_ids:
-            diagnoses[sid] = Diagnosis(session=session, verdict="ok", patterns=(), last_activity=activity.get(sid))
+            diagnoses[sid] = Diagnosis(
+                session=session, verdict="ok", patterns=(), last_activity=activity.get(sid), warnings=warnings
+            )
             continue
         patterns = _patterns_for(
             sid, messages[sid], by_session[sid], found, stuck_ids, parent_of, bool(stuck_children[sid])
@@ -396,6 +411,7 @@ def _diagnose(
             last_activity=activity.get(sid),
             stuck_since=min(times) if times else None,
             live_reason=reason,
+            warnings=warnings,
         )
     return spread_chain_verdicts(diagnoses)
 

@@ -28,7 +28,7 @@ from .errors import (
     NotADatabase,
     SchemaUnsupported,
 )
-from .locate import has_legacy_storage
+from .locate import empty_beside_legacy, has_legacy_storage
 from .model import Schema
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
@@ -193,6 +193,8 @@ def open_store(
     path = Path(path)
     if path.is_dir() and has_legacy_storage(path):
         return Store(path=path, engine=None, schema="legacy", writable=False)
+    if empty_beside_legacy(path):
+        return Store(path=path.parent, engine=None, schema="legacy", writable=False)
     check_file(path)
     if write:
         check_writable(path)
@@ -322,7 +324,8 @@ def unsupported_message(store: Store) -> str:
             f"{store.path} is an OpenCode 2.x database (session_v2); ocinspect diagnoses and "
             "repairs the v1 schema of OpenCode 1.2–1.18 only, and never writes 2.x"
         )
+    empty = " (its opencode.db is an empty file)" if empty_beside_legacy(store.path / "opencode.db") else ""
     return (
-        f"{store.path} is legacy OpenCode JSON storage (≤ 1.1); it has no SQLite database "
+        f"{store.path} is legacy OpenCode JSON storage (≤ 1.1){empty}; it has no SQLite database "
         "to diagnose — upgrade OpenCode, which migrates it"
     )

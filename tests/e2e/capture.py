@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Regenerate the real OpenCode fixture databases from the e2e scenarios.
 
-    python tests/e2e/capture.py --out DIR [--only stuck-bash ...] [--project-dir /home/dev/src/webapp]
+    python tests/e2e/capture.py --out DIR [--opencode-version 1.18.33] [--only stuck-bash ...]
+                                [--project-dir /home/dev/src/webapp]
 
-For each fixture this starts the real ``opencode serve`` (npm ``opencode-ai``, installed once into
+For each fixture this starts the real ``opencode serve`` of the chosen release (npm
+``opencode-ai@<version>`` with ``opencode-linux-x64@<version>``, installed once into
 ``${XDG_CACHE_HOME:-~/.cache}/ocinspect-e2e``) in an isolated HOME/XDG_*/TMPDIR, drives it with the
 scripted local model of ``harness.py``, ``kill -9``s it once the database shows the tool part
 ``running``/``pending`` (the clean one after its turn finished), then snapshots the database with
@@ -72,8 +74,8 @@ def _stuck_pending(sb: h.Sandbox, oc: h.OpenCode) -> None:
 def _stuck_task(sb: h.Sandbox, oc: h.OpenCode) -> None:
     sid = oc.create_session()
     oc.prompt_async(sid, "SUBAGENT please check")
-    task = h.wait_for_tool_part(sb.db_path, session_id=sid, tool="task", timeout=60, server=oc)[0]
-    child = task["state"]["metadata"]["sessionId"]
+    h.wait_for_tool_part(sb.db_path, session_id=sid, tool="task", timeout=60, server=oc)
+    child = h.wait_for_child_session(sb.db_path, sid, timeout=60, server=oc)
     h.wait_for_tool_part(sb.db_path, session_id=child, tool="bash", timeout=60, server=oc)
 
 
@@ -83,6 +85,55 @@ SCENARIOS: dict[str, Callable[[h.Sandbox, h.OpenCode], None]] = {
     "stuck-two": _stuck_two,
     "stuck-pending": _stuck_pending,
     "stuck-task": _stuck_task,
+}
+DEFAULT_SCENARIOS = list(SCENARIOS)
+
+# Scenarios that start (and restart) OpenCode themselves; they need libfaketime.
+WRAP_PROMPT = "TEXT thanks, now just say hi"
+LOOP_REPLIES = 24  # replies to the old prompt to wait for before the kill
+
+
+def _before_the_wrap(sb: h.Sandbox, binary: Path) -> tuple[str, str]:
+    """With the clock ~3 minutes before the 2026-08-14 id wrap: a finished session and a
+    session stuck in ``bash sleep 600``; then ``kill -9``.  Returns (finished, stuck)."""
+    oc = sb.start_opencode(binary, env=h.faketime_env())
+    done = oc.create_session()
+    oc.prompt_async(done, "QUICK run the quick tests")
+    oc.wait_turn_complete(done, timeout=60, min_assistant=2)
+    stuck = oc.create_session()
+    oc.prompt_async(stuck, "run the long tests")
+    h.wait_for_tool_part(sb.db_path, session_id=stuck, tool="bash", timeout=60, server=oc)
+    time.sleep(0.3)
+    oc.kill()
+    return done, stuck
+
+
+def _id_wrap_stuck(sb: h.Sandbox, binary: Path) -> None:
+    _before_the_wrap(sb, binary)
+
+
+def _id_wrap_loop(sb: h.Sandbox, binary: Path) -> None:
+    """Then, at today's clock, one new prompt to each session: OpenCode <= 1.18.14 ignores the
+    finished one's and answers the stuck one's old prompt over and over; killed mid-loop."""
+    done, stuck = _before_the_wrap(sb, binary)
+    oc = sb.start_opencode(binary)
+    for sid in (done, stuck):
+        oc.prompt_async(sid, WRAP_PROMPT)
+
+    def looping() -> bool:
+        with h.ro_connect(sb.db_path) as conn:
+            n = conn.execute("SELECT count(*) FROM message WHERE session_id = ? AND "
+                             "json_extract(data, '$.role') = 'assistant'", (stuck,)).fetchone()[0]
+        return n >= LOOP_REPLIES + 1
+
+    h.wait_until(looping, timeout=60, interval=0.2, what=f"OpenCode to loop on {stuck}",
+                 on_timeout=lambda: oc.describe(stuck))
+    oc.kill()
+
+
+STAGED: dict[str, Callable[[h.Sandbox, Path], None]] = {
+    "id-wrap-stuck": _id_wrap_stuck,
+    "id-wrap-loop": _id_wrap_loop,
 }
 
 
@@ -176,13 +227,16 @@ def summarize(db: Path) -> dict[str, Any]:
 
 
 def capture(name: str, binary: Path, model: h.FakeModel, work: Path, out: Path,
-            project_dir: str) -> dict[str, Any]:
+            project_dir: str, version: str = h.OPENCODE_VERSION) -> dict[str, Any]:
     sb = h.Sandbox(work / name, model)
     try:
-        oc = sb.start_opencode(binary)
-        SCENARIOS[name](sb, oc)
-        time.sleep(0.3)  # let OpenCode finish the write it is in the middle of, like a real crash
-        oc.kill()
+        if name in STAGED:
+            STAGED[name](sb, binary)
+        else:
+            oc = sb.start_opencode(binary)
+            SCENARIOS[name](sb, oc)
+            time.sleep(0.3)  # let OpenCode finish the write it is in the middle of, like a real crash
+            oc.kill()
     finally:
         sb.kill_all()
     raw = work / f"{name}.raw.db"
@@ -193,7 +247,7 @@ def capture(name: str, binary: Path, model: h.FakeModel, work: Path, out: Path,
     left = leftovers(raw, str(sb.root))
     if left:
         raise h.HarnessError(f"{name}: harness paths still present after rewrite in {left}")
-    dest = out / f"opencode-{h.OPENCODE_VERSION}-{name}.db"
+    dest = out / f"opencode-{version}-{name}.db"
     checks = finalize(raw, dest)
     return {"file": str(dest), **checks, **summarize(dest)}
 
@@ -201,14 +255,18 @@ def capture(name: str, binary: Path, model: h.FakeModel, work: Path, out: Path,
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, type=Path, help="directory for the .db files")
-    ap.add_argument("--only", nargs="+", choices=sorted(SCENARIOS), help="capture only these")
+    ap.add_argument("--opencode-version", default=h.OPENCODE_VERSION, metavar="X",
+                    help=f"OpenCode release to run (npm opencode-ai@X; default {h.OPENCODE_VERSION})")
+    ap.add_argument("--only", nargs="+", choices=sorted([*SCENARIOS, *STAGED]),
+                    help=f"capture only these (default: {' '.join(DEFAULT_SCENARIOS)}; "
+                         f"{' and '.join(STAGED)} need libfaketime and OpenCode <= 1.18.14 to show the bug)")
     ap.add_argument("--project-dir", default=DEFAULT_PROJECT_DIR,
                     help=f"path written in place of the temporary project (default {DEFAULT_PROJECT_DIR})")
     ap.add_argument("--keep", action="store_true", help="keep the temporary sandboxes (and logs)")
     args = ap.parse_args(argv)
 
     try:
-        binary = h.ensure_opencode()
+        binary = h.ensure_opencode(args.opencode_version)
     except (h.Unavailable, h.HarnessError) as exc:
         print(f"capture: {exc}", file=sys.stderr)
         return 2
@@ -217,19 +275,20 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     try:
         with h.FakeModel() as model:
-            for name in args.only or list(SCENARIOS):
+            for name in args.only or DEFAULT_SCENARIOS:
                 t0 = time.monotonic()
-                results[name] = capture(name, binary, model, work, args.out, args.project_dir)
+                results[name] = capture(name, binary, model, work, args.out, args.project_dir,
+                                        args.opencode_version)
                 print(f"capture: {name}: {results[name]['file']} "
                       f"({time.monotonic() - t0:.1f}s)", file=sys.stderr)
-    except h.HarnessError as exc:
+    except (h.HarnessError, h.Unavailable) as exc:
         print(f"capture failed: {exc}\n(sandboxes kept in {work})", file=sys.stderr)
         return 1
     if args.keep:
         print(f"capture: sandboxes kept in {work}", file=sys.stderr)
     else:
         shutil.rmtree(work, ignore_errors=True)
-    print(json.dumps({"opencode": h.OPENCODE_VERSION, "fixtures": results}, indent=2))
+    print(json.dumps({"opencode": args.opencode_version, "fixtures": results}, indent=2))
     return 0
 
 

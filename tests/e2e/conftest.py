@@ -1,24 +1,59 @@
-"""Fixtures for the end-to-end tests against the real OpenCode binary (marker ``e2e``)."""
+"""Fixtures for the end-to-end tests against the real OpenCode binary (marker ``e2e``).
+
+The release matrix: tests marked ``matrix(scenario)`` and parametrized with ``release`` record
+their outcome and what they measured (``matrix_facts``); when one run covered every (release,
+scenario) of ``matrix.expected()``, the results are written to ``matrix-results.json`` (or
+``$OCINSPECT_E2E_RESULTS``), from which ``matrix.py`` renders the README table.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from . import harness as h
+from . import matrix
+
+_RESULTS = pytest.StashKey[dict[tuple[str, str], dict[str, Any]]]()
+_FACTS = pytest.StashKey[dict[str, Any]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "matrix(scenario): one cell of the tested-releases table")
+    config.stash[_RESULTS] = {}
+
+
+def _install(version: str) -> Path:
+    try:
+        return h.ensure_opencode(version)
+    except h.Unavailable as exc:
+        pytest.skip(f"e2e: {exc}")
+    except h.HarnessError as exc:
+        pytest.fail(f"e2e: could not install OpenCode {version}: {exc}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
 def opencode_bin() -> Path:
-    """The real ``opencode`` binary (npm opencode-ai), installed once into the user cache."""
-    try:
-        return h.ensure_opencode()
-    except h.Unavailable as exc:
-        pytest.skip(f"e2e: {exc}")
-    except h.HarnessError as exc:
-        pytest.fail(f"e2e: could not install OpenCode {h.OPENCODE_VERSION}: {exc}", pytrace=False)
+    """The newest release's ``opencode`` binary (npm opencode-ai), installed once into the cache."""
+    return _install(h.OPENCODE_VERSION)
+
+
+@pytest.fixture(scope="session")
+def opencode_release() -> Callable[[str], Path]:
+    """``opencode_release("1.2.27")`` -> that release's binary, installed once (per release)."""
+    return _install
+
+
+@pytest.fixture
+def matrix_facts(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Facts a matrix test measured on the real binary (schema, event log, subagent link)."""
+    facts: dict[str, Any] = {}
+    request.node.stash[_FACTS] = facts
+    return facts
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +67,7 @@ def fake_model() -> Iterator[h.FakeModel]:
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, opencode_bin: Path, fake_model: h.FakeModel) -> Iterator[h.Sandbox]:
+def sandbox(tmp_path: Path, fake_model: h.FakeModel) -> Iterator[h.Sandbox]:
     """An isolated OpenCode home; every process started in it is killed at teardown."""
     box = h.Sandbox(tmp_path / "oc", fake_model)
     try:
@@ -43,10 +78,35 @@ def sandbox(tmp_path: Path, opencode_bin: Path, fake_model: h.FakeModel) -> Iter
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
-    """Attach the OpenCode server logs of a failed e2e test to its report."""
+    """Attach the OpenCode server logs of a failed e2e test; record matrix outcomes."""
     outcome = yield
     report = outcome.get_result()
     if report.failed:
         box = getattr(item, "funcargs", {}).get("sandbox")
         if isinstance(box, h.Sandbox) and box.servers:
             report.sections.append(("opencode serve logs", box.logs()[-30000:]))
+    marker = item.get_closest_marker("matrix")
+    callspec = getattr(item, "callspec", None)
+    if marker is None or callspec is None or "release" not in callspec.params:
+        return
+    if report.when == "call" or report.outcome != "passed":  # a failed/skipped setup counts too
+        key = (callspec.params["release"], marker.args[0])
+        entry = {"outcome": report.outcome, **item.stash.get(_FACTS, {})}
+        item.config.stash[_RESULTS].setdefault(key, entry)
+        if report.when == "call":
+            item.config.stash[_RESULTS][key] = entry
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Write the results when this run covered the whole matrix (skipped cells do not count)."""
+    results = session.config.stash.get(_RESULTS, {})
+    wanted = matrix.expected()
+    if not results or any(results.get(k, {}).get("outcome") not in ("passed", "failed") for k in wanted):
+        return
+    releases: dict[str, dict[str, Any]] = {}
+    for (release, scenario), entry in sorted(results.items()):
+        releases.setdefault(release, {})[scenario] = entry
+    target = Path(os.environ.get("OCINSPECT_E2E_RESULTS") or matrix.RESULTS)
+    text = matrix.dumps({"releases": releases})
+    if not target.exists() or target.read_text() != text:
+        target.write_text(text)

@@ -152,6 +152,33 @@ def ensure_opencode(version: str = OPENCODE_VERSION, *, timeout: float = 600.0) 
 
 
 # --------------------------------------------------------------------------------------------
+# A fake clock (libfaketime) for the id-wrap scenarios
+# --------------------------------------------------------------------------------------------
+
+# OpenCode ids hold (ms * 0x1000 + counter) in 48 bits, so the id clock wraps every 2**36 ms;
+# the last wrap was 2026-08-14T11:19:55.136Z.  Ids minted shortly before it sort after every id
+# minted since.  OpenCode <= 1.18.14 orders messages by id and mishandles such sessions.
+BEFORE_ID_WRAP = "@2026-08-14 11:17:00"   # libfaketime start time: ~3 minutes before the wrap
+
+_FAKETIME_LIBS = ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+                  "/usr/lib/faketime/libfaketime.so.1",
+                  "/usr/local/lib/faketime/libfaketime.so.1")
+
+
+def faketime_env(start: str = BEFORE_ID_WRAP) -> dict[str, str]:
+    """Environment that starts a process's clock at ``start`` (it then runs normally).
+
+    Raises :class:`Unavailable` when libfaketime is not installed (``apt install libfaketime``).
+    Bun (OpenCode's runtime) reads the time through libc, so the preload works for it.
+    """
+    lib = next((path for path in _FAKETIME_LIBS if os.path.isfile(path)), None)
+    if lib is None:
+        raise Unavailable("libfaketime is not installed (apt install libfaketime); the id-wrap "
+                          "scenarios need OpenCode to mint ids before 2026-08-14")
+    return {"LD_PRELOAD": lib, "FAKETIME": start, "FAKETIME_DONT_RESET": "1"}
+
+
+# --------------------------------------------------------------------------------------------
 # The fake model
 # --------------------------------------------------------------------------------------------
 
@@ -637,9 +664,11 @@ class OpenCode:
     _count = 0
 
     def __init__(self, binary: Path, sandbox: Sandbox, *, port: int | None = None,
-                 boot_timeout: float = 60.0, password: str | None = None) -> None:
+                 boot_timeout: float = 60.0, password: str | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.binary = Path(binary)
         self.sandbox = sandbox
+        self.extra_env = dict(env or {})
         self.port = port or free_port()
         self.boot_timeout = boot_timeout
         self.password = password  # OPENCODE_SERVER_PASSWORD: the API then needs basic auth
@@ -662,7 +691,7 @@ class OpenCode:
         cmd = [str(self.binary), "serve", "--hostname", "127.0.0.1", "--port", str(self.port),
                "--print-logs", "--log-level", "INFO"]
         extra = {"OPENCODE_SERVER_PASSWORD": self.password} if self.password else {}
-        self.proc = subprocess.Popen(cmd, cwd=self.sandbox.project, env=self.sandbox.env(**extra),
+        self.proc = subprocess.Popen(cmd, cwd=self.sandbox.project, env=self.sandbox.env(**self.extra_env, **extra),
                                      stdin=subprocess.DEVNULL, stdout=self._log_fh,
                                      stderr=subprocess.STDOUT)
         try:
@@ -840,6 +869,23 @@ def wait_for_tool_part(db: Path, *, session_id: str | None = None, tool: str | N
                       what=f"{count} {tool or 'tool'} part(s) {'/'.join(statuses)} in {db}"
                            f"{' for ' + session_id if session_id else ''}",
                       on_timeout=(lambda: f"parts now: {json.dumps(db_tool_parts(db), indent=1)[-4000:]}"
+                                  + (f"\n--- opencode serve log ---\n{server.log()}" if server else "")))
+
+
+def wait_for_child_session(db: Path, parent_id: str, *, timeout: float = 60.0,
+                           server: OpenCode | None = None) -> str:
+    """Poll the DB until ``parent_id`` has a subagent child session; return the child's id.
+
+    Linked through ``session.parent_id``: OpenCode 1.2/1.3 write no ``state.metadata.sessionId``
+    on a running ``task`` part, so the part itself cannot name its child there.
+    """
+    def found() -> str | None:
+        children = [s["id"] for s in db_sessions(db) if s["parent_id"] == parent_id]
+        return children[0] if children else None
+
+    return wait_until(found, timeout=timeout, interval=0.2,
+                      what=f"a child session of {parent_id} in {db}",
+                      on_timeout=(lambda: f"sessions now: {db_sessions(db)}"
                                   + (f"\n--- opencode serve log ---\n{server.log()}" if server else "")))
 
 

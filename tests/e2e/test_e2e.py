@@ -1,10 +1,13 @@
-"""Issue 5: prove every repair against the real OpenCode binary, end to end.
+"""Issues 5 and 11: prove every repair against the real OpenCode binary, end to end, on every
+release users run.
 
-Each test crashes a real ``opencode serve`` (npm opencode-ai 1.18.33) with ``kill -9`` in the
-middle of a scripted tool call, checks what ``ocinspect`` reports, repairs it with ``ocinspect``
-(run as a subprocess), restarts OpenCode on the repaired database and checks through OpenCode's
-own HTTP API that the session is healthy and takes a new prompt.  ``test_without_ocinspect_*``
-proves the premise: OpenCode alone does not recover such a session.
+Each test crashes a real ``opencode serve`` with ``kill -9`` in the middle of a scripted tool
+call, checks what ``ocinspect`` reports, repairs it with ``ocinspect`` (run as a subprocess),
+restarts the *same* OpenCode release on the repaired database and checks through OpenCode's own
+HTTP API that the session is healthy and takes a new prompt.  The bash, task and pending
+scenarios run on every release of ``tests/releases.py`` ``E2E_RELEASES`` (npm
+``opencode-ai@<release>``); the rest on the newest.  ``test_without_ocinspect_*`` proves the
+premise: OpenCode alone does not recover such a session.
 
 Run alone with ``python3 -m pytest -m e2e`` (see tests/e2e/README.md).
 """
@@ -20,9 +23,13 @@ from typing import Any
 
 import pytest
 
+from tests.releases import E2E_RELEASES, RELEASES
+
 from . import harness as h
 
 pytestmark = pytest.mark.e2e
+
+MATRIX = [pytest.param(v, id=f"opencode-{v}") for v in E2E_RELEASES]
 
 ACTIVE = ("pending", "running")
 NEW_PROMPT = "TEXT thanks, now just say hi"
@@ -43,6 +50,23 @@ def crash_mid_tool(sb: h.Sandbox, binary: Path, prompt: str, *, tool: str = "bas
                                  timeout=60, server=oc)
     oc.kill()
     return sid, parts[0]
+
+
+def measure(sb: h.Sandbox, release: str, facts: dict[str, Any]) -> None:
+    """What this release wrote: its schema is the DDL the unit tests use; does it log events?"""
+    with h.ro_connect(sb.db_path) as conn:
+        schema = {r[0].strip() for r in conn.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL")}
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        versions = {r[0] for r in conn.execute("SELECT version FROM session")}
+        events = conn.execute("SELECT count(*) FROM event").fetchone()[0] if "event" in tables else None
+    ddl = RELEASES[release].schema.read_text()
+    statements = {x.strip().rstrip(";").replace("CREATE TABLE IF NOT EXISTS ", "CREATE TABLE ", 1)
+                  for x in ddl.split(";\n") if x.strip()}
+    assert schema == statements, f"OpenCode {release} wrote another schema than {RELEASES[release].schema}"
+    assert versions == {release}
+    facts["tables"] = len(tables - {"sqlite_sequence"})
+    facts["event_log"] = "absent" if events is None else ("written" if events else "empty")
+    assert (facts["event_log"] == "written") == RELEASES[release].writes_event_log
 
 
 def run_cli(sb: h.Sandbox, *args: str) -> tuple[int, Any, subprocess.CompletedProcess[str]]:
@@ -81,6 +105,7 @@ def assert_stale_scan(sb: h.Sandbox, expected: dict[str, tuple[str, list[dict[st
         s = sessions[sid]
         assert s["verdict"] == "stale", explain(proc)
         assert pattern in s["patterns"], explain(proc)
+        assert s["warnings"] == [], explain(proc)  # ids minted now: no id-wrap risk
         assert s["directory"] == str(sb.project), explain(proc)
         got = {p["id"]: p for p in s["stuck_parts"]}
         assert set(got) == {p["id"] for p in parts}, explain(proc)
@@ -148,9 +173,14 @@ def assert_new_prompt_completes(oc: h.OpenCode, sid: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_bash_crash_orphan_is_repaired(sandbox: h.Sandbox, opencode_bin: Path) -> None:
-    sid, part = crash_mid_tool(sandbox, opencode_bin, "run the long tests")
+@pytest.mark.matrix("bash")
+@pytest.mark.parametrize("release", MATRIX)
+def test_bash_crash_orphan_is_repaired(sandbox: h.Sandbox, opencode_release, release: str,
+                                       matrix_facts: dict[str, Any]) -> None:
+    binary = opencode_release(release)
+    sid, part = crash_mid_tool(sandbox, binary, "run the long tests")
     assert part["state"]["input"]["command"] == "sleep 600"
+    measure(sandbox, release, matrix_facts)
 
     data = assert_stale_scan(sandbox, {sid: ("crash-orphan", [part])})
     stuck = by_id(data)[sid]["stuck_parts"][0]
@@ -159,51 +189,127 @@ def test_bash_crash_orphan_is_repaired(sandbox: h.Sandbox, opencode_bin: Path) -
 
     recover_all(sandbox, parts=1, messages=1, sessions={sid})
 
-    oc = sandbox.start_opencode(opencode_bin)
+    oc = sandbox.start_opencode(binary)
     assert_healthy(oc, sid, {part["id"]})
     assert_new_prompt_completes(oc, sid)
     oc.kill()
 
 
-def test_pending_placeholder_is_repaired(sandbox: h.Sandbox, opencode_bin: Path) -> None:
-    sid, part = crash_mid_tool(sandbox, opencode_bin, "PENDING edit", statuses=("pending",))
+@pytest.mark.matrix("pending")
+@pytest.mark.parametrize("release", MATRIX)
+def test_pending_placeholder_is_repaired(sandbox: h.Sandbox, opencode_release, release: str,
+                                         matrix_facts: dict[str, Any]) -> None:
+    binary = opencode_release(release)
+    sid, part = crash_mid_tool(sandbox, binary, "PENDING edit", statuses=("pending",))
     assert part["state"] == {"status": "pending", "input": {}, "raw": ""}
+    measure(sandbox, release, matrix_facts)
 
     assert_stale_scan(sandbox, {sid: ("pending-placeholder", [part])})
     recover_all(sandbox, parts=1, messages=1, sessions={sid})
 
-    oc = sandbox.start_opencode(opencode_bin)
+    oc = sandbox.start_opencode(binary)
     assert_healthy(oc, sid, {part["id"]})
     assert_new_prompt_completes(oc, sid)
     oc.kill()
 
 
-def test_subagent_chain_is_repaired(sandbox: h.Sandbox, opencode_bin: Path) -> None:
-    oc = sandbox.start_opencode(opencode_bin)
+@pytest.mark.matrix("task")
+@pytest.mark.parametrize("release", MATRIX)
+def test_subagent_chain_is_repaired(sandbox: h.Sandbox, opencode_release, release: str,
+                                    matrix_facts: dict[str, Any]) -> None:
+    binary = opencode_release(release)
+    oc = sandbox.start_opencode(binary)
     parent = oc.create_session()
     oc.prompt_async(parent, "SUBAGENT please check")
-    task = h.wait_for_tool_part(sandbox.db_path, session_id=parent, tool="task", timeout=60,
-                                server=oc)[0]
-    child = task["state"]["metadata"]["sessionId"]
+    h.wait_for_tool_part(sandbox.db_path, session_id=parent, tool="task", timeout=60, server=oc)
+    child = h.wait_for_child_session(sandbox.db_path, parent, timeout=60, server=oc)
     bash = h.wait_for_tool_part(sandbox.db_path, session_id=child, tool="bash", timeout=60,
                                 server=oc)[0]
     oc.kill()
+    (task,) = [p for p in h.db_tool_parts(sandbox.db_path, parent) if p["tool"] == "task"]
     assert {s["id"]: s["parent_id"] for s in h.db_sessions(sandbox.db_path)} == {
         parent: None, child: parent}
+    named = (task["state"].get("metadata") or {}).get("sessionId")
+    assert named in (child, None)
+    matrix_facts["task_names_child"] = named == child
+    assert matrix_facts["task_names_child"] == RELEASES[release].task_names_child
+    measure(sandbox, release, matrix_facts)
 
     data = assert_stale_scan(sandbox, {parent: ("subagent-chain", [task]),
                                        child: ("crash-orphan", [bash])})
     sessions = by_id(data)
     assert sessions[child]["parent_id"] == parent
     assert child in sessions[parent]["children"]
+    (link,) = sessions[parent]["stuck_parts"]
+    assert link["child_session_id"] == child  # named by OpenCode, or inferred by ocinspect
+    assert link["child_session_inferred"] is (named is None)
 
     recover_all(sandbox, parts=2, messages=2, sessions={parent, child})
 
-    oc = sandbox.start_opencode(opencode_bin)
+    oc = sandbox.start_opencode(binary)
     assert_healthy(oc, parent, {task["id"]})
     assert_healthy(oc, child, {bash["id"]})
     assert_new_prompt_completes(oc, parent)
     assert_new_prompt_completes(oc, child)
+    oc.kill()
+
+
+def test_id_wrap_risk_is_said_before_recovery_and_the_loop_is_opencodes(
+        sandbox: h.Sandbox, opencode_release, opencode_bin: Path) -> None:
+    """OpenCode 1.18.14, a session begun before the 2026-08-14 id wrap (libfaketime): ocinspect
+    flags it at risk *before* recovering; after the repair 1.18.14 answers the old prompt again
+    and again (its bug: it does the same without any repair), ocinspect recognises the leftovers,
+    and 1.18.33 takes a new prompt on the very same repaired file."""
+    from . import capture
+
+    try:
+        h.faketime_env()
+    except h.Unavailable as exc:
+        pytest.skip(f"e2e: {exc}")
+    old = opencode_release("1.18.14")
+    finished, stuck = capture._before_the_wrap(sandbox, old)
+
+    rc, data, proc = scan(sandbox, "--all-sessions")
+    sessions = by_id(data)
+    assert (sessions[stuck]["patterns"], sessions[stuck]["warnings"]) == (["crash-orphan"], ["id-wrap-risk"]), (
+        explain(proc))
+    assert (sessions[finished]["verdict"], sessions[finished]["warnings"]) == ("ok", ["id-wrap-risk"]), explain(proc)
+    text = sandbox.ocinspect("show", stuck).stdout
+    assert "Upgrade OpenCode to 1.18.15 or newer before you continue this session." in text
+    (part,) = [p for p in h.db_tool_parts(sandbox.db_path, stuck) if p["state"]["status"] == "running"]
+    recover_all(sandbox, parts=1, messages=1, sessions={stuck})
+    repaired = sandbox.root / "repaired.db"
+    h.snapshot(sandbox.db_path, repaired)
+
+    # 1.18.14 on the repaired file: the new prompt is never answered, the old one over and over
+    oc = sandbox.start_opencode(old)
+    with h.ro_connect(sandbox.db_path) as conn:
+        (old_prompt,) = conn.execute(
+            "SELECT id FROM message WHERE session_id = ? AND json_extract(data,'$.role') = 'user'",
+            (stuck,)).fetchone()
+    oc.prompt_async(stuck, NEW_PROMPT)
+
+    def replies_to_old_prompt() -> int:
+        with h.ro_connect(sandbox.db_path) as conn:
+            return conn.execute(
+                "SELECT count(*) FROM message WHERE session_id = ? AND json_extract(data,'$.role') = "
+                "'assistant' AND json_extract(data,'$.parentID') = ? AND id < ?",
+                (stuck, old_prompt, old_prompt)).fetchone()[0]
+
+    h.wait_until(lambda: replies_to_old_prompt() >= 6, timeout=60, what="OpenCode 1.18.14 to loop",
+                 on_timeout=lambda: oc.describe(stuck))
+    oc.kill()
+    rc, data, proc = scan(sandbox)
+    looped = by_id(data)[stuck]
+    assert "ignores-prompts" in looped["patterns"] and looped["warnings"] == ["id-wrap-risk"], explain(proc)
+
+    # The very same repaired file on 1.18.33 (id order fixed in 1.18.15): healthy, new prompt answered.
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{sandbox.db_path}{suffix}").unlink(missing_ok=True)
+    h.snapshot(repaired, sandbox.db_path)
+    oc = sandbox.start_opencode(opencode_bin)
+    assert_healthy(oc, stuck, {part["id"]})
+    assert_new_prompt_completes(oc, stuck)
     oc.kill()
 
 
@@ -292,18 +398,21 @@ def test_without_ocinspect_opencode_leaves_session_stuck(sandbox: h.Sandbox,
     oc.kill()
 
 
-def test_capture_regenerates_fixture(tmp_path: Path, fake_model: h.FakeModel,
-                                     opencode_bin: Path) -> None:
-    """capture.py still reproduces the shipped fixture (schema, rows, diagnosis) with today's
-    binary, so ``tests/fixtures`` can be refreshed when OpenCode changes."""
+@pytest.mark.parametrize("release", [pytest.param(v, id=f"opencode-{v}") for v in ("1.18.33", "1.2.27")])
+def test_capture_regenerates_fixture(tmp_path: Path, fake_model: h.FakeModel, opencode_release,
+                                     release: str) -> None:
+    """capture.py still reproduces the shipped fixture (schema, rows, diagnosis) with the
+    release's binary, so ``tests/fixtures`` can be refreshed when OpenCode changes (the newest,
+    and the oldest, whose task parts name no child)."""
     from . import capture
 
     out = tmp_path / "out"
     out.mkdir()
-    result = capture.capture("stuck-task", opencode_bin, fake_model, tmp_path / "work", out,
-                             capture.DEFAULT_PROJECT_DIR)
+    result = capture.capture("stuck-task", opencode_release(release), fake_model, tmp_path / "work", out,
+                             capture.DEFAULT_PROJECT_DIR, release)
     new = Path(result["file"])
-    shipped = h.REPO_ROOT / "tests" / "fixtures" / f"opencode-{h.OPENCODE_VERSION}-stuck-task.db"
+    assert new.name == f"opencode-{release}-stuck-task.db"
+    shipped = h.REPO_ROOT / "tests" / "fixtures" / new.name
     assert (result["journal_mode"], result["integrity"], result["freelist"]) == ("delete", "ok", 0)
     assert not Path(f"{new}-wal").exists()
 
@@ -311,14 +420,16 @@ def test_capture_regenerates_fixture(tmp_path: Path, fake_model: h.FakeModel,
         with h.ro_connect(db) as conn:
             schema = sorted(r[0] for r in conn.execute(
                 "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL"))
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             counts = {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
-                      for t in ("project", "session", "message", "part", "migration")}
+                      for t in ("project", "session", "message", "part", "migration",
+                                "__drizzle_migrations") if t in tables}
             dirs = {r[0] for r in conn.execute("SELECT directory FROM session")}
         return {"schema": schema, "counts": counts, "dirs": dirs}
 
     assert shape(new) == shape(shipped)
-    assert [(p["tool"], p["status"]) for p in result["tool_parts"]] == [
-        ("task", "running"), ("bash", "running")]
+    assert sorted((p["tool"], p["status"]) for p in result["tool_parts"]) == [
+        ("bash", "running"), ("task", "running")]
 
     def diagnosis(db: Path) -> list[tuple[Any, ...]]:
         env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
@@ -327,7 +438,8 @@ def test_capture_regenerates_fixture(tmp_path: Path, fake_model: h.FakeModel,
         assert proc.returncode == 1, explain(proc)
         data = json.loads(proc.stdout)
         return sorted((s["parent_id"] is None, s["verdict"], tuple(s["patterns"]),
-                       tuple((p["tool"], p["status"]) for p in s["stuck_parts"]), len(s["children"]))
+                       tuple((p["tool"], p["status"], p["child_session_id"] is not None,
+                              p["child_session_inferred"]) for p in s["stuck_parts"]), len(s["children"]))
                       for s in data["sessions"])
 
     assert diagnosis(new) == diagnosis(shipped)

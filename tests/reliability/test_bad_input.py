@@ -127,6 +127,13 @@ def _legacy(directory: Path) -> Path:
     return directory / "data"
 
 
+def _legacy_beside_empty_db(directory: Path) -> Path:
+    """Legacy JSON plus the 0-byte opencode.db any ``sqlite3`` call on the path leaves behind."""
+    data = _legacy(directory)
+    (data / "opencode.db").write_bytes(b"")
+    return data / "opencode.db"
+
+
 def _wal_only(directory: Path) -> Path:
     path = directory / "opencode.db"
     (directory / "opencode.db-wal").write_bytes(b"\x37\x7f\x06\x82" + os.urandom(60))
@@ -189,6 +196,7 @@ FILE_CASES: dict[str, tuple[Callable[[Path], Path | None], str]] = {
                                                      "CREATE TABLE session_message (id TEXT PRIMARY KEY)",
                                                      "CREATE TABLE event (id TEXT PRIMARY KEY)"), "OpenCode 2.x"),
     "legacy JSON directory": (_legacy, "legacy OpenCode JSON storage"),
+    "legacy JSON beside an empty opencode.db": (_legacy_beside_empty_db, "legacy OpenCode JSON storage"),
     "WAL file without its database": (_wal_only, "no such file"),
     "corrupt JSON in message.data": (_corrupt("message", '{"role":"assistant","time":{'), "corrupt JSON"),
     "corrupt JSON in part.data": (_corrupt("part", '{"type":"tool","state":{"status":"running"'), "corrupt JSON"),
@@ -203,7 +211,7 @@ FILE_CASES: dict[str, tuple[Callable[[Path], Path | None], str]] = {
 FILE_LEVEL = {"missing path", "directory without a database", "empty file", "random bytes",
               "truncated SQLite (first 5 kB)", "truncated SQLite (half)", "SQLite without OpenCode tables",
               "SQLite with no tables", "OpenCode 2.x-only database", "legacy JSON directory",
-              "WAL file without its database"}
+              "legacy JSON beside an empty opencode.db", "WAL file without its database"}
 
 
 def _commands(name: str) -> list[list[str]]:

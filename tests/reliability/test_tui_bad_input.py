@@ -55,7 +55,8 @@ def digests(root: Path) -> dict[str, str]:
 
 # The default run opens one case of each kind of failure; the full run opens them all.
 TUI_DEFAULT = {"missing path", "random bytes", "truncated SQLite (half)", "SQLite without OpenCode tables",
-               "OpenCode 2.x-only database", "legacy JSON directory", "WAL file without its database",
+               "OpenCode 2.x-only database", "legacy JSON directory", "legacy JSON beside an empty opencode.db",
+               "WAL file without its database",
                "corrupt JSON in part.data", "invalid UTF-8 next to terminal escapes",
                "corrupt row with a newline and escapes in its id"}
 

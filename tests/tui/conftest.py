@@ -59,10 +59,11 @@ def tui_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def fixture_copy(tmp_path: Path) -> Callable[[str], Path]:
-    """``fixture_copy("stuck-bash")`` -> relative path ``stuck-bash.db`` of a private copy."""
+    """``fixture_copy("stuck-bash")`` -> relative path ``stuck-bash.db`` of a private copy
+    (``fixture_copy("stuck-task", "1.2.27")``: the file written by that OpenCode release)."""
 
-    def make(name: str) -> Path:
-        copy_database(FIXTURES / f"opencode-1.18.33-{name}.db", tmp_path / f"{name}.db")
+    def make(name: str, release: str = "1.18.33") -> Path:
+        copy_database(FIXTURES / f"opencode-{release}-{name}.db", tmp_path / f"{name}.db")
         return Path(f"{name}.db")
 
     return make

@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 from inspector.core.live import LiveStatus
+from tests.releases import RELEASES
 
 from .conftest import SIZE, TASK_PARENT, app_for, keys_then_settle, settle
 
@@ -82,6 +83,22 @@ class TestSessionDetail:
 
     def test_markup_and_escapes_are_literal(self, snap_compare, hostile) -> None:
         assert snap_compare(app_for(hostile), terminal_size=(100, 40), run_before=keys_then_settle("enter"))
+
+    def test_inferred_subagent_link_opencode_1_2(self, snap_compare, fixture_copy) -> None:
+        db = fixture_copy("stuck-task", "1.2.27")
+
+        async def run_before(pilot) -> None:
+            await settle(pilot)
+            pilot.app.open_session("ses_dd144065fffe2Ka5AunX4MqesF")
+            await settle(pilot)
+            await pilot.press("end")
+
+        assert snap_compare(app_for(db, now=RELEASES["1.2.27"].now), terminal_size=(100, 40), run_before=run_before)
+
+    def test_id_wrap_risk_is_said_first(self, snap_compare, fixture_copy) -> None:
+        db = fixture_copy("id-wrap-stuck", "1.18.14")
+        assert snap_compare(app_for(db, now=RELEASES["1.18.14"].now), terminal_size=(100, 40),
+                            run_before=keys_then_settle("enter"))
 
     def test_narrow_80x24(self, snap_compare, fixture_copy) -> None:
         db = fixture_copy("stuck-pending")

@@ -14,7 +14,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from inspector.core.patterns import PATTERNS, VERDICTS
+from inspector.core.patterns import PATTERNS, VERDICTS, WARNINGS
 
 KEY_WIDTH = 16
 
@@ -59,6 +59,16 @@ def pattern_table() -> Table:
     return table
 
 
+def warning_table() -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(width=KEY_WIDTH + 6, style="bold")
+    table.add_column(ratio=1)
+    for warning in WARNINGS.values():
+        table.add_row(Text(warning.title), Text.assemble(("Why: ", "bold"), warning.why))
+        table.add_row(Text(""), Text.assemble(("Advice: ", "bold"), warning.advice))
+    return table
+
+
 class HelpScreen(Screen[None]):
     """``?``/``f1`` again, ``escape`` or ``q`` closes it."""
 
@@ -83,6 +93,8 @@ class HelpScreen(Screen[None]):
             yield Static(_table(verdict_rows()), classes="section")
             yield Static(Content("Why a session is stuck, and what recovery does"), classes="section-title")
             yield Static(pattern_table(), classes="section")
+            yield Static(Content("Warnings: risks to know before you continue a session"), classes="section-title")
+            yield Static(warning_table(), classes="section")
             yield Static(Content(
                 "Recovery writes what OpenCode itself writes when you abort a turn: stuck tools become "
                 "errors (\"Tool execution aborted\"), unfinished turns are closed as aborted. A tool is "

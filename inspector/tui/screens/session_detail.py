@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from inspector.core.model import Diagnosis, ScanResult
-from inspector.core.patterns import VERDICTS, describe
+from inspector.core.patterns import VERDICTS, describe, describe_warning
 from inspector.core.text import local_time
 
 from ..format import display_path, elapsed, one_line, plural, verdict_of
@@ -65,6 +65,14 @@ def why_content(diag: Diagnosis, now: int) -> Content:
 
 HUNG_REMEDY = ("Abort through OpenCode: the running tool is killed, and OpenCode itself closes the turns "
                "of the whole subagent chain. ocinspect writes no row (nothing behind a live server's back).")
+def warnings_content(diag: Diagnosis) -> Content:
+    """Risks of acting on the session, shown above the diagnosis so they are read first."""
+    lines: list[Content] = []
+    for name in diag.warnings:
+        warning = describe_warning(name)
+        lines.append(Content.assemble(("▲ " + warning.title, "bold $error"), "  ", warning.why))
+        lines.append(Content.styled(warning.advice, "bold $warning"))
+    return Content("\n").join(lines)
 
 
 def recovery_content(diag: Diagnosis, read_only: bool) -> Content:
@@ -186,8 +194,11 @@ class SessionDetailScreen(Screen[None]):
                 widgets.append(Static(Content(f"session {one_line(self.session_id)}"), classes="muted"))
             return widgets
         now = self.app.config.now()
-        widgets = [
-            Static(head_content(diag, result, self.app.recovered_ids), id="detail-head"),
+        widgets = [Static(head_content(diag, result, self.app.recovered_ids), id="detail-head")]
+        if diag.warnings:
+            widgets += [_section("Before you continue this session"),
+                        Static(warnings_content(diag), classes="section", id="detail-warnings")]
+        widgets += [
             _section("Why it is stuck"),
             Static(why_content(diag, now), classes="section"),
             _section("What recovery will do"),

@@ -82,4 +82,5 @@ class PartCard(Vertical):
             yield Static(Content(_tail(part.output_tail, OUTPUT_LINES)), classes="part-output")
         if part.child_session_id:
             label = self.child_title or part.child_session_id
-            yield SessionLink(part.child_session_id, f"→ subagent session: {label}")
+            inferred = " (inferred)" if part.child_inferred else ""
+            yield SessionLink(part.child_session_id, f"→ subagent session: {label}{inferred}")

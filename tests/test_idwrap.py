@@ -1,0 +1,148 @@
+"""OpenCode ≤ 1.18.14's id wrap: sessions at risk are flagged before anyone recovers or prompts
+them, and the loop's leftovers are recognised. Real 1.18.14 fixtures (clock set before the
+2026-08-14 wrap with libfaketime; see tests/fixtures/README.md)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from inspector.cli import cli
+from inspector.core import idwrap
+from inspector.core.live import OFFLINE
+from inspector.core.scan import scan
+from inspector.core.store import open_store
+
+from .releases import RELEASES
+
+V = "1.18.14"
+NOW = RELEASES[V].now
+WRAP = 26 * (1 << 36)                       # 2026-08-14T11:19:55.136Z
+STUCK = "ses_0000295fcffez3QaKvu0zlJ9vL"    # id-wrap-stuck: stuck in bash, ids from before the wrap
+FINISHED = "ses_000029fc5ffe1pcXhVCy1fLXJ5"  # id-wrap-stuck: finished turn, ids from before the wrap
+LOOPED = "ses_0000292e4ffe379YQouS4GIuZo"    # id-wrap-loop: its old prompt answered 24+ times
+IGNORED = "ses_000029fecffe29eo5zwQ22TefS"   # id-wrap-loop: its new prompt silently ignored
+
+
+def opencode_id(ms: int, counter: int = 1) -> str:
+    """A message id as OpenCode mints it (48 bits of ms * 0x1000 + counter)."""
+    return f"msg_{(ms * 0x1000 + counter) % (1 << 48):012x}" + "A" * 14
+
+
+def diagnose(db: Path, **kw):
+    kw.setdefault("now", NOW)
+    return scan(open_store(db), live=OFFLINE, **kw)
+
+
+def set_versions(db: Path, version: str, session: str | None = None) -> None:
+    conn = sqlite3.connect(db)
+    with conn:
+        if session:
+            conn.execute("UPDATE session SET version = ? WHERE id = ?", (version, session))
+        else:
+            conn.execute("UPDATE session SET version = ?", (version,))
+    conn.close()
+
+
+def test_ids_minted_before_the_wrap_sort_after_the_bound_and_new_ids_before() -> None:
+    bound = idwrap.message_id_bound(NOW)
+    assert opencode_id(WRAP - 60_000) > bound          # a minute before the wrap
+    assert opencode_id(WRAP - 600 * 86_400_000) > bound  # still, 600 days before it
+    # ids more than one id period (~795 days) old sort before new ids again: not at risk
+    assert opencode_id(NOW - (1 << 36) - 86_400_000) < bound
+    assert opencode_id(WRAP + 60_000) < bound           # after the wrap
+    assert opencode_id(NOW, 0xFFF) < bound              # minted now, any counter
+    # before the wrap, nothing sorts after the clock
+    assert opencode_id(WRAP - 60_000) < idwrap.message_id_bound(WRAP - 1000)
+
+
+@pytest.mark.parametrize(("versions", "writer"), [
+    (["1.18.14"], "1.18.14"),
+    (["1.2.27", "1.18.14"], "1.18.14"),
+    (["1.18.14", "1.18.15"], None),
+    (["1.18.33"], None),
+    (["0.0.0-dev-202611301200"], None),   # dev builds: unknown, no warning
+    ([None, "local"], None),
+    ([], None),
+])
+def test_the_writer_is_the_newest_release_seen(versions, writer) -> None:
+    assert idwrap.affected_writer(versions) == writer
+
+
+def test_stuck_session_is_flagged_at_risk_before_recovery(fixture_db) -> None:
+    result = diagnose(fixture_db("id-wrap-stuck", V), all_sessions=True)
+    assert {d.id: (d.patterns, d.warnings) for d in result.sessions} == {
+        STUCK: (("crash-orphan",), ("id-wrap-risk",)),
+        FINISHED: ((), ("id-wrap-risk",)),   # not stuck, but a new prompt would be ignored
+    }
+
+
+def test_cli_says_it_in_scan_text_json_and_show(fixture_db) -> None:
+    db = str(fixture_db("id-wrap-stuck", V))
+    runner = CliRunner()
+    text = runner.invoke(cli, ["--db", db, "scan"]).stdout
+    assert "! At risk: OpenCode ≤ 1.18.14 id wrap (id-wrap-risk): Upgrade OpenCode to 1.18.15 or newer " \
+           "before you continue this session." in text
+    payload = json.loads(runner.invoke(cli, ["--db", db, "scan", "--json"]).stdout)
+    assert [(s["id"], s["warnings"]) for s in payload["sessions"]] == [(STUCK, ["id-wrap-risk"])]
+    show = runner.invoke(cli, ["--db", db, "show", STUCK]).stdout
+    assert "Advice:   Upgrade OpenCode to 1.18.15 or newer before you continue this session." in show
+    assert show.index("id-wrap-risk") < show.index("Crash orphan")  # said before the repair
+
+
+def test_no_warning_once_a_fixed_release_wrote_the_database(fixture_db) -> None:
+    db = fixture_db("id-wrap-stuck", V)
+    set_versions(db, "1.18.15", FINISHED)  # the user upgraded and started a session since
+    assert all(d.warnings == () for d in diagnose(db, all_sessions=True).sessions)
+
+
+def test_no_warning_before_the_wrap(fixture_db) -> None:
+    result = diagnose(fixture_db("id-wrap-stuck", V), now=WRAP - 30_000, all_sessions=True)
+    assert all(d.warnings == () for d in result.sessions)
+
+
+def test_ids_minted_since_the_wrap_are_not_at_risk(fixture_db) -> None:
+    (diag,) = diagnose(fixture_db("stuck-bash", V)).sessions  # 1.18.14, but captured in November
+    assert diag.warnings == ()
+
+
+def test_the_loop_leftovers_are_recognised(fixture_db) -> None:
+    db = fixture_db("id-wrap-loop", V)
+    with open_store(db).read() as conn:
+        (count,) = idwrap.loop_leftovers(conn, NOW).values()
+    assert count >= 24
+    result = diagnose(db)
+    assert result.get(LOOPED).patterns == ("crash-orphan", "interrupted-turn", "ignores-prompts")
+    assert result.get(IGNORED).patterns == ("ignores-prompts",)
+
+
+def keep_replies(db: Path, n: int) -> None:
+    """Drop all but the first ``n`` loop replies (and their parts)."""
+    conn = sqlite3.connect(db)
+    with conn:
+        ids = [r[0] for r in conn.execute(
+            "SELECT id FROM message WHERE session_id = ? AND id < 'msg_8' AND "
+            "json_extract(data,'$.role') = 'assistant' ORDER BY time_created", (LOOPED,))]
+        for mid in ids[n:]:
+            conn.execute("DELETE FROM part WHERE message_id = ?", (mid,))
+            conn.execute("DELETE FROM message WHERE id = ?", (mid,))
+    conn.close()
+
+
+@pytest.mark.parametrize(("replies", "loop"), [(3, True), (2, False)])
+def test_a_loop_takes_several_replies_to_the_old_prompt(fixture_db, replies: int, loop: bool) -> None:
+    db = fixture_db("id-wrap-loop", V)
+    keep_replies(db, replies)
+    assert ("ignores-prompts" in diagnose(db).get(LOOPED).patterns) is loop
+
+
+def test_loop_leftovers_are_only_looked_for_when_the_writer_has_the_bug(fixture_db) -> None:
+    db = fixture_db("id-wrap-loop", V)
+    set_versions(db, "1.18.33", IGNORED)
+    result = diagnose(db)
+    assert result.get(LOOPED).patterns == ("crash-orphan", "interrupted-turn")
+    assert result.get(IGNORED).patterns == ("ignores-prompts",)  # newest prompt sorts first: always found
