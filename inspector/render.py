@@ -206,6 +206,9 @@ def plan_text(plan: Plan) -> list[str]:
         lines.append(f"Session {label}{route}:")
         for change in unit.changes:
             lines.append(f"  {change.table} {change.row_id}: {change.summary}")
+    for session_id, name in plan.warnings:
+        warning = describe_warning(name)
+        lines.append(f"! {session_id}: {warning.title}: {warning.advice}")
     for skip in plan.refused:
         override = "" if skip.reason.startswith("hung:") else " (use --force to override)"
         lines.append(f"Refused {skip.id}: {skip.reason}{override}")

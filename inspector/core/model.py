@@ -192,6 +192,7 @@ class Plan:
     refused: tuple[Skip, ...] = ()
     nothing_to_do: tuple[Skip, ...] = ()
     forced: bool = False
+    warnings: tuple[tuple[str, str], ...] = ()  # (session id, warning name): say before writing
 
     @property
     def session_ids(self) -> tuple[str, ...]:

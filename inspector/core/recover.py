@@ -139,13 +139,16 @@ def plan(
                     refused.extend(Skip(member, reason) for member in unit.session_ids)
                     continue
             built.append(_routed(unit, diagnoses, result.live, direct=direct))
+    kept = tuple(u for u in built if u.changes)
+    named = [s for u in kept for s in u.session_ids] + [s.id for s in nothing]
     return Plan(
         database=str(store.path),
         created=now,
-        units=tuple(u for u in built if u.changes),
+        units=kept,
         refused=tuple(refused),
         nothing_to_do=tuple(nothing),
         forced=force,
+        warnings=tuple((sid, name) for sid in named for name in diagnoses[sid].warnings),
     )
 
 

@@ -424,3 +424,19 @@ async def test_an_idle_app_holds_no_lock(fixture_copy, tmp_path: Path) -> None:
             other.execute("ROLLBACK")
         finally:
             other.close()
+
+
+async def test_the_confirm_dialog_says_the_id_wrap_risk(fixture_copy) -> None:
+    """Issue 11: before recovering a session OpenCode ≤ 1.18.14 will loop on, the user hears it."""
+    db = fixture_copy("id-wrap-stuck", "1.18.14")
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "R")
+        assert isinstance(app.screen, ConfirmRecovery)
+        assert [name for _, name in app.screen.plan.warnings] == ["id-wrap-risk"]
+        from inspector.tui.widgets.plan_view import PlanView
+
+        shown = app.screen.query_one(PlanView).render()
+        assert "Upgrade OpenCode to 1.18.15 or newer" in str(shown)
+        await press(pilot, "n")

@@ -8,6 +8,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from inspector.core.model import Plan
+from inspector.core.patterns import describe_warning
 
 from ..format import one_line, plural
 
@@ -52,6 +53,10 @@ def plan_content(plan: Plan, titles: Mapping[str, str]) -> Content:
                     ("  " + _TABLE_WORDS.get(change.table, change.table) + " " + one_line(change.row_id),
                      "$foreground-muted"),
                 ))
+    for session_id, warning in plan.warnings:
+        risk = describe_warning(warning)
+        lines.append(Content.assemble(("▲ " + name(session_id) + ": " + risk.title, "bold $error"), "  ",
+                                      (risk.advice, "bold $warning")))
     if plan.refused:
         if lines:
             lines.append(Content(""))
