@@ -496,6 +496,12 @@ def run(settings: Settings, dry_run: bool, deep: bool, command: tuple[str, ...])
         conflicts = [s for s in result.skipped if outcome.plan and s not in outcome.plan.refused]
         for skip in conflicts:
             click.echo(f"ocinspect: skipped {skip.id}: {skip.reason}", err=True)
+    if outcome.plan is not None and not outcome.warning:
+        from inspector.core.patterns import describe_warning
+
+        for session_id, name in outcome.plan.warnings:
+            risk = describe_warning(name)
+            click.echo(f"ocinspect: warning: {session_id}: {risk.title}: {risk.advice}", err=True)
     if settings.db and outcome.database is not None:
         os.environ["OPENCODE_DB"] = str(outcome.database.resolve())  # the file we looked at
     sys.stdout.flush()

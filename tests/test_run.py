@@ -153,3 +153,12 @@ def test_sessions_of_every_fixture_are_found(fixture_db) -> None:
         assert ran.returncode == 0
         for sid in sessions:
             assert sid in ran.stderr, (name, ran.stderr)
+
+
+def test_the_id_wrap_risk_is_said_at_start(fixture_db) -> None:
+    db = fixture_db("id-wrap-stuck", "1.18.14")
+    ran = ocinspect("--db", str(db), "run", "--", "true")
+    assert ran.returncode == 0
+    recovered, risk = ran.stderr.splitlines()
+    assert recovered.startswith("ocinspect: recovered 1 stuck session before start")
+    assert risk.startswith("ocinspect: warning: ses_") and "1.18.15 or newer" in risk
