@@ -665,13 +665,14 @@ class OpenCode:
 
     def __init__(self, binary: Path, sandbox: Sandbox, *, port: int | None = None,
                  boot_timeout: float = 60.0, password: str | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, launcher: tuple[str, ...] = ()) -> None:
         self.binary = Path(binary)
         self.sandbox = sandbox
         self.extra_env = dict(env or {})
         self.port = port or free_port()
         self.boot_timeout = boot_timeout
         self.password = password  # OPENCODE_SERVER_PASSWORD: the API then needs basic auth
+        self.launcher = launcher  # a command that execs into ``opencode serve …`` (same PID)
         OpenCode._count += 1
         self.log_path = sandbox.root / f"opencode-{OpenCode._count}-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -688,9 +689,11 @@ class OpenCode:
 
     def start(self) -> "OpenCode":
         self._log_fh = open(self.log_path, "ab")
-        cmd = [str(self.binary), "serve", "--hostname", "127.0.0.1", "--port", str(self.port),
+        cmd = [*self.launcher, str(self.binary), "serve", "--hostname", "127.0.0.1", "--port", str(self.port),
                "--print-logs", "--log-level", "INFO"]
         extra = {"OPENCODE_SERVER_PASSWORD": self.password} if self.password else {}
+        if self.launcher:  # e.g. `python -m inspector run --`: this checkout's ocinspect
+            extra["PYTHONPATH"] = str(REPO_ROOT)
         self.proc = subprocess.Popen(cmd, cwd=self.sandbox.project, env=self.sandbox.env(**self.extra_env, **extra),
                                      stdin=subprocess.DEVNULL, stdout=self._log_fh,
                                      stderr=subprocess.STDOUT)

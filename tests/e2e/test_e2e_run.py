@@ -27,27 +27,9 @@ def launcher_env(sb: h.Sandbox) -> dict[str, str]:
     return sb.env(PYTHONPATH=str(h.REPO_ROOT))
 
 
-class Launched(h.OpenCode):
+def launch(sb: h.Sandbox, binary: Path) -> h.OpenCode:
     """``opencode serve`` started as ``python -m inspector run -- opencode serve …``."""
-
-    def start(self) -> "Launched":
-        self._log_fh = open(self.log_path, "ab")
-        cmd = [sys.executable, "-m", "inspector", "run", "--", str(self.binary), "serve",
-               "--hostname", "127.0.0.1", "--port", str(self.port), "--print-logs", "--log-level", "INFO"]
-        self.proc = subprocess.Popen(cmd, cwd=self.sandbox.project, env=launcher_env(self.sandbox),
-                                     stdin=subprocess.DEVNULL, stdout=self._log_fh, stderr=subprocess.STDOUT)
-        try:
-            self.wait_ready()
-        except BaseException:
-            self.kill()
-            raise
-        return self
-
-
-def launch(sb: h.Sandbox, binary: Path) -> Launched:
-    server = Launched(binary, sb)
-    sb.servers.append(server)
-    return server.start()
+    return sb.start_opencode(binary, launcher=(sys.executable, "-m", "inspector", "run", "--"))
 
 
 def listener_pid(port: int) -> int | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -85,69 +86,64 @@ def log_problems(db: Path) -> list[eventlog.LogProblem]:
         return eventlog.check(conn)
 
 
-def replica_sandbox(source: h.Sandbox, name: str) -> h.Sandbox:
-    """A second OpenCode home on the same project (same git repo, so the same project id)."""
-    replica = h.Sandbox(source.root.parent / name, source.model)
+@pytest.fixture
+def homes(tmp_path: Path, fake_model: h.FakeModel) -> Iterator[tuple[h.Sandbox, h.Sandbox]]:
+    """Two OpenCode homes on one project (same git repo, so the same project id): the source
+    that crashes and gets repaired, and the replica rebuilt from its log."""
+    source = h.Sandbox(tmp_path / "a", fake_model)
+    replica = h.Sandbox(tmp_path / "b", fake_model)
     replica.project = source.project
-    return replica
-
-
-def test_replica_from_the_log_equals_the_repair_and_then_the_undo(tmp_path: Path, fake_model: h.FakeModel,
-                                                                   opencode_bin: Path) -> None:
-    source = h.Sandbox(tmp_path / "a", fake_model)
-    replica = replica_sandbox(source, "b")
     try:
-        ids = crash_bash_and_task(source, opencode_bin)
-        sessions = set(ids.values())
-        assert stuck_sessions(source) == sessions
-
-        rc, data, proc = run_cli(source, "recover", "--all", "--yes", "--json")
-        assert rc == 0 and data["events_appended"] == 6, explain(proc)  # 3 parts + 3 turns
-        assert log_problems(source.db_path) == []
-        repaired = rows(source.db_path, sessions)
-
-        b = replica.start_opencode(opencode_bin)
-        replay(b, source.project, history(source, opencode_bin))
-        assert rows(replica.db_path, sessions) == repaired
-        assert stuck_sessions(replica) == set()
-
-        # undo: the log grows by the restored rows; replaying only the newer events (the
-        # replica skips seqs it has) brings the replica back to exactly the restored rows
-        rc, data, proc = run_cli(source, "undo", "--json")
-        assert rc == 0 and data["restored"] == 6 and data["events_appended"] == 6, explain(proc)
-        assert log_problems(source.db_path) == []
-        restored = rows(source.db_path, sessions)
-        assert restored != repaired
-        replay(b, source.project, history(source, opencode_bin))
-        assert rows(replica.db_path, sessions) == restored
-        assert stuck_sessions(replica) == sessions
+        yield source, replica
     finally:
         source.kill_all()
         replica.kill_all()
 
 
-def test_replica_of_a_row_only_repair_is_stuck_again(tmp_path: Path, fake_model: h.FakeModel,
-                                                     opencode_bin: Path) -> None:
+def test_replica_from_the_log_equals_the_repair_and_then_the_undo(homes, opencode_bin: Path) -> None:
+    source, replica = homes
+    ids = crash_bash_and_task(source, opencode_bin)
+    sessions = set(ids.values())
+    assert stuck_sessions(source) == sessions
+
+    rc, data, proc = run_cli(source, "recover", "--all", "--yes", "--json")
+    assert rc == 0 and data["events_appended"] == 6, explain(proc)  # 3 parts + 3 turns
+    assert log_problems(source.db_path) == []
+    repaired = rows(source.db_path, sessions)
+
+    b = replica.start_opencode(opencode_bin)
+    replay(b, source.project, history(source, opencode_bin))
+    assert rows(replica.db_path, sessions) == repaired
+    assert stuck_sessions(replica) == set()
+
+    # undo: the log grows by the restored rows; replaying only the newer events (the
+    # replica skips seqs it has) brings the replica back to exactly the restored rows
+    rc, data, proc = run_cli(source, "undo", "--json")
+    assert rc == 0 and data["restored"] == 6 and data["events_appended"] == 6, explain(proc)
+    assert log_problems(source.db_path) == []
+    restored = rows(source.db_path, sessions)
+    assert restored != repaired
+    replay(b, source.project, history(source, opencode_bin))
+    assert rows(replica.db_path, sessions) == restored
+    assert stuck_sessions(replica) == sessions
+
+
+def test_replica_of_a_row_only_repair_is_stuck_again(homes, opencode_bin: Path) -> None:
     """The regression guard: rows written without their events are undone by a replay."""
-    source = h.Sandbox(tmp_path / "a", fake_model)
-    replica = replica_sandbox(source, "b")
-    try:
-        ids = crash_bash_and_task(source, opencode_bin)
-        sessions = set(ids.values())
-        plan = recover.plan(open_store(source.db_path), live=OFFLINE)
-        conn = sqlite3.connect(source.db_path)
-        with conn:  # ocinspect before issue 10: the repaired rows, no events
-            for unit in plan.units:
-                for change in unit.changes:
-                    conn.execute(f"UPDATE {change.table} SET data = ?, time_updated = ? WHERE id = ?",
-                                 (change.after["data"], change.after["time_updated"], change.row_id))
-        conn.close()
-        assert stuck_sessions(source) == set()
-        assert len(log_problems(source.db_path)) == 6
+    source, replica = homes
+    ids = crash_bash_and_task(source, opencode_bin)
+    sessions = set(ids.values())
+    plan = recover.plan(open_store(source.db_path), live=OFFLINE)
+    conn = sqlite3.connect(source.db_path)
+    with conn:  # ocinspect before issue 10: the repaired rows, no events
+        for unit in plan.units:
+            for change in unit.changes:
+                conn.execute(f"UPDATE {change.table} SET data = ?, time_updated = ? WHERE id = ?",
+                             (change.after["data"], change.after["time_updated"], change.row_id))
+    conn.close()
+    assert stuck_sessions(source) == set()
+    assert len(log_problems(source.db_path)) == 6
 
-        b = replica.start_opencode(opencode_bin)
-        replay(b, source.project, history(source, opencode_bin))
-        assert stuck_sessions(replica) == sessions
-    finally:
-        source.kill_all()
-        replica.kill_all()
+    b = replica.start_opencode(opencode_bin)
+    replay(b, source.project, history(source, opencode_bin))
+    assert stuck_sessions(replica) == sessions
