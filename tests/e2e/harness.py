@@ -165,15 +165,28 @@ _FAKETIME_LIBS = ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
                   "/usr/local/lib/faketime/libfaketime.so.1")
 
 
+def _faketime_libs() -> list[str]:
+    """The PyPI ``libfaketime`` package (a test dependency: CI needs no apt) first, then the
+    system's (Debian's ``libfaketime``)."""
+    found = []
+    try:
+        import libfaketime  # type: ignore[import-not-found]
+
+        found.append(str(Path(libfaketime.__file__).parent / "vendor" / "libfaketime" / "src" / "libfaketime.so.1"))
+    except ImportError:
+        pass
+    return found + list(_FAKETIME_LIBS)
+
+
 def faketime_env(start: str = BEFORE_ID_WRAP) -> dict[str, str]:
     """Environment that starts a process's clock at ``start`` (it then runs normally).
 
     Raises :class:`Unavailable` when libfaketime is not installed (``apt install libfaketime``).
     Bun (OpenCode's runtime) reads the time through libc, so the preload works for it.
     """
-    lib = next((path for path in _FAKETIME_LIBS if os.path.isfile(path)), None)
+    lib = next((path for path in _faketime_libs() if os.path.isfile(path)), None)
     if lib is None:
-        raise Unavailable("libfaketime is not installed (apt install libfaketime); the id-wrap "
+        raise Unavailable("libfaketime is not installed (pip install libfaketime, or apt install libfaketime); the id-wrap "
                           "scenarios need OpenCode to mint ids before 2026-08-14")
     return {"LD_PRELOAD": lib, "FAKETIME": start, "FAKETIME_DONT_RESET": "1"}
 
