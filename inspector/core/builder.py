@@ -11,7 +11,7 @@ import random
 import string
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
@@ -25,22 +25,56 @@ def ddl() -> str:
     return resources.files("inspector.core").joinpath("sql/opencode-1.18.33.sql").read_text("utf-8")
 
 
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+JsonStyle = Literal["compact", "spaced", "indent", "tabs"]
+
+
+def dumps(value: Any, style: JsonStyle = "compact") -> str:
+    """JSON text as a given writer would produce it.
+
+    ``compact`` is OpenCode's ``JSON.stringify``; ``spaced`` is Python's ``json.dumps`` defaults
+    (``", "`` and ``": "``), ``indent`` is ``jq``/``json.dumps(indent=2)`` (newlines and spaces),
+    ``tabs`` indents with tabs. Other writers must be diagnosed exactly like OpenCode's own rows.
+    """
+    if style == "compact":
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if style == "spaced":
+        return json.dumps(value, ensure_ascii=False)
+    if style == "indent":
+        return json.dumps(value, ensure_ascii=False, indent=2)
+    if style == "tabs":
+        return json.dumps(value, ensure_ascii=False, indent="\t", separators=(" ,\t", " :\t "))
+    raise ValueError(f"unknown JSON style {style!r}")
 
 
 class DatabaseBuilder:
-    """Append sessions, messages and parts; ids and times are deterministic for a given seed."""
+    """Append sessions, messages and parts; ids and times are deterministic for a given seed.
 
-    def __init__(self, path: str | Path, *, seed: int = 1, schema_sql: str | None = None) -> None:
+    ``json_style`` writes ``message.data``/``part.data`` the way another JSON writer would
+    (see :func:`dumps`); the rows are otherwise identical to the compact ones.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        seed: int = 1,
+        schema_sql: str | None = None,
+        json_style: JsonStyle = "compact",
+    ) -> None:
         self.path = Path(path)
         if self.path.exists():
             raise FileExistsError(f"{self.path} exists; the builder only writes new databases")
+        dumps({}, json_style)  # reject an unknown style before creating the file
+        self.json_style: JsonStyle = json_style
         self._random = random.Random(seed)
         self._engine = create_engine(f"sqlite:///{self.path}", poolclass=NullPool)
         self._conn = self._engine.connect()
         self._conn.connection.dbapi_connection.executescript(schema_sql or ddl())  # type: ignore[union-attr]
         self._conn.commit()
+
+    def dumps(self, value: Any) -> str:
+        """``value`` as JSON text in this builder's style (for hand-written rows too)."""
+        return dumps(value, self.json_style)
 
     # ids ---------------------------------------------------------------------------------
     def new_id(self, prefix: str, when_ms: int, *, descending: bool = False) -> str:
@@ -80,7 +114,7 @@ class DatabaseBuilder:
             ":slug, :dir, '', :title, :version, :agent, :model, :created, :updated, :compacting)",
             id=sid, pid=project_id, parent=parent_id, slug=slug, dir=directory, title=title,
             version=version, agent=agent,
-            model=_compact({"id": "fake", "providerID": "fakeprov", "variant": "default"}),
+            model=self.dumps({"id": "fake", "providerID": "fakeprov", "variant": "default"}),
             created=created, updated=updated or created, compacting=time_compacting,
         )
         return sid
@@ -172,7 +206,7 @@ class DatabaseBuilder:
             "INSERT INTO part (id, message_id, session_id, time_created, time_updated, data) "
             "VALUES (:id, :mid, :sid, :t, :u, :data)",
             id=pid, mid=message_id, sid=session_id, t=created, u=created + 2,
-            data=data if isinstance(data, str) else _compact(data),
+            data=data if isinstance(data, str) else self.dumps(data),
         )
         return pid
 
@@ -196,7 +230,7 @@ class DatabaseBuilder:
         self._exec(
             "INSERT INTO message (id, session_id, time_created, time_updated, data) "
             "VALUES (:id, :sid, :t, :u, :data)",
-            id=mid, sid=session_id, t=created, u=updated or created + 2, data=_compact(data),
+            id=mid, sid=session_id, t=created, u=updated or created + 2, data=self.dumps(data),
         )
 
     def _exec(self, sql: str, **params: Any) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .builder import DatabaseBuilder
+from .builder import DatabaseBuilder, JsonStyle
 
 SECOND = 1000
 MINUTE = 60 * SECOND
@@ -75,11 +75,17 @@ def build_demo(directory: str | Path, *, now: int | None = None) -> Path:
     return path
 
 
-def build_demo_sessions(directory: str | Path, *, now: int | None = None) -> tuple[Path, DemoSessions]:
-    """Like :func:`build_demo`, also returning which session plays which role."""
+def build_demo_sessions(
+    directory: str | Path, *, now: int | None = None, json_style: JsonStyle = "compact"
+) -> tuple[Path, DemoSessions]:
+    """Like :func:`build_demo`, also returning which session plays which role.
+
+    ``json_style`` writes the JSON as another writer would (tests: detection must not depend
+    on OpenCode's compact spacing).
+    """
     now = int(time.time() * 1000) if now is None else int(now)
     path = Path(directory) / DEMO_FILE
-    with DatabaseBuilder(path, seed=_SEED) as b:
+    with DatabaseBuilder(path, seed=_SEED, json_style=json_style) as b:
         ids = _Writer(b, now).write()
     return path, ids
 
@@ -231,16 +237,16 @@ class _Writer:
             "INSERT INTO message (id, session_id, time_created, time_updated, data) "
             "VALUES (:id, :sid, :t, :t, :data)",
             id=reply, sid=sid, t=created,
-            data='{"role":"assistant","time":{"created":%d,"completed":%d},"finish":"stop",'
-                 '"modelID":"fake","providerID":"fakeprov","agent":"build","mode":"build"}'
-                 % (created, created + 9 * SECOND),
+            data=self.b.dumps({"role": "assistant", "time": {"created": created, "completed": created + 9 * SECOND},
+                               "finish": "stop", "modelID": "fake", "providerID": "fakeprov",
+                               "agent": "build", "mode": "build"}),
         )
         asked = self.at(2 * DAY - 10 * MINUTE)
         self.b.raw(
             "INSERT INTO message (id, session_id, time_created, time_updated, data) "
             "VALUES (:id, :sid, :t, :t, :data)",
             id=late_user, sid=sid, t=asked,
-            data='{"role":"user","time":{"created":%d},"agent":"build"}' % asked,
+            data=self.b.dumps({"role": "user", "time": {"created": asked}, "agent": "build"}),
         )
         self.b.part(late_user, sid, {"type": "text", "text": "and the macOS runners?"}, created=asked + 5)
         return sid
