@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -136,6 +135,8 @@ def launch_tui(settings: Settings, *, demo: bool, read_only: bool) -> None:
     except ImportError as exc:  # pragma: no cover - only while the TUI is not installed
         fail(f"the TUI is not available ({exc}); use 'ocinspect scan'")
     if demo:
+        import tempfile
+
         from inspector.core.demo import build_demo
 
         directory = Path(tempfile.mkdtemp(prefix="ocinspect-demo-"))

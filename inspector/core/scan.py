@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -57,11 +58,14 @@ def _scan_table(
     query: Any,
     cancel: threading.Event | None,
     progress: Progress | None,
+    beside: Callable[[], None] | None = None,
 ) -> list[Any]:
     """Run a rowid-range ``query`` over the whole table on all cores, in table order.
 
     Each range runs on its own read-only connection: Python's sqlite3 releases the GIL while
     SQLite works, so two cores read twice the bytes. Cancel and progress act between ranges.
+    ``beside`` runs in this thread while the ranges are being read (small queries on ``conn``
+    that would otherwise leave a core idle afterwards).
     """
     top = int(conn.execute(q.MAX_ROWID[table]).scalar_one())
     ranges = [(lo, min(lo + CHUNK_ROWS - 1, top)) for lo in range(1, top + 1, CHUNK_ROWS)]
@@ -74,6 +78,8 @@ def _scan_table(
 
     rows: list[Any] = []
     if len(ranges) <= 1 or WORKERS == 1:
+        if beside is not None:
+            beside()
         for bounds in ranges:
             rows.extend(run(bounds))
             if progress:
@@ -82,6 +88,8 @@ def _scan_table(
     pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ocinspect-scan")
     try:
         futures = [pool.submit(run, bounds) for bounds in ranges]
+        if beside is not None:
+            beside()
         for bounds, future in zip(ranges, futures):
             rows.extend(future.result())
             if progress:
@@ -204,31 +212,35 @@ def _collect(
     progress: Progress | None,
 ) -> _Findings:
     found = _Findings()
+
+    def session_findings() -> None:
+        if store.has_session_column("time_compacting"):
+            for row in conn.execute(q.COMPACTING_SESSIONS):
+                if session_ids is not None and row.id not in session_ids:
+                    continue
+                done = conn.execute(
+                    q.FINISHED_SUMMARY_SINCE, {"sid": row.id, "since": row.time_compacting}
+                ).first()
+                if done is None:
+                    found.compacting[row.id] = int(row.time_compacting)
+        for row in conn.execute(q.IGNORED_PROMPTS):
+            if session_ids is None or row.session_id in session_ids:
+                found.ignored_prompts.add(row.session_id)
+
     if session_ids is not None:
         for chunk in _chunks(session_ids):
             found.add_messages(conn.execute(q.UNFINISHED_MESSAGES_OF_SESSIONS, {"ids": chunk}))
             found.add_parts(conn.execute(q.STUCK_PARTS_OF_SESSIONS, {"ids": chunk}))
+        session_findings()
+    elif quick:
+        found.add_messages(_scan_table(store, conn, "message", q.UNFINISHED_MESSAGES, cancel, progress,
+                                       beside=session_findings))
+        for chunk in _chunks(sorted(found.messages)):
+            found.add_parts(conn.execute(q.STUCK_PARTS_OF_MESSAGES, {"ids": chunk}))
     else:
-        found.add_messages(
-            _scan_table(store, conn, "message", q.UNFINISHED_MESSAGES, cancel, progress if quick else None)
-        )
-        if quick:
-            for chunk in _chunks(sorted(found.messages)):
-                found.add_parts(conn.execute(q.STUCK_PARTS_OF_MESSAGES, {"ids": chunk}))
-        else:
-            found.add_parts(_scan_table(store, conn, "part", q.STUCK_PARTS_RANGE, cancel, progress))
-    if store.has_session_column("time_compacting"):
-        for row in conn.execute(q.COMPACTING_SESSIONS):
-            if session_ids is not None and row.id not in session_ids:
-                continue
-            done = conn.execute(
-                q.FINISHED_SUMMARY_SINCE, {"sid": row.id, "since": row.time_compacting}
-            ).first()
-            if done is None:
-                found.compacting[row.id] = int(row.time_compacting)
-    for row in conn.execute(q.IGNORED_PROMPTS):
-        if session_ids is None or row.session_id in session_ids:
-            found.ignored_prompts.add(row.session_id)
+        found.add_messages(_scan_table(store, conn, "message", q.UNFINISHED_MESSAGES, cancel, None))
+        found.add_parts(_scan_table(store, conn, "part", q.STUCK_PARTS_RANGE, cancel, progress,
+                                    beside=session_findings))
     orphan_messages = sorted({p.message_id for p in found.parts.values()} - set(found.messages))
     for chunk in _chunks(orphan_messages):
         for row in conn.execute(q.MESSAGE_COMPLETED, {"ids": chunk}):
@@ -292,6 +304,7 @@ def scan(
     """
     now = now_ms() if now is None else now
     store.require_v1()
+    liveness = _liveness(store.path) if live is None else None
     with store.read() as conn:
         if session_ids is not None:
             _require_sessions(store, conn, session_ids)
@@ -314,8 +327,9 @@ def scan(
                 activity[sid] = int(last)
     total = len(sessions) if all_sessions else 0
     stuck_ids &= set(sessions)
-    if live is None:
-        live = detect(store.path, {sessions[s].directory for s in stuck_ids})
+    if liveness is not None:
+        live = liveness({sessions[s].directory for s in stuck_ids})
+    assert live is not None
     diagnoses = _diagnose(sessions, found, stuck_ids, activity, live)
     return ScanResult(
         database=str(store.path),
@@ -327,6 +341,21 @@ def scan(
         scanned_at=now,
         total_sessions=total,
     )
+
+
+def _liveness(path: Path) -> Callable[[set[str]], LiveStatus]:
+    """Start looking for OpenCode processes now, beside the SQL that follows (which releases the
+    GIL); the returned call finishes the check for the stuck sessions' directories. Only when an
+    OpenCode process uses the file is it asked again, with the directories (its HTTP status)."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocinspect-live")
+    early = pool.submit(detect, path)
+    pool.shutdown(wait=False)
+
+    def finish(directories: set[str]) -> LiveStatus:
+        status = early.result()
+        return status if status.running is False else detect(path, directories)
+
+    return finish
 
 
 def _diagnose(
