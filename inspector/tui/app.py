@@ -28,15 +28,18 @@ from inspector.core.store import DEFAULT_BUSY_TIMEOUT_MS, open_store
 from .config import AppConfig, wall_clock
 from .format import display_path, plural
 from .messages import (
+    CancelScan,
     DatabaseUnsupported,
     OpenSession,
     OperationFailed,
     PlanReady,
     RecoveryFinished,
+    RequestRecovery,
     ScanCancelled,
     ScanFailed,
     ScanFinished,
     ScanProgress,
+    ToggleAllSessions,
     UndoFinished,
 )
 from .screens import ConfirmRecovery, HelpScreen, SessionDetailScreen, SessionsScreen, UnsupportedScreen
@@ -44,17 +47,9 @@ from .widgets import SessionTable
 from .watch import Signature, file_signature, vanished
 
 RESULT_TIMEOUT = 10.0  # seconds a recovery/undo result notification stays up
-
-
-def _kind(error: InspectorError) -> str:
-    if isinstance(error, DatabaseNotFound):
-        return "missing"
-    text = str(error)
-    if isinstance(error, SchemaUnsupported) and "2.x" in text:
-        return "v2"
-    if isinstance(error, SchemaUnsupported) and "legacy" in text:
-        return "legacy"
-    return "foreign"
+# Errors that mean "this is not a database ocinspect can diagnose": the app explains them on
+# UnsupportedScreen, chosen by the error's typed ``kind`` (missing, foreign, v2, legacy).
+UNSUPPORTED = (DatabaseNotFound, NotADatabase, SchemaUnsupported)
 
 
 class InspectorApp(App[None]):
@@ -139,8 +134,8 @@ class InspectorApp(App[None]):
 
         try:
             store = open_store(config.db_path, busy_timeout_ms=config.busy_timeout_ms)
-        except (DatabaseNotFound, NotADatabase, SchemaUnsupported) as exc:
-            self.post_message(DatabaseUnsupported(_kind(exc), str(exc), generation))
+        except UNSUPPORTED as exc:
+            self.post_message(DatabaseUnsupported(exc.kind, str(exc), generation))
             return
         except InspectorError as exc:
             self.post_message(ScanFailed(exc, generation))
@@ -150,7 +145,7 @@ class InspectorApp(App[None]):
                 try:
                     store.require_v1()
                 except SchemaUnsupported as exc:
-                    self.post_message(DatabaseUnsupported(store.schema, str(exc), generation))
+                    self.post_message(DatabaseUnsupported(exc.kind, str(exc), generation))
                 return
             tiers = ((True, "Quick scan: unfinished turns"),) if show_quick else ()
             for quick, phase in (*tiers, (False, "Deep scan: every tool part")):
@@ -211,7 +206,7 @@ class InspectorApp(App[None]):
             self.notify(event.detail, title="Database unavailable", severity="error", markup=False)
             return
         if not isinstance(self.screen, UnsupportedScreen):
-            self.push_screen(UnsupportedScreen(str(event.kind), self.config.db_path, event.detail))
+            self.push_screen(UnsupportedScreen(event.kind, self.config.db_path, event.detail))
 
     def _dismiss_unsupported(self) -> None:
         while isinstance(self.screen, UnsupportedScreen):
@@ -386,6 +381,18 @@ class InspectorApp(App[None]):
     @on(OpenSession)
     def _open_session(self, event: OpenSession) -> None:
         self.open_session(event.session_id)
+
+    @on(RequestRecovery)
+    def _recovery_requested(self, event: RequestRecovery) -> None:
+        self.request_recovery(None if event.session_ids is None else list(event.session_ids))
+
+    @on(ToggleAllSessions)
+    def _toggle_all_requested(self) -> None:
+        self.toggle_all_sessions()
+
+    @on(CancelScan)
+    def _cancel_requested(self) -> None:
+        self.cancel_scan()
 
     def _sessions_screen(self) -> SessionsScreen | None:
         for screen in self.screen_stack:
