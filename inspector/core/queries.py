@@ -13,6 +13,8 @@ part; skips may be compact-only (they then just skip less). ``tests/test_json_sp
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sqlalchemy import bindparam, text
 
 MAX_ROWID = {
@@ -76,6 +78,73 @@ STUCK_PARTS_OF_SESSIONS = text(
     "FROM part WHERE session_id IN :ids AND " + _STUCK_PART_FILTER
 ).bindparams(bindparam("ids", expanding=True))
 
+# -- incremental refresh (refresh.py): reads that cost O(changes), not O(database) -----------
+
+# The newest row of a table through the rowid b-tree (O(log n)): where a refresh resumes, and
+# the id that proves on the next refresh that rowids were not renumbered (VACUUM) or reused.
+_TAILED = ("part", "message", "session", "event")
+
+
+@lru_cache(maxsize=8)
+def where_we_are(tables: tuple[str, ...]):
+    """One statement (one round trip) for a refresh's identity check and resume points: the
+    schema version and page count, and per table its newest row (``<t>_rowid``, ``<t>_id``) and
+    the id now at the rowid that was newest last time (``:<t>_at`` → ``<t>_at``)."""
+    if not set(tables) <= set(_TAILED):
+        raise ValueError(f"no tail for {tables}")
+    columns = ["(SELECT schema_version FROM pragma_schema_version()) AS schema_version",
+               "(SELECT page_count FROM pragma_page_count()) AS page_count"]
+    for t in tables:
+        columns += [f"(SELECT max(rowid) FROM {t}) AS {t}_rowid",
+                    f"(SELECT id FROM {t} ORDER BY rowid DESC LIMIT 1) AS {t}_id",
+                    f"(SELECT id FROM {t} WHERE rowid = :{t}_at) AS {t}_at"]
+    return text("SELECT " + ",\n       ".join(columns))
+
+
+HAS_EVENT_LOG = text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'event'")
+
+STUCK_PARTS_BY_ID = text(
+    "SELECT id, message_id, session_id, time_created, time_updated, data, json_valid(data) AS ok "
+    "FROM part WHERE id IN :ids AND " + _STUCK_PART_FILTER
+).bindparams(bindparam("ids", expanding=True))
+UNFINISHED_MESSAGES_BY_ID = text(
+    "SELECT id, session_id, time_created, time_updated, data, json_valid(data) AS ok "
+    "FROM message WHERE id IN :ids AND " + _UNFINISHED_MESSAGE_FILTER
+).bindparams(bindparam("ids", expanding=True))
+# The version (time_updated) of rows by id, without reading ``data``: a known stuck row whose
+# version did not change is not read again.
+VERSIONS = {
+    table: text(f"SELECT id, time_updated FROM {table} WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
+    for table in ("part", "message")
+}
+SESSIONS_OF_NEW_MESSAGES = text("SELECT DISTINCT session_id FROM message WHERE rowid > :lo")
+
+# OpenCode's sync event log: every row it writes also appends an event naming the row (part
+# events carry ``part.id``, message events ``info.id``), so updates are found at O(changes).
+NEW_EVENTS = text(
+    """
+    SELECT rowid AS rowid, type,
+           CASE WHEN json_valid(data) THEN coalesce(json_extract(data, '$.part.id'),
+                                                    json_extract(data, '$.partID')) END AS part_id,
+           CASE WHEN json_valid(data) THEN coalesce(json_extract(data, '$.info.id'),
+                                                    json_extract(data, '$.messageID')) END AS message_id
+    FROM event WHERE rowid > :lo AND rowid <= :hi
+    """
+)
+
+# The safety net: rows changed since a watermark, read from the b-tree without touching the
+# overflow pages of ``data`` (O(database); run rarely), and a first watermark from the newest rows.
+UPDATED_SINCE = {
+    table: text(f"SELECT id, time_updated FROM {table} WHERE time_updated >= :since")
+    for table in ("part", "message")
+}
+RECENT_UPDATED = {
+    table: text(f"SELECT coalesce(max(time_updated), 0) FROM "
+                f"(SELECT time_updated FROM {table} ORDER BY rowid DESC LIMIT 1000)")
+    for table in ("part", "message")
+}
+
+
 MESSAGE_COMPLETED = text(
     """
     SELECT id, json_extract(data, '$.time.completed') IS NOT NULL AS done
@@ -90,13 +159,12 @@ LAST_ACTIVITY = text(
 # The last message of each session whose newest message (by time) is a user message with an
 # assistant message of a *greater id* before it: OpenCode ≤ 1.18.14 orders by id and after the
 # id clock wrapped believes such prompts were answered already.
-IGNORED_PROMPTS = text(
-    """
+_IGNORED_PROMPTS = """
     WITH last AS (
       SELECT s.id AS session_id,
              (SELECT m.id FROM message m WHERE m.session_id = s.id
               ORDER BY m.time_created DESC, m.id DESC LIMIT 1) AS message_id
-      FROM session s
+      FROM session s {where}
     )
     SELECT last.session_id, last.message_id
     FROM last JOIN message u ON u.id = last.message_id
@@ -104,18 +172,12 @@ IGNORED_PROMPTS = text(
       AND EXISTS (SELECT 1 FROM message a WHERE a.session_id = last.session_id
                   AND a.id > last.message_id AND a.time_created <= u.time_created
                   AND json_valid(a.data) AND json_extract(a.data, '$.role') = 'assistant')
-    """
+"""
+IGNORED_PROMPTS = text(_IGNORED_PROMPTS.format(where=""))
+IGNORED_PROMPTS_OF_SESSIONS = text(_IGNORED_PROMPTS.format(where="WHERE s.id IN :ids")).bindparams(
+    bindparam("ids", expanding=True)
 )
 
-FINISHED_SUMMARY_SINCE = text(
-    """
-    SELECT 1 FROM message
-    WHERE session_id = :sid AND time_created >= :since AND json_valid(data)
-      AND json_extract(data, '$.summary') = 1
-      AND json_extract(data, '$.time.completed') IS NOT NULL
-    LIMIT 1
-    """
-)
 
 
 def session_columns(available: frozenset[str]) -> list[str]:
@@ -137,7 +199,19 @@ def all_sessions(columns: list[str]):
     return text(f"SELECT {', '.join(columns)} FROM session")
 
 
-COMPACTING_SESSIONS = text("SELECT id, time_compacting FROM session WHERE time_compacting IS NOT NULL")
+# Sessions marked compacting with no finished summary since the mark: one statement for all of
+# them (the session table is small; the summaries are found through the session/time index).
+COMPACTING_SESSIONS = text(
+    """
+    SELECT s.id, s.time_compacting FROM session s
+    WHERE s.time_compacting IS NOT NULL
+      AND NOT EXISTS (
+        SELECT 1 FROM message m
+        WHERE m.session_id = s.id AND m.time_created >= s.time_compacting AND json_valid(m.data)
+          AND json_extract(m.data, '$.summary') = 1
+          AND json_extract(m.data, '$.time.completed') IS NOT NULL)
+    """
+)
 
 PART_ROW = text("SELECT id, session_id, message_id, time_updated, data FROM part WHERE id IN :ids").bindparams(
     bindparam("ids", expanding=True)

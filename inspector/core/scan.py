@@ -12,9 +12,10 @@ import os
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +159,13 @@ def _part(row: Any, data: dict[str, Any]) -> Part:
 
 
 def _session(row: Any) -> Session:
-    values = row._mapping
+    return _session_of(tuple(row._mapping.items()))
+
+
+@lru_cache(maxsize=16384)
+def _session_of(items: tuple[tuple[str, Any], ...]) -> Session:
+    """Sessions are frozen: one object per distinct row, so refreshes do not rebuild them."""
+    values = dict(items)
     return Session(
         id=values["id"],
         title=printable(values.get("title") or ""),
@@ -214,18 +221,8 @@ def _collect(
     found = _Findings()
 
     def session_findings() -> None:
-        if store.has_session_column("time_compacting"):
-            for row in conn.execute(q.COMPACTING_SESSIONS):
-                if session_ids is not None and row.id not in session_ids:
-                    continue
-                done = conn.execute(
-                    q.FINISHED_SUMMARY_SINCE, {"sid": row.id, "since": row.time_compacting}
-                ).first()
-                if done is None:
-                    found.compacting[row.id] = int(row.time_compacting)
-        for row in conn.execute(q.IGNORED_PROMPTS):
-            if session_ids is None or row.session_id in session_ids:
-                found.ignored_prompts.add(row.session_id)
+        found.compacting = compacting_sessions(store, conn, session_ids)
+        found.ignored_prompts = ignored_prompts(conn, session_ids)
 
     if session_ids is not None:
         for chunk in _chunks(session_ids):
@@ -241,12 +238,39 @@ def _collect(
         found.add_messages(_scan_table(store, conn, "message", q.UNFINISHED_MESSAGES, cancel, None))
         found.add_parts(_scan_table(store, conn, "part", q.STUCK_PARTS_RANGE, cancel, progress,
                                     beside=session_findings))
+    found.completed_messages = completed_messages(conn, found)
+    return found
+
+
+def compacting_sessions(store: Store, conn: Connection, session_ids: Sequence[str] | None = None) -> dict[str, int]:
+    """Sessions marked compacting with no finished summary since (the session table is small)."""
+    compacting: dict[str, int] = {}
+    if not store.has_session_column("time_compacting"):
+        return compacting
+    for row in conn.execute(q.COMPACTING_SESSIONS):
+        if session_ids is None or row.id in session_ids:
+            compacting[row.id] = int(row.time_compacting)
+    return compacting
+
+
+def ignored_prompts(conn: Connection, session_ids: Sequence[str] | None = None) -> set[str]:
+    """Sessions whose newest prompt an old OpenCode would ignore (ids wrapped); ``session_ids``
+    limits the question to those sessions (through the indexes)."""
+    if session_ids is None:
+        return {row.session_id for row in conn.execute(q.IGNORED_PROMPTS)}
+    found: set[str] = set()
+    for chunk in _chunks(sorted(set(session_ids))):
+        found.update(row.session_id for row in conn.execute(q.IGNORED_PROMPTS_OF_SESSIONS, {"ids": chunk}))
+    return found
+
+
+def completed_messages(conn: Connection, found: _Findings) -> set[str]:
+    """Messages of stuck parts that did finish (the parts-in-finished-turn pattern)."""
+    done: set[str] = set()
     orphan_messages = sorted({p.message_id for p in found.parts.values()} - set(found.messages))
     for chunk in _chunks(orphan_messages):
-        for row in conn.execute(q.MESSAGE_COMPLETED, {"ids": chunk}):
-            if row.done:
-                found.completed_messages.add(row.id)
-    return found
+        done.update(row.id for row in conn.execute(q.MESSAGE_COMPLETED, {"ids": chunk}) if row.done)
+    return done
 
 
 def _patterns_for(
@@ -311,25 +335,56 @@ def scan(
         found = _collect(
             store, conn, quick=quick, session_ids=session_ids, cancel=cancel, progress=progress
         )
-        columns = q.session_columns(store.session_columns)
-        stuck_ids = found.session_ids
-        sessions: dict[str, Session] = {}
-        if all_sessions and session_ids is None:
-            sessions = {row.id: _session(row) for row in conn.execute(q.all_sessions(columns))}
-        else:
-            wanted = sorted(stuck_ids | set(session_ids or ()))
-            for chunk in _chunks(wanted):
-                for row in conn.execute(q.sessions_by_id(columns), {"ids": chunk}):
-                    sessions[row.id] = _session(row)
-        activity: dict[str, int] = {}
-        for chunk in _chunks(sorted(sessions)):
-            for sid, last in conn.execute(q.LAST_ACTIVITY, {"ids": chunk}):
-                activity[sid] = int(last)
-    total = len(sessions) if all_sessions else 0
-    stuck_ids &= set(sessions)
+        sessions, activity = read_sessions(
+            store, conn, found.session_ids, all_sessions=all_sessions, requested=session_ids
+        )
     if liveness is not None:
-        live = liveness({sessions[s].directory for s in stuck_ids})
+        live = liveness({sessions[s].directory for s in found.session_ids & set(sessions)})
     assert live is not None
+    return assemble(store, found, sessions, activity, live, quick=quick, now=now, all_sessions=all_sessions)
+
+
+def read_sessions(
+    store: Store,
+    conn: Connection,
+    stuck_ids: set[str],
+    *,
+    all_sessions: bool = False,
+    requested: Sequence[str] | None = None,
+    known_activity: Mapping[str, int] | None = None,
+) -> tuple[dict[str, Session], dict[str, int]]:
+    """The session rows a result shows (the stuck ones, or all) and each one's last activity
+    (``known_activity``: sessions whose activity cannot have changed, not asked again)."""
+    columns = q.session_columns(store.session_columns)
+    sessions: dict[str, Session] = {}
+    if all_sessions and requested is None:
+        sessions = {row.id: _session(row) for row in conn.execute(q.all_sessions(columns))}
+    else:
+        wanted = sorted(stuck_ids | set(requested or ()))
+        for chunk in _chunks(wanted):
+            for row in conn.execute(q.sessions_by_id(columns), {"ids": chunk}):
+                sessions[row.id] = _session(row)
+    known = known_activity or {}
+    activity = {sid: known[sid] for sid in sessions if sid in known}
+    for chunk in _chunks(sorted(set(sessions) - set(activity))):
+        for sid, last in conn.execute(q.LAST_ACTIVITY, {"ids": chunk}):
+            activity[sid] = int(last)
+    return sessions, activity
+
+
+def assemble(
+    store: Store,
+    found: _Findings,
+    sessions: dict[str, Session],
+    activity: dict[str, int],
+    live: LiveStatus,
+    *,
+    quick: bool,
+    now: int,
+    all_sessions: bool,
+) -> ScanResult:
+    """Group raw findings into per-session diagnoses (a full scan and a refresh share this)."""
+    stuck_ids = found.session_ids & set(sessions)
     diagnoses = _diagnose(sessions, found, stuck_ids, activity, live)
     return ScanResult(
         database=str(store.path),
@@ -339,7 +394,7 @@ def scan(
         sessions=tuple(tree_order(diagnoses)),
         quick=quick,
         scanned_at=now,
-        total_sessions=total,
+        total_sessions=len(sessions) if all_sessions else 0,
     )
 
 
