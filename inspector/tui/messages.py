@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from inspector.core.model import Plan, RunResult, ScanResult, Skip, UndoResult
+from inspector.core.refresh import Watched
 
 from .watch import Signature
 
@@ -33,6 +34,18 @@ class ScanFinished(Message):
     final: bool
     all_sessions: bool
     generation: int
+    watched: Watched | None = None  # the deep tier's watermarks, which refreshes start from
+
+
+@dataclass
+class Refreshed(Message):
+    """An incremental refresh finished; ``watched`` None means only a full scan is correct now."""
+
+    watched: Watched | None
+    signature: Signature
+    changed: bool
+    generation: int
+    reason: str = ""
 
 
 @dataclass

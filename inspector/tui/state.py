@@ -27,6 +27,7 @@ class AppState(Protocol):
     recovered_ids: frozenset[str]
     load_error: str
     show_all: bool
+    refreshed: bool  # scan_result came from a watch-mode refresh of the same view
 
 
 def app_state(node: DOMNode) -> AppState:

@@ -98,24 +98,24 @@ class SessionsScreen(Screen[None]):
         if result is not self._drawn_result or drawn != self._drawn:
             # several reactives change per scan: rebuild the rows once per new result/filter
             self._drawn_result, self._drawn = result, drawn
-            table.show(result, now=now, recovered=state.recovered_ids, query=self.query_text)
+            table.show(result, now=now, recovered=state.recovered_ids, query=self.query_text,
+                       refreshed=state.refreshed)
         has_rows = bool(table.rows_shown)
         table.display = has_rows
         empty.display = not has_rows
         if not has_rows:
             empty.update(empty_state.nothing_stuck(state.config.db_path, filtered=bool(self.query_text.strip()),
                                                    show_all=state.show_all))
-        self._update_preview()
-        self.refresh_bindings()
+        self._update_preview(keep_height=state.refreshed)
 
-    def _update_preview(self) -> None:
+    def _update_preview(self, keep_height: bool = False) -> None:
         preview = self.query_one(SessionPreview)
         state = self.state
         result = state.scan_result
         selected = self.selected_session_id
         diag = result.get(selected) if (result is not None and selected) else None
         preview.display = diag is not None
-        preview.show(diag, now=state.config.now(), recovered=state.recovered_ids)
+        preview.show(diag, now=state.config.now(), recovered=state.recovered_ids, keep_height=keep_height)
 
     def _scanning_changed(self, scanning: bool) -> None:
         progress = self.query_one(ScanProgress)
