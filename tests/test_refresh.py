@@ -18,7 +18,7 @@ import pytest
 
 from inspector.core import refresh as rf
 from inspector.core.demo import DemoSessions, build_demo_sessions
-from inspector.core.live import OFFLINE
+from inspector.core.live import OFFLINE, LiveStatus
 from inspector.core.model import ScanResult
 from inspector.core.scan import scan
 from inspector.core.store import open_store
@@ -363,3 +363,80 @@ def test_same_result_ignores_the_time_taken(watcher) -> None:
     result = watcher.watched.result
     assert rf.same_result(result, replace(result, scanned_at=result.scanned_at + 5))
     assert not rf.same_result(result, replace(result, sessions=result.sessions[1:]))
+
+
+def test_a_sweep_that_finds_too_much_gives_way_to_a_full_scan(watcher, demo, monkeypatch) -> None:
+    path, ids = demo
+    monkeypatch.setattr(rf, "SWEEP_MAX_ROWS", 1)
+    write(path, "UPDATE part SET time_updated = ? WHERE rowid IN (SELECT rowid FROM part LIMIT 3)", LATER)
+    watcher.refresh()  # no sweep: nothing to do
+    with pytest.raises(rf.FullScanNeeded, match="full scan is cheaper"):
+        watcher.refresh(sweep=True)
+
+
+# -- liveness: asked again when findings change, without asking psutil on every refresh ------
+class Detections:
+    """Counts liveness checks (the real one needs a running OpenCode: see tests/e2e)."""
+
+    def __init__(self, status) -> None:
+        self.status = status
+        self.calls = 0
+
+    def __call__(self, db, directories=()):
+        self.calls += 1
+        return self.status
+
+
+def _unpinned(path: Path, clock: Clock, monkeypatch, status) -> tuple[rf.Watched, Detections, object]:
+    detections = Detections(status)
+    monkeypatch.setattr(rf, "detect", detections)
+    import inspector.core.scan as scan_module
+
+    monkeypatch.setattr(scan_module, "detect", detections)
+    store = open_store(path)
+    watched = rf.full_scan(store, now=NOW, clock=clock)
+    return watched, detections, store
+
+
+def test_no_opencode_a_fresh_answer_stands_for_a_while(demo, monkeypatch) -> None:
+    path, ids = demo
+    clock = Clock()
+    watched, detections, store = _unpinned(path, clock, monkeypatch, OFFLINE)
+    try:
+        assert detections.calls == 1 and not watched.pinned_live
+        message, session = a_finished_message(path)
+        insert_part(path, "prt_zzzzzzzzzzzz0000000000004", message, session, running())
+        clock.t += 1
+        watched = rf.refresh(store, watched, now=NOW, clock=clock)
+        assert detections.calls == 1  # OpenCode was not running a second ago: that stands
+        assert "prt_zzzzzzzzzzzz0000000000004" in stuck_part_ids(watched.result)
+        clock.t += rf.DEFAULT_POLICY.live_every_s
+        update_part(path, "prt_zzzzzzzzzzzz0000000000004", completed(part_data(path, "prt_zzzzzzzzzzzz0000000000004")))
+        watched = rf.refresh(store, watched, now=NOW, clock=clock)
+        assert detections.calls == 2  # findings changed and the answer is old: ask again
+        clock.t += 1
+        watched = rf.refresh(store, watched, now=NOW, clock=clock)
+        assert detections.calls == 2  # nothing changed: nothing to ask
+        watched = rf.refresh(store, watched, now=NOW, clock=clock, recheck_live=True)
+        assert detections.calls == 3
+    finally:
+        store.dispose()
+
+
+def test_opencode_running_is_asked_on_every_change(demo, monkeypatch) -> None:
+    path, ids = demo
+    clock = Clock()
+    busy = LiveStatus(running=True, busy=frozenset({ids.crash_orphan}), detail="OpenCode is running")
+    watched, detections, store = _unpinned(path, clock, monkeypatch, busy)
+    try:
+        assert watched.result.get(ids.crash_orphan).verdict == "live"
+        assert rf.liveness_stale(watched, clock.t + rf.DEFAULT_POLICY.live_every_s)
+        assert not rf.liveness_stale(watched, clock.t + 1)
+        asked = detections.calls
+        message, session = a_finished_message(path)
+        insert_part(path, "prt_zzzzzzzzzzzz0000000000005", message, session, running())
+        clock.t += 1
+        watched = rf.refresh(store, watched, now=NOW, clock=clock)
+        assert detections.calls == asked + 1  # a second ago is not fresh enough when it runs
+    finally:
+        store.dispose()

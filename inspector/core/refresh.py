@@ -51,7 +51,10 @@ from .scan import (
 )
 from .store import Store
 
-__all__ = ["FullScanNeeded", "Marks", "Policy", "Watched", "full_scan", "next_step", "refresh"]
+__all__ = [
+    "DEFAULT_POLICY", "FullScanNeeded", "Marks", "Policy", "Tail", "Watched",
+    "full_scan", "liveness_stale", "next_step", "refresh", "same_result",
+]
 
 # Rows a writer changed with a clock up to this far behind the newest ``time_updated`` in the
 # database are still found by the sweep (clocks of processes on one machine agree; a slack
