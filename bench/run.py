@@ -12,6 +12,7 @@ Targets are reported PASS/FAIL, never asserted. A row whose code is missing or b
 ``n/a (reason)`` and the run goes on. The last line is machine-readable::
 
     quick/baseline=<r> scan/baseline=<r> naive/scan=<r> rss_mb=<n> first_paint_s=<s> recover1000_s=<s>
+    watch_busy_cpu_s=<s> watch_idle_cpu_s=<s> watch_stuck_shown_s=<s> watch_done_gone_s=<s>
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ import make_db  # noqa: E402
 
 OUT = HERE / "out"
 DEFAULT_DB = OUT / "opencode-bench.db"
-ROWS = ("variants", "baseline", "naive", "scan", "core", "tui", "recover", "rss_small")
+ROWS = ("variants", "baseline", "naive", "scan", "core", "tui", "watch", "recover", "rss_small")
 TARGETS = {
     # key: (label, comparison, limit)
     "quick/baseline": ("scan --quick (process) / baseline", "<=", 0.25),
@@ -50,6 +51,10 @@ TARGETS = {
     "first_paint_s": ("TUI first paint, s", "<=", 0.3),
     "refresh_unchanged_ms": ("TUI refresh when unchanged, ms", "<=", 10.0),
     "recover1000_s": ("recover --all of 1,000 sessions, s", "<=", 2.0),
+    "watch_busy_cpu_s": ("TUI CPU-s, a writer commits every 0.5 s, 20 s", "<=", 0.5),
+    "watch_idle_cpu_s": ("TUI CPU-s idle, per 10 s", "<=", 0.1),
+    "watch_stuck_shown_s": ("new stuck tool part on screen after, s (worst)", "<=", 3.0),
+    "watch_done_gone_s": ("completed part off the list after, s (worst)", "<=", 3.0),
 }
 
 
@@ -500,6 +505,115 @@ class Bench:
         if data.get("rescan_s"):
             self.add(Row("TUI forced refresh (ctrl+r, full rescan)", [data["rescan_s"]]))
 
+    # -- 5b. watch mode beside a working OpenCode ----------------------------------------------
+    WATCH = textwrap.dedent("""
+        import asyncio, json, resource, subprocess, sys, time
+        from pathlib import Path
+        from inspector.tui.app import make_app
+        db, writer, seconds, every, idle, rounds = (Path(sys.argv[1]), sys.argv[2], float(sys.argv[3]),
+                                                     float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]))
+        out = {}
+
+        def cpu():
+            u = resource.getrusage(resource.RUSAGE_SELF)
+            return u.ru_utime + u.ru_stime
+
+        def shown(app):
+            r = app.scan_result
+            return {p.id for d in r.stuck for p in d.stuck_parts} if r else set()
+
+        def write(*args):
+            done = subprocess.run([sys.executable, writer, str(db), *args], capture_output=True, text=True,
+                                  check=True)
+            return [json.loads(line) for line in done.stdout.splitlines()]
+
+        async def until(app, condition, timeout=30.0):
+            began = time.time()
+            while time.time() - began < timeout:
+                if condition():
+                    return time.time()
+                await asyncio.sleep(0.005)
+            return None
+
+        async def main():
+            app = make_app(db)  # defaults, as users run it: 2 s watch poll, real liveness check
+            async with app.run_test(size=(160, 48)):
+                await until(app, lambda: app.scan_result is not None and not app.scanning and
+                            not app.deep_pending and app._watched is not None, 300)
+                full_at = app._watched.full_at
+                await asyncio.sleep(1.0)
+                c = cpu(); await asyncio.sleep(idle); out["idle_cpu_s"] = cpu() - c
+                c = cpu()
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable, writer, str(db), "work", "--seconds", str(seconds), "--every", str(every),
+                    stdout=asyncio.subprocess.PIPE)
+                lines = await proc.stdout.read()
+                await proc.wait()
+                out["busy_cpu_s"] = cpu() - c
+                out["busy_commits"] = len(lines.splitlines())
+                out["stuck_shown_s"], out["done_gone_s"] = [], []
+                for n in range(rounds):
+                    await asyncio.sleep(0.7 * n % 2.0)  # land at different points of the poll cycle
+                    part = f"prt_fffffffffff{n}bz000000000001"
+                    (commit,) = write("stuck", "--part", part)
+                    seen = await until(app, lambda: part in shown(app))
+                    out["stuck_shown_s"].append(None if seen is None else seen - commit["at"])
+                    await asyncio.sleep(0.3 * n % 1.0)
+                    (commit,) = write("complete", "--part", part)
+                    gone = await until(app, lambda: part not in shown(app))
+                    out["done_gone_s"].append(None if gone is None else gone - commit["at"])
+                out["full_scans"] = 0 if app._watched.full_at == full_at else 1
+        asyncio.run(main())
+        print(json.dumps(out))
+    """)
+
+    def watch(self) -> None:
+        print("[5b] watch mode: TUI CPU idle and while a second process commits, latency of changes on screen")
+        copy = self.tmp / "watch.db"
+        names = (f"TUI CPU idle ({self.args.watch_idle:g} s)",
+                 f"TUI CPU, writer every 0.5 s for {self.args.watch_seconds:g} s",
+                 "stuck tool part on screen after", "completed part leaves the list after")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{copy}{suffix}").unlink(missing_ok=True)
+        began = time.perf_counter()
+        src = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+        try:
+            src.execute("VACUUM INTO ?", (str(copy),))
+        finally:
+            src.close()
+        with sqlite3.connect(copy) as conn:  # like OpenCode's own file
+            conn.execute("PRAGMA journal_mode=WAL").fetchall()
+        prep = time.perf_counter() - began
+        args = self.args
+        p = run_proc([sys.executable, "-c", self.WATCH, str(copy), str(HERE / "busy_writer.py"), str(args.watch_seconds),
+                      "0.5", str(args.watch_idle), str(args.watch_rounds)], timeout=900)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{copy}{suffix}").unlink(missing_ok=True)
+        try:
+            data = json.loads(p.stdout.strip().splitlines()[-1]) if not p.rc else None
+        except (ValueError, IndexError):
+            data = None
+        if data is None:
+            for name in names:
+                self.add(Row(name, na=f"exit {p.rc}: {tail(p.stderr or p.stdout)}"))
+            return
+        full = " (a full deep scan ran: the watch was not incremental)" if data["full_scans"] else ""
+        self.add(Row(names[0], [data["idle_cpu_s"]], unit="CPU-s", check=f"copy of the bench DB ({prep:.0f}s to make)"))
+        self.add(Row(names[1], [data["busy_cpu_s"]], unit="CPU-s",
+                     check=f"{data['busy_commits']} commits by a second process{full}"))
+        for name, key in ((names[2], "stuck_shown_s"), (names[3], "done_gone_s")):
+            times = data[key]
+            missed = sum(1 for t in times if t is None)
+            row = Row(name, [t for t in times if t is not None],
+                      na=f"{missed} of {len(times)} never shown within 30 s" if missed else None,
+                      check=f"{len(times)} rounds, worst {max(t for t in times if t is not None):.2f}s" if not missed else "")
+            self.add(row)
+        self.metrics["watch_idle_cpu_s"] = data["idle_cpu_s"]
+        self.metrics["watch_busy_cpu_s"] = data["busy_cpu_s"]
+        for key, metric in (("stuck_shown_s", "watch_stuck_shown_s"), ("done_gone_s", "watch_done_gone_s")):
+            times = data[key]
+            self.metrics[metric] = None if any(t is None for t in times) else max(times)
+
     # -- 6. recover -------------------------------------------------------------------------
     def recover(self) -> None:
         target = self.args.recover_n
@@ -579,6 +693,10 @@ class Bench:
             "first_paint_s": m.get("first_paint_s"),
             "refresh_unchanged_ms": m.get("refresh_unchanged_ms"),
             "recover1000_s": m.get("recover1000_s"),
+            "watch_busy_cpu_s": m.get("watch_busy_cpu_s"),
+            "watch_idle_cpu_s": m.get("watch_idle_cpu_s"),
+            "watch_stuck_shown_s": m.get("watch_stuck_shown_s"),
+            "watch_done_gone_s": m.get("watch_done_gone_s"),
         }
         print()
         print(f"{'row':<46} {'min':>9} {'median':>9} {'reps':>4}  check / note")
@@ -613,7 +731,10 @@ class Bench:
 
         return (f"quick/baseline={show(values['quick/baseline'], 3)} scan/baseline={show(values['scan/baseline'], 3)} "
                 f"naive/scan={show(values['naive/scan'], 1)} rss_mb={show(values['rss_mb'], 0)} "
-                f"first_paint_s={show(values['first_paint_s'], 3)} recover1000_s={show(values['recover1000_s'], 3)}")
+                f"first_paint_s={show(values['first_paint_s'], 3)} recover1000_s={show(values['recover1000_s'], 3)} "
+                f"watch_busy_cpu_s={show(values['watch_busy_cpu_s'], 3)} watch_idle_cpu_s={show(values['watch_idle_cpu_s'], 3)} "
+                f"watch_stuck_shown_s={show(values['watch_stuck_shown_s'], 2)} "
+                f"watch_done_gone_s={show(values['watch_done_gone_s'], 2)}")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -628,6 +749,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--recover-reps", type=int, default=1, help="repetitions of the recover row (each on a fresh copy)")
     ap.add_argument("--recover-n", type=int, default=1000, help="stuck sessions to recover (default 1000)")
     ap.add_argument("--tui-timeout", type=float, default=120.0)
+    ap.add_argument("--watch-rounds", type=int, default=None, help="stuck/complete latency rounds (default 5)")
+    ap.add_argument("--watch-seconds", type=float, default=None, help="how long the writer works (default 20)")
+    ap.add_argument("--watch-idle", type=float, default=None, help="idle CPU window (default 10)")
     ap.add_argument("--only", help=f"comma-separated rows to run, of: {','.join(ROWS)}")
     ap.add_argument("--skip", default="", help="comma-separated rows to skip")
     ap.add_argument("--smoke", action="store_true",
@@ -641,9 +765,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.naive_reps = args.naive_reps or 1
         if args.recover_n == 1000:
             args.recover_n = 20
+        args.watch_rounds = args.watch_rounds or 1
+        args.watch_seconds = args.watch_seconds or 2.0
+        args.watch_idle = args.watch_idle or 1.0
     args.size = args.size or 1.0
     args.reps = args.reps or 5
     args.naive_reps = args.naive_reps or 2
+    args.watch_rounds = args.watch_rounds or 5
+    args.watch_seconds = args.watch_seconds or 20.0
+    args.watch_idle = args.watch_idle or 10.0
     rows = set(args.only.split(",")) if args.only else set(ROWS)
     rows -= set(filter(None, args.skip.split(",")))
     if args.smoke:
@@ -676,7 +806,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f}; reps {args.reps}; ocinspect: {' '.join(ocinspect_cmd())}")
     try:
         steps = [("baseline", bench.baseline), ("naive", bench.naive), ("scan", bench.scans), ("tui", bench.tui),
-                 ("recover", bench.recover), ("rss_small", bench.rss_small)]
+                 ("watch", bench.watch), ("recover", bench.recover), ("rss_small", bench.rss_small)]
         for name, step in steps:
             if name not in args.rows:
                 continue

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -113,6 +112,7 @@ class Duration(click.ParamType):
 
 DURATION = Duration()
 DEFAULT_HUNG_AFTER = "15m"
+DEFAULT_HUNG_AFTER_MS = 15 * 60 * 1000  # parsed lazily: `--help` must not load the duration parser
 
 
 def hung_after_option(func: Any) -> Any:
@@ -155,7 +155,7 @@ pass_settings = click.make_pass_decorator(Settings)
 @click.option("--busy-timeout", default=5000, show_default=True, metavar="MS", type=click.IntRange(0, 600_000), help="How long to wait for OpenCode's write lock.")
 @click.option("--demo", is_flag=True, help="Open the TUI on a built-in demo database (no OpenCode needed).")
 @click.option("--read-only", is_flag=True, help="TUI: browse only, recovery disabled.")
-@click.option("--hung-after", "hung_after", type=DURATION, default=DEFAULT_HUNG_AFTER, show_default=True, metavar="DURATION",
+@click.option("--hung-after", "hung_after", type=DURATION, default=None, metavar="DURATION",
               help="Call a busy session hung when nothing of it moved for this long (TUI and every command).")
 @click.version_option(__version__, "--version", prog_name="ocinspect")
 @click.pass_context
@@ -164,7 +164,7 @@ def cli(ctx: click.Context, db: str | None, channel: str | None, busy_timeout: i
 
     Without a command, opens the interactive TUI.
     """
-    ctx.obj = Settings(db, channel, busy_timeout, hung_after)
+    ctx.obj = Settings(db, channel, busy_timeout, DEFAULT_HUNG_AFTER_MS if hung_after is None else hung_after)
     if ctx.invoked_subcommand is None:
         launch_tui(ctx.obj, demo=demo, read_only=read_only)
 
@@ -175,6 +175,8 @@ def launch_tui(settings: Settings, *, demo: bool, read_only: bool) -> None:
     except ImportError as exc:  # pragma: no cover - only while the TUI is not installed
         fail(f"the TUI is not available ({exc}); use 'ocinspect scan'")
     if demo:
+        import tempfile
+
         from inspector.core.demo import build_demo
 
         directory = Path(tempfile.mkdtemp(prefix="ocinspect-demo-"))

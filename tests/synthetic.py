@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from inspector.core.builder import DatabaseBuilder
+from inspector.core.builder import DatabaseBuilder, JsonStyle
 
 T0 = 1795530000000
 DIR = "/home/dev/src/api"
 
 
-def every_pattern(path: Path) -> dict[str, str]:
+def every_pattern(path: Path, json_style: JsonStyle = "compact") -> dict[str, str]:
     """One session per pattern; returns pattern -> session id."""
     ids: dict[str, str] = {}
-    with DatabaseBuilder(path, seed=7) as b:
+    with DatabaseBuilder(path, seed=7, json_style=json_style) as b:
         project = b.project(DIR, created=T0)
 
         def turn(title: str, offset: int, **session_kw: object) -> tuple[str, str, int]:
@@ -55,12 +55,12 @@ def every_pattern(path: Path) -> dict[str, str]:
             "INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES "
             "(:id, :sid, :t, :t, :data)",
             id=reply, sid=sid, t=t + 200,
-            data='{"role":"assistant","time":{"created":%d,"completed":%d},"finish":"stop"}' % (t + 200, t + 300),
+            data=b.dumps({"role": "assistant", "time": {"created": t + 200, "completed": t + 300}, "finish": "stop"}),
         )
         b.raw(
             "INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES "
             "(:id, :sid, :t, :t, :data)",
-            id=late_user, sid=sid, t=t + 5000, data='{"role":"user","time":{"created":%d}}' % (t + 5000),
+            id=late_user, sid=sid, t=t + 5000, data=b.dumps({"role": "user", "time": {"created": t + 5000}}),
         )
         ids["ignores-prompts"] = sid
     return ids

@@ -127,5 +127,9 @@ def test_run_smoke_exits_zero() -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     last = proc.stdout.strip().splitlines()[-1]
     assert re.match(r"^quick/baseline=\S+ scan/baseline=\S+ naive/scan=\S+ rss_mb=\S+ first_paint_s=\S+ "
-                    r"recover1000_s=\S+$", last), last
+                    r"recover1000_s=\S+ watch_busy_cpu_s=\S+ watch_idle_cpu_s=\S+ watch_stuck_shown_s=\S+ "
+                    r"watch_done_gone_s=\S+$", last), last
     assert "WRONG" not in proc.stdout, proc.stdout
+    # the watch rows ran: a second process wrote, the TUI showed and dropped its stuck part
+    assert re.search(r"watch_stuck_shown_s=\d", last) and re.search(r"watch_done_gone_s=\d", last), proc.stdout
+    assert "full deep scan ran" not in proc.stdout, proc.stdout

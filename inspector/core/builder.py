@@ -6,11 +6,12 @@ database has exactly OpenCode's tables, indexes and JSON shapes (compare ``tests
 
 from __future__ import annotations
 
+import json
 import random
 import string
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
@@ -27,25 +28,61 @@ def ddl() -> str:
     return resources.files("inspector.core").joinpath("sql/opencode-1.18.33.sql").read_text("utf-8")
 
 
-_compact = compact_json
+JsonStyle = Literal["compact", "spaced", "indent", "tabs"]
+
+
+def dumps(value: Any, style: JsonStyle = "compact") -> str:
+    """JSON text as a given writer would produce it.
+
+    ``compact`` is OpenCode's ``JSON.stringify``; ``spaced`` is Python's ``json.dumps`` defaults
+    (``", "`` and ``": "``), ``indent`` is ``jq``/``json.dumps(indent=2)`` (newlines and spaces),
+    ``tabs`` indents with tabs. Other writers must be diagnosed exactly like OpenCode's own rows.
+    """
+    if style == "compact":
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if style == "spaced":
+        return json.dumps(value, ensure_ascii=False)
+    if style == "indent":
+        return json.dumps(value, ensure_ascii=False, indent=2)
+    if style == "tabs":
+        return json.dumps(value, ensure_ascii=False, indent="\t", separators=(" ,\t", " :\t "))
+    raise ValueError(f"unknown JSON style {style!r}")
 
 
 class DatabaseBuilder:
-    """Append sessions, messages and parts; ids and times are deterministic for a given seed."""
+    """Append sessions, messages and parts; ids and times are deterministic for a given seed.
 
-    def __init__(self, path: str | Path, *, seed: int = 1, schema_sql: str | None = None,
-                 events: bool = False) -> None:
-        """``events=True`` also writes OpenCode 1.18's sync log for every row, as it does."""
+    ``json_style`` writes ``message.data``/``part.data`` the way another JSON writer would
+    (see :func:`dumps`); the rows are otherwise identical to the compact ones. ``events=True``
+    also writes OpenCode 1.18's sync log for every row, as it does (always compact JSON, as
+    OpenCode writes its events).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        seed: int = 1,
+        schema_sql: str | None = None,
+        json_style: JsonStyle = "compact",
+        events: bool = False,
+    ) -> None:
         self.path = Path(path)
         self.events = events
         if self.path.exists():
             raise FileExistsError(f"{self.path} exists; the builder only writes new databases")
+        dumps({}, json_style)  # reject an unknown style before creating the file
+        self.json_style: JsonStyle = json_style
         self._random = random.Random(seed)
         self._event_ids = EventIds(choice=random.Random(seed).choice)  # own stream: row ids stay put
         self._engine = create_engine(f"sqlite:///{self.path}", poolclass=NullPool)
         self._conn = self._engine.connect()
         self._conn.connection.dbapi_connection.executescript(schema_sql or ddl())  # type: ignore[union-attr]
         self._conn.commit()
+
+    def dumps(self, value: Any) -> str:
+        """``value`` as JSON text in this builder's style (for hand-written rows too)."""
+        return dumps(value, self.json_style)
 
     # ids ---------------------------------------------------------------------------------
     def new_id(self, prefix: str, when_ms: int, *, descending: bool = False) -> str:
@@ -85,7 +122,7 @@ class DatabaseBuilder:
             ":slug, :dir, '', :title, :version, :agent, :model, :created, :updated, :compacting)",
             id=sid, pid=project_id, parent=parent_id, slug=slug, dir=directory, title=title,
             version=version, agent=agent,
-            model=_compact({"id": "fake", "providerID": "fakeprov", "variant": "default"}),
+            model=self.dumps({"id": "fake", "providerID": "fakeprov", "variant": "default"}),
             created=created, updated=updated or created, compacting=time_compacting,
         )
         if self.events:
@@ -180,7 +217,7 @@ class DatabaseBuilder:
             "INSERT INTO part (id, message_id, session_id, time_created, time_updated, data) "
             "VALUES (:id, :mid, :sid, :t, :u, :data)",
             id=pid, mid=message_id, sid=session_id, t=created, u=created + 2,
-            data=data if isinstance(data, str) else _compact(data),
+            data=data if isinstance(data, str) else self.dumps(data),
         )
         if self.events and isinstance(data, dict):
             self._log(session_id, "message.part.updated.1", part_payload(session_id, message_id, pid, data, created), created)
@@ -212,7 +249,7 @@ class DatabaseBuilder:
         self._exec(
             "INSERT INTO message (id, session_id, time_created, time_updated, data) "
             "VALUES (:id, :sid, :t, :u, :data)",
-            id=mid, sid=session_id, t=created, u=updated or created + 2, data=_compact(data),
+            id=mid, sid=session_id, t=created, u=updated or created + 2, data=self.dumps(data),
         )
         if self.events:
             self._log(session_id, "message.updated.1", message_payload(session_id, mid, data), created)
@@ -229,7 +266,7 @@ class DatabaseBuilder:
         )
         self._exec(
             "INSERT INTO event (id, aggregate_id, seq, type, data) VALUES (:id, :sid, :seq, :type, :data)",
-            id=self._event_ids.next(when), sid=session_id, seq=seq, type=kind, data=_compact(payload),
+            id=self._event_ids.next(when), sid=session_id, seq=seq, type=kind, data=compact_json(payload),
         )
 
     def _exec(self, sql: str, **params: Any) -> None:

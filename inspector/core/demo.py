@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .builder import DatabaseBuilder
+from .builder import DatabaseBuilder, JsonStyle
 
 SECOND = 1000
 MINUTE = 60 * SECOND
@@ -75,11 +75,17 @@ def build_demo(directory: str | Path, *, now: int | None = None) -> Path:
     return path
 
 
-def build_demo_sessions(directory: str | Path, *, now: int | None = None) -> tuple[Path, DemoSessions]:
-    """Like :func:`build_demo`, also returning which session plays which role."""
+def build_demo_sessions(
+    directory: str | Path, *, now: int | None = None, json_style: JsonStyle = "compact"
+) -> tuple[Path, DemoSessions]:
+    """Like :func:`build_demo`, also returning which session plays which role.
+
+    ``json_style`` writes the JSON as another writer would (tests: detection must not depend
+    on OpenCode's compact spacing).
+    """
     now = int(time.time() * 1000) if now is None else int(now)
     path = Path(directory) / DEMO_FILE
-    with DatabaseBuilder(path, seed=_SEED, events=True) as b:  # as OpenCode 1.18 writes it
+    with DatabaseBuilder(path, seed=_SEED, json_style=json_style, events=True) as b:  # as OpenCode 1.18 writes it
         ids = _Writer(b, now).write()
     return path, ids
 

@@ -1,6 +1,9 @@
-"""One exception hierarchy, each with a human message and the CLI exit code it maps to."""
+"""One exception hierarchy, each with a human message, the CLI exit code it maps to, and a
+``kind`` that front ends switch on (never on the message text, which is for people)."""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 EXIT_OK = 0
 EXIT_FOUND = 1  # scan: stale sessions found; recover: some sessions were not repaired
@@ -9,9 +12,11 @@ EXIT_REFUSED = 3  # recover: a session is live (or liveness unknown) and --force
 
 
 class InspectorError(Exception):
-    """Base class: ``str(err)`` is one line meant for a person, ``exit_code`` for scripts."""
+    """Base class: ``str(err)`` is one line meant for a person, ``exit_code`` for scripts,
+    ``kind`` for programs (the TUI picks its explanation screen by it)."""
 
     exit_code = EXIT_ERROR
+    kind: ClassVar[str] = "error"
 
     def __str__(self) -> str:
         # Messages may quote database text (a corrupt row's id, SQLite's "could not decode"
@@ -24,40 +29,71 @@ class InspectorError(Exception):
 class DatabaseNotFound(InspectorError):
     """No OpenCode database at the given or default location."""
 
+    kind = "missing"
+
 
 class NotADatabase(InspectorError):
     """The path exists but is not a readable SQLite file (directory, empty, garbage, truncated)."""
+
+    kind = "foreign"
 
 
 class SchemaUnsupported(InspectorError):
     """The database is SQLite but not a schema we can read or write (2.x, legacy, foreign)."""
 
+    kind = "foreign"
+
+
+class OpenCode2xSchema(SchemaUnsupported):
+    """An OpenCode 2.x database (``session_v2``): explained, never read or written."""
+
+    kind = "v2"
+
+
+class LegacyStorage(SchemaUnsupported):
+    """OpenCode ≤ 1.1 JSON files (``storage/session/…``): no SQLite database to diagnose."""
+
+    kind = "legacy"
+
 
 class DatabaseLocked(InspectorError):
     """Another process held the write lock past our busy timeout."""
+
+    kind = "locked"
 
 
 class DatabaseReadOnly(InspectorError):
     """A repair was asked for but the file or its directory is not writable."""
 
+    kind = "read-only"
+
 
 class SessionNotFound(InspectorError):
     """A session id given by the user does not exist in the database."""
+
+    kind = "unknown-session"
 
 
 class CorruptData(InspectorError):
     """A row's JSON ``data`` could not be parsed where we need it."""
 
+    kind = "corrupt"
+
 
 class JournalError(InspectorError):
     """The undo journal could not be written or read; nothing was changed."""
 
+    kind = "journal"
+
 
 class RunNotFound(InspectorError):
     """``undo`` was asked for a run id the journal does not know."""
+
+    kind = "unknown-run"
 
 
 class RepairRefused(InspectorError):
     """A session is live (or its liveness is unknown) and the user did not force the repair."""
 
     exit_code = EXIT_REFUSED
+    kind = "refused"

@@ -14,9 +14,23 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import psutil
+
+class _LazyPsutil:
+    """``psutil``, imported on first use: only a liveness check needs it, and a scan starts that
+    check in a thread beside its SQL (see ``scan.py``), so the import costs no wall time there."""
+
+    def __getattr__(self, name: str) -> Any:
+        import psutil as module
+
+        return getattr(module, name)
+
+
+if TYPE_CHECKING:
+    import psutil
+else:
+    psutil = _LazyPsutil()
 
 if TYPE_CHECKING:  # server_api (http.client) is imported only when OpenCode is running
     from .server_api import ServerAuthRequired, ServerClient

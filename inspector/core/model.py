@@ -108,6 +108,7 @@ class ScanResult:
     scanned_at: int
     total_sessions: int = 0
     hung_after_ms: int | None = None  # the threshold the hung verdicts were decided with
+    wrap_writer: str | None = None  # the OpenCode ≤ 1.18.14 that writes this database, if one does
     live: LiveStatus | None = field(default=None, compare=False, repr=False)  # the answer used
 
     @property

@@ -12,9 +12,11 @@ import os
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -59,11 +61,14 @@ def _scan_table(
     query: Any,
     cancel: threading.Event | None,
     progress: Progress | None,
+    beside: Callable[[], None] | None = None,
 ) -> list[Any]:
     """Run a rowid-range ``query`` over the whole table on all cores, in table order.
 
     Each range runs on its own read-only connection: Python's sqlite3 releases the GIL while
     SQLite works, so two cores read twice the bytes. Cancel and progress act between ranges.
+    ``beside`` runs in this thread while the ranges are being read (small queries on ``conn``
+    that would otherwise leave a core idle afterwards).
     """
     top = int(conn.execute(q.MAX_ROWID[table]).scalar_one())
     ranges = [(lo, min(lo + CHUNK_ROWS - 1, top)) for lo in range(1, top + 1, CHUNK_ROWS)]
@@ -76,6 +81,8 @@ def _scan_table(
 
     rows: list[Any] = []
     if len(ranges) <= 1 or WORKERS == 1:
+        if beside is not None:
+            beside()
         for bounds in ranges:
             rows.extend(run(bounds))
             if progress:
@@ -84,6 +91,8 @@ def _scan_table(
     pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ocinspect-scan")
     try:
         futures = [pool.submit(run, bounds) for bounds in ranges]
+        if beside is not None:
+            beside()
         for bounds, future in zip(ranges, futures):
             rows.extend(future.result())
             if progress:
@@ -152,7 +161,13 @@ def _part(row: Any, data: dict[str, Any]) -> Part:
 
 
 def _session(row: Any) -> Session:
-    values = row._mapping
+    return _session_of(tuple(row._mapping.items()))
+
+
+@lru_cache(maxsize=16384)
+def _session_of(items: tuple[tuple[str, Any], ...]) -> Session:
+    """Sessions are frozen: one object per distinct row, so refreshes do not rebuild them."""
+    values = dict(items)
     return Session(
         id=values["id"],
         title=printable(values.get("title") or ""),
@@ -208,6 +223,12 @@ def _collect(
     now: int,
 ) -> _Findings:
     found = _Findings()
+
+    def session_findings() -> None:
+        found.compacting = compacting_sessions(store, conn, session_ids)
+        found.ignored_prompts = ignored_prompts(conn, session_ids)
+        wrap_findings(store, conn, found, session_ids, now)
+
     if session_ids is not None:
         for chunk in _chunks(session_ids):
             found.add_messages(conn.execute(q.UNFINISHED_MESSAGES_OF_SESSIONS, {"ids": chunk}))
@@ -216,43 +237,61 @@ def _collect(
         if quick:  # only the parts of unfinished turns, through part_message_id_id_idx
             for chunk in _chunks(sorted(found.messages)):
                 found.add_parts(conn.execute(q.STUCK_PARTS_OF_MESSAGES, {"ids": chunk}))
+        session_findings()
+    elif quick:
+        found.add_messages(_scan_table(store, conn, "message", q.UNFINISHED_MESSAGES, cancel, progress,
+                                       beside=session_findings))
+        for chunk in _chunks(sorted(found.messages)):
+            found.add_parts(conn.execute(q.STUCK_PARTS_OF_MESSAGES, {"ids": chunk}))
     else:
-        found.add_messages(
-            _scan_table(store, conn, "message", q.UNFINISHED_MESSAGES, cancel, progress if quick else None)
-        )
-        if quick:
-            for chunk in _chunks(sorted(found.messages)):
-                found.add_parts(conn.execute(q.STUCK_PARTS_OF_MESSAGES, {"ids": chunk}))
-        else:
-            found.add_parts(_scan_table(store, conn, "part", q.STUCK_PARTS_RANGE, cancel, progress))
-    if store.has_session_column("time_compacting"):
-        for row in conn.execute(q.COMPACTING_SESSIONS):
-            if session_ids is not None and row.id not in session_ids:
-                continue
-            done = conn.execute(
-                q.FINISHED_SUMMARY_SINCE, {"sid": row.id, "since": row.time_compacting}
-            ).first()
-            if done is None:
-                found.compacting[row.id] = int(row.time_compacting)
-    if session_ids is None:
-        found.ignored_prompts.update(row.session_id for row in conn.execute(q.IGNORED_PROMPTS))
-    else:
-        for chunk in _chunks(session_ids):
-            found.ignored_prompts.update(
-                row.session_id for row in conn.execute(q.IGNORED_PROMPTS_OF_SESSIONS, {"ids": chunk})
-            )
+        found.add_messages(_scan_table(store, conn, "message", q.UNFINISHED_MESSAGES, cancel, None))
+        found.add_parts(_scan_table(store, conn, "part", q.STUCK_PARTS_RANGE, cancel, progress,
+                                    beside=session_findings))
+    found.parts = infer_children(conn, found.parts)
+    found.completed_messages = completed_messages(conn, found)
+    return found
+
+
+def wrap_findings(store: Store, conn: Connection, found: _Findings, session_ids: Sequence[str] | None,
+                  now: int) -> None:
+    """OpenCode ≤ 1.18.14's id-wrap loop: which release wrote the file, and the loop's leftovers
+    (replies to an older prompt), which are the loop form of ignored prompts."""
     found.wrap_writer = idwrap.writer_version(conn, store.has_session_column("version"))
-    if found.wrap_writer:  # the loop form of ignored prompts: replies to an older prompt
+    if found.wrap_writer:
         for sid in idwrap.loop_leftovers(conn, now):
             if session_ids is None or sid in session_ids:
                 found.ignored_prompts.add(sid)
-    found.parts = infer_children(conn, found.parts)
+
+
+def compacting_sessions(store: Store, conn: Connection, session_ids: Sequence[str] | None = None) -> dict[str, int]:
+    """Sessions marked compacting with no finished summary since (the session table is small)."""
+    compacting: dict[str, int] = {}
+    if not store.has_session_column("time_compacting"):
+        return compacting
+    for row in conn.execute(q.COMPACTING_SESSIONS):
+        if session_ids is None or row.id in session_ids:
+            compacting[row.id] = int(row.time_compacting)
+    return compacting
+
+
+def ignored_prompts(conn: Connection, session_ids: Sequence[str] | None = None) -> set[str]:
+    """Sessions whose newest prompt an old OpenCode would ignore (ids wrapped); ``session_ids``
+    limits the question to those sessions (through the indexes)."""
+    if session_ids is None:
+        return {row.session_id for row in conn.execute(q.IGNORED_PROMPTS)}
+    found: set[str] = set()
+    for chunk in _chunks(sorted(set(session_ids))):
+        found.update(row.session_id for row in conn.execute(q.IGNORED_PROMPTS_OF_SESSIONS, {"ids": chunk}))
+    return found
+
+
+def completed_messages(conn: Connection, found: _Findings) -> set[str]:
+    """Messages of stuck parts that did finish (the parts-in-finished-turn pattern)."""
+    done: set[str] = set()
     orphan_messages = sorted({p.message_id for p in found.parts.values()} - set(found.messages))
     for chunk in _chunks(orphan_messages):
-        for row in conn.execute(q.MESSAGE_COMPLETED, {"ids": chunk}):
-            if row.done:
-                found.completed_messages.add(row.id)
-    return found
+        done.update(row.id for row in conn.execute(q.MESSAGE_COMPLETED, {"ids": chunk}) if row.done)
+    return done
 
 
 def _patterns_for(
@@ -309,36 +348,76 @@ def scan(
     ``live`` may be passed to reuse (or, in tests, to pin) the liveness answer; otherwise it is
     detected for the directories of the stuck sessions. With ``hung_after_ms``, live sessions
     get ``idle_ms`` and those stuck inside the live server become ``hung`` (see ``hung.py``);
-    without it no session is ever called hung (``recover.plan`` relies on that: it refuses
-    every session OpenCode lists busy).
+    without it no session is ever called hung.
     """
     now = now_ms() if now is None else now
     store.require_v1()
+    liveness = _liveness(store.path) if live is None else None
     with store.read() as conn:
         if session_ids is not None:
             _require_sessions(store, conn, session_ids)
         found = _collect(
             store, conn, quick=quick, session_ids=session_ids, cancel=cancel, progress=progress, now=now
         )
-        columns = q.session_columns(store.session_columns)
-        stuck_ids = found.session_ids
-        sessions: dict[str, Session] = {}
-        if all_sessions and session_ids is None:
-            sessions = {row.id: _session(row) for row in conn.execute(q.all_sessions(columns))}
-        else:
-            wanted = sorted(stuck_ids | set(session_ids or ()))
-            for chunk in _chunks(wanted):
-                for row in conn.execute(q.sessions_by_id(columns), {"ids": chunk}):
-                    sessions[row.id] = _session(row)
-        activity: dict[str, int] = {}
-        for chunk in _chunks(sorted(sessions)):
-            for sid, last in conn.execute(q.LAST_ACTIVITY, {"ids": chunk}):
-                activity[sid] = int(last)
-        at_risk = idwrap.sessions_at_risk(conn, sorted(sessions), now) if found.wrap_writer else set()
-    total = len(sessions) if all_sessions else 0
-    stuck_ids &= set(sessions)
-    if live is None:
-        live = detect(store.path, {sessions[s].directory for s in stuck_ids})
+        sessions, activity = read_sessions(
+            store, conn, found.session_ids, all_sessions=all_sessions, requested=session_ids
+        )
+        at_risk = sessions_at_risk(conn, found, sessions, now)
+    if liveness is not None:
+        live = liveness({sessions[s].directory for s in found.session_ids & set(sessions)})
+    assert live is not None
+    return assemble(store, found, sessions, activity, live, quick=quick, now=now, all_sessions=all_sessions,
+                    at_risk=at_risk, hung_after_ms=hung_after_ms)
+
+
+def sessions_at_risk(conn: Connection, found: _Findings, sessions: Mapping[str, Session], now: int) -> set[str]:
+    """Sessions whose ids predate the id wrap, when an OpenCode ≤ 1.18.14 writes the database."""
+    return idwrap.sessions_at_risk(conn, sorted(sessions), now) if found.wrap_writer else set()
+
+
+def read_sessions(
+    store: Store,
+    conn: Connection,
+    stuck_ids: set[str],
+    *,
+    all_sessions: bool = False,
+    requested: Sequence[str] | None = None,
+    known_activity: Mapping[str, int] | None = None,
+) -> tuple[dict[str, Session], dict[str, int]]:
+    """The session rows a result shows (the stuck ones, or all) and each one's last activity
+    (``known_activity``: sessions whose activity cannot have changed, not asked again)."""
+    columns = q.session_columns(store.session_columns)
+    sessions: dict[str, Session] = {}
+    if all_sessions and requested is None:
+        sessions = {row.id: _session(row) for row in conn.execute(q.all_sessions(columns))}
+    else:
+        wanted = sorted(stuck_ids | set(requested or ()))
+        for chunk in _chunks(wanted):
+            for row in conn.execute(q.sessions_by_id(columns), {"ids": chunk}):
+                sessions[row.id] = _session(row)
+    known = known_activity or {}
+    activity = {sid: known[sid] for sid in sessions if sid in known}
+    for chunk in _chunks(sorted(set(sessions) - set(activity))):
+        for sid, last in conn.execute(q.LAST_ACTIVITY, {"ids": chunk}):
+            activity[sid] = int(last)
+    return sessions, activity
+
+
+def assemble(
+    store: Store,
+    found: _Findings,
+    sessions: dict[str, Session],
+    activity: dict[str, int],
+    live: LiveStatus,
+    *,
+    quick: bool,
+    now: int,
+    all_sessions: bool,
+    at_risk: set[str] | frozenset[str] = frozenset(),
+    hung_after_ms: int | None = None,
+) -> ScanResult:
+    """Group raw findings into per-session diagnoses (a full scan and a refresh share this)."""
+    stuck_ids = found.session_ids & set(sessions)
     diagnoses = _diagnose(sessions, found, stuck_ids, activity, live, at_risk)
     if hung_after_ms is not None and any(d.verdict == "live" for d in diagnoses.values()):
         from .hung import classify  # local: hung.py reads rows with this module's helpers
@@ -353,10 +432,26 @@ def scan(
         sessions=tuple(tree_order(diagnoses)),
         quick=quick,
         scanned_at=now,
-        total_sessions=total,
+        total_sessions=len(sessions) if all_sessions else 0,
         hung_after_ms=hung_after_ms,
         live=live,
+        wrap_writer=found.wrap_writer,
     )
+
+
+def _liveness(path: Path) -> Callable[[set[str]], LiveStatus]:
+    """Start looking for OpenCode processes now, beside the SQL that follows (which releases the
+    GIL); the returned call finishes the check for the stuck sessions' directories. Only when an
+    OpenCode process uses the file is it asked again, with the directories (its HTTP status)."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocinspect-live")
+    early = pool.submit(detect, path)
+    pool.shutdown(wait=False)
+
+    def finish(directories: set[str]) -> LiveStatus:
+        status = early.result()
+        return status if status.running is False else detect(path, directories)
+
+    return finish
 
 
 def _diagnose(
@@ -365,7 +460,7 @@ def _diagnose(
     stuck_ids: set[str],
     activity: dict[str, int],
     live: LiveStatus,
-    at_risk: set[str],
+    at_risk: set[str] | frozenset[str] = frozenset(),
 ) -> dict[str, Diagnosis]:
     parent_of = {sid: s.parent_id for sid, s in sessions.items()}
     parts = [

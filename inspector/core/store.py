@@ -25,7 +25,9 @@ from .errors import (
     DatabaseLocked,
     DatabaseNotFound,
     DatabaseReadOnly,
+    LegacyStorage,
     NotADatabase,
+    OpenCode2xSchema,
     SchemaUnsupported,
 )
 from .locate import empty_beside_legacy, has_legacy_storage
@@ -70,7 +72,7 @@ class Store:
     def require_v1(self) -> None:
         """Diagnosis and repair speak the v1 schema only; say clearly why anything else is refused."""
         if self.schema != "v1":
-            raise SchemaUnsupported(unsupported_message(self))
+            raise unsupported_error(self)
 
     def has_session_column(self, name: str) -> bool:
         return name in self.session_columns
@@ -86,7 +88,7 @@ class Store:
 
     def _need_engine(self) -> Engine:
         if self.engine is None:
-            raise SchemaUnsupported(f"{self.path} is legacy JSON storage, not a SQLite database")
+            raise LegacyStorage(f"{self.path} is legacy JSON storage, not a SQLite database")
         return self.engine
 
 
@@ -315,6 +317,12 @@ def backup(path: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
     finally:
         engine.dispose()
     return dest_path
+
+
+def unsupported_error(store: Store) -> SchemaUnsupported:
+    """The typed error for a non-v1 store (its ``kind`` says which), with its one line."""
+    kind = OpenCode2xSchema if store.schema == "v2" else LegacyStorage
+    return kind(unsupported_message(store))
 
 
 def unsupported_message(store: Store) -> str:

@@ -2,10 +2,15 @@
 
 Workers run in threads, call the core, and post the typed messages of ``messages.py``; handlers
 on the main thread update the reactive state that the screens watch. No SQL is written here.
+
+Watch mode: a timer stats the file (``watch.py``); when OpenCode wrote, the core refreshes the
+last deep scan at O(changes) (``inspector.core.refresh``), and decides when a sweep or a full
+deep scan is due. The app only calls it and redraws when the result really changed.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -24,6 +29,7 @@ from inspector.core.errors import DatabaseNotFound, InspectorError, NotADatabase
 from inspector.core.live import LiveStatus
 from inspector.core.model import Plan, ScanResult
 from inspector.core.patterns import REOPEN_HINT
+from inspector.core.refresh import FullScanNeeded, Watched, full_scan, liveness_stale, next_step, refresh, same_result
 from inspector.core.scan import Cancelled, scan
 from inspector.core.store import DEFAULT_BUSY_TIMEOUT_MS, open_store
 
@@ -31,15 +37,19 @@ from .config import AppConfig, wall_clock
 from .format import display_path, events_note, plural
 from .messages import (
     AbortFinished,
+    CancelScan,
     DatabaseUnsupported,
     OpenSession,
     OperationFailed,
     PlanReady,
     RecoveryFinished,
+    Refreshed,
+    RequestRecovery,
     ScanCancelled,
     ScanFailed,
     ScanFinished,
     ScanProgress,
+    ToggleAllSessions,
     UndoFinished,
 )
 from .screens import ConfirmRecovery, HelpScreen, SessionDetailScreen, SessionsScreen, UnsupportedScreen
@@ -47,17 +57,9 @@ from .widgets import SessionTable
 from .watch import Signature, file_signature, vanished
 
 RESULT_TIMEOUT = 10.0  # seconds a recovery/undo result notification stays up
-
-
-def _kind(error: InspectorError) -> str:
-    if isinstance(error, DatabaseNotFound):
-        return "missing"
-    text = str(error)
-    if isinstance(error, SchemaUnsupported) and "2.x" in text:
-        return "v2"
-    if isinstance(error, SchemaUnsupported) and "legacy" in text:
-        return "legacy"
-    return "foreign"
+# Errors that mean "this is not a database ocinspect can diagnose": the app explains them on
+# UnsupportedScreen, chosen by the error's typed ``kind`` (missing, foreign, v2, legacy).
+UNSUPPORTED = (DatabaseNotFound, NotADatabase, SchemaUnsupported)
 
 
 class InspectorApp(App[None]):
@@ -81,11 +83,13 @@ class InspectorApp(App[None]):
                 tooltip="Open the command palette: every action by name."),
     ]
 
-    scan_result: reactive[ScanResult | None] = reactive(None, init=False, always_update=True)
-    scanning: reactive[bool] = reactive(False, init=False)
-    deep_pending: reactive[bool] = reactive(False, init=False)
-    recovered_ids: reactive[frozenset[str]] = reactive(frozenset(), init=False)
-    load_error: reactive[str] = reactive("", init=False)
+    # State the screens watch and redraw from; the app itself draws nothing, so no repaint of
+    # the whole screen when they change (only the widgets whose content changed redraw).
+    scan_result: reactive[ScanResult | None] = reactive(None, init=False, always_update=True, repaint=False)
+    scanning: reactive[bool] = reactive(False, init=False, repaint=False)
+    deep_pending: reactive[bool] = reactive(False, init=False, repaint=False)
+    recovered_ids: reactive[frozenset[str]] = reactive(frozenset(), init=False, repaint=False)
+    load_error: reactive[str] = reactive("", init=False, repaint=False)
 
     def __init__(self, config: AppConfig) -> None:
         super().__init__()
@@ -95,6 +99,8 @@ class InspectorApp(App[None]):
         self._result_all: bool | None = None
         self._scan_worker: Worker[None] | None = None
         self._scanned_signature: Signature | None = None
+        self._watched: Watched | None = None
+        self.refreshed = False  # the shown result came from an incremental refresh (see state.py)
         self._vanished = False
         self._runs: dict[str, tuple[str, ...]] = {}
         self._hung_timer: Timer | None = None
@@ -116,6 +122,7 @@ class InspectorApp(App[None]):
     def start_scan(self) -> None:
         """Scan in a thread: the quick tier first when nothing for this view is shown yet."""
         self._generation += 1
+        self._watched = None
         show_quick = self.scan_result is None or self._result_all != self.show_all
         self.scanning = True
         self._scan_worker = self._scan(self._generation, self.show_all, show_quick)
@@ -143,8 +150,8 @@ class InspectorApp(App[None]):
 
         try:
             store = open_store(config.db_path, busy_timeout_ms=config.busy_timeout_ms)
-        except (DatabaseNotFound, NotADatabase, SchemaUnsupported) as exc:
-            self.post_message(DatabaseUnsupported(_kind(exc), str(exc), generation))
+        except UNSUPPORTED as exc:
+            self.post_message(DatabaseUnsupported(exc.kind, str(exc), generation))
             return
         except InspectorError as exc:
             self.post_message(ScanFailed(exc, generation))
@@ -154,16 +161,21 @@ class InspectorApp(App[None]):
                 try:
                     store.require_v1()
                 except SchemaUnsupported as exc:
-                    self.post_message(DatabaseUnsupported(store.schema, str(exc), generation))
+                    self.post_message(DatabaseUnsupported(exc.kind, str(exc), generation))
                 return
-            tiers = ((True, "Quick scan: unfinished turns"),) if show_quick else ()
-            for quick, phase in (*tiers, (False, "Deep scan: every tool part")):
-                result = scan(store, quick=quick, all_sessions=all_sessions, live=config.live,
-                              now=config.now(), cancel=worker.cancelled_event, progress=progress(phase),
+            if show_quick:
+                result = scan(store, quick=True, all_sessions=all_sessions, live=config.live, now=config.now(),
+                              cancel=worker.cancelled_event, progress=progress("Quick scan: unfinished turns"),
                               hung_after_ms=config.hung_after_ms)
                 if worker.is_cancelled:
                     return
-                self.post_message(ScanFinished(result, signature, not quick, all_sessions, generation))
+                self.post_message(ScanFinished(result, signature, False, all_sessions, generation))
+            watched = full_scan(store, all_sessions=all_sessions, live=config.live, now=config.now(),
+                                cancel=worker.cancelled_event, progress=progress("Deep scan: every tool part"),
+                                hung_after_ms=config.hung_after_ms)
+            if worker.is_cancelled:
+                return
+            self.post_message(ScanFinished(watched.result, signature, True, all_sessions, generation, watched))
         except Cancelled:
             self.post_message(ScanCancelled(generation))
         except InspectorError as exc:
@@ -185,9 +197,11 @@ class InspectorApp(App[None]):
         self.load_error = ""
         self._result_all = event.all_sessions
         self.deep_pending = not event.final
+        self.refreshed = False
         self.scan_result = event.result
         if event.final:
             self._scanned_signature = event.signature
+            self._watched = event.watched
             self.scanning = False
             self._rescan_when_hung(event.result)
 
@@ -230,14 +244,15 @@ class InspectorApp(App[None]):
             self.notify(event.detail, title="Database unavailable", severity="error", markup=False)
             return
         if not isinstance(self.screen, UnsupportedScreen):
-            self.push_screen(UnsupportedScreen(str(event.kind), self.config.db_path, event.detail))
+            self.push_screen(UnsupportedScreen(event.kind, self.config.db_path, event.detail))
 
     def _dismiss_unsupported(self) -> None:
         while isinstance(self.screen, UnsupportedScreen):
             self.pop_screen()
 
     def _poll_database(self) -> None:
-        """Cheap ``stat`` of the database and its WAL; rescan when OpenCode (or anyone) wrote."""
+        """Cheap ``stat`` of the database and its WAL; when OpenCode (or anyone) wrote, refresh at
+        O(changes), or run what the core says is due (a sweep, a full deep scan)."""
         signature = file_signature(self.config.db_path)
         if vanished(signature):
             if not self._vanished:
@@ -250,8 +265,55 @@ class InspectorApp(App[None]):
             self.notify("The database is back; scanning again.", markup=False)
             self.start_scan()
             return
-        if self._scanned_signature is not None and signature != self._scanned_signature and not self.scanning:
+        if self._scanned_signature is None or self.scanning or self._refreshing():
+            return
+        clock = time.monotonic()
+        live_due = self._watched is not None and liveness_stale(self._watched, clock)
+        if signature == self._scanned_signature and not live_due:
+            return
+        step = next_step(self._watched, clock)
+        if step == "full" or self._watched is None:
             self.start_scan()
+        else:
+            self._refresh(self._watched, signature, self._generation, sweep=step == "sweep", recheck_live=live_due)
+
+    def _refreshing(self) -> bool:
+        return any(w.group == "refresh" and w.is_running for w in self.workers)
+
+    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False, description="refresh the scan")
+    def _refresh(self, watched: Watched, signature: Signature, generation: int, *, sweep: bool,
+                 recheck_live: bool) -> None:
+        config = self.config
+        try:
+            store = open_store(config.db_path, busy_timeout_ms=config.busy_timeout_ms)
+        except InspectorError as exc:  # the full scan explains it (unsupported, unreadable, …)
+            self.post_message(Refreshed(None, signature, True, generation, str(exc)))
+            return
+        try:
+            new = refresh(store, watched, sweep=sweep, recheck_live=recheck_live, live=config.live,
+                          now=config.now())
+        except FullScanNeeded as exc:
+            self.post_message(Refreshed(None, signature, True, generation, str(exc)))
+            return
+        except InspectorError as exc:
+            self.post_message(ScanFailed(exc, generation))
+            return
+        finally:
+            store.dispose()
+        self.post_message(Refreshed(new, signature, not same_result(watched.result, new.result), generation))
+
+    @on(Refreshed)
+    def _refreshed(self, event: Refreshed) -> None:
+        if event.generation != self._generation or self.scanning:
+            return
+        if event.watched is None:
+            self.start_scan()
+            return
+        self._watched = event.watched
+        self._scanned_signature = event.signature
+        if event.changed:
+            self.refreshed = True
+            self.scan_result = event.watched.result
 
     # recovery --------------------------------------------------------------------------
     def _refuse_write(self) -> bool:
@@ -438,6 +500,8 @@ class InspectorApp(App[None]):
         if event.worker.group == "scan":
             self.scanning = False
             self.deep_pending = False
+        if event.worker.group == "refresh":
+            self._watched = None  # the next change runs a full deep scan instead
         self.notify(f"{type(error).__name__}: {error}", title=f"Could not {event.worker.description}",
                     severity="error", markup=False)
 
@@ -448,6 +512,18 @@ class InspectorApp(App[None]):
     @on(OpenSession)
     def _open_session(self, event: OpenSession) -> None:
         self.open_session(event.session_id)
+
+    @on(RequestRecovery)
+    def _recovery_requested(self, event: RequestRecovery) -> None:
+        self.request_recovery(None if event.session_ids is None else list(event.session_ids))
+
+    @on(ToggleAllSessions)
+    def _toggle_all_requested(self) -> None:
+        self.toggle_all_sessions()
+
+    @on(CancelScan)
+    def _cancel_requested(self) -> None:
+        self.cancel_scan()
 
     def _sessions_screen(self) -> SessionsScreen | None:
         for screen in self.screen_stack:

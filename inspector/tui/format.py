@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timezone
-from pathlib import PurePosixPath
 
 from inspector.core.model import Diagnosis, Part
 from inspector.core.patterns import describe
@@ -43,7 +42,7 @@ def project_name(directory: str) -> str:
     """The last component of a session's directory (``webapp`` for ``/home/dev/src/webapp``)."""
     if not directory:
         return "-"
-    name = PurePosixPath(directory.replace("\\", "/")).name
+    name = directory.replace("\\", "/").rstrip("/").rpartition("/")[2]  # PurePosixPath(...).name
     return one_line(name or directory)
 
 

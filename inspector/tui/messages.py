@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from inspector.core.abort import AbortOutcome, AbortTarget
-from inspector.core.model import Plan, RunResult, ScanResult, Schema, Skip, UndoResult
+from inspector.core.model import Plan, RunResult, ScanResult, Skip, UndoResult
+from inspector.core.refresh import Watched
 
 from .watch import Signature
 
@@ -34,6 +35,18 @@ class ScanFinished(Message):
     final: bool
     all_sessions: bool
     generation: int
+    watched: Watched | None = None  # the deep tier's watermarks, which refreshes start from
+
+
+@dataclass
+class Refreshed(Message):
+    """An incremental refresh finished; ``watched`` None means only a full scan is correct now."""
+
+    watched: Watched | None
+    signature: Signature
+    changed: bool
+    generation: int
+    reason: str = ""
 
 
 @dataclass
@@ -49,9 +62,10 @@ class ScanCancelled(Message):
 
 @dataclass
 class DatabaseUnsupported(Message):
-    """The database is not one ocinspect can diagnose (2.x, legacy JSON, not OpenCode's, missing)."""
+    """The database is not one ocinspect can diagnose; ``kind`` is the core error's typed kind
+    (``v2``, ``legacy``, ``foreign``, ``missing``)."""
 
-    kind: Schema | str
+    kind: str
     detail: str
     generation: int
 
@@ -99,3 +113,20 @@ class OpenSession(Message):
     """Show a session's detail (posted by links in the detail screen)."""
 
     session_id: str
+
+
+@dataclass
+class RequestRecovery(Message):
+    """Plan a recovery, then ask to confirm it; ``session_ids`` None means every stale session."""
+
+    session_ids: tuple[str, ...] | None
+
+
+@dataclass
+class ToggleAllSessions(Message):
+    """Switch the list between stuck sessions only and every session."""
+
+
+@dataclass
+class CancelScan(Message):
+    """Stop the running scan; the list keeps showing the last complete one."""

@@ -73,3 +73,30 @@ def test_layout_fits_and_adds_activity_when_wide(demo) -> None:
         assert sum(c.width + 2 for c in columns) <= width - 2
         assert ("activity" in [c.key for c in columns]) == (width >= 110)
     assert all(isinstance(r, Row) for r in rows)
+
+
+def _imported_modules(path: Path) -> list[tuple[str, int]]:
+    """(module, level) of every import in ``path``, TYPE_CHECKING blocks included."""
+    found: list[tuple[str, int]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, 0) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            found.append((node.module or "", node.level))
+    return found
+
+
+@pytest.mark.parametrize("path", sorted([*(TUI / "screens").glob("*.py"), *(TUI / "widgets").glob("*.py")]),
+                         ids=lambda p: str(p.relative_to(TUI)))
+def test_screens_and_widgets_never_import_the_app(path: Path) -> None:
+    """Arrows point one way: app → screens/widgets → state/messages (harlequin's, posting's rule)."""
+    for module, level in _imported_modules(path):
+        absolute = module if level == 0 else None
+        assert absolute != "inspector.tui.app" and not (level == 2 and module == "app"), f"{path.name} imports the app"
+    assert "self.app.request_recovery" not in path.read_text(encoding="utf-8")
+
+
+def test_no_error_is_classified_by_its_text() -> None:
+    """The TUI switches on the core errors' typed ``kind``, never on words in the message."""
+    source = (TUI / "app.py").read_text(encoding="utf-8")
+    assert "_kind" not in source and '"2.x" in' not in source and '"legacy" in' not in source

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -16,10 +16,9 @@ from inspector.core.patterns import VERDICTS, describe, describe_warning
 from inspector.core.text import local_time
 
 from ..format import display_path, elapsed, one_line, plural, verdict_of
+from ..messages import RequestRecovery
+from ..state import AppState, app_state
 from ..widgets import PartCard, SessionLink
-
-if TYPE_CHECKING:
-    from ..app import InspectorApp
 
 
 def _section(title: str) -> Static:
@@ -133,8 +132,6 @@ class SessionDetailScreen(Screen[None]):
                 tooltip="Recover this session (and its subagent chain) after a confirmation."),
     ]
 
-    app: InspectorApp
-
     def __init__(self, session_id: str) -> None:
         super().__init__()
         self.session_id = session_id
@@ -144,6 +141,10 @@ class SessionDetailScreen(Screen[None]):
     @property
     def selected_session_id(self) -> str:
         return self.session_id
+
+    @property
+    def state(self) -> AppState:
+        return app_state(self)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -156,17 +157,18 @@ class SessionDetailScreen(Screen[None]):
         self.query_one("#detail").focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "recover_selected" and self.app.config.read_only:
+        if action == "recover_selected" and self.state.config.read_only:
             return False
         return True
 
     def action_recover_selected(self) -> None:
-        self.app.request_recovery([self.session_id])
+        self.post_message(RequestRecovery((self.session_id,)))
 
     async def _redraw(self, _value: object = None) -> None:
-        result = self.app.scan_result
+        state = self.state
+        result = state.scan_result
         diag = result.get(self.session_id) if result else None
-        key = (diag, self.app.recovered_ids if diag is None or not diag.is_stuck else None)
+        key = (diag, state.recovered_ids if diag is None or not diag.is_stuck else None)
         if key == self._shown:
             return
         self._shown = key
@@ -180,7 +182,7 @@ class SessionDetailScreen(Screen[None]):
         if result is None:
             return [Static(Content("Scanning…"), classes="notice")]
         if diag is None or not diag.is_stuck:
-            recovered = self.session_id in self.app.recovered_ids
+            recovered = self.session_id in self.state.recovered_ids
             text = (
                 "✓ Recovered: this session is no longer stuck. Press u to undo the last recovery."
                 if recovered else "✓ This session is not stuck (any more)."
@@ -188,13 +190,13 @@ class SessionDetailScreen(Screen[None]):
             widgets: list[Static | Vertical] = [Static(Content.styled(text, "bold $success"), classes="notice")]
             known = diag or self._last_seen
             if known is not None:
-                widgets.insert(0, Static(head_content(known, result, self.app.recovered_ids, stuck=False),
+                widgets.insert(0, Static(head_content(known, result, self.state.recovered_ids, stuck=False),
                                          id="detail-head"))
             else:
                 widgets.append(Static(Content(f"session {one_line(self.session_id)}"), classes="muted"))
             return widgets
-        now = self.app.config.now()
-        widgets = [Static(head_content(diag, result, self.app.recovered_ids), id="detail-head")]
+        now = self.state.config.now()
+        widgets = [Static(head_content(diag, result, self.state.recovered_ids), id="detail-head")]
         if diag.warnings:
             widgets += [_section("Before you continue this session"),
                         Static(warnings_content(diag), classes="section", id="detail-warnings")]
@@ -202,7 +204,7 @@ class SessionDetailScreen(Screen[None]):
             _section("Why it is stuck"),
             Static(why_content(diag, now), classes="section"),
             _section("What recovery will do"),
-            Static(recovery_content(diag, self.app.config.read_only), classes="section"),
+            Static(recovery_content(diag, self.state.config.read_only), classes="section"),
         ]
         links = self._chain_links(diag, result)
         if links:

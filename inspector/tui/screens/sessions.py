@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -13,15 +13,15 @@ from textual.widgets import DataTable, Footer, Header, Input
 
 from inspector.core.model import ScanResult
 
+from ..messages import CancelScan, OpenSession, RequestRecovery, ToggleAllSessions
+from ..state import AppState, app_state
 from ..widgets import EmptyState, ScanProgress, SessionPreview, SessionTable, StatusLine
 from ..widgets import empty_state
 
-if TYPE_CHECKING:
-    from ..app import InspectorApp
-
 
 class SessionsScreen(Screen[None]):
-    """Everything here is drawn from the app's state (``scan_result`` & co), never from SQL."""
+    """Everything here is drawn from the app's state (``scan_result`` & co), never from SQL;
+    everything it asks for is a posted message the app handles."""
 
     BINDING_GROUP_TITLE = "Sessions"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -36,8 +36,6 @@ class SessionsScreen(Screen[None]):
         Binding("escape", "back", "Back", id="back",
                 tooltip="Clear the filter, or cancel a running scan."),
     ]
-
-    app: InspectorApp
 
     def __init__(self) -> None:
         super().__init__()
@@ -68,6 +66,10 @@ class SessionsScreen(Screen[None]):
         self.watch(self.app, "scanning", self._scanning_changed)
         self.query_one(SessionTable).focus()
 
+    @property
+    def state(self) -> AppState:
+        return app_state(self)
+
     # drawing ---------------------------------------------------------------------------
     @property
     def query_text(self) -> str:
@@ -79,46 +81,47 @@ class SessionsScreen(Screen[None]):
         return self.query_one(SessionTable).selected_id
 
     def _redraw(self, _value: object = None) -> None:
-        app = self.app
-        result = app.scan_result
-        now = app.config.now()
-        self.query_one(StatusLine).show(app.config, result, deep_running=app.deep_pending)
+        state = self.state
+        result = state.scan_result
+        now = state.config.now()
+        self.query_one(StatusLine).show(state.config, result, deep_running=state.deep_pending)
         table = self.query_one(SessionTable)
         empty = self.query_one(EmptyState)
         if result is None:
             table.display = False
             empty.display = True
-            text = app.load_error
-            empty.update(empty_state.failed(app.config.db_path, text) if text else empty_state.scanning(app.config.db_path))
+            text = state.load_error
+            empty.update(empty_state.failed(state.config.db_path, text) if text else empty_state.scanning(state.config.db_path))
             self.query_one(SessionPreview).display = False
             return
-        drawn = (app.recovered_ids, self.query_text)
+        drawn = (state.recovered_ids, self.query_text)
         if result is not self._drawn_result or drawn != self._drawn:
             # several reactives change per scan: rebuild the rows once per new result/filter
             self._drawn_result, self._drawn = result, drawn
-            table.show(result, now=now, recovered=app.recovered_ids, query=self.query_text)
+            table.show(result, now=now, recovered=state.recovered_ids, query=self.query_text,
+                       refreshed=state.refreshed)
         has_rows = bool(table.rows_shown)
         table.display = has_rows
         empty.display = not has_rows
         if not has_rows:
-            empty.update(empty_state.nothing_stuck(app.config.db_path, filtered=bool(self.query_text.strip()),
-                                                   show_all=app.show_all))
-        self._update_preview()
-        self.refresh_bindings()
+            empty.update(empty_state.nothing_stuck(state.config.db_path, filtered=bool(self.query_text.strip()),
+                                                   show_all=state.show_all))
+        self._update_preview(keep_height=state.refreshed)
 
-    def _update_preview(self) -> None:
+    def _update_preview(self, keep_height: bool = False) -> None:
         preview = self.query_one(SessionPreview)
-        result = self.app.scan_result
+        state = self.state
+        result = state.scan_result
         selected = self.selected_session_id
         diag = result.get(selected) if (result is not None and selected) else None
         preview.display = diag is not None
-        preview.show(diag, now=self.app.config.now(), recovered=self.app.recovered_ids)
+        preview.show(diag, now=state.config.now(), recovered=state.recovered_ids, keep_height=keep_height)
 
     def _scanning_changed(self, scanning: bool) -> None:
         progress = self.query_one(ScanProgress)
         progress.display = scanning
         if scanning:
-            progress.start("Deep scan…" if self.app.scan_result is not None else "Scanning…")
+            progress.start("Deep scan…" if self.state.scan_result is not None else "Scanning…")
         self.refresh_bindings()
 
     def show_progress(self, phase: str, done: int, total: int) -> None:
@@ -133,7 +136,7 @@ class SessionsScreen(Screen[None]):
     def _selected(self, event: DataTable.RowSelected) -> None:
         session_id = self.selected_session_id
         if session_id:
-            self.app.open_session(session_id)
+            self.post_message(OpenSession(session_id))
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self) -> None:
@@ -145,10 +148,10 @@ class SessionsScreen(Screen[None]):
 
     # actions ---------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("recover_selected", "recover_all") and self.app.config.read_only:
+        if action in ("recover_selected", "recover_all") and self.state.config.read_only:
             return False
         if action == "back":
-            return True if (self.query_one("#filter", Input).display or self.app.scanning) else False
+            return True if (self.query_one("#filter", Input).display or self.state.scanning) else False
         return True
 
     def action_recover_selected(self) -> None:
@@ -156,13 +159,13 @@ class SessionsScreen(Screen[None]):
         if session_id is None:
             self.notify("No session is selected.", severity="warning")
             return
-        self.app.request_recovery([session_id])
+        self.post_message(RequestRecovery((session_id,)))
 
     def action_recover_all(self) -> None:
-        self.app.request_recovery(None)
+        self.post_message(RequestRecovery(None))
 
     def action_toggle_all(self) -> None:
-        self.app.toggle_all_sessions()
+        self.post_message(ToggleAllSessions())
 
     def action_filter(self) -> None:
         filter_input = self.query_one("#filter", Input)
@@ -177,6 +180,6 @@ class SessionsScreen(Screen[None]):
             filter_input.display = False
             self.query_one(SessionTable).focus()
             self._redraw()
-        elif self.app.scanning:
-            self.app.cancel_scan()
+        elif self.state.scanning:
+            self.post_message(CancelScan())
         self.refresh_bindings()

@@ -42,5 +42,18 @@ def preview_content(diag: Diagnosis | None, *, now: int, recovered: frozenset[st
 class SessionPreview(Static):
     """Refreshed on every cursor move; ``enter`` opens the full detail."""
 
-    def show(self, diag: Diagnosis | None, *, now: int, recovered: frozenset[str]) -> None:
-        self.update(preview_content(diag, now=now, recovered=recovered))
+    _drawn: Content | None = None
+
+    def show(self, diag: Diagnosis | None, *, now: int, recovered: frozenset[str], keep_height: bool = False) -> None:
+        """``keep_height`` (watch-mode refreshes): never shrink, so the list above keeps its size
+        and is not redrawn whole each time the previewed session gains or loses a line."""
+        content = preview_content(diag, now=now, recovered=recovered)
+        if content == self._drawn:  # a refresh that changed other sessions costs nothing here
+            return
+        width = self.content_size.width
+        old = self._drawn.get_height(self.styles, width) if self._drawn is not None and width > 0 else None
+        new = content.get_height(self.styles, width) if width > 0 else None
+        if keep_height and old is not None and new is not None and new < old:
+            content, new = content + Content("\n" * (old - new)), old
+        self._drawn = content
+        self.update(content, layout=old is None or new != old)  # same height: repaint, no layout

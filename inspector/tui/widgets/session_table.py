@@ -16,6 +16,7 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from inspector.core.model import Diagnosis, ScanResult
 from inspector.core.scan import depth_of
@@ -110,7 +111,10 @@ class SessionTable(DataTable[Text]):
         self._recovered: frozenset[str] = frozenset()
         self._query = ""
         self._rows: list[Row] = []
+        self._shown_cells: list[list[Text]] = []
         self._layout: list[Column] = []
+        self._layout_width = 0
+        self._cell_cache: dict[str, tuple[tuple[object, ...], list[Text]]] = {}
 
     @property
     def rows_shown(self) -> list[Row]:
@@ -122,40 +126,144 @@ class SessionTable(DataTable[Text]):
             return None
         return self._rows[self.cursor_row].diag.id
 
-    def show(self, result: ScanResult, *, now: int, recovered: frozenset[str], query: str) -> None:
-        """Replace the rows, keeping the cursor on the same session when it is still listed."""
-        self._result, self._now, self._recovered, self._query = result, now, recovered, query
-        self._rebuild()
+    def show(self, result: ScanResult, *, now: int, recovered: frozenset[str], query: str,
+             refreshed: bool = False) -> None:
+        """Replace the rows, keeping the cursor on the same session when it is still listed.
 
-    def _rebuild(self) -> None:
+        ``refreshed``: the same view brought up to date by watch mode; the column widths stay
+        (a session whose pattern changes every few seconds must not make the table jitter).
+        """
+        same_view = refreshed and self._result is not None and (recovered, query) == (self._recovered, self._query)
+        self._result, self._now, self._recovered, self._query = result, now, recovered, query
+        self._rebuild(keep_layout=same_view)
+
+    def _rebuild(self, keep_layout: bool = False) -> None:
+        """Show the current rows. A watch-mode refresh usually adds or drops a row or changes a
+        few cells: then only those are touched, because a DataTable rebuilt from scratch measures
+        every cell again (the difference between ~10 and ~60 ms per refresh on a big list)."""
         selected = self.selected_id
         old_index = self.cursor_row
-        self._rows = visible_rows(self._result, self._query) if self._result else []
-        self._layout = layout(self.size.width or 80, self._rows, badge=self._badge_width())
-        self.clear(columns=True)
-        for column in self._layout:
-            self.add_column(column.label, width=column.width, key=column.key)
-        self.add_rows([self._cells(row) for row in self._rows])
-        if not self._rows:
+        rows = visible_rows(self._result, self._query) if self._result else []
+        width = self.size.width or 80
+        columns = layout(width, rows, badge=self._badge_width(rows))
+        if keep_layout and columns != self._layout and self._still_fits(width, rows):
+            columns = self._layout
+        cells = [self._cached_cells(row, columns) for row in rows]
+        stored = self._patch(rows, cells) if columns == self._layout and self.columns else None
+        if stored is None:
+            self._layout, self._layout_width = columns, width
+            self.clear(columns=True)
+            for column in columns:
+                self.add_column(column.label, width=column.width, key=column.key)
+            for row, row_cells in zip(rows, cells):
+                self.add_row(*row_cells, key=row.diag.id)
+            stored = cells
+        self._rows, self._shown_cells = rows, stored
+        if not rows:
             return
-        ids = [r.diag.id for r in self._rows]
+        ids = [r.diag.id for r in rows]
         index = ids.index(selected) if selected in ids else min(max(old_index, 0), len(ids) - 1)
-        self.move_cursor(row=index, animate=False)
+        if index != self.cursor_row:
+            self.move_cursor(row=index, animate=False)
 
-    def _badge_width(self) -> int:
-        labels = [VERDICT_LABELS.get(v, v) for v in (verdict_of(r.diag, self._recovered) for r in self._rows)]
-        return max([len("Verdict"), *(len(label) + 2 for label in labels)]) if labels else 9
+    def _patch(self, rows: list[Row], cells: list[list[Text]]) -> list[list[Text]] | None:
+        """Turn the shown rows into ``rows`` in place: remove, add, update changed cells, reorder.
+
+        Returns the cells the table now holds (unchanged ones are the objects already shown), or
+        None when a rebuild is simpler (many rows come or go).
+        """
+        old = {r.diag.id: i for i, r in enumerate(self._rows)}
+        keys = [r.diag.id for r in rows]
+        gone = old.keys() - set(keys)
+        if len(gone) + sum(1 for k in keys if k not in old) > max(8, len(keys) // 4):
+            return None
+        for key in gone:
+            self.remove_row(key)
+        stored: list[list[Text]] = []
+        for key, row_cells in zip(keys, cells):
+            if key not in old:
+                self.add_row(*row_cells, key=key)
+                stored.append(row_cells)
+                continue
+            kept: list[Text] = []
+            for column, cell, was in zip(self._layout, row_cells, self._shown_cells[old[key]]):
+                if _same(cell, was):
+                    kept.append(was)
+                else:
+                    self.update_cell(key, column.key, cell)
+                    kept.append(cell)
+            stored.append(kept)
+        if self._order() != keys:
+            # DataTable appends new rows and cannot insert: sort by where each title cell (the
+            # very object the table holds) belongs
+            position = {id(row_cells[0]): index for index, row_cells in enumerate(stored)}
+            self.sort(self._layout[0].key, key=lambda title: position.get(id(title), len(position)))
+            if self._order() != keys:
+                return None
+        return stored
+
+    def _still_fits(self, width: int, rows: list[Row]) -> bool:
+        """The shown columns suit ``rows`` too: same width and badge, and only a few rows come or
+        go (otherwise a fresh layout is better). A longer title, project or pattern than before
+        is shortened with "…" like any other (the preview and the detail show it in full)."""
+        if not self._layout or width != self._layout_width:
+            return False
+        if self._badge_width(rows) != {c.key: c.width for c in self._layout}.get("verdict"):
+            return False
+        before = {r.diag.id for r in self._rows}
+        return len(before.symmetric_difference(r.diag.id for r in rows)) <= max(8, len(rows) // 4)
+
+    def update_cell(self, row_key: RowKey | str, column_key: ColumnKey | str, value: Text, *,
+                    update_width: bool = False) -> None:
+        """Like DataTable's, but repaint only that row: DataTable repaints every visible line
+        (~40 lines of Rich rendering on a tall terminal) for one changed cell, and watch mode
+        changes a few cells every couple of seconds. Falls back to DataTable's own otherwise."""
+        try:
+            index = self.get_row_index(row_key)
+            self.get_column_index(column_key)
+            if update_width:
+                raise AttributeError
+            self._data[row_key][column_key] = value  # type: ignore[index]
+            self._update_count += 1  # the row caches are keyed by it
+        except AttributeError:
+            super().update_cell(row_key, column_key, value, update_width=update_width)
+            return
+        self.refresh_row(index)
+
+    def _order(self) -> list[str]:
+        return [str(row.key.value) for row in self.ordered_rows]
+
+    def _badge_width(self, rows: list[Row]) -> int:
+        labels = [VERDICT_LABELS.get(v, v) for v in (verdict_of(r.diag, self._recovered) for r in rows)]
+        return max([len("Verdict"), *(len(label) + 2 for label in labels)])
 
     def on_resize(self, event: events.Resize) -> None:
-        if self._result is not None and layout(event.size.width, self._rows, badge=self._badge_width()) != self._layout:
+        # the columns depend on the width only (the preview below may change the height)
+        if self._result is not None and event.size.width != self._layout_width:
             self._rebuild()
 
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"session-table--{name}")
 
-    def _cells(self, row: Row) -> list[Text]:
+    def _cached_cells(self, row: Row, columns: list[Column]) -> list[Text]:
+        """A row's cells, reused while nothing they show changed (a refresh keeps most rows)."""
         diag = row.diag
-        widths = {c.key: c.width for c in self._layout}
+        key = (diag, row.depth, verdict_of(diag, self._recovered), tuple(columns),
+               elapsed(diag.stuck_since, self._now) if diag.is_stuck else "-")
+        cached = self._cell_cache.get(diag.id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        cells = self._cells(row, columns)
+        self._cell_cache[diag.id] = (key, cells)
+        return cells
+
+    def notify_style_update(self) -> None:
+        self._cell_cache.clear()  # badge colours come from component classes (the theme)
+        super().notify_style_update()
+
+    def _cells(self, row: Row, columns: list[Column]) -> list[Text]:
+        diag = row.diag
+        widths = {c.key: c.width for c in columns}
         verdict = verdict_of(diag, self._recovered)
         muted = self._style("muted")
         indent = "  " * (row.depth - 1) + "└ " if row.depth else ""
@@ -174,4 +282,9 @@ class SessionTable(DataTable[Text]):
         }
         if not diag.is_stuck:
             cells["title"].stylize(muted)
-        return [cells[c.key] for c in self._layout]
+        return [cells[c.key] for c in columns]
+
+
+def _same(a: Text, b: Text) -> bool:
+    """Cells look the same (``Text.__eq__`` ignores the base style, which carries the badge)."""
+    return a.plain == b.plain and a.style == b.style and a.spans == b.spans

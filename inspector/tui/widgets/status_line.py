@@ -47,5 +47,10 @@ def status_content(config: AppConfig, result: ScanResult | None, *, deep_running
 class StatusLine(Static):
     """Updated by the sessions screen whenever the app's scan state changes."""
 
+    _drawn: Content | None = None
+
     def show(self, config: AppConfig, result: ScanResult | None, *, deep_running: bool) -> None:
-        self.update(status_content(config, result, deep_running=deep_running))
+        content = status_content(config, result, deep_running=deep_running)
+        if content != self._drawn:  # unchanged text: no layout pass
+            self._drawn = content
+            self.update(content)

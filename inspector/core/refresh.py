@@ -1,0 +1,406 @@
+"""Keep a deep scan current at O(changes): read what was written since, not the whole database.
+
+OpenCode makes a row stuck only by inserting it (a new ``pending`` tool part, a new assistant
+message) and un-sticks only rows that are already known to be stuck. So after one full deep scan
+(:func:`full_scan`) a :func:`refresh` reads
+
+- new rows: ``rowid >`` the newest one seen, per table, through the rowid b-tree;
+- the known stuck rows again, by id; only rows whose ``time_updated`` changed are parsed again;
+- OpenCode's sync event log where it exists (events after the last one seen): every row OpenCode
+  writes appends an event naming it, so updates that make a row stuck are re-checked by id too
+  (a replayed event, an ``undo`` from another process);
+- the ``session`` table (small, no blobs): compaction marks, titles, last activity.
+
+Rarely, a *sweep* over ``time_updated`` (the b-tree only, never the overflow pages of ``data``)
+is the safety net for writers that update rows without an event. A full deep scan is needed
+when the file's identity changes (a replaced file, VACUUM renumbering rowids, a shrinking
+checkpoint, a schema change: :class:`FullScanNeeded`), when the user asks, and at a bounded
+interval (:func:`next_step`). Every watermark is the database's own value (rowids, event rowids,
+``time_updated`` with a slack for writers whose clocks disagree), never our clock.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from sqlalchemy.engine import Connection
+
+from . import queries as q
+from .children import infer_children
+from .live import LiveStatus, detect
+from .model import ScanResult
+from .scan import (
+    Progress,
+    _chunks,
+    _collect,
+    _Findings,
+    _liveness,
+    _load,
+    _message,
+    _part,
+    assemble,
+    compacting_sessions,
+    completed_messages,
+    ignored_prompts,
+    now_ms,
+    read_sessions,
+    sessions_at_risk,
+)
+from .store import Store
+
+__all__ = [
+    "DEFAULT_POLICY", "FullScanNeeded", "Marks", "Policy", "Tail", "Watched",
+    "full_scan", "liveness_stale", "next_step", "refresh", "same_result",
+]
+
+# Rows a writer changed with a clock up to this far behind the newest ``time_updated`` in the
+# database are still found by the sweep (clocks of processes on one machine agree; a slack
+# covers a second machine on a shared file or a foreign script with its own idea of "now").
+SWEEP_SLACK_MS = 15 * 60 * 1000
+# A sweep that finds more changed rows than this gives way to a full scan (cheaper by then).
+SWEEP_MAX_ROWS = 50_000
+TRACKED = ("part", "message", "session")
+Step = Literal["full", "sweep", "changes"]
+
+
+class FullScanNeeded(Exception):
+    """The file is not the one the watermarks describe any more; only a full scan is correct."""
+
+
+@dataclass(frozen=True)
+class Tail:
+    """The newest row of a table: where the next refresh resumes, and proof rowids held."""
+
+    rowid: int
+    id: str | None
+
+
+@dataclass(frozen=True)
+class Marks:
+    """Where the last scan left off, in the database's own terms."""
+
+    identity: tuple[int, int]
+    schema_version: int
+    page_count: int
+    tails: Mapping[str, Tail]
+    updated: Mapping[str, int] = field(default_factory=dict)
+    versions: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Watched:
+    """A deep scan kept current: the result, its watermarks and when (monotonic) each step ran."""
+
+    result: ScanResult
+    marks: Marks
+    live: LiveStatus
+    all_sessions: bool
+    full_at: float
+    swept_at: float
+    live_at: float
+    pinned_live: bool = False
+    hung_after_ms: int | None = None  # the hung threshold every refresh decides verdicts with
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How often the costlier steps run (seconds); the defaults keep an idle TUI at ~0 CPU."""
+
+    full_every_s: float = 15 * 60.0
+    sweep_every_s: float = 5 * 60.0
+    live_every_s: float = 5.0
+
+
+DEFAULT_POLICY = Policy()
+
+
+def next_step(watched: Watched | None, clock: float, policy: Policy = DEFAULT_POLICY) -> Step:
+    """What a refresh at monotonic time ``clock`` should do: a full deep scan, a sweep, or changes."""
+    if watched is None or clock - watched.full_at >= policy.full_every_s:
+        return "full"
+    if clock - watched.swept_at >= policy.sweep_every_s:
+        return "sweep"
+    return "changes"
+
+
+def liveness_stale(watched: Watched, clock: float, policy: Policy = DEFAULT_POLICY) -> bool:
+    """True when a verdict depends on a running OpenCode that was last asked too long ago: such
+    a refresh is worth it even if the file did not change (OpenCode may have died meanwhile)."""
+    if watched.pinned_live or clock - watched.live_at < policy.live_every_s:
+        return False
+    return any(d.verdict in ("live", "unknown") for d in watched.result.stuck)
+
+
+def full_scan(
+    store: Store,
+    *,
+    all_sessions: bool = False,
+    live: LiveStatus | None = None,
+    now: int | None = None,
+    cancel: threading.Event | None = None,
+    progress: Progress | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    hung_after_ms: int | None = None,
+) -> Watched:
+    """A deep scan (exactly :func:`scan.scan`'s result) plus the watermarks refreshes start from."""
+    now = now_ms() if now is None else now
+    store.require_v1()
+    started = clock()
+    liveness = _liveness(store.path) if live is None else None
+    with store.read() as conn:
+        marks = _marks(store, conn)  # first, in the scan's own snapshot: nothing can slip between
+        found = _collect(store, conn, quick=False, session_ids=None, cancel=cancel, progress=progress, now=now)
+        sessions, activity = read_sessions(store, conn, found.session_ids, all_sessions=all_sessions)
+        at_risk = sessions_at_risk(conn, found, sessions, now)
+        versions = _versions(conn, found)
+    if liveness is not None:
+        live = liveness({sessions[s].directory for s in found.session_ids & set(sessions)})
+    assert live is not None
+    result = assemble(store, found, sessions, activity, live, quick=False, now=now, all_sessions=all_sessions,
+                      at_risk=at_risk, hung_after_ms=hung_after_ms)
+    marks = replace(marks, versions=versions)
+    return Watched(result=result, marks=marks, live=live, all_sessions=all_sessions, full_at=started,
+                   swept_at=started, live_at=started, pinned_live=liveness is None, hung_after_ms=hung_after_ms)
+
+
+def refresh(
+    store: Store,
+    watched: Watched,
+    *,
+    sweep: bool = False,
+    recheck_live: bool = False,
+    live: LiveStatus | None = None,
+    now: int | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    policy: Policy = DEFAULT_POLICY,
+) -> Watched:
+    """``watched`` brought up to date with what changed since; raises :class:`FullScanNeeded`.
+
+    ``sweep`` adds the ``time_updated`` safety net; ``recheck_live`` asks OpenCode about
+    liveness again even if no finding changed. ``live`` pins liveness (tests, screenshots).
+    """
+    now = now_ms() if now is None else now
+    store.require_v1()
+    if watched.result.quick:
+        raise ValueError("refresh needs a deep scan to start from (full_scan)")
+    marks = watched.marks
+    found = _findings_of(watched.result)
+    versions = dict(marks.versions)
+    updated = dict(marks.updated)
+    with store.read() as conn:
+        tails = _check_identity(store, conn, marks)
+        touched = _absorb_new_rows(conn, marks, tails, found, versions)
+        parts, messages = set(found.parts), set(found.messages)
+        if "event" in tails:
+            more_parts, more_messages = _logged_rows(conn, marks.tails["event"].rowid, tails["event"].rowid)
+            parts |= more_parts
+            messages |= more_messages
+        if sweep:
+            for table, ids in (("part", parts), ("message", messages)):
+                since = updated.get(table, 0) - SWEEP_SLACK_MS
+                swept = list(conn.execute(q.UPDATED_SINCE[table], {"since": since}))
+                if len(swept) > SWEEP_MAX_ROWS:
+                    raise FullScanNeeded(f"{len(swept)} {table} rows changed; a full scan is cheaper")
+                ids.update(row.id for row in swept)
+                updated[table] = max([updated.get(table, 0), *(int(row.time_updated) for row in swept)])
+        _recheck(conn, "part", parts, found, versions)
+        _recheck(conn, "message", messages, found, versions)
+        found.parts = infer_children(conn, found.parts)  # OpenCode 1.2/1.3 name no subagent
+        found.compacting = compacting_sessions(store, conn)
+        # only new messages can change which prompt is the newest: ask for those sessions alone
+        found.ignored_prompts = ignored_prompts(conn, sorted(touched | found.ignored_prompts))
+        found.completed_messages = completed_messages(conn, found)
+        # a session's last activity only moves when it gets a new message
+        known_activity = {d.id: d.last_activity for d in watched.result.sessions
+                          if d.last_activity is not None and d.id not in touched}
+        sessions, activity = read_sessions(store, conn, found.session_ids, all_sessions=watched.all_sessions,
+                                           known_activity=known_activity)
+        # which OpenCode writes the file is re-read by the next full scan (bounded interval)
+        found.wrap_writer = watched.result.wrap_writer
+        at_risk = sessions_at_risk(conn, found, sessions, now)
+    moment = clock()
+    stuck = found.session_ids & set(sessions)
+    status, live_at = watched.live, watched.live_at
+    if live is not None:
+        status = live
+    elif not watched.pinned_live and (recheck_live or (
+            _findings_changed(watched.result, found, stuck)
+            # OpenCode running: ask it about the new state; not running: a fresh enough "no"
+            # stands (the repair itself always asks again before it writes)
+            and (watched.live.running is not False or moment - watched.live_at >= policy.live_every_s))):
+        status, live_at = detect(store.path, {sessions[s].directory for s in stuck}), moment
+    result = assemble(store, found, sessions, activity, status, quick=False, now=now,
+                      all_sessions=watched.all_sessions, at_risk=at_risk, hung_after_ms=watched.hung_after_ms)
+    kept = {key: value for key, value in versions.items() if key in found.parts or key in found.messages}
+    return replace(
+        watched,
+        result=result,
+        marks=replace(marks, tails=tails, updated=updated, versions=kept),
+        live=status,
+        swept_at=moment if sweep else watched.swept_at,
+        live_at=live_at,
+    )
+
+
+def same_result(a: ScanResult | None, b: ScanResult | None) -> bool:
+    """Equal apart from when they were taken (nothing to redraw)."""
+    if a is None or b is None:
+        return a is b
+    return replace(a, scanned_at=b.scanned_at) == b
+
+
+# -- watermarks ------------------------------------------------------------------------------
+def _identity(store: Store) -> tuple[int, int]:
+    try:
+        info = os.stat(store.path)
+    except OSError as exc:
+        raise FullScanNeeded(f"{store.path} cannot be read ({exc.strerror or exc})") from None
+    return (info.st_dev, info.st_ino)
+
+
+def _where_we_are(conn: Connection, tables: tuple[str, ...], at: Mapping[str, Tail]) -> Any:
+    params = {f"{t}_at": at[t].rowid if t in at else 0 for t in tables}
+    return conn.execute(q.where_we_are(tables), params).one()
+
+
+def _tails_of(row: Any, tables: Iterable[str]) -> dict[str, Tail]:
+    mapping = row._mapping
+    return {t: Tail(int(mapping[f"{t}_rowid"] or 0), mapping[f"{t}_id"]) for t in tables}
+
+
+def _tracked(conn: Connection) -> tuple[str, ...]:
+    return TRACKED + (("event",) if conn.execute(q.HAS_EVENT_LOG).first() is not None else ())
+
+
+def _marks(store: Store, conn: Connection) -> Marks:
+    tables = _tracked(conn)
+    row = _where_we_are(conn, tables, {})
+    return Marks(
+        identity=_identity(store),
+        schema_version=int(row.schema_version),
+        page_count=int(row.page_count),
+        tails=_tails_of(row, tables),
+        updated=_recent_updates(conn),
+    )
+
+
+def _recent_updates(conn: Connection) -> dict[str, int]:
+    """The sweep's first watermark per table: the newest ``time_updated`` among the newest rows.
+
+    A database value, and never above the true newest one (a lower watermark only makes the
+    sweep look at more rows), without walking the whole table as ``max(time_updated)`` would.
+    """
+    return {table: int(conn.execute(q.RECENT_UPDATED[table]).scalar_one()) for table in ("part", "message")}
+
+
+def _check_identity(store: Store, conn: Connection, marks: Marks) -> dict[str, Tail]:
+    """The current tails, after proving the file is still the one ``marks`` describe."""
+    if _identity(store) != marks.identity:
+        raise FullScanNeeded("the database file was replaced")
+    tables = tuple(marks.tails)
+    row = _where_we_are(conn, tables, marks.tails)
+    if int(row.schema_version) != marks.schema_version:
+        raise FullScanNeeded("the schema changed")
+    if int(row.page_count) < marks.page_count:
+        raise FullScanNeeded("the database shrank (VACUUM or a checkpoint)")
+    for table, tail in marks.tails.items():
+        if tail.rowid and row._mapping[f"{table}_at"] != tail.id:
+            raise FullScanNeeded(f"rows of {table} were renumbered or deleted")
+    return _tails_of(row, tables)
+
+
+# -- reading what changed ----------------------------------------------------------------------
+def _findings_of(result: ScanResult) -> _Findings:
+    """The raw findings behind a result (the diagnosis keeps every one of them)."""
+    found = _Findings()
+    for diag in result.sessions:
+        for message in diag.unfinished_messages:
+            found.messages[message.id] = message
+        for part in diag.stuck_parts:
+            found.parts[part.id] = replace(part, message_completed=False) if part.message_completed else part
+        if "ignores-prompts" in diag.patterns:
+            found.ignored_prompts.add(diag.id)
+    return found
+
+
+def _absorb(table: str, rows: Iterable[Any], found: _Findings, versions: dict[str, int]) -> None:
+    for row in rows:
+        data = _load(row, table)
+        if table == "part":
+            part = _part(row, data)
+            if part.status in ("pending", "running"):
+                found.parts[part.id] = part
+        else:
+            message = _message(row, data)
+            if message.role == "assistant" and message.completed is None:
+                found.messages[message.id] = message
+        versions[row.id] = int(row.time_updated)
+
+
+def _absorb_new_rows(
+    conn: Connection, marks: Marks, tails: Mapping[str, Tail], found: _Findings, versions: dict[str, int]
+) -> set[str]:
+    """Stuck rows among those inserted since; returns the sessions that got new messages."""
+    touched: set[str] = set()
+    for table, query in (("message", q.UNFINISHED_MESSAGES), ("part", q.STUCK_PARTS_RANGE)):
+        lo, hi = marks.tails[table].rowid + 1, tails[table].rowid
+        if hi < lo:
+            continue
+        _absorb(table, conn.execute(query, {"lo": lo, "hi": hi}), found, versions)
+        if table == "message":
+            touched = {row.session_id for row in conn.execute(q.SESSIONS_OF_NEW_MESSAGES, {"lo": lo - 1})}
+    return touched
+
+
+def _logged_rows(conn: Connection, after: int, upto: int) -> tuple[set[str], set[str]]:
+    """Parts and messages named by the event log since event rowid ``after``."""
+    parts: set[str] = set()
+    messages: set[str] = set()
+    if upto > after:
+        for row in conn.execute(q.NEW_EVENTS, {"lo": after, "hi": upto}):
+            kind = str(row.type or "")
+            if kind.startswith("message.part.") and isinstance(row.part_id, str):
+                parts.add(row.part_id)
+            elif kind.startswith("message.") and isinstance(row.message_id, str):
+                messages.add(row.message_id)
+    return parts, messages
+
+
+def _versions(conn: Connection, found: _Findings) -> dict[str, int]:
+    """The version of every stuck row, read in the scan's first snapshot: never newer than what
+    was parsed, so a row that changed since is read again by the next refresh."""
+    versions: dict[str, int] = {}
+    for table, ids in (("part", found.parts), ("message", found.messages)):
+        for chunk in _chunks(sorted(ids)):
+            versions.update((row.id, int(row.time_updated)) for row in conn.execute(q.VERSIONS[table], {"ids": chunk}))
+    return versions
+
+
+def _recheck(conn: Connection, table: str, ids: set[str], found: _Findings, versions: dict[str, int]) -> None:
+    """Bring ``ids`` up to date: a row whose version (``time_updated``, which OpenCode and our
+    repair bump on every write) did not change is left as it is; the others are read again,
+    through the same stuck filter as a full scan, and parsed."""
+    known = found.parts if table == "part" else found.messages
+    current: dict[str, int] = {}
+    for chunk in _chunks(sorted(ids)):
+        current.update((row.id, int(row.time_updated)) for row in conn.execute(q.VERSIONS[table], {"ids": chunk}))
+    changed = sorted(i for i in ids if i not in current or i not in known or versions.get(i) != current[i])
+    query = q.STUCK_PARTS_BY_ID if table == "part" else q.UNFINISHED_MESSAGES_BY_ID
+    for chunk in _chunks(changed):
+        for row_id in chunk:
+            known.pop(row_id, None)
+            versions.pop(row_id, None)
+        _absorb(table, conn.execute(query, {"ids": chunk}), found, versions)
+
+
+def _findings_changed(result: ScanResult, found: _Findings, stuck: set[str]) -> bool:
+    """Did anything become stuck or unstuck (then liveness is asked again)?"""
+    before = {(p.id, p.status) for d in result.sessions for p in d.stuck_parts}
+    before |= {(m.id, "") for d in result.sessions for m in d.unfinished_messages}
+    after = {(p.id, p.status) for p in found.parts.values()} | {(m, "") for m in found.messages}
+    return before != after or {d.id for d in result.stuck} != stuck

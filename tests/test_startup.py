@@ -1,0 +1,78 @@
+"""Start-up stays lean: each command imports only what it needs (issue 12, part 3).
+
+Pinned through ``sys.modules`` of a real ``ocinspect`` process (the CLI entry point run with
+``runpy``, exactly as ``python -m inspector`` runs it). SQLAlchemy is imported by every command
+that reads the database (all SQL goes through it); what must not come along is the TUI, the
+repair machinery, the HTTP client (only needed once a live OpenCode process was found) and, for
+commands that never open a database, SQLAlchemy and psutil themselves.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PROBE = """
+import runpy, sys
+before = set(sys.modules)  # the interpreter's own start-up (site, .pth files) is not ours
+sys.argv = ["ocinspect", *sys.argv[1:]]
+try:
+    runpy.run_module("inspector", run_name="__main__", alter_sys=True)
+except SystemExit:
+    pass
+loaded = sorted(set(sys.modules) - before)
+sys.stdout.flush()
+sys.stderr.write("\\nMODULES " + " ".join(loaded) + "\\n")
+"""
+
+# Exactly the inspector modules a quick scan needs: nothing of the TUI, recover, journal, demo.
+SCAN_QUICK = {
+    "inspector", "inspector.cli", "inspector.render",
+    "inspector.core", "inspector.core.errors", "inspector.core.live", "inspector.core.locate",
+    "inspector.core.model", "inspector.core.patterns", "inspector.core.queries", "inspector.core.scan",
+    "inspector.core.store", "inspector.core.text", "inspector.core.tree",
+    # pure helpers of the scan itself: the id-wrap risk, inferred subagent links
+    "inspector.core.idwrap", "inspector.core.children",
+}
+NEVER_FOR_SCAN = ("textual", "rich", "inspector.tui", "http.client", "urllib.request",
+                  "sqlalchemy.orm", "sqlalchemy.ext", "importlib.resources")
+DATABASE_STACK = ("sqlalchemy", "psutil", "sqlite3", "concurrent.futures", "importlib.metadata")
+
+
+def modules_of(*args: str) -> set[str]:
+    """The modules one ``ocinspect ARGS`` process run from this checkout loads after start-up."""
+    out = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60)
+    marker = out.stderr.rpartition("MODULES ")[2]
+    assert marker.strip(), out.stderr
+    return set(marker.split())
+
+
+def loaded(modules: set[str], prefixes: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes))
+
+
+def test_scan_quick_imports_only_what_it_needs(fixture_db) -> None:
+    modules = modules_of("--db", str(fixture_db("stuck-bash")), "scan", "--quick", "--json")
+    assert {m for m in modules if m.split(".")[0] == "inspector"} == SCAN_QUICK
+    assert loaded(modules, NEVER_FOR_SCAN) == []
+    assert {"sqlalchemy", "psutil"} <= modules  # every query through SQLAlchemy; liveness
+
+
+@pytest.mark.parametrize("args", [("--version",), ("--help",), ("scan", "--help"), ("recover", "--help")],
+                         ids=lambda a: " ".join(a))
+def test_commands_without_a_database_load_no_database_stack(args: tuple[str, ...]) -> None:
+    modules = modules_of(*args)
+    assert loaded(modules, DATABASE_STACK + NEVER_FOR_SCAN) == []
+    assert {m for m in modules if m.split(".")[0] == "inspector"} <= {
+        "inspector", "inspector.cli", "inspector.core", "inspector.core.errors"}
+
+
+def test_runs_reads_the_journal_without_sqlalchemy_or_psutil() -> None:
+    modules = modules_of("runs", "--json")
+    assert loaded(modules, DATABASE_STACK + NEVER_FOR_SCAN) == []

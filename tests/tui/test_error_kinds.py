@@ -1,0 +1,47 @@
+"""The TUI picks the explanation of an unusable database by the core error's typed kind."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from inspector.tui.screens import UnsupportedScreen
+
+from .conftest import SIZE, app_for, settle
+
+
+def _v2(path: Path) -> Path:
+    conn = sqlite3.connect(path)
+    conn.executescript("CREATE TABLE session_v2 (id TEXT PRIMARY KEY); CREATE TABLE event (id TEXT);")
+    conn.close()
+    return path
+
+
+def _foreign(path: Path) -> Path:
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE notes (id TEXT)")
+    conn.close()
+    return path
+
+
+def _legacy(path: Path) -> Path:
+    (path / "storage" / "session").mkdir(parents=True)
+    return path
+
+
+# Names full of the words a text search would trip over.
+@pytest.mark.parametrize("make, kind", [
+    (lambda: _legacy(Path("opencode-2.x")), "legacy"),
+    (lambda: _v2(Path("legacy.db")), "v2"),
+    (lambda: _foreign(Path("opencode-2.x.db")), "foreign"),
+    (lambda: _foreign(Path("legacy-notes.db")), "foreign"),
+    (lambda: Path("legacy-2.x.db"), "missing"),
+], ids=["legacy-named-2.x", "v2-named-legacy", "foreign-named-2.x", "foreign-named-legacy", "missing"])
+async def test_unsupported_screen_follows_the_error_kind(make, kind: str) -> None:
+    app = app_for(make())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, UnsupportedScreen)
+        assert app.screen.kind == kind
