@@ -4,8 +4,9 @@
 Rows (see bench/README.md): the ``sqlite3`` CLI baseline (every SQL variant of baseline.py, the
 fastest correct one is the reference), the naive Python loader, ``ocinspect scan`` / ``scan
 --quick`` as processes, the core scan in-process, the TUI's first paint / stuck list / refresh
-when nothing changed, ``recover --all`` of 1,000 stuck sessions on a copy, and peak RSS on the
-default and on a 4× smaller database.
+when nothing changed, the TUI in watch mode beside a second process writing (CPU, latency),
+``recover --all`` of 1,000 stuck sessions on a copy, and peak RSS on the default and on a 4×
+smaller database.
 
 Timings are wall clock, best (min) and median of ``--reps`` repetitions; ratios use the minimums.
 Targets are reported PASS/FAIL, never asserted. A row whose code is missing or broken prints

@@ -1,7 +1,7 @@
 """Start-up stays lean: each command imports only what it needs (issue 12, part 3).
 
-Pinned through ``sys.modules`` of a real ``ocinspect`` process (the CLI entry point run with
-``runpy``, exactly as ``python -m inspector`` runs it). SQLAlchemy is imported by every command
+Pinned through ``sys.modules`` of a real ``ocinspect`` process (the click command that
+``python -m inspector`` and the console script run). SQLAlchemy is imported by every command
 that reads the database (all SQL goes through it); what must not come along is the TUI, the
 repair machinery, the HTTP client (only needed once a live OpenCode process was found) and, for
 commands that never open a database, SQLAlchemy and psutil themselves.
@@ -9,6 +9,7 @@ commands that never open a database, SQLAlchemy and psutil themselves.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -18,11 +19,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = """
-import runpy, sys
+import sys
 before = set(sys.modules)  # the interpreter's own start-up (site, .pth files) is not ours
-sys.argv = ["ocinspect", *sys.argv[1:]]
+from inspector.cli import cli  # what ``main`` runs (``main`` itself ends with os._exit)
 try:
-    runpy.run_module("inspector", run_name="__main__", alter_sys=True)
+    cli(sys.argv[1:], prog_name="ocinspect")
 except SystemExit:
     pass
 loaded = sorted(set(sys.modules) - before)
@@ -76,3 +77,25 @@ def test_commands_without_a_database_load_no_database_stack(args: tuple[str, ...
 def test_runs_reads_the_journal_without_sqlalchemy_or_psutil() -> None:
     modules = modules_of("runs", "--json")
     assert loaded(modules, DATABASE_STACK + NEVER_FOR_SCAN) == []
+
+
+@pytest.mark.parametrize("args, code", [
+    (("scan", "--json"), 1),
+    (("scan", "--quick"), 1),
+    (("--db", "/nonexistent/opencode.db", "scan"), 2),
+    (("--version",), 0),
+    (("recover",), 2),
+], ids=["scan-json", "scan-text", "missing-db", "version", "usage-error"])
+def test_the_process_ends_fast_with_all_output_and_the_right_code(fixture_db, args, code) -> None:
+    """``main`` ends with ``os._exit`` (skipping ~30 ms of interpreter teardown): every byte of
+    output must still arrive, and the documented exit code."""
+    db = ["--db", str(fixture_db("stuck-bash"))] if "--db" not in args else []
+    done = subprocess.run([sys.executable, "-m", "inspector", *db, *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == code, done.stderr
+    if args == ("scan", "--json"):
+        assert json.loads(done.stdout)["sessions"][0]["id"] == "ses_df18eeb6dffeePv0iTauMoOxIU"
+    elif code == 2:
+        assert done.stderr.strip() and "Traceback" not in done.stderr
+    else:
+        assert done.stdout.strip()
