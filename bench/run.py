@@ -42,7 +42,7 @@ import make_db  # noqa: E402
 
 OUT = HERE / "out"
 DEFAULT_DB = OUT / "opencode-bench.db"
-ROWS = ("variants", "baseline", "naive", "scan", "core", "tui", "watch", "recover", "rss_small")
+ROWS = ("variants", "baseline", "naive", "scan", "core", "tui", "watch", "recover", "start", "rss_small")
 TARGETS = {
     # key: (label, comparison, limit)
     "quick/baseline": ("scan --quick (process) / baseline", "<=", 0.25),
@@ -56,6 +56,7 @@ TARGETS = {
     "watch_idle_cpu_s": ("TUI CPU-s idle, per 10 s", "<=", 0.1),
     "watch_stuck_shown_s": ("new stuck tool part on screen after, s (worst)", "<=", 3.0),
     "watch_done_gone_s": ("completed part off the list after, s (worst)", "<=", 3.0),
+    "start_s": ("ocinspect run -- true, healthy database, s", "<=", 1.0),
 }
 
 
@@ -616,6 +617,32 @@ class Bench:
             self.metrics[metric] = None if any(t is None for t in times) else max(times)
 
     # -- 6. recover -------------------------------------------------------------------------
+    def start(self) -> None:
+        """``ocinspect run`` in front of every OpenCode start: what it adds on a healthy database
+        (the copy the recover row repaired, or a fresh copy repaired here)."""
+        print("[7] ocinspect run -- true on a healthy copy of the database (a clean start)")
+        copy = self.tmp / "recover.db"
+        env = dict(os.environ, XDG_STATE_HOME=str(self.tmp / "state"))
+        if not copy.exists():
+            src = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+            try:
+                src.execute("VACUUM INTO ?", (str(copy),))
+            finally:
+                src.close()
+            run_proc([*ocinspect_cmd(), "--db", str(copy), "recover", "--all", "--yes", "--force", "--json"], env=env)
+        for deep in (False, True):
+            row = Row(f"ocinspect run{' --deep' if deep else ''} -- true (healthy database)")
+            for _ in range(self.args.reps):
+                p = run_proc([*ocinspect_cmd(), "--db", str(copy), "run", *(["--deep"] if deep else []), "--", "true"],
+                             env=env)
+                if p.rc != 0 or p.stderr.strip():
+                    row.na = f"exit {p.rc}: {tail(p.stderr)}"
+                    break
+                row.times.append(p.wall)
+            row.check = "nothing to recover, nothing said" if not row.na else ""
+            self.add(row)
+            self.metrics["start_deep_s" if deep else "start_s"] = row.best
+
     def recover(self) -> None:
         target = self.args.recover_n
         print(f"[6] recover --all of {target} stuck sessions on a VACUUM INTO copy, journal in a temp XDG_STATE_HOME")
@@ -698,6 +725,7 @@ class Bench:
             "watch_idle_cpu_s": m.get("watch_idle_cpu_s"),
             "watch_stuck_shown_s": m.get("watch_stuck_shown_s"),
             "watch_done_gone_s": m.get("watch_done_gone_s"),
+            "start_s": m.get("start_s"),
         }
         print()
         print(f"{'row':<46} {'min':>9} {'median':>9} {'reps':>4}  check / note")
@@ -735,7 +763,7 @@ class Bench:
                 f"first_paint_s={show(values['first_paint_s'], 3)} recover1000_s={show(values['recover1000_s'], 3)} "
                 f"watch_busy_cpu_s={show(values['watch_busy_cpu_s'], 3)} watch_idle_cpu_s={show(values['watch_idle_cpu_s'], 3)} "
                 f"watch_stuck_shown_s={show(values['watch_stuck_shown_s'], 2)} "
-                f"watch_done_gone_s={show(values['watch_done_gone_s'], 2)}")
+                f"watch_done_gone_s={show(values['watch_done_gone_s'], 2)} start_s={show(values['start_s'], 3)}")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -807,7 +835,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f}; reps {args.reps}; ocinspect: {' '.join(ocinspect_cmd())}")
     try:
         steps = [("baseline", bench.baseline), ("naive", bench.naive), ("scan", bench.scans), ("tui", bench.tui),
-                 ("watch", bench.watch), ("recover", bench.recover), ("rss_small", bench.rss_small)]
+                 ("watch", bench.watch), ("recover", bench.recover), ("start", bench.start),
+                 ("rss_small", bench.rss_small)]
         for name, step in steps:
             if name not in args.rows:
                 continue
