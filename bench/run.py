@@ -617,6 +617,14 @@ class Bench:
             self.metrics[metric] = None if any(t is None for t in times) else max(times)
 
     # -- 6. recover -------------------------------------------------------------------------
+    def vacuum_copy(self, dest: Path) -> None:
+        """A consistent single-file copy of the bench database (WAL content included)."""
+        src = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+        try:
+            src.execute("VACUUM INTO ?", (str(dest),))
+        finally:
+            src.close()
+
     def start(self) -> None:
         """``ocinspect run`` in front of every OpenCode start: what it adds on a healthy database
         (the copy the recover row repaired, or a fresh copy repaired here)."""
@@ -624,11 +632,7 @@ class Bench:
         copy = self.tmp / "recover.db"
         env = dict(os.environ, XDG_STATE_HOME=str(self.tmp / "state"))
         if not copy.exists():
-            src = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
-            try:
-                src.execute("VACUUM INTO ?", (str(copy),))
-            finally:
-                src.close()
+            self.vacuum_copy(copy)
             run_proc([*ocinspect_cmd(), "--db", str(copy), "recover", "--all", "--yes", "--force", "--json"], env=env)
         for deep in (False, True):
             row = Row(f"ocinspect run{' --deep' if deep else ''} -- true (healthy database)")
@@ -653,11 +657,7 @@ class Bench:
             for suffix in ("", "-wal", "-shm", "-journal"):
                 Path(f"{copy}{suffix}").unlink(missing_ok=True)
             began = time.perf_counter()
-            src = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
-            try:
-                src.execute("VACUUM INTO ?", (str(copy),))
-            finally:
-                src.close()
+            self.vacuum_copy(copy)
             existing = set(self.manifest["stuck_sessions"])
             injected = make_db.inject_crash_orphans(copy, max(0, target - len(existing)), exclude=existing)
             with sqlite3.connect(copy) as conn:  # like OpenCode's own file
