@@ -578,11 +578,7 @@ class Bench:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{copy}{suffix}").unlink(missing_ok=True)
         began = time.perf_counter()
-        src = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
-        try:
-            src.execute("VACUUM INTO ?", (str(copy),))
-        finally:
-            src.close()
+        self.vacuum_copy(copy)
         with sqlite3.connect(copy) as conn:  # like OpenCode's own file
             conn.execute("PRAGMA journal_mode=WAL").fetchall()
         prep = time.perf_counter() - began
