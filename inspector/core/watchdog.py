@@ -27,6 +27,7 @@ from typing import Any, Literal
 from . import queries as q
 from .abort import AbortOutcome, AbortTarget, abort_chain, targets_in
 from .errors import DatabaseLocked, SessionNotFound
+from .filewatch import Signature, file_signature
 from .live import LiveStatus, detect
 from .scan import _chunks, _scan_table, now_ms, scan
 from .store import DEFAULT_BUSY_TIMEOUT_MS, Store, open_store
@@ -104,17 +105,6 @@ def _unfinished(rows: Any) -> list[tuple[str, str]]:
     return found
 
 
-def _signature(path: Path) -> tuple[tuple[int, int] | None, ...]:
-    def stat(p: Path) -> tuple[int, int] | None:
-        try:
-            info = os.stat(p)
-        except OSError:
-            return None
-        return (info.st_mtime_ns, info.st_size)
-
-    return (stat(path), stat(Path(f"{path}-wal")))
-
-
 class Watchdog:
     """Polls one database; :meth:`poll` returns what it did (the CLI prints one line each)."""
 
@@ -141,7 +131,7 @@ class Watchdog:
         self.store.require_v1()
         self.candidates = Candidates()
         self.directories: dict[str, str] = {}
-        self._signature: tuple[Any, ...] | None = None
+        self._signature: Signature | None = None
         self._attempted: dict[str, int] = {}
         self._last_notice = ""
         self.polls = 0
@@ -160,7 +150,7 @@ class Watchdog:
             return self._notice(now, f"database busy, will look again: {exc}")
 
     def _poll(self, now: int) -> list[WatchEvent]:
-        signature = _signature(self.path)
+        signature = file_signature(self.path)
         resync = self.candidates.synced_at is None or now - self.candidates.synced_at >= self.resync_ms
         if resync or signature != self._signature:
             self.sql_polls += 1

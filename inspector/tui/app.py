@@ -54,7 +54,7 @@ from .messages import (
 )
 from .screens import ConfirmRecovery, HelpScreen, SessionDetailScreen, SessionsScreen, UnsupportedScreen
 from .widgets import SessionTable
-from .watch import Signature, file_signature, vanished
+from inspector.core.filewatch import Signature, file_signature, vanished
 
 RESULT_TIMEOUT = 10.0  # seconds a recovery/undo result notification stays up
 # Errors that mean "this is not a database ocinspect can diagnose": the app explains them on

@@ -10,7 +10,7 @@ from inspector.core.abort import AbortOutcome, AbortTarget
 from inspector.core.model import Plan, RunResult, ScanResult, Skip, UndoResult
 from inspector.core.refresh import Watched
 
-from .watch import Signature
+from inspector.core.filewatch import Signature
 
 
 @dataclass
