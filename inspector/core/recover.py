@@ -23,10 +23,10 @@ from __future__ import annotations
 import copy
 import json
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -44,6 +44,7 @@ from .text import compact_json, printable
 ABORT_ERROR = "Tool execution aborted"
 MESSAGE_ERROR = {"name": "MessageAbortedError", "data": {"message": "Aborted"}}
 Progress = Callable[[int, int], None]
+LOG_MOVED = "OpenCode appended to this session's event log since the plan was made; OpenCode may be running"
 
 
 def repaired_part(data: dict[str, Any], now: int) -> dict[str, Any]:
@@ -243,10 +244,18 @@ def _rows(conn: Connection, query: Any, ids: list[str]) -> list[Any]:
     return sorted(rows, key=lambda r: order.get(r.id, 0))
 
 
-class _Conflict(Exception):
+class Conflict(Exception):
+    """A row (or a session's log) changed since the plan was made: the unit is skipped whole."""
+
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def current_image(conn: Connection, change: RowChange, columns: Iterable[str]) -> dict[str, Any] | None:
+    """What ``change``'s row holds now in ``columns`` (None once the row is gone)."""
+    row = conn.execute(q.current_row(change.table, sorted(columns)), {"id": change.row_id}).first()
+    return None if row is None else dict(row._mapping)
 
 
 def _write_change(conn: Connection, change: RowChange, *, source: dict[str, Any], target: dict[str, Any], guard: bool) -> bool:
@@ -258,13 +267,14 @@ def _write_change(conn: Connection, change: RowChange, *, source: dict[str, Any]
     return conn.execute(statement, params).rowcount == 1
 
 
-def _describe_drift(conn: Connection, change: RowChange) -> str:
-    row = conn.execute(q.current_row(change.table, sorted(change.before)), {"id": change.row_id}).first()
-    if row is None:
+def describe_drift(conn: Connection, change: RowChange) -> str:
+    """Why a compare-and-set on ``change`` found something else, in one line."""
+    image = current_image(conn, change, change.before)
+    if image is None:
         return f"{change.table} {change.row_id} was deleted since the plan was made"
     if change.table == "part":
         try:
-            status = json.loads(row.data).get("state", {}).get("status")
+            status = json.loads(image["data"]).get("state", {}).get("status")
         except (ValueError, AttributeError):
             status = "unreadable"
         return f"part {change.row_id} changed since the plan was made (now {status}); OpenCode may be running"
@@ -331,7 +341,7 @@ def apply(
         journal_path=str(writer.path),
         sessions_uncompacted=sum(1 for u in done for c in u.changes if c.table == "session"),
         events_appended=events,
-        via=tuple((s, "opencode" if u.via_port is not None else "direct") for u in done for s in u.session_ids),
+        via=_routes(done),
     )
 
 
@@ -358,13 +368,10 @@ def _write_units(
                 with session.transaction() as conn:
                     for change in unit.changes:
                         if not _write_change(conn, change, source=change.before, target=change.after, guard=True):
-                            raise _Conflict(_describe_drift(conn, change))
+                            raise Conflict(describe_drift(conn, change))
                     if unit.events and not eventlog.append(conn, unit.events, {c.session_id: c for c in unit.cursors}):
-                        raise _Conflict(
-                            "OpenCode appended to this session's event log since the plan was made; "
-                            "OpenCode may be running"
-                        )
-            except _Conflict as conflict:
+                        raise Conflict(LOG_MOVED)
+            except Conflict as conflict:
                 writer.write({"kind": "skipped", "index": index, "reason": conflict.reason})
                 skipped.extend(Skip(s, conflict.reason) for s in unit.session_ids)
                 continue
@@ -391,8 +398,13 @@ def dry_run(the_plan: Plan) -> RunResult:
         skipped=the_plan.refused + the_plan.nothing_to_do,
         sessions_uncompacted=sum(1 for u in the_plan.units for c in u.changes if c.table == "session"),
         events_appended=the_plan.event_count,
-        via=tuple((s, "opencode" if u.via_port is not None else "direct") for u in the_plan.units for s in u.session_ids),
+        via=_routes(the_plan.units),
     )
+
+
+def _routes(units: Iterable[PlanUnit]) -> tuple[tuple[str, str], ...]:
+    """Each session of ``units`` and the way it is written: ``opencode`` or ``direct``."""
+    return tuple((s, "opencode" if u.via_port is not None else "direct") for u in units for s in u.session_ids)
 
 
 def _journaled_change(raw: dict[str, Any]) -> RowChange:
@@ -406,10 +418,10 @@ def _restore(conn: Connection, change: RowChange) -> Skip | None:
     """Put one journaled before-image back, if the row still holds the after-image."""
     if _write_change(conn, change, source=change.after, target=change.before, guard=False):
         return None
-    row = conn.execute(q.current_row(change.table, sorted(change.before)), {"id": change.row_id}).first()
-    if row is None:
+    image = current_image(conn, change, change.before)
+    if image is None:
         return Skip(change.row_id, "row no longer exists")
-    if all(row._mapping[c] == change.before[c] for c in change.before):
+    if image == change.before:
         return Skip(change.row_id, "already as before (this run never changed it)")
     return Skip(change.row_id, "changed since the run; left as it is")
 

@@ -22,22 +22,21 @@ from __future__ import annotations
 import json
 import threading
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from . import eventlog
-from . import queries as q
 from .journal import JournalWriter
 from .model import LogCursor, PlanUnit, RowChange, Skip
+from .recover import LOG_MOVED, Conflict, Progress, current_image, describe_drift
 from .server_api import ServerClient, ServerError
 from .store import Store
 
 MIN_VERSION = (1, 18, 0)  # the first releases that write the sync log and replay it
 REPLAY_ATTEMPTS = 3
-Progress = Callable[[int, int], None]
 
 
 def supports(version: str | None) -> bool:
@@ -59,12 +58,6 @@ class Outcome:
     done: list[PlanUnit]
     skipped: list[Skip]
     events: int = 0
-
-
-class _Refused(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def write_units(
@@ -95,8 +88,8 @@ def write_units(
                 started = {sid: c.seq for sid, c in eventlog.read_cursors(conn, unit.session_ids).items()}
             _write(client, store, unit, ids, now)
             _read_back(client, unit)
-        except (_Refused, ServerError) as exc:
-            reason = exc.reason if isinstance(exc, _Refused) else (
+        except (Conflict, ServerError) as exc:
+            reason = exc.reason if isinstance(exc, Conflict) else (
                 f"{exc}; OpenCode on port {unit.via_port} may have taken part of it (see the journal)")
             writer.write({"kind": "skipped", "index": index, "reason": reason})
             outcome.skipped.extend(Skip(s, reason) for s in unit.session_ids)
@@ -117,15 +110,12 @@ def write_units(
 def _compare(conn: Connection, unit: PlanUnit) -> None:
     """The compare of compare-and-set: every row still as planned, nothing logged since."""
     for change in unit.changes:
-        row = conn.execute(q.current_row(change.table, sorted(change.before)), {"id": change.row_id}).first()
-        if row is None:
-            raise _Refused(f"{change.table} {change.row_id} was deleted since the plan was made")
-        if any(row._mapping[c] != change.before[c] for c in change.before):
-            raise _Refused(f"{change.table} {change.row_id} changed since the plan was made; OpenCode is working on it")
+        if current_image(conn, change, change.before) != change.before:
+            raise Conflict(describe_drift(conn, change))
     planned = {c.session_id: c.seq for c in unit.cursors}
     now = eventlog.read_cursors(conn, planned)
     if any(now[s].seq != seq for s, seq in planned.items() if s in now):
-        raise _Refused("OpenCode appended to this session's event log since the plan was made")
+        raise Conflict(LOG_MOVED)
 
 
 def _write(client: ServerClient, store: Store, unit: PlanUnit, ids: eventlog.EventIds, now: int) -> None:
@@ -137,7 +127,7 @@ def _write(client: ServerClient, store: Store, unit: PlanUnit, ids: eventlog.Eve
                 *(urllib.parse.quote(str(x), safe="") for x in (change.session_id, change.message_id, change.row_id)))
             answer = client.patch(path, body, directory=unit.directory)
             if not isinstance(answer, dict) or (answer.get("state") or {}).get("status") != "error":
-                raise _Refused(f"OpenCode did not take the repair of part {change.row_id}")
+                raise Conflict(f"OpenCode did not take the repair of part {change.row_id}")
     by_session: dict[str, list[RowChange]] = {}
     for change in unit.changes:
         if change.table != "part":
@@ -161,17 +151,17 @@ def _replay(client: ServerClient, store: Store, directory: str, session_id: str,
             for e in events]}, directory=directory)
     with store.read() as conn:
         if not all(_holds_after(conn, c) for c in changes):
-            raise _Refused(f"OpenCode kept skipping the replayed turn of session {session_id} (its log kept moving)")
+            raise Conflict(f"OpenCode kept skipping the replayed turn of session {session_id} (its log kept moving)")
 
 
 def _holds_after(conn: Connection, change: RowChange) -> bool:
     """The row says what the repair wanted (OpenCode writes its own ``time_updated``)."""
-    row = conn.execute(q.current_row(change.table, sorted(change.after)), {"id": change.row_id}).first()
-    if row is None:
+    image = current_image(conn, change, change.after)
+    if image is None:
         return False
     if change.table == "session":
-        return row.time_compacting is None
-    return json.loads(row.data) == json.loads(change.after["data"])
+        return image["time_compacting"] is None
+    return json.loads(image["data"]) == json.loads(change.after["data"])
 
 
 def _read_back(client: ServerClient, unit: PlanUnit) -> None:
@@ -182,11 +172,11 @@ def _read_back(client: ServerClient, unit: PlanUnit) -> None:
         for item in messages if isinstance(messages, list) else []:
             info = item.get("info") or {}
             if info.get("id") in wanted and not (info.get("time") or {}).get("completed"):
-                raise _Refused(f"OpenCode still shows turn {info.get('id')} unfinished after the repair")
+                raise Conflict(f"OpenCode still shows turn {info.get('id')} unfinished after the repair")
             for part in item.get("parts") or []:
                 status = (part.get("state") or {}).get("status")
                 if part.get("id") in wanted and status != "error":
-                    raise _Refused(f"OpenCode still shows part {part.get('id')} {status} after the repair")
+                    raise Conflict(f"OpenCode still shows part {part.get('id')} {status} after the repair")
 
 
 def _observe(store: Store, writer: JournalWriter, index: int, unit: PlanUnit) -> None:
@@ -195,8 +185,8 @@ def _observe(store: Store, writer: JournalWriter, index: int, unit: PlanUnit) ->
     observed: list[dict[str, Any]] = []
     with store.read() as conn:
         for change in unit.changes:
-            row = conn.execute(q.current_row(change.table, sorted(change.after)), {"id": change.row_id}).first()
-            if row is not None and dict(row._mapping) != change.before:
-                observed.append({"table": change.table, "id": change.row_id, "after": dict(row._mapping)})
+            image = current_image(conn, change, change.after)
+            if image is not None and image != change.before:
+                observed.append({"table": change.table, "id": change.row_id, "after": image})
     writer.write({"kind": "observed", "index": index, "changes": observed})
     writer.sync()
