@@ -39,7 +39,7 @@ def dumps(value: Any, style: JsonStyle = "compact") -> str:
     ``tabs`` indents with tabs. Other writers must be diagnosed exactly like OpenCode's own rows.
     """
     if style == "compact":
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return compact_json(value)
     if style == "spaced":
         return json.dumps(value, ensure_ascii=False)
     if style == "indent":

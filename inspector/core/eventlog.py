@@ -127,20 +127,14 @@ def read_cursors(conn: Connection, session_ids: Iterable[str]) -> dict[str, LogC
     }
 
 
-def latest_session_info(conn: Connection, session_id: str) -> dict[str, Any] | None:
-    row = conn.execute(q.LATEST_SESSION_EVENT, {"sid": session_id}).first()
-    if row is None:
-        return None
-    info = (_json_or_none(row.data) or {}).get("info")
-    return info if isinstance(info, dict) else None
-
-
 def _session_info(conn: Connection, session_id: str) -> dict[str, Any]:
-    info = latest_session_info(conn, session_id)
-    if info is None:
-        row = conn.execute(q.SESSION_FOR_EVENT, {"id": session_id}).first()
-        info = session_info_from_row(dict(row._mapping)) if row is not None else {"id": session_id}
-    return info
+    """The freshest whole session object OpenCode logged (its row's, if it logged none)."""
+    logged = conn.execute(q.LATEST_SESSION_EVENT, {"sid": session_id}).first()
+    info = (_json_or_none(logged.data) or {}).get("info") if logged is not None else None
+    if isinstance(info, dict):
+        return info
+    row = conn.execute(q.SESSION_FOR_EVENT, {"id": session_id}).first()
+    return session_info_from_row(dict(row._mapping)) if row is not None else {"id": session_id}
 
 
 # -- building events -------------------------------------------------------------------------
@@ -185,8 +179,8 @@ def _payload(conn: Connection, change: RowChange, image: Mapping[str, Any], now:
 def append(conn: Connection, events: Sequence[LogEvent], cursors: Mapping[str, LogCursor]) -> bool:
     """Advance each session's ``event_sequence`` by compare-and-set, then insert its events.
 
-    False (and nothing of the log touched by this call beyond what the caller rolls back) when a
-    cursor moved since it was read: OpenCode appended an event in between.
+    False when a cursor moved since it was read (OpenCode appended an event in between): the
+    caller rolls its transaction back, so nothing of the unit is written.
     """
     counts: dict[str, int] = {}
     for event in events:

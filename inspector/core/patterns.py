@@ -89,7 +89,6 @@ REOPEN_HINT = (
 )
 
 
-
 @dataclass(frozen=True)
 class Risk:
     """A risk of acting on a session (not a stuck state): shown before anyone recovers it."""
