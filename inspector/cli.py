@@ -125,7 +125,8 @@ def hung_after_option(func: Any) -> Any:
 class Settings:
     """Global options, resolved lazily so ``--help`` never touches the disk."""
 
-    def __init__(self, db: str | None, channel: str | None, busy_timeout: int, hung_after_ms: int = 900_000) -> None:
+    def __init__(self, db: str | None, channel: str | None, busy_timeout: int,
+                 hung_after_ms: int = DEFAULT_HUNG_AFTER_MS) -> None:
         self.db = db
         self.channel = channel
         self.busy_timeout = busy_timeout
@@ -313,7 +314,7 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
     outcomes = stopper.abort_all(store, targets) if targets else ()
     store.dispose()
     result = core.apply(plan, busy_timeout_ms=settings.busy_timeout, progress=progress_reporter("Recovering"))
-    conflicts = [s for s in result.skipped if s not in plan.refused and s not in plan.nothing_to_do]
+    conflicts = plan.unforeseen(result)
     not_stopped = [o for o in outcomes if not o.stopped]
     if as_json:
         emit_json(payload(result, outcomes))
@@ -435,13 +436,13 @@ def runs(settings: Settings, as_json: bool) -> None:
     from inspector.core.text import local_time
 
     found = list(iter_runs(journal_dir()))
+    wide = {r.path for r in found if too_open(r.path)}
     items = [
         {"run_id": r.run_id, "database": r.database, "created": r.created,
          "units": len(r.units), "committed": len(r.committed), "undone": r.undone,
-         "private": not too_open(r.path)}
+         "private": r.path not in wide}
         for r in found
     ]
-    wide = [r.path for r in found if too_open(r.path)]
     if wide:
         # Journals hold copies of tool inputs and outputs (commands, file contents, secrets).
         click.echo(
@@ -478,7 +479,7 @@ def run(settings: Settings, dry_run: bool, deep: bool, command: tuple[str, ...])
     that database, so OpenCode opens the file that was checked.
     """
     from inspector.core.startup import recover_before_start
-    from inspector.render import plan_text
+    from inspector.render import plan_text, plan_warning_lines
 
     if not command:
         raise click.UsageError("give the command to start, e.g. 'ocinspect run -- opencode'")
@@ -495,15 +496,12 @@ def run(settings: Settings, dry_run: bool, deep: bool, command: tuple[str, ...])
         count = outcome.recovered
         click.echo(f"ocinspect: recovered {count} stuck session{'s' if count != 1 else ''} before start "
                    f"(run {result.run_id}; 'ocinspect undo' reverts)", err=True)
-        conflicts = [s for s in result.skipped if outcome.plan and s not in outcome.plan.refused]
-        for skip in conflicts:
+        assert outcome.plan is not None
+        for skip in outcome.plan.unforeseen(result):
             click.echo(f"ocinspect: skipped {skip.id}: {skip.reason}", err=True)
-    if outcome.plan is not None and not outcome.warning:
-        from inspector.core.patterns import describe_warning
-
-        for session_id, name in outcome.plan.warnings:
-            risk = describe_warning(name)
-            click.echo(f"ocinspect: warning: {session_id}: {risk.title}: {risk.advice}", err=True)
+    if outcome.plan is not None and not outcome.warning and not dry_run:  # a dry run's plan says them
+        for line in plan_warning_lines(outcome.plan):
+            click.echo(f"ocinspect: warning: {line}", err=True)
     if settings.db and outcome.database is not None:
         os.environ["OPENCODE_DB"] = str(outcome.database.resolve())  # the file we looked at
     sys.stdout.flush()

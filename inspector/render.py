@@ -137,6 +137,8 @@ def abort_command(session_id: str, result: ScanResult) -> str:
     if result.hung_after_ms is not None and result.hung_after_ms != DEFAULT_HUNG_AFTER_MS:
         command += f" --hung-after {format_duration(result.hung_after_ms)}"
     return command
+
+
 def warning_lines(diag: Diagnosis) -> list[str]:
     """One line per risk of acting on the session: said before anyone recovers or prompts it."""
     lines = []
@@ -206,9 +208,7 @@ def plan_text(plan: Plan) -> list[str]:
         lines.append(f"Session {label}{route}:")
         for change in unit.changes:
             lines.append(f"  {change.table} {change.row_id}: {change.summary}")
-    for session_id, name in plan.warnings:
-        warning = describe_warning(name)
-        lines.append(f"! {session_id}: {warning.title}: {warning.advice}")
+    lines += [f"! {line}" for line in plan_warning_lines(plan)]
     for skip in plan.refused:
         override = "" if skip.reason.startswith("hung:") else " (use --force to override)"
         lines.append(f"Refused {skip.id}: {skip.reason}{override}")
@@ -222,11 +222,22 @@ def plan_text(plan: Plan) -> list[str]:
     return lines
 
 
+def plan_warning_lines(plan: Plan) -> list[str]:
+    """The risks of the sessions a plan names, one line each (said before anything is written)."""
+    lines = []
+    for session_id, name in plan.warnings:
+        warning = describe_warning(name)
+        lines.append(f"{session_id}: {warning.title}: {warning.advice}")
+    return lines
+
+
 def events_clause(count: int) -> str:
     """How the plan keeps OpenCode's sync log in step (nothing said where there is no log)."""
     if not count:
         return ""
     return f", {count} event{'s' if count != 1 else ''} appended to OpenCode's sync log"
+
+
 def abort_json(target: AbortTarget, outcome: AbortOutcome | None = None) -> dict[str, Any]:
     """One hung chain for ``recover --abort-hung --json`` and ``watch --json``.
 

@@ -216,6 +216,12 @@ class Plan:
     def is_empty(self) -> bool:
         return not self.units
 
+    def unforeseen(self, result: RunResult) -> tuple[Skip, ...]:
+        """What ``result`` skipped that this plan did not already refuse or leave alone: rows
+        that changed under the run, locks, cancellations."""
+        known = set(self.refused) | set(self.nothing_to_do)
+        return tuple(s for s in result.skipped if s not in known)
+
 
 @dataclass(frozen=True)
 class RunResult:

@@ -420,8 +420,7 @@ class InspectorApp(App[None]):
         except InspectorError as exc:
             self.post_message(OperationFailed("Recovery", exc))
             return
-        known = set(plan.refused) | set(plan.nothing_to_do)
-        self.post_message(RecoveryFinished(result, tuple(s for s in result.skipped if s not in known)))
+        self.post_message(RecoveryFinished(result, plan.unforeseen(result)))
 
     @on(RecoveryFinished)
     def _recovered(self, event: RecoveryFinished) -> None:
