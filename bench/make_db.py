@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build a synthetic OpenCode 1.18.33 (schema v1) database for the benchmark.
 
-The tables come from the real DDL (``inspector/core/sql/opencode-1.18.33.sql``); the JSON in
+The tables come from the real DDL (``inspector/core/synth/sql/opencode-1.18.33.sql``); the JSON in
 ``message.data`` / ``part.data`` copies the shapes real OpenCode writes (see
 ``tests/fixtures/*.db``). ``--size 1`` (the default) gives ≈ 1.35 GB: 3,000 root sessions plus
 ~500 subagent children over 30 projects, ~190,000 messages and ~1.3 M parts; most tool outputs

@@ -364,8 +364,8 @@ class Bench:
     CORE = textwrap.dedent("""
         import inspect, json, resource, sys, time
         began = time.perf_counter()
-        from inspector.core.store import open_store
-        from inspector.core.scan import scan
+        from inspector.core.db.store import open_store
+        from inspector.core.diagnose.scan import scan
         imported = time.perf_counter() - began
         db, quick, reps = sys.argv[1], sys.argv[2] == "quick", int(sys.argv[3])
         times, result = [], None

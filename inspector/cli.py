@@ -1,7 +1,7 @@
 """The ``ocinspect`` command: a thin click layer over ``inspector.core``.
 
 Every command resolves the database, calls one core function and prints its result; repair logic
-lives only in ``inspector.core.recover``. Errors are one line on stderr with a documented exit
+lives only in ``inspector.core.repair.recover``. Errors are one line on stderr with a documented exit
 code (see ``EXIT CODES`` in ``--help``), never a traceback. Textual is imported only when the
 TUI is launched, so scripted runs stay fast.
 """
@@ -137,12 +137,12 @@ class Settings:
         return override if override is not None else self.hung_after_ms
 
     def path(self) -> Path:
-        from inspector.core.locate import locate
+        from inspector.core.db.locate import locate
 
         return locate(self.db, channel=self.channel)
 
     def store(self):
-        from inspector.core.store import open_store
+        from inspector.core.db.store import open_store
 
         return open_store(self.path(), busy_timeout_ms=self.busy_timeout)
 
@@ -178,7 +178,7 @@ def launch_tui(settings: Settings, *, demo: bool, read_only: bool) -> None:
     if demo:
         import tempfile
 
-        from inspector.core.demo import build_demo
+        from inspector.core.synth.demo import build_demo
 
         directory = Path(tempfile.mkdtemp(prefix="ocinspect-demo-"))
         os.environ.setdefault("XDG_STATE_HOME", str(directory / "state"))
@@ -199,7 +199,7 @@ def launch_tui(settings: Settings, *, demo: bool, read_only: bool) -> None:
 @pass_settings
 def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool, hung_after: int | None) -> None:
     """List sessions stuck in a stale "Thinking" state (or hung in a live OpenCode) and say why."""
-    from inspector.core.scan import scan as run_scan
+    from inspector.core.diagnose.scan import scan as run_scan
     from inspector.render import scan_json, scan_text
 
     result = run_scan(
@@ -221,7 +221,7 @@ def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool, hun
 @pass_settings
 def show(settings: Settings, session_id: str, as_json: bool, hung_after: int | None) -> None:
     """Explain one session: its unfinished turns, stuck tools and subagents."""
-    from inspector.core.scan import scan_related
+    from inspector.core.diagnose.scan import scan_related
     from inspector.render import scan_json, show_text
 
     result = scan_related(settings.store(), [session_id], hung_after_ms=settings.hung_after(hung_after))
@@ -257,15 +257,15 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
     unless --abort-hung: then OpenCode itself is asked to abort them, and they count as
     stopped only once OpenCode lists them idle with every turn closed.
     """
-    from inspector.core import abort as stopper
-    from inspector.core import recover as core
-    from inspector.core.patterns import REOPEN_HINT
+    from inspector.core.repair import abort as stopper
+    from inspector.core.repair import recover as core
+    from inspector.core.diagnose.patterns import REOPEN_HINT
     from inspector.render import abort_json, abort_text, events_clause, outcome_line, plan_text, run_json
 
     if bool(session_ids) == all_:
         raise click.UsageError("give SESSION_ID(s) or --all (not both)")
     if not dry_run:
-        from inspector.core.store import roll_back_hot_journal
+        from inspector.core.db.store import roll_back_hot_journal
 
         roll_back_hot_journal(settings.path(), busy_timeout_ms=settings.busy_timeout)
     store = settings.store()
@@ -308,7 +308,7 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
             click.echo("Cancelled; nothing was changed.", err=True)
             sys.exit(EXIT_OK)
     if backup:
-        from inspector.core.store import backup as make_backup
+        from inspector.core.db.store import backup as make_backup
 
         click.echo(f"Backup written to {make_backup(store.path, backup)}", err=True)
     outcomes = stopper.abort_all(store, targets) if targets else ()
@@ -346,10 +346,10 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
 @pass_settings
 def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> None:
     """Restore the rows a recovery changed (default: the last run on this database)."""
-    from inspector.core import recover as core
+    from inspector.core.repair import recover as core
     from inspector.core.errors import RepairRefused
-    from inspector.core.live import detect
-    from inspector.core.store import roll_back_hot_journal
+    from inspector.core.opencode.live import detect
+    from inspector.core.db.store import roll_back_hot_journal
     from inspector.render import events_clause, undo_json
 
     path = settings.path()
@@ -387,7 +387,7 @@ def watch(settings: Settings, abort_after: int, interval: int, as_json: bool) ->
     import threading
 
     from inspector.core.text import humanize_ms
-    from inspector.core.watchdog import Watchdog
+    from inspector.core.repair.watchdog import Watchdog
 
     path = settings.path()
     dog = Watchdog(path, abort_after_ms=abort_after, busy_timeout_ms=settings.busy_timeout)
@@ -432,7 +432,7 @@ def emit_watch_event(event: Any, as_json: bool) -> None:
 @pass_settings
 def runs(settings: Settings, as_json: bool) -> None:
     """List recovery runs in the journal (newest first)."""
-    from inspector.core.journal import iter_runs, journal_dir, too_open
+    from inspector.core.repair.journal import iter_runs, journal_dir, too_open
     from inspector.core.text import local_time
 
     found = list(iter_runs(journal_dir()))
@@ -478,7 +478,7 @@ def run(settings: Settings, dry_run: bool, deep: bool, command: tuple[str, ...])
     process's PID, terminal, signals and exit code. With --db, COMMAND gets OPENCODE_DB set to
     that database, so OpenCode opens the file that was checked.
     """
-    from inspector.core.startup import recover_before_start
+    from inspector.core.repair.startup import recover_before_start
     from inspector.render import plan_text, plan_warning_lines
 
     if not command:

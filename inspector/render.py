@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from inspector.core.model import Diagnosis, Part, Plan, RunResult, ScanResult, UndoResult
-from inspector.core.patterns import describe, describe_warning
-from inspector.core.scan import depth_of
+from inspector.core.diagnose.patterns import describe, describe_warning
+from inspector.core.diagnose.scan import depth_of
 from inspector.core.text import humanize_ms, iso, local_time, printable, shorten
 
 if TYPE_CHECKING:  # abort.py talks HTTP: imported only by the commands that abort
-    from inspector.core.abort import AbortOutcome, AbortTarget
+    from inspector.core.repair.abort import AbortOutcome, AbortTarget
 
 
 def part_json(part: Part, now: int) -> dict[str, Any]:
@@ -131,7 +131,7 @@ def scan_text(result: ScanResult) -> list[str]:
 def abort_command(session_id: str, result: ScanResult) -> str:
     """The command that stops a hung session, with the threshold the scan used (if not default)."""
     from inspector.core.durations import format_duration
-    from inspector.core.hung import DEFAULT_HUNG_AFTER_MS
+    from inspector.core.diagnose.hung import DEFAULT_HUNG_AFTER_MS
 
     command = f"ocinspect recover {session_id} --abort-hung"
     if result.hung_after_ms is not None and result.hung_after_ms != DEFAULT_HUNG_AFTER_MS:
@@ -256,7 +256,7 @@ def abort_json(target: AbortTarget, outcome: AbortOutcome | None = None) -> dict
 
 
 def abort_text(targets: tuple[AbortTarget, ...]) -> list[str]:
-    from inspector.core.abort import target_line
+    from inspector.core.repair.abort import target_line
 
     if not targets:
         return []

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from inspector.core.builder import DatabaseBuilder
-from inspector.core.live import LiveStatus
+from inspector.core.synth.builder import DatabaseBuilder
+from inspector.core.opencode.live import LiveStatus
 
 DIR = "/home/dev/src/webapp"
 MINUTE = 60_000

@@ -1,7 +1,7 @@
 """A real loopback HTTP server standing in for ``opencode serve`` where unit tests need one fast.
 
 It speaks the few routes ocinspect uses, exactly as OpenCode 1.18.33 answers them (measured,
-see ``inspector/core/abort.py``): ``GET /session/status`` lists busy sessions as
+see ``inspector/core/repair/abort.py``): ``GET /session/status`` lists busy sessions as
 ``{"type": "busy"}`` for the ``?directory=`` asked about; ``POST /session/{id}/abort`` answers
 ``true`` whatever the session; ``GET /permission`` and ``/question`` list pending requests;
 with a password every route answers 401 without the right basic-auth header.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from inspector.core.builder import DatabaseBuilder, JsonStyle
+from inspector.core.synth.builder import DatabaseBuilder, JsonStyle
 
 T0 = 1795530000000
 DIR = "/home/dev/src/api"

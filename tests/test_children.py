@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from inspector.core.live import OFFLINE
-from inspector.core.scan import scan, scan_related
-from inspector.core.store import open_store
+from inspector.core.opencode.live import OFFLINE
+from inspector.core.diagnose.scan import scan, scan_related
+from inspector.core.db.store import open_store
 
 from .releases import RELEASES
 

@@ -240,7 +240,7 @@ def test_locked_database_on_recover(fixture_db) -> None:
 
 
 def test_markup_and_escapes_are_printed_as_data(tmp_path: Path) -> None:
-    from inspector.core.builder import DatabaseBuilder
+    from inspector.core.synth.builder import DatabaseBuilder
 
     db = tmp_path / "evil.db"
     with DatabaseBuilder(db) as b:
@@ -258,9 +258,9 @@ def test_markup_and_escapes_are_printed_as_data(tmp_path: Path) -> None:
 def test_plan_refuses_live_sessions_and_dry_run_flag_is_honest(fixture_db, tmp_path: Path) -> None:
     """Core refuses a busy session; the CLI's ``dry_run`` reflects --dry-run only (the refused,
     non-dry-run path needs a really busy OpenCode: tests/e2e checks it is reported ``false``)."""
-    from inspector.core import recover as core
-    from inspector.core.live import LiveStatus
-    from inspector.core.store import open_store
+    from inspector.core.repair import recover as core
+    from inspector.core.opencode.live import LiveStatus
+    from inspector.core.db.store import open_store
 
     db = fixture_db("stuck-bash")
     plan = core.plan(open_store(db), live=LiveStatus(running=True, busy=frozenset(SESSIONS["stuck-bash"])))
@@ -270,7 +270,7 @@ def test_plan_refuses_live_sessions_and_dry_run_flag_is_honest(fixture_db, tmp_p
 
 
 def test_tool_names_from_the_database_cannot_reach_the_terminal(tmp_path: Path) -> None:
-    from inspector.core.builder import DatabaseBuilder
+    from inspector.core.synth.builder import DatabaseBuilder
 
     db = tmp_path / "tool.db"
     with DatabaseBuilder(db) as b:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from inspector.core import errors
-from inspector.core.store import open_store
+from inspector.core.db.store import open_store
 
 
 def _v2(path: Path) -> Path:

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from inspector.core import eventlog, recover
-from inspector.core.builder import DatabaseBuilder
-from inspector.core.live import OFFLINE
-from inspector.core.store import open_store
+from inspector.core.db import eventlog
+
+from inspector.core.repair import recover
+from inspector.core.synth.builder import DatabaseBuilder
+from inspector.core.opencode.live import OFFLINE
+from inspector.core.db.store import open_store
 
 from .conftest import FIXTURES, NOW, SESSIONS, rows
 

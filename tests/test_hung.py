@@ -14,12 +14,13 @@ import pytest
 from click.testing import CliRunner
 
 from inspector.cli import cli
-from inspector.core import abort, recover
+from inspector.core.repair import abort
+from inspector.core.repair import recover
 from inspector.core.durations import parse_duration
-from inspector.core.live import OFFLINE, LiveStatus
-from inspector.core.scan import scan, scan_related
-from inspector.core.store import open_store
-from inspector.core.watchdog import Watchdog
+from inspector.core.opencode.live import OFFLINE, LiveStatus
+from inspector.core.diagnose.scan import scan, scan_related
+from inspector.core.db.store import open_store
+from inspector.core.repair.watchdog import Watchdog
 
 from .conftest import NOW, rows, sha256
 from .hung_db import DIR, MINUTE, Busy, build_busy
@@ -294,7 +295,7 @@ def test_server_gone_is_not_stopped(busy_db) -> None:
 
 def test_live_detection_records_owner_waiting_and_password(busy_db, monkeypatch) -> None:
     """detect() through a stand-in process list: ports, owners, waiting, 401 -> unknown."""
-    from inspector.core import live as live_module
+    from inspector.core.opencode import live as live_module
 
     db, ids = busy_db
     with StandIn(db, directory=DIR, password="pw") as server:

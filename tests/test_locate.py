@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from inspector.core.errors import DatabaseNotFound
-from inspector.core.locate import channel_databases, data_dir, locate
+from inspector.core.db.locate import channel_databases, data_dir, locate
 
 
 def test_xdg_default_and_home_fallback(tmp_path: Path) -> None:

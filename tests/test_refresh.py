@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from inspector.core import refresh as rf
-from inspector.core.demo import DemoSessions, build_demo_sessions
-from inspector.core.live import OFFLINE, LiveStatus
+from inspector.core.diagnose import refresh as rf
+from inspector.core.synth.demo import DemoSessions, build_demo_sessions
+from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.core.model import ScanResult
-from inspector.core.scan import scan
-from inspector.core.store import open_store
+from inspector.core.diagnose.scan import scan
+from inspector.core.db.store import open_store
 
 from .conftest import NOW, copy_db
 
@@ -390,7 +390,7 @@ class Detections:
 def _unpinned(path: Path, clock: Clock, monkeypatch, status) -> tuple[rf.Watched, Detections, object]:
     detections = Detections(status)
     monkeypatch.setattr(rf, "detect", detections)
-    import inspector.core.scan as scan_module
+    import inspector.core.diagnose.scan as scan_module
 
     monkeypatch.setattr(scan_module, "detect", detections)
     store = open_store(path)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from inspector.core import eventlog
-from inspector.core.store import open_store
+from inspector.core.db import eventlog
+from inspector.core.db.store import open_store
 
 from .conftest import SESSIONS, rows, sha256
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from inspector.core.live import OFFLINE, LiveStatus
-from inspector.core.scan import scan, scan_related
-from inspector.core.store import open_store
+from inspector.core.opencode.live import OFFLINE, LiveStatus
+from inspector.core.diagnose.scan import scan, scan_related
+from inspector.core.db.store import open_store
 
 from .conftest import NOW, SESSIONS
 from .synthetic import every_pattern
@@ -115,7 +115,7 @@ def test_scan_is_read_only_byte_for_byte(fixture_db) -> None:
 def test_cancel_stops_a_deep_scan(fixture_db) -> None:
     import threading
 
-    from inspector.core.scan import Cancelled
+    from inspector.core.diagnose.scan import Cancelled
 
     event = threading.Event()
     event.set()

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from inspector.core.errors import EXIT_ERROR, InspectorError
-from inspector.core.server_api import (
+from inspector.core.opencode.client import (
     Credentials,
     ServerAuthRequired,
     ServerBadResponse,

@@ -34,11 +34,14 @@ sys.stderr.write("\\nMODULES " + " ".join(loaded) + "\\n")
 # Exactly the inspector modules a quick scan needs: nothing of the TUI, recover, journal, demo.
 SCAN_QUICK = {
     "inspector", "inspector.cli", "inspector.render",
-    "inspector.core", "inspector.core.errors", "inspector.core.live", "inspector.core.locate",
-    "inspector.core.model", "inspector.core.patterns", "inspector.core.queries", "inspector.core.scan",
-    "inspector.core.store", "inspector.core.text", "inspector.core.tree",
+    "inspector.core", "inspector.core.errors", "inspector.core.model", "inspector.core.text",
+    "inspector.core.db", "inspector.core.db.locate", "inspector.core.db.queries", "inspector.core.db.store",
+    "inspector.core.db.ranges", "inspector.core.db.rows",
+    "inspector.core.opencode", "inspector.core.opencode.live",
+    "inspector.core.diagnose", "inspector.core.diagnose.scan", "inspector.core.diagnose.findings",
+    "inspector.core.diagnose.patterns", "inspector.core.diagnose.tree", "inspector.core.diagnose.hung",
     # pure helpers of the scan itself: the id-wrap risk, inferred subagent links
-    "inspector.core.idwrap", "inspector.core.children",
+    "inspector.core.diagnose.idwrap", "inspector.core.diagnose.children",
 }
 NEVER_FOR_SCAN = ("textual", "rich", "inspector.tui", "http.client", "urllib.request",
                   "sqlalchemy.orm", "sqlalchemy.ext", "importlib.resources")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from inspector.core import recover
-from inspector.core.live import LiveStatus
-from inspector.core.store import open_store
-from inspector.core.via_opencode import supports
+from inspector.core.repair import recover
+from inspector.core.opencode.live import LiveStatus
+from inspector.core.db.store import open_store
+from inspector.core.repair.via_opencode import supports
 from inspector.render import plan_text
 
 from .conftest import NOW, SESSIONS

@@ -21,7 +21,7 @@ class InspectorError(Exception):
     def __str__(self) -> str:
         # Messages may quote database text (a corrupt row's id, SQLite's "could not decode"
         # text): one line, control characters escaped, wherever it is shown (CLI or TUI).
-        from .text import printable
+        from inspector.core.text import printable
 
         return printable(super().__str__(), single_line=True)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # model stays free of psutil at run time
-    from .live import LiveStatus
+    from inspector.core.opencode.live import LiveStatus
 
 Schema = Literal["v1", "v2", "legacy"]
 Verdict = Literal["stale", "live", "hung", "unknown", "ok"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,6 +19,11 @@ def printable(value: object, *, single_line: bool = False) -> str:
     if single_line:
         text = text.replace("\t", " ").replace("\n", " ⏎ ")
     return text
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds, OpenCode's unit for every ``time_*`` column."""
+    return int(time.time() * 1000)
 
 
 def compact_json(value: Any) -> str:

@@ -4,7 +4,7 @@ Workers run in threads, call the core, and post the typed messages of ``messages
 on the main thread update the reactive state that the screens watch. No SQL is written here.
 
 Watch mode: a timer stats the file (``watch.py``); when OpenCode wrote, the core refreshes the
-last deep scan at O(changes) (``inspector.core.refresh``), and decides when a sweep or a full
+last deep scan at O(changes) (``inspector.core.diagnose.refresh``), and decides when a sweep or a full
 deep scan is due. The app only calls it and redraws when the result really changed.
 """
 
@@ -24,14 +24,16 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from inspector.core import abort, recover
+from inspector.core.repair import abort
+
+from inspector.core.repair import recover
 from inspector.core.errors import DatabaseNotFound, InspectorError, NotADatabase, SchemaUnsupported
-from inspector.core.live import LiveStatus
+from inspector.core.opencode.live import LiveStatus
 from inspector.core.model import Plan, ScanResult
-from inspector.core.patterns import REOPEN_HINT
-from inspector.core.refresh import FullScanNeeded, Watched, full_scan, liveness_stale, next_step, refresh, same_result
-from inspector.core.scan import Cancelled, scan
-from inspector.core.store import DEFAULT_BUSY_TIMEOUT_MS, open_store
+from inspector.core.diagnose.patterns import REOPEN_HINT
+from inspector.core.diagnose.refresh import FullScanNeeded, Watched, full_scan, liveness_stale, next_step, refresh, same_result
+from inspector.core.diagnose.scan import Cancelled, scan
+from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, open_store
 
 from .config import AppConfig, wall_clock
 from .format import display_path, events_note, plural
@@ -54,7 +56,7 @@ from .messages import (
 )
 from .screens import ConfirmRecovery, HelpScreen, SessionDetailScreen, SessionsScreen, UnsupportedScreen
 from .widgets import SessionTable
-from inspector.core.filewatch import Signature, file_signature, vanished
+from inspector.core.db.filewatch import Signature, file_signature, vanished
 
 RESULT_TIMEOUT = 10.0  # seconds a recovery/undo result notification stays up
 # Errors that mean "this is not a database ocinspect can diagnose": the app explains them on

@@ -11,7 +11,7 @@ import os
 from datetime import datetime, timezone
 
 from inspector.core.model import Diagnosis, Part
-from inspector.core.patterns import describe
+from inspector.core.diagnose.patterns import describe
 from inspector.core.text import humanize_ms, printable, shorten
 
 VERDICT_LABELS = {

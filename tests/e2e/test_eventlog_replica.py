@@ -18,9 +18,11 @@ from typing import Any
 
 import pytest
 
-from inspector.core import eventlog, recover
-from inspector.core.live import OFFLINE
-from inspector.core.store import open_store
+from inspector.core.db import eventlog
+
+from inspector.core.repair import recover
+from inspector.core.opencode.live import OFFLINE
+from inspector.core.db.store import open_store
 
 from . import harness as h
 from .test_e2e import explain, run_cli, scan

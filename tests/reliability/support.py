@@ -23,7 +23,7 @@ from pathlib import Path
 from tests.conftest import copy_db, sha256  # noqa: F401 (re-exported: one backup-API copier and digest for the suite)
 from typing import Any
 
-from inspector.core.builder import DatabaseBuilder
+from inspector.core.synth.builder import DatabaseBuilder
 
 PYTHON = sys.executable
 HERE = Path(__file__).resolve().parent
@@ -286,7 +286,7 @@ def build_stuck_db(path: Path, stuck: int, *, clean: int = 0, seed: int = 1, par
     return layout
 
 
-# ---- the undo journal, read independently of inspector.core.journal --------------------------------
+# ---- the undo journal, read independently of inspector.core.repair.journal --------------------------------
 
 @dataclass
 class Journal:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from inspector.core.live import OFFLINE
+from inspector.core.opencode.live import OFFLINE
 from inspector.tui.app import InspectorApp, make_app
 from inspector.tui.screens import SessionDetailScreen, UnsupportedScreen
 

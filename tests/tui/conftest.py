@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from inspector.core import journal
-from inspector.core.demo import DemoSessions, build_demo_sessions
-from inspector.core.live import OFFLINE, LiveStatus
+from inspector.core.repair import journal
+from inspector.core.synth.demo import DemoSessions, build_demo_sessions
+from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.tui.app import InspectorApp, make_app
 from tests.conftest import FIXTURES, NOW, copy_db, rows
 
@@ -128,7 +128,7 @@ HOSTILE_TITLES = ("[bold red]x[/]", "\x1b[2J\x1b[31mwiped?", "[link=https://evil
 @pytest.fixture
 def hostile(tmp_path: Path) -> Path:
     """Titles, a command and tool output that would be markup or terminal escapes if interpreted."""
-    from inspector.core.builder import DatabaseBuilder
+    from inspector.core.synth.builder import DatabaseBuilder
 
     with DatabaseBuilder(tmp_path / "hostile.db", seed=3) as b:
         directory = "/home/dev/[red]proj[/red]"

@@ -167,8 +167,8 @@ class TestHungSnapshots:
 
 async def test_badge_turns_hung_by_itself_when_the_threshold_passes(fixture_copy) -> None:
     """A hung session writes nothing, so no file change triggers a rescan: a timer does."""
-    from inspector.core.scan import scan
-    from inspector.core.store import open_store
+    from inspector.core.diagnose.scan import scan
+    from inspector.core.db.store import open_store
 
     from .conftest import BASH, NOW
 

@@ -9,9 +9,11 @@ import json
 import threading
 from pathlib import Path
 
-from inspector.core import eventlog, recover
-from inspector.core.live import OFFLINE, LiveStatus
-from inspector.core.store import open_store
+from inspector.core.db import eventlog
+
+from inspector.core.repair import recover
+from inspector.core.opencode.live import OFFLINE, LiveStatus
+from inspector.core.db.store import open_store
 from inspector.tui.screens import ConfirmRecovery, HelpScreen, SessionDetailScreen, SessionsScreen, UnsupportedScreen
 from inspector.tui.widgets import SessionTable
 

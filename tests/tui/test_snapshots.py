@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from inspector.core.live import LiveStatus
+from inspector.core.opencode.live import LiveStatus
 from tests.releases import RELEASES
 
 from .conftest import SIZE, TASK_PARENT, app_for, keys_then_settle, settle

@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Label, Static
 
-from inspector.core.abort import AbortTarget
+from inspector.core.repair.abort import AbortTarget
 from inspector.core.errors import InspectorError
 from inspector.core.model import Plan
 

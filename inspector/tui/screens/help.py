@@ -14,7 +14,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from inspector.core.patterns import PATTERNS, VERDICTS, WARNINGS
+from inspector.core.diagnose.patterns import PATTERNS, VERDICTS, WARNINGS
 
 KEY_WIDTH = 16
 

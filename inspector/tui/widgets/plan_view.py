@@ -8,7 +8,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from inspector.core.model import Plan
-from inspector.core.patterns import describe_warning
+from inspector.core.diagnose.patterns import describe_warning
 
 from ..format import one_line, plural
 

@@ -6,7 +6,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from inspector.core.model import Diagnosis
-from inspector.core.patterns import describe
+from inspector.core.diagnose.patterns import describe
 
 from ..format import display_path, one_line, part_headline, part_what, verdict_of
 

@@ -19,7 +19,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from inspector.core.model import Diagnosis, ScanResult
-from inspector.core.scan import depth_of
+from inspector.core.diagnose.scan import depth_of
 from inspector.core.text import shorten
 
 from ..format import VERDICT_LABELS, elapsed, one_line, pattern_words, project_name, short_time, verdict_of

@@ -35,7 +35,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import InspectorError
+from inspector.core.errors import InspectorError
 
 DEFAULT_TIMEOUT_S = 2.0
 PASSWORD_ENV = "OPENCODE_SERVER_PASSWORD"

@@ -31,20 +31,23 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from . import eventlog
-from . import queries as q
-from .errors import CorruptData, DatabaseLocked, InspectorError, SessionNotFound
-from .journal import JournalWriter, append, find_run, journal_dir, new_run_id
-from .live import LiveStatus
-from .model import Diagnosis, LogCursor, Plan, PlanUnit, RowChange, RunResult, ScanResult, Skip, UndoResult
-from .scan import _chunks, chain_of, now_ms, scan, scan_related
-from .store import DEFAULT_BUSY_TIMEOUT_MS, Store, open_store
-from .text import compact_json, printable
+from inspector.core.db import eventlog
+from inspector.core.db import queries as q
+from inspector.core.errors import CorruptData, DatabaseLocked, InspectorError, SessionNotFound
+from inspector.core.repair.journal import JournalWriter, append, find_run, journal_dir, new_run_id
+from inspector.core.opencode.live import LiveStatus
+from inspector.core.model import Diagnosis, LogCursor, Plan, PlanUnit, RowChange, RunResult, ScanResult, Skip, UndoResult
+from inspector.core.db.ranges import Progress
+from inspector.core.db.rows import chunks
+from inspector.core.repair.cas import LOG_MOVED, Conflict, current_image, describe_drift, write_change
+from inspector.core.diagnose.scan import scan, scan_related
+from inspector.core.diagnose.tree import chain_of
+from inspector.core.text import now_ms
+from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, Store, open_store
+from inspector.core.text import compact_json, printable
 
 ABORT_ERROR = "Tool execution aborted"
 MESSAGE_ERROR = {"name": "MessageAbortedError", "data": {"message": "Aborted"}}
-Progress = Callable[[int, int], None]
-LOG_MOVED = "OpenCode appended to this session's event log since the plan was made; OpenCode may be running"
 
 
 def repaired_part(data: dict[str, Any], now: int) -> dict[str, Any]:
@@ -159,7 +162,7 @@ def _routed(unit: PlanUnit, diagnoses: dict[str, Diagnosis], live: LiveStatus | 
     port = None
     stale = all(diagnoses[s].verdict == "stale" for s in unit.session_ids)
     if not direct and stale and live is not None and live.running:
-        from .via_opencode import supports  # local: http.client only when OpenCode runs
+        from inspector.core.repair.via_opencode import supports  # local: http.client only when OpenCode runs
 
         port = live.server_for(directory)
         if port is not None and not supports(live.version_of(port)):
@@ -238,47 +241,10 @@ def _data_change(
 
 def _rows(conn: Connection, query: Any, ids: list[str]) -> list[Any]:
     rows: list[Any] = []
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         rows.extend(conn.execute(query, {"ids": chunk}))
     order = {rid: i for i, rid in enumerate(ids)}
     return sorted(rows, key=lambda r: order.get(r.id, 0))
-
-
-class Conflict(Exception):
-    """A row (or a session's log) changed since the plan was made: the unit is skipped whole."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def current_image(conn: Connection, change: RowChange, columns: Iterable[str]) -> dict[str, Any] | None:
-    """What ``change``'s row holds now in ``columns`` (None once the row is gone)."""
-    row = conn.execute(q.current_row(change.table, sorted(columns)), {"id": change.row_id}).first()
-    return None if row is None else dict(row._mapping)
-
-
-def _write_change(conn: Connection, change: RowChange, *, source: dict[str, Any], target: dict[str, Any], guard: bool) -> bool:
-    columns = sorted(target)
-    params: dict[str, Any] = {"id": change.row_id}
-    params.update({f"new_{c}": target[c] for c in columns})
-    params.update({f"old_{c}": source[c] for c in columns})
-    statement = q.compare_and_set(change.table, columns, stuck_guard=guard and change.table == "part")
-    return conn.execute(statement, params).rowcount == 1
-
-
-def describe_drift(conn: Connection, change: RowChange) -> str:
-    """Why a compare-and-set on ``change`` found something else, in one line."""
-    image = current_image(conn, change, change.before)
-    if image is None:
-        return f"{change.table} {change.row_id} was deleted since the plan was made"
-    if change.table == "part":
-        try:
-            status = json.loads(image["data"]).get("state", {}).get("status")
-        except (ValueError, AttributeError):
-            status = "unreadable"
-        return f"part {change.row_id} changed since the plan was made (now {status}); OpenCode may be running"
-    return f"{change.table} {change.row_id} changed since the plan was made; OpenCode may be running"
 
 
 def apply(
@@ -311,7 +277,7 @@ def apply(
             done: list[PlanUnit] = []
             skipped: list[Skip] = []
             if through:
-                from . import via_opencode
+                from inspector.core.repair import via_opencode
 
                 outcome = via_opencode.write_units(store, through, writer, now=now, progress=progress,
                                                    cancel=cancel, total=len(indexed))
@@ -367,7 +333,7 @@ def _write_units(
             try:
                 with session.transaction() as conn:
                     for change in unit.changes:
-                        if not _write_change(conn, change, source=change.before, target=change.after, guard=True):
+                        if not write_change(conn, change, source=change.before, target=change.after, guard=True):
                             raise Conflict(describe_drift(conn, change))
                     if unit.events and not eventlog.append(conn, unit.events, {c.session_id: c for c in unit.cursors}):
                         raise Conflict(LOG_MOVED)
@@ -416,7 +382,7 @@ def _journaled_change(raw: dict[str, Any]) -> RowChange:
 
 def _restore(conn: Connection, change: RowChange) -> Skip | None:
     """Put one journaled before-image back, if the row still holds the after-image."""
-    if _write_change(conn, change, source=change.after, target=change.before, guard=False):
+    if write_change(conn, change, source=change.after, target=change.before, guard=False):
         return None
     image = current_image(conn, change, change.before)
     if image is None:

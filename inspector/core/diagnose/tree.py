@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import replace
 
-from .model import Diagnosis, ScanResult
+from inspector.core.model import Diagnosis, ScanResult
 
 _VERDICT_RANK = {"hung": 3, "live": 3, "unknown": 2, "stale": 1, "ok": 0}
 

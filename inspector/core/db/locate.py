@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from .errors import DatabaseNotFound
+from inspector.core.errors import DatabaseNotFound
 
 _CHANNEL_RE = re.compile(r"^opencode-(?P<channel>[A-Za-z0-9._-]+)\.db$")
 

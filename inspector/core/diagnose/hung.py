@@ -23,11 +23,12 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.engine import Connection
 
-from . import queries as q
-from .live import LiveStatus
-from .model import Diagnosis, Part
-from .text import humanize_ms, local_time, shorten
-from .tree import chain_of
+from inspector.core.db import queries as q
+from inspector.core.opencode.live import LiveStatus
+from inspector.core.model import Diagnosis, Part
+from inspector.core.text import humanize_ms, local_time, shorten
+from inspector.core.db.rows import chunks, load_json, part_from_row
+from inspector.core.diagnose.tree import chain_of
 
 DEFAULT_HUNG_AFTER_MS = 15 * 60 * 1000
 RECENT_MESSAGES = 16  # per session: the turn being worked on is always among the newest messages
@@ -48,7 +49,6 @@ def chain_motion(conn: Connection, session_ids: Sequence[str], known: dict[str, 
     ``known`` maps ids of tool parts already read (the scan's stuck parts) to their ``Part``;
     any other part is read only until the newest tool part is found.
     """
-    from .scan import _chunks, _load, _part  # local: scan imports this module lazily too
 
     last: int | None = None
     parts: list[tuple[int, str]] = []
@@ -56,7 +56,7 @@ def chain_motion(conn: Connection, session_ids: Sequence[str], known: dict[str, 
         messages = list(conn.execute(q.RECENT_MESSAGES, {"sid": sid, "limit": RECENT_MESSAGES}))
         for row in messages:
             last = max(last or 0, int(row.time_updated or 0))
-        for chunk in _chunks([row.id for row in messages]):
+        for chunk in chunks([row.id for row in messages]):
             for row in conn.execute(q.PARTS_MOTION, {"ids": chunk}):
                 last = max(last or 0, int(row.time_updated or 0))
                 parts.append((int(row.time_created or 0), row.id))
@@ -68,9 +68,9 @@ def chain_motion(conn: Connection, session_ids: Sequence[str], known: dict[str, 
         row = conn.execute(q.PART_BY_ID, {"id": part_id}).first()
         if row is None or not row.ok:
             continue
-        data = _load(row, "part")
+        data = load_json(row, "part")
         if data.get("type") == "tool":
-            newest = _part(row, data)
+            newest = part_from_row(row, data)
             break
     if newest is not None and newest.status not in _ACTIVE:
         # Parallel calls of one step: the step still waits on a sibling that is running.

@@ -23,9 +23,9 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from . import queries as q
-from .model import LogCursor, LogEvent, RowChange
-from .text import compact_json
+from inspector.core.db import queries as q
+from inspector.core.model import LogCursor, LogEvent, RowChange
+from inspector.core.text import compact_json
 
 PART_UPDATED = "message.part.updated.1"
 MESSAGE_UPDATED = "message.updated.1"

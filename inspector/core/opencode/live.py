@@ -33,7 +33,7 @@ else:
     psutil = _LazyPsutil()
 
 if TYPE_CHECKING:  # server_api (http.client) is imported only when OpenCode is running
-    from .server_api import ServerAuthRequired, ServerClient
+    from inspector.core.opencode.client import ServerAuthRequired, ServerClient
 
 STATUS_TIMEOUT_S = 1.0
 _BUSY_TYPES = {"busy", "retry"}
@@ -127,7 +127,7 @@ def _uses_database(proc: psutil.Process, db: Path) -> bool | None:
         return False
     if env.get("OPENCODE_DB"):
         return _same_file(env["OPENCODE_DB"], db)
-    from .locate import data_dir  # local: keeps module import light
+    from inspector.core.db.locate import data_dir  # local: keeps module import light
 
     default = data_dir(env)
     return _same_file(str(default / db.name), db) or (None if denied else False)
@@ -169,13 +169,13 @@ def find_processes(db: Path) -> tuple[list[OpenCodeProcess], bool]:
 
 def query_status(port: int, directory: str, timeout: float = STATUS_TIMEOUT_S) -> dict[str, str]:
     """``GET /session/status`` on loopback: session id -> status type for non-idle sessions."""
-    from .server_api import ServerClient
+    from inspector.core.opencode.client import ServerClient
 
     return ServerClient(port, timeout=timeout).session_status(directory)
 
 
 def _auth_reason(error: ServerAuthRequired) -> str:
-    from .server_api import PASSWORD_ENV, USERNAME_ENV
+    from inspector.core.opencode.client import PASSWORD_ENV, USERNAME_ENV
 
     if error.password_sent:
         return f"the server refused the password in {PASSWORD_ENV}"
@@ -184,7 +184,7 @@ def _auth_reason(error: ServerAuthRequired) -> str:
 
 def _waiting(client: ServerClient, directory: str) -> set[str] | None:
     """Sessions waiting for a person in ``directory``; None when the server would not say."""
-    from .server_api import ServerError, ServerHTTPError
+    from inspector.core.opencode.client import ServerError, ServerHTTPError
 
     try:
         return client.pending_requests(directory)
@@ -216,7 +216,7 @@ def detect(db: str | os.PathLike[str], directories: Iterable[str] = ()) -> LiveS
             processes=tuple(processes),
             detail=f"OpenCode (pid {pids}) uses this database but serves no HTTP port to ask",
         )
-    from .server_api import Credentials, ServerAuthRequired, ServerClient, ServerError
+    from inspector.core.opencode.client import Credentials, ServerAuthRequired, ServerClient, ServerError
 
     credentials = Credentials.from_env()
     busy: dict[str, int] = {}
@@ -274,7 +274,7 @@ def detect(db: str | os.PathLike[str], directories: Iterable[str] = ()) -> LiveS
 
 def _versions(ports: list[int], credentials: object) -> list[tuple[int, str]]:
     """``GET /global/health`` of each answering server: which routes it has depends on it."""
-    from .server_api import ServerClient, ServerError
+    from inspector.core.opencode.client import ServerClient, ServerError
 
     found = []
     for port in ports:

@@ -24,13 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from . import queries as q
-from .abort import AbortOutcome, AbortTarget, abort_chain, targets_in
-from .errors import DatabaseLocked, SessionNotFound
-from .filewatch import Signature, file_signature
-from .live import LiveStatus, detect
-from .scan import _chunks, _scan_table, now_ms, scan
-from .store import DEFAULT_BUSY_TIMEOUT_MS, Store, open_store
+from inspector.core.db import queries as q
+from inspector.core.repair.abort import AbortOutcome, AbortTarget, abort_chain, targets_in
+from inspector.core.errors import DatabaseLocked, SessionNotFound
+from inspector.core.db.filewatch import Signature, file_signature
+from inspector.core.opencode.live import LiveStatus, detect
+from inspector.core.db.ranges import read_ranges
+from inspector.core.db.rows import chunks
+from inspector.core.diagnose.scan import scan
+from inspector.core.text import now_ms
+from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, Store, open_store
 
 RESYNC_MS = 60_000
 
@@ -64,7 +67,7 @@ class Candidates:
         """One quick-tier pass over ``message`` (start-up and every ``resync_ms``)."""
         with store.read() as conn:
             top = int(conn.execute(q.MAX_ROWID["message"]).scalar_one())
-            rows = _scan_table(store, conn, "message", q.UNFINISHED_MESSAGES, None, None)
+            rows = read_ranges(store, conn, "message", q.UNFINISHED_MESSAGES, None, None)
         self.messages = dict(_unfinished(rows))
         self.last_rowid = top
         self.synced_at = now
@@ -81,7 +84,7 @@ class Candidates:
                 self.messages.update(_unfinished(rows))
                 self.last_rowid = top
             still: dict[str, str] = {}
-            for chunk in _chunks(sorted(self.messages)):
+            for chunk in chunks(sorted(self.messages)):
                 for row in conn.execute(q.MESSAGE_COMPLETED, {"ids": chunk}):
                     if not row.done:
                         still[row.id] = self.messages[row.id]
@@ -190,7 +193,7 @@ class Watchdog:
         if not missing:
             return
         with self.store.read() as conn:
-            for chunk in _chunks(missing):
+            for chunk in chunks(missing):
                 for row in conn.execute(q.sessions_by_id(["id", "directory"]), {"ids": chunk}):
                     self.directories[row.id] = row.directory or ""
 

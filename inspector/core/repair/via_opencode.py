@@ -28,12 +28,13 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from . import eventlog
-from .journal import JournalWriter
-from .model import LogCursor, PlanUnit, RowChange, Skip
-from .recover import LOG_MOVED, Conflict, Progress, current_image, describe_drift
-from .server_api import ServerClient, ServerError
-from .store import Store
+from inspector.core.db import eventlog
+from inspector.core.repair.journal import JournalWriter
+from inspector.core.model import LogCursor, PlanUnit, RowChange, Skip
+from inspector.core.db.ranges import Progress
+from inspector.core.repair.cas import LOG_MOVED, Conflict, current_image, describe_drift
+from inspector.core.opencode.client import ServerClient, ServerError
+from inspector.core.db.store import Store
 
 MIN_VERSION = (1, 18, 0)  # the first releases that write the sync log and replay it
 REPLAY_ATTEMPTS = 3

@@ -30,28 +30,22 @@ from typing import Any, Literal
 
 from sqlalchemy.engine import Connection
 
-from . import queries as q
-from .children import infer_children
-from .live import LiveStatus, detect
-from .model import ScanResult
-from .scan import (
-    Progress,
-    _chunks,
-    _collect,
-    _Findings,
-    _liveness,
-    _load,
-    _message,
-    _part,
-    assemble,
+from inspector.core.db import queries as q
+from inspector.core.diagnose.children import infer_children
+from inspector.core.opencode.live import LiveStatus, detect
+from inspector.core.model import ScanResult
+from inspector.core.db.ranges import Progress
+from inspector.core.db.rows import chunks, load_json, message_from_row, part_from_row
+from inspector.core.diagnose.findings import (
+    Findings,
+    collect,
     compacting_sessions,
     completed_messages,
     ignored_prompts,
-    now_ms,
-    read_sessions,
-    sessions_at_risk,
 )
-from .store import Store
+from inspector.core.diagnose.scan import assemble, liveness_for, read_sessions, sessions_at_risk
+from inspector.core.text import now_ms
+from inspector.core.db.store import Store
 
 __all__ = [
     "DEFAULT_POLICY", "FullScanNeeded", "Marks", "Policy", "Tail", "Watched",
@@ -151,10 +145,10 @@ def full_scan(
     now = now_ms() if now is None else now
     store.require_v1()
     started = clock()
-    liveness = _liveness(store.path) if live is None else None
+    liveness = liveness_for(store.path) if live is None else None
     with store.read() as conn:
         marks = _marks(store, conn)  # first, in the scan's own snapshot: nothing can slip between
-        found = _collect(store, conn, quick=False, session_ids=None, cancel=cancel, progress=progress, now=now)
+        found = collect(store, conn, quick=False, session_ids=None, cancel=cancel, progress=progress, now=now)
         sessions, activity = read_sessions(store, conn, found.session_ids, all_sessions=all_sessions)
         at_risk = sessions_at_risk(conn, found, sessions, now)
         versions = _versions(conn, found)
@@ -315,9 +309,9 @@ def _check_identity(store: Store, conn: Connection, marks: Marks) -> dict[str, T
 
 
 # -- reading what changed ----------------------------------------------------------------------
-def _findings_of(result: ScanResult) -> _Findings:
+def _findings_of(result: ScanResult) -> Findings:
     """The raw findings behind a result (the diagnosis keeps every one of them)."""
-    found = _Findings()
+    found = Findings()
     for diag in result.sessions:
         for message in diag.unfinished_messages:
             found.messages[message.id] = message
@@ -328,22 +322,22 @@ def _findings_of(result: ScanResult) -> _Findings:
     return found
 
 
-def _absorb(table: str, rows: Iterable[Any], found: _Findings, versions: dict[str, int]) -> None:
+def _absorb(table: str, rows: Iterable[Any], found: Findings, versions: dict[str, int]) -> None:
     for row in rows:
-        data = _load(row, table)
+        data = load_json(row, table)
         if table == "part":
-            part = _part(row, data)
+            part = part_from_row(row, data)
             if part.status in ("pending", "running"):
                 found.parts[part.id] = part
         else:
-            message = _message(row, data)
+            message = message_from_row(row, data)
             if message.role == "assistant" and message.completed is None:
                 found.messages[message.id] = message
         versions[row.id] = int(row.time_updated)
 
 
 def _absorb_new_rows(
-    conn: Connection, marks: Marks, tails: Mapping[str, Tail], found: _Findings, versions: dict[str, int]
+    conn: Connection, marks: Marks, tails: Mapping[str, Tail], found: Findings, versions: dict[str, int]
 ) -> set[str]:
     """Stuck rows among those inserted since; returns the sessions that got new messages."""
     touched: set[str] = set()
@@ -371,34 +365,34 @@ def _logged_rows(conn: Connection, after: int, upto: int) -> tuple[set[str], set
     return parts, messages
 
 
-def _versions(conn: Connection, found: _Findings) -> dict[str, int]:
+def _versions(conn: Connection, found: Findings) -> dict[str, int]:
     """The version of every stuck row, read in the scan's first snapshot: never newer than what
     was parsed, so a row that changed since is read again by the next refresh."""
     versions: dict[str, int] = {}
     for table, ids in (("part", found.parts), ("message", found.messages)):
-        for chunk in _chunks(sorted(ids)):
+        for chunk in chunks(sorted(ids)):
             versions.update((row.id, int(row.time_updated)) for row in conn.execute(q.VERSIONS[table], {"ids": chunk}))
     return versions
 
 
-def _recheck(conn: Connection, table: str, ids: set[str], found: _Findings, versions: dict[str, int]) -> None:
+def _recheck(conn: Connection, table: str, ids: set[str], found: Findings, versions: dict[str, int]) -> None:
     """Bring ``ids`` up to date: a row whose version (``time_updated``, which OpenCode and our
     repair bump on every write) did not change is left as it is; the others are read again,
     through the same stuck filter as a full scan, and parsed."""
     known = found.parts if table == "part" else found.messages
     current: dict[str, int] = {}
-    for chunk in _chunks(sorted(ids)):
+    for chunk in chunks(sorted(ids)):
         current.update((row.id, int(row.time_updated)) for row in conn.execute(q.VERSIONS[table], {"ids": chunk}))
     changed = sorted(i for i in ids if i not in current or i not in known or versions.get(i) != current[i])
     query = q.STUCK_PARTS_BY_ID if table == "part" else q.UNFINISHED_MESSAGES_BY_ID
-    for chunk in _chunks(changed):
+    for chunk in chunks(changed):
         for row_id in chunk:
             known.pop(row_id, None)
             versions.pop(row_id, None)
         _absorb(table, conn.execute(query, {"ids": chunk}), found, versions)
 
 
-def _findings_changed(result: ScanResult, found: _Findings, stuck: set[str]) -> bool:
+def _findings_changed(result: ScanResult, found: Findings, stuck: set[str]) -> bool:
     """Did anything become stuck or unstuck (then liveness is asked again)?"""
     before = {(p.id, p.status) for d in result.sessions for p in d.stuck_parts}
     before |= {(m.id, "") for d in result.sessions for m in d.unfinished_messages}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .builder import DatabaseBuilder, JsonStyle
+from inspector.core.synth.builder import DatabaseBuilder, JsonStyle
 
 SECOND = 1000
 MINUTE = 60 * SECOND

@@ -24,13 +24,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from . import queries as q
-from .live import LiveStatus
-from .model import Diagnosis, Plan, ScanResult, Skip
-from .scan import _chunks, chain_of, scan, scan_related
-from .server_api import ServerAuthRequired, ServerClient, ServerError
-from .store import Store
-from .text import humanize_ms
+from inspector.core.db import queries as q
+from inspector.core.opencode.live import LiveStatus
+from inspector.core.model import Diagnosis, Plan, ScanResult, Skip
+from inspector.core.db.rows import chunks
+from inspector.core.diagnose.scan import scan, scan_related
+from inspector.core.diagnose.tree import chain_of
+from inspector.core.opencode.client import ServerAuthRequired, ServerClient, ServerError
+from inspector.core.db.store import Store
+from inspector.core.text import humanize_ms
 
 SETTLE_TIMEOUT_S = 10.0
 POLL_S = 0.2
@@ -220,7 +222,7 @@ def _open_rows(store: Store, chain: Sequence[str], out: list[str]) -> list[str]:
     """Unfinished assistant turns and pending/running tool parts of ``chain`` (into ``out``)."""
     out.clear()
     with store.read() as conn:
-        for chunk in _chunks(list(chain)):
+        for chunk in chunks(list(chain)):
             out += [f"turn {r.id}" for r in conn.execute(q.UNFINISHED_MESSAGES_OF_SESSIONS, {"ids": chunk})]
             out += [f"tool part {r.id}" for r in conn.execute(q.STUCK_PARTS_OF_SESSIONS, {"ids": chunk})]
     return out

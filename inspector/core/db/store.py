@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from .errors import (
+from inspector.core.errors import (
     DatabaseLocked,
     DatabaseNotFound,
     DatabaseReadOnly,
@@ -30,8 +30,8 @@ from .errors import (
     OpenCode2xSchema,
     SchemaUnsupported,
 )
-from .locate import empty_beside_legacy, has_legacy_storage
-from .model import Schema
+from inspector.core.db.locate import empty_beside_legacy, has_legacy_storage
+from inspector.core.model import Schema
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 _V1_TABLES = {"session", "message", "part"}

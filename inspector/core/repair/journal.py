@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from .errors import JournalError, RunNotFound
-from .model import Plan
-from .text import compact_json
+from inspector.core.errors import JournalError, RunNotFound
+from inspector.core.model import Plan
+from inspector.core.text import compact_json
 
 FORMAT = 2  # 2: parts carry ``message_id``; units carry ``events`` and ``cursors``
 DIR_MODE = 0o700

@@ -16,8 +16,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import DatabaseNotFound, InspectorError
-from .model import Plan, RunResult
+from inspector.core.errors import DatabaseNotFound, InspectorError
+from inspector.core.model import Plan, RunResult
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def recover_before_start(
     compaction marks) are what keep a session spinning; stuck parts inside *finished* turns
     need the deep tier (a pass over every part), which ``deep=True`` adds.
     """
-    from .locate import locate  # local imports: `ocinspect run` should cost next to nothing
+    from inspector.core.db.locate import locate  # local imports: `ocinspect run` should cost next to nothing
 
     try:
         path = locate(db, channel=channel)
@@ -65,9 +65,9 @@ def recover_before_start(
 
 
 def _recover(path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool) -> StartupOutcome:
-    from . import recover
-    from .scan import scan
-    from .store import open_store, roll_back_hot_journal
+    from inspector.core.repair import recover
+    from inspector.core.diagnose.scan import scan
+    from inspector.core.db.store import open_store, roll_back_hot_journal
 
     if path.is_file() and path.stat().st_size == 0:
         return StartupOutcome(database=path)  # created by a previous start that never got going

@@ -19,18 +19,14 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from . import queries as q
-from .model import Part
-
-
-def _chunks(items: Sequence[str], size: int = 500) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
+from inspector.core.db import queries as q
+from inspector.core.db.rows import chunks
+from inspector.core.model import Part
 
 
 def _rows(conn: Connection, query: Any, ids: Iterable[str]) -> list[Any]:
     rows: list[Any] = []
-    for chunk in _chunks(sorted(set(ids))):
+    for chunk in chunks(sorted(set(ids))):
         rows.extend(conn.execute(query, {"ids": chunk}))
     return rows
 

@@ -16,8 +16,8 @@ from typing import Any, Literal
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from .eventlog import EventIds, message_payload, part_payload, session_info_from_row
-from .text import compact_json
+from inspector.core.db.eventlog import EventIds, message_payload, part_payload, session_info_from_row
+from inspector.core.text import compact_json
 
 VERSION = "1.18.33"
 _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
@@ -25,7 +25,7 @@ _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 
 def ddl() -> str:
     """The exact schema OpenCode 1.18.33 creates (``sqlite3 opencode.db .schema``)."""
-    return resources.files("inspector.core").joinpath("sql/opencode-1.18.33.sql").read_text("utf-8")
+    return resources.files("inspector.core.synth").joinpath("sql/opencode-1.18.33.sql").read_text("utf-8")
 
 
 JsonStyle = Literal["compact", "spaced", "indent", "tabs"]

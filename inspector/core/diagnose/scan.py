@@ -1,0 +1,293 @@
+"""Find sessions with a stale "Thinking" state and say why.
+
+Two tiers (see ``bench/``): the *quick* tier reads unfinished assistant messages (a small table)
+and reaches their parts through ``part_message_id_id_idx``; the *deep* tier also walks the whole
+``part`` table for tool parts left pending/running inside turns that did finish.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+from sqlalchemy.engine import Connection
+
+from inspector.core.db import queries as q
+from inspector.core.db.ranges import Cancelled, Progress
+from inspector.core.db.rows import chunks, session_from_row
+from inspector.core.db.store import Store
+from inspector.core.diagnose import idwrap
+from inspector.core.diagnose.findings import Findings, collect
+from inspector.core.diagnose.hung import classify
+from inspector.core.diagnose.tree import chain_of, depth_of, spread_chain_verdicts, tree_order
+from inspector.core.errors import SessionNotFound
+from inspector.core.model import Diagnosis, Message, Part, ScanResult, Session
+from inspector.core.opencode.live import LiveStatus, detect
+from inspector.core.text import now_ms, printable
+
+__all__ = ["Cancelled", "Progress", "assemble", "chain_of", "depth_of", "liveness_for", "read_sessions", "scan", "scan_related", "sessions_at_risk"]
+
+
+def _patterns_for(
+    session_id: str,
+    messages: list[Message],
+    parts: list[Part],
+    found: Findings,
+    stuck_ids: set[str],
+    parent_of: dict[str, str | None],
+    has_children: bool,
+) -> list[str]:
+    patterns: list[str] = []
+    unfinished = {m.id for m in messages}
+    with_parts = {p.message_id for p in parts}
+    for part in parts:
+        if part.message_id not in unfinished:
+            patterns.append("parts-in-finished-turn")
+        elif part.tool == "question":
+            patterns.append("question-wait")
+        elif part.status == "pending" and not part.input_summary:
+            patterns.append("pending-placeholder")
+        else:
+            patterns.append("crash-orphan")
+        if part.tool == "task" and part.child_session_id in stuck_ids:
+            patterns.append("subagent-chain")
+    for message in messages:
+        if message.is_summary:
+            patterns.append("compaction")
+        elif message.id not in with_parts:
+            patterns.append("interrupted-turn")
+    if session_id in found.compacting:
+        patterns.append("compaction")
+    if parent_of.get(session_id) in stuck_ids or has_children:
+        patterns.append("subagent-chain")
+    if session_id in found.ignored_prompts:
+        patterns.append("ignores-prompts")
+    return list(dict.fromkeys(patterns))
+
+
+def scan(
+    store: Store,
+    *,
+    quick: bool = False,
+    all_sessions: bool = False,
+    session_ids: Sequence[str] | None = None,
+    live: LiveStatus | None = None,
+    now: int | None = None,
+    cancel: threading.Event | None = None,
+    progress: Progress | None = None,
+    hung_after_ms: int | None = None,
+) -> ScanResult:
+    """Diagnose the database. ``session_ids`` limits the scan to those sessions (via indexes).
+
+    ``live`` may be passed to reuse (or, in tests, to pin) the liveness answer; otherwise it is
+    detected for the directories of the stuck sessions. With ``hung_after_ms``, live sessions
+    get ``idle_ms`` and those stuck inside the live server become ``hung`` (see ``hung.py``);
+    without it no session is ever called hung.
+    """
+    now = now_ms() if now is None else now
+    store.require_v1()
+    liveness = liveness_for(store.path) if live is None else None
+    with store.read() as conn:
+        if session_ids is not None:
+            _require_sessions(store, conn, session_ids)
+        found = collect(
+            store, conn, quick=quick, session_ids=session_ids, cancel=cancel, progress=progress, now=now
+        )
+        sessions, activity = read_sessions(
+            store, conn, found.session_ids, all_sessions=all_sessions, requested=session_ids
+        )
+        at_risk = sessions_at_risk(conn, found, sessions, now)
+    if liveness is not None:
+        live = liveness({sessions[s].directory for s in found.session_ids & set(sessions)})
+    assert live is not None
+    return assemble(store, found, sessions, activity, live, quick=quick, now=now, all_sessions=all_sessions,
+                    at_risk=at_risk, hung_after_ms=hung_after_ms)
+
+
+def sessions_at_risk(conn: Connection, found: Findings, sessions: Mapping[str, Session], now: int) -> set[str]:
+    """Sessions whose ids predate the id wrap, when an OpenCode ≤ 1.18.14 writes the database."""
+    return idwrap.sessions_at_risk(conn, sorted(sessions), now) if found.wrap_writer else set()
+
+
+def read_sessions(
+    store: Store,
+    conn: Connection,
+    stuck_ids: set[str],
+    *,
+    all_sessions: bool = False,
+    requested: Sequence[str] | None = None,
+    known_activity: Mapping[str, int] | None = None,
+) -> tuple[dict[str, Session], dict[str, int]]:
+    """The session rows a result shows (the stuck ones, or all) and each one's last activity
+    (``known_activity``: sessions whose activity cannot have changed, not asked again)."""
+    columns = q.session_columns(store.session_columns)
+    sessions: dict[str, Session] = {}
+    if all_sessions and requested is None:
+        sessions = {row.id: session_from_row(row) for row in conn.execute(q.all_sessions(columns))}
+    else:
+        wanted = sorted(stuck_ids | set(requested or ()))
+        for chunk in chunks(wanted):
+            for row in conn.execute(q.sessions_by_id(columns), {"ids": chunk}):
+                sessions[row.id] = session_from_row(row)
+    known = known_activity or {}
+    activity = {sid: known[sid] for sid in sessions if sid in known}
+    for chunk in chunks(sorted(set(sessions) - set(activity))):
+        for sid, last in conn.execute(q.LAST_ACTIVITY, {"ids": chunk}):
+            activity[sid] = int(last)
+    return sessions, activity
+
+
+def assemble(
+    store: Store,
+    found: Findings,
+    sessions: dict[str, Session],
+    activity: dict[str, int],
+    live: LiveStatus,
+    *,
+    quick: bool,
+    now: int,
+    all_sessions: bool,
+    at_risk: set[str] | frozenset[str] = frozenset(),
+    hung_after_ms: int | None = None,
+) -> ScanResult:
+    """Group raw findings into per-session diagnoses (a full scan and a refresh share this)."""
+    stuck_ids = found.session_ids & set(sessions)
+    diagnoses = _diagnose(sessions, found, stuck_ids, activity, live, at_risk)
+    if hung_after_ms is not None and any(d.verdict == "live" for d in diagnoses.values()):
+        with store.read() as conn:
+            diagnoses = classify(conn, diagnoses, live=live, hung_after_ms=hung_after_ms, now=now)
+    return ScanResult(
+        database=str(store.path),
+        schema=store.schema,
+        opencode_live=live.running,
+        live_detail=live.detail,
+        sessions=tuple(tree_order(diagnoses)),
+        quick=quick,
+        scanned_at=now,
+        total_sessions=len(sessions) if all_sessions else 0,
+        hung_after_ms=hung_after_ms,
+        live=live,
+        wrap_writer=found.wrap_writer,
+    )
+
+
+def liveness_for(path: Path) -> Callable[[set[str]], LiveStatus]:
+    """Start looking for OpenCode processes now, beside the SQL that follows (which releases the
+    GIL); the returned call finishes the check for the stuck sessions' directories. Only when an
+    OpenCode process uses the file is it asked again, with the directories (its HTTP status)."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocinspect-live")
+    early = pool.submit(detect, path)
+    pool.shutdown(wait=False)
+
+    def finish(directories: set[str]) -> LiveStatus:
+        status = early.result()
+        return status if status.running is False else detect(path, directories)
+
+    return finish
+
+
+def _diagnose(
+    sessions: dict[str, Session],
+    found: Findings,
+    stuck_ids: set[str],
+    activity: dict[str, int],
+    live: LiveStatus,
+    at_risk: set[str] | frozenset[str] = frozenset(),
+) -> dict[str, Diagnosis]:
+    parent_of = {sid: s.parent_id for sid, s in sessions.items()}
+    parts = [
+        replace(p, message_completed=True) if p.message_id in found.completed_messages else p
+        for p in found.parts.values()
+    ]
+    by_session: dict[str, list[Part]] = defaultdict(list)
+    for part in sorted(parts, key=lambda p: (p.time_created, p.id)):
+        by_session[part.session_id].append(part)
+    messages: dict[str, list[Message]] = defaultdict(list)
+    for message in sorted(found.messages.values(), key=lambda m: (m.time_created, m.id)):
+        messages[message.session_id].append(message)
+    stuck_children: dict[str, set[str]] = defaultdict(set)
+    for child in stuck_ids:
+        parent = parent_of.get(child)
+        if parent in stuck_ids:
+            stuck_children[parent].add(child)  # type: ignore[index]
+    diagnoses: dict[str, Diagnosis] = {}
+    for sid, session in sessions.items():
+        warnings = (idwrap.AT_RISK,) if sid in at_risk else ()
+        if sid not in stuck_ids:
+            diagnoses[sid] = Diagnosis(
+                session=session, verdict="ok", patterns=(), last_activity=activity.get(sid), warnings=warnings
+            )
+            continue
+        patterns = _patterns_for(
+            sid, messages[sid], by_session[sid], found, stuck_ids, parent_of, bool(stuck_children[sid])
+        )
+        verdict, reason = live.verdict(sid, session.directory)
+        times = [p.started or p.time_created for p in by_session[sid]]
+        times += [m.time_created for m in messages[sid]]
+        if sid in found.compacting:
+            times.append(found.compacting[sid])
+        children = set(stuck_children[sid])
+        children |= {p.child_session_id for p in by_session[sid] if p.child_session_id in stuck_ids}
+        diagnoses[sid] = Diagnosis(
+            session=session,
+            verdict=verdict,  # type: ignore[arg-type]
+            patterns=tuple(patterns),
+            unfinished_messages=tuple(messages[sid]),
+            stuck_parts=tuple(by_session[sid]),
+            children=tuple(sorted(children)),
+            last_activity=activity.get(sid),
+            stuck_since=min(times) if times else None,
+            live_reason=reason,
+            warnings=warnings,
+        )
+    return spread_chain_verdicts(diagnoses)
+
+
+def scan_related(
+    store: Store,
+    session_ids: Sequence[str],
+    *,
+    live: LiveStatus | None = None,
+    now: int | None = None,
+    hung_after_ms: int | None = None,
+) -> ScanResult:
+    """Scan ``session_ids`` plus every parent and child linked to them (a whole subagent tree).
+
+    Uses the session and part indexes only, so it stays fast on huge databases.
+    """
+    wanted = list(dict.fromkeys(session_ids))
+    result = scan(store, session_ids=wanted, live=live, now=now, hung_after_ms=hung_after_ms)
+    for _ in range(16):  # subagent trees are shallow; bound the walk anyway
+        related = set(wanted)
+        for diag in result.sessions:
+            if diag.session.parent_id:
+                related.add(diag.session.parent_id)
+            related.update(p.child_session_id for p in diag.stuck_parts if p.child_session_id)
+        with store.read() as conn:
+            for chunk in chunks(sorted(related)):
+                related.update(row.id for row in conn.execute(q.CHILD_SESSIONS, {"ids": chunk}))
+            present: set[str] = set()
+            for chunk in chunks(sorted(related)):
+                present.update(row.id for row in conn.execute(q.sessions_by_id(["id"]), {"ids": chunk}))
+        related &= present
+        if related <= set(wanted):
+            break
+        wanted = sorted(related)
+        result = scan(store, session_ids=wanted, live=live, now=now, hung_after_ms=hung_after_ms)
+    return result
+
+
+
+def _require_sessions(store: Store, conn: Connection, session_ids: Sequence[str]) -> None:
+    columns = ["id"]
+    present: set[str] = set()
+    for chunk in chunks(list(session_ids)):
+        present |= {row.id for row in conn.execute(q.sessions_by_id(columns), {"ids": chunk})}
+    missing = [s for s in session_ids if s not in present]
+    if missing:
+        raise SessionNotFound(f"no session {printable(missing[0])} in {store.path}")
+

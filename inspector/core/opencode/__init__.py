@@ -1,0 +1,1 @@
+"""A running OpenCode: the HTTP client for its loopback server and whether it is live on a database."""
