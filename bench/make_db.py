@@ -32,7 +32,7 @@ from sqlalchemy import column, create_engine, insert, table
 from sqlalchemy.engine import Connection
 
 REPO = Path(__file__).resolve().parents[1]
-DDL_PATH = REPO / "inspector" / "core" / "sql" / "opencode-1.18.33.sql"
+DDL_PATH = REPO / "inspector" / "core" / "synth" / "sql" / "opencode-1.18.33.sql"
 MIGRATIONS_FROM = REPO / "tests" / "fixtures" / "opencode-1.18.33-clean.db"
 
 DEFAULT_NOW = 1_795_538_900_000  # 2026-11-24, the day the real fixtures were captured

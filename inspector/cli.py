@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 import click
 
 from inspector import __version__
+from inspector.core.defaults import DEFAULT_HUNG_AFTER_MS
 from inspector.core.errors import (
     EXIT_ERROR,
     EXIT_FOUND,
@@ -59,7 +60,8 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except InspectorError as exc:
-            fail(str(exc), exc.exit_code)
+            hint = CLI_HINTS.get(exc.hint or "")
+            fail(f"{exc} ({hint})" if hint else str(exc), exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
@@ -111,8 +113,7 @@ class Duration(click.ParamType):
 
 
 DURATION = Duration()
-DEFAULT_HUNG_AFTER = "15m"
-DEFAULT_HUNG_AFTER_MS = 15 * 60 * 1000  # parsed lazily: `--help` must not load the duration parser
+DEFAULT_HUNG_AFTER = "15m"  # DEFAULT_HUNG_AFTER_MS as typed (`--help` must not load the duration parser)
 
 
 def hung_after_option(func: Any) -> Any:
@@ -126,11 +127,12 @@ class Settings:
     """Global options, resolved lazily so ``--help`` never touches the disk."""
 
     def __init__(self, db: str | None, channel: str | None, busy_timeout: int,
-                 hung_after_ms: int = DEFAULT_HUNG_AFTER_MS) -> None:
+                 hung_after_ms: int = DEFAULT_HUNG_AFTER_MS, read_only: bool = False) -> None:
         self.db = db
         self.channel = channel
         self.busy_timeout = busy_timeout
         self.hung_after_ms = hung_after_ms
+        self.read_only = read_only
 
     def hung_after(self, override: int | None) -> int:
         """A command's ``--hung-after``, else the global one, else 15 minutes."""
@@ -155,7 +157,7 @@ pass_settings = click.make_pass_decorator(Settings)
 @click.option("--channel", metavar="NAME", help="Pick opencode-<NAME>.db beside opencode.db.")
 @click.option("--busy-timeout", default=5000, show_default=True, metavar="MS", type=click.IntRange(0, 600_000), help="How long to wait for OpenCode's write lock.")
 @click.option("--demo", is_flag=True, help="Open the TUI on a built-in demo database (no OpenCode needed).")
-@click.option("--read-only", is_flag=True, help="TUI: browse only, recovery disabled.")
+@click.option("--read-only", is_flag=True, help="Browse only: recover, undo and run write nothing.")
 @click.option("--hung-after", "hung_after", type=DURATION, default=None, metavar="DURATION",
               help="Call a busy session hung when nothing of it moved for this long (TUI and every command).")
 @click.version_option(__version__, "--version", prog_name="ocinspect")
@@ -165,7 +167,8 @@ def cli(ctx: click.Context, db: str | None, channel: str | None, busy_timeout: i
 
     Without a command, opens the interactive TUI.
     """
-    ctx.obj = Settings(db, channel, busy_timeout, DEFAULT_HUNG_AFTER_MS if hung_after is None else hung_after)
+    ctx.obj = Settings(db, channel, busy_timeout, DEFAULT_HUNG_AFTER_MS if hung_after is None else hung_after,
+                       read_only)
     if ctx.invoked_subcommand is None:
         launch_tui(ctx.obj, demo=demo, read_only=read_only)
 
@@ -257,86 +260,49 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
     unless --abort-hung: then OpenCode itself is asked to abort them, and they count as
     stopped only once OpenCode lists them idle with every turn closed.
     """
-    from inspector.core.repair import abort as stopper
-    from inspector.core.repair import recover as core
-    from inspector.core.diagnose.patterns import REOPEN_HINT
-    from inspector.render import abort_json, abort_text, events_clause, outcome_line, plan_text, run_json
+    from inspector.core.repair import operations
+    from inspector.render import outcome_json, outcome_lines, prepared_lines
 
     if bool(session_ids) == all_:
         raise click.UsageError("give SESSION_ID(s) or --all (not both)")
-    if not dry_run:
-        from inspector.core.db.store import roll_back_hot_journal
-
-        roll_back_hot_journal(settings.path(), busy_timeout_ms=settings.busy_timeout)
-    store = settings.store()
-    wanted = None if all_ else list(session_ids)
-    hung_after_ms = settings.hung_after(hung_after)
-    targets: tuple[stopper.AbortTarget, ...] = ()
-    if abort_hung:
-        targets = stopper.find_hung(store, wanted, hung_after_ms=hung_after_ms).targets
-    plan = stopper.without_targets(core.plan(store, wanted, force=force, direct=direct), targets)
-    if plan.refused and not abort_hung:
-        refused = [s.id for s in plan.refused]
-        plan = stopper.explain_refusals(plan, stopper.find_hung(store, refused, hung_after_ms=hung_after_ms).result)
-    if not as_json:
-        lines = abort_text(targets) + plan_text(plan)
-        if lines:
-            echo_lines(lines)
-
-    def payload(result: Any, outcomes: tuple[stopper.AbortOutcome, ...] = ()) -> dict[str, Any]:
-        data = run_json(result)
-        if abort_hung:
-            done = {o.target.root: o for o in outcomes}
-            data["aborted"] = [abort_json(t, done.get(t.root)) for t in targets]
-        return data
-
-    if dry_run or (plan.is_empty and not targets):
-        result = replace(core.dry_run(plan), dry_run=dry_run)
-        if as_json:
-            emit_json(payload(result))
-        elif plan.is_empty and not plan.refused and not targets:
-            click.echo("Nothing to recover.")
-        sys.exit(EXIT_REFUSED if plan.refused else EXIT_OK)
-    if not yes:
+    request = operations.Request(
+        database=settings.path(), session_ids=None if all_ else tuple(session_ids), force=force,
+        abort_hung=abort_hung, direct=direct, dry_run=dry_run, read_only=settings.read_only,
+        backup_to=Path(backup) if backup else None, hung_after_ms=settings.hung_after(hung_after),
+        busy_timeout_ms=settings.busy_timeout,
+    )
+    prepared = operations.prepare(request)
+    if not as_json and (lines := prepared_lines(prepared, CLI_HINTS)):
+        echo_lines(lines)
+    if not (dry_run or prepared.is_empty or yes):
         if not sys.stdin.isatty():
             fail("not on a terminal: add --yes to apply the plan without asking (or --dry-run)")
         if as_json:
-            echo_lines(abort_text(targets) + plan_text(plan), err=True)
-        question = "Abort the hung sessions and apply this plan?" if targets and not plan.is_empty else (
-            "Abort the hung sessions through OpenCode?" if targets else "Apply this plan?")
-        if not click.confirm(question, default=False, err=as_json):
+            echo_lines(prepared_lines(prepared, CLI_HINTS), err=True)
+        if not click.confirm(confirm_question(prepared), default=False, err=as_json):
             click.echo("Cancelled; nothing was changed.", err=True)
             sys.exit(EXIT_OK)
-    if backup:
-        from inspector.core.db.store import backup as make_backup
-
-        click.echo(f"Backup written to {make_backup(store.path, backup)}", err=True)
-    outcomes = stopper.abort_all(store, targets) if targets else ()
-    store.dispose()
-    result = core.apply(plan, busy_timeout_ms=settings.busy_timeout, progress=progress_reporter("Recovering"))
-    conflicts = plan.unforeseen(result)
-    not_stopped = [o for o in outcomes if not o.stopped]
+    outcome = operations.execute(prepared, progress=progress_reporter("Recovering"))
+    if outcome.backup is not None:
+        click.echo(f"Backup written to {outcome.backup}", err=True)
     if as_json:
-        emit_json(payload(result, outcomes))
+        emit_json(outcome_json(outcome))
     else:
-        if outcomes:
-            echo_lines([outcome_line(o) for o in outcomes])
-        if not plan.is_empty:
-            click.echo(
-                f"Recovered {len(result.sessions)} session(s): {result.parts_repaired} tool part(s) "
-                f"aborted, {result.messages_completed} turn(s) closed"
-                f"{events_clause(result.events_appended)}. Run id {result.run_id}."
-            )
-        for skip in conflicts:
-            click.echo(f"Skipped {skip.id}: {skip.reason}")
-        routes = dict(result.via)
-        for session_id in result.sessions:
-            click.echo(f"  {session_id}: {'via OpenCode' if routes.get(session_id) == 'opencode' else 'direct'}")
-        if "opencode" in routes.values():
-            click.echo(REOPEN_HINT)
-        if result.run_id:
-            click.echo(f"Undo with: ocinspect undo {result.run_id}")
-    sys.exit(EXIT_REFUSED if plan.refused else EXIT_FOUND if conflicts or not_stopped else EXIT_OK)
+        echo_lines(outcome_lines(outcome, "ocinspect undo"))
+    sys.exit({"ok": EXIT_OK, "partial": EXIT_FOUND, "refused": EXIT_REFUSED}[outcome.status])
+
+
+# How the CLI says what would get past a refusal (the core names no flag; the TUI names keys).
+CLI_HINTS = {
+    "force": "use --force to override",
+    "abort-hung": "add --abort-hung to stop it through OpenCode (the running tool is killed)",
+}
+
+
+def confirm_question(prepared: Any) -> str:
+    if prepared.aborts and not prepared.plan.is_empty:
+        return "Abort the hung sessions and apply this plan?"
+    return "Abort the hung sessions through OpenCode?" if prepared.aborts else "Apply this plan?"
 
 
 @cli.command()
@@ -346,21 +312,13 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
 @pass_settings
 def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> None:
     """Restore the rows a recovery changed (default: the last run on this database)."""
-    from inspector.core.repair import recover as core
-    from inspector.core.errors import RepairRefused
-    from inspector.core.opencode.live import detect
-    from inspector.core.db.store import roll_back_hot_journal
+    from inspector.core.repair import operations
     from inspector.render import events_clause, undo_json
 
-    path = settings.path()
-    roll_back_hot_journal(path, busy_timeout_ms=settings.busy_timeout)
-    store = settings.store()  # validates the file and schema before anything else
-    store.dispose()
-    store.require_v1()
-    live = detect(path)
-    if live.running is not False and not force:
-        raise RepairRefused(f"{live.detail or 'OpenCode may be running'}; undo refused (use --force)")
-    result = core.undo(path, run_id, busy_timeout_ms=settings.busy_timeout)
+    result = operations.undo(operations.UndoRequest(
+        database=settings.path(), run_id=run_id, force=force, read_only=settings.read_only,
+        busy_timeout_ms=settings.busy_timeout,
+    ))
     if as_json:
         emit_json(undo_json(result))
     else:

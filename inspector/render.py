@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from inspector.core.model import Diagnosis, Part, Plan, RunResult, ScanResult, UndoResult
+from inspector.core.model import Diagnosis, Part, Plan, RunResult, ScanResult, Skip, UndoResult
 from inspector.core.diagnose.patterns import describe, describe_warning
 from inspector.core.diagnose.scan import depth_of
 from inspector.core.text import humanize_ms, iso, local_time, printable, shorten
 
 if TYPE_CHECKING:  # abort.py talks HTTP: imported only by the commands that abort
     from inspector.core.repair.abort import AbortOutcome, AbortTarget
+    from inspector.core.repair.operations import Outcome, Prepared
+
+Hints = dict[str, str]  # model.Hint -> the words this front end uses for it
 
 
 def part_json(part: Part, now: int) -> dict[str, Any]:
@@ -73,7 +76,7 @@ def run_json(result: RunResult) -> dict[str, Any]:
         "sessions_uncompacted": result.sessions_uncompacted,
         "events_appended": result.events_appended,
         "via": dict(result.via),
-        "skipped": [{"id": s.id, "reason": s.reason} for s in result.skipped],
+        "skipped": [skip_json(s) for s in result.skipped],
         "journal": result.journal_path,
     }
 
@@ -83,8 +86,12 @@ def undo_json(result: UndoResult) -> dict[str, Any]:
         "run_id": result.run_id,
         "restored": result.restored,
         "events_appended": result.events_appended,
-        "skipped": [{"id": s.id, "reason": s.reason} for s in result.skipped],
+        "skipped": [skip_json(s) for s in result.skipped],
     }
+
+
+def skip_json(skip: Skip) -> dict[str, Any]:
+    return {"id": skip.id, "reason": skip.reason, "kind": skip.kind, "hint": skip.hint}
 
 
 def live_line(result: ScanResult) -> str:
@@ -131,7 +138,7 @@ def scan_text(result: ScanResult) -> list[str]:
 def abort_command(session_id: str, result: ScanResult) -> str:
     """The command that stops a hung session, with the threshold the scan used (if not default)."""
     from inspector.core.durations import format_duration
-    from inspector.core.diagnose.hung import DEFAULT_HUNG_AFTER_MS
+    from inspector.core.defaults import DEFAULT_HUNG_AFTER_MS
 
     command = f"ocinspect recover {session_id} --abort-hung"
     if result.hung_after_ms is not None and result.hung_after_ms != DEFAULT_HUNG_AFTER_MS:
@@ -200,7 +207,7 @@ def show_text(diag: Diagnosis, result: ScanResult) -> list[str]:
     return lines
 
 
-def plan_text(plan: Plan) -> list[str]:
+def plan_text(plan: Plan, hints: Hints | None = None) -> list[str]:
     lines: list[str] = []
     for unit in plan.units:
         label = " + ".join(unit.session_ids)
@@ -210,8 +217,8 @@ def plan_text(plan: Plan) -> list[str]:
             lines.append(f"  {change.table} {change.row_id}: {change.summary}")
     lines += [f"! {line}" for line in plan_warning_lines(plan)]
     for skip in plan.refused:
-        override = "" if skip.reason.startswith("hung:") else " (use --force to override)"
-        lines.append(f"Refused {skip.id}: {skip.reason}{override}")
+        hint = (hints or {}).get(skip.hint or "")
+        lines.append(f"Refused {skip.id}: {skip.reason}" + (f" ({hint})" if hint else ""))
     for skip in plan.nothing_to_do:
         lines.append(f"Skipped {skip.id}: {skip.reason}")
     if plan.units:
@@ -271,3 +278,45 @@ def outcome_line(outcome: AbortOutcome) -> str:
     chain = f" (+{more} subagent session{'s' if more != 1 else ''})" if more else ""
     verb = "Stopped" if outcome.stopped else "Not stopped"
     return printable(f"{verb} {target.root}{chain}: {outcome.detail}", single_line=True)
+
+
+def prepared_lines(prepared: Prepared, hints: Hints) -> list[str]:
+    """What a recovery is about to do: the chains to abort, then the plan (said before asking)."""
+    return abort_text(prepared.aborts) + plan_text(prepared.plan, hints)
+
+
+def outcome_lines(outcome: Outcome, undo_command: str) -> list[str]:
+    """What a recovery did, for people: aborts, the run, what was skipped, how to undo it."""
+    from inspector.core.diagnose.patterns import REOPEN_HINT
+
+    prepared, result = outcome.prepared, outcome.result
+    if prepared.is_empty or result.dry_run:
+        nothing = prepared.is_empty and not prepared.refused
+        return ["Nothing to recover."] if nothing else []
+    lines = [outcome_line(o) for o in outcome.aborted]
+    if not prepared.plan.is_empty:
+        if result.sessions:
+            lines.append(
+                f"Recovered {len(result.sessions)} session(s): {result.parts_repaired} tool part(s) "
+                f"aborted, {result.messages_completed} turn(s) closed"
+                f"{events_clause(result.events_appended)}. Run id {result.run_id}."
+            )
+        else:
+            lines.append("Nothing was recovered.")
+    lines += [f"Skipped {skip.id}: {skip.reason}" for skip in outcome.unforeseen]
+    routes = dict(result.via)
+    lines += [f"  {sid}: {'via OpenCode' if routes.get(sid) == 'opencode' else 'direct'}" for sid in result.sessions]
+    if outcome.through_opencode:
+        lines.append(REOPEN_HINT)
+    if outcome.undo_run_id:
+        lines.append(f"Undo with: {undo_command} {outcome.undo_run_id}")
+    return lines
+
+
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    """``recover --json``: the run (or dry run), and the aborts when they were asked for."""
+    data = run_json(outcome.result)
+    if outcome.prepared.request.abort_hung:
+        done = {o.target.root: o for o in outcome.aborted}
+        data["aborted"] = [abort_json(t, done.get(t.root)) for t in outcome.prepared.aborts]
+    return data

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 FIXTURES = Path(__file__).parent / "fixtures"
-DDL_1_18_33 = Path(__file__).parents[1] / "inspector" / "core" / "sql" / "opencode-1.18.33.sql"
+DDL_1_18_33 = Path(__file__).parents[1] / "inspector" / "core" / "synth" / "sql" / "opencode-1.18.33.sql"
 
 NOW_1_18_33 = 1795540000000   # 2026-11-24T17:06:40Z, a little after those fixtures were captured
 NOW_MATRIX = 1796090000000    # 2026-12-01T02:33:20Z, a little after the older releases' captures

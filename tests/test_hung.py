@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from inspector.cli import cli
-from inspector.core.repair import abort
+from inspector.core.repair import abort, operations
 from inspector.core.repair import recover
 from inspector.core.durations import parse_duration
 from inspector.core.opencode.live import OFFLINE, LiveStatus
@@ -166,10 +166,11 @@ def test_recover_plan_refuses_hung_sessions(busy_db) -> None:
     plan = recover.plan(open_store(db), [ids.hung_bash, ids.stale], live=ids.live(), now=NOW)
     assert plan.session_ids == (ids.stale,)
     assert [s.id for s in plan.refused] == [ids.hung_bash]
-    explained = abort.explain_refusals(plan, scan_related(open_store(db), [ids.hung_bash], live=ids.live(),
-                                                          now=NOW, hung_after_ms=HUNG_AFTER))
+    explained = operations.explain_hung(plan, scan_related(open_store(db), [ids.hung_bash], live=ids.live(),
+                                                           now=NOW, hung_after_ms=HUNG_AFTER))
     (skip,) = explained.refused
-    assert skip.reason.startswith("hung: OpenCode lists it busy") and "--abort-hung" in skip.reason
+    assert (skip.kind, skip.hint) == ("hung", "abort-hung")  # typed: front ends never read the text
+    assert skip.reason.startswith("hung: OpenCode lists it busy") and "--" not in skip.reason
 
 
 def test_targets_are_chain_roots_with_their_server(busy_db) -> None:

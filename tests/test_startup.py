@@ -35,6 +35,7 @@ sys.stderr.write("\\nMODULES " + " ".join(loaded) + "\\n")
 SCAN_QUICK = {
     "inspector", "inspector.cli", "inspector.render",
     "inspector.core", "inspector.core.errors", "inspector.core.model", "inspector.core.text",
+    "inspector.core.defaults",
     "inspector.core.db", "inspector.core.db.locate", "inspector.core.db.queries", "inspector.core.db.store",
     "inspector.core.db.ranges", "inspector.core.db.rows",
     "inspector.core.opencode", "inspector.core.opencode.live",
@@ -74,7 +75,7 @@ def test_commands_without_a_database_load_no_database_stack(args: tuple[str, ...
     modules = modules_of(*args)
     assert loaded(modules, DATABASE_STACK + NEVER_FOR_SCAN) == []
     assert {m for m in modules if m.split(".")[0] == "inspector"} <= {
-        "inspector", "inspector.cli", "inspector.core", "inspector.core.errors"}
+        "inspector", "inspector.cli", "inspector.core", "inspector.core.errors", "inspector.core.defaults"}
 
 
 def test_runs_reads_the_journal_without_sqlalchemy_or_psutil() -> None:

@@ -18,6 +18,12 @@ class InspectorError(Exception):
     exit_code = EXIT_ERROR
     kind: ClassVar[str] = "error"
 
+    def __init__(self, message: str = "", *, hint: str | None = None) -> None:
+        super().__init__(message)
+        # What would get past it (``model.Hint``: "force", "abort-hung"): the front end says it
+        # in its own words; the message never names a flag or a key.
+        self.hint = hint
+
     def __str__(self) -> str:
         # Messages may quote database text (a corrupt row's id, SQLite's "could not decode"
         # text): one line, control characters escaped, wherever it is shown (CLI or TUI).
@@ -90,6 +96,12 @@ class RunNotFound(InspectorError):
     """``undo`` was asked for a run id the journal does not know."""
 
     kind = "unknown-run"
+
+
+class WritesDisabled(InspectorError):
+    """The user opened the database read-only (``--read-only``): no recovery, no undo."""
+
+    kind = "read-only-mode"
 
 
 class RepairRefused(InspectorError):

@@ -10,6 +10,14 @@ if TYPE_CHECKING:  # model stays free of psutil at run time
 
 Schema = Literal["v1", "v2", "legacy"]
 Verdict = Literal["stale", "live", "hung", "unknown", "ok"]
+# What a front end may offer to get past a refusal; each renders it in its own words (the CLI
+# names a flag, the TUI a key). Core text never names either.
+Hint = Literal["force", "abort-hung"]
+# Why a session or row was left alone, for programs to switch on (the reason is for people).
+SkipKind = Literal[
+    "live", "unknown", "hung", "owner", "nothing-stuck", "ignores-prompts", "corrupt",
+    "conflict", "server", "locked", "cancelled", "gone", "unchanged", "changed", "other",
+]
 
 
 @dataclass(frozen=True)
@@ -157,10 +165,13 @@ class LogCursor:
 
 @dataclass(frozen=True)
 class Skip:
-    """A session or row we did not change, and the reason in words."""
+    """A session or row we did not change: the reason in words, its ``kind`` for programs, and
+    the ``hint`` (if any) that would get past it."""
 
     id: str
     reason: str
+    kind: SkipKind = "other"
+    hint: Hint | None = None
 
 
 @dataclass(frozen=True)

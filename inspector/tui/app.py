@@ -24,21 +24,26 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from inspector.core.repair import abort
-
-from inspector.core.repair import recover
-from inspector.core.errors import DatabaseNotFound, InspectorError, NotADatabase, SchemaUnsupported
+from inspector.core.errors import (
+    DatabaseNotFound,
+    InspectorError,
+    NotADatabase,
+    RepairRefused,
+    SchemaUnsupported,
+    WritesDisabled,
+)
+from inspector.core.repair import operations
 from inspector.core.opencode.live import LiveStatus
-from inspector.core.model import Plan, ScanResult
+from inspector.core.model import ScanResult
 from inspector.core.diagnose.patterns import REOPEN_HINT
 from inspector.core.diagnose.refresh import FullScanNeeded, Watched, full_scan, liveness_stale, next_step, refresh, same_result
 from inspector.core.diagnose.scan import Cancelled, scan
-from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, open_store
+from inspector.core.db.store import open_store
+from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_HUNG_AFTER_MS
 
 from .config import AppConfig, wall_clock
 from .format import display_path, events_note, plural
 from .messages import (
-    AbortFinished,
     CancelScan,
     DatabaseUnsupported,
     OpenSession,
@@ -53,11 +58,18 @@ from .messages import (
     ScanProgress,
     ToggleAllSessions,
     UndoFinished,
+    UndoReady,
 )
-from .screens import ConfirmRecovery, HelpScreen, SessionDetailScreen, SessionsScreen, UnsupportedScreen
+from .screens import ConfirmRecovery, ConfirmUndo, HelpScreen, SessionDetailScreen, SessionsScreen, UnsupportedScreen
 from .widgets import SessionTable
 from inspector.core.db.filewatch import Signature, file_signature, vanished
 
+# How the TUI says what would get past a refusal (the core names no flag or key).
+TUI_HINTS = {
+    ("Recovery", "force"): "Press f in the confirm dialog to force it, or quit OpenCode first.",
+    ("Recovery", "abort-hung"): "Press r: the confirm dialog stops hung sessions through OpenCode.",
+    ("Undo", "force"): "Quit OpenCode first, then press u again (or: ocinspect undo --force).",
+}
 RESULT_TIMEOUT = 10.0  # seconds a recovery/undo result notification stays up
 # Errors that mean "this is not a database ocinspect can diagnose": the app explains them on
 # UnsupportedScreen, chosen by the error's typed ``kind`` (missing, foreign, v2, legacy).
@@ -317,11 +329,10 @@ class InspectorApp(App[None]):
             self.refreshed = True
             self.scan_result = event.watched.result
 
-    # recovery --------------------------------------------------------------------------
-    def _refuse_write(self) -> bool:
-        if self.config.read_only:
-            self.notify("Opened read-only: recovery and undo are disabled.", severity="warning")
-            return True
+    # recovery ------------------------------------------------------------------------
+    # Every decision (read-only, live/unknown/hung, another workspace, undo while OpenCode runs)
+    # is the core's (``operations``); the app plans and writes in workers and renders the result.
+    def _unsupported_file(self) -> bool:
         if isinstance(self.screen, UnsupportedScreen):
             self.notify("ocinspect does not write to this database.", severity="warning")
             return True
@@ -329,73 +340,50 @@ class InspectorApp(App[None]):
 
     def request_recovery(self, session_ids: list[str] | None) -> None:
         """Plan in a thread; the confirmation modal opens when the plan is ready."""
-        if self._refuse_write():
+        if self._unsupported_file():
             return
-        self._plan(None if session_ids is None else list(session_ids))
-
-    def _planner(self, session_ids: list[str] | None,
-                 aborts: tuple[abort.AbortTarget, ...] = ()) -> Callable[[bool], Plan]:
-        """Plans never include a chain that is to be aborted through OpenCode (even forced)."""
         config = self.config
-
-        def make(force: bool) -> Plan:
-            store = open_store(config.db_path, busy_timeout_ms=config.busy_timeout_ms)
-            try:
-                the_plan = recover.plan(store, session_ids, force=force, live=config.live, now=config.now())
-                return abort.without_targets(the_plan, aborts)
-            finally:
-                store.dispose()
-
-        return make
-
-    def _hung(self, session_ids: list[str] | None) -> tuple[abort.AbortTarget, ...]:
-        config = self.config
-        store = open_store(config.db_path, busy_timeout_ms=config.busy_timeout_ms)
-        try:
-            return abort.find_hung(store, session_ids, hung_after_ms=config.hung_after_ms,
-                                   live=config.live, now=config.now()).targets
-        finally:
-            store.dispose()
+        request = operations.Request(
+            database=config.db_path, session_ids=None if session_ids is None else tuple(session_ids),
+            abort_hung=True,  # the confirm dialog shows the hung chains it will stop through OpenCode
+            read_only=config.read_only, hung_after_ms=config.hung_after_ms,
+            busy_timeout_ms=config.busy_timeout_ms, journal_directory=config.journal_dir,
+            settle_timeout_s=config.abort_settle_s, live=config.live, now=config.now(),
+        )
+        self._plan(request)
 
     @work(thread=True, exclusive=True, group="plan", exit_on_error=False, description="plan a recovery")
-    def _plan(self, session_ids: list[str] | None) -> None:
+    def _plan(self, request: operations.Request) -> None:
         try:
-            aborts = self._hung(session_ids)
-            the_plan = self._planner(session_ids, aborts)(False)
+            prepared = operations.prepare(request)
         except InspectorError as exc:
-            self.post_message(OperationFailed("Recovery plan", exc))
+            self.post_message(OperationFailed("Recovery", exc))
             return
-        self.post_message(PlanReady(the_plan, session_ids is None, tuple(session_ids or ()), aborts))
+        self.post_message(PlanReady(prepared))
 
     @on(PlanReady)
     def _plan_ready(self, event: PlanReady) -> None:
         if isinstance(self.screen, ConfirmRecovery):
             return  # a second key press planned again while the first modal is open
-        plan = event.plan
-        if plan.is_empty and not plan.refused and not event.aborts:
+        prepared = event.prepared
+        plan = prepared.plan
+        if prepared.is_empty and not plan.refused:
             reasons = "; ".join(s.reason for s in plan.nothing_to_do) or "no stuck session found"
             self.notify(f"Nothing to recover: {reasons}.", severity="warning", markup=False)
             return
-        titles = self._titles()
-        ids = None if event.all_sessions else list(event.session_ids)
-        aborts = event.aborts
-        self.push_screen(
-            ConfirmRecovery(plan, titles=titles, replan=self._planner(ids, aborts),
-                            all_sessions=event.all_sessions, aborts=aborts),
-            callback=lambda confirmed: self._confirmed(confirmed, aborts),
-        )
+        self.push_screen(ConfirmRecovery(prepared, titles=self._titles()), callback=self._confirmed)
 
     def _titles(self) -> dict[str, str]:
         result = self.scan_result
         return {d.id: d.session.title for d in result.sessions} if result else {}
 
-    def _confirmed(self, plan: Plan | None, aborts: tuple[abort.AbortTarget, ...] = ()) -> None:
-        if plan is None:
+    def _confirmed(self, prepared: operations.Prepared | None) -> None:
+        if prepared is None:
             self.notify("Recovery cancelled; nothing was changed.")
             return
         if self._writing():
             return
-        self._apply(plan, aborts)
+        self._apply(prepared)
 
     def _writing(self) -> bool:
         busy = any(w.group == "write" and w.is_running for w in self.workers)
@@ -404,73 +392,81 @@ class InspectorApp(App[None]):
         return busy
 
     @work(thread=True, group="write", exit_on_error=False, description="apply a recovery")
-    def _apply(self, plan: Plan, aborts: tuple[abort.AbortTarget, ...] = ()) -> None:
-        if aborts:  # first stop the hung chains through OpenCode (bounded waits), then write
-            store = open_store(self.config.db_path, busy_timeout_ms=self.config.busy_timeout_ms)
-            try:
-                outcomes = abort.abort_all(store, aborts, settle_timeout_s=self.config.abort_settle_s)
-                self.post_message(AbortFinished(outcomes))
-            except InspectorError as exc:
-                self.post_message(OperationFailed("Abort", exc))
-            finally:
-                store.dispose()
-            if plan.is_empty:
-                return
+    def _apply(self, prepared: operations.Prepared) -> None:
         try:
-            result = recover.apply(plan, journal_directory=self.config.journal_dir,
-                                   busy_timeout_ms=self.config.busy_timeout_ms, now=self.config.now())
+            outcome = operations.execute(prepared)
         except InspectorError as exc:
             self.post_message(OperationFailed("Recovery", exc))
             return
-        self.post_message(RecoveryFinished(result, plan.unforeseen(result)))
+        self.post_message(RecoveryFinished(outcome))
 
     @on(RecoveryFinished)
     def _recovered(self, event: RecoveryFinished) -> None:
-        result = event.result
-        if result.run_id and result.sessions:
-            self._runs[result.run_id] = result.sessions
+        outcome = event.outcome
+        for aborted in outcome.aborted:
+            target = aborted.target
+            more = len(target.sessions) - 1
+            chain = f" (+{plural(more, 'subagent session')})" if more else ""
+            self.notify(f"{target.title or target.root}{chain}: {aborted.detail}.",
+                        title="Stopped through OpenCode" if aborted.stopped else "Not stopped",
+                        severity="information" if aborted.stopped else "error",
+                        timeout=RESULT_TIMEOUT, markup=False)
+        result = outcome.result
+        if outcome.undo_run_id:
+            self._runs[outcome.undo_run_id] = result.sessions
             self.recovered_ids = self.recovered_ids | frozenset(result.sessions)
             self.notify(
                 f"Run {result.run_id}: {plural(len(result.sessions), 'session')} recovered, "
                 f"{plural(result.parts_repaired, 'tool part')} aborted, "
                 f"{plural(result.messages_completed, 'turn')} closed"
                 f"{events_note(result.events_appended)}. Press u to undo."
-                + (f"\n{REOPEN_HINT}" if any(way == "opencode" for _, way in result.via) else ""),
+                + (f"\n{REOPEN_HINT}" if outcome.through_opencode else ""),
                 title="Recovered", timeout=RESULT_TIMEOUT, markup=False,
             )
-        else:
+        elif not outcome.prepared.plan.is_empty:
             self.notify("Nothing was changed.", markup=False)
-        if event.unexpected:
-            lines = "\n".join(f"{s.id}: {s.reason}" for s in event.unexpected[:5])
+        if outcome.unforeseen:
+            lines = "\n".join(f"{s.id}: {s.reason}" for s in outcome.unforeseen[:5])
             self.notify(f"Not recovered:\n{lines}", title="Skipped", severity="warning",
                         timeout=RESULT_TIMEOUT, markup=False)
         self.start_scan()
 
-    @on(AbortFinished)
-    def _aborted(self, event: AbortFinished) -> None:
-        for outcome in event.outcomes:
-            target = outcome.target
-            name = target.title or target.root
-            more = len(target.sessions) - 1
-            chain = f" (+{plural(more, 'subagent session')})" if more else ""
-            if outcome.stopped:
-                self.notify(f"{name}{chain}: {outcome.detail}.", title="Stopped through OpenCode",
-                            timeout=RESULT_TIMEOUT, markup=False)
-            else:
-                self.notify(f"{name}{chain}: {outcome.detail}.", title="Not stopped", severity="error",
-                            timeout=RESULT_TIMEOUT, markup=False)
-        self.start_scan()
-
     def action_undo(self) -> None:
-        if self._refuse_write() or self._writing():
+        """Find the last run and ask first (like recovery); the core refuses while OpenCode runs."""
+        if self._unsupported_file() or self._writing():
             return
-        self._undo()
+        config = self.config
+        self._prepare_undo(operations.UndoRequest(
+            database=config.db_path, read_only=config.read_only, busy_timeout_ms=config.busy_timeout_ms,
+            journal_directory=config.journal_dir, live=config.live, now=config.now(),
+        ))
+
+    @work(thread=True, exclusive=True, group="plan", exit_on_error=False, description="prepare an undo")
+    def _prepare_undo(self, request: operations.UndoRequest) -> None:
+        try:
+            prepared = operations.prepare_undo(request)
+        except InspectorError as exc:
+            self.post_message(OperationFailed("Undo", exc))
+            return
+        self.post_message(UndoReady(prepared))
+
+    @on(UndoReady)
+    def _undo_ready(self, event: UndoReady) -> None:
+        if isinstance(self.screen, ConfirmUndo):
+            return
+        self.push_screen(ConfirmUndo(event.prepared, titles=self._titles()), callback=self._undo_confirmed)
+
+    def _undo_confirmed(self, prepared: operations.UndoPrepared | None) -> None:
+        if prepared is None:
+            self.notify("Undo cancelled; nothing was changed.")
+            return
+        if not self._writing():
+            self._undo(prepared)
 
     @work(thread=True, group="write", exit_on_error=False, description="undo the last recovery")
-    def _undo(self) -> None:
+    def _undo(self, prepared: operations.UndoPrepared) -> None:
         try:
-            result = recover.undo(self.config.db_path, None, journal_directory=self.config.journal_dir,
-                                  busy_timeout_ms=self.config.busy_timeout_ms, now=self.config.now())
+            result = operations.execute_undo(prepared)
         except InspectorError as exc:
             self.post_message(OperationFailed("Undo", exc))
             return
@@ -490,7 +486,12 @@ class InspectorApp(App[None]):
 
     @on(OperationFailed)
     def _operation_failed(self, event: OperationFailed) -> None:
-        self.notify(str(event.error), title=f"{event.action} failed", severity="error", markup=False)
+        error = event.error
+        hint = TUI_HINTS.get((event.action, getattr(error, "hint", None) or ""))
+        refused = isinstance(error, (RepairRefused, WritesDisabled))
+        self.notify(f"{error}" + (f"\n{hint}" if hint else ""),
+                    title=f"{event.action} refused" if refused else f"{event.action} failed",
+                    severity="warning" if refused else "error", markup=False)
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -550,22 +551,22 @@ class InspectorApp(App[None]):
         self.start_scan()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "undo" and (self.config.read_only or isinstance(self.screen, UnsupportedScreen)):
+        if action == "undo" and isinstance(self.screen, UnsupportedScreen):
             return False
-        return True
+        return True  # read-only: the keys stay, and the core's refusal says why they write nothing
 
     # command palette -------------------------------------------------------------------
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         selected = getattr(screen, "selected_session_id", None)
-        if not self.config.read_only:
-            if selected:
-                yield SystemCommand("Recover selected session",
-                                    "Recover the selected session (and its subagent chain) after confirming",
-                                    partial(self.request_recovery, [selected]))
-            yield SystemCommand("Recover all stale sessions", "Plan and confirm recovery of every stale session",
-                                partial(self.request_recovery, None))
-            yield SystemCommand("Undo last recovery", "Restore the rows changed by the last recovery run",
-                                self.action_undo)
+        # read-only too: the core's refusal says why nothing is written
+        if selected:
+            yield SystemCommand("Recover selected session",
+                                "Recover the selected session (and its subagent chain) after confirming",
+                                partial(self.request_recovery, [selected]))
+        yield SystemCommand("Recover all stale sessions", "Plan and confirm recovery of every stale session",
+                            partial(self.request_recovery, None))
+        yield SystemCommand("Undo last recovery", "Restore the rows changed by the last recovery run",
+                            self.action_undo)
         yield SystemCommand("Refresh", "Scan the database again", self.action_refresh)
         yield SystemCommand("Show all sessions" if not self.show_all else "Show stuck sessions only",
                             "Toggle between stuck sessions and every session", self.toggle_all_sessions)
@@ -585,7 +586,7 @@ def make_app(
     journal_dir: Path | None = None,
     watch_interval: float | None = 2.0,
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
-    hung_after_ms: int = 15 * 60 * 1000,
+    hung_after_ms: int = DEFAULT_HUNG_AFTER_MS,
     abort_settle_s: float = 10.0,
 ) -> InspectorApp:
     """Build the app without running it (the CLI calls ``.run()``, tests use ``run_test``).

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from inspector.core.repair.abort import AbortOutcome, AbortTarget
-from inspector.core.model import Plan, RunResult, ScanResult, Skip, UndoResult
+from inspector.core.model import ScanResult, UndoResult
+from inspector.core.repair.operations import Outcome, Prepared, UndoPrepared
 from inspector.core.diagnose.refresh import Watched
 
 from inspector.core.db.filewatch import Signature
@@ -72,27 +72,23 @@ class DatabaseUnsupported(Message):
 
 @dataclass
 class PlanReady(Message):
-    """A plan to confirm; ``aborts`` are hung chains to stop through OpenCode (not in the plan)."""
+    """A prepared recovery to confirm: the plan and the hung chains to stop through OpenCode."""
 
-    plan: Plan
-    all_sessions: bool
-    session_ids: tuple[str, ...]
-    aborts: tuple[AbortTarget, ...] = ()
-
-
-@dataclass
-class AbortFinished(Message):
-    """Hung chains were asked to stop through OpenCode; each outcome says whether it settled."""
-
-    outcomes: tuple[AbortOutcome, ...]
+    prepared: Prepared
 
 
 @dataclass
 class RecoveryFinished(Message):
-    """``unexpected`` holds sessions skipped for reasons the plan did not already show."""
+    """What the core's ``execute`` did: aborts, the run, what it did not foresee."""
 
-    result: RunResult
-    unexpected: tuple[Skip, ...] = ()
+    outcome: Outcome
+
+
+@dataclass
+class UndoReady(Message):
+    """The run an undo would put back, to confirm first."""
+
+    prepared: UndoPrepared
 
 
 @dataclass

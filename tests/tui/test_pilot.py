@@ -14,10 +14,20 @@ from inspector.core.db import eventlog
 from inspector.core.repair import recover
 from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.core.db.store import open_store
-from inspector.tui.screens import ConfirmRecovery, HelpScreen, SessionDetailScreen, SessionsScreen, UnsupportedScreen
+from inspector.tui.screens import (
+    ConfirmRecovery,
+    ConfirmUndo,
+    HelpScreen,
+    SessionDetailScreen,
+    SessionsScreen,
+    UnsupportedScreen,
+)
 from inspector.tui.widgets import SessionTable
 
+from ..standin import StandIn
 from .conftest import (
+    WEBAPP,
+    busy_live,
     BASH,
     BASH_MESSAGE,
     BASH_PART,
@@ -126,10 +136,51 @@ async def test_undo_restores_every_row(fixture_copy) -> None:
         assert dump(db) != before
         assert listed(app) == []
         await press(pilot, "u")
+        modal = app.screen
+        assert isinstance(modal, ConfirmUndo)  # asked first, like a recovery
+        assert dump(db) != before  # nothing restored before the user says yes
+        text = screen_text(app)
+        assert "Undo run " in text and "4 rows of 2 sessions go back" in text
+        assert all(sid in text for sid in TWO)
+        await press(pilot, "y")
         assert sorted(listed(app)) == sorted(TWO)
         assert any("undone: 4 rows restored, 4 events logged" in n for n in notifications(app))
     assert dump(db) == before
     assert log_problems(db) == []
+
+
+async def test_undo_cancelled_in_its_dialog_changes_nothing(fixture_copy) -> None:
+    db = fixture_copy("stuck-bash")
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "r", "y")
+        repaired = dump(db)
+        await press(pilot, "u", "n")
+        assert isinstance(app.screen, SessionsScreen)
+        assert any("Undo cancelled" in n for n in notifications(app))
+    assert dump(db) == repaired
+
+
+async def test_undo_is_refused_while_opencode_runs_on_the_database(fixture_copy, tmp_path: Path) -> None:
+    """Exactly like ``ocinspect undo`` without --force: the core refuses, the TUI says why."""
+    db = fixture_copy("stuck-bash")
+    journal = tmp_path / "journal"
+    first = app_for(db, journal_dir=journal)
+    async with first.run_test(size=SIZE) as pilot:  # a recovery while OpenCode is not running
+        await settle(pilot)
+        await press(pilot, "r", "y")
+    repaired = dump(db)
+    with StandIn(db, directory=WEBAPP) as server:  # now an OpenCode serves the database
+        app = app_for(db, journal_dir=journal, live=busy_live(port=server.port))
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await press(pilot, "u")
+            assert not isinstance(app.screen, ConfirmUndo)
+            (note,) = [n for n in notifications(app) if n.startswith("Undo refused")]
+            assert "OpenCode is running on this database" in note and "Quit OpenCode first" in note
+            assert "--force" not in note.split("(or:")[0]  # the TUI's words, the CLI flag only as an aside
+    assert dump(db) == repaired
 
 
 async def test_undo_with_nothing_to_undo_is_a_notification(fixture_copy) -> None:
@@ -167,10 +218,12 @@ async def test_read_only_refuses_recovery_and_undo(fixture_copy) -> None:
     app = app_for(db, read_only=True)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        footer = screen_text(app).splitlines()[-1]
-        assert "Recover" not in footer and "Undo" not in footer
-        await press(pilot, "r", "R", "u")
-        assert isinstance(app.screen, SessionsScreen)
+        for key in ("r", "R", "u"):  # each key says why it writes nothing (the core refuses)
+            app.clear_notifications()
+            await press(pilot, key)
+            assert isinstance(app.screen, SessionsScreen)
+            (note,) = notifications(app)
+            assert note.endswith("opened read-only: recovery and undo are disabled"), note
         app.request_recovery(None)  # the command palette path
         await settle(pilot)
         assert isinstance(app.screen, SessionsScreen)

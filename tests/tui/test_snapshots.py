@@ -140,7 +140,29 @@ class TestAfterRecovery:
 
     def test_after_undo(self, snap_compare, fixture_copy, fixed_run_id) -> None:
         db = fixture_copy("stuck-bash")
-        assert snap_compare(app_for(db), terminal_size=SIZE, run_before=keys_then_settle("r", "y", "u"))
+        assert snap_compare(app_for(db), terminal_size=SIZE, run_before=keys_then_settle("r", "y", "u", "y"))
+
+
+class TestConfirmUndo:
+    def test_lists_what_is_restored(self, snap_compare, fixture_copy, fixed_run_id) -> None:
+        db = fixture_copy("stuck-two")
+        assert snap_compare(app_for(db), terminal_size=SIZE, run_before=keys_then_settle("R", "y", "u"))
+
+
+class TestRefusals:
+    def test_read_only_key_says_why(self, snap_compare, fixture_copy) -> None:
+        db = fixture_copy("stuck-bash")
+        assert snap_compare(app_for(db, read_only=True), terminal_size=SIZE, run_before=keys_then_settle("r"))
+
+    def test_failed_scan_header(self, snap_compare, fixture_copy) -> None:
+        db = fixture_copy("stuck-bash")
+        conn = sqlite3.connect(db)
+        # cut-off JSON that still looks running: the quick tier reads it and refuses to guess
+        conn.execute("""UPDATE part SET data = '{"type":"tool","state":{"status":"running"'
+                        WHERE data LIKE '%"status":"running"%'""")
+        conn.commit()
+        conn.close()
+        assert snap_compare(app_for(db), terminal_size=SIZE, run_before=keys_then_settle())
 
 
 class TestHelp:

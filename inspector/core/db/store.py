@@ -30,10 +30,10 @@ from inspector.core.errors import (
     OpenCode2xSchema,
     SchemaUnsupported,
 )
+from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS
 from inspector.core.db.locate import empty_beside_legacy, has_legacy_storage
 from inspector.core.model import Schema
 
-DEFAULT_BUSY_TIMEOUT_MS = 5000
 _V1_TABLES = {"session", "message", "part"}
 _LOG_TABLES = {"event", "event_sequence"}
 

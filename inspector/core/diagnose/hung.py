@@ -30,7 +30,6 @@ from inspector.core.text import humanize_ms, local_time, shorten
 from inspector.core.db.rows import chunks, load_json, part_from_row
 from inspector.core.diagnose.tree import chain_of
 
-DEFAULT_HUNG_AFTER_MS = 15 * 60 * 1000
 RECENT_MESSAGES = 16  # per session: the turn being worked on is always among the newest messages
 _ACTIVE = ("pending", "running")
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 
 from inspector.core.db import queries as q
 from inspector.core.opencode.live import LiveStatus
-from inspector.core.model import Diagnosis, Plan, ScanResult, Skip
+from inspector.core.model import Diagnosis, Plan, ScanResult
 from inspector.core.db.rows import chunks
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.diagnose.tree import chain_of
@@ -37,7 +37,6 @@ from inspector.core.text import humanize_ms
 SETTLE_TIMEOUT_S = 10.0
 POLL_S = 0.2
 _BUSY = ("busy", "retry")
-HINT = "add --abort-hung to stop it through OpenCode (the running tool is killed)"
 
 
 @dataclass(frozen=True)
@@ -139,17 +138,6 @@ def without_targets(plan: Plan, targets: Sequence[AbortTarget]) -> Plan:
     )
 
 
-def explain_refusals(plan: Plan, result: ScanResult) -> Plan:
-    """Refusals of hung sessions say so, with the hint to add ``--abort-hung``."""
-    hung = {d.id: d for d in result.sessions if d.verdict == "hung"}
-    if not any(s.id in hung for s in plan.refused):
-        return plan
-    refused = tuple(
-        Skip(s.id, f"hung: {hung[s.id].live_reason}; {HINT}") if s.id in hung else s for s in plan.refused
-    )
-    return replace(plan, refused=refused)
-
-
 def abort_chain(
     store: Store,
     target: AbortTarget,
@@ -241,6 +229,6 @@ def target_line(target: AbortTarget) -> str:
 
 
 __all__ = [
-    "AbortOutcome", "AbortTarget", "HINT", "HungScan", "abort_all", "abort_chain", "explain_refusals",
+    "AbortOutcome", "AbortTarget", "HungScan", "abort_all", "abort_chain",
     "find_hung", "target_line", "targets_in", "without_targets",
 ]

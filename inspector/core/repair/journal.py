@@ -149,6 +149,14 @@ class JournalWriter:
         except OSError:
             pass
 
+    def discard(self) -> None:
+        """Remove a run that committed nothing: it leaves no run to list or undo."""
+        self.close()
+        try:
+            self.path.unlink()
+        except OSError:
+            pass
+
 
 @dataclass(frozen=True)
 class JournalRun:

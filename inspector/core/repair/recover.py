@@ -36,7 +36,18 @@ from inspector.core.db import queries as q
 from inspector.core.errors import CorruptData, DatabaseLocked, InspectorError, SessionNotFound
 from inspector.core.repair.journal import JournalWriter, append, find_run, journal_dir, new_run_id
 from inspector.core.opencode.live import LiveStatus
-from inspector.core.model import Diagnosis, LogCursor, Plan, PlanUnit, RowChange, RunResult, ScanResult, Skip, UndoResult
+from inspector.core.model import (
+    Diagnosis,
+    LogCursor,
+    Plan,
+    PlanUnit,
+    RowChange,
+    RunResult,
+    ScanResult,
+    Skip,
+    SkipKind,
+    UndoResult,
+)
 from inspector.core.db.ranges import Progress
 from inspector.core.db.rows import chunks
 from inspector.core.repair.cas import LOG_MOVED, Conflict, current_image, describe_drift, write_change
@@ -47,6 +58,8 @@ from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, Store, open_store
 from inspector.core.text import compact_json, printable
 
 ABORT_ERROR = "Tool execution aborted"
+# Verdicts that keep a session out of a plan unless forced: OpenCode is (or may be) on it.
+REFUSED_VERDICTS: dict[str, SkipKind] = {"live": "live", "unknown": "unknown", "hung": "hung"}
 MESSAGE_ERROR = {"name": "MessageAbortedError", "data": {"message": "Aborted"}}
 
 
@@ -115,17 +128,19 @@ def plan(
         diag = diagnoses[sid]
         if not diag.repairable:
             placed.add(sid)
-            reason = "nothing stuck in this session" if not diag.is_stuck else (
-                "ignores-prompts cannot be fixed by editing the database; upgrade OpenCode"
-            )
-            nothing.append(Skip(sid, reason))
+            if diag.is_stuck:
+                nothing.append(Skip(sid, "ignores-prompts cannot be fixed by editing the database; upgrade OpenCode",
+                                    kind="ignores-prompts"))
+            else:
+                nothing.append(Skip(sid, "nothing stuck in this session", kind="nothing-stuck"))
             continue
         chain = [s for s in chain_of(sid, diagnoses) if diagnoses[s].repairable] or [sid]
         placed.update(chain)
-        blocked = [diagnoses[s] for s in chain if diagnoses[s].verdict in ("live", "unknown", "hung")]
+        blocked = [diagnoses[s] for s in chain if diagnoses[s].verdict in REFUSED_VERDICTS]
         if blocked and not force:
             for member in chain:
-                refused.append(Skip(member, f"{blocked[0].verdict}: {blocked[0].live_reason}"))
+                refused.append(Skip(member, f"{blocked[0].verdict}: {blocked[0].live_reason}",
+                                    kind=REFUSED_VERDICTS[blocked[0].verdict], hint="force"))
             continue
         units.append(chain)
     ids = eventlog.EventIds()
@@ -138,9 +153,8 @@ def plan(
                 foreign = [c for c in unit.cursors if c.owner_id]
                 if foreign and not force:
                     reason = (f"its event log belongs to another workspace (event_sequence.owner_id "
-                              f"{printable(foreign[0].owner_id, single_line=True)}); recover it there, "
-                              "or use --force")
-                    refused.extend(Skip(member, reason) for member in unit.session_ids)
+                              f"{printable(foreign[0].owner_id, single_line=True)}); recover it there")
+                    refused.extend(Skip(member, reason, kind="owner", hint="force") for member in unit.session_ids)
                     continue
             built.append(_routed(unit, diagnoses, result.live, direct=direct))
     kept = tuple(u for u in built if u.changes)
@@ -295,6 +309,9 @@ def apply(
             writer.sync()
         finally:
             writer.close()
+        if not done and not through:  # nothing committed (a lock, conflicts): no run to undo
+            writer.discard()
+            run_id = None
     finally:
         store.dispose()
     return RunResult(
@@ -304,7 +321,7 @@ def apply(
         parts_repaired=sum(u.parts for u in done),
         messages_completed=sum(u.messages for u in done),
         skipped=the_plan.refused + the_plan.nothing_to_do + tuple(skipped),
-        journal_path=str(writer.path),
+        journal_path=str(writer.path) if run_id else None,
         sessions_uncompacted=sum(1 for u in done for c in u.changes if c.table == "session"),
         events_appended=events,
         via=_routes(done),
@@ -328,7 +345,7 @@ def _write_units(
     with store.writer() as session:
         for position, (index, unit) in enumerate(items):
             if cancel is not None and cancel.is_set():
-                skipped.extend(Skip(s, "cancelled before it was repaired") for s in unit.session_ids)
+                skipped.extend(Skip(s, "cancelled before it was repaired", kind="cancelled") for s in unit.session_ids)
                 continue
             try:
                 with session.transaction() as conn:
@@ -339,12 +356,12 @@ def _write_units(
                         raise Conflict(LOG_MOVED)
             except Conflict as conflict:
                 writer.write({"kind": "skipped", "index": index, "reason": conflict.reason})
-                skipped.extend(Skip(s, conflict.reason) for s in unit.session_ids)
+                skipped.extend(Skip(s, conflict.reason, kind="conflict") for s in unit.session_ids)
                 continue
             except DatabaseLocked as locked:
                 writer.write({"kind": "skipped", "index": index, "reason": str(locked)})
                 for _, rest in items[position:]:
-                    skipped.extend(Skip(s, str(locked)) for s in rest.session_ids)
+                    skipped.extend(Skip(s, str(locked), kind="locked") for s in rest.session_ids)
                 break
             writer.write({"kind": "committed", "index": index})
             done.append(unit)
@@ -386,10 +403,10 @@ def _restore(conn: Connection, change: RowChange) -> Skip | None:
         return None
     image = current_image(conn, change, change.before)
     if image is None:
-        return Skip(change.row_id, "row no longer exists")
+        return Skip(change.row_id, "row no longer exists", kind="gone")
     if image == change.before:
-        return Skip(change.row_id, "already as before (this run never changed it)")
-    return Skip(change.row_id, "changed since the run; left as it is")
+        return Skip(change.row_id, "already as before (this run never changed it)", kind="unchanged")
+    return Skip(change.row_id, "changed since the run; left as it is", kind="changed")
 
 
 def undo(

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 
 from inspector.core.db import eventlog
 from inspector.core.repair.journal import JournalWriter
-from inspector.core.model import LogCursor, PlanUnit, RowChange, Skip
+from inspector.core.model import LogCursor, PlanUnit, RowChange, Skip, SkipKind
 from inspector.core.db.ranges import Progress
 from inspector.core.repair.cas import LOG_MOVED, Conflict, current_image, describe_drift
 from inspector.core.opencode.client import ServerClient, ServerError
@@ -78,7 +78,7 @@ def write_units(
     ids = eventlog.EventIds()
     for count, (index, unit) in enumerate(items, 1):
         if cancel is not None and cancel.is_set():
-            outcome.skipped.extend(Skip(s, "cancelled before it was repaired") for s in unit.session_ids)
+            outcome.skipped.extend(Skip(s, "cancelled before it was repaired", kind="cancelled") for s in unit.session_ids)
             continue
         assert unit.via_port is not None
         client = ServerClient(unit.via_port)
@@ -93,7 +93,8 @@ def write_units(
             reason = exc.reason if isinstance(exc, Conflict) else (
                 f"{exc}; OpenCode on port {unit.via_port} may have taken part of it (see the journal)")
             writer.write({"kind": "skipped", "index": index, "reason": reason})
-            outcome.skipped.extend(Skip(s, reason) for s in unit.session_ids)
+            kind: SkipKind = "conflict" if isinstance(exc, Conflict) else "server"
+            outcome.skipped.extend(Skip(s, reason, kind=kind) for s in unit.session_ids)
             if started:
                 _observe(store, writer, index, unit)
             continue

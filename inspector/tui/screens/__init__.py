@@ -1,9 +1,10 @@
 """One module per screen."""
 
 from .confirm_recovery import ConfirmRecovery
+from .confirm_undo import ConfirmUndo
 from .help import HelpScreen
 from .session_detail import SessionDetailScreen
 from .sessions import SessionsScreen
 from .unsupported import UnsupportedScreen
 
-__all__ = ["ConfirmRecovery", "HelpScreen", "SessionDetailScreen", "SessionsScreen", "UnsupportedScreen"]
+__all__ = ["ConfirmRecovery", "ConfirmUndo", "HelpScreen", "SessionDetailScreen", "SessionsScreen", "UnsupportedScreen"]

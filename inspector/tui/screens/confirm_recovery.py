@@ -1,14 +1,14 @@
 """The confirmation modal: the exact plan (rows, from what to what), refusals, a force toggle,
 and the hung sessions that will be aborted through OpenCode (the running tool is killed).
 
-It dismisses with the plan to apply, or ``None``. Toggling force re-plans in a thread worker
-through the ``replan`` callable the app hands in (core ``plan(force=...)``), never by itself.
-The aborts are shown, not chosen here: the app sends them when the user confirms.
+It dismisses with the core's ``Prepared`` recovery to execute, or ``None``. Toggling force
+prepares again in a thread worker (``Prepared.forced``: the core plans, never this screen). The
+aborts are shown, not chosen here: the core's ``execute`` sends them when the user confirms.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -21,9 +21,10 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Label, Static
 
-from inspector.core.repair.abort import AbortTarget
 from inspector.core.errors import InspectorError
 from inspector.core.model import Plan
+from inspector.core.repair.abort import AbortTarget
+from inspector.core.repair.operations import Prepared
 
 from ..format import one_line, plural
 from ..widgets import PlanView
@@ -61,7 +62,7 @@ def abort_content(aborts: tuple[AbortTarget, ...], titles: Mapping[str, str]) ->
     return Content("\n").join(lines)
 
 
-class ConfirmRecovery(ModalScreen[Plan | None]):
+class ConfirmRecovery(ModalScreen["Prepared | None"]):
     """``y``/``enter`` applies, ``n``/``escape`` cancels, ``f`` toggles force."""
 
     BINDING_GROUP_TITLE = "Confirm recovery"
@@ -76,27 +77,19 @@ class ConfirmRecovery(ModalScreen[Plan | None]):
 
     @dataclass
     class Replanned(Message):
-        plan: Plan
+        prepared: Prepared
 
     @dataclass
     class ReplanFailed(Message):
         error: Exception
 
-    def __init__(
-        self,
-        plan: Plan,
-        *,
-        titles: Mapping[str, str],
-        replan: Callable[[bool], Plan],
-        all_sessions: bool,
-        aborts: tuple[AbortTarget, ...] = (),
-    ) -> None:
+    def __init__(self, prepared: Prepared, *, titles: Mapping[str, str]) -> None:
         super().__init__()
-        self.plan = plan
+        self.prepared = prepared
+        self.plan = prepared.plan
         self.titles = dict(titles)
-        self.replan = replan
-        self.all_sessions = all_sessions
-        self.aborts = aborts
+        self.all_sessions = prepared.request.session_ids is None
+        self.aborts = prepared.aborts
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog"):
@@ -145,7 +138,7 @@ class ConfirmRecovery(ModalScreen[Plan | None]):
         if self.plan.is_empty and not self.aborts:
             self.notify("Nothing in this plan can be recovered.", severity="warning")
             return
-        self.dismiss(self.plan)
+        self.dismiss(self.prepared)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -171,14 +164,15 @@ class ConfirmRecovery(ModalScreen[Plan | None]):
     @work(thread=True, exclusive=True, group="replan", exit_on_error=False)
     def _replan(self, force: bool) -> None:
         try:
-            self.post_message(self.Replanned(self.replan(force)))
+            self.post_message(self.Replanned(self.prepared.forced(force)))
         except InspectorError as exc:
             self.post_message(self.ReplanFailed(exc))
 
     @on(Replanned)
     def _replanned(self, event: Replanned) -> None:
         event.stop()
-        self._show(event.plan)
+        self.prepared = event.prepared
+        self._show(event.prepared.plan)
 
     @on(ReplanFailed)
     def _replan_failed(self, event: ReplanFailed) -> None:

@@ -156,11 +156,6 @@ class SessionDetailScreen(Screen[None]):
         self.watch(self.app, "recovered_ids", self._redraw)
         self.query_one("#detail").focus()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "recover_selected" and self.state.config.read_only:
-            return False
-        return True
-
     def action_recover_selected(self) -> None:
         self.post_message(RequestRecovery((self.session_id,)))
 

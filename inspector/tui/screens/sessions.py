@@ -84,7 +84,8 @@ class SessionsScreen(Screen[None]):
         state = self.state
         result = state.scan_result
         now = state.config.now()
-        self.query_one(StatusLine).show(state.config, result, deep_running=state.deep_pending)
+        self.query_one(StatusLine).show(state.config, result, deep_running=state.deep_pending,
+                                        failed=bool(state.load_error))
         table = self.query_one(SessionTable)
         empty = self.query_one(EmptyState)
         if result is None:
@@ -148,8 +149,6 @@ class SessionsScreen(Screen[None]):
 
     # actions ---------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("recover_selected", "recover_all") and self.state.config.read_only:
-            return False
         if action == "back":
             return True if (self.query_one("#filter", Input).display or self.state.scanning) else False
         return True

@@ -13,15 +13,16 @@ from ..config import AppConfig
 from ..format import display_path, plural
 
 
-def status_content(config: AppConfig, result: ScanResult | None, *, deep_running: bool) -> Content:
-    """One or two lines; the path is literal text, never markup."""
+def status_content(config: AppConfig, result: ScanResult | None, *, deep_running: bool, failed: bool = False) -> Content:
+    """One or two lines; the path is literal text, never markup. ``failed``: the scan failed
+    before showing anything (the notification and the empty state say why)."""
     parts: list[str | tuple[str, str]] = [(display_path(config.db_path), "bold")]
     if config.demo:
         parts += [" ", (" demo ", "reverse")]
     if config.read_only:
         parts += [" ", (" read-only ", "reverse $warning")]
     if result is None:
-        parts += [" · ", ("scanning…", "italic")]
+        parts += [" · ", ("scan failed", "bold $error") if failed else ("scanning…", "italic")]
         return Content.assemble(*parts)
     parts += [" · schema ", result.schema, " · "]
     if result.opencode_live is False:
@@ -49,8 +50,8 @@ class StatusLine(Static):
 
     _drawn: Content | None = None
 
-    def show(self, config: AppConfig, result: ScanResult | None, *, deep_running: bool) -> None:
-        content = status_content(config, result, deep_running=deep_running)
+    def show(self, config: AppConfig, result: ScanResult | None, *, deep_running: bool, failed: bool = False) -> None:
+        content = status_content(config, result, deep_running=deep_running, failed=failed)
         if content != self._drawn:  # unchanged text: no layout pass
             self._drawn = content
             self.update(content)

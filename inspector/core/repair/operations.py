@@ -1,0 +1,239 @@
+"""The one recovery sequence every front end calls: ``prepare`` → (confirm) → ``execute``; ``undo``.
+
+Every safety decision is made here, once, for the CLI, the TUI and scripts alike: ``--read-only``
+refuses, live/unknown/hung sessions and another workspace's log are refused (with a typed
+:data:`~inspector.core.model.Hint` for what would get past it), hung chains are aborted through
+OpenCode and never written behind its back, the plan names the id-wrap risk, undo refuses while
+OpenCode runs on the database. A front end renders a :class:`Prepared` (and asks), hands it to
+:func:`execute`, and renders the :class:`Outcome`; it never assembles these steps itself.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from inspector.core.db.ranges import Progress
+from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, backup, open_store, roll_back_hot_journal
+from inspector.core.defaults import DEFAULT_HUNG_AFTER_MS
+from inspector.core.errors import RepairRefused, WritesDisabled
+from inspector.core.model import Plan, RunResult, ScanResult, Skip, UndoResult
+from inspector.core.opencode.live import LiveStatus, detect
+from inspector.core.repair import recover
+from inspector.core.repair.abort import (
+    SETTLE_TIMEOUT_S,
+    AbortOutcome,
+    AbortTarget,
+    abort_all,
+    find_hung,
+    without_targets,
+)
+from inspector.core.repair.journal import JournalRun, find_run, journal_dir
+
+Status = Literal["ok", "partial", "refused"]
+READ_ONLY = "opened read-only: recovery and undo are disabled"
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a person asked for; the defaults are the safe choice for every flag."""
+
+    database: Path
+    session_ids: tuple[str, ...] | None = None  # None: every stuck session
+    force: bool = False  # also sessions OpenCode is (or may be) live on
+    abort_hung: bool = False  # stop hung chains through OpenCode instead of refusing them
+    direct: bool = False  # write the file even where a running OpenCode could do it
+    dry_run: bool = False
+    read_only: bool = False
+    backup_to: Path | None = None
+    hung_after_ms: int = DEFAULT_HUNG_AFTER_MS
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
+    journal_directory: Path | None = None
+    settle_timeout_s: float = SETTLE_TIMEOUT_S
+    live: LiveStatus | None = None  # a pinned liveness answer (tests, screenshots)
+    now: int | None = None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The plan to write and the hung chains to abort first, decided and not yet done."""
+
+    request: Request
+    plan: Plan
+    aborts: tuple[AbortTarget, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing to write and nothing to abort (refusals may still explain why)."""
+        return self.plan.is_empty and not self.aborts
+
+    @property
+    def refused(self) -> tuple[Skip, ...]:
+        return self.plan.refused
+
+    def forced(self, force: bool) -> Prepared:
+        """The same request planned again with ``force`` on or off (the TUI's toggle)."""
+        return prepare(replace(self.request, force=force))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What :func:`execute` did: the run (or dry run), the aborts, what it did not foresee."""
+
+    prepared: Prepared
+    result: RunResult
+    aborted: tuple[AbortOutcome, ...] = ()
+    unforeseen: tuple[Skip, ...] = ()  # rows that changed under the run, a lock, a cancel
+    backup: Path | None = None
+
+    @property
+    def not_stopped(self) -> tuple[AbortOutcome, ...]:
+        return tuple(o for o in self.aborted if not o.stopped)
+
+    @property
+    def undo_run_id(self) -> str | None:
+        """The run to undo, only when it committed something (an empty run leaves none)."""
+        return self.result.run_id if self.result.sessions else None
+
+    @property
+    def through_opencode(self) -> bool:
+        return any(way == "opencode" for _, way in self.result.via)
+
+    @property
+    def status(self) -> Status:
+        """``refused``: something asked for was refused; ``partial``: some unit was skipped or a
+        hung chain did not stop; ``ok``: everything asked for is done."""
+        if self.prepared.refused:
+            return "refused"
+        return "partial" if self.unforeseen or self.not_stopped else "ok"
+
+
+def prepare(request: Request) -> Prepared:
+    """Decide what a recovery would do, writing nothing (a hot rollback journal aside: it is
+    rolled back first, as OpenCode's own next open would, unless this is a dry run)."""
+    if request.read_only:
+        raise WritesDisabled(READ_ONLY)
+    if not request.dry_run:
+        roll_back_hot_journal(request.database, busy_timeout_ms=request.busy_timeout_ms)
+    wanted = None if request.session_ids is None else list(request.session_ids)
+    store = open_store(request.database, busy_timeout_ms=request.busy_timeout_ms)
+    try:
+        store.require_v1()
+        aborts: tuple[AbortTarget, ...] = ()
+        if request.abort_hung:
+            aborts = find_hung(store, wanted, hung_after_ms=request.hung_after_ms, live=request.live,
+                               now=request.now).targets
+        plan = recover.plan(store, wanted, force=request.force, direct=request.direct, live=request.live,
+                            now=request.now)
+        plan = without_targets(plan, aborts)
+        if plan.refused and not request.abort_hung:
+            refused = [s.id for s in plan.refused]
+            hung = find_hung(store, refused, hung_after_ms=request.hung_after_ms, live=request.live,
+                             now=request.now)
+            plan = explain_hung(plan, hung.result)
+    finally:
+        store.dispose()
+    return Prepared(request=request, plan=plan, aborts=aborts)
+
+
+def explain_hung(plan: Plan, result: ScanResult) -> Plan:
+    """Refusals of hung sessions say so: stopping them through OpenCode is the way past."""
+    hung = {d.id: d for d in result.sessions if d.verdict == "hung"}
+    if not any(s.id in hung for s in plan.refused):
+        return plan
+    refused = tuple(
+        Skip(s.id, f"hung: {hung[s.id].live_reason}", kind="hung", hint="abort-hung") if s.id in hung else s
+        for s in plan.refused
+    )
+    return replace(plan, refused=refused)
+
+
+def execute(
+    prepared: Prepared,
+    *,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> Outcome:
+    """Do what ``prepared`` says: backup (if asked), abort the hung chains through OpenCode,
+    then write the plan (journaled, compare-and-set). A dry run or an empty plan writes nothing."""
+    request, plan = prepared.request, prepared.plan
+    if request.dry_run or prepared.is_empty:
+        return Outcome(prepared, replace(recover.dry_run(plan), dry_run=request.dry_run))
+    copy = backup(request.database, request.backup_to) if request.backup_to else None
+    aborted: tuple[AbortOutcome, ...] = ()
+    if prepared.aborts:
+        store = open_store(request.database, busy_timeout_ms=request.busy_timeout_ms)
+        try:
+            aborted = abort_all(store, prepared.aborts, settle_timeout_s=request.settle_timeout_s)
+        finally:
+            store.dispose()
+    result = recover.apply(plan, journal_directory=request.journal_directory,
+                           busy_timeout_ms=request.busy_timeout_ms, progress=progress, cancel=cancel,
+                           now=request.now)
+    return Outcome(prepared, result, aborted, plan.unforeseen(result), copy)
+
+
+@dataclass(frozen=True)
+class UndoRequest:
+    """Which run to put back (``None``: the last one on this database) and how."""
+
+    database: Path
+    run_id: str | None = None
+    force: bool = False  # even while OpenCode runs on the database
+    read_only: bool = False
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
+    journal_directory: Path | None = None
+    live: LiveStatus | None = None
+    now: int | None = None
+
+
+@dataclass(frozen=True)
+class UndoPrepared:
+    """The run that would be undone and what it would restore; nothing is written yet."""
+
+    request: UndoRequest
+    run: JournalRun
+
+    @property
+    def sessions(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s for unit in self.run.units for s in unit.get("sessions", ())))
+
+    @property
+    def rows(self) -> int:
+        return sum(len(unit.get("changes", ())) for unit in self.run.units)
+
+
+def prepare_undo(request: UndoRequest) -> UndoPrepared:
+    """Refuse what is unsafe (read-only, OpenCode running unless forced), find the run."""
+    if request.read_only:
+        raise WritesDisabled(READ_ONLY)
+    path = Path(request.database)
+    roll_back_hot_journal(path, busy_timeout_ms=request.busy_timeout_ms)
+    store = open_store(path, busy_timeout_ms=request.busy_timeout_ms)  # the file and schema first
+    store.dispose()
+    store.require_v1()
+    live = request.live if request.live is not None else detect(path)
+    if live.running is not False and not request.force:
+        raise RepairRefused(f"{live.detail or 'OpenCode may be running'}; undo refused", hint="force")
+    run = find_run(request.journal_directory or journal_dir(), request.run_id, str(path))
+    return UndoPrepared(request=request, run=run)
+
+
+def execute_undo(prepared: UndoPrepared) -> UndoResult:
+    """Put the run's before-images back where rows still hold what the run wrote."""
+    request = prepared.request
+    return recover.undo(request.database, prepared.run.run_id, journal_directory=request.journal_directory,
+                        busy_timeout_ms=request.busy_timeout_ms, now=request.now)
+
+
+def undo(request: UndoRequest) -> UndoResult:
+    """:func:`prepare_undo` then :func:`execute_undo` (the CLI asks no question before undo)."""
+    return execute_undo(prepare_undo(request))
+
+
+__all__ = [
+    "Outcome", "Prepared", "Request", "UndoPrepared", "UndoRequest", "execute", "execute_undo",
+    "explain_hung", "prepare", "prepare_undo", "undo",
+]
