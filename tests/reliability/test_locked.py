@@ -84,6 +84,25 @@ def stuck_db(tmp_path: Path):
     return make
 
 
+def test_a_locked_run_in_text_mode_offers_no_undo(stuck_db, tmp_path: Path) -> None:
+    db, sessions = stuck_db("wal", units=2)
+    holder = Holder(db, "--hold", "-1")
+    try:
+        holder.wait_locked()
+        ran = run_cli(db, "--busy-timeout", str(BUSY_MS), "recover", "--all", "--yes", "--force",
+                      state=tmp_path / "state")
+        holder.finish()
+    finally:
+        holder.kill()
+    assert ran.code == 1, ran
+    out = ran.stdout.decode()
+    assert "Nothing was recovered." in out and "locked by another process" in out
+    assert "Undo with" not in out and "Run id" not in out
+    assert journals(tmp_path / "state") == []
+    listed = run_cli(db, "runs", "--json", state=tmp_path / "state")
+    assert listed.json() == []
+
+
 def test_wal_write_lock_past_busy_timeout_skips_every_session(stuck_db, tmp_path: Path) -> None:
     db, sessions = stuck_db("wal")
     before = dump(db)
@@ -108,8 +127,9 @@ def test_wal_write_lock_past_busy_timeout_skips_every_session(stuck_db, tmp_path
     assert ("message", holder_message) in final  # the app's own write, committed after we gave up
     assert {k: v for k, v in final.items() if k[0] != "session" and k != ("message", holder_message)} == {
         k: v for k, v in before.items() if k[0] != "session"}
-    (journal,) = journals(tmp_path / "state")
-    assert read_journal(journal).committed == set()
+    # a run that committed nothing leaves no run: no undo hint, not "the last run" for undo
+    assert result["run_id"] is None and result["journal"] is None
+    assert journals(tmp_path / "state") == []
     assert integrity(db) == "ok"
     # and once OpenCode is done, a second try repairs everything
     again = run_cli(db, "recover", "--all", "--yes", "--force", "--json", state=tmp_path / "state")
@@ -197,13 +217,15 @@ def test_lock_taken_in_the_middle_of_a_run(kill_templates, tmp_path: Path) -> No
         context = f"iteration {i}, OCINSPECT_SEED={seed}"
         assert ran.code in (0, 1) and b"Traceback" not in ran.stderr, (context, str(ran))
         result = ran.json()
-        journal = read_journal(journals(state)[0])
         final = dump(db)
         committed_sessions = set()
-        for index, unit in journal.units.items():
+        runs = journals(state)
+        assert bool(runs) == bool(result["sessions"]), context  # a run that committed nothing leaves none
+        journal = read_journal(runs[0]) if runs else None
+        for index, unit in (journal.units.items() if journal else ()):
             status = unit_state(final, unit)
             assert status in ("after", "before"), (context, unit["sessions"], status)
-            assert (status == "after") == (index in journal.committed), (context, index)
+            assert journal is not None and (status == "after") == (index in journal.committed), (context, index)
             if status == "after":
                 committed_sessions.update(unit["sessions"])
         skipped = {s["id"]: s["reason"] for s in result["skipped"]}
