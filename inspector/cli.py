@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -25,6 +26,9 @@ from inspector.core.errors import (
     EXIT_REFUSED,
     InspectorError,
 )
+
+if TYPE_CHECKING:  # core modules load on first use (see test_startup.py)
+    from inspector.core.db.store import Store
 
 EPILOG = """\b
 EXIT CODES
@@ -71,7 +75,7 @@ class Group(click.Group):
             fail(f"unexpected {type(exc).__name__}: {exc} (set OCINSPECT_DEBUG=1 for details)")
 
 
-def progress_reporter(label: str):
+def progress_reporter(label: str) -> Callable[[int, int], None] | None:
     """A ``progress(done, total)`` callback drawing a percentage on stderr, only on a terminal."""
     if not sys.stderr.isatty():
         return None
@@ -141,7 +145,7 @@ class Settings:
 
         return locate(self.db, channel=self.channel)
 
-    def store(self):
+    def store(self) -> Store:
         from inspector.core.db.store import open_store
 
         return open_store(self.path(), busy_timeout_ms=self.busy_timeout)
@@ -257,9 +261,9 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
     unless --abort-hung: then OpenCode itself is asked to abort them, and they count as
     stopped only once OpenCode lists them idle with every turn closed.
     """
+    from inspector.core.diagnose.patterns import REOPEN_HINT
     from inspector.core.repair import abort as stopper
     from inspector.core.repair import recover as core
-    from inspector.core.diagnose.patterns import REOPEN_HINT
     from inspector.render import abort_json, abort_text, events_clause, outcome_line, plan_text, run_json
 
     if bool(session_ids) == all_:
@@ -346,10 +350,10 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
 @pass_settings
 def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> None:
     """Restore the rows a recovery changed (default: the last run on this database)."""
-    from inspector.core.repair import recover as core
+    from inspector.core.db.store import roll_back_hot_journal
     from inspector.core.errors import RepairRefused
     from inspector.core.opencode.live import detect
-    from inspector.core.db.store import roll_back_hot_journal
+    from inspector.core.repair import recover as core
     from inspector.render import events_clause, undo_json
 
     path = settings.path()
@@ -386,8 +390,8 @@ def watch(settings: Settings, abort_after: int, interval: int, as_json: bool) ->
     import signal
     import threading
 
-    from inspector.core.text import humanize_ms
     from inspector.core.repair.watchdog import Watchdog
+    from inspector.core.text import humanize_ms
 
     path = settings.path()
     dog = Watchdog(path, abort_after_ms=abort_after, busy_timeout_ms=settings.busy_timeout)
@@ -437,7 +441,7 @@ def runs(settings: Settings, as_json: bool) -> None:
 
     found = list(iter_runs(journal_dir()))
     wide = {r.path for r in found if too_open(r.path)}
-    items = [
+    items: list[dict[str, Any]] = [
         {"run_id": r.run_id, "database": r.database, "created": r.created,
          "units": len(r.units), "committed": len(r.committed), "undone": r.undone,
          "private": r.path not in wide}

@@ -24,16 +24,23 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from inspector.core.repair import abort
-
-from inspector.core.repair import recover
-from inspector.core.errors import DatabaseNotFound, InspectorError, NotADatabase, SchemaUnsupported
-from inspector.core.opencode.live import LiveStatus
-from inspector.core.model import Plan, ScanResult
-from inspector.core.diagnose.patterns import REOPEN_HINT
-from inspector.core.diagnose.refresh import FullScanNeeded, Watched, full_scan, liveness_stale, next_step, refresh, same_result
-from inspector.core.diagnose.scan import Cancelled, scan
+from inspector.core.db.filewatch import Signature, file_signature, vanished
 from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, open_store
+from inspector.core.diagnose.patterns import REOPEN_HINT
+from inspector.core.diagnose.refresh import (
+    FullScanNeeded,
+    Watched,
+    full_scan,
+    liveness_stale,
+    next_step,
+    refresh,
+    same_result,
+)
+from inspector.core.diagnose.scan import Cancelled, scan
+from inspector.core.errors import DatabaseNotFound, InspectorError, NotADatabase, SchemaUnsupported
+from inspector.core.model import Plan, ScanResult
+from inspector.core.opencode.live import LiveStatus
+from inspector.core.repair import abort, recover
 
 from .config import AppConfig, wall_clock
 from .format import display_path, events_note, plural
@@ -56,7 +63,6 @@ from .messages import (
 )
 from .screens import ConfirmRecovery, HelpScreen, SessionDetailScreen, SessionsScreen, UnsupportedScreen
 from .widgets import SessionTable
-from inspector.core.db.filewatch import Signature, file_signature, vanished
 
 RESULT_TIMEOUT = 10.0  # seconds a recovery/undo result notification stays up
 # Errors that mean "this is not a database ocinspect can diagnose": the app explains them on
@@ -148,7 +154,10 @@ class InspectorApp(App[None]):
         signature = file_signature(config.db_path)
 
         def progress(phase: str) -> Callable[[int, int], None]:
-            return lambda done, total: self.post_message(ScanProgress(phase, done, total, generation))
+            def report(done: int, total: int) -> None:
+                self.post_message(ScanProgress(phase, done, total, generation))
+
+            return report
 
         try:
             store = open_store(config.db_path, busy_timeout_ms=config.busy_timeout_ms)

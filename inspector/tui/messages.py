@@ -6,11 +6,10 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from inspector.core.repair.abort import AbortOutcome, AbortTarget
-from inspector.core.model import Plan, RunResult, ScanResult, Skip, UndoResult
-from inspector.core.diagnose.refresh import Watched
-
 from inspector.core.db.filewatch import Signature
+from inspector.core.diagnose.refresh import Watched
+from inspector.core.model import Plan, RunResult, ScanResult, Skip, UndoResult
+from inspector.core.repair.abort import AbortOutcome, AbortTarget
 
 
 @dataclass

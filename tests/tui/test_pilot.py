@@ -10,10 +10,9 @@ import threading
 from pathlib import Path
 
 from inspector.core.db import eventlog
-
-from inspector.core.repair import recover
-from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.core.db.store import open_store
+from inspector.core.opencode.live import OFFLINE, LiveStatus
+from inspector.core.repair import recover
 from inspector.tui.screens import ConfirmRecovery, HelpScreen, SessionDetailScreen, SessionsScreen, UnsupportedScreen
 from inspector.tui.widgets import SessionTable
 

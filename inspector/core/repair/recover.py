@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -33,18 +33,27 @@ from sqlalchemy.engine import Connection
 
 from inspector.core.db import eventlog
 from inspector.core.db import queries as q
-from inspector.core.errors import CorruptData, DatabaseLocked, InspectorError, SessionNotFound
-from inspector.core.repair.journal import JournalWriter, append, find_run, journal_dir, new_run_id
-from inspector.core.opencode.live import LiveStatus
-from inspector.core.model import Diagnosis, LogCursor, Plan, PlanUnit, RowChange, RunResult, ScanResult, Skip, UndoResult
 from inspector.core.db.ranges import Progress
 from inspector.core.db.rows import chunks
-from inspector.core.repair.cas import LOG_MOVED, Conflict, current_image, describe_drift, write_change
+from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, Store, open_store
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.diagnose.tree import chain_of
-from inspector.core.text import now_ms
-from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, Store, open_store
-from inspector.core.text import compact_json, printable
+from inspector.core.errors import CorruptData, DatabaseLocked, InspectorError, SessionNotFound
+from inspector.core.model import (
+    Diagnosis,
+    LogCursor,
+    Plan,
+    PlanUnit,
+    RowChange,
+    RunResult,
+    ScanResult,
+    Skip,
+    UndoResult,
+)
+from inspector.core.opencode.live import LiveStatus
+from inspector.core.repair.cas import LOG_MOVED, Conflict, current_image, describe_drift, write_change
+from inspector.core.repair.journal import JournalWriter, append, find_run, journal_dir, new_run_id
+from inspector.core.text import compact_json, now_ms, printable
 
 ABORT_ERROR = "Tool execution aborted"
 MESSAGE_ERROR = {"name": "MessageAbortedError", "data": {"message": "Aborted"}}
@@ -52,8 +61,8 @@ MESSAGE_ERROR = {"name": "MessageAbortedError", "data": {"message": "Aborted"}}
 
 def repaired_part(data: dict[str, Any], now: int) -> dict[str, Any]:
     """A stuck tool part as OpenCode writes it on abort: error, input and start kept."""
-    state = data.get("state") if isinstance(data.get("state"), dict) else {}
-    metadata = state.get("metadata") if isinstance(state.get("metadata"), dict) else {}
+    state: dict[str, Any] = data["state"] if isinstance(data.get("state"), dict) else {}
+    metadata: dict[str, Any] = state["metadata"] if isinstance(state.get("metadata"), dict) else {}
     started = (state.get("time") or {}).get("start") if isinstance(state.get("time"), dict) else None
     new = copy.deepcopy(data)
     new["state"] = {
@@ -69,7 +78,7 @@ def repaired_part(data: dict[str, Any], now: int) -> dict[str, Any]:
 def repaired_message(data: dict[str, Any], now: int) -> dict[str, Any]:
     """An unfinished assistant message closed as aborted (an existing error is kept)."""
     new = copy.deepcopy(data)
-    when = new.get("time") if isinstance(new.get("time"), dict) else {}
+    when: dict[str, Any] = new["time"] if isinstance(new.get("time"), dict) else {}
     new["time"] = {**when, "completed": now}
     if not new.get("error"):
         new["error"] = copy.deepcopy(MESSAGE_ERROR)

@@ -21,14 +21,13 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Label, Static
 
-from inspector.core.repair.abort import AbortTarget
 from inspector.core.errors import InspectorError
 from inspector.core.model import Plan
+from inspector.core.repair.abort import AbortTarget
 
 from ..format import one_line, plural
 from ..widgets import PlanView
 from ..widgets.plan_view import plan_summary
-
 
 ABORT_HEADING = "Abort through OpenCode: the running tool is killed"
 

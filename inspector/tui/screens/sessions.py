@@ -15,8 +15,7 @@ from inspector.core.model import ScanResult
 
 from ..messages import CancelScan, OpenSession, RequestRecovery, ToggleAllSessions
 from ..state import AppState, app_state
-from ..widgets import EmptyState, ScanProgress, SessionPreview, SessionTable, StatusLine
-from ..widgets import empty_state
+from ..widgets import EmptyState, ScanProgress, SessionPreview, SessionTable, StatusLine, empty_state
 
 
 class SessionsScreen(Screen[None]):
@@ -151,7 +150,7 @@ class SessionsScreen(Screen[None]):
         if action in ("recover_selected", "recover_all") and self.state.config.read_only:
             return False
         if action == "back":
-            return True if (self.query_one("#filter", Input).display or self.state.scanning) else False
+            return bool(self.query_one("#filter", Input).display or self.state.scanning)
         return True
 
     def action_recover_selected(self) -> None:
