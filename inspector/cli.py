@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import replace
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -26,6 +26,9 @@ from inspector.core.errors import (
     EXIT_REFUSED,
     InspectorError,
 )
+
+if TYPE_CHECKING:  # core modules load on first use (see test_startup.py)
+    from inspector.core.db.store import Store
 
 EPILOG = """\b
 EXIT CODES
@@ -73,7 +76,7 @@ class Group(click.Group):
             fail(f"unexpected {type(exc).__name__}: {exc} (set OCINSPECT_DEBUG=1 for details)")
 
 
-def progress_reporter(label: str):
+def progress_reporter(label: str) -> Callable[[int, int], None] | None:
     """A ``progress(done, total)`` callback drawing a percentage on stderr, only on a terminal."""
     if not sys.stderr.isatty():
         return None
@@ -143,7 +146,7 @@ class Settings:
 
         return locate(self.db, channel=self.channel)
 
-    def store(self):
+    def store(self) -> Store:
         from inspector.core.db.store import open_store
 
         return open_store(self.path(), busy_timeout_ms=self.busy_timeout)
@@ -344,8 +347,8 @@ def watch(settings: Settings, abort_after: int, interval: int, as_json: bool) ->
     import signal
     import threading
 
-    from inspector.core.text import humanize_ms
     from inspector.core.repair.watchdog import Watchdog
+    from inspector.core.text import humanize_ms
 
     path = settings.path()
     dog = Watchdog(path, abort_after_ms=abort_after, busy_timeout_ms=settings.busy_timeout)
@@ -395,7 +398,7 @@ def runs(settings: Settings, as_json: bool) -> None:
 
     found = list(iter_runs(journal_dir()))
     wide = {r.path for r in found if too_open(r.path)}
-    items = [
+    items: list[dict[str, Any]] = [
         {"run_id": r.run_id, "database": r.database, "created": r.created,
          "units": len(r.units), "committed": len(r.committed), "undone": r.undone,
          "private": r.path not in wide}

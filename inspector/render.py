@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from inspector.core.model import Diagnosis, Part, Plan, RunResult, ScanResult, Skip, UndoResult
 from inspector.core.diagnose.patterns import describe, describe_warning
 from inspector.core.diagnose.scan import depth_of
+from inspector.core.model import Diagnosis, Part, Plan, RunResult, ScanResult, Skip, UndoResult
 from inspector.core.text import humanize_ms, iso, local_time, printable, shorten
 
 if TYPE_CHECKING:  # abort.py talks HTTP: imported only by the commands that abort
@@ -137,8 +137,8 @@ def scan_text(result: ScanResult) -> list[str]:
 
 def abort_command(session_id: str, result: ScanResult) -> str:
     """The command that stops a hung session, with the threshold the scan used (if not default)."""
-    from inspector.core.durations import format_duration
     from inspector.core.defaults import DEFAULT_HUNG_AFTER_MS
+    from inspector.core.durations import format_duration
 
     command = f"ocinspect recover {session_id} --abort-hung"
     if result.hung_after_ms is not None and result.hung_after_ms != DEFAULT_HUNG_AFTER_MS:

@@ -20,9 +20,9 @@ from unittest import mock
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from inspector.core.repair import journal # noqa: E402
-from inspector.core.synth.demo import DemoSessions, build_demo_sessions  # noqa: E402
 from inspector.core.opencode.live import OFFLINE  # noqa: E402
+from inspector.core.repair import journal  # noqa: E402
+from inspector.core.synth.demo import DemoSessions, build_demo_sessions  # noqa: E402
 from inspector.tui.app import make_app  # noqa: E402
 
 OUT = Path(__file__).resolve().parent

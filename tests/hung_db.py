@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from inspector.core.synth.builder import DatabaseBuilder
 from inspector.core.opencode.live import LiveStatus
+from inspector.core.synth.builder import DatabaseBuilder
 
 DIR = "/home/dev/src/webapp"
 MINUTE = 60_000
@@ -42,7 +42,7 @@ class Busy:
     def live(self, port: int = 4096, **kw: object) -> LiveStatus:
         kw.setdefault("waiting", frozenset({self.permission}))
         return LiveStatus(running=True, busy=self.busy, owners=tuple((s, port) for s in sorted(self.busy)),
-                          detail="test: OpenCode on port %d" % port, **kw)  # type: ignore[arg-type]
+                          detail=f"test: OpenCode on port {port}", **kw)  # type: ignore[arg-type]
 
 
 def build_busy(path: Path, now: int) -> Busy:

@@ -84,7 +84,7 @@ def test_every_pattern_is_planted_with_fixture_shapes(tiny: tuple[Path, dict]) -
             assert states == [{"status": "pending", "input": {}, "raw": ""}]
         if entry["pattern"] == "subagent-chain" and entry["parent_id"] is None:
             (child,) = entry["children"]
-            task = next(s for p, s in zip(entry["parts"], states) if parts[p]["tool"] == "task")
+            task = next(s for p, s in zip(entry["parts"], states, strict=True) if parts[p]["tool"] == "task")
             assert task["status"] == "running" and task["metadata"]["sessionId"] == child
             assert query(db, f"SELECT parent_id FROM session WHERE id = '{child}'") == [(entry["session_id"],)]
         if entry["pattern"] == "question-wait":

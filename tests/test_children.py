@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from inspector.core.opencode.live import OFFLINE
-from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.db.store import open_store
+from inspector.core.diagnose.scan import scan, scan_related
+from inspector.core.opencode.live import OFFLINE
 
 from .releases import RELEASES
 

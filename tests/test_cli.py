@@ -152,7 +152,7 @@ def _foreign(path: Path) -> None:
 
 
 def _corrupt_message(path: Path, fixture_db) -> None:
-    from .conftest import copy_db, FIXTURES
+    from .conftest import FIXTURES, copy_db
 
     copy_db(FIXTURES / "opencode-1.18.33-stuck-bash.db", path)
     conn = sqlite3.connect(path)
@@ -258,9 +258,9 @@ def test_markup_and_escapes_are_printed_as_data(tmp_path: Path) -> None:
 def test_plan_refuses_live_sessions_and_dry_run_flag_is_honest(fixture_db, tmp_path: Path) -> None:
     """Core refuses a busy session; the CLI's ``dry_run`` reflects --dry-run only (the refused,
     non-dry-run path needs a really busy OpenCode: tests/e2e checks it is reported ``false``)."""
-    from inspector.core.repair import recover as core
-    from inspector.core.opencode.live import LiveStatus
     from inspector.core.db.store import open_store
+    from inspector.core.opencode.live import LiveStatus
+    from inspector.core.repair import recover as core
 
     db = fixture_db("stuck-bash")
     plan = core.plan(open_store(db), live=LiveStatus(running=True, busy=frozenset(SESSIONS["stuck-bash"])))

@@ -17,11 +17,10 @@ from pathlib import Path
 import pytest
 
 from inspector.core.db import eventlog
-
+from inspector.core.db.store import open_store
+from inspector.core.opencode.live import OFFLINE
 from inspector.core.repair import recover
 from inspector.core.synth.builder import DatabaseBuilder
-from inspector.core.opencode.live import OFFLINE
-from inspector.core.db.store import open_store
 
 from .conftest import FIXTURES, NOW, SESSIONS, rows
 

@@ -14,12 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from inspector.cli import cli
-from inspector.core.repair import abort, operations
-from inspector.core.repair import recover
+from inspector.core.db.store import open_store
+from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.durations import parse_duration
 from inspector.core.opencode.live import OFFLINE, LiveStatus
-from inspector.core.diagnose.scan import scan, scan_related
-from inspector.core.db.store import open_store
+from inspector.core.repair import abort, operations, recover
 from inspector.core.repair.watchdog import Watchdog
 
 from .conftest import NOW, rows, sha256

@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from inspector.cli import cli
-from inspector.core.diagnose import idwrap
-from inspector.core.opencode.live import OFFLINE
-from inspector.core.diagnose.scan import scan
 from inspector.core.db.store import open_store
+from inspector.core.diagnose import idwrap
+from inspector.core.diagnose.scan import scan
+from inspector.core.opencode.live import OFFLINE
 
 from .releases import RELEASES
 

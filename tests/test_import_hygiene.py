@@ -32,10 +32,10 @@ def test_core_has_modules() -> None:
 @pytest.mark.parametrize("module", MODULES)
 def test_importing_core_module_loads_no_ui(module: str) -> None:
     code = (
-        "import sys, importlib; importlib.import_module('%s');"
+        f"import sys, importlib; importlib.import_module('{module}');"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'rich', 'click')"
         " or m.startswith(('inspector.tui', 'inspector.cli'))]; print(','.join(bad))"
-    ) % module
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"{module} pulled in {out.stdout.strip()}"
 

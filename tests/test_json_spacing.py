@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from inspector.core.db.store import open_store
+from inspector.core.diagnose.scan import scan
+from inspector.core.model import ScanResult
+from inspector.core.opencode.live import OFFLINE
 from inspector.core.repair import recover
 from inspector.core.synth.builder import dumps
 from inspector.core.synth.demo import build_demo_sessions
-from inspector.core.opencode.live import OFFLINE
-from inspector.core.model import ScanResult
-from inspector.core.diagnose.scan import scan
-from inspector.core.db.store import open_store
 
 from .conftest import FIXTURES, NOW, copy_db, rows
 from .synthetic import every_pattern

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from inspector.core.errors import DatabaseNotFound
 from inspector.core.db.locate import channel_databases, data_dir, locate
+from inspector.core.errors import DatabaseNotFound
 
 
 def test_xdg_default_and_home_fallback(tmp_path: Path) -> None:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from inspector.core.repair import recover
-from inspector.core.errors import DatabaseLocked, JournalError, SessionNotFound
-from inspector.core.repair.journal import read_run
-from inspector.core.opencode.live import OFFLINE, LiveStatus
-from inspector.core.diagnose.scan import scan
 from inspector.core.db.store import open_store
+from inspector.core.diagnose.scan import scan
+from inspector.core.errors import DatabaseLocked, JournalError, SessionNotFound
+from inspector.core.opencode.live import OFFLINE, LiveStatus
+from inspector.core.repair import recover
+from inspector.core.repair.journal import read_run
 
 from .conftest import NOW, SESSIONS, rows, sha256
 from .synthetic import every_pattern

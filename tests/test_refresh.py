@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from inspector.core.diagnose import refresh as rf
-from inspector.core.synth.demo import DemoSessions, build_demo_sessions
-from inspector.core.opencode.live import OFFLINE, LiveStatus
-from inspector.core.model import ScanResult
-from inspector.core.diagnose.scan import scan
 from inspector.core.db.store import open_store
+from inspector.core.diagnose import refresh as rf
+from inspector.core.diagnose.scan import scan
+from inspector.core.model import ScanResult
+from inspector.core.opencode.live import OFFLINE, LiveStatus
+from inspector.core.synth.demo import DemoSessions, build_demo_sessions
 
 from .conftest import NOW, copy_db
 
@@ -45,7 +45,7 @@ class Clock:
 
 
 @pytest.fixture
-def watcher(demo) -> Iterator["Watcher"]:
+def watcher(demo) -> Iterator[Watcher]:
     w = Watcher(demo[0])
     yield w
     w.close()

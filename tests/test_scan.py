@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from inspector.core.opencode.live import OFFLINE, LiveStatus
-from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.db.store import open_store
+from inspector.core.diagnose.scan import scan, scan_related
+from inspector.core.opencode.live import OFFLINE, LiveStatus
 
 from .conftest import NOW, SESSIONS
 from .synthetic import every_pattern

@@ -99,9 +99,8 @@ def test_pending_requests_name_sessions_waiting_for_a_person(server: StandIn) ->
 
 def test_401_without_password_says_the_server_needs_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENCODE_SERVER_PASSWORD", raising=False)
-    with StandIn(password="s3cret") as server:
-        with pytest.raises(ServerAuthRequired) as caught:
-            ServerClient(server.port).get("/session/status")
+    with StandIn(password="s3cret") as server, pytest.raises(ServerAuthRequired) as caught:
+        ServerClient(server.port).get("/session/status")
     assert caught.value.password_sent is False
     assert "needs its password" in str(caught.value) and "OPENCODE_SERVER_PASSWORD" in str(caught.value)
     assert isinstance(caught.value, InspectorError) and caught.value.exit_code == EXIT_ERROR
@@ -109,9 +108,8 @@ def test_401_without_password_says_the_server_needs_it(monkeypatch: pytest.Monke
 
 def test_401_with_a_wrong_password_says_it_was_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENCODE_SERVER_PASSWORD", "wrong")
-    with StandIn(password="s3cret") as server:
-        with pytest.raises(ServerAuthRequired) as caught:
-            ServerClient(server.port).get("/session/status")
+    with StandIn(password="s3cret") as server, pytest.raises(ServerAuthRequired) as caught:
+        ServerClient(server.port).get("/session/status")
     assert caught.value.password_sent is True
     assert "refused the password" in str(caught.value)
     assert "wrong" not in str(caught.value)  # never print the password
@@ -219,6 +217,5 @@ def test_event_stream_read_timeout() -> None:
 
 def test_event_stream_401(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENCODE_SERVER_PASSWORD", raising=False)
-    with StandIn(password="pw") as server:
-        with pytest.raises(ServerAuthRequired):
-            next(ServerClient(server.port).events())
+    with StandIn(password="pw") as server, pytest.raises(ServerAuthRequired):
+        next(ServerClient(server.port).events())

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from inspector.core.repair import recover
-from inspector.core.opencode.live import LiveStatus
 from inspector.core.db.store import open_store
+from inspector.core.opencode.live import LiveStatus
+from inspector.core.repair import recover
 from inspector.core.repair.via_opencode import supports
 from inspector.render import plan_text
 

@@ -24,6 +24,20 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from inspector.core.db.filewatch import Signature, file_signature, vanished
+from inspector.core.db.store import open_store
+from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_HUNG_AFTER_MS
+from inspector.core.diagnose.patterns import REOPEN_HINT
+from inspector.core.diagnose.refresh import (
+    FullScanNeeded,
+    Watched,
+    full_scan,
+    liveness_stale,
+    next_step,
+    refresh,
+    same_result,
+)
+from inspector.core.diagnose.scan import Cancelled, scan
 from inspector.core.errors import (
     DatabaseNotFound,
     InspectorError,
@@ -32,14 +46,9 @@ from inspector.core.errors import (
     SchemaUnsupported,
     WritesDisabled,
 )
-from inspector.core.repair import operations
-from inspector.core.opencode.live import LiveStatus
 from inspector.core.model import ScanResult
-from inspector.core.diagnose.patterns import REOPEN_HINT
-from inspector.core.diagnose.refresh import FullScanNeeded, Watched, full_scan, liveness_stale, next_step, refresh, same_result
-from inspector.core.diagnose.scan import Cancelled, scan
-from inspector.core.db.store import open_store
-from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_HUNG_AFTER_MS
+from inspector.core.opencode.live import LiveStatus
+from inspector.core.repair import operations
 
 from .config import AppConfig, wall_clock
 from .format import display_path, events_note, plural
@@ -62,7 +71,6 @@ from .messages import (
 )
 from .screens import ConfirmRecovery, ConfirmUndo, HelpScreen, SessionDetailScreen, SessionsScreen, UnsupportedScreen
 from .widgets import SessionTable
-from inspector.core.db.filewatch import Signature, file_signature, vanished
 
 # How the TUI says what would get past a refusal (the core names no flag or key).
 TUI_HINTS = {
@@ -160,7 +168,10 @@ class InspectorApp(App[None]):
         signature = file_signature(config.db_path)
 
         def progress(phase: str) -> Callable[[int, int], None]:
-            return lambda done, total: self.post_message(ScanProgress(phase, done, total, generation))
+            def report(done: int, total: int) -> None:
+                self.post_message(ScanProgress(phase, done, total, generation))
+
+            return report
 
         try:
             store = open_store(config.db_path, busy_timeout_ms=config.busy_timeout_ms)

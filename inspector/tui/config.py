@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from inspector.core.opencode.live import LiveStatus
 from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS
+from inspector.core.opencode.live import LiveStatus
 
 
 def wall_clock() -> int:

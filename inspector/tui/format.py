@@ -8,10 +8,10 @@ the database is never parsed as markup. ``printable`` (core) turns control chara
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from inspector.core.model import Diagnosis, Part
 from inspector.core.diagnose.patterns import describe
+from inspector.core.model import Diagnosis, Part
 from inspector.core.text import humanize_ms, printable, shorten
 
 VERDICT_LABELS = {
@@ -50,7 +50,7 @@ def short_time(ms: int | None) -> str:
     """``Nov 24 13:40`` in UTC, like the core's ``local_time`` but narrow enough for a column."""
     if ms is None:
         return "-"
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%b %d %H:%M")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%b %d %H:%M")
 
 
 def elapsed(since: int | None, now: int) -> str:

@@ -35,8 +35,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import psutil
 
@@ -232,7 +233,7 @@ class FakeModel:
         self._thread: threading.Thread | None = None
 
     # -- lifecycle --
-    def start(self) -> "FakeModel":
+    def start(self) -> FakeModel:
         model = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -280,7 +281,7 @@ class FakeModel:
             self._thread.join(timeout=10)
             self._thread = None
 
-    def __enter__(self) -> "FakeModel":
+    def __enter__(self) -> FakeModel:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -655,7 +656,7 @@ class Sandbox:
             raise HarnessError(f"`{' '.join(cmd)}` did not finish in {timeout:.0f}s; "
                                f"stdout={exc.stdout!r} stderr={exc.stderr!r}") from exc
 
-    def start_opencode(self, binary: Path, **kw: Any) -> "OpenCode":
+    def start_opencode(self, binary: Path, **kw: Any) -> OpenCode:
         server = OpenCode(binary, self, **kw)
         self.servers.append(server)
         return server.start()
@@ -700,8 +701,8 @@ class OpenCode:
         assert self.proc is not None
         return self.proc.pid
 
-    def start(self) -> "OpenCode":
-        self._log_fh = open(self.log_path, "ab")
+    def start(self) -> OpenCode:
+        self._log_fh = open(self.log_path, "ab")  # noqa: SIM115 (kept open for the server's life; closed in kill())
         cmd = [*self.launcher, str(self.binary), "serve", "--hostname", "127.0.0.1", "--port", str(self.port),
                "--print-logs", "--log-level", "INFO"]
         extra = {"OPENCODE_SERVER_PASSWORD": self.password} if self.password else {}
@@ -822,7 +823,7 @@ class OpenCode:
 
     stop = kill  # OpenCode keeps nothing it needs to flush; a hard stop is what users do too
 
-    def __enter__(self) -> "OpenCode":
+    def __enter__(self) -> OpenCode:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -869,7 +870,7 @@ def db_sessions(db: Path) -> list[dict[str, Any]]:
     with ro_connect(db) as conn:
         rows = conn.execute("SELECT id, parent_id, title, directory FROM session "
                             "ORDER BY time_created, id").fetchall()
-    return [dict(zip(("id", "parent_id", "title", "directory"), r)) for r in rows]
+    return [dict(zip(("id", "parent_id", "title", "directory"), r, strict=True)) for r in rows]
 
 
 def wait_for_tool_part(db: Path, *, session_id: str | None = None, tool: str | None = None,

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from inspector.core.db import eventlog
-from inspector.core.opencode.client import ServerClient, ServerError
 from inspector.core.db.store import open_store
+from inspector.core.opencode.client import ServerClient, ServerError
 
 from . import harness as h
 from .test_e2e import assert_healthy, assert_new_prompt_completes, explain, run_cli

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from inspector.core.db import eventlog
-
-from inspector.core.repair import recover
-from inspector.core.opencode.live import OFFLINE
 from inspector.core.db.store import open_store
+from inspector.core.opencode.live import OFFLINE
+from inspector.core.repair import recover
 
 from . import harness as h
 from .test_e2e import explain, run_cli, scan

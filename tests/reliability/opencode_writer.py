@@ -58,7 +58,7 @@ def connect(path: str) -> sqlite3.Connection:
 
 class Log:
     def __init__(self, path: str) -> None:
-        self.handle = open(path, "a", encoding="utf-8", buffering=1)
+        self.handle = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 (open for the writer's life)
 
     def row(self, conn: sqlite3.Connection, table: str, row_id: str, action: str) -> None:
         if table == "session":

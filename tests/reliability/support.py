@@ -19,11 +19,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from tests.conftest import copy_db, sha256  # noqa: F401 (re-exported: one backup-API copier and digest for the suite)
 from typing import Any
 
 from inspector.core.synth.builder import DatabaseBuilder
+from tests.conftest import copy_db, sha256  # noqa: F401 (re-exported: one backup-API copier and digest for the suite)
 
 PYTHON = sys.executable
 HERE = Path(__file__).resolve().parent
@@ -162,7 +161,7 @@ def dump(path: Path) -> Dump:
             cursor = conn.execute(f"SELECT * FROM {table}")
             names = [d[0] for d in cursor.description]
             for row in cursor:
-                out[(table, row[names.index("id")])] = tuple(zip(names, row))
+                out[(table, row[names.index("id")])] = tuple(zip(names, row, strict=True))
         return out
     finally:
         conn.close()

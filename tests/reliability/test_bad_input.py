@@ -239,7 +239,7 @@ def test_unusable_database(name: str, tmp_path: Path) -> None:
     commands = _commands(name)
     with ThreadPoolExecutor(max_workers=2) as pool:  # read-only or refused: safe side by side
         results = list(pool.map(lambda command: run_cli(path, *command, state=tmp_path / "state"), commands))
-    for command, ran in zip(commands, results):
+    for ran in results:
         assert_one_error_line(ran, fragment)
         assert ran.stdout == b"", ran
     assert _digests(work) == before, "a refused command changed a file"
@@ -408,7 +408,7 @@ def test_tool_part_without_state_and_unknown_statuses(tmp_path: Path) -> None:
     layout = small_db(db, 10)
     odd = {}
     orphans = [u[0] for u in layout.units if len(layout.stuck_parts[u[0]]) == 2]
-    for session, how in zip(orphans, ("remove", "Running", "cancelled", "", "42")):
+    for session, how in zip(orphans, ("remove", "Running", "cancelled", "", "42"), strict=False):
         part = sorted(layout.stuck_parts[session])[0]
         if how == "remove":
             execute(db, "UPDATE part SET data = json_remove(data, '$.state') WHERE id = ?", part)

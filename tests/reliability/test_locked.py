@@ -233,7 +233,7 @@ def test_lock_taken_in_the_middle_of_a_run(kill_templates, tmp_path: Path) -> No
         assert set(skipped) == set(layout.stuck_sessions) - committed_sessions, context
         assert all("locked" in reason for reason in skipped.values()), (context, set(skipped.values()))
         assert (ran.code == 1) == bool(skipped), context
-        for key, row in before.items():  # nothing else changed, nothing lost
+        for key in before:  # nothing else changed, nothing lost
             assert key in final, (context, key)
         assert integrity(db) == "ok", context
         totals.update(runs=1, locked_mid_run=int(0 < len(committed_sessions) < len(layout.stuck_sessions)),

@@ -165,9 +165,9 @@ def check(template: Dump, layout: Layout, final: Dump, writes: dict, state: Path
         out.lost_writes += 1
         v.append(f"LOST WRITE on {key}: writer committed {write['action']}, row now {now['data'][:160]}")
     for key, write in writes.items():
-        if key[0] == "part" and write["action"] == "complete" and key in final:
-            if status_of(final[key])[0] != "completed":
-                v.append(f"part {key[1]} completed by the writer is now {status_of(final[key])}")
+        if (key[0] == "part" and write["action"] == "complete" and key in final
+                and status_of(final[key])[0] != "completed"):
+            v.append(f"part {key[1]} completed by the writer is now {status_of(final[key])}")
 
     # nothing lost, nothing unexplained
     for key, row in template.items():

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
+from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.core.repair import journal
 from inspector.core.synth.demo import DemoSessions, build_demo_sessions
-from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.tui.app import InspectorApp, make_app
 from tests.conftest import FIXTURES, NOW, copy_db, rows
 

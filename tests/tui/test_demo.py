@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from inspector.core.synth.demo import HOUR, MINUTE, build_demo, build_demo_sessions
-from inspector.core.opencode.live import OFFLINE
-from inspector.core.diagnose.patterns import PATTERNS
-from inspector.core.repair.recover import plan
-from inspector.core.diagnose.scan import scan
 from inspector.core.db.store import open_store
+from inspector.core.diagnose.patterns import PATTERNS
+from inspector.core.diagnose.scan import scan
+from inspector.core.opencode.live import OFFLINE
+from inspector.core.repair.recover import plan
+from inspector.core.synth.demo import HOUR, MINUTE, build_demo, build_demo_sessions
 
 from .conftest import NOW, dump
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from inspector.tui.screens import ConfirmRecovery, SessionsScreen
 from inspector.tui.screens.confirm_recovery import ABORT_HEADING
 from inspector.tui.widgets import SessionTable
-
 from tests.standin import StandIn
 
 from .conftest import (
@@ -167,8 +166,8 @@ class TestHungSnapshots:
 
 async def test_badge_turns_hung_by_itself_when_the_threshold_passes(fixture_copy) -> None:
     """A hung session writes nothing, so no file change triggers a rescan: a timer does."""
-    from inspector.core.diagnose.scan import scan
     from inspector.core.db.store import open_store
+    from inspector.core.diagnose.scan import scan
 
     from .conftest import BASH, NOW
 

@@ -10,10 +10,9 @@ import threading
 from pathlib import Path
 
 from inspector.core.db import eventlog
-
-from inspector.core.repair import recover
-from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.core.db.store import open_store
+from inspector.core.opencode.live import OFFLINE, LiveStatus
+from inspector.core.repair import recover
 from inspector.tui.screens import (
     ConfirmRecovery,
     ConfirmUndo,
@@ -26,8 +25,6 @@ from inspector.tui.widgets import SessionTable
 
 from ..standin import StandIn
 from .conftest import (
-    WEBAPP,
-    busy_live,
     BASH,
     BASH_MESSAGE,
     BASH_PART,
@@ -37,7 +34,9 @@ from .conftest import (
     TASK_CHILD,
     TASK_PARENT,
     TWO,
+    WEBAPP,
     app_for,
+    busy_live,
     dump,
     notifications,
     press,

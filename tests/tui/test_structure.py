@@ -60,9 +60,9 @@ def test_no_inline_styles_in_python() -> None:
 
 
 def test_layout_fits_and_adds_activity_when_wide(demo) -> None:
-    from inspector.core.opencode.live import OFFLINE
-    from inspector.core.diagnose.scan import scan
     from inspector.core.db.store import open_store
+    from inspector.core.diagnose.scan import scan
+    from inspector.core.opencode.live import OFFLINE
 
     from .conftest import NOW
 

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 from inspector.core.diagnose.refresh import Watched
-
 from inspector.tui.widgets import SessionTable
 
 from .conftest import SIZE, app_for, settle

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import TextClause, bindparam, text
 
 MAX_ROWID = {
     "part": text("SELECT coalesce(max(rowid), 0) FROM part"),
@@ -86,7 +86,7 @@ _TAILED = ("part", "message", "session", "event")
 
 
 @lru_cache(maxsize=8)
-def where_we_are(tables: tuple[str, ...]):
+def where_we_are(tables: tuple[str, ...]) -> TextClause:
     """One statement (one round trip) for a refresh's identity check and resume points: the
     schema version and page count, and per table its newest row (``<t>_rowid``, ``<t>_id``) and
     the id now at the rowid that was newest last time (``:<t>_at`` → ``<t>_at``)."""
@@ -264,13 +264,13 @@ def session_columns(available: frozenset[str]) -> list[str]:
     return [c for c in wanted if c in available]
 
 
-def sessions_by_id(columns: list[str]):
+def sessions_by_id(columns: list[str]) -> TextClause:
     return text(f"SELECT {', '.join(columns)} FROM session WHERE id IN :ids").bindparams(
         bindparam("ids", expanding=True)
     )
 
 
-def all_sessions(columns: list[str]):
+def all_sessions(columns: list[str]) -> TextClause:
     return text(f"SELECT {', '.join(columns)} FROM session")
 
 
@@ -327,7 +327,7 @@ WRITABLE = {
 }
 
 
-def compare_and_set(table: str, columns: list[str], *, stuck_guard: bool = False):
+def compare_and_set(table: str, columns: list[str], *, stuck_guard: bool = False) -> TextClause:
     """``UPDATE`` that writes ``new_*`` only where every column still ``IS`` its ``old_*``."""
     allowed = WRITABLE[table]
     if not set(columns) <= set(allowed):
@@ -339,7 +339,7 @@ def compare_and_set(table: str, columns: list[str], *, stuck_guard: bool = False
     return text(f"UPDATE {table} SET {sets} WHERE id = :id AND {where}")
 
 
-def current_row(table: str, columns: list[str]):
+def current_row(table: str, columns: list[str]) -> TextClause:
     if not set(columns) <= set(WRITABLE[table]):
         raise ValueError(f"refusing to read columns {columns} of {table}")
     return text(f"SELECT {', '.join(columns)} FROM {table} WHERE id = :id")

@@ -65,7 +65,7 @@ def read_ranges(
         futures = [pool.submit(run, bounds) for bounds in ranges]
         if beside is not None:
             beside()
-        for bounds, future in zip(ranges, futures):
+        for bounds, future in zip(ranges, futures, strict=True):
             rows.extend(future.result())
             if progress:
                 progress(bounds[1], top)

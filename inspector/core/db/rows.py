@@ -43,8 +43,8 @@ def load_json(row: Any, table: str) -> dict[str, Any]:
 
 
 def message_from_row(row: Any, data: dict[str, Any]) -> Message:
-    when = data.get("time") if isinstance(data.get("time"), dict) else {}
-    error = data.get("error") if isinstance(data.get("error"), dict) else None
+    when: dict[str, Any] = data["time"] if isinstance(data.get("time"), dict) else {}
+    error: dict[str, Any] | None = data["error"] if isinstance(data.get("error"), dict) else None
     return Message(
         id=row.id,
         session_id=row.session_id,
@@ -60,11 +60,11 @@ def message_from_row(row: Any, data: dict[str, Any]) -> Message:
 
 
 def part_from_row(row: Any, data: dict[str, Any]) -> Part:
-    state = data.get("state") if isinstance(data.get("state"), dict) else {}
+    state: dict[str, Any] = data["state"] if isinstance(data.get("state"), dict) else {}
     tool = printable(data.get("tool", "?"), single_line=True)
     tool_input = state.get("input")
-    metadata = state.get("metadata") if isinstance(state.get("metadata"), dict) else {}
-    when = state.get("time") if isinstance(state.get("time"), dict) else {}
+    metadata: dict[str, Any] = state["metadata"] if isinstance(state.get("metadata"), dict) else {}
+    when: dict[str, Any] = state["time"] if isinstance(state.get("time"), dict) else {}
     output = metadata.get("output")
     child = metadata.get("sessionId") if tool == "task" else None
     input_json = json.dumps(tool_input, ensure_ascii=False, indent=2) if tool_input else ""

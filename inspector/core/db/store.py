@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 from urllib.parse import quote
 
 from sqlalchemy import create_engine, event, text
@@ -21,6 +22,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
+from inspector.core.db.locate import empty_beside_legacy, has_legacy_storage
+from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS
 from inspector.core.errors import (
     DatabaseLocked,
     DatabaseNotFound,
@@ -30,8 +33,6 @@ from inspector.core.errors import (
     OpenCode2xSchema,
     SchemaUnsupported,
 )
-from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS
-from inspector.core.db.locate import empty_beside_legacy, has_legacy_storage
 from inspector.core.model import Schema
 
 _V1_TABLES = {"session", "message", "part"}
@@ -114,7 +115,7 @@ def _translated(path: Path) -> Iterator[None]:
         raise translate(exc, path) from None
 
 
-def _connect_factory(path: Path, *, write: bool, busy_timeout_ms: int):
+def _connect_factory(path: Path, *, write: bool, busy_timeout_ms: int) -> Callable[[], sqlite3.Connection]:
     uri = f"file:{quote(str(path.resolve()))}?mode={'rw' if write else 'ro'}"
 
     def connect() -> sqlite3.Connection:
@@ -304,10 +305,10 @@ def backup(path: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
     engine = make_engine(source_path)
     try:
         with engine.connect() as conn:
-            raw = conn.connection.dbapi_connection
+            raw = cast(sqlite3.Connection, conn.connection.dbapi_connection)  # pysqlite's own connection
             target = sqlite3.connect(str(dest_path))
             try:
-                raw.backup(target)  # type: ignore[union-attr]
+                raw.backup(target)
             finally:
                 target.close()
     except DBAPIError as exc:

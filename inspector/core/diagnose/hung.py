@@ -24,11 +24,11 @@ from dataclasses import dataclass, replace
 from sqlalchemy.engine import Connection
 
 from inspector.core.db import queries as q
-from inspector.core.opencode.live import LiveStatus
-from inspector.core.model import Diagnosis, Part
-from inspector.core.text import humanize_ms, local_time, shorten
 from inspector.core.db.rows import chunks, load_json, part_from_row
 from inspector.core.diagnose.tree import chain_of
+from inspector.core.model import Diagnosis, Part
+from inspector.core.opencode.live import LiveStatus
+from inspector.core.text import humanize_ms, local_time, shorten
 
 RECENT_MESSAGES = 16  # per session: the turn being worked on is always among the newest messages
 _ACTIVE = ("pending", "running")
@@ -64,12 +64,12 @@ def chain_motion(conn: Connection, session_ids: Sequence[str], known: dict[str, 
         if part_id in known:
             newest = known[part_id]
             break
-        row = conn.execute(q.PART_BY_ID, {"id": part_id}).first()
-        if row is None or not row.ok:
+        part_row = conn.execute(q.PART_BY_ID, {"id": part_id}).first()
+        if part_row is None or not part_row.ok:
             continue
-        data = load_json(row, "part")
+        data = load_json(part_row, "part")
         if data.get("type") == "tool":
-            newest = part_from_row(row, data)
+            newest = part_from_row(part_row, data)
             break
     if newest is not None and newest.status not in _ACTIVE:
         # Parallel calls of one step: the step still waits on a sibling that is running.

@@ -39,8 +39,10 @@ def message_id_bound(now: int) -> str:
 def parse_version(value: str | None) -> tuple[int, int, int] | None:
     """``1.18.14`` -> (1, 18, 14); dev builds (``0.0.0-…``) and anything else -> None."""
     match = _VERSION_RE.match(value or "")
-    parsed = tuple(int(g) for g in match.groups()) if match else None
-    return parsed if parsed and parsed != (0, 0, 0) else None  # type: ignore[return-value]
+    if not match:
+        return None
+    major, minor, patch = (int(g) for g in match.groups())
+    return (major, minor, patch) if (major, minor, patch) != (0, 0, 0) else None
 
 
 def affected_writer(versions: Iterable[str | None]) -> str | None:

@@ -31,11 +31,10 @@ from typing import Any, Literal
 from sqlalchemy.engine import Connection
 
 from inspector.core.db import queries as q
-from inspector.core.diagnose.children import infer_children
-from inspector.core.opencode.live import LiveStatus, detect
-from inspector.core.model import ScanResult
 from inspector.core.db.ranges import Progress
 from inspector.core.db.rows import chunks, load_json, message_from_row, part_from_row
+from inspector.core.db.store import Store
+from inspector.core.diagnose.children import infer_children
 from inspector.core.diagnose.findings import (
     Findings,
     collect,
@@ -44,8 +43,9 @@ from inspector.core.diagnose.findings import (
     ignored_prompts,
 )
 from inspector.core.diagnose.scan import assemble, liveness_for, read_sessions, sessions_at_risk
+from inspector.core.model import ScanResult
+from inspector.core.opencode.live import LiveStatus, detect
 from inspector.core.text import now_ms
-from inspector.core.db.store import Store
 
 __all__ = [
     "DEFAULT_POLICY", "FullScanNeeded", "Marks", "Policy", "Tail", "Watched",

@@ -213,7 +213,7 @@ def _diagnose(
     for child in stuck_ids:
         parent = parent_of.get(child)
         if parent in stuck_ids:
-            stuck_children[parent].add(child)  # type: ignore[index]
+            stuck_children[parent].add(child)
     diagnoses: dict[str, Diagnosis] = {}
     for sid, session in sessions.items():
         warnings = (idwrap.AT_RISK,) if sid in at_risk else ()
@@ -234,7 +234,7 @@ def _diagnose(
         children |= {p.child_session_id for p in by_session[sid] if p.child_session_id in stuck_ids}
         diagnoses[sid] = Diagnosis(
             session=session,
-            verdict=verdict,  # type: ignore[arg-type]
+            verdict=verdict,
             patterns=tuple(patterns),
             unfinished_messages=tuple(messages[sid]),
             stuck_parts=tuple(by_session[sid]),

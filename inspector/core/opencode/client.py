@@ -160,7 +160,7 @@ class ServerClient:
         """Send one request and return the decoded JSON answer (``None`` for an empty body)."""
         target = self.target(path, directory=directory, query=query)
         payload = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
-        where = {"port": self.port, "method": method, "path": path}
+        where: dict[str, Any] = {"port": self.port, "method": method, "path": path}
         connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout or self.timeout)
         try:
             try:
@@ -209,7 +209,7 @@ class ServerClient:
         A read that waits longer than ``read_timeout`` raises :class:`ServerUnreachable`.
         """
         target = self.target(path, directory=directory)
-        where = {"port": self.port, "method": "GET", "path": path}
+        where: dict[str, Any] = {"port": self.port, "method": "GET", "path": path}
         connection = http.client.HTTPConnection(self.host, self.port, timeout=read_timeout)
         try:
             try:

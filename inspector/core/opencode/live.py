@@ -33,7 +33,8 @@ else:
     psutil = _LazyPsutil()
 
 if TYPE_CHECKING:  # server_api (http.client) is imported only when OpenCode is running
-    from inspector.core.opencode.client import ServerAuthRequired, ServerClient
+    from inspector.core.model import Verdict
+    from inspector.core.opencode.client import Credentials, ServerAuthRequired, ServerClient
 
 STATUS_TIMEOUT_S = 1.0
 _BUSY_TYPES = {"busy", "retry"}
@@ -66,7 +67,7 @@ class LiveStatus:
     servers: tuple[tuple[str, int], ...] = ()  # directory -> the port that answered for it
     versions: tuple[tuple[int, str], ...] = ()  # port -> OpenCode version (GET /global/health)
 
-    def verdict(self, session_id: str, directory: str) -> tuple[str, str]:
+    def verdict(self, session_id: str, directory: str) -> tuple[Verdict, str]:
         """(verdict, reason) for one session."""
         if self.running is False:
             return "stale", "OpenCode is not running on this database"
@@ -272,14 +273,14 @@ def detect(db: str | os.PathLike[str], directories: Iterable[str] = ()) -> LiveS
     )
 
 
-def _versions(ports: list[int], credentials: object) -> list[tuple[int, str]]:
+def _versions(ports: list[int], credentials: Credentials | None) -> list[tuple[int, str]]:
     """``GET /global/health`` of each answering server: which routes it has depends on it."""
     from inspector.core.opencode.client import ServerClient, ServerError
 
     found = []
     for port in ports:
         try:
-            health = ServerClient(port, credentials=credentials, timeout=STATUS_TIMEOUT_S).get("/global/health")  # type: ignore[arg-type]
+            health = ServerClient(port, credentials=credentials, timeout=STATUS_TIMEOUT_S).get("/global/health")
         except ServerError:
             continue
         if isinstance(health, dict) and isinstance(health.get("version"), str):

@@ -23,15 +23,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from inspector.core.db import queries as q
-from inspector.core.opencode.live import LiveStatus
-from inspector.core.model import Diagnosis, Plan, ScanResult
 from inspector.core.db.rows import chunks
+from inspector.core.db.store import Store
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.diagnose.tree import chain_of
+from inspector.core.model import Diagnosis, Plan, ScanResult
 from inspector.core.opencode.client import ServerAuthRequired, ServerClient, ServerError
-from inspector.core.db.store import Store
+from inspector.core.opencode.live import LiveStatus
 from inspector.core.text import humanize_ms
 
 SETTLE_TIMEOUT_S = 10.0
@@ -216,9 +217,9 @@ def _open_rows(store: Store, chain: Sequence[str], out: list[str]) -> list[str]:
     return out
 
 
-def abort_all(store: Store, targets: Sequence[AbortTarget], **kwargs: object) -> tuple[AbortOutcome, ...]:
+def abort_all(store: Store, targets: Sequence[AbortTarget], **kwargs: Any) -> tuple[AbortOutcome, ...]:
     """Abort each chain in turn (each wait is bounded, so the whole call is too)."""
-    return tuple(abort_chain(store, t, **kwargs) for t in targets)  # type: ignore[arg-type]
+    return tuple(abort_chain(store, t, **kwargs) for t in targets)
 
 
 def target_line(target: AbortTarget) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -33,9 +33,12 @@ from sqlalchemy.engine import Connection
 
 from inspector.core.db import eventlog
 from inspector.core.db import queries as q
+from inspector.core.db.ranges import Progress
+from inspector.core.db.rows import chunks
+from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, Store, open_store
+from inspector.core.diagnose.scan import scan, scan_related
+from inspector.core.diagnose.tree import chain_of
 from inspector.core.errors import CorruptData, DatabaseLocked, InspectorError, SessionNotFound
-from inspector.core.repair.journal import JournalWriter, append, find_run, journal_dir, new_run_id
-from inspector.core.opencode.live import LiveStatus
 from inspector.core.model import (
     Diagnosis,
     LogCursor,
@@ -48,14 +51,10 @@ from inspector.core.model import (
     SkipKind,
     UndoResult,
 )
-from inspector.core.db.ranges import Progress
-from inspector.core.db.rows import chunks
+from inspector.core.opencode.live import LiveStatus
 from inspector.core.repair.cas import LOG_MOVED, Conflict, current_image, describe_drift, write_change
-from inspector.core.diagnose.scan import scan, scan_related
-from inspector.core.diagnose.tree import chain_of
-from inspector.core.text import now_ms
-from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, Store, open_store
-from inspector.core.text import compact_json, printable
+from inspector.core.repair.journal import JournalWriter, append, find_run, journal_dir, new_run_id
+from inspector.core.text import compact_json, now_ms, printable
 
 ABORT_ERROR = "Tool execution aborted"
 # Verdicts that keep a session out of a plan unless forced: OpenCode is (or may be) on it.
@@ -65,8 +64,8 @@ MESSAGE_ERROR = {"name": "MessageAbortedError", "data": {"message": "Aborted"}}
 
 def repaired_part(data: dict[str, Any], now: int) -> dict[str, Any]:
     """A stuck tool part as OpenCode writes it on abort: error, input and start kept."""
-    state = data.get("state") if isinstance(data.get("state"), dict) else {}
-    metadata = state.get("metadata") if isinstance(state.get("metadata"), dict) else {}
+    state: dict[str, Any] = data["state"] if isinstance(data.get("state"), dict) else {}
+    metadata: dict[str, Any] = state["metadata"] if isinstance(state.get("metadata"), dict) else {}
     started = (state.get("time") or {}).get("start") if isinstance(state.get("time"), dict) else None
     new = copy.deepcopy(data)
     new["state"] = {
@@ -82,7 +81,7 @@ def repaired_part(data: dict[str, Any], now: int) -> dict[str, Any]:
 def repaired_message(data: dict[str, Any], now: int) -> dict[str, Any]:
     """An unfinished assistant message closed as aborted (an existing error is kept)."""
     new = copy.deepcopy(data)
-    when = new.get("time") if isinstance(new.get("time"), dict) else {}
+    when: dict[str, Any] = new["time"] if isinstance(new.get("time"), dict) else {}
     new["time"] = {**when, "completed": now}
     if not new.get("error"):
         new["error"] = copy.deepcopy(MESSAGE_ERROR)
@@ -309,19 +308,20 @@ def apply(
             writer.sync()
         finally:
             writer.close()
+        kept: str | None = run_id
         if not done and not through:  # nothing committed (a lock, conflicts): no run to undo
             writer.discard()
-            run_id = None
+            kept = None
     finally:
         store.dispose()
     return RunResult(
-        run_id=run_id,
+        run_id=kept,
         dry_run=False,
         sessions=tuple(s for unit in done for s in unit.session_ids),
         parts_repaired=sum(u.parts for u in done),
         messages_completed=sum(u.messages for u in done),
         skipped=the_plan.refused + the_plan.nothing_to_do + tuple(skipped),
-        journal_path=str(writer.path) if run_id else None,
+        journal_path=str(writer.path) if kept else None,
         sessions_uncompacted=sum(1 for u in done for c in u.changes if c.table == "session"),
         events_appended=events,
         via=_routes(done),

@@ -65,9 +65,9 @@ def recover_before_start(
 
 
 def _recover(path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool) -> StartupOutcome:
-    from inspector.core.repair import recover
-    from inspector.core.diagnose.scan import scan
     from inspector.core.db.store import open_store, roll_back_hot_journal
+    from inspector.core.diagnose.scan import scan
+    from inspector.core.repair import recover
 
     if path.is_file() and path.stat().st_size == 0:
         return StartupOutcome(database=path)  # created by a previous start that never got going

@@ -29,12 +29,12 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from inspector.core.db import eventlog
-from inspector.core.repair.journal import JournalWriter
-from inspector.core.model import LogCursor, PlanUnit, RowChange, Skip, SkipKind
 from inspector.core.db.ranges import Progress
-from inspector.core.repair.cas import LOG_MOVED, Conflict, current_image, describe_drift
-from inspector.core.opencode.client import ServerClient, ServerError
 from inspector.core.db.store import Store
+from inspector.core.model import LogCursor, PlanUnit, RowChange, Skip, SkipKind
+from inspector.core.opencode.client import ServerClient, ServerError
+from inspector.core.repair.cas import LOG_MOVED, Conflict, current_image, describe_drift
+from inspector.core.repair.journal import JournalWriter
 
 MIN_VERSION = (1, 18, 0)  # the first releases that write the sync log and replay it
 REPLAY_ATTEMPTS = 3
@@ -163,7 +163,7 @@ def _holds_after(conn: Connection, change: RowChange) -> bool:
         return False
     if change.table == "session":
         return image["time_compacting"] is None
-    return json.loads(image["data"]) == json.loads(change.after["data"])
+    return bool(json.loads(image["data"]) == json.loads(change.after["data"]))
 
 
 def _read_back(client: ServerClient, unit: PlanUnit) -> None:

@@ -25,15 +25,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from inspector.core.db import queries as q
-from inspector.core.repair.abort import AbortOutcome, AbortTarget, abort_chain, targets_in
-from inspector.core.errors import DatabaseLocked, SessionNotFound
 from inspector.core.db.filewatch import Signature, file_signature
-from inspector.core.opencode.live import LiveStatus, detect
 from inspector.core.db.ranges import read_ranges
 from inspector.core.db.rows import chunks
-from inspector.core.diagnose.scan import scan
-from inspector.core.text import now_ms
 from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, Store, open_store
+from inspector.core.diagnose.scan import scan
+from inspector.core.errors import DatabaseLocked, SessionNotFound
+from inspector.core.opencode.live import LiveStatus, detect
+from inspector.core.repair.abort import AbortOutcome, AbortTarget, abort_chain, targets_in
+from inspector.core.text import now_ms
 
 RESYNC_MS = 60_000
 
@@ -102,7 +102,7 @@ def _unfinished(rows: Any) -> list[tuple[str, str]]:
             data = json.loads(row.data)
         except (ValueError, RecursionError):
             continue
-        when = data.get("time") if isinstance(data, dict) and isinstance(data.get("time"), dict) else {}
+        when: dict[str, Any] = data["time"] if isinstance(data, dict) and isinstance(data.get("time"), dict) else {}
         if isinstance(data, dict) and data.get("role") == "assistant" and when.get("completed") is None:
             found.append((row.id, row.session_id))
     return found

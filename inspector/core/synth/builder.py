@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
 import string
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
@@ -77,7 +78,8 @@ class DatabaseBuilder:
         self._event_ids = EventIds(choice=random.Random(seed).choice)  # own stream: row ids stay put
         self._engine = create_engine(f"sqlite:///{self.path}", poolclass=NullPool)
         self._conn = self._engine.connect()
-        self._conn.connection.dbapi_connection.executescript(schema_sql or ddl())  # type: ignore[union-attr]
+        raw = cast(sqlite3.Connection, self._conn.connection.dbapi_connection)  # pysqlite's own connection
+        raw.executescript(schema_sql or ddl())
         self._conn.commit()
 
     def dumps(self, value: Any) -> str:
@@ -127,7 +129,8 @@ class DatabaseBuilder:
         )
         if self.events:
             row = self._conn.execute(text("SELECT * FROM session WHERE id = :id"), {"id": sid}).one()
-            self._log(sid, "session.created.1", {"sessionID": sid, "info": session_info_from_row(row._mapping)}, created)
+            info = session_info_from_row(dict(row._mapping))
+            self._log(sid, "session.created.1", {"sessionID": sid, "info": info}, created)
         return sid
 
     def user_message(self, session_id: str, prompt: str, *, created: int, agent: str = "build") -> str:

@@ -30,7 +30,6 @@ from ..format import one_line, plural
 from ..widgets import PlanView
 from ..widgets.plan_view import plan_summary
 
-
 ABORT_HEADING = "Abort through OpenCode: the running tool is killed"
 
 

@@ -11,8 +11,8 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from inspector.core.model import Diagnosis, ScanResult
 from inspector.core.diagnose.patterns import VERDICTS, describe, describe_warning
+from inspector.core.model import Diagnosis, ScanResult
 from inspector.core.text import local_time
 
 from ..format import display_path, elapsed, one_line, plural, verdict_of

@@ -15,8 +15,7 @@ from inspector.core.model import ScanResult
 
 from ..messages import CancelScan, OpenSession, RequestRecovery, ToggleAllSessions
 from ..state import AppState, app_state
-from ..widgets import EmptyState, ScanProgress, SessionPreview, SessionTable, StatusLine
-from ..widgets import empty_state
+from ..widgets import EmptyState, ScanProgress, SessionPreview, SessionTable, StatusLine, empty_state
 
 
 class SessionsScreen(Screen[None]):
@@ -150,7 +149,7 @@ class SessionsScreen(Screen[None]):
     # actions ---------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back":
-            return True if (self.query_one("#filter", Input).display or self.state.scanning) else False
+            return bool(self.query_one("#filter", Input).display or self.state.scanning)
         return True
 
     def action_recover_selected(self) -> None:

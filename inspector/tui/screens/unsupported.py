@@ -60,7 +60,6 @@ class UnsupportedScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Center(id="unsupported-wrap"):
-            with Vertical(id="unsupported"):
-                yield Static(explanation(self.kind, self.db_path, self.detail), id="unsupported-text")
+        with Center(id="unsupported-wrap"), Vertical(id="unsupported"):
+            yield Static(explanation(self.kind, self.db_path, self.detail), id="unsupported-text")
         yield Footer(compact=True, show_command_palette=False)

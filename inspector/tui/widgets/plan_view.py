@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from textual.content import Content
 from textual.widgets import Static
 
-from inspector.core.model import Plan
 from inspector.core.diagnose.patterns import describe_warning
+from inspector.core.model import Plan
 
 from ..format import one_line, plural
 

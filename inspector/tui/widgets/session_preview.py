@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.content import Content
 from textual.widgets import Static
 
-from inspector.core.model import Diagnosis
 from inspector.core.diagnose.patterns import describe
+from inspector.core.model import Diagnosis
 
 from ..format import display_path, one_line, part_headline, part_what, verdict_of
 
@@ -51,8 +53,9 @@ class SessionPreview(Static):
         if content == self._drawn:  # a refresh that changed other sessions costs nothing here
             return
         width = self.content_size.width
-        old = self._drawn.get_height(self.styles, width) if self._drawn is not None and width > 0 else None
-        new = content.get_height(self.styles, width) if width > 0 else None
+        styles: Any = self.styles  # get_height() is annotated RulesMap (a TypedDict); textual documents widget.styles
+        old = self._drawn.get_height(styles, width) if self._drawn is not None and width > 0 else None
+        new = content.get_height(styles, width) if width > 0 else None
         if keep_height and old is not None and new is not None and new < old:
             content, new = content + Content("\n" * (old - new)), old
         self._drawn = content

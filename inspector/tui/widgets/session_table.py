@@ -18,8 +18,8 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
-from inspector.core.model import Diagnosis, ScanResult
 from inspector.core.diagnose.scan import depth_of
+from inspector.core.model import Diagnosis, ScanResult
 from inspector.core.text import shorten
 
 from ..format import VERDICT_LABELS, elapsed, one_line, pattern_words, project_name, short_time, verdict_of
@@ -58,9 +58,9 @@ def visible_rows(result: ScanResult, query: str = "") -> list[Row]:
         if matches(row.diag, query.strip()):
             keep.add(row.diag.id)
             parent = row.diag.session.parent_id
-            while parent and parent not in keep and result.get(parent) is not None:
+            while parent and parent not in keep and (up := result.get(parent)) is not None:
                 keep.add(parent)
-                parent = result.get(parent).session.parent_id  # type: ignore[union-attr]
+                parent = up.session.parent_id
     return [r for r in rows if r.diag.id in keep]
 
 
@@ -155,7 +155,7 @@ class SessionTable(DataTable[Text]):
             self.clear(columns=True)
             for column in columns:
                 self.add_column(column.label, width=column.width, key=column.key)
-            for row, row_cells in zip(rows, cells):
+            for row, row_cells in zip(rows, cells, strict=True):
                 self.add_row(*row_cells, key=row.diag.id)
             stored = cells
         self._rows, self._shown_cells = rows, stored
@@ -180,13 +180,13 @@ class SessionTable(DataTable[Text]):
         for key in gone:
             self.remove_row(key)
         stored: list[list[Text]] = []
-        for key, row_cells in zip(keys, cells):
+        for key, row_cells in zip(keys, cells, strict=True):
             if key not in old:
                 self.add_row(*row_cells, key=key)
                 stored.append(row_cells)
                 continue
             kept: list[Text] = []
-            for column, cell, was in zip(self._layout, row_cells, self._shown_cells[old[key]]):
+            for column, cell, was in zip(self._layout, row_cells, self._shown_cells[old[key]], strict=True):
                 if _same(cell, was):
                     kept.append(was)
                 else:
@@ -223,7 +223,9 @@ class SessionTable(DataTable[Text]):
             self.get_column_index(column_key)
             if update_width:
                 raise AttributeError
-            self._data[row_key][column_key] = value  # type: ignore[index]
+            row = RowKey(row_key) if isinstance(row_key, str) else row_key  # as DataTable.update_cell does
+            column = ColumnKey(column_key) if isinstance(column_key, str) else column_key
+            self._data[row][column] = value
             self._update_count += 1  # the row caches are keyed by it
         except AttributeError:
             super().update_cell(row_key, column_key, value, update_width=update_width)

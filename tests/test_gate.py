@@ -1,0 +1,79 @@
+"""The import contracts in pyproject.toml catch what they promise: each is broken by one planted
+import in a copy of the package (a contract that cannot fail guards nothing)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LINT = "from importlinter.cli import lint_imports_command; lint_imports_command()"
+
+UI = "core never imports the UI"
+LAYERS = "core by stage"
+SYNTH_DEPS = "synth (test and demo databases) builds on db"
+SYNTH_USERS = "no real code path runs on synthetic data"
+CYCLES = "no import circles"
+
+
+def lint(tree: Path) -> dict[str, str]:
+    """Run lint-imports on ``tree``; contract name -> KEPT/BROKEN."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "COLUMNS": "400"}  # one line per contract
+    ran = subprocess.run([sys.executable, "-c", LINT, "--no-cache"], cwd=tree, env=env,
+                         capture_output=True, text=True, timeout=120)
+    verdicts = dict(re.findall(r"^(.+?) (KEPT|BROKEN)$", ran.stdout, flags=re.M))
+    assert verdicts, ran.stdout + ran.stderr
+    assert (ran.returncode == 0) == ("BROKEN" not in verdicts.values()), ran.stdout
+    return verdicts
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "inspector", tmp_path / "inspector", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def plant(tree: Path, module: str, *lines: str) -> None:
+    path = tree / "inspector" / module
+    path.write_text(path.read_text(encoding="utf-8") + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_the_tree_keeps_every_contract(tree: Path) -> None:
+    verdicts = lint(tree)
+    assert set(verdicts.values()) == {"KEPT"}, verdicts
+    assert len(verdicts) == 5
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "contract"),
+    [
+        ("core/text.py", "import rich.text", UI),
+        ("core/diagnose/scan.py", "import textual.widgets", UI),
+        ("core/repair/journal.py", "from inspector.tui import format", UI),
+        ("core/db/rows.py", "from inspector.core.diagnose import tree", LAYERS),
+        ("core/opencode/client.py", "from inspector.core.repair import journal", LAYERS),
+        ("core/diagnose/tree.py", "from inspector.core.repair import cas", LAYERS),
+        ("core/model.py", "from inspector.core.db import queries", LAYERS),
+        ("core/synth/builder.py", "from inspector.core.diagnose import tree", SYNTH_DEPS),
+        ("core/repair/recover.py", "from inspector.core.synth import builder", SYNTH_USERS),
+        ("core/diagnose/tree.py", "from inspector.core.diagnose import scan", CYCLES),
+    ],
+)
+def test_a_planted_import_breaks_its_contract(tree: Path, module: str, line: str, contract: str) -> None:
+    plant(tree, module, line)
+    broken = {name for name, verdict in lint(tree).items() if verdict == "BROKEN"}
+    assert any(name.startswith(contract) for name in broken), broken
+
+
+def test_type_checking_imports_are_not_dependencies(tree: Path) -> None:
+    """model <-> opencode.live annotate each other; an annotation-only import breaks nothing."""
+    plant(tree, "core/db/rows.py", "from typing import TYPE_CHECKING", "if TYPE_CHECKING:",
+          "    from inspector.core.repair import journal")
+    assert set(lint(tree).values()) == {"KEPT"}
