@@ -427,6 +427,77 @@ def test_watchdog_candidates_follow_new_and_finished_turns(busy_db) -> None:
         dog.close()
 
 
+def _insert_unfinished_turn(db: Path, message_id: str, session_id: str) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    conn.execute("INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES (?, ?, ?, ?, ?)",
+                 (message_id, session_id, NOW, NOW, json.dumps({"role": "assistant", "time": {"created": NOW}})))
+    conn.commit()
+    conn.close()
+
+
+def test_watchdog_starts_over_when_the_newest_row_is_replaced(busy_db) -> None:
+    """The newest message deleted and its rowid reused: the max rowid did not go down, but the
+    row the watermark names is another one, so the quick pass starts over (the deep tier's rule)."""
+    import sqlite3
+
+    db, ids = busy_db
+    clock = Clock(NOW)
+    dog = Watchdog(db, abort_after_ms=HUNG_AFTER, clock=clock, detect_live=lambda *a: OFFLINE)
+    try:
+        dog.poll()
+        conn = sqlite3.connect(db)
+        top = conn.execute("SELECT max(rowid) FROM message").fetchone()[0]
+        conn.execute("DELETE FROM message WHERE rowid = ?", (top,))
+        conn.commit()
+        conn.close()
+        _insert_unfinished_turn(db, "msg_reused", ids.stale)
+        assert one_value(db, "SELECT rowid FROM message WHERE id = 'msg_reused'") == top
+        clock.now += 1000
+        dog.poll()
+        assert dog.sql_polls == 2
+        assert dog.candidates.messages.get("msg_reused") == ids.stale
+    finally:
+        dog.close()
+
+
+def test_watchdog_starts_over_on_a_replaced_file(busy_db, tmp_path: Path) -> None:
+    """A file swapped in (same path, another inode) is read from scratch, not from old rowids."""
+    import shutil
+    import sqlite3
+
+    from .conftest import copy_db
+
+    db, ids = busy_db
+    other = copy_db(db, tmp_path / "other.db")
+    clock = Clock(NOW)
+    dog = Watchdog(db, abort_after_ms=HUNG_AFTER, clock=clock, detect_live=lambda *a: OFFLINE)
+    try:
+        dog.poll()
+        conn = sqlite3.connect(other)  # an old row made unfinished in the new file: below the watermark
+        conn.execute("UPDATE message SET id = 'msg_swapped', data = ? WHERE rowid = 1",
+                     (json.dumps({"role": "assistant", "time": {"created": NOW}}),))
+        conn.commit()
+        conn.close()
+        shutil.move(other, db)
+        clock.now += 1000
+        dog.poll()
+        assert "msg_swapped" in dog.candidates.messages
+    finally:
+        dog.close()
+
+
+def one_value(db: Path, sql: str):
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql).fetchone()[0]
+    finally:
+        conn.close()
+
+
 @pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
 def test_watch_command_exits_cleanly_on_a_signal(fixture_db, signame: str) -> None:
     import os

@@ -10,7 +10,7 @@ import pytest
 
 from inspector.core.db.store import open_store
 from inspector.core.diagnose.scan import scan
-from inspector.core.errors import DatabaseLocked, JournalError, SessionNotFound
+from inspector.core.errors import JournalError, SessionNotFound
 from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.core.repair import recover
 from inspector.core.repair.journal import read_run
@@ -208,6 +208,7 @@ def test_locked_database_fails_cleanly(fixture_db, journal) -> None:
         holder.close()
     assert result.sessions == ()
     assert {s.id for s in result.skipped} == set(SESSIONS["stuck-two"])
-    assert all("locked" in s.reason for s in result.skipped)
-    assert all(s["status"] == "running" for s in tool_states(db).values() if s["status"] != "completed")
-    assert isinstance(DatabaseLocked("x"), Exception)
+    # the reason is DatabaseLocked's one line (SQLITE_BUSY after the busy timeout)
+    assert {s.reason for s in result.skipped} == {f"{db} is locked by another process (waited for the busy timeout)"}
+    left = [s["status"] for s in tool_states(db).values() if s["status"] != "completed"]
+    assert left and set(left) == {"running"}

@@ -3,9 +3,9 @@
 Workers run in threads, call the core, and post the typed messages of ``messages.py``; handlers
 on the main thread update the reactive state that the screens watch. No SQL is written here.
 
-Watch mode: a timer stats the file (``watch.py``); when OpenCode wrote, the core refreshes the
-last deep scan at O(changes) (``inspector.core.diagnose.refresh``), and decides when a sweep or a full
-deep scan is due. The app only calls it and redraws when the result really changed.
+Watch mode: a timer stats the file (``inspector.core.db.filewatch``); when OpenCode wrote, the
+core refreshes the last deep scan at O(changes) (``inspector.core.diagnose.refresh``), and decides
+when a sweep or a full deep scan is due. The app only calls it and redraws when the result really changed.
 """
 
 from __future__ import annotations

@@ -117,7 +117,7 @@ VERSIONS = {
     table: text(f"SELECT id, time_updated FROM {table} WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
     for table in ("part", "message")
 }
-SESSIONS_OF_NEW_MESSAGES = text("SELECT DISTINCT session_id FROM message WHERE rowid > :lo")
+SESSIONS_OF_NEW_MESSAGES = text("SELECT DISTINCT session_id FROM message WHERE rowid BETWEEN :lo AND :hi")
 
 # OpenCode's sync event log: every row it writes also appends an event naming the row (part
 # events carry ``part.id``, message events ``info.id``), so updates are found at O(changes).
@@ -128,7 +128,7 @@ NEW_EVENTS = text(
                                                     json_extract(data, '$.partID')) END AS part_id,
            CASE WHEN json_valid(data) THEN coalesce(json_extract(data, '$.info.id'),
                                                     json_extract(data, '$.messageID')) END AS message_id
-    FROM event WHERE rowid > :lo AND rowid <= :hi
+    FROM event WHERE rowid BETWEEN :lo AND :hi
     """
 )
 
@@ -241,17 +241,6 @@ MESSAGE_TIMES = text("SELECT id, session_id, time_created FROM message WHERE id 
 
 NEXT_MESSAGE_TIME = text(
     "SELECT min(time_created) FROM message WHERE session_id = :sid AND time_created > :after"
-)
-
-
-FINISHED_SUMMARY_SINCE = text(
-    """
-    SELECT 1 FROM message
-    WHERE session_id = :sid AND time_created >= :since AND json_valid(data)
-      AND json_extract(data, '$.summary') = 1
-      AND json_extract(data, '$.time.completed') IS NOT NULL
-    LIMIT 1
-    """
 )
 
 

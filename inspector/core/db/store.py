@@ -273,27 +273,58 @@ def classify(tables: set[str], path: Path) -> Schema:
 
 
 def translate(exc: DBAPIError, path: Path) -> Exception:
-    """Turn a driver error into one of our one-line errors."""
+    """Turn a driver error into one of our one-line errors: by SQLite's result code, or (an
+    error that carries none, e.g. raised by a driver layer) by the words of its message."""
     message = str(exc.orig) if exc.orig is not None else str(exc)
-    lowered = message.lower()
-    if getattr(exc.orig, "sqlite_errorname", "") == "SQLITE_READONLY_ROLLBACK":
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    kind = _kind_of_code(code) if isinstance(code, int) else _kind_of_text(message.lower())
+    if kind == "rollback":
         return DatabaseReadOnly(
             f"{path} has an unfinished transaction from a process that was killed "
             f"({path.name}-journal); a read-only look cannot roll it back: start OpenCode once "
             "or run 'ocinspect recover', which do"
         )
-    if "locked" in lowered or "busy" in lowered:
+    if kind == "locked":
         return DatabaseLocked(f"{path} is locked by another process (waited for the busy timeout)")
-    if "readonly" in lowered or "read-only" in lowered:
+    if kind == "read-only":
         return DatabaseReadOnly(
             f"{path} is read-only for SQLite (the file, or its directory where the -wal/-shm "
             f"files live, cannot be written) ({message})"
         )
-    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+    if kind == "damaged":
         return NotADatabase(f"{path} is damaged or not a SQLite database ({message})")
-    if "unable to open" in lowered:
+    if kind == "cannot-open":
         return NotADatabase(f"{path} cannot be opened by SQLite ({message})")
     return NotADatabase(f"{path}: SQLite error: {message}")
+
+
+def _kind_of_code(code: int) -> str:
+    """The class of a SQLite (extended) result code; the low byte is the primary code."""
+    if code == sqlite3.SQLITE_READONLY_ROLLBACK:
+        return "rollback"
+    primary = code & 0xFF
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return "locked"
+    if primary == sqlite3.SQLITE_READONLY:
+        return "read-only"
+    if primary in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+        return "damaged"
+    if primary in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
+        return "cannot-open"
+    return "other"
+
+
+def _kind_of_text(lowered: str) -> str:
+    """The fallback for errors without a code: the words SQLite's messages use."""
+    if "locked" in lowered or "busy" in lowered:
+        return "locked"
+    if "readonly" in lowered or "read-only" in lowered:
+        return "read-only"
+    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+        return "damaged"
+    if "unable to open" in lowered:
+        return "cannot-open"
+    return "other"
 
 
 def backup(path: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:

@@ -13,15 +13,14 @@ message) and un-sticks only rows that are already known to be stuck. So after on
 
 Rarely, a *sweep* over ``time_updated`` (the b-tree only, never the overflow pages of ``data``)
 is the safety net for writers that update rows without an event. A full deep scan is needed
-when the file's identity changes (a replaced file, VACUUM renumbering rowids, a shrinking
-checkpoint, a schema change: :class:`FullScanNeeded`), when the user asks, and at a bounded
-interval (:func:`next_step`). Every watermark is the database's own value (rowids, event rowids,
-``time_updated`` with a slack for writers whose clocks disagree), never our clock.
+when the file's identity changes (:mod:`tracker`'s start-over rule, shared with the watchdog:
+:class:`FullScanNeeded`), when the user asks, and at a bounded interval (:func:`next_step`).
+Every watermark is the database's own value (rowids, event rowids, ``time_updated`` with a slack
+for writers whose clocks disagree), never our clock.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -32,17 +31,18 @@ from sqlalchemy.engine import Connection
 
 from inspector.core.db import queries as q
 from inspector.core.db.ranges import Progress
-from inspector.core.db.rows import chunks, load_json, message_from_row, part_from_row
+from inspector.core.db.rows import load_json, message_from_row, part_from_row
 from inspector.core.db.store import Store
+from inspector.core.diagnose import tracker
 from inspector.core.diagnose.children import infer_children
 from inspector.core.diagnose.findings import (
     Findings,
-    collect,
     compacting_sessions,
     completed_messages,
     ignored_prompts,
 )
-from inspector.core.diagnose.scan import assemble, liveness_for, read_sessions, sessions_at_risk
+from inspector.core.diagnose.scan import assemble, read_sessions, scan, sessions_at_risk
+from inspector.core.diagnose.tracker import Tail, Watermarks
 from inspector.core.model import ScanResult
 from inspector.core.opencode.live import LiveStatus, detect
 from inspector.core.text import now_ms
@@ -62,26 +62,15 @@ TRACKED = ("part", "message", "session")
 Step = Literal["full", "sweep", "changes"]
 
 
-class FullScanNeeded(Exception):
-    """The file is not the one the watermarks describe any more; only a full scan is correct."""
+# Only a full deep scan is correct (the tracker's start-over rule, or a sweep that found too much).
+FullScanNeeded = tracker.StartOver
 
 
 @dataclass(frozen=True)
-class Tail:
-    """The newest row of a table: where the next refresh resumes, and proof rowids held."""
+class Marks(Watermarks):
+    """The tracker's watermarks plus the deep tier's own: the sweep's ``time_updated`` per
+    table and the version of every known stuck row."""
 
-    rowid: int
-    id: str | None
-
-
-@dataclass(frozen=True)
-class Marks:
-    """Where the last scan left off, in the database's own terms."""
-
-    identity: tuple[int, int]
-    schema_version: int
-    page_count: int
-    tails: Mapping[str, Tail]
     updated: Mapping[str, int] = field(default_factory=dict)
     versions: Mapping[str, int] = field(default_factory=dict)
 
@@ -141,25 +130,15 @@ def full_scan(
     clock: Callable[[], float] = time.monotonic,
     hung_after_ms: int | None = None,
 ) -> Watched:
-    """A deep scan (exactly :func:`scan.scan`'s result) plus the watermarks refreshes start from."""
-    now = now_ms() if now is None else now
-    store.require_v1()
+    """A deep scan (:func:`scan.scan` itself) plus the watermarks refreshes start from."""
     started = clock()
-    liveness = liveness_for(store.path) if live is None else None
-    with store.read() as conn:
-        marks = _marks(store, conn)  # first, in the scan's own snapshot: nothing can slip between
-        found = collect(store, conn, quick=False, session_ids=None, cancel=cancel, progress=progress, now=now)
-        sessions, activity = read_sessions(store, conn, found.session_ids, all_sessions=all_sessions)
-        at_risk = sessions_at_risk(conn, found, sessions, now)
-        versions = _versions(conn, found)
-    if liveness is not None:
-        live = liveness({sessions[s].directory for s in found.session_ids & set(sessions)})
-    assert live is not None
-    result = assemble(store, found, sessions, activity, live, quick=False, now=now, all_sessions=all_sessions,
-                      at_risk=at_risk, hung_after_ms=hung_after_ms)
-    marks = replace(marks, versions=versions)
-    return Watched(result=result, marks=marks, live=live, all_sessions=all_sessions, full_at=started,
-                   swept_at=started, live_at=started, pinned_live=liveness is None, hung_after_ms=hung_after_ms)
+    marking = _Marking(store)
+    result = scan(store, all_sessions=all_sessions, live=live, now=now, cancel=cancel, progress=progress,
+                  hung_after_ms=hung_after_ms, snapshot=marking)
+    assert marking.marks is not None and result.live is not None
+    return Watched(result=result, marks=marking.marks, live=result.live, all_sessions=all_sessions,
+                   full_at=started, swept_at=started, live_at=started, pinned_live=live is not None,
+                   hung_after_ms=hung_after_ms)
 
 
 def refresh(
@@ -187,11 +166,11 @@ def refresh(
     versions = dict(marks.versions)
     updated = dict(marks.updated)
     with store.read() as conn:
-        tails = _check_identity(store, conn, marks)
-        touched = _absorb_new_rows(conn, marks, tails, found, versions)
+        current = tracker.advance(store, conn, marks)
+        touched = _absorb_new_rows(conn, marks, current, found, versions)
         parts, messages = set(found.parts), set(found.messages)
-        if "event" in tails:
-            more_parts, more_messages = _logged_rows(conn, marks.tails["event"].rowid, tails["event"].rowid)
+        if "event" in marks.tails:
+            more_parts, more_messages = _logged_rows(conn, tracker.appended(marks, current, "event"))
             parts |= more_parts
             messages |= more_messages
         if sweep:
@@ -234,7 +213,7 @@ def refresh(
     return replace(
         watched,
         result=result,
-        marks=replace(marks, tails=tails, updated=updated, versions=kept),
+        marks=replace(current, updated=updated, versions=kept),
         live=status,
         swept_at=moment if sweep else watched.swept_at,
         live_at=live_at,
@@ -249,38 +228,22 @@ def same_result(a: ScanResult | None, b: ScanResult | None) -> bool:
 
 
 # -- watermarks ------------------------------------------------------------------------------
-def _identity(store: Store) -> tuple[int, int]:
-    try:
-        info = os.stat(store.path)
-    except OSError as exc:
-        raise FullScanNeeded(f"{store.path} cannot be read ({exc.strerror or exc})") from None
-    return (info.st_dev, info.st_ino)
+class _Marking:
+    """The scan's snapshot hook: the watermarks first (nothing written meanwhile can slip
+    between the scan and the next refresh), the versions of what it found last."""
 
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.marks: Marks | None = None
 
-def _where_we_are(conn: Connection, tables: tuple[str, ...], at: Mapping[str, Tail]) -> Any:
-    params = {f"{t}_at": at[t].rowid if t in at else 0 for t in tables}
-    return conn.execute(q.where_we_are(tables), params).one()
+    def begin(self, conn: Connection) -> None:
+        tables = TRACKED + (("event",) if tracker.has_event_log(conn) else ())
+        start = tracker.start(self.store, conn, tables)
+        self.marks = Marks(**vars(start), updated=_recent_updates(conn))
 
-
-def _tails_of(row: Any, tables: Iterable[str]) -> dict[str, Tail]:
-    mapping = row._mapping
-    return {t: Tail(int(mapping[f"{t}_rowid"] or 0), mapping[f"{t}_id"]) for t in tables}
-
-
-def _tracked(conn: Connection) -> tuple[str, ...]:
-    return TRACKED + (("event",) if conn.execute(q.HAS_EVENT_LOG).first() is not None else ())
-
-
-def _marks(store: Store, conn: Connection) -> Marks:
-    tables = _tracked(conn)
-    row = _where_we_are(conn, tables, {})
-    return Marks(
-        identity=_identity(store),
-        schema_version=int(row.schema_version),
-        page_count=int(row.page_count),
-        tails=_tails_of(row, tables),
-        updated=_recent_updates(conn),
-    )
+    def end(self, conn: Connection, found: Findings) -> None:
+        assert self.marks is not None
+        self.marks = replace(self.marks, versions=_versions(conn, found))
 
 
 def _recent_updates(conn: Connection) -> dict[str, int]:
@@ -290,22 +253,6 @@ def _recent_updates(conn: Connection) -> dict[str, int]:
     sweep look at more rows), without walking the whole table as ``max(time_updated)`` would.
     """
     return {table: int(conn.execute(q.RECENT_UPDATED[table]).scalar_one()) for table in ("part", "message")}
-
-
-def _check_identity(store: Store, conn: Connection, marks: Marks) -> dict[str, Tail]:
-    """The current tails, after proving the file is still the one ``marks`` describe."""
-    if _identity(store) != marks.identity:
-        raise FullScanNeeded("the database file was replaced")
-    tables = tuple(marks.tails)
-    row = _where_we_are(conn, tables, marks.tails)
-    if int(row.schema_version) != marks.schema_version:
-        raise FullScanNeeded("the schema changed")
-    if int(row.page_count) < marks.page_count:
-        raise FullScanNeeded("the database shrank (VACUUM or a checkpoint)")
-    for table, tail in marks.tails.items():
-        if tail.rowid and row._mapping[f"{table}_at"] != tail.id:
-            raise FullScanNeeded(f"rows of {table} were renumbered or deleted")
-    return _tails_of(row, tables)
 
 
 # -- reading what changed ----------------------------------------------------------------------
@@ -337,26 +284,26 @@ def _absorb(table: str, rows: Iterable[Any], found: Findings, versions: dict[str
 
 
 def _absorb_new_rows(
-    conn: Connection, marks: Marks, tails: Mapping[str, Tail], found: Findings, versions: dict[str, int]
+    conn: Connection, before: Watermarks, after: Watermarks, found: Findings, versions: dict[str, int]
 ) -> set[str]:
     """Stuck rows among those inserted since; returns the sessions that got new messages."""
     touched: set[str] = set()
     for table, query in (("message", q.UNFINISHED_MESSAGES), ("part", q.STUCK_PARTS_RANGE)):
-        lo, hi = marks.tails[table].rowid + 1, tails[table].rowid
-        if hi < lo:
+        span = tracker.appended(before, after, table)
+        if span is None:
             continue
-        _absorb(table, conn.execute(query, {"lo": lo, "hi": hi}), found, versions)
+        _absorb(table, conn.execute(query, span), found, versions)
         if table == "message":
-            touched = {row.session_id for row in conn.execute(q.SESSIONS_OF_NEW_MESSAGES, {"lo": lo - 1})}
+            touched = {row.session_id for row in conn.execute(q.SESSIONS_OF_NEW_MESSAGES, span)}
     return touched
 
 
-def _logged_rows(conn: Connection, after: int, upto: int) -> tuple[set[str], set[str]]:
-    """Parts and messages named by the event log since event rowid ``after``."""
+def _logged_rows(conn: Connection, span: dict[str, int] | None) -> tuple[set[str], set[str]]:
+    """Parts and messages named by the event log's new rows (``span``, from the tracker)."""
     parts: set[str] = set()
     messages: set[str] = set()
-    if upto > after:
-        for row in conn.execute(q.NEW_EVENTS, {"lo": after, "hi": upto}):
+    if span is not None:
+        for row in conn.execute(q.NEW_EVENTS, span):
             kind = str(row.type or "")
             if kind.startswith("message.part.") and isinstance(row.part_id, str):
                 parts.add(row.part_id)
@@ -370,8 +317,7 @@ def _versions(conn: Connection, found: Findings) -> dict[str, int]:
     was parsed, so a row that changed since is read again by the next refresh."""
     versions: dict[str, int] = {}
     for table, ids in (("part", found.parts), ("message", found.messages)):
-        for chunk in chunks(sorted(ids)):
-            versions.update((row.id, int(row.time_updated)) for row in conn.execute(q.VERSIONS[table], {"ids": chunk}))
+        versions.update((row.id, int(row.time_updated)) for row in tracker.by_ids(conn, q.VERSIONS[table], ids))
     return versions
 
 
@@ -380,16 +326,13 @@ def _recheck(conn: Connection, table: str, ids: set[str], found: Findings, versi
     repair bump on every write) did not change is left as it is; the others are read again,
     through the same stuck filter as a full scan, and parsed."""
     known = found.parts if table == "part" else found.messages
-    current: dict[str, int] = {}
-    for chunk in chunks(sorted(ids)):
-        current.update((row.id, int(row.time_updated)) for row in conn.execute(q.VERSIONS[table], {"ids": chunk}))
-    changed = sorted(i for i in ids if i not in current or i not in known or versions.get(i) != current[i])
+    current = {row.id: int(row.time_updated) for row in tracker.by_ids(conn, q.VERSIONS[table], ids)}
+    changed = [i for i in ids if i not in current or i not in known or versions.get(i) != current[i]]
+    for row_id in changed:
+        known.pop(row_id, None)
+        versions.pop(row_id, None)
     query = q.STUCK_PARTS_BY_ID if table == "part" else q.UNFINISHED_MESSAGES_BY_ID
-    for chunk in chunks(changed):
-        for row_id in chunk:
-            known.pop(row_id, None)
-            versions.pop(row_id, None)
-        _absorb(table, conn.execute(query, {"ids": chunk}), found, versions)
+    _absorb(table, tracker.by_ids(conn, query, changed), found, versions)
 
 
 def _findings_changed(result: ScanResult, found: Findings, stuck: set[str]) -> bool:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy.engine import Connection
 
@@ -29,7 +30,7 @@ from inspector.core.model import Diagnosis, Message, Part, ScanResult, Session
 from inspector.core.opencode.live import LiveStatus, detect
 from inspector.core.text import now_ms, printable
 
-__all__ = ["Cancelled", "Progress", "assemble", "chain_of", "depth_of", "liveness_for", "read_sessions", "scan", "scan_related", "sessions_at_risk"]
+__all__ = ["Cancelled", "InSnapshot", "Progress", "assemble", "chain_of", "depth_of", "liveness_for", "read_sessions", "scan", "scan_related", "sessions_at_risk"]
 
 
 def _patterns_for(
@@ -69,6 +70,16 @@ def _patterns_for(
     return list(dict.fromkeys(patterns))
 
 
+class InSnapshot(Protocol):
+    """Reads a caller adds to a scan inside the scan's own read snapshot (refresh's watermarks)."""
+
+    def begin(self, conn: Connection) -> None:
+        """Before the scan reads anything."""
+
+    def end(self, conn: Connection, found: Findings) -> None:
+        """After the findings and the session rows are read, before the snapshot closes."""
+
+
 def scan(
     store: Store,
     *,
@@ -80,18 +91,21 @@ def scan(
     cancel: threading.Event | None = None,
     progress: Progress | None = None,
     hung_after_ms: int | None = None,
+    snapshot: InSnapshot | None = None,
 ) -> ScanResult:
     """Diagnose the database. ``session_ids`` limits the scan to those sessions (via indexes).
 
     ``live`` may be passed to reuse (or, in tests, to pin) the liveness answer; otherwise it is
     detected for the directories of the stuck sessions. With ``hung_after_ms``, live sessions
     get ``idle_ms`` and those stuck inside the live server become ``hung`` (see ``hung.py``);
-    without it no session is ever called hung.
+    without it no session is ever called hung. ``snapshot`` reads more in the scan's snapshot.
     """
     now = now_ms() if now is None else now
     store.require_v1()
     liveness = liveness_for(store.path) if live is None else None
     with store.read() as conn:
+        if snapshot is not None:
+            snapshot.begin(conn)
         if session_ids is not None:
             _require_sessions(store, conn, session_ids)
         found = collect(
@@ -101,6 +115,8 @@ def scan(
             store, conn, found.session_ids, all_sessions=all_sessions, requested=session_ids
         )
         at_risk = sessions_at_risk(conn, found, sessions, now)
+        if snapshot is not None:
+            snapshot.end(conn, found)
     if liveness is not None:
         live = liveness({sessions[s].directory for s in found.session_ids & set(sessions)})
     assert live is not None

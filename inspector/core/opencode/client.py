@@ -193,9 +193,6 @@ class ServerClient:
     def patch(self, path: str, body: Any = None, **kwargs: Any) -> Any:
         return self.request("PATCH", path, body, **kwargs)
 
-    def delete(self, path: str, **kwargs: Any) -> Any:
-        return self.request("DELETE", path, **kwargs)
-
     def events(
         self,
         path: str = "/event",

@@ -168,13 +168,6 @@ def find_processes(db: Path) -> tuple[list[OpenCodeProcess], bool]:
     return found, uncertain
 
 
-def query_status(port: int, directory: str, timeout: float = STATUS_TIMEOUT_S) -> dict[str, str]:
-    """``GET /session/status`` on loopback: session id -> status type for non-idle sessions."""
-    from inspector.core.opencode.client import ServerClient
-
-    return ServerClient(port, timeout=timeout).session_status(directory)
-
-
 def _auth_reason(error: ServerAuthRequired) -> str:
     from inspector.core.opencode.client import PASSWORD_ENV, USERNAME_ENV
 

@@ -4,9 +4,10 @@ Each :meth:`Watchdog.poll` is cheap, so it can run every second next to ``openco
 
 1. **Candidates** (sessions with an unfinished assistant turn) are kept incrementally: one quick
    pass over ``message`` at start (and every ``resync_ms``), then, only when the database file or
-   its WAL changed (two ``stat`` calls), the rows appended since (``rowid`` above the last one
-   seen) plus a by-id re-check of the known candidates. A hung session writes nothing, so an idle
-   database costs no SQL at all.
+   its WAL changed (two ``stat`` calls), the rows appended since (``tracker.appended``) plus a
+   by-id re-check of the known candidates. A hung session writes nothing, so an idle database
+   costs no SQL at all. The quick pass starts over by the deep tier's rule (``tracker``: the
+   file replaced, the schema changed, the newest row gone or renumbered).
 2. **Liveness** is asked only for the candidates' directories (``/session/status`` boots an
    OpenCode instance for any directory it is asked about, so we never ask about others).
 3. Only the **busy** candidates are diagnosed, through indexes (their unfinished turns, the parts
@@ -27,15 +28,21 @@ from typing import Any, Literal
 from inspector.core.db import queries as q
 from inspector.core.db.filewatch import Signature, file_signature
 from inspector.core.db.ranges import read_ranges
-from inspector.core.db.rows import chunks
 from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, Store, open_store
+from inspector.core.diagnose import tracker
 from inspector.core.diagnose.scan import scan
 from inspector.core.errors import DatabaseLocked, SessionNotFound
 from inspector.core.opencode.live import LiveStatus, detect
-from inspector.core.repair.abort import AbortOutcome, AbortTarget, abort_chain, targets_in
+from inspector.core.repair.abort import (
+    AbortOutcome,
+    AbortTarget,
+    abort_chain,
+    targets_in,
+)
 from inspector.core.text import now_ms
 
 RESYNC_MS = 60_000
+TRACKED = ("message",)
 
 EventKind = Literal["aborted", "not-stopped", "notice"]
 
@@ -56,39 +63,39 @@ class Candidates:
     """Unfinished assistant turns (message id -> session id), kept current incrementally."""
 
     messages: dict[str, str] = field(default_factory=dict)
-    last_rowid: int = 0
-    synced_at: int | None = None
+    marks: tracker.Watermarks | None = None
+    synced_at: int | None = None  # None: a full pass is due (never made, or the tracker started over)
 
     @property
     def sessions(self) -> set[str]:
         return set(self.messages.values())
 
     def full(self, store: Store, now: int) -> None:
-        """One quick-tier pass over ``message`` (start-up and every ``resync_ms``)."""
+        """One quick-tier pass over ``message`` (start-up, every ``resync_ms``, on a start-over)."""
         with store.read() as conn:
-            top = int(conn.execute(q.MAX_ROWID["message"]).scalar_one())
+            marks = tracker.start(store, conn, TRACKED)  # first: nothing written meanwhile is missed
             rows = read_ranges(store, conn, "message", q.UNFINISHED_MESSAGES, None, None)
         self.messages = dict(_unfinished(rows))
-        self.last_rowid = top
-        self.synced_at = now
+        self.marks, self.synced_at = marks, now
 
     def update(self, store: Store) -> None:
-        """Rows appended since the last look, and a re-check of the turns we know."""
+        """Rows appended since the last look, and a re-check of the turns we know; when the
+        tracker says the file is not the one it followed, ``synced_at`` becomes None."""
+        if self.marks is None:
+            self.synced_at = None
+            return
         with store.read() as conn:
-            top = int(conn.execute(q.MAX_ROWID["message"]).scalar_one())
-            if top < self.last_rowid:  # rows were deleted or renumbered: start over
-                self.last_rowid, self.synced_at = 0, None
+            try:
+                marks = tracker.advance(store, conn, self.marks)
+            except tracker.StartOver:
+                self.marks, self.synced_at = None, None
                 return
-            if top > self.last_rowid:
-                rows = conn.execute(q.UNFINISHED_MESSAGES, {"lo": self.last_rowid + 1, "hi": top})
-                self.messages.update(_unfinished(rows))
-                self.last_rowid = top
-            still: dict[str, str] = {}
-            for chunk in chunks(sorted(self.messages)):
-                for row in conn.execute(q.MESSAGE_COMPLETED, {"ids": chunk}):
-                    if not row.done:
-                        still[row.id] = self.messages[row.id]
-            self.messages = still
+            span = tracker.appended(self.marks, marks, "message")
+            if span is not None:
+                self.messages.update(_unfinished(conn.execute(q.UNFINISHED_MESSAGES, span)))
+            self.messages = {row.id: self.messages[row.id]
+                             for row in tracker.by_ids(conn, q.MESSAGE_COMPLETED, self.messages) if not row.done}
+        self.marks = marks
 
 
 def _unfinished(rows: Any) -> list[tuple[str, str]]:
@@ -193,9 +200,8 @@ class Watchdog:
         if not missing:
             return
         with self.store.read() as conn:
-            for chunk in chunks(missing):
-                for row in conn.execute(q.sessions_by_id(["id", "directory"]), {"ids": chunk}):
-                    self.directories[row.id] = row.directory or ""
+            for row in tracker.by_ids(conn, q.sessions_by_id(["id", "directory"]), missing):
+                self.directories[row.id] = row.directory or ""
 
     def _notice(self, now: int, message: str) -> list[WatchEvent]:
         """A notice only when the situation changes (not on every poll)."""

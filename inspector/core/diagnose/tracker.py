@@ -1,0 +1,122 @@
+"""Follow a database at O(changes): the watermarks, the rows after them, and when to start over.
+
+Both incremental readers (the deep tier's :mod:`refresh` and the quick tier's watchdog) keep the
+same small state, :class:`Watermarks`: the file's identity, its schema version and page count,
+and per table its newest row (rowid *and* id). :func:`advance` moves it forward in the caller's
+read snapshot and raises :class:`StartOver` when the rows it describes may no longer be what the
+file holds; only a full pass of the caller's tier is correct then:
+
+- the file was replaced (``(st_dev, st_ino)`` changed) or cannot be read;
+- the schema changed (``PRAGMA schema_version``);
+- the file shrank (``PRAGMA page_count``: VACUUM);
+- a table's newest row is gone or holds another id (rows deleted, rowids renumbered or reused).
+
+Between two watermarks, :func:`appended` names the new rows of a table and :func:`by_ids`
+re-reads the rows a caller already knows. Every watermark is the database's own value, never
+our clock; the state is plain values so it can be kept across processes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import Connection
+
+from inspector.core.db import queries as q
+from inspector.core.db.rows import chunks
+from inspector.core.db.store import Store
+
+__all__ = ["StartOver", "Tail", "Watermarks", "advance", "appended", "by_ids", "has_event_log", "start"]
+
+
+class StartOver(Exception):
+    """The file is not the one the watermarks describe any more; only a full pass is correct."""
+
+
+@dataclass(frozen=True)
+class Tail:
+    """The newest row of a table: where the next look resumes, and proof rowids held."""
+
+    rowid: int
+    id: str | None
+
+
+@dataclass(frozen=True)
+class Watermarks:
+    """Where the last look left off, in the database's own terms."""
+
+    identity: tuple[int, int]
+    schema_version: int
+    page_count: int
+    tails: Mapping[str, Tail]
+
+
+W = TypeVar("W", bound=Watermarks)
+
+
+def has_event_log(conn: Connection) -> bool:
+    """Does the file hold OpenCode's sync event log (a table worth a tail)?"""
+    return conn.execute(q.HAS_EVENT_LOG).first() is not None
+
+
+def start(store: Store, conn: Connection, tables: tuple[str, ...]) -> Watermarks:
+    """The watermarks of ``tables`` in ``conn``'s snapshot (read them first in a full pass, so
+    nothing written meanwhile can fall between the pass and the next :func:`advance`)."""
+    row = _where_we_are(conn, tables, {})
+    return Watermarks(
+        identity=_identity(store),
+        schema_version=int(row.schema_version),
+        page_count=int(row.page_count),
+        tails=_tails_of(row, tables),
+    )
+
+
+def advance(store: Store, conn: Connection, marks: W) -> W:
+    """``marks`` moved to ``conn``'s snapshot, after proving the file is still the one they
+    describe (raises :class:`StartOver`). A subclass keeps its own fields unchanged."""
+    if _identity(store) != marks.identity:
+        raise StartOver("the database file was replaced")
+    tables = tuple(marks.tails)
+    row = _where_we_are(conn, tables, marks.tails)
+    if int(row.schema_version) != marks.schema_version:
+        raise StartOver("the schema changed")
+    if int(row.page_count) < marks.page_count:
+        raise StartOver("the database shrank (VACUUM or a checkpoint)")
+    for table, tail in marks.tails.items():
+        if tail.rowid and row._mapping[f"{table}_at"] != tail.id:
+            raise StartOver(f"rows of {table} were renumbered or deleted")
+    return replace(marks, page_count=int(row.page_count), tails=_tails_of(row, tables))
+
+
+def appended(before: Watermarks, after: Watermarks, table: str) -> dict[str, int] | None:
+    """The rowids of ``table`` written between two watermarks, as ``{"lo", "hi"}`` (inclusive,
+    the parameters of a ``rowid BETWEEN :lo AND :hi`` query); None when there are none."""
+    lo, hi = before.tails[table].rowid + 1, after.tails[table].rowid
+    return {"lo": lo, "hi": hi} if hi >= lo else None
+
+
+def by_ids(conn: Connection, query: Any, ids: Iterable[str]) -> Iterator[Any]:
+    """The rows ``query`` (``... WHERE id IN :ids``) returns for known ids, in bounded chunks."""
+    for chunk in chunks(sorted(ids)):
+        yield from conn.execute(query, {"ids": chunk})
+
+
+def _identity(store: Store) -> tuple[int, int]:
+    try:
+        info = os.stat(store.path)
+    except OSError as exc:
+        raise StartOver(f"{store.path} cannot be read ({exc.strerror or exc})") from None
+    return (info.st_dev, info.st_ino)
+
+
+def _where_we_are(conn: Connection, tables: tuple[str, ...], at: Mapping[str, Tail]) -> Any:
+    params = {f"{t}_at": at[t].rowid if t in at else 0 for t in tables}
+    return conn.execute(q.where_we_are(tables), params).one()
+
+
+def _tails_of(row: Any, tables: Iterable[str]) -> dict[str, Tail]:
+    mapping = row._mapping
+    return {t: Tail(int(mapping[f"{t}_rowid"] or 0), mapping[f"{t}_id"]) for t in tables}
