@@ -157,10 +157,11 @@ class LogCursor:
 
 @dataclass(frozen=True)
 class Skip:
-    """A session or row we did not change, and the reason in words."""
+    """A session or row we did not change, and the reason in words (``kind`` for programs)."""
 
     id: str
     reason: str
+    kind: str = "other"
 
 
 @dataclass(frozen=True)

@@ -132,9 +132,15 @@ def plan(
     built: list[PlanUnit] = []
     with store.read() as conn:
         for chain in units:
-            unit = _build_unit(conn, chain, diagnoses, now)
+            try:
+                unit = _build_unit(conn, chain, diagnoses, now)
+                if store.has_event_log and unit.changes:
+                    with _too_deep(f"the sync-log events of session {chain[0]}"):
+                        unit = _with_events(conn, unit, ids, now)
+            except CorruptData as corrupt:  # this unit only: every other one is still repaired
+                nothing.extend(Skip(member, str(corrupt), kind="corrupt") for member in chain)
+                continue
             if store.has_event_log and unit.changes:
-                unit = _with_events(conn, unit, ids, now)
                 foreign = [c for c in unit.cursors if c.owner_id]
                 if foreign and not force:
                     reason = (f"its event log belongs to another workspace (event_sequence.owner_id "
@@ -183,7 +189,7 @@ def _build_unit(conn: Connection, chain: list[str], diagnoses: dict[str, Diagnos
     part_ids = [p.id for s in chain for p in diagnoses[s].stuck_parts]
     message_ids = [m.id for s in chain for m in diagnoses[s].unfinished_messages]
     for row in _rows(conn, q.PART_ROW, part_ids):
-        with _too_deep("part", row):
+        with _too_deep(f"part {row.id} (session {row.session_id})"):
             data = json.loads(row.data)
             state = data.get("state") or {}
             if state.get("status") in ("pending", "running"):
@@ -191,7 +197,7 @@ def _build_unit(conn: Connection, chain: list[str], diagnoses: dict[str, Diagnos
                 summary = f"{tool} tool: {state.get('status')} → error (Tool execution aborted)"
                 changes.append(_data_change("part", row, repaired_part(data, now), now, summary, row.message_id))
     for row in _rows(conn, q.MESSAGE_ROW, message_ids):
-        with _too_deep("message", row):
+        with _too_deep(f"message {row.id} (session {row.session_id})"):
             data = json.loads(row.data)
             if (data.get("time") or {}).get("completed") is None:
                 summary = "assistant turn: unfinished → completed (MessageAbortedError)"
@@ -214,14 +220,15 @@ def _build_unit(conn: Connection, chain: list[str], diagnoses: dict[str, Diagnos
 
 
 @contextmanager
-def _too_deep(table: str, row: Any) -> Iterator[None]:
-    """JSON nested deeper than Python can copy or serialise: refuse clearly, write nothing."""
+def _too_deep(what: str) -> Iterator[None]:
+    """JSON nested deeper than Python can copy or serialise: ``CorruptData`` naming ``what``
+    (``plan`` skips that unit alone), nothing written."""
     try:
         yield
     except RecursionError:
         raise CorruptData(
-            f"{table} {row.id} (session {row.session_id}) holds JSON nested too deeply to rewrite "
-            "safely; ocinspect will not change it"
+            f"{what} holds JSON nested too deeply to rewrite safely; "
+            "ocinspect will not change it"
         ) from None
 
 
