@@ -391,7 +391,7 @@ def test_undo_of_unknown_runs(tmp_path: Path) -> None:
     lines = path.read_text().splitlines()
     path.write_text("\n".join([lines[0], "{garbage", *lines[1:]]) + "\n")
     other_digest = sha256(other)
-    assert_one_error_line(run_cli(other, "undo", "--force", run_id, state=state), "is damaged at line 2")
+    assert_one_error_line(run_cli(other, "undo", "--force", run_id, state=state), "is damaged (line 2 is not JSON)")
     assert sha256(other) == other_digest
 
 

@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection
 from inspector.core.db import eventlog
 from inspector.core.db import queries as q
 from inspector.core.errors import CorruptData, DatabaseLocked, InspectorError, SessionNotFound
-from inspector.core.repair.journal import JournalWriter, append, find_run, journal_dir, new_run_id
+from inspector.core.repair.journal import JournalProblem, JournalWriter, append, find_run, journal_dir, new_run_id
 from inspector.core.opencode.live import LiveStatus
 from inspector.core.model import Diagnosis, LogCursor, Plan, PlanUnit, RowChange, RunResult, ScanResult, Skip, UndoResult
 from inspector.core.db.ranges import Progress
@@ -406,15 +406,18 @@ def undo(
     journal_directory: Path | None = None,
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
     now: int | None = None,
+    problems: list[JournalProblem] | None = None,
 ) -> UndoResult:
     """Restore a run's before-images, only for rows that still hold exactly what the run wrote.
 
     The sync log is append-only: restored rows of logged sessions get new events carrying the
-    restored data (in the same transaction), never a deletion of the run's events.
+    restored data (in the same transaction), never a deletion of the run's events. A damaged
+    run is refused (``JournalError``), a run already undone too (``AlreadyUndone``); unreadable
+    journal files passed while looking for the last run are added to ``problems``.
     """
     now = now_ms() if now is None else now
     directory = journal_directory or journal_dir()
-    run = find_run(directory, run_id, str(database))
+    run = find_run(directory, run_id, str(database), problems)
     if Path(run.database) != Path(database).resolve():
         raise InspectorError(f"run {run.run_id} was made on {run.database}, not on {database}")
     store = open_store(database, write=True, busy_timeout_ms=busy_timeout_ms)
