@@ -76,6 +76,14 @@ class Group(click.Group):
             fail(f"unexpected {type(exc).__name__}: {exc} (set OCINSPECT_DEBUG=1 for details)")
 
 
+def warn_journal_problems(problems: list[Any]) -> None:
+    """One ``ocinspect: warning:`` line per journal file that is not a readable run."""
+    from inspector.core.text import printable
+
+    for problem in problems:
+        click.echo(f"ocinspect: warning: {printable(str(problem), single_line=True)}", err=True)
+
+
 def progress_reporter(label: str) -> Callable[[int, int], None] | None:
     """A ``progress(done, total)`` callback drawing a percentage on stderr, only on a terminal."""
     if not sys.stderr.isatty():
@@ -318,10 +326,14 @@ def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> 
     from inspector.core.repair import operations
     from inspector.render import events_clause, undo_json
 
-    result = operations.undo(operations.UndoRequest(
-        database=settings.path(), run_id=run_id, force=force, read_only=settings.read_only,
-        busy_timeout_ms=settings.busy_timeout,
-    ))
+    problems: list[Any] = []
+    try:
+        result = operations.undo(operations.UndoRequest(
+            database=settings.path(), run_id=run_id, force=force, read_only=settings.read_only,
+            busy_timeout_ms=settings.busy_timeout,
+        ), problems=problems)
+    finally:
+        warn_journal_problems(problems)
     if as_json:
         emit_json(undo_json(result))
     else:
@@ -396,7 +408,9 @@ def runs(settings: Settings, as_json: bool) -> None:
     from inspector.core.repair.journal import iter_runs, journal_dir, too_open
     from inspector.core.text import local_time
 
-    found = list(iter_runs(journal_dir()))
+    problems: list[Any] = []
+    found = list(iter_runs(journal_dir(), problems))
+    warn_journal_problems(problems)
     wide = {r.path for r in found if too_open(r.path)}
     items: list[dict[str, Any]] = [
         {"run_id": r.run_id, "database": r.database, "created": r.created,

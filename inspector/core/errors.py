@@ -104,6 +104,18 @@ class WritesDisabled(InspectorError):
     kind = "read-only-mode"
 
 
+class AlreadyUndone(InspectorError):
+    """``undo`` was asked for a run the journal says is already undone (a second undo would
+    only report every row as "never changed"): exit 2, like any request that cannot be done."""
+
+    kind = "already-undone"
+
+    def __init__(self, message: str, *, run_id: str, undone_at: int | None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.undone_at = undone_at
+
+
 class RepairRefused(InspectorError):
     """A session is live (or its liveness is unknown) and the user did not force the repair."""
 

@@ -130,6 +130,14 @@ class ScanResult:
         return None
 
 
+# The only columns a RowChange may write, per table (the compare-and-set whitelist).
+WRITABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "part": ("data", "time_updated"),
+    "message": ("data", "time_updated"),
+    "session": ("time_compacting", "time_updated"),
+}
+
+
 @dataclass(frozen=True)
 class RowChange:
     """One row the repair rewrites: its before-image (for compare-and-set and undo) and after."""

@@ -49,6 +49,7 @@ from inspector.core.errors import (
 from inspector.core.model import ScanResult
 from inspector.core.opencode.live import LiveStatus
 from inspector.core.repair import operations
+from inspector.core.repair.journal import JournalProblem
 
 from .config import AppConfig, wall_clock
 from .format import display_path, events_note, plural
@@ -454,11 +455,16 @@ class InspectorApp(App[None]):
 
     @work(thread=True, exclusive=True, group="plan", exit_on_error=False, description="prepare an undo")
     def _prepare_undo(self, request: operations.UndoRequest) -> None:
+        problems: list[JournalProblem] = []
         try:
-            prepared = operations.prepare_undo(request)
+            prepared = operations.prepare_undo(request, problems)
         except InspectorError as exc:
             self.post_message(OperationFailed("Undo", exc))
             return
+        finally:
+            for problem in problems:  # a damaged file beside the run: said, skipped
+                self.call_from_thread(self.notify, str(problem), title="Journal file skipped",
+                                      severity="warning", markup=False)
         self.post_message(UndoReady(prepared))
 
     @on(UndoReady)

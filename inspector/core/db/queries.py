@@ -17,6 +17,8 @@ from functools import lru_cache
 
 from sqlalchemy import TextClause, bindparam, text
 
+from inspector.core.model import WRITABLE_COLUMNS
+
 MAX_ROWID = {
     "part": text("SELECT coalesce(max(rowid), 0) FROM part"),
     "message": text("SELECT coalesce(max(rowid), 0) FROM message"),
@@ -308,12 +310,9 @@ PART_BY_ID = text(
     "FROM part WHERE id = :id"
 )
 
-# Columns a repair or undo may write, per table: the whitelist for the generic CAS update.
-WRITABLE = {
-    "part": ("data", "time_updated"),
-    "message": ("data", "time_updated"),
-    "session": ("time_compacting", "time_updated"),
-}
+# Columns a repair or undo may write, per table: the whitelist for the generic CAS update
+# (kept in model so the journal checks run files without loading SQLAlchemy).
+WRITABLE = WRITABLE_COLUMNS
 
 
 def compare_and_set(table: str, columns: list[str], *, stuck_guard: bool = False) -> TextClause:

@@ -35,10 +35,14 @@ def load_json(row: Any, table: str) -> dict[str, Any]:
         )
     try:
         value = json.loads(row.data)
-    except (ValueError, RecursionError):
-        raise CorruptData(f"{table} {row.id} has JSON that Python cannot parse") from None
+    except (ValueError, RecursionError) as exc:
+        why = "JSON nested too deeply for Python to read" if isinstance(exc, RecursionError) else (
+            "JSON that Python cannot parse")
+        raise CorruptData(
+            f"{table} {row.id} (session {row.session_id}) has {why}; ocinspect will not guess what it held"
+        ) from None
     if not isinstance(value, dict):
-        raise CorruptData(f"{table} {row.id} data is not a JSON object")
+        raise CorruptData(f"{table} {row.id} (session {row.session_id}) data is not a JSON object")
     return value
 
 

@@ -19,11 +19,11 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeGuard
 
-from inspector.core.errors import JournalError, RunNotFound
-from inspector.core.model import Plan
-from inspector.core.text import compact_json
+from inspector.core.errors import AlreadyUndone, JournalError, RunNotFound
+from inspector.core.model import WRITABLE_COLUMNS, Plan
+from inspector.core.text import compact_json, local_time
 
 FORMAT = 2  # 2: parts carry ``message_id``; units carry ``events`` and ``cursors``
 DIR_MODE = 0o700
@@ -160,7 +160,7 @@ class JournalWriter:
 
 @dataclass(frozen=True)
 class JournalRun:
-    """A run read back from disk."""
+    """A run read back from disk (every record checked: undo never meets a half-read run)."""
 
     path: Path
     run_id: str
@@ -170,86 +170,259 @@ class JournalRun:
     committed: frozenset[int]
     undone: bool
     finished: bool
+    undone_at: int | None = None  # the time of the first ``undo`` record, when it has one
+
+
+@dataclass(frozen=True)
+class JournalProblem:
+    """A file in the journal directory that is not a readable run: named once, then skipped,
+    so one bad file never hides every other run. ``run_id``/``database`` come from its header
+    when that much could be read."""
+
+    path: Path
+    reason: str
+    run_id: str | None = None
+    database: str | None = None
+
+    def __str__(self) -> str:
+        return f"skipped {self.path}: {self.reason}"
+
+
+class _Damaged(Exception):
+    """Why a file is not a whole run (and the header fields read before the damage, if any)."""
+
+    def __init__(self, reason: str, header: dict[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        header = header or {}
+        self.run_id = header["run_id"] if isinstance(header.get("run_id"), str) else None
+        self.database = header["database"] if isinstance(header.get("database"), str) else None
+
+    def problem(self, path: Path) -> JournalProblem:
+        return JournalProblem(path, self.reason, self.run_id, self.database)
+
+
+class _Unreadable(_Damaged):
+    """The file could not be read at all (permissions, I/O): not known to be damaged."""
 
 
 def read_run(path: Path) -> JournalRun:
-    header: dict[str, Any] | None = None
-    units: list[dict[str, Any]] = []
-    committed: set[int] = set()
-    undone = finished = False
+    """The run in ``path``; ``JournalError`` naming the file when it is not a whole run."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise JournalError(f"cannot read the journal {path} ({exc.strerror or exc})") from None
-    for number, line in enumerate(lines, 1):
+        return _parse(path)
+    except _Unreadable as unreadable:
+        raise JournalError(f"the journal {path} {unreadable.reason}") from None
+    except _Damaged as damage:
+        raise JournalError(f"the journal {path} is damaged ({damage.reason})") from None
+
+
+def iter_runs(directory: Path, problems: list[JournalProblem] | None = None) -> Iterator[JournalRun]:
+    """Runs in the journal, newest first. A file that is not a whole run is skipped and, when
+    ``problems`` is given, added to it (front ends show each as one warning)."""
+    for path in _run_paths(directory):
         try:
-            record = json.loads(line)
-        except ValueError:
-            if number == len(lines):  # a torn last line from a kill mid-append: ignore it
-                break
-            raise JournalError(f"journal {path} is damaged at line {number}") from None
-        kind = record.get("kind")
-        if kind == "run":
-            if int(record.get("format", 1)) > FORMAT:
-                raise JournalError(f"journal {path} was written by a newer ocinspect (format {record['format']})")
-            header = record
-        elif kind == "unit":
-            units.append(record)
-        elif kind == "committed":
-            committed.add(int(record["index"]))
-        elif kind == "observed":  # written through OpenCode's API: what the rows really hold
-            _observed(units, record)
-        elif kind == "done":
-            finished = True
-        elif kind == "undo":
-            undone = True
-    if header is None:
-        raise JournalError(f"journal {path} has no header; it is not an ocinspect run")
-    return JournalRun(
-        path=path,
-        run_id=str(header["run_id"]),
-        database=str(header["database"]),
-        created=int(header["created"]),
-        units=tuple(units),
-        committed=frozenset(committed),
-        undone=undone,
-        finished=finished,
-    )
+            yield _parse(path)
+        except _Damaged as damage:
+            if problems is not None:
+                problems.append(damage.problem(path))
 
 
-def _observed(units: list[dict[str, Any]], record: dict[str, Any]) -> None:
-    index = int(record["index"])
-    unit = next((u for u in units if int(u["index"]) == index), None)
-    if unit is None:
-        return
-    seen = {(c["table"], c["id"]): c["after"] for c in record.get("changes", [])}
-    for change in unit["changes"]:
-        change["after"] = seen.get((change["table"], change["id"]), change["after"])
+def find_run(
+    directory: Path, run_id: str | None, database: str, problems: list[JournalProblem] | None = None
+) -> JournalRun:
+    """The run to undo: the named one, or the newest not-yet-undone run for ``database``.
 
-
-def iter_runs(directory: Path) -> Iterator[JournalRun]:
-    """Runs in the journal, newest first; unreadable files are skipped."""
-    if not directory.is_dir():
-        return
-    for path in sorted(directory.glob("*.jsonl"), reverse=True):
-        try:
-            yield read_run(path)
-        except JournalError:
-            continue
-
-
-def find_run(directory: Path, run_id: str | None, database: str) -> JournalRun:
-    """The named run, or the newest not-yet-undone run for ``database``."""
+    Refuses (``JournalError``) a damaged run it would undo, ``AlreadyUndone`` a named run already
+    undone; unreadable files of no known database passed on the way go to ``problems``.
+    """
     database = str(Path(database).resolve())
     if run_id is not None:
         path = directory / f"{Path(run_id).name}.jsonl"
         if not path.is_file():
             raise RunNotFound(f"no run {run_id} in the journal at {directory}")
-        return read_run(path)
-    for run in iter_runs(directory):
+        try:
+            run = _parse(path)
+        except _Damaged as damage:
+            raise _undo_refused(path, damage, directory) from None
+        if run.undone:
+            when = f" (at {local_time(run.undone_at)})" if run.undone_at is not None else ""
+            raise AlreadyUndone(f"run {run.run_id} was already undone{when}; nothing was changed",
+                                run_id=run.run_id, undone_at=run.undone_at)
+        return run
+    for path in _run_paths(directory):
+        try:
+            run = _parse(path)
+        except _Damaged as damage:
+            if damage.database == database:  # the newest run on this database may be this one
+                raise _undo_refused(path, damage, directory) from None
+            if problems is not None:
+                problems.append(damage.problem(path))
+            continue
         if run.database == database and not run.undone:
             return run
     raise RunNotFound(f"no recovery run to undo for {database} (journal: {directory})")
+
+
+def _undo_refused(path: Path, damage: _Damaged, directory: Path) -> JournalError:
+    if isinstance(damage, _Unreadable):
+        return JournalError(f"the journal {path} {damage.reason}; nothing was restored")
+    return JournalError(
+        f"the journal {path} is damaged ({damage.reason}): ocinspect cannot tell every row that run "
+        f"changed, so nothing was restored; undo an older run by its id (see 'ocinspect runs') or "
+        f"move that file out of {directory}"
+    )
+
+
+def _run_paths(directory: Path) -> list[Path]:
+    """Run files, newest first (run ids sort by time)."""
+    if not directory.is_dir():
+        return []
+    return sorted(directory.glob("*.jsonl"), reverse=True)
+
+
+def _parse(path: Path) -> JournalRun:
+    """Read and check every record; ``_Damaged`` says the first thing that is not as written."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise _Unreadable(f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Damaged("not UTF-8 text, so not an ocinspect run") from None
+    records = _records(text)
+    if not records:
+        raise _Damaged("cut off inside its header" if text else "empty, so not an ocinspect run")
+    header = _header(records[0])
+    units: list[dict[str, Any]] = []
+    committed: set[int] = set()
+    undone_at: int | None = None
+    undone = finished = False
+    for number, record in records[1:]:
+        kind = record["kind"]
+        if kind == "run":
+            raise _Damaged(f"a second run header on line {number}", header)
+        if kind == "unit":
+            index = record.get("index")
+            if not _is_int(index) or index != len(units) or not isinstance(record.get("changes"), list):
+                raise _Damaged(f"the unit record on line {number} is malformed", header)
+            units.append(record)
+        elif kind == "committed":
+            index = record.get("index")
+            if not _is_int(index) or not 0 <= index < header["units"]:
+                raise _Damaged(f"the committed record on line {number} names no unit", header)
+            committed.add(index)
+        elif kind == "observed":  # written through OpenCode's API: what the rows really hold
+            if not _observed(units, record):
+                raise _Damaged(f"the observed record on line {number} is malformed", header)
+        elif kind == "done":
+            finished = True
+        elif kind == "undo":
+            if not undone and _is_int(record.get("time")):
+                undone_at = record["time"]
+            undone = True
+    if len(units) != header["units"]:
+        raise _Damaged(f"cut off: it holds {len(units)} of the {header['units']} units its header "
+                       "announces", header)
+    for unit in units:
+        bad = next((c for c in unit["changes"] if not _valid_change(c)), None)
+        if bad is not None:
+            raise _Damaged(f"unit {unit['index']} holds a malformed row change", header)
+    return JournalRun(
+        path=path,
+        run_id=header["run_id"],
+        database=header["database"],
+        created=header["created"],
+        units=tuple(units),
+        committed=frozenset(committed),
+        undone=undone,
+        finished=finished,
+        undone_at=undone_at,
+    )
+
+
+def _records(text: str) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, record) pairs. Every record ends with a newline: a last line without one is
+    an append cut short by a kill, and ignored unless it is whole JSON after all."""
+    lines = text.split("\n")
+    tail = lines.pop()
+    records: list[tuple[int, dict[str, Any]]] = []
+    for number, line in enumerate(lines, 1):
+        records.append((number, _record(line, number)))
+    if tail:
+        try:
+            records.append((len(lines) + 1, _record(tail, len(lines) + 1)))
+        except _Damaged:
+            pass
+    return records
+
+
+def _record(line: str, number: int) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        raise _Damaged(f"line {number} is not JSON") from None
+    if not isinstance(record, dict) or not isinstance(record.get("kind"), str):
+        raise _Damaged(f"line {number} is not a journal record")
+    return record
+
+
+def _header(numbered: tuple[int, dict[str, Any]]) -> dict[str, Any]:
+    _, record = numbered
+    if record["kind"] != "run":
+        raise _Damaged("it does not start with a run header, so it is not an ocinspect run")
+    version = record.get("format", 1)
+    if not _is_int(version):
+        raise _Damaged("its header has no valid format", record)
+    if version > FORMAT:
+        raise _Damaged(f"written by a newer ocinspect (format {version})", record)
+    for name, valid in (("run_id", _is_text), ("database", _is_text), ("created", _is_int), ("units", _is_int)):
+        if not valid(record.get(name)):
+            raise _Damaged(f"its header has no valid {name!r}", record)
+    if record["units"] < 0:
+        raise _Damaged("its header has no valid 'units'", record)
+    return record
+
+
+def _valid_change(change: Any) -> bool:
+    """A row change undo can put back: known table and columns, same columns both ways."""
+    if not isinstance(change, dict) or change.get("table") not in WRITABLE_COLUMNS:
+        return False
+    if not (_is_text(change.get("id")) and _is_text(change.get("session_id"))):
+        return False
+    if change.get("message_id") is not None and not _is_text(change.get("message_id")):
+        return False
+    before, after = change.get("before"), change.get("after")
+    if not (isinstance(before, dict) and isinstance(after, dict)) or not before or set(before) != set(after):
+        return False
+    if not set(before) <= set(WRITABLE_COLUMNS[change["table"]]):
+        return False
+    return all(v is None or isinstance(v, (str, int, float)) for v in (*before.values(), *after.values()))
+
+
+def _observed(units: list[dict[str, Any]], record: dict[str, Any]) -> bool:
+    """Fold an ``observed`` record into its unit's after-images; False when malformed."""
+    index, changes = record.get("index"), record.get("changes")
+    if not _is_int(index) or not isinstance(changes, list):
+        return False
+    if not all(isinstance(c, dict) and isinstance(c.get("after"), dict) for c in changes):
+        return False
+    unit = next((u for u in units if u["index"] == index), None)
+    if unit is None:
+        return True
+    seen = {(c.get("table"), c.get("id")): c["after"] for c in changes}
+    for change in unit["changes"]:
+        if isinstance(change, dict):
+            change["after"] = seen.get((change.get("table"), change.get("id")), change.get("after"))
+    return True
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
 
 
 def append(path: Path, record: dict[str, Any]) -> None:

@@ -30,7 +30,7 @@ from inspector.core.repair.abort import (
     find_hung,
     without_targets,
 )
-from inspector.core.repair.journal import JournalRun, find_run, journal_dir
+from inspector.core.repair.journal import JournalProblem, JournalRun, find_run, journal_dir
 
 Status = Literal["ok", "partial", "refused"]
 READ_ONLY = "opened read-only: recovery and undo are disabled"
@@ -205,8 +205,9 @@ class UndoPrepared:
         return sum(len(unit.get("changes", ())) for unit in self.run.units)
 
 
-def prepare_undo(request: UndoRequest) -> UndoPrepared:
-    """Refuse what is unsafe (read-only, OpenCode running unless forced), find the run."""
+def prepare_undo(request: UndoRequest, problems: list[JournalProblem] | None = None) -> UndoPrepared:
+    """Refuse what is unsafe (read-only, OpenCode running unless forced, a run already undone or
+    damaged), find the run; journal files that are not readable runs are added to ``problems``."""
     if request.read_only:
         raise WritesDisabled(READ_ONLY)
     path = Path(request.database)
@@ -217,7 +218,7 @@ def prepare_undo(request: UndoRequest) -> UndoPrepared:
     live = request.live if request.live is not None else detect(path)
     if live.running is not False and not request.force:
         raise RepairRefused(f"{live.detail or 'OpenCode may be running'}; undo refused", hint="force")
-    run = find_run(request.journal_directory or journal_dir(), request.run_id, str(path))
+    run = find_run(request.journal_directory or journal_dir(), request.run_id, str(path), problems)
     return UndoPrepared(request=request, run=run)
 
 
@@ -228,9 +229,9 @@ def execute_undo(prepared: UndoPrepared) -> UndoResult:
                         busy_timeout_ms=request.busy_timeout_ms, now=request.now)
 
 
-def undo(request: UndoRequest) -> UndoResult:
+def undo(request: UndoRequest, problems: list[JournalProblem] | None = None) -> UndoResult:
     """:func:`prepare_undo` then :func:`execute_undo` (the CLI asks no question before undo)."""
-    return execute_undo(prepare_undo(request))
+    return execute_undo(prepare_undo(request, problems))
 
 
 __all__ = [

@@ -53,7 +53,7 @@ from inspector.core.model import (
 )
 from inspector.core.opencode.live import LiveStatus
 from inspector.core.repair.cas import LOG_MOVED, Conflict, current_image, describe_drift, write_change
-from inspector.core.repair.journal import JournalWriter, append, find_run, journal_dir, new_run_id
+from inspector.core.repair.journal import JournalProblem, JournalWriter, append, find_run, journal_dir, new_run_id
 from inspector.core.text import compact_json, now_ms, printable
 
 ABORT_ERROR = "Tool execution aborted"
@@ -146,9 +146,15 @@ def plan(
     built: list[PlanUnit] = []
     with store.read() as conn:
         for chain in units:
-            unit = _build_unit(conn, chain, diagnoses, now)
+            try:
+                unit = _build_unit(conn, chain, diagnoses, now)
+                if store.has_event_log and unit.changes:
+                    with _too_deep(f"the sync-log events of session {chain[0]}"):
+                        unit = _with_events(conn, unit, ids, now)
+            except CorruptData as corrupt:  # this unit only: every other one is still repaired
+                nothing.extend(Skip(member, str(corrupt), kind="corrupt") for member in chain)
+                continue
             if store.has_event_log and unit.changes:
-                unit = _with_events(conn, unit, ids, now)
                 foreign = [c for c in unit.cursors if c.owner_id]
                 if foreign and not force:
                     reason = (f"its event log belongs to another workspace (event_sequence.owner_id "
@@ -196,7 +202,7 @@ def _build_unit(conn: Connection, chain: list[str], diagnoses: dict[str, Diagnos
     part_ids = [p.id for s in chain for p in diagnoses[s].stuck_parts]
     message_ids = [m.id for s in chain for m in diagnoses[s].unfinished_messages]
     for row in _rows(conn, q.PART_ROW, part_ids):
-        with _too_deep("part", row):
+        with _too_deep(f"part {row.id} (session {row.session_id})"):
             data = json.loads(row.data)
             state = data.get("state") or {}
             if state.get("status") in ("pending", "running"):
@@ -204,7 +210,7 @@ def _build_unit(conn: Connection, chain: list[str], diagnoses: dict[str, Diagnos
                 summary = f"{tool} tool: {state.get('status')} → error (Tool execution aborted)"
                 changes.append(_data_change("part", row, repaired_part(data, now), now, summary, row.message_id))
     for row in _rows(conn, q.MESSAGE_ROW, message_ids):
-        with _too_deep("message", row):
+        with _too_deep(f"message {row.id} (session {row.session_id})"):
             data = json.loads(row.data)
             if (data.get("time") or {}).get("completed") is None:
                 summary = "assistant turn: unfinished → completed (MessageAbortedError)"
@@ -227,14 +233,15 @@ def _build_unit(conn: Connection, chain: list[str], diagnoses: dict[str, Diagnos
 
 
 @contextmanager
-def _too_deep(table: str, row: Any) -> Iterator[None]:
-    """JSON nested deeper than Python can copy or serialise: refuse clearly, write nothing."""
+def _too_deep(what: str) -> Iterator[None]:
+    """JSON nested deeper than Python can copy or serialise: ``CorruptData`` naming ``what``
+    (``plan`` skips that unit alone), nothing written."""
     try:
         yield
     except RecursionError:
         raise CorruptData(
-            f"{table} {row.id} (session {row.session_id}) holds JSON nested too deeply to rewrite "
-            "safely; ocinspect will not change it"
+            f"{what} holds JSON nested too deeply to rewrite safely; "
+            "ocinspect will not change it"
         ) from None
 
 
@@ -416,15 +423,18 @@ def undo(
     journal_directory: Path | None = None,
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
     now: int | None = None,
+    problems: list[JournalProblem] | None = None,
 ) -> UndoResult:
     """Restore a run's before-images, only for rows that still hold exactly what the run wrote.
 
     The sync log is append-only: restored rows of logged sessions get new events carrying the
-    restored data (in the same transaction), never a deletion of the run's events.
+    restored data (in the same transaction), never a deletion of the run's events. A damaged
+    run is refused (``JournalError``), a run already undone too (``AlreadyUndone``); unreadable
+    journal files passed while looking for the last run are added to ``problems``.
     """
     now = now_ms() if now is None else now
     directory = journal_directory or journal_dir()
-    run = find_run(directory, run_id, str(database))
+    run = find_run(directory, run_id, str(database), problems)
     if Path(run.database) != Path(database).resolve():
         raise InspectorError(f"run {run.run_id} was made on {run.database}, not on {database}")
     store = open_store(database, write=True, busy_timeout_ms=busy_timeout_ms)
