@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
-
-if TYPE_CHECKING:  # model stays free of psutil at run time
-    from inspector.core.opencode.live import LiveStatus
+from typing import Any, Literal
 
 Schema = Literal["v1", "v2", "legacy"]
 Verdict = Literal["stale", "live", "hung", "unknown", "ok"]
@@ -266,3 +263,58 @@ class UndoResult:
     restored: int
     skipped: tuple[Skip, ...] = field(default_factory=tuple)
     events_appended: int = 0
+
+
+@dataclass(frozen=True)
+class OpenCodeProcess:
+    pid: int
+    ports: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class LiveStatus:
+    """What ``opencode.live.detect`` found. ``running`` is True/False, or None when we could not tell (then writes need --force).
+
+    ``owners`` pairs each busy session with the port of the server that listed it (where an
+    abort must go); ``waiting`` holds busy sessions that wait for a person's answer, and
+    ``undecided`` busy sessions for which we could not ask that.
+    """
+
+    running: bool | None
+    processes: tuple[OpenCodeProcess, ...] = ()
+    busy: frozenset[str] = frozenset()
+    unknown_directories: frozenset[str] = frozenset()
+    detail: str = ""
+    owners: tuple[tuple[str, int], ...] = ()
+    waiting: frozenset[str] = frozenset()
+    undecided: frozenset[str] = frozenset()
+    unknown_reason: str = ""
+    servers: tuple[tuple[str, int], ...] = ()  # directory -> the port that answered for it
+    versions: tuple[tuple[int, str], ...] = ()  # port -> OpenCode version (GET /global/health)
+
+    def verdict(self, session_id: str, directory: str) -> tuple[Verdict, str]:
+        """(verdict, reason) for one session."""
+        if self.running is False:
+            return "stale", "OpenCode is not running on this database"
+        if session_id in self.busy:
+            if session_id in self.waiting:
+                return "live", ("OpenCode reports this session busy, waiting for your answer "
+                                "(permission or question): not hung")
+            return "live", "OpenCode reports this session busy (it is really working on it)"
+        if self.running is None or directory in self.unknown_directories:
+            return "unknown", self.unknown_reason or self.detail or "could not ask the running OpenCode about this session"
+        return "stale", "OpenCode is running but does not list this session as busy"
+
+    def server_for(self, directory: str) -> int | None:
+        """The port of a server that answered ``/session/status`` for ``directory``."""
+        return next((port for d, port in self.servers if d == directory), None)
+
+    def version_of(self, port: int) -> str | None:
+        return next((v for p, v in self.versions if p == port), None)
+
+    def port_of(self, session_id: str) -> int | None:
+        """The port of the server that lists ``session_id`` busy (None if none does)."""
+        return next((port for sid, port in self.owners if sid == session_id), None)
+
+
+OFFLINE = LiveStatus(running=False, detail="OpenCode is not running on this database")

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from inspector.core.model import OFFLINE, LiveStatus, OpenCodeProcess
 
 
 class _LazyPsutil:
@@ -33,66 +34,14 @@ else:
     psutil = _LazyPsutil()
 
 if TYPE_CHECKING:  # server_api (http.client) is imported only when OpenCode is running
-    from inspector.core.model import Verdict
     from inspector.core.opencode.client import Credentials, ServerAuthRequired, ServerClient
 
 STATUS_TIMEOUT_S = 1.0
 _BUSY_TYPES = {"busy", "retry"}
 
 
-@dataclass(frozen=True)
-class OpenCodeProcess:
-    pid: int
-    ports: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class LiveStatus:
-    """``running`` is True/False, or None when we could not tell (then writes need --force).
-
-    ``owners`` pairs each busy session with the port of the server that listed it (where an
-    abort must go); ``waiting`` holds busy sessions that wait for a person's answer, and
-    ``undecided`` busy sessions for which we could not ask that.
-    """
-
-    running: bool | None
-    processes: tuple[OpenCodeProcess, ...] = ()
-    busy: frozenset[str] = frozenset()
-    unknown_directories: frozenset[str] = frozenset()
-    detail: str = ""
-    owners: tuple[tuple[str, int], ...] = ()
-    waiting: frozenset[str] = frozenset()
-    undecided: frozenset[str] = frozenset()
-    unknown_reason: str = ""
-    servers: tuple[tuple[str, int], ...] = ()  # directory -> the port that answered for it
-    versions: tuple[tuple[int, str], ...] = ()  # port -> OpenCode version (GET /global/health)
-
-    def verdict(self, session_id: str, directory: str) -> tuple[Verdict, str]:
-        """(verdict, reason) for one session."""
-        if self.running is False:
-            return "stale", "OpenCode is not running on this database"
-        if session_id in self.busy:
-            if session_id in self.waiting:
-                return "live", ("OpenCode reports this session busy, waiting for your answer "
-                                "(permission or question): not hung")
-            return "live", "OpenCode reports this session busy (it is really working on it)"
-        if self.running is None or directory in self.unknown_directories:
-            return "unknown", self.unknown_reason or self.detail or "could not ask the running OpenCode about this session"
-        return "stale", "OpenCode is running but does not list this session as busy"
-
-    def server_for(self, directory: str) -> int | None:
-        """The port of a server that answered ``/session/status`` for ``directory``."""
-        return next((port for d, port in self.servers if d == directory), None)
-
-    def version_of(self, port: int) -> str | None:
-        return next((v for p, v in self.versions if p == port), None)
-
-    def port_of(self, session_id: str) -> int | None:
-        """The port of the server that lists ``session_id`` busy (None if none does)."""
-        return next((port for sid, port in self.owners if sid == session_id), None)
-
-
-OFFLINE = LiveStatus(running=False, detail="OpenCode is not running on this database")
+# The answer's types live in ``model`` (plain frozen data, no psutil); re-exported here.
+__all__ = ["OFFLINE", "LiveStatus", "OpenCodeProcess", "detect"]
 
 
 def _same_file(a: str, b: Path) -> bool:
