@@ -13,7 +13,7 @@ as a :class:`StartupOutcome` with a one-line ``warning``, never as an exception.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from inspector.core.errors import DatabaseNotFound, InspectorError
@@ -28,6 +28,9 @@ class StartupOutcome:
     result: RunResult | None = None
     plan: Plan | None = None
     warning: str | None = None
+    # What the started command must get as OPENCODE_DB: the file an explicit ``db`` names
+    # (existing or not); None when no ``db`` was given (OpenCode finds its own, as we did).
+    opencode_db: Path | None = None
 
     @property
     def recovered(self) -> int:
@@ -41,27 +44,35 @@ def recover_before_start(
     busy_timeout_ms: int = 2000,
     dry_run: bool = False,
     deep: bool = False,
+    read_only: bool = False,
 ) -> StartupOutcome:
     """Repair every stale session of the database OpenCode is about to open, if safe.
 
     The quick tier only by default: unfinished turns (and their stuck tools, subagent chains,
     compaction marks) are what keep a session spinning; stuck parts inside *finished* turns
-    need the deep tier (a pass over every part), which ``deep=True`` adds.
+    need the deep tier (a pass over every part), which ``deep=True`` adds. ``read_only`` (the
+    global ``--read-only``) turns recovery off: nothing is opened, one warning says so.
     """
-    from inspector.core.db.locate import locate  # local imports: `ocinspect run` should cost next to nothing
+    # local imports: `ocinspect run` should cost next to nothing
+    from inspector.core.db.locate import locate, named_file
 
+    target = None if db is None else named_file(db, channel=channel)
+    if read_only:
+        return StartupOutcome(database=None, opencode_db=target,
+                              warning="recovery is off (--read-only); starting without recovery")
     try:
         path = locate(db, channel=channel)
     except DatabaseNotFound:
-        return StartupOutcome(database=None, warning=None)  # first run: nothing to recover
+        return StartupOutcome(database=None, opencode_db=target)  # first run: nothing to recover
     except InspectorError as exc:
-        return StartupOutcome(database=None, warning=f"{exc}; starting without recovery")
+        return StartupOutcome(database=None, opencode_db=target, warning=f"{exc}; starting without recovery")
     try:
-        return _recover(path, busy_timeout_ms=busy_timeout_ms, dry_run=dry_run, deep=deep)
+        outcome = _recover(path, busy_timeout_ms=busy_timeout_ms, dry_run=dry_run, deep=deep)
     except InspectorError as exc:
-        return StartupOutcome(database=path, warning=f"{exc}; starting without recovery")
+        outcome = StartupOutcome(database=path, warning=f"{exc}; starting without recovery")
     except OSError as exc:
-        return StartupOutcome(database=path, warning=f"{path}: {exc.strerror or exc}; starting without recovery")
+        outcome = StartupOutcome(database=path, warning=f"{path}: {exc.strerror or exc}; starting without recovery")
+    return replace(outcome, opencode_db=target)
 
 
 def _recover(path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool) -> StartupOutcome:
