@@ -224,3 +224,15 @@ def test_a_global_option_after_run_is_a_usage_error_not_a_command(fixture_db) ->
     assert ran.returncode == 2 and stuck_tools(db) == 1
     (line,) = ran.stderr.splitlines()
     assert line.startswith("ocinspect: error: --db is a global option") and "(ocinspect --db PATH run ...)" in line
+
+
+def test_read_only_is_decided_in_core(fixture_db) -> None:
+    from inspector.core.repair.startup import recover_before_start
+
+    db = fixture_db("stuck-bash")
+    digest = sha256(db)
+    outcome = recover_before_start(db, read_only=True)
+    assert outcome.result is None and outcome.plan is None and outcome.recovered == 0
+    assert outcome.warning and "--read-only" in outcome.warning
+    assert outcome.opencode_db == db.resolve()
+    assert sha256(db) == digest
