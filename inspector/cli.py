@@ -47,17 +47,54 @@ $XDG_DATA_HOME/opencode/opencode.db (default ~/.local/share/opencode/opencode.db
 """
 
 
-def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+def error_line(message: str) -> str:
     from inspector.core.text import printable
 
     # Messages can quote database text (ids, SQLite's own "could not decode" text): one line,
     # no control characters reaching the terminal.
-    click.echo(f"ocinspect: error: {printable(message, single_line=True)}", err=True)
+    return f"ocinspect: error: {printable(message, single_line=True)}"
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    click.echo(error_line(message), err=True)
     sys.exit(code)
 
 
+class UsageLine(click.UsageError):
+    """A usage error shown as the one ``ocinspect: error:`` line the README promises (exit 2),
+    where click would print its usage block; ``--help`` still prints click's full help."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(error_line(self.message), err=True)
+
+
+def usage_line(exc: click.UsageError) -> UsageLine:
+    """``exc`` as one line ending with where to read more: ``(see 'ocinspect scan --help')``."""
+    ctx = exc.ctx
+    message = exc.format_message().rstrip(".")
+    if isinstance(exc, click.NoSuchOption) and ctx is not None and ctx.parent is not None:
+        root = ctx.find_root().command
+        for param in root.params:
+            if isinstance(param, click.Option) and exc.option_name in param.opts:
+                value = "" if param.is_flag else f" {param.metavar or 'VALUE'}"
+                message = (f"{exc.option_name} is a global option: put global options before the command "
+                           f"(ocinspect {exc.option_name}{value} {ctx.info_name} ...)")
+    words = ctx.command_path.split()[1:] if ctx is not None else []
+    where = " ".join(["ocinspect", *words])
+    return UsageLine(f"{message} (see '{where} --help')", ctx)
+
+
 class Group(click.Group):
-    """Turns every ``InspectorError`` (and any surprise) into one line on stderr."""
+    """Turns every ``InspectorError``, usage error (and any surprise) into one line on stderr."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:  # the global options are parsed here, before ``invoke``
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except UsageLine:
+            raise
+        except click.UsageError as exc:
+            raise usage_line(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -65,6 +102,10 @@ class Group(click.Group):
         except InspectorError as exc:
             hint = CLI_HINTS.get(exc.hint or "")
             fail(f"{exc} ({hint})" if hint else str(exc), exc.exit_code)
+        except UsageLine:
+            raise
+        except click.UsageError as exc:  # a subcommand's options, a missing argument, an unknown command
+            raise usage_line(exc) from None
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
@@ -179,12 +220,17 @@ def cli(ctx: click.Context, db: str | None, channel: str | None, busy_timeout: i
     Without a command, opens the interactive TUI.
     """
     ctx.obj = Settings(db, channel, busy_timeout, DEFAULT_HUNG_AFTER_MS if hung_after is None else hung_after,
-                       read_only)
+                       read_only=read_only)
     if ctx.invoked_subcommand is None:
-        launch_tui(ctx.obj, demo=demo, read_only=read_only)
+        tui_app(ctx.obj, demo=demo).run()
 
 
-def launch_tui(settings: Settings, *, demo: bool, read_only: bool) -> None:
+def tui_app(settings: Settings, *, demo: bool) -> Any:
+    """The TUI app, built but not running (tests drive it with ``run_test``).
+
+    The demo builds its database in a fresh temporary directory and journals there too, so
+    its recoveries never land in the user's own journal (``ocinspect runs``, ``undo``).
+    """
     try:
         from inspector.tui.app import make_app
     except ImportError as exc:  # pragma: no cover - only while the TUI is not installed
@@ -195,14 +241,12 @@ def launch_tui(settings: Settings, *, demo: bool, read_only: bool) -> None:
         from inspector.core.synth.demo import build_demo
 
         directory = Path(tempfile.mkdtemp(prefix="ocinspect-demo-"))
-        os.environ.setdefault("XDG_STATE_HOME", str(directory / "state"))
         path = build_demo(directory)
         click.echo(f"ocinspect: demo database at {path}", err=True)
-        make_app(path, demo=True, read_only=read_only, busy_timeout_ms=settings.busy_timeout,
-                 hung_after_ms=settings.hung_after_ms).run()
-        return
-    make_app(settings.path(), read_only=read_only, busy_timeout_ms=settings.busy_timeout,
-             hung_after_ms=settings.hung_after_ms).run()
+        return make_app(path, demo=True, read_only=settings.read_only, journal_dir=directory / "journal",
+                        busy_timeout_ms=settings.busy_timeout, hung_after_ms=settings.hung_after_ms)
+    return make_app(settings.path(), read_only=settings.read_only, busy_timeout_ms=settings.busy_timeout,
+                    hung_after_ms=settings.hung_after_ms)
 
 
 @cli.command()
@@ -451,15 +495,21 @@ def run(settings: Settings, dry_run: bool, deep: bool, command: tuple[str, ...])
     when no OpenCode runs on the database. Whatever stands in the way (no database yet, a lock,
     a running OpenCode, a 2.x database…) is one warning line: COMMAND always starts, with this
     process's PID, terminal, signals and exit code. With --db, COMMAND gets OPENCODE_DB set to
-    that database, so OpenCode opens the file that was checked.
+    that database, so OpenCode opens the file that was checked. A COMMAND that cannot be found
+    or run is refused (exit 127) before anything is looked at. With the global --read-only,
+    nothing is recovered.
     """
     from inspector.core.repair.startup import recover_before_start
     from inspector.render import plan_text, plan_warning_lines
 
     if not command:
         raise click.UsageError("give the command to start, e.g. 'ocinspect run -- opencode'")
+    if command[0].startswith("-") and command[0] != "-":  # `run --db X -- cmd`: an option, not a program
+        raise click.NoSuchOption(command[0].partition("=")[0], ctx=click.get_current_context())
+    executable = resolve_command(command[0])  # a start that cannot happen must not recover
     outcome = recover_before_start(settings.db, channel=settings.channel, dry_run=dry_run, deep=deep,
-                                   busy_timeout_ms=min(settings.busy_timeout, 2000))
+                                   busy_timeout_ms=min(settings.busy_timeout, 2000),
+                                   read_only=settings.read_only)
     if outcome.warning:
         click.echo(f"ocinspect: warning: {outcome.warning}", err=True)
     elif dry_run and outcome.plan is not None and not outcome.plan.is_empty:
@@ -477,14 +527,34 @@ def run(settings: Settings, dry_run: bool, deep: bool, command: tuple[str, ...])
     if outcome.plan is not None and not outcome.warning and not dry_run:  # a dry run's plan says them
         for line in plan_warning_lines(outcome.plan):
             click.echo(f"ocinspect: warning: {line}", err=True)
-    if settings.db and outcome.database is not None:
-        os.environ["OPENCODE_DB"] = str(outcome.database.resolve())  # the file we looked at
+    if outcome.opencode_db is not None:  # --db: the file we looked at (or OpenCode will create)
+        os.environ["OPENCODE_DB"] = str(outcome.opencode_db)
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        os.execvp(command[0], list(command))
+        os.execv(executable, list(command))
     except OSError as exc:
         fail(f"cannot start {command[0]!r}: {exc.strerror or exc}", 127)
+
+
+def resolve_command(name: str) -> str:
+    """The file ``exec`` will run for ``name`` (looked up in ``$PATH`` as ``execvp`` does unless
+    it has a ``/``), or one error line and exit 127 when there is none it could run."""
+    import shutil
+
+    if os.sep in name or (os.altsep and os.altsep in name):
+        if not os.path.exists(name):
+            reason = "No such file or directory"
+        elif os.path.isdir(name) or not os.access(name, os.X_OK):
+            reason = "Permission denied"
+        else:
+            return name
+    else:
+        found = shutil.which(name) if name else None
+        if found:
+            return found
+        reason = "No such file or directory"
+    fail(f"cannot start {name!r}: {reason}", 127)
 
 
 def main() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -298,3 +300,39 @@ def test_recover_says_the_id_wrap_risk_before_writing(fixture_db) -> None:
     risky = [line for line in result.stdout.splitlines() if line.startswith("! ")]
     assert risky and all("upgrade opencode to 1.18.15 or newer" in line.lower() for line in risky), result.stdout
     assert result.stdout.index("! ") < result.stdout.index("Plan:")
+
+
+def ocinspect(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real command (``python -m inspector``), as a user's shell runs it."""
+    return subprocess.run([sys.executable, "-m", "inspector", *args], cwd=Path(__file__).resolve().parents[1],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("args, fragment, where", [
+    (["--hung-after", "10x", "scan"], "not a duration: '10x'", "ocinspect"),
+    (["--hung-after", "99999999999999999999h", "scan"], "at most 30d", "ocinspect"),
+    (["scan", "--hung-after", "9" * 400 + "h"], "at most 30d", "ocinspect scan"),
+    (["watch", "--abort-hung-after", "31d"], "at most 30d", "ocinspect watch"),
+    (["show"], "Missing argument 'SESSION_ID'", "ocinspect show"),
+    (["scan", "--bogus"], "No such option", "ocinspect scan"),
+    (["--bogus"], "No such option", "ocinspect"),
+    (["frobnicate"], "No such command 'frobnicate'", "ocinspect"),
+    (["scan", "--db", "x.db"], "put global options before the command (ocinspect --db PATH scan ...)", "ocinspect scan"),
+    (["recover"], "give SESSION_ID(s) or --all", "ocinspect recover"),
+    (["run"], "give the command to start", "ocinspect run"),
+], ids=["bad-duration", "huge-duration", "overflowing-duration", "watch-duration", "missing-arg",
+        "unknown-option", "unknown-global-option", "unknown-command", "global-option-after", "recover-usage",
+        "run-usage"])
+def test_usage_errors_are_one_line_exit_2(args: list[str], fragment: str, where: str) -> None:
+    """The README promises one ``ocinspect: error:`` line for bad input, usage errors included."""
+    done = ocinspect(*args)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("ocinspect: error: ") and fragment in line, line
+    assert line.endswith(f"(see '{where} --help')"), line
+
+
+def test_help_is_still_clicks_full_help() -> None:
+    done = ocinspect("show", "--help")
+    assert done.returncode == 0 and done.stdout.startswith("Usage: ocinspect show [OPTIONS] SESSION_ID")

@@ -62,6 +62,17 @@ def test_parse_duration_refuses(text: str) -> None:
         parse_duration(text)
 
 
+@pytest.mark.parametrize("text", ["30d1ms", "31d", "99999999999999999999h", "9" * 400 + "h"],
+                         ids=["just-over", "31d", "huge", "beyond-a-float"])
+def test_parse_duration_is_bounded(text: str) -> None:
+    """Beyond MAX_DURATION_MS is a typo, not a wish; a value too large for a float too."""
+    from inspector.core.durations import MAX_DURATION_MS
+
+    assert parse_duration("30d") == MAX_DURATION_MS
+    with pytest.raises(ValueError, match="at most 30d"):
+        parse_duration(text)
+
+
 @pytest.mark.parametrize("args", [["scan", "--hung-after", "soon"], ["--hung-after", "0s", "scan"],
                                   ["watch", "--abort-hung-after", "15"], ["watch"]])
 def test_cli_refuses_bad_durations(fixture_db, args: list[str]) -> None:

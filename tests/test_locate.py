@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from inspector.core.db.locate import channel_databases, data_dir, locate
+from inspector.core.db.locate import channel_databases, data_dir, locate, named_file
 from inspector.core.errors import DatabaseNotFound
 
 
@@ -47,3 +47,16 @@ def test_missing_everywhere_says_where_it_looked(tmp_path: Path) -> None:
         locate(None, env={"XDG_DATA_HOME": str(tmp_path)})
     with pytest.raises(DatabaseNotFound, match="OPENCODE_DB"):
         locate(None, env={"OPENCODE_DB": str(tmp_path / "nope.db")})
+
+
+def test_named_file_is_what_opencode_must_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run`` hands this to OpenCode as OPENCODE_DB: absolute, existing or about to be created."""
+    monkeypatch.chdir(tmp_path)
+    assert named_file("later.db") == tmp_path / "later.db"
+    assert named_file(tmp_path) == tmp_path / "opencode.db"
+    assert named_file(tmp_path, channel="beta") == tmp_path / "opencode-beta.db"
+    (tmp_path / "opencode-beta.db").write_bytes(b"")
+    assert named_file(tmp_path) == tmp_path / "opencode-beta.db"  # the one database there
+    (tmp_path / "storage" / "session").mkdir(parents=True)
+    (tmp_path / "opencode-beta.db").unlink()
+    assert named_file(tmp_path) == tmp_path / "opencode.db"  # legacy JSON: OpenCode migrates into it

@@ -162,3 +162,77 @@ def test_the_id_wrap_risk_is_said_at_start(fixture_db) -> None:
     recovered, risk = ran.stderr.splitlines()
     assert recovered.startswith("ocinspect: recovered 1 stuck session before start")
     assert risk.startswith("ocinspect: warning: ses_") and "1.18.15 or newer" in risk
+
+
+def test_the_db_option_wins_over_opencode_db_even_before_the_file_exists(tmp_path: Path) -> None:
+    """``--db`` names the file OpenCode must open, first start included (the README's promise)."""
+    elsewhere = tmp_path / "a.db"
+    wanted = tmp_path / "new" / ".." / "b.db"
+    env = dict(os.environ, OPENCODE_DB=str(elsewhere))
+    ran = ocinspect("--db", str(wanted), "run", "--", "sh", "-c", 'echo "$OPENCODE_DB"', env=env)
+    assert (ran.returncode, ran.stderr) == (0, "")
+    assert ran.stdout == f"{(tmp_path / 'b.db')}\n"
+
+
+def test_a_data_directory_without_a_database_gives_its_opencode_db(tmp_path: Path) -> None:
+    env = dict(os.environ, OPENCODE_DB=str(tmp_path / "a.db"))
+    ran = ocinspect("--db", str(tmp_path), "run", "--", "sh", "-c", 'echo "$OPENCODE_DB"', env=env)
+    assert ran.returncode == 0 and ran.stdout == f"{tmp_path / 'opencode.db'}\n"
+
+
+@pytest.mark.parametrize("command", ["/nonexistent/cmd", "no-such-program-ocinspect", "not-executable"])
+def test_a_command_that_cannot_start_changes_nothing(fixture_db, tmp_path: Path, command: str) -> None:
+    """The command is resolved first: a start that cannot happen must not recover anything."""
+    db = fixture_db("stuck-bash")
+    digest = sha256(db)
+    if command == "not-executable":
+        script = tmp_path / "script.sh"
+        script.write_text("#!/bin/sh\necho hi\n")
+        command = str(script)
+    state = tmp_path / "state"
+    env = dict(os.environ, XDG_STATE_HOME=str(state))
+    ran = ocinspect("--db", str(db), "run", "--", command, "arg", env=env)
+    assert ran.returncode == 127
+    (line,) = ran.stderr.splitlines()
+    assert line.startswith(f"ocinspect: error: cannot start {command!r}: "), line
+    assert sha256(db) == digest and stuck_tools(db) == 1
+    assert not list(state.rglob("*.jsonl"))
+
+
+def test_read_only_starts_the_command_without_recovering(fixture_db) -> None:
+    db = fixture_db("stuck-bash")
+    digest = sha256(db)
+    ran = ocinspect("--db", str(db), "--read-only", "run", "--", "sh", "-c", 'echo "started $OPENCODE_DB"')
+    assert ran.returncode == 0 and ran.stdout == f"started {db.resolve()}\n"
+    (line,) = ran.stderr.splitlines()
+    assert line.startswith("ocinspect: warning: ") and "read-only" in line and "recovery" in line
+    assert sha256(db) == digest and stuck_tools(db) == 1
+
+
+def test_a_fifo_as_database_is_one_warning_and_the_command_runs(tmp_path: Path) -> None:
+    fifo = tmp_path / "opencode.db"
+    os.mkfifo(fifo)
+    ran = ocinspect("--db", str(fifo), "run", "--", "sh", "-c", "echo started", timeout=20)
+    assert ran.returncode == 0 and ran.stdout == "started\n"
+    (line,) = ran.stderr.splitlines()
+    assert line.startswith("ocinspect: warning: ") and "not a regular file" in line
+
+
+def test_a_global_option_after_run_is_a_usage_error_not_a_command(fixture_db) -> None:
+    db = fixture_db("stuck-bash")
+    ran = ocinspect("run", "--db", str(db), "--", "true")
+    assert ran.returncode == 2 and stuck_tools(db) == 1
+    (line,) = ran.stderr.splitlines()
+    assert line.startswith("ocinspect: error: --db is a global option") and "(ocinspect --db PATH run ...)" in line
+
+
+def test_read_only_is_decided_in_core(fixture_db) -> None:
+    from inspector.core.repair.startup import recover_before_start
+
+    db = fixture_db("stuck-bash")
+    digest = sha256(db)
+    outcome = recover_before_start(db, read_only=True)
+    assert outcome.result is None and outcome.plan is None and outcome.recovered == 0
+    assert outcome.warning and "read-only" in outcome.warning and "--" not in outcome.warning  # core names no flag
+    assert outcome.opencode_db == db.resolve()
+    assert sha256(db) == digest

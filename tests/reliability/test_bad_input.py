@@ -141,6 +141,30 @@ def _wal_only(directory: Path) -> Path:
     return path
 
 
+def _fifo(directory: Path) -> Path:
+    """A named pipe: opening it to read the header would wait forever for a writer."""
+    path = directory / "opencode.db"
+    os.mkfifo(path)
+    return path
+
+
+def _socket(directory: Path) -> Path:
+    import socket
+
+    path = directory / "opencode.db"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(path))
+    return path
+
+
+def _fifo_journal(directory: Path) -> Path:
+    """A good database with a FIFO as its ``-journal``: SQLite's hot-journal check would hang."""
+    path = directory / "opencode.db"
+    small_db(path)
+    os.mkfifo(directory / "opencode.db-journal")
+    return path
+
+
 def _corrupt(table: str, data: str) -> Callable[[Path], Path]:
     def build(directory: Path) -> Path:
         path = directory / "opencode.db"
@@ -198,6 +222,10 @@ FILE_CASES: dict[str, tuple[Callable[[Path], Path | None], str]] = {
     "legacy JSON directory": (_legacy, "legacy OpenCode JSON storage"),
     "legacy JSON beside an empty opencode.db": (_legacy_beside_empty_db, "legacy OpenCode JSON storage"),
     "WAL file without its database": (_wal_only, "no such file"),
+    "FIFO as the database": (_fifo, "not a regular file"),
+    "socket as the database": (_socket, "not a regular file"),
+    "character device as the database": (lambda d: Path("/dev/zero"), "not a regular file"),
+    "FIFO as the -journal beside the database": (_fifo_journal, "not a regular file"),
     "corrupt JSON in message.data": (_corrupt("message", '{"role":"assistant","time":{'), "corrupt JSON"),
     "corrupt JSON in part.data": (_corrupt("part", '{"type":"tool","state":{"status":"running"'), "corrupt JSON"),
     "raw NUL byte inside part JSON": (_corrupt("part", '{"type":"tool","state":{"status":"running","input":{"c":"a\x00b"}}}'),
@@ -211,7 +239,9 @@ FILE_CASES: dict[str, tuple[Callable[[Path], Path | None], str]] = {
 FILE_LEVEL = {"missing path", "directory without a database", "empty file", "random bytes",
               "truncated SQLite (first 5 kB)", "truncated SQLite (half)", "SQLite without OpenCode tables",
               "SQLite with no tables", "OpenCode 2.x-only database", "legacy JSON directory",
-              "legacy JSON beside an empty opencode.db", "WAL file without its database"}
+              "legacy JSON beside an empty opencode.db", "WAL file without its database", "FIFO as the database",
+              "socket as the database", "character device as the database",
+              "FIFO as the -journal beside the database"}
 
 
 def _commands(name: str) -> list[list[str]]:
@@ -238,8 +268,9 @@ def test_unusable_database(name: str, tmp_path: Path) -> None:
     before = _digests(work)
     commands = _commands(name)
     with ThreadPoolExecutor(max_workers=2) as pool:  # read-only or refused: safe side by side
-        results = list(pool.map(lambda command: run_cli(path, *command, state=tmp_path / "state"), commands))
-    for ran in results:
+        results = list(pool.map(lambda command: run_cli(path, *command, state=tmp_path / "state", timeout=60),
+                                commands))
+    for _command, ran in zip(commands, results, strict=True):
         assert_one_error_line(ran, fragment)
         assert ran.stdout == b"", ran
     assert _digests(work) == before, "a refused command changed a file"

@@ -56,3 +56,27 @@ def test_refuses_to_overwrite(tmp_path: Path) -> None:
     build_demo(tmp_path, now=NOW)
     with pytest.raises(FileExistsError):
         build_demo(tmp_path, now=NOW)
+
+
+async def test_demo_recoveries_are_journaled_in_the_demo_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ocinspect --demo`` must not add runs to the user's own journal ($XDG_STATE_HOME set)."""
+    import tempfile
+
+    from inspector.cli import Settings, tui_app
+    from inspector.core.repair.journal import iter_runs
+
+    from .conftest import SIZE, press, settle
+
+    user_state = tmp_path / "state"  # the user's XDG_STATE_HOME (set by the tui_cwd fixture)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    app = tui_app(Settings(None, None, 5000), demo=True)
+    demo_dir = app.config.db_path.parent
+    assert demo_dir.is_relative_to(tmp_path / "tmp")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "R")
+        await press(pilot, "enter")
+    assert list(iter_runs(app.config.journal_dir)), "the demo recovery wrote no journal"
+    assert app.config.journal_dir.is_relative_to(demo_dir)
+    assert not list(user_state.rglob("*.jsonl"))

@@ -45,3 +45,23 @@ async def test_unsupported_screen_follows_the_error_kind(make, kind: str) -> Non
         await settle(pilot)
         assert isinstance(app.screen, UnsupportedScreen)
         assert app.screen.kind == kind
+
+
+async def test_a_fifo_as_database_is_explained_not_waited_on() -> None:
+    """Reading a FIFO's header would block the scan worker forever: it is refused by its type."""
+    import asyncio
+    import os
+
+    fifo = Path("pipe.db")
+    os.mkfifo(fifo)
+    app = app_for(fifo)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await asyncio.wait_for(settle(pilot), timeout=15)
+            assert isinstance(app.screen, UnsupportedScreen)
+            assert app.screen.kind == "foreign" and "not a regular file" in app.screen.detail
+    finally:  # if a reader still waits on the pipe (the bug), let it go so the test can end
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass

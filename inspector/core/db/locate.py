@@ -89,6 +89,26 @@ def locate(
     return _pick_in_dir(data_dir(env), channel, explicit=False)
 
 
+def named_file(db: str | os.PathLike[str], *, channel: str | None = None) -> Path:
+    """The database file an explicit ``--db`` names, absolute, whether it exists yet or not.
+
+    What a command started by ``ocinspect run`` gets as ``OPENCODE_DB``, so OpenCode opens the
+    file ocinspect looked at (or creates it there, on a first start) and never the one an
+    inherited ``OPENCODE_DB`` names. A data directory names its database, else the file
+    OpenCode would create in it (``opencode.db``, or ``opencode-<channel>.db``).
+    """
+    path = Path(db).expanduser()
+    if not path.is_dir():
+        return path.resolve()
+    try:
+        found = _pick_in_dir(path, channel, explicit=True)
+    except DatabaseNotFound:
+        found = path
+    if found.is_dir():  # nothing there yet, or legacy JSON storage OpenCode migrates into a file
+        found = path / (f"opencode-{channel}.db" if channel else "opencode.db")
+    return found.resolve()
+
+
 def _pick_in_dir(directory: Path, channel: str | None, *, explicit: bool) -> Path:
     databases = channel_databases(directory)
     if channel is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -156,12 +157,47 @@ def make_engine(path: Path, *, write: bool = False, busy_timeout_ms: int = DEFAU
     return engine
 
 
+# SQLite's companions of a database file: each is opened (and read) beside it.
+SIDE_FILES = ("-journal", "-wal", "-shm")
+
+
+def file_type(mode: int) -> str:
+    """What a non-regular file is, in words (for the error line)."""
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "a special file"
+
+
+def check_regular(path: Path) -> None:
+    """The file and any ``-journal``/``-wal``/``-shm`` beside it must be regular files.
+
+    Opening a FIFO to read waits forever for a writer (SQLite's hot-journal check does the
+    same on a FIFO ``-journal``); a device or socket is no database either. ``stat`` cannot
+    block, so this runs before anything opens the file.
+    """
+    for candidate in (path, *(Path(f"{path}{suffix}") for suffix in SIDE_FILES)):
+        try:
+            mode = candidate.stat().st_mode
+        except OSError:
+            continue  # missing (or unreachable): the open that follows says so
+        if not stat.S_ISREG(mode):
+            if candidate == path:
+                raise NotADatabase(f"{path} is {file_type(mode)}, not a regular file; "
+                                   "an OpenCode database is one")
+            raise NotADatabase(f"{candidate} beside the database is {file_type(mode)}, not a regular "
+                               "file; SQLite cannot use it")
+
+
 def check_file(path: Path) -> None:
     """Cheap checks that give one clear sentence before SQLite gives a vague one."""
     if not path.exists():
         raise DatabaseNotFound(f"no such file: {path}")
     if path.is_dir():
         raise NotADatabase(f"{path} is a directory, not an OpenCode database")
+    check_regular(path)
     try:
         size = path.stat().st_size
         with path.open("rb") as fh:
@@ -243,6 +279,7 @@ def roll_back_hot_journal(path: Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIM
             return False
     except OSError:
         return False
+    check_regular(path)
     check_writable(path)
     conn = None
     try:  # a live writer's journal is not hot: then this just waits for its lock (busy timeout)

@@ -54,6 +54,7 @@ class Request:
     settle_timeout_s: float = SETTLE_TIMEOUT_S
     live: LiveStatus | None = None  # a pinned liveness answer (tests, screenshots)
     now: int | None = None
+    result: ScanResult | None = None  # a scan the caller just made, reused for the plan
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def prepare(request: Request) -> Prepared:
             aborts = find_hung(store, wanted, hung_after_ms=request.hung_after_ms, live=request.live,
                                now=request.now).targets
         plan = recover.plan(store, wanted, force=request.force, direct=request.direct, live=request.live,
-                            now=request.now)
+                            now=request.now, result=request.result)
         plan = without_targets(plan, aborts)
         if plan.refused and not request.abort_hung:
             refused = [s.id for s in plan.refused]

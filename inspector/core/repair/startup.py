@@ -13,7 +13,7 @@ as a :class:`StartupOutcome` with a one-line ``warning``, never as an exception.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from inspector.core.errors import DatabaseNotFound, InspectorError
@@ -28,6 +28,9 @@ class StartupOutcome:
     result: RunResult | None = None
     plan: Plan | None = None
     warning: str | None = None
+    # What the started command must get as OPENCODE_DB: the file an explicit ``db`` names
+    # (existing or not); None when no ``db`` was given (OpenCode finds its own, as we did).
+    opencode_db: Path | None = None
 
     @property
     def recovered(self) -> int:
@@ -41,33 +44,42 @@ def recover_before_start(
     busy_timeout_ms: int = 2000,
     dry_run: bool = False,
     deep: bool = False,
+    read_only: bool = False,
 ) -> StartupOutcome:
     """Repair every stale session of the database OpenCode is about to open, if safe.
 
     The quick tier only by default: unfinished turns (and their stuck tools, subagent chains,
     compaction marks) are what keep a session spinning; stuck parts inside *finished* turns
-    need the deep tier (a pass over every part), which ``deep=True`` adds.
+    need the deep tier (a pass over every part), which ``deep=True`` adds. ``read_only`` (the
+    global ``--read-only``) turns recovery off: nothing is opened, one warning says so.
     """
-    from inspector.core.db.locate import locate  # local imports: `ocinspect run` should cost next to nothing
+    # local imports: `ocinspect run` should cost next to nothing
+    from inspector.core.db.locate import locate, named_file
 
+    target = None if db is None else named_file(db, channel=channel)
+    if read_only:  # the same refusal recover and undo give, before anything is opened
+        from inspector.core.repair.operations import READ_ONLY
+
+        return StartupOutcome(database=None, opencode_db=target, warning=f"{READ_ONLY}; starting without recovery")
     try:
         path = locate(db, channel=channel)
     except DatabaseNotFound:
-        return StartupOutcome(database=None, warning=None)  # first run: nothing to recover
+        return StartupOutcome(database=None, opencode_db=target)  # first run: nothing to recover
     except InspectorError as exc:
-        return StartupOutcome(database=None, warning=f"{exc}; starting without recovery")
+        return StartupOutcome(database=None, opencode_db=target, warning=f"{exc}; starting without recovery")
     try:
-        return _recover(path, busy_timeout_ms=busy_timeout_ms, dry_run=dry_run, deep=deep)
+        outcome = _recover(path, busy_timeout_ms=busy_timeout_ms, dry_run=dry_run, deep=deep)
     except InspectorError as exc:
-        return StartupOutcome(database=path, warning=f"{exc}; starting without recovery")
+        outcome = StartupOutcome(database=path, warning=f"{exc}; starting without recovery")
     except OSError as exc:
-        return StartupOutcome(database=path, warning=f"{path}: {exc.strerror or exc}; starting without recovery")
+        outcome = StartupOutcome(database=path, warning=f"{path}: {exc.strerror or exc}; starting without recovery")
+    return replace(outcome, opencode_db=target)
 
 
 def _recover(path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool) -> StartupOutcome:
     from inspector.core.db.store import open_store, roll_back_hot_journal
     from inspector.core.diagnose.scan import scan
-    from inspector.core.repair import recover
+    from inspector.core.repair import operations
 
     if path.is_file() and path.stat().st_size == 0:
         return StartupOutcome(database=path)  # created by a previous start that never got going
@@ -88,12 +100,12 @@ def _recover(path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool) -> 
         stale = [d.id for d in result.stuck if d.verdict == "stale" and d.repairable]
         if not stale:
             return StartupOutcome(database=path)
-        the_plan = recover.plan(store, stale, result=result)
     finally:
         store.dispose()
-    if the_plan.is_empty:
-        return StartupOutcome(database=path, plan=the_plan)
-    if dry_run:
-        return StartupOutcome(database=path, plan=the_plan, result=recover.dry_run(the_plan))
-    return StartupOutcome(database=path, plan=the_plan,
-                          result=recover.apply(the_plan, busy_timeout_ms=busy_timeout_ms))
+    # the one recovery sequence, planned on the scan just made
+    prepared = operations.prepare(operations.Request(
+        database=path, session_ids=tuple(stale), dry_run=dry_run, busy_timeout_ms=busy_timeout_ms, result=result,
+    ))
+    if prepared.is_empty:
+        return StartupOutcome(database=path, plan=prepared.plan)
+    return StartupOutcome(database=path, plan=prepared.plan, result=operations.execute(prepared).result)
