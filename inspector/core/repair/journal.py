@@ -170,9 +170,12 @@ def read_run(path: Path) -> JournalRun:
     committed: set[int] = set()
     undone = finished = False
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # not splitlines(): a NEL or U+2028 inside a journaled title or output is data, not a line end
+        lines = path.read_text(encoding="utf-8").split("\n")
     except OSError as exc:
         raise JournalError(f"cannot read the journal {path} ({exc.strerror or exc})") from None
+    if lines and not lines[-1]:
+        lines.pop()
     for number, line in enumerate(lines, 1):
         try:
             record = json.loads(line)
