@@ -8,7 +8,6 @@ TUI is launched, so scripted runs stay fast.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import replace
@@ -48,7 +47,7 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
 
     # Messages can quote database text (ids, SQLite's own "could not decode" text): one line,
     # no control characters reaching the terminal.
-    click.echo(f"ocinspect: error: {printable(message, single_line=True)}", err=True)
+    say(f"ocinspect: error: {printable(message, single_line=True)}", err=True)
     sys.exit(code)
 
 
@@ -63,7 +62,7 @@ class Group(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
-            click.echo("ocinspect: interrupted", err=True)
+            say("ocinspect: interrupted", err=True)
             sys.exit(130)
         except Exception as exc:  # noqa: BLE001 - the promise is "never a traceback"
             if os.environ.get("OCINSPECT_DEBUG"):
@@ -86,12 +85,22 @@ def progress_reporter(label: str):
     return report
 
 
+def say(text: str, *, err: bool = False) -> None:
+    """Every line the CLI writes (but the progress meter): ``printable`` on the way out, so no
+    control or bidi character from the database reaches the terminal, whichever field held it."""
+    from inspector.core.text import printable
+
+    click.echo(printable(text), err=err)
+
+
 def emit_json(value: Any) -> None:
-    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+    from inspector.core.text import safe_json
+
+    click.echo(safe_json(value, indent=2))
 
 
 def echo_lines(lines: list[str], *, err: bool = False) -> None:
-    click.echo("\n".join(lines), err=err)
+    say("\n".join(lines), err=err)
 
 
 class Duration(click.ParamType):
@@ -183,7 +192,7 @@ def launch_tui(settings: Settings, *, demo: bool, read_only: bool) -> None:
         directory = Path(tempfile.mkdtemp(prefix="ocinspect-demo-"))
         os.environ.setdefault("XDG_STATE_HOME", str(directory / "state"))
         path = build_demo(directory)
-        click.echo(f"ocinspect: demo database at {path}", err=True)
+        say(f"ocinspect: demo database at {path}", err=True)
         make_app(path, demo=True, read_only=read_only, busy_timeout_ms=settings.busy_timeout,
                  hung_after_ms=settings.hung_after_ms).run()
         return
@@ -260,7 +269,7 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
     from inspector.core.repair import abort as stopper
     from inspector.core.repair import recover as core
     from inspector.core.diagnose.patterns import REOPEN_HINT
-    from inspector.render import abort_json, abort_text, events_clause, outcome_line, plan_text, run_json
+    from inspector.render import abort_json, abort_text, events_clause, line, outcome_line, plan_text, run_json
 
     if bool(session_ids) == all_:
         raise click.UsageError("give SESSION_ID(s) or --all (not both)")
@@ -295,7 +304,7 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
         if as_json:
             emit_json(payload(result))
         elif plan.is_empty and not plan.refused and not targets:
-            click.echo("Nothing to recover.")
+            say("Nothing to recover.")
         sys.exit(EXIT_REFUSED if plan.refused else EXIT_OK)
     if not yes:
         if not sys.stdin.isatty():
@@ -305,12 +314,12 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
         question = "Abort the hung sessions and apply this plan?" if targets and not plan.is_empty else (
             "Abort the hung sessions through OpenCode?" if targets else "Apply this plan?")
         if not click.confirm(question, default=False, err=as_json):
-            click.echo("Cancelled; nothing was changed.", err=True)
+            say("Cancelled; nothing was changed.", err=True)
             sys.exit(EXIT_OK)
     if backup:
         from inspector.core.db.store import backup as make_backup
 
-        click.echo(f"Backup written to {make_backup(store.path, backup)}", err=True)
+        say(f"Backup written to {make_backup(store.path, backup)}", err=True)
     outcomes = stopper.abort_all(store, targets) if targets else ()
     store.dispose()
     result = core.apply(plan, busy_timeout_ms=settings.busy_timeout, progress=progress_reporter("Recovering"))
@@ -322,20 +331,20 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
         if outcomes:
             echo_lines([outcome_line(o) for o in outcomes])
         if not plan.is_empty:
-            click.echo(
+            say(
                 f"Recovered {len(result.sessions)} session(s): {result.parts_repaired} tool part(s) "
                 f"aborted, {result.messages_completed} turn(s) closed"
                 f"{events_clause(result.events_appended)}. Run id {result.run_id}."
             )
         for skip in conflicts:
-            click.echo(f"Skipped {skip.id}: {skip.reason}")
+            say(f"Skipped {line(skip.id)}: {line(skip.reason)}")
         routes = dict(result.via)
         for session_id in result.sessions:
-            click.echo(f"  {session_id}: {'via OpenCode' if routes.get(session_id) == 'opencode' else 'direct'}")
+            say(f"  {line(session_id)}: {'via OpenCode' if routes.get(session_id) == 'opencode' else 'direct'}")
         if "opencode" in routes.values():
-            click.echo(REOPEN_HINT)
+            say(REOPEN_HINT)
         if result.run_id:
-            click.echo(f"Undo with: ocinspect undo {result.run_id}")
+            say(f"Undo with: ocinspect undo {result.run_id}")
     sys.exit(EXIT_REFUSED if plan.refused else EXIT_FOUND if conflicts or not_stopped else EXIT_OK)
 
 
@@ -350,7 +359,7 @@ def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> 
     from inspector.core.errors import RepairRefused
     from inspector.core.opencode.live import detect
     from inspector.core.db.store import roll_back_hot_journal
-    from inspector.render import events_clause, undo_json
+    from inspector.render import events_clause, line, undo_json
 
     path = settings.path()
     roll_back_hot_journal(path, busy_timeout_ms=settings.busy_timeout)
@@ -364,9 +373,9 @@ def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> 
     if as_json:
         emit_json(undo_json(result))
     else:
-        click.echo(f"Run {result.run_id}: restored {result.restored} row(s){events_clause(result.events_appended)}.")
+        say(f"Run {result.run_id}: restored {result.restored} row(s){events_clause(result.events_appended)}.")
         for skip in result.skipped:
-            click.echo(f"Left {skip.id} as it is: {skip.reason}")
+            say(f"Left {line(skip.id)} as it is: {line(skip.reason)}")
     sys.exit(EXIT_OK)
 
 
@@ -394,7 +403,7 @@ def watch(settings: Settings, abort_after: int, interval: int, as_json: bool) ->
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    click.echo(f"ocinspect: watching {path}: sessions hung for {humanize_ms(abort_after)} are aborted "
+    say(f"ocinspect: watching {path}: sessions hung for {humanize_ms(abort_after)} are aborted "
                "through OpenCode (Ctrl-C stops)", err=True)
     failed = False
     try:
@@ -405,13 +414,13 @@ def watch(settings: Settings, abort_after: int, interval: int, as_json: bool) ->
             stop.wait(interval / 1000)
     finally:
         dog.close()
-    click.echo("ocinspect: stopped watching", err=True)
+    say("ocinspect: stopped watching", err=True)
     sys.exit(EXIT_FOUND if failed else EXIT_OK)
 
 
 def emit_watch_event(event: Any, as_json: bool) -> None:
     """One line per event: stdout for aborts, stderr for notices (JSON: everything on stdout)."""
-    from inspector.core.text import iso, printable
+    from inspector.core.text import iso, printable, safe_json
     from inspector.render import abort_json, outcome_line
 
     if as_json:
@@ -420,11 +429,11 @@ def emit_watch_event(event: Any, as_json: bool) -> None:
             payload.update(abort_json(event.target, event.outcome))
         else:
             payload["message"] = event.message
-        click.echo(json.dumps(payload, ensure_ascii=False))
+        click.echo(safe_json(payload))
     elif event.target is not None:
-        click.echo(f"{iso(event.time)}  {outcome_line(event.outcome)}  [{printable(event.target.reason, single_line=True)}]")
+        say(f"{iso(event.time)}  {outcome_line(event.outcome)}  [{printable(event.target.reason, single_line=True)}]")
     else:
-        click.echo(f"{iso(event.time)}  {printable(event.message, single_line=True)}", err=True)
+        say(f"{iso(event.time)}  {printable(event.message, single_line=True)}", err=True)
 
 
 @cli.command()
@@ -445,7 +454,7 @@ def runs(settings: Settings, as_json: bool) -> None:
     ]
     if wide:
         # Journals hold copies of tool inputs and outputs (commands, file contents, secrets).
-        click.echo(
+        say(
             f"ocinspect: warning: {len(wide)} journal file(s) in {journal_dir()} can be read by other "
             f"users (written before journals were private); fix with: chmod 600 {journal_dir()}/*.jsonl",
             err=True,
@@ -454,10 +463,10 @@ def runs(settings: Settings, as_json: bool) -> None:
         emit_json(items)
         return
     if not items:
-        click.echo(f"No recovery runs in {journal_dir()}.")
+        say(f"No recovery runs in {journal_dir()}.")
     for item in items:
         state = "undone" if item["undone"] else f"{item['committed']}/{item['units']} committed"
-        click.echo(f"{item['run_id']}  {local_time(item['created'])}  {state}  {item['database']}")
+        say(f"{item['run_id']}  {local_time(item['created'])}  {state}  {item['database']}")
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -479,29 +488,29 @@ def run(settings: Settings, dry_run: bool, deep: bool, command: tuple[str, ...])
     that database, so OpenCode opens the file that was checked.
     """
     from inspector.core.repair.startup import recover_before_start
-    from inspector.render import plan_text, plan_warning_lines
+    from inspector.render import line, plan_text, plan_warning_lines
 
     if not command:
         raise click.UsageError("give the command to start, e.g. 'ocinspect run -- opencode'")
     outcome = recover_before_start(settings.db, channel=settings.channel, dry_run=dry_run, deep=deep,
                                    busy_timeout_ms=min(settings.busy_timeout, 2000))
     if outcome.warning:
-        click.echo(f"ocinspect: warning: {outcome.warning}", err=True)
+        say(f"ocinspect: warning: {outcome.warning}", err=True)
     elif dry_run and outcome.plan is not None and not outcome.plan.is_empty:
-        echo_lines([f"ocinspect: {line}" for line in plan_text(outcome.plan)], err=True)
-        click.echo("ocinspect: dry run; nothing was changed", err=True)
+        echo_lines([f"ocinspect: {text}" for text in plan_text(outcome.plan)], err=True)
+        say("ocinspect: dry run; nothing was changed", err=True)
     elif outcome.recovered:
         result = outcome.result
         assert result is not None
         count = outcome.recovered
-        click.echo(f"ocinspect: recovered {count} stuck session{'s' if count != 1 else ''} before start "
-                   f"(run {result.run_id}; 'ocinspect undo' reverts)", err=True)
+        say(f"ocinspect: recovered {count} stuck session{'s' if count != 1 else ''} before start "
+            f"(run {result.run_id}; 'ocinspect undo' reverts)", err=True)
         assert outcome.plan is not None
         for skip in outcome.plan.unforeseen(result):
-            click.echo(f"ocinspect: skipped {skip.id}: {skip.reason}", err=True)
+            say(f"ocinspect: skipped {line(skip.id)}: {line(skip.reason)}", err=True)
     if outcome.plan is not None and not outcome.warning and not dry_run:  # a dry run's plan says them
-        for line in plan_warning_lines(outcome.plan):
-            click.echo(f"ocinspect: warning: {line}", err=True)
+        for text in plan_warning_lines(outcome.plan):
+            say(f"ocinspect: warning: {text}", err=True)
     if settings.db and outcome.database is not None:
         os.environ["OPENCODE_DB"] = str(outcome.database.resolve())  # the file we looked at
     sys.stdout.flush()

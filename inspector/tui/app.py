@@ -18,6 +18,7 @@ from typing import ClassVar
 
 from textual import on, work
 from textual.app import App, SystemCommand
+from textual.notifications import SeverityLevel
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -34,6 +35,7 @@ from inspector.core.diagnose.patterns import REOPEN_HINT
 from inspector.core.diagnose.refresh import FullScanNeeded, Watched, full_scan, liveness_stale, next_step, refresh, same_result
 from inspector.core.diagnose.scan import Cancelled, scan
 from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, open_store
+from inspector.core.text import printable
 
 from .config import AppConfig, wall_clock
 from .format import display_path, events_note, plural
@@ -110,6 +112,13 @@ class InspectorApp(App[None]):
             self.sub_title = "demo database"
         elif config.read_only:
             self.sub_title = "read-only"
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every toast (screens' ``notify`` ends here too): its text goes through ``printable``,
+        so a title, reason or error quoting the database cannot put escapes on the screen."""
+        super().notify(printable(message), title=printable(title, single_line=True), severity=severity,
+                       timeout=timeout, markup=markup)
 
     # lifecycle -------------------------------------------------------------------------
     def get_default_screen(self) -> Screen[None]:
