@@ -27,8 +27,9 @@ from inspector.core.errors import (
 
 EPILOG = """\b
 EXIT CODES
-  0  success (scan: nothing stale or hung; recover: every requested session repaired/stopped)
-  1  scan: stale or hung sessions found; recover: some sessions changed under us and were
+  0  success (scan: nothing stale, hung or unknown, i.e. nothing recover can act on;
+     recover: every requested session repaired/stopped, or nothing to do)
+  1  scan: stale, hung or unknown sessions found; recover: some sessions changed under us and were
      skipped, or a hung session did not stop; watch: a hung session did not stop
   2  error: bad input, unsupported schema, locked or read-only database, unknown id
   3  recover/undo refused: OpenCode is live on a session (or we cannot tell; see --force),
@@ -219,6 +220,7 @@ def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool, hun
         emit_json(scan_json(result))
     else:
         echo_lines(scan_text(result))
+    # only what recover (or an abort) can act on; "unfixable" says what to do instead, exit 0
     needs_attention = any(d.verdict in ("stale", "hung", "unknown") for d in result.stuck)
     sys.exit(EXIT_FOUND if needs_attention else EXIT_OK)
 

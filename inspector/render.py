@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from inspector.core.model import Diagnosis, Part, Plan, RunResult, ScanResult, UndoResult
+from inspector.core.model import Diagnosis, Part, Plan, RunResult, ScanResult, Skip, UndoResult
 from inspector.core.diagnose.patterns import describe, describe_warning
 from inspector.core.diagnose.scan import depth_of
 from inspector.core.text import humanize_ms, iso, local_time, printable, shorten
@@ -76,9 +76,17 @@ def run_json(result: RunResult) -> dict[str, Any]:
         "sessions_uncompacted": result.sessions_uncompacted,
         "events_appended": result.events_appended,
         "via": dict(result.via),
-        "skipped": [{"id": s.id, "reason": s.reason} for s in result.skipped],
+        "skipped": [{"id": s.id, "reason": skip_reason(s)} for s in result.skipped],
         "journal": result.journal_path,
     }
+
+
+HUNG_FLAG = " (use --abort-hung)"
+
+
+def skip_reason(skip: Skip) -> str:
+    """A skip's reason, with the CLI's flag where the core says "stop it through OpenCode"."""
+    return skip.reason + HUNG_FLAG if skip.reason.startswith("hung:") else skip.reason
 
 
 def undo_json(result: UndoResult) -> dict[str, Any]:
@@ -130,6 +138,8 @@ def scan_text(result: ScanResult) -> list[str]:
             lines.append(f"{indent}    hung: {line(diag.live_reason)}")
             if not diag.session.parent_id or result.get(diag.session.parent_id) is None:
                 lines.append(f"{indent}    stop it through OpenCode: {abort_command(diag.id, result)}")
+        elif diag.verdict == "unfixable":
+            lines.append(f"{indent}    {line(diag.live_reason)}")
         lines += [f"{indent}    {text}" for text in warning_lines(diag)]
         for part in diag.stuck_parts:
             lines.append(f"{indent}    {part_line(part, result.scanned_at)}")
@@ -219,7 +229,7 @@ def plan_text(plan: Plan) -> list[str]:
             lines.append(f"  {change.table} {line(change.row_id)}: {line(change.summary)}")
     lines += [f"! {text}" for text in plan_warning_lines(plan)]
     for skip in plan.refused:
-        override = "" if skip.reason.startswith("hung:") else " (use --force to override)"
+        override = HUNG_FLAG if skip.reason.startswith("hung:") else " (use --force to override)"
         lines.append(f"Refused {line(skip.id)}: {line(skip.reason)}{override}")
     for skip in plan.nothing_to_do:
         lines.append(f"Skipped {line(skip.id)}: {line(skip.reason)}")

@@ -169,7 +169,12 @@ def test_recover_plan_refuses_hung_sessions(busy_db) -> None:
     explained = abort.explain_refusals(plan, scan_related(open_store(db), [ids.hung_bash], live=ids.live(),
                                                           now=NOW, hung_after_ms=HUNG_AFTER))
     (skip,) = explained.refused
-    assert skip.reason.startswith("hung: OpenCode lists it busy") and "--abort-hung" in skip.reason
+    assert skip.reason.startswith("hung: OpenCode lists it busy") and "stop it through OpenCode" in skip.reason
+    assert "--" not in skip.reason  # the core names no CLI flag: the CLI adds its own
+    from inspector.render import plan_text, run_json
+
+    assert f"Refused {ids.hung_bash}: {skip.reason} (use --abort-hung)" in plan_text(explained)
+    assert run_json(recover.dry_run(explained))["skipped"][0]["reason"] == skip.reason + " (use --abort-hung)"
 
 
 def test_targets_are_chain_roots_with_their_server(busy_db) -> None:

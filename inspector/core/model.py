@@ -9,7 +9,7 @@ if TYPE_CHECKING:  # model stays free of psutil at run time
     from inspector.core.opencode.live import LiveStatus
 
 Schema = Literal["v1", "v2", "legacy"]
-Verdict = Literal["stale", "live", "hung", "unknown", "ok"]
+Verdict = Literal["stale", "live", "hung", "unknown", "unfixable", "ok"]
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,8 @@ class Diagnosis:
 
     @property
     def repairable(self) -> bool:
-        """True when recovery would change rows (``ignores-prompts`` alone is not fixable)."""
+        """True when recovery would change rows (``ignores-prompts`` alone is not fixable: such a
+        session's verdict is ``unfixable`` unless OpenCode is working on it)."""
         return bool(self.unfinished_messages or self.stuck_parts or "compaction" in self.patterns)
 
 

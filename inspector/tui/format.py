@@ -20,6 +20,7 @@ VERDICT_LABELS = {
     "live": "live",
     "hung": "hung",
     "unknown": "unknown",
+    "unfixable": "unfixable",
     "ok": "ok",
     "recovered": "recovered",
 }

@@ -37,7 +37,7 @@ from inspector.core.text import humanize_ms
 SETTLE_TIMEOUT_S = 10.0
 POLL_S = 0.2
 _BUSY = ("busy", "retry")
-HINT = "add --abort-hung to stop it through OpenCode (the running tool is killed)"
+HINT = "stop it through OpenCode (the running tool is killed)"  # the CLI adds its flag, the TUI its key
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def without_targets(plan: Plan, targets: Sequence[AbortTarget]) -> Plan:
 
 
 def explain_refusals(plan: Plan, result: ScanResult) -> Plan:
-    """Refusals of hung sessions say so, with the hint to add ``--abort-hung``."""
+    """Refusals of hung sessions say so, and that OpenCode itself must stop them."""
     hung = {d.id: d for d in result.sessions if d.verdict == "hung"}
     if not any(s.id in hung for s in plan.refused):
         return plan

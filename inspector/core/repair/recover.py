@@ -40,6 +40,7 @@ from inspector.core.model import Diagnosis, LogCursor, Plan, PlanUnit, RowChange
 from inspector.core.db.ranges import Progress
 from inspector.core.db.rows import chunks
 from inspector.core.repair.cas import LOG_MOVED, Conflict, current_image, describe_drift, write_change
+from inspector.core.diagnose.patterns import unfixable_reason
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.diagnose.tree import chain_of
 from inspector.core.text import now_ms
@@ -116,7 +117,7 @@ def plan(
         if not diag.repairable:
             placed.add(sid)
             reason = "nothing stuck in this session" if not diag.is_stuck else (
-                "ignores-prompts cannot be fixed by editing the database; upgrade OpenCode"
+                diag.live_reason if diag.verdict == "unfixable" else unfixable_reason(diag.patterns)
             )
             nothing.append(Skip(sid, reason))
             continue
@@ -139,7 +140,7 @@ def plan(
                 if foreign and not force:
                     reason = (f"its event log belongs to another workspace (event_sequence.owner_id "
                               f"{printable(foreign[0].owner_id, single_line=True)}); recover it there, "
-                              "or use --force")
+                              "or force it")
                     refused.extend(Skip(member, reason) for member in unit.session_ids)
                     continue
             built.append(_routed(unit, diagnoses, result.live, direct=direct))
