@@ -8,7 +8,6 @@ TUI is launched, so scripted runs stay fast.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -32,8 +31,9 @@ if TYPE_CHECKING:  # core modules load on first use (see test_startup.py)
 
 EPILOG = """\b
 EXIT CODES
-  0  success (scan: nothing stale or hung; recover: every requested session repaired/stopped)
-  1  scan: stale or hung sessions found; recover: some sessions changed under us and were
+  0  success (scan: nothing stale, hung or unknown, i.e. nothing recover can act on;
+     recover: every requested session repaired/stopped, or nothing to do)
+  1  scan: stale, hung or unknown sessions found; recover: some sessions changed under us and were
      skipped, or a hung session did not stop; watch: a hung session did not stop
   2  error: bad input, unsupported schema, locked or read-only database, unknown id
   3  recover/undo refused: OpenCode is live on a session (or we cannot tell; see --force),
@@ -109,7 +109,7 @@ class Group(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
-            click.echo("ocinspect: interrupted", err=True)
+            say("ocinspect: interrupted", err=True)
             sys.exit(130)
         except Exception as exc:  # noqa: BLE001 - the promise is "never a traceback"
             if os.environ.get("OCINSPECT_DEBUG"):
@@ -140,12 +140,22 @@ def progress_reporter(label: str) -> Callable[[int, int], None] | None:
     return report
 
 
+def say(text: str, *, err: bool = False) -> None:
+    """Every line the CLI writes (but the progress meter): ``printable`` on the way out, so no
+    control or bidi character from the database reaches the terminal, whichever field held it."""
+    from inspector.core.text import printable
+
+    click.echo(printable(text), err=err)
+
+
 def emit_json(value: Any) -> None:
-    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+    from inspector.core.text import safe_json
+
+    click.echo(safe_json(value, indent=2))
 
 
 def echo_lines(lines: list[str], *, err: bool = False) -> None:
-    click.echo("\n".join(lines), err=err)
+    say("\n".join(lines), err=err)
 
 
 class Duration(click.ParamType):
@@ -242,7 +252,7 @@ def tui_app(settings: Settings, *, demo: bool) -> Any:
 
         directory = Path(tempfile.mkdtemp(prefix="ocinspect-demo-"))
         path = build_demo(directory)
-        click.echo(f"ocinspect: demo database at {path}", err=True)
+        say(f"ocinspect: demo database at {path}", err=True)
         return make_app(path, demo=True, read_only=settings.read_only, journal_dir=directory / "journal",
                         busy_timeout_ms=settings.busy_timeout, hung_after_ms=settings.hung_after_ms)
     return make_app(settings.path(), read_only=settings.read_only, busy_timeout_ms=settings.busy_timeout,
@@ -268,6 +278,7 @@ def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool, hun
         emit_json(scan_json(result))
     else:
         echo_lines(scan_text(result))
+    # only what recover (or an abort) can act on; "unfixable" says what to do instead, exit 0
     needs_attention = any(d.verdict in ("stale", "hung", "unknown") for d in result.stuck)
     sys.exit(EXIT_FOUND if needs_attention else EXIT_OK)
 
@@ -335,11 +346,11 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
         if as_json:
             echo_lines(prepared_lines(prepared, CLI_HINTS), err=True)
         if not click.confirm(confirm_question(prepared), default=False, err=as_json):
-            click.echo("Cancelled; nothing was changed.", err=True)
+            say("Cancelled; nothing was changed.", err=True)
             sys.exit(EXIT_OK)
     outcome = operations.execute(prepared, progress=progress_reporter("Recovering"))
     if outcome.backup is not None:
-        click.echo(f"Backup written to {outcome.backup}", err=True)
+        say(f"Backup written to {outcome.backup}", err=True)
     if as_json:
         emit_json(outcome_json(outcome))
     else:
@@ -368,7 +379,7 @@ def confirm_question(prepared: Any) -> str:
 def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> None:
     """Restore the rows a recovery changed (default: the last run on this database)."""
     from inspector.core.repair import operations
-    from inspector.render import events_clause, undo_json
+    from inspector.render import events_clause, line, undo_json
 
     problems: list[Any] = []
     try:
@@ -381,9 +392,13 @@ def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> 
     if as_json:
         emit_json(undo_json(result))
     else:
-        click.echo(f"Run {result.run_id}: restored {result.restored} row(s){events_clause(result.events_appended)}.")
+        if result.interrupted and not result.restored:
+            say(f"Run {result.run_id} was cut off while its journal was written, before any change was "
+                "committed: nothing to undo.")
+        else:
+            say(f"Run {result.run_id}: restored {result.restored} row(s){events_clause(result.events_appended)}.")
         for skip in result.skipped:
-            click.echo(f"Left {skip.id} as it is: {skip.reason}")
+            say(f"Left {line(skip.id)} as it is: {line(skip.reason)}")
     sys.exit(EXIT_OK)
 
 
@@ -411,7 +426,7 @@ def watch(settings: Settings, abort_after: int, interval: int, as_json: bool) ->
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    click.echo(f"ocinspect: watching {path}: sessions hung for {humanize_ms(abort_after)} are aborted "
+    say(f"ocinspect: watching {path}: sessions hung for {humanize_ms(abort_after)} are aborted "
                "through OpenCode (Ctrl-C stops)", err=True)
     failed = False
     try:
@@ -422,13 +437,13 @@ def watch(settings: Settings, abort_after: int, interval: int, as_json: bool) ->
             stop.wait(interval / 1000)
     finally:
         dog.close()
-    click.echo("ocinspect: stopped watching", err=True)
+    say("ocinspect: stopped watching", err=True)
     sys.exit(EXIT_FOUND if failed else EXIT_OK)
 
 
 def emit_watch_event(event: Any, as_json: bool) -> None:
     """One line per event: stdout for aborts, stderr for notices (JSON: everything on stdout)."""
-    from inspector.core.text import iso, printable
+    from inspector.core.text import iso, printable, safe_json
     from inspector.render import abort_json, outcome_line
 
     if as_json:
@@ -437,11 +452,11 @@ def emit_watch_event(event: Any, as_json: bool) -> None:
             payload.update(abort_json(event.target, event.outcome))
         else:
             payload["message"] = event.message
-        click.echo(json.dumps(payload, ensure_ascii=False))
+        click.echo(safe_json(payload))
     elif event.target is not None:
-        click.echo(f"{iso(event.time)}  {outcome_line(event.outcome)}  [{printable(event.target.reason, single_line=True)}]")
+        say(f"{iso(event.time)}  {outcome_line(event.outcome)}  [{printable(event.target.reason, single_line=True)}]")
     else:
-        click.echo(f"{iso(event.time)}  {printable(event.message, single_line=True)}", err=True)
+        say(f"{iso(event.time)}  {printable(event.message, single_line=True)}", err=True)
 
 
 @cli.command()
@@ -459,12 +474,12 @@ def runs(settings: Settings, as_json: bool) -> None:
     items: list[dict[str, Any]] = [
         {"run_id": r.run_id, "database": r.database, "created": r.created,
          "units": len(r.units), "committed": len(r.committed), "undone": r.undone,
-         "private": r.path not in wide}
+         "interrupted": r.interrupted, "private": r.path not in wide}
         for r in found
     ]
     if wide:
         # Journals hold copies of tool inputs and outputs (commands, file contents, secrets).
-        click.echo(
+        say(
             f"ocinspect: warning: {len(wide)} journal file(s) in {journal_dir()} can be read by other "
             f"users (written before journals were private); fix with: chmod 600 {journal_dir()}/*.jsonl",
             err=True,
@@ -473,10 +488,11 @@ def runs(settings: Settings, as_json: bool) -> None:
         emit_json(items)
         return
     if not items:
-        click.echo(f"No recovery runs in {journal_dir()}.")
+        say(f"No recovery runs in {journal_dir()}.")
     for item in items:
-        state = "undone" if item["undone"] else f"{item['committed']}/{item['units']} committed"
-        click.echo(f"{item['run_id']}  {local_time(item['created'])}  {state}  {item['database']}")
+        state = "undone" if item["undone"] else "interrupted before any change" if item["interrupted"] else (
+            f"{item['committed']}/{item['units']} committed")
+        say(f"{item['run_id']}  {local_time(item['created'])}  {state}  {item['database']}")
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -500,7 +516,7 @@ def run(settings: Settings, dry_run: bool, deep: bool, command: tuple[str, ...])
     nothing is recovered.
     """
     from inspector.core.repair.startup import recover_before_start
-    from inspector.render import plan_text, plan_warning_lines
+    from inspector.render import line, plan_text, plan_warning_lines
 
     if not command:
         raise click.UsageError("give the command to start, e.g. 'ocinspect run -- opencode'")
@@ -511,22 +527,22 @@ def run(settings: Settings, dry_run: bool, deep: bool, command: tuple[str, ...])
                                    busy_timeout_ms=min(settings.busy_timeout, 2000),
                                    read_only=settings.read_only)
     if outcome.warning:
-        click.echo(f"ocinspect: warning: {outcome.warning}", err=True)
+        say(f"ocinspect: warning: {outcome.warning}", err=True)
     elif dry_run and outcome.plan is not None and not outcome.plan.is_empty:
-        echo_lines([f"ocinspect: {line}" for line in plan_text(outcome.plan)], err=True)
-        click.echo("ocinspect: dry run; nothing was changed", err=True)
+        echo_lines([f"ocinspect: {text}" for text in plan_text(outcome.plan)], err=True)
+        say("ocinspect: dry run; nothing was changed", err=True)
     elif outcome.recovered:
         result = outcome.result
         assert result is not None
         count = outcome.recovered
-        click.echo(f"ocinspect: recovered {count} stuck session{'s' if count != 1 else ''} before start "
-                   f"(run {result.run_id}; 'ocinspect undo' reverts)", err=True)
+        say(f"ocinspect: recovered {count} stuck session{'s' if count != 1 else ''} before start "
+            f"(run {result.run_id}; 'ocinspect undo' reverts)", err=True)
         assert outcome.plan is not None
         for skip in outcome.plan.unforeseen(result):
-            click.echo(f"ocinspect: skipped {skip.id}: {skip.reason}", err=True)
+            say(f"ocinspect: skipped {line(skip.id)}: {line(skip.reason)}", err=True)
     if outcome.plan is not None and not outcome.warning and not dry_run:  # a dry run's plan says them
-        for line in plan_warning_lines(outcome.plan):
-            click.echo(f"ocinspect: warning: {line}", err=True)
+        for text in plan_warning_lines(outcome.plan):
+            say(f"ocinspect: warning: {text}", err=True)
     if outcome.opencode_db is not None:  # --db: the file we looked at (or OpenCode will create)
         os.environ["OPENCODE_DB"] = str(outcome.opencode_db)
     sys.stdout.flush()

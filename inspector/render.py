@@ -1,6 +1,9 @@
 """Plain-text and JSON renderings of core results, for the CLI (no Rich, no Textual).
 
-The JSON shapes are a public contract documented in the README: keep keys stable.
+The JSON shapes are a public contract documented in the README: keep keys stable; they carry the
+database's values exactly (``text.safe_json`` escapes them). Every field from the database in a
+text line goes through ``line`` (``text.printable``), and the CLI passes each line through
+``printable`` once more before it is written.
 """
 
 from __future__ import annotations
@@ -81,12 +84,21 @@ def run_json(result: RunResult) -> dict[str, Any]:
     }
 
 
+HUNG_FLAG = " (use --abort-hung)"
+
+
+def skip_reason(skip: Skip) -> str:
+    """A skip's reason, with the CLI's flag where the core says "stop it through OpenCode"."""
+    return skip.reason + HUNG_FLAG if skip.reason.startswith("hung:") else skip.reason
+
+
 def undo_json(result: UndoResult) -> dict[str, Any]:
     return {
         "run_id": result.run_id,
         "restored": result.restored,
         "events_appended": result.events_appended,
         "skipped": [skip_json(s) for s in result.skipped],
+        "interrupted": result.interrupted,
     }
 
 
@@ -94,15 +106,20 @@ def skip_json(skip: Skip) -> dict[str, Any]:
     return {"id": skip.id, "reason": skip.reason, "kind": skip.kind, "hint": skip.hint}
 
 
+def line(value: object) -> str:
+    """One field from the database (or the outside world) on one line, safe to print."""
+    return printable(value, single_line=True)
+
+
 def live_line(result: ScanResult) -> str:
     if result.opencode_live is None:
-        return f"OpenCode: unknown ({result.live_detail})"
+        return f"OpenCode: unknown ({line(result.live_detail)})"
     return f"OpenCode: {'running' if result.opencode_live else 'not running'}"
 
 
 def scan_text(result: ScanResult) -> list[str]:
     stuck = result.stuck
-    lines = [f"{result.database}  (schema {result.schema}, {live_line(result)})"]
+    lines = [f"{line(result.database)}  (schema {result.schema}, {live_line(result)})"]
     if not stuck and not result.sessions:
         lines.append("No stuck sessions. Nothing is waiting in a stale \"Thinking\" state.")
         return lines
@@ -115,21 +132,23 @@ def scan_text(result: ScanResult) -> list[str]:
         lines.append(f"{len(stuck)} stuck session{'s' if len(stuck) != 1 else ''} ({verdicts}){tier}:")
     for diag in result.sessions:
         indent = "  " * (1 + depth_of(diag, result))
-        title = shorten(printable(diag.session.title, single_line=True), 50)
+        title = shorten(line(diag.session.title), 50)
         if not diag.is_stuck:
-            lines.append(f"{indent}{diag.id}  ok       {title}")
-            lines += [f"{indent}    {line}" for line in warning_lines(diag)]
+            lines.append(f"{indent}{line(diag.id)}  ok       {title}")
+            lines += [f"{indent}    {text}" for text in warning_lines(diag)]
             continue
         since = humanize_ms(result.scanned_at - diag.stuck_since) if diag.stuck_since else "-"
         lines.append(
-            f"{indent}{diag.id}  {diag.verdict:<7}  {', '.join(diag.patterns)}  "
-            f"\"{title}\"  stuck {since}  {printable(diag.session.directory, single_line=True)}"
+            f"{indent}{line(diag.id)}  {diag.verdict:<7}  {', '.join(diag.patterns)}  "
+            f"\"{title}\"  stuck {since}  {line(diag.session.directory)}"
         )
         if diag.verdict == "hung":
-            lines.append(f"{indent}    hung: {printable(diag.live_reason, single_line=True)}")
+            lines.append(f"{indent}    hung: {line(diag.live_reason)}")
             if not diag.session.parent_id or result.get(diag.session.parent_id) is None:
                 lines.append(f"{indent}    stop it through OpenCode: {abort_command(diag.id, result)}")
-        lines += [f"{indent}    {line}" for line in warning_lines(diag)]
+        elif diag.verdict == "unfixable":
+            lines.append(f"{indent}    {line(diag.live_reason)}")
+        lines += [f"{indent}    {text}" for text in warning_lines(diag)]
         for part in diag.stuck_parts:
             lines.append(f"{indent}    {part_line(part, result.scanned_at)}")
     return lines
@@ -140,7 +159,7 @@ def abort_command(session_id: str, result: ScanResult) -> str:
     from inspector.core.defaults import DEFAULT_HUNG_AFTER_MS
     from inspector.core.durations import format_duration
 
-    command = f"ocinspect recover {session_id} --abort-hung"
+    command = f"ocinspect recover {line(session_id)} --abort-hung"
     if result.hung_after_ms is not None and result.hung_after_ms != DEFAULT_HUNG_AFTER_MS:
         command += f" --hung-after {format_duration(result.hung_after_ms)}"
     return command
@@ -157,23 +176,23 @@ def warning_lines(diag: Diagnosis) -> list[str]:
 
 def part_line(part: Part, now: int) -> str:
     since = f"for {humanize_ms(now - part.started)}" if part.started else "(never started)"
-    what = part.input_summary or "(no input yet)"
+    what = line(part.input_summary) or "(no input yet)"
     where = " in a finished turn" if part.message_completed else ""
-    return f"{part.tool} {part.status}{where} {since}: {shorten(what, 70)}  [{part.id}]"
+    return f"{line(part.tool)} {line(part.status)}{where} {since}: {shorten(what, 70)}  [{line(part.id)}]"
 
 
 def show_text(diag: Diagnosis, result: ScanResult) -> list[str]:
     now = result.scanned_at
     session = diag.session
     lines = [
-        f"Session   {diag.id}",
-        f"Title     {printable(session.title, single_line=True)}",
-        f"Directory {printable(session.directory, single_line=True)}",
+        f"Session   {line(diag.id)}",
+        f"Title     {line(session.title)}",
+        f"Directory {line(session.directory)}",
     ]
     if session.parent_id:
-        lines.append(f"Parent    {session.parent_id}")
+        lines.append(f"Parent    {line(session.parent_id)}")
     lines.append(f"Created   {local_time(session.time_created)}   last activity {local_time(diag.last_activity)}")
-    lines.append(f"Verdict   {diag.verdict}: {diag.live_reason}" if diag.is_stuck else "Verdict   ok: nothing is stuck")
+    lines.append(f"Verdict   {diag.verdict}: {line(diag.live_reason)}" if diag.is_stuck else "Verdict   ok: nothing is stuck")
     if diag.verdict == "hung":
         lines.append(f"Stop it   {abort_command(diag.id, result)}  (through OpenCode: the running tool is killed)")
     for name in diag.warnings:
@@ -186,41 +205,42 @@ def show_text(diag: Diagnosis, result: ScanResult) -> list[str]:
         lines += ["", "Unfinished assistant turns:"]
         for message in diag.unfinished_messages:
             lines.append(
-                f"  {message.id}  started {local_time(message.time_created)} "
-                f"({humanize_ms(now - message.time_created)} ago), agent {message.agent or '-'}, model {message.model or '-'}"
+                f"  {line(message.id)}  started {local_time(message.time_created)} "
+                f"({humanize_ms(now - message.time_created)} ago), agent {line(message.agent or '-')}, "
+                f"model {line(message.model or '-')}"
             )
     if diag.stuck_parts:
         lines += ["", "Stuck tool parts:"]
         for part in diag.stuck_parts:
             lines.append(f"  {part_line(part, now)}")
             if part.title:
-                lines.append(f"      title: {shorten(printable(part.title, single_line=True), 90)}")
+                lines.append(f"      title: {shorten(line(part.title), 90)}")
             if part.child_session_id:
                 inferred = " (inferred)" if part.child_inferred else ""
-                lines.append(f"      subagent session: {part.child_session_id}{inferred}")
+                lines.append(f"      subagent session: {line(part.child_session_id)}{inferred}")
             if part.output_tail.strip():
-                tail = part.output_tail.strip().splitlines()[-5:]
+                tail = printable(part.output_tail.strip()).splitlines()[-5:]
                 lines.append("      last output:")
-                lines += [f"        {printable(line)}" for line in tail]
+                lines += [f"        {text}" for text in tail]
     if diag.children:
-        lines += ["", "Stuck subagent sessions: " + ", ".join(diag.children)]
+        lines += ["", "Stuck subagent sessions: " + ", ".join(line(c) for c in diag.children)]
     return lines
 
 
 def plan_text(plan: Plan, hints: Hints | None = None) -> list[str]:
     lines: list[str] = []
     for unit in plan.units:
-        label = " + ".join(unit.session_ids)
+        label = " + ".join(line(s) for s in unit.session_ids)
         route = f" (through the OpenCode serving it, port {unit.via_port})" if unit.via_port else ""
         lines.append(f"Session {label}{route}:")
         for change in unit.changes:
-            lines.append(f"  {change.table} {change.row_id}: {change.summary}")
-    lines += [f"! {line}" for line in plan_warning_lines(plan)]
+            lines.append(f"  {change.table} {line(change.row_id)}: {line(change.summary)}")
+    lines += [f"! {text}" for text in plan_warning_lines(plan)]
     for skip in plan.refused:
         hint = (hints or {}).get(skip.hint or "")
-        lines.append(f"Refused {skip.id}: {skip.reason}" + (f" ({hint})" if hint else ""))
+        lines.append(f"Refused {line(skip.id)}: {line(skip.reason)}" + (f" ({hint})" if hint else ""))
     for skip in plan.nothing_to_do:
-        lines.append(f"Skipped {skip.id}: {skip.reason}")
+        lines.append(f"Skipped {line(skip.id)}: {line(skip.reason)}")
     if plan.units:
         lines.append(
             f"Plan: {len(plan.session_ids)} session(s), {plan.parts} tool part(s) → error, "
@@ -234,7 +254,7 @@ def plan_warning_lines(plan: Plan) -> list[str]:
     lines = []
     for session_id, name in plan.warnings:
         warning = describe_warning(name)
-        lines.append(f"{session_id}: {warning.title}: {warning.advice}")
+        lines.append(f"{line(session_id)}: {warning.title}: {warning.advice}")
     return lines
 
 
@@ -268,7 +288,7 @@ def abort_text(targets: tuple[AbortTarget, ...]) -> list[str]:
     if not targets:
         return []
     lines = ["Abort through OpenCode (the running tool is killed):"]
-    lines += [f"  {printable(target_line(t), single_line=True)}" for t in targets]
+    lines += [f"  {line(target_line(t))}" for t in targets]
     return lines
 
 
@@ -277,7 +297,7 @@ def outcome_line(outcome: AbortOutcome) -> str:
     more = len(target.sessions) - 1
     chain = f" (+{more} subagent session{'s' if more != 1 else ''})" if more else ""
     verb = "Stopped" if outcome.stopped else "Not stopped"
-    return printable(f"{verb} {target.root}{chain}: {outcome.detail}", single_line=True)
+    return line(f"{verb} {target.root}{chain}: {outcome.detail}")
 
 
 def prepared_lines(prepared: Prepared, hints: Hints) -> list[str]:
@@ -303,9 +323,9 @@ def outcome_lines(outcome: Outcome, undo_command: str) -> list[str]:
             )
         else:
             lines.append("Nothing was recovered.")
-    lines += [f"Skipped {skip.id}: {skip.reason}" for skip in outcome.unforeseen]
+    lines += [f"Skipped {line(skip.id)}: {line(skip.reason)}" for skip in outcome.unforeseen]
     routes = dict(result.via)
-    lines += [f"  {sid}: {'via OpenCode' if routes.get(sid) == 'opencode' else 'direct'}" for sid in result.sessions]
+    lines += [f"  {line(sid)}: {'via OpenCode' if routes.get(sid) == 'opencode' else 'direct'}" for sid in result.sessions]
     if outcome.through_opencode:
         lines.append(REOPEN_HINT)
     if outcome.undo_run_id:

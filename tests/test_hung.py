@@ -181,6 +181,11 @@ def test_recover_plan_refuses_hung_sessions(busy_db) -> None:
     (skip,) = explained.refused
     assert (skip.kind, skip.hint) == ("hung", "abort-hung")  # typed: front ends never read the text
     assert skip.reason.startswith("hung: OpenCode lists it busy") and "--" not in skip.reason
+    from inspector.cli import CLI_HINTS
+    from inspector.render import plan_text
+
+    refused = f"Refused {ids.hung_bash}: {skip.reason} ({CLI_HINTS['abort-hung']})"
+    assert refused in plan_text(explained, CLI_HINTS)  # the CLI says its flag
 
 
 def test_targets_are_chain_roots_with_their_server(busy_db) -> None:

@@ -15,7 +15,7 @@ from inspector.cli import cli
 from inspector.core.db.store import open_store
 from inspector.core.diagnose import idwrap
 from inspector.core.diagnose.scan import scan
-from inspector.core.opencode.live import OFFLINE
+from inspector.core.opencode.live import OFFLINE, LiveStatus
 
 from .releases import RELEASES
 
@@ -146,3 +146,46 @@ def test_loop_leftovers_are_only_looked_for_when_the_writer_has_the_bug(fixture_
     result = diagnose(db)
     assert result.get(LOOPED).patterns == ("crash-orphan", "interrupted-turn")
     assert result.get(IGNORED).patterns == ("ignores-prompts",)  # newest prompt sorts first: always found
+
+
+def test_a_session_that_only_ignores_prompts_is_unfixable(fixture_db) -> None:
+    """Nothing in the database to repair: not "stale" (safe to recover), but what to do instead."""
+    result = diagnose(fixture_db("id-wrap-loop", V))
+    ignored, looped = result.get(IGNORED), result.get(LOOPED)
+    assert (ignored.verdict, ignored.repairable) == ("unfixable", False)
+    assert ignored.live_reason == "ocinspect cannot fix it: upgrade OpenCode to 1.18.15 or newer, then send the prompt again"
+    assert (looped.verdict, looped.repairable) == ("stale", True)  # its stuck rows can be repaired
+    unknown = scan(open_store(fixture_db("id-wrap-loop", V)), live=LiveStatus(running=None, detail="?"), now=NOW)
+    assert unknown.get(IGNORED).verdict == "unfixable"  # forcing would not help either
+    busy = LiveStatus(running=True, busy=frozenset({IGNORED}))
+    assert scan(open_store(fixture_db("id-wrap-loop", V)), live=busy, now=NOW).get(IGNORED).verdict == "live"
+
+
+def test_scan_and_recover_agree_on_an_unfixable_session(fixture_db) -> None:
+    """recover --all exits 0, so the scan after it exits 0 too: it says what to do instead."""
+    db = str(fixture_db("id-wrap-loop", V))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--db", db, "scan"]).exit_code == 1  # the looped session is stale
+    assert runner.invoke(cli, ["--db", db, "recover", "--all", "--yes"]).exit_code == 0
+    scanned = runner.invoke(cli, ["--db", db, "scan"])
+    assert scanned.exit_code == 0, scanned.output
+    advice = "ocinspect cannot fix it: upgrade OpenCode to 1.18.15 or newer, then send the prompt again"
+    assert "2 stuck sessions (2 unfixable)" in scanned.stdout and scanned.stdout.count(advice) == 2
+    payload = json.loads(runner.invoke(cli, ["--db", db, "scan", "--json"]).stdout)
+    assert {(s["id"], s["verdict"], s["verdict_reason"]) for s in payload["sessions"]} == {
+        (LOOPED, "unfixable", advice), (IGNORED, "unfixable", advice)}
+    again = runner.invoke(cli, ["--db", db, "recover", "--all", "--yes"])
+    assert again.exit_code == 0 and "Nothing to recover." in again.stdout
+    assert f"Skipped {IGNORED}: {advice}" in again.stdout
+    shown = runner.invoke(cli, ["--db", db, "show", IGNORED])
+    assert f"Verdict   unfixable: {advice}" in shown.stdout
+
+
+def test_core_texts_name_no_cli_flag() -> None:
+    from inspector.core.diagnose.patterns import PATTERNS, REOPEN_HINT, VERDICTS, WARNINGS
+    from inspector.core.repair.operations import READ_ONLY
+
+    texts = [*VERDICTS.values(), REOPEN_HINT, READ_ONLY, *(p.why + p.repair for p in PATTERNS.values()),
+             *(w.why + w.advice for w in WARNINGS.values())]
+    assert [t for t in texts if "--" in t] == []
+    assert "unfixable" in VERDICTS

@@ -19,7 +19,6 @@ from inspector.core.errors import (
 from inspector.core.repair import recover
 from inspector.core.repair.journal import (
     JournalProblem,
-    find_run,
     iter_runs,
     journal_dir,
     read_run,
@@ -168,9 +167,29 @@ def test_undo_refuses_when_the_newest_run_of_this_database_is_damaged(fixture_db
     cli_run("--db", str(db), "undo")  # the first run is undone: recover again
     path = recovered(db)
     cut(path, "unit")
-    with pytest.raises(JournalError, match="damaged") as caught:
-        find_run(journal_dir(), None, str(db))
-    assert str(path) in str(caught.value)
+    digest = sha256(db)
+    result = cli_run("--db", str(db), "undo")  # the cut-off run wrote rows: undo cannot tell them all
+    assert result.exit_code == EXIT_ERROR and "damaged" in result.stderr and str(path) in result.stderr
+    assert sha256(db) == digest
+
+
+def test_a_run_killed_while_its_journal_was_written_has_nothing_to_undo(fixture_db) -> None:
+    """A kill before the first commit leaves units cut off and no row changed: undo says so (exit 0)
+    and marks it, so the next plain undo reaches the older run."""
+    db = fixture_db("stuck-two")
+    older = recovered(db)
+    cli_run("--db", str(db), "undo", older.stem)
+    newer = recovered(db)
+    cli_run("--db", str(db), "undo", newer.stem)  # rows back as before the newer run, as after a kill
+    lines = newer.read_bytes().splitlines(keepends=True)
+    newer.write_bytes(b"".join(lines[:2]) + lines[2][:20])  # header, first unit, a torn second unit
+    digest = sha256(db)
+    result = cli_run("--db", str(db), "undo", newer.stem)
+    assert result.exit_code == 0, result.output
+    assert "before any change was committed: nothing to undo" in result.stdout
+    assert sha256(db) == digest
+    listed = cli_run("runs", "--json")
+    assert newer.stem not in {r["run_id"] for r in json.loads(listed.stdout)}
 
 
 # -- 2. undoing twice --------------------------------------------------------------------------

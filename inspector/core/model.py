@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Schema = Literal["v1", "v2", "legacy"]
-Verdict = Literal["stale", "live", "hung", "unknown", "ok"]
+Verdict = Literal["stale", "live", "hung", "unknown", "unfixable", "ok"]
 # What a front end may offer to get past a refusal; each renders it in its own words (the CLI
 # names a flag, the TUI a key). Core text never names either.
 Hint = Literal["force", "abort-hung"]
@@ -96,7 +96,8 @@ class Diagnosis:
 
     @property
     def repairable(self) -> bool:
-        """True when recovery would change rows (``ignores-prompts`` alone is not fixable)."""
+        """True when recovery would change rows (``ignores-prompts`` alone is not fixable: such a
+        session's verdict is ``unfixable`` unless OpenCode is working on it)."""
         return bool(self.unfinished_messages or self.stuck_parts or "compaction" in self.patterns)
 
 
@@ -263,6 +264,7 @@ class UndoResult:
     restored: int
     skipped: tuple[Skip, ...] = field(default_factory=tuple)
     events_appended: int = 0
+    interrupted: bool = False  # the run was killed while its journal was written: it changed nothing
 
 
 @dataclass(frozen=True)

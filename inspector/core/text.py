@@ -8,17 +8,39 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-# C0/C1 control characters except tab and newline; shown escaped, never sent to the terminal.
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# What must never reach a terminal as it is: C0 controls but tab and newline (ESC starts CSI/OSC
+# sequences: colours, the window title, OSC 52 clipboard writes), DEL, C1 controls (0x9b is CSI,
+# 0x9d OSC on terminals that read 8-bit controls), the bidi controls that reorder what is shown
+# (U+202A-U+202E, U+2066-U+2069, U+200E/U+200F, U+061C: "Trojan Source") and the line/paragraph
+# separators U+2028/U+2029. Joiners (U+200C/U+200D) stay: scripts and emoji need them.
+UNSAFE_CHARS = r"\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_UNSAFE_RE = re.compile(f"[{UNSAFE_CHARS}]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def printable(value: object, *, single_line: bool = False) -> str:
-    """Text from the database, made safe to print: control characters become ``\\xNN``."""
+    """Text from the database, made safe to print: the one sanitiser of every text output (CLI
+    and TUI). Control and bidi characters become visible ``\\x1b``/``\\u202e`` escapes;
+    ``single_line`` also turns tabs and newlines into spaces and ``⏎``."""
     text = "" if value is None else str(value)
-    text = _CONTROL_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    text = _UNSAFE_RE.sub(_escape, text)
     if single_line:
         text = text.replace("\t", " ").replace("\n", " ⏎ ")
     return text
+
+
+def safe_json(value: Any, *, indent: int | None = None) -> str:
+    """JSON for a terminal: ``json.dumps`` (UTF-8 kept), with every character ``printable``
+    escapes written as a ``\\uXXXX`` escape, so ``json.loads`` gives back the exact value and no
+    control or bidi character reaches the screen raw (json.dumps already escapes C0 inside
+    strings; the newlines of ``indent`` stay). Not for rows written to the database
+    (``compact_json`` writes those as OpenCode does)."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    return _UNSAFE_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def now_ms() -> int:

@@ -19,6 +19,7 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
@@ -50,6 +51,7 @@ from inspector.core.model import ScanResult
 from inspector.core.opencode.live import LiveStatus
 from inspector.core.repair import operations
 from inspector.core.repair.journal import JournalProblem
+from inspector.core.text import printable
 
 from .config import AppConfig, wall_clock
 from .format import display_path, events_note, plural
@@ -131,6 +133,13 @@ class InspectorApp(App[None]):
             self.sub_title = "demo database"
         elif config.read_only:
             self.sub_title = "read-only"
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every toast (screens' ``notify`` ends here too): its text goes through ``printable``,
+        so a title, reason or error quoting the database cannot put escapes on the screen."""
+        super().notify(printable(message), title=printable(title, single_line=True), severity=severity,
+                       timeout=timeout, markup=markup)
 
     # lifecycle -------------------------------------------------------------------------
     def get_default_screen(self) -> Screen[None]:

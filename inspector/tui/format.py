@@ -1,8 +1,9 @@
 """Plain-text formatting shared by the screens: paths, times, pattern names, verdict labels.
 
 Everything here returns ``str``; widgets wrap it in ``Content``/``rich.text.Text`` so text from
-the database is never parsed as markup. ``printable`` (core) turns control characters such as
-``\\x1b`` into visible ``\\x1b`` escapes first.
+the database is never parsed as markup. Every field from the database is drawn through
+``one_line`` (or ``printable``, core's one sanitiser, for multi-line text), which turns control
+and bidi characters such as ``\\x1b`` and U+202E into visible ``\\x1b``/``\\u202e`` escapes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ VERDICT_LABELS = {
     "live": "live",
     "hung": "hung",
     "unknown": "unknown",
+    "unfixable": "unfixable",
     "ok": "ok",
     "recovered": "recovered",
 }
@@ -74,7 +76,7 @@ def part_headline(part: Part, now: int) -> str:
     if part.status == "pending" and started is None:
         timing = f"pending for {elapsed(part.time_created, now)}, never started"
     else:
-        timing = f"{part.status} for {elapsed(started or part.time_created, now)}"
+        timing = f"{one_line(part.status)} for {elapsed(started or part.time_created, now)}"
     return f"{one_line(part.tool)} · {timing}"
 
 

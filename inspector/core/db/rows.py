@@ -1,7 +1,10 @@
 """Rows of OpenCode's tables turned into the core's frozen dataclasses (every reader shares these).
 
-Text that ends up on a screen is made printable here, once; JSON that cannot be trusted raises
-``CorruptData`` naming the row, never a half-parsed value.
+Fields keep the database's text exactly (ids link sessions, directories are sent back to
+OpenCode, JSON output must round-trip); every text output passes them through
+``text.printable`` when it draws them. Only ``input_summary`` and ``input_json`` are renderings,
+made printable here. JSON that cannot be trusted raises ``CorruptData`` naming the row, never a
+half-parsed value.
 """
 
 from __future__ import annotations
@@ -21,10 +24,9 @@ OUTPUT_TAIL = 2000
 
 
 def chunks(items: Sequence[str], size: int = IN_CHUNK) -> Iterator[list[str]]:
+    """``items`` in slices small enough for one ``IN (…)`` list."""
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
-
-    """``items`` in slices small enough for one ``IN (…)`` list."""
 
 
 def load_json(row: Any, table: str) -> dict[str, Any]:
@@ -65,7 +67,7 @@ def message_from_row(row: Any, data: dict[str, Any]) -> Message:
 
 def part_from_row(row: Any, data: dict[str, Any]) -> Part:
     state: dict[str, Any] = data["state"] if isinstance(data.get("state"), dict) else {}
-    tool = printable(data.get("tool", "?"), single_line=True)
+    tool = str(data.get("tool", "?"))
     tool_input = state.get("input")
     metadata: dict[str, Any] = state["metadata"] if isinstance(state.get("metadata"), dict) else {}
     when: dict[str, Any] = state["time"] if isinstance(state.get("time"), dict) else {}
@@ -83,8 +85,8 @@ def part_from_row(row: Any, data: dict[str, Any]) -> Part:
         time_created=int(row.time_created),
         input_summary=input_summary(tool, tool_input),
         input_json=printable(input_json[:INPUT_JSON_LIMIT]),
-        title=printable(state.get("title")) if state.get("title") else None,
-        output_tail=printable(output[-OUTPUT_TAIL:]) if isinstance(output, str) else "",
+        title=str(state.get("title")) if state.get("title") else None,
+        output_tail=output[-OUTPUT_TAIL:] if isinstance(output, str) else "",
         child_session_id=child if isinstance(child, str) else None,
     )
 
@@ -99,8 +101,8 @@ def _session_of(items: tuple[tuple[str, Any], ...]) -> Session:
     values = dict(items)
     return Session(
         id=values["id"],
-        title=printable(values.get("title") or ""),
-        directory=printable(values.get("directory") or ""),
+        title=str(values.get("title") or ""),
+        directory=str(values.get("directory") or ""),
         parent_id=values.get("parent_id"),
         project_id=values.get("project_id"),
         version=values.get("version"),

@@ -1,11 +1,14 @@
 """The stuck patterns, in words a user understands: what happened and what recovery does.
 
-One table shared by the CLI (``show``), the TUI (detail and help screens) and the README.
+One table shared by the CLI (``show``), the TUI (detail and help screens) and the README. The
+texts name no CLI flag or TUI key: each front end adds its own hint.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+UPGRADE_ADVICE = "upgrade OpenCode to 1.18.15 or newer, then send the prompt again"
 
 
 @dataclass(frozen=True)
@@ -15,6 +18,7 @@ class Pattern:
     why: str
     repair: str
     fixable: bool = True
+    advice: str = ""  # not fixable: what the user must do instead (the "unfixable" verdict says it)
 
 
 PATTERNS: dict[str, Pattern] = {
@@ -76,8 +80,9 @@ PATTERNS: dict[str, Pattern] = {
             "Newer prompts sort before older messages by ID (OpenCode ≤ 1.18.14 after its id "
             "clock wrapped on 2026-08-14), so OpenCode never answers them: it thinks they were "
             "answered already, or it answers the old prompt again and again (a loop of replies).",
-            "Not fixable by editing the database: upgrade OpenCode to 1.18.15 or newer.",
+            f"Not fixable by editing the database: {UPGRADE_ADVICE}.",
             fixable=False,
+            advice=UPGRADE_ADVICE,
         ),
     )
 }
@@ -117,11 +122,18 @@ WARNINGS: dict[str, Risk] = {
 VERDICTS: dict[str, str] = {
     "stale": "Nothing is working on this session any more: safe to recover.",
     "live": "OpenCode is really working on this session right now: leave it alone.",
-    "hung": "OpenCode lists it busy, but nothing of it has moved for longer than --hung-after while "
-            "a tool runs: stop it through OpenCode (recover --abort-hung; the running tool is killed).",
-    "unknown": "OpenCode is running but could not be asked; recovering needs --force.",
+    "hung": "Busy in OpenCode, but nothing moved for longer than the hung threshold while a tool "
+            "runs: stop it through OpenCode (the tool is killed).",
+    "unknown": "OpenCode is running but could not be asked; a recovery must be forced.",
+    "unfixable": "ocinspect cannot fix it: nothing in the database is left to repair.",
     "ok": "Nothing is stuck in this session.",
 }
+
+
+def unfixable_reason(patterns: tuple[str, ...]) -> str:
+    """Why recovery cannot help a session whose only patterns are not fixable, and what to do."""
+    advice = "; ".join(dict.fromkeys(describe(p).advice for p in patterns if describe(p).advice))
+    return f"ocinspect cannot fix it: {advice or 'nothing in the database is left to repair'}"
 
 
 def describe_warning(name: str) -> Risk:

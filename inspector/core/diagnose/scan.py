@@ -24,6 +24,7 @@ from inspector.core.db.store import Store
 from inspector.core.diagnose import idwrap
 from inspector.core.diagnose.findings import Findings, collect
 from inspector.core.diagnose.hung import classify
+from inspector.core.diagnose.patterns import unfixable_reason
 from inspector.core.diagnose.tree import chain_of, depth_of, spread_chain_verdicts, tree_order
 from inspector.core.errors import SessionNotFound
 from inspector.core.model import Diagnosis, Message, Part, ScanResult, Session
@@ -248,7 +249,7 @@ def _diagnose(
             times.append(found.compacting[sid])
         children = set(stuck_children[sid])
         children |= {p.child_session_id for p in by_session[sid] if p.child_session_id in stuck_ids}
-        diagnoses[sid] = Diagnosis(
+        diag = Diagnosis(
             session=session,
             verdict=verdict,
             patterns=tuple(patterns),
@@ -260,6 +261,9 @@ def _diagnose(
             live_reason=reason,
             warnings=warnings,
         )
+        if verdict in ("stale", "unknown") and not diag.repairable:  # OpenCode not working on it
+            diag = replace(diag, verdict="unfixable", live_reason=unfixable_reason(diag.patterns))
+        diagnoses[sid] = diag
     return spread_chain_verdicts(diagnoses)
 
 

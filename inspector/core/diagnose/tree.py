@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from inspector.core.model import Diagnosis, ScanResult
 
-_VERDICT_RANK = {"hung": 3, "live": 3, "unknown": 2, "stale": 1, "ok": 0}
+_VERDICT_RANK = {"hung": 3, "live": 3, "unknown": 2, "stale": 1, "unfixable": 1, "ok": 0}
 
 
 def chain_of(session_id: str, diagnoses: dict[str, Diagnosis]) -> list[str]:
@@ -31,7 +31,7 @@ def spread_chain_verdicts(diagnoses: dict[str, Diagnosis]) -> dict[str, Diagnosi
     """A chain is one unit: if any member is live (or unknown), so is the whole chain."""
     result = dict(diagnoses)
     for sid, diag in diagnoses.items():
-        if not diag.is_stuck or diag.verdict == "stale":
+        if not diag.is_stuck or diag.verdict in ("stale", "unfixable"):
             continue
         for other in chain_of(sid, diagnoses):
             current = result[other]

@@ -171,6 +171,9 @@ class JournalRun:
     undone: bool
     finished: bool
     undone_at: int | None = None  # the time of the first ``undo`` record, when it has one
+    # killed while its journal was being written: nothing was committed (the first commit waits
+    # until the whole journal is on disk), so there is nothing to undo
+    interrupted: bool = False
 
 
 @dataclass(frozen=True)
@@ -209,22 +212,36 @@ class _Unreadable(_Damaged):
 def read_run(path: Path) -> JournalRun:
     """The run in ``path``; ``JournalError`` naming the file when it is not a whole run."""
     try:
-        return _parse(path)
+        run = _parse(path)
     except _Unreadable as unreadable:
         raise JournalError(f"the journal {path} {unreadable.reason}") from None
     except _Damaged as damage:
         raise JournalError(f"the journal {path} is damaged ({damage.reason})") from None
+    if run.interrupted:
+        raise JournalError(f"the journal {path} is damaged ({CUT_OFF})")
+    return run
+
+
+_AFTER_THE_UNITS = {"committed", "observed", "skipped", "done"}  # records a run writes once it writes rows
+CUT_OFF = ("cut off while its journal was being written (a kill?): such a run committed nothing, unless "
+           "the file was cut later")
 
 
 def iter_runs(directory: Path, problems: list[JournalProblem] | None = None) -> Iterator[JournalRun]:
-    """Runs in the journal, newest first. A file that is not a whole run is skipped and, when
-    ``problems`` is given, added to it (front ends show each as one warning)."""
+    """Runs in the journal, newest first. A file that is not a whole run (damaged, or cut off
+    while it was written) is skipped and, when ``problems`` is given, added to it (front ends
+    show each as one warning)."""
     for path in _run_paths(directory):
         try:
-            yield _parse(path)
+            run = _parse(path)
         except _Damaged as damage:
             if problems is not None:
                 problems.append(damage.problem(path))
+            continue
+        if not run.interrupted:
+            yield run
+        elif problems is not None and not run.undone:
+            problems.append(JournalProblem(path, CUT_OFF, run.run_id, run.database))
 
 
 def find_run(
@@ -259,17 +276,22 @@ def find_run(
                 problems.append(damage.problem(path))
             continue
         if run.database == database and not run.undone:
-            return run
+            return run  # a run cut off while written too: ``recover.undo`` checks what it changed
     raise RunNotFound(f"no recovery run to undo for {database} (journal: {directory})")
 
 
 def _undo_refused(path: Path, damage: _Damaged, directory: Path) -> JournalError:
     if isinstance(damage, _Unreadable):
         return JournalError(f"the journal {path} {damage.reason}; nothing was restored")
+    return damaged_run(path, damage.reason)
+
+
+def damaged_run(path: Path, reason: str) -> JournalError:
+    """Undo refused: the run's journal does not say every row the run changed."""
     return JournalError(
-        f"the journal {path} is damaged ({damage.reason}): ocinspect cannot tell every row that run "
+        f"the journal {path} is damaged ({reason}): ocinspect cannot tell every row that run "
         f"changed, so nothing was restored; undo an older run by its id (see 'ocinspect runs') or "
-        f"move that file out of {directory}"
+        f"move that file out of {path.parent}"
     )
 
 
@@ -297,9 +319,10 @@ def _parse(path: Path) -> JournalRun:
     units: list[dict[str, Any]] = []
     committed: set[int] = set()
     undone_at: int | None = None
-    undone = finished = False
+    undone = finished = past_units = False
     for number, record in records[1:]:
         kind = record["kind"]
+        past_units |= kind in _AFTER_THE_UNITS
         if kind == "run":
             raise _Damaged(f"a second run header on line {number}", header)
         if kind == "unit":
@@ -321,7 +344,8 @@ def _parse(path: Path) -> JournalRun:
             if not undone and _is_int(record.get("time")):
                 undone_at = record["time"]
             undone = True
-    if len(units) != header["units"]:
+    interrupted = len(units) < header["units"] and not past_units
+    if len(units) != header["units"] and not interrupted:
         raise _Damaged(f"cut off: it holds {len(units)} of the {header['units']} units its header "
                        "announces", header)
     for unit in units:
@@ -338,6 +362,7 @@ def _parse(path: Path) -> JournalRun:
         undone=undone,
         finished=finished,
         undone_at=undone_at,
+        interrupted=interrupted,
     )
 
 

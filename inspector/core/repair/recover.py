@@ -36,6 +36,7 @@ from inspector.core.db import queries as q
 from inspector.core.db.ranges import Progress
 from inspector.core.db.rows import chunks
 from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, Store, open_store
+from inspector.core.diagnose.patterns import unfixable_reason
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.diagnose.tree import chain_of
 from inspector.core.errors import CorruptData, DatabaseLocked, InspectorError, SessionNotFound
@@ -53,7 +54,17 @@ from inspector.core.model import (
 )
 from inspector.core.opencode.live import LiveStatus
 from inspector.core.repair.cas import LOG_MOVED, Conflict, current_image, describe_drift, write_change
-from inspector.core.repair.journal import JournalProblem, JournalWriter, append, find_run, journal_dir, new_run_id
+from inspector.core.repair.journal import (
+    CUT_OFF,
+    JournalProblem,
+    JournalRun,
+    JournalWriter,
+    append,
+    damaged_run,
+    find_run,
+    journal_dir,
+    new_run_id,
+)
 from inspector.core.text import compact_json, now_ms, printable
 
 ABORT_ERROR = "Tool execution aborted"
@@ -128,8 +139,8 @@ def plan(
         if not diag.repairable:
             placed.add(sid)
             if diag.is_stuck:
-                nothing.append(Skip(sid, "ignores-prompts cannot be fixed by editing the database; upgrade OpenCode",
-                                    kind="ignores-prompts"))
+                reason = diag.live_reason if diag.verdict == "unfixable" else unfixable_reason(diag.patterns)
+                nothing.append(Skip(sid, reason, kind="ignores-prompts"))
             else:
                 nothing.append(Skip(sid, "nothing stuck in this session", kind="nothing-stuck"))
             continue
@@ -437,6 +448,8 @@ def undo(
     run = find_run(directory, run_id, str(database), problems)
     if Path(run.database) != Path(database).resolve():
         raise InspectorError(f"run {run.run_id} was made on {run.database}, not on {database}")
+    if run.interrupted:
+        return _undo_interrupted(run, database, busy_timeout_ms=busy_timeout_ms, now=now)
     store = open_store(database, write=True, busy_timeout_ms=busy_timeout_ms)
     restored = appended = 0
     skipped: list[Skip] = []
@@ -462,6 +475,23 @@ def undo(
         "restored": restored, "events": appended, "skipped": [s.__dict__ for s in skipped],
     })
     return UndoResult(run_id=run.run_id, restored=restored, skipped=tuple(skipped), events_appended=appended)
+
+
+def _undo_interrupted(run: JournalRun, database: str | Path, *, busy_timeout_ms: int, now: int) -> UndoResult:
+    """A run cut off while its journal was written committed nothing (its first commit waits for
+    the whole journal on disk) — unless the file was cut later: then some row still holds what the
+    run wrote, the journal does not name every such row, and undo refuses as for any damage."""
+    store = open_store(database, busy_timeout_ms=busy_timeout_ms)
+    try:
+        with store.read() as conn:
+            for unit in run.units:
+                for change in map(_journaled_change, unit["changes"]):
+                    if current_image(conn, change, change.after) == change.after:
+                        raise damaged_run(run.path, CUT_OFF.split(":")[0] + ", yet rows hold what it wrote")
+    finally:
+        store.dispose()
+    append(run.path, {"kind": "undo", "time": now, "restored": 0, "events": 0, "skipped": []})
+    return UndoResult(run_id=run.run_id, restored=0, interrupted=True)
 
 
 def _log_restored(conn: Connection, written: list[RowChange], ids: eventlog.EventIds, now: int) -> int:

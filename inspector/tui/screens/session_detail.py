@@ -44,7 +44,8 @@ def head_content(diag: Diagnosis, result: ScanResult, recovered: frozenset[str],
     return Content("\n").join(lines)
 
 
-_VERDICT_STYLE = {"stale": "$warning", "live": "$success", "hung": "$error", "unknown": "$secondary", "recovered": "$success"}
+_VERDICT_STYLE = {"stale": "$warning", "live": "$success", "hung": "$error", "unknown": "$secondary",
+                  "unfixable": "$error", "recovered": "$success"}
 
 
 def why_content(diag: Diagnosis, now: int) -> Content:
@@ -93,7 +94,7 @@ def recovery_content(diag: Diagnosis, read_only: bool) -> Content:
         ))
     verdict = diag.verdict
     line = Content.assemble((f"Verdict {verdict}: ", "bold"), VERDICTS.get(verdict, ""))
-    if verdict in ("live", "unknown"):  # a hung session's reason is already under "Why"
+    if verdict in ("live", "unknown", "unfixable"):  # a hung session's reason is already under "Why"
         line = Content.assemble(line, " ", (one_line(diag.live_reason), "$warning"))
     lines.append(line)
     if read_only:

@@ -34,6 +34,8 @@ def preview_content(diag: Diagnosis | None, *, now: int, recovered: frozenset[st
         lines.append(Content.assemble((first.title + ": ", "bold"), first.why))
         if verdict in ("live", "unknown"):
             lines.append(Content.assemble((f"{verdict}: ", "bold $warning"), one_line(diag.live_reason)))
+        elif verdict == "unfixable":
+            lines.append(Content.assemble(("unfixable: ", "bold $error"), one_line(diag.live_reason)))
         for part in diag.stuck_parts[:2]:
             lines.append(Content.assemble(("▸ " + part_headline(part, now), "bold"), "  ", part_what(part)))
         if len(diag.stuck_parts) > 2:

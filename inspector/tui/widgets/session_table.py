@@ -95,6 +95,7 @@ class SessionTable(DataTable[Text]):
         "session-table--live",
         "session-table--hung",
         "session-table--unknown",
+        "session-table--unfixable",
         "session-table--ok",
         "session-table--recovered",
         "session-table--muted",
