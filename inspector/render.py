@@ -84,14 +84,6 @@ def run_json(result: RunResult) -> dict[str, Any]:
     }
 
 
-HUNG_FLAG = " (use --abort-hung)"
-
-
-def skip_reason(skip: Skip) -> str:
-    """A skip's reason, with the CLI's flag where the core says "stop it through OpenCode"."""
-    return skip.reason + HUNG_FLAG if skip.reason.startswith("hung:") else skip.reason
-
-
 def undo_json(result: UndoResult) -> dict[str, Any]:
     return {
         "run_id": result.run_id,
