@@ -480,7 +480,8 @@ class InspectorApp(App[None]):
     def _undo_ready(self, event: UndoReady) -> None:
         if isinstance(self.screen, ConfirmUndo):
             return
-        self.push_screen(ConfirmUndo(event.prepared, titles=self._titles()), callback=self._undo_confirmed)
+        titles = {**event.prepared.titles, **self._titles()}
+        self.push_screen(ConfirmUndo(event.prepared, titles=titles), callback=self._undo_confirmed)
 
     def _undo_confirmed(self, prepared: operations.UndoPrepared | None) -> None:
         if prepared is None:

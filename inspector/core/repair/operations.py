@@ -11,12 +11,15 @@ OpenCode runs on the database. A front end renders a :class:`Prepared` (and asks
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from inspector.core.db import queries as q
 from inspector.core.db.ranges import Progress
-from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, backup, open_store, roll_back_hot_journal
+from inspector.core.db.rows import chunks
+from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, Store, backup, open_store, roll_back_hot_journal
 from inspector.core.defaults import DEFAULT_HUNG_AFTER_MS
 from inspector.core.errors import RepairRefused, WritesDisabled
 from inspector.core.model import Plan, RunResult, ScanResult, Skip, UndoResult
@@ -196,6 +199,7 @@ class UndoPrepared:
 
     request: UndoRequest
     run: JournalRun
+    titles: Mapping[str, str] = field(default_factory=dict)  # session id -> title, to show what is undone
 
     @property
     def sessions(self) -> tuple[str, ...]:
@@ -214,13 +218,26 @@ def prepare_undo(request: UndoRequest, problems: list[JournalProblem] | None = N
     path = Path(request.database)
     roll_back_hot_journal(path, busy_timeout_ms=request.busy_timeout_ms)
     store = open_store(path, busy_timeout_ms=request.busy_timeout_ms)  # the file and schema first
-    store.dispose()
-    store.require_v1()
-    live = request.live if request.live is not None else detect(path)
-    if live.running is not False and not request.force:
-        raise RepairRefused(f"{live.detail or 'OpenCode may be running'}; undo refused", hint="force")
-    run = find_run(request.journal_directory or journal_dir(), request.run_id, str(path), problems)
-    return UndoPrepared(request=request, run=run)
+    try:
+        store.require_v1()
+        live = request.live if request.live is not None else detect(path)
+        if live.running is not False and not request.force:
+            raise RepairRefused(f"{live.detail or 'OpenCode may be running'}; undo refused", hint="force")
+        run = find_run(request.journal_directory or journal_dir(), request.run_id, str(path), problems)
+        prepared = UndoPrepared(request=request, run=run)
+        return replace(prepared, titles=session_titles(store, prepared.sessions))
+    finally:
+        store.dispose()
+
+
+def session_titles(store: Store, session_ids: Sequence[str]) -> dict[str, str]:
+    """Titles of ``session_ids`` as the database holds them now (the text is data: shown escaped)."""
+    titles: dict[str, str] = {}
+    with store.read() as conn:
+        for chunk in chunks(list(session_ids)):
+            for row in conn.execute(q.sessions_by_id(["id", "title"]), {"ids": chunk}):
+                titles[row.id] = row.title or ""
+    return titles
 
 
 def execute_undo(prepared: UndoPrepared) -> UndoResult:
