@@ -78,6 +78,7 @@ async def main() -> None:
         ("detail-subagent-chain", ["open"], {"open_id": ids.subagent_parent, "size": (120, 44)}),
         ("confirm-recover-all", ["R"], {}),
         ("after-recovery", ["a", "R", "y"], {}),
+        ("confirm-undo", ["R", "y", "u"], {}),
         ("help", ["question_mark"], {"size": (120, 44)}),
     ]
     with mock.patch.object(journal.secrets, "token_hex", lambda n=3: "c0ffee"):  # stable run ids
