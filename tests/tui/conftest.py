@@ -8,6 +8,7 @@ The journal goes to ``$XDG_STATE_HOME`` under ``tmp_path`` (see the root ``isola
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,17 @@ async def settle(pilot: Pilot[Any]) -> None:
             if not any(w.is_running for w in app.workers):
                 return
     raise AssertionError("the app did not settle")
+
+
+async def eventually(pilot: Pilot[Any], condition: Callable[[], bool], seconds: float = 30.0) -> bool:
+    """Let the app run until ``condition()`` holds, by the clock, not by a count of pauses: a
+    machine under load (CI with both cores busy) gets the time it needs, a fast one no delay."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await pilot.pause(0.05)
+    return True
 
 
 async def press(pilot: Pilot[Any], *keys: str) -> None:

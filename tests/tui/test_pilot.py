@@ -38,6 +38,7 @@ from .conftest import (
     app_for,
     busy_live,
     dump,
+    eventually,
     notifications,
     press,
     query,
@@ -304,7 +305,7 @@ async def test_command_palette_recover_all(fixture_copy) -> None:
         await settle(pilot)
         await press(pilot, "ctrl+p")
         await pilot.press(*"Recover all stale")
-        await pilot.pause(0.3)
+        assert await eventually(pilot, lambda: "Recover all stale sessions" in screen_text(app))
         await press(pilot, "enter")
         assert isinstance(app.screen, ConfirmRecovery)
         await press(pilot, "y")
@@ -359,12 +360,7 @@ async def test_watch_mode_refreshes_when_the_database_changes(fixture_copy) -> N
         finally:
             store.dispose()
         recover.apply(the_plan, now=NOW)
-        for _ in range(60):
-            await pilot.pause(0.05)
-            await settle(pilot)
-            if listed(app) == [TWO[1]]:
-                break
-        assert listed(app) == [TWO[1]]
+        assert await eventually(pilot, lambda: listed(app) == [TWO[1]]), listed(app)
 
 
 async def test_vanished_database_is_a_notification_not_a_crash(fixture_copy, tmp_path: Path) -> None:
@@ -373,13 +369,13 @@ async def test_vanished_database_is_a_notification_not_a_crash(fixture_copy, tmp
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         (tmp_path / db).rename(tmp_path / "moved.db")
-        await pilot.pause(0.2)
+        assert await eventually(pilot, lambda: any(n.startswith("Database vanished") for n in notifications(app)))
         await press(pilot, "ctrl+r")
         assert app.is_running and listed(app) == [BASH]
         assert any(n.startswith("Database vanished") for n in notifications(app))
         assert any("no such file" in n for n in notifications(app))
         (tmp_path / "moved.db").rename(tmp_path / db)
-        await pilot.pause(0.2)
+        assert await eventually(pilot, lambda: any("The database is back" in n for n in notifications(app)))
         await settle(pilot)
         assert listed(app) == [BASH]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from inspector.core.diagnose.refresh import Watched
 from inspector.tui.widgets import SessionTable
 
-from .conftest import SIZE, app_for, settle
+from .conftest import SIZE, app_for, eventually, settle
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITER = ROOT / "bench" / "busy_writer.py"
@@ -38,12 +38,9 @@ def shown_parts(app) -> set[str]:
     return {p.id for d in result.stuck for p in d.stuck_parts} if result else set()
 
 
-async def wait_for(pilot, condition, rounds: int = 200) -> bool:
-    for _ in range(rounds):
-        if condition():
-            return True
-        await pilot.pause(0.05)
-    return condition()
+async def wait_for(pilot, condition) -> bool:
+    """By the clock (see ``conftest.eventually``): under load a refresh may take longer."""
+    return await eventually(pilot, condition)
 
 
 def in_wal_mode(db: Path) -> Path:
