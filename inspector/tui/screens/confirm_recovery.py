@@ -18,7 +18,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Label, Static
 
 from inspector.core.errors import InspectorError
@@ -29,6 +28,7 @@ from inspector.core.repair.operations import Prepared
 from ..format import one_line, plural
 from ..widgets import PlanView
 from ..widgets.plan_view import plan_summary
+from .confirm_base import ConfirmScreen
 
 ABORT_HEADING = "Abort through OpenCode: the running tool is killed"
 
@@ -61,7 +61,7 @@ def abort_content(aborts: tuple[AbortTarget, ...], titles: Mapping[str, str]) ->
     return Content("\n").join(lines)
 
 
-class ConfirmRecovery(ModalScreen["Prepared | None"]):
+class ConfirmRecovery(ConfirmScreen[Prepared]):
     """``y``/``enter`` applies, ``n``/``escape`` cancels, ``f`` toggles force."""
 
     BINDING_GROUP_TITLE = "Confirm recovery"
@@ -139,20 +139,9 @@ class ConfirmRecovery(ModalScreen["Prepared | None"]):
             return
         self.dismiss(self.prepared)
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
     def action_toggle_force(self) -> None:
         if self.query_one("#force", Checkbox).display:
             self.query_one("#force", Checkbox).toggle()
-
-    @on(Button.Pressed, "#confirm")
-    def _confirm_pressed(self) -> None:
-        self.action_confirm()
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel_pressed(self) -> None:
-        self.action_cancel()
 
     @on(Checkbox.Changed, "#force")
     def _force_changed(self, event: Checkbox.Changed) -> None:

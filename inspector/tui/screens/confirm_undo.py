@@ -10,18 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from inspector.core.repair.operations import UndoPrepared
 from inspector.core.text import local_time
 
 from ..format import one_line, plural
+from .confirm_base import ConfirmScreen
 
 _TABLE_WORDS = {"part": "tool part", "message": "message", "session": "session"}
 
@@ -42,7 +41,7 @@ def undo_content(prepared: UndoPrepared, titles: Mapping[str, str]) -> Content:
     return Content("\n").join(lines) if lines else Content("This run changed no rows.")
 
 
-class ConfirmUndo(ModalScreen["UndoPrepared | None"]):
+class ConfirmUndo(ConfirmScreen[UndoPrepared]):
     """``y``/``enter`` undoes the run, ``n``/``escape`` cancels."""
 
     BINDING_GROUP_TITLE = "Confirm undo"
@@ -60,14 +59,14 @@ class ConfirmUndo(ModalScreen["UndoPrepared | None"]):
     def compose(self) -> ComposeResult:
         run = self.prepared.run
         sessions = plural(len(self.prepared.sessions), "session")
-        with Vertical(id="undo-dialog"):
-            yield Label(f"Undo run {one_line(run.run_id)}?", id="undo-title", markup=False)
+        with Vertical(id="confirm-dialog"):
+            yield Label(f"Undo run {one_line(run.run_id)}?", id="confirm-title", markup=False)
             yield Static(Content(f"Made {local_time(run.created)}: {plural(self.prepared.rows, 'row')} of "
                                  f"{sessions} go back to what they held before. Rows changed since are "
                                  "left as they are."), id="undo-summary")
-            with VerticalScroll(id="undo-rows"):
+            with VerticalScroll(id="confirm-plan"):
                 yield Static(undo_content(self.prepared, self.titles))
-            with Horizontal(id="undo-buttons"):
+            with Horizontal(id="confirm-buttons"):
                 yield Button(Content("Undo (y)"), variant="warning", id="confirm", compact=True)
                 yield Button(Content("Cancel (n)"), id="cancel", compact=True)
 
@@ -77,13 +76,3 @@ class ConfirmUndo(ModalScreen["UndoPrepared | None"]):
     def action_confirm(self) -> None:
         self.dismiss(self.prepared)
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#confirm")
-    def _confirm_pressed(self) -> None:
-        self.action_confirm()
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel_pressed(self) -> None:
-        self.action_cancel()
