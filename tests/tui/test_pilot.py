@@ -6,6 +6,7 @@ No mocks under the TUI: every test runs the core on a private copy of a real Ope
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -490,3 +491,19 @@ async def test_the_confirm_dialog_says_the_id_wrap_risk(fixture_copy) -> None:
         shown = app.screen.query_one(PlanView).render()
         assert "Upgrade OpenCode to 1.18.15 or newer" in str(shown)
         await press(pilot, "n")
+
+
+async def test_header_says_when_the_scan_failed(fixture_copy, tmp_path: Path) -> None:
+    """Not "· scanning…" forever: the header says the scan failed (the empty state says why)."""
+    db = fixture_copy("stuck-bash")
+    conn = sqlite3.connect(tmp_path / db)
+    conn.execute("""UPDATE part SET data = '{"type":"tool","state":{"status":"running"'
+                    WHERE data LIKE '%"status":"running"%'""")
+    conn.commit()
+    conn.close()
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        header = screen_text(app).splitlines()[1]
+        assert "scan failed" in header and "scanning" not in header
+        assert any(n.startswith("Scan failed") and "corrupt JSON" in n for n in notifications(app))
