@@ -6,14 +6,19 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Schema = Literal["v1", "v2", "legacy"]
-Verdict = Literal["stale", "live", "hung", "unknown", "unfixable", "ok"]
+Verdict = Literal["stale", "live", "hung", "waiting", "unknown", "unfixable", "ok"]
+# Which shape of ``hung`` a session has: a tool that never returns, a model stream that keeps
+# stalling (OpenCode restarts the step, no output grows), or a retry that never ends.
+HangKind = Literal["tool-silent", "model-stalled", "retry-loop"]
+# How a person answers a pending permission through OpenCode (its own words for the reply).
+Answer = Literal["reject", "once"]
 # What a front end may offer to get past a refusal; each renders it in its own words (the CLI
 # names a flag, the TUI a key). Core text never names either.
-Hint = Literal["force", "abort-hung"]
+Hint = Literal["force", "abort-hung", "reject-waiting"]
 # Why a session or row was left alone, for programs to switch on (the reason is for people).
 SkipKind = Literal[
     "live", "unknown", "hung", "owner", "nothing-stuck", "ignores-prompts", "corrupt",
-    "conflict", "server", "locked", "cancelled", "gone", "unchanged", "changed", "other",
+    "conflict", "server", "locked", "cancelled", "gone", "unchanged", "changed", "waiting", "other",
 ]
 
 
@@ -85,6 +90,9 @@ class Diagnosis:
     live_reason: str = ""
     idle_ms: int | None = None  # live/hung only: how long nothing of its subagent chain has moved
     warnings: tuple[str, ...] = ()  # names in patterns.WARNINGS: risks of acting, not stuck states
+    hang: HangKind | None = None  # hung only: which shape
+    opencode_status: ServerStatus | None = None  # live/hung/waiting: what OpenCode reported
+    waiting_on: tuple[PendingRequest, ...] = ()  # waiting: what the person is asked
 
     @property
     def id(self) -> str:
@@ -274,6 +282,42 @@ class OpenCodeProcess:
 
 
 @dataclass(frozen=True)
+class ServerStatus:
+    """One session's entry in OpenCode's ``GET /session/status`` (absent there = idle).
+
+    ``type`` is ``busy`` or ``retry`` (then ``attempt``, ``message`` and ``next``, epoch ms, say
+    which try, why the last failed and when the next starts); ``raw`` is the object as sent
+    (JSON text), so ``--json`` can hand it on unchanged.
+    """
+
+    type: str
+    attempt: int | None = None
+    message: str = ""
+    next: int | None = None
+    raw: str = ""
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    """A permission or question a live OpenCode waits on a person for (``GET /permission``,
+    ``GET /question``). Text fields are the server's data: render them escaped."""
+
+    id: str  # per_… / que_…
+    session_id: str
+    kind: Literal["permission", "question"]
+    port: int  # the server that holds it: the answer must go there
+    directory: str = ""
+    permission: str = ""  # permission: which one ("bash", "edit", …)
+    patterns: tuple[str, ...] = ()  # permission: what it would allow ("echo ok")
+    command: str = ""  # permission: metadata.command where OpenCode gives one
+    question: str = ""  # question: the text asked (first question if several)
+    message_id: str = ""  # the tool call waiting on it
+    call_id: str = ""
+    since: int | None = None  # ms: when it was asked (the waiting tool part's start if not sent)
+    raw: str = ""  # the object as sent (JSON text)
+
+
+@dataclass(frozen=True)
 class LiveStatus:
     """What ``opencode.live.detect`` found. ``running`` is True/False, or None when we could not tell (then writes need --force).
 
@@ -293,6 +337,11 @@ class LiveStatus:
     unknown_reason: str = ""
     servers: tuple[tuple[str, int], ...] = ()  # directory -> the port that answered for it
     versions: tuple[tuple[int, str], ...] = ()  # port -> OpenCode version (GET /global/health)
+    statuses: tuple[tuple[str, ServerStatus], ...] = ()  # busy session -> its /session/status entry
+    requests: tuple[PendingRequest, ...] = ()  # pending permissions/questions of busy sessions
+    # session -> epoch ms of the newest progress event seen on GET /event (part delta/update),
+    # where a subscription was open (watch mode, the TUI); empty for a one-shot scan
+    progress: tuple[tuple[str, int], ...] = ()
 
     def verdict(self, session_id: str, directory: str) -> tuple[Verdict, str]:
         """(verdict, reason) for one session."""
@@ -313,6 +362,15 @@ class LiveStatus:
 
     def version_of(self, port: int) -> str | None:
         return next((v for p, v in self.versions if p == port), None)
+
+    def status_of(self, session_id: str) -> ServerStatus | None:
+        return next((st for sid, st in self.statuses if sid == session_id), None)
+
+    def requests_of(self, session_id: str) -> tuple[PendingRequest, ...]:
+        return tuple(r for r in self.requests if r.session_id == session_id)
+
+    def progress_of(self, session_id: str) -> int | None:
+        return next((ms for sid, ms in self.progress if sid == session_id), None)
 
     def port_of(self, session_id: str) -> int | None:
         """The port of the server that lists ``session_id`` busy (None if none does)."""
