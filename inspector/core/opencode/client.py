@@ -33,9 +33,10 @@ import socket
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from inspector.core.errors import InspectorError
+from inspector.core.model import PendingRequest, ServerStatus
 
 DEFAULT_TIMEOUT_S = 2.0
 PASSWORD_ENV = "OPENCODE_SERVER_PASSWORD"
@@ -237,6 +238,34 @@ class ServerClient:
             for sid, value in payload.items()
         }
 
+    def statuses(self, directory: str) -> dict[str, ServerStatus]:
+        """``GET /session/status`` with each entry whole: ``busy``, or ``retry`` with its attempt,
+        message and next try (OpenCode 1.18.33; older releases send the same objects)."""
+        payload = self.get("/session/status", directory=directory)
+        if not isinstance(payload, dict):
+            raise ServerBadResponse(
+                f"OpenCode on port {self.port}: /session/status is not a JSON object", port=self.port
+            )
+        return {str(sid): status_from(value) for sid, value in payload.items()}
+
+    def pending(self, directory: str) -> list[PendingRequest]:
+        """Pending ``/permission`` and ``/question`` requests of ``directory``, whole.
+
+        A release without one of the routes answers 404 there: that route is skipped.
+        """
+        found: list[PendingRequest] = []
+        for route, kind in (("/permission", "permission"), ("/question", "question")):
+            try:
+                payload = self.get(route, directory=directory)
+            except ServerHTTPError as exc:
+                if exc.status == 404:
+                    continue
+                raise
+            if isinstance(payload, list):
+                found.extend(request_from(item, kind, port=self.port, directory=directory)
+                             for item in payload if isinstance(item, dict) and item.get("sessionID"))
+        return found
+
     def abort(self, session_id: str, directory: str) -> Any:
         """``POST /session/{id}/abort``. OpenCode 1.18.33 answers ``true`` even for an idle or
         unknown session, so the answer proves nothing: watch ``session_status`` instead."""
@@ -320,3 +349,51 @@ def _parse_sse(response: http.client.HTTPResponse, where: dict[str, Any]) -> Ite
             event = value_text
         elif name == "id":
             event_id = value_text
+
+
+def status_from(value: Any) -> ServerStatus:
+    """One ``/session/status`` entry (an object, or a bare string from an odd server)."""
+    if not isinstance(value, dict):
+        return ServerStatus(type=str(value), raw=json.dumps(value))
+    attempt = value.get("attempt")
+    nxt = value.get("next")
+    return ServerStatus(
+        type=str(value.get("type")),
+        attempt=attempt if isinstance(attempt, int) and not isinstance(attempt, bool) else None,
+        message=value.get("message") if isinstance(value.get("message"), str) else "",
+        next=nxt if isinstance(nxt, int) and not isinstance(nxt, bool) else None,
+        raw=json.dumps(value, ensure_ascii=False),
+    )
+
+
+def request_from(item: dict[str, Any], kind: Literal["permission", "question"], *, port: int,
+                 directory: str = "") -> PendingRequest:
+    """A ``/permission`` or ``/question`` entry as OpenCode 1.18.33 lists it (other keys ignored)."""
+    def text(value: Any) -> str:
+        return value if isinstance(value, str) else ""
+
+    def obj(value: Any) -> dict[str, Any]:
+        return value if isinstance(value, dict) else {}
+
+    def seq(value: Any) -> list[Any]:
+        return value if isinstance(value, list) else []
+
+    tool, metadata = obj(item.get("tool")), obj(item.get("metadata"))
+    patterns, questions = seq(item.get("patterns")), seq(item.get("questions"))
+    first = obj(questions[0]) if questions else {}
+    created = obj(item.get("time")).get("created")
+    return PendingRequest(
+        id=text(item.get("id")),
+        session_id=text(item.get("sessionID")),
+        kind=kind,
+        port=port,
+        directory=directory,
+        permission=text(item.get("permission")) or text(item.get("type")),
+        patterns=tuple(p for p in patterns if isinstance(p, str)),
+        command=text(metadata.get("command")),
+        question=text(first.get("question")),
+        message_id=text(tool.get("messageID")),
+        call_id=text(tool.get("callID")),
+        since=created if isinstance(created, int) and not isinstance(created, bool) else None,
+        raw=json.dumps(item, ensure_ascii=False),
+    )
