@@ -254,7 +254,9 @@ class ServerClient:
         A release without one of the routes answers 404 there: that route is skipped.
         """
         found: list[PendingRequest] = []
-        for route, kind in (("/permission", "permission"), ("/question", "question")):
+        routes: tuple[tuple[str, Literal["permission", "question"]], ...] = (
+            ("/permission", "permission"), ("/question", "question"))
+        for route, kind in routes:
             try:
                 payload = self.get(route, directory=directory)
             except ServerHTTPError as exc:
@@ -360,7 +362,7 @@ def status_from(value: Any) -> ServerStatus:
     return ServerStatus(
         type=str(value.get("type")),
         attempt=attempt if isinstance(attempt, int) and not isinstance(attempt, bool) else None,
-        message=value.get("message") if isinstance(value.get("message"), str) else "",
+        message=message if isinstance(message := value.get("message"), str) else "",
         next=nxt if isinstance(nxt, int) and not isinstance(nxt, bool) else None,
         raw=json.dumps(value, ensure_ascii=False),
     )
