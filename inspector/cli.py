@@ -286,10 +286,16 @@ def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool, hun
 @cli.command()
 @click.argument("session_id")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--timeline", is_flag=True, help="Tell the last turns' story (prompts, tools, steps) up to where it stopped.")
+@click.option("--turns", type=click.IntRange(1, 50), default=3, show_default=True, metavar="N",
+              help="With --timeline: how many turns.")
 @hung_after_option
 @pass_settings
-def show(settings: Settings, session_id: str, as_json: bool, hung_after: int | None) -> None:
+def show(settings: Settings, session_id: str, as_json: bool, timeline: bool, turns: int, hung_after: int | None) -> None:
     """Explain one session: its unfinished turns, stuck tools and subagents."""
+    if timeline:
+        show_timeline(settings, session_id, turns=turns, as_json=as_json)
+        return
     from inspector.core.diagnose.scan import scan_related
     from inspector.render import scan_json, show_text
 
@@ -302,6 +308,18 @@ def show(settings: Settings, session_id: str, as_json: bool, hung_after: int | N
         emit_json(payload)
     else:
         echo_lines(show_text(diag, result))
+
+
+def show_timeline(settings: Settings, session_id: str, *, turns: int, as_json: bool) -> None:
+    """``show --timeline``: the story only (no scan, no liveness check: two index reads)."""
+    from inspector.core.diagnose.timeline import read_timeline
+    from inspector.render_timeline import timeline_json, timeline_text
+
+    story = read_timeline(settings.store(), session_id, turns=turns)
+    if as_json:
+        emit_json(timeline_json(story))
+    else:
+        echo_lines(timeline_text(story))
 
 
 @cli.command()
