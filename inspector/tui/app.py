@@ -72,7 +72,17 @@ from .messages import (
     UndoFinished,
     UndoReady,
 )
-from .screens import ConfirmRecovery, ConfirmUndo, HelpScreen, SessionDetailScreen, SessionsScreen, UnsupportedScreen
+from .screens import (
+    ConfirmRecovery,
+    ConfirmUndo,
+    HelpScreen,
+    PartScreen,
+    SessionDetailScreen,
+    SessionsScreen,
+    TimelineScreen,
+    UnsupportedScreen,
+)
+from .screens.timeline import StoryList
 from .widgets import SessionTable
 
 # How the TUI says what would get past a refusal (the core names no flag or key).
@@ -564,6 +574,8 @@ class InspectorApp(App[None]):
         return [
             ("Sessions list", [*SessionTable.BINDINGS, *SessionsScreen.BINDINGS]),
             ("Session detail", list(SessionDetailScreen.BINDINGS)),
+            ("Timeline", [*StoryList.BINDINGS, *TimelineScreen.BINDINGS]),
+            ("Part (whole)", list(PartScreen.BINDINGS)),
             ("Confirm recovery", list(ConfirmRecovery.BINDINGS)),
             ("Anywhere", list(self.BINDINGS)),
         ]

@@ -105,6 +105,51 @@ class TestSessionDetail:
         assert snap_compare(app_for(db), terminal_size=(80, 24), run_before=keys_then_settle("enter"))
 
 
+class TestTimeline:
+    """The turn's story (``t`` on the detail screen) and one part whole (``enter`` there)."""
+
+    def test_subagent_chain(self, snap_compare, fixture_copy) -> None:
+        db = fixture_copy("stuck-task")
+
+        async def run_before(pilot) -> None:
+            await settle(pilot)
+            pilot.app.open_session(TASK_PARENT)
+            await settle(pilot)
+            await pilot.press("t")
+            await settle(pilot)
+
+        assert snap_compare(app_for(db), terminal_size=(100, 30), run_before=run_before)
+
+    def test_crash_orphan_with_output(self, snap_compare, demo) -> None:
+        db, ids = demo
+
+        async def run_before(pilot) -> None:
+            await settle(pilot)
+            pilot.app.open_session(ids.crash_orphan)
+            await settle(pilot)
+            await pilot.press("t")
+            await settle(pilot)
+
+        assert snap_compare(app_for(db, demo=True), terminal_size=(100, 30), run_before=run_before)
+
+    def test_expanded_part(self, snap_compare, demo) -> None:
+        db, ids = demo
+
+        async def run_before(pilot) -> None:
+            await settle(pilot)
+            pilot.app.open_session(ids.crash_orphan)
+            await settle(pilot)
+            await pilot.press("t")
+            await settle(pilot)
+            await pilot.press("enter")
+            await settle(pilot)
+
+        assert snap_compare(app_for(db, demo=True), terminal_size=(100, 30), run_before=run_before)
+
+    def test_markup_and_escapes_are_literal(self, snap_compare, hostile) -> None:
+        assert snap_compare(app_for(hostile), terminal_size=(100, 30), run_before=keys_then_settle("enter", "t"))
+
+
 class TestConfirmRecovery:
     def test_one_session(self, snap_compare, fixture_copy) -> None:
         db = fixture_copy("stuck-bash")

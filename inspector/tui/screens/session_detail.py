@@ -19,6 +19,7 @@ from ..format import display_path, elapsed, one_line, plural, verdict_of
 from ..messages import RequestRecovery
 from ..state import AppState, app_state
 from ..widgets import PartCard, SessionLink
+from .timeline import TimelineScreen
 
 
 def _section(title: str) -> Static:
@@ -131,6 +132,8 @@ class SessionDetailScreen(Screen[None]):
                 tooltip="Return to the sessions list."),
         Binding("r", "recover_selected", "Recover", id="detail-recover",
                 tooltip="Recover this session (and its subagent chain) after a confirmation."),
+        Binding("t", "timeline", "Timeline", id="detail-timeline",
+                tooltip="The last turns' story up to where it stopped: prompts, tools, steps (enter opens a part)."),
     ]
 
     def __init__(self, session_id: str) -> None:
@@ -156,6 +159,9 @@ class SessionDetailScreen(Screen[None]):
         self.watch(self.app, "scan_result", self._redraw)
         self.watch(self.app, "recovered_ids", self._redraw)
         self.query_one("#detail").focus()
+
+    def action_timeline(self) -> None:
+        self.app.push_screen(TimelineScreen(self.session_id))
 
     def action_recover_selected(self) -> None:
         self.post_message(RequestRecovery((self.session_id,)))
