@@ -145,10 +145,10 @@ def stop_line(stop: Stop, now: int) -> str:
 
 
 def session_head(story: SessionTimeline) -> str:
-    via = f", subagent via {line(story.parent_part_id)}" if story.parent_part_id else ""
+    via = "  (subagent)" if story.parent_part_id else ""
     title = f"  {line(story.session.title)}" if story.session.title else ""
     first = story.messages[0].time_created if story.messages else None
-    since = f"  (from {day(first)})" if first is not None else ""
+    since = f"  from {day(first)}" if first is not None else ""
     return f"Session {line(story.session.id)}{title}{via}{since}"
 
 
