@@ -558,6 +558,50 @@ def run(settings: Settings, dry_run: bool, deep: bool, command: tuple[str, ...])
         fail(f"cannot start {command[0]!r}: {exc.strerror or exc}", 127)
 
 
+@cli.command()
+@click.argument("session_id")
+@click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False), help="Write the report to FILE (default: stdout).")
+@click.option("--json", "as_json", is_flag=True, help="The report as JSON (the same fields).")
+@click.option("--include-content", is_flag=True,
+              help="Include prompts, tool inputs and outputs, titles and paths (redacted by default).")
+@pass_settings
+def report(settings: Settings, session_id: str, output: str | None, as_json: bool, include_content: bool) -> None:
+    """Write a report on SESSION_ID to paste into an OpenCode bug report (Markdown).
+
+    OpenCode versions and schema of the database, the verdict and pattern, the stuck turn step
+    by step, the subagent chain, what ocinspect repaired (from its journal) and the platform.
+    Redacted by default: prompts, tool inputs and outputs, titles and paths are replaced by
+    their shape (<bash command, 42 chars>, ~/src/<project>), secret-looking text is removed,
+    and no environment, host or user name is included.
+    """
+    from inspector.core.report.build import build_report
+    from inspector.core.report.markdown import render
+    from inspector.core.text import printable, safe_json
+
+    if include_content:
+        say("ocinspect: warning: --include-content: the report holds prompts, tool inputs and outputs "
+            "and paths of this session; read it before sharing it", err=True)
+    store = settings.store()
+    problems: list[Any] = []
+    try:
+        doc = build_report(store, session_id, include_content=include_content, tool_version=__version__,
+                           problems=problems)
+    finally:
+        store.dispose()
+        warn_journal_problems(problems)
+    text = safe_json(doc, indent=2) + "\n" if as_json else printable(render(doc))
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if include_content else 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}")
+    say(f"ocinspect: report written to {output}", err=True)
+
+
 @cli.command("open")
 @click.argument("session_id")
 @click.option("--print", "--dry-run", "print_only", is_flag=True,
