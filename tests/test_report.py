@@ -159,3 +159,15 @@ def test_scrub_catches_each_family() -> None:
     cleaned = scrub(text)
     for bit in ("sk-ant", "ghp_", "AKIA", "eyJ", "bob", "pw@", "abcdefghijklmnopqrstu"):
         assert bit not in cleaned, bit
+
+
+@pytest.mark.parametrize("content", [False, True], ids=["redacted", "include-content"])
+def test_terminal_controls_from_the_database_stay_escaped(tmp_path: Path, content: bool) -> None:
+    from .hostile_db import build_hostile, unsafe_characters
+
+    db = tmp_path / "opencode.db"
+    ids = build_hostile(db)
+    for extra in ([], ["--json"]):
+        done = run("--db", str(db), "report", ids.parent, *extra, *(["--include-content"] if content else []))
+        assert done.exit_code == 0
+        assert unsafe_characters(done.stdout) == []
