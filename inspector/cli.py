@@ -41,6 +41,8 @@ EXIT CODES
 \b
 'ocinspect run -- COMMAND' ends as COMMAND (same process), so its exit code is
 COMMAND's; 2 if no COMMAND is given, 127 if COMMAND cannot be started.
+'ocinspect open SESSION_ID' ends as OpenCode (same process): 2 if the session or its
+project directory is gone, 127 if opencode is not on PATH.
 \b
 The database is found as OpenCode finds it: --db, then $OPENCODE_DB, then
 $XDG_DATA_HOME/opencode/opencode.db (default ~/.local/share/opencode/opencode.db).
@@ -232,7 +234,9 @@ def cli(ctx: click.Context, db: str | None, channel: str | None, busy_timeout: i
     ctx.obj = Settings(db, channel, busy_timeout, DEFAULT_HUNG_AFTER_MS if hung_after is None else hung_after,
                        read_only=read_only)
     if ctx.invoked_subcommand is None:
-        tui_app(ctx.obj, demo=demo).run()
+        launch = tui_app(ctx.obj, demo=demo).run()
+        if launch is not None:  # "open in OpenCode": Textual has given the terminal back by now
+            exec_launch(launch)
 
 
 def tui_app(settings: Settings, *, demo: bool) -> Any:
@@ -255,8 +259,9 @@ def tui_app(settings: Settings, *, demo: bool) -> Any:
         say(f"ocinspect: demo database at {path}", err=True)
         return make_app(path, demo=True, read_only=settings.read_only, journal_dir=directory / "journal",
                         busy_timeout_ms=settings.busy_timeout, hung_after_ms=settings.hung_after_ms)
-    return make_app(settings.path(), read_only=settings.read_only, busy_timeout_ms=settings.busy_timeout,
-                    hung_after_ms=settings.hung_after_ms)
+    path = settings.path()
+    return make_app(path, read_only=settings.read_only, busy_timeout_ms=settings.busy_timeout,
+                    hung_after_ms=settings.hung_after_ms, opencode_db=path if settings.db is not None else None)
 
 
 @cli.command()
@@ -569,6 +574,106 @@ def run(settings: Settings, dry_run: bool, deep: bool, command: tuple[str, ...])
         os.execv(executable, list(command))
     except OSError as exc:
         fail(f"cannot start {command[0]!r}: {exc.strerror or exc}", 127)
+
+
+@cli.command()
+@click.argument("session_id")
+@click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False), help="Write the report to FILE (default: stdout).")
+@click.option("--json", "as_json", is_flag=True, help="The report as JSON (the same fields).")
+@click.option("--include-content", is_flag=True,
+              help="Include prompts, tool inputs and outputs, titles and paths (redacted by default).")
+@pass_settings
+def report(settings: Settings, session_id: str, output: str | None, as_json: bool, include_content: bool) -> None:
+    """Write a report on SESSION_ID to paste into an OpenCode bug report (Markdown).
+
+    OpenCode versions and schema of the database, the verdict and pattern, the stuck turn step
+    by step, the subagent chain, what ocinspect repaired (from its journal) and the platform.
+    Redacted by default: prompts, tool inputs and outputs, titles and paths are replaced by
+    their shape (<bash command, 42 chars>, ~/src/<project>), secret-looking text is removed,
+    and no environment, host or user name is included.
+    """
+    from inspector.core.report.build import build_report
+    from inspector.core.report.markdown import render
+    from inspector.core.text import printable, safe_json
+
+    if include_content:
+        say("ocinspect: warning: --include-content: the report holds prompts, tool inputs and outputs "
+            "and paths of this session; read it before sharing it", err=True)
+    store = settings.store()
+    problems: list[Any] = []
+    try:
+        doc = build_report(store, session_id, include_content=include_content, tool_version=__version__,
+                           problems=problems)
+    finally:
+        store.dispose()
+        warn_journal_problems(problems)
+    text = safe_json(doc, indent=2) + "\n" if as_json else printable(render(doc))
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if include_content else 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}")
+    say(f"ocinspect: report written to {output}", err=True)
+
+
+@cli.command("open")
+@click.argument("session_id")
+@click.option("--print", "--dry-run", "print_only", is_flag=True,
+              help="Print the command (one shell line) instead of running it.")
+@pass_settings
+def open_(settings: Settings, session_id: str, print_only: bool) -> None:
+    """Continue SESSION_ID in OpenCode itself, in the session's project directory.
+
+    \b
+    ocinspect open ses_...            # opencode DIR --session ses_...
+    ocinspect open ses_... --print    # only say it
+
+    When an OpenCode serves this database, its TUI attaches to that server
+    (opencode attach http://127.0.0.1:PORT --session ID); otherwise OpenCode starts on the
+    session. This process becomes OpenCode: its terminal, signals and exit code. With --db,
+    OpenCode gets OPENCODE_DB set to that database.
+    """
+    from inspector.core.opencode.launch import plan_continue
+
+    path = settings.path()
+    store = settings.store()
+    try:
+        launch = plan_continue(store, session_id, database=path if settings.db is not None else None)
+    finally:
+        store.dispose()
+    if print_only:
+        say(launch.shell_line())
+        return
+    exec_launch(launch)
+
+
+def exec_launch(launch: Any) -> NoReturn:
+    """Replace this process with ``launch`` (an ``opencode.launch.Launch``): in its directory,
+    with its environment added; one error line and 127 when OpenCode is not on ``PATH``."""
+    import shutil
+
+    from inspector.core.opencode.launch import directory_problem
+
+    program = launch.argv[0]
+    if os.sep not in program and shutil.which(program) is None:
+        fail(f"{program} is not on PATH: install OpenCode (https://opencode.ai) or add its "
+             f"directory to PATH, then run: {launch.shell_line()}", 127)
+    executable = resolve_command(program)
+    problem = directory_problem(launch.cwd)  # checked again: the TUI may have run a while
+    if problem is not None:
+        fail(f"cannot open {launch.session_id} in OpenCode: {problem}", EXIT_ERROR)
+    env = {**os.environ, **dict(launch.env)}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.chdir(launch.cwd)
+        os.execve(executable, list(launch.argv), env)
+    except OSError as exc:
+        fail(f"cannot start {launch.argv[0]!r}: {exc.strerror or exc}", 127)
 
 
 def resolve_command(name: str) -> str:

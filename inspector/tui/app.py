@@ -48,6 +48,7 @@ from inspector.core.errors import (
     WritesDisabled,
 )
 from inspector.core.model import ScanResult
+from inspector.core.opencode.launch import Launch, continue_command, directory_problem
 from inspector.core.opencode.live import LiveStatus
 from inspector.core.repair import operations
 from inspector.core.repair.journal import JournalProblem
@@ -57,6 +58,7 @@ from .config import AppConfig, wall_clock
 from .format import display_path, events_note, plural
 from .messages import (
     CancelScan,
+    ContinueInOpenCode,
     DatabaseUnsupported,
     OpenSession,
     OperationFailed,
@@ -97,8 +99,10 @@ RESULT_TIMEOUT = 10.0  # seconds a recovery/undo result notification stays up
 UNSUPPORTED = (DatabaseNotFound, NotADatabase, SchemaUnsupported)
 
 
-class InspectorApp(App[None]):
-    """ocinspect's TUI; build it with :func:`make_app`."""
+class InspectorApp(App[Launch | None]):
+    """ocinspect's TUI; build it with :func:`make_app`. ``run()`` returns the OpenCode command
+    to hand the terminal to ("open in OpenCode"), or None: the CLI ``exec``s it once Textual
+    has restored the terminal."""
 
     CSS_PATH = "app.tcss"
     TITLE = "ocinspect"
@@ -552,6 +556,40 @@ class InspectorApp(App[None]):
     def _open_session(self, event: OpenSession) -> None:
         self.open_session(event.session_id)
 
+    @on(ContinueInOpenCode)
+    def _continue_requested(self, event: ContinueInOpenCode) -> None:
+        self.continue_in_opencode(event.session_id)
+
+    def continue_in_opencode(self, session_id: str) -> None:
+        """Quit and hand the terminal to OpenCode on ``session_id`` (the CLI ``exec``s it), or
+        say in one toast why that cannot work (demo, directory gone, OpenCode not installed)."""
+        import shutil
+
+        result = self.scan_result
+        diag = result.get(session_id) if result is not None else None
+        if diag is None:
+            self.notify("That session is not in the last scan.", severity="warning", markup=False)
+            return
+        if self.config.demo:
+            self.notify("This is the demo database: its sessions do not exist in OpenCode.",
+                        severity="warning", markup=False)
+            return
+        problem = directory_problem(diag.session.directory)
+        if problem is not None:
+            self.notify(f"Cannot open it in OpenCode: {problem}.", title="Open in OpenCode",
+                        severity="error", markup=False)
+            return
+        live = result.live if result is not None else None
+        port = live.server_for(diag.session.directory) if live is not None and live.running else None
+        launch = continue_command(diag.session, server_port=port,
+                                  version=live.version_of(port) if live is not None and port else None,
+                                  database=self.config.opencode_db)
+        if shutil.which(launch.argv[0]) is None:
+            self.notify(f"{launch.argv[0]} is not on PATH: install OpenCode, or run it yourself:\n"
+                        f"{launch.shell_line()}", title="Open in OpenCode", severity="error", markup=False)
+            return
+        self.exit(launch)
+
     @on(RequestRecovery)
     def _recovery_requested(self, event: RequestRecovery) -> None:
         self.request_recovery(None if event.session_ids is None else list(event.session_ids))
@@ -602,6 +640,9 @@ class InspectorApp(App[None]):
             yield SystemCommand("Recover selected session",
                                 "Recover the selected session (and its subagent chain) after confirming",
                                 partial(self.request_recovery, [selected]))
+            yield SystemCommand("Open selected session in OpenCode",
+                                "Quit ocinspect and continue the selected session in OpenCode",
+                                partial(self.continue_in_opencode, selected))
         yield SystemCommand("Recover all stale sessions", "Plan and confirm recovery of every stale session",
                             partial(self.request_recovery, None))
         yield SystemCommand("Undo last recovery", "Restore the rows changed by the last recovery run",
@@ -627,6 +668,7 @@ def make_app(
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
     hung_after_ms: int = DEFAULT_HUNG_AFTER_MS,
     abort_settle_s: float = 10.0,
+    opencode_db: Path | None = None,
 ) -> InspectorApp:
     """Build the app without running it (the CLI calls ``.run()``, tests use ``run_test``).
 
@@ -634,7 +676,8 @@ def make_app(
     ``journal_dir`` overrides the undo journal location; all three exist for tests/screenshots.
     ``busy_timeout_ms`` is the CLI's ``--busy-timeout`` (how long a write waits for OpenCode),
     ``hung_after_ms`` its ``--hung-after`` (when a busy session that does not move is hung);
-    ``abort_settle_s`` bounds the wait for OpenCode after an abort (shortened in tests).
+    ``abort_settle_s`` bounds the wait for OpenCode after an abort (shortened in tests);
+    ``opencode_db`` is the file OpenCode must open when a session is continued there (``--db``).
     """
     if now is None:
         clock: Callable[[], int] = wall_clock
@@ -646,6 +689,6 @@ def make_app(
     config = AppConfig(
         db_path=Path(db_path), read_only=read_only, demo=demo, clock=clock, live=live,
         journal_dir=journal_dir, watch_interval=watch_interval, busy_timeout_ms=busy_timeout_ms,
-        hung_after_ms=hung_after_ms, abort_settle_s=abort_settle_s,
+        hung_after_ms=hung_after_ms, abort_settle_s=abort_settle_s, opencode_db=opencode_db,
     )
     return InspectorApp(config)

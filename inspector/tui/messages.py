@@ -49,6 +49,13 @@ class Refreshed(Message):
 
 
 @dataclass
+class ContinueInOpenCode(Message):
+    """Quit ocinspect and continue this session in OpenCode (the CLI execs it)."""
+
+    session_id: str
+
+
+@dataclass
 class ScanFailed(Message):
     error: Exception
     generation: int

@@ -498,3 +498,58 @@ TIMELINE_PART_DETAIL = text(
     FROM p
     """
 )
+# -- the report (report/turn.py, report/build.py): indexes only, large text never fetched whole --
+
+
+def _guarded(path: str) -> str:
+    """``json_extract(data, path)``, NULL (not an error) where the row's JSON is corrupt."""
+    return f"CASE WHEN json_valid(data) THEN json_extract(data, '{path}') END"
+
+
+def _head(path: str) -> str:
+    return f"substr({_guarded(path)}, 1, :head)"
+
+
+def _length(path: str) -> str:
+    return f"length({_guarded(path)})"
+
+
+_REPORT_OUTPUT = "coalesce({}, {})".format(_guarded("$.state.output"), _guarded("$.state.metadata.output"))
+
+# Through message_session_time_created_id_idx: the newest messages of one session.
+REPORT_MESSAGES = text(
+    "SELECT id, time_created, json_valid(data) AS ok, "
+    f"{_guarded('$.role')} AS role, {_guarded('$.time.completed')} AS completed, "
+    f"{_guarded('$.parentID')} AS parent, {_guarded('$.modelID')} AS model_id, "
+    f"{_guarded('$.providerID')} AS provider_id, {_guarded('$.agent')} AS agent, "
+    f"{_guarded('$.finish')} AS finish, {_guarded('$.summary')} AS summary, "
+    f"{_guarded('$.cost')} AS cost, {_guarded('$.tokens')} AS tokens, "
+    f"{_guarded('$.error.name')} AS error_name, "
+    f"{_head('$.error.data.message')} AS error_head, {_length('$.error.data.message')} AS error_len "
+    "FROM message WHERE session_id = :sid ORDER BY time_created DESC, id DESC LIMIT :limit"
+)
+
+# Through part_message_id_id_idx: the parts of a few messages, heads and tails only.
+REPORT_PARTS = text(
+    "SELECT id, message_id, time_created, json_valid(data) AS ok, "
+    f"{_guarded('$.type')} AS type, {_guarded('$.tool')} AS tool, "
+    f"{_guarded('$.state.status')} AS status, {_guarded('$.state.time.start')} AS started, "
+    f"{_guarded('$.state.time.end')} AS ended, "
+    f"{_head('$.state.input')} AS input_head, {_length('$.state.input')} AS input_len, "
+    f"{_length('$.state.input.command')} AS command_len, "
+    f"substr({_REPORT_OUTPUT}, -:tail) AS output_tail, length({_REPORT_OUTPUT}) AS output_len, "
+    f"{_head('$.state.error')} AS error_head, {_length('$.state.error')} AS error_len, "
+    f"{_head('$.text')} AS text_head, {_length('$.text')} AS text_len, "
+    f"{_guarded('$.tokens')} AS tokens, {_guarded('$.cost')} AS cost, {_guarded('$.reason')} AS reason, "
+    f"{_guarded('$.state.metadata.sessionId')} AS child "
+    "FROM part WHERE message_id IN :ids ORDER BY message_id, id"
+).bindparams(bindparam("ids", expanding=True))
+
+# The session table is small (one row per conversation): which OpenCode releases wrote it.
+SESSION_VERSIONS = text(
+    "SELECT version, count(*) AS sessions, max(time_updated) AS last_updated FROM session "
+    "GROUP BY version ORDER BY last_updated DESC"
+)
+
+NEWEST_MIGRATION = text("SELECT id FROM migration ORDER BY time_completed DESC, id DESC LIMIT 1")
+NEWEST_DRIZZLE_MIGRATION = text("SELECT name FROM __drizzle_migrations ORDER BY id DESC LIMIT 1")

@@ -16,7 +16,7 @@ from inspector.core.model import Diagnosis, ScanResult
 from inspector.core.text import local_time
 
 from ..format import display_path, elapsed, one_line, plural, verdict_of
-from ..messages import RequestRecovery
+from ..messages import ContinueInOpenCode, RequestRecovery
 from ..state import AppState, app_state
 from ..widgets import PartCard, SessionLink
 from .timeline import TimelineScreen
@@ -134,6 +134,8 @@ class SessionDetailScreen(Screen[None]):
                 tooltip="Recover this session (and its subagent chain) after a confirmation."),
         Binding("t", "timeline", "Timeline", id="detail-timeline",
                 tooltip="The last turns' story up to where it stopped: prompts, tools, steps (enter opens a part)."),
+        Binding("o", "open_in_opencode", "OpenCode", id="detail-open-in-opencode",
+                tooltip="Quit ocinspect and continue this session in OpenCode, in its project directory."),
     ]
 
     def __init__(self, session_id: str) -> None:
@@ -165,6 +167,9 @@ class SessionDetailScreen(Screen[None]):
 
     def action_recover_selected(self) -> None:
         self.post_message(RequestRecovery((self.session_id,)))
+
+    def action_open_in_opencode(self) -> None:
+        self.post_message(ContinueInOpenCode(self.session_id))
 
     async def _redraw(self, _value: object = None) -> None:
         state = self.state

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Footer, Header, Input
 
 from inspector.core.model import ScanResult
 
-from ..messages import CancelScan, OpenSession, RequestRecovery, ToggleAllSessions
+from ..messages import CancelScan, ContinueInOpenCode, OpenSession, RequestRecovery, ToggleAllSessions
 from ..state import AppState, app_state
 from ..widgets import EmptyState, ScanProgress, SessionPreview, SessionTable, StatusLine, empty_state
 
@@ -26,6 +26,8 @@ class SessionsScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "recover_selected", "Recover", id="recover-session",
                 tooltip="Recover the highlighted session (and its subagent chain) after a confirmation."),
+        Binding("o", "open_in_opencode", "OpenCode", id="open-in-opencode",
+                tooltip="Quit ocinspect and continue the highlighted session in OpenCode, in its project directory."),
         Binding("R", "recover_all", "Recover all", id="recover-all",
                 tooltip="Recover every stale session after a confirmation that lists each change."),
         Binding("a", "toggle_all", "All/stuck", id="toggle-all-sessions",
@@ -158,6 +160,13 @@ class SessionsScreen(Screen[None]):
             self.notify("No session is selected.", severity="warning")
             return
         self.post_message(RequestRecovery((session_id,)))
+
+    def action_open_in_opencode(self) -> None:
+        session_id = self.selected_session_id
+        if session_id is None:
+            self.notify("No session is selected.", severity="warning")
+            return
+        self.post_message(ContinueInOpenCode(session_id))
 
     def action_recover_all(self) -> None:
         self.post_message(RequestRecovery(None))
