@@ -8,6 +8,7 @@ SQLite file as OpenCode 1.18.33 does on a reject; ``tests/e2e`` proves the real 
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -224,3 +225,141 @@ def test_waiting_without_a_known_request_is_refused_even_forced(waiting_db) -> N
     assert prepared.plan.is_empty and prepared.answers == ()
     (skip,) = prepared.refused
     assert (skip.kind, skip.hint) == ("waiting", None) and "did not say what is asked" in skip.reason
+
+
+# the CLI -----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def served(tmp_path: Path, monkeypatch):
+    """A waiting database (times from the real clock: the CLI has no pinned ``now``), a stand-in
+    listing its requests, and the liveness the scan sees pinned to that stand-in."""
+    from inspector.core.diagnose import scan as scan_module
+    from inspector.core.text import now_ms
+
+    db = tmp_path / "waiting.db"
+    ids = build_waiting(db, now_ms())
+    with StandIn(db, directory=DIR) as server:
+        ids.serve(server)
+        monkeypatch.setattr(scan_module, "detect", lambda path, directories=(): ids.live(server.port))
+        yield db, ids, server
+
+
+def run(db: Path, *args: str):
+    from click.testing import CliRunner
+
+    from inspector.cli import cli
+
+    return CliRunner().invoke(cli, ["--db", str(db), "recover", *args])
+
+
+def test_cli_refuses_a_waiting_session_and_names_the_flag(served) -> None:
+    from inspector.cli import CLI_HINTS
+
+    db, ids, server = served
+    before = dump(db)
+    result = run(db, ids.permission.session, "--yes")
+    assert result.exit_code == 3, result.output
+    assert f"Refused {ids.permission.session}: waiting for a person's answer: bash: echo ok (asked 3m ago)" in result.output
+    assert f"({CLI_HINTS['reject-waiting']})" in result.output and "--reject-waiting" in CLI_HINTS["reject-waiting"]
+    assert server.paths("POST") == [] and dump(db) == before
+
+
+def test_cli_dry_run_shows_what_would_be_answered_and_answers_nothing(served) -> None:
+    db, ids, server = served
+    before = dump(db)
+    result = run(db, ids.permission.session, "--reject-waiting", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "Answer through OpenCode" in result.output
+    assert f"  {ids.permission.session}: reject bash: echo ok (asked 3m ago)" in result.output
+    assert server.paths("POST") == [] and dump(db) == before
+    as_json = run(db, ids.permission.session, "--reject-waiting", "--dry-run", "--json")
+    (answer,) = json.loads(as_json.output)["answered"]
+    assert (answer["answer"], answer["sent"], answer["command"]) == ("reject", None, "echo ok")
+    assert answer["session_id"] == ids.permission.session and answer["since"] is not None
+
+
+def test_cli_rejects_through_opencode_and_opencode_closes_the_tool(served) -> None:
+    db, ids, server = served
+    result = run(db, ids.permission.session, "--reject-waiting", "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    (answer,) = json.loads(result.output)["answered"]
+    assert (answer["sent"], answer["settled"], answer["part_status"]) == (True, True, "error")
+    assert answer["route"] == f"/permission/per_{ids.permission.session}/reply"
+    assert server.answers == [(f"per_{ids.permission.session}", "reject")]
+    state = part_state(db, ids.permission.part)
+    assert (state["status"], state["error"]) == ("error", REJECTED_ERROR)
+
+
+def test_cli_all_allows_once_only_the_listed_session(served) -> None:
+    db, ids, server = served
+    result = run(db, "--all", "--reject-waiting", "--allow-once", ids.child.session, "--yes")
+    assert result.exit_code == 3, result.output  # the working session is live: refused
+    assert sorted(server.answers) == sorted([(f"per_{ids.permission.session}", "reject"),
+                                             (f"per_{ids.child.session}", "once"),
+                                             (f"que_{ids.question.session}", "reject")])
+    assert f"Allowed once {ids.child.session} bash: rm -rf build: allowed once through OpenCode" in result.output
+    assert f"Rejected {ids.permission.session} bash: echo ok: rejected through OpenCode" in result.output
+    assert part_state(db, ids.child.part)["status"] == "running"  # allowed: it runs
+    assert part_state(db, ids.question.part)["status"] == "error"
+
+
+def test_cli_all_never_allows_unless_listed(served) -> None:
+    db, ids, server = served
+    result = run(db, "--all", "--allow-once", ids.permission.session, "--yes")
+    assert server.answers == [(f"per_{ids.permission.session}", "once")]
+    assert result.exit_code == 3  # the others still wait: refused with the flag to use
+    assert f"Refused {ids.child.session}: waiting" in result.output
+
+
+def test_cli_help_names_the_flags() -> None:
+    from click.testing import CliRunner
+
+    from inspector.cli import cli
+
+    recover_help = CliRunner().invoke(cli, ["recover", "--help"]).output
+    assert "--reject-waiting" in recover_help and "--allow-once SESSION_ID" in recover_help
+    watch_help = CliRunner().invoke(cli, ["watch", "--help"]).output
+    assert "--reject-waiting-after DURATION" in watch_help
+
+
+# watch -------------------------------------------------------------------------------------------
+
+def test_watch_rejects_what_is_pending_too_long_and_never_allows(waiting_db) -> None:
+    from inspector.core.repair.watchdog import Watchdog
+
+    db, ids = waiting_db
+    with StandIn(db, directory=DIR) as server:
+        ids.serve(server)
+
+        def detect(path, directories):
+            asked = {r["sessionID"] for r in server.permissions + server.questions}
+            live = ids.live(server.port)
+            return replace(live, busy=frozenset(server.busy),
+                           requests=tuple(r for r in live.requests if r.session_id in asked))
+
+        now = [NOW]
+        dog = Watchdog(db, abort_after_ms=None, reject_after_ms=4 * 60_000 + 30_000, clock=lambda: now[0],
+                       detect_live=detect, settle_timeout_s=3)
+        try:
+            events = dog.poll()  # the question (5 min) is past 4m30s; the permissions (3, 4 min) are not
+            assert [(e.kind, e.answer.request.session_id) for e in events if e.answer] == [
+                ("rejected", ids.question.session)]
+            assert server.answers == [(f"que_{ids.question.session}", "reject")]
+            now[0] += 60_000
+            events = dog.poll()
+            assert [e.answer.request.session_id for e in events if e.answer] == [ids.child.session]
+            assert all(reply == "reject" for _, reply in server.answers)  # never "once"
+            assert not any(p.endswith("/abort") for p in server.paths("POST"))  # no abort asked for
+        finally:
+            dog.close()
+    assert part_state(db, ids.child.part)["status"] == "error"
+    assert part_state(db, ids.permission.part)["status"] == "running"
+
+
+def test_watch_needs_a_threshold(fixture_db) -> None:
+    from click.testing import CliRunner
+
+    from inspector.cli import cli
+
+    result = CliRunner().invoke(cli, ["--db", str(fixture_db("stuck-bash")), "watch"])
+    assert result.exit_code == 2 and "--reject-waiting-after" in result.output

@@ -25,7 +25,7 @@ from inspector.core.db import queries as q
 from inspector.core.db.rows import load_json, part_from_row
 from inspector.core.db.store import Store
 from inspector.core.errors import CorruptData
-from inspector.core.model import Answer, Diagnosis, Part, PendingRequest
+from inspector.core.model import Answer, Diagnosis, LiveStatus, Part, PendingRequest
 from inspector.core.opencode.client import ServerClient, ServerError, ServerHTTPError
 from inspector.core.text import humanize_ms, shorten
 
@@ -82,6 +82,17 @@ def with_since(request: PendingRequest, diag: Diagnosis | None) -> PendingReques
     part = waiting_part_of(request, diag.stuck_parts)
     when = None if part is None else (part.started or part.time_created)
     return replace(request, since=when) if when is not None else request
+
+
+def pending_of(diag: Diagnosis | None, live: LiveStatus | None) -> tuple[PendingRequest, ...]:
+    """What a session waits on: its diagnosis's ``waiting_on``, else what the liveness answer
+    lists for it while it is busy (with ``since`` from its waiting tool part)."""
+    if diag is None:
+        return ()
+    found = diag.waiting_on
+    if not found and live is not None and diag.id in live.busy:
+        found = live.requests_of(diag.id)
+    return tuple(with_since(r, diag) for r in found)
 
 
 def waiting_part_of(request: PendingRequest, parts: Sequence[Part]) -> Part | None:
@@ -206,5 +217,6 @@ def answer_all(store: Store, answers: Sequence[tuple[PendingRequest, Answer]], *
 
 __all__ = [
     "REJECTED_ERROR", "AnswerOutcome", "answer_all", "answer_line", "answer_request", "asked", "asked_ago",
+    "pending_of",
     "waiting_part_of", "waiting_reason", "with_since",
 ]

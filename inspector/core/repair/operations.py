@@ -25,7 +25,7 @@ from inspector.core.defaults import DEFAULT_HUNG_AFTER_MS
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.diagnose.tree import chain_of
 from inspector.core.errors import RepairRefused, WritesDisabled
-from inspector.core.model import Answer, Diagnosis, PendingRequest, Plan, RunResult, ScanResult, Skip, UndoResult
+from inspector.core.model import Answer, PendingRequest, Plan, RunResult, ScanResult, Skip, UndoResult
 from inspector.core.opencode.live import LiveStatus, detect
 from inspector.core.repair import recover
 from inspector.core.repair.abort import (
@@ -36,7 +36,7 @@ from inspector.core.repair.abort import (
     find_hung,
     without_targets,
 )
-from inspector.core.repair.answer import AnswerOutcome, answer_all, waiting_reason, with_since
+from inspector.core.repair.answer import AnswerOutcome, answer_all, pending_of, waiting_reason
 from inspector.core.repair.journal import JournalProblem, JournalRun, find_run, journal_dir
 
 Status = Literal["ok", "partial", "refused"]
@@ -157,17 +157,6 @@ def prepare(request: Request) -> Prepared:
     finally:
         store.dispose()
     return Prepared(request=request, plan=plan, aborts=aborts, answers=answers)
-
-
-def pending_of(diag: Diagnosis | None, live: LiveStatus | None) -> tuple[PendingRequest, ...]:
-    """What a session waits on: its diagnosis's ``waiting_on``, else what the liveness answer
-    lists for it while it is busy (with ``since`` from its waiting tool part)."""
-    if diag is None:
-        return ()
-    found = diag.waiting_on
-    if not found and live is not None and diag.id in live.busy:
-        found = live.requests_of(diag.id)
-    return tuple(with_since(r, diag) for r in found)
 
 
 def settle_waiting(plan: Plan, result: ScanResult, request: Request) -> tuple[Plan, tuple[tuple[PendingRequest, Answer], ...]]:
@@ -341,5 +330,5 @@ def undo(request: UndoRequest, problems: list[JournalProblem] | None = None) -> 
 
 __all__ = [
     "Outcome", "Prepared", "Request", "UndoPrepared", "UndoRequest", "choose_answer", "execute", "execute_undo",
-    "explain_hung", "pending_of", "prepare", "prepare_undo", "settle_waiting", "undo",
+    "explain_hung", "prepare", "prepare_undo", "settle_waiting", "undo",
 ]
