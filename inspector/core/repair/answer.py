@@ -25,7 +25,7 @@ from inspector.core.db import queries as q
 from inspector.core.db.rows import load_json, part_from_row
 from inspector.core.db.store import Store
 from inspector.core.errors import CorruptData
-from inspector.core.model import Answer, Diagnosis, LiveStatus, Part, PendingRequest
+from inspector.core.model import Answer, Diagnosis, LiveStatus, Part, PendingRequest, ScanResult
 from inspector.core.opencode.client import ServerClient, ServerError, ServerHTTPError
 from inspector.core.text import humanize_ms, shorten
 
@@ -93,6 +93,24 @@ def pending_of(diag: Diagnosis | None, live: LiveStatus | None) -> tuple[Pending
     if not found and live is not None and diag.id in live.busy:
         found = live.requests_of(diag.id)
     return tuple(with_since(r, diag) for r in found)
+
+
+def waits(diag: Diagnosis, result: ScanResult) -> bool:
+    """Whether ``diag`` (or a subagent under it) waits on a person's answer: a front end offers
+    to answer it there (what exactly is answered, :func:`operations.prepare` decides)."""
+    live = result.live
+    seen: set[str] = set()
+    todo = [diag.id]
+    while todo:
+        sid = todo.pop()
+        member = result.get(sid)
+        if sid in seen or member is None:
+            continue
+        seen.add(sid)
+        if member.verdict == "waiting" or pending_of(member, live) or (live is not None and sid in live.waiting):
+            return True
+        todo.extend(member.children)
+    return False
 
 
 def waiting_part_of(request: PendingRequest, parts: Sequence[Part]) -> Part | None:
@@ -217,6 +235,6 @@ def answer_all(store: Store, answers: Sequence[tuple[PendingRequest, Answer]], *
 
 __all__ = [
     "REJECTED_ERROR", "AnswerOutcome", "answer_all", "answer_line", "answer_request", "asked", "asked_ago",
-    "pending_of",
+    "pending_of", "waits",
     "waiting_part_of", "waiting_reason", "with_since",
 ]

@@ -88,6 +88,12 @@ class Prepared:
         """The same request planned again with ``force`` on or off (the TUI's toggle)."""
         return prepare(replace(self.request, force=force))
 
+    def allowing(self, allow: bool) -> Prepared:
+        """The same request planned again allowing once (``allow``) the pending permissions it
+        answers, or rejecting them (the TUI's deliberate choice in its answer dialog)."""
+        sessions = tuple(dict.fromkeys(r.session_id for r, _ in self.answers if r.kind == "permission"))
+        return prepare(replace(self.request, allow_once=sessions if allow else ()))
+
 
 @dataclass(frozen=True)
 class Outcome:

@@ -1,5 +1,6 @@
 """One module per screen."""
 
+from .confirm_answer import ConfirmAnswer
 from .confirm_recovery import ConfirmRecovery
 from .confirm_undo import ConfirmUndo
 from .help import HelpScreen
@@ -7,4 +8,4 @@ from .session_detail import SessionDetailScreen
 from .sessions import SessionsScreen
 from .unsupported import UnsupportedScreen
 
-__all__ = ["ConfirmRecovery", "ConfirmUndo", "HelpScreen", "SessionDetailScreen", "SessionsScreen", "UnsupportedScreen"]
+__all__ = ["ConfirmAnswer", "ConfirmRecovery", "ConfirmUndo", "HelpScreen", "SessionDetailScreen", "SessionsScreen", "UnsupportedScreen"]
