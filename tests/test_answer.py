@@ -363,3 +363,11 @@ def test_watch_needs_a_threshold(fixture_db) -> None:
 
     result = CliRunner().invoke(cli, ["--db", str(fixture_db("stuck-bash")), "watch"])
     assert result.exit_code == 2 and "--reject-waiting-after" in result.output
+
+
+def test_allow_once_for_a_session_not_asked_about_allows_nothing(waiting_db) -> None:
+    db, ids = waiting_db
+    prepared = operations.prepare(request(db, ids.live(), (ids.stale,), allow_once=(ids.permission.session,)))
+    assert prepared.answers == ()  # a person allows a session they asked to recover, never another
+    assert [(s.id, s.reason) for s in prepared.plan.nothing_to_do] == [
+        (ids.permission.session, "not allowed: it is not among the sessions to recover")]

@@ -207,9 +207,16 @@ def settle_waiting(plan: Plan, result: ScanResult, request: Request) -> tuple[Pl
     refused = tuple(skips.get(s.id, s) for s in plan.refused if s.id not in answered)
     refused += tuple(skip for sid, skip in skips.items() if sid not in {s.id for s in plan.refused})
     allowed = {r.session_id for r, a in answers.values() if a == "once"}
+    askers = {r.session_id for r in (live.requests if live is not None else ())}
+    askers |= {d.id for d in result.sessions if d.waiting_on}
+
+    def not_allowed(sid: str) -> Skip:
+        reason = ("not allowed: it is not among the sessions to recover" if sid in askers
+                  else "nothing to allow: it waits on no permission")
+        return Skip(sid, reason, kind="waiting")
+
     nothing = plan.nothing_to_do + tuple(
-        Skip(sid, "nothing to allow: it waits on no permission", kind="waiting")
-        for sid in request.allow_once if sid not in allowed and sid not in skips)
+        not_allowed(sid) for sid in request.allow_once if sid not in allowed and sid not in skips)
     plan = replace(plan, units=tuple(u for u in plan.units if not blocked & set(u.session_ids)),
                    refused=refused, nothing_to_do=nothing)
     return plan, tuple(answers.values())
