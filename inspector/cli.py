@@ -34,10 +34,11 @@ EXIT CODES
   0  success (scan: nothing stale, hung or unknown, i.e. nothing recover can act on;
      recover: every requested session repaired/stopped, or nothing to do)
   1  scan: stale, hung or unknown sessions found; recover: some sessions changed under us and were
-     skipped, or a hung session did not stop; watch: a hung session did not stop
+     skipped, a hung session did not stop or an answer did not settle; watch: the same
   2  error: bad input, unsupported schema, locked or read-only database, unknown id
   3  recover/undo refused: OpenCode is live on a session (or we cannot tell; see --force),
-     or a session is hung and --abort-hung was not given
+     a session is hung and --abort-hung was not given, or waits for an answer and
+     --reject-waiting was not given
 \b
 'ocinspect run -- COMMAND' ends as COMMAND (same process), so its exit code is
 COMMAND's; 2 if no COMMAND is given, 127 if COMMAND cannot be started.
@@ -334,20 +335,30 @@ def show_timeline(settings: Settings, session_id: str, *, turns: int, as_json: b
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Also repair sessions OpenCode is live on (or may be). Dangerous.")
 @click.option("--abort-hung", is_flag=True, help="Stop hung sessions through OpenCode (POST /session/{id}/abort): the running tool is killed.")
+@click.option("--reject-waiting", is_flag=True,
+              help="Reject, through OpenCode, the permission or question a waiting session is asked "
+                   "(OpenCode then closes the tool and ends the turn itself).")
+@click.option("--allow-once", "allow_once", multiple=True, metavar="SESSION_ID",
+              help="Allow this session's pending permission once, through OpenCode (the tool then runs). "
+                   "Repeat per session; never implied by --all or --reject-waiting.")
 @hung_after_option
 @click.option("--backup", metavar="PATH", type=click.Path(dir_okay=False), help="First copy the database to PATH (SQLite backup API).")
 @click.option("--direct", is_flag=True, help="Write the database file even when a running OpenCode could do the repair.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_settings
 def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_run: bool, yes: bool, force: bool,
-            abort_hung: bool, hung_after: int | None, backup: str | None, direct: bool, as_json: bool) -> None:
+            abort_hung: bool, reject_waiting: bool, allow_once: tuple[str, ...], hung_after: int | None,
+            backup: str | None, direct: bool, as_json: bool) -> None:
     """Repair stuck sessions the way OpenCode itself aborts a turn (journaled, undoable).
 
     When OpenCode runs and the session is idle in it, the repair goes through its API (its
     open clients see it); otherwise, or with --direct, ocinspect writes the file itself.
     Hung sessions (busy in a running OpenCode, nothing moved for --hung-after) are refused
     unless --abort-hung: then OpenCode itself is asked to abort them, and they count as
-    stopped only once OpenCode lists them idle with every turn closed.
+    stopped only once OpenCode lists them idle with every turn closed. Waiting sessions (OpenCode
+    waits for a person's answer to a permission or question) are refused unless --reject-waiting
+    (or --allow-once for that session): the answer goes to OpenCode, which closes the tool itself;
+    ocinspect never writes a waiting session, not even with --force.
     """
     from inspector.core.repair import operations
     from inspector.render import outcome_json, outcome_lines, prepared_lines
@@ -356,7 +367,8 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
         raise click.UsageError("give SESSION_ID(s) or --all (not both)")
     request = operations.Request(
         database=settings.path(), session_ids=None if all_ else tuple(session_ids), force=force,
-        abort_hung=abort_hung, direct=direct, dry_run=dry_run, read_only=settings.read_only,
+        abort_hung=abort_hung, reject_waiting=reject_waiting, allow_once=tuple(dict.fromkeys(allow_once)),
+        direct=direct, dry_run=dry_run, read_only=settings.read_only,
         backup_to=Path(backup) if backup else None, hung_after_ms=settings.hung_after(hung_after),
         busy_timeout_ms=settings.busy_timeout,
     )
@@ -385,10 +397,15 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
 CLI_HINTS = {
     "force": "use --force to override",
     "abort-hung": "add --abort-hung to stop it through OpenCode (the running tool is killed)",
+    "reject-waiting": "add --reject-waiting to reject it through OpenCode",
 }
 
 
 def confirm_question(prepared: Any) -> str:
+    if prepared.answers:
+        also = " and abort the hung sessions" if prepared.aborts else ""
+        apply = " and apply this plan" if not prepared.plan.is_empty else ""
+        return f"Answer the waiting sessions through OpenCode{also}{apply}?"
     if prepared.aborts and not prepared.plan.is_empty:
         return "Abort the hung sessions and apply this plan?"
     return "Abort the hung sessions through OpenCode?" if prepared.aborts else "Apply this plan?"
@@ -426,17 +443,22 @@ def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> 
 
 
 @cli.command()
-@click.option("--abort-hung-after", "abort_after", type=DURATION, required=True, metavar="DURATION",
+@click.option("--abort-hung-after", "abort_after", type=DURATION, default=None, metavar="DURATION",
               help="Abort, through OpenCode, sessions hung for this long (e.g. 90s, 10m, 2h).")
+@click.option("--reject-waiting-after", "reject_after", type=DURATION, default=None, metavar="DURATION",
+              help="Reject, through OpenCode, permissions and questions pending for this long "
+                   "(never allows anything).")
 @click.option("--interval", type=DURATION, default="1s", show_default=True, metavar="DURATION",
               help="How often to look (each look is cheap: see README).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @pass_settings
-def watch(settings: Settings, abort_after: int, interval: int, as_json: bool) -> None:
-    """Watch for hung sessions and abort them through OpenCode (for unattended `opencode serve`).
+def watch(settings: Settings, abort_after: int | None, reject_after: int | None, interval: int,
+          as_json: bool) -> None:
+    """Watch for hung sessions and abort them through OpenCode (for unattended `opencode serve`),
+    and/or reject the prompts nobody answers (--reject-waiting-after). Give at least one.
 
     Prints one line per action; stops cleanly on Ctrl-C or SIGTERM. Exit 0, or 1 when some
-    hung session did not stop.
+    hung session did not stop or some answer did not settle.
     """
     import signal
     import threading
@@ -444,18 +466,25 @@ def watch(settings: Settings, abort_after: int, interval: int, as_json: bool) ->
     from inspector.core.repair.watchdog import Watchdog
     from inspector.core.text import humanize_ms
 
+    if abort_after is None and reject_after is None:
+        raise click.UsageError("give --abort-hung-after DURATION, --reject-waiting-after DURATION, or both")
     path = settings.path()
-    dog = Watchdog(path, abort_after_ms=abort_after, busy_timeout_ms=settings.busy_timeout)
+    dog = Watchdog(path, abort_after_ms=abort_after, reject_after_ms=reject_after,
+                   busy_timeout_ms=settings.busy_timeout)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    say(f"ocinspect: watching {path}: sessions hung for {humanize_ms(abort_after)} are aborted "
-               "through OpenCode (Ctrl-C stops)", err=True)
+    doing = []
+    if abort_after is not None:
+        doing.append(f"sessions hung for {humanize_ms(abort_after)} are aborted")
+    if reject_after is not None:
+        doing.append(f"permissions and questions pending for {humanize_ms(reject_after)} are rejected")
+    say(f"ocinspect: watching {path}: {' and '.join(doing)} through OpenCode (Ctrl-C stops)", err=True)
     failed = False
     try:
         while not stop.is_set():
             for event in dog.poll():
-                failed |= event.kind == "not-stopped"
+                failed |= event.kind in ("not-stopped", "not-rejected")
                 emit_watch_event(event, as_json)
             stop.wait(interval / 1000)
     finally:
@@ -467,15 +496,19 @@ def watch(settings: Settings, abort_after: int, interval: int, as_json: bool) ->
 def emit_watch_event(event: Any, as_json: bool) -> None:
     """One line per event: stdout for aborts, stderr for notices (JSON: everything on stdout)."""
     from inspector.core.text import iso, printable, safe_json
-    from inspector.render import abort_json, outcome_line
+    from inspector.render import abort_json, answer_json, answered_line, outcome_line
 
     if as_json:
         payload: dict[str, Any] = {"time": iso(event.time), "event": event.kind}
         if event.target is not None:
             payload.update(abort_json(event.target, event.outcome))
+        elif event.answer is not None:
+            payload.update(answer_json(event.answer.request, event.answer.answer, event.answer))
         else:
             payload["message"] = event.message
         click.echo(safe_json(payload))
+    elif event.answer is not None:
+        say(f"{iso(event.time)}  {answered_line(event.answer)}")
     elif event.target is not None:
         say(f"{iso(event.time)}  {outcome_line(event.outcome)}  [{printable(event.target.reason, single_line=True)}]")
     else:

@@ -15,8 +15,10 @@ from inspector.core.diagnose.scan import depth_of
 from inspector.core.model import Diagnosis, Part, Plan, RunResult, ScanResult, Skip, UndoResult
 from inspector.core.text import humanize_ms, iso, local_time, printable, shorten
 
-if TYPE_CHECKING:  # abort.py talks HTTP: imported only by the commands that abort
+if TYPE_CHECKING:  # abort.py and answer.py talk HTTP: imported only by the commands that use them
+    from inspector.core.model import Answer, PendingRequest
     from inspector.core.repair.abort import AbortOutcome, AbortTarget
+    from inspector.core.repair.answer import AnswerOutcome
     from inspector.core.repair.operations import Outcome, Prepared
 
 Hints = dict[str, str]  # model.Hint -> the words this front end uses for it
@@ -292,9 +294,65 @@ def outcome_line(outcome: AbortOutcome) -> str:
     return line(f"{verb} {target.root}{chain}: {outcome.detail}")
 
 
+def answer_text(answers: tuple[tuple[PendingRequest, Answer], ...], now: int) -> list[str]:
+    """What will be answered through OpenCode, one line per request (said before asking)."""
+    from inspector.core.repair.answer import answer_line
+
+    if not answers:
+        return []
+    lines = ["Answer through OpenCode (it closes or runs the tool itself; ocinspect writes no row):"]
+    lines += [f"  {line(r.session_id)}: {line(answer_line(r, a, now))}" for r, a in answers]
+    return lines
+
+
+def answered_line(outcome: AnswerOutcome) -> str:
+    """One answer sent (or not) and what OpenCode then did."""
+    from inspector.core.repair.answer import asked
+
+    verb = "Allowed once" if outcome.answer == "once" else "Rejected"
+    if not outcome.settled:
+        verb = f"Not {'allowed' if outcome.answer == 'once' else 'rejected'}"
+    return line(f"{verb} {outcome.request.session_id} {asked(outcome.request)}: {outcome.detail}")
+
+
+def answer_json(request: PendingRequest, answer: Answer, outcome: AnswerOutcome | None = None) -> dict[str, Any]:
+    """One pending request and its answer for ``recover --json`` and ``watch --json``.
+
+    ``sent``/``settled`` are ``null`` when nothing was sent (a dry run); ``raw`` is OpenCode's object.
+    """
+    import json
+
+    from inspector.core.repair.answer import asked
+
+    try:
+        raw = json.loads(request.raw) if request.raw else None
+    except ValueError:
+        raw = request.raw
+    return {
+        "id": request.id,
+        "session_id": request.session_id,
+        "kind": request.kind,
+        "answer": answer,
+        "asked": asked(request),
+        "permission": request.permission or None,
+        "patterns": list(request.patterns),
+        "command": request.command or None,
+        "question": request.question or None,
+        "since": iso(request.since),
+        "port": request.port,
+        "sent": None if outcome is None else outcome.sent,
+        "settled": None if outcome is None else outcome.settled,
+        "detail": None if outcome is None else outcome.detail,
+        "route": None if outcome is None else outcome.route or None,
+        "part_status": None if outcome is None else outcome.part_status,
+        "request": raw,
+    }
+
+
 def prepared_lines(prepared: Prepared, hints: Hints) -> list[str]:
-    """What a recovery is about to do: the chains to abort, then the plan (said before asking)."""
-    return abort_text(prepared.aborts) + plan_text(prepared.plan, hints)
+    """What a recovery is about to do: the answers and the chains to abort, then the plan."""
+    return (answer_text(prepared.answers, prepared.plan.created) + abort_text(prepared.aborts)
+            + plan_text(prepared.plan, hints))
 
 
 def outcome_lines(outcome: Outcome, undo_command: str) -> list[str]:
@@ -305,7 +363,8 @@ def outcome_lines(outcome: Outcome, undo_command: str) -> list[str]:
     if prepared.is_empty or result.dry_run:
         nothing = prepared.is_empty and not prepared.refused
         return ["Nothing to recover."] if nothing else []
-    lines = [outcome_line(o) for o in outcome.aborted]
+    lines = [answered_line(o) for o in outcome.answered]
+    lines += [outcome_line(o) for o in outcome.aborted]
     if not prepared.plan.is_empty:
         if result.sessions:
             lines.append(
@@ -326,9 +385,13 @@ def outcome_lines(outcome: Outcome, undo_command: str) -> list[str]:
 
 
 def outcome_json(outcome: Outcome) -> dict[str, Any]:
-    """``recover --json``: the run (or dry run), and the aborts when they were asked for."""
+    """``recover --json``: the run (or dry run), and the aborts and answers when they were asked for."""
     data = run_json(outcome.result)
-    if outcome.prepared.request.abort_hung:
+    prepared = outcome.prepared
+    if prepared.request.abort_hung:
         done = {o.target.root: o for o in outcome.aborted}
-        data["aborted"] = [abort_json(t, done.get(t.root)) for t in outcome.prepared.aborts]
+        data["aborted"] = [abort_json(t, done.get(t.root)) for t in prepared.aborts]
+    if prepared.request.reject_waiting or prepared.request.allow_once:
+        answered = {o.request.id: o for o in outcome.answered}
+        data["answered"] = [answer_json(r, a, answered.get(r.id)) for r, a in prepared.answers]
     return data

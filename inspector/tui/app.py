@@ -51,12 +51,14 @@ from inspector.core.model import ScanResult
 from inspector.core.opencode.launch import Launch, continue_command, directory_problem
 from inspector.core.opencode.live import LiveStatus
 from inspector.core.repair import operations
+from inspector.core.repair.answer import asked
 from inspector.core.repair.journal import JournalProblem
 from inspector.core.text import printable
 
 from .config import AppConfig, wall_clock
 from .format import display_path, events_note, plural
 from .messages import (
+    AnswerReady,
     CancelScan,
     ContinueInOpenCode,
     DatabaseUnsupported,
@@ -65,6 +67,7 @@ from .messages import (
     PlanReady,
     RecoveryFinished,
     Refreshed,
+    RequestAnswer,
     RequestRecovery,
     ScanCancelled,
     ScanFailed,
@@ -75,6 +78,7 @@ from .messages import (
     UndoReady,
 )
 from .screens import (
+    ConfirmAnswer,
     ConfirmRecovery,
     ConfirmUndo,
     HelpScreen,
@@ -84,6 +88,7 @@ from .screens import (
     TimelineScreen,
     UnsupportedScreen,
 )
+from .screens.confirm_answer import ANSWER_KEY_HINT
 from .screens.timeline import StoryList
 from .widgets import SessionTable
 
@@ -91,6 +96,7 @@ from .widgets import SessionTable
 TUI_HINTS = {
     ("Recovery", "force"): "Press f in the confirm dialog to force it, or quit OpenCode first.",
     ("Recovery", "abort-hung"): "Press r: the confirm dialog stops hung sessions through OpenCode.",
+    ("Recovery", "reject-waiting"): ANSWER_KEY_HINT,
     ("Undo", "force"): "Quit OpenCode first, then press u again (or: ocinspect undo --force).",
 }
 RESULT_TIMEOUT = 10.0  # seconds a recovery/undo result notification stays up
@@ -420,6 +426,46 @@ class InspectorApp(App[Launch | None]):
             return
         self._apply(prepared)
 
+    def request_answer(self, session_id: str) -> None:
+        """Plan answering what ``session_id`` waits on (reject by default) in a thread; the
+        answer dialog opens when the core says what it would send."""
+        if self._unsupported_file():
+            return
+        config = self.config
+        self._plan_answer(operations.Request(
+            database=config.db_path, session_ids=(session_id,), reject_waiting=True,
+            read_only=config.read_only, hung_after_ms=config.hung_after_ms,
+            busy_timeout_ms=config.busy_timeout_ms, journal_directory=config.journal_dir,
+            settle_timeout_s=config.abort_settle_s, live=config.live, now=config.now(),
+        ))
+
+    @work(thread=True, exclusive=True, group="plan", exit_on_error=False, description="plan an answer")
+    def _plan_answer(self, request: operations.Request) -> None:
+        try:
+            prepared = operations.prepare(request)
+        except InspectorError as exc:
+            self.post_message(OperationFailed("Answer", exc))
+            return
+        self.post_message(AnswerReady(prepared))
+
+    @on(AnswerReady)
+    def _answer_ready(self, event: AnswerReady) -> None:
+        if isinstance(self.screen, ConfirmAnswer):
+            return
+        prepared = event.prepared
+        if not prepared.answers:
+            reasons = "; ".join(s.reason for s in prepared.refused) or "it waits for no answer"
+            self.notify(f"Nothing to answer: {reasons}.", severity="warning", markup=False)
+            return
+        self.push_screen(ConfirmAnswer(prepared, titles=self._titles()), callback=self._answer_confirmed)
+
+    def _answer_confirmed(self, prepared: operations.Prepared | None) -> None:
+        if prepared is None:
+            self.notify("Nothing was answered.")
+            return
+        if not self._writing():
+            self._apply(prepared)
+
     def _writing(self) -> bool:
         busy = any(w.group == "write" and w.is_running for w in self.workers)
         if busy:
@@ -438,6 +484,14 @@ class InspectorApp(App[Launch | None]):
     @on(RecoveryFinished)
     def _recovered(self, event: RecoveryFinished) -> None:
         outcome = event.outcome
+        for answered in outcome.answered:
+            request = answered.request
+            title = self._titles().get(request.session_id) or request.session_id
+            verb = "Allowed once through OpenCode" if answered.answer == "once" else "Rejected through OpenCode"
+            self.notify(f"{title}: {asked(request)}: {answered.detail}.",
+                        title=verb if answered.settled else "Not answered",
+                        severity="information" if answered.settled else "error",
+                        timeout=RESULT_TIMEOUT, markup=False)
         for aborted in outcome.aborted:
             target = aborted.target
             more = len(target.sessions) - 1
@@ -590,6 +644,10 @@ class InspectorApp(App[Launch | None]):
             return
         self.exit(launch)
 
+    @on(RequestAnswer)
+    def _answer_requested(self, event: RequestAnswer) -> None:
+        self.request_answer(event.session_id)
+
     @on(RequestRecovery)
     def _recovery_requested(self, event: RequestRecovery) -> None:
         self.request_recovery(None if event.session_ids is None else list(event.session_ids))
@@ -615,6 +673,7 @@ class InspectorApp(App[Launch | None]):
             ("Timeline", [*StoryList.BINDINGS, *TimelineScreen.BINDINGS]),
             ("Part (whole)", list(PartScreen.BINDINGS)),
             ("Confirm recovery", list(ConfirmRecovery.BINDINGS)),
+            ("Answer a waiting session", list(ConfirmAnswer.BINDINGS)),
             ("Anywhere", list(self.BINDINGS)),
         ]
 
@@ -643,6 +702,9 @@ class InspectorApp(App[Launch | None]):
             yield SystemCommand("Open selected session in OpenCode",
                                 "Quit ocinspect and continue the selected session in OpenCode",
                                 partial(self.continue_in_opencode, selected))
+            yield SystemCommand("Answer selected waiting session",
+                                "Reject (or allow once) what the selected session is asked, through OpenCode",
+                                partial(self.request_answer, selected))
         yield SystemCommand("Recover all stale sessions", "Plan and confirm recovery of every stale session",
                             partial(self.request_recovery, None))
         yield SystemCommand("Undo last recovery", "Restore the rows changed by the last recovery run",

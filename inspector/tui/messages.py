@@ -125,6 +125,20 @@ class RequestRecovery(Message):
 
 
 @dataclass
+class RequestAnswer(Message):
+    """Plan answering what ``session_id`` (or its subagent) waits on, then ask to confirm it."""
+
+    session_id: str
+
+
+@dataclass
+class AnswerReady(Message):
+    """The answers the core would send through OpenCode (reject by default), to confirm."""
+
+    prepared: Prepared
+
+
+@dataclass
 class ToggleAllSessions(Message):
     """Switch the list between stuck sessions only and every session."""
 

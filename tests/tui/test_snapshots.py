@@ -233,3 +233,32 @@ class TestUnsupportedDatabase:
         conn.executescript("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);")
         conn.close()
         assert snap_compare(app_for(Path("notes.db")), terminal_size=SIZE, run_before=keys_then_settle())
+
+
+class TestConfirmAnswer:
+    """The answer dialog on a bash behind a permission prompt: what is asked, since when, what
+    rejecting does; then the same after the deliberate "allow once" choice."""
+
+    @staticmethod
+    def _app_and_keys(tmp_path: Path, *keys: str):
+        from inspector.tui.widgets import SessionTable
+        from tests.waiting_db import build_waiting
+
+        from .conftest import NOW, press
+
+        ids = build_waiting(tmp_path / "waiting.db", NOW)
+
+        async def run_before(pilot) -> None:
+            await settle(pilot)
+            rows = [row.diag.id for row in pilot.app.screen.query_one(SessionTable).rows_shown]
+            await press(pilot, *["down"] * rows.index(ids.permission.session), "w", *keys)
+
+        return app_for(Path("waiting.db"), live=ids.live()), run_before
+
+    def test_reject(self, snap_compare, tmp_path: Path) -> None:
+        app, run_before = self._app_and_keys(tmp_path)
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+    def test_allow_once_chosen(self, snap_compare, tmp_path: Path) -> None:
+        app, run_before = self._app_and_keys(tmp_path, "o")
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -13,10 +13,11 @@ from textual.widgets import Footer, Header, Static
 
 from inspector.core.diagnose.patterns import VERDICTS, describe, describe_warning
 from inspector.core.model import Diagnosis, ScanResult
+from inspector.core.repair.answer import waits
 from inspector.core.text import local_time
 
 from ..format import display_path, elapsed, one_line, plural, verdict_of
-from ..messages import ContinueInOpenCode, RequestRecovery
+from ..messages import ContinueInOpenCode, RequestAnswer, RequestRecovery
 from ..state import AppState, app_state
 from ..widgets import PartCard, SessionLink
 from .timeline import TimelineScreen
@@ -136,6 +137,8 @@ class SessionDetailScreen(Screen[None]):
                 tooltip="The last turns' story up to where it stopped: prompts, tools, steps (enter opens a part)."),
         Binding("o", "open_in_opencode", "OpenCode", id="detail-open-in-opencode",
                 tooltip="Quit ocinspect and continue this session in OpenCode, in its project directory."),
+        Binding("w", "answer_selected", "Answer", id="detail-answer",
+                tooltip="Answer this waiting session through OpenCode (reject, or allow once)."),
     ]
 
     def __init__(self, session_id: str) -> None:
@@ -171,6 +174,16 @@ class SessionDetailScreen(Screen[None]):
     def action_open_in_opencode(self) -> None:
         self.post_message(ContinueInOpenCode(self.session_id))
 
+    def action_answer_selected(self) -> None:
+        self.post_message(RequestAnswer(self.session_id))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "answer_selected":  # offered on a waiting session only
+            result = self.state.scan_result
+            diag = result.get(self.session_id) if result is not None else None
+            return diag is not None and result is not None and waits(diag, result)
+        return True
+
     async def _redraw(self, _value: object = None) -> None:
         state = self.state
         result = state.scan_result
@@ -179,6 +192,7 @@ class SessionDetailScreen(Screen[None]):
         if key == self._shown:
             return
         self._shown = key
+        self.refresh_bindings()
         if diag is not None:
             self._last_seen = diag
         body = self.query_one("#detail", VerticalScroll)
