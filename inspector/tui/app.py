@@ -53,6 +53,7 @@ from inspector.core.repair import operations
 from inspector.core.repair.journal import JournalProblem
 from inspector.core.text import printable
 
+from . import settings
 from .config import AppConfig, wall_clock
 from .format import display_path, events_note, plural
 from .messages import (
@@ -129,6 +130,7 @@ class InspectorApp(App[None]):
         self._vanished = False
         self._runs: dict[str, tuple[str, ...]] = {}
         self._hung_timer: Timer | None = None
+        self.keymap_overrides: dict[str, str] = {}  # from keymap.toml (settings.py), shown in the help
         if config.demo:
             self.sub_title = "demo database"
         elif config.read_only:
@@ -146,9 +148,32 @@ class InspectorApp(App[None]):
         return SessionsScreen()
 
     def on_mount(self) -> None:
+        self._apply_user_settings()
         self.start_scan()
         if self.config.watch_interval:
             self.set_interval(self.config.watch_interval, self._poll_database, name="watch")
+
+    # theme and keymap (settings.py) -------------------------------------------------------
+    def _apply_user_settings(self) -> None:
+        config = self.config
+        user = settings.UserSettings()
+        if config.settings_dir is not None:
+            user = settings.load(config.settings_dir, self.all_binding_groups())
+        if user.keymap:
+            self.keymap_overrides = dict(user.keymap)
+            self.set_keymap(user.keymap)
+        self.theme = config.theme or user.theme or self.theme
+        self.watch(self, "theme", self._save_theme, init=False)  # a later change (command palette) is kept
+        for problem in user.problems:
+            self.notify(problem, title="Settings", severity="warning", timeout=RESULT_TIMEOUT, markup=False)
+
+    def _save_theme(self, theme: str) -> None:
+        if self.config.settings_dir is None:
+            return
+        try:
+            settings.save_theme(self.config.settings_dir, theme)
+        except (OSError, ValueError) as exc:
+            self.notify(f"The theme is not saved: {exc}", title="Settings", severity="warning", markup=False)
 
     # scanning --------------------------------------------------------------------------
     def start_scan(self) -> None:
@@ -560,13 +585,23 @@ class InspectorApp(App[None]):
                 return screen
         return None
 
-    def help_groups(self) -> list[tuple[str, list[BindingType]]]:
+    def all_binding_groups(self) -> list[tuple[str, list[BindingType]]]:
+        """Every binding with an id, by where it works (a new screen adds its own here)."""
         return [
             ("Sessions list", [*SessionTable.BINDINGS, *SessionsScreen.BINDINGS]),
             ("Session detail", list(SessionDetailScreen.BINDINGS)),
             ("Confirm recovery", list(ConfirmRecovery.BINDINGS)),
+            ("Confirm undo", list(ConfirmUndo.BINDINGS)),
+            ("Help", list(HelpScreen.BINDINGS)),
             ("Anywhere", list(self.BINDINGS)),
         ]
+
+    def help_groups(self) -> list[tuple[str, list[BindingType]]]:
+        """The groups with the keys the keymap gives them (what the keys really are now)."""
+        overrides = self.keymap_overrides
+        return [(title, [b.with_key(overrides[b.id], key_display=None)
+                         if isinstance(b, Binding) and b.id in overrides else b for b in bindings])
+                for title, bindings in self.all_binding_groups()]
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -615,6 +650,8 @@ def make_app(
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
     hung_after_ms: int = DEFAULT_HUNG_AFTER_MS,
     abort_settle_s: float = 10.0,
+    settings_dir: Path | None = None,
+    theme: str | None = None,
 ) -> InspectorApp:
     """Build the app without running it (the CLI calls ``.run()``, tests use ``run_test``).
 
@@ -623,6 +660,9 @@ def make_app(
     ``busy_timeout_ms`` is the CLI's ``--busy-timeout`` (how long a write waits for OpenCode),
     ``hung_after_ms`` its ``--hung-after`` (when a busy session that does not move is hung);
     ``abort_settle_s`` bounds the wait for OpenCode after an abort (shortened in tests).
+    ``settings_dir`` is where the theme and keymap files are (the CLI passes
+    ``settings.config_dir()``; None reads and saves nothing); ``theme`` is ``--theme`` (checked:
+    ``settings.UnknownTheme``).
     """
     if now is None:
         clock: Callable[[], int] = wall_clock
@@ -634,6 +674,12 @@ def make_app(
     config = AppConfig(
         db_path=Path(db_path), read_only=read_only, demo=demo, clock=clock, live=live,
         journal_dir=journal_dir, watch_interval=watch_interval, busy_timeout_ms=busy_timeout_ms,
-        hung_after_ms=hung_after_ms, abort_settle_s=abort_settle_s,
+        hung_after_ms=hung_after_ms, abort_settle_s=abort_settle_s, settings_dir=settings_dir,
+        theme=None if theme is None else settings.check_theme(theme),
     )
     return InspectorApp(config)
+
+
+def binding_ids(groups: Iterable[tuple[str, list[BindingType]]]) -> list[str]:
+    """The ids a keymap file may name, in the help's order."""
+    return [b.id for _, bindings in groups for b in bindings if isinstance(b, Binding) and b.id]
