@@ -43,7 +43,9 @@ def _table(rows: Iterable[tuple[str, str]], key_width: int = KEY_WIDTH) -> Table
 
 def key_table(app: App[object], bindings: Iterable[BindingType]) -> Table:
     """Key, what it does, and the binding id a keymap file names (dim, last)."""
-    table = _table([])
+    table = Table.grid(padding=(0, 2), expand=True)
+    table.add_column(width=KEY_WIDTH, no_wrap=True, style="bold")
+    table.add_column(ratio=1)
     table.add_column(width=ID_WIDTH, no_wrap=True, style="dim")
     for binding in bindings:
         if isinstance(binding, Binding):
