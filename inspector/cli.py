@@ -221,7 +221,7 @@ pass_settings = click.make_pass_decorator(Settings)
 @click.option("--demo", is_flag=True, help="Open the TUI on a built-in demo database (no OpenCode needed).")
 @click.option("--read-only", is_flag=True, help="Browse only: recover, undo and run write nothing.")
 @click.option("--theme", metavar="NAME", help="TUI colour theme for this run, one of Textual's (e.g. nord, "
-              "textual-light); the command palette's 'Change theme' saves one.")
+              "textual-light); the command palette's 'Theme' saves one.")
 @click.option("--hung-after", "hung_after", type=DURATION, default=None, metavar="DURATION",
               help="Call a busy session hung when nothing of it moved for this long (TUI and every command).")
 @click.version_option(__version__, "--version", prog_name="ocinspect")

@@ -146,7 +146,7 @@ def save_theme(directory: Path, theme: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / SETTINGS_FILE
     partial = path.with_name(f".{SETTINGS_FILE}.{os.getpid()}")
-    partial.write_text("# Written by ocinspect when the theme is changed (command palette: Change theme).\n"
+    partial.write_text("# Written by ocinspect when the theme is changed (command palette: Theme).\n"
                        f"theme = {json.dumps(check_theme(theme))}\n", encoding="utf-8")
     os.replace(partial, path)
     return path

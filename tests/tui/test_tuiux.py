@@ -413,3 +413,12 @@ async def test_keys_still_work_after_the_last_stuck_session_left_the_list(fixtur
         await press(pilot, "r", "y", "u", "n")
         await press(pilot, "u")
         assert isinstance(app.screen, ConfirmUndo)
+
+
+def test_the_readme_lists_every_binding_id_with_its_keys() -> None:
+    """The keymap table in the README is the ids' documentation: a new key needs its row."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    app = app_for(Path("x.db"))
+    for _, bindings in app.all_binding_groups():
+        for binding in bindings:
+            assert f"| `{binding.id}` | " in readme and f"| `{binding.key}` |" in readme, binding.id

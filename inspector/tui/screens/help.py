@@ -19,8 +19,8 @@ from inspector.core.diagnose.patterns import PATTERNS, VERDICTS, WARNINGS
 KEY_WIDTH = 16
 ID_WIDTH = 20
 KEYMAP_NOTE = ("Any key can be changed in $XDG_CONFIG_HOME/ocinspect/keymap.toml (default ~/.config/ocinspect/): "
-               "a [keymap] table of binding-id = \"keys\", e.g. recover-session = \"ctrl+r\". "
-               "The theme is chosen in the command palette (ctrl+p, Change theme) and kept.")
+               "a [keymap] table of binding-id = \"keys\", e.g. recover-session = \"x\". "
+               "The theme is chosen in the command palette (ctrl+p, Theme) and kept.")
 
 RECOVERED = "This app recovered the session in this run; u undoes the last recovery."
 
