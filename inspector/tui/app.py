@@ -131,6 +131,7 @@ class InspectorApp(App[None]):
         self._runs: dict[str, tuple[str, ...]] = {}
         self._hung_timer: Timer | None = None
         self.keymap_overrides: dict[str, str] = {}  # from keymap.toml (settings.py), shown in the help
+        self._user_settings = self._read_user_settings()
         if config.demo:
             self.sub_title = "demo database"
         elif config.read_only:
@@ -154,17 +155,21 @@ class InspectorApp(App[None]):
             self.set_interval(self.config.watch_interval, self._poll_database, name="watch")
 
     # theme and keymap (settings.py) -------------------------------------------------------
-    def _apply_user_settings(self) -> None:
+    def _read_user_settings(self) -> settings.UserSettings:
+        """Read before the first frame, so a saved theme is there from the start (no flash)."""
         config = self.config
         user = settings.UserSettings()
         if config.settings_dir is not None:
             user = settings.load(config.settings_dir, self.all_binding_groups())
-        if user.keymap:
-            self.keymap_overrides = dict(user.keymap)
-            self.set_keymap(user.keymap)
         self.theme = config.theme or user.theme or self.theme
+        self.keymap_overrides = dict(user.keymap)
+        return user
+
+    def _apply_user_settings(self) -> None:
+        if self.keymap_overrides:
+            self.set_keymap(self.keymap_overrides)
         self.watch(self, "theme", self._save_theme, init=False)  # a later change (command palette) is kept
-        for problem in user.problems:
+        for problem in self._user_settings.problems:
             self.notify(problem, title="Settings", severity="warning", timeout=RESULT_TIMEOUT, markup=False)
 
     def _save_theme(self, theme: str) -> None:
