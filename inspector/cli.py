@@ -223,11 +223,14 @@ pass_settings = click.make_pass_decorator(Settings)
 @click.option("--busy-timeout", default=5000, show_default=True, metavar="MS", type=click.IntRange(0, 600_000), help="How long to wait for OpenCode's write lock.")
 @click.option("--demo", is_flag=True, help="Open the TUI on a built-in demo database (no OpenCode needed).")
 @click.option("--read-only", is_flag=True, help="Browse only: recover, undo and run write nothing.")
+@click.option("--theme", metavar="NAME", help="TUI colour theme for this run, one of Textual's (e.g. nord, "
+              "textual-light); the command palette's 'Theme' saves one.")
 @click.option("--hung-after", "hung_after", type=DURATION, default=None, metavar="DURATION",
               help="Call a busy session hung when nothing of it moved for this long (TUI and every command).")
 @click.version_option(__version__, "--version", prog_name="ocinspect")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, channel: str | None, busy_timeout: int, demo: bool, read_only: bool, hung_after: int) -> None:
+def cli(ctx: click.Context, db: str | None, channel: str | None, busy_timeout: int, demo: bool, read_only: bool,
+        theme: str | None, hung_after: int) -> None:
     """Find, explain and safely recover OpenCode sessions stuck in "Thinking".
 
     Without a command, opens the interactive TUI.
@@ -235,21 +238,29 @@ def cli(ctx: click.Context, db: str | None, channel: str | None, busy_timeout: i
     ctx.obj = Settings(db, channel, busy_timeout, DEFAULT_HUNG_AFTER_MS if hung_after is None else hung_after,
                        read_only=read_only)
     if ctx.invoked_subcommand is None:
-        launch = tui_app(ctx.obj, demo=demo).run()
+        launch = tui_app(ctx.obj, demo=demo, theme=theme).run()
         if launch is not None:  # "open in OpenCode": Textual has given the terminal back by now
             exec_launch(launch)
 
 
-def tui_app(settings: Settings, *, demo: bool) -> Any:
+def tui_app(settings: Settings, *, demo: bool, theme: str | None = None) -> Any:
     """The TUI app, built but not running (tests drive it with ``run_test``).
 
     The demo builds its database in a fresh temporary directory and journals there too, so
-    its recoveries never land in the user's own journal (``ocinspect runs``, ``undo``).
+    its recoveries never land in the user's own journal (``ocinspect runs``, ``undo``). The
+    theme and keymap come from ``$XDG_CONFIG_HOME/ocinspect/`` (``inspector/tui/settings.py``).
     """
     try:
         from inspector.tui.app import make_app
+        from inspector.tui.settings import UnknownTheme, check_theme, config_dir
     except ImportError as exc:  # pragma: no cover - only while the TUI is not installed
         fail(f"the TUI is not available ({exc}); use 'ocinspect scan'")
+    if theme is not None:
+        try:
+            check_theme(theme)
+        except UnknownTheme as exc:
+            fail(str(exc))
+    prefs: dict[str, Any] = {"settings_dir": config_dir(), "theme": theme}
     if demo:
         import tempfile
 
@@ -259,10 +270,11 @@ def tui_app(settings: Settings, *, demo: bool) -> Any:
         path = build_demo(directory)
         say(f"ocinspect: demo database at {path}", err=True)
         return make_app(path, demo=True, read_only=settings.read_only, journal_dir=directory / "journal",
-                        busy_timeout_ms=settings.busy_timeout, hung_after_ms=settings.hung_after_ms)
+                        busy_timeout_ms=settings.busy_timeout, hung_after_ms=settings.hung_after_ms, **prefs)
     path = settings.path()
     return make_app(path, read_only=settings.read_only, busy_timeout_ms=settings.busy_timeout,
-                    hung_after_ms=settings.hung_after_ms, opencode_db=path if settings.db is not None else None)
+                    hung_after_ms=settings.hung_after_ms, opencode_db=path if settings.db is not None else None,
+                    **prefs)
 
 
 @cli.command()

@@ -55,6 +55,7 @@ from inspector.core.repair.answer import asked
 from inspector.core.repair.journal import JournalProblem
 from inspector.core.text import printable
 
+from . import settings
 from .config import AppConfig, wall_clock
 from .format import display_path, events_note, plural
 from .messages import (
@@ -149,6 +150,8 @@ class InspectorApp(App[Launch | None]):
         self._vanished = False
         self._runs: dict[str, tuple[str, ...]] = {}
         self._hung_timer: Timer | None = None
+        self.keymap_overrides: dict[str, str] = {}  # from keymap.toml (settings.py), shown in the help
+        self._user_settings = self._read_user_settings()
         if config.demo:
             self.sub_title = "demo database"
         elif config.read_only:
@@ -166,9 +169,36 @@ class InspectorApp(App[Launch | None]):
         return SessionsScreen()
 
     def on_mount(self) -> None:
+        self._apply_user_settings()
         self.start_scan()
         if self.config.watch_interval:
             self.set_interval(self.config.watch_interval, self._poll_database, name="watch")
+
+    # theme and keymap (settings.py) -------------------------------------------------------
+    def _read_user_settings(self) -> settings.UserSettings:
+        """Read before the first frame, so a saved theme is there from the start (no flash)."""
+        config = self.config
+        user = settings.UserSettings()
+        if config.settings_dir is not None:
+            user = settings.load(config.settings_dir, self.all_binding_groups())
+        self.theme = config.theme or user.theme or self.theme
+        self.keymap_overrides = dict(user.keymap)
+        return user
+
+    def _apply_user_settings(self) -> None:
+        if self.keymap_overrides:
+            self.set_keymap(self.keymap_overrides)
+        self.watch(self, "theme", self._save_theme, init=False)  # a later change (command palette) is kept
+        for problem in self._user_settings.problems:
+            self.notify(problem, title="Settings", severity="warning", timeout=RESULT_TIMEOUT, markup=False)
+
+    def _save_theme(self, theme: str) -> None:
+        if self.config.settings_dir is None:
+            return
+        try:
+            settings.save_theme(self.config.settings_dir, theme)
+        except (OSError, ValueError) as exc:
+            self.notify(f"The theme is not saved: {exc}", title="Settings", severity="warning", markup=False)
 
     # scanning --------------------------------------------------------------------------
     def start_scan(self) -> None:
@@ -666,7 +696,8 @@ class InspectorApp(App[Launch | None]):
                 return screen
         return None
 
-    def help_groups(self) -> list[tuple[str, list[BindingType]]]:
+    def all_binding_groups(self) -> list[tuple[str, list[BindingType]]]:
+        """Every binding with an id, by where it works (a new screen adds its own here)."""
         return [
             ("Sessions list", [*SessionTable.BINDINGS, *SessionsScreen.BINDINGS]),
             ("Session detail", list(SessionDetailScreen.BINDINGS)),
@@ -674,8 +705,17 @@ class InspectorApp(App[Launch | None]):
             ("Part (whole)", list(PartScreen.BINDINGS)),
             ("Confirm recovery", list(ConfirmRecovery.BINDINGS)),
             ("Answer a waiting session", list(ConfirmAnswer.BINDINGS)),
+            ("Confirm undo", list(ConfirmUndo.BINDINGS)),
+            ("Help", list(HelpScreen.BINDINGS)),
             ("Anywhere", list(self.BINDINGS)),
         ]
+
+    def help_groups(self) -> list[tuple[str, list[BindingType]]]:
+        """The groups with the keys the keymap gives them (what the keys really are now)."""
+        overrides = self.keymap_overrides
+        return [(title, [b.with_key(overrides[b.id], key_display=None)
+                         if isinstance(b, Binding) and b.id in overrides else b for b in bindings])
+                for title, bindings in self.all_binding_groups()]
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -731,6 +771,8 @@ def make_app(
     hung_after_ms: int = DEFAULT_HUNG_AFTER_MS,
     abort_settle_s: float = 10.0,
     opencode_db: Path | None = None,
+    settings_dir: Path | None = None,
+    theme: str | None = None,
 ) -> InspectorApp:
     """Build the app without running it (the CLI calls ``.run()``, tests use ``run_test``).
 
@@ -740,6 +782,9 @@ def make_app(
     ``hung_after_ms`` its ``--hung-after`` (when a busy session that does not move is hung);
     ``abort_settle_s`` bounds the wait for OpenCode after an abort (shortened in tests);
     ``opencode_db`` is the file OpenCode must open when a session is continued there (``--db``).
+    ``settings_dir`` is where the theme and keymap files are (the CLI passes
+    ``settings.config_dir()``; None reads and saves nothing); ``theme`` is ``--theme`` (checked:
+    ``settings.UnknownTheme``).
     """
     if now is None:
         clock: Callable[[], int] = wall_clock
@@ -752,5 +797,12 @@ def make_app(
         db_path=Path(db_path), read_only=read_only, demo=demo, clock=clock, live=live,
         journal_dir=journal_dir, watch_interval=watch_interval, busy_timeout_ms=busy_timeout_ms,
         hung_after_ms=hung_after_ms, abort_settle_s=abort_settle_s, opencode_db=opencode_db,
+        settings_dir=settings_dir,
+        theme=None if theme is None else settings.check_theme(theme),
     )
     return InspectorApp(config)
+
+
+def binding_ids(groups: Iterable[tuple[str, list[BindingType]]]) -> list[str]:
+    """The ids a keymap file may name, in the help's order."""
+    return [b.id for _, bindings in groups for b in bindings if isinstance(b, Binding) and b.id]

@@ -53,6 +53,20 @@ class TestSessionsList:
         db, _ = demo
         assert snap_compare(app_for(db, demo=True), terminal_size=(160, 40), run_before=keys_then_settle())
 
+    def test_sorted_by_stuck_for(self, snap_compare, demo) -> None:
+        """``s`` six times: Session, Project, Verdict, Pattern, Parts, Stuck for (longest first, ▼)."""
+        db, _ = demo
+        assert snap_compare(app_for(db, demo=True), terminal_size=SIZE, run_before=keys_then_settle(*"ssssss"))
+
+    def test_sorted_by_project_reversed_narrow(self, snap_compare, demo) -> None:
+        db, _ = demo
+        assert snap_compare(app_for(db, demo=True), terminal_size=(80, 24), run_before=keys_then_settle("s", "s", "S"))
+
+    def test_light_theme(self, snap_compare, demo) -> None:
+        db, _ = demo
+        assert snap_compare(app_for(db, demo=True, theme="textual-light"), terminal_size=SIZE,
+                            run_before=keys_then_settle())
+
 
 class TestSessionDetail:
     def test_bash_crash_orphan(self, snap_compare, fixture_copy) -> None:

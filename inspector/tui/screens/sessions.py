@@ -24,6 +24,7 @@ class SessionsScreen(Screen[None]):
     everything it asks for is a posted message the app handles."""
 
     BINDING_GROUP_TITLE = "Sessions"
+    AUTO_FOCUS = "#sessions"  # Textual's "*" picked the hidden filter input once the list emptied: keys vanished
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "recover_selected", "Recover", id="recover-session",
                 tooltip="Recover the highlighted session (and its subagent chain) after a confirmation."),
