@@ -31,13 +31,14 @@ if TYPE_CHECKING:  # core modules load on first use (see test_startup.py)
 
 EPILOG = """\b
 EXIT CODES
-  0  success (scan: nothing stale, hung or unknown, i.e. nothing recover can act on;
+  0  success (scan: nothing stale, hung or unknown, i.e. nothing recover can act on; live and
+     waiting sessions (OpenCode works on them, or waits for a person's answer) exit 0;
      recover: every requested session repaired/stopped, or nothing to do)
   1  scan: stale, hung or unknown sessions found; recover: some sessions changed under us and were
      skipped, or a hung session did not stop; watch: a hung session did not stop
   2  error: bad input, unsupported schema, locked or read-only database, unknown id
-  3  recover/undo refused: OpenCode is live on a session (or we cannot tell; see --force),
-     or a session is hung and --abort-hung was not given
+  3  recover/undo refused: OpenCode is live on a session or waits for an answer there (or we
+     cannot tell; see --force), or a session is hung and --abort-hung was not given
 \b
 'ocinspect run -- COMMAND' ends as COMMAND (same process), so its exit code is
 COMMAND's; 2 if no COMMAND is given, 127 if COMMAND cannot be started.
@@ -412,6 +413,10 @@ def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> 
 def watch(settings: Settings, abort_after: int, interval: int, as_json: bool) -> None:
     """Watch for hung sessions and abort them through OpenCode (for unattended `opencode serve`).
 
+    Every hung shape is stopped: a tool that never returns, a model stream OpenCode keeps
+    restarting without new output, a retry that never ends. Sessions waiting for a person's
+    answer are never aborted. Follows each server's event stream for progress rows do not show.
+
     Prints one line per action; stops cleanly on Ctrl-C or SIGTERM. Exit 0, or 1 when some
     hung session did not stop.
     """
@@ -422,7 +427,9 @@ def watch(settings: Settings, abort_after: int, interval: int, as_json: bool) ->
     from inspector.core.text import humanize_ms
 
     path = settings.path()
-    dog = Watchdog(path, abort_after_ms=abort_after, busy_timeout_ms=settings.busy_timeout)
+    from inspector.core.opencode.signals import Signals
+
+    dog = Watchdog(path, abort_after_ms=abort_after, busy_timeout_ms=settings.busy_timeout, signals=Signals())
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -116,7 +116,7 @@ def liveness_stale(watched: Watched, clock: float, policy: Policy = DEFAULT_POLI
     a refresh is worth it even if the file did not change (OpenCode may have died meanwhile)."""
     if watched.pinned_live or clock - watched.live_at < policy.live_every_s:
         return False
-    return any(d.verdict in ("live", "unknown") for d in watched.result.stuck)
+    return any(d.verdict in ("live", "unknown", "waiting", "hung") for d in watched.result.stuck)
 
 
 def full_scan(
