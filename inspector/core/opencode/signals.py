@@ -22,6 +22,7 @@ The one-shot ``scan`` does not subscribe: rows and ``/session/status`` decide th
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -33,6 +34,9 @@ BACKOFF_S = 0.5
 BACKOFF_MAX_S = 30.0
 READ_TIMEOUT_S = 60.0  # a stream silent this long is reopened (OpenCode sends heartbeats)
 MAX_SESSIONS = 10_000
+# A stream just asked for has not shown anything yet: a session that looks hung is not stopped
+# on the strength of rows alone until its server's stream had this long to show progress.
+WARMUP_S = 5.0
 _DELTAS = ("message.part.delta", "session.next.text.delta", "session.next.reasoning.delta",
            "session.next.tool.input.delta")
 _TEXT = ("text", "reasoning")
@@ -78,12 +82,14 @@ class Signals:
 
     def __init__(self, *, clock: Callable[[], int] = now_ms, backoff_s: float = BACKOFF_S,
                  backoff_max_s: float = BACKOFF_MAX_S, read_timeout_s: float = READ_TIMEOUT_S,
-                 max_sessions: int = MAX_SESSIONS) -> None:
+                 max_sessions: int = MAX_SESSIONS, warmup_s: float = WARMUP_S) -> None:
         self.clock = clock
         self.backoff_s = backoff_s
         self.backoff_max_s = backoff_max_s
         self.read_timeout_s = read_timeout_s
         self.max_sessions = max_sessions
+        self.warmup_s = warmup_s
+        self._opened: dict[tuple[int, str], float] = {}  # when each stream was asked for (monotonic)
         self._newest: dict[str, int] = {}
         self._lock = threading.Lock()
         self._streams: dict[tuple[int, str], threading.Event] = {}
@@ -115,11 +121,21 @@ class Signals:
         for key in list(self._streams):
             if key not in wanted:
                 self._streams.pop(key).set()
+                self._opened.pop(key, None)
         for key in sorted(wanted - set(self._streams)):
             stop = threading.Event()
             self._streams[key] = stop
+            self._opened[key] = time.monotonic()
             threading.Thread(target=self._run, args=(key, stop), daemon=True,
                              name=f"ocinspect-events-{key[0]}").start()
+
+    def warming(self, port: int | None, directory: str) -> bool:
+        """The stream of ``port``/``directory`` was asked for less than ``warmup_s`` ago: it may
+        not have shown the progress there is yet. False for a stream never asked for (nothing
+        to wait for), and after the warm-up whether or not the server sends events (a release
+        without ``/event`` must not block a watch)."""
+        opened = self._opened.get((port, directory)) if port is not None else None
+        return opened is not None and time.monotonic() - opened < self.warmup_s
 
     @property
     def following(self) -> set[tuple[int, str]]:
@@ -130,6 +146,7 @@ class Signals:
         for stop in self._streams.values():
             stop.set()
         self._streams.clear()
+        self._opened.clear()
 
     def _run(self, key: tuple[int, str], stop: threading.Event) -> None:
         from inspector.core.opencode.client import ServerClient, ServerError

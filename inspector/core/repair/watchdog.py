@@ -195,6 +195,8 @@ class Watchdog:
         except SessionNotFound:  # deleted between two looks: the next poll knows
             return events
         for target in targets_in(result, live):
+            if self.signals is not None and self.signals.warming(target.port, target.directory):
+                continue  # its server's event stream may still show progress: look again next poll
             last = self._attempted.get(target.root)
             if last is not None and now - last < self.abort_after_ms:
                 continue
