@@ -94,6 +94,7 @@ def scan(
     progress: Progress | None = None,
     hung_after_ms: int | None = None,
     snapshot: InSnapshot | None = None,
+    with_progress: Callable[[LiveStatus], LiveStatus] | None = None,
 ) -> ScanResult:
     """Diagnose the database. ``session_ids`` limits the scan to those sessions (via indexes).
 
@@ -101,6 +102,8 @@ def scan(
     detected for the directories of the stuck sessions. With ``hung_after_ms``, live sessions
     get ``idle_ms`` and those stuck inside the live server become ``hung`` (see ``hung.py``);
     without it no session is ever called hung. ``snapshot`` reads more in the scan's snapshot.
+    ``with_progress`` adds what an event subscription saw (``opencode.signals.Signals.merge``:
+    watch mode); a one-shot scan has none and decides from rows and ``/session/status``.
     """
     now = now_ms() if now is None else now
     store.require_v1()
@@ -122,6 +125,8 @@ def scan(
     if liveness is not None:
         live = liveness({sessions[s].directory for s in found.session_ids & set(sessions)})
     assert live is not None
+    if with_progress is not None:
+        live = with_progress(live)
     return assemble(store, found, sessions, activity, live, quick=quick, now=now, all_sessions=all_sessions,
                     at_risk=at_risk, hung_after_ms=hung_after_ms)
 
