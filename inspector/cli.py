@@ -31,7 +31,8 @@ if TYPE_CHECKING:  # core modules load on first use (see test_startup.py)
 
 EPILOG = """\b
 EXIT CODES
-  0  success (scan: nothing stale, hung or unknown, i.e. nothing recover can act on;
+  0  success (scan: nothing stale, hung or unknown, i.e. nothing recover can act on; live and
+     waiting sessions (OpenCode works on them, or waits for a person's answer) exit 0;
      recover: every requested session repaired/stopped, or nothing to do)
   1  scan: stale, hung or unknown sessions found; recover: some sessions changed under us and were
      skipped, a hung session did not stop or an answer did not settle; watch: the same
@@ -469,6 +470,10 @@ def watch(settings: Settings, abort_after: int | None, reject_after: int | None,
     """Watch for hung sessions and abort them through OpenCode (for unattended `opencode serve`),
     and/or reject the prompts nobody answers (--reject-waiting-after). Give at least one.
 
+    Every hung shape is stopped: a tool that never returns, a model stream OpenCode keeps
+    restarting without new output, a retry that never ends. Sessions waiting for a person's
+    answer are never aborted. Follows each server's event stream for progress rows do not show.
+
     Prints one line per action; stops cleanly on Ctrl-C or SIGTERM. Exit 0, or 1 when some
     hung session did not stop or some answer did not settle.
     """
@@ -481,8 +486,10 @@ def watch(settings: Settings, abort_after: int | None, reject_after: int | None,
     if abort_after is None and reject_after is None:
         raise click.UsageError("give --abort-hung-after DURATION, --reject-waiting-after DURATION, or both")
     path = settings.path()
+    from inspector.core.opencode.signals import Signals
+
     dog = Watchdog(path, abort_after_ms=abort_after, reject_after_ms=reject_after,
-                   busy_timeout_ms=settings.busy_timeout)
+                   busy_timeout_ms=settings.busy_timeout, signals=Signals())
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

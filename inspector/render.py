@@ -8,11 +8,13 @@ text line goes through ``line`` (``text.printable``), and the CLI passes each li
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
+from inspector.core.diagnose.asked import request_words
 from inspector.core.diagnose.patterns import describe, describe_warning
 from inspector.core.diagnose.scan import depth_of
-from inspector.core.model import Diagnosis, Part, Plan, RunResult, ScanResult, Skip, UndoResult
+from inspector.core.model import Diagnosis, Part, PendingRequest, Plan, RunResult, ScanResult, Skip, UndoResult
 from inspector.core.text import humanize_ms, iso, local_time, printable, shorten
 
 if TYPE_CHECKING:  # abort.py and answer.py talk HTTP: imported only by the commands that use them
@@ -56,6 +58,36 @@ def session_json(diag: Diagnosis, now: int) -> dict[str, Any]:
         "stuck_since": diag.stuck_since,
         "last_activity": diag.last_activity,
         "idle_ms": diag.idle_ms,
+        "hang": diag.hang,
+        "opencode_status": opencode_status_json(diag),
+    }
+
+
+def opencode_status_json(diag: Diagnosis) -> dict[str, Any] | None:
+    """What OpenCode reported for a live/hung/waiting session: its ``/session/status`` object as
+    sent, and the permissions/questions it waits on (``null`` for a session no server lists)."""
+    status = diag.opencode_status
+    if status is None and not diag.waiting_on:
+        return None
+    raw: Any = None
+    if status is not None:
+        try:
+            raw = json.loads(status.raw) if status.raw else {"type": status.type}
+        except ValueError:
+            raw = {"type": status.type}
+    return {"status": raw, "pending": [request_json(r) for r in diag.waiting_on]}
+
+
+def request_json(request: PendingRequest) -> dict[str, Any]:
+    return {
+        "id": request.id,
+        "session_id": request.session_id,
+        "kind": request.kind,
+        "permission": request.permission or None,
+        "patterns": list(request.patterns),
+        "command": request.command or None,
+        "question": request.question or None,
+        "since": request.since,
     }
 
 
@@ -140,8 +172,10 @@ def scan_text(result: ScanResult) -> list[str]:
             lines.append(f"{indent}    hung: {line(diag.live_reason)}")
             if not diag.session.parent_id or result.get(diag.session.parent_id) is None:
                 lines.append(f"{indent}    stop it through OpenCode: {abort_command(diag.id, result)}")
-        elif diag.verdict == "unfixable":
+        elif diag.verdict in ("unfixable", "waiting"):
             lines.append(f"{indent}    {line(diag.live_reason)}")
+        elif diag.verdict == "live" and diag.opencode_status is not None and diag.opencode_status.type == "retry":
+            lines.append(f"{indent}    live: {line(diag.live_reason)}")
         lines += [f"{indent}    {text}" for text in warning_lines(diag)]
         for part in diag.stuck_parts:
             lines.append(f"{indent}    {part_line(part, result.scanned_at)}")
@@ -188,7 +222,14 @@ def show_text(diag: Diagnosis, result: ScanResult) -> list[str]:
     lines.append(f"Created   {local_time(session.time_created)}   last activity {local_time(diag.last_activity)}")
     lines.append(f"Verdict   {diag.verdict}: {line(diag.live_reason)}" if diag.is_stuck else "Verdict   ok: nothing is stuck")
     if diag.verdict == "hung":
+        lines.append(f"Hang      {diag.hang or 'tool-silent'}")
         lines.append(f"Stop it   {abort_command(diag.id, result)}  (through OpenCode: the running tool is killed)")
+    if diag.opencode_status is not None:
+        lines.append(f"OpenCode  {line(diag.opencode_status.raw or diag.opencode_status.type)}")
+    for request in diag.waiting_on:
+        since = (f"since {local_time(request.since)} ({humanize_ms(now - request.since)} ago)"
+                 if request.since is not None else "since: unknown")
+        lines.append(f"Asked     {line(request_words(request))}  {since}  [{line(request.id)}]")
     for name in diag.warnings:
         warning = describe_warning(name)
         lines += ["", f"! {warning.title} ({name})", f"  Why:      {warning.why}", f"  Advice:   {warning.advice}"]

@@ -42,6 +42,10 @@ class StandIn:
         self.password = password
         self.busy: set[str] = set()
         self.waiting: set[str] = set()       # sessions with a pending permission request
+        self.statuses: dict[str, dict[str, Any]] = {}  # session -> its status object (default busy)
+        self.permissions: list[dict[str, Any]] = []    # whole /permission entries, as 1.18.33 lists them
+        self.questions: list[dict[str, Any]] = []      # whole /question entries
+        self.event_delay = 0.0               # seconds between two /event frames
         self.children: dict[str, list[str]] = {}  # parent -> children aborted with it
         self.settle = True                   # False: abort answers true and nothing happens
         self.settle_delay = 0.0
@@ -118,7 +122,7 @@ class StandIn:
         if method == "GET" and url.path == "/session/status":
             with self._lock:
                 busy = sorted(self.busy) if here else []
-            self._json(handler, {sid: {"type": "busy"} for sid in busy})
+            self._json(handler, {sid: self.statuses.get(sid, {"type": "busy"}) for sid in busy})
         elif method == "GET" and url.path == "/permission":
             with self._lock:
                 listed = list(self.permissions)
@@ -216,7 +220,9 @@ class StandIn:
         handler.send_header("Content-Type", "text/event-stream")
         handler.send_header("Connection", "close")
         handler.end_headers()
-        for frame in self.events:
+        for frame in list(self.events):
+            if self.event_delay:
+                time.sleep(self.event_delay)
             handler.wfile.write(frame.encode())
             handler.wfile.flush()
         handler.close_connection = True

@@ -50,6 +50,7 @@ from inspector.core.errors import (
 from inspector.core.model import ScanResult
 from inspector.core.opencode.launch import Launch, continue_command, directory_problem
 from inspector.core.opencode.live import LiveStatus
+from inspector.core.opencode.signals import Signals
 from inspector.core.repair import operations
 from inspector.core.repair.answer import asked
 from inspector.core.repair.journal import JournalProblem
@@ -152,6 +153,9 @@ class InspectorApp(App[Launch | None]):
         self._hung_timer: Timer | None = None
         self.keymap_overrides: dict[str, str] = {}  # from keymap.toml (settings.py), shown in the help
         self._user_settings = self._read_user_settings()
+        # watch mode follows each server's GET /event for progress rows do not show yet (a
+        # streaming reply writes its text row only when it ends); pinned liveness needs none
+        self._signals = Signals() if config.watch_interval and config.live is None else None
         if config.demo:
             self.sub_title = "demo database"
         elif config.read_only:
@@ -167,6 +171,13 @@ class InspectorApp(App[Launch | None]):
     # lifecycle -------------------------------------------------------------------------
     def get_default_screen(self) -> Screen[None]:
         return SessionsScreen()
+
+    def on_unmount(self) -> None:
+        if self._signals is not None:
+            self._signals.close()
+
+    def _with_progress(self) -> Callable[[LiveStatus], LiveStatus] | None:
+        return self._signals.merge if self._signals is not None else None
 
     def on_mount(self) -> None:
         self._apply_user_settings()
@@ -251,13 +262,13 @@ class InspectorApp(App[Launch | None]):
             if show_quick:
                 result = scan(store, quick=True, all_sessions=all_sessions, live=config.live, now=config.now(),
                               cancel=worker.cancelled_event, progress=progress("Quick scan: unfinished turns"),
-                              hung_after_ms=config.hung_after_ms)
+                              hung_after_ms=config.hung_after_ms, with_progress=self._with_progress())
                 if worker.is_cancelled:
                     return
                 self.post_message(ScanFinished(result, signature, False, all_sessions, generation))
             watched = full_scan(store, all_sessions=all_sessions, live=config.live, now=config.now(),
                                 cancel=worker.cancelled_event, progress=progress("Deep scan: every tool part"),
-                                hung_after_ms=config.hung_after_ms)
+                                hung_after_ms=config.hung_after_ms, with_progress=self._with_progress())
             if worker.is_cancelled:
                 return
             self.post_message(ScanFinished(watched.result, signature, True, all_sessions, generation, watched))
@@ -376,7 +387,7 @@ class InspectorApp(App[Launch | None]):
             return
         try:
             new = refresh(store, watched, sweep=sweep, recheck_live=recheck_live, live=config.live,
-                          now=config.now())
+                          now=config.now(), with_progress=self._with_progress())
         except FullScanNeeded as exc:
             self.post_message(Refreshed(None, signature, True, generation, str(exc)))
             return

@@ -305,6 +305,16 @@ PARTS_MOTION = text(
     "SELECT id, session_id, time_created, time_updated FROM part WHERE message_id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
 
+# What the hung rules need of each recent part, without parsing ``data`` in Python: its type,
+# a tool's status, whether a text/reasoning part holds any text yet (invalid JSON reads as NULL).
+PARTS_SHAPE = text(
+    "SELECT id, session_id, message_id, time_created, time_updated, "
+    "CASE WHEN json_valid(data) THEN json_extract(data, '$.type') END AS type, "
+    "CASE WHEN json_valid(data) THEN json_extract(data, '$.state.status') END AS status, "
+    "CASE WHEN json_valid(data) THEN length(coalesce(json_extract(data, '$.text'), '')) ELSE 0 END AS text_len "
+    "FROM part WHERE message_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+
 PART_BY_ID = text(
     "SELECT id, message_id, session_id, time_created, time_updated, data, json_valid(data) AS ok "
     "FROM part WHERE id = :id"

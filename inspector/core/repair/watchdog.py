@@ -12,7 +12,9 @@ Each :meth:`Watchdog.poll` is cheap, so it can run every second next to ``openco
    OpenCode instance for any directory it is asked about, so we never ask about others).
 3. Only the **busy** candidates are diagnosed, through indexes (their unfinished turns, the parts
    of those turns, their newest rows): O(busy sessions), never a full scan.
-4. Hung chains are aborted through their server (``abort.abort_chain``); a chain that did not
+   With ``signals`` (the CLI passes one), each server's ``GET /event`` stream is followed and
+   the progress it shows (part deltas and updates) counts as motion (``opencode/signals.py``).
+4. Hung chains (every shape: tool silent, model stalled, retry loop) are aborted through their server (``abort.abort_chain``); a chain that did not
    settle is tried again only after another threshold has passed.
 5. With ``reject_after_ms``, permissions and questions pending longer than that are rejected
    through the server holding them (``answer.answer_request``; never allowed); a request whose
@@ -38,6 +40,7 @@ from inspector.core.diagnose.scan import scan
 from inspector.core.errors import DatabaseLocked, SessionNotFound
 from inspector.core.model import ScanResult
 from inspector.core.opencode.live import LiveStatus, detect
+from inspector.core.opencode.signals import Signals
 from inspector.core.repair.abort import (
     AbortOutcome,
     AbortTarget,
@@ -138,6 +141,7 @@ class Watchdog:
         detect_live: Callable[..., LiveStatus] = detect,
         abort: Callable[..., AbortOutcome] = abort_chain,
         answer: Callable[..., AnswerOutcome] = answer_request,
+        signals: Signals | None = None,
     ) -> None:
         if abort_after_ms is None and reject_after_ms is None:
             raise ValueError("a watch needs abort_after_ms, reject_after_ms or both")
@@ -150,6 +154,7 @@ class Watchdog:
         self.clock = clock
         self.detect_live = detect_live
         self.abort = abort
+        self.signals = signals  # the servers' event streams: progress a row does not show yet
         self.store = open_store(self.path, busy_timeout_ms=busy_timeout_ms)
         self.store.require_v1()
         self.candidates = Candidates()
@@ -162,6 +167,8 @@ class Watchdog:
         self.sql_polls = 0  # polls that had to read the database (for tests and the bench)
 
     def close(self) -> None:
+        if self.signals is not None:
+            self.signals.close()
         self.store.dispose()
 
     def poll(self) -> list[WatchEvent]:
@@ -190,6 +197,8 @@ class Watchdog:
         if not sessions:
             return self._notice(now, "")
         live = self.detect_live(self.path, {self.directories[s] for s in sessions if s in self.directories})
+        if self.signals is not None:
+            live = self.signals.merge(live)
         events = self._notice(now, _live_notice(live))
         busy = sorted(live.busy & sessions)
         if not busy:
@@ -204,6 +213,8 @@ class Watchdog:
         if self.abort_after_ms is None:
             return events
         for target in targets_in(result, live):
+            if self.signals is not None and self.signals.warming(target.port, target.directory):
+                continue  # its server's event stream may still show progress: look again next poll
             last = self._attempted.get(target.root)
             if last is not None and now - last < self.abort_after_ms:
                 continue

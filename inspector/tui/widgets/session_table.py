@@ -159,6 +159,7 @@ class SessionTable(DataTable[Text]):
         "session-table--stale",
         "session-table--live",
         "session-table--hung",
+        "session-table--waiting",
         "session-table--unknown",
         "session-table--unfixable",
         "session-table--ok",
