@@ -172,7 +172,10 @@ def scan_text(result: ScanResult) -> list[str]:
             lines.append(f"{indent}    hung: {line(diag.live_reason)}")
             if not diag.session.parent_id or result.get(diag.session.parent_id) is None:
                 lines.append(f"{indent}    stop it through OpenCode: {abort_command(diag.id, result)}")
-        elif diag.verdict in ("unfixable", "waiting"):
+        elif diag.verdict == "waiting":
+            lines.append(f"{indent}    {line(diag.live_reason)}")
+            lines.append(f"{indent}    answer it in OpenCode, or reject it: ocinspect recover {line(diag.id)} --reject-waiting")
+        elif diag.verdict == "unfixable":
             lines.append(f"{indent}    {line(diag.live_reason)}")
         elif diag.verdict == "live" and diag.opencode_status is not None and diag.opencode_status.type == "retry":
             lines.append(f"{indent}    live: {line(diag.live_reason)}")

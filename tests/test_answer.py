@@ -219,7 +219,8 @@ def test_waiting_without_a_known_request_is_refused_even_forced(waiting_db) -> N
     db, ids = waiting_db
     result = scan(open_store(db), live=ids.live(), now=NOW)
     result = replace(result, live=None, sessions=tuple(
-        replace(d, verdict="waiting") if d.id == ids.permission.session else d for d in result.sessions))
+        replace(d, verdict="waiting", waiting_on=()) if d.id == ids.permission.session else d
+        for d in result.sessions))
     prepared = operations.prepare(request(db, None, (ids.permission.session,), result=result, force=True,
                                           reject_waiting=True))
     assert prepared.plan.is_empty and prepared.answers == ()

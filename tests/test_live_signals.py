@@ -64,8 +64,9 @@ def test_stalled_model_with_restarted_steps_is_hung(sig_db) -> None:
     live = ids.live(statuses=((ids.stalled, TIMED_OUT),))
     diag = verdicts(db, live, hung_after_ms=5 * MINUTE)[ids.stalled]
     assert (diag.verdict, diag.hang) == ("hung", "model-stalled")
+    # retrying: the newest step's stream broke off too, so it counts as restarted
     assert diag.live_reason == ("model stalled: no new output for 7m 59s although OpenCode restarted the step "
-                                "3 times (last status: SSE read timed out, attempt 3)")
+                                "4 times (last status: SSE read timed out, attempt 3)")
     assert diag.idle_ms == 8 * MINUTE - 20  # since the turn began (it never produced output)
     assert diag.opencode_status == TIMED_OUT
     # between two cycles the status is busy again: still stalled, said so
@@ -94,6 +95,19 @@ def test_rows_moving_every_cycle_do_not_hide_a_stall(sig_db, tmp_path: Path) -> 
     diag = verdicts(db, ids.live(), hung_after_ms=5 * MINUTE)[ids.stalled]
     assert (diag.verdict, diag.hang) == ("hung", "model-stalled")
     assert "restarted the step 5 times" in diag.live_reason
+
+
+def test_a_stall_at_its_first_retry_is_model_stalled_not_a_retry_loop(tmp_path: Path) -> None:
+    """Measured on 1.18.33 with chunkTimeout 3000: the first step's stream broke off and the
+    status is ``retry`` attempt 1 "SSE read timed out" before any new step: a stalled model."""
+    db = tmp_path / "first.db"
+    ids = build_signals(db, NOW, stall_cycles=1)
+    first = ServerStatus(type="retry", attempt=1, message="SSE read timed out", next=NOW + 2 * SECOND)
+    diag = verdicts(db, ids.live(statuses=((ids.stalled, first),)), hung_after_ms=5 * MINUTE)[ids.stalled]
+    assert (diag.verdict, diag.hang) == ("hung", "model-stalled")
+    assert "restarted the step once (last status: SSE read timed out, attempt 1)" in diag.live_reason
+    # the same rows while busy (no retry yet): one step, no restart, live
+    assert verdicts(db, ids.live(), hung_after_ms=5 * MINUTE)[ids.stalled].verdict == "live"
 
 
 def test_one_step_without_text_yet_is_not_a_stall(sig_db, tmp_path: Path) -> None:
@@ -222,6 +236,8 @@ def test_json_and_text_carry_status_requests_and_hang(sig_db) -> None:
     text = "\n".join(scan_text(result))
     assert "hung: model stalled: no new output for 7m 59s" in text
     assert 'waiting for your answer: bash wants to run "echo ok"' in text
+    assert f"reject it: ocinspect recover {ids.permission} --reject-waiting" in text
+    assert f"recover {ids.slow_reply} --reject-waiting" not in text
     assert "live: retrying, attempt 4: The model is overloaded; next try in 16s" in text
     show = "\n".join(show_text(result.get(ids.permission), result))
     assert 'Asked     bash wants to run "echo ok"  since ' in show and "[per_1]" in show

@@ -43,6 +43,8 @@ SCAN_QUICK = {
     "inspector.core.diagnose.patterns", "inspector.core.diagnose.tree", "inspector.core.diagnose.hung",
     # pure helpers of the scan itself: the id-wrap risk, inferred subagent links
     "inspector.core.diagnose.idwrap", "inspector.core.diagnose.children",
+    # what a live session is asked, in words (the waiting verdict's reason)
+    "inspector.core.diagnose.asked",
 }
 NEVER_FOR_SCAN = ("textual", "rich", "inspector.tui", "http.client", "urllib.request",
                   "sqlalchemy.orm", "sqlalchemy.ext", "importlib.resources")

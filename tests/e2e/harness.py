@@ -203,7 +203,13 @@ SCENARIOS: list[tuple[str, str]] = [
     ("QUICK", "quick"),          # bash `echo ok`, then text
     ("STREAM", "stream"),        # bash that prints a line every second for 10 minutes
     ("TEXT", "text"),            # plain text reply
+    ("STALL", "stall"),          # a little text, then nothing, the connection held open
+    ("SLOW", "slow"),            # a healthy slow reply: one word a second for SLOW_WORDS seconds
+    ("OVERLOADED", "overloaded"),  # HTTP 503 "overloaded" on every attempt
+    ("RATELIMIT", "ratelimit"),  # HTTP 429 on every attempt
 ]
+SLOW_WORDS = 40
+STALL_TEXT = "Let me look"
 STREAM_COMMAND = "for i in $(seq 600); do echo tick $i; sleep 1; done"
 DEFAULT_SCENARIO = "sleep"       # bash `sleep 600` (also what the subagent child's prompt gets)
 
@@ -328,10 +334,26 @@ class FakeModel:
                     return
                 time.sleep(0.5)
 
+    @staticmethod
+    def _error(handler: http.server.BaseHTTPRequestHandler, status: int, message: str, kind: str) -> None:
+        """An OpenAI-style error response (what a real provider sends when overloaded/limited)."""
+        payload = json.dumps({"error": {"message": message, "type": kind, "code": kind}}).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.write(payload)
+
     def _serve(self, handler: http.server.BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
         scenario = self.choose(body)
         with self._lock:
-            self.requests.append({"scenario": scenario, "body": body})
+            self.requests.append({"scenario": scenario, "body": body, "at": time.time()})
+        if scenario == "overloaded":
+            self._error(handler, 503, "The model is overloaded", "overloaded_error")
+            return
+        if scenario == "ratelimit":
+            self._error(handler, 429, "Rate limit reached", "rate_limit_exceeded")
+            return
         stream = bool(body.get("stream", False))
         if not stream:  # OpenCode always streams; answer plainly just in case
             payload = json.dumps({
@@ -392,8 +414,26 @@ class FakeModel:
             chunk({}, "tool_calls")
             done()
 
+        def stall() -> None:
+            chunk({"role": "assistant", "content": ""})
+            chunk({"content": STALL_TEXT})
+            self._hold(handler)  # nothing more; OpenCode's chunk timeout ends it
+
+        def slow() -> None:
+            chunk({"role": "assistant", "content": ""})
+            for i in range(SLOW_WORDS):
+                if self._stop.wait(1.0):
+                    return
+                chunk({"content": f"word{i} "})
+            chunk({}, "stop")
+            done()
+
         if scenario == "title":
             text(TITLE)
+        elif scenario == "stall":
+            stall()
+        elif scenario == "slow":
+            slow()
         elif scenario in ("after-tool", "text"):
             text("done.")
         elif scenario == "quick":

@@ -71,15 +71,19 @@ class _Step:
     start: int
     output: int | None = None  # newest text/reasoning with text in this step
     finished: bool = False
+    streamed: bool = False  # the model's stream began (a text/reasoning part, even empty)
 
 
 def chain_motion(conn: Connection, session_ids: Sequence[str], known: dict[str, Part],
-                 turn_start: int | None = None) -> Motion:
+                 turn_start: int | None = None, *, retrying: bool = False) -> Motion:
     """Read the chain's recent rows (through indexes, ``data`` reduced in SQL).
 
     ``known`` maps ids of tool parts already read (the scan's stuck parts) to their ``Part``;
     any other tool part is parsed only until the newest one is found. ``turn_start`` is when the
     current turn began (the floor of ``output_at`` when it has produced nothing yet).
+    ``retrying``: OpenCode's status is ``retry``; if the newest unfinished step's stream had
+    begun, it is being restarted (measured: its text is dropped, a new step starts once the wait
+    is over). A call refused before streaming (HTTP 503/429) leaves no text part: not a restart.
     """
     last: int | None = None
     tools: list[tuple[int, str]] = []
@@ -106,7 +110,11 @@ def chain_motion(conn: Connection, session_ids: Sequence[str], known: dict[str, 
                 newest_step = max(newest_step or 0, created)
             elif row.type == "step-finish" and mine:
                 mine[-1].finished = True
-            elif row.type in _TEXT and int(row.text_len or 0) > 0:
+            elif row.type in _TEXT:
+                if mine:
+                    mine[-1].streamed = True
+                if int(row.text_len or 0) == 0:
+                    continue
                 if mine:
                     mine[-1].output = max(mine[-1].output or 0, updated)
                 else:
@@ -115,6 +123,8 @@ def chain_motion(conn: Connection, session_ids: Sequence[str], known: dict[str, 
             for index, step in enumerate(mine):
                 if index + 1 < len(mine) and not step.finished:  # restarted: its output was dropped
                     restarts.append(mine[index + 1].start)
+                elif retrying and index + 1 == len(mine) and not step.finished and step.streamed:
+                    restarts.append(step.start + 1)  # its stream broke off: being restarted
                 elif step.output is not None:
                     output = max(output or 0, step.output)
     newest: Part | None = None
@@ -163,7 +173,9 @@ def classify(
         done.update(chain)
         known = {p.id: p for member in chain for p in diagnoses[member].stuck_parts}
         starts = [m.time_created for member in chain for m in diagnoses[member].unfinished_messages]
-        motion = chain_motion(conn, chain, known, max(starts) if starts else None)
+        status = chain_status(chain, live)
+        motion = chain_motion(conn, chain, known, max(starts) if starts else None,
+                              retrying=status is not None and status.type == "retry")
         decision = decide(chain, motion, live, hung_after_ms, now)
         for member in chain:
             current = result[member]

@@ -1,0 +1,278 @@
+"""Issue 18: every live hang shape, read from OpenCode's own signals, stopped or answered through it.
+
+Real ``opencode serve`` with the scripted model (``harness.FakeModel``) and the provider's
+``chunkTimeout`` at 3000 ms:
+
+- ``STALL``: a little text, then nothing, the connection open — OpenCode times the stream out,
+  says ``retry`` "SSE read timed out", restarts the step and stalls again, forever;
+- ``SLOW``: a healthy reply of one word a second for 40 s (no row moves while it streams);
+- ``OVERLOADED``: HTTP 503 on every model call (OpenCode retries 5 times, then ``APIError``);
+- ``QUICK`` with ``permission.bash = "ask"``: a bash behind a permission prompt.
+
+``SIGNALS`` says which release publishes what (measured with ``probe_signals.py``; the table in
+NOTES.md): the model-stalled and waiting proofs run on every release that has the signal.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import harness as h
+from .probe_signals import configure
+from .test_e2e import assert_new_prompt_completes, explain, run_cli
+from .test_hung import LineReader, assert_closed_by_opencode, assert_rows_equal_newest_events, scan
+
+pytestmark = pytest.mark.e2e
+
+# What each release publishes (probe_signals.py): "stall-retry" = a stalled stream becomes
+# status retry "SSE read timed out" and a restarted step; "permission" = GET /permission lists
+# the pending prompt with its tool; "event-log" = the database keeps the sync event log.
+SIGNALS: dict[str, frozenset[str]] = {
+    "1.2.27": frozenset(),
+    "1.3.2": frozenset(),
+    "1.14.41": frozenset(),
+    "1.15.13": frozenset(),
+    "1.18.14": frozenset(),
+    "1.18.33": frozenset({"stall-retry", "permission", "event-log"}),
+}
+
+
+def releases_with(signal_name: str) -> list[str]:
+    return [r for r, found in SIGNALS.items() if signal_name in found]
+
+
+def start(sb: h.Sandbox, oc: h.OpenCode, prompt: str) -> str:
+    sid = oc.create_session()
+    oc.prompt_async(sid, prompt)
+    h.wait_until(lambda: oc.is_busy(sid), timeout=30, what=f"{sid} busy", on_timeout=lambda: oc.describe(sid))
+    return sid
+
+
+def wait_status(oc: h.OpenCode, sid: str, predicate: Any, *, timeout: float, what: str) -> dict[str, Any]:
+    def found() -> dict[str, Any] | None:
+        entry = oc.status().get(sid)
+        return entry if entry and predicate(entry) else None
+
+    return h.wait_until(found, timeout=timeout, interval=0.25, what=what, on_timeout=lambda: oc.describe(sid))
+
+
+def events_invariant(sb: h.Sandbox, release: str, sids: list[str]) -> None:
+    if "event-log" in SIGNALS.get(release, frozenset()):
+        assert_rows_equal_newest_events(sb.db_path, sids)
+
+
+@pytest.mark.parametrize("release", releases_with("stall-retry"))
+def test_stalled_model_is_hung_and_stopped_by_recover(sandbox: h.Sandbox, opencode_release: Any,
+                                                      release: str) -> None:
+    configure(sandbox)
+    oc = sandbox.start_opencode(opencode_release(release))
+    sid = start(sandbox, oc, "STALL please")
+
+    # Young: live, whatever the status says.
+    sessions, proc = scan(sandbox, "--hung-after", "60s")
+    assert sessions[sid]["verdict"] == "live", explain(proc)
+    assert sessions[sid]["opencode_status"]["status"]["type"] in ("busy", "retry"), explain(proc)
+
+    # OpenCode times the stream out and restarts the step: rows move, yet it gets nowhere.
+    wait_status(oc, sid, lambda s: s.get("type") == "retry", timeout=30, what="the first retry")
+
+    def hung() -> tuple[dict[str, Any], subprocess.CompletedProcess[str]] | None:
+        found, ran = scan(sandbox, "--hung-after", "5s")
+        return (found[sid], ran) if found[sid]["verdict"] == "hung" else None
+
+    found, proc = h.wait_until(hung, timeout=60, interval=1.0, what="model-stalled verdict",
+                               on_timeout=lambda: oc.describe(sid))
+    assert found["hang"] == "model-stalled", explain(proc)
+    assert found["idle_ms"] >= 5000, explain(proc)
+    reason = found["verdict_reason"]
+    assert "SSE read timed out" in reason or "restarted" in reason, explain(proc)
+    assert oc.is_busy(sid), oc.describe(sid)
+    text = sandbox.ocinspect("scan", "--hung-after", "5s")
+    assert f"ocinspect recover {sid} --abort-hung" in text.stdout, explain(text)
+
+    rc, data, proc = run_cli(sandbox, "recover", sid, "--yes", "--abort-hung", "--hung-after", "5s", "--json")
+    assert rc == 0, explain(proc)
+    (aborted,) = data["aborted"]
+    assert aborted["id"] == sid and aborted["stopped"] is True, explain(proc)
+    assert data["parts_repaired"] == 0 and data["messages_completed"] == 0, explain(proc)  # OpenCode did it
+    msgs = assert_closed_by_opencode(oc, sid)
+    assistants = [m for m in msgs if m["info"]["role"] == "assistant"]
+    assert assistants and all(m["info"].get("time", {}).get("completed") for m in assistants), oc.describe(sid)
+    events_invariant(sandbox, release, [sid])
+    rc, data, proc = run_cli(sandbox, "scan", "--json", "--hung-after", "5s")
+    assert rc == 0 and data["sessions"] == [], explain(proc)
+    assert_new_prompt_completes(oc, sid)
+    oc.kill()
+
+
+def test_watch_stops_a_stalled_model_and_leaves_a_slow_reply(sandbox: h.Sandbox, opencode_bin: Path) -> None:
+    """``watch --abort-hung-after 5s`` beside a healthy slow reply (a word a second for 40 s, no
+    row written meanwhile) and a stalled stream: it stops the stall only; the slow reply is
+    ``live`` to a one-shot ``scan --hung-after 5s`` the whole time and finishes by itself."""
+    configure(sandbox)
+    oc = sandbox.start_opencode(opencode_bin)
+    cmd = [sys.executable, "-m", "inspector", "--db", str(sandbox.db_path), "watch",
+           "--abort-hung-after", "5s", "--json"]
+    watch = subprocess.Popen(cmd, cwd=h.REPO_ROOT, env=sandbox.ocinspect_env(), text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        reader = LineReader(watch)
+        slow = start(sandbox, oc, "SLOW please")
+        started = time.monotonic()
+        stall = start(sandbox, oc, "STALL please")
+        events: list[dict[str, Any]] = []
+        verdicts: list[str] = []
+        while time.monotonic() - started < h.SLOW_WORDS + 15 and oc.is_busy(slow):
+            events += reader.events_until(time.monotonic() + 1.0)
+            sessions, proc = scan(sandbox, "--hung-after", "5s")
+            if slow in sessions:
+                verdicts.append(sessions[slow]["verdict"])
+                assert sessions[slow]["verdict"] == "live", explain(proc)
+        took = time.monotonic() - started
+        assert not oc.is_busy(slow), oc.describe(slow)
+        assert took >= h.SLOW_WORDS - 5, f"the slow reply ended after {took:.0f}s"
+        assert len(verdicts) >= 10, verdicts  # scanned all along (each scan takes about a second)
+        msgs = oc.wait_turn_complete(slow, timeout=30)
+        last = [m for m in msgs if m["info"]["role"] == "assistant"][-1]
+        assert last["info"].get("finish") == "stop", oc.describe(slow)
+        assert not [e for e in events if e.get("id") == slow and e.get("event") == "aborted"], events
+
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and not any(e.get("id") == stall and e.get("event") == "aborted"
+                                                      for e in events):
+            events += reader.events_until(time.monotonic() + 0.5)
+        (event,) = [e for e in events if e.get("id") == stall and e.get("event") == "aborted"]
+        assert event["stopped"] is True and event["idle_ms"] >= 5000, events
+        assert_closed_by_opencode(oc, stall)
+    finally:
+        if watch.poll() is None:
+            watch.send_signal(signal.SIGTERM)
+        watch.wait(timeout=30)
+    err = watch.stderr.read() if watch.stderr else ""
+    assert watch.returncode == 0, (watch.returncode, err)
+    assert_rows_equal_newest_events(sandbox.db_path, [slow, stall])
+    assert_new_prompt_completes(oc, stall)
+    oc.kill()
+
+
+def test_retrying_on_503_says_so_and_is_not_stopped_early(sandbox: h.Sandbox, opencode_bin: Path) -> None:
+    """HTTP 503 on every call: OpenCode retries with growing backoff (2, 4, 8, 16, 32 s). While
+    it retries the reason says so; before ``--hung-after`` nothing is stopped; past it, it is a
+    retry loop and the abort goes through OpenCode."""
+    configure(sandbox)
+    oc = sandbox.start_opencode(opencode_bin)
+    sid = start(sandbox, oc, "OVERLOADED please")
+    wait_status(oc, sid, lambda s: s.get("type") == "retry" and (s.get("attempt") or 0) >= 2,
+                timeout=30, what="retry attempt 2")
+    sessions, proc = scan(sandbox, "--hung-after", "120s")
+    found = sessions[sid]
+    assert found["verdict"] == "live", explain(proc)
+    assert found["opencode_status"]["status"]["type"] == "retry", explain(proc)
+    assert "retrying, attempt" in found["verdict_reason"], explain(proc)
+    assert "The model is overloaded" in found["verdict_reason"], explain(proc)
+    text = sandbox.ocinspect("scan", "--hung-after", "120s")
+    assert "retrying, attempt" in text.stdout, explain(text)
+    rc, data, proc = run_cli(sandbox, "recover", "--all", "--yes", "--abort-hung", "--hung-after", "120s", "--json")
+    assert data["aborted"] == [], explain(proc)
+    assert oc.is_busy(sid), oc.describe(sid)
+
+    # Past --hung-after with no kept output, still retrying: a retry loop, stopped through OpenCode.
+    wait_status(oc, sid, lambda s: (s.get("attempt") or 0) >= 4, timeout=40, what="retry attempt 4")
+    sessions, proc = scan(sandbox, "--hung-after", "10s")
+    assert sessions[sid]["verdict"] == "hung" and sessions[sid]["hang"] == "retry-loop", explain(proc)
+    rc, data, proc = run_cli(sandbox, "recover", sid, "--yes", "--abort-hung", "--hung-after", "10s", "--json")
+    assert rc == 0 and data["aborted"][0]["stopped"] is True, explain(proc)
+    assert_closed_by_opencode(oc, sid)
+    assert_rows_equal_newest_events(sandbox.db_path, [sid])
+    assert_new_prompt_completes(oc, sid)
+    oc.kill()
+
+
+@pytest.mark.parametrize("release", releases_with("permission"))
+def test_permission_prompt_is_waiting_and_rejected_from_the_cli(sandbox: h.Sandbox, opencode_release: Any,
+                                                                release: str) -> None:
+    configure(sandbox, ask_bash=True)
+    oc = sandbox.start_opencode(opencode_release(release))
+    sid = start(sandbox, oc, "QUICK check")
+
+    def asked() -> tuple[dict[str, Any], subprocess.CompletedProcess[str]] | None:
+        found, ran = scan(sandbox, "--hung-after", "1s")
+        return (found[sid], ran) if sid in found and found[sid]["verdict"] == "waiting" else None
+
+    found, proc = h.wait_until(asked, timeout=30, interval=0.5, what="waiting verdict",
+                               on_timeout=lambda: oc.describe(sid))
+    time.sleep(1.5)
+    sessions, proc = scan(sandbox, "--hung-after", "1s")
+    found = sessions[sid]
+    assert found["verdict"] == "waiting", explain(proc)  # never hung, however long it waits
+    (pending,) = found["opencode_status"]["pending"]
+    assert pending["kind"] == "permission" and pending["permission"] == "bash", explain(proc)
+    assert pending["command"] == "echo ok" and pending["patterns"] == ["echo ok"], explain(proc)
+    assert pending["since"], explain(proc)
+    assert "echo ok" in found["verdict_reason"], explain(proc)
+    text = sandbox.ocinspect("scan", "--hung-after", "1s")
+    assert "echo ok" in text.stdout and "--reject-waiting" in text.stdout, explain(text)
+
+    # Abort-hung does not touch it; recover without --reject-waiting refuses with the hint.
+    rc, data, proc = run_cli(sandbox, "recover", "--all", "--yes", "--abort-hung", "--hung-after", "1s", "--json")
+    assert rc == 3 and data["aborted"] == [], explain(proc)
+    assert [s["hint"] for s in data["skipped"] if s["id"] == sid] == ["reject-waiting"], explain(proc)
+    assert oc.is_busy(sid), oc.describe(sid)
+
+    rc, data, proc = run_cli(sandbox, "recover", sid, "--yes", "--reject-waiting", "--json")
+    assert rc == 0, explain(proc)
+    (answer,) = data["answered"]
+    assert answer["answer"] == "reject" and answer["sent"] is True and answer["settled"] is True, explain(proc)
+    assert data["parts_repaired"] == 0, explain(proc)  # OpenCode closed the tool itself
+
+    # OpenCode finishes the turn itself: the tool is an error "rejected", the turn completes.
+    msgs = oc.wait_turn_complete(sid, timeout=30)
+    (tool,) = [p for m in msgs for p in m["parts"] if p.get("type") == "tool"]
+    assert tool["state"]["status"] == "error" and "rejected" in tool["state"]["error"], oc.describe(sid)
+    assert_closed_by_opencode(oc, sid)
+    events_invariant(sandbox, release, [sid])
+    rc, data, proc = run_cli(sandbox, "scan", "--json")
+    assert rc == 0 and data["sessions"] == [], explain(proc)
+    assert_new_prompt_completes(oc, sid)
+    oc.kill()
+
+
+def test_watch_rejects_an_unanswered_prompt_after_the_delay(sandbox: h.Sandbox, opencode_bin: Path) -> None:
+    """``watch --reject-waiting-after 3s``: the prompt nobody answers is rejected through OpenCode,
+    and never allowed."""
+    configure(sandbox, ask_bash=True)
+    oc = sandbox.start_opencode(opencode_bin)
+    cmd = [sys.executable, "-m", "inspector", "--db", str(sandbox.db_path), "watch",
+           "--reject-waiting-after", "3s", "--json"]
+    watch = subprocess.Popen(cmd, cwd=h.REPO_ROOT, env=sandbox.ocinspect_env(), text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        reader = LineReader(watch)
+        sid = start(sandbox, oc, "QUICK check")
+        events: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(e.get("session_id") == sid or e.get("id") == sid
+                                                      for e in events):
+            events += reader.events_until(time.monotonic() + 0.5)
+        mine = [e for e in events if e.get("session_id") == sid or e.get("id") == sid]
+        assert mine, events
+        assert all(e.get("answer") != "once" for e in events), events
+        msgs = oc.wait_turn_complete(sid, timeout=30)
+        (tool,) = [p for m in msgs for p in m["parts"] if p.get("type") == "tool"]
+        assert tool["state"]["status"] == "error" and "rejected" in tool["state"]["error"], oc.describe(sid)
+    finally:
+        if watch.poll() is None:
+            watch.send_signal(signal.SIGTERM)
+        watch.wait(timeout=30)
+    assert watch.returncode == 0, watch.stderr.read() if watch.stderr else ""
+    assert_rows_equal_newest_events(sandbox.db_path, [sid])
+    print(json.dumps(mine))
+    oc.kill()
