@@ -207,7 +207,10 @@ SCENARIOS: list[tuple[str, str]] = [
     ("SLOW", "slow"),            # a healthy slow reply: one word a second for SLOW_WORDS seconds
     ("OVERLOADED", "overloaded"),  # HTTP 503 "overloaded" on every attempt
     ("RATELIMIT", "ratelimit"),  # HTTP 429 on every attempt
+    ("FAST", "fast"),            # a fast healthy reply: FAST_RATE words a second for FAST_SECONDS (bench)
 ]
+FAST_RATE = 50
+FAST_SECONDS = 90
 SLOW_WORDS = 40
 STALL_TEXT = "Let me look"
 STREAM_COMMAND = "for i in $(seq 600); do echo tick $i; sleep 1; done"
@@ -419,10 +422,10 @@ class FakeModel:
             chunk({"content": STALL_TEXT})
             self._hold(handler)  # nothing more; OpenCode's chunk timeout ends it
 
-        def slow() -> None:
+        def slow(words: int = SLOW_WORDS, every: float = 1.0) -> None:
             chunk({"role": "assistant", "content": ""})
-            for i in range(SLOW_WORDS):
-                if self._stop.wait(1.0):
+            for i in range(words):
+                if self._stop.wait(every):
                     return
                 chunk({"content": f"word{i} "})
             chunk({}, "stop")
@@ -434,6 +437,8 @@ class FakeModel:
             stall()
         elif scenario == "slow":
             slow()
+        elif scenario == "fast":
+            slow(FAST_RATE * FAST_SECONDS, 1.0 / FAST_RATE)
         elif scenario in ("after-tool", "text"):
             text("done.")
         elif scenario == "quick":

@@ -32,21 +32,25 @@ from .test_hung import LineReader, assert_closed_by_opencode, assert_rows_equal_
 
 pytestmark = pytest.mark.e2e
 
-# What each release publishes (probe_signals.py): "stall-retry" = a stalled stream becomes
-# status retry "SSE read timed out" and a restarted step; "permission" = GET /permission lists
-# the pending prompt with its tool; "event-log" = the database keeps the sync event log.
+# What each release publishes (measured with probe_signals.py; the table in NOTES.md):
+# "stall-retry": a stalled stream becomes status retry "SSE read timed out" and a restarted step,
+#   forever (1.2/1.3/1.14 instead end the turn with an UnknownError after the chunk timeout);
+# "retry-status": HTTP 503 gives status retry objects with attempt, message and next;
+# "permission": GET /permission lists the pending prompt with its tool, POST /permission/{id}/reply
+#   answers it; "event-log": the database keeps the sync event log (1.18).
+_EVERYWHERE = frozenset({"retry-status", "permission"})
 SIGNALS: dict[str, frozenset[str]] = {
-    "1.2.27": frozenset(),
-    "1.3.2": frozenset(),
-    "1.14.41": frozenset(),
-    "1.15.13": frozenset(),
-    "1.18.14": frozenset(),
-    "1.18.33": frozenset({"stall-retry", "permission", "event-log"}),
+    "1.2.27": _EVERYWHERE,
+    "1.3.2": _EVERYWHERE,
+    "1.14.41": _EVERYWHERE,
+    "1.15.13": _EVERYWHERE | {"stall-retry"},
+    "1.18.14": _EVERYWHERE | {"stall-retry", "event-log"},
+    "1.18.33": _EVERYWHERE | {"stall-retry", "event-log"},
 }
 
 
-def releases_with(signal_name: str) -> list[str]:
-    return [r for r, found in SIGNALS.items() if signal_name in found]
+def releases_with(signal_name: str, present: bool = True) -> list[str]:
+    return [r for r, found in SIGNALS.items() if (signal_name in found) == present]
 
 
 def start(sb: h.Sandbox, oc: h.OpenCode, prompt: str) -> str:
@@ -113,6 +117,26 @@ def test_stalled_model_is_hung_and_stopped_by_recover(sandbox: h.Sandbox, openco
     oc.kill()
 
 
+@pytest.mark.parametrize("release", releases_with("stall-retry", present=False))
+def test_a_stalled_stream_ends_the_turn_by_itself_on_older_releases(sandbox: h.Sandbox, opencode_release: Any,
+                                                                     release: str) -> None:
+    """Where a stall does not loop (measured: the turn ends with an error after the chunk
+    timeout), ocinspect never calls it hung and, once it ended, finds nothing stuck."""
+    configure(sandbox)
+    oc = sandbox.start_opencode(opencode_release(release))
+    sid = start(sandbox, oc, "STALL please")
+    sessions, proc = scan(sandbox, "--hung-after", "60s")
+    assert sid not in sessions or sessions[sid]["verdict"] == "live", explain(proc)
+    h.wait_until(lambda: not oc.is_busy(sid), timeout=30, what="the stalled turn to end",
+                 on_timeout=lambda: oc.describe(sid))
+    (turn,) = [m for m in oc.messages(sid) if m["info"]["role"] == "assistant"]
+    assert turn["info"].get("error"), oc.describe(sid)
+    rc, data, proc = run_cli(sandbox, "scan", "--json", "--hung-after", "1s")
+    assert rc == 0 and data["sessions"] == [], explain(proc)
+    assert_new_prompt_completes(oc, sid)
+    oc.kill()
+
+
 def test_watch_stops_a_stalled_model_and_leaves_a_slow_reply(sandbox: h.Sandbox, opencode_bin: Path) -> None:
     """``watch --abort-hung-after 5s`` beside a healthy slow reply (a word a second for 40 s, no
     row written meanwhile) and a stalled stream: it stops the stall only; the slow reply is
@@ -163,12 +187,14 @@ def test_watch_stops_a_stalled_model_and_leaves_a_slow_reply(sandbox: h.Sandbox,
     oc.kill()
 
 
-def test_retrying_on_503_says_so_and_is_not_stopped_early(sandbox: h.Sandbox, opencode_bin: Path) -> None:
+@pytest.mark.parametrize("release", releases_with("retry-status"))
+def test_retrying_on_503_says_so_and_is_not_stopped_early(sandbox: h.Sandbox, opencode_release: Any,
+                                                          release: str) -> None:
     """HTTP 503 on every call: OpenCode retries with growing backoff (2, 4, 8, 16, 32 s). While
     it retries the reason says so; before ``--hung-after`` nothing is stopped; past it, it is a
     retry loop and the abort goes through OpenCode."""
     configure(sandbox)
-    oc = sandbox.start_opencode(opencode_bin)
+    oc = sandbox.start_opencode(opencode_release(release))
     sid = start(sandbox, oc, "OVERLOADED please")
     wait_status(oc, sid, lambda s: s.get("type") == "retry" and (s.get("attempt") or 0) >= 2,
                 timeout=30, what="retry attempt 2")
@@ -191,7 +217,7 @@ def test_retrying_on_503_says_so_and_is_not_stopped_early(sandbox: h.Sandbox, op
     rc, data, proc = run_cli(sandbox, "recover", sid, "--yes", "--abort-hung", "--hung-after", "10s", "--json")
     assert rc == 0 and data["aborted"][0]["stopped"] is True, explain(proc)
     assert_closed_by_opencode(oc, sid)
-    assert_rows_equal_newest_events(sandbox.db_path, [sid])
+    events_invariant(sandbox, release, [sid])
     assert_new_prompt_completes(oc, sid)
     oc.kill()
 
@@ -215,7 +241,8 @@ def test_permission_prompt_is_waiting_and_rejected_from_the_cli(sandbox: h.Sandb
     assert found["verdict"] == "waiting", explain(proc)  # never hung, however long it waits
     (pending,) = found["opencode_status"]["pending"]
     assert pending["kind"] == "permission" and pending["permission"] == "bash", explain(proc)
-    assert pending["command"] == "echo ok" and pending["patterns"] == ["echo ok"], explain(proc)
+    assert pending["patterns"] == ["echo ok"], explain(proc)
+    assert pending["command"] in ("echo ok", None), explain(proc)  # metadata.command: 1.18 only
     assert pending["since"], explain(proc)
     assert "echo ok" in found["verdict_reason"], explain(proc)
     text = sandbox.ocinspect("scan", "--hung-after", "1s")
@@ -236,7 +263,7 @@ def test_permission_prompt_is_waiting_and_rejected_from_the_cli(sandbox: h.Sandb
     # OpenCode finishes the turn itself: the tool is an error "rejected", the turn completes.
     msgs = oc.wait_turn_complete(sid, timeout=30)
     (tool,) = [p for m in msgs for p in m["parts"] if p.get("type") == "tool"]
-    assert tool["state"]["status"] == "error" and "rejected" in tool["state"]["error"], oc.describe(sid)
+    assert tool["state"]["status"] == "error" and "rejected" in tool["state"]["error"].lower(), oc.describe(sid)
     assert_closed_by_opencode(oc, sid)
     events_invariant(sandbox, release, [sid])
     rc, data, proc = run_cli(sandbox, "scan", "--json")
@@ -267,7 +294,7 @@ def test_watch_rejects_an_unanswered_prompt_after_the_delay(sandbox: h.Sandbox, 
         assert all(e.get("answer") != "once" for e in events), events
         msgs = oc.wait_turn_complete(sid, timeout=30)
         (tool,) = [p for m in msgs for p in m["parts"] if p.get("type") == "tool"]
-        assert tool["state"]["status"] == "error" and "rejected" in tool["state"]["error"], oc.describe(sid)
+        assert tool["state"]["status"] == "error" and "rejected" in tool["state"]["error"].lower(), oc.describe(sid)
     finally:
         if watch.poll() is None:
             watch.send_signal(signal.SIGTERM)
