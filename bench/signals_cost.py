@@ -7,8 +7,9 @@ process (user + system CPU seconds from /proc, so the load of the machine does n
 windows of ``--seconds`` each, in one run:
 
 1. **idle**: the server runs, no session is busy (the stream sends only heartbeats);
-2. **busy**: one healthy reply streams ``FAST_RATE`` words a second (a delta event each) and a
-   bash prints a line a second (a ``message.part.updated`` each) — a busy server.
+2. **events**: one healthy reply streams ``FAST_RATE`` words a second (a delta event each; no
+   row moves while it streams, so the watch's looks cost nothing: this is the subscription);
+3. **busy**: and a bash prints a line a second (rows move: the looks re-read the busy chains).
 
 Printed: CPU seconds per minute for each window, the events the server sent meanwhile (counted
 by a second, independent subscription), and busy/idle as a ratio. Needs the OpenCode binary
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     args = parser.parse_args(argv)
-    seconds = min(args.seconds, h.FAST_SECONDS - 10)
+    seconds = min(args.seconds, (h.FAST_SECONDS - 15) / 2)
     binary = h.ensure_opencode()
     with tempfile.TemporaryDirectory(prefix="ocinspect-sigcost-") as tmp, h.FakeModel() as model:
         sb = h.Sandbox(Path(tmp), model)
@@ -92,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
             idle_cpu, idle_events = window(watch, counter, seconds)
             fast = oc.create_session()
             oc.prompt_async(fast, "FAST please")
+            time.sleep(3)
+            fast_cpu, fast_events = window(watch, counter, seconds)
             stream = oc.create_session()
             oc.prompt_async(stream, "STREAM it")
             time.sleep(3)
@@ -106,14 +109,16 @@ def main(argv: list[str] | None = None) -> int:
     per_min = 60.0 / seconds
     print(f"ocinspect watch beside opencode {h.OPENCODE_VERSION}, windows of {seconds:.0f} s "
           f"(CPU = user+system of the watch process)")
-    print(f"  idle server : {idle_cpu * per_min:6.2f} CPU-s/min   {idle_events * per_min:8.0f} events/min")
-    print(f"  busy server : {busy_cpu * per_min:6.2f} CPU-s/min   {busy_events * per_min:8.0f} events/min")
-    ratio = busy_cpu / idle_cpu if idle_cpu > 0 else float("inf")
-    per_k = busy_cpu - idle_cpu
-    per_k = per_k / (busy_events - idle_events) * 1000 if busy_events > idle_events else float("nan")
-    print(f"  busy/idle CPU = {ratio:.2f}; extra CPU per 1,000 events = {per_k:.3f} s")
-    print(f"watch_idle_cpu_per_min={idle_cpu * per_min:.3f} watch_busy_cpu_per_min={busy_cpu * per_min:.3f} "
-          f"events_per_min={busy_events * per_min:.0f}")
+    rows = (("idle server", idle_cpu, idle_events),
+            ("a fast reply streaming (events, no row moves)", fast_cpu, fast_events),
+            ("+ a bash printing every second (rows move too)", busy_cpu, busy_events))
+    for label, cpu, events in rows:
+        print(f"  {label:<48} {cpu * per_min:6.2f} CPU-s/min  {events * per_min:8.0f} events/min")
+    per_k = (fast_cpu - idle_cpu) / (fast_events - idle_events) * 1000 if fast_events > idle_events else float("nan")
+    print(f"  subscription: {per_k:.3f} CPU-s per 1,000 events (fast reply window minus idle)")
+    print(f"watch_idle_cpu_per_min={idle_cpu * per_min:.3f} watch_events_cpu_per_min={fast_cpu * per_min:.3f} "
+          f"watch_busy_cpu_per_min={busy_cpu * per_min:.3f} events_per_min={busy_events * per_min:.0f} "
+          f"cpu_s_per_1000_events={per_k:.3f}")
     return 0
 
 

@@ -210,7 +210,7 @@ SCENARIOS: list[tuple[str, str]] = [
     ("FAST", "fast"),            # a fast healthy reply: FAST_RATE words a second for FAST_SECONDS (bench)
 ]
 FAST_RATE = 50
-FAST_SECONDS = 90
+FAST_SECONDS = 150
 SLOW_WORDS = 40
 STALL_TEXT = "Let me look"
 STREAM_COMMAND = "for i in $(seq 600); do echo tick $i; sleep 1; done"

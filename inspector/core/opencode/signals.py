@@ -7,7 +7,8 @@ routes ``/event`` to the instance of one directory), each in a daemon thread:
 
 - **bounded**: it keeps only the newest progress time per session (at most ``MAX_SESSIONS``);
   a dropped stream is reopened with exponential backoff (``BACKOFF_S`` … ``BACKOFF_MAX_S``);
-- **O(events)**: one JSON parse per event (``client.events``), a dict write for those that count.
+- **O(events)**: one JSON parse per event (``client.events``), a dict write for those that count;
+  read in batches (``BATCH_S``) so a busy server costs a few wake-ups a second, not one per event.
 
 What counts as progress (1.18.33's event names; a release that sends none simply adds nothing):
 ``message.part.delta`` and ``session.next.{text,reasoning,tool.input}.delta`` with a non-empty
@@ -30,6 +31,12 @@ from typing import Any
 from inspector.core.model import LiveStatus
 from inspector.core.text import now_ms
 
+# Events are read in batches: once the stream is caught up (a read had to wait), the next event
+# wakes the thread, and it then sleeps this long so that what follows piles up in the socket
+# buffer and is read with few wake-ups (a streaming reply sends ~50 deltas a second). Progress is
+# then known up to this much late: nothing for thresholds of seconds to minutes.
+BATCH_S = 0.25
+_WAITED_S = 0.002  # a read that took longer than this waited for the server
 BACKOFF_S = 0.5
 BACKOFF_MAX_S = 30.0
 READ_TIMEOUT_S = 60.0  # a stream silent this long is reopened (OpenCode sends heartbeats)
@@ -82,13 +89,15 @@ class Signals:
 
     def __init__(self, *, clock: Callable[[], int] = now_ms, backoff_s: float = BACKOFF_S,
                  backoff_max_s: float = BACKOFF_MAX_S, read_timeout_s: float = READ_TIMEOUT_S,
-                 max_sessions: int = MAX_SESSIONS, warmup_s: float = WARMUP_S) -> None:
+                 max_sessions: int = MAX_SESSIONS, warmup_s: float = WARMUP_S,
+                 batch_s: float = BATCH_S) -> None:
         self.clock = clock
         self.backoff_s = backoff_s
         self.backoff_max_s = backoff_max_s
         self.read_timeout_s = read_timeout_s
         self.max_sessions = max_sessions
         self.warmup_s = warmup_s
+        self.batch_s = batch_s
         self._opened: dict[tuple[int, str], float] = {}  # when each stream was asked for (monotonic)
         self._newest: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -158,14 +167,19 @@ class Signals:
                 self.connects += 1
                 stream = ServerClient(port).events(directory=directory, read_timeout=self.read_timeout_s)
                 try:
+                    asked = time.monotonic()
                     for item in stream:
                         if stop.is_set():
                             break
+                        waited = time.monotonic() - asked > _WAITED_S
                         self.events_seen += 1
                         delay = self.backoff_s  # it answers: the next drop starts the backoff over
                         session = progress_of(item.data)
                         if session is not None:
                             self.record(session)
+                        if waited and self.batch_s > 0:
+                            stop.wait(self.batch_s)  # let the next events pile up: one wake-up for many
+                        asked = time.monotonic()
                 finally:
                     close = getattr(stream, "close", None)
                     if close is not None:
