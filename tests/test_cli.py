@@ -19,7 +19,7 @@ from .conftest import SESSIONS, rows, sha256
 SCAN_KEYS = {"database", "schema", "opencode_live", "quick", "hung_after_ms", "scanned_at", "sessions"}
 SESSION_KEYS = {"id", "title", "directory", "parent_id", "verdict", "verdict_reason", "patterns", "warnings",
                 "unfinished_messages", "stuck_parts", "children", "stuck_since", "last_activity",
-                "idle_ms"}
+                "idle_ms", "hang", "opencode_status"}
 PART_KEYS = {"id", "message_id", "tool", "status", "started", "elapsed_ms", "input_summary",
              "title", "child_session_id", "child_session_inferred", "in_finished_turn"}
 RUN_KEYS = {"run_id", "dry_run", "sessions", "parts_repaired", "messages_completed",
