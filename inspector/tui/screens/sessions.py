@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Input
 from inspector.core.model import ScanResult
 from inspector.core.repair.answer import waits
 
+from ..keys import keyed_text, namer
 from ..messages import CancelScan, ContinueInOpenCode, OpenSession, RequestAnswer, RequestRecovery, ToggleAllSessions
 from ..state import AppState, app_state
 from ..widgets import EmptyState, ScanProgress, SessionPreview, SessionTable, StatusLine, empty_state
@@ -51,7 +52,8 @@ class SessionsScreen(Screen[None]):
         yield Header()
         yield StatusLine(id="status")
         yield ScanProgress(id="progress")
-        yield Input(placeholder="Filter: title, project, id, pattern, command…  (enter: back to the list, esc: clear)",
+        yield Input(placeholder=keyed_text("Filter: title, project, id, pattern, command…  "
+                                           "(enter: back to the list, {back}: clear)", namer(self.app)),
                     id="filter", compact=True)
         with Vertical(id="sessions-body"):
             yield SessionTable(id="sessions")
@@ -97,7 +99,8 @@ class SessionsScreen(Screen[None]):
             table.display = False
             empty.display = True
             text = state.load_error
-            empty.update(empty_state.failed(state.config.db_path, text) if text else empty_state.scanning(state.config.db_path))
+            empty.update(empty_state.failed(state.config.db_path, text, namer(self.app)) if text
+                         else empty_state.scanning(state.config.db_path))
             self.query_one(SessionPreview).display = False
             return
         drawn = (state.recovered_ids, self.query_text)
@@ -111,7 +114,7 @@ class SessionsScreen(Screen[None]):
         empty.display = not has_rows
         if not has_rows:
             empty.update(empty_state.nothing_stuck(state.config.db_path, filtered=bool(self.query_text.strip()),
-                                                   show_all=state.show_all))
+                                                   show_all=state.show_all, key=namer(self.app)))
         self._update_preview(keep_height=state.refreshed)
         self.refresh_bindings()
 
