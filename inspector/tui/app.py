@@ -75,6 +75,7 @@ from .messages import (
     ScanFailed,
     ScanFinished,
     ScanProgress,
+    SortChanged,
     ToggleAllSessions,
     UndoFinished,
     UndoReady,
@@ -93,6 +94,7 @@ from .screens import (
 from .screens.confirm_answer import ANSWER_KEY_HINT
 from .screens.timeline import StoryList
 from .widgets import SessionTable
+from .widgets.session_table import SORT_COLUMNS
 
 # How the TUI says what would get past a refusal (the core names no flag or key); ``{id}`` is
 # the key of that binding (keys.py: the keymap file's, seen from the screen beneath).
@@ -154,6 +156,8 @@ class InspectorApp(App[Launch | None]):
         self._hung_timer: Timer | None = None
         self.keymap_overrides: dict[str, str] = {}  # from keymap.toml (settings.py), shown in the help
         self._bindings_by_id: dict[str, Binding] | None = None  # key_name's defaults
+        self._saved_theme: str | None = None
+        self.saved_sort: settings.SavedSort | None = None  # the list's sort, kept in settings.toml
         self._user_settings = self._read_user_settings()
         # watch mode follows each server's GET /event for progress rows do not show yet (a
         # streaming reply writes its text row only when it ends); pinned liveness needs none
@@ -193,9 +197,11 @@ class InspectorApp(App[Launch | None]):
         config = self.config
         user = settings.UserSettings()
         if config.settings_dir is not None:
-            user = settings.load(config.settings_dir, self.all_binding_groups())
+            user = settings.load(config.settings_dir, self.all_binding_groups(), SORT_COLUMNS)
         self.theme = config.theme or user.theme or self.theme
         self.keymap_overrides = dict(user.keymap)
+        self._saved_theme = user.theme  # what the file says (--theme is this run's only)
+        self.saved_sort = user.sort
         return user
 
     def _apply_user_settings(self) -> None:
@@ -206,12 +212,21 @@ class InspectorApp(App[Launch | None]):
             self.notify(problem, title="Settings", severity="warning", timeout=RESULT_TIMEOUT, markup=False)
 
     def _save_theme(self, theme: str) -> None:
+        self._saved_theme = theme
+        self._save_settings("theme")
+
+    @on(SortChanged)
+    def _save_sort(self, event: SortChanged) -> None:
+        self.saved_sort = settings.SavedSort(event.column, event.descending) if event.column else None
+        self._save_settings("sort")
+
+    def _save_settings(self, what: str) -> None:
         if self.config.settings_dir is None:
             return
         try:
-            settings.save_theme(self.config.settings_dir, theme)
+            settings.save(self.config.settings_dir, theme=self._saved_theme, sort=self.saved_sort)
         except (OSError, ValueError) as exc:
-            self.notify(f"The theme is not saved: {exc}", title="Settings", severity="warning", markup=False)
+            self.notify(f"The {what} is not saved: {exc}", title="Settings", severity="warning", markup=False)
 
     # scanning --------------------------------------------------------------------------
     def start_scan(self) -> None:

@@ -93,6 +93,41 @@ async def test_stuck_for_sorts_longest_first_and_children_stay_under_their_paren
         assert order.index(ids.subagent_child) == order.index(ids.subagent_parent) + 1
 
 
+async def test_the_sort_is_saved_with_the_theme_and_restored(demo, config_home: Path) -> None:
+    """s / S / a header click is kept in settings.toml (next to the theme) and used at the next start."""
+    (config_home / settings.SETTINGS_FILE).write_text('theme = "nord"\n')
+    db, _ = demo
+    app = app_for(db, demo=True, settings_dir=config_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "s", "s", "s", "S")  # title, project, verdict, then reversed
+        assert app.screen.query_one(SessionTable).sorting.column == "verdict"
+    saved = (config_home / settings.SETTINGS_FILE).read_text()
+    assert 'theme = "nord"' in saved and 'sort = "verdict"' in saved and "sort_descending = true" in saved, saved
+    again = app_for(db, demo=True, settings_dir=config_home)
+    async with again.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = again.screen.query_one(SessionTable)
+        assert (table.sorting.column, table.sorting.descending) == ("verdict", True)
+        assert "Verdict ▼" in header(again) and again.theme == "nord"
+        verdicts = [r.diag.verdict for r in table.rows_shown if r.depth == 0]
+        assert verdicts[0] == "unfixable", verdicts  # most urgent last when reversed
+        for _ in range(4):  # pattern, parts, stuck for, then the scan's order
+            await press(pilot, "s")
+        assert table.sorting.column is None
+    assert "sort =" not in (config_home / settings.SETTINGS_FILE).read_text()
+
+
+async def test_a_bad_saved_sort_is_a_notification(demo, config_home: Path) -> None:
+    (config_home / settings.SETTINGS_FILE).write_text('sort = "colour"\n')
+    db, _ = demo
+    app = app_for(db, demo=True, settings_dir=config_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.screen.query_one(SessionTable).sorting.column is None
+        assert any("unknown sort column 'colour'" in n for n in notifications(app)), notifications(app)
+
+
 def test_sort_is_stable_and_keeps_the_tree(demo) -> None:
     """Rows with equal keys keep the given order, both ways; a child moves with its parent."""
     from inspector.core.db.store import open_store

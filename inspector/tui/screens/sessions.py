@@ -64,6 +64,8 @@ class SessionsScreen(Screen[None]):
     def on_mount(self) -> None:
         filter_input = self.query_one("#filter", Input)
         filter_input.display = False
+        if (saved := self.state.saved_sort) is not None:
+            self.query_one(SessionTable).sort_by(saved.column, saved.descending, announce=False)
         if self.app.is_headless:
             filter_input.cursor_blink = False  # deterministic snapshots
         self.watch(self.app, "scan_result", self._redraw)
@@ -206,6 +208,8 @@ class SessionsScreen(Screen[None]):
         if filter_input.display:
             filter_input.value = ""
             filter_input.display = False
+        if (saved := self.state.saved_sort) is not None:
+            self.query_one(SessionTable).sort_by(saved.column, saved.descending, announce=False)
             self.query_one(SessionTable).focus()
             self._redraw()
         elif self.state.scanning:
