@@ -137,6 +137,16 @@ def build_secret_db(path: Path, now: int = NOW) -> SecretIds:
         part(parent_id, stuck, {"type": "patch", "hash": p.value("patch.hash"), "files": [p.value("patch.files")]},
              t + 208, "patch")
         part(parent_id, stuck, {"type": "text", "text": p.value("answer.text")}, t + 209, "answer")
+        # parts the timeline reads that the report's first reader did not: a retry, a subtask,
+        # an agent mention, a compaction
+        part(parent_id, stuck, {"type": "retry", "attempt": 2, "time": {"created": t + 210},
+                              "error": {"name": p.value("retry.error.name"),
+                                        "data": {"message": p.value("retry.error.message")}}}, t + 210, "retry")
+        part(parent_id, stuck, {"type": "subtask", "description": p.value("subtask.description"),
+                              "prompt": p.value("subtask.prompt"), "agent": p.value("subtask.agent")}, t + 211, "subtask")
+        part(parent_id, stuck, {"type": "agent", "name": p.value("agent.name"),
+                              "source": {"value": p.value("agent.source")}}, t + 212, "agent")
+        part(parent_id, stuck, {"type": "compaction", "auto": True}, t + 213, "compaction")
         part(parent_id, stuck, {"type": "step-finish", "reason": p.value("step-finish.reason"),
                               "snapshot": p.value("step-finish.snapshot"), "cost": p.value("step-finish.cost"),
                               "tokens": {"input": p.value("step-finish.tokens")}}, t + 290, "step-finish")

@@ -54,7 +54,7 @@ def secret_db(tmp_path: Path):
 def test_the_planted_database_is_really_stuck_and_full(secret_db) -> None:
     path, ids = secret_db
     planted = ids.planter.all
-    assert len(ids.planter.planted) == 135 and len(planted) == 6 * len(ids.planter.planted)
+    assert len(ids.planter.planted) == 146 and len(planted) == 6 * len(ids.planter.planted)
     dump = "\n".join(str(row) for table in ("session", "message", "part", "project")
                      for row in sqlite3.connect(path).execute(f"SELECT * FROM {table}"))
     assert all(s in dump or json.dumps(s)[1:-1] in dump for s in planted)
@@ -83,6 +83,42 @@ def test_no_planted_string_reaches_the_default_report(secret_db, as_json: bool) 
         assert repair["parts_aborted"] == 2 and repair["turns_closed"] == 2 and repair["committed"]
 
 
+def test_structural_redaction_holds_without_the_scrub_pass(secret_db, monkeypatch) -> None:
+    """The shapes alone keep every planted string out; the scrub pass is only a second net."""
+    import inspector.core.report.build as build
+
+    monkeypatch.setattr(build, "scrub_tree", lambda doc: doc)
+    path, ids = secret_db
+    store = open_store(path)
+    try:
+        for session in (ids.parent, ids.child):
+            doc = build.build_report(store, session, live=OFFLINE, journal_directory=path.parent / "none")
+            text = json.dumps(doc, ensure_ascii=False) + render(doc)
+            assert leaks(text, ids.planter.all) == []
+    finally:
+        store.dispose()
+
+
+def test_the_timeline_fields_are_shaped(secret_db) -> None:
+    """Titles, retries, subtasks, agents, files: what the timeline carries comes as its shape."""
+    path, ids = secret_db
+    doc = json.loads(run("--db", str(path), "report", ids.parent, "--json").output)
+    turn = doc["chain"][0]["turn"]
+    by_kind = {s["kind"]: s for s in turn}
+    assert {"retry", "subtask", "agent", "file", "patch", "compaction", "reasoning", "step-finish"} <= set(by_kind)
+    assert by_kind["retry"]["attempt"] == 2 and by_kind["retry"]["error"].startswith("<retry error, ")
+    assert by_kind["subtask"]["text"].startswith("<subtask name, ")
+    assert by_kind["agent"]["text"].startswith("<agent name, ")
+    assert by_kind["file"]["text"].startswith("<file name, ")
+    assert by_kind["patch"]["text"] == "1 file(s)"
+    tools = {s["tool"]: s for s in turn if s["kind"] == "tool"}
+    assert tools["read"]["title"].startswith("<title, ") and tools["task"]["title"].startswith("<title, ")
+    assert tools["task"]["stopped_here"] and tools["task"]["child_session"] == doc["chain"][1]["id"]
+    assistant = by_kind["assistant"]
+    assert assistant["provider"].startswith("<provider, ") and assistant["stuck"]
+    assert sum(1 for s in turn if s["stopped_here"]) == 1
+
+
 def test_include_content_shows_the_content_with_a_warning(secret_db) -> None:
     path, ids = secret_db
     planter = ids.planter
@@ -95,7 +131,10 @@ def test_include_content_shows_the_content_with_a_warning(secret_db) -> None:
     shown = ["session.title", "session.directory", "user message.prompt", "task.description",
              "assistant.modelID", "custom tool.name", "custom tool.error", "reasoning.text",
              "answer.text", "child session.id", "session.version", "bash.command", "bash.output",
-             "child assistant.error.message"]
+             "child assistant.error.message",
+             # read through the timeline (diagnose/timeline.py) since the report uses it
+             "read.title", "task.title", "bash.title", "file.filename", "assistant.providerID",
+             "retry.error.message", "subtask.description", "agent.name", "assistant.error.message"]
     for name in shown:
         value = " ".join(planter.planted[name])
         assert value in text or json.dumps(value)[1:-1] in text, name

@@ -56,7 +56,7 @@ from inspector.core.repair.answer import asked
 from inspector.core.repair.journal import JournalProblem
 from inspector.core.text import printable
 
-from . import settings
+from . import keys, settings
 from .config import AppConfig, wall_clock
 from .format import display_path, events_note, plural
 from .messages import (
@@ -75,6 +75,7 @@ from .messages import (
     ScanFailed,
     ScanFinished,
     ScanProgress,
+    SortChanged,
     ToggleAllSessions,
     UndoFinished,
     UndoReady,
@@ -93,13 +94,15 @@ from .screens import (
 from .screens.confirm_answer import ANSWER_KEY_HINT
 from .screens.timeline import StoryList
 from .widgets import SessionTable
+from .widgets.session_table import SORT_COLUMNS
 
-# How the TUI says what would get past a refusal (the core names no flag or key).
+# How the TUI says what would get past a refusal (the core names no flag or key); ``{id}`` is
+# the key of that binding (keys.py: the keymap file's, seen from the screen beneath).
 TUI_HINTS = {
-    ("Recovery", "force"): "Press f in the confirm dialog to force it, or quit OpenCode first.",
-    ("Recovery", "abort-hung"): "Press r: the confirm dialog stops hung sessions through OpenCode.",
+    ("Recovery", "force"): "Press {toggle-force} in the confirm dialog to force it, or quit OpenCode first.",
+    ("Recovery", "abort-hung"): "Press {recover-session}: the confirm dialog stops hung sessions through OpenCode.",
     ("Recovery", "reject-waiting"): ANSWER_KEY_HINT,
-    ("Undo", "force"): "Quit OpenCode first, then press u again (or: ocinspect undo --force).",
+    ("Undo", "force"): "Quit OpenCode first, then press {undo-last-run} again (or: ocinspect undo --force).",
 }
 RESULT_TIMEOUT = 10.0  # seconds a recovery/undo result notification stays up
 # Errors that mean "this is not a database ocinspect can diagnose": the app explains them on
@@ -152,6 +155,9 @@ class InspectorApp(App[Launch | None]):
         self._runs: dict[str, tuple[str, ...]] = {}
         self._hung_timer: Timer | None = None
         self.keymap_overrides: dict[str, str] = {}  # from keymap.toml (settings.py), shown in the help
+        self._bindings_by_id: dict[str, Binding] | None = None  # key_name's defaults
+        self._saved_theme: str | None = None
+        self.saved_sort: settings.SavedSort | None = None  # the list's sort, kept in settings.toml
         self._user_settings = self._read_user_settings()
         # watch mode follows each server's GET /event for progress rows do not show yet (a
         # streaming reply writes its text row only when it ends); pinned liveness needs none
@@ -191,9 +197,11 @@ class InspectorApp(App[Launch | None]):
         config = self.config
         user = settings.UserSettings()
         if config.settings_dir is not None:
-            user = settings.load(config.settings_dir, self.all_binding_groups())
+            user = settings.load(config.settings_dir, self.all_binding_groups(), SORT_COLUMNS)
         self.theme = config.theme or user.theme or self.theme
         self.keymap_overrides = dict(user.keymap)
+        self._saved_theme = user.theme  # what the file says (--theme is this run's only)
+        self.saved_sort = user.sort
         return user
 
     def _apply_user_settings(self) -> None:
@@ -204,12 +212,21 @@ class InspectorApp(App[Launch | None]):
             self.notify(problem, title="Settings", severity="warning", timeout=RESULT_TIMEOUT, markup=False)
 
     def _save_theme(self, theme: str) -> None:
+        self._saved_theme = theme
+        self._save_settings("theme")
+
+    @on(SortChanged)
+    def _save_sort(self, event: SortChanged) -> None:
+        self.saved_sort = settings.SavedSort(event.column, event.descending) if event.column else None
+        self._save_settings("sort")
+
+    def _save_settings(self, what: str) -> None:
         if self.config.settings_dir is None:
             return
         try:
-            settings.save_theme(self.config.settings_dir, theme)
+            settings.save(self.config.settings_dir, theme=self._saved_theme, sort=self.saved_sort)
         except (OSError, ValueError) as exc:
-            self.notify(f"The theme is not saved: {exc}", title="Settings", severity="warning", markup=False)
+            self.notify(f"The {what} is not saved: {exc}", title="Settings", severity="warning", markup=False)
 
     # scanning --------------------------------------------------------------------------
     def start_scan(self) -> None:
@@ -549,7 +566,8 @@ class InspectorApp(App[Launch | None]):
                 f"Run {result.run_id}: {plural(len(result.sessions), 'session')} recovered, "
                 f"{plural(result.parts_repaired, 'tool part')} aborted, "
                 f"{plural(result.messages_completed, 'turn')} closed"
-                f"{events_note(result.events_appended)}. Press u to undo."
+                f"{events_note(result.events_appended)}. "
+                + keys.keyed_text("Press {undo-last-run} to undo.", keys.namer(self))
                 + (f"\n{REOPEN_HINT}" if outcome.through_opencode else ""),
                 title="Recovered", timeout=RESULT_TIMEOUT, markup=False,
             )
@@ -625,6 +643,8 @@ class InspectorApp(App[Launch | None]):
         error = event.error
         hint = TUI_HINTS.get((event.action, getattr(error, "hint", None) or ""))
         refused = isinstance(error, (RepairRefused, WritesDisabled))
+        if hint:
+            hint = keys.keyed_text(hint, keys.namer(self))
         self.notify(f"{error}" + (f"\n{hint}" if hint else ""),
                     title=f"{event.action} refused" if refused else f"{event.action} failed",
                     severity="warning" if refused else "error", markup=False)
@@ -720,6 +740,18 @@ class InspectorApp(App[Launch | None]):
             ("Help", list(HelpScreen.BINDINGS)),
             ("Anywhere", list(self.BINDINGS)),
         ]
+
+    def key_name(self, binding_id: str) -> str:
+        """The key a text names for ``binding_id``: the keymap file's (its first key), else the
+        binding's own; ``KeyError`` for an id no binding has (a template's typo)."""
+        override = self.keymap_overrides.get(binding_id)
+        if override:
+            return keys.label(override)
+        if self._bindings_by_id is None:
+            self._bindings_by_id = {b.id: b for _, bindings in self.all_binding_groups() for b in bindings
+                                    if isinstance(b, Binding) and b.id}
+        binding = self._bindings_by_id[binding_id]
+        return binding.key_display or keys.label(binding.key)
 
     def help_groups(self) -> list[tuple[str, list[BindingType]]]:
         """The groups with the keys the keymap gives them (what the keys really are now)."""

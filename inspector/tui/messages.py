@@ -146,3 +146,11 @@ class ToggleAllSessions(Message):
 @dataclass
 class CancelScan(Message):
     """Stop the running scan; the list keeps showing the last complete one."""
+
+
+@dataclass
+class SortChanged(Message):
+    """The person sorted the sessions list (``column`` None: the scan's order); the app keeps it."""
+
+    column: str | None
+    descending: bool

@@ -1,8 +1,10 @@
-"""What a person keeps between runs: the theme (saved by the app) and a keymap (written by hand).
+"""What a person keeps between runs: the theme and the list's sort (saved by the app) and a
+keymap (written by hand).
 
 Both files live in ``$XDG_CONFIG_HOME/ocinspect/`` (default ``~/.config/ocinspect/``):
-``settings.toml`` holds ``theme = "nord"`` and is rewritten when the theme is changed in the
-command palette; ``keymap.toml`` holds a ``[keymap]`` table of ``binding-id = "keys"`` and is only
+``settings.toml`` holds ``theme = "nord"``, ``sort = "verdict"`` and ``sort_descending = false``
+and is rewritten when the theme is changed in the command palette or the sessions list is
+sorted; ``keymap.toml`` holds a ``[keymap]`` table of ``binding-id = "keys"`` and is only
 read. A missing file is normal; a bad one is described in ``problems`` and ignored, never a crash.
 """
 
@@ -12,7 +14,7 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +60,15 @@ class UserSettings:
     theme: str | None = None
     keymap: Mapping[str, str] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
+    sort: SavedSort | None = None
+
+
+@dataclass(frozen=True)
+class SavedSort:
+    """The sessions list's sort column (one of the table's keys) and its direction."""
+
+    column: str
+    descending: bool = False
 
 
 def _read_toml(path: Path, problems: list[str]) -> dict[str, object] | None:
@@ -72,8 +83,7 @@ def _read_toml(path: Path, problems: list[str]) -> dict[str, object] | None:
     return None
 
 
-def _theme(directory: Path, problems: list[str]) -> str | None:
-    data = _read_toml(directory / SETTINGS_FILE, problems)
+def _theme(data: Mapping[str, object] | None, problems: list[str]) -> str | None:
     if data is None or "theme" not in data:
         return None
     theme = data["theme"]
@@ -81,6 +91,20 @@ def _theme(directory: Path, problems: list[str]) -> str | None:
         problems.append(f"{SETTINGS_FILE}: unknown theme {theme!r}; using {DEFAULT_THEME}.")
         return None
     return theme
+
+
+def _sort(data: Mapping[str, object] | None, columns: Collection[str], problems: list[str]) -> SavedSort | None:
+    if data is None or "sort" not in data:
+        return None
+    column, descending = data["sort"], data.get("sort_descending", False)
+    if not isinstance(column, str) or column not in columns:
+        problems.append(f"{SETTINGS_FILE}: unknown sort column {column!r} (columns: {', '.join(columns)}); "
+                        "the list keeps the scan's order.")
+        return None
+    if not isinstance(descending, bool):
+        problems.append(f"{SETTINGS_FILE}: sort_descending = {descending!r} is not true or false; ascending.")
+        descending = False
+    return SavedSort(column, descending)
 
 
 def _canonical(key: str) -> str:
@@ -133,20 +157,28 @@ def parse_keymap(data: Mapping[str, object], groups: Groups, problems: list[str]
     return keymap
 
 
-def load(directory: Path, groups: Groups) -> UserSettings:
+def load(directory: Path, groups: Groups, sort_columns: Collection[str] = ()) -> UserSettings:
     problems: list[str] = []
-    theme = _theme(directory, problems)
+    saved = _read_toml(directory / SETTINGS_FILE, problems)
+    theme = _theme(saved, problems)
+    sort = _sort(saved, sort_columns, problems)
     data = _read_toml(directory / KEYMAP_FILE, problems)
     keymap = parse_keymap(data, groups, problems) if data is not None else {}
-    return UserSettings(theme=theme, keymap=keymap, problems=tuple(problems))
+    return UserSettings(theme=theme, keymap=keymap, problems=tuple(problems), sort=sort)
 
 
-def save_theme(directory: Path, theme: str) -> Path:
-    """Write ``settings.toml`` whole (written only by the app), atomically; raises ``OSError``."""
+def save(directory: Path, *, theme: str | None, sort: SavedSort | None) -> Path:
+    """Write ``settings.toml`` whole (written only by the app), atomically; raises ``OSError``.
+    ``None`` leaves a setting out (the default next time)."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / SETTINGS_FILE
+    lines = ["# Written by ocinspect when the theme is changed (command palette: Theme)",
+             "# or the sessions list is sorted (s, S, a click on a column header)."]
+    if theme is not None:
+        lines.append(f"theme = {json.dumps(check_theme(theme))}")
+    if sort is not None:
+        lines += [f"sort = {json.dumps(sort.column)}", f"sort_descending = {'true' if sort.descending else 'false'}"]
     partial = path.with_name(f".{SETTINGS_FILE}.{os.getpid()}")
-    partial.write_text("# Written by ocinspect when the theme is changed (command palette: Theme).\n"
-                       f"theme = {json.dumps(check_theme(theme))}\n", encoding="utf-8")
+    partial.write_text("\n".join(lines) + "\n", encoding="utf-8")
     os.replace(partial, path)
     return path

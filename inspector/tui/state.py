@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from inspector.core.model import ScanResult
 
     from .config import AppConfig
+    from .settings import SavedSort
 
 
 class AppState(Protocol):
@@ -28,6 +29,7 @@ class AppState(Protocol):
     load_error: str
     show_all: bool
     refreshed: bool  # scan_result came from a watch-mode refresh of the same view
+    saved_sort: SavedSort | None  # the sessions list's sort from settings.toml (restored at start)
 
 
 def app_state(node: DOMNode) -> AppState:

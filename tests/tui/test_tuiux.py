@@ -93,6 +93,41 @@ async def test_stuck_for_sorts_longest_first_and_children_stay_under_their_paren
         assert order.index(ids.subagent_child) == order.index(ids.subagent_parent) + 1
 
 
+async def test_the_sort_is_saved_with_the_theme_and_restored(demo, config_home: Path) -> None:
+    """s / S / a header click is kept in settings.toml (next to the theme) and used at the next start."""
+    (config_home / settings.SETTINGS_FILE).write_text('theme = "nord"\n')
+    db, _ = demo
+    app = app_for(db, demo=True, settings_dir=config_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "s", "s", "s", "S")  # title, project, verdict, then reversed
+        assert app.screen.query_one(SessionTable).sorting.column == "verdict"
+    saved = (config_home / settings.SETTINGS_FILE).read_text()
+    assert 'theme = "nord"' in saved and 'sort = "verdict"' in saved and "sort_descending = true" in saved, saved
+    again = app_for(db, demo=True, settings_dir=config_home)
+    async with again.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = again.screen.query_one(SessionTable)
+        assert (table.sorting.column, table.sorting.descending) == ("verdict", True)
+        assert "Verdict ▼" in header(again) and again.theme == "nord"
+        verdicts = [r.diag.verdict for r in table.rows_shown if r.depth == 0]
+        assert verdicts[0] == "unfixable", verdicts  # most urgent last when reversed
+        for _ in range(4):  # pattern, parts, stuck for, then the scan's order
+            await press(pilot, "s")
+        assert table.sorting.column is None
+    assert "sort =" not in (config_home / settings.SETTINGS_FILE).read_text()
+
+
+async def test_a_bad_saved_sort_is_a_notification(demo, config_home: Path) -> None:
+    (config_home / settings.SETTINGS_FILE).write_text('sort = "colour"\n')
+    db, _ = demo
+    app = app_for(db, demo=True, settings_dir=config_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.screen.query_one(SessionTable).sorting.column is None
+        assert any("unknown sort column 'colour'" in n for n in notifications(app)), notifications(app)
+
+
 def test_sort_is_stable_and_keeps_the_tree(demo) -> None:
     """Rows with equal keys keep the given order, both ways; a child moves with its parent."""
     from inspector.core.db.store import open_store
@@ -252,6 +287,64 @@ async def test_the_keymap_file_rebinds_keys(fixture_copy, config_home: Path) -> 
         assert "recover-session" in text  # the ids are in the help
         line = next(row for row in text.splitlines() if "recover-session" in row)
         assert line.split()[0] == "x", line  # the help shows the key the keymap gave
+
+
+def drawn(renderable: object) -> str:
+    """A Static's content as text (a Rich table too), wide enough not to wrap a sentence."""
+    from rich.console import Console
+
+    with open(os.devnull, "w") as sink:
+        console = Console(width=400, record=True, file=sink)
+        console.print(renderable)
+        return console.export_text()
+
+
+async def test_texts_name_the_key_the_keymap_gives(fixture_copy, config_home: Path) -> None:
+    """Hints, buttons, the empty state, toasts and the help say the key that works now."""
+    (config_home / settings.KEYMAP_FILE).write_text(
+        '[keymap]\ndetail-recover = "x"\nundo-last-run = "z"\nconfirm-recovery = "c"\ntoggle-all-sessions = "v"\n')
+    db = fixture_copy("stuck-bash")
+    app = app_for(db, settings_dir=config_home)
+    async with app.run_test(size=(100, 60)) as pilot:
+        await settle(pilot)
+        assert not notifications(app)
+        await press(pilot, "enter")
+        assert isinstance(app.screen, SessionDetailScreen)
+        text = " ".join(screen_text(app).split())
+        assert "Press x to see the exact plan and confirm." in text and "Press r " not in text, text
+        assert "so z can undo it" in text, text
+        await press(pilot, "x")
+        assert isinstance(app.screen, ConfirmRecovery)
+        text = screen_text(app)
+        assert "Recover (c)" in text and "z undoes the last run" in text and "(y)" not in text, text
+        await press(pilot, "c")
+        assert isinstance(app.screen, SessionDetailScreen)
+        assert "Press z to undo the last recovery" in " ".join(screen_text(app).split())
+        assert any("Press z to undo." in n for n in notifications(app)), notifications(app)
+        await press(pilot, "escape")
+        assert isinstance(app.screen, SessionsScreen)
+        assert "v lists every session · ctrl+r scans again" in screen_text(app)
+        await press(pilot, "f1")
+        assert isinstance(app.screen, HelpScreen)
+        notes = " ".join(" ".join(drawn(s.content).split()) for s in app.screen.query("Static"))
+        assert "z undoes the last recovery" in notes and "so z restores the exact rows" in notes, notes
+        assert "u undoes" not in notes and "so u restores" not in notes
+
+
+def test_every_key_template_names_a_real_binding() -> None:
+    """A ``{binding-id}`` that no binding has would raise when drawn: every template is checked."""
+    from inspector.tui import app as app_module
+    from inspector.tui.keys import fields
+    from inspector.tui.screens import help as help_module
+    from inspector.tui.screens.confirm_answer import ANSWER_KEY_HINT
+
+    app = app_for(Path("x.db"))
+    templates = [*app_module.TUI_HINTS.values(), ANSWER_KEY_HINT, help_module.KEYMAP_NOTE, help_module.RECOVERED,
+                 help_module.RECOVERY_NOTE]
+    named = [f for t in templates for f in fields(t)]
+    assert len(named) >= len(templates)
+    for binding_id in named:
+        assert app.key_name(binding_id)
 
 
 @pytest.mark.parametrize(("content", "said"), [

@@ -438,6 +438,9 @@ TIMELINE_LARGE_PARTS = text(
            length(json_extract(j, '$.text')) AS text_chars,
            length({_OUTPUT}) AS output_chars,
            length(json_extract(j, '$.state.input')) AS input_chars,
+           length(json_extract(j, '$.state.input.command')) AS command_chars,
+           coalesce(length(json_extract(j, '$.state.error')),
+                    length(json_extract(j, '$.error.data.message'))) AS error_chars,
            json_object(
              'type', json_extract(j, '$.type'),
              'tool', json_extract(j, '$.tool'),
@@ -473,6 +476,7 @@ TIMELINE_LARGE_MESSAGES = text(
     WITH m AS MATERIALIZED (
       SELECT id, CASE WHEN json_valid(data) THEN data END AS j FROM message WHERE id IN :ids)
     SELECT id, j IS NOT NULL AS ok,
+           length(json_extract(j, '$.error.data.message')) AS error_chars,
            json_object(
              'role', json_extract(j, '$.role'),
              'time', json_extract(j, '$.time'),
@@ -508,52 +512,9 @@ TIMELINE_PART_DETAIL = text(
     FROM p
     """
 )
-# -- the report (report/turn.py, report/build.py): indexes only, large text never fetched whole --
 
 
-def _guarded(path: str) -> str:
-    """``json_extract(data, path)``, NULL (not an error) where the row's JSON is corrupt."""
-    return f"CASE WHEN json_valid(data) THEN json_extract(data, '{path}') END"
-
-
-def _head(path: str) -> str:
-    return f"substr({_guarded(path)}, 1, :head)"
-
-
-def _length(path: str) -> str:
-    return f"length({_guarded(path)})"
-
-
-_REPORT_OUTPUT = "coalesce({}, {})".format(_guarded("$.state.output"), _guarded("$.state.metadata.output"))
-
-# Through message_session_time_created_id_idx: the newest messages of one session.
-REPORT_MESSAGES = text(
-    "SELECT id, time_created, json_valid(data) AS ok, "
-    f"{_guarded('$.role')} AS role, {_guarded('$.time.completed')} AS completed, "
-    f"{_guarded('$.parentID')} AS parent, {_guarded('$.modelID')} AS model_id, "
-    f"{_guarded('$.providerID')} AS provider_id, {_guarded('$.agent')} AS agent, "
-    f"{_guarded('$.finish')} AS finish, {_guarded('$.summary')} AS summary, "
-    f"{_guarded('$.cost')} AS cost, {_guarded('$.tokens')} AS tokens, "
-    f"{_guarded('$.error.name')} AS error_name, "
-    f"{_head('$.error.data.message')} AS error_head, {_length('$.error.data.message')} AS error_len "
-    "FROM message WHERE session_id = :sid ORDER BY time_created DESC, id DESC LIMIT :limit"
-)
-
-# Through part_message_id_id_idx: the parts of a few messages, heads and tails only.
-REPORT_PARTS = text(
-    "SELECT id, message_id, time_created, json_valid(data) AS ok, "
-    f"{_guarded('$.type')} AS type, {_guarded('$.tool')} AS tool, "
-    f"{_guarded('$.state.status')} AS status, {_guarded('$.state.time.start')} AS started, "
-    f"{_guarded('$.state.time.end')} AS ended, "
-    f"{_head('$.state.input')} AS input_head, {_length('$.state.input')} AS input_len, "
-    f"{_length('$.state.input.command')} AS command_len, "
-    f"substr({_REPORT_OUTPUT}, -:tail) AS output_tail, length({_REPORT_OUTPUT}) AS output_len, "
-    f"{_head('$.state.error')} AS error_head, {_length('$.state.error')} AS error_len, "
-    f"{_head('$.text')} AS text_head, {_length('$.text')} AS text_len, "
-    f"{_guarded('$.tokens')} AS tokens, {_guarded('$.cost')} AS cost, {_guarded('$.reason')} AS reason, "
-    f"{_guarded('$.state.metadata.sessionId')} AS child "
-    "FROM part WHERE message_id IN :ids ORDER BY message_id, id"
-).bindparams(bindparam("ids", expanding=True))
+# -- the report (report/build.py; its turns come from the timeline queries above) --------
 
 # The session table is small (one row per conversation): which OpenCode releases wrote it.
 SESSION_VERSIONS = text(

@@ -84,9 +84,12 @@ class Entry:
     title: str | None = None
     input_summary: str = ""
     input_chars: int = 0
+    input_head: str = ""  # the input as compact JSON, its first TEXT_HEAD characters (the report)
+    command_chars: int | None = None  # a tool input's ``command``: its length (the report's shape)
     output_tail: str = ""  # the last OUTPUT_TAIL characters of the output
     output_chars: int = 0  # the whole output's length
-    error: str = ""  # a tool's error, a retry's error message
+    error: str = ""  # a tool's error, a retry's error message (its head)
+    error_chars: int = 0  # the whole error's length
     reason: str | None = None  # step-finish: why the step ended (stop, tool-calls, length…)
     tokens: Tokens | None = None
     cost: float | None = None
@@ -121,9 +124,11 @@ class TurnMessage:
     completed: int | None = None
     agent: str | None = None
     model: str | None = None
+    provider: str | None = None
     finish: str | None = None
     error_name: str | None = None
-    error_message: str = ""
+    error_message: str = ""  # its head
+    error_chars: int = 0  # the whole message's length
     cost: float | None = None
     tokens: Tokens | None = None
     is_summary: bool = False
@@ -359,6 +364,8 @@ def _part(row: Any, large: Any) -> Entry:
     if kind == "retry":
         error = str(_obj(_obj(data.get("error")).get("data")).get("message") or _obj(data.get("error")).get("name") or "")
     tool_time = _obj(state.get("time"))
+    input_json = compact_json(tool_input) if kind == "tool" and tool_input else ""
+    command = tool_input.get("command") if isinstance(tool_input, dict) else None
     label = {"subtask": data.get("description"), "agent": data.get("name"), "file": data.get("filename")}.get(kind)
     files = data.get("files")
     if kind == "patch":
@@ -374,11 +381,14 @@ def _part(row: Any, large: Any) -> Entry:
         tool=tool, status=_str(state.get("status")) if kind == "tool" else None,
         call_id=_str(data.get("callID")), title=_str(state.get("title")),
         input_summary=input_summary(tool or "", tool_input) if kind == "tool" else "",
-        input_chars=(int(large.input_chars or 0) if large is not None
-                     else len(compact_json(tool_input)) if tool_input else 0),
+        input_chars=(int(large.input_chars or 0) if large is not None else len(input_json)),
+        input_head=input_json[:TEXT_HEAD],
+        command_chars=(_int(large.command_chars) if large is not None
+                       else len(command) if isinstance(command, str) else None),
         output_tail=output[-OUTPUT_TAIL:],
         output_chars=int(large.output_chars or 0) if large is not None else len(output),
-        error=error[:TEXT_HEAD], reason=_str(data.get("reason")), tokens=_tokens(data.get("tokens")),
+        error=error[:TEXT_HEAD], error_chars=(int(large.error_chars or 0) or len(error)) if large is not None
+        else len(error), reason=_str(data.get("reason")), tokens=_tokens(data.get("tokens")),
         cost=_cost(data.get("cost")), attempt=_int(data.get("attempt")),
         child_session_id=child if isinstance(child, str) and child else None,
         interrupted=metadata.get("interrupted") is True or metadata.get("interrupted") == 1,
@@ -396,8 +406,10 @@ def _message(row: Any, large: Any, entries: list[Entry]) -> TurnMessage:
     return TurnMessage(
         id=row.id, role=str(data.get("role") or "?"), time_created=int(row.time_created),
         completed=_int(when.get("completed")), agent=_str(data.get("agent")), model=_str(data.get("modelID")),
-        finish=_str(data.get("finish")), error_name=_str(error.get("name")),
+        provider=_str(data.get("providerID")), finish=_str(data.get("finish")), error_name=_str(error.get("name")),
         error_message=message[:TEXT_HEAD] if isinstance(message, str) else "",
+        error_chars=(int(large.error_chars or 0) if large is not None
+                     else len(message) if isinstance(message, str) else 0),
         cost=_cost(data.get("cost")), tokens=_tokens(data.get("tokens")), is_summary=data.get("summary") is True,
         entries=tuple(entries),
     )

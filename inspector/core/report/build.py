@@ -9,15 +9,17 @@ shapes forgot. No hostname, user name or environment variable is ever read into 
 from __future__ import annotations
 
 import platform
+import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from inspector.core.db import queries as q
 from inspector.core.db.store import Store
 from inspector.core.diagnose.patterns import PATTERNS
 from inspector.core.diagnose.scan import scan_related
+from inspector.core.diagnose.timeline import Entry, EntryKind, SessionTimeline, Tokens, TurnMessage, read_timeline
 from inspector.core.model import Diagnosis, LiveStatus, ScanResult
 from inspector.core.repair.journal import JournalProblem, JournalRun, iter_runs, journal_dir
 from inspector.core.text import iso, now_ms
@@ -26,13 +28,11 @@ from .redact import (
     KNOWN_AGENTS,
     KNOWN_FINISH,
     KNOWN_TOOLS,
-    PART_TYPES,
     TOOL_STATUSES,
     Redactor,
     number,
     scrub_tree,
 )
-from .turn import Step, TurnReader, stuck_turn
 
 FORMAT = 1
 # OpenCode's own words on a tool it stopped: safe to show, and what upstream greps for.
@@ -41,6 +41,11 @@ OPENCODE_ERRORS = frozenset({
     "The user rejected permission to use this specific tool call.",
 })
 _DB_FILE_NAMES = ("opencode.db",)
+STORY_TURNS = 3  # turns read to find the stuck one (the report starts there)
+ENTRY_KINDS = frozenset(get_args(EntryKind))
+_PATCH_LABEL = re.compile(r"\d{1,9} file\(s\)")
+# (store, session id) -> that session's story; the report shapes it (tests may pass another)
+TurnReader = Callable[[Store, str], SessionTimeline]
 
 
 def build_report(
@@ -52,7 +57,7 @@ def build_report(
     live: LiveStatus | None = None,
     journal_directory: Path | None = None,
     now: int | None = None,
-    turn_reader: TurnReader = stuck_turn,  # SEAM (issue 20 §1): the timeline's adapter goes here
+    turn_reader: TurnReader | None = None,  # default: ``stuck_story`` (the timeline)
     problems: list[JournalProblem] | None = None,
 ) -> dict[str, Any]:
     """The report on ``session_id`` and its subagent chain (``SessionNotFound`` if unknown)."""
@@ -69,7 +74,7 @@ def build_report(
         "database": _database(store, red),
         "opencode": _opencode(result, red),
         "session": red.ident(session_id),
-        "chain": [_member(store, d, session_id, red, turn_reader) for d in chain],
+        "chain": [_member(store, d, session_id, red, turn_reader or stuck_story) for d in chain],
         "repairs": _repairs(store, {d.id for d in chain}, red, journal_directory, problems),
     }
     return doc if include_content else scrub_tree(doc)
@@ -135,7 +140,7 @@ def _opencode(result: ScanResult, red: Redactor) -> dict[str, Any]:
 
 def _member(store: Store, diag: Diagnosis, asked: str, red: Redactor, reader: TurnReader) -> dict[str, Any]:
     s = diag.session
-    steps = list(reader(store, s.id))
+    story = reader(store, s.id)
     return {
         "id": red.ident(s.id),
         "role": "asked" if s.id == asked else ("subagent" if s.parent_id else "parent"),
@@ -153,83 +158,109 @@ def _member(store: Store, diag: Diagnosis, asked: str, red: Redactor, reader: Tu
         "stuck_since": iso(diag.stuck_since),
         "last_activity": iso(diag.last_activity),
         "children": [red.ident(c) for c in diag.children],
-        "turn": _turn(steps, red),
+        "turn": _turn(story, red),
+        "turn_truncated": story.truncated,
     }
 
 
-def _turn(steps: Sequence[Step], red: Redactor) -> list[dict[str, Any]]:
+def stuck_story(store: Store, session_id: str) -> SessionTimeline:
+    """The report's adapter over the timeline: this session's last turns, alone (the chain is
+    the scan's, member by member)."""
+    return read_timeline(store, session_id, turns=STORY_TURNS, chain=False).main
+
+
+def _turn(story: SessionTimeline, red: Redactor) -> list[dict[str, Any]]:
+    """From the first turn with something stuck in it (else the newest turn) to the end, each
+    message then its parts; the point where the story stops is marked ``stopped_here``."""
+    turns = story.turns
+    if not turns:
+        return []
+    first = next((i for i, t in enumerate(turns)
+                  if any(m.unfinished or any(e.stuck for e in m.entries) for m in t.messages)), len(turns) - 1)
+    messages = [m for t in turns[first:] for m in t.messages]
+    stuck_parts = [e.id for m in messages for e in m.entries if e.stuck]
+    stop = story.stop
+    target: str | None = None
+    if stop is not None:
+        target = stuck_parts[-1] if stop.kind == "tool" and stuck_parts else stop.message_id
     out: list[dict[str, Any]] = []
-    stopped = max((i for i, st in enumerate(steps) if st.stuck and st.part_id), default=None)
-    if stopped is None:
-        stopped = max((i for i, st in enumerate(steps) if st.stuck), default=len(steps) - 1)
-    role = ""
-    for index, st in enumerate(steps):
-        if st.kind in ("user", "assistant"):
-            role = st.kind
-        item = _step(st, red, in_user=role == "user")
-        item["stopped_here"] = index == stopped
+    for message in messages:
+        item = _message(message, red)
+        item["stopped_here"] = message.id == target
         out.append(item)
+        for entry in message.entries:
+            part = _entry(entry, red, in_user=message.role == "user")
+            part["stopped_here"] = entry.id == target
+            out.append(part)
+    if not any(item["stopped_here"] for item in out):
+        out[-1]["stopped_here"] = True
     return out
 
 
-def _tokens(value: Any) -> dict[str, int | float] | None:
-    if not isinstance(value, dict):
+def _tokens(value: Tokens | None) -> dict[str, int] | None:
+    if value is None or not value.total:  # nothing recorded (or nothing numeric)
         return None
-    found: dict[str, int | float] = {}
-    for key in ("input", "output", "reasoning", "total"):
-        if (n := number(value.get(key))) is not None:
-            found[key] = n
-    cache = value.get("cache")
-    if isinstance(cache, dict):
-        for key in ("read", "write"):
-            if (n := number(cache.get(key))) is not None:
-                found[f"cache_{key}"] = n
-    return found or None
+    found = {key: n for key in ("input", "output", "reasoning", "cache_read", "cache_write")
+             if (n := getattr(value, key))}
+    return {**found, "total": value.total}
 
 
-def _step(st: Step, red: Redactor, *, in_user: bool) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "kind": st.kind if st.kind in ("user", "assistant", "message") else red.name("part type", st.kind, PART_TYPES),
-        "time": iso(st.time),
-        "message_id": red.ident(st.message_id),
-        "stuck": st.stuck,
-    }
-    if st.corrupt:
+def _message(m: TurnMessage, red: Redactor) -> dict[str, Any]:
+    kind = m.role if m.role in ("user", "assistant") and not m.corrupt else "message"
+    item: dict[str, Any] = {"kind": kind, "time": iso(m.time_created), "message_id": red.ident(m.id),
+                            "stuck": m.unfinished}
+    if m.corrupt:
         item["corrupt"] = True
-    if st.part_id is None:  # a message
-        if st.kind == "assistant":
-            item.update({
-                "model": red.open_name("model", st.model), "provider": red.open_name("provider", st.provider),
-                "agent": red.name("agent", st.agent, KNOWN_AGENTS), "completed": iso(st.completed),
-                "finish": red.name("finish", st.finish, KNOWN_FINISH), "tokens": _tokens(st.tokens),
-                "cost": number(st.cost), "error_name": red.error_name(st.error_name),
-                "error": red.text("error message", st.error, st.error_length),
-            })
-        return _compact(item)
-    item["part_id"] = red.ident(st.part_id)
-    if st.kind == "tool":
-        tool = red.name("tool", st.tool, KNOWN_TOOLS)
-        duration = st.ended - st.started if st.started is not None and st.ended is not None else None
-        tool_input: str | None
-        if st.tool == "bash" and st.command_length is not None and not red.include_content:
-            tool_input = f"<bash command, {st.command_length} chars>"
-        else:
-            tool_input = red.text(f"{tool} input", st.text, st.text_length)
-        error = st.error if st.error in OPENCODE_ERRORS else red.text("error", st.error, st.error_length)
+    if kind == "assistant":
         item.update({
-            "tool": tool, "status": red.name("status", st.status, TOOL_STATUSES),
-            "started": iso(st.started), "ended": iso(st.ended), "duration_ms": duration,
-            "input": tool_input, "output": red.text("output tail" if red.include_content else "output",
-                                                     st.output, st.output_length),
-            "error": error, "child_session": red.ident(st.child_session),
+            "model": red.open_name("model", m.model), "provider": red.open_name("provider", m.provider),
+            "agent": red.name("agent", m.agent, KNOWN_AGENTS), "completed": iso(m.completed),
+            "finish": red.name("finish", m.finish, KNOWN_FINISH), "tokens": _tokens(m.tokens),
+            "cost": number(m.cost), "error_name": red.error_name(m.error_name),
+            "error": red.text("error message", m.error_message or None, m.error_chars or None),
+            "summary": True if m.is_summary else None,
         })
-    elif st.kind in ("text", "reasoning"):
-        kind = "prompt" if in_user and st.kind == "text" else st.kind
+    return _compact(item)
+
+
+def _entry(e: Entry, red: Redactor, *, in_user: bool) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "kind": red.name("part type", e.kind, ENTRY_KINDS), "time": iso(e.time_created),
+        "message_id": red.ident(e.message_id), "stuck": e.stuck, "part_id": red.ident(e.id),
+    }
+    if e.kind == "corrupt":
+        item["corrupt"] = True
+    if e.kind == "tool":
+        tool = red.name("tool", e.tool, KNOWN_TOOLS)
+        tool_input: str | None
+        if e.tool == "bash" and e.command_chars is not None and not red.include_content:
+            tool_input = f"<bash command, {e.command_chars} chars>"
+        else:
+            tool_input = red.text(f"{tool} input", e.input_head or None, e.input_chars or None)
+        error = e.error if e.error in OPENCODE_ERRORS else red.text("error", e.error or None, e.error_chars or None)
+        item.update({
+            "tool": tool, "status": red.name("status", e.status, TOOL_STATUSES),
+            "title": red.text("title", e.title),
+            "started": iso(e.start), "ended": iso(e.end), "duration_ms": e.duration_ms,
+            "input": tool_input, "output": red.text("output tail" if red.include_content else "output",
+                                                    e.output_tail or None, e.output_chars or None),
+            "error": error, "child_session": red.ident(e.child_session_id),
+            "child_inferred": True if e.child_inferred else None,
+            "interrupted": True if e.interrupted else None,
+        })
+    elif e.kind in ("text", "reasoning"):
+        kind = "prompt" if in_user and e.kind == "text" else e.kind
         item["kind"] = kind
-        item["text"] = red.text(kind, st.text, st.text_length)
-    elif st.kind == "step-finish":
-        item.update({"tokens": _tokens(st.tokens), "cost": number(st.cost),
-                     "finish": red.name("finish", st.finish, KNOWN_FINISH)})
+        item["text"] = red.text(kind, e.text, e.text_chars or None)
+    elif e.kind == "step-finish":
+        item.update({"tokens": _tokens(e.tokens), "cost": number(e.cost),
+                     "finish": red.name("finish", e.reason, KNOWN_FINISH)})
+    elif e.kind == "retry":
+        item.update({"attempt": e.attempt, "error": red.text("retry error", e.error or None, e.error_chars or None)})
+    elif e.kind == "patch":  # "3 file(s)": ocinspect's words around a count
+        item["text"] = e.text if _PATCH_LABEL.fullmatch(e.text) else red.text("patch", e.text)
+    elif e.kind in ("subtask", "agent", "file") and e.text:
+        item["text"] = red.text(f"{e.kind} name", e.text)
     return _compact(item)
 
 

@@ -50,8 +50,12 @@ def step_line(step: dict[str, Any]) -> str:
             bits.append(f"error {step['error_name']}" + (f": {step['error']}" if step.get("error") else ""))
         if t := _tokens(step.get("tokens"), step.get("cost")):
             bits.append(t)
+        if step.get("summary"):
+            bits.append("(compaction summary)")
     elif kind == "tool":
         bits += [str(step.get("tool")), str(step.get("status"))]
+        if step.get("title") is not None:
+            bits.append(f"title {step['title']}")
         if step.get("started"):
             bits.append(f"started {_time(step['started'])}")
         if step.get("duration_ms") is not None:
@@ -60,9 +64,14 @@ def step_line(step: dict[str, Any]) -> str:
             if step.get(key) is not None:
                 bits.append(f"{key} {step[key]}")
         if step.get("child_session"):
-            bits.append(f"subagent {step['child_session']}")
+            bits.append(f"subagent {step['child_session']}" + (" (inferred)" if step.get("child_inferred") else ""))
+        if step.get("interrupted"):
+            bits.append("[interrupted]")
     elif kind == "step-finish":
         bits += [x for x in (step.get("finish"), _tokens(step.get("tokens"), step.get("cost"))) if x]
+    elif kind == "retry":
+        bits += [f"attempt {step.get('attempt') if step.get('attempt') is not None else '?'}",
+                 *([f"error {step['error']}"] if step.get("error") is not None else [])]
     elif step.get("text") is not None:
         bits.append(str(step["text"]))
     if step.get("stuck") and kind in ("tool", "assistant"):

@@ -30,10 +30,6 @@ KNOWN_TOOLS = frozenset({
 })
 KNOWN_AGENTS = frozenset({"build", "plan", "general", "explore", "title", "summary", "compaction"})
 KNOWN_FINISH = frozenset({"stop", "tool-calls", "length", "error", "content-filter", "other", "unknown"})
-PART_TYPES = frozenset({
-    "text", "reasoning", "tool", "step-start", "step-finish", "file", "patch", "agent", "subtask",
-    "compaction", "snapshot", "retry",
-})
 TOOL_STATUSES = frozenset({"pending", "running", "completed", "error"})
 
 _ID = re.compile(r"^(ses|msg|prt)_[0-9a-f]{12}[0-9A-Za-z]{14}$")

@@ -26,10 +26,11 @@ from inspector.core.model import Answer, PendingRequest
 from inspector.core.repair.answer import asked, asked_ago
 from inspector.core.repair.operations import Prepared
 
+from .. import keys
 from ..format import one_line, plural
 from .confirm_base import ConfirmScreen
 
-ANSWER_KEY_HINT = "Press w on it: the answer dialog rejects it through OpenCode (or allows it once)."
+ANSWER_KEY_HINT = "Press {answer-waiting} on it: the answer dialog rejects it through OpenCode (or allows it once)."
 _WHAT_HAPPENS: dict[Answer, str] = {
     "reject": "reject: OpenCode closes the tool as an error and ends the turn",
     "once": "allow once: OpenCode runs the tool now (this time only)",
@@ -88,12 +89,15 @@ class ConfirmAnswer(ConfirmScreen[Prepared]):
             yield Label(dialog_title(self.prepared), id="confirm-title", markup=False)
             with VerticalScroll(id="confirm-plan"):
                 yield Static(id="answer-list")
-            yield Checkbox(Content("Allow once instead of rejecting (o)"), False, id="allow-once", compact=True)
+            key = keys.namer(self.app)
+            yield Checkbox(Content(keys.keyed_text("Allow once instead of rejecting ({toggle-allow-once})", key)),
+                           False, id="allow-once", compact=True)
             yield Static(Content("ocinspect writes no row: OpenCode itself closes or runs the tool."),
                          id="confirm-note")
             with Horizontal(id="confirm-buttons"):
-                yield Button(Content("Reject (y)"), variant="error", id="confirm", compact=True)
-                yield Button(Content("Cancel (n)"), id="cancel", compact=True)
+                yield Button(Content(keys.keyed_text("Reject ({confirm-answer})", key)), variant="error",
+                             id="confirm", compact=True)
+                yield Button(Content(keys.keyed_text("Cancel ({cancel-answer})", key)), id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self._show(self.prepared)
@@ -113,7 +117,8 @@ class ConfirmAnswer(ConfirmScreen[Prepared]):
                 allow.value = self.allowing
         confirm = self.query_one("#confirm", Button)
         confirm.disabled = not prepared.answers
-        confirm.label = Content("Allow once (y)" if self.allowing else "Reject (y)")
+        confirm.label = Content(keys.keyed_text("Allow once ({confirm-answer})" if self.allowing
+                                                else "Reject ({confirm-answer})", keys.namer(self.app)))
         confirm.variant = "warning" if self.allowing else "error"
         (self.query_one("#cancel") if confirm.disabled else confirm).focus()
 

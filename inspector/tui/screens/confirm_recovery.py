@@ -25,6 +25,7 @@ from inspector.core.model import Plan
 from inspector.core.repair.abort import AbortTarget
 from inspector.core.repair.operations import Prepared
 
+from .. import keys
 from ..format import one_line, plural
 from ..widgets import PlanView
 from ..widgets.plan_view import plan_summary
@@ -99,16 +100,18 @@ class ConfirmRecovery(ConfirmScreen[Prepared]):
             yield Static(Content(self._summary(self.plan)), id="confirm-summary")
             with VerticalScroll(id="confirm-plan"):
                 yield PlanView(id="plan")
-            yield Checkbox(Content("Force: also recover live / unknown sessions (f)"), self.plan.forced,
-                           id="force", compact=True)
+            key = keys.namer(self.app)
+            yield Checkbox(Content(keys.keyed_text("Force: also recover live / unknown sessions ({toggle-force})", key)),
+                           self.plan.forced, id="force", compact=True)
             yield Static(
-                Content("Each change is journaled first; u undoes the last run."),
+                Content(keys.keyed_text("Each change is journaled first; {undo-last-run} undoes the last run.", key)),
                 id="confirm-note",
             )
-            yield Static(Content.styled(ANSWER_KEY_HINT, "bold $warning"), id="confirm-hint")
+            yield Static(Content.styled(keys.keyed_text(ANSWER_KEY_HINT, key), "bold $warning"), id="confirm-hint")
             with Horizontal(id="confirm-buttons"):
-                yield Button(Content("Recover (y)"), variant="warning", id="confirm", compact=True)
-                yield Button(Content("Cancel (n)"), id="cancel", compact=True)
+                yield Button(Content(keys.keyed_text("Recover ({confirm-recovery})", key)), variant="warning",
+                             id="confirm", compact=True)
+                yield Button(Content(keys.keyed_text("Cancel ({cancel-recovery})", key)), id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self._show(self.plan)
@@ -128,13 +131,14 @@ class ConfirmRecovery(ConfirmScreen[Prepared]):
                 force.value = plan.forced
         confirm = self.query_one("#confirm", Button)
         confirm.disabled = plan.is_empty and not self.aborts
-        confirm.label = Content("Abort (y)" if plan.is_empty and self.aborts else "Recover (y)")
+        confirm.label = Content(keys.keyed_text("Abort ({confirm-recovery})" if plan.is_empty and self.aborts
+                                                else "Recover ({confirm-recovery})", keys.namer(self.app)))
         (self.query_one("#cancel") if confirm.disabled else confirm).focus()
 
     def _summary(self, plan: Plan) -> str:
         if self.aborts and plan.is_empty and not plan.refused:
             return "ocinspect writes no rows: OpenCode closes the turns itself."
-        return plan_summary(plan)
+        return plan_summary(plan, keys.namer(self.app))
 
     def action_confirm(self) -> None:
         if self.plan.is_empty and not self.aborts:

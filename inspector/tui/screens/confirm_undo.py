@@ -19,6 +19,7 @@ from textual.widgets import Button, Label, Static
 from inspector.core.repair.operations import UndoPrepared
 from inspector.core.text import local_time
 
+from .. import keys
 from ..format import one_line, plural
 from .confirm_base import ConfirmScreen
 
@@ -67,8 +68,10 @@ class ConfirmUndo(ConfirmScreen[UndoPrepared]):
             with VerticalScroll(id="confirm-plan"):
                 yield Static(undo_content(self.prepared, self.titles))
             with Horizontal(id="confirm-buttons"):
-                yield Button(Content("Undo (y)"), variant="warning", id="confirm", compact=True)
-                yield Button(Content("Cancel (n)"), id="cancel", compact=True)
+                key = keys.namer(self.app)
+                yield Button(Content(keys.keyed_text("Undo ({confirm-undo})", key)), variant="warning",
+                             id="confirm", compact=True)
+                yield Button(Content(keys.keyed_text("Cancel ({cancel-undo})", key)), id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#confirm", Button).focus()

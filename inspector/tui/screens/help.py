@@ -16,13 +16,19 @@ from textual.widgets import Footer, Header, Static
 
 from inspector.core.diagnose.patterns import PATTERNS, VERDICTS, WARNINGS
 
+from ..keys import KeyName, keyed_text, namer
+
 KEY_WIDTH = 16
 ID_WIDTH = 20
+# templates: ``{binding-id}`` is that binding's key (keys.py)
 KEYMAP_NOTE = ("Any key can be changed in $XDG_CONFIG_HOME/ocinspect/keymap.toml (default ~/.config/ocinspect/): "
                "a [keymap] table of binding-id = \"keys\", e.g. recover-session = \"x\". "
-               "The theme is chosen in the command palette (ctrl+p, Theme) and kept.")
-
-RECOVERED = "This app recovered the session in this run; u undoes the last recovery."
+               "The theme is chosen in the command palette ({command-palette}, Theme) and kept.")
+RECOVERED = "This app recovered the session in this run; {undo-last-run} undoes the last recovery."
+RECOVERY_NOTE = ("Recovery writes what OpenCode itself writes when you abort a turn: stuck tools become "
+                 "errors (\"Tool execution aborted\"), unfinished turns are closed as aborted. A tool is "
+                 "never marked completed. Every change is journaled outside OpenCode's database first, "
+                 "so {undo-last-run} restores the exact rows.")
 
 
 def key_names(app: App[object], binding: Binding) -> str:
@@ -54,8 +60,8 @@ def key_table(app: App[object], bindings: Iterable[BindingType]) -> Table:
     return table
 
 
-def verdict_rows() -> list[tuple[str, str]]:
-    return [*VERDICTS.items(), ("recovered", RECOVERED)]
+def verdict_rows(key: KeyName) -> list[tuple[str, str]]:
+    return [*VERDICTS.items(), ("recovered", keyed_text(RECOVERED, key))]
 
 
 def pattern_table() -> Table:
@@ -98,18 +104,15 @@ class HelpScreen(Screen[None]):
             for title, bindings in self.groups:
                 yield Static(Content(title), classes="help-group")
                 yield Static(key_table(self.app, bindings), classes="section")
-            yield Static(Content(KEYMAP_NOTE), classes="section help-note")
+            key = namer(self.app)
+            yield Static(Content(keyed_text(KEYMAP_NOTE, key)), classes="section help-note")
             yield Static(Content("Verdicts"), classes="section-title")
-            yield Static(_table(verdict_rows()), classes="section")
+            yield Static(_table(verdict_rows(key)), classes="section")
             yield Static(Content("Why a session is stuck, and what recovery does"), classes="section-title")
             yield Static(pattern_table(), classes="section")
             yield Static(Content("Warnings: risks to know before you continue a session"), classes="section-title")
             yield Static(warning_table(), classes="section")
-            yield Static(Content(
-                "Recovery writes what OpenCode itself writes when you abort a turn: stuck tools become "
-                "errors (\"Tool execution aborted\"), unfinished turns are closed as aborted. A tool is "
-                "never marked completed. Every change is journaled outside OpenCode's database first, "
-                "so u restores the exact rows."), classes="section help-note")
+            yield Static(Content(keyed_text(RECOVERY_NOTE, key)), classes="section help-note")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:

@@ -18,6 +18,7 @@ from inspector.core.repair.answer import waits
 from inspector.core.text import local_time
 
 from ..format import asked_lines, display_path, elapsed, one_line, plural, verdict_of
+from ..keys import KeyName, keyed, keyed_text, namer
 from ..messages import ContinueInOpenCode, RequestAnswer, RequestRecovery
 from ..state import AppState, app_state
 from ..widgets import PartCard, SessionLink
@@ -94,7 +95,7 @@ def warnings_content(diag: Diagnosis) -> Content:
     return Content("\n").join(lines)
 
 
-def recovery_content(diag: Diagnosis, read_only: bool) -> Content:
+def recovery_content(diag: Diagnosis, read_only: bool, key: KeyName) -> Content:
     lines: list[Content] = []
     if diag.verdict == "hung":
         lines.append(Content.assemble(("Hung in a live OpenCode: ", "bold"), HUNG_REMEDY))
@@ -111,7 +112,8 @@ def recovery_content(diag: Diagnosis, read_only: bool) -> Content:
         lines.append(Content.assemble(
             "In this session: ", plural(len(diag.stuck_parts), "tool part"), " → error \"Tool execution aborted\", ",
             plural(len(diag.unfinished_messages), "unfinished turn"), " → completed (MessageAbortedError).",
-            chain, " Nothing else is written; every change is journaled so u can undo it.",
+            chain, " Nothing else is written; every change is journaled so ",
+            keyed("{undo-last-run} can undo it.", key, style=""),
         ))
     verdict = diag.verdict
     line = Content.assemble((f"Verdict {verdict}: ", "bold"), VERDICTS.get(verdict, ""))
@@ -121,9 +123,9 @@ def recovery_content(diag: Diagnosis, read_only: bool) -> Content:
     if read_only:
         lines.append(Content.styled("Opened read-only: recovery is disabled.", "$warning"))
     elif verdict == "hung":
-        lines.append(Content.assemble("Press ", ("r", "bold"), " to abort it through OpenCode (the running tool is killed)."))
+        lines.append(keyed("Press {detail-recover} to abort it through OpenCode (the running tool is killed).", key))
     elif diag.repairable and verdict != "waiting":
-        lines.append(Content.assemble("Press ", ("r", "bold"), " to see the exact plan and confirm."))
+        lines.append(keyed("Press {detail-recover} to see the exact plan and confirm.", key))
     return Content("\n").join(lines)
 
 
@@ -146,6 +148,12 @@ def turns_content(diag: Diagnosis) -> Content:
 class SessionDetailScreen(Screen[None]):
     """Drawn from the app's latest scan; after a recovery it says the session is no longer stuck."""
 
+    # a hint about the list's key, shown over this screen, names this screen's (keys.py)
+    KEY_ALIASES: ClassVar[dict[str, str]] = {
+        "recover-session": "detail-recover", "answer-waiting": "detail-answer",
+        "open-in-opencode": "detail-open-in-opencode",
+    }
+
     BINDING_GROUP_TITLE = "Session detail"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="detail-back",
@@ -153,7 +161,7 @@ class SessionDetailScreen(Screen[None]):
         Binding("r", "recover_selected", "Recover", id="detail-recover",
                 tooltip="Recover this session (and its subagent chain) after a confirmation."),
         Binding("t", "timeline", "Timeline", id="detail-timeline",
-                tooltip="The last turns' story up to where it stopped: prompts, tools, steps (enter opens a part)."),
+                tooltip="The last turns' story up to where it stopped: prompts, tools, steps (any part opens whole)."),
         Binding("o", "open_in_opencode", "OpenCode", id="detail-open-in-opencode",
                 tooltip="Quit ocinspect and continue this session in OpenCode, in its project directory."),
         Binding("w", "answer_selected", "Answer", id="detail-answer",
@@ -224,7 +232,8 @@ class SessionDetailScreen(Screen[None]):
         if diag is None or not diag.is_stuck:
             recovered = self.session_id in self.state.recovered_ids
             text = (
-                "✓ Recovered: this session is no longer stuck. Press u to undo the last recovery."
+                keyed_text("✓ Recovered: this session is no longer stuck. Press {undo-last-run} to undo the last "
+                           "recovery.", namer(self.app))
                 if recovered else "✓ This session is not stuck (any more)."
             )
             widgets: list[Static | Vertical] = [Static(Content.styled(text, "bold $success"), classes="notice")]
@@ -244,7 +253,7 @@ class SessionDetailScreen(Screen[None]):
             _section("Why it is stuck"),
             Static(why_content(diag, now), classes="section"),
             _section("What recovery will do"),
-            Static(recovery_content(diag, self.state.config.read_only), classes="section"),
+            Static(recovery_content(diag, self.state.config.read_only, namer(self.app)), classes="section"),
         ]
         links = self._chain_links(diag, result)
         if links:

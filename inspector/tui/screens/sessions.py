@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Input
 from inspector.core.model import ScanResult
 from inspector.core.repair.answer import waits
 
+from ..keys import keyed_text, namer
 from ..messages import CancelScan, ContinueInOpenCode, OpenSession, RequestAnswer, RequestRecovery, ToggleAllSessions
 from ..state import AppState, app_state
 from ..widgets import EmptyState, ScanProgress, SessionPreview, SessionTable, StatusLine, empty_state
@@ -51,7 +52,8 @@ class SessionsScreen(Screen[None]):
         yield Header()
         yield StatusLine(id="status")
         yield ScanProgress(id="progress")
-        yield Input(placeholder="Filter: title, project, id, pattern, command…  (enter: back to the list, esc: clear)",
+        yield Input(placeholder=keyed_text("Filter: title, project, id, pattern, command…  "
+                                           "(enter: back to the list, {back}: clear)", namer(self.app)),
                     id="filter", compact=True)
         with Vertical(id="sessions-body"):
             yield SessionTable(id="sessions")
@@ -62,6 +64,8 @@ class SessionsScreen(Screen[None]):
     def on_mount(self) -> None:
         filter_input = self.query_one("#filter", Input)
         filter_input.display = False
+        if (saved := self.state.saved_sort) is not None:
+            self.query_one(SessionTable).sort_by(saved.column, saved.descending, announce=False)
         if self.app.is_headless:
             filter_input.cursor_blink = False  # deterministic snapshots
         self.watch(self.app, "scan_result", self._redraw)
@@ -97,7 +101,8 @@ class SessionsScreen(Screen[None]):
             table.display = False
             empty.display = True
             text = state.load_error
-            empty.update(empty_state.failed(state.config.db_path, text) if text else empty_state.scanning(state.config.db_path))
+            empty.update(empty_state.failed(state.config.db_path, text, namer(self.app)) if text
+                         else empty_state.scanning(state.config.db_path))
             self.query_one(SessionPreview).display = False
             return
         drawn = (state.recovered_ids, self.query_text)
@@ -111,7 +116,7 @@ class SessionsScreen(Screen[None]):
         empty.display = not has_rows
         if not has_rows:
             empty.update(empty_state.nothing_stuck(state.config.db_path, filtered=bool(self.query_text.strip()),
-                                                   show_all=state.show_all))
+                                                   show_all=state.show_all, key=namer(self.app)))
         self._update_preview(keep_height=state.refreshed)
         self.refresh_bindings()
 
@@ -203,6 +208,8 @@ class SessionsScreen(Screen[None]):
         if filter_input.display:
             filter_input.value = ""
             filter_input.display = False
+        if (saved := self.state.saved_sort) is not None:
+            self.query_one(SessionTable).sort_by(saved.column, saved.descending, announce=False)
             self.query_one(SessionTable).focus()
             self._redraw()
         elif self.state.scanning:

@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from ..format import display_path, one_line
+from ..keys import KeyName, keyed, namer
 
 EXPLANATIONS = {
     "v2": (
@@ -38,12 +39,12 @@ EXPLANATIONS = {
 }
 
 
-def explanation(kind: str, db_path: object, detail: str) -> Content:
+def explanation(kind: str, db_path: object, detail: str, key: KeyName) -> Content:
     title, text = EXPLANATIONS.get(kind, EXPLANATIONS["foreign"])
     return Content.assemble(
         (title, "bold $warning"), "\n\n", (display_path(str(db_path)), "bold"), "\n\n", text,
         "\n\n", ("Details: ", "bold"), one_line(detail), "\n\n",
-        ("ctrl+r", "bold"), " checks again · ", ("q", "bold"), " quits",
+        keyed("{refresh} checks again · {quit} quits", key),
     )
 
 
@@ -61,5 +62,5 @@ class UnsupportedScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Center(id="unsupported-wrap"), Vertical(id="unsupported"):
-            yield Static(explanation(self.kind, self.db_path, self.detail), id="unsupported-text")
+            yield Static(explanation(self.kind, self.db_path, self.detail, namer(self.app)), id="unsupported-text")
         yield Footer(compact=True, show_command_palette=False)

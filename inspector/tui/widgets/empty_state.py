@@ -6,13 +6,14 @@ from textual.content import Content
 from textual.widgets import Static
 
 from ..format import display_path
+from ..keys import KeyName, keyed
 
 
-def nothing_stuck(db_path: object, *, filtered: bool, show_all: bool) -> Content:
+def nothing_stuck(db_path: object, *, filtered: bool, show_all: bool, key: KeyName) -> Content:
     if filtered:
         return Content.assemble(
             ("No session matches the filter", "bold"), "\n\n",
-            "Press escape to clear the filter.",
+            keyed("Press {back} to clear the filter.", key, style=""),
         )
     if show_all:
         return Content.assemble(
@@ -22,7 +23,7 @@ def nothing_stuck(db_path: object, *, filtered: bool, show_all: bool) -> Content
         ("✓ No stuck sessions", "bold $success"), "\n\n",
         "Nothing in ", (display_path(str(db_path)), "bold"),
         " is stuck in a stale \"Thinking\" state.\n\n",
-        ("a", "bold"), " lists every session · ", ("ctrl+r", "bold"), " scans again",
+        keyed("{toggle-all-sessions} lists every session · {refresh} scans again", key),
     )
 
 
@@ -30,11 +31,11 @@ def scanning(db_path: object) -> Content:
     return Content.assemble(("Scanning…", "bold"), "\n\n", display_path(str(db_path)))
 
 
-def failed(db_path: object, reason: str) -> Content:
+def failed(db_path: object, reason: str, key: KeyName) -> Content:
     return Content.assemble(
         ("Could not read the database", "bold $error"), "\n\n",
         display_path(str(db_path)), "\n", reason, "\n\n",
-        ("ctrl+r", "bold"), " tries again",
+        keyed("{refresh} tries again", key),
     )
 
 

@@ -11,14 +11,15 @@ from inspector.core.diagnose.patterns import describe_warning
 from inspector.core.model import Plan
 
 from ..format import one_line, plural
+from ..keys import KeyName
 
 _TABLE_WORDS = {"part": "tool part", "message": "message", "session": "session"}
 
 
-def plan_summary(plan: Plan) -> str:
+def plan_summary(plan: Plan, key: KeyName) -> str:
     if plan.is_empty and plan.refused:
         return (f"{plural(len(plan.refused), 'session')} refused; nothing will be changed unless you "
-                "tick Force (f).")
+                f"tick Force ({key('toggle-force')}).")
     if plan.is_empty:
         return "Nothing will be changed."
     sessions = len(plan.session_ids)

@@ -11,9 +11,10 @@ from inspector.core.diagnose.patterns import describe
 from inspector.core.model import Diagnosis
 
 from ..format import asked_lines, display_path, one_line, part_headline, part_what, verdict_of
+from ..keys import KeyName, keyed, namer
 
 
-def preview_content(diag: Diagnosis | None, *, now: int, recovered: frozenset[str]) -> Content:
+def preview_content(diag: Diagnosis | None, *, now: int, recovered: frozenset[str], key: KeyName) -> Content:
     if diag is None:
         return Content("")
     head: list[str | tuple[str, str]] = [
@@ -23,12 +24,14 @@ def preview_content(diag: Diagnosis | None, *, now: int, recovered: frozenset[st
     lines = [Content.assemble(*head)]
     verdict = verdict_of(diag, recovered)
     if verdict == "recovered":
-        lines.append(Content("Recovered by this app: the turn is closed as aborted. Press u to undo."))
+        lines.append(keyed("Recovered by this app: the turn is closed as aborted. Press {undo-last-run} to undo.",
+                           key, style=""))
     elif not diag.is_stuck:
         lines.append(Content("Nothing is stuck in this session."))
     elif verdict == "hung":
         lines.append(Content.assemble(("Hung in a live OpenCode: ", "bold $error"), one_line(diag.live_reason)))
-        lines.append(Content("Press r to abort it through OpenCode (the running tool is killed)."))
+        lines.append(keyed("Press {recover-session} to abort it through OpenCode (the running tool is killed).",
+                           key, style=""))
     elif verdict == "waiting":
         lines.append(Content.assemble(("Waiting for your answer in OpenCode: ", "bold $accent"),
                                       "nothing happens until someone answers; not hung."))
@@ -58,7 +61,7 @@ class SessionPreview(Static):
     def show(self, diag: Diagnosis | None, *, now: int, recovered: frozenset[str], keep_height: bool = False) -> None:
         """``keep_height`` (watch-mode refreshes): never shrink, so the list above keeps its size
         and is not redrawn whole each time the previewed session gains or loses a line."""
-        content = preview_content(diag, now=now, recovered=recovered)
+        content = preview_content(diag, now=now, recovered=recovered, key=namer(self.app))
         if content == self._drawn:  # a refresh that changed other sessions costs nothing here
             return
         width = self.content_size.width

@@ -25,6 +25,7 @@ from inspector.core.model import Diagnosis, ScanResult
 from inspector.core.text import shorten
 
 from ..format import VERDICT_LABELS, elapsed, one_line, pattern_words, project_name, short_time, verdict_of
+from ..messages import SortChanged
 
 WIDE = 110  # from this width on, the table also shows "last activity"
 DESCENDING_FIRST = frozenset({"parts", "stuck", "activity"})  # most / longest / newest first
@@ -97,6 +98,9 @@ def sort_key(column: str, recovered: frozenset[str]) -> SortKey:
         "activity": lambda r: (r.diag.last_activity or 0,),
     }
     return keys[column]
+
+
+SORT_COLUMNS = ("title", "project", "verdict", "patterns", "parts", "stuck", "activity")  # sort_key's
 
 
 def sort_rows(rows: list[Row], key: SortKey, descending: bool) -> list[Row]:
@@ -193,11 +197,14 @@ class SessionTable(DataTable[Text]):
     def sorting(self) -> Sort:
         return self._sort
 
-    def sort_by(self, column: str | None, descending: bool | None = None) -> None:
-        """Sort by ``column`` (None: the scan's order); ``descending`` None: the column's usual way."""
+    def sort_by(self, column: str | None, descending: bool | None = None, *, announce: bool = True) -> None:
+        """Sort by ``column`` (None: the scan's order); ``descending`` None: the column's usual way.
+        ``announce``: post ``SortChanged`` (the app saves it); not for the saved sort restored."""
         if descending is None:
             descending = column in DESCENDING_FIRST
         self._sort = Sort(column, descending)
+        if announce:
+            self.post_message(SortChanged(column, descending))
         if self._result is not None:
             self._rebuild()
 
