@@ -189,42 +189,63 @@ class LineReader:
                 return found
 
 
+class Watch:
+    """``ocinspect watch ARGS --json`` as a subprocess; its JSON lines collected in ``events``."""
+
+    def __init__(self, sb: h.Sandbox, *args: str) -> None:
+        cmd = [sys.executable, "-m", "inspector", "--db", str(sb.db_path), "watch", *args, "--json"]
+        self.proc = subprocess.Popen(cmd, cwd=h.REPO_ROOT, env=sb.ocinspect_env(), text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        self.reader = LineReader(self.proc)
+        self.events: list[dict[str, Any]] = []
+        self.stderr = ""
+
+    def collect(self, seconds: float) -> list[dict[str, Any]]:
+        self.events += self.reader.events_until(time.monotonic() + seconds)
+        return self.events
+
+    def until(self, predicate: Any, timeout: float, step: float = 0.2) -> list[dict[str, Any]]:
+        """Collect until some event satisfies ``predicate`` (or ``timeout``); those events."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not any(predicate(e) for e in self.events):
+            self.collect(step)
+        return [e for e in self.events if predicate(e)]
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+        self.stderr = self.proc.stderr.read() if self.proc.stderr else ""
+        return self.proc.returncode
+
+    def __enter__(self) -> Watch:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
 def test_watch_stops_a_hung_session_and_leaves_a_streaming_one(sandbox: h.Sandbox, opencode_bin: Path) -> None:
     oc = sandbox.start_opencode(opencode_bin)
     stream, _ = start_bash(sandbox, oc, "STREAM it")
-    cmd = [sys.executable, "-m", "inspector", "--db", str(sandbox.db_path), "watch",
-           "--abort-hung-after", "3s", "--json"]
-    watch = subprocess.Popen(cmd, cwd=h.REPO_ROOT, env=sandbox.ocinspect_env(), text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    try:
-        reader = LineReader(watch)
+    with Watch(sandbox, "--abort-hung-after", "3s") as watch:
         hung, part = start_bash(sandbox, oc)
         started = part["state"]["time"]["start"] / 1000
-        events: list[dict[str, Any]] = []
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not any(e.get("id") == hung for e in events):
-            events += reader.events_until(time.monotonic() + 0.2)
+        (event,) = watch.until(lambda e: e.get("id") == hung, timeout=20)
         stopped_at = time.time()
-        (event,) = [e for e in events if e.get("id") == hung]
-        assert event["event"] == "aborted" and event["stopped"] is True, events
-        assert event["idle_ms"] >= 3000, events
-        assert event["sessions"] == [hung], events
+        assert event["event"] == "aborted" and event["stopped"] is True, watch.events
+        assert event["idle_ms"] >= 3000, watch.events
+        assert event["sessions"] == [hung], watch.events
         took = stopped_at - started
         print(f"watch stopped the hung session {took:.1f}s after its tool started")
         assert took < 9, f"watch took {took:.1f}s (threshold 3s)"
         assert_closed_by_opencode(oc, hung)
 
         # The streaming session keeps running, watched, untouched.
-        events += reader.events_until(time.monotonic() + 5)
-        assert not [e for e in events if e.get("id") == stream], events
+        assert not [e for e in watch.collect(5) if e.get("id") == stream], watch.events
         assert oc.is_busy(stream), oc.describe(stream)
-    finally:
-        if watch.poll() is None:
-            watch.send_signal(signal.SIGTERM)
-        watch.wait(timeout=30)
-    err = watch.stderr.read() if watch.stderr else ""
-    assert watch.returncode == 0, (watch.returncode, err)
-    assert "stopped watching" in err, err
+    assert watch.proc.returncode == 0, (watch.proc.returncode, watch.stderr)
+    assert "stopped watching" in watch.stderr, watch.stderr
     oc.request("POST", f"/session/{stream}/abort")
     oc.kill()
 

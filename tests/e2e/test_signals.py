@@ -16,9 +16,7 @@ NOTES.md): the model-stalled and waiting proofs run on every release that has th
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ import pytest
 from . import harness as h
 from .probe_signals import configure
 from .test_e2e import assert_new_prompt_completes, explain, run_cli
-from .test_hung import LineReader, assert_closed_by_opencode, assert_rows_equal_newest_events, scan
+from .test_hung import Watch, assert_closed_by_opencode, assert_rows_equal_newest_events, scan
 
 pytestmark = pytest.mark.e2e
 
@@ -143,19 +141,13 @@ def test_watch_stops_a_stalled_model_and_leaves_a_slow_reply(sandbox: h.Sandbox,
     ``live`` to a one-shot ``scan --hung-after 5s`` the whole time and finishes by itself."""
     configure(sandbox)
     oc = sandbox.start_opencode(opencode_bin)
-    cmd = [sys.executable, "-m", "inspector", "--db", str(sandbox.db_path), "watch",
-           "--abort-hung-after", "5s", "--json"]
-    watch = subprocess.Popen(cmd, cwd=h.REPO_ROOT, env=sandbox.ocinspect_env(), text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    try:
-        reader = LineReader(watch)
+    with Watch(sandbox, "--abort-hung-after", "5s") as watch:
         slow = start(sandbox, oc, "SLOW please")
         started = time.monotonic()
         stall = start(sandbox, oc, "STALL please")
-        events: list[dict[str, Any]] = []
         verdicts: list[str] = []
         while time.monotonic() - started < h.SLOW_WORDS + 15 and oc.is_busy(slow):
-            events += reader.events_until(time.monotonic() + 1.0)
+            watch.collect(1.0)
             sessions, proc = scan(sandbox, "--hung-after", "5s")
             if slow in sessions:
                 verdicts.append(sessions[slow]["verdict"])
@@ -167,21 +159,12 @@ def test_watch_stops_a_stalled_model_and_leaves_a_slow_reply(sandbox: h.Sandbox,
         msgs = oc.wait_turn_complete(slow, timeout=30)
         last = [m for m in msgs if m["info"]["role"] == "assistant"][-1]
         assert last["info"].get("finish") == "stop", oc.describe(slow)
-        assert not [e for e in events if e.get("id") == slow and e.get("event") == "aborted"], events
+        assert not [e for e in watch.events if e.get("id") == slow and e.get("event") == "aborted"], watch.events
 
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline and not any(e.get("id") == stall and e.get("event") == "aborted"
-                                                      for e in events):
-            events += reader.events_until(time.monotonic() + 0.5)
-        (event,) = [e for e in events if e.get("id") == stall and e.get("event") == "aborted"]
-        assert event["stopped"] is True and event["idle_ms"] >= 5000, events
+        (event,) = watch.until(lambda e: e.get("id") == stall and e.get("event") == "aborted", timeout=40)
+        assert event["stopped"] is True and event["idle_ms"] >= 5000, watch.events
         assert_closed_by_opencode(oc, stall)
-    finally:
-        if watch.poll() is None:
-            watch.send_signal(signal.SIGTERM)
-        watch.wait(timeout=30)
-    err = watch.stderr.read() if watch.stderr else ""
-    assert watch.returncode == 0, (watch.returncode, err)
+    assert watch.proc.returncode == 0, (watch.proc.returncode, watch.stderr)
     assert_rows_equal_newest_events(sandbox.db_path, [slow, stall])
     assert_new_prompt_completes(oc, stall)
     oc.kill()
@@ -277,29 +260,15 @@ def test_watch_rejects_an_unanswered_prompt_after_the_delay(sandbox: h.Sandbox, 
     and never allowed."""
     configure(sandbox, ask_bash=True)
     oc = sandbox.start_opencode(opencode_bin)
-    cmd = [sys.executable, "-m", "inspector", "--db", str(sandbox.db_path), "watch",
-           "--reject-waiting-after", "3s", "--json"]
-    watch = subprocess.Popen(cmd, cwd=h.REPO_ROOT, env=sandbox.ocinspect_env(), text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    try:
-        reader = LineReader(watch)
+    with Watch(sandbox, "--reject-waiting-after", "3s") as watch:
         sid = start(sandbox, oc, "QUICK check")
-        events: list[dict[str, Any]] = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any(e.get("session_id") == sid or e.get("id") == sid
-                                                      for e in events):
-            events += reader.events_until(time.monotonic() + 0.5)
-        mine = [e for e in events if e.get("session_id") == sid or e.get("id") == sid]
-        assert mine, events
-        assert all(e.get("answer") != "once" for e in events), events
+        mine = watch.until(lambda e: sid in (e.get("session_id"), e.get("id")), timeout=30, step=0.5)
+        assert mine, watch.events
+        assert all(e.get("answer") != "once" for e in watch.events), watch.events
         msgs = oc.wait_turn_complete(sid, timeout=30)
         (tool,) = [p for m in msgs for p in m["parts"] if p.get("type") == "tool"]
         assert tool["state"]["status"] == "error" and "rejected" in tool["state"]["error"].lower(), oc.describe(sid)
-    finally:
-        if watch.poll() is None:
-            watch.send_signal(signal.SIGTERM)
-        watch.wait(timeout=30)
-    assert watch.returncode == 0, watch.stderr.read() if watch.stderr else ""
+    assert watch.proc.returncode == 0, watch.stderr
     assert_rows_equal_newest_events(sandbox.db_path, [sid])
     print(json.dumps(mine))
     oc.kill()
