@@ -242,7 +242,7 @@ class StandIn:
 
 
 REJECTED = "The user rejected permission to use this specific tool call."
-DISMISSED = "The user dismissed this question"
+DISMISSED = "The user dismissed this question"  # measured on 1.3.2 … 1.18.33 (tests/e2e/test_signals.py)
 
 
 def reject_call(db: Path, message_id: str, call_id: str, error: str) -> None:

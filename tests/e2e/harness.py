@@ -207,6 +207,7 @@ SCENARIOS: list[tuple[str, str]] = [
     ("SLOW", "slow"),            # a healthy slow reply: one word a second for SLOW_WORDS seconds
     ("OVERLOADED", "overloaded"),  # HTTP 503 "overloaded" on every attempt
     ("RATELIMIT", "ratelimit"),  # HTTP 429 on every attempt
+    ("ASKME", "question"),       # the question tool: one question with two options
     ("FAST", "fast"),            # a fast healthy reply: FAST_RATE words a second for FAST_SECONDS (bench)
 ]
 FAST_RATE = 50
@@ -437,6 +438,10 @@ class FakeModel:
             stall()
         elif scenario == "slow":
             slow()
+        elif scenario == "question":
+            tool_call("question", {"questions": [{"question": "Deploy to production?", "header": "Deploy",
+                                                  "options": [{"label": "yes", "description": "ship it"},
+                                                              {"label": "no", "description": "wait"}]}]})
         elif scenario == "fast":
             slow(FAST_RATE * FAST_SECONDS, 1.0 / FAST_RATE)
         elif scenario in ("after-tool", "text"):

@@ -35,8 +35,10 @@ pytestmark = pytest.mark.e2e
 #   forever (1.2/1.3/1.14 instead end the turn with an UnknownError after the chunk timeout);
 # "retry-status": HTTP 503 gives status retry objects with attempt, message and next;
 # "permission": GET /permission lists the pending prompt with its tool, POST /permission/{id}/reply
-#   answers it; "event-log": the database keeps the sync event log (1.18).
-_EVERYWHERE = frozenset({"retry-status", "permission"})
+#   answers it; "question": the question tool runs in `serve`, GET /question lists it and POST
+#   /question/{id}/reject dismisses it (tool error "The user dismissed this question"; 1.2.27:
+#   "QuestionRejectedError(…)"), the turn then ends with finish "tool-calls"; "event-log": the database keeps the sync event log (1.18).
+_EVERYWHERE = frozenset({"retry-status", "permission", "question"})
 SIGNALS: dict[str, frozenset[str]] = {
     "1.2.27": _EVERYWHERE,
     "1.3.2": _EVERYWHERE,
@@ -247,6 +249,38 @@ def test_permission_prompt_is_waiting_and_rejected_from_the_cli(sandbox: h.Sandb
     msgs = oc.wait_turn_complete(sid, timeout=30)
     (tool,) = [p for m in msgs for p in m["parts"] if p.get("type") == "tool"]
     assert tool["state"]["status"] == "error" and "rejected" in tool["state"]["error"].lower(), oc.describe(sid)
+    assert_closed_by_opencode(oc, sid)
+    events_invariant(sandbox, release, [sid])
+    rc, data, proc = run_cli(sandbox, "scan", "--json")
+    assert rc == 0 and data["sessions"] == [], explain(proc)
+    assert_new_prompt_completes(oc, sid)
+    oc.kill()
+
+
+@pytest.mark.parametrize("release", releases_with("question"))
+def test_a_question_nobody_answers_is_waiting_and_dismissed_from_the_cli(sandbox: h.Sandbox, opencode_release: Any,
+                                                                         release: str) -> None:
+    configure(sandbox)
+    oc = sandbox.start_opencode(opencode_release(release))
+    sid = start(sandbox, oc, "ASKME please")
+
+    def asked() -> tuple[dict[str, Any], subprocess.CompletedProcess[str]] | None:
+        found, ran = scan(sandbox, "--hung-after", "1s")
+        return (found[sid], ran) if sid in found and found[sid]["verdict"] == "waiting" else None
+
+    found, proc = h.wait_until(asked, timeout=30, interval=0.5, what="waiting verdict",
+                               on_timeout=lambda: oc.describe(sid))
+    (pending,) = found["opencode_status"]["pending"]
+    assert pending["kind"] == "question" and pending["question"] == "Deploy to production?", explain(proc)
+    assert "Deploy to production?" in found["verdict_reason"], explain(proc)
+    rc, data, proc = run_cli(sandbox, "recover", sid, "--yes", "--reject-waiting", "--json")
+    assert rc == 0, explain(proc)
+    (answer,) = data["answered"]
+    assert answer["kind"] == "question" and answer["sent"] is True and answer["settled"] is True, explain(proc)
+    h.wait_until(lambda: not oc.is_busy(sid), timeout=20, what="idle after the dismissal")
+    (tool,) = [p for m in oc.messages(sid) for p in m["parts"] if p.get("type") == "tool"]
+    assert tool["tool"] == "question" and tool["state"]["status"] == "error", oc.describe(sid)
+    assert "dismissed" in tool["state"]["error"] or "QuestionRejected" in tool["state"]["error"], oc.describe(sid)
     assert_closed_by_opencode(oc, sid)
     events_invariant(sandbox, release, [sid])
     rc, data, proc = run_cli(sandbox, "scan", "--json")
