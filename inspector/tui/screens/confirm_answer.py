@@ -10,25 +10,22 @@ permission once is a deliberate second choice (``o``), which plans again in a wo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.message import Message
 from textual.widgets import Button, Checkbox, Label, Static
 
-from inspector.core.errors import InspectorError
 from inspector.core.model import Answer, PendingRequest
 from inspector.core.repair.answer import asked, asked_ago
 from inspector.core.repair.operations import Prepared
 
 from .. import keys
 from ..format import one_line, plural
-from .confirm_base import ConfirmScreen
+from .confirm_base import ReplanningConfirm
 
 ANSWER_KEY_HINT = "Press {answer-waiting} on it: the answer dialog rejects it through OpenCode (or allows it once)."
 _WHAT_HAPPENS: dict[Answer, str] = {
@@ -58,11 +55,12 @@ def dialog_title(prepared: Prepared) -> str:
     return f"{verb}: {plural(count, 'waiting session')} through OpenCode?"
 
 
-class ConfirmAnswer(ConfirmScreen[Prepared]):
+class ConfirmAnswer(ReplanningConfirm):
     """``y``/``enter`` sends the answers shown, ``n``/``escape`` cancels, ``o`` switches the
     permissions to "allow once" (and back)."""
 
     BINDING_GROUP_TITLE = "Answer a waiting session"
+    REPLAN_FAILED = "Could not plan the answer"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y,enter", "confirm", "Send", id="confirm-answer",
                 tooltip="Send exactly these answers; OpenCode closes (or runs) the tool."),
@@ -71,18 +69,6 @@ class ConfirmAnswer(ConfirmScreen[Prepared]):
                 tooltip="Allow the permissions once instead (a question is only rejected)."),
     ]
 
-    @dataclass
-    class Replanned(Message):
-        prepared: Prepared
-
-    @dataclass
-    class ReplanFailed(Message):
-        error: Exception
-
-    def __init__(self, prepared: Prepared, *, titles: Mapping[str, str]) -> None:
-        super().__init__()
-        self.prepared = prepared
-        self.titles = dict(titles)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog"):
@@ -135,23 +121,10 @@ class ConfirmAnswer(ConfirmScreen[Prepared]):
     @on(Checkbox.Changed, "#allow-once")
     def _allow_changed(self, event: Checkbox.Changed) -> None:
         if event.value != self.allowing:
-            self.query_one("#confirm", Button).disabled = True
-            self._replan(event.value)
+            self.replan(event.value)
 
-    @work(thread=True, exclusive=True, group="replan", exit_on_error=False)
-    def _replan(self, allow: bool) -> None:
-        try:
-            self.post_message(self.Replanned(self.prepared.allowing(allow)))
-        except InspectorError as exc:
-            self.post_message(self.ReplanFailed(exc))
+    def replanned(self, toggled: bool) -> Prepared:
+        return self.prepared.allowing(toggled)
 
-    @on(Replanned)
-    def _replanned(self, event: Replanned) -> None:
-        event.stop()
-        self._show(event.prepared)
-
-    @on(ReplanFailed)
-    def _replan_failed(self, event: ReplanFailed) -> None:
-        event.stop()
-        self.notify(str(event.error), title="Could not plan the answer", severity="error", markup=False)
-        self._show(self.prepared)
+    def show(self, prepared: Prepared) -> None:
+        self._show(prepared)

@@ -9,18 +9,15 @@ aborts are shown, not chosen here: the core's ``execute`` sends them when the us
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.message import Message
 from textual.widgets import Button, Checkbox, Label, Static
 
-from inspector.core.errors import InspectorError
 from inspector.core.model import Plan
 from inspector.core.repair.abort import AbortTarget
 from inspector.core.repair.operations import Prepared
@@ -30,7 +27,7 @@ from ..format import one_line, plural
 from ..widgets import PlanView
 from ..widgets.plan_view import plan_summary
 from .confirm_answer import ANSWER_KEY_HINT
-from .confirm_base import ConfirmScreen
+from .confirm_base import ReplanningConfirm
 
 ABORT_HEADING = "Abort through OpenCode: the running tool is killed"
 
@@ -63,10 +60,11 @@ def abort_content(aborts: tuple[AbortTarget, ...], titles: Mapping[str, str]) ->
     return Content("\n").join(lines)
 
 
-class ConfirmRecovery(ConfirmScreen[Prepared]):
+class ConfirmRecovery(ReplanningConfirm):
     """``y``/``enter`` applies, ``n``/``escape`` cancels, ``f`` toggles force."""
 
     BINDING_GROUP_TITLE = "Confirm recovery"
+    REPLAN_FAILED = "Could not plan the recovery"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y,enter", "confirm", "Recover", id="confirm-recovery",
                 tooltip="Write exactly this plan (one transaction per session chain, journaled for undo)."),
@@ -76,19 +74,10 @@ class ConfirmRecovery(ConfirmScreen[Prepared]):
                 tooltip="Also recover sessions that are live or whose liveness is unknown (like --force)."),
     ]
 
-    @dataclass
-    class Replanned(Message):
-        prepared: Prepared
-
-    @dataclass
-    class ReplanFailed(Message):
-        error: Exception
 
     def __init__(self, prepared: Prepared, *, titles: Mapping[str, str]) -> None:
-        super().__init__()
-        self.prepared = prepared
+        super().__init__(prepared, titles=titles)
         self.plan = prepared.plan
-        self.titles = dict(titles)
         self.all_sessions = prepared.request.session_ids is None
         self.aborts = prepared.aborts
 
@@ -153,24 +142,10 @@ class ConfirmRecovery(ConfirmScreen[Prepared]):
     @on(Checkbox.Changed, "#force")
     def _force_changed(self, event: Checkbox.Changed) -> None:
         if event.value != self.plan.forced:
-            self.query_one("#confirm", Button).disabled = True
-            self._replan(event.value)
+            self.replan(event.value)
 
-    @work(thread=True, exclusive=True, group="replan", exit_on_error=False)
-    def _replan(self, force: bool) -> None:
-        try:
-            self.post_message(self.Replanned(self.prepared.forced(force)))
-        except InspectorError as exc:
-            self.post_message(self.ReplanFailed(exc))
+    def replanned(self, toggled: bool) -> Prepared:
+        return self.prepared.forced(toggled)
 
-    @on(Replanned)
-    def _replanned(self, event: Replanned) -> None:
-        event.stop()
-        self.prepared = event.prepared
-        self._show(event.prepared.plan)
-
-    @on(ReplanFailed)
-    def _replan_failed(self, event: ReplanFailed) -> None:
-        event.stop()
-        self.notify(str(event.error), title="Could not plan the recovery", severity="error", markup=False)
-        self._show(self.plan)
+    def show(self, prepared: Prepared) -> None:
+        self._show(prepared.plan)
