@@ -38,7 +38,8 @@ from inspector.core.diagnose.refresh import (
     refresh,
     same_result,
 )
-from inspector.core.diagnose.scan import Cancelled, scan
+from inspector.core.diagnose.resume import scan_resumed
+from inspector.core.diagnose.scan import Cancelled
 from inspector.core.errors import (
     DatabaseNotFound,
     InspectorError,
@@ -146,18 +147,20 @@ class InspectorApp(App[None]):
         return SessionsScreen()
 
     def on_mount(self) -> None:
-        self.start_scan()
+        self.start_scan(resume=not self.config.full)
         if self.config.watch_interval:
             self.set_interval(self.config.watch_interval, self._poll_database, name="watch")
 
     # scanning --------------------------------------------------------------------------
-    def start_scan(self) -> None:
-        """Scan in a thread: the quick tier first when nothing for this view is shown yet."""
+    def start_scan(self, *, resume: bool = False) -> None:
+        """Scan in a thread: the quick tier first when nothing for this view is shown yet.
+        ``resume``: from the state the last look kept (the first view); else a full pass (ctrl+r,
+        the bounded interval, a start-over), which keeps the state for the next start."""
         self._generation += 1
         self._watched = None
         show_quick = self.scan_result is None or self._result_all != self.show_all
         self.scanning = True
-        self._scan_worker = self._scan(self._generation, self.show_all, show_quick)
+        self._scan_worker = self._scan(self._generation, self.show_all, show_quick, resume)
 
     def cancel_scan(self) -> None:
         if self._scan_worker is not None and self._scan_worker.is_running:
@@ -169,10 +172,10 @@ class InspectorApp(App[None]):
 
     def toggle_all_sessions(self) -> None:
         self.show_all = not self.show_all
-        self.start_scan()
+        self.start_scan(resume=not self.config.full)
 
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False, description="scan the database")
-    def _scan(self, generation: int, all_sessions: bool, show_quick: bool) -> None:
+    def _scan(self, generation: int, all_sessions: bool, show_quick: bool, resume: bool) -> None:
         worker = get_current_worker()
         config = self.config
         signature = file_signature(config.db_path)
@@ -199,15 +202,16 @@ class InspectorApp(App[None]):
                     self.post_message(DatabaseUnsupported(exc.kind, str(exc), generation))
                 return
             if show_quick:
-                result = scan(store, quick=True, all_sessions=all_sessions, live=config.live, now=config.now(),
-                              cancel=worker.cancelled_event, progress=progress("Quick scan: unfinished turns"),
-                              hung_after_ms=config.hung_after_ms)
+                result, _ = scan_resumed(store, quick=True, full=not resume, all_sessions=all_sessions,
+                                         live=config.live, now=config.now(), cancel=worker.cancelled_event,
+                                         progress=progress("Quick scan: unfinished turns"),
+                                         hung_after_ms=config.hung_after_ms)
                 if worker.is_cancelled:
                     return
                 self.post_message(ScanFinished(result, signature, False, all_sessions, generation))
             watched = full_scan(store, all_sessions=all_sessions, live=config.live, now=config.now(),
                                 cancel=worker.cancelled_event, progress=progress("Deep scan: every tool part"),
-                                hung_after_ms=config.hung_after_ms)
+                                hung_after_ms=config.hung_after_ms, resume=resume)
             if worker.is_cancelled:
                 return
             self.post_message(ScanFinished(watched.result, signature, True, all_sessions, generation, watched))
@@ -615,6 +619,7 @@ def make_app(
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
     hung_after_ms: int = DEFAULT_HUNG_AFTER_MS,
     abort_settle_s: float = 10.0,
+    full: bool = False,
 ) -> InspectorApp:
     """Build the app without running it (the CLI calls ``.run()``, tests use ``run_test``).
 
@@ -622,7 +627,8 @@ def make_app(
     ``journal_dir`` overrides the undo journal location; all three exist for tests/screenshots.
     ``busy_timeout_ms`` is the CLI's ``--busy-timeout`` (how long a write waits for OpenCode),
     ``hung_after_ms`` its ``--hung-after`` (when a busy session that does not move is hung);
-    ``abort_settle_s`` bounds the wait for OpenCode after an abort (shortened in tests).
+    ``abort_settle_s`` bounds the wait for OpenCode after an abort (shortened in tests);
+    ``full`` (the CLI's ``--full``, and the demo) makes the first view a full pass too.
     """
     if now is None:
         clock: Callable[[], int] = wall_clock
@@ -634,6 +640,6 @@ def make_app(
     config = AppConfig(
         db_path=Path(db_path), read_only=read_only, demo=demo, clock=clock, live=live,
         journal_dir=journal_dir, watch_interval=watch_interval, busy_timeout_ms=busy_timeout_ms,
-        hung_after_ms=hung_after_ms, abort_settle_s=abort_settle_s,
+        hung_after_ms=hung_after_ms, abort_settle_s=abort_settle_s, full=full or demo,
     )
     return InspectorApp(config)

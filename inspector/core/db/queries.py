@@ -95,7 +95,9 @@ def where_we_are(tables: tuple[str, ...]) -> TextClause:
     if not set(tables) <= set(_TAILED):
         raise ValueError(f"no tail for {tables}")
     columns = ["(SELECT schema_version FROM pragma_schema_version()) AS schema_version",
-               "(SELECT page_count FROM pragma_page_count()) AS page_count"]
+               "(SELECT page_count FROM pragma_page_count()) AS page_count",
+               "(SELECT page_size FROM pragma_page_size()) AS page_size",
+               "(SELECT application_id FROM pragma_application_id()) AS application_id"]
     for t in tables:
         columns += [f"(SELECT max(rowid) FROM {t}) AS {t}_rowid",
                     f"(SELECT id FROM {t} ORDER BY rowid DESC LIMIT 1) AS {t}_id",
@@ -125,7 +127,7 @@ SESSIONS_OF_NEW_MESSAGES = text("SELECT DISTINCT session_id FROM message WHERE r
 # events carry ``part.id``, message events ``info.id``), so updates are found at O(changes).
 NEW_EVENTS = text(
     """
-    SELECT rowid AS rowid, type,
+    SELECT rowid AS rowid, type, aggregate_id,
            CASE WHEN json_valid(data) THEN coalesce(json_extract(data, '$.part.id'),
                                                     json_extract(data, '$.partID')) END AS part_id,
            CASE WHEN json_valid(data) THEN coalesce(json_extract(data, '$.info.id'),

@@ -21,6 +21,7 @@ from inspector.core.db.ranges import Progress
 from inspector.core.db.rows import chunks
 from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, Store, backup, open_store, roll_back_hot_journal
 from inspector.core.defaults import DEFAULT_HUNG_AFTER_MS
+from inspector.core.diagnose import state
 from inspector.core.errors import RepairRefused, WritesDisabled
 from inspector.core.model import Plan, RunResult, ScanResult, Skip, UndoResult
 from inspector.core.opencode.live import LiveStatus, detect
@@ -167,15 +168,19 @@ def execute(
         return Outcome(prepared, replace(recover.dry_run(plan), dry_run=request.dry_run))
     copy = backup(request.database, request.backup_to) if request.backup_to else None
     aborted: tuple[AbortOutcome, ...] = ()
-    if prepared.aborts:
-        store = open_store(request.database, busy_timeout_ms=request.busy_timeout_ms)
-        try:
-            aborted = abort_all(store, prepared.aborts, settle_timeout_s=request.settle_timeout_s)
-        finally:
-            store.dispose()
-    result = recover.apply(plan, journal_directory=request.journal_directory,
-                           busy_timeout_ms=request.busy_timeout_ms, progress=progress, cancel=cancel,
-                           now=request.now)
+    state.note_write(request.database)  # every kept scan state of the file is stale (state.py)
+    try:
+        if prepared.aborts:
+            store = open_store(request.database, busy_timeout_ms=request.busy_timeout_ms)
+            try:
+                aborted = abort_all(store, prepared.aborts, settle_timeout_s=request.settle_timeout_s)
+            finally:
+                store.dispose()
+        result = recover.apply(plan, journal_directory=request.journal_directory,
+                               busy_timeout_ms=request.busy_timeout_ms, progress=progress, cancel=cancel,
+                               now=request.now)
+    finally:
+        state.note_write(request.database)
     return Outcome(prepared, result, aborted, plan.unforeseen(result), copy)
 
 
@@ -243,8 +248,13 @@ def session_titles(store: Store, session_ids: Sequence[str]) -> dict[str, str]:
 def execute_undo(prepared: UndoPrepared) -> UndoResult:
     """Put the run's before-images back where rows still hold what the run wrote."""
     request = prepared.request
-    return recover.undo(request.database, prepared.run.run_id, journal_directory=request.journal_directory,
-                        busy_timeout_ms=request.busy_timeout_ms, now=request.now)
+    # undo puts stuck rows back below every watermark: no kept scan state may be trusted after it
+    state.note_write(request.database)
+    try:
+        return recover.undo(request.database, prepared.run.run_id, journal_directory=request.journal_directory,
+                            busy_timeout_ms=request.busy_timeout_ms, now=request.now)
+    finally:
+        state.note_write(request.database)
 
 
 def undo(request: UndoRequest, problems: list[JournalProblem] | None = None) -> UndoResult:

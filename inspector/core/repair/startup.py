@@ -45,13 +45,15 @@ def recover_before_start(
     dry_run: bool = False,
     deep: bool = False,
     read_only: bool = False,
+    full: bool = False,
 ) -> StartupOutcome:
     """Repair every stale session of the database OpenCode is about to open, if safe.
 
     The quick tier only by default: unfinished turns (and their stuck tools, subagent chains,
     compaction marks) are what keep a session spinning; stuck parts inside *finished* turns
     need the deep tier (a pass over every part), which ``deep=True`` adds. ``read_only`` (the
-    global ``--read-only``) turns recovery off: nothing is opened, one warning says so.
+    global ``--read-only``) turns recovery off: nothing is opened, one warning says so. The
+    scan reads only what changed since the last one (``resume``); ``full`` forces a full pass.
     """
     # local imports: `ocinspect run` should cost next to nothing
     from inspector.core.db.locate import locate, named_file
@@ -68,7 +70,7 @@ def recover_before_start(
     except InspectorError as exc:
         return StartupOutcome(database=None, opencode_db=target, warning=f"{exc}; starting without recovery")
     try:
-        outcome = _recover(path, busy_timeout_ms=busy_timeout_ms, dry_run=dry_run, deep=deep)
+        outcome = _recover(path, busy_timeout_ms=busy_timeout_ms, dry_run=dry_run, deep=deep, full=full)
     except InspectorError as exc:
         outcome = StartupOutcome(database=path, warning=f"{exc}; starting without recovery")
     except OSError as exc:
@@ -76,9 +78,9 @@ def recover_before_start(
     return replace(outcome, opencode_db=target)
 
 
-def _recover(path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool) -> StartupOutcome:
+def _recover(path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool, full: bool) -> StartupOutcome:
     from inspector.core.db.store import open_store, roll_back_hot_journal
-    from inspector.core.diagnose.scan import scan
+    from inspector.core.diagnose.resume import scan_resumed
     from inspector.core.repair import operations
 
     if path.is_file() and path.stat().st_size == 0:
@@ -89,7 +91,7 @@ def _recover(path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool) -> 
     try:
         if store.schema != "v1":
             return StartupOutcome(database=path, warning=None)  # 2.x/legacy: OpenCode migrates it
-        result = scan(store, quick=not deep)
+        result, _ = scan_resumed(store, quick=not deep, full=full)
         if not result.stuck:
             return StartupOutcome(database=path)
         if result.opencode_live is not False:
