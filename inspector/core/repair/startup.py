@@ -15,9 +15,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inspector.core.errors import DatabaseNotFound, InspectorError
 from inspector.core.model import Plan, RunResult
+
+if TYPE_CHECKING:
+    from inspector.core.diagnose.resume import Pass
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class StartupOutcome:
     # What the started command must get as OPENCODE_DB: the file an explicit ``db`` names
     # (existing or not); None when no ``db`` was given (OpenCode finds its own, as we did).
     opencode_db: Path | None = None
+    scan: Pass | None = None  # how the scan was made: a full pass or the changes since the last look
 
     @property
     def recovered(self) -> int:
@@ -91,17 +96,17 @@ def _recover(path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool, ful
     try:
         if store.schema != "v1":
             return StartupOutcome(database=path, warning=None)  # 2.x/legacy: OpenCode migrates it
-        result, _ = scan_resumed(store, quick=not deep, full=full)
+        result, how = scan_resumed(store, quick=not deep, full=full)
         if not result.stuck:
-            return StartupOutcome(database=path)
+            return StartupOutcome(database=path, scan=how)
         if result.opencode_live is not False:
             state = "is already running on it" if result.opencode_live else "may be running on it"
-            return StartupOutcome(database=path, warning=(
+            return StartupOutcome(database=path, scan=how, warning=(
                 f"{len(result.stuck)} stuck session(s) left alone: OpenCode {state} "
                 f"({result.live_detail}); use 'ocinspect recover'"))
         stale = [d.id for d in result.stuck if d.verdict == "stale" and d.repairable]
         if not stale:
-            return StartupOutcome(database=path)
+            return StartupOutcome(database=path, scan=how)
     finally:
         store.dispose()
     # the one recovery sequence, planned on the scan just made
@@ -109,5 +114,5 @@ def _recover(path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool, ful
         database=path, session_ids=tuple(stale), dry_run=dry_run, busy_timeout_ms=busy_timeout_ms, result=result,
     ))
     if prepared.is_empty:
-        return StartupOutcome(database=path, plan=prepared.plan)
-    return StartupOutcome(database=path, plan=prepared.plan, result=operations.execute(prepared).result)
+        return StartupOutcome(database=path, plan=prepared.plan, scan=how)
+    return StartupOutcome(database=path, plan=prepared.plan, result=operations.execute(prepared).result, scan=how)
