@@ -14,6 +14,7 @@ Targets are reported PASS/FAIL, never asserted. A row whose code is missing or b
 
     quick/baseline=<r> scan/baseline=<r> naive/scan=<r> rss_mb=<n> first_paint_s=<s> recover1000_s=<s>
     watch_busy_cpu_s=<s> watch_idle_cpu_s=<s> watch_stuck_shown_s=<s> watch_done_gone_s=<s>
+    start_s=<s> timeline_ms=<ms> timeline/fullscan=<r>
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ import make_db  # noqa: E402
 
 OUT = HERE / "out"
 DEFAULT_DB = OUT / "opencode-bench.db"
-ROWS = ("variants", "baseline", "naive", "scan", "core", "tui", "watch", "recover", "start", "rss_small")
+ROWS = ("variants", "baseline", "naive", "scan", "core", "timeline", "tui", "watch", "recover", "start", "rss_small")
 TARGETS = {
     # key: (label, comparison, limit)
     "quick/baseline": ("scan --quick (process) / baseline", "<=", 0.25),
@@ -57,6 +58,8 @@ TARGETS = {
     "watch_stuck_shown_s": ("new stuck tool part on screen after, s (worst)", "<=", 3.0),
     "watch_done_gone_s": ("completed part off the list after, s (worst)", "<=", 3.0),
     "start_s": ("ocinspect run -- true, healthy database, s", "<=", 1.0),
+    "timeline_ms": ("timeline of a stuck session (core, worst of 20), ms", "<=", 50.0),
+    "timeline/fullscan": ("timeline / the same rows by a table pass", "<=", 0.01),
 }
 
 
@@ -406,6 +409,68 @@ class Bench:
             self.add(row)
             self.metrics[f"core_{'quick' if quick else 'deep'}_s"] = row.best
 
+    # -- 3b. the turn's story (issue 20 §1) ----------------------------------------------------
+    # read_timeline (store open included) for up to 20 stuck sessions, the one with the most
+    # messages among them included; the reference is the same session's message and part rows
+    # found by a table pass (NOT INDEXED), i.e. what the story would cost without its indexes.
+    TIMELINE = textwrap.dedent("""
+        import json, sqlite3, sys, time
+        from inspector.core.db.store import open_store
+        from inspector.core.diagnose.timeline import read_timeline
+        db, reps, sessions = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        sizes = {s: conn.execute("SELECT count(*) FROM message WHERE session_id = ?", (s,)).fetchone()[0]
+                 for s in sessions}
+        worst = max(sessions, key=lambda s: sizes[s])
+        read_timeline(open_store(db), worst)  # warm imports and the page cache once, untimed
+        per_session, entries = {}, 0
+        for sid in sessions:
+            best = None
+            for _ in range(reps):
+                t = time.perf_counter()
+                store = open_store(db)
+                try:
+                    story = read_timeline(store, sid)
+                finally:
+                    store.dispose()
+                elapsed = time.perf_counter() - t
+                best = elapsed if best is None else min(best, elapsed)
+            per_session[sid] = best
+            entries += sum(len(s.entries) for s in story.sessions)
+        t = time.perf_counter()
+        conn.execute("SELECT count(*), sum(length(data)) FROM message NOT INDEXED WHERE session_id = ?", (worst,)).fetchone()
+        conn.execute("SELECT count(*), sum(length(data)) FROM part NOT INDEXED WHERE session_id = ?", (worst,)).fetchone()
+        scan = time.perf_counter() - t
+        print(json.dumps({"per_session": per_session, "worst": worst, "worst_messages": sizes[worst],
+                          "entries": entries, "fullscan_s": scan}))
+    """)
+
+    def timeline(self) -> None:
+        print("[3b] the turn's story: core read_timeline of stuck sessions (indexes only) vs a table pass")
+        sessions = list(self.manifest["stuck_sessions"])[:20]
+        row = Row("timeline open (core, per stuck session)", unit="ms")
+        base = Row("same session's rows by table pass (NOT INDEXED)", unit="ms")
+        if not sessions:
+            row.na = base.na = "no stuck session in the manifest"
+            self.add(row)
+            return
+        p = run_proc([sys.executable, "-c", self.TIMELINE, str(self.db), str(self.args.reps), json.dumps(sessions)])
+        if p.rc:
+            row.na = base.na = tail(p.stderr)
+        else:
+            data = json.loads(p.stdout)
+            row.times = [v * 1000 for v in data["per_session"].values()]
+            row.check = (f"{len(sessions)} sessions, {data['entries']} entries; worst {max(row.times):.2f} ms, "
+                         f"the biggest ({data['worst_messages']} messages) "
+                         f"{data['per_session'][data['worst']] * 1000:.2f} ms")
+            base.times = [data["fullscan_s"] * 1000]
+            base.check = f"{data['worst_messages']} messages' session"
+            self.metrics["timeline_ms"] = max(row.times)
+            self.metrics["timeline_biggest_ms"] = data["per_session"][data["worst"]] * 1000
+            self.metrics["timeline_fullscan_ms"] = base.times[0]
+        self.add(row)
+        self.add(base)
+
     # -- 4/5. TUI ---------------------------------------------------------------------------
     TUI = textwrap.dedent("""
         import asyncio, json, sys, time
@@ -722,6 +787,8 @@ class Bench:
             "watch_stuck_shown_s": m.get("watch_stuck_shown_s"),
             "watch_done_gone_s": m.get("watch_done_gone_s"),
             "start_s": m.get("start_s"),
+            "timeline_ms": m.get("timeline_ms"),
+            "timeline/fullscan": self.ratio("timeline_biggest_ms", "timeline_fullscan_ms"),
         }
         print()
         print(f"{'row':<46} {'min':>9} {'median':>9} {'reps':>4}  check / note")
@@ -759,7 +826,8 @@ class Bench:
                 f"first_paint_s={show(values['first_paint_s'], 3)} recover1000_s={show(values['recover1000_s'], 3)} "
                 f"watch_busy_cpu_s={show(values['watch_busy_cpu_s'], 3)} watch_idle_cpu_s={show(values['watch_idle_cpu_s'], 3)} "
                 f"watch_stuck_shown_s={show(values['watch_stuck_shown_s'], 2)} "
-                f"watch_done_gone_s={show(values['watch_done_gone_s'], 2)} start_s={show(values['start_s'], 3)}")
+                f"watch_done_gone_s={show(values['watch_done_gone_s'], 2)} start_s={show(values['start_s'], 3)} "
+                f"timeline_ms={show(values['timeline_ms'], 2)} timeline/fullscan={show(values['timeline/fullscan'], 4)}")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -830,7 +898,8 @@ def main(argv: list[str] | None = None) -> int:
           f"; python sqlite3 {sqlite3.sqlite_version}; python {platform.python_version()}; "
           f"{os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f}; reps {args.reps}; ocinspect: {' '.join(ocinspect_cmd())}")
     try:
-        steps = [("baseline", bench.baseline), ("naive", bench.naive), ("scan", bench.scans), ("tui", bench.tui),
+        steps = [("baseline", bench.baseline), ("naive", bench.naive), ("scan", bench.scans),
+                 ("timeline", bench.timeline), ("tui", bench.tui),
                  ("watch", bench.watch), ("recover", bench.recover), ("start", bench.start),
                  ("rss_small", bench.rss_small)]
         for name, step in steps:

@@ -31,16 +31,20 @@ if TYPE_CHECKING:  # core modules load on first use (see test_startup.py)
 
 EPILOG = """\b
 EXIT CODES
-  0  success (scan: nothing stale, hung or unknown, i.e. nothing recover can act on;
+  0  success (scan: nothing stale, hung or unknown, i.e. nothing recover can act on; live and
+     waiting sessions (OpenCode works on them, or waits for a person's answer) exit 0;
      recover: every requested session repaired/stopped, or nothing to do)
   1  scan: stale, hung or unknown sessions found; recover: some sessions changed under us and were
-     skipped, or a hung session did not stop; watch: a hung session did not stop
+     skipped, a hung session did not stop or an answer did not settle; watch: the same
   2  error: bad input, unsupported schema, locked or read-only database, unknown id
   3  recover/undo refused: OpenCode is live on a session (or we cannot tell; see --force),
-     or a session is hung and --abort-hung was not given
+     a session is hung and --abort-hung was not given, or waits for an answer and
+     --reject-waiting was not given
 \b
 'ocinspect run -- COMMAND' ends as COMMAND (same process), so its exit code is
 COMMAND's; 2 if no COMMAND is given, 127 if COMMAND cannot be started.
+'ocinspect open SESSION_ID' ends as OpenCode (same process): 2 if the session or its
+project directory is gone, 127 if opencode is not on PATH.
 \b
 The database is found as OpenCode finds it: --db, then $OPENCODE_DB, then
 $XDG_DATA_HOME/opencode/opencode.db (default ~/.local/share/opencode/opencode.db).
@@ -224,13 +228,15 @@ pass_settings = click.make_pass_decorator(Settings)
 @click.option("--busy-timeout", default=5000, show_default=True, metavar="MS", type=click.IntRange(0, 600_000), help="How long to wait for OpenCode's write lock.")
 @click.option("--demo", is_flag=True, help="Open the TUI on a built-in demo database (no OpenCode needed).")
 @click.option("--read-only", is_flag=True, help="Browse only: recover, undo and run write nothing.")
+@click.option("--theme", metavar="NAME", help="TUI colour theme for this run, one of Textual's (e.g. nord, "
+              "textual-light); the command palette's 'Theme' saves one.")
 @click.option("--hung-after", "hung_after", type=DURATION, default=None, metavar="DURATION",
               help="Call a busy session hung when nothing of it moved for this long (TUI and every command).")
 @click.option("--full", is_flag=True, help=FULL_HELP)
 @click.version_option(__version__, "--version", prog_name="ocinspect")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, channel: str | None, busy_timeout: int, demo: bool, read_only: bool,
-        hung_after: int, full: bool) -> None:
+        theme: str | None, hung_after: int, full: bool) -> None:
     """Find, explain and safely recover OpenCode sessions stuck in "Thinking".
 
     Without a command, opens the interactive TUI.
@@ -238,19 +244,29 @@ def cli(ctx: click.Context, db: str | None, channel: str | None, busy_timeout: i
     ctx.obj = Settings(db, channel, busy_timeout, DEFAULT_HUNG_AFTER_MS if hung_after is None else hung_after,
                        read_only=read_only, full=full)
     if ctx.invoked_subcommand is None:
-        tui_app(ctx.obj, demo=demo).run()
+        launch = tui_app(ctx.obj, demo=demo, theme=theme).run()
+        if launch is not None:  # "open in OpenCode": Textual has given the terminal back by now
+            exec_launch(launch)
 
 
-def tui_app(settings: Settings, *, demo: bool) -> Any:
+def tui_app(settings: Settings, *, demo: bool, theme: str | None = None) -> Any:
     """The TUI app, built but not running (tests drive it with ``run_test``).
 
     The demo builds its database in a fresh temporary directory and journals there too, so
-    its recoveries never land in the user's own journal (``ocinspect runs``, ``undo``).
+    its recoveries never land in the user's own journal (``ocinspect runs``, ``undo``). The
+    theme and keymap come from ``$XDG_CONFIG_HOME/ocinspect/`` (``inspector/tui/settings.py``).
     """
     try:
         from inspector.tui.app import make_app
+        from inspector.tui.settings import UnknownTheme, check_theme, config_dir
     except ImportError as exc:  # pragma: no cover - only while the TUI is not installed
         fail(f"the TUI is not available ({exc}); use 'ocinspect scan'")
+    if theme is not None:
+        try:
+            check_theme(theme)
+        except UnknownTheme as exc:
+            fail(str(exc))
+    prefs: dict[str, Any] = {"settings_dir": config_dir(), "theme": theme}
     if demo:
         import tempfile
 
@@ -260,9 +276,11 @@ def tui_app(settings: Settings, *, demo: bool) -> Any:
         path = build_demo(directory)
         say(f"ocinspect: demo database at {path}", err=True)
         return make_app(path, demo=True, read_only=settings.read_only, journal_dir=directory / "journal",
-                        busy_timeout_ms=settings.busy_timeout, hung_after_ms=settings.hung_after_ms)
-    return make_app(settings.path(), read_only=settings.read_only, busy_timeout_ms=settings.busy_timeout,
-                    hung_after_ms=settings.hung_after_ms, full=settings.full)
+                        busy_timeout_ms=settings.busy_timeout, hung_after_ms=settings.hung_after_ms, **prefs)
+    path = settings.path()
+    return make_app(path, read_only=settings.read_only, busy_timeout_ms=settings.busy_timeout,
+                    hung_after_ms=settings.hung_after_ms, opencode_db=path if settings.db is not None else None,
+                    full=settings.full, **prefs)
 
 
 @cli.command()
@@ -298,10 +316,16 @@ def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool, ful
 @cli.command()
 @click.argument("session_id")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--timeline", is_flag=True, help="Tell the last turns' story (prompts, tools, steps) up to where it stopped.")
+@click.option("--turns", type=click.IntRange(1, 50), default=3, show_default=True, metavar="N",
+              help="With --timeline: how many turns.")
 @hung_after_option
 @pass_settings
-def show(settings: Settings, session_id: str, as_json: bool, hung_after: int | None) -> None:
+def show(settings: Settings, session_id: str, as_json: bool, timeline: bool, turns: int, hung_after: int | None) -> None:
     """Explain one session: its unfinished turns, stuck tools and subagents."""
+    if timeline:
+        show_timeline(settings, session_id, turns=turns, as_json=as_json)
+        return
     from inspector.core.diagnose.scan import scan_related
     from inspector.render import scan_json, show_text
 
@@ -316,6 +340,18 @@ def show(settings: Settings, session_id: str, as_json: bool, hung_after: int | N
         echo_lines(show_text(diag, result))
 
 
+def show_timeline(settings: Settings, session_id: str, *, turns: int, as_json: bool) -> None:
+    """``show --timeline``: the story only (no scan, no liveness check: two index reads)."""
+    from inspector.core.diagnose.timeline import read_timeline
+    from inspector.render_timeline import timeline_json, timeline_text
+
+    story = read_timeline(settings.store(), session_id, turns=turns)
+    if as_json:
+        emit_json(timeline_json(story))
+    else:
+        echo_lines(timeline_text(story))
+
+
 @cli.command()
 @click.argument("session_ids", nargs=-1, metavar="[SESSION_ID]...")
 @click.option("--all", "all_", is_flag=True, help="Recover every stale session.")
@@ -323,20 +359,30 @@ def show(settings: Settings, session_id: str, as_json: bool, hung_after: int | N
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Also repair sessions OpenCode is live on (or may be). Dangerous.")
 @click.option("--abort-hung", is_flag=True, help="Stop hung sessions through OpenCode (POST /session/{id}/abort): the running tool is killed.")
+@click.option("--reject-waiting", is_flag=True,
+              help="Reject, through OpenCode, the permission or question a waiting session is asked "
+                   "(OpenCode then closes the tool and ends the turn itself).")
+@click.option("--allow-once", "allow_once", multiple=True, metavar="SESSION_ID",
+              help="Allow this session's pending permission once, through OpenCode (the tool then runs). "
+                   "Repeat per session; never implied by --all or --reject-waiting.")
 @hung_after_option
 @click.option("--backup", metavar="PATH", type=click.Path(dir_okay=False), help="First copy the database to PATH (SQLite backup API).")
 @click.option("--direct", is_flag=True, help="Write the database file even when a running OpenCode could do the repair.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_settings
 def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_run: bool, yes: bool, force: bool,
-            abort_hung: bool, hung_after: int | None, backup: str | None, direct: bool, as_json: bool) -> None:
+            abort_hung: bool, reject_waiting: bool, allow_once: tuple[str, ...], hung_after: int | None,
+            backup: str | None, direct: bool, as_json: bool) -> None:
     """Repair stuck sessions the way OpenCode itself aborts a turn (journaled, undoable).
 
     When OpenCode runs and the session is idle in it, the repair goes through its API (its
     open clients see it); otherwise, or with --direct, ocinspect writes the file itself.
     Hung sessions (busy in a running OpenCode, nothing moved for --hung-after) are refused
     unless --abort-hung: then OpenCode itself is asked to abort them, and they count as
-    stopped only once OpenCode lists them idle with every turn closed.
+    stopped only once OpenCode lists them idle with every turn closed. Waiting sessions (OpenCode
+    waits for a person's answer to a permission or question) are refused unless --reject-waiting
+    (or --allow-once for that session): the answer goes to OpenCode, which closes the tool itself;
+    ocinspect never writes a waiting session, not even with --force.
     """
     from inspector.core.repair import operations
     from inspector.render import outcome_json, outcome_lines, prepared_lines
@@ -345,7 +391,8 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
         raise click.UsageError("give SESSION_ID(s) or --all (not both)")
     request = operations.Request(
         database=settings.path(), session_ids=None if all_ else tuple(session_ids), force=force,
-        abort_hung=abort_hung, direct=direct, dry_run=dry_run, read_only=settings.read_only,
+        abort_hung=abort_hung, reject_waiting=reject_waiting, allow_once=tuple(dict.fromkeys(allow_once)),
+        direct=direct, dry_run=dry_run, read_only=settings.read_only,
         backup_to=Path(backup) if backup else None, hung_after_ms=settings.hung_after(hung_after),
         busy_timeout_ms=settings.busy_timeout,
     )
@@ -374,10 +421,15 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
 CLI_HINTS = {
     "force": "use --force to override",
     "abort-hung": "add --abort-hung to stop it through OpenCode (the running tool is killed)",
+    "reject-waiting": "add --reject-waiting to reject it through OpenCode",
 }
 
 
 def confirm_question(prepared: Any) -> str:
+    if prepared.answers:
+        also = " and abort the hung sessions" if prepared.aborts else ""
+        apply = " and apply this plan" if not prepared.plan.is_empty else ""
+        return f"Answer the waiting sessions through OpenCode{also}{apply}?"
     if prepared.aborts and not prepared.plan.is_empty:
         return "Abort the hung sessions and apply this plan?"
     return "Abort the hung sessions through OpenCode?" if prepared.aborts else "Apply this plan?"
@@ -415,17 +467,26 @@ def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> 
 
 
 @cli.command()
-@click.option("--abort-hung-after", "abort_after", type=DURATION, required=True, metavar="DURATION",
+@click.option("--abort-hung-after", "abort_after", type=DURATION, default=None, metavar="DURATION",
               help="Abort, through OpenCode, sessions hung for this long (e.g. 90s, 10m, 2h).")
+@click.option("--reject-waiting-after", "reject_after", type=DURATION, default=None, metavar="DURATION",
+              help="Reject, through OpenCode, permissions and questions pending for this long "
+                   "(never allows anything).")
 @click.option("--interval", type=DURATION, default="1s", show_default=True, metavar="DURATION",
               help="How often to look (each look is cheap: see README).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @pass_settings
-def watch(settings: Settings, abort_after: int, interval: int, as_json: bool) -> None:
-    """Watch for hung sessions and abort them through OpenCode (for unattended `opencode serve`).
+def watch(settings: Settings, abort_after: int | None, reject_after: int | None, interval: int,
+          as_json: bool) -> None:
+    """Watch for hung sessions and abort them through OpenCode (for unattended `opencode serve`),
+    and/or reject the prompts nobody answers (--reject-waiting-after). Give at least one.
+
+    Every hung shape is stopped: a tool that never returns, a model stream OpenCode keeps
+    restarting without new output, a retry that never ends. Sessions waiting for a person's
+    answer are never aborted. Follows each server's event stream for progress rows do not show.
 
     Prints one line per action; stops cleanly on Ctrl-C or SIGTERM. Exit 0, or 1 when some
-    hung session did not stop.
+    hung session did not stop or some answer did not settle.
     """
     import signal
     import threading
@@ -433,18 +494,27 @@ def watch(settings: Settings, abort_after: int, interval: int, as_json: bool) ->
     from inspector.core.repair.watchdog import Watchdog
     from inspector.core.text import humanize_ms
 
+    if abort_after is None and reject_after is None:
+        raise click.UsageError("give --abort-hung-after DURATION, --reject-waiting-after DURATION, or both")
     path = settings.path()
-    dog = Watchdog(path, abort_after_ms=abort_after, busy_timeout_ms=settings.busy_timeout)
+    from inspector.core.opencode.signals import Signals
+
+    dog = Watchdog(path, abort_after_ms=abort_after, reject_after_ms=reject_after,
+                   busy_timeout_ms=settings.busy_timeout, signals=Signals())
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    say(f"ocinspect: watching {path}: sessions hung for {humanize_ms(abort_after)} are aborted "
-               "through OpenCode (Ctrl-C stops)", err=True)
+    doing = []
+    if abort_after is not None:
+        doing.append(f"sessions hung for {humanize_ms(abort_after)} are aborted")
+    if reject_after is not None:
+        doing.append(f"permissions and questions pending for {humanize_ms(reject_after)} are rejected")
+    say(f"ocinspect: watching {path}: {' and '.join(doing)} through OpenCode (Ctrl-C stops)", err=True)
     failed = False
     try:
         while not stop.is_set():
             for event in dog.poll():
-                failed |= event.kind == "not-stopped"
+                failed |= event.kind in ("not-stopped", "not-rejected")
                 emit_watch_event(event, as_json)
             stop.wait(interval / 1000)
     finally:
@@ -456,15 +526,19 @@ def watch(settings: Settings, abort_after: int, interval: int, as_json: bool) ->
 def emit_watch_event(event: Any, as_json: bool) -> None:
     """One line per event: stdout for aborts, stderr for notices (JSON: everything on stdout)."""
     from inspector.core.text import iso, printable, safe_json
-    from inspector.render import abort_json, outcome_line
+    from inspector.render import abort_json, answer_json, answered_line, outcome_line
 
     if as_json:
         payload: dict[str, Any] = {"time": iso(event.time), "event": event.kind}
         if event.target is not None:
             payload.update(abort_json(event.target, event.outcome))
+        elif event.answer is not None:
+            payload.update(answer_json(event.answer.request, event.answer.answer, event.answer))
         else:
             payload["message"] = event.message
         click.echo(safe_json(payload))
+    elif event.answer is not None:
+        say(f"{iso(event.time)}  {answered_line(event.answer)}")
     elif event.target is not None:
         say(f"{iso(event.time)}  {outcome_line(event.outcome)}  [{printable(event.target.reason, single_line=True)}]")
     else:
@@ -564,6 +638,106 @@ def run(settings: Settings, dry_run: bool, deep: bool, full: bool, command: tupl
         os.execv(executable, list(command))
     except OSError as exc:
         fail(f"cannot start {command[0]!r}: {exc.strerror or exc}", 127)
+
+
+@cli.command()
+@click.argument("session_id")
+@click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False), help="Write the report to FILE (default: stdout).")
+@click.option("--json", "as_json", is_flag=True, help="The report as JSON (the same fields).")
+@click.option("--include-content", is_flag=True,
+              help="Include prompts, tool inputs and outputs, titles and paths (redacted by default).")
+@pass_settings
+def report(settings: Settings, session_id: str, output: str | None, as_json: bool, include_content: bool) -> None:
+    """Write a report on SESSION_ID to paste into an OpenCode bug report (Markdown).
+
+    OpenCode versions and schema of the database, the verdict and pattern, the stuck turn step
+    by step, the subagent chain, what ocinspect repaired (from its journal) and the platform.
+    Redacted by default: prompts, tool inputs and outputs, titles and paths are replaced by
+    their shape (<bash command, 42 chars>, ~/src/<project>), secret-looking text is removed,
+    and no environment, host or user name is included.
+    """
+    from inspector.core.report.build import build_report
+    from inspector.core.report.markdown import render
+    from inspector.core.text import printable, safe_json
+
+    if include_content:
+        say("ocinspect: warning: --include-content: the report holds prompts, tool inputs and outputs "
+            "and paths of this session; read it before sharing it", err=True)
+    store = settings.store()
+    problems: list[Any] = []
+    try:
+        doc = build_report(store, session_id, include_content=include_content, tool_version=__version__,
+                           problems=problems)
+    finally:
+        store.dispose()
+        warn_journal_problems(problems)
+    text = safe_json(doc, indent=2) + "\n" if as_json else printable(render(doc))
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if include_content else 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}")
+    say(f"ocinspect: report written to {output}", err=True)
+
+
+@cli.command("open")
+@click.argument("session_id")
+@click.option("--print", "--dry-run", "print_only", is_flag=True,
+              help="Print the command (one shell line) instead of running it.")
+@pass_settings
+def open_(settings: Settings, session_id: str, print_only: bool) -> None:
+    """Continue SESSION_ID in OpenCode itself, in the session's project directory.
+
+    \b
+    ocinspect open ses_...            # opencode DIR --session ses_...
+    ocinspect open ses_... --print    # only say it
+
+    When an OpenCode serves this database, its TUI attaches to that server
+    (opencode attach http://127.0.0.1:PORT --session ID); otherwise OpenCode starts on the
+    session. This process becomes OpenCode: its terminal, signals and exit code. With --db,
+    OpenCode gets OPENCODE_DB set to that database.
+    """
+    from inspector.core.opencode.launch import plan_continue
+
+    path = settings.path()
+    store = settings.store()
+    try:
+        launch = plan_continue(store, session_id, database=path if settings.db is not None else None)
+    finally:
+        store.dispose()
+    if print_only:
+        say(launch.shell_line())
+        return
+    exec_launch(launch)
+
+
+def exec_launch(launch: Any) -> NoReturn:
+    """Replace this process with ``launch`` (an ``opencode.launch.Launch``): in its directory,
+    with its environment added; one error line and 127 when OpenCode is not on ``PATH``."""
+    import shutil
+
+    from inspector.core.opencode.launch import directory_problem
+
+    program = launch.argv[0]
+    if os.sep not in program and shutil.which(program) is None:
+        fail(f"{program} is not on PATH: install OpenCode (https://opencode.ai) or add its "
+             f"directory to PATH, then run: {launch.shell_line()}", 127)
+    executable = resolve_command(program)
+    problem = directory_problem(launch.cwd)  # checked again: the TUI may have run a while
+    if problem is not None:
+        fail(f"cannot open {launch.session_id} in OpenCode: {problem}", EXIT_ERROR)
+    env = {**os.environ, **dict(launch.env)}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.chdir(launch.cwd)
+        os.execve(executable, list(launch.argv), env)
+    except OSError as exc:
+        fail(f"cannot start {launch.argv[0]!r}: {exc.strerror or exc}", 127)
 
 
 def resolve_command(name: str) -> str:

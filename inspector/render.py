@@ -8,15 +8,19 @@ text line goes through ``line`` (``text.printable``), and the CLI passes each li
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
+from inspector.core.diagnose.asked import request_words
 from inspector.core.diagnose.patterns import describe, describe_warning
 from inspector.core.diagnose.scan import depth_of
-from inspector.core.model import Diagnosis, Part, Plan, RunResult, ScanResult, Skip, UndoResult
+from inspector.core.model import Diagnosis, Part, PendingRequest, Plan, RunResult, ScanResult, Skip, UndoResult
 from inspector.core.text import humanize_ms, iso, local_time, printable, shorten
 
-if TYPE_CHECKING:  # abort.py talks HTTP: imported only by the commands that abort
+if TYPE_CHECKING:  # abort.py and answer.py talk HTTP: imported only by the commands that use them
+    from inspector.core.model import Answer, PendingRequest
     from inspector.core.repair.abort import AbortOutcome, AbortTarget
+    from inspector.core.repair.answer import AnswerOutcome
     from inspector.core.repair.operations import Outcome, Prepared
 
 Hints = dict[str, str]  # model.Hint -> the words this front end uses for it
@@ -54,6 +58,36 @@ def session_json(diag: Diagnosis, now: int) -> dict[str, Any]:
         "stuck_since": diag.stuck_since,
         "last_activity": diag.last_activity,
         "idle_ms": diag.idle_ms,
+        "hang": diag.hang,
+        "opencode_status": opencode_status_json(diag),
+    }
+
+
+def opencode_status_json(diag: Diagnosis) -> dict[str, Any] | None:
+    """What OpenCode reported for a live/hung/waiting session: its ``/session/status`` object as
+    sent, and the permissions/questions it waits on (``null`` for a session no server lists)."""
+    status = diag.opencode_status
+    if status is None and not diag.waiting_on:
+        return None
+    raw: Any = None
+    if status is not None:
+        try:
+            raw = json.loads(status.raw) if status.raw else {"type": status.type}
+        except ValueError:
+            raw = {"type": status.type}
+    return {"status": raw, "pending": [request_json(r) for r in diag.waiting_on]}
+
+
+def request_json(request: PendingRequest) -> dict[str, Any]:
+    return {
+        "id": request.id,
+        "session_id": request.session_id,
+        "kind": request.kind,
+        "permission": request.permission or None,
+        "patterns": list(request.patterns),
+        "command": request.command or None,
+        "question": request.question or None,
+        "since": request.since,
     }
 
 
@@ -138,8 +172,10 @@ def scan_text(result: ScanResult) -> list[str]:
             lines.append(f"{indent}    hung: {line(diag.live_reason)}")
             if not diag.session.parent_id or result.get(diag.session.parent_id) is None:
                 lines.append(f"{indent}    stop it through OpenCode: {abort_command(diag.id, result)}")
-        elif diag.verdict == "unfixable":
+        elif diag.verdict in ("unfixable", "waiting"):
             lines.append(f"{indent}    {line(diag.live_reason)}")
+        elif diag.verdict == "live" and diag.opencode_status is not None and diag.opencode_status.type == "retry":
+            lines.append(f"{indent}    live: {line(diag.live_reason)}")
         lines += [f"{indent}    {text}" for text in warning_lines(diag)]
         for part in diag.stuck_parts:
             lines.append(f"{indent}    {part_line(part, result.scanned_at)}")
@@ -186,7 +222,14 @@ def show_text(diag: Diagnosis, result: ScanResult) -> list[str]:
     lines.append(f"Created   {local_time(session.time_created)}   last activity {local_time(diag.last_activity)}")
     lines.append(f"Verdict   {diag.verdict}: {line(diag.live_reason)}" if diag.is_stuck else "Verdict   ok: nothing is stuck")
     if diag.verdict == "hung":
+        lines.append(f"Hang      {diag.hang or 'tool-silent'}")
         lines.append(f"Stop it   {abort_command(diag.id, result)}  (through OpenCode: the running tool is killed)")
+    if diag.opencode_status is not None:
+        lines.append(f"OpenCode  {line(diag.opencode_status.raw or diag.opencode_status.type)}")
+    for request in diag.waiting_on:
+        since = (f"since {local_time(request.since)} ({humanize_ms(now - request.since)} ago)"
+                 if request.since is not None else "since: unknown")
+        lines.append(f"Asked     {line(request_words(request))}  {since}  [{line(request.id)}]")
     for name in diag.warnings:
         warning = describe_warning(name)
         lines += ["", f"! {warning.title} ({name})", f"  Why:      {warning.why}", f"  Advice:   {warning.advice}"]
@@ -292,9 +335,65 @@ def outcome_line(outcome: AbortOutcome) -> str:
     return line(f"{verb} {target.root}{chain}: {outcome.detail}")
 
 
+def answer_text(answers: tuple[tuple[PendingRequest, Answer], ...], now: int) -> list[str]:
+    """What will be answered through OpenCode, one line per request (said before asking)."""
+    from inspector.core.repair.answer import answer_line
+
+    if not answers:
+        return []
+    lines = ["Answer through OpenCode (it closes or runs the tool itself; ocinspect writes no row):"]
+    lines += [f"  {line(r.session_id)}: {line(answer_line(r, a, now))}" for r, a in answers]
+    return lines
+
+
+def answered_line(outcome: AnswerOutcome) -> str:
+    """One answer sent (or not) and what OpenCode then did."""
+    from inspector.core.repair.answer import asked
+
+    verb = "Allowed once" if outcome.answer == "once" else "Rejected"
+    if not outcome.settled:
+        verb = f"Not {'allowed' if outcome.answer == 'once' else 'rejected'}"
+    return line(f"{verb} {outcome.request.session_id} {asked(outcome.request)}: {outcome.detail}")
+
+
+def answer_json(request: PendingRequest, answer: Answer, outcome: AnswerOutcome | None = None) -> dict[str, Any]:
+    """One pending request and its answer for ``recover --json`` and ``watch --json``.
+
+    ``sent``/``settled`` are ``null`` when nothing was sent (a dry run); ``raw`` is OpenCode's object.
+    """
+    import json
+
+    from inspector.core.repair.answer import asked
+
+    try:
+        raw = json.loads(request.raw) if request.raw else None
+    except ValueError:
+        raw = request.raw
+    return {
+        "id": request.id,
+        "session_id": request.session_id,
+        "kind": request.kind,
+        "answer": answer,
+        "asked": asked(request),
+        "permission": request.permission or None,
+        "patterns": list(request.patterns),
+        "command": request.command or None,
+        "question": request.question or None,
+        "since": iso(request.since),
+        "port": request.port,
+        "sent": None if outcome is None else outcome.sent,
+        "settled": None if outcome is None else outcome.settled,
+        "detail": None if outcome is None else outcome.detail,
+        "route": None if outcome is None else outcome.route or None,
+        "part_status": None if outcome is None else outcome.part_status,
+        "request": raw,
+    }
+
+
 def prepared_lines(prepared: Prepared, hints: Hints) -> list[str]:
-    """What a recovery is about to do: the chains to abort, then the plan (said before asking)."""
-    return abort_text(prepared.aborts) + plan_text(prepared.plan, hints)
+    """What a recovery is about to do: the answers and the chains to abort, then the plan."""
+    return (answer_text(prepared.answers, prepared.plan.created) + abort_text(prepared.aborts)
+            + plan_text(prepared.plan, hints))
 
 
 def outcome_lines(outcome: Outcome, undo_command: str) -> list[str]:
@@ -305,7 +404,8 @@ def outcome_lines(outcome: Outcome, undo_command: str) -> list[str]:
     if prepared.is_empty or result.dry_run:
         nothing = prepared.is_empty and not prepared.refused
         return ["Nothing to recover."] if nothing else []
-    lines = [outcome_line(o) for o in outcome.aborted]
+    lines = [answered_line(o) for o in outcome.answered]
+    lines += [outcome_line(o) for o in outcome.aborted]
     if not prepared.plan.is_empty:
         if result.sessions:
             lines.append(
@@ -326,9 +426,13 @@ def outcome_lines(outcome: Outcome, undo_command: str) -> list[str]:
 
 
 def outcome_json(outcome: Outcome) -> dict[str, Any]:
-    """``recover --json``: the run (or dry run), and the aborts when they were asked for."""
+    """``recover --json``: the run (or dry run), and the aborts and answers when they were asked for."""
     data = run_json(outcome.result)
-    if outcome.prepared.request.abort_hung:
+    prepared = outcome.prepared
+    if prepared.request.abort_hung:
         done = {o.target.root: o for o in outcome.aborted}
-        data["aborted"] = [abort_json(t, done.get(t.root)) for t in outcome.prepared.aborts]
+        data["aborted"] = [abort_json(t, done.get(t.root)) for t in prepared.aborts]
+    if prepared.request.reject_waiting or prepared.request.allow_once:
+        answered = {o.request.id: o for o in outcome.answered}
+        data["answered"] = [answer_json(r, a, answered.get(r.id)) for r, a in prepared.answers]
     return data

@@ -1,6 +1,7 @@
 """Regenerate the README screenshots from the real app on the demo database.
 
     python3 screenshots/make.py            # writes screenshots/*.svg
+    python3 screenshots/make.py help       # only the named ones
 
 Each shot drives the app headless with ``run_test`` (real keys, real workers, the real core on
 a fresh demo database) and saves ``app.export_screenshot()``. The clock is frozen and OpenCode is
@@ -80,7 +81,11 @@ async def main() -> None:
         ("after-recovery", ["a", "R", "y"], {}),
         ("confirm-undo", ["R", "y", "u"], {}),
         ("help", ["question_mark"], {"size": (120, 44)}),
+        ("timeline-subagent-chain", ["open", "t"], {"open_id": ids.subagent_parent}),
+        ("timeline-part", ["open", "t", "enter"], {"open_id": ids.crash_orphan}),
     ]
+    wanted = set(sys.argv[1:])  # names to regenerate; none: all of them
+    shots = [shot for shot in shots if not wanted or shot[0] in wanted]
     with mock.patch.object(journal.secrets, "token_hex", lambda n=3: "c0ffee"):  # stable run ids
         for name, steps, options in shots:
             path = await shoot(name, steps, **options)  # type: ignore[arg-type]

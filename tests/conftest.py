@@ -53,6 +53,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # the TUI's theme and keymap
     monkeypatch.delenv("OPENCODE_DB", raising=False)
     monkeypatch.delenv("NO_COLOR", raising=False)
     return home

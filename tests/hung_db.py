@@ -111,3 +111,81 @@ def build_busy(path: Path, now: int) -> Busy:
                     created=t + 970, started=t + 975, ended=t + 980, output="a")
     return Busy(hung_bash, streaming, thinking, question, permission, chain_parent, chain_child,
                 moving_parent, moving_child, stale, parallel, leftover, hung_part, child_part)
+
+
+SECOND = 1000
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Busy sessions whose verdict needs OpenCode's signals (status objects, requests, events)."""
+
+    slow_reply: str      # ONE step streaming for 30 s: its text row still empty (written at the end)
+    stalled: str         # the model stream stalled 4 times: 4 step-starts, each with an empty text
+    retrying: str        # one step started 2 min ago, nothing since; OpenCode retries the model call
+    permission: str      # bash waiting for permission since its start 20 min ago
+    question: str        # a question tool waiting for an answer (the request says when it was asked)
+    asking_parent: str   # task -> child bash waiting for permission: the chain waits
+    asking_child: str
+    bash_part: str       # the permission session's waiting bash part
+    child_call: str      # the child's waiting bash call id
+    stall_started: int   # when the stalled session's output last moved (its prompt)
+
+    @property
+    def busy(self) -> frozenset[str]:
+        return frozenset({self.slow_reply, self.stalled, self.retrying, self.permission, self.question,
+                          self.asking_parent, self.asking_child})
+
+    def live(self, port: int = 4096, **kw: object) -> LiveStatus:
+        return LiveStatus(running=True, busy=self.busy, owners=tuple((s, port) for s in sorted(self.busy)),
+                          detail=f"test: OpenCode on port {port}", **kw)  # type: ignore[arg-type]
+
+
+def build_signals(path: Path, now: int, *, stall_cycles: int = 4) -> Signals:
+    """Rows as OpenCode 1.18.33 writes them (measured with a scripted model): a stalled stream
+    leaves a ``step-start`` and an empty ``text`` part per cycle, no ``step-finish``; a text
+    reply in progress has its text part row written at the step's start and not touched since."""
+    with DatabaseBuilder(path, seed=12) as b:
+        project = b.project(DIR, created=now - 60 * MINUTE)
+
+        def turn(title: str, started: int, parent: str | None = None) -> tuple[str, str]:
+            sid = b.session(project_id=project, title=title, directory=DIR, created=started, parent_id=parent)
+            user = b.user_message(sid, f"prompt: {title}", created=started + 10)
+            return sid, b.assistant_message(sid, user, created=started + 20, directory=DIR)  # + step-start
+
+        def text(sid: str, msg: str, created: int, words: str = "") -> str:
+            return b.part(msg, sid, {"type": "text", "text": words, "time": {"start": created}}, created=created)
+
+        slow_reply, msg = turn("slow reply", now - 30 * SECOND)
+        text(slow_reply, msg, now - 30 * SECOND + 40)
+
+        stall_started = now - 8 * MINUTE
+        stalled, msg = turn("stalled model", stall_started)
+        text(stalled, msg, stall_started + 40)  # the first step's text: empty, the stream stalled
+        for cycle in range(1, stall_cycles):
+            at = stall_started + cycle * 100 * SECOND
+            b.part(msg, stalled, {"snapshot": "4b825dc642cb6eb9a060e54bf8d69288fbee4904", "type": "step-start"},
+                   created=at)
+            text(stalled, msg, at + 5)
+
+        retrying, msg = turn("retrying", now - 2 * MINUTE)
+
+        permission, msg = turn("permission", now - 20 * MINUTE)
+        bash_part = b.tool_part(msg, permission, tool="bash", status="running", tool_input={"command": "echo ok"},
+                                created=now - 20 * MINUTE + 30, started=now - 20 * MINUTE + 40)
+
+        question, msg = turn("question", now - 10 * MINUTE)
+        b.tool_part(msg, question, tool="question", status="running", created=now - 10 * MINUTE + 30,
+                    started=now - 10 * MINUTE + 40, tool_input={"questions": [{"question": "Deploy?", "options": []}]})
+
+        asking_parent, msg = turn("asking parent", now - 15 * MINUTE)
+        asking_child, child_msg = turn("asking child (@general subagent)", now - 15 * MINUTE + 100,
+                                       parent=asking_parent)
+        b.tool_part(msg, asking_parent, tool="task", status="running", created=now - 15 * MINUTE + 50,
+                    started=now - 15 * MINUTE + 60, metadata={"sessionId": asking_child},
+                    tool_input={"description": "deploy", "prompt": "ship it", "subagent_type": "general"})
+        child_start = now - 15 * MINUTE + 200
+        b.tool_part(child_msg, asking_child, tool="bash", status="running", tool_input={"command": "make deploy"},
+                    created=child_start, started=child_start)
+    return Signals(slow_reply, stalled, retrying, permission, question, asking_parent, asking_child, bash_part,
+                   f"call_{child_start}", stall_started)

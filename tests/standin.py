@@ -3,8 +3,16 @@
 It speaks the few routes ocinspect uses, exactly as OpenCode 1.18.33 answers them (measured,
 see ``inspector/core/repair/abort.py``): ``GET /session/status`` lists busy sessions as
 ``{"type": "busy"}`` for the ``?directory=`` asked about; ``POST /session/{id}/abort`` answers
-``true`` whatever the session; ``GET /permission`` and ``/question`` list pending requests;
-with a password every route answers 401 without the right basic-auth header.
+``true`` whatever the session; ``GET /permission`` and ``/question`` list pending requests
+(``permissions`` / ``questions``, objects as OpenCode lists them; ``ask_permission`` builds one);
+``POST /permission/{id}/reply`` (and the deprecated ``/session/{sid}/permissions/{id}``) and
+``POST /question/{id}/reject`` answer them; with a password every route answers 401 without the
+right basic-auth header.
+
+A reject does what OpenCode 1.18.33 does to the real file (measured with ``permission.bash =
+"ask"``): the waiting tool part becomes ``error`` "The user rejected permission to use this
+specific tool call.", the turn is finished and the session leaves ``/session/status``. ``once``
+only takes the request off the list (the tool then runs).
 
 When ``settle`` is on, an abort does what OpenCode does to the *real SQLite file*: the chain's
 running tools and unfinished assistant turns are closed (task → error "Task cancelled", other
@@ -34,11 +42,20 @@ class StandIn:
         self.password = password
         self.busy: set[str] = set()
         self.waiting: set[str] = set()       # sessions with a pending permission request
+        self.statuses: dict[str, dict[str, Any]] = {}  # session -> its status object (default busy)
+        self.permissions: list[dict[str, Any]] = []    # whole /permission entries, as 1.18.33 lists them
+        self.questions: list[dict[str, Any]] = []      # whole /question entries
+        self.event_delay = 0.0               # seconds between two /event frames
         self.children: dict[str, list[str]] = {}  # parent -> children aborted with it
         self.settle = True                   # False: abort answers true and nothing happens
         self.settle_delay = 0.0
         self.requests: list[tuple[str, str, dict[str, list[str]], str | None]] = []
         self.events: list[str] = []           # raw SSE frames served by GET /event
+        self.permissions: list[dict[str, Any]] = []  # pending permission objects (GET /permission)
+        self.questions: list[dict[str, Any]] = []    # pending question objects (GET /question)
+        self.answers: list[tuple[str, str]] = []     # (request id, reply) as received
+        self.reply_route = True                      # False: an older release without /permission/{id}/reply
+        self.answer_settles = True                   # False: answers are taken and nothing happens
         self._lock = threading.Lock()
         self._server: http.server.ThreadingHTTPServer | None = None
 
@@ -105,12 +122,22 @@ class StandIn:
         if method == "GET" and url.path == "/session/status":
             with self._lock:
                 busy = sorted(self.busy) if here else []
-            self._json(handler, {sid: {"type": "busy"} for sid in busy})
+            self._json(handler, {sid: self.statuses.get(sid, {"type": "busy"}) for sid in busy})
         elif method == "GET" and url.path == "/permission":
+            with self._lock:
+                listed = list(self.permissions)
             self._json(handler, [{"id": f"per_{s}", "sessionID": s, "permission": "bash", "patterns": [],
-                                  "metadata": {}, "always": []} for s in sorted(self.waiting) if here])
+                                  "metadata": {}, "always": []} for s in sorted(self.waiting) if here]
+                       + [p for p in listed if here])
         elif method == "GET" and url.path == "/question":
-            self._json(handler, [])
+            with self._lock:
+                listed = list(self.questions)
+            self._json(handler, [q for q in listed if here])
+        elif method == "POST" and (answer := self._answer_route(url.path, body)) is not None:
+            if self._answer(*answer):
+                self._json(handler, True)
+            else:
+                self._send(handler, 404, b'{"name":"NotFoundError"}', {})
         elif method == "GET" and url.path == "/event":
             self._stream(handler)
         elif method == "POST" and url.path.startswith("/session/") and url.path.endswith("/abort"):
@@ -132,6 +159,53 @@ class StandIn:
         else:
             self._send(handler, 404, b'{"name":"NotFound"}', {})
 
+    def ask_permission(self, session_id: str, message_id: str, call_id: str, command: str,
+                       request_id: str | None = None) -> dict[str, Any]:
+        """A pending bash permission exactly as OpenCode 1.18.33 lists it."""
+        item = {"id": request_id or f"per_{session_id}", "sessionID": session_id, "permission": "bash",
+                "patterns": [command], "metadata": {"command": command}, "always": [command.split()[0] + " *"],
+                "tool": {"messageID": message_id, "callID": call_id}}
+        self.permissions.append(item)
+        return item
+
+    def ask_question(self, session_id: str, message_id: str, call_id: str, question: str) -> dict[str, Any]:
+        item = {"id": f"que_{session_id}", "sessionID": session_id,
+                "questions": [{"question": question, "header": "Question", "options": []}],
+                "tool": {"messageID": message_id, "callID": call_id}}
+        self.questions.append(item)
+        return item
+
+    def _answer_route(self, path: str, body: str | None) -> tuple[str, str] | None:
+        parts = [urllib.parse.unquote(p) for p in path.split("/")[1:]]
+        data = json.loads(body) if body else {}
+        if len(parts) == 3 and parts[0] == "permission" and parts[2] == "reply" and self.reply_route:
+            return parts[1], str(data.get("reply"))
+        if len(parts) == 4 and parts[0] == "session" and parts[2] == "permissions":
+            return parts[3], str(data.get("response"))
+        if len(parts) == 3 and parts[0] == "question" and parts[2] == "reject":
+            return parts[1], "reject"
+        return None
+
+    def _answer(self, request_id: str, reply: str) -> bool:
+        with self._lock:
+            found = [r for r in self.permissions + self.questions if r["id"] == request_id]
+            if not found:
+                return False
+            item = found[0]
+            self.answers.append((request_id, reply))
+            if not self.answer_settles:
+                return True
+            self.permissions = [r for r in self.permissions if r["id"] != request_id]
+            self.questions = [r for r in self.questions if r["id"] != request_id]
+        if reply == "reject":
+            tool = item.get("tool") or {}
+            error = REJECTED if "permission" in item else DISMISSED
+            if self.db is not None:
+                reject_call(self.db, tool.get("messageID", ""), tool.get("callID", ""), error)
+            with self._lock:
+                self.busy.discard(item["sessionID"])
+        return True
+
     def _settle(self, sid: str) -> None:
         if self.settle_delay:
             time.sleep(self.settle_delay)
@@ -146,7 +220,9 @@ class StandIn:
         handler.send_header("Content-Type", "text/event-stream")
         handler.send_header("Connection", "close")
         handler.end_headers()
-        for frame in self.events:
+        for frame in list(self.events):
+            if self.event_delay:
+                time.sleep(self.event_delay)
             handler.wfile.write(frame.encode())
             handler.wfile.flush()
         handler.close_connection = True
@@ -163,6 +239,39 @@ class StandIn:
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
         handler.wfile.write(body)
+
+
+REJECTED = "The user rejected permission to use this specific tool call."
+DISMISSED = "The user dismissed this question"
+
+
+def reject_call(db: Path, message_id: str, call_id: str, error: str) -> None:
+    """What OpenCode writes on a rejected permission (or dismissed question): the waiting tool
+    part → ``error`` with that text, its turn finished."""
+    now = int(time.time() * 1000)
+    conn = sqlite3.connect(db, timeout=5)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        for pid, data in conn.execute("SELECT id, data FROM part WHERE message_id = ?", (message_id,)).fetchall():
+            part = json.loads(data)
+            state = part.get("state") or {}
+            if part.get("callID") != call_id or state.get("status") not in ("pending", "running"):
+                continue
+            start = (state.get("time") or {}).get("start", now)
+            part["state"] = {"status": "error", "input": state.get("input", {}), "error": error,
+                             "metadata": state.get("metadata", {}), "time": {"start": start, "end": now}}
+            conn.execute("UPDATE part SET data = ?, time_updated = ? WHERE id = ?",
+                         (json.dumps(part, separators=(",", ":")), now, pid))
+        row = conn.execute("SELECT data FROM message WHERE id = ?", (message_id,)).fetchone()
+        if row is not None:
+            message = json.loads(row[0])
+            message.setdefault("time", {})["completed"] = now
+            message.setdefault("finish", "tool-calls")
+            conn.execute("UPDATE message SET data = ?, time_updated = ? WHERE id = ?",
+                         (json.dumps(message, separators=(",", ":")), now, message_id))
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
 
 
 def close_chain(db: Path, sessions: list[str]) -> None:

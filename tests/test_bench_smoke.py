@@ -128,7 +128,8 @@ def test_run_smoke_exits_zero() -> None:
     last = proc.stdout.strip().splitlines()[-1]
     assert re.match(r"^quick/baseline=\S+ scan/baseline=\S+ naive/scan=\S+ rss_mb=\S+ first_paint_s=\S+ "
                     r"recover1000_s=\S+ watch_busy_cpu_s=\S+ watch_idle_cpu_s=\S+ watch_stuck_shown_s=\S+ "
-                    r"watch_done_gone_s=\S+ start_s=\S+$", last), last
+                    r"watch_done_gone_s=\S+ start_s=\S+ timeline_ms=\S+ timeline/fullscan=\S+$", last), last
+    assert re.search(r"timeline_ms=\d", last), proc.stdout  # the story of a stuck session was read
     assert re.search(r"start_s=\d", last), proc.stdout  # ocinspect run on the recovered (healthy) copy
     assert "WRONG" not in proc.stdout, proc.stdout
     # the watch rows ran: a second process wrote, the TUI showed and dropped its stuck part

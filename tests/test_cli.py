@@ -19,7 +19,7 @@ from .conftest import SESSIONS, rows, sha256
 SCAN_KEYS = {"database", "schema", "opencode_live", "quick", "hung_after_ms", "scanned_at", "sessions"}
 SESSION_KEYS = {"id", "title", "directory", "parent_id", "verdict", "verdict_reason", "patterns", "warnings",
                 "unfinished_messages", "stuck_parts", "children", "stuck_since", "last_activity",
-                "idle_ms"}
+                "idle_ms", "hang", "opencode_status"}
 PART_KEYS = {"id", "message_id", "tool", "status", "started", "elapsed_ms", "input_summary",
              "title", "child_session_id", "child_session_inferred", "in_finished_turn"}
 RUN_KEYS = {"run_id", "dry_run", "sessions", "parts_repaired", "messages_completed",
@@ -338,3 +338,22 @@ def test_usage_errors_are_one_line_exit_2(args: list[str], fragment: str, where:
 def test_help_is_still_clicks_full_help() -> None:
     done = ocinspect("show", "--help")
     assert done.returncode == 0 and done.stdout.startswith("Usage: ocinspect show [OPTIONS] SESSION_ID")
+
+
+# ---- the TUI's theme (--theme) and settings directory -------------------------------------------
+
+
+def test_unknown_theme_is_one_line_exit_2_and_no_tui(tmp_path: Path) -> None:
+    done = ocinspect("--theme", "neon", "--demo")
+    assert done.returncode == 2 and done.stdout == ""
+    (line,) = done.stderr.splitlines()  # not even the demo's "demo database at" line: nothing was built
+    assert line.startswith("ocinspect: error: unknown theme 'neon' (themes: textual-dark, ") and "nord" in line, line
+
+
+def test_theme_option_and_settings_dir_reach_the_app(fixture_db, tmp_path: Path) -> None:
+    from inspector.cli import Settings, tui_app
+
+    app = tui_app(Settings(str(fixture_db("stuck-bash")), None, 5000), demo=False, theme="nord")
+    assert app.config.theme == "nord"
+    assert app.config.settings_dir == tmp_path / "config" / "ocinspect"  # $XDG_CONFIG_HOME (isolated_env)
+    assert "--theme NAME" in run("--help").output

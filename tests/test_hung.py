@@ -91,9 +91,10 @@ def test_hung_busy_sessions_and_the_ones_that_are_working(busy_db) -> None:
     found = verdicts(db, ids.live())
     hung = {sid for sid, d in found.items() if d.verdict == "hung"}
     assert hung == {ids.hung_bash, ids.chain_parent, ids.chain_child, ids.parallel}
-    for sid in (ids.streaming, ids.thinking, ids.question, ids.permission, ids.moving_parent, ids.moving_child,
-                ids.leftover):
+    for sid in (ids.streaming, ids.thinking, ids.question, ids.moving_parent, ids.moving_child, ids.leftover):
         assert found[sid].verdict == "live", (sid, found[sid].live_reason)
+    assert found[ids.permission].verdict == "waiting"  # a person must answer: never hung
+    assert all(found[s].hang == "tool-silent" for s in hung)
     assert found[ids.stale].verdict == "stale" and found[ids.stale].idle_ms is None
 
 
@@ -117,7 +118,8 @@ def test_why_not_hung(busy_db) -> None:
     assert "no tool is running" in found[ids.thinking].live_reason
     assert "question tool waits for your answer" in found[ids.question].live_reason
     assert found[ids.permission].live_reason == (
-        "OpenCode reports this session busy, waiting for your answer (permission or question): not hung")
+        "OpenCode waits for your answer (permission or question): it is not working on it until someone "
+        "answers; not hung")
     assert found[ids.moving_parent].idle_ms == 1000  # the child's output moves the whole chain
     # an old crashed bash in an earlier turn does not make the model's new turn hung
     assert "no tool is running" in found[ids.leftover].live_reason
@@ -136,7 +138,8 @@ def test_threshold_decides(busy_db) -> None:
 def test_without_a_threshold_nothing_is_hung(busy_db) -> None:
     db, ids = busy_db
     found = verdicts(db, ids.live(), hung_after_ms=None)
-    assert {d.verdict for d in found.values() if d.id in ids.busy} == {"live"}
+    assert {d.verdict for d in found.values() if d.id in ids.busy - {ids.permission}} == {"live"}
+    assert found[ids.permission].verdict == "waiting"  # decided without any threshold
     assert all(d.idle_ms is None for d in found.values())
 
 
@@ -330,7 +333,10 @@ def test_live_detection_records_owner_waiting_and_password(busy_db, monkeypatch)
         assert status.busy == {ids.hung_bash, ids.permission}
         assert status.port_of(ids.hung_bash) == server.port
         assert status.waiting == {ids.permission}
-        assert status.verdict(ids.permission, DIR)[1].endswith("waiting for your answer (permission or question): not hung")
+        assert status.verdict(ids.permission, DIR)[0] == "waiting"
+        assert [(r.id, r.session_id, r.port) for r in status.requests] == [
+            (f"per_{ids.permission}", ids.permission, server.port)]
+        assert status.status_of(ids.hung_bash).type == "busy"
 
 
 # the watchdog ------------------------------------------------------------------------------------

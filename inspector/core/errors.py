@@ -80,6 +80,12 @@ class SessionNotFound(InspectorError):
     kind = "unknown-session"
 
 
+class DirectoryGone(InspectorError):
+    """A session's project directory is missing (moved, deleted): OpenCode cannot be opened there."""
+
+    kind = "directory-gone"
+
+
 class CorruptData(InspectorError):
     """A row's JSON ``data`` could not be parsed where we need it."""
 

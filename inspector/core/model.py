@@ -349,8 +349,11 @@ class LiveStatus:
             return "stale", "OpenCode is not running on this database"
         if session_id in self.busy:
             if session_id in self.waiting:
-                return "live", ("OpenCode reports this session busy, waiting for your answer "
-                                "(permission or question): not hung")
+                return "waiting", ("OpenCode waits for your answer (permission or question): it is "
+                                   "not working on it until someone answers; not hung")
+            status = self.status_of(session_id)
+            if status is not None and status.type == "retry":
+                return "live", "OpenCode reports this session retrying a failed model call"
             return "live", "OpenCode reports this session busy (it is really working on it)"
         if self.running is None or directory in self.unknown_directories:
             return "unknown", self.unknown_reason or self.detail or "could not ask the running OpenCode about this session"

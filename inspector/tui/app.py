@@ -49,21 +49,28 @@ from inspector.core.errors import (
     WritesDisabled,
 )
 from inspector.core.model import ScanResult
+from inspector.core.opencode.launch import Launch, continue_command, directory_problem
 from inspector.core.opencode.live import LiveStatus
+from inspector.core.opencode.signals import Signals
 from inspector.core.repair import operations
+from inspector.core.repair.answer import asked
 from inspector.core.repair.journal import JournalProblem
 from inspector.core.text import printable
 
+from . import settings
 from .config import AppConfig, wall_clock
 from .format import display_path, events_note, plural
 from .messages import (
+    AnswerReady,
     CancelScan,
+    ContinueInOpenCode,
     DatabaseUnsupported,
     OpenSession,
     OperationFailed,
     PlanReady,
     RecoveryFinished,
     Refreshed,
+    RequestAnswer,
     RequestRecovery,
     ScanCancelled,
     ScanFailed,
@@ -73,13 +80,26 @@ from .messages import (
     UndoFinished,
     UndoReady,
 )
-from .screens import ConfirmRecovery, ConfirmUndo, HelpScreen, SessionDetailScreen, SessionsScreen, UnsupportedScreen
+from .screens import (
+    ConfirmAnswer,
+    ConfirmRecovery,
+    ConfirmUndo,
+    HelpScreen,
+    PartScreen,
+    SessionDetailScreen,
+    SessionsScreen,
+    TimelineScreen,
+    UnsupportedScreen,
+)
+from .screens.confirm_answer import ANSWER_KEY_HINT
+from .screens.timeline import StoryList
 from .widgets import SessionTable
 
 # How the TUI says what would get past a refusal (the core names no flag or key).
 TUI_HINTS = {
     ("Recovery", "force"): "Press f in the confirm dialog to force it, or quit OpenCode first.",
     ("Recovery", "abort-hung"): "Press r: the confirm dialog stops hung sessions through OpenCode.",
+    ("Recovery", "reject-waiting"): ANSWER_KEY_HINT,
     ("Undo", "force"): "Quit OpenCode first, then press u again (or: ocinspect undo --force).",
 }
 RESULT_TIMEOUT = 10.0  # seconds a recovery/undo result notification stays up
@@ -88,8 +108,10 @@ RESULT_TIMEOUT = 10.0  # seconds a recovery/undo result notification stays up
 UNSUPPORTED = (DatabaseNotFound, NotADatabase, SchemaUnsupported)
 
 
-class InspectorApp(App[None]):
-    """ocinspect's TUI; build it with :func:`make_app`."""
+class InspectorApp(App[Launch | None]):
+    """ocinspect's TUI; build it with :func:`make_app`. ``run()`` returns the OpenCode command
+    to hand the terminal to ("open in OpenCode"), or None: the CLI ``exec``s it once Textual
+    has restored the terminal."""
 
     CSS_PATH = "app.tcss"
     TITLE = "ocinspect"
@@ -130,6 +152,11 @@ class InspectorApp(App[None]):
         self._vanished = False
         self._runs: dict[str, tuple[str, ...]] = {}
         self._hung_timer: Timer | None = None
+        self.keymap_overrides: dict[str, str] = {}  # from keymap.toml (settings.py), shown in the help
+        self._user_settings = self._read_user_settings()
+        # watch mode follows each server's GET /event for progress rows do not show yet (a
+        # streaming reply writes its text row only when it ends); pinned liveness needs none
+        self._signals = Signals() if config.watch_interval and config.live is None else None
         if config.demo:
             self.sub_title = "demo database"
         elif config.read_only:
@@ -146,10 +173,44 @@ class InspectorApp(App[None]):
     def get_default_screen(self) -> Screen[None]:
         return SessionsScreen()
 
+    def on_unmount(self) -> None:
+        if self._signals is not None:
+            self._signals.close()
+
+    def _with_progress(self) -> Callable[[LiveStatus], LiveStatus] | None:
+        return self._signals.merge if self._signals is not None else None
+
     def on_mount(self) -> None:
+        self._apply_user_settings()
         self.start_scan(resume=not self.config.full)
         if self.config.watch_interval:
             self.set_interval(self.config.watch_interval, self._poll_database, name="watch")
+
+    # theme and keymap (settings.py) -------------------------------------------------------
+    def _read_user_settings(self) -> settings.UserSettings:
+        """Read before the first frame, so a saved theme is there from the start (no flash)."""
+        config = self.config
+        user = settings.UserSettings()
+        if config.settings_dir is not None:
+            user = settings.load(config.settings_dir, self.all_binding_groups())
+        self.theme = config.theme or user.theme or self.theme
+        self.keymap_overrides = dict(user.keymap)
+        return user
+
+    def _apply_user_settings(self) -> None:
+        if self.keymap_overrides:
+            self.set_keymap(self.keymap_overrides)
+        self.watch(self, "theme", self._save_theme, init=False)  # a later change (command palette) is kept
+        for problem in self._user_settings.problems:
+            self.notify(problem, title="Settings", severity="warning", timeout=RESULT_TIMEOUT, markup=False)
+
+    def _save_theme(self, theme: str) -> None:
+        if self.config.settings_dir is None:
+            return
+        try:
+            settings.save_theme(self.config.settings_dir, theme)
+        except (OSError, ValueError) as exc:
+            self.notify(f"The theme is not saved: {exc}", title="Settings", severity="warning", markup=False)
 
     # scanning --------------------------------------------------------------------------
     def start_scan(self, *, resume: bool = False) -> None:
@@ -205,13 +266,13 @@ class InspectorApp(App[None]):
                 result, _ = scan_resumed(store, quick=True, full=not resume, all_sessions=all_sessions,
                                          live=config.live, now=config.now(), cancel=worker.cancelled_event,
                                          progress=progress("Quick scan: unfinished turns"),
-                                         hung_after_ms=config.hung_after_ms)
+                                         hung_after_ms=config.hung_after_ms, with_progress=self._with_progress())
                 if worker.is_cancelled:
                     return
                 self.post_message(ScanFinished(result, signature, False, all_sessions, generation))
             watched = full_scan(store, all_sessions=all_sessions, live=config.live, now=config.now(),
                                 cancel=worker.cancelled_event, progress=progress("Deep scan: every tool part"),
-                                hung_after_ms=config.hung_after_ms, resume=resume)
+                                hung_after_ms=config.hung_after_ms, resume=resume, with_progress=self._with_progress())
             if worker.is_cancelled:
                 return
             self.post_message(ScanFinished(watched.result, signature, True, all_sessions, generation, watched))
@@ -330,7 +391,7 @@ class InspectorApp(App[None]):
             return
         try:
             new = refresh(store, watched, sweep=sweep, recheck_live=recheck_live, live=config.live,
-                          now=config.now())
+                          now=config.now(), with_progress=self._with_progress())
         except FullScanNeeded as exc:
             self.post_message(Refreshed(None, signature, True, generation, str(exc)))
             return
@@ -410,6 +471,46 @@ class InspectorApp(App[None]):
             return
         self._apply(prepared)
 
+    def request_answer(self, session_id: str) -> None:
+        """Plan answering what ``session_id`` waits on (reject by default) in a thread; the
+        answer dialog opens when the core says what it would send."""
+        if self._unsupported_file():
+            return
+        config = self.config
+        self._plan_answer(operations.Request(
+            database=config.db_path, session_ids=(session_id,), reject_waiting=True,
+            read_only=config.read_only, hung_after_ms=config.hung_after_ms,
+            busy_timeout_ms=config.busy_timeout_ms, journal_directory=config.journal_dir,
+            settle_timeout_s=config.abort_settle_s, live=config.live, now=config.now(),
+        ))
+
+    @work(thread=True, exclusive=True, group="plan", exit_on_error=False, description="plan an answer")
+    def _plan_answer(self, request: operations.Request) -> None:
+        try:
+            prepared = operations.prepare(request)
+        except InspectorError as exc:
+            self.post_message(OperationFailed("Answer", exc))
+            return
+        self.post_message(AnswerReady(prepared))
+
+    @on(AnswerReady)
+    def _answer_ready(self, event: AnswerReady) -> None:
+        if isinstance(self.screen, ConfirmAnswer):
+            return
+        prepared = event.prepared
+        if not prepared.answers:
+            reasons = "; ".join(s.reason for s in prepared.refused) or "it waits for no answer"
+            self.notify(f"Nothing to answer: {reasons}.", severity="warning", markup=False)
+            return
+        self.push_screen(ConfirmAnswer(prepared, titles=self._titles()), callback=self._answer_confirmed)
+
+    def _answer_confirmed(self, prepared: operations.Prepared | None) -> None:
+        if prepared is None:
+            self.notify("Nothing was answered.")
+            return
+        if not self._writing():
+            self._apply(prepared)
+
     def _writing(self) -> bool:
         busy = any(w.group == "write" and w.is_running for w in self.workers)
         if busy:
@@ -428,6 +529,14 @@ class InspectorApp(App[None]):
     @on(RecoveryFinished)
     def _recovered(self, event: RecoveryFinished) -> None:
         outcome = event.outcome
+        for answered in outcome.answered:
+            request = answered.request
+            title = self._titles().get(request.session_id) or request.session_id
+            verb = "Allowed once through OpenCode" if answered.answer == "once" else "Rejected through OpenCode"
+            self.notify(f"{title}: {asked(request)}: {answered.detail}.",
+                        title=verb if answered.settled else "Not answered",
+                        severity="information" if answered.settled else "error",
+                        timeout=RESULT_TIMEOUT, markup=False)
         for aborted in outcome.aborted:
             target = aborted.target
             more = len(target.sessions) - 1
@@ -546,6 +655,44 @@ class InspectorApp(App[None]):
     def _open_session(self, event: OpenSession) -> None:
         self.open_session(event.session_id)
 
+    @on(ContinueInOpenCode)
+    def _continue_requested(self, event: ContinueInOpenCode) -> None:
+        self.continue_in_opencode(event.session_id)
+
+    def continue_in_opencode(self, session_id: str) -> None:
+        """Quit and hand the terminal to OpenCode on ``session_id`` (the CLI ``exec``s it), or
+        say in one toast why that cannot work (demo, directory gone, OpenCode not installed)."""
+        import shutil
+
+        result = self.scan_result
+        diag = result.get(session_id) if result is not None else None
+        if diag is None:
+            self.notify("That session is not in the last scan.", severity="warning", markup=False)
+            return
+        if self.config.demo:
+            self.notify("This is the demo database: its sessions do not exist in OpenCode.",
+                        severity="warning", markup=False)
+            return
+        problem = directory_problem(diag.session.directory)
+        if problem is not None:
+            self.notify(f"Cannot open it in OpenCode: {problem}.", title="Open in OpenCode",
+                        severity="error", markup=False)
+            return
+        live = result.live if result is not None else None
+        port = live.server_for(diag.session.directory) if live is not None and live.running else None
+        launch = continue_command(diag.session, server_port=port,
+                                  version=live.version_of(port) if live is not None and port else None,
+                                  database=self.config.opencode_db)
+        if shutil.which(launch.argv[0]) is None:
+            self.notify(f"{launch.argv[0]} is not on PATH: install OpenCode, or run it yourself:\n"
+                        f"{launch.shell_line()}", title="Open in OpenCode", severity="error", markup=False)
+            return
+        self.exit(launch)
+
+    @on(RequestAnswer)
+    def _answer_requested(self, event: RequestAnswer) -> None:
+        self.request_answer(event.session_id)
+
     @on(RequestRecovery)
     def _recovery_requested(self, event: RequestRecovery) -> None:
         self.request_recovery(None if event.session_ids is None else list(event.session_ids))
@@ -564,13 +711,26 @@ class InspectorApp(App[None]):
                 return screen
         return None
 
-    def help_groups(self) -> list[tuple[str, list[BindingType]]]:
+    def all_binding_groups(self) -> list[tuple[str, list[BindingType]]]:
+        """Every binding with an id, by where it works (a new screen adds its own here)."""
         return [
             ("Sessions list", [*SessionTable.BINDINGS, *SessionsScreen.BINDINGS]),
             ("Session detail", list(SessionDetailScreen.BINDINGS)),
+            ("Timeline", [*StoryList.BINDINGS, *TimelineScreen.BINDINGS]),
+            ("Part (whole)", list(PartScreen.BINDINGS)),
             ("Confirm recovery", list(ConfirmRecovery.BINDINGS)),
+            ("Answer a waiting session", list(ConfirmAnswer.BINDINGS)),
+            ("Confirm undo", list(ConfirmUndo.BINDINGS)),
+            ("Help", list(HelpScreen.BINDINGS)),
             ("Anywhere", list(self.BINDINGS)),
         ]
+
+    def help_groups(self) -> list[tuple[str, list[BindingType]]]:
+        """The groups with the keys the keymap gives them (what the keys really are now)."""
+        overrides = self.keymap_overrides
+        return [(title, [b.with_key(overrides[b.id], key_display=None)
+                         if isinstance(b, Binding) and b.id in overrides else b for b in bindings])
+                for title, bindings in self.all_binding_groups()]
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -594,6 +754,12 @@ class InspectorApp(App[None]):
             yield SystemCommand("Recover selected session",
                                 "Recover the selected session (and its subagent chain) after confirming",
                                 partial(self.request_recovery, [selected]))
+            yield SystemCommand("Open selected session in OpenCode",
+                                "Quit ocinspect and continue the selected session in OpenCode",
+                                partial(self.continue_in_opencode, selected))
+            yield SystemCommand("Answer selected waiting session",
+                                "Reject (or allow once) what the selected session is asked, through OpenCode",
+                                partial(self.request_answer, selected))
         yield SystemCommand("Recover all stale sessions", "Plan and confirm recovery of every stale session",
                             partial(self.request_recovery, None))
         yield SystemCommand("Undo last recovery", "Restore the rows changed by the last recovery run",
@@ -620,6 +786,9 @@ def make_app(
     hung_after_ms: int = DEFAULT_HUNG_AFTER_MS,
     abort_settle_s: float = 10.0,
     full: bool = False,
+    opencode_db: Path | None = None,
+    settings_dir: Path | None = None,
+    theme: str | None = None,
 ) -> InspectorApp:
     """Build the app without running it (the CLI calls ``.run()``, tests use ``run_test``).
 
@@ -629,6 +798,10 @@ def make_app(
     ``hung_after_ms`` its ``--hung-after`` (when a busy session that does not move is hung);
     ``abort_settle_s`` bounds the wait for OpenCode after an abort (shortened in tests);
     ``full`` (the CLI's ``--full``, and the demo) makes the first view a full pass too.
+    ``opencode_db`` is the file OpenCode must open when a session is continued there (``--db``).
+    ``settings_dir`` is where the theme and keymap files are (the CLI passes
+    ``settings.config_dir()``; None reads and saves nothing); ``theme`` is ``--theme`` (checked:
+    ``settings.UnknownTheme``).
     """
     if now is None:
         clock: Callable[[], int] = wall_clock
@@ -640,6 +813,13 @@ def make_app(
     config = AppConfig(
         db_path=Path(db_path), read_only=read_only, demo=demo, clock=clock, live=live,
         journal_dir=journal_dir, watch_interval=watch_interval, busy_timeout_ms=busy_timeout_ms,
-        hung_after_ms=hung_after_ms, abort_settle_s=abort_settle_s, full=full or demo,
+        hung_after_ms=hung_after_ms, abort_settle_s=abort_settle_s, full=full or demo, opencode_db=opencode_db,
+        settings_dir=settings_dir,
+        theme=None if theme is None else settings.check_theme(theme),
     )
     return InspectorApp(config)
+
+
+def binding_ids(groups: Iterable[tuple[str, list[BindingType]]]) -> list[str]:
+    """The ids a keymap file may name, in the help's order."""
+    return [b.id for _, bindings in groups for b in bindings if isinstance(b, Binding) and b.id]

@@ -18,7 +18,8 @@ def wall_clock() -> int:
 
 @dataclass(frozen=True)
 class AppConfig:
-    """``clock`` and ``live`` exist so tests and screenshots can pin time and liveness."""
+    """``clock`` and ``live`` exist so tests and screenshots can pin time and liveness; the user's
+    settings are read only when ``settings_dir`` is given (the CLI gives it, tests a tmp dir)."""
 
     db_path: Path
     read_only: bool = False
@@ -31,6 +32,9 @@ class AppConfig:
     hung_after_ms: int = 15 * 60 * 1000
     abort_settle_s: float = 10.0  # how long an abort waits for OpenCode to settle
     full: bool = False  # the first view makes a full pass too (else: the changes since the last look)
+    opencode_db: Path | None = None  # --db: what "open in OpenCode" hands OpenCode as OPENCODE_DB
+    settings_dir: Path | None = None  # theme and keymap files (settings.py); None: none read or saved
+    theme: str | None = None  # --theme: this run's theme, over the saved one
 
     def now(self) -> int:
         return int(self.clock())

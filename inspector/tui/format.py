@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 
+from inspector.core.diagnose.asked import request_words
 from inspector.core.diagnose.patterns import describe
 from inspector.core.model import Diagnosis, Part
 from inspector.core.text import humanize_ms, printable, shorten
@@ -19,6 +20,7 @@ VERDICT_LABELS = {
     "stale": "stale",
     "live": "live",
     "hung": "hung",
+    "waiting": "waiting",
     "unknown": "unknown",
     "unfixable": "unfixable",
     "ok": "ok",
@@ -97,3 +99,17 @@ def plural(count: int, word: str, many: str | None = None) -> str:
 def events_note(count: int) -> str:
     """``, 4 events logged`` where OpenCode's sync log was continued; nothing otherwise."""
     return f", {plural(count, 'event')} logged" if count else ""
+
+
+def asked_lines(diag: Diagnosis, now: int) -> list[str]:
+    """What a waiting session is asked, one line each: ``bash wants to run "echo ok" · asked
+    20m ago (2026-11-24 17:03 UTC)``. The server's text, escaped like any database text."""
+    from inspector.core.text import local_time
+
+    lines = []
+    for request in diag.waiting_on:
+        when = (f"asked {elapsed(request.since, now)} ago ({local_time(request.since)})"
+                if request.since is not None else "asked: time unknown")
+        where = f" · in {one_line(request.session_id)}" if request.session_id != diag.id else ""
+        lines.append(f"{one_line(request_words(request))} · {when}{where}")
+    return lines

@@ -49,6 +49,13 @@ class Refreshed(Message):
 
 
 @dataclass
+class ContinueInOpenCode(Message):
+    """Quit ocinspect and continue this session in OpenCode (the CLI execs it)."""
+
+    session_id: str
+
+
+@dataclass
 class ScanFailed(Message):
     error: Exception
     generation: int
@@ -115,6 +122,20 @@ class RequestRecovery(Message):
     """Plan a recovery, then ask to confirm it; ``session_ids`` None means every stale session."""
 
     session_ids: tuple[str, ...] | None
+
+
+@dataclass
+class RequestAnswer(Message):
+    """Plan answering what ``session_id`` (or its subagent) waits on, then ask to confirm it."""
+
+    session_id: str
+
+
+@dataclass
+class AnswerReady(Message):
+    """The answers the core would send through OpenCode (reject by default), to confirm."""
+
+    prepared: Prepared
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 Every app runs with ``cwd`` = ``tmp_path`` and a *relative* database path, so the path shown in
 the status line is the same on every machine (snapshots must not contain ``/tmp/pytest-…``).
-The journal goes to ``$XDG_STATE_HOME`` under ``tmp_path`` (see the root ``isolated_env``).
+The journal goes to ``$XDG_STATE_HOME`` under ``tmp_path`` (see the root ``isolated_env``), the
+theme and keymap files to ``$XDG_CONFIG_HOME`` there: snapshots never see the user's settings.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def dump(path: Path) -> list[tuple[Any, ...]]:
 def tui_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # never the user's theme or keymap
     monkeypatch.delenv("NO_COLOR", raising=False)
     return tmp_path
 

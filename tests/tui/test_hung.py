@@ -183,3 +183,62 @@ async def test_badge_turns_hung_by_itself_when_the_threshold_passes(fixture_copy
         await pilot.pause(1.2)  # the timer fires ~0.8 s after the scan; nothing else rescans
         await settle(pilot)
         assert badges(app) == {BASH: "hung"}
+
+
+def signals_db(tmp_path: Path):
+    """``tests/hung_db.build_signals`` with the liveness that makes a waiting and a stalled session."""
+    from inspector.core.model import PendingRequest
+    from tests.conftest import NOW
+    from tests.hung_db import DIR, build_signals
+    from tests.test_live_signals import TIMED_OUT
+
+    ids = build_signals(tmp_path / "signals.db", NOW)
+    asked = PendingRequest(id="per_1", session_id=ids.permission, kind="permission", port=4096, directory=DIR,
+                           permission="bash", patterns=("echo ok",), command="echo ok")
+    live = ids.live(statuses=((ids.stalled, TIMED_OUT),), waiting=frozenset({ids.permission, ids.asking_child}),
+                    requests=(asked, PendingRequest(id="que_1", session_id=ids.asking_child, kind="question",
+                                                    port=4096, question="Deploy <b>[red]now[/red]</b>?")))
+    return Path("signals.db"), ids, live
+
+
+def _open(session_id: str):
+    async def run(pilot) -> None:
+        await settle(pilot)
+        table = pilot.app.screen.query_one(SessionTable)
+        index = [row.diag.id for row in table.rows_shown].index(session_id)
+        table.move_cursor(row=index, animate=False)
+        await settle(pilot)
+        await press(pilot, "enter")
+        await settle(pilot)
+
+    return run
+
+
+class TestLiveSignalSnapshots:
+    def test_waiting_and_stalled_badges(self, snap_compare, tmp_path: Path) -> None:
+        db, _, live = signals_db(tmp_path)
+        assert snap_compare(app_for(db, live=live, hung_after_ms=5 * 60_000), terminal_size=(100, 30),
+                            run_before=keys_then_settle())
+
+    def test_waiting_detail(self, snap_compare, tmp_path: Path) -> None:
+        db, ids, live = signals_db(tmp_path)
+        assert snap_compare(app_for(db, live=live, hung_after_ms=5 * 60_000), terminal_size=(100, 34),
+                            run_before=_open(ids.permission))
+
+    def test_model_stalled_detail(self, snap_compare, tmp_path: Path) -> None:
+        db, ids, live = signals_db(tmp_path)
+        assert snap_compare(app_for(db, live=live, hung_after_ms=5 * 60_000), terminal_size=(100, 34),
+                            run_before=_open(ids.stalled))
+
+
+async def test_waiting_session_text_in_the_tui(tmp_path: Path) -> None:
+    db, ids, live = signals_db(tmp_path)
+    app = app_for(db, live=live, hung_after_ms=5 * 60_000)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert badges(app)[ids.permission] == "waiting" and badges(app)[ids.stalled] == "hung"
+        assert badges(app)[ids.asking_parent] == "waiting"
+        await _open(ids.asking_child)(pilot)
+        text = screen_text(app)
+        assert 'question: "Deploy <b>[red]now[/red]</b>?"' in text  # literal, never markup
+        assert "Waiting for your answer" in text

@@ -285,7 +285,7 @@ async def test_filter_by_typing(demo) -> None:
 async def test_help_opens_and_closes(demo) -> None:
     db, _ = demo
     app = app_for(db)
-    async with app.run_test(size=(100, 60)) as pilot:
+    async with app.run_test(size=(100, 140)) as pilot:  # the whole help: keys (with ids), verdicts, patterns
         await settle(pilot)
         await press(pilot, "question_mark")
         assert isinstance(app.screen, HelpScreen)

@@ -53,6 +53,20 @@ class TestSessionsList:
         db, _ = demo
         assert snap_compare(app_for(db, demo=True), terminal_size=(160, 40), run_before=keys_then_settle())
 
+    def test_sorted_by_stuck_for(self, snap_compare, demo) -> None:
+        """``s`` six times: Session, Project, Verdict, Pattern, Parts, Stuck for (longest first, ▼)."""
+        db, _ = demo
+        assert snap_compare(app_for(db, demo=True), terminal_size=SIZE, run_before=keys_then_settle(*"ssssss"))
+
+    def test_sorted_by_project_reversed_narrow(self, snap_compare, demo) -> None:
+        db, _ = demo
+        assert snap_compare(app_for(db, demo=True), terminal_size=(80, 24), run_before=keys_then_settle("s", "s", "S"))
+
+    def test_light_theme(self, snap_compare, demo) -> None:
+        db, _ = demo
+        assert snap_compare(app_for(db, demo=True, theme="textual-light"), terminal_size=SIZE,
+                            run_before=keys_then_settle())
+
 
 class TestSessionDetail:
     def test_bash_crash_orphan(self, snap_compare, fixture_copy) -> None:
@@ -103,6 +117,51 @@ class TestSessionDetail:
     def test_narrow_80x24(self, snap_compare, fixture_copy) -> None:
         db = fixture_copy("stuck-pending")
         assert snap_compare(app_for(db), terminal_size=(80, 24), run_before=keys_then_settle("enter"))
+
+
+class TestTimeline:
+    """The turn's story (``t`` on the detail screen) and one part whole (``enter`` there)."""
+
+    def test_subagent_chain(self, snap_compare, fixture_copy) -> None:
+        db = fixture_copy("stuck-task")
+
+        async def run_before(pilot) -> None:
+            await settle(pilot)
+            pilot.app.open_session(TASK_PARENT)
+            await settle(pilot)
+            await pilot.press("t")
+            await settle(pilot)
+
+        assert snap_compare(app_for(db), terminal_size=(100, 30), run_before=run_before)
+
+    def test_crash_orphan_with_output(self, snap_compare, demo) -> None:
+        db, ids = demo
+
+        async def run_before(pilot) -> None:
+            await settle(pilot)
+            pilot.app.open_session(ids.crash_orphan)
+            await settle(pilot)
+            await pilot.press("t")
+            await settle(pilot)
+
+        assert snap_compare(app_for(db, demo=True), terminal_size=(100, 30), run_before=run_before)
+
+    def test_expanded_part(self, snap_compare, demo) -> None:
+        db, ids = demo
+
+        async def run_before(pilot) -> None:
+            await settle(pilot)
+            pilot.app.open_session(ids.crash_orphan)
+            await settle(pilot)
+            await pilot.press("t")
+            await settle(pilot)
+            await pilot.press("enter")
+            await settle(pilot)
+
+        assert snap_compare(app_for(db, demo=True), terminal_size=(100, 30), run_before=run_before)
+
+    def test_markup_and_escapes_are_literal(self, snap_compare, hostile) -> None:
+        assert snap_compare(app_for(hostile), terminal_size=(100, 30), run_before=keys_then_settle("enter", "t"))
 
 
 class TestConfirmRecovery:
@@ -188,3 +247,32 @@ class TestUnsupportedDatabase:
         conn.executescript("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);")
         conn.close()
         assert snap_compare(app_for(Path("notes.db")), terminal_size=SIZE, run_before=keys_then_settle())
+
+
+class TestConfirmAnswer:
+    """The answer dialog on a bash behind a permission prompt: what is asked, since when, what
+    rejecting does; then the same after the deliberate "allow once" choice."""
+
+    @staticmethod
+    def _app_and_keys(tmp_path: Path, *keys: str):
+        from inspector.tui.widgets import SessionTable
+        from tests.waiting_db import build_waiting
+
+        from .conftest import NOW, press
+
+        ids = build_waiting(tmp_path / "waiting.db", NOW)
+
+        async def run_before(pilot) -> None:
+            await settle(pilot)
+            rows = [row.diag.id for row in pilot.app.screen.query_one(SessionTable).rows_shown]
+            await press(pilot, *["down"] * rows.index(ids.permission.session), "w", *keys)
+
+        return app_for(Path("waiting.db"), live=ids.live()), run_before
+
+    def test_reject(self, snap_compare, tmp_path: Path) -> None:
+        app, run_before = self._app_and_keys(tmp_path)
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+    def test_allow_once_chosen(self, snap_compare, tmp_path: Path) -> None:
+        app, run_before = self._app_and_keys(tmp_path, "o")
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -307,6 +307,16 @@ PARTS_MOTION = text(
     "SELECT id, session_id, time_created, time_updated FROM part WHERE message_id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
 
+# What the hung rules need of each recent part, without parsing ``data`` in Python: its type,
+# a tool's status, whether a text/reasoning part holds any text yet (invalid JSON reads as NULL).
+PARTS_SHAPE = text(
+    "SELECT id, session_id, message_id, time_created, time_updated, "
+    "CASE WHEN json_valid(data) THEN json_extract(data, '$.type') END AS type, "
+    "CASE WHEN json_valid(data) THEN json_extract(data, '$.state.status') END AS status, "
+    "CASE WHEN json_valid(data) THEN length(coalesce(json_extract(data, '$.text'), '')) ELSE 0 END AS text_len "
+    "FROM part WHERE message_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+
 PART_BY_ID = text(
     "SELECT id, message_id, session_id, time_created, time_updated, data, json_valid(data) AS ok "
     "FROM part WHERE id = :id"
@@ -369,3 +379,189 @@ INSERT_EVENT = text(
 EVENTS_OF_SESSION = text("SELECT id, seq, type, data FROM event WHERE aggregate_id = :sid ORDER BY seq")
 PARTS_OF_SESSION = text("SELECT id, data FROM part WHERE session_id = :sid")
 MESSAGES_OF_SESSION = text("SELECT id, data FROM message WHERE session_id = :sid")
+
+# -- a session's story (diagnose/timeline.py): the last turns, through indexes only ---------
+# ``message_session_time_created_id_idx`` walks a session's messages newest first and
+# ``part_message_id_id_idx`` finds their parts. A row whose ``data`` is small comes whole (it is
+# parsed in Python); a large one is reduced inside SQLite to the fields the story shows, with
+# the head of its text, the tail of its output and the summary keys of its input, so a tool
+# output of megabytes never leaves SQLite.
+
+# The newest user messages (turn starts) among a session's newest :scan messages.
+TIMELINE_PROMPTS = text(
+    """
+    SELECT id, time_created FROM (
+      SELECT id, time_created, data FROM message WHERE session_id = :sid
+      ORDER BY time_created DESC, id DESC LIMIT :scan)
+    WHERE CASE WHEN json_valid(data) THEN json_extract(data, '$.role') END = 'user'
+    ORDER BY time_created DESC, id DESC LIMIT :turns
+    """
+)
+
+# The messages from the oldest shown turn start on, newest first (the caller reverses them).
+TIMELINE_MESSAGES = text(
+    """
+    SELECT id, time_created, time_updated, length(data) AS size,
+           CASE WHEN length(data) <= :small THEN data END AS data
+    FROM message WHERE session_id = :sid AND (time_created, id) >= (:t, :id)
+    ORDER BY time_created DESC, id DESC LIMIT :limit
+    """
+)
+
+TIMELINE_PARTS = text(
+    """
+    SELECT id, message_id, time_created, time_updated, length(data) AS size,
+           CASE WHEN length(data) <= :small THEN data END AS data
+    FROM part WHERE message_id IN :ids
+    """
+).bindparams(bindparam("ids", expanding=True))
+
+# ``input`` of a large tool part: whole when it is short, else only the keys a summary uses.
+_LARGE_INPUT = """
+    json(CASE WHEN length(json_extract(j, '$.state.input')) <= :input_limit
+              THEN json_extract(j, '$.state.input')
+              ELSE json_object(
+                'command', substr(json_extract(j, '$.state.input.command'), 1, 400),
+                'filePath', substr(json_extract(j, '$.state.input.filePath'), 1, 400),
+                'path', substr(json_extract(j, '$.state.input.path'), 1, 400),
+                'pattern', substr(json_extract(j, '$.state.input.pattern'), 1, 400),
+                'url', substr(json_extract(j, '$.state.input.url'), 1, 400),
+                'description', substr(json_extract(j, '$.state.input.description'), 1, 400),
+                'query', substr(json_extract(j, '$.state.input.query'), 1, 400)) END)
+"""
+
+_OUTPUT = "coalesce(json_extract(j, '$.state.output'), json_extract(j, '$.state.metadata.output'))"
+
+TIMELINE_LARGE_PARTS = text(
+    f"""
+    WITH p AS MATERIALIZED (
+      SELECT id, CASE WHEN json_valid(data) THEN data END AS j FROM part WHERE id IN :ids)
+    SELECT id, j IS NOT NULL AS ok,
+           length(json_extract(j, '$.text')) AS text_chars,
+           length({_OUTPUT}) AS output_chars,
+           length(json_extract(j, '$.state.input')) AS input_chars,
+           json_object(
+             'type', json_extract(j, '$.type'),
+             'tool', json_extract(j, '$.tool'),
+             'callID', json_extract(j, '$.callID'),
+             'text', substr(json_extract(j, '$.text'), 1, :head),
+             'time', json_extract(j, '$.time'),
+             'reason', json_extract(j, '$.reason'),
+             'cost', json_extract(j, '$.cost'),
+             'tokens', json_extract(j, '$.tokens'),
+             'attempt', json_extract(j, '$.attempt'),
+             'filename', substr(json_extract(j, '$.filename'), 1, 400),
+             'name', substr(json_extract(j, '$.name'), 1, 400),
+             'description', substr(json_extract(j, '$.description'), 1, 400),
+             'files', json_array_length(j, '$.files'),
+             'error', json_object('name', json_extract(j, '$.error.name'),
+                                  'data', json_object('message', substr(json_extract(j, '$.error.data.message'), 1, :head))),
+             'state', json_object(
+               'status', json_extract(j, '$.state.status'),
+               'title', substr(json_extract(j, '$.state.title'), 1, 400),
+               'time', json_extract(j, '$.state.time'),
+               'error', substr(json_extract(j, '$.state.error'), 1, :head),
+               'input', {_LARGE_INPUT},
+               'output', substr({_OUTPUT}, -:tail),
+               'metadata', json_object(
+                 'sessionId', json_extract(j, '$.state.metadata.sessionId'),
+                 'interrupted', json_extract(j, '$.state.metadata.interrupted')))) AS data
+    FROM p
+    """
+).bindparams(bindparam("ids", expanding=True))
+
+TIMELINE_LARGE_MESSAGES = text(
+    """
+    WITH m AS MATERIALIZED (
+      SELECT id, CASE WHEN json_valid(data) THEN data END AS j FROM message WHERE id IN :ids)
+    SELECT id, j IS NOT NULL AS ok,
+           json_object(
+             'role', json_extract(j, '$.role'),
+             'time', json_extract(j, '$.time'),
+             'finish', json_extract(j, '$.finish'),
+             'modelID', json_extract(j, '$.modelID'),
+             'providerID', json_extract(j, '$.providerID'),
+             'agent', json_extract(j, '$.agent'),
+             'cost', json_extract(j, '$.cost'),
+             'tokens', json_extract(j, '$.tokens'),
+             'summary', json(CASE WHEN json_type(j, '$.summary') = 'true' THEN 'true' ELSE 'false' END),
+             'error', json_object('name', json_extract(j, '$.error.name'),
+                                  'data', json_object('message', substr(json_extract(j, '$.error.data.message'), 1, :head))))
+             AS data
+    FROM m
+    """
+).bindparams(bindparam("ids", expanding=True))
+
+# One part whole, for the pager: its input and output capped at :cap characters (the output's
+# tail), its text's head. Only ever one row, on request.
+TIMELINE_PART_DETAIL = text(
+    f"""
+    WITH p AS MATERIALIZED (
+      SELECT id, message_id, session_id, CASE WHEN json_valid(data) THEN data END AS j
+      FROM part WHERE id = :id)
+    SELECT id, message_id, session_id, j IS NOT NULL AS ok,
+           json_extract(j, '$.type') AS type, json_extract(j, '$.tool') AS tool,
+           json_extract(j, '$.state.status') AS status, substr(json_extract(j, '$.state.title'), 1, 400) AS title,
+           substr(json_extract(j, '$.state.input'), 1, :cap) AS input,
+           length(json_extract(j, '$.state.input')) AS input_chars,
+           substr({_OUTPUT}, -:cap) AS output, length({_OUTPUT}) AS output_chars,
+           substr(json_extract(j, '$.state.error'), 1, :cap) AS error,
+           substr(json_extract(j, '$.text'), 1, :cap) AS text, length(json_extract(j, '$.text')) AS text_chars
+    FROM p
+    """
+)
+# -- the report (report/turn.py, report/build.py): indexes only, large text never fetched whole --
+
+
+def _guarded(path: str) -> str:
+    """``json_extract(data, path)``, NULL (not an error) where the row's JSON is corrupt."""
+    return f"CASE WHEN json_valid(data) THEN json_extract(data, '{path}') END"
+
+
+def _head(path: str) -> str:
+    return f"substr({_guarded(path)}, 1, :head)"
+
+
+def _length(path: str) -> str:
+    return f"length({_guarded(path)})"
+
+
+_REPORT_OUTPUT = "coalesce({}, {})".format(_guarded("$.state.output"), _guarded("$.state.metadata.output"))
+
+# Through message_session_time_created_id_idx: the newest messages of one session.
+REPORT_MESSAGES = text(
+    "SELECT id, time_created, json_valid(data) AS ok, "
+    f"{_guarded('$.role')} AS role, {_guarded('$.time.completed')} AS completed, "
+    f"{_guarded('$.parentID')} AS parent, {_guarded('$.modelID')} AS model_id, "
+    f"{_guarded('$.providerID')} AS provider_id, {_guarded('$.agent')} AS agent, "
+    f"{_guarded('$.finish')} AS finish, {_guarded('$.summary')} AS summary, "
+    f"{_guarded('$.cost')} AS cost, {_guarded('$.tokens')} AS tokens, "
+    f"{_guarded('$.error.name')} AS error_name, "
+    f"{_head('$.error.data.message')} AS error_head, {_length('$.error.data.message')} AS error_len "
+    "FROM message WHERE session_id = :sid ORDER BY time_created DESC, id DESC LIMIT :limit"
+)
+
+# Through part_message_id_id_idx: the parts of a few messages, heads and tails only.
+REPORT_PARTS = text(
+    "SELECT id, message_id, time_created, json_valid(data) AS ok, "
+    f"{_guarded('$.type')} AS type, {_guarded('$.tool')} AS tool, "
+    f"{_guarded('$.state.status')} AS status, {_guarded('$.state.time.start')} AS started, "
+    f"{_guarded('$.state.time.end')} AS ended, "
+    f"{_head('$.state.input')} AS input_head, {_length('$.state.input')} AS input_len, "
+    f"{_length('$.state.input.command')} AS command_len, "
+    f"substr({_REPORT_OUTPUT}, -:tail) AS output_tail, length({_REPORT_OUTPUT}) AS output_len, "
+    f"{_head('$.state.error')} AS error_head, {_length('$.state.error')} AS error_len, "
+    f"{_head('$.text')} AS text_head, {_length('$.text')} AS text_len, "
+    f"{_guarded('$.tokens')} AS tokens, {_guarded('$.cost')} AS cost, {_guarded('$.reason')} AS reason, "
+    f"{_guarded('$.state.metadata.sessionId')} AS child "
+    "FROM part WHERE message_id IN :ids ORDER BY message_id, id"
+).bindparams(bindparam("ids", expanding=True))
+
+# The session table is small (one row per conversation): which OpenCode releases wrote it.
+SESSION_VERSIONS = text(
+    "SELECT version, count(*) AS sessions, max(time_updated) AS last_updated FROM session "
+    "GROUP BY version ORDER BY last_updated DESC"
+)
+
+NEWEST_MIGRATION = text("SELECT id FROM migration ORDER BY time_completed DESC, id DESC LIMIT 1")
+NEWEST_DRIZZLE_MIGRATION = text("SELECT name FROM __drizzle_migrations ORDER BY id DESC LIMIT 1")

@@ -1,66 +1,124 @@
-"""Hung: OpenCode lists a session busy, yet nothing of it has moved for too long.
+"""Hung: OpenCode lists a session busy, yet it gets nowhere. Three shapes (``Diagnosis.hang``):
 
-A session OpenCode is really working on writes its rows all the time: a streaming reply updates
-its text part, a running ``bash`` appends to ``state.metadata.output`` (measured on 1.18.33:
-about once a second while the command prints), a new step inserts a new message. A turn that
-is stuck inside a live server (a tool that never returns, a subagent that waits forever) writes
-nothing. So a busy session is **hung** when, across its whole subagent chain,
+**tool-silent** — a tool that never returns. A session OpenCode is really working on writes its
+rows all the time (a running ``bash`` appends to ``state.metadata.output`` about once a second
+while the command prints, a new step inserts a new message). So a busy chain is hung when
 
-- no ``message``/``part`` row has been updated for at least ``hung_after_ms``, and
+- no ``message``/``part`` row of the chain has been updated (and no event progress was seen,
+  ``LiveStatus.progress``) for at least ``hung_after_ms``, and
 - the newest tool part of the chain (or a parallel call of the same step) is still
-  ``pending``/``running`` (a session waiting for the model, with no tool running, is not called
-  hung), and
-- it does not wait for a person: no pending permission or question (``live.waiting``), no
-  running ``question`` tool, and we could ask the server about that (``live.undecided``).
+  ``pending``/``running``.
 
-Only busy sessions are examined, through indexes, so this costs O(busy sessions).
+**model-stalled** — the model stream stops and OpenCode restarts the step, forever (measured on
+1.18.33: after the provider's chunk timeout the status turns ``retry`` "SSE read timed out", a
+new ``step-start`` and an *empty* ``text`` part are written, and it stalls again). Rows move at
+every cycle, so row silence cannot catch it. Instead: no tool is running, the chain's newest
+**kept output** (a text/reasoning part with text, or a tool part, in a step that was not
+restarted) is at least ``hung_after_ms`` old, and at least one step was restarted since (a
+``step-start`` with no ``step-finish`` before the next ``step-start``). A healthy slow reply is
+ONE step whose text row is written only when it ends: no restart, so never this shape. Event
+progress in the current step counts as output after one restart (a transient stall, then a
+healthy stream), not after two (a loop whose output never persists).
+
+**retry-loop** — status ``retry`` past ``RETRY_ATTEMPTS_MAX`` attempts, or retrying while
+nothing of the chain moved for ``hung_after_ms`` (the start is estimated from the rows: a
+retrying call writes nothing).
+
+Never hung: a session waiting for a person (verdict ``waiting``, set before this runs), a
+running ``question`` tool, a chain we could not ask about pending requests (``undecided``).
+Only busy chains are examined, through indexes: O(busy sessions).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from inspector.core.db import queries as q
 from inspector.core.db.rows import chunks, load_json, part_from_row
+from inspector.core.diagnose.asked import status_words
 from inspector.core.diagnose.tree import chain_of
-from inspector.core.model import Diagnosis, Part
+from inspector.core.model import Diagnosis, HangKind, Part, ServerStatus
 from inspector.core.opencode.live import LiveStatus
 from inspector.core.text import humanize_ms, local_time, shorten
 
 RECENT_MESSAGES = 16  # per session: the turn being worked on is always among the newest messages
+# A retry loop that is not ending by itself: OpenCode 1.18.33 gives up on HTTP 503 after 5
+# attempts and on 429 after 3 (measured), so twice its longest run of a transient error is a
+# loop (with its growing backoff, 10 attempts take several minutes).
+RETRY_ATTEMPTS_MAX = 10
 _ACTIVE = ("pending", "running")
+_TEXT = ("text", "reasoning")
 
 
 @dataclass(frozen=True)
 class Motion:
-    """When a chain last moved, and its newest tool part (``None`` if it has none)."""
+    """What the chain's recent rows say: when anything last moved, its newest tool part, when
+    it last produced output that was kept, and how many steps OpenCode restarted since."""
 
     last_moved: int | None
     newest_tool: Part | None
+    output_at: int | None = None
+    restarts: int = 0
+    step_at: int | None = None  # the newest step-start (the current step began then)
 
 
-def chain_motion(conn: Connection, session_ids: Sequence[str], known: dict[str, Part]) -> Motion:
-    """Newest ``time_updated`` of the chain's recent rows, and the chain's newest tool part.
+@dataclass
+class _Step:
+    start: int
+    output: int | None = None  # newest text/reasoning with text in this step
+    finished: bool = False
+
+
+def chain_motion(conn: Connection, session_ids: Sequence[str], known: dict[str, Part],
+                 turn_start: int | None = None) -> Motion:
+    """Read the chain's recent rows (through indexes, ``data`` reduced in SQL).
 
     ``known`` maps ids of tool parts already read (the scan's stuck parts) to their ``Part``;
-    any other part is read only until the newest tool part is found.
+    any other tool part is parsed only until the newest one is found. ``turn_start`` is when the
+    current turn began (the floor of ``output_at`` when it has produced nothing yet).
     """
-
     last: int | None = None
-    parts: list[tuple[int, str]] = []
+    tools: list[tuple[int, str]] = []
+    output = turn_start
+    restarts: list[int] = []
+    newest_step: int | None = None
     for sid in session_ids:
         messages = list(conn.execute(q.RECENT_MESSAGES, {"sid": sid, "limit": RECENT_MESSAGES}))
         for row in messages:
             last = max(last or 0, int(row.time_updated or 0))
+        rows: list[Any] = []
         for chunk in chunks([row.id for row in messages]):
-            for row in conn.execute(q.PARTS_MOTION, {"ids": chunk}):
-                last = max(last or 0, int(row.time_updated or 0))
-                parts.append((int(row.time_created or 0), row.id))
+            rows.extend(conn.execute(q.PARTS_SHAPE, {"ids": chunk}))
+        steps: dict[str, list[_Step]] = {}  # per message: OpenCode restarts a step in its message
+        for row in sorted(rows, key=lambda r: (int(r.time_created or 0), r.id)):
+            mine = steps.setdefault(row.message_id, [])
+            created, updated = int(row.time_created or 0), int(row.time_updated or 0)
+            last = max(last or 0, updated)
+            if row.type == "tool":
+                tools.append((created, row.id))
+                output = max(output or 0, updated)  # real work, whatever happened to its step
+            elif row.type == "step-start":
+                mine.append(_Step(created))
+                newest_step = max(newest_step or 0, created)
+            elif row.type == "step-finish" and mine:
+                mine[-1].finished = True
+            elif row.type in _TEXT and int(row.text_len or 0) > 0:
+                if mine:
+                    mine[-1].output = max(mine[-1].output or 0, updated)
+                else:
+                    output = max(output or 0, updated)
+        for mine in steps.values():
+            for index, step in enumerate(mine):
+                if index + 1 < len(mine) and not step.finished:  # restarted: its output was dropped
+                    restarts.append(mine[index + 1].start)
+                elif step.output is not None:
+                    output = max(output or 0, step.output)
     newest: Part | None = None
-    for _, part_id in sorted(parts, reverse=True):
+    for _, part_id in sorted(tools, reverse=True):
         if part_id in known:
             newest = known[part_id]
             break
@@ -75,7 +133,16 @@ def chain_motion(conn: Connection, session_ids: Sequence[str], known: dict[str, 
         # Parallel calls of one step: the step still waits on a sibling that is running.
         siblings = [p for p in known.values() if p.message_id == newest.message_id and p.status in _ACTIVE]
         newest = max(siblings, key=lambda p: (p.time_created, p.id), default=newest)
-    return Motion(last_moved=last or None, newest_tool=newest)
+    since = sum(1 for when in restarts if output is None or when > output)
+    return Motion(last_moved=last or None, newest_tool=newest, output_at=output or None,
+                  restarts=since, step_at=newest_step)
+
+
+@dataclass(frozen=True)
+class Decision:
+    hang: HangKind | None  # None: not hung
+    reason: str
+    idle_ms: int | None
 
 
 def classify(
@@ -86,7 +153,7 @@ def classify(
     hung_after_ms: int,
     now: int,
 ) -> dict[str, Diagnosis]:
-    """Every ``live`` chain gets ``idle_ms``; those that meet the definition become ``hung``."""
+    """Every ``live`` chain gets ``idle_ms``; those that meet a definition become ``hung``."""
     result = dict(diagnoses)
     done: set[str] = set()
     for sid, diag in diagnoses.items():
@@ -95,43 +162,82 @@ def classify(
         chain = chain_of(sid, diagnoses) or [sid]
         done.update(chain)
         known = {p.id: p for member in chain for p in diagnoses[member].stuck_parts}
-        motion = chain_motion(conn, chain, known)
-        idle = None if motion.last_moved is None else max(0, now - motion.last_moved)
-        hung, why = _decide(chain, motion, idle, live, hung_after_ms, now)
+        starts = [m.time_created for member in chain for m in diagnoses[member].unfinished_messages]
+        motion = chain_motion(conn, chain, known, max(starts) if starts else None)
+        decision = decide(chain, motion, live, hung_after_ms, now)
         for member in chain:
             current = result[member]
-            if hung:
-                result[member] = replace(current, verdict="hung", live_reason=why, idle_ms=idle)
+            if decision.hang is not None:
+                result[member] = replace(current, verdict="hung", live_reason=decision.reason,
+                                         idle_ms=decision.idle_ms, hang=decision.hang)
             else:
-                says_why = why and current.verdict == "live" and member not in live.waiting
-                reason = f"{current.live_reason}; {why}" if says_why else current.live_reason
-                result[member] = replace(current, idle_ms=idle, live_reason=reason)
+                says_why = decision.reason and current.verdict == "live"
+                reason = f"{current.live_reason}; {decision.reason}" if says_why else current.live_reason
+                result[member] = replace(current, idle_ms=decision.idle_ms, live_reason=reason)
     return result
 
 
-def _decide(
-    chain: list[str],
-    motion: Motion,
-    idle: int | None,
-    live: LiveStatus,
-    hung_after_ms: int,
-    now: int,
-) -> tuple[bool, str]:
-    """(hung?, the reason in words). A ``False`` answer may still explain why it is not hung."""
+def chain_status(chain: Sequence[str], live: LiveStatus) -> ServerStatus | None:
+    """The chain's status: a member that retries says more than one that is busy."""
+    found = [st for st in (live.status_of(s) for s in chain) if st is not None]
+    return next((st for st in found if st.type == "retry"), found[0] if found else None)
+
+
+def decide(chain: Sequence[str], motion: Motion, live: LiveStatus, hung_after_ms: int, now: int) -> Decision:
+    """The verdict for one busy chain: which hang (or none) and the reason in words."""
+    progress = max((p for p in (live.progress_of(s) for s in chain) if p is not None), default=None)
+    moved = max((t for t in (motion.last_moved, progress) if t is not None), default=None)
+    if moved is None:
+        return Decision(None, "", None)
+    idle = max(0, now - moved)
     tool = motion.newest_tool
-    if idle is None:
-        return False, ""
-    if any(s in live.waiting for s in chain):
-        return False, "its subagent chain waits for your answer, so it is not hung"
+    status = chain_status(chain, live)
+    retrying = status is not None and status.type == "retry"
     if tool is not None and tool.status in _ACTIVE and tool.tool == "question":
-        return False, "its question tool waits for your answer, so it is not hung"
+        return Decision(None, "its question tool waits for your answer, so it is not hung", idle)
     if any(s in live.undecided for s in chain):
-        return False, "could not ask OpenCode whether it waits for your answer"
-    if tool is None or tool.status not in _ACTIVE:
-        return False, f"last moved {humanize_ms(idle)} ago; no tool is running"
-    if idle < hung_after_ms:
-        return False, f"last moved {humanize_ms(idle)} ago"
-    return True, hung_reason(tool, idle, motion.last_moved, chain, now)
+        return Decision(None, "could not ask OpenCode whether it waits for your answer", idle)
+    if tool is not None and tool.status in _ACTIVE:
+        if idle < hung_after_ms:
+            return Decision(None, f"last moved {humanize_ms(idle)} ago", idle)
+        return Decision("tool-silent", hung_reason(tool, idle, moved, chain, now), idle)
+    output = motion.output_at
+    if progress is not None and not retrying and motion.restarts < 2 and (
+            motion.step_at is None or progress > motion.step_at):
+        output = max(output or 0, progress)  # the current step streams (seen on GET /event)
+    quiet = None if output is None else max(0, now - output)
+    if motion.restarts and quiet is not None and quiet >= hung_after_ms:
+        return Decision("model-stalled", stalled_reason(quiet, motion.restarts, status, now), quiet)
+    if retrying and status is not None:
+        if (status.attempt or 0) > RETRY_ATTEMPTS_MAX or idle >= hung_after_ms:
+            return Decision("retry-loop", retry_reason(status, idle, now), idle)
+        return Decision(None, f"{status_words(status, now)}; nothing else moved for {humanize_ms(idle)}", idle)
+    why = f"last moved {humanize_ms(idle)} ago; no tool is running"
+    if motion.restarts:
+        why += f"; OpenCode restarted the step {_times(motion.restarts)} without new output"
+    return Decision(None, why, idle)
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
+
+
+def stalled_reason(quiet: int, restarts: int, status: ServerStatus | None, now: int) -> str:
+    """``model stalled: no new output for 6m although OpenCode restarted the step 3 times
+    (last status: SSE read timed out, attempt 3)``."""
+    if status is not None and status.type == "retry":
+        said = ", ".join(x for x in (shorten(status.message, 100),
+                                     f"attempt {status.attempt}" if status.attempt is not None else "") if x)
+        last = f"last status: {said or 'retry'}"
+    else:
+        last = f"status: {status.type}" if status is not None else "status: busy"
+    return (f"model stalled: no new output for {humanize_ms(quiet)} although OpenCode restarted the "
+            f"step {_times(restarts)} ({last})")
+
+
+def retry_reason(status: ServerStatus, idle: int, now: int) -> str:
+    """``retry loop: retrying, attempt 12: …; next try in 30s; nothing else moved for 16m``."""
+    return f"retry loop: {status_words(status, now)}; nothing else moved for {humanize_ms(idle)}"
 
 
 def hung_reason(tool: Part, idle: int, last_moved: int | None, chain: Sequence[str], now: int) -> str:

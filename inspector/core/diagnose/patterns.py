@@ -122,8 +122,11 @@ WARNINGS: dict[str, Risk] = {
 VERDICTS: dict[str, str] = {
     "stale": "Nothing is working on this session any more: safe to recover.",
     "live": "OpenCode is really working on this session right now: leave it alone.",
-    "hung": "Busy in OpenCode, but nothing moved for longer than the hung threshold while a tool "
-            "runs: stop it through OpenCode (the tool is killed).",
+    "hung": "Busy in OpenCode, but getting nowhere for longer than the hung threshold (a tool that "
+            "never returns, a model stream OpenCode keeps restarting without new output, or a "
+            "retry that never ends): stop it through OpenCode.",
+    "waiting": "OpenCode waits for a person to answer a permission or a question: nothing happens "
+               "until someone answers it (through OpenCode). Never hung, never repaired.",
     "unknown": "OpenCode is running but could not be asked; a recovery must be forced.",
     "unfixable": "ocinspect cannot fix it: nothing in the database is left to repair.",
     "ok": "Nothing is stuck in this session.",

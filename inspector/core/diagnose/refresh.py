@@ -117,7 +117,7 @@ def liveness_stale(watched: Watched, clock: float, policy: Policy = DEFAULT_POLI
     a refresh is worth it even if the file did not change (OpenCode may have died meanwhile)."""
     if watched.pinned_live or clock - watched.live_at < policy.live_every_s:
         return False
-    return any(d.verdict in ("live", "unknown") for d in watched.result.stuck)
+    return any(d.verdict in ("live", "unknown", "waiting", "hung") for d in watched.result.stuck)
 
 
 def full_scan(
@@ -131,13 +131,15 @@ def full_scan(
     clock: Callable[[], float] = time.monotonic,
     hung_after_ms: int | None = None,
     resume: bool = False,
+    with_progress: Callable[[LiveStatus], LiveStatus] | None = None,
 ) -> Watched:
     """A deep scan (:func:`scan.scan` itself) plus the watermarks refreshes start from; with
     ``resume``, from the state the last process kept (:mod:`resume`: the changes since)."""
     started = clock()
     marking = _Marking(store)
     result, _ = scan_resumed(store, quick=False, full=not resume, all_sessions=all_sessions, live=live, now=now,
-                             cancel=cancel, progress=progress, hung_after_ms=hung_after_ms, snapshot=marking)
+                             cancel=cancel, progress=progress, hung_after_ms=hung_after_ms, snapshot=marking,
+                             with_progress=with_progress)
     assert marking.marks is not None and result.live is not None
     return Watched(result=result, marks=marking.marks, live=result.live, all_sessions=all_sessions,
                    full_at=started, swept_at=started, live_at=started, pinned_live=live is not None,
@@ -154,11 +156,13 @@ def refresh(
     now: int | None = None,
     clock: Callable[[], float] = time.monotonic,
     policy: Policy = DEFAULT_POLICY,
+    with_progress: Callable[[LiveStatus], LiveStatus] | None = None,
 ) -> Watched:
     """``watched`` brought up to date with what changed since; raises :class:`FullScanNeeded`.
 
     ``sweep`` adds the ``time_updated`` safety net; ``recheck_live`` asks OpenCode about
-    liveness again even if no finding changed. ``live`` pins liveness (tests, screenshots).
+    liveness again even if no finding changed. ``live`` pins liveness (tests, screenshots);
+    ``with_progress`` adds an event subscription's progress (see ``scan.scan``).
     """
     now = now_ms() if now is None else now
     store.require_v1()
@@ -210,6 +214,8 @@ def refresh(
             # stands (the repair itself always asks again before it writes)
             and (watched.live.running is not False or moment - watched.live_at >= policy.live_every_s))):
         status, live_at = detect(store.path, {sessions[s].directory for s in stuck}), moment
+    if with_progress is not None:  # the event streams' newest progress (watch mode)
+        status = with_progress(status)
     result = assemble(store, found, sessions, activity, status, quick=False, now=now,
                       all_sessions=watched.all_sessions, at_risk=at_risk, hung_after_ms=watched.hung_after_ms)
     kept = {key: value for key, value in versions.items() if key in found.parts or key in found.messages}

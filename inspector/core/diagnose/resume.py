@@ -74,6 +74,7 @@ def scan_resumed(
     progress: Progress | None = None,
     hung_after_ms: int | None = None,
     snapshot: InSnapshot | None = None,
+    with_progress: Callable[[LiveStatus], LiveStatus] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> tuple[ScanResult, Pass]:
     """The result of ``scan(store, quick=quick, ...)``, from the kept state when it can be; the
@@ -93,13 +94,14 @@ def scan_resumed(
         else:
             try:
                 result = _incremental(store, saved, token, quick=quick, all_sessions=all_sessions, live=live,
-                                      now=now, cancel=cancel, hung_after_ms=hung_after_ms, snapshot=snapshot)
+                                      now=now, cancel=cancel, hung_after_ms=hung_after_ms, snapshot=snapshot,
+                                      with_progress=with_progress)
                 return result, Pass("incremental", "the changes since the kept state")
             except tracker.StartOver as exc:
                 reason = str(exc)
     keeping = _Keeping(store, tier, token, began, snapshot)
     result = scan(store, quick=quick, all_sessions=all_sessions, live=live, now=now, cancel=cancel,
-                  progress=progress, hung_after_ms=hung_after_ms, snapshot=keeping)
+                  progress=progress, hung_after_ms=hung_after_ms, snapshot=keeping, with_progress=with_progress)
     keeping.save()
     return result, Pass("full", reason)
 
@@ -154,6 +156,7 @@ def _incremental(
     cancel: threading.Event | None,
     hung_after_ms: int | None,
     snapshot: InSnapshot | None,
+    with_progress: Callable[[LiveStatus], LiveStatus] | None,
 ) -> ScanResult:
     """The changes since ``saved``, in one snapshot; raises :class:`tracker.StartOver`."""
     liveness = None
@@ -175,6 +178,8 @@ def _incremental(
     if liveness is not None:
         live = liveness({sessions[s].directory for s in found.session_ids & set(sessions)})
     assert live is not None
+    if with_progress is not None:
+        live = with_progress(live)
     result = assemble(store, found, sessions, activity, live, quick=quick, now=now, all_sessions=all_sessions,
                       at_risk=at_risk, hung_after_ms=hung_after_ms)
     _save(store, saved.tier, current, found, token, saved.full_at)

@@ -22,12 +22,13 @@ from inspector.core.db.ranges import Cancelled, Progress
 from inspector.core.db.rows import chunks, session_from_row
 from inspector.core.db.store import Store
 from inspector.core.diagnose import idwrap
+from inspector.core.diagnose.asked import status_words, waiting_reason, with_since
 from inspector.core.diagnose.findings import Findings, collect
 from inspector.core.diagnose.hung import classify
 from inspector.core.diagnose.patterns import unfixable_reason
 from inspector.core.diagnose.tree import chain_of, depth_of, spread_chain_verdicts, tree_order
 from inspector.core.errors import SessionNotFound
-from inspector.core.model import Diagnosis, Message, Part, ScanResult, Session
+from inspector.core.model import Diagnosis, Message, Part, PendingRequest, ScanResult, Session
 from inspector.core.opencode.live import LiveStatus, detect
 from inspector.core.text import now_ms, printable
 
@@ -93,6 +94,7 @@ def scan(
     progress: Progress | None = None,
     hung_after_ms: int | None = None,
     snapshot: InSnapshot | None = None,
+    with_progress: Callable[[LiveStatus], LiveStatus] | None = None,
 ) -> ScanResult:
     """Diagnose the database. ``session_ids`` limits the scan to those sessions (via indexes).
 
@@ -100,6 +102,8 @@ def scan(
     detected for the directories of the stuck sessions. With ``hung_after_ms``, live sessions
     get ``idle_ms`` and those stuck inside the live server become ``hung`` (see ``hung.py``);
     without it no session is ever called hung. ``snapshot`` reads more in the scan's snapshot.
+    ``with_progress`` adds what an event subscription saw (``opencode.signals.Signals.merge``:
+    watch mode); a one-shot scan has none and decides from rows and ``/session/status``.
     """
     now = now_ms() if now is None else now
     store.require_v1()
@@ -121,6 +125,8 @@ def scan(
     if liveness is not None:
         live = liveness({sessions[s].directory for s in found.session_ids & set(sessions)})
     assert live is not None
+    if with_progress is not None:
+        live = with_progress(live)
     return assemble(store, found, sessions, activity, live, quick=quick, now=now, all_sessions=all_sessions,
                     at_risk=at_risk, hung_after_ms=hung_after_ms)
 
@@ -173,7 +179,7 @@ def assemble(
 ) -> ScanResult:
     """Group raw findings into per-session diagnoses (a full scan and a refresh share this)."""
     stuck_ids = found.session_ids & set(sessions)
-    diagnoses = _diagnose(sessions, found, stuck_ids, activity, live, at_risk)
+    diagnoses = _diagnose(sessions, found, stuck_ids, activity, live, at_risk, now=now)
     if hung_after_ms is not None and any(d.verdict == "live" for d in diagnoses.values()):
         with store.read() as conn:
             diagnoses = classify(conn, diagnoses, live=live, hung_after_ms=hung_after_ms, now=now)
@@ -214,6 +220,8 @@ def _diagnose(
     activity: dict[str, int],
     live: LiveStatus,
     at_risk: set[str] | frozenset[str] = frozenset(),
+    *,
+    now: int,
 ) -> dict[str, Diagnosis]:
     parent_of = {sid: s.parent_id for sid, s in sessions.items()}
     parts = [
@@ -243,6 +251,13 @@ def _diagnose(
             sid, messages[sid], by_session[sid], found, stuck_ids, parent_of, bool(stuck_children[sid])
         )
         verdict, reason = live.verdict(sid, session.directory)
+        status = live.status_of(sid) if sid in live.busy else None
+        asked: tuple[PendingRequest, ...] = ()
+        if verdict == "waiting":
+            asked = with_since(live.requests_of(sid), by_session[sid])
+            reason = waiting_reason(asked, now) if asked else reason
+        elif verdict == "live" and status is not None and status.type == "retry":
+            reason = f"{status_words(status, now)} (OpenCode retries the failed model call itself)"
         times = [p.started or p.time_created for p in by_session[sid]]
         times += [m.time_created for m in messages[sid]]
         if sid in found.compacting:
@@ -260,6 +275,8 @@ def _diagnose(
             stuck_since=min(times) if times else None,
             live_reason=reason,
             warnings=warnings,
+            opencode_status=status,
+            waiting_on=asked,
         )
         if verdict in ("stale", "unknown") and not diag.repairable:  # OpenCode not working on it
             diag = replace(diag, verdict="unfixable", live_reason=unfixable_reason(diag.patterns))

@@ -8,7 +8,8 @@ from dataclasses import replace
 
 from inspector.core.model import Diagnosis, ScanResult
 
-_VERDICT_RANK = {"hung": 3, "live": 3, "unknown": 2, "stale": 1, "unfixable": 1, "ok": 0}
+# A chain waiting for a person waits as a whole (the parent's task waits on the child's prompt).
+_VERDICT_RANK = {"waiting": 4, "hung": 3, "live": 3, "unknown": 2, "stale": 1, "unfixable": 1, "ok": 0}
 
 
 def chain_of(session_id: str, diagnoses: dict[str, Diagnosis]) -> list[str]:
@@ -28,7 +29,7 @@ def chain_of(session_id: str, diagnoses: dict[str, Diagnosis]) -> list[str]:
 
 
 def spread_chain_verdicts(diagnoses: dict[str, Diagnosis]) -> dict[str, Diagnosis]:
-    """A chain is one unit: if any member is live (or unknown), so is the whole chain."""
+    """A chain is one unit: if any member waits for a person, is live (or unknown), so is the whole chain."""
     result = dict(diagnoses)
     for sid, diag in diagnoses.items():
         if not diag.is_stuck or diag.verdict in ("stale", "unfixable"):
@@ -37,7 +38,8 @@ def spread_chain_verdicts(diagnoses: dict[str, Diagnosis]) -> dict[str, Diagnosi
             current = result[other]
             if _VERDICT_RANK[diag.verdict] > _VERDICT_RANK[current.verdict]:
                 result[other] = replace(
-                    current, verdict=diag.verdict, live_reason=f"{diag.live_reason} (via {sid})"
+                    current, verdict=diag.verdict, live_reason=f"{diag.live_reason} (via {sid})",
+                    waiting_on=diag.waiting_on if diag.verdict == "waiting" else current.waiting_on,
                 )
     return result
 

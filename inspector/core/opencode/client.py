@@ -273,6 +273,31 @@ class ServerClient:
         unknown session, so the answer proves nothing: watch ``session_status`` instead."""
         return self.post(f"/session/{urllib.parse.quote(session_id, safe='')}/abort", directory=directory)
 
+    def reply_permission(self, request_id: str, reply: str, *, session_id: str, directory: str) -> str:
+        """Answer a pending permission (``once``, ``always`` or ``reject``); returns the route used.
+
+        OpenCode 1.18.33 (its ``GET /doc``) has ``POST /permission/{id}/reply`` ``{"reply": …}``
+        (what ``opencode run`` itself calls) and the deprecated ``POST /session/{sid}/permissions/
+        {id}`` ``{"response": …}``; a release without the first answers 404 there and gets the second.
+        """
+        quote = urllib.parse.quote
+        route = f"/permission/{quote(request_id, safe='')}/reply"
+        try:
+            self.post(route, {"reply": reply}, directory=directory)
+            return route
+        except ServerHTTPError as exc:
+            if exc.status != 404:
+                raise
+        route = f"/session/{quote(session_id, safe='')}/permissions/{quote(request_id, safe='')}"
+        self.post(route, {"response": reply}, directory=directory)
+        return route
+
+    def reject_question(self, request_id: str, *, directory: str) -> str:
+        """``POST /question/{id}/reject``: dismiss a pending question; returns the route used."""
+        route = f"/question/{urllib.parse.quote(request_id, safe='')}/reject"
+        self.post(route, directory=directory)
+        return route
+
     def pending_requests(self, directory: str) -> set[str]:
         """Sessions waiting for a person: pending ``/permission`` or ``/question`` requests."""
         waiting: set[str] = set()

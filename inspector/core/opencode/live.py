@@ -5,7 +5,9 @@ still being worked on. We look for ``opencode`` processes (psutil) that use this
 their listening loopback ports and ask ``GET /session/status`` (through ``server_api``, with the
 server's password when ``OPENCODE_SERVER_PASSWORD`` is set), which lists non-idle sessions.
 For directories with busy sessions we also ask which sessions wait for a person (a pending
-permission or question): those are never "hung", whatever the clock says.
+permission or question, whole: what is asked, since when): those are ``waiting``, never "hung",
+whatever the clock says. Each busy session's status object is kept whole (``retry`` carries the
+attempt, the last error and the next try), so verdicts can say what OpenCode is doing.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inspector.core.model import OFFLINE, LiveStatus, OpenCodeProcess
+from inspector.core.model import OFFLINE, LiveStatus, OpenCodeProcess, PendingRequest, ServerStatus
 
 
 class _LazyPsutil:
@@ -125,14 +127,13 @@ def _auth_reason(error: ServerAuthRequired) -> str:
     return f"the server needs its password: set {PASSWORD_ENV} (and {USERNAME_ENV} if not 'opencode')"
 
 
-def _waiting(client: ServerClient, directory: str) -> set[str] | None:
-    """Sessions waiting for a person in ``directory``; None when the server would not say."""
-    from inspector.core.opencode.client import ServerError, ServerHTTPError
+def _pending(client: ServerClient, directory: str) -> list[PendingRequest] | None:
+    """Requests waiting for a person in ``directory``; None when the server would not say
+    (a release without the routes answers 404 there: ``client.pending`` skips it)."""
+    from inspector.core.opencode.client import ServerError
 
     try:
-        return client.pending_requests(directory)
-    except ServerHTTPError as exc:
-        return set() if exc.status == 404 else None  # an OpenCode without these routes
+        return client.pending(directory)
     except ServerError:
         return None
 
@@ -168,12 +169,14 @@ def detect(db: str | os.PathLike[str], directories: Iterable[str] = ()) -> LiveS
     undecided: set[str] = set()
     auth: ServerAuthRequired | None = None
     servers: dict[str, int] = {}
+    status_of: dict[str, ServerStatus] = {}
+    requests: list[PendingRequest] = []
     for directory in sorted(set(directories)):
         answered = False
         for port in ports:
             client = ServerClient(port, credentials=credentials, timeout=STATUS_TIMEOUT_S)
             try:
-                statuses = client.session_status(directory)
+                statuses = client.statuses(directory)
             except ServerAuthRequired as exc:
                 auth = exc
                 continue
@@ -181,15 +184,18 @@ def detect(db: str | os.PathLike[str], directories: Iterable[str] = ()) -> LiveS
                 continue
             answered = True
             servers.setdefault(directory, port)
-            here = {sid for sid, kind in statuses.items() if kind in _BUSY_TYPES}
+            here = {sid for sid, st in statuses.items() if st.type in _BUSY_TYPES}
             for sid in here:
                 busy.setdefault(sid, port)
+                status_of.setdefault(sid, statuses[sid])
             if here:
-                people = _waiting(client, directory)
-                if people is None:
+                asked = _pending(client, directory)
+                if asked is None:
                     undecided |= here
                 else:
-                    waiting |= here & people
+                    mine = [r for r in asked if r.session_id in here]
+                    waiting |= {r.session_id for r in mine}
+                    requests.extend(r for r in mine if r.id not in {k.id for k in requests})
         if not answered:
             unknown.add(directory)
     detail = f"OpenCode is running on this database (pid {pids}, port {', '.join(map(str, ports))})"
@@ -212,6 +218,8 @@ def detect(db: str | os.PathLike[str], directories: Iterable[str] = ()) -> LiveS
         unknown_reason=reason,
         servers=tuple(sorted(servers.items())),
         versions=tuple(_versions(sorted(set(servers.values())), credentials)),
+        statuses=tuple(sorted(status_of.items())),
+        requests=tuple(requests),
     )
 
 

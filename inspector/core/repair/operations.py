@@ -3,8 +3,9 @@
 Every safety decision is made here, once, for the CLI, the TUI and scripts alike: ``--read-only``
 refuses, live/unknown/hung sessions and another workspace's log are refused (with a typed
 :data:`~inspector.core.model.Hint` for what would get past it), hung chains are aborted through
-OpenCode and never written behind its back, the plan names the id-wrap risk, undo refuses while
-OpenCode runs on the database. A front end renders a :class:`Prepared` (and asks), hands it to
+OpenCode and never written behind its back, sessions waiting for a person are answered through
+OpenCode (reject; allow once only for sessions a person named) or refused, never written, the plan
+names the id-wrap risk, undo refuses while OpenCode runs on the database. A front end renders a :class:`Prepared` (and asks), hands it to
 :func:`execute`, and renders the :class:`Outcome`; it never assembles these steps itself.
 """
 
@@ -22,8 +23,10 @@ from inspector.core.db.rows import chunks
 from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, Store, backup, open_store, roll_back_hot_journal
 from inspector.core.defaults import DEFAULT_HUNG_AFTER_MS
 from inspector.core.diagnose import state
+from inspector.core.diagnose.scan import scan, scan_related
+from inspector.core.diagnose.tree import chain_of
 from inspector.core.errors import RepairRefused, WritesDisabled
-from inspector.core.model import Plan, RunResult, ScanResult, Skip, UndoResult
+from inspector.core.model import Answer, PendingRequest, Plan, RunResult, ScanResult, Skip, UndoResult
 from inspector.core.opencode.live import LiveStatus, detect
 from inspector.core.repair import recover
 from inspector.core.repair.abort import (
@@ -34,6 +37,7 @@ from inspector.core.repair.abort import (
     find_hung,
     without_targets,
 )
+from inspector.core.repair.answer import AnswerOutcome, answer_all, pending_of, waiting_reason
 from inspector.core.repair.journal import JournalProblem, JournalRun, find_run, journal_dir
 
 Status = Literal["ok", "partial", "refused"]
@@ -48,6 +52,8 @@ class Request:
     session_ids: tuple[str, ...] | None = None  # None: every stuck session
     force: bool = False  # also sessions OpenCode is (or may be) live on
     abort_hung: bool = False  # stop hung chains through OpenCode instead of refusing them
+    reject_waiting: bool = False  # reject, through OpenCode, what waiting sessions are asked
+    allow_once: tuple[str, ...] = ()  # sessions whose pending permission a person allowed, once
     direct: bool = False  # write the file even where a running OpenCode could do it
     dry_run: bool = False
     read_only: bool = False
@@ -68,11 +74,12 @@ class Prepared:
     request: Request
     plan: Plan
     aborts: tuple[AbortTarget, ...] = ()
+    answers: tuple[tuple[PendingRequest, Answer], ...] = ()  # sent through OpenCode before the writes
 
     @property
     def is_empty(self) -> bool:
-        """Nothing to write and nothing to abort (refusals may still explain why)."""
-        return self.plan.is_empty and not self.aborts
+        """Nothing to write, abort or answer (refusals may still explain why)."""
+        return self.plan.is_empty and not self.aborts and not self.answers
 
     @property
     def refused(self) -> tuple[Skip, ...]:
@@ -81,6 +88,12 @@ class Prepared:
     def forced(self, force: bool) -> Prepared:
         """The same request planned again with ``force`` on or off (the TUI's toggle)."""
         return prepare(replace(self.request, force=force))
+
+    def allowing(self, allow: bool) -> Prepared:
+        """The same request planned again allowing once (``allow``) the pending permissions it
+        answers, or rejecting them (the TUI's deliberate choice in its answer dialog)."""
+        sessions = tuple(dict.fromkeys(r.session_id for r, _ in self.answers if r.kind == "permission"))
+        return prepare(replace(self.request, allow_once=sessions if allow else ()))
 
 
 @dataclass(frozen=True)
@@ -92,10 +105,15 @@ class Outcome:
     aborted: tuple[AbortOutcome, ...] = ()
     unforeseen: tuple[Skip, ...] = ()  # rows that changed under the run, a lock, a cancel
     backup: Path | None = None
+    answered: tuple[AnswerOutcome, ...] = ()
 
     @property
     def not_stopped(self) -> tuple[AbortOutcome, ...]:
         return tuple(o for o in self.aborted if not o.stopped)
+
+    @property
+    def not_answered(self) -> tuple[AnswerOutcome, ...]:
+        return tuple(o for o in self.answered if not o.settled)
 
     @property
     def undo_run_id(self) -> str | None:
@@ -108,11 +126,11 @@ class Outcome:
 
     @property
     def status(self) -> Status:
-        """``refused``: something asked for was refused; ``partial``: some unit was skipped or a
-        hung chain did not stop; ``ok``: everything asked for is done."""
+        """``refused``: something asked for was refused; ``partial``: some unit was skipped, a
+        hung chain did not stop or an answer did not settle; ``ok``: everything asked for is done."""
         if self.prepared.refused:
             return "refused"
-        return "partial" if self.unforeseen or self.not_stopped else "ok"
+        return "partial" if self.unforeseen or self.not_stopped or self.not_answered else "ok"
 
 
 def prepare(request: Request) -> Prepared:
@@ -130,17 +148,86 @@ def prepare(request: Request) -> Prepared:
         if request.abort_hung:
             aborts = find_hung(store, wanted, hung_after_ms=request.hung_after_ms, live=request.live,
                                now=request.now).targets
+        result = request.result
+        if result is None:  # the scan the plan would make; its liveness also says who waits
+            result = (scan(store, live=request.live, now=request.now) if wanted is None
+                      else scan_related(store, wanted, live=request.live, now=request.now))
         plan = recover.plan(store, wanted, force=request.force, direct=request.direct, live=request.live,
-                            now=request.now, result=request.result)
+                            now=request.now, result=result)
         plan = without_targets(plan, aborts)
         if plan.refused and not request.abort_hung:
             refused = [s.id for s in plan.refused]
             hung = find_hung(store, refused, hung_after_ms=request.hung_after_ms, live=request.live,
                              now=request.now)
             plan = explain_hung(plan, hung.result)
+        plan, answers = settle_waiting(plan, result, request)
     finally:
         store.dispose()
-    return Prepared(request=request, plan=plan, aborts=aborts)
+    return Prepared(request=request, plan=plan, aborts=aborts, answers=answers)
+
+
+def settle_waiting(plan: Plan, result: ScanResult, request: Request) -> tuple[Plan, tuple[tuple[PendingRequest, Answer], ...]]:
+    """Sessions (or subagent chains) waiting for a person are never written: their requests are
+    answered when asked for (``reject``; ``once`` only for a session in ``allow_once``, and only a
+    permission), else they are refused with what is asked. ``--force`` does not write them either."""
+    diagnoses = {d.id: d for d in result.sessions}
+    live = result.live
+    now = request.now if request.now is not None else result.scanned_at
+    named = list(dict.fromkeys([*plan.session_ids, *(s.id for s in plan.refused)]))
+    answers: dict[str, tuple[PendingRequest, Answer]] = {}
+    answered: set[str] = set()  # sessions whose whole chain's requests get an answer
+    skips: dict[str, Skip] = {}
+    for sid in named:
+        chain = chain_of(sid, diagnoses) or [sid]
+        asking = [(member, pending_of(diagnoses.get(member), live)) for member in chain]
+        asking = [(member, found) for member, found in asking if found]
+        if not asking:
+            said = [m for m in chain if (live is not None and m in live.waiting)
+                    or (m in diagnoses and diagnoses[m].verdict == "waiting")]
+            if said:  # waiting, but nobody said what is asked: nothing to answer, still never written
+                skips[sid] = Skip(sid, "waiting for a person's answer (OpenCode did not say what is asked); "
+                                  "it is live, so it is not written", kind="waiting")
+            continue
+        open_requests: list[PendingRequest] = []
+        for _, found in asking:
+            for pending in found:
+                choice = choose_answer(pending, request)
+                if choice is None:
+                    open_requests.append(pending)
+                else:
+                    answers.setdefault(pending.id, (pending, choice))
+        if open_requests:
+            via = next((m for m, _ in asking if m != sid), None)
+            skips[sid] = Skip(sid, waiting_reason(open_requests, now, via=via), kind="waiting",
+                              hint="reject-waiting")
+        else:
+            answered.add(sid)
+    if not skips and not answered and not request.allow_once:
+        return plan, ()
+    blocked = set(skips) | answered
+    refused = tuple(skips.get(s.id, s) for s in plan.refused if s.id not in answered)
+    refused += tuple(skip for sid, skip in skips.items() if sid not in {s.id for s in plan.refused})
+    allowed = {r.session_id for r, a in answers.values() if a == "once"}
+    askers = {r.session_id for r in (live.requests if live is not None else ())}
+    askers |= {d.id for d in result.sessions if d.waiting_on}
+
+    def not_allowed(sid: str) -> Skip:
+        reason = ("not allowed: it is not among the sessions to recover" if sid in askers
+                  else "nothing to allow: it waits on no permission")
+        return Skip(sid, reason, kind="waiting")
+
+    nothing = plan.nothing_to_do + tuple(
+        not_allowed(sid) for sid in request.allow_once if sid not in allowed and sid not in skips)
+    plan = replace(plan, units=tuple(u for u in plan.units if not blocked & set(u.session_ids)),
+                   refused=refused, nothing_to_do=nothing)
+    return plan, tuple(answers.values())
+
+
+def choose_answer(pending: PendingRequest, request: Request) -> Answer | None:
+    """``once`` only where a person allowed this session's permission; ``reject`` when asked."""
+    if pending.kind == "permission" and pending.session_id in request.allow_once:
+        return "once"
+    return "reject" if request.reject_waiting else None
 
 
 def explain_hung(plan: Plan, result: ScanResult) -> Plan:
@@ -168,11 +255,13 @@ def execute(
         return Outcome(prepared, replace(recover.dry_run(plan), dry_run=request.dry_run))
     copy = backup(request.database, request.backup_to) if request.backup_to else None
     aborted: tuple[AbortOutcome, ...] = ()
+    answered: tuple[AnswerOutcome, ...] = ()
     state.note_write(request.database)  # every kept scan state of the file is stale (state.py)
     try:
-        if prepared.aborts:
+        if prepared.aborts or prepared.answers:
             store = open_store(request.database, busy_timeout_ms=request.busy_timeout_ms)
             try:
+                answered = answer_all(store, prepared.answers, settle_timeout_s=request.settle_timeout_s)
                 aborted = abort_all(store, prepared.aborts, settle_timeout_s=request.settle_timeout_s)
             finally:
                 store.dispose()
@@ -181,7 +270,7 @@ def execute(
                                now=request.now)
     finally:
         state.note_write(request.database)
-    return Outcome(prepared, result, aborted, plan.unforeseen(result), copy)
+    return Outcome(prepared, result, aborted, plan.unforeseen(result), copy, answered)
 
 
 @dataclass(frozen=True)
@@ -263,6 +352,6 @@ def undo(request: UndoRequest, problems: list[JournalProblem] | None = None) -> 
 
 
 __all__ = [
-    "Outcome", "Prepared", "Request", "UndoPrepared", "UndoRequest", "execute", "execute_undo",
-    "explain_hung", "prepare", "prepare_undo", "undo",
+    "Outcome", "Prepared", "Request", "UndoPrepared", "UndoRequest", "choose_answer", "execute", "execute_undo",
+    "explain_hung", "prepare", "prepare_undo", "settle_waiting", "undo",
 ]

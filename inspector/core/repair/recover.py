@@ -69,7 +69,7 @@ from inspector.core.text import compact_json, now_ms, printable
 
 ABORT_ERROR = "Tool execution aborted"
 # Verdicts that keep a session out of a plan unless forced: OpenCode is (or may be) on it.
-REFUSED_VERDICTS: dict[str, SkipKind] = {"live": "live", "unknown": "unknown", "hung": "hung"}
+REFUSED_VERDICTS: dict[str, SkipKind] = {"live": "live", "unknown": "unknown", "hung": "hung", "waiting": "waiting"}
 MESSAGE_ERROR = {"name": "MessageAbortedError", "data": {"message": "Aborted"}}
 
 

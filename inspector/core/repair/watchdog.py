@@ -12,8 +12,14 @@ Each :meth:`Watchdog.poll` is cheap, so it can run every second next to ``openco
    OpenCode instance for any directory it is asked about, so we never ask about others).
 3. Only the **busy** candidates are diagnosed, through indexes (their unfinished turns, the parts
    of those turns, their newest rows): O(busy sessions), never a full scan.
-4. Hung chains are aborted through their server (``abort.abort_chain``); a chain that did not
+   With ``signals`` (the CLI passes one), each server's ``GET /event`` stream is followed and
+   the progress it shows (part deltas and updates) counts as motion (``opencode/signals.py``).
+4. Hung chains (every shape: tool silent, model stalled, retry loop) are aborted through their server (``abort.abort_chain``); a chain that did not
    settle is tried again only after another threshold has passed.
+5. With ``reject_after_ms``, permissions and questions pending longer than that are rejected
+   through the server holding them (``answer.answer_request``; never allowed); a request whose
+   age nobody can tell (no time from the server, no waiting tool part) is left alone, and one
+   that did not settle is tried again only after another threshold.
 """
 
 from __future__ import annotations
@@ -32,30 +38,34 @@ from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, Store, open_store
 from inspector.core.diagnose import tracker
 from inspector.core.diagnose.scan import scan
 from inspector.core.errors import DatabaseLocked, SessionNotFound
+from inspector.core.model import ScanResult
 from inspector.core.opencode.live import LiveStatus, detect
+from inspector.core.opencode.signals import Signals
 from inspector.core.repair.abort import (
     AbortOutcome,
     AbortTarget,
     abort_chain,
     targets_in,
 )
+from inspector.core.repair.answer import AnswerOutcome, answer_request, pending_of
 from inspector.core.text import now_ms
 
 RESYNC_MS = 60_000
 TRACKED = ("message",)
 
-EventKind = Literal["aborted", "not-stopped", "notice"]
+EventKind = Literal["aborted", "not-stopped", "rejected", "not-rejected", "notice"]
 
 
 @dataclass(frozen=True)
 class WatchEvent:
-    """One line of ``watch`` output: an abort and its outcome, or a notice about the watch."""
+    """One line of ``watch`` output: an abort or a reject and its outcome, or a notice."""
 
     time: int
     kind: EventKind
     message: str
     target: AbortTarget | None = None
     outcome: AbortOutcome | None = None
+    answer: AnswerOutcome | None = None
 
 
 @dataclass
@@ -122,32 +132,43 @@ class Watchdog:
         self,
         db_path: str | os.PathLike[str],
         *,
-        abort_after_ms: int,
+        abort_after_ms: int | None,
+        reject_after_ms: int | None = None,
         busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
         settle_timeout_s: float = 10.0,
         resync_ms: int = RESYNC_MS,
         clock: Callable[[], int] = now_ms,
         detect_live: Callable[..., LiveStatus] = detect,
         abort: Callable[..., AbortOutcome] = abort_chain,
+        answer: Callable[..., AnswerOutcome] = answer_request,
+        signals: Signals | None = None,
     ) -> None:
+        if abort_after_ms is None and reject_after_ms is None:
+            raise ValueError("a watch needs abort_after_ms, reject_after_ms or both")
         self.path = Path(db_path)
         self.abort_after_ms = abort_after_ms
+        self.reject_after_ms = reject_after_ms
+        self.answer = answer
         self.settle_timeout_s = settle_timeout_s
         self.resync_ms = resync_ms
         self.clock = clock
         self.detect_live = detect_live
         self.abort = abort
+        self.signals = signals  # the servers' event streams: progress a row does not show yet
         self.store = open_store(self.path, busy_timeout_ms=busy_timeout_ms)
         self.store.require_v1()
         self.candidates = Candidates()
         self.directories: dict[str, str] = {}
         self._signature: Signature | None = None
         self._attempted: dict[str, int] = {}
+        self._answered: dict[str, int] = {}  # request id -> when a reject was last sent
         self._last_notice = ""
         self.polls = 0
         self.sql_polls = 0  # polls that had to read the database (for tests and the bench)
 
     def close(self) -> None:
+        if self.signals is not None:
+            self.signals.close()
         self.store.dispose()
 
     def poll(self) -> list[WatchEvent]:
@@ -176,16 +197,24 @@ class Watchdog:
         if not sessions:
             return self._notice(now, "")
         live = self.detect_live(self.path, {self.directories[s] for s in sessions if s in self.directories})
+        if self.signals is not None:
+            live = self.signals.merge(live)
         events = self._notice(now, _live_notice(live))
         busy = sorted(live.busy & sessions)
         if not busy:
             return events
         try:
             result = scan(self.store, session_ids=busy, quick=True, live=live, now=now,
-                          hung_after_ms=self.abort_after_ms)
+                          hung_after_ms=self.abort_after_ms)  # None: no hung verdicts (reject only)
         except SessionNotFound:  # deleted between two looks: the next poll knows
             return events
+        if self.reject_after_ms is not None:
+            events += self._reject_waiting(result, live, now, self.reject_after_ms)
+        if self.abort_after_ms is None:
+            return events
         for target in targets_in(result, live):
+            if self.signals is not None and self.signals.warming(target.port, target.directory):
+                continue  # its server's event stream may still show progress: look again next poll
             last = self._attempted.get(target.root)
             if last is not None and now - last < self.abort_after_ms:
                 continue
@@ -193,6 +222,22 @@ class Watchdog:
             outcome = self.abort(self.store, target, settle_timeout_s=self.settle_timeout_s)
             kind: EventKind = "aborted" if outcome.stopped else "not-stopped"
             events.append(WatchEvent(self.clock(), kind, outcome.detail, target, outcome))
+        return events
+
+    def _reject_waiting(self, result: ScanResult, live: LiveStatus, now: int, after_ms: int) -> list[WatchEvent]:
+        """Reject (never allow) what busy sessions have been asked for longer than ``after_ms``."""
+        events: list[WatchEvent] = []
+        for diag in result.sessions:
+            for pending in pending_of(diag, live):
+                if pending.since is None or now - pending.since < after_ms:
+                    continue
+                last = self._answered.get(pending.id)
+                if last is not None and now - last < after_ms:
+                    continue
+                self._answered[pending.id] = now
+                done = self.answer(self.store, pending, "reject", settle_timeout_s=self.settle_timeout_s)
+                kind: EventKind = "rejected" if done.settled else "not-rejected"
+                events.append(WatchEvent(self.clock(), kind, done.detail, answer=done))
         return events
 
     def _learn_directories(self) -> None:

@@ -28,6 +28,7 @@ from inspector.core.repair.operations import Prepared
 from ..format import one_line, plural
 from ..widgets import PlanView
 from ..widgets.plan_view import plan_summary
+from .confirm_answer import ANSWER_KEY_HINT
 from .confirm_base import ConfirmScreen
 
 ABORT_HEADING = "Abort through OpenCode: the running tool is killed"
@@ -104,6 +105,7 @@ class ConfirmRecovery(ConfirmScreen[Prepared]):
                 Content("Each change is journaled first; u undoes the last run."),
                 id="confirm-note",
             )
+            yield Static(Content.styled(ANSWER_KEY_HINT, "bold $warning"), id="confirm-hint")
             with Horizontal(id="confirm-buttons"):
                 yield Button(Content("Recover (y)"), variant="warning", id="confirm", compact=True)
                 yield Button(Content("Cancel (n)"), id="cancel", compact=True)
@@ -118,6 +120,7 @@ class ConfirmRecovery(ConfirmScreen[Prepared]):
         self.query_one(PlanView).show(plan, self.titles)
         self.query_one("#confirm-plan").display = not (plan.is_empty and not plan.refused and not plan.nothing_to_do)
         self.query_one("#confirm-note").display = not (plan.is_empty and self.aborts)  # an abort writes no row
+        self.query_one("#confirm-hint").display = any(s.hint == "reject-waiting" for s in plan.refused)
         force = self.query_one("#force", Checkbox)
         force.display = bool(plan.refused) or plan.forced
         if force.value != plan.forced:

@@ -17,6 +17,10 @@ from textual.widgets import Footer, Header, Static
 from inspector.core.diagnose.patterns import PATTERNS, VERDICTS, WARNINGS
 
 KEY_WIDTH = 16
+ID_WIDTH = 20
+KEYMAP_NOTE = ("Any key can be changed in $XDG_CONFIG_HOME/ocinspect/keymap.toml (default ~/.config/ocinspect/): "
+               "a [keymap] table of binding-id = \"keys\", e.g. recover-session = \"x\". "
+               "The theme is chosen in the command palette (ctrl+p, Theme) and kept.")
 
 RECOVERED = "This app recovered the session in this run; u undoes the last recovery."
 
@@ -37,12 +41,17 @@ def _table(rows: Iterable[tuple[str, str]], key_width: int = KEY_WIDTH) -> Table
     return table
 
 
-def key_rows(app: App[object], bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
-    return [
-        (key_names(app, b), b.tooltip or b.description)
-        for b in bindings
-        if isinstance(b, Binding)
-    ]
+def key_table(app: App[object], bindings: Iterable[BindingType]) -> Table:
+    """Key, what it does, and the binding id a keymap file names (dim, last)."""
+    table = Table.grid(padding=(0, 2), expand=True)
+    table.add_column(width=KEY_WIDTH, no_wrap=True, style="bold")
+    table.add_column(ratio=1)
+    table.add_column(width=ID_WIDTH, no_wrap=True, style="dim")
+    for binding in bindings:
+        if isinstance(binding, Binding):
+            table.add_row(Text(key_names(app, binding)), Text(binding.tooltip or binding.description),
+                          Text(binding.id or ""))
+    return table
 
 
 def verdict_rows() -> list[tuple[str, str]]:
@@ -88,7 +97,8 @@ class HelpScreen(Screen[None]):
             yield Static(Content("Keys"), classes="section-title")
             for title, bindings in self.groups:
                 yield Static(Content(title), classes="help-group")
-                yield Static(_table(key_rows(self.app, bindings)), classes="section")
+                yield Static(key_table(self.app, bindings), classes="section")
+            yield Static(Content(KEYMAP_NOTE), classes="section help-note")
             yield Static(Content("Verdicts"), classes="section-title")
             yield Static(_table(verdict_rows()), classes="section")
             yield Static(Content("Why a session is stuck, and what recovery does"), classes="section-title")

@@ -11,14 +11,17 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from inspector.core.diagnose.asked import status_words
 from inspector.core.diagnose.patterns import VERDICTS, describe, describe_warning
 from inspector.core.model import Diagnosis, ScanResult
+from inspector.core.repair.answer import waits
 from inspector.core.text import local_time
 
-from ..format import display_path, elapsed, one_line, plural, verdict_of
-from ..messages import RequestRecovery
+from ..format import asked_lines, display_path, elapsed, one_line, plural, verdict_of
+from ..messages import ContinueInOpenCode, RequestAnswer, RequestRecovery
 from ..state import AppState, app_state
 from ..widgets import PartCard, SessionLink
+from .timeline import TimelineScreen
 
 
 def _section(title: str) -> Static:
@@ -44,17 +47,29 @@ def head_content(diag: Diagnosis, result: ScanResult, recovered: frozenset[str],
     return Content("\n").join(lines)
 
 
-_VERDICT_STYLE = {"stale": "$warning", "live": "$success", "hung": "$error", "unknown": "$secondary",
+_VERDICT_STYLE = {"stale": "$warning", "live": "$success", "hung": "$error", "waiting": "$accent",
+                  "unknown": "$secondary",
                   "unfixable": "$error", "recovered": "$success"}
 
 
 def why_content(diag: Diagnosis, now: int) -> Content:
     lines: list[Content] = []
     hung = diag.verdict == "hung"
+    waiting = diag.verdict == "waiting"
     if hung:  # OpenCode did not crash: the crash-shaped pattern texts would mislead here
-        lines.append(Content.assemble(("● Hung in a live OpenCode", "bold"), "  ", one_line(diag.live_reason)))
+        kind = {"model-stalled": " (model stalled)", "retry-loop": " (retry loop)"}.get(diag.hang or "", "")
+        lines.append(Content.assemble((f"● Hung in a live OpenCode{kind}", "bold"), "  ", one_line(diag.live_reason)))
+    if waiting:
+        lines.append(Content.assemble(("● Waiting for your answer", "bold"), "  OpenCode asks a person and "
+                                      "does nothing until someone answers (not hung, not crashed):"))
+        lines += [Content.assemble(("  ▸ ", "bold $accent"), text) for text in asked_lines(diag, now)]
+        if not diag.waiting_on:
+            lines.append(Content.assemble("  ", one_line(diag.live_reason)))
+    if diag.opencode_status is not None and (hung or diag.opencode_status.type == "retry"):
+        lines.append(Content.assemble(("OpenCode status  ", "bold"),
+                                      one_line(status_words(diag.opencode_status, now))))
     for name in diag.patterns:
-        if hung and name != "subagent-chain":
+        if (hung or waiting) and name != "subagent-chain":
             continue
         pattern = describe(name)
         lines.append(Content.assemble(("● " + pattern.title, "bold"), "  ", pattern.why))
@@ -65,6 +80,10 @@ def why_content(diag: Diagnosis, now: int) -> Content:
 
 HUNG_REMEDY = ("Abort through OpenCode: the running tool is killed, and OpenCode itself closes the turns "
                "of the whole subagent chain. ocinspect writes no row (nothing behind a live server's back).")
+WAITING_REMEDY = ("answer it through OpenCode (reject, or allow once): OpenCode then finishes the turn "
+                  "itself. ocinspect never repairs a session that waits for a person.")
+
+
 def warnings_content(diag: Diagnosis) -> Content:
     """Risks of acting on the session, shown above the diagnosis so they are read first."""
     lines: list[Content] = []
@@ -79,12 +98,14 @@ def recovery_content(diag: Diagnosis, read_only: bool) -> Content:
     lines: list[Content] = []
     if diag.verdict == "hung":
         lines.append(Content.assemble(("Hung in a live OpenCode: ", "bold"), HUNG_REMEDY))
+    elif diag.verdict == "waiting":
+        lines.append(Content.assemble(("Waiting for your answer: ", "bold"), WAITING_REMEDY))
     else:
         for name in diag.patterns:
             pattern = describe(name)
             style = "bold" if pattern.fixable else "bold $error"
             lines.append(Content.assemble((pattern.title + ": ", style), pattern.repair))
-    if diag.repairable and diag.verdict != "hung":
+    if diag.repairable and diag.verdict not in ("hung", "waiting"):
         chain = " Its subagent chain is recovered with it, in the same transaction." if (
             diag.children or "subagent-chain" in diag.patterns) else ""
         lines.append(Content.assemble(
@@ -101,7 +122,7 @@ def recovery_content(diag: Diagnosis, read_only: bool) -> Content:
         lines.append(Content.styled("Opened read-only: recovery is disabled.", "$warning"))
     elif verdict == "hung":
         lines.append(Content.assemble("Press ", ("r", "bold"), " to abort it through OpenCode (the running tool is killed)."))
-    elif diag.repairable:
+    elif diag.repairable and verdict != "waiting":
         lines.append(Content.assemble("Press ", ("r", "bold"), " to see the exact plan and confirm."))
     return Content("\n").join(lines)
 
@@ -131,6 +152,12 @@ class SessionDetailScreen(Screen[None]):
                 tooltip="Return to the sessions list."),
         Binding("r", "recover_selected", "Recover", id="detail-recover",
                 tooltip="Recover this session (and its subagent chain) after a confirmation."),
+        Binding("t", "timeline", "Timeline", id="detail-timeline",
+                tooltip="The last turns' story up to where it stopped: prompts, tools, steps (enter opens a part)."),
+        Binding("o", "open_in_opencode", "OpenCode", id="detail-open-in-opencode",
+                tooltip="Quit ocinspect and continue this session in OpenCode, in its project directory."),
+        Binding("w", "answer_selected", "Answer", id="detail-answer",
+                tooltip="Answer this waiting session through OpenCode (reject, or allow once)."),
     ]
 
     def __init__(self, session_id: str) -> None:
@@ -157,8 +184,24 @@ class SessionDetailScreen(Screen[None]):
         self.watch(self.app, "recovered_ids", self._redraw)
         self.query_one("#detail").focus()
 
+    def action_timeline(self) -> None:
+        self.app.push_screen(TimelineScreen(self.session_id))
+
     def action_recover_selected(self) -> None:
         self.post_message(RequestRecovery((self.session_id,)))
+
+    def action_open_in_opencode(self) -> None:
+        self.post_message(ContinueInOpenCode(self.session_id))
+
+    def action_answer_selected(self) -> None:
+        self.post_message(RequestAnswer(self.session_id))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "answer_selected":  # offered on a waiting session only
+            result = self.state.scan_result
+            diag = result.get(self.session_id) if result is not None else None
+            return diag is not None and result is not None and waits(diag, result)
+        return True
 
     async def _redraw(self, _value: object = None) -> None:
         state = self.state
@@ -168,6 +211,7 @@ class SessionDetailScreen(Screen[None]):
         if key == self._shown:
             return
         self._shown = key
+        self.refresh_bindings()
         if diag is not None:
             self._last_seen = diag
         body = self.query_one("#detail", VerticalScroll)

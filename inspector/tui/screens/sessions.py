@@ -12,8 +12,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input
 
 from inspector.core.model import ScanResult
+from inspector.core.repair.answer import waits
 
-from ..messages import CancelScan, OpenSession, RequestRecovery, ToggleAllSessions
+from ..messages import CancelScan, ContinueInOpenCode, OpenSession, RequestAnswer, RequestRecovery, ToggleAllSessions
 from ..state import AppState, app_state
 from ..widgets import EmptyState, ScanProgress, SessionPreview, SessionTable, StatusLine, empty_state
 
@@ -23,11 +24,16 @@ class SessionsScreen(Screen[None]):
     everything it asks for is a posted message the app handles."""
 
     BINDING_GROUP_TITLE = "Sessions"
+    AUTO_FOCUS = "#sessions"  # Textual's "*" picked the hidden filter input once the list emptied: keys vanished
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "recover_selected", "Recover", id="recover-session",
                 tooltip="Recover the highlighted session (and its subagent chain) after a confirmation."),
+        Binding("o", "open_in_opencode", "OpenCode", id="open-in-opencode",
+                tooltip="Quit ocinspect and continue the highlighted session in OpenCode, in its project directory."),
         Binding("R", "recover_all", "Recover all", id="recover-all",
                 tooltip="Recover every stale session after a confirmation that lists each change."),
+        Binding("w", "answer_selected", "Answer", id="answer-waiting",
+                tooltip="Answer a waiting session through OpenCode (reject, or allow once), after a confirmation."),
         Binding("a", "toggle_all", "All/stuck", id="toggle-all-sessions",
                 tooltip="Switch between stuck sessions only and every session in the database."),
         Binding("slash", "filter", "Filter", key_display="/", id="filter",
@@ -107,6 +113,7 @@ class SessionsScreen(Screen[None]):
             empty.update(empty_state.nothing_stuck(state.config.db_path, filtered=bool(self.query_text.strip()),
                                                    show_all=state.show_all))
         self._update_preview(keep_height=state.refreshed)
+        self.refresh_bindings()
 
     def _update_preview(self, keep_height: bool = False) -> None:
         preview = self.query_one(SessionPreview)
@@ -131,6 +138,7 @@ class SessionsScreen(Screen[None]):
     @on(DataTable.RowHighlighted, "#sessions")
     def _highlighted(self) -> None:
         self._update_preview()
+        self.refresh_bindings()  # the answer key is offered on waiting sessions only
 
     @on(DataTable.RowSelected, "#sessions")
     def _selected(self, event: DataTable.RowSelected) -> None:
@@ -150,7 +158,19 @@ class SessionsScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back":
             return bool(self.query_one("#filter", Input).display or self.state.scanning)
+        if action == "answer_selected":
+            return self._selected_waits()
         return True
+
+    def _selected_waits(self) -> bool:
+        result, selected = self.state.scan_result, self.selected_session_id
+        diag = result.get(selected) if (result is not None and selected) else None
+        return diag is not None and result is not None and waits(diag, result)
+
+    def action_answer_selected(self) -> None:
+        session_id = self.selected_session_id
+        if session_id is not None:
+            self.post_message(RequestAnswer(session_id))
 
     def action_recover_selected(self) -> None:
         session_id = self.selected_session_id
@@ -158,6 +178,13 @@ class SessionsScreen(Screen[None]):
             self.notify("No session is selected.", severity="warning")
             return
         self.post_message(RequestRecovery((session_id,)))
+
+    def action_open_in_opencode(self) -> None:
+        session_id = self.selected_session_id
+        if session_id is None:
+            self.notify("No session is selected.", severity="warning")
+            return
+        self.post_message(ContinueInOpenCode(session_id))
 
     def action_recover_all(self) -> None:
         self.post_message(RequestRecovery(None))

@@ -10,7 +10,7 @@ from textual.widgets import Static
 from inspector.core.diagnose.patterns import describe
 from inspector.core.model import Diagnosis
 
-from ..format import display_path, one_line, part_headline, part_what, verdict_of
+from ..format import asked_lines, display_path, one_line, part_headline, part_what, verdict_of
 
 
 def preview_content(diag: Diagnosis | None, *, now: int, recovered: frozenset[str]) -> Content:
@@ -29,6 +29,13 @@ def preview_content(diag: Diagnosis | None, *, now: int, recovered: frozenset[st
     elif verdict == "hung":
         lines.append(Content.assemble(("Hung in a live OpenCode: ", "bold $error"), one_line(diag.live_reason)))
         lines.append(Content("Press r to abort it through OpenCode (the running tool is killed)."))
+    elif verdict == "waiting":
+        lines.append(Content.assemble(("Waiting for your answer in OpenCode: ", "bold $accent"),
+                                      "nothing happens until someone answers; not hung."))
+        asked = asked_lines(diag, now)
+        lines += [Content.assemble(("▸ ", "bold"), text) for text in asked[:2]]
+        if not asked:
+            lines.append(Content(one_line(diag.live_reason)))
     else:
         first = describe(diag.patterns[0])
         lines.append(Content.assemble((first.title + ": ", "bold"), first.why))

@@ -3,17 +3,19 @@
 Cells are ``rich.text.Text`` (a plain ``str`` cell would be parsed as markup by ``DataTable``).
 Column widths follow the widget's width, so 80 columns stay readable and wide terminals get an
 extra "last activity" column. Badge colours come from component classes styled in ``app.tcss``.
+Sorting (``s``/``S`` or a click on a header) sorts siblings and keeps each subagent session
+under the session that started it; ties keep the core's order, and the sort outlives refreshes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
-from textual import events
+from textual import events, on
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
@@ -25,6 +27,8 @@ from inspector.core.text import shorten
 from ..format import VERDICT_LABELS, elapsed, one_line, pattern_words, project_name, short_time, verdict_of
 
 WIDE = 110  # from this width on, the table also shows "last activity"
+DESCENDING_FIRST = frozenset({"parts", "stuck", "activity"})  # most / longest / newest first
+VERDICT_RANK = {"hung": 0, "stale": 1, "unknown": 2, "live": 3, "unfixable": 4, "recovered": 5, "ok": 6}
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,67 @@ def visible_rows(result: ScanResult, query: str = "") -> list[Row]:
     return [r for r in rows if r.diag.id in keep]
 
 
+@dataclass(frozen=True)
+class Sort:
+    """``column`` None: the core's tree order. ``descending`` is about the values as shown."""
+
+    column: str | None = None
+    descending: bool = False
+
+    @property
+    def arrow(self) -> str:
+        return "▼" if self.descending else "▲"
+
+
+SortKey = Callable[[Row], tuple[object, ...]]
+
+
+def sort_key(column: str, recovered: frozenset[str]) -> SortKey:
+    """What a column sorts by: what it shows (a duration by its length, "-" below any value)."""
+    keys: dict[str, SortKey] = {
+        "title": lambda r: (one_line(r.diag.session.title).casefold() or "(untitled)",),
+        "project": lambda r: (project_name(r.diag.session.directory).casefold(),),
+        "verdict": lambda r: (VERDICT_RANK.get(verdict_of(r.diag, recovered), len(VERDICT_RANK)),),
+        "patterns": lambda r: (bool(r.diag.is_stuck and r.diag.patterns),
+                               pattern_words(r.diag.patterns).casefold() if r.diag.is_stuck else ""),
+        "parts": lambda r: (len(r.diag.stuck_parts) if r.diag.is_stuck else -1,),
+        "stuck": lambda r: ((1, -r.diag.stuck_since) if r.diag.is_stuck and r.diag.stuck_since is not None
+                            else (0, 0)),
+        "activity": lambda r: (r.diag.last_activity or 0,),
+    }
+    return keys[column]
+
+
+def sort_rows(rows: list[Row], key: SortKey, descending: bool) -> list[Row]:
+    """Sort siblings (stable: ties keep the given order); children stay right under their parent."""
+    if not rows:
+        return []
+    top = min(r.depth for r in rows)
+    groups: list[list[Row]] = []
+    for row in rows:
+        if not groups or row.depth <= top:
+            groups.append([row])
+        else:
+            groups[-1].append(row)
+    groups.sort(key=lambda g: key(g[0]), reverse=descending)
+    return [row for group in groups for row in (group[0], *sort_rows(group[1:], key, descending))]
+
+
+def mark_sorted(columns: list[Column], sort: Sort) -> list[Column]:
+    """The sorted column's label gets its arrow; if it needs room, the title column gives it."""
+    if sort.column is None:
+        return columns
+    out = list(columns)
+    for index, column in enumerate(out):
+        if column.key == sort.column:
+            label = f"{column.label} {sort.arrow}"
+            grow = max(0, len(label) - column.width)
+            out[index] = replace(column, label=label, width=column.width + grow)
+            if grow and index and out[0].key == "title":
+                out[0] = replace(out[0], width=max(12, out[0].width - grow))
+    return out
+
+
 def layout(width: int, rows: Iterable[Row], *, badge: int = 9) -> list[Column]:
     """Column widths for a table ``width`` cells wide (each column adds 2 cells of padding)."""
     rows = list(rows)
@@ -94,6 +159,7 @@ class SessionTable(DataTable[Text]):
         "session-table--stale",
         "session-table--live",
         "session-table--hung",
+        "session-table--waiting",
         "session-table--unknown",
         "session-table--unfixable",
         "session-table--ok",
@@ -103,6 +169,11 @@ class SessionTable(DataTable[Text]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "Open", id="open-session",
                 tooltip="Open the highlighted session: its stuck tools and what recovery will do."),
+        Binding("s", "cycle_sort", "Sort", id="sort-column",
+                tooltip="Sort by the next column (a click on a header sorts by it); after the last, "
+                        "back to the scan's order."),
+        Binding("S", "reverse_sort", "Reverse sort", show=False, id="sort-reverse",
+                tooltip="Reverse the sort (a second click on the sorted header does the same)."),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -116,6 +187,40 @@ class SessionTable(DataTable[Text]):
         self._layout: list[Column] = []
         self._layout_width = 0
         self._cell_cache: dict[str, tuple[tuple[object, ...], list[Text]]] = {}
+        self._sort = Sort()
+
+    @property
+    def sorting(self) -> Sort:
+        return self._sort
+
+    def sort_by(self, column: str | None, descending: bool | None = None) -> None:
+        """Sort by ``column`` (None: the scan's order); ``descending`` None: the column's usual way."""
+        if descending is None:
+            descending = column in DESCENDING_FIRST
+        self._sort = Sort(column, descending)
+        if self._result is not None:
+            self._rebuild()
+
+    def action_cycle_sort(self) -> None:
+        keys = [c.key for c in self._layout] or ["title"]
+        current = self._sort.column
+        following = keys[keys.index(current) + 1] if current in keys and current != keys[-1] else None
+        self.sort_by(keys[0] if current is None else following)
+
+    def action_reverse_sort(self) -> None:
+        if self._sort.column is None:
+            self.sort_by(self._layout[0].key if self._layout else "title", descending=True)
+        else:
+            self.sort_by(self._sort.column, not self._sort.descending)
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        column = str(event.column_key.value)
+        if column == self._sort.column:
+            self.action_reverse_sort()
+        else:
+            self.sort_by(column)
 
     @property
     def rows_shown(self) -> list[Row]:
@@ -145,8 +250,10 @@ class SessionTable(DataTable[Text]):
         selected = self.selected_id
         old_index = self.cursor_row
         rows = visible_rows(self._result, self._query) if self._result else []
+        if self._sort.column is not None:
+            rows = sort_rows(rows, sort_key(self._sort.column, self._recovered), self._sort.descending)
         width = self.size.width or 80
-        columns = layout(width, rows, badge=self._badge_width(rows))
+        columns = mark_sorted(layout(width, rows, badge=self._badge_width(rows)), self._sort)
         if keep_layout and columns != self._layout and self._still_fits(width, rows):
             columns = self._layout
         cells = [self._cached_cells(row, columns) for row in rows]
@@ -263,6 +370,17 @@ class SessionTable(DataTable[Text]):
     def notify_style_update(self) -> None:
         self._cell_cache.clear()  # badge colours come from component classes (the theme)
         super().notify_style_update()
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, _theme: object) -> None:
+        """The cells hold their badge styles: a new theme builds them again, in its colours."""
+        self._cell_cache.clear()
+        if self._result is not None:
+            self.clear(columns=True)
+            self._layout = []
+            self._rebuild()
 
     def _cells(self, row: Row, columns: list[Column]) -> list[Text]:
         diag = row.diag

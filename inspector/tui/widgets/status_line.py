@@ -38,7 +38,7 @@ def status_content(config: AppConfig, result: ScanResult | None, *, deep_running
     if result.total_sessions:
         parts.append(f" of {plural(result.total_sessions, 'session')}")
     if stuck:
-        detail = ", ".join(f"{verdicts[v]} {v}" for v in ("stale", "hung", "live", "unknown", "unfixable") if verdicts[v])
+        detail = ", ".join(f"{verdicts[v]} {v}" for v in ("stale", "hung", "waiting", "live", "unknown", "unfixable") if verdicts[v])
         parts.append(f" ({detail})")
     if deep_running:
         parts += [" · ", ("quick scan; deep scan running…", "italic")]

@@ -1,0 +1,177 @@
+"""Follow OpenCode's event stream: when did each busy session last make progress?
+
+A streaming reply writes no row until it ends (measured on 1.18.33: the text part's
+``time_updated`` stays at the step's start); its text reaches clients as events on
+``GET /event``. Watch mode and the TUI keep one subscription per server and directory (OpenCode
+routes ``/event`` to the instance of one directory), each in a daemon thread:
+
+- **bounded**: it keeps only the newest progress time per session (at most ``MAX_SESSIONS``);
+  a dropped stream is reopened with exponential backoff (``BACKOFF_S`` … ``BACKOFF_MAX_S``);
+- **O(events)**: one JSON parse per event (``client.events``), a dict write for those that count.
+
+What counts as progress (1.18.33's event names; a release that sends none simply adds nothing):
+``message.part.delta`` and ``session.next.{text,reasoning,tool.input}.delta`` with a non-empty
+delta, ``session.next.tool.progress``, and ``message.part.updated`` of a tool part or of a
+text/reasoning part that holds text. Not: an updated ``step-start``/``step-finish`` or an empty
+text part — exactly what a stalled model stream writes at every restart. Both the plain shape
+(``{"type", "properties"}``) and ``/global/event``'s (``{"directory", "payload"}``) are read.
+
+The one-shot ``scan`` does not subscribe: rows and ``/session/status`` decide there.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from inspector.core.model import LiveStatus
+from inspector.core.text import now_ms
+
+BACKOFF_S = 0.5
+BACKOFF_MAX_S = 30.0
+READ_TIMEOUT_S = 60.0  # a stream silent this long is reopened (OpenCode sends heartbeats)
+MAX_SESSIONS = 10_000
+# A stream just asked for has not shown anything yet: a session that looks hung is not stopped
+# on the strength of rows alone until its server's stream had this long to show progress.
+WARMUP_S = 5.0
+_DELTAS = ("message.part.delta", "session.next.text.delta", "session.next.reasoning.delta",
+           "session.next.tool.input.delta")
+_TEXT = ("text", "reasoning")
+
+
+def progress_of(event: Any) -> str | None:
+    """The session an event shows progress for, or None (not progress, or not an event)."""
+    if not isinstance(event, dict):
+        return None
+    if isinstance(event.get("payload"), dict):  # /global/event wraps each event
+        event = event["payload"]
+    kind = event.get("type")
+    body = event.get("properties")
+    if not isinstance(body, dict):
+        body = event.get("data")
+    if not isinstance(kind, str) or not isinstance(body, dict):
+        return None
+    found = body.get("part")
+    part: dict[str, Any] = found if isinstance(found, dict) else {}
+    session = body.get("sessionID") or part.get("sessionID")
+    if not isinstance(session, str) or not session:
+        return None
+    if kind in _DELTAS:
+        delta = body.get("delta")
+        return session if isinstance(delta, str) and delta else None
+    if kind == "session.next.tool.progress":
+        return session
+    if kind == "message.part.updated":
+        if part.get("type") == "tool":
+            return session
+        text = part.get("text")
+        if part.get("type") in _TEXT and isinstance(text, str) and text:
+            return session
+    return None
+
+
+class Signals:
+    """Event subscriptions of one watch (the CLI's ``watch``, the TUI's watch mode).
+
+    :meth:`merge` opens a subscription for every server and directory a liveness answer names
+    (and closes those it no longer names), and returns that answer with ``progress`` filled in.
+    """
+
+    def __init__(self, *, clock: Callable[[], int] = now_ms, backoff_s: float = BACKOFF_S,
+                 backoff_max_s: float = BACKOFF_MAX_S, read_timeout_s: float = READ_TIMEOUT_S,
+                 max_sessions: int = MAX_SESSIONS, warmup_s: float = WARMUP_S) -> None:
+        self.clock = clock
+        self.backoff_s = backoff_s
+        self.backoff_max_s = backoff_max_s
+        self.read_timeout_s = read_timeout_s
+        self.max_sessions = max_sessions
+        self.warmup_s = warmup_s
+        self._opened: dict[tuple[int, str], float] = {}  # when each stream was asked for (monotonic)
+        self._newest: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._streams: dict[tuple[int, str], threading.Event] = {}
+        self.connects = 0  # streams opened (for tests and the bench)
+        self.events_seen = 0
+
+    # the shared state ------------------------------------------------------------------
+    def record(self, session_id: str, when: int | None = None) -> None:
+        with self._lock:
+            self._newest.pop(session_id, None)  # re-insert: dict order is "least recently moved first"
+            self._newest[session_id] = self.clock() if when is None else when
+            while len(self._newest) > self.max_sessions:
+                self._newest.pop(next(iter(self._newest)))
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._newest)
+
+    def merge(self, live: LiveStatus) -> LiveStatus:
+        """``live`` with the newest progress of its busy sessions; follows its servers."""
+        self.follow({(port, directory) for directory, port in live.servers})
+        seen = self.snapshot()
+        progress = tuple(sorted((sid, seen[sid]) for sid in live.busy if sid in seen))
+        return replace(live, progress=progress) if progress != live.progress else live
+
+    # subscriptions ---------------------------------------------------------------------
+    def follow(self, wanted: set[tuple[int, str]] | frozenset[tuple[int, str]]) -> None:
+        """Exactly one stream for each (port, directory) in ``wanted``."""
+        for key in list(self._streams):
+            if key not in wanted:
+                self._streams.pop(key).set()
+                self._opened.pop(key, None)
+        for key in sorted(wanted - set(self._streams)):
+            stop = threading.Event()
+            self._streams[key] = stop
+            self._opened[key] = time.monotonic()
+            threading.Thread(target=self._run, args=(key, stop), daemon=True,
+                             name=f"ocinspect-events-{key[0]}").start()
+
+    def warming(self, port: int | None, directory: str) -> bool:
+        """The stream of ``port``/``directory`` was asked for less than ``warmup_s`` ago: it may
+        not have shown the progress there is yet. False for a stream never asked for (nothing
+        to wait for), and after the warm-up whether or not the server sends events (a release
+        without ``/event`` must not block a watch)."""
+        opened = self._opened.get((port, directory)) if port is not None else None
+        return opened is not None and time.monotonic() - opened < self.warmup_s
+
+    @property
+    def following(self) -> set[tuple[int, str]]:
+        return set(self._streams)
+
+    def close(self) -> None:
+        """Stop every stream (each thread ends at its next event or read timeout)."""
+        for stop in self._streams.values():
+            stop.set()
+        self._streams.clear()
+        self._opened.clear()
+
+    def _run(self, key: tuple[int, str], stop: threading.Event) -> None:
+        from inspector.core.opencode.client import ServerClient, ServerError
+
+        port, directory = key
+        delay = self.backoff_s
+        while not stop.is_set():
+            try:
+                self.connects += 1
+                stream = ServerClient(port).events(directory=directory, read_timeout=self.read_timeout_s)
+                try:
+                    for item in stream:
+                        if stop.is_set():
+                            break
+                        self.events_seen += 1
+                        delay = self.backoff_s  # it answers: the next drop starts the backoff over
+                        session = progress_of(item.data)
+                        if session is not None:
+                            self.record(session)
+                finally:
+                    close = getattr(stream, "close", None)
+                    if close is not None:
+                        close()
+            except (ServerError, ValueError, OSError):
+                pass
+            stop.wait(delay)
+            delay = min(self.backoff_max_s, delay * 2)
+

@@ -1,0 +1,152 @@
+"""What a person keeps between runs: the theme (saved by the app) and a keymap (written by hand).
+
+Both files live in ``$XDG_CONFIG_HOME/ocinspect/`` (default ``~/.config/ocinspect/``):
+``settings.toml`` holds ``theme = "nord"`` and is rewritten when the theme is changed in the
+command palette; ``keymap.toml`` holds a ``[keymap]`` table of ``binding-id = "keys"`` and is only
+read. A missing file is normal; a bad one is described in ``problems`` and ignored, never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from textual.binding import Binding, BindingType
+from textual.keys import key_to_character
+from textual.theme import BUILTIN_THEMES
+
+SETTINGS_FILE = "settings.toml"
+KEYMAP_FILE = "keymap.toml"
+DEFAULT_THEME = "textual-dark"
+# modifiers, then one character or a key name (Textual's: "enter", "f5", "question_mark", ...)
+_KEY = re.compile(r"^((ctrl|shift|alt|meta|super|hyper)\+)*([^\s,+]|[a-z][a-z0-9_]*)$")
+
+
+Groups = Sequence[tuple[str, Sequence[BindingType]]]  # (where the keys work, its bindings), "Anywhere" last
+
+
+class UnknownTheme(ValueError):
+    """A theme name Textual does not ship; the message lists the ones it does."""
+
+
+def config_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """``$XDG_CONFIG_HOME/ocinspect`` (a relative value is ignored, as the XDG spec says)."""
+    base = environ.get("XDG_CONFIG_HOME", "")
+    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".config"
+    return root / "ocinspect"
+
+
+def theme_names() -> list[str]:
+    return list(BUILTIN_THEMES)
+
+
+def check_theme(name: str) -> str:
+    if name not in BUILTIN_THEMES:
+        raise UnknownTheme(f"unknown theme {name!r} (themes: {', '.join(theme_names())})")
+    return name
+
+
+@dataclass(frozen=True)
+class UserSettings:
+    """What was read; ``problems`` are one-line sentences for a notification."""
+
+    theme: str | None = None
+    keymap: Mapping[str, str] = field(default_factory=dict)
+    problems: tuple[str, ...] = ()
+
+
+def _read_toml(path: Path, problems: list[str]) -> dict[str, object] | None:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(f"{path.name}: cannot be read ({getattr(exc, 'strerror', None) or exc}); ignored.")
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(f"{path.name}: not valid TOML ({exc}); ignored.")
+    return None
+
+
+def _theme(directory: Path, problems: list[str]) -> str | None:
+    data = _read_toml(directory / SETTINGS_FILE, problems)
+    if data is None or "theme" not in data:
+        return None
+    theme = data["theme"]
+    if not isinstance(theme, str) or theme not in BUILTIN_THEMES:
+        problems.append(f"{SETTINGS_FILE}: unknown theme {theme!r}; using {DEFAULT_THEME}.")
+        return None
+    return theme
+
+
+def _canonical(key: str) -> str:
+    return key_to_character(key) or key  # "question_mark" and "?" are one key
+
+
+def _clashes(keymap: dict[str, str], groups: Groups, problems: list[str]) -> None:
+    """Drop keymap entries that give a key another binding of the same screen (or app) uses:
+    Textual would silently take the key away from that binding."""
+    *screens, (_, anywhere) = groups
+    for title, bindings in [*screens, ("Anywhere", [])]:
+        owners: dict[str, list[str]] = {}
+        for binding in (*bindings, *anywhere):
+            if isinstance(binding, Binding) and binding.id:
+                for key in keymap.get(binding.id, binding.key).split(","):
+                    owners.setdefault(_canonical(key.strip()), []).append(binding.id)
+        for key, ids in owners.items():
+            mine = [i for i in ids if i in keymap]
+            if len(set(ids)) > 1 and mine:
+                for binding_id in mine:
+                    others = ", ".join(sorted(set(ids) - {binding_id}))
+                    problems.append(f"{KEYMAP_FILE}: {binding_id} = {keymap.pop(binding_id)!r}: {key!r} "
+                                    f"is already {others}'s key ({title}); ignored.")
+
+
+def parse_keymap(data: Mapping[str, object], groups: Groups, problems: list[str]) -> dict[str, str]:
+    """The ``[keymap]`` table, keeping only known ids bound to well-formed keys that clash with none."""
+    known_ids = {b.id for _, bindings in groups for b in bindings if isinstance(b, Binding) and b.id}
+    table = data.get("keymap")
+    if not isinstance(table, dict):
+        problems.append(f"{KEYMAP_FILE}: no [keymap] table (write: [keymap] then binding-id = \"keys\"); ignored.")
+        return {}
+    keymap: dict[str, str] = {}
+    unknown: list[str] = []
+    for binding_id, value in table.items():
+        if binding_id not in known_ids:
+            unknown.append(binding_id)
+            continue
+        keys = [k.strip() for k in value.split(",")] if isinstance(value, str) else []
+        bad = [k for k in keys if not _KEY.match(k)]
+        if not keys or bad:
+            problems.append(f"{KEYMAP_FILE}: {binding_id} = {value!r} is not a key list "
+                            "(e.g. \"ctrl+r\" or \"x,f2\"); ignored.")
+            continue
+        keymap[binding_id] = ",".join(keys)
+    if unknown:
+        problems.append(f"{KEYMAP_FILE}: unknown binding id {', '.join(map(repr, unknown))} "
+                        "(the ids are in the help, ?); ignored.")
+    _clashes(keymap, groups, problems)
+    return keymap
+
+
+def load(directory: Path, groups: Groups) -> UserSettings:
+    problems: list[str] = []
+    theme = _theme(directory, problems)
+    data = _read_toml(directory / KEYMAP_FILE, problems)
+    keymap = parse_keymap(data, groups, problems) if data is not None else {}
+    return UserSettings(theme=theme, keymap=keymap, problems=tuple(problems))
+
+
+def save_theme(directory: Path, theme: str) -> Path:
+    """Write ``settings.toml`` whole (written only by the app), atomically; raises ``OSError``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / SETTINGS_FILE
+    partial = path.with_name(f".{SETTINGS_FILE}.{os.getpid()}")
+    partial.write_text("# Written by ocinspect when the theme is changed (command palette: Theme).\n"
+                       f"theme = {json.dumps(check_theme(theme))}\n", encoding="utf-8")
+    os.replace(partial, path)
+    return path

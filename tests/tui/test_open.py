@@ -1,0 +1,90 @@
+"""Issue 20 §2 in the TUI: ``o`` quits and hands the session to OpenCode (the CLI execs it)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from inspector.core.model import LiveStatus
+from inspector.tui.screens import SessionDetailScreen, SessionsScreen
+
+from .conftest import BASH, SIZE, app_for, notifications, press, settle
+
+
+@pytest.fixture
+def on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An executable ``opencode`` on PATH (never run here: the app only returns the command)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "opencode").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "opencode").chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    return bin_dir
+
+
+def point_at(db: Path, directory: Path) -> None:
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE session SET directory = ?", (str(directory),))
+
+
+async def test_o_exits_with_the_opencode_command(fixture_copy, tmp_path: Path, on_path: Path) -> None:
+    db = fixture_copy("stuck-bash")
+    project = tmp_path / "webapp"
+    project.mkdir()
+    point_at(db, project)
+    app = app_for(db, opencode_db=db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, SessionsScreen)
+        await pilot.press("o")
+        await pilot.pause()
+    launch = app.return_value
+    assert launch is not None
+    assert launch.argv == ("opencode", str(project), "--session", BASH)
+    assert launch.cwd == str(project)
+    assert launch.env == (("OPENCODE_DB", str(db.resolve())),)
+
+
+async def test_o_in_the_detail_attaches_to_a_live_server(fixture_copy, tmp_path: Path, on_path: Path) -> None:
+    db = fixture_copy("stuck-bash")
+    project = tmp_path / "webapp"
+    project.mkdir()
+    point_at(db, project)
+    live = LiveStatus(running=True, servers=((str(project), 4123),), versions=((4123, "1.18.33"),))
+    app = app_for(db, live=live)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter")
+        assert isinstance(app.screen, SessionDetailScreen)
+        await pilot.press("o")
+        await pilot.pause()
+    assert app.return_value is not None
+    assert app.return_value.argv == ("opencode", "attach", "http://127.0.0.1:4123", "--session", BASH)
+
+
+async def test_o_says_why_when_the_directory_is_gone(fixture_copy, on_path: Path) -> None:
+    db = fixture_copy("stuck-bash")  # its directory, /home/dev/src/webapp, does not exist here
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "o")
+        assert isinstance(app.screen, SessionsScreen)  # still running
+        assert any("no longer exists" in n for n in notifications(app))
+    assert app.return_value is None
+
+
+async def test_o_says_when_opencode_is_not_installed(fixture_copy, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    db = fixture_copy("stuck-bash")
+    project = tmp_path / "webapp"
+    project.mkdir()
+    point_at(db, project)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "o")
+        assert any("opencode is not on PATH" in n for n in notifications(app))
+    assert app.return_value is None

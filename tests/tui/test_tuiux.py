@@ -1,0 +1,424 @@
+"""What people expect of a TUI: a saved theme, a keymap file, the mouse everywhere, sortable columns.
+
+Real app, real databases; the settings directory is the test's own ``$XDG_CONFIG_HOME``
+(``tui_cwd`` in conftest), so nothing here can read or write the user's files.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from textual.widgets._footer import FooterKey
+
+from inspector.tui import settings
+from inspector.tui.app import binding_ids
+from inspector.tui.screens import ConfirmRecovery, ConfirmUndo, HelpScreen, SessionDetailScreen, SessionsScreen
+from inspector.tui.widgets import SessionLink, SessionTable
+from inspector.tui.widgets.session_table import Row, sort_key, sort_rows
+
+from .conftest import NOW, SIZE, TASK_CHILD, TASK_PARENT, app_for, dump, notifications, press, screen_text, settle
+
+
+def listed(app) -> list[str]:
+    return [row.diag.id for row in app.screen.query_one(SessionTable).rows_shown]
+
+
+def header(app) -> str:
+    return screen_text(app).splitlines()[2]  # title bar, status line, then the table's header
+
+
+def column_x(table: SessionTable, key: str) -> int:
+    """An x offset inside the header cell of column ``key``."""
+    x = 0
+    for column in table.ordered_columns:
+        if column.key.value == key:
+            return x + 1
+        x += column.get_render_width(table)
+    raise KeyError(key)
+
+
+@pytest.fixture
+def config_home(tui_cwd: Path) -> Path:
+    directory = settings.config_dir()
+    assert directory == tui_cwd / "config" / "ocinspect"  # the fixture's, never the user's
+    directory.mkdir(parents=True)
+    return directory
+
+
+# sorting ---------------------------------------------------------------------------------
+
+
+async def test_s_cycles_the_sort_column_and_shift_s_reverses(demo) -> None:
+    db, ids = demo
+    app = app_for(db, demo=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(SessionTable)
+        scan_order = listed(app)
+        await press(pilot, "s")
+        assert table.sorting.column == "title" and "Session ▲" in header(app)
+        titles = [r.diag.session.title.casefold() for r in table.rows_shown if r.depth == 0]
+        assert titles == sorted(titles)
+        await press(pilot, "S")
+        assert "Session ▼" in header(app)
+        assert [r.diag.session.title.casefold() for r in table.rows_shown if r.depth == 0] == sorted(titles, reverse=True)
+        await press(pilot, "s", "s")  # project, then verdict: most urgent first
+        assert table.sorting.column == "verdict" and "Verdict ▲" in header(app)
+        verdicts = [r.diag.verdict for r in table.rows_shown]
+        assert verdicts[-1] == "unfixable" and listed(app)[-1] == ids.ignores_prompts
+        for _ in range(4):  # pattern, parts, stuck for, then back to the scan's order
+            await press(pilot, "s")
+        assert table.sorting.column is None and "▲" not in header(app) and "▼" not in header(app)
+        assert listed(app) == scan_order
+
+
+async def test_stuck_for_sorts_longest_first_and_children_stay_under_their_parent(demo) -> None:
+    db, ids = demo
+    app = app_for(db, demo=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(SessionTable)
+        table.sort_by("stuck")
+        await settle(pilot)
+        assert "Stuck for ▼" in header(app)
+        rows = table.rows_shown
+        since = [r.diag.stuck_since for r in rows if r.depth == 0]
+        known = [t for t in since if t is not None]
+        assert known and since[:len(known)] == sorted(known)  # oldest stuck_since first: stuck the longest
+        assert set(since[len(known):]) <= {None}  # "-" last
+        order = listed(app)
+        assert order.index(ids.subagent_child) == order.index(ids.subagent_parent) + 1
+
+
+def test_sort_is_stable_and_keeps_the_tree(demo) -> None:
+    """Rows with equal keys keep the given order, both ways; a child moves with its parent."""
+    from inspector.core.db.store import open_store
+    from inspector.core.diagnose.scan import depth_of, scan
+    from inspector.core.opencode.live import OFFLINE
+
+    db, ids = demo
+    result = scan(open_store(db), live=OFFLINE, now=NOW)
+    rows = [Row(d, depth_of(d, result)) for d in result.sessions]
+    by_verdict = sort_key("verdict", frozenset())
+    for descending in (False, True):
+        ordered = sort_rows(rows, by_verdict, descending)
+        assert sorted(r.diag.id for r in ordered) == sorted(r.diag.id for r in rows)
+        stale = [r.diag.id for r in ordered if r.diag.verdict == "stale" and r.depth == 0]
+        assert stale == [r.diag.id for r in rows if r.diag.verdict == "stale" and r.depth == 0]
+        ordered_ids = [r.diag.id for r in ordered]
+        assert ordered_ids.index(ids.subagent_child) == ordered_ids.index(ids.subagent_parent) + 1
+
+
+async def test_clicking_a_header_sorts_and_a_second_click_reverses(demo) -> None:
+    db, _ = demo
+    app = app_for(db, demo=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(SessionTable)
+        project_x = column_x(table, "project")
+        await pilot.click(SessionTable, offset=(project_x, 0))
+        await settle(pilot)
+        assert table.sorting.column == "project" and not table.sorting.descending
+        projects = [r.diag.session.directory.rsplit("/", 1)[-1].casefold() for r in table.rows_shown if r.depth == 0]
+        assert projects == sorted(projects)
+        await pilot.click(SessionTable, offset=(project_x, 0))
+        await settle(pilot)
+        assert table.sorting.column == "project" and table.sorting.descending
+        assert "Project ▼" in header(app)
+
+
+async def test_the_sort_survives_a_watch_mode_refresh(fixture_copy) -> None:
+    db = fixture_copy("stuck-two")
+    app = app_for(db, watch_interval=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(SessionTable)
+        await press(pilot, "s", "S")  # title, descending
+        before = listed(app)
+        titles = [r.diag.session.title for r in table.rows_shown]
+        conn = sqlite3.connect(db)
+        conn.execute("UPDATE session SET title = 'aaa first by name', time_updated = time_updated + 1 WHERE id = ?",
+                     (before[0],))
+        conn.commit()
+        conn.close()
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if table.rows_shown[-1].diag.session.title == "aaa first by name":
+                break
+        assert table.sorting.column == "title" and table.sorting.descending
+        assert listed(app) == [*before[1:], before[0]], titles
+        assert "Session ▼" in header(app)
+
+
+# theme -------------------------------------------------------------------------------------
+
+
+async def test_the_theme_chosen_is_saved_and_comes_back(demo, config_home: Path) -> None:
+    db, _ = demo
+    app = app_for(db, demo=True, settings_dir=config_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.theme == settings.DEFAULT_THEME
+        assert not (config_home / settings.SETTINGS_FILE).exists()  # nothing written before a choice
+        app.theme = "nord"  # what the command palette's "Change theme" does
+        await settle(pilot)
+    assert 'theme = "nord"' in (config_home / settings.SETTINGS_FILE).read_text()
+    again = app_for(db, demo=True, settings_dir=config_home)
+    async with again.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert again.theme == "nord"
+    override = app_for(db, demo=True, settings_dir=config_home, theme="dracula")  # --theme: this run only
+    async with override.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert override.theme == "dracula"
+    assert 'theme = "nord"' in (config_home / settings.SETTINGS_FILE).read_text()
+
+
+async def test_the_command_palette_changes_and_saves_the_theme(demo, config_home: Path) -> None:
+    db, _ = demo
+    app = app_for(db, demo=True, settings_dir=config_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "ctrl+p")
+        await pilot.press(*"theme")
+        await settle(pilot)
+        await press(pilot, "enter")  # "Theme": the list of themes
+        await pilot.press(*"gruvbox")
+        await settle(pilot)
+        await press(pilot, "enter")
+        assert app.theme == "gruvbox"
+    assert 'theme = "gruvbox"' in (config_home / settings.SETTINGS_FILE).read_text()
+
+
+async def test_a_theme_change_recolours_the_badges(demo) -> None:
+    db, _ = demo
+    app = app_for(db, demo=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(SessionTable)
+        before = table.get_row_at(0)[2].style
+        app.theme = "textual-light"
+        await settle(pilot)
+        assert table.get_row_at(0)[2].style != before
+
+
+async def test_an_unknown_saved_theme_is_a_notification(demo, config_home: Path) -> None:
+    (config_home / settings.SETTINGS_FILE).write_text('theme = "no-such-theme"\n')
+    db, _ = demo
+    app = app_for(db, demo=True, settings_dir=config_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.theme == settings.DEFAULT_THEME
+        assert any("unknown theme 'no-such-theme'" in n for n in notifications(app))
+
+
+def test_an_unknown_theme_argument_is_refused() -> None:
+    with pytest.raises(settings.UnknownTheme, match="unknown theme 'neon'.*nord"):
+        app_for(Path("x.db"), theme="neon")
+
+
+async def test_the_theme_not_saved_is_said_not_a_crash(demo, tui_cwd: Path) -> None:
+    blocked = tui_cwd / "config-file"
+    blocked.write_text("a file where the directory should be")
+    db, _ = demo
+    app = app_for(db, demo=True, settings_dir=blocked / "ocinspect")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.theme = "nord"
+        await settle(pilot)
+        assert any("The theme is not saved" in n for n in notifications(app))
+
+
+# keymap ------------------------------------------------------------------------------------
+
+
+async def test_the_keymap_file_rebinds_keys(fixture_copy, config_home: Path) -> None:
+    (config_home / settings.KEYMAP_FILE).write_text('[keymap]\nrecover-session = "x"\nhelp = "f2"\n')
+    db = fixture_copy("stuck-bash")
+    app = app_for(db, settings_dir=config_home)
+    async with app.run_test(size=(100, 60)) as pilot:
+        await settle(pilot)
+        assert not notifications(app)
+        await press(pilot, "r")  # no longer bound
+        assert isinstance(app.screen, SessionsScreen)
+        await press(pilot, "x")
+        assert isinstance(app.screen, ConfirmRecovery)
+        await press(pilot, "escape", "f2")
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        assert "recover-session" in text  # the ids are in the help
+        line = next(row for row in text.splitlines() if "recover-session" in row)
+        assert line.split()[0] == "x", line  # the help shows the key the keymap gave
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    ("[keymap\nrecover-session = 'x'", "keymap.toml: not valid TOML"),
+    ("recover-session = 'x'\n", "no [keymap] table"),
+    ("[keymap]\nrecover-sesion = 'x'\n", "unknown binding id 'recover-sesion'"),
+    ("[keymap]\nrecover-session = 3\n", "recover-session = 3 is not a key list"),
+    ("[keymap]\nrecover-session = 'ctrl r'\n", "is not a key list"),
+    (b"\xff\xfe[keymap]", "keymap.toml: cannot be read"),
+])
+async def test_a_bad_keymap_file_is_a_notification_and_the_keys_stay(fixture_copy, config_home: Path,
+                                                                       content, said) -> None:
+    path = config_home / settings.KEYMAP_FILE
+    path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+    db = fixture_copy("stuck-bash")
+    app = app_for(db, settings_dir=config_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert any(said in n for n in notifications(app)), notifications(app)
+        await press(pilot, "r")
+        assert isinstance(app.screen, ConfirmRecovery)
+
+
+async def test_a_key_that_clashes_is_said_and_ignored(fixture_copy, config_home: Path) -> None:
+    """Textual would silently take ``r`` from recover-session; the entry is refused instead."""
+    (config_home / settings.KEYMAP_FILE).write_text('[keymap]\nrecover-all = "r"\nquit = "?"\nhelp = "x"\n')
+    db = fixture_copy("stuck-two")
+    app = app_for(db, settings_dir=config_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        said = notifications(app)
+        assert any("recover-all = 'r': 'r' is already recover-session's key (Sessions list)" in n for n in said), said
+        assert any("quit = '?'" in n for n in said) and not any("help = " in n for n in said), said
+        await press(pilot, "r")
+        assert isinstance(app.screen, ConfirmRecovery) and not app.screen.all_sessions
+        await press(pilot, "escape", "R")
+        assert isinstance(app.screen, ConfirmRecovery) and app.screen.all_sessions
+        await press(pilot, "escape", "x")
+        assert isinstance(app.screen, HelpScreen)
+
+
+def test_every_binding_has_a_unique_id() -> None:
+    app = app_for(Path("x.db"))
+    groups = app.all_binding_groups()
+    ids = binding_ids(groups)
+    count = sum(1 for _, bindings in groups for _ in bindings)
+    assert len(ids) == count and len(set(ids)) == len(ids)
+
+
+# the mouse ---------------------------------------------------------------------------------
+
+
+def footer_key(app, action: str) -> FooterKey:
+    return next(k for k in app.screen.query(FooterKey) if k.action == action)
+
+
+async def test_footer_keys_are_clickable(fixture_copy) -> None:
+    db = fixture_copy("stuck-two")
+    app = app_for(db)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.click(footer_key(app, "recover_all"))
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmRecovery) and app.screen.all_sessions
+        await pilot.click("#cancel")
+        await settle(pilot)
+        assert isinstance(app.screen, SessionsScreen)
+        await pilot.click(footer_key(app, "help"))
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.click(footer_key(app, "app.pop_screen"))
+        await settle(pilot)
+        assert isinstance(app.screen, SessionsScreen)
+        await pilot.click(footer_key(app, "cycle_sort"))
+        await settle(pilot)
+        assert app.screen.query_one(SessionTable).sorting.column == "title"
+
+
+async def test_cancel_and_undo_buttons_work_with_the_mouse(fixture_copy) -> None:
+    db = fixture_copy("stuck-bash")
+    before = dump(db)
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "r")
+        await pilot.click("#cancel")
+        await settle(pilot)
+        assert isinstance(app.screen, SessionsScreen) and dump(db) == before
+        await press(pilot, "r")
+        await pilot.click("#confirm")
+        await settle(pilot)
+        assert dump(db) != before
+        await press(pilot, "u")
+        assert isinstance(app.screen, ConfirmUndo)
+        await pilot.click("#cancel")
+        await settle(pilot)
+        assert isinstance(app.screen, SessionsScreen) and dump(db) != before
+        await press(pilot, "u")
+        assert isinstance(app.screen, ConfirmUndo), notifications(app)
+        await pilot.click("#confirm")
+        await settle(pilot)
+    assert dump(db) == before
+
+
+async def test_the_force_checkbox_is_clickable(fixture_copy) -> None:
+    from inspector.core.opencode.live import LiveStatus
+
+    db = fixture_copy("stuck-bash")
+    unsure = LiveStatus(running=None, detail="an opencode process is running that ocinspect cannot inspect")
+    app = app_for(db, live=unsure)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "r")
+        assert app.screen.query_one("#confirm").disabled
+        await pilot.click("#force")
+        await settle(pilot)
+        assert app.screen.plan.forced and not app.screen.query_one("#confirm").disabled
+
+
+async def test_subagent_links_in_the_detail_are_clickable(fixture_copy) -> None:
+    db = fixture_copy("stuck-task")
+    app = app_for(db)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        app.open_session(TASK_PARENT)
+        await settle(pilot)
+        link = next(w for w in app.screen.query(SessionLink) if w.session_id == TASK_CHILD)
+        app.screen.scroll_to_widget(link, animate=False)
+        await settle(pilot)
+        await pilot.click(link)
+        await settle(pilot)
+        assert isinstance(app.screen, SessionDetailScreen) and app.screen.session_id == TASK_CHILD
+        up = next(w for w in app.screen.query(SessionLink) if w.session_id == TASK_PARENT)
+        app.screen.scroll_to_widget(up, animate=False)
+        await settle(pilot)
+        await pilot.click(up)
+        await settle(pilot)
+        assert app.screen.session_id == TASK_PARENT
+        await pilot.click(footer_key(app, "app.pop_screen"))  # the footer's Back
+        await settle(pilot)
+        assert app.screen.session_id == TASK_CHILD
+
+
+def test_config_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert settings.config_dir({"XDG_CONFIG_HOME": str(tmp_path)}) == tmp_path / "ocinspect"
+    home = Path(os.environ["HOME"])
+    assert settings.config_dir({"XDG_CONFIG_HOME": "relative/ignored"}) == home / ".config" / "ocinspect"
+    assert settings.config_dir({}) == home / ".config" / "ocinspect"
+
+
+
+async def test_keys_still_work_after_the_last_stuck_session_left_the_list(fixture_copy) -> None:
+    """Once the list is empty, a closed dialog gave focus to the hidden filter input, which then
+    swallowed every key (u, q, ...): the sessions screen focuses its table instead."""
+    db = fixture_copy("stuck-bash")
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "r", "y", "u", "n")
+        await press(pilot, "u")
+        assert isinstance(app.screen, ConfirmUndo)
+
+
+def test_the_readme_lists_every_binding_id_with_its_keys() -> None:
+    """The keymap table in the README is the ids' documentation: a new key needs its row."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    app = app_for(Path("x.db"))
+    for _, bindings in app.all_binding_groups():
+        for binding in bindings:
+            assert f"| `{binding.id}` | " in readme and f"| `{binding.key}` |" in readme, binding.id
