@@ -102,7 +102,8 @@ def scan_resumed(
     keeping = _Keeping(store, tier, token, began, snapshot)
     result = scan(store, quick=quick, all_sessions=all_sessions, live=live, now=now, cancel=cancel,
                   progress=progress, hung_after_ms=hung_after_ms, snapshot=keeping, with_progress=with_progress)
-    keeping.save()
+    if not state.write_in_progress(token):  # else the writer may commit after this snapshot (state.py)
+        keeping.save()
     return result, Pass("full", reason)
 
 

@@ -17,7 +17,11 @@ Our own writes: ``undo`` restores before-images (rows that were stuck, at their 
 any watermark). Every ocinspect write calls :func:`note_write` before its first and after its
 last commit; it replaces the database's *write token* (``<key>.writes``, random). A state records
 the token read before its snapshot began and is used only while the token read inside the next
-snapshot is the same: a write that committed in between changed it at least once.
+snapshot is the same: a write that committed in between changed it at least once. The token
+written *before* a write names the writing process (``<random> <pid>``): a scan that reads it
+while that process lives keeps no state, since the writer may still commit after the scan's
+snapshot and then be killed before its closing token (which would leave the scan's token
+standing). Once that process is gone, all its commits precede any later snapshot.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from typing import Any, Literal
 from inspector import __version__
 from inspector.core.diagnose.tracker import Tail, Watermarks
 
-__all__ = ["FORMAT", "Saved", "Tier", "generation", "load", "note_write", "save", "state_dir"]
+__all__ = ["FORMAT", "Saved", "Tier", "generation", "key", "load", "note_write", "save", "state_dir",
+           "write_in_progress"]
 
 FORMAT = 1
 DIR_MODE = 0o700
@@ -67,12 +72,13 @@ def real_path(db: str | os.PathLike[str]) -> str:
     return os.path.realpath(os.fspath(db))
 
 
-def _key(db: str | os.PathLike[str]) -> str:
+def key(db: str | os.PathLike[str]) -> str:
+    """The name of ``db``'s files in :func:`state_dir` (``<key>.quick.json``, ``.deep.json``, ``.writes``)."""
     return hashlib.sha256(real_path(db).encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 def _file(db: str | os.PathLike[str], suffix: str) -> Path:
-    return state_dir() / f"{_key(db)}.{suffix}"
+    return state_dir() / f"{key(db)}.{suffix}"
 
 
 # -- the write token ---------------------------------------------------------------------------
@@ -84,15 +90,31 @@ def generation(db: str | os.PathLike[str]) -> str:
         return ""
 
 
-def note_write(db: str | os.PathLike[str]) -> None:
-    """An ocinspect write to ``db`` is about to start or has ended: every kept state of it is
-    stale from now on. If the token cannot be replaced, the states are removed instead."""
+def note_write(db: str | os.PathLike[str], *, writing: bool = False) -> None:
+    """An ocinspect write to ``db`` is about to start (``writing``: the token names this process)
+    or has ended: every kept state of it is stale from now on. If the token cannot be replaced,
+    the states are removed instead."""
+    token = os.urandom(16).hex() + (f" {os.getpid()}" if writing else "")
     try:
-        _write(_file(db, "writes"), os.urandom(16).hex(), durable=True)
+        _write(_file(db, "writes"), token, durable=True)
     except OSError:
         for tier in ("quick", "deep"):
             with contextlib.suppress(OSError):
                 _file(db, f"{tier}.json").unlink()
+
+
+def write_in_progress(token: str) -> bool:
+    """Does ``token`` (from :func:`generation`) name a writing process that still runs?"""
+    _, _, pid = token.partition(" ")
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):
+        return True  # it exists (another user's) or cannot be asked: assume it still writes
+    return True
 
 
 # -- states ----------------------------------------------------------------------------------

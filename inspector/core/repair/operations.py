@@ -256,7 +256,7 @@ def execute(
     copy = backup(request.database, request.backup_to) if request.backup_to else None
     aborted: tuple[AbortOutcome, ...] = ()
     answered: tuple[AnswerOutcome, ...] = ()
-    state.note_write(request.database)  # every kept scan state of the file is stale (state.py)
+    state.note_write(request.database, writing=True)  # every kept scan state of the file is stale (state.py)
     try:
         if prepared.aborts or prepared.answers:
             store = open_store(request.database, busy_timeout_ms=request.busy_timeout_ms)
@@ -338,7 +338,7 @@ def execute_undo(prepared: UndoPrepared) -> UndoResult:
     """Put the run's before-images back where rows still hold what the run wrote."""
     request = prepared.request
     # undo puts stuck rows back below every watermark: no kept scan state may be trusted after it
-    state.note_write(request.database)
+    state.note_write(request.database, writing=True)
     try:
         return recover.undo(request.database, prepared.run.run_id, journal_directory=request.journal_directory,
                             busy_timeout_ms=request.busy_timeout_ms, now=request.now)
