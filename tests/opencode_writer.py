@@ -8,6 +8,8 @@ rows with ``time_updated`` set and, when the file has OpenCode's sync log, the e
   (what OpenCode killed mid-tool leaves);
 - ``turn``: a new prompt and an assistant turn that finished, with a completed ``read``;
 - ``stuck``: a ``bash`` part left running inside the session's newest *finished* assistant turn;
+- ``compact``: the session marked compacting (``session.time_compacting``, as OpenCode before
+  1.18 set it) and a user message with a ``compaction`` part;
 - ``finish``: every unfinished assistant message of the session gets ``time.completed`` and its
   pending/running tool parts end ``error`` (OpenCode's own cleanup).
 
@@ -115,6 +117,18 @@ class Writer:
             "AND json_extract(data, '$.time.completed') IS NOT NULL ORDER BY time_created DESC, id DESC LIMIT 1",
             (sid,)).fetchone()
         self.running_bash(sid, mid)
+
+    def compact(self, sid: str) -> None:
+        t = self.tick()
+        self.conn.execute("UPDATE session SET time_compacting = ?, time_updated = ? WHERE id = ?", (t, t, sid))
+        cols = [c[1] for c in self.conn.execute("PRAGMA table_info(session)")]
+        row = dict(zip(cols, self.conn.execute("SELECT * FROM session WHERE id = ?", (sid,)).fetchone(), strict=True))
+        self.log(sid, "session.updated.1", {"sessionID": sid, "info": {
+            "id": sid, "title": row["title"], "directory": row["directory"],
+            "time": {"created": row["time_created"], "updated": t, "compacting": t}}})
+        user = self.message(sid, {"role": "user", "time": {"created": self.t}, "agent": "build",
+                                  "model": {"providerID": "fakeprov", "modelID": "fake"}})
+        self.part(sid, user, {"type": "compaction", "auto": True})
 
     def finish(self, sid: str) -> None:
         rows = self.conn.execute(

@@ -165,6 +165,34 @@ def test_new_crash_from_a_second_process_is_found_by_the_next_look(demo, quick: 
     assert {sid, ids.clean[1]} <= stuck(check(path, quick=quick, expect="incremental"))
 
 
+@TIERS
+def test_compaction_mark_set_and_ended(demo, quick: bool) -> None:
+    """The session table is not read again on a logged file (the kept compacting ids, the
+    sessions named by events or new rows); on an unlogged one it is: both see a new mark."""
+    path, ids = demo
+    assert ids.compaction in stuck(check(path, quick=quick, expect="full"))
+    opencode(path, "compact", ids.clean[0])
+    assert ids.clean[0] in stuck(check(path, quick=quick, expect="incremental"))
+    opencode(path, "finish", ids.compaction, LATER + 10_000)  # its summary finishes: the mark is over
+    assert ids.compaction not in stuck(check(path, quick=quick, expect="incremental"))
+
+
+@TIERS
+def test_sessions_deleted_and_added(demo, quick: bool) -> None:
+    path, ids = demo
+    check(path, quick=quick, expect="full")
+    sql(path, "DELETE FROM session WHERE id = ?", ids.compaction)  # OpenCode deletes a session and its rows
+    sql(path, "DELETE FROM message WHERE session_id = ?", ids.compaction)
+    sql(path, "DELETE FROM part WHERE session_id = ?", ids.compaction)
+    assert ids.compaction not in stuck(check(path, quick=quick, expect="incremental"))
+    project, directory = sql(path, "SELECT project_id, directory FROM session WHERE id = ?", ids.clean[0])[0]
+    sql(path, "INSERT INTO session (id, project_id, slug, directory, title, version, time_created, time_updated, "
+        "time_compacting) VALUES ('ses_0000000000ffnewsession00001', ?, 'new', ?, 'new', '1.18.10', ?, ?, ?)",
+        project, directory, LATER, LATER, LATER)
+    after = check(path, quick=quick, expect="incremental")
+    assert "ses_0000000000ffnewsession00001" in stuck(after)
+
+
 def test_new_stuck_part_in_a_finished_turn_is_found_by_the_deep_tier(demo) -> None:
     path, ids = demo
     sid = ids.clean[0]

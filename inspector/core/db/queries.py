@@ -269,17 +269,29 @@ def all_sessions(columns: list[str]) -> TextClause:
 
 # Sessions marked compacting with no finished summary since the mark: one statement for all of
 # them (the session table is small; the summaries are found through the session/time index).
-COMPACTING_SESSIONS = text(
-    """
+_COMPACTING_SESSIONS = """
     SELECT s.id, s.time_compacting FROM session s
-    WHERE s.time_compacting IS NOT NULL
+    WHERE s.time_compacting IS NOT NULL {where}
       AND NOT EXISTS (
         SELECT 1 FROM message m
         WHERE m.session_id = s.id AND m.time_created >= s.time_compacting AND json_valid(m.data)
           AND json_extract(m.data, '$.summary') = 1
           AND json_extract(m.data, '$.time.completed') IS NOT NULL)
     """
+COMPACTING_SESSIONS = text(_COMPACTING_SESSIONS.format(where=""))
+# The same for known sessions only (a resumed scan: the ones that can have changed), by primary key.
+COMPACTING_SESSIONS_BY_ID = text(_COMPACTING_SESSIONS.format(where="AND s.id IN :ids")).bindparams(
+    bindparam("ids", expanding=True)
 )
+
+# What a resumed scan keeps of the session table instead of reading it (issue 19): how many
+# rows (counted on the smallest index, not the table), the sessions appended, the releases.
+SESSION_COUNT = text("SELECT count(*) FROM session")
+SESSIONS_APPENDED = text("SELECT id FROM session WHERE rowid BETWEEN :lo AND :hi")
+DISTINCT_SESSION_VERSIONS = text("SELECT DISTINCT version FROM session WHERE version IS NOT NULL")
+VERSIONS_OF_SESSIONS = text(
+    "SELECT DISTINCT version FROM session WHERE id IN :ids AND version IS NOT NULL"
+).bindparams(bindparam("ids", expanding=True))
 
 PART_ROW = text("SELECT id, session_id, message_id, time_updated, data FROM part WHERE id IN :ids").bindparams(
     bindparam("ids", expanding=True)

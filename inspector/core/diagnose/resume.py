@@ -40,6 +40,7 @@ from inspector.core.diagnose.findings import (
     ignored_prompts,
     wrap_findings,
 )
+from inspector.core.diagnose.idwrap import affected_writer, loop_leftovers
 from inspector.core.diagnose.scan import InSnapshot, assemble, liveness_for, read_sessions, scan, sessions_at_risk
 from inspector.core.model import ScanResult
 from inspector.core.opencode.live import LiveStatus
@@ -114,6 +115,7 @@ class _Keeping:
         self.store, self.tier, self.token, self.began, self.inner = store, tier, token, began, inner
         self.marks: tracker.Watermarks | None = None
         self.found: Findings | None = None
+        self.table: SessionTable | None = None
 
     def begin(self, conn: Connection) -> None:
         self.marks = tracker.start(self.store, conn, _tables(conn))
@@ -122,26 +124,40 @@ class _Keeping:
 
     def end(self, conn: Connection, found: Findings) -> None:
         self.found = found
+        self.table = SessionTable(
+            int(conn.execute(q.SESSION_COUNT).scalar_one()),
+            frozenset(r[0] for r in conn.execute(q.DISTINCT_SESSION_VERSIONS))
+            if self.store.has_session_column("version") else frozenset(),
+        )
         if self.inner is not None:
             self.inner.end(conn, found)
 
     def save(self) -> None:
-        if self.marks is not None and self.found is not None:
-            _save(self.store, self.tier, self.marks, self.found, self.token, self.began)
+        if self.marks is not None and self.found is not None and self.table is not None:
+            _save(self.store, self.tier, self.marks, self.found, self.table, self.token, self.began)
+
+
+@dataclass(frozen=True)
+class SessionTable:
+    """What a resumed scan keeps of the session table: its row count and the releases in it."""
+
+    count: int
+    versions: frozenset[str]
 
 
 def _tables(conn: Connection) -> tuple[str, ...]:
     return TRACKED + (("event",) if tracker.has_event_log(conn) else ())
 
 
-def _save(store: Store, tier: state.Tier, marks: tracker.Watermarks, found: Findings, token: str,
-          full_at: float) -> None:
+def _save(store: Store, tier: state.Tier, marks: tracker.Watermarks, found: Findings, table: SessionTable,
+          token: str, full_at: float) -> None:
     """Keep the state of ``tier``; a deep pass also holds everything the quick tier keeps."""
     for kept in (("deep", "quick") if tier == "deep" else ("quick",)):
         state.save(state.Saved(
             tier=kept, path=state.real_path(store.path), marks=marks, messages=frozenset(found.messages),
             parts=frozenset(found.parts) if kept == "deep" else frozenset(),
             ignored=frozenset(found.ignored_prompts), token=token, full_at=full_at,
+            compacting=frozenset(found.compacting), versions=table.versions, sessions=table.count,
         ))
 
 
@@ -169,7 +185,7 @@ def _incremental(
         liveness = liveness_for(store.path) if live is None else None
         if snapshot is not None:
             snapshot.begin(conn)
-        found = _changes(store, conn, saved, current, quick=quick, now=now)
+        found, table = _changes(store, conn, saved, current, quick=quick, now=now)
         if cancel is not None and cancel.is_set():
             raise Cancelled()
         sessions, activity = read_sessions(store, conn, found.session_ids, all_sessions=all_sessions)
@@ -183,12 +199,12 @@ def _incremental(
         live = with_progress(live)
     result = assemble(store, found, sessions, activity, live, quick=quick, now=now, all_sessions=all_sessions,
                       at_risk=at_risk, hung_after_ms=hung_after_ms)
-    _save(store, saved.tier, current, found, token, saved.full_at)
+    _save(store, saved.tier, current, found, table, token, saved.full_at)
     return result
 
 
 def _changes(store: Store, conn: Connection, saved: state.Saved, current: tracker.Watermarks, *, quick: bool,
-             now: int) -> Findings:
+             now: int) -> tuple[Findings, SessionTable]:
     """The findings of a full pass of the tier, from the rows that can have changed."""
     before = saved.marks
     found = Findings()
@@ -208,10 +224,40 @@ def _changes(store: Store, conn: Connection, saved: state.Saved, current: tracke
         if span is not None:
             found.add_parts(conn.execute(q.STUCK_PARTS_RANGE, span))
         found.add_parts(tracker.by_ids(conn, q.STUCK_PARTS_BY_ID, saved.parts | log.parts))
-    found.compacting = compacting_sessions(store, conn)
+    table = _session_findings(store, conn, saved, current, found, touched, log, now)
     # only new rows (or logged writes) can change which prompt is a session's newest
-    found.ignored_prompts = ignored_prompts(conn, sorted(touched | saved.ignored))
-    wrap_findings(store, conn, found, None, now)
+    found.ignored_prompts |= ignored_prompts(conn, sorted(touched | saved.ignored))
     found.parts = infer_children(conn, found.parts)
     found.completed_messages = completed_messages(conn, found)
-    return found
+    return found, table
+
+
+def _session_findings(store: Store, conn: Connection, saved: state.Saved, current: tracker.Watermarks,
+                      found: Findings, touched: set[str], log: tracker.Logged, now: int) -> SessionTable:
+    """Compaction marks and the id-wrap writer, as a full pass finds them (``found``).
+
+    On a file with OpenCode 1.18's sync log, every session row OpenCode writes is appended
+    (``rowid`` after the tail) or named by an event, and a mark ends with a message of its
+    session: only those sessions and the ones marked before are asked again, by id, and the
+    releases are the kept set plus theirs. Rows deleted (the count is not the kept count plus
+    the appended rows) or no log: the whole (small) session table is read, as a full pass does."""
+    has_version = store.has_session_column("version")
+    span = tracker.appended(saved.marks, current, "session")
+    appended = {r.id for r in conn.execute(q.SESSIONS_APPENDED, span)} if span is not None else set()
+    count = int(conn.execute(q.SESSION_COUNT).scalar_one())
+    if "event" in current.tails and saved.sessions >= 0 and count == saved.sessions + len(appended):
+        asked = sorted(saved.compacting | touched | log.sessions | appended)
+        if store.has_session_column("time_compacting"):
+            found.compacting = {r.id: int(r.time_compacting)
+                                for r in tracker.by_ids(conn, q.COMPACTING_SESSIONS_BY_ID, asked)}
+        versions = saved.versions
+        if has_version:
+            versions |= {r[0] for r in tracker.by_ids(conn, q.VERSIONS_OF_SESSIONS, log.sessions | appended)}
+        found.wrap_writer = affected_writer(versions) if has_version else None
+        if found.wrap_writer:
+            found.ignored_prompts |= set(loop_leftovers(conn, now))
+        return SessionTable(count, frozenset(versions))
+    found.compacting = compacting_sessions(store, conn)
+    wrap_findings(store, conn, found, None, now)
+    versions = frozenset(r[0] for r in conn.execute(q.DISTINCT_SESSION_VERSIONS)) if has_version else frozenset()
+    return SessionTable(count, versions)

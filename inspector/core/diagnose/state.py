@@ -41,7 +41,7 @@ from inspector.core.diagnose.tracker import Tail, Watermarks
 __all__ = ["FORMAT", "Saved", "Tier", "generation", "key", "load", "note_write", "save", "state_dir",
            "write_in_progress"]
 
-FORMAT = 1
+FORMAT = 2  # 2: the session table's summary (compacting ids, releases, row count)
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 Tier = Literal["quick", "deep"]
@@ -59,6 +59,10 @@ class Saved:
     ignored: frozenset[str]  # sessions whose newest prompt an old OpenCode ignores
     token: str  # the database's write token, read before the snapshot these describe
     full_at: float  # our wall clock (s) when the last full pass began: when the next one is due
+    # the session table as the resumed scan of a logged file keeps it (resume.py), not re-read:
+    compacting: frozenset[str] = frozenset()  # sessions marked compacting
+    versions: frozenset[str] = frozenset()  # the OpenCode releases that wrote sessions
+    sessions: int = -1  # how many rows; -1: not known (the session table is read again)
 
 
 def state_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -142,6 +146,9 @@ def load(db: str | os.PathLike[str], tier: Tier) -> Saved | None:
             messages=_ids(raw["messages"]),
             parts=_ids(raw["parts"]),
             ignored=_ids(raw["ignored"]),
+            compacting=_ids(raw["compacting"]),
+            versions=_ids(raw["versions"]),
+            sessions=int(raw["sessions"]),
             token=str(raw["token"]),
             full_at=float(raw["full_at"]),
         )
@@ -170,6 +177,9 @@ def save(saved: Saved) -> None:
         "messages": sorted(saved.messages),
         "parts": sorted(saved.parts),
         "ignored": sorted(saved.ignored),
+        "compacting": sorted(saved.compacting),
+        "versions": sorted(saved.versions),
+        "sessions": saved.sessions,
     }
     with contextlib.suppress(OSError, ValueError):
         _write(_file(saved.path, f"{saved.tier}.json"), json.dumps(payload, separators=(",", ":")))
