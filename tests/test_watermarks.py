@@ -262,6 +262,20 @@ def test_write_in_progress_when_the_state_is_kept(demo, tmp_path: Path) -> None:
     assert ids.clean[0] in stuck(check(path, quick=True, expect="full"))
 
 
+def test_write_through_another_name_of_the_file(demo, tmp_path: Path) -> None:
+    """The write token is kept by inode too: a recover and its undo made through one name of
+    the file (here the original) reach the state kept under another (a hard link)."""
+    path, ids = demo
+    other = tmp_path / "link.db"
+    os.link(path, other)
+    journal = tmp_path / "journal"
+    recover_all(path, journal)
+    check(other, quick=True, expect="full")
+    check(other, quick=True, expect="incremental")
+    assert undo_last(path, journal) > 0
+    assert ids.crash_orphan in stuck(check(other, quick=True, expect="full"))
+
+
 # -- the file is not the one the state describes: a full pass -----------------------------------
 @TIERS
 def test_database_replaced_by_a_backup(demo, quick: bool, tmp_path: Path) -> None:

@@ -86,12 +86,26 @@ def _file(db: str | os.PathLike[str], suffix: str) -> Path:
 
 
 # -- the write token ---------------------------------------------------------------------------
+def _token_files(db: str | os.PathLike[str]) -> list[Path]:
+    """The write token is kept twice: by the database's real path and by its ``(st_dev,
+    st_ino)``, so a write through another name of the same file (a hard link, a bind mount)
+    changes the token a state kept under this name sees."""
+    files = [_file(db, "writes")]
+    with contextlib.suppress(OSError):
+        info = os.stat(db)
+        files.append(state_dir() / f"file-{info.st_dev}-{info.st_ino}.writes")
+    return files
+
+
 def generation(db: str | os.PathLike[str]) -> str:
-    """The database's write token now ("" when no ocinspect write was ever noted)."""
-    try:
-        return _file(db, "writes").read_text(encoding="ascii").strip()
-    except (OSError, UnicodeError):
-        return ""
+    """The database's write token now ("" parts where no ocinspect write was ever noted)."""
+    tokens = []
+    for file in _token_files(db):
+        try:
+            tokens.append(file.read_text(encoding="ascii").strip())
+        except (OSError, UnicodeError):
+            tokens.append("")
+    return "|".join(tokens)
 
 
 def note_write(db: str | os.PathLike[str], *, writing: bool = False) -> None:
@@ -100,7 +114,8 @@ def note_write(db: str | os.PathLike[str], *, writing: bool = False) -> None:
     the states are removed instead."""
     token = os.urandom(16).hex() + (f" {os.getpid()}" if writing else "")
     try:
-        _write(_file(db, "writes"), token, durable=True)
+        for file in _token_files(db):
+            _write(file, token, durable=True)
     except OSError:
         for tier in ("quick", "deep"):
             with contextlib.suppress(OSError):
@@ -109,6 +124,10 @@ def note_write(db: str | os.PathLike[str], *, writing: bool = False) -> None:
 
 def write_in_progress(token: str) -> bool:
     """Does ``token`` (from :func:`generation`) name a writing process that still runs?"""
+    return any(_writer_alive(part) for part in token.split("|"))
+
+
+def _writer_alive(token: str) -> bool:
     _, _, pid = token.partition(" ")
     if not pid.isdigit():
         return False
