@@ -14,7 +14,7 @@ then assembles the result exactly as :func:`scan.scan` does. Otherwise (no state
 tracker's start-over rule, an ocinspect write since, a full pass older than
 :data:`FULL_EVERY_S`) it is :func:`scan.scan` itself, and the state is written for the next one.
 OpenCode makes a row stuck only by inserting it and un-sticks only rows that are stuck, so both
-give the same result; ``tests/test_statefile.py`` checks that for every kind of change.
+give the same result; ``tests/test_watermarks.py`` checks that for every kind of change.
 """
 
 from __future__ import annotations
