@@ -80,6 +80,13 @@ VARIANTS: dict[str, str] = {
     ),
 }
 
+#: The quick tier's findings alone (unfinished assistant messages, compaction marks): what
+#: ``scan --quick`` and ``ocinspect run`` answer, as one ``sqlite3`` pass over ``message``.
+QUICK_SQL = (
+    f"SELECT 'message', id FROM message WHERE data GLOB '*\"role\":\"assistant\"*' AND {_MESSAGE_EXACT}\n"
+    f"UNION ALL {_SESSIONS};"
+)
+
 #: The variant measured fastest on the default benchmark DB (see README); run.py re-measures.
 BASELINE = "glob1"
 BASELINE_SQL = VARIANTS[BASELINE]

@@ -51,6 +51,9 @@ $XDG_DATA_HOME/opencode/opencode.db (default ~/.local/share/opencode/opencode.db
 """
 
 
+FULL_HELP = "Read the whole database, not only what changed since the last look (and keep a new state)."
+
+
 def error_line(message: str) -> str:
     from inspector.core.text import printable
 
@@ -193,8 +196,9 @@ class Settings:
     """Global options, resolved lazily so ``--help`` never touches the disk."""
 
     def __init__(self, db: str | None, channel: str | None, busy_timeout: int,
-                 hung_after_ms: int = DEFAULT_HUNG_AFTER_MS, read_only: bool = False) -> None:
+                 hung_after_ms: int = DEFAULT_HUNG_AFTER_MS, read_only: bool = False, full: bool = False) -> None:
         self.db = db
+        self.full = full
         self.channel = channel
         self.busy_timeout = busy_timeout
         self.hung_after_ms = hung_after_ms
@@ -228,16 +232,17 @@ pass_settings = click.make_pass_decorator(Settings)
               "textual-light); the command palette's 'Theme' saves one.")
 @click.option("--hung-after", "hung_after", type=DURATION, default=None, metavar="DURATION",
               help="Call a busy session hung when nothing of it moved for this long (TUI and every command).")
+@click.option("--full", is_flag=True, help=FULL_HELP)
 @click.version_option(__version__, "--version", prog_name="ocinspect")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, channel: str | None, busy_timeout: int, demo: bool, read_only: bool,
-        theme: str | None, hung_after: int) -> None:
+        theme: str | None, hung_after: int, full: bool) -> None:
     """Find, explain and safely recover OpenCode sessions stuck in "Thinking".
 
     Without a command, opens the interactive TUI.
     """
     ctx.obj = Settings(db, channel, busy_timeout, DEFAULT_HUNG_AFTER_MS if hung_after is None else hung_after,
-                       read_only=read_only)
+                       read_only=read_only, full=full)
     if ctx.invoked_subcommand is None:
         launch = tui_app(ctx.obj, demo=demo, theme=theme).run()
         if launch is not None:  # "open in OpenCode": Textual has given the terminal back by now
@@ -275,23 +280,29 @@ def tui_app(settings: Settings, *, demo: bool, theme: str | None = None) -> Any:
     path = settings.path()
     return make_app(path, read_only=settings.read_only, busy_timeout_ms=settings.busy_timeout,
                     hung_after_ms=settings.hung_after_ms, opencode_db=path if settings.db is not None else None,
-                    **prefs)
+                    full=settings.full, **prefs)
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (see README).")
 @click.option("--quick", is_flag=True, help="Only unfinished turns (fast on huge databases).")
 @click.option("--all-sessions", is_flag=True, help="List every session, not only stuck ones.")
+@click.option("--full", is_flag=True, help=FULL_HELP)
 @hung_after_option
 @pass_settings
-def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool, hung_after: int | None) -> None:
-    """List sessions stuck in a stale "Thinking" state (or hung in a live OpenCode) and say why."""
-    from inspector.core.diagnose.scan import scan as run_scan
+def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool, full: bool,
+         hung_after: int | None) -> None:
+    """List sessions stuck in a stale "Thinking" state (or hung in a live OpenCode) and say why.
+
+    Reads only what changed since the last scan of this file (the state kept under
+    $XDG_STATE_HOME/ocinspect/watermarks); --full reads everything and keeps a new state.
+    """
+    from inspector.core.diagnose.resume import scan_resumed
     from inspector.render import scan_json, scan_text
 
-    result = run_scan(
-        settings.store(), quick=quick, all_sessions=all_sessions, progress=progress_reporter("Scanning"),
-        hung_after_ms=settings.hung_after(hung_after),
+    result, _ = scan_resumed(
+        settings.store(), quick=quick, full=full or settings.full, all_sessions=all_sessions,
+        progress=progress_reporter("Scanning"), hung_after_ms=settings.hung_after(hung_after),
     )
     if as_json:
         emit_json(scan_json(result))
@@ -573,9 +584,10 @@ def runs(settings: Settings, as_json: bool) -> None:
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.option("--dry-run", is_flag=True, help="Only say what would be recovered, then start COMMAND.")
 @click.option("--deep", is_flag=True, help="Also look for stuck tools inside finished turns (reads every part).")
+@click.option("--full", is_flag=True, help=FULL_HELP)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="[--] COMMAND [ARGS]...")
 @pass_settings
-def run(settings: Settings, dry_run: bool, deep: bool, command: tuple[str, ...]) -> None:
+def run(settings: Settings, dry_run: bool, deep: bool, full: bool, command: tuple[str, ...]) -> None:
     """Recover stale sessions, then replace this process with COMMAND.
 
     \b
@@ -600,7 +612,7 @@ def run(settings: Settings, dry_run: bool, deep: bool, command: tuple[str, ...])
     executable = resolve_command(command[0])  # a start that cannot happen must not recover
     outcome = recover_before_start(settings.db, channel=settings.channel, dry_run=dry_run, deep=deep,
                                    busy_timeout_ms=min(settings.busy_timeout, 2000),
-                                   read_only=settings.read_only)
+                                   read_only=settings.read_only, full=full or settings.full)
     if outcome.warning:
         say(f"ocinspect: warning: {outcome.warning}", err=True)
     elif dry_run and outcome.plan is not None and not outcome.plan.is_empty:

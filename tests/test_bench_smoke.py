@@ -135,3 +135,18 @@ def test_run_smoke_exits_zero() -> None:
     # the watch rows ran: a second process wrote, the TUI showed and dropped its stuck part
     assert re.search(r"watch_stuck_shown_s=\d", last) and re.search(r"watch_done_gone_s=\d", last), proc.stdout
     assert "full deep scan ran" not in proc.stdout, proc.stdout
+
+
+def test_flat_row_smoke(tmp_path: Path) -> None:
+    """Issue 19's row: both sizes, full and resumed passes, bytes read and faults measured, the
+    resumed JSON the same as the full pass's, the copy healthy after its recover."""
+    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--smoke", "--only", "flat",
+                           "--db4", str(tmp_path / "four.db")], capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    assert "n/a (" not in out and "WRONG" not in out and "DIFFERENT" not in out, out
+    assert out.count("same JSON as the full pass") == 2 and "healthy, nothing said" in out, out
+    row = next(line for line in out.splitlines() if line.startswith("scan --json (second: resumed)"))
+    assert re.search(r"\d+\.\d\s+\d+\.\d\s+\d\.\d{3}\s+\d+\.\dk", row), row  # MB read and faults of both sizes
+    assert re.search(r"\[second_read_4x\]\s+\d", out) and re.search(r"\[run_work_4x\]\s+\d", out), out
+    assert json.loads((tmp_path / "four.manifest.json").read_text())["params"]["size"] == 0.02  # 4 × --size

@@ -42,9 +42,9 @@ SCAN_QUICK = {
     "inspector.core.diagnose", "inspector.core.diagnose.scan", "inspector.core.diagnose.findings",
     "inspector.core.diagnose.patterns", "inspector.core.diagnose.tree", "inspector.core.diagnose.hung",
     # pure helpers of the scan itself: the id-wrap risk, inferred subagent links
-    "inspector.core.diagnose.idwrap", "inspector.core.diagnose.children",
-    # what a live session is asked, in words (the waiting verdict's reason)
-    "inspector.core.diagnose.asked",
+    "inspector.core.diagnose.idwrap", "inspector.core.diagnose.children", "inspector.core.diagnose.asked",
+    # the watermarks kept across processes (issue 19): where the last look left off
+    "inspector.core.diagnose.resume", "inspector.core.diagnose.state", "inspector.core.diagnose.tracker",
 }
 NEVER_FOR_SCAN = ("textual", "rich", "inspector.tui", "http.client", "urllib.request",
                   "sqlalchemy.orm", "sqlalchemy.ext", "importlib.resources")

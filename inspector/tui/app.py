@@ -38,7 +38,8 @@ from inspector.core.diagnose.refresh import (
     refresh,
     same_result,
 )
-from inspector.core.diagnose.scan import Cancelled, scan
+from inspector.core.diagnose.resume import scan_resumed
+from inspector.core.diagnose.scan import Cancelled
 from inspector.core.errors import (
     DatabaseNotFound,
     InspectorError,
@@ -187,7 +188,7 @@ class InspectorApp(App[Launch | None]):
 
     def on_mount(self) -> None:
         self._apply_user_settings()
-        self.start_scan()
+        self.start_scan(resume=not self.config.full)
         if self.config.watch_interval:
             self.set_interval(self.config.watch_interval, self._poll_database, name="watch")
 
@@ -229,13 +230,15 @@ class InspectorApp(App[Launch | None]):
             self.notify(f"The {what} is not saved: {exc}", title="Settings", severity="warning", markup=False)
 
     # scanning --------------------------------------------------------------------------
-    def start_scan(self) -> None:
-        """Scan in a thread: the quick tier first when nothing for this view is shown yet."""
+    def start_scan(self, *, resume: bool = False) -> None:
+        """Scan in a thread: the quick tier first when nothing for this view is shown yet.
+        ``resume``: from the state the last look kept (the first view); else a full pass (ctrl+r,
+        the bounded interval, a start-over), which keeps the state for the next start."""
         self._generation += 1
         self._watched = None
         show_quick = self.scan_result is None or self._result_all != self.show_all
         self.scanning = True
-        self._scan_worker = self._scan(self._generation, self.show_all, show_quick)
+        self._scan_worker = self._scan(self._generation, self.show_all, show_quick, resume)
 
     def cancel_scan(self) -> None:
         if self._scan_worker is not None and self._scan_worker.is_running:
@@ -247,10 +250,10 @@ class InspectorApp(App[Launch | None]):
 
     def toggle_all_sessions(self) -> None:
         self.show_all = not self.show_all
-        self.start_scan()
+        self.start_scan(resume=not self.config.full)
 
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False, description="scan the database")
-    def _scan(self, generation: int, all_sessions: bool, show_quick: bool) -> None:
+    def _scan(self, generation: int, all_sessions: bool, show_quick: bool, resume: bool) -> None:
         worker = get_current_worker()
         config = self.config
         signature = file_signature(config.db_path)
@@ -277,15 +280,16 @@ class InspectorApp(App[Launch | None]):
                     self.post_message(DatabaseUnsupported(exc.kind, str(exc), generation))
                 return
             if show_quick:
-                result = scan(store, quick=True, all_sessions=all_sessions, live=config.live, now=config.now(),
-                              cancel=worker.cancelled_event, progress=progress("Quick scan: unfinished turns"),
-                              hung_after_ms=config.hung_after_ms, with_progress=self._with_progress())
+                result, _ = scan_resumed(store, quick=True, full=not resume, all_sessions=all_sessions,
+                                         live=config.live, now=config.now(), cancel=worker.cancelled_event,
+                                         progress=progress("Quick scan: unfinished turns"),
+                                         hung_after_ms=config.hung_after_ms, with_progress=self._with_progress())
                 if worker.is_cancelled:
                     return
                 self.post_message(ScanFinished(result, signature, False, all_sessions, generation))
             watched = full_scan(store, all_sessions=all_sessions, live=config.live, now=config.now(),
                                 cancel=worker.cancelled_event, progress=progress("Deep scan: every tool part"),
-                                hung_after_ms=config.hung_after_ms, with_progress=self._with_progress())
+                                hung_after_ms=config.hung_after_ms, resume=resume, with_progress=self._with_progress())
             if worker.is_cancelled:
                 return
             self.post_message(ScanFinished(watched.result, signature, True, all_sessions, generation, watched))
@@ -813,6 +817,7 @@ def make_app(
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
     hung_after_ms: int = DEFAULT_HUNG_AFTER_MS,
     abort_settle_s: float = 10.0,
+    full: bool = False,
     opencode_db: Path | None = None,
     settings_dir: Path | None = None,
     theme: str | None = None,
@@ -824,6 +829,7 @@ def make_app(
     ``busy_timeout_ms`` is the CLI's ``--busy-timeout`` (how long a write waits for OpenCode),
     ``hung_after_ms`` its ``--hung-after`` (when a busy session that does not move is hung);
     ``abort_settle_s`` bounds the wait for OpenCode after an abort (shortened in tests);
+    ``full`` (the CLI's ``--full``, and the demo) makes the first view a full pass too.
     ``opencode_db`` is the file OpenCode must open when a session is continued there (``--db``).
     ``settings_dir`` is where the theme and keymap files are (the CLI passes
     ``settings.config_dir()``; None reads and saves nothing); ``theme`` is ``--theme`` (checked:
@@ -839,7 +845,7 @@ def make_app(
     config = AppConfig(
         db_path=Path(db_path), read_only=read_only, demo=demo, clock=clock, live=live,
         journal_dir=journal_dir, watch_interval=watch_interval, busy_timeout_ms=busy_timeout_ms,
-        hung_after_ms=hung_after_ms, abort_settle_s=abort_settle_s, opencode_db=opencode_db,
+        hung_after_ms=hung_after_ms, abort_settle_s=abort_settle_s, full=full or demo, opencode_db=opencode_db,
         settings_dir=settings_dir,
         theme=None if theme is None else settings.check_theme(theme),
     )

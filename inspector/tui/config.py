@@ -31,6 +31,7 @@ class AppConfig:
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
     hung_after_ms: int = 15 * 60 * 1000
     abort_settle_s: float = 10.0  # how long an abort waits for OpenCode to settle
+    full: bool = False  # the first view makes a full pass too (else: the changes since the last look)
     opencode_db: Path | None = None  # --db: what "open in OpenCode" hands OpenCode as OPENCODE_DB
     settings_dir: Path | None = None  # theme and keymap files (settings.py); None: none read or saved
     theme: str | None = None  # --theme: this run's theme, over the saved one

@@ -95,7 +95,9 @@ def where_we_are(tables: tuple[str, ...]) -> TextClause:
     if not set(tables) <= set(_TAILED):
         raise ValueError(f"no tail for {tables}")
     columns = ["(SELECT schema_version FROM pragma_schema_version()) AS schema_version",
-               "(SELECT page_count FROM pragma_page_count()) AS page_count"]
+               "(SELECT page_count FROM pragma_page_count()) AS page_count",
+               "(SELECT page_size FROM pragma_page_size()) AS page_size",
+               "(SELECT application_id FROM pragma_application_id()) AS application_id"]
     for t in tables:
         columns += [f"(SELECT max(rowid) FROM {t}) AS {t}_rowid",
                     f"(SELECT id FROM {t} ORDER BY rowid DESC LIMIT 1) AS {t}_id",
@@ -125,7 +127,7 @@ SESSIONS_OF_NEW_MESSAGES = text("SELECT DISTINCT session_id FROM message WHERE r
 # events carry ``part.id``, message events ``info.id``), so updates are found at O(changes).
 NEW_EVENTS = text(
     """
-    SELECT rowid AS rowid, type,
+    SELECT rowid AS rowid, type, aggregate_id,
            CASE WHEN json_valid(data) THEN coalesce(json_extract(data, '$.part.id'),
                                                     json_extract(data, '$.partID')) END AS part_id,
            CASE WHEN json_valid(data) THEN coalesce(json_extract(data, '$.info.id'),
@@ -185,7 +187,7 @@ IGNORED_PROMPTS_OF_SESSIONS = text(_IGNORED_PROMPTS.format(where="WHERE s.id IN 
 
 # -- OpenCode's id clock wrap (see idwrap.py) ------------------------------------------------
 
-SESSION_VERSIONS = text("SELECT DISTINCT version FROM session WHERE version IS NOT NULL")
+# The releases that wrote the file: DISTINCT_SESSION_VERSIONS (below, with the resumed scan's).
 
 # Sessions holding a message id that sorts after every id minted now (minted before the wrap).
 SESSIONS_WITH_IDS_AFTER = text(
@@ -267,17 +269,29 @@ def all_sessions(columns: list[str]) -> TextClause:
 
 # Sessions marked compacting with no finished summary since the mark: one statement for all of
 # them (the session table is small; the summaries are found through the session/time index).
-COMPACTING_SESSIONS = text(
-    """
+_COMPACTING_SESSIONS = """
     SELECT s.id, s.time_compacting FROM session s
-    WHERE s.time_compacting IS NOT NULL
+    WHERE s.time_compacting IS NOT NULL {where}
       AND NOT EXISTS (
         SELECT 1 FROM message m
         WHERE m.session_id = s.id AND m.time_created >= s.time_compacting AND json_valid(m.data)
           AND json_extract(m.data, '$.summary') = 1
           AND json_extract(m.data, '$.time.completed') IS NOT NULL)
     """
+COMPACTING_SESSIONS = text(_COMPACTING_SESSIONS.format(where=""))
+# The same for known sessions only (a resumed scan: the ones that can have changed), by primary key.
+COMPACTING_SESSIONS_BY_ID = text(_COMPACTING_SESSIONS.format(where="AND s.id IN :ids")).bindparams(
+    bindparam("ids", expanding=True)
 )
+
+# What a resumed scan keeps of the session table instead of reading it (issue 19): how many
+# rows (counted on the smallest index, not the table), the sessions appended, the releases.
+SESSION_COUNT = text("SELECT count(*) FROM session")
+SESSIONS_APPENDED = text("SELECT id FROM session WHERE rowid BETWEEN :lo AND :hi")
+DISTINCT_SESSION_VERSIONS = text("SELECT DISTINCT version FROM session WHERE version IS NOT NULL")
+VERSIONS_OF_SESSIONS = text(
+    "SELECT DISTINCT version FROM session WHERE id IN :ids AND version IS NOT NULL"
+).bindparams(bindparam("ids", expanding=True))
 
 PART_ROW = text("SELECT id, session_id, message_id, time_updated, data FROM part WHERE id IN :ids").bindparams(
     bindparam("ids", expanding=True)
@@ -517,7 +531,7 @@ TIMELINE_PART_DETAIL = text(
 # -- the report (report/build.py; its turns come from the timeline queries above) --------
 
 # The session table is small (one row per conversation): which OpenCode releases wrote it.
-SESSION_VERSIONS = text(
+REPORT_SESSION_VERSIONS = text(
     "SELECT version, count(*) AS sessions, max(time_updated) AS last_updated FROM session "
     "GROUP BY version ORDER BY last_updated DESC"
 )

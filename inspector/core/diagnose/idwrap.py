@@ -59,7 +59,7 @@ def writer_version(conn: Connection, has_version_column: bool) -> str | None:
     """``affected_writer`` of this database's sessions (``None`` when not affected)."""
     if not has_version_column:
         return None
-    return affected_writer(row[0] for row in conn.execute(q.SESSION_VERSIONS))
+    return affected_writer(row[0] for row in conn.execute(q.DISTINCT_SESSION_VERSIONS))
 
 
 def sessions_at_risk(conn: Connection, session_ids: Sequence[str], now: int, chunk: int = 500) -> set[str]:

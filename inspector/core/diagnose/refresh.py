@@ -41,7 +41,8 @@ from inspector.core.diagnose.findings import (
     completed_messages,
     ignored_prompts,
 )
-from inspector.core.diagnose.scan import assemble, read_sessions, scan, sessions_at_risk
+from inspector.core.diagnose.resume import scan_resumed
+from inspector.core.diagnose.scan import assemble, read_sessions, sessions_at_risk
 from inspector.core.diagnose.tracker import Tail, Watermarks
 from inspector.core.model import ScanResult
 from inspector.core.opencode.live import LiveStatus, detect
@@ -129,13 +130,16 @@ def full_scan(
     progress: Progress | None = None,
     clock: Callable[[], float] = time.monotonic,
     hung_after_ms: int | None = None,
+    resume: bool = False,
     with_progress: Callable[[LiveStatus], LiveStatus] | None = None,
 ) -> Watched:
-    """A deep scan (:func:`scan.scan` itself) plus the watermarks refreshes start from."""
+    """A deep scan (:func:`scan.scan` itself) plus the watermarks refreshes start from; with
+    ``resume``, from the state the last process kept (:mod:`resume`: the changes since)."""
     started = clock()
     marking = _Marking(store)
-    result = scan(store, all_sessions=all_sessions, live=live, now=now, cancel=cancel, progress=progress,
-                  hung_after_ms=hung_after_ms, snapshot=marking, with_progress=with_progress)
+    result, _ = scan_resumed(store, quick=False, full=not resume, all_sessions=all_sessions, live=live, now=now,
+                             cancel=cancel, progress=progress, hung_after_ms=hung_after_ms, snapshot=marking,
+                             with_progress=with_progress)
     assert marking.marks is not None and result.live is not None
     return Watched(result=result, marks=marking.marks, live=result.live, all_sessions=all_sessions,
                    full_at=started, swept_at=started, live_at=started, pinned_live=live is not None,
@@ -173,9 +177,9 @@ def refresh(
         touched = _absorb_new_rows(conn, marks, current, found, versions)
         parts, messages = set(found.parts), set(found.messages)
         if "event" in marks.tails:
-            more_parts, more_messages = _logged_rows(conn, tracker.appended(marks, current, "event"))
-            parts |= more_parts
-            messages |= more_messages
+            log = tracker.logged(conn, tracker.appended(marks, current, "event"))
+            parts |= log.parts
+            messages |= log.messages
         if sweep:
             for table, ids in (("part", parts), ("message", messages)):
                 since = updated.get(table, 0) - SWEEP_SLACK_MS
@@ -301,20 +305,6 @@ def _absorb_new_rows(
         if table == "message":
             touched = {row.session_id for row in conn.execute(q.SESSIONS_OF_NEW_MESSAGES, span)}
     return touched
-
-
-def _logged_rows(conn: Connection, span: dict[str, int] | None) -> tuple[set[str], set[str]]:
-    """Parts and messages named by the event log's new rows (``span``, from the tracker)."""
-    parts: set[str] = set()
-    messages: set[str] = set()
-    if span is not None:
-        for row in conn.execute(q.NEW_EVENTS, span):
-            kind = str(row.type or "")
-            if kind.startswith("message.part.") and isinstance(row.part_id, str):
-                parts.add(row.part_id)
-            elif kind.startswith("message.") and isinstance(row.message_id, str):
-                messages.add(row.message_id)
-    return parts, messages
 
 
 def _versions(conn: Connection, found: Findings) -> dict[str, int]:

@@ -7,13 +7,13 @@ read snapshot and raises :class:`StartOver` when the rows it describes may no lo
 file holds; only a full pass of the caller's tier is correct then:
 
 - the file was replaced (``(st_dev, st_ino)`` changed) or cannot be read;
-- the schema changed (``PRAGMA schema_version``);
+- the schema changed (``PRAGMA schema_version``), or the page size or ``application_id`` did;
 - the file shrank (``PRAGMA page_count``: VACUUM);
 - a table's newest row is gone or holds another id (rows deleted, rowids renumbered or reused).
 
 Between two watermarks, :func:`appended` names the new rows of a table and :func:`by_ids`
 re-reads the rows a caller already knows. Every watermark is the database's own value, never
-our clock; the state is plain values so it can be kept across processes.
+our clock; the state is plain values so it can be kept across processes (:mod:`state`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from inspector.core.db import queries as q
 from inspector.core.db.rows import chunks
 from inspector.core.db.store import Store
 
-__all__ = ["StartOver", "Tail", "Watermarks", "advance", "appended", "by_ids", "has_event_log", "start"]
+__all__ = ["Logged", "StartOver", "Tail", "Watermarks", "advance", "appended", "by_ids", "has_event_log", "logged",
+           "start"]
 
 
 class StartOver(Exception):
@@ -52,6 +53,8 @@ class Watermarks:
     schema_version: int
     page_count: int
     tails: Mapping[str, Tail]
+    page_size: int = 0  # 0: not known (a caller that built marks by hand); never compared then
+    application_id: int = 0
 
 
 W = TypeVar("W", bound=Watermarks)
@@ -71,6 +74,8 @@ def start(store: Store, conn: Connection, tables: tuple[str, ...]) -> Watermarks
         schema_version=int(row.schema_version),
         page_count=int(row.page_count),
         tails=_tails_of(row, tables),
+        page_size=int(row.page_size),
+        application_id=int(row.application_id),
     )
 
 
@@ -83,6 +88,8 @@ def advance(store: Store, conn: Connection, marks: W) -> W:
     row = _where_we_are(conn, tables, marks.tails)
     if int(row.schema_version) != marks.schema_version:
         raise StartOver("the schema changed")
+    if marks.page_size and (int(row.page_size), int(row.application_id)) != (marks.page_size, marks.application_id):
+        raise StartOver("the database header changed (page size or application id)")
     if int(row.page_count) < marks.page_count:
         raise StartOver("the database shrank (VACUUM or a checkpoint)")
     for table, tail in marks.tails.items():
@@ -96,6 +103,33 @@ def appended(before: Watermarks, after: Watermarks, table: str) -> dict[str, int
     the parameters of a ``rowid BETWEEN :lo AND :hi`` query); None when there are none."""
     lo, hi = before.tails[table].rowid + 1, after.tails[table].rowid
     return {"lo": lo, "hi": hi} if hi >= lo else None
+
+
+@dataclass(frozen=True)
+class Logged:
+    """What OpenCode's sync event log says was written in a span: parts, messages, sessions."""
+
+    parts: frozenset[str] = frozenset()
+    messages: frozenset[str] = frozenset()
+    sessions: frozenset[str] = frozenset()
+
+
+def logged(conn: Connection, span: dict[str, int] | None) -> Logged:
+    """The rows named by the event log's rows in ``span`` (from :func:`appended` of ``event``):
+    every row OpenCode 1.18 writes appends an event naming it, and its session (the aggregate)."""
+    parts: set[str] = set()
+    messages: set[str] = set()
+    sessions: set[str] = set()
+    if span is not None:
+        for row in conn.execute(q.NEW_EVENTS, span):
+            kind = str(row.type or "")
+            if isinstance(row.aggregate_id, str):
+                sessions.add(row.aggregate_id)
+            if kind.startswith("message.part.") and isinstance(row.part_id, str):
+                parts.add(row.part_id)
+            elif kind.startswith("message.") and isinstance(row.message_id, str):
+                messages.add(row.message_id)
+    return Logged(frozenset(parts), frozenset(messages), frozenset(sessions))
 
 
 def by_ids(conn: Connection, query: Any, ids: Iterable[str]) -> Iterator[Any]:

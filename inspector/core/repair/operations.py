@@ -22,6 +22,7 @@ from inspector.core.db.ranges import Progress
 from inspector.core.db.rows import chunks
 from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, Store, backup, open_store, roll_back_hot_journal
 from inspector.core.defaults import DEFAULT_HUNG_AFTER_MS
+from inspector.core.diagnose import state
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.diagnose.tree import chain_of
 from inspector.core.errors import RepairRefused, WritesDisabled
@@ -255,16 +256,20 @@ def execute(
     copy = backup(request.database, request.backup_to) if request.backup_to else None
     aborted: tuple[AbortOutcome, ...] = ()
     answered: tuple[AnswerOutcome, ...] = ()
-    if prepared.aborts or prepared.answers:
-        store = open_store(request.database, busy_timeout_ms=request.busy_timeout_ms)
-        try:
-            answered = answer_all(store, prepared.answers, settle_timeout_s=request.settle_timeout_s)
-            aborted = abort_all(store, prepared.aborts, settle_timeout_s=request.settle_timeout_s)
-        finally:
-            store.dispose()
-    result = recover.apply(plan, journal_directory=request.journal_directory,
-                           busy_timeout_ms=request.busy_timeout_ms, progress=progress, cancel=cancel,
-                           now=request.now)
+    state.note_write(request.database, writing=True)  # every kept scan state of the file is stale (state.py)
+    try:
+        if prepared.aborts or prepared.answers:
+            store = open_store(request.database, busy_timeout_ms=request.busy_timeout_ms)
+            try:
+                answered = answer_all(store, prepared.answers, settle_timeout_s=request.settle_timeout_s)
+                aborted = abort_all(store, prepared.aborts, settle_timeout_s=request.settle_timeout_s)
+            finally:
+                store.dispose()
+        result = recover.apply(plan, journal_directory=request.journal_directory,
+                               busy_timeout_ms=request.busy_timeout_ms, progress=progress, cancel=cancel,
+                               now=request.now)
+    finally:
+        state.note_write(request.database)
     return Outcome(prepared, result, aborted, plan.unforeseen(result), copy, answered)
 
 
@@ -332,8 +337,13 @@ def session_titles(store: Store, session_ids: Sequence[str]) -> dict[str, str]:
 def execute_undo(prepared: UndoPrepared) -> UndoResult:
     """Put the run's before-images back where rows still hold what the run wrote."""
     request = prepared.request
-    return recover.undo(request.database, prepared.run.run_id, journal_directory=request.journal_directory,
-                        busy_timeout_ms=request.busy_timeout_ms, now=request.now)
+    # undo puts stuck rows back below every watermark: no kept scan state may be trusted after it
+    state.note_write(request.database, writing=True)
+    try:
+        return recover.undo(request.database, prepared.run.run_id, journal_directory=request.journal_directory,
+                            busy_timeout_ms=request.busy_timeout_ms, now=request.now)
+    finally:
+        state.note_write(request.database)
 
 
 def undo(request: UndoRequest, problems: list[JournalProblem] | None = None) -> UndoResult:

@@ -15,9 +15,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inspector.core.errors import DatabaseNotFound, InspectorError
 from inspector.core.model import Plan, RunResult
+
+if TYPE_CHECKING:
+    from inspector.core.diagnose.resume import Pass
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class StartupOutcome:
     # What the started command must get as OPENCODE_DB: the file an explicit ``db`` names
     # (existing or not); None when no ``db`` was given (OpenCode finds its own, as we did).
     opencode_db: Path | None = None
+    scan: Pass | None = None  # how the scan was made: a full pass or the changes since the last look
 
     @property
     def recovered(self) -> int:
@@ -45,13 +50,15 @@ def recover_before_start(
     dry_run: bool = False,
     deep: bool = False,
     read_only: bool = False,
+    full: bool = False,
 ) -> StartupOutcome:
     """Repair every stale session of the database OpenCode is about to open, if safe.
 
     The quick tier only by default: unfinished turns (and their stuck tools, subagent chains,
     compaction marks) are what keep a session spinning; stuck parts inside *finished* turns
     need the deep tier (a pass over every part), which ``deep=True`` adds. ``read_only`` (the
-    global ``--read-only``) turns recovery off: nothing is opened, one warning says so.
+    global ``--read-only``) turns recovery off: nothing is opened, one warning says so. The
+    scan reads only what changed since the last one (``resume``); ``full`` forces a full pass.
     """
     # local imports: `ocinspect run` should cost next to nothing
     from inspector.core.db.locate import locate, named_file
@@ -68,7 +75,7 @@ def recover_before_start(
     except InspectorError as exc:
         return StartupOutcome(database=None, opencode_db=target, warning=f"{exc}; starting without recovery")
     try:
-        outcome = _recover(path, busy_timeout_ms=busy_timeout_ms, dry_run=dry_run, deep=deep)
+        outcome = _recover(path, busy_timeout_ms=busy_timeout_ms, dry_run=dry_run, deep=deep, full=full)
     except InspectorError as exc:
         outcome = StartupOutcome(database=path, warning=f"{exc}; starting without recovery")
     except OSError as exc:
@@ -76,9 +83,9 @@ def recover_before_start(
     return replace(outcome, opencode_db=target)
 
 
-def _recover(path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool) -> StartupOutcome:
+def _recover(path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool, full: bool) -> StartupOutcome:
     from inspector.core.db.store import open_store, roll_back_hot_journal
-    from inspector.core.diagnose.scan import scan
+    from inspector.core.diagnose.resume import scan_resumed
     from inspector.core.repair import operations
 
     if path.is_file() and path.stat().st_size == 0:
@@ -89,17 +96,17 @@ def _recover(path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool) -> 
     try:
         if store.schema != "v1":
             return StartupOutcome(database=path, warning=None)  # 2.x/legacy: OpenCode migrates it
-        result = scan(store, quick=not deep)
+        result, how = scan_resumed(store, quick=not deep, full=full)
         if not result.stuck:
-            return StartupOutcome(database=path)
+            return StartupOutcome(database=path, scan=how)
         if result.opencode_live is not False:
             state = "is already running on it" if result.opencode_live else "may be running on it"
-            return StartupOutcome(database=path, warning=(
+            return StartupOutcome(database=path, scan=how, warning=(
                 f"{len(result.stuck)} stuck session(s) left alone: OpenCode {state} "
                 f"({result.live_detail}); use 'ocinspect recover'"))
         stale = [d.id for d in result.stuck if d.verdict == "stale" and d.repairable]
         if not stale:
-            return StartupOutcome(database=path)
+            return StartupOutcome(database=path, scan=how)
     finally:
         store.dispose()
     # the one recovery sequence, planned on the scan just made
@@ -107,5 +114,5 @@ def _recover(path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool) -> 
         database=path, session_ids=tuple(stale), dry_run=dry_run, busy_timeout_ms=busy_timeout_ms, result=result,
     ))
     if prepared.is_empty:
-        return StartupOutcome(database=path, plan=prepared.plan)
-    return StartupOutcome(database=path, plan=prepared.plan, result=operations.execute(prepared).result)
+        return StartupOutcome(database=path, plan=prepared.plan, scan=how)
+    return StartupOutcome(database=path, plan=prepared.plan, result=operations.execute(prepared).result, scan=how)

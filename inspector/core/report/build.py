@@ -104,7 +104,7 @@ def _database(store: Store, red: Redactor) -> dict[str, Any]:
     migration: str | None = None
     with store.read() as conn:
         if "version" in store.session_columns:
-            for row in conn.execute(q.SESSION_VERSIONS):
+            for row in conn.execute(q.REPORT_SESSION_VERSIONS):
                 versions.append({"version": red.version(row.version), "sessions": int(row.sessions),
                                  "last_updated": iso(_ms(row.last_updated))})
         if "migration" in store.tables:

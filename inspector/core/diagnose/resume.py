@@ -1,0 +1,263 @@
+"""Scan from where the last process left off (issue 19): the cost of what changed, not of the file.
+
+``ocinspect run``, ``scan`` and the TUI's first view call :func:`scan_resumed`. With a kept
+state (:mod:`state`: the :mod:`tracker`'s watermarks and the ids still stuck at them) that the
+tracker accepts for the file as it is now, it reads, in one snapshot,
+
+- the rows appended since (``rowid >`` the tails of ``message`` and, deep, ``part``);
+- the remembered unfinished messages and (deep) stuck parts again, by id;
+- the rows OpenCode's sync event log names since its tail (updates, by id, and their sessions);
+- the small per-session findings as a full scan does (compaction marks from ``session``, the
+  id-wrap writer), the ignored-prompt check for the sessions that got new rows or events;
+
+then assembles the result exactly as :func:`scan.scan` does. Otherwise (no state, ``full``, the
+tracker's start-over rule, an ocinspect write since, a full pass older than
+:data:`FULL_EVERY_S`) it is :func:`scan.scan` itself, and the state is written for the next one.
+OpenCode makes a row stuck only by inserting it and un-sticks only rows that are stuck, so both
+give the same result; ``tests/test_watermarks.py`` checks that for every kind of change.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy.engine import Connection
+
+from inspector.core.db import queries as q
+from inspector.core.db.ranges import Cancelled, Progress
+from inspector.core.db.rows import chunks
+from inspector.core.db.store import Store
+from inspector.core.diagnose import state, tracker
+from inspector.core.diagnose.children import infer_children
+from inspector.core.diagnose.findings import (
+    Findings,
+    compacting_sessions,
+    completed_messages,
+    ignored_prompts,
+    wrap_findings,
+)
+from inspector.core.diagnose.idwrap import affected_writer, loop_leftovers
+from inspector.core.diagnose.scan import InSnapshot, assemble, liveness_for, read_sessions, scan, sessions_at_risk
+from inspector.core.model import ScanResult
+from inspector.core.opencode.live import LiveStatus
+from inspector.core.text import now_ms
+
+__all__ = ["FULL_EVERY_S", "TRACKED", "Pass", "scan_resumed"]
+
+# At most this long (our wall clock) between two full passes of a tier: what a foreign writer
+# could hide from the incremental reads (an UPDATE that makes an old row stuck without an event)
+# is found by the first scan after it.
+FULL_EVERY_S = 24 * 3600.0
+TRACKED = ("part", "message", "session")  # both tiers: any OpenCode turn appends to part or message
+
+
+@dataclass(frozen=True)
+class Pass:
+    """How a result was made: a full pass (and why) or the changes since the kept state."""
+
+    kind: Literal["full", "incremental"]
+    reason: str
+
+
+def scan_resumed(
+    store: Store,
+    *,
+    quick: bool,
+    full: bool = False,
+    all_sessions: bool = False,
+    live: LiveStatus | None = None,
+    now: int | None = None,
+    cancel: threading.Event | None = None,
+    progress: Progress | None = None,
+    hung_after_ms: int | None = None,
+    snapshot: InSnapshot | None = None,
+    with_progress: Callable[[LiveStatus], LiveStatus] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> tuple[ScanResult, Pass]:
+    """The result of ``scan(store, quick=quick, ...)``, from the kept state when it can be; the
+    state is written again either way. ``full`` forces a full pass."""
+    now = now_ms() if now is None else now
+    store.require_v1()
+    tier: state.Tier = "quick" if quick else "deep"
+    token = state.generation(store.path)  # before any snapshot (see state.py)
+    began = clock()
+    saved = None if full else state.load(store.path, tier)
+    reason = "asked for" if full else "no state kept for this file"
+    if saved is not None:
+        if not 0 <= began - saved.full_at < FULL_EVERY_S:
+            reason = "the last full pass is too old"
+        elif saved.token != token:
+            reason = "ocinspect wrote to the database since"
+        else:
+            try:
+                result = _incremental(store, saved, token, quick=quick, all_sessions=all_sessions, live=live,
+                                      now=now, cancel=cancel, hung_after_ms=hung_after_ms, snapshot=snapshot,
+                                      with_progress=with_progress)
+                return result, Pass("incremental", "the changes since the kept state")
+            except tracker.StartOver as exc:
+                reason = str(exc)
+    keeping = _Keeping(store, tier, token, began, snapshot)
+    result = scan(store, quick=quick, all_sessions=all_sessions, live=live, now=now, cancel=cancel,
+                  progress=progress, hung_after_ms=hung_after_ms, snapshot=keeping, with_progress=with_progress)
+    if not state.write_in_progress(token):  # else the writer may commit after this snapshot (state.py)
+        keeping.save()
+    return result, Pass("full", reason)
+
+
+class _Keeping:
+    """The full pass's snapshot hook: the watermarks before anything is read, the ids at the end."""
+
+    def __init__(self, store: Store, tier: state.Tier, token: str, began: float, inner: InSnapshot | None) -> None:
+        self.store, self.tier, self.token, self.began, self.inner = store, tier, token, began, inner
+        self.marks: tracker.Watermarks | None = None
+        self.found: Findings | None = None
+        self.table: SessionTable | None = None
+
+    def begin(self, conn: Connection) -> None:
+        self.marks = tracker.start(self.store, conn, _tables(conn))
+        if self.inner is not None:
+            self.inner.begin(conn)
+
+    def end(self, conn: Connection, found: Findings) -> None:
+        self.found = found
+        self.table = SessionTable(
+            int(conn.execute(q.SESSION_COUNT).scalar_one()),
+            frozenset(r[0] for r in conn.execute(q.DISTINCT_SESSION_VERSIONS))
+            if self.store.has_session_column("version") else frozenset(),
+        )
+        if self.inner is not None:
+            self.inner.end(conn, found)
+
+    def save(self) -> None:
+        if self.marks is not None and self.found is not None and self.table is not None:
+            _save(self.store, self.tier, self.marks, self.found, self.table, self.token, self.began)
+
+
+@dataclass(frozen=True)
+class SessionTable:
+    """What a resumed scan keeps of the session table: its row count and the releases in it."""
+
+    count: int
+    versions: frozenset[str]
+
+
+def _tables(conn: Connection) -> tuple[str, ...]:
+    return TRACKED + (("event",) if tracker.has_event_log(conn) else ())
+
+
+def _save(store: Store, tier: state.Tier, marks: tracker.Watermarks, found: Findings, table: SessionTable,
+          token: str, full_at: float) -> None:
+    """Keep the state of ``tier``; a deep pass also holds everything the quick tier keeps."""
+    for kept in (("deep", "quick") if tier == "deep" else ("quick",)):
+        state.save(state.Saved(
+            tier=kept, path=state.real_path(store.path), marks=marks, messages=frozenset(found.messages),
+            parts=frozenset(found.parts) if kept == "deep" else frozenset(),
+            ignored=frozenset(found.ignored_prompts), token=token, full_at=full_at,
+            compacting=frozenset(found.compacting), versions=table.versions, sessions=table.count,
+        ))
+
+
+def _incremental(
+    store: Store,
+    saved: state.Saved,
+    token: str,
+    *,
+    quick: bool,
+    all_sessions: bool,
+    live: LiveStatus | None,
+    now: int,
+    cancel: threading.Event | None,
+    hung_after_ms: int | None,
+    snapshot: InSnapshot | None,
+    with_progress: Callable[[LiveStatus], LiveStatus] | None,
+) -> ScanResult:
+    """The changes since ``saved``, in one snapshot; raises :class:`tracker.StartOver`."""
+    liveness = None
+    with store.read() as conn:
+        current = tracker.advance(store, conn, saved.marks)  # also opens the snapshot
+        # a write that committed before this snapshot replaced the token before its commit
+        if state.generation(store.path) != token:
+            raise tracker.StartOver("ocinspect wrote to the database since")
+        liveness = liveness_for(store.path) if live is None else None
+        if snapshot is not None:
+            snapshot.begin(conn)
+        found, table = _changes(store, conn, saved, current, quick=quick, now=now)
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        sessions, activity = read_sessions(store, conn, found.session_ids, all_sessions=all_sessions)
+        at_risk = sessions_at_risk(conn, found, sessions, now)
+        if snapshot is not None:
+            snapshot.end(conn, found)
+    if liveness is not None:
+        live = liveness({sessions[s].directory for s in found.session_ids & set(sessions)})
+    assert live is not None
+    if with_progress is not None:
+        live = with_progress(live)
+    result = assemble(store, found, sessions, activity, live, quick=quick, now=now, all_sessions=all_sessions,
+                      at_risk=at_risk, hung_after_ms=hung_after_ms)
+    _save(store, saved.tier, current, found, table, token, saved.full_at)
+    return result
+
+
+def _changes(store: Store, conn: Connection, saved: state.Saved, current: tracker.Watermarks, *, quick: bool,
+             now: int) -> tuple[Findings, SessionTable]:
+    """The findings of a full pass of the tier, from the rows that can have changed."""
+    before = saved.marks
+    found = Findings()
+    log = tracker.logged(conn, tracker.appended(before, current, "event")) if "event" in current.tails \
+        else tracker.Logged()
+    touched = set(log.sessions)
+    span = tracker.appended(before, current, "message")
+    if span is not None:
+        found.add_messages(conn.execute(q.UNFINISHED_MESSAGES, span))
+        touched.update(row.session_id for row in conn.execute(q.SESSIONS_OF_NEW_MESSAGES, span))
+    found.add_messages(tracker.by_ids(conn, q.UNFINISHED_MESSAGES_BY_ID, saved.messages | log.messages))
+    if quick:  # the parts of unfinished turns, through part_message_id_id_idx (as a full quick pass)
+        for chunk in chunks(sorted(found.messages)):
+            found.add_parts(conn.execute(q.STUCK_PARTS_OF_MESSAGES, {"ids": chunk}))
+    else:
+        span = tracker.appended(before, current, "part")
+        if span is not None:
+            found.add_parts(conn.execute(q.STUCK_PARTS_RANGE, span))
+        found.add_parts(tracker.by_ids(conn, q.STUCK_PARTS_BY_ID, saved.parts | log.parts))
+    table = _session_findings(store, conn, saved, current, found, touched, log, now)
+    # only new rows (or logged writes) can change which prompt is a session's newest
+    found.ignored_prompts |= ignored_prompts(conn, sorted(touched | saved.ignored))
+    found.parts = infer_children(conn, found.parts)
+    found.completed_messages = completed_messages(conn, found)
+    return found, table
+
+
+def _session_findings(store: Store, conn: Connection, saved: state.Saved, current: tracker.Watermarks,
+                      found: Findings, touched: set[str], log: tracker.Logged, now: int) -> SessionTable:
+    """Compaction marks and the id-wrap writer, as a full pass finds them (``found``).
+
+    On a file with OpenCode 1.18's sync log, every session row OpenCode writes is appended
+    (``rowid`` after the tail) or named by an event, and a mark ends with a message of its
+    session: only those sessions and the ones marked before are asked again, by id, and the
+    releases are the kept set plus theirs. Rows deleted (the count is not the kept count plus
+    the appended rows) or no log: the whole (small) session table is read, as a full pass does."""
+    has_version = store.has_session_column("version")
+    span = tracker.appended(saved.marks, current, "session")
+    appended = {r.id for r in conn.execute(q.SESSIONS_APPENDED, span)} if span is not None else set()
+    count = int(conn.execute(q.SESSION_COUNT).scalar_one())
+    if "event" in current.tails and saved.sessions >= 0 and count == saved.sessions + len(appended):
+        asked = sorted(saved.compacting | touched | log.sessions | appended)
+        if store.has_session_column("time_compacting"):
+            found.compacting = {r.id: int(r.time_compacting)
+                                for r in tracker.by_ids(conn, q.COMPACTING_SESSIONS_BY_ID, asked)}
+        versions = saved.versions
+        if has_version:
+            versions |= {r[0] for r in tracker.by_ids(conn, q.VERSIONS_OF_SESSIONS, log.sessions | appended)}
+        found.wrap_writer = affected_writer(versions) if has_version else None
+        if found.wrap_writer:
+            found.ignored_prompts |= set(loop_leftovers(conn, now))
+        return SessionTable(count, frozenset(versions))
+    found.compacting = compacting_sessions(store, conn)
+    wrap_findings(store, conn, found, None, now)
+    versions = frozenset(r[0] for r in conn.execute(q.DISTINCT_SESSION_VERSIONS)) if has_version else frozenset()
+    return SessionTable(count, versions)
