@@ -35,6 +35,17 @@ def state_files(sb: h.Sandbox) -> dict[str, str]:
     return {p.name: p.read_text(errors="replace") for p in sorted(root.glob("*"))} if root.is_dir() else {}
 
 
+def full_passes(sb: h.Sandbox) -> dict[str, float]:
+    """When each kept state's last full pass began: a resumed look leaves it as it was."""
+    found = {}
+    for name, text in state_files(sb).items():
+        try:
+            found[name] = json.loads(text)["full_at"]
+        except (ValueError, KeyError, TypeError):
+            continue
+    return found
+
+
 def stuck_ids(sb: h.Sandbox, *extra: str) -> tuple[list[str], Any]:
     rc, data, proc = run_cli(sb, "scan", "--json", *extra)
     assert rc in (0, 1) and isinstance(data, dict), explain(proc)
@@ -52,15 +63,20 @@ def test_a_crash_between_two_runs_is_found_from_the_watermark(sandbox: h.Sandbox
     assert first.returncode == 0 and first.stderr == "", explain(first)
     saved = state_files(sandbox)
     assert saved, "the first run kept no state"
-    assert stuck_ids(sandbox) == stuck_ids(sandbox, "--full")
+    assert stuck_ids(sandbox)[0] == stuck_ids(sandbox, "--full")[0] == []
 
     sid, part = crash_mid_tool(sandbox, opencode_bin, "run the long tests")
+    before = full_passes(sandbox)
+    assert before, saved
     resumed, _ = stuck_ids(sandbox)
+    assert full_passes(sandbox).items() >= before.items()  # that scan resumed: no full pass began
     full, _ = stuck_ids(sandbox, "--full")
     assert resumed == full == [sid]
+    marks = full_passes(sandbox)
 
     second = run_true(sandbox)
     assert second.returncode == 0, explain(second)
+    assert full_passes(sandbox).items() >= marks.items()  # found from the watermark, not a full pass
     (line,) = second.stderr.splitlines()
     assert line.startswith("ocinspect: recovered 1 stuck session before start (run "), line
     run_id = line.split("(run ", 1)[1].split(";", 1)[0]
