@@ -41,7 +41,7 @@ from inspector.core.diagnose.findings import (
     wrap_findings,
 )
 from inspector.core.diagnose.idwrap import affected_writer, loop_leftovers
-from inspector.core.diagnose.scan import InSnapshot, assemble, liveness_for, read_sessions, scan, sessions_at_risk
+from inspector.core.diagnose.scan import InSnapshot, judge, liveness_for, read_sessions, scan, sessions_at_risk
 from inspector.core.model import ScanResult
 from inspector.core.opencode.live import LiveStatus
 from inspector.core.text import now_ms
@@ -192,13 +192,8 @@ def _incremental(
         at_risk = sessions_at_risk(conn, found, sessions, now)
         if snapshot is not None:
             snapshot.end(conn, found)
-    if liveness is not None:
-        live = liveness({sessions[s].directory for s in found.session_ids & set(sessions)})
-    assert live is not None
-    if with_progress is not None:
-        live = with_progress(live)
-    result = assemble(store, found, sessions, activity, live, quick=quick, now=now, all_sessions=all_sessions,
-                      at_risk=at_risk, hung_after_ms=hung_after_ms)
+    result = judge(store, found, sessions, activity, live=live, liveness=liveness, with_progress=with_progress,
+                   quick=quick, now=now, all_sessions=all_sessions, at_risk=at_risk, hung_after_ms=hung_after_ms)
     _save(store, saved.tier, current, found, table, token, saved.full_at)
     return result
 

@@ -122,6 +122,27 @@ def scan(
         at_risk = sessions_at_risk(conn, found, sessions, now)
         if snapshot is not None:
             snapshot.end(conn, found)
+    return judge(store, found, sessions, activity, live=live, liveness=liveness, with_progress=with_progress,
+                 quick=quick, now=now, all_sessions=all_sessions, at_risk=at_risk, hung_after_ms=hung_after_ms)
+
+
+def judge(
+    store: Store,
+    found: Findings,
+    sessions: dict[str, Session],
+    activity: dict[str, int],
+    *,
+    live: LiveStatus | None,
+    liveness: Callable[[set[str]], LiveStatus] | None,
+    with_progress: Callable[[LiveStatus], LiveStatus] | None,
+    quick: bool,
+    now: int,
+    all_sessions: bool,
+    at_risk: set[str],
+    hung_after_ms: int | None,
+) -> ScanResult:
+    """After the snapshot (a full pass or a resumed one): ask OpenCode about the directories of
+    what was found (unless ``live`` was given), add the event progress, assemble the verdicts."""
     if liveness is not None:
         live = liveness({sessions[s].directory for s in found.session_ids & set(sessions)})
     assert live is not None
