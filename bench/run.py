@@ -874,6 +874,9 @@ class Bench:
                     and self._flat_json(rows["scan_full"]["stdout"]) == self._flat_json(rows["scan_resumed"]["stdout"]))
             rows["scan_resumed"]["check"] = ("same JSON as the full pass" if same else "DIFFERENT from the full pass") \
                 + "; " + "; ".join(checks)
+            # the TUI's first view: with no kept state (a full pass), then resuming from the scans' state
+            rows["tui_full"] = self._flat_tui(copy, dict(env, XDG_STATE_HOME=str(self.tmp / f"state-{label[0]}x-none")))
+            rows["tui_resumed"] = self._flat_tui(copy, env)
             # healthy: recover everything once (untimed; it replaces the write token: the next look is full)
             run_proc([*oc, "recover", "--all", "--yes", "--force", "--json"], env=env)
             left = bl.parse_rows(sql_exec(copy, bl.BASELINE_SQL))
@@ -903,6 +906,38 @@ class Bench:
         bad = [k for k in ("part", "message") if found[k] != expected[k]]
         return (f"correct ({len(expected['part'])} parts, {len(expected['message'])} messages)" if not bad else
                 "WRONG: " + ", ".join(f"{k}s found {len(found[k])}, expected {len(expected[k])}" for k in bad))
+
+    def _flat_tui(self, db: Path, env: dict[str, str]) -> dict[str, Any]:
+        """The TUI (headless, the ``tui`` row's probe): when the stuck list is shown, when the
+        deep view is done."""
+        p = run_proc([sys.executable, "-c", self.TUI, str(db), str(self.args.tui_timeout), repr(time.time())],
+                     env=env, timeout=self.args.tui_timeout + 60)
+        try:
+            data = json.loads(p.stdout.strip().splitlines()[-1]) if not p.rc else None
+        except (ValueError, IndexError):
+            data = None
+        if data is None:
+            return {"na": tail(p.stderr or p.stdout)}
+        return {"stuck_list_s": data.get("stuck_list_s"), "deep_done_s": data.get("deep_done_s"),
+                "rows": data.get("rows", 0)}
+
+    def _flat_tui_table(self, one: dict[str, dict[str, Any]], four: dict[str, dict[str, Any]]) -> None:
+        print()
+        print(f"{'TUI first view (headless)':<48} {'1× s':>7} {'4× s':>7} {'4×/1×':>6}")
+        for key, label in (("tui_full", "no kept state (full pass)"), ("tui_resumed", "from the kept state")):
+            a, b = one.get(key, {}), four.get(key, {})
+            if "na" in a or "na" in b:
+                print(f"  {label}: n/a ({a.get('na') or b.get('na')})")
+                continue
+            for metric, what in (("stuck_list_s", "stuck list shown"), ("deep_done_s", "deep view done")):
+                x, y = a.get(metric), b.get(metric)
+                r = f"{y / x:6.2f}" if x and y else "     —"
+                print(f"{what + ', ' + label:<48} {x or 0:>7.3f} {y or 0:>7.3f} {r}")
+                self.metrics[f"{key}_{metric}_4x"] = y
+        m = self.metrics
+        one_r, four_r = one.get("tui_resumed", {}), four.get("tui_resumed", {})
+        if one_r.get("deep_done_s") and four_r.get("deep_done_s"):
+            m["tui_deep_resumed_4x_over_1x"] = four_r["deep_done_s"] / one_r["deep_done_s"]
 
     def _flat_table(self, results: dict[str, dict[str, dict[str, Any]]]) -> None:
         one, four = results.get("1×", {}), results.get("4×", {})
@@ -952,6 +987,7 @@ class Bench:
                     parts.append(f"{key} {t / base:.3f}× baseline" + (f" reading {rd / size:.3f} of the file"
                                                                     if rd is not None else ""))
             print(f"  {label} ({size / 1e9:.2f} GB): " + ", ".join(parts))
+        self._flat_tui_table(one, four)
         m = self.metrics
         m["run_work_4x"], m["run_faults_4x"], m["run_time_4x"] = (ratio("run_resumed", "rchar"),
                                                                   ratio("run_resumed", "faults"),

@@ -150,3 +150,6 @@ def test_flat_row_smoke(tmp_path: Path) -> None:
     assert re.search(r"\d+\.\d\s+\d+\.\d\s+\d\.\d{3}\s+\d+\.\dk", row), row  # MB read and faults of both sizes
     assert re.search(r"\[second_read_4x\]\s+\d", out) and re.search(r"\[run_work_4x\]\s+\d", out), out
     assert json.loads((tmp_path / "four.manifest.json").read_text())["params"]["size"] == 0.02  # 4 × --size
+    for what in ("stuck list shown, no kept state (full pass)", "deep view done, from the kept state"):
+        line = next(x for x in out.splitlines() if x.startswith(what))
+        assert re.search(r"\s0\.\d{3}\s+0\.\d{3}\s+\d+\.\d{2}$", line) or re.search(r"\d\.\d{3}\s+\d+\.\d{3}", line), line
