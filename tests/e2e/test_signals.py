@@ -68,6 +68,17 @@ def wait_status(oc: h.OpenCode, sid: str, predicate: Any, *, timeout: float, wha
     return h.wait_until(found, timeout=timeout, interval=0.25, what=what, on_timeout=lambda: oc.describe(sid))
 
 
+def wait_verdict(sb: h.Sandbox, oc: h.OpenCode, sid: str, verdict: str, hung_after: str, *, timeout: float,
+                 interval: float = 0.5) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:
+    """Scan (``--hung-after``) until ``sid`` has ``verdict``: its JSON entry and that scan."""
+    def seen() -> tuple[dict[str, Any], subprocess.CompletedProcess[str]] | None:
+        found, ran = scan(sb, "--hung-after", hung_after)
+        return (found[sid], ran) if sid in found and found[sid]["verdict"] == verdict else None
+
+    return h.wait_until(seen, timeout=timeout, interval=interval, what=f"{verdict} verdict",
+                        on_timeout=lambda: oc.describe(sid))
+
+
 def events_invariant(sb: h.Sandbox, release: str, sids: list[str]) -> None:
     if "event-log" in SIGNALS.get(release, frozenset()):
         assert_rows_equal_newest_events(sb.db_path, sids)
@@ -88,12 +99,7 @@ def test_stalled_model_is_hung_and_stopped_by_recover(sandbox: h.Sandbox, openco
     # OpenCode times the stream out and restarts the step: rows move, yet it gets nowhere.
     wait_status(oc, sid, lambda s: s.get("type") == "retry", timeout=30, what="the first retry")
 
-    def hung() -> tuple[dict[str, Any], subprocess.CompletedProcess[str]] | None:
-        found, ran = scan(sandbox, "--hung-after", "5s")
-        return (found[sid], ran) if found[sid]["verdict"] == "hung" else None
-
-    found, proc = h.wait_until(hung, timeout=60, interval=1.0, what="model-stalled verdict",
-                               on_timeout=lambda: oc.describe(sid))
+    found, proc = wait_verdict(sandbox, oc, sid, "hung", "5s", timeout=60, interval=1.0)
     assert found["hang"] == "model-stalled", explain(proc)
     assert found["idle_ms"] >= 5000, explain(proc)
     reason = found["verdict_reason"]
@@ -214,12 +220,7 @@ def test_permission_prompt_is_waiting_and_rejected_from_the_cli(sandbox: h.Sandb
     oc = sandbox.start_opencode(opencode_release(release))
     sid = start(sandbox, oc, "QUICK check")
 
-    def asked() -> tuple[dict[str, Any], subprocess.CompletedProcess[str]] | None:
-        found, ran = scan(sandbox, "--hung-after", "1s")
-        return (found[sid], ran) if sid in found and found[sid]["verdict"] == "waiting" else None
-
-    found, proc = h.wait_until(asked, timeout=30, interval=0.5, what="waiting verdict",
-                               on_timeout=lambda: oc.describe(sid))
+    found, proc = wait_verdict(sandbox, oc, sid, "waiting", "1s", timeout=30)
     time.sleep(1.5)
     sessions, proc = scan(sandbox, "--hung-after", "1s")
     found = sessions[sid]
@@ -264,12 +265,7 @@ def test_a_question_nobody_answers_is_waiting_and_dismissed_from_the_cli(sandbox
     oc = sandbox.start_opencode(opencode_release(release))
     sid = start(sandbox, oc, "ASKME please")
 
-    def asked() -> tuple[dict[str, Any], subprocess.CompletedProcess[str]] | None:
-        found, ran = scan(sandbox, "--hung-after", "1s")
-        return (found[sid], ran) if sid in found and found[sid]["verdict"] == "waiting" else None
-
-    found, proc = h.wait_until(asked, timeout=30, interval=0.5, what="waiting verdict",
-                               on_timeout=lambda: oc.describe(sid))
+    found, proc = wait_verdict(sandbox, oc, sid, "waiting", "1s", timeout=30)
     (pending,) = found["opencode_status"]["pending"]
     assert pending["kind"] == "question" and pending["question"] == "Deploy to production?", explain(proc)
     assert "Deploy to production?" in found["verdict_reason"], explain(proc)
