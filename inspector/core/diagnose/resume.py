@@ -124,11 +124,7 @@ class _Keeping:
 
     def end(self, conn: Connection, found: Findings) -> None:
         self.found = found
-        self.table = SessionTable(
-            int(conn.execute(q.SESSION_COUNT).scalar_one()),
-            frozenset(r[0] for r in conn.execute(q.DISTINCT_SESSION_VERSIONS))
-            if self.store.has_session_column("version") else frozenset(),
-        )
+        self.table = SessionTable(int(conn.execute(q.SESSION_COUNT).scalar_one()), _all_versions(self.store, conn))
         if self.inner is not None:
             self.inner.end(conn, found)
 
@@ -254,5 +250,11 @@ def _session_findings(store: Store, conn: Connection, saved: state.Saved, curren
         return SessionTable(count, frozenset(versions))
     found.compacting = compacting_sessions(store, conn)
     wrap_findings(store, conn, found, None, now)
-    versions = frozenset(r[0] for r in conn.execute(q.DISTINCT_SESSION_VERSIONS)) if has_version else frozenset()
-    return SessionTable(count, versions)
+    return SessionTable(count, _all_versions(store, conn))
+
+
+def _all_versions(store: Store, conn: Connection) -> frozenset[str]:
+    """Every OpenCode release that wrote a session row (none on a file without the column)."""
+    if not store.has_session_column("version"):
+        return frozenset()
+    return frozenset(r[0] for r in conn.execute(q.DISTINCT_SESSION_VERSIONS))
