@@ -42,7 +42,7 @@ from inspector.core.diagnose.findings import (
     ignored_prompts,
 )
 from inspector.core.diagnose.resume import scan_resumed
-from inspector.core.diagnose.scan import assemble, read_sessions, sessions_at_risk
+from inspector.core.diagnose.scan import assemble, drop_finished_since, read_sessions, sessions_at_risk
 from inspector.core.diagnose.tracker import Tail, Watermarks
 from inspector.core.model import ScanResult
 from inspector.core.opencode.live import LiveStatus, detect
@@ -214,6 +214,7 @@ def refresh(
             # stands (the repair itself always asks again before it writes)
             and (watched.live.running is not False or moment - watched.live_at >= policy.live_every_s))):
         status, live_at = detect(store.path, {sessions[s].directory for s in stuck}), moment
+        drop_finished_since(store, found, sessions, status, all_sessions=watched.all_sessions, requested=())
     if with_progress is not None:  # the event streams' newest progress (watch mode)
         status = with_progress(status)
     result = assemble(store, found, sessions, activity, status, quick=False, now=now,

@@ -21,7 +21,7 @@ from inspector.core.db import queries as q
 from inspector.core.db.ranges import Cancelled, Progress
 from inspector.core.db.rows import chunks, session_from_row
 from inspector.core.db.store import Store
-from inspector.core.diagnose import idwrap
+from inspector.core.diagnose import idwrap, tracker
 from inspector.core.diagnose.asked import status_words, waiting_reason, with_since
 from inspector.core.diagnose.findings import Findings, collect
 from inspector.core.diagnose.hung import classify
@@ -32,7 +32,7 @@ from inspector.core.model import Diagnosis, Message, Part, PendingRequest, ScanR
 from inspector.core.opencode.live import LiveStatus, detect
 from inspector.core.text import now_ms, printable
 
-__all__ = ["Cancelled", "InSnapshot", "Progress", "assemble", "chain_of", "depth_of", "liveness_for", "read_sessions", "scan", "scan_related", "sessions_at_risk"]
+__all__ = ["Cancelled", "InSnapshot", "Progress", "assemble", "chain_of", "depth_of", "drop_finished_since", "liveness_for", "read_sessions", "scan", "scan_related", "sessions_at_risk"]
 
 
 def _patterns_for(
@@ -123,7 +123,8 @@ def scan(
         if snapshot is not None:
             snapshot.end(conn, found)
     return judge(store, found, sessions, activity, live=live, liveness=liveness, with_progress=with_progress,
-                 quick=quick, now=now, all_sessions=all_sessions, at_risk=at_risk, hung_after_ms=hung_after_ms)
+                 quick=quick, now=now, all_sessions=all_sessions, at_risk=at_risk, hung_after_ms=hung_after_ms,
+                 requested=session_ids or ())
 
 
 def judge(
@@ -140,16 +141,43 @@ def judge(
     all_sessions: bool,
     at_risk: set[str],
     hung_after_ms: int | None,
+    requested: Sequence[str] = (),
 ) -> ScanResult:
     """After the snapshot (a full pass or a resumed one): ask OpenCode about the directories of
     what was found (unless ``live`` was given), add the event progress, assemble the verdicts."""
     if liveness is not None:
         live = liveness({sessions[s].directory for s in found.session_ids & set(sessions)})
+        drop_finished_since(store, found, sessions, live, all_sessions=all_sessions, requested=requested)
     assert live is not None
     if with_progress is not None:
         live = with_progress(live)
     return assemble(store, found, sessions, activity, live, quick=quick, now=now, all_sessions=all_sessions,
                     at_risk=at_risk, hung_after_ms=hung_after_ms)
+
+
+def drop_finished_since(store: Store, found: Findings, sessions: dict[str, Session], live: LiveStatus, *,
+                         all_sessions: bool, requested: Sequence[str]) -> None:
+    """A turn that ends between the snapshot and OpenCode's answer would look stale: its rows
+    were read while it still streamed (OpenCode writes none meanwhile), its status after it had
+    finished. So the stuck rows of sessions a running OpenCode does not list busy are read once
+    more, after the answer, by id through the stuck filter; what finished meanwhile is dropped."""
+    if live.running is not True:
+        return
+    idle = found.session_ids - live.busy
+    messages = {m.id for m in found.messages.values() if m.session_id in idle}
+    parts = {p.id for p in found.parts.values() if p.session_id in idle}
+    if not messages and not parts:
+        return
+    with store.read() as conn:
+        still = {row.id for row in tracker.by_ids(conn, q.UNFINISHED_MESSAGES_BY_ID, messages)}
+        still |= {row.id for row in tracker.by_ids(conn, q.STUCK_PARTS_BY_ID, parts)}
+    for row_id in messages - still:
+        found.messages.pop(row_id)
+    for row_id in parts - still:
+        found.parts.pop(row_id)
+    if not all_sessions:  # a session shown only because it was stuck is shown no more
+        for sid in idle - found.session_ids - set(requested):
+            sessions.pop(sid, None)
 
 
 def sessions_at_risk(conn: Connection, found: Findings, sessions: Mapping[str, Session], now: int) -> set[str]:
