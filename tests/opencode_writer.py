@@ -130,6 +130,18 @@ class Writer:
                                   "model": {"providerID": "fakeprov", "modelID": "fake"}})
         self.part(sid, user, {"type": "compaction", "auto": True})
 
+    def reopen(self, sid: str) -> None:
+        """The newest finished turn made unfinished again, in place (its rowid kept): what a
+        foreign restore of an old row does, written with its event as OpenCode writes."""
+        mid, raw = self.conn.execute(
+            "SELECT id, data FROM message WHERE session_id = ? AND json_extract(data, '$.role') = 'assistant' "
+            "AND json_extract(data, '$.time.completed') IS NOT NULL ORDER BY time_created DESC, id DESC LIMIT 1",
+            (sid,)).fetchone()
+        data = json.loads(raw)
+        data["time"] = {"created": data["time"]["created"]}
+        data.pop("finish", None)
+        self.message(sid, data, message_id=mid)
+
     def finish(self, sid: str) -> None:
         rows = self.conn.execute(
             "SELECT id, data FROM message WHERE session_id = ? AND json_extract(data, '$.role') = 'assistant' "

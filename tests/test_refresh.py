@@ -278,6 +278,20 @@ def test_update_named_by_the_event_log_is_found(watcher, demo) -> None:
     assert part_id in stuck_part_ids(watcher.check())
 
 
+def test_a_message_made_unfinished_named_by_the_event_log_is_found(watcher, demo) -> None:
+    """The message half of the same rule: a finished turn put back to unfinished (an undo from
+    another process restores exactly that) with its event, no sweep: found by the next refresh."""
+    path, _ = demo
+    message_id, session = a_finished_message(path)
+    data = json.loads(one(path, "SELECT data FROM message WHERE id = ?", message_id)[0])
+    data["time"] = {"created": data["time"]["created"]}
+    data.pop("finish", None)
+    write(path, "UPDATE message SET data = ? WHERE id = ?", dumps(data), message_id)
+    log_event(path, session, "message.updated.1", {"sessionID": session, "info": {**data, "id": message_id}})
+    result = watcher.check()
+    assert message_id in {m.id for d in result.sessions for m in d.unfinished_messages}
+
+
 def test_update_without_event_waits_for_the_sweep_or_full_scan(watcher, demo) -> None:
     path, ids = demo
     part_id, session = _undo_like_update(path, ids)

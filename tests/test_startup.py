@@ -45,6 +45,7 @@ SCAN_QUICK = {
     "inspector.core.diagnose.idwrap", "inspector.core.diagnose.children", "inspector.core.diagnose.asked",
     # the watermarks kept across processes (issue 19): where the last look left off
     "inspector.core.diagnose.resume", "inspector.core.diagnose.state", "inspector.core.diagnose.tracker",
+    "inspector.core.diagnose.changes",
 }
 NEVER_FOR_SCAN = ("textual", "rich", "inspector.tui", "http.client", "urllib.request",
                   "sqlalchemy.orm", "sqlalchemy.ext", "importlib.resources")

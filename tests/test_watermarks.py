@@ -155,6 +155,24 @@ def test_a_turn_finishing_is_seen(demo, quick: bool) -> None:
 
 
 @TIERS
+def test_an_old_turn_made_unfinished_again(demo, quick: bool) -> None:
+    """An UPDATE (rowid kept) that makes a finished turn unfinished: with the sync log its event
+    names the row, so the next look sees it incrementally; without the log it stays hidden until
+    the daily full pass (documented in NOTES)."""
+    path, ids = demo
+    sid = ids.clean[0]
+    assert sid not in stuck(check(path, quick=quick, expect="full"))
+    (mid,) = opencode(path, "reopen", sid)
+    if logged(path):
+        result = check(path, quick=quick, expect="incremental")
+        assert mid in {m.id for d in result.sessions for m in d.unfinished_messages}
+    else:
+        result, how = look(path, quick=quick)
+        assert how.kind == "incremental" and sid not in stuck(result)
+        assert sid in stuck(check(path, quick=quick, expect="full", full=True))
+
+
+@TIERS
 def test_new_crash_from_a_second_process_is_found_by_the_next_look(demo, quick: bool) -> None:
     path, ids = demo
     sid = ids.clean[0]

@@ -23,17 +23,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy.engine import Connection
 
 from inspector.core.db import queries as q
 from inspector.core.db.ranges import Progress
-from inspector.core.db.rows import load_json, message_from_row, part_from_row
 from inspector.core.db.store import Store
-from inspector.core.diagnose import tracker
+from inspector.core.diagnose import changes, tracker
 from inspector.core.diagnose.children import infer_children
 from inspector.core.diagnose.findings import (
     Findings,
@@ -174,22 +173,17 @@ def refresh(
     updated = dict(marks.updated)
     with store.read() as conn:
         current = tracker.advance(store, conn, marks)
-        touched = _absorb_new_rows(conn, marks, current, found, versions)
-        parts, messages = set(found.parts), set(found.messages)
-        if "event" in marks.tails:
-            log = tracker.logged(conn, tracker.appended(marks, current, "event"))
-            parts |= log.parts
-            messages |= log.messages
+        remembered: dict[changes.Table, set[str]] = {"part": set(found.parts), "message": set(found.messages)}
         if sweep:
-            for table, ids in (("part", parts), ("message", messages)):
+            for table, ids in remembered.items():
                 since = updated.get(table, 0) - SWEEP_SLACK_MS
                 swept = list(conn.execute(q.UPDATED_SINCE[table], {"since": since}))
                 if len(swept) > SWEEP_MAX_ROWS:
                     raise FullScanNeeded(f"{len(swept)} {table} rows changed; a full scan is cheaper")
                 ids.update(row.id for row in swept)
                 updated[table] = max([updated.get(table, 0), *(int(row.time_updated) for row in swept)])
-        _recheck(conn, "part", parts, found, versions)
-        _recheck(conn, "message", messages, found, versions)
+        touched = set(changes.read_changes(conn, marks, current, found, remembered=remembered, parts=True,
+                                           versions=versions).touched)
         found.parts = infer_children(conn, found.parts)  # OpenCode 1.2/1.3 name no subagent
         found.compacting = compacting_sessions(store, conn)
         # only new messages can change which prompt is the newest: ask for those sessions alone
@@ -279,35 +273,6 @@ def _findings_of(result: ScanResult) -> Findings:
     return found
 
 
-def _absorb(table: str, rows: Iterable[Any], found: Findings, versions: dict[str, int]) -> None:
-    for row in rows:
-        data = load_json(row, table)
-        if table == "part":
-            part = part_from_row(row, data)
-            if part.status in ("pending", "running"):
-                found.parts[part.id] = part
-        else:
-            message = message_from_row(row, data)
-            if message.role == "assistant" and message.completed is None:
-                found.messages[message.id] = message
-        versions[row.id] = int(row.time_updated)
-
-
-def _absorb_new_rows(
-    conn: Connection, before: Watermarks, after: Watermarks, found: Findings, versions: dict[str, int]
-) -> set[str]:
-    """Stuck rows among those inserted since; returns the sessions that got new messages."""
-    touched: set[str] = set()
-    for table, query in (("message", q.UNFINISHED_MESSAGES), ("part", q.STUCK_PARTS_RANGE)):
-        span = tracker.appended(before, after, table)
-        if span is None:
-            continue
-        _absorb(table, conn.execute(query, span), found, versions)
-        if table == "message":
-            touched = {row.session_id for row in conn.execute(q.SESSIONS_OF_NEW_MESSAGES, span)}
-    return touched
-
-
 def _versions(conn: Connection, found: Findings) -> dict[str, int]:
     """The version of every stuck row, read in the scan's first snapshot: never newer than what
     was parsed, so a row that changed since is read again by the next refresh."""
@@ -315,20 +280,6 @@ def _versions(conn: Connection, found: Findings) -> dict[str, int]:
     for table, ids in (("part", found.parts), ("message", found.messages)):
         versions.update((row.id, int(row.time_updated)) for row in tracker.by_ids(conn, q.VERSIONS[table], ids))
     return versions
-
-
-def _recheck(conn: Connection, table: str, ids: set[str], found: Findings, versions: dict[str, int]) -> None:
-    """Bring ``ids`` up to date: a row whose version (``time_updated``, which OpenCode and our
-    repair bump on every write) did not change is left as it is; the others are read again,
-    through the same stuck filter as a full scan, and parsed."""
-    known = found.parts if table == "part" else found.messages
-    current = {row.id: int(row.time_updated) for row in tracker.by_ids(conn, q.VERSIONS[table], ids)}
-    changed = [i for i in ids if i not in current or i not in known or versions.get(i) != current[i]]
-    for row_id in changed:
-        known.pop(row_id, None)
-        versions.pop(row_id, None)
-    query = q.STUCK_PARTS_BY_ID if table == "part" else q.UNFINISHED_MESSAGES_BY_ID
-    _absorb(table, tracker.by_ids(conn, query, changed), found, versions)
 
 
 def _findings_changed(result: ScanResult, found: Findings, stuck: set[str]) -> bool:

@@ -31,7 +31,7 @@ from inspector.core.db import queries as q
 from inspector.core.db.ranges import Cancelled, Progress
 from inspector.core.db.rows import chunks
 from inspector.core.db.store import Store
-from inspector.core.diagnose import state, tracker
+from inspector.core.diagnose import changes, state, tracker
 from inspector.core.diagnose.children import infer_children
 from inspector.core.diagnose.findings import (
     Findings,
@@ -197,24 +197,13 @@ def _incremental(
 def _changes(store: Store, conn: Connection, saved: state.Saved, current: tracker.Watermarks, *, quick: bool,
              now: int) -> tuple[Findings, SessionTable]:
     """The findings of a full pass of the tier, from the rows that can have changed."""
-    before = saved.marks
     found = Findings()
-    log = tracker.logged(conn, tracker.appended(before, current, "event")) if "event" in current.tails \
-        else tracker.Logged()
-    touched = set(log.sessions)
-    span = tracker.appended(before, current, "message")
-    if span is not None:
-        found.add_messages(conn.execute(q.UNFINISHED_MESSAGES, span))
-        touched.update(row.session_id for row in conn.execute(q.SESSIONS_OF_NEW_MESSAGES, span))
-    found.add_messages(tracker.by_ids(conn, q.UNFINISHED_MESSAGES_BY_ID, saved.messages | log.messages))
+    seen = changes.read_changes(conn, saved.marks, current, found, parts=not quick,
+                                remembered={"message": saved.messages, "part": saved.parts})
+    log, touched = seen.log, set(seen.touched)
     if quick:  # the parts of unfinished turns, through part_message_id_id_idx (as a full quick pass)
         for chunk in chunks(sorted(found.messages)):
             found.add_parts(conn.execute(q.STUCK_PARTS_OF_MESSAGES, {"ids": chunk}))
-    else:
-        span = tracker.appended(before, current, "part")
-        if span is not None:
-            found.add_parts(conn.execute(q.STUCK_PARTS_RANGE, span))
-        found.add_parts(tracker.by_ids(conn, q.STUCK_PARTS_BY_ID, saved.parts | log.parts))
     table = _session_findings(store, conn, saved, current, found, touched, log, now)
     # only new rows (or logged writes) can change which prompt is a session's newest
     found.ignored_prompts |= ignored_prompts(conn, sorted(touched | saved.ignored))

@@ -12,7 +12,7 @@ file holds; only a full pass of the caller's tier is correct then:
 - a table's newest row is gone or holds another id (rows deleted, rowids renumbered or reused).
 
 Between two watermarks, :func:`appended` names the new rows of a table and :func:`by_ids`
-re-reads the rows a caller already knows. Every watermark is the database's own value, never
+re-reads the rows a caller already knows (:mod:`changes` reads the findings through both). Every watermark is the database's own value, never
 our clock; the state is plain values so it can be kept across processes (:mod:`state`).
 """
 
