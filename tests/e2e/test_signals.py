@@ -60,6 +60,13 @@ def start(sb: h.Sandbox, oc: h.OpenCode, prompt: str) -> str:
     return sid
 
 
+def ended_turn(oc: h.OpenCode, sid: str) -> dict[str, Any] | None:
+    """The session's one assistant message once it carries an error or a completed time."""
+    (turn,) = [m for m in oc.messages(sid) if m["info"]["role"] == "assistant"]
+    info = turn["info"]
+    return turn if info.get("error") or info.get("time", {}).get("completed") else None
+
+
 def wait_status(oc: h.OpenCode, sid: str, predicate: Any, *, timeout: float, what: str) -> dict[str, Any]:
     def found() -> dict[str, Any] | None:
         entry = oc.status().get(sid)
@@ -135,7 +142,10 @@ def test_a_stalled_stream_ends_the_turn_by_itself_on_older_releases(sandbox: h.S
     assert sid not in sessions or sessions[sid]["verdict"] == "live", explain(proc)
     h.wait_until(lambda: not oc.is_busy(sid), timeout=30, what="the stalled turn to end",
                  on_timeout=lambda: oc.describe(sid))
-    (turn,) = [m for m in oc.messages(sid) if m["info"]["role"] == "assistant"]
+    # OpenCode may report the session idle a moment before it writes the turn's end (seen on
+    # 1.14.41 in CI): wait for the row, not only the status.
+    turn = h.wait_until(lambda: ended_turn(oc, sid), timeout=15, what="the stalled turn's end written",
+                        on_timeout=lambda: oc.describe(sid))
     assert turn["info"].get("error"), oc.describe(sid)
     rc, data, proc = run_cli(sandbox, "scan", "--json", "--hung-after", "1s")
     assert rc == 0 and data["sessions"] == [], explain(proc)
