@@ -849,6 +849,27 @@ class OpenCode:
                           what=f"session {session_id} to finish its turn",
                           on_timeout=lambda: self.describe(session_id))
 
+    def wait_closed(self, session_id: str, *, timeout: float = 10.0) -> list[dict[str, Any]] | None:
+        """The session's messages once OpenCode reports it idle *and* has written every assistant
+        turn's end and no tool is pending/running; None after ``timeout``. (OpenCode can report a
+        session idle some 20–35 ms before it writes the turn's end: measured on 1.2–1.14.)"""
+        def closed() -> list[dict[str, Any]] | None:
+            if self.is_busy(session_id):
+                return None
+            msgs = self.messages(session_id)
+            for m in msgs:
+                if m["info"].get("role") == "assistant" and not m["info"].get("time", {}).get("completed"):
+                    return None
+                for p in m["parts"]:
+                    if p.get("type") == "tool" and p["state"]["status"] in ("pending", "running"):
+                        return None
+            return msgs
+
+        try:
+            return wait_until(closed, timeout=timeout, interval=0.1, what=f"session {session_id} closed")
+        except HarnessError:
+            return None
+
     def describe(self, session_id: str) -> str:
         try:
             msgs = json.dumps(self.messages(session_id), indent=1)[-6000:]

@@ -136,6 +136,7 @@ def tool_parts(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def assert_healthy(oc: h.OpenCode, sid: str, repaired: set[str]) -> list[dict[str, Any]]:
     """Through OpenCode's API: every turn completed, nothing active, repaired parts interrupted."""
+    oc.wait_closed(sid)
     assert not oc.is_busy(sid), oc.describe(sid)
     msgs = oc.messages(sid)
     for m in msgs:

@@ -51,7 +51,9 @@ def scan(sb: h.Sandbox, *args: str) -> tuple[dict[str, dict[str, Any]], subproce
 
 
 def assert_closed_by_opencode(oc: h.OpenCode, sid: str) -> list[dict[str, Any]]:
-    """Every assistant turn completed, no tool pending/running, as OpenCode's API reports it."""
+    """Every assistant turn completed, no tool pending/running, as OpenCode's API reports it
+    (within a few seconds: OpenCode reports idle a moment before it writes the turn's end)."""
+    oc.wait_closed(sid)
     assert not oc.is_busy(sid), oc.describe(sid)
     msgs = oc.messages(sid)
     for m in msgs:

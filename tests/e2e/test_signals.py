@@ -284,10 +284,10 @@ def test_a_question_nobody_answers_is_waiting_and_dismissed_from_the_cli(sandbox
     (answer,) = data["answered"]
     assert answer["kind"] == "question" and answer["sent"] is True and answer["settled"] is True, explain(proc)
     h.wait_until(lambda: not oc.is_busy(sid), timeout=20, what="idle after the dismissal")
-    (tool,) = [p for m in oc.messages(sid) for p in m["parts"] if p.get("type") == "tool"]
+    msgs = assert_closed_by_opencode(oc, sid)
+    (tool,) = [p for m in msgs for p in m["parts"] if p.get("type") == "tool"]
     assert tool["tool"] == "question" and tool["state"]["status"] == "error", oc.describe(sid)
     assert "dismissed" in tool["state"]["error"] or "QuestionRejected" in tool["state"]["error"], oc.describe(sid)
-    assert_closed_by_opencode(oc, sid)
     events_invariant(sandbox, release, [sid])
     rc, data, proc = run_cli(sandbox, "scan", "--json")
     assert rc == 0 and data["sessions"] == [], explain(proc)
