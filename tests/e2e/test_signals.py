@@ -7,6 +7,7 @@ Real ``opencode serve`` with the scripted model (``harness.FakeModel``) and the 
   says ``retry`` "SSE read timed out", restarts the step and stalls again, forever;
 - ``SLOW``: a healthy reply of one word a second for 40 s (no row moves while it streams);
 - ``OVERLOADED``: HTTP 503 on every model call (OpenCode retries 5 times, then ``APIError``);
+- ``RATELIMIT``: HTTP 429 on every model call (retried like 503);
 - ``QUICK`` with ``permission.bash = "ask"``: a bash behind a permission prompt.
 
 ``SIGNALS`` says which release publishes what (measured with ``probe_signals.py``; the table in
@@ -37,7 +38,8 @@ pytestmark = pytest.mark.e2e
 # "permission": GET /permission lists the pending prompt with its tool, POST /permission/{id}/reply
 #   answers it; "question": the question tool runs in `serve`, GET /question lists it and POST
 #   /question/{id}/reject dismisses it (tool error "The user dismissed this question"; 1.2.27:
-#   "QuestionRejectedError(…)"), the turn then ends with finish "tool-calls"; "event-log": the database keeps the sync event log (1.18).
+#   "QuestionRejectedError(…)"), the turn then ends with finish "tool-calls"; "event-log": the database keeps the sync event log (1.18);
+# HTTP 429 is retried like 503 on every release (status retry, backoff 2, 4, 8, 16 s…).
 _EVERYWHERE = frozenset({"retry-status", "permission", "question"})
 SIGNALS: dict[str, frozenset[str]] = {
     "1.2.27": _EVERYWHERE,
@@ -220,6 +222,36 @@ def test_retrying_on_503_says_so_and_is_not_stopped_early(sandbox: h.Sandbox, op
     assert_closed_by_opencode(oc, sid)
     events_invariant(sandbox, release, [sid])
     assert_new_prompt_completes(oc, sid)
+    oc.kill()
+
+
+@pytest.mark.parametrize("release", releases_with("retry-status"))
+def test_a_rate_limit_is_retrying_then_a_retry_loop(sandbox: h.Sandbox, opencode_release: Any,
+                                                     release: str) -> None:
+    """HTTP 429 on every call: while OpenCode retries the reason says so and nothing is stopped
+    before ``--hung-after``. Every release retries 429 like 503, with backoff 2, 4, 8, 16 s… (it
+    did not give up within 60 s on any of them, measured), so past ``--hung-after`` it is a retry
+    loop, stopped through OpenCode."""
+    configure(sandbox)
+    oc = sandbox.start_opencode(opencode_release(release))
+    sid = start(sandbox, oc, "RATELIMIT please")
+    wait_status(oc, sid, lambda s: s.get("type") == "retry", timeout=30, what="the first retry")
+    sessions, proc = scan(sandbox, "--hung-after", "120s")
+    found = sessions[sid]
+    assert found["verdict"] == "live", explain(proc)
+    assert found["opencode_status"]["status"]["type"] == "retry", explain(proc)
+    assert "retrying, attempt" in found["verdict_reason"], explain(proc)
+    rc, data, proc = run_cli(sandbox, "recover", "--all", "--yes", "--abort-hung", "--hung-after", "120s", "--json")
+    assert data["aborted"] == [], explain(proc)
+
+    wait_status(oc, sid, lambda s: s.get("type") == "retry" and (s.get("attempt") or 0) >= 3,
+                timeout=40, what="retry attempt 3")
+    sessions, proc = scan(sandbox, "--hung-after", "5s")
+    assert sessions[sid]["verdict"] == "hung" and sessions[sid]["hang"] == "retry-loop", explain(proc)
+    rc, data, proc = run_cli(sandbox, "recover", sid, "--yes", "--abort-hung", "--hung-after", "5s", "--json")
+    assert rc == 0 and data["aborted"][0]["stopped"] is True, explain(proc)
+    assert_closed_by_opencode(oc, sid)
+    events_invariant(sandbox, release, [sid])
     oc.kill()
 
 
