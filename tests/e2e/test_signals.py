@@ -190,6 +190,18 @@ def test_watch_stops_a_stalled_model_and_leaves_a_slow_reply(sandbox: h.Sandbox,
     oc.kill()
 
 
+def assert_retry_loop_stopped(sb: h.Sandbox, oc: h.OpenCode, sid: str, *, attempt: int, hung_after: str) -> None:
+    """Once OpenCode is at retry ``attempt`` (past ``hung_after`` with nothing kept), the session is a
+    retry loop, and ``recover --abort-hung`` stops it through OpenCode, which closes the turn."""
+    wait_status(oc, sid, lambda s: s.get("type") == "retry" and (s.get("attempt") or 0) >= attempt,
+                timeout=40, what=f"retry attempt {attempt}")
+    sessions, proc = scan(sb, "--hung-after", hung_after)
+    assert sessions[sid]["verdict"] == "hung" and sessions[sid]["hang"] == "retry-loop", explain(proc)
+    rc, data, proc = run_cli(sb, "recover", sid, "--yes", "--abort-hung", "--hung-after", hung_after, "--json")
+    assert rc == 0 and data["aborted"][0]["stopped"] is True, explain(proc)
+    assert_closed_by_opencode(oc, sid)
+
+
 @pytest.mark.parametrize("release", releases_with("retry-status"))
 def test_retrying_on_503_says_so_and_is_not_stopped_early(sandbox: h.Sandbox, opencode_release: Any,
                                                           release: str) -> None:
@@ -214,12 +226,7 @@ def test_retrying_on_503_says_so_and_is_not_stopped_early(sandbox: h.Sandbox, op
     assert oc.is_busy(sid), oc.describe(sid)
 
     # Past --hung-after with no kept output, still retrying: a retry loop, stopped through OpenCode.
-    wait_status(oc, sid, lambda s: (s.get("attempt") or 0) >= 4, timeout=40, what="retry attempt 4")
-    sessions, proc = scan(sandbox, "--hung-after", "10s")
-    assert sessions[sid]["verdict"] == "hung" and sessions[sid]["hang"] == "retry-loop", explain(proc)
-    rc, data, proc = run_cli(sandbox, "recover", sid, "--yes", "--abort-hung", "--hung-after", "10s", "--json")
-    assert rc == 0 and data["aborted"][0]["stopped"] is True, explain(proc)
-    assert_closed_by_opencode(oc, sid)
+    assert_retry_loop_stopped(sandbox, oc, sid, attempt=4, hung_after="10s")
     events_invariant(sandbox, release, [sid])
     assert_new_prompt_completes(oc, sid)
     oc.kill()
@@ -244,13 +251,7 @@ def test_a_rate_limit_is_retrying_then_a_retry_loop(sandbox: h.Sandbox, opencode
     rc, data, proc = run_cli(sandbox, "recover", "--all", "--yes", "--abort-hung", "--hung-after", "120s", "--json")
     assert data["aborted"] == [], explain(proc)
 
-    wait_status(oc, sid, lambda s: s.get("type") == "retry" and (s.get("attempt") or 0) >= 3,
-                timeout=40, what="retry attempt 3")
-    sessions, proc = scan(sandbox, "--hung-after", "5s")
-    assert sessions[sid]["verdict"] == "hung" and sessions[sid]["hang"] == "retry-loop", explain(proc)
-    rc, data, proc = run_cli(sandbox, "recover", sid, "--yes", "--abort-hung", "--hung-after", "5s", "--json")
-    assert rc == 0 and data["aborted"][0]["stopped"] is True, explain(proc)
-    assert_closed_by_opencode(oc, sid)
+    assert_retry_loop_stopped(sandbox, oc, sid, attempt=3, hung_after="5s")
     events_invariant(sandbox, release, [sid])
     oc.kill()
 
