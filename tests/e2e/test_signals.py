@@ -190,6 +190,22 @@ def test_watch_stops_a_stalled_model_and_leaves_a_slow_reply(sandbox: h.Sandbox,
     oc.kill()
 
 
+def assert_retrying_and_left_alone(sb: h.Sandbox, oc: h.OpenCode, sid: str, *, attempt: int) -> dict[str, Any]:
+    """At retry ``attempt``, well before ``--hung-after``: ``live``, the reason says it retries,
+    and ``recover --all --abort-hung`` stops nothing. Returns the session's scan entry."""
+    wait_status(oc, sid, lambda s: s.get("type") == "retry" and (s.get("attempt") or 0) >= attempt,
+                timeout=30, what=f"retry attempt {attempt}")
+    sessions, proc = scan(sb, "--hung-after", "120s")
+    found: dict[str, Any] = sessions[sid]
+    assert found["verdict"] == "live", explain(proc)
+    assert found["opencode_status"]["status"]["type"] == "retry", explain(proc)
+    assert "retrying, attempt" in found["verdict_reason"], explain(proc)
+    rc, data, proc = run_cli(sb, "recover", "--all", "--yes", "--abort-hung", "--hung-after", "120s", "--json")
+    assert data["aborted"] == [], explain(proc)
+    assert oc.is_busy(sid), oc.describe(sid)
+    return found
+
+
 def assert_retry_loop_stopped(sb: h.Sandbox, oc: h.OpenCode, sid: str, *, attempt: int, hung_after: str) -> None:
     """Once OpenCode is at retry ``attempt`` (past ``hung_after`` with nothing kept), the session is a
     retry loop, and ``recover --abort-hung`` stops it through OpenCode, which closes the turn."""
@@ -211,19 +227,10 @@ def test_retrying_on_503_says_so_and_is_not_stopped_early(sandbox: h.Sandbox, op
     configure(sandbox)
     oc = sandbox.start_opencode(opencode_release(release))
     sid = start(sandbox, oc, "OVERLOADED please")
-    wait_status(oc, sid, lambda s: s.get("type") == "retry" and (s.get("attempt") or 0) >= 2,
-                timeout=30, what="retry attempt 2")
-    sessions, proc = scan(sandbox, "--hung-after", "120s")
-    found = sessions[sid]
-    assert found["verdict"] == "live", explain(proc)
-    assert found["opencode_status"]["status"]["type"] == "retry", explain(proc)
-    assert "retrying, attempt" in found["verdict_reason"], explain(proc)
-    assert "The model is overloaded" in found["verdict_reason"], explain(proc)
+    found = assert_retrying_and_left_alone(sandbox, oc, sid, attempt=2)
+    assert "The model is overloaded" in found["verdict_reason"], found
     text = sandbox.ocinspect("scan", "--hung-after", "120s")
     assert "retrying, attempt" in text.stdout, explain(text)
-    rc, data, proc = run_cli(sandbox, "recover", "--all", "--yes", "--abort-hung", "--hung-after", "120s", "--json")
-    assert data["aborted"] == [], explain(proc)
-    assert oc.is_busy(sid), oc.describe(sid)
 
     # Past --hung-after with no kept output, still retrying: a retry loop, stopped through OpenCode.
     assert_retry_loop_stopped(sandbox, oc, sid, attempt=4, hung_after="10s")
@@ -242,15 +249,7 @@ def test_a_rate_limit_is_retrying_then_a_retry_loop(sandbox: h.Sandbox, opencode
     configure(sandbox)
     oc = sandbox.start_opencode(opencode_release(release))
     sid = start(sandbox, oc, "RATELIMIT please")
-    wait_status(oc, sid, lambda s: s.get("type") == "retry", timeout=30, what="the first retry")
-    sessions, proc = scan(sandbox, "--hung-after", "120s")
-    found = sessions[sid]
-    assert found["verdict"] == "live", explain(proc)
-    assert found["opencode_status"]["status"]["type"] == "retry", explain(proc)
-    assert "retrying, attempt" in found["verdict_reason"], explain(proc)
-    rc, data, proc = run_cli(sandbox, "recover", "--all", "--yes", "--abort-hung", "--hung-after", "120s", "--json")
-    assert data["aborted"] == [], explain(proc)
-
+    assert_retrying_and_left_alone(sandbox, oc, sid, attempt=1)
     assert_retry_loop_stopped(sandbox, oc, sid, attempt=3, hung_after="5s")
     events_invariant(sandbox, release, [sid])
     oc.kill()
