@@ -1,4 +1,4 @@
-"""The README's "Tested OpenCode releases" table is the rendering of the e2e run's results."""
+"""The docs' "Tested OpenCode releases" table is the rendering of the e2e run's results."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 The release matrix: tests marked ``matrix(scenario)`` and parametrized with ``release`` record
 their outcome and what they measured (``matrix_facts``); when one run covered every (release,
 scenario) of ``matrix.expected()``, the results are written to ``matrix-results.json`` (or
-``$OCINSPECT_E2E_RESULTS``), from which ``matrix.py`` renders the README table.
+``$OCINSPECT_E2E_RESULTS``), from which ``matrix.py`` renders the docs' table.
 """
 
 from __future__ import annotations
