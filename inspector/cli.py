@@ -284,7 +284,7 @@ def tui_app(settings: Settings, *, demo: bool, theme: str | None = None) -> Any:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (see README).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (see the JSON reference in docs/reference/json.md).")
 @click.option("--quick", is_flag=True, help="Only unfinished turns (fast on huge databases).")
 @click.option("--all-sessions", is_flag=True, help="List every session, not only stuck ones.")
 @click.option("--full", is_flag=True, help=FULL_HELP)
@@ -473,7 +473,7 @@ def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> 
               help="Reject, through OpenCode, permissions and questions pending for this long "
                    "(never allows anything).")
 @click.option("--interval", type=DURATION, default="1s", show_default=True, metavar="DURATION",
-              help="How often to look (each look is cheap: see README).")
+              help="How often to look (each look is cheap: see docs/guide/stuck.md).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @pass_settings
 def watch(settings: Settings, abort_after: int | None, reject_after: int | None, interval: int,

@@ -1,6 +1,6 @@
 """Plain-text and JSON renderings of core results, for the CLI (no Rich, no Textual).
 
-The JSON shapes are a public contract documented in the README: keep keys stable; they carry the
+The JSON shapes are a public contract documented in docs/reference/json.md: keep keys stable; they carry the
 database's values exactly (``text.safe_json`` escapes them). Every field from the database in a
 text line goes through ``line`` (``text.printable``), and the CLI passes each line through
 ``printable`` once more before it is written.

@@ -205,7 +205,7 @@ def timeline_text(timeline: Timeline) -> list[str]:
     return lines
 
 
-# -- JSON (documented in the README: "show --timeline --json") ------------------------------
+# -- JSON (documented in docs/reference/json.md and docs/guide/open-report.md) ------------------------------
 
 
 def tokens_json(tokens: Tokens | None) -> dict[str, int] | None:

@@ -1,7 +1,7 @@
 """How to continue a session in OpenCode itself: the command line, decided without side effects.
 
 Measured from ``--help`` of the real binaries 1.2.27, 1.3.2, 1.14.41, 1.15.13, 1.18.14 and 1.18.33
-(see NOTES.md): every one takes ``opencode [project] -s/--session ID`` (the TUI command) and
+(see docs/design/records.md): every one takes ``opencode [project] -s/--session ID`` (the TUI command) and
 ``opencode attach <url> -s/--session ID`` (a TUI on a running server). When a server is live on
 the database we attach to it: a second ``opencode`` would start its own server on the same file,
 two writers on one session. Otherwise the TUI opens the session in its own project directory.
