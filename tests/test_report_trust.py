@@ -10,6 +10,8 @@ leak into a redacted report, and it must never be Markdown or HTML in it.
 from __future__ import annotations
 
 import json
+import os
+import stat
 import time
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from .secret_corpus import CORPUS, survivors
 from .waiting_db import DIR, AskingChain, build_asking_chain
 
 LINES = [line for line, _ in CORPUS.values()]
+BASH = SESSIONS["stuck-bash"][0]
 INJECTION = "![x](https://evil.example/p.png) <img src=https://evil.example/q.png> [y](https://evil.example/l)"
 
 
@@ -143,3 +146,91 @@ def test_the_scrub_pass_leaves_ocinspect_s_own_words_alone(fixture_db, scenario:
     finally:
         store.dispose()
     assert scrub_tree(doc) == doc
+
+
+# -- where the report is written -------------------------------------------------------------
+
+
+def snapshot(paths: list[Path]) -> dict[str, bytes | None]:
+    return {p.name: p.read_bytes() if p.exists() else None for p in paths}
+
+
+@pytest.fixture
+def live_wal_db(fixture_db):
+    """The real 1.18.33 stuck-bash database, held open in WAL mode (its -wal and -shm exist)."""
+    import sqlite3
+
+    db = fixture_db("stuck-bash")
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TEMP TABLE keep (x)")
+    conn.execute("SELECT count(*) FROM session").fetchone()
+    assert Path(f"{db}-wal").exists() and Path(f"{db}-shm").exists()
+    yield db
+    conn.close()
+
+
+def own_journal_file(db: Path) -> Path:
+    """Recover the fixture, so ocinspect's journal holds a run file; that file."""
+    done = ocinspect("--db", str(db), "recover", "--all", "--yes", "--direct")
+    assert done.returncode == 0, done.stderr
+    (run,) = [p for p in (Path(os.environ["XDG_STATE_HOME"]) / "ocinspect" / "runs").rglob("*") if p.is_file()]
+    return run
+
+
+@pytest.mark.parametrize("content", [False, True], ids=["redacted", "include-content"])
+def test_report_never_writes_over_the_database_or_its_side_files(live_wal_db: Path, tmp_path: Path,
+                                                               content: bool) -> None:
+    db = live_wal_db
+    family = [db, *(Path(f"{db}{s}") for s in ("-wal", "-shm", "-journal"))]
+    symlink, hardlink = tmp_path / "report-link.md", tmp_path / "report-hard.md"
+    symlink.symlink_to(db)
+    os.link(db, hardlink)
+    before = snapshot(family)
+    for target in [*family, symlink, hardlink, tmp_path / "." / db.name]:
+        done = ocinspect("--db", str(db), "report", BASH, "-o", str(target), *(["--include-content"] if content else []))
+        assert done.returncode == 2, (target, done.stderr)
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"ocinspect: error: will not write the report to {target}: it is "), last
+        assert "Traceback" not in done.stderr
+        assert snapshot(family) == before, target
+    assert not Path(f"{db}-journal").exists()
+
+
+def test_report_never_writes_over_ocinspect_s_own_journal(fixture_db, tmp_path: Path) -> None:
+    db = fixture_db("stuck-bash")
+    run = own_journal_file(db)
+    hardlink = tmp_path / "report.md"
+    os.link(run, hardlink)
+    kept = run.read_bytes()
+    for target in (run, hardlink, run.parent / "new-report.md"):
+        done = ocinspect("--db", str(db), "report", BASH, "-o", str(target))
+        assert done.returncode == 2, (target, done.stderr)
+        assert done.stderr.startswith(f"ocinspect: error: will not write the report to {target}: it is ")
+        assert run.read_bytes() == kept
+    assert not (run.parent / "new-report.md").exists()
+    assert ocinspect("--db", str(db), "undo").returncode == 0  # the journal still works
+
+
+@pytest.mark.parametrize("exists", [True, False], ids=["existing-0644", "new"])
+def test_a_content_report_is_0600_even_over_an_existing_file(fixture_db, tmp_path: Path, exists: bool) -> None:
+    db = fixture_db("stuck-bash")
+    out = tmp_path / "report.md"
+    if exists:
+        out.write_text("an older report\n")
+        out.chmod(0o644)
+    done = ocinspect("--db", str(db), "report", BASH, "--include-content", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert out.read_text().startswith("# ocinspect report") and "an older report" not in out.read_text()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".report.md")] == []  # no temporary left
+
+
+def test_a_redacted_report_keeps_the_mode_of_the_file_it_replaces(fixture_db, tmp_path: Path) -> None:
+    db = fixture_db("stuck-bash")
+    out = tmp_path / "report.md"
+    out.write_text("old\n")
+    out.chmod(0o640)
+    done = ocinspect("--db", str(db), "report", BASH, "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640 and out.read_text().startswith("# ocinspect report")
