@@ -71,7 +71,8 @@ def build_report(
         "ocinspect_report": FORMAT,
         "redacted": not include_content,
         "generated": iso(now),
-        "platform": platform_info(tool_version),
+        "platform": {key: red.open_name(key.replace("_", " "), value) or "unknown"
+                     for key, value in platform_info(tool_version).items()},
         "database": _database(store, red),
         "opencode": _opencode(result, red),
         "session": red.ident(session_id),
