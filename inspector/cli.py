@@ -667,18 +667,19 @@ def report(settings: Settings, session_id: str, output: str | None, as_json: boo
     store = settings.store()
     problems: list[Any] = []
     try:
-        target = check_output(output, store.path) if output is not None else None
+        if output is not None:
+            check_output(output, store.path)
         doc = build_report(store, session_id, include_content=include_content, tool_version=__version__,
                            problems=problems)
     finally:
         store.dispose()
         warn_journal_problems(problems)
     text = safe_json(doc, indent=2) + "\n" if as_json else printable(render(doc))
-    if target is None:
+    if output is None:
         click.echo(text, nl=False)
         return
     try:
-        write_report(target, text, private=include_content)
+        write_report(output, text, private=include_content)
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror or exc}")
     say(f"ocinspect: report written to {output}", err=True)

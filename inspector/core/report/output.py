@@ -56,9 +56,9 @@ def _same_file(a: os.stat_result, b: Path) -> bool:
     return (a.st_dev, a.st_ino) == (other.st_dev, other.st_ino)
 
 
-def check_output(target: str | os.PathLike[str], database: Path) -> Path:
-    """The real path a report may be written to; ``OutputRefused`` when ``target`` is the
-    database, one of its side files (present or not) or a file of ocinspect's own."""
+def check_output(target: str | os.PathLike[str], database: Path) -> None:
+    """``OutputRefused`` when ``target`` is the database, one of its side files (present or
+    not) or a file of ocinspect's own."""
     real = Path(os.path.realpath(target))
     refused = f"will not write the report to {os.fspath(target)}: it is"
     for path, what in _database_files(database):
@@ -71,20 +71,20 @@ def check_output(target: str | os.PathLike[str], database: Path) -> Path:
     try:
         found = os.stat(real)
     except OSError:
-        return real  # nothing there yet: no other name can point at it
+        return  # nothing there yet: no other name can point at it
     for path, what in _database_files(database):
         if _same_file(found, path):
             raise OutputRefused(f"{refused} a hard link to {what}")
     if found.st_nlink > 1 and any(_same_file(found, own) for directory in _own_directories()
                                   for own in _files_under(directory)):
         raise OutputRefused(f"{refused} a hard link to one of ocinspect's own files")
-    return real
 
 
-def write_report(target: Path, text: str, *, private: bool) -> None:
-    """Write ``text`` to ``target`` (a real path from ``check_output``): a new file renamed over
-    it, ``0600`` when ``private``; an existing file that is not a regular one (``/dev/stdout``,
-    a FIFO) is written in place, having no mode of its own to keep. Raises ``OSError``."""
+def write_report(target: str | os.PathLike[str], text: str, *, private: bool) -> None:
+    """Write ``text`` to ``target`` (checked by ``check_output``): a new file renamed over the
+    real path, ``0600`` when ``private``; an existing file that is not a regular one
+    (``/dev/stdout``, a FIFO) is written in place, having no mode of its own to keep. Raises
+    ``OSError``."""
     try:
         found: os.stat_result | None = os.stat(target)
     except FileNotFoundError:
@@ -93,6 +93,7 @@ def write_report(target: Path, text: str, *, private: bool) -> None:
         with open(target, "w", encoding="utf-8") as handle:
             handle.write(text)
         return
+    target = Path(os.path.realpath(target))  # a symlink's file is replaced, not the link
     temp, fd = _new_file(target, PRIVATE_MODE if private else SHARED_MODE)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -107,7 +108,6 @@ def write_report(target: Path, text: str, *, private: bool) -> None:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    _sync_directory(target.parent)
 
 
 def _new_file(target: Path, mode: int) -> tuple[Path, int]:
@@ -120,15 +120,3 @@ def _new_file(target: Path, mode: int) -> tuple[Path, int]:
             continue
     raise FileExistsError(f"no free temporary name beside {target}")
 
-
-def _sync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
