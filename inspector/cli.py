@@ -658,6 +658,7 @@ def report(settings: Settings, session_id: str, output: str | None, as_json: boo
     """
     from inspector.core.report.build import build_report
     from inspector.core.report.markdown import render
+    from inspector.core.report.output import check_output, write_report
     from inspector.core.text import printable, safe_json
 
     if include_content:
@@ -666,6 +667,8 @@ def report(settings: Settings, session_id: str, output: str | None, as_json: boo
     store = settings.store()
     problems: list[Any] = []
     try:
+        if output is not None:
+            check_output(output, store.path)
         doc = build_report(store, session_id, include_content=include_content, tool_version=__version__,
                            problems=problems)
     finally:
@@ -676,9 +679,7 @@ def report(settings: Settings, session_id: str, output: str | None, as_json: boo
         click.echo(text, nl=False)
         return
     try:
-        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if include_content else 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        write_report(output, text, private=include_content)
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror or exc}")
     say(f"ocinspect: report written to {output}", err=True)

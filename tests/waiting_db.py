@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,3 +121,70 @@ def turn_completed(db: Path, message_id: str) -> bool:
     finally:
         conn.close()
     return json.loads(data)["time"].get("completed") is not None
+
+
+@dataclass(frozen=True)
+class AskingChain:
+    """A parent whose ``task`` tools run one subagent per ask; each subagent waits on OpenCode."""
+
+    parent: str
+    permissions: tuple[Call, ...]  # bash waiting for permission, one per command
+    questions: tuple[Call, ...]    # question tool waiting, one per question
+    retrying: tuple[str, ...]      # busy subagents whose model call OpenCode retries
+    asked: dict[str, str]          # subagent -> the command or question it waits on
+
+    @property
+    def busy(self) -> list[str]:
+        return [self.parent, *(c.session for c in self.permissions + self.questions), *self.retrying]
+
+    def live(self, port: int = 4096) -> LiveStatus:
+        """What ``opencode.live.detect`` answers while OpenCode holds every ask (in-process tests)."""
+        requests = tuple(
+            [PendingRequest(id=f"per_{c.session}", session_id=c.session, kind="permission", port=port, directory=DIR,
+                            permission="bash", patterns=(self.asked[c.session],), command=self.asked[c.session],
+                            message_id=c.message, call_id=c.call) for c in self.permissions]
+            + [PendingRequest(id=f"que_{c.session}", session_id=c.session, kind="question", port=port, directory=DIR,
+                              question=self.asked[c.session], message_id=c.message, call_id=c.call)
+               for c in self.questions])
+        busy = frozenset(self.busy)
+        return LiveStatus(running=True, busy=busy, owners=tuple((s, port) for s in sorted(busy)),
+                          waiting=frozenset(r.session_id for r in requests), requests=requests,
+                          servers=((DIR, port),), detail=f"test: OpenCode on port {port}")
+
+
+def build_asking_chain(path: Path, now: int, *, commands: Sequence[str] = (), questions: Sequence[str] = (),
+                       retries: int = 0) -> AskingChain:
+    """One stuck chain: a ``task`` per subagent; subagent k runs bash ``commands[k]`` (waiting for
+    permission), asks ``questions[k]``, or (``retries``) waits on a model call OpenCode retries."""
+    with DatabaseBuilder(path, seed=26) as b:
+        project = b.project(DIR, created=now - 60 * MINUTE)
+        start = now - 30 * MINUTE
+        parent = b.session(project_id=project, title="fan out", directory=DIR, created=start)
+        user = b.user_message(parent, "fan out", created=start + 10)
+        turn = b.assistant_message(parent, user, created=start + 20, directory=DIR)
+
+        def child(k: int) -> tuple[str, str, int]:
+            at = start + 1000 * (k + 1)
+            sid = b.session(project_id=project, title=f"subagent {k}", directory=DIR, created=at, parent_id=parent)
+            b.tool_part(turn, parent, tool="task", status="running", created=at - 5, started=at - 5,
+                        metadata={"sessionId": sid},
+                        tool_input={"description": f"job {k}", "prompt": "go", "subagent_type": "general"})
+            child_user = b.user_message(sid, "go", created=at + 10)
+            return sid, b.assistant_message(sid, child_user, created=at + 20, directory=DIR), at + 30
+
+        asks: list[Call] = []
+        for k, command in enumerate(commands):
+            sid, msg, at = child(k)
+            part = b.tool_part(msg, sid, tool="bash", status="running", tool_input={"command": command},
+                               created=at, started=at)
+            asks.append(Call(sid, msg, part, f"call_{at}"))
+        told: list[Call] = []
+        for k, question in enumerate(questions, start=len(commands)):
+            sid, msg, at = child(k)
+            part = b.tool_part(msg, sid, tool="question", status="running", created=at, started=at,
+                               tool_input={"questions": [{"question": question, "options": []}]})
+            told.append(Call(sid, msg, part, f"call_{at}"))
+        retrying = [child(k)[0] for k in range(len(commands) + len(questions),
+                                               len(commands) + len(questions) + retries)]
+    texts = dict(zip([c.session for c in asks + told], [*commands, *questions], strict=True))
+    return AskingChain(parent, tuple(asks), tuple(told), tuple(retrying), texts)

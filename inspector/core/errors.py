@@ -110,6 +110,13 @@ class WritesDisabled(InspectorError):
     kind = "read-only-mode"
 
 
+class OutputRefused(InspectorError):
+    """A file to write (``report -o``) is the database, one of its -wal/-shm/-journal files or
+    one of ocinspect's own journal or state files: written over, it would be lost."""
+
+    kind = "output-refused"
+
+
 class AlreadyUndone(InspectorError):
     """``undo`` was asked for a run the journal says is already undone (a second undo would
     only report every row as "never changed"): exit 2, like any request that cannot be done."""

@@ -17,13 +17,14 @@ from typing import Any, get_args
 
 from inspector.core.db import queries as q
 from inspector.core.db.store import Store
-from inspector.core.diagnose.patterns import PATTERNS
+from inspector.core.diagnose.patterns import PATTERNS, WARNINGS
 from inspector.core.diagnose.scan import scan_related
 from inspector.core.diagnose.timeline import Entry, EntryKind, SessionTimeline, Tokens, TurnMessage, read_timeline
 from inspector.core.model import Diagnosis, LiveStatus, ScanResult
 from inspector.core.repair.journal import JournalProblem, JournalRun, iter_runs, journal_dir
 from inspector.core.text import iso, now_ms
 
+from .reason import report_reason
 from .redact import (
     KNOWN_AGENTS,
     KNOWN_FINISH,
@@ -70,11 +71,14 @@ def build_report(
         "ocinspect_report": FORMAT,
         "redacted": not include_content,
         "generated": iso(now),
-        "platform": platform_info(tool_version),
+        "platform": {key: red.open_name(key.replace("_", " "), value) or "unknown"
+                     for key, value in platform_info(tool_version).items()},
         "database": _database(store, red),
         "opencode": _opencode(result, red),
         "session": red.ident(session_id),
-        "chain": [_member(store, d, session_id, red, turn_reader or stuck_story) for d in chain],
+        "chain": [_member(store, d, session_id, red, turn_reader or stuck_story,
+                          reason=report_reason(d, red, opencode_live=result.opencode_live, now=now))
+                  for d in chain],
         "repairs": _repairs(store, {d.id for d in chain}, red, journal_directory, problems),
     }
     return doc if include_content else scrub_tree(doc)
@@ -138,7 +142,8 @@ def _opencode(result: ScanResult, red: Redactor) -> dict[str, Any]:
     }
 
 
-def _member(store: Store, diag: Diagnosis, asked: str, red: Redactor, reader: TurnReader) -> dict[str, Any]:
+def _member(store: Store, diag: Diagnosis, asked: str, red: Redactor, reader: TurnReader, *,
+            reason: str) -> dict[str, Any]:
     s = diag.session
     story = reader(store, s.id)
     return {
@@ -151,16 +156,21 @@ def _member(store: Store, diag: Diagnosis, asked: str, red: Redactor, reader: Tu
         "created": iso(s.time_created),
         "updated": iso(s.time_updated),
         "verdict": diag.verdict,
-        "reason": diag.live_reason,
-        "patterns": [{"name": p, "title": PATTERNS[p].title if p in PATTERNS else p,
-                      "why": PATTERNS[p].why if p in PATTERNS else ""} for p in diag.patterns],
-        "warnings": list(diag.warnings),
+        "reason": reason,
+        "patterns": [_pattern(p, red) for p in diag.patterns],
+        "warnings": [red.name("warning", w, WARNINGS) for w in diag.warnings],
         "stuck_since": iso(diag.stuck_since),
         "last_activity": iso(diag.last_activity),
         "children": [red.ident(c) for c in diag.children],
         "turn": _turn(story, red),
         "turn_truncated": story.truncated,
     }
+
+
+def _pattern(name: str, red: Redactor) -> dict[str, str | None]:
+    known = PATTERNS.get(name)
+    shown = red.name("pattern", name, PATTERNS)
+    return {"name": shown, "title": known.title if known else "", "why": known.why if known else ""}
 
 
 def stuck_story(store: Store, session_id: str) -> SessionTimeline:

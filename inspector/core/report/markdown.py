@@ -1,8 +1,9 @@
 """The report document (``build.build_report``) as Markdown to paste into an OpenCode issue.
 
-Plain text, no terminal styling. Anything that came from the database is put in code spans or
-in the fenced timeline block (fences longer than any backtick run inside), so its Markdown or
-HTML is never interpreted by the issue tracker.
+Plain text, no terminal styling. Anything that came from the database, a server or the machine
+(a verdict's reason quotes what OpenCode asks) is put in code spans or in the fenced timeline
+block (fences longer than any backtick run inside), so its Markdown or HTML is never interpreted
+by the issue tracker; only ocinspect's own words (pattern titles, labels) are plain Markdown.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ CONTENT_NOTE = "Includes session content (prompts, tool inputs and outputs, path
 
 def code(value: Any) -> str:
     """``value`` as an inline code span that no backtick or pipe inside can end."""
-    text = str(value).replace("\n", " ⏎ ").replace("|", "\\|")
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n").replace("\n", " ⏎ ").replace("|", "\\|")
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") or not text else ""
@@ -96,10 +97,11 @@ def render(doc: dict[str, Any]) -> str:
     asked = chain[0] if chain else None
     if asked is not None:
         out += ["## Summary", ""]
-        out.append(f"- **Verdict:** {asked['verdict']} — {asked['reason']}" if asked.get("reason")
+        out.append(f"- **Verdict:** {asked['verdict']} — {code(asked['reason'])}" if asked.get("reason")
                    else f"- **Verdict:** {asked['verdict']}")
         for p in asked["patterns"]:
-            out.append(f"- **Pattern:** {p['title']} (`{p['name']}`): {p['why']}")
+            out.append(f"- **Pattern:** {p['title']} ({code(p['name'])}): {p['why']}" if p["title"]
+                       else f"- **Pattern:** {code(p['name'])}")
         if not asked["patterns"]:
             out.append("- **Pattern:** none (nothing stuck was found in this session)")
         out.append(f"- **Session:** {code(asked['id'])}, written by OpenCode {code(asked.get('written_by'))}, "
@@ -120,16 +122,17 @@ def render(doc: dict[str, Any]) -> str:
             f"| OpenCode running on it now | {running} |",
             f"| Database | {code(db['file'])}, schema {db['schema']}, newest migration "
             f"{code(db.get('newest_migration'))}, sync event log {'yes' if db['event_log'] else 'no'} |",
-            f"| ocinspect | {plat['ocinspect']} |",
-            f"| Python / SQLite | {plat['python']} / {plat['sqlite']} |",
-            f"| OS | {plat['os']} {plat['os_release']} ({plat['machine']}) |", ""]
+            f"| ocinspect | {code(plat['ocinspect'])} |",
+            f"| Python / SQLite | {code(plat['python'])} / {code(plat['sqlite'])} |",
+            f"| OS | {code(plat['os'])} {code(plat['os_release'])} ({code(plat['machine'])}) |", ""]
     if len(chain) > 1:
         out += ["## Subagent chain", ""]
         for member in chain:
-            patterns = ", ".join(p["title"] for p in member["patterns"]) or "nothing stuck"
+            patterns = ", ".join(p["title"] or code(p["name"]) for p in member["patterns"]) or "nothing stuck"
             out.append(f"- {code(member['id'])} ({member['role']}"
                        + (f", parent {code(member['parent'])}" if member.get("parent") else "")
-                       + f"): {member['verdict']}, {patterns}")
+                       + f"): {member['verdict']}, {patterns}"
+                       + (f": {code(member['reason'])}" if member.get("reason") else ""))
         out.append("")
     for member in chain:
         out += [f"## Stuck turn of {code(member['id'])}", ""]

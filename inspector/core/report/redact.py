@@ -13,8 +13,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from inspector.core.model import PendingRequest, ServerStatus
 
 # Folder names that say nothing about a person or a project.
 GENERIC_DIRS = frozenset({
@@ -31,6 +33,8 @@ KNOWN_TOOLS = frozenset({
 KNOWN_AGENTS = frozenset({"build", "plan", "general", "explore", "title", "summary", "compaction"})
 KNOWN_FINISH = frozenset({"stop", "tool-calls", "length", "error", "content-filter", "other", "unknown"})
 TOOL_STATUSES = frozenset({"pending", "running", "completed", "error"})
+# What OpenCode asks permission for: its tools' names and its own checks.
+KNOWN_PERMISSIONS = KNOWN_TOOLS | {"external_directory", "doom_loop"}
 
 _ID = re.compile(r"^(ses|msg|prt)_[0-9a-f]{12}[0-9A-Za-z]{14}$")
 _VERSION = re.compile(r"^\d{1,4}\.\d{1,4}\.\d{1,4}(-[0-9A-Za-z.]{1,20})?$")
@@ -39,20 +43,48 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,80}(/[A-Za-z0-9][A-Za-z0-9.
 _ERROR_NAME = re.compile(r"^[A-Z][A-Za-z0-9]{0,60}Error$")
 _RUN_ID = re.compile(r"^\d{8}T\d{9}Z-[0-9a-f]{1,16}$")
 
-# Secret-looking text: API keys and tokens by their well-known prefixes, JWTs, private keys,
-# e-mail addresses, bearer credentials, URLs with a password, and long mixed-case random runs.
+# Secret-looking text (the last pass): the families of gitleaks' default rules and detect-secrets'
+# plugins (keys and tokens by their well-known prefixes, JWTs, private keys, keyword assignments
+# and flags, auth headers, URLs with a password, long hex or mixed-case random runs) and what
+# points at a machine or a person (IP addresses, internal host names, e-mail addresses).
+_KEYWORD = (r"(?:passw(?:or)?d|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key|account[_\-]?key|"
+            r"auth[_\-]?key|credentials?|private[_\-]?key|client[_\-]?secret)")
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_HEX4 = r"[0-9A-Fa-f]{1,4}"
 SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END [A-Z ]*PRIVATE KEY(?: BLOCK)?-----|$)",
+               re.DOTALL),
     re.compile(r"sk-[A-Za-z0-9_\-]{8,}"),
+    re.compile(r"\b[rsp]k_(?:live|test)_[0-9A-Za-z]{10,}"),
     re.compile(r"\b(?:gh[pousr]_|github_pat_)[A-Za-z0-9_]{16,}"),
-    re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{12,}"),
+    re.compile(r"\bgl(?:pat|dt|rt|ptt|cbt|oas|soat)-[0-9A-Za-z_\-]{12,}"),
+    re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|A3T[A-Z0-9])[A-Z0-9]{12,}"),
     re.compile(r"\beyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}(?:\.[A-Za-z0-9_\-]*)?"),
-    re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{8,}"),
+    re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]{8,}"),
+    re.compile(r"\bxapp-\d-[A-Za-z0-9\-]{8,}"),
+    re.compile(r"https?://hooks\.slack\.com/\S+"),
     re.compile(r"\bAIza[0-9A-Za-z_\-]{20,}"),
-    re.compile(r"\bglpat-[0-9A-Za-z_\-]{12,}"),
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
-    re.compile(r"(?i)\b(?:bearer|token|apikey|api_key|password|secret)[\s:=\"']+[A-Za-z0-9._~+/\-]{8,}"),
+    re.compile(r"\bya29\.[0-9A-Za-z_\-]{20,}"),
+    re.compile(r"\bSG\.[\w\-]{16,}\.[\w\-]{16,}"),
+    re.compile(r"\bnpm_[A-Za-z0-9]{30,}"),
+    re.compile(r"\bhf_[A-Za-z0-9]{30,}"),
+    # headers and flags: everything after the name is the credential
+    re.compile(r"(?i)\bauthorization\s*[:=]\s*(?:(?:bearer|basic|token|digest)\s+)?[^\s,;\"'`]+"),
+    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/\-]{8,}=*"),
+    re.compile(r"(?i)(?<![\w\-])--?" + _KEYWORD + r"(?:=|\s+)[^\s\"'`]+"),
+    re.compile(r"(?i)\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n]*?\s-p(?!\s)[^\s\"'`]+"),
+    # NAME=value, NAME: value, "name": "value" where NAME says it holds a secret (DB_PASSWORD,
+    # PGPASSWORD, x-api-key, SECRET_KEY, client_secret…)
+    re.compile(r"(?i)[A-Za-z0-9_.\-]*" + _KEYWORD + r"[A-Za-z0-9_\-]*[\"']?\s*[:=]\s*[\"']?[^\s\"'`,;&]{3,}"),
     re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"),
     re.compile(r"[a-z][a-z0-9+.\-]*://[^\s/:@]+:[^\s/@]+@"),
+    re.compile(r"(?<![\w.])" + _OCTET + r"(?:\." + _OCTET + r"){3}(?!\w|\.\d)"),
+    re.compile(r"(?<![\w:.])(?:(?:" + _HEX4 + r":){7}" + _HEX4 + r"|(?:" + _HEX4 + r":){1,7}:(?:" + _HEX4
+               + r"(?::" + _HEX4 + r"){0,6})?|::" + _HEX4 + r"(?::" + _HEX4 + r"){0,6})(?![\w:])"),
+    re.compile(r"(?i)\b(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+"
+               r"(?:internal|local|localdomain|lan|corp|intranet|intra|private|home\.arpa)\b"),
+    re.compile(r"(?<![A-Za-z0-9])[0-9a-fA-F]{32,}(?![A-Za-z0-9])"),
+    re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*[a-z])(?=[A-Za-z0-9]*[0-9])[A-Za-z0-9]{32,}(?![A-Za-z0-9])"),
     re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9+/_\-]*[A-Z])(?=[A-Za-z0-9+/_\-]*[a-z])"
                r"(?=[A-Za-z0-9+/_\-]*[0-9])[A-Za-z0-9+/_\-]{32,}={0,2}"),
 )
@@ -148,6 +180,29 @@ class Redactor:
 
     def run_id(self, value: Any) -> str | None:
         return self.name("run id", value, pattern=_RUN_ID)
+
+    # what a live OpenCode says --------------------------------------------------------------
+    def request(self, value: PendingRequest) -> PendingRequest:
+        """A pending permission or question with every text OpenCode sent as its shape (what
+        it would run, what it asks), so the words built from it carry no content."""
+        if self.include_content:
+            return value
+        return replace(
+            value, id=self.name("request id", value.id) or "", session_id=self.ident(value.session_id) or "",
+            directory=self.path(value.directory) or "",
+            permission=self.name("permission", value.permission, KNOWN_PERMISSIONS) or "",
+            patterns=tuple(self.text("pattern", p) or "" for p in value.patterns),
+            command=self.text("command", value.command or None) or "",
+            question=self.text("question", value.question or None) or "",
+            message_id=self.ident(value.message_id) or "", call_id="", raw="",
+        )
+
+    def status(self, value: ServerStatus) -> ServerStatus:
+        """OpenCode's status of a busy session with its retry message as a shape."""
+        if self.include_content:
+            return value
+        return replace(value, type=self.name("status", value.type, ("busy", "retry", "idle")) or "",
+                       message=self.text("retry error", value.message or None) or "", raw="")
 
     # paths -------------------------------------------------------------------------------
     def path(self, value: str | None, *, project: bool = True) -> str | None:
