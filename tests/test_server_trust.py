@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -140,25 +139,14 @@ def _setpriv() -> str:
     return found
 
 
-@pytest.fixture
-def shared_dir() -> Iterator[Path]:
-    """A directory outside pytest's private (0700) tmp tree, which another uid can enter."""
-    path = Path(tempfile.mkdtemp(prefix="ocinspect-trust-"))
-    path.chmod(0o755)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 @pytest.mark.timeout(2 * BOUND_S)
-def test_another_users_opencode_is_named_with_what_to_do(fixture_db, shared_dir: Path) -> None:
+def test_another_users_opencode_is_named_with_what_to_do(fixture_db, world_dir: Path) -> None:
     """An ``opencode`` process of uid 65534 (``nobody``); ocinspect runs without the capability
     that lets root look into other users' processes (``CAP_SYS_PTRACE``), as any other user
     runs: psutil gets AccessDenied for that process's open files, exactly as for a real one."""
     setpriv = _setpriv()
     db = fixture_db("stuck-bash")
-    fake = shared_dir / "opencode"
+    fake = world_dir / "opencode"
     shutil.copy("/bin/sleep", fake)
     fake.chmod(0o755)
     other = subprocess.Popen([str(fake), "120"], user=65534, group=65534, extra_groups=[])
@@ -183,12 +171,12 @@ def test_another_users_opencode_is_named_with_what_to_do(fixture_db, shared_dir:
 @pytest.mark.timeout(3 * BOUND_S)
 @pytest.mark.parametrize("command", [["scan"], ["report", SID], ["recover", "--all", "--yes"], []],
                          ids=["scan", "report", "recover", "tui"])
-def test_a_database_in_another_users_directory_is_one_line(fixture_db, shared_dir: Path,
+def test_a_database_in_another_users_directory_is_one_line(fixture_db, world_dir: Path,
                                                            command: list[str]) -> None:
     """``--db`` in a 0700 directory of uid 65534, ocinspect without the capabilities that let
     root read any file: what any other user gets (EACCES on the way to the file)."""
     setpriv = _setpriv()
-    private = shared_dir / "private"
+    private = world_dir / "private"
     private.mkdir()
     db = private / "opencode.db"
     shutil.copy(fixture_db("stuck-bash"), db)
@@ -207,10 +195,10 @@ def test_a_database_in_another_users_directory_is_one_line(fixture_db, shared_di
 
 
 @pytest.mark.timeout(2 * BOUND_S)
-def test_run_starts_the_command_beside_a_database_it_may_not_read(fixture_db, shared_dir: Path,
+def test_run_starts_the_command_beside_a_database_it_may_not_read(fixture_db, world_dir: Path,
                                                                   tmp_path: Path) -> None:
     setpriv = _setpriv()
-    private = shared_dir / "private"
+    private = world_dir / "private"
     private.mkdir()
     db = private / "opencode.db"
     shutil.copy(fixture_db("stuck-bash"), db)
