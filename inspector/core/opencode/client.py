@@ -214,7 +214,7 @@ class ServerClient:
                     f"OpenCode on port {self.port} did not answer {method} {path} ({deadline.reason(exc)})", **where
                 ) from None
         finally:
-            connection.close()
+            connection.shut()
         self._check(response.status, raw, where)
         if not raw.strip():
             return None
@@ -268,7 +268,7 @@ class ServerClient:
                 ) from None
             yield from _parse_sse(response, where, deadline, read_timeout, min(self.max_bytes, MAX_EVENT_BYTES))
         finally:
-            connection.close()
+            connection.shut()
 
     # typed helpers for the routes ocinspect uses ---------------------------------------------
     def session_status(self, directory: str) -> dict[str, str]:
@@ -490,7 +490,16 @@ class _BoundedConnection(http.client.HTTPConnection):
     def connect(self) -> None:
         sock = socket.create_connection((self.host, self.port), self.deadline.left())
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._raw: socket.socket | None = sock
         self.sock = _DeadlineSocket(sock, self.deadline)
+
+    def shut(self) -> None:
+        """Close the connection and its socket now, even while a response still holds it (a
+        close-delimited body given up half-way: ``close`` alone leaves that to the response)."""
+        self.close()
+        raw = getattr(self, "_raw", None)
+        if raw is not None:
+            raw.close()
 
 
 def _too_large(where: dict[str, Any], limit: int, what: str = "an answer") -> ServerAnswerTooLarge:
