@@ -55,7 +55,7 @@ DEFAULT_TIMEOUT_S = 2.0
 # outputs up to 200 KB): the largest part is 239 KB, the largest turn 251 KB, the largest whole
 # session 3.2 MB; session status, pending requests, health and PATCH/replay answers are a few
 # KB. 32 MiB is 128x the largest turn (room for big attachments), and bounds what a hostile or
-# broken server can make ocinspect hold (a 200 MB answer used to cost 617 MB of RSS).
+# broken server can make ocinspect hold (a 200 MB answer used to cost 617 MiB of RSS).
 MAX_ANSWER_BYTES = 32 << 20
 # One server-sent event carries at most one part (``message.part.updated`` with its output).
 MAX_EVENT_BYTES = MAX_ANSWER_BYTES
