@@ -7,8 +7,12 @@ with SQLite's backup API (WAL-safe), as the reference requires.
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import sqlite3
-from collections.abc import Callable
+import stat
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -95,3 +99,17 @@ def release_fixture(request: pytest.FixtureRequest, fixture_db: Callable[..., Pa
 @pytest.fixture
 def journal(tmp_path: Path) -> Path:
     return tmp_path / "state" / "ocinspect" / "runs"
+
+
+@pytest.fixture
+def world_dir() -> Iterator[Path]:
+    """A 0755 directory outside pytest's 0700 tree, so an unprivileged child can reach it."""
+    path = Path(tempfile.mkdtemp(prefix="ocinspect-world-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        for root, dirs, _files in os.walk(path):
+            for name in dirs:
+                os.chmod(os.path.join(root, name), stat.S_IRWXU)
+        shutil.rmtree(path, ignore_errors=True)

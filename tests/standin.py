@@ -9,6 +9,12 @@ see ``inspector/core/repair/abort.py``): ``GET /session/status`` lists busy sess
 ``POST /question/{id}/reject`` answer them; with a password every route answers 401 without the
 right basic-auth header.
 
+Hostile or broken servers, for the trust tests: ``trickle`` sends a route's whole answer one
+byte at a time, ``huge`` answers a route with a JSON body of that many bytes (no
+``Content-Length``: read until the connection closes), ``parts_write`` off takes a
+``PATCH`` of a part and writes nothing; ``/session/{id}/message`` lists no messages and
+``/session/{id}/message/{mid}`` answers a turn with nothing in it.
+
 A reject does what OpenCode 1.18.33 does to the real file (measured with ``permission.bash =
 "ask"``): the waiting tool part becomes ``error`` "The user rejected permission to use this
 specific tool call.", the turn is finished and the session leaves ``/session/status``. ``once``
@@ -56,6 +62,11 @@ class StandIn:
         self.answers: list[tuple[str, str]] = []     # (request id, reply) as received
         self.reply_route = True                      # False: an older release without /permission/{id}/reply
         self.answer_settles = True                   # False: answers are taken and nothing happens
+        self.version: str | None = None              # what GET /global/health says (None: 404)
+        self.trickle: dict[str, float] = {}          # path -> seconds between two bytes of its answer
+        self.huge: dict[str, int] = {}               # path -> size in bytes of its (valid JSON) answer
+        self.parts_write = True                      # False: a PATCH of a part is answered, not written
+        self.replay_writes = True                    # False: /sync/replay is answered, not written
         self._lock = threading.Lock()
         self._server: http.server.ThreadingHTTPServer | None = None
 
@@ -119,7 +130,23 @@ class StandIn:
                 return
         directory = (query.get("directory") or [""])[0]
         here = directory == self.directory
-        if method == "GET" and url.path == "/session/status":
+        if url.path in self.trickle:
+            self._trickle(handler, self.trickle[url.path])
+        elif url.path in self.huge:
+            self._huge(handler, self.huge[url.path])
+        elif method == "GET" and url.path == "/global/health" and self.version is not None:
+            self._json(handler, {"healthy": True, "version": self.version})
+        elif method == "PATCH" and url.path.startswith("/session/") and "/part/" in url.path:
+            self._patch_part(handler, json.loads(body or "{}"))
+        elif method == "POST" and url.path == "/sync/replay":
+            if self.replay_writes and self.db is not None:
+                replay(self.db, json.loads(body or "{}").get("events") or [])
+            self._json(handler, True)
+        elif method == "GET" and url.path.startswith("/session/") and url.path.endswith("/message"):
+            self._json(handler, [])  # lists no messages, whatever the session holds
+        elif method == "GET" and url.path.startswith("/session/") and url.path.split("/")[-2:-1] == ["message"]:
+            self._json(handler, {"info": {}, "parts": []})  # a turn with nothing in it
+        elif method == "GET" and url.path == "/session/status":
             with self._lock:
                 busy = sorted(self.busy) if here else []
             self._json(handler, {sid: self.statuses.get(sid, {"type": "busy"}) for sid in busy})
@@ -227,6 +254,50 @@ class StandIn:
             handler.wfile.flush()
         handler.close_connection = True
 
+    def _patch_part(self, handler: http.server.BaseHTTPRequestHandler, part: dict[str, Any]) -> None:
+        """OpenCode answers a part's PATCH with the part; written only when ``parts_write``."""
+        if self.parts_write and self.db is not None:
+            data = {k: v for k, v in part.items() if k not in ("id", "sessionID", "messageID")}
+            conn = sqlite3.connect(self.db, timeout=5)
+            try:
+                with conn:
+                    conn.execute("UPDATE part SET data = ?, time_updated = ? WHERE id = ?",
+                                 (json.dumps(data, separators=(",", ":")), int(time.time() * 1000), part.get("id")))
+            finally:
+                conn.close()
+        self._json(handler, part)
+
+    @staticmethod
+    def _trickle(handler: http.server.BaseHTTPRequestHandler, every: float) -> None:
+        """A valid answer (``{}``), status line and headers included, one byte every ``every`` s."""
+        raw = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+        handler.close_connection = True
+        try:
+            for i in range(len(raw)):
+                handler.wfile.write(raw[i:i + 1])
+                handler.wfile.flush()
+                time.sleep(every)
+        except OSError:
+            pass  # the client gave up
+
+    @staticmethod
+    def _huge(handler: http.server.BaseHTTPRequestHandler, size: int) -> None:
+        """A JSON object of ``size`` bytes, close-delimited (no length announced), 1 MiB at a time."""
+        handler.close_connection = True
+        head, tail = b'{"pad":"', b'"}'
+        chunk = b"a" * (1 << 20)
+        try:
+            handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n")
+            handler.wfile.write(head)
+            left = size - len(head) - len(tail)
+            while left > 0:
+                handler.wfile.write(chunk[:left])
+                left -= len(chunk)
+            handler.wfile.write(tail)
+            handler.wfile.flush()
+        except OSError:
+            pass  # the client gave up
+
     @staticmethod
     def _json(handler: http.server.BaseHTTPRequestHandler, value: Any) -> None:
         StandIn._send(handler, 200, json.dumps(value).encode(), {"Content-Type": "application/json"})
@@ -270,6 +341,24 @@ def reject_call(db: Path, message_id: str, call_id: str, error: str) -> None:
             conn.execute("UPDATE message SET data = ?, time_updated = ? WHERE id = ?",
                          (json.dumps(message, separators=(",", ":")), now, message_id))
         conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def replay(db: Path, events: list[dict[str, Any]]) -> None:
+    """What ``POST /sync/replay`` does to the rows of ``message.updated.1`` events (the row
+    written from the event's ``info``; the log itself is left out: nothing here reads it)."""
+    conn = sqlite3.connect(db, timeout=5)
+    try:
+        with conn:
+            for event in events:
+                info = dict((event.get("data") or {}).get("info") or {})
+                if event.get("type") != "message.updated.1" or not info.get("id"):
+                    continue
+                mid = info.pop("id")
+                info.pop("sessionID", None)
+                conn.execute("UPDATE message SET data = ?, time_updated = ? WHERE id = ?",
+                             (json.dumps(info, separators=(",", ":")), int(time.time() * 1000), mid))
     finally:
         conn.close()
 

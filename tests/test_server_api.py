@@ -15,6 +15,7 @@ import pytest
 from inspector.core.errors import EXIT_ERROR, InspectorError
 from inspector.core.opencode.client import (
     Credentials,
+    ServerAnswerTooLarge,
     ServerAuthRequired,
     ServerBadResponse,
     ServerClient,
@@ -219,3 +220,76 @@ def test_event_stream_401(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENCODE_SERVER_PASSWORD", raising=False)
     with StandIn(password="pw") as server, pytest.raises(ServerAuthRequired):
         next(ServerClient(server.port).events())
+
+
+def test_a_trickled_answer_ends_at_the_deadline(server: StandIn) -> None:
+    """One byte every 0.1 s never lets a socket read wait 0.5 s: the deadline is the exchange's."""
+    server.trickle = {"/session/status": 0.1}
+    with pytest.raises(ServerUnreachable, match=r"timed out: no whole answer within 0\.5 s") as caught:
+        ServerClient(server.port, credentials=None, timeout=0.5).get("/session/status")
+    assert caught.value.kind == "server-unreachable"
+
+
+def test_a_budget_bounds_every_call_of_a_client(server: StandIn) -> None:
+    server.trickle = {"/session/status": 0.1}
+    client = ServerClient(server.port, credentials=None, timeout=30, budget=0.5)
+    with pytest.raises(ServerUnreachable, match="the time left for this server"):
+        client.get("/session/status")
+    with pytest.raises(ServerUnreachable, match=r"used up the 0\.5 s allowed for it"):
+        client.get("/echo")
+
+
+def test_an_answer_over_the_cap_is_refused(server: StandIn) -> None:
+    server.huge = {"/session/status": 5 << 20}
+    client = ServerClient(server.port, credentials=None, max_bytes=1 << 20)
+    with pytest.raises(ServerAnswerTooLarge, match="longer than 1 MiB: refused") as caught:
+        client.get("/session/status")
+    assert caught.value.kind == "server-too-large" and caught.value.limit == 1 << 20
+    server.huge = {"/session/status": 1 << 19}
+    assert client.get("/session/status")["pad"].startswith("aaa")  # under the cap: read whole
+
+
+def one_shot_server(answer: list[tuple[bytes, float]]) -> int:
+    """A loopback server that sends ``answer`` (bytes, then a pause) to its first client."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve() -> None:
+        with listener:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(4096)
+                try:
+                    for data, pause in answer:
+                        conn.sendall(data)
+                        time.sleep(pause)
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener.getsockname()[1]
+
+
+def test_a_declared_length_over_the_cap_is_refused_unread() -> None:
+    port = one_shot_server([(b"HTTP/1.1 200 OK\r\nContent-Length: 999999999\r\n\r\n{", 5)])
+    with pytest.raises(ServerAnswerTooLarge):
+        ServerClient(port, credentials=None, max_bytes=1 << 20, timeout=3).get("/session/status")
+
+
+def test_an_event_trickled_without_end_stops_the_stream() -> None:
+    """Bytes keep coming, no event ends: the stream is given up after ``read_timeout``."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: 1\n\n"
+    port = one_shot_server([(head, 0), *[(b"x", 0.1)] * 30, (b"\n\n", 0)])
+    stream = ServerClient(port, credentials=None).events(read_timeout=0.5)
+    assert next(stream).data == 1
+    with pytest.raises(ServerUnreachable, match="stopped"):
+        next(stream)
+
+
+def test_an_event_over_the_cap_is_refused() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"
+    port = one_shot_server([(head + b"data: " + b"y" * (2 << 20) + b"\n\n", 1)])
+    stream = ServerClient(port, credentials=None, max_bytes=1 << 20).events(read_timeout=5)
+    with pytest.raises(ServerAnswerTooLarge, match="an event"):
+        next(stream)

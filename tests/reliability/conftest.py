@@ -7,11 +7,6 @@ SQLite's backup API. Counts are modest by default; ``OCINSPECT_FULL_RELIABILITY=
 
 from __future__ import annotations
 
-import os
-import shutil
-import stat
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -52,17 +47,3 @@ def logged_race_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
     layout = build_stuck_db(path, 40, clean=5, seed=5, parts=3, events=True)
     set_journal_mode(path, "WAL")
     return path, layout
-
-
-@pytest.fixture
-def world_dir() -> Iterator[Path]:
-    """A 0755 directory outside pytest's 0700 tree, so an unprivileged child can reach it."""
-    path = Path(tempfile.mkdtemp(prefix="ocinspect-reliability-"))
-    path.chmod(0o755)
-    try:
-        yield path
-    finally:
-        for root, dirs, _files in os.walk(path):
-            for name in dirs:
-                os.chmod(os.path.join(root, name), stat.S_IRWXU)
-        shutil.rmtree(path, ignore_errors=True)

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from inspector.core.errors import DatabaseNotFound
+from inspector.core.errors import DatabaseNotFound, NotADatabase
 
 _CHANNEL_RE = re.compile(r"^opencode-(?P<channel>[A-Za-z0-9._-]+)\.db$")
 
@@ -30,18 +30,38 @@ def data_dir(env: Mapping[str, str] | None = None) -> Path:
     return Path(home) / ".local" / "share" / "opencode"
 
 
+def unreachable(path: Path, exc: OSError) -> NotADatabase:
+    """The one line for a path the OS will not let us look at (another user's directory)."""
+    if isinstance(exc, PermissionError):
+        return NotADatabase(f"{path} cannot be read (permission denied: it or a directory above it belongs to "
+                            "another user; run ocinspect as that user)")
+    return NotADatabase(f"{path} cannot be read ({exc.strerror or exc})")
+
+
+def _kind(path: Path) -> str:
+    """``dir``, ``file`` (anything else that exists) or ``missing``; a path we may not look at
+    is one clear error, not an exception from deep inside pathlib."""
+    try:
+        return "dir" if path.is_dir() else "file" if path.exists() else "missing"
+    except OSError as exc:
+        raise unreachable(path, exc) from None
+
+
 def channel_databases(directory: Path) -> dict[str, Path]:
     """Map channel name to database file in ``directory`` (``stable`` for ``opencode.db``)."""
     found: dict[str, Path] = {}
-    if not directory.is_dir():
-        return found
-    stable = directory / "opencode.db"
-    if stable.is_file():
-        found["stable"] = stable
-    for entry in sorted(directory.iterdir()):
-        match = _CHANNEL_RE.match(entry.name)
-        if match and entry.is_file():
-            found[match.group("channel")] = entry
+    try:
+        if not directory.is_dir():
+            return found
+        stable = directory / "opencode.db"
+        if stable.is_file():
+            found["stable"] = stable
+        for entry in sorted(directory.iterdir()):
+            match = _CHANNEL_RE.match(entry.name)
+            if match and entry.is_file():
+                found[match.group("channel")] = entry
+    except OSError as exc:
+        raise unreachable(directory, exc) from None
     return found
 
 
@@ -76,14 +96,15 @@ def locate(
     env = os.environ if env is None else env
     if db is not None:
         path = Path(db).expanduser()
-        if path.is_dir():
+        kind = _kind(path)
+        if kind == "dir":
             return _pick_in_dir(path, channel, explicit=True)
-        if not path.exists():
+        if kind == "missing":
             raise DatabaseNotFound(f"no such file: {path}")
         return path
     if env.get("OPENCODE_DB"):
         path = Path(env["OPENCODE_DB"]).expanduser()
-        if not path.exists():
+        if _kind(path) == "missing":
             raise DatabaseNotFound(f"OPENCODE_DB points to {path}, which does not exist")
         return path
     return _pick_in_dir(data_dir(env), channel, explicit=False)
@@ -98,11 +119,14 @@ def named_file(db: str | os.PathLike[str], *, channel: str | None = None) -> Pat
     OpenCode would create in it (``opencode.db``, or ``opencode-<channel>.db``).
     """
     path = Path(db).expanduser()
-    if not path.is_dir():
-        return path.resolve()
+    try:
+        if not path.is_dir():
+            return path.resolve()
+    except OSError:  # a path we may not look at: OpenCode gets it as given, and fails on it itself
+        return path.absolute()
     try:
         found = _pick_in_dir(path, channel, explicit=True)
-    except DatabaseNotFound:
+    except (DatabaseNotFound, NotADatabase):
         found = path
     if found.is_dir():  # nothing there yet, or legacy JSON storage OpenCode migrates into a file
         found = path / (f"opencode-{channel}.db" if channel else "opencode.db")

@@ -6,7 +6,12 @@ in one place:
 - **Loopback only.** The host must be ``127.0.0.1``, ``localhost`` or ``::1``; no proxy is ever
   used (``http.client`` directly, so ``$http_proxy`` cannot reroute a request) and redirects are
   not followed.
-- **Every call has a timeout** (``DEFAULT_TIMEOUT_S`` unless the caller passes one).
+- **Every call has a deadline and a size cap.** The deadline (``DEFAULT_TIMEOUT_S`` unless the
+  caller passes one) is for the whole exchange: connect, send, status line, headers and body.
+  Every socket read waits at most the time left, so a server that trickles one byte at a time
+  cannot stretch it. A client may also get a ``budget``: all its calls together end by then
+  (what a liveness look allows one server). An answer longer than ``max_bytes``
+  (``MAX_ANSWER_BYTES``) is refused (:class:`ServerAnswerTooLarge`) before it fills memory.
 - **The server's password.** ``opencode serve`` protects its API with HTTP basic auth when
   ``OPENCODE_SERVER_PASSWORD`` is set (user ``OPENCODE_SERVER_USERNAME``, default ``opencode``).
   We read the same variables and send the header; a 401 becomes :class:`ServerAuthRequired`,
@@ -17,19 +22,25 @@ in one place:
   directories that OpenCode sessions really use.
 - **Typed errors.** :class:`ServerUnreachable` (refused, reset, timed out),
   :class:`ServerAuthRequired` (401), :class:`ServerHTTPError` (any other non-2xx, with status
-  and body), :class:`ServerBadResponse` (not the JSON we asked for). All are
+  and body), :class:`ServerBadResponse` (not the JSON we asked for),
+  :class:`ServerAnswerTooLarge` (over the cap). All are
   :class:`~inspector.core.errors.InspectorError`, so an unexpected one still ends as one line.
 
-``events()`` reads a server-sent-event stream (``GET /event``) with the same rules.
+``events()`` reads a server-sent-event stream (``GET /event``). A stream has no end, so it gets
+no whole-exchange deadline: connecting and the headers get the client's deadline, then each
+event must be complete within ``read_timeout`` of the one before (a keep-alive comment counts)
+and at most ``MAX_EVENT_BYTES`` long.
 """
 
 from __future__ import annotations
 
 import base64
 import http.client
+import io
 import json
 import os
 import socket
+import time
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +50,16 @@ from inspector.core.errors import InspectorError
 from inspector.core.model import PendingRequest, ServerStatus
 
 DEFAULT_TIMEOUT_S = 2.0
+# The largest answer ocinspect reads. The biggest it asks for is one turn (a repair's read-back:
+# its message and parts). Measured on the benchmark database (bench/make_db.py, 1.36 GB, tool
+# outputs up to 200 KB): the largest part is 239 KB, the largest turn 251 KB, the largest whole
+# session 3.2 MB; session status, pending requests, health and PATCH/replay answers are a few
+# KB. 32 MiB is 128x the largest turn (room for big attachments), and bounds what a hostile or
+# broken server can make ocinspect hold (a 200 MB answer used to cost 617 MiB of RSS).
+MAX_ANSWER_BYTES = 32 << 20
+# One server-sent event carries at most one part (``message.part.updated`` with its output).
+MAX_EVENT_BYTES = MAX_ANSWER_BYTES
+_CHUNK = 1 << 16
 PASSWORD_ENV = "OPENCODE_SERVER_PASSWORD"
 USERNAME_ENV = "OPENCODE_SERVER_USERNAME"
 DEFAULT_USERNAME = "opencode"
@@ -49,6 +70,8 @@ _MAX_ERROR_BODY = 500
 class ServerError(InspectorError):
     """Base class: a request to a running OpenCode server did not give what we asked for."""
 
+    kind = "server"
+
     def __init__(self, message: str, *, port: int | None = None, method: str = "", path: str = "") -> None:
         super().__init__(message)
         self.port = port
@@ -57,7 +80,9 @@ class ServerError(InspectorError):
 
 
 class ServerUnreachable(ServerError):
-    """Nothing answered (connection refused or reset, or no answer within the timeout)."""
+    """Nothing answered (connection refused or reset, or no whole answer by the deadline)."""
+
+    kind = "server-unreachable"
 
 
 class ServerAuthRequired(ServerError):
@@ -79,6 +104,16 @@ class ServerHTTPError(ServerError):
 
 class ServerBadResponse(ServerError):
     """A 2xx answer whose body is not the JSON the route documents."""
+
+
+class ServerAnswerTooLarge(ServerBadResponse):
+    """An answer (or one event) longer than the cap: refused, not read to the end."""
+
+    kind = "server-too-large"
+
+    def __init__(self, message: str, *, limit: int, **where: Any) -> None:
+        super().__init__(message, **where)
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -125,6 +160,8 @@ class ServerClient:
         host: str = "127.0.0.1",
         credentials: Credentials | None = _FROM_ENV,
         timeout: float = DEFAULT_TIMEOUT_S,
+        max_bytes: int = MAX_ANSWER_BYTES,
+        budget: float | None = None,
     ) -> None:
         if host not in LOOPBACK_HOSTS:
             raise ValueError(f"refusing to talk to {host!r}: ocinspect only talks to loopback servers")
@@ -134,6 +171,9 @@ class ServerClient:
         self.host = host
         self.credentials = Credentials.from_env() if credentials is _FROM_ENV else credentials
         self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.budget = budget
+        self._budget_end = None if budget is None else time.monotonic() + budget
 
     def __repr__(self) -> str:
         return f"ServerClient({self.host}:{self.port}, auth={'yes' if self.credentials else 'no'})"
@@ -162,24 +202,25 @@ class ServerClient:
         target = self.target(path, directory=directory, query=query)
         payload = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
         where: dict[str, Any] = {"port": self.port, "method": method, "path": path}
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout or self.timeout)
+        deadline = self._deadline(timeout or self.timeout, where)
+        connection = _BoundedConnection(self.host, self.port, deadline)
         try:
             try:
                 connection.request(method, target, body=payload, headers=self._headers(payload is not None))
                 response = connection.getresponse()
-                raw = response.read()
+                raw = _read_capped(response, self.max_bytes, where)
             except (OSError, http.client.HTTPException) as exc:
                 raise ServerUnreachable(
-                    f"OpenCode on port {self.port} did not answer {method} {path} ({_reason(exc)})", **where
+                    f"OpenCode on port {self.port} did not answer {method} {path} ({deadline.reason(exc)})", **where
                 ) from None
         finally:
-            connection.close()
+            connection.shut()
         self._check(response.status, raw, where)
         if not raw.strip():
             return None
         try:
             return json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ServerBadResponse(
                 f"OpenCode on port {self.port} answered {method} {path} with something that is not JSON",
                 **where,
@@ -204,26 +245,30 @@ class ServerClient:
         """Server-sent events from ``path``, one :class:`ServerEvent` at a time.
 
         The connection stays open while the caller iterates; closing the generator closes it.
-        A read that waits longer than ``read_timeout`` raises :class:`ServerUnreachable`.
+        Connecting and the headers must be done within the client's timeout; after that each
+        event must be complete within ``read_timeout`` of the previous one (a keep-alive
+        comment counts), else :class:`ServerUnreachable`; an event longer than
+        ``MAX_EVENT_BYTES`` raises :class:`ServerAnswerTooLarge`.
         """
         target = self.target(path, directory=directory)
         where: dict[str, Any] = {"port": self.port, "method": "GET", "path": path}
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=read_timeout)
+        deadline = self._deadline(self.timeout, where)
+        connection = _BoundedConnection(self.host, self.port, deadline)
         try:
             try:
                 headers = self._headers(False)
                 headers["Accept"] = "text/event-stream"
                 connection.request("GET", target, headers=headers)
                 response = connection.getresponse()
+                if response.status // 100 != 2:
+                    self._check(response.status, _read_capped(response, _MAX_ERROR_BODY * 8, where), where)
             except (OSError, http.client.HTTPException) as exc:
                 raise ServerUnreachable(
-                    f"OpenCode on port {self.port} did not answer GET {path} ({_reason(exc)})", **where
+                    f"OpenCode on port {self.port} did not answer GET {path} ({deadline.reason(exc)})", **where
                 ) from None
-            if response.status // 100 != 2:
-                self._check(response.status, response.read(), where)
-            yield from _parse_sse(response, where)
+            yield from _parse_sse(response, where, deadline, read_timeout, min(self.max_bytes, MAX_EVENT_BYTES))
         finally:
-            connection.close()
+            connection.shut()
 
     # typed helpers for the routes ocinspect uses ---------------------------------------------
     def session_status(self, directory: str) -> dict[str, str]:
@@ -309,6 +354,17 @@ class ServerClient:
         return waiting
 
     # internals ---------------------------------------------------------------------------
+    def _deadline(self, seconds: float, where: dict[str, Any]) -> _Deadline:
+        """This exchange's deadline: ``seconds`` from now, or the end of the budget if sooner."""
+        if self._budget_end is None or time.monotonic() + seconds <= self._budget_end:
+            return _Deadline(seconds)
+        left = self._budget_end - time.monotonic()
+        if left <= 0:
+            raise ServerUnreachable(
+                f"OpenCode on port {self.port} was not asked {where['method']} {where['path']}: it used up "
+                f"the {self.budget:g} s allowed for it", **where)
+        return _Deadline(left, budget=True)
+
     def _headers(self, has_body: bool) -> dict[str, str]:
         headers = {"Accept": "application/json"}
         if has_body:
@@ -342,32 +398,174 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _parse_sse(response: http.client.HTTPResponse, where: dict[str, Any]) -> Iterator[ServerEvent]:
-    """The ``text/event-stream`` format: ``field: value`` lines, events end at a blank line."""
+class _Deadline:
+    """One monotonic point in time every socket operation of an exchange must finish by."""
+
+    def __init__(self, seconds: float, *, budget: bool = False) -> None:
+        self.seconds = seconds
+        self.budget = budget
+        self.end = time.monotonic() + seconds
+
+    def restart(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        """Seconds left; a timeout once there are none (the operation is not even started)."""
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out")
+        return left
+
+    def reason(self, exc: BaseException) -> str:
+        if isinstance(exc, (socket.timeout, TimeoutError)):
+            what = "the time left for this server" if self.budget else f"{self.seconds:g} s"
+            return f"timed out: no whole answer within {what}"
+        return _reason(exc)
+
+
+class _DeadlineSocket:
+    """A socket whose every send and receive waits at most until the deadline: what
+    ``http.client`` reads (status line, headers, body) goes through :meth:`recv_into`.
+
+    Like ``socket.makefile``, a reader keeps the socket open after :meth:`close` until it is
+    closed too (``http.client`` closes the connection and keeps reading a close-delimited body).
+    """
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+        self._sock = sock
+        self.deadline = deadline
+        self._readers = 0
+        self._closed = False
+
+    def sendall(self, data: bytes) -> None:
+        self._sock.settimeout(self.deadline.left())
+        self._sock.sendall(data)
+
+    def recv_into(self, buffer: Any, nbytes: int = 0) -> int:
+        self._sock.settimeout(self.deadline.left())
+        return self._sock.recv_into(buffer, nbytes)
+
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        self._readers += 1
+        return io.BufferedReader(_DeadlineReader(self), _CHUNK)
+
+    def setsockopt(self, *args: Any) -> None:
+        self._sock.setsockopt(*args)
+
+    def close(self) -> None:
+        self._closed = True
+        if self._readers <= 0:
+            self._sock.close()
+
+    def reader_closed(self) -> None:
+        self._readers -= 1
+        if self._closed and self._readers <= 0:
+            self._sock.close()
+
+
+class _DeadlineReader(io.RawIOBase):
+    def __init__(self, sock: _DeadlineSocket) -> None:
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return self._sock.recv_into(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._sock.reader_closed()
+        super().close()
+
+
+class _BoundedConnection(http.client.HTTPConnection):
+    """``HTTPConnection`` whose socket keeps to one deadline, connect included."""
+
+    def __init__(self, host: str, port: int, deadline: _Deadline) -> None:
+        super().__init__(host, port, timeout=deadline.seconds)
+        self.deadline = deadline
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.host, self.port), self.deadline.left())
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._raw: socket.socket | None = sock
+        self.sock = _DeadlineSocket(sock, self.deadline)
+
+    def shut(self) -> None:
+        """Close the connection and its socket now, even while a response still holds it (a
+        close-delimited body given up half-way: ``close`` alone leaves that to the response)."""
+        self.close()
+        raw = getattr(self, "_raw", None)
+        if raw is not None:
+            raw.close()
+
+
+def _too_large(where: dict[str, Any], limit: int, what: str = "an answer") -> ServerAnswerTooLarge:
+    return ServerAnswerTooLarge(
+        f"OpenCode on port {where['port']} sent {what} to {where['method']} {where['path']} longer than "
+        f"{_size(limit)}: refused", limit=limit, **where)
+
+
+def _size(count: int) -> str:
+    return f"{count >> 20} MiB" if count >= 1 << 20 else f"{count} bytes"
+
+
+def _read_capped(response: http.client.HTTPResponse, limit: int, where: dict[str, Any]) -> bytes:
+    """The body, read in chunks, refused as soon as it is longer than ``limit``."""
+    declared = response.getheader("Content-Length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        raise _too_large(where, limit)
+    body = bytearray()
+    while True:
+        chunk = response.read(min(_CHUNK, limit + 1 - len(body)))
+        if not chunk:
+            return bytes(body)
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(where, limit)
+
+
+def _parse_sse(response: http.client.HTTPResponse, where: dict[str, Any], deadline: _Deadline,
+               read_timeout: float, limit: int) -> Iterator[ServerEvent]:
+    """The ``text/event-stream`` format: ``field: value`` lines, events end at a blank line.
+
+    ``size`` counts the lines of the event being read (what is held in memory); each read asks
+    for at most what is left of ``limit``, so one endless line cannot fill memory either."""
     data: list[str] = []
+    size = 0
     event = "message"
     event_id: str | None = None
+    deadline.restart(read_timeout)
     while True:
         try:
-            line = response.readline()
+            line = response.readline(limit + 1 - size)
         except (OSError, http.client.HTTPException) as exc:
-            raise ServerUnreachable(f"event stream on port {where['port']} stopped ({_reason(exc)})",
+            raise ServerUnreachable(f"event stream on port {where['port']} stopped ({deadline.reason(exc)})",
                                     **where) from None
         if not line:
             return
+        size += len(line)
+        if size > limit:
+            raise _too_large(where, limit, "an event")
         text = line.decode("utf-8", errors="replace").rstrip("\r\n")
+        if text.startswith(":"):  # a comment (keep-alive): kept nowhere
+            size -= len(line)
+            if not data:
+                deadline.restart(read_timeout)
+            continue
         if not text:
             if data:
                 joined = "\n".join(data)
                 try:
                     value: Any = json.loads(joined)
-                except ValueError:
+                except (ValueError, RecursionError):
                     value = joined
                 yield ServerEvent(data=value, event=event, id=event_id)
-            data, event = [], "message"
+            data, event, size = [], "message", 0
+            deadline.restart(read_timeout)  # the next event has its own time; the caller's is not counted
             continue
-        if text.startswith(":"):
-            continue  # a comment (keep-alive)
         name, _, value_text = text.partition(":")
         value_text = value_text[1:] if value_text.startswith(" ") else value_text
         if name == "data":

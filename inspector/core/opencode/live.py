@@ -8,6 +8,11 @@ For directories with busy sessions we also ask which sessions wait for a person 
 permission or question, whole: what is asked, since when): those are ``waiting``, never "hung",
 whatever the clock says. Each busy session's status object is kept whole (``retry`` carries the
 attempt, the last error and the next try), so verdicts can say what OpenCode is doing.
+
+A server gets ``SERVER_BUDGET_S`` for the whole look, each request ``STATUS_TIMEOUT_S``; one
+that does not answer in time (or answers more than the client's cap) is not asked again in this
+look, and the directories nobody answered for are ``unknown``, saying why. So a look costs at
+most ``SERVER_BUDGET_S`` per server whatever the servers do (``ocinspect run`` relies on it).
 """
 
 from __future__ import annotations
@@ -36,9 +41,10 @@ else:
     psutil = _LazyPsutil()
 
 if TYPE_CHECKING:  # server_api (http.client) is imported only when OpenCode is running
-    from inspector.core.opencode.client import Credentials, ServerAuthRequired, ServerClient
+    from inspector.core.opencode.client import ServerAuthRequired, ServerClient
 
-STATUS_TIMEOUT_S = 1.0
+STATUS_TIMEOUT_S = 1.0  # one request, connect to last byte
+SERVER_BUDGET_S = 3.0  # every request of one look at one server
 _BUSY_TYPES = {"busy", "retry"}
 
 
@@ -102,21 +108,39 @@ def _listening_ports(proc: psutil.Process) -> tuple[int, ...]:
     return tuple(sorted(ports))
 
 
-def find_processes(db: Path) -> tuple[list[OpenCodeProcess], bool]:
-    """OpenCode processes using ``db``; the flag says some process could not be inspected."""
+def _owner(proc: psutil.Process) -> str:
+    """The user a process runs as (a name, else its uid): readable even where its files are not."""
+    try:
+        return str(proc.username())
+    except (psutil.Error, OSError, KeyError):
+        return "another user"
+
+
+def find_processes(db: Path) -> tuple[list[OpenCodeProcess], list[tuple[int, str]]]:
+    """OpenCode processes using ``db``, and the (pid, user) of those that could not be inspected."""
     db = Path(os.path.realpath(db))
     found: list[OpenCodeProcess] = []
-    uncertain = False
+    hidden: list[tuple[int, str]] = []
     me = os.getpid()
     for proc in psutil.process_iter(["pid", "name", "cmdline"]):
         if proc.info["pid"] == me or not _is_opencode(proc):
             continue
         uses = _uses_database(proc, db)
         if uses is None:
-            uncertain = True
+            hidden.append((proc.info["pid"], _owner(proc)))
         elif uses:
             found.append(OpenCodeProcess(pid=proc.info["pid"], ports=_listening_ports(proc)))
-    return found, uncertain
+    return found, hidden
+
+
+def hidden_detail(hidden: list[tuple[int, str]]) -> str:
+    """Which processes could not be looked into, and what would let ocinspect look."""
+    users = sorted({user for _, user in hidden})
+    named = ", ".join(f"{pid} (user {user})" for pid, user in hidden)
+    whose = "another user's process" if len(hidden) == 1 else "other users' processes"
+    who = users[0] if len(users) == 1 else "their users"
+    return (f"opencode process{'es' if len(hidden) > 1 else ''} {named} may be using this database, but "
+            f"ocinspect may not look into {whose}: run ocinspect as {who} (or with sudo) to tell")
 
 
 def _auth_reason(error: ServerAuthRequired) -> str:
@@ -127,30 +151,37 @@ def _auth_reason(error: ServerAuthRequired) -> str:
     return f"the server needs its password: set {PASSWORD_ENV} (and {USERNAME_ENV} if not 'opencode')"
 
 
-def _pending(client: ServerClient, directory: str) -> list[PendingRequest] | None:
+def _pending(client: ServerClient, directory: str, failed: dict[int, str]) -> list[PendingRequest] | None:
     """Requests waiting for a person in ``directory``; None when the server would not say
     (a release without the routes answers 404 there: ``client.pending`` skips it)."""
     from inspector.core.opencode.client import ServerError
 
     try:
         return client.pending(directory)
-    except ServerError:
+    except ServerError as exc:
+        _give_up(client, exc, failed)
         return None
+
+
+def _give_up(client: ServerClient, error: Exception, failed: dict[int, str]) -> None:
+    """A server that did not answer in time, or answered too much or not JSON, is not asked
+    again in this look (each further question could cost the whole timeout again)."""
+    from inspector.core.opencode.client import ServerBadResponse, ServerUnreachable
+
+    if isinstance(error, (ServerUnreachable, ServerBadResponse)):
+        failed.setdefault(client.port, str(error))
 
 
 def detect(db: str | os.PathLike[str], directories: Iterable[str] = ()) -> LiveStatus:
     """Find out whether OpenCode is live on ``db``; ask it about sessions in ``directories``."""
     db_path = Path(db)
     try:
-        processes, uncertain = find_processes(db_path)
+        processes, hidden = find_processes(db_path)
     except (psutil.Error, OSError) as exc:
         return LiveStatus(running=None, detail=f"could not list processes ({exc})")
     if not processes:
-        if uncertain:
-            return LiveStatus(
-                running=None,
-                detail="an opencode process is running that ocinspect is not allowed to inspect",
-            )
+        if hidden:
+            return LiveStatus(running=None, detail=hidden_detail(hidden))
         return OFFLINE
     pids = ", ".join(str(p.pid) for p in processes)
     ports = sorted({port for p in processes for port in p.ports})
@@ -171,16 +202,22 @@ def detect(db: str | os.PathLike[str], directories: Iterable[str] = ()) -> LiveS
     servers: dict[str, int] = {}
     status_of: dict[str, ServerStatus] = {}
     requests: list[PendingRequest] = []
+    clients = {port: ServerClient(port, credentials=credentials, timeout=STATUS_TIMEOUT_S, budget=SERVER_BUDGET_S)
+               for port in ports}
+    failed: dict[int, str] = {}
     for directory in sorted(set(directories)):
         answered = False
         for port in ports:
-            client = ServerClient(port, credentials=credentials, timeout=STATUS_TIMEOUT_S)
+            if port in failed:
+                continue
+            client = clients[port]
             try:
                 statuses = client.statuses(directory)
             except ServerAuthRequired as exc:
                 auth = exc
                 continue
-            except ServerError:
+            except ServerError as exc:
+                _give_up(client, exc, failed)
                 continue
             answered = True
             servers.setdefault(directory, port)
@@ -189,7 +226,7 @@ def detect(db: str | os.PathLike[str], directories: Iterable[str] = ()) -> LiveS
                 busy.setdefault(sid, port)
                 status_of.setdefault(sid, statuses[sid])
             if here:
-                asked = _pending(client, directory)
+                asked = _pending(client, directory, failed)
                 if asked is None:
                     undecided |= here
                 else:
@@ -204,6 +241,8 @@ def detect(db: str | os.PathLike[str], directories: Iterable[str] = ()) -> LiveS
         if auth is not None:
             reason = f"OpenCode is running on this database, but {_auth_reason(auth)}"
             detail += f"; {_auth_reason(auth)}"
+        elif failed:
+            detail += "; " + "; ".join(failed[port] for port in sorted(failed))
         else:
             detail += "; it did not answer /session/status"
     return LiveStatus(
@@ -217,22 +256,22 @@ def detect(db: str | os.PathLike[str], directories: Iterable[str] = ()) -> LiveS
         undecided=frozenset(undecided),
         unknown_reason=reason,
         servers=tuple(sorted(servers.items())),
-        versions=tuple(_versions(sorted(set(servers.values())), credentials)),
+        versions=tuple(_versions([clients[p] for p in sorted(set(servers.values())) if p not in failed])),
         statuses=tuple(sorted(status_of.items())),
         requests=tuple(requests),
     )
 
 
-def _versions(ports: list[int], credentials: Credentials | None) -> list[tuple[int, str]]:
+def _versions(clients: list[ServerClient]) -> list[tuple[int, str]]:
     """``GET /global/health`` of each answering server: which routes it has depends on it."""
-    from inspector.core.opencode.client import ServerClient, ServerError
+    from inspector.core.opencode.client import ServerError
 
     found = []
-    for port in ports:
+    for client in clients:
         try:
-            health = ServerClient(port, credentials=credentials, timeout=STATUS_TIMEOUT_S).get("/global/health")
+            health = client.get("/global/health")
         except ServerError:
             continue
         if isinstance(health, dict) and isinstance(health.get("version"), str):
-            found.append((port, health["version"]))
+            found.append((client.port, health["version"]))
     return found

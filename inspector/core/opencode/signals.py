@@ -6,7 +6,11 @@ A streaming reply writes no row until it ends (measured on 1.18.33: the text par
 routes ``/event`` to the instance of one directory), each in a daemon thread:
 
 - **bounded**: it keeps only the newest progress time per session (at most ``MAX_SESSIONS``);
-  a dropped stream is reopened with exponential backoff (``BACKOFF_S`` … ``BACKOFF_MAX_S``);
+  a dropped stream is reopened with exponential backoff (``BACKOFF_S`` … ``BACKOFF_MAX_S``).
+  A stream never ends, so no deadline for the whole exchange fits it: connecting and the
+  headers get the client's deadline, then each event must be whole within ``READ_TIMEOUT_S``
+  of the one before (bytes trickled without an end do not keep it alive) and at most
+  ``client.MAX_EVENT_BYTES`` long; either failure drops the stream (then the backoff);
 - **O(events)**: one JSON parse per event (``client.events``), a dict write for those that count;
   read in batches (``BATCH_S``) so a busy server costs a few wake-ups a second, not one per event.
 

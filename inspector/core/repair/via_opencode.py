@@ -15,6 +15,11 @@ instead (measured on 1.18.33):
 No transaction spans HTTP calls. Each unit is compared with its before-images (and its log
 cursor) just before the first call, written call by call, then read back through the API; what
 the rows really hold afterwards is journaled as the after-image, so ``undo`` stays exact.
+
+A server's answers are no proof: one can accept every call and write nothing, or list fewer
+rows than there are. A unit counts as done only once the database itself holds every row as
+planned (:func:`_confirm`); otherwise it is skipped (kind ``server``) with the rows that were
+not written, and the run's journal says so.
 """
 
 from __future__ import annotations
@@ -89,11 +94,12 @@ def write_units(
                 started = {sid: c.seq for sid, c in eventlog.read_cursors(conn, unit.session_ids).items()}
             _write(client, store, unit, ids, now)
             _read_back(client, unit)
+            _confirm(store, unit)
         except (Conflict, ServerError) as exc:
             reason = exc.reason if isinstance(exc, Conflict) else (
                 f"{exc}; OpenCode on port {unit.via_port} may have taken part of it (see the journal)")
             writer.write({"kind": "skipped", "index": index, "reason": reason})
-            kind: SkipKind = "conflict" if isinstance(exc, Conflict) else "server"
+            kind: SkipKind = "conflict" if isinstance(exc, Conflict) and not isinstance(exc, NotWritten) else "server"
             outcome.skipped.extend(Skip(s, reason, kind=kind) for s in unit.session_ids)
             if started:
                 _observe(store, writer, index, unit)
@@ -156,6 +162,20 @@ def _replay(client: ServerClient, store: Store, directory: str, session_id: str,
             raise Conflict(f"OpenCode kept skipping the replayed turn of session {session_id} (its log kept moving)")
 
 
+class NotWritten(Conflict):
+    """OpenCode answered every call, yet the database does not hold the repair."""
+
+
+def _confirm(store: Store, unit: PlanUnit) -> None:
+    """The only proof of a repair: every row of the unit, read back from the file, as planned."""
+    with store.read() as conn:
+        missing = [c for c in unit.changes if not _holds_after(conn, c)]
+    if missing:
+        rows = ", ".join(f"{c.table} {c.row_id}" for c in missing)
+        raise NotWritten(f"OpenCode on port {unit.via_port} answered, but the database does not hold the "
+                         f"repair of {rows}: not repaired")
+
+
 def _holds_after(conn: Connection, change: RowChange) -> bool:
     """The row says what the repair wanted (OpenCode writes its own ``time_updated``)."""
     image = current_image(conn, change, change.after)
@@ -167,18 +187,30 @@ def _holds_after(conn: Connection, change: RowChange) -> bool:
 
 
 def _read_back(client: ServerClient, unit: PlanUnit) -> None:
-    """Through the API, as OpenCode's clients will see it: turns closed, tools aborted."""
+    """Through the API, as OpenCode's clients will see it: turns closed, tools aborted.
+
+    Only the turns the unit changed are asked for (``GET /session/{sid}/message/{mid}``): a
+    whole session can be longer than the client's cap. A row the answer leaves out proves
+    nothing either way; :func:`_confirm` decides from the file."""
     wanted = {c.row_id for c in unit.changes if c.table in ("part", "message")}
-    for session_id in unit.session_ids:
-        messages = client.get(f"/session/{urllib.parse.quote(session_id, safe='')}/message", directory=unit.directory)
-        for item in messages if isinstance(messages, list) else []:
-            info = item.get("info") or {}
-            if info.get("id") in wanted and not (info.get("time") or {}).get("completed"):
-                raise Conflict(f"OpenCode still shows turn {info.get('id')} unfinished after the repair")
-            for part in item.get("parts") or []:
-                status = (part.get("state") or {}).get("status")
-                if part.get("id") in wanted and status != "error":
-                    raise Conflict(f"OpenCode still shows part {part.get('id')} {status} after the repair")
+    turns = sorted({(c.session_id, c.message_id or c.row_id) for c in unit.changes if c.table in ("part", "message")})
+    quote = urllib.parse.quote
+    for session_id, message_id in turns:
+        item = client.get(f"/session/{quote(session_id, safe='')}/message/{quote(str(message_id), safe='')}",
+                          directory=unit.directory)
+        info = _obj(_obj(item).get("info"))
+        if info.get("id") in wanted and not _obj(info.get("time")).get("completed"):
+            raise Conflict(f"OpenCode still shows turn {info.get('id')} unfinished after the repair")
+        parts = _obj(item).get("parts")
+        for part in map(_obj, parts if isinstance(parts, list) else []):
+            status = _obj(part.get("state")).get("status")
+            if part.get("id") in wanted and status != "error":
+                raise Conflict(f"OpenCode still shows part {part.get('id')} {status} after the repair")
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """A server's answer is data of any shape: what is not an object reads as an empty one."""
+    return value if isinstance(value, dict) else {}
 
 
 def _observe(store: Store, writer: JournalWriter, index: int, unit: PlanUnit) -> None:
