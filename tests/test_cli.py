@@ -298,7 +298,7 @@ def test_undo_on_a_2x_database_names_the_schema(tmp_path: Path) -> None:
 def test_recover_says_the_id_wrap_risk_before_writing(fixture_db) -> None:
     """Issue 11: a session OpenCode ≤ 1.18.14 will loop on is flagged in the plan itself."""
     db = fixture_db("id-wrap-stuck", "1.18.14")
-    result = CliRunner().invoke(cli, ["--db", str(db), "recover", "--all", "--dry-run"], env={"COLUMNS": "250"})
+    result = run("--db", str(db), "recover", "--all", "--dry-run")
     risky = [line for line in result.stdout.splitlines() if line.startswith("! ")]
     assert risky and all("upgrade opencode to 1.18.15 or newer" in line.lower() for line in risky), result.stdout
     assert result.stdout.index("! ") < result.stdout.index("Plan:")
