@@ -324,9 +324,29 @@ def cli(ctx: click.Context, db: str | None, channel: str | None, busy_timeout: i
     if not has_terminal():  # Textual would draw its screen into a pipe or read keys from nowhere
         fail("the TUI needs a terminal; use 'ocinspect scan' (or --help for the commands)")
     with settings.cleanup:
-        launch = tui_app(settings, demo=demo, theme=theme).run()
+        app = tui_app(settings, demo=demo, theme=theme)
+        if demo:  # a closed terminal window or a kill: quit the app, so the demo's directory goes too
+            quit_on_signals(app, settings.cleanup)
+        launch = app.run()
     if launch is not None:  # "open in OpenCode": Textual has given the terminal back by now
         exec_launch(launch)
+
+
+def quit_on_signals(app: Any, cleanup: ExitStack) -> None:
+    """SIGTERM and SIGHUP end ``app`` as its quit key does (in its event loop, which a signal
+    handler may only wake), instead of killing the process before ``cleanup`` runs."""
+    import asyncio
+    import signal
+
+    def handler(signum: int, frame: Any) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # before the app's loop runs, or after: end here
+            raise SystemExit(128 + signum) from None
+        loop.call_soon_threadsafe(app.exit)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        cleanup.callback(signal.signal, signum, signal.signal(signum, handler))
 
 
 def check_demo_option(ctx: click.Context, demo: bool, *, db: str | None, channel: str | None) -> None:

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -38,9 +39,11 @@ def terminal_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def in_terminal(args: list[str], env: dict[str, str], *, keys: bytes = b"", after: bytes = b"",
-                rows: int = 24, columns: int = 80, timeout: float = 60) -> tuple[int, bytes]:
+                send: int | None = None, rows: int = 24, columns: int = 80,
+                timeout: float = 60) -> tuple[int, bytes]:
     """Run ``ocinspect ARGS`` with stdin, stdout and stderr on a pseudo-terminal of that size;
-    type ``keys`` once ``after`` has been drawn. Returns the exit code and all it wrote."""
+    type ``keys`` (or ``send`` that signal) once ``after`` has been drawn. Returns the exit code
+    and all it wrote."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     proc = subprocess.Popen([sys.executable, "-m", "inspector", *args], stdin=slave, stdout=slave, stderr=slave,
@@ -62,6 +65,9 @@ def in_terminal(args: list[str], env: dict[str, str], *, keys: bytes = b"", afte
             if keys and after in out:
                 os.write(master, keys)
                 keys = b""
+            if send is not None and after in out:
+                proc.send_signal(send)
+                send = None
             if not ready and proc.poll() is not None:
                 break
             if time.monotonic() > deadline:
@@ -103,6 +109,15 @@ def test_demo_directory_is_removed_when_the_tui_quits(tmp_path: Path) -> None:
     code, out = in_terminal(["--demo"], terminal_env(tmp_path), keys=b"q", after=b"demo database")
     assert code == 0, out[-800:]
     assert b"demo database at" in out
+    assert demo_leftovers(tmp_path) == []
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_demo_directory_is_removed_when_the_tui_is_killed(tmp_path: Path, signum: int) -> None:
+    """A kill or a closed terminal window ends the demo as its quit key does."""
+    code, out = in_terminal(["--demo"], terminal_env(tmp_path), send=signum, after=b"Recover all")
+    assert code == 0, out[-800:]
     assert demo_leftovers(tmp_path) == []
 
 
