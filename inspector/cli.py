@@ -47,7 +47,8 @@ EXIT_CODES = (
           "recover: every requested session repaired/stopped, or nothing to do)"),
     ("1", "scan: stale, hung or unknown sessions found; recover: some sessions changed under us and were "
           "skipped, a hung session did not stop or an answer did not settle; watch: the same"),
-    ("2", "error: bad input, unsupported schema, locked or read-only database, unknown id"),
+    ("2", "error: bad input, unsupported schema, locked or read-only database, unknown id, "
+          "the TUI started without a terminal"),
     ("3", "recover/undo refused: OpenCode is live on a session (or we cannot tell; see --force), "
           "a session is hung and --abort-hung was not given, or waits for an answer and "
           "--reject-waiting was not given"),

@@ -56,29 +56,29 @@ def styled(*pieces: str | tuple[str, str], hang: int | None = None) -> Styled:
     return Styled(text, spans, hang)
 
 
-def terminal_width(stream: IO[Any] | None = None) -> int:
-    """``$COLUMNS`` when set (as click and ``shutil`` read it), else the terminal's width, else 80."""
-    columns = os.environ.get("COLUMNS", "").strip()
-    if columns.isdigit() and int(columns) > 0:
-        return int(columns)
+def _env_size(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def _size(stream: IO[Any] | None) -> os.terminal_size | None:
     stream = sys.stdout if stream is None else stream
     try:
-        if stream.isatty():
-            return os.get_terminal_size(stream.fileno()).columns or DEFAULT_WIDTH
+        return os.get_terminal_size(stream.fileno()) if stream.isatty() else None
     except (AttributeError, OSError, ValueError):
-        pass
-    return DEFAULT_WIDTH
+        return None
+
+
+def terminal_width(stream: IO[Any] | None = None) -> int:
+    """``$COLUMNS`` when set (as click and ``shutil`` read it), else the terminal's width, else 80."""
+    size = _size(stream)
+    return _env_size("COLUMNS") or (size.columns if size and size.columns else DEFAULT_WIDTH)
 
 
 def terminal_height(stream: IO[Any] | None = None) -> int:
-    lines = os.environ.get("LINES", "").strip()
-    if lines.isdigit() and int(lines) > 0:
-        return int(lines)
-    stream = sys.stdout if stream is None else stream
-    try:
-        return os.get_terminal_size(stream.fileno()).lines or 24
-    except (AttributeError, OSError, ValueError):
-        return 24
+    """``$LINES`` when set, else the terminal's height, else 24."""
+    size = _size(stream)
+    return _env_size("LINES") or (size.lines if size and size.lines else 24)
 
 
 def is_terminal(stream: IO[Any]) -> bool:
@@ -173,9 +173,9 @@ def terminal_lines(lines: Iterable[str], *, err: bool = False) -> tuple[str, boo
     out = []
     for line in lines:
         safe = printable(line)
-        if safe != line:  # a styled line never holds raw control characters; plain text then
-            line = safe
-        for row in str(line).split("\n") if "\n" in line else [line]:
+        # a line printable changed, or one holding several, loses its styles: plain text then
+        rows = [line] if safe == line and "\n" not in line else safe.split("\n")
+        for row in rows:
             for text, spans in wrap_line(row, width):
                 out.append(paint(text, spans) if colour else text)
     return "\n".join(out), colour
