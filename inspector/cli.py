@@ -286,9 +286,9 @@ class Settings:
 
 
 pass_settings = click.make_pass_decorator(Settings)
+PATH_NAMES = ("config", "settings", "keymap", "state", "journal", "watermarks", "database")  # `paths` NAME
 # What --demo applies to: every command that reads or repairs a database, not those that hand
 # it to OpenCode (run, open, watch) or print the user's own paths.
-PATH_NAMES = ("config", "settings", "keymap", "state", "journal", "watermarks", "database")  # `paths` NAME
 DEMO_COMMANDS = frozenset({"scan", "show", "recover", "undo", "runs", "report"})
 
 
