@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -25,30 +26,46 @@ from inspector.core.errors import (
     EXIT_REFUSED,
     InspectorError,
 )
+from inspector.output import (
+    HelpFormatter,
+    Styled,
+    has_terminal,
+    help_block,
+    terminal_lines,
+    write_lines,
+    write_long,
+)
 
 if TYPE_CHECKING:  # core modules load on first use (see test_startup.py)
     from inspector.core.db.store import Store
 
-EPILOG = """\b
-EXIT CODES
-  0  success (scan: nothing stale, hung or unknown, i.e. nothing recover can act on; live and
-     waiting sessions (OpenCode works on them, or waits for a person's answer) exit 0;
-     recover: every requested session repaired/stopped, or nothing to do)
-  1  scan: stale, hung or unknown sessions found; recover: some sessions changed under us and were
-     skipped, a hung session did not stop or an answer did not settle; watch: the same
-  2  error: bad input, unsupported schema, locked or read-only database, unknown id
-  3  recover/undo refused: OpenCode is live on a session (or we cannot tell; see --force),
-     a session is hung and --abort-hung was not given, or waits for an answer and
-     --reject-waiting was not given
-\b
-'ocinspect run -- COMMAND' ends as COMMAND (same process), so its exit code is
-COMMAND's; 2 if no COMMAND is given, 127 if COMMAND cannot be started.
-'ocinspect open SESSION_ID' ends as OpenCode (same process): 2 if the session or its
-project directory is gone, 127 if opencode is not on PATH.
-\b
-The database is found as OpenCode finds it: --db, then $OPENCODE_DB, then
-$XDG_DATA_HOME/opencode/opencode.db (default ~/.local/share/opencode/opencode.db).
-"""
+# The --help epilog, wrapped to the help's width when shown (``Group.format_epilog``):
+# ("code", text) rows under EXIT CODES, then paragraphs ("": a blank line).
+EXIT_CODES = (
+    ("0", "success (scan: nothing stale, hung or unknown, i.e. nothing recover can act on; live and "
+          "waiting sessions (OpenCode works on them, or waits for a person's answer) exit 0; "
+          "recover: every requested session repaired/stopped, or nothing to do)"),
+    ("1", "scan: stale, hung or unknown sessions found; recover: some sessions changed under us and were "
+          "skipped, a hung session did not stop or an answer did not settle; watch: the same"),
+    ("2", "error: bad input, unsupported schema, locked or read-only database, unknown id, "
+          "the TUI started without a terminal"),
+    ("3", "recover/undo refused: OpenCode is live on a session (or we cannot tell; see --force), "
+          "a session is hung and --abort-hung was not given, or waits for an answer and "
+          "--reject-waiting was not given"),
+)
+EPILOG_NOTES = (
+    "'ocinspect run -- COMMAND' ends as COMMAND (same process), so its exit code is COMMAND's; "
+    "2 if no COMMAND is given, 127 if COMMAND cannot be started.",
+    "'ocinspect open SESSION_ID' ends as OpenCode (same process): 2 if the session or its "
+    "project directory is gone, 127 if opencode is not on PATH.",
+    "",
+    "The database is found as OpenCode finds it: --db, then $OPENCODE_DB, then "
+    "$XDG_DATA_HOME/opencode/opencode.db (default ~/.local/share/opencode/opencode.db). "
+    "'ocinspect paths' prints it and where ocinspect keeps its settings, journal and state.",
+    "",
+    "Shell completion (see README): eval \"$(_OCINSPECT_COMPLETE=bash_source ocinspect)\" "
+    "in ~/.bashrc (zsh_source for zsh; fish_source for fish).",
+)
 
 
 FULL_HELP = "Read the whole database, not only what changed since the last look (and keep a new state)."
@@ -91,8 +108,34 @@ def usage_line(exc: click.UsageError) -> UsageLine:
     return UsageLine(f"{message} (see '{where} --help')", ctx)
 
 
+class Context(click.Context):
+    """Help wrapped by ``output.HelpFormatter`` (no line break inside an option's name)."""
+
+    formatter_class = HelpFormatter
+
+
+class Command(click.Command):
+    context_class = Context
+
+
 class Group(click.Group):
     """Turns every ``InspectorError``, usage error (and any surprise) into one line on stderr."""
+
+    context_class = Context
+    command_class = Command
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """EXIT CODES and the notes, wrapped to the help's width (click would keep a ``\\b``
+        block's long lines, or rewrap the table into one paragraph)."""
+        if ctx.parent is not None:
+            return
+        width = formatter.width - formatter.current_indent - 2
+        block = "\n".join(["EXIT CODES", help_block(EXIT_CODES, width), "",
+                           help_block([("", note) for note in EPILOG_NOTES], width)])
+        formatter.write_paragraph()
+        with formatter.indentation():
+            for row in block.splitlines():
+                formatter.write(f"{' ' * formatter.current_indent}{row}\n" if row else "\n")
 
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
                      **extra: Any) -> click.Context:
@@ -162,7 +205,9 @@ def emit_json(value: Any) -> None:
 
 
 def echo_lines(lines: list[str], *, err: bool = False) -> None:
-    say("\n".join(lines), err=err)
+    """Lines of a result for people: ``printable``, wrapped to the terminal, coloured on one
+    (``output.write_lines``)."""
+    write_lines(lines, err=err)
 
 
 class Duration(click.ParamType):
@@ -185,6 +230,11 @@ DURATION = Duration()
 DEFAULT_HUNG_AFTER = "15m"  # DEFAULT_HUNG_AFTER_MS as typed (`--help` must not load the duration parser)
 
 
+def no_pager_option(func: Any) -> Any:
+    return click.option("--no-pager", is_flag=True,
+                        help="Print straight to the terminal, not through $PAGER (long output on a terminal).")(func)
+
+
 def hung_after_option(func: Any) -> Any:
     return click.option(
         "--hung-after", "hung_after", type=DURATION, default=None, metavar="DURATION",
@@ -196,22 +246,38 @@ class Settings:
     """Global options, resolved lazily so ``--help`` never touches the disk."""
 
     def __init__(self, db: str | None, channel: str | None, busy_timeout: int,
-                 hung_after_ms: int = DEFAULT_HUNG_AFTER_MS, read_only: bool = False, full: bool = False) -> None:
+                 hung_after_ms: int = DEFAULT_HUNG_AFTER_MS, read_only: bool = False, full: bool = False,
+                 demo: bool = False) -> None:
         self.db = db
         self.full = full
         self.channel = channel
         self.busy_timeout = busy_timeout
         self.hung_after_ms = hung_after_ms
         self.read_only = read_only
+        self.demo = demo
+        self.cleanup = ExitStack()  # closed when the command ends (the demo's directory goes)
+        self._demo_path: Path | None = None
 
     def hung_after(self, override: int | None) -> int:
         """A command's ``--hung-after``, else the global one, else 15 minutes."""
         return override if override is not None else self.hung_after_ms
 
     def path(self) -> Path:
+        if self.demo:
+            return self.demo_database()
         from inspector.core.db.locate import locate
 
         return locate(self.db, channel=self.channel)
+
+    def demo_database(self) -> Path:
+        """``--demo``: a fresh demo database in a temporary directory that also holds the journal
+        and watermarks of this run (``demo_home``), removed when the command or TUI ends."""
+        if self._demo_path is None:
+            from inspector.core.synth.demo import build_demo, demo_home
+
+            self._demo_path = build_demo(self.cleanup.enter_context(demo_home()))
+            say(f"ocinspect: demo database at {self._demo_path} (removed on exit)", err=True)
+        return self._demo_path
 
     def store(self) -> Store:
         from inspector.core.db.store import open_store
@@ -220,13 +286,18 @@ class Settings:
 
 
 pass_settings = click.make_pass_decorator(Settings)
+PATH_NAMES = ("config", "settings", "keymap", "state", "journal", "watermarks", "database")  # `paths` NAME
+# What --demo applies to: every command that reads or repairs a database, not those that hand
+# it to OpenCode (run, open, watch) or print the user's own paths.
+DEMO_COMMANDS = frozenset({"scan", "show", "recover", "undo", "runs", "report"})
 
 
-@click.group(cls=Group, invoke_without_command=True, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", metavar="PATH", help="OpenCode database file (or data directory).")
 @click.option("--channel", metavar="NAME", help="Pick opencode-<NAME>.db beside opencode.db.")
 @click.option("--busy-timeout", default=5000, show_default=True, metavar="MS", type=click.IntRange(0, 600_000), help="How long to wait for OpenCode's write lock.")
-@click.option("--demo", is_flag=True, help="Open the TUI on a built-in demo database (no OpenCode needed).")
+@click.option("--demo", is_flag=True, help="Use a built-in demo database, removed on exit (no OpenCode needed): "
+              "the TUI and every command that reads or repairs one (" + ", ".join(sorted(DEMO_COMMANDS)) + ").")
 @click.option("--read-only", is_flag=True, help="Browse only: recover, undo and run write nothing.")
 @click.option("--theme", metavar="NAME", help="TUI colour theme for this run, one of Textual's (e.g. nord, "
               "textual-light); the command palette's 'Theme' saves one.")
@@ -241,43 +312,91 @@ def cli(ctx: click.Context, db: str | None, channel: str | None, busy_timeout: i
 
     Without a command, opens the interactive TUI.
     """
-    ctx.obj = Settings(db, channel, busy_timeout, DEFAULT_HUNG_AFTER_MS if hung_after is None else hung_after,
-                       read_only=read_only, full=full)
-    if ctx.invoked_subcommand is None:
-        launch = tui_app(ctx.obj, demo=demo, theme=theme).run()
-        if launch is not None:  # "open in OpenCode": Textual has given the terminal back by now
-            exec_launch(launch)
+    check_demo_option(ctx, demo, db=db, channel=channel)
+    settings = ctx.obj = Settings(db, channel, busy_timeout,
+                                  DEFAULT_HUNG_AFTER_MS if hung_after is None else hung_after,
+                                  read_only=read_only, full=full, demo=demo)
+    ctx.call_on_close(settings.cleanup.close)
+    if ctx.invoked_subcommand is not None:
+        if demo:  # now, not on first use: `runs` reads the demo's journal without opening the database
+            settings.demo_database()
+        return
+    check_theme_option(theme)
+    if not has_terminal():  # Textual would draw its screen into a pipe or read keys from nowhere
+        fail("the TUI needs a terminal; use 'ocinspect scan' (or --help for the commands)")
+    with settings.cleanup:
+        app = tui_app(settings, demo=demo, theme=theme)
+        if demo:  # a closed terminal window or a kill: quit the app, so the demo's directory goes too
+            quit_on_signals(app, settings.cleanup)
+        launch = app.run()
+    if launch is not None:  # "open in OpenCode": Textual has given the terminal back by now
+        exec_launch(launch)
 
 
-def tui_app(settings: Settings, *, demo: bool, theme: str | None = None) -> Any:
+def quit_on_signals(app: Any, cleanup: ExitStack) -> None:
+    """SIGTERM and SIGHUP end ``app`` as its quit key does (in its event loop, which a signal
+    handler may only wake), instead of killing the process before ``cleanup`` runs."""
+    import asyncio
+    import signal
+
+    def handler(signum: int, frame: Any) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # before the app's loop runs, or after: end here
+            raise SystemExit(128 + signum) from None
+        loop.call_soon_threadsafe(app.exit)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        cleanup.callback(signal.signal, signum, signal.signal(signum, handler))
+
+
+def check_demo_option(ctx: click.Context, demo: bool, *, db: str | None, channel: str | None) -> None:
+    """``--demo`` replaces the database, so it cannot be combined with options that name one,
+    nor with the commands that hand the database to OpenCode or describe the user's own files."""
+    if not demo:
+        return
+    for name, value in (("--db", db), ("--channel", channel)):
+        if value is not None:
+            raise click.UsageError(f"--demo and {name} cannot be used together", ctx)
+    command = ctx.invoked_subcommand
+    if command is not None and command not in DEMO_COMMANDS:
+        raise click.UsageError(f"--demo does not apply to '{command}' (it works with the TUI and "
+                               f"{', '.join(sorted(DEMO_COMMANDS))})", ctx)
+
+
+def check_theme_option(theme: str | None) -> None:
+    if theme is None:
+        return
+    from inspector.tui.settings import UnknownTheme, check_theme
+
+    try:
+        check_theme(theme)
+    except UnknownTheme as exc:
+        fail(str(exc))
+
+
+def tui_app(settings: Settings, *, demo: bool = False, theme: str | None = None) -> Any:
     """The TUI app, built but not running (tests drive it with ``run_test``).
 
-    The demo builds its database in a fresh temporary directory and journals there too, so
-    its recoveries never land in the user's own journal (``ocinspect runs``, ``undo``). The
-    theme and keymap come from ``$XDG_CONFIG_HOME/ocinspect/`` (``inspector/tui/settings.py``).
+    The demo (``demo`` or ``settings.demo``) builds its database in a fresh temporary directory
+    that also holds its journal, so its recoveries never land in the user's own journal
+    (``ocinspect runs``, ``undo``); closing ``settings.cleanup`` removes it. The theme and keymap
+    come from ``$XDG_CONFIG_HOME/ocinspect/`` (``inspector/tui/settings.py``).
     """
     try:
         from inspector.tui.app import make_app
-        from inspector.tui.settings import UnknownTheme, check_theme, config_dir
+        from inspector.tui.settings import config_dir
     except ImportError as exc:  # pragma: no cover - only while the TUI is not installed
         fail(f"the TUI is not available ({exc}); use 'ocinspect scan'")
-    if theme is not None:
-        try:
-            check_theme(theme)
-        except UnknownTheme as exc:
-            fail(str(exc))
+    check_theme_option(theme)
     prefs: dict[str, Any] = {"settings_dir": config_dir(), "theme": theme}
-    if demo:
-        import tempfile
-
-        from inspector.core.synth.demo import build_demo
-
-        directory = Path(tempfile.mkdtemp(prefix="ocinspect-demo-"))
-        path = build_demo(directory)
-        say(f"ocinspect: demo database at {path}", err=True)
-        return make_app(path, demo=True, read_only=settings.read_only, journal_dir=directory / "journal",
-                        busy_timeout_ms=settings.busy_timeout, hung_after_ms=settings.hung_after_ms, **prefs)
+    settings.demo = settings.demo or demo
     path = settings.path()
+    if settings.demo:
+        from inspector.core.paths import journal_dir
+
+        return make_app(path, demo=True, read_only=settings.read_only, journal_dir=journal_dir(),
+                        busy_timeout_ms=settings.busy_timeout, hung_after_ms=settings.hung_after_ms, **prefs)
     return make_app(path, read_only=settings.read_only, busy_timeout_ms=settings.busy_timeout,
                     hung_after_ms=settings.hung_after_ms, opencode_db=path if settings.db is not None else None,
                     full=settings.full, **prefs)
@@ -320,11 +439,13 @@ def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool, ful
 @click.option("--turns", type=click.IntRange(1, 50), default=3, show_default=True, metavar="N",
               help="With --timeline: how many turns.")
 @hung_after_option
+@no_pager_option
 @pass_settings
-def show(settings: Settings, session_id: str, as_json: bool, timeline: bool, turns: int, hung_after: int | None) -> None:
+def show(settings: Settings, session_id: str, as_json: bool, timeline: bool, turns: int, hung_after: int | None,
+         no_pager: bool) -> None:
     """Explain one session: its unfinished turns, stuck tools and subagents."""
     if timeline:
-        show_timeline(settings, session_id, turns=turns, as_json=as_json)
+        show_timeline(settings, session_id, turns=turns, as_json=as_json, pager=not no_pager)
         return
     from inspector.core.diagnose.scan import scan_related
     from inspector.render import scan_json, show_text
@@ -340,7 +461,7 @@ def show(settings: Settings, session_id: str, as_json: bool, timeline: bool, tur
         echo_lines(show_text(diag, result))
 
 
-def show_timeline(settings: Settings, session_id: str, *, turns: int, as_json: bool) -> None:
+def show_timeline(settings: Settings, session_id: str, *, turns: int, as_json: bool, pager: bool = True) -> None:
     """``show --timeline``: the story only (no scan, no liveness check: two index reads)."""
     from inspector.core.diagnose.timeline import read_timeline
     from inspector.render_timeline import timeline_json, timeline_text
@@ -349,7 +470,8 @@ def show_timeline(settings: Settings, session_id: str, *, turns: int, as_json: b
     if as_json:
         emit_json(timeline_json(story))
     else:
-        echo_lines(timeline_text(story))
+        text, colour = terminal_lines(timeline_text(story))
+        write_long(text, pager=pager, colour=colour)
 
 
 @cli.command()
@@ -478,12 +600,14 @@ def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> 
 @pass_settings
 def watch(settings: Settings, abort_after: int | None, reject_after: int | None, interval: int,
           as_json: bool) -> None:
-    """Watch for hung sessions and abort them through OpenCode (for unattended `opencode serve`),
-    and/or reject the prompts nobody answers (--reject-waiting-after). Give at least one.
+    """Watch for hung sessions and abort them through OpenCode (--abort-hung-after), and/or
+    reject the prompts nobody answers (--reject-waiting-after); give one or both. Made for an
+    unattended `opencode serve`.
 
     Every hung shape is stopped: a tool that never returns, a model stream OpenCode keeps
     restarting without new output, a retry that never ends. Sessions waiting for a person's
-    answer are never aborted. Follows each server's event stream for progress rows do not show.
+    answer are never aborted. Each server's event stream is followed too: it shows progress
+    the database rows do not show yet.
 
     Prints one line per action; stops cleanly on Ctrl-C or SIGTERM. Exit 0, or 1 when some
     hung session did not stop or some answer did not settle.
@@ -581,6 +705,41 @@ def runs(settings: Settings, as_json: bool) -> None:
         say(f"{item['run_id']}  {local_time(item['created'])}  {state}  {item['database']}")
 
 
+@cli.command()
+@click.argument("name", required=False, type=click.Choice(PATH_NAMES), metavar="[NAME]")
+@click.option("--json", "as_json", is_flag=True, help="Every path as one JSON object.")
+@pass_settings
+def paths(settings: Settings, name: str | None, as_json: bool) -> None:
+    """Print where ocinspect keeps its files, and the database it would open.
+
+    \b
+    ocinspect paths            # all of them, one a line
+    ocinspect paths journal    # one, alone (for scripts)
+
+    Nothing is created or opened. The database is the one the other commands would open with the
+    same global options (--db, --channel, $OPENCODE_DB); exit 2 when NAME is database and there
+    is none.
+    """
+    from inspector.core.paths import own_paths
+
+    found: dict[str, str | None] = {key: str(path) for key, path in own_paths().items()}
+    problem: str | None = None
+    try:
+        found["database"] = str(settings.path())
+    except InspectorError as exc:
+        found["database"], problem = None, str(exc)
+    if name is not None:
+        value = found[name]
+        if value is None:
+            fail(problem or "no database")
+        say(value)
+    elif as_json:
+        emit_json({**found, "database_problem": problem})
+    else:
+        shown = {key: value if value is not None else f"(none: {problem})" for key, value in found.items()}
+        echo_lines([Styled(f"{key:<12}{value}", hang=12) for key, value in shown.items()])
+
+
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.option("--dry-run", is_flag=True, help="Only say what would be recovered, then start COMMAND.")
 @click.option("--deep", is_flag=True, help="Also look for stuck tools inside finished turns (reads every part).")
@@ -646,8 +805,10 @@ def run(settings: Settings, dry_run: bool, deep: bool, full: bool, command: tupl
 @click.option("--json", "as_json", is_flag=True, help="The report as JSON (the same fields).")
 @click.option("--include-content", is_flag=True,
               help="Include prompts, tool inputs and outputs, titles and paths (redacted by default).")
+@no_pager_option
 @pass_settings
-def report(settings: Settings, session_id: str, output: str | None, as_json: bool, include_content: bool) -> None:
+def report(settings: Settings, session_id: str, output: str | None, as_json: bool, include_content: bool,
+           no_pager: bool) -> None:
     """Write a report on SESSION_ID to paste into an OpenCode bug report (Markdown).
 
     OpenCode versions and schema of the database, the verdict and pattern, the stuck turn step
@@ -676,7 +837,7 @@ def report(settings: Settings, session_id: str, output: str | None, as_json: boo
         warn_journal_problems(problems)
     text = safe_json(doc, indent=2) + "\n" if as_json else printable(render(doc))
     if output is None:
-        click.echo(text, nl=False)
+        write_long(text, pager=not no_pager)
         return
     try:
         write_report(output, text, private=include_content)

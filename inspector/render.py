@@ -16,6 +16,7 @@ from inspector.core.diagnose.patterns import describe, describe_warning
 from inspector.core.diagnose.scan import depth_of
 from inspector.core.model import Diagnosis, Part, PendingRequest, Plan, RunResult, ScanResult, Skip, UndoResult
 from inspector.core.text import humanize_ms, iso, local_time, printable, shorten
+from inspector.output import Styled, styled
 
 if TYPE_CHECKING:  # abort.py and answer.py talk HTTP: imported only by the commands that use them
     from inspector.core.model import Answer, PendingRequest
@@ -24,6 +25,18 @@ if TYPE_CHECKING:  # abort.py and answer.py talk HTTP: imported only by the comm
     from inspector.core.repair.operations import Outcome, Prepared
 
 Hints = dict[str, str]  # model.Hint -> the words this front end uses for it
+
+# How a verdict is drawn on a colour terminal: what needs a person stands out, "ok" is quiet.
+VERDICT_STYLES = {"stale": "bold yellow", "hung": "bold red", "unknown": "magenta", "unfixable": "red",
+                  "waiting": "cyan", "live": "green", "ok": "green"}
+WARNING_STYLE = "yellow"
+LABEL_WIDTH = 10  # "Directory " : show's labels, the values in one column
+
+
+def field(label: str, *value: str | tuple[str, str], indent: int = 0) -> Styled:
+    """``Label     value`` of ``show``: the label bold, the value's wrapped lines under the value."""
+    width = max(LABEL_WIDTH, len(label) + 1) if not indent else 10
+    return styled(" " * indent, (label, "bold"), " " * (width - len(label)), *value, hang=indent + width)
 
 
 def part_json(part: Part, now: int) -> dict[str, Any]:
@@ -145,7 +158,7 @@ def live_line(result: ScanResult) -> str:
 
 def scan_text(result: ScanResult) -> list[str]:
     stuck = result.stuck
-    lines = [f"{line(result.database)}  (schema {result.schema}, {live_line(result)})"]
+    lines: list[str] = [styled((line(result.database), "bold"), f"  (schema {result.schema}, {live_line(result)})")]
     if not stuck and not result.sessions:
         lines.append("No stuck sessions. Nothing is waiting in a stale \"Thinking\" state.")
         return lines
@@ -155,19 +168,20 @@ def scan_text(result: ScanResult) -> list[str]:
         for diag in stuck:
             counts[diag.verdict] = counts.get(diag.verdict, 0) + 1
         verdicts = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
-        lines.append(f"{len(stuck)} stuck session{'s' if len(stuck) != 1 else ''} ({verdicts}){tier}:")
+        lines.append(styled((f"{len(stuck)} stuck session{'s' if len(stuck) != 1 else ''}", "bold"),
+                            f" ({verdicts}){tier}:"))
     for diag in result.sessions:
         indent = "  " * (1 + depth_of(diag, result))
         title = shorten(line(diag.session.title), 50)
         if not diag.is_stuck:
-            lines.append(f"{indent}{line(diag.id)}  ok       {title}")
-            lines += [f"{indent}    {text}" for text in warning_lines(diag)]
+            lines.append(styled(f"{indent}{line(diag.id)}  ", ("ok     ", VERDICT_STYLES["ok"]), f"  {title}"))
+            lines += [styled(f"{indent}    ", (text, WARNING_STYLE)) for text in warning_lines(diag)]
             continue
         since = humanize_ms(result.scanned_at - diag.stuck_since) if diag.stuck_since else "-"
-        lines.append(
-            f"{indent}{line(diag.id)}  {diag.verdict:<7}  {', '.join(diag.patterns)}  "
-            f"\"{title}\"  stuck {since}  {line(diag.session.directory)}"
-        )
+        lines.append(styled(
+            f"{indent}{line(diag.id)}  ", (f"{diag.verdict:<7}", VERDICT_STYLES.get(diag.verdict, "")),
+            f"  {', '.join(diag.patterns)}  \"{title}\"  stuck {since}  {line(diag.session.directory)}",
+        ))
         if diag.verdict == "hung":
             lines.append(f"{indent}    hung: {line(diag.live_reason)}")
             if not diag.session.parent_id or result.get(diag.session.parent_id) is None:
@@ -179,7 +193,7 @@ def scan_text(result: ScanResult) -> list[str]:
             lines.append(f"{indent}    {line(diag.live_reason)}")
         elif diag.verdict == "live" and diag.opencode_status is not None and diag.opencode_status.type == "retry":
             lines.append(f"{indent}    live: {line(diag.live_reason)}")
-        lines += [f"{indent}    {text}" for text in warning_lines(diag)]
+        lines += [styled(f"{indent}    ", (text, WARNING_STYLE)) for text in warning_lines(diag)]
         for part in diag.stuck_parts:
             lines.append(f"{indent}    {part_line(part, result.scanned_at)}")
     return lines
@@ -215,32 +229,36 @@ def part_line(part: Part, now: int) -> str:
 def show_text(diag: Diagnosis, result: ScanResult) -> list[str]:
     now = result.scanned_at
     session = diag.session
-    lines = [
-        f"Session   {line(diag.id)}",
-        f"Title     {line(session.title)}",
-        f"Directory {line(session.directory)}",
+    lines: list[str] = [
+        field("Session", line(diag.id)),
+        field("Title", line(session.title)),
+        field("Directory", line(session.directory)),
     ]
     if session.parent_id:
-        lines.append(f"Parent    {line(session.parent_id)}")
-    lines.append(f"Created   {local_time(session.time_created)}   last activity {local_time(diag.last_activity)}")
-    lines.append(f"Verdict   {diag.verdict}: {line(diag.live_reason)}" if diag.is_stuck else "Verdict   ok: nothing is stuck")
+        lines.append(field("Parent", line(session.parent_id)))
+    lines.append(field("Created", f"{local_time(session.time_created)}   last activity {local_time(diag.last_activity)}"))
+    verdict = diag.verdict if diag.is_stuck else "ok"
+    lines.append(field("Verdict", (verdict, VERDICT_STYLES.get(verdict, "")),
+                       f": {line(diag.live_reason)}" if diag.is_stuck else ": nothing is stuck"))
     if diag.verdict == "hung":
-        lines.append(f"Hang      {diag.hang or 'tool-silent'}")
-        lines.append(f"Stop it   {abort_command(diag.id, result)}  (through OpenCode: the running tool is killed)")
+        lines.append(field("Hang", diag.hang or "tool-silent"))
+        lines.append(field("Stop it", f"{abort_command(diag.id, result)}  (through OpenCode: the running tool is killed)"))
     if diag.opencode_status is not None:
-        lines.append(f"OpenCode  {line(diag.opencode_status.raw or diag.opencode_status.type)}")
+        lines.append(field("OpenCode", line(diag.opencode_status.raw or diag.opencode_status.type)))
     for request in diag.waiting_on:
         since = (f"since {local_time(request.since)} ({humanize_ms(now - request.since)} ago)"
                  if request.since is not None else "since: unknown")
-        lines.append(f"Asked     {line(request_words(request))}  {since}  [{line(request.id)}]")
+        lines.append(field("Asked", f"{line(request_words(request))}  {since}  [{line(request.id)}]"))
     for name in diag.warnings:
         warning = describe_warning(name)
-        lines += ["", f"! {warning.title} ({name})", f"  Why:      {warning.why}", f"  Advice:   {warning.advice}"]
+        lines += ["", styled((f"! {warning.title} ({name})", WARNING_STYLE)),
+                  field("Why:", warning.why, indent=2), field("Advice:", warning.advice, indent=2)]
     for name in diag.patterns:
         pattern = describe(name)
-        lines += ["", f"{pattern.title} ({name})", f"  Why:      {pattern.why}", f"  Recovery: {pattern.repair}"]
+        lines += ["", styled((f"{pattern.title} ({name})", "bold")),
+                  field("Why:", pattern.why, indent=2), field("Recovery:", pattern.repair, indent=2)]
     if diag.unfinished_messages:
-        lines += ["", "Unfinished assistant turns:"]
+        lines += ["", styled(("Unfinished assistant turns:", "bold"))]
         for message in diag.unfinished_messages:
             lines.append(
                 f"  {line(message.id)}  started {local_time(message.time_created)} "
@@ -248,7 +266,7 @@ def show_text(diag: Diagnosis, result: ScanResult) -> list[str]:
                 f"model {line(message.model or '-')}"
             )
     if diag.stuck_parts:
-        lines += ["", "Stuck tool parts:"]
+        lines += ["", styled(("Stuck tool parts:", "bold"))]
         for part in diag.stuck_parts:
             lines.append(f"  {part_line(part, now)}")
             if part.title:

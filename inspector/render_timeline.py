@@ -20,6 +20,7 @@ from inspector.core.diagnose.timeline import (
     TurnMessage,
 )
 from inspector.core.text import humanize_ms, iso, printable, shorten
+from inspector.output import styled
 
 STOP_MARK = "▶"
 STOPPED_HERE = f"{STOP_MARK} stopped here"
@@ -170,7 +171,7 @@ def shown_entries(message: TurnMessage) -> tuple[Entry, ...]:
 
 def session_lines(story: SessionTimeline, now: int) -> list[str]:
     pad = "  " * story.depth
-    lines = [pad + session_head(story)]
+    lines: list[str] = [styled(pad, (session_head(story), "bold"))]
     if story.truncated:
         lines.append(f"{pad}  … older messages of this turn not shown")
     if not story.turns:
@@ -184,14 +185,14 @@ def session_lines(story: SessionTimeline, now: int) -> list[str]:
             if message.role == "user":
                 lines += [f"{pad}         {t}" for t in prompt_details(message)]
             for entry in shown_entries(message):
-                mark = STOP_MARK if entry.stuck else " "
-                lines.append(f"{pad}  {mark} {entry_head(entry, now)}")
+                mark = (STOP_MARK, "bold red") if entry.stuck else " "
+                lines.append(styled(f"{pad}  ", mark, f" {entry_head(entry, now)}"))
                 lines += [f"{pad}        {t}" for t in entry_details(entry)]
             end = message_end(message)
             if end:
                 lines.append(f"{pad}    {end}")
             if stop is not None and stop.message_id == message.id:
-                lines.append(f"{pad}  {stop_line(stop, now)}")
+                lines.append(styled(f"{pad}  ", (stop_line(stop, now), "bold red")))
     if stop is None and story.turns:
         lines.append(f"{pad}  (the last turn finished: nothing is stuck here)")
     return lines
@@ -200,6 +201,7 @@ def session_lines(story: SessionTimeline, now: int) -> list[str]:
 def timeline_text(timeline: Timeline) -> list[str]:
     now = timeline.read_at
     lines = [f"Timeline of {line(timeline.session_id)}: the last {timeline.turns} turn(s), times UTC"]
+    lines[0] = styled((lines[0], "bold"))
     for story in timeline.sessions:
         lines += ["", *session_lines(story, now)]
     return lines

@@ -60,6 +60,9 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # the TUI's theme and keymap
     monkeypatch.delenv("OPENCODE_DB", raising=False)
     monkeypatch.delenv("NO_COLOR", raising=False)
+    # CLI text is wrapped to $COLUMNS (else 80 off a terminal): tests that read whole sentences
+    # get lines that are never wrapped; test_cli_terminal.py unsets it to test the wrapping
+    monkeypatch.setenv("COLUMNS", "1000")
     return home
 
 

@@ -40,8 +40,9 @@ def test_timeline_text_tells_the_chain_and_marks_the_stop(fixture_db) -> None:
     assert "▶ task running" in out and "▶ bash running" in out and "sleep 600" in out
     assert out.count("▶ stopped here: ") == 2
     assert "subagent session: " + TASK_CHILD in out
-    # the story ends where it stopped
-    assert out.rstrip().splitlines()[-1].lstrip().startswith("▶ stopped here: bash left running")
+    # the story ends where it stopped (that line, wrapped to the width, is the last one)
+    last, *wrapped = out.rstrip().rsplit("▶ stopped here: ", 1)[1].splitlines()
+    assert last.startswith("bash left running") and all(w.startswith(" " * 8) for w in wrapped), out
     assert sha256(path) == before
 
 

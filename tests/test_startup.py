@@ -33,7 +33,7 @@ sys.stderr.write("\\nMODULES " + " ".join(loaded) + "\\n")
 
 # Exactly the inspector modules a quick scan needs: nothing of the TUI, recover, journal, demo.
 SCAN_QUICK = {
-    "inspector", "inspector.cli", "inspector.render",
+    "inspector", "inspector.cli", "inspector.render", "inspector.output", "inspector.core.paths",
     "inspector.core", "inspector.core.errors", "inspector.core.model", "inspector.core.text",
     "inspector.core.defaults",
     "inspector.core.db", "inspector.core.db.locate", "inspector.core.db.queries", "inspector.core.db.store",
@@ -78,7 +78,8 @@ def test_commands_without_a_database_load_no_database_stack(args: tuple[str, ...
     modules = modules_of(*args)
     assert loaded(modules, DATABASE_STACK + NEVER_FOR_SCAN) == []
     assert {m for m in modules if m.split(".")[0] == "inspector"} <= {
-        "inspector", "inspector.cli", "inspector.core", "inspector.core.errors", "inspector.core.defaults"}
+        "inspector", "inspector.cli", "inspector.output", "inspector.core", "inspector.core.errors",
+        "inspector.core.defaults"}
 
 
 def test_runs_reads_the_journal_without_sqlalchemy_or_psutil() -> None:

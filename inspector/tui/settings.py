@@ -22,8 +22,10 @@ from textual.binding import Binding, BindingType
 from textual.keys import key_to_character
 from textual.theme import BUILTIN_THEMES
 
-SETTINGS_FILE = "settings.toml"
-KEYMAP_FILE = "keymap.toml"
+from inspector.core import paths
+
+SETTINGS_FILE = paths.SETTINGS_FILE
+KEYMAP_FILE = paths.KEYMAP_FILE
 DEFAULT_THEME = "textual-dark"
 # modifiers, then one character or a key name (Textual's: "enter", "f5", "question_mark", ...)
 _KEY = re.compile(r"^((ctrl|shift|alt|meta|super|hyper)\+)*([^\s,+]|[a-z][a-z0-9_]*)$")
@@ -38,9 +40,7 @@ class UnknownTheme(ValueError):
 
 def config_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """``$XDG_CONFIG_HOME/ocinspect`` (a relative value is ignored, as the XDG spec says)."""
-    base = environ.get("XDG_CONFIG_HOME", "")
-    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".config"
-    return root / "ocinspect"
+    return paths.config_dir(environ)
 
 
 def theme_names() -> list[str]:

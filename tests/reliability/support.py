@@ -62,7 +62,7 @@ def cli_env(state: Path, home: Path | None = None, **extra: str) -> dict[str, st
         XDG_DATA_HOME=str((home or state.parent) / "data"),
         PYTHONDONTWRITEBYTECODE="1",
         PYTHONIOENCODING="utf-8",
-        COLUMNS="120",
+        COLUMNS="1000",  # CLI text is wrapped to it: assertions read whole sentences
     )
     env.update(extra)
     return env

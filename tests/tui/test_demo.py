@@ -70,7 +70,8 @@ async def test_demo_recoveries_are_journaled_in_the_demo_directory(tmp_path: Pat
     user_state = tmp_path / "state"  # the user's XDG_STATE_HOME (set by the tui_cwd fixture)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
-    app = tui_app(Settings(None, None, 5000), demo=True)
+    settings = Settings(None, None, 5000)  # owns the demo's directory until its cleanup closes
+    app = tui_app(settings, demo=True)
     demo_dir = app.config.db_path.parent
     assert demo_dir.is_relative_to(tmp_path / "tmp")
     async with app.run_test(size=SIZE) as pilot:
@@ -80,3 +81,6 @@ async def test_demo_recoveries_are_journaled_in_the_demo_directory(tmp_path: Pat
     assert list(iter_runs(app.config.journal_dir)), "the demo recovery wrote no journal"
     assert app.config.journal_dir.is_relative_to(demo_dir)
     assert not list(user_state.rglob("*.jsonl"))
+    assert not list(user_state.rglob("*.json")), "the demo's watermarks landed in the user's state"
+    settings.cleanup.close()
+    assert not demo_dir.exists()

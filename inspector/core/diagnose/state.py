@@ -37,6 +37,7 @@ from typing import Any, Literal
 
 from inspector import __version__
 from inspector.core.diagnose.tracker import Tail, Watermarks
+from inspector.core.paths import watermarks_dir
 
 __all__ = ["FORMAT", "Saved", "Tier", "generation", "key", "load", "note_write", "save", "state_dir",
            "write_in_progress"]
@@ -67,9 +68,7 @@ class Saved:
 
 def state_dir(env: Mapping[str, str] | None = None) -> Path:
     """``$XDG_STATE_HOME/ocinspect/watermarks`` (default ``~/.local/state/...``)."""
-    env = os.environ if env is None else env
-    base = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local" / "state")
-    return Path(base) / "ocinspect" / "watermarks"
+    return watermarks_dir(env)
 
 
 def real_path(db: str | os.PathLike[str]) -> str:

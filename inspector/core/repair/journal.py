@@ -16,13 +16,14 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO, TypeGuard
 
 from inspector.core.errors import AlreadyUndone, JournalError, RunNotFound
 from inspector.core.model import WRITABLE_COLUMNS, Plan
+from inspector.core.paths import journal_dir as journal_dir  # where it always was, for its callers
 from inspector.core.text import compact_json, local_time
 
 FORMAT = 2  # 2: parts carry ``message_id``; units carry ``events`` and ``cursors``
@@ -30,10 +31,6 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 
 
-def journal_dir(env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    base = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local" / "state")
-    return Path(base) / "ocinspect" / "runs"
 
 
 def new_run_id(now_ms: int | None = None) -> str:

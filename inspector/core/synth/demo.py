@@ -7,7 +7,12 @@ deterministic for a given ``now``: times are offsets back from it, ids come from
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +72,25 @@ class DemoSessions:
             self.question_wait, self.compaction, self.parts_in_finished_turn, self.interrupted_turn,
             self.ignores_prompts,
         )
+
+
+@contextmanager
+def demo_home() -> Iterator[Path]:
+    """A fresh temporary directory for one demo run, removed on the way out (a normal end, an
+    exception, Ctrl-C). While it lasts ``XDG_STATE_HOME`` points inside it, so what ocinspect
+    keeps of the demo (the journal of its recoveries, the watermarks of its scans) never lands
+    among the user's own runs and goes with it; the variable is restored afterwards."""
+    directory = Path(tempfile.mkdtemp(prefix="ocinspect-demo-"))
+    saved = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(directory / "state")
+    try:
+        yield directory
+    finally:
+        if saved is None:
+            os.environ.pop("XDG_STATE_HOME", None)
+        else:
+            os.environ["XDG_STATE_HOME"] = saved
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def build_demo(directory: str | Path, *, now: int | None = None) -> Path:
