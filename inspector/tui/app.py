@@ -104,11 +104,10 @@ TUI_HINTS = {
     ("Recovery", "abort-hung"): "Press {recover-session}: the confirm dialog stops hung sessions through OpenCode.",
     ("Recovery", "reject-waiting"): ANSWER_KEY_HINT,
     ("Undo", "force"): "Quit OpenCode first, then press {undo-last-run} again (or: ocinspect undo --force).",
-    ("Open", "trust-directory"): "If you trust it: ocinspect open ID --trust-directory",
 }
 # Said before a stuck session is handed to OpenCode: its TUI would show it in "Thinking".
-STUCK_OPEN_HINT = ("It is still stuck: OpenCode will show it in \"Thinking\". Press {recover-session} to "
-                   "recover it first, or {open-in-opencode} again to open it anyway.")
+STUCK_OPEN_HINT = ("This session is still stuck: OpenCode will show it in \"Thinking\". Press "
+                   "{recover-session} to recover it first, or {open-in-opencode} again to open it anyway.")
 RESULT_TIMEOUT = 10.0  # seconds a recovery/undo result notification stays up
 # Errors that mean "this is not a database ocinspect can diagnose": the app explains them on
 # UnsupportedScreen, chosen by the error's typed ``kind`` (missing, foreign, v2, legacy).
@@ -703,10 +702,10 @@ class InspectorApp(App[Launch | None]):
             plan = continuation(diag.session, diagnosis=diag, live=result.live if result is not None else None,
                                 database=self.config.opencode_db)
         except InspectorError as exc:  # an id that is not OpenCode's shape, a relative directory
-            self._open_refused(exc)
+            self._open_refused(exc, None)
             return
         if plan.obstacles:
-            self._open_refused(plan.obstacles[0])
+            self._open_refused(plan.obstacles[0], plan.launch.session_id)
             return
         launch = plan.launch
         if shutil.which(launch.argv[0]) is None:
@@ -715,13 +714,21 @@ class InspectorApp(App[Launch | None]):
             return
         if plan.stuck and self._stuck_open_said != session_id:
             self._stuck_open_said = session_id
-            self.notify(keys.keyed_text(STUCK_OPEN_HINT, keys.namer(self)), title="Still stuck",
+            self.notify(keys.keyed_text(STUCK_OPEN_HINT, keys.namer(self)), title="Open in OpenCode",
                         severity="warning", markup=False)
             return
         self.exit(launch)
 
-    def _open_refused(self, error: InspectorError) -> None:
-        hint = TUI_HINTS.get(("Open", error.hint or ""))
+    def _open_refused(self, error: InspectorError, session_id: str | None) -> None:
+        """One toast: why core refused (its typed error) and, for a directory another user
+        controls, the command that opens it anyway (only a valid ``session_id`` is quoted)."""
+        import shlex
+
+        hint = None
+        if error.hint == "trust-directory" and session_id is not None:
+            db = ["--db", str(self.config.opencode_db)] if self.config.opencode_db is not None else []
+            command = " ".join(shlex.quote(w) for w in ["ocinspect", *db, "open", session_id, "--trust-directory"])
+            hint = f"If you trust it, run: {command}"
         text = str(error)
         self.notify(text[:1].upper() + text[1:] + "." + (f"\n{hint}" if hint else ""), title="Open in OpenCode",
                     severity="error", markup=False)
