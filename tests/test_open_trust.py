@@ -225,3 +225,26 @@ def test_print_prints_when_the_directory_is_gone(db_in: Path, tmp_path: Path, st
             f"{project} no longer exists") in done.stderr.splitlines()
     gone = ocinspect("--db", str(db_in), "open", BASH, env=standin)
     assert gone.returncode == 2 and gone.stderr.splitlines()[-1].endswith("no longer exists")
+
+
+@pytest.mark.parametrize(("answer", "started"), [("n", False), ("y", True)])
+def test_on_a_terminal_open_asks_before_opening_a_stuck_session(db_in: Path, standin, answer: str,
+                                                                 started: bool) -> None:
+    """OpenCode's screen would hide the warning at once: on a terminal the person is asked."""
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "inspector", "--db", str(db_in), "open", BASH], cwd=REPO,
+                                env=standin, stdin=follower, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        os.write(leader, f"{answer}\n".encode())
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert f"{BASH} is still stuck" in err and "Open it in OpenCode anyway? [y/N]" in err
+    assert (recorded(standin) is not None) == started
+    assert proc.returncode == (5 if started else 0)
+    if not started:
+        assert err.rstrip().endswith("Nothing was started.") and out == ""

@@ -26,17 +26,19 @@ def on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return bin_dir
 
 
-def point_at(db: Path, directory: Path) -> None:
-    (directory / ".git").mkdir(exist_ok=True)  # its own git root: OpenCode reads no config above it
+def stuck_bash_in(fixture_copy, project: Path) -> Path:
+    """A copy of the real stuck-bash database, its session in ``project`` (made a git root of
+    its own: OpenCode reads no project config above it)."""
+    db = fixture_copy("stuck-bash")
+    (project / ".git").mkdir(parents=True)
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE session SET directory = ?", (str(directory),))
+        conn.execute("UPDATE session SET directory = ?", (str(project),))
+    return db
 
 
 async def test_o_exits_with_the_opencode_command(fixture_copy, tmp_path: Path, on_path: Path) -> None:
-    db = fixture_copy("stuck-bash")
     project = tmp_path / "webapp"
-    project.mkdir()
-    point_at(db, project)
+    db = stuck_bash_in(fixture_copy, project)
     app = app_for(db, opencode_db=db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -55,10 +57,8 @@ async def test_o_exits_with_the_opencode_command(fixture_copy, tmp_path: Path, o
 
 
 async def test_o_in_the_detail_attaches_to_a_live_server(fixture_copy, tmp_path: Path, on_path: Path) -> None:
-    db = fixture_copy("stuck-bash")
     project = tmp_path / "webapp"
-    project.mkdir()
-    point_at(db, project)
+    db = stuck_bash_in(fixture_copy, project)
     live = LiveStatus(running=True, servers=((str(project), 4123),), versions=((4123, "1.18.33"),))
     app = app_for(db, live=live)
     async with app.run_test(size=SIZE) as pilot:
@@ -86,10 +86,8 @@ async def test_o_says_why_when_the_directory_is_gone(fixture_copy, on_path: Path
 
 async def test_o_says_when_opencode_is_not_installed(fixture_copy, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    db = fixture_copy("stuck-bash")
     project = tmp_path / "webapp"
-    project.mkdir()
-    point_at(db, project)
+    db = stuck_bash_in(fixture_copy, project)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     app = app_for(db)
     async with app.run_test(size=SIZE) as pilot:
@@ -103,10 +101,8 @@ async def test_o_says_when_opencode_is_not_installed(fixture_copy, tmp_path: Pat
 async def test_o_never_hands_a_crafted_id_to_opencode(fixture_copy, tmp_path: Path, on_path: Path,
                                                       crafted: str) -> None:
     """The session is shown (it is data) but ``o`` refuses it, twice: no stuck note lets it by."""
-    db = fixture_copy("stuck-bash")
     project = tmp_path / "webapp"
-    project.mkdir()
-    point_at(db, project)
+    db = stuck_bash_in(fixture_copy, project)
     rename_session(db, BASH, crafted)
     app = app_for(db)
     async with app.run_test(size=SIZE) as pilot:
@@ -122,10 +118,8 @@ async def test_o_never_hands_a_crafted_id_to_opencode(fixture_copy, tmp_path: Pa
 @pytest.mark.parametrize("shape", ["owned-by-nobody", "world-writable"])
 async def test_o_refuses_a_directory_another_user_controls(fixture_copy, tmp_path: Path, on_path: Path,
                                                            shape: str) -> None:
-    db = fixture_copy("stuck-bash")
     project = tmp_path / "shared"
-    project.mkdir()
-    point_at(db, project)
+    db = stuck_bash_in(fixture_copy, project)
     (project / "opencode.json").write_text('{"mcp": {"x": {"type": "local", "command": ["touch", "/tmp/pwned"]}}}')
     if shape == "owned-by-nobody":
         os.chown(project, 65534, 65534)
