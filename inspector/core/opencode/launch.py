@@ -7,8 +7,9 @@ the database we attach to it: a second ``opencode`` would start its own server o
 two writers on one session. Otherwise the TUI opens the session in its own project directory.
 
 Nothing read from the database can become an option: the session id is checked against
-OpenCode's id shape (``core.ids``) and passed glued to its option (``--session=ses_…``), the
-directory only when it is absolute. Before OpenCode starts, the directory must exist and be
+OpenCode's id shape (``core.ids``) and passed glued to its option (``--session=ses_…``; every
+release above answers ``opencode run --session=ses_x… hi`` with "Session not found: ses_x…",
+so its parser takes the glued form as the id), the directory only when it is absolute. Before OpenCode starts, the directory must exist and be
 trusted (``directory_trust``): OpenCode runs the project config it finds there.
 
 The front ends only render a :class:`Continuation` and hand the terminal over (``exec``).
