@@ -544,6 +544,7 @@ CLI_HINTS = {
     "force": "use --force to override",
     "abort-hung": "add --abort-hung to stop it through OpenCode (the running tool is killed)",
     "reject-waiting": "add --reject-waiting to reject it through OpenCode",
+    "trust-directory": "add --trust-directory if you trust it",
 }
 
 
@@ -849,49 +850,74 @@ def report(settings: Settings, session_id: str, output: str | None, as_json: boo
 @cli.command("open")
 @click.argument("session_id")
 @click.option("--print", "--dry-run", "print_only", is_flag=True,
-              help="Print the command (one shell line) instead of running it.")
+              help="Print the command (one shell line) instead of running it; what would stop it is a warning.")
+@click.option("--trust-directory", is_flag=True,
+              help="Start OpenCode even in a directory another user owns or every user can write to.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before opening a session that is still stuck.")
 @pass_settings
-def open_(settings: Settings, session_id: str, print_only: bool) -> None:
+def open_(settings: Settings, session_id: str, print_only: bool, trust_directory: bool, yes: bool) -> None:
     """Continue SESSION_ID in OpenCode itself, in the session's project directory.
 
     \b
-    ocinspect open ses_...            # opencode DIR --session ses_...
+    ocinspect open ses_...            # opencode DIR --session=ses_...
     ocinspect open ses_... --print    # only say it
 
     When an OpenCode serves this database, its TUI attaches to that server
-    (opencode attach http://127.0.0.1:PORT --session ID); otherwise OpenCode starts on the
+    (opencode attach http://127.0.0.1:PORT --session=ID); otherwise OpenCode starts on the
     session. This process becomes OpenCode: its terminal, signals and exit code. With --db,
-    OpenCode gets OPENCODE_DB set to that database.
+    OpenCode gets OPENCODE_DB set to that database. An id that is not OpenCode's shape
+    (ses_ and letters or digits) is never passed on (exit 2). OpenCode runs the project config
+    (opencode.json, plugins, MCP commands) of its directory: a directory (or one above it, up
+    to the git root) that another user owns or every user can write to is refused (exit 3)
+    unless --trust-directory is given. A session still stuck is said first (on a terminal:
+    asked, unless --yes).
     """
-    from inspector.core.opencode.launch import plan_continue
+    import shlex
+
+    from inspector.core.diagnose.continue_plan import plan_continue
 
     path = settings.path()
     store = settings.store()
     try:
-        launch = plan_continue(store, session_id, database=path if settings.db is not None else None)
+        plan = plan_continue(store, session_id, database=path if settings.db is not None else None,
+                             trust_directory=trust_directory)
     finally:
         store.dispose()
+    launch = plan.launch
+    if plan.stuck:
+        recover = ["ocinspect", *(["--db", str(settings.db)] if settings.db is not None else []),
+                   "recover", launch.session_id]
+        say(f"ocinspect: warning: {launch.session_id} is still stuck: OpenCode will show it in "
+            f"\"Thinking\"; recover it first: {' '.join(shlex.quote(w) for w in recover)}", err=True)
     if print_only:
+        for obstacle in plan.obstacles:
+            hint = CLI_HINTS.get(obstacle.hint or "")
+            say(f"ocinspect: warning: {obstacle}" + (f" ({hint})" if hint else ""), err=True)
         say(launch.shell_line())
         return
-    exec_launch(launch)
+    if plan.obstacles:
+        raise plan.obstacles[0]
+    asking = plan.stuck and not yes and sys.stdin.isatty()  # OpenCode's screen would hide the warning
+    if asking and not click.confirm("Open it in OpenCode anyway?", default=False, err=True):
+        say("Nothing was started.", err=True)
+        sys.exit(EXIT_OK)
+    exec_launch(launch, trust_directory=trust_directory)
 
 
-def exec_launch(launch: Any) -> NoReturn:
+def exec_launch(launch: Any, *, trust_directory: bool = False) -> NoReturn:
     """Replace this process with ``launch`` (an ``opencode.launch.Launch``): in its directory,
     with its environment added; one error line and 127 when OpenCode is not on ``PATH``."""
     import shutil
 
-    from inspector.core.opencode.launch import directory_problem
+    from inspector.core.opencode.launch import obstacles
 
     program = launch.argv[0]
     if os.sep not in program and shutil.which(program) is None:
         fail(f"{program} is not on PATH: install OpenCode (https://opencode.ai) or add its "
              f"directory to PATH, then run: {launch.shell_line()}", 127)
     executable = resolve_command(program)
-    problem = directory_problem(launch.cwd)  # checked again: the TUI may have run a while
-    if problem is not None:
-        fail(f"cannot open {launch.session_id} in OpenCode: {problem}", EXIT_ERROR)
+    for obstacle in obstacles(launch, trust_directory=trust_directory):  # again: the TUI may have run a while
+        raise obstacle
     env = {**os.environ, **dict(launch.env)}
     sys.stdout.flush()
     sys.stderr.flush()

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from inspector.core.db.store import open_store
+from inspector.core.diagnose.continue_plan import plan_continue
 from inspector.core.errors import DirectoryGone, SessionNotFound
 from inspector.core.model import LiveStatus
-from inspector.core.opencode.launch import continue_command, plan_continue
+from inspector.core.opencode.launch import continue_command
 from inspector.core.opencode.live import OFFLINE
 
 from .conftest import SESSIONS
@@ -43,7 +44,7 @@ def ocinspect(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     directory = tmp_path / "my project"  # a space: the printed line must quote it
-    directory.mkdir()
+    (directory / ".git").mkdir(parents=True)  # its own git root: OpenCode reads no config above it
     return directory
 
 
@@ -81,7 +82,7 @@ def session_of(db: Path):
 
 def test_offline_opens_the_tui_on_the_session_in_its_directory(db_in: Path, project: Path) -> None:
     launch = continue_command(session_of(db_in))
-    assert launch.argv == ("opencode", str(project), "--session", BASH)
+    assert launch.argv == ("opencode", str(project), f"--session={BASH}")
     assert launch.cwd == str(project) and launch.env == () and launch.attach_port is None
 
 
@@ -89,10 +90,10 @@ def test_a_live_server_is_attached_to_not_a_second_opencode(db_in: Path, project
     live = LiveStatus(running=True, servers=((str(project), 4096),), versions=((4096, "1.18.33"),))
     store = open_store(db_in)
     try:
-        launch = plan_continue(store, BASH, live=live, database=db_in)
+        launch = plan_continue(store, BASH, live=live, database=db_in).launch
     finally:
         store.dispose()
-    assert launch.argv == ("opencode", "attach", "http://127.0.0.1:4096", "--session", BASH)
+    assert launch.argv == ("opencode", "attach", "http://127.0.0.1:4096", f"--session={BASH}")
     assert launch.attach_port == 4096 and launch.version == "1.18.33"
     assert launch.env == (("OPENCODE_DB", str(db_in.resolve())),)
 
@@ -102,9 +103,10 @@ def test_unknown_session_and_gone_directory_are_typed_errors(db_in: Path, projec
     try:
         with pytest.raises(SessionNotFound):
             plan_continue(store, "ses_nope", live=OFFLINE)
+        (project / ".git").rmdir()
         project.rmdir()
-        with pytest.raises(DirectoryGone, match="no longer exists"):
-            plan_continue(store, BASH, live=OFFLINE)
+        (gone,) = plan_continue(store, BASH, live=OFFLINE).obstacles
+        assert isinstance(gone, DirectoryGone) and "no longer exists" in str(gone)
     finally:
         store.dispose()
 
@@ -113,21 +115,23 @@ def test_print_gives_one_shell_line_with_opencode_db(db_in: Path, project: Path,
     done = ocinspect("--db", str(db_in), "open", BASH, "--print", env=env_with(tmp_path))
     assert done.returncode == 0, done.stderr
     assert done.stdout == (f"cd '{project}' && OPENCODE_DB={db_in.resolve()} "
-                           f"opencode '{project}' --session {BASH}\n")
-    assert done.stderr == ""
+                           f"opencode '{project}' --session={BASH}\n")
+    (warning,) = done.stderr.splitlines()  # the fixture's session is stuck
+    assert warning.startswith(f"ocinspect: warning: {BASH} is still stuck")
 
 
 def test_open_becomes_opencode_in_the_project_directory(db_in: Path, project: Path, tmp_path: Path) -> None:
     done = ocinspect("--db", str(db_in), "open", BASH, env=env_with(tmp_path))
     assert done.returncode == 5, done.stderr  # OpenCode's exit code: this process became it
-    assert done.stdout.splitlines() == [f"argv={project} --session {BASH}", f"cwd={project}",
+    assert done.stdout.splitlines() == [f"argv={project} --session={BASH}", f"cwd={project}",
                                         f"db={db_in.resolve()}"]
 
 
 def test_opencode_not_on_path_is_one_line_and_127(db_in: Path, tmp_path: Path) -> None:
     done = ocinspect("--db", str(db_in), "open", BASH, env=env_with(tmp_path, stand_in=False))
     assert done.returncode == 127
-    (line,) = done.stderr.splitlines()
+    stuck, line = done.stderr.splitlines()  # the fixture's session is stuck: said first
+    assert stuck.startswith(f"ocinspect: warning: {BASH} is still stuck")
     assert line.startswith("ocinspect: error: opencode is not on PATH: install OpenCode")
     assert done.stdout == ""
 
@@ -135,9 +139,9 @@ def test_opencode_not_on_path_is_one_line_and_127(db_in: Path, tmp_path: Path) -
 def test_gone_directory_and_unknown_session_are_one_line_and_2(db_in: Path, project: Path, tmp_path: Path) -> None:
     unknown = ocinspect("--db", str(db_in), "open", "ses_nope", env=env_with(tmp_path))
     assert unknown.returncode == 2 and unknown.stderr.startswith("ocinspect: error: no session ses_nope")
+    (project / ".git").rmdir()
     project.rmdir()
-    gone = ocinspect("--db", str(db_in), "open", BASH, "--print", env=env_with(tmp_path))
+    gone = ocinspect("--db", str(db_in), "open", BASH, env=env_with(tmp_path))
     assert gone.returncode == 2
-    (line,) = gone.stderr.splitlines()
-    assert line == (f"ocinspect: error: cannot open {BASH} in OpenCode: the session's project directory "
-                    f"{project} no longer exists")
+    assert gone.stderr.splitlines()[-1] == (f"ocinspect: error: cannot open {BASH} in OpenCode: the session's "
+                                            f"project directory {project} no longer exists")

@@ -86,6 +86,28 @@ class DirectoryGone(InspectorError):
     kind = "directory-gone"
 
 
+class InvalidSessionId(InspectorError):
+    """A session row's id is not OpenCode's id shape (``ses_`` and letters or digits): shown as
+    data, never handed to OpenCode, where it could be read as an option."""
+
+    kind = "invalid-id"
+
+
+class UntrustedDirectory(InspectorError):
+    """The session's project directory (or one OpenCode reads project config from above it) is
+    another user's or writable by every user: OpenCode would load that user's ``opencode.json``,
+    plugins and MCP commands. Refused like git's "dubious ownership", unless the person trusts it."""
+
+    exit_code = EXIT_REFUSED
+    kind = "untrusted-directory"
+
+    def __init__(self, message: str, *, path: str, owner_uid: int, reason: str) -> None:
+        super().__init__(message, hint="trust-directory")
+        self.path = path
+        self.owner_uid = owner_uid
+        self.reason = reason  # "owner" (another user's) or "world-writable"
+
+
 class CorruptData(InspectorError):
     """A row's JSON ``data`` could not be parsed where we need it."""
 

@@ -49,7 +49,7 @@ from inspector.core.errors import (
     WritesDisabled,
 )
 from inspector.core.model import ScanResult
-from inspector.core.opencode.launch import Launch, continue_command, directory_problem
+from inspector.core.opencode.launch import Launch, continuation
 from inspector.core.opencode.live import LiveStatus
 from inspector.core.opencode.signals import Signals
 from inspector.core.repair import operations
@@ -105,6 +105,9 @@ TUI_HINTS = {
     ("Recovery", "reject-waiting"): ANSWER_KEY_HINT,
     ("Undo", "force"): "Quit OpenCode first, then press {undo-last-run} again (or: ocinspect undo --force).",
 }
+# Said before a stuck session is handed to OpenCode: its TUI would show it in "Thinking".
+STUCK_OPEN_HINT = ("This session is still stuck: OpenCode will show it in \"Thinking\". Press "
+                   "{recover-session} to recover it first, or {open-in-opencode} again to open it anyway.")
 RESULT_TIMEOUT = 10.0  # seconds a recovery/undo result notification stays up
 # Errors that mean "this is not a database ocinspect can diagnose": the app explains them on
 # UnsupportedScreen, chosen by the error's typed ``kind`` (missing, foreign, v2, legacy).
@@ -157,6 +160,7 @@ class InspectorApp(App[Launch | None]):
         self._hung_timer: Timer | None = None
         self.keymap_overrides: dict[str, str] = {}  # from keymap.toml (settings.py), shown in the help
         self._bindings_by_id: dict[str, Binding] | None = None  # key_name's defaults
+        self._stuck_open_said: str | None = None  # the stuck session ``o`` warned about: ``o`` again opens it
         self._saved_theme: str | None = None
         self.saved_sort: settings.SavedSort | None = None  # the list's sort, kept in settings.toml
         self._user_settings = self._read_user_settings()
@@ -681,7 +685,8 @@ class InspectorApp(App[Launch | None]):
 
     def continue_in_opencode(self, session_id: str) -> None:
         """Quit and hand the terminal to OpenCode on ``session_id`` (the CLI ``exec``s it), or
-        say in one toast why that cannot work (demo, directory gone, OpenCode not installed)."""
+        say in one toast why that cannot work (demo, an id or directory core refuses, OpenCode
+        not installed). A session still stuck is said first; ``o`` again opens it anyway."""
         import shutil
 
         result = self.scan_result
@@ -693,21 +698,40 @@ class InspectorApp(App[Launch | None]):
             self.notify("This is the demo database: its sessions do not exist in OpenCode.",
                         severity="warning", markup=False)
             return
-        problem = directory_problem(diag.session.directory)
-        if problem is not None:
-            self.notify(f"Cannot open it in OpenCode: {problem}.", title="Open in OpenCode",
-                        severity="error", markup=False)
+        try:
+            plan = continuation(diag.session, diagnosis=diag, live=result.live if result is not None else None,
+                                database=self.config.opencode_db)
+        except InspectorError as exc:  # an id that is not OpenCode's shape, a relative directory
+            self._open_refused(exc, None)
             return
-        live = result.live if result is not None else None
-        port = live.server_for(diag.session.directory) if live is not None and live.running else None
-        launch = continue_command(diag.session, server_port=port,
-                                  version=live.version_of(port) if live is not None and port else None,
-                                  database=self.config.opencode_db)
+        if plan.obstacles:
+            self._open_refused(plan.obstacles[0], plan.launch.session_id)
+            return
+        launch = plan.launch
         if shutil.which(launch.argv[0]) is None:
             self.notify(f"{launch.argv[0]} is not on PATH: install OpenCode, or run it yourself:\n"
                         f"{launch.shell_line()}", title="Open in OpenCode", severity="error", markup=False)
             return
+        if plan.stuck and self._stuck_open_said != session_id:
+            self._stuck_open_said = session_id
+            self.notify(keys.keyed_text(STUCK_OPEN_HINT, keys.namer(self)), title="Open in OpenCode",
+                        severity="warning", markup=False)
+            return
         self.exit(launch)
+
+    def _open_refused(self, error: InspectorError, session_id: str | None) -> None:
+        """One toast: why core refused (its typed error) and, for a directory another user
+        controls, the command that opens it anyway (only a valid ``session_id`` is quoted)."""
+        import shlex
+
+        hint = None
+        if error.hint == "trust-directory" and session_id is not None:
+            db = ["--db", str(self.config.opencode_db)] if self.config.opencode_db is not None else []
+            command = " ".join(shlex.quote(w) for w in ["ocinspect", *db, "open", session_id, "--trust-directory"])
+            hint = f"If you trust it, run: {command}"
+        text = str(error)
+        self.notify(text[:1].upper() + text[1:] + "." + (f"\n{hint}" if hint else ""), title="Open in OpenCode",
+                    severity="error", markup=False)
 
     @on(RequestAnswer)
     def _answer_requested(self, event: RequestAnswer) -> None:

@@ -1,8 +1,8 @@
 """Issue 20 §2 end to end: after a recovery, ``ocinspect open`` takes a person back into the
 session with the real OpenCode (newest release), and a new prompt completes in that session.
 
-Two proofs: the non-interactive one (``opencode run --session ID PROMPT``, the same
-``--session`` option the printed TUI command uses), and the interactive one: ``ocinspect open``
+Two proofs: the non-interactive one (``opencode run --session=ID PROMPT``, the same
+``--session=ID`` word the printed TUI command uses), and the interactive one: ``ocinspect open``
 exec'd on a pseudo-terminal becomes OpenCode's TUI on that session; a prompt typed there
 completes in the same session. Both are checked in the database (read-only).
 """
@@ -78,15 +78,15 @@ def recovered_and_printed(sb: h.Sandbox, binary: Path) -> tuple[str, list[str], 
     assert printed.returncode == 0, printed.stderr
     words = shlex.split(printed.stdout)
     assert words == ["cd", str(sb.project), "&&", f"OPENCODE_DB={sb.db_path.resolve()}",
-                     "opencode", str(sb.project), "--session", sid], printed.stdout
+                     "opencode", str(sb.project), f"--session={sid}"], printed.stdout
     return sid, words, env
 
 
 def test_open_then_a_new_prompt_completes_in_the_same_session(sandbox: h.Sandbox, opencode_bin: Path) -> None:
     sid, words, env = recovered_and_printed(sandbox, opencode_bin)
     before = session_count(sandbox.db_path)
-    # the printed command's --session, through OpenCode's non-interactive front end
-    run = subprocess.run(["opencode", "run", "--session", sid, PROMPT], cwd=sandbox.project,
+    # the printed command's --session=ID word, through OpenCode's non-interactive front end
+    run = subprocess.run(["opencode", "run", words[-1], PROMPT], cwd=sandbox.project,
                          env={**env, "OPENCODE_DB": words[3].split("=", 1)[1]}, capture_output=True,
                          text=True, timeout=180, stdin=subprocess.DEVNULL)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]

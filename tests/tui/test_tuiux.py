@@ -340,7 +340,7 @@ def test_every_key_template_names_a_real_binding() -> None:
 
     app = app_for(Path("x.db"))
     templates = [*app_module.TUI_HINTS.values(), ANSWER_KEY_HINT, help_module.KEYMAP_NOTE, help_module.RECOVERED,
-                 help_module.RECOVERY_NOTE]
+                 help_module.RECOVERY_NOTE, app_module.STUCK_OPEN_HINT]
     named = [f for t in templates for f in fields(t)]
     assert len(named) >= len(templates)
     for binding_id in named:

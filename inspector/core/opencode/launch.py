@@ -6,7 +6,13 @@ Measured from ``--help`` of the real binaries 1.2.27, 1.3.2, 1.14.41, 1.15.13, 1
 the database we attach to it: a second ``opencode`` would start its own server on the same file,
 two writers on one session. Otherwise the TUI opens the session in its own project directory.
 
-The front ends only check (``directory_problem``) and hand the terminal over (``exec``).
+Nothing read from the database can become an option: the session id is checked against
+OpenCode's id shape (``core.ids``) and passed glued to its option (``--session=ses_…``; every
+release above answers ``opencode run --session=ses_x… hi`` with "Session not found: ses_x…",
+so its parser takes the glued form as the id), the directory only when it is absolute. Before OpenCode starts, the directory must exist and be
+trusted (``directory_trust``): OpenCode runs the project config it finds there.
+
+The front ends only render a :class:`Continuation` and hand the terminal over (``exec``).
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from inspector.core.model import LiveStatus, Session
+from inspector.core.errors import DirectoryGone, InspectorError, UntrustedDirectory
+from inspector.core.ids import require_session_id
+from inspector.core.opencode.directory_trust import distrust
 
 if TYPE_CHECKING:
-    from inspector.core.db.store import Store
+    from inspector.core.model import Diagnosis, LiveStatus, Session
 
 PROGRAM = "opencode"
 
@@ -56,15 +64,22 @@ def continue_command(session: Session, *, server_port: int | None = None, versio
     ``server_port``: the port of an OpenCode that serves this database for the session's
     directory (``LiveStatus.server_for``), else None. ``database``: the file to hand OpenCode as
     ``OPENCODE_DB`` when it is not the one OpenCode finds by itself (None: leave it alone).
+    ``InvalidSessionId`` when the id is not OpenCode's shape; ``DirectoryGone`` when the
+    directory is not an absolute path (no command can be written for it, not even printed).
     """
+    session_id = require_session_id(session.id)
+    if not os.path.isabs(session.directory):
+        raise DirectoryGone(f"cannot open {session_id} in OpenCode: {directory_problem(session.directory)}")
     env: tuple[tuple[str, str], ...] = ()
     if database is not None:
         env = (("OPENCODE_DB", str(Path(database).resolve())),)
+    # One word, the value glued to its option: whatever follows can never be read as an option.
+    session_word = f"{SESSION_OPTION}={session_id}"
     if server_port is not None:
-        argv: tuple[str, ...] = (program, "attach", f"http://127.0.0.1:{server_port}", SESSION_OPTION, session.id)
+        argv: tuple[str, ...] = (program, "attach", f"http://127.0.0.1:{int(server_port)}", session_word)
     else:
-        argv = (program, session.directory, SESSION_OPTION, session.id)
-    return Launch(session_id=session.id, argv=argv, cwd=session.directory, env=env,
+        argv = (program, session.directory, session_word)
+    return Launch(session_id=session_id, argv=argv, cwd=session.directory, env=env,
                   attach_port=server_port, version=version)
 
 
@@ -83,29 +98,40 @@ def directory_problem(directory: str) -> str | None:
     return None
 
 
-def plan_continue(store: Store, session_id: str, *, live: LiveStatus | None = None,
-                  database: str | os.PathLike[str] | None = None, program: str = PROGRAM) -> Launch:
-    """Read ``session_id``'s row, ask whether an OpenCode serves its directory (unless ``live``
-    is given) and return the command; ``SessionNotFound``/``DirectoryGone`` otherwise."""
-    from inspector.core.db import queries as q
-    from inspector.core.db.rows import session_from_row
-    from inspector.core.errors import DirectoryGone, SessionNotFound
-    from inspector.core.text import printable
-
-    store.require_v1()
-    with store.read() as conn:
-        row = conn.execute(q.sessions_by_id(q.session_columns(store.session_columns)),
-                           {"ids": [session_id]}).first()
-    if row is None:
-        raise SessionNotFound(f"no session {printable(session_id)} in {store.path}")
-    session = session_from_row(row)
-    problem = directory_problem(session.directory)
+def obstacles(launch: Launch, *, trust_directory: bool = False) -> tuple[InspectorError, ...]:
+    """What must keep ``launch`` from starting now (typed; empty when nothing does): its
+    directory gone, or another user's (unless the person said they trust it). Checked when
+    the command is planned and again just before ``exec``: the TUI may have run a while."""
+    problem = directory_problem(launch.cwd)
     if problem is not None:
-        raise DirectoryGone(f"cannot open {session.id} in OpenCode: {problem}")
-    if live is None:
-        from inspector.core.opencode.live import detect
+        return (DirectoryGone(f"cannot open {launch.session_id} in OpenCode: {problem}"),)
+    found = None if trust_directory else distrust(launch.cwd)
+    if found is not None:
+        return (UntrustedDirectory(f"cannot open {launch.session_id} in OpenCode: {found.explain(launch.cwd)}",
+                                   path=found.path, owner_uid=found.owner_uid, reason=found.reason),)
+    return ()
 
-        live = detect(store.path, [session.directory])
-    port = live.server_for(session.directory) if live.running else None
-    return continue_command(session, server_port=port, version=live.version_of(port) if port else None,
-                            database=database, program=program)
+
+@dataclass(frozen=True)
+class Continuation:
+    """``launch``, what stands in its way (``obstacles``: typed errors, the first one is what a
+    front end refuses with; ``--print`` only warns) and whether the session is still ``stuck``
+    (a turn nothing works on: OpenCode would show it in "Thinking"; recovering it first helps)."""
+
+    launch: Launch
+    obstacles: tuple[InspectorError, ...] = ()
+    stuck: bool = False
+
+
+def continuation(session: Session, *, diagnosis: Diagnosis | None, live: LiveStatus | None,
+                 database: str | os.PathLike[str] | None = None, program: str = PROGRAM,
+                 trust_directory: bool = False) -> Continuation:
+    """Everything a front end needs to continue ``session`` in OpenCode: the command (attached
+    to the server ``live`` names for its directory, if any), what stands in its way, and
+    whether ``diagnosis`` (this session's, from a scan; None: not stuck) says it is stale."""
+    port = live.server_for(session.directory) if live is not None and live.running else None
+    launch = continue_command(session, server_port=port,
+                              version=live.version_of(port) if live is not None and port else None,
+                              database=database, program=program)
+    return Continuation(launch=launch, obstacles=obstacles(launch, trust_directory=trust_directory),
+                        stuck=diagnosis is not None and diagnosis.verdict == "stale")
