@@ -515,3 +515,31 @@ def test_the_readme_lists_every_binding_id_with_its_keys() -> None:
     for _, bindings in app.all_binding_groups():
         for binding in bindings:
             assert f"| `{binding.id}` | " in readme and f"| `{binding.key}` |" in readme, binding.id
+
+
+def readme_keymap_example() -> str:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("#### Theme and keys"):]
+    start = section.index("```toml\n") + len("```toml\n")
+    return section[start:section.index("```", start)]
+
+
+async def test_the_readme_keymap_example_works_as_written(fixture_copy, config_home: Path) -> None:
+    """The documented example must load without a word of complaint, and its keys must work."""
+    example = readme_keymap_example()
+    assert "[keymap]" in example
+    (config_home / settings.KEYMAP_FILE).write_text(example)
+    db = fixture_copy("stuck-bash")
+    app = app_for(db, settings_dir=config_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert not notifications(app), notifications(app)
+        for line in example.splitlines()[1:]:
+            binding_id, keys = (part.strip().strip('"') for part in line.split("="))
+            assert app.keymap_overrides[binding_id] == keys
+        await press(pilot, "x")
+        assert isinstance(app.screen, ConfirmRecovery)
+        await press(pilot, "escape", "h")
+        assert isinstance(app.screen, HelpScreen)
+        await press(pilot, "f1")
+        assert isinstance(app.screen, SessionsScreen)
