@@ -543,3 +543,22 @@ async def test_the_readme_keymap_example_works_as_written(fixture_copy, config_h
         assert isinstance(app.screen, HelpScreen)
         await press(pilot, "f1")
         assert isinstance(app.screen, SessionsScreen)
+
+
+async def test_escape_from_the_filter_gives_the_keys_back_to_the_list(demo) -> None:
+    """``/``, type, ``esc``: the list has the focus again (arrows, enter, s) and the footer says so."""
+    db, _ = demo
+    app = app_for(db, demo=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "slash", *"auth", "escape")
+        table = app.screen.query_one(SessionTable)
+        assert app.focused is table
+        assert "Open" in screen_text(app).splitlines()[-1] and "Sort" in screen_text(app).splitlines()[-1]
+        row = table.cursor_row
+        await press(pilot, "down")
+        assert table.cursor_row == row + 1
+        await press(pilot, "s")
+        assert table.sorting.column == "title"
+        await press(pilot, "enter")
+        assert isinstance(app.screen, SessionDetailScreen)

@@ -208,9 +208,9 @@ class SessionsScreen(Screen[None]):
         if filter_input.display:
             filter_input.value = ""
             filter_input.display = False
+            self.query_one(SessionTable).focus()  # the hidden input had it: the list's keys come back
         if (saved := self.state.saved_sort) is not None:
             self.query_one(SessionTable).sort_by(saved.column, saved.descending, announce=False)
-            self.query_one(SessionTable).focus()
             self._redraw()
         elif self.state.scanning:
             self.post_message(CancelScan())
