@@ -802,7 +802,8 @@ class InspectorApp(App[Launch | None]):
         if isinstance(screen, SessionsScreen):
             yield SystemCommand("Filter sessions", "Filter the list by typing", screen.action_filter)
         yield SystemCommand("Help", "Keys, verdicts and patterns", self.action_help)
-        yield from super().get_system_commands(screen)
+        # Textual's "Keys" panel is a second, partial help: ours lists every key, by screen
+        yield from (command for command in super().get_system_commands(screen) if command.title != "Keys")
 
 
 def make_app(

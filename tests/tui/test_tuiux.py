@@ -562,3 +562,40 @@ async def test_escape_from_the_filter_gives_the_keys_back_to_the_list(demo) -> N
         assert table.sorting.column == "title"
         await press(pilot, "enter")
         assert isinstance(app.screen, SessionDetailScreen)
+
+
+async def test_the_list_moves_with_the_timelines_keys(demo) -> None:
+    """One key language: j/k, home/end and g/G move in the list as in the timeline and the pager."""
+    db, ids = demo
+    app = app_for(db, demo=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(SessionTable)
+        last = len(table.rows_shown) - 1
+        for key, row in (("j", 1), ("j", 2), ("k", 1), ("end", last), ("home", 0), ("G", last), ("g", 0)):
+            await press(pilot, key)
+            assert table.cursor_row == row, key
+        app.open_session(ids.crash_orphan)
+        await settle(pilot)
+        await press(pilot, "t")
+        rows = app.screen.query_one("#timeline")
+        for key, row in (("g", 0), ("G", rows.option_count - 1)):
+            await press(pilot, key)
+            assert rows.highlighted == row, key
+
+
+async def test_the_help_says_every_way_out_and_the_palette_has_one_help(demo) -> None:
+    db, _ = demo
+    app = app_for(db, demo=True)
+    async with app.run_test(size=(120, 200)) as pilot:  # the whole help on one screen
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert titles.count("Help") == 1 and "Keys" not in titles, titles
+        await press(pilot, "question_mark")
+        line = next(row for row in screen_text(app).splitlines() if "close-help" in row)
+        assert all(key in line.split() for key in ("esc", "q", "?", "f1")), line
+        for key in ("escape", "q", "question_mark", "f1"):
+            assert isinstance(app.screen, HelpScreen)
+            await press(pilot, key)
+            assert isinstance(app.screen, SessionsScreen), key
+            await press(pilot, "question_mark")

@@ -32,8 +32,7 @@ RECOVERY_NOTE = ("Recovery writes what OpenCode itself writes when you abort a t
 
 
 def key_names(app: App[object], binding: Binding) -> str:
-    if binding.key_display:
-        return binding.key_display
+    """Every key of the binding (the footer shows one, ``key_display``; the help says each way)."""
     return " / ".join(app.get_key_display(Binding(key.strip(), binding.action)) for key in binding.key.split(","))
 
 

@@ -70,13 +70,13 @@ class PartRead(Message):
 
 
 class StoryList(OptionList):
-    """The rows; ``j``/``k`` move like the arrows."""
+    """The rows; ``j``/``k`` move like the arrows, ``g``/``G`` like ``home``/``end`` (as in the list)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False, id="timeline-down", tooltip="Next row."),
         Binding("k", "cursor_up", "Up", show=False, id="timeline-up", tooltip="Previous row."),
-        Binding("home", "first", "First", show=False, id="timeline-first", tooltip="The first row."),
-        Binding("end", "last", "Last", show=False, id="timeline-last", tooltip="The last row (where the story ends)."),
+        Binding("home,g", "first", "First", show=False, id="timeline-first", tooltip="The first row."),
+        Binding("end,G", "last", "Last", show=False, id="timeline-last", tooltip="The last row (where the story ends)."),
         Binding("enter", "select", "Expand", id="timeline-expand",
                 tooltip="Open the highlighted part whole: its full input and output."),
     ]

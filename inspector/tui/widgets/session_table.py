@@ -178,6 +178,11 @@ class SessionTable(DataTable[Text]):
                         "back to the scan's order."),
         Binding("S", "reverse_sort", "Reverse sort", show=False, id="sort-reverse",
                 tooltip="Reverse the sort (a second click on the sorted header does the same)."),
+        # the timeline's and the part pager's keys, so one set of keys moves everywhere
+        Binding("j", "cursor_down", "Down", show=False, id="list-down", tooltip="Next session."),
+        Binding("k", "cursor_up", "Up", show=False, id="list-up", tooltip="Previous session."),
+        Binding("home,g", "scroll_top", "First", show=False, id="list-first", tooltip="The first session."),
+        Binding("end,G", "scroll_bottom", "Last", show=False, id="list-last", tooltip="The last session."),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
