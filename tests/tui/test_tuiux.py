@@ -19,7 +19,19 @@ from inspector.tui.screens import ConfirmRecovery, ConfirmUndo, HelpScreen, Sess
 from inspector.tui.widgets import SessionLink, SessionTable
 from inspector.tui.widgets.session_table import Row, sort_key, sort_rows
 
-from .conftest import NOW, SIZE, TASK_CHILD, TASK_PARENT, app_for, dump, notifications, press, screen_text, settle
+from .conftest import (
+    NOW,
+    SIZE,
+    TASK_CHILD,
+    TASK_PARENT,
+    app_for,
+    dump,
+    eventually,
+    notifications,
+    press,
+    screen_text,
+    settle,
+)
 
 
 def listed(app) -> list[str]:
@@ -599,3 +611,33 @@ async def test_the_help_says_every_way_out_and_the_palette_has_one_help(demo) ->
             await press(pilot, key)
             assert isinstance(app.screen, SessionsScreen), key
             await press(pilot, "question_mark")
+
+
+async def test_stuck_for_ticks_in_the_list_as_in_the_preview(fixture_copy) -> None:
+    """The clock moves 65 s and nothing is written: the list's "Stuck for" and the preview's
+    duration both advance (the screen's 1 s tick; no scan)."""
+    from inspector.tui.format import elapsed
+    from inspector.tui.widgets import SessionPreview
+
+    db = fixture_copy("stuck-bash")
+    clock = [NOW]
+    app = app_for(db, now=lambda: clock[0])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(SessionTable)
+        diag = table.rows_shown[0].diag
+
+        def shown() -> tuple[str, str]:
+            preview = app.screen.query_one(SessionPreview)
+            return table.get_cell(diag.id, "stuck").plain.strip(), str(preview.render())
+
+        before = elapsed(diag.stuck_since, NOW)
+        cell, preview = shown()
+        assert cell == before and "running for 22m" in preview, shown()
+        scans = app._generation
+        clock[0] = NOW + 65_000
+        after = elapsed(diag.stuck_since, NOW + 65_000)
+        assert after != before
+        assert await eventually(pilot, lambda: shown()[0] == after), shown()
+        assert await eventually(pilot, lambda: "running for 24m" in shown()[1]), shown()
+        assert app._generation == scans  # no scan was started for it

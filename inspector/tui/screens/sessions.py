@@ -19,6 +19,8 @@ from ..messages import CancelScan, ContinueInOpenCode, OpenSession, RequestAnswe
 from ..state import AppState, app_state
 from ..widgets import EmptyState, ScanProgress, SessionPreview, SessionTable, StatusLine, empty_state
 
+TICK_SECONDS = 1.0  # "Stuck for" is written to the second
+
 
 class SessionsScreen(Screen[None]):
     """Everything here is drawn from the app's state (``scan_result`` & co), never from SQL;
@@ -74,6 +76,15 @@ class SessionsScreen(Screen[None]):
         self.watch(self.app, "load_error", self._redraw)
         self.watch(self.app, "scanning", self._scanning_changed)
         self.query_one(SessionTable).focus()
+        self.set_interval(TICK_SECONDS, self.tick, name="stuck-for")
+
+    def tick(self) -> None:
+        """The list's "Stuck for" and the preview run on the same clock (no database read)."""
+        if self.state.scan_result is None:
+            return
+        now = self.state.config.now()
+        self.query_one(SessionTable).tick(now)
+        self._update_preview(keep_height=True)
 
     @property
     def state(self) -> AppState:
