@@ -441,10 +441,17 @@ class InspectorApp(App[Launch | None]):
             return True
         return False
 
+    def _clear_toasts(self) -> None:
+        """A new request makes the toasts before it old news ("Recovered … press u" once u is
+        pressed); left up, they would cover the dialog's buttons at 80×24. Toasts the request
+        itself raises (a skipped journal file, a refusal) come after and stay."""
+        self.clear_notifications()
+
     def request_recovery(self, session_ids: list[str] | None) -> None:
         """Plan in a thread; the confirmation modal opens when the plan is ready."""
         if self._unsupported_file():
             return
+        self._clear_toasts()
         config = self.config
         request = operations.Request(
             database=config.db_path, session_ids=None if session_ids is None else tuple(session_ids),
@@ -493,6 +500,7 @@ class InspectorApp(App[Launch | None]):
         answer dialog opens when the core says what it would send."""
         if self._unsupported_file():
             return
+        self._clear_toasts()
         config = self.config
         self._plan_answer(operations.Request(
             database=config.db_path, session_ids=(session_id,), reject_waiting=True,
@@ -587,6 +595,7 @@ class InspectorApp(App[Launch | None]):
         """Find the last run and ask first (like recovery); the core refuses while OpenCode runs."""
         if self._unsupported_file() or self._writing():
             return
+        self._clear_toasts()
         config = self.config
         self._prepare_undo(operations.UndoRequest(
             database=config.db_path, read_only=config.read_only, busy_timeout_ms=config.busy_timeout_ms,

@@ -604,6 +604,7 @@ async def test_the_help_says_every_way_out_and_the_palette_has_one_help(demo) ->
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert titles.count("Help") == 1 and "Keys" not in titles, titles
         await press(pilot, "question_mark")
+        assert "Close this help: esc, q, ?, f1. Back from any screen: esc. Quit: q, or ctrl+q" in screen_text(app)
         line = next(row for row in screen_text(app).splitlines() if "close-help" in row)
         assert all(key in line.split() for key in ("esc", "q", "?", "f1")), line
         for key in ("escape", "q", "question_mark", "f1"):

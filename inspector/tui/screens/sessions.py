@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input
+from textual.widgets import DataTable, Header, Input
 
 from inspector.core.model import ScanResult
 from inspector.core.repair.answer import waits
@@ -18,6 +18,7 @@ from ..keys import keyed_text, namer
 from ..messages import CancelScan, ContinueInOpenCode, OpenSession, RequestAnswer, RequestRecovery, ToggleAllSessions
 from ..state import AppState, app_state
 from ..widgets import EmptyState, ScanProgress, SessionPreview, SessionTable, StatusLine, empty_state
+from ..widgets.key_footer import KeyFooter
 
 TICK_SECONDS = 1.0  # "Stuck for" is written to the second
 
@@ -61,7 +62,7 @@ class SessionsScreen(Screen[None]):
             yield SessionTable(id="sessions")
             yield EmptyState(id="empty")
         yield SessionPreview(id="preview")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         filter_input = self.query_one("#filter", Input)
