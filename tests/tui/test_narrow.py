@@ -194,3 +194,14 @@ async def test_wrapped_lines_keep_their_indent_at_80_columns(demo, fixture_copy)
         await press(pilot, "r")  # the plan in the dialog: a change and its row id
         first, then = continuation_of(app, "task tool: running")
         assert indent(then, "│") == indent(first, "│") + 2, (first, then)
+
+
+async def test_the_footer_fits_again_when_the_terminal_narrows(demo) -> None:
+    db, _ = demo
+    app = app_for(db, demo=True)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        assert await eventually(pilot, lambda: "R Recover all" in footer_line(app), seconds=5), footer_line(app)
+        await pilot.resize_terminal(*NARROW)
+        assert await eventually(pilot, lambda: footer_line(app).rstrip().endswith("q Quit"), seconds=5), footer_line(app)
+        assert "R Recover all" not in footer_line(app)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rich.cells import cell_len
-from textual import events
 from textual.app import ComposeResult
 from textual.widget import Widget
 from textual.widgets import Footer
@@ -40,20 +39,15 @@ def fitting(keys: list[FooterKey], width: int) -> list[FooterKey]:
 
 
 class KeyFooter(Footer):
-    """Textual's compact footer, fitted to the terminal's width (again when it changes)."""
+    """Textual's compact footer, fitted to the terminal's width (Textual composes it again when
+    the terminal is resized)."""
 
     def __init__(self) -> None:
         super().__init__(compact=True, show_command_palette=False)
-        self._fitted_width = 0
 
     def compose(self) -> ComposeResult:
         widgets: Iterable[Widget] = super().compose()
         keys = list(widgets)
-        self._fitted_width = self.app.size.width
         if all(isinstance(k, FooterKey) for k in keys):  # no binding groups here
-            keys = list(fitting([k for k in keys if isinstance(k, FooterKey)], self._fitted_width))
+            keys = list(fitting([k for k in keys if isinstance(k, FooterKey)], self.app.size.width))
         yield from keys
-
-    def on_resize(self, event: events.Resize) -> None:
-        if self._fitted_width and event.size.width != self._fitted_width:
-            self.call_after_refresh(self.recompose)
