@@ -445,10 +445,17 @@ class InspectorApp(App[Launch | None]):
             return True
         return False
 
+    def _clear_toasts(self) -> None:
+        """A new request makes the toasts before it old news ("Recovered … press u" once u is
+        pressed); left up, they would cover the dialog's buttons at 80×24. Toasts the request
+        itself raises (a skipped journal file, a refusal) come after and stay."""
+        self.clear_notifications()
+
     def request_recovery(self, session_ids: list[str] | None) -> None:
         """Plan in a thread; the confirmation modal opens when the plan is ready."""
         if self._unsupported_file():
             return
+        self._clear_toasts()
         config = self.config
         request = operations.Request(
             database=config.db_path, session_ids=None if session_ids is None else tuple(session_ids),
@@ -497,6 +504,7 @@ class InspectorApp(App[Launch | None]):
         answer dialog opens when the core says what it would send."""
         if self._unsupported_file():
             return
+        self._clear_toasts()
         config = self.config
         self._plan_answer(operations.Request(
             database=config.db_path, session_ids=(session_id,), reject_waiting=True,
@@ -591,6 +599,7 @@ class InspectorApp(App[Launch | None]):
         """Find the last run and ask first (like recovery); the core refuses while OpenCode runs."""
         if self._unsupported_file() or self._writing():
             return
+        self._clear_toasts()
         config = self.config
         self._prepare_undo(operations.UndoRequest(
             database=config.db_path, read_only=config.read_only, busy_timeout_ms=config.busy_timeout_ms,
@@ -826,7 +835,8 @@ class InspectorApp(App[Launch | None]):
         if isinstance(screen, SessionsScreen):
             yield SystemCommand("Filter sessions", "Filter the list by typing", screen.action_filter)
         yield SystemCommand("Help", "Keys, verdicts and patterns", self.action_help)
-        yield from super().get_system_commands(screen)
+        # Textual's "Keys" panel is a second, partial help: ours lists every key, by screen
+        yield from (command for command in super().get_system_commands(screen) if command.title != "Keys")
 
 
 def make_app(

@@ -111,18 +111,24 @@ def _canonical(key: str) -> str:
     return key_to_character(key) or key  # "question_mark" and "?" are one key
 
 
+def _keys(keys: str) -> set[str]:
+    return {_canonical(key.strip()) for key in keys.split(",")}
+
+
 def _clashes(keymap: dict[str, str], groups: Groups, problems: list[str]) -> None:
     """Drop keymap entries that give a key another binding of the same screen (or app) uses:
-    Textual would silently take the key away from that binding."""
+    Textual would silently take the key away from that binding. A key the entry's binding
+    already had is no clash (``help = "f1,h"`` keeps f1, which the help screen shares on purpose)."""
     *screens, (_, anywhere) = groups
+    defaults = {b.id: _keys(b.key) for _, bindings in groups for b in bindings if isinstance(b, Binding) and b.id}
     for title, bindings in [*screens, ("Anywhere", [])]:
         owners: dict[str, list[str]] = {}
         for binding in (*bindings, *anywhere):
             if isinstance(binding, Binding) and binding.id:
-                for key in keymap.get(binding.id, binding.key).split(","):
-                    owners.setdefault(_canonical(key.strip()), []).append(binding.id)
+                for key in _keys(keymap.get(binding.id, binding.key)):
+                    owners.setdefault(key, []).append(binding.id)
         for key, ids in owners.items():
-            mine = [i for i in ids if i in keymap]
+            mine = [i for i in ids if i in keymap and key not in defaults[i]]
             if len(set(ids)) > 1 and mine:
                 for binding_id in mine:
                     others = ", ".join(sorted(set(ids) - {binding_id}))

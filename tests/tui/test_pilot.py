@@ -199,7 +199,7 @@ async def test_undo_with_nothing_to_undo_is_a_notification(fixture_copy) -> None
 async def test_recover_from_the_detail_screen(fixture_copy) -> None:
     db = fixture_copy("stuck-bash")
     app = app_for(db)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(100, 40)) as pilot:  # the stuck tool's command on screen too
         await settle(pilot)
         await press(pilot, "enter")
         assert isinstance(app.screen, SessionDetailScreen)

@@ -19,7 +19,19 @@ from inspector.tui.screens import ConfirmRecovery, ConfirmUndo, HelpScreen, Sess
 from inspector.tui.widgets import SessionLink, SessionTable
 from inspector.tui.widgets.session_table import Row, sort_key, sort_rows
 
-from .conftest import NOW, SIZE, TASK_CHILD, TASK_PARENT, app_for, dump, notifications, press, screen_text, settle
+from .conftest import (
+    NOW,
+    SIZE,
+    TASK_CHILD,
+    TASK_PARENT,
+    app_for,
+    dump,
+    eventually,
+    notifications,
+    press,
+    screen_text,
+    settle,
+)
 
 
 def listed(app) -> list[str]:
@@ -515,3 +527,118 @@ def test_the_docs_list_every_binding_id_with_its_keys() -> None:
     for _, bindings in app.all_binding_groups():
         for binding in bindings:
             assert f"| `{binding.id}` | " in readme and f"| `{binding.key}` |" in readme, binding.id
+
+
+def readme_keymap_example() -> str:
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "guide" / "tui.md").read_text()
+    section = readme[readme.index("### Theme and keys"):]
+    start = section.index("```toml\n") + len("```toml\n")
+    return section[start:section.index("```", start)]
+
+
+async def test_the_readme_keymap_example_works_as_written(fixture_copy, config_home: Path) -> None:
+    """The documented example must load without a word of complaint, and its keys must work."""
+    example = readme_keymap_example()
+    assert "[keymap]" in example
+    (config_home / settings.KEYMAP_FILE).write_text(example)
+    db = fixture_copy("stuck-bash")
+    app = app_for(db, settings_dir=config_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert not notifications(app), notifications(app)
+        for line in example.splitlines()[1:]:
+            binding_id, keys = (part.strip().strip('"') for part in line.split("="))
+            assert app.keymap_overrides[binding_id] == keys
+        await press(pilot, "x")
+        assert isinstance(app.screen, ConfirmRecovery)
+        await press(pilot, "escape", "h")
+        assert isinstance(app.screen, HelpScreen)
+        await press(pilot, "f1")
+        assert isinstance(app.screen, SessionsScreen)
+
+
+async def test_escape_from_the_filter_gives_the_keys_back_to_the_list(demo) -> None:
+    """``/``, type, ``esc``: the list has the focus again (arrows, enter, s) and the footer says so."""
+    db, _ = demo
+    app = app_for(db, demo=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "slash", *"auth", "escape")
+        table = app.screen.query_one(SessionTable)
+        assert app.focused is table
+        assert "Open" in screen_text(app).splitlines()[-1] and "Sort" in screen_text(app).splitlines()[-1]
+        row = table.cursor_row
+        await press(pilot, "down")
+        assert table.cursor_row == row + 1
+        await press(pilot, "s")
+        assert table.sorting.column == "title"
+        await press(pilot, "enter")
+        assert isinstance(app.screen, SessionDetailScreen)
+
+
+async def test_the_list_moves_with_the_timelines_keys(demo) -> None:
+    """One key language: j/k, home/end and g/G move in the list as in the timeline and the pager."""
+    db, ids = demo
+    app = app_for(db, demo=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(SessionTable)
+        last = len(table.rows_shown) - 1
+        for key, row in (("j", 1), ("j", 2), ("k", 1), ("end", last), ("home", 0), ("G", last), ("g", 0)):
+            await press(pilot, key)
+            assert table.cursor_row == row, key
+        app.open_session(ids.crash_orphan)
+        await settle(pilot)
+        await press(pilot, "t")
+        rows = app.screen.query_one("#timeline")
+        for key, row in (("g", 0), ("G", rows.option_count - 1)):
+            await press(pilot, key)
+            assert rows.highlighted == row, key
+
+
+async def test_the_help_says_every_way_out_and_the_palette_has_one_help(demo) -> None:
+    db, _ = demo
+    app = app_for(db, demo=True)
+    async with app.run_test(size=(120, 200)) as pilot:  # the whole help on one screen
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert titles.count("Help") == 1 and "Keys" not in titles, titles
+        await press(pilot, "question_mark")
+        assert "Close this help: esc, q, ?, f1. Back from any screen: esc. Quit: q, or ctrl+q" in screen_text(app)
+        line = next(row for row in screen_text(app).splitlines() if "close-help" in row)
+        assert all(key in line.split() for key in ("esc", "q", "?", "f1")), line
+        for key in ("escape", "q", "question_mark", "f1"):
+            assert isinstance(app.screen, HelpScreen)
+            await press(pilot, key)
+            assert isinstance(app.screen, SessionsScreen), key
+            await press(pilot, "question_mark")
+
+
+async def test_stuck_for_ticks_in_the_list_as_in_the_preview(fixture_copy) -> None:
+    """The clock moves 65 s and nothing is written: the list's "Stuck for" and the preview's
+    duration both advance (the screen's 1 s tick; no scan)."""
+    from inspector.tui.format import elapsed
+    from inspector.tui.widgets import SessionPreview
+
+    db = fixture_copy("stuck-bash")
+    clock = [NOW]
+    app = app_for(db, now=lambda: clock[0])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(SessionTable)
+        diag = table.rows_shown[0].diag
+
+        def shown() -> tuple[str, str]:
+            preview = app.screen.query_one(SessionPreview)
+            return table.get_cell(diag.id, "stuck").plain.strip(), str(preview.render())
+
+        before = elapsed(diag.stuck_since, NOW)
+        cell, preview = shown()
+        assert cell == before and "running for 22m" in preview, shown()
+        scans = app._generation
+        clock[0] = NOW + 65_000
+        after = elapsed(diag.stuck_since, NOW + 65_000)
+        assert after != before
+        assert await eventually(pilot, lambda: shown()[0] == after), shown()
+        assert await eventually(pilot, lambda: "running for 24m" in shown()[1]), shown()
+        assert app._generation == scans  # no scan was started for it

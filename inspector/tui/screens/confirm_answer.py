@@ -25,6 +25,7 @@ from inspector.core.repair.operations import Prepared
 
 from .. import keys
 from ..format import one_line, plural
+from ..widgets.hanging import Hanging
 from .confirm_base import ReplanningConfirm
 
 ANSWER_KEY_HINT = "Press {answer-waiting} on it: the answer dialog rejects it through OpenCode (or allows it once)."
@@ -95,7 +96,7 @@ class ConfirmAnswer(ReplanningConfirm):
     def _show(self, prepared: Prepared) -> None:
         self.prepared = prepared
         self.query_one("#confirm-title", Label).update(dialog_title(prepared))
-        self.query_one("#answer-list", Static).update(answers_content(prepared.answers, self.titles, prepared.plan.created))
+        self.query_one("#answer-list", Static).update(Hanging(answers_content(prepared.answers, self.titles, prepared.plan.created)))
         allow = self.query_one("#allow-once", Checkbox)
         allow.display = any(r.kind == "permission" for r, _ in prepared.answers)
         if allow.value != self.allowing:

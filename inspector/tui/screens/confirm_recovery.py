@@ -25,6 +25,7 @@ from inspector.core.repair.operations import Prepared
 from .. import keys
 from ..format import one_line, plural
 from ..widgets import PlanView
+from ..widgets.hanging import Hanging
 from ..widgets.plan_view import plan_summary
 from .confirm_answer import ANSWER_KEY_HINT
 from .confirm_base import ReplanningConfirm
@@ -85,7 +86,7 @@ class ConfirmRecovery(ReplanningConfirm):
         with Vertical(id="confirm-dialog"):
             yield Label(dialog_title(self.plan, self.all_sessions, self.aborts), id="confirm-title", markup=False)
             if self.aborts:
-                yield Static(abort_content(self.aborts, self.titles), id="confirm-abort")
+                yield Static(Hanging(abort_content(self.aborts, self.titles)), id="confirm-abort")
             yield Static(Content(self._summary(self.plan)), id="confirm-summary")
             with VerticalScroll(id="confirm-plan"):
                 yield PlanView(id="plan")

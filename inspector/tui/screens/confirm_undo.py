@@ -21,6 +21,7 @@ from inspector.core.text import local_time
 
 from .. import keys
 from ..format import one_line, plural
+from ..widgets.hanging import Hanging
 from .confirm_base import ConfirmScreen
 
 _TABLE_WORDS = {"part": "tool part", "message": "message", "session": "session"}
@@ -66,7 +67,7 @@ class ConfirmUndo(ConfirmScreen[UndoPrepared]):
                                  f"{sessions} go back to what they held before. Rows changed since are "
                                  "left as they are."), id="undo-summary")
             with VerticalScroll(id="confirm-plan"):
-                yield Static(undo_content(self.prepared, self.titles))
+                yield Static(Hanging(undo_content(self.prepared, self.titles)))
             with Horizontal(id="confirm-buttons"):
                 key = keys.namer(self.app)
                 yield Button(Content(keys.keyed_text("Undo ({confirm-undo})", key)), variant="warning",

@@ -12,11 +12,12 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from inspector.core.diagnose.patterns import PATTERNS, VERDICTS, WARNINGS
 
 from ..keys import KeyName, keyed_text, namer
+from ..widgets.key_footer import KeyFooter
 
 KEY_WIDTH = 16
 ID_WIDTH = 20
@@ -24,6 +25,7 @@ ID_WIDTH = 20
 KEYMAP_NOTE = ("Any key can be changed in $XDG_CONFIG_HOME/ocinspect/keymap.toml (default ~/.config/ocinspect/): "
                "a [keymap] table of binding-id = \"keys\", e.g. recover-session = \"x\". "
                "The theme is chosen in the command palette ({command-palette}, Theme) and kept.")
+WAY_OUT = "Back from any screen: {detail-back}. Quit: {quit}, or {quit-anywhere} even from a dialog."
 RECOVERED = "This app recovered the session in this run; {undo-last-run} undoes the last recovery."
 RECOVERY_NOTE = ("Recovery writes what OpenCode itself writes when you abort a turn: stuck tools become "
                  "errors (\"Tool execution aborted\"), unfinished turns are closed as aborted. A tool is "
@@ -32,8 +34,7 @@ RECOVERY_NOTE = ("Recovery writes what OpenCode itself writes when you abort a t
 
 
 def key_names(app: App[object], binding: Binding) -> str:
-    if binding.key_display:
-        return binding.key_display
+    """Every key of the binding (the footer shows one, ``key_display``; the help says each way)."""
     return " / ".join(app.get_key_display(Binding(key.strip(), binding.action)) for key in binding.key.split(","))
 
 
@@ -99,12 +100,14 @@ class HelpScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        key = namer(self.app)
         with VerticalScroll(id="help"):
+            yield Static(Content.assemble(("Close this help: ", "bold"), self._close_keys(), ". ",
+                                          keyed_text(WAY_OUT, key)), classes="section help-note", id="way-out")
             yield Static(Content("Keys"), classes="section-title")
             for title, bindings in self.groups:
                 yield Static(Content(title), classes="help-group")
                 yield Static(key_table(self.app, bindings), classes="section")
-            key = namer(self.app)
             yield Static(Content(keyed_text(KEYMAP_NOTE, key)), classes="section help-note")
             yield Static(Content("Verdicts"), classes="section-title")
             yield Static(_table(verdict_rows(key)), classes="section")
@@ -113,7 +116,15 @@ class HelpScreen(Screen[None]):
             yield Static(Content("Warnings: risks to know before you continue a session"), classes="section-title")
             yield Static(warning_table(), classes="section")
             yield Static(Content(keyed_text(RECOVERY_NOTE, key)), classes="section help-note")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
+
+    def _close_keys(self) -> str:
+        """Every key that closes the help, as the keymap has them (the footer shows only esc)."""
+        for _, bindings in self.groups:
+            for binding in bindings:
+                if isinstance(binding, Binding) and binding.id == "close-help":
+                    return key_names(self.app, binding).replace(" / ", ", ")
+        return "esc"
 
     def on_mount(self) -> None:
         self.query_one("#help").focus()

@@ -9,7 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from inspector.core.diagnose.asked import status_words
 from inspector.core.diagnose.patterns import VERDICTS, describe, describe_warning
@@ -22,6 +22,8 @@ from ..keys import KeyName, keyed, keyed_text, namer
 from ..messages import ContinueInOpenCode, RequestAnswer, RequestRecovery
 from ..state import AppState, app_state
 from ..widgets import PartCard, SessionLink
+from ..widgets.hanging import Hanging
+from ..widgets.key_footer import KeyFooter
 from .timeline import TimelineScreen
 
 
@@ -185,7 +187,7 @@ class SessionDetailScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield VerticalScroll(id="detail")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.watch(self.app, "scan_result", self._redraw)
@@ -248,19 +250,19 @@ class SessionDetailScreen(Screen[None]):
         widgets = [Static(head_content(diag, result, self.state.recovered_ids), id="detail-head")]
         if diag.warnings:
             widgets += [_section("Before you continue this session"),
-                        Static(warnings_content(diag), classes="section", id="detail-warnings")]
+                        Static(Hanging(warnings_content(diag)), classes="section", id="detail-warnings")]
         widgets += [
             _section("Why it is stuck"),
-            Static(why_content(diag, now), classes="section"),
+            Static(Hanging(why_content(diag, now)), classes="section"),
             _section("What recovery will do"),
-            Static(recovery_content(diag, self.state.config.read_only, namer(self.app)), classes="section"),
+            Static(Hanging(recovery_content(diag, self.state.config.read_only, namer(self.app))), classes="section"),
         ]
         links = self._chain_links(diag, result)
         if links:
             widgets += [_section("Subagent chain"), Vertical(*links, classes="section links")]
         if diag.unfinished_messages:
             widgets += [_section(f"Unfinished ({len(diag.unfinished_messages)})"),
-                        Static(turns_content(diag), classes="section")]
+                        Static(Hanging(turns_content(diag)), classes="section")]
         if diag.stuck_parts:
             widgets.append(_section(f"Stuck tools ({len(diag.stuck_parts)})"))
             for part in diag.stuck_parts:

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input
+from textual.widgets import DataTable, Header, Input
 
 from inspector.core.model import ScanResult
 from inspector.core.repair.answer import waits
@@ -18,6 +18,9 @@ from ..keys import keyed_text, namer
 from ..messages import CancelScan, ContinueInOpenCode, OpenSession, RequestAnswer, RequestRecovery, ToggleAllSessions
 from ..state import AppState, app_state
 from ..widgets import EmptyState, ScanProgress, SessionPreview, SessionTable, StatusLine, empty_state
+from ..widgets.key_footer import KeyFooter
+
+TICK_SECONDS = 1.0  # "Stuck for" is written to the second
 
 
 class SessionsScreen(Screen[None]):
@@ -59,7 +62,7 @@ class SessionsScreen(Screen[None]):
             yield SessionTable(id="sessions")
             yield EmptyState(id="empty")
         yield SessionPreview(id="preview")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         filter_input = self.query_one("#filter", Input)
@@ -74,6 +77,15 @@ class SessionsScreen(Screen[None]):
         self.watch(self.app, "load_error", self._redraw)
         self.watch(self.app, "scanning", self._scanning_changed)
         self.query_one(SessionTable).focus()
+        self.set_interval(TICK_SECONDS, self.tick, name="stuck-for")
+
+    def tick(self) -> None:
+        """The list's "Stuck for" and the preview run on the same clock (no database read)."""
+        if self.state.scan_result is None:
+            return
+        now = self.state.config.now()
+        self.query_one(SessionTable).tick(now)
+        self._update_preview(keep_height=True)
 
     @property
     def state(self) -> AppState:
@@ -208,9 +220,9 @@ class SessionsScreen(Screen[None]):
         if filter_input.display:
             filter_input.value = ""
             filter_input.display = False
+            self.query_one(SessionTable).focus()  # the hidden input had it: the list's keys come back
         if (saved := self.state.saved_sort) is not None:
             self.query_one(SessionTable).sort_by(saved.column, saved.descending, announce=False)
-            self.query_one(SessionTable).focus()
             self._redraw()
         elif self.state.scanning:
             self.post_message(CancelScan())

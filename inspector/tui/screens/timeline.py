@@ -18,7 +18,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from inspector.core.db.filewatch import Signature, file_signature
@@ -50,6 +50,8 @@ from inspector.render_timeline import (
 
 from ..format import one_line
 from ..state import AppState, app_state
+from ..widgets.hanging import Hanging
+from ..widgets.key_footer import KeyFooter
 
 PAGER_OUTPUT_CAP = 200_000  # characters of an output drawn in the pager (its tail)
 
@@ -70,13 +72,13 @@ class PartRead(Message):
 
 
 class StoryList(OptionList):
-    """The rows; ``j``/``k`` move like the arrows."""
+    """The rows; ``j``/``k`` move like the arrows, ``g``/``G`` like ``home``/``end`` (as in the list)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False, id="timeline-down", tooltip="Next row."),
         Binding("k", "cursor_up", "Up", show=False, id="timeline-up", tooltip="Previous row."),
-        Binding("home", "first", "First", show=False, id="timeline-first", tooltip="The first row."),
-        Binding("end", "last", "Last", show=False, id="timeline-last", tooltip="The last row (where the story ends)."),
+        Binding("home,g", "first", "First", show=False, id="timeline-first", tooltip="The first row."),
+        Binding("end,G", "last", "Last", show=False, id="timeline-last", tooltip="The last row (where the story ends)."),
         Binding("enter", "select", "Expand", id="timeline-expand",
                 tooltip="Open the highlighted part whole: its full input and output."),
     ]
@@ -106,6 +108,11 @@ def _message_content(message: TurnMessage, pad: str) -> Content:
     return Content.styled(f"{pad}{head}", "bold")
 
 
+def _row(content: Content, id: str) -> Option:
+    """A row whose wrapped lines stay under its text (its depth and bullet)."""
+    return Option(Hanging(content), id=id)
+
+
 def story_options(timeline: Timeline) -> list[Option]:
     """One option per session head, message, part, message end and stop (ids say which)."""
     now = timeline.read_at
@@ -113,27 +120,27 @@ def story_options(timeline: Timeline) -> list[Option]:
     for story in timeline.sessions:
         pad = "  " * story.depth
         sid = story.session.id
-        options.append(Option(Content.styled(pad + session_head(story), "bold $primary"), id=f"s:{sid}"))
+        options.append(_row(Content.styled(pad + session_head(story), "bold $primary"), id=f"s:{sid}"))
         if story.truncated:
-            options.append(Option(Content.styled(f"{pad}  … older messages of this turn not shown", "$text-muted"),
+            options.append(_row(Content.styled(f"{pad}  … older messages of this turn not shown", "$text-muted"),
                                   id=f"n:{sid}:truncated"))
         for index, turn in enumerate(story.turns):
             if turn.prompt is None:
-                options.append(Option(Content.styled(f"{pad}  (the turn began before the messages shown)",
+                options.append(_row(Content.styled(f"{pad}  (the turn began before the messages shown)",
                                                      "$text-muted"), id=f"n:{sid}:{index}"))
             for message in turn.messages:
-                options.append(Option(_message_content(message, pad + "  "), id=f"m:{message.id}"))
+                options.append(_row(_message_content(message, pad + "  "), id=f"m:{message.id}"))
                 for entry in shown_entries(message):
-                    options.append(Option(_entry_content(entry, now, pad + "  "), id=f"p:{entry.id}"))
+                    options.append(_row(_entry_content(entry, now, pad + "  "), id=f"p:{entry.id}"))
                 end = message_end(message)
                 if end:
                     style = "$text-warning" if message.unfinished or message.error_name else "$text-muted"
-                    options.append(Option(Content.styled(f"{pad}    {end}", style), id=f"e:{message.id}"))
+                    options.append(_row(Content.styled(f"{pad}    {end}", style), id=f"e:{message.id}"))
                 if story.stop is not None and story.stop.message_id == message.id:
-                    options.append(Option(Content.styled(f"{pad}  {stop_line(story.stop, now)}",
+                    options.append(_row(Content.styled(f"{pad}  {stop_line(story.stop, now)}",
                                                          "bold $text-warning on $warning-muted"), id=f"stop:{sid}"))
         if story.stop is None and story.turns:
-            options.append(Option(Content.styled(f"{pad}  (the last turn finished: nothing is stuck here)",
+            options.append(_row(Content.styled(f"{pad}  (the last turn finished: nothing is stuck here)",
                                                  "$text-success"), id=f"n:{sid}:done"))
     return options
 
@@ -177,7 +184,7 @@ class TimelineScreen(Screen[None]):
         yield Header()
         yield Static(Content("Reading the story…"), id="timeline-head")
         yield StoryList(id="timeline")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.watch(self.app, "scan_result", self._reload, init=False)
@@ -296,7 +303,7 @@ class PartScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield VerticalScroll(Static(Content("Reading the part…"), id="part-text"), id="part-pager")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#part-pager").focus()

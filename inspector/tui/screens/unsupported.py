@@ -9,10 +9,11 @@ from textual.binding import BindingType
 from textual.containers import Center, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from ..format import display_path, one_line
 from ..keys import KeyName, keyed, namer
+from ..widgets.key_footer import KeyFooter
 
 EXPLANATIONS = {
     "v2": (
@@ -63,4 +64,4 @@ class UnsupportedScreen(Screen[None]):
         yield Header()
         with Center(id="unsupported-wrap"), Vertical(id="unsupported"):
             yield Static(explanation(self.kind, self.db_path, self.detail, namer(self.app)), id="unsupported-text")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()

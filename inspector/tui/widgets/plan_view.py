@@ -12,6 +12,7 @@ from inspector.core.model import Plan
 
 from ..format import one_line, plural
 from ..keys import KeyName
+from .hanging import Hanging
 
 _TABLE_WORDS = {"part": "tool part", "message": "message", "session": "session"}
 
@@ -77,4 +78,4 @@ class PlanView(Static):
     """Updated in place when the force toggle re-plans."""
 
     def show(self, plan: Plan, titles: Mapping[str, str]) -> None:
-        self.update(plan_content(plan, titles))
+        self.update(Hanging(plan_content(plan, titles)))

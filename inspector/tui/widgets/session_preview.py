@@ -12,6 +12,7 @@ from inspector.core.model import Diagnosis
 
 from ..format import asked_lines, display_path, one_line, part_headline, part_what, verdict_of
 from ..keys import KeyName, keyed, namer
+from .hanging import Hanging
 
 
 def preview_content(diag: Diagnosis | None, *, now: int, recovered: frozenset[str], key: KeyName) -> Content:
@@ -66,9 +67,9 @@ class SessionPreview(Static):
             return
         width = self.content_size.width
         styles: Any = self.styles  # get_height() is annotated RulesMap (a TypedDict); textual documents widget.styles
-        old = self._drawn.get_height(styles, width) if self._drawn is not None and width > 0 else None
-        new = content.get_height(styles, width) if width > 0 else None
+        old = Hanging(self._drawn).get_height(styles, width) if self._drawn is not None and width > 0 else None
+        new = Hanging(content).get_height(styles, width) if width > 0 else None
         if keep_height and old is not None and new is not None and new < old:
             content, new = content + Content("\n" * (old - new)), old
         self._drawn = content
-        self.update(content, layout=old is None or new != old)  # same height: repaint, no layout
+        self.update(Hanging(content), layout=old is None or new != old)  # same height: repaint, no layout

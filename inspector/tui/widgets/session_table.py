@@ -1,8 +1,8 @@
 """The sessions grid: one row per session, subagent children indented under their parent.
 
 Cells are ``rich.text.Text`` (a plain ``str`` cell would be parsed as markup by ``DataTable``).
-Column widths follow the widget's width, so 80 columns stay readable and wide terminals get an
-extra "last activity" column. Badge colours come from component classes styled in ``app.tcss``.
+Column widths follow the widget's width, so 80 columns stay readable (the "Parts" column gives
+its room to the pattern there) and wide terminals get an extra "last activity" column. Badge colours come from component classes styled in ``app.tcss``.
 Sorting (``s``/``S`` or a click on a header) sorts siblings and keeps each subagent session
 under the session that started it; ties keep the core's order, and the sort outlives refreshes.
 """
@@ -20,6 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
+from inspector.core.diagnose.patterns import describe
 from inspector.core.diagnose.scan import depth_of
 from inspector.core.model import Diagnosis, ScanResult
 from inspector.core.text import shorten
@@ -28,6 +29,9 @@ from ..format import VERDICT_LABELS, elapsed, one_line, pattern_words, project_n
 from ..messages import SortChanged
 
 WIDE = 110  # from this width on, the table also shows "last activity"
+NARROW = 90  # below this width the "Parts" column gives its room to the pattern (the preview counts parts)
+CHAIN = "subagent-chain"
+PATTERN_FLOOR = len("Subagent chain +1")  # the pattern column is never narrower (when a row needs it)
 DESCENDING_FIRST = frozenset({"parts", "stuck", "activity"})  # most / longest / newest first
 VERDICT_RANK = {"hung": 0, "stale": 1, "unknown": 2, "live": 3, "unfixable": 4, "recovered": 5, "ok": 6}
 
@@ -138,6 +142,8 @@ def layout(width: int, rows: Iterable[Row], *, badge: int = 9) -> list[Column]:
     rows = list(rows)
     wide = width >= WIDE
     fixed = [Column("verdict", "Verdict", badge), Column("parts", "Parts", 5), Column("stuck", "Stuck for", 9)]
+    if width < NARROW:
+        del fixed[1]
     if wide:
         fixed.append(Column("activity", "Last activity", 13))
     count = len(fixed) + 3
@@ -145,7 +151,7 @@ def layout(width: int, rows: Iterable[Row], *, badge: int = 9) -> list[Column]:
     longest_project = max((len(project_name(r.diag.session.directory)) for r in rows), default=7)
     project = min(max(longest_project, 7), 18 if wide else 12)
     longest_pattern = max((len(pattern_words(r.diag.patterns)) for r in rows), default=8)
-    patterns = min(max(longest_pattern, 8), max(12, int((flexible - project) * (0.5 if wide else 0.3))))
+    patterns = min(max(longest_pattern, 8), max(PATTERN_FLOOR, int((flexible - project) * (0.5 if wide else 0.3))))
     title = max(12, flexible - project - patterns)
     return [
         Column("title", "Session", title),
@@ -178,6 +184,11 @@ class SessionTable(DataTable[Text]):
                         "back to the scan's order."),
         Binding("S", "reverse_sort", "Reverse sort", show=False, id="sort-reverse",
                 tooltip="Reverse the sort (a second click on the sorted header does the same)."),
+        # the timeline's and the part pager's keys, so one set of keys moves everywhere
+        Binding("j", "cursor_down", "Down", show=False, id="list-down", tooltip="Next session."),
+        Binding("k", "cursor_up", "Up", show=False, id="list-up", tooltip="Previous session."),
+        Binding("home,g", "scroll_top", "First", show=False, id="list-first", tooltip="The first session."),
+        Binding("end,G", "scroll_bottom", "Last", show=False, id="list-last", tooltip="The last session."),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -249,6 +260,23 @@ class SessionTable(DataTable[Text]):
         same_view = refreshed and self._result is not None and (recovered, query) == (self._recovered, self._query)
         self._result, self._now, self._recovered, self._query = result, now, recovered, query
         self._rebuild(keep_layout=same_view)
+
+    def tick(self, now: int) -> None:
+        """The clock moved: only the "Stuck for" cells whose words changed are redrawn, O(rows),
+        from the rows already shown (no scan, no re-sort: the order depends on no clock)."""
+        self._now = now
+        column = next((i for i, c in enumerate(self._layout) if c.key == "stuck"), None)
+        if column is None:
+            return
+        for index, row in enumerate(self._rows):
+            if not row.diag.is_stuck:
+                continue
+            cell = self._cached_cells(row, self._layout)[column]
+            shown = self._shown_cells[index]
+            if not _same(cell, shown[column]):
+                self.update_cell(row.diag.id, "stuck", cell)
+                # a copy: the shown list may be the cache's, and the title cell must stay the object shown
+                self._shown_cells[index] = [*shown[:column], cell, *shown[column + 1:]]
 
     def _rebuild(self, keep_layout: bool = False) -> None:
         """Show the current rows. A watch-mode refresh usually adds or drops a row or changes a
@@ -400,9 +428,9 @@ class SessionTable(DataTable[Text]):
             "title": Text(shorten(indent + title, widths["title"]), no_wrap=True),
             "project": Text(shorten(project_name(diag.session.directory), widths["project"]), no_wrap=True),
             "verdict": Text(f" {VERDICT_LABELS.get(verdict, verdict)} ", style=self._style(verdict)),
-            "patterns": Text(shorten(pattern_words(diag.patterns), widths["patterns"]) or "-",
+            "patterns": Text(pattern_text(diag.patterns, widths["patterns"]) or "-",
                              style=Style() if diag.is_stuck else muted, no_wrap=True),
-            "parts": Text((str(len(diag.stuck_parts)) if diag.is_stuck else "-").rjust(widths["parts"]),
+            "parts": Text((str(len(diag.stuck_parts)) if diag.is_stuck else "-").rjust(widths.get("parts", 5)),
                           style=Style() if diag.stuck_parts else muted),
             "stuck": Text((elapsed(diag.stuck_since, self._now) if diag.is_stuck else "-").rjust(widths["stuck"]),
                           style=Style() if diag.is_stuck else muted),
@@ -411,6 +439,16 @@ class SessionTable(DataTable[Text]):
         if not diag.is_stuck:
             cells["title"].stylize(muted)
         return [cells[c.key] for c in columns]
+
+
+def pattern_text(patterns: tuple[str, ...], width: int) -> str:
+    """The patterns' words in ``width`` cells. When several do not fit: the first and how many
+    more, the subagent chain first (it says the row is recovered together with others)."""
+    words = pattern_words(patterns)
+    if len(words) <= width or len(patterns) < 2:
+        return shorten(words, width)
+    first = CHAIN if CHAIN in patterns else patterns[0]
+    return shorten(f"{describe(first).title} +{len(patterns) - 1}", width)
 
 
 def _same(a: Text, b: Text) -> bool:
