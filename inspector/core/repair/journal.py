@@ -12,6 +12,7 @@ therefore always compares the live row with the after-image, never trusts the ma
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -71,6 +72,29 @@ def ensure_dir(directory: Path) -> Path:
     return directory
 
 
+PARTIAL = ".partial"  # a journal still being written: hidden, never read as a run
+
+
+def _remove_abandoned(directory: Path) -> None:
+    """Partial journals of writers that are gone (killed before their journal was whole)."""
+    for partial in directory.glob(f".*{PARTIAL}"):
+        pid = partial.name[: -len(PARTIAL)].rpartition(".")[2]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            partial.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):
+        return True
+    return True
+
+
 def too_open(path: Path) -> bool:
     """Readable or writable by group or others (journals written before they were private)."""
     try:
@@ -88,14 +112,22 @@ class JournalWriter:
 
     @classmethod
     def create(cls, directory: Path, run_id: str, plan: Plan, created: int) -> JournalWriter:
+        """Write the run's header and units under a hidden name, fsync, then name it a run.
+
+        A write that fails (a full disk) or a kill before the rename leaves no ``.jsonl``: a
+        journal that is not complete never becomes a run that ``runs`` warns about or that
+        ``undo`` takes for the last one; the partial file is removed (or, after a kill, by the
+        next run)."""
         ensure_dir(directory)
+        _remove_abandoned(directory)
         path = directory / f"{run_id}.jsonl"
+        partial = directory / f".{run_id}.{os.getpid()}{PARTIAL}"
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
             handle = os.fdopen(fd, "w", encoding="utf-8")
         except OSError as exc:
             raise JournalError(f"cannot write the journal {path} ({exc.strerror or exc})") from None
-        writer = cls(path, handle)
+        writer = cls(partial, handle)
         try:
             writer.write(
                 {
@@ -130,9 +162,13 @@ class JournalWriter:
                     }
                 )
             writer.sync()
+            os.rename(partial, path)  # O_EXCL above and a unique run id: nothing is replaced
+            writer.path = path
             _fsync_dir(directory)
         except OSError as exc:
             writer.close()
+            with contextlib.suppress(OSError):
+                os.unlink(partial)
             raise JournalError(f"cannot write the journal {path} ({exc.strerror or exc})") from None
         return writer
 
