@@ -39,7 +39,7 @@ EXIT CODES
   2  error: bad input, unsupported schema, locked or read-only database, unknown id
   3  recover/undo refused: OpenCode is live on a session (or we cannot tell; see --force),
      a session is hung and --abort-hung was not given, or waits for an answer and
-     --reject-waiting was not given
+     --reject-waiting was not given; undo: a session got messages after the run (--force)
 \b
 'ocinspect run -- COMMAND' ends as COMMAND (same process), so its exit code is
 COMMAND's; 2 if no COMMAND is given, 127 if COMMAND cannot be started.
@@ -422,6 +422,7 @@ CLI_HINTS = {
     "force": "use --force to override",
     "abort-hung": "add --abort-hung to stop it through OpenCode (the running tool is killed)",
     "reject-waiting": "add --reject-waiting to reject it through OpenCode",
+    "force-moved-on": "use --force to put the old rows back anyway",
 }
 
 
@@ -437,7 +438,8 @@ def confirm_question(prepared: Any) -> str:
 
 @cli.command()
 @click.argument("run_id", required=False)
-@click.option("--force", is_flag=True, help="Undo even while OpenCode runs on this database.")
+@click.option("--force", is_flag=True, help="Undo even while OpenCode runs on this database, or when a session "
+                                            "got messages after the run.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_settings
 def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> None:

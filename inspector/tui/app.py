@@ -104,6 +104,7 @@ TUI_HINTS = {
     ("Recovery", "abort-hung"): "Press {recover-session}: the confirm dialog stops hung sessions through OpenCode.",
     ("Recovery", "reject-waiting"): ANSWER_KEY_HINT,
     ("Undo", "force"): "Quit OpenCode first, then press {undo-last-run} again (or: ocinspect undo --force).",
+    ("Undo", "force-moved-on"): "Nothing was restored. To put the old rows back anyway: ocinspect undo --force.",
 }
 RESULT_TIMEOUT = 10.0  # seconds a recovery/undo result notification stays up
 # Errors that mean "this is not a database ocinspect can diagnose": the app explains them on
