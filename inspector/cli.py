@@ -132,6 +132,12 @@ def warn_journal_problems(problems: list[Any]) -> None:
         click.echo(f"ocinspect: warning: {printable(str(problem), single_line=True)}", err=True)
 
 
+def warn_skipped_state(skipped: tuple[str, ...]) -> None:
+    """One ``ocinspect: warning:`` line per file of the kept state that was not read."""
+    for problem in skipped:
+        say(f"ocinspect: warning: skipped {problem}; the scan read the whole database", err=True)
+
+
 def progress_reporter(label: str) -> Callable[[int, int], None] | None:
     """A ``progress(done, total)`` callback drawing a percentage on stderr, only on a terminal."""
     if not sys.stderr.isatty():
@@ -300,10 +306,11 @@ def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool, ful
     from inspector.core.diagnose.resume import scan_resumed
     from inspector.render import scan_json, scan_text
 
-    result, _ = scan_resumed(
+    result, how = scan_resumed(
         settings.store(), quick=quick, full=full or settings.full, all_sessions=all_sessions,
         progress=progress_reporter("Scanning"), hung_after_ms=settings.hung_after(hung_after),
     )
+    warn_skipped_state(how.skipped)
     if as_json:
         emit_json(scan_json(result))
     else:
@@ -615,6 +622,7 @@ def run(settings: Settings, dry_run: bool, deep: bool, full: bool, command: tupl
     outcome = recover_before_start(settings.db, channel=settings.channel, dry_run=dry_run, deep=deep,
                                    busy_timeout_ms=min(settings.busy_timeout, 2000),
                                    read_only=settings.read_only, full=full or settings.full)
+    warn_skipped_state(outcome.scan.skipped if outcome.scan is not None else ())
     if outcome.warning:
         say(f"ocinspect: warning: {outcome.warning}", err=True)
     elif dry_run and outcome.plan is not None and not outcome.plan.is_empty:

@@ -22,6 +22,8 @@ from textual.binding import Binding, BindingType
 from textual.keys import key_to_character
 from textual.theme import BUILTIN_THEMES
 
+from inspector.core.ownfiles import NotOwnFile, read_own
+
 SETTINGS_FILE = "settings.toml"
 KEYMAP_FILE = "keymap.toml"
 DEFAULT_THEME = "textual-dark"
@@ -73,9 +75,11 @@ class SavedSort:
 
 def _read_toml(path: Path, problems: list[str]) -> dict[str, object] | None:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(read_own(path).decode("utf-8"))
     except FileNotFoundError:
         return None
+    except NotOwnFile as exc:  # a FIFO would block the start; a symlink is not ours to read
+        problems.append(f"{path.name}: {exc.what}, not a regular file of this user; ignored.")
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(f"{path.name}: cannot be read ({getattr(exc, 'strerror', None) or exc}); ignored.")
     except tomllib.TOMLDecodeError as exc:

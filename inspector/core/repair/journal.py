@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import secrets
+import stat
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from typing import Any, TextIO, TypeGuard
 
 from inspector.core.errors import AlreadyUndone, JournalError, RunNotFound
 from inspector.core.model import WRITABLE_COLUMNS, Plan
+from inspector.core.ownfiles import NotOwnFile, process_alive, read_own
 from inspector.core.text import compact_json, local_time
 
 FORMAT = 2  # 2: parts carry ``message_id``; units carry ``events`` and ``cursors``
@@ -79,20 +81,10 @@ def _remove_abandoned(directory: Path) -> None:
     """Partial journals of writers that are gone (killed before their journal was whole)."""
     for partial in directory.glob(f".*{PARTIAL}"):
         pid = partial.name[: -len(PARTIAL)].rpartition(".")[2]
-        if not pid.isdigit() or _alive(int(pid)):
+        if not pid.isdigit() or process_alive(int(pid)):
             continue
         with contextlib.suppress(OSError):
             partial.unlink()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (OSError, OverflowError):
-        return True
-    return True
 
 
 def too_open(path: Path) -> bool:
@@ -341,7 +333,9 @@ def _run_paths(directory: Path) -> list[Path]:
 def _parse(path: Path) -> JournalRun:
     """Read and check every record; ``_Damaged`` says the first thing that is not as written."""
     try:
-        raw = path.read_bytes()
+        raw = read_own(path)
+    except NotOwnFile as exc:
+        raise _Unreadable(f"is {exc.what}, not a regular file of this user") from None
     except OSError as exc:
         raise _Unreadable(f"cannot be read ({exc.strerror or exc})") from None
     try:
@@ -488,8 +482,11 @@ def _is_text(value: Any) -> bool:
 
 def append(path: Path, record: dict[str, Any]) -> None:
     """Append one record durably (used for the undo marker)."""
-    try:
-        with path.open("a", encoding="utf-8") as handle:
+    try:  # never blocks on (or writes into) anything but the regular file that was read as the run
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise NotOwnFile(path, "not a regular file")
             handle.write(compact_json(record) + "\n")
             handle.flush()
             os.fsync(handle.fileno())

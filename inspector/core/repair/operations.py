@@ -270,7 +270,10 @@ def execute(
                                busy_timeout_ms=request.busy_timeout_ms, progress=progress, cancel=cancel,
                                now=request.now)
     finally:
-        state.note_write(request.database)
+        # the rows it may have made un-stuck: a resumed scan that finds one stuck again knows
+        # the file was rewritten behind its watermarks (a backup copied back in place)
+        state.note_write(request.database, rows=[(c.table, c.row_id) for u in plan.units for c in u.changes
+                                                 if c.table in ("message", "part")])
     return Outcome(prepared, result, aborted, plan.unforeseen(result), copy, answered)
 
 
