@@ -56,7 +56,7 @@ def test_a_fifo_among_the_runs_is_named_once_and_skipped(fixture_db) -> None:
     done = ocinspect("--db", str(db), "recover", "--all", "--yes", "--json")
     assert done.returncode == EXIT_OK, done.stderr
     real = json.loads(done.stdout)["run_id"]
-    pipe = fifo(journal_dir() / "29990101T000000000Z-x.jsonl")  # sorts first: read before the real run
+    pipe = fifo(journal_dir() / "x.jsonl")  # sorts first (newest): read before the real run
 
     listed = ocinspect("runs", "--json")
     assert listed.returncode == EXIT_OK, listed.stderr
