@@ -71,3 +71,21 @@ def test_a_backup_restored_in_place_is_seen_by_the_next_resumed_scan(fixture_db,
     assert stuck(db, "--full") == (EXIT_FOUND, expected)
     started = ocinspect("--db", str(db), "run", "--", sys.executable, "-c", "pass")
     assert started.returncode == EXIT_OK and "recovered 1 stuck session" in started.stderr, started.stderr
+
+
+def test_a_backup_that_reverts_opencodes_own_update_is_seen_through_the_change_counter(fixture_db,
+                                                                                      tmp_path: Path) -> None:
+    """No ocinspect write at all: OpenCode itself finished the stuck turn in place (no row
+    appended, no event log), a scan kept that, then the older copy came back. Only SQLite's file
+    change counter (moved by every transaction of a rollback-journal file) tells the state."""
+    db = fixture_db("stuck-bash", "1.2.27")
+    (sid,) = sessions_of("1.2.27", "stuck-bash")
+    assert stuck(db) == (EXIT_FOUND, [sid])  # the state remembers the stuck turn
+    backup = tmp_path / "aside.db"
+    cp(db, backup)
+    writer = Path(__file__).parent / "opencode_writer.py"
+    subprocess.run([sys.executable, str(writer), str(db), "finish", sid], check=True, capture_output=True, timeout=60)
+    assert stuck(db) == (EXIT_OK, []) and stuck(db, "--quick") == (EXIT_OK, [])
+    cp(backup, db)
+    assert stuck(db, "--quick") == (EXIT_FOUND, [sid])
+    assert stuck(db) == (EXIT_FOUND, [sid])
