@@ -10,6 +10,7 @@ read. A missing file is normal; a bad one is described in ``problems`` and ignor
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -183,6 +184,10 @@ def save(directory: Path, *, theme: str | None, sort: SavedSort | None) -> Path:
     if sort is not None:
         lines += [f"sort = {json.dumps(sort.column)}", f"sort_descending = {'true' if sort.descending else 'false'}"]
     partial = path.with_name(f".{SETTINGS_FILE}.{os.getpid()}")
-    partial.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with contextlib.suppress(FileNotFoundError):  # a leftover (or a FIFO) of an earlier process
+        partial.unlink()
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
     os.replace(partial, path)
     return path
