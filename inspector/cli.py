@@ -51,7 +51,8 @@ EXIT_CODES = (
           "the TUI started without a terminal"),
     ("3", "recover/undo refused: OpenCode is live on a session (or we cannot tell; see --force), "
           "a session is hung and --abort-hung was not given, or waits for an answer and "
-          "--reject-waiting was not given"),
+          "--reject-waiting was not given; undo: a session got messages after the run (see --force); "
+          "open: the project directory is another user's or writable by all (see --trust-directory)"),
 )
 EPILOG_NOTES = (
     "'ocinspect run -- COMMAND' ends as COMMAND (same process), so its exit code is COMMAND's; "
@@ -173,6 +174,12 @@ def warn_journal_problems(problems: list[Any]) -> None:
 
     for problem in problems:
         click.echo(f"ocinspect: warning: {printable(str(problem), single_line=True)}", err=True)
+
+
+def warn_skipped_state(skipped: tuple[str, ...]) -> None:
+    """One ``ocinspect: warning:`` line per file of the kept state that was not read."""
+    for problem in skipped:
+        say(f"ocinspect: warning: skipped {problem}; the scan read the whole database", err=True)
 
 
 def progress_reporter(label: str) -> Callable[[int, int], None] | None:
@@ -419,10 +426,11 @@ def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool, ful
     from inspector.core.diagnose.resume import scan_resumed
     from inspector.render import scan_json, scan_text
 
-    result, _ = scan_resumed(
+    result, how = scan_resumed(
         settings.store(), quick=quick, full=full or settings.full, all_sessions=all_sessions,
         progress=progress_reporter("Scanning"), hung_after_ms=settings.hung_after(hung_after),
     )
+    warn_skipped_state(how.skipped)
     if as_json:
         emit_json(scan_json(result))
     else:
@@ -545,6 +553,7 @@ CLI_HINTS = {
     "abort-hung": "add --abort-hung to stop it through OpenCode (the running tool is killed)",
     "reject-waiting": "add --reject-waiting to reject it through OpenCode",
     "trust-directory": "add --trust-directory if you trust it",
+    "force-moved-on": "use --force to put the old rows back anyway",
 }
 
 
@@ -560,7 +569,8 @@ def confirm_question(prepared: Any) -> str:
 
 @cli.command()
 @click.argument("run_id", required=False)
-@click.option("--force", is_flag=True, help="Undo even while OpenCode runs on this database.")
+@click.option("--force", is_flag=True, help="Undo even while OpenCode runs on this database, or when a session "
+                                            "got messages after the run.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_settings
 def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> None:
@@ -773,6 +783,7 @@ def run(settings: Settings, dry_run: bool, deep: bool, full: bool, command: tupl
     outcome = recover_before_start(settings.db, channel=settings.channel, dry_run=dry_run, deep=deep,
                                    busy_timeout_ms=min(settings.busy_timeout, 2000),
                                    read_only=settings.read_only, full=full or settings.full)
+    warn_skipped_state(outcome.scan.skipped if outcome.scan is not None else ())
     if outcome.warning:
         say(f"ocinspect: warning: {outcome.warning}", err=True)
     elif dry_run and outcome.plan is not None and not outcome.plan.is_empty:

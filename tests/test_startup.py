@@ -46,6 +46,8 @@ SCAN_QUICK = {
     # the watermarks kept across processes (issue 19): where the last look left off
     "inspector.core.diagnose.resume", "inspector.core.diagnose.state", "inspector.core.diagnose.tracker",
     "inspector.core.diagnose.changes",
+    # its files read without blocking, only when they are regular files of this user
+    "inspector.core.ownfiles",
 }
 NEVER_FOR_SCAN = ("textual", "rich", "inspector.tui", "http.client", "urllib.request",
                   "sqlalchemy.orm", "sqlalchemy.ext", "importlib.resources")

@@ -156,3 +156,14 @@ class RepairRefused(InspectorError):
 
     exit_code = EXIT_REFUSED
     kind = "refused"
+
+
+class SessionMovedOn(RepairRefused):
+    """``undo`` refused: a session of the run got messages after it (a new prompt, a reply);
+    its old rows put back would leave it stuck again behind a newer turn."""
+
+    kind = "moved-on"
+
+    def __init__(self, message: str, *, newer: tuple[tuple[str, str, int], ...]) -> None:
+        super().__init__(message, hint="force-moved-on")
+        self.newer = newer  # (session id, message id, time_created ms), oldest first

@@ -14,7 +14,7 @@ HangKind = Literal["tool-silent", "model-stalled", "retry-loop"]
 Answer = Literal["reject", "once"]
 # What a front end may offer to get past a refusal; each renders it in its own words (the CLI
 # names a flag, the TUI a key). Core text never names either.
-Hint = Literal["force", "abort-hung", "reject-waiting", "trust-directory"]
+Hint = Literal["force", "abort-hung", "reject-waiting", "trust-directory", "force-moved-on"]
 # Why a session or row was left alone, for programs to switch on (the reason is for people).
 SkipKind = Literal[
     "live", "unknown", "hung", "owner", "nothing-stuck", "ignores-prompts", "corrupt",

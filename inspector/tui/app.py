@@ -104,6 +104,8 @@ TUI_HINTS = {
     ("Recovery", "abort-hung"): "Press {recover-session}: the confirm dialog stops hung sessions through OpenCode.",
     ("Recovery", "reject-waiting"): ANSWER_KEY_HINT,
     ("Undo", "force"): "Quit OpenCode first, then press {undo-last-run} again (or: ocinspect undo --force).",
+    ("Undo", "force-moved-on"): ("Nothing was restored; {undo-last-run} never forces an undo. To put the old rows "
+                                 "back anyway: ocinspect undo --force."),
 }
 # Said before a stuck session is handed to OpenCode: its TUI would show it in "Thinking".
 STUCK_OPEN_HINT = ("This session is still stuck: OpenCode will show it in \"Thinking\". Press "
@@ -284,10 +286,13 @@ class InspectorApp(App[Launch | None]):
                     self.post_message(DatabaseUnsupported(exc.kind, str(exc), generation))
                 return
             if show_quick:
-                result, _ = scan_resumed(store, quick=True, full=not resume, all_sessions=all_sessions,
-                                         live=config.live, now=config.now(), cancel=worker.cancelled_event,
-                                         progress=progress("Quick scan: unfinished turns"),
-                                         hung_after_ms=config.hung_after_ms, with_progress=self._with_progress())
+                result, how = scan_resumed(store, quick=True, full=not resume, all_sessions=all_sessions,
+                                           live=config.live, now=config.now(), cancel=worker.cancelled_event,
+                                           progress=progress("Quick scan: unfinished turns"),
+                                           hung_after_ms=config.hung_after_ms, with_progress=self._with_progress())
+                for problem in how.skipped:  # a FIFO or a symlink where a state file belongs
+                    self.call_from_thread(self.notify, f"skipped {problem}", title="State file skipped",
+                                          severity="warning", markup=False)
                 if worker.is_cancelled:
                     return
                 self.post_message(ScanFinished(result, signature, False, all_sessions, generation))

@@ -10,6 +10,7 @@ read. A missing file is normal; a bad one is described in ``problems`` and ignor
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from textual.keys import key_to_character
 from textual.theme import BUILTIN_THEMES
 
 from inspector.core import paths
+from inspector.core.ownfiles import NotOwnFile, read_own
 
 SETTINGS_FILE = paths.SETTINGS_FILE
 KEYMAP_FILE = paths.KEYMAP_FILE
@@ -73,9 +75,11 @@ class SavedSort:
 
 def _read_toml(path: Path, problems: list[str]) -> dict[str, object] | None:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(read_own(path).decode("utf-8"))
     except FileNotFoundError:
         return None
+    except NotOwnFile as exc:  # a FIFO would block the start; a symlink is not ours to read
+        problems.append(f"{path.name}: {exc.what}, not a regular file of this user; ignored.")
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(f"{path.name}: cannot be read ({getattr(exc, 'strerror', None) or exc}); ignored.")
     except tomllib.TOMLDecodeError as exc:
@@ -185,6 +189,10 @@ def save(directory: Path, *, theme: str | None, sort: SavedSort | None) -> Path:
     if sort is not None:
         lines += [f"sort = {json.dumps(sort.column)}", f"sort_descending = {'true' if sort.descending else 'false'}"]
     partial = path.with_name(f".{SETTINGS_FILE}.{os.getpid()}")
-    partial.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with contextlib.suppress(FileNotFoundError):  # a leftover (or a FIFO) of an earlier process
+        partial.unlink()
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
     os.replace(partial, path)
     return path

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -182,6 +184,26 @@ async def test_undo_is_refused_while_opencode_runs_on_the_database(fixture_copy,
             assert "OpenCode is running on this database" in note and "Quit OpenCode first" in note
             assert "--force" not in note.split("(or:")[0]  # the TUI's words, the CLI flag only as an aside
     assert dump(db) == repaired
+
+
+async def test_undo_is_refused_for_a_session_that_moved_on(fixture_copy) -> None:
+    """Like ``ocinspect undo`` without --force: a session that got a new prompt and its reply
+    after the run is not put back; the notification names the newer messages and the CLI's way."""
+    db = fixture_copy("stuck-bash")
+    app = app_for(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "r", "y")
+        user, reply, *_ = json.loads(subprocess.run(
+            [sys.executable, str(Path(__file__).parents[1] / "opencode_writer.py"), str(db), "turn", BASH,
+             str(NOW + 60_000)], capture_output=True, text=True, timeout=60, check=True).stdout)
+        moved_on = dump(db)
+        await press(pilot, "u")
+        assert not isinstance(app.screen, ConfirmUndo)
+        (note,) = [n for n in notifications(app) if n.startswith("Undo refused")]
+        assert f"session {BASH} moved on after run" in note and user in note and reply in note, note
+        assert "Nothing was restored" in note and "ocinspect undo --force" in note
+    assert dump(db) == moved_on
 
 
 async def test_undo_with_nothing_to_undo_is_a_notification(fixture_copy) -> None:

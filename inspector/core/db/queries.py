@@ -243,6 +243,12 @@ MESSAGE_TIMES = text("SELECT id, session_id, time_created FROM message WHERE id 
     bindparam("ids", expanding=True)
 )
 
+# Messages a session got after a run (undo must not put a moved-on session's old rows back).
+MESSAGES_CREATED_AFTER = text(
+    "SELECT id, session_id, time_created FROM message WHERE session_id IN :ids AND time_created > :after "
+    "ORDER BY time_created, id"
+).bindparams(bindparam("ids", expanding=True))
+
 NEXT_MESSAGE_TIME = text(
     "SELECT min(time_created) FROM message WHERE session_id = :sid AND time_created > :after"
 )

@@ -61,6 +61,8 @@ class Pass:
 
     kind: Literal["full", "incremental"]
     reason: str
+    # files of the state directory that were not read (a FIFO, a symlink…): one warning each
+    skipped: tuple[str, ...] = ()
 
 
 def scan_resumed(
@@ -83,9 +85,10 @@ def scan_resumed(
     now = now_ms() if now is None else now
     store.require_v1()
     tier: state.Tier = "quick" if quick else "deep"
-    token = state.generation(store.path)  # before any snapshot (see state.py)
+    problems: list[str] = []
+    token = state.generation(store.path, problems)  # before any snapshot (see state.py)
     began = clock()
-    saved = None if full else state.load(store.path, tier)
+    saved = None if full else state.load(store.path, tier, problems)
     reason = "asked for" if full else "no state kept for this file"
     if saved is not None:
         if not 0 <= began - saved.full_at < FULL_EVERY_S:
@@ -97,7 +100,7 @@ def scan_resumed(
                 result = _incremental(store, saved, token, quick=quick, all_sessions=all_sessions, live=live,
                                       now=now, cancel=cancel, hung_after_ms=hung_after_ms, snapshot=snapshot,
                                       with_progress=with_progress)
-                return result, Pass("incremental", "the changes since the kept state")
+                return result, Pass("incremental", "the changes since the kept state", _once(problems))
             except tracker.StartOver as exc:
                 reason = str(exc)
     keeping = _Keeping(store, tier, token, began, snapshot)
@@ -105,7 +108,11 @@ def scan_resumed(
                   progress=progress, hung_after_ms=hung_after_ms, snapshot=keeping, with_progress=with_progress)
     if not state.write_in_progress(token):  # else the writer may commit after this snapshot (state.py)
         keeping.save()
-    return result, Pass("full", reason)
+    return result, Pass("full", reason, _once(problems))
+
+
+def _once(problems: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(problems))
 
 
 class _Keeping:
@@ -178,10 +185,11 @@ def _incremental(
         # a write that committed before this snapshot replaced the token before its commit
         if state.generation(store.path) != token:
             raise tracker.StartOver("ocinspect wrote to the database since")
+        watched = state.watched(store.path)
         liveness = liveness_for(store.path) if live is None else None
         if snapshot is not None:
             snapshot.begin(conn)
-        found, table = _changes(store, conn, saved, current, quick=quick, now=now)
+        found, table = _changes(store, conn, saved, current, watched, quick=quick, now=now)
         if cancel is not None and cancel.is_set():
             raise Cancelled()
         sessions, activity = read_sessions(store, conn, found.session_ids, all_sessions=all_sessions)
@@ -194,12 +202,19 @@ def _incremental(
     return result
 
 
-def _changes(store: Store, conn: Connection, saved: state.Saved, current: tracker.Watermarks, *, quick: bool,
-             now: int) -> tuple[Findings, SessionTable]:
+def _changes(store: Store, conn: Connection, saved: state.Saved, current: tracker.Watermarks,
+             watched: state.Watched, *, quick: bool, now: int) -> tuple[Findings, SessionTable]:
     """The findings of a full pass of the tier, from the rows that can have changed."""
     found = Findings()
     seen = changes.read_changes(conn, saved.marks, current, found, parts=not quick,
-                                remembered={"message": saved.messages, "part": saved.parts})
+                                remembered={"message": saved.messages | watched.messages,
+                                            "part": saved.parts | watched.parts})
+    # a row ocinspect made un-stuck is stuck again though the state did not hold it stuck: the
+    # file was rewritten behind the watermarks (a backup copied back); other rows may be too
+    if (set(found.messages) & watched.messages) - saved.messages or (
+            not quick and (set(found.parts) & watched.parts) - saved.parts):
+        raise tracker.StartOver("rows ocinspect repaired are stuck again: the database was rewritten "
+                                "(a backup restored in place?)")
     log, touched = seen.log, set(seen.touched)
     if quick:  # the parts of unfinished turns, through part_message_id_id_idx (as a full quick pass)
         for chunk in chunks(sorted(found.messages)):

@@ -22,6 +22,12 @@ written *before* a write names the writing process (``<random> <pid>``): a scan 
 while that process lives keeps no state, since the writer may still commit after the scan's
 snapshot and then be killed before its closing token (which would leave the scan's token
 standing). Once that process is gone, all its commits precede any later snapshot.
+
+The token file's second line lists the rows ocinspect's writes made un-stuck (:class:`Watched`):
+a backup copied back over the file in place (same inode, nothing appended since, often the same
+size; in WAL mode even SQLite's change counter can be the same) brings them back stuck, which
+no watermark sees; every resumed scan reads them again by id. Every file here is read with
+``ownfiles.read_own``: a FIFO in its place is named (``problems``) and skipped, never waited on.
 """
 
 from __future__ import annotations
@@ -37,12 +43,14 @@ from typing import Any, Literal
 
 from inspector import __version__
 from inspector.core.diagnose.tracker import Tail, Watermarks
+from inspector.core.ownfiles import NotOwnFile, process_alive, read_own
 from inspector.core.paths import watermarks_dir
 
-__all__ = ["FORMAT", "Saved", "Tier", "generation", "key", "load", "note_write", "save", "state_dir",
-           "write_in_progress"]
+__all__ = ["FORMAT", "Saved", "Tier", "Watched", "generation", "key", "load", "note_write", "save", "state_dir",
+           "watched", "write_in_progress"]
 
-FORMAT = 2  # 2: the session table's summary (compacting ids, releases, row count)
+FORMAT = 3  # 2: the session table's summary (compacting ids, releases, row count); 3: the change counter
+WATCHED_MAX = 4096  # ids of rows ocinspect made un-stuck kept in the token file (the newest)
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 Tier = Literal["quick", "deep"]
@@ -64,6 +72,17 @@ class Saved:
     compacting: frozenset[str] = frozenset()  # sessions marked compacting
     versions: frozenset[str] = frozenset()  # the OpenCode releases that wrote sessions
     sessions: int = -1  # how many rows; -1: not known (the session table is read again)
+
+
+@dataclass(frozen=True)
+class Watched:
+    """Rows ocinspect's own writes made un-stuck (repaired tool parts, completed messages), kept
+    with the write token. OpenCode never makes such a row stuck again; if a resumed scan finds
+    one stuck that its state did not hold stuck, the file was rewritten behind every watermark
+    (a backup copied back in place): only a full pass is right then."""
+
+    messages: frozenset[str] = frozenset()
+    parts: frozenset[str] = frozenset()
 
 
 def state_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -96,25 +115,66 @@ def _token_files(db: str | os.PathLike[str]) -> list[Path]:
     return files
 
 
-def generation(db: str | os.PathLike[str]) -> str:
-    """The database's write token now ("" parts where no ocinspect write was ever noted)."""
-    tokens = []
+def generation(db: str | os.PathLike[str], problems: list[str] | None = None) -> str:
+    """The database's write token now ("" parts where no ocinspect write was ever noted; a part
+    that cannot be trusted is a fresh random value, so no kept state matches it)."""
+    return "|".join(token for token, _ in _read_tokens(db, problems))
+
+
+def watched(db: str | os.PathLike[str], problems: list[str] | None = None) -> Watched:
+    """The rows ocinspect's last writes to ``db`` made un-stuck (see :class:`Watched`)."""
+    messages: set[str] = set()
+    parts: set[str] = set()
+    for _, rows in _read_tokens(db, problems):
+        messages.update(rows.messages)
+        parts.update(rows.parts)
+    return Watched(frozenset(messages), frozenset(parts))
+
+
+def _read_tokens(db: str | os.PathLike[str], problems: list[str] | None) -> list[tuple[str, Watched]]:
+    """Each token file's token (its first line) and the rows it watches (the second line)."""
+    found: list[tuple[str, Watched]] = []
     for file in _token_files(db):
         try:
-            tokens.append(file.read_text(encoding="ascii").strip())
+            token, _, rows = read_own(file).decode("ascii").partition("\n")
+        except FileNotFoundError:
+            found.append(("", Watched()))
+            continue
+        except NotOwnFile as exc:
+            if problems is not None:
+                problems.append(str(exc))
+            found.append((f"?{os.urandom(8).hex()}", Watched()))
+            continue
         except (OSError, UnicodeError):
-            tokens.append("")
-    return "|".join(tokens)
+            found.append((f"?{os.urandom(8).hex()}", Watched()))
+            continue
+        found.append((token.strip(), _watched(rows)))
+    return found
 
 
-def note_write(db: str | os.PathLike[str], *, writing: bool = False) -> None:
+def _watched(text: str) -> Watched:
+    try:
+        raw = json.loads(text) if text.strip() else {}
+        return Watched(_ids(raw.get("message", ())), _ids(raw.get("part", ())))
+    except (ValueError, TypeError, AttributeError, RecursionError):
+        return Watched()
+
+
+def note_write(db: str | os.PathLike[str], *, writing: bool = False,
+               rows: Iterable[tuple[str, str]] = ()) -> None:
     """An ocinspect write to ``db`` is about to start (``writing``: the token names this process)
-    or has ended: every kept state of it is stale from now on. If the token cannot be replaced,
-    the states are removed instead."""
+    or has ended: every kept state of it is stale from now on. ``rows`` are the ``(table, id)``
+    the write made un-stuck: they join the watched rows (:class:`Watched`). If the token cannot
+    be replaced, the states are removed instead."""
     token = os.urandom(16).hex() + (f" {os.getpid()}" if writing else "")
+    before = watched(db)
+    messages = [*sorted(before.messages), *(i for t, i in rows if t == "message" and i not in before.messages)]
+    parts = [*sorted(before.parts), *(i for t, i in rows if t == "part" and i not in before.parts)]
+    text = token + "\n" + json.dumps({"message": messages[-WATCHED_MAX:], "part": parts[-WATCHED_MAX:]},
+                                      separators=(",", ":"))
     try:
         for file in _token_files(db):
-            _write(file, token, durable=True)
+            _write(file, text, durable=True)
     except OSError:
         for tier in ("quick", "deep"):
             with contextlib.suppress(OSError):
@@ -128,22 +188,15 @@ def write_in_progress(token: str) -> bool:
 
 def _writer_alive(token: str) -> bool:
     _, _, pid = token.partition(" ")
-    if not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except (OSError, OverflowError):
-        return True  # it exists (another user's) or cannot be asked: assume it still writes
-    return True
+    return pid.isdigit() and process_alive(int(pid))  # another user's, or not askable: alive
 
 
 # -- states ----------------------------------------------------------------------------------
-def load(db: str | os.PathLike[str], tier: Tier) -> Saved | None:
-    """The kept state of ``db``'s ``tier``, or None when there is none this version can trust."""
+def load(db: str | os.PathLike[str], tier: Tier, problems: list[str] | None = None) -> Saved | None:
+    """The kept state of ``db``'s ``tier``, or None when there is none this version can trust
+    (what is not a regular file of this user is named in ``problems``)."""
     try:
-        raw = json.loads(_file(db, f"{tier}.json").read_text(encoding="utf-8"))
+        raw = json.loads(read_own(_file(db, f"{tier}.json")).decode("utf-8"))
         if raw.get("format") != FORMAT or raw.get("ocinspect") != __version__ or raw.get("tier") != tier:
             return None
         if raw.get("path") != real_path(db):
@@ -158,6 +211,7 @@ def load(db: str | os.PathLike[str], tier: Tier) -> Saved | None:
                 page_count=int(marks["page_count"]),
                 page_size=int(marks["page_size"]),
                 application_id=int(marks["application_id"]),
+                counter=int(marks["counter"]),
                 tails={str(t): Tail(int(rowid), None if at is None else str(at))
                        for t, (rowid, at) in marks["tails"].items()},
             ),
@@ -170,6 +224,10 @@ def load(db: str | os.PathLike[str], tier: Tier) -> Saved | None:
             token=str(raw["token"]),
             full_at=float(raw["full_at"]),
         )
+    except NotOwnFile as exc:
+        if problems is not None:
+            problems.append(str(exc))
+        return None
     except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError, UnicodeError, RecursionError):
         return None
 
@@ -190,6 +248,7 @@ def save(saved: Saved) -> None:
             "page_count": marks.page_count,
             "page_size": marks.page_size,
             "application_id": marks.application_id,
+            "counter": marks.counter,
             "tails": {t: [tail.rowid, tail.id] for t, tail in marks.tails.items()},
         },
         "messages": sorted(saved.messages),

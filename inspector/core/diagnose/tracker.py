@@ -9,6 +9,7 @@ file holds; only a full pass of the caller's tier is correct then:
 - the file was replaced (``(st_dev, st_ino)`` changed) or cannot be read;
 - the schema changed (``PRAGMA schema_version``), or the page size or ``application_id`` did;
 - the file shrank (``PRAGMA page_count``: VACUUM);
+- SQLite's file change counter went back (an older copy of the file put in its place);
 - a table's newest row is gone or holds another id (rows deleted, rowids renumbered or reused).
 
 Between two watermarks, :func:`appended` names the new rows of a table and :func:`by_ids`
@@ -55,6 +56,7 @@ class Watermarks:
     tails: Mapping[str, Tail]
     page_size: int = 0  # 0: not known (a caller that built marks by hand); never compared then
     application_id: int = 0
+    counter: int = -1  # SQLite's file change counter on disk; -1: not known, never compared
 
 
 W = TypeVar("W", bound=Watermarks)
@@ -76,6 +78,7 @@ def start(store: Store, conn: Connection, tables: tuple[str, ...]) -> Watermarks
         tails=_tails_of(row, tables),
         page_size=int(row.page_size),
         application_id=int(row.application_id),
+        counter=change_counter(store.path),
     )
 
 
@@ -95,7 +98,10 @@ def advance(store: Store, conn: Connection, marks: W) -> W:
     for table, tail in marks.tails.items():
         if tail.rowid and row._mapping[f"{table}_at"] != tail.id:
             raise StartOver(f"rows of {table} were renumbered or deleted")
-    return replace(marks, page_count=int(row.page_count), tails=_tails_of(row, tables))
+    counter = change_counter(store.path) if marks.counter >= 0 else -1
+    if counter < marks.counter:
+        raise StartOver("the database file was rewritten with an older copy (a backup restored in place?)")
+    return replace(marks, page_count=int(row.page_count), tails=_tails_of(row, tables), counter=counter)
 
 
 def appended(before: Watermarks, after: Watermarks, table: str) -> dict[str, int] | None:
@@ -136,6 +142,23 @@ def by_ids(conn: Connection, query: Any, ids: Iterable[str]) -> Iterator[Any]:
     """The rows ``query`` (``... WHERE id IN :ids``) returns for known ids, in bounded chunks."""
     for chunk in chunks(sorted(ids)):
         yield from conn.execute(query, {"ids": chunk})
+
+
+def change_counter(path: str | os.PathLike[str]) -> int:
+    """SQLite's file change counter (header bytes 24..27), read in the caller's snapshot.
+
+    Every transaction of a rollback-journal file, and every checkpoint of page 1 of a WAL file,
+    moves it forward; it never goes back, but a copy of an older file brings its older value
+    back. -1 when the header cannot be read (then it is not compared)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            header = os.pread(fd, 100, 0)
+        finally:
+            os.close(fd)
+    except OSError:
+        return -1
+    return int.from_bytes(header[24:28], "big") if len(header) == 100 else -1
 
 
 def _identity(store: Store) -> tuple[int, int]:

@@ -12,9 +12,11 @@ therefore always compares the live row with the after-image, never trusts the ma
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from typing import Any, TextIO, TypeGuard
 
 from inspector.core.errors import AlreadyUndone, JournalError, RunNotFound
 from inspector.core.model import WRITABLE_COLUMNS, Plan
+from inspector.core.ownfiles import NotOwnFile, process_alive, read_own
 from inspector.core.paths import journal_dir as journal_dir  # where it always was, for its callers
 from inspector.core.text import compact_json, local_time
 
@@ -68,6 +71,19 @@ def ensure_dir(directory: Path) -> Path:
     return directory
 
 
+PARTIAL = ".partial"  # a journal still being written: hidden, never read as a run
+
+
+def _remove_abandoned(directory: Path) -> None:
+    """Partial journals of writers that are gone (killed before their journal was whole)."""
+    for partial in directory.glob(f".*{PARTIAL}"):
+        pid = partial.name[: -len(PARTIAL)].rpartition(".")[2]
+        if not pid.isdigit() or process_alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            partial.unlink()
+
+
 def too_open(path: Path) -> bool:
     """Readable or writable by group or others (journals written before they were private)."""
     try:
@@ -85,14 +101,22 @@ class JournalWriter:
 
     @classmethod
     def create(cls, directory: Path, run_id: str, plan: Plan, created: int) -> JournalWriter:
+        """Write the run's header and units under a hidden name, fsync, then name it a run.
+
+        A write that fails (a full disk) or a kill before the rename leaves no ``.jsonl``: a
+        journal that is not complete never becomes a run that ``runs`` warns about or that
+        ``undo`` takes for the last one; the partial file is removed (or, after a kill, by the
+        next run)."""
         ensure_dir(directory)
+        _remove_abandoned(directory)
         path = directory / f"{run_id}.jsonl"
+        partial = directory / f".{run_id}.{os.getpid()}{PARTIAL}"
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
             handle = os.fdopen(fd, "w", encoding="utf-8")
         except OSError as exc:
             raise JournalError(f"cannot write the journal {path} ({exc.strerror or exc})") from None
-        writer = cls(path, handle)
+        writer = cls(partial, handle)
         try:
             writer.write(
                 {
@@ -127,9 +151,13 @@ class JournalWriter:
                     }
                 )
             writer.sync()
+            os.rename(partial, path)  # O_EXCL above and a unique run id: nothing is replaced
+            writer.path = path
             _fsync_dir(directory)
         except OSError as exc:
             writer.close()
+            with contextlib.suppress(OSError):
+                os.unlink(partial)
             raise JournalError(f"cannot write the journal {path} ({exc.strerror or exc})") from None
         return writer
 
@@ -302,7 +330,9 @@ def _run_paths(directory: Path) -> list[Path]:
 def _parse(path: Path) -> JournalRun:
     """Read and check every record; ``_Damaged`` says the first thing that is not as written."""
     try:
-        raw = path.read_bytes()
+        raw = read_own(path)
+    except NotOwnFile as exc:
+        raise _Unreadable(f"is {exc.what}, not a regular file of this user") from None
     except OSError as exc:
         raise _Unreadable(f"cannot be read ({exc.strerror or exc})") from None
     try:
@@ -449,8 +479,11 @@ def _is_text(value: Any) -> bool:
 
 def append(path: Path, record: dict[str, Any]) -> None:
     """Append one record durably (used for the undo marker)."""
-    try:
-        with path.open("a", encoding="utf-8") as handle:
+    try:  # never blocks on (or writes into) anything but the regular file that was read as the run
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise NotOwnFile(path, "not a regular file")
             handle.write(compact_json(record) + "\n")
             handle.flush()
             os.fsync(handle.fileno())

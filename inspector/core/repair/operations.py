@@ -25,7 +25,7 @@ from inspector.core.defaults import DEFAULT_HUNG_AFTER_MS
 from inspector.core.diagnose import state
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.diagnose.tree import chain_of
-from inspector.core.errors import RepairRefused, WritesDisabled
+from inspector.core.errors import RepairRefused, SessionMovedOn, WritesDisabled
 from inspector.core.model import Answer, PendingRequest, Plan, RunResult, ScanResult, Skip, UndoResult
 from inspector.core.opencode.live import LiveStatus, detect
 from inspector.core.repair import recover
@@ -39,6 +39,7 @@ from inspector.core.repair.abort import (
 )
 from inspector.core.repair.answer import AnswerOutcome, answer_all, pending_of, waiting_reason
 from inspector.core.repair.journal import JournalProblem, JournalRun, find_run, journal_dir
+from inspector.core.text import local_time
 
 Status = Literal["ok", "partial", "refused"]
 READ_ONLY = "opened read-only: recovery and undo are disabled"
@@ -269,7 +270,10 @@ def execute(
                                busy_timeout_ms=request.busy_timeout_ms, progress=progress, cancel=cancel,
                                now=request.now)
     finally:
-        state.note_write(request.database)
+        # the rows it may have made un-stuck: a resumed scan that finds one stuck again knows
+        # the file was rewritten behind its watermarks (a backup copied back in place)
+        state.note_write(request.database, rows=[(c.table, c.row_id) for u in plan.units for c in u.changes
+                                                 if c.table in ("message", "part")])
     return Outcome(prepared, result, aborted, plan.unforeseen(result), copy, answered)
 
 
@@ -279,7 +283,7 @@ class UndoRequest:
 
     database: Path
     run_id: str | None = None
-    force: bool = False  # even while OpenCode runs on the database
+    force: bool = False  # even while OpenCode runs on the database, or a session moved on since the run
     read_only: bool = False
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
     journal_directory: Path | None = None
@@ -306,7 +310,8 @@ class UndoPrepared:
 
 def prepare_undo(request: UndoRequest, problems: list[JournalProblem] | None = None) -> UndoPrepared:
     """Refuse what is unsafe (read-only, OpenCode running unless forced, a run already undone or
-    damaged), find the run; journal files that are not readable runs are added to ``problems``."""
+    damaged, a session that got messages after the run unless forced), find the run; journal
+    files that are not readable runs are added to ``problems``."""
     if request.read_only:
         raise WritesDisabled(READ_ONLY)
     path = Path(request.database)
@@ -319,9 +324,36 @@ def prepare_undo(request: UndoRequest, problems: list[JournalProblem] | None = N
             raise RepairRefused(f"{live.detail or 'OpenCode may be running'}; undo refused", hint="force")
         run = find_run(request.journal_directory or journal_dir(), request.run_id, str(path), problems)
         prepared = UndoPrepared(request=request, run=run)
+        if not request.force and not run.interrupted:
+            refuse_moved_on(store, run, prepared.sessions)
         return replace(prepared, titles=session_titles(store, prepared.sessions))
     finally:
         store.dispose()
+
+
+MOVED_ON_NAMED = 3  # newer messages named in the refusal; the rest are counted
+
+
+def refuse_moved_on(store: Store, run: JournalRun, sessions: Sequence[str]) -> None:
+    """``SessionMovedOn`` when a session of ``run`` got messages after it: the person went on
+    (a new prompt, its reply) and the run's old rows put back would make the session stuck again."""
+    changed = {str(c.get("id")) for unit in run.units for c in unit.get("changes", ())}
+    newer: list[tuple[str, str, int]] = []
+    with store.read() as conn:
+        for chunk in chunks(list(sessions)):
+            params = {"ids": chunk, "after": run.created}
+            newer += [(r.session_id, r.id, int(r.time_created))
+                      for r in conn.execute(q.MESSAGES_CREATED_AFTER, params) if r.id not in changed]
+    if not newer:
+        return
+    newer.sort(key=lambda row: (row[2], row[1]))
+    moved = list(dict.fromkeys(sid for sid, _, _ in newer))
+    named = ", ".join(f"{mid} at {local_time(at)}" for _, mid, at in newer[:MOVED_ON_NAMED])
+    more = f" and {len(newer) - MOVED_ON_NAMED} more" if len(newer) > MOVED_ON_NAMED else ""
+    whose = f"session {moved[0]}" if len(moved) == 1 else f"sessions {', '.join(moved)}"
+    raise SessionMovedOn(
+        f"{whose} moved on after run {run.run_id}: {len(newer)} newer message(s) ({named}{more}); its old "
+        "rows put back would leave it stuck again behind them; undo refused", newer=tuple(newer))
 
 
 def session_titles(store: Store, session_ids: Sequence[str]) -> dict[str, str]:
