@@ -157,15 +157,16 @@ def scan_text(result: ScanResult) -> list[str]:
         verdicts = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
         lines.append(f"{len(stuck)} stuck session{'s' if len(stuck) != 1 else ''} ({verdicts}){tier}:")
     for diag in result.sessions:
-        indent = "  " * (1 + depth_of(diag, result))
+        depth = depth_of(diag, result)
+        indent, mark = tree_indent(depth), depth_mark(depth)
         title = shorten(line(diag.session.title), 50)
         if not diag.is_stuck:
-            lines.append(f"{indent}{line(diag.id)}  ok       {title}")
+            lines.append(f"{indent}{mark}{line(diag.id)}  ok       {title}")
             lines += [f"{indent}    {text}" for text in warning_lines(diag)]
             continue
         since = humanize_ms(result.scanned_at - diag.stuck_since) if diag.stuck_since else "-"
         lines.append(
-            f"{indent}{line(diag.id)}  {diag.verdict:<7}  {', '.join(diag.patterns)}  "
+            f"{indent}{mark}{line(diag.id)}  {diag.verdict:<7}  {', '.join(diag.patterns)}  "
             f"\"{title}\"  stuck {since}  {line(diag.session.directory)}"
         )
         if diag.verdict == "hung":
@@ -183,6 +184,20 @@ def scan_text(result: ScanResult) -> list[str]:
         for part in diag.stuck_parts:
             lines.append(f"{indent}    {part_line(part, result.scanned_at)}")
     return lines
+
+
+# Deeper subagents are indented no further: a chain thousands deep would print megabytes of spaces.
+MAX_INDENT_DEPTH = 12
+
+
+def tree_indent(depth: int) -> str:
+    """The indentation of a session at ``depth`` in a tree (at most ``MAX_INDENT_DEPTH`` levels)."""
+    return "  " * (1 + min(depth, MAX_INDENT_DEPTH))
+
+
+def depth_mark(depth: int) -> str:
+    """Before the id of a session deeper than the indentation shows: its depth, in words."""
+    return f"[depth {depth}] " if depth > MAX_INDENT_DEPTH else ""
 
 
 def abort_command(session_id: str, result: ScanResult) -> str:

@@ -24,7 +24,7 @@ from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, Store, backup, open
 from inspector.core.defaults import DEFAULT_HUNG_AFTER_MS
 from inspector.core.diagnose import state
 from inspector.core.diagnose.scan import scan, scan_related
-from inspector.core.diagnose.tree import chain_of
+from inspector.core.diagnose.tree import chain_lookup
 from inspector.core.errors import RepairRefused, WritesDisabled
 from inspector.core.model import Answer, PendingRequest, Plan, RunResult, ScanResult, Skip, UndoResult
 from inspector.core.opencode.live import LiveStatus, detect
@@ -177,13 +177,18 @@ def settle_waiting(plan: Plan, result: ScanResult, request: Request) -> tuple[Pl
     answers: dict[str, tuple[PendingRequest, Answer]] = {}
     answered: set[str] = set()  # sessions whose whole chain's requests get an answer
     skips: dict[str, Skip] = {}
+    chain_of = chain_lookup(diagnoses)
+    # Per chain, not per member: every member of a chain thousands deep may be named.
+    asked: dict[str, tuple[list[tuple[str, tuple[PendingRequest, ...]]], list[str]]] = {}
     for sid in named:
-        chain = chain_of(sid, diagnoses) or [sid]
-        asking = [(member, pending_of(diagnoses.get(member), live)) for member in chain]
-        asking = [(member, found) for member, found in asking if found]
+        chain = chain_of(sid) or [sid]
+        if chain[0] not in asked:
+            found_by = [(member, pending_of(diagnoses.get(member), live)) for member in chain]
+            asked[chain[0]] = ([(m, found) for m, found in found_by if found], [
+                m for m in chain if (live is not None and m in live.waiting)
+                or (m in diagnoses and diagnoses[m].verdict == "waiting")])
+        asking, said = asked[chain[0]]
         if not asking:
-            said = [m for m in chain if (live is not None and m in live.waiting)
-                    or (m in diagnoses and diagnoses[m].verdict == "waiting")]
             if said:  # waiting, but nobody said what is asked: nothing to answer, still never written
                 skips[sid] = Skip(sid, "waiting for a person's answer (OpenCode did not say what is asked); "
                                   "it is live, so it is not written", kind="waiting")
@@ -206,7 +211,8 @@ def settle_waiting(plan: Plan, result: ScanResult, request: Request) -> tuple[Pl
         return plan, ()
     blocked = set(skips) | answered
     refused = tuple(skips.get(s.id, s) for s in plan.refused if s.id not in answered)
-    refused += tuple(skip for sid, skip in skips.items() if sid not in {s.id for s in plan.refused})
+    already = {s.id for s in plan.refused}
+    refused += tuple(skip for sid, skip in skips.items() if sid not in already)
     allowed = {r.session_id for r, a in answers.values() if a == "once"}
     askers = {r.session_id for r in (live.requests if live is not None else ())}
     askers |= {d.id for d in result.sessions if d.waiting_on}
