@@ -95,6 +95,28 @@ def test_a_locked_database_is_one_warning_and_the_command_runs(fixture_db) -> No
     assert stuck_tools(db) == 1
 
 
+@pytest.mark.parametrize("wal", [False, True], ids=["rollback-journal", "wal"])
+def test_a_writer_holding_the_lock_is_one_warning_naming_what_was_not_recovered(fixture_db, wal: bool) -> None:
+    db = fixture_db("stuck-two")
+    if wal:
+        sqlite3.connect(db).execute("PRAGMA journal_mode=WAL").close()
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # readers get through, a writer waits out its busy timeout
+    try:
+        ran = ocinspect("--db", str(db), "--busy-timeout", "200", "run", "--", "sh", "-c", "echo started")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert ran.returncode == 0 and ran.stdout == "started\n"
+    (line,) = ran.stderr.splitlines()
+    assert line.startswith("ocinspect: warning: 2 stuck sessions not recovered (")
+    assert all(sid in line for sid in SESSIONS["stuck-two"])
+    assert "database locked by another writer (busy_timeout 200 ms)" in line
+    assert line.endswith("starting without recovery")
+    assert stuck_tools(db) == 2
+    assert not ocinspect("--db", str(db), "runs").stdout.count("20")  # no run was left behind
+
+
 def test_an_unwritable_journal_is_one_warning_and_changes_nothing(fixture_db, tmp_path: Path) -> None:
     db = fixture_db("stuck-bash")
     digest = sha256(db)
