@@ -446,9 +446,11 @@ def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> 
     from inspector.render import events_clause, line, undo_json
 
     problems: list[Any] = []
+    # A named run without --db/--channel: its own database, as the journal says (a pasted hint works).
+    named_only = run_id is not None and settings.db is None and settings.channel is None
     try:
         result = operations.undo(operations.UndoRequest(
-            database=settings.path(), run_id=run_id, force=force, read_only=settings.read_only,
+            database=None if named_only else settings.path(), run_id=run_id, force=force, read_only=settings.read_only,
             busy_timeout_ms=settings.busy_timeout,
         ), problems=problems)
     finally:
@@ -623,7 +625,7 @@ def run(settings: Settings, dry_run: bool, deep: bool, full: bool, command: tupl
         assert result is not None
         count = outcome.recovered
         say(f"ocinspect: recovered {count} stuck session{'s' if count != 1 else ''} before start "
-            f"(run {result.run_id}; 'ocinspect undo' reverts)", err=True)
+            f"(run {result.run_id}; 'ocinspect undo {result.run_id}' reverts)", err=True)
         assert outcome.plan is not None
         for skip in outcome.plan.unforeseen(result):
             say(f"ocinspect: skipped {line(skip.id)}: {line(skip.reason)}", err=True)

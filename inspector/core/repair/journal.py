@@ -280,6 +280,19 @@ def find_run(
     raise RunNotFound(f"no recovery run to undo for {database} (journal: {directory})")
 
 
+def database_of_run(directory: Path, run_id: str) -> Path:
+    """The database a named run was made on (from its header): ``undo RUN`` needs no ``--db``."""
+    path = directory / f"{Path(run_id).name}.jsonl"
+    if not path.is_file():
+        raise RunNotFound(f"no run {run_id} in the journal at {directory}")
+    try:
+        return Path(_parse(path).database)
+    except _Damaged as damage:
+        if damage.database is not None:  # damaged after its header: find_run says what is wrong
+            return Path(damage.database)
+        raise _undo_refused(path, damage, directory) from None
+
+
 def _undo_refused(path: Path, damage: _Damaged, directory: Path) -> JournalError:
     if isinstance(damage, _Unreadable):
         return JournalError(f"the journal {path} {damage.reason}; nothing was restored")

@@ -38,7 +38,7 @@ from inspector.core.repair.abort import (
     without_targets,
 )
 from inspector.core.repair.answer import AnswerOutcome, answer_all, pending_of, waiting_reason
-from inspector.core.repair.journal import JournalProblem, JournalRun, find_run, journal_dir
+from inspector.core.repair.journal import JournalProblem, JournalRun, database_of_run, find_run, journal_dir
 
 Status = Literal["ok", "partial", "refused"]
 READ_ONLY = "opened read-only: recovery and undo are disabled"
@@ -281,9 +281,10 @@ def execute(
 
 @dataclass(frozen=True)
 class UndoRequest:
-    """Which run to put back (``None``: the last one on this database) and how."""
+    """Which run to put back (``None``: the last one on this database) and how. ``database``
+    ``None`` with a named run: the database the journal says that run was made on."""
 
-    database: Path
+    database: Path | None
     run_id: str | None = None
     force: bool = False  # even while OpenCode runs on the database
     read_only: bool = False
@@ -315,6 +316,12 @@ def prepare_undo(request: UndoRequest, problems: list[JournalProblem] | None = N
     damaged), find the run; journal files that are not readable runs are added to ``problems``."""
     if request.read_only:
         raise WritesDisabled(READ_ONLY)
+    directory = request.journal_directory or journal_dir()
+    if request.database is None:
+        if request.run_id is None:
+            raise ValueError("undo needs a database or a run id")
+        request = replace(request, database=database_of_run(directory, request.run_id))
+    assert request.database is not None
     path = Path(request.database)
     roll_back_hot_journal(path, busy_timeout_ms=request.busy_timeout_ms)
     store = open_store(path, busy_timeout_ms=request.busy_timeout_ms)  # the file and schema first
@@ -323,7 +330,7 @@ def prepare_undo(request: UndoRequest, problems: list[JournalProblem] | None = N
         live = request.live if request.live is not None else detect(path)
         if live.running is not False and not request.force:
             raise RepairRefused(f"{live.detail or 'OpenCode may be running'}; undo refused", hint="force")
-        run = find_run(request.journal_directory or journal_dir(), request.run_id, str(path), problems)
+        run = find_run(directory, request.run_id, str(path), problems)
         prepared = UndoPrepared(request=request, run=run)
         return replace(prepared, titles=session_titles(store, prepared.sessions))
     finally:
@@ -343,6 +350,7 @@ def session_titles(store: Store, session_ids: Sequence[str]) -> dict[str, str]:
 def execute_undo(prepared: UndoPrepared) -> UndoResult:
     """Put the run's before-images back where rows still hold what the run wrote."""
     request = prepared.request
+    assert request.database is not None  # prepare_undo found it
     # undo puts stuck rows back below every watermark: no kept scan state may be trusted after it
     state.note_write(request.database, writing=True)
     try:
