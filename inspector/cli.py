@@ -442,6 +442,7 @@ def confirm_question(prepared: Any) -> str:
 @pass_settings
 def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> None:
     """Restore the rows a recovery changed (default: the last run on this database)."""
+    from inspector.core.errors import NothingToUndo
     from inspector.core.repair import operations
     from inspector.render import events_clause, line, undo_json
 
@@ -453,6 +454,13 @@ def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> 
             database=None if named_only else settings.path(), run_id=run_id, force=force, read_only=settings.read_only,
             busy_timeout_ms=settings.busy_timeout,
         ), problems=problems)
+    except NothingToUndo as nothing:  # a statement, not a failure
+        if as_json:
+            emit_json({"run_id": nothing.run_id, "restored": 0, "events_appended": 0, "skipped": [],
+                       "interrupted": False, "nothing_to_undo": True, "undone_at": nothing.undone_at})
+        else:
+            say(f"{str(nothing)[:1].upper()}{str(nothing)[1:]}.")
+        sys.exit(nothing.exit_code)
     finally:
         warn_journal_problems(problems)
     if as_json:

@@ -65,3 +65,22 @@ def test_undo_of_a_named_run_finds_its_database_in_the_journal(fixture_db) -> No
     assert undone.returncode == 0, undone.stderr
     assert json.loads(undone.stdout)["restored"] == 2
     assert stuck_tools(db) == 1
+
+
+def test_nothing_to_undo_is_a_plain_statement_that_names_the_run_already_undone(fixture_db) -> None:
+    db = fixture_db("stuck-bash")
+    before = sha256(db)
+    empty = ocinspect("--db", str(db), "undo")
+    assert (empty.returncode, empty.stderr) == (0, "")
+    assert empty.stdout.startswith("Nothing to undo on ") and "holds no recovery run of it" in empty.stdout
+    assert "failed" not in empty.stdout.lower() and "error" not in empty.stdout.lower()
+    assert sha256(db) == before
+    run_id = json.loads(ocinspect("--db", str(db), "recover", "--all", "--yes", "--json").stdout)["run_id"]
+    assert ocinspect("--db", str(db), "undo").returncode == 0
+    again = ocinspect("--db", str(db), "undo")
+    assert (again.returncode, again.stderr) == (0, "")
+    assert f"its last recovery run, {run_id}, was already undone at " in again.stdout
+    as_json = json.loads(ocinspect("--db", str(db), "undo", "--json").stdout)
+    assert as_json["nothing_to_undo"] is True and as_json["run_id"] == run_id and as_json["restored"] == 0
+    named = ocinspect("--db", str(db), "undo", run_id)  # a named run already undone: as documented, exit 2
+    assert named.returncode == 2 and f"run {run_id} was already undone" in named.stderr

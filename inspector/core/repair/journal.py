@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO, TypeGuard
 
-from inspector.core.errors import AlreadyUndone, JournalError, RunNotFound
+from inspector.core.errors import AlreadyUndone, JournalError, NothingToUndo, RunNotFound
 from inspector.core.model import WRITABLE_COLUMNS, Plan
 from inspector.core.text import compact_json, local_time
 
@@ -266,6 +266,7 @@ def find_run(
             raise AlreadyUndone(f"run {run.run_id} was already undone{when}; nothing was changed",
                                 run_id=run.run_id, undone_at=run.undone_at)
         return run
+    last_undone: JournalRun | None = None
     for path in _run_paths(directory):
         try:
             run = _parse(path)
@@ -277,7 +278,13 @@ def find_run(
             continue
         if run.database == database and not run.undone:
             return run  # a run cut off while written too: ``recover.undo`` checks what it changed
-    raise RunNotFound(f"no recovery run to undo for {database} (journal: {directory})")
+        if run.database == database and last_undone is None:
+            last_undone = run
+    if last_undone is not None:
+        when = f" at {local_time(last_undone.undone_at)}" if last_undone.undone_at is not None else ""
+        raise NothingToUndo(f"nothing to undo on {database}: its last recovery run, {last_undone.run_id}, "
+                            f"was already undone{when}", run_id=last_undone.run_id, undone_at=last_undone.undone_at)
+    raise NothingToUndo(f"nothing to undo on {database}: the journal ({directory}) holds no recovery run of it")
 
 
 def database_of_run(directory: Path, run_id: str) -> Path:
