@@ -443,10 +443,21 @@ def outcome_lines(outcome: Outcome, undo_command: str) -> list[str]:
     return lines
 
 
+def plan_json(plan: Plan) -> list[dict[str, Any]]:
+    """Every row the plan changes, unit by unit: the rows the text plan prints."""
+    return [{
+        "sessions": list(unit.session_ids),
+        "via": "opencode" if unit.via_port else "direct",
+        "changes": [{"table": c.table, "id": c.row_id, "session_id": c.session_id, "summary": c.summary}
+                    for c in unit.changes],
+    } for unit in plan.units]
+
+
 def outcome_json(outcome: Outcome) -> dict[str, Any]:
     """``recover --json``: the run (or dry run), and the aborts and answers when they were asked for."""
     data = run_json(outcome.result)
     prepared = outcome.prepared
+    data["plan"] = plan_json(prepared.plan)
     if prepared.request.abort_hung:
         done = {o.target.root: o for o in outcome.aborted}
         data["aborted"] = [abort_json(t, done.get(t.root)) for t in prepared.aborts]

@@ -23,7 +23,7 @@ SESSION_KEYS = {"id", "title", "directory", "parent_id", "verdict", "verdict_rea
 PART_KEYS = {"id", "message_id", "tool", "status", "started", "elapsed_ms", "input_summary",
              "title", "child_session_id", "child_session_inferred", "in_finished_turn"}
 RUN_KEYS = {"run_id", "dry_run", "sessions", "parts_repaired", "messages_completed",
-            "sessions_uncompacted", "events_appended", "via", "skipped", "journal"}
+            "sessions_uncompacted", "events_appended", "via", "skipped", "journal", "plan"}
 
 
 def run(*args: str, input: str | None = None):

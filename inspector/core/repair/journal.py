@@ -71,6 +71,17 @@ def ensure_dir(directory: Path) -> Path:
     return directory
 
 
+def check_dir(directory: Path) -> None:
+    """What :func:`ensure_dir` would refuse, found without creating anything (a dry run's check)."""
+    existing = directory
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise JournalError(f"cannot create the journal directory {directory} ({existing} is not a directory)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise JournalError(f"the journal directory {directory} is not writable; nothing was changed")
+
+
 def too_open(path: Path) -> bool:
     """Readable or writable by group or others (journals written before they were private)."""
     try:

@@ -20,7 +20,15 @@ from typing import Literal
 from inspector.core.db import queries as q
 from inspector.core.db.ranges import Progress
 from inspector.core.db.rows import chunks
-from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, Store, backup, open_store, roll_back_hot_journal
+from inspector.core.db.store import (
+    DEFAULT_BUSY_TIMEOUT_MS,
+    Store,
+    backup,
+    check_backup_target,
+    check_writable,
+    open_store,
+    roll_back_hot_journal,
+)
 from inspector.core.defaults import DEFAULT_HUNG_AFTER_MS
 from inspector.core.diagnose import state
 from inspector.core.diagnose.scan import scan, scan_related
@@ -38,7 +46,7 @@ from inspector.core.repair.abort import (
     without_targets,
 )
 from inspector.core.repair.answer import AnswerOutcome, answer_all, pending_of, waiting_reason
-from inspector.core.repair.journal import JournalProblem, JournalRun, database_of_run, find_run, journal_dir
+from inspector.core.repair.journal import JournalProblem, JournalRun, check_dir, database_of_run, find_run, journal_dir
 
 Status = Literal["ok", "partial", "refused"]
 READ_ONLY = "opened read-only: recovery and undo are disabled"
@@ -163,7 +171,23 @@ def prepare(request: Request) -> Prepared:
         plan, answers = settle_waiting(plan, result, request)
     finally:
         store.dispose()
-    return Prepared(request=request, plan=plan, aborts=aborts, answers=answers)
+    prepared = Prepared(request=request, plan=plan, aborts=aborts, answers=answers)
+    preflight(prepared)
+    return prepared
+
+
+def preflight(prepared: Prepared) -> None:
+    """Refuse here what :func:`execute` would refuse before its first write (the backup target,
+    a database it cannot write, the journal directory), so a dry run says it too."""
+    request, plan = prepared.request, prepared.plan
+    if prepared.is_empty:
+        return  # execute writes nothing, backs nothing up
+    if request.backup_to is not None:
+        check_backup_target(Path(request.backup_to))
+    if any(unit.via_port is None for unit in plan.units):  # through OpenCode the file is only read
+        check_writable(Path(request.database))
+    if plan.units:
+        check_dir(request.journal_directory or journal_dir())
 
 
 def settle_waiting(plan: Plan, result: ScanResult, request: Request) -> tuple[Plan, tuple[tuple[PendingRequest, Answer], ...]]:
@@ -367,5 +391,5 @@ def undo(request: UndoRequest, problems: list[JournalProblem] | None = None) -> 
 
 __all__ = [
     "Outcome", "Prepared", "Request", "UndoPrepared", "UndoRequest", "choose_answer", "execute", "execute_undo",
-    "explain_hung", "prepare", "prepare_undo", "settle_waiting", "undo",
+    "explain_hung", "preflight", "prepare", "prepare_undo", "settle_waiting", "undo",
 ]
