@@ -81,15 +81,20 @@ def test_no_database_yet_is_a_normal_first_start(tmp_path: Path) -> None:
     assert (ran.returncode, ran.stdout, ran.stderr) == (0, "first start\n", "")
 
 
-def test_a_locked_database_is_one_warning_and_the_command_runs(fixture_db) -> None:
-    db = fixture_db("stuck-bash")
+def run_while_locked(db: Path, begin: str) -> subprocess.CompletedProcess[str]:
+    """``run -- sh -c 'echo started'`` while another connection holds ``begin``'s lock."""
     holder = sqlite3.connect(db, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute(begin)
     try:
-        ran = ocinspect("--db", str(db), "--busy-timeout", "200", "run", "--", "sh", "-c", "echo started")
+        return ocinspect("--db", str(db), "--busy-timeout", "200", "run", "--", "sh", "-c", "echo started")
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_a_locked_database_is_one_warning_and_the_command_runs(fixture_db) -> None:
+    db = fixture_db("stuck-bash")
+    ran = run_while_locked(db, "BEGIN EXCLUSIVE")
     assert ran.returncode == 0 and ran.stdout == "started\n"
     (line,) = ran.stderr.splitlines()
     assert line.startswith("ocinspect: warning: ") and "locked" in line and "starting without recovery" in line
@@ -101,13 +106,7 @@ def test_a_writer_holding_the_lock_is_one_warning_naming_what_was_not_recovered(
     db = fixture_db("stuck-two")
     if wal:
         sqlite3.connect(db).execute("PRAGMA journal_mode=WAL").close()
-    holder = sqlite3.connect(db, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")  # readers get through, a writer waits out its busy timeout
-    try:
-        ran = ocinspect("--db", str(db), "--busy-timeout", "200", "run", "--", "sh", "-c", "echo started")
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
+    ran = run_while_locked(db, "BEGIN IMMEDIATE")  # readers get through, a writer waits out its busy timeout
     assert ran.returncode == 0 and ran.stdout == "started\n"
     (line,) = ran.stderr.splitlines()
     assert line.startswith("ocinspect: warning: 2 stuck sessions not recovered (")
