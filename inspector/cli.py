@@ -575,15 +575,25 @@ def confirm_question(prepared: Any) -> str:
 @pass_settings
 def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> None:
     """Restore the rows a recovery changed (default: the last run on this database)."""
+    from inspector.core.errors import NothingToUndo
     from inspector.core.repair import operations
     from inspector.render import events_clause, line, undo_json
 
     problems: list[Any] = []
+    # A named run without --db/--channel: its own database, as the journal says (a pasted hint works).
+    named_only = run_id is not None and settings.db is None and settings.channel is None
     try:
         result = operations.undo(operations.UndoRequest(
-            database=settings.path(), run_id=run_id, force=force, read_only=settings.read_only,
+            database=None if named_only else settings.path(), run_id=run_id, force=force, read_only=settings.read_only,
             busy_timeout_ms=settings.busy_timeout,
         ), problems=problems)
+    except NothingToUndo as nothing:  # a statement, not a failure
+        if as_json:
+            emit_json({"run_id": nothing.run_id, "restored": 0, "events_appended": 0, "skipped": [],
+                       "interrupted": False, "nothing_to_undo": True, "undone_at": nothing.undone_at})
+        else:
+            say(f"{str(nothing)[:1].upper()}{str(nothing)[1:]}.")
+        sys.exit(nothing.exit_code)
     finally:
         warn_journal_problems(problems)
     if as_json:
@@ -794,7 +804,7 @@ def run(settings: Settings, dry_run: bool, deep: bool, full: bool, command: tupl
         assert result is not None
         count = outcome.recovered
         say(f"ocinspect: recovered {count} stuck session{'s' if count != 1 else ''} before start "
-            f"(run {result.run_id}; 'ocinspect undo' reverts)", err=True)
+            f"(run {result.run_id}; 'ocinspect undo {result.run_id}' reverts)", err=True)
         assert outcome.plan is not None
         for skip in outcome.plan.unforeseen(result):
             say(f"ocinspect: skipped {line(skip.id)}: {line(skip.reason)}", err=True)

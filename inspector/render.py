@@ -171,15 +171,16 @@ def scan_text(result: ScanResult) -> list[str]:
         lines.append(styled((f"{len(stuck)} stuck session{'s' if len(stuck) != 1 else ''}", "bold"),
                             f" ({verdicts}){tier}:"))
     for diag in result.sessions:
-        indent = "  " * (1 + depth_of(diag, result))
+        depth = depth_of(diag, result)
+        indent, mark = tree_indent(depth), depth_mark(depth)
         title = shorten(line(diag.session.title), 50)
         if not diag.is_stuck:
-            lines.append(styled(f"{indent}{line(diag.id)}  ", ("ok     ", VERDICT_STYLES["ok"]), f"  {title}"))
+            lines.append(styled(f"{indent}{mark}{line(diag.id)}  ", ("ok     ", VERDICT_STYLES["ok"]), f"  {title}"))
             lines += [styled(f"{indent}    ", (text, WARNING_STYLE)) for text in warning_lines(diag)]
             continue
         since = humanize_ms(result.scanned_at - diag.stuck_since) if diag.stuck_since else "-"
         lines.append(styled(
-            f"{indent}{line(diag.id)}  ", (f"{diag.verdict:<7}", VERDICT_STYLES.get(diag.verdict, "")),
+            f"{indent}{mark}{line(diag.id)}  ", (f"{diag.verdict:<7}", VERDICT_STYLES.get(diag.verdict, "")),
             f"  {', '.join(diag.patterns)}  \"{title}\"  stuck {since}  {line(diag.session.directory)}",
         ))
         if diag.verdict == "hung":
@@ -197,6 +198,20 @@ def scan_text(result: ScanResult) -> list[str]:
         for part in diag.stuck_parts:
             lines.append(f"{indent}    {part_line(part, result.scanned_at)}")
     return lines
+
+
+# Deeper subagents are indented no further: a chain thousands deep would print megabytes of spaces.
+MAX_INDENT_DEPTH = 12
+
+
+def tree_indent(depth: int) -> str:
+    """The indentation of a session at ``depth`` in a tree (at most ``MAX_INDENT_DEPTH`` levels)."""
+    return "  " * (1 + min(depth, MAX_INDENT_DEPTH))
+
+
+def depth_mark(depth: int) -> str:
+    """Before the id of a session deeper than the indentation shows: its depth, in words."""
+    return f"[depth {depth}] " if depth > MAX_INDENT_DEPTH else ""
 
 
 def abort_command(session_id: str, result: ScanResult) -> str:
@@ -446,10 +461,21 @@ def outcome_lines(outcome: Outcome, undo_command: str) -> list[str]:
     return lines
 
 
+def plan_json(plan: Plan) -> list[dict[str, Any]]:
+    """Every row the plan changes, unit by unit: the rows the text plan prints."""
+    return [{
+        "sessions": list(unit.session_ids),
+        "via": "opencode" if unit.via_port else "direct",
+        "changes": [{"table": c.table, "id": c.row_id, "session_id": c.session_id, "summary": c.summary}
+                    for c in unit.changes],
+    } for unit in plan.units]
+
+
 def outcome_json(outcome: Outcome) -> dict[str, Any]:
     """``recover --json``: the run (or dry run), and the aborts and answers when they were asked for."""
     data = run_json(outcome.result)
     prepared = outcome.prepared
+    data["plan"] = plan_json(prepared.plan)
     if prepared.request.abort_hung:
         done = {o.target.root: o for o in outcome.aborted}
         data["aborted"] = [abort_json(t, done.get(t.root)) for t in prepared.aborts]

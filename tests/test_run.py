@@ -40,7 +40,8 @@ def test_recovers_then_execs_the_command_with_its_exit_code(fixture_db) -> None:
     assert ran.stdout == f"db={db.resolve()}\n"
     (line,) = ran.stderr.splitlines()
     assert line.startswith("ocinspect: recovered 2 stuck sessions before start (run ")
-    assert line.endswith("; 'ocinspect undo' reverts)")
+    run_id = line.split("(run ", 1)[1].split(";", 1)[0]
+    assert line.endswith(f"; 'ocinspect undo {run_id}' reverts)")  # works pasted: the journal names the file
     assert stuck_tools(db) == 0
     with open_store(db).read() as conn:
         assert eventlog.check(conn) == []
@@ -80,19 +81,40 @@ def test_no_database_yet_is_a_normal_first_start(tmp_path: Path) -> None:
     assert (ran.returncode, ran.stdout, ran.stderr) == (0, "first start\n", "")
 
 
-def test_a_locked_database_is_one_warning_and_the_command_runs(fixture_db) -> None:
-    db = fixture_db("stuck-bash")
+def run_while_locked(db: Path, begin: str) -> subprocess.CompletedProcess[str]:
+    """``run -- sh -c 'echo started'`` while another connection holds ``begin``'s lock."""
     holder = sqlite3.connect(db, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute(begin)
     try:
-        ran = ocinspect("--db", str(db), "--busy-timeout", "200", "run", "--", "sh", "-c", "echo started")
+        return ocinspect("--db", str(db), "--busy-timeout", "200", "run", "--", "sh", "-c", "echo started")
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_a_locked_database_is_one_warning_and_the_command_runs(fixture_db) -> None:
+    db = fixture_db("stuck-bash")
+    ran = run_while_locked(db, "BEGIN EXCLUSIVE")
     assert ran.returncode == 0 and ran.stdout == "started\n"
     (line,) = ran.stderr.splitlines()
     assert line.startswith("ocinspect: warning: ") and "locked" in line and "starting without recovery" in line
     assert stuck_tools(db) == 1
+
+
+@pytest.mark.parametrize("wal", [False, True], ids=["rollback-journal", "wal"])
+def test_a_writer_holding_the_lock_is_one_warning_naming_what_was_not_recovered(fixture_db, wal: bool) -> None:
+    db = fixture_db("stuck-two")
+    if wal:
+        sqlite3.connect(db).execute("PRAGMA journal_mode=WAL").close()
+    ran = run_while_locked(db, "BEGIN IMMEDIATE")  # readers get through, a writer waits out its busy timeout
+    assert ran.returncode == 0 and ran.stdout == "started\n"
+    (line,) = ran.stderr.splitlines()
+    assert line.startswith("ocinspect: warning: 2 stuck sessions not recovered (")
+    assert all(sid in line for sid in SESSIONS["stuck-two"])
+    assert "database locked by another writer (busy_timeout 200 ms)" in line
+    assert line.endswith("starting without recovery")
+    assert stuck_tools(db) == 2
+    assert ocinspect("--db", str(db), "runs").stdout.startswith("No recovery runs")  # none left behind
 
 
 def test_an_unwritable_journal_is_one_warning_and_changes_nothing(fixture_db, tmp_path: Path) -> None:

@@ -151,6 +151,19 @@ class AlreadyUndone(InspectorError):
         self.undone_at = undone_at
 
 
+class NothingToUndo(InspectorError):
+    """``undo`` of the last run on a database found none left to undo: a plain statement, not a
+    failure (exit 0). ``run_id``/``undone_at``: that database's last run, already undone, if any."""
+
+    exit_code = EXIT_OK
+    kind = "nothing-to-undo"
+
+    def __init__(self, message: str, *, run_id: str | None = None, undone_at: int | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.undone_at = undone_at
+
+
 class RepairRefused(InspectorError):
     """A session is live (or its liveness is unknown) and the user did not force the repair."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 Schema = Literal["v1", "v2", "legacy"]
@@ -130,10 +131,39 @@ class ScanResult:
         return tuple(d for d in self.sessions if d.is_stuck)
 
     def get(self, session_id: str) -> Diagnosis | None:
+        return self._by_id.get(session_id)
+
+    @cached_property
+    def _by_id(self) -> dict[str, Diagnosis]:
+        # Once per result: renderers ask for every session's parent, and a chain can be long.
+        return {diag.id: diag for diag in reversed(self.sessions)}  # the first of a repeated id wins
+
+    @cached_property
+    def depths(self) -> dict[str, int]:
+        """How many ancestors of each session are in this result (for indenting trees).
+
+        One pass up each path, each session's depth kept: linear in the sessions however deep
+        a chain is, and no recursion."""
+        depth: dict[str, int] = {}
         for diag in self.sessions:
-            if diag.id == session_id:
-                return diag
-        return None
+            path: list[str] = []
+            on_path: set[str] = set()
+            sid: str | None = diag.id
+            base = -1
+            while sid:
+                if sid in depth:
+                    base = depth[sid]
+                    break
+                found = self._by_id.get(sid)
+                if found is None or sid in on_path:  # not in the result, or a cycle
+                    break
+                on_path.add(sid)
+                path.append(sid)
+                sid = found.session.parent_id
+            for member in reversed(path):
+                base += 1
+                depth[member] = base
+        return depth
 
 
 # The only columns a RowChange may write, per table (the compare-and-set whitelist).

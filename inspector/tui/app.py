@@ -44,6 +44,7 @@ from inspector.core.errors import (
     DatabaseNotFound,
     InspectorError,
     NotADatabase,
+    NothingToUndo,
     RepairRefused,
     SchemaUnsupported,
     WritesDisabled,
@@ -616,6 +617,10 @@ class InspectorApp(App[Launch | None]):
         problems: list[JournalProblem] = []
         try:
             prepared = operations.prepare_undo(request, problems)
+        except NothingToUndo as nothing:  # a statement, not a failure
+            self.call_from_thread(self.notify, f"{str(nothing)[:1].upper()}{str(nothing)[1:]}.",
+                                  title="Nothing to undo", markup=False)
+            return
         except InspectorError as exc:
             self.post_message(OperationFailed("Undo", exc))
             return

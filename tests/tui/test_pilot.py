@@ -213,7 +213,8 @@ async def test_undo_with_nothing_to_undo_is_a_notification(fixture_copy) -> None
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await press(pilot, "u")
-        assert any(n.startswith("Undo failed") and "no recovery run" in n for n in notifications(app))
+        assert any(n.startswith("Nothing to undo") and "holds no recovery run" in n for n in notifications(app))
+        assert not any("failed" in n for n in notifications(app))
         assert app.is_running
     assert dump(db) == before
 

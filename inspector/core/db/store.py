@@ -364,11 +364,19 @@ def _kind_of_text(lowered: str) -> str:
     return "other"
 
 
+def check_backup_target(dest: Path) -> None:
+    """What would keep the backup from being written (checked before anything else is done)."""
+    if dest.exists() or dest.is_symlink():
+        raise DatabaseReadOnly(f"backup target {dest} already exists; not overwriting it")
+    parent = dest.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise DatabaseReadOnly(f"cannot write the backup {dest} (its directory {parent} is missing or not writable)")
+
+
 def backup(path: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
     """A consistent copy through SQLite's backup API (WAL content included), never ``cp``."""
     source_path, dest_path = Path(path), Path(dest)
-    if dest_path.exists():
-        raise DatabaseReadOnly(f"backup target {dest_path} already exists; not overwriting it")
+    check_backup_target(dest_path)
     check_file(source_path)
     engine = make_engine(source_path)
     try:

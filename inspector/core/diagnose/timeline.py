@@ -508,7 +508,15 @@ def _chain(conn: Connection, columns: list[str], main: SessionTimeline, turns: i
 
 def _descend(conn: Connection, columns: list[str], members: list[SessionTimeline], story: SessionTimeline,
              turns: int, seen: set[str]) -> None:
-    for entry in _stuck_tasks(story.entries):
+    """Append the subagents ``story``'s stuck task calls wait on, depth first (a stack, not recursion)."""
+    stack = [iter(_stuck_tasks(story.entries))]
+    depths = [story.depth]
+    while stack:
+        entry = next(stack[-1], None)
+        if entry is None:
+            stack.pop()
+            depths.pop()
+            continue
         sid = entry.child_session_id
         if sid is None or sid in seen or len(members) >= MAX_CHAIN:
             continue
@@ -516,9 +524,10 @@ def _descend(conn: Connection, columns: list[str], members: list[SessionTimeline
         if child is None:
             continue
         seen.add(sid)
-        sub = replace(session_timeline(conn, child, turns=turns), depth=story.depth + 1, parent_part_id=entry.id)
+        sub = replace(session_timeline(conn, child, turns=turns), depth=depths[-1] + 1, parent_part_id=entry.id)
         members.append(sub)
-        _descend(conn, columns, members, sub, turns, seen)
+        stack.append(iter(_stuck_tasks(sub.entries)))
+        depths.append(sub.depth)
 
 
 def _stuck_tasks(entries: Iterable[Entry]) -> list[Entry]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 from inspector.core.model import Diagnosis, ScanResult
@@ -28,18 +28,44 @@ def chain_of(session_id: str, diagnoses: dict[str, Diagnosis]) -> list[str]:
     return sorted(seen, key=lambda s: (diagnoses[s].session.parent_id is not None, s))
 
 
+def chain_lookup(diagnoses: dict[str, Diagnosis]) -> Callable[[str], list[str]]:
+    """:func:`chain_of` for many sessions: a chain is walked once and shared by its members, so
+    asking every member of a chain thousands deep stays linear."""
+    known: dict[str, list[str]] = {}
+
+    def lookup(session_id: str) -> list[str]:
+        if session_id not in known:
+            chain = chain_of(session_id, diagnoses)
+            for member in chain:
+                known.setdefault(member, chain)
+            if session_id not in known:
+                return chain
+        return known[session_id]
+
+    return lookup
+
+
 def spread_chain_verdicts(diagnoses: dict[str, Diagnosis]) -> dict[str, Diagnosis]:
-    """A chain is one unit: if any member waits for a person, is live (or unknown), so is the whole chain."""
+    """A chain is one unit: if any member waits for a person, is live (or unknown), so is the whole
+    chain (the first member, in ``diagnoses`` order, of the highest rank speaks for it)."""
     result = dict(diagnoses)
+    order = {sid: i for i, sid in enumerate(diagnoses)}
+    lookup = chain_lookup(diagnoses)
+    done: set[str] = set()
     for sid, diag in diagnoses.items():
-        if not diag.is_stuck or diag.verdict in ("stale", "unfixable"):
+        if sid in done or not diag.is_stuck or diag.verdict in ("stale", "unfixable"):
             continue
-        for other in chain_of(sid, diagnoses):
+        chain = lookup(sid)
+        done.update(chain)
+        speakers = sorted((m for m in chain if diagnoses[m].verdict not in ("stale", "unfixable")), key=order.__getitem__)
+        best = max(speakers, key=lambda m: _VERDICT_RANK[diagnoses[m].verdict], default=sid)
+        top = diagnoses[best]
+        for other in chain:
             current = result[other]
-            if _VERDICT_RANK[diag.verdict] > _VERDICT_RANK[current.verdict]:
+            if _VERDICT_RANK[top.verdict] > _VERDICT_RANK[current.verdict]:
                 result[other] = replace(
-                    current, verdict=diag.verdict, live_reason=f"{diag.live_reason} (via {sid})",
-                    waiting_on=diag.waiting_on if diag.verdict == "waiting" else current.waiting_on,
+                    current, verdict=top.verdict, live_reason=f"{top.live_reason} (via {best})",
+                    waiting_on=top.waiting_on if top.verdict == "waiting" else current.waiting_on,
                 )
     return result
 
@@ -59,13 +85,17 @@ def tree_order(diagnoses: dict[str, Diagnosis]) -> Iterator[Diagnosis]:
             roots.append(diag)
     emitted: set[str] = set()
 
-    def walk(diag: Diagnosis) -> Iterator[Diagnosis]:
-        if diag.id in emitted:
-            return
-        emitted.add(diag.id)
-        yield diag
-        for child in sorted(children[diag.id], key=key):
-            yield from walk(child)
+    def walk(top: Diagnosis) -> Iterator[Diagnosis]:
+        # A stack, not recursion: a subagent chain can be thousands of sessions deep.
+        stack = [iter((top,))]
+        while stack:
+            diag = next(stack[-1], None)
+            if diag is None:
+                stack.pop()
+            elif diag.id not in emitted:
+                emitted.add(diag.id)
+                yield diag
+                stack.append(iter(sorted(children[diag.id], key=key)))
 
     for root in sorted(roots, key=key):
         yield from walk(root)
@@ -75,14 +105,7 @@ def tree_order(diagnoses: dict[str, Diagnosis]) -> Iterator[Diagnosis]:
 
 def depth_of(diag: Diagnosis, result: ScanResult) -> int:
     """How many ancestors of ``diag`` are in ``result`` (for indenting trees)."""
-    depth = 0
+    if diag.id in result.depths:
+        return result.depths[diag.id]
     parent = diag.session.parent_id
-    seen: set[str] = set()
-    while parent and parent not in seen:
-        seen.add(parent)
-        found = result.get(parent)
-        if found is None:
-            break
-        depth += 1
-        parent = found.session.parent_id
-    return depth
+    return result.depths[parent] + 1 if parent and parent in result.depths else 0

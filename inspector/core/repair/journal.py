@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO, TypeGuard
 
-from inspector.core.errors import AlreadyUndone, JournalError, RunNotFound
+from inspector.core.errors import AlreadyUndone, JournalError, NothingToUndo, RunNotFound
 from inspector.core.model import WRITABLE_COLUMNS, Plan
 from inspector.core.ownfiles import NotOwnFile, process_alive, read_own
 from inspector.core.paths import journal_dir as journal_dir  # where it always was, for its callers
@@ -82,6 +82,17 @@ def _remove_abandoned(directory: Path) -> None:
             continue
         with contextlib.suppress(OSError):
             partial.unlink()
+
+
+def check_dir(directory: Path) -> None:
+    """What :func:`ensure_dir` would refuse, found without creating anything (a dry run's check)."""
+    existing = directory
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise JournalError(f"cannot create the journal directory {directory} ({existing} is not a directory)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise JournalError(f"the journal directory {directory} is not writable; nothing was changed")
 
 
 def too_open(path: Path) -> bool:
@@ -291,6 +302,7 @@ def find_run(
             raise AlreadyUndone(f"run {run.run_id} was already undone{when}; nothing was changed",
                                 run_id=run.run_id, undone_at=run.undone_at)
         return run
+    last_undone: JournalRun | None = None
     for path in _run_paths(directory):
         try:
             run = _parse(path)
@@ -302,7 +314,26 @@ def find_run(
             continue
         if run.database == database and not run.undone:
             return run  # a run cut off while written too: ``recover.undo`` checks what it changed
-    raise RunNotFound(f"no recovery run to undo for {database} (journal: {directory})")
+        if run.database == database and last_undone is None:
+            last_undone = run
+    if last_undone is not None:
+        when = f" at {local_time(last_undone.undone_at)}" if last_undone.undone_at is not None else ""
+        raise NothingToUndo(f"nothing to undo on {database}: its last recovery run, {last_undone.run_id}, "
+                            f"was already undone{when}", run_id=last_undone.run_id, undone_at=last_undone.undone_at)
+    raise NothingToUndo(f"nothing to undo on {database}: the journal ({directory}) holds no recovery run of it")
+
+
+def database_of_run(directory: Path, run_id: str) -> Path:
+    """The database a named run was made on (from its header): ``undo RUN`` needs no ``--db``."""
+    path = directory / f"{Path(run_id).name}.jsonl"
+    if not path.is_file():
+        raise RunNotFound(f"no run {run_id} in the journal at {directory}")
+    try:
+        return Path(_parse(path).database)
+    except _Damaged as damage:
+        if damage.database is not None:  # damaged after its header: find_run says what is wrong
+            return Path(damage.database)
+        raise _undo_refused(path, damage, directory) from None
 
 
 def _undo_refused(path: Path, damage: _Damaged, directory: Path) -> JournalError:

@@ -20,11 +20,19 @@ from typing import Literal
 from inspector.core.db import queries as q
 from inspector.core.db.ranges import Progress
 from inspector.core.db.rows import chunks
-from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, Store, backup, open_store, roll_back_hot_journal
+from inspector.core.db.store import (
+    DEFAULT_BUSY_TIMEOUT_MS,
+    Store,
+    backup,
+    check_backup_target,
+    check_writable,
+    open_store,
+    roll_back_hot_journal,
+)
 from inspector.core.defaults import DEFAULT_HUNG_AFTER_MS
 from inspector.core.diagnose import state
 from inspector.core.diagnose.scan import scan, scan_related
-from inspector.core.diagnose.tree import chain_of
+from inspector.core.diagnose.tree import chain_lookup
 from inspector.core.errors import RepairRefused, SessionMovedOn, WritesDisabled
 from inspector.core.model import Answer, PendingRequest, Plan, RunResult, ScanResult, Skip, UndoResult
 from inspector.core.opencode.live import LiveStatus, detect
@@ -38,7 +46,7 @@ from inspector.core.repair.abort import (
     without_targets,
 )
 from inspector.core.repair.answer import AnswerOutcome, answer_all, pending_of, waiting_reason
-from inspector.core.repair.journal import JournalProblem, JournalRun, find_run, journal_dir
+from inspector.core.repair.journal import JournalProblem, JournalRun, check_dir, database_of_run, find_run, journal_dir
 from inspector.core.text import local_time
 
 Status = Literal["ok", "partial", "refused"]
@@ -164,7 +172,23 @@ def prepare(request: Request) -> Prepared:
         plan, answers = settle_waiting(plan, result, request)
     finally:
         store.dispose()
-    return Prepared(request=request, plan=plan, aborts=aborts, answers=answers)
+    prepared = Prepared(request=request, plan=plan, aborts=aborts, answers=answers)
+    preflight(prepared)
+    return prepared
+
+
+def preflight(prepared: Prepared) -> None:
+    """Refuse here what :func:`execute` would refuse before its first write (the backup target,
+    a database it cannot write, the journal directory), so a dry run says it too."""
+    request, plan = prepared.request, prepared.plan
+    if prepared.is_empty:
+        return  # execute writes nothing, backs nothing up
+    if request.backup_to is not None:
+        check_backup_target(Path(request.backup_to))
+    if any(unit.via_port is None for unit in plan.units):  # through OpenCode the file is only read
+        check_writable(Path(request.database))
+    if plan.units:
+        check_dir(request.journal_directory or journal_dir())
 
 
 def settle_waiting(plan: Plan, result: ScanResult, request: Request) -> tuple[Plan, tuple[tuple[PendingRequest, Answer], ...]]:
@@ -178,13 +202,18 @@ def settle_waiting(plan: Plan, result: ScanResult, request: Request) -> tuple[Pl
     answers: dict[str, tuple[PendingRequest, Answer]] = {}
     answered: set[str] = set()  # sessions whose whole chain's requests get an answer
     skips: dict[str, Skip] = {}
+    chain_of = chain_lookup(diagnoses)
+    # Per chain, not per member: every member of a chain thousands deep may be named.
+    asked: dict[str, tuple[list[tuple[str, tuple[PendingRequest, ...]]], list[str]]] = {}
     for sid in named:
-        chain = chain_of(sid, diagnoses) or [sid]
-        asking = [(member, pending_of(diagnoses.get(member), live)) for member in chain]
-        asking = [(member, found) for member, found in asking if found]
+        chain = chain_of(sid) or [sid]
+        if chain[0] not in asked:
+            found_by = [(member, pending_of(diagnoses.get(member), live)) for member in chain]
+            asked[chain[0]] = ([(m, found) for m, found in found_by if found], [
+                m for m in chain if (live is not None and m in live.waiting)
+                or (m in diagnoses and diagnoses[m].verdict == "waiting")])
+        asking, said = asked[chain[0]]
         if not asking:
-            said = [m for m in chain if (live is not None and m in live.waiting)
-                    or (m in diagnoses and diagnoses[m].verdict == "waiting")]
             if said:  # waiting, but nobody said what is asked: nothing to answer, still never written
                 skips[sid] = Skip(sid, "waiting for a person's answer (OpenCode did not say what is asked); "
                                   "it is live, so it is not written", kind="waiting")
@@ -207,7 +236,8 @@ def settle_waiting(plan: Plan, result: ScanResult, request: Request) -> tuple[Pl
         return plan, ()
     blocked = set(skips) | answered
     refused = tuple(skips.get(s.id, s) for s in plan.refused if s.id not in answered)
-    refused += tuple(skip for sid, skip in skips.items() if sid not in {s.id for s in plan.refused})
+    already = {s.id for s in plan.refused}
+    refused += tuple(skip for sid, skip in skips.items() if sid not in already)
     allowed = {r.session_id for r, a in answers.values() if a == "once"}
     askers = {r.session_id for r in (live.requests if live is not None else ())}
     askers |= {d.id for d in result.sessions if d.waiting_on}
@@ -279,9 +309,10 @@ def execute(
 
 @dataclass(frozen=True)
 class UndoRequest:
-    """Which run to put back (``None``: the last one on this database) and how."""
+    """Which run to put back (``None``: the last one on this database) and how. ``database``
+    ``None`` with a named run: the database the journal says that run was made on."""
 
-    database: Path
+    database: Path | None
     run_id: str | None = None
     force: bool = False  # even while OpenCode runs on the database, or a session moved on since the run
     read_only: bool = False
@@ -314,6 +345,12 @@ def prepare_undo(request: UndoRequest, problems: list[JournalProblem] | None = N
     files that are not readable runs are added to ``problems``."""
     if request.read_only:
         raise WritesDisabled(READ_ONLY)
+    directory = request.journal_directory or journal_dir()
+    if request.database is None:
+        if request.run_id is None:
+            raise ValueError("undo needs a database or a run id")
+        request = replace(request, database=database_of_run(directory, request.run_id))
+    assert request.database is not None
     path = Path(request.database)
     roll_back_hot_journal(path, busy_timeout_ms=request.busy_timeout_ms)
     store = open_store(path, busy_timeout_ms=request.busy_timeout_ms)  # the file and schema first
@@ -322,7 +359,7 @@ def prepare_undo(request: UndoRequest, problems: list[JournalProblem] | None = N
         live = request.live if request.live is not None else detect(path)
         if live.running is not False and not request.force:
             raise RepairRefused(f"{live.detail or 'OpenCode may be running'}; undo refused", hint="force")
-        run = find_run(request.journal_directory or journal_dir(), request.run_id, str(path), problems)
+        run = find_run(directory, request.run_id, str(path), problems)
         prepared = UndoPrepared(request=request, run=run)
         if not request.force and not run.interrupted:
             refuse_moved_on(store, run, prepared.sessions)
@@ -369,6 +406,7 @@ def session_titles(store: Store, session_ids: Sequence[str]) -> dict[str, str]:
 def execute_undo(prepared: UndoPrepared) -> UndoResult:
     """Put the run's before-images back where rows still hold what the run wrote."""
     request = prepared.request
+    assert request.database is not None  # prepare_undo found it
     # undo puts stuck rows back below every watermark: no kept scan state may be trusted after it
     state.note_write(request.database, writing=True)
     try:
@@ -385,5 +423,5 @@ def undo(request: UndoRequest, problems: list[JournalProblem] | None = None) -> 
 
 __all__ = [
     "Outcome", "Prepared", "Request", "UndoPrepared", "UndoRequest", "choose_answer", "execute", "execute_undo",
-    "explain_hung", "prepare", "prepare_undo", "settle_waiting", "undo",
+    "explain_hung", "preflight", "prepare", "prepare_undo", "settle_waiting", "undo",
 ]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inspector.core.errors import DatabaseNotFound, InspectorError
-from inspector.core.model import Plan, RunResult
+from inspector.core.model import Plan, RunResult, Skip
 
 if TYPE_CHECKING:
     from inspector.core.diagnose.resume import Pass
@@ -36,6 +36,8 @@ class StartupOutcome:
     # (existing or not); None when no ``db`` was given (OpenCode finds its own, as we did).
     opencode_db: Path | None = None
     scan: Pass | None = None  # how the scan was made: a full pass or the changes since the last look
+    # Planned but not written by a run that wrote nothing (a lock, rows changed): ``warning`` says so.
+    not_recovered: tuple[Skip, ...] = ()
 
     @property
     def recovered(self) -> int:
@@ -115,4 +117,21 @@ def _recover(path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool, ful
     ))
     if prepared.is_empty:
         return StartupOutcome(database=path, plan=prepared.plan, scan=how)
-    return StartupOutcome(database=path, plan=prepared.plan, result=operations.execute(prepared).result, scan=how)
+    outcome = operations.execute(prepared)
+    left = prepared.plan.unforeseen(outcome.result)
+    if outcome.result.sessions or outcome.result.dry_run or not left:
+        return StartupOutcome(database=path, plan=prepared.plan, result=outcome.result, scan=how)
+    return StartupOutcome(database=path, plan=prepared.plan, result=outcome.result, scan=how,
+                          not_recovered=left, warning=not_recovered_line(left, busy_timeout_ms))
+
+
+def not_recovered_line(left: tuple[Skip, ...], busy_timeout_ms: int) -> str:
+    """One line: which sessions the run could not write, and why (a lock: whose and how long we waited)."""
+    ids = list(dict.fromkeys(s.id for s in left))
+    named = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+    if all(s.kind == "locked" for s in left):
+        why = f"database locked by another writer (busy_timeout {busy_timeout_ms} ms)"
+    else:
+        why = left[0].reason
+    return (f"{len(ids)} stuck session{'s' if len(ids) != 1 else ''} not recovered ({named}): {why}; "
+            "starting without recovery")

@@ -108,18 +108,28 @@ SORT_COLUMNS = ("title", "project", "verdict", "patterns", "parts", "stuck", "ac
 
 
 def sort_rows(rows: list[Row], key: SortKey, descending: bool) -> list[Row]:
-    """Sort siblings (stable: ties keep the given order); children stay right under their parent."""
-    if not rows:
-        return []
-    top = min(r.depth for r in rows)
-    groups: list[list[Row]] = []
-    for row in rows:
-        if not groups or row.depth <= top:
-            groups.append([row])
-        else:
-            groups[-1].append(row)
-    groups.sort(key=lambda g: key(g[0]), reverse=descending)
-    return [row for group in groups for row in (group[0], *sort_rows(group[1:], key, descending))]
+    """Sort siblings (stable: ties keep the given order); children stay right under their parent.
+
+    The rows come in tree order; each row's parent is the nearest row above it that is less deep.
+    Walked with a stack, not recursion: a subagent chain can be thousands of sessions deep."""
+    children: dict[int, list[int]] = {-1: []}
+    above: list[int] = []  # the rows the next one may hang under, shallowest first
+    for i, row in enumerate(rows):
+        while above and rows[above[-1]].depth >= row.depth:
+            above.pop()
+        children.setdefault(above[-1] if above else -1, []).append(i)
+        above.append(i)
+    ordered: list[Row] = []
+    stack = [iter(sorted(children[-1], key=lambda i: key(rows[i]), reverse=descending))]
+    while stack:
+        at = next(stack[-1], None)
+        if at is None:
+            stack.pop()
+            continue
+        ordered.append(rows[at])
+        if at in children:
+            stack.append(iter(sorted(children[at], key=lambda c: key(rows[c]), reverse=descending)))
+    return ordered
 
 
 def mark_sorted(columns: list[Column], sort: Sort) -> list[Column]:

