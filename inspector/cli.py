@@ -329,6 +329,8 @@ def cli(ctx: click.Context, db: str | None, channel: str | None, busy_timeout: i
             settings.demo_database()
         return
     check_theme_option(theme)
+    if not demo:  # a database that cannot be opened says so first, terminal or not
+        settings.path()
     if not has_terminal():  # Textual would draw its screen into a pipe or read keys from nowhere
         fail("the TUI needs a terminal; use 'ocinspect scan' (or --help for the commands)")
     with settings.cleanup:

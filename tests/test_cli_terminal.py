@@ -116,7 +116,7 @@ def test_demo_directory_is_removed_when_the_tui_quits(tmp_path: Path) -> None:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_demo_directory_is_removed_when_the_tui_is_killed(tmp_path: Path, signum: int) -> None:
     """A kill or a closed terminal window ends the demo as its quit key does."""
-    code, out = in_terminal(["--demo"], terminal_env(tmp_path), send=signum, after=b"Recover all")
+    code, out = in_terminal(["--demo"], terminal_env(tmp_path), send=signum, after=b"Quit")
     assert code == 0, out[-800:]
     assert demo_leftovers(tmp_path) == []
 
