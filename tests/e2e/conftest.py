@@ -10,7 +10,6 @@ xdist controller, which never loads this file) collects and writes them.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
