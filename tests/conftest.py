@@ -18,12 +18,17 @@ from typing import NamedTuple
 
 import pytest
 
+from .e2e import recorder
 from .releases import CASES, FIXTURES, LATEST, NOW_1_18_33, RELEASES, Release, fixture_file, sessions_of  # noqa: F401 (FIXTURES re-exported)
 
 NOW = NOW_1_18_33  # 2026-11-24T17:06:40Z, a little after the 1.18.33 fixtures were captured
 
 # Stuck sessions of the newest release's fixtures (the other releases: tests/releases.py).
 SESSIONS = {name: sessions_of(LATEST, name) for name in RELEASES[LATEST].fixtures}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    recorder.register(config)  # here, not in tests/e2e/conftest.py: an xdist controller loads only this one
 
 
 def copy_db(source: Path, dest: Path) -> Path:

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
 from tests.e2e import matrix
 from tests.releases import E2E_RELEASES
 
@@ -23,3 +30,51 @@ def test_a_failed_cell_shows_in_the_table() -> None:
     results["releases"]["1.2.27"]["task"] = {**results["releases"]["1.2.27"]["task"], "outcome": "failed"}
     row = next(line for line in matrix.render(results).splitlines() if line.startswith("| 1.2.27 "))
     assert "✘ failed" in row and row.endswith("| **failed** |")
+
+
+INNER_CONFTEST = '''
+pytest_plugins = ["tests.e2e.conftest"]
+from tests.conftest import pytest_configure  # noqa: E402,F401 (registers the recorder, as in the real run)
+'''
+
+INNER_TESTS = '''
+import pytest
+from tests.releases import E2E_RELEASES
+
+@pytest.mark.matrix("bash")
+@pytest.mark.parametrize("release", E2E_RELEASES)
+def test_bash(release, matrix_facts):
+    matrix_facts["tables"] = 7
+
+@pytest.mark.matrix("task")
+@pytest.mark.parametrize("release", E2E_RELEASES)
+def test_task(release, matrix_facts):
+    matrix_facts["task_names_child"] = release != "1.2.27"
+
+@pytest.mark.matrix("pending")
+@pytest.mark.parametrize("release", E2E_RELEASES)
+def test_pending(release, matrix_facts):
+    assert release != "1.2.27"
+'''
+
+
+@pytest.mark.parametrize("workers", [[], ["-p", "xdist", "-n", "2"]], ids=["serial", "xdist"])
+def test_a_run_covering_the_matrix_writes_every_cell(tmp_path: Path, workers: list[str]) -> None:
+    """The recorder sees every cell whether the matrix tests ran in this process or in xdist workers
+    (where each worker sees only its share, and only the controller can write the whole file)."""
+    project = tmp_path / "inner"
+    project.mkdir()
+    (project / "pytest.ini").write_text("[pytest]\n")
+    (project / "conftest.py").write_text(INNER_CONFTEST)
+    (project / "test_cells.py").write_text(INNER_TESTS)
+    results = tmp_path / "results.json"
+    env = {**os.environ, "PYTHONPATH": str(matrix.REPO_ROOT), "OCINSPECT_E2E_RESULTS": str(results)}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *workers, str(project)],
+                          cwd=project, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 1, done.stdout + done.stderr  # the one failing cell, 1.2.27 pending
+    releases = matrix.load(results)["releases"]
+    assert {(r, s) for r, runs in releases.items() for s in runs} == set(matrix.expected())
+    assert releases["1.2.27"]["pending"]["outcome"] == "failed"
+    assert releases["1.18.33"]["pending"]["outcome"] == "passed"
+    assert releases["1.2.27"]["bash"] == {"outcome": "passed", "tables": 7}
+    assert releases["1.2.27"]["task"]["task_names_child"] is False

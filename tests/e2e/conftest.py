@@ -3,12 +3,13 @@
 The release matrix: tests marked ``matrix(scenario)`` and parametrized with ``release`` record
 their outcome and what they measured (``matrix_facts``); when one run covered every (release,
 scenario) of ``matrix.expected()``, the results are written to ``matrix-results.json`` (or
-``$OCINSPECT_E2E_RESULTS``), from which ``matrix.py`` renders the docs' table.
+``$OCINSPECT_E2E_RESULTS``), from which ``matrix.py`` renders the docs' table. The cells
+travel on the test reports; ``recorder.py`` (registered by ``tests/conftest.py``, so also in an
+xdist controller, which never loads this file) collects and writes them.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,15 +17,13 @@ from typing import Any
 import pytest
 
 from . import harness as h
-from . import matrix
+from .recorder import MATRIX_PROPERTY
 
-_RESULTS = pytest.StashKey[dict[tuple[str, str], dict[str, Any]]]()
 _FACTS = pytest.StashKey[dict[str, Any]]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "matrix(scenario): one cell of the tested-releases table")
-    config.stash[_RESULTS] = {}
 
 
 def _install(version: str) -> Path:
@@ -78,7 +77,12 @@ def sandbox(tmp_path: Path, fake_model: h.FakeModel) -> Iterator[h.Sandbox]:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
-    """Attach the OpenCode server logs of a failed e2e test; record matrix outcomes."""
+    """Attach the OpenCode server logs of a failed e2e test; tag matrix outcomes on the report.
+
+    The outcome travels on the report (``user_properties``), not in this process's memory: under
+    pytest-xdist the test runs in a worker and only its reports reach the controller, which is
+    the one process that sees the whole run and so the one that writes the results.
+    """
     outcome = yield
     report = outcome.get_result()
     if report.failed:
@@ -89,24 +93,5 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     callspec = getattr(item, "callspec", None)
     if marker is None or callspec is None or "release" not in callspec.params:
         return
-    if report.when == "call" or report.outcome != "passed":  # a failed/skipped setup counts too
-        key = (callspec.params["release"], marker.args[0])
-        entry = {"outcome": report.outcome, **item.stash.get(_FACTS, {})}
-        item.config.stash[_RESULTS].setdefault(key, entry)
-        if report.when == "call":
-            item.config.stash[_RESULTS][key] = entry
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Write the results when this run covered the whole matrix (skipped cells do not count)."""
-    results = session.config.stash.get(_RESULTS, {})
-    wanted = matrix.expected()
-    if not results or any(results.get(k, {}).get("outcome") not in ("passed", "failed") for k in wanted):
-        return
-    releases: dict[str, dict[str, Any]] = {}
-    for (release, scenario), entry in sorted(results.items()):
-        releases.setdefault(release, {})[scenario] = entry
-    target = Path(os.environ.get("OCINSPECT_E2E_RESULTS") or matrix.RESULTS)
-    text = matrix.dumps({"releases": releases})
-    if not target.exists() or target.read_text() != text:
-        target.write_text(text)
+    entry = {"outcome": report.outcome, **item.stash.get(_FACTS, {})}
+    report.user_properties.append((MATRIX_PROPERTY, [callspec.params["release"], marker.args[0], entry]))

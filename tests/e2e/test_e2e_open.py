@@ -128,15 +128,22 @@ def test_open_execs_the_tui_on_the_session_and_a_typed_prompt_completes(sandbox:
                     if b"\x1b[c" in chunk or b"\x1b[0c" in chunk:
                         os.write(fd, b"\x1b[?62;22c")
 
-        read_for(20)  # the TUI boots and draws the session
         def shown() -> bytes:
             return re.sub(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]", b"", screen)[-3000:]
 
-        assert screen and os.waitpid(pid, os.WNOHANG) == (0, 0), shown()
+        def wait_on_screen(needle: bytes, timeout: float) -> None:
+            """Read until ``needle`` is drawn: a fixed wait raced the TUI's boot on a loaded machine,
+            and keys typed before the session view was up were lost."""
+            deadline = time.monotonic() + timeout
+            while needle not in re.sub(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]", b"", screen):
+                assert time.monotonic() < deadline and os.waitpid(pid, os.WNOHANG) == (0, 0), (needle, shown())
+                read_for(0.5)
+
+        wait_on_screen(b"interrupted", 120)  # the TUI is up, with the recovered session drawn
         for ch in PROMPT:
             os.write(fd, ch.encode())
             time.sleep(0.02)
-        read_for(1)
+        wait_on_screen(PROMPT.split()[-1].encode(), 30)  # the input box holds the prompt
         os.write(fd, b"\r")
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and not answered(sandbox.db_path, sid, PROMPT):

@@ -20,6 +20,7 @@ from textual.pilot import Pilot
 from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.core.repair import journal
 from inspector.core.synth.demo import DemoSessions, build_demo_sessions
+from inspector.tui import app as app_module
 from inspector.tui.app import InspectorApp, make_app
 from tests.conftest import FIXTURES, NOW, copy_db, rows
 
@@ -49,6 +50,15 @@ def dump(path: Path) -> list[tuple[Any, ...]]:
         + query(path, "SELECT id, time_updated, data FROM message ORDER BY id")
         + query(path, "SELECT id, time_updated, time_compacting FROM session ORDER BY id")
     )
+
+
+@pytest.fixture(autouse=True)
+def toasts_stay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Toasts expire by the wall clock (5 s, results 10 s): on a loaded machine a snapshot taken
+    after several key presses lost the "Recovered" toast that a fast run still shows. In tests
+    they stay up, so what is on screen depends on the keys pressed, not on the machine's speed."""
+    monkeypatch.setattr(app_module, "RESULT_TIMEOUT", 3600.0)
+    monkeypatch.setattr(InspectorApp, "NOTIFICATION_TIMEOUT", 3600.0)
 
 
 @pytest.fixture(autouse=True)
