@@ -209,7 +209,7 @@ class HelpFormatter(click.HelpFormatter):
         super().write_text(_JOINED_HYPHEN.sub(_NO_BREAK_HYPHEN, text))
         self._restore(start)
 
-    def write_dl(self, rows: Sequence[tuple[str, str]], col_max: int = 30, col_spacing: int = 2) -> None:
+    def write_dl(self, rows: Iterable[tuple[str, str]], col_max: int = 30, col_spacing: int = 2) -> None:
         start = len(self.buffer)
         super().write_dl([(a, _JOINED_HYPHEN.sub(_NO_BREAK_HYPHEN, b)) for a, b in rows], col_max, col_spacing)
         self._restore(start)
