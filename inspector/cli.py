@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from inspector import __version__
-from inspector.core.defaults import DEFAULT_HUNG_AFTER_MS
+from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_HUNG_AFTER_MS
 from inspector.core.errors import (
     EXIT_ERROR,
     EXIT_FOUND,
@@ -234,7 +234,7 @@ class Duration(click.ParamType):
 
 
 DURATION = Duration()
-DEFAULT_HUNG_AFTER = "15m"  # DEFAULT_HUNG_AFTER_MS as typed (`--help` must not load the duration parser)
+DEFAULT_HUNG_AFTER = f"{DEFAULT_HUNG_AFTER_MS // 60_000}m"  # as typed (`--help` must not load the duration parser)
 
 
 def no_pager_option(func: Any) -> Any:
@@ -302,7 +302,7 @@ DEMO_COMMANDS = frozenset({"scan", "show", "recover", "undo", "runs", "report"})
 @click.group(cls=Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", metavar="PATH", help="OpenCode database file (or data directory).")
 @click.option("--channel", metavar="NAME", help="Pick opencode-<NAME>.db beside opencode.db.")
-@click.option("--busy-timeout", default=5000, show_default=True, metavar="MS", type=click.IntRange(0, 600_000), help="How long to wait for OpenCode's write lock.")
+@click.option("--busy-timeout", default=DEFAULT_BUSY_TIMEOUT_MS, show_default=True, metavar="MS", type=click.IntRange(0, 600_000), help="How long to wait for OpenCode's write lock.")
 @click.option("--demo", is_flag=True, help="Use a built-in demo database, removed on exit (no OpenCode needed): "
               "the TUI and every command that reads or repairs one (" + ", ".join(sorted(DEMO_COMMANDS)) + ").")
 @click.option("--read-only", is_flag=True, help="Browse only: recover, undo and run write nothing.")

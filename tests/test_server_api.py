@@ -93,10 +93,6 @@ def test_session_status_and_abort(server: StandIn) -> None:
     assert server.requests[-1][2] == {"directory": ["/home/dev/src/webapp"]}
 
 
-def test_pending_requests_name_sessions_waiting_for_a_person(server: StandIn) -> None:
-    server.waiting = {"ses_w"}
-    assert ServerClient(server.port, credentials=None).pending_requests("/home/dev/src/webapp") == {"ses_w"}
-
 
 def test_401_without_password_says_the_server_needs_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENCODE_SERVER_PASSWORD", raising=False)

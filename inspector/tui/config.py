@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS
+from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_HUNG_AFTER_MS
 from inspector.core.opencode.live import LiveStatus
 
 
@@ -29,7 +29,7 @@ class AppConfig:
     journal_dir: Path | None = None
     watch_interval: float | None = 2.0
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
-    hung_after_ms: int = 15 * 60 * 1000
+    hung_after_ms: int = DEFAULT_HUNG_AFTER_MS
     abort_settle_s: float = 10.0  # how long an abort waits for OpenCode to settle
     full: bool = False  # the first view makes a full pass too (else: the changes since the last look)
     opencode_db: Path | None = None  # --db: what "open in OpenCode" hands OpenCode as OPENCODE_DB

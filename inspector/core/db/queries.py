@@ -321,10 +321,6 @@ RECENT_MESSAGES = text(
     "ORDER BY time_created DESC, id DESC LIMIT :limit"
 )
 
-PARTS_MOTION = text(
-    "SELECT id, session_id, time_created, time_updated FROM part WHERE message_id IN :ids"
-).bindparams(bindparam("ids", expanding=True))
-
 # What the hung rules need of each recent part, without parsing ``data`` in Python: its type,
 # a tool's status, whether a text/reasoning part holds any text yet (invalid JSON reads as NULL).
 PARTS_SHAPE = text(

@@ -67,10 +67,6 @@ class Store:
         with _translated(self.path), engine.connect() as conn:
             yield WriteSession(conn, self.path)
 
-    def data_version(self, conn: Connection) -> int:
-        """SQLite's ``PRAGMA data_version``: changes when another connection commits."""
-        return int(conn.exec_driver_sql("PRAGMA data_version").scalar_one())
-
     def require_v1(self) -> None:
         """Diagnosis and repair speak the v1 schema only; say clearly why anything else is refused."""
         if self.schema != "v1":

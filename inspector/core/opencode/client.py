@@ -343,16 +343,6 @@ class ServerClient:
         self.post(route, directory=directory)
         return route
 
-    def pending_requests(self, directory: str) -> set[str]:
-        """Sessions waiting for a person: pending ``/permission`` or ``/question`` requests."""
-        waiting: set[str] = set()
-        for route in ("/permission", "/question"):
-            payload = self.get(route, directory=directory)
-            if isinstance(payload, list):
-                waiting.update(str(item["sessionID"]) for item in payload
-                               if isinstance(item, dict) and item.get("sessionID"))
-        return waiting
-
     # internals ---------------------------------------------------------------------------
     def _deadline(self, seconds: float, where: dict[str, Any]) -> _Deadline:
         """This exchange's deadline: ``seconds`` from now, or the end of the budget if sooner."""

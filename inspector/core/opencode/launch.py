@@ -32,8 +32,7 @@ if TYPE_CHECKING:
 
 PROGRAM = "opencode"
 
-# Releases whose ``--help`` was read for the options below (all the same two forms).
-MEASURED_RELEASES = ("1.2.27", "1.3.2", "1.14.41", "1.15.13", "1.18.14", "1.18.33")
+# Every tested release (1.2.27 … 1.18.33) has the two forms below (read from their ``--help``).
 SESSION_OPTION = "--session"
 
 

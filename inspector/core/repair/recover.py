@@ -35,7 +35,8 @@ from inspector.core.db import eventlog
 from inspector.core.db import queries as q
 from inspector.core.db.ranges import Progress
 from inspector.core.db.rows import chunks
-from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, Store, open_store
+from inspector.core.db.store import Store, open_store
+from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS
 from inspector.core.diagnose.patterns import unfixable_reason
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.diagnose.tree import chain_of

@@ -34,7 +34,8 @@ from typing import Any, Literal
 from inspector.core.db import queries as q
 from inspector.core.db.filewatch import Signature, file_signature
 from inspector.core.db.ranges import read_ranges
-from inspector.core.db.store import DEFAULT_BUSY_TIMEOUT_MS, Store, open_store
+from inspector.core.db.store import Store, open_store
+from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS
 from inspector.core.diagnose import tracker
 from inspector.core.diagnose.scan import scan
 from inspector.core.errors import DatabaseLocked, SessionNotFound
