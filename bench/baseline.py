@@ -20,13 +20,8 @@ from __future__ import annotations
 
 _SESSIONS = "SELECT 'session', id FROM session WHERE time_compacting IS NOT NULL"
 
-_PART_EXACT = (
-    "json_extract(data, '$.state.status') IN ('pending', 'running') "
-    "AND json_extract(data, '$.type') = 'tool'"
-)
-_MESSAGE_EXACT = (
-    "json_extract(data, '$.role') = 'assistant' AND json_extract(data, '$.time.completed') IS NULL"
-)
+_PART_EXACT = "json_extract(data, '$.state.status') IN ('pending', 'running') AND json_extract(data, '$.type') = 'tool'"
+_MESSAGE_EXACT = "json_extract(data, '$.role') = 'assistant' AND json_extract(data, '$.time.completed') IS NULL"
 
 
 def _query(part_where: str, message_where: str) -> str:
@@ -52,24 +47,24 @@ VARIANTS: dict[str, str] = {
     ),
     # instr prefilters (what inspector/core/db/queries.py uses)
     "instr": _query(
-        "(instr(data, '\"status\":\"running\"') > 0 OR instr(data, '\"status\":\"pending\"') > 0) AND " + _PART_EXACT,
-        "instr(data, '\"role\":\"assistant\"') > 0 AND " + _MESSAGE_EXACT,
+        '(instr(data, \'"status":"running"\') > 0 OR instr(data, \'"status":"pending"\') > 0) AND ' + _PART_EXACT,
+        'instr(data, \'"role":"assistant"\') > 0 AND ' + _MESSAGE_EXACT,
     ),
     # LIKE prefilters
     "like": _query(
-        "(data LIKE '%\"status\":\"running\"%' OR data LIKE '%\"status\":\"pending\"%') AND " + _PART_EXACT,
-        "data LIKE '%\"role\":\"assistant\"%' AND " + _MESSAGE_EXACT,
+        '(data LIKE \'%"status":"running"%\' OR data LIKE \'%"status":"pending"%\') AND ' + _PART_EXACT,
+        'data LIKE \'%"role":"assistant"%\' AND ' + _MESSAGE_EXACT,
     ),
     # GLOB prefilters, one pass per status
     "glob2": _query(
-        "(data GLOB '*\"status\":\"running\"*' OR data GLOB '*\"status\":\"pending\"*') AND " + _PART_EXACT,
-        "data GLOB '*\"role\":\"assistant\"*' AND " + _MESSAGE_EXACT,
+        '(data GLOB \'*"status":"running"*\' OR data GLOB \'*"status":"pending"*\') AND ' + _PART_EXACT,
+        'data GLOB \'*"role":"assistant"*\' AND ' + _MESSAGE_EXACT,
     ),
     # GLOB, a single pass for both statuses; the pattern starts with ':' (rarer than '"'), which
     # SQLite skips to with strcspn(): this is the cheapest full pass over part.data we found.
     "glob1": _query(
         "data GLOB '*:\"[rp][ue]n[nd]ing\"*' AND " + _PART_EXACT,
-        "data GLOB '*\"role\":\"assistant\"*' AND " + _MESSAGE_EXACT,
+        'data GLOB \'*"role":"assistant"*\' AND ' + _MESSAGE_EXACT,
     ),
     # what inspector/core/db/queries.py runs: correct for ANY JSON spacing (``"status": "running"``,
     # newlines, tabs), not only OpenCode's compact text, hence no colon; ``??n`` rejects a quote

@@ -51,16 +51,19 @@ class Writer:
     def __init__(self, path: str, message: str | None) -> None:
         self.conn = connect(path)
         row = self.conn.execute(
-            "SELECT id, session_id FROM message WHERE id = ?" if message else
-            "SELECT id, session_id FROM message WHERE json_extract(data, '$.role') = 'assistant' "
+            "SELECT id, session_id FROM message WHERE id = ?"
+            if message
+            else "SELECT id, session_id FROM message WHERE json_extract(data, '$.role') = 'assistant' "
             "AND json_extract(data, '$.time.completed') IS NOT NULL ORDER BY rowid DESC LIMIT 1",
             (message,) if message else (),
         ).fetchone()
         if row is None:
             raise SystemExit("busy_writer: no finished assistant message to write into")
         self.message, self.session = row
-        self.events = self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'event'").fetchone() is not None
+        self.events = (
+            self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'event'").fetchone()
+            is not None
+        )
         self.counter = 0
 
     def new_id(self, prefix: str) -> str:
@@ -73,12 +76,17 @@ class Writer:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             if table == "message":
-                sql = ("INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES (?, ?, ?, ?, ?)"
-                       if action == "insert" else "UPDATE message SET data = ?, time_updated = ? WHERE id = ?")
+                sql = (
+                    "INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES (?, ?, ?, ?, ?)"
+                    if action == "insert"
+                    else "UPDATE message SET data = ?, time_updated = ? WHERE id = ?"
+                )
                 args = (part_id, self.session, t, t, dumps(data)) if action == "insert" else (dumps(data), t, part_id)
             elif action == "insert":
-                sql = ("INSERT INTO part (id, message_id, session_id, time_created, time_updated, data) "
-                       "VALUES (?, ?, ?, ?, ?, ?)")
+                sql = (
+                    "INSERT INTO part (id, message_id, session_id, time_created, time_updated, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?)"
+                )
                 args = (part_id, self.message, self.session, t, t, dumps(data))
             else:
                 sql, args = "UPDATE part SET data = ?, time_updated = ? WHERE id = ?", (dumps(data), t, part_id)
@@ -96,33 +104,63 @@ class Writer:
         seq = 0 if row is None else row[0] + 1
         self.conn.execute(
             "INSERT INTO event_sequence (aggregate_id, seq) VALUES (?, ?) "
-            "ON CONFLICT(aggregate_id) DO UPDATE SET seq = excluded.seq", (self.session, seq))
+            "ON CONFLICT(aggregate_id) DO UPDATE SET seq = excluded.seq",
+            (self.session, seq),
+        )
         if table == "message":
-            kind, payload = "message.updated.1", {"sessionID": self.session,
-                                                  "info": {**data, "id": row_id, "sessionID": self.session}}
+            kind, payload = (
+                "message.updated.1",
+                {"sessionID": self.session, "info": {**data, "id": row_id, "sessionID": self.session}},
+            )
         else:
-            kind, payload = "message.part.updated.1", {
-                "sessionID": self.session,
-                "part": {**data, "id": row_id, "sessionID": self.session, "messageID": self.message}, "time": t}
-        self.conn.execute("INSERT INTO event (id, aggregate_id, seq, type, data) VALUES (?, ?, ?, ?, ?)",
-                          (self.new_id("evt"), self.session, seq, kind, dumps(payload)))
+            kind, payload = (
+                "message.part.updated.1",
+                {
+                    "sessionID": self.session,
+                    "part": {**data, "id": row_id, "sessionID": self.session, "messageID": self.message},
+                    "time": t,
+                },
+            )
+        self.conn.execute(
+            "INSERT INTO event (id, aggregate_id, seq, type, data) VALUES (?, ?, ?, ?, ?)",
+            (self.new_id("evt"), self.session, seq, kind, dumps(payload)),
+        )
 
     @staticmethod
     def running(start: int) -> dict:
-        return {"type": "tool", "tool": "bash", "callID": f"call_busy{start}",
-                "state": {"status": "running", "input": {"command": "npm test", "description": "Run tests"},
-                          "title": "Run tests", "metadata": {"output": ""}, "time": {"start": start}}}
+        return {
+            "type": "tool",
+            "tool": "bash",
+            "callID": f"call_busy{start}",
+            "state": {
+                "status": "running",
+                "input": {"command": "npm test", "description": "Run tests"},
+                "title": "Run tests",
+                "metadata": {"output": ""},
+                "time": {"start": start},
+            },
+        }
 
     @staticmethod
     def completed(start: int) -> dict:
-        return {"type": "tool", "tool": "bash", "callID": f"call_busy{start}",
-                "state": {"status": "completed", "input": {"command": "npm test", "description": "Run tests"},
-                          "output": "ok", "title": "Run tests", "metadata": {"output": "ok", "exit": 0},
-                          "time": {"start": start, "end": now_ms()}}}
+        return {
+            "type": "tool",
+            "tool": "bash",
+            "callID": f"call_busy{start}",
+            "state": {
+                "status": "completed",
+                "input": {"command": "npm test", "description": "Run tests"},
+                "output": "ok",
+                "title": "Run tests",
+                "metadata": {"output": "ok", "exit": 0},
+                "time": {"start": start, "end": now_ms()},
+            },
+        }
 
     def start_of(self, part_id: str) -> int:
-        row = self.conn.execute("SELECT json_extract(data, '$.state.time.start') FROM part WHERE id = ?",
-                                (part_id,)).fetchone()
+        row = self.conn.execute(
+            "SELECT json_extract(data, '$.state.time.start') FROM part WHERE id = ?", (part_id,)
+        ).fetchone()
         return int(row[0]) if row and row[0] else now_ms()
 
     def work(self, seconds: float, every: float) -> None:
@@ -131,8 +169,15 @@ class Writer:
         self.message = user = self.new_id("msg")
         self.commit(user, {"role": "user", "time": {"created": started}, "agent": "build"}, "insert", "message")
         self.message = reply = self.new_id("msg")
-        info = {"parentID": user, "role": "assistant", "mode": "build", "agent": "build",
-                "modelID": "fake", "providerID": "fakeprov", "time": {"created": now_ms()}}
+        info = {
+            "parentID": user,
+            "role": "assistant",
+            "mode": "build",
+            "agent": "build",
+            "modelID": "fake",
+            "providerID": "fakeprov",
+            "time": {"created": now_ms()},
+        }
         self.commit(reply, info, "insert", "message")
         until = time.monotonic() + seconds
         tick = time.monotonic()
@@ -145,8 +190,12 @@ class Writer:
             phase = step % 5
             if phase == 0:
                 tool = (self.new_id("prt"), now_ms())
-                pending = {"type": "tool", "tool": "bash", "callID": f"call_busy{tool[1]}",
-                           "state": {"status": "pending", "input": {}, "raw": ""}}
+                pending = {
+                    "type": "tool",
+                    "tool": "bash",
+                    "callID": f"call_busy{tool[1]}",
+                    "state": {"status": "pending", "input": {}, "raw": ""},
+                }
                 self.commit(tool[0], pending, "insert")
             elif phase == 1 and tool:
                 self.commit(tool[0], self.running(tool[1]), "update")
@@ -158,8 +207,10 @@ class Writer:
             elif text:
                 self.commit(text, {"type": "text", "text": "Tests pass; all done."}, "update")
             step += 1
-        self.commit(reply, {**info, "time": {**info["time"], "completed": now_ms()}, "finish": "stop"},
-                    "update", "message")
+        self.commit(
+            reply, {**info, "time": {**info["time"], "completed": now_ms()}, "finish": "stop"}, "update", "message"
+        )
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -68,28 +68,73 @@ MODELS = (
     ("opencode", "grok-code"),
 )
 VERSIONS = ("1.2.27", "1.4.3", "1.6.11", "1.8.2", "1.10.7", "1.12.4", "1.14.20", "1.16.9", "1.18.33")
-ADJ = ("happy quick brave calm eager fancy gentle jolly kind lively mighty nimble proud silly "
-       "sunny stellar swift tidy witty zesty bold clever cosmic crisp dapper misty").split()
-NOUN = ("wolf engine orchid river falcon comet meadow harbor lantern maple otter panda pixel "
-        "quartz raven saturn tiger violet walrus zephyr badger canyon dolphin ember").split()
-WORDS = ("the a to of and in is for on with that this it as be by from at or not are we can "
-         "function return value error test file config build update fix add remove check "
-         "module import class def self args data result request response handler server client "
-         "cache index query table session message part state status output input user model "
-         "token stream parse json path directory process thread lock retry timeout").split()
-TITLES = ("Fix failing tests in", "Refactor", "Add caching to", "Investigate slow", "Debug crash in",
-          "Write docs for", "Upgrade dependencies of", "Implement pagination for", "Review",
-          "Port to async:", "Clean up", "Add CLI flag to")
-COMMANDS = ("pytest -x -q", "npm test", "cargo build --release", "git status", "git diff --stat",
-            "make lint", "go test ./...", "ls -la", "python -m mypy .", "npm run build",
-            "docker compose logs api", "rg TODO", "uv sync", "bun run typecheck")
-LONG_COMMANDS = ("sleep 600", "npm run dev", "pytest tests/integration -x", "cargo watch -x test",
-                 "docker compose up", "tail -f logs/app.log", "./scripts/deploy.sh staging")
+ADJ = (
+    "happy quick brave calm eager fancy gentle jolly kind lively mighty nimble proud silly "
+    "sunny stellar swift tidy witty zesty bold clever cosmic crisp dapper misty"
+).split()
+NOUN = (
+    "wolf engine orchid river falcon comet meadow harbor lantern maple otter panda pixel "
+    "quartz raven saturn tiger violet walrus zephyr badger canyon dolphin ember"
+).split()
+WORDS = (
+    "the a to of and in is for on with that this it as be by from at or not are we can "
+    "function return value error test file config build update fix add remove check "
+    "module import class def self args data result request response handler server client "
+    "cache index query table session message part state status output input user model "
+    "token stream parse json path directory process thread lock retry timeout"
+).split()
+TITLES = (
+    "Fix failing tests in",
+    "Refactor",
+    "Add caching to",
+    "Investigate slow",
+    "Debug crash in",
+    "Write docs for",
+    "Upgrade dependencies of",
+    "Implement pagination for",
+    "Review",
+    "Port to async:",
+    "Clean up",
+    "Add CLI flag to",
+)
+COMMANDS = (
+    "pytest -x -q",
+    "npm test",
+    "cargo build --release",
+    "git status",
+    "git diff --stat",
+    "make lint",
+    "go test ./...",
+    "ls -la",
+    "python -m mypy .",
+    "npm run build",
+    "docker compose logs api",
+    "rg TODO",
+    "uv sync",
+    "bun run typecheck",
+)
+LONG_COMMANDS = (
+    "sleep 600",
+    "npm run dev",
+    "pytest tests/integration -x",
+    "cargo watch -x test",
+    "docker compose up",
+    "tail -f logs/app.log",
+    "./scripts/deploy.sh staging",
+)
 EXTS = (".py", ".ts", ".tsx", ".go", ".rs", ".md", ".json", ".toml")
 
 TOOL_WEIGHTS = (
-    ("read", 30), ("bash", 22), ("grep", 10), ("edit", 14), ("glob", 6), ("write", 4),
-    ("list", 3), ("todowrite", 5), ("webfetch", 2), ("task", 0.12),
+    ("read", 30),
+    ("bash", 22),
+    ("grep", 10),
+    ("edit", 14),
+    ("glob", 6),
+    ("write", 4),
+    ("list", 3),
+    ("todowrite", 5),
+    ("webfetch", 2),
+    ("task", 0.12),
 )
 
 
@@ -163,14 +208,23 @@ class Builder:
         self.messages: list[dict[str, Any]] = []
         self.parts: list[dict[str, Any]] = []
         self.buffered_bytes = 0
-        self.counts = {"projects": 0, "sessions": 0, "child_sessions": 0, "messages": 0,
-                       "parts": 0, "tool_parts": 0, "data_bytes": 0}
+        self.counts = {
+            "projects": 0,
+            "sessions": 0,
+            "child_sessions": 0,
+            "messages": 0,
+            "parts": 0,
+            "tool_parts": 0,
+            "data_bytes": 0,
+        }
         self.stuck: list[Stuck] = []
         self.t_session = table("session", *(column(c) for c in SESSION_COLUMNS))
-        self.t_message = table("message", *(column(c) for c in ("id", "session_id", "time_created",
-                                                                  "time_updated", "data")))
-        self.t_part = table("part", *(column(c) for c in ("id", "message_id", "session_id",
-                                                            "time_created", "time_updated", "data")))
+        self.t_message = table(
+            "message", *(column(c) for c in ("id", "session_id", "time_created", "time_updated", "data"))
+        )
+        self.t_part = table(
+            "part", *(column(c) for c in ("id", "message_id", "session_id", "time_created", "time_updated", "data"))
+        )
 
     # ---------------------------------------------------------------- text helpers
     def _pool(self, nbytes: int, *, code: bool) -> str:
@@ -201,12 +255,12 @@ class Builder:
     def code(self, n: int) -> str:
         n = max(1, min(n, len(self.code_pool) - 1))
         start = self.rng.randrange(len(self.code_pool) - n)
-        return self.code_pool[start:start + n]
+        return self.code_pool[start : start + n]
 
     def prose(self, n: int) -> str:
         n = max(1, min(n, len(self.prose_pool) - 1))
         start = self.rng.randrange(len(self.prose_pool) - n)
-        return self.prose_pool[start:start + n]
+        return self.prose_pool[start : start + n]
 
     def big_size(self) -> int:
         """Tool output size: most are short (``git status``), a tenth 1 KB … 200 KB, heavy-tailed."""
@@ -225,19 +279,34 @@ class Builder:
     def emit_message(self, session_id: str, t: int, data: dict[str, Any], updated: int | None = None) -> str:
         mid = self.ids.make("msg", t)
         text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-        self.messages.append({"id": mid, "session_id": session_id, "time_created": t,
-                              "time_updated": updated if updated is not None else t + 2, "data": text})
+        self.messages.append(
+            {
+                "id": mid,
+                "session_id": session_id,
+                "time_created": t,
+                "time_updated": updated if updated is not None else t + 2,
+                "data": text,
+            }
+        )
         self.buffered_bytes += len(text)
         self.counts["messages"] += 1
         return mid
 
-    def emit_part(self, message_id: str, session_id: str, t: int, data: dict[str, Any],
-                  updated: int | None = None) -> str:
+    def emit_part(
+        self, message_id: str, session_id: str, t: int, data: dict[str, Any], updated: int | None = None
+    ) -> str:
         pid = self.ids.make("prt", t)
         text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-        self.parts.append({"id": pid, "message_id": message_id, "session_id": session_id,
-                           "time_created": t, "time_updated": updated if updated is not None else t + 2,
-                           "data": text})
+        self.parts.append(
+            {
+                "id": pid,
+                "message_id": message_id,
+                "session_id": session_id,
+                "time_created": t,
+                "time_updated": updated if updated is not None else t + 2,
+                "data": text,
+            }
+        )
         self.buffered_bytes += len(text)
         self.counts["parts"] += 1
         if data.get("type") == "tool":
@@ -259,23 +328,48 @@ class Builder:
 
     # ---------------------------------------------------------------- shapes
     def user_data(self, t: int, agent: str, model: tuple[str, str]) -> dict[str, Any]:
-        return {"role": "user", "time": {"created": t}, "agent": agent,
-                "model": {"providerID": model[0], "modelID": model[1]}, "summary": {"diffs": []}}
+        return {
+            "role": "user",
+            "time": {"created": t},
+            "agent": agent,
+            "model": {"providerID": model[0], "modelID": model[1]},
+            "summary": {"diffs": []},
+        }
 
-    def assistant_data(self, t: int, parent: str, agent: str, model: tuple[str, str], cwd: str, *,
-                       completed: int | None, finish: str | None, summary: bool = False,
-                       error: dict[str, Any] | None = None) -> dict[str, Any]:
+    def assistant_data(
+        self,
+        t: int,
+        parent: str,
+        agent: str,
+        model: tuple[str, str],
+        cwd: str,
+        *,
+        completed: int | None,
+        finish: str | None,
+        summary: bool = False,
+        error: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         done = completed is not None
-        tokens = ({"input": self.rng.randrange(2000, 90000), "output": self.rng.randrange(20, 4000),
-                   "reasoning": self.rng.randrange(0, 2000),
-                   "cache": {"write": self.rng.randrange(0, 5000), "read": self.rng.randrange(0, 80000)}}
-                  if done else {"input": 0, "output": 0, "reasoning": 0, "cache": {"read": 0, "write": 0}})
+        tokens = (
+            {
+                "input": self.rng.randrange(2000, 90000),
+                "output": self.rng.randrange(20, 4000),
+                "reasoning": self.rng.randrange(0, 2000),
+                "cache": {"write": self.rng.randrange(0, 5000), "read": self.rng.randrange(0, 80000)},
+            }
+            if done
+            else {"input": 0, "output": 0, "reasoning": 0, "cache": {"read": 0, "write": 0}}
+        )
         data: dict[str, Any] = {
-            "parentID": parent, "role": "assistant",
-            "mode": "compaction" if summary else agent, "agent": "compaction" if summary else agent,
+            "parentID": parent,
+            "role": "assistant",
+            "mode": "compaction" if summary else agent,
+            "agent": "compaction" if summary else agent,
             "path": {"cwd": cwd, "root": cwd},
             "cost": round(self.rng.uniform(0.001, 0.09), 6) if done else 0,
-            "tokens": tokens, "modelID": model[1], "providerID": model[0],
+            "tokens": tokens,
+            "modelID": model[1],
+            "providerID": model[0],
             "time": {"created": t, "completed": completed} if done else {"created": t},
         }
         if summary:
@@ -287,10 +381,18 @@ class Builder:
         return data
 
     def step_finish(self, reason: str) -> dict[str, Any]:
-        return {"reason": reason, "snapshot": self.hexid(), "type": "step-finish",
-                "tokens": {"input": self.rng.randrange(2000, 90000), "output": self.rng.randrange(20, 4000),
-                           "reasoning": 0, "cache": {"write": 0, "read": self.rng.randrange(0, 80000)}},
-                "cost": round(self.rng.uniform(0.001, 0.05), 6)}
+        return {
+            "reason": reason,
+            "snapshot": self.hexid(),
+            "type": "step-finish",
+            "tokens": {
+                "input": self.rng.randrange(2000, 90000),
+                "output": self.rng.randrange(20, 4000),
+                "reasoning": 0,
+                "cache": {"write": 0, "read": self.rng.randrange(0, 80000)},
+            },
+            "cost": round(self.rng.uniform(0.001, 0.05), 6),
+        }
 
     def tool_input(self, tool: str, root: str) -> tuple[dict[str, Any], str]:
         rng = self.rng
@@ -310,8 +412,11 @@ class Builder:
             return {"path": root}, root
         if tool == "edit":
             p = self.path(root)
-            return {"filePath": p, "oldString": self.code(rng.randrange(20, 300)),
-                    "newString": self.code(rng.randrange(20, 400))}, p.removeprefix(root + "/")
+            return {
+                "filePath": p,
+                "oldString": self.code(rng.randrange(20, 300)),
+                "newString": self.code(rng.randrange(20, 400)),
+            }, p.removeprefix(root + "/")
         if tool == "write":
             p = self.path(root)
             return {"filePath": p, "content": self.code(rng.randrange(100, 1500))}, p.removeprefix(root + "/")
@@ -319,15 +424,22 @@ class Builder:
             url = f"https://docs.example.com/{rng.choice(WORDS)}/{rng.choice(WORDS)}"
             return {"url": url, "format": "markdown"}, url
         if tool == "todowrite":
-            todos = [{"content": self.prose(rng.randrange(20, 80)).strip(),
-                      "status": rng.choice(("pending", "in_progress", "completed")),
-                      "priority": rng.choice(("high", "medium", "low")), "id": str(i + 1)}
-                     for i in range(rng.randrange(2, 5))]
+            todos = [
+                {
+                    "content": self.prose(rng.randrange(20, 80)).strip(),
+                    "status": rng.choice(("pending", "in_progress", "completed")),
+                    "priority": rng.choice(("high", "medium", "low")),
+                    "id": str(i + 1),
+                }
+                for i in range(rng.randrange(2, 5))
+            ]
             return {"todos": todos}, f"{sum(t['status'] != 'completed' for t in todos)} todos"
         if tool == "question":
-            q = {"question": "Which " + self.prose(rng.randrange(20, 60)).strip().lower() + "?",
-                 "header": "Choose", "options": [{"label": w, "description": self.prose(30).strip()}
-                                                 for w in rng.sample(WORDS, 3)]}
+            q = {
+                "question": "Which " + self.prose(rng.randrange(20, 60)).strip().lower() + "?",
+                "header": "Choose",
+                "options": [{"label": w, "description": self.prose(30).strip()} for w in rng.sample(WORDS, 3)],
+            }
             return {"questions": [q]}, q["question"]
         raise ValueError(tool)
 
@@ -335,8 +447,12 @@ class Builder:
         rng = self.rng
         if tool == "bash":
             out = self.code(self.big_size())
-            meta: dict[str, Any] = {"output": out[:META_OUTPUT_LIMIT], "exit": 0 if rng.random() < 0.85 else 1,
-                                    "description": inp["description"], "truncated": len(out) > META_OUTPUT_LIMIT}
+            meta: dict[str, Any] = {
+                "output": out[:META_OUTPUT_LIMIT],
+                "exit": 0 if rng.random() < 0.85 else 1,
+                "description": inp["description"],
+                "truncated": len(out) > META_OUTPUT_LIMIT,
+            }
         elif tool == "read":
             body = self.code(self.big_size())
             out = "<file>\n" + body + "\n</file>"
@@ -357,9 +473,17 @@ class Builder:
             before = self.code(rng.randrange(80, 600))
             after = self.code(len(before) + rng.randrange(-200, 400))
             out = ""
-            meta = {"diagnostics": {}, "diff": "--- a\n+++ b\n" + self.code(rng.randrange(80, 400)),
-                    "filediff": {"file": inp["filePath"], "before": before, "after": after,
-                                 "additions": rng.randrange(1, 40), "deletions": rng.randrange(0, 30)}}
+            meta = {
+                "diagnostics": {},
+                "diff": "--- a\n+++ b\n" + self.code(rng.randrange(80, 400)),
+                "filediff": {
+                    "file": inp["filePath"],
+                    "before": before,
+                    "after": after,
+                    "additions": rng.randrange(1, 40),
+                    "deletions": rng.randrange(0, 30),
+                },
+            }
         elif tool == "write":
             out = ""
             meta = {"diagnostics": {}, "filepath": inp["filePath"], "exists": rng.random() < 0.3}
@@ -368,32 +492,67 @@ class Builder:
             meta = {"todos": inp["todos"]}  # raw "status":"pending" inside: a prefilter decoy
         else:
             raise ValueError(tool)
-        return {"status": "completed", "input": inp, "output": out, "metadata": meta, "title": title,
-                "time": {"start": t0, "end": t1}}
+        return {
+            "status": "completed",
+            "input": inp,
+            "output": out,
+            "metadata": meta,
+            "title": title,
+            "time": {"start": t0, "end": t1},
+        }
 
     # ---------------------------------------------------------------- sessions
-    def session_row(self, sid: str, project: Project, *, parent: str | None, title: str, agent: str,
-                    model: tuple[str, str], t0: int, t1: int, compacting: int | None = None) -> None:
+    def session_row(
+        self,
+        sid: str,
+        project: Project,
+        *,
+        parent: str | None,
+        title: str,
+        agent: str,
+        model: tuple[str, str],
+        t0: int,
+        t1: int,
+        compacting: int | None = None,
+    ) -> None:
         age = (self.now - t0) / (SPAN_DAYS * DAY)
         version = VERSIONS[max(0, min(len(VERSIONS) - 1, int((1 - age) * len(VERSIONS))))]
         done = compacting is None
-        self.sessions.append({
-            "id": sid, "project_id": project.id, "workspace_id": None, "parent_id": parent,
-            "slug": f"{self.rng.choice(ADJ)}-{self.rng.choice(NOUN)}", "directory": project.worktree,
-            "path": "", "title": title, "version": version, "share_url": None,
-            "summary_additions": self.rng.randrange(0, 400) if done else 0,
-            "summary_deletions": self.rng.randrange(0, 200) if done else 0,
-            "summary_files": self.rng.randrange(0, 12) if done else 0,
-            "summary_diffs": None, "metadata": None, "cost": round(self.rng.uniform(0, 3), 4),
-            "tokens_input": self.rng.randrange(0, 2_000_000), "tokens_output": self.rng.randrange(0, 90_000),
-            "tokens_reasoning": 0, "tokens_cache_read": self.rng.randrange(0, 9_000_000),
-            "tokens_cache_write": self.rng.randrange(0, 200_000), "revert": None,
-            "permission": '[{"permission":"task","pattern":"*","action":"deny"}]' if parent else None,
-            "agent": agent, "model": json.dumps({"id": model[1], "providerID": model[0], "variant": "default"},
-                                                separators=(",", ":")),
-            "time_created": t0, "time_updated": t1, "time_compacting": compacting,
-            "time_archived": t1 + DAY if parent is None and age > 0.5 and self.rng.random() < 0.05 else None,
-        })
+        self.sessions.append(
+            {
+                "id": sid,
+                "project_id": project.id,
+                "workspace_id": None,
+                "parent_id": parent,
+                "slug": f"{self.rng.choice(ADJ)}-{self.rng.choice(NOUN)}",
+                "directory": project.worktree,
+                "path": "",
+                "title": title,
+                "version": version,
+                "share_url": None,
+                "summary_additions": self.rng.randrange(0, 400) if done else 0,
+                "summary_deletions": self.rng.randrange(0, 200) if done else 0,
+                "summary_files": self.rng.randrange(0, 12) if done else 0,
+                "summary_diffs": None,
+                "metadata": None,
+                "cost": round(self.rng.uniform(0, 3), 4),
+                "tokens_input": self.rng.randrange(0, 2_000_000),
+                "tokens_output": self.rng.randrange(0, 90_000),
+                "tokens_reasoning": 0,
+                "tokens_cache_read": self.rng.randrange(0, 9_000_000),
+                "tokens_cache_write": self.rng.randrange(0, 200_000),
+                "revert": None,
+                "permission": '[{"permission":"task","pattern":"*","action":"deny"}]' if parent else None,
+                "agent": agent,
+                "model": json.dumps(
+                    {"id": model[1], "providerID": model[0], "variant": "default"}, separators=(",", ":")
+                ),
+                "time_created": t0,
+                "time_updated": t1,
+                "time_compacting": compacting,
+                "time_archived": t1 + DAY if parent is None and age > 0.5 and self.rng.random() < 0.05 else None,
+            }
+        )
         self.counts["sessions"] += 1
         if parent:
             self.counts["child_sessions"] += 1
@@ -421,30 +580,57 @@ class Builder:
             if last and incident and incident.pattern == "compaction":
                 t, compacting = self.stuck_compaction(sid, project, model, t, stuck, incident.variant)
                 break
-            t = self.turn(sid, project, model, t, prompt, agent="build",
-                          stuck=stuck if turn in (crash_turn, finished_turn_stuck_at) else None,
-                          finished_turn_stuck=turn == finished_turn_stuck_at)
+            t = self.turn(
+                sid,
+                project,
+                model,
+                t,
+                prompt,
+                agent="build",
+                stuck=stuck if turn in (crash_turn, finished_turn_stuck_at) else None,
+                finished_turn_stuck=turn == finished_turn_stuck_at,
+            )
             t += rng.randrange(5_000, 600_000)
-        self.session_row(sid, project, parent=None, title=title, agent="build", model=model, t0=t0,
-                         t1=t, compacting=compacting)
+        self.session_row(
+            sid, project, parent=None, title=title, agent="build", model=model, t0=t0, t1=t, compacting=compacting
+        )
         if stuck:
             stuck.last_activity = t
             stuck.time_compacting = compacting
             self.stuck.append(stuck)
         return t
 
-    def turn(self, sid: str, project: Project, model: tuple[str, str], t: int, prompt: str, *,
-             agent: str, stuck: Stuck | None, finished_turn_stuck: bool = False,
-             child: bool = False) -> int:
+    def turn(
+        self,
+        sid: str,
+        project: Project,
+        model: tuple[str, str],
+        t: int,
+        prompt: str,
+        *,
+        agent: str,
+        stuck: Stuck | None,
+        finished_turn_stuck: bool = False,
+        child: bool = False,
+    ) -> int:
         """One user prompt and the assistant steps answering it. Returns the time after it."""
         rng = self.rng
         uid = self.emit_message(sid, t, self.user_data(t, agent, model), updated=t + rng.randrange(50, 900))
         self.emit_part(uid, sid, t + 8, {"type": "text", "text": prompt})
         if rng.random() < 0.05:
             fp = self.path(project.worktree)
-            self.emit_part(uid, sid, t + 9, {"type": "file", "mime": "text/plain", "filename": fp.rsplit("/", 1)[-1],
-                                            "url": f"file://{fp}", "source": {"type": "file", "path": fp,
-                                            "text": {"value": "@" + fp, "start": 0, "end": len(fp) + 1}}})
+            self.emit_part(
+                uid,
+                sid,
+                t + 9,
+                {
+                    "type": "file",
+                    "mime": "text/plain",
+                    "filename": fp.rsplit("/", 1)[-1],
+                    "url": f"file://{fp}",
+                    "source": {"type": "file", "path": fp, "text": {"value": "@" + fp, "start": 0, "end": len(fp) + 1}},
+                },
+            )
         t += rng.randrange(300, 3000)
         steps = 1 + int(rng.expovariate(1 / 4.6))
         aborted = stuck is None and not child and rng.random() < 0.01
@@ -454,12 +640,34 @@ class Builder:
             final = step == steps - 1
             if crash_here and final:
                 return self.stuck_step(sid, project, model, t, uid, agent, stuck)
-            t = self.step(sid, project, model, t, uid, agent, final=final, aborted=aborted and final,
-                          stuck_parts=stuck if step == stuck_step else None, child=child)
+            t = self.step(
+                sid,
+                project,
+                model,
+                t,
+                uid,
+                agent,
+                final=final,
+                aborted=aborted and final,
+                stuck_parts=stuck if step == stuck_step else None,
+                child=child,
+            )
         return t
 
-    def step(self, sid: str, project: Project, model: tuple[str, str], t: int, uid: str, agent: str, *,
-             final: bool, aborted: bool, stuck_parts: Stuck | None, child: bool) -> int:
+    def step(
+        self,
+        sid: str,
+        project: Project,
+        model: tuple[str, str],
+        t: int,
+        uid: str,
+        agent: str,
+        *,
+        final: bool,
+        aborted: bool,
+        stuck_parts: Stuck | None,
+        child: bool,
+    ) -> int:
         rng = self.rng
         cwd = project.worktree
         t_start = t
@@ -469,14 +677,20 @@ class Builder:
         for _ in range(rng.choice((1, 1, 2, 2, 3, 4))):  # interleaved thinking: 1–4 reasoning parts
             t0 = t + rng.randrange(50, 500)
             t += rng.randrange(500, 9000)
-            parts.append((t0, {"type": "reasoning", "text": self.prose(rng.randrange(40, 400)),
-                               "time": {"start": t0, "end": t}}, t))
+            parts.append(
+                (
+                    t0,
+                    {"type": "reasoning", "text": self.prose(rng.randrange(40, 400)), "time": {"start": t0, "end": t}},
+                    t,
+                )
+            )
         n_tools = 0 if final else 1 + int(rng.expovariate(1 / 2.9))
         if not final and rng.random() < 0.8:
             t0 = t + rng.randrange(50, 300)
             t += rng.randrange(200, 3000)
-            parts.append((t0, {"type": "text", "text": self.prose(rng.randrange(40, 300)),
-                               "time": {"start": t0, "end": t}}, t))
+            parts.append(
+                (t0, {"type": "text", "text": self.prose(rng.randrange(40, 300)), "time": {"start": t0, "end": t}}, t)
+            )
         stuck_tool = rng.randrange(n_tools) if stuck_parts is not None and n_tools else None
         if stuck_parts is not None and not n_tools:
             n_tools, stuck_tool = 1, 0
@@ -492,10 +706,16 @@ class Builder:
             if k == stuck_tool:
                 inp, title = self.tool_input("bash", cwd)
                 inp["command"] = rng.choice(LONG_COMMANDS)
-                state = {"metadata": {"output": self.code(rng.randrange(0, 3000))}, "status": "running",
-                         "input": inp, "title": inp["command"], "time": {"start": t0 + 3}}
-                parts.append((t0, {"type": "tool", "tool": "bash", "callID": call, "state": state},
-                              t0 + rng.randrange(5, 900)))
+                state = {
+                    "metadata": {"output": self.code(rng.randrange(0, 3000))},
+                    "status": "running",
+                    "input": inp,
+                    "title": inp["command"],
+                    "time": {"start": t0 + 3},
+                }
+                parts.append(
+                    (t0, {"type": "tool", "tool": "bash", "callID": call, "state": state}, t0 + rng.randrange(5, 900))
+                )
                 stuck_index = len(parts) - 1
                 continue
             if tool == "task":
@@ -505,11 +725,20 @@ class Builder:
             inp, title = self.tool_input(tool, cwd)
             t += int(rng.expovariate(1 / (8000 if tool == "bash" else 300))) + 5
             if aborted and k == n_tools - 1:
-                state = {"status": "error", "input": inp, "error": "Tool execution aborted",
-                         "metadata": {"interrupted": True}, "time": {"start": t0 + 2, "end": t}}
+                state = {
+                    "status": "error",
+                    "input": inp,
+                    "error": "Tool execution aborted",
+                    "metadata": {"interrupted": True},
+                    "time": {"start": t0 + 2, "end": t},
+                }
             elif rng.random() < 0.04:
-                state = {"status": "error", "input": inp,
-                         "error": f"Error: {self.prose(rng.randrange(30, 300))}", "time": {"start": t0 + 2, "end": t}}
+                state = {
+                    "status": "error",
+                    "input": inp,
+                    "error": f"Error: {self.prose(rng.randrange(30, 300))}",
+                    "time": {"start": t0 + 2, "end": t},
+                }
             else:
                 state = self.tool_completed(tool, inp, title, t0 + 2, t)
                 edited |= tool in ("edit", "write")
@@ -517,26 +746,42 @@ class Builder:
         if final:
             t0 = t + rng.randrange(50, 300)
             t += rng.randrange(300, 8000)
-            parts.append((t0, {"type": "text", "text": self.prose(rng.randrange(60, 1600)),
-                               "time": {"start": t0, "end": t}}, t))
+            parts.append(
+                (t0, {"type": "text", "text": self.prose(rng.randrange(60, 1600)), "time": {"start": t0, "end": t}}, t)
+            )
         if edited and rng.random() < 0.6:
-            parts.append((t + 5, {"type": "patch", "hash": self.hexid(),
-                                  "files": [self.path(cwd) for _ in range(rng.randrange(1, 4))]}, t + 6))
+            parts.append(
+                (
+                    t + 5,
+                    {
+                        "type": "patch",
+                        "hash": self.hexid(),
+                        "files": [self.path(cwd) for _ in range(rng.randrange(1, 4))],
+                    },
+                    t + 6,
+                )
+            )
         t += rng.randrange(20, 200)
         reason = "stop" if final else "tool-calls"
         parts.append((t, self.step_finish(reason), t + 1))
         completed = t + rng.randrange(1, 30)
         error = {"name": "MessageAbortedError", "data": {"message": "Aborted"}} if aborted else None
-        mid = self.emit_message(sid, t_start, self.assistant_data(
-            t_start, uid, agent, model, cwd, completed=completed, finish=None if aborted else reason,
-            error=error), updated=completed + 1)
+        mid = self.emit_message(
+            sid,
+            t_start,
+            self.assistant_data(
+                t_start, uid, agent, model, cwd, completed=completed, finish=None if aborted else reason, error=error
+            ),
+            updated=completed + 1,
+        )
         ids = [self.emit_part(mid, sid, tc, data, tu) for tc, data, tu in parts]
         if stuck_parts is not None and stuck_index is not None:
             stuck_parts.parts.append(ids[stuck_index])
         return completed + rng.randrange(5, 200)
 
-    def task_call(self, sid: str, project: Project, model: tuple[str, str], t0: int, call: str, *,
-                  stuck: Stuck | None = None) -> tuple[int, dict[str, Any]]:
+    def task_call(
+        self, sid: str, project: Project, model: tuple[str, str], t0: int, call: str, *, stuck: Stuck | None = None
+    ) -> tuple[int, dict[str, Any]]:
         """A ``task`` tool call and the child (subagent) session it ran. Returns (end, state)."""
         rng = self.rng
         desc = f"{rng.choice(('explore', 'review', 'research', 'test'))} {rng.choice(WORDS)}"
@@ -546,75 +791,144 @@ class Builder:
         child = self.ids.make("ses", t_child, descending=True)
         child_stuck = Stuck(child, "subagent-chain", stuck.incident, stuck.recent, parent_id=sid) if stuck else None
         t = self.turn(child, project, model, t_child + 10, prompt, agent="general", stuck=child_stuck, child=True)
-        self.session_row(child, project, parent=sid, title=f"{desc} (@general subagent)", agent="general",
-                         model=model, t0=t_child, t1=t)
+        self.session_row(
+            child,
+            project,
+            parent=sid,
+            title=f"{desc} (@general subagent)",
+            agent="general",
+            model=model,
+            t0=t_child,
+            t1=t,
+        )
         meta_model = {"modelID": model[1], "providerID": model[0]}
         if stuck is not None:
             child_stuck.last_activity = t
             self.stuck.append(child_stuck)
             stuck.children.append(child)
-            state = {"title": desc, "metadata": {"parentSessionId": sid, "sessionId": child, "model": meta_model},
-                     "status": "running", "input": inp, "time": {"start": t0 + 14}}
+            state = {
+                "title": desc,
+                "metadata": {"parentSessionId": sid, "sessionId": child, "model": meta_model},
+                "status": "running",
+                "input": inp,
+                "time": {"start": t0 + 14},
+            }
             return t, state
-        summary = [{"id": self.ids.make("prt", t0 + 20), "tool": rng.choice(("read", "bash", "grep")),
-                    "state": {"status": "completed", "title": rng.choice(WORDS)}} for _ in range(rng.randrange(1, 6))]
+        summary = [
+            {
+                "id": self.ids.make("prt", t0 + 20),
+                "tool": rng.choice(("read", "bash", "grep")),
+                "state": {"status": "completed", "title": rng.choice(WORDS)},
+            }
+            for _ in range(rng.randrange(1, 6))
+        ]
         out = self.prose(rng.randrange(200, 4000)) + f"\n\n<task_metadata>\nsession_id: {child}\n</task_metadata>"
         t += rng.randrange(10, 200)
-        state = {"status": "completed", "input": inp, "output": out,
-                 "metadata": {"summary": summary, "sessionId": child, "model": meta_model},
-                 "title": desc, "time": {"start": t0 + 14, "end": t}}
+        state = {
+            "status": "completed",
+            "input": inp,
+            "output": out,
+            "metadata": {"summary": summary, "sessionId": child, "model": meta_model},
+            "title": desc,
+            "time": {"start": t0 + 14, "end": t},
+        }
         return t, state
 
-    def stuck_step(self, sid: str, project: Project, model: tuple[str, str], t: int, uid: str, agent: str,
-                   stuck: Stuck) -> int:
+    def stuck_step(
+        self, sid: str, project: Project, model: tuple[str, str], t: int, uid: str, agent: str, stuck: Stuck
+    ) -> int:
         """The last assistant step of a crashed turn: unfinished message, a tool left behind."""
         rng = self.rng
         cwd = project.worktree
-        mid = self.emit_message(sid, t, self.assistant_data(t, uid, agent, model, cwd, completed=None, finish=None),
-                                updated=t + 2)
+        mid = self.emit_message(
+            sid, t, self.assistant_data(t, uid, agent, model, cwd, completed=None, finish=None), updated=t + 2
+        )
         stuck.messages.append(mid)
         t += rng.randrange(200, 3000)
         self.emit_part(mid, sid, t, {"snapshot": self.hexid(), "type": "step-start"})
         if rng.random() < 0.5:
             t += rng.randrange(300, 5000)
-            self.emit_part(mid, sid, t, {"type": "reasoning", "text": self.prose(rng.randrange(80, 1500)),
-                                         "time": {"start": t - 200, "end": t}})
+            self.emit_part(
+                mid,
+                sid,
+                t,
+                {
+                    "type": "reasoning",
+                    "text": self.prose(rng.randrange(80, 1500)),
+                    "time": {"start": t - 200, "end": t},
+                },
+            )
         pattern = "crash-orphan" if stuck.pattern == "subagent-chain" and stuck.parent_id else stuck.pattern
         if pattern == "crash-orphan" and rng.random() < 0.4:  # a parallel call that did finish
             inp, title = self.tool_input("read", cwd)
             state = self.tool_completed("read", inp, title, t + 3, t + 40)
-            self.emit_part(mid, sid, t + 1, {"type": "tool", "tool": "read", "callID": f"call_{self.hexid(96)}",
-                                             "state": state}, t + 41)
+            self.emit_part(
+                mid,
+                sid,
+                t + 1,
+                {"type": "tool", "tool": "read", "callID": f"call_{self.hexid(96)}", "state": state},
+                t + 41,
+            )
             t += 50
         t += rng.randrange(20, 400)
         call = f"call_{self.hexid(96)}"
         if pattern == "crash-orphan":
             inp, _ = self.tool_input("bash", cwd)
             inp["command"] = rng.choice(LONG_COMMANDS)
-            state = {"metadata": {"output": self.code(rng.randrange(0, 2000)) if rng.random() < 0.5 else ""},
-                     "status": "running", "input": inp, "time": {"start": t + 5}}
-            stuck.parts.append(self.emit_part(mid, sid, t, {"type": "tool", "tool": "bash", "callID": call,
-                                                            "state": state}, t + rng.randrange(5, 900)))
+            state = {
+                "metadata": {"output": self.code(rng.randrange(0, 2000)) if rng.random() < 0.5 else ""},
+                "status": "running",
+                "input": inp,
+                "time": {"start": t + 5},
+            }
+            stuck.parts.append(
+                self.emit_part(
+                    mid,
+                    sid,
+                    t,
+                    {"type": "tool", "tool": "bash", "callID": call, "state": state},
+                    t + rng.randrange(5, 900),
+                )
+            )
             if rng.random() < 0.2:  # two commands were running in parallel
                 inp2, _ = self.tool_input("bash", cwd)
                 inp2["command"] = rng.choice(LONG_COMMANDS)
                 state2 = {"metadata": {"output": ""}, "status": "running", "input": inp2, "time": {"start": t + 9}}
-                stuck.parts.append(self.emit_part(mid, sid, t + 4, {"type": "tool", "tool": "bash",
-                                                                    "callID": f"call_{self.hexid(96)}",
-                                                                    "state": state2}, t + 12))
+                stuck.parts.append(
+                    self.emit_part(
+                        mid,
+                        sid,
+                        t + 4,
+                        {"type": "tool", "tool": "bash", "callID": f"call_{self.hexid(96)}", "state": state2},
+                        t + 12,
+                    )
+                )
         elif pattern == "pending-placeholder":
             tool = rng.choice(("bash", "edit", "write"))
-            stuck.parts.append(self.emit_part(mid, sid, t, {"type": "tool", "tool": tool, "callID": call,
-                                                            "state": {"status": "pending", "input": {}, "raw": ""}}))
+            stuck.parts.append(
+                self.emit_part(
+                    mid,
+                    sid,
+                    t,
+                    {
+                        "type": "tool",
+                        "tool": tool,
+                        "callID": call,
+                        "state": {"status": "pending", "input": {}, "raw": ""},
+                    },
+                )
+            )
         elif pattern == "question-wait":
             inp, title = self.tool_input("question", cwd)
             state = {"status": "running", "input": inp, "time": {"start": t + 4}}
-            stuck.parts.append(self.emit_part(mid, sid, t, {"type": "tool", "tool": "question", "callID": call,
-                                                            "state": state}, t + 6))
+            stuck.parts.append(
+                self.emit_part(mid, sid, t, {"type": "tool", "tool": "question", "callID": call, "state": state}, t + 6)
+            )
         elif pattern == "subagent-chain":
             end, state = self.task_call(sid, project, model, t, call, stuck=stuck)
-            stuck.parts.append(self.emit_part(mid, sid, t, {"type": "tool", "tool": "task", "callID": call,
-                                                            "state": state}, t + 33))
+            stuck.parts.append(
+                self.emit_part(mid, sid, t, {"type": "tool", "tool": "task", "callID": call, "state": state}, t + 33)
+            )
             t = end
         else:
             raise ValueError(pattern)
@@ -636,19 +950,26 @@ class Builder:
         parts = [(t, {"snapshot": self.hexid(), "type": "step-start"}, t + 1)]
         t0 = t + 50
         t += rng.randrange(5000, 40000)
-        parts.append((t0, {"type": "text", "text": self.prose(rng.randrange(1500, 8000)),
-                           "time": {"start": t0, "end": t}}, t))
+        parts.append(
+            (t0, {"type": "text", "text": self.prose(rng.randrange(1500, 8000)), "time": {"start": t0, "end": t}}, t)
+        )
         parts.append((t + 5, self.step_finish("stop"), t + 6))
         completed = t + 10
-        mid = self.emit_message(sid, t_msg, self.assistant_data(t_msg, uid, "build", model, project.worktree,
-                                                                completed=completed, finish="stop", summary=True),
-                                updated=completed + 1)
+        mid = self.emit_message(
+            sid,
+            t_msg,
+            self.assistant_data(
+                t_msg, uid, "build", model, project.worktree, completed=completed, finish="stop", summary=True
+            ),
+            updated=completed + 1,
+        )
         for tc, data, tu in parts:
             self.emit_part(mid, sid, tc, data, tu)
         return completed + rng.randrange(100, 2000)
 
-    def stuck_compaction(self, sid: str, project: Project, model: tuple[str, str], t: int, stuck: Stuck,
-                         variant: int) -> tuple[int, int]:
+    def stuck_compaction(
+        self, sid: str, project: Project, model: tuple[str, str], t: int, stuck: Stuck, variant: int
+    ) -> tuple[int, int]:
         """``session.time_compacting`` set, the summary never finished (variant 1: never started)."""
         rng = self.rng
         compacting = t
@@ -656,15 +977,24 @@ class Builder:
         self.emit_part(uid, sid, t + 4, {"type": "compaction", "auto": True})
         t += rng.randrange(100, 900)
         if variant % 2 == 0:
-            mid = self.emit_message(sid, t, self.assistant_data(t, uid, "build", model, project.worktree,
-                                                                completed=None, finish=None, summary=True),
-                                    updated=t + 2)
+            mid = self.emit_message(
+                sid,
+                t,
+                self.assistant_data(
+                    t, uid, "build", model, project.worktree, completed=None, finish=None, summary=True
+                ),
+                updated=t + 2,
+            )
             stuck.messages.append(mid)
             t += rng.randrange(200, 2000)
             self.emit_part(mid, sid, t, {"snapshot": self.hexid(), "type": "step-start"})
             t += rng.randrange(500, 9000)
-            self.emit_part(mid, sid, t - 400, {"type": "text", "text": self.prose(rng.randrange(100, 2000)),
-                                               "time": {"start": t - 400}})
+            self.emit_part(
+                mid,
+                sid,
+                t - 400,
+                {"type": "text", "text": self.prose(rng.randrange(100, 2000)), "time": {"start": t - 400}},
+            )
         return t, compacting
 
     # ---------------------------------------------------------------- plan
@@ -678,15 +1008,40 @@ class Builder:
         projects = []
         for i in range(n_projects):
             name = f"{rng.choice(ADJ)}-{rng.choice(NOUN)}-{i}"
-            projects.append(Project(hashlib.sha1(name.encode()).hexdigest(), f"/home/dev/src/{name}",
-                                    start - rng.randrange(DAY, 30 * DAY)))
-        self.conn.execute(insert(table("project", *(column(c) for c in (
-            "id", "worktree", "vcs", "name", "time_created", "time_updated", "sandboxes")))), [
-            {"id": p.id, "worktree": p.worktree, "vcs": "git", "name": None, "time_created": p.time_created,
-             "time_updated": p.time_created, "sandboxes": "[]"} for p in projects])
-        self.conn.execute(insert(table("project_directory", *(column(c) for c in (
-            "project_id", "directory", "time_created")))), [
-            {"project_id": p.id, "directory": p.worktree, "time_created": p.time_created + 3} for p in projects])
+            projects.append(
+                Project(
+                    hashlib.sha1(name.encode()).hexdigest(),
+                    f"/home/dev/src/{name}",
+                    start - rng.randrange(DAY, 30 * DAY),
+                )
+            )
+        self.conn.execute(
+            insert(
+                table(
+                    "project",
+                    *(
+                        column(c)
+                        for c in ("id", "worktree", "vcs", "name", "time_created", "time_updated", "sandboxes")
+                    ),
+                )
+            ),
+            [
+                {
+                    "id": p.id,
+                    "worktree": p.worktree,
+                    "vcs": "git",
+                    "name": None,
+                    "time_created": p.time_created,
+                    "time_updated": p.time_created,
+                    "sandboxes": "[]",
+                }
+                for p in projects
+            ],
+        )
+        self.conn.execute(
+            insert(table("project_directory", *(column(c) for c in ("project_id", "directory", "time_created")))),
+            [{"project_id": p.id, "directory": p.worktree, "time_created": p.time_created + 3} for p in projects],
+        )
         self.counts["projects"] = n_projects
         # Session start times, oldest first; the last two days hold the "recent" ones.
         starts = sorted(rng.randrange(start, self.now - 2 * HOUR) for _ in range(n_root))
@@ -720,10 +1075,34 @@ class Builder:
 
 
 SESSION_COLUMNS = (
-    "id", "project_id", "workspace_id", "parent_id", "slug", "directory", "path", "title", "version",
-    "share_url", "summary_additions", "summary_deletions", "summary_files", "summary_diffs", "metadata",
-    "cost", "tokens_input", "tokens_output", "tokens_reasoning", "tokens_cache_read", "tokens_cache_write",
-    "revert", "permission", "agent", "model", "time_created", "time_updated", "time_compacting",
+    "id",
+    "project_id",
+    "workspace_id",
+    "parent_id",
+    "slug",
+    "directory",
+    "path",
+    "title",
+    "version",
+    "share_url",
+    "summary_additions",
+    "summary_deletions",
+    "summary_files",
+    "summary_diffs",
+    "metadata",
+    "cost",
+    "tokens_input",
+    "tokens_output",
+    "tokens_reasoning",
+    "tokens_cache_read",
+    "tokens_cache_write",
+    "revert",
+    "permission",
+    "agent",
+    "model",
+    "time_created",
+    "time_updated",
+    "time_compacting",
     "time_archived",
 )
 
@@ -746,12 +1125,22 @@ def copy_migrations(conn: Connection) -> None:
     finally:
         src.close()
     if rows:
-        conn.execute(insert(table("migration", column("id"), column("time_completed"))),
-                     [{"id": r[0], "time_completed": r[1]} for r in rows])
+        conn.execute(
+            insert(table("migration", column("id"), column("time_completed"))),
+            [{"id": r[0], "time_completed": r[1]} for r in rows],
+        )
 
 
-def build(out: Path, *, size: float = 1.0, stuck: int | None = None, seed: int = 1, now: int = DEFAULT_NOW,
-          wal: bool = True, quiet: bool = False) -> dict[str, Any]:
+def build(
+    out: Path,
+    *,
+    size: float = 1.0,
+    stuck: int | None = None,
+    seed: int = 1,
+    now: int = DEFAULT_NOW,
+    wal: bool = True,
+    quiet: bool = False,
+) -> dict[str, Any]:
     """Write the database to ``out`` (atomically) and its manifest; return the manifest."""
     if stuck is None:
         stuck = default_stuck(size)
@@ -764,8 +1153,13 @@ def build(out: Path, *, size: float = 1.0, stuck: int | None = None, seed: int =
     tables, indexes = split_ddl(DDL_PATH.read_text())
     engine = create_engine(f"sqlite:///{tmp}")
     with engine.connect() as conn:
-        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-262144", "temp_store=MEMORY",
-                       "locking_mode=EXCLUSIVE"):
+        for pragma in (
+            "journal_mode=OFF",
+            "synchronous=OFF",
+            "cache_size=-262144",
+            "temp_store=MEMORY",
+            "locking_mode=EXCLUSIVE",
+        ):
             conn.exec_driver_sql(f"PRAGMA {pragma}")
         for ddl in tables:
             conn.exec_driver_sql(ddl)
@@ -794,11 +1188,14 @@ def build(out: Path, *, size: float = 1.0, stuck: int | None = None, seed: int =
     manifest_path(out).write_text(json.dumps(manifest, indent=1) + "\n")
     if not quiet:
         c = manifest["counts"]
-        print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) in {elapsed:.1f}s: {c['sessions']} sessions "
-              f"({c['child_sessions']} subagent), {c['projects']} projects, {c['messages']} messages, "
-              f"{c['parts']} parts ({c['tool_parts']} tool); {len(manifest['stuck_sessions'])} stuck sessions, "
-              f"{len(manifest['stuck_parts'])} stuck parts, {len(manifest['unfinished_messages'])} unfinished "
-              f"messages; manifest {manifest_path(out)}", file=sys.stderr)
+        print(
+            f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) in {elapsed:.1f}s: {c['sessions']} sessions "
+            f"({c['child_sessions']} subagent), {c['projects']} projects, {c['messages']} messages, "
+            f"{c['parts']} parts ({c['tool_parts']} tool); {len(manifest['stuck_sessions'])} stuck sessions, "
+            f"{len(manifest['stuck_parts'])} stuck parts, {len(manifest['unfinished_messages'])} unfinished "
+            f"messages; manifest {manifest_path(out)}",
+            file=sys.stderr,
+        )
     return manifest
 
 
@@ -810,10 +1207,18 @@ def make_manifest(out: Path, builder: Builder, *, size: float, seed: int, now: i
         "params": {"size": size, "seed": seed, "stuck": stuck, "now": now},
         "counts": builder.counts,
         "stuck": [
-            {"session_id": s.session_id, "pattern": s.pattern, "incident": s.incident,
-             "recent": s.recent, "parent_id": s.parent_id, "children": s.children,
-             "parts": s.parts, "messages": s.messages, "time_compacting": s.time_compacting,
-             "last_activity": s.last_activity}
+            {
+                "session_id": s.session_id,
+                "pattern": s.pattern,
+                "incident": s.incident,
+                "recent": s.recent,
+                "parent_id": s.parent_id,
+                "children": s.children,
+                "parts": s.parts,
+                "messages": s.messages,
+                "time_compacting": s.time_compacting,
+                "last_activity": s.last_activity,
+            }
             for s in entries
         ],
         "stuck_sessions": sorted(s.session_id for s in entries),
@@ -828,8 +1233,9 @@ def default_stuck(size: float) -> int:
     return max(len(PATTERNS), round(120 * size))
 
 
-def inject_crash_orphans(db: Path, count: int, *, exclude: set[str] | frozenset[str] = frozenset(),
-                         seed: int = 7) -> list[str]:
+def inject_crash_orphans(
+    db: Path, count: int, *, exclude: set[str] | frozenset[str] = frozenset(), seed: int = 7
+) -> list[str]:
     """Append a crashed turn (unfinished message + running ``bash``) to ``count`` healthy root sessions.
 
     For the recover benchmark, on a *copy* of a benchmark database: pass the original's manifest
@@ -844,7 +1250,8 @@ def inject_crash_orphans(db: Path, count: int, *, exclude: set[str] | frozenset[
         rows = conn.exec_driver_sql(
             "SELECT s.id, s.directory, s.agent, max(m.time_created) FROM session s "
             "JOIN message m ON m.session_id = s.id WHERE s.parent_id IS NULL AND s.time_compacting IS NULL "
-            "GROUP BY s.id ORDER BY s.id").fetchall()
+            "GROUP BY s.id ORDER BY s.id"
+        ).fetchall()
         rows = [r for r in rows if r[0] not in taken]
         rng.shuffle(rows)
         rows = rows[:count]
@@ -852,54 +1259,132 @@ def inject_crash_orphans(db: Path, count: int, *, exclude: set[str] | frozenset[
         for sid, directory, agent, last in rows:
             t = int(last) + rng.randrange(60_000, 3_600_000)
             uid = ids.make("msg", t)
-            user = {"role": "user", "time": {"created": t}, "agent": agent or "build",
-                    "model": {"providerID": "anthropic", "modelID": "claude-sonnet-4-5"}, "summary": {"diffs": []}}
-            messages.append({"id": uid, "session_id": sid, "time_created": t, "time_updated": t + 3,
-                             "data": json.dumps(user, separators=(",", ":"))})
-            parts.append({"id": ids.make("prt", t + 5), "message_id": uid, "session_id": sid,
-                          "time_created": t + 5, "time_updated": t + 6,
-                          "data": json.dumps({"type": "text", "text": "run the long tests"}, separators=(",", ":"))})
+            user = {
+                "role": "user",
+                "time": {"created": t},
+                "agent": agent or "build",
+                "model": {"providerID": "anthropic", "modelID": "claude-sonnet-4-5"},
+                "summary": {"diffs": []},
+            }
+            messages.append(
+                {
+                    "id": uid,
+                    "session_id": sid,
+                    "time_created": t,
+                    "time_updated": t + 3,
+                    "data": json.dumps(user, separators=(",", ":")),
+                }
+            )
+            parts.append(
+                {
+                    "id": ids.make("prt", t + 5),
+                    "message_id": uid,
+                    "session_id": sid,
+                    "time_created": t + 5,
+                    "time_updated": t + 6,
+                    "data": json.dumps({"type": "text", "text": "run the long tests"}, separators=(",", ":")),
+                }
+            )
             ta = t + rng.randrange(300, 3000)
             aid = ids.make("msg", ta)
-            asst = {"parentID": uid, "role": "assistant", "mode": "build", "agent": "build",
-                    "path": {"cwd": directory, "root": directory}, "cost": 0,
-                    "tokens": {"input": 0, "output": 0, "reasoning": 0, "cache": {"read": 0, "write": 0}},
-                    "modelID": "claude-sonnet-4-5", "providerID": "anthropic", "time": {"created": ta}}
-            messages.append({"id": aid, "session_id": sid, "time_created": ta, "time_updated": ta + 2,
-                             "data": json.dumps(asst, separators=(",", ":"))})
-            parts.append({"id": ids.make("prt", ta + 400), "message_id": aid, "session_id": sid,
-                          "time_created": ta + 400, "time_updated": ta + 401,
-                          "data": json.dumps({"snapshot": f"{rng.getrandbits(160):040x}", "type": "step-start"},
-                                             separators=(",", ":"))})
-            state = {"metadata": {"output": ""}, "status": "running",
-                     "input": {"command": "sleep 600", "description": "long sleep"}, "time": {"start": ta + 420}}
-            parts.append({"id": ids.make("prt", ta + 410), "message_id": aid, "session_id": sid,
-                          "time_created": ta + 410, "time_updated": ta + 500,
-                          "data": json.dumps({"type": "tool", "tool": "bash", "callID": f"call_{ta}",
-                                              "state": state}, separators=(",", ":"))})
+            asst = {
+                "parentID": uid,
+                "role": "assistant",
+                "mode": "build",
+                "agent": "build",
+                "path": {"cwd": directory, "root": directory},
+                "cost": 0,
+                "tokens": {"input": 0, "output": 0, "reasoning": 0, "cache": {"read": 0, "write": 0}},
+                "modelID": "claude-sonnet-4-5",
+                "providerID": "anthropic",
+                "time": {"created": ta},
+            }
+            messages.append(
+                {
+                    "id": aid,
+                    "session_id": sid,
+                    "time_created": ta,
+                    "time_updated": ta + 2,
+                    "data": json.dumps(asst, separators=(",", ":")),
+                }
+            )
+            parts.append(
+                {
+                    "id": ids.make("prt", ta + 400),
+                    "message_id": aid,
+                    "session_id": sid,
+                    "time_created": ta + 400,
+                    "time_updated": ta + 401,
+                    "data": json.dumps(
+                        {"snapshot": f"{rng.getrandbits(160):040x}", "type": "step-start"}, separators=(",", ":")
+                    ),
+                }
+            )
+            state = {
+                "metadata": {"output": ""},
+                "status": "running",
+                "input": {"command": "sleep 600", "description": "long sleep"},
+                "time": {"start": ta + 420},
+            }
+            parts.append(
+                {
+                    "id": ids.make("prt", ta + 410),
+                    "message_id": aid,
+                    "session_id": sid,
+                    "time_created": ta + 410,
+                    "time_updated": ta + 500,
+                    "data": json.dumps(
+                        {"type": "tool", "tool": "bash", "callID": f"call_{ta}", "state": state}, separators=(",", ":")
+                    ),
+                }
+            )
             updates.append({"id": sid, "t": ta + 500})
             chosen.append(sid)
         if rows:
             conn.exec_driver_sql("PRAGMA busy_timeout=5000")
-            conn.execute(insert(table("message", *(column(c) for c in (
-                "id", "session_id", "time_created", "time_updated", "data")))), messages)
-            conn.execute(insert(table("part", *(column(c) for c in (
-                "id", "message_id", "session_id", "time_created", "time_updated", "data")))), parts)
-            conn.exec_driver_sql("UPDATE session SET time_updated = ? WHERE id = ?",
-                                 [(u["t"], u["id"]) for u in updates])
+            conn.execute(
+                insert(
+                    table("message", *(column(c) for c in ("id", "session_id", "time_created", "time_updated", "data")))
+                ),
+                messages,
+            )
+            conn.execute(
+                insert(
+                    table(
+                        "part",
+                        *(
+                            column(c)
+                            for c in ("id", "message_id", "session_id", "time_created", "time_updated", "data")
+                        ),
+                    )
+                ),
+                parts,
+            )
+            conn.exec_driver_sql(
+                "UPDATE session SET time_updated = ? WHERE id = ?", [(u["t"], u["id"]) for u in updates]
+            )
             conn.commit()
     engine.dispose()
     return chosen
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", type=float, default=1.0,
-                    help="scale factor: 1 ≈ 1.35 GB / 190k messages / 1.3M parts; 0.01 is a small smoke DB")
-    ap.add_argument("--stuck", type=int, default=None,
-                    help="stuck incidents to plant, round-robin over the 6 patterns "
-                         "(default 120 × size, at least 6); a subagent chain is 2 sessions")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--size",
+        type=float,
+        default=1.0,
+        help="scale factor: 1 ≈ 1.35 GB / 190k messages / 1.3M parts; 0.01 is a small smoke DB",
+    )
+    ap.add_argument(
+        "--stuck",
+        type=int,
+        default=None,
+        help="stuck incidents to plant, round-robin over the 6 patterns "
+        "(default 120 × size, at least 6); a subagent chain is 2 sessions",
+    )
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--now", type=int, default=DEFAULT_NOW, help="'now' in ms since epoch (data ends here)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "opencode-bench.db")

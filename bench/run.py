@@ -43,8 +43,20 @@ import make_db  # noqa: E402
 
 OUT = HERE / "out"
 DEFAULT_DB = OUT / "opencode-bench.db"
-ROWS = ("variants", "baseline", "naive", "scan", "core", "timeline", "tui", "watch", "recover", "start", "rss_small",
-        "flat")
+ROWS = (
+    "variants",
+    "baseline",
+    "naive",
+    "scan",
+    "core",
+    "timeline",
+    "tui",
+    "watch",
+    "recover",
+    "start",
+    "rss_small",
+    "flat",
+)
 TARGETS = {
     # key: (label, comparison, limit)
     "quick/baseline": ("scan --quick (process) / baseline", "<=", 0.25),
@@ -122,13 +134,24 @@ LAUNCHER = textwrap.dedent("""
 """)
 
 
-def run_proc(cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 900.0,
-             cwd: str | None = None) -> Proc:
+def run_proc(
+    cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 900.0, cwd: str | None = None
+) -> Proc:
     """Run ``cmd``; wall time, exit code, output and *its own* peak RSS (via the launcher)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.NamedTemporaryFile("r", suffix=".stat") as stat:
-        proc = subprocess.Popen([sys.executable, "-S", "-c", LAUNCHER, stat.name, *cmd], stdout=out,
-                                stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=cwd, start_new_session=True)
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r", suffix=".stat") as stat,
+    ):
+        proc = subprocess.Popen(
+            [sys.executable, "-S", "-c", LAUNCHER, stat.name, *cmd],
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
         timed_out = False
         try:
             proc.wait(timeout=timeout)
@@ -151,8 +174,16 @@ def run_proc(cmd: list[str], *, env: dict[str, str] | None = None, timeout: floa
         stderr = err.read().decode("utf-8", "replace")
         if timed_out:
             stderr += f" (killed after {timeout:.0f}s)"
-        return Proc(wall, proc.returncode if not timed_out else -9, out.read().decode("utf-8", "replace"),
-                    stderr, rss_kb / 1024, timed_out, rchar, faults)
+        return Proc(
+            wall,
+            proc.returncode if not timed_out else -9,
+            out.read().decode("utf-8", "replace"),
+            stderr,
+            rss_kb / 1024,
+            timed_out,
+            rchar,
+            faults,
+        )
 
 
 @dataclass
@@ -238,8 +269,11 @@ class Bench:
 
     def add(self, row: Row) -> Row:
         self.rows.append(row)
-        print(f"  {row.name:<46} {'n/a (' + row.na + ')' if row.na else fmt(row.best, row.unit) + ' ' + row.unit}"
-              f"{'  ' + row.check if row.check else ''}", flush=True)
+        print(
+            f"  {row.name:<46} {'n/a (' + row.na + ')' if row.na else fmt(row.best, row.unit) + ' ' + row.unit}"
+            f"{'  ' + row.check if row.check else ''}",
+            flush=True,
+        )
         return row
 
     def check_found(self, found: dict[str, set[str]], kinds: tuple[str, ...] = ("part", "message", "session")) -> str:
@@ -249,7 +283,8 @@ class Bench:
         return "WRONG: " + "; ".join(
             f"{k}: found {len(found.get(k, set()))}, expected {len(self.expected[k])}, "
             f"missing {len(self.expected[k] - found.get(k, set()))}, extra {len(found.get(k, set()) - self.expected[k])}"
-            for k in bad)
+            for k in bad
+        )
 
     # -- 1. baseline ----------------------------------------------------------------------
     def baseline(self) -> None:
@@ -342,8 +377,14 @@ class Bench:
                 found["part"].add(part.get("id") if isinstance(part, dict) else part)
         return found
 
-    def scan_process(self, quick: bool, db: Path | None = None, label: str | None = None,
-                     reps: int | None = None, manifest: dict[str, Any] | None = None) -> Row:
+    def scan_process(
+        self,
+        quick: bool,
+        db: Path | None = None,
+        label: str | None = None,
+        reps: int | None = None,
+        manifest: dict[str, Any] | None = None,
+    ) -> Row:
         db = db or self.db
         manifest = manifest or self.manifest
         expected = bl.expected_from_manifest(manifest)
@@ -367,20 +408,28 @@ class Bench:
             if quick:
                 # the quick tier finds unfinished turns (+ compaction); parts-in-finished-turn
                 # need the deep tier
-                missing = {s["session_id"] for s in manifest["stuck"]
-                           if s["pattern"] != "parts-in-finished-turn"} - found["session"]
+                missing = {
+                    s["session_id"] for s in manifest["stuck"] if s["pattern"] != "parts-in-finished-turn"
+                } - found["session"]
                 extra = found["session"] - stuck_sessions
-                row.check = (f"{len(found['session'])} sessions, missing {len(missing)} of the "
-                             f"unfinished-turn ones, extra {len(extra)}")
+                row.check = (
+                    f"{len(found['session'])} sessions, missing {len(missing)} of the "
+                    f"unfinished-turn ones, extra {len(extra)}"
+                )
             else:
                 sess = set(found["session"])
                 found["session"] = expected["session"]
                 bad = [k for k in ("part", "message") if found[k] != expected[k]]
-                row.check = (f"correct ({len(expected['part'])} parts, {len(expected['message'])} messages)"
-                             if not bad else "WRONG: " + ", ".join(
-                                 f"{k}s found {len(found[k])}, expected {len(expected[k])}" for k in bad))
-                row.check += (", sessions match" if sess == stuck_sessions else
-                              f", sessions {len(sess)} vs {len(stuck_sessions)} expected")
+                row.check = (
+                    f"correct ({len(expected['part'])} parts, {len(expected['message'])} messages)"
+                    if not bad
+                    else "WRONG: " + ", ".join(f"{k}s found {len(found[k])}, expected {len(expected[k])}" for k in bad)
+                )
+                row.check += (
+                    ", sessions match"
+                    if sess == stuck_sessions
+                    else f", sessions {len(sess)} vs {len(stuck_sessions)} expected"
+                )
             row.check += f"; rss {row.rss_mb:.0f} MB"
         return self.add(row)
 
@@ -424,19 +473,25 @@ class Bench:
     def core(self) -> None:
         for quick in (False, True):
             row = Row(f"core scan(quick={quick}) in-process")
-            p = run_proc([sys.executable, "-c", self.CORE, str(self.db), "quick" if quick else "deep",
-                          str(self.args.reps)])
+            p = run_proc(
+                [sys.executable, "-c", self.CORE, str(self.db), "quick" if quick else "deep", str(self.args.reps)]
+            )
             if p.rc:
                 row.na = tail(p.stderr)
             else:
                 data = json.loads(p.stdout)
                 row.times = data["times"]
                 row.rss_mb = data["rss_mb"]
-                found = {"part": set(data["parts"]), "message": set(data["messages"]),
-                         "session": self.expected["session"]}
-                row.check = (self.check_found(found, ("part", "message")) if not quick else
-                             f"{len(set(data['sessions']))} sessions") + (
-                    f"; imports {data['import_s']:.2f}s, rss {data['rss_mb']:.0f} MB")
+                found = {
+                    "part": set(data["parts"]),
+                    "message": set(data["messages"]),
+                    "session": self.expected["session"],
+                }
+                row.check = (
+                    self.check_found(found, ("part", "message"))
+                    if not quick
+                    else f"{len(set(data['sessions']))} sessions"
+                ) + (f"; imports {data['import_s']:.2f}s, rss {data['rss_mb']:.0f} MB")
             self.add(row)
             self.metrics[f"core_{'quick' if quick else 'deep'}_s"] = row.best
 
@@ -491,9 +546,11 @@ class Bench:
         else:
             data = json.loads(p.stdout)
             row.times = [v * 1000 for v in data["per_session"].values()]
-            row.check = (f"{len(sessions)} sessions, {data['entries']} entries; worst {max(row.times):.2f} ms, "
-                         f"the biggest ({data['worst_messages']} messages) "
-                         f"{data['per_session'][data['worst']] * 1000:.2f} ms")
+            row.check = (
+                f"{len(sessions)} sessions, {data['entries']} entries; worst {max(row.times):.2f} ms, "
+                f"the biggest ({data['worst_messages']} messages) "
+                f"{data['per_session'][data['worst']] * 1000:.2f} ms"
+            )
             base.times = [data["fullscan_s"] * 1000]
             base.check = f"{data['worst_messages']} messages' session"
             self.metrics["timeline_ms"] = max(row.times)
@@ -566,8 +623,10 @@ class Bench:
 
     def tui(self) -> None:
         print("[4] TUI (headless run_test): first paint, stuck list shown; [5] refresh when nothing changed")
-        p = run_proc([sys.executable, "-c", self.TUI, str(self.db), str(self.args.tui_timeout), repr(time.time())],
-                     timeout=self.args.tui_timeout + 60)
+        p = run_proc(
+            [sys.executable, "-c", self.TUI, str(self.db), str(self.args.tui_timeout), repr(time.time())],
+            timeout=self.args.tui_timeout + 60,
+        )
         reason = None
         if p.rc:
             reason = tail(p.stderr)
@@ -581,24 +640,46 @@ class Bench:
                 self.add(Row(name, na=reason))
             self.metrics["first_paint_s"] = self.metrics["refresh_unchanged_ms"] = None
             return
-        self.add(Row("TUI first paint (make_app → run_test ready)", [data["first_paint_s"]],
-                     check=f"imports {data['import_s']:.2f}s before this"))
+        self.add(
+            Row(
+                "TUI first paint (make_app → run_test ready)",
+                [data["first_paint_s"]],
+                check=f"imports {data['import_s']:.2f}s before this",
+            )
+        )
         self.metrics["first_paint_s"] = data["first_paint_s"]
         self.metrics["first_paint_from_spawn_s"] = data.get("first_paint_from_spawn_s")
         if data.get("first_paint_from_spawn_s"):
-            self.add(Row("TUI first paint from process start", [data["first_paint_from_spawn_s"]],
-                         check="interpreter start + imports + the above"))
+            self.add(
+                Row(
+                    "TUI first paint from process start",
+                    [data["first_paint_from_spawn_s"]],
+                    check="interpreter start + imports + the above",
+                )
+            )
         shown = data.get("stuck_list_s")
-        self.add(Row("TUI stuck list shown", [shown] if shown else [],
-                     na=None if shown else "no rows appeared before the timeout",
-                     check=f"{data.get('rows', 0)} rows"))
+        self.add(
+            Row(
+                "TUI stuck list shown",
+                [shown] if shown else [],
+                na=None if shown else "no rows appeared before the timeout",
+                check=f"{data.get('rows', 0)} rows",
+            )
+        )
         self.metrics["stuck_list_s"] = shown
         if data.get("deep_done_s"):
             self.add(Row("TUI deep scan finished", [data["deep_done_s"]]))
         ms = data.get("refresh_unchanged_ms")
         na = data.get("refresh_na")
-        self.add(Row("TUI refresh when unchanged (watch poll)", ms or [], unit="ms", na=na if na or not ms else None,
-                     check=f"{len(ms or [])} polls, no rescan started" if ms and not na else ""))
+        self.add(
+            Row(
+                "TUI refresh when unchanged (watch poll)",
+                ms or [],
+                unit="ms",
+                na=na if na or not ms else None,
+                check=f"{len(ms or [])} polls, no rescan started" if ms and not na else "",
+            )
+        )
         self.metrics["refresh_unchanged_ms"] = min(ms) if ms and not na else None
         if data.get("rescan_s"):
             self.add(Row("TUI forced refresh (ctrl+r, full rescan)", [data["rescan_s"]]))
@@ -668,9 +749,12 @@ class Bench:
     def watch(self) -> None:
         print("[5b] watch mode: TUI CPU idle and while a second process commits, latency of changes on screen")
         copy = self.tmp / "watch.db"
-        names = (f"TUI CPU idle ({self.args.watch_idle:g} s)",
-                 f"TUI CPU, writer every 0.5 s for {self.args.watch_seconds:g} s",
-                 "stuck tool part on screen after", "completed part leaves the list after")
+        names = (
+            f"TUI CPU idle ({self.args.watch_idle:g} s)",
+            f"TUI CPU, writer every 0.5 s for {self.args.watch_seconds:g} s",
+            "stuck tool part on screen after",
+            "completed part leaves the list after",
+        )
         for suffix in ("", "-wal", "-shm"):
             Path(f"{copy}{suffix}").unlink(missing_ok=True)
         began = time.perf_counter()
@@ -679,8 +763,20 @@ class Bench:
             conn.execute("PRAGMA journal_mode=WAL").fetchall()
         prep = time.perf_counter() - began
         args = self.args
-        p = run_proc([sys.executable, "-c", self.WATCH, str(copy), str(HERE / "busy_writer.py"), str(args.watch_seconds),
-                      "0.5", str(args.watch_idle), str(args.watch_rounds)], timeout=900)
+        p = run_proc(
+            [
+                sys.executable,
+                "-c",
+                self.WATCH,
+                str(copy),
+                str(HERE / "busy_writer.py"),
+                str(args.watch_seconds),
+                "0.5",
+                str(args.watch_idle),
+                str(args.watch_rounds),
+            ],
+            timeout=900,
+        )
         for suffix in ("", "-wal", "-shm"):
             Path(f"{copy}{suffix}").unlink(missing_ok=True)
         try:
@@ -693,14 +789,23 @@ class Bench:
             return
         full = " (a full deep scan ran: the watch was not incremental)" if data["full_scans"] else ""
         self.add(Row(names[0], [data["idle_cpu_s"]], unit="CPU-s", check=f"copy of the bench DB ({prep:.0f}s to make)"))
-        self.add(Row(names[1], [data["busy_cpu_s"]], unit="CPU-s",
-                     check=f"{data['busy_commits']} commits by a second process{full}"))
+        self.add(
+            Row(
+                names[1],
+                [data["busy_cpu_s"]],
+                unit="CPU-s",
+                check=f"{data['busy_commits']} commits by a second process{full}",
+            )
+        )
         for name, key in ((names[2], "stuck_shown_s"), (names[3], "done_gone_s")):
             times = data[key]
             missed = sum(1 for t in times if t is None)
-            row = Row(name, [t for t in times if t is not None],
-                      na=f"{missed} of {len(times)} never shown within 30 s" if missed else None,
-                      check=f"{len(times)} rounds, worst {max(t for t in times if t is not None):.2f}s" if not missed else "")
+            row = Row(
+                name,
+                [t for t in times if t is not None],
+                na=f"{missed} of {len(times)} never shown within 30 s" if missed else None,
+                check=f"{len(times)} rounds, worst {max(t for t in times if t is not None):.2f}s" if not missed else "",
+            )
             self.add(row)
         self.metrics["watch_idle_cpu_s"] = data["idle_cpu_s"]
         self.metrics["watch_busy_cpu_s"] = data["busy_cpu_s"]
@@ -729,8 +834,9 @@ class Bench:
         for deep in (False, True):
             row = Row(f"ocinspect run{' --deep' if deep else ''} -- true (healthy database)")
             for _ in range(self.args.reps):
-                p = run_proc([*ocinspect_cmd(), "--db", str(copy), "run", *(["--deep"] if deep else []), "--", "true"],
-                             env=env)
+                p = run_proc(
+                    [*ocinspect_cmd(), "--db", str(copy), "run", *(["--deep"] if deep else []), "--", "true"], env=env
+                )
                 if p.rc != 0 or p.stderr.strip():
                     row.na = f"exit {p.rc}: {tail(p.stderr)}"
                     break
@@ -757,8 +863,9 @@ class Bench:
             total = len(existing) + len(injected)
             prep = time.perf_counter() - began
             env = dict(os.environ, XDG_STATE_HOME=str(self.tmp / "state"))
-            p = run_proc([*ocinspect_cmd(), "--db", str(copy), "recover", "--all", "--yes", "--force", "--json"],
-                         env=env)
+            p = run_proc(
+                [*ocinspect_cmd(), "--db", str(copy), "recover", "--all", "--yes", "--force", "--json"], env=env
+            )
             if p.rc not in (0, 1):
                 row.na = f"exit {p.rc}: {tail(p.stderr)}"
                 break
@@ -771,10 +878,12 @@ class Bench:
             row.name = f"ocinspect recover --all ({total} sessions)"
             left = bl.parse_rows(sql_exec(copy, bl.BASELINE_SQL))
             remaining = sum(len(v) for v in left.values())
-            checks.append(f"{len(result.get('sessions', []))}/{total} sessions recovered, "
-                          f"{result.get('parts_repaired')} parts, {result.get('messages_completed')} turns; "
-                          f"{'nothing stuck left' if not remaining else f'{remaining} rows still stuck!'}; "
-                          f"copy+inject {prep:.1f}s")
+            checks.append(
+                f"{len(result.get('sessions', []))}/{total} sessions recovered, "
+                f"{result.get('parts_repaired')} parts, {result.get('messages_completed')} turns; "
+                f"{'nothing stuck left' if not remaining else f'{remaining} rows still stuck!'}; "
+                f"copy+inject {prep:.1f}s"
+            )
             row.rss_mb = max(row.rss_mb or 0, p.rss_mb)
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{copy}{suffix}").unlink(missing_ok=True)
@@ -793,11 +902,9 @@ class Bench:
         mb = path.stat().st_size / 1e6
         reps = max(1, self.args.reps // 2)
         deep = self.scan_process(False, db=path, label=f"scan on ¼ DB ({mb:.0f} MB)", reps=reps, manifest=small)
-        quick = self.scan_process(True, db=path, label=f"scan --quick on ¼ DB ({mb:.0f} MB)", reps=reps,
-                                  manifest=small)
+        quick = self.scan_process(True, db=path, label=f"scan --quick on ¼ DB ({mb:.0f} MB)", reps=reps, manifest=small)
         rss = [r.rss_mb for r in (deep, quick) if r.rss_mb is not None and r.na is None]
         self.metrics["rss_small_mb"] = max(rss) if rss else None
-
 
     # -- 8. flat in database size (issue 19) -----------------------------------------------
     FLAT_CLOCK_KEYS = frozenset({"scanned_at", "elapsed_ms", "idle_ms"})  # move with the wall clock
@@ -807,6 +914,7 @@ class Bench:
             if isinstance(v, dict):
                 return {k: strip(x) for k, x in v.items() if k not in self.FLAT_CLOCK_KEYS}
             return [strip(x) for x in v] if isinstance(v, list) else v
+
         return strip(json.loads(text))
 
     def _flat_row(self, name: str, cmd: list[str], env: dict[str, str], ok: tuple[int, ...] = (0, 1)) -> dict[str, Any]:
@@ -821,10 +929,16 @@ class Bench:
             faults.append(p.faults)
             rss = max(rss, p.rss_mb)
             out, err = p.stdout, p.stderr
-        return {"name": name, "time": min(times), "median": statistics.median(times),
-                "rchar": min(r for r in reads if r is not None) if any(r is not None for r in reads) else None,
-                "faults": min(f for f in faults if f is not None) if any(f is not None for f in faults) else None,
-                "rss_mb": rss, "stdout": out, "stderr": err}
+        return {
+            "name": name,
+            "time": min(times),
+            "median": statistics.median(times),
+            "rchar": min(r for r in reads if r is not None) if any(r is not None for r in reads) else None,
+            "faults": min(f for f in faults if f is not None) if any(f is not None for f in faults) else None,
+            "rss_mb": rss,
+            "stdout": out,
+            "stderr": err,
+        }
 
     def flat(self) -> None:
         """Issue 19: the same rows on the 1× database and on a 4× one, on page copies (the
@@ -858,22 +972,32 @@ class Bench:
             sql = [self.sqlite_cli, str(copy)] if self.sqlite_cli else None
             if sql:
                 run_proc([*sql, bl.BASELINE_SQL])  # the copy's pages into the cache, untimed
-                rows["baseline"] = self._flat_row(f"sqlite3 baseline ({bl.BASELINE}, deep findings)",
-                                                  [*sql, bl.BASELINE_SQL], env, ok=(0,))
-                rows["quick_sql"] = self._flat_row("sqlite3 quick tier SQL (unfinished turns)",
-                                                   [*sql, bl.QUICK_SQL], env, ok=(0,))
-            rows["scan_full"] = self._flat_row("scan --json --full (first: full pass)", [*oc, "scan", "--json", "--full"], env)
+                rows["baseline"] = self._flat_row(
+                    f"sqlite3 baseline ({bl.BASELINE}, deep findings)", [*sql, bl.BASELINE_SQL], env, ok=(0,)
+                )
+                rows["quick_sql"] = self._flat_row(
+                    "sqlite3 quick tier SQL (unfinished turns)", [*sql, bl.QUICK_SQL], env, ok=(0,)
+                )
+            rows["scan_full"] = self._flat_row(
+                "scan --json --full (first: full pass)", [*oc, "scan", "--json", "--full"], env
+            )
             rows["scan_resumed"] = self._flat_row("scan --json (second: resumed)", [*oc, "scan", "--json"], env)
             checks = []
             for key in ("scan_full", "scan_resumed"):
                 if "stdout" in rows[key]:
-                    checks.append(self.check_found(self.scan_found(json.loads(rows[key]["stdout"])), ("part", "message"))
-                                  if manifest is self.manifest else
-                                  self._check_manifest(json.loads(rows[key]["stdout"]), manifest))
-            same = ("stdout" in rows["scan_full"] and "stdout" in rows["scan_resumed"]
-                    and self._flat_json(rows["scan_full"]["stdout"]) == self._flat_json(rows["scan_resumed"]["stdout"]))
-            rows["scan_resumed"]["check"] = ("same JSON as the full pass" if same else "DIFFERENT from the full pass") \
-                + "; " + "; ".join(checks)
+                    checks.append(
+                        self.check_found(self.scan_found(json.loads(rows[key]["stdout"])), ("part", "message"))
+                        if manifest is self.manifest
+                        else self._check_manifest(json.loads(rows[key]["stdout"]), manifest)
+                    )
+            same = (
+                "stdout" in rows["scan_full"]
+                and "stdout" in rows["scan_resumed"]
+                and self._flat_json(rows["scan_full"]["stdout"]) == self._flat_json(rows["scan_resumed"]["stdout"])
+            )
+            rows["scan_resumed"]["check"] = (
+                ("same JSON as the full pass" if same else "DIFFERENT from the full pass") + "; " + "; ".join(checks)
+            )
             # the TUI's first view: with no kept state (a full pass), then resuming from the scans' state
             rows["tui_full"] = self._flat_tui(copy, dict(env, XDG_STATE_HOME=str(self.tmp / f"state-{label[0]}x-none")))
             rows["tui_resumed"] = self._flat_tui(copy, env)
@@ -881,19 +1005,27 @@ class Bench:
             run_proc([*oc, "recover", "--all", "--yes", "--force", "--json"], env=env)
             left = bl.parse_rows(sql_exec(copy, bl.BASELINE_SQL))
             healthy = not (left["part"] or left["message"])
-            rows["run_full"] = self._flat_row("run --full -- true (healthy: full pass)", [*oc, "run", "--full", "--", "true"],
-                                              env, ok=(0,))
-            rows["run_resumed"] = self._flat_row("run -- true (healthy: resumed)", [*oc, "run", "--", "true"], env, ok=(0,))
-            rows["quick_full"] = self._flat_row("scan --quick --json --full (healthy: full pass)",
-                                                [*oc, "scan", "--quick", "--json", "--full"], env)
-            rows["quick_resumed"] = self._flat_row("scan --quick --json (healthy: resumed)",
-                                                   [*oc, "scan", "--quick", "--json"], env)
+            rows["run_full"] = self._flat_row(
+                "run --full -- true (healthy: full pass)", [*oc, "run", "--full", "--", "true"], env, ok=(0,)
+            )
+            rows["run_resumed"] = self._flat_row(
+                "run -- true (healthy: resumed)", [*oc, "run", "--", "true"], env, ok=(0,)
+            )
+            rows["quick_full"] = self._flat_row(
+                "scan --quick --json --full (healthy: full pass)", [*oc, "scan", "--quick", "--json", "--full"], env
+            )
+            rows["quick_resumed"] = self._flat_row(
+                "scan --quick --json (healthy: resumed)", [*oc, "scan", "--quick", "--json"], env
+            )
             for key in ("run_full", "run_resumed"):
                 if rows[key].get("stderr", "").strip():
                     rows[key]["check"] = f"said: {tail(rows[key]['stderr'])}"
             rows["run_resumed"].setdefault("check", "healthy, nothing said" if healthy else "NOT healthy after recover")
-            same = ("stdout" in rows["quick_full"] and "stdout" in rows["quick_resumed"]
-                    and self._flat_json(rows["quick_full"]["stdout"]) == self._flat_json(rows["quick_resumed"]["stdout"]))
+            same = (
+                "stdout" in rows["quick_full"]
+                and "stdout" in rows["quick_resumed"]
+                and self._flat_json(rows["quick_full"]["stdout"]) == self._flat_json(rows["quick_resumed"]["stdout"])
+            )
             rows["quick_resumed"]["check"] = "same JSON as the full pass" if same else "DIFFERENT from the full pass"
             results[label] = rows
             for suffix in ("", "-wal", "-shm"):
@@ -904,22 +1036,31 @@ class Bench:
         expected = bl.expected_from_manifest(manifest)
         found = self.scan_found(payload)
         bad = [k for k in ("part", "message") if found[k] != expected[k]]
-        return (f"correct ({len(expected['part'])} parts, {len(expected['message'])} messages)" if not bad else
-                "WRONG: " + ", ".join(f"{k}s found {len(found[k])}, expected {len(expected[k])}" for k in bad))
+        return (
+            f"correct ({len(expected['part'])} parts, {len(expected['message'])} messages)"
+            if not bad
+            else "WRONG: " + ", ".join(f"{k}s found {len(found[k])}, expected {len(expected[k])}" for k in bad)
+        )
 
     def _flat_tui(self, db: Path, env: dict[str, str]) -> dict[str, Any]:
         """The TUI (headless, the ``tui`` row's probe): when the stuck list is shown, when the
         deep view is done."""
-        p = run_proc([sys.executable, "-c", self.TUI, str(db), str(self.args.tui_timeout), repr(time.time())],
-                     env=env, timeout=self.args.tui_timeout + 60)
+        p = run_proc(
+            [sys.executable, "-c", self.TUI, str(db), str(self.args.tui_timeout), repr(time.time())],
+            env=env,
+            timeout=self.args.tui_timeout + 60,
+        )
         try:
             data = json.loads(p.stdout.strip().splitlines()[-1]) if not p.rc else None
         except (ValueError, IndexError):
             data = None
         if data is None:
             return {"na": tail(p.stderr or p.stdout)}
-        return {"stuck_list_s": data.get("stuck_list_s"), "deep_done_s": data.get("deep_done_s"),
-                "rows": data.get("rows", 0)}
+        return {
+            "stuck_list_s": data.get("stuck_list_s"),
+            "deep_done_s": data.get("deep_done_s"),
+            "rows": data.get("rows", 0),
+        }
 
     def _flat_tui_table(self, one: dict[str, dict[str, Any]], four: dict[str, dict[str, Any]]) -> None:
         print()
@@ -939,7 +1080,7 @@ class Bench:
         if one_r.get("deep_done_s") and four_r.get("deep_done_s"):
             m["tui_deep_resumed_4x_over_1x"] = four_r["deep_done_s"] / one_r["deep_done_s"]
 
-    def _flat_table(self, results: dict[str, dict[str, dict[str, Any]]]) -> None:
+    def _flat_table(self, results: dict[str, dict[str, dict[str, Any]]]) -> None:  # noqa: C901
         one, four = results.get("1×", {}), results.get("4×", {})
 
         def ratio(key: str, field: str) -> float | None:
@@ -955,11 +1096,21 @@ class Bench:
                 return f"{v / 1e3:,.1f}k"
             return f"{v:.3f}"
 
-        keys = ("baseline", "quick_sql", "scan_full", "scan_resumed", "run_full", "run_resumed", "quick_full",
-                "quick_resumed")
+        keys = (
+            "baseline",
+            "quick_sql",
+            "scan_full",
+            "scan_resumed",
+            "run_full",
+            "run_resumed",
+            "quick_full",
+            "quick_resumed",
+        )
         print()
-        print(f"{'flat (issue 19)':<48} {'1× s':>7} {'4× s':>7} {'4×/1×':>6} {'1× MB rd':>9} {'4× MB rd':>9} {'4×/1×':>6}"
-              f" {'1× flt':>8} {'4× flt':>8} {'4×/1×':>6} {'RSS 1×/4× MB':>13}")
+        print(
+            f"{'flat (issue 19)':<48} {'1× s':>7} {'4× s':>7} {'4×/1×':>6} {'1× MB rd':>9} {'4× MB rd':>9} {'4×/1×':>6}"
+            f" {'1× flt':>8} {'4× flt':>8} {'4×/1×':>6} {'RSS 1×/4× MB':>13}"
+        )
         print("-" * 140)
         for key in keys:
             a, b = one.get(key, {}), four.get(key, {})
@@ -969,14 +1120,17 @@ class Bench:
                 continue
             if not a and not b:
                 continue
+
             def r(f: str, key: str = key) -> float | None:
                 return ratio(key, f)
 
-            print(f"{name:<48} {cell(a.get('time')):>7} {cell(b.get('time')):>7} {cell(r('time')):>6} "
-                  f"{cell(a.get('rchar'), 'MB'):>9} {cell(b.get('rchar'), 'MB'):>9} {cell(r('rchar')):>6} "
-                  f"{cell(a.get('faults'), 'k'):>8} {cell(b.get('faults'), 'k'):>8} {cell(r('faults')):>6} "
-                  f"{a.get('rss_mb', 0):>6.0f}/{b.get('rss_mb', 0):<6.0f}"
-                  + (f"  {b.get('check') or a.get('check')}" if (b.get('check') or a.get('check')) else ""))
+            print(
+                f"{name:<48} {cell(a.get('time')):>7} {cell(b.get('time')):>7} {cell(r('time')):>6} "
+                f"{cell(a.get('rchar'), 'MB'):>9} {cell(b.get('rchar'), 'MB'):>9} {cell(r('rchar')):>6} "
+                f"{cell(a.get('faults'), 'k'):>8} {cell(b.get('faults'), 'k'):>8} {cell(r('faults')):>6} "
+                f"{a.get('rss_mb', 0):>6.0f}/{b.get('rss_mb', 0):<6.0f}"
+                + (f"  {b.get('check') or a.get('check')}" if (b.get("check") or a.get("check")) else "")
+            )
         for label, rows in results.items():
             base = rows.get("baseline", {}).get("time")
             size = rows["file"]["bytes"]
@@ -984,27 +1138,40 @@ class Bench:
             for key in ("scan_full", "scan_resumed", "quick_full", "quick_resumed", "run_resumed"):
                 t, rd = rows.get(key, {}).get("time"), rows.get(key, {}).get("rchar")
                 if t is not None and base:
-                    parts.append(f"{key} {t / base:.3f}× baseline" + (f" reading {rd / size:.3f} of the file"
-                                                                    if rd is not None else ""))
+                    parts.append(
+                        f"{key} {t / base:.3f}× baseline"
+                        + (f" reading {rd / size:.3f} of the file" if rd is not None else "")
+                    )
             print(f"  {label} ({size / 1e9:.2f} GB): " + ", ".join(parts))
         self._flat_tui_table(one, four)
         m = self.metrics
-        m["run_work_4x"], m["run_faults_4x"], m["run_time_4x"] = (ratio("run_resumed", "rchar"),
-                                                                  ratio("run_resumed", "faults"),
-                                                                  ratio("run_resumed", "time"))
-        m["quick_work_4x"], m["quick_faults_4x"], m["quick_time_4x"] = (ratio("quick_resumed", "rchar"),
-                                                                        ratio("quick_resumed", "faults"),
-                                                                        ratio("quick_resumed", "time"))
-        second, first, base4 = (four.get("scan_resumed", {}), four.get("scan_full", {}),
-                                four.get("baseline", {}).get("time"))
+        m["run_work_4x"], m["run_faults_4x"], m["run_time_4x"] = (
+            ratio("run_resumed", "rchar"),
+            ratio("run_resumed", "faults"),
+            ratio("run_resumed", "time"),
+        )
+        m["quick_work_4x"], m["quick_faults_4x"], m["quick_time_4x"] = (
+            ratio("quick_resumed", "rchar"),
+            ratio("quick_resumed", "faults"),
+            ratio("quick_resumed", "time"),
+        )
+        second, first, base4 = (
+            four.get("scan_resumed", {}),
+            four.get("scan_full", {}),
+            four.get("baseline", {}).get("time"),
+        )
         size4 = four.get("file", {}).get("bytes")
         m["second_read_4x"] = second["rchar"] / size4 if second.get("rchar") is not None and size4 else None
         m["second/baseline_4x"] = second["time"] / base4 if second.get("time") and base4 else None
         m["first/baseline_4x"] = first["time"] / base4 if first.get("time") and base4 else None
-        rss = [r.get("rss_mb") for k, r in four.items() if k not in ("file", "baseline", "quick_sql") and r.get("rss_mb")]
+        rss = [
+            r.get("rss_mb") for k, r in four.items() if k not in ("file", "baseline", "quick_sql") and r.get("rss_mb")
+        ]
         m["flat_rss_4x_mb"] = max(rss) if rss else None
-        self.flat_results = {label: {k: {f: v for f, v in r.items() if f not in ("stdout", "stderr")}
-                                     for k, r in rows.items()} for label, rows in results.items()}
+        self.flat_results = {
+            label: {k: {f: v for f, v in r.items() if f not in ("stdout", "stderr")} for k, r in rows.items()}
+            for label, rows in results.items()
+        }
 
     # -- summary ----------------------------------------------------------------------------
     def ratio(self, a: str, b: str) -> float | None:
@@ -1028,9 +1195,21 @@ class Bench:
             "start_s": m.get("start_s"),
             "timeline_ms": m.get("timeline_ms"),
             "timeline/fullscan": self.ratio("timeline_biggest_ms", "timeline_fullscan_ms"),
-            **{k: m.get(k) for k in ("run_work_4x", "run_faults_4x", "run_time_4x", "quick_work_4x",
-                                     "quick_faults_4x", "quick_time_4x", "second_read_4x", "second/baseline_4x",
-                                     "first/baseline_4x", "flat_rss_4x_mb")},
+            **{
+                k: m.get(k)
+                for k in (
+                    "run_work_4x",
+                    "run_faults_4x",
+                    "run_time_4x",
+                    "quick_work_4x",
+                    "quick_faults_4x",
+                    "quick_time_4x",
+                    "second_read_4x",
+                    "second/baseline_4x",
+                    "first/baseline_4x",
+                    "flat_rss_4x_mb",
+                )
+            },
         }
         print()
         print(f"{'row':<46} {'min':>9} {'median':>9} {'reps':>4}  check / note")
@@ -1039,8 +1218,10 @@ class Bench:
             if row.na:
                 print(f"{row.name:<46} {'n/a':>9} {'':>9} {'':>4}  ({row.na})")
             else:
-                print(f"{row.name:<46} {fmt(row.best, row.unit):>9} {fmt(row.median, row.unit):>9} "
-                      f"{len(row.times):>4}  {row.unit} {row.check}{' [' + row.note + ']' if row.note else ''}")
+                print(
+                    f"{row.name:<46} {fmt(row.best, row.unit):>9} {fmt(row.median, row.unit):>9} "
+                    f"{len(row.times):>4}  {row.unit} {row.check}{' [' + row.note + ']' if row.note else ''}"
+                )
         print()
         print(f"{'target':<60} {'value':>9} {'goal':>9}  result")
         print("-" * 80)
@@ -1065,13 +1246,15 @@ class Bench:
         def show(v: float | None, digits: int) -> str:
             return "n/a" if v is None else f"{v:.{digits}f}"
 
-        return (f"quick/baseline={show(values['quick/baseline'], 3)} scan/baseline={show(values['scan/baseline'], 3)} "
-                f"naive/scan={show(values['naive/scan'], 1)} rss_mb={show(values['rss_mb'], 0)} "
-                f"first_paint_s={show(values['first_paint_s'], 3)} recover1000_s={show(values['recover1000_s'], 3)} "
-                f"watch_busy_cpu_s={show(values['watch_busy_cpu_s'], 3)} watch_idle_cpu_s={show(values['watch_idle_cpu_s'], 3)} "
-                f"watch_stuck_shown_s={show(values['watch_stuck_shown_s'], 2)} "
-                f"watch_done_gone_s={show(values['watch_done_gone_s'], 2)} start_s={show(values['start_s'], 3)} "
-                f"timeline_ms={show(values['timeline_ms'], 2)} timeline/fullscan={show(values['timeline/fullscan'], 4)}")
+        return (
+            f"quick/baseline={show(values['quick/baseline'], 3)} scan/baseline={show(values['scan/baseline'], 3)} "
+            f"naive/scan={show(values['naive/scan'], 1)} rss_mb={show(values['rss_mb'], 0)} "
+            f"first_paint_s={show(values['first_paint_s'], 3)} recover1000_s={show(values['recover1000_s'], 3)} "
+            f"watch_busy_cpu_s={show(values['watch_busy_cpu_s'], 3)} watch_idle_cpu_s={show(values['watch_idle_cpu_s'], 3)} "
+            f"watch_stuck_shown_s={show(values['watch_stuck_shown_s'], 2)} "
+            f"watch_done_gone_s={show(values['watch_done_gone_s'], 2)} start_s={show(values['start_s'], 3)} "
+            f"timeline_ms={show(values['timeline_ms'], 2)} timeline/fullscan={show(values['timeline/fullscan'], 4)}"
+        )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -1091,12 +1274,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--watch-idle", type=float, default=None, help="idle CPU window (default 10)")
     ap.add_argument("--only", help=f"comma-separated rows to run, of: {','.join(ROWS)}")
     ap.add_argument("--skip", default="", help="comma-separated rows to skip")
-    ap.add_argument("--smoke", action="store_true",
-                    help="tiny temp DB, 1 repetition, skips the heavy rows (¼-DB RSS); for tests")
+    ap.add_argument(
+        "--smoke", action="store_true", help="tiny temp DB, 1 repetition, skips the heavy rows (¼-DB RSS); for tests"
+    )
     ap.add_argument("--json", type=Path, help="also write every measurement to this JSON file")
     ap.add_argument("--tmp-dir", default=None, help="where the recover copy goes (default: system temp)")
-    ap.add_argument("--db4", type=Path, default=None,
-                    help="the flat row's 4× database (default bench/out/opencode-4x.db, built at 4 × --size if missing)")
+    ap.add_argument(
+        "--db4",
+        type=Path,
+        default=None,
+        help="the flat row's 4× database (default bench/out/opencode-4x.db, built at 4 × --size if missing)",
+    )
     args = ap.parse_args(argv)
     if args.smoke:
         args.size = args.size or 0.005
@@ -1138,20 +1326,32 @@ def main(argv: list[str] | None = None) -> int:
     manifest = ensure_db(db, size=args.size, seed=args.seed, stuck=args.stuck, rebuild=args.rebuild)
     bench = Bench(args, db, manifest)
     c = manifest["counts"]
-    print(f"database {db}: {db.stat().st_size / 1e6:.1f} MB, {c['sessions']} sessions, {c['messages']} messages, "
-          f"{c['parts']} parts; {len(manifest['stuck_sessions'])} stuck sessions, "
-          f"{len(manifest['stuck_parts'])} stuck parts, {len(manifest['unfinished_messages'])} unfinished messages")
-    print(f"sqlite3 CLI: {bench.sqlite_cli or 'missing'}"
-          f"{' ' + subprocess.run([bench.sqlite_cli, '--version'], capture_output=True, text=True).stdout.split()[0] if bench.sqlite_cli else ''}"
-          f"; python sqlite3 {sqlite3.sqlite_version}; python {platform.python_version()}; "
-          f"{os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f}; reps {args.reps}; ocinspect: {' '.join(ocinspect_cmd())}")
+    print(
+        f"database {db}: {db.stat().st_size / 1e6:.1f} MB, {c['sessions']} sessions, {c['messages']} messages, "
+        f"{c['parts']} parts; {len(manifest['stuck_sessions'])} stuck sessions, "
+        f"{len(manifest['stuck_parts'])} stuck parts, {len(manifest['unfinished_messages'])} unfinished messages"
+    )
+    print(
+        f"sqlite3 CLI: {bench.sqlite_cli or 'missing'}"
+        f"{' ' + subprocess.run([bench.sqlite_cli, '--version'], capture_output=True, text=True).stdout.split()[0] if bench.sqlite_cli else ''}"
+        f"; python sqlite3 {sqlite3.sqlite_version}; python {platform.python_version()}; "
+        f"{os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f}; reps {args.reps}; ocinspect: {' '.join(ocinspect_cmd())}"
+    )
     try:
         # no bench process reads or writes the user's kept watermarks (issue 19)
         os.environ["XDG_STATE_HOME"] = str(bench.tmp / "state")
-        steps = [("baseline", bench.baseline), ("naive", bench.naive), ("scan", bench.scans),
-                 ("timeline", bench.timeline), ("tui", bench.tui),
-                 ("watch", bench.watch), ("recover", bench.recover), ("start", bench.start),
-                 ("rss_small", bench.rss_small), ("flat", bench.flat)]
+        steps = [
+            ("baseline", bench.baseline),
+            ("naive", bench.naive),
+            ("scan", bench.scans),
+            ("timeline", bench.timeline),
+            ("tui", bench.tui),
+            ("watch", bench.watch),
+            ("recover", bench.recover),
+            ("start", bench.start),
+            ("rss_small", bench.rss_small),
+            ("flat", bench.flat),
+        ]
         for name, step in steps:
             if name not in args.rows:
                 continue
@@ -1162,13 +1362,31 @@ def main(argv: list[str] | None = None) -> int:
         print(f"load average at the end: {os.getloadavg()[0]:.2f} (other jobs on the machine skew timings)")
         last = bench.summary()
         if args.json:
-            args.json.write_text(json.dumps({
-                "db": str(db), "manifest_counts": c, "metrics": bench.metrics, "notes": bench.notes,
-                "rows": [{"name": r.name, "times": r.times, "na": r.na, "check": r.check, "rss_mb": r.rss_mb,
-                          "unit": r.unit, "note": r.note} for r in bench.rows],
-                "flat": getattr(bench, "flat_results", None),
-                "last_line": last,
-            }, indent=1))
+            args.json.write_text(
+                json.dumps(
+                    {
+                        "db": str(db),
+                        "manifest_counts": c,
+                        "metrics": bench.metrics,
+                        "notes": bench.notes,
+                        "rows": [
+                            {
+                                "name": r.name,
+                                "times": r.times,
+                                "na": r.na,
+                                "check": r.check,
+                                "rss_mb": r.rss_mb,
+                                "unit": r.unit,
+                                "note": r.note,
+                            }
+                            for r in bench.rows
+                        ],
+                        "flat": getattr(bench, "flat_results", None),
+                        "last_line": last,
+                    },
+                    indent=1,
+                )
+            )
         print(last)
     finally:
         shutil.rmtree(bench.tmp, ignore_errors=True)

@@ -83,10 +83,25 @@ def main(argv: list[str] | None = None) -> int:
             warm = oc.create_session()  # so the database exists and the watch finds the server
             oc.prompt_async(warm, "TEXT hello")
             oc.wait_turn_complete(warm, timeout=60)
-            cmd = [sys.executable, "-m", "inspector", "--db", str(sb.db_path), "watch",
-                   "--abort-hung-after", "10m", "--json"]
-            proc = subprocess.Popen(cmd, cwd=REPO, env=sb.ocinspect_env(), stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+            cmd = [
+                sys.executable,
+                "-m",
+                "inspector",
+                "--db",
+                str(sb.db_path),
+                "watch",
+                "--abort-hung-after",
+                "10m",
+                "--json",
+            ]
+            proc = subprocess.Popen(
+                cmd,
+                cwd=REPO,
+                env=sb.ocinspect_env(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL,
+            )
             watch = psutil.Process(proc.pid)
             counter = Counter(oc.port, str(sb.project))
             time.sleep(5)  # start-up (imports, first scan) is not the subscription's cost
@@ -107,18 +122,24 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             sb.kill_all()
     per_min = 60.0 / seconds
-    print(f"ocinspect watch beside opencode {h.OPENCODE_VERSION}, windows of {seconds:.0f} s "
-          f"(CPU = user+system of the watch process)")
-    rows = (("idle server", idle_cpu, idle_events),
-            ("a fast reply streaming (events, no row moves)", fast_cpu, fast_events),
-            ("+ a bash printing every second (rows move too)", busy_cpu, busy_events))
+    print(
+        f"ocinspect watch beside opencode {h.OPENCODE_VERSION}, windows of {seconds:.0f} s "
+        f"(CPU = user+system of the watch process)"
+    )
+    rows = (
+        ("idle server", idle_cpu, idle_events),
+        ("a fast reply streaming (events, no row moves)", fast_cpu, fast_events),
+        ("+ a bash printing every second (rows move too)", busy_cpu, busy_events),
+    )
     for label, cpu, events in rows:
         print(f"  {label:<48} {cpu * per_min:6.2f} CPU-s/min  {events * per_min:8.0f} events/min")
     per_k = (fast_cpu - idle_cpu) / (fast_events - idle_events) * 1000 if fast_events > idle_events else float("nan")
     print(f"  subscription: {per_k:.3f} CPU-s per 1,000 events (fast reply window minus idle)")
-    print(f"watch_idle_cpu_per_min={idle_cpu * per_min:.3f} watch_events_cpu_per_min={fast_cpu * per_min:.3f} "
-          f"watch_busy_cpu_per_min={busy_cpu * per_min:.3f} events_per_min={busy_events * per_min:.0f} "
-          f"cpu_s_per_1000_events={per_k:.3f}")
+    print(
+        f"watch_idle_cpu_per_min={idle_cpu * per_min:.3f} watch_events_cpu_per_min={fast_cpu * per_min:.3f} "
+        f"watch_busy_cpu_per_min={busy_cpu * per_min:.3f} events_per_min={busy_events * per_min:.0f} "
+        f"cpu_s_per_1000_events={per_k:.3f}"
+    )
     return 0
 
 

@@ -42,17 +42,29 @@ if TYPE_CHECKING:  # core modules load on first use (see test_startup.py)
 # The --help epilog, wrapped to the help's width when shown (``Group.format_epilog``):
 # ("code", text) rows under EXIT CODES, then paragraphs ("": a blank line).
 EXIT_CODES = (
-    ("0", "success (scan: nothing stale, hung or unknown, i.e. nothing recover can act on; live and "
-          "waiting sessions (OpenCode works on them, or waits for a person's answer) exit 0; "
-          "recover: every requested session repaired/stopped, or nothing to do)"),
-    ("1", "scan: stale, hung or unknown sessions found; recover: some sessions changed under us and were "
-          "skipped, a hung session did not stop or an answer did not settle; watch: the same"),
-    ("2", "error: bad input, unsupported schema, locked or read-only database, unknown id, "
-          "the TUI started without a terminal"),
-    ("3", "recover/undo refused: OpenCode is live on a session (or we cannot tell; see --force), "
-          "a session is hung and --abort-hung was not given, or waits for an answer and "
-          "--reject-waiting was not given; undo: a session got messages after the run (see --force); "
-          "open: the project directory is another user's or writable by all (see --trust-directory)"),
+    (
+        "0",
+        "success (scan: nothing stale, hung or unknown, i.e. nothing recover can act on; live and "
+        "waiting sessions (OpenCode works on them, or waits for a person's answer) exit 0; "
+        "recover: every requested session repaired/stopped, or nothing to do)",
+    ),
+    (
+        "1",
+        "scan: stale, hung or unknown sessions found; recover: some sessions changed under us and were "
+        "skipped, a hung session did not stop or an answer did not settle; watch: the same",
+    ),
+    (
+        "2",
+        "error: bad input, unsupported schema, locked or read-only database, unknown id, "
+        "the TUI started without a terminal",
+    ),
+    (
+        "3",
+        "recover/undo refused: OpenCode is live on a session (or we cannot tell; see --force), "
+        "a session is hung and --abort-hung was not given, or waits for an answer and "
+        "--reject-waiting was not given; undo: a session got messages after the run (see --force); "
+        "open: the project directory is another user's or writable by all (see --trust-directory)",
+    ),
 )
 EPILOG_NOTES = (
     "'ocinspect run -- COMMAND' ends as COMMAND (same process), so its exit code is COMMAND's; "
@@ -64,7 +76,7 @@ EPILOG_NOTES = (
     "$XDG_DATA_HOME/opencode/opencode.db (default ~/.local/share/opencode/opencode.db). "
     "'ocinspect paths' prints it and where ocinspect keeps its settings, journal and state.",
     "",
-    "Shell completion (see README): eval \"$(_OCINSPECT_COMPLETE=bash_source ocinspect)\" "
+    'Shell completion (see README): eval "$(_OCINSPECT_COMPLETE=bash_source ocinspect)" '
     "in ~/.bashrc (zsh_source for zsh; fish_source for fish).",
 )
 
@@ -102,8 +114,10 @@ def usage_line(exc: click.UsageError) -> UsageLine:
         for param in root.params:
             if isinstance(param, click.Option) and exc.option_name in param.opts:
                 value = "" if param.is_flag else f" {param.metavar or 'VALUE'}"
-                message = (f"{exc.option_name} is a global option: put global options before the command "
-                           f"(ocinspect {exc.option_name}{value} {ctx.info_name} ...)")
+                message = (
+                    f"{exc.option_name} is a global option: put global options before the command "
+                    f"(ocinspect {exc.option_name}{value} {ctx.info_name} ...)"
+                )
     words = ctx.command_path.split()[1:] if ctx is not None else []
     where = " ".join(["ocinspect", *words])
     return UsageLine(f"{message} (see '{where} --help')", ctx)
@@ -131,15 +145,17 @@ class Group(click.Group):
         if ctx.parent is not None:
             return
         width = formatter.width - formatter.current_indent - 2
-        block = "\n".join(["EXIT CODES", help_block(EXIT_CODES, width), "",
-                           help_block([("", note) for note in EPILOG_NOTES], width)])
+        block = "\n".join(
+            ["EXIT CODES", help_block(EXIT_CODES, width), "", help_block([("", note) for note in EPILOG_NOTES], width)]
+        )
         formatter.write_paragraph()
         with formatter.indentation():
             for row in block.splitlines():
                 formatter.write(f"{' ' * formatter.current_indent}{row}\n" if row else "\n")
 
-    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
-                     **extra: Any) -> click.Context:
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
         try:  # the global options are parsed here, before ``invoke``
             return super().make_context(info_name, args, parent=parent, **extra)
         except UsageLine:
@@ -238,13 +254,20 @@ DEFAULT_HUNG_AFTER = f"{DEFAULT_HUNG_AFTER_MS // 60_000}m"  # as typed (`--help`
 
 
 def no_pager_option(func: Any) -> Any:
-    return click.option("--no-pager", is_flag=True,
-                        help="Print straight to the terminal, not through $PAGER (long output on a terminal).")(func)
+    return click.option(
+        "--no-pager",
+        is_flag=True,
+        help="Print straight to the terminal, not through $PAGER (long output on a terminal).",
+    )(func)
 
 
 def hung_after_option(func: Any) -> Any:
     return click.option(
-        "--hung-after", "hung_after", type=DURATION, default=None, metavar="DURATION",
+        "--hung-after",
+        "hung_after",
+        type=DURATION,
+        default=None,
+        metavar="DURATION",
         help=f"Call a busy session hung when nothing of it moved for this long (default {DEFAULT_HUNG_AFTER}; e.g. 90s, 10m, 2h).",
     )(func)
 
@@ -252,9 +275,16 @@ def hung_after_option(func: Any) -> Any:
 class Settings:
     """Global options, resolved lazily so ``--help`` never touches the disk."""
 
-    def __init__(self, db: str | None, channel: str | None, busy_timeout: int,
-                 hung_after_ms: int = DEFAULT_HUNG_AFTER_MS, read_only: bool = False, full: bool = False,
-                 demo: bool = False) -> None:
+    def __init__(
+        self,
+        db: str | None,
+        channel: str | None,
+        busy_timeout: int,
+        hung_after_ms: int = DEFAULT_HUNG_AFTER_MS,
+        read_only: bool = False,
+        full: bool = False,
+        demo: bool = False,
+    ) -> None:
         self.db = db
         self.full = full
         self.channel = channel
@@ -302,27 +332,63 @@ DEMO_COMMANDS = frozenset({"scan", "show", "recover", "undo", "runs", "report"})
 @click.group(cls=Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", metavar="PATH", help="OpenCode database file (or data directory).")
 @click.option("--channel", metavar="NAME", help="Pick opencode-<NAME>.db beside opencode.db.")
-@click.option("--busy-timeout", default=DEFAULT_BUSY_TIMEOUT_MS, show_default=True, metavar="MS", type=click.IntRange(0, 600_000), help="How long to wait for OpenCode's write lock.")
-@click.option("--demo", is_flag=True, help="Use a built-in demo database, removed on exit (no OpenCode needed): "
-              "the TUI and every command that reads or repairs one (" + ", ".join(sorted(DEMO_COMMANDS)) + ").")
+@click.option(
+    "--busy-timeout",
+    default=DEFAULT_BUSY_TIMEOUT_MS,
+    show_default=True,
+    metavar="MS",
+    type=click.IntRange(0, 600_000),
+    help="How long to wait for OpenCode's write lock.",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Use a built-in demo database, removed on exit (no OpenCode needed): "
+    "the TUI and every command that reads or repairs one (" + ", ".join(sorted(DEMO_COMMANDS)) + ").",
+)
 @click.option("--read-only", is_flag=True, help="Browse only: recover, undo and run write nothing.")
-@click.option("--theme", metavar="NAME", help="TUI colour theme for this run, one of Textual's (e.g. nord, "
-              "textual-light); the command palette's 'Theme' saves one.")
-@click.option("--hung-after", "hung_after", type=DURATION, default=None, metavar="DURATION",
-              help="Call a busy session hung when nothing of it moved for this long (TUI and every command).")
+@click.option(
+    "--theme",
+    metavar="NAME",
+    help="TUI colour theme for this run, one of Textual's (e.g. nord, "
+    "textual-light); the command palette's 'Theme' saves one.",
+)
+@click.option(
+    "--hung-after",
+    "hung_after",
+    type=DURATION,
+    default=None,
+    metavar="DURATION",
+    help="Call a busy session hung when nothing of it moved for this long (TUI and every command).",
+)
 @click.option("--full", is_flag=True, help=FULL_HELP)
 @click.version_option(__version__, "--version", prog_name="ocinspect")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, channel: str | None, busy_timeout: int, demo: bool, read_only: bool,
-        theme: str | None, hung_after: int, full: bool) -> None:
+def cli(
+    ctx: click.Context,
+    db: str | None,
+    channel: str | None,
+    busy_timeout: int,
+    demo: bool,
+    read_only: bool,
+    theme: str | None,
+    hung_after: int,
+    full: bool,
+) -> None:
     """Find, explain and safely recover OpenCode sessions stuck in "Thinking".
 
     Without a command, opens the interactive TUI.
     """
     check_demo_option(ctx, demo, db=db, channel=channel)
-    settings = ctx.obj = Settings(db, channel, busy_timeout,
-                                  DEFAULT_HUNG_AFTER_MS if hung_after is None else hung_after,
-                                  read_only=read_only, full=full, demo=demo)
+    settings = ctx.obj = Settings(
+        db,
+        channel,
+        busy_timeout,
+        DEFAULT_HUNG_AFTER_MS if hung_after is None else hung_after,
+        read_only=read_only,
+        full=full,
+        demo=demo,
+    )
     ctx.call_on_close(settings.cleanup.close)
     if ctx.invoked_subcommand is not None:
         if demo:  # now, not on first use: `runs` reads the demo's journal without opening the database
@@ -369,8 +435,9 @@ def check_demo_option(ctx: click.Context, demo: bool, *, db: str | None, channel
             raise click.UsageError(f"--demo and {name} cannot be used together", ctx)
     command = ctx.invoked_subcommand
     if command is not None and command not in DEMO_COMMANDS:
-        raise click.UsageError(f"--demo does not apply to '{command}' (it works with the TUI and "
-                               f"{', '.join(sorted(DEMO_COMMANDS))})", ctx)
+        raise click.UsageError(
+            f"--demo does not apply to '{command}' (it works with the TUI and {', '.join(sorted(DEMO_COMMANDS))})", ctx
+        )
 
 
 def check_theme_option(theme: str | None) -> None:
@@ -404,22 +471,41 @@ def tui_app(settings: Settings, *, demo: bool = False, theme: str | None = None)
     if settings.demo:
         from inspector.core.paths import journal_dir
 
-        return make_app(path, demo=True, read_only=settings.read_only, journal_dir=journal_dir(),
-                        busy_timeout_ms=settings.busy_timeout, hung_after_ms=settings.hung_after_ms, **prefs)
-    return make_app(path, read_only=settings.read_only, busy_timeout_ms=settings.busy_timeout,
-                    hung_after_ms=settings.hung_after_ms, opencode_db=path if settings.db is not None else None,
-                    full=settings.full, **prefs)
+        return make_app(
+            path,
+            demo=True,
+            read_only=settings.read_only,
+            journal_dir=journal_dir(),
+            busy_timeout_ms=settings.busy_timeout,
+            hung_after_ms=settings.hung_after_ms,
+            **prefs,
+        )
+    return make_app(
+        path,
+        read_only=settings.read_only,
+        busy_timeout_ms=settings.busy_timeout,
+        hung_after_ms=settings.hung_after_ms,
+        opencode_db=path if settings.db is not None else None,
+        full=settings.full,
+        **prefs,
+    )
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (see the JSON reference in docs/reference/json.md).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Machine-readable output (see the JSON reference in docs/reference/json.md).",
+)
 @click.option("--quick", is_flag=True, help="Only unfinished turns (fast on huge databases).")
 @click.option("--all-sessions", is_flag=True, help="List every session, not only stuck ones.")
 @click.option("--full", is_flag=True, help=FULL_HELP)
 @hung_after_option
 @pass_settings
-def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool, full: bool,
-         hung_after: int | None) -> None:
+def scan(
+    settings: Settings, as_json: bool, quick: bool, all_sessions: bool, full: bool, hung_after: int | None
+) -> None:
     """List sessions stuck in a stale "Thinking" state (or hung in a live OpenCode) and say why.
 
     Reads only what changed since the last scan of this file (the state kept under
@@ -429,8 +515,12 @@ def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool, ful
     from inspector.render import scan_json, scan_text
 
     result, how = scan_resumed(
-        settings.store(), quick=quick, full=full or settings.full, all_sessions=all_sessions,
-        progress=progress_reporter("Scanning"), hung_after_ms=settings.hung_after(hung_after),
+        settings.store(),
+        quick=quick,
+        full=full or settings.full,
+        all_sessions=all_sessions,
+        progress=progress_reporter("Scanning"),
+        hung_after_ms=settings.hung_after(hung_after),
     )
     warn_skipped_state(how.skipped)
     if as_json:
@@ -445,14 +535,29 @@ def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool, ful
 @cli.command()
 @click.argument("session_id")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--timeline", is_flag=True, help="Tell the last turns' story (prompts, tools, steps) up to where it stopped.")
-@click.option("--turns", type=click.IntRange(1, 50), default=3, show_default=True, metavar="N",
-              help="With --timeline: how many turns.")
+@click.option(
+    "--timeline", is_flag=True, help="Tell the last turns' story (prompts, tools, steps) up to where it stopped."
+)
+@click.option(
+    "--turns",
+    type=click.IntRange(1, 50),
+    default=3,
+    show_default=True,
+    metavar="N",
+    help="With --timeline: how many turns.",
+)
 @hung_after_option
 @no_pager_option
 @pass_settings
-def show(settings: Settings, session_id: str, as_json: bool, timeline: bool, turns: int, hung_after: int | None,
-         no_pager: bool) -> None:
+def show(
+    settings: Settings,
+    session_id: str,
+    as_json: bool,
+    timeline: bool,
+    turns: int,
+    hung_after: int | None,
+    no_pager: bool,
+) -> None:
     """Explain one session: its unfinished turns, stuck tools and subagents."""
     if timeline:
         show_timeline(settings, session_id, turns=turns, as_json=as_json, pager=not no_pager)
@@ -490,21 +595,52 @@ def show_timeline(settings: Settings, session_id: str, *, turns: int, as_json: b
 @click.option("--dry-run", is_flag=True, help="Print the plan, write nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Also repair sessions OpenCode is live on (or may be). Dangerous.")
-@click.option("--abort-hung", is_flag=True, help="Stop hung sessions through OpenCode (POST /session/{id}/abort): the running tool is killed.")
-@click.option("--reject-waiting", is_flag=True,
-              help="Reject, through OpenCode, the permission or question a waiting session is asked "
-                   "(OpenCode then closes the tool and ends the turn itself).")
-@click.option("--allow-once", "allow_once", multiple=True, metavar="SESSION_ID",
-              help="Allow this session's pending permission once, through OpenCode (the tool then runs). "
-                   "Repeat per session; never implied by --all or --reject-waiting.")
+@click.option(
+    "--abort-hung",
+    is_flag=True,
+    help="Stop hung sessions through OpenCode (POST /session/{id}/abort): the running tool is killed.",
+)
+@click.option(
+    "--reject-waiting",
+    is_flag=True,
+    help="Reject, through OpenCode, the permission or question a waiting session is asked "
+    "(OpenCode then closes the tool and ends the turn itself).",
+)
+@click.option(
+    "--allow-once",
+    "allow_once",
+    multiple=True,
+    metavar="SESSION_ID",
+    help="Allow this session's pending permission once, through OpenCode (the tool then runs). "
+    "Repeat per session; never implied by --all or --reject-waiting.",
+)
 @hung_after_option
-@click.option("--backup", metavar="PATH", type=click.Path(dir_okay=False), help="First copy the database to PATH (SQLite backup API).")
-@click.option("--direct", is_flag=True, help="Write the database file even when a running OpenCode could do the repair.")
+@click.option(
+    "--backup",
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
+    help="First copy the database to PATH (SQLite backup API).",
+)
+@click.option(
+    "--direct", is_flag=True, help="Write the database file even when a running OpenCode could do the repair."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_settings
-def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_run: bool, yes: bool, force: bool,
-            abort_hung: bool, reject_waiting: bool, allow_once: tuple[str, ...], hung_after: int | None,
-            backup: str | None, direct: bool, as_json: bool) -> None:
+def recover(
+    settings: Settings,
+    session_ids: tuple[str, ...],
+    all_: bool,
+    dry_run: bool,
+    yes: bool,
+    force: bool,
+    abort_hung: bool,
+    reject_waiting: bool,
+    allow_once: tuple[str, ...],
+    hung_after: int | None,
+    backup: str | None,
+    direct: bool,
+    as_json: bool,
+) -> None:
     """Repair stuck sessions the way OpenCode itself aborts a turn (journaled, undoable).
 
     When OpenCode runs and the session is idle in it, the repair goes through its API (its
@@ -522,10 +658,17 @@ def recover(settings: Settings, session_ids: tuple[str, ...], all_: bool, dry_ru
     if bool(session_ids) == all_:
         raise click.UsageError("give SESSION_ID(s) or --all (not both)")
     request = operations.Request(
-        database=settings.path(), session_ids=None if all_ else tuple(session_ids), force=force,
-        abort_hung=abort_hung, reject_waiting=reject_waiting, allow_once=tuple(dict.fromkeys(allow_once)),
-        direct=direct, dry_run=dry_run, read_only=settings.read_only,
-        backup_to=Path(backup) if backup else None, hung_after_ms=settings.hung_after(hung_after),
+        database=settings.path(),
+        session_ids=None if all_ else tuple(session_ids),
+        force=force,
+        abort_hung=abort_hung,
+        reject_waiting=reject_waiting,
+        allow_once=tuple(dict.fromkeys(allow_once)),
+        direct=direct,
+        dry_run=dry_run,
+        read_only=settings.read_only,
+        backup_to=Path(backup) if backup else None,
+        hung_after_ms=settings.hung_after(hung_after),
         busy_timeout_ms=settings.busy_timeout,
     )
     prepared = operations.prepare(request)
@@ -571,8 +714,11 @@ def confirm_question(prepared: Any) -> str:
 
 @cli.command()
 @click.argument("run_id", required=False)
-@click.option("--force", is_flag=True, help="Undo even while OpenCode runs on this database, or when a session "
-                                            "got messages after the run.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Undo even while OpenCode runs on this database, or when a session got messages after the run.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_settings
 def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> None:
@@ -585,14 +731,29 @@ def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> 
     # A named run without --db/--channel: its own database, as the journal says (a pasted hint works).
     named_only = run_id is not None and settings.db is None and settings.channel is None
     try:
-        result = operations.undo(operations.UndoRequest(
-            database=None if named_only else settings.path(), run_id=run_id, force=force, read_only=settings.read_only,
-            busy_timeout_ms=settings.busy_timeout,
-        ), problems=problems)
+        result = operations.undo(
+            operations.UndoRequest(
+                database=None if named_only else settings.path(),
+                run_id=run_id,
+                force=force,
+                read_only=settings.read_only,
+                busy_timeout_ms=settings.busy_timeout,
+            ),
+            problems=problems,
+        )
     except NothingToUndo as nothing:  # a statement, not a failure
         if as_json:
-            emit_json({"run_id": nothing.run_id, "restored": 0, "events_appended": 0, "skipped": [],
-                       "interrupted": False, "nothing_to_undo": True, "undone_at": nothing.undone_at})
+            emit_json(
+                {
+                    "run_id": nothing.run_id,
+                    "restored": 0,
+                    "events_appended": 0,
+                    "skipped": [],
+                    "interrupted": False,
+                    "nothing_to_undo": True,
+                    "undone_at": nothing.undone_at,
+                }
+            )
         else:
             say(f"{str(nothing)[:1].upper()}{str(nothing)[1:]}.")
         sys.exit(nothing.exit_code)
@@ -602,8 +763,10 @@ def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> 
         emit_json(undo_json(result))
     else:
         if result.interrupted and not result.restored:
-            say(f"Run {result.run_id} was cut off while its journal was written, before any change was "
-                "committed: nothing to undo.")
+            say(
+                f"Run {result.run_id} was cut off while its journal was written, before any change was "
+                "committed: nothing to undo."
+            )
         else:
             say(f"Run {result.run_id}: restored {result.restored} row(s){events_clause(result.events_appended)}.")
         for skip in result.skipped:
@@ -612,17 +775,33 @@ def undo(settings: Settings, run_id: str | None, force: bool, as_json: bool) -> 
 
 
 @cli.command()
-@click.option("--abort-hung-after", "abort_after", type=DURATION, default=None, metavar="DURATION",
-              help="Abort, through OpenCode, sessions hung for this long (e.g. 90s, 10m, 2h).")
-@click.option("--reject-waiting-after", "reject_after", type=DURATION, default=None, metavar="DURATION",
-              help="Reject, through OpenCode, permissions and questions pending for this long "
-                   "(never allows anything).")
-@click.option("--interval", type=DURATION, default="1s", show_default=True, metavar="DURATION",
-              help="How often to look (each look is cheap: see docs/guide/stuck.md).")
+@click.option(
+    "--abort-hung-after",
+    "abort_after",
+    type=DURATION,
+    default=None,
+    metavar="DURATION",
+    help="Abort, through OpenCode, sessions hung for this long (e.g. 90s, 10m, 2h).",
+)
+@click.option(
+    "--reject-waiting-after",
+    "reject_after",
+    type=DURATION,
+    default=None,
+    metavar="DURATION",
+    help="Reject, through OpenCode, permissions and questions pending for this long (never allows anything).",
+)
+@click.option(
+    "--interval",
+    type=DURATION,
+    default="1s",
+    show_default=True,
+    metavar="DURATION",
+    help="How often to look (each look is cheap: see docs/guide/stuck.md).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @pass_settings
-def watch(settings: Settings, abort_after: int | None, reject_after: int | None, interval: int,
-          as_json: bool) -> None:
+def watch(settings: Settings, abort_after: int | None, reject_after: int | None, interval: int, as_json: bool) -> None:
     """Watch for hung sessions and abort them through OpenCode (--abort-hung-after), and/or
     reject the prompts nobody answers (--reject-waiting-after); give one or both. Made for an
     unattended `opencode serve`.
@@ -646,8 +825,13 @@ def watch(settings: Settings, abort_after: int | None, reject_after: int | None,
     path = settings.path()
     from inspector.core.opencode.signals import Signals
 
-    dog = Watchdog(path, abort_after_ms=abort_after, reject_after_ms=reject_after,
-                   busy_timeout_ms=settings.busy_timeout, signals=Signals())
+    dog = Watchdog(
+        path,
+        abort_after_ms=abort_after,
+        reject_after_ms=reject_after,
+        busy_timeout_ms=settings.busy_timeout,
+        signals=Signals(),
+    )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -705,9 +889,16 @@ def runs(settings: Settings, as_json: bool) -> None:
     warn_journal_problems(problems)
     wide = {r.path for r in found if too_open(r.path)}
     items: list[dict[str, Any]] = [
-        {"run_id": r.run_id, "database": r.database, "created": r.created,
-         "units": len(r.units), "committed": len(r.committed), "undone": r.undone,
-         "interrupted": r.interrupted, "private": r.path not in wide}
+        {
+            "run_id": r.run_id,
+            "database": r.database,
+            "created": r.created,
+            "units": len(r.units),
+            "committed": len(r.committed),
+            "undone": r.undone,
+            "interrupted": r.interrupted,
+            "private": r.path not in wide,
+        }
         for r in found
     ]
     if wide:
@@ -723,8 +914,13 @@ def runs(settings: Settings, as_json: bool) -> None:
     if not items:
         say(f"No recovery runs in {journal_dir()}.")
     for item in items:
-        state = "undone" if item["undone"] else "interrupted before any change" if item["interrupted"] else (
-            f"{item['committed']}/{item['units']} committed")
+        state = (
+            "undone"
+            if item["undone"]
+            else "interrupted before any change"
+            if item["interrupted"]
+            else (f"{item['committed']}/{item['units']} committed")
+        )
         say(f"{item['run_id']}  {local_time(item['created'])}  {state}  {item['database']}")
 
 
@@ -792,9 +988,15 @@ def run(settings: Settings, dry_run: bool, deep: bool, full: bool, command: tupl
     if command[0].startswith("-") and command[0] != "-":  # `run --db X -- cmd`: an option, not a program
         raise click.NoSuchOption(command[0].partition("=")[0], ctx=click.get_current_context())
     executable = resolve_command(command[0])  # a start that cannot happen must not recover
-    outcome = recover_before_start(settings.db, channel=settings.channel, dry_run=dry_run, deep=deep,
-                                   busy_timeout_ms=min(settings.busy_timeout, 2000),
-                                   read_only=settings.read_only, full=full or settings.full)
+    outcome = recover_before_start(
+        settings.db,
+        channel=settings.channel,
+        dry_run=dry_run,
+        deep=deep,
+        busy_timeout_ms=min(settings.busy_timeout, 2000),
+        read_only=settings.read_only,
+        full=full or settings.full,
+    )
     warn_skipped_state(outcome.scan.skipped if outcome.scan is not None else ())
     if outcome.warning:
         say(f"ocinspect: warning: {outcome.warning}", err=True)
@@ -805,8 +1007,11 @@ def run(settings: Settings, dry_run: bool, deep: bool, full: bool, command: tupl
         result = outcome.result
         assert result is not None
         count = outcome.recovered
-        say(f"ocinspect: recovered {count} stuck session{'s' if count != 1 else ''} before start "
-            f"(run {result.run_id}; 'ocinspect undo {result.run_id}' reverts)", err=True)
+        say(
+            f"ocinspect: recovered {count} stuck session{'s' if count != 1 else ''} before start "
+            f"(run {result.run_id}; 'ocinspect undo {result.run_id}' reverts)",
+            err=True,
+        )
         assert outcome.plan is not None
         for skip in outcome.plan.unforeseen(result):
             say(f"ocinspect: skipped {line(skip.id)}: {line(skip.reason)}", err=True)
@@ -825,14 +1030,24 @@ def run(settings: Settings, dry_run: bool, deep: bool, full: bool, command: tupl
 
 @cli.command()
 @click.argument("session_id")
-@click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False), help="Write the report to FILE (default: stdout).")
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Write the report to FILE (default: stdout).",
+)
 @click.option("--json", "as_json", is_flag=True, help="The report as JSON (the same fields).")
-@click.option("--include-content", is_flag=True,
-              help="Include prompts, tool inputs and outputs, titles and paths (redacted by default).")
+@click.option(
+    "--include-content",
+    is_flag=True,
+    help="Include prompts, tool inputs and outputs, titles and paths (redacted by default).",
+)
 @no_pager_option
 @pass_settings
-def report(settings: Settings, session_id: str, output: str | None, as_json: bool, include_content: bool,
-           no_pager: bool) -> None:
+def report(
+    settings: Settings, session_id: str, output: str | None, as_json: bool, include_content: bool, no_pager: bool
+) -> None:
     """Write a report on SESSION_ID to paste into an OpenCode bug report (Markdown).
 
     OpenCode versions and schema of the database, the verdict and pattern, the stuck turn step
@@ -847,15 +1062,19 @@ def report(settings: Settings, session_id: str, output: str | None, as_json: boo
     from inspector.core.text import printable, safe_json
 
     if include_content:
-        say("ocinspect: warning: --include-content: the report holds prompts, tool inputs and outputs "
-            "and paths of this session; read it before sharing it", err=True)
+        say(
+            "ocinspect: warning: --include-content: the report holds prompts, tool inputs and outputs "
+            "and paths of this session; read it before sharing it",
+            err=True,
+        )
     store = settings.store()
     problems: list[Any] = []
     try:
         if output is not None:
             check_output(output, store.path)
-        doc = build_report(store, session_id, include_content=include_content, tool_version=__version__,
-                           problems=problems)
+        doc = build_report(
+            store, session_id, include_content=include_content, tool_version=__version__, problems=problems
+        )
     finally:
         store.dispose()
         warn_journal_problems(problems)
@@ -872,10 +1091,18 @@ def report(settings: Settings, session_id: str, output: str | None, as_json: boo
 
 @cli.command("open")
 @click.argument("session_id")
-@click.option("--print", "--dry-run", "print_only", is_flag=True,
-              help="Print the command (one shell line) instead of running it; what would stop it is a warning.")
-@click.option("--trust-directory", is_flag=True,
-              help="Start OpenCode even in a directory another user owns or every user can write to.")
+@click.option(
+    "--print",
+    "--dry-run",
+    "print_only",
+    is_flag=True,
+    help="Print the command (one shell line) instead of running it; what would stop it is a warning.",
+)
+@click.option(
+    "--trust-directory",
+    is_flag=True,
+    help="Start OpenCode even in a directory another user owns or every user can write to.",
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before opening a session that is still stuck.")
 @pass_settings
 def open_(settings: Settings, session_id: str, print_only: bool, trust_directory: bool, yes: bool) -> None:
@@ -902,16 +1129,24 @@ def open_(settings: Settings, session_id: str, print_only: bool, trust_directory
     path = settings.path()
     store = settings.store()
     try:
-        plan = plan_continue(store, session_id, database=path if settings.db is not None else None,
-                             trust_directory=trust_directory)
+        plan = plan_continue(
+            store, session_id, database=path if settings.db is not None else None, trust_directory=trust_directory
+        )
     finally:
         store.dispose()
     launch = plan.launch
     if plan.stuck:
-        recover = ["ocinspect", *(["--db", str(settings.db)] if settings.db is not None else []),
-                   "recover", launch.session_id]
-        say(f"ocinspect: warning: {launch.session_id} is still stuck: OpenCode will show it in "
-            f"\"Thinking\"; recover it first: {' '.join(shlex.quote(w) for w in recover)}", err=True)
+        recover = [
+            "ocinspect",
+            *(["--db", str(settings.db)] if settings.db is not None else []),
+            "recover",
+            launch.session_id,
+        ]
+        say(
+            f"ocinspect: warning: {launch.session_id} is still stuck: OpenCode will show it in "
+            f'"Thinking"; recover it first: {" ".join(shlex.quote(w) for w in recover)}',
+            err=True,
+        )
     if print_only:
         for obstacle in plan.obstacles:
             hint = CLI_HINTS.get(obstacle.hint or "")
@@ -936,8 +1171,11 @@ def exec_launch(launch: Any, *, trust_directory: bool = False) -> NoReturn:
 
     program = launch.argv[0]
     if os.sep not in program and shutil.which(program) is None:
-        fail(f"{program} is not on PATH: install OpenCode (https://opencode.ai) or add its "
-             f"directory to PATH, then run: {launch.shell_line()}", 127)
+        fail(
+            f"{program} is not on PATH: install OpenCode (https://opencode.ai) or add its "
+            f"directory to PATH, then run: {launch.shell_line()}",
+            127,
+        )
     executable = resolve_command(program)
     for obstacle in obstacles(launch, trust_directory=trust_directory):  # again: the TUI may have run a while
         raise obstacle

@@ -23,8 +23,16 @@ MIN_WIDTH = 40  # narrower than this, a hanging indent leaves no room: wrap as i
 Span = tuple[int, int, str]  # start, end (offsets into the line), style name
 
 SGR = {
-    "bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "blue": "34",
-    "magenta": "35", "cyan": "36", "bold red": "1;31", "bold yellow": "1;33",
+    "bold": "1",
+    "dim": "2",
+    "red": "31",
+    "green": "32",
+    "yellow": "33",
+    "blue": "34",
+    "magenta": "35",
+    "cyan": "36",
+    "bold red": "1;31",
+    "bold yellow": "1;33",
 }
 
 
@@ -144,8 +152,9 @@ def wrap_line(line: str, width: int) -> list[tuple[str, tuple[Span, ...]]]:
     for number, (start, end) in enumerate(wrap_ranges(str(line), width, hang)):
         prefix = "" if number == 0 else " " * hang
         shift = len(prefix) - start
-        here = tuple((max(a, start) + shift, min(b, end) + shift, style)
-                     for a, b, style in spans if a < end and b > start)
+        here = tuple(
+            (max(a, start) + shift, min(b, end) + shift, style) for a, b, style in spans if a < end and b > start
+        )
         out.append((prefix + line[start:end], here))
     return out
 

@@ -27,8 +27,15 @@ if TYPE_CHECKING:  # abort.py and answer.py talk HTTP: imported only by the comm
 Hints = dict[str, str]  # model.Hint -> the words this front end uses for it
 
 # How a verdict is drawn on a colour terminal: what needs a person stands out, "ok" is quiet.
-VERDICT_STYLES = {"stale": "bold yellow", "hung": "bold red", "unknown": "magenta", "unfixable": "red",
-                  "waiting": "cyan", "live": "green", "ok": "green"}
+VERDICT_STYLES = {
+    "stale": "bold yellow",
+    "hung": "bold red",
+    "unknown": "magenta",
+    "unfixable": "red",
+    "waiting": "cyan",
+    "live": "green",
+    "ok": "green",
+}
 WARNING_STYLE = "yellow"
 LABEL_WIDTH = 10  # "Directory " : show's labels, the values in one column
 
@@ -160,7 +167,7 @@ def scan_text(result: ScanResult) -> list[str]:
     stuck = result.stuck
     lines: list[str] = [styled((line(result.database), "bold"), f"  (schema {result.schema}, {live_line(result)})")]
     if not stuck and not result.sessions:
-        lines.append("No stuck sessions. Nothing is waiting in a stale \"Thinking\" state.")
+        lines.append('No stuck sessions. Nothing is waiting in a stale "Thinking" state.')
         return lines
     if stuck:
         tier = " (quick scan: stuck parts in finished turns not checked)" if result.quick else ""
@@ -168,8 +175,9 @@ def scan_text(result: ScanResult) -> list[str]:
         for diag in stuck:
             counts[diag.verdict] = counts.get(diag.verdict, 0) + 1
         verdicts = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
-        lines.append(styled((f"{len(stuck)} stuck session{'s' if len(stuck) != 1 else ''}", "bold"),
-                            f" ({verdicts}){tier}:"))
+        lines.append(
+            styled((f"{len(stuck)} stuck session{'s' if len(stuck) != 1 else ''}", "bold"), f" ({verdicts}){tier}:")
+        )
     for diag in result.sessions:
         depth = depth_of(diag, result)
         indent, mark = tree_indent(depth), depth_mark(depth)
@@ -179,17 +187,22 @@ def scan_text(result: ScanResult) -> list[str]:
             lines += [styled(f"{indent}    ", (text, WARNING_STYLE)) for text in warning_lines(diag)]
             continue
         since = humanize_ms(result.scanned_at - diag.stuck_since) if diag.stuck_since else "-"
-        lines.append(styled(
-            f"{indent}{mark}{line(diag.id)}  ", (f"{diag.verdict:<7}", VERDICT_STYLES.get(diag.verdict, "")),
-            f"  {', '.join(diag.patterns)}  \"{title}\"  stuck {since}  {line(diag.session.directory)}",
-        ))
+        lines.append(
+            styled(
+                f"{indent}{mark}{line(diag.id)}  ",
+                (f"{diag.verdict:<7}", VERDICT_STYLES.get(diag.verdict, "")),
+                f'  {", ".join(diag.patterns)}  "{title}"  stuck {since}  {line(diag.session.directory)}',
+            )
+        )
         if diag.verdict == "hung":
             lines.append(f"{indent}    hung: {line(diag.live_reason)}")
             if not diag.session.parent_id or result.get(diag.session.parent_id) is None:
                 lines.append(f"{indent}    stop it through OpenCode: {abort_command(diag.id, result)}")
         elif diag.verdict == "waiting":
             lines.append(f"{indent}    {line(diag.live_reason)}")
-            lines.append(f"{indent}    answer it in OpenCode, or reject it: ocinspect recover {line(diag.id)} --reject-waiting")
+            lines.append(
+                f"{indent}    answer it in OpenCode, or reject it: ocinspect recover {line(diag.id)} --reject-waiting"
+            )
         elif diag.verdict == "unfixable":
             lines.append(f"{indent}    {line(diag.live_reason)}")
         elif diag.verdict == "live" and diag.opencode_status is not None and diag.opencode_status.type == "retry":
@@ -241,7 +254,7 @@ def part_line(part: Part, now: int) -> str:
     return f"{line(part.tool)} {line(part.status)}{where} {since}: {shorten(what, 70)}  [{line(part.id)}]"
 
 
-def show_text(diag: Diagnosis, result: ScanResult) -> list[str]:
+def show_text(diag: Diagnosis, result: ScanResult) -> list[str]:  # noqa: C901
     now = result.scanned_at
     session = diag.session
     lines: list[str] = [
@@ -251,27 +264,47 @@ def show_text(diag: Diagnosis, result: ScanResult) -> list[str]:
     ]
     if session.parent_id:
         lines.append(field("Parent", line(session.parent_id)))
-    lines.append(field("Created", f"{local_time(session.time_created)}   last activity {local_time(diag.last_activity)}"))
+    lines.append(
+        field("Created", f"{local_time(session.time_created)}   last activity {local_time(diag.last_activity)}")
+    )
     verdict = diag.verdict if diag.is_stuck else "ok"
-    lines.append(field("Verdict", (verdict, VERDICT_STYLES.get(verdict, "")),
-                       f": {line(diag.live_reason)}" if diag.is_stuck else ": nothing is stuck"))
+    lines.append(
+        field(
+            "Verdict",
+            (verdict, VERDICT_STYLES.get(verdict, "")),
+            f": {line(diag.live_reason)}" if diag.is_stuck else ": nothing is stuck",
+        )
+    )
     if diag.verdict == "hung":
         lines.append(field("Hang", diag.hang or "tool-silent"))
-        lines.append(field("Stop it", f"{abort_command(diag.id, result)}  (through OpenCode: the running tool is killed)"))
+        lines.append(
+            field("Stop it", f"{abort_command(diag.id, result)}  (through OpenCode: the running tool is killed)")
+        )
     if diag.opencode_status is not None:
         lines.append(field("OpenCode", line(diag.opencode_status.raw or diag.opencode_status.type)))
     for request in diag.waiting_on:
-        since = (f"since {local_time(request.since)} ({humanize_ms(now - request.since)} ago)"
-                 if request.since is not None else "since: unknown")
+        since = (
+            f"since {local_time(request.since)} ({humanize_ms(now - request.since)} ago)"
+            if request.since is not None
+            else "since: unknown"
+        )
         lines.append(field("Asked", f"{line(request_words(request))}  {since}  [{line(request.id)}]"))
     for name in diag.warnings:
         warning = describe_warning(name)
-        lines += ["", styled((f"! {warning.title} ({name})", WARNING_STYLE)),
-                  field("Why:", warning.why, indent=2), field("Advice:", warning.advice, indent=2)]
+        lines += [
+            "",
+            styled((f"! {warning.title} ({name})", WARNING_STYLE)),
+            field("Why:", warning.why, indent=2),
+            field("Advice:", warning.advice, indent=2),
+        ]
     for name in diag.patterns:
         pattern = describe(name)
-        lines += ["", styled((f"{pattern.title} ({name})", "bold")),
-                  field("Why:", pattern.why, indent=2), field("Recovery:", pattern.repair, indent=2)]
+        lines += [
+            "",
+            styled((f"{pattern.title} ({name})", "bold")),
+            field("Why:", pattern.why, indent=2),
+            field("Recovery:", pattern.repair, indent=2),
+        ]
     if diag.unfinished_messages:
         lines += ["", styled(("Unfinished assistant turns:", "bold"))]
         for message in diag.unfinished_messages:
@@ -428,8 +461,11 @@ def answer_json(request: PendingRequest, answer: Answer, outcome: AnswerOutcome 
 
 def prepared_lines(prepared: Prepared, hints: Hints) -> list[str]:
     """What a recovery is about to do: the answers and the chains to abort, then the plan."""
-    return (answer_text(prepared.answers, prepared.plan.created) + abort_text(prepared.aborts)
-            + plan_text(prepared.plan, hints))
+    return (
+        answer_text(prepared.answers, prepared.plan.created)
+        + abort_text(prepared.aborts)
+        + plan_text(prepared.plan, hints)
+    )
 
 
 def outcome_lines(outcome: Outcome, undo_command: str) -> list[str]:
@@ -453,7 +489,9 @@ def outcome_lines(outcome: Outcome, undo_command: str) -> list[str]:
             lines.append("Nothing was recovered.")
     lines += [f"Skipped {line(skip.id)}: {line(skip.reason)}" for skip in outcome.unforeseen]
     routes = dict(result.via)
-    lines += [f"  {line(sid)}: {'via OpenCode' if routes.get(sid) == 'opencode' else 'direct'}" for sid in result.sessions]
+    lines += [
+        f"  {line(sid)}: {'via OpenCode' if routes.get(sid) == 'opencode' else 'direct'}" for sid in result.sessions
+    ]
     if outcome.through_opencode:
         lines.append(REOPEN_HINT)
     if outcome.undo_run_id:
@@ -463,12 +501,17 @@ def outcome_lines(outcome: Outcome, undo_command: str) -> list[str]:
 
 def plan_json(plan: Plan) -> list[dict[str, Any]]:
     """Every row the plan changes, unit by unit: the rows the text plan prints."""
-    return [{
-        "sessions": list(unit.session_ids),
-        "via": "opencode" if unit.via_port else "direct",
-        "changes": [{"table": c.table, "id": c.row_id, "session_id": c.session_id, "summary": c.summary}
-                    for c in unit.changes],
-    } for unit in plan.units]
+    return [
+        {
+            "sessions": list(unit.session_ids),
+            "via": "opencode" if unit.via_port else "direct",
+            "changes": [
+                {"table": c.table, "id": c.row_id, "session_id": c.session_id, "summary": c.summary}
+                for c in unit.changes
+            ],
+        }
+        for unit in plan.units
+    ]
 
 
 def outcome_json(outcome: Outcome) -> dict[str, Any]:

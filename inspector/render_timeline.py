@@ -80,8 +80,12 @@ def message_end(message: TurnMessage) -> str | None:
     """How a reply ended: finished (and why), its error, or never."""
     if message.role != "assistant" or message.corrupt:
         return None
-    error = f"error {line(message.error_name)}" + (f": {shorten(line(message.error_message), 100)}"
-                                                    if message.error_message else "") if message.error_name else ""
+    error = (
+        f"error {line(message.error_name)}"
+        + (f": {shorten(line(message.error_message), 100)}" if message.error_message else "")
+        if message.error_name
+        else ""
+    )
     if message.completed is None:
         return "never finished" + (f"; {error}" if error else "")
     done = f"finished {clock(message.completed)}" + (f" ({line(message.finish)})" if message.finish else "")
@@ -127,7 +131,9 @@ def entry_details(entry: Entry) -> list[str]:
     if entry.title and entry.title != entry.input_summary:
         lines.append(f"title: {shorten(line(entry.title), 90)}")
     if entry.child_session_id:
-        lines.append(f"subagent session: {line(entry.child_session_id)}" + (" (inferred)" if entry.child_inferred else ""))
+        lines.append(
+            f"subagent session: {line(entry.child_session_id)}" + (" (inferred)" if entry.child_inferred else "")
+        )
     if entry.error:
         lines.append(f"error: {shorten(line(entry.error), 100)}")
     if entry.interrupted:
@@ -213,55 +219,96 @@ def timeline_text(timeline: Timeline) -> list[str]:
 def tokens_json(tokens: Tokens | None) -> dict[str, int] | None:
     if tokens is None:
         return None
-    return {"input": tokens.input, "output": tokens.output, "reasoning": tokens.reasoning,
-            "cache_read": tokens.cache_read, "cache_write": tokens.cache_write}
+    return {
+        "input": tokens.input,
+        "output": tokens.output,
+        "reasoning": tokens.reasoning,
+        "cache_read": tokens.cache_read,
+        "cache_write": tokens.cache_write,
+    }
 
 
 def entry_json(entry: Entry) -> dict[str, Any]:
     return {
-        "id": entry.id, "kind": entry.kind, "time_created": entry.time_created,
-        "start": entry.start, "end": entry.end, "duration_ms": entry.duration_ms,
-        "text": entry.text, "text_chars": entry.text_chars,
-        "tool": entry.tool, "status": entry.status, "call_id": entry.call_id, "title": entry.title,
-        "input_summary": entry.input_summary, "input_chars": entry.input_chars,
-        "output_tail": entry.output_tail, "output_chars": entry.output_chars,
-        "error": entry.error or None, "reason": entry.reason, "tokens": tokens_json(entry.tokens),
-        "cost": entry.cost, "attempt": entry.attempt,
-        "child_session_id": entry.child_session_id, "child_session_inferred": entry.child_inferred,
-        "interrupted": entry.interrupted, "stuck": entry.stuck,
+        "id": entry.id,
+        "kind": entry.kind,
+        "time_created": entry.time_created,
+        "start": entry.start,
+        "end": entry.end,
+        "duration_ms": entry.duration_ms,
+        "text": entry.text,
+        "text_chars": entry.text_chars,
+        "tool": entry.tool,
+        "status": entry.status,
+        "call_id": entry.call_id,
+        "title": entry.title,
+        "input_summary": entry.input_summary,
+        "input_chars": entry.input_chars,
+        "output_tail": entry.output_tail,
+        "output_chars": entry.output_chars,
+        "error": entry.error or None,
+        "reason": entry.reason,
+        "tokens": tokens_json(entry.tokens),
+        "cost": entry.cost,
+        "attempt": entry.attempt,
+        "child_session_id": entry.child_session_id,
+        "child_session_inferred": entry.child_inferred,
+        "interrupted": entry.interrupted,
+        "stuck": entry.stuck,
     }
 
 
 def message_json(message: TurnMessage) -> dict[str, Any]:
     return {
-        "id": message.id, "role": message.role, "time_created": message.time_created,
-        "completed": message.completed, "unfinished": message.unfinished,
-        "agent": message.agent, "model": message.model, "finish": message.finish,
+        "id": message.id,
+        "role": message.role,
+        "time_created": message.time_created,
+        "completed": message.completed,
+        "unfinished": message.unfinished,
+        "agent": message.agent,
+        "model": message.model,
+        "finish": message.finish,
         "error": {"name": message.error_name, "message": message.error_message} if message.error_name else None,
-        "cost": message.cost, "tokens": tokens_json(message.tokens), "summary": message.is_summary,
-        "corrupt": message.corrupt, "parts": [entry_json(e) for e in message.entries],
+        "cost": message.cost,
+        "tokens": tokens_json(message.tokens),
+        "summary": message.is_summary,
+        "corrupt": message.corrupt,
+        "parts": [entry_json(e) for e in message.entries],
     }
 
 
 def stop_json(stop: Stop | None) -> dict[str, Any] | None:
     if stop is None:
         return None
-    return {"kind": stop.kind, "message_id": stop.message_id, "part_ids": list(stop.part_ids),
-            "since": stop.since, "reason": stop.reason}
+    return {
+        "kind": stop.kind,
+        "message_id": stop.message_id,
+        "part_ids": list(stop.part_ids),
+        "since": stop.since,
+        "reason": stop.reason,
+    }
 
 
 def session_timeline_json(story: SessionTimeline) -> dict[str, Any]:
     return {
-        "id": story.session.id, "title": story.session.title, "parent_id": story.session.parent_id,
-        "depth": story.depth, "parent_part_id": story.parent_part_id, "truncated": story.truncated,
+        "id": story.session.id,
+        "title": story.session.title,
+        "parent_id": story.session.parent_id,
+        "depth": story.depth,
+        "parent_part_id": story.parent_part_id,
+        "truncated": story.truncated,
         "stop": stop_json(story.stop),
-        "turns": [{"prompt": message_json(t.prompt) if t.prompt else None,
-                   "replies": [message_json(m) for m in t.replies]} for t in story.turns],
+        "turns": [
+            {"prompt": message_json(t.prompt) if t.prompt else None, "replies": [message_json(m) for m in t.replies]}
+            for t in story.turns
+        ],
     }
 
 
 def timeline_json(timeline: Timeline) -> dict[str, Any]:
     return {
-        "session_id": timeline.session_id, "turns": timeline.turns, "read_at": iso(timeline.read_at),
+        "session_id": timeline.session_id,
+        "turns": timeline.turns,
+        "read_at": iso(timeline.read_at),
         "sessions": [session_timeline_json(s) for s in timeline.sessions],
     }

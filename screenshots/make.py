@@ -41,8 +41,14 @@ from inspector.tui.widgets import SessionTable  # noqa: E402
 OUT = Path(__file__).resolve().parent
 NOW = 1795540000000  # 2026-11-24 17:06:40 UTC
 SIZE = (120, 36)
-PLATFORM = {"os": "Linux", "os_release": "6.1.0", "machine": "x86_64", "python": "3.11.7", "sqlite": "3.40.1",
-            "ocinspect": "0.1.0"}  # the report's platform table, the same on every machine
+PLATFORM = {
+    "os": "Linux",
+    "os_release": "6.1.0",
+    "machine": "x86_64",
+    "python": "3.11.7",
+    "sqlite": "3.40.1",
+    "ocinspect": "0.1.0",
+}  # the report's platform table, the same on every machine
 HUNG_AFTER_MS = 5 * 60_000  # the live states' --hung-after (the stalled model has been silent 8 min)
 
 
@@ -59,8 +65,9 @@ class Built:
 
 def demo(data: Path) -> Built:
     db, ids = build_demo_sessions(data, now=NOW)
-    return Built(db, OFFLINE, {"crash-orphan": ids.crash_orphan, "subagent-parent": ids.subagent_parent},
-                 {"demo": True})
+    return Built(
+        db, OFFLINE, {"crash-orphan": ids.crash_orphan, "subagent-parent": ids.subagent_parent}, {"demo": True}
+    )
 
 
 def live_signals(data: Path) -> Built:
@@ -69,17 +76,39 @@ def live_signals(data: Path) -> Built:
     from tests.hung_db import DIR, build_signals
 
     ids = build_signals(data / "opencode.db", NOW)
-    timed_out = ServerStatus(type="retry", attempt=3, message="SSE read timed out", next=NOW + 2000,
-                             raw=json.dumps({"type": "retry", "attempt": 3, "message": "SSE read timed out",
-                                         "next": NOW + 2000}, separators=(",", ":")))
-    asked = PendingRequest(id="per_1", session_id=ids.permission, kind="permission", port=4096, directory=DIR,
-                           permission="bash", patterns=("echo ok",), command="echo ok")
-    question = PendingRequest(id="que_1", session_id=ids.asking_child, kind="question", port=4096,
-                              question="Deploy to production now?")
-    live = ids.live(statuses=((ids.stalled, timed_out),), waiting=frozenset({ids.permission, ids.asking_child}),
-                    requests=(asked, question))
-    return Built(data / "opencode.db", live, {"permission": ids.permission, "stalled": ids.stalled},
-                 {"hung_after_ms": HUNG_AFTER_MS})
+    timed_out = ServerStatus(
+        type="retry",
+        attempt=3,
+        message="SSE read timed out",
+        next=NOW + 2000,
+        raw=json.dumps(
+            {"type": "retry", "attempt": 3, "message": "SSE read timed out", "next": NOW + 2000}, separators=(",", ":")
+        ),
+    )
+    asked = PendingRequest(
+        id="per_1",
+        session_id=ids.permission,
+        kind="permission",
+        port=4096,
+        directory=DIR,
+        permission="bash",
+        patterns=("echo ok",),
+        command="echo ok",
+    )
+    question = PendingRequest(
+        id="que_1", session_id=ids.asking_child, kind="question", port=4096, question="Deploy to production now?"
+    )
+    live = ids.live(
+        statuses=((ids.stalled, timed_out),),
+        waiting=frozenset({ids.permission, ids.asking_child}),
+        requests=(asked, question),
+    )
+    return Built(
+        data / "opencode.db",
+        live,
+        {"permission": ids.permission, "stalled": ids.stalled},
+        {"hung_after_ms": HUNG_AFTER_MS},
+    )
 
 
 async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
@@ -91,12 +120,17 @@ async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
 
 
 def _environment(home: Path) -> dict[str, str]:
-    return {"HOME": str(home), "XDG_STATE_HOME": str(home / "state"), "XDG_DATA_HOME": str(home / ".local" / "share"),
-            "XDG_CONFIG_HOME": str(home / "config")}
+    return {
+        "HOME": str(home),
+        "XDG_STATE_HOME": str(home / "state"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "XDG_CONFIG_HOME": str(home / "config"),
+    }
 
 
-async def shoot(name: str, steps: Sequence[str], *, size: tuple[int, int] = SIZE,
-                source: Callable[[Path], Built] = demo) -> Path:
+async def shoot(
+    name: str, steps: Sequence[str], *, size: tuple[int, int] = SIZE, source: Callable[[Path], Built] = demo
+) -> Path:
     """Build a fresh database, press ``steps`` (``open:ROLE`` opens that session, ``select:ROLE``
     highlights it), save ``name``.svg."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -114,8 +148,9 @@ async def shoot(name: str, steps: Sequence[str], *, size: tuple[int, int] = SIZE
                         app.open_session(built.roles[role])
                     elif verb == "select" and role:
                         table = app.screen.query_one(SessionTable)
-                        table.move_cursor(row=[r.diag.id for r in table.rows_shown].index(built.roles[role]),
-                                          animate=False)
+                        table.move_cursor(
+                            row=[r.diag.id for r in table.rows_shown].index(built.roles[role]), animate=False
+                        )
                     else:
                         await pilot.press(step)
                     await settle(pilot)
@@ -139,11 +174,13 @@ def shoot_cli(name: str, args: Sequence[str], role: str, *, width: int = 110) ->
             argv = [*args[:1], built.roles[role], *args[1:]]
             # the demo's project directories are not on this machine: say what would run there
             # and pin what this machine would change: OpenCode not running, the clock, the platform
-            with mock.patch("inspector.core.opencode.launch.directory_problem", return_value=None), \
-                 mock.patch("inspector.core.opencode.live.detect", return_value=OFFLINE), \
-                 mock.patch("inspector.core.diagnose.scan.detect", return_value=OFFLINE), \
-                 mock.patch("inspector.core.report.build.now_ms", return_value=NOW), \
-                 mock.patch("inspector.core.report.build.platform_info", return_value=PLATFORM):
+            with (
+                mock.patch("inspector.core.opencode.launch.directory_problem", return_value=None),
+                mock.patch("inspector.core.opencode.live.detect", return_value=OFFLINE),
+                mock.patch("inspector.core.diagnose.scan.detect", return_value=OFFLINE),
+                mock.patch("inspector.core.report.build.now_ms", return_value=NOW),
+                mock.patch("inspector.core.report.build.platform_info", return_value=PLATFORM),
+            ):
                 done = CliRunner().invoke(cli, argv, catch_exceptions=False)
     with open(os.devnull, "w") as sink:
         console = Console(record=True, width=width, file=sink, color_system="truecolor")

@@ -24,14 +24,26 @@ def deep_chain(path: Path, depth: int) -> list[str]:
         pending_task: tuple[str, str, int] | None = None  # (message, session, time) awaiting its child
         for level in range(depth):
             t = T0 + level * 10
-            sid = b.session(project_id=project, parent_id=parent, title=f"level {level}", directory=DIR,
-                            created=t, agent="build" if parent is None else "explore")
+            sid = b.session(
+                project_id=project,
+                parent_id=parent,
+                title=f"level {level}",
+                directory=DIR,
+                created=t,
+                agent="build" if parent is None else "explore",
+            )
             if pending_task is not None:
                 msg, owner, started = pending_task
-                b.tool_part(msg, owner, tool="task", status="running", created=started, started=started,
-                            tool_input={"description": f"level {level}", "prompt": "go deeper",
-                                        "subagent_type": "explore"},
-                            metadata={"sessionId": sid, "parentSessionId": owner})
+                b.tool_part(
+                    msg,
+                    owner,
+                    tool="task",
+                    status="running",
+                    created=started,
+                    started=started,
+                    tool_input={"description": f"level {level}", "prompt": "go deeper", "subagent_type": "explore"},
+                    metadata={"sessionId": sid, "parentSessionId": owner},
+                )
             user = b.user_message(sid, f"prompt {level}", created=t + 1)
             msg = b.assistant_message(sid, user, created=t + 2, directory=DIR)
             pending_task = (msg, sid, t + 3)
@@ -39,6 +51,13 @@ def deep_chain(path: Path, depth: int) -> list[str]:
             parent = sid
         assert pending_task is not None
         msg, owner, started = pending_task
-        b.tool_part(msg, owner, tool="bash", status="running", created=started, started=started,
-                    tool_input={"command": "sleep 600"})
+        b.tool_part(
+            msg,
+            owner,
+            tool="bash",
+            status="running",
+            created=started,
+            started=started,
+            tool_input={"command": "sleep 600"},
+        )
     return ids

@@ -44,8 +44,12 @@ def fake_opencode(db: Path, workdir: Path, *args: str) -> Iterator[FakeOpenCode]
         link.symlink_to(sys.executable)
     port_file = workdir / f"fake-opencode-{time.monotonic_ns()}.port"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OPENCODE_DB": str(db)}
-    proc = subprocess.Popen([str(link), "-m", "tests.fake_opencode", "--db", str(db), "--port-file", str(port_file),
-                             *args], cwd=REPO, env=env, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(link), "-m", "tests.fake_opencode", "--db", str(db), "--port-file", str(port_file), *args],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while not (port_file.exists() and port_file.read_text().strip()):

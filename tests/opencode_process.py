@@ -49,7 +49,7 @@ class Serve:
     busy: list[str] = field(default_factory=list)
     statuses: dict[str, dict[str, object]] = field(default_factory=dict)
     permissions: list[tuple[str, str, str, str]] = field(default_factory=list)  # session, message, call, command
-    questions: list[tuple[str, str, str, str]] = field(default_factory=list)    # session, message, call, question
+    questions: list[tuple[str, str, str, str]] = field(default_factory=list)  # session, message, call, question
 
 
 @contextmanager
@@ -57,8 +57,15 @@ def opencode_process(db: Path, serve: Serve) -> Iterator[int]:
     """Run the stand-in OpenCode on ``db`` while the block runs; yields its port."""
     spec = json.dumps({"db": str(db), **asdict(serve)})
     env = dict(os.environ, OPENCODE_DB=str(db), PYTHONPATH=str(REPO))
-    proc = subprocess.Popen(["opencode", "-c", _SERVE, spec], executable=sys.executable, cwd=REPO, env=env,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        ["opencode", "-c", _SERVE, spec],
+        executable=sys.executable,
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -78,5 +85,12 @@ def ocinspect(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
     """``python -m inspector ARGS`` in a subprocess (this worktree's code)."""
     env = dict(os.environ if env is None else env, PYTHONPATH=str(REPO))
     env.pop("OPENCODE_DB", None)
-    return subprocess.run([sys.executable, "-m", "inspector", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "inspector", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )

@@ -41,8 +41,10 @@ class Writer:
         self.conn.execute("PRAGMA busy_timeout=5000")
         self.t = t
         self.rnd = random.Random()  # ids unique across calls; their time prefix orders them
-        self.logged = self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'event'").fetchone() is not None
+        self.logged = (
+            self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'event'").fetchone()
+            is not None
+        )
         self.written: list[str] = []
 
     def tick(self) -> int:
@@ -54,10 +56,15 @@ class Writer:
             return
         row = self.conn.execute("SELECT seq FROM event_sequence WHERE aggregate_id = ?", (session_id,)).fetchone()
         seq = 0 if row is None else row[0] + 1
-        self.conn.execute("INSERT INTO event_sequence (aggregate_id, seq) VALUES (?, ?) "
-                          "ON CONFLICT(aggregate_id) DO UPDATE SET seq = excluded.seq", (session_id, seq))
-        self.conn.execute("INSERT INTO event (id, aggregate_id, seq, type, data) VALUES (?, ?, ?, ?, ?)",
-                          (new_id("evt", self.t, self.rnd), session_id, seq, kind, dumps(payload)))
+        self.conn.execute(
+            "INSERT INTO event_sequence (aggregate_id, seq) VALUES (?, ?) "
+            "ON CONFLICT(aggregate_id) DO UPDATE SET seq = excluded.seq",
+            (session_id, seq),
+        )
+        self.conn.execute(
+            "INSERT INTO event (id, aggregate_id, seq, type, data) VALUES (?, ?, ?, ?, ?)",
+            (new_id("evt", self.t, self.rnd), session_id, seq, kind, dumps(payload)),
+        )
 
     def message(self, session_id: str, data: dict, message_id: str | None = None) -> str:
         t = self.tick()
@@ -65,9 +72,13 @@ class Writer:
         self.conn.execute(
             "INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET data = excluded.data, time_updated = excluded.time_updated",
-            (mid, session_id, t, t, dumps(data)))
-        self.log(session_id, "message.updated.1", {"sessionID": session_id, "info": {**data, "id": mid,
-                                                                                     "sessionID": session_id}})
+            (mid, session_id, t, t, dumps(data)),
+        )
+        self.log(
+            session_id,
+            "message.updated.1",
+            {"sessionID": session_id, "info": {**data, "id": mid, "sessionID": session_id}},
+        )
         self.written.append(mid)
         return mid
 
@@ -77,27 +88,64 @@ class Writer:
         self.conn.execute(
             "INSERT INTO part (id, message_id, session_id, time_created, time_updated, data) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET data = excluded.data, time_updated = excluded.time_updated",
-            (pid, message_id, session_id, t, t, dumps(data)))
-        self.log(session_id, "message.part.updated.1", {
-            "sessionID": session_id, "part": {**data, "id": pid, "sessionID": session_id, "messageID": message_id},
-            "time": t})
+            (pid, message_id, session_id, t, t, dumps(data)),
+        )
+        self.log(
+            session_id,
+            "message.part.updated.1",
+            {
+                "sessionID": session_id,
+                "part": {**data, "id": pid, "sessionID": session_id, "messageID": message_id},
+                "time": t,
+            },
+        )
         self.written.append(pid)
         return pid
 
     def prompt_and_reply(self, sid: str, *, finished: bool) -> str:
-        user = self.message(sid, {"role": "user", "time": {"created": self.t}, "agent": "build",
-                                  "model": {"providerID": "fakeprov", "modelID": "fake"}})
-        reply = {"role": "assistant", "time": {"created": self.t}, "parentID": user, "modelID": "fake",
-                 "providerID": "fakeprov", "mode": "build", "agent": "build",
-                 "path": {"cwd": "/w", "root": "/w"}, "cost": 0,
-                 "tokens": {"input": 1, "output": 1, "reasoning": 0, "cache": {"read": 0, "write": 0}}}
-        return self.message(sid, reply) if not finished else self.message(
-            sid, {**reply, "time": {"created": self.t, "completed": self.t + 5}, "finish": "stop"})
+        user = self.message(
+            sid,
+            {
+                "role": "user",
+                "time": {"created": self.t},
+                "agent": "build",
+                "model": {"providerID": "fakeprov", "modelID": "fake"},
+            },
+        )
+        reply = {
+            "role": "assistant",
+            "time": {"created": self.t},
+            "parentID": user,
+            "modelID": "fake",
+            "providerID": "fakeprov",
+            "mode": "build",
+            "agent": "build",
+            "path": {"cwd": "/w", "root": "/w"},
+            "cost": 0,
+            "tokens": {"input": 1, "output": 1, "reasoning": 0, "cache": {"read": 0, "write": 0}},
+        }
+        return (
+            self.message(sid, reply)
+            if not finished
+            else self.message(sid, {**reply, "time": {"created": self.t, "completed": self.t + 5}, "finish": "stop"})
+        )
 
     def running_bash(self, sid: str, mid: str) -> str:
-        return self.part(sid, mid, {"type": "tool", "callID": f"call_{self.t}", "tool": "bash", "state": {
-            "status": "running", "input": {"command": "sleep 600", "description": "wait"},
-            "time": {"start": self.t}, "metadata": {"output": ""}}})
+        return self.part(
+            sid,
+            mid,
+            {
+                "type": "tool",
+                "callID": f"call_{self.t}",
+                "tool": "bash",
+                "state": {
+                    "status": "running",
+                    "input": {"command": "sleep 600", "description": "wait"},
+                    "time": {"start": self.t},
+                    "metadata": {"output": ""},
+                },
+            },
+        )
 
     def crash(self, sid: str) -> None:
         mid = self.prompt_and_reply(sid, finished=False)
@@ -106,16 +154,31 @@ class Writer:
 
     def turn(self, sid: str) -> None:
         mid = self.prompt_and_reply(sid, finished=True)
-        self.part(sid, mid, {"type": "tool", "callID": f"call_{self.t}", "tool": "read", "state": {
-            "status": "completed", "input": {"filePath": "/etc/hosts"}, "output": "ok", "title": "hosts",
-            "metadata": {}, "time": {"start": self.t, "end": self.t + 1}}})
+        self.part(
+            sid,
+            mid,
+            {
+                "type": "tool",
+                "callID": f"call_{self.t}",
+                "tool": "read",
+                "state": {
+                    "status": "completed",
+                    "input": {"filePath": "/etc/hosts"},
+                    "output": "ok",
+                    "title": "hosts",
+                    "metadata": {},
+                    "time": {"start": self.t, "end": self.t + 1},
+                },
+            },
+        )
         self.part(sid, mid, {"type": "text", "text": "done"})
 
     def stuck(self, sid: str) -> None:
         (mid,) = self.conn.execute(
             "SELECT id FROM message WHERE session_id = ? AND json_extract(data, '$.role') = 'assistant' "
             "AND json_extract(data, '$.time.completed') IS NOT NULL ORDER BY time_created DESC, id DESC LIMIT 1",
-            (sid,)).fetchone()
+            (sid,),
+        ).fetchone()
         self.running_bash(sid, mid)
 
     def compact(self, sid: str) -> None:
@@ -123,11 +186,28 @@ class Writer:
         self.conn.execute("UPDATE session SET time_compacting = ?, time_updated = ? WHERE id = ?", (t, t, sid))
         cols = [c[1] for c in self.conn.execute("PRAGMA table_info(session)")]
         row = dict(zip(cols, self.conn.execute("SELECT * FROM session WHERE id = ?", (sid,)).fetchone(), strict=True))
-        self.log(sid, "session.updated.1", {"sessionID": sid, "info": {
-            "id": sid, "title": row["title"], "directory": row["directory"],
-            "time": {"created": row["time_created"], "updated": t, "compacting": t}}})
-        user = self.message(sid, {"role": "user", "time": {"created": self.t}, "agent": "build",
-                                  "model": {"providerID": "fakeprov", "modelID": "fake"}})
+        self.log(
+            sid,
+            "session.updated.1",
+            {
+                "sessionID": sid,
+                "info": {
+                    "id": sid,
+                    "title": row["title"],
+                    "directory": row["directory"],
+                    "time": {"created": row["time_created"], "updated": t, "compacting": t},
+                },
+            },
+        )
+        user = self.message(
+            sid,
+            {
+                "role": "user",
+                "time": {"created": self.t},
+                "agent": "build",
+                "model": {"providerID": "fakeprov", "modelID": "fake"},
+            },
+        )
         self.part(sid, user, {"type": "compaction", "auto": True})
 
     def reopen(self, sid: str) -> None:
@@ -136,7 +216,8 @@ class Writer:
         mid, raw = self.conn.execute(
             "SELECT id, data FROM message WHERE session_id = ? AND json_extract(data, '$.role') = 'assistant' "
             "AND json_extract(data, '$.time.completed') IS NOT NULL ORDER BY time_created DESC, id DESC LIMIT 1",
-            (sid,)).fetchone()
+            (sid,),
+        ).fetchone()
         data = json.loads(raw)
         data["time"] = {"created": data["time"]["created"]}
         data.pop("finish", None)
@@ -145,16 +226,22 @@ class Writer:
     def finish(self, sid: str) -> None:
         rows = self.conn.execute(
             "SELECT id, data FROM message WHERE session_id = ? AND json_extract(data, '$.role') = 'assistant' "
-            "AND json_extract(data, '$.time.completed') IS NULL", (sid,)).fetchall()
+            "AND json_extract(data, '$.time.completed') IS NULL",
+            (sid,),
+        ).fetchall()
         for mid, raw in rows:
             for pid, praw in self.conn.execute("SELECT id, data FROM part WHERE message_id = ?", (mid,)).fetchall():
                 data = json.loads(praw)
                 state = data.get("state") or {}
                 if data.get("type") == "tool" and state.get("status") in ("pending", "running"):
                     start = (state.get("time") or {}).get("start", self.t)
-                    data["state"] = {"status": "error", "input": state.get("input") or {},
-                                     "error": "Tool execution aborted", "metadata": state.get("metadata") or {},
-                                     "time": {"start": start, "end": self.t}}
+                    data["state"] = {
+                        "status": "error",
+                        "input": state.get("input") or {},
+                        "error": "Tool execution aborted",
+                        "metadata": state.get("metadata") or {},
+                        "time": {"start": start, "end": self.t},
+                    }
                     self.part(sid, mid, data, part_id=pid)
             data = json.loads(raw)
             data["time"] = {**data.get("time", {}), "completed": self.t}

@@ -41,32 +41,33 @@ from typing import Any
 
 
 class StandIn:
-    def __init__(self, db: Path | None = None, *, directory: str = "/home/dev/src/webapp",
-                 password: str | None = None) -> None:
+    def __init__(
+        self, db: Path | None = None, *, directory: str = "/home/dev/src/webapp", password: str | None = None
+    ) -> None:
         self.db = db
         self.directory = directory
         self.password = password
         self.busy: set[str] = set()
-        self.waiting: set[str] = set()       # sessions with a pending permission request
+        self.waiting: set[str] = set()  # sessions with a pending permission request
         self.statuses: dict[str, dict[str, Any]] = {}  # session -> its status object (default busy)
-        self.permissions: list[dict[str, Any]] = []    # whole /permission entries, as 1.18.33 lists them
-        self.questions: list[dict[str, Any]] = []      # whole /question entries
-        self.event_delay = 0.0               # seconds between two /event frames
+        self.permissions: list[dict[str, Any]] = []  # whole /permission entries, as 1.18.33 lists them
+        self.questions: list[dict[str, Any]] = []  # whole /question entries
+        self.event_delay = 0.0  # seconds between two /event frames
         self.children: dict[str, list[str]] = {}  # parent -> children aborted with it
-        self.settle = True                   # False: abort answers true and nothing happens
+        self.settle = True  # False: abort answers true and nothing happens
         self.settle_delay = 0.0
         self.requests: list[tuple[str, str, dict[str, list[str]], str | None]] = []
-        self.events: list[str] = []           # raw SSE frames served by GET /event
+        self.events: list[str] = []  # raw SSE frames served by GET /event
         self.permissions: list[dict[str, Any]] = []  # pending permission objects (GET /permission)
-        self.questions: list[dict[str, Any]] = []    # pending question objects (GET /question)
-        self.answers: list[tuple[str, str]] = []     # (request id, reply) as received
-        self.reply_route = True                      # False: an older release without /permission/{id}/reply
-        self.answer_settles = True                   # False: answers are taken and nothing happens
-        self.version: str | None = None              # what GET /global/health says (None: 404)
-        self.trickle: dict[str, float] = {}          # path -> seconds between two bytes of its answer
-        self.huge: dict[str, int] = {}               # path -> size in bytes of its (valid JSON) answer
-        self.parts_write = True                      # False: a PATCH of a part is answered, not written
-        self.replay_writes = True                    # False: /sync/replay is answered, not written
+        self.questions: list[dict[str, Any]] = []  # pending question objects (GET /question)
+        self.answers: list[tuple[str, str]] = []  # (request id, reply) as received
+        self.reply_route = True  # False: an older release without /permission/{id}/reply
+        self.answer_settles = True  # False: answers are taken and nothing happens
+        self.version: str | None = None  # what GET /global/health says (None: 404)
+        self.trickle: dict[str, float] = {}  # path -> seconds between two bytes of its answer
+        self.huge: dict[str, int] = {}  # path -> size in bytes of its (valid JSON) answer
+        self.parts_write = True  # False: a PATCH of a part is answered, not written
+        self.replay_writes = True  # False: /sync/replay is answered, not written
         self._lock = threading.Lock()
         self._server: http.server.ThreadingHTTPServer | None = None
 
@@ -91,8 +92,7 @@ class StandIn:
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -116,7 +116,7 @@ class StandIn:
         return [p for m, p, _, _ in self.requests if method is None or m == method]
 
     # routes --------------------------------------------------------------------------------
-    def _handle(self, handler: http.server.BaseHTTPRequestHandler, method: str) -> None:
+    def _handle(self, handler: http.server.BaseHTTPRequestHandler, method: str) -> None:  # noqa: C901
         url = urllib.parse.urlsplit(handler.path)
         query = urllib.parse.parse_qs(url.query)
         length = int(handler.headers.get("Content-Length") or 0)
@@ -153,9 +153,22 @@ class StandIn:
         elif method == "GET" and url.path == "/permission":
             with self._lock:
                 listed = list(self.permissions)
-            self._json(handler, [{"id": f"per_{s}", "sessionID": s, "permission": "bash", "patterns": [],
-                                  "metadata": {}, "always": []} for s in sorted(self.waiting) if here]
-                       + [p for p in listed if here])
+            self._json(
+                handler,
+                [
+                    {
+                        "id": f"per_{s}",
+                        "sessionID": s,
+                        "permission": "bash",
+                        "patterns": [],
+                        "metadata": {},
+                        "always": [],
+                    }
+                    for s in sorted(self.waiting)
+                    if here
+                ]
+                + [p for p in listed if here],
+            )
         elif method == "GET" and url.path == "/question":
             with self._lock:
                 listed = list(self.questions)
@@ -173,9 +186,16 @@ class StandIn:
                 threading.Thread(target=self._settle, args=(sid,), daemon=True).start()
             self._json(handler, True)
         elif url.path == "/echo":
-            self._json(handler, {"method": method, "query": query, "body": json.loads(body) if body else None,
-                                 "content_type": handler.headers.get("Content-Type"),
-                                 "authorization": handler.headers.get("Authorization")})
+            self._json(
+                handler,
+                {
+                    "method": method,
+                    "query": query,
+                    "body": json.loads(body) if body else None,
+                    "content_type": handler.headers.get("Content-Type"),
+                    "authorization": handler.headers.get("Authorization"),
+                },
+            )
         elif url.path == "/text":
             self._send(handler, 200, b"<html>not json</html>", {"Content-Type": "text/html"})
         elif url.path == "/boom":
@@ -186,19 +206,29 @@ class StandIn:
         else:
             self._send(handler, 404, b'{"name":"NotFound"}', {})
 
-    def ask_permission(self, session_id: str, message_id: str, call_id: str, command: str,
-                       request_id: str | None = None) -> dict[str, Any]:
+    def ask_permission(
+        self, session_id: str, message_id: str, call_id: str, command: str, request_id: str | None = None
+    ) -> dict[str, Any]:
         """A pending bash permission exactly as OpenCode 1.18.33 lists it."""
-        item = {"id": request_id or f"per_{session_id}", "sessionID": session_id, "permission": "bash",
-                "patterns": [command], "metadata": {"command": command}, "always": [command.split()[0] + " *"],
-                "tool": {"messageID": message_id, "callID": call_id}}
+        item = {
+            "id": request_id or f"per_{session_id}",
+            "sessionID": session_id,
+            "permission": "bash",
+            "patterns": [command],
+            "metadata": {"command": command},
+            "always": [command.split()[0] + " *"],
+            "tool": {"messageID": message_id, "callID": call_id},
+        }
         self.permissions.append(item)
         return item
 
     def ask_question(self, session_id: str, message_id: str, call_id: str, question: str) -> dict[str, Any]:
-        item = {"id": f"que_{session_id}", "sessionID": session_id,
-                "questions": [{"question": question, "header": "Question", "options": []}],
-                "tool": {"messageID": message_id, "callID": call_id}}
+        item = {
+            "id": f"que_{session_id}",
+            "sessionID": session_id,
+            "questions": [{"question": question, "header": "Question", "options": []}],
+            "tool": {"messageID": message_id, "callID": call_id},
+        }
         self.questions.append(item)
         return item
 
@@ -261,8 +291,10 @@ class StandIn:
             conn = sqlite3.connect(self.db, timeout=5)
             try:
                 with conn:
-                    conn.execute("UPDATE part SET data = ?, time_updated = ? WHERE id = ?",
-                                 (json.dumps(data, separators=(",", ":")), int(time.time() * 1000), part.get("id")))
+                    conn.execute(
+                        "UPDATE part SET data = ?, time_updated = ? WHERE id = ?",
+                        (json.dumps(data, separators=(",", ":")), int(time.time() * 1000), part.get("id")),
+                    )
             finally:
                 conn.close()
         self._json(handler, part)
@@ -274,7 +306,7 @@ class StandIn:
         handler.close_connection = True
         try:
             for i in range(len(raw)):
-                handler.wfile.write(raw[i:i + 1])
+                handler.wfile.write(raw[i : i + 1])
                 handler.wfile.flush()
                 time.sleep(every)
         except OSError:
@@ -329,17 +361,26 @@ def reject_call(db: Path, message_id: str, call_id: str, error: str) -> None:
             if part.get("callID") != call_id or state.get("status") not in ("pending", "running"):
                 continue
             start = (state.get("time") or {}).get("start", now)
-            part["state"] = {"status": "error", "input": state.get("input", {}), "error": error,
-                             "metadata": state.get("metadata", {}), "time": {"start": start, "end": now}}
-            conn.execute("UPDATE part SET data = ?, time_updated = ? WHERE id = ?",
-                         (json.dumps(part, separators=(",", ":")), now, pid))
+            part["state"] = {
+                "status": "error",
+                "input": state.get("input", {}),
+                "error": error,
+                "metadata": state.get("metadata", {}),
+                "time": {"start": start, "end": now},
+            }
+            conn.execute(
+                "UPDATE part SET data = ?, time_updated = ? WHERE id = ?",
+                (json.dumps(part, separators=(",", ":")), now, pid),
+            )
         row = conn.execute("SELECT data FROM message WHERE id = ?", (message_id,)).fetchone()
         if row is not None:
             message = json.loads(row[0])
             message.setdefault("time", {})["completed"] = now
             message.setdefault("finish", "tool-calls")
-            conn.execute("UPDATE message SET data = ?, time_updated = ? WHERE id = ?",
-                         (json.dumps(message, separators=(",", ":")), now, message_id))
+            conn.execute(
+                "UPDATE message SET data = ?, time_updated = ? WHERE id = ?",
+                (json.dumps(message, separators=(",", ":")), now, message_id),
+            )
         conn.execute("COMMIT")
     finally:
         conn.close()
@@ -357,8 +398,10 @@ def replay(db: Path, events: list[dict[str, Any]]) -> None:
                     continue
                 mid = info.pop("id")
                 info.pop("sessionID", None)
-                conn.execute("UPDATE message SET data = ?, time_updated = ? WHERE id = ?",
-                             (json.dumps(info, separators=(",", ":")), int(time.time() * 1000), mid))
+                conn.execute(
+                    "UPDATE message SET data = ?, time_updated = ? WHERE id = ?",
+                    (json.dumps(info, separators=(",", ":")), int(time.time() * 1000), mid),
+                )
     finally:
         conn.close()
 
@@ -377,23 +420,39 @@ def close_chain(db: Path, sessions: list[str]) -> None:
                 continue
             start = (state.get("time") or {}).get("start", now)
             if part.get("tool") == "task":
-                part["state"] = {"status": "error", "input": state.get("input", {}), "error": "Task cancelled",
-                                 "metadata": state.get("metadata", {}), "time": {"start": start, "end": now}}
+                part["state"] = {
+                    "status": "error",
+                    "input": state.get("input", {}),
+                    "error": "Task cancelled",
+                    "metadata": state.get("metadata", {}),
+                    "time": {"start": start, "end": now},
+                }
             else:
                 output = "(no output)\n\n<shell_metadata>\nUser aborted the command\n</shell_metadata>"
-                part["state"] = {"status": "completed", "input": state.get("input", {}), "output": output,
-                                 "metadata": {"output": output, "exit": None, "truncated": False},
-                                 "title": state.get("title", ""), "time": {"start": start, "end": now}}
-            conn.execute("UPDATE part SET data = ?, time_updated = ? WHERE id = ?",
-                         (json.dumps(part, separators=(",", ":")), now, pid))
-        for mid, data in conn.execute(f"SELECT id, data FROM message WHERE session_id IN ({marks})", sessions).fetchall():
+                part["state"] = {
+                    "status": "completed",
+                    "input": state.get("input", {}),
+                    "output": output,
+                    "metadata": {"output": output, "exit": None, "truncated": False},
+                    "title": state.get("title", ""),
+                    "time": {"start": start, "end": now},
+                }
+            conn.execute(
+                "UPDATE part SET data = ?, time_updated = ? WHERE id = ?",
+                (json.dumps(part, separators=(",", ":")), now, pid),
+            )
+        for mid, data in conn.execute(
+            f"SELECT id, data FROM message WHERE session_id IN ({marks})", sessions
+        ).fetchall():
             message = json.loads(data)
             if message.get("role") != "assistant" or (message.get("time") or {}).get("completed"):
                 continue
             message["time"]["completed"] = now
             message.setdefault("error", {"name": "MessageAbortedError", "data": {"message": "Aborted"}})
-            conn.execute("UPDATE message SET data = ?, time_updated = ? WHERE id = ?",
-                         (json.dumps(message, separators=(",", ":")), now, mid))
+            conn.execute(
+                "UPDATE message SET data = ?, time_updated = ? WHERE id = ?",
+                (json.dumps(message, separators=(",", ":")), now, mid),
+            )
         conn.execute("COMMIT")
     finally:
         conn.close()

@@ -24,13 +24,21 @@ def every_pattern(path: Path, json_style: JsonStyle = "compact") -> dict[str, st
 
         sid, user, t = turn("finished fine", 0)
         msg = b.assistant_message(sid, user, created=t + 200, completed=t + 900, finish="stop")
-        b.tool_part(msg, sid, tool="bash", status="completed", tool_input={"command": "ls"}, created=t + 300, output="a\nb")
+        b.tool_part(
+            msg, sid, tool="bash", status="completed", tool_input={"command": "ls"}, created=t + 300, output="a\nb"
+        )
         ids["ok"] = sid
 
         sid, user, t = turn("question left open", 10_000)
         msg = b.assistant_message(sid, user, created=t + 200)
-        b.tool_part(msg, sid, tool="question", status="running", created=t + 300,
-                    tool_input={"questions": [{"question": "Deploy to prod?", "options": []}]})
+        b.tool_part(
+            msg,
+            sid,
+            tool="question",
+            status="running",
+            created=t + 300,
+            tool_input={"questions": [{"question": "Deploy to prod?", "options": []}]},
+        )
         ids["question-wait"] = sid
 
         sid, user, t = turn("leftover in finished turn", 20_000)
@@ -52,15 +60,18 @@ def every_pattern(path: Path, json_style: JsonStyle = "compact") -> dict[str, st
         late_user = b.new_id("msg", 1)  # tiny time prefix: sorts first
         reply = b.new_id("msg", T0 + 99_999_999)
         b.raw(
-            "INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES "
-            "(:id, :sid, :t, :t, :data)",
-            id=reply, sid=sid, t=t + 200,
+            "INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES (:id, :sid, :t, :t, :data)",
+            id=reply,
+            sid=sid,
+            t=t + 200,
             data=b.dumps({"role": "assistant", "time": {"created": t + 200, "completed": t + 300}, "finish": "stop"}),
         )
         b.raw(
-            "INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES "
-            "(:id, :sid, :t, :t, :data)",
-            id=late_user, sid=sid, t=t + 5000, data=b.dumps({"role": "user", "time": {"created": t + 5000}}),
+            "INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES (:id, :sid, :t, :t, :data)",
+            id=late_user,
+            sid=sid,
+            t=t + 5000,
+            data=b.dumps({"role": "user", "time": {"created": t + 5000}}),
         )
         ids["ignores-prompts"] = sid
     return ids

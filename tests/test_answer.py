@@ -34,12 +34,12 @@ def waiting_db(tmp_path: Path) -> tuple[Path, Waiting]:
 
 def dump(db: Path) -> list[tuple]:
     return rows(db, "SELECT id, time_updated, data FROM part ORDER BY id") + rows(
-        db, "SELECT id, time_updated, data FROM message ORDER BY id")
+        db, "SELECT id, time_updated, data FROM message ORDER BY id"
+    )
 
 
 def request(db: Path, live, session_ids=None, **kw) -> operations.Request:
-    return operations.Request(database=db, session_ids=session_ids, live=live, now=NOW,
-                              settle_timeout_s=3, **kw)
+    return operations.Request(database=db, session_ids=session_ids, live=live, now=NOW, settle_timeout_s=3, **kw)
 
 
 def test_a_waiting_session_is_refused_with_what_it_is_asked(waiting_db) -> None:
@@ -74,16 +74,21 @@ def test_force_never_writes_a_waiting_session(waiting_db) -> None:
     db, ids = waiting_db
     prepared = operations.prepare(request(db, ids.live(), force=True))
     assert set(prepared.plan.session_ids) == {ids.stale, ids.working}  # forced: the live one only
-    assert {s.id for s in prepared.refused} == {ids.permission.session, ids.question.session,
-                                                ids.chain_parent, ids.child.session}
+    assert {s.id for s in prepared.refused} == {
+        ids.permission.session,
+        ids.question.session,
+        ids.chain_parent,
+        ids.child.session,
+    }
 
 
 def test_reject_waiting_answers_through_opencode_which_closes_the_tool(waiting_db) -> None:
     db, ids = waiting_db
     with StandIn(db, directory=DIR) as server:
         ids.serve(server)
-        prepared = operations.prepare(request(db, ids.live(server.port), (ids.permission.session,),
-                                              reject_waiting=True))
+        prepared = operations.prepare(
+            request(db, ids.live(server.port), (ids.permission.session,), reject_waiting=True)
+        )
         assert prepared.refused == () and prepared.plan.is_empty and not prepared.is_empty
         ((pending, answer),) = prepared.answers
         assert (pending.id, answer) == (f"per_{ids.permission.session}", "reject")
@@ -106,10 +111,14 @@ def test_all_rejects_every_request_and_repairs_the_stale(waiting_db, journal) ->
     db, ids = waiting_db
     with StandIn(db, directory=DIR) as server:
         ids.serve(server)
-        prepared = operations.prepare(request(db, ids.live(server.port), reject_waiting=True,
-                                              journal_directory=journal))
+        prepared = operations.prepare(
+            request(db, ids.live(server.port), reject_waiting=True, journal_directory=journal)
+        )
         assert {p.session_id: a for p, a in prepared.answers} == {
-            ids.permission.session: "reject", ids.child.session: "reject", ids.question.session: "reject"}
+            ids.permission.session: "reject",
+            ids.child.session: "reject",
+            ids.question.session: "reject",
+        }
         assert [(s.id, s.kind) for s in prepared.refused] == [(ids.working, "live")]
         assert prepared.plan.session_ids == (ids.stale,)
         outcome = operations.execute(prepared)
@@ -126,11 +135,15 @@ def test_allow_once_only_for_the_session_a_person_named(waiting_db) -> None:
     prepared = operations.prepare(request(db, live, allow_once=(ids.permission.session,)))
     assert [(p.session_id, a) for p, a in prepared.answers] == [(ids.permission.session, "once")]
     assert ids.child.session in {s.id for s in prepared.refused}  # never "once" unless named
-    mixed = operations.prepare(request(db, live, reject_waiting=True,
-                                       allow_once=(ids.permission.session, ids.question.session)))
+    mixed = operations.prepare(
+        request(db, live, reject_waiting=True, allow_once=(ids.permission.session, ids.question.session))
+    )
     chosen = {p.session_id: a for p, a in mixed.answers}
-    assert chosen == {ids.permission.session: "once", ids.child.session: "reject",
-                      ids.question.session: "reject"}  # a question is never allowed, only rejected
+    assert chosen == {
+        ids.permission.session: "once",
+        ids.child.session: "reject",
+        ids.question.session: "reject",
+    }  # a question is never allowed, only rejected
     nothing = operations.prepare(request(db, live, (ids.stale,), allow_once=(ids.stale,)))
     assert [(s.id, s.kind) for s in nothing.plan.nothing_to_do] == [(ids.stale, "waiting")]
 
@@ -139,8 +152,9 @@ def test_allow_once_lets_the_tool_run(waiting_db) -> None:
     db, ids = waiting_db
     with StandIn(db, directory=DIR) as server:
         ids.serve(server)
-        prepared = operations.prepare(request(db, ids.live(server.port), (ids.permission.session,),
-                                              allow_once=(ids.permission.session,)))
+        prepared = operations.prepare(
+            request(db, ids.live(server.port), (ids.permission.session,), allow_once=(ids.permission.session,))
+        )
         outcome = operations.execute(prepared)
         assert server.answers == [(f"per_{ids.permission.session}", "once")]
     (done,) = outcome.answered
@@ -165,8 +179,9 @@ def test_a_release_without_the_reply_route_gets_the_session_route(waiting_db) ->
     with StandIn(db, directory=DIR) as server:
         ids.serve(server)
         server.reply_route = False
-        prepared = operations.prepare(request(db, ids.live(server.port), (ids.permission.session,),
-                                              reject_waiting=True))
+        prepared = operations.prepare(
+            request(db, ids.live(server.port), (ids.permission.session,), reject_waiting=True)
+        )
         (done,) = operations.execute(prepared).answered
         pid = f"per_{ids.permission.session}"
         assert done.route == f"/session/{ids.permission.session}/permissions/{pid}" and done.settled
@@ -180,8 +195,11 @@ def test_an_answer_opencode_does_not_act_on_changes_nothing(waiting_db) -> None:
     with StandIn(db, directory=DIR) as server:
         ids.serve(server)
         server.answer_settles = False
-        prepared = operations.prepare(replace(
-            request(db, ids.live(server.port), (ids.permission.session,), reject_waiting=True), settle_timeout_s=0.4))
+        prepared = operations.prepare(
+            replace(
+                request(db, ids.live(server.port), (ids.permission.session,), reject_waiting=True), settle_timeout_s=0.4
+            )
+        )
         outcome = operations.execute(prepared)
     (done,) = outcome.answered
     assert done.sent and not done.settled and "rows left alone" in done.detail
@@ -193,9 +211,15 @@ def test_a_request_answered_elsewhere_is_said_and_nothing_is_written(waiting_db)
     db, ids = waiting_db
     before = dump(db)
     with StandIn(db, directory=DIR) as server:  # it lists nothing: the request is gone
-        gone = PendingRequest(id="per_gone", session_id=ids.permission.session, kind="permission",
-                              port=server.port, directory=DIR, message_id=ids.permission.message,
-                              call_id=ids.permission.call)
+        gone = PendingRequest(
+            id="per_gone",
+            session_id=ids.permission.session,
+            kind="permission",
+            port=server.port,
+            directory=DIR,
+            message_id=ids.permission.message,
+            call_id=ids.permission.call,
+        )
         done = answer_request(open_store(db), gone, "reject", settle_timeout_s=0.5)
     assert not done.sent and "no longer holds this request" in done.detail
     assert dump(db) == before
@@ -207,8 +231,13 @@ def test_a_waiting_verdict_is_never_planned_even_without_liveness(waiting_db) ->
     live = ids.live()
     result = scan(open_store(db), live=live, now=NOW)
     asked = {r.session_id: r for r in live.requests}
-    result = replace(result, live=None, sessions=tuple(
-        replace(d, verdict="waiting", waiting_on=(asked[d.id],)) if d.id in asked else d for d in result.sessions))
+    result = replace(
+        result,
+        live=None,
+        sessions=tuple(
+            replace(d, verdict="waiting", waiting_on=(asked[d.id],)) if d.id in asked else d for d in result.sessions
+        ),
+    )
     prepared = operations.prepare(request(db, live, (ids.permission.session,), result=result))
     assert prepared.plan.is_empty
     assert [(s.kind, s.hint) for s in prepared.refused] == [("waiting", "reject-waiting")]
@@ -219,17 +248,24 @@ def test_a_waiting_verdict_is_never_planned_even_without_liveness(waiting_db) ->
 def test_waiting_without_a_known_request_is_refused_even_forced(waiting_db) -> None:
     db, ids = waiting_db
     result = scan(open_store(db), live=ids.live(), now=NOW)
-    result = replace(result, live=None, sessions=tuple(
-        replace(d, verdict="waiting", waiting_on=()) if d.id == ids.permission.session else d
-        for d in result.sessions))
-    prepared = operations.prepare(request(db, None, (ids.permission.session,), result=result, force=True,
-                                          reject_waiting=True))
+    result = replace(
+        result,
+        live=None,
+        sessions=tuple(
+            replace(d, verdict="waiting", waiting_on=()) if d.id == ids.permission.session else d
+            for d in result.sessions
+        ),
+    )
+    prepared = operations.prepare(
+        request(db, None, (ids.permission.session,), result=result, force=True, reject_waiting=True)
+    )
     assert prepared.plan.is_empty and prepared.answers == ()
     (skip,) = prepared.refused
     assert (skip.kind, skip.hint) == ("waiting", None) and "did not say what is asked" in skip.reason
 
 
 # the CLI -----------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def served(tmp_path: Path, monkeypatch):
@@ -267,8 +303,9 @@ def test_cli_refuses_a_waiting_session_and_names_the_flag(served) -> None:
     before = dump(db)
     result = run(db, ids.permission.session, "--yes")
     assert result.exit_code == 3, result.output
-    assert re.search(rf"Refused {ids.permission.session}: waiting for a person's answer: bash: echo ok {ASKED_3M}",
-                     result.output), result.output
+    assert re.search(
+        rf"Refused {ids.permission.session}: waiting for a person's answer: bash: echo ok {ASKED_3M}", result.output
+    ), result.output
     assert f"({CLI_HINTS['reject-waiting']})" in result.output and "--reject-waiting" in CLI_HINTS["reject-waiting"]
     assert server.paths("POST") == [] and dump(db) == before
 
@@ -303,9 +340,13 @@ def test_cli_all_allows_once_only_the_listed_session(served) -> None:
     db, ids, server = served
     result = run(db, "--all", "--reject-waiting", "--allow-once", ids.child.session, "--yes")
     assert result.exit_code == 3, result.output  # the working session is live: refused
-    assert sorted(server.answers) == sorted([(f"per_{ids.permission.session}", "reject"),
-                                             (f"per_{ids.child.session}", "once"),
-                                             (f"que_{ids.question.session}", "reject")])
+    assert sorted(server.answers) == sorted(
+        [
+            (f"per_{ids.permission.session}", "reject"),
+            (f"per_{ids.child.session}", "once"),
+            (f"que_{ids.question.session}", "reject"),
+        ]
+    )
     assert f"Allowed once {ids.child.session} bash: rm -rf build: allowed once through OpenCode" in result.output
     assert f"Rejected {ids.permission.session} bash: echo ok: rejected through OpenCode" in result.output
     assert part_state(db, ids.child.part)["status"] == "running"  # allowed: it runs
@@ -333,6 +374,7 @@ def test_cli_help_names_the_flags() -> None:
 
 # watch -------------------------------------------------------------------------------------------
 
+
 def test_watch_rejects_what_is_pending_too_long_and_never_allows(waiting_db) -> None:
     from inspector.core.repair.watchdog import Watchdog
 
@@ -343,16 +385,24 @@ def test_watch_rejects_what_is_pending_too_long_and_never_allows(waiting_db) -> 
         def detect(path, directories):
             asked = {r["sessionID"] for r in server.permissions + server.questions}
             live = ids.live(server.port)
-            return replace(live, busy=frozenset(server.busy),
-                           requests=tuple(r for r in live.requests if r.session_id in asked))
+            return replace(
+                live, busy=frozenset(server.busy), requests=tuple(r for r in live.requests if r.session_id in asked)
+            )
 
         now = [NOW]
-        dog = Watchdog(db, abort_after_ms=None, reject_after_ms=4 * 60_000 + 30_000, clock=lambda: now[0],
-                       detect_live=detect, settle_timeout_s=3)
+        dog = Watchdog(
+            db,
+            abort_after_ms=None,
+            reject_after_ms=4 * 60_000 + 30_000,
+            clock=lambda: now[0],
+            detect_live=detect,
+            settle_timeout_s=3,
+        )
         try:
             events = dog.poll()  # the question (5 min) is past 4m30s; the permissions (3, 4 min) are not
             assert [(e.kind, e.answer.request.session_id) for e in events if e.answer] == [
-                ("rejected", ids.question.session)]
+                ("rejected", ids.question.session)
+            ]
             assert server.answers == [(f"que_{ids.question.session}", "reject")]
             now[0] += 60_000
             events = dog.poll()
@@ -379,4 +429,5 @@ def test_allow_once_for_a_session_not_asked_about_allows_nothing(waiting_db) -> 
     prepared = operations.prepare(request(db, ids.live(), (ids.stale,), allow_once=(ids.permission.session,)))
     assert prepared.answers == ()  # a person allows a session they asked to recover, never another
     assert [(s.id, s.reason) for s in prepared.plan.nothing_to_do] == [
-        (ids.permission.session, "not allowed: it is not among the sessions to recover")]
+        (ids.permission.session, "not allowed: it is not among the sessions to recover")
+    ]

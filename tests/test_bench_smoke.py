@@ -28,7 +28,9 @@ ID = re.compile(r"^(ses|msg|prt)_[0-9a-f]{12}[0-9A-Za-z]{14}$")
 def build(out: Path, size: float = 0.005, seed: int = 1) -> dict:
     subprocess.run(
         [sys.executable, str(BENCH / "make_db.py"), "--size", str(size), "--seed", str(seed), "--out", str(out)],
-        check=True, timeout=120, capture_output=True,
+        check=True,
+        timeout=120,
+        capture_output=True,
     )
     return json.loads(make_db.manifest_path(out).read_text())
 
@@ -61,8 +63,9 @@ def test_baseline_sql_finds_exactly_the_manifest(tiny: tuple[Path, dict], varian
 @pytest.mark.skipif(shutil.which("sqlite3") is None, reason="no sqlite3 CLI")
 def test_baseline_sql_through_the_cli(tiny: tuple[Path, dict]) -> None:
     db, manifest = tiny
-    out = subprocess.run(["sqlite3", str(db), bl.BASELINE_SQL], capture_output=True, text=True, check=True,
-                         timeout=60).stdout
+    out = subprocess.run(
+        ["sqlite3", str(db), bl.BASELINE_SQL], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
     assert bl.parse_rows(out) == bl.expected_from_manifest(manifest)
 
 
@@ -71,8 +74,15 @@ def test_every_pattern_is_planted_with_fixture_shapes(tiny: tuple[Path, dict]) -
     assert {s["pattern"] for s in manifest["stuck"]} == set(make_db.PATTERNS)
     assert query(db, "PRAGMA journal_mode")[0][0] == "wal"
     tables = {r[0] for r in query(db, "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")}
-    assert {"session", "message", "part", "part_message_id_id_idx", "part_session_idx",
-            "message_session_time_created_id_idx", "session_message"} <= tables
+    assert {
+        "session",
+        "message",
+        "part",
+        "part_message_id_id_idx",
+        "part_session_idx",
+        "message_session_time_created_id_idx",
+        "session_message",
+    } <= tables
     for (ident,) in query(db, "SELECT id FROM session UNION ALL SELECT id FROM message UNION ALL SELECT id FROM part"):
         assert ID.match(ident), ident
     for (data,) in query(db, "SELECT data FROM message"):
@@ -92,8 +102,10 @@ def test_every_pattern_is_planted_with_fixture_shapes(tiny: tuple[Path, dict]) -
         if entry["pattern"] == "compaction":
             assert entry["time_compacting"] is not None
         if entry["pattern"] == "parts-in-finished-turn":
-            (msg,) = query(db, f"SELECT m.data FROM part p JOIN message m ON m.id = p.message_id "
-                               f"WHERE p.id = '{entry['parts'][0]}'")
+            (msg,) = query(
+                db,
+                f"SELECT m.data FROM part p JOIN message m ON m.id = p.message_id WHERE p.id = '{entry['parts'][0]}'",
+            )
             assert json.loads(msg[0])["time"]["completed"]
 
 
@@ -122,13 +134,17 @@ def test_inject_crash_orphans_for_the_recover_row(tmp_path: Path) -> None:
 
 
 def test_run_smoke_exits_zero() -> None:
-    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--smoke"], capture_output=True, text=True,
-                          timeout=240)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--smoke"], capture_output=True, text=True, timeout=240
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     last = proc.stdout.strip().splitlines()[-1]
-    assert re.match(r"^quick/baseline=\S+ scan/baseline=\S+ naive/scan=\S+ rss_mb=\S+ first_paint_s=\S+ "
-                    r"recover1000_s=\S+ watch_busy_cpu_s=\S+ watch_idle_cpu_s=\S+ watch_stuck_shown_s=\S+ "
-                    r"watch_done_gone_s=\S+ start_s=\S+ timeline_ms=\S+ timeline/fullscan=\S+$", last), last
+    assert re.match(
+        r"^quick/baseline=\S+ scan/baseline=\S+ naive/scan=\S+ rss_mb=\S+ first_paint_s=\S+ "
+        r"recover1000_s=\S+ watch_busy_cpu_s=\S+ watch_idle_cpu_s=\S+ watch_stuck_shown_s=\S+ "
+        r"watch_done_gone_s=\S+ start_s=\S+ timeline_ms=\S+ timeline/fullscan=\S+$",
+        last,
+    ), last
     assert re.search(r"timeline_ms=\d", last), proc.stdout  # the story of a stuck session was read
     assert re.search(r"start_s=\d", last), proc.stdout  # ocinspect run on the recovered (healthy) copy
     assert "WRONG" not in proc.stdout, proc.stdout
@@ -140,8 +156,12 @@ def test_run_smoke_exits_zero() -> None:
 def test_flat_row_smoke(tmp_path: Path) -> None:
     """Issue 19's row: both sizes, full and resumed passes, bytes read and faults measured, the
     resumed JSON the same as the full pass's, the copy healthy after its recover."""
-    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--smoke", "--only", "flat",
-                           "--db4", str(tmp_path / "four.db")], capture_output=True, text=True, timeout=240)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--smoke", "--only", "flat", "--db4", str(tmp_path / "four.db")],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
     assert "n/a (" not in out and "WRONG" not in out and "DIFFERENT" not in out, out
@@ -152,4 +172,6 @@ def test_flat_row_smoke(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "four.manifest.json").read_text())["params"]["size"] == 0.02  # 4 × --size
     for what in ("stuck list shown, no kept state (full pass)", "deep view done, from the kept state"):
         line = next(x for x in out.splitlines() if x.startswith(what))
-        assert re.search(r"\s0\.\d{3}\s+0\.\d{3}\s+\d+\.\d{2}$", line) or re.search(r"\d\.\d{3}\s+\d+\.\d{3}", line), line
+        assert re.search(r"\s0\.\d{3}\s+0\.\d{3}\s+\d+\.\d{2}$", line) or re.search(r"\d\.\d{3}\s+\d+\.\d{3}", line), (
+            line
+        )

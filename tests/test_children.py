@@ -14,9 +14,9 @@ from .releases import RELEASES
 V = "1.2.27"
 NOW = RELEASES[V].now
 PARENT = "ses_dd144065fffe2Ka5AunX4MqesF"
-CHILD = "ses_dd14405aeffe4GsQpzgWAaq636"          # created 1796080400977
-TASK = "prt_22ebbfaa600205hIziNKyjcBKr"           # started 1796080401063
-TURN = "msg_22ebbfa160017liQmcSI5DJFTG"           # the parent's assistant turn, 1796080400918
+CHILD = "ses_dd14405aeffe4GsQpzgWAaq636"  # created 1796080400977
+TASK = "prt_22ebbfaa600205hIziNKyjcBKr"  # started 1796080401063
+TURN = "msg_22ebbfa160017liQmcSI5DJFTG"  # the parent's assistant turn, 1796080400918
 
 
 def add_child(db: Path, sid: str, created: int, title: str = "other (@general subagent)") -> None:
@@ -25,7 +25,9 @@ def add_child(db: Path, sid: str, created: int, title: str = "other (@general su
         conn.execute(
             "INSERT INTO session (id, project_id, parent_id, slug, directory, title, version, "
             "time_created, time_updated) SELECT ?, project_id, ?, 'x', directory, ?, version, ?, ? "
-            "FROM session WHERE id = ?", (sid, PARENT, title, created, created, PARENT))
+            "FROM session WHERE id = ?",
+            (sid, PARENT, title, created, created, PARENT),
+        )
     conn.close()
 
 
@@ -63,9 +65,14 @@ def test_a_child_named_by_another_task_part_is_not_taken(fixture_db) -> None:
         conn.execute(
             "INSERT INTO part (id, message_id, session_id, time_created, time_updated, data) VALUES "
             "('prt_22ebbfaa500000000000000000', ?, ?, 1796080401000, 1796080401000, ?)",
-            (TURN, PARENT, '{"type":"tool","callID":"c0","tool":"task","state":{"status":"completed",'
-                           '"input":{"description":"explore"},"output":"","title":"explore",'
-                           f'"metadata":{{"sessionId":"{CHILD}"}},"time":{{"start":1,"end":2}}}}}}'))
+            (
+                TURN,
+                PARENT,
+                '{"type":"tool","callID":"c0","tool":"task","state":{"status":"completed",'
+                '"input":{"description":"explore"},"output":"","title":"explore",'
+                f'"metadata":{{"sessionId":"{CHILD}"}},"time":{{"start":1,"end":2}}}}}}',
+            ),
+        )
     conn.close()
     assert task_link(db) == (None, False)
 
@@ -79,15 +86,19 @@ def test_parallel_tasks_get_the_child_their_description_names(fixture_db) -> Non
         conn.execute(
             "INSERT INTO part (id, message_id, session_id, time_created, time_updated, data) VALUES "
             "('prt_22ebbfaa600300000000000000', ?, ?, 1796080401064, 1796080401064, ?)",
-            (TURN, PARENT, '{"type":"tool","callID":"c2","tool":"task","state":{"status":"running",'
-                           '"input":{"description":"review","prompt":"p","subagent_type":"general"},'
-                           '"time":{"start":1796080401064}}}'))
+            (
+                TURN,
+                PARENT,
+                '{"type":"tool","callID":"c2","tool":"task","state":{"status":"running",'
+                '"input":{"description":"review","prompt":"p","subagent_type":"general"},'
+                '"time":{"start":1796080401064}}}',
+            ),
+        )
     conn.close()
     add_child(db, "ses_dd14405adffeReviewChild00000", 1796080401060, "review (@general subagent)")
     result = scan(open_store(db), live=OFFLINE, now=NOW)
     links = {p.id: (p.child_session_id, p.child_inferred) for p in result.get(PARENT).stuck_parts}
-    assert links == {TASK: (CHILD, True),
-                     "prt_22ebbfaa600300000000000000": ("ses_dd14405adffeReviewChild00000", True)}
+    assert links == {TASK: (CHILD, True), "prt_22ebbfaa600300000000000000": ("ses_dd14405adffeReviewChild00000", True)}
 
 
 def test_show_of_the_child_reaches_the_whole_tree(fixture_db) -> None:

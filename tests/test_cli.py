@@ -17,13 +17,50 @@ from inspector.cli import cli
 from .conftest import SESSIONS, rows, sha256
 
 SCAN_KEYS = {"database", "schema", "opencode_live", "quick", "hung_after_ms", "scanned_at", "sessions"}
-SESSION_KEYS = {"id", "title", "directory", "parent_id", "verdict", "verdict_reason", "patterns", "warnings",
-                "unfinished_messages", "stuck_parts", "children", "stuck_since", "last_activity",
-                "idle_ms", "hang", "opencode_status"}
-PART_KEYS = {"id", "message_id", "tool", "status", "started", "elapsed_ms", "input_summary",
-             "title", "child_session_id", "child_session_inferred", "in_finished_turn"}
-RUN_KEYS = {"run_id", "dry_run", "sessions", "parts_repaired", "messages_completed",
-            "sessions_uncompacted", "events_appended", "via", "skipped", "journal", "plan"}
+SESSION_KEYS = {
+    "id",
+    "title",
+    "directory",
+    "parent_id",
+    "verdict",
+    "verdict_reason",
+    "patterns",
+    "warnings",
+    "unfinished_messages",
+    "stuck_parts",
+    "children",
+    "stuck_since",
+    "last_activity",
+    "idle_ms",
+    "hang",
+    "opencode_status",
+}
+PART_KEYS = {
+    "id",
+    "message_id",
+    "tool",
+    "status",
+    "started",
+    "elapsed_ms",
+    "input_summary",
+    "title",
+    "child_session_id",
+    "child_session_inferred",
+    "in_finished_turn",
+}
+RUN_KEYS = {
+    "run_id",
+    "dry_run",
+    "sessions",
+    "parts_repaired",
+    "messages_completed",
+    "sessions_uncompacted",
+    "events_appended",
+    "via",
+    "skipped",
+    "journal",
+    "plan",
+}
 
 
 def run(*args: str, input: str | None = None):
@@ -62,7 +99,11 @@ def test_scan_json_names_the_exact_part(fixture_db) -> None:
     (part,) = session["stuck_parts"]
     assert part["id"] == "prt_20e711e21001KxiM1bR4EMS3Yv"
     assert (part["tool"], part["status"], part["started"], part["input_summary"]) == (
-        "bash", "running", 1795538624041, "sleep 600")
+        "bash",
+        "running",
+        1795538624041,
+        "sleep 600",
+    )
 
 
 def test_show_text_explains(fixture_db) -> None:
@@ -112,7 +153,8 @@ def test_recover_without_yes_off_a_terminal_refuses(fixture_db) -> None:
     result = run("--db", str(db), "recover", "--all")
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        "ocinspect: error: not on a terminal: add --yes to apply the plan without asking (or --dry-run)"]
+        "ocinspect: error: not on a terminal: add --yes to apply the plan without asking (or --dry-run)"
+    ]
     assert sha256(db) == digest
 
 
@@ -139,6 +181,7 @@ def test_locate_via_env(fixture_db, monkeypatch: pytest.MonkeyPatch) -> None:
 
 # ---- bad input: one line on stderr, exit 2, file unchanged --------------------------------------
 
+
 def _v2(path: Path) -> None:
     conn = sqlite3.connect(path)
     conn.execute("CREATE TABLE session_v2 (id text primary key, data text)")
@@ -159,7 +202,9 @@ def _corrupt_message(path: Path, fixture_db) -> None:
 
     copy_db(FIXTURES / "opencode-1.18.33-stuck-bash.db", path)
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE message SET data = '{\"role\":\"assistant\",\"time\":{' WHERE id = 'msg_20e711917001ax9SiMVHXTS6oC'")
+    conn.execute(
+        'UPDATE message SET data = \'{"role":"assistant","time":{\' WHERE id = \'msg_20e711917001ax9SiMVHXTS6oC\''
+    )
     conn.commit()
     conn.close()
 
@@ -168,7 +213,12 @@ BAD = {
     "missing": (lambda p, f: None, "no such file"),
     "empty": (lambda p, f: p.write_bytes(b""), "is empty"),
     "garbage": (lambda p, f: p.write_bytes(os.urandom(4096)), "not a SQLite database"),
-    "truncated": (lambda p, f: p.write_bytes((Path(__file__).parent / "fixtures" / "opencode-1.18.33-clean.db").read_bytes()[:5000]), "damaged"),
+    "truncated": (
+        lambda p, f: p.write_bytes(
+            (Path(__file__).parent / "fixtures" / "opencode-1.18.33-clean.db").read_bytes()[:5000]
+        ),
+        "damaged",
+    ),
     "foreign": (lambda p, f: _foreign(p), "not OpenCode's"),
     "v2": (lambda p, f: _v2(p), "OpenCode 2.x"),
     "corrupt-json": (_corrupt_message, "corrupt JSON"),
@@ -209,9 +259,11 @@ def test_legacy_json_beside_an_empty_opencode_db_is_legacy(tmp_path: Path, monke
     for args in (["--db", str(data)], ["--db", str(data / "opencode.db")], []):
         result = run(*args, "scan")
         assert result.exit_code == 2
-        assert result.stderr == (f"ocinspect: error: {data} is legacy OpenCode JSON storage (≤ 1.1) (its "
-                                 "opencode.db is an empty file); it has no SQLite database to diagnose — "
-                                 "upgrade OpenCode, which migrates it\n")
+        assert result.stderr == (
+            f"ocinspect: error: {data} is legacy OpenCode JSON storage (≤ 1.1) (its "
+            "opencode.db is an empty file); it has no SQLite database to diagnose — "
+            "upgrade OpenCode, which migrates it\n"
+        )
     assert (data / "opencode.db").stat().st_size == 0
 
 
@@ -225,7 +277,8 @@ def test_unknown_session(fixture_db) -> None:
     for command in (["show", "ses_missing"], ["recover", "ses_missing", "--yes"]):
         result = run("--db", str(fixture_db("stuck-bash")), *command)
         assert result.exit_code == 2 and result.stderr.strip() == (
-            f"ocinspect: error: no session ses_missing in {fixture_db('stuck-bash')}")
+            f"ocinspect: error: no session ses_missing in {fixture_db('stuck-bash')}"
+        )
 
 
 def test_locked_database_on_recover(fixture_db) -> None:
@@ -251,7 +304,14 @@ def test_markup_and_escapes_are_printed_as_data(tmp_path: Path) -> None:
         sid = b.session(project_id=project, title="[bold red]x[/] \x1b[2J", directory="/p", created=1795530000000)
         user = b.user_message(sid, "hi", created=1795530000100)
         msg = b.assistant_message(sid, user, created=1795530000200)
-        b.tool_part(msg, sid, tool="bash", status="running", tool_input={"command": "echo \x1b]0;pwned\x07"}, created=1795530000300)
+        b.tool_part(
+            msg,
+            sid,
+            tool="bash",
+            status="running",
+            tool_input={"command": "echo \x1b]0;pwned\x07"},
+            created=1795530000300,
+        )
     text = run("--db", str(db), "scan").stdout
     assert "\x1b" not in text and "\\x1b[2J" in text and "[bold red]x[/]" in text
     raw = run("--db", str(db), "scan", "--json").stdout
@@ -307,25 +367,49 @@ def test_recover_says_the_id_wrap_risk_before_writing(fixture_db) -> None:
 
 def ocinspect(*args: str) -> subprocess.CompletedProcess[str]:
     """The real command (``python -m inspector``), as a user's shell runs it."""
-    return subprocess.run([sys.executable, "-m", "inspector", *args], cwd=Path(__file__).resolve().parents[1],
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "inspector", *args],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
-@pytest.mark.parametrize("args, fragment, where", [
-    (["--hung-after", "10x", "scan"], "not a duration: '10x'", "ocinspect"),
-    (["--hung-after", "99999999999999999999h", "scan"], "at most 30d", "ocinspect"),
-    (["scan", "--hung-after", "9" * 400 + "h"], "at most 30d", "ocinspect scan"),
-    (["watch", "--abort-hung-after", "31d"], "at most 30d", "ocinspect watch"),
-    (["show"], "Missing argument 'SESSION_ID'", "ocinspect show"),
-    (["scan", "--bogus"], "No such option", "ocinspect scan"),
-    (["--bogus"], "No such option", "ocinspect"),
-    (["frobnicate"], "No such command 'frobnicate'", "ocinspect"),
-    (["scan", "--db", "x.db"], "put global options before the command (ocinspect --db PATH scan ...)", "ocinspect scan"),
-    (["recover"], "give SESSION_ID(s) or --all", "ocinspect recover"),
-    (["run"], "give the command to start", "ocinspect run"),
-], ids=["bad-duration", "huge-duration", "overflowing-duration", "watch-duration", "missing-arg",
-        "unknown-option", "unknown-global-option", "unknown-command", "global-option-after", "recover-usage",
-        "run-usage"])
+@pytest.mark.parametrize(
+    "args, fragment, where",
+    [
+        (["--hung-after", "10x", "scan"], "not a duration: '10x'", "ocinspect"),
+        (["--hung-after", "99999999999999999999h", "scan"], "at most 30d", "ocinspect"),
+        (["scan", "--hung-after", "9" * 400 + "h"], "at most 30d", "ocinspect scan"),
+        (["watch", "--abort-hung-after", "31d"], "at most 30d", "ocinspect watch"),
+        (["show"], "Missing argument 'SESSION_ID'", "ocinspect show"),
+        (["scan", "--bogus"], "No such option", "ocinspect scan"),
+        (["--bogus"], "No such option", "ocinspect"),
+        (["frobnicate"], "No such command 'frobnicate'", "ocinspect"),
+        (
+            ["scan", "--db", "x.db"],
+            "put global options before the command (ocinspect --db PATH scan ...)",
+            "ocinspect scan",
+        ),
+        (["recover"], "give SESSION_ID(s) or --all", "ocinspect recover"),
+        (["run"], "give the command to start", "ocinspect run"),
+    ],
+    ids=[
+        "bad-duration",
+        "huge-duration",
+        "overflowing-duration",
+        "watch-duration",
+        "missing-arg",
+        "unknown-option",
+        "unknown-global-option",
+        "unknown-command",
+        "global-option-after",
+        "recover-usage",
+        "run-usage",
+    ],
+)
 def test_usage_errors_are_one_line_exit_2(args: list[str], fragment: str, where: str) -> None:
     """The README promises one ``ocinspect: error:`` line for bad input, usage errors included."""
     done = ocinspect(*args)

@@ -38,16 +38,31 @@ def terminal_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {**env, "TMPDIR": str(tmp_path / "tmp"), "TERM": "xterm-256color", **extra}
 
 
-def in_terminal(args: list[str], env: dict[str, str], *, keys: bytes = b"", after: bytes = b"",
-                send: int | None = None, rows: int = 24, columns: int = 80,
-                timeout: float = 60) -> tuple[int, bytes]:
+def in_terminal(
+    args: list[str],
+    env: dict[str, str],
+    *,
+    keys: bytes = b"",
+    after: bytes = b"",
+    send: int | None = None,
+    rows: int = 24,
+    columns: int = 80,
+    timeout: float = 60,
+) -> tuple[int, bytes]:
     """Run ``ocinspect ARGS`` with stdin, stdout and stderr on a pseudo-terminal of that size;
     type ``keys`` (or ``send`` that signal) once ``after`` has been drawn. Returns the exit code
     and all it wrote."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "inspector", *args], stdin=slave, stdout=slave, stderr=slave,
-                            env=env, cwd=ROOT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "inspector", *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
     os.close(slave)
     out = bytearray()
     deadline = time.monotonic() + timeout
@@ -82,8 +97,15 @@ def in_terminal(args: list[str], env: dict[str, str], *, keys: bytes = b"", afte
 
 def ocinspect(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The real command with no terminal at all: stdin /dev/null, stdout and stderr pipes."""
-    return subprocess.run([sys.executable, "-m", "inspector", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60, stdin=subprocess.DEVNULL, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "inspector", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
 
 
 def demo_leftovers(tmp_path: Path) -> list[Path]:
@@ -145,13 +167,17 @@ def test_demo_applies_to_commands_and_says_so() -> None:
     assert "scan" in plain("--help").stdout.split("--demo", 1)[1].split("--read-only")[0]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--db", "x.db", "--demo", "scan"], "--demo and --db cannot be used together"),
-    (["--demo", "--db", "x.db"], "--demo and --db cannot be used together"),
-    (["--demo", "--channel", "beta", "scan"], "--demo and --channel cannot be used together"),
-    (["--demo", "open", "ses_x"], "--demo does not apply to 'open'"),
-    (["--demo", "run", "--", "true"], "--demo does not apply to 'run'"),
-], ids=["db-then-demo", "demo-then-db-tui", "channel", "open", "run"])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--db", "x.db", "--demo", "scan"], "--demo and --db cannot be used together"),
+        (["--demo", "--db", "x.db"], "--demo and --db cannot be used together"),
+        (["--demo", "--channel", "beta", "scan"], "--demo and --channel cannot be used together"),
+        (["--demo", "open", "ses_x"], "--demo does not apply to 'open'"),
+        (["--demo", "run", "--", "true"], "--demo does not apply to 'run'"),
+    ],
+    ids=["db-then-demo", "demo-then-db-tui", "channel", "open", "run"],
+)
 def test_demo_with_an_option_naming_a_database_is_a_usage_error(tmp_path: Path, args: list[str], message: str) -> None:
     done = ocinspect(*args, env=terminal_env(tmp_path))
     assert done.returncode == 2 and done.stdout == ""
@@ -171,7 +197,8 @@ def test_tui_without_a_terminal_exits_2_at_once(tmp_path: Path, demo_db, args: l
     assert done.returncode == 2, done.stderr
     assert done.stdout == "" and "\x1b" not in done.stderr
     assert done.stderr.splitlines()[-1] == (
-        "ocinspect: error: the TUI needs a terminal; use 'ocinspect scan' (or --help for the commands)")
+        "ocinspect: error: the TUI needs a terminal; use 'ocinspect scan' (or --help for the commands)"
+    )
     assert demo_leftovers(tmp_path) == []
 
 
@@ -202,8 +229,12 @@ def test_text_is_wrapped_to_the_width(demo_db, tmp_path: Path, columns: str | No
     outputs = demo_outputs(demo_db, tmp_path, columns)
     assert all(outputs.values())
     # only a line holding a word too long for any line (this test's temporary paths) may be wider
-    long = {name: row for name, out in outputs.items() for row in out.splitlines()
-            if len(row) > width and not any(len(word) > width // 2 for word in row.split())}
+    long = {
+        name: row
+        for name, out in outputs.items()
+        for row in out.splitlines()
+        if len(row) > width and not any(len(word) > width // 2 for word in row.split())
+    }
     assert long == {}
     assert "\x1b" not in "".join(outputs.values())  # not a terminal: no colour
 
@@ -249,12 +280,14 @@ def test_database_text_stays_data_in_colour(tmp_path: Path) -> None:
     db = tmp_path / "evil.db"
     with DatabaseBuilder(db) as b:
         project = b.project("/p", created=1)
-        sid = b.session(project_id=project, title="[bold]x[/bold] \x1b[31mred", directory="/p[link=x]",
-                        created=1795530000000)
+        sid = b.session(
+            project_id=project, title="[bold]x[/bold] \x1b[31mred", directory="/p[link=x]", created=1795530000000
+        )
         user = b.user_message(sid, "hi", created=1795530000100)
         msg = b.assistant_message(sid, user, created=1795530000200)
-        b.tool_part(msg, sid, tool="bash", status="running", tool_input={"command": "echo [red]hi"},
-                    created=1795530000300)
+        b.tool_part(
+            msg, sid, tool="bash", status="running", tool_input={"command": "echo [red]hi"}, created=1795530000300
+        )
     env = terminal_env(tmp_path)
     for args in (["scan"], ["show", sid], ["show", sid, "--timeline"]):
         code, out = in_terminal(["--db", str(db), *args], env, columns=200)
@@ -305,9 +338,14 @@ def test_paths_prints_every_place_and_the_database(tmp_path: Path, demo_db) -> N
     found = json.loads(done.stdout)
     config, state = Path(env["XDG_CONFIG_HOME"]) / "ocinspect", Path(env["XDG_STATE_HOME"]) / "ocinspect"
     assert found == {
-        "config": str(config), "settings": str(config / "settings.toml"), "keymap": str(config / "keymap.toml"),
-        "state": str(state), "journal": str(state / "runs"), "watermarks": str(state / "watermarks"),
-        "database": str(demo_db[0]), "database_problem": None,
+        "config": str(config),
+        "settings": str(config / "settings.toml"),
+        "keymap": str(config / "keymap.toml"),
+        "state": str(state),
+        "journal": str(state / "runs"),
+        "watermarks": str(state / "watermarks"),
+        "database": str(demo_db[0]),
+        "database_problem": None,
     }
     assert ocinspect("paths", "journal", env=env).stdout == f"{state / 'runs'}\n"
     text = ocinspect("--db", str(demo_db[0]), "paths", env=env).stdout
@@ -342,6 +380,12 @@ def test_the_readme_completion_lines_work(tmp_path: Path) -> None:
     for instruction in shells:
         done = ocinspect(env={**terminal_env(tmp_path), "_OCINSPECT_COMPLETE": instruction})
         assert done.returncode == 0 and "_OCINSPECT_COMPLETE" in done.stdout, (instruction, done.stderr)
-    words = ocinspect(env={**terminal_env(tmp_path), "_OCINSPECT_COMPLETE": "bash_complete",
-                           "COMP_WORDS": "ocinspect pa", "COMP_CWORD": "1"})
+    words = ocinspect(
+        env={
+            **terminal_env(tmp_path),
+            "_OCINSPECT_COMPLETE": "bash_complete",
+            "COMP_WORDS": "ocinspect pa",
+            "COMP_CWORD": "1",
+        }
+    )
     assert words.stdout.split() == ["plain,paths"]

@@ -17,11 +17,49 @@ TASK_PARENT, TASK_CHILD = "ses_df18eab18ffeF8zm5QUo7WX29g", "ses_df18ea478ffedUk
 TIMELINE_KEYS = {"session_id", "turns", "read_at", "sessions"}
 SESSION_KEYS = {"id", "title", "parent_id", "depth", "parent_part_id", "truncated", "stop", "turns"}
 STOP_KEYS = {"kind", "message_id", "part_ids", "since", "reason"}
-MESSAGE_KEYS = {"id", "role", "time_created", "completed", "unfinished", "agent", "model", "finish", "error",
-                "cost", "tokens", "summary", "corrupt", "parts"}
-PART_KEYS = {"id", "kind", "time_created", "start", "end", "duration_ms", "text", "text_chars", "tool", "status",
-             "call_id", "title", "input_summary", "input_chars", "output_tail", "output_chars", "error", "reason",
-             "tokens", "cost", "attempt", "child_session_id", "child_session_inferred", "interrupted", "stuck"}
+MESSAGE_KEYS = {
+    "id",
+    "role",
+    "time_created",
+    "completed",
+    "unfinished",
+    "agent",
+    "model",
+    "finish",
+    "error",
+    "cost",
+    "tokens",
+    "summary",
+    "corrupt",
+    "parts",
+}
+PART_KEYS = {
+    "id",
+    "kind",
+    "time_created",
+    "start",
+    "end",
+    "duration_ms",
+    "text",
+    "text_chars",
+    "tool",
+    "status",
+    "call_id",
+    "title",
+    "input_summary",
+    "input_chars",
+    "output_tail",
+    "output_chars",
+    "error",
+    "reason",
+    "tokens",
+    "cost",
+    "attempt",
+    "child_session_id",
+    "child_session_inferred",
+    "interrupted",
+    "stuck",
+}
 T0 = 1795500000000
 
 
@@ -71,8 +109,15 @@ def test_timeline_text_from_the_database_stays_data(tmp_path: Path) -> None:
         sid = b.session(project_id=project, title="t\x1b]0;pwned\x07", directory="/w", created=T0)
         user = b.user_message(sid, "hi \x1b[31mred\u202e", created=T0 + 10)
         reply = b.assistant_message(sid, user, created=T0 + 20)
-        b.tool_part(reply, sid, tool="bash", status="running", created=T0 + 30,
-                    tool_input={"command": "echo \x1b[2J"}, output="out \x9b31m\n[bold]x[/bold]")
+        b.tool_part(
+            reply,
+            sid,
+            tool="bash",
+            status="running",
+            created=T0 + 30,
+            tool_input={"command": "echo \x1b[2J"},
+            output="out \x9b31m\n[bold]x[/bold]",
+        )
     result = run("--db", str(path), "show", sid, "--timeline")
     out = result.stdout
     assert "\x1b" not in out and "\x9b" not in out and "\u202e" not in out and "\x07" not in out

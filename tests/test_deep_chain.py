@@ -38,13 +38,21 @@ def deep(deep_template: tuple[Path, list[str]], tmp_path: Path) -> tuple[Path, l
 
 
 def ocinspect(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "inspector", "--db", str(db), *args], cwd=REPO,
-                          env=dict(os.environ), capture_output=True, text=True, timeout=300,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "inspector", "--db", str(db), *args],
+        cwd=REPO,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def stuck_tools(db: Path) -> int:
-    return rows(db, "SELECT count(*) FROM part WHERE json_extract(data,'$.state.status') IN ('pending','running')")[0][0]
+    return rows(db, "SELECT count(*) FROM part WHERE json_extract(data,'$.state.status') IN ('pending','running')")[0][
+        0
+    ]
 
 
 def test_the_core_orders_and_indents_the_whole_chain(deep) -> None:

@@ -53,5 +53,6 @@ def test_a_link_is_judged_by_both_the_way_it_is_named_and_where_it_leads(tmp_pat
     link.symlink_to(target)
     found = distrust(str(link))
     assert found is not None and found.path == str(shared)
-    assert found.explain(str(link)).startswith(f"{shared}, above the session's project directory {link}, "
-                                               "is writable by every user (mode 1777)")
+    assert found.explain(str(link)).startswith(
+        f"{shared}, above the session's project directory {link}, is writable by every user (mode 1777)"
+    )

@@ -20,8 +20,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def ocinspect(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "inspector", *args], cwd=REPO, env=env or dict(os.environ),
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "inspector", *args],
+        cwd=REPO,
+        env=env or dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_the_json_dry_run_lists_every_row_the_text_dry_run_prints(fixture_db) -> None:
@@ -54,7 +61,9 @@ def test_a_backup_target_that_exists_is_refused_by_the_dry_run_too(fixture_db, t
 def test_a_backup_directory_that_is_missing_is_refused_by_the_dry_run(fixture_db, tmp_path: Path) -> None:
     db = fixture_db("stuck-bash")
     ran = ocinspect("--db", str(db), "recover", "--all", "--dry-run", "--backup", str(tmp_path / "nowhere" / "x.bak"))
-    assert ran.returncode == 2 and "cannot write the backup" in ran.stderr and "is missing or not writable" in ran.stderr
+    assert (
+        ran.returncode == 2 and "cannot write the backup" in ran.stderr and "is missing or not writable" in ran.stderr
+    )
 
 
 def test_a_journal_directory_that_cannot_be_made_is_refused_by_the_dry_run(fixture_db, tmp_path: Path) -> None:

@@ -77,8 +77,9 @@ def test_unsupported_databases_have_a_typed_kind(tmp_path: Path, case: str) -> N
 
 
 def test_every_error_names_its_own_kind() -> None:
-    kinds = {cls.kind for cls in vars(errors).values()
-             if isinstance(cls, type) and issubclass(cls, errors.InspectorError)}
+    kinds = {
+        cls.kind for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.InspectorError)
+    }
     assert {"missing", "foreign", "v2", "legacy", "locked", "read-only", "corrupt", "refused"} <= kinds
 
 
@@ -95,12 +96,15 @@ def _sqlite_error(sql: str) -> DBAPIError:
     raise AssertionError(f"{sql} did not fail")
 
 
-@pytest.mark.parametrize(("sql", "said"), [
-    # words the old text search looked for, in errors that are none of those things
-    ("SELECT * FROM busy_locked_table", "no such table: busy_locked_table"),
-    ("SELECT json_extract('{not json', '$.a')", "malformed JSON"),
-    ("SELECT * FROM readonly_corrupt", "no such table: readonly_corrupt"),
-])
+@pytest.mark.parametrize(
+    ("sql", "said"),
+    [
+        # words the old text search looked for, in errors that are none of those things
+        ("SELECT * FROM busy_locked_table", "no such table: busy_locked_table"),
+        ("SELECT json_extract('{not json', '$.a')", "malformed JSON"),
+        ("SELECT * FROM readonly_corrupt", "no such table: readonly_corrupt"),
+    ],
+)
 def test_an_error_is_classified_by_its_code_not_its_words(tmp_path: Path, sql: str, said: str) -> None:
     path = tmp_path / "opencode.db"
     error = translate(_sqlite_error(sql), path)
@@ -108,18 +112,21 @@ def test_an_error_is_classified_by_its_code_not_its_words(tmp_path: Path, sql: s
     assert str(error) == f"{path}: SQLite error: {said}"
 
 
-@pytest.mark.parametrize(("code", "kind", "start"), [
-    (sqlite3.SQLITE_BUSY, errors.DatabaseLocked, "is locked by another process"),
-    (sqlite3.SQLITE_LOCKED, errors.DatabaseLocked, "is locked by another process"),
-    (sqlite3.SQLITE_BUSY | (2 << 8), errors.DatabaseLocked, "is locked by another process"),  # BUSY_SNAPSHOT
-    (sqlite3.SQLITE_READONLY, errors.DatabaseReadOnly, "is read-only for SQLite"),
-    (sqlite3.SQLITE_READONLY_ROLLBACK, errors.DatabaseReadOnly, "has an unfinished transaction"),
-    (sqlite3.SQLITE_NOTADB, errors.NotADatabase, "is damaged or not a SQLite database"),
-    (sqlite3.SQLITE_CORRUPT, errors.NotADatabase, "is damaged or not a SQLite database"),
-    (sqlite3.SQLITE_CANTOPEN, errors.NotADatabase, "cannot be opened by SQLite"),
-    (sqlite3.SQLITE_PERM, errors.NotADatabase, "cannot be opened by SQLite"),
-    (sqlite3.SQLITE_IOERR, errors.NotADatabase, ": SQLite error: "),
-])
+@pytest.mark.parametrize(
+    ("code", "kind", "start"),
+    [
+        (sqlite3.SQLITE_BUSY, errors.DatabaseLocked, "is locked by another process"),
+        (sqlite3.SQLITE_LOCKED, errors.DatabaseLocked, "is locked by another process"),
+        (sqlite3.SQLITE_BUSY | (2 << 8), errors.DatabaseLocked, "is locked by another process"),  # BUSY_SNAPSHOT
+        (sqlite3.SQLITE_READONLY, errors.DatabaseReadOnly, "is read-only for SQLite"),
+        (sqlite3.SQLITE_READONLY_ROLLBACK, errors.DatabaseReadOnly, "has an unfinished transaction"),
+        (sqlite3.SQLITE_NOTADB, errors.NotADatabase, "is damaged or not a SQLite database"),
+        (sqlite3.SQLITE_CORRUPT, errors.NotADatabase, "is damaged or not a SQLite database"),
+        (sqlite3.SQLITE_CANTOPEN, errors.NotADatabase, "cannot be opened by SQLite"),
+        (sqlite3.SQLITE_PERM, errors.NotADatabase, "cannot be opened by SQLite"),
+        (sqlite3.SQLITE_IOERR, errors.NotADatabase, ": SQLite error: "),
+    ],
+)
 def test_each_result_code_has_its_kind(tmp_path: Path, code: int, kind: type, start: str) -> None:
     orig = sqlite3.OperationalError("some message")
     orig.sqlite_errorcode = code  # type: ignore[attr-defined]  # what the C module sets
@@ -127,12 +134,15 @@ def test_each_result_code_has_its_kind(tmp_path: Path, code: int, kind: type, st
     assert type(error) is kind and start in str(error)
 
 
-@pytest.mark.parametrize(("message", "kind"), [
-    ("database is locked", errors.DatabaseLocked),
-    ("attempt to write a readonly database", errors.DatabaseReadOnly),
-    ("file is not a database", errors.NotADatabase),
-    ("something else", errors.NotADatabase),
-])
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("database is locked", errors.DatabaseLocked),
+        ("attempt to write a readonly database", errors.DatabaseReadOnly),
+        ("file is not a database", errors.NotADatabase),
+        ("something else", errors.NotADatabase),
+    ],
+)
 def test_an_error_without_a_code_falls_back_to_its_words(tmp_path: Path, message: str, kind: type) -> None:
     error = translate(DBAPIError("SELECT 1", None, Exception(message)), tmp_path / "opencode.db")
     assert type(error) is kind

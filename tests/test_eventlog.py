@@ -51,8 +51,10 @@ def row_only_repair(db: Path) -> None:
         for unit in the_plan.units:
             for change in unit.changes:
                 if change.table != "session":
-                    conn.execute(f"UPDATE {change.table} SET data = ?, time_updated = ? WHERE id = ?",
-                                 (change.after["data"], change.after["time_updated"], change.row_id))
+                    conn.execute(
+                        f"UPDATE {change.table} SET data = ?, time_updated = ? WHERE id = ?",
+                        (change.after["data"], change.after["time_updated"], change.row_id),
+                    )
     conn.close()
 
 
@@ -61,8 +63,9 @@ def row_only_repair(db: Path) -> None:
 
 def test_event_ids_follow_opencodes_scheme() -> None:
     """``evt_`` + hex((ms * 4096 + counter) mod 2**48) + 14 base62: same as the fixtures' ids."""
-    fixture_rows = rows(FIXTURES / "opencode-1.18.33-stuck-task.db",
-                        "SELECT id, data FROM event WHERE type = 'message.part.updated.1'")
+    fixture_rows = rows(
+        FIXTURES / "opencode-1.18.33-stuck-task.db", "SELECT id, data FROM event WHERE type = 'message.part.updated.1'"
+    )
     ids = eventlog.EventIds()
     for event_id, data in fixture_rows:
         when = json.loads(data)["time"]
@@ -89,7 +92,9 @@ def test_fixtures_as_opencode_wrote_them_satisfy_the_invariant(fixture_db, name)
 @pytest.mark.parametrize("name", [n for n in LOGGED_FIXTURES if n != "clean"])
 def test_recover_then_undo_keep_the_invariant(fixture_db, journal, name) -> None:
     db = fixture_db(name)
-    original_rows = rows(db, "SELECT id, data, time_updated FROM part UNION ALL SELECT id, data, time_updated FROM message ORDER BY 1")
+    original_rows = rows(
+        db, "SELECT id, data, time_updated FROM part UNION ALL SELECT id, data, time_updated FROM message ORDER BY 1"
+    )
     original_events = events(db)
     the_plan = plan(db)
     changed = sum(len(u.changes) for u in the_plan.units)
@@ -109,7 +114,13 @@ def test_recover_then_undo_keep_the_invariant(fixture_db, journal, name) -> None
     undone = recover.undo(db, result.run_id, journal_directory=journal, now=LATER + 1000)
     assert undone.restored == changed and undone.events_appended == changed
     assert problems(db) == []
-    assert rows(db, "SELECT id, data, time_updated FROM part UNION ALL SELECT id, data, time_updated FROM message ORDER BY 1") == original_rows
+    assert (
+        rows(
+            db,
+            "SELECT id, data, time_updated FROM part UNION ALL SELECT id, data, time_updated FROM message ORDER BY 1",
+        )
+        == original_rows
+    )
     final = events(db)
     assert set(after) <= set(final) and len(final) == len(after) + changed
 
@@ -120,8 +131,10 @@ def test_a_row_only_repair_breaks_the_invariant(fixture_db) -> None:
     row_only_repair(db)
     found = problems(db)
     assert {p.what.split()[1] for p in found} == {
-        "prt_20e715b7e0013ItAjTBII9fyp4", "prt_20e715bee001Lt7KnAQURNC9NP",
-        "msg_20e7158520013jieWNCw05vdin", "msg_20e715ba5001vyI5SLvLPPpJb4",
+        "prt_20e715b7e0013ItAjTBII9fyp4",
+        "prt_20e715bee001Lt7KnAQURNC9NP",
+        "msg_20e7158520013jieWNCw05vdin",
+        "msg_20e715ba5001vyI5SLvLPPpJb4",
     }
     assert all("differs from its newest event" in p.what for p in found)
 
@@ -147,8 +160,13 @@ def test_appended_events_have_opencodes_exact_shape(fixture_db, journal) -> None
         assert list(payload["info"])[:2] == ["id", "sessionID"]
         assert payload["info"]["time"]["completed"] == LATER
     # the same key set OpenCode used for these rows' earlier events
-    first = json.loads(rows(db, "SELECT data FROM event WHERE type='message.updated.1' "
-                                "AND json_extract(data,'$.info.id')='msg_20e7158520013jieWNCw05vdin' ORDER BY seq LIMIT 1")[0][0])
+    first = json.loads(
+        rows(
+            db,
+            "SELECT data FROM event WHERE type='message.updated.1' "
+            "AND json_extract(data,'$.info.id')='msg_20e7158520013jieWNCw05vdin' ORDER BY seq LIMIT 1",
+        )[0][0]
+    )
     ours = next(p for p in by_type["message.updated.1"] if p["info"]["id"] == "msg_20e7158520013jieWNCw05vdin")
     assert set(ours["info"]) == set(first["info"]) | {"error"}
 
@@ -168,8 +186,13 @@ def test_plan_text_and_json_say_how_many_events(fixture_db, journal) -> None:
 def logged_db(path: Path, *, events: bool = True, compacting: bool = False) -> tuple[Path, str]:
     with DatabaseBuilder(path, seed=3, events=events) as b:
         project = b.project("/home/dev/src/api", created=T0)
-        sid = b.session(project_id=project, title="t", directory="/home/dev/src/api", created=T0,
-                        time_compacting=T0 + 500 if compacting else None)
+        sid = b.session(
+            project_id=project,
+            title="t",
+            directory="/home/dev/src/api",
+            created=T0,
+            time_compacting=T0 + 500 if compacting else None,
+        )
         user = b.user_message(sid, "go", created=T0 + 100)
         msg = b.assistant_message(sid, user, created=T0 + 200, summary=compacting)
         if not compacting:
@@ -212,8 +235,13 @@ def test_compaction_mark_cleared_with_a_session_updated_event(tmp_path, journal)
     assert updated["info"]["time"] == {"created": T0, "updated": LATER}  # absent, never null
     assert problems(db) == []
     recover.undo(db, result.run_id, journal_directory=journal, now=LATER + 5)
-    restored = json.loads(rows(db, "SELECT data FROM event WHERE aggregate_id = ? AND type = 'session.updated.1' "
-                                   "ORDER BY seq DESC LIMIT 1", sid)[0][0])
+    restored = json.loads(
+        rows(
+            db,
+            "SELECT data FROM event WHERE aggregate_id = ? AND type = 'session.updated.1' ORDER BY seq DESC LIMIT 1",
+            sid,
+        )[0][0]
+    )
     assert restored["info"]["time"]["compacting"] == T0 + 500
     assert rows(db, "SELECT time_compacting FROM session") == [(T0 + 500,)]
     assert problems(db) == []
@@ -243,13 +271,16 @@ def test_an_event_appended_since_the_plan_skips_the_unit_whole(fixture_db, journ
     db = fixture_db("stuck-two")
     the_plan = plan(db)
     first, second = the_plan.units[0].session_ids[0], the_plan.units[1].session_ids[0]
-    snapshot = {sid: rows(db, "SELECT id, data FROM part WHERE session_id = ? ORDER BY id", sid)
-                for sid in (first, second)}
+    snapshot = {
+        sid: rows(db, "SELECT id, data FROM part WHERE session_id = ? ORDER BY id", sid) for sid in (first, second)
+    }
     conn = sqlite3.connect(db)
     with conn:  # an unrelated event of the first session, as a live OpenCode would append
         seq = conn.execute("SELECT seq FROM event_sequence WHERE aggregate_id = ?", (first,)).fetchone()[0] + 1
-        conn.execute("INSERT INTO event (id, aggregate_id, seq, type, data) VALUES (?, ?, ?, 'session.updated.1', '{}')",
-                     ("evt_ffffffffffffzzzzzzzzzzzzzz", first, seq))
+        conn.execute(
+            "INSERT INTO event (id, aggregate_id, seq, type, data) VALUES (?, ?, ?, 'session.updated.1', '{}')",
+            ("evt_ffffffffffffzzzzzzzzzzzzzz", first, seq),
+        )
         conn.execute("UPDATE event_sequence SET seq = ? WHERE aggregate_id = ?", (seq, first))
     conn.close()
     result = recover.apply(the_plan, journal_directory=journal, now=LATER)
@@ -282,8 +313,20 @@ def test_an_older_wider_journal_is_narrowed_and_runs_warns(fixture_db, tmp_path)
     runs.mkdir(parents=True, mode=0o755)
     runs.chmod(0o755)
     old = runs / "20261101T000000000Z-abcdef.jsonl"
-    old.write_text(json.dumps({"kind": "run", "format": 1, "run_id": old.stem, "database": "/x.db",
-                               "created": NOW, "units": 0, "forced": False}) + "\n")
+    old.write_text(
+        json.dumps(
+            {
+                "kind": "run",
+                "format": 1,
+                "run_id": old.stem,
+                "database": "/x.db",
+                "created": NOW,
+                "units": 0,
+                "forced": False,
+            }
+        )
+        + "\n"
+    )
     old.chmod(0o644)
     db = fixture_db("stuck-bash")
     out = CliRunner().invoke(cli, ["--db", str(db), "runs"])

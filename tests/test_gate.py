@@ -25,8 +25,9 @@ CYCLES = "no import circles"
 def lint(tree: Path) -> dict[str, str]:
     """Run lint-imports on ``tree``; contract name -> KEPT/BROKEN."""
     env = {**os.environ, "PYTHONPATH": str(tree), "COLUMNS": "400"}  # one line per contract
-    ran = subprocess.run([sys.executable, "-c", LINT, "--no-cache"], cwd=tree, env=env,
-                         capture_output=True, text=True, timeout=120)
+    ran = subprocess.run(
+        [sys.executable, "-c", LINT, "--no-cache"], cwd=tree, env=env, capture_output=True, text=True, timeout=120
+    )
     verdicts = dict(re.findall(r"^(.+?) (KEPT|BROKEN)$", ran.stdout, flags=re.M))
     assert verdicts, ran.stdout + ran.stderr
     assert (ran.returncode == 0) == ("BROKEN" not in verdicts.values()), ran.stdout
@@ -74,6 +75,43 @@ def test_a_planted_import_breaks_its_contract(tree: Path, module: str, line: str
 
 def test_type_checking_imports_are_not_dependencies(tree: Path) -> None:
     """model <-> opencode.live annotate each other; an annotation-only import breaks nothing."""
-    plant(tree, "core/db/rows.py", "from typing import TYPE_CHECKING", "if TYPE_CHECKING:",
-          "    from inspector.core.repair import journal")
+    plant(
+        tree,
+        "core/db/rows.py",
+        "from typing import TYPE_CHECKING",
+        "if TYPE_CHECKING:",
+        "    from inspector.core.repair import journal",
+    )
     assert set(lint(tree).values()) == {"KEPT"}
+
+
+def ruff_format_check(tree: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "--no-cache", "inspector"],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_format_check_is_live(tree: Path) -> None:
+    """`ruff format --check` (a step of .ci/run) passes on the tree and fails on one planted line."""
+    assert ruff_format_check(tree).returncode == 0
+    plant(tree, "core/text.py", "PLANTED = ( 1,2 )")
+    failed = ruff_format_check(tree)
+    assert failed.returncode == 1 and "core/text.py" in failed.stdout
+
+
+def test_the_complexity_bound_is_live(tree: Path) -> None:
+    """The ruff C901 bound in pyproject.toml (max-complexity) flags a planted many-branched function."""
+    branches = [f"    if x == {n}:\n        return {n}" for n in range(14)]
+    plant(tree, "core/text.py", "def planted(x: int) -> int:", *branches, "    return -1")
+    ran = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--select", "C901", "inspector"],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 1 and "`planted` is too complex" in ran.stdout, ran.stdout

@@ -41,10 +41,21 @@ def verdicts(db: Path, live: LiveStatus, hung_after_ms: int | None = HUNG_AFTER,
 
 # durations -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "ms"), [
-    ("90s", 90_000), ("10m", 600_000), ("2h", 7_200_000), ("1h30m", 5_400_000), ("500ms", 500),
-    ("1.5h", 5_400_000), ("2d", 172_800_000), (" 15M ", 900_000), ("1h 30m", 5_400_000),
-])
+
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [
+        ("90s", 90_000),
+        ("10m", 600_000),
+        ("2h", 7_200_000),
+        ("1h30m", 5_400_000),
+        ("500ms", 500),
+        ("1.5h", 5_400_000),
+        ("2d", 172_800_000),
+        (" 15M ", 900_000),
+        ("1h 30m", 5_400_000),
+    ],
+)
 def test_parse_duration(text: str, ms: int) -> None:
     assert parse_duration(text) == ms
 
@@ -62,8 +73,11 @@ def test_parse_duration_refuses(text: str) -> None:
         parse_duration(text)
 
 
-@pytest.mark.parametrize("text", ["30d1ms", "31d", "99999999999999999999h", "9" * 400 + "h"],
-                         ids=["just-over", "31d", "huge", "beyond-a-float"])
+@pytest.mark.parametrize(
+    "text",
+    ["30d1ms", "31d", "99999999999999999999h", "9" * 400 + "h"],
+    ids=["just-over", "31d", "huge", "beyond-a-float"],
+)
 def test_parse_duration_is_bounded(text: str) -> None:
     """Beyond MAX_DURATION_MS is a typo, not a wish; a value too large for a float too."""
     from inspector.core.durations import MAX_DURATION_MS
@@ -73,8 +87,15 @@ def test_parse_duration_is_bounded(text: str) -> None:
         parse_duration(text)
 
 
-@pytest.mark.parametrize("args", [["scan", "--hung-after", "soon"], ["--hung-after", "0s", "scan"],
-                                  ["watch", "--abort-hung-after", "15"], ["watch"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["scan", "--hung-after", "soon"],
+        ["--hung-after", "0s", "scan"],
+        ["watch", "--abort-hung-after", "15"],
+        ["watch"],
+    ],
+)
 def test_cli_refuses_bad_durations(fixture_db, args: list[str]) -> None:
     db = fixture_db("stuck-bash")
     before = sha256(db)
@@ -85,6 +106,7 @@ def test_cli_refuses_bad_durations(fixture_db, args: list[str]) -> None:
 
 
 # classification --------------------------------------------------------------------------------
+
 
 def test_hung_busy_sessions_and_the_ones_that_are_working(busy_db) -> None:
     db, ids = busy_db
@@ -119,7 +141,8 @@ def test_why_not_hung(busy_db) -> None:
     assert "question tool waits for your answer" in found[ids.question].live_reason
     assert found[ids.permission].live_reason == (
         "OpenCode waits for your answer (permission or question): it is not working on it until someone "
-        "answers; not hung")
+        "answers; not hung"
+    )
     assert found[ids.moving_parent].idle_ms == 1000  # the child's output moves the whole chain
     # an old crashed bash in an earlier turn does not make the model's new turn hung
     assert "no tool is running" in found[ids.leftover].live_reason
@@ -179,8 +202,9 @@ def test_recover_plan_refuses_hung_sessions(busy_db) -> None:
     plan = recover.plan(open_store(db), [ids.hung_bash, ids.stale], live=ids.live(), now=NOW)
     assert plan.session_ids == (ids.stale,)
     assert [s.id for s in plan.refused] == [ids.hung_bash]
-    explained = operations.explain_hung(plan, scan_related(open_store(db), [ids.hung_bash], live=ids.live(),
-                                                           now=NOW, hung_after_ms=HUNG_AFTER))
+    explained = operations.explain_hung(
+        plan, scan_related(open_store(db), [ids.hung_bash], live=ids.live(), now=NOW, hung_after_ms=HUNG_AFTER)
+    )
     (skip,) = explained.refused
     assert (skip.kind, skip.hint) == ("hung", "abort-hung")  # typed: front ends never read the text
     assert skip.reason.startswith("hung: OpenCode lists it busy") and "--" not in skip.reason
@@ -200,8 +224,9 @@ def test_targets_are_chain_roots_with_their_server(busy_db) -> None:
     assert chain.sessions == (ids.chain_parent, ids.chain_child)
     assert (chain.port, chain.directory) == (5555, DIR)
     # asking for the child finds the same chain, rooted at the parent
-    (only,) = abort.find_hung(open_store(db), [ids.chain_child], hung_after_ms=HUNG_AFTER,
-                              live=ids.live(), now=NOW).targets
+    (only,) = abort.find_hung(
+        open_store(db), [ids.chain_child], hung_after_ms=HUNG_AFTER, live=ids.live(), now=NOW
+    ).targets
     assert only.root == ids.chain_parent
     # without_targets keeps the chain out of any plan, even a forced one
     forced = recover.plan(open_store(db), None, force=True, live=ids.live(), now=NOW)
@@ -212,6 +237,7 @@ def test_targets_are_chain_roots_with_their_server(busy_db) -> None:
 
 
 # aborting through (a stand-in for) OpenCode ------------------------------------------------------
+
 
 def open_rows(db: Path, sessions: tuple[str, ...]) -> list[str]:
     found = []
@@ -233,8 +259,9 @@ def chain_target(busy_db):
     with StandIn(db, directory=DIR) as server:
         server.busy = set(ids.busy)
         server.children = {ids.chain_parent: [ids.chain_child]}
-        (target,) = abort.find_hung(open_store(db), [ids.chain_parent], hung_after_ms=HUNG_AFTER,
-                                    live=ids.live(port=server.port), now=NOW).targets
+        (target,) = abort.find_hung(
+            open_store(db), [ids.chain_parent], hung_after_ms=HUNG_AFTER, live=ids.live(port=server.port), now=NOW
+        ).targets
         yield db, ids, server, target
 
 
@@ -289,8 +316,9 @@ def test_password_is_sent_and_missing_password_is_reported(busy_db, monkeypatch)
     db, ids = busy_db
     with StandIn(db, directory=DIR, password="pw") as server:
         server.busy = {ids.hung_bash}
-        (target,) = abort.find_hung(open_store(db), [ids.hung_bash], hung_after_ms=HUNG_AFTER,
-                                    live=ids.live(port=server.port), now=NOW).targets
+        (target,) = abort.find_hung(
+            open_store(db), [ids.hung_bash], hung_after_ms=HUNG_AFTER, live=ids.live(port=server.port), now=NOW
+        ).targets
         monkeypatch.delenv("OPENCODE_SERVER_PASSWORD", raising=False)
         outcome = abort.abort_chain(open_store(db), target, settle_timeout_s=1, poll_s=0.05)
         assert not outcome.stopped and "needs its password" in outcome.detail
@@ -304,13 +332,15 @@ def test_server_gone_is_not_stopped(busy_db) -> None:
     db, ids = busy_db
     with StandIn(db, directory=DIR) as server:
         port = server.port
-    (target,) = abort.find_hung(open_store(db), [ids.hung_bash], hung_after_ms=HUNG_AFTER,
-                                live=ids.live(port=port), now=NOW).targets
+    (target,) = abort.find_hung(
+        open_store(db), [ids.hung_bash], hung_after_ms=HUNG_AFTER, live=ids.live(port=port), now=NOW
+    ).targets
     outcome = abort.abort_chain(open_store(db), target, settle_timeout_s=1)
     assert not outcome.stopped and "did not answer" in outcome.detail
 
 
 # the liveness probe ------------------------------------------------------------------------------
+
 
 def test_live_detection_records_owner_waiting_and_password(busy_db, monkeypatch) -> None:
     """detect() through a stand-in process list: ports, owners, waiting, 401 -> unknown."""
@@ -326,8 +356,10 @@ def test_live_detection_records_owner_waiting_and_password(busy_db, monkeypatch)
         status = live_module.detect(db, {DIR})
         assert status.running is True and status.busy == frozenset()
         assert status.verdict(ids.hung_bash, DIR) == (
-            "unknown", "OpenCode is running on this database, but the server needs its password: set "
-            "OPENCODE_SERVER_PASSWORD (and OPENCODE_SERVER_USERNAME if not 'opencode')")
+            "unknown",
+            "OpenCode is running on this database, but the server needs its password: set "
+            "OPENCODE_SERVER_PASSWORD (and OPENCODE_SERVER_USERNAME if not 'opencode')",
+        )
         monkeypatch.setenv("OPENCODE_SERVER_PASSWORD", "pw")
         status = live_module.detect(db, {DIR})
         assert status.busy == {ids.hung_bash, ids.permission}
@@ -335,11 +367,13 @@ def test_live_detection_records_owner_waiting_and_password(busy_db, monkeypatch)
         assert status.waiting == {ids.permission}
         assert status.verdict(ids.permission, DIR)[0] == "waiting"
         assert [(r.id, r.session_id, r.port) for r in status.requests] == [
-            (f"per_{ids.permission}", ids.permission, server.port)]
+            (f"per_{ids.permission}", ids.permission, server.port)
+        ]
         assert status.status_of(ids.hung_bash).type == "busy"
 
 
 # the watchdog ------------------------------------------------------------------------------------
+
 
 class Clock:
     def __init__(self, now: int) -> None:
@@ -359,9 +393,12 @@ def test_watchdog_aborts_hung_chains_once_and_leaves_working_ones(busy_db) -> No
 
         def detect(path, directories):
             asked.append(set(directories))
-            return LiveStatus(running=True, busy=frozenset(server.busy),
-                              owners=tuple((s, server.port) for s in sorted(server.busy)),
-                              waiting=frozenset({ids.permission}))
+            return LiveStatus(
+                running=True,
+                busy=frozenset(server.busy),
+                owners=tuple((s, server.port) for s in sorted(server.busy)),
+                waiting=frozenset({ids.permission}),
+            )
 
         dog = Watchdog(db, abort_after_ms=HUNG_AFTER, clock=clock, detect_live=detect, settle_timeout_s=5)
         try:
@@ -435,9 +472,10 @@ def test_watchdog_candidates_follow_new_and_finished_turns(busy_db) -> None:
         assert ids.hung_bash in before and ids.stale in before
         close_chain(db, [ids.hung_bash])
         conn = sqlite3.connect(db)
-        conn.execute("INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES "
-                     "('msg_new', ?, ?, ?, ?)", (ids.stale, NOW, NOW, json.dumps(
-                         {"role": "assistant", "time": {"created": NOW}})))
+        conn.execute(
+            "INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES ('msg_new', ?, ?, ?, ?)",
+            (ids.stale, NOW, NOW, json.dumps({"role": "assistant", "time": {"created": NOW}})),
+        )
         conn.commit()
         conn.close()
         clock.now += 1000
@@ -453,8 +491,10 @@ def _insert_unfinished_turn(db: Path, message_id: str, session_id: str) -> None:
     import sqlite3
 
     conn = sqlite3.connect(db)
-    conn.execute("INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES (?, ?, ?, ?, ?)",
-                 (message_id, session_id, NOW, NOW, json.dumps({"role": "assistant", "time": {"created": NOW}})))
+    conn.execute(
+        "INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES (?, ?, ?, ?, ?)",
+        (message_id, session_id, NOW, NOW, json.dumps({"role": "assistant", "time": {"created": NOW}})),
+    )
     conn.commit()
     conn.close()
 
@@ -498,8 +538,10 @@ def test_watchdog_starts_over_on_a_replaced_file(busy_db, tmp_path: Path) -> Non
     try:
         dog.poll()
         conn = sqlite3.connect(other)  # an old row made unfinished in the new file: below the watermark
-        conn.execute("UPDATE message SET id = 'msg_swapped', data = ? WHERE rowid = 1",
-                     (json.dumps({"role": "assistant", "time": {"created": NOW}}),))
+        conn.execute(
+            "UPDATE message SET id = 'msg_swapped', data = ? WHERE rowid = 1",
+            (json.dumps({"role": "assistant", "time": {"created": NOW}}),),
+        )
         conn.commit()
         conn.close()
         shutil.move(other, db)
@@ -530,9 +572,26 @@ def test_watch_command_exits_cleanly_on_a_signal(fixture_db, signame: str) -> No
 
     db = fixture_db("stuck-bash")
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    proc = subprocess.Popen([sys.executable, "-m", "inspector", "--db", str(db), "watch", "--abort-hung-after", "2s",
-                             "--json", "--interval", "100ms"], env=env, cwd=Path(__file__).resolve().parents[1],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "inspector",
+            "--db",
+            str(db),
+            "watch",
+            "--abort-hung-after",
+            "2s",
+            "--json",
+            "--interval",
+            "100ms",
+        ],
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         first = proc.stdout.readline()  # the watch is up once it printed its first notice
         assert json.loads(first)["message"] == "OpenCode is not running on this database"

@@ -36,9 +36,25 @@ def test_every_real_session_id_has_the_shape() -> None:
         assert require_session_id(session_id) == session_id
 
 
-@pytest.mark.parametrize("value", [*CRAFTED, "", "ses_", "ses_" + "a" * 65, "msg_22ebbf19d001AhcPjR7vbT7Wtr",
-                                   "ses_١٢٣", "ses_ａｂ", "ses_a-b", "ses_a_b", "ses_a\tb", " ses_ab", None, 7],
-                         ids=repr)
+@pytest.mark.parametrize(
+    "value",
+    [
+        *CRAFTED,
+        "",
+        "ses_",
+        "ses_" + "a" * 65,
+        "msg_22ebbf19d001AhcPjR7vbT7Wtr",
+        "ses_١٢٣",
+        "ses_ａｂ",
+        "ses_a-b",
+        "ses_a_b",
+        "ses_a\tb",
+        " ses_ab",
+        None,
+        7,
+    ],
+    ids=repr,
+)
 def test_anything_else_is_refused(value: object) -> None:
     assert not is_session_id(value)
     if isinstance(value, str):

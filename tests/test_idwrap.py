@@ -21,11 +21,11 @@ from .releases import RELEASES
 
 V = "1.18.14"
 NOW = RELEASES[V].now
-WRAP = 26 * (1 << 36)                       # 2026-08-14T11:19:55.136Z
-STUCK = "ses_0000295fcffez3QaKvu0zlJ9vL"    # id-wrap-stuck: stuck in bash, ids from before the wrap
+WRAP = 26 * (1 << 36)  # 2026-08-14T11:19:55.136Z
+STUCK = "ses_0000295fcffez3QaKvu0zlJ9vL"  # id-wrap-stuck: stuck in bash, ids from before the wrap
 FINISHED = "ses_000029fc5ffe1pcXhVCy1fLXJ5"  # id-wrap-stuck: finished turn, ids from before the wrap
-LOOPED = "ses_0000292e4ffe379YQouS4GIuZo"    # id-wrap-loop: its old prompt answered 24+ times
-IGNORED = "ses_000029fecffe29eo5zwQ22TefS"   # id-wrap-loop: its new prompt silently ignored
+LOOPED = "ses_0000292e4ffe379YQouS4GIuZo"  # id-wrap-loop: its old prompt answered 24+ times
+IGNORED = "ses_000029fecffe29eo5zwQ22TefS"  # id-wrap-loop: its new prompt silently ignored
 
 
 def opencode_id(ms: int, counter: int = 1) -> str:
@@ -50,25 +50,28 @@ def set_versions(db: Path, version: str, session: str | None = None) -> None:
 
 def test_ids_minted_before_the_wrap_sort_after_the_bound_and_new_ids_before() -> None:
     bound = idwrap.message_id_bound(NOW)
-    assert opencode_id(WRAP - 60_000) > bound          # a minute before the wrap
+    assert opencode_id(WRAP - 60_000) > bound  # a minute before the wrap
     assert opencode_id(WRAP - 600 * 86_400_000) > bound  # still, 600 days before it
     # ids more than one id period (~795 days) old sort before new ids again: not at risk
     assert opencode_id(NOW - (1 << 36) - 86_400_000) < bound
-    assert opencode_id(WRAP + 60_000) < bound           # after the wrap
-    assert opencode_id(NOW, 0xFFF) < bound              # minted now, any counter
+    assert opencode_id(WRAP + 60_000) < bound  # after the wrap
+    assert opencode_id(NOW, 0xFFF) < bound  # minted now, any counter
     # before the wrap, nothing sorts after the clock
     assert opencode_id(WRAP - 60_000) < idwrap.message_id_bound(WRAP - 1000)
 
 
-@pytest.mark.parametrize(("versions", "writer"), [
-    (["1.18.14"], "1.18.14"),
-    (["1.2.27", "1.18.14"], "1.18.14"),
-    (["1.18.14", "1.18.15"], None),
-    (["1.18.33"], None),
-    (["0.0.0-dev-202611301200"], None),   # dev builds: unknown, no warning
-    ([None, "local"], None),
-    ([], None),
-])
+@pytest.mark.parametrize(
+    ("versions", "writer"),
+    [
+        (["1.18.14"], "1.18.14"),
+        (["1.2.27", "1.18.14"], "1.18.14"),
+        (["1.18.14", "1.18.15"], None),
+        (["1.18.33"], None),
+        (["0.0.0-dev-202611301200"], None),  # dev builds: unknown, no warning
+        ([None, "local"], None),
+        ([], None),
+    ],
+)
 def test_the_writer_is_the_newest_release_seen(versions, writer) -> None:
     assert idwrap.affected_writer(versions) == writer
 
@@ -77,7 +80,7 @@ def test_stuck_session_is_flagged_at_risk_before_recovery(fixture_db) -> None:
     result = diagnose(fixture_db("id-wrap-stuck", V), all_sessions=True)
     assert {d.id: (d.patterns, d.warnings) for d in result.sessions} == {
         STUCK: (("crash-orphan",), ("id-wrap-risk",)),
-        FINISHED: ((), ("id-wrap-risk",)),   # not stuck, but a new prompt would be ignored
+        FINISHED: ((), ("id-wrap-risk",)),  # not stuck, but a new prompt would be ignored
     }
 
 
@@ -85,8 +88,10 @@ def test_cli_says_it_in_scan_text_json_and_show(fixture_db) -> None:
     db = str(fixture_db("id-wrap-stuck", V))
     runner = CliRunner()
     text = runner.invoke(cli, ["--db", db, "scan"]).stdout
-    assert "! At risk: OpenCode ≤ 1.18.14 id wrap (id-wrap-risk): Upgrade OpenCode to 1.18.15 or newer " \
-           "before you continue this session." in text
+    assert (
+        "! At risk: OpenCode ≤ 1.18.14 id wrap (id-wrap-risk): Upgrade OpenCode to 1.18.15 or newer "
+        "before you continue this session." in text
+    )
     payload = json.loads(runner.invoke(cli, ["--db", db, "scan", "--json"]).stdout)
     assert [(s["id"], s["warnings"]) for s in payload["sessions"]] == [(STUCK, ["id-wrap-risk"])]
     show = runner.invoke(cli, ["--db", db, "show", STUCK]).stdout
@@ -124,9 +129,14 @@ def keep_replies(db: Path, n: int) -> None:
     """Drop all but the first ``n`` loop replies (and their parts)."""
     conn = sqlite3.connect(db)
     with conn:
-        ids = [r[0] for r in conn.execute(
-            "SELECT id FROM message WHERE session_id = ? AND id < 'msg_8' AND "
-            "json_extract(data,'$.role') = 'assistant' ORDER BY time_created", (LOOPED,))]
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM message WHERE session_id = ? AND id < 'msg_8' AND "
+                "json_extract(data,'$.role') = 'assistant' ORDER BY time_created",
+                (LOOPED,),
+            )
+        ]
         for mid in ids[n:]:
             conn.execute("DELETE FROM part WHERE message_id = ?", (mid,))
             conn.execute("DELETE FROM message WHERE id = ?", (mid,))
@@ -153,7 +163,10 @@ def test_a_session_that_only_ignores_prompts_is_unfixable(fixture_db) -> None:
     result = diagnose(fixture_db("id-wrap-loop", V))
     ignored, looped = result.get(IGNORED), result.get(LOOPED)
     assert (ignored.verdict, ignored.repairable) == ("unfixable", False)
-    assert ignored.live_reason == "ocinspect cannot fix it: upgrade OpenCode to 1.18.15 or newer, then send the prompt again"
+    assert (
+        ignored.live_reason
+        == "ocinspect cannot fix it: upgrade OpenCode to 1.18.15 or newer, then send the prompt again"
+    )
     assert (looped.verdict, looped.repairable) == ("stale", True)  # its stuck rows can be repaired
     unknown = scan(open_store(fixture_db("id-wrap-loop", V)), live=LiveStatus(running=None, detail="?"), now=NOW)
     assert unknown.get(IGNORED).verdict == "unfixable"  # forcing would not help either
@@ -173,7 +186,9 @@ def test_scan_and_recover_agree_on_an_unfixable_session(fixture_db) -> None:
     assert "2 stuck sessions (2 unfixable)" in scanned.stdout and scanned.stdout.count(advice) == 2
     payload = json.loads(runner.invoke(cli, ["--db", db, "scan", "--json"]).stdout)
     assert {(s["id"], s["verdict"], s["verdict_reason"]) for s in payload["sessions"]} == {
-        (LOOPED, "unfixable", advice), (IGNORED, "unfixable", advice)}
+        (LOOPED, "unfixable", advice),
+        (IGNORED, "unfixable", advice),
+    }
     again = runner.invoke(cli, ["--db", db, "recover", "--all", "--yes"])
     assert again.exit_code == 0 and "Nothing to recover." in again.stdout
     assert f"Skipped {IGNORED}: {advice}" in again.stdout
@@ -185,7 +200,12 @@ def test_core_texts_name_no_cli_flag() -> None:
     from inspector.core.diagnose.patterns import PATTERNS, REOPEN_HINT, VERDICTS, WARNINGS
     from inspector.core.repair.operations import READ_ONLY
 
-    texts = [*VERDICTS.values(), REOPEN_HINT, READ_ONLY, *(p.why + p.repair for p in PATTERNS.values()),
-             *(w.why + w.advice for w in WARNINGS.values())]
+    texts = [
+        *VERDICTS.values(),
+        REOPEN_HINT,
+        READ_ONLY,
+        *(p.why + p.repair for p in PATTERNS.values()),
+        *(w.why + w.advice for w in WARNINGS.values()),
+    ]
     assert [t for t in texts if "--" in t] == []
     assert "unfixable" in VERDICTS

@@ -25,8 +25,18 @@ FORBIDDEN = ("textual", "rich", "click", "inspector.tui", "inspector.cli")
 
 def test_core_has_modules() -> None:
     short = {m.removeprefix("inspector.core.") for m in MODULES}
-    assert {"db.locate", "db.store", "model", "diagnose.scan", "repair.recover", "repair.journal",
-            "opencode.live", "repair.operations", "db", "repair"} <= short
+    assert {
+        "db.locate",
+        "db.store",
+        "model",
+        "diagnose.scan",
+        "repair.recover",
+        "repair.journal",
+        "opencode.live",
+        "repair.operations",
+        "db",
+        "repair",
+    } <= short
 
 
 @pytest.mark.parametrize("module", MODULES)

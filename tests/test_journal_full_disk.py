@@ -29,9 +29,16 @@ JOURNAL_LIMIT = 1024  # bytes: less than one unit record of the fixture (about 3
 
 
 def ocinspect(*args: str, preexec: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "inspector", *args], cwd=REPO, env=dict(os.environ),
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-                          preexec_fn=preexec)
+    return subprocess.run(
+        [sys.executable, "-m", "inspector", *args],
+        cwd=REPO,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=preexec,
+    )
 
 
 def small_files() -> None:
@@ -39,8 +46,9 @@ def small_files() -> None:
 
 
 def session_rows(db: Path, sid: str) -> list[tuple]:
-    return (rows(db, "SELECT id, data FROM part WHERE session_id = ? ORDER BY id", sid)
-            + rows(db, "SELECT id, data FROM message WHERE session_id = ? ORDER BY id", sid))
+    return rows(db, "SELECT id, data FROM part WHERE session_id = ? ORDER BY id", sid) + rows(
+        db, "SELECT id, data FROM message WHERE session_id = ? ORDER BY id", sid
+    )
 
 
 def test_a_journal_cut_by_a_full_disk_is_no_run_and_undo_reaches_the_last_real_one(fixture_db) -> None:

@@ -32,9 +32,9 @@ BAD_FILES: dict[str, bytes] = {
     "random-bytes": bytes(range(256)) * 4,
     "empty": b"",
     "unit-without-changes": b'{"kind":"run","format":2,"run_id":"x","database":"/x","created":1,"units":1,"forced":false}\n'
-                            b'{"kind":"unit","index":0}\n',
+    b'{"kind":"unit","index":0}\n',
     "bad-committed": b'{"kind":"run","format":2,"run_id":"x","database":"/x","created":1,"units":0,"forced":false}\n'
-                     b'{"kind":"committed","index":"zero"}\n',
+    b'{"kind":"committed","index":"zero"}\n',
 }
 
 

@@ -56,8 +56,9 @@ def repaired_rows(db: Path) -> dict[str, object]:
     """Every part/message after a repair, parsed (the written rows are compact either way)."""
     return {
         row_id: (updated, json.loads(data))
-        for row_id, updated, data in rows(db, "SELECT id, time_updated, data FROM part UNION ALL "
-                                              "SELECT id, time_updated, data FROM message")
+        for row_id, updated, data in rows(
+            db, "SELECT id, time_updated, data FROM part UNION ALL SELECT id, time_updated, data FROM message"
+        )
     }
 
 
@@ -90,8 +91,8 @@ def demo_pair(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Path, Pat
 def test_the_builder_really_writes_another_spacing(demo_pair) -> None:
     compact, spaced = demo_pair
     sample = "SELECT data FROM part WHERE json_extract(data, '$.state.status') = 'running' ORDER BY id LIMIT 1"
-    (compact_text,), = rows(compact, sample)
-    (spaced_text,), = rows(spaced, sample)
+    ((compact_text,),) = rows(compact, sample)
+    ((spaced_text,),) = rows(spaced, sample)
     assert ':"running"' in compact_text
     assert ':"running"' not in spaced_text and json.loads(spaced_text) == json.loads(compact_text)
 

@@ -24,12 +24,20 @@ from .conftest import NOW
 from .hung_db import DIR, MINUTE, SECOND, Signals, build_signals
 from .standin import StandIn
 
-OVERLOADED = ServerStatus(type="retry", attempt=4, message="The model is overloaded", next=NOW + 16 * SECOND,
-                          raw=json.dumps({"type": "retry", "attempt": 4, "message": "The model is overloaded",
-                                          "next": NOW + 16 * SECOND}))
-TIMED_OUT = ServerStatus(type="retry", attempt=3, message="SSE read timed out", next=NOW + 2 * SECOND,
-                         raw=json.dumps({"type": "retry", "attempt": 3, "message": "SSE read timed out",
-                                         "next": NOW + 2 * SECOND}))
+OVERLOADED = ServerStatus(
+    type="retry",
+    attempt=4,
+    message="The model is overloaded",
+    next=NOW + 16 * SECOND,
+    raw=json.dumps({"type": "retry", "attempt": 4, "message": "The model is overloaded", "next": NOW + 16 * SECOND}),
+)
+TIMED_OUT = ServerStatus(
+    type="retry",
+    attempt=3,
+    message="SSE read timed out",
+    next=NOW + 2 * SECOND,
+    raw=json.dumps({"type": "retry", "attempt": 3, "message": "SSE read timed out", "next": NOW + 2 * SECOND}),
+)
 
 
 @pytest.fixture
@@ -39,8 +47,16 @@ def sig_db(tmp_path: Path) -> tuple[Path, Signals]:
 
 
 def permission_for(ids: Signals, port: int = 4096, **kw: object) -> PendingRequest:
-    fields: dict[str, object] = dict(id="per_1", session_id=ids.permission, kind="permission", port=port,
-                                     directory=DIR, permission="bash", patterns=("echo ok",), command="echo ok")
+    fields: dict[str, object] = dict(
+        id="per_1",
+        session_id=ids.permission,
+        kind="permission",
+        port=port,
+        directory=DIR,
+        permission="bash",
+        patterns=("echo ok",),
+        command="echo ok",
+    )
     fields.update(kw)
     return PendingRequest(**fields)  # type: ignore[arg-type]
 
@@ -50,6 +66,7 @@ def verdicts(db: Path, live, hung_after_ms: int | None, **kw):
 
 
 # model stalled -----------------------------------------------------------------------------------
+
 
 def test_slow_healthy_reply_is_live_past_a_short_threshold(sig_db) -> None:
     """ONE step whose text row is still empty (written when the reply ends): never hung."""
@@ -65,8 +82,10 @@ def test_stalled_model_with_restarted_steps_is_hung(sig_db) -> None:
     diag = verdicts(db, live, hung_after_ms=5 * MINUTE)[ids.stalled]
     assert (diag.verdict, diag.hang) == ("hung", "model-stalled")
     # retrying: the newest step's stream broke off too, so it counts as restarted
-    assert diag.live_reason == ("model stalled: no new output for 7m 59s although OpenCode restarted the step "
-                                "4 times (last status: SSE read timed out, attempt 3)")
+    assert diag.live_reason == (
+        "model stalled: no new output for 7m 59s although OpenCode restarted the step "
+        "4 times (last status: SSE read timed out, attempt 3)"
+    )
     assert diag.idle_ms == 8 * MINUTE - 20  # since the turn began (it never produced output)
     assert diag.opencode_status == TIMED_OUT
     # between two cycles the status is busy again: still stalled, said so
@@ -88,8 +107,11 @@ def test_rows_moving_every_cycle_do_not_hide_a_stall(sig_db, tmp_path: Path) -> 
     import sqlite3
 
     conn = sqlite3.connect(db)
-    conn.execute("UPDATE part SET time_updated = ? WHERE id = (SELECT id FROM part WHERE session_id = ? "
-                 "ORDER BY time_created DESC LIMIT 1)", (NOW - SECOND, ids.stalled))
+    conn.execute(
+        "UPDATE part SET time_updated = ? WHERE id = (SELECT id FROM part WHERE session_id = ? "
+        "ORDER BY time_created DESC LIMIT 1)",
+        (NOW - SECOND, ids.stalled),
+    )
     conn.commit()
     conn.close()
     diag = verdicts(db, ids.live(), hung_after_ms=5 * MINUTE)[ids.stalled]
@@ -137,6 +159,7 @@ def test_event_progress_in_the_current_step_counts_after_one_restart(tmp_path: P
 
 # retry loop --------------------------------------------------------------------------------------
 
+
 def test_retry_before_the_threshold_is_live_and_says_so(sig_db) -> None:
     db, ids = sig_db
     diag = verdicts(db, ids.live(statuses=((ids.retrying, OVERLOADED),)), hung_after_ms=5 * MINUTE)[ids.retrying]
@@ -160,13 +183,19 @@ def test_retry_past_the_attempt_limit_is_a_retry_loop(sig_db) -> None:
     diag = verdicts(db, ids.live(statuses=((ids.retrying, many),)), hung_after_ms=15 * MINUTE)[ids.retrying]
     assert diag.hang == "retry-loop" and "attempt 11" in diag.live_reason
     ten = ServerStatus(type="retry", attempt=10, message="Rate limited", next=NOW + 30 * SECOND)
-    assert verdicts(db, ids.live(statuses=((ids.retrying, ten),)), hung_after_ms=15 * MINUTE)[ids.retrying].verdict == "live"
+    assert (
+        verdicts(db, ids.live(statuses=((ids.retrying, ten),)), hung_after_ms=15 * MINUTE)[ids.retrying].verdict
+        == "live"
+    )
 
 
 def test_every_hung_shape_is_an_abort_target(sig_db) -> None:
     db, ids = sig_db
-    live = ids.live(port=5555, statuses=((ids.stalled, TIMED_OUT), (ids.retrying, OVERLOADED)),
-                    waiting=frozenset({ids.permission, ids.asking_child}))
+    live = ids.live(
+        port=5555,
+        statuses=((ids.stalled, TIMED_OUT), (ids.retrying, OVERLOADED)),
+        waiting=frozenset({ids.permission, ids.asking_child}),
+    )
     found = abort.find_hung(open_store(db), None, hung_after_ms=MINUTE, live=live, now=NOW)
     assert {t.root for t in found.targets} == {ids.stalled, ids.retrying}
     assert all(t.port == 5555 for t in found.targets)
@@ -176,6 +205,7 @@ def test_every_hung_shape_is_an_abort_target(sig_db) -> None:
 
 
 # waiting -----------------------------------------------------------------------------------------
+
 
 def test_permission_pending_is_waiting_with_the_command(sig_db) -> None:
     db, ids = sig_db
@@ -191,17 +221,31 @@ def test_permission_pending_is_waiting_with_the_command(sig_db) -> None:
 
 def test_question_pending_says_the_question_and_when(sig_db) -> None:
     db, ids = sig_db
-    request = PendingRequest(id="que_1", session_id=ids.question, kind="question", port=4096,
-                             question="Deploy to production?", since=NOW - 3 * MINUTE)
-    diag = verdicts(db, ids.live(waiting=frozenset({ids.question}), requests=(request,)), hung_after_ms=None)[ids.question]
+    request = PendingRequest(
+        id="que_1",
+        session_id=ids.question,
+        kind="question",
+        port=4096,
+        question="Deploy to production?",
+        since=NOW - 3 * MINUTE,
+    )
+    diag = verdicts(db, ids.live(waiting=frozenset({ids.question}), requests=(request,)), hung_after_ms=None)[
+        ids.question
+    ]
     assert diag.verdict == "waiting"
     assert 'question: "Deploy to production?" (asked 3m ago' in diag.live_reason
 
 
 def test_a_chain_waiting_on_its_child_waits_as_a_whole(sig_db) -> None:
     db, ids = sig_db
-    request = permission_for(ids, id="per_2", session_id=ids.asking_child, command="make deploy",
-                             patterns=("make deploy",), call_id=ids.child_call)
+    request = permission_for(
+        ids,
+        id="per_2",
+        session_id=ids.asking_child,
+        command="make deploy",
+        patterns=("make deploy",),
+        call_id=ids.child_call,
+    )
     live = ids.live(waiting=frozenset({ids.asking_child}), requests=(request,))
     result = scan_related(open_store(db), [ids.asking_parent], live=live, now=NOW, hung_after_ms=5 * SECOND)
     parent, child = result.get(ids.asking_parent), result.get(ids.asking_child)
@@ -214,12 +258,16 @@ def test_a_chain_waiting_on_its_child_waits_as_a_whole(sig_db) -> None:
 
 # output ------------------------------------------------------------------------------------------
 
+
 def test_json_and_text_carry_status_requests_and_hang(sig_db) -> None:
     from inspector.render import scan_json, scan_text, show_text
 
     db, ids = sig_db
-    live = ids.live(statuses=((ids.stalled, TIMED_OUT), (ids.retrying, OVERLOADED)),
-                    waiting=frozenset({ids.permission}), requests=(permission_for(ids),))
+    live = ids.live(
+        statuses=((ids.stalled, TIMED_OUT), (ids.retrying, OVERLOADED)),
+        waiting=frozenset({ids.permission}),
+        requests=(permission_for(ids),),
+    )
     result = scan(open_store(db), live=live, now=NOW, hung_after_ms=5 * MINUTE)
     by_id = {s["id"]: s for s in scan_json(result)["sessions"]}
     stalled = by_id[ids.stalled]
@@ -227,12 +275,23 @@ def test_json_and_text_carry_status_requests_and_hang(sig_db) -> None:
     assert stalled["opencode_status"] == {"status": json.loads(TIMED_OUT.raw), "pending": []}
     waiting = by_id[ids.permission]
     assert waiting["verdict"] == "waiting" and waiting["hang"] is None
-    assert waiting["opencode_status"]["pending"] == [{
-        "id": "per_1", "session_id": ids.permission, "kind": "permission", "permission": "bash",
-        "patterns": ["echo ok"], "command": "echo ok", "question": None, "since": NOW - 20 * MINUTE + 40}]
+    assert waiting["opencode_status"]["pending"] == [
+        {
+            "id": "per_1",
+            "session_id": ids.permission,
+            "kind": "permission",
+            "permission": "bash",
+            "patterns": ["echo ok"],
+            "command": "echo ok",
+            "question": None,
+            "since": NOW - 20 * MINUTE + 40,
+        }
+    ]
     assert by_id[ids.retrying]["opencode_status"]["status"]["attempt"] == 4
-    assert by_id[ids.slow_reply]["opencode_status"] == {"status": None, "pending": []} or \
-        by_id[ids.slow_reply]["opencode_status"] is None
+    assert (
+        by_id[ids.slow_reply]["opencode_status"] == {"status": None, "pending": []}
+        or by_id[ids.slow_reply]["opencode_status"] is None
+    )
     text = "\n".join(scan_text(result))
     assert "hung: model stalled: no new output for 7m 59s" in text
     assert 'waiting for your answer: bash wants to run "echo ok"' in text
@@ -268,6 +327,7 @@ def test_scan_exit_code_counts_waiting_like_live(sig_db, monkeypatch) -> None:
 
 # detect() against a stand-in ----------------------------------------------------------------------
 
+
 def test_detect_keeps_status_objects_and_requests_whole(sig_db, monkeypatch) -> None:
     from inspector.core.opencode import live as live_module
 
@@ -275,11 +335,25 @@ def test_detect_keeps_status_objects_and_requests_whole(sig_db, monkeypatch) -> 
     with StandIn(db, directory=DIR) as server:
         server.busy = {ids.retrying, ids.permission, ids.question}
         server.statuses = {ids.retrying: json.loads(OVERLOADED.raw)}
-        server.permissions = [{"id": "per_9", "sessionID": ids.permission, "permission": "bash",
-                               "patterns": ["echo ok"], "metadata": {"command": "echo ok"}, "always": ["echo *"],
-                               "tool": {"messageID": "msg_1", "callID": "call_1"}}]
-        server.questions = [{"id": "que_9", "sessionID": ids.question, "questions": [{"question": "Deploy?"}],
-                             "time": {"created": NOW - MINUTE}}]
+        server.permissions = [
+            {
+                "id": "per_9",
+                "sessionID": ids.permission,
+                "permission": "bash",
+                "patterns": ["echo ok"],
+                "metadata": {"command": "echo ok"},
+                "always": ["echo *"],
+                "tool": {"messageID": "msg_1", "callID": "call_1"},
+            }
+        ]
+        server.questions = [
+            {
+                "id": "que_9",
+                "sessionID": ids.question,
+                "questions": [{"question": "Deploy?"}],
+                "time": {"created": NOW - MINUTE},
+            }
+        ]
         process = live_module.OpenCodeProcess(pid=1, ports=(server.port,))
         monkeypatch.setattr(live_module, "find_processes", lambda db: ([process], False))
         status = live_module.detect(db, {DIR})
@@ -296,25 +370,52 @@ def test_detect_keeps_status_objects_and_requests_whole(sig_db, monkeypatch) -> 
 
 # the event subscription -----------------------------------------------------------------------------
 
+
 def frame(payload: dict) -> str:
     return f"data: {json.dumps(payload)}\n\n"
 
 
 def test_progress_of_counts_output_not_restarts() -> None:
     part = {"type": "text", "text": "Hel", "sessionID": "ses_a", "messageID": "msg_1", "id": "prt_1"}
-    assert sig.progress_of({"type": "message.part.delta", "properties": {
-        "sessionID": "ses_a", "messageID": "msg_1", "partID": "prt_1", "field": "text", "delta": "lo"}}) == "ses_a"
-    assert sig.progress_of({"type": "message.part.updated", "properties": {"sessionID": "ses_a", "part": part}}) == "ses_a"
-    assert sig.progress_of({"directory": DIR, "payload": {"type": "session.next.text.delta", "properties": {
-        "sessionID": "ses_g", "delta": "x"}}}) == "ses_g"
+    assert (
+        sig.progress_of(
+            {
+                "type": "message.part.delta",
+                "properties": {
+                    "sessionID": "ses_a",
+                    "messageID": "msg_1",
+                    "partID": "prt_1",
+                    "field": "text",
+                    "delta": "lo",
+                },
+            }
+        )
+        == "ses_a"
+    )
+    assert (
+        sig.progress_of({"type": "message.part.updated", "properties": {"sessionID": "ses_a", "part": part}}) == "ses_a"
+    )
+    assert (
+        sig.progress_of(
+            {
+                "directory": DIR,
+                "payload": {"type": "session.next.text.delta", "properties": {"sessionID": "ses_g", "delta": "x"}},
+            }
+        )
+        == "ses_g"
+    )
     # what a stalled stream publishes at every restart is not progress
     step = {"type": "step-start", "sessionID": "ses_a"}
     empty = {**part, "text": ""}
-    for event in ({"type": "message.part.updated", "properties": {"sessionID": "ses_a", "part": step}},
-                  {"type": "message.part.updated", "properties": {"sessionID": "ses_a", "part": empty}},
-                  {"type": "message.part.delta", "properties": {"sessionID": "ses_a", "delta": ""}},
-                  {"type": "session.status", "properties": {"sessionID": "ses_a", "status": {"type": "busy"}}},
-                  {"type": "server.connected", "properties": {}}, "not json", None):
+    for event in (
+        {"type": "message.part.updated", "properties": {"sessionID": "ses_a", "part": step}},
+        {"type": "message.part.updated", "properties": {"sessionID": "ses_a", "part": empty}},
+        {"type": "message.part.delta", "properties": {"sessionID": "ses_a", "delta": ""}},
+        {"type": "session.status", "properties": {"sessionID": "ses_a", "status": {"type": "busy"}}},
+        {"type": "server.connected", "properties": {}},
+        "not json",
+        None,
+    ):
         assert sig.progress_of(event) is None, event
 
 
@@ -330,10 +431,24 @@ def test_signals_follow_each_server_and_reconnect(sig_db) -> None:
     with StandIn(db, directory=DIR) as server:
         server.events = [
             frame({"type": "server.connected", "properties": {}}),
-            frame({"type": "message.part.delta", "properties": {"sessionID": ids.slow_reply, "messageID": "m",
-                                                                "partID": "p", "field": "text", "delta": "word"}}),
-            frame({"type": "message.part.updated", "properties": {"sessionID": ids.stalled, "part": {
-                "type": "step-start", "sessionID": ids.stalled}}}),
+            frame(
+                {
+                    "type": "message.part.delta",
+                    "properties": {
+                        "sessionID": ids.slow_reply,
+                        "messageID": "m",
+                        "partID": "p",
+                        "field": "text",
+                        "delta": "word",
+                    },
+                }
+            ),
+            frame(
+                {
+                    "type": "message.part.updated",
+                    "properties": {"sessionID": ids.stalled, "part": {"type": "step-start", "sessionID": ids.stalled}},
+                }
+            ),
         ]
         hub = sig.Signals(clock=lambda: NOW - SECOND, backoff_s=0.05, backoff_max_s=0.1)
         try:
@@ -369,13 +484,26 @@ def test_watchdog_uses_event_progress(sig_db) -> None:
     db, ids = sig_db
     with StandIn(db, directory=DIR) as server:
         server.busy = {ids.permission}  # its bash: a plain running tool, silent 20 min in rows
-        server.events = [frame({"type": "message.part.updated", "properties": {"sessionID": ids.permission, "part": {
-            "type": "tool", "sessionID": ids.permission, "state": {"status": "running"}}}})]
+        server.events = [
+            frame(
+                {
+                    "type": "message.part.updated",
+                    "properties": {
+                        "sessionID": ids.permission,
+                        "part": {"type": "tool", "sessionID": ids.permission, "state": {"status": "running"}},
+                    },
+                }
+            )
+        ]
         server.event_delay = 0.01
 
         def detect(path, directories):
-            return LiveStatus(running=True, busy=frozenset(server.busy), owners=((ids.permission, server.port),),
-                              servers=((DIR, server.port),))
+            return LiveStatus(
+                running=True,
+                busy=frozenset(server.busy),
+                owners=((ids.permission, server.port),),
+                servers=((DIR, server.port),),
+            )
 
         hub = sig.Signals(backoff_s=0.05, backoff_max_s=0.1, warmup_s=0.5)
         dog = Watchdog(db, abort_after_ms=5 * MINUTE, detect_live=detect, signals=hub, settle_timeout_s=1)

@@ -16,8 +16,10 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements" / "test.lock"
-REGENERATE = ("uv pip compile pyproject.toml --extra test --extra docs --python-version 3.11 --universal "
-              "-o requirements/test.lock")
+REGENERATE = (
+    "uv pip compile pyproject.toml --extra test --extra docs --python-version 3.11 --universal "
+    "-o requirements/test.lock"
+)
 
 
 def direct_requirements() -> dict[str, Requirement]:
@@ -51,8 +53,11 @@ def test_every_direct_requirement_is_locked_within_its_range() -> None:
     wanted = direct_requirements()
     missing = sorted(set(wanted) - set(pins))
     assert not missing, f"not in requirements/test.lock: {missing}; run: {REGENERATE}"
-    outside = {name: (pins[name], str(req.specifier)) for name, req in wanted.items()
-               if not req.specifier.contains(pins[name], prereleases=True)}
+    outside = {
+        name: (pins[name], str(req.specifier))
+        for name, req in wanted.items()
+        if not req.specifier.contains(pins[name], prereleases=True)
+    }
     assert not outside, f"locked outside pyproject's range: {outside}; run: {REGENERATE}"
 
 

@@ -32,12 +32,12 @@ def test_a_failed_cell_shows_in_the_table() -> None:
     assert "✘ failed" in row and row.endswith("| **failed** |")
 
 
-INNER_CONFTEST = '''
+INNER_CONFTEST = """
 pytest_plugins = ["tests.e2e.conftest"]
 from tests.conftest import pytest_configure  # noqa: E402,F401 (registers the recorder, as in the real run)
-'''
+"""
 
-INNER_TESTS = '''
+INNER_TESTS = """
 import pytest
 from tests.releases import E2E_RELEASES
 
@@ -55,7 +55,7 @@ def test_task(release, matrix_facts):
 @pytest.mark.parametrize("release", E2E_RELEASES)
 def test_pending(release, matrix_facts):
     assert release != "1.2.27"
-'''
+"""
 
 
 @pytest.mark.parametrize("workers", [[], ["-p", "xdist", "-n", "2"]], ids=["serial", "xdist"])
@@ -69,8 +69,15 @@ def test_a_run_covering_the_matrix_writes_every_cell(tmp_path: Path, workers: li
     (project / "test_cells.py").write_text(INNER_TESTS)
     results = tmp_path / "results.json"
     env = {**os.environ, "PYTHONPATH": str(matrix.REPO_ROOT), "OCINSPECT_E2E_RESULTS": str(results)}
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *workers, str(project)],
-                          cwd=project, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *workers, str(project)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 1, done.stdout + done.stderr  # the one failing cell, 1.2.27 pending
     releases = matrix.load(results)["releases"]
     assert {(r, s) for r, runs in releases.items() for s in runs} == set(matrix.expected())

@@ -37,8 +37,15 @@ exit 5
 
 
 def ocinspect(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "inspector", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "inspector", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture
@@ -114,8 +121,7 @@ def test_unknown_session_and_gone_directory_are_typed_errors(db_in: Path, projec
 def test_print_gives_one_shell_line_with_opencode_db(db_in: Path, project: Path, tmp_path: Path) -> None:
     done = ocinspect("--db", str(db_in), "open", BASH, "--print", env=env_with(tmp_path))
     assert done.returncode == 0, done.stderr
-    assert done.stdout == (f"cd '{project}' && OPENCODE_DB={db_in.resolve()} "
-                           f"opencode '{project}' --session={BASH}\n")
+    assert done.stdout == (f"cd '{project}' && OPENCODE_DB={db_in.resolve()} opencode '{project}' --session={BASH}\n")
     (warning,) = done.stderr.splitlines()  # the fixture's session is stuck
     assert warning.startswith(f"ocinspect: warning: {BASH} is still stuck")
 
@@ -123,8 +129,7 @@ def test_print_gives_one_shell_line_with_opencode_db(db_in: Path, project: Path,
 def test_open_becomes_opencode_in_the_project_directory(db_in: Path, project: Path, tmp_path: Path) -> None:
     done = ocinspect("--db", str(db_in), "open", BASH, env=env_with(tmp_path))
     assert done.returncode == 5, done.stderr  # OpenCode's exit code: this process became it
-    assert done.stdout.splitlines() == [f"argv={project} --session={BASH}", f"cwd={project}",
-                                        f"db={db_in.resolve()}"]
+    assert done.stdout.splitlines() == [f"argv={project} --session={BASH}", f"cwd={project}", f"db={db_in.resolve()}"]
 
 
 def test_opencode_not_on_path_is_one_line_and_127(db_in: Path, tmp_path: Path) -> None:
@@ -143,5 +148,6 @@ def test_gone_directory_and_unknown_session_are_one_line_and_2(db_in: Path, proj
     project.rmdir()
     gone = ocinspect("--db", str(db_in), "open", BASH, env=env_with(tmp_path))
     assert gone.returncode == 2
-    assert gone.stderr.splitlines()[-1] == (f"ocinspect: error: cannot open {BASH} in OpenCode: the session's "
-                                            f"project directory {project} no longer exists")
+    assert gone.stderr.splitlines()[-1] == (
+        f"ocinspect: error: cannot open {BASH} in OpenCode: the session's project directory {project} no longer exists"
+    )

@@ -34,8 +34,10 @@ pwd > "$STANDIN_RECORD.cwd"
 exit 5
 """
 # What a hostile project holds: OpenCode would start this MCP server as a command.
-HOSTILE_CONFIG = {"$schema": "https://opencode.ai/config.json",
-                  "mcp": {"helper": {"type": "local", "command": ["sh", "-c", "touch /tmp/pwned"]}}}
+HOSTILE_CONFIG = {
+    "$schema": "https://opencode.ai/config.json",
+    "mcp": {"helper": {"type": "local", "command": ["sh", "-c", "touch /tmp/pwned"]}},
+}
 
 
 @pytest.fixture
@@ -63,8 +65,15 @@ def recorded(env: dict[str, str]) -> list[str] | None:
 
 
 def ocinspect(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "inspector", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "inspector", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def git_project(path: Path) -> Path:
@@ -88,6 +97,7 @@ def db_in(fixture_db, tmp_path: Path) -> Path:
 
 
 # --- ids: never an option --------------------------------------------------------------------
+
 
 def test_the_session_id_is_one_word_glued_to_its_option(db_in: Path, tmp_path: Path, standin) -> None:
     done = ocinspect("--db", str(db_in), "open", BASH, env=standin)
@@ -125,13 +135,15 @@ def test_run_passes_no_database_value_to_the_command(db_in: Path, tmp_path: Path
     assert done.returncode == 5, done.stderr
     assert recorded(standin) == ["--port", "0"]
     assert "recovered 1 stuck session" in done.stderr
-    env_after = dict(line.split("=", 1) for line in Path(standin["STANDIN_RECORD"] + ".env").read_text().splitlines()
-                     if "=" in line)
+    env_after = dict(
+        line.split("=", 1) for line in Path(standin["STANDIN_RECORD"] + ".env").read_text().splitlines() if "=" in line
+    )
     assert env_after["OPENCODE_DB"] == str(db_in.resolve())
     assert not any("hostname=0.0.0.0" in value for value in env_after.values())
 
 
 # --- the directory: not another user's --------------------------------------------------------
+
 
 def hostile_project(path: Path) -> Path:
     git_project(path)
@@ -154,15 +166,19 @@ def test_open_refuses_a_directory_another_user_controls(db_in: Path, tmp_path: P
     assert done.returncode == 3, done.stderr
     assert recorded(standin) is None
     error = [line for line in done.stderr.splitlines() if "error" in line]
-    assert error == [f"ocinspect: error: cannot open {BASH} in OpenCode: the session's project directory "
-                     f"{project} {why}: OpenCode would load the opencode.json, plugins and MCP commands "
-                     f"anyone put there (add --trust-directory if you trust it)"]
+    assert error == [
+        f"ocinspect: error: cannot open {BASH} in OpenCode: the session's project directory "
+        f"{project} {why}: OpenCode would load the opencode.json, plugins and MCP commands "
+        f"anyone put there (add --trust-directory if you trust it)"
+    ]
 
     printed = ocinspect("--db", str(db_in), "open", BASH, "--print", env=standin)
     assert printed.returncode == 0, printed.stderr
     assert printed.stdout.endswith(f"opencode {project} --session={BASH}\n")
-    assert f"ocinspect: warning: cannot open {BASH} in OpenCode: the session's project directory {project} {why}" \
+    assert (
+        f"ocinspect: warning: cannot open {BASH} in OpenCode: the session's project directory {project} {why}"
         in printed.stderr
+    )
     assert recorded(standin) is None
 
     trusted = ocinspect("--db", str(db_in), "open", BASH, "--trust-directory", env=standin)
@@ -170,8 +186,9 @@ def test_open_refuses_a_directory_another_user_controls(db_in: Path, tmp_path: P
     assert recorded(standin) == [str(project), f"--session={BASH}"]
 
 
-def test_a_world_writable_directory_above_a_project_outside_git_is_refused(db_in: Path, tmp_path: Path,
-                                                                          standin) -> None:
+def test_a_world_writable_directory_above_a_project_outside_git_is_refused(
+    db_in: Path, tmp_path: Path, standin
+) -> None:
     """Outside git OpenCode reads opencode.json up to ``/``: another user can plant one above."""
     shared = tmp_path / "shared"
     shared.mkdir()
@@ -200,12 +217,14 @@ def test_a_symlink_to_another_users_directory_is_refused(db_in: Path, tmp_path: 
 
 # --- a session still stuck; --print when the directory is gone ------------------------------
 
+
 def test_open_says_the_session_is_still_stuck_and_how_to_recover_first(db_in: Path, standin) -> None:
     done = ocinspect("--db", str(db_in), "open", BASH, env=standin)
     assert done.returncode == 5
     assert done.stderr.splitlines() == [
-        f"ocinspect: warning: {BASH} is still stuck: OpenCode will show it in \"Thinking\"; "
-        f"recover it first: ocinspect --db {db_in} recover {BASH}"]
+        f'ocinspect: warning: {BASH} is still stuck: OpenCode will show it in "Thinking"; '
+        f"recover it first: ocinspect --db {db_in} recover {BASH}"
+    ]
 
 
 def test_open_after_a_recovery_says_nothing(db_in: Path, standin) -> None:
@@ -221,23 +240,32 @@ def test_print_prints_when_the_directory_is_gone(db_in: Path, tmp_path: Path, st
     done = ocinspect("--db", str(db_in), "open", BASH, "--print", env=standin)
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"cd {project} && OPENCODE_DB={db_in.resolve()} opencode {project} --session={BASH}\n"
-    assert (f"ocinspect: warning: cannot open {BASH} in OpenCode: the session's project directory "
-            f"{project} no longer exists") in done.stderr.splitlines()
+    assert (
+        f"ocinspect: warning: cannot open {BASH} in OpenCode: the session's project directory "
+        f"{project} no longer exists"
+    ) in done.stderr.splitlines()
     gone = ocinspect("--db", str(db_in), "open", BASH, env=standin)
     assert gone.returncode == 2 and gone.stderr.splitlines()[-1].endswith("no longer exists")
 
 
 @pytest.mark.parametrize(("answer", "started"), [("n", False), ("y", True)])
-def test_on_a_terminal_open_asks_before_opening_a_stuck_session(db_in: Path, standin, answer: str,
-                                                                 started: bool) -> None:
+def test_on_a_terminal_open_asks_before_opening_a_stuck_session(
+    db_in: Path, standin, answer: str, started: bool
+) -> None:
     """OpenCode's screen would hide the warning at once: on a terminal the person is asked."""
     import pty
 
     leader, follower = pty.openpty()
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "inspector", "--db", str(db_in), "open", BASH], cwd=REPO,
-                                env=standin, stdin=follower, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "inspector", "--db", str(db_in), "open", BASH],
+            cwd=REPO,
+            env=standin,
+            stdin=follower,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         os.write(leader, f"{answer}\n".encode())
         out, err = proc.communicate(timeout=60)
     finally:

@@ -25,7 +25,8 @@ RUNNING = LiveStatus(running=True, detail="OpenCode is running on this database 
 
 def dump(db: Path) -> list[tuple]:
     return rows(db, "SELECT id, time_updated, data FROM part ORDER BY id") + rows(
-        db, "SELECT id, time_updated, data FROM message ORDER BY id")
+        db, "SELECT id, time_updated, data FROM message ORDER BY id"
+    )
 
 
 def recovered(db: Path, journal: Path) -> operations.Outcome:
@@ -70,16 +71,18 @@ def test_undo_refuses_while_opencode_runs_unless_forced(fixture_db, journal) -> 
     assert caught.value.hint == "force" and "OpenCode is running on this database" in str(caught.value)
     assert "--force" not in str(caught.value)
     assert dump(db) == repaired
-    prepared = operations.prepare_undo(operations.UndoRequest(database=db, live=RUNNING, force=True,
-                                                              journal_directory=journal, now=NOW))
+    prepared = operations.prepare_undo(
+        operations.UndoRequest(database=db, live=RUNNING, force=True, journal_directory=journal, now=NOW)
+    )
     assert prepared.run.run_id == outcome.undo_run_id and prepared.rows == 2
     assert operations.execute_undo(prepared).restored == 2
 
 
 def test_a_run_that_commits_nothing_leaves_no_run(fixture_db, journal) -> None:
     db = fixture_db("stuck-bash")
-    prepared = operations.prepare(operations.Request(database=db, live=OFFLINE, now=NOW, journal_directory=journal,
-                                                     busy_timeout_ms=50))
+    prepared = operations.prepare(
+        operations.Request(database=db, live=OFFLINE, now=NOW, journal_directory=journal, busy_timeout_ms=50)
+    )
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # OpenCode holding its write lock past our busy timeout
     try:

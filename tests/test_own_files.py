@@ -32,8 +32,15 @@ pytestmark = pytest.mark.timeout(180)
 
 
 def ocinspect(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "inspector", *args], cwd=REPO, env=dict(os.environ),
-                          capture_output=True, text=True, timeout=HANG, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "inspector", *args],
+        cwd=REPO,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=HANG,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def fifo(path: Path) -> Path:
@@ -78,8 +85,11 @@ def test_a_fifo_among_the_runs_is_named_once_and_skipped(fixture_db) -> None:
 def test_a_fifo_in_the_state_directory_does_not_hang_scan_or_run(fixture_db, name: str) -> None:
     db = fixture_db("stuck-bash")
     info = db.stat()
-    target = (state.state_dir() / f"file-{info.st_dev}-{info.st_ino}.writes" if name == "inode-writes"
-              else state.state_dir() / f"{state.key(db)}.{name}")
+    target = (
+        state.state_dir() / f"file-{info.st_dev}-{info.st_ino}.writes"
+        if name == "inode-writes"
+        else state.state_dir() / f"{state.key(db)}.{name}"
+    )
     pipe = fifo(target)
 
     scanned = ocinspect("--db", str(db), "scan", "--quick")

@@ -47,16 +47,26 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """(dist dir, everything the build printed) for a copy of the project."""
     installed = version("setuptools")
     if not backend_requirement().specifier.contains(installed):
-        pytest.fail(f"setuptools {installed} is outside [build-system] {backend_requirement()}: "
-                    "install the test extras (.ci/run does)", pytrace=False)
+        pytest.fail(
+            f"setuptools {installed} is outside [build-system] {backend_requirement()}: "
+            "install the test extras (.ci/run does)",
+            pytrace=False,
+        )
     src = tmp_path_factory.mktemp("project")
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy2(ROOT / name, src / name)
     shutil.copytree(ROOT / "inspector", src / "inspector", ignore=shutil.ignore_patterns("__pycache__"))
     dist = src / "dist"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # else: "byte-compiling is disabled"
-    done = subprocess.run([sys.executable, "-c", BUILD, str(dist)], cwd=src, capture_output=True, text=True,
-                          timeout=300, stdin=subprocess.DEVNULL, env=env)
+    done = subprocess.run(
+        [sys.executable, "-c", BUILD, str(dist)],
+        cwd=src,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-6000:]
     return dist, output

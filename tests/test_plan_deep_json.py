@@ -46,7 +46,9 @@ def test_a_deep_row_skips_only_its_own_unit(fixture_db, journal) -> None:
     db = fixture_db("stuck-two")
     deepen(db, DEEP_PART, 500)
     assert {d.id: d.verdict for d in scan(open_store(db), live=OFFLINE).sessions} == {
-        DEEP_SESSION: "stale", OTHER_SESSION: "stale"}
+        DEEP_SESSION: "stale",
+        OTHER_SESSION: "stale",
+    }
     plan = recover.plan(open_store(db), None, live=OFFLINE, now=LATER)
     assert plan.session_ids == (OTHER_SESSION,)
     (skip,) = plan.nothing_to_do

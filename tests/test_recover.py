@@ -62,8 +62,13 @@ def test_pending_placeholder_gets_empty_input_and_start_now(fixture_db, journal)
     db = fixture_db("stuck-pending")
     recover.apply(make_plan(db), journal_directory=journal, now=LATER)
     state = tool_states(db)["prt_20e71806d001eBS22bHRq6Je40"]
-    assert state == {"status": "error", "input": {}, "error": "Tool execution aborted",
-                     "metadata": {"interrupted": True}, "time": {"start": LATER, "end": LATER}}
+    assert state == {
+        "status": "error",
+        "input": {},
+        "error": "Tool execution aborted",
+        "metadata": {"interrupted": True},
+        "time": {"start": LATER, "end": LATER},
+    }
 
 
 def test_never_writes_completed(fixture_db, journal) -> None:
@@ -115,7 +120,8 @@ def test_undo_leaves_rows_opencode_changed_since(fixture_db, journal) -> None:
     undone = recover.undo(db, result.run_id, journal_directory=journal)
     assert undone.restored == 3
     assert [(s.id, s.reason) for s in undone.skipped] == [
-        ("prt_20e714af4001BB1L0VerrFlHOj", "changed since the run; left as it is")]
+        ("prt_20e714af4001BB1L0VerrFlHOj", "changed since the run; left as it is")
+    ]
     assert tool_states(db)["prt_20e714af4001BB1L0VerrFlHOj"]["status"] == "error"
     assert tool_states(db)["prt_20e714b14001kktVI36s2MTHUG"]["status"] == "running"
 
@@ -126,8 +132,16 @@ def test_compare_and_set_skips_a_unit_changed_under_it(fixture_db, journal) -> N
     # OpenCode finishes one of the tools after the plan was shown to the user.
     conn = sqlite3.connect(db)
     data = json.loads(rows(db, "SELECT data FROM part WHERE id='prt_20e714af4001BB1L0VerrFlHOj'")[0][0])
-    data["state"] = {**data["state"], "status": "completed", "output": "ok", "title": "", "time": {"start": 1, "end": 2}}
-    conn.execute("UPDATE part SET data = ?, time_updated = 42 WHERE id = 'prt_20e714af4001BB1L0VerrFlHOj'", (json.dumps(data),))
+    data["state"] = {
+        **data["state"],
+        "status": "completed",
+        "output": "ok",
+        "title": "",
+        "time": {"start": 1, "end": 2},
+    }
+    conn.execute(
+        "UPDATE part SET data = ?, time_updated = 42 WHERE id = 'prt_20e714af4001BB1L0VerrFlHOj'", (json.dumps(data),)
+    )
     conn.commit()
     conn.close()
     result = recover.apply(plan, journal_directory=journal, now=LATER)

@@ -104,21 +104,45 @@ def dumps(value: object) -> str:
 
 
 def running(tool: str = "bash", command: str = "sleep 5", start: int = NOW) -> dict:
-    return {"type": "tool", "tool": tool, "callID": f"call_{start}",
-            "state": {"status": "running", "input": {"command": command}, "time": {"start": start},
-                      "metadata": {"output": ""}}}
+    return {
+        "type": "tool",
+        "tool": tool,
+        "callID": f"call_{start}",
+        "state": {
+            "status": "running",
+            "input": {"command": command},
+            "time": {"start": start},
+            "metadata": {"output": ""},
+        },
+    }
 
 
 def completed(data: dict, end: int = LATER) -> dict:
     state = data["state"]
-    return {**data, "state": {"status": "completed", "input": state.get("input", {}), "output": "ok",
-                              "title": "", "metadata": {"output": "ok"},
-                              "time": {"start": state.get("time", {}).get("start", NOW), "end": end}}}
+    return {
+        **data,
+        "state": {
+            "status": "completed",
+            "input": state.get("input", {}),
+            "output": "ok",
+            "title": "",
+            "metadata": {"output": "ok"},
+            "time": {"start": state.get("time", {}).get("start", NOW), "end": end},
+        },
+    }
 
 
 def insert_part(path: Path, part_id: str, message_id: str, session_id: str, data: dict, t: int = NOW) -> None:
-    write(path, "INSERT INTO part (id, message_id, session_id, time_created, time_updated, data) "
-          "VALUES (?, ?, ?, ?, ?, ?)", part_id, message_id, session_id, t, t, dumps(data))
+    write(
+        path,
+        "INSERT INTO part (id, message_id, session_id, time_created, time_updated, data) VALUES (?, ?, ?, ?, ?, ?)",
+        part_id,
+        message_id,
+        session_id,
+        t,
+        t,
+        dumps(data),
+    )
 
 
 def update_part(path: Path, part_id: str, data: dict, t: int = LATER) -> None:
@@ -135,8 +159,11 @@ def stuck_part_ids(result: ScanResult) -> set[str]:
 
 def a_finished_message(path: Path) -> tuple[str, str]:
     """(message id, session id) of an assistant turn that finished."""
-    return one(path, "SELECT id, session_id FROM message WHERE json_extract(data, '$.role') = 'assistant' "
-               "AND json_extract(data, '$.time.completed') IS NOT NULL ORDER BY id LIMIT 1")
+    return one(
+        path,
+        "SELECT id, session_id FROM message WHERE json_extract(data, '$.role') = 'assistant' "
+        "AND json_extract(data, '$.time.completed') IS NOT NULL ORDER BY id LIMIT 1",
+    )
 
 
 def log_event(path: Path, session_id: str, kind: str, payload: dict) -> None:
@@ -145,11 +172,16 @@ def log_event(path: Path, session_id: str, kind: str, payload: dict) -> None:
     try:
         row = conn.execute("SELECT seq FROM event_sequence WHERE aggregate_id = ?", (session_id,)).fetchone()
         seq = 0 if row is None else row[0] + 1
-        conn.execute("INSERT INTO event_sequence (aggregate_id, seq) VALUES (?, ?) "
-                     "ON CONFLICT(aggregate_id) DO UPDATE SET seq = excluded.seq", (session_id, seq))
+        conn.execute(
+            "INSERT INTO event_sequence (aggregate_id, seq) VALUES (?, ?) "
+            "ON CONFLICT(aggregate_id) DO UPDATE SET seq = excluded.seq",
+            (session_id, seq),
+        )
         count = conn.execute("SELECT count(*) FROM event").fetchone()[0]
-        conn.execute("INSERT INTO event (id, aggregate_id, seq, type, data) VALUES (?, ?, ?, ?, ?)",
-                     (f"evt_{count:012x}test", session_id, seq, kind, dumps(payload)))
+        conn.execute(
+            "INSERT INTO event (id, aggregate_id, seq, type, data) VALUES (?, ?, ?, ?, ?)",
+            (f"evt_{count:012x}test", session_id, seq, kind, dumps(payload)),
+        )
         conn.commit()
     finally:
         conn.close()
@@ -195,12 +227,24 @@ def test_new_unfinished_turn_and_its_completion(watcher, demo) -> None:
     path, ids = demo
     _, session = a_finished_message(path)
     data = {"role": "assistant", "time": {"created": NOW}, "parentID": "msg_x", "modelID": "m"}
-    write(path, "INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES (?, ?, ?, ?, ?)",
-          "msg_zzzzzzzzzzzz0000000000001", session, NOW, NOW, dumps(data))
+    write(
+        path,
+        "INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES (?, ?, ?, ?, ?)",
+        "msg_zzzzzzzzzzzz0000000000001",
+        session,
+        NOW,
+        NOW,
+        dumps(data),
+    )
     assert session in {d.id for d in watcher.check().stuck}
     data["time"]["completed"] = LATER
-    write(path, "UPDATE message SET data = ?, time_updated = ? WHERE id = ?", dumps(data), LATER,
-          "msg_zzzzzzzzzzzz0000000000001")
+    write(
+        path,
+        "UPDATE message SET data = ?, time_updated = ? WHERE id = ?",
+        dumps(data),
+        LATER,
+        "msg_zzzzzzzzzzzz0000000000001",
+    )
     assert session not in {d.id for d in watcher.check().stuck}
 
 
@@ -218,9 +262,15 @@ def test_new_prompt_that_an_old_opencode_ignores(watcher, demo) -> None:
     path, ids = demo
     message, session = a_finished_message(path)
     # a user prompt created after the reply but with a smaller id (the id clock wrapped)
-    write(path, "INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES (?, ?, ?, ?, ?)",
-          "msg_000000000001zzzzzzzzzzzzzz", session, LATER, LATER,
-          dumps({"role": "user", "time": {"created": LATER}}))
+    write(
+        path,
+        "INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES (?, ?, ?, ?, ?)",
+        "msg_000000000001zzzzzzzzzzzzzz",
+        session,
+        LATER,
+        LATER,
+        dumps({"role": "user", "time": {"created": LATER}}),
+    )
     assert "ignores-prompts" in watcher.check().get(session).patterns
 
 
@@ -261,11 +311,13 @@ def test_many_writes_in_a_row(watcher, demo) -> None:
 # -- updates that make a row stuck: the event log, and the sweep -------------------------------
 def _undo_like_update(path: Path, demo_ids: DemoSessions) -> tuple[str, str]:
     """A completed part put back to running *with its old time_updated* (what undo restores)."""
-    part_id, session, old = one(path, "SELECT id, session_id, time_updated FROM part WHERE "
-                                "json_extract(data, '$.state.status') = 'completed' ORDER BY id LIMIT 1")
+    part_id, session, old = one(
+        path,
+        "SELECT id, session_id, time_updated FROM part WHERE "
+        "json_extract(data, '$.state.status') = 'completed' ORDER BY id LIMIT 1",
+    )
     data = part_data(path, part_id)
-    data["state"] = {"status": "running", "input": data["state"]["input"], "time": {"start": NOW},
-                     "metadata": {}}
+    data["state"] = {"status": "running", "input": data["state"]["input"], "time": {"start": NOW}, "metadata": {}}
     write(path, "UPDATE part SET data = ? WHERE id = ?", dumps(data), part_id)
     return part_id, session
 
@@ -273,8 +325,12 @@ def _undo_like_update(path: Path, demo_ids: DemoSessions) -> tuple[str, str]:
 def test_update_named_by_the_event_log_is_found(watcher, demo) -> None:
     path, ids = demo
     part_id, session = _undo_like_update(path, ids)
-    log_event(path, session, "message.part.updated.1",
-              {"sessionID": session, "part": {**part_data(path, part_id), "id": part_id}, "time": NOW})
+    log_event(
+        path,
+        session,
+        "message.part.updated.1",
+        {"sessionID": session, "part": {**part_data(path, part_id), "id": part_id}, "time": NOW},
+    )
     assert part_id in stuck_part_ids(watcher.check())
 
 
@@ -355,11 +411,13 @@ def test_next_step_is_bounded() -> None:
 
 
 def _stub() -> rf.Watched:
-    result = ScanResult(database="x", schema="v1", opencode_live=False, live_detail="", sessions=(),
-                        quick=False, scanned_at=0)
+    result = ScanResult(
+        database="x", schema="v1", opencode_live=False, live_detail="", sessions=(), quick=False, scanned_at=0
+    )
     marks = rf.Marks(identity=(0, 0), schema_version=0, page_count=0, tails={})
-    return rf.Watched(result=result, marks=marks, live=OFFLINE, all_sessions=False, full_at=0.0,
-                      swept_at=0.0, live_at=0.0)
+    return rf.Watched(
+        result=result, marks=marks, live=OFFLINE, all_sessions=False, full_at=0.0, swept_at=0.0, live_at=0.0
+    )
 
 
 def test_refresh_needs_a_deep_result(demo) -> None:

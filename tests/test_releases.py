@@ -37,8 +37,12 @@ def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, exactly as stored (bytes of text and blobs included)."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            )
+        ]
         return {t: list(conn.execute(f'SELECT * FROM "{t}" ORDER BY rowid')) for t in tables}
     finally:
         conn.close()
@@ -51,7 +55,9 @@ def without_log(tables: dict[str, list[tuple[Any, ...]]]) -> dict[str, list[tupl
     return {t: r for t, r in tables.items() if t not in LOG_TABLES}
 
 
-def assert_log_continued(case: FixtureCase, before: dict[str, list[tuple[Any, ...]]], path: Path, appended: int) -> None:
+def assert_log_continued(
+    case: FixtureCase, before: dict[str, list[tuple[Any, ...]]], path: Path, appended: int
+) -> None:
     """Issue 10 on every release: old events untouched, one new event per written row where the
     release keeps a log (none where it does not), and the invariant rows == newest events."""
     after = dump(path)
@@ -59,7 +65,7 @@ def assert_log_continued(case: FixtureCase, before: dict[str, list[tuple[Any, ..
         assert not set(LOG_TABLES) & set(after)
         return
     old = before["event"]
-    assert after["event"][:len(old)] == old, "events are only ever appended"
+    assert after["event"][: len(old)] == old, "events are only ever appended"
     assert len(after["event"]) - len(old) == (appended if case.release.writes_event_log else 0)
     with open_store(path).read() as conn:
         assert eventlog.check(conn) == []
@@ -83,7 +89,9 @@ def test_fixture_schema_is_the_release_ddl(release_fixture: FixtureCase) -> None
     assert schema == ddl_statements(release.schema.read_text())
     tables = {r[0] for r in rows(path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert len(tables - {"sqlite_sequence"}) == release.tables
-    assert {"event", "event_sequence"} <= tables if release.has_event_tables else not tables & {"event", "event_sequence"}
+    assert (
+        {"event", "event_sequence"} <= tables if release.has_event_tables else not tables & {"event", "event_sequence"}
+    )
     versions = {r[0] for r in rows(path, "SELECT version FROM session")}
     assert versions == {release.version}
 
@@ -111,10 +119,22 @@ def test_expectations_match_the_raw_rows(release_fixture: FixtureCase) -> None:
     assistant messages and pending/running tool parts in the file."""
     want = expected(release_fixture)
     path = release_fixture.path
-    unfinished = {r[0] for r in rows(path, "SELECT id FROM message WHERE json_extract(data,'$.role') = "
-                                            "'assistant' AND json_extract(data,'$.time.completed') IS NULL")}
-    active = {r[0] for r in rows(path, "SELECT id FROM part WHERE json_extract(data,'$.type') = 'tool' AND "
-                                        "json_extract(data,'$.state.status') IN ('pending','running')")}
+    unfinished = {
+        r[0]
+        for r in rows(
+            path,
+            "SELECT id FROM message WHERE json_extract(data,'$.role') = "
+            "'assistant' AND json_extract(data,'$.time.completed') IS NULL",
+        )
+    }
+    active = {
+        r[0]
+        for r in rows(
+            path,
+            "SELECT id FROM part WHERE json_extract(data,'$.type') = 'tool' AND "
+            "json_extract(data,'$.state.status') IN ('pending','running')",
+        )
+    }
     assert unfinished == {m for s in want.values() for m in s.unfinished}
     assert active == {p.id for s in want.values() for p in s.parts}
     if release_fixture.release.task_names_child:
@@ -145,10 +165,13 @@ def test_scan_finds_exactly_the_stuck_sessions(release_fixture: FixtureCase, qui
         assert diag.session.parent_id == w.parent_id
         assert diag.children == w.children
         assert tuple(m.id for m in diag.unfinished_messages) == w.unfinished
-        got = tuple((p.id, p.message_id, p.tool, p.status, p.started, p.child_session_id, p.child_inferred)
-                    for p in diag.stuck_parts)
-        assert got == tuple((p.id, p.message_id, p.tool, p.status, p.started, p.child, p.child_inferred)
-                            for p in w.parts)
+        got = tuple(
+            (p.id, p.message_id, p.tool, p.status, p.started, p.child_session_id, p.child_inferred)
+            for p in diag.stuck_parts
+        )
+        assert got == tuple(
+            (p.id, p.message_id, p.tool, p.status, p.started, p.child, p.child_inferred) for p in w.parts
+        )
 
 
 def test_scan_json_names_exactly_the_stuck_sessions_and_parts(release_fixture: FixtureCase) -> None:
@@ -164,9 +187,18 @@ def test_scan_json_names_exactly_the_stuck_sessions_and_parts(release_fixture: F
         assert session["warnings"] == list(w.warnings)
         assert session["unfinished_messages"] == list(w.unfinished)
         assert session["children"] == list(w.children)
-        assert [(p["id"], p["message_id"], p["tool"], p["status"], p["started"], p["child_session_id"],
-                 p["child_session_inferred"]) for p in session["stuck_parts"]] == [
-            (p.id, p.message_id, p.tool, p.status, p.started, p.child, p.child_inferred) for p in w.parts]
+        assert [
+            (
+                p["id"],
+                p["message_id"],
+                p["tool"],
+                p["status"],
+                p["started"],
+                p["child_session_id"],
+                p["child_session_inferred"],
+            )
+            for p in session["stuck_parts"]
+        ] == [(p.id, p.message_id, p.tool, p.status, p.started, p.child, p.child_inferred) for p in w.parts]
 
 
 def test_show_text_says_when_the_subagent_link_is_inferred(release_fixture: FixtureCase) -> None:
@@ -242,11 +274,14 @@ def test_repair_is_exactly_the_shape_opencode_accepts(release_fixture: FixtureCa
         else:
             assert after[table] == old_rows, table
     assert_log_continued(release_fixture, before, path, len(changed_parts) + len(changed_messages))
-    assert result.events_appended == (len(changed_parts) + len(changed_messages)
-                                      if release_fixture.release.writes_event_log else 0)
+    assert result.events_appended == (
+        len(changed_parts) + len(changed_messages) if release_fixture.release.writes_event_log else 0
+    )
     # never completed, and nothing left to repair
-    statuses = {json.loads(r[0])["state"]["status"] for r in rows(
-        path, "SELECT data FROM part WHERE json_extract(data,'$.type') = 'tool'")}
+    statuses = {
+        json.loads(r[0])["state"]["status"]
+        for r in rows(path, "SELECT data FROM part WHERE json_extract(data,'$.type') = 'tool'")
+    }
     assert "pending" not in statuses and "running" not in statuses
     left = scan(open_store(path), live=OFFLINE, now=now)
     assert all(not d.repairable for d in left.sessions)

@@ -55,8 +55,11 @@ def test_the_planted_database_is_really_stuck_and_full(secret_db) -> None:
     path, ids = secret_db
     planted = ids.planter.all
     assert len(ids.planter.planted) == 146 and len(planted) == 6 * len(ids.planter.planted)
-    dump = "\n".join(str(row) for table in ("session", "message", "part", "project")
-                     for row in sqlite3.connect(path).execute(f"SELECT * FROM {table}"))
+    dump = "\n".join(
+        str(row)
+        for table in ("session", "message", "part", "project")
+        for row in sqlite3.connect(path).execute(f"SELECT * FROM {table}")
+    )
     assert all(s in dump or json.dumps(s)[1:-1] in dump for s in planted)
     done = run("--db", str(path), "scan", "--json")
     stuck = {s["id"]: s for s in json.loads(done.output)["sessions"]}
@@ -122,19 +125,39 @@ def test_the_timeline_fields_are_shaped(secret_db) -> None:
 def test_include_content_shows_the_content_with_a_warning(secret_db) -> None:
     path, ids = secret_db
     planter = ids.planter
-    done = CliRunner().invoke(cli, ["--db", str(path), "report", ids.parent, "--include-content", "--json"],
-                              catch_exceptions=False)
+    done = CliRunner().invoke(
+        cli, ["--db", str(path), "report", ids.parent, "--include-content", "--json"], catch_exceptions=False
+    )
     assert done.exit_code == 0
     assert done.stderr.startswith("ocinspect: warning: --include-content")
     doc = json.loads(done.stdout)
     text = json.dumps(doc)
-    shown = ["session.title", "session.directory", "user message.prompt", "task.description",
-             "assistant.modelID", "custom tool.name", "custom tool.error", "reasoning.text",
-             "answer.text", "child session.id", "session.version", "bash.command", "bash.output",
-             "child assistant.error.message",
-             # read through the timeline (diagnose/timeline.py) since the report uses it
-             "read.title", "task.title", "bash.title", "file.filename", "assistant.providerID",
-             "retry.error.message", "subtask.description", "agent.name", "assistant.error.message"]
+    shown = [
+        "session.title",
+        "session.directory",
+        "user message.prompt",
+        "task.description",
+        "assistant.modelID",
+        "custom tool.name",
+        "custom tool.error",
+        "reasoning.text",
+        "answer.text",
+        "child session.id",
+        "session.version",
+        "bash.command",
+        "bash.output",
+        "child assistant.error.message",
+        # read through the timeline (diagnose/timeline.py) since the report uses it
+        "read.title",
+        "task.title",
+        "bash.title",
+        "file.filename",
+        "assistant.providerID",
+        "retry.error.message",
+        "subtask.description",
+        "agent.name",
+        "assistant.error.message",
+    ]
     for name in shown:
         value = " ".join(planter.planted[name])
         assert value in text or json.dumps(value)[1:-1] in text, name
@@ -156,8 +179,9 @@ def test_report_on_a_real_fixture(fixture_db) -> None:
     db = fixture_db("stuck-bash")
     store = open_store(db)
     try:
-        doc = build_report(store, BASH, live=OFFLINE, now=NOW, tool_version="0.1.0",
-                           journal_directory=db.parent / "no-journal")
+        doc = build_report(
+            store, BASH, live=OFFLINE, now=NOW, tool_version="0.1.0", journal_directory=db.parent / "no-journal"
+        )
     finally:
         store.dispose()
     assert doc["database"]["schema"] == "v1"
@@ -180,21 +204,26 @@ def test_unknown_session_is_one_line_and_2(fixture_db) -> None:
     assert done.exit_code == 2 and done.output.startswith("ocinspect: error: no session ses_nope")
 
 
-@pytest.mark.parametrize(("path", "shape"), [
-    ("/home/alice/src/webapp", "~/src/<project>"),
-    ("/Users/bob/code/secret-client/api", "~/code/<dir>/<project>"),
-    ("/home/alice", "~"),
-    ("/srv/build/acme", "/srv/build/<project>"),
-    ("C:\\Users\\carol\\work\\thing", "~\\work\\<project>"),
-])
+@pytest.mark.parametrize(
+    ("path", "shape"),
+    [
+        ("/home/alice/src/webapp", "~/src/<project>"),
+        ("/Users/bob/code/secret-client/api", "~/code/<dir>/<project>"),
+        ("/home/alice", "~"),
+        ("/srv/build/acme", "/srv/build/<project>"),
+        ("C:\\Users\\carol\\work\\thing", "~\\work\\<project>"),
+    ],
+)
 def test_path_shapes(path: str, shape: str) -> None:
     assert Redactor().path(path) == shape
 
 
 def test_scrub_catches_each_family() -> None:
-    text = ("key sk-ant-api03-abcdefghijklmnop ghp_" + "a1" * 18 + " AKIAIOSFODNN7EXAMPLE "
-            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N "
-            "bob@corp.example /home/bob/x https://u:pw@host/ Bearer abcdefghijklmnopqrstu")
+    text = (
+        "key sk-ant-api03-abcdefghijklmnop ghp_" + "a1" * 18 + " AKIAIOSFODNN7EXAMPLE "
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N "
+        "bob@corp.example /home/bob/x https://u:pw@host/ Bearer abcdefghijklmnopqrstu"
+    )
     cleaned = scrub(text)
     for bit in ("sk-ant", "ghp_", "AKIA", "eyJ", "bob", "pw@", "abcdefghijklmnopqrstu"):
         assert bit not in cleaned, bit

@@ -37,8 +37,11 @@ def now_ms() -> int:
 
 def asks(chain: AskingChain, *, commands: list[str], questions: list[str]) -> Serve:
     return Serve(
-        DIR, busy=chain.busy,
-        permissions=[(c.session, c.message, c.call, command) for c, command in zip(chain.permissions, commands, strict=True)],
+        DIR,
+        busy=chain.busy,
+        permissions=[
+            (c.session, c.message, c.call, command) for c, command in zip(chain.permissions, commands, strict=True)
+        ],
         questions=[(c.session, c.message, c.call, q) for c, q in zip(chain.questions, questions, strict=True)],
     )
 
@@ -75,9 +78,14 @@ def test_what_opencode_asks_does_not_leak_into_the_redacted_report(asking, as_js
 def test_why_opencode_retries_does_not_leak_into_the_redacted_report(tmp_path: Path, as_json: bool) -> None:
     db = tmp_path / "opencode.db"
     chain = build_asking_chain(db, now_ms(), retries=len(LINES))
-    serve = Serve(DIR, busy=chain.busy, statuses={
-        sid: {"type": "retry", "attempt": 3, "message": line, "next": now_ms() + 16_000}
-        for sid, line in zip(chain.retrying, LINES, strict=True)})
+    serve = Serve(
+        DIR,
+        busy=chain.busy,
+        statuses={
+            sid: {"type": "retry", "attempt": 3, "message": line, "next": now_ms() + 16_000}
+            for sid, line in zip(chain.retrying, LINES, strict=True)
+        },
+    )
     with opencode_process(db, serve):
         text = report(db, chain.parent, *(["--json"] if as_json else []))
     if as_json:
@@ -117,8 +125,7 @@ def test_the_reasons_are_shapes_without_the_scrub_pass(tmp_path: Path, monkeypat
     chain = build_asking_chain(db, now, commands=LINES, questions=LINES)
     store = open_store(db)
     try:
-        doc = build.build_report(store, chain.parent, live=chain.live(), now=now,
-                                 journal_directory=tmp_path / "none")
+        doc = build.build_report(store, chain.parent, live=chain.live(), now=now, journal_directory=tmp_path / "none")
     finally:
         store.dispose()
     reasons = [m["reason"] for m in doc["chain"]]
@@ -179,8 +186,9 @@ def own_journal_file(db: Path) -> Path:
 
 
 @pytest.mark.parametrize("content", [False, True], ids=["redacted", "include-content"])
-def test_report_never_writes_over_the_database_or_its_side_files(live_wal_db: Path, tmp_path: Path,
-                                                               content: bool) -> None:
+def test_report_never_writes_over_the_database_or_its_side_files(
+    live_wal_db: Path, tmp_path: Path, content: bool
+) -> None:
     db = live_wal_db
     family = [db, *(Path(f"{db}{s}") for s in ("-wal", "-shm", "-journal"))]
     symlink, hardlink = tmp_path / "report-link.md", tmp_path / "report-hard.md"
@@ -188,7 +196,9 @@ def test_report_never_writes_over_the_database_or_its_side_files(live_wal_db: Pa
     os.link(db, hardlink)
     before = snapshot(family)
     for target in [*family, symlink, hardlink, tmp_path / "." / db.name]:
-        done = ocinspect("--db", str(db), "report", BASH, "-o", str(target), *(["--include-content"] if content else []))
+        done = ocinspect(
+            "--db", str(db), "report", BASH, "-o", str(target), *(["--include-content"] if content else [])
+        )
         assert done.returncode == 2, (target, done.stderr)
         last = done.stderr.strip().splitlines()[-1]
         assert last.startswith(f"ocinspect: error: will not write the report to {target}: it is "), last

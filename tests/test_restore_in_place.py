@@ -31,8 +31,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def ocinspect(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "inspector", *args], cwd=REPO, env=dict(os.environ),
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "inspector", *args],
+        cwd=REPO,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def cp(source: Path, dest: Path) -> None:
@@ -46,10 +53,12 @@ def stuck(db: Path, *flags: str) -> tuple[int, list[str]]:
 
 
 @pytest.mark.parametrize("mode", ["delete", "wal"])
-@pytest.mark.parametrize("release", ["1.18.33", "1.14.41", "1.2.27"],
-                         ids=["event-log", "empty-event-tables", "no-event-tables"])
-def test_a_backup_restored_in_place_is_seen_by_the_next_resumed_scan(fixture_db, tmp_path: Path, release: str,
-                                                                     mode: str) -> None:
+@pytest.mark.parametrize(
+    "release", ["1.18.33", "1.14.41", "1.2.27"], ids=["event-log", "empty-event-tables", "no-event-tables"]
+)
+def test_a_backup_restored_in_place_is_seen_by_the_next_resumed_scan(
+    fixture_db, tmp_path: Path, release: str, mode: str
+) -> None:
     db = fixture_db("stuck-bash", release)
     if mode == "wal":
         with sqlite3.connect(db) as conn:
@@ -73,8 +82,9 @@ def test_a_backup_restored_in_place_is_seen_by_the_next_resumed_scan(fixture_db,
     assert started.returncode == EXIT_OK and "recovered 1 stuck session" in started.stderr, started.stderr
 
 
-def test_a_backup_that_reverts_opencodes_own_update_is_seen_through_the_change_counter(fixture_db,
-                                                                                      tmp_path: Path) -> None:
+def test_a_backup_that_reverts_opencodes_own_update_is_seen_through_the_change_counter(
+    fixture_db, tmp_path: Path
+) -> None:
     """No ocinspect write at all: OpenCode itself finished the stuck turn in place (no row
     appended, no event log), a scan kept that, then the older copy came back. Only SQLite's file
     change counter (moved by every transaction of a rollback-journal file) tells the state."""

@@ -25,12 +25,21 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def ocinspect(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "inspector", *args], cwd=REPO, env=env or dict(os.environ),
-                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "inspector", *args],
+        cwd=REPO,
+        env=env or dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def stuck_tools(db: Path) -> int:
-    return rows(db, "SELECT count(*) FROM part WHERE json_extract(data,'$.state.status') IN ('pending','running')")[0][0]
+    return rows(db, "SELECT count(*) FROM part WHERE json_extract(data,'$.state.status') IN ('pending','running')")[0][
+        0
+    ]
 
 
 def test_recovers_then_execs_the_command_with_its_exit_code(fixture_db) -> None:
@@ -51,8 +60,13 @@ def test_recovers_then_execs_the_command_with_its_exit_code(fixture_db) -> None:
 
 def test_command_keeps_the_pid(fixture_db) -> None:
     db = fixture_db("stuck-bash")
-    proc = subprocess.Popen([sys.executable, "-m", "inspector", "--db", str(db), "run", "--", "sh", "-c", "echo $$"],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "inspector", "--db", str(db), "run", "--", "sh", "-c", "echo $$"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert int(out) == proc.pid

@@ -28,7 +28,7 @@ def db(tmp_path: Path) -> tuple[str, HostileIds]:
 
 def escaped(name: str) -> str:
     """How ``hostile(name)`` starts once escaped on one line (what a reader sees)."""
-    return printable(hostile(name), single_line=True)[:len(name) + 12]
+    return printable(hostile(name), single_line=True)[: len(name) + 12]
 
 
 def test_printable_escapes_every_control_and_bidi_character() -> None:
@@ -47,10 +47,18 @@ def test_safe_json_round_trips_and_shows_no_raw_control() -> None:
     assert unsafe_characters(text) == [] and json.loads(text) == value
 
 
-@pytest.mark.parametrize("command", [
-    ["scan"], ["scan", "--all-sessions"], ["scan", "--quick"], ["show", "PARENT"], ["show", "CHILD"],
-    ["recover", "--all", "--dry-run"], ["recover", "PARENT", "--dry-run"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["scan"],
+        ["scan", "--all-sessions"],
+        ["scan", "--quick"],
+        ["show", "PARENT"],
+        ["show", "CHILD"],
+        ["recover", "--all", "--dry-run"],
+        ["recover", "PARENT", "--dry-run"],
+    ],
+)
 def test_text_output_escapes_every_field(db, command: list[str]) -> None:
     path, ids = db
     args = [{"PARENT": ids.parent, "CHILD": ids.child}.get(a, a) for a in command]
@@ -59,23 +67,62 @@ def test_text_output_escapes_every_field(db, command: list[str]) -> None:
     assert unsafe_characters(result.stdout) == [], result.stdout[:2000]
     assert unsafe_characters(result.stderr) == []
     shown = {
-        "scan": ["ses_parent", "ses_child", "TITLE", "CHILD_TITLE", "DIR", "TOOL", "COMMAND", "prt_tool",
-                 "prt_task", "DESCRIPTION", "CHILD_COMMAND", "prt_child"],
-        "show": ["ses_parent", "TITLE", "DIR", "msg_parent", "AGENT", "MODEL", "TOOL", "COMMAND",
-                 "PART_TITLE", "OUTPUT", "TASK_TITLE", "TASK_OUTPUT", "DESCRIPTION", "prt_task", "prt_tool",
-                 "ses_child"],
-        "recover": ["ses_parent", "ses_child", "prt_task", "prt_tool", "prt_child", "msg_parent",
-                    "msg_child", "TOOL"],
+        "scan": [
+            "ses_parent",
+            "ses_child",
+            "TITLE",
+            "CHILD_TITLE",
+            "DIR",
+            "TOOL",
+            "COMMAND",
+            "prt_tool",
+            "prt_task",
+            "DESCRIPTION",
+            "CHILD_COMMAND",
+            "prt_child",
+        ],
+        "show": [
+            "ses_parent",
+            "TITLE",
+            "DIR",
+            "msg_parent",
+            "AGENT",
+            "MODEL",
+            "TOOL",
+            "COMMAND",
+            "PART_TITLE",
+            "OUTPUT",
+            "TASK_TITLE",
+            "TASK_OUTPUT",
+            "DESCRIPTION",
+            "prt_task",
+            "prt_tool",
+            "ses_child",
+        ],
+        "recover": ["ses_parent", "ses_child", "prt_task", "prt_tool", "prt_child", "msg_parent", "msg_child", "TOOL"],
     }[command[0]]
     if command == ["show", "CHILD"]:
-        shown = ["ses_child", "CHILD_TITLE", "DIR", "ses_parent", "msg_child", "AGENT", "MODEL",
-                 "CHILD_PART_TITLE", "CHILD_COMMAND", "CHILD_OUTPUT", "prt_child"]
+        shown = [
+            "ses_child",
+            "CHILD_TITLE",
+            "DIR",
+            "ses_parent",
+            "msg_child",
+            "AGENT",
+            "MODEL",
+            "CHILD_PART_TITLE",
+            "CHILD_COMMAND",
+            "CHILD_OUTPUT",
+            "prt_child",
+        ]
     missing = [name for name in shown if escaped(name) not in result.stdout]
     assert not missing, (missing, result.stdout[:3000])
 
 
 def dump(path: str) -> list[tuple]:
-    return rows(Path(path), "SELECT id, data FROM part ORDER BY id") + rows(Path(path), "SELECT id, data FROM message ORDER BY id")
+    return rows(Path(path), "SELECT id, data FROM part ORDER BY id") + rows(
+        Path(path), "SELECT id, data FROM message ORDER BY id"
+    )
 
 
 def test_recovery_and_undo_output_escapes_every_field(db) -> None:
@@ -94,8 +141,9 @@ def test_recovery_and_undo_output_escapes_every_field(db) -> None:
         assert unsafe_characters(result.stdout + result.stderr) == [], result.output[:2000]
 
 
-@pytest.mark.parametrize("command", [["scan", "--json"], ["show", "PARENT", "--json"],
-                                     ["recover", "--all", "--dry-run", "--json"]])
+@pytest.mark.parametrize(
+    "command", [["scan", "--json"], ["show", "PARENT", "--json"], ["recover", "--all", "--dry-run", "--json"]]
+)
 def test_json_output_holds_the_exact_values_and_no_raw_control(db, command: list[str]) -> None:
     path, ids = db
     args = [ids.parent if a == "PARENT" else a for a in command]

@@ -32,7 +32,11 @@ def test_bash_crash_orphan(fixture_db, quick: bool) -> None:
     assert [m.id for m in diag.unfinished_messages] == ["msg_20e711917001ax9SiMVHXTS6oC"]
     (part,) = diag.stuck_parts
     assert (part.id, part.tool, part.status, part.started) == (
-        "prt_20e711e21001KxiM1bR4EMS3Yv", "bash", "running", 1795538624041)
+        "prt_20e711e21001KxiM1bR4EMS3Yv",
+        "bash",
+        "running",
+        1795538624041,
+    )
     assert part.input_summary == "sleep 600"
 
 

@@ -93,7 +93,6 @@ def test_session_status_and_abort(server: StandIn) -> None:
     assert server.requests[-1][2] == {"directory": ["/home/dev/src/webapp"]}
 
 
-
 def test_401_without_password_says_the_server_needs_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENCODE_SERVER_PASSWORD", raising=False)
     with StandIn(password="s3cret") as server, pytest.raises(ServerAuthRequired) as caught:

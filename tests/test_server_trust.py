@@ -34,8 +34,14 @@ BOUND_S = 60
 def ocinspect(*args: str, prefix: tuple[str, ...] = ()) -> tuple[subprocess.CompletedProcess[str], int]:
     """Run the CLI (killed after ``BOUND_S``); returns the finished process and its peak RSS in KiB."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen([*prefix, sys.executable, "-m", "inspector", *args], cwd=REPO,
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=err, text=True)
+        proc = subprocess.Popen(
+            [*prefix, sys.executable, "-m", "inspector", *args],
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            text=True,
+        )
         timer = threading.Timer(BOUND_S, proc.kill)
         timer.start()
         try:
@@ -81,8 +87,9 @@ def test_run_starts_the_command_whatever_a_trickling_server_does(fixture_db, tmp
     db = fixture_db("stuck-bash")
     started = tmp_path / "started"
     with fake_opencode(db, tmp_path, "--trickle", "/session/status=0.5") as server:
-        run, _ = ocinspect("--db", str(db), "run", "--", sys.executable, "-c",
-                           f"open({str(started)!r}, 'w').write('yes')")
+        run, _ = ocinspect(
+            "--db", str(db), "run", "--", sys.executable, "-c", f"open({str(started)!r}, 'w').write('yes')"
+        )
     assert run.returncode == 0, run.stderr
     assert started.read_text() == "yes"
     (warning,) = run.stderr.splitlines()
@@ -99,15 +106,18 @@ def test_a_huge_answer_is_refused_before_it_fills_memory(fixture_db, tmp_path: P
     assert scan.returncode == 1, scan.stderr
     session = one_session(scan)
     assert session["verdict"] == "unknown"  # never "stale" on the strength of a refused answer
-    assert (f"OpenCode on port {server.port} sent an answer to GET /session/status longer than 32 MiB: refused"
-            in session["verdict_reason"])
+    assert (
+        f"OpenCode on port {server.port} sent an answer to GET /session/status longer than 32 MiB: refused"
+        in session["verdict_reason"]
+    )
     assert 0 < peak_kib < 150 * 1024  # the README's RSS target; 617 MiB before the cap
 
 
 @pytest.mark.timeout(2 * BOUND_S)
 @pytest.mark.parametrize("replay_writes", [True, False], ids=["turn-replayed", "nothing-written"])
-def test_a_server_that_writes_nothing_is_not_a_repair(fixture_db, tmp_path: Path, journal: Path,
-                                                      replay_writes: bool) -> None:
+def test_a_server_that_writes_nothing_is_not_a_repair(
+    fixture_db, tmp_path: Path, journal: Path, replay_writes: bool
+) -> None:
     db = fixture_db("stuck-bash")
     options = ["--no-part-writes"] + ([] if replay_writes else ["--no-replay-writes"])
     with fake_opencode(db, tmp_path, *options) as server:
@@ -122,8 +132,10 @@ def test_a_server_that_writes_nothing_is_not_a_repair(fixture_db, tmp_path: Path
     assert part_status(db) == "running"
     if replay_writes:  # the turn was written, the part was not: the part is named
         assert skip["kind"] == "server"
-        assert skip["reason"] == (f"OpenCode on port {server.port} answered, but the database does not hold "
-                                  f"the repair of part {PART}: not repaired")
+        assert skip["reason"] == (
+            f"OpenCode on port {server.port} answered, but the database does not hold "
+            f"the repair of part {PART}: not repaired"
+        )
     else:  # the turn's replay is read back from the file before anything else is believed
         assert skip["kind"] == "conflict" and "kept skipping the replayed turn" in skip["reason"]
     (run_file,) = journal.glob("*.jsonl")
@@ -152,8 +164,9 @@ def test_another_users_opencode_is_named_with_what_to_do(fixture_db, world_dir: 
     other = subprocess.Popen([str(fake), "120"], user=65534, group=65534, extra_groups=[])
     try:
         scan, _ = ocinspect("--db", str(db), "scan", "--json", prefix=(setpriv, "--bounding-set", "-sys_ptrace"))
-        recover, _ = ocinspect("--db", str(db), "recover", "--all", "--yes",
-                               prefix=(setpriv, "--bounding-set", "-sys_ptrace"))
+        recover, _ = ocinspect(
+            "--db", str(db), "recover", "--all", "--yes", prefix=(setpriv, "--bounding-set", "-sys_ptrace")
+        )
     finally:
         other.kill()
         other.wait()
@@ -169,10 +182,10 @@ def test_another_users_opencode_is_named_with_what_to_do(fixture_db, world_dir: 
 
 
 @pytest.mark.timeout(3 * BOUND_S)
-@pytest.mark.parametrize("command", [["scan"], ["report", SID], ["recover", "--all", "--yes"], []],
-                         ids=["scan", "report", "recover", "tui"])
-def test_a_database_in_another_users_directory_is_one_line(fixture_db, world_dir: Path,
-                                                           command: list[str]) -> None:
+@pytest.mark.parametrize(
+    "command", [["scan"], ["report", SID], ["recover", "--all", "--yes"], []], ids=["scan", "report", "recover", "tui"]
+)
+def test_a_database_in_another_users_directory_is_one_line(fixture_db, world_dir: Path, command: list[str]) -> None:
     """``--db`` in a 0700 directory of uid 65534, ocinspect without the capabilities that let
     root read any file: what any other user gets (EACCES on the way to the file)."""
     setpriv = _setpriv()
@@ -185,18 +198,19 @@ def test_a_database_in_another_users_directory_is_one_line(fixture_db, world_dir
         os.chown(path, 65534, 65534)
     db.chmod(0o600)
     private.chmod(0o700)
-    result, _ = ocinspect("--db", str(db), *command,
-                          prefix=(setpriv, "--bounding-set", "-dac_override,-dac_read_search"))
+    result, _ = ocinspect(
+        "--db", str(db), *command, prefix=(setpriv, "--bounding-set", "-dac_override,-dac_read_search")
+    )
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         f"ocinspect: error: {db} cannot be read (permission denied: it or a directory above it belongs to "
-        "another user; run ocinspect as that user)"]
+        "another user; run ocinspect as that user)"
+    ]
     assert db.read_bytes() == before
 
 
 @pytest.mark.timeout(2 * BOUND_S)
-def test_run_starts_the_command_beside_a_database_it_may_not_read(fixture_db, world_dir: Path,
-                                                                  tmp_path: Path) -> None:
+def test_run_starts_the_command_beside_a_database_it_may_not_read(fixture_db, world_dir: Path, tmp_path: Path) -> None:
     setpriv = _setpriv()
     private = world_dir / "private"
     private.mkdir()
@@ -205,10 +219,19 @@ def test_run_starts_the_command_beside_a_database_it_may_not_read(fixture_db, wo
     os.chown(private, 65534, 65534)
     private.chmod(0o700)
     started = tmp_path / "started"
-    run, _ = ocinspect("--db", str(db), "run", "--", sys.executable, "-c", f"open({str(started)!r}, 'w').write('yes')",
-                       prefix=(setpriv, "--bounding-set", "-dac_override,-dac_read_search"))
+    run, _ = ocinspect(
+        "--db",
+        str(db),
+        "run",
+        "--",
+        sys.executable,
+        "-c",
+        f"open({str(started)!r}, 'w').write('yes')",
+        prefix=(setpriv, "--bounding-set", "-dac_override,-dac_read_search"),
+    )
     assert run.returncode == 0, run.stderr
     assert started.read_text() == "yes"
     assert run.stderr.splitlines() == [
         f"ocinspect: warning: {db} cannot be read (permission denied: it or a directory above it belongs to "
-        "another user; run ocinspect as that user); starting without recovery"]
+        "another user; run ocinspect as that user); starting without recovery"
+    ]

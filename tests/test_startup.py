@@ -33,31 +33,58 @@ sys.stderr.write("\\nMODULES " + " ".join(loaded) + "\\n")
 
 # Exactly the inspector modules a quick scan needs: nothing of the TUI, recover, journal, demo.
 SCAN_QUICK = {
-    "inspector", "inspector.cli", "inspector.render", "inspector.output", "inspector.core.paths",
-    "inspector.core", "inspector.core.errors", "inspector.core.model", "inspector.core.text",
+    "inspector",
+    "inspector.cli",
+    "inspector.render",
+    "inspector.output",
+    "inspector.core.paths",
+    "inspector.core",
+    "inspector.core.errors",
+    "inspector.core.model",
+    "inspector.core.text",
     "inspector.core.defaults",
-    "inspector.core.db", "inspector.core.db.locate", "inspector.core.db.queries", "inspector.core.db.store",
-    "inspector.core.db.ranges", "inspector.core.db.rows",
-    "inspector.core.opencode", "inspector.core.opencode.live",
-    "inspector.core.diagnose", "inspector.core.diagnose.scan", "inspector.core.diagnose.findings",
-    "inspector.core.diagnose.patterns", "inspector.core.diagnose.tree", "inspector.core.diagnose.hung",
+    "inspector.core.db",
+    "inspector.core.db.locate",
+    "inspector.core.db.queries",
+    "inspector.core.db.store",
+    "inspector.core.db.ranges",
+    "inspector.core.db.rows",
+    "inspector.core.opencode",
+    "inspector.core.opencode.live",
+    "inspector.core.diagnose",
+    "inspector.core.diagnose.scan",
+    "inspector.core.diagnose.findings",
+    "inspector.core.diagnose.patterns",
+    "inspector.core.diagnose.tree",
+    "inspector.core.diagnose.hung",
     # pure helpers of the scan itself: the id-wrap risk, inferred subagent links
-    "inspector.core.diagnose.idwrap", "inspector.core.diagnose.children", "inspector.core.diagnose.asked",
+    "inspector.core.diagnose.idwrap",
+    "inspector.core.diagnose.children",
+    "inspector.core.diagnose.asked",
     # the watermarks kept across processes (issue 19): where the last look left off
-    "inspector.core.diagnose.resume", "inspector.core.diagnose.state", "inspector.core.diagnose.tracker",
+    "inspector.core.diagnose.resume",
+    "inspector.core.diagnose.state",
+    "inspector.core.diagnose.tracker",
     "inspector.core.diagnose.changes",
     # its files read without blocking, only when they are regular files of this user
     "inspector.core.ownfiles",
 }
-NEVER_FOR_SCAN = ("textual", "rich", "inspector.tui", "http.client", "urllib.request",
-                  "sqlalchemy.orm", "sqlalchemy.ext", "importlib.resources")
+NEVER_FOR_SCAN = (
+    "textual",
+    "rich",
+    "inspector.tui",
+    "http.client",
+    "urllib.request",
+    "sqlalchemy.orm",
+    "sqlalchemy.ext",
+    "importlib.resources",
+)
 DATABASE_STACK = ("sqlalchemy", "psutil", "sqlite3", "concurrent.futures", "importlib.metadata")
 
 
 def modules_of(*args: str) -> set[str]:
     """The modules one ``ocinspect ARGS`` process run from this checkout loads after start-up."""
-    out = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
     marker = out.stderr.rpartition("MODULES ")[2]
     assert marker.strip(), out.stderr
     return set(marker.split())
@@ -74,14 +101,20 @@ def test_scan_quick_imports_only_what_it_needs(fixture_db) -> None:
     assert {"sqlalchemy", "psutil"} <= modules  # every query through SQLAlchemy; liveness
 
 
-@pytest.mark.parametrize("args", [("--version",), ("--help",), ("scan", "--help"), ("recover", "--help")],
-                         ids=lambda a: " ".join(a))
+@pytest.mark.parametrize(
+    "args", [("--version",), ("--help",), ("scan", "--help"), ("recover", "--help")], ids=lambda a: " ".join(a)
+)
 def test_commands_without_a_database_load_no_database_stack(args: tuple[str, ...]) -> None:
     modules = modules_of(*args)
     assert loaded(modules, DATABASE_STACK + NEVER_FOR_SCAN) == []
     assert {m for m in modules if m.split(".")[0] == "inspector"} <= {
-        "inspector", "inspector.cli", "inspector.output", "inspector.core", "inspector.core.errors",
-        "inspector.core.defaults"}
+        "inspector",
+        "inspector.cli",
+        "inspector.output",
+        "inspector.core",
+        "inspector.core.errors",
+        "inspector.core.defaults",
+    }
 
 
 def test_runs_reads_the_journal_without_sqlalchemy_or_psutil() -> None:
@@ -89,19 +122,24 @@ def test_runs_reads_the_journal_without_sqlalchemy_or_psutil() -> None:
     assert loaded(modules, DATABASE_STACK + NEVER_FOR_SCAN) == []
 
 
-@pytest.mark.parametrize("args, code", [
-    (("scan", "--json"), 1),
-    (("scan", "--quick"), 1),
-    (("--db", "/nonexistent/opencode.db", "scan"), 2),
-    (("--version",), 0),
-    (("recover",), 2),
-], ids=["scan-json", "scan-text", "missing-db", "version", "usage-error"])
+@pytest.mark.parametrize(
+    "args, code",
+    [
+        (("scan", "--json"), 1),
+        (("scan", "--quick"), 1),
+        (("--db", "/nonexistent/opencode.db", "scan"), 2),
+        (("--version",), 0),
+        (("recover",), 2),
+    ],
+    ids=["scan-json", "scan-text", "missing-db", "version", "usage-error"],
+)
 def test_the_process_ends_fast_with_all_output_and_the_right_code(fixture_db, args, code) -> None:
     """``main`` ends with ``os._exit`` (skipping ~30 ms of interpreter teardown): every byte of
     output must still arrive, and the documented exit code."""
     db = ["--db", str(fixture_db("stuck-bash"))] if "--db" not in args else []
-    done = subprocess.run([sys.executable, "-m", "inspector", *db, *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "inspector", *db, *args], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == code, done.stderr
     if args == ("scan", "--json"):
         assert json.loads(done.stdout)["sessions"][0]["id"] == "ses_df18eeb6dffeePv0iTauMoOxIU"

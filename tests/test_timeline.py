@@ -48,8 +48,11 @@ def statements(store: Store) -> Iterator[list[tuple[str, Any]]]:
 def plans(path: Path, seen: list[tuple[str, Any]]) -> list[str]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return [" | ".join(str(r[3]) for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
-                for sql, params in seen if sql.lstrip().upper().startswith(("SELECT", "WITH"))]
+        return [
+            " | ".join(str(r[3]) for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+            for sql, params in seen
+            if sql.lstrip().upper().startswith(("SELECT", "WITH"))
+        ]
     finally:
         conn.close()
 
@@ -69,7 +72,12 @@ def test_every_fixture_story_stops_at_its_stuck_parts(release_fixture: FixtureCa
             assert set(main.stop.part_ids) >= {p.id for p in stuck.parts}
             for part in stuck.parts:
                 entry = next(e for e in main.entries if e.id == part.id)
-                assert (entry.tool, entry.status, entry.start, entry.stuck) == (part.tool, part.status, part.started, True)
+                assert (entry.tool, entry.status, entry.start, entry.stuck) == (
+                    part.tool,
+                    part.status,
+                    part.started,
+                    True,
+                )
                 if part.child:
                     assert (entry.child_session_id, entry.child_inferred) == (part.child, part.child_inferred)
         elif stuck.unfinished:
@@ -94,7 +102,12 @@ def test_clean_session_has_no_stop_and_records_steps(fixture_db: Any) -> None:
     assert kinds == ["step-start", "tool", "step-finish", "step-start", "text", "step-finish"]
     tool = next(e for e in story.entries if e.kind == "tool")
     assert (tool.status, tool.input_summary, tool.output_tail, tool.duration_ms, tool.title) == (
-        "completed", "echo ok", "ok\n", 94, "echo ok")
+        "completed",
+        "echo ok",
+        "ok\n",
+        94,
+        "echo ok",
+    )
     finish = next(e for e in story.entries if e.kind == "step-finish")
     assert finish.reason == "tool-calls" and finish.tokens == tl.Tokens() and finish.cost == 0.0
     assert [m.finish for m in turn.replies] == ["tool-calls", "stop"]
@@ -113,29 +126,88 @@ def build(path: Path, *, turns: int = 5) -> dict[str, str]:
             user = b.user_message(sid, f"prompt {n}\nsecond line", created=t)
             ids[f"prompt{n}"] = user
             last = n == turns - 1
-            reply = b.assistant_message(sid, user, created=t + 100, completed=None if last else t + 900,
-                                        finish=None if last else "stop")
+            reply = b.assistant_message(
+                sid, user, created=t + 100, completed=None if last else t + 900, finish=None if last else "stop"
+            )
             if not last:
                 b.part(reply, sid, {"type": "text", "text": f"answer {n}"}, created=t + 200)
                 continue
             ids["reply"] = reply
-            b.part(reply, sid, {"type": "reasoning", "text": "thinking hard\nabout it", "time": {"start": t + 150, "end": t + 160}}, created=t + 150)
-            ids["big_out"] = b.tool_part(reply, sid, tool="bash", status="completed", created=t + 200, started=t + 201,
-                                         ended=t + 5201, tool_input={"command": "cat big.log"},
-                                         output="HEAD" + "x" * BIG + "THE-END")
-            ids["big_in"] = b.tool_part(reply, sid, tool="write", status="completed", created=t + 300,
-                                        tool_input={"filePath": "src/big.py", "content": "y" * BIG}, output="written")
-            ids["failed"] = b.part(reply, sid, {"type": "tool", "tool": "read", "callID": "c1", "state": {
-                "status": "error", "input": {"filePath": "nope"}, "error": "File not found: nope",
-                "time": {"start": t + 400, "end": t + 410}}}, created=t + 400)
-            ids["retry"] = b.part(reply, sid, {"type": "retry", "attempt": 2, "error": {"name": "APIError", "data": {"message": "503 overloaded"}},
-                                               "time": {"created": t + 450}}, created=t + 450)
+            b.part(
+                reply,
+                sid,
+                {"type": "reasoning", "text": "thinking hard\nabout it", "time": {"start": t + 150, "end": t + 160}},
+                created=t + 150,
+            )
+            ids["big_out"] = b.tool_part(
+                reply,
+                sid,
+                tool="bash",
+                status="completed",
+                created=t + 200,
+                started=t + 201,
+                ended=t + 5201,
+                tool_input={"command": "cat big.log"},
+                output="HEAD" + "x" * BIG + "THE-END",
+            )
+            ids["big_in"] = b.tool_part(
+                reply,
+                sid,
+                tool="write",
+                status="completed",
+                created=t + 300,
+                tool_input={"filePath": "src/big.py", "content": "y" * BIG},
+                output="written",
+            )
+            ids["failed"] = b.part(
+                reply,
+                sid,
+                {
+                    "type": "tool",
+                    "tool": "read",
+                    "callID": "c1",
+                    "state": {
+                        "status": "error",
+                        "input": {"filePath": "nope"},
+                        "error": "File not found: nope",
+                        "time": {"start": t + 400, "end": t + 410},
+                    },
+                },
+                created=t + 400,
+            )
+            ids["retry"] = b.part(
+                reply,
+                sid,
+                {
+                    "type": "retry",
+                    "attempt": 2,
+                    "error": {"name": "APIError", "data": {"message": "503 overloaded"}},
+                    "time": {"created": t + 450},
+                },
+                created=t + 450,
+            )
             ids["corrupt"] = b.part(reply, sid, '{"type":"text","text":', created=t + 460)
-            b.part(reply, sid, {"type": "step-finish", "reason": "tool-calls", "cost": 0.0125,
-                                "tokens": {"input": 1200, "output": 300, "reasoning": 50, "cache": {"read": 4000, "write": 10}}},
-                   created=t + 470)
-            ids["running"] = b.tool_part(reply, sid, tool="bash", status="running", created=t + 500, started=t + 501,
-                                         tool_input={"command": "pytest -x"}, output="collected 12 items\n" + "." * BIG + "\nFAILED")
+            b.part(
+                reply,
+                sid,
+                {
+                    "type": "step-finish",
+                    "reason": "tool-calls",
+                    "cost": 0.0125,
+                    "tokens": {"input": 1200, "output": 300, "reasoning": 50, "cache": {"read": 4000, "write": 10}},
+                },
+                created=t + 470,
+            )
+            ids["running"] = b.tool_part(
+                reply,
+                sid,
+                tool="bash",
+                status="running",
+                created=t + 500,
+                started=t + 501,
+                tool_input={"command": "pytest -x"},
+                output="collected 12 items\n" + "." * BIG + "\nFAILED",
+            )
     return ids
 
 
@@ -162,8 +234,13 @@ def test_last_three_turns_in_order_with_tails_and_stop(tmp_path: Path) -> None:
     assert reasoning.first_lines() == ["thinking hard", "about it"] and reasoning.duration_ms == 10
     running = entries[ids["running"]]
     assert running.stuck and running.output_tail.endswith("\nFAILED") and running.end is None
-    assert story.stop == tl.Stop(kind="tool", message_id=ids["reply"], part_ids=(ids["running"],),
-                                 since=running.start, reason="bash left running: no result was ever written")
+    assert story.stop == tl.Stop(
+        kind="tool",
+        message_id=ids["reply"],
+        part_ids=(ids["running"],),
+        since=running.start,
+        reason="bash left running: no result was ever written",
+    )
     assert [e.id for e in story.entries][-1] == ids["running"]  # the story ends where it stopped
     assert tl.read_timeline(store, ids["session"], turns=1).main.turns[0].prompt.id == ids["prompt4"]  # type: ignore[union-attr]
     assert len(tl.read_timeline(store, ids["session"], turns=10).main.turns) == 5
@@ -180,8 +257,13 @@ def test_reads_use_indexes_and_large_values_stay_in_sqlite(tmp_path: Path) -> No
     assert not [p for p in found if FULL_SCAN.search(p)], found
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        longest = max(len(str(v)) for sql, params in seen if sql.lstrip().upper().startswith(("SELECT", "WITH"))
-                      for row in conn.execute(sql, params) for v in row)
+        longest = max(
+            len(str(v))
+            for sql, params in seen
+            if sql.lstrip().upper().startswith(("SELECT", "WITH"))
+            for row in conn.execute(sql, params)
+            for v in row
+        )
     finally:
         conn.close()
     assert longest <= tl.SMALL_ROW < BIG

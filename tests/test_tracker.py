@@ -50,8 +50,11 @@ def test_new_rows_are_the_span_after_the_tail(db: Path) -> None:
     before = look(db)
     assert tracker.appended(before, look(db, before), "message") is None
     top = before.tails["message"].rowid
-    execute(db, "INSERT INTO message (id, session_id, time_created, time_updated, data) "
-                "SELECT 'msg_zzzz_new', session_id, 1, 1, '{}' FROM message LIMIT 1")
+    execute(
+        db,
+        "INSERT INTO message (id, session_id, time_created, time_updated, data) "
+        "SELECT 'msg_zzzz_new', session_id, 1, 1, '{}' FROM message LIMIT 1",
+    )
     after = look(db, before)
     assert tracker.appended(before, after, "message") == {"lo": top + 1, "hi": top + 1}
     assert after.tails["message"] == tracker.Tail(top + 1, "msg_zzzz_new")

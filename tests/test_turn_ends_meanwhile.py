@@ -43,6 +43,7 @@ def streaming(tmp_path: Path) -> tuple[Path, DemoSessions, str]:
 
 def answer(path: Path, sid: str, *, finish: bool) -> Callable[[Path], Callable[[set[str]], LiveStatus]]:
     """``liveness_for`` of a server that, when asked, has just ended the turn of ``sid`` (or not)."""
+
     def liveness_for(_: Path) -> Callable[[set[str]], LiveStatus]:
         def finish_then_answer(directories: set[str]) -> LiveStatus:
             if finish:
@@ -50,14 +51,15 @@ def answer(path: Path, sid: str, *, finish: bool) -> Callable[[Path], Callable[[
                 writer.finish(sid)
                 writer.conn.close()
             return RUNNING_IDLE
+
         return finish_then_answer
+
     return liveness_for
 
 
 @pytest.mark.parametrize("quick", [False, True], ids=["deep", "quick"])
 @pytest.mark.parametrize("finish", [True, False], ids=["ended-meanwhile", "still-unfinished"])
-def test_scan_reads_the_idle_sessions_again_after_the_answer(streaming, monkeypatch, quick: bool,
-                                                              finish: bool) -> None:
+def test_scan_reads_the_idle_sessions_again_after_the_answer(streaming, monkeypatch, quick: bool, finish: bool) -> None:
     path, ids, sid = streaming
     monkeypatch.setattr(scan_module, "liveness_for", answer(path, sid, finish=finish))
     result = scan_module.scan(open_store(path), quick=quick, now=NOW + 2_000)

@@ -19,8 +19,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def ocinspect(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "inspector", *args], cwd=REPO, env=dict(os.environ),
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "inspector", *args],
+        cwd=REPO,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def paste(command: str) -> subprocess.CompletedProcess[str]:
@@ -30,7 +37,9 @@ def paste(command: str) -> subprocess.CompletedProcess[str]:
 
 
 def stuck_tools(db: Path) -> int:
-    return rows(db, "SELECT count(*) FROM part WHERE json_extract(data,'$.state.status') IN ('pending','running')")[0][0]
+    return rows(db, "SELECT count(*) FROM part WHERE json_extract(data,'$.state.status') IN ('pending','running')")[0][
+        0
+    ]
 
 
 def test_the_hint_recover_prints_works_when_pasted(fixture_db, tmp_path: Path) -> None:

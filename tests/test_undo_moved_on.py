@@ -28,20 +28,33 @@ WRITER = Path(__file__).parent / "opencode_writer.py"
 
 
 def ocinspect(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "inspector", *args], cwd=REPO, env=dict(os.environ),
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "inspector", *args],
+        cwd=REPO,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def opencode_turn(db: Path, sid: str, at_ms: int) -> list[str]:
     """A new prompt and a finished reply in ``sid``, written as OpenCode writes them."""
-    done = subprocess.run([sys.executable, str(WRITER), str(db), "turn", sid, str(at_ms)],
-                          capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, str(WRITER), str(db), "turn", sid, str(at_ms)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return json.loads(done.stdout)
 
 
 def stuck_rows(db: Path, sid: str) -> list[tuple]:
-    return (rows(db, "SELECT id, data FROM part WHERE session_id = ? ORDER BY id", sid)
-            + rows(db, "SELECT id, data FROM message WHERE session_id = ? ORDER BY id", sid))
+    return rows(db, "SELECT id, data FROM part WHERE session_id = ? ORDER BY id", sid) + rows(
+        db, "SELECT id, data FROM message WHERE session_id = ? ORDER BY id", sid
+    )
 
 
 @pytest.mark.parametrize("release", ["1.18.33", "1.2.27"], ids=["event-log", "no-event-log"])

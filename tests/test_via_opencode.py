@@ -20,14 +20,29 @@ DIRECTORY = "/home/dev/src/webapp"
 
 
 def serving(version: str | None = "1.18.33", *, busy: frozenset[str] = frozenset()) -> LiveStatus:
-    return LiveStatus(running=True, busy=busy, servers=((DIRECTORY, 4096),),
-                      versions=((4096, version),) if version else (), detail="OpenCode is running (port 4096)")
+    return LiveStatus(
+        running=True,
+        busy=busy,
+        servers=((DIRECTORY, 4096),),
+        versions=((4096, version),) if version else (),
+        detail="OpenCode is running (port 4096)",
+    )
 
 
-@pytest.mark.parametrize(("version", "expected"), [
-    ("1.18.33", True), ("1.18.0", True), ("1.19.2-beta.1", True), ("2.0.0", True),
-    ("1.15.13", False), ("1.2.27", False), ("dev", False), ("", False), (None, False),
-])
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("1.18.33", True),
+        ("1.18.0", True),
+        ("1.19.2-beta.1", True),
+        ("2.0.0", True),
+        ("1.15.13", False),
+        ("1.2.27", False),
+        ("dev", False),
+        ("", False),
+        (None, False),
+    ],
+)
 def test_supported_releases(version, expected) -> None:
     assert supports(version) is expected
 

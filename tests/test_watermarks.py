@@ -91,8 +91,9 @@ def stuck(result: ScanResult) -> set[str]:
 # -- writing -----------------------------------------------------------------------------------
 def opencode(path: Path, action: str, session_id: str, t: int = LATER) -> list[str]:
     """``tests/opencode_writer.py``: a second process writing as OpenCode does."""
-    done = subprocess.run([sys.executable, str(WRITER), str(path), action, session_id, str(t)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(WRITER), str(path), action, session_id, str(t)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -114,14 +115,14 @@ def script(path: Path, text: str) -> None:
 
 
 def recover_all(path: Path, journal: Path) -> operations.Outcome:
-    prepared = operations.prepare(operations.Request(database=path, live=OFFLINE, now=LATER,
-                                                     journal_directory=journal))
+    prepared = operations.prepare(operations.Request(database=path, live=OFFLINE, now=LATER, journal_directory=journal))
     return operations.execute(prepared)
 
 
 def undo_last(path: Path, journal: Path) -> int:
-    prepared = operations.prepare_undo(operations.UndoRequest(database=path, live=OFFLINE, now=LATER,
-                                                              journal_directory=journal))
+    prepared = operations.prepare_undo(
+        operations.UndoRequest(database=path, live=OFFLINE, now=LATER, journal_directory=journal)
+    )
     return operations.execute_undo(prepared).restored
 
 
@@ -204,9 +205,16 @@ def test_sessions_deleted_and_added(demo, quick: bool) -> None:
     sql(path, "DELETE FROM part WHERE session_id = ?", ids.compaction)
     assert ids.compaction not in stuck(check(path, quick=quick, expect="incremental"))
     project, directory = sql(path, "SELECT project_id, directory FROM session WHERE id = ?", ids.clean[0])[0]
-    sql(path, "INSERT INTO session (id, project_id, slug, directory, title, version, time_created, time_updated, "
+    sql(
+        path,
+        "INSERT INTO session (id, project_id, slug, directory, title, version, time_created, time_updated, "
         "time_compacting) VALUES ('ses_0000000000ffnewsession00001', ?, 'new', ?, 'new', '1.18.10', ?, ?, ?)",
-        project, directory, LATER, LATER, LATER)
+        project,
+        directory,
+        LATER,
+        LATER,
+        LATER,
+    )
     after = check(path, quick=quick, expect="incremental")
     assert "ses_0000000000ffnewsession00001" in stuck(after)
 
@@ -262,11 +270,20 @@ def test_write_in_progress_when_the_state_is_kept(demo, tmp_path: Path) -> None:
         "c.execute(\"UPDATE message SET data = json_remove(data, '$.time.completed') WHERE id = ?\", (sys.argv[2],))\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
-    (message,) = sql(path, "SELECT id FROM message WHERE session_id = ? AND json_extract(data, '$.role') = "
-                     "'assistant' ORDER BY time_created DESC LIMIT 1", ids.clean[0])[0]
-    proc = subprocess.Popen([sys.executable, "-c", code, str(path), message], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, cwd=ROOT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    (message,) = sql(
+        path,
+        "SELECT id FROM message WHERE session_id = ? AND json_extract(data, '$.role') = "
+        "'assistant' ORDER BY time_created DESC LIMIT 1",
+        ids.clean[0],
+    )[0]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(path), message],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "writing"
         check(path, quick=True, expect="full")  # the token changed
@@ -333,7 +350,9 @@ def test_schema_migration(demo, quick: bool) -> None:
     # drizzle's way of changing a column: a new table, the rows copied, the old one dropped
     # (rowids renumbered: the deleted row's gap closes, the new crash moves below the old tail)
     sql(path, "DELETE FROM message WHERE rowid = (SELECT min(rowid) FROM message)")
-    script(path, """
+    script(
+        path,
+        """
         PRAGMA foreign_keys = OFF;
         BEGIN;
         CREATE TABLE __new_message (id text PRIMARY KEY, session_id text NOT NULL, time_created integer NOT NULL,
@@ -346,7 +365,8 @@ def test_schema_migration(demo, quick: bool) -> None:
         ALTER TABLE __new_message RENAME TO message;
         CREATE INDEX message_session_time_created_id_idx ON message (session_id, time_created, id);
         COMMIT;
-    """)
+    """,
+    )
     assert ids.clean[0] in stuck(check(path, quick=quick, expect="full"))
     check(path, quick=quick, expect="incremental")
 
@@ -384,7 +404,9 @@ def test_rowids_renumbered_in_place(demo, quick: bool) -> None:
     check(path, quick=quick, expect="full")
     opencode(path, "crash", ids.clean[0])
     schema = sql(path, "PRAGMA schema_version")[0][0]
-    script(path, """
+    script(
+        path,
+        """
         BEGIN IMMEDIATE;
         CREATE TEMP TABLE m AS SELECT * FROM message WHERE rowid > (SELECT min(rowid) + 9 FROM message) ORDER BY rowid;
         CREATE TEMP TABLE p AS SELECT * FROM part WHERE rowid > (SELECT min(rowid) + 9 FROM part) ORDER BY rowid;
@@ -392,7 +414,8 @@ def test_rowids_renumbered_in_place(demo, quick: bool) -> None:
         INSERT INTO message SELECT * FROM m ORDER BY rowid;
         INSERT INTO part SELECT * FROM p ORDER BY rowid;
         COMMIT;
-    """)
+    """,
+    )
     assert sql(path, "PRAGMA schema_version")[0][0] == schema  # temp tables live elsewhere
     assert ids.clean[0] in stuck(check(path, quick=quick, expect="full"))
 
@@ -423,7 +446,9 @@ BAD_STATES = {
     "a list": lambda raw: b"[1, 2, 3]",
     "other format": lambda raw: edit(json.loads(raw), format=99).encode(),
     "other version": lambda raw: edit(json.loads(raw), ocinspect="0.0.1").encode(),
-    "other tier": lambda raw: edit(json.loads(raw), tier="deep" if json.loads(raw)["tier"] == "quick" else "quick").encode(),
+    "other tier": lambda raw: edit(
+        json.loads(raw), tier="deep" if json.loads(raw)["tier"] == "quick" else "quick"
+    ).encode(),
     "ids not strings": lambda raw: edit(json.loads(raw), messages=[1, 2]).encode(),
     "marks missing": lambda raw: edit(json.loads(raw), marks={}).encode(),
     "deeply nested": lambda raw: b"[" * 100_000 + b"]" * 100_000,
@@ -489,8 +514,12 @@ def test_a_full_pass_is_due_after_a_day(demo) -> None:
     path, ids = demo
     clock = [1_000_000.0]
     look(path, quick=True, clock=lambda: clock[0])
-    (message,) = sql(path, "SELECT id FROM message WHERE session_id = ? AND json_extract(data, '$.role') = "
-                     "'assistant' ORDER BY time_created DESC LIMIT 1", ids.clean[0])[0]
+    (message,) = sql(
+        path,
+        "SELECT id FROM message WHERE session_id = ? AND json_extract(data, '$.role') = "
+        "'assistant' ORDER BY time_created DESC LIMIT 1",
+        ids.clean[0],
+    )[0]
     sql(path, "UPDATE message SET data = json_remove(data, '$.time.completed') WHERE id = ?", message)
     clock[0] += resume.FULL_EVERY_S - 1
     hidden, how = look(path, quick=True, clock=lambda: clock[0])
@@ -557,8 +586,14 @@ def without_clock(value):
 
 
 def cli_scan(db: Path, *args: str) -> tuple[dict, int, int]:
-    done = subprocess.run([sys.executable, "-c", PROBE, "--db", str(db), "scan", "--json", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, "--db", str(db), "scan", "--json", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 0, done.stderr
     ticks, rchar = done.stderr.rpartition("WORK ")[2].split()
     return json.loads(done.stdout), int(ticks), int(rchar)

@@ -26,6 +26,8 @@ def is_session_id(value: object) -> bool:
 def require_session_id(value: str) -> str:
     """``value`` itself when it is an OpenCode session id, else :class:`InvalidSessionId`."""
     if not is_session_id(value):
-        raise InvalidSessionId(f"session id '{printable(value, single_line=True)}' is not an OpenCode session id "
-                               f"(ses_ and letters or digits): it is never passed to another program")
+        raise InvalidSessionId(
+            f"session id '{printable(value, single_line=True)}' is not an OpenCode session id "
+            f"(ses_ and letters or digits): it is never passed to another program"
+        )
     return value

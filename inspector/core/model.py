@@ -18,8 +18,22 @@ Answer = Literal["reject", "once"]
 Hint = Literal["force", "abort-hung", "reject-waiting", "trust-directory", "force-moved-on"]
 # Why a session or row was left alone, for programs to switch on (the reason is for people).
 SkipKind = Literal[
-    "live", "unknown", "hung", "owner", "nothing-stuck", "ignores-prompts", "corrupt",
-    "conflict", "server", "locked", "cancelled", "gone", "unchanged", "changed", "waiting", "other",
+    "live",
+    "unknown",
+    "hung",
+    "owner",
+    "nothing-stuck",
+    "ignores-prompts",
+    "corrupt",
+    "conflict",
+    "server",
+    "locked",
+    "cancelled",
+    "gone",
+    "unchanged",
+    "changed",
+    "waiting",
+    "other",
 ]
 
 
@@ -379,14 +393,19 @@ class LiveStatus:
             return "stale", "OpenCode is not running on this database"
         if session_id in self.busy:
             if session_id in self.waiting:
-                return "waiting", ("OpenCode waits for your answer (permission or question): it is "
-                                   "not working on it until someone answers; not hung")
+                return "waiting", (
+                    "OpenCode waits for your answer (permission or question): it is "
+                    "not working on it until someone answers; not hung"
+                )
             status = self.status_of(session_id)
             if status is not None and status.type == "retry":
                 return "live", "OpenCode reports this session retrying a failed model call"
             return "live", "OpenCode reports this session busy (it is really working on it)"
         if self.running is None or directory in self.unknown_directories:
-            return "unknown", self.unknown_reason or self.detail or "could not ask the running OpenCode about this session"
+            return (
+                "unknown",
+                self.unknown_reason or self.detail or "could not ask the running OpenCode about this session",
+            )
         return "stale", "OpenCode is running but does not list this session as busy"
 
     def server_for(self, directory: str) -> int | None:

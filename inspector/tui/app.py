@@ -105,12 +105,16 @@ TUI_HINTS = {
     ("Recovery", "abort-hung"): "Press {recover-session}: the confirm dialog stops hung sessions through OpenCode.",
     ("Recovery", "reject-waiting"): ANSWER_KEY_HINT,
     ("Undo", "force"): "Quit OpenCode first, then press {undo-last-run} again (or: ocinspect undo --force).",
-    ("Undo", "force-moved-on"): ("Nothing was restored; {undo-last-run} never forces an undo. To put the old rows "
-                                 "back anyway: ocinspect undo --force."),
+    ("Undo", "force-moved-on"): (
+        "Nothing was restored; {undo-last-run} never forces an undo. To put the old rows "
+        "back anyway: ocinspect undo --force."
+    ),
 }
 # Said before a stuck session is handed to OpenCode: its TUI would show it in "Thinking".
-STUCK_OPEN_HINT = ("This session is still stuck: OpenCode will show it in \"Thinking\". Press "
-                   "{recover-session} to recover it first, or {open-in-opencode} again to open it anyway.")
+STUCK_OPEN_HINT = (
+    'This session is still stuck: OpenCode will show it in "Thinking". Press '
+    "{recover-session} to recover it first, or {open-in-opencode} again to open it anyway."
+)
 RESULT_TIMEOUT = 10.0  # seconds a recovery/undo result notification stays up
 # Errors that mean "this is not a database ocinspect can diagnose": the app explains them on
 # UnsupportedScreen, chosen by the error's typed ``kind`` (missing, foreign, v2, legacy).
@@ -124,20 +128,51 @@ class InspectorApp(App[Launch | None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "ocinspect"
-    SUB_TITLE = "stale \"Thinking\" sessions"
+    SUB_TITLE = 'stale "Thinking" sessions'
     BINDING_GROUP_TITLE = "Anywhere"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("u", "undo", "Undo", id="undo-last-run",
-                tooltip="Undo the last recovery run on this database (restores the journaled rows)."),
-        Binding("ctrl+r,f5", "refresh", "Refresh", show=False, id="refresh",
-                tooltip="Scan the database again (it also refreshes by itself when OpenCode writes)."),
-        Binding("question_mark,f1", "help", "Help", key_display="?", id="help",
-                tooltip="Show every key and what the verdicts and patterns mean."),
+        Binding(
+            "u",
+            "undo",
+            "Undo",
+            id="undo-last-run",
+            tooltip="Undo the last recovery run on this database (restores the journaled rows).",
+        ),
+        Binding(
+            "ctrl+r,f5",
+            "refresh",
+            "Refresh",
+            show=False,
+            id="refresh",
+            tooltip="Scan the database again (it also refreshes by itself when OpenCode writes).",
+        ),
+        Binding(
+            "question_mark,f1",
+            "help",
+            "Help",
+            key_display="?",
+            id="help",
+            tooltip="Show every key and what the verdicts and patterns mean.",
+        ),
         Binding("q", "quit", "Quit", id="quit", tooltip="Quit ocinspect."),
-        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="quit-anywhere",
-                tooltip="Quit ocinspect, even from a dialog."),
-        Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True, id="command-palette",
-                tooltip="Open the command palette: every action by name."),
+        Binding(
+            "ctrl+q",
+            "quit",
+            "Quit",
+            show=False,
+            priority=True,
+            id="quit-anywhere",
+            tooltip="Quit ocinspect, even from a dialog.",
+        ),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "Commands",
+            show=False,
+            priority=True,
+            id="command-palette",
+            tooltip="Open the command palette: every action by name.",
+        ),
     ]
 
     # State the screens watch and redraw from; the app itself draws nothing, so no repaint of
@@ -175,12 +210,24 @@ class InspectorApp(App[Launch | None]):
         elif config.read_only:
             self.sub_title = "read-only"
 
-    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
-               timeout: float | None = None, markup: bool = True) -> None:
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
         """Every toast (screens' ``notify`` ends here too): its text goes through ``printable``,
         so a title, reason or error quoting the database cannot put escapes on the screen."""
-        super().notify(printable(message), title=printable(title, single_line=True), severity=severity,
-                       timeout=timeout, markup=markup)
+        super().notify(
+            printable(message),
+            title=printable(title, single_line=True),
+            severity=severity,
+            timeout=timeout,
+            markup=markup,
+        )
 
     # lifecycle -------------------------------------------------------------------------
     def get_default_screen(self) -> Screen[None]:
@@ -260,7 +307,7 @@ class InspectorApp(App[Launch | None]):
         self.start_scan(resume=not self.config.full)
 
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False, description="scan the database")
-    def _scan(self, generation: int, all_sessions: bool, show_quick: bool, resume: bool) -> None:
+    def _scan(self, generation: int, all_sessions: bool, show_quick: bool, resume: bool) -> None:  # noqa: C901
         worker = get_current_worker()
         config = self.config
         signature = file_signature(config.db_path)
@@ -287,19 +334,36 @@ class InspectorApp(App[Launch | None]):
                     self.post_message(DatabaseUnsupported(exc.kind, str(exc), generation))
                 return
             if show_quick:
-                result, how = scan_resumed(store, quick=True, full=not resume, all_sessions=all_sessions,
-                                           live=config.live, now=config.now(), cancel=worker.cancelled_event,
-                                           progress=progress("Quick scan: unfinished turns"),
-                                           hung_after_ms=config.hung_after_ms, with_progress=self._with_progress())
+                result, how = scan_resumed(
+                    store,
+                    quick=True,
+                    full=not resume,
+                    all_sessions=all_sessions,
+                    live=config.live,
+                    now=config.now(),
+                    cancel=worker.cancelled_event,
+                    progress=progress("Quick scan: unfinished turns"),
+                    hung_after_ms=config.hung_after_ms,
+                    with_progress=self._with_progress(),
+                )
                 for problem in how.skipped:  # a FIFO or a symlink where a state file belongs
-                    self.call_from_thread(self.notify, f"skipped {problem}", title="State file skipped",
-                                          severity="warning", markup=False)
+                    self.call_from_thread(
+                        self.notify, f"skipped {problem}", title="State file skipped", severity="warning", markup=False
+                    )
                 if worker.is_cancelled:
                     return
                 self.post_message(ScanFinished(result, signature, False, all_sessions, generation))
-            watched = full_scan(store, all_sessions=all_sessions, live=config.live, now=config.now(),
-                                cancel=worker.cancelled_event, progress=progress("Deep scan: every tool part"),
-                                hung_after_ms=config.hung_after_ms, resume=resume, with_progress=self._with_progress())
+            watched = full_scan(
+                store,
+                all_sessions=all_sessions,
+                live=config.live,
+                now=config.now(),
+                cancel=worker.cancelled_event,
+                progress=progress("Deep scan: every tool part"),
+                hung_after_ms=config.hung_after_ms,
+                resume=resume,
+                with_progress=self._with_progress(),
+            )
             if worker.is_cancelled:
                 return
             self.post_message(ScanFinished(watched.result, signature, True, all_sessions, generation, watched))
@@ -340,8 +404,11 @@ class InspectorApp(App[Launch | None]):
             self._hung_timer = None
         if not self.config.watch_interval:
             return
-        waits = [self.config.hung_after_ms - d.idle_ms for d in result.sessions
-                 if d.verdict == "live" and d.idle_ms is not None and d.idle_ms < self.config.hung_after_ms]
+        waits = [
+            self.config.hung_after_ms - d.idle_ms
+            for d in result.sessions
+            if d.verdict == "live" and d.idle_ms is not None and d.idle_ms < self.config.hung_after_ms
+        ]
         if waits:
             self._hung_timer = self.set_timer(min(waits) / 1000 + 0.5, self.start_scan, name="hung")
 
@@ -384,8 +451,12 @@ class InspectorApp(App[Launch | None]):
         if vanished(signature):
             if not self._vanished:
                 self._vanished = True
-                self.notify(f"{display_path(self.config.db_path)} is gone (moved or deleted?)",
-                            title="Database vanished", severity="error", markup=False)
+                self.notify(
+                    f"{display_path(self.config.db_path)} is gone (moved or deleted?)",
+                    title="Database vanished",
+                    severity="error",
+                    markup=False,
+                )
             return
         if self._vanished:
             self._vanished = False
@@ -408,8 +479,9 @@ class InspectorApp(App[Launch | None]):
         return any(w.group == "refresh" and w.is_running for w in self.workers)
 
     @work(thread=True, exclusive=True, group="refresh", exit_on_error=False, description="refresh the scan")
-    def _refresh(self, watched: Watched, signature: Signature, generation: int, *, sweep: bool,
-                 recheck_live: bool) -> None:
+    def _refresh(
+        self, watched: Watched, signature: Signature, generation: int, *, sweep: bool, recheck_live: bool
+    ) -> None:
         config = self.config
         try:
             store = open_store(config.db_path, busy_timeout_ms=config.busy_timeout_ms)
@@ -417,8 +489,15 @@ class InspectorApp(App[Launch | None]):
             self.post_message(Refreshed(None, signature, True, generation, str(exc)))
             return
         try:
-            new = refresh(store, watched, sweep=sweep, recheck_live=recheck_live, live=config.live,
-                          now=config.now(), with_progress=self._with_progress())
+            new = refresh(
+                store,
+                watched,
+                sweep=sweep,
+                recheck_live=recheck_live,
+                live=config.live,
+                now=config.now(),
+                with_progress=self._with_progress(),
+            )
         except FullScanNeeded as exc:
             self.post_message(Refreshed(None, signature, True, generation, str(exc)))
             return
@@ -464,11 +543,16 @@ class InspectorApp(App[Launch | None]):
         self._clear_toasts()
         config = self.config
         request = operations.Request(
-            database=config.db_path, session_ids=None if session_ids is None else tuple(session_ids),
+            database=config.db_path,
+            session_ids=None if session_ids is None else tuple(session_ids),
             abort_hung=True,  # the confirm dialog shows the hung chains it will stop through OpenCode
-            read_only=config.read_only, hung_after_ms=config.hung_after_ms,
-            busy_timeout_ms=config.busy_timeout_ms, journal_directory=config.journal_dir,
-            settle_timeout_s=config.abort_settle_s, live=config.live, now=config.now(),
+            read_only=config.read_only,
+            hung_after_ms=config.hung_after_ms,
+            busy_timeout_ms=config.busy_timeout_ms,
+            journal_directory=config.journal_dir,
+            settle_timeout_s=config.abort_settle_s,
+            live=config.live,
+            now=config.now(),
         )
         self._plan(request)
 
@@ -512,12 +596,20 @@ class InspectorApp(App[Launch | None]):
             return
         self._clear_toasts()
         config = self.config
-        self._plan_answer(operations.Request(
-            database=config.db_path, session_ids=(session_id,), reject_waiting=True,
-            read_only=config.read_only, hung_after_ms=config.hung_after_ms,
-            busy_timeout_ms=config.busy_timeout_ms, journal_directory=config.journal_dir,
-            settle_timeout_s=config.abort_settle_s, live=config.live, now=config.now(),
-        ))
+        self._plan_answer(
+            operations.Request(
+                database=config.db_path,
+                session_ids=(session_id,),
+                reject_waiting=True,
+                read_only=config.read_only,
+                hung_after_ms=config.hung_after_ms,
+                busy_timeout_ms=config.busy_timeout_ms,
+                journal_directory=config.journal_dir,
+                settle_timeout_s=config.abort_settle_s,
+                live=config.live,
+                now=config.now(),
+            )
+        )
 
     @work(thread=True, exclusive=True, group="plan", exit_on_error=False, description="plan an answer")
     def _plan_answer(self, request: operations.Request) -> None:
@@ -568,18 +660,24 @@ class InspectorApp(App[Launch | None]):
             request = answered.request
             title = self._titles().get(request.session_id) or request.session_id
             verb = "Allowed once through OpenCode" if answered.answer == "once" else "Rejected through OpenCode"
-            self.notify(f"{title}: {asked(request)}: {answered.detail}.",
-                        title=verb if answered.settled else "Not answered",
-                        severity="information" if answered.settled else "error",
-                        timeout=RESULT_TIMEOUT, markup=False)
+            self.notify(
+                f"{title}: {asked(request)}: {answered.detail}.",
+                title=verb if answered.settled else "Not answered",
+                severity="information" if answered.settled else "error",
+                timeout=RESULT_TIMEOUT,
+                markup=False,
+            )
         for aborted in outcome.aborted:
             target = aborted.target
             more = len(target.sessions) - 1
             chain = f" (+{plural(more, 'subagent session')})" if more else ""
-            self.notify(f"{target.title or target.root}{chain}: {aborted.detail}.",
-                        title="Stopped through OpenCode" if aborted.stopped else "Not stopped",
-                        severity="information" if aborted.stopped else "error",
-                        timeout=RESULT_TIMEOUT, markup=False)
+            self.notify(
+                f"{target.title or target.root}{chain}: {aborted.detail}.",
+                title="Stopped through OpenCode" if aborted.stopped else "Not stopped",
+                severity="information" if aborted.stopped else "error",
+                timeout=RESULT_TIMEOUT,
+                markup=False,
+            )
         result = outcome.result
         if outcome.undo_run_id:
             self._runs[outcome.undo_run_id] = result.sessions
@@ -591,14 +689,17 @@ class InspectorApp(App[Launch | None]):
                 f"{events_note(result.events_appended)}. "
                 + keys.keyed_text("Press {undo-last-run} to undo.", keys.namer(self))
                 + (f"\n{REOPEN_HINT}" if outcome.through_opencode else ""),
-                title="Recovered", timeout=RESULT_TIMEOUT, markup=False,
+                title="Recovered",
+                timeout=RESULT_TIMEOUT,
+                markup=False,
             )
         elif not outcome.prepared.plan.is_empty:
             self.notify("Nothing was changed.", markup=False)
         if outcome.unforeseen:
             lines = "\n".join(f"{s.id}: {s.reason}" for s in outcome.unforeseen[:5])
-            self.notify(f"Not recovered:\n{lines}", title="Skipped", severity="warning",
-                        timeout=RESULT_TIMEOUT, markup=False)
+            self.notify(
+                f"Not recovered:\n{lines}", title="Skipped", severity="warning", timeout=RESULT_TIMEOUT, markup=False
+            )
         self.start_scan()
 
     def action_undo(self) -> None:
@@ -607,10 +708,16 @@ class InspectorApp(App[Launch | None]):
             return
         self._clear_toasts()
         config = self.config
-        self._prepare_undo(operations.UndoRequest(
-            database=config.db_path, read_only=config.read_only, busy_timeout_ms=config.busy_timeout_ms,
-            journal_directory=config.journal_dir, live=config.live, now=config.now(),
-        ))
+        self._prepare_undo(
+            operations.UndoRequest(
+                database=config.db_path,
+                read_only=config.read_only,
+                busy_timeout_ms=config.busy_timeout_ms,
+                journal_directory=config.journal_dir,
+                live=config.live,
+                now=config.now(),
+            )
+        )
 
     @work(thread=True, exclusive=True, group="plan", exit_on_error=False, description="prepare an undo")
     def _prepare_undo(self, request: operations.UndoRequest) -> None:
@@ -618,16 +725,18 @@ class InspectorApp(App[Launch | None]):
         try:
             prepared = operations.prepare_undo(request, problems)
         except NothingToUndo as nothing:  # a statement, not a failure
-            self.call_from_thread(self.notify, f"{str(nothing)[:1].upper()}{str(nothing)[1:]}.",
-                                  title="Nothing to undo", markup=False)
+            self.call_from_thread(
+                self.notify, f"{str(nothing)[:1].upper()}{str(nothing)[1:]}.", title="Nothing to undo", markup=False
+            )
             return
         except InspectorError as exc:
             self.post_message(OperationFailed("Undo", exc))
             return
         finally:
             for problem in problems:  # a damaged file beside the run: said, skipped
-                self.call_from_thread(self.notify, str(problem), title="Journal file skipped",
-                                      severity="warning", markup=False)
+                self.call_from_thread(
+                    self.notify, str(problem), title="Journal file skipped", severity="warning", markup=False
+                )
         self.post_message(UndoReady(prepared))
 
     @on(UndoReady)
@@ -661,8 +770,13 @@ class InspectorApp(App[Launch | None]):
         message = f"Run {result.run_id} undone: {plural(result.restored, 'row')} restored{events_note(result.events_appended)}."
         if result.skipped:
             message += f" {plural(len(result.skipped), 'row')} left as they are (changed since)."
-        self.notify(message, title="Undone", severity="warning" if result.skipped else "information",
-                    timeout=RESULT_TIMEOUT, markup=False)
+        self.notify(
+            message,
+            title="Undone",
+            severity="warning" if result.skipped else "information",
+            timeout=RESULT_TIMEOUT,
+            markup=False,
+        )
         self.start_scan()
 
     @on(OperationFailed)
@@ -672,9 +786,12 @@ class InspectorApp(App[Launch | None]):
         refused = isinstance(error, (RepairRefused, WritesDisabled))
         if hint:
             hint = keys.keyed_text(hint, keys.namer(self))
-        self.notify(f"{error}" + (f"\n{hint}" if hint else ""),
-                    title=f"{event.action} refused" if refused else f"{event.action} failed",
-                    severity="warning" if refused else "error", markup=False)
+        self.notify(
+            f"{error}" + (f"\n{hint}" if hint else ""),
+            title=f"{event.action} refused" if refused else f"{event.action} failed",
+            severity="warning" if refused else "error",
+            markup=False,
+        )
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -687,8 +804,12 @@ class InspectorApp(App[Launch | None]):
             self.deep_pending = False
         if event.worker.group == "refresh":
             self._watched = None  # the next change runs a full deep scan instead
-        self.notify(f"{type(error).__name__}: {error}", title=f"Could not {event.worker.description}",
-                    severity="error", markup=False)
+        self.notify(
+            f"{type(error).__name__}: {error}",
+            title=f"Could not {event.worker.description}",
+            severity="error",
+            markup=False,
+        )
 
     # navigation ------------------------------------------------------------------------
     def open_session(self, session_id: str) -> None:
@@ -714,12 +835,17 @@ class InspectorApp(App[Launch | None]):
             self.notify("That session is not in the last scan.", severity="warning", markup=False)
             return
         if self.config.demo:
-            self.notify("This is the demo database: its sessions do not exist in OpenCode.",
-                        severity="warning", markup=False)
+            self.notify(
+                "This is the demo database: its sessions do not exist in OpenCode.", severity="warning", markup=False
+            )
             return
         try:
-            plan = continuation(diag.session, diagnosis=diag, live=result.live if result is not None else None,
-                                database=self.config.opencode_db)
+            plan = continuation(
+                diag.session,
+                diagnosis=diag,
+                live=result.live if result is not None else None,
+                database=self.config.opencode_db,
+            )
         except InspectorError as exc:  # an id that is not OpenCode's shape, a relative directory
             self._open_refused(exc, None)
             return
@@ -728,13 +854,21 @@ class InspectorApp(App[Launch | None]):
             return
         launch = plan.launch
         if shutil.which(launch.argv[0]) is None:
-            self.notify(f"{launch.argv[0]} is not on PATH: install OpenCode, or run it yourself:\n"
-                        f"{launch.shell_line()}", title="Open in OpenCode", severity="error", markup=False)
+            self.notify(
+                f"{launch.argv[0]} is not on PATH: install OpenCode, or run it yourself:\n{launch.shell_line()}",
+                title="Open in OpenCode",
+                severity="error",
+                markup=False,
+            )
             return
         if plan.stuck and self._stuck_open_said != session_id:
             self._stuck_open_said = session_id
-            self.notify(keys.keyed_text(STUCK_OPEN_HINT, keys.namer(self)), title="Open in OpenCode",
-                        severity="warning", markup=False)
+            self.notify(
+                keys.keyed_text(STUCK_OPEN_HINT, keys.namer(self)),
+                title="Open in OpenCode",
+                severity="warning",
+                markup=False,
+            )
             return
         self.exit(launch)
 
@@ -749,8 +883,12 @@ class InspectorApp(App[Launch | None]):
             command = " ".join(shlex.quote(w) for w in ["ocinspect", *db, "open", session_id, "--trust-directory"])
             hint = f"If you trust it, run: {command}"
         text = str(error)
-        self.notify(text[:1].upper() + text[1:] + "." + (f"\n{hint}" if hint else ""), title="Open in OpenCode",
-                    severity="error", markup=False)
+        self.notify(
+            text[:1].upper() + text[1:] + "." + (f"\n{hint}" if hint else ""),
+            title="Open in OpenCode",
+            severity="error",
+            markup=False,
+        )
 
     @on(RequestAnswer)
     def _answer_requested(self, event: RequestAnswer) -> None:
@@ -795,17 +933,28 @@ class InspectorApp(App[Launch | None]):
         if override:
             return keys.label(override)
         if self._bindings_by_id is None:
-            self._bindings_by_id = {b.id: b for _, bindings in self.all_binding_groups() for b in bindings
-                                    if isinstance(b, Binding) and b.id}
+            self._bindings_by_id = {
+                b.id: b
+                for _, bindings in self.all_binding_groups()
+                for b in bindings
+                if isinstance(b, Binding) and b.id
+            }
         binding = self._bindings_by_id[binding_id]
         return binding.key_display or keys.label(binding.key)
 
     def help_groups(self) -> list[tuple[str, list[BindingType]]]:
         """The groups with the keys the keymap gives them (what the keys really are now)."""
         overrides = self.keymap_overrides
-        return [(title, [b.with_key(overrides[b.id], key_display=None)
-                         if isinstance(b, Binding) and b.id in overrides else b for b in bindings])
-                for title, bindings in self.all_binding_groups()]
+        return [
+            (
+                title,
+                [
+                    b.with_key(overrides[b.id], key_display=None) if isinstance(b, Binding) and b.id in overrides else b
+                    for b in bindings
+                ],
+            )
+            for title, bindings in self.all_binding_groups()
+        ]
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -826,22 +975,33 @@ class InspectorApp(App[Launch | None]):
         selected = getattr(screen, "selected_session_id", None)
         # read-only too: the core's refusal says why nothing is written
         if selected:
-            yield SystemCommand("Recover selected session",
-                                "Recover the selected session (and its subagent chain) after confirming",
-                                partial(self.request_recovery, [selected]))
-            yield SystemCommand("Open selected session in OpenCode",
-                                "Quit ocinspect and continue the selected session in OpenCode",
-                                partial(self.continue_in_opencode, selected))
-            yield SystemCommand("Answer selected waiting session",
-                                "Reject (or allow once) what the selected session is asked, through OpenCode",
-                                partial(self.request_answer, selected))
-        yield SystemCommand("Recover all stale sessions", "Plan and confirm recovery of every stale session",
-                            partial(self.request_recovery, None))
-        yield SystemCommand("Undo last recovery", "Restore the rows changed by the last recovery run",
-                            self.action_undo)
+            yield SystemCommand(
+                "Recover selected session",
+                "Recover the selected session (and its subagent chain) after confirming",
+                partial(self.request_recovery, [selected]),
+            )
+            yield SystemCommand(
+                "Open selected session in OpenCode",
+                "Quit ocinspect and continue the selected session in OpenCode",
+                partial(self.continue_in_opencode, selected),
+            )
+            yield SystemCommand(
+                "Answer selected waiting session",
+                "Reject (or allow once) what the selected session is asked, through OpenCode",
+                partial(self.request_answer, selected),
+            )
+        yield SystemCommand(
+            "Recover all stale sessions",
+            "Plan and confirm recovery of every stale session",
+            partial(self.request_recovery, None),
+        )
+        yield SystemCommand("Undo last recovery", "Restore the rows changed by the last recovery run", self.action_undo)
         yield SystemCommand("Refresh", "Scan the database again", self.action_refresh)
-        yield SystemCommand("Show all sessions" if not self.show_all else "Show stuck sessions only",
-                            "Toggle between stuck sessions and every session", self.toggle_all_sessions)
+        yield SystemCommand(
+            "Show all sessions" if not self.show_all else "Show stuck sessions only",
+            "Toggle between stuck sessions and every session",
+            self.toggle_all_sessions,
+        )
         if isinstance(screen, SessionsScreen):
             yield SystemCommand("Filter sessions", "Filter the list by typing", screen.action_filter)
         yield SystemCommand("Help", "Keys, verdicts and patterns", self.action_help)
@@ -887,9 +1047,18 @@ def make_app(
         fixed = int(now)
         clock = lambda: fixed  # noqa: E731
     config = AppConfig(
-        db_path=Path(db_path), read_only=read_only, demo=demo, clock=clock, live=live,
-        journal_dir=journal_dir, watch_interval=watch_interval, busy_timeout_ms=busy_timeout_ms,
-        hung_after_ms=hung_after_ms, abort_settle_s=abort_settle_s, full=full or demo, opencode_db=opencode_db,
+        db_path=Path(db_path),
+        read_only=read_only,
+        demo=demo,
+        clock=clock,
+        live=live,
+        journal_dir=journal_dir,
+        watch_interval=watch_interval,
+        busy_timeout_ms=busy_timeout_ms,
+        hung_after_ms=hung_after_ms,
+        abort_settle_s=abort_settle_s,
+        full=full or demo,
+        opencode_db=opencode_db,
         settings_dir=settings_dir,
         theme=None if theme is None else settings.check_theme(theme),
     )

@@ -108,8 +108,11 @@ def asked_lines(diag: Diagnosis, now: int) -> list[str]:
 
     lines = []
     for request in diag.waiting_on:
-        when = (f"asked {elapsed(request.since, now)} ago ({local_time(request.since)})"
-                if request.since is not None else "asked: time unknown")
+        when = (
+            f"asked {elapsed(request.since, now)} ago ({local_time(request.since)})"
+            if request.since is not None
+            else "asked: time unknown"
+        )
         where = f" · in {one_line(request.session_id)}" if request.session_id != diag.id else ""
         lines.append(f"{one_line(request_words(request))} · {when}{where}")
     return lines

@@ -102,8 +102,10 @@ def _sort(data: Mapping[str, object] | None, columns: Collection[str], problems:
         return None
     column, descending = data["sort"], data.get("sort_descending", False)
     if not isinstance(column, str) or column not in columns:
-        problems.append(f"{SETTINGS_FILE}: unknown sort column {column!r} (columns: {', '.join(columns)}); "
-                        "the list keeps the scan's order.")
+        problems.append(
+            f"{SETTINGS_FILE}: unknown sort column {column!r} (columns: {', '.join(columns)}); "
+            "the list keeps the scan's order."
+        )
         return None
     if not isinstance(descending, bool):
         problems.append(f"{SETTINGS_FILE}: sort_descending = {descending!r} is not true or false; ascending.")
@@ -136,8 +138,10 @@ def _clashes(keymap: dict[str, str], groups: Groups, problems: list[str]) -> Non
             if len(set(ids)) > 1 and mine:
                 for binding_id in mine:
                     others = ", ".join(sorted(set(ids) - {binding_id}))
-                    problems.append(f"{KEYMAP_FILE}: {binding_id} = {keymap.pop(binding_id)!r}: {key!r} "
-                                    f"is already {others}'s key ({title}); ignored.")
+                    problems.append(
+                        f"{KEYMAP_FILE}: {binding_id} = {keymap.pop(binding_id)!r}: {key!r} "
+                        f"is already {others}'s key ({title}); ignored."
+                    )
 
 
 def parse_keymap(data: Mapping[str, object], groups: Groups, problems: list[str]) -> dict[str, str]:
@@ -145,7 +149,7 @@ def parse_keymap(data: Mapping[str, object], groups: Groups, problems: list[str]
     known_ids = {b.id for _, bindings in groups for b in bindings if isinstance(b, Binding) and b.id}
     table = data.get("keymap")
     if not isinstance(table, dict):
-        problems.append(f"{KEYMAP_FILE}: no [keymap] table (write: [keymap] then binding-id = \"keys\"); ignored.")
+        problems.append(f'{KEYMAP_FILE}: no [keymap] table (write: [keymap] then binding-id = "keys"); ignored.')
         return {}
     keymap: dict[str, str] = {}
     unknown: list[str] = []
@@ -156,13 +160,15 @@ def parse_keymap(data: Mapping[str, object], groups: Groups, problems: list[str]
         keys = [k.strip() for k in value.split(",")] if isinstance(value, str) else []
         bad = [k for k in keys if not _KEY.match(k)]
         if not keys or bad:
-            problems.append(f"{KEYMAP_FILE}: {binding_id} = {value!r} is not a key list "
-                            "(e.g. \"ctrl+r\" or \"x,f2\"); ignored.")
+            problems.append(
+                f'{KEYMAP_FILE}: {binding_id} = {value!r} is not a key list (e.g. "ctrl+r" or "x,f2"); ignored.'
+            )
             continue
         keymap[binding_id] = ",".join(keys)
     if unknown:
-        problems.append(f"{KEYMAP_FILE}: unknown binding id {', '.join(map(repr, unknown))} "
-                        "(the ids are in the help, ?); ignored.")
+        problems.append(
+            f"{KEYMAP_FILE}: unknown binding id {', '.join(map(repr, unknown))} (the ids are in the help, ?); ignored."
+        )
     _clashes(keymap, groups, problems)
     return keymap
 
@@ -182,8 +188,10 @@ def save(directory: Path, *, theme: str | None, sort: SavedSort | None) -> Path:
     ``None`` leaves a setting out (the default next time)."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / SETTINGS_FILE
-    lines = ["# Written by ocinspect when the theme is changed (command palette: Theme)",
-             "# or the sessions list is sorted (s, S, a click on a column header)."]
+    lines = [
+        "# Written by ocinspect when the theme is changed (command palette: Theme)",
+        "# or the sessions list is sorted (s, S, a click on a column header).",
+    ]
     if theme is not None:
         lines.append(f"theme = {json.dumps(check_theme(theme))}")
     if sort is not None:

@@ -68,8 +68,7 @@ def _stuck_two(sb: h.Sandbox, oc: h.OpenCode) -> None:
 def _stuck_pending(sb: h.Sandbox, oc: h.OpenCode) -> None:
     sid = oc.create_session()
     oc.prompt_async(sid, "PENDING edit")
-    h.wait_for_tool_part(sb.db_path, session_id=sid, tool="bash", statuses=("pending",),
-                         timeout=60, server=oc)
+    h.wait_for_tool_part(sb.db_path, session_id=sid, tool="bash", statuses=("pending",), timeout=60, server=oc)
 
 
 def _stuck_task(sb: h.Sandbox, oc: h.OpenCode) -> None:
@@ -123,12 +122,15 @@ def _id_wrap_loop(sb: h.Sandbox, binary: Path) -> None:
 
     def looping() -> bool:
         with h.ro_connect(sb.db_path) as conn:
-            n = conn.execute("SELECT count(*) FROM message WHERE session_id = ? AND "
-                             "json_extract(data, '$.role') = 'assistant'", (stuck,)).fetchone()[0]
+            n = conn.execute(
+                "SELECT count(*) FROM message WHERE session_id = ? AND json_extract(data, '$.role') = 'assistant'",
+                (stuck,),
+            ).fetchone()[0]
         return n >= LOOP_REPLIES + 1
 
-    h.wait_until(looping, timeout=60, interval=0.2, what=f"OpenCode to loop on {stuck}",
-                 on_timeout=lambda: oc.describe(stuck))
+    h.wait_until(
+        looping, timeout=60, interval=0.2, what=f"OpenCode to loop on {stuck}", on_timeout=lambda: oc.describe(stuck)
+    )
     oc.kill()
 
 
@@ -145,8 +147,9 @@ STAGED: dict[str, Callable[[h.Sandbox, Path], None]] = {
 
 def _text_columns(conn: sqlite3.Connection) -> list[tuple[str, str]]:
     out = []
-    tables = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+    tables = [
+        r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    ]
     for table in tables:
         for _, col, ctype, *_ in conn.execute(f'PRAGMA table_info("{table}")'):
             if "INT" in (ctype or "").upper() or "REAL" in (ctype or "").upper():
@@ -166,7 +169,8 @@ def rewrite_paths(db: Path, replacements: list[tuple[str, str]]) -> int:
                     cur = conn.execute(
                         f'UPDATE "{table}" SET "{col}" = replace("{col}", ?, ?) '
                         f'WHERE typeof("{col}") = \'text\' AND instr("{col}", ?) > 0',
-                        (old, new, old))
+                        (old, new, old),
+                    )
                     changed += cur.rowcount
     finally:
         conn.close()
@@ -178,8 +182,9 @@ def leftovers(db: Path, needle: str) -> list[str]:
     try:
         found = []
         for table, col in _text_columns(conn):
-            n = conn.execute(f'SELECT count(*) FROM "{table}" WHERE typeof("{col}") = \'text\' '
-                             f'AND instr("{col}", ?) > 0', (needle,)).fetchone()[0]
+            n = conn.execute(
+                f'SELECT count(*) FROM "{table}" WHERE typeof("{col}") = \'text\' AND instr("{col}", ?) > 0', (needle,)
+            ).fetchone()[0]
             if n:
                 found.append(f"{table}.{col} ({n} rows)")
         return found
@@ -207,14 +212,15 @@ def finalize(raw: Path, dest: Path) -> dict[str, Any]:
 def summarize(db: Path) -> dict[str, Any]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        sessions = conn.execute("SELECT id, parent_id, title FROM session "
-                                "ORDER BY time_created, id").fetchall()
+        sessions = conn.execute("SELECT id, parent_id, title FROM session ORDER BY time_created, id").fetchall()
         msgs = conn.execute(
             "SELECT session_id, id, json_extract(data,'$.role'), "
-            "json_extract(data,'$.time.completed') FROM message ORDER BY time_created, id").fetchall()
+            "json_extract(data,'$.time.completed') FROM message ORDER BY time_created, id"
+        ).fetchall()
         parts = conn.execute(
             "SELECT session_id, id, json_extract(data,'$.tool'), json_extract(data,'$.state.status') "
-            "FROM part WHERE json_extract(data,'$.type') = 'tool' ORDER BY time_created, id").fetchall()
+            "FROM part WHERE json_extract(data,'$.type') = 'tool' ORDER BY time_created, id"
+        ).fetchall()
     finally:
         conn.close()
     return {
@@ -227,8 +233,15 @@ def summarize(db: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def capture(name: str, binary: Path, model: h.FakeModel, work: Path, out: Path,
-            project_dir: str, version: str = h.OPENCODE_VERSION) -> dict[str, Any]:
+def capture(
+    name: str,
+    binary: Path,
+    model: h.FakeModel,
+    work: Path,
+    out: Path,
+    project_dir: str,
+    version: str = h.OPENCODE_VERSION,
+) -> dict[str, Any]:
     sb = h.Sandbox(work / name, model)
     try:
         if name in STAGED:
@@ -256,13 +269,24 @@ def capture(name: str, binary: Path, model: h.FakeModel, work: Path, out: Path,
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, type=Path, help="directory for the .db files")
-    ap.add_argument("--opencode-version", default=h.OPENCODE_VERSION, metavar="X",
-                    help=f"OpenCode release to run (npm opencode-ai@X; default {h.OPENCODE_VERSION})")
-    ap.add_argument("--only", nargs="+", choices=sorted([*SCENARIOS, *STAGED]),
-                    help=f"capture only these (default: {' '.join(DEFAULT_SCENARIOS)}; "
-                         f"{' and '.join(STAGED)} need libfaketime and OpenCode <= 1.18.14 to show the bug)")
-    ap.add_argument("--project-dir", default=DEFAULT_PROJECT_DIR,
-                    help=f"path written in place of the temporary project (default {DEFAULT_PROJECT_DIR})")
+    ap.add_argument(
+        "--opencode-version",
+        default=h.OPENCODE_VERSION,
+        metavar="X",
+        help=f"OpenCode release to run (npm opencode-ai@X; default {h.OPENCODE_VERSION})",
+    )
+    ap.add_argument(
+        "--only",
+        nargs="+",
+        choices=sorted([*SCENARIOS, *STAGED]),
+        help=f"capture only these (default: {' '.join(DEFAULT_SCENARIOS)}; "
+        f"{' and '.join(STAGED)} need libfaketime and OpenCode <= 1.18.14 to show the bug)",
+    )
+    ap.add_argument(
+        "--project-dir",
+        default=DEFAULT_PROJECT_DIR,
+        help=f"path written in place of the temporary project (default {DEFAULT_PROJECT_DIR})",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temporary sandboxes (and logs)")
     args = ap.parse_args(argv)
 
@@ -278,10 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         with h.FakeModel() as model:
             for name in args.only or DEFAULT_SCENARIOS:
                 t0 = time.monotonic()
-                results[name] = capture(name, binary, model, work, args.out, args.project_dir,
-                                        args.opencode_version)
-                print(f"capture: {name}: {results[name]['file']} "
-                      f"({time.monotonic() - t0:.1f}s)", file=sys.stderr)
+                results[name] = capture(name, binary, model, work, args.out, args.project_dir, args.opencode_version)
+                print(f"capture: {name}: {results[name]['file']} ({time.monotonic() - t0:.1f}s)", file=sys.stderr)
     except (h.HarnessError, h.Unavailable) as exc:
         print(f"capture failed: {exc}\n(sandboxes kept in {work})", file=sys.stderr)
         return 1

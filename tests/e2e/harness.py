@@ -77,7 +77,8 @@ _IMPORT_ENV = dict(os.environ)
 
 def cache_root() -> Path:
     base = _IMPORT_ENV.get("XDG_CACHE_HOME") or os.path.join(
-        _IMPORT_ENV.get("HOME") or os.path.expanduser("~"), ".cache")
+        _IMPORT_ENV.get("HOME") or os.path.expanduser("~"), ".cache"
+    )
     return Path(base) / "ocinspect-e2e"
 
 
@@ -99,8 +100,9 @@ def ensure_opencode(version: str = OPENCODE_VERSION, *, timeout: float = 600.0) 
             raise HarnessError(f"OCINSPECT_E2E_OPENCODE={override!r} is not an executable file")
         return path
     if sys.platform != "linux" or os.uname().machine not in ("x86_64", "amd64"):
-        raise Unavailable(f"the e2e harness runs the linux-x64 OpenCode build; this is "
-                          f"{sys.platform}/{os.uname().machine}")
+        raise Unavailable(
+            f"the e2e harness runs the linux-x64 OpenCode build; this is {sys.platform}/{os.uname().machine}"
+        )
     root = cache_root()
     install_dir = root / f"opencode-{version}"
     binary = opencode_binary_in(install_dir)
@@ -109,8 +111,10 @@ def ensure_opencode(version: str = OPENCODE_VERSION, *, timeout: float = 600.0) 
         return binary  # installed by an earlier run: node/npm are not needed to run it
     missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
     if missing:
-        raise Unavailable(f"{' and '.join(missing)} not found on PATH; the e2e tests install "
-                          f"OpenCode (npm opencode-ai@{version}) with them")
+        raise Unavailable(
+            f"{' and '.join(missing)} not found on PATH; the e2e tests install "
+            f"OpenCode (npm opencode-ai@{version}) with them"
+        )
 
     root.mkdir(parents=True, exist_ok=True)
     with open(root / f"opencode-{version}.lock", "w") as lock:
@@ -121,12 +125,28 @@ def ensure_opencode(version: str = OPENCODE_VERSION, *, timeout: float = 600.0) 
         staging.mkdir()
         try:
             (staging / "package.json").write_text('{"name": "ocinspect-e2e-opencode", "private": true}\n')
-            cmd = ["npm", "install", "--no-audit", "--no-fund", "--no-save", "--loglevel=error",
-                   "--prefix", str(staging), f"opencode-ai@{version}"]
+            cmd = [
+                "npm",
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--no-save",
+                "--loglevel=error",
+                "--prefix",
+                str(staging),
+                f"opencode-ai@{version}",
+            ]
             try:
                 # the real user's environment (npm config, cache), not a test's temp HOME
-                proc = subprocess.run(cmd, cwd=staging, capture_output=True, text=True,
-                                      timeout=timeout, stdin=subprocess.DEVNULL, env=_IMPORT_ENV)
+                proc = subprocess.run(
+                    cmd,
+                    cwd=staging,
+                    capture_output=True,
+                    text=True,
+                    timeout=timeout,
+                    stdin=subprocess.DEVNULL,
+                    env=_IMPORT_ENV,
+                )
             except subprocess.TimeoutExpired as exc:
                 raise HarnessError(f"`{' '.join(cmd)}` did not finish in {timeout:.0f}s") from exc
             staged_binary = opencode_binary_in(staging)
@@ -134,14 +154,22 @@ def ensure_opencode(version: str = OPENCODE_VERSION, *, timeout: float = 600.0) 
                 raise HarnessError(
                     f"installing OpenCode failed: `{' '.join(cmd)}` exited {proc.returncode}; "
                     f"binary present: {staged_binary.is_file()}\n--- npm stdout ---\n"
-                    f"{proc.stdout[-4000:]}\n--- npm stderr ---\n{proc.stderr[-4000:]}")
+                    f"{proc.stdout[-4000:]}\n--- npm stderr ---\n{proc.stderr[-4000:]}"
+                )
             staged_binary.chmod(0o755)
-            check = subprocess.run([str(staged_binary), "--version"], capture_output=True,
-                                   text=True, timeout=60, stdin=subprocess.DEVNULL,
-                                   env=_IMPORT_ENV)
+            check = subprocess.run(
+                [str(staged_binary), "--version"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                stdin=subprocess.DEVNULL,
+                env=_IMPORT_ENV,
+            )
             if check.returncode != 0 or version not in check.stdout:
-                raise HarnessError(f"installed OpenCode does not run: `opencode --version` exited "
-                                   f"{check.returncode}: {check.stdout!r} {check.stderr[-2000:]!r}")
+                raise HarnessError(
+                    f"installed OpenCode does not run: `opencode --version` exited "
+                    f"{check.returncode}: {check.stdout!r} {check.stderr[-2000:]!r}"
+                )
             (staging / ".installed").write_text(check.stdout)
             if install_dir.exists():
                 shutil.rmtree(install_dir)
@@ -159,11 +187,13 @@ def ensure_opencode(version: str = OPENCODE_VERSION, *, timeout: float = 600.0) 
 # OpenCode ids hold (ms * 0x1000 + counter) in 48 bits, so the id clock wraps every 2**36 ms;
 # the last wrap was 2026-08-14T11:19:55.136Z.  Ids minted shortly before it sort after every id
 # minted since.  OpenCode <= 1.18.14 orders messages by id and mishandles such sessions.
-BEFORE_ID_WRAP = "@2026-08-14 11:17:00"   # libfaketime start time: ~3 minutes before the wrap
+BEFORE_ID_WRAP = "@2026-08-14 11:17:00"  # libfaketime start time: ~3 minutes before the wrap
 
-_FAKETIME_LIBS = ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-                  "/usr/lib/faketime/libfaketime.so.1",
-                  "/usr/local/lib/faketime/libfaketime.so.1")
+_FAKETIME_LIBS = (
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/faketime/libfaketime.so.1",
+    "/usr/local/lib/faketime/libfaketime.so.1",
+)
 
 
 def _faketime_libs() -> list[str]:
@@ -187,8 +217,10 @@ def faketime_env(start: str = BEFORE_ID_WRAP) -> dict[str, str]:
     """
     lib = next((path for path in _faketime_libs() if os.path.isfile(path)), None)
     if lib is None:
-        raise Unavailable("libfaketime is not installed (pip install libfaketime, or apt install libfaketime); the id-wrap "
-                          "scenarios need OpenCode to mint ids before 2026-08-14")
+        raise Unavailable(
+            "libfaketime is not installed (pip install libfaketime, or apt install libfaketime); the id-wrap "
+            "scenarios need OpenCode to mint ids before 2026-08-14"
+        )
     return {"LD_PRELOAD": lib, "FAKETIME": start, "FAKETIME_DONT_RESET": "1"}
 
 
@@ -198,24 +230,24 @@ def faketime_env(start: str = BEFORE_ID_WRAP) -> dict[str, str]:
 
 # Keyword (case-sensitive, in the last user message) -> scenario.  First match wins.
 SCENARIOS: list[tuple[str, str]] = [
-    ("PENDING", "pending"),      # a bash tool call whose arguments stop half-way; stream held
-    ("SUBAGENT", "task"),        # a task tool call (subagent "general")
-    ("QUICK", "quick"),          # bash `echo ok`, then text
-    ("STREAM", "stream"),        # bash that prints a line every second for 10 minutes
-    ("TEXT", "text"),            # plain text reply
-    ("STALL", "stall"),          # a little text, then nothing, the connection held open
-    ("SLOW", "slow"),            # a healthy slow reply: one word a second for SLOW_WORDS seconds
+    ("PENDING", "pending"),  # a bash tool call whose arguments stop half-way; stream held
+    ("SUBAGENT", "task"),  # a task tool call (subagent "general")
+    ("QUICK", "quick"),  # bash `echo ok`, then text
+    ("STREAM", "stream"),  # bash that prints a line every second for 10 minutes
+    ("TEXT", "text"),  # plain text reply
+    ("STALL", "stall"),  # a little text, then nothing, the connection held open
+    ("SLOW", "slow"),  # a healthy slow reply: one word a second for SLOW_WORDS seconds
     ("OVERLOADED", "overloaded"),  # HTTP 503 "overloaded" on every attempt
     ("RATELIMIT", "ratelimit"),  # HTTP 429 on every attempt
-    ("ASKME", "question"),       # the question tool: one question with two options
-    ("FAST", "fast"),            # a fast healthy reply: FAST_RATE words a second for FAST_SECONDS (bench)
+    ("ASKME", "question"),  # the question tool: one question with two options
+    ("FAST", "fast"),  # a fast healthy reply: FAST_RATE words a second for FAST_SECONDS (bench)
 ]
 FAST_RATE = 50
 FAST_SECONDS = 150
 SLOW_WORDS = 40
 STALL_TEXT = "Let me look"
 STREAM_COMMAND = "for i in $(seq 600); do echo tick $i; sleep 1; done"
-DEFAULT_SCENARIO = "sleep"       # bash `sleep 600` (also what the subagent child's prompt gets)
+DEFAULT_SCENARIO = "sleep"  # bash `sleep 600` (also what the subagent child's prompt gets)
 
 
 def _text_of(content: Any) -> str:
@@ -236,7 +268,7 @@ class FakeModel:
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
-        self.requests: list[dict[str, Any]] = []   # {"scenario", "body"} per chat request
+        self.requests: list[dict[str, Any]] = []  # {"scenario", "body"} per chat request
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._server: http.server.ThreadingHTTPServer | None = None
@@ -253,8 +285,9 @@ class FakeModel:
                 pass
 
             def do_GET(self) -> None:  # /v1/models, in case anything asks
-                payload = json.dumps({"object": "list", "data": [
-                    {"id": MODEL_ID, "object": "model", "owned_by": "ocinspect-e2e"}]}).encode()
+                payload = json.dumps(
+                    {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "owned_by": "ocinspect-e2e"}]}
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
@@ -275,9 +308,12 @@ class FakeModel:
 
         self._server = http.server.ThreadingHTTPServer((self.host, 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1},
-                                        name="ocinspect-e2e-fake-model", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="ocinspect-e2e-fake-model",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -348,7 +384,7 @@ class FakeModel:
         handler.end_headers()
         handler.wfile.write(payload)
 
-    def _serve(self, handler: http.server.BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+    def _serve(self, handler: http.server.BaseHTTPRequestHandler, body: dict[str, Any]) -> None:  # noqa: C901
         scenario = self.choose(body)
         with self._lock:
             self.requests.append({"scenario": scenario, "body": body, "at": time.time()})
@@ -360,11 +396,18 @@ class FakeModel:
             return
         stream = bool(body.get("stream", False))
         if not stream:  # OpenCode always streams; answer plainly just in case
-            payload = json.dumps({
-                "id": "chatcmpl-e2e", "object": "chat.completion", "created": int(time.time()),
-                "model": MODEL_ID, "choices": [{"index": 0, "finish_reason": "stop",
-                                                "message": {"role": "assistant", "content": TITLE}}],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
+            payload = json.dumps(
+                {
+                    "id": "chatcmpl-e2e",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": MODEL_ID,
+                    "choices": [
+                        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": TITLE}}
+                    ],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                }
+            ).encode()
             handler.send_response(200)
             handler.send_header("Content-Type", "application/json")
             handler.send_header("Content-Length", str(len(payload)))
@@ -382,16 +425,25 @@ class FakeModel:
         created = int(time.time())
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> None:
-            data = {"id": cid, "object": "chat.completion.chunk", "created": created,
-                    "model": MODEL_ID,
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            data = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": MODEL_ID,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
             handler.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
             handler.wfile.flush()
 
         def done() -> None:
-            data = {"id": cid, "object": "chat.completion.chunk", "created": created,
-                    "model": MODEL_ID, "choices": [],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
+            data = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": MODEL_ID,
+                "choices": [],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+            }
             handler.wfile.write(f"data: {json.dumps(data)}\n\ndata: [DONE]\n\n".encode())
             handler.wfile.flush()
 
@@ -404,12 +456,17 @@ class FakeModel:
         def tool_call(name: str, args: dict[str, Any], *, hold_half: bool = False) -> None:
             call_id = f"call_{uuid.uuid4().hex[:10]}"
             arguments = json.dumps(args)
-            chunk({"role": "assistant", "content": None, "tool_calls": [{
-                "index": 0, "id": call_id, "type": "function",
-                "function": {"name": name, "arguments": ""}}]})
+            chunk(
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {"index": 0, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+                    ],
+                }
+            )
             if hold_half:
-                chunk({"tool_calls": [{"index": 0, "function": {
-                    "arguments": arguments[: len(arguments) // 2]}}]})
+                chunk({"tool_calls": [{"index": 0, "function": {"arguments": arguments[: len(arguments) // 2]}}]})
                 # never finish the arguments; hold until OpenCode hangs up (it was killed)
                 # or this server stops
                 self._hold(handler)
@@ -439,9 +496,21 @@ class FakeModel:
         elif scenario == "slow":
             slow()
         elif scenario == "question":
-            tool_call("question", {"questions": [{"question": "Deploy to production?", "header": "Deploy",
-                                                  "options": [{"label": "yes", "description": "ship it"},
-                                                              {"label": "no", "description": "wait"}]}]})
+            tool_call(
+                "question",
+                {
+                    "questions": [
+                        {
+                            "question": "Deploy to production?",
+                            "header": "Deploy",
+                            "options": [
+                                {"label": "yes", "description": "ship it"},
+                                {"label": "no", "description": "wait"},
+                            ],
+                        }
+                    ]
+                },
+            )
         elif scenario == "fast":
             slow(FAST_RATE * FAST_SECONDS, 1.0 / FAST_RATE)
         elif scenario in ("after-tool", "text"):
@@ -453,8 +522,7 @@ class FakeModel:
         elif scenario == "pending":
             tool_call("bash", {"command": "sleep 600", "description": "long sleep"}, hold_half=True)
         elif scenario == "task":
-            tool_call("task", {"description": "explore", "prompt": "run the long check",
-                               "subagent_type": "general"})
+            tool_call("task", {"description": "explore", "prompt": "run the long check", "subagent_type": "general"})
         else:
             tool_call("bash", {"command": "sleep 600", "description": "long sleep"})
 
@@ -464,8 +532,9 @@ class FakeModel:
 # --------------------------------------------------------------------------------------------
 
 
-def http_json(method: str, url: str, body: Any = None, *, timeout: float = 10.0,
-              headers: dict[str, str] | None = None) -> tuple[int, Any]:
+def http_json(
+    method: str, url: str, body: Any = None, *, timeout: float = 10.0, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
     host = urllib.parse.urlsplit(url).hostname
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise HarnessError(f"refusing non-loopback URL {url}")
@@ -497,8 +566,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(predicate: Callable[[], Any], *, timeout: float, interval: float = 0.2,
-               what: str, on_timeout: Callable[[], str] | None = None) -> Any:
+def wait_until(
+    predicate: Callable[[], Any],
+    *,
+    timeout: float,
+    interval: float = 0.2,
+    what: str,
+    on_timeout: Callable[[], str] | None = None,
+) -> Any:
     """Poll ``predicate`` until it returns something truthy; raise HarnessError after timeout."""
     deadline = time.monotonic() + timeout
     last_exc: BaseException | None = None
@@ -593,8 +668,7 @@ def kill_marked(marker: str) -> list[int]:
 class Sandbox:
     """An isolated HOME / XDG_* / TMPDIR tree for one OpenCode "machine", plus a project dir."""
 
-    def __init__(self, root: Path, model: FakeModel, *, marker: str | None = None,
-                 git: bool = True) -> None:
+    def __init__(self, root: Path, model: FakeModel, *, marker: str | None = None, git: bool = True) -> None:
         self.root = Path(root)
         self.model = model
         self.marker = marker or uuid.uuid4().hex
@@ -620,14 +694,22 @@ class Sandbox:
 
     def init_git(self) -> None:
         """Make the project a git repository with one commit, as a user's project would be."""
-        env = self.env(GIT_AUTHOR_NAME="ocinspect e2e", GIT_AUTHOR_EMAIL="e2e@example.invalid",
-                       GIT_COMMITTER_NAME="ocinspect e2e", GIT_COMMITTER_EMAIL="e2e@example.invalid",
-                       GIT_CONFIG_NOSYSTEM="1")
+        env = self.env(
+            GIT_AUTHOR_NAME="ocinspect e2e",
+            GIT_AUTHOR_EMAIL="e2e@example.invalid",
+            GIT_COMMITTER_NAME="ocinspect e2e",
+            GIT_COMMITTER_EMAIL="e2e@example.invalid",
+            GIT_CONFIG_NOSYSTEM="1",
+        )
         (self.project / "README.md").write_text("# webapp\n")
-        for cmd in (["git", "init", "-q", "-b", "main"], ["git", "add", "README.md"],
-                    ["git", "commit", "-q", "-m", "initial commit"]):
-            subprocess.run(cmd, cwd=self.project, env=env, check=True, capture_output=True,
-                           timeout=30, stdin=subprocess.DEVNULL)
+        for cmd in (
+            ["git", "init", "-q", "-b", "main"],
+            ["git", "add", "README.md"],
+            ["git", "commit", "-q", "-m", "initial commit"],
+        ):
+            subprocess.run(
+                cmd, cwd=self.project, env=env, check=True, capture_output=True, timeout=30, stdin=subprocess.DEVNULL
+            )
 
     @property
     def db_path(self) -> Path:
@@ -649,8 +731,13 @@ class Sandbox:
                     "npm": "@ai-sdk/openai-compatible",
                     "name": "Fake provider (ocinspect e2e)",
                     "options": {"baseURL": self.model.base_url, "apiKey": "e2e-not-a-secret"},
-                    "models": {MODEL_ID: {"name": "Fake model", "tool_call": True,
-                                          "limit": {"context": 100000, "output": 4096}}},
+                    "models": {
+                        MODEL_ID: {
+                            "name": "Fake model",
+                            "tool_call": True,
+                            "limit": {"context": 100000, "output": 4096},
+                        }
+                    },
                 },
             },
             "permission": {"bash": "allow", "edit": "allow", "webfetch": "allow"},
@@ -663,24 +750,26 @@ class Sandbox:
         keep = ("PATH", "LANG", "LC_ALL", "TERM", "SYSTEMROOT")
         env = {k: os.environ[k] for k in keep if k in os.environ}
         env.update({k: str(v) for k, v in self.xdg.items()})
-        env.update({
-            "HOME": str(self.home),
-            "TMPDIR": str(self.tmp),
-            "OPENCODE_DISABLE_MODELS_FETCH": "1",
-            "OPENCODE_DISABLE_AUTOUPDATE": "1",
-            "OPENCODE_DISABLE_LSP_DOWNLOAD": "1",
-            "OPENCODE_DISABLE_DEFAULT_PLUGINS": "1",
-            "OPENCODE_PURE": "1",
-            # OpenCode installs @opencode-ai/plugin into each config dir in the background with
-            # a bundled npm client; keep it off the network (it only logs a warning on failure).
-            "npm_config_registry": LOOPBACK_REGISTRY,
-            "npm_config_offline": "true",
-            "npm_config_audit": "false",
-            "npm_config_fund": "false",
-            "NO_PROXY": "127.0.0.1,localhost",
-            "no_proxy": "127.0.0.1,localhost",
-            MARKER_ENV: self.marker,
-        })
+        env.update(
+            {
+                "HOME": str(self.home),
+                "TMPDIR": str(self.tmp),
+                "OPENCODE_DISABLE_MODELS_FETCH": "1",
+                "OPENCODE_DISABLE_AUTOUPDATE": "1",
+                "OPENCODE_DISABLE_LSP_DOWNLOAD": "1",
+                "OPENCODE_DISABLE_DEFAULT_PLUGINS": "1",
+                "OPENCODE_PURE": "1",
+                # OpenCode installs @opencode-ai/plugin into each config dir in the background with
+                # a bundled npm client; keep it off the network (it only logs a warning on failure).
+                "npm_config_registry": LOOPBACK_REGISTRY,
+                "npm_config_offline": "true",
+                "npm_config_audit": "false",
+                "npm_config_fund": "false",
+                "NO_PROXY": "127.0.0.1,localhost",
+                "no_proxy": "127.0.0.1,localhost",
+                MARKER_ENV: self.marker,
+            }
+        )
         env.update(extra)
         return env
 
@@ -700,11 +789,19 @@ class Sandbox:
         """Run ``python -m inspector --db <this db> ARGS`` as a subprocess."""
         cmd = [sys.executable, "-m", "inspector", "--db", str(self.db_path), *args]
         try:
-            return subprocess.run(cmd, cwd=REPO_ROOT, env=self.ocinspect_env(), text=True,
-                                  capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+            return subprocess.run(
+                cmd,
+                cwd=REPO_ROOT,
+                env=self.ocinspect_env(),
+                text=True,
+                capture_output=True,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired as exc:
-            raise HarnessError(f"`{' '.join(cmd)}` did not finish in {timeout:.0f}s; "
-                               f"stdout={exc.stdout!r} stderr={exc.stderr!r}") from exc
+            raise HarnessError(
+                f"`{' '.join(cmd)}` did not finish in {timeout:.0f}s; stdout={exc.stdout!r} stderr={exc.stderr!r}"
+            ) from exc
 
     def start_opencode(self, binary: Path, **kw: Any) -> OpenCode:
         server = OpenCode(binary, self, **kw)
@@ -727,9 +824,17 @@ class OpenCode:
 
     _count = 0
 
-    def __init__(self, binary: Path, sandbox: Sandbox, *, port: int | None = None,
-                 boot_timeout: float = 60.0, password: str | None = None,
-                 env: dict[str, str] | None = None, launcher: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        binary: Path,
+        sandbox: Sandbox,
+        *,
+        port: int | None = None,
+        boot_timeout: float = 60.0,
+        password: str | None = None,
+        env: dict[str, str] | None = None,
+        launcher: tuple[str, ...] = (),
+    ) -> None:
         self.binary = Path(binary)
         self.sandbox = sandbox
         self.extra_env = dict(env or {})
@@ -753,14 +858,29 @@ class OpenCode:
 
     def start(self) -> OpenCode:
         self._log_fh = open(self.log_path, "ab")  # noqa: SIM115 (kept open for the server's life; closed in kill())
-        cmd = [*self.launcher, str(self.binary), "serve", "--hostname", "127.0.0.1", "--port", str(self.port),
-               "--print-logs", "--log-level", "INFO"]
+        cmd = [
+            *self.launcher,
+            str(self.binary),
+            "serve",
+            "--hostname",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--print-logs",
+            "--log-level",
+            "INFO",
+        ]
         extra = {"OPENCODE_SERVER_PASSWORD": self.password} if self.password else {}
         if self.launcher:  # e.g. `python -m inspector run --`: this checkout's ocinspect
             extra["PYTHONPATH"] = str(REPO_ROOT)
-        self.proc = subprocess.Popen(cmd, cwd=self.sandbox.project, env=self.sandbox.env(**self.extra_env, **extra),
-                                     stdin=subprocess.DEVNULL, stdout=self._log_fh,
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=self.sandbox.project,
+            env=self.sandbox.env(**self.extra_env, **extra),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_fh,
+            stderr=subprocess.STDOUT,
+        )
         try:
             self.wait_ready()
         except BaseException:
@@ -784,13 +904,16 @@ class OpenCode:
                 raise self.failure(f"opencode serve exited with {self.proc.returncode} while booting")
             # A request that reaches the server while it is still booting can hang forever
             # (measured on 1.18.33): poll with a short timeout and simply ask again.
-            status, _ = http_json("GET", f"{self.url}/session/status", timeout=1.0,
-                                  headers=self.auth_headers())
+            status, _ = http_json("GET", f"{self.url}/session/status", timeout=1.0, headers=self.auth_headers())
             return status == 200
 
-        wait_until(ready, timeout=self.boot_timeout, interval=0.25,
-                   what=f"opencode serve on port {self.port} to answer",
-                   on_timeout=lambda: f"--- opencode serve log ---\n{self.log()}")
+        wait_until(
+            ready,
+            timeout=self.boot_timeout,
+            interval=0.25,
+            what=f"opencode serve on port {self.port} to answer",
+            on_timeout=lambda: f"--- opencode serve log ---\n{self.log()}",
+        )
 
     # -- API --
     def auth_headers(self) -> dict[str, str]:
@@ -799,11 +922,11 @@ class OpenCode:
         token = base64.b64encode(f"opencode:{self.password}".encode()).decode()
         return {"Authorization": f"Basic {token}"}
 
-    def request(self, method: str, path: str, body: Any = None, *, timeout: float = 15.0,
-                expect: Iterable[int] = (200, 204)) -> Any:
+    def request(
+        self, method: str, path: str, body: Any = None, *, timeout: float = 15.0, expect: Iterable[int] = (200, 204)
+    ) -> Any:
         try:
-            status, data = http_json(method, self.url + path, body, timeout=timeout,
-                                     headers=self.auth_headers())
+            status, data = http_json(method, self.url + path, body, timeout=timeout, headers=self.auth_headers())
         except (OSError, urllib.error.URLError) as exc:
             raise self.failure(f"{method} {path} failed: {exc!r}") from exc
         if status not in tuple(expect):
@@ -815,25 +938,33 @@ class OpenCode:
         return self.request("POST", "/session", body)["id"]
 
     def prompt_async(self, session_id: str, text: str) -> None:
-        self.request("POST", f"/session/{session_id}/prompt_async", {
-            "parts": [{"type": "text", "text": text}],
-            "model": {"providerID": PROVIDER_ID, "modelID": MODEL_ID},
-        })
+        self.request(
+            "POST",
+            f"/session/{session_id}/prompt_async",
+            {
+                "parts": [{"type": "text", "text": text}],
+                "model": {"providerID": PROVIDER_ID, "modelID": MODEL_ID},
+            },
+        )
 
     def messages(self, session_id: str) -> list[dict[str, Any]]:
         return self.request("GET", f"/session/{session_id}/message")
 
     def status(self) -> dict[str, Any]:
-        return self.request("GET", "/session/status?" + urllib.parse.urlencode(
-            {"directory": str(self.sandbox.project)})) or {}
+        return (
+            self.request("GET", "/session/status?" + urllib.parse.urlencode({"directory": str(self.sandbox.project)}))
+            or {}
+        )
 
     def is_busy(self, session_id: str) -> bool:
         entry = self.status().get(session_id)
         return bool(entry) and entry.get("type") in ("busy", "retry")
 
-    def wait_turn_complete(self, session_id: str, *, timeout: float = 60.0,
-                           min_assistant: int = 1) -> list[dict[str, Any]]:
+    def wait_turn_complete(
+        self, session_id: str, *, timeout: float = 60.0, min_assistant: int = 1
+    ) -> list[dict[str, Any]]:
         """Wait until the session is idle and its last assistant message is completed."""
+
         def done() -> list[dict[str, Any]] | None:
             if self.is_busy(session_id):
                 return None
@@ -845,14 +976,19 @@ class OpenCode:
                 return None
             return msgs
 
-        return wait_until(done, timeout=timeout, interval=0.3,
-                          what=f"session {session_id} to finish its turn",
-                          on_timeout=lambda: self.describe(session_id))
+        return wait_until(
+            done,
+            timeout=timeout,
+            interval=0.3,
+            what=f"session {session_id} to finish its turn",
+            on_timeout=lambda: self.describe(session_id),
+        )
 
     def wait_closed(self, session_id: str, *, timeout: float = 10.0) -> list[dict[str, Any]] | None:
         """The session's messages once OpenCode reports it idle *and* has written every assistant
         turn's end and no tool is pending/running; None after ``timeout``. (OpenCode can report a
         session idle some 20–35 ms before it writes the turn's end: measured on 1.2–1.14.)"""
+
         def closed() -> list[dict[str, Any]] | None:
             if self.is_busy(session_id):
                 return None
@@ -920,8 +1056,7 @@ def db_tool_parts(db: Path, session_id: str | None = None) -> list[dict[str, Any
     """Tool parts (decoded ``data`` plus ``id``/``message_id``/``session_id``), oldest first."""
     if not db.exists():
         return []
-    sql = ("SELECT id, message_id, session_id, data FROM part "
-           "WHERE json_extract(data, '$.type') = 'tool'")
+    sql = "SELECT id, message_id, session_id, data FROM part WHERE json_extract(data, '$.type') = 'tool'"
     args: tuple[Any, ...] = ()
     if session_id:
         sql += " AND session_id = ?"
@@ -939,42 +1074,67 @@ def db_tool_parts(db: Path, session_id: str | None = None) -> list[dict[str, Any
 
 def db_sessions(db: Path) -> list[dict[str, Any]]:
     with ro_connect(db) as conn:
-        rows = conn.execute("SELECT id, parent_id, title, directory FROM session "
-                            "ORDER BY time_created, id").fetchall()
+        rows = conn.execute("SELECT id, parent_id, title, directory FROM session ORDER BY time_created, id").fetchall()
     return [dict(zip(("id", "parent_id", "title", "directory"), r, strict=True)) for r in rows]
 
 
-def wait_for_tool_part(db: Path, *, session_id: str | None = None, tool: str | None = None,
-                       statuses: tuple[str, ...] = ("running",), timeout: float = 60.0,
-                       server: OpenCode | None = None, count: int = 1) -> list[dict[str, Any]]:
+def wait_for_tool_part(
+    db: Path,
+    *,
+    session_id: str | None = None,
+    tool: str | None = None,
+    statuses: tuple[str, ...] = ("running",),
+    timeout: float = 60.0,
+    server: OpenCode | None = None,
+    count: int = 1,
+) -> list[dict[str, Any]]:
     """Poll the DB until ``count`` tool parts (optionally of ``tool``) are in ``statuses``."""
+
     def found() -> list[dict[str, Any]] | None:
-        parts = [p for p in db_tool_parts(db, session_id)
-                 if p["state"]["status"] in statuses and (tool is None or p["tool"] == tool)]
+        parts = [
+            p
+            for p in db_tool_parts(db, session_id)
+            if p["state"]["status"] in statuses and (tool is None or p["tool"] == tool)
+        ]
         return parts if len(parts) >= count else None
 
-    return wait_until(found, timeout=timeout, interval=0.2,
-                      what=f"{count} {tool or 'tool'} part(s) {'/'.join(statuses)} in {db}"
-                           f"{' for ' + session_id if session_id else ''}",
-                      on_timeout=(lambda: f"parts now: {json.dumps(db_tool_parts(db), indent=1)[-4000:]}"
-                                  + (f"\n--- opencode serve log ---\n{server.log()}" if server else "")))
+    return wait_until(
+        found,
+        timeout=timeout,
+        interval=0.2,
+        what=f"{count} {tool or 'tool'} part(s) {'/'.join(statuses)} in {db}"
+        f"{' for ' + session_id if session_id else ''}",
+        on_timeout=(
+            lambda: (
+                f"parts now: {json.dumps(db_tool_parts(db), indent=1)[-4000:]}"
+                + (f"\n--- opencode serve log ---\n{server.log()}" if server else "")
+            )
+        ),
+    )
 
 
-def wait_for_child_session(db: Path, parent_id: str, *, timeout: float = 60.0,
-                           server: OpenCode | None = None) -> str:
+def wait_for_child_session(db: Path, parent_id: str, *, timeout: float = 60.0, server: OpenCode | None = None) -> str:
     """Poll the DB until ``parent_id`` has a subagent child session; return the child's id.
 
     Linked through ``session.parent_id``: OpenCode 1.2/1.3 write no ``state.metadata.sessionId``
     on a running ``task`` part, so the part itself cannot name its child there.
     """
+
     def found() -> str | None:
         children = [s["id"] for s in db_sessions(db) if s["parent_id"] == parent_id]
         return children[0] if children else None
 
-    return wait_until(found, timeout=timeout, interval=0.2,
-                      what=f"a child session of {parent_id} in {db}",
-                      on_timeout=(lambda: f"sessions now: {db_sessions(db)}"
-                                  + (f"\n--- opencode serve log ---\n{server.log()}" if server else "")))
+    return wait_until(
+        found,
+        timeout=timeout,
+        interval=0.2,
+        what=f"a child session of {parent_id} in {db}",
+        on_timeout=(
+            lambda: (
+                f"sessions now: {db_sessions(db)}" + (f"\n--- opencode serve log ---\n{server.log()}" if server else "")
+            )
+        ),
+    )
 
 
 def snapshot(db: Path, dest: Path) -> Path:

@@ -56,8 +56,7 @@ def _facts(runs: dict[str, Any], key: str) -> Any:
 
 def render(results: dict[str, Any]) -> str:
     """The Markdown table (one row per release, newest first)."""
-    head = ["OpenCode", "schema", "sync event log", "task part names its subagent",
-            *SCENARIOS.values(), "result"]
+    head = ["OpenCode", "schema", "sync event log", "task part names its subagent", *SCENARIOS.values(), "result"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     releases = results["releases"]
     for release in sorted(releases, key=lambda v: tuple(int(x) for x in v.split(".")), reverse=True):
@@ -68,8 +67,9 @@ def render(results: dict[str, Any]) -> str:
         cells = [
             f"{release}{' (newest)' if release == LATEST else ''}",
             f"{tables} tables" if tables is not None else "?",
-            {"written": "written for every change", "empty": "tables exist, never written",
-             "absent": "no tables"}.get(events, "?"),
+            {"written": "written for every change", "empty": "tables exist, never written", "absent": "no tables"}.get(
+                events, "?"
+            ),
             {True: "yes (`state.metadata.sessionId`)", False: "no: ocinspect infers it"}.get(named, "?"),
         ]
         outcomes = [runs.get(s, {}).get("outcome", "not run") for s in SCENARIOS]
@@ -99,8 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     new = rewrite(text, load(args.results))
     if args.check:
         if new != text:
-            print(f"{args.readme}: the tested-releases table differs from {args.results}; "
-                  f"run python tests/e2e/matrix.py", file=sys.stderr)
+            print(
+                f"{args.readme}: the tested-releases table differs from {args.results}; run python tests/e2e/matrix.py",
+                file=sys.stderr,
+            )
             return 1
         return 0
     if new != text:

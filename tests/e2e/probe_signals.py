@@ -98,10 +98,16 @@ def statuses(oc: h.OpenCode, sid: str, seconds: float, interval: float = 0.25) -
 
 def rows(db: Path, sid: str) -> list[dict[str, Any]]:
     with h.ro_connect(db) as conn:
-        return [{"type": json.loads(data).get("type"), "updated": updated,
-                 "text_len": len(json.loads(data).get("text") or "")}
-                for updated, data in conn.execute(
-                    "SELECT time_updated, data FROM part WHERE session_id = ? ORDER BY time_created, id", (sid,))]
+        return [
+            {
+                "type": json.loads(data).get("type"),
+                "updated": updated,
+                "text_len": len(json.loads(data).get("text") or ""),
+            }
+            for updated, data in conn.execute(
+                "SELECT time_updated, data FROM part WHERE session_id = ? ORDER BY time_created, id", (sid,)
+            )
+        ]
 
 
 def probe_stall(sb: h.Sandbox, oc: h.OpenCode, events: EventLog) -> dict[str, Any]:
@@ -109,8 +115,7 @@ def probe_stall(sb: h.Sandbox, oc: h.OpenCode, events: EventLog) -> dict[str, An
     t0 = time.monotonic()
     oc.prompt_async(sid, "STALL please")
     seen = statuses(oc, sid, 14)
-    kinds = Counter(json.dumps({k: v for k, v in s["status"].items() if k not in ("next", "attempt")})
-                    for s in seen)
+    kinds = Counter(json.dumps({k: v for k, v in s["status"].items() if k not in ("next", "attempt")}) for s in seen)
     found = rows(sb.db_path, sid)
     out = {
         "statuses": seen[:12],
@@ -122,8 +127,9 @@ def probe_stall(sb: h.Sandbox, oc: h.OpenCode, events: EventLog) -> dict[str, An
     }
     oc.request("POST", f"/session/{sid}/abort")
     h.wait_until(lambda: not oc.is_busy(sid), timeout=20, what="stall aborted")
-    out["after_abort"] = [m["info"].get("error", {}).get("name") for m in oc.messages(sid)
-                          if m["info"]["role"] == "assistant"]
+    out["after_abort"] = [
+        m["info"].get("error", {}).get("name") for m in oc.messages(sid) if m["info"]["role"] == "assistant"
+    ]
     return out
 
 
@@ -157,8 +163,11 @@ def probe_overloaded(oc: h.OpenCode, seconds: float) -> dict[str, Any]:
         if entry is None and seen:
             ended_after = round(time.monotonic() - t0, 1)
             break
-        if entry is not None and (not seen or seen[-1]["status"].get("attempt") != entry.get("attempt")
-                                  or seen[-1]["status"].get("type") != entry.get("type")):
+        if entry is not None and (
+            not seen
+            or seen[-1]["status"].get("attempt") != entry.get("attempt")
+            or seen[-1]["status"].get("type") != entry.get("type")
+        ):
             shown = dict(entry)
             if "next" in shown:
                 shown["next_in_s"] = round((shown.pop("next") - time.time() * 1000) / 1000, 1)
@@ -168,8 +177,9 @@ def probe_overloaded(oc: h.OpenCode, seconds: float) -> dict[str, Any]:
     if ended_after is None:
         oc.request("POST", f"/session/{sid}/abort")
         h.wait_until(lambda: not oc.is_busy(sid), timeout=20, what="overloaded aborted")
-    out["error"] = [m["info"].get("error", {}).get("name") for m in oc.messages(sid)
-                    if m["info"]["role"] == "assistant"]
+    out["error"] = [
+        m["info"].get("error", {}).get("name") for m in oc.messages(sid) if m["info"]["role"] == "assistant"
+    ]
     return out
 
 
@@ -183,7 +193,11 @@ def probe_permission(sb: h.Sandbox, oc: h.OpenCode) -> dict[str, Any]:
     def asking() -> Any:
         nonlocal listed, status_code
         status_code, listed = h.http_json("GET", oc.url + "/permission" + query)
-        return [p for p in listed if p.get("sessionID") == sid] if status_code == 200 and isinstance(listed, list) else None
+        return (
+            [p for p in listed if p.get("sessionID") == sid]
+            if status_code == 200 and isinstance(listed, list)
+            else None
+        )
 
     out: dict[str, Any] = {}
     try:
@@ -201,8 +215,9 @@ def probe_permission(sb: h.Sandbox, oc: h.OpenCode) -> dict[str, Any]:
         code, body = h.http_json("POST", oc.url + f"/permission/{pid}/reply" + query, {"reply": "reject"})
         routes.append({"route": "POST /permission/{id}/reply", "status": code})
         if code == 404 or code >= 400:
-            code, body = h.http_json("POST", oc.url + f"/session/{sid}/permissions/{pid}" + query,
-                                     {"response": "reject"})
+            code, body = h.http_json(
+                "POST", oc.url + f"/session/{sid}/permissions/{pid}" + query, {"response": "reject"}
+            )
             routes.append({"route": "POST /session/{sid}/permissions/{pid}", "status": code})
     out["reply_routes"] = routes
     try:
@@ -227,9 +242,18 @@ def probe_release(release: str, root: Path, model: h.FakeModel, overloaded_s: fl
         oc = sb.start_opencode(binary)
         code, doc = h.http_json("GET", oc.url + "/doc")
         paths = sorted((doc or {}).get("paths", {})) if code == 200 and isinstance(doc, dict) else []
-        result["routes"] = {p: (p in paths) for p in ("/session/status", "/event", "/global/event",
-                                                     "/permission", "/permission/{requestID}/reply",
-                                                     "/question", "/session/{sessionID}/abort")}
+        result["routes"] = {
+            p: (p in paths)
+            for p in (
+                "/session/status",
+                "/event",
+                "/global/event",
+                "/permission",
+                "/permission/{requestID}/reply",
+                "/question",
+                "/session/{sessionID}/abort",
+            )
+        }
         result["doc_status"] = code
         events = EventLog(oc)
         time.sleep(1)

@@ -40,14 +40,14 @@ NEW_PROMPT = "TEXT thanks, now just say hi"
 # --------------------------------------------------------------------------------------------
 
 
-def crash_mid_tool(sb: h.Sandbox, binary: Path, prompt: str, *, tool: str = "bash",
-                   statuses: tuple[str, ...] = ("running",)) -> tuple[str, dict[str, Any]]:
+def crash_mid_tool(
+    sb: h.Sandbox, binary: Path, prompt: str, *, tool: str = "bash", statuses: tuple[str, ...] = ("running",)
+) -> tuple[str, dict[str, Any]]:
     """Start OpenCode, prompt a new session, wait for its tool part, then ``kill -9``."""
     oc = sb.start_opencode(binary)
     sid = oc.create_session()
     oc.prompt_async(sid, prompt)
-    parts = h.wait_for_tool_part(sb.db_path, session_id=sid, tool=tool, statuses=statuses,
-                                 timeout=60, server=oc)
+    parts = h.wait_for_tool_part(sb.db_path, session_id=sid, tool=tool, statuses=statuses, timeout=60, server=oc)
     oc.kill()
     return sid, parts[0]
 
@@ -60,8 +60,11 @@ def measure(sb: h.Sandbox, release: str, facts: dict[str, Any]) -> None:
         versions = {r[0] for r in conn.execute("SELECT version FROM session")}
         events = conn.execute("SELECT count(*) FROM event").fetchone()[0] if "event" in tables else None
     ddl = RELEASES[release].schema.read_text()
-    statements = {x.strip().rstrip(";").replace("CREATE TABLE IF NOT EXISTS ", "CREATE TABLE ", 1)
-                  for x in ddl.split(";\n") if x.strip()}
+    statements = {
+        x.strip().rstrip(";").replace("CREATE TABLE IF NOT EXISTS ", "CREATE TABLE ", 1)
+        for x in ddl.split(";\n")
+        if x.strip()
+    }
     assert schema == statements, f"OpenCode {release} wrote another schema than {RELEASES[release].schema}"
     assert versions == {release}
     facts["tables"] = len(tables - {"sqlite_sequence"})
@@ -79,8 +82,10 @@ def run_cli(sb: h.Sandbox, *args: str) -> tuple[int, Any, subprocess.CompletedPr
 
 
 def explain(proc: subprocess.CompletedProcess[str]) -> str:
-    return (f"`{' '.join(proc.args)}` exited {proc.returncode}\n--- stdout ---\n"
-            f"{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-4000:]}")
+    return (
+        f"`{' '.join(proc.args)}` exited {proc.returncode}\n--- stdout ---\n"
+        f"{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-4000:]}"
+    )
 
 
 def scan(sb: h.Sandbox, *extra: str) -> tuple[int, dict[str, Any], subprocess.CompletedProcess[str]]:
@@ -111,8 +116,9 @@ def assert_stale_scan(sb: h.Sandbox, expected: dict[str, tuple[str, list[dict[st
         assert set(got) == {p["id"] for p in parts}, explain(proc)
         for p in parts:
             g = got[p["id"]]
-            assert (g["message_id"], g["tool"], g["status"]) == (
-                p["message_id"], p["tool"], p["state"]["status"]), explain(proc)
+            assert (g["message_id"], g["tool"], g["status"]) == (p["message_id"], p["tool"], p["state"]["status"]), (
+                explain(proc)
+            )
             assert g["message_id"] in s["unfinished_messages"], explain(proc)
     return data
 
@@ -142,7 +148,8 @@ def assert_healthy(oc: h.OpenCode, sid: str, repaired: set[str]) -> list[dict[st
     for m in msgs:
         if m["info"]["role"] == "assistant":
             assert m["info"].get("time", {}).get("completed"), (
-                f"assistant {m['info']['id']} still unfinished\n{oc.describe(sid)}")
+                f"assistant {m['info']['id']} still unfinished\n{oc.describe(sid)}"
+            )
     parts = {p["id"]: p for p in tool_parts(msgs)}
     active = [pid for pid, p in parts.items() if p["state"]["status"] in ACTIVE]
     assert not active, f"tool parts still active: {active}\n{oc.describe(sid)}"
@@ -159,13 +166,11 @@ def assert_new_prompt_completes(oc: h.OpenCode, sid: str) -> None:
     oc.prompt_async(sid, NEW_PROMPT)
     msgs = oc.wait_turn_complete(sid, timeout=60, min_assistant=before + 1)
     last_user = [m for m in msgs if m["info"]["role"] == "user"][-1]
-    assert any(p.get("type") == "text" and p.get("text") == NEW_PROMPT
-               for p in last_user["parts"]), oc.describe(sid)
+    assert any(p.get("type") == "text" and p.get("text") == NEW_PROMPT for p in last_user["parts"]), oc.describe(sid)
     last = [m for m in msgs if m["info"]["role"] == "assistant"][-1]
     assert last["info"].get("parentID") == last_user["info"]["id"], oc.describe(sid)
     assert last["info"].get("finish") == "stop", oc.describe(sid)
-    assert any(p.get("type") == "text" and p.get("text") == "done." for p in last["parts"]), (
-        oc.describe(sid))
+    assert any(p.get("type") == "text" and p.get("text") == "done." for p in last["parts"]), oc.describe(sid)
     assert_healthy(oc, sid, set())
 
 
@@ -176,8 +181,9 @@ def assert_new_prompt_completes(oc: h.OpenCode, sid: str) -> None:
 
 @pytest.mark.matrix("bash")
 @pytest.mark.parametrize("release", MATRIX)
-def test_bash_crash_orphan_is_repaired(sandbox: h.Sandbox, opencode_release, release: str,
-                                       matrix_facts: dict[str, Any]) -> None:
+def test_bash_crash_orphan_is_repaired(
+    sandbox: h.Sandbox, opencode_release, release: str, matrix_facts: dict[str, Any]
+) -> None:
     binary = opencode_release(release)
     sid, part = crash_mid_tool(sandbox, binary, "run the long tests")
     assert part["state"]["input"]["command"] == "sleep 600"
@@ -198,8 +204,9 @@ def test_bash_crash_orphan_is_repaired(sandbox: h.Sandbox, opencode_release, rel
 
 @pytest.mark.matrix("pending")
 @pytest.mark.parametrize("release", MATRIX)
-def test_pending_placeholder_is_repaired(sandbox: h.Sandbox, opencode_release, release: str,
-                                         matrix_facts: dict[str, Any]) -> None:
+def test_pending_placeholder_is_repaired(
+    sandbox: h.Sandbox, opencode_release, release: str, matrix_facts: dict[str, Any]
+) -> None:
     binary = opencode_release(release)
     sid, part = crash_mid_tool(sandbox, binary, "PENDING edit", statuses=("pending",))
     assert part["state"] == {"status": "pending", "input": {}, "raw": ""}
@@ -216,28 +223,26 @@ def test_pending_placeholder_is_repaired(sandbox: h.Sandbox, opencode_release, r
 
 @pytest.mark.matrix("task")
 @pytest.mark.parametrize("release", MATRIX)
-def test_subagent_chain_is_repaired(sandbox: h.Sandbox, opencode_release, release: str,
-                                    matrix_facts: dict[str, Any]) -> None:
+def test_subagent_chain_is_repaired(
+    sandbox: h.Sandbox, opencode_release, release: str, matrix_facts: dict[str, Any]
+) -> None:
     binary = opencode_release(release)
     oc = sandbox.start_opencode(binary)
     parent = oc.create_session()
     oc.prompt_async(parent, "SUBAGENT please check")
     h.wait_for_tool_part(sandbox.db_path, session_id=parent, tool="task", timeout=60, server=oc)
     child = h.wait_for_child_session(sandbox.db_path, parent, timeout=60, server=oc)
-    bash = h.wait_for_tool_part(sandbox.db_path, session_id=child, tool="bash", timeout=60,
-                                server=oc)[0]
+    bash = h.wait_for_tool_part(sandbox.db_path, session_id=child, tool="bash", timeout=60, server=oc)[0]
     oc.kill()
     (task,) = [p for p in h.db_tool_parts(sandbox.db_path, parent) if p["tool"] == "task"]
-    assert {s["id"]: s["parent_id"] for s in h.db_sessions(sandbox.db_path)} == {
-        parent: None, child: parent}
+    assert {s["id"]: s["parent_id"] for s in h.db_sessions(sandbox.db_path)} == {parent: None, child: parent}
     named = (task["state"].get("metadata") or {}).get("sessionId")
     assert named in (child, None)
     matrix_facts["task_names_child"] = named == child
     assert matrix_facts["task_names_child"] == RELEASES[release].task_names_child
     measure(sandbox, release, matrix_facts)
 
-    data = assert_stale_scan(sandbox, {parent: ("subagent-chain", [task]),
-                                       child: ("crash-orphan", [bash])})
+    data = assert_stale_scan(sandbox, {parent: ("subagent-chain", [task]), child: ("crash-orphan", [bash])})
     sessions = by_id(data)
     assert sessions[child]["parent_id"] == parent
     assert child in sessions[parent]["children"]
@@ -256,7 +261,8 @@ def test_subagent_chain_is_repaired(sandbox: h.Sandbox, opencode_release, releas
 
 
 def test_id_wrap_risk_is_said_before_recovery_and_the_loop_is_opencodes(
-        sandbox: h.Sandbox, opencode_release, opencode_bin: Path) -> None:
+    sandbox: h.Sandbox, opencode_release, opencode_bin: Path
+) -> None:
     """OpenCode 1.18.14, a session begun before the 2026-08-14 id wrap (libfaketime): ocinspect
     flags it at risk *before* recovering; after the repair 1.18.14 answers the old prompt again
     and again (its bug: it does the same without any repair), ocinspect recognises the leftovers,
@@ -272,8 +278,9 @@ def test_id_wrap_risk_is_said_before_recovery_and_the_loop_is_opencodes(
 
     rc, data, proc = scan(sandbox, "--all-sessions")
     sessions = by_id(data)
-    assert (sessions[stuck]["patterns"], sessions[stuck]["warnings"]) == (["crash-orphan"], ["id-wrap-risk"]), (
-        explain(proc))
+    assert (sessions[stuck]["patterns"], sessions[stuck]["warnings"]) == (["crash-orphan"], ["id-wrap-risk"]), explain(
+        proc
+    )
     assert (sessions[finished]["verdict"], sessions[finished]["warnings"]) == ("ok", ["id-wrap-risk"]), explain(proc)
     text = sandbox.ocinspect("show", stuck).stdout
     assert "Upgrade OpenCode to 1.18.15 or newer before you continue this session." in text
@@ -286,8 +293,8 @@ def test_id_wrap_risk_is_said_before_recovery_and_the_loop_is_opencodes(
     oc = sandbox.start_opencode(old)
     with h.ro_connect(sandbox.db_path) as conn:
         (old_prompt,) = conn.execute(
-            "SELECT id FROM message WHERE session_id = ? AND json_extract(data,'$.role') = 'user'",
-            (stuck,)).fetchone()
+            "SELECT id FROM message WHERE session_id = ? AND json_extract(data,'$.role') = 'user'", (stuck,)
+        ).fetchone()
     oc.prompt_async(stuck, NEW_PROMPT)
 
     def replies_to_old_prompt() -> int:
@@ -295,10 +302,15 @@ def test_id_wrap_risk_is_said_before_recovery_and_the_loop_is_opencodes(
             return conn.execute(
                 "SELECT count(*) FROM message WHERE session_id = ? AND json_extract(data,'$.role') = "
                 "'assistant' AND json_extract(data,'$.parentID') = ? AND id < ?",
-                (stuck, old_prompt, old_prompt)).fetchone()[0]
+                (stuck, old_prompt, old_prompt),
+            ).fetchone()[0]
 
-    h.wait_until(lambda: replies_to_old_prompt() >= 6, timeout=60, what="OpenCode 1.18.14 to loop",
-                 on_timeout=lambda: oc.describe(stuck))
+    h.wait_until(
+        lambda: replies_to_old_prompt() >= 6,
+        timeout=60,
+        what="OpenCode 1.18.14 to loop",
+        on_timeout=lambda: oc.describe(stuck),
+    )
     oc.kill()
     rc, data, proc = scan(sandbox)
     looped = by_id(data)[stuck]
@@ -327,11 +339,11 @@ def test_live_session_is_refused_then_repaired(sandbox: h.Sandbox, opencode_bin:
 
     # Now make OpenCode really busy on that session: a second sleeping bash call.
     oc.prompt_async(sid, "run the long tests again")
-    running = h.wait_for_tool_part(sandbox.db_path, session_id=sid, tool="bash", count=2,
-                                   timeout=60, server=oc)
+    running = h.wait_for_tool_part(sandbox.db_path, session_id=sid, tool="bash", count=2, timeout=60, server=oc)
     second = next(p for p in running if p["id"] != first["id"])
-    h.wait_until(lambda: oc.is_busy(sid), timeout=30, what=f"{sid} busy in /session/status",
-                 on_timeout=lambda: oc.describe(sid))
+    h.wait_until(
+        lambda: oc.is_busy(sid), timeout=30, what=f"{sid} busy in /session/status", on_timeout=lambda: oc.describe(sid)
+    )
 
     rc, data, proc = scan(sandbox)
     assert data["opencode_live"] is True, explain(proc)
@@ -343,8 +355,7 @@ def test_live_session_is_refused_then_repaired(sandbox: h.Sandbox, opencode_bin:
     assert still == {first["id"]: "running", second["id"]: "running"}, explain(proc)
     assert oc.is_busy(sid), oc.describe(sid)
     assert isinstance(data, dict), explain(proc)
-    assert [(s["id"], "live" in s["reason"].lower()) for s in data["skipped"]] == [(sid, True)], (
-        explain(proc))
+    assert [(s["id"], "live" in s["reason"].lower()) for s in data["skipped"]] == [(sid, True)], explain(proc)
     assert data["parts_repaired"] == 0 and data["messages_completed"] == 0, explain(proc)
     assert data["dry_run"] is False and data["run_id"] is None, explain(proc)  # refused, not a dry run
 
@@ -366,8 +377,7 @@ def test_live_session_is_refused_then_repaired(sandbox: h.Sandbox, opencode_bin:
     oc.kill()
 
 
-def test_without_ocinspect_opencode_leaves_session_stuck(sandbox: h.Sandbox,
-                                                         opencode_bin: Path) -> None:
+def test_without_ocinspect_opencode_leaves_session_stuck(sandbox: h.Sandbox, opencode_bin: Path) -> None:
     """The premise: restarting OpenCode does not repair the turn (if this ever fails, OpenCode
     changed and ocinspect's reason to exist must be re-checked)."""
     sid, part = crash_mid_tool(sandbox, opencode_bin, "run the long tests")
@@ -400,8 +410,7 @@ def test_without_ocinspect_opencode_leaves_session_stuck(sandbox: h.Sandbox,
 
 
 @pytest.mark.parametrize("release", [pytest.param(v, id=f"opencode-{v}") for v in ("1.18.33", "1.2.27")])
-def test_capture_regenerates_fixture(tmp_path: Path, fake_model: h.FakeModel, opencode_release,
-                                     release: str) -> None:
+def test_capture_regenerates_fixture(tmp_path: Path, fake_model: h.FakeModel, opencode_release, release: str) -> None:
     """capture.py still reproduces the shipped fixture (schema, rows, diagnosis) with the
     release's binary, so ``tests/fixtures`` can be refreshed when OpenCode changes (the newest,
     and the oldest, whose task parts name no child)."""
@@ -409,8 +418,15 @@ def test_capture_regenerates_fixture(tmp_path: Path, fake_model: h.FakeModel, op
 
     out = tmp_path / "out"
     out.mkdir()
-    result = capture.capture("stuck-task", opencode_release(release), fake_model, tmp_path / "work", out,
-                             capture.DEFAULT_PROJECT_DIR, release)
+    result = capture.capture(
+        "stuck-task",
+        opencode_release(release),
+        fake_model,
+        tmp_path / "work",
+        out,
+        capture.DEFAULT_PROJECT_DIR,
+        release,
+    )
     new = Path(result["file"])
     assert new.name == f"opencode-{release}-stuck-task.db"
     shipped = h.REPO_ROOT / "tests" / "fixtures" / new.name
@@ -419,28 +435,43 @@ def test_capture_regenerates_fixture(tmp_path: Path, fake_model: h.FakeModel, op
 
     def shape(db: Path) -> dict[str, Any]:
         with h.ro_connect(db) as conn:
-            schema = sorted(r[0] for r in conn.execute(
-                "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL"))
+            schema = sorted(r[0] for r in conn.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL"))
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            counts = {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
-                      for t in ("project", "session", "message", "part", "migration",
-                                "__drizzle_migrations") if t in tables}
+            counts = {
+                t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
+                for t in ("project", "session", "message", "part", "migration", "__drizzle_migrations")
+                if t in tables
+            }
             dirs = {r[0] for r in conn.execute("SELECT directory FROM session")}
         return {"schema": schema, "counts": counts, "dirs": dirs}
 
     assert shape(new) == shape(shipped)
-    assert sorted((p["tool"], p["status"]) for p in result["tool_parts"]) == [
-        ("bash", "running"), ("task", "running")]
+    assert sorted((p["tool"], p["status"]) for p in result["tool_parts"]) == [("bash", "running"), ("task", "running")]
 
     def diagnosis(db: Path) -> list[tuple[Any, ...]]:
         env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
-        proc = subprocess.run([sys.executable, "-m", "inspector", "--db", str(db), "scan", "--json"],
-                              cwd=h.REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "inspector", "--db", str(db), "scan", "--json"],
+            cwd=h.REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert proc.returncode == 1, explain(proc)
         data = json.loads(proc.stdout)
-        return sorted((s["parent_id"] is None, s["verdict"], tuple(s["patterns"]),
-                       tuple((p["tool"], p["status"], p["child_session_id"] is not None,
-                              p["child_session_inferred"]) for p in s["stuck_parts"]), len(s["children"]))
-                      for s in data["sessions"])
+        return sorted(
+            (
+                s["parent_id"] is None,
+                s["verdict"],
+                tuple(s["patterns"]),
+                tuple(
+                    (p["tool"], p["status"], p["child_session_id"] is not None, p["child_session_inferred"])
+                    for p in s["stuck_parts"]
+                ),
+                len(s["children"]),
+            )
+            for s in data["sessions"]
+        )
 
     assert diagnosis(new) == diagnosis(shipped)

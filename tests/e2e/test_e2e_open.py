@@ -39,8 +39,11 @@ def env_for(sb: h.Sandbox, binary: Path) -> dict[str, str]:
     link = bin_dir / "opencode"
     if not link.exists():
         link.symlink_to(binary)
-    return sb.env(PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", PYTHONPATH=str(h.REPO_ROOT),
-                  XDG_STATE_HOME=str(sb.ocinspect_state))
+    return sb.env(
+        PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        PYTHONPATH=str(h.REPO_ROOT),
+        XDG_STATE_HOME=str(sb.ocinspect_state),
+    )
 
 
 def turns(db: Path, sid: str) -> list[tuple[str, str, int | None, str | None]]:
@@ -50,7 +53,9 @@ def turns(db: Path, sid: str) -> list[tuple[str, str, int | None, str | None]]:
             "SELECT m.id, json_extract(m.data, '$.role'), json_extract(m.data, '$.time.completed'), "
             "(SELECT json_extract(p.data, '$.text') FROM part p WHERE p.message_id = m.id "
             " AND json_extract(p.data, '$.type') = 'text' ORDER BY p.time_created, p.id LIMIT 1) "
-            "FROM message m WHERE m.session_id = ? ORDER BY m.time_created, m.id", (sid,)).fetchall()
+            "FROM message m WHERE m.session_id = ? ORDER BY m.time_created, m.id",
+            (sid,),
+        ).fetchall()
     return [tuple(r) for r in rows]
 
 
@@ -64,7 +69,7 @@ def answered(db: Path, sid: str, prompt: str) -> bool:
     rows = turns(db, sid)
     # ``opencode run`` quotes a message argument that has spaces: "TEXT thanks, …"
     asked = [i for i, r in enumerate(rows) if r[1] == "user" and (r[3] or "").strip('"') == prompt]
-    return bool(asked) and any(r[1] == "assistant" and r[2] for r in rows[asked[-1] + 1:])
+    return bool(asked) and any(r[1] == "assistant" and r[2] for r in rows[asked[-1] + 1 :])
 
 
 def recovered_and_printed(sb: h.Sandbox, binary: Path) -> tuple[str, list[str], dict[str, str]]:
@@ -72,13 +77,26 @@ def recovered_and_printed(sb: h.Sandbox, binary: Path) -> tuple[str, list[str], 
     done = sb.ocinspect("recover", sid, "--yes")
     assert done.returncode == 0, done.stdout + done.stderr
     env = env_for(sb, binary)
-    printed = subprocess.run([sys.executable, "-m", "inspector", "--db", str(sb.db_path), "open", sid, "--print"],
-                             cwd=h.REPO_ROOT, env=env, capture_output=True, text=True, timeout=60,
-                             stdin=subprocess.DEVNULL)
+    printed = subprocess.run(
+        [sys.executable, "-m", "inspector", "--db", str(sb.db_path), "open", sid, "--print"],
+        cwd=h.REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert printed.returncode == 0, printed.stderr
     words = shlex.split(printed.stdout)
-    assert words == ["cd", str(sb.project), "&&", f"OPENCODE_DB={sb.db_path.resolve()}",
-                     "opencode", str(sb.project), f"--session={sid}"], printed.stdout
+    assert words == [
+        "cd",
+        str(sb.project),
+        "&&",
+        f"OPENCODE_DB={sb.db_path.resolve()}",
+        "opencode",
+        str(sb.project),
+        f"--session={sid}",
+    ], printed.stdout
     return sid, words, env
 
 
@@ -86,16 +104,21 @@ def test_open_then_a_new_prompt_completes_in_the_same_session(sandbox: h.Sandbox
     sid, words, env = recovered_and_printed(sandbox, opencode_bin)
     before = session_count(sandbox.db_path)
     # the printed command's --session=ID word, through OpenCode's non-interactive front end
-    run = subprocess.run(["opencode", "run", words[-1], PROMPT], cwd=sandbox.project,
-                         env={**env, "OPENCODE_DB": words[3].split("=", 1)[1]}, capture_output=True,
-                         text=True, timeout=180, stdin=subprocess.DEVNULL)
+    run = subprocess.run(
+        ["opencode", "run", words[-1], PROMPT],
+        cwd=sandbox.project,
+        env={**env, "OPENCODE_DB": words[3].split("=", 1)[1]},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+    )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
     assert answered(sandbox.db_path, sid, PROMPT), turns(sandbox.db_path, sid)
     assert session_count(sandbox.db_path) == before  # the same session, not a new one
 
 
-def test_open_execs_the_tui_on_the_session_and_a_typed_prompt_completes(sandbox: h.Sandbox,
-                                                                        opencode_bin: Path) -> None:
+def test_open_execs_the_tui_on_the_session_and_a_typed_prompt_completes(sandbox: h.Sandbox, opencode_bin: Path) -> None:  # noqa: C901
     sid, _, env = recovered_and_printed(sandbox, opencode_bin)
     before = session_count(sandbox.db_path)
     import pty
@@ -105,12 +128,16 @@ def test_open_execs_the_tui_on_the_session_and_a_typed_prompt_completes(sandbox:
         try:
             fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
             os.chdir(h.REPO_ROOT)
-            os.execvpe(sys.executable, [sys.executable, "-m", "inspector", "--db", str(sandbox.db_path), "open",
-                                        sid], {**env, "TERM": "xterm-256color"})
+            os.execvpe(
+                sys.executable,
+                [sys.executable, "-m", "inspector", "--db", str(sandbox.db_path), "open", sid],
+                {**env, "TERM": "xterm-256color"},
+            )
         finally:
             os._exit(127)
     screen = b""
     try:
+
         def read_for(seconds: float) -> None:
             nonlocal screen
             deadline = time.monotonic() + seconds

@@ -56,12 +56,17 @@ def test_run_recovers_then_becomes_opencode(sandbox: h.Sandbox, opencode_bin: Pa
     server.kill()
 
 
-def test_run_passes_the_exit_code_and_starts_without_a_database(sandbox: h.Sandbox,
-                                                                opencode_bin: Path) -> None:
+def test_run_passes_the_exit_code_and_starts_without_a_database(sandbox: h.Sandbox, opencode_bin: Path) -> None:
     assert not sandbox.db_path.exists()
-    code = subprocess.run([sys.executable, "-m", "inspector", "run", "--", "sh", "-c", "exit 7"],
-                          cwd=sandbox.project, env=launcher_env(sandbox), timeout=60,
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    code = subprocess.run(
+        [sys.executable, "-m", "inspector", "run", "--", "sh", "-c", "exit 7"],
+        cwd=sandbox.project,
+        env=launcher_env(sandbox),
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
     assert (code.returncode, code.stderr) == (7, ""), code.stderr
 
     server = launch(sandbox, opencode_bin)  # first start: no database yet
@@ -73,14 +78,19 @@ def test_run_passes_the_exit_code_and_starts_without_a_database(sandbox: h.Sandb
     server.kill()
 
 
-def test_run_leaves_the_database_alone_while_opencode_runs(sandbox: h.Sandbox,
-                                                           opencode_bin: Path) -> None:
+def test_run_leaves_the_database_alone_while_opencode_runs(sandbox: h.Sandbox, opencode_bin: Path) -> None:
     sid, part = crash_mid_tool(sandbox, opencode_bin, "run the long tests")
     running = sandbox.start_opencode(opencode_bin)  # idle, but serving this database
 
-    ran = subprocess.run([sys.executable, "-m", "inspector", "run", "--", "sh", "-c", "echo started"],
-                         cwd=sandbox.project, env=launcher_env(sandbox), timeout=60,
-                         stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    ran = subprocess.run(
+        [sys.executable, "-m", "inspector", "run", "--", "sh", "-c", "echo started"],
+        cwd=sandbox.project,
+        env=launcher_env(sandbox),
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
     assert ran.returncode == 0 and ran.stdout == "started\n", ran.stderr
     (line,) = ran.stderr.splitlines()
     assert line.startswith("ocinspect: warning: 1 stuck session(s) left alone: OpenCode is already running"), line

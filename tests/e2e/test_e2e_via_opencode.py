@@ -30,12 +30,16 @@ class Listener:
 
     def __init__(self, server: h.OpenCode) -> None:
         self.events: list[dict[str, Any]] = []
-        self._stream = ServerClient(server.port).events("/event", directory=str(server.sandbox.project),
-                                                         read_timeout=120)
+        self._stream = ServerClient(server.port).events(
+            "/event", directory=str(server.sandbox.project), read_timeout=120
+        )
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
-        h.wait_until(lambda: any(e.get("type") == "server.connected" for e in self.events),
-                     timeout=15, what="the event stream to connect")
+        h.wait_until(
+            lambda: any(e.get("type") == "server.connected" for e in self.events),
+            timeout=15,
+            what="the event stream to connect",
+        )
 
     def _run(self) -> None:
         try:
@@ -46,9 +50,12 @@ class Listener:
             pass
 
     def part_updates(self) -> dict[str, str]:
-        return {e["properties"]["part"]["id"]: e["properties"]["part"]["state"]["status"]
-                for e in self.events if e.get("type") == "message.part.updated"
-                and (e.get("properties") or {}).get("part", {}).get("type") == "tool"}
+        return {
+            e["properties"]["part"]["id"]: e["properties"]["part"]["state"]["status"]
+            for e in self.events
+            if e.get("type") == "message.part.updated"
+            and (e.get("properties") or {}).get("part", {}).get("type") == "tool"
+        }
 
 
 def log_problems(db: Path) -> list[eventlog.LogProblem]:
@@ -81,8 +88,12 @@ def test_recover_goes_through_the_running_opencode(sandbox: h.Sandbox, opencode_
     assert (data["parts_repaired"], data["messages_completed"], data["skipped"]) == (2, 2, []), explain(proc)
     assert data["events_appended"] == 4, explain(proc)  # written by OpenCode itself
 
-    h.wait_until(lambda: listener.part_updates() == {p["id"]: "error" for p in parts}, timeout=10,
-                 what="message.part.updated for every repaired part", on_timeout=lambda: str(listener.events))
+    h.wait_until(
+        lambda: listener.part_updates() == {p["id"]: "error" for p in parts},
+        timeout=10,
+        what="message.part.updated for every repaired part",
+        on_timeout=lambda: str(listener.events),
+    )
     assert log_problems(sandbox.db_path) == []
     assert_healthy(server, parent, {parts[0]["id"]})
     assert_healthy(server, child, {parts[1]["id"]})
@@ -98,8 +109,11 @@ def test_recover_goes_through_the_running_opencode(sandbox: h.Sandbox, opencode_
     rc, data, proc = run_cli(sandbox, "undo", "--json")
     assert rc == 0 and data["restored"] == 4 and data["skipped"] == [], explain(proc)
     assert log_problems(sandbox.db_path) == []
-    assert {p["id"]: p["state"]["status"] for p in h.db_tool_parts(sandbox.db_path)
-            if p["id"] in {parts[0]["id"], parts[1]["id"]}} == {parts[0]["id"]: "running", parts[1]["id"]: "running"}
+    assert {
+        p["id"]: p["state"]["status"]
+        for p in h.db_tool_parts(sandbox.db_path)
+        if p["id"] in {parts[0]["id"], parts[1]["id"]}
+    } == {parts[0]["id"]: "running", parts[1]["id"]: "running"}
 
 
 def test_direct_writes_the_file_even_while_opencode_runs(sandbox: h.Sandbox, opencode_bin: Path) -> None:
@@ -114,8 +128,9 @@ def test_direct_writes_the_file_even_while_opencode_runs(sandbox: h.Sandbox, ope
     server.kill()
 
 
-def test_a_password_protected_opencode_is_asked_with_its_password(sandbox: h.Sandbox, opencode_bin: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_password_protected_opencode_is_asked_with_its_password(
+    sandbox: h.Sandbox, opencode_bin: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Without OPENCODE_SERVER_PASSWORD the verdict is unknown and nothing is written; with it
     the repair goes through that server."""
     parent, child, parts = crash_chain(sandbox, opencode_bin)
@@ -124,8 +139,11 @@ def test_a_password_protected_opencode_is_asked_with_its_password(sandbox: h.San
     rc, data, proc = run_cli(sandbox, "recover", "--all", "--yes", "--json")
     assert rc == 3 and data["sessions"] == [], explain(proc)
     assert all("needs its password" in s["reason"] for s in data["skipped"]), explain(proc)
-    assert {p["id"]: p["state"]["status"] for p in h.db_tool_parts(sandbox.db_path)
-            if p["id"] in {parts[0]["id"], parts[1]["id"]}} == {parts[0]["id"]: "running", parts[1]["id"]: "running"}
+    assert {
+        p["id"]: p["state"]["status"]
+        for p in h.db_tool_parts(sandbox.db_path)
+        if p["id"] in {parts[0]["id"], parts[1]["id"]}
+    } == {parts[0]["id"]: "running", parts[1]["id"]: "running"}
 
     monkeypatch.setenv("OPENCODE_SERVER_PASSWORD", "s3cret-e2e")
     rc, data, proc = run_cli(sandbox, "recover", "--all", "--yes", "--json")

@@ -26,8 +26,15 @@ pytestmark = pytest.mark.e2e
 def run_true(sb: h.Sandbox) -> subprocess.CompletedProcess[str]:
     """``ocinspect run -- true`` as a person's start script runs it (ocinspect's own state dir)."""
     cmd = [sys.executable, "-m", "inspector", "--db", str(sb.db_path), "run", "--", "true"]
-    return subprocess.run(cmd, cwd=h.REPO_ROOT, env=sb.ocinspect_env(), text=True, capture_output=True,
-                          timeout=60, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        cmd,
+        cwd=h.REPO_ROOT,
+        env=sb.ocinspect_env(),
+        text=True,
+        capture_output=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def state_files(sb: h.Sandbox) -> dict[str, str]:

@@ -59,9 +59,13 @@ def replay(replica: h.OpenCode, project: Path, events: list[dict[str, Any]]) -> 
     for event in sorted(events, key=lambda e: (e["aggregate_id"], e["seq"])):
         by_session.setdefault(event["aggregate_id"], []).append(event)
     for session_id, items in by_session.items():
-        body = {"directory": str(project), "events": [
-            {"id": e["id"], "aggregateID": e["aggregate_id"], "seq": e["seq"], "type": e["type"],
-             "data": e["data"]} for e in items]}
+        body = {
+            "directory": str(project),
+            "events": [
+                {"id": e["id"], "aggregateID": e["aggregate_id"], "seq": e["seq"], "type": e["type"], "data": e["data"]}
+                for e in items
+            ],
+        }
         answer = replica.request("POST", "/sync/replay", body)
         assert answer == {"sessionID": session_id}, answer
 
@@ -139,8 +143,10 @@ def test_replica_of_a_row_only_repair_is_stuck_again(homes, opencode_bin: Path) 
     with conn:  # ocinspect before issue 10: the repaired rows, no events
         for unit in plan.units:
             for change in unit.changes:
-                conn.execute(f"UPDATE {change.table} SET data = ?, time_updated = ? WHERE id = ?",
-                             (change.after["data"], change.after["time_updated"], change.row_id))
+                conn.execute(
+                    f"UPDATE {change.table} SET data = ?, time_updated = ? WHERE id = ?",
+                    (change.after["data"], change.after["time_updated"], change.row_id),
+                )
     conn.close()
     assert stuck_sessions(source) == set()
     assert len(log_problems(source.db_path)) == 6

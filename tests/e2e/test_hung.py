@@ -39,8 +39,12 @@ def start_chain(sb: h.Sandbox, oc: h.OpenCode) -> tuple[str, str]:
     task = h.wait_for_tool_part(sb.db_path, session_id=parent, tool="task", timeout=60, server=oc)[0]
     child = task["state"]["metadata"]["sessionId"]
     h.wait_for_tool_part(sb.db_path, session_id=child, tool="bash", timeout=60, server=oc)
-    h.wait_until(lambda: oc.is_busy(parent) and oc.is_busy(child), timeout=30, what="chain busy",
-                 on_timeout=lambda: oc.describe(parent))
+    h.wait_until(
+        lambda: oc.is_busy(parent) and oc.is_busy(child),
+        timeout=30,
+        what="chain busy",
+        on_timeout=lambda: oc.describe(parent),
+    )
     return parent, child
 
 
@@ -71,7 +75,8 @@ def assert_rows_equal_newest_events(db: Path, session_ids: list[str]) -> None:
             messages: dict[str, Any] = {}
             seqs = []
             for seq, kind, data in conn.execute(
-                    "SELECT seq, type, data FROM event WHERE aggregate_id = ? ORDER BY seq", (sid,)):
+                "SELECT seq, type, data FROM event WHERE aggregate_id = ? ORDER BY seq", (sid,)
+            ):
                 seqs.append(seq)
                 payload = json.loads(data)
                 if kind == "message.part.updated.1":
@@ -81,8 +86,10 @@ def assert_rows_equal_newest_events(db: Path, session_ids: list[str]) -> None:
             assert seqs == list(range(len(seqs))), f"{sid}: seqs {seqs}"
             (top,) = conn.execute("SELECT seq FROM event_sequence WHERE aggregate_id = ?", (sid,)).fetchone()
             assert top == seqs[-1]
-            for table, newest, keys in (("part", parts, ("id", "sessionID", "messageID")),
-                                        ("message", messages, ("id", "sessionID"))):
+            for table, newest, keys in (
+                ("part", parts, ("id", "sessionID", "messageID")),
+                ("message", messages, ("id", "sessionID")),
+            ):
                 for rid, data in conn.execute(f"SELECT id, data FROM {table} WHERE session_id = ?", (sid,)):
                     event = {k: v for k, v in newest[rid].items() if k not in keys}
                     assert json.loads(data) == event, f"{table} {rid} differs from its newest event"
@@ -196,8 +203,15 @@ class Watch:
 
     def __init__(self, sb: h.Sandbox, *args: str) -> None:
         cmd = [sys.executable, "-m", "inspector", "--db", str(sb.db_path), "watch", *args, "--json"]
-        self.proc = subprocess.Popen(cmd, cwd=h.REPO_ROOT, env=sb.ocinspect_env(), text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=h.REPO_ROOT,
+            env=sb.ocinspect_env(),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+        )
         self.reader = LineReader(self.proc)
         self.events: list[dict[str, Any]] = []
         self.stderr = ""
@@ -285,6 +299,7 @@ def test_waiting_for_permission_is_not_hung(sandbox: h.Sandbox, opencode_bin: Pa
     oc = sandbox.start_opencode(opencode_bin)
     sid, part = start_bash(sandbox, oc)
     assert part["state"]["status"] == "running"
+
     def asking() -> list[str]:
         return [p["sessionID"] for p in oc.request("GET", "/permission?directory=" + str(sandbox.project))]
 

@@ -77,15 +77,18 @@ def wait_status(oc: h.OpenCode, sid: str, predicate: Any, *, timeout: float, wha
     return h.wait_until(found, timeout=timeout, interval=0.25, what=what, on_timeout=lambda: oc.describe(sid))
 
 
-def wait_verdict(sb: h.Sandbox, oc: h.OpenCode, sid: str, verdict: str, hung_after: str, *, timeout: float,
-                 interval: float = 0.5) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:
+def wait_verdict(
+    sb: h.Sandbox, oc: h.OpenCode, sid: str, verdict: str, hung_after: str, *, timeout: float, interval: float = 0.5
+) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:
     """Scan (``--hung-after``) until ``sid`` has ``verdict``: its JSON entry and that scan."""
+
     def seen() -> tuple[dict[str, Any], subprocess.CompletedProcess[str]] | None:
         found, ran = scan(sb, "--hung-after", hung_after)
         return (found[sid], ran) if sid in found and found[sid]["verdict"] == verdict else None
 
-    return h.wait_until(seen, timeout=timeout, interval=interval, what=f"{verdict} verdict",
-                        on_timeout=lambda: oc.describe(sid))
+    return h.wait_until(
+        seen, timeout=timeout, interval=interval, what=f"{verdict} verdict", on_timeout=lambda: oc.describe(sid)
+    )
 
 
 def events_invariant(sb: h.Sandbox, release: str, sids: list[str]) -> None:
@@ -94,8 +97,7 @@ def events_invariant(sb: h.Sandbox, release: str, sids: list[str]) -> None:
 
 
 @pytest.mark.parametrize("release", releases_with("stall-retry"))
-def test_stalled_model_is_hung_and_stopped_by_recover(sandbox: h.Sandbox, opencode_release: Any,
-                                                      release: str) -> None:
+def test_stalled_model_is_hung_and_stopped_by_recover(sandbox: h.Sandbox, opencode_release: Any, release: str) -> None:
     configure(sandbox)
     oc = sandbox.start_opencode(opencode_release(release))
     sid = start(sandbox, oc, "STALL please")
@@ -133,8 +135,9 @@ def test_stalled_model_is_hung_and_stopped_by_recover(sandbox: h.Sandbox, openco
 
 
 @pytest.mark.parametrize("release", releases_with("stall-retry", present=False))
-def test_a_stalled_stream_ends_the_turn_by_itself_on_older_releases(sandbox: h.Sandbox, opencode_release: Any,
-                                                                     release: str) -> None:
+def test_a_stalled_stream_ends_the_turn_by_itself_on_older_releases(
+    sandbox: h.Sandbox, opencode_release: Any, release: str
+) -> None:
     """Where a stall does not loop (measured: the turn ends with an error after the chunk
     timeout), ocinspect never calls it hung and, once it ended, finds nothing stuck."""
     configure(sandbox)
@@ -142,12 +145,17 @@ def test_a_stalled_stream_ends_the_turn_by_itself_on_older_releases(sandbox: h.S
     sid = start(sandbox, oc, "STALL please")
     sessions, proc = scan(sandbox, "--hung-after", "60s")
     assert sid not in sessions or sessions[sid]["verdict"] == "live", explain(proc)
-    h.wait_until(lambda: not oc.is_busy(sid), timeout=30, what="the stalled turn to end",
-                 on_timeout=lambda: oc.describe(sid))
+    h.wait_until(
+        lambda: not oc.is_busy(sid), timeout=30, what="the stalled turn to end", on_timeout=lambda: oc.describe(sid)
+    )
     # OpenCode may report the session idle a moment before it writes the turn's end (seen on
     # 1.14.41 in CI): wait for the row, not only the status.
-    turn = h.wait_until(lambda: ended_turn(oc, sid), timeout=15, what="the stalled turn's end written",
-                        on_timeout=lambda: oc.describe(sid))
+    turn = h.wait_until(
+        lambda: ended_turn(oc, sid),
+        timeout=15,
+        what="the stalled turn's end written",
+        on_timeout=lambda: oc.describe(sid),
+    )
     assert turn["info"].get("error"), oc.describe(sid)
     rc, data, proc = run_cli(sandbox, "scan", "--json", "--hung-after", "1s")
     assert rc == 0 and data["sessions"] == [], explain(proc)
@@ -195,8 +203,13 @@ def test_watch_stops_a_stalled_model_and_leaves_a_slow_reply(sandbox: h.Sandbox,
 def assert_retrying_and_left_alone(sb: h.Sandbox, oc: h.OpenCode, sid: str, *, attempt: int) -> dict[str, Any]:
     """At retry ``attempt``, well before ``--hung-after``: ``live``, the reason says it retries,
     and ``recover --all --abort-hung`` stops nothing. Returns the session's scan entry."""
-    wait_status(oc, sid, lambda s: s.get("type") == "retry" and (s.get("attempt") or 0) >= attempt,
-                timeout=30, what=f"retry attempt {attempt}")
+    wait_status(
+        oc,
+        sid,
+        lambda s: s.get("type") == "retry" and (s.get("attempt") or 0) >= attempt,
+        timeout=30,
+        what=f"retry attempt {attempt}",
+    )
 
     # Between two retries OpenCode reports the attempt in flight as plain ``busy``; on a loaded
     # machine one scan can land there. Scan until it sees the retry (well inside --hung-after).
@@ -206,8 +219,9 @@ def assert_retrying_and_left_alone(sb: h.Sandbox, oc: h.OpenCode, sid: str, *, a
         seen = entry["verdict"] != "live" or entry["opencode_status"]["status"]["type"] == "retry"
         return (entry, ran) if seen else None
 
-    found, proc = h.wait_until(retrying, timeout=60, interval=0.5, what="a scan that sees the retry",
-                               on_timeout=lambda: oc.describe(sid))
+    found, proc = h.wait_until(
+        retrying, timeout=60, interval=0.5, what="a scan that sees the retry", on_timeout=lambda: oc.describe(sid)
+    )
     assert found["verdict"] == "live", explain(proc)
     assert found["opencode_status"]["status"]["type"] == "retry", explain(proc)
     assert "retrying, attempt" in found["verdict_reason"], explain(proc)
@@ -220,8 +234,13 @@ def assert_retrying_and_left_alone(sb: h.Sandbox, oc: h.OpenCode, sid: str, *, a
 def assert_retry_loop_stopped(sb: h.Sandbox, oc: h.OpenCode, sid: str, *, attempt: int, hung_after: str) -> None:
     """Once OpenCode is at retry ``attempt`` (past ``hung_after`` with nothing kept), the session is a
     retry loop, and ``recover --abort-hung`` stops it through OpenCode, which closes the turn."""
-    wait_status(oc, sid, lambda s: s.get("type") == "retry" and (s.get("attempt") or 0) >= attempt,
-                timeout=40, what=f"retry attempt {attempt}")
+    wait_status(
+        oc,
+        sid,
+        lambda s: s.get("type") == "retry" and (s.get("attempt") or 0) >= attempt,
+        timeout=40,
+        what=f"retry attempt {attempt}",
+    )
     sessions, proc = scan(sb, "--hung-after", hung_after)
     assert sessions[sid]["verdict"] == "hung" and sessions[sid]["hang"] == "retry-loop", explain(proc)
     rc, data, proc = run_cli(sb, "recover", sid, "--yes", "--abort-hung", "--hung-after", hung_after, "--json")
@@ -230,8 +249,9 @@ def assert_retry_loop_stopped(sb: h.Sandbox, oc: h.OpenCode, sid: str, *, attemp
 
 
 @pytest.mark.parametrize("release", releases_with("retry-status"))
-def test_retrying_on_503_says_so_and_is_not_stopped_early(sandbox: h.Sandbox, opencode_release: Any,
-                                                          release: str) -> None:
+def test_retrying_on_503_says_so_and_is_not_stopped_early(
+    sandbox: h.Sandbox, opencode_release: Any, release: str
+) -> None:
     """HTTP 503 on every call: OpenCode retries with growing backoff (2, 4, 8, 16, 32 s). While
     it retries the reason says so; before ``--hung-after`` nothing is stopped; past it, it is a
     retry loop and the abort goes through OpenCode."""
@@ -251,8 +271,7 @@ def test_retrying_on_503_says_so_and_is_not_stopped_early(sandbox: h.Sandbox, op
 
 
 @pytest.mark.parametrize("release", releases_with("retry-status"))
-def test_a_rate_limit_is_retrying_then_a_retry_loop(sandbox: h.Sandbox, opencode_release: Any,
-                                                     release: str) -> None:
+def test_a_rate_limit_is_retrying_then_a_retry_loop(sandbox: h.Sandbox, opencode_release: Any, release: str) -> None:
     """HTTP 429 on every call: while OpenCode retries the reason says so and nothing is stopped
     before ``--hung-after``. Every release retries 429 like 503, with backoff 2, 4, 8, 16 s… (it
     did not give up within 60 s on any of them, measured), so past ``--hung-after`` it is a retry
@@ -267,8 +286,9 @@ def test_a_rate_limit_is_retrying_then_a_retry_loop(sandbox: h.Sandbox, opencode
 
 
 @pytest.mark.parametrize("release", releases_with("permission"))
-def test_permission_prompt_is_waiting_and_rejected_from_the_cli(sandbox: h.Sandbox, opencode_release: Any,
-                                                                release: str) -> None:
+def test_permission_prompt_is_waiting_and_rejected_from_the_cli(
+    sandbox: h.Sandbox, opencode_release: Any, release: str
+) -> None:
     configure(sandbox, ask_bash=True)
     oc = sandbox.start_opencode(opencode_release(release))
     sid = start(sandbox, oc, "QUICK check")
@@ -312,8 +332,9 @@ def test_permission_prompt_is_waiting_and_rejected_from_the_cli(sandbox: h.Sandb
 
 
 @pytest.mark.parametrize("release", releases_with("question"))
-def test_a_question_nobody_answers_is_waiting_and_dismissed_from_the_cli(sandbox: h.Sandbox, opencode_release: Any,
-                                                                         release: str) -> None:
+def test_a_question_nobody_answers_is_waiting_and_dismissed_from_the_cli(
+    sandbox: h.Sandbox, opencode_release: Any, release: str
+) -> None:
     configure(sandbox)
     oc = sandbox.start_opencode(opencode_release(release))
     sid = start(sandbox, oc, "ASKME please")

@@ -22,8 +22,7 @@ from .test_e2e import explain
 from .test_hung import assert_closed_by_opencode, assert_rows_equal_newest_events
 from .test_signals import start
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
 
 
 class Pane:
@@ -37,8 +36,9 @@ class Pane:
         self.tmux("new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), line)
 
     def tmux(self, *args: str) -> str:
-        done = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=20,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL
+        )
         if done.returncode != 0:
             raise h.HarnessError(f"tmux {' '.join(args)}: {done.stderr}")
         return done.stdout
@@ -52,23 +52,46 @@ class Pane:
         return self.tmux("capture-pane", "-p", "-t", self.name)
 
     def wait_for(self, needle: str, timeout: float = 30.0) -> str:
-        return h.wait_until(lambda: self.text() if needle in self.text() else None, timeout=timeout,
-                            interval=0.3, what=f"{needle!r} on screen", on_timeout=self.text)
+        return h.wait_until(
+            lambda: self.text() if needle in self.text() else None,
+            timeout=timeout,
+            interval=0.3,
+            what=f"{needle!r} on screen",
+            on_timeout=self.text,
+        )
 
     def close(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=20,
-                       stdin=subprocess.DEVNULL)
+        subprocess.run(
+            ["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=20, stdin=subprocess.DEVNULL
+        )
 
 
 def test_the_tui_rejects_a_permission_prompt_in_a_real_terminal(sandbox: h.Sandbox, opencode_bin: Path) -> None:
     configure(sandbox, ask_bash=True)
     oc = sandbox.start_opencode(opencode_bin)
     sid = start(sandbox, oc, "QUICK check")
-    h.wait_until(lambda: [p for p in oc.request("GET", f"/permission?directory={sandbox.project}")
-                          if p["sessionID"] == sid], timeout=20, what="the permission request")
-    env = {k: v for k, v in sandbox.ocinspect_env().items()
-           if k in ("PATH", "HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME",
-                    "TMPDIR", "LANG", "PYTHONPATH", h.MARKER_ENV)}
+    h.wait_until(
+        lambda: [p for p in oc.request("GET", f"/permission?directory={sandbox.project}") if p["sessionID"] == sid],
+        timeout=20,
+        what="the permission request",
+    )
+    env = {
+        k: v
+        for k, v in sandbox.ocinspect_env().items()
+        if k
+        in (
+            "PATH",
+            "HOME",
+            "XDG_STATE_HOME",
+            "XDG_DATA_HOME",
+            "XDG_CONFIG_HOME",
+            "XDG_CACHE_HOME",
+            "TMPDIR",
+            "LANG",
+            "PYTHONPATH",
+            h.MARKER_ENV,
+        )
+    }
     env.update(TERM="xterm-256color", COLORTERM="truecolor", PYTHONPATH=str(h.REPO_ROOT))
     pane = Pane([sys.executable, "-m", "inspector", "--db", str(sandbox.db_path)], env, h.REPO_ROOT)
     try:

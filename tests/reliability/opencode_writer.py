@@ -63,12 +63,14 @@ class Log:
     def row(self, conn: sqlite3.Connection, table: str, row_id: str, action: str) -> None:
         if table == "session":
             (updated,) = conn.execute("SELECT time_updated FROM session WHERE id = ?", (row_id,)).fetchone()
-            self.pending.append({"kind": "write", "action": action, "table": table, "id": row_id,
-                                 "time_updated": updated})
+            self.pending.append(
+                {"kind": "write", "action": action, "table": table, "id": row_id, "time_updated": updated}
+            )
             return
         data, updated = conn.execute(f"SELECT data, time_updated FROM {table} WHERE id = ?", (row_id,)).fetchone()
-        self.pending.append({"kind": "write", "action": action, "table": table, "id": row_id,
-                             "data": data, "time_updated": updated})
+        self.pending.append(
+            {"kind": "write", "action": action, "table": table, "id": row_id, "data": data, "time_updated": updated}
+        )
 
     def begin(self) -> None:
         self.pending: list[dict] = []
@@ -92,10 +94,15 @@ def log_event(conn: sqlite3.Connection, table: str, row_id: str) -> None:
     if not EVENTS:
         return
     if table == "part":
-        sid, mid, data = conn.execute("SELECT session_id, message_id, data FROM part WHERE id = ?", (row_id,)).fetchone()
+        sid, mid, data = conn.execute(
+            "SELECT session_id, message_id, data FROM part WHERE id = ?", (row_id,)
+        ).fetchone()
         kind = "message.part.updated.1"
-        payload = {"sessionID": sid, "part": {"id": row_id, "sessionID": sid, "messageID": mid, **json.loads(data)},
-                   "time": now_ms()}
+        payload = {
+            "sessionID": sid,
+            "part": {"id": row_id, "sessionID": sid, "messageID": mid, **json.loads(data)},
+            "time": now_ms(),
+        }
     else:
         sid, data = conn.execute("SELECT session_id, data FROM message WHERE id = ?", (row_id,)).fetchone()
         kind = "message.updated.1"
@@ -106,17 +113,23 @@ def log_event(conn: sqlite3.Connection, table: str, row_id: str) -> None:
     seq = row[0] + 1
     _event_counter += 1
     t = now_ms()
-    event_id = f"evt_{(t * 0x1000 + _event_counter % 0xFFF) & 0xFFFFFFFFFFFF:012x}w{os.getpid():06d}{_event_counter:07d}"
+    event_id = (
+        f"evt_{(t * 0x1000 + _event_counter % 0xFFF) & 0xFFFFFFFFFFFF:012x}w{os.getpid():06d}{_event_counter:07d}"
+    )
     conn.execute("UPDATE event_sequence SET seq = ? WHERE aggregate_id = ?", (seq, sid))
-    conn.execute("INSERT INTO event (id, aggregate_id, seq, type, data) VALUES (?,?,?,?,?)",
-                 (event_id, sid, seq, kind, dumps(payload)))
+    conn.execute(
+        "INSERT INTO event (id, aggregate_id, seq, type, data) VALUES (?,?,?,?,?)",
+        (event_id, sid, seq, kind, dumps(payload)),
+    )
 
 
 def stuck_parts(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
-    return list(conn.execute(
-        "SELECT id, message_id, session_id FROM part WHERE json_extract(data,'$.type')='tool' "
-        "AND json_extract(data,'$.state.status') IN ('pending','running') ORDER BY time_created, id"
-    ))
+    return list(
+        conn.execute(
+            "SELECT id, message_id, session_id FROM part WHERE json_extract(data,'$.type')='tool' "
+            "AND json_extract(data,'$.state.status') IN ('pending','running') ORDER BY time_created, id"
+        )
+    )
 
 
 def advance(conn: sqlite3.Connection, log: Log, part_id: str, step: str, rng: random.Random) -> None:
@@ -129,23 +142,36 @@ def advance(conn: sqlite3.Connection, log: Log, part_id: str, step: str, rng: ra
         state = data.get("state") or {}
         if state.get("status") not in STUCK:
             conn.execute("ROLLBACK")
-            log.note(kind="saw", id=part_id, status=state.get("status"),
-                     interrupted=bool((state.get("metadata") or {}).get("interrupted")))
+            log.note(
+                kind="saw",
+                id=part_id,
+                status=state.get("status"),
+                interrupted=bool((state.get("metadata") or {}).get("interrupted")),
+            )
             return
         t = now_ms()
         if step == "progress":
             if state["status"] == "pending":  # the model finished streaming the arguments
-                state = {"status": "running", "input": {"command": f"echo {rng.random()}"},
-                         "time": {"start": t}, "metadata": {"output": ""}}
+                state = {
+                    "status": "running",
+                    "input": {"command": f"echo {rng.random()}"},
+                    "time": {"start": t},
+                    "metadata": {"output": ""},
+                }
             else:
                 metadata = dict(state.get("metadata") or {})
                 metadata["output"] = str(metadata.get("output", "")) + f"line {rng.randrange(10**6)}\n"
                 state = {**state, "metadata": metadata}
         else:
             start = (state.get("time") or {}).get("start", t)
-            state = {"status": "completed", "input": state.get("input") or {},
-                     "output": f"done {rng.randrange(10**6)}", "title": "finished", "metadata": {"exit": 0},
-                     "time": {"start": start, "end": t}}
+            state = {
+                "status": "completed",
+                "input": state.get("input") or {},
+                "output": f"done {rng.randrange(10**6)}",
+                "title": "finished",
+                "metadata": {"exit": 0},
+                "time": {"start": start, "end": t},
+            }
         data["state"] = state
         conn.execute("UPDATE part SET data = ?, time_updated = ? WHERE id = ?", (dumps(data), t, part_id))
         log_event(conn, "part", part_id)
@@ -153,13 +179,16 @@ def advance(conn: sqlite3.Connection, log: Log, part_id: str, step: str, rng: ra
         if step == "complete":
             left = conn.execute(
                 "SELECT count(*) FROM part WHERE message_id = ? AND json_extract(data,'$.type')='tool' "
-                "AND json_extract(data,'$.state.status') IN ('pending','running')", (message_id,)
+                "AND json_extract(data,'$.state.status') IN ('pending','running')",
+                (message_id,),
             ).fetchone()[0]
             mdata = json.loads(conn.execute("SELECT data FROM message WHERE id = ?", (message_id,)).fetchone()[0])
             if left == 0 and (mdata.get("time") or {}).get("completed") is None:
                 mdata["time"] = {**(mdata.get("time") or {}), "completed": t}
                 mdata["finish"] = "tool-calls"
-                conn.execute("UPDATE message SET data = ?, time_updated = ? WHERE id = ?", (dumps(mdata), t, message_id))
+                conn.execute(
+                    "UPDATE message SET data = ?, time_updated = ? WHERE id = ?", (dumps(mdata), t, message_id)
+                )
                 log_event(conn, "message", message_id)
                 log.row(conn, "message", message_id, "finish-turn")
         conn.execute("COMMIT")
@@ -178,11 +207,27 @@ def append_message(conn: sqlite3.Connection, log: Log, session_id: str, rng: ran
     conn.execute("BEGIN IMMEDIATE")
     log.begin()
     try:
-        conn.execute("INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES (?,?,?,?,?)",
-                     (mid, session_id, t, t, dumps({"role": "user", "time": {"created": t}, "agent": "build",
-                                                     "model": {"providerID": "fakeprov", "modelID": "fake"}})))
-        conn.execute("INSERT INTO part (id, message_id, session_id, time_created, time_updated, data) VALUES (?,?,?,?,?,?)",
-                     (pid, mid, session_id, t, t, dumps({"type": "text", "text": f"are you there? {rng.random()}"})))
+        conn.execute(
+            "INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES (?,?,?,?,?)",
+            (
+                mid,
+                session_id,
+                t,
+                t,
+                dumps(
+                    {
+                        "role": "user",
+                        "time": {"created": t},
+                        "agent": "build",
+                        "model": {"providerID": "fakeprov", "modelID": "fake"},
+                    }
+                ),
+            ),
+        )
+        conn.execute(
+            "INSERT INTO part (id, message_id, session_id, time_created, time_updated, data) VALUES (?,?,?,?,?,?)",
+            (pid, mid, session_id, t, t, dumps({"type": "text", "text": f"are you there? {rng.random()}"})),
+        )
         log_event(conn, "message", mid)
         log_event(conn, "part", pid)
         log.row(conn, "message", mid, "append")
@@ -245,8 +290,10 @@ def hold(args: argparse.Namespace) -> None:
     conn.execute(f"BEGIN {args.lock}")
     t = now_ms()
     session_id = conn.execute("SELECT id FROM session ORDER BY time_created LIMIT 1").fetchone()[0]
-    conn.execute("INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES (?,?,?,?,?)",
-                 (f"msg_holder{t}", session_id, t, t, dumps({"role": "user", "time": {"created": t}})))
+    conn.execute(
+        "INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES (?,?,?,?,?)",
+        (f"msg_holder{t}", session_id, t, t, dumps({"role": "user", "time": {"created": t}})),
+    )
     print(f"locked {t}", flush=True)
     if args.hold < 0:
         sys.stdin.readline()  # held until the test says so (it has seen ocinspect give up)
@@ -284,9 +331,14 @@ def touch(args: argparse.Namespace) -> None:
         else:  # "edit": OpenCode rewrites the JSON (e.g. a retried tool now completed)
             data = json.loads(conn.execute(f"SELECT data FROM {table} WHERE id = ?", (row_id,)).fetchone()[0])
             if table == "part":
-                data["state"] = {"status": "completed", "input": data.get("state", {}).get("input", {}),
-                                 "output": f"retried {rng.random()}", "title": "", "metadata": {},
-                                 "time": {"start": t - 5, "end": t}}
+                data["state"] = {
+                    "status": "completed",
+                    "input": data.get("state", {}).get("input", {}),
+                    "output": f"retried {rng.random()}",
+                    "title": "",
+                    "metadata": {},
+                    "time": {"start": t - 5, "end": t},
+                }
             else:
                 data["finish"] = "stop"
                 data.pop("error", None)

@@ -33,6 +33,7 @@ KEYS = {"session": "id", "message": "id", "part": "id"}
 
 # ---- counts ------------------------------------------------------------------------------------
 
+
 def full_run() -> bool:
     return os.environ.get("OCINSPECT_FULL_RELIABILITY", "") not in ("", "0")
 
@@ -52,6 +53,7 @@ def base_seed() -> int:
 
 
 # ---- running the CLI ---------------------------------------------------------------------------
+
 
 def cli_env(state: Path, home: Path | None = None, **extra: str) -> dict[str, str]:
     """The child's environment: its own journal (XDG_STATE_HOME) and home, no OPENCODE_DB."""
@@ -107,8 +109,13 @@ def run_cli(
     argv = cli_args(db, *args)
     started = time.monotonic()
     proc = subprocess.run(
-        argv, capture_output=True, env=dict(env) if env is not None else cli_env(state),
-        preexec_fn=preexec, timeout=timeout, stdin=subprocess.DEVNULL, cwd=cwd,
+        argv,
+        capture_output=True,
+        env=dict(env) if env is not None else cli_env(state),
+        preexec_fn=preexec,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        cwd=cwd,
     )
     return Ran(argv, proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
 
@@ -133,6 +140,7 @@ def assert_no_terminal_controls(data: bytes) -> None:
 
 
 # ---- databases ---------------------------------------------------------------------------------
+
 
 def connect(path: Path, *, timeout: float = 10.0) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
@@ -206,8 +214,9 @@ class Layout:
         return [s for unit in self.units for s in unit]
 
 
-def build_stuck_db(path: Path, stuck: int, *, clean: int = 0, seed: int = 1, parts: int = 2,
-                   events: bool = False) -> Layout:
+def build_stuck_db(
+    path: Path, stuck: int, *, clean: int = 0, seed: int = 1, parts: int = 2, events: bool = False
+) -> Layout:
     """``stuck`` stuck units of every repairable pattern (some are subagent chains), plus
     ``clean`` finished sessions, all through the real-DDL builder."""
     layout = Layout()
@@ -233,15 +242,33 @@ def build_stuck_db(path: Path, stuck: int, *, clean: int = 0, seed: int = 1, par
                 sid, user, t = session(i, f"chain {i}")
                 msg = b.assistant_message(sid, user, created=t + 200, directory=directory)
                 child_t = t + 400
-                child = b.session(project_id=project, title=f"subagent of {i}", directory=directory,
-                                  created=child_t, parent_id=sid, agent="general")
-                task = b.tool_part(msg, sid, tool="task", status="running", created=t + 300,
-                                   tool_input={"description": f"sub {i}", "prompt": "go", "subagent_type": "general"},
-                                   metadata={"sessionId": child})
+                child = b.session(
+                    project_id=project,
+                    title=f"subagent of {i}",
+                    directory=directory,
+                    created=child_t,
+                    parent_id=sid,
+                    agent="general",
+                )
+                task = b.tool_part(
+                    msg,
+                    sid,
+                    tool="task",
+                    status="running",
+                    created=t + 300,
+                    tool_input={"description": f"sub {i}", "prompt": "go", "subagent_type": "general"},
+                    metadata={"sessionId": child},
+                )
                 cuser = b.user_message(child, "go", created=child_t + 50, agent="general")
                 cmsg = b.assistant_message(child, cuser, created=child_t + 100, agent="general")
-                cbash = b.tool_part(cmsg, child, tool="bash", status="running", created=child_t + 150,
-                                    tool_input={"command": f"make test-{i}"})
+                cbash = b.tool_part(
+                    cmsg,
+                    child,
+                    tool="bash",
+                    status="running",
+                    created=child_t + 150,
+                    tool_input={"command": f"make test-{i}"},
+                )
                 remember(sid, msg, [task])
                 remember(child, cmsg, [cbash])
                 layout.units.append([sid, child])
@@ -254,8 +281,9 @@ def build_stuck_db(path: Path, stuck: int, *, clean: int = 0, seed: int = 1, par
             elif kind == 2:  # stuck part inside a finished turn
                 sid, user, t = session(i, f"leftover {i}")
                 msg = b.assistant_message(sid, user, created=t + 200, completed=t + 900, finish="stop")
-                part = b.tool_part(msg, sid, tool="read", status="running", created=t + 300,
-                                   tool_input={"filePath": f"/etc/file{i}"})
+                part = b.tool_part(
+                    msg, sid, tool="read", status="running", created=t + 300, tool_input={"filePath": f"/etc/file{i}"}
+                )
                 remember(sid, None, [part])
                 layout.units.append([sid])
             elif kind == 3:  # pending placeholder (crash while arguments streamed)
@@ -271,21 +299,31 @@ def build_stuck_db(path: Path, stuck: int, *, clean: int = 0, seed: int = 1, par
                 ids = []
                 for k in range(parts):
                     status = "running" if k % 2 == 0 else "pending"
-                    ids.append(b.tool_part(msg, sid, tool="bash", status=status, created=t + 300 + k,
-                                           tool_input={"command": f"sleep {600 + k}"} if status == "running" else None,
-                                           metadata={"output": "partial\n"}))
+                    ids.append(
+                        b.tool_part(
+                            msg,
+                            sid,
+                            tool="bash",
+                            status=status,
+                            created=t + 300 + k,
+                            tool_input={"command": f"sleep {600 + k}"} if status == "running" else None,
+                            metadata={"output": "partial\n"},
+                        )
+                    )
                 remember(sid, msg, ids)
                 layout.units.append([sid])
         for j in range(clean):
             sid, user, t = session(stuck + j, f"finished {j}")
             msg = b.assistant_message(sid, user, created=t + 200, completed=t + 800, finish="stop")
-            b.tool_part(msg, sid, tool="bash", status="completed", created=t + 300,
-                        tool_input={"command": "ls"}, output="a\nb")
+            b.tool_part(
+                msg, sid, tool="bash", status="completed", created=t + 300, tool_input={"command": "ls"}, output="a\nb"
+            )
             layout.clean.append(sid)
     return layout
 
 
 # ---- the undo journal, read independently of inspector.core.repair.journal --------------------------------
+
 
 @dataclass
 class Journal:
@@ -400,6 +438,7 @@ def unprivileged() -> tuple[str, Callable[[], None] | None]:
 
 
 # ---- figures ---------------------------------------------------------------------------------
+
 
 def report(suite: str, **figures: Any) -> None:
     """Print a suite's measured figures; also append them (JSON line) to

@@ -51,13 +51,25 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CONCURRENT = count("CONCURRENT", 2, 20)
 # The cases beyond FILE_CASES, each exercised by the test that calls ``case(name)``.
 OTHER_CASES = (
-    "read-only file on recover", "read-only directory on recover", "unreadable file",
-    "journal directory not writable", "journal path is a file", "session id that does not exist",
-    "undo with no run in the journal", "undo of an unknown run id", "undo of a run id that is a path",
-    "undo of a run made on another database", "damaged journal", "tool part without state",
-    "unknown status strings", "huge (10 MB) tool input", "NUL bytes and control characters in titles and commands",
-    "Rich markup and ANSI escapes in titles and commands", "database path with URI metacharacters",
-    "JSON that is not an object in data", "deeply nested JSON in a tool input",
+    "read-only file on recover",
+    "read-only directory on recover",
+    "unreadable file",
+    "journal directory not writable",
+    "journal path is a file",
+    "session id that does not exist",
+    "undo with no run in the journal",
+    "undo of an unknown run id",
+    "undo of a run id that is a path",
+    "undo of a run made on another database",
+    "damaged journal",
+    "tool part without state",
+    "unknown status strings",
+    "huge (10 MB) tool input",
+    "NUL bytes and control characters in titles and commands",
+    "Rich markup and ANSI escapes in titles and commands",
+    "database path with URI metacharacters",
+    "JSON that is not an object in data",
+    "deeply nested JSON in a tool input",
     "a second ocinspect recovering at the same time",
 )
 
@@ -97,6 +109,7 @@ def first(path: Path, sql: str, *params: object) -> tuple:
 
 # ---- files that are not (usable) OpenCode databases ---------------------------------------------
 
+
 def _truncated(size: Callable[[int], int]) -> Callable[[Path], Path]:
     def build(directory: Path) -> Path:
         whole = directory / "whole.db"
@@ -106,6 +119,7 @@ def _truncated(size: Callable[[int], int]) -> Callable[[Path], Path]:
         path = directory / "opencode.db"
         path.write_bytes(data[: size(len(data))])
         return path
+
     return build
 
 
@@ -176,6 +190,7 @@ def _corrupt(table: str, data: str) -> Callable[[Path], Path]:
             target = sorted(layout.stuck_parts[session])[0]
         execute(path, f"UPDATE {table} SET data = CAST(? AS TEXT) WHERE id = ?", data, target)
         return path
+
     return build
 
 
@@ -191,8 +206,11 @@ def _invalid_utf8_and_escapes(directory: Path) -> Path:
     escapes in it (clear screen, set window title, bell) that text must not reach the terminal."""
     path = directory / "opencode.db"
     layout = small_db(path)
-    execute(path, "UPDATE session SET title = CAST(X'41FF1B5B324A1B5D303B70776E65640742' AS TEXT) WHERE id = ?",
-            layout.units[0][0])
+    execute(
+        path,
+        "UPDATE session SET title = CAST(X'41FF1B5B324A1B5D303B70776E65640742' AS TEXT) WHERE id = ?",
+        layout.units[0][0],
+    )
     return path
 
 
@@ -201,8 +219,12 @@ def _hostile_id(directory: Path) -> Path:
     path = directory / "opencode.db"
     layout = small_db(path)
     part = sorted(layout.stuck_parts[layout.units[-1][0]])[0]
-    execute(path, "UPDATE part SET id = ?, data = '{\"type\":\"tool\",\"state\":{\"status\":\"running\"' WHERE id = ?",
-            "prt_evil\n\x1b[31mred\x1b[0m\r", part)
+    execute(
+        path,
+        'UPDATE part SET id = ?, data = \'{"type":"tool","state":{"status":"running"\' WHERE id = ?',
+        "prt_evil\n\x1b[31mred\x1b[0m\r",
+        part,
+    )
     return path
 
 
@@ -213,12 +235,20 @@ FILE_CASES: dict[str, tuple[Callable[[Path], Path | None], str]] = {
     "random bytes": (lambda d: write(d / "opencode.db", os.urandom(65536)), "not a SQLite database"),
     "truncated SQLite (first 5 kB)": (_truncated(lambda n: 5000), "damaged"),
     "truncated SQLite (half)": (_truncated(lambda n: n // 2), "damaged"),
-    "SQLite without OpenCode tables": (lambda d: _sqlite(d, "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"),
-                                       "not OpenCode's"),
+    "SQLite without OpenCode tables": (
+        lambda d: _sqlite(d, "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"),
+        "not OpenCode's",
+    ),
     "SQLite with no tables": (lambda d: _sqlite(d, "PRAGMA user_version = 7"), "empty SQLite database"),
-    "OpenCode 2.x-only database": (lambda d: _sqlite(d, "CREATE TABLE session_v2 (id TEXT PRIMARY KEY, data TEXT)",
-                                                     "CREATE TABLE session_message (id TEXT PRIMARY KEY)",
-                                                     "CREATE TABLE event (id TEXT PRIMARY KEY)"), "OpenCode 2.x"),
+    "OpenCode 2.x-only database": (
+        lambda d: _sqlite(
+            d,
+            "CREATE TABLE session_v2 (id TEXT PRIMARY KEY, data TEXT)",
+            "CREATE TABLE session_message (id TEXT PRIMARY KEY)",
+            "CREATE TABLE event (id TEXT PRIMARY KEY)",
+        ),
+        "OpenCode 2.x",
+    ),
     "legacy JSON directory": (_legacy, "legacy OpenCode JSON storage"),
     "legacy JSON beside an empty opencode.db": (_legacy_beside_empty_db, "legacy OpenCode JSON storage"),
     "WAL file without its database": (_wal_only, "no such file"),
@@ -228,28 +258,46 @@ FILE_CASES: dict[str, tuple[Callable[[Path], Path | None], str]] = {
     "FIFO as the -journal beside the database": (_fifo_journal, "not a regular file"),
     "corrupt JSON in message.data": (_corrupt("message", '{"role":"assistant","time":{'), "corrupt JSON"),
     "corrupt JSON in part.data": (_corrupt("part", '{"type":"tool","state":{"status":"running"'), "corrupt JSON"),
-    "raw NUL byte inside part JSON": (_corrupt("part", '{"type":"tool","state":{"status":"running","input":{"c":"a\x00b"}}}'),
-                                      "corrupt JSON"),
+    "raw NUL byte inside part JSON": (
+        _corrupt("part", '{"type":"tool","state":{"status":"running","input":{"c":"a\x00b"}}}'),
+        "corrupt JSON",
+    ),
     "invalid UTF-8 in a title": (_invalid_utf8, "UTF-8"),
     "invalid UTF-8 next to terminal escapes": (_invalid_utf8_and_escapes, "UTF-8"),
     "corrupt row with a newline and escapes in its id": (_hostile_id, "corrupt JSON"),
 }
 # ``undo`` validates the file first, so file-level problems give it the same line; row-level
 # ones (a readable v1 database) are reported by the scan that recover/show run.
-FILE_LEVEL = {"missing path", "directory without a database", "empty file", "random bytes",
-              "truncated SQLite (first 5 kB)", "truncated SQLite (half)", "SQLite without OpenCode tables",
-              "SQLite with no tables", "OpenCode 2.x-only database", "legacy JSON directory",
-              "legacy JSON beside an empty opencode.db", "WAL file without its database", "FIFO as the database",
-              "socket as the database", "character device as the database",
-              "FIFO as the -journal beside the database"}
+FILE_LEVEL = {
+    "missing path",
+    "directory without a database",
+    "empty file",
+    "random bytes",
+    "truncated SQLite (first 5 kB)",
+    "truncated SQLite (half)",
+    "SQLite without OpenCode tables",
+    "SQLite with no tables",
+    "OpenCode 2.x-only database",
+    "legacy JSON directory",
+    "legacy JSON beside an empty opencode.db",
+    "WAL file without its database",
+    "FIFO as the database",
+    "socket as the database",
+    "character device as the database",
+    "FIFO as the -journal beside the database",
+}
 
 
 def _commands(name: str) -> list[list[str]]:
     """Every command that opens the database; the default run keeps three of them."""
     commands = [["scan"], ["recover", "--all", "--yes", "--force", "--json"]]
     if full_run():
-        commands += [["scan", "--json"], ["scan", "--quick"], ["recover", "--all", "--dry-run", "--json"],
-                     ["recover", "--all", "--yes"]]
+        commands += [
+            ["scan", "--json"],
+            ["scan", "--quick"],
+            ["recover", "--all", "--dry-run", "--json"],
+            ["recover", "--all", "--yes"],
+        ]
     if name in FILE_LEVEL:
         commands += [["undo", "--force"], ["show", "ses_any"]]
     return commands
@@ -268,8 +316,9 @@ def test_unusable_database(name: str, tmp_path: Path) -> None:
     before = _digests(work)
     commands = _commands(name)
     with ThreadPoolExecutor(max_workers=2) as pool:  # read-only or refused: safe side by side
-        results = list(pool.map(lambda command: run_cli(path, *command, state=tmp_path / "state", timeout=60),
-                                commands))
+        results = list(
+            pool.map(lambda command: run_cli(path, *command, state=tmp_path / "state", timeout=60), commands)
+        )
     for _command, ran in zip(commands, results, strict=True):
         assert_one_error_line(ran, fragment)
         assert ran.stdout == b"", ran
@@ -278,6 +327,7 @@ def test_unusable_database(name: str, tmp_path: Path) -> None:
 
 
 # ---- permissions (real: run without root's override) -------------------------------------------
+
 
 @pytest.fixture
 def lowly(world_dir: Path):
@@ -361,8 +411,16 @@ def test_journal_directory_not_writable(world_dir: Path, lowly) -> None:
     for folder in (locked_state, locked_state / "ocinspect", locked_state / "ocinspect" / "runs"):
         folder.chmod(0o555)
     digest = sha256(db)
-    ran = run_cli(db, "recover", "--all", "--yes", "--force", state=locked_state,
-                  env=cli_env(locked_state, home=world_dir), preexec=preexec)
+    ran = run_cli(
+        db,
+        "recover",
+        "--all",
+        "--yes",
+        "--force",
+        state=locked_state,
+        env=cli_env(locked_state, home=world_dir),
+        preexec=preexec,
+    )
     assert_one_error_line(ran, "journal directory")
     assert "nothing was changed" in ran.err
     assert sha256(db) == digest
@@ -382,14 +440,18 @@ def test_journal_path_blocked_by_a_file(tmp_path: Path) -> None:
 
 # ---- ids, runs and journals ---------------------------------------------------------------------
 
+
 def test_session_id_that_does_not_exist(tmp_path: Path) -> None:
     case("session id that does not exist")
     db = tmp_path / "opencode.db"
     layout = small_db(db)
     digest = sha256(db)
-    for command in (["show", "ses_doesnotexist"], ["recover", "ses_doesnotexist", "--yes"],
-                    ["recover", layout.units[0][0], "ses_doesnotexist", "--yes"],
-                    ["show", "ses_\x1b]0;pwned\x07"]):
+    for command in (
+        ["show", "ses_doesnotexist"],
+        ["recover", "ses_doesnotexist", "--yes"],
+        ["recover", layout.units[0][0], "ses_doesnotexist", "--yes"],
+        ["show", "ses_\x1b]0;pwned\x07"],
+    ):
         ran = run_cli(db, *command, state=tmp_path / "state")
         assert_one_error_line(ran, "no session ses_")
     assert sha256(db) == digest
@@ -429,6 +491,7 @@ def test_undo_of_unknown_runs(tmp_path: Path) -> None:
 
 # ---- odd but valid data: diagnosed and repaired, nothing of OpenCode's lost --------------------
 
+
 def _stuck_part(path: Path, layout: Layout, index: int = -1) -> str:
     return sorted(layout.stuck_parts[layout.units[index][0]])[0]
 
@@ -445,8 +508,12 @@ def test_tool_part_without_state_and_unknown_statuses(tmp_path: Path) -> None:
         if how == "remove":
             execute(db, "UPDATE part SET data = json_remove(data, '$.state') WHERE id = ?", part)
         else:
-            execute(db, "UPDATE part SET data = json_set(data, '$.state.status', json(?)) WHERE id = ?",
-                    json.dumps(int(how) if how.isdigit() else how), part)
+            execute(
+                db,
+                "UPDATE part SET data = json_set(data, '$.state.status', json(?)) WHERE id = ?",
+                json.dumps(int(how) if how.isdigit() else how),
+                part,
+            )
         odd[part] = first(db, "SELECT data, time_updated FROM part WHERE id = ?", part)
     scanned = run_cli(db, "scan", "--json", state=tmp_path / "state")
     assert scanned.code == 1, scanned
@@ -465,7 +532,9 @@ def test_huge_tool_input(tmp_path: Path) -> None:
     layout = small_db(db)
     part = _stuck_part(db, layout)
     big = "x" * 5_000_000 + "é" * 2_500_000 + "\n\x1b[2J"  # 10 MB of UTF-8
-    execute(db, "UPDATE part SET data = json_set(data, '$.state.input', json_object('command', ?)) WHERE id = ?", big, part)
+    execute(
+        db, "UPDATE part SET data = json_set(data, '$.state.input', json_object('command', ?)) WHERE id = ?", big, part
+    )
     original = dump(db)
     state = tmp_path / "state"
     scanned = run_cli(db, "scan", state=state)
@@ -492,11 +561,21 @@ def test_nul_bytes_markup_and_escapes(tmp_path: Path) -> None:
     title = "[bold red]boom[/] [link=http://x]y[/link] \x1b[2J\x1b]0;pwned\x07 nul\x00here \x9b31m"
     command = "echo \x00 \x1b[31m[red]x[/red]\x1b[0m\rover"
     execute(db, "UPDATE session SET title = ? WHERE id = ?", title, session)
-    execute(db, "UPDATE part SET data = json_set(data, '$.state.input', json_object('command', ?)) WHERE id = ?",
-            command, part)
+    execute(
+        db,
+        "UPDATE part SET data = json_set(data, '$.state.input', json_object('command', ?)) WHERE id = ?",
+        command,
+        part,
+    )
     state = tmp_path / "state"
-    for args in (["scan"], ["scan", "--json"], ["show", session], ["show", session, "--json"],
-                 ["recover", "--all", "--dry-run"], ["runs"]):
+    for args in (
+        ["scan"],
+        ["scan", "--json"],
+        ["show", session],
+        ["show", session, "--json"],
+        ["recover", "--all", "--dry-run"],
+        ["runs"],
+    ):
         ran = run_cli(db, *args, state=state)
         assert ran.code in (0, 1) and ran.stderr == b"", ran
         assert_no_terminal_controls(ran.stdout)
@@ -529,7 +608,7 @@ def test_json_that_is_not_an_object(tmp_path: Path) -> None:
     layout = small_db(db, 10)
     part = _stuck_part(db, layout)
     message = sorted(layout.unfinished[layout.units[-2][0]])[0]
-    execute(db, "UPDATE part SET data = '[{\"type\":\"tool\",\"state\":{\"status\":\"running\"}}]' WHERE id = ?", part)
+    execute(db, 'UPDATE part SET data = \'[{"type":"tool","state":{"status":"running"}}]\' WHERE id = ?', part)
     execute(db, "UPDATE message SET data = '\"assistant\"' WHERE id = ?", message)
     before = {k: v for k, v in dump(db).items() if k in {("part", part), ("message", message)}}
     ran = run_cli(db, "recover", "--all", "--yes", "--force", "--json", state=tmp_path / "state")
@@ -542,8 +621,9 @@ def test_deeply_nested_tool_input(tmp_path: Path) -> None:
     db = tmp_path / "opencode.db"
     layout = small_db(db)
     part = _stuck_part(db, layout)
-    execute(db, "UPDATE part SET data = json_set(data, '$.state.input', json(?)) WHERE id = ?",
-            "[" * 950 + "]" * 950, part)
+    execute(
+        db, "UPDATE part SET data = json_set(data, '$.state.input', json(?)) WHERE id = ?", "[" * 950 + "]" * 950, part
+    )
     before = first(db, "SELECT data, time_updated FROM part WHERE id = ?", part)
     session = first(db, "SELECT session_id FROM part WHERE id = ?", part)[0]
     state = tmp_path / "state"
@@ -558,6 +638,7 @@ def test_deeply_nested_tool_input(tmp_path: Path) -> None:
 
 
 # ---- a second ocinspect recovering at the same time -------------------------------------------
+
 
 def test_two_recoveries_at_the_same_time(kill_templates, tmp_path: Path) -> None:
     """Two ``recover --all`` on the 1,000-unit database, started within 60 ms of each other so
@@ -578,8 +659,14 @@ def test_two_recoveries_at_the_same_time(kill_templates, tmp_path: Path) -> None
         state = work / "state"  # one journal directory, as for one user
         procs = []
         for k in range(2):
-            procs.append(subprocess.Popen(cli_args(db, "recover", "--all", "--yes", "--force", "--json"),
-                                          env=cli_env(state), stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+            procs.append(
+                subprocess.Popen(
+                    cli_args(db, "recover", "--all", "--yes", "--force", "--json"),
+                    env=cli_env(state),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                )
+            )
             if k == 0:
                 time.sleep(rng.uniform(0, 0.06))
         outs = []
@@ -616,8 +703,13 @@ def test_two_recoveries_at_the_same_time(kill_templates, tmp_path: Path) -> None
         assert dump(db) == original, context
     # (Usually the first to commit keeps the lock between its back-to-back unit transactions and
     # the other finds every unit changed; the figure says how often both got some.)
-    report("concurrent_recoveries", seed=seed, pairs=CONCURRENT, pairs_where_both_repaired_something=overlaps,
-           pairs_where_the_second_planned_before_the_first_committed=planned_early)
+    report(
+        "concurrent_recoveries",
+        seed=seed,
+        pairs=CONCURRENT,
+        pairs_where_both_repaired_something=overlaps,
+        pairs_where_the_second_planned_before_the_first_committed=planned_early,
+    )
 
 
 def test_bad_input_case_count() -> None:

@@ -67,8 +67,12 @@ def calibrate(template: Path, work: Path) -> tuple[float, float]:
     db = copy_db(template, work / "opencode.db")
     runs = work / "state" / "ocinspect" / "runs"
     started = time.monotonic()
-    proc = subprocess.Popen(cli_args(db, "recover", "--all", "--yes", "--force", "--json"),
-                            env=cli_env(work / "state"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cli_args(db, "recover", "--all", "--yes", "--force", "--json"),
+        env=cli_env(work / "state"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     journal_at = None
     while proc.poll() is None:
         if journal_at is None and runs.is_dir() and any(runs.iterdir()):
@@ -90,7 +94,9 @@ def repaired_flags(final: Dump, layout: Layout, session: str) -> list[bool]:
         flags.append(state["status"] == "error" and state.get("metadata", {}).get("interrupted") is True)
     for message in layout.unfinished[session]:
         data = json.loads(dict(final[("message", message)])["data"])
-        flags.append(data["time"].get("completed") is not None and data.get("error", {}).get("name") == "MessageAbortedError")
+        flags.append(
+            data["time"].get("completed") is not None and data.get("error", {}).get("name") == "MessageAbortedError"
+        )
     if session in layout.compacting:
         flags.append(dict(final[("session", session)])["time_compacting"] is None)
     return flags
@@ -108,7 +114,7 @@ def post_mortem_copy(db: Path, dest: Path) -> Path:
     return dest / db.name
 
 
-def check_kill(template: Dump, layout: Layout, db: Path, state: Path) -> tuple[list[str], dict[str, Any]]:
+def check_kill(template: Dump, layout: Layout, db: Path, state: Path) -> tuple[list[str], dict[str, Any]]:  # noqa: C901
     v: list[str] = []
     facts: dict[str, Any] = {"journal": None, "applied": set(), "committed_marked": set()}
     db = post_mortem_copy(db, db.parent / "post-mortem")
@@ -166,12 +172,21 @@ def check_kill(template: Dump, layout: Layout, db: Path, state: Path) -> tuple[l
         if columns(final[key], others) != columns(template[key], others):
             v.append(f"row {key}: columns outside the change were modified")
     if facts["units_repaired_by_rows"] != len(facts["applied"]):
-        v.append(f"rows say {facts['units_repaired_by_rows']} units repaired, journal images say {len(facts['applied'])}")
+        v.append(
+            f"rows say {facts['units_repaired_by_rows']} units repaired, journal images say {len(facts['applied'])}"
+        )
     return v, facts
 
 
-def one_kill(i: int, seed: int, templates: dict[str, Path], layout: Layout, template_dumps: dict[str, Dump],
-             timing: tuple[float, float], root: Path) -> tuple[list[str], Counter[str]]:
+def one_kill(  # noqa: C901
+    i: int,
+    seed: int,
+    templates: dict[str, Path],
+    layout: Layout,
+    template_dumps: dict[str, Dump],
+    timing: tuple[float, float],
+    root: Path,
+) -> tuple[list[str], Counter[str]]:
     rng = random.Random(seed + i)
     mode = "wal" if i % 2 == 0 else "delete"
     work = root / f"kill{i}"
@@ -181,8 +196,12 @@ def one_kill(i: int, seed: int, templates: dict[str, Path], layout: Layout, temp
     runs = state / "ocinspect" / "runs"
     journal_at, total = timing
     stats: Counter[str] = Counter(attempts=1, **{f"attempts_{mode}": 1})
-    proc = subprocess.Popen(cli_args(db, "recover", "--all", "--yes", "--force", "--json"),
-                            env=cli_env(state), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cli_args(db, "recover", "--all", "--yes", "--force", "--json"),
+        env=cli_env(state),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         if rng.random() < 0.25:
             time.sleep(rng.uniform(0, total * 0.9))
@@ -229,7 +248,9 @@ def one_kill(i: int, seed: int, templates: dict[str, Path], layout: Layout, temp
             expected_rest.update(unit)
     second = again.json()
     if set(second["sessions"]) != expected_rest:
-        return [prefix + f"second recover repaired {len(second['sessions'])} sessions, expected {len(expected_rest)}"], stats
+        return [
+            prefix + f"second recover repaired {len(second['sessions'])} sessions, expected {len(expected_rest)}"
+        ], stats
     after_second = dump(db)
     half = [u for u in layout.units if not all(f for s in u for f in repaired_flags(after_second, layout, s))]
     if half:
@@ -257,7 +278,9 @@ def one_kill(i: int, seed: int, templates: dict[str, Path], layout: Layout, temp
             expected[key] = tuple((c, change["after"].get(c, value)) for c, value in template[key])
     mismatched = [k for k in set(expected) | set(final) if expected.get(k) != final.get(k)]
     if mismatched:
-        return [prefix + f"after undo {len(mismatched)} rows differ from original+second run, e.g. {mismatched[:3]}"], stats
+        return [
+            prefix + f"after undo {len(mismatched)} rows differ from original+second run, e.g. {mismatched[:3]}"
+        ], stats
     if integrity(db) != "ok":
         return [prefix + "integrity_check failed after undo"], stats
     stats["t_final_check"] += time.monotonic() - t
@@ -287,15 +310,24 @@ def test_kill_9_mid_recovery(kill_templates, tmp_path: Path) -> None:
         while totals["killed_by_sigkill"] < KILLS and attempts < KILLS * 3 // 2 and not failures:
             batch = range(attempts, attempts + KILLS - totals["killed_by_sigkill"])
             attempts += len(batch)
-            futures = [pool.submit(one_kill, i, seed, templates, layout, template_dumps, timing, tmp_path)
-                       for i in batch]
+            futures = [
+                pool.submit(one_kill, i, seed, templates, layout, template_dumps, timing, tmp_path) for i in batch
+            ]
             for future in futures:
                 problems, stats = future.result()
                 totals.update(stats)
                 failures.extend(problems)
-    report("kill9", seed=seed, seconds=round(time.monotonic() - started, 1), stuck_sessions=len(layout.stuck_sessions),
-           units=len(layout.units), calibrated_journal_s=round(timing[0], 3), calibrated_total_s=round(timing[1], 3),
-           failures=len(failures), **totals)
+    report(
+        "kill9",
+        seed=seed,
+        seconds=round(time.monotonic() - started, 1),
+        stuck_sessions=len(layout.stuck_sessions),
+        units=len(layout.units),
+        calibrated_journal_s=round(timing[0], 3),
+        calibrated_total_s=round(timing[1], 3),
+        failures=len(failures),
+        **totals,
+    )
     assert not failures, "\n".join(failures[:10])
     assert totals["integrity_ok"] == attempts and totals["killed_by_sigkill"] >= KILLS, totals
     # The kills must really land mid-recovery, not only before or after it.
@@ -312,16 +344,23 @@ def test_hot_journal_left_by_a_kill(tmp_path: Path) -> None:
     set_journal_mode(db, "DELETE")
     original = dump(db)
     victim = subprocess.Popen(
-        [PYTHON, "-c", (
-            "import sqlite3, sys, time\n"
-            "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-            "c.execute('PRAGMA cache_size = 1')\n"  # spill: the file itself holds half-written pages
-            "c.execute('BEGIN IMMEDIATE')\n"
-            "c.execute(\"UPDATE part SET data = json_set(data, '$.state.status', 'completed'), time_updated = 1\")\n"
-            "c.execute(\"UPDATE message SET time_updated = 2\")\n"
-            "print('ready', flush=True)\n"
-            "time.sleep(60)\n"), str(db)],
-        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        [
+            PYTHON,
+            "-c",
+            (
+                "import sqlite3, sys, time\n"
+                "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+                "c.execute('PRAGMA cache_size = 1')\n"  # spill: the file itself holds half-written pages
+                "c.execute('BEGIN IMMEDIATE')\n"
+                "c.execute(\"UPDATE part SET data = json_set(data, '$.state.status', 'completed'), time_updated = 1\")\n"
+                'c.execute("UPDATE message SET time_updated = 2")\n'
+                "print('ready', flush=True)\n"
+                "time.sleep(60)\n"
+            ),
+            str(db),
+        ],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
     )
     try:
         assert victim.stdout is not None and victim.stdout.readline() == b"ready\n"

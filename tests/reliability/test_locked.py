@@ -46,8 +46,9 @@ class Holder:
     """The stand-in OpenCode process holding the write lock."""
 
     def __init__(self, db: Path, *args: str) -> None:
-        self.proc = subprocess.Popen([PYTHON, str(WRITER), "hold", str(db), *args],
-                                     stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [PYTHON, str(WRITER), "hold", str(db), *args], stdout=subprocess.PIPE, stdin=subprocess.PIPE
+        )
 
     def wait_locked(self) -> int:
         assert self.proc.stdout is not None
@@ -89,8 +90,9 @@ def test_a_locked_run_in_text_mode_offers_no_undo(stuck_db, tmp_path: Path) -> N
     holder = Holder(db, "--hold", "-1")
     try:
         holder.wait_locked()
-        ran = run_cli(db, "--busy-timeout", str(BUSY_MS), "recover", "--all", "--yes", "--force",
-                      state=tmp_path / "state")
+        ran = run_cli(
+            db, "--busy-timeout", str(BUSY_MS), "recover", "--all", "--yes", "--force", state=tmp_path / "state"
+        )
         holder.finish()
     finally:
         holder.kill()
@@ -109,8 +111,17 @@ def test_wal_write_lock_past_busy_timeout_skips_every_session(stuck_db, tmp_path
     holder = Holder(db, "--hold", "-1")
     try:
         holder_message = f"msg_holder{holder.wait_locked()}"
-        ran = run_cli(db, "--busy-timeout", str(BUSY_MS), "recover", "--all", "--yes", "--force", "--json",
-                      state=tmp_path / "state")
+        ran = run_cli(
+            db,
+            "--busy-timeout",
+            str(BUSY_MS),
+            "recover",
+            "--all",
+            "--yes",
+            "--force",
+            "--json",
+            state=tmp_path / "state",
+        )
         after_ocinspect = dump(db)
         holder.finish()
     finally:
@@ -126,7 +137,8 @@ def test_wal_write_lock_past_busy_timeout_skips_every_session(stuck_db, tmp_path
     final = dump(db)
     assert ("message", holder_message) in final  # the app's own write, committed after we gave up
     assert {k: v for k, v in final.items() if k[0] != "session" and k != ("message", holder_message)} == {
-        k: v for k, v in before.items() if k[0] != "session"}
+        k: v for k, v in before.items() if k[0] != "session"
+    }
     # a run that committed nothing leaves no run: no undo hint, not "the last run" for undo
     assert result["run_id"] is None and result["journal"] is None
     assert journals(tmp_path / "state") == []
@@ -136,8 +148,7 @@ def test_wal_write_lock_past_busy_timeout_skips_every_session(stuck_db, tmp_path
     assert again.code == 0 and sorted(again.json()["sessions"]) == sorted(sessions), again
 
 
-@pytest.mark.parametrize("command", [["scan", "--json"], ["recover", "--all", "--yes", "--force"],
-                                     ["show", "SESSION"]])
+@pytest.mark.parametrize("command", [["scan", "--json"], ["recover", "--all", "--yes", "--force"], ["show", "SESSION"]])
 def test_exclusive_lock_on_rollback_journal_fails_with_one_line(stuck_db, tmp_path: Path, command) -> None:
     """With a rollback journal, an EXCLUSIVE lock blocks even readers: exit 2, one line."""
     db, sessions = stuck_db("delete", "DELETE")
@@ -206,8 +217,15 @@ def test_lock_taken_in_the_middle_of_a_run(kill_templates, tmp_path: Path) -> No
         db = copy_db(templates["wal"], work / "opencode.db")
         state = work / "state"
         before = dump(db)
-        holder = Holder(db, "--hold", "0.6", "--after-journal", str(state / "ocinspect" / "runs"),
-                        "--delay", f"{rng.uniform(0, 0.25):.4f}")
+        holder = Holder(
+            db,
+            "--hold",
+            "0.6",
+            "--after-journal",
+            str(state / "ocinspect" / "runs"),
+            "--delay",
+            f"{rng.uniform(0, 0.25):.4f}",
+        )
         try:
             ran = run_cli(db, "--busy-timeout", "200", "recover", "--all", "--yes", "--force", "--json", state=state)
             holder.wait_locked()
@@ -222,7 +240,7 @@ def test_lock_taken_in_the_middle_of_a_run(kill_templates, tmp_path: Path) -> No
         runs = journals(state)
         assert bool(runs) == bool(result["sessions"]), context  # a run that committed nothing leaves none
         journal = read_journal(runs[0]) if runs else None
-        for index, unit in (journal.units.items() if journal else ()):
+        for index, unit in journal.units.items() if journal else ():
             status = unit_state(final, unit)
             assert status in ("after", "before"), (context, unit["sessions"], status)
             assert journal is not None and (status == "after") == (index in journal.committed), (context, index)
@@ -236,8 +254,12 @@ def test_lock_taken_in_the_middle_of_a_run(kill_templates, tmp_path: Path) -> No
         for key in before:  # nothing else changed, nothing lost
             assert key in final, (context, key)
         assert integrity(db) == "ok", context
-        totals.update(runs=1, locked_mid_run=int(0 < len(committed_sessions) < len(layout.stuck_sessions)),
-                      sessions_committed=len(committed_sessions), sessions_skipped_locked=len(skipped))
+        totals.update(
+            runs=1,
+            locked_mid_run=int(0 < len(committed_sessions) < len(layout.stuck_sessions)),
+            sessions_committed=len(committed_sessions),
+            sessions_skipped_locked=len(skipped),
+        )
         if stuck_part_count(db) and not skipped:
             pytest.fail(f"{context}: stuck parts left but nothing reported skipped")
     report("lock_mid_run", seed=seed, **totals)

@@ -90,7 +90,7 @@ def status_of(row: tuple[Any, ...]) -> tuple[str | None, bool]:
     return state.get("status"), bool((state.get("metadata") or {}).get("interrupted"))
 
 
-def check(template: Dump, layout: Layout, final: Dump, writes: dict, state: Path, ran) -> Outcome:
+def check(template: Dump, layout: Layout, final: Dump, writes: dict, state: Path, ran) -> Outcome:  # noqa: C901
     out = Outcome(exit_code=ran.code)
     v = out.violations
     if ran.code not in (0, 1) or b"Traceback" in ran.stderr:
@@ -127,7 +127,10 @@ def check(template: Dump, layout: Layout, final: Dump, writes: dict, state: Path
                     if change["table"] == "part":
                         st = json.loads(change["after"]["data"])["state"]
                         if (st["status"], st["metadata"].get("interrupted"), st["error"]) != (
-                                "error", True, "Tool execution aborted"):
+                            "error",
+                            True,
+                            "Tool execution aborted",
+                        ):
                             v.append(f"repaired part {change['id']} is not error+interrupted: {st}")
                         out.parts_repaired += 1
             else:
@@ -165,8 +168,12 @@ def check(template: Dump, layout: Layout, final: Dump, writes: dict, state: Path
         out.lost_writes += 1
         v.append(f"LOST WRITE on {key}: writer committed {write['action']}, row now {now['data'][:160]}")
     for key, write in writes.items():
-        if (key[0] == "part" and write["action"] == "complete" and key in final
-                and status_of(final[key])[0] != "completed"):
+        if (
+            key[0] == "part"
+            and write["action"] == "complete"
+            and key in final
+            and status_of(final[key])[0] != "completed"
+        ):
             v.append(f"part {key[1]} completed by the writer is now {status_of(final[key])}")
 
     # nothing lost, nothing unexplained
@@ -242,13 +249,31 @@ def run_races(template_path: Path, layout, tmp_path: Path, races: int, *, events
         if i % 2:
             timing = ["--delay", f"{rng.uniform(0.05, 0.5):.4f}"]
         else:
-            timing = ["--after-journal", str(work / "state" / "ocinspect" / "runs"),
-                      "--delay", f"{rng.uniform(0.0, 0.004):.4f}"]
+            timing = [
+                "--after-journal",
+                str(work / "state" / "ocinspect" / "runs"),
+                "--delay",
+                f"{rng.uniform(0.0, 0.004):.4f}",
+            ]
         writer = subprocess.Popen(
-            [PYTHON, str(WRITER), "race", str(db), "--log", str(log), "--seed", str(seed + i), *timing,
-             "--fraction", str(rng.choice((0.3, 0.5, 0.8))),
-             "--max-sleep", str(rng.choice((0.0005, 0.002, 0.005))), *(["--events"] if events else [])],
-            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            [
+                PYTHON,
+                str(WRITER),
+                "race",
+                str(db),
+                "--log",
+                str(log),
+                "--seed",
+                str(seed + i),
+                *timing,
+                "--fraction",
+                str(rng.choice((0.3, 0.5, 0.8))),
+                "--max-sleep",
+                str(rng.choice((0.0005, 0.002, 0.005))),
+                *(["--events"] if events else []),
+            ],
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
         )
         try:
             assert writer.stdout is not None and writer.stdout.readline() == b"ready\n"
@@ -265,23 +290,34 @@ def run_races(template_path: Path, layout, tmp_path: Path, races: int, *, events
         if events and not outcome.violations:
             outcome.violations.extend(check_log(db, work / "state", ran.json()))
         totals.update(
-            races=1, lost_writes=outcome.lost_writes, writer_writes=count_writes,
+            races=1,
+            lost_writes=outcome.lost_writes,
+            writer_writes=count_writes,
             writer_found_already_repaired=sum(1 for s in saw if s["status"] == "error"),
-            units_committed=outcome.committed_units, units_skipped_conflict=outcome.conflict_units,
-            units_skipped_locked=outcome.locked_units, parts_repaired=outcome.parts_repaired,
+            units_committed=outcome.committed_units,
+            units_skipped_conflict=outcome.conflict_units,
+            units_skipped_locked=outcome.locked_units,
+            parts_repaired=outcome.parts_repaired,
             races_with_conflict=int(outcome.conflict_units > 0),
             races_writer_after_repair=int(any(s["status"] == "error" for s in saw)),
             exit_1=int(outcome.exit_code == 1),
         )
         if outcome.violations:
-            failures.append(f"race {i} (OCINSPECT_SEED={seed}, iteration seed {seed + i}):\n  "
-                            + "\n  ".join(outcome.violations[:20]))
+            failures.append(
+                f"race {i} (OCINSPECT_SEED={seed}, iteration seed {seed + i}):\n  "
+                + "\n  ".join(outcome.violations[:20])
+            )
             if len(failures) >= 3:
                 break
         else:
             shutil.rmtree(work)
-    report("races-logged" if events else "races", seed=seed, seconds=round(time.monotonic() - started, 1),
-           violations=len(failures), **totals)
+    report(
+        "races-logged" if events else "races",
+        seed=seed,
+        seconds=round(time.monotonic() - started, 1),
+        violations=len(failures),
+        **totals,
+    )
     assert not failures, "\n".join(failures)
     assert totals["lost_writes"] == 0
     # The suite must really race: with random timing some units must have lost the race to the

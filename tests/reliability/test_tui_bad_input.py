@@ -54,11 +54,19 @@ def digests(root: Path) -> dict[str, str]:
 
 
 # The default run opens one case of each kind of failure; the full run opens them all.
-TUI_DEFAULT = {"missing path", "random bytes", "truncated SQLite (half)", "SQLite without OpenCode tables",
-               "OpenCode 2.x-only database", "legacy JSON directory", "legacy JSON beside an empty opencode.db",
-               "WAL file without its database",
-               "corrupt JSON in part.data", "invalid UTF-8 next to terminal escapes",
-               "corrupt row with a newline and escapes in its id"}
+TUI_DEFAULT = {
+    "missing path",
+    "random bytes",
+    "truncated SQLite (half)",
+    "SQLite without OpenCode tables",
+    "OpenCode 2.x-only database",
+    "legacy JSON directory",
+    "legacy JSON beside an empty opencode.db",
+    "WAL file without its database",
+    "corrupt JSON in part.data",
+    "invalid UTF-8 next to terminal escapes",
+    "corrupt row with a newline and escapes in its id",
+}
 
 
 @pytest.mark.parametrize("name", sorted(FILE_CASES) if full_run() else sorted(TUI_DEFAULT))
@@ -96,11 +104,19 @@ async def test_odd_but_valid_data_is_listed_and_opened(tmp_path: Path) -> None:
     execute(db, "UPDATE part SET data = json_remove(data, '$.state') WHERE id = ?", parts[0][1])
     execute(db, "UPDATE part SET data = json_set(data, '$.state.status', 'Running') WHERE id = ?", parts[1][1])
     big = "x" * 10_000_000
-    execute(db, "UPDATE part SET data = json_set(data, '$.state.input', json_object('command', ?)) WHERE id = ?",
-            big, parts[2][0])
+    execute(
+        db,
+        "UPDATE part SET data = json_set(data, '$.state.input', json_object('command', ?)) WHERE id = ?",
+        big,
+        parts[2][0],
+    )
     execute(db, "UPDATE session SET title = ? WHERE id = ?", "[bold red]boom[/] \x1b[2J nul\x00 \x07", orphans[3])
-    execute(db, "UPDATE part SET data = json_set(data, '$.state.input', json_object('command', ?)) WHERE id = ?",
-            "echo \x00 [red]x[/red] \x1b]0;pwned\x07", parts[3][0])
+    execute(
+        db,
+        "UPDATE part SET data = json_set(data, '$.state.input', json_object('command', ?)) WHERE id = ?",
+        "echo \x00 [red]x[/red] \x1b]0;pwned\x07",
+        parts[3][0],
+    )
     app = app_for(db, journal_dir=tmp_path / "journal")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -37,8 +37,11 @@ pytestmark = pytest.mark.reliability
 WRITER = HERE / "opencode_writer.py"
 UNDOS = count("UNDOS", 5, 50)
 UNDO_RACES = count("UNDO_RACES", 4, 50)
-REASONS = {"bump": "changed since the run; left as it is", "edit": "changed since the run; left as it is",
-           "delete": "row no longer exists"}
+REASONS = {
+    "bump": "changed since the run; left as it is",
+    "edit": "changed since the run; left as it is",
+    "delete": "row no longer exists",
+}
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +64,31 @@ def recovered(template: Path, work: Path) -> tuple[Path, Path, dict, dict, list[
     return db, state, original, dump(db), changes
 
 
-def touch(db: Path, work: Path, targets: list[tuple[str, str, str]], seed: int, *, delay: float = 0.0,
-          max_sleep: float = 0.0) -> subprocess.Popen:
+def touch(
+    db: Path, work: Path, targets: list[tuple[str, str, str]], seed: int, *, delay: float = 0.0, max_sleep: float = 0.0
+) -> subprocess.Popen:
     listing = work / "targets.txt"
     listing.write_text("".join(f"{t} {i} {how}\n" for t, i, how in targets))
-    proc = subprocess.Popen([PYTHON, str(WRITER), "touch", str(db), "--targets", str(listing), "--log",
-                             str(work / "touch.jsonl"), "--seed", str(seed), "--delay", str(delay),
-                             "--max-sleep", str(max_sleep)], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            PYTHON,
+            str(WRITER),
+            "touch",
+            str(db),
+            "--targets",
+            str(listing),
+            "--log",
+            str(work / "touch.jsonl"),
+            "--seed",
+            str(seed),
+            "--delay",
+            str(delay),
+            "--max-sleep",
+            str(max_sleep),
+        ],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
     return proc
 
@@ -119,7 +140,8 @@ def test_undo_restores_only_untouched_rows(undo_template: Path, tmp_path: Path) 
         touched = {(t, row_id): how for t, row_id, how in targets}
         assert result["restored"] == len(changes) - len(touched), context
         assert {s["id"]: s["reason"] for s in result["skipped"]} == {
-            row_id: REASONS[how] for (_t, row_id), how in touched.items()}, context
+            row_id: REASONS[how] for (_t, row_id), how in touched.items()
+        }, context
         final = dump(db)
         for change in changes:
             key = (change["table"], change["id"])
@@ -130,7 +152,9 @@ def test_undo_restores_only_untouched_rows(undo_template: Path, tmp_path: Path) 
             else:
                 row = dict(final[key])
                 assert (row.get("data"), row["time_updated"]) == (
-                    theirs[key].get("data", row.get("data")), theirs[key]["time_updated"]), (context, key)
+                    theirs[key].get("data", row.get("data")),
+                    theirs[key]["time_updated"],
+                ), (context, key)
         untouched_elsewhere = {k for k in original if k not in {(c["table"], c["id"]) for c in changes}}
         assert all(final[k] == original[k] for k in untouched_elsewhere), context
         assert integrity(db) == "ok", context
@@ -174,6 +198,12 @@ def test_undo_while_opencode_writes(undo_template: Path, tmp_path: Path) -> None
             else:
                 assert final[key] == original[key], (context, key)
         assert integrity(db) == "ok", context
-        totals.update(races=1, rows=len(changes), restored=result["restored"], skipped=len(skipped),
-                      opencode_writes=len(theirs), writes_after_restore=len(touched) - len(skipped))
+        totals.update(
+            races=1,
+            rows=len(changes),
+            restored=result["restored"],
+            skipped=len(skipped),
+            opencode_writes=len(theirs),
+            writes_after_restore=len(touched) - len(skipped),
+        )
     report("undo_races", seed=seed, **totals)

@@ -162,10 +162,17 @@ def hostile(tmp_path: Path) -> Path:
             sid = b.session(project_id=project, title=title, directory=directory, created=t)
             user = b.user_message(sid, "go", created=t + 100)
             msg = b.assistant_message(sid, user, created=t + 200, directory=directory)
-            b.tool_part(msg, sid, tool="bash", status="running", created=t + 300, started=t + 400,
-                        title="[b]not bold[/b]",
-                        tool_input={"command": "printf '\x1b[2J' && echo [red]hi[/red]"},
-                        output="line [i]one[/i]\n\x1b[31mred\x1b[0m\n[/]")
+            b.tool_part(
+                msg,
+                sid,
+                tool="bash",
+                status="running",
+                created=t + 300,
+                started=t + 400,
+                title="[b]not bold[/b]",
+                tool_input={"command": "printf '\x1b[2J' && echo [red]hi[/red]"},
+                output="line [i]one[/i]\n\x1b[31mred\x1b[0m\n[/]",
+            )
     return Path("hostile.db")
 
 
@@ -183,5 +190,9 @@ WEBAPP = "/home/dev/src/webapp"  # the project directory of every fixture sessio
 
 def busy_live(*sessions: str, port: int = 4096) -> LiveStatus:
     """OpenCode pinned running, listing ``sessions`` busy on ``port`` (a stand-in's, or none)."""
-    return LiveStatus(running=True, busy=frozenset(sessions), owners=tuple((s, port) for s in sessions),
-                      detail=f"OpenCode is running on this database (port {port})")
+    return LiveStatus(
+        running=True,
+        busy=frozenset(sessions),
+        owners=tuple((s, port) for s in sessions),
+        detail=f"OpenCode is running on this database (port {port})",
+    )

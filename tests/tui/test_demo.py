@@ -58,7 +58,9 @@ def test_refuses_to_overwrite(tmp_path: Path) -> None:
         build_demo(tmp_path, now=NOW)
 
 
-async def test_demo_recoveries_are_journaled_in_the_demo_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_demo_recoveries_are_journaled_in_the_demo_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``ocinspect --demo`` must not add runs to the user's own journal ($XDG_STATE_HOME set)."""
     import tempfile
 

@@ -32,13 +32,17 @@ def _legacy(path: Path) -> Path:
 
 
 # Names full of the words a text search would trip over.
-@pytest.mark.parametrize("make, kind", [
-    (lambda: _legacy(Path("opencode-2.x")), "legacy"),
-    (lambda: _v2(Path("legacy.db")), "v2"),
-    (lambda: _foreign(Path("opencode-2.x.db")), "foreign"),
-    (lambda: _foreign(Path("legacy-notes.db")), "foreign"),
-    (lambda: Path("legacy-2.x.db"), "missing"),
-], ids=["legacy-named-2.x", "v2-named-legacy", "foreign-named-2.x", "foreign-named-legacy", "missing"])
+@pytest.mark.parametrize(
+    "make, kind",
+    [
+        (lambda: _legacy(Path("opencode-2.x")), "legacy"),
+        (lambda: _v2(Path("legacy.db")), "v2"),
+        (lambda: _foreign(Path("opencode-2.x.db")), "foreign"),
+        (lambda: _foreign(Path("legacy-notes.db")), "foreign"),
+        (lambda: Path("legacy-2.x.db"), "missing"),
+    ],
+    ids=["legacy-named-2.x", "v2-named-legacy", "foreign-named-2.x", "foreign-named-legacy", "missing"],
+)
 async def test_unsupported_screen_follows_the_error_kind(make, kind: str) -> None:
     app = app_for(make())
     async with app.run_test(size=SIZE) as pilot:

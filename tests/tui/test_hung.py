@@ -103,8 +103,10 @@ async def test_shift_r_aborts_hung_and_repairs_stale(fixture_copy, tmp_path: Pat
             assert server.paths("POST") == [f"/session/{TWO[0]}/abort"]
             assert badges(app) == {}
     # the stale one was repaired by ocinspect (metadata.interrupted), the hung one by "OpenCode"
-    states = {sid: json.loads(data)["state"] for sid, data in query(
-        tmp_path / db, "SELECT session_id, data FROM part WHERE data LIKE '%\"type\":\"tool\"%'")}
+    states = {
+        sid: json.loads(data)["state"]
+        for sid, data in query(tmp_path / db, 'SELECT session_id, data FROM part WHERE data LIKE \'%"type":"tool"%\'')
+    }
     assert states[TWO[1]]["metadata"].get("interrupted") is True
     assert states[TWO[0]]["status"] == "completed" and "interrupted" not in states[TWO[0]]["metadata"]
 
@@ -193,11 +195,30 @@ def signals_db(tmp_path: Path):
     from tests.test_live_signals import TIMED_OUT
 
     ids = build_signals(tmp_path / "signals.db", NOW)
-    asked = PendingRequest(id="per_1", session_id=ids.permission, kind="permission", port=4096, directory=DIR,
-                           permission="bash", patterns=("echo ok",), command="echo ok")
-    live = ids.live(statuses=((ids.stalled, TIMED_OUT),), waiting=frozenset({ids.permission, ids.asking_child}),
-                    requests=(asked, PendingRequest(id="que_1", session_id=ids.asking_child, kind="question",
-                                                    port=4096, question="Deploy <b>[red]now[/red]</b>?")))
+    asked = PendingRequest(
+        id="per_1",
+        session_id=ids.permission,
+        kind="permission",
+        port=4096,
+        directory=DIR,
+        permission="bash",
+        patterns=("echo ok",),
+        command="echo ok",
+    )
+    live = ids.live(
+        statuses=((ids.stalled, TIMED_OUT),),
+        waiting=frozenset({ids.permission, ids.asking_child}),
+        requests=(
+            asked,
+            PendingRequest(
+                id="que_1",
+                session_id=ids.asking_child,
+                kind="question",
+                port=4096,
+                question="Deploy <b>[red]now[/red]</b>?",
+            ),
+        ),
+    )
     return Path("signals.db"), ids, live
 
 
@@ -217,18 +238,21 @@ def _open(session_id: str):
 class TestLiveSignalSnapshots:
     def test_waiting_and_stalled_badges(self, snap_compare, tmp_path: Path) -> None:
         db, _, live = signals_db(tmp_path)
-        assert snap_compare(app_for(db, live=live, hung_after_ms=5 * 60_000), terminal_size=(100, 30),
-                            run_before=keys_then_settle())
+        assert snap_compare(
+            app_for(db, live=live, hung_after_ms=5 * 60_000), terminal_size=(100, 30), run_before=keys_then_settle()
+        )
 
     def test_waiting_detail(self, snap_compare, tmp_path: Path) -> None:
         db, ids, live = signals_db(tmp_path)
-        assert snap_compare(app_for(db, live=live, hung_after_ms=5 * 60_000), terminal_size=(100, 34),
-                            run_before=_open(ids.permission))
+        assert snap_compare(
+            app_for(db, live=live, hung_after_ms=5 * 60_000), terminal_size=(100, 34), run_before=_open(ids.permission)
+        )
 
     def test_model_stalled_detail(self, snap_compare, tmp_path: Path) -> None:
         db, ids, live = signals_db(tmp_path)
-        assert snap_compare(app_for(db, live=live, hung_after_ms=5 * 60_000), terminal_size=(100, 34),
-                            run_before=_open(ids.stalled))
+        assert snap_compare(
+            app_for(db, live=live, hung_after_ms=5 * 60_000), terminal_size=(100, 34), run_before=_open(ids.stalled)
+        )
 
 
 async def test_waiting_session_text_in_the_tui(tmp_path: Path) -> None:

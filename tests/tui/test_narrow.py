@@ -36,8 +36,9 @@ class TestSnapshots80x24:
 
     def test_list_filter_active(self, snap_compare, demo) -> None:
         db, _ = demo
-        assert snap_compare(app_for(db, demo=True), terminal_size=NARROW, press=("slash", *"auth"),
-                            run_before=keys_then_settle())
+        assert snap_compare(
+            app_for(db, demo=True), terminal_size=NARROW, press=("slash", *"auth"), run_before=keys_then_settle()
+        )
 
     def test_list_subagent_chain_row(self, snap_compare, fixture_copy) -> None:
         db = fixture_copy("stuck-task")
@@ -113,11 +114,17 @@ async def test_every_footer_at_80_columns_shows_help_and_a_way_out(demo) -> None
     app = app_for(db, demo=True)
     async with app.run_test(size=NARROW) as pilot:
         await settle(pilot)
-        for keys, way_out in (((), "q Quit"), (("enter",), "q Quit"), (("t",), "q Quit"), (("enter",), "esc Back"),
-                              (("escape", "escape", "escape", "slash"), "esc Back")):
+        for keys, way_out in (
+            ((), "q Quit"),
+            (("enter",), "q Quit"),
+            (("t",), "q Quit"),
+            (("enter",), "esc Back"),
+            (("escape", "escape", "escape", "slash"), "esc Back"),
+        ):
             await press(pilot, *keys)
-            assert await eventually(pilot, lambda w=way_out: w in footer_line(app) and "? Help" in footer_line(app),
-                                    seconds=5), (keys, footer_line(app))
+            assert await eventually(
+                pilot, lambda w=way_out: w in footer_line(app) and "? Help" in footer_line(app), seconds=5
+            ), (keys, footer_line(app))
 
 
 async def test_no_toast_covers_a_dialog_and_undo_clears_the_recovered_toast(fixture_copy, fixed_run_id) -> None:
@@ -203,5 +210,7 @@ async def test_the_footer_fits_again_when_the_terminal_narrows(demo) -> None:
         await settle(pilot)
         assert await eventually(pilot, lambda: "R Recover all" in footer_line(app), seconds=5), footer_line(app)
         await pilot.resize_terminal(*NARROW)
-        assert await eventually(pilot, lambda: footer_line(app).rstrip().endswith("q Quit"), seconds=5), footer_line(app)
+        assert await eventually(pilot, lambda: footer_line(app).rstrip().endswith("q Quit"), seconds=5), footer_line(
+            app
+        )
         assert "R Recover all" not in footer_line(app)

@@ -45,8 +45,10 @@ async def test_o_exits_with_the_opencode_command(fixture_copy, tmp_path: Path, o
         assert isinstance(app.screen, SessionsScreen)
         await press(pilot, "o")  # the session is stuck: said first, nothing started
         assert app.return_value is None and isinstance(app.screen, SessionsScreen)
-        assert ("Open in OpenCode: This session is still stuck: OpenCode will show it in \"Thinking\". Press r "
-                "to recover it first, or o again to open it anyway.") in notifications(app)
+        assert (
+            'Open in OpenCode: This session is still stuck: OpenCode will show it in "Thinking". Press r '
+            "to recover it first, or o again to open it anyway."
+        ) in notifications(app)
         await pilot.press("o")
         await pilot.pause()
     launch = app.return_value
@@ -84,8 +86,9 @@ async def test_o_says_why_when_the_directory_is_gone(fixture_copy, on_path: Path
     assert app.return_value is None
 
 
-async def test_o_says_when_opencode_is_not_installed(fixture_copy, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_o_says_when_opencode_is_not_installed(
+    fixture_copy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     project = tmp_path / "webapp"
     db = stuck_bash_in(fixture_copy, project)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
@@ -98,8 +101,9 @@ async def test_o_says_when_opencode_is_not_installed(fixture_copy, tmp_path: Pat
 
 
 @pytest.mark.parametrize("crafted", CRAFTED, ids=repr)
-async def test_o_never_hands_a_crafted_id_to_opencode(fixture_copy, tmp_path: Path, on_path: Path,
-                                                      crafted: str) -> None:
+async def test_o_never_hands_a_crafted_id_to_opencode(
+    fixture_copy, tmp_path: Path, on_path: Path, crafted: str
+) -> None:
     """The session is shown (it is data) but ``o`` refuses it, twice: no stuck note lets it by."""
     project = tmp_path / "webapp"
     db = stuck_bash_in(fixture_copy, project)
@@ -116,8 +120,9 @@ async def test_o_never_hands_a_crafted_id_to_opencode(fixture_copy, tmp_path: Pa
 
 
 @pytest.mark.parametrize("shape", ["owned-by-nobody", "world-writable"])
-async def test_o_refuses_a_directory_another_user_controls(fixture_copy, tmp_path: Path, on_path: Path,
-                                                           shape: str) -> None:
+async def test_o_refuses_a_directory_another_user_controls(
+    fixture_copy, tmp_path: Path, on_path: Path, shape: str
+) -> None:
     project = tmp_path / "shared"
     db = stuck_bash_in(fixture_copy, project)
     (project / "opencode.json").write_text('{"mcp": {"x": {"type": "local", "command": ["touch", "/tmp/pwned"]}}}')
@@ -136,5 +141,6 @@ async def test_o_refuses_a_directory_another_user_controls(fixture_copy, tmp_pat
         assert said and said[0] == (
             f"Open in OpenCode: Cannot open {BASH} in OpenCode: the session's project directory {project} {why}: "
             f"OpenCode would load the opencode.json, plugins and MCP commands anyone put there.\n"
-            f"If you trust it, run: ocinspect --db {db} open {BASH} --trust-directory")
+            f"If you trust it, run: ocinspect --db {db} open {BASH} --trust-directory"
+        )
     assert app.return_value is None

@@ -94,7 +94,9 @@ async def test_recover_all_with_shift_r(fixture_copy) -> None:
         assert sorted(app.screen.plan.session_ids) == sorted(TWO)
         await press(pilot, "enter")
         assert listed(app) == []
-    statuses = [json.loads(d)["state"]["status"] for (d,) in query(db, "SELECT data FROM part WHERE data LIKE '%\"tool\"%'")]
+    statuses = [
+        json.loads(d)["state"]["status"] for (d,) in query(db, "SELECT data FROM part WHERE data LIKE '%\"tool\"%'")
+    ]
     assert statuses == ["error", "error"]
 
 
@@ -108,9 +110,14 @@ async def test_recover_child_repairs_the_whole_subagent_chain(fixture_copy) -> N
         assert set(app.screen.plan.session_ids) == {TASK_PARENT, TASK_CHILD}
         await press(pilot, "y")
         assert listed(app) == []
-    assert [json.loads(d)["state"]["status"] for (d,) in query(
-        db, "SELECT data FROM part WHERE json_extract(data, '$.type') = 'tool'")] == ["error", "error"]
-    assert log_problems(db) == [] and query(db, "SELECT max(seq) FROM event GROUP BY aggregate_id ORDER BY 1") == [(13,), (14,)]
+    assert [
+        json.loads(d)["state"]["status"]
+        for (d,) in query(db, "SELECT data FROM part WHERE json_extract(data, '$.type') = 'tool'")
+    ] == ["error", "error"]
+    assert log_problems(db) == [] and query(db, "SELECT max(seq) FROM event GROUP BY aggregate_id ORDER BY 1") == [
+        (13,),
+        (14,),
+    ]
 
 
 async def test_cancel_changes_nothing(fixture_copy) -> None:
@@ -126,7 +133,9 @@ async def test_cancel_changes_nothing(fixture_copy) -> None:
         await press(pilot, "escape")
         assert listed(app) == [BASH]
     assert dump(db) == before
-    assert not (Path("state") / "ocinspect" / "runs").exists() or not any((Path("state") / "ocinspect" / "runs").iterdir())
+    assert not (Path("state") / "ocinspect" / "runs").exists() or not any(
+        (Path("state") / "ocinspect" / "runs").iterdir()
+    )
 
 
 async def test_undo_restores_every_row(fixture_copy) -> None:
@@ -194,9 +203,22 @@ async def test_undo_is_refused_for_a_session_that_moved_on(fixture_copy) -> None
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await press(pilot, "r", "y")
-        user, reply, *_ = json.loads(subprocess.run(
-            [sys.executable, str(Path(__file__).parents[1] / "opencode_writer.py"), str(db), "turn", BASH,
-             str(NOW + 60_000)], capture_output=True, text=True, timeout=60, check=True).stdout)
+        user, reply, *_ = json.loads(
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(Path(__file__).parents[1] / "opencode_writer.py"),
+                    str(db),
+                    "turn",
+                    BASH,
+                    str(NOW + 60_000),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            ).stdout
+        )
         moved_on = dump(db)
         await press(pilot, "u")
         assert not isinstance(app.screen, ConfirmUndo)

@@ -34,14 +34,40 @@ async def test_every_field_is_escaped_on_every_screen(tmp_path: Path) -> None:
         app.open_session(ids.parent)
         await settle(pilot)
         assert isinstance(app.screen, SessionDetailScreen)
-        check(screen_text(app), "TITLE", "ses_parent", "DIR", "msg_parent", "AGENT", "MODEL", "TOOL",
-              "COMMAND", "PART_TITLE", "OUTPUT", "TASK_TITLE", "TASK_OUTPUT", "DESCRIPTION", "TASK_PROMPT",
-              "prt_task", "prt_tool", "CHILD_TITLE")
+        check(
+            screen_text(app),
+            "TITLE",
+            "ses_parent",
+            "DIR",
+            "msg_parent",
+            "AGENT",
+            "MODEL",
+            "TOOL",
+            "COMMAND",
+            "PART_TITLE",
+            "OUTPUT",
+            "TASK_TITLE",
+            "TASK_OUTPUT",
+            "DESCRIPTION",
+            "TASK_PROMPT",
+            "prt_task",
+            "prt_tool",
+            "CHILD_TITLE",
+        )
         await press(pilot, "escape")
         app.open_session(ids.child)
         await settle(pilot)
-        check(screen_text(app), "CHILD_TITLE", "ses_child", "msg_child", "CHILD_PART_TITLE", "CHILD_COMMAND",
-              "CHILD_OUTPUT", "prt_child", "TITLE")
+        check(
+            screen_text(app),
+            "CHILD_TITLE",
+            "ses_child",
+            "msg_child",
+            "CHILD_PART_TITLE",
+            "CHILD_COMMAND",
+            "CHILD_OUTPUT",
+            "prt_child",
+            "TITLE",
+        )
         await press(pilot, "escape", "R")
         assert isinstance(app.screen, ConfirmRecovery)
         check(screen_text(app), "TITLE", "CHILD_TITLE", "ses_parent", "ses_child", "prt_tool", "msg_parent")

@@ -25,8 +25,11 @@ def snapshot_tests(module: Path) -> set[str]:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.ClassDef):
                 visit(child, f"{prefix}{child.name}.")
-            elif (isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) and child.name.startswith("test")
-                  and any(arg.arg == "snap_compare" for arg in child.args.args)):
+            elif (
+                isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
+                and child.name.startswith("test")
+                and any(arg.arg == "snap_compare" for arg in child.args.args)
+            ):
                 found.add(prefix + child.name)
 
     visit(tree, "")
@@ -46,12 +49,15 @@ def unused_snapshots(snapshots: Path = SNAPSHOTS, tests: Path = HERE) -> list[st
 def test_every_snapshot_has_its_test() -> None:
     assert list(SNAPSHOTS.glob("*/*.svg")), "no snapshots found: has the layout changed?"
     unused = unused_snapshots()
-    assert not unused, f"snapshots without a test (delete them, or run tests/tui without -n and --snapshot-update): {unused}"
+    assert not unused, (
+        f"snapshots without a test (delete them, or run tests/tui without -n and --snapshot-update): {unused}"
+    )
 
 
 def test_a_snapshot_without_its_test_is_found(tmp_path: Path) -> None:
     (tmp_path / "test_mod.py").write_text(
-        "class TestA:\n    def test_kept(self, snap_compare):\n        pass\n    def test_plain(self):\n        pass\n")
+        "class TestA:\n    def test_kept(self, snap_compare):\n        pass\n    def test_plain(self):\n        pass\n"
+    )
     shots = tmp_path / "__snapshots__" / "test_mod"
     shots.mkdir(parents=True)
     for name in ("TestA.test_kept", "TestA.test_kept[wide]", "TestA.test_gone", "TestA.test_plain"):
@@ -59,4 +65,7 @@ def test_a_snapshot_without_its_test_is_found(tmp_path: Path) -> None:
     (tmp_path / "__snapshots__" / "test_nomodule").mkdir()
     (tmp_path / "__snapshots__" / "test_nomodule" / "TestB.test_x.svg").write_text("<svg/>")
     assert unused_snapshots(tmp_path / "__snapshots__", tmp_path) == [
-        "test_mod/TestA.test_gone.svg", "test_mod/TestA.test_plain.svg", "test_nomodule/TestB.test_x.svg"]
+        "test_mod/TestA.test_gone.svg",
+        "test_mod/TestA.test_plain.svg",
+        "test_nomodule/TestB.test_x.svg",
+    ]

@@ -35,8 +35,9 @@ class TestSessionsList:
 
     def test_filter(self, snap_compare, demo) -> None:
         db, _ = demo
-        assert snap_compare(app_for(db, demo=True), terminal_size=SIZE, press=("slash", *"webapp"),
-                            run_before=keys_then_settle())
+        assert snap_compare(
+            app_for(db, demo=True), terminal_size=SIZE, press=("slash", *"webapp"), run_before=keys_then_settle()
+        )
 
     def test_read_only(self, snap_compare, demo) -> None:
         db, _ = demo
@@ -64,8 +65,9 @@ class TestSessionsList:
 
     def test_light_theme(self, snap_compare, demo) -> None:
         db, _ = demo
-        assert snap_compare(app_for(db, demo=True, theme="textual-light"), terminal_size=SIZE,
-                            run_before=keys_then_settle())
+        assert snap_compare(
+            app_for(db, demo=True, theme="textual-light"), terminal_size=SIZE, run_before=keys_then_settle()
+        )
 
 
 class TestSessionDetail:
@@ -111,8 +113,9 @@ class TestSessionDetail:
 
     def test_id_wrap_risk_is_said_first(self, snap_compare, fixture_copy) -> None:
         db = fixture_copy("id-wrap-stuck", "1.18.14")
-        assert snap_compare(app_for(db, now=RELEASES["1.18.14"].now), terminal_size=(100, 40),
-                            run_before=keys_then_settle("enter"))
+        assert snap_compare(
+            app_for(db, now=RELEASES["1.18.14"].now), terminal_size=(100, 40), run_before=keys_then_settle("enter")
+        )
 
     def test_narrow_80x24(self, snap_compare, fixture_copy) -> None:
         db = fixture_copy("stuck-pending")
@@ -227,8 +230,9 @@ class TestRefusals:
 class TestHelp:
     def test_help(self, snap_compare, demo) -> None:
         db, _ = demo
-        assert snap_compare(app_for(db, demo=True), terminal_size=(100, 40),
-                            run_before=keys_then_settle("question_mark"))
+        assert snap_compare(
+            app_for(db, demo=True), terminal_size=(100, 40), run_before=keys_then_settle("question_mark")
+        )
 
 
 class TestUnsupportedDatabase:

@@ -36,7 +36,22 @@ def test_binding_ids_are_unique() -> None:
 
 def test_the_issue_keys_are_bound() -> None:
     keys = {k.strip() for b in all_bindings() for k in b.key.split(",")}
-    assert {"enter", "r", "R", "u", "ctrl+r", "f5", "a", "slash", "question_mark", "f1", "escape", "q", "y", "n"} <= keys
+    assert {
+        "enter",
+        "r",
+        "R",
+        "u",
+        "ctrl+r",
+        "f5",
+        "a",
+        "slash",
+        "question_mark",
+        "f1",
+        "escape",
+        "q",
+        "y",
+        "n",
+    } <= keys
 
 
 @pytest.mark.parametrize("path", sorted(TUI.rglob("*.py")), ids=lambda p: str(p.relative_to(TUI)))
@@ -86,8 +101,11 @@ def _imported_modules(path: Path) -> list[tuple[str, int]]:
     return found
 
 
-@pytest.mark.parametrize("path", sorted([*(TUI / "screens").glob("*.py"), *(TUI / "widgets").glob("*.py")]),
-                         ids=lambda p: str(p.relative_to(TUI)))
+@pytest.mark.parametrize(
+    "path",
+    sorted([*(TUI / "screens").glob("*.py"), *(TUI / "widgets").glob("*.py")]),
+    ids=lambda p: str(p.relative_to(TUI)),
+)
 def test_screens_and_widgets_never_import_the_app(path: Path) -> None:
     """Arrows point one way: app → screens/widgets → state/messages (harlequin's, posting's rule)."""
     for module, level in _imported_modules(path):

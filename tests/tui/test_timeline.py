@@ -18,13 +18,21 @@ def big_output_db(tmp_path: Path) -> tuple[Path, str, str]:
     """A session whose bash is running with an output far longer than the story's tail."""
     with DatabaseBuilder(tmp_path / "big.db") as b:
         project = b.project("/home/dev/src/webapp", created=NOW - 600_000)
-        sid = b.session(project_id=project, title="long output", directory="/home/dev/src/webapp",
-                        created=NOW - 600_000)
+        sid = b.session(
+            project_id=project, title="long output", directory="/home/dev/src/webapp", created=NOW - 600_000
+        )
         user = b.user_message(sid, "run it [bold]now[/bold]", created=NOW - 500_000)
         reply = b.assistant_message(sid, user, created=NOW - 499_000)
-        part = b.tool_part(reply, sid, tool="bash", status="running", created=NOW - 498_000, started=NOW - 497_000,
-                           tool_input={"command": "make all"},
-                           output="FIRST-LINE\n" + "\n".join(f"line {i}" for i in range(BIG // 8)) + "\nLAST-LINE")
+        part = b.tool_part(
+            reply,
+            sid,
+            tool="bash",
+            status="running",
+            created=NOW - 498_000,
+            started=NOW - 497_000,
+            tool_input={"command": "make all"},
+            output="FIRST-LINE\n" + "\n".join(f"line {i}" for i in range(BIG // 8)) + "\nLAST-LINE",
+        )
     return Path("big.db"), sid, part
 
 
@@ -95,8 +103,11 @@ async def test_the_story_follows_the_file_in_watch_mode(tmp_path: Path) -> None:
         assert await eventually(pilot, lambda: screen.timeline is not None)
         assert "▶ bash running" in screen_text(app)
         conn = sqlite3.connect(tmp_path / "big.db")  # OpenCode finishes the tool
-        conn.execute("UPDATE part SET data = json_set(data, '$.state.status', 'completed', '$.state.output', 'all done',"
-                     " '$.state.time.end', ?) WHERE id = ?", (NOW - 1000, part))
+        conn.execute(
+            "UPDATE part SET data = json_set(data, '$.state.status', 'completed', '$.state.output', 'all done',"
+            " '$.state.time.end', ?) WHERE id = ?",
+            (NOW - 1000, part),
+        )
         conn.commit()
         conn.close()
         assert await eventually(pilot, lambda: "bash completed" in screen_text(app))

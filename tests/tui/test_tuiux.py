@@ -76,7 +76,9 @@ async def test_s_cycles_the_sort_column_and_shift_s_reverses(demo) -> None:
         assert titles == sorted(titles)
         await press(pilot, "S")
         assert "Session ▼" in header(app)
-        assert [r.diag.session.title.casefold() for r in table.rows_shown if r.depth == 0] == sorted(titles, reverse=True)
+        assert [r.diag.session.title.casefold() for r in table.rows_shown if r.depth == 0] == sorted(
+            titles, reverse=True
+        )
         await press(pilot, "s", "s")  # project, then verdict: most urgent first
         assert table.sorting.column == "verdict" and "Verdict ▲" in header(app)
         verdicts = [r.diag.verdict for r in table.rows_shown]
@@ -99,8 +101,8 @@ async def test_stuck_for_sorts_longest_first_and_children_stay_under_their_paren
         rows = table.rows_shown
         since = [r.diag.stuck_since for r in rows if r.depth == 0]
         known = [t for t in since if t is not None]
-        assert known and since[:len(known)] == sorted(known)  # oldest stuck_since first: stuck the longest
-        assert set(since[len(known):]) <= {None}  # "-" last
+        assert known and since[: len(known)] == sorted(known)  # oldest stuck_since first: stuck the longest
+        assert set(since[len(known) :]) <= {None}  # "-" last
         order = listed(app)
         assert order.index(ids.subagent_child) == order.index(ids.subagent_parent) + 1
 
@@ -187,8 +189,9 @@ async def test_the_sort_survives_a_watch_mode_refresh(fixture_copy) -> None:
         before = listed(app)
         titles = [r.diag.session.title for r in table.rows_shown]
         conn = sqlite3.connect(db)
-        conn.execute("UPDATE session SET title = 'aaa first by name', time_updated = time_updated + 1 WHERE id = ?",
-                     (before[0],))
+        conn.execute(
+            "UPDATE session SET title = 'aaa first by name', time_updated = time_updated + 1 WHERE id = ?", (before[0],)
+        )
         conn.commit()
         conn.close()
         for _ in range(100):
@@ -314,7 +317,8 @@ def drawn(renderable: object) -> str:
 async def test_texts_name_the_key_the_keymap_gives(fixture_copy, config_home: Path) -> None:
     """Hints, buttons, the empty state, toasts and the help say the key that works now."""
     (config_home / settings.KEYMAP_FILE).write_text(
-        '[keymap]\ndetail-recover = "x"\nundo-last-run = "z"\nconfirm-recovery = "c"\ntoggle-all-sessions = "v"\n')
+        '[keymap]\ndetail-recover = "x"\nundo-last-run = "z"\nconfirm-recovery = "c"\ntoggle-all-sessions = "v"\n'
+    )
     db = fixture_copy("stuck-bash")
     app = app_for(db, settings_dir=config_home)
     async with app.run_test(size=(100, 60)) as pilot:
@@ -351,24 +355,34 @@ def test_every_key_template_names_a_real_binding() -> None:
     from inspector.tui.screens.confirm_answer import ANSWER_KEY_HINT
 
     app = app_for(Path("x.db"))
-    templates = [*app_module.TUI_HINTS.values(), ANSWER_KEY_HINT, help_module.KEYMAP_NOTE, help_module.RECOVERED,
-                 help_module.RECOVERY_NOTE, app_module.STUCK_OPEN_HINT]
+    templates = [
+        *app_module.TUI_HINTS.values(),
+        ANSWER_KEY_HINT,
+        help_module.KEYMAP_NOTE,
+        help_module.RECOVERED,
+        help_module.RECOVERY_NOTE,
+        app_module.STUCK_OPEN_HINT,
+    ]
     named = [f for t in templates for f in fields(t)]
     assert len(named) >= len(templates)
     for binding_id in named:
         assert app.key_name(binding_id)
 
 
-@pytest.mark.parametrize(("content", "said"), [
-    ("[keymap\nrecover-session = 'x'", "keymap.toml: not valid TOML"),
-    ("recover-session = 'x'\n", "no [keymap] table"),
-    ("[keymap]\nrecover-sesion = 'x'\n", "unknown binding id 'recover-sesion'"),
-    ("[keymap]\nrecover-session = 3\n", "recover-session = 3 is not a key list"),
-    ("[keymap]\nrecover-session = 'ctrl r'\n", "is not a key list"),
-    (b"\xff\xfe[keymap]", "keymap.toml: cannot be read"),
-])
-async def test_a_bad_keymap_file_is_a_notification_and_the_keys_stay(fixture_copy, config_home: Path,
-                                                                       content, said) -> None:
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        ("[keymap\nrecover-session = 'x'", "keymap.toml: not valid TOML"),
+        ("recover-session = 'x'\n", "no [keymap] table"),
+        ("[keymap]\nrecover-sesion = 'x'\n", "unknown binding id 'recover-sesion'"),
+        ("[keymap]\nrecover-session = 3\n", "recover-session = 3 is not a key list"),
+        ("[keymap]\nrecover-session = 'ctrl r'\n", "is not a key list"),
+        (b"\xff\xfe[keymap]", "keymap.toml: cannot be read"),
+    ],
+)
+async def test_a_bad_keymap_file_is_a_notification_and_the_keys_stay(
+    fixture_copy, config_home: Path, content, said
+) -> None:
     path = config_home / settings.KEYMAP_FILE
     path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
     db = fixture_copy("stuck-bash")
@@ -507,7 +521,6 @@ def test_config_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert settings.config_dir({}) == home / ".config" / "ocinspect"
 
 
-
 async def test_keys_still_work_after_the_last_stuck_session_left_the_list(fixture_copy) -> None:
     """Once the list is empty, a closed dialog gave focus to the hidden filter input, which then
     swallowed every key (u, q, ...): the sessions screen focuses its table instead."""
@@ -531,9 +544,9 @@ def test_the_docs_list_every_binding_id_with_its_keys() -> None:
 
 def readme_keymap_example() -> str:
     readme = (Path(__file__).resolve().parents[2] / "docs" / "guide" / "tui.md").read_text()
-    section = readme[readme.index("### Theme and keys"):]
+    section = readme[readme.index("### Theme and keys") :]
     start = section.index("```toml\n") + len("```toml\n")
-    return section[start:section.index("```", start)]
+    return section[start : section.index("```", start)]
 
 
 async def test_the_readme_keymap_example_works_as_written(fixture_copy, config_home: Path) -> None:

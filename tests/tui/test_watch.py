@@ -28,8 +28,9 @@ CLEAN_SESSION = "ses_df18a9797ffeSTSvheGr94bTfm"
 
 def second_process(db: Path, *args: str) -> list[dict]:
     """Run the OpenCode stand-in as its own process; its commit log (one JSON line each)."""
-    done = subprocess.run([sys.executable, str(WRITER), str(db), *args], capture_output=True, text=True,
-                          timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, str(WRITER), str(db), *args], capture_output=True, text=True, timeout=60, check=True
+    )
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 
@@ -108,8 +109,10 @@ async def test_busy_writer_is_followed_without_full_scans(fixture_copy) -> None:
         base = app._watched
         commits = second_process(db, "work", "--seconds", "1.5", "--every", "0.1")
         assert len(commits) >= 6
-        assert await wait_for(pilot, lambda: shown_parts(app) == running_tools(db)
-                              and app._watched.marks.tails["part"].rowid == max_rowid(db))
+        assert await wait_for(
+            pilot,
+            lambda: shown_parts(app) == running_tools(db) and app._watched.marks.tails["part"].rowid == max_rowid(db),
+        )
         assert app._watched.full_at == base.full_at
 
 
@@ -134,8 +137,12 @@ async def test_vacuum_falls_back_to_a_full_scan(fixture_copy) -> None:
 def running_tools(db: Path) -> set[str]:
     """What the file holds, read independently of ocinspect."""
     with sqlite3.connect(db) as conn:
-        return {row[0] for row in conn.execute(
-            "SELECT id FROM part WHERE json_extract(data, '$.state.status') IN ('pending', 'running')")}
+        return {
+            row[0]
+            for row in conn.execute(
+                "SELECT id FROM part WHERE json_extract(data, '$.state.status') IN ('pending', 'running')"
+            )
+        }
 
 
 def max_rowid(db: Path) -> int:

@@ -70,7 +70,9 @@ def message_payload(session_id: str, message_id: str, data: Mapping[str, Any]) -
     return {"sessionID": session_id, "info": {"id": message_id, "sessionID": session_id, **data}}
 
 
-def session_payload(info: Mapping[str, Any], session_id: str, *, updated: int, compacting: int | None) -> dict[str, Any]:
+def session_payload(
+    info: Mapping[str, Any], session_id: str, *, updated: int, compacting: int | None
+) -> dict[str, Any]:
     """``session.updated.1`` carries the whole session object; only its ``time`` changes here.
 
     OpenCode builds that object from the row with ``compacting: row.time_compacting ?? undefined``,
@@ -90,8 +92,14 @@ def session_info_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
     """The session object OpenCode would publish for ``row`` (its ``fromRow``), used only when a
     logged session has no ``session.*`` event to start from."""
     info: dict[str, Any] = {"id": row["id"], "slug": row.get("slug"), "projectID": row.get("project_id")}
-    for key, column in (("workspaceID", "workspace_id"), ("directory", "directory"), ("path", "path"),
-                        ("parentID", "parent_id"), ("title", "title"), ("agent", "agent")):
+    for key, column in (
+        ("workspaceID", "workspace_id"),
+        ("directory", "directory"),
+        ("path", "path"),
+        ("parentID", "parent_id"),
+        ("title", "title"),
+        ("agent", "agent"),
+    ):
         if row.get(column) is not None:
             info[key] = row[column]
     if row.get("model"):
@@ -160,8 +168,9 @@ def events_for(
         kind, payload = _payload(conn, change, image, now)
         seq = next_seq[change.session_id]
         next_seq[change.session_id] = seq + 1
-        events.append(LogEvent(id=ids.next(now), aggregate_id=change.session_id, seq=seq,
-                               type=kind, data=compact_json(payload)))
+        events.append(
+            LogEvent(id=ids.next(now), aggregate_id=change.session_id, seq=seq, type=kind, data=compact_json(payload))
+        )
     return tuple(events)
 
 
@@ -172,8 +181,9 @@ def _payload(conn: Connection, change: RowChange, image: Mapping[str, Any], now:
     if change.table == "message":
         return MESSAGE_UPDATED, message_payload(change.session_id, change.row_id, json.loads(image["data"]))
     info = _session_info(conn, change.session_id)
-    return SESSION_UPDATED, session_payload(info, change.session_id, updated=image["time_updated"],
-                                            compacting=image["time_compacting"])
+    return SESSION_UPDATED, session_payload(
+        info, change.session_id, updated=image["time_updated"], compacting=image["time_compacting"]
+    )
 
 
 def append(conn: Connection, events: Sequence[LogEvent], cursors: Mapping[str, LogCursor]) -> bool:
@@ -187,14 +197,28 @@ def append(conn: Connection, events: Sequence[LogEvent], cursors: Mapping[str, L
         counts[event.aggregate_id] = counts.get(event.aggregate_id, 0) + 1
     for session_id, count in counts.items():
         cursor = cursors[session_id]
-        moved = conn.execute(q.ADVANCE_SEQUENCE, {
-            "sid": session_id, "old": cursor.seq, "new": cursor.seq + count, "owner": cursor.owner_id,
-        }).rowcount
+        moved = conn.execute(
+            q.ADVANCE_SEQUENCE,
+            {
+                "sid": session_id,
+                "old": cursor.seq,
+                "new": cursor.seq + count,
+                "owner": cursor.owner_id,
+            },
+        ).rowcount
         if moved != 1:
             return False
     for event in events:
-        conn.execute(q.INSERT_EVENT, {"id": event.id, "aggregate_id": event.aggregate_id,
-                                      "seq": event.seq, "type": event.type, "data": event.data})
+        conn.execute(
+            q.INSERT_EVENT,
+            {
+                "id": event.id,
+                "aggregate_id": event.aggregate_id,
+                "seq": event.seq,
+                "type": event.type,
+                "data": event.data,
+            },
+        )
     return True
 
 
@@ -228,7 +252,7 @@ def check(conn: Connection, session_ids: Iterable[str] | None = None) -> list[Lo
     return problems
 
 
-def _check_session(conn: Connection, sid: str) -> list[LogProblem]:
+def _check_session(conn: Connection, sid: str) -> list[LogProblem]:  # noqa: C901
     problems: list[LogProblem] = []
     cursor = conn.execute(q.EVENT_CURSORS, {"ids": [sid]}).first()
     events = list(conn.execute(q.EVENTS_OF_SESSION, {"sid": sid}))
@@ -251,8 +275,10 @@ def _check_session(conn: Connection, sid: str) -> list[LogProblem]:
             newest_part[str(data.get("partID"))] = None
         elif event.type.startswith("message.removed."):
             newest_message[str(data.get("messageID"))] = None
-    for table, newest, query in (("part", newest_part, q.PARTS_OF_SESSION),
-                                 ("message", newest_message, q.MESSAGES_OF_SESSION)):
+    for table, newest, query in (
+        ("part", newest_part, q.PARTS_OF_SESSION),
+        ("message", newest_message, q.MESSAGES_OF_SESSION),
+    ):
         present = set()
         for row in conn.execute(query, {"sid": sid}):
             present.add(row.id)

@@ -33,8 +33,10 @@ def data_dir(env: Mapping[str, str] | None = None) -> Path:
 def unreachable(path: Path, exc: OSError) -> NotADatabase:
     """The one line for a path the OS will not let us look at (another user's directory)."""
     if isinstance(exc, PermissionError):
-        return NotADatabase(f"{path} cannot be read (permission denied: it or a directory above it belongs to "
-                            "another user; run ocinspect as that user)")
+        return NotADatabase(
+            f"{path} cannot be read (permission denied: it or a directory above it belongs to "
+            "another user; run ocinspect as that user)"
+        )
     return NotADatabase(f"{path} cannot be read ({exc.strerror or exc})")
 
 
@@ -146,14 +148,11 @@ def _pick_in_dir(directory: Path, channel: str | None, *, explicit: bool) -> Pat
         return next(iter(databases.values()))
     if databases:
         names = ", ".join(sorted(databases))
-        raise DatabaseNotFound(
-            f"several OpenCode databases in {directory} ({names}); pick one with --channel"
-        )
+        raise DatabaseNotFound(f"several OpenCode databases in {directory} ({names}); pick one with --channel")
     if has_legacy_storage(directory):
         return directory
     if explicit:
         raise DatabaseNotFound(f"{directory} is a directory with no OpenCode database in it")
     raise DatabaseNotFound(
-        f"no OpenCode database found at {directory / 'opencode.db'} "
-        "(set --db or OPENCODE_DB, or try --demo)"
+        f"no OpenCode database found at {directory / 'opencode.db'} (set --db or OPENCODE_DB, or try --demo)"
     )

@@ -94,14 +94,18 @@ def where_we_are(tables: tuple[str, ...]) -> TextClause:
     the id now at the rowid that was newest last time (``:<t>_at`` → ``<t>_at``)."""
     if not set(tables) <= set(_TAILED):
         raise ValueError(f"no tail for {tables}")
-    columns = ["(SELECT schema_version FROM pragma_schema_version()) AS schema_version",
-               "(SELECT page_count FROM pragma_page_count()) AS page_count",
-               "(SELECT page_size FROM pragma_page_size()) AS page_size",
-               "(SELECT application_id FROM pragma_application_id()) AS application_id"]
+    columns = [
+        "(SELECT schema_version FROM pragma_schema_version()) AS schema_version",
+        "(SELECT page_count FROM pragma_page_count()) AS page_count",
+        "(SELECT page_size FROM pragma_page_size()) AS page_size",
+        "(SELECT application_id FROM pragma_application_id()) AS application_id",
+    ]
     for t in tables:
-        columns += [f"(SELECT max(rowid) FROM {t}) AS {t}_rowid",
-                    f"(SELECT id FROM {t} ORDER BY rowid DESC LIMIT 1) AS {t}_id",
-                    f"(SELECT id FROM {t} WHERE rowid = :{t}_at) AS {t}_at"]
+        columns += [
+            f"(SELECT max(rowid) FROM {t}) AS {t}_rowid",
+            f"(SELECT id FROM {t} ORDER BY rowid DESC LIMIT 1) AS {t}_id",
+            f"(SELECT id FROM {t} WHERE rowid = :{t}_at) AS {t}_at",
+        ]
     return text("SELECT " + ",\n       ".join(columns))
 
 
@@ -139,12 +143,12 @@ NEW_EVENTS = text(
 # The safety net: rows changed since a watermark, read from the b-tree without touching the
 # overflow pages of ``data`` (O(database); run rarely), and a first watermark from the newest rows.
 UPDATED_SINCE = {
-    table: text(f"SELECT id, time_updated FROM {table} WHERE time_updated >= :since")
-    for table in ("part", "message")
+    table: text(f"SELECT id, time_updated FROM {table} WHERE time_updated >= :since") for table in ("part", "message")
 }
 RECENT_UPDATED = {
-    table: text(f"SELECT coalesce(max(time_updated), 0) FROM "
-                f"(SELECT time_updated FROM {table} ORDER BY rowid DESC LIMIT 1000)")
+    table: text(
+        f"SELECT coalesce(max(time_updated), 0) FROM (SELECT time_updated FROM {table} ORDER BY rowid DESC LIMIT 1000)"
+    )
     for table in ("part", "message")
 }
 
@@ -220,9 +224,9 @@ ID_WRAP_LOOP_REPLIES = text(
 
 # -- subagent links OpenCode 1.2/1.3 did not write (see children.py) -------------------------
 
-CHILD_SESSION_ROWS = text(
-    "SELECT id, parent_id, title, time_created FROM session WHERE parent_id IN :ids"
-).bindparams(bindparam("ids", expanding=True))
+CHILD_SESSION_ROWS = text("SELECT id, parent_id, title, time_created FROM session WHERE parent_id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
 
 # Children already named by a task part (``state.metadata.sessionId``) of the parent session.
 CLAIMED_CHILDREN = text(
@@ -249,16 +253,22 @@ MESSAGES_CREATED_AFTER = text(
     "ORDER BY time_created, id"
 ).bindparams(bindparam("ids", expanding=True))
 
-NEXT_MESSAGE_TIME = text(
-    "SELECT min(time_created) FROM message WHERE session_id = :sid AND time_created > :after"
-)
+NEXT_MESSAGE_TIME = text("SELECT min(time_created) FROM message WHERE session_id = :sid AND time_created > :after")
 
 
 def session_columns(available: frozenset[str]) -> list[str]:
     """The ``session`` columns we read, limited to those this database has."""
     wanted = [
-        "id", "title", "directory", "parent_id", "project_id", "version",
-        "time_created", "time_updated", "time_compacting", "time_archived",
+        "id",
+        "title",
+        "directory",
+        "parent_id",
+        "project_id",
+        "version",
+        "time_created",
+        "time_updated",
+        "time_compacting",
+        "time_archived",
     ]
     return [c for c in wanted if c in available]
 
@@ -295,9 +305,9 @@ COMPACTING_SESSIONS_BY_ID = text(_COMPACTING_SESSIONS.format(where="AND s.id IN 
 SESSION_COUNT = text("SELECT count(*) FROM session")
 SESSIONS_APPENDED = text("SELECT id FROM session WHERE rowid BETWEEN :lo AND :hi")
 DISTINCT_SESSION_VERSIONS = text("SELECT DISTINCT version FROM session WHERE version IS NOT NULL")
-VERSIONS_OF_SESSIONS = text(
-    "SELECT DISTINCT version FROM session WHERE id IN :ids AND version IS NOT NULL"
-).bindparams(bindparam("ids", expanding=True))
+VERSIONS_OF_SESSIONS = text("SELECT DISTINCT version FROM session WHERE id IN :ids AND version IS NOT NULL").bindparams(
+    bindparam("ids", expanding=True)
+)
 
 PART_ROW = text("SELECT id, session_id, message_id, time_updated, data FROM part WHERE id IN :ids").bindparams(
     bindparam("ids", expanding=True)
@@ -305,20 +315,17 @@ PART_ROW = text("SELECT id, session_id, message_id, time_updated, data FROM part
 MESSAGE_ROW = text("SELECT id, session_id, time_updated, data FROM message WHERE id IN :ids").bindparams(
     bindparam("ids", expanding=True)
 )
-SESSION_ROW = text(
-    "SELECT id, time_updated, time_compacting FROM session WHERE id IN :ids"
-).bindparams(bindparam("ids", expanding=True))
-
-CHILD_SESSIONS = text("SELECT id FROM session WHERE parent_id IN :ids").bindparams(
+SESSION_ROW = text("SELECT id, time_updated, time_compacting FROM session WHERE id IN :ids").bindparams(
     bindparam("ids", expanding=True)
 )
+
+CHILD_SESSIONS = text("SELECT id FROM session WHERE parent_id IN :ids").bindparams(bindparam("ids", expanding=True))
 
 # Motion of a busy session, through indexes only (``message_session_time_created_id_idx`` then
 # ``part_message_id_id_idx``): a turn that is being worked on writes its newest messages and
 # their parts, so the newest few messages and their parts say when anything last moved.
 RECENT_MESSAGES = text(
-    "SELECT id, time_updated FROM message WHERE session_id = :sid "
-    "ORDER BY time_created DESC, id DESC LIMIT :limit"
+    "SELECT id, time_updated FROM message WHERE session_id = :sid ORDER BY time_created DESC, id DESC LIMIT :limit"
 )
 
 # What the hung rules need of each recent part, without parsing ``data`` in Python: its type,
@@ -358,11 +365,12 @@ def current_row(table: str, columns: list[str]) -> TextClause:
         raise ValueError(f"refusing to read columns {columns} of {table}")
     return text(f"SELECT {', '.join(columns)} FROM {table} WHERE id = :id")
 
+
 # -- OpenCode's sync event log (see eventlog.py) --------------------------------------------
 
-EVENT_CURSORS = text(
-    "SELECT aggregate_id, seq, owner_id FROM event_sequence WHERE aggregate_id IN :ids"
-).bindparams(bindparam("ids", expanding=True))
+EVENT_CURSORS = text("SELECT aggregate_id, seq, owner_id FROM event_sequence WHERE aggregate_id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
 
 ALL_EVENT_CURSORS = text("SELECT aggregate_id FROM event_sequence ORDER BY aggregate_id")
 
@@ -382,8 +390,7 @@ PART_MESSAGE = text("SELECT message_id FROM part WHERE id = :id")
 # Compare-and-set on the log's cursor: if OpenCode appended an event since we read ``old``
 # (or the session changed owner), nothing matches and the unit is rolled back.
 ADVANCE_SEQUENCE = text(
-    "UPDATE event_sequence SET seq = :new "
-    "WHERE aggregate_id = :sid AND seq = :old AND owner_id IS :owner"
+    "UPDATE event_sequence SET seq = :new WHERE aggregate_id = :sid AND seq = :old AND owner_id IS :owner"
 )
 
 INSERT_EVENT = text(

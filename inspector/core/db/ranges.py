@@ -72,4 +72,3 @@ def read_ranges(
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return rows
-

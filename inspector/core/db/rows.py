@@ -38,8 +38,11 @@ def load_json(row: Any, table: str) -> dict[str, Any]:
     try:
         value = json.loads(row.data)
     except (ValueError, RecursionError) as exc:
-        why = "JSON nested too deeply for Python to read" if isinstance(exc, RecursionError) else (
-            "JSON that Python cannot parse")
+        why = (
+            "JSON nested too deeply for Python to read"
+            if isinstance(exc, RecursionError)
+            else ("JSON that Python cannot parse")
+        )
         raise CorruptData(
             f"{table} {row.id} (session {row.session_id}) has {why}; ocinspect will not guess what it held"
         ) from None

@@ -159,9 +159,13 @@ SIDE_FILES = ("-journal", "-wal", "-shm")
 
 def file_type(mode: int) -> str:
     """What a non-regular file is, in words (for the error line)."""
-    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device")):
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
         if test(mode):
             return name
     return "a special file"
@@ -181,10 +185,10 @@ def check_regular(path: Path) -> None:
             continue  # missing (or unreachable): the open that follows says so
         if not stat.S_ISREG(mode):
             if candidate == path:
-                raise NotADatabase(f"{path} is {file_type(mode)}, not a regular file; "
-                                   "an OpenCode database is one")
-            raise NotADatabase(f"{candidate} beside the database is {file_type(mode)}, not a regular "
-                               "file; SQLite cannot use it")
+                raise NotADatabase(f"{path} is {file_type(mode)}, not a regular file; an OpenCode database is one")
+            raise NotADatabase(
+                f"{candidate} beside the database is {file_type(mode)}, not a regular file; SQLite cannot use it"
+            )
 
 
 def check_file(path: Path) -> None:
@@ -213,9 +217,7 @@ def check_writable(path: Path) -> None:
     if not os.access(path, os.W_OK):
         raise DatabaseReadOnly(f"{path} is read-only; ocinspect cannot repair it")
     if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise DatabaseReadOnly(
-            f"the directory {path.parent} is read-only; SQLite needs it to write {path.name}"
-        )
+        raise DatabaseReadOnly(f"the directory {path.parent} is read-only; SQLite needs it to write {path.name}")
 
 
 def open_store(
@@ -239,18 +241,11 @@ def open_store(
     engine = make_engine(path, write=False, busy_timeout_ms=busy_timeout_ms)
     try:
         with engine.connect() as conn:
-            tables = {
-                row[0]
-                for row in conn.execute(
-                    text("SELECT name FROM sqlite_master WHERE type = 'table'")
-                )
-            }
+            tables = {row[0] for row in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'"))}
             schema = classify(tables, path)
             columns: frozenset[str] = frozenset()
             if schema == "v1":
-                columns = frozenset(
-                    row[1] for row in conn.exec_driver_sql("PRAGMA table_info(session)")
-                )
+                columns = frozenset(row[1] for row in conn.exec_driver_sql("PRAGMA table_info(session)"))
     except DBAPIError as exc:
         engine.dispose()
         raise translate(exc, path) from None
@@ -260,8 +255,9 @@ def open_store(
     if write:
         engine.dispose()
         engine = make_engine(path, write=True, busy_timeout_ms=busy_timeout_ms)
-    return Store(path=path, engine=engine, schema=schema, writable=write, session_columns=columns,
-                 tables=frozenset(tables))
+    return Store(
+        path=path, engine=engine, schema=schema, writable=write, session_columns=columns, tables=frozenset(tables)
+    )
 
 
 def roll_back_hot_journal(path: Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> bool:
@@ -300,9 +296,7 @@ def classify(tables: set[str], path: Path) -> Schema:
         return "v2"
     if not tables:
         raise SchemaUnsupported(f"{path} is an empty SQLite database, not OpenCode's")
-    raise SchemaUnsupported(
-        f"{path} is a SQLite database but not OpenCode's (no session/message/part tables)"
-    )
+    raise SchemaUnsupported(f"{path} is a SQLite database but not OpenCode's (no session/message/part tables)")
 
 
 def translate(exc: DBAPIError, path: Path) -> Exception:

@@ -33,10 +33,10 @@ def status_words(status: ServerStatus | None, now: int) -> str:
 def request_words(request: PendingRequest) -> str:
     """``bash wants to run "echo ok"`` / ``question: "Deploy?"`` / ``edit wants: src/a.py``."""
     if request.kind == "question":
-        return f"question: \"{shorten(request.question, 120)}\"" if request.question else "a question"
+        return f'question: "{shorten(request.question, 120)}"' if request.question else "a question"
     what = request.permission or "a tool"
     if request.command:
-        return f"{what} wants to run \"{shorten(request.command, 120)}\""
+        return f'{what} wants to run "{shorten(request.command, 120)}"'
     if request.patterns:
         return f"{what} wants: {shorten(', '.join(request.patterns), 120)}"
     return f"{what} asks for permission"
@@ -65,8 +65,11 @@ def waiting_reason(requests: Sequence[PendingRequest], now: int) -> str:
         return "waiting for your answer (permission or question): not hung"
     said = []
     for request in requests[:3]:
-        when = (f" (asked {humanize_ms(now - request.since)} ago, {local_time(request.since)})"
-                if request.since is not None else "")
+        when = (
+            f" (asked {humanize_ms(now - request.since)} ago, {local_time(request.since)})"
+            if request.since is not None
+            else ""
+        )
         where = f" in {request.session_id}" if len(requests) > 1 else ""
         said.append(f"{request_words(request)}{where}{when}")
     more = f"; and {len(requests) - 3} more" if len(requests) > 3 else ""

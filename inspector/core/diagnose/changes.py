@@ -52,8 +52,7 @@ def read_changes(
     versions: dict[str, int] | None = None,
 ) -> Changes:
     """Bring ``found`` from ``before`` to ``after`` (both in ``conn``'s snapshot)."""
-    log = tracker.logged(conn, tracker.appended(before, after, "event")) if "event" in after.tails \
-        else tracker.Logged()
+    log = tracker.logged(conn, tracker.appended(before, after, "event")) if "event" in after.tails else tracker.Logged()
     touched = set(log.sessions)
     kept = {} if versions is None else versions
     span = tracker.appended(before, after, "message")

@@ -44,7 +44,9 @@ def infer_children(conn: Connection, parts: dict[str, Part]) -> dict[str, Part]:
             children[row.parent_id].append(row)
     if not children:
         return parts
-    turn_start = {row.id: int(row.time_created) for row in _rows(conn, q.MESSAGE_TIMES, {p.message_id for p in unlinked})}
+    turn_start = {
+        row.id: int(row.time_created) for row in _rows(conn, q.MESSAGE_TIMES, {p.message_id for p in unlinked})
+    }
     described = {row.id: row.description for row in _rows(conn, q.TASK_DESCRIPTIONS, [p.id for p in unlinked])}
     linked = dict(parts)
     taken: set[str] = set()
@@ -52,12 +54,16 @@ def infer_children(conn: Connection, parts: dict[str, Part]) -> dict[str, Part]:
         start = turn_start.get(part.message_id, part.time_created)
         end = conn.execute(q.NEXT_MESSAGE_TIME, {"sid": part.session_id, "after": start}).scalar()
         window = [
-            c for c in children[part.session_id]
+            c
+            for c in children[part.session_id]
             if c.id not in taken and int(c.time_created) >= start and (end is None or int(c.time_created) < end)
         ]
         description = described.get(part.id)
-        named = [c for c in window if isinstance(description, str) and description
-                 and str(c.title or "").startswith(f"{description} (@")]
+        named = [
+            c
+            for c in window
+            if isinstance(description, str) and description and str(c.title or "").startswith(f"{description} (@")
+        ]
         pool = named or window
         if not pool:
             continue

@@ -14,9 +14,15 @@ if TYPE_CHECKING:
     from inspector.core.model import LiveStatus
 
 
-def plan_continue(store: Store, session_id: str, *, live: LiveStatus | None = None,
-                  database: str | os.PathLike[str] | None = None, program: str = PROGRAM,
-                  trust_directory: bool = False) -> Continuation:
+def plan_continue(
+    store: Store,
+    session_id: str,
+    *,
+    live: LiveStatus | None = None,
+    database: str | os.PathLike[str] | None = None,
+    program: str = PROGRAM,
+    trust_directory: bool = False,
+) -> Continuation:
     """The continuation of ``session_id``: ``SessionNotFound`` when there is no such row,
     ``InvalidSessionId`` before anything else when its id is not OpenCode's shape."""
     from inspector.core.db import queries as q
@@ -28,8 +34,7 @@ def plan_continue(store: Store, session_id: str, *, live: LiveStatus | None = No
 
     store.require_v1()
     with store.read() as conn:
-        row = conn.execute(q.sessions_by_id(q.session_columns(store.session_columns)),
-                           {"ids": [session_id]}).first()
+        row = conn.execute(q.sessions_by_id(q.session_columns(store.session_columns)), {"ids": [session_id]}).first()
     if row is None:
         raise SessionNotFound(f"no session {printable(session_id)} in {store.path}")
     session = session_from_row(row)
@@ -39,5 +44,6 @@ def plan_continue(store: Store, session_id: str, *, live: LiveStatus | None = No
 
         live = detect(store.path, [session.directory])
     diagnosis = scan(store, session_ids=[session.id], live=live).get(session.id)
-    return continuation(session, diagnosis=diagnosis, live=live, database=database, program=program,
-                        trust_directory=trust_directory)
+    return continuation(
+        session, diagnosis=diagnosis, live=live, database=database, program=program, trust_directory=trust_directory
+    )

@@ -75,21 +75,22 @@ def collect(
                 found.add_parts(conn.execute(q.STUCK_PARTS_OF_MESSAGES, {"ids": chunk}))
         session_findings()
     elif quick:
-        found.add_messages(read_ranges(store, conn, "message", q.UNFINISHED_MESSAGES, cancel, progress,
-                                       beside=session_findings))
+        found.add_messages(
+            read_ranges(store, conn, "message", q.UNFINISHED_MESSAGES, cancel, progress, beside=session_findings)
+        )
         for chunk in chunks(sorted(found.messages)):
             found.add_parts(conn.execute(q.STUCK_PARTS_OF_MESSAGES, {"ids": chunk}))
     else:
         found.add_messages(read_ranges(store, conn, "message", q.UNFINISHED_MESSAGES, cancel, None))
-        found.add_parts(read_ranges(store, conn, "part", q.STUCK_PARTS_RANGE, cancel, progress,
-                                    beside=session_findings))
+        found.add_parts(
+            read_ranges(store, conn, "part", q.STUCK_PARTS_RANGE, cancel, progress, beside=session_findings)
+        )
     found.parts = infer_children(conn, found.parts)
     found.completed_messages = completed_messages(conn, found)
     return found
 
 
-def wrap_findings(store: Store, conn: Connection, found: Findings, session_ids: Sequence[str] | None,
-                  now: int) -> None:
+def wrap_findings(store: Store, conn: Connection, found: Findings, session_ids: Sequence[str] | None, now: int) -> None:
     """OpenCode ≤ 1.18.14's id-wrap loop: which release wrote the file, and the loop's leftovers
     (replies to an older prompt), which are the loop form of ignored prompts."""
     found.wrap_writer = idwrap.writer_version(conn, store.has_session_column("version"))
@@ -128,4 +129,3 @@ def completed_messages(conn: Connection, found: Findings) -> set[str]:
     for chunk in chunks(orphan_messages):
         done.update(row.id for row in conn.execute(q.MESSAGE_COMPLETED, {"ids": chunk}) if row.done)
     return done
-

@@ -74,8 +74,14 @@ class _Step:
     streamed: bool = False  # the model's stream began (a text/reasoning part, even empty)
 
 
-def chain_motion(conn: Connection, session_ids: Sequence[str], known: dict[str, Part],
-                 turn_start: int | None = None, *, retrying: bool = False) -> Motion:
+def chain_motion(  # noqa: C901
+    conn: Connection,
+    session_ids: Sequence[str],
+    known: dict[str, Part],
+    turn_start: int | None = None,
+    *,
+    retrying: bool = False,
+) -> Motion:
     """Read the chain's recent rows (through indexes, ``data`` reduced in SQL).
 
     ``known`` maps ids of tool parts already read (the scan's stuck parts) to their ``Part``;
@@ -144,8 +150,9 @@ def chain_motion(conn: Connection, session_ids: Sequence[str], known: dict[str, 
         siblings = [p for p in known.values() if p.message_id == newest.message_id and p.status in _ACTIVE]
         newest = max(siblings, key=lambda p: (p.time_created, p.id), default=newest)
     since = sum(1 for when in restarts if output is None or when > output)
-    return Motion(last_moved=last or None, newest_tool=newest, output_at=output or None,
-                  restarts=since, step_at=newest_step)
+    return Motion(
+        last_moved=last or None, newest_tool=newest, output_at=output or None, restarts=since, step_at=newest_step
+    )
 
 
 @dataclass(frozen=True)
@@ -174,14 +181,16 @@ def classify(
         known = {p.id: p for member in chain for p in diagnoses[member].stuck_parts}
         starts = [m.time_created for member in chain for m in diagnoses[member].unfinished_messages]
         status = chain_status(chain, live)
-        motion = chain_motion(conn, chain, known, max(starts) if starts else None,
-                              retrying=status is not None and status.type == "retry")
+        motion = chain_motion(
+            conn, chain, known, max(starts) if starts else None, retrying=status is not None and status.type == "retry"
+        )
         decision = decide(chain, motion, live, hung_after_ms, now)
         for member in chain:
             current = result[member]
             if decision.hang is not None:
-                result[member] = replace(current, verdict="hung", live_reason=decision.reason,
-                                         idle_ms=decision.idle_ms, hang=decision.hang)
+                result[member] = replace(
+                    current, verdict="hung", live_reason=decision.reason, idle_ms=decision.idle_ms, hang=decision.hang
+                )
             else:
                 says_why = decision.reason and current.verdict == "live"
                 reason = f"{current.live_reason}; {decision.reason}" if says_why else current.live_reason
@@ -214,8 +223,12 @@ def decide(chain: Sequence[str], motion: Motion, live: LiveStatus, hung_after_ms
             return Decision(None, f"last moved {humanize_ms(idle)} ago", idle)
         return Decision("tool-silent", hung_reason(tool, idle, moved, chain, now), idle)
     output = motion.output_at
-    if progress is not None and not retrying and motion.restarts < 2 and (
-            motion.step_at is None or progress > motion.step_at):
+    if (
+        progress is not None
+        and not retrying
+        and motion.restarts < 2
+        and (motion.step_at is None or progress > motion.step_at)
+    ):
         output = max(output or 0, progress)  # the current step streams (seen on GET /event)
     quiet = None if output is None else max(0, now - output)
     if motion.restarts and quiet is not None and quiet >= hung_after_ms:
@@ -238,13 +251,18 @@ def stalled_reason(quiet: int, restarts: int, status: ServerStatus | None, now: 
     """``model stalled: no new output for 6m although OpenCode restarted the step 3 times
     (last status: SSE read timed out, attempt 3)``."""
     if status is not None and status.type == "retry":
-        said = ", ".join(x for x in (shorten(status.message, 100),
-                                     f"attempt {status.attempt}" if status.attempt is not None else "") if x)
+        said = ", ".join(
+            x
+            for x in (shorten(status.message, 100), f"attempt {status.attempt}" if status.attempt is not None else "")
+            if x
+        )
         last = f"last status: {said or 'retry'}"
     else:
         last = f"status: {status.type}" if status is not None else "status: busy"
-    return (f"model stalled: no new output for {humanize_ms(quiet)} although OpenCode restarted the "
-            f"step {_times(restarts)} ({last})")
+    return (
+        f"model stalled: no new output for {humanize_ms(quiet)} although OpenCode restarted the "
+        f"step {_times(restarts)} ({last})"
+    )
 
 
 def retry_reason(status: ServerStatus, idle: int, now: int) -> str:
@@ -259,5 +277,7 @@ def hung_reason(tool: Part, idle: int, last_moved: int | None, chain: Sequence[s
     if tool.input_summary:
         what += f": {shorten(tool.input_summary, 60)}"
     where = f" (in subagent {tool.session_id})" if len(chain) > 1 and tool.session_id != chain[0] else ""
-    return (f"OpenCode lists it busy, but nothing has moved for {humanize_ms(idle)} "
-            f"(last activity {local_time(last_moved)}): {what}{where}")
+    return (
+        f"OpenCode lists it busy, but nothing has moved for {humanize_ms(idle)} "
+        f"(last activity {local_time(last_moved)}): {what}{where}"
+    )

@@ -77,7 +77,5 @@ def loop_leftovers(conn: Connection, now: int) -> dict[str, int]:
     """Sessions where OpenCode already looped: {session id: replies to an older prompt}.
 
     Reads only messages minted since the wrap (an id range of the primary key)."""
-    rows = conn.execute(
-        q.ID_WRAP_LOOP_REPLIES, {"bound": message_id_bound(now), "min_replies": LOOP_MIN_REPLIES}
-    )
+    rows = conn.execute(q.ID_WRAP_LOOP_REPLIES, {"bound": message_id_bound(now), "min_replies": LOOP_MIN_REPLIES})
     return {row.session_id: int(row.replies) for row in rows}

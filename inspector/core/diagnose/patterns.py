@@ -28,8 +28,8 @@ PATTERNS: dict[str, Pattern] = {
             "crash-orphan",
             "Crash orphan",
             "OpenCode stopped (crash or kill) while a tool was running; the turn never finished, "
-            "so the UI shows \"Thinking\" forever and queues every new prompt.",
-            "Mark the running tool as aborted (error \"Tool execution aborted\") and close the "
+            'so the UI shows "Thinking" forever and queues every new prompt.',
+            'Mark the running tool as aborted (error "Tool execution aborted") and close the '
             "turn as aborted, exactly as OpenCode does when you press Esc.",
         ),
         Pattern(
@@ -42,8 +42,7 @@ PATTERNS: dict[str, Pattern] = {
         Pattern(
             "parts-in-finished-turn",
             "Stuck part in a finished turn",
-            "The turn is marked finished, but one of its tools is still pending or running in "
-            "the database.",
+            "The turn is marked finished, but one of its tools is still pending or running in the database.",
             "Mark the leftover tool as aborted; the finished turn is left as it is.",
         ),
         Pattern(
@@ -89,7 +88,7 @@ PATTERNS: dict[str, Pattern] = {
 
 REOPEN_HINT = (
     "Repaired through the running OpenCode: open clients already show the tools aborted; reopen "
-    "the session (or reload the web UI) to clear its \"Thinking\" — OpenCode 1.18 publishes no "
+    'the session (or reload the web UI) to clear its "Thinking" — OpenCode 1.18 publishes no '
     "update of a finished turn."
 )
 
@@ -123,10 +122,10 @@ VERDICTS: dict[str, str] = {
     "stale": "Nothing is working on this session any more: safe to recover.",
     "live": "OpenCode is really working on this session right now: leave it alone.",
     "hung": "Busy in OpenCode, but getting nowhere for longer than the hung threshold (a tool that "
-            "never returns, a model stream OpenCode keeps restarting without new output, or a "
-            "retry that never ends): stop it through OpenCode.",
+    "never returns, a model stream OpenCode keeps restarting without new output, or a "
+    "retry that never ends): stop it through OpenCode.",
     "waiting": "OpenCode waits for a person to answer a permission or a question: nothing happens "
-               "until someone answers it (through OpenCode). Never hung, never repaired.",
+    "until someone answers it (through OpenCode). Never hung, never repaired.",
     "unknown": "OpenCode is running but could not be asked; a recovery must be forced.",
     "unfixable": "ocinspect cannot fix it: nothing in the database is left to repair.",
     "ok": "Nothing is stuck in this session.",

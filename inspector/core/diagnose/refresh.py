@@ -48,8 +48,17 @@ from inspector.core.opencode.live import LiveStatus, detect
 from inspector.core.text import now_ms
 
 __all__ = [
-    "DEFAULT_POLICY", "FullScanNeeded", "Marks", "Policy", "Tail", "Watched",
-    "full_scan", "liveness_stale", "next_step", "refresh", "same_result",
+    "DEFAULT_POLICY",
+    "FullScanNeeded",
+    "Marks",
+    "Policy",
+    "Tail",
+    "Watched",
+    "full_scan",
+    "liveness_stale",
+    "next_step",
+    "refresh",
+    "same_result",
 ]
 
 # Rows a writer changed with a clock up to this far behind the newest ``time_updated`` in the
@@ -136,13 +145,31 @@ def full_scan(
     ``resume``, from the state the last process kept (:mod:`resume`: the changes since)."""
     started = clock()
     marking = _Marking(store)
-    result, _ = scan_resumed(store, quick=False, full=not resume, all_sessions=all_sessions, live=live, now=now,
-                             cancel=cancel, progress=progress, hung_after_ms=hung_after_ms, snapshot=marking,
-                             with_progress=with_progress)
+    result, _ = scan_resumed(
+        store,
+        quick=False,
+        full=not resume,
+        all_sessions=all_sessions,
+        live=live,
+        now=now,
+        cancel=cancel,
+        progress=progress,
+        hung_after_ms=hung_after_ms,
+        snapshot=marking,
+        with_progress=with_progress,
+    )
     assert marking.marks is not None and result.live is not None
-    return Watched(result=result, marks=marking.marks, live=result.live, all_sessions=all_sessions,
-                   full_at=started, swept_at=started, live_at=started, pinned_live=live is not None,
-                   hung_after_ms=hung_after_ms)
+    return Watched(
+        result=result,
+        marks=marking.marks,
+        live=result.live,
+        all_sessions=all_sessions,
+        full_at=started,
+        swept_at=started,
+        live_at=started,
+        pinned_live=live is not None,
+        hung_after_ms=hung_after_ms,
+    )
 
 
 def refresh(
@@ -182,18 +209,25 @@ def refresh(
                     raise FullScanNeeded(f"{len(swept)} {table} rows changed; a full scan is cheaper")
                 ids.update(row.id for row in swept)
                 updated[table] = max([updated.get(table, 0), *(int(row.time_updated) for row in swept)])
-        touched = set(changes.read_changes(conn, marks, current, found, remembered=remembered, parts=True,
-                                           versions=versions).touched)
+        touched = set(
+            changes.read_changes(
+                conn, marks, current, found, remembered=remembered, parts=True, versions=versions
+            ).touched
+        )
         found.parts = infer_children(conn, found.parts)  # OpenCode 1.2/1.3 name no subagent
         found.compacting = compacting_sessions(store, conn)
         # only new messages can change which prompt is the newest: ask for those sessions alone
         found.ignored_prompts = ignored_prompts(conn, sorted(touched | found.ignored_prompts))
         found.completed_messages = completed_messages(conn, found)
         # a session's last activity only moves when it gets a new message
-        known_activity = {d.id: d.last_activity for d in watched.result.sessions
-                          if d.last_activity is not None and d.id not in touched}
-        sessions, activity = read_sessions(store, conn, found.session_ids, all_sessions=watched.all_sessions,
-                                           known_activity=known_activity)
+        known_activity = {
+            d.id: d.last_activity
+            for d in watched.result.sessions
+            if d.last_activity is not None and d.id not in touched
+        }
+        sessions, activity = read_sessions(
+            store, conn, found.session_ids, all_sessions=watched.all_sessions, known_activity=known_activity
+        )
         # which OpenCode writes the file is re-read by the next full scan (bounded interval)
         found.wrap_writer = watched.result.wrap_writer
         at_risk = sessions_at_risk(conn, found, sessions, now)
@@ -202,17 +236,31 @@ def refresh(
     status, live_at = watched.live, watched.live_at
     if live is not None:
         status = live
-    elif not watched.pinned_live and (recheck_live or (
+    elif not watched.pinned_live and (
+        recheck_live
+        or (
             _findings_changed(watched.result, found, stuck)
             # OpenCode running: ask it about the new state; not running: a fresh enough "no"
             # stands (the repair itself always asks again before it writes)
-            and (watched.live.running is not False or moment - watched.live_at >= policy.live_every_s))):
+            and (watched.live.running is not False or moment - watched.live_at >= policy.live_every_s)
+        )
+    ):
         status, live_at = detect(store.path, {sessions[s].directory for s in stuck}), moment
         drop_finished_since(store, found, sessions, status, all_sessions=watched.all_sessions, requested=())
     if with_progress is not None:  # the event streams' newest progress (watch mode)
         status = with_progress(status)
-    result = assemble(store, found, sessions, activity, status, quick=False, now=now,
-                      all_sessions=watched.all_sessions, at_risk=at_risk, hung_after_ms=watched.hung_after_ms)
+    result = assemble(
+        store,
+        found,
+        sessions,
+        activity,
+        status,
+        quick=False,
+        now=now,
+        all_sessions=watched.all_sessions,
+        at_risk=at_risk,
+        hung_after_ms=watched.hung_after_ms,
+    )
     kept = {key: value for key, value in versions.items() if key in found.parts or key in found.messages}
     return replace(
         watched,

@@ -97,15 +97,35 @@ def scan_resumed(
             reason = "ocinspect wrote to the database since"
         else:
             try:
-                result = _incremental(store, saved, token, quick=quick, all_sessions=all_sessions, live=live,
-                                      now=now, cancel=cancel, hung_after_ms=hung_after_ms, snapshot=snapshot,
-                                      with_progress=with_progress)
+                result = _incremental(
+                    store,
+                    saved,
+                    token,
+                    quick=quick,
+                    all_sessions=all_sessions,
+                    live=live,
+                    now=now,
+                    cancel=cancel,
+                    hung_after_ms=hung_after_ms,
+                    snapshot=snapshot,
+                    with_progress=with_progress,
+                )
                 return result, Pass("incremental", "the changes since the kept state", _once(problems))
             except tracker.StartOver as exc:
                 reason = str(exc)
     keeping = _Keeping(store, tier, token, began, snapshot)
-    result = scan(store, quick=quick, all_sessions=all_sessions, live=live, now=now, cancel=cancel,
-                  progress=progress, hung_after_ms=hung_after_ms, snapshot=keeping, with_progress=with_progress)
+    result = scan(
+        store,
+        quick=quick,
+        all_sessions=all_sessions,
+        live=live,
+        now=now,
+        cancel=cancel,
+        progress=progress,
+        hung_after_ms=hung_after_ms,
+        snapshot=keeping,
+        with_progress=with_progress,
+    )
     if not state.write_in_progress(token):  # else the writer may commit after this snapshot (state.py)
         keeping.save()
     return result, Pass("full", reason, _once(problems))
@@ -152,16 +172,32 @@ def _tables(conn: Connection) -> tuple[str, ...]:
     return TRACKED + (("event",) if tracker.has_event_log(conn) else ())
 
 
-def _save(store: Store, tier: state.Tier, marks: tracker.Watermarks, found: Findings, table: SessionTable,
-          token: str, full_at: float) -> None:
+def _save(
+    store: Store,
+    tier: state.Tier,
+    marks: tracker.Watermarks,
+    found: Findings,
+    table: SessionTable,
+    token: str,
+    full_at: float,
+) -> None:
     """Keep the state of ``tier``; a deep pass also holds everything the quick tier keeps."""
-    for kept in (("deep", "quick") if tier == "deep" else ("quick",)):
-        state.save(state.Saved(
-            tier=kept, path=state.real_path(store.path), marks=marks, messages=frozenset(found.messages),
-            parts=frozenset(found.parts) if kept == "deep" else frozenset(),
-            ignored=frozenset(found.ignored_prompts), token=token, full_at=full_at,
-            compacting=frozenset(found.compacting), versions=table.versions, sessions=table.count,
-        ))
+    for kept in ("deep", "quick") if tier == "deep" else ("quick",):
+        state.save(
+            state.Saved(
+                tier=kept,
+                path=state.real_path(store.path),
+                marks=marks,
+                messages=frozenset(found.messages),
+                parts=frozenset(found.parts) if kept == "deep" else frozenset(),
+                ignored=frozenset(found.ignored_prompts),
+                token=token,
+                full_at=full_at,
+                compacting=frozenset(found.compacting),
+                versions=table.versions,
+                sessions=table.count,
+            )
+        )
 
 
 def _incremental(
@@ -196,25 +232,52 @@ def _incremental(
         at_risk = sessions_at_risk(conn, found, sessions, now)
         if snapshot is not None:
             snapshot.end(conn, found)
-    result = judge(store, found, sessions, activity, live=live, liveness=liveness, with_progress=with_progress,
-                   quick=quick, now=now, all_sessions=all_sessions, at_risk=at_risk, hung_after_ms=hung_after_ms)
+    result = judge(
+        store,
+        found,
+        sessions,
+        activity,
+        live=live,
+        liveness=liveness,
+        with_progress=with_progress,
+        quick=quick,
+        now=now,
+        all_sessions=all_sessions,
+        at_risk=at_risk,
+        hung_after_ms=hung_after_ms,
+    )
     _save(store, saved.tier, current, found, table, token, saved.full_at)
     return result
 
 
-def _changes(store: Store, conn: Connection, saved: state.Saved, current: tracker.Watermarks,
-             watched: state.Watched, *, quick: bool, now: int) -> tuple[Findings, SessionTable]:
+def _changes(
+    store: Store,
+    conn: Connection,
+    saved: state.Saved,
+    current: tracker.Watermarks,
+    watched: state.Watched,
+    *,
+    quick: bool,
+    now: int,
+) -> tuple[Findings, SessionTable]:
     """The findings of a full pass of the tier, from the rows that can have changed."""
     found = Findings()
-    seen = changes.read_changes(conn, saved.marks, current, found, parts=not quick,
-                                remembered={"message": saved.messages | watched.messages,
-                                            "part": saved.parts | watched.parts})
+    seen = changes.read_changes(
+        conn,
+        saved.marks,
+        current,
+        found,
+        parts=not quick,
+        remembered={"message": saved.messages | watched.messages, "part": saved.parts | watched.parts},
+    )
     # a row ocinspect made un-stuck is stuck again though the state did not hold it stuck: the
     # file was rewritten behind the watermarks (a backup copied back); other rows may be too
     if (set(found.messages) & watched.messages) - saved.messages or (
-            not quick and (set(found.parts) & watched.parts) - saved.parts):
-        raise tracker.StartOver("rows ocinspect repaired are stuck again: the database was rewritten "
-                                "(a backup restored in place?)")
+        not quick and (set(found.parts) & watched.parts) - saved.parts
+    ):
+        raise tracker.StartOver(
+            "rows ocinspect repaired are stuck again: the database was rewritten (a backup restored in place?)"
+        )
     log, touched = seen.log, set(seen.touched)
     if quick:  # the parts of unfinished turns, through part_message_id_id_idx (as a full quick pass)
         for chunk in chunks(sorted(found.messages)):
@@ -227,8 +290,16 @@ def _changes(store: Store, conn: Connection, saved: state.Saved, current: tracke
     return found, table
 
 
-def _session_findings(store: Store, conn: Connection, saved: state.Saved, current: tracker.Watermarks,
-                      found: Findings, touched: set[str], log: tracker.Logged, now: int) -> SessionTable:
+def _session_findings(
+    store: Store,
+    conn: Connection,
+    saved: state.Saved,
+    current: tracker.Watermarks,
+    found: Findings,
+    touched: set[str],
+    log: tracker.Logged,
+    now: int,
+) -> SessionTable:
     """Compaction marks and the id-wrap writer, as a full pass finds them (``found``).
 
     On a file with OpenCode 1.18's sync log, every session row OpenCode writes is appended
@@ -243,8 +314,9 @@ def _session_findings(store: Store, conn: Connection, saved: state.Saved, curren
     if "event" in current.tails and saved.sessions >= 0 and count == saved.sessions + len(appended):
         asked = sorted(saved.compacting | touched | log.sessions | appended)
         if store.has_session_column("time_compacting"):
-            found.compacting = {r.id: int(r.time_compacting)
-                                for r in tracker.by_ids(conn, q.COMPACTING_SESSIONS_BY_ID, asked)}
+            found.compacting = {
+                r.id: int(r.time_compacting) for r in tracker.by_ids(conn, q.COMPACTING_SESSIONS_BY_ID, asked)
+            }
         versions = saved.versions
         if has_version:
             versions |= {r[0] for r in tracker.by_ids(conn, q.VERSIONS_OF_SESSIONS, log.sessions | appended)}

@@ -32,7 +32,20 @@ from inspector.core.model import Diagnosis, Message, Part, PendingRequest, ScanR
 from inspector.core.opencode.live import LiveStatus, detect
 from inspector.core.text import now_ms, printable
 
-__all__ = ["Cancelled", "InSnapshot", "Progress", "assemble", "chain_of", "depth_of", "drop_finished_since", "liveness_for", "read_sessions", "scan", "scan_related", "sessions_at_risk"]
+__all__ = [
+    "Cancelled",
+    "InSnapshot",
+    "Progress",
+    "assemble",
+    "chain_of",
+    "depth_of",
+    "drop_finished_since",
+    "liveness_for",
+    "read_sessions",
+    "scan",
+    "scan_related",
+    "sessions_at_risk",
+]
 
 
 def _patterns_for(
@@ -113,18 +126,28 @@ def scan(
             snapshot.begin(conn)
         if session_ids is not None:
             _require_sessions(store, conn, session_ids)
-        found = collect(
-            store, conn, quick=quick, session_ids=session_ids, cancel=cancel, progress=progress, now=now
-        )
+        found = collect(store, conn, quick=quick, session_ids=session_ids, cancel=cancel, progress=progress, now=now)
         sessions, activity = read_sessions(
             store, conn, found.session_ids, all_sessions=all_sessions, requested=session_ids
         )
         at_risk = sessions_at_risk(conn, found, sessions, now)
         if snapshot is not None:
             snapshot.end(conn, found)
-    return judge(store, found, sessions, activity, live=live, liveness=liveness, with_progress=with_progress,
-                 quick=quick, now=now, all_sessions=all_sessions, at_risk=at_risk, hung_after_ms=hung_after_ms,
-                 requested=session_ids or ())
+    return judge(
+        store,
+        found,
+        sessions,
+        activity,
+        live=live,
+        liveness=liveness,
+        with_progress=with_progress,
+        quick=quick,
+        now=now,
+        all_sessions=all_sessions,
+        at_risk=at_risk,
+        hung_after_ms=hung_after_ms,
+        requested=session_ids or (),
+    )
 
 
 def judge(
@@ -151,12 +174,29 @@ def judge(
     assert live is not None
     if with_progress is not None:
         live = with_progress(live)
-    return assemble(store, found, sessions, activity, live, quick=quick, now=now, all_sessions=all_sessions,
-                    at_risk=at_risk, hung_after_ms=hung_after_ms)
+    return assemble(
+        store,
+        found,
+        sessions,
+        activity,
+        live,
+        quick=quick,
+        now=now,
+        all_sessions=all_sessions,
+        at_risk=at_risk,
+        hung_after_ms=hung_after_ms,
+    )
 
 
-def drop_finished_since(store: Store, found: Findings, sessions: dict[str, Session], live: LiveStatus, *,
-                         all_sessions: bool, requested: Sequence[str]) -> None:
+def drop_finished_since(
+    store: Store,
+    found: Findings,
+    sessions: dict[str, Session],
+    live: LiveStatus,
+    *,
+    all_sessions: bool,
+    requested: Sequence[str],
+) -> None:
     """A turn that ends between the snapshot and OpenCode's answer would look stale: its rows
     were read while it still streamed (OpenCode writes none meanwhile), its status after it had
     finished. So the stuck rows of sessions a running OpenCode does not list busy are read once
@@ -367,7 +407,6 @@ def scan_related(
     return result
 
 
-
 def _require_sessions(store: Store, conn: Connection, session_ids: Sequence[str]) -> None:
     columns = ["id"]
     present: set[str] = set()
@@ -376,4 +415,3 @@ def _require_sessions(store: Store, conn: Connection, session_ids: Sequence[str]
     missing = [s for s in session_ids if s not in present]
     if missing:
         raise SessionNotFound(f"no session {printable(missing[0])} in {store.path}")
-

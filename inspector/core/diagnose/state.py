@@ -46,8 +46,20 @@ from inspector.core.diagnose.tracker import Tail, Watermarks
 from inspector.core.ownfiles import NotOwnFile, process_alive, read_own
 from inspector.core.paths import watermarks_dir
 
-__all__ = ["FORMAT", "Saved", "Tier", "Watched", "generation", "key", "load", "note_write", "save", "state_dir",
-           "watched", "write_in_progress"]
+__all__ = [
+    "FORMAT",
+    "Saved",
+    "Tier",
+    "Watched",
+    "generation",
+    "key",
+    "load",
+    "note_write",
+    "save",
+    "state_dir",
+    "watched",
+    "write_in_progress",
+]
 
 FORMAT = 3  # 2: the session table's summary (compacting ids, releases, row count); 3: the change counter
 WATCHED_MAX = 4096  # ids of rows ocinspect made un-stuck kept in the token file (the newest)
@@ -160,8 +172,7 @@ def _watched(text: str) -> Watched:
         return Watched()
 
 
-def note_write(db: str | os.PathLike[str], *, writing: bool = False,
-               rows: Iterable[tuple[str, str]] = ()) -> None:
+def note_write(db: str | os.PathLike[str], *, writing: bool = False, rows: Iterable[tuple[str, str]] = ()) -> None:
     """An ocinspect write to ``db`` is about to start (``writing``: the token names this process)
     or has ended: every kept state of it is stale from now on. ``rows`` are the ``(table, id)``
     the write made un-stuck: they join the watched rows (:class:`Watched`). If the token cannot
@@ -170,8 +181,11 @@ def note_write(db: str | os.PathLike[str], *, writing: bool = False,
     before = watched(db)
     messages = [*sorted(before.messages), *(i for t, i in rows if t == "message" and i not in before.messages)]
     parts = [*sorted(before.parts), *(i for t, i in rows if t == "part" and i not in before.parts)]
-    text = token + "\n" + json.dumps({"message": messages[-WATCHED_MAX:], "part": parts[-WATCHED_MAX:]},
-                                      separators=(",", ":"))
+    text = (
+        token
+        + "\n"
+        + json.dumps({"message": messages[-WATCHED_MAX:], "part": parts[-WATCHED_MAX:]}, separators=(",", ":"))
+    )
     try:
         for file in _token_files(db):
             _write(file, text, durable=True)
@@ -212,8 +226,10 @@ def load(db: str | os.PathLike[str], tier: Tier, problems: list[str] | None = No
                 page_size=int(marks["page_size"]),
                 application_id=int(marks["application_id"]),
                 counter=int(marks["counter"]),
-                tails={str(t): Tail(int(rowid), None if at is None else str(at))
-                       for t, (rowid, at) in marks["tails"].items()},
+                tails={
+                    str(t): Tail(int(rowid), None if at is None else str(at))
+                    for t, (rowid, at) in marks["tails"].items()
+                },
             ),
             messages=_ids(raw["messages"]),
             parts=_ids(raw["parts"]),

@@ -44,8 +44,20 @@ DETAIL_CAP = 1_000_000  # characters of one part's input/output/text in ``part_d
 STUCK_STATUSES = ("pending", "running")
 
 EntryKind = Literal[
-    "text", "reasoning", "tool", "step-start", "step-finish", "retry", "compaction", "patch",
-    "file", "agent", "subtask", "snapshot", "other", "corrupt",
+    "text",
+    "reasoning",
+    "tool",
+    "step-start",
+    "step-finish",
+    "retry",
+    "compaction",
+    "patch",
+    "file",
+    "agent",
+    "subtask",
+    "snapshot",
+    "other",
+    "corrupt",
 ]
 StopKind = Literal["tool", "message", "no-reply"]
 _KINDS = frozenset(get_args(EntryKind))
@@ -234,8 +246,9 @@ class PartDetail:
 # -- reading -------------------------------------------------------------------------------
 
 
-def read_timeline(store: Store, session_id: str, *, turns: int = DEFAULT_TURNS, chain: bool = True,
-                  now: int | None = None) -> Timeline:
+def read_timeline(
+    store: Store, session_id: str, *, turns: int = DEFAULT_TURNS, chain: bool = True, now: int | None = None
+) -> Timeline:
     """The last ``turns`` turns of ``session_id`` (and, with ``chain``, of its parent that
     waits on it and the subagents its stuck task calls wait on), in one read snapshot."""
     store.require_v1()
@@ -247,20 +260,26 @@ def read_timeline(store: Store, session_id: str, *, turns: int = DEFAULT_TURNS, 
             raise SessionNotFound(f"no session {session_id} in {store.path}")
         main = session_timeline(conn, root, turns=turns)
         members = _chain(conn, columns, main, turns) if chain else [main]
-    return Timeline(session_id=session_id, sessions=tuple(members), read_at=now_ms() if now is None else now,
-                    turns=turns)
+    return Timeline(
+        session_id=session_id, sessions=tuple(members), read_at=now_ms() if now is None else now, turns=turns
+    )
 
 
 def session_timeline(conn: Connection, session: Session, *, turns: int = DEFAULT_TURNS) -> SessionTimeline:
     """One session's story, read through its two indexes."""
     prompts = list(conn.execute(q.TIMELINE_PROMPTS, {"sid": session.id, "scan": SCAN_MESSAGES, "turns": turns}))
     bound = (int(prompts[-1].time_created), prompts[-1].id) if prompts else (-(2**62), "")
-    rows = list(conn.execute(q.TIMELINE_MESSAGES, {"sid": session.id, "t": bound[0], "id": bound[1],
-                                                   "small": SMALL_ROW, "limit": MAX_MESSAGES + 1}))
+    rows = list(
+        conn.execute(
+            q.TIMELINE_MESSAGES,
+            {"sid": session.id, "t": bound[0], "id": bound[1], "small": SMALL_ROW, "limit": MAX_MESSAGES + 1},
+        )
+    )
     truncated = len(rows) > MAX_MESSAGES
     rows = list(reversed(rows[:MAX_MESSAGES]))
-    large = {r.id: r for r in _rows(conn, q.TIMELINE_LARGE_MESSAGES, [r.id for r in rows if r.data is None],
-                                    head=TEXT_HEAD)}
+    large = {
+        r.id: r for r in _rows(conn, q.TIMELINE_LARGE_MESSAGES, [r.id for r in rows if r.data is None], head=TEXT_HEAD)
+    }
     parts = _read_parts(conn, [r.id for r in rows])
     messages = [_message(r, large.get(r.id), parts.get(r.id, [])) for r in rows]
     entries = _link_children(conn, session, [e for m in messages for e in m.entries])
@@ -282,12 +301,21 @@ def part_detail(store: Store, part_id: str) -> PartDetail | None:
         except ValueError:
             pass
     return PartDetail(
-        id=row.id, message_id=row.message_id, session_id=row.session_id,
-        kind=str(row.type or ("corrupt" if not row.ok else "other")), tool=row.tool, status=row.status,
-        title=row.title, input_json=input_json, input_chars=int(row.input_chars or 0),
-        output=row.output if isinstance(row.output, str) else "", output_chars=int(row.output_chars or 0),
-        error=row.error if isinstance(row.error, str) else "", text=row.text if isinstance(row.text, str) else "",
-        text_chars=int(row.text_chars or 0), corrupt=not row.ok,
+        id=row.id,
+        message_id=row.message_id,
+        session_id=row.session_id,
+        kind=str(row.type or ("corrupt" if not row.ok else "other")),
+        tool=row.tool,
+        status=row.status,
+        title=row.title,
+        input_json=input_json,
+        input_chars=int(row.input_chars or 0),
+        output=row.output if isinstance(row.output, str) else "",
+        output_chars=int(row.output_chars or 0),
+        error=row.error if isinstance(row.error, str) else "",
+        text=row.text if isinstance(row.text, str) else "",
+        text_chars=int(row.text_chars or 0),
+        corrupt=not row.ok,
     )
 
 
@@ -305,8 +333,17 @@ def _rows(conn: Connection, query: Any, ids: Sequence[str], **params: Any) -> li
 
 def _read_parts(conn: Connection, message_ids: Sequence[str]) -> dict[str, list[Entry]]:
     rows = _rows(conn, q.TIMELINE_PARTS, message_ids, small=SMALL_ROW)
-    large = {r.id: r for r in _rows(conn, q.TIMELINE_LARGE_PARTS, [r.id for r in rows if r.data is None],
-                                    head=TEXT_HEAD, tail=OUTPUT_TAIL, input_limit=INPUT_LIMIT)}
+    large = {
+        r.id: r
+        for r in _rows(
+            conn,
+            q.TIMELINE_LARGE_PARTS,
+            [r.id for r in rows if r.data is None],
+            head=TEXT_HEAD,
+            tail=OUTPUT_TAIL,
+            input_limit=INPUT_LIMIT,
+        )
+    }
     by_message: dict[str, list[Entry]] = {}
     for row in sorted(rows, key=lambda r: (int(r.time_created), r.id)):
         by_message.setdefault(row.message_id, []).append(_part(row, large.get(row.id)))
@@ -339,8 +376,18 @@ def _tokens(value: Any) -> Tokens | None:
     if not isinstance(value, dict):
         return None
     cache = _obj(value.get("cache"))
-    return Tokens(*(_int(v) or 0 for v in (value.get("input"), value.get("output"), value.get("reasoning"),
-                                             cache.get("read"), cache.get("write"))))
+    return Tokens(
+        *(
+            _int(v) or 0
+            for v in (
+                value.get("input"),
+                value.get("output"),
+                value.get("reasoning"),
+                cache.get("read"),
+                cache.get("write"),
+            )
+        )
+    )
 
 
 def _cost(value: Any) -> float | None:
@@ -362,7 +409,9 @@ def _part(row: Any, large: Any) -> Entry:
     tool = _str(data.get("tool"))
     error: str = state["error"] if isinstance(state.get("error"), str) else ""
     if kind == "retry":
-        error = str(_obj(_obj(data.get("error")).get("data")).get("message") or _obj(data.get("error")).get("name") or "")
+        error = str(
+            _obj(_obj(data.get("error")).get("data")).get("message") or _obj(data.get("error")).get("name") or ""
+        )
     tool_time = _obj(state.get("time"))
     input_json = compact_json(tool_input) if kind == "tool" and tool_input else ""
     command = tool_input.get("command") if isinstance(tool_input, dict) else None
@@ -372,24 +421,32 @@ def _part(row: Any, large: Any) -> Entry:
         label = f"{files if isinstance(files, int) else len(files) if isinstance(files, list) else 0} file(s)"
     child = metadata.get("sessionId") if tool == "task" else None
     return Entry(
-        id=row.id, message_id=row.message_id, kind=cast(EntryKind, kind if kind in _KINDS else "other"),
+        id=row.id,
+        message_id=row.message_id,
+        kind=cast(EntryKind, kind if kind in _KINDS else "other"),
         time_created=int(row.time_created),
         start=_int(tool_time.get("start")) if kind == "tool" else _int(when.get("start")) or _int(when.get("created")),
         end=_int(tool_time.get("end")) if kind == "tool" else _int(when.get("end")),
         text=(text[:TEXT_HEAD] if text else str(label or "")),
         text_chars=(int(large.text_chars or 0) if large is not None else len(text)),
-        tool=tool, status=_str(state.get("status")) if kind == "tool" else None,
-        call_id=_str(data.get("callID")), title=_str(state.get("title")),
+        tool=tool,
+        status=_str(state.get("status")) if kind == "tool" else None,
+        call_id=_str(data.get("callID")),
+        title=_str(state.get("title")),
         input_summary=input_summary(tool or "", tool_input) if kind == "tool" else "",
         input_chars=(int(large.input_chars or 0) if large is not None else len(input_json)),
         input_head=input_json[:TEXT_HEAD],
-        command_chars=(_int(large.command_chars) if large is not None
-                       else len(command) if isinstance(command, str) else None),
+        command_chars=(
+            _int(large.command_chars) if large is not None else len(command) if isinstance(command, str) else None
+        ),
         output_tail=output[-OUTPUT_TAIL:],
         output_chars=int(large.output_chars or 0) if large is not None else len(output),
-        error=error[:TEXT_HEAD], error_chars=(int(large.error_chars or 0) or len(error)) if large is not None
-        else len(error), reason=_str(data.get("reason")), tokens=_tokens(data.get("tokens")),
-        cost=_cost(data.get("cost")), attempt=_int(data.get("attempt")),
+        error=error[:TEXT_HEAD],
+        error_chars=(int(large.error_chars or 0) or len(error)) if large is not None else len(error),
+        reason=_str(data.get("reason")),
+        tokens=_tokens(data.get("tokens")),
+        cost=_cost(data.get("cost")),
+        attempt=_int(data.get("attempt")),
         child_session_id=child if isinstance(child, str) and child else None,
         interrupted=metadata.get("interrupted") is True or metadata.get("interrupted") == 1,
         stuck=kind == "tool" and state.get("status") in STUCK_STATUSES,
@@ -399,18 +456,28 @@ def _part(row: Any, large: Any) -> Entry:
 def _message(row: Any, large: Any, entries: list[Entry]) -> TurnMessage:
     data = _loads(row.data if large is None else (large.data if large.ok else None))
     if data is None:
-        return TurnMessage(id=row.id, role="?", time_created=int(row.time_created), corrupt=True,
-                           entries=tuple(entries))
+        return TurnMessage(
+            id=row.id, role="?", time_created=int(row.time_created), corrupt=True, entries=tuple(entries)
+        )
     when, error = _obj(data.get("time")), _obj(data.get("error"))
     message = _obj(error.get("data")).get("message")
     return TurnMessage(
-        id=row.id, role=str(data.get("role") or "?"), time_created=int(row.time_created),
-        completed=_int(when.get("completed")), agent=_str(data.get("agent")), model=_str(data.get("modelID")),
-        provider=_str(data.get("providerID")), finish=_str(data.get("finish")), error_name=_str(error.get("name")),
+        id=row.id,
+        role=str(data.get("role") or "?"),
+        time_created=int(row.time_created),
+        completed=_int(when.get("completed")),
+        agent=_str(data.get("agent")),
+        model=_str(data.get("modelID")),
+        provider=_str(data.get("providerID")),
+        finish=_str(data.get("finish")),
+        error_name=_str(error.get("name")),
         error_message=message[:TEXT_HEAD] if isinstance(message, str) else "",
-        error_chars=(int(large.error_chars or 0) if large is not None
-                     else len(message) if isinstance(message, str) else 0),
-        cost=_cost(data.get("cost")), tokens=_tokens(data.get("tokens")), is_summary=data.get("summary") is True,
+        error_chars=(
+            int(large.error_chars or 0) if large is not None else len(message) if isinstance(message, str) else 0
+        ),
+        cost=_cost(data.get("cost")),
+        tokens=_tokens(data.get("tokens")),
+        is_summary=data.get("summary") is True,
         entries=tuple(entries),
     )
 
@@ -418,10 +485,21 @@ def _message(row: Any, large: Any, entries: list[Entry]) -> TurnMessage:
 def _link_children(conn: Connection, session: Session, entries: list[Entry]) -> dict[str, Entry]:
     """Stuck task calls that name no subagent (OpenCode 1.2/1.3): link them as the scan does."""
     linked = {e.id: e for e in entries}
-    unlinked = {e.id: Part(id=e.id, message_id=e.message_id, session_id=session.id, tool="task",
-                           status=e.status or "", call_id=e.call_id, started=e.start, time_created=e.time_created,
-                           input_summary=e.input_summary)
-                for e in entries if e.tool == "task" and e.stuck and e.child_session_id is None}
+    unlinked = {
+        e.id: Part(
+            id=e.id,
+            message_id=e.message_id,
+            session_id=session.id,
+            tool="task",
+            status=e.status or "",
+            call_id=e.call_id,
+            started=e.start,
+            time_created=e.time_created,
+            input_summary=e.input_summary,
+        )
+        for e in entries
+        if e.tool == "task" and e.stuck and e.child_session_id is None
+    }
     if unlinked:
         for pid, part in infer_children(conn, unlinked).items():
             if part.child_session_id:
@@ -458,14 +536,28 @@ def _stop(messages: list[TurnMessage]) -> Stop | None:
         own = [e for e in last.entries if e.stuck]
         if own:
             return Stop(kind="tool", message_id=last.id, part_ids=ids, since=_since(own), reason=_tool_reason(own))
-        return Stop(kind="message", message_id=last.id, part_ids=ids, since=last.time_created,
-                    reason="the reply was never finished: nothing after its last part was written")
+        return Stop(
+            kind="message",
+            message_id=last.id,
+            part_ids=ids,
+            since=last.time_created,
+            reason="the reply was never finished: nothing after its last part was written",
+        )
     if stuck:
-        return Stop(kind="tool", message_id=stuck[-1].message_id, part_ids=ids, since=_since(stuck),
-                    reason=_tool_reason(stuck) + " (inside a turn that was marked finished)")
+        return Stop(
+            kind="tool",
+            message_id=stuck[-1].message_id,
+            part_ids=ids,
+            since=_since(stuck),
+            reason=_tool_reason(stuck) + " (inside a turn that was marked finished)",
+        )
     if last.role == "user":
-        return Stop(kind="no-reply", message_id=last.id, since=last.time_created,
-                    reason="no reply was written to the last prompt")
+        return Stop(
+            kind="no-reply",
+            message_id=last.id,
+            since=last.time_created,
+            reason="no reply was written to the last prompt",
+        )
     return None
 
 
@@ -476,8 +568,11 @@ def _since(stuck: list[Entry]) -> int:
 def _tool_reason(stuck: list[Entry]) -> str:
     tools = ", ".join(dict.fromkeys(e.tool or "?" for e in stuck))
     statuses = "/".join(dict.fromkeys(e.status or "?" for e in stuck))
-    waiting = ("the model was still streaming its arguments" if all(e.status == "pending" for e in stuck)
-               else "no result was ever written")
+    waiting = (
+        "the model was still streaming its arguments"
+        if all(e.status == "pending" for e in stuck)
+        else "no result was ever written"
+    )
     return f"{tools} left {statuses}: {waiting}"
 
 
@@ -500,14 +595,19 @@ def _chain(conn: Connection, columns: list[str], main: SessionTimeline, turns: i
         seen.add(parent.id)
         up.append(story)
         child = story
-    members = [replace(s, depth=i, parent_part_id=links.get(s.session.id))
-               for i, s in enumerate([*reversed(up), main])]
+    members = [replace(s, depth=i, parent_part_id=links.get(s.session.id)) for i, s in enumerate([*reversed(up), main])]
     _descend(conn, columns, members, members[-1], turns, seen)
     return members
 
 
-def _descend(conn: Connection, columns: list[str], members: list[SessionTimeline], story: SessionTimeline,
-             turns: int, seen: set[str]) -> None:
+def _descend(
+    conn: Connection,
+    columns: list[str],
+    members: list[SessionTimeline],
+    story: SessionTimeline,
+    turns: int,
+    seen: set[str],
+) -> None:
     """Append the subagents ``story``'s stuck task calls wait on, depth first (a stack, not recursion)."""
     stack = [iter(_stuck_tasks(story.entries))]
     depths = [story.depth]

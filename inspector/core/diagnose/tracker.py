@@ -30,8 +30,18 @@ from inspector.core.db import queries as q
 from inspector.core.db.rows import chunks
 from inspector.core.db.store import Store
 
-__all__ = ["Logged", "StartOver", "Tail", "Watermarks", "advance", "appended", "by_ids", "has_event_log", "logged",
-           "start"]
+__all__ = [
+    "Logged",
+    "StartOver",
+    "Tail",
+    "Watermarks",
+    "advance",
+    "appended",
+    "by_ids",
+    "has_event_log",
+    "logged",
+    "start",
+]
 
 
 class StartOver(Exception):

@@ -57,14 +57,18 @@ def spread_chain_verdicts(diagnoses: dict[str, Diagnosis]) -> dict[str, Diagnosi
             continue
         chain = lookup(sid)
         done.update(chain)
-        speakers = sorted((m for m in chain if diagnoses[m].verdict not in ("stale", "unfixable")), key=order.__getitem__)
+        speakers = sorted(
+            (m for m in chain if diagnoses[m].verdict not in ("stale", "unfixable")), key=order.__getitem__
+        )
         best = max(speakers, key=lambda m: _VERDICT_RANK[diagnoses[m].verdict], default=sid)
         top = diagnoses[best]
         for other in chain:
             current = result[other]
             if _VERDICT_RANK[top.verdict] > _VERDICT_RANK[current.verdict]:
                 result[other] = replace(
-                    current, verdict=top.verdict, live_reason=f"{top.live_reason} (via {best})",
+                    current,
+                    verdict=top.verdict,
+                    live_reason=f"{top.live_reason} (via {best})",
                     waiting_on=top.waiting_on if top.verdict == "waiting" else current.waiting_on,
                 )
     return result
@@ -72,6 +76,7 @@ def spread_chain_verdicts(diagnoses: dict[str, Diagnosis]) -> dict[str, Diagnosi
 
 def tree_order(diagnoses: dict[str, Diagnosis]) -> Iterator[Diagnosis]:
     """Stuck roots first, newest activity first, each followed by its children (a tree walk)."""
+
     def key(d: Diagnosis) -> tuple[int, int, str]:
         return (0 if d.is_stuck else 1, -(d.last_activity or d.session.time_updated), d.id)
 

@@ -300,7 +300,9 @@ class ServerClient:
         """
         found: list[PendingRequest] = []
         routes: tuple[tuple[str, Literal["permission", "question"]], ...] = (
-            ("/permission", "permission"), ("/question", "question"))
+            ("/permission", "permission"),
+            ("/question", "question"),
+        )
         for route, kind in routes:
             try:
                 payload = self.get(route, directory=directory)
@@ -309,8 +311,11 @@ class ServerClient:
                     continue
                 raise
             if isinstance(payload, list):
-                found.extend(request_from(item, kind, port=self.port, directory=directory)
-                             for item in payload if isinstance(item, dict) and item.get("sessionID"))
+                found.extend(
+                    request_from(item, kind, port=self.port, directory=directory)
+                    for item in payload
+                    if isinstance(item, dict) and item.get("sessionID")
+                )
         return found
 
     def abort(self, session_id: str, directory: str) -> Any:
@@ -352,7 +357,9 @@ class ServerClient:
         if left <= 0:
             raise ServerUnreachable(
                 f"OpenCode on port {self.port} was not asked {where['method']} {where['path']}: it used up "
-                f"the {self.budget:g} s allowed for it", **where)
+                f"the {self.budget:g} s allowed for it",
+                **where,
+            )
         return _Deadline(left, budget=True)
 
     def _headers(self, has_body: bool) -> dict[str, str]:
@@ -369,15 +376,20 @@ class ServerClient:
         what = f"{where['method']} {where['path']}"
         if status == 401:
             if self.credentials is None:
-                message = (f"OpenCode on port {self.port} needs its password: set {PASSWORD_ENV} "
-                           f"(and {USERNAME_ENV} if it is not '{DEFAULT_USERNAME}')")
+                message = (
+                    f"OpenCode on port {self.port} needs its password: set {PASSWORD_ENV} "
+                    f"(and {USERNAME_ENV} if it is not '{DEFAULT_USERNAME}')"
+                )
             else:
-                message = (f"OpenCode on port {self.port} refused the password in {PASSWORD_ENV} "
-                           f"(user '{self.credentials.username}')")
+                message = (
+                    f"OpenCode on port {self.port} refused the password in {PASSWORD_ENV} "
+                    f"(user '{self.credentials.username}')"
+                )
             raise ServerAuthRequired(message, password_sent=self.credentials is not None, **where)
         body = raw[:_MAX_ERROR_BODY].decode("utf-8", errors="replace")
-        raise ServerHTTPError(f"OpenCode on port {self.port} answered {what} with HTTP {status}",
-                              status=status, body=body, **where)
+        raise ServerHTTPError(
+            f"OpenCode on port {self.port} answered {what} with HTTP {status}", status=status, body=body, **where
+        )
 
 
 def _reason(exc: BaseException) -> str:
@@ -495,7 +507,10 @@ class _BoundedConnection(http.client.HTTPConnection):
 def _too_large(where: dict[str, Any], limit: int, what: str = "an answer") -> ServerAnswerTooLarge:
     return ServerAnswerTooLarge(
         f"OpenCode on port {where['port']} sent {what} to {where['method']} {where['path']} longer than "
-        f"{_size(limit)}: refused", limit=limit, **where)
+        f"{_size(limit)}: refused",
+        limit=limit,
+        **where,
+    )
 
 
 def _size(count: int) -> str:
@@ -517,8 +532,9 @@ def _read_capped(response: http.client.HTTPResponse, limit: int, where: dict[str
             raise _too_large(where, limit)
 
 
-def _parse_sse(response: http.client.HTTPResponse, where: dict[str, Any], deadline: _Deadline,
-               read_timeout: float, limit: int) -> Iterator[ServerEvent]:
+def _parse_sse(  # noqa: C901
+    response: http.client.HTTPResponse, where: dict[str, Any], deadline: _Deadline, read_timeout: float, limit: int
+) -> Iterator[ServerEvent]:
     """The ``text/event-stream`` format: ``field: value`` lines, events end at a blank line.
 
     ``size`` counts the lines of the event being read (what is held in memory); each read asks
@@ -532,8 +548,9 @@ def _parse_sse(response: http.client.HTTPResponse, where: dict[str, Any], deadli
         try:
             line = response.readline(limit + 1 - size)
         except (OSError, http.client.HTTPException) as exc:
-            raise ServerUnreachable(f"event stream on port {where['port']} stopped ({deadline.reason(exc)})",
-                                    **where) from None
+            raise ServerUnreachable(
+                f"event stream on port {where['port']} stopped ({deadline.reason(exc)})", **where
+            ) from None
         if not line:
             return
         size += len(line)
@@ -581,9 +598,11 @@ def status_from(value: Any) -> ServerStatus:
     )
 
 
-def request_from(item: dict[str, Any], kind: Literal["permission", "question"], *, port: int,
-                 directory: str = "") -> PendingRequest:
+def request_from(
+    item: dict[str, Any], kind: Literal["permission", "question"], *, port: int, directory: str = ""
+) -> PendingRequest:
     """A ``/permission`` or ``/question`` entry as OpenCode 1.18.33 lists it (other keys ignored)."""
+
     def text(value: Any) -> str:
         return value if isinstance(value, str) else ""
 

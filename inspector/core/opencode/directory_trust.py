@@ -47,10 +47,12 @@ class Distrust:
             where = f"the session's project directory {session_directory} (a link to {self.path})"
         else:
             where = f"{self.path}, above the session's project directory {session_directory},"
-        why = (f"is owned by {self.owner_name()}, not by you" if self.reason == "owner"
-               else f"is writable by every user (mode {stat.S_IMODE(self.mode):04o})")
-        return (f"{where} {why}: OpenCode would load the opencode.json, plugins and MCP commands "
-                f"anyone put there")
+        why = (
+            f"is owned by {self.owner_name()}, not by you"
+            if self.reason == "owner"
+            else f"is writable by every user (mode {stat.S_IMODE(self.mode):04o})"
+        )
+        return f"{where} {why}: OpenCode would load the opencode.json, plugins and MCP commands anyone put there"
 
 
 def _config_walk(directory: str) -> list[str]:

@@ -56,8 +56,14 @@ class Launch:
         return " ".join(words)
 
 
-def continue_command(session: Session, *, server_port: int | None = None, version: str | None = None,
-                     database: str | os.PathLike[str] | None = None, program: str = PROGRAM) -> Launch:
+def continue_command(
+    session: Session,
+    *,
+    server_port: int | None = None,
+    version: str | None = None,
+    database: str | os.PathLike[str] | None = None,
+    program: str = PROGRAM,
+) -> Launch:
     """The command that takes a person back into ``session`` with OpenCode.
 
     ``server_port``: the port of an OpenCode that serves this database for the session's
@@ -78,8 +84,9 @@ def continue_command(session: Session, *, server_port: int | None = None, versio
         argv: tuple[str, ...] = (program, "attach", f"http://127.0.0.1:{int(server_port)}", session_word)
     else:
         argv = (program, session.directory, session_word)
-    return Launch(session_id=session_id, argv=argv, cwd=session.directory, env=env,
-                  attach_port=server_port, version=version)
+    return Launch(
+        session_id=session_id, argv=argv, cwd=session.directory, env=env, attach_port=server_port, version=version
+    )
 
 
 def directory_problem(directory: str) -> str | None:
@@ -106,8 +113,14 @@ def obstacles(launch: Launch, *, trust_directory: bool = False) -> tuple[Inspect
         return (DirectoryGone(f"cannot open {launch.session_id} in OpenCode: {problem}"),)
     found = None if trust_directory else distrust(launch.cwd)
     if found is not None:
-        return (UntrustedDirectory(f"cannot open {launch.session_id} in OpenCode: {found.explain(launch.cwd)}",
-                                   path=found.path, owner_uid=found.owner_uid, reason=found.reason),)
+        return (
+            UntrustedDirectory(
+                f"cannot open {launch.session_id} in OpenCode: {found.explain(launch.cwd)}",
+                path=found.path,
+                owner_uid=found.owner_uid,
+                reason=found.reason,
+            ),
+        )
     return ()
 
 
@@ -122,15 +135,28 @@ class Continuation:
     stuck: bool = False
 
 
-def continuation(session: Session, *, diagnosis: Diagnosis | None, live: LiveStatus | None,
-                 database: str | os.PathLike[str] | None = None, program: str = PROGRAM,
-                 trust_directory: bool = False) -> Continuation:
+def continuation(
+    session: Session,
+    *,
+    diagnosis: Diagnosis | None,
+    live: LiveStatus | None,
+    database: str | os.PathLike[str] | None = None,
+    program: str = PROGRAM,
+    trust_directory: bool = False,
+) -> Continuation:
     """Everything a front end needs to continue ``session`` in OpenCode: the command (attached
     to the server ``live`` names for its directory, if any), what stands in its way, and
     whether ``diagnosis`` (this session's, from a scan; None: not stuck) says it is stale."""
     port = live.server_for(session.directory) if live is not None and live.running else None
-    launch = continue_command(session, server_port=port,
-                              version=live.version_of(port) if live is not None and port else None,
-                              database=database, program=program)
-    return Continuation(launch=launch, obstacles=obstacles(launch, trust_directory=trust_directory),
-                        stuck=diagnosis is not None and diagnosis.verdict == "stale")
+    launch = continue_command(
+        session,
+        server_port=port,
+        version=live.version_of(port) if live is not None and port else None,
+        database=database,
+        program=program,
+    )
+    return Continuation(
+        launch=launch,
+        obstacles=obstacles(launch, trust_directory=trust_directory),
+        stuck=diagnosis is not None and diagnosis.verdict == "stale",
+    )

@@ -139,8 +139,10 @@ def hidden_detail(hidden: list[tuple[int, str]]) -> str:
     named = ", ".join(f"{pid} (user {user})" for pid, user in hidden)
     whose = "another user's process" if len(hidden) == 1 else "other users' processes"
     who = users[0] if len(users) == 1 else "their users"
-    return (f"opencode process{'es' if len(hidden) > 1 else ''} {named} may be using this database, but "
-            f"ocinspect may not look into {whose}: run ocinspect as {who} (or with sudo) to tell")
+    return (
+        f"opencode process{'es' if len(hidden) > 1 else ''} {named} may be using this database, but "
+        f"ocinspect may not look into {whose}: run ocinspect as {who} (or with sudo) to tell"
+    )
 
 
 def _auth_reason(error: ServerAuthRequired) -> str:
@@ -172,7 +174,7 @@ def _give_up(client: ServerClient, error: Exception, failed: dict[int, str]) -> 
         failed.setdefault(client.port, str(error))
 
 
-def detect(db: str | os.PathLike[str], directories: Iterable[str] = ()) -> LiveStatus:
+def detect(db: str | os.PathLike[str], directories: Iterable[str] = ()) -> LiveStatus:  # noqa: C901
     """Find out whether OpenCode is live on ``db``; ask it about sessions in ``directories``."""
     db_path = Path(db)
     try:
@@ -202,8 +204,10 @@ def detect(db: str | os.PathLike[str], directories: Iterable[str] = ()) -> LiveS
     servers: dict[str, int] = {}
     status_of: dict[str, ServerStatus] = {}
     requests: list[PendingRequest] = []
-    clients = {port: ServerClient(port, credentials=credentials, timeout=STATUS_TIMEOUT_S, budget=SERVER_BUDGET_S)
-               for port in ports}
+    clients = {
+        port: ServerClient(port, credentials=credentials, timeout=STATUS_TIMEOUT_S, budget=SERVER_BUDGET_S)
+        for port in ports
+    }
     failed: dict[int, str] = {}
     for directory in sorted(set(directories)):
         answered = False

@@ -48,8 +48,12 @@ MAX_SESSIONS = 10_000
 # A stream just asked for has not shown anything yet: a session that looks hung is not stopped
 # on the strength of rows alone until its server's stream had this long to show progress.
 WARMUP_S = 5.0
-_DELTAS = ("message.part.delta", "session.next.text.delta", "session.next.reasoning.delta",
-           "session.next.tool.input.delta")
+_DELTAS = (
+    "message.part.delta",
+    "session.next.text.delta",
+    "session.next.reasoning.delta",
+    "session.next.tool.input.delta",
+)
 _TEXT = ("text", "reasoning")
 
 
@@ -91,10 +95,17 @@ class Signals:
     (and closes those it no longer names), and returns that answer with ``progress`` filled in.
     """
 
-    def __init__(self, *, clock: Callable[[], int] = now_ms, backoff_s: float = BACKOFF_S,
-                 backoff_max_s: float = BACKOFF_MAX_S, read_timeout_s: float = READ_TIMEOUT_S,
-                 max_sessions: int = MAX_SESSIONS, warmup_s: float = WARMUP_S,
-                 batch_s: float = BATCH_S) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], int] = now_ms,
+        backoff_s: float = BACKOFF_S,
+        backoff_max_s: float = BACKOFF_MAX_S,
+        read_timeout_s: float = READ_TIMEOUT_S,
+        max_sessions: int = MAX_SESSIONS,
+        warmup_s: float = WARMUP_S,
+        batch_s: float = BATCH_S,
+    ) -> None:
         self.clock = clock
         self.backoff_s = backoff_s
         self.backoff_max_s = backoff_max_s
@@ -139,8 +150,7 @@ class Signals:
             stop = threading.Event()
             self._streams[key] = stop
             self._opened[key] = time.monotonic()
-            threading.Thread(target=self._run, args=(key, stop), daemon=True,
-                             name=f"ocinspect-events-{key[0]}").start()
+            threading.Thread(target=self._run, args=(key, stop), daemon=True, name=f"ocinspect-events-{key[0]}").start()
 
     def warming(self, port: int | None, directory: str) -> bool:
         """The stream of ``port``/``directory`` was asked for less than ``warmup_s`` ago: it may
@@ -192,4 +202,3 @@ class Signals:
                 pass
             stop.wait(delay)
             delay = min(self.backoff_max_s, delay * 2)
-

@@ -73,7 +73,9 @@ class HungScan:
     targets: tuple[AbortTarget, ...]
 
 
-def targets_in(result: ScanResult, live: LiveStatus | None, session_ids: Sequence[str] | None = None) -> tuple[AbortTarget, ...]:
+def targets_in(
+    result: ScanResult, live: LiveStatus | None, session_ids: Sequence[str] | None = None
+) -> tuple[AbortTarget, ...]:
     """The hung chains among ``session_ids`` (``None``: every hung session), roots first."""
     diagnoses = {d.id: d for d in result.sessions}
     wanted = [d.id for d in result.sessions if d.verdict == "hung"] if session_ids is None else list(session_ids)
@@ -91,10 +93,17 @@ def targets_in(result: ScanResult, live: LiveStatus | None, session_ids: Sequenc
         if live is not None:
             port = next((p for p in (live.port_of(s) for s in ordered) if p is not None), None)
         head = diagnoses[root]
-        found.append(AbortTarget(
-            root=root, sessions=ordered, directory=head.session.directory, port=port,
-            title=head.session.title, idle_ms=head.idle_ms, reason=head.live_reason,
-        ))
+        found.append(
+            AbortTarget(
+                root=root,
+                sessions=ordered,
+                directory=head.session.directory,
+                port=port,
+                title=head.session.title,
+                idle_ms=head.idle_ms,
+                reason=head.live_reason,
+            )
+        )
     return tuple(found)
 
 
@@ -139,7 +148,7 @@ def without_targets(plan: Plan, targets: Sequence[AbortTarget]) -> Plan:
     )
 
 
-def abort_chain(
+def abort_chain(  # noqa: C901
     store: Store,
     target: AbortTarget,
     *,
@@ -200,9 +209,13 @@ def abort_chain(
     open_rows: list[str] = []
     wait_until(lambda: not _open_rows(store, chain, open_rows))
     if open_rows:
-        return outcome(False, (
-            f"OpenCode let go, but left {', '.join(open_rows[:3])} open; rows left alone "
-            f"(now stale: ocinspect recover {target.root} repairs them)"))
+        return outcome(
+            False,
+            (
+                f"OpenCode let go, but left {', '.join(open_rows[:3])} open; rows left alone "
+                f"(now stale: ocinspect recover {target.root} repairs them)"
+            ),
+        )
     closed = "its turn" if len(chain) == 1 else f"the turns of all {len(chain)} sessions"
     return outcome(True, f"stopped by OpenCode: {closed} closed, no tool left running")
 
@@ -230,6 +243,13 @@ def target_line(target: AbortTarget) -> str:
 
 
 __all__ = [
-    "AbortOutcome", "AbortTarget", "HungScan", "abort_all", "abort_chain",
-    "find_hung", "target_line", "targets_in", "without_targets",
+    "AbortOutcome",
+    "AbortTarget",
+    "HungScan",
+    "abort_all",
+    "abort_chain",
+    "find_hung",
+    "target_line",
+    "targets_in",
+    "without_targets",
 ]

@@ -116,8 +116,11 @@ def waits(diag: Diagnosis, result: ScanResult) -> bool:
 def waiting_part_of(request: PendingRequest, parts: Sequence[Part]) -> Part | None:
     """The tool part the request holds up (its message and call id), among ``parts``."""
     for part in parts:
-        if request.call_id and part.call_id == request.call_id and (
-                not request.message_id or part.message_id == request.message_id):
+        if (
+            request.call_id
+            and part.call_id == request.call_id
+            and (not request.message_id or part.message_id == request.message_id)
+        ):
             return part
     return None
 
@@ -151,7 +154,7 @@ def _part_state(store: Store, part_id: str) -> tuple[str | None, str]:
     return str(state.get("status")), error if isinstance(error, str) else ""
 
 
-def answer_request(
+def answer_request(  # noqa: C901
     store: Store,
     request: PendingRequest,
     answer: Answer,
@@ -177,14 +180,18 @@ def answer_request(
     part = _waiting_part(store, request)
     try:
         if request.kind == "permission":
-            route = client.reply_permission(request.id, answer, session_id=request.session_id,
-                                            directory=request.directory)
+            route = client.reply_permission(
+                request.id, answer, session_id=request.session_id, directory=request.directory
+            )
         else:
             route = client.reject_question(request.id, directory=request.directory)
     except ServerHTTPError as exc:
         if exc.status == 404:
-            return outcome(False, False, "OpenCode no longer holds this request (answered elsewhere, or "
-                                         "the turn ended); rows left alone")
+            return outcome(
+                False,
+                False,
+                "OpenCode no longer holds this request (answered elsewhere, or the turn ended); rows left alone",
+            )
         return outcome(False, False, f"{exc}; rows left alone")
     except ServerError as exc:
         return outcome(False, False, f"{exc}; rows left alone")
@@ -228,13 +235,24 @@ def answer_request(
     return outcome(True, True, f"rejected through OpenCode: {closed}; {turn}", status)
 
 
-def answer_all(store: Store, answers: Sequence[tuple[PendingRequest, Answer]], **kwargs: Any) -> tuple[AnswerOutcome, ...]:
+def answer_all(
+    store: Store, answers: Sequence[tuple[PendingRequest, Answer]], **kwargs: Any
+) -> tuple[AnswerOutcome, ...]:
     """Answer each request in turn (each wait is bounded, so the whole call is too)."""
     return tuple(answer_request(store, request, answer, **kwargs) for request, answer in answers)
 
 
 __all__ = [
-    "REJECTED_ERROR", "AnswerOutcome", "answer_all", "answer_line", "answer_request", "asked", "asked_ago",
-    "pending_of", "waits",
-    "waiting_part_of", "waiting_reason", "with_since",
+    "REJECTED_ERROR",
+    "AnswerOutcome",
+    "answer_all",
+    "answer_line",
+    "answer_request",
+    "asked",
+    "asked_ago",
+    "pending_of",
+    "waits",
+    "waiting_part_of",
+    "waiting_reason",
+    "with_since",
 ]

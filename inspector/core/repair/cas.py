@@ -32,7 +32,9 @@ def current_image(conn: Connection, change: RowChange, columns: Iterable[str]) -
     return None if row is None else dict(row._mapping)
 
 
-def write_change(conn: Connection, change: RowChange, *, source: dict[str, Any], target: dict[str, Any], guard: bool) -> bool:
+def write_change(
+    conn: Connection, change: RowChange, *, source: dict[str, Any], target: dict[str, Any], guard: bool
+) -> bool:
     columns = sorted(target)
     params: dict[str, Any] = {"id": change.row_id}
     params.update({f"new_{c}": target[c] for c in columns})

@@ -34,8 +34,6 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 
 
-
-
 def new_run_id(now_ms: int | None = None) -> str:
     """Sortable and unique: UTC timestamp plus 6 random hex digits."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
@@ -259,8 +257,9 @@ def read_run(path: Path) -> JournalRun:
 
 
 _AFTER_THE_UNITS = {"committed", "observed", "skipped", "done"}  # records a run writes once it writes rows
-CUT_OFF = ("cut off while its journal was being written (a kill?): such a run committed nothing, unless "
-           "the file was cut later")
+CUT_OFF = (
+    "cut off while its journal was being written (a kill?): such a run committed nothing, unless the file was cut later"
+)
 
 
 def iter_runs(directory: Path, problems: list[JournalProblem] | None = None) -> Iterator[JournalRun]:
@@ -299,8 +298,11 @@ def find_run(
             raise _undo_refused(path, damage, directory) from None
         if run.undone:
             when = f" (at {local_time(run.undone_at)})" if run.undone_at is not None else ""
-            raise AlreadyUndone(f"run {run.run_id} was already undone{when}; nothing was changed",
-                                run_id=run.run_id, undone_at=run.undone_at)
+            raise AlreadyUndone(
+                f"run {run.run_id} was already undone{when}; nothing was changed",
+                run_id=run.run_id,
+                undone_at=run.undone_at,
+            )
         return run
     last_undone: JournalRun | None = None
     for path in _run_paths(directory):
@@ -318,8 +320,11 @@ def find_run(
             last_undone = run
     if last_undone is not None:
         when = f" at {local_time(last_undone.undone_at)}" if last_undone.undone_at is not None else ""
-        raise NothingToUndo(f"nothing to undo on {database}: its last recovery run, {last_undone.run_id}, "
-                            f"was already undone{when}", run_id=last_undone.run_id, undone_at=last_undone.undone_at)
+        raise NothingToUndo(
+            f"nothing to undo on {database}: its last recovery run, {last_undone.run_id}, was already undone{when}",
+            run_id=last_undone.run_id,
+            undone_at=last_undone.undone_at,
+        )
     raise NothingToUndo(f"nothing to undo on {database}: the journal ({directory}) holds no recovery run of it")
 
 
@@ -358,7 +363,7 @@ def _run_paths(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.jsonl"), reverse=True)
 
 
-def _parse(path: Path) -> JournalRun:
+def _parse(path: Path) -> JournalRun:  # noqa: C901
     """Read and check every record; ``_Damaged`` says the first thing that is not as written."""
     try:
         raw = read_own(path)
@@ -404,8 +409,7 @@ def _parse(path: Path) -> JournalRun:
             undone = True
     interrupted = len(units) < header["units"] and not past_units
     if len(units) != header["units"] and not interrupted:
-        raise _Damaged(f"cut off: it holds {len(units)} of the {header['units']} units its header "
-                       "announces", header)
+        raise _Damaged(f"cut off: it holds {len(units)} of the {header['units']} units its header announces", header)
     for unit in units:
         bad = next((c for c in unit["changes"] if not _valid_change(c)), None)
         if bad is not None:

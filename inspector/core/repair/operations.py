@@ -155,19 +155,23 @@ def prepare(request: Request) -> Prepared:
         store.require_v1()
         aborts: tuple[AbortTarget, ...] = ()
         if request.abort_hung:
-            aborts = find_hung(store, wanted, hung_after_ms=request.hung_after_ms, live=request.live,
-                               now=request.now).targets
+            aborts = find_hung(
+                store, wanted, hung_after_ms=request.hung_after_ms, live=request.live, now=request.now
+            ).targets
         result = request.result
         if result is None:  # the scan the plan would make; its liveness also says who waits
-            result = (scan(store, live=request.live, now=request.now) if wanted is None
-                      else scan_related(store, wanted, live=request.live, now=request.now))
-        plan = recover.plan(store, wanted, force=request.force, direct=request.direct, live=request.live,
-                            now=request.now, result=result)
+            result = (
+                scan(store, live=request.live, now=request.now)
+                if wanted is None
+                else scan_related(store, wanted, live=request.live, now=request.now)
+            )
+        plan = recover.plan(
+            store, wanted, force=request.force, direct=request.direct, live=request.live, now=request.now, result=result
+        )
         plan = without_targets(plan, aborts)
         if plan.refused and not request.abort_hung:
             refused = [s.id for s in plan.refused]
-            hung = find_hung(store, refused, hung_after_ms=request.hung_after_ms, live=request.live,
-                             now=request.now)
+            hung = find_hung(store, refused, hung_after_ms=request.hung_after_ms, live=request.live, now=request.now)
             plan = explain_hung(plan, hung.result)
         plan, answers = settle_waiting(plan, result, request)
     finally:
@@ -191,7 +195,9 @@ def preflight(prepared: Prepared) -> None:
         check_dir(request.journal_directory or journal_dir())
 
 
-def settle_waiting(plan: Plan, result: ScanResult, request: Request) -> tuple[Plan, tuple[tuple[PendingRequest, Answer], ...]]:
+def settle_waiting(
+    plan: Plan, result: ScanResult, request: Request
+) -> tuple[Plan, tuple[tuple[PendingRequest, Answer], ...]]:
     """Sessions (or subagent chains) waiting for a person are never written: their requests are
     answered when asked for (``reject``; ``once`` only for a session in ``allow_once``, and only a
     permission), else they are refused with what is asked. ``--force`` does not write them either."""
@@ -209,14 +215,24 @@ def settle_waiting(plan: Plan, result: ScanResult, request: Request) -> tuple[Pl
         chain = chain_of(sid) or [sid]
         if chain[0] not in asked:
             found_by = [(member, pending_of(diagnoses.get(member), live)) for member in chain]
-            asked[chain[0]] = ([(m, found) for m, found in found_by if found], [
-                m for m in chain if (live is not None and m in live.waiting)
-                or (m in diagnoses and diagnoses[m].verdict == "waiting")])
+            asked[chain[0]] = (
+                [(m, found) for m, found in found_by if found],
+                [
+                    m
+                    for m in chain
+                    if (live is not None and m in live.waiting)
+                    or (m in diagnoses and diagnoses[m].verdict == "waiting")
+                ],
+            )
         asking, said = asked[chain[0]]
         if not asking:
             if said:  # waiting, but nobody said what is asked: nothing to answer, still never written
-                skips[sid] = Skip(sid, "waiting for a person's answer (OpenCode did not say what is asked); "
-                                  "it is live, so it is not written", kind="waiting")
+                skips[sid] = Skip(
+                    sid,
+                    "waiting for a person's answer (OpenCode did not say what is asked); "
+                    "it is live, so it is not written",
+                    kind="waiting",
+                )
             continue
         open_requests: list[PendingRequest] = []
         for _, found in asking:
@@ -228,8 +244,7 @@ def settle_waiting(plan: Plan, result: ScanResult, request: Request) -> tuple[Pl
                     answers.setdefault(pending.id, (pending, choice))
         if open_requests:
             via = next((m for m, _ in asking if m != sid), None)
-            skips[sid] = Skip(sid, waiting_reason(open_requests, now, via=via), kind="waiting",
-                              hint="reject-waiting")
+            skips[sid] = Skip(sid, waiting_reason(open_requests, now, via=via), kind="waiting", hint="reject-waiting")
         else:
             answered.add(sid)
     if not skips and not answered and not request.allow_once:
@@ -243,14 +258,22 @@ def settle_waiting(plan: Plan, result: ScanResult, request: Request) -> tuple[Pl
     askers |= {d.id for d in result.sessions if d.waiting_on}
 
     def not_allowed(sid: str) -> Skip:
-        reason = ("not allowed: it is not among the sessions to recover" if sid in askers
-                  else "nothing to allow: it waits on no permission")
+        reason = (
+            "not allowed: it is not among the sessions to recover"
+            if sid in askers
+            else "nothing to allow: it waits on no permission"
+        )
         return Skip(sid, reason, kind="waiting")
 
     nothing = plan.nothing_to_do + tuple(
-        not_allowed(sid) for sid in request.allow_once if sid not in allowed and sid not in skips)
-    plan = replace(plan, units=tuple(u for u in plan.units if not blocked & set(u.session_ids)),
-                   refused=refused, nothing_to_do=nothing)
+        not_allowed(sid) for sid in request.allow_once if sid not in allowed and sid not in skips
+    )
+    plan = replace(
+        plan,
+        units=tuple(u for u in plan.units if not blocked & set(u.session_ids)),
+        refused=refused,
+        nothing_to_do=nothing,
+    )
     return plan, tuple(answers.values())
 
 
@@ -296,14 +319,21 @@ def execute(
                 aborted = abort_all(store, prepared.aborts, settle_timeout_s=request.settle_timeout_s)
             finally:
                 store.dispose()
-        result = recover.apply(plan, journal_directory=request.journal_directory,
-                               busy_timeout_ms=request.busy_timeout_ms, progress=progress, cancel=cancel,
-                               now=request.now)
+        result = recover.apply(
+            plan,
+            journal_directory=request.journal_directory,
+            busy_timeout_ms=request.busy_timeout_ms,
+            progress=progress,
+            cancel=cancel,
+            now=request.now,
+        )
     finally:
         # the rows it may have made un-stuck: a resumed scan that finds one stuck again knows
         # the file was rewritten behind its watermarks (a backup copied back in place)
-        state.note_write(request.database, rows=[(c.table, c.row_id) for u in plan.units for c in u.changes
-                                                 if c.table in ("message", "part")])
+        state.note_write(
+            request.database,
+            rows=[(c.table, c.row_id) for u in plan.units for c in u.changes if c.table in ("message", "part")],
+        )
     return Outcome(prepared, result, aborted, plan.unforeseen(result), copy, answered)
 
 
@@ -379,8 +409,11 @@ def refuse_moved_on(store: Store, run: JournalRun, sessions: Sequence[str]) -> N
     with store.read() as conn:
         for chunk in chunks(list(sessions)):
             params = {"ids": chunk, "after": run.created}
-            newer += [(r.session_id, r.id, int(r.time_created))
-                      for r in conn.execute(q.MESSAGES_CREATED_AFTER, params) if r.id not in changed]
+            newer += [
+                (r.session_id, r.id, int(r.time_created))
+                for r in conn.execute(q.MESSAGES_CREATED_AFTER, params)
+                if r.id not in changed
+            ]
     if not newer:
         return
     newer.sort(key=lambda row: (row[2], row[1]))
@@ -390,7 +423,9 @@ def refuse_moved_on(store: Store, run: JournalRun, sessions: Sequence[str]) -> N
     whose = f"session {moved[0]}" if len(moved) == 1 else f"sessions {', '.join(moved)}"
     raise SessionMovedOn(
         f"{whose} moved on after run {run.run_id}: {len(newer)} newer message(s) ({named}{more}); its old "
-        "rows put back would leave it stuck again behind them; undo refused", newer=tuple(newer))
+        "rows put back would leave it stuck again behind them; undo refused",
+        newer=tuple(newer),
+    )
 
 
 def session_titles(store: Store, session_ids: Sequence[str]) -> dict[str, str]:
@@ -410,8 +445,13 @@ def execute_undo(prepared: UndoPrepared) -> UndoResult:
     # undo puts stuck rows back below every watermark: no kept scan state may be trusted after it
     state.note_write(request.database, writing=True)
     try:
-        return recover.undo(request.database, prepared.run.run_id, journal_directory=request.journal_directory,
-                            busy_timeout_ms=request.busy_timeout_ms, now=request.now)
+        return recover.undo(
+            request.database,
+            prepared.run.run_id,
+            journal_directory=request.journal_directory,
+            busy_timeout_ms=request.busy_timeout_ms,
+            now=request.now,
+        )
     finally:
         state.note_write(request.database)
 
@@ -422,6 +462,18 @@ def undo(request: UndoRequest, problems: list[JournalProblem] | None = None) -> 
 
 
 __all__ = [
-    "Outcome", "Prepared", "Request", "UndoPrepared", "UndoRequest", "choose_answer", "execute", "execute_undo",
-    "explain_hung", "preflight", "prepare", "prepare_undo", "settle_waiting", "undo",
+    "Outcome",
+    "Prepared",
+    "Request",
+    "UndoPrepared",
+    "UndoRequest",
+    "choose_answer",
+    "execute",
+    "execute_undo",
+    "explain_hung",
+    "preflight",
+    "prepare",
+    "prepare_undo",
+    "settle_waiting",
+    "undo",
 ]

@@ -100,7 +100,7 @@ def repaired_message(data: dict[str, Any], now: int) -> dict[str, Any]:
     return new
 
 
-def plan(
+def plan(  # noqa: C901
     store: Store,
     session_ids: Sequence[str] | None = None,
     *,
@@ -120,7 +120,11 @@ def plan(
     now = now_ms() if now is None else now
     store.require_v1()
     if result is None:
-        result = scan(store, live=live, now=now) if session_ids is None else scan_related(store, session_ids, live=live, now=now)
+        result = (
+            scan(store, live=live, now=now)
+            if session_ids is None
+            else scan_related(store, session_ids, live=live, now=now)
+        )
     diagnoses = {d.id: d for d in result.sessions}
     if session_ids is not None:
         missing = [s for s in session_ids if s not in diagnoses]
@@ -150,8 +154,14 @@ def plan(
         blocked = [diagnoses[s] for s in chain if diagnoses[s].verdict in REFUSED_VERDICTS]
         if blocked and not force:
             for member in chain:
-                refused.append(Skip(member, f"{blocked[0].verdict}: {blocked[0].live_reason}",
-                                    kind=REFUSED_VERDICTS[blocked[0].verdict], hint="force"))
+                refused.append(
+                    Skip(
+                        member,
+                        f"{blocked[0].verdict}: {blocked[0].live_reason}",
+                        kind=REFUSED_VERDICTS[blocked[0].verdict],
+                        hint="force",
+                    )
+                )
             continue
         units.append(chain)
     ids = eventlog.EventIds()
@@ -169,8 +179,10 @@ def plan(
             if store.has_event_log and unit.changes:
                 foreign = [c for c in unit.cursors if c.owner_id]
                 if foreign and not force:
-                    reason = (f"its event log belongs to another workspace (event_sequence.owner_id "
-                              f"{printable(foreign[0].owner_id, single_line=True)}); recover it there")
+                    reason = (
+                        f"its event log belongs to another workspace (event_sequence.owner_id "
+                        f"{printable(foreign[0].owner_id, single_line=True)}); recover it there"
+                    )
                     refused.extend(Skip(member, reason, kind="owner", hint="force") for member in unit.session_ids)
                     continue
             built.append(_routed(unit, diagnoses, result.live, direct=direct))
@@ -227,7 +239,9 @@ def _build_unit(conn: Connection, chain: list[str], diagnoses: dict[str, Diagnos
             if (data.get("time") or {}).get("completed") is None:
                 summary = "assistant turn: unfinished → completed (MessageAbortedError)"
                 changes.append(_data_change("message", row, repaired_message(data, now), now, summary))
-    compacting = [s for s in chain if diagnoses[s].session.time_compacting is not None and "compaction" in diagnoses[s].patterns]
+    compacting = [
+        s for s in chain if diagnoses[s].session.time_compacting is not None and "compaction" in diagnoses[s].patterns
+    ]
     for row in _rows(conn, q.SESSION_ROW, compacting):
         if row.time_compacting is None:
             continue
@@ -252,8 +266,7 @@ def _too_deep(what: str) -> Iterator[None]:
         yield
     except RecursionError:
         raise CorruptData(
-            f"{what} holds JSON nested too deeply to rewrite safely; "
-            "ocinspect will not change it"
+            f"{what} holds JSON nested too deeply to rewrite safely; ocinspect will not change it"
         ) from None
 
 
@@ -291,8 +304,14 @@ def apply(
     """Write ``the_plan``: journal first (fsync), then each unit — through the OpenCode that
     serves it (``via_port``), or directly in one compare-and-set transaction."""
     if the_plan.is_empty:
-        return RunResult(run_id=None, dry_run=False, sessions=(), parts_repaired=0,
-                         messages_completed=0, skipped=the_plan.refused + the_plan.nothing_to_do)
+        return RunResult(
+            run_id=None,
+            dry_run=False,
+            sessions=(),
+            parts_repaired=0,
+            messages_completed=0,
+            skipped=the_plan.refused + the_plan.nothing_to_do,
+        )
     now = now_ms() if now is None else now
     indexed = list(enumerate(the_plan.units))
     through = [(i, u) for i, u in indexed if u.via_port is not None]
@@ -311,19 +330,26 @@ def apply(
             if through:
                 from inspector.core.repair import via_opencode
 
-                outcome = via_opencode.write_units(store, through, writer, now=now, progress=progress,
-                                                   cancel=cancel, total=len(indexed))
+                outcome = via_opencode.write_units(
+                    store, through, writer, now=now, progress=progress, cancel=cancel, total=len(indexed)
+                )
                 done += outcome.done
                 skipped += outcome.skipped
                 events += outcome.events
             if direct:
-                wrote, missed = _write_units(store, direct, writer, progress, cancel,
-                                             done_before=len(through), total=len(indexed))
+                wrote, missed = _write_units(
+                    store, direct, writer, progress, cancel, done_before=len(through), total=len(indexed)
+                )
                 done += wrote
                 skipped += missed
                 events += sum(len(u.events) for u in wrote)
-            writer.write({"kind": "done", "repaired": [s for u in done for s in u.session_ids],
-                          "skipped": [s.__dict__ for s in skipped]})
+            writer.write(
+                {
+                    "kind": "done",
+                    "repaired": [s for u in done for s in u.session_ids],
+                    "skipped": [s.__dict__ for s in skipped],
+                }
+            )
             writer.sync()
         finally:
             writer.close()
@@ -411,8 +437,13 @@ def _routes(units: Iterable[PlanUnit]) -> tuple[tuple[str, str], ...]:
 
 def _journaled_change(raw: dict[str, Any]) -> RowChange:
     return RowChange(
-        table=raw["table"], row_id=raw["id"], session_id=raw["session_id"],
-        before=raw["before"], after=raw["after"], summary="", message_id=raw.get("message_id"),
+        table=raw["table"],
+        row_id=raw["id"],
+        session_id=raw["session_id"],
+        before=raw["before"],
+        after=raw["after"],
+        summary="",
+        message_id=raw.get("message_id"),
     )
 
 
@@ -471,10 +502,16 @@ def undo(
                         appended += _log_restored(conn, written, ids, now)
     finally:
         store.dispose()
-    append(run.path, {
-        "kind": "undo", "time": now,
-        "restored": restored, "events": appended, "skipped": [s.__dict__ for s in skipped],
-    })
+    append(
+        run.path,
+        {
+            "kind": "undo",
+            "time": now,
+            "restored": restored,
+            "events": appended,
+            "skipped": [s.__dict__ for s in skipped],
+        },
+    )
     return UndoResult(run_id=run.run_id, restored=restored, skipped=tuple(skipped), events_appended=appended)
 
 

@@ -103,26 +103,43 @@ def _recover(path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool, ful
             return StartupOutcome(database=path, scan=how)
         if result.opencode_live is not False:
             state = "is already running on it" if result.opencode_live else "may be running on it"
-            return StartupOutcome(database=path, scan=how, warning=(
-                f"{len(result.stuck)} stuck session(s) left alone: OpenCode {state} "
-                f"({result.live_detail}); use 'ocinspect recover'"))
+            return StartupOutcome(
+                database=path,
+                scan=how,
+                warning=(
+                    f"{len(result.stuck)} stuck session(s) left alone: OpenCode {state} "
+                    f"({result.live_detail}); use 'ocinspect recover'"
+                ),
+            )
         stale = [d.id for d in result.stuck if d.verdict == "stale" and d.repairable]
         if not stale:
             return StartupOutcome(database=path, scan=how)
     finally:
         store.dispose()
     # the one recovery sequence, planned on the scan just made
-    prepared = operations.prepare(operations.Request(
-        database=path, session_ids=tuple(stale), dry_run=dry_run, busy_timeout_ms=busy_timeout_ms, result=result,
-    ))
+    prepared = operations.prepare(
+        operations.Request(
+            database=path,
+            session_ids=tuple(stale),
+            dry_run=dry_run,
+            busy_timeout_ms=busy_timeout_ms,
+            result=result,
+        )
+    )
     if prepared.is_empty:
         return StartupOutcome(database=path, plan=prepared.plan, scan=how)
     outcome = operations.execute(prepared)
     left = prepared.plan.unforeseen(outcome.result)
     if outcome.result.sessions or outcome.result.dry_run or not left:
         return StartupOutcome(database=path, plan=prepared.plan, result=outcome.result, scan=how)
-    return StartupOutcome(database=path, plan=prepared.plan, result=outcome.result, scan=how,
-                          not_recovered=left, warning=not_recovered_line(left, busy_timeout_ms))
+    return StartupOutcome(
+        database=path,
+        plan=prepared.plan,
+        result=outcome.result,
+        scan=how,
+        not_recovered=left,
+        warning=not_recovered_line(left, busy_timeout_ms),
+    )
 
 
 def not_recovered_line(left: tuple[Skip, ...], busy_timeout_ms: int) -> str:
@@ -133,5 +150,7 @@ def not_recovered_line(left: tuple[Skip, ...], busy_timeout_ms: int) -> str:
         why = f"database locked by another writer (busy_timeout {busy_timeout_ms} ms)"
     else:
         why = left[0].reason
-    return (f"{len(ids)} stuck session{'s' if len(ids) != 1 else ''} not recovered ({named}): {why}; "
-            "starting without recovery")
+    return (
+        f"{len(ids)} stuck session{'s' if len(ids) != 1 else ''} not recovered ({named}): {why}; "
+        "starting without recovery"
+    )

@@ -83,7 +83,9 @@ def write_units(
     ids = eventlog.EventIds()
     for count, (index, unit) in enumerate(items, 1):
         if cancel is not None and cancel.is_set():
-            outcome.skipped.extend(Skip(s, "cancelled before it was repaired", kind="cancelled") for s in unit.session_ids)
+            outcome.skipped.extend(
+                Skip(s, "cancelled before it was repaired", kind="cancelled") for s in unit.session_ids
+            )
             continue
         assert unit.via_port is not None
         client = ServerClient(unit.via_port)
@@ -96,8 +98,11 @@ def write_units(
             _read_back(client, unit)
             _confirm(store, unit)
         except (Conflict, ServerError) as exc:
-            reason = exc.reason if isinstance(exc, Conflict) else (
-                f"{exc}; OpenCode on port {unit.via_port} may have taken part of it (see the journal)")
+            reason = (
+                exc.reason
+                if isinstance(exc, Conflict)
+                else (f"{exc}; OpenCode on port {unit.via_port} may have taken part of it (see the journal)")
+            )
             writer.write({"kind": "skipped", "index": index, "reason": reason})
             kind: SkipKind = "conflict" if isinstance(exc, Conflict) and not isinstance(exc, NotWritten) else "server"
             outcome.skipped.extend(Skip(s, reason, kind=kind) for s in unit.session_ids)
@@ -129,10 +134,15 @@ def _compare(conn: Connection, unit: PlanUnit) -> None:
 def _write(client: ServerClient, store: Store, unit: PlanUnit, ids: eventlog.EventIds, now: int) -> None:
     for change in unit.changes:
         if change.table == "part":
-            body = {"id": change.row_id, "sessionID": change.session_id, "messageID": change.message_id,
-                    **json.loads(change.after["data"])}
+            body = {
+                "id": change.row_id,
+                "sessionID": change.session_id,
+                "messageID": change.message_id,
+                **json.loads(change.after["data"]),
+            }
             path = "/session/{}/message/{}/part/{}".format(
-                *(urllib.parse.quote(str(x), safe="") for x in (change.session_id, change.message_id, change.row_id)))
+                *(urllib.parse.quote(str(x), safe="") for x in (change.session_id, change.message_id, change.row_id))
+            )
             answer = client.patch(path, body, directory=unit.directory)
             if not isinstance(answer, dict) or (answer.get("state") or {}).get("status") != "error":
                 raise Conflict(f"OpenCode did not take the repair of part {change.row_id}")
@@ -144,8 +154,15 @@ def _write(client: ServerClient, store: Store, unit: PlanUnit, ids: eventlog.Eve
         _replay(client, store, unit.directory, session_id, changes, ids, now)
 
 
-def _replay(client: ServerClient, store: Store, directory: str, session_id: str,
-            changes: list[RowChange], ids: eventlog.EventIds, now: int) -> None:
+def _replay(
+    client: ServerClient,
+    store: Store,
+    directory: str,
+    session_id: str,
+    changes: list[RowChange],
+    ids: eventlog.EventIds,
+    now: int,
+) -> None:
     """Replay the turns' events at the session's next seqs; retry while a race made them stale."""
     for _attempt in range(REPLAY_ATTEMPTS):
         with store.read() as conn:
@@ -154,9 +171,23 @@ def _replay(client: ServerClient, store: Store, directory: str, session_id: str,
             cursors = eventlog.read_cursors(conn, [session_id])
             cursor = cursors.get(session_id) or LogCursor(session_id=session_id, seq=-1)
             events = eventlog.events_for(conn, [(c, c.after) for c in changes], {session_id: cursor}, ids, now)
-        client.post("/sync/replay", {"directory": directory, "events": [
-            {"id": e.id, "aggregateID": e.aggregate_id, "seq": e.seq, "type": e.type, "data": json.loads(e.data)}
-            for e in events]}, directory=directory)
+        client.post(
+            "/sync/replay",
+            {
+                "directory": directory,
+                "events": [
+                    {
+                        "id": e.id,
+                        "aggregateID": e.aggregate_id,
+                        "seq": e.seq,
+                        "type": e.type,
+                        "data": json.loads(e.data),
+                    }
+                    for e in events
+                ],
+            },
+            directory=directory,
+        )
     with store.read() as conn:
         if not all(_holds_after(conn, c) for c in changes):
             raise Conflict(f"OpenCode kept skipping the replayed turn of session {session_id} (its log kept moving)")
@@ -172,8 +203,10 @@ def _confirm(store: Store, unit: PlanUnit) -> None:
         missing = [c for c in unit.changes if not _holds_after(conn, c)]
     if missing:
         rows = ", ".join(f"{c.table} {c.row_id}" for c in missing)
-        raise NotWritten(f"OpenCode on port {unit.via_port} answered, but the database does not hold the "
-                         f"repair of {rows}: not repaired")
+        raise NotWritten(
+            f"OpenCode on port {unit.via_port} answered, but the database does not hold the "
+            f"repair of {rows}: not repaired"
+        )
 
 
 def _holds_after(conn: Connection, change: RowChange) -> bool:
@@ -196,8 +229,9 @@ def _read_back(client: ServerClient, unit: PlanUnit) -> None:
     turns = sorted({(c.session_id, c.message_id or c.row_id) for c in unit.changes if c.table in ("part", "message")})
     quote = urllib.parse.quote
     for session_id, message_id in turns:
-        item = client.get(f"/session/{quote(session_id, safe='')}/message/{quote(str(message_id), safe='')}",
-                          directory=unit.directory)
+        item = client.get(
+            f"/session/{quote(session_id, safe='')}/message/{quote(str(message_id), safe='')}", directory=unit.directory
+        )
         info = _obj(_obj(item).get("info"))
         if info.get("id") in wanted and not _obj(info.get("time")).get("completed"):
             raise Conflict(f"OpenCode still shows turn {info.get('id')} unfinished after the repair")

@@ -104,8 +104,11 @@ class Candidates:
             span = tracker.appended(self.marks, marks, "message")
             if span is not None:
                 self.messages.update(_unfinished(conn.execute(q.UNFINISHED_MESSAGES, span)))
-            self.messages = {row.id: self.messages[row.id]
-                             for row in tracker.by_ids(conn, q.MESSAGE_COMPLETED, self.messages) if not row.done}
+            self.messages = {
+                row.id: self.messages[row.id]
+                for row in tracker.by_ids(conn, q.MESSAGE_COMPLETED, self.messages)
+                if not row.done
+            }
         self.marks = marks
 
 
@@ -181,7 +184,7 @@ class Watchdog:
         except DatabaseLocked as exc:
             return self._notice(now, f"database busy, will look again: {exc}")
 
-    def _poll(self, now: int) -> list[WatchEvent]:
+    def _poll(self, now: int) -> list[WatchEvent]:  # noqa: C901
         signature = file_signature(self.path)
         resync = self.candidates.synced_at is None or now - self.candidates.synced_at >= self.resync_ms
         if resync or signature != self._signature:
@@ -205,8 +208,9 @@ class Watchdog:
         if not busy:
             return events
         try:
-            result = scan(self.store, session_ids=busy, quick=True, live=live, now=now,
-                          hung_after_ms=self.abort_after_ms)  # None: no hung verdicts (reject only)
+            result = scan(
+                self.store, session_ids=busy, quick=True, live=live, now=now, hung_after_ms=self.abort_after_ms
+            )  # None: no hung verdicts (reject only)
         except SessionNotFound:  # deleted between two looks: the next poll knows
             return events
         if self.reject_after_ms is not None:

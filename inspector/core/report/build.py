@@ -37,10 +37,12 @@ from .redact import (
 
 FORMAT = 1
 # OpenCode's own words on a tool it stopped: safe to show, and what upstream greps for.
-OPENCODE_ERRORS = frozenset({
-    "Tool execution aborted",
-    "The user rejected permission to use this specific tool call.",
-})
+OPENCODE_ERRORS = frozenset(
+    {
+        "Tool execution aborted",
+        "The user rejected permission to use this specific tool call.",
+    }
+)
 _DB_FILE_NAMES = ("opencode.db",)
 STORY_TURNS = 3  # turns read to find the stuck one (the report starts there)
 ENTRY_KINDS = frozenset(get_args(EntryKind))
@@ -71,14 +73,24 @@ def build_report(
         "ocinspect_report": FORMAT,
         "redacted": not include_content,
         "generated": iso(now),
-        "platform": {key: red.open_name(key.replace("_", " "), value) or "unknown"
-                     for key, value in platform_info(tool_version).items()},
+        "platform": {
+            key: red.open_name(key.replace("_", " "), value) or "unknown"
+            for key, value in platform_info(tool_version).items()
+        },
         "database": _database(store, red),
         "opencode": _opencode(result, red),
         "session": red.ident(session_id),
-        "chain": [_member(store, d, session_id, red, turn_reader or stuck_story,
-                          reason=report_reason(d, red, opencode_live=result.opencode_live, now=now))
-                  for d in chain],
+        "chain": [
+            _member(
+                store,
+                d,
+                session_id,
+                red,
+                turn_reader or stuck_story,
+                reason=report_reason(d, red, opencode_live=result.opencode_live, now=now),
+            )
+            for d in chain
+        ],
         "repairs": _repairs(store, {d.id for d in chain}, red, journal_directory, problems),
     }
     return doc if include_content else scrub_tree(doc)
@@ -109,8 +121,13 @@ def _database(store: Store, red: Redactor) -> dict[str, Any]:
     with store.read() as conn:
         if "version" in store.session_columns:
             for row in conn.execute(q.REPORT_SESSION_VERSIONS):
-                versions.append({"version": red.version(row.version), "sessions": int(row.sessions),
-                                 "last_updated": iso(_ms(row.last_updated))})
+                versions.append(
+                    {
+                        "version": red.version(row.version),
+                        "sessions": int(row.sessions),
+                        "last_updated": iso(_ms(row.last_updated)),
+                    }
+                )
         if "migration" in store.tables:
             migration = conn.execute(q.NEWEST_MIGRATION).scalar()
         elif "__drizzle_migrations" in store.tables:
@@ -142,8 +159,9 @@ def _opencode(result: ScanResult, red: Redactor) -> dict[str, Any]:
     }
 
 
-def _member(store: Store, diag: Diagnosis, asked: str, red: Redactor, reader: TurnReader, *,
-            reason: str) -> dict[str, Any]:
+def _member(
+    store: Store, diag: Diagnosis, asked: str, red: Redactor, reader: TurnReader, *, reason: str
+) -> dict[str, Any]:
     s = diag.session
     story = reader(store, s.id)
     return {
@@ -185,8 +203,10 @@ def _turn(story: SessionTimeline, red: Redactor) -> list[dict[str, Any]]:
     turns = story.turns
     if not turns:
         return []
-    first = next((i for i, t in enumerate(turns)
-                  if any(m.unfinished or any(e.stuck for e in m.entries) for m in t.messages)), len(turns) - 1)
+    first = next(
+        (i for i, t in enumerate(turns) if any(m.unfinished or any(e.stuck for e in m.entries) for m in t.messages)),
+        len(turns) - 1,
+    )
     messages = [m for t in turns[first:] for m in t.messages]
     stuck_parts = [e.id for m in messages for e in m.entries if e.stuck]
     stop = story.stop
@@ -210,33 +230,47 @@ def _turn(story: SessionTimeline, red: Redactor) -> list[dict[str, Any]]:
 def _tokens(value: Tokens | None) -> dict[str, int] | None:
     if value is None or not value.total:  # nothing recorded (or nothing numeric)
         return None
-    found = {key: n for key in ("input", "output", "reasoning", "cache_read", "cache_write")
-             if (n := getattr(value, key))}
+    found = {
+        key: n for key in ("input", "output", "reasoning", "cache_read", "cache_write") if (n := getattr(value, key))
+    }
     return {**found, "total": value.total}
 
 
 def _message(m: TurnMessage, red: Redactor) -> dict[str, Any]:
     kind = m.role if m.role in ("user", "assistant") and not m.corrupt else "message"
-    item: dict[str, Any] = {"kind": kind, "time": iso(m.time_created), "message_id": red.ident(m.id),
-                            "stuck": m.unfinished}
+    item: dict[str, Any] = {
+        "kind": kind,
+        "time": iso(m.time_created),
+        "message_id": red.ident(m.id),
+        "stuck": m.unfinished,
+    }
     if m.corrupt:
         item["corrupt"] = True
     if kind == "assistant":
-        item.update({
-            "model": red.open_name("model", m.model), "provider": red.open_name("provider", m.provider),
-            "agent": red.name("agent", m.agent, KNOWN_AGENTS), "completed": iso(m.completed),
-            "finish": red.name("finish", m.finish, KNOWN_FINISH), "tokens": _tokens(m.tokens),
-            "cost": number(m.cost), "error_name": red.error_name(m.error_name),
-            "error": red.text("error message", m.error_message or None, m.error_chars or None),
-            "summary": True if m.is_summary else None,
-        })
+        item.update(
+            {
+                "model": red.open_name("model", m.model),
+                "provider": red.open_name("provider", m.provider),
+                "agent": red.name("agent", m.agent, KNOWN_AGENTS),
+                "completed": iso(m.completed),
+                "finish": red.name("finish", m.finish, KNOWN_FINISH),
+                "tokens": _tokens(m.tokens),
+                "cost": number(m.cost),
+                "error_name": red.error_name(m.error_name),
+                "error": red.text("error message", m.error_message or None, m.error_chars or None),
+                "summary": True if m.is_summary else None,
+            }
+        )
     return _compact(item)
 
 
 def _entry(e: Entry, red: Redactor, *, in_user: bool) -> dict[str, Any]:
     item: dict[str, Any] = {
-        "kind": red.name("part type", e.kind, ENTRY_KINDS), "time": iso(e.time_created),
-        "message_id": red.ident(e.message_id), "stuck": e.stuck, "part_id": red.ident(e.id),
+        "kind": red.name("part type", e.kind, ENTRY_KINDS),
+        "time": iso(e.time_created),
+        "message_id": red.ident(e.message_id),
+        "stuck": e.stuck,
+        "part_id": red.ident(e.id),
     }
     if e.kind == "corrupt":
         item["corrupt"] = True
@@ -248,23 +282,32 @@ def _entry(e: Entry, red: Redactor, *, in_user: bool) -> dict[str, Any]:
         else:
             tool_input = red.text(f"{tool} input", e.input_head or None, e.input_chars or None)
         error = e.error if e.error in OPENCODE_ERRORS else red.text("error", e.error or None, e.error_chars or None)
-        item.update({
-            "tool": tool, "status": red.name("status", e.status, TOOL_STATUSES),
-            "title": red.text("title", e.title),
-            "started": iso(e.start), "ended": iso(e.end), "duration_ms": e.duration_ms,
-            "input": tool_input, "output": red.text("output tail" if red.include_content else "output",
-                                                    e.output_tail or None, e.output_chars or None),
-            "error": error, "child_session": red.ident(e.child_session_id),
-            "child_inferred": True if e.child_inferred else None,
-            "interrupted": True if e.interrupted else None,
-        })
+        item.update(
+            {
+                "tool": tool,
+                "status": red.name("status", e.status, TOOL_STATUSES),
+                "title": red.text("title", e.title),
+                "started": iso(e.start),
+                "ended": iso(e.end),
+                "duration_ms": e.duration_ms,
+                "input": tool_input,
+                "output": red.text(
+                    "output tail" if red.include_content else "output", e.output_tail or None, e.output_chars or None
+                ),
+                "error": error,
+                "child_session": red.ident(e.child_session_id),
+                "child_inferred": True if e.child_inferred else None,
+                "interrupted": True if e.interrupted else None,
+            }
+        )
     elif e.kind in ("text", "reasoning"):
         kind = "prompt" if in_user and e.kind == "text" else e.kind
         item["kind"] = kind
         item["text"] = red.text(kind, e.text, e.text_chars or None)
     elif e.kind == "step-finish":
-        item.update({"tokens": _tokens(e.tokens), "cost": number(e.cost),
-                     "finish": red.name("finish", e.reason, KNOWN_FINISH)})
+        item.update(
+            {"tokens": _tokens(e.tokens), "cost": number(e.cost), "finish": red.name("finish", e.reason, KNOWN_FINISH)}
+        )
     elif e.kind == "retry":
         item.update({"attempt": e.attempt, "error": red.text("retry error", e.error or None, e.error_chars or None)})
     elif e.kind == "patch":  # "3 file(s)": ocinspect's words around a count
@@ -278,8 +321,9 @@ def _compact(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if v is not None}
 
 
-def _repairs(store: Store, sessions: set[str], red: Redactor, directory: Path | None,
-             problems: list[JournalProblem] | None) -> list[dict[str, Any]]:
+def _repairs(
+    store: Store, sessions: set[str], red: Redactor, directory: Path | None, problems: list[JournalProblem] | None
+) -> list[dict[str, Any]]:
     """Recovery runs on this database that touched the chain, oldest first."""
     database = str(Path(store.path).resolve())
     runs: Iterable[JournalRun] = iter_runs(directory or journal_dir(), problems)
@@ -292,16 +336,18 @@ def _repairs(store: Store, sessions: set[str], red: Redactor, directory: Path | 
             continue
         changes = [c for u in touched for c in u["changes"] if c.get("session_id") in sessions]
         committed = sum(1 for u in touched if u.get("index") in run.committed)
-        found.append({
-            "run_id": red.run_id(run.run_id),
-            "created": iso(run.created),
-            "sessions": sorted({red.ident(s) or "" for u in touched for s in u["sessions"] if s in sessions}),
-            "parts_aborted": sum(1 for c in changes if c.get("table") == "part"),
-            "turns_closed": sum(1 for c in changes if c.get("table") == "message"),
-            "sessions_uncompacted": sum(1 for c in changes if c.get("table") == "session"),
-            "committed": committed == len(touched),
-            "undone": run.undone,
-            "undone_at": iso(run.undone_at),
-        })
+        found.append(
+            {
+                "run_id": red.run_id(run.run_id),
+                "created": iso(run.created),
+                "sessions": sorted({red.ident(s) or "" for u in touched for s in u["sessions"] if s in sessions}),
+                "parts_aborted": sum(1 for c in changes if c.get("table") == "part"),
+                "turns_closed": sum(1 for c in changes if c.get("table") == "message"),
+                "sessions_uncompacted": sum(1 for c in changes if c.get("table") == "session"),
+                "committed": committed == len(touched),
+                "undone": run.undone,
+                "undone_at": iso(run.undone_at),
+            }
+        )
     found.reverse()
     return found

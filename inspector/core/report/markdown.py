@@ -13,8 +13,10 @@ from typing import Any
 
 from inspector.core.text import humanize_ms
 
-REDACTED_NOTE = ("Redacted by ocinspect: prompts, tool inputs and outputs, titles and file paths are "
-                 "replaced by their shape; no environment, host or user name is included.")
+REDACTED_NOTE = (
+    "Redacted by ocinspect: prompts, tool inputs and outputs, titles and file paths are "
+    "replaced by their shape; no environment, host or user name is included."
+)
 CONTENT_NOTE = "Includes session content (prompts, tool inputs and outputs, paths): review before sharing."
 
 
@@ -38,7 +40,7 @@ def _tokens(tokens: dict[str, Any] | None, cost: Any) -> str:
     return ", ".join(bits)
 
 
-def step_line(step: dict[str, Any]) -> str:
+def step_line(step: dict[str, Any]) -> str:  # noqa: C901
     kind = step["kind"]
     bits: list[str] = []
     if kind == "assistant":
@@ -71,8 +73,10 @@ def step_line(step: dict[str, Any]) -> str:
     elif kind == "step-finish":
         bits += [x for x in (step.get("finish"), _tokens(step.get("tokens"), step.get("cost"))) if x]
     elif kind == "retry":
-        bits += [f"attempt {step.get('attempt') if step.get('attempt') is not None else '?'}",
-                 *([f"error {step['error']}"] if step.get("error") is not None else [])]
+        bits += [
+            f"attempt {step.get('attempt') if step.get('attempt') is not None else '?'}",
+            *([f"error {step['error']}"] if step.get("error") is not None else []),
+        ]
     elif step.get("text") is not None:
         bits.append(str(step["text"]))
     if step.get("stuck") and kind in ("tool", "assistant"):
@@ -89,50 +93,74 @@ def _fence(lines: list[str]) -> list[str]:
     return [f"{fence}text", *lines, fence]
 
 
-def render(doc: dict[str, Any]) -> str:
+def render(doc: dict[str, Any]) -> str:  # noqa: C901
     """The whole report as Markdown text (ends with a newline)."""
-    out: list[str] = ["# ocinspect report: OpenCode session stuck in \"Thinking\"", ""]
+    out: list[str] = ['# ocinspect report: OpenCode session stuck in "Thinking"', ""]
     out += [f"> {REDACTED_NOTE if doc['redacted'] else CONTENT_NOTE}", ""]
     chain = doc["chain"]
     asked = chain[0] if chain else None
     if asked is not None:
         out += ["## Summary", ""]
-        out.append(f"- **Verdict:** {asked['verdict']} — {code(asked['reason'])}" if asked.get("reason")
-                   else f"- **Verdict:** {asked['verdict']}")
+        out.append(
+            f"- **Verdict:** {asked['verdict']} — {code(asked['reason'])}"
+            if asked.get("reason")
+            else f"- **Verdict:** {asked['verdict']}"
+        )
         for p in asked["patterns"]:
-            out.append(f"- **Pattern:** {p['title']} ({code(p['name'])}): {p['why']}" if p["title"]
-                       else f"- **Pattern:** {code(p['name'])}")
+            out.append(
+                f"- **Pattern:** {p['title']} ({code(p['name'])}): {p['why']}"
+                if p["title"]
+                else f"- **Pattern:** {code(p['name'])}"
+            )
         if not asked["patterns"]:
             out.append("- **Pattern:** none (nothing stuck was found in this session)")
-        out.append(f"- **Session:** {code(asked['id'])}, written by OpenCode {code(asked.get('written_by'))}, "
-                   f"directory {code(asked.get('directory'))}, title {code(asked.get('title'))}")
-        out.append(f"- **Created:** {asked['created']}; **last activity:** {asked.get('last_activity') or '?'}; "
-                   f"**stuck since:** {asked.get('stuck_since') or '-'}")
+        out.append(
+            f"- **Session:** {code(asked['id'])}, written by OpenCode {code(asked.get('written_by'))}, "
+            f"directory {code(asked.get('directory'))}, title {code(asked.get('title'))}"
+        )
+        out.append(
+            f"- **Created:** {asked['created']}; **last activity:** {asked.get('last_activity') or '?'}; "
+            f"**stuck since:** {asked.get('stuck_since') or '-'}"
+        )
         for warning in asked.get("warnings", []):
             out.append(f"- **Warning:** {code(warning)}")
         out.append("")
     db, oc, plat = doc["database"], doc["opencode"], doc["platform"]
-    versions = "; ".join(f"{code(v['version'])} ({v['sessions']} session{'s' if v['sessions'] != 1 else ''}, "
-                         f"last update {v['last_updated']})" for v in db["opencode_versions"]) or "unknown"
+    versions = (
+        "; ".join(
+            f"{code(v['version'])} ({v['sessions']} session{'s' if v['sessions'] != 1 else ''}, "
+            f"last update {v['last_updated']})"
+            for v in db["opencode_versions"]
+        )
+        or "unknown"
+    )
     running = {True: "yes", False: "no", None: "cannot tell"}[oc["running"]]
     if oc["versions"]:
         running += " (" + ", ".join(code(v) for v in oc["versions"]) + ")"
-    out += ["## Environment", "", "| | |", "|---|---|",
-            f"| OpenCode versions that wrote this database | {versions} |",
-            f"| OpenCode running on it now | {running} |",
-            f"| Database | {code(db['file'])}, schema {db['schema']}, newest migration "
-            f"{code(db.get('newest_migration'))}, sync event log {'yes' if db['event_log'] else 'no'} |",
-            f"| ocinspect | {code(plat['ocinspect'])} |",
-            f"| Python / SQLite | {code(plat['python'])} / {code(plat['sqlite'])} |",
-            f"| OS | {code(plat['os'])} {code(plat['os_release'])} ({code(plat['machine'])}) |", ""]
+    out += [
+        "## Environment",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| OpenCode versions that wrote this database | {versions} |",
+        f"| OpenCode running on it now | {running} |",
+        f"| Database | {code(db['file'])}, schema {db['schema']}, newest migration "
+        f"{code(db.get('newest_migration'))}, sync event log {'yes' if db['event_log'] else 'no'} |",
+        f"| ocinspect | {code(plat['ocinspect'])} |",
+        f"| Python / SQLite | {code(plat['python'])} / {code(plat['sqlite'])} |",
+        f"| OS | {code(plat['os'])} {code(plat['os_release'])} ({code(plat['machine'])}) |",
+        "",
+    ]
     if len(chain) > 1:
         out += ["## Subagent chain", ""]
         for member in chain:
             patterns = ", ".join(p["title"] or code(p["name"]) for p in member["patterns"]) or "nothing stuck"
-            out.append(f"- {code(member['id'])} ({member['role']}"
-                       + (f", parent {code(member['parent'])}" if member.get("parent") else "")
-                       + f"): {member['verdict']}, {patterns}"
-                       + (f": {code(member['reason'])}" if member.get("reason") else ""))
+            out.append(
+                f"- {code(member['id'])} ({member['role']}"
+                + (f", parent {code(member['parent'])}" if member.get("parent") else "")
+                + f"): {member['verdict']}, {patterns}"
+                + (f": {code(member['reason'])}" if member.get("reason") else "")
+            )
         out.append("")
     for member in chain:
         out += [f"## Stuck turn of {code(member['id'])}", ""]
@@ -152,9 +180,11 @@ def render(doc: dict[str, Any]) -> str:
         state = "committed" if run["committed"] else "not (fully) committed"
         if run["undone"]:
             state += f", undone at {run['undone_at'] or '?'}"
-        out.append(f"- Run {code(run['run_id'])} at {run['created']}: {run['parts_aborted']} tool part(s) "
-                   f"aborted, {run['turns_closed']} turn(s) closed"
-                   + (f", {run['sessions_uncompacted']} compaction mark(s) cleared" if run["sessions_uncompacted"] else "")
-                   + f" in {', '.join(code(s) for s in run['sessions'])} ({state})")
+        out.append(
+            f"- Run {code(run['run_id'])} at {run['created']}: {run['parts_aborted']} tool part(s) "
+            f"aborted, {run['turns_closed']} turn(s) closed"
+            + (f", {run['sessions_uncompacted']} compaction mark(s) cleared" if run["sessions_uncompacted"] else "")
+            + f" in {', '.join(code(s) for s in run['sessions'])} ({state})"
+        )
     out += ["", f"_Generated {doc['generated']} by `ocinspect report`._", ""]
     return "\n".join(out)

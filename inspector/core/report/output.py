@@ -33,7 +33,9 @@ def _database_files(database: Path) -> list[tuple[Path, str]]:
     for base in (Path(os.path.abspath(database)), Path(os.path.realpath(database))):
         found.setdefault(base, f"the OpenCode database {database}")
         for suffix in SQLITE_SIDE_FILES:
-            found.setdefault(base.with_name(base.name + suffix), f"the {suffix[1:]} file of the OpenCode database {database}")
+            found.setdefault(
+                base.with_name(base.name + suffix), f"the {suffix[1:]} file of the OpenCode database {database}"
+            )
     return list(found.items())
 
 
@@ -75,8 +77,9 @@ def check_output(target: str | os.PathLike[str], database: Path) -> None:
     for path, what in _database_files(database):
         if _same_file(found, path):
             raise OutputRefused(f"{refused} a hard link to {what}")
-    if found.st_nlink > 1 and any(_same_file(found, own) for directory in _own_directories()
-                                  for own in _files_under(directory)):
+    if found.st_nlink > 1 and any(
+        _same_file(found, own) for directory in _own_directories() for own in _files_under(directory)
+    ):
         raise OutputRefused(f"{refused} a hard link to one of ocinspect's own files")
 
 
@@ -119,4 +122,3 @@ def _new_file(target: Path, mode: int) -> tuple[Path, int]:
         except FileExistsError:
             continue
     raise FileExistsError(f"no free temporary name beside {target}")
-

@@ -44,7 +44,10 @@ def report_reason(diag: Diagnosis, red: Redactor, *, opencode_live: bool | None,
         return ""
     # stale, unknown, live and waiting without details: the fixed sentences of ``LiveStatus``
     mine = frozenset({diag.id})
-    facts = LiveStatus(running=opencode_live, busy=mine if diag.verdict in _BUSY else frozenset(),
-                       waiting=mine if diag.verdict == "waiting" else frozenset(),
-                       unknown_directories=frozenset({""}) if diag.verdict == "unknown" else frozenset())
+    facts = LiveStatus(
+        running=opencode_live,
+        busy=mine if diag.verdict in _BUSY else frozenset(),
+        waiting=mine if diag.verdict == "waiting" else frozenset(),
+        unknown_directories=frozenset({""}) if diag.verdict == "unknown" else frozenset(),
+    )
     return facts.verdict(diag.id, "")[1]

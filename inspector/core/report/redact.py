@@ -19,17 +19,66 @@ from typing import Any
 from inspector.core.model import PendingRequest, ServerStatus
 
 # Folder names that say nothing about a person or a project.
-GENERIC_DIRS = frozenset({
-    "src", "source", "code", "Code", "dev", "Developer", "projects", "Projects", "repos", "repo",
-    "git", "github", "gitlab", "work", "workspace", "workspaces", "ws", "tmp", "var", "opt", "srv",
-    "mnt", "Documents", "Desktop", "go", "sandbox", "build",
-})
+GENERIC_DIRS = frozenset(
+    {
+        "src",
+        "source",
+        "code",
+        "Code",
+        "dev",
+        "Developer",
+        "projects",
+        "Projects",
+        "repos",
+        "repo",
+        "git",
+        "github",
+        "gitlab",
+        "work",
+        "workspace",
+        "workspaces",
+        "ws",
+        "tmp",
+        "var",
+        "opt",
+        "srv",
+        "mnt",
+        "Documents",
+        "Desktop",
+        "go",
+        "sandbox",
+        "build",
+    }
+)
 # OpenCode's built-in tools, agents and finish reasons (anything else is shown as its shape).
-KNOWN_TOOLS = frozenset({
-    "bash", "read", "write", "edit", "multiedit", "patch", "apply_patch", "glob", "grep", "list", "ls",
-    "task", "webfetch", "websearch", "codesearch", "todowrite", "todoread", "question", "skill", "lsp",
-    "batch", "invalid", "plan_enter", "plan_exit",
-})
+KNOWN_TOOLS = frozenset(
+    {
+        "bash",
+        "read",
+        "write",
+        "edit",
+        "multiedit",
+        "patch",
+        "apply_patch",
+        "glob",
+        "grep",
+        "list",
+        "ls",
+        "task",
+        "webfetch",
+        "websearch",
+        "codesearch",
+        "todowrite",
+        "todoread",
+        "question",
+        "skill",
+        "lsp",
+        "batch",
+        "invalid",
+        "plan_enter",
+        "plan_exit",
+    }
+)
 KNOWN_AGENTS = frozenset({"build", "plan", "general", "explore", "title", "summary", "compaction"})
 KNOWN_FINISH = frozenset({"stop", "tool-calls", "length", "error", "content-filter", "other", "unknown"})
 TOOL_STATUSES = frozenset({"pending", "running", "completed", "error"})
@@ -47,13 +96,16 @@ _RUN_ID = re.compile(r"^\d{8}T\d{9}Z-[0-9a-f]{1,16}$")
 # plugins (keys and tokens by their well-known prefixes, JWTs, private keys, keyword assignments
 # and flags, auth headers, URLs with a password, long hex or mixed-case random runs) and what
 # points at a machine or a person (IP addresses, internal host names, e-mail addresses).
-_KEYWORD = (r"(?:passw(?:or)?d|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key|account[_\-]?key|"
-            r"auth[_\-]?key|credentials?|private[_\-]?key|client[_\-]?secret)")
+_KEYWORD = (
+    r"(?:passw(?:or)?d|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key|account[_\-]?key|"
+    r"auth[_\-]?key|credentials?|private[_\-]?key|client[_\-]?secret)"
+)
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _HEX4 = r"[0-9A-Fa-f]{1,4}"
 SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END [A-Z ]*PRIVATE KEY(?: BLOCK)?-----|$)",
-               re.DOTALL),
+    re.compile(
+        r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END [A-Z ]*PRIVATE KEY(?: BLOCK)?-----|$)", re.DOTALL
+    ),
     re.compile(r"sk-[A-Za-z0-9_\-]{8,}"),
     re.compile(r"\b[rsp]k_(?:live|test)_[0-9A-Za-z]{10,}"),
     re.compile(r"\b(?:gh[pousr]_|github_pat_)[A-Za-z0-9_]{16,}"),
@@ -79,14 +131,33 @@ SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"),
     re.compile(r"[a-z][a-z0-9+.\-]*://[^\s/:@]+:[^\s/@]+@"),
     re.compile(r"(?<![\w.])" + _OCTET + r"(?:\." + _OCTET + r"){3}(?!\w|\.\d)"),
-    re.compile(r"(?<![\w:.])(?:(?:" + _HEX4 + r":){7}" + _HEX4 + r"|(?:" + _HEX4 + r":){1,7}:(?:" + _HEX4
-               + r"(?::" + _HEX4 + r"){0,6})?|::" + _HEX4 + r"(?::" + _HEX4 + r"){0,6})(?![\w:])"),
-    re.compile(r"(?i)\b(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+"
-               r"(?:internal|local|localdomain|lan|corp|intranet|intra|private|home\.arpa)\b"),
+    re.compile(
+        r"(?<![\w:.])(?:(?:"
+        + _HEX4
+        + r":){7}"
+        + _HEX4
+        + r"|(?:"
+        + _HEX4
+        + r":){1,7}:(?:"
+        + _HEX4
+        + r"(?::"
+        + _HEX4
+        + r"){0,6})?|::"
+        + _HEX4
+        + r"(?::"
+        + _HEX4
+        + r"){0,6})(?![\w:])"
+    ),
+    re.compile(
+        r"(?i)\b(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+"
+        r"(?:internal|local|localdomain|lan|corp|intranet|intra|private|home\.arpa)\b"
+    ),
     re.compile(r"(?<![A-Za-z0-9])[0-9a-fA-F]{32,}(?![A-Za-z0-9])"),
     re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*[a-z])(?=[A-Za-z0-9]*[0-9])[A-Za-z0-9]{32,}(?![A-Za-z0-9])"),
-    re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9+/_\-]*[A-Z])(?=[A-Za-z0-9+/_\-]*[a-z])"
-               r"(?=[A-Za-z0-9+/_\-]*[0-9])[A-Za-z0-9+/_\-]{32,}={0,2}"),
+    re.compile(
+        r"(?<![A-Za-z0-9])(?=[A-Za-z0-9+/_\-]*[A-Z])(?=[A-Za-z0-9+/_\-]*[a-z])"
+        r"(?=[A-Za-z0-9+/_\-]*[0-9])[A-Za-z0-9+/_\-]{32,}={0,2}"
+    ),
 )
 # Home directories of any user on any system (the database may come from another machine).
 _HOME = re.compile(r"(?:/home/[^/\s\"'<>]+|/Users/[^/\s\"'<>]+|/root(?=/|\b)|[A-Za-z]:\\Users\\[^\\\s\"'<>]+)")
@@ -188,21 +259,29 @@ class Redactor:
         if self.include_content:
             return value
         return replace(
-            value, id=self.name("request id", value.id) or "", session_id=self.ident(value.session_id) or "",
+            value,
+            id=self.name("request id", value.id) or "",
+            session_id=self.ident(value.session_id) or "",
             directory=self.path(value.directory) or "",
             permission=self.name("permission", value.permission, KNOWN_PERMISSIONS) or "",
             patterns=tuple(self.text("pattern", p) or "" for p in value.patterns),
             command=self.text("command", value.command or None) or "",
             question=self.text("question", value.question or None) or "",
-            message_id=self.ident(value.message_id) or "", call_id="", raw="",
+            message_id=self.ident(value.message_id) or "",
+            call_id="",
+            raw="",
         )
 
     def status(self, value: ServerStatus) -> ServerStatus:
         """OpenCode's status of a busy session with its retry message as a shape."""
         if self.include_content:
             return value
-        return replace(value, type=self.name("status", value.type, ("busy", "retry", "idle")) or "",
-                       message=self.text("retry error", value.message or None) or "", raw="")
+        return replace(
+            value,
+            type=self.name("status", value.type, ("busy", "retry", "idle")) or "",
+            message=self.text("retry error", value.message or None) or "",
+            raw="",
+        )
 
     # paths -------------------------------------------------------------------------------
     def path(self, value: str | None, *, project: bool = True) -> str | None:
@@ -213,12 +292,12 @@ class Redactor:
         rest, prefix = value, ""
         for home in self.homes:
             if rest == home or rest.startswith(home.rstrip("/") + "/"):
-                rest, prefix = rest[len(home.rstrip("/")):], "~"
+                rest, prefix = rest[len(home.rstrip("/")) :], "~"
                 break
         else:
             match = _HOME.match(rest)
             if match:
-                rest, prefix = rest[match.end():], "~"
+                rest, prefix = rest[match.end() :], "~"
         sep = "\\" if "\\" in rest and "/" not in rest else "/"
         parts = [p for p in rest.split(sep) if p]
         if not prefix and not value.startswith(("/", "\\")) and not re.match(r"^[A-Za-z]:", value):

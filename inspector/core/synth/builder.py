@@ -98,7 +98,9 @@ class DatabaseBuilder:
         self._exec(
             "INSERT INTO project (id, worktree, vcs, time_created, time_updated, sandboxes) "
             "VALUES (:id, :wt, 'git', :t, :t, '[]')",
-            id=pid, wt=worktree, t=created,
+            id=pid,
+            wt=worktree,
+            t=created,
         )
         return pid
 
@@ -122,10 +124,18 @@ class DatabaseBuilder:
             "INSERT INTO session (id, project_id, parent_id, slug, directory, path, title, version, "
             "agent, model, time_created, time_updated, time_compacting) VALUES (:id, :pid, :parent, "
             ":slug, :dir, '', :title, :version, :agent, :model, :created, :updated, :compacting)",
-            id=sid, pid=project_id, parent=parent_id, slug=slug, dir=directory, title=title,
-            version=version, agent=agent,
+            id=sid,
+            pid=project_id,
+            parent=parent_id,
+            slug=slug,
+            dir=directory,
+            title=title,
+            version=version,
+            agent=agent,
             model=self.dumps({"id": "fake", "providerID": "fakeprov", "variant": "default"}),
-            created=created, updated=updated or created, compacting=time_compacting,
+            created=created,
+            updated=updated or created,
+            compacting=time_compacting,
         )
         if self.events:
             row = self._conn.execute(text("SELECT * FROM session WHERE id = :id"), {"id": sid}).one()
@@ -179,7 +189,12 @@ class DatabaseBuilder:
         if error:
             data["error"] = error
         self._message(mid, session_id, created, data, updated=completed or created + 2)
-        self.part(mid, session_id, {"snapshot": "4b825dc642cb6eb9a060e54bf8d69288fbee4904", "type": "step-start"}, created=created + 10)
+        self.part(
+            mid,
+            session_id,
+            {"snapshot": "4b825dc642cb6eb9a060e54bf8d69288fbee4904", "type": "step-start"},
+            created=created + 10,
+        )
         return mid
 
     def tool_part(
@@ -201,14 +216,23 @@ class DatabaseBuilder:
         if status == "pending":
             state: dict[str, Any] = {"status": "pending", "input": tool_input or {}, "raw": ""}
         elif status == "running":
-            state = {"metadata": metadata if metadata is not None else {"output": output or ""},
-                     "status": "running", "input": tool_input or {}, "time": {"start": started or created}}
+            state = {
+                "metadata": metadata if metadata is not None else {"output": output or ""},
+                "status": "running",
+                "input": tool_input or {},
+                "time": {"start": started or created},
+            }
             if title:
                 state = {"title": title, **state}
         elif status == "completed":
-            state = {"status": "completed", "input": tool_input or {}, "output": output or "",
-                     "title": title or "", "metadata": metadata or {"output": output or "", "exit": 0},
-                     "time": {"start": started or created, "end": ended or (started or created) + 50}}
+            state = {
+                "status": "completed",
+                "input": tool_input or {},
+                "output": output or "",
+                "title": title or "",
+                "metadata": metadata or {"output": output or "", "exit": 0},
+                "time": {"start": started or created, "end": ended or (started or created) + 50},
+            }
         else:
             state = {"status": status, "input": tool_input or {}}
         data = {"type": "tool", "tool": tool, "callID": f"call_{created}", "state": state}
@@ -219,15 +243,22 @@ class DatabaseBuilder:
         self._exec(
             "INSERT INTO part (id, message_id, session_id, time_created, time_updated, data) "
             "VALUES (:id, :mid, :sid, :t, :u, :data)",
-            id=pid, mid=message_id, sid=session_id, t=created, u=created + 2,
+            id=pid,
+            mid=message_id,
+            sid=session_id,
+            t=created,
+            u=created + 2,
             data=data if isinstance(data, str) else self.dumps(data),
         )
         if self.events and isinstance(data, dict):
-            self._log(session_id, "message.part.updated.1", part_payload(session_id, message_id, pid, data, created), created)
+            self._log(
+                session_id, "message.part.updated.1", part_payload(session_id, message_id, pid, data, created), created
+            )
         return pid
 
-    def message(self, message_id: str, session_id: str, data: dict[str, Any], *, created: int,
-                updated: int | None = None) -> str:
+    def message(
+        self, message_id: str, session_id: str, data: dict[str, Any], *, created: int, updated: int | None = None
+    ) -> str:
         """A message with a chosen id (e.g. one minted before OpenCode's id clock wrapped)."""
         self._message(message_id, session_id, created, data, updated=updated)
         return message_id
@@ -248,11 +279,16 @@ class DatabaseBuilder:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _message(self, mid: str, session_id: str, created: int, data: dict[str, Any], *, updated: int | None = None) -> None:
+    def _message(
+        self, mid: str, session_id: str, created: int, data: dict[str, Any], *, updated: int | None = None
+    ) -> None:
         self._exec(
-            "INSERT INTO message (id, session_id, time_created, time_updated, data) "
-            "VALUES (:id, :sid, :t, :u, :data)",
-            id=mid, sid=session_id, t=created, u=updated or created + 2, data=self.dumps(data),
+            "INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES (:id, :sid, :t, :u, :data)",
+            id=mid,
+            sid=session_id,
+            t=created,
+            u=updated or created + 2,
+            data=self.dumps(data),
         )
         if self.events:
             self._log(session_id, "message.updated.1", message_payload(session_id, mid, data), created)
@@ -265,11 +301,17 @@ class DatabaseBuilder:
         seq = 0 if seq is None else seq + 1
         self._exec(
             "INSERT INTO event_sequence (aggregate_id, seq) VALUES (:sid, :seq) "
-            "ON CONFLICT (aggregate_id) DO UPDATE SET seq = :seq", sid=session_id, seq=seq,
+            "ON CONFLICT (aggregate_id) DO UPDATE SET seq = :seq",
+            sid=session_id,
+            seq=seq,
         )
         self._exec(
             "INSERT INTO event (id, aggregate_id, seq, type, data) VALUES (:id, :sid, :seq, :type, :data)",
-            id=self._event_ids.next(when), sid=session_id, seq=seq, type=kind, data=compact_json(payload),
+            id=self._event_ids.next(when),
+            sid=session_id,
+            seq=seq,
+            type=kind,
+            data=compact_json(payload),
         )
 
     def _exec(self, sql: str, **params: Any) -> None:

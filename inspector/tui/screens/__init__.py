@@ -9,4 +9,14 @@ from .sessions import SessionsScreen
 from .timeline import PartScreen, TimelineScreen
 from .unsupported import UnsupportedScreen
 
-__all__ = ["ConfirmAnswer", "ConfirmRecovery", "ConfirmUndo", "HelpScreen", "SessionDetailScreen", "PartScreen", "SessionsScreen", "TimelineScreen", "UnsupportedScreen"]
+__all__ = [
+    "ConfirmAnswer",
+    "ConfirmRecovery",
+    "ConfirmUndo",
+    "HelpScreen",
+    "SessionDetailScreen",
+    "PartScreen",
+    "SessionsScreen",
+    "TimelineScreen",
+    "UnsupportedScreen",
+]

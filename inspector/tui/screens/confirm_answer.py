@@ -35,15 +35,15 @@ _WHAT_HAPPENS: dict[Answer, str] = {
 }
 
 
-def answers_content(answers: tuple[tuple[PendingRequest, Answer], ...], titles: Mapping[str, str],
-                    now: int) -> Content:
+def answers_content(answers: tuple[tuple[PendingRequest, Answer], ...], titles: Mapping[str, str], now: int) -> Content:
     """Per request: the session asking, what it is asked and since when, and what will happen."""
     lines: list[Content] = []
     for request, answer in answers:
         name = one_line(titles.get(request.session_id) or "(untitled)")
         lines.append(Content.assemble("▸ ", (name, "bold"), "  ", (one_line(request.session_id), "$foreground-muted")))
-        lines.append(Content.assemble("    asks ", (one_line(asked(request)), "bold $accent"),
-                                      one_line(asked_ago(request, now))))
+        lines.append(
+            Content.assemble("    asks ", (one_line(asked(request)), "bold $accent"), one_line(asked_ago(request, now)))
+        )
         style = "bold $warning" if answer == "once" else "bold $error"
         lines.append(Content.assemble("    → ", (_WHAT_HAPPENS[answer], style)))
     return Content("\n").join(lines)
@@ -63,13 +63,22 @@ class ConfirmAnswer(ReplanningConfirm):
     BINDING_GROUP_TITLE = "Answer a waiting session"
     REPLAN_FAILED = "Could not plan the answer"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y,enter", "confirm", "Send", id="confirm-answer",
-                tooltip="Send exactly these answers; OpenCode closes (or runs) the tool."),
+        Binding(
+            "y,enter",
+            "confirm",
+            "Send",
+            id="confirm-answer",
+            tooltip="Send exactly these answers; OpenCode closes (or runs) the tool.",
+        ),
         Binding("n,escape", "cancel", "Cancel", id="cancel-answer", tooltip="Close without answering anything."),
-        Binding("o", "toggle_allow", "Allow once", id="toggle-allow-once",
-                tooltip="Allow the permissions once instead (a question is only rejected)."),
+        Binding(
+            "o",
+            "toggle_allow",
+            "Allow once",
+            id="toggle-allow-once",
+            tooltip="Allow the permissions once instead (a question is only rejected).",
+        ),
     ]
-
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog"):
@@ -77,13 +86,22 @@ class ConfirmAnswer(ReplanningConfirm):
             with VerticalScroll(id="confirm-plan"):
                 yield Static(id="answer-list")
             key = keys.namer(self.app)
-            yield Checkbox(Content(keys.keyed_text("Allow once instead of rejecting ({toggle-allow-once})", key)),
-                           False, id="allow-once", compact=True)
-            yield Static(Content("ocinspect writes no row: OpenCode itself closes or runs the tool."),
-                         id="confirm-note")
+            yield Checkbox(
+                Content(keys.keyed_text("Allow once instead of rejecting ({toggle-allow-once})", key)),
+                False,
+                id="allow-once",
+                compact=True,
+            )
+            yield Static(
+                Content("ocinspect writes no row: OpenCode itself closes or runs the tool."), id="confirm-note"
+            )
             with Horizontal(id="confirm-buttons"):
-                yield Button(Content(keys.keyed_text("Reject ({confirm-answer})", key)), variant="error",
-                             id="confirm", compact=True)
+                yield Button(
+                    Content(keys.keyed_text("Reject ({confirm-answer})", key)),
+                    variant="error",
+                    id="confirm",
+                    compact=True,
+                )
                 yield Button(Content(keys.keyed_text("Cancel ({cancel-answer})", key)), id="cancel", compact=True)
 
     def on_mount(self) -> None:
@@ -96,7 +114,9 @@ class ConfirmAnswer(ReplanningConfirm):
     def _show(self, prepared: Prepared) -> None:
         self.prepared = prepared
         self.query_one("#confirm-title", Label).update(dialog_title(prepared))
-        self.query_one("#answer-list", Static).update(Hanging(answers_content(prepared.answers, self.titles, prepared.plan.created)))
+        self.query_one("#answer-list", Static).update(
+            Hanging(answers_content(prepared.answers, self.titles, prepared.plan.created))
+        )
         allow = self.query_one("#allow-once", Checkbox)
         allow.display = any(r.kind == "permission" for r, _ in prepared.answers)
         if allow.value != self.allowing:
@@ -104,8 +124,11 @@ class ConfirmAnswer(ReplanningConfirm):
                 allow.value = self.allowing
         confirm = self.query_one("#confirm", Button)
         confirm.disabled = not prepared.answers
-        confirm.label = Content(keys.keyed_text("Allow once ({confirm-answer})" if self.allowing
-                                                else "Reject ({confirm-answer})", keys.namer(self.app)))
+        confirm.label = Content(
+            keys.keyed_text(
+                "Allow once ({confirm-answer})" if self.allowing else "Reject ({confirm-answer})", keys.namer(self.app)
+            )
+        )
         confirm.variant = "warning" if self.allowing else "error"
         (self.query_one("#cancel") if confirm.disabled else confirm).focus()
 

@@ -56,7 +56,9 @@ def abort_content(aborts: tuple[AbortTarget, ...], titles: Mapping[str, str]) ->
         more = len(target.sessions) - 1
         chain = f" (+{plural(more, 'subagent session')})" if more else ""
         name = one_line(titles.get(target.root) or target.title or "(untitled)")
-        lines.append(Content.assemble("  ▸ ", (name, "bold"), "  ", (one_line(target.root) + chain, "$foreground-muted")))
+        lines.append(
+            Content.assemble("  ▸ ", (name, "bold"), "  ", (one_line(target.root) + chain, "$foreground-muted"))
+        )
         lines.append(Content.assemble("    ", one_line(target.reason)))
     return Content("\n").join(lines)
 
@@ -67,14 +69,22 @@ class ConfirmRecovery(ReplanningConfirm):
     BINDING_GROUP_TITLE = "Confirm recovery"
     REPLAN_FAILED = "Could not plan the recovery"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y,enter", "confirm", "Recover", id="confirm-recovery",
-                tooltip="Write exactly this plan (one transaction per session chain, journaled for undo)."),
-        Binding("n,escape", "cancel", "Cancel", id="cancel-recovery",
-                tooltip="Close without changing anything."),
-        Binding("f", "toggle_force", "Force", id="toggle-force",
-                tooltip="Also recover sessions that are live or whose liveness is unknown (like --force)."),
+        Binding(
+            "y,enter",
+            "confirm",
+            "Recover",
+            id="confirm-recovery",
+            tooltip="Write exactly this plan (one transaction per session chain, journaled for undo).",
+        ),
+        Binding("n,escape", "cancel", "Cancel", id="cancel-recovery", tooltip="Close without changing anything."),
+        Binding(
+            "f",
+            "toggle_force",
+            "Force",
+            id="toggle-force",
+            tooltip="Also recover sessions that are live or whose liveness is unknown (like --force).",
+        ),
     ]
-
 
     def __init__(self, prepared: Prepared, *, titles: Mapping[str, str]) -> None:
         super().__init__(prepared, titles=titles)
@@ -91,16 +101,24 @@ class ConfirmRecovery(ReplanningConfirm):
             with VerticalScroll(id="confirm-plan"):
                 yield PlanView(id="plan")
             key = keys.namer(self.app)
-            yield Checkbox(Content(keys.keyed_text("Force: also recover live / unknown sessions ({toggle-force})", key)),
-                           self.plan.forced, id="force", compact=True)
+            yield Checkbox(
+                Content(keys.keyed_text("Force: also recover live / unknown sessions ({toggle-force})", key)),
+                self.plan.forced,
+                id="force",
+                compact=True,
+            )
             yield Static(
                 Content(keys.keyed_text("Each change is journaled first; {undo-last-run} undoes the last run.", key)),
                 id="confirm-note",
             )
             yield Static(Content.styled(keys.keyed_text(ANSWER_KEY_HINT, key), "bold $warning"), id="confirm-hint")
             with Horizontal(id="confirm-buttons"):
-                yield Button(Content(keys.keyed_text("Recover ({confirm-recovery})", key)), variant="warning",
-                             id="confirm", compact=True)
+                yield Button(
+                    Content(keys.keyed_text("Recover ({confirm-recovery})", key)),
+                    variant="warning",
+                    id="confirm",
+                    compact=True,
+                )
                 yield Button(Content(keys.keyed_text("Cancel ({cancel-recovery})", key)), id="cancel", compact=True)
 
     def on_mount(self) -> None:
@@ -121,8 +139,12 @@ class ConfirmRecovery(ReplanningConfirm):
                 force.value = plan.forced
         confirm = self.query_one("#confirm", Button)
         confirm.disabled = plan.is_empty and not self.aborts
-        confirm.label = Content(keys.keyed_text("Abort ({confirm-recovery})" if plan.is_empty and self.aborts
-                                                else "Recover ({confirm-recovery})", keys.namer(self.app)))
+        confirm.label = Content(
+            keys.keyed_text(
+                "Abort ({confirm-recovery})" if plan.is_empty and self.aborts else "Recover ({confirm-recovery})",
+                keys.namer(self.app),
+            )
+        )
         (self.query_one("#cancel") if confirm.disabled else confirm).focus()
 
     def _summary(self, plan: Plan) -> str:

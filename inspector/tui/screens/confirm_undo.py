@@ -38,8 +38,11 @@ def undo_content(prepared: UndoPrepared, titles: Mapping[str, str]) -> Content:
                 if change.get("session_id") != session_id:
                     continue
                 table = _TABLE_WORDS.get(str(change.get("table")), one_line(change.get("table")))
-                lines.append(Content.assemble("    restore ", (table, "$accent"), " ",
-                                              (one_line(change.get("id")), "$foreground-muted")))
+                lines.append(
+                    Content.assemble(
+                        "    restore ", (table, "$accent"), " ", (one_line(change.get("id")), "$foreground-muted")
+                    )
+                )
     return Content("\n").join(lines) if lines else Content("This run changed no rows.")
 
 
@@ -48,8 +51,13 @@ class ConfirmUndo(ConfirmScreen[UndoPrepared]):
 
     BINDING_GROUP_TITLE = "Confirm undo"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y,enter", "confirm", "Undo", id="confirm-undo",
-                tooltip="Put back the journaled rows that still hold what this run wrote."),
+        Binding(
+            "y,enter",
+            "confirm",
+            "Undo",
+            id="confirm-undo",
+            tooltip="Put back the journaled rows that still hold what this run wrote.",
+        ),
         Binding("n,escape", "cancel", "Cancel", id="cancel-undo", tooltip="Close without changing anything."),
     ]
 
@@ -63,15 +71,24 @@ class ConfirmUndo(ConfirmScreen[UndoPrepared]):
         sessions = plural(len(self.prepared.sessions), "session")
         with Vertical(id="confirm-dialog"):
             yield Label(f"Undo run {one_line(run.run_id)}?", id="confirm-title", markup=False)
-            yield Static(Content(f"Made {local_time(run.created)}: {plural(self.prepared.rows, 'row')} of "
-                                 f"{sessions} go back to what they held before. Rows changed since are "
-                                 "left as they are."), id="undo-summary")
+            yield Static(
+                Content(
+                    f"Made {local_time(run.created)}: {plural(self.prepared.rows, 'row')} of "
+                    f"{sessions} go back to what they held before. Rows changed since are "
+                    "left as they are."
+                ),
+                id="undo-summary",
+            )
             with VerticalScroll(id="confirm-plan"):
                 yield Static(Hanging(undo_content(self.prepared, self.titles)))
             with Horizontal(id="confirm-buttons"):
                 key = keys.namer(self.app)
-                yield Button(Content(keys.keyed_text("Undo ({confirm-undo})", key)), variant="warning",
-                             id="confirm", compact=True)
+                yield Button(
+                    Content(keys.keyed_text("Undo ({confirm-undo})", key)),
+                    variant="warning",
+                    id="confirm",
+                    compact=True,
+                )
                 yield Button(Content(keys.keyed_text("Cancel ({cancel-undo})", key)), id="cancel", compact=True)
 
     def on_mount(self) -> None:
@@ -79,4 +96,3 @@ class ConfirmUndo(ConfirmScreen[UndoPrepared]):
 
     def action_confirm(self) -> None:
         self.dismiss(self.prepared)
-

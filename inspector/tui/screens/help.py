@@ -22,15 +22,19 @@ from ..widgets.key_footer import KeyFooter
 KEY_WIDTH = 16
 ID_WIDTH = 20
 # templates: ``{binding-id}`` is that binding's key (keys.py)
-KEYMAP_NOTE = ("Any key can be changed in $XDG_CONFIG_HOME/ocinspect/keymap.toml (default ~/.config/ocinspect/): "
-               "a [keymap] table of binding-id = \"keys\", e.g. recover-session = \"x\". "
-               "The theme is chosen in the command palette ({command-palette}, Theme) and kept.")
+KEYMAP_NOTE = (
+    "Any key can be changed in $XDG_CONFIG_HOME/ocinspect/keymap.toml (default ~/.config/ocinspect/): "
+    'a [keymap] table of binding-id = "keys", e.g. recover-session = "x". '
+    "The theme is chosen in the command palette ({command-palette}, Theme) and kept."
+)
 WAY_OUT = "Back from any screen: {detail-back}. Quit: {quit}, or {quit-anywhere} even from a dialog."
 RECOVERED = "This app recovered the session in this run; {undo-last-run} undoes the last recovery."
-RECOVERY_NOTE = ("Recovery writes what OpenCode itself writes when you abort a turn: stuck tools become "
-                 "errors (\"Tool execution aborted\"), unfinished turns are closed as aborted. A tool is "
-                 "never marked completed. Every change is journaled outside OpenCode's database first, "
-                 "so {undo-last-run} restores the exact rows.")
+RECOVERY_NOTE = (
+    "Recovery writes what OpenCode itself writes when you abort a turn: stuck tools become "
+    'errors ("Tool execution aborted"), unfinished turns are closed as aborted. A tool is '
+    "never marked completed. Every change is journaled outside OpenCode's database first, "
+    "so {undo-last-run} restores the exact rows."
+)
 
 
 def key_names(app: App[object], binding: Binding) -> str:
@@ -56,8 +60,9 @@ def key_table(app: App[object], bindings: Iterable[BindingType]) -> Table:
     table.add_column(width=ID_WIDTH, no_wrap=True, style="dim")
     for binding in bindings:
         if isinstance(binding, Binding):
-            table.add_row(Text(key_names(app, binding)), Text(binding.tooltip or binding.description),
-                          Text(binding.id or ""))
+            table.add_row(
+                Text(key_names(app, binding)), Text(binding.tooltip or binding.description), Text(binding.id or "")
+            )
     return table
 
 
@@ -90,8 +95,14 @@ class HelpScreen(Screen[None]):
 
     BINDING_GROUP_TITLE = "Help"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,question_mark,f1", "app.pop_screen", "Close", key_display="esc",
-                id="close-help", tooltip="Close the help and go back."),
+        Binding(
+            "escape,q,question_mark,f1",
+            "app.pop_screen",
+            "Close",
+            key_display="esc",
+            id="close-help",
+            tooltip="Close the help and go back.",
+        ),
     ]
 
     def __init__(self, groups: list[tuple[str, list[BindingType]]]) -> None:
@@ -102,8 +113,11 @@ class HelpScreen(Screen[None]):
         yield Header()
         key = namer(self.app)
         with VerticalScroll(id="help"):
-            yield Static(Content.assemble(("Close this help: ", "bold"), self._close_keys(), ". ",
-                                          keyed_text(WAY_OUT, key)), classes="section help-note", id="way-out")
+            yield Static(
+                Content.assemble(("Close this help: ", "bold"), self._close_keys(), ". ", keyed_text(WAY_OUT, key)),
+                classes="section help-note",
+                id="way-out",
+            )
             yield Static(Content("Keys"), classes="section-title")
             for title, bindings in self.groups:
                 yield Static(Content(title), classes="help-group")

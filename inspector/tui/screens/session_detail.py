@@ -36,12 +36,19 @@ def head_content(diag: Diagnosis, result: ScanResult, recovered: frozenset[str],
     verdict = verdict_of(diag, recovered) if stuck else ("recovered" if diag.id in recovered else "ok")
     session = diag.session
     lines = [
-        Content.assemble((one_line(session.title) or "(untitled)", "bold"), "  ",
-                         (f" {verdict} ", f"bold reverse {_VERDICT_STYLE.get(verdict, '')}".strip())),
+        Content.assemble(
+            (one_line(session.title) or "(untitled)", "bold"),
+            "  ",
+            (f" {verdict} ", f"bold reverse {_VERDICT_STYLE.get(verdict, '')}".strip()),
+        ),
         Content.assemble(("session  ", "bold"), one_line(session.id)),
         Content.assemble(("project  ", "bold"), display_path(session.directory)),
-        Content.assemble(("created  ", "bold"), local_time(session.time_created),
-                         ("   last activity  ", "bold"), local_time(diag.last_activity)),
+        Content.assemble(
+            ("created  ", "bold"),
+            local_time(session.time_created),
+            ("   last activity  ", "bold"),
+            local_time(diag.last_activity),
+        ),
     ]
     if session.parent_id:
         parent = result.get(session.parent_id)
@@ -50,9 +57,15 @@ def head_content(diag: Diagnosis, result: ScanResult, recovered: frozenset[str],
     return Content("\n").join(lines)
 
 
-_VERDICT_STYLE = {"stale": "$warning", "live": "$success", "hung": "$error", "waiting": "$accent",
-                  "unknown": "$secondary",
-                  "unfixable": "$error", "recovered": "$success"}
+_VERDICT_STYLE = {
+    "stale": "$warning",
+    "live": "$success",
+    "hung": "$error",
+    "waiting": "$accent",
+    "unknown": "$secondary",
+    "unfixable": "$error",
+    "recovered": "$success",
+}
 
 
 def why_content(diag: Diagnosis, now: int) -> Content:
@@ -63,14 +76,17 @@ def why_content(diag: Diagnosis, now: int) -> Content:
         kind = {"model-stalled": " (model stalled)", "retry-loop": " (retry loop)"}.get(diag.hang or "", "")
         lines.append(Content.assemble((f"● Hung in a live OpenCode{kind}", "bold"), "  ", one_line(diag.live_reason)))
     if waiting:
-        lines.append(Content.assemble(("● Waiting for your answer", "bold"), "  OpenCode asks a person and "
-                                      "does nothing until someone answers (not hung, not crashed):"))
+        lines.append(
+            Content.assemble(
+                ("● Waiting for your answer", "bold"),
+                "  OpenCode asks a person and does nothing until someone answers (not hung, not crashed):",
+            )
+        )
         lines += [Content.assemble(("  ▸ ", "bold $accent"), text) for text in asked_lines(diag, now)]
         if not diag.waiting_on:
             lines.append(Content.assemble("  ", one_line(diag.live_reason)))
     if diag.opencode_status is not None and (hung or diag.opencode_status.type == "retry"):
-        lines.append(Content.assemble(("OpenCode status  ", "bold"),
-                                      one_line(status_words(diag.opencode_status, now))))
+        lines.append(Content.assemble(("OpenCode status  ", "bold"), one_line(status_words(diag.opencode_status, now))))
     for name in diag.patterns:
         if (hung or waiting) and name != "subagent-chain":
             continue
@@ -81,10 +97,14 @@ def why_content(diag: Diagnosis, now: int) -> Content:
     return Content("\n").join(lines)
 
 
-HUNG_REMEDY = ("Abort through OpenCode: the running tool is killed, and OpenCode itself closes the turns "
-               "of the whole subagent chain. ocinspect writes no row (nothing behind a live server's back).")
-WAITING_REMEDY = ("answer it through OpenCode (reject, or allow once): OpenCode then finishes the turn "
-                  "itself. ocinspect never repairs a session that waits for a person.")
+HUNG_REMEDY = (
+    "Abort through OpenCode: the running tool is killed, and OpenCode itself closes the turns "
+    "of the whole subagent chain. ocinspect writes no row (nothing behind a live server's back)."
+)
+WAITING_REMEDY = (
+    "answer it through OpenCode (reject, or allow once): OpenCode then finishes the turn "
+    "itself. ocinspect never repairs a session that waits for a person."
+)
 
 
 def warnings_content(diag: Diagnosis) -> Content:
@@ -109,14 +129,23 @@ def recovery_content(diag: Diagnosis, read_only: bool, key: KeyName) -> Content:
             style = "bold" if pattern.fixable else "bold $error"
             lines.append(Content.assemble((pattern.title + ": ", style), pattern.repair))
     if diag.repairable and diag.verdict not in ("hung", "waiting"):
-        chain = " Its subagent chain is recovered with it, in the same transaction." if (
-            diag.children or "subagent-chain" in diag.patterns) else ""
-        lines.append(Content.assemble(
-            "In this session: ", plural(len(diag.stuck_parts), "tool part"), " → error \"Tool execution aborted\", ",
-            plural(len(diag.unfinished_messages), "unfinished turn"), " → completed (MessageAbortedError).",
-            chain, " Nothing else is written; every change is journaled so ",
-            keyed("{undo-last-run} can undo it.", key, style=""),
-        ))
+        chain = (
+            " Its subagent chain is recovered with it, in the same transaction."
+            if (diag.children or "subagent-chain" in diag.patterns)
+            else ""
+        )
+        lines.append(
+            Content.assemble(
+                "In this session: ",
+                plural(len(diag.stuck_parts), "tool part"),
+                ' → error "Tool execution aborted", ',
+                plural(len(diag.unfinished_messages), "unfinished turn"),
+                " → completed (MessageAbortedError).",
+                chain,
+                " Nothing else is written; every change is journaled so ",
+                keyed("{undo-last-run} can undo it.", key, style=""),
+            )
+        )
     verdict = diag.verdict
     line = Content.assemble((f"Verdict {verdict}: ", "bold"), VERDICTS.get(verdict, ""))
     if verdict in ("live", "unknown", "unfixable"):  # a hung session's reason is already under "Why"
@@ -135,15 +164,23 @@ def turns_content(diag: Diagnosis) -> Content:
     lines: list[Content] = []
     for message in diag.unfinished_messages:
         kind = "compaction summary" if message.is_summary else "assistant turn"
-        extra = ", ".join(x for x in (
-            f"agent {one_line(message.agent)}" if message.agent else "",
-            f"model {one_line(message.model)}" if message.model else "",
-        ) if x)
-        lines.append(Content.assemble(
-            (f"{kind} ", "bold"), (one_line(message.id), "$foreground-muted"),
-            f"  started {local_time(message.time_created)}", f"  ({extra})" if extra else "",
-            ("  never finished", "$warning"),
-        ))
+        extra = ", ".join(
+            x
+            for x in (
+                f"agent {one_line(message.agent)}" if message.agent else "",
+                f"model {one_line(message.model)}" if message.model else "",
+            )
+            if x
+        )
+        lines.append(
+            Content.assemble(
+                (f"{kind} ", "bold"),
+                (one_line(message.id), "$foreground-muted"),
+                f"  started {local_time(message.time_created)}",
+                f"  ({extra})" if extra else "",
+                ("  never finished", "$warning"),
+            )
+        )
     return Content("\n").join(lines)
 
 
@@ -152,22 +189,42 @@ class SessionDetailScreen(Screen[None]):
 
     # a hint about the list's key, shown over this screen, names this screen's (keys.py)
     KEY_ALIASES: ClassVar[dict[str, str]] = {
-        "recover-session": "detail-recover", "answer-waiting": "detail-answer",
+        "recover-session": "detail-recover",
+        "answer-waiting": "detail-answer",
         "open-in-opencode": "detail-open-in-opencode",
     }
 
     BINDING_GROUP_TITLE = "Session detail"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", "Back", id="detail-back",
-                tooltip="Return to the sessions list."),
-        Binding("r", "recover_selected", "Recover", id="detail-recover",
-                tooltip="Recover this session (and its subagent chain) after a confirmation."),
-        Binding("t", "timeline", "Timeline", id="detail-timeline",
-                tooltip="The last turns' story up to where it stopped: prompts, tools, steps (any part opens whole)."),
-        Binding("o", "open_in_opencode", "OpenCode", id="detail-open-in-opencode",
-                tooltip="Quit ocinspect and continue this session in OpenCode, in its project directory."),
-        Binding("w", "answer_selected", "Answer", id="detail-answer",
-                tooltip="Answer this waiting session through OpenCode (reject, or allow once)."),
+        Binding("escape", "app.pop_screen", "Back", id="detail-back", tooltip="Return to the sessions list."),
+        Binding(
+            "r",
+            "recover_selected",
+            "Recover",
+            id="detail-recover",
+            tooltip="Recover this session (and its subagent chain) after a confirmation.",
+        ),
+        Binding(
+            "t",
+            "timeline",
+            "Timeline",
+            id="detail-timeline",
+            tooltip="The last turns' story up to where it stopped: prompts, tools, steps (any part opens whole).",
+        ),
+        Binding(
+            "o",
+            "open_in_opencode",
+            "OpenCode",
+            id="detail-open-in-opencode",
+            tooltip="Quit ocinspect and continue this session in OpenCode, in its project directory.",
+        ),
+        Binding(
+            "w",
+            "answer_selected",
+            "Answer",
+            id="detail-answer",
+            tooltip="Answer this waiting session through OpenCode (reject, or allow once).",
+        ),
     ]
 
     def __init__(self, session_id: str) -> None:
@@ -234,23 +291,29 @@ class SessionDetailScreen(Screen[None]):
         if diag is None or not diag.is_stuck:
             recovered = self.session_id in self.state.recovered_ids
             text = (
-                keyed_text("✓ Recovered: this session is no longer stuck. Press {undo-last-run} to undo the last "
-                           "recovery.", namer(self.app))
-                if recovered else "✓ This session is not stuck (any more)."
+                keyed_text(
+                    "✓ Recovered: this session is no longer stuck. Press {undo-last-run} to undo the last recovery.",
+                    namer(self.app),
+                )
+                if recovered
+                else "✓ This session is not stuck (any more)."
             )
             widgets: list[Static | Vertical] = [Static(Content.styled(text, "bold $success"), classes="notice")]
             known = diag or self._last_seen
             if known is not None:
-                widgets.insert(0, Static(head_content(known, result, self.state.recovered_ids, stuck=False),
-                                         id="detail-head"))
+                widgets.insert(
+                    0, Static(head_content(known, result, self.state.recovered_ids, stuck=False), id="detail-head")
+                )
             else:
                 widgets.append(Static(Content(f"session {one_line(self.session_id)}"), classes="muted"))
             return widgets
         now = self.state.config.now()
         widgets = [Static(head_content(diag, result, self.state.recovered_ids), id="detail-head")]
         if diag.warnings:
-            widgets += [_section("Before you continue this session"),
-                        Static(Hanging(warnings_content(diag)), classes="section", id="detail-warnings")]
+            widgets += [
+                _section("Before you continue this session"),
+                Static(Hanging(warnings_content(diag)), classes="section", id="detail-warnings"),
+            ]
         widgets += [
             _section("Why it is stuck"),
             Static(Hanging(why_content(diag, now)), classes="section"),
@@ -261,8 +324,10 @@ class SessionDetailScreen(Screen[None]):
         if links:
             widgets += [_section("Subagent chain"), Vertical(*links, classes="section links")]
         if diag.unfinished_messages:
-            widgets += [_section(f"Unfinished ({len(diag.unfinished_messages)})"),
-                        Static(Hanging(turns_content(diag)), classes="section")]
+            widgets += [
+                _section(f"Unfinished ({len(diag.unfinished_messages)})"),
+                Static(Hanging(turns_content(diag)), classes="section"),
+            ]
         if diag.stuck_parts:
             widgets.append(_section(f"Stuck tools ({len(diag.stuck_parts)})"))
             for part in diag.stuck_parts:

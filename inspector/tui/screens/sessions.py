@@ -30,20 +30,50 @@ class SessionsScreen(Screen[None]):
     BINDING_GROUP_TITLE = "Sessions"
     AUTO_FOCUS = "#sessions"  # Textual's "*" picked the hidden filter input once the list emptied: keys vanished
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "recover_selected", "Recover", id="recover-session",
-                tooltip="Recover the highlighted session (and its subagent chain) after a confirmation."),
-        Binding("o", "open_in_opencode", "OpenCode", id="open-in-opencode",
-                tooltip="Quit ocinspect and continue the highlighted session in OpenCode, in its project directory."),
-        Binding("R", "recover_all", "Recover all", id="recover-all",
-                tooltip="Recover every stale session after a confirmation that lists each change."),
-        Binding("w", "answer_selected", "Answer", id="answer-waiting",
-                tooltip="Answer a waiting session through OpenCode (reject, or allow once), after a confirmation."),
-        Binding("a", "toggle_all", "All/stuck", id="toggle-all-sessions",
-                tooltip="Switch between stuck sessions only and every session in the database."),
-        Binding("slash", "filter", "Filter", key_display="/", id="filter",
-                tooltip="Filter the list by title, project, session id, pattern or command."),
-        Binding("escape", "back", "Back", id="back",
-                tooltip="Clear the filter, or cancel a running scan."),
+        Binding(
+            "r",
+            "recover_selected",
+            "Recover",
+            id="recover-session",
+            tooltip="Recover the highlighted session (and its subagent chain) after a confirmation.",
+        ),
+        Binding(
+            "o",
+            "open_in_opencode",
+            "OpenCode",
+            id="open-in-opencode",
+            tooltip="Quit ocinspect and continue the highlighted session in OpenCode, in its project directory.",
+        ),
+        Binding(
+            "R",
+            "recover_all",
+            "Recover all",
+            id="recover-all",
+            tooltip="Recover every stale session after a confirmation that lists each change.",
+        ),
+        Binding(
+            "w",
+            "answer_selected",
+            "Answer",
+            id="answer-waiting",
+            tooltip="Answer a waiting session through OpenCode (reject, or allow once), after a confirmation.",
+        ),
+        Binding(
+            "a",
+            "toggle_all",
+            "All/stuck",
+            id="toggle-all-sessions",
+            tooltip="Switch between stuck sessions only and every session in the database.",
+        ),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            key_display="/",
+            id="filter",
+            tooltip="Filter the list by title, project, session id, pattern or command.",
+        ),
+        Binding("escape", "back", "Back", id="back", tooltip="Clear the filter, or cancel a running scan."),
     ]
 
     def __init__(self) -> None:
@@ -55,9 +85,14 @@ class SessionsScreen(Screen[None]):
         yield Header()
         yield StatusLine(id="status")
         yield ScanProgress(id="progress")
-        yield Input(placeholder=keyed_text("Filter: title, project, id, pattern, command…  "
-                                           "(enter: back to the list, {back}: clear)", namer(self.app)),
-                    id="filter", compact=True)
+        yield Input(
+            placeholder=keyed_text(
+                "Filter: title, project, id, pattern, command…  (enter: back to the list, {back}: clear)",
+                namer(self.app),
+            ),
+            id="filter",
+            compact=True,
+        )
         with Vertical(id="sessions-body"):
             yield SessionTable(id="sessions")
             yield EmptyState(id="empty")
@@ -105,30 +140,39 @@ class SessionsScreen(Screen[None]):
         state = self.state
         result = state.scan_result
         now = state.config.now()
-        self.query_one(StatusLine).show(state.config, result, deep_running=state.deep_pending,
-                                        failed=bool(state.load_error))
+        self.query_one(StatusLine).show(
+            state.config, result, deep_running=state.deep_pending, failed=bool(state.load_error)
+        )
         table = self.query_one(SessionTable)
         empty = self.query_one(EmptyState)
         if result is None:
             table.display = False
             empty.display = True
             text = state.load_error
-            empty.update(empty_state.failed(state.config.db_path, text, namer(self.app)) if text
-                         else empty_state.scanning(state.config.db_path))
+            empty.update(
+                empty_state.failed(state.config.db_path, text, namer(self.app))
+                if text
+                else empty_state.scanning(state.config.db_path)
+            )
             self.query_one(SessionPreview).display = False
             return
         drawn = (state.recovered_ids, self.query_text)
         if result is not self._drawn_result or drawn != self._drawn:
             # several reactives change per scan: rebuild the rows once per new result/filter
             self._drawn_result, self._drawn = result, drawn
-            table.show(result, now=now, recovered=state.recovered_ids, query=self.query_text,
-                       refreshed=state.refreshed)
+            table.show(result, now=now, recovered=state.recovered_ids, query=self.query_text, refreshed=state.refreshed)
         has_rows = bool(table.rows_shown)
         table.display = has_rows
         empty.display = not has_rows
         if not has_rows:
-            empty.update(empty_state.nothing_stuck(state.config.db_path, filtered=bool(self.query_text.strip()),
-                                                   show_all=state.show_all, key=namer(self.app)))
+            empty.update(
+                empty_state.nothing_stuck(
+                    state.config.db_path,
+                    filtered=bool(self.query_text.strip()),
+                    show_all=state.show_all,
+                    key=namer(self.app),
+                )
+            )
         self._update_preview(keep_height=state.refreshed)
         self.refresh_bindings()
 

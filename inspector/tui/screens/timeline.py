@@ -78,9 +78,16 @@ class StoryList(OptionList):
         Binding("j", "cursor_down", "Down", show=False, id="timeline-down", tooltip="Next row."),
         Binding("k", "cursor_up", "Up", show=False, id="timeline-up", tooltip="Previous row."),
         Binding("home,g", "first", "First", show=False, id="timeline-first", tooltip="The first row."),
-        Binding("end,G", "last", "Last", show=False, id="timeline-last", tooltip="The last row (where the story ends)."),
-        Binding("enter", "select", "Expand", id="timeline-expand",
-                tooltip="Open the highlighted part whole: its full input and output."),
+        Binding(
+            "end,G", "last", "Last", show=False, id="timeline-last", tooltip="The last row (where the story ends)."
+        ),
+        Binding(
+            "enter",
+            "select",
+            "Expand",
+            id="timeline-expand",
+            tooltip="Open the highlighted part whole: its full input and output.",
+        ),
     ]
 
 
@@ -102,8 +109,10 @@ def _entry_content(entry: Entry, now: int, pad: str) -> Content:
 def _message_content(message: TurnMessage, pad: str) -> Content:
     head = message_head(message)
     if message.role == "user":
-        lines = [Content.styled(f"{pad}{head}", "bold $accent"),
-                 *(Content(f"{pad}       {t}") for t in prompt_details(message))]
+        lines = [
+            Content.styled(f"{pad}{head}", "bold $accent"),
+            *(Content(f"{pad}       {t}") for t in prompt_details(message)),
+        ]
         return Content("\n").join(lines)
     return Content.styled(f"{pad}{head}", "bold")
 
@@ -122,12 +131,20 @@ def story_options(timeline: Timeline) -> list[Option]:
         sid = story.session.id
         options.append(_row(Content.styled(pad + session_head(story), "bold $primary"), id=f"s:{sid}"))
         if story.truncated:
-            options.append(_row(Content.styled(f"{pad}  … older messages of this turn not shown", "$text-muted"),
-                                  id=f"n:{sid}:truncated"))
+            options.append(
+                _row(
+                    Content.styled(f"{pad}  … older messages of this turn not shown", "$text-muted"),
+                    id=f"n:{sid}:truncated",
+                )
+            )
         for index, turn in enumerate(story.turns):
             if turn.prompt is None:
-                options.append(_row(Content.styled(f"{pad}  (the turn began before the messages shown)",
-                                                     "$text-muted"), id=f"n:{sid}:{index}"))
+                options.append(
+                    _row(
+                        Content.styled(f"{pad}  (the turn began before the messages shown)", "$text-muted"),
+                        id=f"n:{sid}:{index}",
+                    )
+                )
             for message in turn.messages:
                 options.append(_row(_message_content(message, pad + "  "), id=f"m:{message.id}"))
                 for entry in shown_entries(message):
@@ -137,11 +154,21 @@ def story_options(timeline: Timeline) -> list[Option]:
                     style = "$text-warning" if message.unfinished or message.error_name else "$text-muted"
                     options.append(_row(Content.styled(f"{pad}    {end}", style), id=f"e:{message.id}"))
                 if story.stop is not None and story.stop.message_id == message.id:
-                    options.append(_row(Content.styled(f"{pad}  {stop_line(story.stop, now)}",
-                                                         "bold $text-warning on $warning-muted"), id=f"stop:{sid}"))
+                    options.append(
+                        _row(
+                            Content.styled(
+                                f"{pad}  {stop_line(story.stop, now)}", "bold $text-warning on $warning-muted"
+                            ),
+                            id=f"stop:{sid}",
+                        )
+                    )
         if story.stop is None and story.turns:
-            options.append(_row(Content.styled(f"{pad}  (the last turn finished: nothing is stuck here)",
-                                                 "$text-success"), id=f"n:{sid}:done"))
+            options.append(
+                _row(
+                    Content.styled(f"{pad}  (the last turn finished: nothing is stuck here)", "$text-success"),
+                    id=f"n:{sid}:done",
+                )
+            )
     return options
 
 
@@ -255,10 +282,15 @@ class TimelineScreen(Screen[None]):
         else:
             since = f" {humanize_ms(timeline.read_at - story.stop.since)} ago" if story.stop.since else ""
             where = Content.styled(f"{STOP_MARK} stopped{since}: {one_line(story.stop.reason)}", "bold $text-warning")
-        return Content("\n").join([
-            Content.assemble((title, "bold"), f"  · the last {timeline.turns} turn(s){chain} · read {clock(timeline.read_at)} UTC"),
-            where,
-        ])
+        return Content("\n").join(
+            [
+                Content.assemble(
+                    (title, "bold"),
+                    f"  · the last {timeline.turns} turn(s){chain} · read {clock(timeline.read_at)} UTC",
+                ),
+                where,
+            ]
+        )
 
     def action_stop(self) -> None:
         if self.timeline is not None:
@@ -268,8 +300,7 @@ class TimelineScreen(Screen[None]):
         rows = self.query_one(StoryList)
         option = rows.highlighted_option
         if option is None or option.id is None or not option.id.startswith("p:"):
-            self.notify("Only a part opens whole: move to a tool, text or step row.", severity="warning",
-                        markup=False)
+            self.notify("Only a part opens whole: move to a tool, text or step row.", severity="warning", markup=False)
             return
         self.app.push_screen(PartScreen(option.id[2:]))
 
@@ -284,12 +315,15 @@ class PartScreen(Screen[None]):
 
     BINDING_GROUP_TITLE = "Part"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q", "app.pop_screen", "Back", key_display="esc", id="part-back",
-                tooltip="Return to the timeline."),
+        Binding(
+            "escape,q", "app.pop_screen", "Back", key_display="esc", id="part-back", tooltip="Return to the timeline."
+        ),
         Binding("j", "scroll('down')", "Down", show=False, id="part-down", tooltip="Scroll down."),
         Binding("k", "scroll('up')", "Up", show=False, id="part-up", tooltip="Scroll up."),
         Binding("home,g", "scroll('home')", "Top", show=False, id="part-top", tooltip="The beginning."),
-        Binding("end,G", "scroll('end')", "End", show=False, id="part-end", tooltip="The end (the output's last lines)."),
+        Binding(
+            "end,G", "scroll('end')", "End", show=False, id="part-end", tooltip="The end (the output's last lines)."
+        ),
     ]
 
     def __init__(self, part_id: str) -> None:
@@ -333,8 +367,9 @@ class PartScreen(Screen[None]):
 
     def action_scroll(self, where: str) -> None:
         pager = self.query_one("#part-pager", VerticalScroll)
-        {"down": pager.scroll_down, "up": pager.scroll_up, "home": pager.scroll_home,
-         "end": pager.scroll_end}[where](animate=False)
+        {"down": pager.scroll_down, "up": pager.scroll_up, "home": pager.scroll_home, "end": pager.scroll_end}[where](
+            animate=False
+        )
 
 
 def _section(title: str) -> Content:
@@ -354,12 +389,18 @@ def pager_content(detail: PartDetail) -> Content:
     if detail.title:
         lines.append(Content.assemble(("title  ", "bold"), one_line(detail.title)))
     if detail.input_json:
-        cut = f" (first {len(detail.input_json)} of {detail.input_chars} chars)" if detail.input_chars > len(detail.input_json) else ""
+        cut = (
+            f" (first {len(detail.input_json)} of {detail.input_chars} chars)"
+            if detail.input_chars > len(detail.input_json)
+            else ""
+        )
         lines += [Content(""), _section("input" + cut), Content(printable(detail.input_json))]
     if detail.error:
         lines += [Content(""), _section("error"), Content.styled(printable(detail.error), "$text-error")]
     if detail.text:
-        cut = f" (first {len(detail.text)} of {detail.text_chars} chars)" if detail.text_chars > len(detail.text) else ""
+        cut = (
+            f" (first {len(detail.text)} of {detail.text_chars} chars)" if detail.text_chars > len(detail.text) else ""
+        )
         lines += [Content(""), _section("text" + cut), Content(printable(detail.text))]
     if detail.output or detail.kind == "tool":
         output = detail.output[-PAGER_OUTPUT_CAP:]

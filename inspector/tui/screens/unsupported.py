@@ -43,8 +43,15 @@ EXPLANATIONS = {
 def explanation(kind: str, db_path: object, detail: str, key: KeyName) -> Content:
     title, text = EXPLANATIONS.get(kind, EXPLANATIONS["foreign"])
     return Content.assemble(
-        (title, "bold $warning"), "\n\n", (display_path(str(db_path)), "bold"), "\n\n", text,
-        "\n\n", ("Details: ", "bold"), one_line(detail), "\n\n",
+        (title, "bold $warning"),
+        "\n\n",
+        (display_path(str(db_path)), "bold"),
+        "\n\n",
+        text,
+        "\n\n",
+        ("Details: ", "bold"),
+        one_line(detail),
+        "\n\n",
         keyed("{refresh} checks again · {quit} quits", key),
     )
 

@@ -36,8 +36,8 @@ def hanging_lines(content: Content, width: int) -> Content:
         if not line.plain.startswith(first.plain):  # not a plain prefix (never seen): Textual's wrap
             out.append(line)
             continue
-        rest = line[len(first.plain):]
-        rest = rest[len(rest.plain) - len(rest.plain.lstrip(" ")):]  # the spaces the wrap broke at
+        rest = line[len(first.plain) :]
+        rest = rest[len(rest.plain) - len(rest.plain.lstrip(" ")) :]  # the spaces the wrap broke at
         out.append(first)
         out += [Content(" " * hang) + piece for piece in rest.wrap(width - hang)]
     return Content("\n").join(out)

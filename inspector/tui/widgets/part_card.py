@@ -32,7 +32,11 @@ def part_header(part: Part, now: int) -> Content:
         when = f"started {local_time(started)} · for {elapsed(started, now)}"
     status_style = "bold $warning" if part.status == "running" else "bold $error"
     return Content.assemble(
-        (one_line(part.tool), "bold"), "  ", (f" {one_line(part.status)} ", status_style), "  ", when,
+        (one_line(part.tool), "bold"),
+        "  ",
+        (f" {one_line(part.status)} ", status_style),
+        "  ",
+        when,
     )
 
 
@@ -50,14 +54,20 @@ def part_body(part: Part) -> Content:
     elif part.input_summary and not shows_input_json(part):
         lines.append(Content.assemble(("input   ", "bold"), one_line(part.input_summary)))
     elif part.status == "pending":
-        lines.append(Content.assemble(
-            ("input   ", "bold"), "none: OpenCode stopped while the model was still sending the arguments",
-        ))
+        lines.append(
+            Content.assemble(
+                ("input   ", "bold"),
+                "none: OpenCode stopped while the model was still sending the arguments",
+            )
+        )
     if part.message_completed:
         lines.append(Content.assemble(("turn    ", "bold"), "already finished; only this tool is left open"))
-    lines.append(Content.assemble(
-        ("ids     ", "bold"), (f"part {one_line(part.id)} · message {one_line(part.message_id)}", "$foreground-muted"),
-    ))
+    lines.append(
+        Content.assemble(
+            ("ids     ", "bold"),
+            (f"part {one_line(part.id)} · message {one_line(part.message_id)}", "$foreground-muted"),
+        )
+    )
     return Content("\n").join(lines)
 
 

@@ -19,8 +19,10 @@ _TABLE_WORDS = {"part": "tool part", "message": "message", "session": "session"}
 
 def plan_summary(plan: Plan, key: KeyName) -> str:
     if plan.is_empty and plan.refused:
-        return (f"{plural(len(plan.refused), 'session')} refused; nothing will be changed unless you "
-                f"tick Force ({key('toggle-force')}).")
+        return (
+            f"{plural(len(plan.refused), 'session')} refused; nothing will be changed unless you "
+            f"tick Force ({key('toggle-force')})."
+        )
     if plan.is_empty:
         return "Nothing will be changed."
     sessions = len(plan.session_ids)
@@ -34,7 +36,7 @@ def plan_summary(plan: Plan, key: KeyName) -> str:
     return summary
 
 
-def plan_content(plan: Plan, titles: Mapping[str, str]) -> Content:
+def plan_content(plan: Plan, titles: Mapping[str, str]) -> Content:  # noqa: C901
     """Units first (one transaction each), then refused sessions, then ones with nothing to do."""
 
     def name(session_id: str) -> str:
@@ -45,20 +47,34 @@ def plan_content(plan: Plan, titles: Mapping[str, str]) -> Content:
         for position, session_id in enumerate(unit.session_ids):
             marker, style = ("▸ ", "bold") if position == 0 else ("  + ", "")
             route = f"  through OpenCode (port {unit.via_port})" if unit.via_port and position == 0 else ""
-            lines.append(Content.assemble((marker + name(session_id), style), "  ",
-                                          (one_line(session_id), "$foreground-muted"), (route, "$success")))
+            lines.append(
+                Content.assemble(
+                    (marker + name(session_id), style),
+                    "  ",
+                    (one_line(session_id), "$foreground-muted"),
+                    (route, "$success"),
+                )
+            )
             for change in unit.changes:
                 if change.session_id != session_id:
                     continue
-                lines.append(Content.assemble(
-                    "    ", (one_line(change.summary), "$accent"),
-                    ("  " + _TABLE_WORDS.get(change.table, change.table) + " " + one_line(change.row_id),
-                     "$foreground-muted"),
-                ))
+                lines.append(
+                    Content.assemble(
+                        "    ",
+                        (one_line(change.summary), "$accent"),
+                        (
+                            "  " + _TABLE_WORDS.get(change.table, change.table) + " " + one_line(change.row_id),
+                            "$foreground-muted",
+                        ),
+                    )
+                )
     for session_id, warning in plan.warnings:
         risk = describe_warning(warning)
-        lines.append(Content.assemble(("▲ " + name(session_id) + ": " + risk.title, "bold $error"), "  ",
-                                      (risk.advice, "bold $warning")))
+        lines.append(
+            Content.assemble(
+                ("▲ " + name(session_id) + ": " + risk.title, "bold $error"), "  ", (risk.advice, "bold $warning")
+            )
+        )
     if plan.refused:
         if lines:
             lines.append(Content(""))

@@ -19,23 +19,32 @@ def preview_content(diag: Diagnosis | None, *, now: int, recovered: frozenset[st
     if diag is None:
         return Content("")
     head: list[str | tuple[str, str]] = [
-        (one_line(diag.session.title) or "(untitled)", "bold"), "  ",
-        (one_line(diag.id), "$foreground-muted"), "  ", display_path(diag.session.directory),
+        (one_line(diag.session.title) or "(untitled)", "bold"),
+        "  ",
+        (one_line(diag.id), "$foreground-muted"),
+        "  ",
+        display_path(diag.session.directory),
     ]
     lines = [Content.assemble(*head)]
     verdict = verdict_of(diag, recovered)
     if verdict == "recovered":
-        lines.append(keyed("Recovered by this app: the turn is closed as aborted. Press {undo-last-run} to undo.",
-                           key, style=""))
+        lines.append(
+            keyed("Recovered by this app: the turn is closed as aborted. Press {undo-last-run} to undo.", key, style="")
+        )
     elif not diag.is_stuck:
         lines.append(Content("Nothing is stuck in this session."))
     elif verdict == "hung":
         lines.append(Content.assemble(("Hung in a live OpenCode: ", "bold $error"), one_line(diag.live_reason)))
-        lines.append(keyed("Press {recover-session} to abort it through OpenCode (the running tool is killed).",
-                           key, style=""))
+        lines.append(
+            keyed("Press {recover-session} to abort it through OpenCode (the running tool is killed).", key, style="")
+        )
     elif verdict == "waiting":
-        lines.append(Content.assemble(("Waiting for your answer in OpenCode: ", "bold $accent"),
-                                      "nothing happens until someone answers; not hung."))
+        lines.append(
+            Content.assemble(
+                ("Waiting for your answer in OpenCode: ", "bold $accent"),
+                "nothing happens until someone answers; not hung.",
+            )
+        )
         asked = asked_lines(diag, now)
         lines += [Content.assemble(("▸ ", "bold"), text) for text in asked[:2]]
         if not asked:

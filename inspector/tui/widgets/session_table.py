@@ -94,11 +94,12 @@ def sort_key(column: str, recovered: frozenset[str]) -> SortKey:
         "title": lambda r: (one_line(r.diag.session.title).casefold() or "(untitled)",),
         "project": lambda r: (project_name(r.diag.session.directory).casefold(),),
         "verdict": lambda r: (VERDICT_RANK.get(verdict_of(r.diag, recovered), len(VERDICT_RANK)),),
-        "patterns": lambda r: (bool(r.diag.is_stuck and r.diag.patterns),
-                               pattern_words(r.diag.patterns).casefold() if r.diag.is_stuck else ""),
+        "patterns": lambda r: (
+            bool(r.diag.is_stuck and r.diag.patterns),
+            pattern_words(r.diag.patterns).casefold() if r.diag.is_stuck else "",
+        ),
         "parts": lambda r: (len(r.diag.stuck_parts) if r.diag.is_stuck else -1,),
-        "stuck": lambda r: ((1, -r.diag.stuck_since) if r.diag.is_stuck and r.diag.stuck_since is not None
-                            else (0, 0)),
+        "stuck": lambda r: (1, -r.diag.stuck_since) if r.diag.is_stuck and r.diag.stuck_since is not None else (0, 0),
         "activity": lambda r: (r.diag.last_activity or 0,),
     }
     return keys[column]
@@ -187,13 +188,29 @@ class SessionTable(DataTable[Text]):
         "session-table--muted",
     }
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "select_cursor", "Open", id="open-session",
-                tooltip="Open the highlighted session: its stuck tools and what recovery will do."),
-        Binding("s", "cycle_sort", "Sort", id="sort-column",
-                tooltip="Sort by the next column (a click on a header sorts by it); after the last, "
-                        "back to the scan's order."),
-        Binding("S", "reverse_sort", "Reverse sort", show=False, id="sort-reverse",
-                tooltip="Reverse the sort (a second click on the sorted header does the same)."),
+        Binding(
+            "enter",
+            "select_cursor",
+            "Open",
+            id="open-session",
+            tooltip="Open the highlighted session: its stuck tools and what recovery will do.",
+        ),
+        Binding(
+            "s",
+            "cycle_sort",
+            "Sort",
+            id="sort-column",
+            tooltip="Sort by the next column (a click on a header sorts by it); after the last, "
+            "back to the scan's order.",
+        ),
+        Binding(
+            "S",
+            "reverse_sort",
+            "Reverse sort",
+            show=False,
+            id="sort-reverse",
+            tooltip="Reverse the sort (a second click on the sorted header does the same).",
+        ),
         # the timeline's and the part pager's keys, so one set of keys moves everywhere
         Binding("j", "cursor_down", "Down", show=False, id="list-down", tooltip="Next session."),
         Binding("k", "cursor_up", "Up", show=False, id="list-up", tooltip="Previous session."),
@@ -260,8 +277,9 @@ class SessionTable(DataTable[Text]):
             return None
         return self._rows[self.cursor_row].diag.id
 
-    def show(self, result: ScanResult, *, now: int, recovered: frozenset[str], query: str,
-             refreshed: bool = False) -> None:
+    def show(
+        self, result: ScanResult, *, now: int, recovered: frozenset[str], query: str, refreshed: bool = False
+    ) -> None:
         """Replace the rows, keeping the cursor on the same session when it is still listed.
 
         ``refreshed``: the same view brought up to date by watch mode; the column widths stay
@@ -286,7 +304,7 @@ class SessionTable(DataTable[Text]):
             if not _same(cell, shown[column]):
                 self.update_cell(row.diag.id, "stuck", cell)
                 # a copy: the shown list may be the cache's, and the title cell must stay the object shown
-                self._shown_cells[index] = [*shown[:column], cell, *shown[column + 1:]]
+                self._shown_cells[index] = [*shown[:column], cell, *shown[column + 1 :]]
 
     def _rebuild(self, keep_layout: bool = False) -> None:
         """Show the current rows. A watch-mode refresh usually adds or drops a row or changes a
@@ -366,8 +384,9 @@ class SessionTable(DataTable[Text]):
         before = {r.diag.id for r in self._rows}
         return len(before.symmetric_difference(r.diag.id for r in rows)) <= max(8, len(rows) // 4)
 
-    def update_cell(self, row_key: RowKey | str, column_key: ColumnKey | str, value: Text, *,
-                    update_width: bool = False) -> None:
+    def update_cell(
+        self, row_key: RowKey | str, column_key: ColumnKey | str, value: Text, *, update_width: bool = False
+    ) -> None:
         """Like DataTable's, but repaint only that row: DataTable repaints every visible line
         (~40 lines of Rich rendering on a tall terminal) for one changed cell, and watch mode
         changes a few cells every couple of seconds. Falls back to DataTable's own otherwise."""
@@ -403,8 +422,13 @@ class SessionTable(DataTable[Text]):
     def _cached_cells(self, row: Row, columns: list[Column]) -> list[Text]:
         """A row's cells, reused while nothing they show changed (a refresh keeps most rows)."""
         diag = row.diag
-        key = (diag, row.depth, verdict_of(diag, self._recovered), tuple(columns),
-               elapsed(diag.stuck_since, self._now) if diag.is_stuck else "-")
+        key = (
+            diag,
+            row.depth,
+            verdict_of(diag, self._recovered),
+            tuple(columns),
+            elapsed(diag.stuck_since, self._now) if diag.is_stuck else "-",
+        )
         cached = self._cell_cache.get(diag.id)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -438,12 +462,19 @@ class SessionTable(DataTable[Text]):
             "title": Text(shorten(indent + title, widths["title"]), no_wrap=True),
             "project": Text(shorten(project_name(diag.session.directory), widths["project"]), no_wrap=True),
             "verdict": Text(f" {VERDICT_LABELS.get(verdict, verdict)} ", style=self._style(verdict)),
-            "patterns": Text(pattern_text(diag.patterns, widths["patterns"]) or "-",
-                             style=Style() if diag.is_stuck else muted, no_wrap=True),
-            "parts": Text((str(len(diag.stuck_parts)) if diag.is_stuck else "-").rjust(widths.get("parts", 5)),
-                          style=Style() if diag.stuck_parts else muted),
-            "stuck": Text((elapsed(diag.stuck_since, self._now) if diag.is_stuck else "-").rjust(widths["stuck"]),
-                          style=Style() if diag.is_stuck else muted),
+            "patterns": Text(
+                pattern_text(diag.patterns, widths["patterns"]) or "-",
+                style=Style() if diag.is_stuck else muted,
+                no_wrap=True,
+            ),
+            "parts": Text(
+                (str(len(diag.stuck_parts)) if diag.is_stuck else "-").rjust(widths.get("parts", 5)),
+                style=Style() if diag.stuck_parts else muted,
+            ),
+            "stuck": Text(
+                (elapsed(diag.stuck_since, self._now) if diag.is_stuck else "-").rjust(widths["stuck"]),
+                style=Style() if diag.is_stuck else muted,
+            ),
             "activity": Text(short_time(diag.last_activity), style=muted),
         }
         if not diag.is_stuck:

@@ -13,7 +13,9 @@ from ..config import AppConfig
 from ..format import display_path, plural
 
 
-def status_content(config: AppConfig, result: ScanResult | None, *, deep_running: bool, failed: bool = False) -> Content:
+def status_content(
+    config: AppConfig, result: ScanResult | None, *, deep_running: bool, failed: bool = False
+) -> Content:
     """One or two lines; the path is literal text, never markup. ``failed``: the scan failed
     before showing anything (the notification and the empty state say why)."""
     parts: list[str | tuple[str, str]] = [(display_path(config.db_path), "bold")]
@@ -38,7 +40,9 @@ def status_content(config: AppConfig, result: ScanResult | None, *, deep_running
     if result.total_sessions:
         parts.append(f" of {plural(result.total_sessions, 'session')}")
     if stuck:
-        detail = ", ".join(f"{verdicts[v]} {v}" for v in ("stale", "hung", "waiting", "live", "unknown", "unfixable") if verdicts[v])
+        detail = ", ".join(
+            f"{verdicts[v]} {v}" for v in ("stale", "hung", "waiting", "live", "unknown", "unfixable") if verdicts[v]
+        )
         parts.append(f" ({detail})")
     if deep_running:
         parts += [" · ", ("quick scan; deep scan running…", "italic")]
