@@ -102,11 +102,14 @@ def test_recover_goes_through_the_running_opencode(sandbox: h.Sandbox, opencode_
     rc, data, proc = run_cli(sandbox, "scan", "--json")
     assert rc == 0 and data["sessions"] == [], explain(proc)
 
-    # undo while that OpenCode runs is refused; once it is stopped it restores exactly
+    # undo while that OpenCode runs is refused; once it is stopped, the parent has moved on (the
+    # new prompt above): refused again, naming it; --force restores exactly what the run wrote
     rc, _, proc = run_cli(sandbox, "undo", "--json")
     assert rc == 3, explain(proc)
     server.kill()
-    rc, data, proc = run_cli(sandbox, "undo", "--json")
+    rc, _, proc = run_cli(sandbox, "undo", "--json")
+    assert rc == 3 and f"session {parent} moved on after run" in proc.stderr, explain(proc)
+    rc, data, proc = run_cli(sandbox, "undo", "--force", "--json")
     assert rc == 0 and data["restored"] == 4 and data["skipped"] == [], explain(proc)
     assert log_problems(sandbox.db_path) == []
     assert {

@@ -43,8 +43,10 @@ else:
 if TYPE_CHECKING:  # server_api (http.client) is imported only when OpenCode is running
     from inspector.core.opencode.client import ServerAuthRequired, ServerClient
 
-STATUS_TIMEOUT_S = 1.0  # one request, connect to last byte
-SERVER_BUDGET_S = 3.0  # every request of one look at one server
+STATUS_TIMEOUT_S = (
+    2.5  # one request, connect to last byte (an OpenCode booting an instance on a loaded machine needs >1 s)
+)
+SERVER_BUDGET_S = 5.0  # every request of one look at one server
 _BUSY_TYPES = {"busy", "retry"}
 
 
