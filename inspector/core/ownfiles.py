@@ -1,4 +1,5 @@
-"""Reading ocinspect's own files (undo journal, kept scan state, write tokens, TUI settings).
+"""Reading and replacing ocinspect's own files (undo journal, kept scan state, write tokens, TUI
+settings, reports).
 
 They live in directories of this user, but anything can be put there: ``open()`` of a FIFO
 blocks until a writer comes (a command that hangs, a ``run`` that never starts its command),
@@ -11,10 +12,11 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 import stat
 from pathlib import Path
 
-__all__ = ["NotOwnFile", "process_alive", "read_own"]
+__all__ = ["NotOwnFile", "process_alive", "read_own", "replace_file"]
 
 _FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
@@ -76,3 +78,32 @@ def process_alive(pid: int) -> bool:
     except (OSError, OverflowError):
         return True
     return True
+
+
+def replace_file(target: Path, text: str, mode: int, *, exact: bool = False, durable: bool = False) -> None:
+    """Write ``text`` to a new file beside ``target`` and rename it over ``target``: a reader sees
+    the old file or the new one, never half of one, and the new file is ours (``O_EXCL``,
+    ``O_NOFOLLOW``: never one someone else prepared under that name). ``mode`` is the new file's
+    (less the umask; ``exact``: exactly ``mode``); ``durable`` fsyncs it before the rename."""
+    fd, temp = -1, target
+    for _ in range(16):
+        temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"no free temporary name beside {target}")
+    try:
+        if exact:
+            os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise

@@ -10,7 +10,6 @@ read. A missing file is normal; a bad one is described in ``problems`` and ignor
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -24,7 +23,7 @@ from textual.keys import key_to_character
 from textual.theme import BUILTIN_THEMES
 
 from inspector.core import paths
-from inspector.core.ownfiles import NotOwnFile, read_own
+from inspector.core.ownfiles import NotOwnFile, read_own, replace_file
 
 SETTINGS_FILE = paths.SETTINGS_FILE
 KEYMAP_FILE = paths.KEYMAP_FILE
@@ -196,11 +195,5 @@ def save(directory: Path, *, theme: str | None, sort: SavedSort | None) -> Path:
         lines.append(f"theme = {json.dumps(check_theme(theme))}")
     if sort is not None:
         lines += [f"sort = {json.dumps(sort.column)}", f"sort_descending = {'true' if sort.descending else 'false'}"]
-    partial = path.with_name(f".{SETTINGS_FILE}.{os.getpid()}")
-    with contextlib.suppress(FileNotFoundError):  # a leftover (or a FIFO) of an earlier process
-        partial.unlink()
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
-    os.replace(partial, path)
+    replace_file(path, "\n".join(lines) + "\n", 0o644)
     return path

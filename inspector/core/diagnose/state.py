@@ -43,7 +43,7 @@ from typing import Any, Literal
 
 from inspector import __version__
 from inspector.core.diagnose.tracker import Tail, Watermarks
-from inspector.core.ownfiles import NotOwnFile, process_alive, read_own
+from inspector.core.ownfiles import NotOwnFile, process_alive, read_own, replace_file
 from inspector.core.paths import watermarks_dir
 
 __all__ = [
@@ -298,17 +298,4 @@ def _write(target: Path, text: str, *, durable: bool = False) -> None:
     """Atomically (temporary file, rename) and privately (``0600``); ``durable`` fsyncs first
     (the write token: a lost one would let a stale state stand; a lost state costs a full pass)."""
     _private_dirs(target.parent)
-    temp = target.with_name(f".tmp-{os.getpid()}-{os.urandom(4).hex()}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-    try:
-        os.fchmod(fd, FILE_MODE)  # whatever the umask
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    replace_file(target, text, FILE_MODE, exact=True, durable=durable)

@@ -12,13 +12,13 @@ a report.
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 from inspector.core.diagnose.state import state_dir
 from inspector.core.errors import OutputRefused
+from inspector.core.ownfiles import replace_file
 from inspector.core.repair.journal import journal_dir
 
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
@@ -97,28 +97,9 @@ def write_report(target: str | os.PathLike[str], text: str, *, private: bool) ->
             handle.write(text)
         return
     target = Path(os.path.realpath(target))  # a symlink's file is replaced, not the link
-    temp, fd = _new_file(target, PRIVATE_MODE if private else SHARED_MODE)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            if private:  # exactly 0600, whatever the umask
-                os.fchmod(handle.fileno(), PRIVATE_MODE)
-            elif found is not None:  # a redacted report keeps the mode the file had
-                os.fchmod(handle.fileno(), stat.S_IMODE(found.st_mode))
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
-def _new_file(target: Path, mode: int) -> tuple[Path, int]:
-    """A file of our own beside ``target`` (``O_EXCL``: never one someone else prepared)."""
-    for _ in range(16):
-        temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            return temp, os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free temporary name beside {target}")
+    if private:  # exactly 0600, whatever the umask
+        replace_file(target, text, PRIVATE_MODE, exact=True, durable=True)
+    elif found is not None:  # a redacted report keeps the mode the file had
+        replace_file(target, text, stat.S_IMODE(found.st_mode), exact=True, durable=True)
+    else:
+        replace_file(target, text, SHARED_MODE, durable=True)
