@@ -233,7 +233,7 @@ def echo_lines(lines: list[str], *, err: bool = False) -> None:
     write_lines(lines, err=err)
 
 
-class Duration(click.ParamType):
+class Duration(click.ParamType[int]):
     """``90s``, ``10m``, ``2h`` (see ``core.durations``) -> milliseconds."""
 
     name = "DURATION"

@@ -20,8 +20,8 @@ from typing import Literal
 from inspector.core.db import queries as q
 from inspector.core.db.ranges import Progress
 from inspector.core.db.rows import chunks
+from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS
 from inspector.core.db.store import (
-    DEFAULT_BUSY_TIMEOUT_MS,
     Store,
     backup,
     check_backup_target,
