@@ -45,7 +45,7 @@ VARIANTS: dict[str, str] = {
         "json_extract(data, '$.type', '$.state.status') IN ('[\"tool\",\"running\"]', '[\"tool\",\"pending\"]')",
         "json_extract(data, '$.role', '$.time.completed') = '[\"assistant\",null]'",
     ),
-    # instr prefilters (what inspector/core/db/queries.py uses)
+    # instr prefilters (what inspector/core/db/v1/sql.py uses)
     "instr": _query(
         '(instr(data, \'"status":"running"\') > 0 OR instr(data, \'"status":"pending"\') > 0) AND ' + _PART_EXACT,
         'instr(data, \'"role":"assistant"\') > 0 AND ' + _MESSAGE_EXACT,
@@ -66,7 +66,7 @@ VARIANTS: dict[str, str] = {
         "data GLOB '*:\"[rp][ue]n[nd]ing\"*' AND " + _PART_EXACT,
         'data GLOB \'*"role":"assistant"*\' AND ' + _MESSAGE_EXACT,
     ),
-    # what inspector/core/db/queries.py runs: correct for ANY JSON spacing (``"status": "running"``,
+    # what inspector/core/db/v1/sql.py runs: correct for ANY JSON spacing (``"status": "running"``,
     # newlines, tabs), not only OpenCode's compact text, hence no colon; ``??n`` rejects a quote
     # sooner than a class. Slower than glob1, so glob1 stays the baseline (see README).
     "glob_any_spacing": _query(

@@ -61,7 +61,7 @@ def test_the_tree_keeps_every_contract(tree: Path) -> None:
         ("core/db/rows.py", "from inspector.core.diagnose import tree", LAYERS),
         ("core/opencode/client.py", "from inspector.core.repair import journal", LAYERS),
         ("core/diagnose/tree.py", "from inspector.core.repair import cas", LAYERS),
-        ("core/model.py", "from inspector.core.db import queries", LAYERS),
+        ("core/model.py", "from inspector.core.db.v1 import sql as queries", LAYERS),
         ("core/synth/builder.py", "from inspector.core.diagnose import tree", SYNTH_DEPS),
         ("core/repair/recover.py", "from inspector.core.synth import builder", SYNTH_USERS),
         ("core/diagnose/tree.py", "from inspector.core.diagnose import scan", CYCLES),

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from inspector.core.db import queries as q
 from inspector.core.db.rows import IN_CHUNK
 from inspector.core.db.store import open_store
+from inspector.core.db.v1 import sql as q
 from inspector.core.diagnose import tracker
 from inspector.core.diagnose.refresh import Marks
 from inspector.core.synth.demo import build_demo_sessions

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from inspector.core.db import queries as q
+from inspector.core.db.v1 import sql as q
 from inspector.core.model import LogCursor, LogEvent, RowChange
 from inspector.core.text import compact_json
 

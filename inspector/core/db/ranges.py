@@ -10,12 +10,14 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
 
-from inspector.core.db import queries as q
-from inspector.core.db.store import Store
+from inspector.core.db.v1 import sql as q
+
+if TYPE_CHECKING:
+    from inspector.core.db.store import Store
 
 Progress = Callable[[int, int], None]
 CHUNK_ROWS = 50_000

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 from urllib.parse import quote
 
 from sqlalchemy import create_engine, event, text
@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
+from inspector.core.db.generation import for_schema
 from inspector.core.db.locate import empty_beside_legacy, has_legacy_storage
 from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS
 from inspector.core.errors import (
@@ -35,6 +36,9 @@ from inspector.core.errors import (
     SchemaUnsupported,
 )
 from inspector.core.model import Schema
+
+if TYPE_CHECKING:
+    from inspector.core.db.reads import Reads
 
 _V1_TABLES = {"session", "message", "part"}
 _LOG_TABLES = {"event", "event_sequence"}
@@ -57,6 +61,16 @@ class Store:
         engine = self._need_engine()
         with _translated(self.path), engine.connect() as conn, conn.begin():
             yield conn
+
+    @contextmanager
+    def reading(self) -> Iterator[Reads]:
+        """One read snapshot, asked through the generation's typed reads (nothing above ``db/``
+        sees a connection or a row)."""
+        generation = for_schema(self.schema)
+        if generation is None:
+            raise unsupported_error(self)
+        with self.read() as conn:
+            yield generation.reads(self, conn)
 
     @contextmanager
     def writer(self) -> Iterator[WriteSession]:

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from sqlalchemy.engine import Connection
 
-from inspector.core.db import queries as q
+from inspector.core.db.v1 import sql as q
 from inspector.core.diagnose import tracker
 from inspector.core.diagnose.findings import Findings
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from inspector.core.db import queries as q
 from inspector.core.db.rows import chunks
+from inspector.core.db.v1 import sql as q
 from inspector.core.model import Part
 
 

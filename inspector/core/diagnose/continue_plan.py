@@ -25,8 +25,8 @@ def plan_continue(
 ) -> Continuation:
     """The continuation of ``session_id``: ``SessionNotFound`` when there is no such row,
     ``InvalidSessionId`` before anything else when its id is not OpenCode's shape."""
-    from inspector.core.db import queries as q
     from inspector.core.db.rows import session_from_row
+    from inspector.core.db.v1 import sql as q
     from inspector.core.diagnose.scan import scan
     from inspector.core.errors import SessionNotFound
     from inspector.core.ids import require_session_id

@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from inspector.core.db import queries as q
 from inspector.core.db.ranges import Progress, read_ranges
 from inspector.core.db.rows import chunks, load_json, message_from_row, part_from_row
 from inspector.core.db.store import Store
+from inspector.core.db.v1 import sql as q
 from inspector.core.diagnose import idwrap
 from inspector.core.diagnose.children import infer_children
 from inspector.core.model import Message, Part

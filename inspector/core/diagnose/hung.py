@@ -37,8 +37,8 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from inspector.core.db import queries as q
 from inspector.core.db.rows import chunks, load_json, part_from_row
+from inspector.core.db.v1 import sql as q
 from inspector.core.diagnose.asked import status_words
 from inspector.core.diagnose.tree import chain_of
 from inspector.core.model import Diagnosis, HangKind, Part, ServerStatus

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy.engine import Connection
 
-from inspector.core.db import queries as q
+from inspector.core.db.v1 import sql as q
 
 ID_PERIOD_MS = 1 << 36
 FIXED_IN = (1, 18, 15)

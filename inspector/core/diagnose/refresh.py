@@ -29,9 +29,9 @@ from typing import Literal
 
 from sqlalchemy.engine import Connection
 
-from inspector.core.db import queries as q
 from inspector.core.db.ranges import Progress
 from inspector.core.db.store import Store
+from inspector.core.db.v1 import sql as q
 from inspector.core.diagnose import changes, tracker
 from inspector.core.diagnose.children import infer_children
 from inspector.core.diagnose.findings import (

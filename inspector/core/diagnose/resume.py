@@ -27,10 +27,10 @@ from typing import Literal
 
 from sqlalchemy.engine import Connection
 
-from inspector.core.db import queries as q
 from inspector.core.db.ranges import Cancelled, Progress
 from inspector.core.db.rows import chunks
 from inspector.core.db.store import Store
+from inspector.core.db.v1 import sql as q
 from inspector.core.diagnose import changes, state, tracker
 from inspector.core.diagnose.children import infer_children
 from inspector.core.diagnose.findings import (

@@ -17,10 +17,10 @@ from typing import Protocol
 
 from sqlalchemy.engine import Connection
 
-from inspector.core.db import queries as q
 from inspector.core.db.ranges import Cancelled, Progress
 from inspector.core.db.rows import chunks, session_from_row
 from inspector.core.db.store import Store
+from inspector.core.db.v1 import sql as q
 from inspector.core.diagnose import idwrap, tracker
 from inspector.core.diagnose.asked import status_words, waiting_reason, with_since
 from inspector.core.diagnose.findings import Findings, collect

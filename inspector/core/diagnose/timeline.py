@@ -22,9 +22,9 @@ from typing import Any, Literal, cast, get_args
 
 from sqlalchemy.engine import Connection
 
-from inspector.core.db import queries as q
 from inspector.core.db.rows import chunks, session_from_row
 from inspector.core.db.store import Store
+from inspector.core.db.v1 import sql as q
 from inspector.core.diagnose.children import infer_children
 from inspector.core.errors import SessionNotFound
 from inspector.core.model import Part, Session

@@ -26,9 +26,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
 
-from inspector.core.db import queries as q
 from inspector.core.db.rows import chunks
 from inspector.core.db.store import Store
+from inspector.core.db.v1 import sql as q
 
 __all__ = [
     "Logged",

@@ -25,9 +25,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from inspector.core.db import queries as q
 from inspector.core.db.rows import chunks
 from inspector.core.db.store import Store
+from inspector.core.db.v1 import sql as q
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.diagnose.tree import chain_of
 from inspector.core.model import Diagnosis, Plan, ScanResult

@@ -21,9 +21,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from inspector.core.db import queries as q
 from inspector.core.db.rows import load_json, part_from_row
 from inspector.core.db.store import Store
+from inspector.core.db.v1 import sql as q
 from inspector.core.errors import CorruptData
 from inspector.core.model import Answer, Diagnosis, LiveStatus, Part, PendingRequest, ScanResult
 from inspector.core.opencode.client import ServerClient, ServerError, ServerHTTPError

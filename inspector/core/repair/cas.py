@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from inspector.core.db import queries as q
+from inspector.core.db.v1 import sql as q
 from inspector.core.model import RowChange
 
 LOG_MOVED = "OpenCode appended to this session's event log since the plan was made; OpenCode may be running"

@@ -17,10 +17,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from inspector.core.db import queries as q
 from inspector.core.db.ranges import Progress
 from inspector.core.db.rows import chunks
-from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS
 from inspector.core.db.store import (
     Store,
     backup,
@@ -29,7 +27,8 @@ from inspector.core.db.store import (
     open_store,
     roll_back_hot_journal,
 )
-from inspector.core.defaults import DEFAULT_HUNG_AFTER_MS
+from inspector.core.db.v1 import sql as q
+from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_HUNG_AFTER_MS
 from inspector.core.diagnose import state
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.diagnose.tree import chain_lookup

@@ -32,10 +32,10 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from inspector.core.db import eventlog
-from inspector.core.db import queries as q
 from inspector.core.db.ranges import Progress
 from inspector.core.db.rows import chunks
 from inspector.core.db.store import Store, open_store
+from inspector.core.db.v1 import sql as q
 from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS
 from inspector.core.diagnose.patterns import unfixable_reason
 from inspector.core.diagnose.scan import scan, scan_related

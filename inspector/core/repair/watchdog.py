@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from inspector.core.db import queries as q
 from inspector.core.db.filewatch import Signature, file_signature
 from inspector.core.db.ranges import read_ranges
 from inspector.core.db.store import Store, open_store
+from inspector.core.db.v1 import sql as q
 from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS
 from inspector.core.diagnose import tracker
 from inspector.core.diagnose.scan import scan

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, get_args
 
-from inspector.core.db import queries as q
 from inspector.core.db.store import Store
+from inspector.core.db.v1 import sql as q
 from inspector.core.diagnose.patterns import PATTERNS, WARNINGS
 from inspector.core.diagnose.scan import scan_related
 from inspector.core.diagnose.timeline import Entry, EntryKind, SessionTimeline, Tokens, TurnMessage, read_timeline

@@ -1,0 +1,44 @@
+"""One schema generation of OpenCode's database behind one interface (harlequin's adapter idea).
+
+``open_store`` chooses the generation once, from the tables and columns it finds; diagnose,
+repair, the operations API and the front ends then talk to ``Store.reading()`` (a
+:class:`~inspector.core.db.reads.Reads`) and never branch on which generation answered.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, ClassVar
+
+from sqlalchemy.engine import Connection
+
+from inspector.core.db.reads import Reads
+
+if TYPE_CHECKING:
+    from inspector.core.db.store import Store
+
+
+class Generation(ABC):
+    """What one schema generation implements."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def reads(self, store: Store, conn: Connection) -> Reads:
+        """The reads bound to ``conn``'s snapshot."""
+
+
+class V1(Generation):
+    """OpenCode 1.x: ``session``, ``message``, ``part`` (and the sync log from 1.14)."""
+
+    name = "v1"
+
+    def reads(self, store: Store, conn: Connection) -> Reads:
+        from inspector.core.db.v1.reads import V1Reads
+
+        return V1Reads(store, conn)
+
+
+def for_schema(schema: str) -> Generation | None:
+    """The generation that reads ``schema``, or None while it has none (v2 today)."""
+    return V1() if schema == "v1" else None
