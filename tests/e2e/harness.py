@@ -176,8 +176,9 @@ def ensure_npm_binary(  # noqa: C901
                 raise HarnessError(f"`{' '.join(cmd)}` did not finish in {timeout:.0f}s") from exc
             staged_binary = opencode_binary_in(staging, binary_package)
             if proc.returncode != 0 or not staged_binary.is_file():
-                if offline_is_unavailable and any(code in proc.stderr for code in _NPM_OFFLINE):
-                    raise Unavailable(f"the npm registry is unreachable (`{' '.join(cmd)}`): {proc.stderr[-400:]}")
+                offline = next((code for code in _NPM_OFFLINE if code in proc.stderr), None)
+                if offline_is_unavailable and offline:
+                    raise Unavailable(f"the npm registry is unreachable ({offline}) installing {spec}@{version}")
                 raise HarnessError(
                     f"installing OpenCode failed: `{' '.join(cmd)}` exited {proc.returncode}; "
                     f"binary present: {staged_binary.is_file()}\n--- npm stdout ---\n"

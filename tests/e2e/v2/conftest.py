@@ -8,7 +8,7 @@ attaches the server logs of a failed test (this ``sandbox`` is a ``Sandbox`` too
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -46,3 +46,16 @@ def sandbox(tmp_path: Path, fake_model: h.FakeModel, opencode_v2: Path) -> Itera
         yield box
     finally:
         box.kill_all()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Attach the service's log and the rows of a failed test that started no plain server (the
+    v1 conftest attaches them when it did)."""
+    report = yield
+    box = getattr(item, "funcargs", {}).get("sandbox")
+    if report.failed and isinstance(box, v2.V2Sandbox) and not box.servers:
+        report.sections.append(("opencode 2.x logs and rows", box.logs()[-30000:]))
+    return report
