@@ -646,6 +646,18 @@ def wait_until(
 # --------------------------------------------------------------------------------------------
 
 
+def run(cmd: list[str], *, cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd`` to its end, output captured, no stdin; HarnessError after ``timeout``."""
+    try:
+        return subprocess.run(
+            cmd, cwd=cwd, env=env, text=True, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise HarnessError(
+            f"`{' '.join(cmd)}` did not finish in {timeout:.0f}s; stdout={exc.stdout!r} stderr={exc.stderr!r}"
+        ) from exc
+
+
 def kill_tree(pid: int) -> list[int]:
     """SIGKILL ``pid`` and all its descendants.  Freezes the root first so it cannot spawn."""
     try:
@@ -836,20 +848,7 @@ class Sandbox:
     def ocinspect(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         """Run ``python -m inspector --db <this db> ARGS`` as a subprocess."""
         cmd = [sys.executable, "-m", "inspector", "--db", str(self.db_path), *args]
-        try:
-            return subprocess.run(
-                cmd,
-                cwd=REPO_ROOT,
-                env=self.ocinspect_env(),
-                text=True,
-                capture_output=True,
-                timeout=timeout,
-                stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise HarnessError(
-                f"`{' '.join(cmd)}` did not finish in {timeout:.0f}s; stdout={exc.stdout!r} stderr={exc.stderr!r}"
-            ) from exc
+        return run(cmd, cwd=REPO_ROOT, env=self.ocinspect_env(), timeout=timeout)
 
     def start_opencode(self, binary: Path, **kw: Any) -> OpenCode:
         server = OpenCode(binary, self, **kw)

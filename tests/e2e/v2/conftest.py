@@ -31,11 +31,8 @@ def opencode_v2() -> Path:
 @pytest.fixture
 def fake_model() -> Iterator[h.FakeModel]:
     """A fake model of this test's own: its request log counts only this test's model calls."""
-    model = h.FakeModel().start()
-    try:
+    with h.FakeModel() as model:
         yield model
-    finally:
-        model.stop()
 
 
 @pytest.fixture

@@ -46,6 +46,7 @@ LONG_SHELL = "run the long check"  # shell `sleep 600`
 SUBAGENT = "SUBAGENT please"  # subagent general -> its child runs shell `sleep 600`
 QUICK = "QUICK please"  # shell `echo ok`, then "done."
 TEXT = "TEXT just say hi"  # a plain reply
+QUESTION = "ASKME please"  # the question tool, one question with two options
 ACTIVE_TOOL = ("running", "streaming")
 
 T = TypeVar("T")
@@ -314,19 +315,7 @@ class V2Sandbox(h.Sandbox):
 
     def cli(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         """``opencode ARGS`` in this sandbox (a command without ``--standalone`` boots the service)."""
-        cmd = [str(self.binary), *args]
-        try:
-            return subprocess.run(
-                cmd,
-                cwd=self.project,
-                env=self.env(),
-                text=True,
-                capture_output=True,
-                timeout=timeout,
-                stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise h.HarnessError(f"`{' '.join(cmd)}` did not finish in {timeout:.0f}s: {exc.stderr!r}") from exc
+        return h.run([str(self.binary), *args], cwd=self.project, env=self.env(), timeout=timeout)
 
     def start_service(self, *, timeout: float = 45.0) -> V2Service:
         """``opencode service start``: the detached service boots (and sweeps) on this database."""
@@ -377,12 +366,22 @@ def model_calls(model: h.FakeModel) -> int:
     return sum(1 for s in model.scenarios_seen() if s != "title")
 
 
-def crash_plain_mid_tool(sb: V2Sandbox, *, prompt: str = LONG_SHELL, statuses: tuple[str, ...] = ("running",)) -> Crash:
-    """(bash) A plain server, a prompt, the ``shell`` tool running, then ``kill -9``."""
+def crash_plain_mid_tool(
+    sb: V2Sandbox,
+    *,
+    prompt: str = LONG_SHELL,
+    name: str = "shell",
+    statuses: tuple[str, ...] = ("running",),
+    before_kill: Callable[[V2Server, str], object] | None = None,
+) -> Crash:
+    """(bash) A plain server, a prompt, its ``name`` tool in ``statuses``, then ``kill -9``;
+    ``before_kill(server, session_id)`` waits for anything else the shape needs first."""
     server = sb.start_plain()
     sid = server.open_session(sb.project)
     server.prompt(sid, prompt)
-    tool = wait_tool(sb.db_path, sid, statuses=statuses)
+    tool = wait_tool(sb.db_path, sid, name=name, statuses=statuses)
+    if before_kill is not None:
+        before_kill(server, sid)
     server.kill()
     return Crash(sid, tool)
 

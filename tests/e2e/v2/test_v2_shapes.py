@@ -249,3 +249,34 @@ def test_exhausted_resume_budget(sandbox: v2.V2Sandbox) -> None:
     assert v2.model_calls(sandbox.model) == calls
     assert crash.session_id not in service.active()
     v2.kill_service(sandbox, service)
+
+
+def test_plain_crash_while_question_waits(sandbox: v2.V2Sandbox) -> None:
+    """(question) killed while the ``question`` tool waits for the user: it stays ``running``."""
+    crash = v2.crash_plain_mid_tool(sandbox, prompt=v2.QUESTION, name="question")
+    assert_crashed_turn(sandbox.db_path, crash)
+    assert crash.tool["state"]["input"]["questions"][0]["question"] == "Deploy to production?"
+
+
+def test_plain_crash_with_permission_prompt_open(sandbox: v2.V2Sandbox) -> None:
+    """(ask) ``permission.shell = ask``, killed with the prompt open: the tool is ``running`` and
+    the request lived only in the server (no table holds it)."""
+    sandbox.write_config(shell="ask")
+    asked: list[dict[str, Any]] = []
+
+    def prompt_open(server: v2.V2Server, session_id: str) -> None:
+        def listed() -> list[dict[str, Any]]:
+            found: list[dict[str, Any]] = server.api("GET", f"/api/session/{session_id}/permission")
+            return found
+
+        asked.extend(h.wait_until(listed, timeout=30, what="the shell permission prompt"))
+
+    crash = v2.crash_plain_mid_tool(sandbox, before_kill=prompt_open)
+    db = sandbox.db_path
+    assert_crashed_turn(db, crash)
+    assert asked[0]["action"] == "shell" and asked[0]["resources"] == ["sleep 600"]
+    with v2.ro(db) as conn:
+        held = [t for t in v2.tables(db) if conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]]
+        assert not [t for t in held if asked[0]["id"] in str(conn.execute(f"SELECT * FROM {t}").fetchall())], (
+            "the permission request is in the database"
+        )
