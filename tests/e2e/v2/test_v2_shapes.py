@@ -165,7 +165,41 @@ def test_graceful_service_stop_keeps_the_claim(sandbox: v2.V2Sandbox) -> None:
     assert v2.unfinished_assistants(db, sid) == []
     after = next(t for t in v2.tool_items(db, sid) if t["id"] == tool["id"])
     assert after["state"]["status"] == "error"
-    assert after["state"]["error"]["type"] == "aborted"
+    assert after["state"]["error"] == {"type": "aborted", "message": "Tool execution interrupted"}
+
+    # the claim it kept is work for the next boot: the turn is re-run, the model called again
+    calls = v2.model_calls(sandbox.model)
+    again = v2.boot_service_until_resumed(sandbox, sid, calls)
+    assert v2.model_calls(sandbox.model) == calls + 1
+    assert "synthetic" in types_of(db, sid)
+    assert v2.wait_tool(db, sid)["id"] != tool["id"]  # the model re-issued its tool call
+    v2.kill_service(sandbox, again)
+
+
+def test_new_prompt_heals_a_stale_turn_on_plain_server(sandbox: v2.V2Sandbox) -> None:
+    """On a plain server only a new prompt to that exact session closes the crashed turn: v2
+    heals the old message (tool ``error aborted`` "…: shell", ``time.completed``, no
+    ``step.failed``) and then runs the new turn, at the price of a model call."""
+    db = sandbox.db_path
+    crash = v2.crash_plain_mid_tool(sandbox)
+    server = sandbox.start_plain()
+    calls = v2.model_calls(sandbox.model)
+    server.prompt(crash.session_id, v2.TEXT)
+    v2.wait_db(db, lambda: "idle" in types_of(db, crash.session_id), what="the new turn's idle row")
+
+    assert v2.model_calls(sandbox.model) == calls + 1
+    rows = v2.message_rows(db, crash.session_id)
+    assert [r["type"] for r in rows] == ["user", "assistant", "user", "assistant", "idle"]
+    old = rows[1]["data"]
+    assert old["time"].get("completed")
+    assert "finish" not in old and "error" not in old  # no step.failed: only the message closed
+    healed = old["content"][0]
+    assert healed["state"]["error"] == {"type": "aborted", "message": "Tool execution interrupted: shell"}
+    assert "metadata" not in healed["state"]  # it was empty: dropped
+    assert healed["executed"] is False and healed["time"].get("completed")
+    assert rows[-1]["data"]["outcome"] == "succeeded"
+    row = v2.session_row(db, crash.session_id)
+    assert (row["time_suspended"], row["resume_attempts"], row["idle_outcome"]) == (None, 0, "succeeded")
 
 
 def test_prompts_stranded_in_inbox_on_plain_server(sandbox: v2.V2Sandbox) -> None:
