@@ -436,3 +436,97 @@ def kill_service(sb: V2Sandbox, service: V2Service) -> None:
     if not ours:
         raise h.HarnessError(f"pid {service.pid} from service.json is not this sandbox's service")
     h.kill_tree(service.pid)
+
+
+def wait_permission(server: V2Server, session_id: str) -> list[dict[str, Any]]:
+    """The session's open permission prompts, once there is one (``ask``: kill only then)."""
+
+    def listed() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = server.api("GET", f"/api/session/{session_id}/permission")
+        return found
+
+    asked: list[dict[str, Any]] = h.wait_until(listed, timeout=30, what="a permission prompt")
+    return asked
+
+
+def finish_turn(sb: V2Sandbox, server: V2Api, session_id: str, prompt: str = QUICK) -> None:
+    """(clean) One prompt, run to its ``idle`` row."""
+    server.prompt(session_id, prompt)
+    wait_db(
+        sb.db_path,
+        lambda: any(r["type"] == "idle" for r in message_rows(sb.db_path, session_id)),
+        what=f"{session_id}'s turn to finish",
+    )
+
+
+def orphan_the_child(sb: V2Sandbox, crash: Crash) -> V2Service:
+    """(orphan-child) Boot the service on a ``task`` crash: it re-runs the parent and releases
+    the child's claim, leaving the child's tool ``running``; then end the parent's re-run turn
+    (interrupt) so the parent is finished, as in the reference's fixture."""
+    child = crash.child_id
+    if child is None:
+        raise h.HarnessError("orphan_the_child needs a subagent crash")
+    service = boot_service_until_resumed(sb, crash.session_id, model_calls(sb.model))
+    wait_db(sb.db_path, lambda: session_row(sb.db_path, child)["time_suspended"] is None, what="child released")
+    if not service.interrupt(crash.session_id):
+        raise h.HarnessError(f"the service did not interrupt the re-run of {crash.session_id}")
+    wait_db(
+        sb.db_path,
+        lambda: session_row(sb.db_path, crash.session_id)["idle_outcome"] == "interrupted",
+        what="the parent's interrupted idle row",
+    )
+    return service
+
+
+def stop_service_mid_tool(sb: V2Sandbox) -> Crash:
+    """(graceful-stop) The service runs a turn; ``opencode service stop`` while its tool runs."""
+    service = sb.start_service()
+    sid = service.open_session(sb.project)
+    service.prompt(sid, LONG_SHELL)
+    tool = wait_tool(sb.db_path, sid)
+    stopped = sb.stop_service()
+    if stopped.returncode != 0:
+        raise h.HarnessError(f"opencode service stop exited {stopped.returncode}: {stopped.stderr}")
+    h.wait_until(lambda: not sb.service_json.exists(), timeout=15, what="service.json removed at stop")
+    return Crash(sid, tool)
+
+
+def exhaust_by_boots(sb: V2Sandbox, crash: Crash, *, budget: int = 10) -> None:
+    """(exhausted) The real path: each service boot re-runs the turn and is ``kill -9``'d once
+    the model re-issued its tool (a new ``running`` shell), until the boot after the budget
+    publishes ``idle failed`` (11 boots: 67-82 s here)."""
+    db = sb.db_path
+    seen = {crash.tool["id"]}
+    for attempt in range(1, budget + 1):
+        service = boot_service_until_resumed(sb, crash.session_id, model_calls(sb.model), attempts=attempt)
+
+        def reissued() -> dict[str, Any] | None:
+            return next(
+                (
+                    t
+                    for t in tool_items(db, crash.session_id)
+                    if t["state"]["status"] == "running" and t["id"] not in seen
+                ),
+                None,
+            )
+
+        seen.add(wait_db(db, reissued, what=f"boot {attempt}'s re-issued tool")["id"])
+        kill_service(sb, service)
+    service = sb.start_service()
+    wait_db(
+        db,
+        lambda: session_row(db, crash.session_id)["idle_outcome"] == "failed",
+        what=f"boot {budget + 1} to give up on {crash.session_id}",
+    )
+    kill_service(sb, service)
+
+
+def crash_v1_then_import(sb: V2Sandbox, v1_binary: Path) -> tuple[str, V2Server]:
+    """(imported-from-v1) A v1 server crashed mid-``bash`` on this sandbox's database, then a
+    2.x plain server booted on it (which imports it in place); returns the session and server."""
+    old = sb.start_opencode(v1_binary)
+    sid = old.create_session()
+    old.prompt_async(sid, LONG_SHELL)
+    h.wait_for_tool_part(sb.db_path, session_id=sid, tool="bash", timeout=45, server=old)
+    old.kill()
+    return sid, sb.start_plain()

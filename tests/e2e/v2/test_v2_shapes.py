@@ -132,11 +132,10 @@ def test_orphan_child_after_service_boot(sandbox: v2.V2Sandbox) -> None:
     assert (child_tool["name"], child_tool["state"]["status"]) == ("shell", "running")
     assert claim(db, child_id) is not None
 
-    service = v2.boot_service_until_resumed(sandbox, crash.session_id, v2.model_calls(sandbox.model))
-    v2.wait_db(db, lambda: claim(db, child_id) is None, what="the child's claim released")
-    # the parent's turn was re-run; end it so the parent is finished, as in the fixture
-    assert service.interrupt(crash.session_id) is True
-    v2.wait_db(db, lambda: "idle" in types_of(db, crash.session_id), what="the parent's idle row")
+    calls = v2.model_calls(sandbox.model)
+    service = v2.orphan_the_child(sandbox, crash)  # re-runs the parent's turn, then interrupts it
+    assert v2.model_calls(sandbox.model) == calls + 1
+    assert types_of(db, crash.session_id)[-1] == "idle"
 
     child = v2.session_row(db, child_id)
     assert (child["time_suspended"], child["idle_outcome"], child["resume_attempts"]) == (None, None, 0)
@@ -151,14 +150,8 @@ def test_graceful_service_stop_keeps_the_claim(sandbox: v2.V2Sandbox) -> None:
     """(graceful-stop) ``opencode service stop`` mid-tool aborts the tool and completes the
     message, but keeps the claim and writes no ``idle`` row: the next boot resumes the turn."""
     db = sandbox.db_path
-    service = sandbox.start_service()
-    sid = service.open_session(sandbox.project)
-    service.prompt(sid, v2.LONG_SHELL)
-    tool = v2.wait_tool(db, sid)
-    stopped = sandbox.stop_service()
-    assert stopped.returncode == 0, stopped.stderr
-    h.wait_until(lambda: not sandbox.service_json.exists(), timeout=15, what="service.json removed at stop")
-
+    stop = v2.stop_service_mid_tool(sandbox)  # it waits for service.json to go
+    sid, tool = stop.session_id, stop.tool
     assert claim(db, sid) is not None
     assert "idle" not in types_of(db, sid)
     assert v2.session_row(db, sid)["idle_outcome"] is None
@@ -233,13 +226,7 @@ def test_v1_stuck_database_imported_by_v2(sandbox: v2.V2Sandbox) -> None:
     except h.Unavailable as exc:
         pytest.skip(f"e2e: {exc}")
     db = sandbox.db_path
-    old = sandbox.start_opencode(v1)
-    sid = old.create_session()
-    old.prompt_async(sid, v2.LONG_SHELL)
-    h.wait_for_tool_part(db, session_id=sid, tool="bash", timeout=45, server=old)
-    old.kill()
-
-    server = sandbox.start_plain()
+    sid, server = v2.crash_v1_then_import(sandbox, v1)
     assert v2.kv_rows(db)["migration.v1-v2"] == {"phase": "completed"}
     assert {"session", "message", "part", "session_v2", "session_message"} <= v2.tables(db)
     row = v2.session_row(db, sid)
@@ -297,15 +284,9 @@ def test_plain_crash_with_permission_prompt_open(sandbox: v2.V2Sandbox) -> None:
     the request lived only in the server (no table holds it)."""
     sandbox.write_config(shell="ask")
     asked: list[dict[str, Any]] = []
-
-    def prompt_open(server: v2.V2Server, session_id: str) -> None:
-        def listed() -> list[dict[str, Any]]:
-            found: list[dict[str, Any]] = server.api("GET", f"/api/session/{session_id}/permission")
-            return found
-
-        asked.extend(h.wait_until(listed, timeout=30, what="the shell permission prompt"))
-
-    crash = v2.crash_plain_mid_tool(sandbox, before_kill=prompt_open)
+    crash = v2.crash_plain_mid_tool(
+        sandbox, before_kill=lambda server, sid: asked.extend(v2.wait_permission(server, sid))
+    )
     db = sandbox.db_path
     assert_crashed_turn(db, crash)
     assert asked[0]["action"] == "shell" and asked[0]["resources"] == ["sleep 600"]
