@@ -511,16 +511,19 @@ def scan(
     Reads only what changed since the last scan of this file (the state kept under
     $XDG_STATE_HOME/ocinspect/watermarks); --full reads everything and keeps a new state.
     """
+    from inspector.core.diagnose.options import ScanOptions
     from inspector.core.diagnose.resume import scan_resumed
     from inspector.render import scan_json, scan_text
 
     result, how = scan_resumed(
         settings.store(),
-        quick=quick,
-        full=full or settings.full,
-        all_sessions=all_sessions,
-        progress=progress_reporter("Scanning"),
-        hung_after_ms=settings.hung_after(hung_after),
+        ScanOptions(
+            quick=quick,
+            full=full or settings.full,
+            all_sessions=all_sessions,
+            progress=progress_reporter("Scanning"),
+            hung_after_ms=settings.hung_after(hung_after),
+        ),
     )
     warn_skipped_state(how.skipped)
     if as_json:
@@ -562,10 +565,11 @@ def show(
     if timeline:
         show_timeline(settings, session_id, turns=turns, as_json=as_json, pager=not no_pager)
         return
+    from inspector.core.diagnose.options import ScanOptions
     from inspector.core.diagnose.scan import scan_related
     from inspector.render import scan_json, show_text
 
-    result = scan_related(settings.store(), [session_id], hung_after_ms=settings.hung_after(hung_after))
+    result = scan_related(settings.store(), [session_id], ScanOptions(hung_after_ms=settings.hung_after(hung_after)))
     diag = result.get(session_id)
     assert diag is not None  # scan raised SessionNotFound otherwise
     if as_json:
