@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import ClassVar
@@ -28,6 +29,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from inspector.core.db.filewatch import Signature, file_signature, vanished
 from inspector.core.db.store import open_store
 from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_HUNG_AFTER_MS
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.patterns import REOPEN_HINT
 from inspector.core.diagnose.refresh import (
     FullScanNeeded,
@@ -237,9 +239,6 @@ class InspectorApp(App[Launch | None]):
         if self._signals is not None:
             self._signals.close()
 
-    def _with_progress(self) -> Callable[[LiveStatus], LiveStatus] | None:
-        return self._signals.merge if self._signals is not None else None
-
     def on_mount(self) -> None:
         self._apply_user_settings()
         self.start_scan(resume=not self.config.full)
@@ -333,18 +332,18 @@ class InspectorApp(App[Launch | None]):
                 except SchemaUnsupported as exc:
                     self.post_message(DatabaseUnsupported(exc.kind, str(exc), generation))
                 return
+            options = ScanOptions(
+                full=not resume,
+                all_sessions=all_sessions,
+                live=config.live,
+                cancel=worker.cancelled_event,
+                hung_after_ms=config.hung_after_ms,
+                follow_signals=self._signals,
+            )
             if show_quick:
                 result, how = scan_resumed(
                     store,
-                    quick=True,
-                    full=not resume,
-                    all_sessions=all_sessions,
-                    live=config.live,
-                    now=config.now(),
-                    cancel=worker.cancelled_event,
-                    progress=progress("Quick scan: unfinished turns"),
-                    hung_after_ms=config.hung_after_ms,
-                    with_progress=self._with_progress(),
+                    replace(options, quick=True, now=config.now(), progress=progress("Quick scan: unfinished turns")),
                 )
                 for problem in how.skipped:  # a FIFO or a symlink where a state file belongs
                     self.call_from_thread(
@@ -354,15 +353,7 @@ class InspectorApp(App[Launch | None]):
                     return
                 self.post_message(ScanFinished(result, signature, False, all_sessions, generation))
             watched = full_scan(
-                store,
-                all_sessions=all_sessions,
-                live=config.live,
-                now=config.now(),
-                cancel=worker.cancelled_event,
-                progress=progress("Deep scan: every tool part"),
-                hung_after_ms=config.hung_after_ms,
-                resume=resume,
-                with_progress=self._with_progress(),
+                store, replace(options, now=config.now(), progress=progress("Deep scan: every tool part"))
             )
             if worker.is_cancelled:
                 return
@@ -492,11 +483,9 @@ class InspectorApp(App[Launch | None]):
             new = refresh(
                 store,
                 watched,
+                ScanOptions(live=config.live, now=config.now(), follow_signals=self._signals),
                 sweep=sweep,
                 recheck_live=recheck_live,
-                live=config.live,
-                now=config.now(),
-                with_progress=self._with_progress(),
             )
         except FullScanNeeded as exc:
             self.post_message(Refreshed(None, signature, True, generation, str(exc)))

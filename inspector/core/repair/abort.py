@@ -28,6 +28,7 @@ from typing import Any
 from inspector.core.db.rows import chunks
 from inspector.core.db.store import Store
 from inspector.core.db.v1 import sql as q
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.diagnose.tree import chain_of
 from inspector.core.model import Diagnosis, Plan, ScanResult
@@ -130,9 +131,9 @@ def find_hung(
     """
     store.require_v1()
     if session_ids is None:
-        result = scan(store, quick=True, live=live, now=now, hung_after_ms=hung_after_ms)
+        result = scan(store, ScanOptions(quick=True, live=live, now=now, hung_after_ms=hung_after_ms))
     else:
-        result = scan_related(store, session_ids, live=live, now=now, hung_after_ms=hung_after_ms)
+        result = scan_related(store, session_ids, ScanOptions(live=live, now=now, hung_after_ms=hung_after_ms))
     return HungScan(result=result, live=result.live, targets=targets_in(result, result.live, session_ids))
 
 

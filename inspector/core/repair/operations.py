@@ -30,6 +30,7 @@ from inspector.core.db.store import (
 from inspector.core.db.v1 import sql as q
 from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_HUNG_AFTER_MS
 from inspector.core.diagnose import state
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.diagnose.tree import chain_lookup
 from inspector.core.errors import RepairRefused, SessionMovedOn, WritesDisabled
@@ -159,11 +160,8 @@ def prepare(request: Request) -> Prepared:
             ).targets
         result = request.result
         if result is None:  # the scan the plan would make; its liveness also says who waits
-            result = (
-                scan(store, live=request.live, now=request.now)
-                if wanted is None
-                else scan_related(store, wanted, live=request.live, now=request.now)
-            )
+            options = ScanOptions(live=request.live, now=request.now, hung_after_ms=None)
+            result = scan(store, options) if wanted is None else scan_related(store, wanted, options)
         plan = recover.plan(
             store, wanted, force=request.force, direct=request.direct, live=request.live, now=request.now, result=result
         )

@@ -37,6 +37,7 @@ from inspector.core.db.rows import chunks
 from inspector.core.db.store import Store, open_store
 from inspector.core.db.v1 import sql as q
 from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.patterns import unfixable_reason
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.diagnose.tree import chain_of
@@ -121,9 +122,9 @@ def plan(  # noqa: C901
     store.require_v1()
     if result is None:
         result = (
-            scan(store, live=live, now=now)
+            scan(store, ScanOptions(live=live, now=now, hung_after_ms=None))
             if session_ids is None
-            else scan_related(store, session_ids, live=live, now=now)
+            else scan_related(store, session_ids, ScanOptions(live=live, now=now, hung_after_ms=None))
         )
     diagnoses = {d.id: d for d in result.sessions}
     if session_ids is not None:

@@ -37,6 +37,7 @@ from inspector.core.db.store import Store, open_store
 from inspector.core.db.v1 import sql as q
 from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS
 from inspector.core.diagnose import tracker
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan
 from inspector.core.errors import DatabaseLocked, SessionNotFound
 from inspector.core.model import ScanResult
@@ -209,7 +210,8 @@ class Watchdog:
             return events
         try:
             result = scan(
-                self.store, session_ids=busy, quick=True, live=live, now=now, hung_after_ms=self.abort_after_ms
+                self.store,
+                ScanOptions(session_ids=busy, quick=True, live=live, now=now, hung_after_ms=self.abort_after_ms),
             )  # None: no hung verdicts (reject only)
         except SessionNotFound:  # deleted between two looks: the next poll knows
             return events

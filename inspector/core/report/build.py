@@ -17,6 +17,7 @@ from typing import Any, get_args
 
 from inspector.core.db.store import Store
 from inspector.core.db.v1 import sql as q
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.patterns import PATTERNS, WARNINGS
 from inspector.core.diagnose.scan import scan_related
 from inspector.core.diagnose.timeline import Entry, EntryKind, SessionTimeline, Tokens, TurnMessage, read_timeline
@@ -67,7 +68,7 @@ def build_report(
     store.require_v1()
     now = now_ms() if now is None else now
     red = Redactor.for_this_machine(include_content)
-    result = scan_related(store, [session_id], live=live, now=now)
+    result = scan_related(store, [session_id], ScanOptions(live=live, now=now, hung_after_ms=None))
     chain = _chain_order(result, session_id)
     doc: dict[str, Any] = {
         "ocinspect_report": FORMAT,
