@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, get_args
 
 from inspector.core.db.store import Store
-from inspector.core.db.v1 import sql as q
 from inspector.core.diagnose.patterns import PATTERNS, WARNINGS
 from inspector.core.diagnose.scan import scan_related
 from inspector.core.diagnose.timeline import Entry, EntryKind, SessionTimeline, Tokens, TurnMessage, read_timeline
@@ -116,22 +115,13 @@ def _chain_order(result: ScanResult, session_id: str) -> list[Diagnosis]:
 
 
 def _database(store: Store, red: Redactor) -> dict[str, Any]:
-    versions: list[dict[str, Any]] = []
-    migration: str | None = None
-    with store.read() as conn:
-        if "version" in store.session_columns:
-            for row in conn.execute(q.REPORT_SESSION_VERSIONS):
-                versions.append(
-                    {
-                        "version": red.version(row.version),
-                        "sessions": int(row.sessions),
-                        "last_updated": iso(_ms(row.last_updated)),
-                    }
-                )
-        if "migration" in store.tables:
-            migration = conn.execute(q.NEWEST_MIGRATION).scalar()
-        elif "__drizzle_migrations" in store.tables:
-            migration = conn.execute(q.NEWEST_DRIZZLE_MIGRATION).scalar()
+    with store.reading() as reads:
+        provenance = reads.provenance()
+    versions = [
+        {"version": red.version(v.version), "sessions": v.sessions, "last_updated": iso(_ms(v.last_updated))}
+        for v in provenance.versions
+    ]
+    migration = provenance.newest_migration
     name = store.path.name
     return {
         "file": name if (name in _DB_FILE_NAMES or red.include_content or _channel_file(name)) else "<renamed>",
