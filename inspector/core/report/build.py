@@ -118,7 +118,7 @@ def _database(store: Store, red: Redactor) -> dict[str, Any]:
     with store.reading() as reads:
         provenance = reads.provenance()
     versions = [
-        {"version": red.version(v.version), "sessions": v.sessions, "last_updated": iso(_ms(v.last_updated))}
+        {"version": red.version(v.version), "sessions": v.sessions, "last_updated": iso(v.last_updated)}
         for v in provenance.versions
     ]
     migration = provenance.newest_migration
@@ -130,10 +130,6 @@ def _database(store: Store, red: Redactor) -> dict[str, Any]:
         "event_log": store.has_event_log,
         "opencode_versions": versions,
     }
-
-
-def _ms(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _channel_file(name: str) -> bool:

@@ -71,11 +71,14 @@ class NewMessage:
     time_created: int
 
 
+Stored = str | int | float | bytes | None  # a value as SQLite keeps it: the report says what it is
+
+
 @dataclass(frozen=True, slots=True)
 class WriterVersion:
-    """How many sessions one OpenCode release wrote last, and when."""
+    """How many sessions one OpenCode release wrote last, and when (None: not a number)."""
 
-    version: str | None
+    version: Stored
     sessions: int
     last_updated: int | None
 
@@ -85,7 +88,7 @@ class Provenance:
     """Who wrote the database, for the report: releases and the newest migration applied."""
 
     versions: tuple[WriterVersion, ...]
-    newest_migration: str | None
+    newest_migration: Stored
 
 
 class RowChecks(Protocol):

@@ -16,6 +16,7 @@ from inspector.core.db.reads.repair import (
     Provenance,
     RowImage,
     SessionImage,
+    Stored,
     ToolState,
     WriterVersion,
 )
@@ -115,8 +116,13 @@ class V1RepairReads(V1RowChecks):
         versions: list[WriterVersion] = []
         if "version" in self.store.session_columns:
             for row in self.conn.execute(q.REPORT_SESSION_VERSIONS):
-                versions.append(WriterVersion(row.version, int(row.sessions), row.last_updated))
-        migration: str | None = None
+                when = (
+                    row.last_updated
+                    if isinstance(row.last_updated, int) and not isinstance(row.last_updated, bool)
+                    else None
+                )
+                versions.append(WriterVersion(row.version, int(row.sessions), when))
+        migration: Stored = None
         if "migration" in self.store.tables:
             migration = self.conn.execute(q.NEWEST_MIGRATION).scalar()
         elif "__drizzle_migrations" in self.store.tables:
