@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from inspector.cli import cli
-from inspector.core.db import eventlog
 from inspector.core.db.store import open_store
+from inspector.core.db.v1 import eventlog
 from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan
 from inspector.core.opencode.live import OFFLINE
