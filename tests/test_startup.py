@@ -47,6 +47,11 @@ SCAN_QUICK = {
     "inspector.core.db.locate",
     "inspector.core.db.v1",
     "inspector.core.db.v1.sql",
+    "inspector.core.db.v1.base",  # the seam: the v1 reads a scan asks through
+    "inspector.core.db.v1.reads",
+    "inspector.core.db.v1.scan_reads",
+    "inspector.core.db.v1.judge_reads",
+    "inspector.core.db.v1.repair_reads",
     # the seam: the generation chosen by open_store, the typed reads it answers
     "inspector.core.db.generation",
     "inspector.core.db.reads",

@@ -33,8 +33,10 @@ from typing import Any, Literal
 
 from inspector.core.db.filewatch import Signature, file_signature
 from inspector.core.db.ranges import read_ranges
+from inspector.core.db.rows import by_ids
 from inspector.core.db.store import Store, open_store
 from inspector.core.db.v1 import sql as q
+from inspector.core.db.v1.reads import V1Reads
 from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS
 from inspector.core.diagnose import tracker
 from inspector.core.diagnose.scan import scan
@@ -84,8 +86,8 @@ class Candidates:
     def full(self, store: Store, now: int) -> None:
         """One quick-tier pass over ``message`` (start-up, every ``resync_ms``, on a start-over)."""
         with store.read() as conn:
-            marks = tracker.start(store, conn, TRACKED)  # first: nothing written meanwhile is missed
-            rows = read_ranges(store, conn, "message", q.UNFINISHED_MESSAGES, None, None)
+            marks = tracker.start(store, V1Reads(store, conn), TRACKED)  # first: nothing written meanwhile is missed
+            rows = read_ranges(store, conn, q.MAX_ROWID["message"], q.UNFINISHED_MESSAGES, None, None)
         self.messages = dict(_unfinished(rows))
         self.marks, self.synced_at = marks, now
 
@@ -97,7 +99,7 @@ class Candidates:
             return
         with store.read() as conn:
             try:
-                marks = tracker.advance(store, conn, self.marks)
+                marks = tracker.advance(store, V1Reads(store, conn), self.marks)
             except tracker.StartOver:
                 self.marks, self.synced_at = None, None
                 return
@@ -106,7 +108,7 @@ class Candidates:
                 self.messages.update(_unfinished(conn.execute(q.UNFINISHED_MESSAGES, span)))
             self.messages = {
                 row.id: self.messages[row.id]
-                for row in tracker.by_ids(conn, q.MESSAGE_COMPLETED, self.messages)
+                for row in by_ids(conn, q.MESSAGE_COMPLETED, self.messages)
                 if not row.done
             }
         self.marks = marks
@@ -250,7 +252,7 @@ class Watchdog:
         if not missing:
             return
         with self.store.read() as conn:
-            for row in tracker.by_ids(conn, q.sessions_by_id(["id", "directory"]), missing):
+            for row in by_ids(conn, q.sessions_by_id(["id", "directory"]), missing):
                 self.directories[row.id] = row.directory or ""
 
     def _notice(self, now: int, message: str) -> list[WatchEvent]:
