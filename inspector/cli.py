@@ -511,7 +511,7 @@ def scan(
     Reads only what changed since the last scan of this file (the state kept under
     $XDG_STATE_HOME/ocinspect/watermarks); --full reads everything and keeps a new state.
     """
-    from inspector.core.diagnose.resume import scan_resumed
+    from inspector.core.diagnose.incremental.resume import scan_resumed
     from inspector.render import scan_json, scan_text
 
     result, how = scan_resumed(

@@ -74,10 +74,11 @@ SCAN_QUICK = {
     "inspector.core.diagnose.children",
     "inspector.core.diagnose.asked",
     # the watermarks kept across processes (issue 19): where the last look left off
-    "inspector.core.diagnose.resume",
-    "inspector.core.diagnose.state",
-    "inspector.core.diagnose.tracker",
-    "inspector.core.diagnose.changes",
+    "inspector.core.diagnose.incremental",
+    "inspector.core.diagnose.incremental.resume",
+    "inspector.core.diagnose.incremental.state",
+    "inspector.core.diagnose.incremental.tracker",
+    "inspector.core.diagnose.incremental.changes",
     # its files read without blocking, only when they are regular files of this user
     "inspector.core.ownfiles",
 }

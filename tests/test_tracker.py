@@ -14,8 +14,8 @@ import pytest
 from inspector.core.db.rows import IN_CHUNK, by_ids
 from inspector.core.db.store import open_store
 from inspector.core.db.v1 import sql as q
-from inspector.core.diagnose import tracker
-from inspector.core.diagnose.refresh import Marks
+from inspector.core.diagnose.incremental import tracker
+from inspector.core.diagnose.incremental.refresh import Marks
 from inspector.core.synth.demo import build_demo_sessions
 
 from .conftest import NOW

@@ -29,7 +29,7 @@ from inspector.core.db.store import (
 )
 from inspector.core.db.v1 import sql as q
 from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_HUNG_AFTER_MS
-from inspector.core.diagnose import state
+from inspector.core.diagnose.incremental import state
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.diagnose.tree import chain_lookup
 from inspector.core.errors import RepairRefused, SessionMovedOn, WritesDisabled

@@ -38,7 +38,7 @@ from inspector.core.db.store import Store, open_store
 from inspector.core.db.v1 import sql as q
 from inspector.core.db.v1.reads import V1Reads
 from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS
-from inspector.core.diagnose import tracker
+from inspector.core.diagnose.incremental import tracker
 from inspector.core.diagnose.scan import scan
 from inspector.core.errors import DatabaseLocked, SessionNotFound
 from inspector.core.model import ScanResult

@@ -29,12 +29,12 @@ from typing import Literal
 
 from inspector.core.db.reads.scan import Progress, ScanReads
 from inspector.core.db.store import Store
-from inspector.core.diagnose import changes, tracker
 from inspector.core.diagnose.children import infer_children
 from inspector.core.diagnose.findings import Findings, completed_messages
-from inspector.core.diagnose.resume import scan_resumed
+from inspector.core.diagnose.incremental import changes, tracker
+from inspector.core.diagnose.incremental.resume import scan_resumed
+from inspector.core.diagnose.incremental.tracker import Tail, Watermarks
 from inspector.core.diagnose.scan import assemble, drop_finished_since, read_sessions, sessions_at_risk
-from inspector.core.diagnose.tracker import Tail, Watermarks
 from inspector.core.model import ScanResult
 from inspector.core.opencode.live import LiveStatus, detect
 from inspector.core.text import now_ms

@@ -29,10 +29,10 @@ from inspector.core.db.ranges import Cancelled
 from inspector.core.db.reads import Reads
 from inspector.core.db.reads.scan import Progress, ScanReads
 from inspector.core.db.store import Store
-from inspector.core.diagnose import changes, state, tracker
 from inspector.core.diagnose.children import infer_children
 from inspector.core.diagnose.findings import Findings, completed_messages, wrap_findings
 from inspector.core.diagnose.idwrap import affected_writer, loop_leftovers
+from inspector.core.diagnose.incremental import changes, state, tracker
 from inspector.core.diagnose.scan import InSnapshot, judge, liveness_for, read_sessions, scan, sessions_at_risk
 from inspector.core.model import ScanResult
 from inspector.core.opencode.live import LiveStatus

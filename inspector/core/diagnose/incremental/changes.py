@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from inspector.core.db.reads.scan import ScanReads, Stuck
-from inspector.core.diagnose import tracker
 from inspector.core.diagnose.findings import Findings
+from inspector.core.diagnose.incremental import tracker
 
 __all__ = ["Changes", "absorb", "read_changes"]
 
