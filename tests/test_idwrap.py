@@ -118,8 +118,8 @@ def test_ids_minted_since_the_wrap_are_not_at_risk(fixture_db) -> None:
 
 def test_the_loop_leftovers_are_recognised(fixture_db) -> None:
     db = fixture_db("id-wrap-loop", V)
-    with open_store(db).read() as conn:
-        (count,) = idwrap.loop_leftovers(conn, NOW).values()
+    with open_store(db).reading() as reads:
+        (count,) = idwrap.loop_leftovers(reads, NOW).values()
     assert count >= 24
     result = diagnose(db)
     assert result.get(LOOPED).patterns == ("crash-orphan", "interrupted-turn", "ignores-prompts")

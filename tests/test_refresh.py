@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from inspector.core.db.store import open_store
-from inspector.core.diagnose import refresh as rf
+from inspector.core.diagnose.incremental import refresh as rf
 from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan
 from inspector.core.model import ScanResult

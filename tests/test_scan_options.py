@@ -16,9 +16,9 @@ import pytest
 
 from inspector.core.db.store import Store, open_store
 from inspector.core.defaults import DEFAULT_HUNG_AFTER_MS
-from inspector.core.diagnose import refresh as rf
+from inspector.core.diagnose.incremental import refresh as rf
+from inspector.core.diagnose.incremental.resume import scan_resumed
 from inspector.core.diagnose.options import DEFAULT_OPTIONS, ScanOptions
-from inspector.core.diagnose.resume import scan_resumed
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.model import ScanResult
 from inspector.core.opencode.signals import Signals

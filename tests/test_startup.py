@@ -67,6 +67,11 @@ SCAN_QUICK = CLI_MODULES | {
     "inspector.core.db.locate",
     "inspector.core.db.v1",
     "inspector.core.db.v1.sql",
+    "inspector.core.db.v1.base",  # the seam: the v1 reads a scan asks through
+    "inspector.core.db.v1.reads",
+    "inspector.core.db.v1.scan_reads",
+    "inspector.core.db.v1.judge_reads",
+    "inspector.core.db.v1.repair_reads",
     # the seam: the generation chosen by open_store, the typed reads it answers
     "inspector.core.db.generation",
     "inspector.core.db.reads",
@@ -90,10 +95,11 @@ SCAN_QUICK = CLI_MODULES | {
     "inspector.core.diagnose.children",
     "inspector.core.diagnose.asked",
     # the watermarks kept across processes (issue 19): where the last look left off
-    "inspector.core.diagnose.resume",
-    "inspector.core.diagnose.state",
-    "inspector.core.diagnose.tracker",
-    "inspector.core.diagnose.changes",
+    "inspector.core.diagnose.incremental",
+    "inspector.core.diagnose.incremental.resume",
+    "inspector.core.diagnose.incremental.state",
+    "inspector.core.diagnose.incremental.tracker",
+    "inspector.core.diagnose.incremental.changes",
     # its files read without blocking, only when they are regular files of this user
     "inspector.core.ownfiles",
 }

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from inspector.core.db.store import open_store
-from inspector.core.diagnose import resume
 from inspector.core.diagnose import scan as scan_module
+from inspector.core.diagnose.incremental import resume
 from inspector.core.diagnose.options import ScanOptions
 from inspector.core.model import LiveStatus
 from inspector.core.synth.demo import DemoSessions, build_demo_sessions
@@ -95,7 +95,7 @@ def test_a_resumed_scan_does_the_same_and_keeps_nothing_of_it(streaming, monkeyp
 
 def test_a_refresh_that_asks_again_does_the_same(streaming, monkeypatch) -> None:
     """Watch mode and the TUI: a refresh that asks OpenCode afresh reads the idle ones again."""
-    from inspector.core.diagnose import refresh as rf
+    from inspector.core.diagnose.incremental import refresh as rf
 
     path, ids, sid = streaming
     store = open_store(path)

@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 
 from inspector.core.db.store import open_store
-from inspector.core.diagnose import resume, state
+from inspector.core.diagnose.incremental import resume, state
+from inspector.core.diagnose.incremental.resume import Pass, scan_resumed
 from inspector.core.diagnose.options import ScanOptions
-from inspector.core.diagnose.resume import Pass, scan_resumed
 from inspector.core.diagnose.scan import scan
 from inspector.core.model import OFFLINE, ScanResult
 from inspector.core.repair import operations
@@ -262,7 +262,7 @@ def test_write_in_progress_when_the_state_is_kept(demo, tmp_path: Path) -> None:
     check(path, quick=True, expect="full")
     code = (
         "import sys, os, signal, sqlite3\n"
-        "from inspector.core.diagnose import state\n"
+        "from inspector.core.diagnose.incremental import state\n"
         "state.note_write(sys.argv[1], writing=True)\n"
         "print('writing', flush=True)\n"
         "sys.stdin.readline()\n"

@@ -29,8 +29,8 @@ def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool, ful
     Reads only what changed since the last scan of this file (the state kept under
     $XDG_STATE_HOME/ocinspect/watermarks); --full reads everything and keeps a new state.
     """
+    from inspector.core.diagnose.incremental.resume import scan_resumed
     from inspector.core.diagnose.options import ScanOptions
-    from inspector.core.diagnose.resume import scan_resumed
     from inspector.render import scan_json, scan_text
 
     result, how = scan_resumed(

@@ -4,7 +4,7 @@ Workers run in threads, call the core, and post the typed messages of ``messages
 on the main thread update the reactive state that the screens watch. No SQL is written here.
 
 Watch mode: a timer stats the file (``inspector.core.db.filewatch``); when OpenCode wrote, the
-core refreshes the last deep scan at O(changes) (``inspector.core.diagnose.refresh``), and decides
+core refreshes the last deep scan at O(changes) (``inspector.core.diagnose.incremental.refresh``), and decides
 when a sweep or a full deep scan is due. The app only calls it and redraws when the result really changed.
 """
 
@@ -29,9 +29,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from inspector.core.db.filewatch import Signature, file_signature, vanished
 from inspector.core.db.store import open_store
 from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_HUNG_AFTER_MS
-from inspector.core.diagnose.options import ScanOptions
-from inspector.core.diagnose.patterns import REOPEN_HINT
-from inspector.core.diagnose.refresh import (
+from inspector.core.diagnose.incremental.refresh import (
     FullScanNeeded,
     Watched,
     full_scan,
@@ -40,7 +38,9 @@ from inspector.core.diagnose.refresh import (
     refresh,
     same_result,
 )
-from inspector.core.diagnose.resume import scan_resumed
+from inspector.core.diagnose.incremental.resume import scan_resumed
+from inspector.core.diagnose.options import ScanOptions
+from inspector.core.diagnose.patterns import REOPEN_HINT
 from inspector.core.diagnose.scan import Cancelled
 from inspector.core.errors import (
     DatabaseNotFound,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from inspector.core.db.filewatch import Signature
-from inspector.core.diagnose.refresh import Watched
+from inspector.core.diagnose.incremental.refresh import Watched
 from inspector.core.model import ScanResult, UndoResult
 from inspector.core.repair.operations import Outcome, Prepared, UndoPrepared
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from inspector.core.diagnose.refresh import Watched
+from inspector.core.diagnose.incremental.refresh import Watched
 from inspector.tui.widgets import SessionTable
 
 from .conftest import SIZE, app_for, eventually, settle

@@ -27,7 +27,7 @@ from inspector.core.db.store import (
     roll_back_hot_journal,
 )
 from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_HUNG_AFTER_MS
-from inspector.core.diagnose import state
+from inspector.core.diagnose.incremental import state
 from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.diagnose.tree import chain_lookup

@@ -21,7 +21,7 @@ from inspector.core.errors import DatabaseNotFound, InspectorError
 from inspector.core.model import Plan, RunResult, Skip
 
 if TYPE_CHECKING:
-    from inspector.core.diagnose.resume import Pass
+    from inspector.core.diagnose.incremental.resume import Pass
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,8 @@ def recover_before_start(
 
 def _recover(path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool, full: bool) -> StartupOutcome:
     from inspector.core.db.store import open_store, roll_back_hot_journal
+    from inspector.core.diagnose.incremental.resume import scan_resumed
     from inspector.core.diagnose.options import ScanOptions
-    from inspector.core.diagnose.resume import scan_resumed
     from inspector.core.repair import operations
 
     if path.is_file() and path.stat().st_size == 0:

@@ -33,7 +33,7 @@ from typing import Literal
 from inspector.core.db.filewatch import Signature, file_signature
 from inspector.core.db.store import Store, open_store
 from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS
-from inspector.core.diagnose import tracker
+from inspector.core.diagnose.incremental import tracker
 from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan
 from inspector.core.errors import DatabaseLocked, SessionNotFound
@@ -81,9 +81,8 @@ class Candidates:
 
     def full(self, store: Store, now: int) -> None:
         """One quick-tier pass over ``message`` (start-up, every ``resync_ms``, on a start-over)."""
-        with store.read() as conn:
-            marks = tracker.start(store, conn, TRACKED)  # first: nothing written meanwhile is missed
-        with store.reading() as reads:  # a later snapshot: what it adds, the next update reads again
+        with store.reading() as reads:  # one snapshot: nothing written meanwhile is missed
+            marks = tracker.start(store, reads, TRACKED)
             self.messages = dict(reads.open_turns())
         self.marks, self.synced_at = marks, now
 
@@ -93,14 +92,13 @@ class Candidates:
         if self.marks is None:
             self.synced_at = None
             return
-        with store.read() as conn:
+        with store.reading() as reads:
             try:
-                marks = tracker.advance(store, conn, self.marks)
+                marks = tracker.advance(store, reads, self.marks)
             except tracker.StartOver:
                 self.marks, self.synced_at = None, None
                 return
-        span = tracker.appended(self.marks, marks, "message")
-        with store.reading() as reads:  # a later snapshot: rows past ``marks`` come again next time
+            span = tracker.appended(self.marks, marks, "message")
             if span is not None:
                 self.messages.update(reads.open_turns_appended(span))
             self.messages = {mid: self.messages[mid] for mid in reads.turns_still_open(self.messages)}

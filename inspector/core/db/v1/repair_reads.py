@@ -101,7 +101,9 @@ class V1RepairReads(V1RowChecks):
         return rows
 
     def open_turns(self) -> tuple[tuple[str, str], ...]:
-        return _open_turns(read_ranges(self.store, self.conn, "message", q.UNFINISHED_MESSAGES, None, None))
+        return _open_turns(
+            read_ranges(self.store, self.conn, q.MAX_ROWID["message"], q.UNFINISHED_MESSAGES, None, None)
+        )
 
     def open_turns_appended(self, span: Mapping[str, int]) -> tuple[tuple[str, str], ...]:
         return _open_turns(self.conn.execute(q.UNFINISHED_MESSAGES, dict(span)))
