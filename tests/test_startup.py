@@ -72,6 +72,7 @@ SCAN_QUICK = CLI_MODULES | {
     "inspector.core.db.v1.scan_reads",
     "inspector.core.db.v1.judge_reads",
     "inspector.core.db.v1.repair_reads",
+    "inspector.core.db.v1.row_checks",  # a mixin of the reads; the event log itself loads only to write
     # the seam: the generation chosen by open_store, the typed reads it answers
     "inspector.core.db.generation",
     "inspector.core.db.reads",

@@ -12,8 +12,8 @@ import sys
 import threading
 from pathlib import Path
 
-from inspector.core.db.v1 import eventlog
 from inspector.core.db.store import open_store
+from inspector.core.db.v1 import eventlog
 from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.core.repair import recover
 from inspector.tui.screens import (

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from inspector.core.db.v1 import eventlog
 from inspector.core.db.v1 import sql as q
 from inspector.core.db.v1.base import V1Base
 from inspector.core.model import LogCursor, LogEvent, RowChange
+
+if TYPE_CHECKING:  # the log's module is imported by the writes that need it, not by every scan
+    from inspector.core.db.eventlog import EventIds
 
 
 class V1RowChecks(V1Base):
@@ -33,13 +35,17 @@ class V1RowChecks(V1Base):
         return f"{change.table} {change.row_id} changed since the plan was made; OpenCode may be running"
 
     def log_cursors(self, session_ids: Iterable[str]) -> dict[str, LogCursor]:
+        from inspector.core.db.v1 import eventlog
+
         return eventlog.read_cursors(self.conn, session_ids)
 
     def log_events(
         self,
         writes: Sequence[tuple[RowChange, Mapping[str, Any]]],
         cursors: Mapping[str, LogCursor],
-        ids: eventlog.EventIds,
+        ids: EventIds,
         now: int,
     ) -> tuple[LogEvent, ...]:
+        from inspector.core.db.v1 import eventlog
+
         return eventlog.events_for(self.conn, writes, cursors, ids, now)
