@@ -350,13 +350,14 @@ async def test_texts_name_the_key_the_keymap_gives(fixture_copy, config_home: Pa
 def test_every_key_template_names_a_real_binding() -> None:
     """A ``{binding-id}`` that no binding has would raise when drawn: every template is checked."""
     from inspector.tui import app as app_module
+    from inspector.tui import writes as writes_module
     from inspector.tui.keys import fields
     from inspector.tui.screens import help as help_module
     from inspector.tui.screens.confirm_answer import ANSWER_KEY_HINT
 
     app = app_for(Path("x.db"))
     templates = [
-        *app_module.TUI_HINTS.values(),
+        *writes_module.TUI_HINTS.values(),
         ANSWER_KEY_HINT,
         help_module.KEYMAP_NOTE,
         help_module.RECOVERED,
@@ -648,10 +649,10 @@ async def test_stuck_for_ticks_in_the_list_as_in_the_preview(fixture_copy) -> No
         before = elapsed(diag.stuck_since, NOW)
         cell, preview = shown()
         assert cell == before and "running for 22m" in preview, shown()
-        scans = app._generation
+        scans = app.scans.generation
         clock[0] = NOW + 65_000
         after = elapsed(diag.stuck_since, NOW + 65_000)
         assert after != before
         assert await eventually(pilot, lambda: shown()[0] == after), shown()
         assert await eventually(pilot, lambda: "running for 24m" in shown()[1]), shown()
-        assert app._generation == scans  # no scan was started for it
+        assert app.scans.generation == scans  # no scan was started for it
