@@ -91,13 +91,8 @@ class Scans:
         self.watched = None
         show_quick = app.scan_result is None or self._result_all != app.show_all
         app.scanning = True
-        self._worker = app.run_worker(
-            partial(self._scan, self.generation, app.show_all, show_quick, resume),
-            thread=True,
-            exclusive=True,
-            group="scan",
-            exit_on_error=False,
-            description="scan the database",
+        self._worker = self._start_worker(
+            partial(self._scan, self.generation, app.show_all, show_quick, resume), "scan", "scan the database"
         )
 
     def cancel(self) -> None:
@@ -275,21 +270,16 @@ class Scans:
         if step == "full" or self.watched is None:
             self.start()
         else:
-            app.run_worker(
-                partial(
-                    self._refresh,
-                    self.watched,
-                    signature,
-                    self.generation,
-                    sweep=step == "sweep",
-                    recheck_live=live_due,
-                ),
-                thread=True,
-                exclusive=True,
-                group="refresh",
-                exit_on_error=False,
-                description="refresh the scan",
+            work = partial(
+                self._refresh, self.watched, signature, self.generation, sweep=step == "sweep", recheck_live=live_due
             )
+            self._start_worker(work, "refresh", "refresh the scan")
+
+    def _start_worker(self, work: Callable[[], None], group: str, description: str) -> Worker[None]:
+        """One worker of ``group`` at a time: a newer scan (or refresh) cancels the older one."""
+        return self.app.run_worker(
+            work, thread=True, exclusive=True, group=group, exit_on_error=False, description=description
+        )
 
     def _refreshing(self) -> bool:
         return any(w.group == "refresh" and w.is_running for w in self.app.workers)

@@ -7,6 +7,7 @@ the core's (``operations``); this module only asks it and renders what it said.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from inspector.core.diagnose.patterns import REOPEN_HINT
@@ -92,15 +93,34 @@ class Writes:
     def recover(self, session_ids: tuple[str, ...] | None) -> None:
         # abort_hung: the confirm dialog shows the hung chains it will stop through OpenCode
         request = write_request(self.app.config, session_ids, abort_hung=True)
+        self._prepared(
+            "Recovery",
+            "plan a recovery",
+            request,
+            ConfirmRecovery,
+            self._confirm_recovery,
+            "Recovery cancelled; nothing was changed.",
+        )
+
+    def _prepared(
+        self,
+        action: str,
+        planning: str,
+        request: operations.Request,
+        dialog: type[ConfirmRecovery | ConfirmAnswer],
+        confirm: Callable[[operations.Prepared], ConfirmRecovery | ConfirmAnswer | None],
+        cancelled: str,
+    ) -> None:
+        """Recover and answer: both plan with ``prepare`` and write with ``execute``."""
         self.flows.start(
             WriteFlow(
-                action="Recovery",
-                planning="plan a recovery",
+                action=action,
+                planning=planning,
                 applying="apply a recovery",
                 plan=lambda: operations.prepare(request),
-                dialog=ConfirmRecovery,
-                confirm=self._confirm_recovery,
-                cancelled="Recovery cancelled; nothing was changed.",
+                dialog=dialog,
+                confirm=confirm,
+                cancelled=cancelled,
                 apply=operations.execute,
                 done=self._recovered,
             )
@@ -170,18 +190,8 @@ class Writes:
     def answer(self, session_id: str) -> None:
         """Answer what ``session_id`` waits on (reject by default; the dialog may allow once)."""
         request = write_request(self.app.config, (session_id,), reject_waiting=True)
-        self.flows.start(
-            WriteFlow(
-                action="Answer",
-                planning="plan an answer",
-                applying="apply a recovery",
-                plan=lambda: operations.prepare(request),
-                dialog=ConfirmAnswer,
-                confirm=self._confirm_answer,
-                cancelled="Nothing was answered.",
-                apply=operations.execute,
-                done=self._recovered,
-            )
+        self._prepared(
+            "Answer", "plan an answer", request, ConfirmAnswer, self._confirm_answer, "Nothing was answered."
         )
 
     def _confirm_answer(self, prepared: operations.Prepared) -> ConfirmAnswer | None:

@@ -4,6 +4,7 @@ stand-in does what OpenCode 1.18.33 does on a reject (the tool part → error, t
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,24 @@ async def test_read_only_answers_nothing(waiting, tmp_path: Path) -> None:
             assert isinstance(app.screen, SessionsScreen)
             assert any(n.startswith("Answer refused:") for n in notifications(app))
             assert server.paths("POST") == []
+
+
+async def test_an_answer_that_fails_when_sent_is_titled_as_an_answer(
+    waiting: tuple[Path, Waiting], tmp_path: Path
+) -> None:
+    """The apply step fails with the flow's own name: "Answer failed", not "Recovery failed"."""
+    db, ids = waiting
+    with StandIn(tmp_path / db, directory=DIR) as server:
+        ids.serve(server)
+        app = app_for(db, live=ids.live(server.port))
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await highlight(pilot, ids.permission.session)
+            await press(pilot, "w")
+            assert isinstance(app.screen, ConfirmAnswer)
+            os.rename(tmp_path / db, tmp_path / "moved.db")  # gone between the plan and the "yes"
+            await press(pilot, "y")
+            said = notifications(app)
+            assert any(n.startswith("Answer failed:") for n in said), said
+            assert not any(n.startswith("Recovery") for n in said), said
+            assert server.answers == []

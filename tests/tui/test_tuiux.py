@@ -11,12 +11,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from textual.widgets._footer import FooterKey
 
 from inspector.tui import settings
 from inspector.tui.app import binding_ids
 from inspector.tui.screens import ConfirmRecovery, ConfirmUndo, HelpScreen, SessionDetailScreen, SessionsScreen
 from inspector.tui.widgets import SessionLink, SessionTable
+from inspector.tui.widgets.key_footer import KeyLabel
 from inspector.tui.widgets.session_table import Row, sort_key, sort_rows
 
 from .conftest import (
@@ -424,8 +424,8 @@ def test_every_binding_has_a_unique_id() -> None:
 # the mouse ---------------------------------------------------------------------------------
 
 
-def footer_key(app, action: str) -> FooterKey:
-    return next(k for k in app.screen.query(FooterKey) if k.action == action)
+def footer_key(app, action: str) -> KeyLabel:
+    return next(k for k in app.screen.query(KeyLabel) if k.action == action)
 
 
 async def test_footer_keys_are_clickable(fixture_copy) -> None:
