@@ -1,9 +1,10 @@
 """The Textual app: composition, bindings and routing. Every database call goes through ``inspector.core``.
 
-The app owns the scan/refresh/watch state machine (``scanning.Scans``) and the writes
-(``writes.Writes``: recover, answer and undo, each one ``write_flow.WriteFlow``); workers post the
-typed messages of ``messages.py`` and the app routes them there. It holds the reactive state the
-screens watch (``state.AppState``). No SQL is written here.
+The app owns the scan/refresh/watch state machine (``scanning.Scans``), the writes
+(``writes.Writes``: recover, answer and undo, each one ``write_flow.WriteFlow``) and the hand-off
+to OpenCode (``handoff.Handoff``); workers and screens post the typed messages of ``messages.py``
+and the app routes them there. It holds the reactive state the screens watch
+(``state.AppState``). No SQL is written here.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from inspector.core.errors import InspectorError
 from inspector.core.model import ScanResult
-from inspector.core.opencode.launch import Launch, continuation
+from inspector.core.opencode.launch import Launch
 from inspector.core.text import printable
 
 from . import keys, settings, toasts
 from .config import AppConfig
+from .handoff import Handoff
 from .messages import (
     CancelScan,
     ContinueInOpenCode,
@@ -60,12 +61,6 @@ from .screens.timeline import StoryList
 from .widgets import SessionTable
 from .widgets.session_table import SORT_COLUMNS
 from .writes import Writes
-
-# Said before a stuck session is handed to OpenCode: its TUI would show it in "Thinking".
-STUCK_OPEN_HINT = (
-    'This session is still stuck: OpenCode will show it in "Thinking". Press '
-    "{recover-session} to recover it first, or {open-in-opencode} again to open it anyway."
-)
 
 
 class InspectorApp(App[Launch | None]):
@@ -137,12 +132,12 @@ class InspectorApp(App[Launch | None]):
         self.refreshed = False  # the shown result came from an incremental refresh (see state.py)
         self.keymap_overrides: dict[str, str] = {}  # from keymap.toml (settings.py), shown in the help
         self._bindings_by_id: dict[str, Binding] | None = None  # key_name's defaults
-        self._stuck_open_said: str | None = None  # the stuck session ``o`` warned about: ``o`` again opens it
         self._saved_theme: str | None = None
         self.saved_sort: settings.SavedSort | None = None  # the list's sort, kept in settings.toml
         self._user_settings = self._read_user_settings()
         self.scans = Scans(self)
         self.writes = Writes(self)
+        self.handoff = Handoff(self)
         if config.demo:
             self.sub_title = "demo database"
         elif config.read_only:
@@ -310,71 +305,8 @@ class InspectorApp(App[Launch | None]):
         self.continue_in_opencode(event.session_id)
 
     def continue_in_opencode(self, session_id: str) -> None:
-        """Quit and hand the terminal to OpenCode on ``session_id`` (the CLI ``exec``s it), or
-        say in one toast why that cannot work (demo, an id or directory core refuses, OpenCode
-        not installed). A session still stuck is said first; ``o`` again opens it anyway."""
-        import shutil
-
-        result = self.scan_result
-        diag = result.get(session_id) if result is not None else None
-        if diag is None:
-            self.notify("That session is not in the last scan.", severity="warning", markup=False)
-            return
-        if self.config.demo:
-            self.notify(
-                "This is the demo database: its sessions do not exist in OpenCode.", severity="warning", markup=False
-            )
-            return
-        try:
-            plan = continuation(
-                diag.session,
-                diagnosis=diag,
-                live=result.live if result is not None else None,
-                database=self.config.opencode_db,
-            )
-        except InspectorError as exc:  # an id that is not OpenCode's shape, a relative directory
-            self._open_refused(exc, None)
-            return
-        if plan.obstacles:
-            self._open_refused(plan.obstacles[0], plan.launch.session_id)
-            return
-        launch = plan.launch
-        if shutil.which(launch.argv[0]) is None:
-            self.notify(
-                f"{launch.argv[0]} is not on PATH: install OpenCode, or run it yourself:\n{launch.shell_line()}",
-                title="Open in OpenCode",
-                severity="error",
-                markup=False,
-            )
-            return
-        if plan.stuck and self._stuck_open_said != session_id:
-            self._stuck_open_said = session_id
-            self.notify(
-                keys.keyed_text(STUCK_OPEN_HINT, keys.namer(self)),
-                title="Open in OpenCode",
-                severity="warning",
-                markup=False,
-            )
-            return
-        self.exit(launch)
-
-    def _open_refused(self, error: InspectorError, session_id: str | None) -> None:
-        """One toast: why core refused (its typed error) and, for a directory another user
-        controls, the command that opens it anyway (only a valid ``session_id`` is quoted)."""
-        import shlex
-
-        hint = None
-        if error.hint == "trust-directory" and session_id is not None:
-            db = ["--db", str(self.config.opencode_db)] if self.config.opencode_db is not None else []
-            command = " ".join(shlex.quote(w) for w in ["ocinspect", *db, "open", session_id, "--trust-directory"])
-            hint = f"If you trust it, run: {command}"
-        text = str(error)
-        self.notify(
-            text[:1].upper() + text[1:] + "." + (f"\n{hint}" if hint else ""),
-            title="Open in OpenCode",
-            severity="error",
-            markup=False,
-        )
+        """Quit and hand the terminal to OpenCode on ``session_id``, or say why not (handoff.py)."""
+        self.handoff.open(session_id)
 
     def all_binding_groups(self) -> list[tuple[str, list[BindingType]]]:
         """Every binding with an id, by where it works (a new screen adds its own here)."""

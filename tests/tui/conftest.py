@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from inspector.tui import toasts
 from inspector.tui.app import InspectorApp, make_app
 from inspector.tui.config import AppConfig, fixed_clock
 from tests.conftest import FIXTURES, NOW, copy_db, rows
+from tests.standin import StandIn
+from tests.waiting_db import DIR, Waiting, build_waiting
 
 SIZE = (100, 30)
 
@@ -198,3 +201,24 @@ def busy_live(*sessions: str, port: int = 4096) -> LiveStatus:
         owners=tuple((s, port) for s in sessions),
         detail=f"OpenCode is running on this database (port {port})",
     )
+
+
+@pytest.fixture
+def waiting(tmp_path: Path) -> tuple[Path, Waiting]:
+    """Sessions waiting on a permission or a question, a stale one and a working one (waiting_db.py)."""
+    ids = build_waiting(tmp_path / "waiting.db", NOW)
+    return Path("waiting.db"), ids
+
+
+@asynccontextmanager
+async def answering(
+    waiting: tuple[Path, Waiting], tmp_path: Path, **options: Any
+) -> AsyncIterator[tuple[InspectorApp, Pilot[Any], StandIn]]:
+    """The app on the waiting database, settled, with a stand-in OpenCode serving it."""
+    db, ids = waiting
+    with StandIn(tmp_path / db, directory=DIR) as server:
+        ids.serve(server)
+        app = app_for(db, live=ids.live(server.port), **options)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            yield app, pilot, server

@@ -349,7 +349,7 @@ async def test_texts_name_the_key_the_keymap_gives(fixture_copy, config_home: Pa
 
 def test_every_key_template_names_a_real_binding() -> None:
     """A ``{binding-id}`` that no binding has would raise when drawn: every template is checked."""
-    from inspector.tui import app as app_module
+    from inspector.tui import handoff as handoff_module
     from inspector.tui import writes as writes_module
     from inspector.tui.keys import fields
     from inspector.tui.screens import help as help_module
@@ -362,7 +362,7 @@ def test_every_key_template_names_a_real_binding() -> None:
         help_module.KEYMAP_NOTE,
         help_module.RECOVERED,
         help_module.RECOVERY_NOTE,
-        app_module.STUCK_OPEN_HINT,
+        handoff_module.STUCK_OPEN_HINT,
     ]
     named = [f for t in templates for f in fields(t)]
     assert len(named) >= len(templates)

@@ -7,20 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from inspector.tui.screens import ConfirmAnswer, ConfirmRecovery, ConfirmUndo, SessionsScreen
 from inspector.tui.widgets import SessionTable
-from tests.standin import StandIn
-from tests.waiting_db import DIR, Waiting, build_waiting, part_state
+from tests.waiting_db import Waiting, part_state
 
-from .conftest import NOW, SIZE, app_for, notifications, press, query, settle
-
-
-@pytest.fixture
-def waiting(tmp_path: Path) -> tuple[Path, Waiting]:
-    ids = build_waiting(tmp_path / "waiting.db", NOW)
-    return Path("waiting.db"), ids
+from .conftest import SIZE, answering, app_for, notifications, press, query, settle
 
 
 def session_rows(db: Path, session_id: str) -> list[tuple[Any, ...]]:
@@ -40,26 +31,22 @@ async def highlight(pilot: Any, session_id: str) -> None:
 async def test_recover_answer_then_undo_from_their_keys(waiting: tuple[Path, Waiting], tmp_path: Path) -> None:
     db, ids = waiting
     stale_before = session_rows(tmp_path / db, ids.stale)
-    with StandIn(tmp_path / db, directory=DIR) as server:
-        ids.serve(server)
-        app = app_for(db, live=ids.live(server.port))
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            await highlight(pilot, ids.stale)
-            await press(pilot, "r")
-            assert isinstance(app.screen, ConfirmRecovery)
-            await press(pilot, "y")
-            assert isinstance(app.screen, SessionsScreen)
-            recovered = session_rows(tmp_path / db, ids.stale)
-            assert recovered != stale_before
-            assert any(n.startswith("Recovered: Run ") for n in notifications(app)), notifications(app)
+    async with answering(waiting, tmp_path) as (app, pilot, server):
+        await highlight(pilot, ids.stale)
+        await press(pilot, "r")
+        assert isinstance(app.screen, ConfirmRecovery)
+        await press(pilot, "y")
+        assert isinstance(app.screen, SessionsScreen)
+        recovered = session_rows(tmp_path / db, ids.stale)
+        assert recovered != stale_before
+        assert any(n.startswith("Recovered: Run ") for n in notifications(app)), notifications(app)
 
-            await highlight(pilot, ids.permission.session)
-            await press(pilot, "w")
-            assert isinstance(app.screen, ConfirmAnswer)
-            await press(pilot, "y")
-            assert server.answers == [(f"per_{ids.permission.session}", "reject")]
-            assert part_state(tmp_path / db, ids.permission.part)["status"] == "error"
+        await highlight(pilot, ids.permission.session)
+        await press(pilot, "w")
+        assert isinstance(app.screen, ConfirmAnswer)
+        await press(pilot, "y")
+        assert server.answers == [(f"per_{ids.permission.session}", "reject")]
+        assert part_state(tmp_path / db, ids.permission.part)["status"] == "error"
 
     # the core refuses an undo while OpenCode runs on the database: undo once it has quit
     app = app_for(db)
