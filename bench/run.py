@@ -448,6 +448,7 @@ class Bench:
         import inspect, json, resource, sys, time
         began = time.perf_counter()
         from inspector.core.db.store import open_store
+        from inspector.core.diagnose.options import ScanOptions
         from inspector.core.diagnose.scan import scan
         imported = time.perf_counter() - began
         db, quick, reps = sys.argv[1], sys.argv[2] == "quick", int(sys.argv[3])
@@ -456,7 +457,7 @@ class Bench:
             t = time.perf_counter()
             store = open_store(db)
             try:
-                result = scan(store, quick=quick)
+                result = scan(store, ScanOptions(quick=quick))
             finally:
                 store.dispose()
             times.append(time.perf_counter() - t)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from inspector.core.db import eventlog
 from inspector.core.db.store import open_store
+from inspector.core.db.v1 import eventlog
 from inspector.core.opencode.live import OFFLINE
 from inspector.core.repair import recover
 from inspector.core.synth.builder import DatabaseBuilder

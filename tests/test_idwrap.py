@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from inspector.cli import cli
 from inspector.core.db.store import open_store
 from inspector.core.diagnose import idwrap
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan
 from inspector.core.opencode.live import OFFLINE, LiveStatus
 
@@ -35,7 +36,7 @@ def opencode_id(ms: int, counter: int = 1) -> str:
 
 def diagnose(db: Path, **kw):
     kw.setdefault("now", NOW)
-    return scan(open_store(db), live=OFFLINE, **kw)
+    return scan(open_store(db), ScanOptions(live=OFFLINE, **kw))
 
 
 def set_versions(db: Path, version: str, session: str | None = None) -> None:
@@ -168,10 +169,14 @@ def test_a_session_that_only_ignores_prompts_is_unfixable(fixture_db) -> None:
         == "ocinspect cannot fix it: upgrade OpenCode to 1.18.15 or newer, then send the prompt again"
     )
     assert (looped.verdict, looped.repairable) == ("stale", True)  # its stuck rows can be repaired
-    unknown = scan(open_store(fixture_db("id-wrap-loop", V)), live=LiveStatus(running=None, detail="?"), now=NOW)
+    unknown = scan(
+        open_store(fixture_db("id-wrap-loop", V)), ScanOptions(live=LiveStatus(running=None, detail="?"), now=NOW)
+    )
     assert unknown.get(IGNORED).verdict == "unfixable"  # forcing would not help either
     busy = LiveStatus(running=True, busy=frozenset({IGNORED}))
-    assert scan(open_store(fixture_db("id-wrap-loop", V)), live=busy, now=NOW).get(IGNORED).verdict == "live"
+    assert (
+        scan(open_store(fixture_db("id-wrap-loop", V)), ScanOptions(live=busy, now=NOW)).get(IGNORED).verdict == "live"
+    )
 
 
 def test_scan_and_recover_agree_on_an_unfixable_session(fixture_db) -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from inspector.core.db.store import open_store
 from inspector.core.diagnose.continue_plan import plan_continue
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.errors import DirectoryGone, SessionNotFound
 from inspector.core.model import LiveStatus
 from inspector.core.opencode.launch import continue_command
@@ -82,7 +83,7 @@ def session_of(db: Path):
     try:
         from inspector.core.diagnose.scan import scan_related
 
-        return scan_related(store, [BASH], live=OFFLINE).get(BASH).session
+        return scan_related(store, [BASH], ScanOptions(live=OFFLINE)).get(BASH).session
     finally:
         store.dispose()
 

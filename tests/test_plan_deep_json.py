@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from inspector.cli import cli
 from inspector.core.db.store import open_store
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan
 from inspector.core.errors import EXIT_ERROR, EXIT_OK, CorruptData
 from inspector.core.opencode.live import OFFLINE
@@ -45,7 +46,7 @@ def deepen(db: Path, part_id: str, depth: int) -> None:
 def test_a_deep_row_skips_only_its_own_unit(fixture_db, journal) -> None:
     db = fixture_db("stuck-two")
     deepen(db, DEEP_PART, 500)
-    assert {d.id: d.verdict for d in scan(open_store(db), live=OFFLINE).sessions} == {
+    assert {d.id: d.verdict for d in scan(open_store(db), ScanOptions(live=OFFLINE)).sessions} == {
         DEEP_SESSION: "stale",
         OTHER_SESSION: "stale",
     }
@@ -74,7 +75,7 @@ def test_json_too_deep_to_parse_names_its_session(fixture_db) -> None:
     db = fixture_db("stuck-two")
     deepen(db, DEEP_PART, 990)
     with pytest.raises(CorruptData) as caught:
-        scan(open_store(db), live=OFFLINE)
+        scan(open_store(db), ScanOptions(live=OFFLINE))
     assert DEEP_PART in str(caught.value) and DEEP_SESSION in str(caught.value)
     result = cli_run("--db", str(db), "scan")
     assert result.exit_code == EXIT_ERROR and DEEP_SESSION in result.stderr

@@ -80,6 +80,7 @@ SCAN_QUICK = CLI_MODULES | {
     "inspector.core.opencode.live",
     "inspector.core.diagnose",
     "inspector.core.diagnose.scan",
+    "inspector.core.diagnose.options",  # what the scan is asked to do (imports only core.defaults)
     "inspector.core.diagnose.findings",
     "inspector.core.diagnose.patterns",
     "inspector.core.diagnose.tree",

@@ -25,6 +25,7 @@ import pytest
 
 from inspector.core.db.store import open_store
 from inspector.core.diagnose import resume, state
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.resume import Pass, scan_resumed
 from inspector.core.diagnose.scan import scan
 from inspector.core.model import OFFLINE, ScanResult
@@ -63,7 +64,7 @@ def logged(path: Path) -> bool:
 def look(path: Path, *, quick: bool, full: bool = False, **kw) -> tuple[ScanResult, Pass]:
     store = open_store(path)
     try:
-        return scan_resumed(store, quick=quick, full=full, live=OFFLINE, now=NOW, **kw)
+        return scan_resumed(store, ScanOptions(quick=quick, full=full, live=OFFLINE, now=NOW, **kw))
     finally:
         store.dispose()
 
@@ -71,7 +72,7 @@ def look(path: Path, *, quick: bool, full: bool = False, **kw) -> tuple[ScanResu
 def full_scan(path: Path, *, quick: bool) -> ScanResult:
     store = open_store(path)
     try:
-        return scan(store, quick=quick, live=OFFLINE, now=NOW)
+        return scan(store, ScanOptions(quick=quick, live=OFFLINE, now=NOW))
     finally:
         store.dispose()
 
@@ -513,7 +514,7 @@ def test_a_full_pass_is_due_after_a_day(demo) -> None:
     by the first look once the last full pass is older than FULL_EVERY_S."""
     path, ids = demo
     clock = [1_000_000.0]
-    look(path, quick=True, clock=lambda: clock[0])
+    look(path, quick=True, wall_clock=lambda: clock[0])
     (message,) = sql(
         path,
         "SELECT id FROM message WHERE session_id = ? AND json_extract(data, '$.role') = "
@@ -522,10 +523,10 @@ def test_a_full_pass_is_due_after_a_day(demo) -> None:
     )[0]
     sql(path, "UPDATE message SET data = json_remove(data, '$.time.completed') WHERE id = ?", message)
     clock[0] += resume.FULL_EVERY_S - 1
-    hidden, how = look(path, quick=True, clock=lambda: clock[0])
+    hidden, how = look(path, quick=True, wall_clock=lambda: clock[0])
     assert how.kind == "incremental" and ids.clean[0] not in stuck(hidden)  # the documented blind spot
     clock[0] += 1
-    found, how = look(path, quick=True, clock=lambda: clock[0])
+    found, how = look(path, quick=True, wall_clock=lambda: clock[0])
     assert how == Pass("full", "the last full pass is too old") and ids.clean[0] in stuck(found)
 
 

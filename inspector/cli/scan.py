@@ -29,16 +29,19 @@ def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool, ful
     Reads only what changed since the last scan of this file (the state kept under
     $XDG_STATE_HOME/ocinspect/watermarks); --full reads everything and keeps a new state.
     """
+    from inspector.core.diagnose.options import ScanOptions
     from inspector.core.diagnose.resume import scan_resumed
     from inspector.render import scan_json, scan_text
 
     result, how = scan_resumed(
         settings.store(),
-        quick=quick,
-        full=full or settings.full,
-        all_sessions=all_sessions,
-        progress=progress_reporter("Scanning"),
-        hung_after_ms=settings.hung_after(hung_after),
+        ScanOptions(
+            quick=quick,
+            full=full or settings.full,
+            all_sessions=all_sessions,
+            progress=progress_reporter("Scanning"),
+            hung_after_ms=settings.hung_after(hung_after),
+        ),
     )
     warn_skipped_state(how.skipped)
     if as_json:

@@ -41,10 +41,11 @@ def show(
     if timeline:
         show_timeline(settings, session_id, turns=turns, as_json=as_json, pager=not no_pager)
         return
+    from inspector.core.diagnose.options import ScanOptions
     from inspector.core.diagnose.scan import scan_related
     from inspector.render import scan_json, show_text
 
-    result = scan_related(settings.store(), [session_id], hung_after_ms=settings.hung_after(hung_after))
+    result = scan_related(settings.store(), [session_id], ScanOptions(hung_after_ms=settings.hung_after(hung_after)))
     diag = result.get(session_id)
     assert diag is not None  # scan raised SessionNotFound otherwise
     if as_json:

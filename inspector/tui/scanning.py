@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ from textual.worker import Worker, get_current_worker
 
 from inspector.core.db.filewatch import Signature, file_signature, vanished
 from inspector.core.db.store import open_store
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.refresh import (
     FullScanNeeded,
     Watched,
@@ -35,7 +37,6 @@ from inspector.core.diagnose.resume import scan_resumed
 from inspector.core.diagnose.scan import Cancelled
 from inspector.core.errors import DatabaseNotFound, InspectorError, NotADatabase, SchemaUnsupported
 from inspector.core.model import ScanResult
-from inspector.core.opencode.live import LiveStatus
 from inspector.core.opencode.signals import Signals
 
 from .format import display_path
@@ -78,9 +79,6 @@ class Scans:
     def close(self) -> None:
         if self._signals is not None:
             self._signals.close()
-
-    def _with_progress(self) -> Callable[[LiveStatus], LiveStatus] | None:
-        return self._signals.merge if self._signals is not None else None
 
     def start(self, *, resume: bool = False) -> None:
         """Scan in a thread: the quick tier first when nothing for this view is shown yet.
@@ -134,18 +132,18 @@ class Scans:
                 except SchemaUnsupported as exc:
                     app.post_message(DatabaseUnsupported(exc.kind, str(exc), generation))
                 return
+            options = ScanOptions(
+                full=not resume,
+                all_sessions=all_sessions,
+                live=config.live,
+                cancel=worker.cancelled_event,
+                hung_after_ms=config.hung_after_ms,
+                follow_signals=self._signals,
+            )
             if show_quick:
                 result, how = scan_resumed(
                     store,
-                    quick=True,
-                    full=not resume,
-                    all_sessions=all_sessions,
-                    live=config.live,
-                    now=config.now(),
-                    cancel=worker.cancelled_event,
-                    progress=progress("Quick scan: unfinished turns"),
-                    hung_after_ms=config.hung_after_ms,
-                    with_progress=self._with_progress(),
+                    replace(options, quick=True, now=config.now(), progress=progress("Quick scan: unfinished turns")),
                 )
                 for problem in how.skipped:  # a FIFO or a symlink where a state file belongs
                     app.call_from_thread(
@@ -155,15 +153,7 @@ class Scans:
                     return
                 app.post_message(ScanFinished(result, signature, False, all_sessions, generation))
             watched = full_scan(
-                store,
-                all_sessions=all_sessions,
-                live=config.live,
-                now=config.now(),
-                cancel=worker.cancelled_event,
-                progress=progress("Deep scan: every tool part"),
-                hung_after_ms=config.hung_after_ms,
-                resume=resume,
-                with_progress=self._with_progress(),
+                store, replace(options, now=config.now(), progress=progress("Deep scan: every tool part"))
             )
             if worker.is_cancelled:
                 return
@@ -298,11 +288,9 @@ class Scans:
             new = refresh(
                 store,
                 watched,
+                ScanOptions(live=config.live, now=config.now(), follow_signals=self._signals),
                 sweep=sweep,
                 recheck_live=recheck_live,
-                live=config.live,
-                now=config.now(),
-                with_progress=self._with_progress(),
             )
         except FullScanNeeded as exc:
             app.post_message(Refreshed(None, signature, True, generation, str(exc)))

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from inspector.core.db import eventlog
 from inspector.core.db.store import open_store
+from inspector.core.db.v1 import eventlog
 from inspector.core.opencode.client import ServerClient, ServerError
 
 from . import harness as h

@@ -209,8 +209,8 @@ def check(template: Dump, layout: Layout, final: Dump, writes: dict, state: Path
 
 def check_log(db: Path, state: Path, result: dict[str, Any]) -> list[str]:
     """The sync log after a race: consistent, and holding exactly the committed units' events."""
-    from inspector.core.db import eventlog
     from inspector.core.db.store import open_store
+    from inspector.core.db.v1 import eventlog
 
     store = open_store(db)
     try:

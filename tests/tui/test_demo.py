@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from inspector.core.db.store import open_store
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.patterns import PATTERNS
 from inspector.core.diagnose.scan import scan
 from inspector.core.opencode.live import OFFLINE
@@ -24,7 +25,7 @@ def test_same_now_gives_the_same_database(tmp_path: Path) -> None:
 
 def test_every_pattern_and_a_clean_session(demo) -> None:
     db, ids = demo
-    result = scan(open_store(db), all_sessions=True, live=OFFLINE, now=NOW)
+    result = scan(open_store(db), ScanOptions(all_sessions=True, live=OFFLINE, now=NOW))
     found = {p for d in result.sessions for p in d.patterns}
     assert found == set(PATTERNS)
     assert {d.id for d in result.stuck} == set(ids.stuck)
@@ -39,7 +40,7 @@ def test_every_pattern_and_a_clean_session(demo) -> None:
 def test_times_are_relative_to_now(tmp_path: Path) -> None:
     later = NOW + 7 * 24 * HOUR
     path, ids = build_demo_sessions(tmp_path, now=later)
-    diag = scan(open_store(path), live=OFFLINE, now=later).get(ids.crash_orphan)
+    diag = scan(open_store(path), ScanOptions(live=OFFLINE, now=later)).get(ids.crash_orphan)
     (part,) = diag.stuck_parts
     assert later - part.started == 2 * HOUR + 13 * MINUTE
     assert part.input_summary == "npm run test:integration" and "RUNS" in part.output_tail

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from inspector.core.diagnose.options import ScanOptions
 from inspector.tui.screens import ConfirmRecovery, SessionsScreen
 from inspector.tui.screens.confirm_recovery import ABORT_HEADING
 from inspector.tui.widgets import SessionTable
@@ -175,7 +176,7 @@ async def test_badge_turns_hung_by_itself_when_the_threshold_passes(fixture_copy
 
     db = fixture_copy("stuck-bash")
     live = busy_live(BASH)
-    idle = scan(open_store(db), live=live, now=NOW, hung_after_ms=10**9).get(BASH).idle_ms
+    idle = scan(open_store(db), ScanOptions(live=live, now=NOW, hung_after_ms=10**9)).get(BASH).idle_ms
     clock = {"now": NOW}
     app = app_for(db, live=live, now=lambda: clock["now"], hung_after_ms=idle + 300, watch_interval=60.0)
     async with app.run_test(size=SIZE) as pilot:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from textual.binding import Binding
 
+from inspector.core.diagnose.options import ScanOptions
 from inspector.tui.app import InspectorApp
 from inspector.tui.screens import ConfirmRecovery, HelpScreen, SessionDetailScreen, SessionsScreen
 from inspector.tui.widgets import SessionTable
@@ -82,7 +83,7 @@ def test_layout_fits_and_adds_activity_when_wide(demo) -> None:
     from .conftest import NOW
 
     db, _ = demo
-    rows = visible_rows(scan(open_store(db), live=OFFLINE, now=NOW))
+    rows = visible_rows(scan(open_store(db), ScanOptions(live=OFFLINE, now=NOW)))
     for width in (80, 100, 160):
         columns = layout(width, rows)
         assert sum(c.width + 2 for c in columns) <= width - 2

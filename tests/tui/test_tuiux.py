@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from inspector.core.diagnose.options import ScanOptions
 from inspector.tui import settings
 from inspector.tui.app import binding_ids
 from inspector.tui.screens import ConfirmRecovery, ConfirmUndo, HelpScreen, SessionDetailScreen, SessionsScreen
@@ -149,7 +150,7 @@ def test_sort_is_stable_and_keeps_the_tree(demo) -> None:
     from inspector.core.opencode.live import OFFLINE
 
     db, ids = demo
-    result = scan(open_store(db), live=OFFLINE, now=NOW)
+    result = scan(open_store(db), ScanOptions(live=OFFLINE, now=NOW))
     rows = [Row(d, depth_of(d, result)) for d in result.sessions]
     by_verdict = sort_key("verdict", frozenset())
     for descending in (False, True):

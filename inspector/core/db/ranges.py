@@ -12,9 +12,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
-
-from inspector.core.db.v1 import sql as q
 
 if TYPE_CHECKING:
     from inspector.core.db.store import Store
@@ -22,6 +21,13 @@ if TYPE_CHECKING:
 Progress = Callable[[int, int], None]
 CHUNK_ROWS = 50_000
 WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+
+# Here, not in ``v1/sql.py``: the v1 reads call this module, so it must not import them back.
+MAX_ROWID = {
+    "part": text("SELECT coalesce(max(rowid), 0) FROM part"),
+    "message": text("SELECT coalesce(max(rowid), 0) FROM message"),
+}
 
 
 class Cancelled(Exception):
@@ -44,7 +50,7 @@ def read_ranges(
     ``beside`` runs in this thread while the ranges are being read (small queries on ``conn``
     that would otherwise leave a core idle afterwards).
     """
-    top = int(conn.execute(q.MAX_ROWID[table]).scalar_one())
+    top = int(conn.execute(MAX_ROWID[table]).scalar_one())
     ranges = [(lo, min(lo + CHUNK_ROWS - 1, top)) for lo in range(1, top + 1, CHUNK_ROWS)]
 
     def run(bounds: tuple[int, int]) -> list[Any]:

@@ -27,6 +27,7 @@ def plan_continue(
     ``InvalidSessionId`` before anything else when its id is not OpenCode's shape."""
     from inspector.core.db.rows import session_from_row
     from inspector.core.db.v1 import sql as q
+    from inspector.core.diagnose.options import ScanOptions
     from inspector.core.diagnose.scan import scan
     from inspector.core.errors import SessionNotFound
     from inspector.core.ids import require_session_id
@@ -43,7 +44,7 @@ def plan_continue(
         from inspector.core.opencode.live import detect
 
         live = detect(store.path, [session.directory])
-    diagnosis = scan(store, session_ids=[session.id], live=live).get(session.id)
+    diagnosis = scan(store, ScanOptions(session_ids=[session.id], live=live, hung_after_ms=None)).get(session.id)
     return continuation(
         session, diagnosis=diagnosis, live=live, database=database, program=program, trust_directory=trust_directory
     )

@@ -21,15 +21,12 @@ for writers whose clocks disagree), never our clock.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from sqlalchemy.engine import Connection
 
-from inspector.core.db.ranges import Progress
 from inspector.core.db.store import Store
 from inspector.core.db.v1 import sql as q
 from inspector.core.diagnose import changes, tracker
@@ -40,6 +37,7 @@ from inspector.core.diagnose.findings import (
     completed_messages,
     ignored_prompts,
 )
+from inspector.core.diagnose.options import DEFAULT_OPTIONS, ScanOptions
 from inspector.core.diagnose.resume import scan_resumed
 from inspector.core.diagnose.scan import assemble, drop_finished_since, read_sessions, sessions_at_risk
 from inspector.core.diagnose.tracker import Tail, Watermarks
@@ -128,36 +126,14 @@ def liveness_stale(watched: Watched, clock: float, policy: Policy = DEFAULT_POLI
     return any(d.verdict in ("live", "unknown", "waiting", "hung") for d in watched.result.stuck)
 
 
-def full_scan(
-    store: Store,
-    *,
-    all_sessions: bool = False,
-    live: LiveStatus | None = None,
-    now: int | None = None,
-    cancel: threading.Event | None = None,
-    progress: Progress | None = None,
-    clock: Callable[[], float] = time.monotonic,
-    hung_after_ms: int | None = None,
-    resume: bool = False,
-    with_progress: Callable[[LiveStatus], LiveStatus] | None = None,
-) -> Watched:
-    """A deep scan (:func:`scan.scan` itself) plus the watermarks refreshes start from; with
-    ``resume``, from the state the last process kept (:mod:`resume`: the changes since)."""
-    started = clock()
+def full_scan(store: Store, options: ScanOptions = DEFAULT_OPTIONS) -> Watched:
+    """A deep scan (:func:`scan.scan` itself; ``options.quick`` is ignored) plus the watermarks
+    refreshes start from; unless ``options.full``, from the state the last process kept
+    (:mod:`resume`: the changes since). ``options.watch_clock`` dates it for :func:`next_step`."""
+    all_sessions, live, hung_after_ms = options.all_sessions, options.live, options.hung_after_ms
+    started = options.watch_clock()
     marking = _Marking(store)
-    result, _ = scan_resumed(
-        store,
-        quick=False,
-        full=not resume,
-        all_sessions=all_sessions,
-        live=live,
-        now=now,
-        cancel=cancel,
-        progress=progress,
-        hung_after_ms=hung_after_ms,
-        snapshot=marking,
-        with_progress=with_progress,
-    )
+    result, _ = scan_resumed(store, replace(options, quick=False), snapshot=marking)
     assert marking.marks is not None and result.live is not None
     return Watched(
         result=result,
@@ -175,22 +151,23 @@ def full_scan(
 def refresh(
     store: Store,
     watched: Watched,
+    options: ScanOptions = DEFAULT_OPTIONS,
     *,
     sweep: bool = False,
     recheck_live: bool = False,
-    live: LiveStatus | None = None,
-    now: int | None = None,
-    clock: Callable[[], float] = time.monotonic,
     policy: Policy = DEFAULT_POLICY,
-    with_progress: Callable[[LiveStatus], LiveStatus] | None = None,
 ) -> Watched:
     """``watched`` brought up to date with what changed since; raises :class:`FullScanNeeded`.
 
-    ``sweep`` adds the ``time_updated`` safety net; ``recheck_live`` asks OpenCode about
-    liveness again even if no finding changed. ``live`` pins liveness (tests, screenshots);
-    ``with_progress`` adds an event subscription's progress (see ``scan.scan``).
+    Of ``options``, a refresh uses what may change between two steps of a watch: ``live``
+    (pinned liveness: tests, screenshots), ``now``, ``watch_clock`` and ``follow_signals`` (an
+    event subscription's progress, see ``scan.scan``); what the watch shows (all sessions, the
+    hung threshold) is the full scan's, kept in ``watched``. The steps of this one call are
+    arguments: ``sweep`` adds the ``time_updated`` safety net; ``recheck_live`` asks OpenCode
+    about liveness again even if no finding changed; ``policy`` says when an answer is old.
     """
-    now = now_ms() if now is None else now
+    live, clock = options.live, options.watch_clock
+    now = now_ms() if options.now is None else options.now
     store.require_v1()
     if watched.result.quick:
         raise ValueError("refresh needs a deep scan to start from (full_scan)")
@@ -247,8 +224,8 @@ def refresh(
     ):
         status, live_at = detect(store.path, {sessions[s].directory for s in stuck}), moment
         drop_finished_since(store, found, sessions, status, all_sessions=watched.all_sessions, requested=())
-    if with_progress is not None:  # the event streams' newest progress (watch mode)
-        status = with_progress(status)
+    if options.follow_signals is not None:  # the event streams' newest progress (watch mode)
+        status = options.follow_signals.merge(status)
     result = assemble(
         store,
         found,

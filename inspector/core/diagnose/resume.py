@@ -19,15 +19,12 @@ give the same result; ``tests/test_watermarks.py`` checks that for every kind of
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from sqlalchemy.engine import Connection
 
-from inspector.core.db.ranges import Cancelled, Progress
+from inspector.core.db.ranges import Cancelled
 from inspector.core.db.rows import chunks
 from inspector.core.db.store import Store
 from inspector.core.db.v1 import sql as q
@@ -41,9 +38,9 @@ from inspector.core.diagnose.findings import (
     wrap_findings,
 )
 from inspector.core.diagnose.idwrap import affected_writer, loop_leftovers
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import InSnapshot, judge, liveness_for, read_sessions, scan, sessions_at_risk
 from inspector.core.model import ScanResult
-from inspector.core.opencode.live import LiveStatus
 from inspector.core.text import now_ms
 
 __all__ = ["FULL_EVERY_S", "TRACKED", "Pass", "scan_resumed"]
@@ -65,24 +62,12 @@ class Pass:
     skipped: tuple[str, ...] = ()
 
 
-def scan_resumed(
-    store: Store,
-    *,
-    quick: bool,
-    full: bool = False,
-    all_sessions: bool = False,
-    live: LiveStatus | None = None,
-    now: int | None = None,
-    cancel: threading.Event | None = None,
-    progress: Progress | None = None,
-    hung_after_ms: int | None = None,
-    snapshot: InSnapshot | None = None,
-    with_progress: Callable[[LiveStatus], LiveStatus] | None = None,
-    clock: Callable[[], float] = time.time,
-) -> tuple[ScanResult, Pass]:
-    """The result of ``scan(store, quick=quick, ...)``, from the kept state when it can be; the
-    state is written again either way. ``full`` forces a full pass."""
-    now = now_ms() if now is None else now
+def scan_resumed(store: Store, options: ScanOptions, *, snapshot: InSnapshot | None = None) -> tuple[ScanResult, Pass]:
+    """The result of ``scan(store, options)``, from the kept state when it can be; the state is
+    written again either way. ``options.full`` forces a full pass."""
+    quick, full, clock = options.quick, options.full, options.wall_clock
+    now = now_ms() if options.now is None else options.now
+    options = replace(options, now=now)  # one instant for every decision of this scan
     store.require_v1()
     tier: state.Tier = "quick" if quick else "deep"
     problems: list[str] = []
@@ -97,35 +82,12 @@ def scan_resumed(
             reason = "ocinspect wrote to the database since"
         else:
             try:
-                result = _incremental(
-                    store,
-                    saved,
-                    token,
-                    quick=quick,
-                    all_sessions=all_sessions,
-                    live=live,
-                    now=now,
-                    cancel=cancel,
-                    hung_after_ms=hung_after_ms,
-                    snapshot=snapshot,
-                    with_progress=with_progress,
-                )
+                result = _incremental(store, saved, token, options, snapshot=snapshot)
                 return result, Pass("incremental", "the changes since the kept state", _once(problems))
             except tracker.StartOver as exc:
                 reason = str(exc)
     keeping = _Keeping(store, tier, token, began, snapshot)
-    result = scan(
-        store,
-        quick=quick,
-        all_sessions=all_sessions,
-        live=live,
-        now=now,
-        cancel=cancel,
-        progress=progress,
-        hung_after_ms=hung_after_ms,
-        snapshot=keeping,
-        with_progress=with_progress,
-    )
+    result = scan(store, options, snapshot=keeping)
     if not state.write_in_progress(token):  # else the writer may commit after this snapshot (state.py)
         keeping.save()
     return result, Pass("full", reason, _once(problems))
@@ -201,20 +163,12 @@ def _save(
 
 
 def _incremental(
-    store: Store,
-    saved: state.Saved,
-    token: str,
-    *,
-    quick: bool,
-    all_sessions: bool,
-    live: LiveStatus | None,
-    now: int,
-    cancel: threading.Event | None,
-    hung_after_ms: int | None,
-    snapshot: InSnapshot | None,
-    with_progress: Callable[[LiveStatus], LiveStatus] | None,
+    store: Store, saved: state.Saved, token: str, options: ScanOptions, *, snapshot: InSnapshot | None
 ) -> ScanResult:
     """The changes since ``saved``, in one snapshot; raises :class:`tracker.StartOver`."""
+    quick, all_sessions, live, cancel = options.quick, options.all_sessions, options.live, options.cancel
+    assert options.now is not None  # fixed by scan_resumed
+    now = options.now
     liveness = None
     with store.read() as conn:
         current = tracker.advance(store, conn, saved.marks)  # also opens the snapshot
@@ -232,20 +186,7 @@ def _incremental(
         at_risk = sessions_at_risk(conn, found, sessions, now)
         if snapshot is not None:
             snapshot.end(conn, found)
-    result = judge(
-        store,
-        found,
-        sessions,
-        activity,
-        live=live,
-        liveness=liveness,
-        with_progress=with_progress,
-        quick=quick,
-        now=now,
-        all_sessions=all_sessions,
-        at_risk=at_risk,
-        hung_after_ms=hung_after_ms,
-    )
+    result = judge(store, found, sessions, activity, options, liveness=liveness, at_risk=at_risk)
     _save(store, saved.tier, current, found, table, token, saved.full_at)
     return result
 

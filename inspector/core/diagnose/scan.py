@@ -7,7 +7,6 @@ and reaches their parts through ``part_message_id_id_idx``; the *deep* tier also
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +24,7 @@ from inspector.core.diagnose import idwrap, tracker
 from inspector.core.diagnose.asked import status_words, waiting_reason, with_since
 from inspector.core.diagnose.findings import Findings, collect
 from inspector.core.diagnose.hung import classify
+from inspector.core.diagnose.options import DEFAULT_OPTIONS, ScanOptions
 from inspector.core.diagnose.patterns import unfixable_reason
 from inspector.core.diagnose.tree import chain_of, depth_of, spread_chain_verdicts, tree_order
 from inspector.core.errors import SessionNotFound
@@ -95,30 +95,21 @@ class InSnapshot(Protocol):
         """After the findings and the session rows are read, before the snapshot closes."""
 
 
-def scan(
-    store: Store,
-    *,
-    quick: bool = False,
-    all_sessions: bool = False,
-    session_ids: Sequence[str] | None = None,
-    live: LiveStatus | None = None,
-    now: int | None = None,
-    cancel: threading.Event | None = None,
-    progress: Progress | None = None,
-    hung_after_ms: int | None = None,
-    snapshot: InSnapshot | None = None,
-    with_progress: Callable[[LiveStatus], LiveStatus] | None = None,
-) -> ScanResult:
-    """Diagnose the database. ``session_ids`` limits the scan to those sessions (via indexes).
+def scan(store: Store, options: ScanOptions = DEFAULT_OPTIONS, *, snapshot: InSnapshot | None = None) -> ScanResult:
+    """Diagnose the database. ``options.session_ids`` limits the scan to those sessions (via indexes).
 
-    ``live`` may be passed to reuse (or, in tests, to pin) the liveness answer; otherwise it is
-    detected for the directories of the stuck sessions. With ``hung_after_ms``, live sessions
-    get ``idle_ms`` and those stuck inside the live server become ``hung`` (see ``hung.py``);
-    without it no session is ever called hung. ``snapshot`` reads more in the scan's snapshot.
-    ``with_progress`` adds what an event subscription saw (``opencode.signals.Signals.merge``:
-    watch mode); a one-shot scan has none and decides from rows and ``/session/status``.
+    ``options.live`` may be passed to reuse (or, in tests, to pin) the liveness answer; otherwise
+    it is detected for the directories of the stuck sessions. With ``options.hung_after_ms``,
+    live sessions get ``idle_ms`` and those stuck inside the live server become ``hung`` (see
+    ``hung.py``); with None no session is ever called hung. ``snapshot`` reads more in the scan's
+    snapshot (a step of the caller, not an option). ``options.follow_signals`` subscribes to the
+    servers the liveness answer names and adds what their event streams saw (watch mode); a
+    one-shot scan has none and decides from rows and ``/session/status``.
     """
-    now = now_ms() if now is None else now
+    quick, all_sessions, session_ids, live = options.quick, options.all_sessions, options.session_ids, options.live
+    cancel, progress = options.cancel, options.progress
+    now = now_ms() if options.now is None else options.now
+    options = replace(options, now=now)  # one instant for every decision of this scan
     store.require_v1()
     liveness = liveness_for(store.path) if live is None else None
     with store.read() as conn:
@@ -133,21 +124,7 @@ def scan(
         at_risk = sessions_at_risk(conn, found, sessions, now)
         if snapshot is not None:
             snapshot.end(conn, found)
-    return judge(
-        store,
-        found,
-        sessions,
-        activity,
-        live=live,
-        liveness=liveness,
-        with_progress=with_progress,
-        quick=quick,
-        now=now,
-        all_sessions=all_sessions,
-        at_risk=at_risk,
-        hung_after_ms=hung_after_ms,
-        requested=session_ids or (),
-    )
+    return judge(store, found, sessions, activity, options, liveness=liveness, at_risk=at_risk)
 
 
 def judge(
@@ -155,25 +132,24 @@ def judge(
     found: Findings,
     sessions: dict[str, Session],
     activity: dict[str, int],
+    options: ScanOptions,
     *,
-    live: LiveStatus | None,
     liveness: Callable[[set[str]], LiveStatus] | None,
-    with_progress: Callable[[LiveStatus], LiveStatus] | None,
-    quick: bool,
-    now: int,
-    all_sessions: bool,
     at_risk: set[str],
-    hung_after_ms: int | None,
-    requested: Sequence[str] = (),
 ) -> ScanResult:
     """After the snapshot (a full pass or a resumed one): ask OpenCode about the directories of
-    what was found (unless ``live`` was given), add the event progress, assemble the verdicts."""
+    what was found (unless ``options.live`` was given), add the event progress (only with
+    ``options.follow_signals``), assemble the verdicts. ``options.now`` is the scan's instant."""
+    live, quick, all_sessions, hung_after_ms = options.live, options.quick, options.all_sessions, options.hung_after_ms
+    requested = options.session_ids or ()
+    assert options.now is not None  # fixed by the scan that read the snapshot
+    now = options.now
     if liveness is not None:
         live = liveness({sessions[s].directory for s in found.session_ids & set(sessions)})
         drop_finished_since(store, found, sessions, live, all_sessions=all_sessions, requested=requested)
     assert live is not None
-    if with_progress is not None:
-        live = with_progress(live)
+    if options.follow_signals is not None:  # watch mode: subscribes to the servers ``live`` names
+        live = options.follow_signals.merge(live)
     return assemble(
         store,
         found,
@@ -373,20 +349,14 @@ def _diagnose(
     return spread_chain_verdicts(diagnoses)
 
 
-def scan_related(
-    store: Store,
-    session_ids: Sequence[str],
-    *,
-    live: LiveStatus | None = None,
-    now: int | None = None,
-    hung_after_ms: int | None = None,
-) -> ScanResult:
-    """Scan ``session_ids`` plus every parent and child linked to them (a whole subagent tree).
+def scan_related(store: Store, session_ids: Sequence[str], options: ScanOptions = DEFAULT_OPTIONS) -> ScanResult:
+    """Scan ``session_ids`` plus every parent and child linked to them (a whole subagent tree);
+    ``options.session_ids`` is replaced by that tree.
 
     Uses the session and part indexes only, so it stays fast on huge databases.
     """
     wanted = list(dict.fromkeys(session_ids))
-    result = scan(store, session_ids=wanted, live=live, now=now, hung_after_ms=hung_after_ms)
+    result = scan(store, replace(options, session_ids=wanted))
     for _ in range(16):  # subagent trees are shallow; bound the walk anyway
         related = set(wanted)
         for diag in result.sessions:
@@ -403,7 +373,7 @@ def scan_related(
         if related <= set(wanted):
             break
         wanted = sorted(related)
-        result = scan(store, session_ids=wanted, live=live, now=now, hung_after_ms=hung_after_ms)
+        result = scan(store, replace(options, session_ids=wanted))
     return result
 
 

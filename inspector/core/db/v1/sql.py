@@ -19,11 +19,6 @@ from sqlalchemy import TextClause, bindparam, text
 
 from inspector.core.model import WRITABLE_COLUMNS
 
-MAX_ROWID = {
-    "part": text("SELECT coalesce(max(rowid), 0) FROM part"),
-    "message": text("SELECT coalesce(max(rowid), 0) FROM message"),
-}
-
 _DIGITS13 = "[0-9]" * 13
 
 # Cheap exact skips before any JSON parsing (GLOB anchored at the start is O(1); a leading ``*``
