@@ -156,6 +156,7 @@ def tui_app(settings: Settings, *, demo: bool = False, theme: str | None = None)
     """
     try:
         from inspector.tui.app import make_app
+        from inspector.tui.config import AppConfig
         from inspector.tui.settings import config_dir
     except ImportError as exc:  # pragma: no cover - only while the TUI is not installed
         raise Failure(f"the TUI is not available ({exc}); use 'ocinspect scan'") from None
@@ -166,22 +167,26 @@ def tui_app(settings: Settings, *, demo: bool = False, theme: str | None = None)
         from inspector.core.paths import journal_dir
 
         return make_app(
+            AppConfig(
+                path,
+                demo=True,
+                read_only=settings.read_only,
+                journal_dir=journal_dir(),
+                busy_timeout_ms=settings.busy_timeout,
+                hung_after_ms=settings.hung_after_ms,
+                settings_dir=config_dir(),
+                theme=theme,
+            )
+        )
+    return make_app(
+        AppConfig(
             path,
-            demo=True,
             read_only=settings.read_only,
-            journal_dir=journal_dir(),
             busy_timeout_ms=settings.busy_timeout,
             hung_after_ms=settings.hung_after_ms,
+            opencode_db=path if settings.db is not None else None,
+            full=settings.full,
             settings_dir=config_dir(),
             theme=theme,
         )
-    return make_app(
-        path,
-        read_only=settings.read_only,
-        busy_timeout_ms=settings.busy_timeout,
-        hung_after_ms=settings.hung_after_ms,
-        opencode_db=path if settings.db is not None else None,
-        full=settings.full,
-        settings_dir=config_dir(),
-        theme=theme,
     )

@@ -18,6 +18,7 @@ from textual.pilot import Pilot
 
 from inspector.core.opencode.live import OFFLINE
 from inspector.tui.app import InspectorApp, make_app
+from inspector.tui.config import AppConfig
 from inspector.tui.screens import SessionDetailScreen, UnsupportedScreen
 
 from .support import dump, full_run, sha256
@@ -31,7 +32,7 @@ SIZE = (100, 30)
 def app_for(db: Path, **kwargs: Any) -> InspectorApp:
     kwargs.setdefault("live", OFFLINE)
     kwargs.setdefault("watch_interval", None)
-    return make_app(db, **kwargs)
+    return make_app(AppConfig(db, **kwargs))
 
 
 async def settle(pilot: Pilot[Any]) -> None:

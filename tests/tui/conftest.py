@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,12 @@ from textual.pilot import Pilot
 from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.core.repair import journal
 from inspector.core.synth.demo import DemoSessions, build_demo_sessions
-from inspector.tui import app as app_module
+from inspector.tui import toasts
 from inspector.tui.app import InspectorApp, make_app
+from inspector.tui.config import AppConfig, fixed_clock
 from tests.conftest import FIXTURES, NOW, copy_db, rows
+from tests.standin import StandIn
+from tests.waiting_db import DIR, Waiting, build_waiting
 
 SIZE = (100, 30)
 
@@ -57,7 +61,7 @@ def toasts_stay(monkeypatch: pytest.MonkeyPatch) -> None:
     """Toasts expire by the wall clock (5 s, results 10 s): on a loaded machine a snapshot taken
     after several key presses lost the "Recovered" toast that a fast run still shows. In tests
     they stay up, so what is on screen depends on the keys pressed, not on the machine's speed."""
-    monkeypatch.setattr(app_module, "RESULT_TIMEOUT", 3600.0)
+    monkeypatch.setattr(toasts, "RESULT_TIMEOUT", 3600.0)
     monkeypatch.setattr(InspectorApp, "NOTIFICATION_TIMEOUT", 3600.0)
 
 
@@ -97,12 +101,13 @@ def fixed_run_id(monkeypatch: pytest.MonkeyPatch) -> str:
     return "20261124T170640000Z-c0ffee"
 
 
-def app_for(db: Path, **kwargs: Any) -> InspectorApp:
-    """The real app on a real database, with the clock frozen and OpenCode pinned offline."""
-    kwargs.setdefault("now", NOW)
+def app_for(db: Path, *, now: int | Callable[[], int] = NOW, **kwargs: Any) -> InspectorApp:
+    """The real app on a real database, with the clock pinned (``now``: ms, or a clock) and
+    OpenCode pinned offline; ``kwargs`` are ``AppConfig``'s fields."""
     kwargs.setdefault("live", OFFLINE)
     kwargs.setdefault("watch_interval", None)
-    return make_app(db, **kwargs)
+    clock = now if callable(now) else fixed_clock(now)
+    return make_app(AppConfig(db, clock=clock, **kwargs))
 
 
 async def settle(pilot: Pilot[Any]) -> None:
@@ -196,3 +201,24 @@ def busy_live(*sessions: str, port: int = 4096) -> LiveStatus:
         owners=tuple((s, port) for s in sessions),
         detail=f"OpenCode is running on this database (port {port})",
     )
+
+
+@pytest.fixture
+def waiting(tmp_path: Path) -> tuple[Path, Waiting]:
+    """Sessions waiting on a permission or a question, a stale one and a working one (waiting_db.py)."""
+    ids = build_waiting(tmp_path / "waiting.db", NOW)
+    return Path("waiting.db"), ids
+
+
+@asynccontextmanager
+async def answering(
+    waiting: tuple[Path, Waiting], tmp_path: Path, **options: Any
+) -> AsyncIterator[tuple[InspectorApp, Pilot[Any], StandIn]]:
+    """The app on the waiting database, settled, with a stand-in OpenCode serving it."""
+    db, ids = waiting
+    with StandIn(tmp_path / db, directory=DIR) as server:
+        ids.serve(server)
+        app = app_for(db, live=ids.live(server.port), **options)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            yield app, pilot, server

@@ -119,3 +119,14 @@ def test_no_error_is_classified_by_its_text() -> None:
     """The TUI switches on the core errors' typed ``kind``, never on words in the message."""
     source = (TUI / "app.py").read_text(encoding="utf-8")
     assert "_kind" not in source and '"2.x" in' not in source and '"legacy" in' not in source
+
+
+@pytest.mark.parametrize("path", sorted(TUI.rglob("*.py")), ids=lambda p: str(p.relative_to(TUI)))
+def test_no_private_textual_api(path: Path) -> None:
+    """Textual's public API only: its private modules and the app's or a screen's private
+    attributes change without notice between releases (SessionTable's row repaint is the one
+    exception: DataTable has no public way to repaint a single changed cell)."""
+    for module, level in _imported_modules(path):
+        if level == 0 and module.split(".")[0] == "textual":
+            assert not any(part.startswith("_") for part in module.split(".")), f"{path.name} imports {module}"
+    assert not re.search(r"\b(app|screen)\._[a-z]", path.read_text(encoding="utf-8")), path.name
