@@ -211,6 +211,7 @@ class Watch:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
+            preexec_fn=h.die_with_parent(),  # a watch never ends by itself
         )
         self.reader = LineReader(self.proc)
         self.events: list[dict[str, Any]] = []
