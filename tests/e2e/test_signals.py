@@ -241,8 +241,8 @@ def assert_retry_loop_stopped(sb: h.Sandbox, oc: h.OpenCode, sid: str, *, attemp
         timeout=40,
         what=f"retry attempt {attempt}",
     )
-    sessions, proc = scan(sb, "--hung-after", hung_after)
-    assert sessions[sid]["verdict"] == "hung" and sessions[sid]["hang"] == "retry-loop", explain(proc)
+    found, proc = wait_verdict(sb, oc, sid, "hung", hung_after, timeout=30)
+    assert found["hang"] == "retry-loop", explain(proc)
     rc, data, proc = run_cli(sb, "recover", sid, "--yes", "--abort-hung", "--hung-after", hung_after, "--json")
     assert rc == 0 and data["aborted"][0]["stopped"] is True, explain(proc)
     assert_closed_by_opencode(oc, sid)
@@ -254,17 +254,20 @@ def test_retrying_on_503_says_so_and_is_not_stopped_early(
 ) -> None:
     """HTTP 503 on every call: OpenCode retries with growing backoff (2, 4, 8, 16, 32 s). While
     it retries the reason says so; before ``--hung-after`` nothing is stopped; past it, it is a
-    retry loop and the abort goes through OpenCode."""
+    retry loop and the abort goes through OpenCode. The first three failures ask for a 1 s
+    retry (``retry-after-ms``): attempt 4 comes after 3 s instead of 14 s, and then OpenCode's
+    own 16 s backoff holds it there while ocinspect looks."""
     configure(sandbox)
     oc = sandbox.start_opencode(opencode_release(release))
-    sid = start(sandbox, oc, "OVERLOADED please")
+    sid = start(sandbox, oc, "OVERLOADED please RETRY_AFTER_MS=1000x3")
     found = assert_retrying_and_left_alone(sandbox, oc, sid, attempt=2)
     assert "The model is overloaded" in found["verdict_reason"], found
     text = sandbox.ocinspect("scan", "--hung-after", "120s")
     assert "retrying, attempt" in text.stdout, explain(text)
 
     # Past --hung-after with no kept output, still retrying: a retry loop, stopped through OpenCode.
-    assert_retry_loop_stopped(sandbox, oc, sid, attempt=4, hung_after="10s")
+    # attempt 4 is at least 3 s (three 1 s delays) after the turn's rows last moved
+    assert_retry_loop_stopped(sandbox, oc, sid, attempt=4, hung_after="2s")
     events_invariant(sandbox, release, [sid])
     assert_new_prompt_completes(oc, sid)
     oc.kill()
@@ -275,12 +278,14 @@ def test_a_rate_limit_is_retrying_then_a_retry_loop(sandbox: h.Sandbox, opencode
     """HTTP 429 on every call: while OpenCode retries the reason says so and nothing is stopped
     before ``--hung-after``. Every release retries 429 like 503, with backoff 2, 4, 8, 16 s… (it
     did not give up within 60 s on any of them, measured), so past ``--hung-after`` it is a retry
-    loop, stopped through OpenCode."""
+    loop, stopped through OpenCode. The first two failures ask for a 1.5 s retry
+    (``retry-after-ms``): attempt 3 comes after 3 s instead of 6 s, then waits OpenCode's 8 s."""
     configure(sandbox)
     oc = sandbox.start_opencode(opencode_release(release))
-    sid = start(sandbox, oc, "RATELIMIT please")
+    sid = start(sandbox, oc, "RATELIMIT please RETRY_AFTER_MS=1500x2")
     assert_retrying_and_left_alone(sandbox, oc, sid, attempt=1)
-    assert_retry_loop_stopped(sandbox, oc, sid, attempt=3, hung_after="5s")
+    # attempt 3 is at least 3 s (two 1.5 s delays) after the turn's rows last moved
+    assert_retry_loop_stopped(sandbox, oc, sid, attempt=3, hung_after="2s")
     events_invariant(sandbox, release, [sid])
     oc.kill()
 
