@@ -248,7 +248,7 @@ SCENARIOS: list[tuple[str, str]] = [
 ]
 FAST_RATE = 50
 FAST_SECONDS = 150
-SLOW_WORDS = 40
+SLOW_WORDS = 20  # four times the 5 s --hung-after the tests give: silent long past it
 STALL_TEXT = "Let me look"
 STREAM_COMMAND = "for i in $(seq 600); do echo tick $i; sleep 1; done"
 DEFAULT_SCENARIO = "sleep"  # bash `sleep 600` (also what the subagent child's prompt gets)

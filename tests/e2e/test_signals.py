@@ -163,8 +163,14 @@ def test_a_stalled_stream_ends_the_turn_by_itself_on_older_releases(
     oc.kill()
 
 
+def unanswered(entry: dict[str, Any]) -> bool:
+    """``unknown`` because OpenCode did not answer ocinspect's status request in time: seen when
+    a loaded machine starves the server for seconds; no verdict at all, so not a wrong one."""
+    return entry["verdict"] == "unknown" and "did not answer" in entry["verdict_reason"]
+
+
 def test_watch_stops_a_stalled_model_and_leaves_a_slow_reply(sandbox: h.Sandbox, opencode_bin: Path) -> None:
-    """``watch --abort-hung-after 5s`` beside a healthy slow reply (a word a second for 40 s, no
+    """``watch --abort-hung-after 5s`` beside a healthy slow reply (a word a second for 20 s, no
     row written meanwhile) and a stalled stream: it stops the stall only; the slow reply is
     ``live`` to a one-shot ``scan --hung-after 5s`` the whole time and finishes by itself."""
     configure(sandbox)
@@ -173,19 +179,20 @@ def test_watch_stops_a_stalled_model_and_leaves_a_slow_reply(sandbox: h.Sandbox,
         slow = start(sandbox, oc, "SLOW please")
         started = time.monotonic()
         stall = start(sandbox, oc, "STALL please")
-        verdicts: list[str] = []
+        seen: list[tuple[float, str]] = []  # (seconds into the reply, verdict) of every scan
         # until the slow reply ends by itself; the deadline only bounds a machine under load, where
-        # OpenCode takes longer than the model's 40 s to stream it
+        # OpenCode takes longer than the model's 20 s to stream it
         while time.monotonic() - started < h.SLOW_WORDS * 3 and oc.is_busy(slow):
             watch.collect(1.0)
             sessions, proc = scan(sandbox, "--hung-after", "5s")
-            if slow in sessions:
-                verdicts.append(sessions[slow]["verdict"])
+            if slow in sessions and not unanswered(sessions[slow]):
+                seen.append((time.monotonic() - started, sessions[slow]["verdict"]))
                 assert sessions[slow]["verdict"] == "live", explain(proc)
         took = time.monotonic() - started
         assert not oc.is_busy(slow), oc.describe(slow)
         assert took >= h.SLOW_WORDS - 5, f"the slow reply ended after {took:.0f}s"
-        assert len(verdicts) >= 10, verdicts  # scanned all along (each scan takes about a second)
+        # scanned while its silence was twice --hung-after, however slow each scan is on this machine
+        assert len([at for at, _ in seen if at >= 10]) >= 2, seen
         msgs = oc.wait_turn_complete(slow, timeout=30)
         last = [m for m in msgs if m["info"]["role"] == "assistant"][-1]
         assert last["info"].get("finish") == "stop", oc.describe(slow)
