@@ -1095,6 +1095,60 @@ class OpenCode:
         self.kill()
 
 
+class ServerPool:
+    """``opencode serve`` processes kept between tests that never stop them: booting one and
+    answering its first prompt costs 10-20 s on a loaded machine, and most such tests only need
+    a server with a given configuration and a session of their own.
+
+    One server per *slot* (e.g. "bash asks for permission" or not): a test asks for a slot with
+    a release; the slot's server is reused when it runs that release and is clean (alive, no
+    session busy, no permission or question pending), else it is replaced by a fresh one in a
+    fresh sandbox, configured by ``setup`` before it boots. A test that failed calls
+    :meth:`discard`: whatever it left behind goes with its server.
+    """
+
+    def __init__(self, root: Path, model: FakeModel) -> None:
+        self.root = Path(root)
+        self.model = model
+        self._slots: dict[str, tuple[Path, Sandbox, OpenCode]] = {}
+        self._count = 0
+
+    def get(self, slot: str, binary: Path, setup: Callable[[Sandbox], None]) -> tuple[Sandbox, OpenCode]:
+        held = self._slots.get(slot)
+        if held is not None and held[0] == binary and self._clean(held[1], held[2]):
+            return held[1], held[2]
+        if held is not None:
+            held[1].kill_all()
+            del self._slots[slot]
+        self._count += 1
+        box = Sandbox(self.root / f"shared-{self._count}", self.model)
+        setup(box)
+        server = box.start_opencode(binary)
+        self._slots[slot] = (binary, box, server)
+        return box, server
+
+    @staticmethod
+    def _clean(box: Sandbox, server: OpenCode) -> bool:
+        if server.proc is None or server.proc.poll() is not None:
+            return False
+        query = "?" + urllib.parse.urlencode({"directory": str(box.project)})
+        try:
+            if server.status() != {}:
+                return False
+            pending = [server.request("GET", path + query) for path in ("/permission", "/question")]
+        except HarnessError:
+            return False
+        return pending == [[], []]
+
+    def sandboxes(self) -> list[Sandbox]:
+        return [box for _, box, _ in self._slots.values()]
+
+    def discard(self) -> None:
+        for _, box, _ in self._slots.values():
+            box.kill_all()
+        self._slots.clear()
+
+
 # --------------------------------------------------------------------------------------------
 # Reading the OpenCode database (read-only)
 # --------------------------------------------------------------------------------------------
