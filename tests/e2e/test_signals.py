@@ -25,9 +25,8 @@ from typing import Any
 import pytest
 
 from . import harness as h
-from .probe_signals import configure
 from .test_e2e import assert_new_prompt_completes, explain, run_cli
-from .test_hung import Watch, assert_closed_by_opencode, assert_rows_equal_newest_events, scan
+from .test_hung import Watch, assert_closed_by_opencode, assert_rows_equal_newest_events, scan, signals_server
 
 pytestmark = pytest.mark.e2e
 
@@ -89,13 +88,6 @@ def wait_verdict(
     return h.wait_until(
         seen, timeout=timeout, interval=interval, what=f"{verdict} verdict", on_timeout=lambda: oc.describe(sid)
     )
-
-
-def signals_server(pool: h.ServerPool, binary: Path, *, ask_bash: bool = False) -> tuple[h.Sandbox, h.OpenCode]:
-    """A running OpenCode for these tests (chunk timeout 3 s; bash behind a permission prompt or
-    not), shared with the other tests of this module: each works in a session of its own and
-    leaves it closed, which the pool checks before it hands the server on."""
-    return pool.get("ask" if ask_bash else "allow", binary, lambda box: configure(box, ask_bash=ask_bash))
 
 
 def events_invariant(sb: h.Sandbox, release: str, sids: list[str]) -> None:
