@@ -9,6 +9,7 @@ it: never from the claim, never from a server on another database.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -134,3 +135,24 @@ def test_a_server_that_cannot_be_asked_makes_every_session_it_may_run_unknown(sa
     assert live.running is None, live.detail
     assert live.verdict("ses_any", project)[0] == "unknown"
     assert "needs its password" in live.unknown_reason
+
+
+def test_a_session_behind_a_permission_prompt_is_waiting_not_live(sandbox: v2.V2Sandbox) -> None:
+    db, project = sandbox.db_path, str(sandbox.project)
+    sandbox.write_config(shell="ask")
+    server = sandbox.start_plain()
+    sid = server.open_session(sandbox.project)
+    server.prompt(sid, v2.LONG_SHELL)
+    (asked,) = v2.wait_permission(server, sid)
+    started = time.monotonic()
+    live = detect(db, [project], schema="v2")
+    took = time.monotonic() - started
+    assert live.verdict(sid, project)[0] == "waiting", live.detail
+    (request,) = live.requests_of(sid)
+    assert (request.id, request.permission, request.patterns, request.port) == (
+        asked["id"],
+        "shell",
+        ("sleep 600",),
+        server.port,
+    )
+    print(f"detect on one v2 server: {took * 1000:.0f} ms")
