@@ -33,11 +33,9 @@ def no_password_of_ours(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def other_sandbox(tmp_path: Path, fake_model: h.FakeModel, opencode_v2: Path) -> Iterator[v2.V2Sandbox]:
-    box = v2.V2Sandbox(tmp_path / "other", fake_model, opencode_v2)
-    try:
+    """A second home: its own database, its own servers."""
+    with v2.sandboxed(tmp_path / "other", fake_model, opencode_v2) as box:
         yield box
-    finally:
-        box.kill_all()
 
 
 def test_a_plain_server_mid_tool_is_live_for_its_session_only_and_stale_once_killed(
