@@ -83,6 +83,23 @@ def _permission(item: dict[str, Any], session_id: str, port: int) -> PendingRequ
     )
 
 
+def client_for(server: V2Server, port: int, *, timeout: float, budget: float | None = None) -> ServerClient:
+    """A client for one of ``server``'s ports, with the password it was found with."""
+    return ServerClient(port, host=server.host, credentials=server.credentials, timeout=timeout, budget=budget)
+
+
+def interrupt(server: V2Server, port: int, session_id: str, *, timeout: float) -> bool:
+    """``POST /api/session/{id}/interrupt``: True when the server stopped a turn it was running.
+    It closes the turn in its own shape (tool aborted, ``idle`` ``interrupted``, claim released);
+    a claim no live turn owns is not touched (answers False), so a repair must do that."""
+    client = client_for(server, port, timeout=timeout)
+    answer = client.post(f"/api/session/{urllib.parse.quote(session_id, safe='')}/interrupt", {})
+    body = answer.get("data", answer) if isinstance(answer, dict) else None
+    if not isinstance(body, dict) or not isinstance(body.get("interrupted"), bool):
+        raise NotV2Api(f"OpenCode on port {port}: its interrupt answer is not OpenCode 2's", port=port)
+    return bool(body["interrupted"])
+
+
 class _Look:
     """One look at every server: what each lists, and why the others could not be asked."""
 
@@ -103,9 +120,7 @@ class _Look:
             return
         reasons: list[str] = []
         for port in server.ports:
-            client = ServerClient(
-                port, host=server.host, credentials=server.credentials, timeout=self.timeout, budget=self.budget
-            )
+            client = client_for(server, port, timeout=self.timeout, budget=self.budget)
             try:
                 listed = active_sessions(client)
             except ServerAuthRequired:

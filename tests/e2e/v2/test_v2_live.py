@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from inspector.core.opencode.live import detect
+from inspector.core.opencode.v2_live import interrupt
 from inspector.core.opencode.v2_servers import find_v2_servers
 
 from .. import harness as h
@@ -154,3 +155,9 @@ def test_a_session_behind_a_permission_prompt_is_waiting_not_live(sandbox: v2.V2
         server.port,
     )
     print(f"detect on one v2 server: {took * 1000:.0f} ms")
+
+    (found,) = find_v2_servers(db).servers
+    assert interrupt(found, server.port, sid, timeout=15) is True
+    v2.wait_db(db, lambda: v2.session_row(db, sid)["time_suspended"] is None, what="the interrupt to release the claim")
+    assert detect(db, [project], schema="v2").verdict(sid, project)[0] == "stale"
+    assert interrupt(found, server.port, sid, timeout=15) is False  # nothing runs it any more
