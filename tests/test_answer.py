@@ -2,7 +2,7 @@
 
 A waiting session is live: it is refused with what it is asked, or (when a person asks for it)
 its permission/question is answered through the server that holds it, and OpenCode itself closes
-the tool. The stand-in (``tests/standin.py``) is a real loopback server that writes the real
+the tool. The stand-in (``tests/support/standin.py``) is a real loopback server that writes the real
 SQLite file as OpenCode 1.18.33 does on a reject; ``tests/e2e`` proves the real binary.
 """
 
@@ -20,22 +20,16 @@ from inspector.core.diagnose.scan import scan
 from inspector.core.model import PendingRequest
 from inspector.core.repair import operations
 from inspector.core.repair.answer import REJECTED_ERROR, answer_line, answer_request
-
-from .conftest import NOW, rows
-from .standin import DISMISSED, StandIn
-from .waiting_db import DIR, Waiting, build_waiting, part_state, turn_completed
+from tests.support.databases import parts_and_messages as dump
+from tests.support.releases import NOW
+from tests.support.standin import DISMISSED, StandIn
+from tests.support.waiting_db import DIR, Waiting, build_waiting, part_state, turn_completed
 
 
 @pytest.fixture
 def waiting_db(tmp_path: Path) -> tuple[Path, Waiting]:
     path = tmp_path / "waiting.db"
     return path, build_waiting(path, NOW)
-
-
-def dump(db: Path) -> list[tuple]:
-    return rows(db, "SELECT id, time_updated, data FROM part ORDER BY id") + rows(
-        db, "SELECT id, time_updated, data FROM message ORDER BY id"
-    )
 
 
 def request(db: Path, live, session_ids=None, **kw) -> operations.Request:

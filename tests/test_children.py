@@ -8,8 +8,7 @@ from pathlib import Path
 from inspector.core.db.store import open_store
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.opencode.live import OFFLINE
-
-from .releases import RELEASES
+from tests.support.releases import RELEASES
 
 V = "1.2.27"
 NOW = RELEASES[V].now

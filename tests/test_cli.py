@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from inspector.cli import cli
-
-from .conftest import SESSIONS, rows, sha256
+from tests.support.cli import invoke as run
+from tests.support.cli import ocinspect
+from tests.support.databases import rows, sha256
+from tests.support.releases import SESSIONS
+from tests.support.unusable_db import foreign as _foreign
+from tests.support.unusable_db import opencode_2x as _v2
 
 SCAN_KEYS = {"database", "schema", "opencode_live", "quick", "hung_after_ms", "scanned_at", "sessions"}
 SESSION_KEYS = {
@@ -61,10 +61,6 @@ RUN_KEYS = {
     "journal",
     "plan",
 }
-
-
-def run(*args: str, input: str | None = None):
-    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
 
 
 def test_help_lists_commands_and_exit_codes() -> None:
@@ -182,23 +178,9 @@ def test_locate_via_env(fixture_db, monkeypatch: pytest.MonkeyPatch) -> None:
 # ---- bad input: one line on stderr, exit 2, file unchanged --------------------------------------
 
 
-def _v2(path: Path) -> None:
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE session_v2 (id text primary key, data text)")
-    conn.execute("CREATE TABLE session_message (id text primary key)")
-    conn.commit()
-    conn.close()
-
-
-def _foreign(path: Path) -> None:
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE notes (id integer primary key, body text)")
-    conn.commit()
-    conn.close()
-
-
 def _corrupt_message(path: Path, fixture_db) -> None:
-    from .conftest import FIXTURES, copy_db
+    from tests.support.databases import copy_db
+    from tests.support.releases import FIXTURES
 
     copy_db(FIXTURES / "opencode-1.18.33-stuck-bash.db", path)
     conn = sqlite3.connect(path)
@@ -363,18 +345,6 @@ def test_recover_says_the_id_wrap_risk_before_writing(fixture_db) -> None:
     risky = [line for line in result.stdout.splitlines() if line.startswith("! ")]
     assert risky and all("upgrade opencode to 1.18.15 or newer" in line.lower() for line in risky), result.stdout
     assert result.stdout.index("! ") < result.stdout.index("Plan:")
-
-
-def ocinspect(*args: str) -> subprocess.CompletedProcess[str]:
-    """The real command (``python -m inspector``), as a user's shell runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        cwd=Path(__file__).resolve().parents[1],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from click.testing import CliRunner
 from inspector.cli import cli
 from inspector.core.synth.builder import DatabaseBuilder
 from inspector.core.synth.demo import build_demo_sessions
+from tests.support.cli import ocinspect
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = ("scan", "show", "recover", "undo", "watch", "runs", "run", "report", "open", "paths")
@@ -93,19 +94,6 @@ def in_terminal(
         proc.wait()
         os.close(master)
     return proc.returncode, bytes(out)
-
-
-def ocinspect(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """The real command with no terminal at all: stdin /dev/null, stdout and stderr pipes."""
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        env=env,
-    )
 
 
 def demo_leftovers(tmp_path: Path) -> list[Path]:

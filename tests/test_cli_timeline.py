@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from inspector.cli import cli
 from inspector.core.synth.builder import DatabaseBuilder
-
-from .conftest import sha256
+from tests.support.cli import invoke as run
+from tests.support.databases import sha256
 
 TASK_PARENT, TASK_CHILD = "ses_df18eab18ffeF8zm5QUo7WX29g", "ses_df18ea478ffedUk3exGgsWE7Dw"
 TIMELINE_KEYS = {"session_id", "turns", "read_at", "sessions"}
@@ -61,10 +61,6 @@ PART_KEYS = {
     "stuck",
 }
 T0 = 1795500000000
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def test_timeline_text_tells_the_chain_and_marks_the_stop(fixture_db) -> None:

@@ -1,13 +1,12 @@
 """A subagent chain 10,000 sessions deep: every command works, nothing recurses over the data.
 
-A real SQLite file from OpenCode's DDL (``tests/deep_chain.py``); each command runs as
+A real SQLite file from OpenCode's DDL (``tests/support/deep_chain.py``); each command runs as
 ``python -m inspector`` in a subprocess, as a person would run it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,12 +16,11 @@ import pytest
 from inspector.core.db.store import open_store
 from inspector.core.diagnose.scan import scan
 from inspector.core.diagnose.tree import depth_of, spread_chain_verdicts, tree_order
-
-from .conftest import copy_db, rows
-from .deep_chain import deep_chain
+from tests.support import cli
+from tests.support.databases import copy_db, stuck_tools
+from tests.support.deep_chain import deep_chain
 
 DEPTH = 10_000
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -38,21 +36,7 @@ def deep(deep_template: tuple[Path, list[str]], tmp_path: Path) -> tuple[Path, l
 
 
 def ocinspect(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", "--db", str(db), *args],
-        cwd=REPO,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def stuck_tools(db: Path) -> int:
-    return rows(db, "SELECT count(*) FROM part WHERE json_extract(data,'$.state.status') IN ('pending','running')")[0][
-        0
-    ]
+    return cli.ocinspect("--db", str(db), *args, timeout=300)
 
 
 def test_the_core_orders_and_indents_the_whole_chain(deep) -> None:

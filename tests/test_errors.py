@@ -10,13 +10,9 @@ from sqlalchemy.exc import DBAPIError
 
 from inspector.core import errors
 from inspector.core.db.store import open_store, translate
-
-
-def _v2(path: Path) -> Path:
-    conn = sqlite3.connect(path)
-    conn.executescript("CREATE TABLE session_v2 (id TEXT PRIMARY KEY); CREATE TABLE event (id TEXT);")
-    conn.close()
-    return path
+from tests.support.unusable_db import foreign as _foreign
+from tests.support.unusable_db import legacy_storage as _legacy
+from tests.support.unusable_db import opencode_2x as _v2
 
 
 def _empty(path: Path) -> Path:
@@ -28,20 +24,8 @@ def _empty(path: Path) -> Path:
     return path
 
 
-def _legacy(path: Path) -> Path:
-    (path / "storage" / "session" / "global").mkdir(parents=True)
-    return path
-
-
 def _garbage(path: Path) -> Path:
     path.write_bytes(b"not a database at all, just bytes" * 4)
-    return path
-
-
-def _foreign(path: Path) -> Path:
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE notes (id TEXT)")
-    conn.close()
     return path
 
 

@@ -21,8 +21,8 @@ from inspector.core.db.store import open_store
 from inspector.core.opencode.live import OFFLINE
 from inspector.core.repair import recover
 from inspector.core.synth.builder import DatabaseBuilder
-
-from .conftest import FIXTURES, NOW, SESSIONS, rows
+from tests.support.databases import rows
+from tests.support.releases import FIXTURES, NOW, SESSIONS
 
 LATER = NOW + 60_000
 LOGGED_FIXTURES = ["stuck-bash", "stuck-two", "stuck-pending", "stuck-task", "clean"]

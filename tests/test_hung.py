@@ -1,7 +1,7 @@
 """Hung sessions: durations, the classification, the abort through OpenCode, the watchdog.
 
-Real SQLite files built from the real DDL (``tests/hung_db.py``); where an OpenCode server is
-needed, a real loopback HTTP server stands in (``tests/standin.py``). The real binary is proven
+Real SQLite files built from the real DDL (``tests/support/hung_db.py``); where an OpenCode server is
+needed, a real loopback HTTP server stands in (``tests/support/standin.py``). The real binary is proven
 in ``tests/e2e/test_hung.py``.
 """
 
@@ -20,10 +20,10 @@ from inspector.core.durations import parse_duration
 from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.core.repair import abort, operations, recover
 from inspector.core.repair.watchdog import Watchdog
-
-from .conftest import NOW, rows, sha256
-from .hung_db import DIR, MINUTE, Busy, build_busy
-from .standin import StandIn
+from tests.support.databases import rows, sha256
+from tests.support.hung_db import DIR, MINUTE, Busy, build_busy
+from tests.support.releases import NOW
+from tests.support.standin import StandIn
 
 HUNG_AFTER = 15 * MINUTE
 
@@ -461,7 +461,7 @@ def test_watchdog_reads_nothing_while_the_database_is_still(busy_db) -> None:
 def test_watchdog_candidates_follow_new_and_finished_turns(busy_db) -> None:
     import sqlite3
 
-    from .standin import close_chain
+    from tests.support.standin import close_chain
 
     db, ids = busy_db
     clock = Clock(NOW)
@@ -529,7 +529,7 @@ def test_watchdog_starts_over_on_a_replaced_file(busy_db, tmp_path: Path) -> Non
     import shutil
     import sqlite3
 
-    from .conftest import copy_db
+    from tests.support.databases import copy_db
 
     db, ids = busy_db
     other = copy_db(db, tmp_path / "other.db")

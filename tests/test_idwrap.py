@@ -16,8 +16,7 @@ from inspector.core.db.store import open_store
 from inspector.core.diagnose import idwrap
 from inspector.core.diagnose.scan import scan
 from inspector.core.opencode.live import OFFLINE, LiveStatus
-
-from .releases import RELEASES
+from tests.support.releases import RELEASES
 
 V = "1.18.14"
 NOW = RELEASES[V].now

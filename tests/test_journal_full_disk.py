@@ -12,33 +12,16 @@ here (the journal directory must be a directory), and a tmpfs needs a mount.
 from __future__ import annotations
 
 import json
-import os
 import resource
-import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from inspector.core.errors import EXIT_ERROR, EXIT_OK
 from inspector.core.repair.journal import journal_dir
+from tests.support.cli import ocinspect
+from tests.support.databases import rows
+from tests.support.releases import SESSIONS
 
-from .conftest import SESSIONS, rows
-
-REPO = Path(__file__).resolve().parents[1]
 JOURNAL_LIMIT = 1024  # bytes: less than one unit record of the fixture (about 3.6 kB)
-
-
-def ocinspect(*args: str, preexec: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        cwd=REPO,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        preexec_fn=preexec,
-    )
 
 
 def small_files() -> None:

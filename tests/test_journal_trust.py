@@ -7,9 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from inspector.cli import cli
 from inspector.core.errors import (
     EXIT_ERROR,
     AlreadyUndone,
@@ -23,8 +21,8 @@ from inspector.core.repair.journal import (
     journal_dir,
     read_run,
 )
-
-from .conftest import rows, sha256
+from tests.support.cli import invoke as cli_run
+from tests.support.databases import rows, sha256
 
 BAD_FILES: dict[str, bytes] = {
     "header-only": b'{"kind":"run","format":2}\n',
@@ -36,10 +34,6 @@ BAD_FILES: dict[str, bytes] = {
     "bad-committed": b'{"kind":"run","format":2,"run_id":"x","database":"/x","created":1,"units":0,"forced":false}\n'
     b'{"kind":"committed","index":"zero"}\n',
 }
-
-
-def cli_run(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def part_rows(db: Path) -> list[tuple]:

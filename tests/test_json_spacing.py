@@ -22,9 +22,9 @@ from inspector.core.opencode.live import OFFLINE
 from inspector.core.repair import recover
 from inspector.core.synth.builder import dumps
 from inspector.core.synth.demo import build_demo_sessions
-
-from .conftest import FIXTURES, NOW, copy_db, rows
-from .synthetic import every_pattern
+from tests.support.databases import copy_db, rows
+from tests.support.releases import FIXTURES, NOW
+from tests.support.synthetic import every_pattern
 
 STYLES = ("spaced", "indent", "tabs")
 LATER = NOW + 60_000

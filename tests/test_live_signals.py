@@ -1,8 +1,8 @@
 """Issue 18: busy sessions judged from OpenCode's own signals (status objects, pending requests,
 the event stream) as well as rows.
 
-Real SQLite files written as OpenCode 1.18.33 writes them (``tests/hung_db.build_signals``);
-where a server is needed, a real loopback HTTP server stands in (``tests/standin.py``).
+Real SQLite files written as OpenCode 1.18.33 writes them (``tests/support/hung_db.build_signals``);
+where a server is needed, a real loopback HTTP server stands in (``tests/support/standin.py``).
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.model import PendingRequest, ServerStatus
 from inspector.core.opencode import signals as sig
 from inspector.core.repair import abort, recover
-
-from .conftest import NOW
-from .hung_db import DIR, MINUTE, SECOND, Signals, build_signals
-from .standin import StandIn
+from tests.support.hung_db import DIR, MINUTE, SECOND, Signals, build_signals
+from tests.support.releases import NOW
+from tests.support.standin import StandIn
 
 OVERLOADED = ServerStatus(
     type="retry",

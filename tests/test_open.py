@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,10 +20,9 @@ from inspector.core.errors import DirectoryGone, SessionNotFound
 from inspector.core.model import LiveStatus
 from inspector.core.opencode.launch import continue_command
 from inspector.core.opencode.live import OFFLINE
+from tests.support.cli import ocinspect
+from tests.support.releases import SESSIONS
 
-from .conftest import SESSIONS
-
-REPO = Path(__file__).resolve().parents[1]
 BASH = SESSIONS["stuck-bash"][0]
 
 STAND_IN = """#!/bin/sh
@@ -34,18 +31,6 @@ echo "cwd=$(pwd)"
 echo "db=${OPENCODE_DB-unset}"
 exit 5
 """
-
-
-def ocinspect(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @pytest.fixture

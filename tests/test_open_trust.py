@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import SESSIONS
-from .crafted_ids import TYPABLE, rename_session
+from tests.support.cli import ocinspect
+from tests.support.crafted_ids import TYPABLE, rename_session
+from tests.support.releases import SESSIONS
 
 REPO = Path(__file__).resolve().parents[1]
 BASH = SESSIONS["stuck-bash"][0]
@@ -62,18 +63,6 @@ def recorded(env: dict[str, str]) -> list[str] | None:
     if not record.exists():
         return None
     return record.read_bytes().decode().split("\0")[:-1]
-
-
-def ocinspect(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def git_project(path: Path) -> Path:

@@ -17,16 +17,10 @@ from inspector.core.errors import RepairRefused, WritesDisabled
 from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.core.repair import operations
 from inspector.core.repair.journal import iter_runs
-
-from .conftest import NOW, SESSIONS, rows
+from tests.support.databases import parts_and_messages as dump
+from tests.support.releases import NOW, SESSIONS
 
 RUNNING = LiveStatus(running=True, detail="OpenCode is running on this database (pid 4242, port 4096)")
-
-
-def dump(db: Path) -> list[tuple]:
-    return rows(db, "SELECT id, time_updated, data FROM part ORDER BY id") + rows(
-        db, "SELECT id, time_updated, data FROM message ORDER BY id"
-    )
 
 
 def recovered(db: Path, journal: Path) -> operations.Outcome:

@@ -22,25 +22,17 @@ from inspector.core.diagnose import state
 from inspector.core.errors import EXIT_FOUND, EXIT_OK
 from inspector.core.ownfiles import NotOwnFile, read_own
 from inspector.core.repair.journal import journal_dir
+from tests.support import cli
+from tests.support.databases import rows
+from tests.support.releases import SESSIONS
 
-from .conftest import SESSIONS, rows
-
-REPO = Path(__file__).resolve().parents[1]
 HANG = 20  # seconds: every command below ends in about one; a FIFO's open() never would
 
 pytestmark = pytest.mark.timeout(180)
 
 
 def ocinspect(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        cwd=REPO,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=HANG,
-        stdin=subprocess.DEVNULL,
-    )
+    return cli.ocinspect(*args, timeout=HANG)
 
 
 def fifo(path: Path) -> Path:

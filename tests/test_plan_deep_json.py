@@ -8,25 +8,20 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from inspector.cli import cli
 from inspector.core.db.store import open_store
 from inspector.core.diagnose.scan import scan
 from inspector.core.errors import EXIT_ERROR, EXIT_OK, CorruptData
 from inspector.core.opencode.live import OFFLINE
 from inspector.core.repair import recover
-
-from .conftest import NOW, SESSIONS, rows
+from tests.support.cli import invoke as cli_run
+from tests.support.databases import rows
+from tests.support.releases import NOW, SESSIONS
 
 LATER = NOW + 60_000
 DEEP_SESSION = "ses_df18ebf03ffecLn0zX09ai9ymn"  # of stuck-two; the other stays repairable
 DEEP_PART = "prt_20e714af4001BB1L0VerrFlHOj"
 OTHER_SESSION = "ses_df18ebe7cffeXWNiRuh4af1Ynr"
-
-
-def cli_run(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def deepen(db: Path, part_id: str, depth: int) -> None:

@@ -14,9 +14,9 @@ from inspector.core.errors import JournalError, SessionNotFound
 from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.core.repair import recover
 from inspector.core.repair.journal import read_run
-
-from .conftest import NOW, SESSIONS, rows, sha256
-from .synthetic import every_pattern
+from tests.support.databases import rows, sha256
+from tests.support.releases import NOW, SESSIONS
+from tests.support.synthetic import every_pattern
 
 LATER = NOW + 60_000
 

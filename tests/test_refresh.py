@@ -22,8 +22,9 @@ from inspector.core.diagnose.scan import scan
 from inspector.core.model import ScanResult
 from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.core.synth.demo import DemoSessions, build_demo_sessions
-
-from .conftest import NOW, copy_db
+from tests.support.databases import copy_db
+from tests.support.databases import execute as write
+from tests.support.releases import NOW
 
 LATER = NOW + 60_000
 
@@ -80,15 +81,6 @@ class Watcher:
 
     def close(self) -> None:
         self.store.dispose()
-
-
-def write(path: Path, sql: str, *params: object) -> None:
-    conn = sqlite3.connect(path)
-    try:
-        conn.execute(sql, params)
-        conn.commit()
-    finally:
-        conn.close()
 
 
 def one(path: Path, sql: str, *params: object):

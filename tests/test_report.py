@@ -22,15 +22,11 @@ from inspector.core.opencode.live import OFFLINE
 from inspector.core.report.build import build_report
 from inspector.core.report.markdown import render
 from inspector.core.report.redact import Redactor, scrub
-
-from .conftest import NOW, SESSIONS
-from .secret_db import build_secret_db
+from tests.support.cli import invoke as run
+from tests.support.releases import NOW, SESSIONS
+from tests.support.secret_db import build_secret_db
 
 BASH = SESSIONS["stuck-bash"][0]
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def fragments(secret: str) -> list[str]:
@@ -231,7 +227,7 @@ def test_scrub_catches_each_family() -> None:
 
 @pytest.mark.parametrize("content", [False, True], ids=["redacted", "include-content"])
 def test_terminal_controls_from_the_database_stay_escaped(tmp_path: Path, content: bool) -> None:
-    from .hostile_db import build_hostile, unsafe_characters
+    from tests.support.hostile_db import build_hostile, unsafe_characters
 
     db = tmp_path / "opencode.db"
     ids = build_hostile(db)

@@ -1,8 +1,8 @@
 """``ocinspect report`` against what a live OpenCode says, and where the report is written.
 
 End to end: ``python -m inspector report`` in a subprocess, a stand-in OpenCode *process*
-(``tests/opencode_process.py``) answering for a database built from the real 1.18.33 DDL
-(``tests/waiting_db.py``). What OpenCode says about a session (what a permission would run, a
+(``tests/support/opencode_process.py``) answering for a database built from the real 1.18.33 DDL
+(``tests/support/waiting_db.py``). What OpenCode says about a session (what a permission would run, a
 question's text, why a model call is retried) is data like the database's fields: it must not
 leak into a redacted report, and it must never be Markdown or HTML in it.
 """
@@ -20,11 +20,11 @@ from markdown_it import MarkdownIt
 
 from inspector.core.report.markdown import render
 from inspector.core.report.redact import scrub, scrub_tree
-
-from .conftest import SESSIONS
-from .opencode_process import Serve, ocinspect, opencode_process
-from .secret_corpus import CORPUS, survivors
-from .waiting_db import DIR, AskingChain, build_asking_chain
+from tests.support.cli import ocinspect
+from tests.support.opencode_process import Serve, opencode_process
+from tests.support.releases import SESSIONS
+from tests.support.secret_corpus import CORPUS, survivors
+from tests.support.waiting_db import DIR, AskingChain, build_asking_chain
 
 LINES = [line for line, _ in CORPUS.values()]
 BASH = SESSIONS["stuck-bash"][0]

@@ -15,7 +15,6 @@ End to end: ``python -m inspector`` in subprocesses, ``cp`` for the copies.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -24,22 +23,8 @@ from pathlib import Path
 import pytest
 
 from inspector.core.errors import EXIT_FOUND, EXIT_OK
-
-from .releases import sessions_of
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def ocinspect(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        cwd=REPO,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+from tests.support.cli import ocinspect
+from tests.support.releases import sessions_of
 
 
 def cp(source: Path, dest: Path) -> None:

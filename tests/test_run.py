@@ -18,28 +18,11 @@ import pytest
 
 from inspector.core.db import eventlog
 from inspector.core.db.store import open_store
-
-from .conftest import SESSIONS, rows, sha256
+from tests.support.cli import ocinspect
+from tests.support.databases import sha256, stuck_tools
+from tests.support.releases import SESSIONS
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def ocinspect(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        cwd=REPO,
-        env=env or dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def stuck_tools(db: Path) -> int:
-    return rows(db, "SELECT count(*) FROM part WHERE json_extract(data,'$.state.status') IN ('pending','running')")[0][
-        0
-    ]
 
 
 def test_recovers_then_execs_the_command_with_its_exit_code(fixture_db) -> None:

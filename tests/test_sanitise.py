@@ -7,17 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from inspector.cli import cli
 from inspector.core.text import printable
-
-from .conftest import rows
-from .hostile_db import PAYLOAD, HostileIds, build_hostile, hostile, unsafe_characters
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+from tests.support.cli import invoke as run
+from tests.support.databases import rows
+from tests.support.hostile_db import PAYLOAD, HostileIds, build_hostile, hostile, unsafe_characters
 
 
 @pytest.fixture

@@ -9,9 +9,8 @@ import pytest
 from inspector.core.db.store import open_store
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.opencode.live import OFFLINE, LiveStatus
-
-from .conftest import NOW, SESSIONS
-from .synthetic import every_pattern
+from tests.support.releases import NOW, SESSIONS
+from tests.support.synthetic import every_pattern
 
 
 def diagnose(db: Path, **kw):
@@ -106,7 +105,7 @@ def test_unknown_liveness(fixture_db) -> None:
 
 
 def test_scan_is_read_only_byte_for_byte(fixture_db) -> None:
-    from .conftest import sha256
+    from tests.support.databases import sha256
 
     db = fixture_db("stuck-task")
     before = sha256(db)

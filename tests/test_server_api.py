@@ -1,6 +1,6 @@
 """server_api: one loopback OpenCode client (auth from env, timeouts, typed errors, SSE).
 
-Against a real local HTTP server (``tests/standin.py``); the real binary is in tests/e2e.
+Against a real local HTTP server (``tests/support/standin.py``); the real binary is in tests/e2e.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from inspector.core.opencode.client import (
     ServerHTTPError,
     ServerUnreachable,
 )
-
-from .standin import StandIn
+from tests.support.standin import StandIn
 
 
 @pytest.fixture

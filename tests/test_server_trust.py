@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import SESSIONS
+from tests.support.releases import SESSIONS
+
 from .fake_opencode import fake_opencode
 
 REPO = Path(__file__).resolve().parents[1]

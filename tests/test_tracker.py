@@ -17,8 +17,7 @@ from inspector.core.db.v1 import sql as q
 from inspector.core.diagnose import tracker
 from inspector.core.diagnose.refresh import Marks
 from inspector.core.synth.demo import build_demo_sessions
-
-from .conftest import NOW
+from tests.support.releases import NOW
 
 
 @pytest.fixture

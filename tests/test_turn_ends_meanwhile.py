@@ -21,8 +21,7 @@ from inspector.core.diagnose import resume
 from inspector.core.diagnose import scan as scan_module
 from inspector.core.model import LiveStatus
 from inspector.core.synth.demo import DemoSessions, build_demo_sessions
-
-from .conftest import NOW
+from tests.support.releases import NOW
 
 sys.path.insert(0, str(Path(__file__).parent))
 from opencode_writer import Writer  # noqa: E402

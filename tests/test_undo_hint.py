@@ -7,39 +7,18 @@ named with ``--db`` (nothing at the default path), the printed hint pasted as a 
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
-from .conftest import rows, sha256
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def ocinspect(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        cwd=REPO,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+from tests.support.cli import ocinspect
+from tests.support.databases import sha256, stuck_tools
 
 
 def paste(command: str) -> subprocess.CompletedProcess[str]:
     words = shlex.split(command)
     assert words[0] == "ocinspect"
     return ocinspect(*words[1:])
-
-
-def stuck_tools(db: Path) -> int:
-    return rows(db, "SELECT count(*) FROM part WHERE json_extract(data,'$.state.status') IN ('pending','running')")[0][
-        0
-    ]
 
 
 def test_the_hint_recover_prints_works_when_pasted(fixture_db, tmp_path: Path) -> None:

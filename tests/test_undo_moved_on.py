@@ -10,7 +10,6 @@ process as OpenCode writes it (``tests/opencode_writer.py``, events included whe
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -19,24 +18,11 @@ from pathlib import Path
 import pytest
 
 from inspector.core.errors import EXIT_OK, EXIT_REFUSED
+from tests.support.cli import ocinspect
+from tests.support.databases import rows, sha256
+from tests.support.releases import SESSIONS, sessions_of
 
-from .conftest import SESSIONS, rows, sha256
-from .releases import sessions_of
-
-REPO = Path(__file__).resolve().parents[1]
 WRITER = Path(__file__).parent / "opencode_writer.py"
-
-
-def ocinspect(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        cwd=REPO,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def opencode_turn(db: Path, sid: str, at_ms: int) -> list[str]:

@@ -13,8 +13,7 @@ from inspector.core.opencode.live import LiveStatus
 from inspector.core.repair import recover
 from inspector.core.repair.via_opencode import supports
 from inspector.render import plan_text
-
-from .conftest import NOW, SESSIONS
+from tests.support.releases import NOW, SESSIONS
 
 DIRECTORY = "/home/dev/src/webapp"
 

@@ -30,8 +30,7 @@ from inspector.core.diagnose.scan import scan
 from inspector.core.model import OFFLINE, ScanResult
 from inspector.core.repair import operations
 from inspector.core.synth.demo import DemoSessions, build_demo_sessions
-
-from .conftest import NOW
+from tests.support.releases import NOW
 
 ROOT = Path(__file__).resolve().parents[1]
 WRITER = ROOT / "tests" / "opencode_writer.py"

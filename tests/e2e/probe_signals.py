@@ -35,7 +35,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from inspector.core.opencode.client import ServerClient, ServerError  # noqa: E402
 from tests.e2e import harness as h  # noqa: E402
-from tests.releases import E2E_RELEASES  # noqa: E402
+from tests.support.releases import E2E_RELEASES  # noqa: E402
 
 CHUNK_TIMEOUT_MS = 3000
 

@@ -5,7 +5,7 @@ Each test crashes a real ``opencode serve`` with ``kill -9`` in the middle of a 
 call, checks what ``ocinspect`` reports, repairs it with ``ocinspect`` (run as a subprocess),
 restarts the *same* OpenCode release on the repaired database and checks through OpenCode's own
 HTTP API that the session is healthy and takes a new prompt.  The bash, task and pending
-scenarios run on every release of ``tests/releases.py`` ``E2E_RELEASES`` (npm
+scenarios run on every release of ``tests/support/releases.py`` ``E2E_RELEASES`` (npm
 ``opencode-ai@<release>``); the rest on the newest.  ``test_without_ocinspect_*`` proves the
 premise: OpenCode alone does not recover such a session.
 
@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.releases import E2E_RELEASES, RELEASES
+from tests.support.releases import E2E_RELEASES, RELEASES
 
 from . import harness as h
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from inspector.core.db import eventlog
 from inspector.core.db.store import open_store
 from inspector.core.opencode.live import OFFLINE
 from inspector.core.repair import recover
+from tests.support.databases import log_problems
 
 from . import harness as h
 from .test_e2e import explain, run_cli, scan
@@ -84,11 +84,6 @@ def rows(db: Path, sessions: set[str]) -> dict[str, Any]:
 def stuck_sessions(sb: h.Sandbox) -> set[str]:
     rc, data, proc = scan(sb)
     return {s["id"] for s in data["sessions"]}
-
-
-def log_problems(db: Path) -> list[eventlog.LogProblem]:
-    with open_store(db).read() as conn:
-        return eventlog.check(conn)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from inspector.core.synth.builder import DatabaseBuilder
-from tests.conftest import copy_db, sha256  # noqa: F401 (re-exported: one backup-API copier and digest for the suite)
+from tests.support.databases import copy_db, sha256  # noqa: F401 (re-exported to the fault suites)
 
 PYTHON = sys.executable
 HERE = Path(__file__).resolve().parent

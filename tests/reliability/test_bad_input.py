@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.databases import execute
+
 from .support import (
     Layout,
     Ran,
@@ -88,15 +90,6 @@ def small_db(path: Path, units: int = 5) -> Layout:
 def write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
-
-
-def execute(path: Path, sql: str, *params: object) -> None:
-    conn = sqlite3.connect(path)
-    try:
-        conn.execute(sql, params)
-        conn.commit()
-    finally:
-        conn.close()
 
 
 def first(path: Path, sql: str, *params: object) -> tuple:

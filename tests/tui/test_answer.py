@@ -12,10 +12,10 @@ from textual.widgets import Button
 from inspector.core.repair.answer import REJECTED_ERROR
 from inspector.tui.screens import ConfirmAnswer, ConfirmRecovery, SessionsScreen
 from inspector.tui.widgets import SessionTable
-from tests.standin import StandIn
-from tests.waiting_db import DIR, Waiting, build_waiting, part_state, turn_completed
-
-from .conftest import NOW, SIZE, app_for, dump, notifications, press, screen_text, settle
+from tests.support.releases import NOW
+from tests.support.standin import StandIn
+from tests.support.tui import SIZE, app_for, dump, notifications, press, screen_text, settle
+from tests.support.waiting_db import DIR, Waiting, build_waiting, part_state, turn_completed
 
 
 @pytest.fixture

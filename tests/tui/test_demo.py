@@ -12,8 +12,8 @@ from inspector.core.diagnose.scan import scan
 from inspector.core.opencode.live import OFFLINE
 from inspector.core.repair.recover import plan
 from inspector.core.synth.demo import HOUR, MINUTE, build_demo, build_demo_sessions
-
-from .conftest import NOW, dump
+from tests.support.releases import NOW
+from tests.support.tui import dump
 
 
 def test_same_now_gives_the_same_database(tmp_path: Path) -> None:
@@ -66,8 +66,7 @@ async def test_demo_recoveries_are_journaled_in_the_demo_directory(
 
     from inspector.cli import Settings, tui_app
     from inspector.core.repair.journal import iter_runs
-
-    from .conftest import SIZE, press, settle
+    from tests.support.tui import SIZE, press, settle
 
     user_state = tmp_path / "state"  # the user's XDG_STATE_HOME (set by the tui_cwd fixture)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))

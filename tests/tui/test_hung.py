@@ -9,9 +9,9 @@ from pathlib import Path
 from inspector.tui.screens import ConfirmRecovery, SessionsScreen
 from inspector.tui.screens.confirm_recovery import ABORT_HEADING
 from inspector.tui.widgets import SessionTable
-from tests.standin import StandIn
-
-from .conftest import (
+from tests.support.databases import rows as query
+from tests.support.standin import StandIn
+from tests.support.tui import (
     BASH_PART,
     SIZE,
     TASK_CHILD,
@@ -24,7 +24,6 @@ from .conftest import (
     keys_then_settle,
     notifications,
     press,
-    query,
     screen_text,
     settle,
     tool_status,
@@ -170,8 +169,8 @@ async def test_badge_turns_hung_by_itself_when_the_threshold_passes(fixture_copy
     """A hung session writes nothing, so no file change triggers a rescan: a timer does."""
     from inspector.core.db.store import open_store
     from inspector.core.diagnose.scan import scan
-
-    from .conftest import BASH, NOW
+    from tests.support.releases import NOW
+    from tests.support.tui import BASH
 
     db = fixture_copy("stuck-bash")
     live = busy_live(BASH)
@@ -188,10 +187,10 @@ async def test_badge_turns_hung_by_itself_when_the_threshold_passes(fixture_copy
 
 
 def signals_db(tmp_path: Path):
-    """``tests/hung_db.build_signals`` with the liveness that makes a waiting and a stalled session."""
+    """``tests/support/hung_db.build_signals`` with the liveness that makes a waiting and a stalled session."""
     from inspector.core.model import PendingRequest
-    from tests.conftest import NOW
-    from tests.hung_db import DIR, build_signals
+    from tests.support.hung_db import DIR, build_signals
+    from tests.support.releases import NOW
     from tests.test_live_signals import TIMED_OUT
 
     ids = build_signals(tmp_path / "signals.db", NOW)

@@ -9,9 +9,8 @@ from pathlib import Path
 
 from inspector.tui.screens import ConfirmUndo
 from inspector.tui.widgets import SessionTable
-
-from .conftest import (
-    NOW,
+from tests.support.releases import NOW
+from tests.support.tui import (
     TASK_PARENT,
     app_for,
     eventually,
@@ -85,7 +84,7 @@ class TestSnapshots80x24:
         assert snap_compare(app_for(db), terminal_size=NARROW, run_before=keys_then_settle("r"))
 
     def test_answer_dialog(self, snap_compare, tmp_path: Path) -> None:
-        from tests.waiting_db import build_waiting
+        from tests.support.waiting_db import build_waiting
 
         ids = build_waiting(tmp_path / "waiting.db", NOW)
 

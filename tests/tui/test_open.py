@@ -10,9 +10,8 @@ import pytest
 
 from inspector.core.model import LiveStatus
 from inspector.tui.screens import SessionDetailScreen, SessionsScreen
-
-from ..crafted_ids import CRAFTED, rename_session
-from .conftest import BASH, SIZE, app_for, notifications, press, settle
+from tests.support.crafted_ids import CRAFTED, rename_session
+from tests.support.tui import BASH, SIZE, app_for, notifications, press, settle
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import sys
 import threading
 from pathlib import Path
 
-from inspector.core.db import eventlog
 from inspector.core.db.store import open_store
 from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.core.repair import recover
@@ -25,14 +24,15 @@ from inspector.tui.screens import (
     UnsupportedScreen,
 )
 from inspector.tui.widgets import SessionTable
-
-from ..standin import StandIn
-from .conftest import (
+from tests.support.databases import log_problems
+from tests.support.databases import rows as query
+from tests.support.releases import NOW
+from tests.support.standin import StandIn
+from tests.support.tui import (
     BASH,
     BASH_MESSAGE,
     BASH_PART,
     HOSTILE_TITLES,
-    NOW,
     SIZE,
     TASK_CHILD,
     TASK_PARENT,
@@ -42,23 +42,13 @@ from .conftest import (
     busy_live,
     dump,
     eventually,
+    listed,
     notifications,
     press,
-    query,
     screen_text,
     settle,
     tool_status,
 )
-
-
-def log_problems(db: Path) -> list:
-    """OpenCode's sync log still agrees with every row (issue 10's invariant)."""
-    with open_store(db).read() as conn:
-        return eventlog.check(conn)
-
-
-def listed(app) -> list[str]:
-    return [row.diag.id for row in app.screen.query_one(SessionTable).rows_shown]
 
 
 def message_completed(db: Path, message_id: str) -> int | None:

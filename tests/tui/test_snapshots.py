@@ -11,9 +11,8 @@ import sqlite3
 from pathlib import Path
 
 from inspector.core.opencode.live import LiveStatus
-from tests.releases import RELEASES
-
-from .conftest import SIZE, TASK_PARENT, app_for, keys_then_settle, settle
+from tests.support.releases import RELEASES
+from tests.support.tui import SIZE, TASK_PARENT, app_for, keys_then_settle, settle
 
 
 class TestSessionsList:
@@ -260,9 +259,9 @@ class TestConfirmAnswer:
     @staticmethod
     def _app_and_keys(tmp_path: Path, *keys: str):
         from inspector.tui.widgets import SessionTable
-        from tests.waiting_db import build_waiting
-
-        from .conftest import NOW, press
+        from tests.support.releases import NOW
+        from tests.support.tui import press
+        from tests.support.waiting_db import build_waiting
 
         ids = build_waiting(tmp_path / "waiting.db", NOW)
 

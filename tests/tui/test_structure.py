@@ -78,8 +78,7 @@ def test_layout_fits_and_adds_activity_when_wide(demo) -> None:
     from inspector.core.db.store import open_store
     from inspector.core.diagnose.scan import scan
     from inspector.core.opencode.live import OFFLINE
-
-    from .conftest import NOW
+    from tests.support.releases import NOW
 
     db, _ = demo
     rows = visible_rows(scan(open_store(db), live=OFFLINE, now=NOW))

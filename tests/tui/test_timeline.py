@@ -8,8 +8,8 @@ from pathlib import Path
 from inspector.core.synth.builder import DatabaseBuilder
 from inspector.tui.screens import PartScreen, SessionDetailScreen, TimelineScreen
 from inspector.tui.screens.timeline import StoryList
-
-from .conftest import NOW, SIZE, TASK_CHILD, TASK_PARENT, app_for, eventually, press, screen_text, settle
+from tests.support.releases import NOW
+from tests.support.tui import SIZE, TASK_CHILD, TASK_PARENT, app_for, eventually, press, screen_text, settle
 
 BIG = 50_000
 

@@ -18,24 +18,20 @@ from inspector.tui.app import binding_ids
 from inspector.tui.screens import ConfirmRecovery, ConfirmUndo, HelpScreen, SessionDetailScreen, SessionsScreen
 from inspector.tui.widgets import SessionLink, SessionTable
 from inspector.tui.widgets.session_table import Row, sort_key, sort_rows
-
-from .conftest import (
-    NOW,
+from tests.support.releases import NOW
+from tests.support.tui import (
     SIZE,
     TASK_CHILD,
     TASK_PARENT,
     app_for,
     dump,
     eventually,
+    listed,
     notifications,
     press,
     screen_text,
     settle,
 )
-
-
-def listed(app) -> list[str]:
-    return [row.diag.id for row in app.screen.query_one(SessionTable).rows_shown]
 
 
 def header(app) -> str:

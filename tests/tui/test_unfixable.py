@@ -4,9 +4,8 @@ and says what to do, instead of offering a recovery that would change nothing.""
 from __future__ import annotations
 
 from inspector.tui.screens import SessionDetailScreen
-from tests.releases import RELEASES
-
-from .conftest import app_for, notifications, press, screen_text, settle
+from tests.support.releases import RELEASES
+from tests.support.tui import app_for, notifications, press, screen_text, settle
 
 IGNORED = "ses_000029fecffe29eo5zwQ22TefS"
 ADVICE = "ocinspect cannot fix it: upgrade OpenCode to 1.18.15 or newer, then send the prompt again"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from inspector.core.diagnose.refresh import Watched
 from inspector.tui.widgets import SessionTable
-
-from .conftest import SIZE, app_for, eventually, settle
+from tests.support.tui import SIZE, app_for, settle
+from tests.support.tui import eventually as wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITER = ROOT / "bench" / "busy_writer.py"
@@ -37,11 +37,6 @@ def second_process(db: Path, *args: str) -> list[dict]:
 def shown_parts(app) -> set[str]:
     result = app.scan_result
     return {p.id for d in result.stuck for p in d.stuck_parts} if result else set()
-
-
-async def wait_for(pilot, condition) -> bool:
-    """By the clock (see ``conftest.eventually``): under load a refresh may take longer."""
-    return await eventually(pilot, condition)
 
 
 def in_wal_mode(db: Path) -> Path:

@@ -88,7 +88,7 @@ class Waiting:
         )
 
     def serve(self, standin: object) -> None:
-        """List the same requests on a ``tests.standin.StandIn`` (busy sessions included)."""
+        """List the same requests on a ``tests.support.standin.StandIn`` (busy sessions included)."""
         standin.busy = set(self.busy)  # type: ignore[attr-defined]
         standin.ask_permission(
             self.permission.session,
