@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ def _garbage(path: Path) -> Path:
 
 # The directory names carry the words the old text search looked for ("2.x", "legacy"), in the
 # wrong places: the kind must come from the type.
-CASES = {
+CASES: dict[str, tuple[Callable[[Path], Path], type[errors.InspectorError]]] = {
     "v2": (lambda tmp: _v2(tmp / "legacy-copy.db"), errors.OpenCode2xSchema),
     "legacy": (lambda tmp: _legacy(tmp / "opencode-2.x-backup"), errors.LegacyStorage),
     "foreign": (lambda tmp: _foreign(tmp / "2.x-legacy.db"), errors.SchemaUnsupported),
@@ -113,7 +114,7 @@ def test_an_error_is_classified_by_its_code_not_its_words(tmp_path: Path, sql: s
 )
 def test_each_result_code_has_its_kind(tmp_path: Path, code: int, kind: type, start: str) -> None:
     orig = sqlite3.OperationalError("some message")
-    orig.sqlite_errorcode = code  # type: ignore[attr-defined]  # what the C module sets
+    orig.sqlite_errorcode = code  # what the C module sets
     error = translate(DBAPIError("SELECT 1", None, orig), tmp_path / "opencode.db")
     assert type(error) is kind and start in str(error)
 

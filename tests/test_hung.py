@@ -8,7 +8,9 @@ in ``tests/e2e/test_hung.py``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -17,11 +19,13 @@ from inspector.cli import cli
 from inspector.core.db.store import open_store
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.durations import parse_duration
+from inspector.core.model import Diagnosis
 from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.core.repair import abort, operations, recover
 from inspector.core.repair.watchdog import Watchdog
 from tests.support.databases import rows, sha256
 from tests.support.hung_db import DIR, MINUTE, Busy, build_busy
+from tests.support.narrow import present
 from tests.support.releases import NOW
 from tests.support.standin import StandIn
 
@@ -34,7 +38,9 @@ def busy_db(tmp_path: Path) -> tuple[Path, Busy]:
     return path, build_busy(path, NOW)
 
 
-def verdicts(db: Path, live: LiveStatus, hung_after_ms: int | None = HUNG_AFTER, now: int = NOW, **kw):
+def verdicts(
+    db: Path, live: LiveStatus, hung_after_ms: int | None = HUNG_AFTER, now: int = NOW, **kw: Any
+) -> dict[str, Diagnosis]:
     result = scan(open_store(db), live=live, now=now, hung_after_ms=hung_after_ms, **kw)
     return {d.id: d for d in result.sessions}
 
@@ -96,7 +102,7 @@ def test_parse_duration_is_bounded(text: str) -> None:
         ["watch"],
     ],
 )
-def test_cli_refuses_bad_durations(fixture_db, args: list[str]) -> None:
+def test_cli_refuses_bad_durations(fixture_db: Callable[..., Path], args: list[str]) -> None:
     db = fixture_db("stuck-bash")
     before = sha256(db)
     result = CliRunner().invoke(cli, ["--db", str(db), *args])
@@ -108,7 +114,7 @@ def test_cli_refuses_bad_durations(fixture_db, args: list[str]) -> None:
 # classification --------------------------------------------------------------------------------
 
 
-def test_hung_busy_sessions_and_the_ones_that_are_working(busy_db) -> None:
+def test_hung_busy_sessions_and_the_ones_that_are_working(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     found = verdicts(db, ids.live())
     hung = {sid for sid, d in found.items() if d.verdict == "hung"}
@@ -120,7 +126,7 @@ def test_hung_busy_sessions_and_the_ones_that_are_working(busy_db) -> None:
     assert found[ids.stale].verdict == "stale" and found[ids.stale].idle_ms is None
 
 
-def test_hung_says_why(busy_db) -> None:
+def test_hung_says_why(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     found = verdicts(db, ids.live())
     diag = found[ids.hung_bash]
@@ -132,7 +138,7 @@ def test_hung_says_why(busy_db) -> None:
     assert parent.idle_ms == found[ids.chain_child].idle_ms  # one chain, one silence
 
 
-def test_why_not_hung(busy_db) -> None:
+def test_why_not_hung(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     found = verdicts(db, ids.live())
     assert "last moved 1s ago" in found[ids.streaming].live_reason
@@ -150,7 +156,7 @@ def test_why_not_hung(busy_db) -> None:
     assert "bash running" in found[ids.parallel].live_reason and "pytest -x" in found[ids.parallel].live_reason
 
 
-def test_threshold_decides(busy_db) -> None:
+def test_threshold_decides(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     live = ids.live()
     assert verdicts(db, live, hung_after_ms=21 * MINUTE)[ids.hung_bash].verdict == "live"
@@ -158,7 +164,7 @@ def test_threshold_decides(busy_db) -> None:
     assert verdicts(db, live, hung_after_ms=500)[ids.streaming].verdict == "hung"  # 1 s of silence > 0.5 s
 
 
-def test_without_a_threshold_nothing_is_hung(busy_db) -> None:
+def test_without_a_threshold_nothing_is_hung(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     found = verdicts(db, ids.live(), hung_after_ms=None)
     assert {d.verdict for d in found.values() if d.id in ids.busy - {ids.permission}} == {"live"}
@@ -166,19 +172,19 @@ def test_without_a_threshold_nothing_is_hung(busy_db) -> None:
     assert all(d.idle_ms is None for d in found.values())
 
 
-def test_undecided_waiting_is_never_hung(busy_db) -> None:
+def test_undecided_waiting_is_never_hung(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     found = verdicts(db, ids.live(undecided=frozenset({ids.hung_bash})))
     assert found[ids.hung_bash].verdict == "live"
     assert "could not ask" in found[ids.hung_bash].live_reason
 
 
-def test_not_running_means_stale_not_hung(busy_db) -> None:
+def test_not_running_means_stale_not_hung(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     assert {d.verdict for d in verdicts(db, OFFLINE).values()} == {"stale"}
 
 
-def test_quick_and_targeted_scans_agree(busy_db) -> None:
+def test_quick_and_targeted_scans_agree(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     live = ids.live()
     deep = {s: d.verdict for s, d in verdicts(db, live).items()}
@@ -188,15 +194,15 @@ def test_quick_and_targeted_scans_agree(busy_db) -> None:
     assert {d.id: d.verdict for d in related.sessions} == {ids.chain_parent: "hung", ids.chain_child: "hung"}
 
 
-def test_hung_sorted_with_the_stuck(busy_db) -> None:
+def test_hung_sorted_with_the_stuck(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     result = scan(open_store(db), live=ids.live(), now=NOW, hung_after_ms=HUNG_AFTER, all_sessions=True)
     order = [d.is_stuck for d in result.sessions]
     assert order == sorted(order, reverse=True)
-    assert result.get(ids.hung_bash).is_stuck
+    assert present(result.get(ids.hung_bash)).is_stuck
 
 
-def test_recover_plan_refuses_hung_sessions(busy_db) -> None:
+def test_recover_plan_refuses_hung_sessions(busy_db: tuple[Path, Busy]) -> None:
     """Row repair never runs behind a live server: plan() sees hung sessions as live."""
     db, ids = busy_db
     plan = recover.plan(open_store(db), [ids.hung_bash, ids.stale], live=ids.live(), now=NOW)
@@ -215,7 +221,7 @@ def test_recover_plan_refuses_hung_sessions(busy_db) -> None:
     assert refused in plan_text(explained, CLI_HINTS)  # the CLI says its flag
 
 
-def test_targets_are_chain_roots_with_their_server(busy_db) -> None:
+def test_targets_are_chain_roots_with_their_server(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     found = abort.find_hung(open_store(db), None, hung_after_ms=HUNG_AFTER, live=ids.live(port=5555), now=NOW)
     targets = {t.root: t for t in found.targets}
@@ -254,7 +260,7 @@ def open_rows(db: Path, sessions: tuple[str, ...]) -> list[str]:
 
 
 @pytest.fixture
-def chain_target(busy_db):
+def chain_target(busy_db: tuple[Path, Busy]) -> Iterator[tuple[Path, Busy, StandIn, abort.AbortTarget]]:
     db, ids = busy_db
     with StandIn(db, directory=DIR) as server:
         server.busy = set(ids.busy)
@@ -265,7 +271,7 @@ def chain_target(busy_db):
         yield db, ids, server, target
 
 
-def test_abort_stops_the_chain_through_its_root(chain_target) -> None:
+def test_abort_stops_the_chain_through_its_root(chain_target: tuple[Path, Busy, StandIn, abort.AbortTarget]) -> None:
     db, ids, server, target = chain_target
     outcome = abort.abort_chain(open_store(db), target, settle_timeout_s=5, poll_s=0.02)
     assert outcome.stopped, outcome.detail
@@ -275,7 +281,7 @@ def test_abort_stops_the_chain_through_its_root(chain_target) -> None:
     assert open_rows(db, target.sessions) == []
 
 
-def test_a_child_still_busy_is_aborted_too(chain_target) -> None:
+def test_a_child_still_busy_is_aborted_too(chain_target: tuple[Path, Busy, StandIn, abort.AbortTarget]) -> None:
     db, ids, server, target = chain_target
     server.children = {}  # the root's abort leaves the child running
     outcome = abort.abort_chain(open_store(db), target, settle_timeout_s=5, poll_s=0.02)
@@ -284,7 +290,9 @@ def test_a_child_still_busy_is_aborted_too(chain_target) -> None:
     assert server.paths("POST") == [f"/session/{ids.chain_parent}/abort", f"/session/{ids.chain_child}/abort"]
 
 
-def test_opencode_that_does_not_settle_leaves_rows_alone(chain_target) -> None:
+def test_opencode_that_does_not_settle_leaves_rows_alone(
+    chain_target: tuple[Path, Busy, StandIn, abort.AbortTarget],
+) -> None:
     db, ids, server, target = chain_target
     server.settle = False
     before = sha256(db)
@@ -295,14 +303,14 @@ def test_opencode_that_does_not_settle_leaves_rows_alone(chain_target) -> None:
     assert sha256(db) == before
 
 
-def test_slow_settle_is_waited_for(chain_target) -> None:
+def test_slow_settle_is_waited_for(chain_target: tuple[Path, Busy, StandIn, abort.AbortTarget]) -> None:
     db, ids, server, target = chain_target
     server.settle_delay = 0.4
     outcome = abort.abort_chain(open_store(db), target, settle_timeout_s=5, poll_s=0.05)
     assert outcome.stopped and outcome.elapsed_ms >= 400
 
 
-def test_idle_but_still_open_rows_are_not_stopped(chain_target) -> None:
+def test_idle_but_still_open_rows_are_not_stopped(chain_target: tuple[Path, Busy, StandIn, abort.AbortTarget]) -> None:
     db, ids, server, target = chain_target
     server.db = None  # lets go of the chain without closing its rows (never seen from OpenCode)
     before = sha256(db)
@@ -312,7 +320,9 @@ def test_idle_but_still_open_rows_are_not_stopped(chain_target) -> None:
     assert sha256(db) == before
 
 
-def test_password_is_sent_and_missing_password_is_reported(busy_db, monkeypatch) -> None:
+def test_password_is_sent_and_missing_password_is_reported(
+    busy_db: tuple[Path, Busy], monkeypatch: pytest.MonkeyPatch
+) -> None:
     db, ids = busy_db
     with StandIn(db, directory=DIR, password="pw") as server:
         server.busy = {ids.hung_bash}
@@ -328,7 +338,7 @@ def test_password_is_sent_and_missing_password_is_reported(busy_db, monkeypatch)
         assert outcome.stopped, outcome.detail
 
 
-def test_server_gone_is_not_stopped(busy_db) -> None:
+def test_server_gone_is_not_stopped(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     with StandIn(db, directory=DIR) as server:
         port = server.port
@@ -342,7 +352,9 @@ def test_server_gone_is_not_stopped(busy_db) -> None:
 # the liveness probe ------------------------------------------------------------------------------
 
 
-def test_live_detection_records_owner_waiting_and_password(busy_db, monkeypatch) -> None:
+def test_live_detection_records_owner_waiting_and_password(
+    busy_db: tuple[Path, Busy], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """detect() through a stand-in process list: ports, owners, waiting, 401 -> unknown."""
     from inspector.core.opencode import live as live_module
 
@@ -369,7 +381,7 @@ def test_live_detection_records_owner_waiting_and_password(busy_db, monkeypatch)
         assert [(r.id, r.session_id, r.port) for r in status.requests] == [
             (f"per_{ids.permission}", ids.permission, server.port)
         ]
-        assert status.status_of(ids.hung_bash).type == "busy"
+        assert present(status.status_of(ids.hung_bash)).type == "busy"
 
 
 # the watchdog ------------------------------------------------------------------------------------
@@ -383,7 +395,7 @@ class Clock:
         return self.now
 
 
-def test_watchdog_aborts_hung_chains_once_and_leaves_working_ones(busy_db) -> None:
+def test_watchdog_aborts_hung_chains_once_and_leaves_working_ones(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     with StandIn(db, directory=DIR) as server:
         server.busy = set(ids.busy)
@@ -391,7 +403,7 @@ def test_watchdog_aborts_hung_chains_once_and_leaves_working_ones(busy_db) -> No
         clock = Clock(NOW)
         asked: list[set[str]] = []
 
-        def detect(path, directories):
+        def detect(path: object, directories: Iterable[str]) -> LiveStatus:
             asked.append(set(directories))
             return LiveStatus(
                 running=True,
@@ -406,7 +418,7 @@ def test_watchdog_aborts_hung_chains_once_and_leaves_working_ones(busy_db) -> No
             assert asked == [{DIR}]  # only the candidates' directory
             aborted = {e.target.root: e for e in events if e.target}
             assert set(aborted) == {ids.hung_bash, ids.chain_parent, ids.parallel}
-            assert all(e.kind == "aborted" and e.outcome.stopped for e in aborted.values())
+            assert all(e.kind == "aborted" and present(e.outcome).stopped for e in aborted.values())
             assert server.busy == ids.busy - {ids.hung_bash, ids.chain_parent, ids.chain_child, ids.parallel}
             assert open_rows(db, (ids.hung_bash, ids.chain_parent, ids.chain_child)) == []
             for sid in (ids.streaming, ids.question, ids.permission, ids.moving_parent, ids.thinking):
@@ -416,14 +428,14 @@ def test_watchdog_aborts_hung_chains_once_and_leaves_working_ones(busy_db) -> No
             dog.close()
 
 
-def test_watchdog_retries_only_after_another_threshold(busy_db) -> None:
+def test_watchdog_retries_only_after_another_threshold(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     with StandIn(db, directory=DIR) as server:
         server.busy = {ids.hung_bash}
         server.settle = False
         clock = Clock(NOW)
 
-        def detect(path, directories):
+        def detect(path: object, directories: Iterable[str]) -> LiveStatus:
             return LiveStatus(running=True, busy=frozenset(server.busy), owners=((ids.hung_bash, server.port),))
 
         dog = Watchdog(db, abort_after_ms=HUNG_AFTER, clock=clock, detect_live=detect, settle_timeout_s=0.2)
@@ -440,7 +452,7 @@ def test_watchdog_retries_only_after_another_threshold(busy_db) -> None:
             dog.close()
 
 
-def test_watchdog_reads_nothing_while_the_database_is_still(busy_db) -> None:
+def test_watchdog_reads_nothing_while_the_database_is_still(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     clock = Clock(NOW)
     dog = Watchdog(db, abort_after_ms=HUNG_AFTER, clock=clock, detect_live=lambda *a: OFFLINE)
@@ -458,7 +470,7 @@ def test_watchdog_reads_nothing_while_the_database_is_still(busy_db) -> None:
         dog.close()
 
 
-def test_watchdog_candidates_follow_new_and_finished_turns(busy_db) -> None:
+def test_watchdog_candidates_follow_new_and_finished_turns(busy_db: tuple[Path, Busy]) -> None:
     import sqlite3
 
     from tests.support.standin import close_chain
@@ -499,7 +511,7 @@ def _insert_unfinished_turn(db: Path, message_id: str, session_id: str) -> None:
     conn.close()
 
 
-def test_watchdog_starts_over_when_the_newest_row_is_replaced(busy_db) -> None:
+def test_watchdog_starts_over_when_the_newest_row_is_replaced(busy_db: tuple[Path, Busy]) -> None:
     """The newest message deleted and its rowid reused: the max rowid did not go down, but the
     row the watermark names is another one, so the quick pass starts over (the deep tier's rule)."""
     import sqlite3
@@ -524,7 +536,7 @@ def test_watchdog_starts_over_when_the_newest_row_is_replaced(busy_db) -> None:
         dog.close()
 
 
-def test_watchdog_starts_over_on_a_replaced_file(busy_db, tmp_path: Path) -> None:
+def test_watchdog_starts_over_on_a_replaced_file(busy_db: tuple[Path, Busy], tmp_path: Path) -> None:
     """A file swapped in (same path, another inode) is read from scratch, not from old rowids."""
     import shutil
     import sqlite3
@@ -552,7 +564,7 @@ def test_watchdog_starts_over_on_a_replaced_file(busy_db, tmp_path: Path) -> Non
         dog.close()
 
 
-def one_value(db: Path, sql: str):
+def one_value(db: Path, sql: str) -> Any:
     import sqlite3
 
     conn = sqlite3.connect(db)
@@ -563,7 +575,7 @@ def one_value(db: Path, sql: str):
 
 
 @pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
-def test_watch_command_exits_cleanly_on_a_signal(fixture_db, signame: str) -> None:
+def test_watch_command_exits_cleanly_on_a_signal(fixture_db: Callable[..., Path], signame: str) -> None:
     import os
     import signal
     import subprocess
@@ -593,7 +605,7 @@ def test_watch_command_exits_cleanly_on_a_signal(fixture_db, signame: str) -> No
         text=True,
     )
     try:
-        first = proc.stdout.readline()  # the watch is up once it printed its first notice
+        first = present(proc.stdout).readline()  # the watch is up once it printed its first notice
         assert json.loads(first)["message"] == "OpenCode is not running on this database"
         time.sleep(0.3)
         proc.send_signal(getattr(signal, signame))
@@ -605,7 +617,7 @@ def test_watch_command_exits_cleanly_on_a_signal(fixture_db, signame: str) -> No
     assert "Traceback" not in err and err.strip().endswith("ocinspect: stopped watching")
 
 
-def test_text_and_json_renderings(busy_db) -> None:
+def test_text_and_json_renderings(busy_db: tuple[Path, Busy]) -> None:
     from inspector.render import scan_json, scan_text, show_text
 
     db, ids = busy_db
@@ -615,7 +627,7 @@ def test_text_and_json_renderings(busy_db) -> None:
     assert f"stop it through OpenCode: ocinspect recover {ids.hung_bash} --abort-hung --hung-after 19m" in text
     assert f"recover {ids.chain_child} --abort-hung" not in text  # the chain is stopped through its root
     assert "hung: OpenCode lists it busy, but nothing has moved for 19m 59s" in text
-    show = "\n".join(show_text(result.get(ids.hung_bash), result))
+    show = "\n".join(show_text(present(result.get(ids.hung_bash)), result))
     assert f"Stop it   ocinspect recover {ids.hung_bash} --abort-hung --hung-after 19m" in show
     payload = scan_json(result)
     assert payload["hung_after_ms"] == 19 * MINUTE

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import resource
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from inspector.core.errors import EXIT_ERROR, EXIT_OK
 from inspector.core.repair.journal import journal_dir
@@ -28,13 +30,15 @@ def small_files() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (JOURNAL_LIMIT, JOURNAL_LIMIT))
 
 
-def session_rows(db: Path, sid: str) -> list[tuple]:
+def session_rows(db: Path, sid: str) -> list[tuple[Any, ...]]:
     return rows(db, "SELECT id, data FROM part WHERE session_id = ? ORDER BY id", sid) + rows(
         db, "SELECT id, data FROM message WHERE session_id = ? ORDER BY id", sid
     )
 
 
-def test_a_journal_cut_by_a_full_disk_is_no_run_and_undo_reaches_the_last_real_one(fixture_db) -> None:
+def test_a_journal_cut_by_a_full_disk_is_no_run_and_undo_reaches_the_last_real_one(
+    fixture_db: Callable[..., Path],
+) -> None:
     db = fixture_db("stuck-two")
     first, second = SESSIONS["stuck-two"]
     before = session_rows(db, first)

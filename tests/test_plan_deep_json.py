@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ def deepen(db: Path, part_id: str, depth: int) -> None:
     conn.close()
 
 
-def test_a_deep_row_skips_only_its_own_unit(fixture_db, journal) -> None:
+def test_a_deep_row_skips_only_its_own_unit(fixture_db: Callable[..., Path], journal: Path) -> None:
     db = fixture_db("stuck-two")
     deepen(db, DEEP_PART, 500)
     assert {d.id: d.verdict for d in scan(open_store(db), live=OFFLINE).sessions} == {
@@ -52,7 +53,7 @@ def test_a_deep_row_skips_only_its_own_unit(fixture_db, journal) -> None:
     assert result.sessions == (OTHER_SESSION,)
 
 
-def test_recover_all_repairs_the_rest_past_a_deep_row(fixture_db) -> None:
+def test_recover_all_repairs_the_rest_past_a_deep_row(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-two")
     deepen(db, DEEP_PART, 500)
     before = rows(db, "SELECT data FROM part WHERE id = ?", DEEP_PART)
@@ -65,7 +66,7 @@ def test_recover_all_repairs_the_rest_past_a_deep_row(fixture_db) -> None:
     assert [s["id"] for s in remaining] == [DEEP_SESSION]
 
 
-def test_json_too_deep_to_parse_names_its_session(fixture_db) -> None:
+def test_json_too_deep_to_parse_names_its_session(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-two")
     deepen(db, DEEP_PART, 990)
     with pytest.raises(CorruptData) as caught:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from inspector.core.db.store import open_store
+from inspector.core.db.store import Store, open_store
 from inspector.core.diagnose import refresh as rf
 from inspector.core.diagnose.scan import scan
 from inspector.core.model import ScanResult
@@ -24,6 +25,7 @@ from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.core.synth.demo import DemoSessions, build_demo_sessions
 from tests.support.databases import copy_db
 from tests.support.databases import execute as write
+from tests.support.narrow import present
 from tests.support.releases import NOW
 
 LATER = NOW + 60_000
@@ -46,7 +48,7 @@ class Clock:
 
 
 @pytest.fixture
-def watcher(demo) -> Iterator[Watcher]:
+def watcher(demo: tuple[Path, DemoSessions]) -> Iterator[Watcher]:
     w = Watcher(demo[0])
     yield w
     w.close()
@@ -62,7 +64,7 @@ class Watcher:
         self.all_sessions = all_sessions
         self.watched = rf.full_scan(self.store, all_sessions=all_sessions, live=OFFLINE, now=NOW, clock=self.clock)
 
-    def refresh(self, **kw) -> ScanResult:
+    def refresh(self, **kw: Any) -> ScanResult:
         self.clock.t += 1
         self.watched = rf.refresh(self.store, self.watched, live=OFFLINE, now=NOW, clock=self.clock, **kw)
         return self.watched.result
@@ -74,7 +76,7 @@ class Watcher:
         finally:
             store.dispose()
 
-    def check(self, **kw) -> ScanResult:
+    def check(self, **kw: Any) -> ScanResult:
         result = self.refresh(**kw)
         assert result == self.fresh()
         return result
@@ -83,7 +85,7 @@ class Watcher:
         self.store.dispose()
 
 
-def one(path: Path, sql: str, *params: object):
+def one(path: Path, sql: str, *params: object) -> Any:
     conn = sqlite3.connect(path)
     try:
         return conn.execute(sql, params).fetchone()
@@ -95,7 +97,7 @@ def dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def running(tool: str = "bash", command: str = "sleep 5", start: int = NOW) -> dict:
+def running(tool: str = "bash", command: str = "sleep 5", start: int = NOW) -> dict[str, Any]:
     return {
         "type": "tool",
         "tool": tool,
@@ -109,7 +111,7 @@ def running(tool: str = "bash", command: str = "sleep 5", start: int = NOW) -> d
     }
 
 
-def completed(data: dict, end: int = LATER) -> dict:
+def completed(data: dict[str, Any], end: int = LATER) -> dict[str, Any]:
     state = data["state"]
     return {
         **data,
@@ -124,7 +126,7 @@ def completed(data: dict, end: int = LATER) -> dict:
     }
 
 
-def insert_part(path: Path, part_id: str, message_id: str, session_id: str, data: dict, t: int = NOW) -> None:
+def insert_part(path: Path, part_id: str, message_id: str, session_id: str, data: dict[str, Any], t: int = NOW) -> None:
     write(
         path,
         "INSERT INTO part (id, message_id, session_id, time_created, time_updated, data) VALUES (?, ?, ?, ?, ?, ?)",
@@ -137,12 +139,13 @@ def insert_part(path: Path, part_id: str, message_id: str, session_id: str, data
     )
 
 
-def update_part(path: Path, part_id: str, data: dict, t: int = LATER) -> None:
+def update_part(path: Path, part_id: str, data: dict[str, Any], t: int = LATER) -> None:
     write(path, "UPDATE part SET data = ?, time_updated = ? WHERE id = ?", dumps(data), t, part_id)
 
 
-def part_data(path: Path, part_id: str) -> dict:
-    return json.loads(one(path, "SELECT data FROM part WHERE id = ?", part_id)[0])
+def part_data(path: Path, part_id: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(one(path, "SELECT data FROM part WHERE id = ?", part_id)[0])
+    return data
 
 
 def stuck_part_ids(result: ScanResult) -> set[str]:
@@ -151,14 +154,15 @@ def stuck_part_ids(result: ScanResult) -> set[str]:
 
 def a_finished_message(path: Path) -> tuple[str, str]:
     """(message id, session id) of an assistant turn that finished."""
-    return one(
+    row: tuple[str, str] = one(
         path,
         "SELECT id, session_id FROM message WHERE json_extract(data, '$.role') = 'assistant' "
         "AND json_extract(data, '$.time.completed') IS NOT NULL ORDER BY id LIMIT 1",
     )
+    return row
 
 
-def log_event(path: Path, session_id: str, kind: str, payload: dict) -> None:
+def log_event(path: Path, session_id: str, kind: str, payload: dict[str, Any]) -> None:
     """Append to OpenCode's sync event log as its SyncEvent.run does."""
     conn = sqlite3.connect(path)
     try:
@@ -180,12 +184,12 @@ def log_event(path: Path, session_id: str, kind: str, payload: dict) -> None:
 
 
 # -- equality with a full scan after each kind of write ---------------------------------------
-def test_nothing_changed(watcher) -> None:
+def test_nothing_changed(watcher: Watcher) -> None:
     before = watcher.watched.result
     assert watcher.check() == before
 
 
-def test_new_running_part_appears(watcher, demo) -> None:
+def test_new_running_part_appears(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     message, session = a_finished_message(path)
     insert_part(path, "prt_zzzzzzzzzzzz0000000000001", message, session, running())
@@ -193,7 +197,7 @@ def test_new_running_part_appears(watcher, demo) -> None:
     assert "prt_zzzzzzzzzzzz0000000000001" in stuck_part_ids(result)
 
 
-def test_completed_part_leaves(watcher, demo) -> None:
+def test_completed_part_leaves(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     (diag,) = [d for d in watcher.watched.result.sessions if d.id == ids.parts_in_finished_turn]
     (part,) = diag.stuck_parts
@@ -203,7 +207,7 @@ def test_completed_part_leaves(watcher, demo) -> None:
     assert ids.parts_in_finished_turn not in {d.id for d in result.stuck}
 
 
-def test_pending_becomes_running_is_reparsed(watcher, demo) -> None:
+def test_pending_becomes_running_is_reparsed(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     (diag,) = [d for d in watcher.watched.result.sessions if d.id == ids.pending_placeholder]
     (part,) = diag.stuck_parts
@@ -215,10 +219,10 @@ def test_pending_becomes_running_is_reparsed(watcher, demo) -> None:
     assert now_part.status == "running" and now_part.input_summary
 
 
-def test_new_unfinished_turn_and_its_completion(watcher, demo) -> None:
+def test_new_unfinished_turn_and_its_completion(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     _, session = a_finished_message(path)
-    data = {"role": "assistant", "time": {"created": NOW}, "parentID": "msg_x", "modelID": "m"}
+    data: dict[str, Any] = {"role": "assistant", "time": {"created": NOW}, "parentID": "msg_x", "modelID": "m"}
     write(
         path,
         "INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES (?, ?, ?, ?, ?)",
@@ -240,17 +244,17 @@ def test_new_unfinished_turn_and_its_completion(watcher, demo) -> None:
     assert session not in {d.id for d in watcher.check().stuck}
 
 
-def test_compaction_mark_and_title_change(watcher, demo) -> None:
+def test_compaction_mark_and_title_change(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     _, session = a_finished_message(path)
     write(path, "UPDATE session SET time_compacting = ?, title = 'renamed' WHERE id = ?", NOW, session)
     write(path, "UPDATE session SET title = 'retitled [b]x[/b]' WHERE id = ?", ids.crash_orphan)
     result = watcher.check()
-    assert "compaction" in result.get(session).patterns
-    assert result.get(ids.crash_orphan).session.title == "retitled [b]x[/b]"
+    assert "compaction" in present(result.get(session)).patterns
+    assert present(result.get(ids.crash_orphan)).session.title == "retitled [b]x[/b]"
 
 
-def test_new_prompt_that_an_old_opencode_ignores(watcher, demo) -> None:
+def test_new_prompt_that_an_old_opencode_ignores(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     message, session = a_finished_message(path)
     # a user prompt created after the reply but with a smaller id (the id clock wrapped)
@@ -263,10 +267,10 @@ def test_new_prompt_that_an_old_opencode_ignores(watcher, demo) -> None:
         LATER,
         dumps({"role": "user", "time": {"created": LATER}}),
     )
-    assert "ignores-prompts" in watcher.check().get(session).patterns
+    assert "ignores-prompts" in present(watcher.check().get(session)).patterns
 
 
-def test_a_session_and_its_rows_deleted(watcher, demo) -> None:
+def test_a_session_and_its_rows_deleted(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA foreign_keys = ON")
@@ -276,7 +280,7 @@ def test_a_session_and_its_rows_deleted(watcher, demo) -> None:
     assert ids.question_wait not in {d.id for d in watcher.check().sessions}
 
 
-def test_all_sessions_view(demo) -> None:
+def test_all_sessions_view(demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     w = Watcher(path, all_sessions=True)
     try:
@@ -289,7 +293,7 @@ def test_all_sessions_view(demo) -> None:
         w.close()
 
 
-def test_many_writes_in_a_row(watcher, demo) -> None:
+def test_many_writes_in_a_row(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     message, session = a_finished_message(path)
     for n in range(12):
@@ -314,7 +318,7 @@ def _undo_like_update(path: Path, demo_ids: DemoSessions) -> tuple[str, str]:
     return part_id, session
 
 
-def test_update_named_by_the_event_log_is_found(watcher, demo) -> None:
+def test_update_named_by_the_event_log_is_found(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     part_id, session = _undo_like_update(path, ids)
     log_event(
@@ -326,7 +330,9 @@ def test_update_named_by_the_event_log_is_found(watcher, demo) -> None:
     assert part_id in stuck_part_ids(watcher.check())
 
 
-def test_a_message_made_unfinished_named_by_the_event_log_is_found(watcher, demo) -> None:
+def test_a_message_made_unfinished_named_by_the_event_log_is_found(
+    watcher: Watcher, demo: tuple[Path, DemoSessions]
+) -> None:
     """The message half of the same rule: a finished turn put back to unfinished (an undo from
     another process restores exactly that) with its event, no sweep: found by the next refresh."""
     path, _ = demo
@@ -340,7 +346,9 @@ def test_a_message_made_unfinished_named_by_the_event_log_is_found(watcher, demo
     assert message_id in {m.id for d in result.sessions for m in d.unfinished_messages}
 
 
-def test_update_without_event_waits_for_the_sweep_or_full_scan(watcher, demo) -> None:
+def test_update_without_event_waits_for_the_sweep_or_full_scan(
+    watcher: Watcher, demo: tuple[Path, DemoSessions]
+) -> None:
     path, ids = demo
     part_id, session = _undo_like_update(path, ids)
     write(path, "UPDATE part SET time_updated = ? WHERE id = ?", LATER, part_id)
@@ -348,7 +356,7 @@ def test_update_without_event_waits_for_the_sweep_or_full_scan(watcher, demo) ->
     assert part_id in stuck_part_ids(watcher.check(sweep=True))
 
 
-def test_sweep_tolerates_a_writer_with_a_slow_clock(watcher, demo) -> None:
+def test_sweep_tolerates_a_writer_with_a_slow_clock(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     newest = watcher.watched.marks.updated["part"]
     part_id, _ = _undo_like_update(path, ids)
@@ -357,7 +365,7 @@ def test_sweep_tolerates_a_writer_with_a_slow_clock(watcher, demo) -> None:
 
 
 # -- the file is not the same any more: only a full scan is correct ---------------------------
-def test_vacuum_that_renumbers_rowids_needs_a_full_scan(watcher, demo) -> None:
+def test_vacuum_that_renumbers_rowids_needs_a_full_scan(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     write(path, "DELETE FROM part WHERE rowid = (SELECT min(rowid) FROM part)")
     conn = sqlite3.connect(path)
@@ -367,7 +375,9 @@ def test_vacuum_that_renumbers_rowids_needs_a_full_scan(watcher, demo) -> None:
         watcher.refresh()
 
 
-def test_newest_rows_deleted_then_rowids_reused_needs_a_full_scan(watcher, demo) -> None:
+def test_newest_rows_deleted_then_rowids_reused_needs_a_full_scan(
+    watcher: Watcher, demo: tuple[Path, DemoSessions]
+) -> None:
     path, _ = demo
     tail = watcher.watched.marks.tails["part"]
     write(path, "DELETE FROM part WHERE rowid = ?", tail.rowid)
@@ -377,7 +387,7 @@ def test_newest_rows_deleted_then_rowids_reused_needs_a_full_scan(watcher, demo)
         watcher.refresh()
 
 
-def test_replaced_file_needs_a_full_scan(watcher, demo, tmp_path: Path) -> None:
+def test_replaced_file_needs_a_full_scan(watcher: Watcher, demo: tuple[Path, DemoSessions], tmp_path: Path) -> None:
     path, _ = demo
     other = copy_db(path, tmp_path / "other.db")
     shutil.move(other, path)
@@ -385,7 +395,7 @@ def test_replaced_file_needs_a_full_scan(watcher, demo, tmp_path: Path) -> None:
         watcher.refresh()
 
 
-def test_schema_change_needs_a_full_scan(watcher, demo) -> None:
+def test_schema_change_needs_a_full_scan(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, _ = demo
     write(path, "ALTER TABLE session ADD COLUMN extra TEXT")
     with pytest.raises(rf.FullScanNeeded, match="schema"):
@@ -412,7 +422,7 @@ def _stub() -> rf.Watched:
     )
 
 
-def test_refresh_needs_a_deep_result(demo) -> None:
+def test_refresh_needs_a_deep_result(demo: tuple[Path, DemoSessions]) -> None:
     path, _ = demo
     store = open_store(path)
     try:
@@ -423,13 +433,15 @@ def test_refresh_needs_a_deep_result(demo) -> None:
         store.dispose()
 
 
-def test_same_result_ignores_the_time_taken(watcher) -> None:
+def test_same_result_ignores_the_time_taken(watcher: Watcher) -> None:
     result = watcher.watched.result
     assert rf.same_result(result, replace(result, scanned_at=result.scanned_at + 5))
     assert not rf.same_result(result, replace(result, sessions=result.sessions[1:]))
 
 
-def test_a_sweep_that_finds_too_much_gives_way_to_a_full_scan(watcher, demo, monkeypatch) -> None:
+def test_a_sweep_that_finds_too_much_gives_way_to_a_full_scan(
+    watcher: Watcher, demo: tuple[Path, DemoSessions], monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, ids = demo
     monkeypatch.setattr(rf, "SWEEP_MAX_ROWS", 1)
     write(path, "UPDATE part SET time_updated = ? WHERE rowid IN (SELECT rowid FROM part LIMIT 3)", LATER)
@@ -442,16 +454,18 @@ def test_a_sweep_that_finds_too_much_gives_way_to_a_full_scan(watcher, demo, mon
 class Detections:
     """Counts liveness checks (the real one needs a running OpenCode: see tests/e2e)."""
 
-    def __init__(self, status) -> None:
+    def __init__(self, status: LiveStatus) -> None:
         self.status = status
         self.calls = 0
 
-    def __call__(self, db, directories=()):
+    def __call__(self, db: object, directories: Iterable[str] = ()) -> LiveStatus:
         self.calls += 1
         return self.status
 
 
-def _unpinned(path: Path, clock: Clock, monkeypatch, status) -> tuple[rf.Watched, Detections, object]:
+def _unpinned(
+    path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch, status: LiveStatus
+) -> tuple[rf.Watched, Detections, Store]:
     detections = Detections(status)
     monkeypatch.setattr(rf, "detect", detections)
     import inspector.core.diagnose.scan as scan_module
@@ -462,7 +476,9 @@ def _unpinned(path: Path, clock: Clock, monkeypatch, status) -> tuple[rf.Watched
     return watched, detections, store
 
 
-def test_no_opencode_a_fresh_answer_stands_for_a_while(demo, monkeypatch) -> None:
+def test_no_opencode_a_fresh_answer_stands_for_a_while(
+    demo: tuple[Path, DemoSessions], monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, ids = demo
     clock = Clock()
     watched, detections, store = _unpinned(path, clock, monkeypatch, OFFLINE)
@@ -487,13 +503,15 @@ def test_no_opencode_a_fresh_answer_stands_for_a_while(demo, monkeypatch) -> Non
         store.dispose()
 
 
-def test_opencode_running_is_asked_on_every_change(demo, monkeypatch) -> None:
+def test_opencode_running_is_asked_on_every_change(
+    demo: tuple[Path, DemoSessions], monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, ids = demo
     clock = Clock()
     busy = LiveStatus(running=True, busy=frozenset({ids.crash_orphan}), detail="OpenCode is running")
     watched, detections, store = _unpinned(path, clock, monkeypatch, busy)
     try:
-        assert watched.result.get(ids.crash_orphan).verdict == "live"
+        assert present(watched.result.get(ids.crash_orphan)).verdict == "live"
         assert rf.liveness_stale(watched, clock.t + rf.DEFAULT_POLICY.live_every_s)
         assert not rf.liveness_stale(watched, clock.t + 1)
         asked = detections.calls

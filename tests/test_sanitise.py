@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,7 +54,7 @@ def test_safe_json_round_trips_and_shows_no_raw_control() -> None:
         ["recover", "PARENT", "--dry-run"],
     ],
 )
-def test_text_output_escapes_every_field(db, command: list[str]) -> None:
+def test_text_output_escapes_every_field(db: tuple[str, HostileIds], command: list[str]) -> None:
     path, ids = db
     args = [{"PARENT": ids.parent, "CHILD": ids.child}.get(a, a) for a in command]
     result = run("--db", path, *args)
@@ -113,13 +114,13 @@ def test_text_output_escapes_every_field(db, command: list[str]) -> None:
     assert not missing, (missing, result.stdout[:3000])
 
 
-def dump(path: str) -> list[tuple]:
+def dump(path: str) -> list[tuple[Any, ...]]:
     return rows(Path(path), "SELECT id, data FROM part ORDER BY id") + rows(
         Path(path), "SELECT id, data FROM message ORDER BY id"
     )
 
 
-def test_recovery_and_undo_output_escapes_every_field(db) -> None:
+def test_recovery_and_undo_output_escapes_every_field(db: tuple[str, HostileIds]) -> None:
     """Also: a NEL or U+2028 in a journaled row is data, not a line end (the journal was
     unreadable, so undo found no run)."""
     path, ids = db
@@ -138,7 +139,7 @@ def test_recovery_and_undo_output_escapes_every_field(db) -> None:
 @pytest.mark.parametrize(
     "command", [["scan", "--json"], ["show", "PARENT", "--json"], ["recover", "--all", "--dry-run", "--json"]]
 )
-def test_json_output_holds_the_exact_values_and_no_raw_control(db, command: list[str]) -> None:
+def test_json_output_holds_the_exact_values_and_no_raw_control(db: tuple[str, HostileIds], command: list[str]) -> None:
     path, ids = db
     args = [ids.parent if a == "PARENT" else a for a in command]
     result = run("--db", path, *args)

@@ -36,7 +36,9 @@ def execute(path: Path, *statements: str) -> None:
         conn.close()
 
 
-def look(path: Path, marks: tracker.Watermarks | None = None, tables: tuple[str, ...] = ("part", "message")):
+def look(
+    path: Path, marks: tracker.Watermarks | None = None, tables: tuple[str, ...] = ("part", "message")
+) -> tracker.Watermarks:
     store = open_store(path)
     try:
         with store.read() as conn:

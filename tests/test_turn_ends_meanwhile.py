@@ -10,7 +10,6 @@ moment OpenCode is asked; the real database file is read before and after.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,10 +20,8 @@ from inspector.core.diagnose import resume
 from inspector.core.diagnose import scan as scan_module
 from inspector.core.model import LiveStatus
 from inspector.core.synth.demo import DemoSessions, build_demo_sessions
+from tests.opencode_writer import Writer
 from tests.support.releases import NOW
-
-sys.path.insert(0, str(Path(__file__).parent))
-from opencode_writer import Writer  # noqa: E402
 
 RUNNING_IDLE = LiveStatus(running=True, detail="a stand-in OpenCode that lists nothing busy")
 
@@ -58,7 +55,9 @@ def answer(path: Path, sid: str, *, finish: bool) -> Callable[[Path], Callable[[
 
 @pytest.mark.parametrize("quick", [False, True], ids=["deep", "quick"])
 @pytest.mark.parametrize("finish", [True, False], ids=["ended-meanwhile", "still-unfinished"])
-def test_scan_reads_the_idle_sessions_again_after_the_answer(streaming, monkeypatch, quick: bool, finish: bool) -> None:
+def test_scan_reads_the_idle_sessions_again_after_the_answer(
+    streaming: tuple[Path, DemoSessions, str], monkeypatch: pytest.MonkeyPatch, quick: bool, finish: bool
+) -> None:
     path, ids, sid = streaming
     monkeypatch.setattr(scan_module, "liveness_for", answer(path, sid, finish=finish))
     result = scan_module.scan(open_store(path), quick=quick, now=NOW + 2_000)
@@ -70,7 +69,9 @@ def test_scan_reads_the_idle_sessions_again_after_the_answer(streaming, monkeypa
     assert verdicts[ids.crash_orphan] == "stale"  # what really is stuck stays
 
 
-def test_show_of_a_session_that_ended_meanwhile_shows_it_finished(streaming, monkeypatch) -> None:
+def test_show_of_a_session_that_ended_meanwhile_shows_it_finished(
+    streaming: tuple[Path, DemoSessions, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, _, sid = streaming
     monkeypatch.setattr(scan_module, "liveness_for", answer(path, sid, finish=True))
     (diag,) = scan_module.scan(open_store(path), session_ids=[sid], now=NOW + 2_000).sessions
@@ -78,7 +79,9 @@ def test_show_of_a_session_that_ended_meanwhile_shows_it_finished(streaming, mon
 
 
 @pytest.mark.parametrize("quick", [False, True], ids=["deep", "quick"])
-def test_a_resumed_scan_does_the_same_and_keeps_nothing_of_it(streaming, monkeypatch, quick: bool) -> None:
+def test_a_resumed_scan_does_the_same_and_keeps_nothing_of_it(
+    streaming: tuple[Path, DemoSessions, str], monkeypatch: pytest.MonkeyPatch, quick: bool
+) -> None:
     path, ids, sid = streaming
     store = open_store(path)
     resume.scan_resumed(store, quick=quick, full=True, live=RUNNING_IDLE, now=NOW)  # the kept state
@@ -91,7 +94,9 @@ def test_a_resumed_scan_does_the_same_and_keeps_nothing_of_it(streaming, monkeyp
     assert ids.crash_orphan in {d.id for d in again.sessions}
 
 
-def test_a_refresh_that_asks_again_does_the_same(streaming, monkeypatch) -> None:
+def test_a_refresh_that_asks_again_does_the_same(
+    streaming: tuple[Path, DemoSessions, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Watch mode and the TUI: a refresh that asks OpenCode afresh reads the idle ones again."""
     from inspector.core.diagnose import refresh as rf
 

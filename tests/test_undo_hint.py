@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.support.cli import ocinspect
@@ -21,7 +22,7 @@ def paste(command: str) -> subprocess.CompletedProcess[str]:
     return ocinspect(*words[1:])
 
 
-def test_the_hint_recover_prints_works_when_pasted(fixture_db, tmp_path: Path) -> None:
+def test_the_hint_recover_prints_works_when_pasted(fixture_db: Callable[..., Path], tmp_path: Path) -> None:
     db = fixture_db("stuck-two")
     before = sha256(db)
     done = ocinspect("--db", str(db), "recover", "--all", "--yes")
@@ -34,7 +35,7 @@ def test_the_hint_recover_prints_works_when_pasted(fixture_db, tmp_path: Path) -
     assert stuck_tools(db) == 2 and sha256(db) != before  # rows back (time_updated aside: events, bumps)
 
 
-def test_the_hint_run_prints_works_when_pasted(fixture_db) -> None:
+def test_the_hint_run_prints_works_when_pasted(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-two")
     done = ocinspect("--db", str(db), "run", "--", "true")
     assert done.returncode == 0, done.stderr
@@ -46,7 +47,7 @@ def test_the_hint_run_prints_works_when_pasted(fixture_db) -> None:
     assert stuck_tools(db) == 2
 
 
-def test_undo_of_a_named_run_finds_its_database_in_the_journal(fixture_db) -> None:
+def test_undo_of_a_named_run_finds_its_database_in_the_journal(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-bash")
     run_id = json.loads(ocinspect("--db", str(db), "recover", "--all", "--yes", "--json").stdout)["run_id"]
     undone = ocinspect("undo", run_id, "--json")  # no --db: the default path holds no database
@@ -55,7 +56,9 @@ def test_undo_of_a_named_run_finds_its_database_in_the_journal(fixture_db) -> No
     assert stuck_tools(db) == 1
 
 
-def test_nothing_to_undo_is_a_plain_statement_that_names_the_run_already_undone(fixture_db) -> None:
+def test_nothing_to_undo_is_a_plain_statement_that_names_the_run_already_undone(
+    fixture_db: Callable[..., Path],
+) -> None:
     db = fixture_db("stuck-bash")
     before = sha256(db)
     empty = ocinspect("--db", str(db), "undo")

@@ -13,7 +13,9 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,17 +36,18 @@ def opencode_turn(db: Path, sid: str, at_ms: int) -> list[str]:
         timeout=60,
         check=True,
     )
-    return json.loads(done.stdout)
+    ids: list[str] = json.loads(done.stdout)
+    return ids
 
 
-def stuck_rows(db: Path, sid: str) -> list[tuple]:
+def stuck_rows(db: Path, sid: str) -> list[tuple[Any, ...]]:
     return rows(db, "SELECT id, data FROM part WHERE session_id = ? ORDER BY id", sid) + rows(
         db, "SELECT id, data FROM message WHERE session_id = ? ORDER BY id", sid
     )
 
 
 @pytest.mark.parametrize("release", ["1.18.33", "1.2.27"], ids=["event-log", "no-event-log"])
-def test_undo_refuses_a_session_that_moved_on_unless_forced(fixture_db, release: str) -> None:
+def test_undo_refuses_a_session_that_moved_on_unless_forced(fixture_db: Callable[..., Path], release: str) -> None:
     db = fixture_db("stuck-bash", release)
     (sid,) = SESSIONS["stuck-bash"] if release == "1.18.33" else sessions_of(release, "stuck-bash")
     original = stuck_rows(db, sid)
@@ -74,7 +77,7 @@ def test_undo_refuses_a_session_that_moved_on_unless_forced(fixture_db, release:
     assert {user, reply} <= {r[0] for r in stuck_rows(db, sid)}  # the new turn stays
 
 
-def test_undo_of_a_session_nothing_wrote_to_since_is_not_refused(fixture_db) -> None:
+def test_undo_of_a_session_nothing_wrote_to_since_is_not_refused(fixture_db: Callable[..., Path]) -> None:
     """The check names only rows newer than the run: a plain recover, then undo, still works."""
     db = fixture_db("stuck-bash")
     (sid,) = SESSIONS["stuck-bash"]

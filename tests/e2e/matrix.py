@@ -42,7 +42,8 @@ def expected() -> list[tuple[str, str]]:
 
 
 def load(path: Path = RESULTS) -> dict[str, Any]:
-    return json.loads(path.read_text())
+    results: dict[str, Any] = json.loads(path.read_text())
+    return results
 
 
 def dumps(results: dict[str, Any]) -> str:

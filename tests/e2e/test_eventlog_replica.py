@@ -100,7 +100,9 @@ def homes(tmp_path: Path, fake_model: h.FakeModel) -> Iterator[tuple[h.Sandbox, 
         replica.kill_all()
 
 
-def test_replica_from_the_log_equals_the_repair_and_then_the_undo(homes, opencode_bin: Path) -> None:
+def test_replica_from_the_log_equals_the_repair_and_then_the_undo(
+    homes: tuple[h.Sandbox, h.Sandbox], opencode_bin: Path
+) -> None:
     source, replica = homes
     ids = crash_bash_and_task(source, opencode_bin)
     sessions = set(ids.values())
@@ -128,7 +130,7 @@ def test_replica_from_the_log_equals_the_repair_and_then_the_undo(homes, opencod
     assert stuck_sessions(replica) == sessions
 
 
-def test_replica_of_a_row_only_repair_is_stuck_again(homes, opencode_bin: Path) -> None:
+def test_replica_of_a_row_only_repair_is_stuck_again(homes: tuple[h.Sandbox, h.Sandbox], opencode_bin: Path) -> None:
     """The regression guard: rows written without their events are undone by a replay."""
     source, replica = homes
     ids = crash_bash_and_task(source, opencode_bin)

@@ -53,10 +53,15 @@ def app_for(db: Path, **kwargs: Any) -> InspectorApp:
     return make_app(db, **kwargs)
 
 
+def app_of(pilot: Pilot[Any]) -> InspectorApp:
+    """The app a pilot drives (a ``snap_compare`` ``run_before`` gets the pilot only)."""
+    assert isinstance(pilot.app, InspectorApp)
+    return pilot.app
+
+
 async def settle(pilot: Pilot[Any]) -> None:
     """Wait until no worker runs and every message they posted has been handled."""
-    app = pilot.app
-    assert isinstance(app, InspectorApp)
+    app = app_of(pilot)
     for _ in range(100):
         await app.workers.wait_for_complete()
         await pilot.pause()

@@ -8,12 +8,12 @@ theme and keymap files to ``$XDG_CONFIG_HOME`` there: snapshots never see the us
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from inspector.core.repair import journal
 from inspector.core.synth.demo import DemoSessions, build_demo_sessions
 from inspector.tui import app as app_module
 from inspector.tui.app import InspectorApp
@@ -41,7 +41,7 @@ def tui_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def fixture_copy(tmp_path: Path) -> Callable[[str], Path]:
+def fixture_copy(tmp_path: Path) -> Callable[..., Path]:
     """``fixture_copy("stuck-bash")`` -> relative path ``stuck-bash.db`` of a private copy
     (``fixture_copy("stuck-task", "1.2.27")``: the file written by that OpenCode release)."""
 
@@ -63,7 +63,7 @@ def demo(tmp_path: Path) -> tuple[Path, DemoSessions]:
 @pytest.fixture
 def fixed_run_id(monkeypatch: pytest.MonkeyPatch) -> str:
     """Pin the random part of run ids so notifications in snapshots are stable."""
-    monkeypatch.setattr(journal.secrets, "token_hex", lambda n=3: "c0ffee")
+    monkeypatch.setattr(secrets, "token_hex", lambda n=3: "c0ffee")
     return "20261124T170640000Z-c0ffee"
 
 

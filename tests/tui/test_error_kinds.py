@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from tests.support.unusable_db import opencode_2x as _v2
     ],
     ids=["legacy-named-2.x", "v2-named-legacy", "foreign-named-2.x", "foreign-named-legacy", "missing"],
 )
-async def test_unsupported_screen_follows_the_error_kind(make, kind: str) -> None:
+async def test_unsupported_screen_follows_the_error_kind(make: Callable[[], Path], kind: str) -> None:
     app = app_for(make())
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
