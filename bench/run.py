@@ -448,6 +448,7 @@ class Bench:
         import inspect, json, resource, sys, time
         began = time.perf_counter()
         from inspector.core.db.store import open_store
+        from inspector.core.diagnose.options import ScanOptions
         from inspector.core.diagnose.scan import scan
         imported = time.perf_counter() - began
         db, quick, reps = sys.argv[1], sys.argv[2] == "quick", int(sys.argv[3])
@@ -456,7 +457,7 @@ class Bench:
             t = time.perf_counter()
             store = open_store(db)
             try:
-                result = scan(store, quick=quick)
+                result = scan(store, ScanOptions(quick=quick))
             finally:
                 store.dispose()
             times.append(time.perf_counter() - t)
@@ -565,6 +566,7 @@ class Bench:
         from pathlib import Path
         began = time.perf_counter()
         from inspector.tui.app import make_app
+        from inspector.tui.config import AppConfig
         from textual.widgets import DataTable
         imported = time.perf_counter() - began
         db, timeout, spawned = Path(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
@@ -586,7 +588,7 @@ class Bench:
 
         async def main():
             t0 = time.perf_counter()
-            app = make_app(db)
+            app = make_app(AppConfig(db))
             async with app.run_test(size=(160, 48)) as pilot:
                 out["first_paint_s"] = time.perf_counter() - t0
                 out["first_paint_from_spawn_s"] = time.time() - spawned
@@ -689,6 +691,7 @@ class Bench:
         import asyncio, json, resource, subprocess, sys, time
         from pathlib import Path
         from inspector.tui.app import make_app
+        from inspector.tui.config import AppConfig
         db, writer, seconds, every, idle, rounds = (Path(sys.argv[1]), sys.argv[2], float(sys.argv[3]),
                                                      float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]))
         out = {}
@@ -715,11 +718,11 @@ class Bench:
             return None
 
         async def main():
-            app = make_app(db)  # defaults, as users run it: 2 s watch poll, real liveness check
+            app = make_app(AppConfig(db))  # defaults, as users run it: 2 s watch poll, real liveness check
             async with app.run_test(size=(160, 48)):
                 await until(app, lambda: app.scan_result is not None and not app.scanning and
-                            not app.deep_pending and app._watched is not None, 300)
-                full_at = app._watched.full_at
+                            not app.deep_pending and app.scans.watched is not None, 300)
+                full_at = app.scans.watched.full_at
                 await asyncio.sleep(1.0)
                 c = cpu(); await asyncio.sleep(idle); out["idle_cpu_s"] = cpu() - c
                 c = cpu()
@@ -741,7 +744,7 @@ class Bench:
                     (commit,) = write("complete", "--part", part)
                     gone = await until(app, lambda: part not in shown(app))
                     out["done_gone_s"].append(None if gone is None else gone - commit["at"])
-                out["full_scans"] = 0 if app._watched.full_at == full_at else 1
+                out["full_scans"] = 0 if app.scans.watched.full_at == full_at else 1
         asyncio.run(main())
         print(json.dumps(out))
     """)

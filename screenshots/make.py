@@ -36,6 +36,7 @@ from inspector.core.opencode.live import OFFLINE  # noqa: E402
 from inspector.core.repair import journal  # noqa: E402
 from inspector.core.synth.demo import build_demo_sessions  # noqa: E402
 from inspector.tui.app import make_app  # noqa: E402
+from inspector.tui.config import AppConfig, fixed_clock  # noqa: E402
 from inspector.tui.widgets import SessionTable  # noqa: E402
 
 OUT = Path(__file__).resolve().parent
@@ -139,7 +140,8 @@ async def shoot(
         data.mkdir(parents=True)
         with mock.patch.dict(os.environ, _environment(home)):
             built = source(data)
-            app = make_app(built.db, now=NOW, live=built.live, watch_interval=None, **built.options)
+            config = AppConfig(built.db, clock=fixed_clock(NOW), live=built.live, watch_interval=None, **built.options)
+            app = make_app(config)
             async with app.run_test(size=size, notifications=True) as pilot:
                 await settle(pilot)
                 for step in steps:

@@ -19,6 +19,7 @@ import pytest
 from click.testing import Result
 
 from inspector.core.db.store import open_store
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan
 from inspector.core.model import LiveStatus, PendingRequest
 from inspector.core.repair import operations
@@ -228,7 +229,7 @@ def test_a_waiting_verdict_is_never_planned_even_without_liveness(waiting_db: tu
     """With a scan whose verdict is ``waiting`` (``livesig``'s), the plan refuses it too."""
     db, ids = waiting_db
     live = ids.live()
-    result = scan(open_store(db), live=live, now=NOW)
+    result = scan(open_store(db), ScanOptions(live=live, now=NOW))
     asked = {r.session_id: r for r in live.requests}
     result = replace(
         result,
@@ -246,7 +247,7 @@ def test_a_waiting_verdict_is_never_planned_even_without_liveness(waiting_db: tu
 
 def test_waiting_without_a_known_request_is_refused_even_forced(waiting_db: tuple[Path, Waiting]) -> None:
     db, ids = waiting_db
-    result = scan(open_store(db), live=ids.live(), now=NOW)
+    result = scan(open_store(db), ScanOptions(live=ids.live(), now=NOW))
     result = replace(
         result,
         live=None,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from inspector.core.db.store import open_store
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.opencode.live import OFFLINE
 from tests.support.narrow import present
@@ -33,7 +34,7 @@ def add_child(db: Path, sid: str, created: int, title: str = "other (@general su
 
 
 def task_link(db: Path) -> tuple[str | None, bool]:
-    diag = present(scan(open_store(db), live=OFFLINE, now=NOW).get(PARENT))
+    diag = present(scan(open_store(db), ScanOptions(live=OFFLINE, now=NOW)).get(PARENT))
     (part,) = [p for p in diag.stuck_parts if p.id == TASK]
     return part.child_session_id, part.child_inferred
 
@@ -56,7 +57,7 @@ def test_no_child_in_the_turn_means_no_link(fixture_db: Callable[..., Path]) -> 
     conn.close()
     assert task_link(db) == (None, False)
     # the tree is still known through parent_id
-    assert present(scan(open_store(db), live=OFFLINE, now=NOW).get(PARENT)).children == (CHILD,)
+    assert present(scan(open_store(db), ScanOptions(live=OFFLINE, now=NOW)).get(PARENT)).children == (CHILD,)
 
 
 def test_a_child_named_by_another_task_part_is_not_taken(fixture_db: Callable[..., Path]) -> None:
@@ -97,11 +98,11 @@ def test_parallel_tasks_get_the_child_their_description_names(fixture_db: Callab
         )
     conn.close()
     add_child(db, "ses_dd14405adffeReviewChild00000", 1796080401060, "review (@general subagent)")
-    result = scan(open_store(db), live=OFFLINE, now=NOW)
+    result = scan(open_store(db), ScanOptions(live=OFFLINE, now=NOW))
     links = {p.id: (p.child_session_id, p.child_inferred) for p in present(result.get(PARENT)).stuck_parts}
     assert links == {TASK: (CHILD, True), "prt_22ebbfaa600300000000000000": ("ses_dd14405adffeReviewChild00000", True)}
 
 
 def test_show_of_the_child_reaches_the_whole_tree(fixture_db: Callable[..., Path]) -> None:
-    result = scan_related(open_store(fixture_db("stuck-task", V)), [CHILD], live=OFFLINE, now=NOW)
+    result = scan_related(open_store(fixture_db("stuck-task", V)), [CHILD], ScanOptions(live=OFFLINE, now=NOW))
     assert {d.id for d in result.sessions} == {PARENT, CHILD}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -415,3 +416,17 @@ def test_theme_option_and_settings_dir_reach_the_app(fixture_db: Callable[..., P
     assert app.config.theme == "nord"
     assert app.config.settings_dir == tmp_path / "config" / "ocinspect"  # $XDG_CONFIG_HOME (isolated_env)
     assert "--theme NAME" in run("--help").output
+
+
+@pytest.mark.parametrize("command", [["scan"], ["recover", "--all"]])
+def test_a_1x_database_imported_by_opencode_2_is_named_so_and_never_read_as_1x(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """OpenCode 2 keeps the imported v1 rows but reads only its own tables: they are not the truth."""
+    path = tmp_path / "opencode.db"
+    shutil.copyfile(Path(__file__).parent / "fixtures" / "v2" / "v2-imported-from-v1-stuck-bash.db", path)
+    before = path.read_bytes()
+    result = run("--db", str(path), *command)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "OpenCode 2.x database (session_v2) imported from 1.x" in result.stderr
+    assert path.read_bytes() == before

@@ -352,7 +352,7 @@ def test_paths_prints_every_place_and_the_database(tmp_path: Path, demo_db: tupl
 
 
 def test_the_journal_and_settings_follow_one_rule_for_relative_xdg_values(tmp_path: Path) -> None:
-    from inspector.core.diagnose.state import state_dir
+    from inspector.core.diagnose.incremental.state import state_dir
     from inspector.core.repair.journal import journal_dir
     from inspector.tui.settings import config_dir
 

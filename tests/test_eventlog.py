@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from inspector.core.db import eventlog
 from inspector.core.db.store import open_store
+from inspector.core.db.v1 import eventlog
 from inspector.core.model import Plan
 from inspector.core.opencode.live import OFFLINE
 from inspector.core.repair import recover

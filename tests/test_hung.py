@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from inspector.cli import cli
 from inspector.core.db.store import open_store
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.durations import parse_duration
 from inspector.core.model import Diagnosis
@@ -41,7 +42,7 @@ def busy_db(tmp_path: Path) -> tuple[Path, Busy]:
 def verdicts(
     db: Path, live: LiveStatus, hung_after_ms: int | None = HUNG_AFTER, now: int = NOW, **kw: Any
 ) -> dict[str, Diagnosis]:
-    result = scan(open_store(db), live=live, now=now, hung_after_ms=hung_after_ms, **kw)
+    result = scan(open_store(db), ScanOptions(live=live, now=now, hung_after_ms=hung_after_ms, **kw))
     return {d.id: d for d in result.sessions}
 
 
@@ -190,13 +191,13 @@ def test_quick_and_targeted_scans_agree(busy_db: tuple[Path, Busy]) -> None:
     deep = {s: d.verdict for s, d in verdicts(db, live).items()}
     quick = {s: d.verdict for s, d in verdicts(db, live, quick=True).items()}
     assert deep == quick
-    related = scan_related(open_store(db), [ids.chain_child], live=live, now=NOW, hung_after_ms=HUNG_AFTER)
+    related = scan_related(open_store(db), [ids.chain_child], ScanOptions(live=live, now=NOW, hung_after_ms=HUNG_AFTER))
     assert {d.id: d.verdict for d in related.sessions} == {ids.chain_parent: "hung", ids.chain_child: "hung"}
 
 
 def test_hung_sorted_with_the_stuck(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
-    result = scan(open_store(db), live=ids.live(), now=NOW, hung_after_ms=HUNG_AFTER, all_sessions=True)
+    result = scan(open_store(db), ScanOptions(live=ids.live(), now=NOW, hung_after_ms=HUNG_AFTER, all_sessions=True))
     order = [d.is_stuck for d in result.sessions]
     assert order == sorted(order, reverse=True)
     assert present(result.get(ids.hung_bash)).is_stuck
@@ -209,7 +210,8 @@ def test_recover_plan_refuses_hung_sessions(busy_db: tuple[Path, Busy]) -> None:
     assert plan.session_ids == (ids.stale,)
     assert [s.id for s in plan.refused] == [ids.hung_bash]
     explained = operations.explain_hung(
-        plan, scan_related(open_store(db), [ids.hung_bash], live=ids.live(), now=NOW, hung_after_ms=HUNG_AFTER)
+        plan,
+        scan_related(open_store(db), [ids.hung_bash], ScanOptions(live=ids.live(), now=NOW, hung_after_ms=HUNG_AFTER)),
     )
     (skip,) = explained.refused
     assert (skip.kind, skip.hint) == ("hung", "abort-hung")  # typed: front ends never read the text
@@ -621,7 +623,7 @@ def test_text_and_json_renderings(busy_db: tuple[Path, Busy]) -> None:
     from inspector.render import scan_json, scan_text, show_text
 
     db, ids = busy_db
-    result = scan(open_store(db), live=ids.live(), now=NOW, hung_after_ms=19 * MINUTE)
+    result = scan(open_store(db), ScanOptions(live=ids.live(), now=NOW, hung_after_ms=19 * MINUTE))
     text = "\n".join(scan_text(result))
     assert f"{ids.hung_bash}  hung " in text
     assert f"stop it through OpenCode: ocinspect recover {ids.hung_bash} --abort-hung --hung-after 19m" in text
@@ -635,5 +637,5 @@ def test_text_and_json_renderings(busy_db: tuple[Path, Busy]) -> None:
     assert by_id[ids.hung_bash]["verdict"] == "hung" and by_id[ids.hung_bash]["idle_ms"] >= 19 * MINUTE
     assert by_id[ids.streaming]["verdict"] == "live" and by_id[ids.streaming]["idle_ms"] == 1000
     assert by_id[ids.stale]["idle_ms"] is None
-    default = scan(open_store(db), live=ids.live(), now=NOW, hung_after_ms=15 * MINUTE)
+    default = scan(open_store(db), ScanOptions(live=ids.live(), now=NOW, hung_after_ms=15 * MINUTE))
     assert f"ocinspect recover {ids.hung_bash} --abort-hung\n" in "\n".join(scan_text(default)) + "\n"

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from inspector.cli import cli
 from inspector.core.db.store import open_store
 from inspector.core.diagnose import idwrap
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan
 from inspector.core.model import ScanResult
 from inspector.core.opencode.live import OFFLINE, LiveStatus
@@ -38,7 +39,7 @@ def opencode_id(ms: int, counter: int = 1) -> str:
 
 def diagnose(db: Path, **kw: Any) -> ScanResult:
     kw.setdefault("now", NOW)
-    return scan(open_store(db), live=OFFLINE, **kw)
+    return scan(open_store(db), ScanOptions(live=OFFLINE, **kw))
 
 
 def set_versions(db: Path, version: str, session: str | None = None) -> None:
@@ -120,8 +121,8 @@ def test_ids_minted_since_the_wrap_are_not_at_risk(fixture_db: Callable[..., Pat
 
 def test_the_loop_leftovers_are_recognised(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("id-wrap-loop", V)
-    with open_store(db).read() as conn:
-        (count,) = idwrap.loop_leftovers(conn, NOW).values()
+    with open_store(db).reading() as reads:
+        (count,) = idwrap.loop_leftovers(reads, NOW).values()
     assert count >= 24
     result = diagnose(db)
     assert present(result.get(LOOPED)).patterns == ("crash-orphan", "interrupted-turn", "ignores-prompts")
@@ -173,10 +174,15 @@ def test_a_session_that_only_ignores_prompts_is_unfixable(fixture_db: Callable[.
         == "ocinspect cannot fix it: upgrade OpenCode to 1.18.15 or newer, then send the prompt again"
     )
     assert (looped.verdict, looped.repairable) == ("stale", True)  # its stuck rows can be repaired
-    unknown = scan(open_store(fixture_db("id-wrap-loop", V)), live=LiveStatus(running=None, detail="?"), now=NOW)
+    unknown = scan(
+        open_store(fixture_db("id-wrap-loop", V)), ScanOptions(live=LiveStatus(running=None, detail="?"), now=NOW)
+    )
     assert present(unknown.get(IGNORED)).verdict == "unfixable"  # forcing would not help either
     busy = LiveStatus(running=True, busy=frozenset({IGNORED}))
-    assert present(scan(open_store(fixture_db("id-wrap-loop", V)), live=busy, now=NOW).get(IGNORED)).verdict == "live"
+    assert (
+        present(scan(open_store(fixture_db("id-wrap-loop", V)), ScanOptions(live=busy, now=NOW)).get(IGNORED)).verdict
+        == "live"
+    )
 
 
 def test_scan_and_recover_agree_on_an_unfixable_session(fixture_db: Callable[..., Path]) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from inspector.core.db.store import open_store
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan
 from inspector.core.model import ScanResult
 from inspector.core.opencode.live import OFFLINE
@@ -34,7 +35,7 @@ LATER = NOW + 60_000
 def findings(db: Path, **kw: Any) -> ScanResult:
     store = open_store(db)
     try:
-        result = scan(store, live=OFFLINE, now=NOW, **kw)
+        result = scan(store, ScanOptions(live=OFFLINE, now=NOW, **kw))
     finally:
         store.dispose()
     return replace(result, database="")

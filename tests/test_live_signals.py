@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from inspector.core.db.store import open_store
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.model import Diagnosis, LiveStatus, PendingRequest, ServerStatus
 from inspector.core.opencode import signals as sig
@@ -64,7 +65,10 @@ def permission_for(ids: Signals, port: int = 4096, **kw: object) -> PendingReque
 
 
 def verdicts(db: Path, live: LiveStatus, hung_after_ms: int | None, **kw: Any) -> dict[str, Diagnosis]:
-    return {d.id: d for d in scan(open_store(db), live=live, now=NOW, hung_after_ms=hung_after_ms, **kw).sessions}
+    return {
+        d.id: d
+        for d in scan(open_store(db), ScanOptions(live=live, now=NOW, hung_after_ms=hung_after_ms, **kw)).sessions
+    }
 
 
 # model stalled -----------------------------------------------------------------------------------
@@ -249,7 +253,9 @@ def test_a_chain_waiting_on_its_child_waits_as_a_whole(sig_db: tuple[Path, Signa
         call_id=ids.child_call,
     )
     live = ids.live(waiting=frozenset({ids.asking_child}), requests=(request,))
-    result = scan_related(open_store(db), [ids.asking_parent], live=live, now=NOW, hung_after_ms=5 * SECOND)
+    result = scan_related(
+        open_store(db), [ids.asking_parent], ScanOptions(live=live, now=NOW, hung_after_ms=5 * SECOND)
+    )
     parent, child = present(result.get(ids.asking_parent)), present(result.get(ids.asking_child))
     assert (parent.verdict, child.verdict) == ("waiting", "waiting")
     assert parent.waiting_on == child.waiting_on and "make deploy" in parent.live_reason
@@ -270,7 +276,7 @@ def test_json_and_text_carry_status_requests_and_hang(sig_db: tuple[Path, Signal
         waiting=frozenset({ids.permission}),
         requests=(permission_for(ids),),
     )
-    result = scan(open_store(db), live=live, now=NOW, hung_after_ms=5 * MINUTE)
+    result = scan(open_store(db), ScanOptions(live=live, now=NOW, hung_after_ms=5 * MINUTE))
     by_id = {s["id"]: s for s in scan_json(result)["sessions"]}
     stalled = by_id[ids.stalled]
     assert (stalled["verdict"], stalled["hang"]) == ("hung", "model-stalled")
@@ -311,7 +317,7 @@ def test_request_text_is_data(sig_db: tuple[Path, Signals]) -> None:
     db, ids = sig_db
     request = permission_for(ids, command="echo \x1b[31mred\u202e")
     live = ids.live(waiting=frozenset({ids.permission}), requests=(request,))
-    text = "\n".join(scan_text(scan(open_store(db), live=live, now=NOW, hung_after_ms=None)))
+    text = "\n".join(scan_text(scan(open_store(db), ScanOptions(live=live, now=NOW, hung_after_ms=None))))
     assert "\x1b" not in text and "\u202e" not in text and "\\x1b[31mred" in text
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from inspector.core.db.store import open_store
 from inspector.core.diagnose.continue_plan import plan_continue
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.errors import DirectoryGone, SessionNotFound
 from inspector.core.model import LiveStatus, Session
 from inspector.core.opencode.launch import continue_command
@@ -69,7 +70,7 @@ def session_of(db: Path) -> Session:
     try:
         from inspector.core.diagnose.scan import scan_related
 
-        return present(scan_related(store, [BASH], live=OFFLINE).get(BASH)).session
+        return present(scan_related(store, [BASH], ScanOptions(live=OFFLINE)).get(BASH)).session
     finally:
         store.dispose()
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from inspector.core.diagnose import state
+from inspector.core.diagnose.incremental import state
 from inspector.core.errors import EXIT_FOUND, EXIT_OK
 from inspector.core.ownfiles import NotOwnFile, read_own
 from inspector.core.repair.journal import journal_dir

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from inspector.core.db.store import open_store
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan
 from inspector.core.errors import EXIT_ERROR, EXIT_OK, CorruptData
 from inspector.core.opencode.live import OFFLINE
@@ -41,7 +42,7 @@ def deepen(db: Path, part_id: str, depth: int) -> None:
 def test_a_deep_row_skips_only_its_own_unit(fixture_db: Callable[..., Path], journal: Path) -> None:
     db = fixture_db("stuck-two")
     deepen(db, DEEP_PART, 500)
-    assert {d.id: d.verdict for d in scan(open_store(db), live=OFFLINE).sessions} == {
+    assert {d.id: d.verdict for d in scan(open_store(db), ScanOptions(live=OFFLINE)).sessions} == {
         DEEP_SESSION: "stale",
         OTHER_SESSION: "stale",
     }
@@ -70,7 +71,7 @@ def test_json_too_deep_to_parse_names_its_session(fixture_db: Callable[..., Path
     db = fixture_db("stuck-two")
     deepen(db, DEEP_PART, 990)
     with pytest.raises(CorruptData) as caught:
-        scan(open_store(db), live=OFFLINE)
+        scan(open_store(db), ScanOptions(live=OFFLINE))
     assert DEEP_PART in str(caught.value) and DEEP_SESSION in str(caught.value)
     result = cli_run("--db", str(db), "scan")
     assert result.exit_code == EXIT_ERROR and DEEP_SESSION in result.stderr

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from inspector.core.db.store import open_store
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan
 from inspector.core.errors import JournalError, SessionNotFound
 from inspector.core.model import Plan
@@ -59,7 +60,7 @@ def test_repair_shape_is_what_opencode_writes_on_abort(fixture_db: Callable[...,
     assert msg["error"] == {"name": "MessageAbortedError", "data": {"message": "Aborted"}}
     assert rows(db, "SELECT time_updated FROM part WHERE id='prt_20e711e21001KxiM1bR4EMS3Yv'") == [(LATER,)]
     assert rows(db, "SELECT time_updated FROM message WHERE id='msg_20e711917001ax9SiMVHXTS6oC'") == [(LATER,)]
-    assert scan(open_store(db), live=OFFLINE).sessions == ()
+    assert scan(open_store(db), ScanOptions(live=OFFLINE)).sessions == ()
 
 
 def test_pending_placeholder_gets_empty_input_and_start_now(fixture_db: Callable[..., Path], journal: Path) -> None:

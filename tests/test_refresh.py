@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from inspector.core.db.store import Store, open_store
-from inspector.core.diagnose import refresh as rf
+from inspector.core.diagnose.incremental import refresh as rf
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan
 from inspector.core.model import ScanResult
 from inspector.core.opencode.live import OFFLINE, LiveStatus
@@ -62,17 +63,21 @@ class Watcher:
         self.store = open_store(path)
         self.clock = Clock()
         self.all_sessions = all_sessions
-        self.watched = rf.full_scan(self.store, all_sessions=all_sessions, live=OFFLINE, now=NOW, clock=self.clock)
+        self.watched = rf.full_scan(
+            self.store, ScanOptions(full=True, all_sessions=all_sessions, live=OFFLINE, now=NOW, watch_clock=self.clock)
+        )
 
     def refresh(self, **kw: Any) -> ScanResult:
         self.clock.t += 1
-        self.watched = rf.refresh(self.store, self.watched, live=OFFLINE, now=NOW, clock=self.clock, **kw)
+        self.watched = rf.refresh(
+            self.store, self.watched, ScanOptions(live=OFFLINE, now=NOW, watch_clock=self.clock), **kw
+        )
         return self.watched.result
 
     def fresh(self) -> ScanResult:
         store = open_store(self.path)
         try:
-            return scan(store, all_sessions=self.all_sessions, live=OFFLINE, now=NOW)
+            return scan(store, ScanOptions(all_sessions=self.all_sessions, live=OFFLINE, now=NOW))
         finally:
             store.dispose()
 
@@ -426,9 +431,9 @@ def test_refresh_needs_a_deep_result(demo: tuple[Path, DemoSessions]) -> None:
     path, _ = demo
     store = open_store(path)
     try:
-        watched = rf.full_scan(store, live=OFFLINE, now=NOW)
+        watched = rf.full_scan(store, ScanOptions(full=True, live=OFFLINE, now=NOW))
         with pytest.raises(ValueError):
-            rf.refresh(store, replace(watched, result=replace(watched.result, quick=True)), live=OFFLINE)
+            rf.refresh(store, replace(watched, result=replace(watched.result, quick=True)), ScanOptions(live=OFFLINE))
     finally:
         store.dispose()
 
@@ -472,7 +477,7 @@ def _unpinned(
 
     monkeypatch.setattr(scan_module, "detect", detections)
     store = open_store(path)
-    watched = rf.full_scan(store, now=NOW, clock=clock)
+    watched = rf.full_scan(store, ScanOptions(full=True, now=NOW, watch_clock=clock, hung_after_ms=None))
     return watched, detections, store
 
 
@@ -487,17 +492,17 @@ def test_no_opencode_a_fresh_answer_stands_for_a_while(
         message, session = a_finished_message(path)
         insert_part(path, "prt_zzzzzzzzzzzz0000000000004", message, session, running())
         clock.t += 1
-        watched = rf.refresh(store, watched, now=NOW, clock=clock)
+        watched = rf.refresh(store, watched, ScanOptions(now=NOW, watch_clock=clock))
         assert detections.calls == 1  # OpenCode was not running a second ago: that stands
         assert "prt_zzzzzzzzzzzz0000000000004" in stuck_part_ids(watched.result)
         clock.t += rf.DEFAULT_POLICY.live_every_s
         update_part(path, "prt_zzzzzzzzzzzz0000000000004", completed(part_data(path, "prt_zzzzzzzzzzzz0000000000004")))
-        watched = rf.refresh(store, watched, now=NOW, clock=clock)
+        watched = rf.refresh(store, watched, ScanOptions(now=NOW, watch_clock=clock))
         assert detections.calls == 2  # findings changed and the answer is old: ask again
         clock.t += 1
-        watched = rf.refresh(store, watched, now=NOW, clock=clock)
+        watched = rf.refresh(store, watched, ScanOptions(now=NOW, watch_clock=clock))
         assert detections.calls == 2  # nothing changed: nothing to ask
-        watched = rf.refresh(store, watched, now=NOW, clock=clock, recheck_live=True)
+        watched = rf.refresh(store, watched, ScanOptions(now=NOW, watch_clock=clock), recheck_live=True)
         assert detections.calls == 3
     finally:
         store.dispose()
@@ -518,7 +523,7 @@ def test_opencode_running_is_asked_on_every_change(
         message, session = a_finished_message(path)
         insert_part(path, "prt_zzzzzzzzzzzz0000000000005", message, session, running())
         clock.t += 1
-        watched = rf.refresh(store, watched, now=NOW, clock=clock)
+        watched = rf.refresh(store, watched, ScanOptions(now=NOW, watch_clock=clock))
         assert detections.calls == asked + 1  # a second ago is not fresh enough when it runs
     finally:
         store.dispose()

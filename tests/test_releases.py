@@ -16,8 +16,9 @@ import pytest
 from click.testing import CliRunner
 
 from inspector.cli import cli
-from inspector.core.db import eventlog
 from inspector.core.db.store import open_store
+from inspector.core.db.v1 import eventlog
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan
 from inspector.core.opencode.live import OFFLINE
 from inspector.core.repair import recover
@@ -152,7 +153,7 @@ def test_expectations_match_the_raw_rows(release_fixture: FixtureCase) -> None:
 
 @pytest.mark.parametrize("quick", [False, True], ids=["deep", "quick"])
 def test_scan_finds_exactly_the_stuck_sessions(release_fixture: FixtureCase, quick: bool) -> None:
-    result = scan(open_store(release_fixture.path), quick=quick, live=OFFLINE, now=release_fixture.now)
+    result = scan(open_store(release_fixture.path), ScanOptions(quick=quick, live=OFFLINE, now=release_fixture.now))
     want = expected(release_fixture)
     assert [d.id for d in result.sessions] == list(want)  # tree order: parents first
     for diag in result.sessions:
@@ -282,7 +283,7 @@ def test_repair_is_exactly_the_shape_opencode_accepts(release_fixture: FixtureCa
         for r in rows(path, "SELECT data FROM part WHERE json_extract(data,'$.type') = 'tool'")
     }
     assert "pending" not in statuses and "running" not in statuses
-    left = scan(open_store(path), live=OFFLINE, now=now)
+    left = scan(open_store(path), ScanOptions(live=OFFLINE, now=now))
     assert all(not d.repairable for d in left.sessions)
 
 

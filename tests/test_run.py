@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from inspector.core.db import eventlog
 from inspector.core.db.store import open_store
+from inspector.core.db.v1 import eventlog
 from tests.support.cli import ocinspect
 from tests.support.databases import sha256, stuck_tools
 from tests.support.releases import SESSIONS

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from inspector.core.db.store import open_store
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.model import ScanResult
 from inspector.core.opencode.live import OFFLINE, LiveStatus
@@ -18,7 +19,7 @@ from tests.support.synthetic import every_pattern
 
 def diagnose(db: Path, **kw: Any) -> ScanResult:
     kw.setdefault("live", OFFLINE)
-    return scan(open_store(db), now=NOW, **kw)
+    return scan(open_store(db), ScanOptions(now=NOW, **kw))
 
 
 def test_clean_fixture_has_nothing_stuck(fixture_db: Callable[..., Path]) -> None:
@@ -67,7 +68,7 @@ def test_subagent_chain_links_parent_and_child(fixture_db: Callable[..., Path]) 
 
 def test_scan_related_pulls_in_the_whole_chain(fixture_db: Callable[..., Path]) -> None:
     store = open_store(fixture_db("stuck-task"))
-    result = scan_related(store, ["ses_df18ea478ffedUk3exGgsWE7Dw"], live=OFFLINE, now=NOW)
+    result = scan_related(store, ["ses_df18ea478ffedUk3exGgsWE7Dw"], ScanOptions(live=OFFLINE, now=NOW))
     assert {d.id for d in result.sessions} == set(SESSIONS["stuck-task"])
 
 
@@ -97,7 +98,7 @@ def test_all_sessions_lists_healthy_ones_as_ok(tmp_path: Path) -> None:
 
 def test_live_session_and_its_chain_are_live(fixture_db: Callable[..., Path]) -> None:
     busy = LiveStatus(running=True, busy=frozenset({"ses_df18ea478ffedUk3exGgsWE7Dw"}), detail="test")
-    result = diagnose(fixture_db("stuck-task"), live=busy)
+    result = diagnose(fixture_db("stuck-task"), live=busy, hung_after_ms=None)
     assert {d.verdict for d in result.sessions} == {"live"}
 
 

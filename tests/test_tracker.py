@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from inspector.core.db.rows import IN_CHUNK
+from inspector.core.db.rows import IN_CHUNK, by_ids
 from inspector.core.db.store import open_store
 from inspector.core.db.v1 import sql as q
-from inspector.core.diagnose import tracker
-from inspector.core.diagnose.refresh import Marks
+from inspector.core.diagnose.incremental import tracker
+from inspector.core.diagnose.incremental.refresh import Marks
 from inspector.core.synth.demo import build_demo_sessions
 from tests.support.releases import NOW
 
@@ -41,8 +41,8 @@ def look(
 ) -> tracker.Watermarks:
     store = open_store(path)
     try:
-        with store.read() as conn:
-            return tracker.start(store, conn, tables) if marks is None else tracker.advance(store, conn, marks)
+        with store.reading() as reads:
+            return tracker.start(store, reads, tables) if marks is None else tracker.advance(store, reads, marks)
     finally:
         store.dispose()
 
@@ -101,7 +101,7 @@ def test_known_ids_are_read_in_chunks(db: Path) -> None:
             every = [row[0] for row in conn.exec_driver_sql("SELECT id FROM message WHERE json_valid(data)")]
             assert len(every) > 1
             wanted = every + [f"msg_missing_{n}" for n in range(IN_CHUNK)]  # more than one IN list
-            found = [row.id for row in tracker.by_ids(conn, q.MESSAGE_COMPLETED, wanted)]
+            found = [row.id for row in by_ids(conn, q.MESSAGE_COMPLETED, wanted)]
     finally:
         store.dispose()
     assert sorted(found) == sorted(every)

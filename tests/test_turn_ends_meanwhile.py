@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from inspector.core.db.store import open_store
-from inspector.core.diagnose import resume
 from inspector.core.diagnose import scan as scan_module
+from inspector.core.diagnose.incremental import resume
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.model import LiveStatus
 from inspector.core.synth.demo import DemoSessions, build_demo_sessions
 from tests.opencode_writer import Writer
@@ -60,7 +61,7 @@ def test_scan_reads_the_idle_sessions_again_after_the_answer(
 ) -> None:
     path, ids, sid = streaming
     monkeypatch.setattr(scan_module, "liveness_for", answer(path, sid, finish=finish))
-    result = scan_module.scan(open_store(path), quick=quick, now=NOW + 2_000)
+    result = scan_module.scan(open_store(path), ScanOptions(quick=quick, now=NOW + 2_000))
     verdicts = {d.id: d.verdict for d in result.sessions}
     if finish:
         assert sid not in verdicts
@@ -74,7 +75,7 @@ def test_show_of_a_session_that_ended_meanwhile_shows_it_finished(
 ) -> None:
     path, _, sid = streaming
     monkeypatch.setattr(scan_module, "liveness_for", answer(path, sid, finish=True))
-    (diag,) = scan_module.scan(open_store(path), session_ids=[sid], now=NOW + 2_000).sessions
+    (diag,) = scan_module.scan(open_store(path), ScanOptions(session_ids=[sid], now=NOW + 2_000)).sessions
     assert (diag.id, diag.verdict, diag.stuck_parts) == (sid, "ok", ())
 
 
@@ -84,12 +85,12 @@ def test_a_resumed_scan_does_the_same_and_keeps_nothing_of_it(
 ) -> None:
     path, ids, sid = streaming
     store = open_store(path)
-    resume.scan_resumed(store, quick=quick, full=True, live=RUNNING_IDLE, now=NOW)  # the kept state
+    resume.scan_resumed(store, ScanOptions(quick=quick, full=True, live=RUNNING_IDLE, now=NOW))  # the kept state
     monkeypatch.setattr(scan_module, "liveness_for", answer(path, sid, finish=True))
     monkeypatch.setattr(resume, "liveness_for", answer(path, sid, finish=True))
-    result, _ = resume.scan_resumed(store, quick=quick, now=NOW + 2_000)
+    result, _ = resume.scan_resumed(store, ScanOptions(quick=quick, now=NOW + 2_000))
     assert sid not in {d.id for d in result.sessions}
-    again, _ = resume.scan_resumed(store, quick=quick, live=RUNNING_IDLE, now=NOW + 3_000)
+    again, _ = resume.scan_resumed(store, ScanOptions(quick=quick, live=RUNNING_IDLE, now=NOW + 3_000))
     assert sid not in {d.id for d in again.sessions}
     assert ids.crash_orphan in {d.id for d in again.sessions}
 
@@ -98,17 +99,17 @@ def test_a_refresh_that_asks_again_does_the_same(
     streaming: tuple[Path, DemoSessions, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Watch mode and the TUI: a refresh that asks OpenCode afresh reads the idle ones again."""
-    from inspector.core.diagnose import refresh as rf
+    from inspector.core.diagnose.incremental import refresh as rf
 
     path, ids, sid = streaming
     store = open_store(path)
     monkeypatch.setattr(scan_module, "liveness_for", answer(path, sid, finish=False))
-    watched = rf.full_scan(store, now=NOW)
+    watched = rf.full_scan(store, ScanOptions(full=True, now=NOW))
     assert {d.id: d.verdict for d in watched.result.sessions}[sid] == "stale"
     finishing = answer(path, sid, finish=True)(path)
     monkeypatch.setattr(rf, "detect", lambda db, directories=None: finishing(set(directories or ())))
-    later = rf.refresh(store, watched, recheck_live=True, now=NOW + 2_000)
+    later = rf.refresh(store, watched, ScanOptions(now=NOW + 2_000), recheck_live=True)
     assert sid not in {d.id for d in later.result.sessions}
     assert ids.crash_orphan in {d.id for d in later.result.sessions}
-    again = rf.refresh(store, later, sweep=True, now=NOW + 3_000)
+    again = rf.refresh(store, later, ScanOptions(now=NOW + 3_000), sweep=True)
     assert sid not in {d.id for d in again.result.sessions}

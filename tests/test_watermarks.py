@@ -26,8 +26,9 @@ from typing import Any
 import pytest
 
 from inspector.core.db.store import open_store
-from inspector.core.diagnose import resume, state
-from inspector.core.diagnose.resume import Pass, scan_resumed
+from inspector.core.diagnose.incremental import resume, state
+from inspector.core.diagnose.incremental.resume import Pass, scan_resumed
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan
 from inspector.core.model import OFFLINE, ScanResult
 from inspector.core.repair import operations
@@ -64,7 +65,7 @@ def logged(path: Path) -> bool:
 def look(path: Path, *, quick: bool, full: bool = False, **kw: Any) -> tuple[ScanResult, Pass]:
     store = open_store(path)
     try:
-        return scan_resumed(store, quick=quick, full=full, live=OFFLINE, now=NOW, **kw)
+        return scan_resumed(store, ScanOptions(quick=quick, full=full, live=OFFLINE, now=NOW, **kw))
     finally:
         store.dispose()
 
@@ -72,7 +73,7 @@ def look(path: Path, *, quick: bool, full: bool = False, **kw: Any) -> tuple[Sca
 def full_scan(path: Path, *, quick: bool) -> ScanResult:
     store = open_store(path)
     try:
-        return scan(store, quick=quick, live=OFFLINE, now=NOW)
+        return scan(store, ScanOptions(quick=quick, live=OFFLINE, now=NOW))
     finally:
         store.dispose()
 
@@ -267,7 +268,7 @@ def test_write_in_progress_when_the_state_is_kept(demo: tuple[Path, DemoSessions
     check(path, quick=True, expect="full")
     code = (
         "import sys, os, signal, sqlite3\n"
-        "from inspector.core.diagnose import state\n"
+        "from inspector.core.diagnose.incremental import state\n"
         "state.note_write(sys.argv[1], writing=True)\n"
         "print('writing', flush=True)\n"
         "sys.stdin.readline()\n"
@@ -521,7 +522,7 @@ def test_a_full_pass_is_due_after_a_day(demo: tuple[Path, DemoSessions]) -> None
     by the first look once the last full pass is older than FULL_EVERY_S."""
     path, ids = demo
     clock = [1_000_000.0]
-    look(path, quick=True, clock=lambda: clock[0])
+    look(path, quick=True, wall_clock=lambda: clock[0])
     (message,) = sql(
         path,
         "SELECT id FROM message WHERE session_id = ? AND json_extract(data, '$.role') = "
@@ -530,10 +531,10 @@ def test_a_full_pass_is_due_after_a_day(demo: tuple[Path, DemoSessions]) -> None
     )[0]
     sql(path, "UPDATE message SET data = json_remove(data, '$.time.completed') WHERE id = ?", message)
     clock[0] += resume.FULL_EVERY_S - 1
-    hidden, how = look(path, quick=True, clock=lambda: clock[0])
+    hidden, how = look(path, quick=True, wall_clock=lambda: clock[0])
     assert how.kind == "incremental" and ids.clean[0] not in stuck(hidden)  # the documented blind spot
     clock[0] += 1
-    found, how = look(path, quick=True, clock=lambda: clock[0])
+    found, how = look(path, quick=True, wall_clock=lambda: clock[0])
     assert how == Pass("full", "the last full pass is too old") and ids.clean[0] in stuck(found)
 
 

@@ -11,6 +11,10 @@ Verdict = Literal["stale", "live", "hung", "waiting", "unknown", "unfixable", "o
 # Which shape of ``hung`` a session has: a tool that never returns, a model stream that keeps
 # stalling (OpenCode restarts the step, no output grows), or a retry that never ends.
 HangKind = Literal["tool-silent", "model-stalled", "retry-loop"]
+# The verdicts someone has to act on: recover (stale, unknown with --force) or an abort through
+# OpenCode (hung) can. Not unfixable (recovery changes nothing; its reason says what to do), nor
+# live and waiting (OpenCode works on them, or waits for a person's answer).
+NEEDS_ATTENTION: frozenset[Verdict] = frozenset({"stale", "hung", "unknown"})
 # How a person answers a pending permission through OpenCode (its own words for the reply).
 Answer = Literal["reject", "once"]
 # What a front end may offer to get past a refusal; each renders it in its own words (the CLI
@@ -143,6 +147,11 @@ class ScanResult:
     @property
     def stuck(self) -> tuple[Diagnosis, ...]:
         return tuple(d for d in self.sessions if d.is_stuck)
+
+    @property
+    def needs_attention(self) -> bool:
+        """A stuck session with a verdict in ``NEEDS_ATTENTION`` (``scan`` then exits 1)."""
+        return any(d.verdict in NEEDS_ATTENTION for d in self.stuck)
 
     def get(self, session_id: str) -> Diagnosis | None:
         return self._by_id.get(session_id)

@@ -16,6 +16,11 @@ def wall_clock() -> int:
     return int(time.time() * 1000)
 
 
+def fixed_clock(now_ms: int) -> Callable[[], int]:
+    """A clock stopped at ``now_ms`` (tests and screenshots pin time with it)."""
+    return lambda: now_ms
+
+
 @dataclass(frozen=True)
 class AppConfig:
     """``clock`` and ``live`` exist so tests and screenshots can pin time and liveness; the user's
@@ -31,10 +36,15 @@ class AppConfig:
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
     hung_after_ms: int = DEFAULT_HUNG_AFTER_MS
     abort_settle_s: float = 10.0  # how long an abort waits for OpenCode to settle
-    full: bool = False  # the first view makes a full pass too (else: the changes since the last look)
+    full: bool = False  # --full: the first view makes a full pass too (else: the changes since the last look)
     opencode_db: Path | None = None  # --db: what "open in OpenCode" hands OpenCode as OPENCODE_DB
     settings_dir: Path | None = None  # theme and keymap files (settings.py); None: none read or saved
     theme: str | None = None  # --theme: this run's theme, over the saved one
 
     def now(self) -> int:
         return int(self.clock())
+
+    @property
+    def first_view_full(self) -> bool:
+        """The demo's first view is a full pass too: its database was just built."""
+        return self.full or self.demo

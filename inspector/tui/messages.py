@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual.message import Message
 
 from inspector.core.db.filewatch import Signature
-from inspector.core.diagnose.refresh import Watched
-from inspector.core.model import ScanResult, UndoResult
-from inspector.core.repair.operations import Outcome, Prepared, UndoPrepared
+from inspector.core.diagnose.incremental.refresh import Watched
+from inspector.core.model import ScanResult
 
 
 @dataclass
@@ -77,29 +77,11 @@ class DatabaseUnsupported(Message):
 
 
 @dataclass
-class PlanReady(Message):
-    """A prepared recovery to confirm: the plan and the hung chains to stop through OpenCode."""
+class WriteStep(Message):
+    """The next step of a write flow (``write_flow.py``), to run on the main thread: a plan to
+    confirm, or a result to tell."""
 
-    prepared: Prepared
-
-
-@dataclass
-class RecoveryFinished(Message):
-    """What the core's ``execute`` did: aborts, the run, what it did not foresee."""
-
-    outcome: Outcome
-
-
-@dataclass
-class UndoReady(Message):
-    """The run an undo would put back, to confirm first."""
-
-    prepared: UndoPrepared
-
-
-@dataclass
-class UndoFinished(Message):
-    result: UndoResult
+    step: Callable[[], None]
 
 
 @dataclass
@@ -129,13 +111,6 @@ class RequestAnswer(Message):
     """Plan answering what ``session_id`` (or its subagent) waits on, then ask to confirm it."""
 
     session_id: str
-
-
-@dataclass
-class AnswerReady(Message):
-    """The answers the core would send through OpenCode (reject by default), to confirm."""
-
-    prepared: Prepared
 
 
 @dataclass

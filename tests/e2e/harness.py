@@ -84,8 +84,13 @@ def cache_root() -> Path:
     return Path(base) / "ocinspect-e2e"
 
 
-def opencode_binary_in(install_dir: Path) -> Path:
-    return install_dir / "node_modules" / "opencode-linux-x64" / "bin" / "opencode"
+def opencode_binary_in(install_dir: Path, package: str = "opencode-linux-x64") -> Path:
+    return install_dir.joinpath("node_modules", *package.split("/"), "bin", "opencode")
+
+
+# What npm prints when it cannot reach the registry at all (as opposed to an install that fails):
+# only then is an e2e test skipped rather than failed.
+_NPM_OFFLINE = ("ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ENETUNREACH", "ETIMEDOUT", "ECONNRESET")
 
 
 def ensure_opencode(version: str = OPENCODE_VERSION, *, timeout: float = 600.0) -> Path:
@@ -101,29 +106,48 @@ def ensure_opencode(version: str = OPENCODE_VERSION, *, timeout: float = 600.0) 
         if not (path.is_file() and os.access(path, os.X_OK)):
             raise HarnessError(f"OCINSPECT_E2E_OPENCODE={override!r} is not an executable file")
         return path
+    return ensure_npm_binary(f"opencode-{version}", "opencode-ai", version, timeout=timeout)
+
+
+def ensure_npm_binary(  # noqa: C901
+    name: str,
+    spec: str,
+    version: str,
+    *,
+    binary_package: str = "opencode-linux-x64",
+    ignore_scripts: bool = False,
+    offline_is_unavailable: bool = False,
+    timeout: float = 600.0,
+) -> Path:
+    """Install npm ``spec@version`` once into ``cache_root()/name`` and return its ``opencode``.
+
+    One lock file per ``name``: parallel runs (xdist workers) wait for the one installing, which
+    stages into a private directory and renames it into place only once the binary runs and
+    prints ``version``.  ``offline_is_unavailable``: an npm that cannot reach its registry raises
+    :class:`Unavailable` (a skip) instead of :class:`HarnessError`.
+    """
     if sys.platform != "linux" or os.uname().machine not in ("x86_64", "amd64"):
         raise Unavailable(
             f"the e2e harness runs the linux-x64 OpenCode build; this is {sys.platform}/{os.uname().machine}"
         )
     root = cache_root()
-    install_dir = root / f"opencode-{version}"
-    binary = opencode_binary_in(install_dir)
+    install_dir = root / name
+    binary = opencode_binary_in(install_dir, binary_package)
     stamp = install_dir / ".installed"
     if stamp.is_file() and binary.is_file():
         return binary  # installed by an earlier run: node/npm are not needed to run it
     missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
     if missing:
         raise Unavailable(
-            f"{' and '.join(missing)} not found on PATH; the e2e tests install "
-            f"OpenCode (npm opencode-ai@{version}) with them"
+            f"{' and '.join(missing)} not found on PATH; the e2e tests install OpenCode (npm {spec}@{version}) with them"
         )
 
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / f"opencode-{version}.lock", "w") as lock:
+    with open(root / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel runs wait for the one installing
         if stamp.is_file() and binary.is_file():
             return binary
-        staging = root / f".opencode-{version}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        staging = root / f".{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
         staging.mkdir()
         try:
             (staging / "package.json").write_text('{"name": "ocinspect-e2e-opencode", "private": true}\n')
@@ -134,9 +158,10 @@ def ensure_opencode(version: str = OPENCODE_VERSION, *, timeout: float = 600.0) 
                 "--no-fund",
                 "--no-save",
                 "--loglevel=error",
+                *(["--ignore-scripts"] if ignore_scripts else []),
                 "--prefix",
                 str(staging),
-                f"opencode-ai@{version}",
+                f"{spec}@{version}",
             ]
             try:
                 # the real user's environment (npm config, cache), not a test's temp HOME
@@ -151,8 +176,11 @@ def ensure_opencode(version: str = OPENCODE_VERSION, *, timeout: float = 600.0) 
                 )
             except subprocess.TimeoutExpired as exc:
                 raise HarnessError(f"`{' '.join(cmd)}` did not finish in {timeout:.0f}s") from exc
-            staged_binary = opencode_binary_in(staging)
+            staged_binary = opencode_binary_in(staging, binary_package)
             if proc.returncode != 0 or not staged_binary.is_file():
+                offline = next((code for code in _NPM_OFFLINE if code in proc.stderr), None)
+                if offline_is_unavailable and offline:
+                    raise Unavailable(f"the npm registry is unreachable ({offline}) installing {spec}@{version}")
                 raise HarnessError(
                     f"installing OpenCode failed: `{' '.join(cmd)}` exited {proc.returncode}; "
                     f"binary present: {staged_binary.is_file()}\n--- npm stdout ---\n"
@@ -258,6 +286,23 @@ def _text_of(content: Any) -> str:
     if isinstance(content, list):
         return " ".join(str(c.get("text", "")) for c in content if isinstance(c, dict))
     return ""
+
+
+def v2_tool_call(name: str, args: dict[str, Any], offered: set[Any]) -> tuple[str, dict[str, Any]]:
+    """The same call in OpenCode 2's tool names when the request offers those instead.
+
+    2.x renamed ``bash`` to ``shell`` ``{command, timeout}`` and ``task`` to ``subagent``
+    ``{agent, description, prompt}``; its schemas reject unknown keys, so the arguments change too.
+    """
+    if name == "bash" and "bash" not in offered and "shell" in offered:
+        return "shell", {"command": args["command"]}
+    if name == "task" and "task" not in offered and "subagent" in offered:
+        return "subagent", {
+            "agent": args.get("subagent_type", "general"),
+            "description": args.get("description", ""),
+            "prompt": args.get("prompt", ""),
+        }
+    return name, args
 
 
 class FakeModel:
@@ -455,7 +500,10 @@ class FakeModel:
             chunk({}, "stop")
             done()
 
+        offered = {t.get("function", {}).get("name") for t in body.get("tools") or [] if isinstance(t, dict)}
+
         def tool_call(name: str, args: dict[str, Any], *, hold_half: bool = False) -> None:
+            name, args = v2_tool_call(name, args, offered)
             call_id = f"call_{uuid.uuid4().hex[:10]}"
             arguments = json.dumps(args)
             chunk(
@@ -598,6 +646,18 @@ def wait_until(
 # --------------------------------------------------------------------------------------------
 # Processes
 # --------------------------------------------------------------------------------------------
+
+
+def run(cmd: list[str], *, cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd`` to its end, output captured, no stdin; HarnessError after ``timeout``."""
+    try:
+        return subprocess.run(
+            cmd, cwd=cwd, env=env, text=True, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise HarnessError(
+            f"`{' '.join(cmd)}` did not finish in {timeout:.0f}s; stdout={exc.stdout!r} stderr={exc.stderr!r}"
+        ) from exc
 
 
 def kill_tree(pid: int) -> list[int]:
@@ -790,20 +850,7 @@ class Sandbox:
     def ocinspect(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         """Run ``python -m inspector --db <this db> ARGS`` as a subprocess."""
         cmd = [sys.executable, "-m", "inspector", "--db", str(self.db_path), *args]
-        try:
-            return subprocess.run(
-                cmd,
-                cwd=REPO_ROOT,
-                env=self.ocinspect_env(),
-                text=True,
-                capture_output=True,
-                timeout=timeout,
-                stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise HarnessError(
-                f"`{' '.join(cmd)}` did not finish in {timeout:.0f}s; stdout={exc.stdout!r} stderr={exc.stderr!r}"
-            ) from exc
+        return run(cmd, cwd=REPO_ROOT, env=self.ocinspect_env(), timeout=timeout)
 
     def start_opencode(self, binary: Path, **kw: Any) -> OpenCode:
         server = OpenCode(binary, self, **kw)
@@ -860,18 +907,7 @@ class OpenCode:
 
     def start(self) -> OpenCode:
         self._log_fh = open(self.log_path, "ab")  # noqa: SIM115 (kept open for the server's life; closed in kill())
-        cmd = [
-            *self.launcher,
-            str(self.binary),
-            "serve",
-            "--hostname",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--print-logs",
-            "--log-level",
-            "INFO",
-        ]
+        cmd = [*self.launcher, str(self.binary), *self.serve_args()]
         extra = {"OPENCODE_SERVER_PASSWORD": self.password} if self.password else {}
         if self.launcher:  # e.g. `python -m inspector run --`: this checkout's ocinspect
             extra["PYTHONPATH"] = str(REPO_ROOT)
@@ -890,6 +926,12 @@ class OpenCode:
             raise
         return self
 
+    def serve_args(self) -> list[str]:
+        return ["serve", "--hostname", "127.0.0.1", "--port", str(self.port), "--print-logs", "--log-level", "INFO"]
+
+    # answered once the server is up (2.x serves its API under /api instead)
+    ready_path = "/session/status"
+
     def log(self, tail: int = 12000) -> str:
         try:
             text = self.log_path.read_text(errors="replace")
@@ -906,7 +948,7 @@ class OpenCode:
                 raise self.failure(f"opencode serve exited with {self.proc.returncode} while booting")
             # A request that reaches the server while it is still booting can hang forever
             # (measured on 1.18.33): poll with a short timeout and simply ask again.
-            status, _ = http_json("GET", f"{self.url}/session/status", timeout=1.0, headers=self.auth_headers())
+            status, _ = http_json("GET", f"{self.url}{self.ready_path}", timeout=1.0, headers=self.auth_headers())
             return status == 200
 
         wait_until(

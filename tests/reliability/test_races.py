@@ -212,8 +212,8 @@ def check(  # noqa: C901
 
 def check_log(db: Path, state: Path, result: dict[str, Any]) -> list[str]:
     """The sync log after a race: consistent, and holding exactly the committed units' events."""
-    from inspector.core.db import eventlog
     from inspector.core.db.store import open_store
+    from inspector.core.db.v1 import eventlog
 
     store = open_store(db)
     try:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,13 @@ from textual.pilot import Pilot
 from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.core.synth.builder import DatabaseBuilder
 from inspector.tui.app import InspectorApp, make_app
+from inspector.tui.config import AppConfig, fixed_clock
 from inspector.tui.widgets import SessionTable
 
 from .databases import rows as query
 from .releases import NOW
+from .standin import StandIn
+from .waiting_db import DIR, Waiting
 
 SIZE = (100, 30)
 
@@ -45,12 +49,14 @@ def dump(path: Path) -> list[tuple[Any, ...]]:
     )
 
 
-def app_for(db: Path, **kwargs: Any) -> InspectorApp:
-    """The real app on a real database, with the clock frozen and OpenCode pinned offline."""
-    kwargs.setdefault("now", NOW)
+def app_for(db: Path, *, now: int | Callable[[], int] | None = NOW, **kwargs: Any) -> InspectorApp:
+    """The real app on a real database, with the clock pinned (``now``: ms, or a clock; None: the
+    wall clock) and OpenCode pinned offline; ``kwargs`` are ``AppConfig``'s fields."""
     kwargs.setdefault("live", OFFLINE)
     kwargs.setdefault("watch_interval", None)
-    return make_app(db, **kwargs)
+    if now is not None:
+        kwargs["clock"] = now if callable(now) else fixed_clock(now)
+    return make_app(AppConfig(db, **kwargs))
 
 
 def app_of(pilot: Pilot[Any]) -> InspectorApp:
@@ -149,3 +155,17 @@ def build_hostile_titles(path: Path) -> Path:
                 output="line [i]one[/i]\n\x1b[31mred\x1b[0m\n[/]",
             )
     return path
+
+
+@asynccontextmanager
+async def answering(
+    waiting: tuple[Path, Waiting], tmp_path: Path, **options: Any
+) -> AsyncIterator[tuple[InspectorApp, Pilot[Any], StandIn]]:
+    """The app on the waiting database, settled, with a stand-in OpenCode serving it."""
+    db, ids = waiting
+    with StandIn(tmp_path / db, directory=DIR) as server:
+        ids.serve(server)
+        app = app_for(db, live=ids.live(server.port), **options)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            yield app, pilot, server

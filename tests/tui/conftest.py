@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 
 from inspector.core.synth.demo import DemoSessions, build_demo_sessions
-from inspector.tui import app as app_module
+from inspector.tui import toasts
 from inspector.tui.app import InspectorApp
 from tests.support.databases import copy_db
 from tests.support.releases import FIXTURES, NOW
 from tests.support.tui import build_hostile_titles
+from tests.support.waiting_db import Waiting, build_waiting
 
 
 @pytest.fixture(autouse=True)
@@ -27,7 +28,7 @@ def toasts_stay(monkeypatch: pytest.MonkeyPatch) -> None:
     """Toasts expire by the wall clock (5 s, results 10 s): on a loaded machine a snapshot taken
     after several key presses lost the "Recovered" toast that a fast run still shows. In tests
     they stay up, so what is on screen depends on the keys pressed, not on the machine's speed."""
-    monkeypatch.setattr(app_module, "RESULT_TIMEOUT", 3600.0)
+    monkeypatch.setattr(toasts, "RESULT_TIMEOUT", 3600.0)
     monkeypatch.setattr(InspectorApp, "NOTIFICATION_TIMEOUT", 3600.0)
 
 
@@ -72,3 +73,10 @@ def hostile(tmp_path: Path) -> Path:
     """Titles, a command and tool output that would be markup or terminal escapes if interpreted."""
     build_hostile_titles(tmp_path / "hostile.db")
     return Path("hostile.db")
+
+
+@pytest.fixture
+def waiting(tmp_path: Path) -> tuple[Path, Waiting]:
+    """Sessions waiting on a permission or a question, a stale one and a working one (waiting_db.py)."""
+    ids = build_waiting(tmp_path / "waiting.db", NOW)
+    return Path("waiting.db"), ids

@@ -10,6 +10,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.model import LiveStatus
 from inspector.tui.app import InspectorApp
 from inspector.tui.screens import ConfirmRecovery, SessionsScreen
@@ -184,7 +185,7 @@ async def test_badge_turns_hung_by_itself_when_the_threshold_passes(fixture_copy
 
     db = fixture_copy("stuck-bash")
     live = busy_live(BASH)
-    idle = present(scan(open_store(db), live=live, now=NOW, hung_after_ms=10**9).get(BASH)).idle_ms
+    idle = present(scan(open_store(db), ScanOptions(live=live, now=NOW, hung_after_ms=10**9)).get(BASH)).idle_ms
     clock = {"now": NOW}
     app = app_for(db, live=live, now=lambda: clock["now"], hung_after_ms=present(idle) + 300, watch_interval=60.0)
     async with app.run_test(size=SIZE) as pilot:

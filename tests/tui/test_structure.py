@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from textual.binding import Binding
 
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.synth.demo import DemoSessions
 from inspector.tui.app import InspectorApp
 from inspector.tui.screens import ConfirmRecovery, HelpScreen, SessionDetailScreen, SessionsScreen
@@ -82,7 +83,7 @@ def test_layout_fits_and_adds_activity_when_wide(demo: tuple[Path, DemoSessions]
     from tests.support.releases import NOW
 
     db, _ = demo
-    rows = visible_rows(scan(open_store(db), live=OFFLINE, now=NOW))
+    rows = visible_rows(scan(open_store(db), ScanOptions(live=OFFLINE, now=NOW)))
     for width in (80, 100, 160):
         columns = layout(width, rows)
         assert sum(c.width + 2 for c in columns) <= width - 2
@@ -118,3 +119,14 @@ def test_no_error_is_classified_by_its_text() -> None:
     """The TUI switches on the core errors' typed ``kind``, never on words in the message."""
     source = (TUI / "app.py").read_text(encoding="utf-8")
     assert "_kind" not in source and '"2.x" in' not in source and '"legacy" in' not in source
+
+
+@pytest.mark.parametrize("path", sorted(TUI.rglob("*.py")), ids=lambda p: str(p.relative_to(TUI)))
+def test_no_private_textual_api(path: Path) -> None:
+    """Textual's public API only: its private modules and the app's or a screen's private
+    attributes change without notice between releases (SessionTable's row repaint is the one
+    exception: DataTable has no public way to repaint a single changed cell)."""
+    for module, level in _imported_modules(path):
+        if level == 0 and module.split(".")[0] == "textual":
+            assert not any(part.startswith("_") for part in module.split(".")), f"{path.name} imports {module}"
+    assert not re.search(r"\b(app|screen)\._[a-z]", path.read_text(encoding="utf-8")), path.name

@@ -13,14 +13,15 @@ from pathlib import Path
 
 import pytest
 from textual.binding import Binding
-from textual.widgets._footer import FooterKey
 
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.synth.demo import DemoSessions
 from inspector.tui import settings
 from inspector.tui.app import InspectorApp, binding_ids
 from inspector.tui.screens import ConfirmRecovery, ConfirmUndo, HelpScreen, SessionDetailScreen, SessionsScreen
 from inspector.tui.screens.timeline import StoryList
 from inspector.tui.widgets import SessionLink, SessionTable
+from inspector.tui.widgets.key_footer import KeyLabel
 from inspector.tui.widgets.session_table import Row, sort_key, sort_rows
 from tests.support.narrow import of_type
 from tests.support.releases import NOW
@@ -154,7 +155,7 @@ def test_sort_is_stable_and_keeps_the_tree(demo: tuple[Path, DemoSessions]) -> N
     from inspector.core.opencode.live import OFFLINE
 
     db, ids = demo
-    result = scan(open_store(db), live=OFFLINE, now=NOW)
+    result = scan(open_store(db), ScanOptions(live=OFFLINE, now=NOW))
     rows = [Row(d, depth_of(d, result)) for d in result.sessions]
     by_verdict = sort_key("verdict", frozenset())
     for descending in (False, True):
@@ -356,19 +357,20 @@ async def test_texts_name_the_key_the_keymap_gives(fixture_copy: Callable[..., P
 
 def test_every_key_template_names_a_real_binding() -> None:
     """A ``{binding-id}`` that no binding has would raise when drawn: every template is checked."""
-    from inspector.tui import app as app_module
+    from inspector.tui import handoff as handoff_module
+    from inspector.tui import writes as writes_module
     from inspector.tui.keys import fields
     from inspector.tui.screens import help as help_module
     from inspector.tui.screens.confirm_answer import ANSWER_KEY_HINT
 
     app = app_for(Path("x.db"))
     templates = [
-        *app_module.TUI_HINTS.values(),
+        *writes_module.TUI_HINTS.values(),
         ANSWER_KEY_HINT,
         help_module.KEYMAP_NOTE,
         help_module.RECOVERED,
         help_module.RECOVERY_NOTE,
-        app_module.STUCK_OPEN_HINT,
+        handoff_module.STUCK_OPEN_HINT,
     ]
     named = [f for t in templates for f in fields(t)]
     assert len(named) >= len(templates)
@@ -430,8 +432,8 @@ def test_every_binding_has_a_unique_id() -> None:
 # the mouse ---------------------------------------------------------------------------------
 
 
-def footer_key(app: InspectorApp, action: str) -> FooterKey:
-    return next(k for k in app.screen.query(FooterKey) if k.action == action)
+def footer_key(app: InspectorApp, action: str) -> KeyLabel:
+    return next(k for k in app.screen.query(KeyLabel) if k.action == action)
 
 
 async def test_footer_keys_are_clickable(fixture_copy: Callable[..., Path]) -> None:
@@ -656,10 +658,10 @@ async def test_stuck_for_ticks_in_the_list_as_in_the_preview(fixture_copy: Calla
         before = elapsed(diag.stuck_since, NOW)
         cell, preview = shown()
         assert cell == before and "running for 22m" in preview, shown()
-        scans = app._generation
+        scans = app.scans.generation
         clock[0] = NOW + 65_000
         after = elapsed(diag.stuck_since, NOW + 65_000)
         assert after != before
         assert await eventually(pilot, lambda: shown()[0] == after), shown()
         assert await eventually(pilot, lambda: "running for 24m" in shown()[1]), shown()
-        assert app._generation == scans  # no scan was started for it
+        assert app.scans.generation == scans  # no scan was started for it

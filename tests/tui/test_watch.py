@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from textual.strip import Strip
 
-from inspector.core.diagnose.refresh import Watched
+from inspector.core.diagnose.incremental.refresh import Watched
 from inspector.tui.app import InspectorApp
 from inspector.tui.widgets import SessionTable
 from tests.support.narrow import present
@@ -58,7 +58,7 @@ async def test_part_that_becomes_stuck_appears_and_leaves_when_completed(fixture
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert shown_parts(app) == set()
-        base: Watched | None = app._watched
+        base: Watched | None = app.scans.watched
         assert base is not None
 
         (commit,) = second_process(db, "stuck", "--part", PART)
@@ -66,12 +66,12 @@ async def test_part_that_becomes_stuck_appears_and_leaves_when_completed(fixture
         assert await wait_for(pilot, lambda: PART in shown_parts(app))
         (diag,) = present(app.scan_result).stuck
         assert diag.id == CLEAN_SESSION and diag.patterns == ("parts-in-finished-turn",)
-        assert present(app._watched).full_at == base.full_at  # an incremental refresh, no deep rescan
+        assert present(app.scans.watched).full_at == present(base).full_at  # an incremental refresh, no deep rescan
 
         second_process(db, "complete", "--part", PART)
         assert await wait_for(pilot, lambda: PART not in shown_parts(app))
         assert present(app.scan_result).stuck == ()
-        assert present(app._watched).full_at == base.full_at
+        assert present(app.scans.watched).full_at == present(base).full_at
 
 
 async def test_a_row_that_changes_is_repainted(
@@ -110,17 +110,17 @@ async def test_busy_writer_is_followed_without_full_scans(fixture_copy: Callable
     app = app_for(db, watch_interval=0.05)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        base = app._watched
+        base = app.scans.watched
         commits = second_process(db, "work", "--seconds", "1.5", "--every", "0.1")
         assert len(commits) >= 6
         assert await wait_for(
             pilot,
             lambda: (
                 shown_parts(app) == running_tools(db)
-                and present(app._watched).marks.tails["part"].rowid == max_rowid(db)
+                and present(app.scans.watched).marks.tails["part"].rowid == max_rowid(db)
             ),
         )
-        assert present(app._watched).full_at == present(base).full_at
+        assert present(app.scans.watched).full_at == present(base).full_at
 
 
 async def test_vacuum_falls_back_to_a_full_scan(fixture_copy: Callable[..., Path]) -> None:
@@ -128,7 +128,7 @@ async def test_vacuum_falls_back_to_a_full_scan(fixture_copy: Callable[..., Path
     app = app_for(db, watch_interval=0.05)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        base = app._watched
+        base = app.scans.watched
         second_process(db, "stuck", "--part", PART)
         assert await wait_for(pilot, lambda: PART in shown_parts(app))
         with sqlite3.connect(db) as conn:  # rowids may be renumbered: the watermarks are void
@@ -136,7 +136,9 @@ async def test_vacuum_falls_back_to_a_full_scan(fixture_copy: Callable[..., Path
         conn = sqlite3.connect(db)
         conn.execute("VACUUM")
         conn.close()
-        assert await wait_for(pilot, lambda: app._watched is not None and app._watched.full_at != present(base).full_at)
+        assert await wait_for(
+            pilot, lambda: app.scans.watched is not None and app.scans.watched.full_at != present(base).full_at
+        )
         await settle(pilot)
         assert PART in shown_parts(app)
 

@@ -16,6 +16,7 @@ from inspector.core.db.reads import Reads
 
 if TYPE_CHECKING:
     from inspector.core.db.store import Store
+    from inspector.core.db.writes import Writes
 
 
 class Generation(ABC):
@@ -27,6 +28,10 @@ class Generation(ABC):
     def reads(self, store: Store, conn: Connection) -> Reads:
         """The reads bound to ``conn``'s snapshot."""
 
+    @abstractmethod
+    def writes(self, store: Store, conn: Connection) -> Writes:
+        """The writes of ``conn``'s ``BEGIN IMMEDIATE`` transaction (``db/writes.py``)."""
+
 
 class V1(Generation):
     """OpenCode 1.x: ``session``, ``message``, ``part`` (and the sync log from 1.14)."""
@@ -37,6 +42,11 @@ class V1(Generation):
         from inspector.core.db.v1.reads import V1Reads
 
         return V1Reads(store, conn)
+
+    def writes(self, store: Store, conn: Connection) -> Writes:
+        from inspector.core.db.v1.writes import V1Writes
+
+        return V1Writes(store, conn)
 
 
 def for_schema(schema: str) -> Generation | None:

@@ -12,14 +12,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import TextClause
 from sqlalchemy.engine import Connection
 
-from inspector.core.db.v1 import sql as q
+from inspector.core.db.reads.scan import Progress
+
+__all__ = ["CHUNK_ROWS", "WORKERS", "Cancelled", "Progress", "read_ranges"]
 
 if TYPE_CHECKING:
     from inspector.core.db.store import Store
 
-Progress = Callable[[int, int], None]
 CHUNK_ROWS = 50_000
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 
@@ -31,20 +33,21 @@ class Cancelled(Exception):
 def read_ranges(
     store: Store,
     conn: Connection,
-    table: str,
+    top_query: TextClause,
     query: Any,
     cancel: threading.Event | None,
     progress: Progress | None,
     beside: Callable[[], None] | None = None,
 ) -> list[Any]:
-    """Run a rowid-range ``query`` over the whole table on all cores, in table order.
+    """Run a rowid-range ``query`` over the whole table on all cores, in table order
+    (``top_query``: the table's largest rowid; the schema's SQL lives in its generation's module).
 
     Each range runs on its own read-only connection: Python's sqlite3 releases the GIL while
     SQLite works, so two cores read twice the bytes. Cancel and progress act between ranges.
     ``beside`` runs in this thread while the ranges are being read (small queries on ``conn``
     that would otherwise leave a core idle afterwards).
     """
-    top = int(conn.execute(q.MAX_ROWID[table]).scalar_one())
+    top = int(conn.execute(top_query).scalar_one())
     ranges = [(lo, min(lo + CHUNK_ROWS - 1, top)) for lo in range(1, top + 1, CHUNK_ROWS)]
 
     def run(bounds: tuple[int, int]) -> list[Any]:

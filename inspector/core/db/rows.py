@@ -10,13 +10,17 @@ half-parsed value.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inspector.core.errors import CorruptData
 from inspector.core.model import Message, Part, Session
 from inspector.core.text import input_summary, printable
+
+if TYPE_CHECKING:
+    from sqlalchemy import TextClause
+    from sqlalchemy.engine import Connection
 
 IN_CHUNK = 500
 INPUT_JSON_LIMIT = 4000
@@ -27,6 +31,12 @@ def chunks(items: Sequence[str], size: int = IN_CHUNK) -> Iterator[list[str]]:
     """``items`` in slices small enough for one ``IN (…)`` list."""
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
+
+
+def by_ids(conn: Connection, query: TextClause, ids: Iterable[str]) -> Iterator[Any]:
+    """The rows ``query`` (``... WHERE id IN :ids``) returns for known ids, in bounded chunks."""
+    for chunk in chunks(sorted(ids)):
+        yield from conn.execute(query, {"ids": chunk})
 
 
 def load_json(row: Any, table: str) -> dict[str, Any]:

@@ -300,14 +300,16 @@ def roll_back_hot_journal(path: Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIM
 
 
 def classify(tables: set[str], path: Path) -> Schema:
-    """v1 has ``session``+``message``+``part``; 2.x has ``session_v2`` and no ``part``.
+    """2.x has ``session_v2``; v1 has ``session``+``message``+``part`` and no ``session_v2``.
 
-    1.18.x already ships an empty ``session_message`` table, so that table proves nothing.
+    1.18.x already ships an empty ``session_message`` table, so that table proves nothing. A 1.x
+    database that OpenCode 2 imported in place keeps its v1 rows, but OpenCode 2 reads only its
+    own tables from then on: it is a 2.x database.
     """
+    if "session_v2" in tables:
+        return "v2"  # 1.x never creates it; a 1.x database OpenCode 2 imported keeps its v1 tables too
     if _V1_TABLES <= tables:
         return "v1"
-    if "session_v2" in tables and "part" not in tables:
-        return "v2"
     if not tables:
         raise SchemaUnsupported(f"{path} is an empty SQLite database, not OpenCode's")
     raise SchemaUnsupported(f"{path} is a SQLite database but not OpenCode's (no session/message/part tables)")
@@ -409,8 +411,9 @@ def unsupported_error(store: Store) -> SchemaUnsupported:
 def unsupported_message(store: Store) -> str:
     """Why we cannot diagnose (or write) a non-v1 store, in one line."""
     if store.schema == "v2":
+        imported = " imported from 1.x" if _V1_TABLES <= store.tables else ""
         return (
-            f"{store.path} is an OpenCode 2.x database (session_v2); ocinspect diagnoses and "
+            f"{store.path} is an OpenCode 2.x database (session_v2){imported}; ocinspect diagnoses and "
             "repairs the v1 schema of OpenCode 1.2–1.18 only, and never writes 2.x"
         )
     empty = " (its opencode.db is an empty file)" if empty_beside_legacy(store.path / "opencode.db") else ""

@@ -25,25 +25,23 @@ def plan_continue(
 ) -> Continuation:
     """The continuation of ``session_id``: ``SessionNotFound`` when there is no such row,
     ``InvalidSessionId`` before anything else when its id is not OpenCode's shape."""
-    from inspector.core.db.rows import session_from_row
-    from inspector.core.db.v1 import sql as q
+    from inspector.core.diagnose.options import ScanOptions
     from inspector.core.diagnose.scan import scan
     from inspector.core.errors import SessionNotFound
     from inspector.core.ids import require_session_id
     from inspector.core.text import printable
 
     store.require_v1()
-    with store.read() as conn:
-        row = conn.execute(q.sessions_by_id(q.session_columns(store.session_columns)), {"ids": [session_id]}).first()
-    if row is None:
+    with store.reading() as reads:
+        session = reads.sessions([session_id]).get(session_id)
+    if session is None:
         raise SessionNotFound(f"no session {printable(session_id)} in {store.path}")
-    session = session_from_row(row)
     require_session_id(session.id)
     if live is None:
         from inspector.core.opencode.live import detect
 
         live = detect(store.path, [session.directory])
-    diagnosis = scan(store, session_ids=[session.id], live=live).get(session.id)
+    diagnosis = scan(store, ScanOptions(session_ids=[session.id], live=live, hung_after_ms=None)).get(session.id)
     return continuation(
         session, diagnosis=diagnosis, live=live, database=database, program=program, trust_directory=trust_directory
     )

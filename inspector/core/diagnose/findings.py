@@ -5,14 +5,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from typing import Any
 
-from sqlalchemy.engine import Connection
-
-from inspector.core.db.ranges import Progress, read_ranges
-from inspector.core.db.rows import chunks, load_json, message_from_row, part_from_row
-from inspector.core.db.store import Store
-from inspector.core.db.v1 import sql as q
+from inspector.core.db.reads import Reads, ScanReads
+from inspector.core.db.reads.scan import Progress
 from inspector.core.diagnose import idwrap
 from inspector.core.diagnose.children import infer_children
 from inspector.core.model import Message, Part
@@ -29,15 +24,13 @@ class Findings:
         self.completed_messages: set[str] = set()
         self.wrap_writer: str | None = None  # OpenCode release ≤ 1.18.14 that wrote the database
 
-    def add_messages(self, rows: Iterable[Any]) -> None:
-        for row in rows:
-            message = message_from_row(row, load_json(row, "message"))
+    def add_messages(self, messages: Iterable[Message]) -> None:
+        for message in messages:
             if message.role == "assistant" and message.completed is None:
                 self.messages[message.id] = message
 
-    def add_parts(self, rows: Iterable[Any]) -> None:
-        for row in rows:
-            part = part_from_row(row, load_json(row, "part"))
+    def add_parts(self, parts: Iterable[Part]) -> None:
+        for part in parts:
             if part.status in ("pending", "running"):
                 self.parts[part.id] = part
 
@@ -49,8 +42,7 @@ class Findings:
 
 
 def collect(
-    store: Store,
-    conn: Connection,
+    reads: Reads,
     *,
     quick: bool,
     session_ids: Sequence[str] | None,
@@ -61,71 +53,38 @@ def collect(
     found = Findings()
 
     def session_findings() -> None:
-        found.compacting = compacting_sessions(store, conn, session_ids)
-        found.ignored_prompts = ignored_prompts(conn, session_ids)
-        wrap_findings(store, conn, found, session_ids, now)
+        found.compacting = reads.compacting(session_ids)
+        found.ignored_prompts = reads.ignored_prompts(session_ids)
+        wrap_findings(reads, found, session_ids, now)
 
     if session_ids is not None:
-        for chunk in chunks(session_ids):
-            found.add_messages(conn.execute(q.UNFINISHED_MESSAGES_OF_SESSIONS, {"ids": chunk}))
-            if not quick:
-                found.add_parts(conn.execute(q.STUCK_PARTS_OF_SESSIONS, {"ids": chunk}))
+        found.add_messages(reads.unfinished_turns(session_ids))
         if quick:  # only the parts of unfinished turns, through part_message_id_id_idx
-            for chunk in chunks(sorted(found.messages)):
-                found.add_parts(conn.execute(q.STUCK_PARTS_OF_MESSAGES, {"ids": chunk}))
+            found.add_parts(reads.stuck_tools_of_turns(found.messages))
+        else:
+            found.add_parts(reads.stuck_tools(session_ids))
         session_findings()
     elif quick:
-        found.add_messages(
-            read_ranges(store, conn, "message", q.UNFINISHED_MESSAGES, cancel, progress, beside=session_findings)
-        )
-        for chunk in chunks(sorted(found.messages)):
-            found.add_parts(conn.execute(q.STUCK_PARTS_OF_MESSAGES, {"ids": chunk}))
+        found.add_messages(reads.unfinished_turns(cancel=cancel, progress=progress, beside=session_findings))
+        found.add_parts(reads.stuck_tools_of_turns(found.messages))
     else:
-        found.add_messages(read_ranges(store, conn, "message", q.UNFINISHED_MESSAGES, cancel, None))
-        found.add_parts(
-            read_ranges(store, conn, "part", q.STUCK_PARTS_RANGE, cancel, progress, beside=session_findings)
-        )
-    found.parts = infer_children(conn, found.parts)
-    found.completed_messages = completed_messages(conn, found)
+        found.add_messages(reads.unfinished_turns(cancel=cancel))
+        found.add_parts(reads.stuck_tools(cancel=cancel, progress=progress, beside=session_findings))
+    found.parts = infer_children(reads, found.parts)
+    found.completed_messages = completed_messages(reads, found)
     return found
 
 
-def wrap_findings(store: Store, conn: Connection, found: Findings, session_ids: Sequence[str] | None, now: int) -> None:
+def wrap_findings(reads: Reads, found: Findings, session_ids: Sequence[str] | None, now: int) -> None:
     """OpenCode ≤ 1.18.14's id-wrap loop: which release wrote the file, and the loop's leftovers
     (replies to an older prompt), which are the loop form of ignored prompts."""
-    found.wrap_writer = idwrap.writer_version(conn, store.has_session_column("version"))
+    found.wrap_writer = idwrap.affected_writer(reads.writer_versions())
     if found.wrap_writer:
-        for sid in idwrap.loop_leftovers(conn, now):
+        for sid in idwrap.loop_leftovers(reads, now):
             if session_ids is None or sid in session_ids:
                 found.ignored_prompts.add(sid)
 
 
-def compacting_sessions(store: Store, conn: Connection, session_ids: Sequence[str] | None = None) -> dict[str, int]:
-    """Sessions marked compacting with no finished summary since (the session table is small)."""
-    compacting: dict[str, int] = {}
-    if not store.has_session_column("time_compacting"):
-        return compacting
-    for row in conn.execute(q.COMPACTING_SESSIONS):
-        if session_ids is None or row.id in session_ids:
-            compacting[row.id] = int(row.time_compacting)
-    return compacting
-
-
-def ignored_prompts(conn: Connection, session_ids: Sequence[str] | None = None) -> set[str]:
-    """Sessions whose newest prompt an old OpenCode would ignore (ids wrapped); ``session_ids``
-    limits the question to those sessions (through the indexes)."""
-    if session_ids is None:
-        return {row.session_id for row in conn.execute(q.IGNORED_PROMPTS)}
-    found: set[str] = set()
-    for chunk in chunks(sorted(set(session_ids))):
-        found.update(row.session_id for row in conn.execute(q.IGNORED_PROMPTS_OF_SESSIONS, {"ids": chunk}))
-    return found
-
-
-def completed_messages(conn: Connection, found: Findings) -> set[str]:
+def completed_messages(reads: ScanReads, found: Findings) -> set[str]:
     """Messages of stuck parts that did finish (the parts-in-finished-turn pattern)."""
-    done: set[str] = set()
-    orphan_messages = sorted({p.message_id for p in found.parts.values()} - set(found.messages))
-    for chunk in chunks(orphan_messages):
-        done.update(row.id for row in conn.execute(q.MESSAGE_COMPLETED, {"ids": chunk}) if row.done)
-    return done
+    return reads.finished_turns({p.message_id for p in found.parts.values()} - set(found.messages))

@@ -31,21 +31,16 @@ Only busy chains are examined, through indexes: O(busy sessions).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
-from sqlalchemy.engine import Connection
-
-from inspector.core.db.rows import chunks, load_json, part_from_row
-from inspector.core.db.v1 import sql as q
+from inspector.core.db.reads.judge import ChainMotion, JudgeReads
 from inspector.core.diagnose.asked import status_words
 from inspector.core.diagnose.tree import chain_of
 from inspector.core.model import Diagnosis, HangKind, Part, ServerStatus
 from inspector.core.opencode.live import LiveStatus
 from inspector.core.text import humanize_ms, local_time, shorten
 
-RECENT_MESSAGES = 16  # per session: the turn being worked on is always among the newest messages
 # A retry loop that is not ending by itself: OpenCode 1.18.33 gives up on HTTP 503 after 5
 # attempts and on 429 after 3 (measured), so twice its longest run of a transient error is a
 # loop (with its growing backoff, 10 attempts take several minutes).
@@ -74,76 +69,60 @@ class _Step:
     streamed: bool = False  # the model's stream began (a text/reasoning part, even empty)
 
 
-def chain_motion(  # noqa: C901
-    conn: Connection,
-    session_ids: Sequence[str],
-    known: dict[str, Part],
+def classify_motion(  # noqa: C901
+    chain: ChainMotion,
+    known: Mapping[str, Part],
     turn_start: int | None = None,
     *,
     retrying: bool = False,
 ) -> Motion:
-    """Read the chain's recent rows (through indexes, ``data`` reduced in SQL).
+    """What the chain's recent rows (``JudgeReads.chain_motion``) say, as a :class:`Motion`.
 
-    ``known`` maps ids of tool parts already read (the scan's stuck parts) to their ``Part``;
-    any other tool part is parsed only until the newest one is found. ``turn_start`` is when the
-    current turn began (the floor of ``output_at`` when it has produced nothing yet).
-    ``retrying``: OpenCode's status is ``retry``; if the newest unfinished step's stream had
-    begun, it is being restarted (measured: its text is dropped, a new step starts once the wait
-    is over). A call refused before streaming (HTTP 503/429) leaves no text part: not a restart.
+    ``known`` maps ids of tool parts already read (the scan's stuck parts) to their ``Part``.
+    ``turn_start`` is when the current turn began (the floor of ``output_at`` when it has
+    produced nothing yet). ``retrying``: OpenCode's status is ``retry``; if the newest unfinished
+    step's stream had begun, it is being restarted (measured: its text is dropped, a new step
+    starts once the wait is over). A call refused before streaming (HTTP 503/429) leaves no text
+    part: not a restart.
     """
-    last: int | None = None
+    last = max(chain.message_updates, default=0)
     tools: list[tuple[int, str]] = []
     output = turn_start
     restarts: list[int] = []
     newest_step: int | None = None
-    for sid in session_ids:
-        messages = list(conn.execute(q.RECENT_MESSAGES, {"sid": sid, "limit": RECENT_MESSAGES}))
-        for row in messages:
-            last = max(last or 0, int(row.time_updated or 0))
-        rows: list[Any] = []
-        for chunk in chunks([row.id for row in messages]):
-            rows.extend(conn.execute(q.PARTS_SHAPE, {"ids": chunk}))
-        steps: dict[str, list[_Step]] = {}  # per message: OpenCode restarts a step in its message
-        for row in sorted(rows, key=lambda r: (int(r.time_created or 0), r.id)):
-            mine = steps.setdefault(row.message_id, [])
-            created, updated = int(row.time_created or 0), int(row.time_updated or 0)
-            last = max(last or 0, updated)
-            if row.type == "tool":
-                tools.append((created, row.id))
-                output = max(output or 0, updated)  # real work, whatever happened to its step
-            elif row.type == "step-start":
-                mine.append(_Step(created))
-                newest_step = max(newest_step or 0, created)
-            elif row.type == "step-finish" and mine:
-                mine[-1].finished = True
-            elif row.type in _TEXT:
-                if mine:
-                    mine[-1].streamed = True
-                if int(row.text_len or 0) == 0:
-                    continue
-                if mine:
-                    mine[-1].output = max(mine[-1].output or 0, updated)
-                else:
-                    output = max(output or 0, updated)
-        for mine in steps.values():
-            for index, step in enumerate(mine):
-                if index + 1 < len(mine) and not step.finished:  # restarted: its output was dropped
-                    restarts.append(mine[index + 1].start)
-                elif retrying and index + 1 == len(mine) and not step.finished and step.streamed:
-                    restarts.append(step.start + 1)  # its stream broke off: being restarted
-                elif step.output is not None:
-                    output = max(output or 0, step.output)
+    steps: dict[str, list[_Step]] = {}  # per message: OpenCode restarts a step in its message
+    for row in sorted(chain.parts, key=lambda r: (r.time_created, r.id)):
+        mine = steps.setdefault(row.message_id, [])
+        last = max(last, row.time_updated)
+        if row.type == "tool":
+            tools.append((row.time_created, row.id))
+            output = max(output or 0, row.time_updated)  # real work, whatever happened to its step
+        elif row.type == "step-start":
+            mine.append(_Step(row.time_created))
+            newest_step = max(newest_step or 0, row.time_created)
+        elif row.type == "step-finish" and mine:
+            mine[-1].finished = True
+        elif row.type in _TEXT:
+            if mine:
+                mine[-1].streamed = True
+            if row.text_len == 0:
+                continue
+            if mine:
+                mine[-1].output = max(mine[-1].output or 0, row.time_updated)
+            else:
+                output = max(output or 0, row.time_updated)
+    for mine in steps.values():
+        for index, step in enumerate(mine):
+            if index + 1 < len(mine) and not step.finished:  # restarted: its output was dropped
+                restarts.append(mine[index + 1].start)
+            elif retrying and index + 1 == len(mine) and not step.finished and step.streamed:
+                restarts.append(step.start + 1)  # its stream broke off: being restarted
+            elif step.output is not None:
+                output = max(output or 0, step.output)
     newest: Part | None = None
     for _, part_id in sorted(tools, reverse=True):
-        if part_id in known:
-            newest = known[part_id]
-            break
-        part_row = conn.execute(q.PART_BY_ID, {"id": part_id}).first()
-        if part_row is None or not part_row.ok:
-            continue
-        data = load_json(part_row, "part")
-        if data.get("type") == "tool":
-            newest = part_from_row(part_row, data)
+        newest = known.get(part_id) or chain.tools.get(part_id)
+        if newest is not None:
             break
     if newest is not None and newest.status not in _ACTIVE:
         # Parallel calls of one step: the step still waits on a sibling that is running.
@@ -163,7 +142,7 @@ class Decision:
 
 
 def classify(
-    conn: Connection,
+    reads: JudgeReads,
     diagnoses: dict[str, Diagnosis],
     *,
     live: LiveStatus,
@@ -181,8 +160,11 @@ def classify(
         known = {p.id: p for member in chain for p in diagnoses[member].stuck_parts}
         starts = [m.time_created for member in chain for m in diagnoses[member].unfinished_messages]
         status = chain_status(chain, live)
-        motion = chain_motion(
-            conn, chain, known, max(starts) if starts else None, retrying=status is not None and status.type == "retry"
+        motion = classify_motion(
+            reads.chain_motion(chain, set(known)),
+            known,
+            max(starts) if starts else None,
+            retrying=status is not None and status.type == "retry",
         )
         decision = decide(chain, motion, live, hung_after_ms, now)
         for member in chain:

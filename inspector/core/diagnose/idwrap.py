@@ -19,9 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy.engine import Connection
-
-from inspector.core.db.v1 import sql as q
+from inspector.core.db.reads.judge import JudgeReads
 
 ID_PERIOD_MS = 1 << 36
 FIXED_IN = (1, 18, 15)
@@ -55,27 +53,13 @@ def affected_writer(versions: Iterable[str | None]) -> str | None:
     return raw if newest < FIXED_IN else None
 
 
-def writer_version(conn: Connection, has_version_column: bool) -> str | None:
-    """``affected_writer`` of this database's sessions (``None`` when not affected)."""
-    if not has_version_column:
-        return None
-    return affected_writer(row[0] for row in conn.execute(q.DISTINCT_SESSION_VERSIONS))
-
-
-def sessions_at_risk(conn: Connection, session_ids: Sequence[str], now: int, chunk: int = 500) -> set[str]:
+def sessions_at_risk(reads: JudgeReads, session_ids: Sequence[str], now: int) -> set[str]:
     """Sessions holding message ids minted before the last wrap (they sort after new ids)."""
-    bound = message_id_bound(now)
-    found: set[str] = set()
-    ids = list(session_ids)
-    for start in range(0, len(ids), chunk):
-        rows = conn.execute(q.SESSIONS_WITH_IDS_AFTER, {"ids": ids[start : start + chunk], "bound": bound})
-        found.update(row.session_id for row in rows)
-    return found
+    return reads.sessions_with_turn_ids_above(session_ids, message_id_bound(now))
 
 
-def loop_leftovers(conn: Connection, now: int) -> dict[str, int]:
+def loop_leftovers(reads: JudgeReads, now: int) -> dict[str, int]:
     """Sessions where OpenCode already looped: {session id: replies to an older prompt}.
 
     Reads only messages minted since the wrap (an id range of the primary key)."""
-    rows = conn.execute(q.ID_WRAP_LOOP_REPLIES, {"bound": message_id_bound(now), "min_replies": LOOP_MIN_REPLIES})
-    return {row.session_id: int(row.replies) for row in rows}
+    return reads.loop_replies(message_id_bound(now), LOOP_MIN_REPLIES)

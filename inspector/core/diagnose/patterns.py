@@ -6,7 +6,10 @@ texts name no CLI flag or TUI key: each front end adds its own hint.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
+
+from inspector.core.model import Message, Part
 
 UPGRADE_ADVICE = "upgrade OpenCode to 1.18.15 or newer, then send the prompt again"
 
@@ -146,3 +149,44 @@ def describe_warning(name: str) -> Risk:
 def describe(name: str) -> Pattern:
     """The pattern's description; unknown names get a neutral one rather than an error."""
     return PATTERNS.get(name) or Pattern(name, name, "", "")
+
+
+def patterns_for(
+    session_id: str,
+    messages: Sequence[Message],
+    parts: Sequence[Part],
+    *,
+    stuck_ids: Set[str],
+    parent_of: Mapping[str, str | None],
+    has_children: bool,
+    compacting: bool,
+    ignores_prompts: bool,
+) -> list[str]:
+    """The patterns of one stuck session, from its unfinished turns and stuck tool calls (in
+    time order), in the order they were found, each once."""
+    patterns: list[str] = []
+    unfinished = {m.id for m in messages}
+    with_parts = {p.message_id for p in parts}
+    for part in parts:
+        if part.message_id not in unfinished:
+            patterns.append("parts-in-finished-turn")
+        elif part.tool == "question":
+            patterns.append("question-wait")
+        elif part.status == "pending" and not part.input_summary:
+            patterns.append("pending-placeholder")
+        else:
+            patterns.append("crash-orphan")
+        if part.tool == "task" and part.child_session_id in stuck_ids:
+            patterns.append("subagent-chain")
+    for message in messages:
+        if message.is_summary:
+            patterns.append("compaction")
+        elif message.id not in with_parts:
+            patterns.append("interrupted-turn")
+    if compacting:
+        patterns.append("compaction")
+    if parent_of.get(session_id) in stuck_ids or has_children:
+        patterns.append("subagent-chain")
+    if ignores_prompts:
+        patterns.append("ignores-prompts")
+    return list(dict.fromkeys(patterns))

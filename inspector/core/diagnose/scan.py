@@ -7,7 +7,6 @@ and reaches their parts through ``part_message_id_id_idx``; the *deep* tier also
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -15,17 +14,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy.engine import Connection
-
-from inspector.core.db.ranges import Cancelled, Progress
-from inspector.core.db.rows import chunks, session_from_row
+from inspector.core.db.ranges import Cancelled
+from inspector.core.db.reads import ScanReads
+from inspector.core.db.reads.judge import JudgeReads
+from inspector.core.db.reads.scan import Progress
 from inspector.core.db.store import Store
-from inspector.core.db.v1 import sql as q
-from inspector.core.diagnose import idwrap, tracker
+from inspector.core.diagnose import idwrap
 from inspector.core.diagnose.asked import status_words, waiting_reason, with_since
 from inspector.core.diagnose.findings import Findings, collect
 from inspector.core.diagnose.hung import classify
-from inspector.core.diagnose.patterns import unfixable_reason
+from inspector.core.diagnose.options import DEFAULT_OPTIONS, ScanOptions
+from inspector.core.diagnose.patterns import patterns_for, unfixable_reason
 from inspector.core.diagnose.tree import chain_of, depth_of, spread_chain_verdicts, tree_order
 from inspector.core.errors import SessionNotFound
 from inspector.core.model import Diagnosis, Message, Part, PendingRequest, ScanResult, Session
@@ -48,106 +47,44 @@ __all__ = [
 ]
 
 
-def _patterns_for(
-    session_id: str,
-    messages: list[Message],
-    parts: list[Part],
-    found: Findings,
-    stuck_ids: set[str],
-    parent_of: dict[str, str | None],
-    has_children: bool,
-) -> list[str]:
-    patterns: list[str] = []
-    unfinished = {m.id for m in messages}
-    with_parts = {p.message_id for p in parts}
-    for part in parts:
-        if part.message_id not in unfinished:
-            patterns.append("parts-in-finished-turn")
-        elif part.tool == "question":
-            patterns.append("question-wait")
-        elif part.status == "pending" and not part.input_summary:
-            patterns.append("pending-placeholder")
-        else:
-            patterns.append("crash-orphan")
-        if part.tool == "task" and part.child_session_id in stuck_ids:
-            patterns.append("subagent-chain")
-    for message in messages:
-        if message.is_summary:
-            patterns.append("compaction")
-        elif message.id not in with_parts:
-            patterns.append("interrupted-turn")
-    if session_id in found.compacting:
-        patterns.append("compaction")
-    if parent_of.get(session_id) in stuck_ids or has_children:
-        patterns.append("subagent-chain")
-    if session_id in found.ignored_prompts:
-        patterns.append("ignores-prompts")
-    return list(dict.fromkeys(patterns))
-
-
 class InSnapshot(Protocol):
     """Reads a caller adds to a scan inside the scan's own read snapshot (refresh's watermarks)."""
 
-    def begin(self, conn: Connection) -> None:
+    def begin(self, reads: ScanReads) -> None:
         """Before the scan reads anything."""
 
-    def end(self, conn: Connection, found: Findings) -> None:
+    def end(self, reads: ScanReads, found: Findings) -> None:
         """After the findings and the session rows are read, before the snapshot closes."""
 
 
-def scan(
-    store: Store,
-    *,
-    quick: bool = False,
-    all_sessions: bool = False,
-    session_ids: Sequence[str] | None = None,
-    live: LiveStatus | None = None,
-    now: int | None = None,
-    cancel: threading.Event | None = None,
-    progress: Progress | None = None,
-    hung_after_ms: int | None = None,
-    snapshot: InSnapshot | None = None,
-    with_progress: Callable[[LiveStatus], LiveStatus] | None = None,
-) -> ScanResult:
-    """Diagnose the database. ``session_ids`` limits the scan to those sessions (via indexes).
+def scan(store: Store, options: ScanOptions = DEFAULT_OPTIONS, *, snapshot: InSnapshot | None = None) -> ScanResult:
+    """Diagnose the database. ``options.session_ids`` limits the scan to those sessions (via indexes).
 
-    ``live`` may be passed to reuse (or, in tests, to pin) the liveness answer; otherwise it is
-    detected for the directories of the stuck sessions. With ``hung_after_ms``, live sessions
-    get ``idle_ms`` and those stuck inside the live server become ``hung`` (see ``hung.py``);
-    without it no session is ever called hung. ``snapshot`` reads more in the scan's snapshot.
-    ``with_progress`` adds what an event subscription saw (``opencode.signals.Signals.merge``:
-    watch mode); a one-shot scan has none and decides from rows and ``/session/status``.
+    ``options.live`` may be passed to reuse (or, in tests, to pin) the liveness answer; otherwise
+    it is detected for the directories of the stuck sessions. With ``options.hung_after_ms``,
+    live sessions get ``idle_ms`` and those stuck inside the live server become ``hung`` (see
+    ``hung.py``); with None no session is ever called hung. ``snapshot`` reads more in the scan's
+    snapshot (a step of the caller, not an option). ``options.follow_signals`` subscribes to the
+    servers the liveness answer names and adds what their event streams saw (watch mode); a
+    one-shot scan has none and decides from rows and ``/session/status``.
     """
-    now = now_ms() if now is None else now
+    quick, all_sessions, session_ids, live = options.quick, options.all_sessions, options.session_ids, options.live
+    cancel, progress = options.cancel, options.progress
+    now = now_ms() if options.now is None else options.now
+    options = replace(options, now=now)  # one instant for every decision of this scan
     store.require_v1()
     liveness = liveness_for(store.path) if live is None else None
-    with store.read() as conn:
+    with store.reading() as reads:
         if snapshot is not None:
-            snapshot.begin(conn)
+            snapshot.begin(reads)
         if session_ids is not None:
-            _require_sessions(store, conn, session_ids)
-        found = collect(store, conn, quick=quick, session_ids=session_ids, cancel=cancel, progress=progress, now=now)
-        sessions, activity = read_sessions(
-            store, conn, found.session_ids, all_sessions=all_sessions, requested=session_ids
-        )
-        at_risk = sessions_at_risk(conn, found, sessions, now)
+            _require_sessions(store, reads, session_ids)
+        found = collect(reads, quick=quick, session_ids=session_ids, cancel=cancel, progress=progress, now=now)
+        sessions, activity = read_sessions(reads, found.session_ids, all_sessions=all_sessions, requested=session_ids)
+        at_risk = sessions_at_risk(reads, found, sessions, now)
         if snapshot is not None:
-            snapshot.end(conn, found)
-    return judge(
-        store,
-        found,
-        sessions,
-        activity,
-        live=live,
-        liveness=liveness,
-        with_progress=with_progress,
-        quick=quick,
-        now=now,
-        all_sessions=all_sessions,
-        at_risk=at_risk,
-        hung_after_ms=hung_after_ms,
-        requested=session_ids or (),
-    )
+            snapshot.end(reads, found)
+    return judge(store, found, sessions, activity, options, liveness=liveness, at_risk=at_risk)
 
 
 def judge(
@@ -155,25 +92,24 @@ def judge(
     found: Findings,
     sessions: dict[str, Session],
     activity: dict[str, int],
+    options: ScanOptions,
     *,
-    live: LiveStatus | None,
     liveness: Callable[[set[str]], LiveStatus] | None,
-    with_progress: Callable[[LiveStatus], LiveStatus] | None,
-    quick: bool,
-    now: int,
-    all_sessions: bool,
     at_risk: set[str],
-    hung_after_ms: int | None,
-    requested: Sequence[str] = (),
 ) -> ScanResult:
     """After the snapshot (a full pass or a resumed one): ask OpenCode about the directories of
-    what was found (unless ``live`` was given), add the event progress, assemble the verdicts."""
+    what was found (unless ``options.live`` was given), add the event progress (only with
+    ``options.follow_signals``), assemble the verdicts. ``options.now`` is the scan's instant."""
+    live, quick, all_sessions, hung_after_ms = options.live, options.quick, options.all_sessions, options.hung_after_ms
+    requested = options.session_ids or ()
+    assert options.now is not None  # fixed by the scan that read the snapshot
+    now = options.now
     if liveness is not None:
         live = liveness({sessions[s].directory for s in found.session_ids & set(sessions)})
         drop_finished_since(store, found, sessions, live, all_sessions=all_sessions, requested=requested)
     assert live is not None
-    if with_progress is not None:
-        live = with_progress(live)
+    if options.follow_signals is not None:  # watch mode: subscribes to the servers ``live`` names
+        live = options.follow_signals.merge(live)
     return assemble(
         store,
         found,
@@ -208,9 +144,9 @@ def drop_finished_since(
     parts = {p.id for p in found.parts.values() if p.session_id in idle}
     if not messages and not parts:
         return
-    with store.read() as conn:
-        still = {row.id for row in tracker.by_ids(conn, q.UNFINISHED_MESSAGES_BY_ID, messages)}
-        still |= {row.id for row in tracker.by_ids(conn, q.STUCK_PARTS_BY_ID, parts)}
+    with store.reading() as reads:
+        still = {m.id for m in reads.unfinished_turns_by_id(messages).messages}
+        still |= {p.id for p in reads.stuck_tools_by_id(parts).parts}
     for row_id in messages - still:
         found.messages.pop(row_id)
     for row_id in parts - still:
@@ -220,14 +156,13 @@ def drop_finished_since(
             sessions.pop(sid, None)
 
 
-def sessions_at_risk(conn: Connection, found: Findings, sessions: Mapping[str, Session], now: int) -> set[str]:
+def sessions_at_risk(reads: JudgeReads, found: Findings, sessions: Mapping[str, Session], now: int) -> set[str]:
     """Sessions whose ids predate the id wrap, when an OpenCode ≤ 1.18.14 writes the database."""
-    return idwrap.sessions_at_risk(conn, sorted(sessions), now) if found.wrap_writer else set()
+    return idwrap.sessions_at_risk(reads, sorted(sessions), now) if found.wrap_writer else set()
 
 
 def read_sessions(
-    store: Store,
-    conn: Connection,
+    reads: ScanReads,
     stuck_ids: set[str],
     *,
     all_sessions: bool = False,
@@ -236,20 +171,13 @@ def read_sessions(
 ) -> tuple[dict[str, Session], dict[str, int]]:
     """The session rows a result shows (the stuck ones, or all) and each one's last activity
     (``known_activity``: sessions whose activity cannot have changed, not asked again)."""
-    columns = q.session_columns(store.session_columns)
-    sessions: dict[str, Session] = {}
     if all_sessions and requested is None:
-        sessions = {row.id: session_from_row(row) for row in conn.execute(q.all_sessions(columns))}
+        sessions = reads.sessions()
     else:
-        wanted = sorted(stuck_ids | set(requested or ()))
-        for chunk in chunks(wanted):
-            for row in conn.execute(q.sessions_by_id(columns), {"ids": chunk}):
-                sessions[row.id] = session_from_row(row)
+        sessions = reads.sessions(sorted(stuck_ids | set(requested or ())))
     known = known_activity or {}
     activity = {sid: known[sid] for sid in sessions if sid in known}
-    for chunk in chunks(sorted(set(sessions) - set(activity))):
-        for sid, last in conn.execute(q.LAST_ACTIVITY, {"ids": chunk}):
-            activity[sid] = int(last)
+    activity |= reads.last_activity(sorted(set(sessions) - set(activity)))
     return sessions, activity
 
 
@@ -270,8 +198,8 @@ def assemble(
     stuck_ids = found.session_ids & set(sessions)
     diagnoses = _diagnose(sessions, found, stuck_ids, activity, live, at_risk, now=now)
     if hung_after_ms is not None and any(d.verdict == "live" for d in diagnoses.values()):
-        with store.read() as conn:
-            diagnoses = classify(conn, diagnoses, live=live, hung_after_ms=hung_after_ms, now=now)
+        with store.reading() as reads:
+            diagnoses = classify(reads, diagnoses, live=live, hung_after_ms=hung_after_ms, now=now)
     return ScanResult(
         database=str(store.path),
         schema=store.schema,
@@ -336,8 +264,15 @@ def _diagnose(
                 session=session, verdict="ok", patterns=(), last_activity=activity.get(sid), warnings=warnings
             )
             continue
-        patterns = _patterns_for(
-            sid, messages[sid], by_session[sid], found, stuck_ids, parent_of, bool(stuck_children[sid])
+        patterns = patterns_for(
+            sid,
+            messages[sid],
+            by_session[sid],
+            stuck_ids=stuck_ids,
+            parent_of=parent_of,
+            has_children=bool(stuck_children[sid]),
+            compacting=sid in found.compacting,
+            ignores_prompts=sid in found.ignored_prompts,
         )
         verdict, reason = live.verdict(sid, session.directory)
         status = live.status_of(sid) if sid in live.busy else None
@@ -373,45 +308,33 @@ def _diagnose(
     return spread_chain_verdicts(diagnoses)
 
 
-def scan_related(
-    store: Store,
-    session_ids: Sequence[str],
-    *,
-    live: LiveStatus | None = None,
-    now: int | None = None,
-    hung_after_ms: int | None = None,
-) -> ScanResult:
-    """Scan ``session_ids`` plus every parent and child linked to them (a whole subagent tree).
+def scan_related(store: Store, session_ids: Sequence[str], options: ScanOptions = DEFAULT_OPTIONS) -> ScanResult:
+    """Scan ``session_ids`` plus every parent and child linked to them (a whole subagent tree);
+    ``options.session_ids`` is replaced by that tree.
 
     Uses the session and part indexes only, so it stays fast on huge databases.
     """
     wanted = list(dict.fromkeys(session_ids))
-    result = scan(store, session_ids=wanted, live=live, now=now, hung_after_ms=hung_after_ms)
+    result = scan(store, replace(options, session_ids=wanted))
     for _ in range(16):  # subagent trees are shallow; bound the walk anyway
         related = set(wanted)
         for diag in result.sessions:
             if diag.session.parent_id:
                 related.add(diag.session.parent_id)
             related.update(p.child_session_id for p in diag.stuck_parts if p.child_session_id)
-        with store.read() as conn:
-            for chunk in chunks(sorted(related)):
-                related.update(row.id for row in conn.execute(q.CHILD_SESSIONS, {"ids": chunk}))
-            present: set[str] = set()
-            for chunk in chunks(sorted(related)):
-                present.update(row.id for row in conn.execute(q.sessions_by_id(["id"]), {"ids": chunk}))
+        with store.reading() as reads:
+            related |= reads.child_sessions(sorted(related))
+            present = reads.existing_sessions(sorted(related))
         related &= present
         if related <= set(wanted):
             break
         wanted = sorted(related)
-        result = scan(store, session_ids=wanted, live=live, now=now, hung_after_ms=hung_after_ms)
+        result = scan(store, replace(options, session_ids=wanted))
     return result
 
 
-def _require_sessions(store: Store, conn: Connection, session_ids: Sequence[str]) -> None:
-    columns = ["id"]
-    present: set[str] = set()
-    for chunk in chunks(list(session_ids)):
-        present |= {row.id for row in conn.execute(q.sessions_by_id(columns), {"ids": chunk})}
+def _require_sessions(store: Store, reads: ScanReads, session_ids: Sequence[str]) -> None:
+    present = reads.existing_sessions(session_ids)
     missing = [s for s in session_ids if s not in present]
     if missing:
         raise SessionNotFound(f"no session {printable(missing[0])} in {store.path}")

@@ -25,9 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from inspector.core.db.rows import chunks
 from inspector.core.db.store import Store
-from inspector.core.db.v1 import sql as q
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.diagnose.tree import chain_of
 from inspector.core.model import Diagnosis, Plan, ScanResult
@@ -130,9 +129,9 @@ def find_hung(
     """
     store.require_v1()
     if session_ids is None:
-        result = scan(store, quick=True, live=live, now=now, hung_after_ms=hung_after_ms)
+        result = scan(store, ScanOptions(quick=True, live=live, now=now, hung_after_ms=hung_after_ms))
     else:
-        result = scan_related(store, session_ids, live=live, now=now, hung_after_ms=hung_after_ms)
+        result = scan_related(store, session_ids, ScanOptions(live=live, now=now, hung_after_ms=hung_after_ms))
     return HungScan(result=result, live=result.live, targets=targets_in(result, result.live, session_ids))
 
 
@@ -223,10 +222,8 @@ def abort_chain(  # noqa: C901
 def _open_rows(store: Store, chain: Sequence[str], out: list[str]) -> list[str]:
     """Unfinished assistant turns and pending/running tool parts of ``chain`` (into ``out``)."""
     out.clear()
-    with store.read() as conn:
-        for chunk in chunks(list(chain)):
-            out += [f"turn {r.id}" for r in conn.execute(q.UNFINISHED_MESSAGES_OF_SESSIONS, {"ids": chunk})]
-            out += [f"tool part {r.id}" for r in conn.execute(q.STUCK_PARTS_OF_SESSIONS, {"ids": chunk})]
+    with store.reading() as reads:
+        out += [f"turn {r.id}" if r.kind == "turn" else f"tool part {r.id}" for r in reads.open_rows(list(chain))]
     return out
 
 

@@ -21,10 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from inspector.core.db.rows import load_json, part_from_row
 from inspector.core.db.store import Store
-from inspector.core.db.v1 import sql as q
-from inspector.core.errors import CorruptData
 from inspector.core.model import Answer, Diagnosis, LiveStatus, Part, PendingRequest, ScanResult
 from inspector.core.opencode.client import ServerClient, ServerError, ServerHTTPError
 from inspector.core.text import humanize_ms, shorten
@@ -129,29 +126,16 @@ def _waiting_part(store: Store, request: PendingRequest) -> Part | None:
     """The still-open tool part the request holds up, read from the rows (None if unknown)."""
     if not request.message_id or not request.call_id:
         return None
-    parts: list[Part] = []
-    with store.read() as conn:
-        for row in conn.execute(q.STUCK_PARTS_OF_MESSAGES, {"ids": [request.message_id]}):
-            try:
-                parts.append(part_from_row(row, load_json(row, "part")))
-            except CorruptData:
-                continue
+    with store.reading() as reads:
+        parts = reads.waiting_tools(request.message_id)
     return waiting_part_of(request, parts)
 
 
 def _part_state(store: Store, part_id: str) -> tuple[str | None, str]:
     """(status, error) of one part as the rows hold it now."""
-    with store.read() as conn:
-        row = conn.execute(q.PART_BY_ID, {"id": part_id}).first()
-    if row is None:
-        return None, ""
-    try:
-        data = load_json(row, "part")
-    except CorruptData:
-        return None, ""
-    state: dict[str, Any] = data["state"] if isinstance(data.get("state"), dict) else {}
-    error = state.get("error")
-    return str(state.get("status")), error if isinstance(error, str) else ""
+    with store.reading() as reads:
+        state = reads.tool_state(part_id)
+    return (None, "") if state is None else (state.status, state.error)
 
 
 def answer_request(  # noqa: C901

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Literal
 
 from inspector.core.db.ranges import Progress
-from inspector.core.db.rows import chunks
 from inspector.core.db.store import (
     Store,
     backup,
@@ -27,9 +26,9 @@ from inspector.core.db.store import (
     open_store,
     roll_back_hot_journal,
 )
-from inspector.core.db.v1 import sql as q
 from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_HUNG_AFTER_MS
-from inspector.core.diagnose import state
+from inspector.core.diagnose.incremental import state
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.diagnose.tree import chain_lookup
 from inspector.core.errors import RepairRefused, SessionMovedOn, WritesDisabled
@@ -159,11 +158,8 @@ def prepare(request: Request) -> Prepared:
             ).targets
         result = request.result
         if result is None:  # the scan the plan would make; its liveness also says who waits
-            result = (
-                scan(store, live=request.live, now=request.now)
-                if wanted is None
-                else scan_related(store, wanted, live=request.live, now=request.now)
-            )
+            options = ScanOptions(live=request.live, now=request.now, hung_after_ms=None)
+            result = scan(store, options) if wanted is None else scan_related(store, wanted, options)
         plan = recover.plan(
             store, wanted, force=request.force, direct=request.direct, live=request.live, now=request.now, result=result
         )
@@ -404,15 +400,9 @@ def refuse_moved_on(store: Store, run: JournalRun, sessions: Sequence[str]) -> N
     """``SessionMovedOn`` when a session of ``run`` got messages after it: the person went on
     (a new prompt, its reply) and the run's old rows put back would make the session stuck again."""
     changed = {str(c.get("id")) for unit in run.units for c in unit.get("changes", ())}
-    newer: list[tuple[str, str, int]] = []
-    with store.read() as conn:
-        for chunk in chunks(list(sessions)):
-            params = {"ids": chunk, "after": run.created}
-            newer += [
-                (r.session_id, r.id, int(r.time_created))
-                for r in conn.execute(q.MESSAGES_CREATED_AFTER, params)
-                if r.id not in changed
-            ]
+    with store.reading() as reads:
+        found = reads.messages_created_after(list(sessions), run.created)
+    newer = [(m.session_id, m.id, m.time_created) for m in found if m.id not in changed]
     if not newer:
         return
     newer.sort(key=lambda row: (row[2], row[1]))
@@ -429,12 +419,8 @@ def refuse_moved_on(store: Store, run: JournalRun, sessions: Sequence[str]) -> N
 
 def session_titles(store: Store, session_ids: Sequence[str]) -> dict[str, str]:
     """Titles of ``session_ids`` as the database holds them now (the text is data: shown escaped)."""
-    titles: dict[str, str] = {}
-    with store.read() as conn:
-        for chunk in chunks(list(session_ids)):
-            for row in conn.execute(q.sessions_by_id(["id", "title"]), {"ids": chunk}):
-                titles[row.id] = row.title or ""
-    return titles
+    with store.reading() as reads:
+        return reads.session_titles(list(session_ids))
 
 
 def execute_undo(prepared: UndoPrepared) -> UndoResult:

@@ -29,14 +29,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
-from inspector.core.db import eventlog
+from inspector.core.db.eventlog import EventIds
 from inspector.core.db.ranges import Progress
-from inspector.core.db.rows import chunks
+from inspector.core.db.reads.repair import RepairReads, RowChecks, RowImage
 from inspector.core.db.store import Store, open_store
-from inspector.core.db.v1 import sql as q
+from inspector.core.db.writes import Writes, writing
 from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.patterns import unfixable_reason
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.diagnose.tree import chain_of
@@ -54,7 +53,7 @@ from inspector.core.model import (
     UndoResult,
 )
 from inspector.core.opencode.live import LiveStatus
-from inspector.core.repair.cas import LOG_MOVED, Conflict, current_image, describe_drift, write_change
+from inspector.core.repair.cas import LOG_MOVED, Conflict, apply_change
 from inspector.core.repair.journal import (
     CUT_OFF,
     JournalProblem,
@@ -121,9 +120,9 @@ def plan(  # noqa: C901
     store.require_v1()
     if result is None:
         result = (
-            scan(store, live=live, now=now)
+            scan(store, ScanOptions(live=live, now=now, hung_after_ms=None))
             if session_ids is None
-            else scan_related(store, session_ids, live=live, now=now)
+            else scan_related(store, session_ids, ScanOptions(live=live, now=now, hung_after_ms=None))
         )
     diagnoses = {d.id: d for d in result.sessions}
     if session_ids is not None:
@@ -164,15 +163,15 @@ def plan(  # noqa: C901
                 )
             continue
         units.append(chain)
-    ids = eventlog.EventIds()
+    ids = EventIds()
     built: list[PlanUnit] = []
-    with store.read() as conn:
+    with store.reading() as reads:
         for chain in units:
             try:
-                unit = _build_unit(conn, chain, diagnoses, now)
+                unit = _build_unit(reads, chain, diagnoses, now)
                 if store.has_event_log and unit.changes:
                     with _too_deep(f"the sync-log events of session {chain[0]}"):
-                        unit = _with_events(conn, unit, ids, now)
+                        unit = _with_events(reads, unit, ids, now)
             except CorruptData as corrupt:  # this unit only: every other one is still repaired
                 nothing.extend(Skip(member, str(corrupt), kind="corrupt") for member in chain)
                 continue
@@ -213,19 +212,23 @@ def _routed(unit: PlanUnit, diagnoses: dict[str, Diagnosis], live: LiveStatus | 
     return replace(unit, directory=directory, via_port=port)
 
 
-def _with_events(conn: Connection, unit: PlanUnit, ids: eventlog.EventIds, now: int) -> PlanUnit:
+def _with_events(reads: RowChecks, unit: PlanUnit, ids: EventIds, now: int) -> PlanUnit:
     """The unit plus the events OpenCode would have appended for its rows (logged sessions only)."""
-    cursors = eventlog.read_cursors(conn, unit.session_ids)
-    events = eventlog.events_for(conn, [(c, c.after) for c in unit.changes], cursors, ids, now)
+    cursors = reads.log_cursors(unit.session_ids)
+    events = reads.log_events([(c, c.after) for c in unit.changes], cursors, ids, now)
     used = {e.aggregate_id for e in events}
     return replace(unit, events=events, cursors=tuple(c for sid, c in sorted(cursors.items()) if sid in used))
 
 
-def _build_unit(conn: Connection, chain: list[str], diagnoses: dict[str, Diagnosis], now: int) -> PlanUnit:
+def _build_unit(reads: RepairReads, chain: list[str], diagnoses: dict[str, Diagnosis], now: int) -> PlanUnit:
     changes: list[RowChange] = []
     part_ids = [p.id for s in chain for p in diagnoses[s].stuck_parts]
     message_ids = [m.id for s in chain for m in diagnoses[s].unfinished_messages]
-    for row in _rows(conn, q.PART_ROW, part_ids):
+    compacting = [
+        s for s in chain if diagnoses[s].session.time_compacting is not None and "compaction" in diagnoses[s].patterns
+    ]
+    images = reads.before_images(part_ids, message_ids, compacting)
+    for row in images.tools:
         with _too_deep(f"part {row.id} (session {row.session_id})"):
             data = json.loads(row.data)
             state = data.get("state") or {}
@@ -233,24 +236,21 @@ def _build_unit(conn: Connection, chain: list[str], diagnoses: dict[str, Diagnos
                 tool = printable(data.get("tool", "?"), single_line=True)
                 summary = f"{tool} tool: {state.get('status')} → error (Tool execution aborted)"
                 changes.append(_data_change("part", row, repaired_part(data, now), now, summary, row.message_id))
-    for row in _rows(conn, q.MESSAGE_ROW, message_ids):
+    for row in images.turns:
         with _too_deep(f"message {row.id} (session {row.session_id})"):
             data = json.loads(row.data)
             if (data.get("time") or {}).get("completed") is None:
                 summary = "assistant turn: unfinished → completed (MessageAbortedError)"
                 changes.append(_data_change("message", row, repaired_message(data, now), now, summary))
-    compacting = [
-        s for s in chain if diagnoses[s].session.time_compacting is not None and "compaction" in diagnoses[s].patterns
-    ]
-    for row in _rows(conn, q.SESSION_ROW, compacting):
-        if row.time_compacting is None:
+    for session in images.sessions:
+        if session.time_compacting is None:
             continue
         changes.append(
             RowChange(
                 table="session",
-                row_id=row.id,
-                session_id=row.id,
-                before={"time_compacting": row.time_compacting, "time_updated": row.time_updated},
+                row_id=session.id,
+                session_id=session.id,
+                before={"time_compacting": session.time_compacting, "time_updated": session.time_updated},
                 after={"time_compacting": None, "time_updated": now},
                 summary="session: compacting mark cleared",
             )
@@ -271,7 +271,7 @@ def _too_deep(what: str) -> Iterator[None]:
 
 
 def _data_change(
-    table: Any, row: Any, new_data: dict[str, Any], now: int, summary: str, message_id: str | None = None
+    table: Any, row: RowImage, new_data: dict[str, Any], now: int, summary: str, message_id: str | None = None
 ) -> RowChange:
     return RowChange(
         table=table,
@@ -282,14 +282,6 @@ def _data_change(
         summary=summary,
         message_id=message_id,
     )
-
-
-def _rows(conn: Connection, query: Any, ids: list[str]) -> list[Any]:
-    rows: list[Any] = []
-    for chunk in chunks(ids):
-        rows.extend(conn.execute(query, {"ids": chunk}))
-    order = {rid: i for i, rid in enumerate(ids)}
-    return sorted(rows, key=lambda r: order.get(r.id, 0))
 
 
 def apply(
@@ -387,17 +379,16 @@ def _write_units(
     done: list[PlanUnit] = []
     skipped: list[Skip] = []
     total = len(items) if total is None else total
-    with store.writer() as session:
+    with writing(store) as session:
         for position, (index, unit) in enumerate(items):
             if cancel is not None and cancel.is_set():
                 skipped.extend(Skip(s, "cancelled before it was repaired", kind="cancelled") for s in unit.session_ids)
                 continue
             try:
-                with session.transaction() as conn:
+                with session.transaction() as writes:
                     for change in unit.changes:
-                        if not write_change(conn, change, source=change.before, target=change.after, guard=True):
-                            raise Conflict(describe_drift(conn, change))
-                    if unit.events and not eventlog.append(conn, unit.events, {c.session_id: c for c in unit.cursors}):
+                        apply_change(writes, change)
+                    if unit.events and not writes.append_log(unit.events, {c.session_id: c for c in unit.cursors}):
                         raise Conflict(LOG_MOVED)
             except Conflict as conflict:
                 writer.write({"kind": "skipped", "index": index, "reason": conflict.reason})
@@ -447,11 +438,11 @@ def _journaled_change(raw: dict[str, Any]) -> RowChange:
     )
 
 
-def _restore(conn: Connection, change: RowChange) -> Skip | None:
+def _restore(writes: Writes, change: RowChange) -> Skip | None:
     """Put one journaled before-image back, if the row still holds the after-image."""
-    if write_change(conn, change, source=change.after, target=change.before, guard=False):
+    if writes.compare_and_set(change, source=change.after, target=change.before, guard=False):
         return None
-    image = current_image(conn, change, change.before)
+    image = writes.current_image(change, change.before)
     if image is None:
         return Skip(change.row_id, "row no longer exists", kind="gone")
     if image == change.before:
@@ -485,21 +476,21 @@ def undo(
     store = open_store(database, write=True, busy_timeout_ms=busy_timeout_ms)
     restored = appended = 0
     skipped: list[Skip] = []
-    ids = eventlog.EventIds()
+    ids = EventIds()
     try:
-        with store.writer() as session:
+        with writing(store) as session:
             for unit in reversed(run.units):
-                with session.transaction() as conn:
+                with session.transaction() as writes:
                     written: list[RowChange] = []
                     for change in map(_journaled_change, reversed(unit["changes"])):
-                        skip = _restore(conn, change)
+                        skip = _restore(writes, change)
                         if skip is None:
                             written.append(change)
                         else:
                             skipped.append(skip)
                     restored += len(written)
                     if store.has_event_log and written:
-                        appended += _log_restored(conn, written, ids, now)
+                        appended += _log_restored(writes, written, ids, now)
     finally:
         store.dispose()
     append(
@@ -521,10 +512,10 @@ def _undo_interrupted(run: JournalRun, database: str | Path, *, busy_timeout_ms:
     run wrote, the journal does not name every such row, and undo refuses as for any damage."""
     store = open_store(database, busy_timeout_ms=busy_timeout_ms)
     try:
-        with store.read() as conn:
+        with store.reading() as reads:
             for unit in run.units:
                 for change in map(_journaled_change, unit["changes"]):
-                    if current_image(conn, change, change.after) == change.after:
+                    if reads.current_image(change, change.after) == change.after:
                         raise damaged_run(run.path, CUT_OFF.split(":")[0] + ", yet rows hold what it wrote")
     finally:
         store.dispose()
@@ -532,10 +523,10 @@ def _undo_interrupted(run: JournalRun, database: str | Path, *, busy_timeout_ms:
     return UndoResult(run_id=run.run_id, restored=0, interrupted=True)
 
 
-def _log_restored(conn: Connection, written: list[RowChange], ids: eventlog.EventIds, now: int) -> int:
+def _log_restored(writes: Writes, written: list[RowChange], ids: EventIds, now: int) -> int:
     """Events for rows just restored, read against the log as it is now (we hold the lock)."""
-    cursors: dict[str, LogCursor] = eventlog.read_cursors(conn, {c.session_id for c in written})
-    events = eventlog.events_for(conn, [(c, c.before) for c in written], cursors, ids, now)
-    if not eventlog.append(conn, events, cursors):  # impossible while we hold the write lock
+    cursors: dict[str, LogCursor] = writes.log_cursors({c.session_id for c in written})
+    events = writes.log_events([(c, c.before) for c in written], cursors, ids, now)
+    if not writes.append_log(events, cursors):  # impossible while we hold the write lock
         raise DatabaseLocked("the event log changed during undo; nothing of this unit was restored")
     return len(events)

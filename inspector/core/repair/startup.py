@@ -21,7 +21,7 @@ from inspector.core.errors import DatabaseNotFound, InspectorError
 from inspector.core.model import Plan, RunResult, Skip
 
 if TYPE_CHECKING:
-    from inspector.core.diagnose.resume import Pass
+    from inspector.core.diagnose.incremental.resume import Pass
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,8 @@ def recover_before_start(
 
 def _recover(path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool, full: bool) -> StartupOutcome:
     from inspector.core.db.store import open_store, roll_back_hot_journal
-    from inspector.core.diagnose.resume import scan_resumed
+    from inspector.core.diagnose.incremental.resume import scan_resumed
+    from inspector.core.diagnose.options import ScanOptions
     from inspector.core.repair import operations
 
     if path.is_file() and path.stat().st_size == 0:
@@ -98,7 +99,7 @@ def _recover(path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool, ful
     try:
         if store.schema != "v1":
             return StartupOutcome(database=path, warning=None)  # 2.x/legacy: OpenCode migrates it
-        result, how = scan_resumed(store, quick=not deep, full=full)
+        result, how = scan_resumed(store, ScanOptions(quick=not deep, full=full, hung_after_ms=None))
         if not result.stuck:
             return StartupOutcome(database=path, scan=how)
         if result.opencode_live is not False:

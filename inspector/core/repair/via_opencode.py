@@ -31,14 +31,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
-from inspector.core.db import eventlog
+from inspector.core.db.eventlog import EventIds
 from inspector.core.db.ranges import Progress
+from inspector.core.db.reads.repair import RowChecks
 from inspector.core.db.store import Store
 from inspector.core.model import LogCursor, PlanUnit, RowChange, Skip, SkipKind
 from inspector.core.opencode.client import ServerClient, ServerError
-from inspector.core.repair.cas import LOG_MOVED, Conflict, current_image, describe_drift
+from inspector.core.repair.cas import LOG_MOVED, Conflict
 from inspector.core.repair.journal import JournalWriter
 
 MIN_VERSION = (1, 18, 0)  # the first releases that write the sync log and replay it
@@ -80,7 +79,7 @@ def write_units(
     """Write each unit through the server on its ``via_port``; ``store`` is only read."""
     outcome = Outcome(done=[], skipped=[])
     total = len(items) if total is None else total
-    ids = eventlog.EventIds()
+    ids = EventIds()
     for count, (index, unit) in enumerate(items, 1):
         if cancel is not None and cancel.is_set():
             outcome.skipped.extend(
@@ -91,9 +90,9 @@ def write_units(
         client = ServerClient(unit.via_port)
         started: dict[str, int] = {}
         try:
-            with store.read() as conn:
-                _compare(conn, unit)
-                started = {sid: c.seq for sid, c in eventlog.read_cursors(conn, unit.session_ids).items()}
+            with store.reading() as reads:
+                _compare(reads, unit)
+                started = {sid: c.seq for sid, c in reads.log_cursors(unit.session_ids).items()}
             _write(client, store, unit, ids, now)
             _read_back(client, unit)
             _confirm(store, unit)
@@ -111,8 +110,8 @@ def write_units(
             continue
         _observe(store, writer, index, unit)
         writer.write({"kind": "committed", "index": index, "via": "opencode", "port": unit.via_port})
-        with store.read() as conn:
-            after = eventlog.read_cursors(conn, unit.session_ids)
+        with store.reading() as reads:
+            after = reads.log_cursors(unit.session_ids)
         outcome.events += sum(after[s].seq - started.get(s, -1) for s in after)
         outcome.done.append(unit)
         if progress:
@@ -120,18 +119,18 @@ def write_units(
     return outcome
 
 
-def _compare(conn: Connection, unit: PlanUnit) -> None:
+def _compare(reads: RowChecks, unit: PlanUnit) -> None:
     """The compare of compare-and-set: every row still as planned, nothing logged since."""
     for change in unit.changes:
-        if current_image(conn, change, change.before) != change.before:
-            raise Conflict(describe_drift(conn, change))
+        if reads.current_image(change, change.before) != change.before:
+            raise Conflict(reads.drift(change))
     planned = {c.session_id: c.seq for c in unit.cursors}
-    now = eventlog.read_cursors(conn, planned)
+    now = reads.log_cursors(planned)
     if any(now[s].seq != seq for s, seq in planned.items() if s in now):
         raise Conflict(LOG_MOVED)
 
 
-def _write(client: ServerClient, store: Store, unit: PlanUnit, ids: eventlog.EventIds, now: int) -> None:
+def _write(client: ServerClient, store: Store, unit: PlanUnit, ids: EventIds, now: int) -> None:
     for change in unit.changes:
         if change.table == "part":
             body = {
@@ -160,17 +159,17 @@ def _replay(
     directory: str,
     session_id: str,
     changes: list[RowChange],
-    ids: eventlog.EventIds,
+    ids: EventIds,
     now: int,
 ) -> None:
     """Replay the turns' events at the session's next seqs; retry while a race made them stale."""
     for _attempt in range(REPLAY_ATTEMPTS):
-        with store.read() as conn:
-            if all(_holds_after(conn, c) for c in changes):
+        with store.reading() as reads:
+            if all(_holds_after(reads, c) for c in changes):
                 return
-            cursors = eventlog.read_cursors(conn, [session_id])
+            cursors = reads.log_cursors([session_id])
             cursor = cursors.get(session_id) or LogCursor(session_id=session_id, seq=-1)
-            events = eventlog.events_for(conn, [(c, c.after) for c in changes], {session_id: cursor}, ids, now)
+            events = reads.log_events([(c, c.after) for c in changes], {session_id: cursor}, ids, now)
         client.post(
             "/sync/replay",
             {
@@ -188,8 +187,8 @@ def _replay(
             },
             directory=directory,
         )
-    with store.read() as conn:
-        if not all(_holds_after(conn, c) for c in changes):
+    with store.reading() as reads:
+        if not all(_holds_after(reads, c) for c in changes):
             raise Conflict(f"OpenCode kept skipping the replayed turn of session {session_id} (its log kept moving)")
 
 
@@ -199,8 +198,8 @@ class NotWritten(Conflict):
 
 def _confirm(store: Store, unit: PlanUnit) -> None:
     """The only proof of a repair: every row of the unit, read back from the file, as planned."""
-    with store.read() as conn:
-        missing = [c for c in unit.changes if not _holds_after(conn, c)]
+    with store.reading() as reads:
+        missing = [c for c in unit.changes if not _holds_after(reads, c)]
     if missing:
         rows = ", ".join(f"{c.table} {c.row_id}" for c in missing)
         raise NotWritten(
@@ -209,9 +208,9 @@ def _confirm(store: Store, unit: PlanUnit) -> None:
         )
 
 
-def _holds_after(conn: Connection, change: RowChange) -> bool:
+def _holds_after(reads: RowChecks, change: RowChange) -> bool:
     """The row says what the repair wanted (OpenCode writes its own ``time_updated``)."""
-    image = current_image(conn, change, change.after)
+    image = reads.current_image(change, change.after)
     if image is None:
         return False
     if change.table == "session":
@@ -251,9 +250,9 @@ def _observe(store: Store, writer: JournalWriter, index: int, unit: PlanUnit) ->
     """Journal what the rows OpenCode changed hold now: the after-images ``undo`` compares with
     (rows it did not change keep the planned after-image, so undo reports them untouched)."""
     observed: list[dict[str, Any]] = []
-    with store.read() as conn:
+    with store.reading() as reads:
         for change in unit.changes:
-            image = current_image(conn, change, change.after)
+            image = reads.current_image(change, change.after)
             if image is not None and image != change.before:
                 observed.append({"table": change.table, "id": change.row_id, "after": image})
     writer.write({"kind": "observed", "index": index, "changes": observed})

@@ -24,19 +24,17 @@ Each :meth:`Watchdog.poll` is cheap, so it can run every second next to ``openco
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from inspector.core.db.filewatch import Signature, file_signature
-from inspector.core.db.ranges import read_ranges
 from inspector.core.db.store import Store, open_store
-from inspector.core.db.v1 import sql as q
 from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS
-from inspector.core.diagnose import tracker
+from inspector.core.diagnose.incremental import tracker
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan
 from inspector.core.errors import DatabaseLocked, SessionNotFound
 from inspector.core.model import ScanResult
@@ -83,10 +81,9 @@ class Candidates:
 
     def full(self, store: Store, now: int) -> None:
         """One quick-tier pass over ``message`` (start-up, every ``resync_ms``, on a start-over)."""
-        with store.read() as conn:
-            marks = tracker.start(store, conn, TRACKED)  # first: nothing written meanwhile is missed
-            rows = read_ranges(store, conn, "message", q.UNFINISHED_MESSAGES, None, None)
-        self.messages = dict(_unfinished(rows))
+        with store.reading() as reads:  # one snapshot: nothing written meanwhile is missed
+            marks = tracker.start(store, reads, TRACKED)
+            self.messages = dict(reads.open_turns())
         self.marks, self.synced_at = marks, now
 
     def update(self, store: Store) -> None:
@@ -95,38 +92,17 @@ class Candidates:
         if self.marks is None:
             self.synced_at = None
             return
-        with store.read() as conn:
+        with store.reading() as reads:
             try:
-                marks = tracker.advance(store, conn, self.marks)
+                marks = tracker.advance(store, reads, self.marks)
             except tracker.StartOver:
                 self.marks, self.synced_at = None, None
                 return
             span = tracker.appended(self.marks, marks, "message")
             if span is not None:
-                self.messages.update(_unfinished(conn.execute(q.UNFINISHED_MESSAGES, span)))
-            self.messages = {
-                row.id: self.messages[row.id]
-                for row in tracker.by_ids(conn, q.MESSAGE_COMPLETED, self.messages)
-                if not row.done
-            }
+                self.messages.update(reads.open_turns_appended(span))
+            self.messages = {mid: self.messages[mid] for mid in reads.turns_still_open(self.messages)}
         self.marks = marks
-
-
-def _unfinished(rows: Any) -> list[tuple[str, str]]:
-    """(message id, session id) of readable unfinished assistant rows; corrupt rows are skipped
-    here (``scan`` reports them), the watch must not die on one bad row."""
-    found = []
-    for row in rows:
-        if not row.ok:
-            continue
-        try:
-            data = json.loads(row.data)
-        except (ValueError, RecursionError):
-            continue
-        when: dict[str, Any] = data["time"] if isinstance(data, dict) and isinstance(data.get("time"), dict) else {}
-        if isinstance(data, dict) and data.get("role") == "assistant" and when.get("completed") is None:
-            found.append((row.id, row.session_id))
-    return found
 
 
 class Watchdog:
@@ -209,7 +185,8 @@ class Watchdog:
             return events
         try:
             result = scan(
-                self.store, session_ids=busy, quick=True, live=live, now=now, hung_after_ms=self.abort_after_ms
+                self.store,
+                ScanOptions(session_ids=busy, quick=True, live=live, now=now, hung_after_ms=self.abort_after_ms),
             )  # None: no hung verdicts (reject only)
         except SessionNotFound:  # deleted between two looks: the next poll knows
             return events
@@ -249,9 +226,8 @@ class Watchdog:
         missing = sorted(self.candidates.sessions - set(self.directories))
         if not missing:
             return
-        with self.store.read() as conn:
-            for row in tracker.by_ids(conn, q.sessions_by_id(["id", "directory"]), missing):
-                self.directories[row.id] = row.directory or ""
+        with self.store.reading() as reads:
+            self.directories.update(reads.session_directories(missing))
 
     def _notice(self, now: int, message: str) -> list[WatchEvent]:
         """A notice only when the situation changes (not on every poll)."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from inspector.core.db.store import Store
-from inspector.core.db.v1 import sql as q
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.patterns import PATTERNS, WARNINGS
 from inspector.core.diagnose.scan import scan_related
 from inspector.core.diagnose.timeline import Entry, EntryKind, SessionTimeline, Tokens, TurnMessage, read_timeline
@@ -67,7 +67,7 @@ def build_report(
     store.require_v1()
     now = now_ms() if now is None else now
     red = Redactor.for_this_machine(include_content)
-    result = scan_related(store, [session_id], live=live, now=now)
+    result = scan_related(store, [session_id], ScanOptions(live=live, now=now, hung_after_ms=None))
     chain = _chain_order(result, session_id)
     doc: dict[str, Any] = {
         "ocinspect_report": FORMAT,
@@ -116,22 +116,13 @@ def _chain_order(result: ScanResult, session_id: str) -> list[Diagnosis]:
 
 
 def _database(store: Store, red: Redactor) -> dict[str, Any]:
-    versions: list[dict[str, Any]] = []
-    migration: str | None = None
-    with store.read() as conn:
-        if "version" in store.session_columns:
-            for row in conn.execute(q.REPORT_SESSION_VERSIONS):
-                versions.append(
-                    {
-                        "version": red.version(row.version),
-                        "sessions": int(row.sessions),
-                        "last_updated": iso(_ms(row.last_updated)),
-                    }
-                )
-        if "migration" in store.tables:
-            migration = conn.execute(q.NEWEST_MIGRATION).scalar()
-        elif "__drizzle_migrations" in store.tables:
-            migration = conn.execute(q.NEWEST_DRIZZLE_MIGRATION).scalar()
+    with store.reading() as reads:
+        provenance = reads.provenance()
+    versions = [
+        {"version": red.version(v.version), "sessions": v.sessions, "last_updated": iso(v.last_updated)}
+        for v in provenance.versions
+    ]
+    migration = provenance.newest_migration
     name = store.path.name
     return {
         "file": name if (name in _DB_FILE_NAMES or red.include_content or _channel_file(name)) else "<renamed>",
@@ -140,10 +131,6 @@ def _database(store: Store, red: Redactor) -> dict[str, Any]:
         "event_log": store.has_event_log,
         "opencode_versions": versions,
     }
-
-
-def _ms(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _channel_file(name: str) -> bool:

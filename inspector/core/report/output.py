@@ -16,7 +16,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from inspector.core.diagnose.state import state_dir
+from inspector.core.diagnose.incremental.state import state_dir
 from inspector.core.errors import OutputRefused
 from inspector.core.ownfiles import replace_file
 from inspector.core.repair.journal import journal_dir

@@ -19,31 +19,20 @@ give the same result; ``tests/test_watermarks.py`` checks that for every kind of
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
-from sqlalchemy.engine import Connection
-
-from inspector.core.db.ranges import Cancelled, Progress
-from inspector.core.db.rows import chunks
+from inspector.core.db.ranges import Cancelled
+from inspector.core.db.reads import Reads
+from inspector.core.db.reads.scan import ScanReads
 from inspector.core.db.store import Store
-from inspector.core.db.v1 import sql as q
-from inspector.core.diagnose import changes, state, tracker
 from inspector.core.diagnose.children import infer_children
-from inspector.core.diagnose.findings import (
-    Findings,
-    compacting_sessions,
-    completed_messages,
-    ignored_prompts,
-    wrap_findings,
-)
+from inspector.core.diagnose.findings import Findings, completed_messages, wrap_findings
 from inspector.core.diagnose.idwrap import affected_writer, loop_leftovers
+from inspector.core.diagnose.incremental import changes, state, tracker
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import InSnapshot, judge, liveness_for, read_sessions, scan, sessions_at_risk
 from inspector.core.model import ScanResult
-from inspector.core.opencode.live import LiveStatus
 from inspector.core.text import now_ms
 
 __all__ = ["FULL_EVERY_S", "TRACKED", "Pass", "scan_resumed"]
@@ -65,24 +54,12 @@ class Pass:
     skipped: tuple[str, ...] = ()
 
 
-def scan_resumed(
-    store: Store,
-    *,
-    quick: bool,
-    full: bool = False,
-    all_sessions: bool = False,
-    live: LiveStatus | None = None,
-    now: int | None = None,
-    cancel: threading.Event | None = None,
-    progress: Progress | None = None,
-    hung_after_ms: int | None = None,
-    snapshot: InSnapshot | None = None,
-    with_progress: Callable[[LiveStatus], LiveStatus] | None = None,
-    clock: Callable[[], float] = time.time,
-) -> tuple[ScanResult, Pass]:
-    """The result of ``scan(store, quick=quick, ...)``, from the kept state when it can be; the
-    state is written again either way. ``full`` forces a full pass."""
-    now = now_ms() if now is None else now
+def scan_resumed(store: Store, options: ScanOptions, *, snapshot: InSnapshot | None = None) -> tuple[ScanResult, Pass]:
+    """The result of ``scan(store, options)``, from the kept state when it can be; the state is
+    written again either way. ``options.full`` forces a full pass."""
+    quick, full, clock = options.quick, options.full, options.wall_clock
+    now = now_ms() if options.now is None else options.now
+    options = replace(options, now=now)  # one instant for every decision of this scan
     store.require_v1()
     tier: state.Tier = "quick" if quick else "deep"
     problems: list[str] = []
@@ -97,35 +74,12 @@ def scan_resumed(
             reason = "ocinspect wrote to the database since"
         else:
             try:
-                result = _incremental(
-                    store,
-                    saved,
-                    token,
-                    quick=quick,
-                    all_sessions=all_sessions,
-                    live=live,
-                    now=now,
-                    cancel=cancel,
-                    hung_after_ms=hung_after_ms,
-                    snapshot=snapshot,
-                    with_progress=with_progress,
-                )
+                result = _incremental(store, saved, token, options, snapshot=snapshot)
                 return result, Pass("incremental", "the changes since the kept state", _once(problems))
             except tracker.StartOver as exc:
                 reason = str(exc)
     keeping = _Keeping(store, tier, token, began, snapshot)
-    result = scan(
-        store,
-        quick=quick,
-        all_sessions=all_sessions,
-        live=live,
-        now=now,
-        cancel=cancel,
-        progress=progress,
-        hung_after_ms=hung_after_ms,
-        snapshot=keeping,
-        with_progress=with_progress,
-    )
+    result = scan(store, options, snapshot=keeping)
     if not state.write_in_progress(token):  # else the writer may commit after this snapshot (state.py)
         keeping.save()
     return result, Pass("full", reason, _once(problems))
@@ -144,16 +98,16 @@ class _Keeping:
         self.found: Findings | None = None
         self.table: SessionTable | None = None
 
-    def begin(self, conn: Connection) -> None:
-        self.marks = tracker.start(self.store, conn, _tables(conn))
+    def begin(self, reads: ScanReads) -> None:
+        self.marks = tracker.start(self.store, reads, _tables(reads))
         if self.inner is not None:
-            self.inner.begin(conn)
+            self.inner.begin(reads)
 
-    def end(self, conn: Connection, found: Findings) -> None:
+    def end(self, reads: ScanReads, found: Findings) -> None:
         self.found = found
-        self.table = SessionTable(int(conn.execute(q.SESSION_COUNT).scalar_one()), _all_versions(self.store, conn))
+        self.table = SessionTable(reads.session_count(), reads.writer_versions())
         if self.inner is not None:
-            self.inner.end(conn, found)
+            self.inner.end(reads, found)
 
     def save(self) -> None:
         if self.marks is not None and self.found is not None and self.table is not None:
@@ -168,8 +122,8 @@ class SessionTable:
     versions: frozenset[str]
 
 
-def _tables(conn: Connection) -> tuple[str, ...]:
-    return TRACKED + (("event",) if tracker.has_event_log(conn) else ())
+def _tables(reads: ScanReads) -> tuple[str, ...]:
+    return TRACKED + (("event",) if reads.has_change_log() else ())
 
 
 def _save(
@@ -201,58 +155,36 @@ def _save(
 
 
 def _incremental(
-    store: Store,
-    saved: state.Saved,
-    token: str,
-    *,
-    quick: bool,
-    all_sessions: bool,
-    live: LiveStatus | None,
-    now: int,
-    cancel: threading.Event | None,
-    hung_after_ms: int | None,
-    snapshot: InSnapshot | None,
-    with_progress: Callable[[LiveStatus], LiveStatus] | None,
+    store: Store, saved: state.Saved, token: str, options: ScanOptions, *, snapshot: InSnapshot | None
 ) -> ScanResult:
     """The changes since ``saved``, in one snapshot; raises :class:`tracker.StartOver`."""
+    quick, all_sessions, live, cancel = options.quick, options.all_sessions, options.live, options.cancel
+    assert options.now is not None  # fixed by scan_resumed
+    now = options.now
     liveness = None
-    with store.read() as conn:
-        current = tracker.advance(store, conn, saved.marks)  # also opens the snapshot
+    with store.reading() as reads:
+        current = tracker.advance(store, reads, saved.marks)  # also opens the snapshot
         # a write that committed before this snapshot replaced the token before its commit
         if state.generation(store.path) != token:
             raise tracker.StartOver("ocinspect wrote to the database since")
         watched = state.watched(store.path)
         liveness = liveness_for(store.path) if live is None else None
         if snapshot is not None:
-            snapshot.begin(conn)
-        found, table = _changes(store, conn, saved, current, watched, quick=quick, now=now)
+            snapshot.begin(reads)
+        found, table = _changes(reads, saved, current, watched, quick=quick, now=now)
         if cancel is not None and cancel.is_set():
             raise Cancelled()
-        sessions, activity = read_sessions(store, conn, found.session_ids, all_sessions=all_sessions)
-        at_risk = sessions_at_risk(conn, found, sessions, now)
+        sessions, activity = read_sessions(reads, found.session_ids, all_sessions=all_sessions)
+        at_risk = sessions_at_risk(reads, found, sessions, now)
         if snapshot is not None:
-            snapshot.end(conn, found)
-    result = judge(
-        store,
-        found,
-        sessions,
-        activity,
-        live=live,
-        liveness=liveness,
-        with_progress=with_progress,
-        quick=quick,
-        now=now,
-        all_sessions=all_sessions,
-        at_risk=at_risk,
-        hung_after_ms=hung_after_ms,
-    )
+            snapshot.end(reads, found)
+    result = judge(store, found, sessions, activity, options, liveness=liveness, at_risk=at_risk)
     _save(store, saved.tier, current, found, table, token, saved.full_at)
     return result
 
 
 def _changes(
-    store: Store,
-    conn: Connection,
+    reads: Reads,
     saved: state.Saved,
     current: tracker.Watermarks,
     watched: state.Watched,
@@ -263,7 +195,7 @@ def _changes(
     """The findings of a full pass of the tier, from the rows that can have changed."""
     found = Findings()
     seen = changes.read_changes(
-        conn,
+        reads,
         saved.marks,
         current,
         found,
@@ -280,19 +212,17 @@ def _changes(
         )
     log, touched = seen.log, set(seen.touched)
     if quick:  # the parts of unfinished turns, through part_message_id_id_idx (as a full quick pass)
-        for chunk in chunks(sorted(found.messages)):
-            found.add_parts(conn.execute(q.STUCK_PARTS_OF_MESSAGES, {"ids": chunk}))
-    table = _session_findings(store, conn, saved, current, found, touched, log, now)
+        found.add_parts(reads.stuck_tools_of_turns(found.messages))
+    table = _session_findings(reads, saved, current, found, touched, log, now)
     # only new rows (or logged writes) can change which prompt is a session's newest
-    found.ignored_prompts |= ignored_prompts(conn, sorted(touched | saved.ignored))
-    found.parts = infer_children(conn, found.parts)
-    found.completed_messages = completed_messages(conn, found)
+    found.ignored_prompts |= reads.ignored_prompts(touched | saved.ignored)
+    found.parts = infer_children(reads, found.parts)
+    found.completed_messages = completed_messages(reads, found)
     return found, table
 
 
 def _session_findings(
-    store: Store,
-    conn: Connection,
+    reads: Reads,
     saved: state.Saved,
     current: tracker.Watermarks,
     found: Findings,
@@ -307,30 +237,16 @@ def _session_findings(
     session: only those sessions and the ones marked before are asked again, by id, and the
     releases are the kept set plus theirs. Rows deleted (the count is not the kept count plus
     the appended rows) or no log: the whole (small) session table is read, as a full pass does."""
-    has_version = store.has_session_column("version")
     span = tracker.appended(saved.marks, current, "session")
-    appended = {r.id for r in conn.execute(q.SESSIONS_APPENDED, span)} if span is not None else set()
-    count = int(conn.execute(q.SESSION_COUNT).scalar_one())
+    appended = reads.sessions_appended(span) if span is not None else set()
+    count = reads.session_count()
     if "event" in current.tails and saved.sessions >= 0 and count == saved.sessions + len(appended):
-        asked = sorted(saved.compacting | touched | log.sessions | appended)
-        if store.has_session_column("time_compacting"):
-            found.compacting = {
-                r.id: int(r.time_compacting) for r in tracker.by_ids(conn, q.COMPACTING_SESSIONS_BY_ID, asked)
-            }
-        versions = saved.versions
-        if has_version:
-            versions |= {r[0] for r in tracker.by_ids(conn, q.VERSIONS_OF_SESSIONS, log.sessions | appended)}
-        found.wrap_writer = affected_writer(versions) if has_version else None
+        found.compacting = reads.compacting(saved.compacting | touched | log.sessions | appended)
+        versions = saved.versions | reads.writer_versions(log.sessions | appended)
+        found.wrap_writer = affected_writer(versions)
         if found.wrap_writer:
-            found.ignored_prompts |= set(loop_leftovers(conn, now))
+            found.ignored_prompts |= set(loop_leftovers(reads, now))
         return SessionTable(count, frozenset(versions))
-    found.compacting = compacting_sessions(store, conn)
-    wrap_findings(store, conn, found, None, now)
-    return SessionTable(count, _all_versions(store, conn))
-
-
-def _all_versions(store: Store, conn: Connection) -> frozenset[str]:
-    """Every OpenCode release that wrote a session row (none on a file without the column)."""
-    if not store.has_session_column("version"):
-        return frozenset()
-    return frozenset(r[0] for r in conn.execute(q.DISTINCT_SESSION_VERSIONS))
+    found.compacting = reads.compacting()
+    wrap_findings(reads, found, None, now)
+    return SessionTable(count, reads.writer_versions())

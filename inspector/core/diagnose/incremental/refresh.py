@@ -21,28 +21,19 @@ for writers whose clocks disagree), never our clock.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from sqlalchemy.engine import Connection
-
-from inspector.core.db.ranges import Progress
+from inspector.core.db.reads.scan import ScanReads
 from inspector.core.db.store import Store
-from inspector.core.db.v1 import sql as q
-from inspector.core.diagnose import changes, tracker
 from inspector.core.diagnose.children import infer_children
-from inspector.core.diagnose.findings import (
-    Findings,
-    compacting_sessions,
-    completed_messages,
-    ignored_prompts,
-)
-from inspector.core.diagnose.resume import scan_resumed
+from inspector.core.diagnose.findings import Findings, completed_messages
+from inspector.core.diagnose.incremental import changes, tracker
+from inspector.core.diagnose.incremental.resume import scan_resumed
+from inspector.core.diagnose.incremental.tracker import Tail, Watermarks
+from inspector.core.diagnose.options import DEFAULT_OPTIONS, ScanOptions
 from inspector.core.diagnose.scan import assemble, drop_finished_since, read_sessions, sessions_at_risk
-from inspector.core.diagnose.tracker import Tail, Watermarks
 from inspector.core.model import ScanResult
 from inspector.core.opencode.live import LiveStatus, detect
 from inspector.core.text import now_ms
@@ -128,36 +119,14 @@ def liveness_stale(watched: Watched, clock: float, policy: Policy = DEFAULT_POLI
     return any(d.verdict in ("live", "unknown", "waiting", "hung") for d in watched.result.stuck)
 
 
-def full_scan(
-    store: Store,
-    *,
-    all_sessions: bool = False,
-    live: LiveStatus | None = None,
-    now: int | None = None,
-    cancel: threading.Event | None = None,
-    progress: Progress | None = None,
-    clock: Callable[[], float] = time.monotonic,
-    hung_after_ms: int | None = None,
-    resume: bool = False,
-    with_progress: Callable[[LiveStatus], LiveStatus] | None = None,
-) -> Watched:
-    """A deep scan (:func:`scan.scan` itself) plus the watermarks refreshes start from; with
-    ``resume``, from the state the last process kept (:mod:`resume`: the changes since)."""
-    started = clock()
+def full_scan(store: Store, options: ScanOptions = DEFAULT_OPTIONS) -> Watched:
+    """A deep scan (:func:`scan.scan` itself; ``options.quick`` is ignored) plus the watermarks
+    refreshes start from; unless ``options.full``, from the state the last process kept
+    (:mod:`resume`: the changes since). ``options.watch_clock`` dates it for :func:`next_step`."""
+    all_sessions, live, hung_after_ms = options.all_sessions, options.live, options.hung_after_ms
+    started = options.watch_clock()
     marking = _Marking(store)
-    result, _ = scan_resumed(
-        store,
-        quick=False,
-        full=not resume,
-        all_sessions=all_sessions,
-        live=live,
-        now=now,
-        cancel=cancel,
-        progress=progress,
-        hung_after_ms=hung_after_ms,
-        snapshot=marking,
-        with_progress=with_progress,
-    )
+    result, _ = scan_resumed(store, replace(options, quick=False), snapshot=marking)
     assert marking.marks is not None and result.live is not None
     return Watched(
         result=result,
@@ -175,22 +144,23 @@ def full_scan(
 def refresh(
     store: Store,
     watched: Watched,
+    options: ScanOptions = DEFAULT_OPTIONS,
     *,
     sweep: bool = False,
     recheck_live: bool = False,
-    live: LiveStatus | None = None,
-    now: int | None = None,
-    clock: Callable[[], float] = time.monotonic,
     policy: Policy = DEFAULT_POLICY,
-    with_progress: Callable[[LiveStatus], LiveStatus] | None = None,
 ) -> Watched:
     """``watched`` brought up to date with what changed since; raises :class:`FullScanNeeded`.
 
-    ``sweep`` adds the ``time_updated`` safety net; ``recheck_live`` asks OpenCode about
-    liveness again even if no finding changed. ``live`` pins liveness (tests, screenshots);
-    ``with_progress`` adds an event subscription's progress (see ``scan.scan``).
+    Of ``options``, a refresh uses what may change between two steps of a watch: ``live``
+    (pinned liveness: tests, screenshots), ``now``, ``watch_clock`` and ``follow_signals`` (an
+    event subscription's progress, see ``scan.scan``); what the watch shows (all sessions, the
+    hung threshold) is the full scan's, kept in ``watched``. The steps of this one call are
+    arguments: ``sweep`` adds the ``time_updated`` safety net; ``recheck_live`` asks OpenCode
+    about liveness again even if no finding changed; ``policy`` says when an answer is old.
     """
-    now = now_ms() if now is None else now
+    live, clock = options.live, options.watch_clock
+    now = now_ms() if options.now is None else options.now
     store.require_v1()
     if watched.result.quick:
         raise ValueError("refresh needs a deep scan to start from (full_scan)")
@@ -198,27 +168,27 @@ def refresh(
     found = _findings_of(watched.result)
     versions = dict(marks.versions)
     updated = dict(marks.updated)
-    with store.read() as conn:
-        current = tracker.advance(store, conn, marks)
+    with store.reading() as reads:
+        current = tracker.advance(store, reads, marks)
         remembered: dict[changes.Table, set[str]] = {"part": set(found.parts), "message": set(found.messages)}
         if sweep:
             for table, ids in remembered.items():
                 since = updated.get(table, 0) - SWEEP_SLACK_MS
-                swept = list(conn.execute(q.UPDATED_SINCE[table], {"since": since}))
+                swept = reads.tools_updated_since(since) if table == "part" else reads.turns_updated_since(since)
                 if len(swept) > SWEEP_MAX_ROWS:
                     raise FullScanNeeded(f"{len(swept)} {table} rows changed; a full scan is cheaper")
-                ids.update(row.id for row in swept)
-                updated[table] = max([updated.get(table, 0), *(int(row.time_updated) for row in swept)])
+                ids.update(swept)
+                updated[table] = max([updated.get(table, 0), *swept.values()])
         touched = set(
             changes.read_changes(
-                conn, marks, current, found, remembered=remembered, parts=True, versions=versions
+                reads, marks, current, found, remembered=remembered, parts=True, versions=versions
             ).touched
         )
-        found.parts = infer_children(conn, found.parts)  # OpenCode 1.2/1.3 name no subagent
-        found.compacting = compacting_sessions(store, conn)
+        found.parts = infer_children(reads, found.parts)  # OpenCode 1.2/1.3 name no subagent
+        found.compacting = reads.compacting()
         # only new messages can change which prompt is the newest: ask for those sessions alone
-        found.ignored_prompts = ignored_prompts(conn, sorted(touched | found.ignored_prompts))
-        found.completed_messages = completed_messages(conn, found)
+        found.ignored_prompts = reads.ignored_prompts(touched | found.ignored_prompts)
+        found.completed_messages = completed_messages(reads, found)
         # a session's last activity only moves when it gets a new message
         known_activity = {
             d.id: d.last_activity
@@ -226,11 +196,11 @@ def refresh(
             if d.last_activity is not None and d.id not in touched
         }
         sessions, activity = read_sessions(
-            store, conn, found.session_ids, all_sessions=watched.all_sessions, known_activity=known_activity
+            reads, found.session_ids, all_sessions=watched.all_sessions, known_activity=known_activity
         )
         # which OpenCode writes the file is re-read by the next full scan (bounded interval)
         found.wrap_writer = watched.result.wrap_writer
-        at_risk = sessions_at_risk(conn, found, sessions, now)
+        at_risk = sessions_at_risk(reads, found, sessions, now)
     moment = clock()
     stuck = found.session_ids & set(sessions)
     status, live_at = watched.live, watched.live_at
@@ -247,8 +217,8 @@ def refresh(
     ):
         status, live_at = detect(store.path, {sessions[s].directory for s in stuck}), moment
         drop_finished_since(store, found, sessions, status, all_sessions=watched.all_sessions, requested=())
-    if with_progress is not None:  # the event streams' newest progress (watch mode)
-        status = with_progress(status)
+    if options.follow_signals is not None:  # the event streams' newest progress (watch mode)
+        status = options.follow_signals.merge(status)
     result = assemble(
         store,
         found,
@@ -288,23 +258,20 @@ class _Marking:
         self.store = store
         self.marks: Marks | None = None
 
-    def begin(self, conn: Connection) -> None:
-        tables = TRACKED + (("event",) if tracker.has_event_log(conn) else ())
-        start = tracker.start(self.store, conn, tables)
-        self.marks = Marks(**vars(start), updated=_recent_updates(conn))
+    def begin(self, reads: ScanReads) -> None:
+        tables = TRACKED + (("event",) if reads.has_change_log() else ())
+        start = tracker.start(self.store, reads, tables)
+        # the sweep's first watermark: a database value never above the true newest one (a
+        # lower one only makes the sweep look at more rows), without walking the whole table
+        self.marks = Marks(**vars(start), updated=reads.recent_updates())
 
-    def end(self, conn: Connection, found: Findings) -> None:
+    def end(self, reads: ScanReads, found: Findings) -> None:
         assert self.marks is not None
-        self.marks = replace(self.marks, versions=_versions(conn, found))
-
-
-def _recent_updates(conn: Connection) -> dict[str, int]:
-    """The sweep's first watermark per table: the newest ``time_updated`` among the newest rows.
-
-    A database value, and never above the true newest one (a lower watermark only makes the
-    sweep look at more rows), without walking the whole table as ``max(time_updated)`` would.
-    """
-    return {table: int(conn.execute(q.RECENT_UPDATED[table]).scalar_one()) for table in ("part", "message")}
+        # read in the scan's first snapshot: never newer than what was parsed, so a row that
+        # changed since is read again by the next refresh
+        self.marks = replace(
+            self.marks, versions=reads.tool_versions(found.parts) | reads.turn_versions(found.messages)
+        )
 
 
 # -- reading what changed ----------------------------------------------------------------------
@@ -319,15 +286,6 @@ def _findings_of(result: ScanResult) -> Findings:
         if "ignores-prompts" in diag.patterns:
             found.ignored_prompts.add(diag.id)
     return found
-
-
-def _versions(conn: Connection, found: Findings) -> dict[str, int]:
-    """The version of every stuck row, read in the scan's first snapshot: never newer than what
-    was parsed, so a row that changed since is read again by the next refresh."""
-    versions: dict[str, int] = {}
-    for table, ids in (("part", found.parts), ("message", found.messages)):
-        versions.update((row.id, int(row.time_updated)) for row in tracker.by_ids(conn, q.VERSIONS[table], ids))
-    return versions
 
 
 def _findings_changed(result: ScanResult, found: Findings, stuck: set[str]) -> bool:

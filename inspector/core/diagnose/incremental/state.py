@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from inspector import __version__
-from inspector.core.diagnose.tracker import Tail, Watermarks
+from inspector.core.diagnose.incremental.tracker import Tail, Watermarks
 from inspector.core.ownfiles import NotOwnFile, process_alive, read_own, replace_file
 from inspector.core.paths import watermarks_dir
 

@@ -17,15 +17,13 @@ turns, refresh's ``time_updated`` sweep (passed in as more ``remembered`` ids), 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-from sqlalchemy.engine import Connection
-
-from inspector.core.db.v1 import sql as q
-from inspector.core.diagnose import tracker
+from inspector.core.db.reads.scan import ScanReads, Stuck
 from inspector.core.diagnose.findings import Findings
+from inspector.core.diagnose.incremental import tracker
 
 __all__ = ["Changes", "absorb", "read_changes"]
 
@@ -42,7 +40,7 @@ class Changes:
 
 
 def read_changes(
-    conn: Connection,
+    reads: ScanReads,
     before: tracker.Watermarks,
     after: tracker.Watermarks,
     found: Findings,
@@ -51,32 +49,32 @@ def read_changes(
     parts: bool,
     versions: dict[str, int] | None = None,
 ) -> Changes:
-    """Bring ``found`` from ``before`` to ``after`` (both in ``conn``'s snapshot)."""
-    log = tracker.logged(conn, tracker.appended(before, after, "event")) if "event" in after.tails else tracker.Logged()
+    """Bring ``found`` from ``before`` to ``after`` (both in ``reads``' snapshot)."""
+    log = tracker.logged(reads, before, after)
     touched = set(log.sessions)
     kept = {} if versions is None else versions
     span = tracker.appended(before, after, "message")
     if span is not None:
-        absorb("message", conn.execute(q.UNFINISHED_MESSAGES, span), found, kept)
-        touched.update(row.session_id for row in conn.execute(q.SESSIONS_OF_NEW_MESSAGES, span))
+        absorb(reads.unfinished_turns_appended(span), found, kept)
+        touched |= reads.sessions_with_new_turns(span)
     if parts:
         span = tracker.appended(before, after, "part")
         if span is not None:
-            absorb("part", conn.execute(q.STUCK_PARTS_RANGE, span), found, kept)
-        _recheck(conn, "part", set(remembered.get("part", ())) | log.parts, found, versions)
-    _recheck(conn, "message", set(remembered.get("message", ())) | log.messages, found, versions)
+            absorb(reads.stuck_tools_appended(span), found, kept)
+        _recheck(reads, "part", set(remembered.get("part", ())) | log.parts, found, versions)
+    _recheck(reads, "message", set(remembered.get("message", ())) | log.messages, found, versions)
     return Changes(log=log, touched=frozenset(touched))
 
 
-def absorb(table: Table, rows: Iterable[Any], found: Findings, versions: dict[str, int]) -> None:
-    """Parse rows of ``table`` into ``found`` (the stuck ones, as a full scan keeps them) and
+def absorb(stuck: Stuck, found: Findings, versions: dict[str, int]) -> None:
+    """Add the rows of ``stuck`` to ``found`` (the stuck ones, as a full scan keeps them) and
     note the version of each (the rows come through a stuck filter: few)."""
-    rows = list(rows)
-    (found.add_parts if table == "part" else found.add_messages)(rows)
-    versions.update((row.id, int(row.time_updated)) for row in rows)
+    found.add_messages(stuck.messages)
+    found.add_parts(stuck.parts)
+    versions.update(stuck.versions)
 
 
-def _recheck(conn: Connection, table: Table, ids: set[str], found: Findings, versions: dict[str, int] | None) -> None:
+def _recheck(reads: ScanReads, table: Table, ids: set[str], found: Findings, versions: dict[str, int] | None) -> None:
     """Bring ``ids`` up to date: with ``versions``, a known row whose version (``time_updated``,
     which OpenCode and our repair bump on every write) did not change is left as it is; the
     others are read again, through the same stuck filter as a full scan, and parsed."""
@@ -84,11 +82,11 @@ def _recheck(conn: Connection, table: Table, ids: set[str], found: Findings, ver
     if versions is None:
         changed = sorted(ids)
     else:
-        current = {row.id: int(row.time_updated) for row in tracker.by_ids(conn, q.VERSIONS[table], ids)}
+        current = reads.tool_versions(ids) if table == "part" else reads.turn_versions(ids)
         changed = [i for i in ids if i not in current or i not in known or versions.get(i) != current[i]]
     for row_id in changed:
         known.pop(row_id, None)
         if versions is not None:
             versions.pop(row_id, None)
-    query = q.STUCK_PARTS_BY_ID if table == "part" else q.UNFINISHED_MESSAGES_BY_ID
-    absorb(table, tracker.by_ids(conn, query, changed), found, {} if versions is None else versions)
+    again = reads.stuck_tools_by_id(changed) if table == "part" else reads.unfinished_turns_by_id(changed)
+    absorb(again, found, {} if versions is None else versions)

@@ -1,0 +1,51 @@
+"""``ocinspect scan``: list the stuck sessions; exit 1 when one needs attention."""
+
+from __future__ import annotations
+
+import click
+
+from inspector.cli.app import cli
+from inspector.cli.echo import echo_lines, emit_json, progress_reporter, warn_skipped_state
+from inspector.cli.params import FULL_HELP, hung_after_option
+from inspector.cli.settings import Settings, pass_settings
+from inspector.core.errors import EXIT_FOUND, EXIT_OK
+
+
+@cli.command()
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Machine-readable output (see the JSON reference in docs/reference/json.md).",
+)
+@click.option("--quick", is_flag=True, help="Only unfinished turns (fast on huge databases).")
+@click.option("--all-sessions", is_flag=True, help="List every session, not only stuck ones.")
+@click.option("--full", is_flag=True, help=FULL_HELP)
+@hung_after_option
+@pass_settings
+def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool, full: bool, hung_after: int | None) -> int:
+    """List sessions stuck in a stale "Thinking" state (or hung in a live OpenCode) and say why.
+
+    Reads only what changed since the last scan of this file (the state kept under
+    $XDG_STATE_HOME/ocinspect/watermarks); --full reads everything and keeps a new state.
+    """
+    from inspector.core.diagnose.incremental.resume import scan_resumed
+    from inspector.core.diagnose.options import ScanOptions
+    from inspector.render import scan_json, scan_text
+
+    result, how = scan_resumed(
+        settings.store(),
+        ScanOptions(
+            quick=quick,
+            full=full or settings.full,
+            all_sessions=all_sessions,
+            progress=progress_reporter("Scanning"),
+            hung_after_ms=settings.hung_after(hung_after),
+        ),
+    )
+    warn_skipped_state(how.skipped)
+    if as_json:
+        emit_json(scan_json(result))
+    else:
+        echo_lines(scan_text(result))
+    return EXIT_FOUND if result.needs_attention else EXIT_OK
