@@ -6,52 +6,22 @@ with SQLite's backup API (WAL-safe), as the reference requires.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import sqlite3
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
 
 from .e2e import recorder
-from .releases import CASES, FIXTURES, LATEST, NOW_1_18_33, RELEASES, Release, fixture_file, sessions_of  # noqa: F401 (FIXTURES re-exported)
-
-NOW = NOW_1_18_33  # 2026-11-24T17:06:40Z, a little after the 1.18.33 fixtures were captured
-
-# Stuck sessions of the newest release's fixtures (the other releases: tests/releases.py).
-SESSIONS = {name: sessions_of(LATEST, name) for name in RELEASES[LATEST].fixtures}
+from .support.databases import copy_db
+from .support.releases import CASES, LATEST, RELEASES, FixtureCase, fixture_file
 
 
 def pytest_configure(config: pytest.Config) -> None:
     recorder.register(config)  # here, not in tests/e2e/conftest.py: an xdist controller loads only this one
-
-
-def copy_db(source: Path, dest: Path) -> Path:
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    dst = sqlite3.connect(dest)
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()
-    return dest
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def rows(path: Path, sql: str, *params: object) -> list[tuple]:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return list(conn.execute(sql, params))
-    finally:
-        conn.close()
 
 
 @pytest.fixture(autouse=True)
@@ -85,21 +55,9 @@ def fixture_db(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
-class FixtureCase(NamedTuple):
-    """One real fixture of one OpenCode release, as a private copy."""
-
-    release: Release
-    scenario: str
-    path: Path
-
-    @property
-    def now(self) -> int:
-        return self.release.now
-
-
 @pytest.fixture(params=CASES, ids=[f"{v}-{s}" for v, s in CASES])
 def release_fixture(request: pytest.FixtureRequest, fixture_db: Callable[..., Path]) -> FixtureCase:
-    """Every fixture of every release (tests/releases.py ``CASES``), one test each."""
+    """Every fixture of every release (tests/support/releases.py ``CASES``), one test each."""
     version, scenario = request.param
     return FixtureCase(RELEASES[version], scenario, fixture_db(scenario, version))
 

@@ -1,5 +1,5 @@
 """A process that looks like a running OpenCode to ocinspect: named ``opencode``, the database
-open, and a stand-in server (``tests/standin.py``) on a loopback port.
+open, and a stand-in server (``tests/support/standin.py``) on a loopback port.
 
 End-to-end CLI tests run ``python -m inspector`` in a subprocess, which finds OpenCode the real
 way (psutil: a process called ``opencode`` with the file open, its listening ports), so the
@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .standin import StandIn
+from tests.support.standin import StandIn
 
 REPO = Path(__file__).resolve().parents[1]
 

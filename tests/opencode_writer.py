@@ -23,6 +23,7 @@ import random
 import sqlite3
 import string
 import sys
+from typing import Any
 
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 
@@ -51,7 +52,7 @@ class Writer:
         self.t += 7
         return self.t
 
-    def log(self, session_id: str, kind: str, payload: dict) -> None:
+    def log(self, session_id: str, kind: str, payload: dict[str, Any]) -> None:
         if not self.logged:
             return
         row = self.conn.execute("SELECT seq FROM event_sequence WHERE aggregate_id = ?", (session_id,)).fetchone()
@@ -66,7 +67,7 @@ class Writer:
             (new_id("evt", self.t, self.rnd), session_id, seq, kind, dumps(payload)),
         )
 
-    def message(self, session_id: str, data: dict, message_id: str | None = None) -> str:
+    def message(self, session_id: str, data: dict[str, Any], message_id: str | None = None) -> str:
         t = self.tick()
         mid = message_id or new_id("msg", t, self.rnd)
         self.conn.execute(
@@ -82,7 +83,7 @@ class Writer:
         self.written.append(mid)
         return mid
 
-    def part(self, session_id: str, message_id: str, data: dict, part_id: str | None = None) -> str:
+    def part(self, session_id: str, message_id: str, data: dict[str, Any], part_id: str | None = None) -> str:
         t = self.tick()
         pid = part_id or new_id("prt", t, self.rnd)
         self.conn.execute(

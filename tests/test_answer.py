@@ -2,7 +2,7 @@
 
 A waiting session is live: it is refused with what it is asked, or (when a person asks for it)
 its permission/question is answered through the server that holds it, and OpenCode itself closes
-the tool. The stand-in (``tests/standin.py``) is a real loopback server that writes the real
+the tool. The stand-in (``tests/support/standin.py``) is a real loopback server that writes the real
 SQLite file as OpenCode 1.18.33 does on a reject; ``tests/e2e`` proves the real binary.
 """
 
@@ -10,21 +10,24 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import Result
 
 from inspector.core.db.store import open_store
 from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan
-from inspector.core.model import PendingRequest
+from inspector.core.model import LiveStatus, PendingRequest
 from inspector.core.repair import operations
 from inspector.core.repair.answer import REJECTED_ERROR, answer_line, answer_request
-
-from .conftest import NOW, rows
-from .standin import DISMISSED, StandIn
-from .waiting_db import DIR, Waiting, build_waiting, part_state, turn_completed
+from tests.support.databases import parts_and_messages as dump
+from tests.support.releases import NOW
+from tests.support.standin import DISMISSED, StandIn
+from tests.support.waiting_db import DIR, Waiting, build_waiting, part_state, turn_completed
 
 
 @pytest.fixture
@@ -33,17 +36,13 @@ def waiting_db(tmp_path: Path) -> tuple[Path, Waiting]:
     return path, build_waiting(path, NOW)
 
 
-def dump(db: Path) -> list[tuple]:
-    return rows(db, "SELECT id, time_updated, data FROM part ORDER BY id") + rows(
-        db, "SELECT id, time_updated, data FROM message ORDER BY id"
-    )
-
-
-def request(db: Path, live, session_ids=None, **kw) -> operations.Request:
+def request(
+    db: Path, live: LiveStatus | None, session_ids: tuple[str, ...] | None = None, **kw: Any
+) -> operations.Request:
     return operations.Request(database=db, session_ids=session_ids, live=live, now=NOW, settle_timeout_s=3, **kw)
 
 
-def test_a_waiting_session_is_refused_with_what_it_is_asked(waiting_db) -> None:
+def test_a_waiting_session_is_refused_with_what_it_is_asked(waiting_db: tuple[Path, Waiting]) -> None:
     db, ids = waiting_db
     prepared = operations.prepare(request(db, ids.live(), (ids.permission.session,)))
     assert prepared.is_empty and prepared.answers == ()
@@ -53,7 +52,7 @@ def test_a_waiting_session_is_refused_with_what_it_is_asked(waiting_db) -> None:
     assert "--" not in skip.reason  # the front end names the flag or key
 
 
-def test_all_repairs_the_stale_and_refuses_every_waiting_session(waiting_db) -> None:
+def test_all_repairs_the_stale_and_refuses_every_waiting_session(waiting_db: tuple[Path, Waiting]) -> None:
     db, ids = waiting_db
     prepared = operations.prepare(request(db, ids.live()))
     assert prepared.plan.session_ids == (ids.stale,)
@@ -71,7 +70,7 @@ def test_all_repairs_the_stale_and_refuses_every_waiting_session(waiting_db) -> 
     assert "bash: rm -rf build" in reasons[ids.chain_parent]
 
 
-def test_force_never_writes_a_waiting_session(waiting_db) -> None:
+def test_force_never_writes_a_waiting_session(waiting_db: tuple[Path, Waiting]) -> None:
     db, ids = waiting_db
     prepared = operations.prepare(request(db, ids.live(), force=True))
     assert set(prepared.plan.session_ids) == {ids.stale, ids.working}  # forced: the live one only
@@ -83,7 +82,7 @@ def test_force_never_writes_a_waiting_session(waiting_db) -> None:
     }
 
 
-def test_reject_waiting_answers_through_opencode_which_closes_the_tool(waiting_db) -> None:
+def test_reject_waiting_answers_through_opencode_which_closes_the_tool(waiting_db: tuple[Path, Waiting]) -> None:
     db, ids = waiting_db
     with StandIn(db, directory=DIR) as server:
         ids.serve(server)
@@ -108,7 +107,7 @@ def test_reject_waiting_answers_through_opencode_which_closes_the_tool(waiting_d
     assert turn_completed(db, ids.permission.message)
 
 
-def test_all_rejects_every_request_and_repairs_the_stale(waiting_db, journal) -> None:
+def test_all_rejects_every_request_and_repairs_the_stale(waiting_db: tuple[Path, Waiting], journal: Path) -> None:
     db, ids = waiting_db
     with StandIn(db, directory=DIR) as server:
         ids.serve(server)
@@ -130,7 +129,7 @@ def test_all_rejects_every_request_and_repairs_the_stale(waiting_db, journal) ->
     assert part_state(db, ids.child.part)["status"] == "error"
 
 
-def test_allow_once_only_for_the_session_a_person_named(waiting_db) -> None:
+def test_allow_once_only_for_the_session_a_person_named(waiting_db: tuple[Path, Waiting]) -> None:
     db, ids = waiting_db
     live = ids.live()
     prepared = operations.prepare(request(db, live, allow_once=(ids.permission.session,)))
@@ -149,7 +148,7 @@ def test_allow_once_only_for_the_session_a_person_named(waiting_db) -> None:
     assert [(s.id, s.kind) for s in nothing.plan.nothing_to_do] == [(ids.stale, "waiting")]
 
 
-def test_allow_once_lets_the_tool_run(waiting_db) -> None:
+def test_allow_once_lets_the_tool_run(waiting_db: tuple[Path, Waiting]) -> None:
     db, ids = waiting_db
     with StandIn(db, directory=DIR) as server:
         ids.serve(server)
@@ -163,7 +162,7 @@ def test_allow_once_lets_the_tool_run(waiting_db) -> None:
     assert part_state(db, ids.permission.part)["status"] == "running"  # the tool runs now
 
 
-def test_dry_run_answers_nothing(waiting_db) -> None:
+def test_dry_run_answers_nothing(waiting_db: tuple[Path, Waiting]) -> None:
     db, ids = waiting_db
     before = dump(db)
     with StandIn(db, directory=DIR) as server:
@@ -175,7 +174,7 @@ def test_dry_run_answers_nothing(waiting_db) -> None:
     assert dump(db) == before
 
 
-def test_a_release_without_the_reply_route_gets_the_session_route(waiting_db) -> None:
+def test_a_release_without_the_reply_route_gets_the_session_route(waiting_db: tuple[Path, Waiting]) -> None:
     db, ids = waiting_db
     with StandIn(db, directory=DIR) as server:
         ids.serve(server)
@@ -190,7 +189,7 @@ def test_a_release_without_the_reply_route_gets_the_session_route(waiting_db) ->
     assert part_state(db, ids.permission.part)["status"] == "error"
 
 
-def test_an_answer_opencode_does_not_act_on_changes_nothing(waiting_db) -> None:
+def test_an_answer_opencode_does_not_act_on_changes_nothing(waiting_db: tuple[Path, Waiting]) -> None:
     db, ids = waiting_db
     before = dump(db)
     with StandIn(db, directory=DIR) as server:
@@ -208,7 +207,7 @@ def test_an_answer_opencode_does_not_act_on_changes_nothing(waiting_db) -> None:
     assert dump(db) == before
 
 
-def test_a_request_answered_elsewhere_is_said_and_nothing_is_written(waiting_db) -> None:
+def test_a_request_answered_elsewhere_is_said_and_nothing_is_written(waiting_db: tuple[Path, Waiting]) -> None:
     db, ids = waiting_db
     before = dump(db)
     with StandIn(db, directory=DIR) as server:  # it lists nothing: the request is gone
@@ -226,7 +225,7 @@ def test_a_request_answered_elsewhere_is_said_and_nothing_is_written(waiting_db)
     assert dump(db) == before
 
 
-def test_a_waiting_verdict_is_never_planned_even_without_liveness(waiting_db) -> None:
+def test_a_waiting_verdict_is_never_planned_even_without_liveness(waiting_db: tuple[Path, Waiting]) -> None:
     """With a scan whose verdict is ``waiting`` (``livesig``'s), the plan refuses it too."""
     db, ids = waiting_db
     live = ids.live()
@@ -246,7 +245,7 @@ def test_a_waiting_verdict_is_never_planned_even_without_liveness(waiting_db) ->
     assert [r.id for r, _ in answered.answers] == [f"per_{ids.permission.session}"]
 
 
-def test_waiting_without_a_known_request_is_refused_even_forced(waiting_db) -> None:
+def test_waiting_without_a_known_request_is_refused_even_forced(waiting_db: tuple[Path, Waiting]) -> None:
     db, ids = waiting_db
     result = scan(open_store(db), ScanOptions(live=ids.live(), now=NOW))
     result = replace(
@@ -269,7 +268,7 @@ def test_waiting_without_a_known_request_is_refused_even_forced(waiting_db) -> N
 
 
 @pytest.fixture
-def served(tmp_path: Path, monkeypatch):
+def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, Waiting, StandIn]]:
     """A waiting database (times from the real clock: the CLI has no pinned ``now``), a stand-in
     listing its requests, and the liveness the scan sees pinned to that stand-in."""
     from inspector.core.diagnose import scan as scan_module
@@ -289,7 +288,7 @@ def served(tmp_path: Path, monkeypatch):
 ASKED_3M = r"\(asked 3m( \d+s)? ago\)"
 
 
-def run(db: Path, *args: str):
+def run(db: Path, *args: str) -> Result:
     from click.testing import CliRunner
 
     from inspector.cli import cli
@@ -297,7 +296,7 @@ def run(db: Path, *args: str):
     return CliRunner().invoke(cli, ["--db", str(db), "recover", *args])
 
 
-def test_cli_refuses_a_waiting_session_and_names_the_flag(served) -> None:
+def test_cli_refuses_a_waiting_session_and_names_the_flag(served: tuple[Path, Waiting, StandIn]) -> None:
     from inspector.cli import CLI_HINTS
 
     db, ids, server = served
@@ -311,7 +310,7 @@ def test_cli_refuses_a_waiting_session_and_names_the_flag(served) -> None:
     assert server.paths("POST") == [] and dump(db) == before
 
 
-def test_cli_dry_run_shows_what_would_be_answered_and_answers_nothing(served) -> None:
+def test_cli_dry_run_shows_what_would_be_answered_and_answers_nothing(served: tuple[Path, Waiting, StandIn]) -> None:
     db, ids, server = served
     before = dump(db)
     result = run(db, ids.permission.session, "--reject-waiting", "--dry-run")
@@ -325,7 +324,7 @@ def test_cli_dry_run_shows_what_would_be_answered_and_answers_nothing(served) ->
     assert answer["session_id"] == ids.permission.session and answer["since"] is not None
 
 
-def test_cli_rejects_through_opencode_and_opencode_closes_the_tool(served) -> None:
+def test_cli_rejects_through_opencode_and_opencode_closes_the_tool(served: tuple[Path, Waiting, StandIn]) -> None:
     db, ids, server = served
     result = run(db, ids.permission.session, "--reject-waiting", "--yes", "--json")
     assert result.exit_code == 0, result.output
@@ -337,7 +336,7 @@ def test_cli_rejects_through_opencode_and_opencode_closes_the_tool(served) -> No
     assert (state["status"], state["error"]) == ("error", REJECTED_ERROR)
 
 
-def test_cli_all_allows_once_only_the_listed_session(served) -> None:
+def test_cli_all_allows_once_only_the_listed_session(served: tuple[Path, Waiting, StandIn]) -> None:
     db, ids, server = served
     result = run(db, "--all", "--reject-waiting", "--allow-once", ids.child.session, "--yes")
     assert result.exit_code == 3, result.output  # the working session is live: refused
@@ -354,7 +353,7 @@ def test_cli_all_allows_once_only_the_listed_session(served) -> None:
     assert part_state(db, ids.question.part)["status"] == "error"
 
 
-def test_cli_all_never_allows_unless_listed(served) -> None:
+def test_cli_all_never_allows_unless_listed(served: tuple[Path, Waiting, StandIn]) -> None:
     db, ids, server = served
     result = run(db, "--all", "--allow-once", ids.permission.session, "--yes")
     assert server.answers == [(f"per_{ids.permission.session}", "once")]
@@ -376,14 +375,14 @@ def test_cli_help_names_the_flags() -> None:
 # watch -------------------------------------------------------------------------------------------
 
 
-def test_watch_rejects_what_is_pending_too_long_and_never_allows(waiting_db) -> None:
+def test_watch_rejects_what_is_pending_too_long_and_never_allows(waiting_db: tuple[Path, Waiting]) -> None:
     from inspector.core.repair.watchdog import Watchdog
 
     db, ids = waiting_db
     with StandIn(db, directory=DIR) as server:
         ids.serve(server)
 
-        def detect(path, directories):
+        def detect(path: object, directories: Iterable[str]) -> LiveStatus:
             asked = {r["sessionID"] for r in server.permissions + server.questions}
             live = ids.live(server.port)
             return replace(
@@ -416,7 +415,7 @@ def test_watch_rejects_what_is_pending_too_long_and_never_allows(waiting_db) -> 
     assert part_state(db, ids.permission.part)["status"] == "running"
 
 
-def test_watch_needs_a_threshold(fixture_db) -> None:
+def test_watch_needs_a_threshold(fixture_db: Callable[..., Path]) -> None:
     from click.testing import CliRunner
 
     from inspector.cli import cli
@@ -425,7 +424,7 @@ def test_watch_needs_a_threshold(fixture_db) -> None:
     assert result.exit_code == 2 and "--reject-waiting-after" in result.output
 
 
-def test_allow_once_for_a_session_not_asked_about_allows_nothing(waiting_db) -> None:
+def test_allow_once_for_a_session_not_asked_about_allows_nothing(waiting_db: tuple[Path, Waiting]) -> None:
     db, ids = waiting_db
     prepared = operations.prepare(request(db, ids.live(), (ids.stale,), allow_once=(ids.permission.session,)))
     assert prepared.answers == ()  # a person allows a session they asked to recover, never another

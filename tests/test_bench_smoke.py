@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,23 +26,24 @@ import make_db  # noqa: E402
 ID = re.compile(r"^(ses|msg|prt)_[0-9a-f]{12}[0-9A-Za-z]{14}$")
 
 
-def build(out: Path, size: float = 0.005, seed: int = 1) -> dict:
+def build(out: Path, size: float = 0.005, seed: int = 1) -> dict[str, Any]:
     subprocess.run(
         [sys.executable, str(BENCH / "make_db.py"), "--size", str(size), "--seed", str(seed), "--out", str(out)],
         check=True,
         timeout=120,
         capture_output=True,
     )
-    return json.loads(make_db.manifest_path(out).read_text())
+    manifest: dict[str, Any] = json.loads(make_db.manifest_path(out).read_text())
+    return manifest
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("bench") / "tiny.db"
     return out, build(out)
 
 
-def query(db: Path, sql: str) -> list[tuple]:
+def query(db: Path, sql: str) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         return conn.execute(sql.rstrip().rstrip(";")).fetchall()
@@ -50,7 +52,7 @@ def query(db: Path, sql: str) -> list[tuple]:
 
 
 @pytest.mark.parametrize("variant", sorted(bl.VARIANTS))
-def test_baseline_sql_finds_exactly_the_manifest(tiny: tuple[Path, dict], variant: str) -> None:
+def test_baseline_sql_finds_exactly_the_manifest(tiny: tuple[Path, dict[str, Any]], variant: str) -> None:
     db, manifest = tiny
     if variant == "arrow" and sqlite3.sqlite_version_info < (3, 38):
         pytest.skip("->> needs SQLite 3.38")
@@ -61,7 +63,7 @@ def test_baseline_sql_finds_exactly_the_manifest(tiny: tuple[Path, dict], varian
 
 
 @pytest.mark.skipif(shutil.which("sqlite3") is None, reason="no sqlite3 CLI")
-def test_baseline_sql_through_the_cli(tiny: tuple[Path, dict]) -> None:
+def test_baseline_sql_through_the_cli(tiny: tuple[Path, dict[str, Any]]) -> None:
     db, manifest = tiny
     out = subprocess.run(
         ["sqlite3", str(db), bl.BASELINE_SQL], capture_output=True, text=True, check=True, timeout=60
@@ -69,7 +71,7 @@ def test_baseline_sql_through_the_cli(tiny: tuple[Path, dict]) -> None:
     assert bl.parse_rows(out) == bl.expected_from_manifest(manifest)
 
 
-def test_every_pattern_is_planted_with_fixture_shapes(tiny: tuple[Path, dict]) -> None:
+def test_every_pattern_is_planted_with_fixture_shapes(tiny: tuple[Path, dict[str, Any]]) -> None:
     db, manifest = tiny
     assert {s["pattern"] for s in manifest["stuck"]} == set(make_db.PATTERNS)
     assert query(db, "PRAGMA journal_mode")[0][0] == "wal"

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from inspector.core.db.store import open_store
 from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.opencode.live import OFFLINE
-
-from .releases import RELEASES
+from tests.support.narrow import present
+from tests.support.releases import RELEASES
 
 V = "1.2.27"
 NOW = RELEASES[V].now
@@ -33,22 +34,22 @@ def add_child(db: Path, sid: str, created: int, title: str = "other (@general su
 
 
 def task_link(db: Path) -> tuple[str | None, bool]:
-    diag = scan(open_store(db), ScanOptions(live=OFFLINE, now=NOW)).get(PARENT)
+    diag = present(scan(open_store(db), ScanOptions(live=OFFLINE, now=NOW)).get(PARENT))
     (part,) = [p for p in diag.stuck_parts if p.id == TASK]
     return part.child_session_id, part.child_inferred
 
 
-def test_the_child_created_during_the_turn_is_linked_and_marked_inferred(fixture_db) -> None:
+def test_the_child_created_during_the_turn_is_linked_and_marked_inferred(fixture_db: Callable[..., Path]) -> None:
     assert task_link(fixture_db("stuck-task", V)) == (CHILD, True)
 
 
-def test_a_child_from_an_earlier_turn_is_not_taken(fixture_db) -> None:
+def test_a_child_from_an_earlier_turn_is_not_taken(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-task", V)
     add_child(db, "ses_dd1440f00ffeEarlierChild0000", 1796080400800, "explore (@general subagent)")
     assert task_link(db) == (CHILD, True)
 
 
-def test_no_child_in_the_turn_means_no_link(fixture_db) -> None:
+def test_no_child_in_the_turn_means_no_link(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-task", V)
     conn = sqlite3.connect(db)
     with conn:  # the subagent was created before this turn began: not this part's child
@@ -56,10 +57,10 @@ def test_no_child_in_the_turn_means_no_link(fixture_db) -> None:
     conn.close()
     assert task_link(db) == (None, False)
     # the tree is still known through parent_id
-    assert scan(open_store(db), ScanOptions(live=OFFLINE, now=NOW)).get(PARENT).children == (CHILD,)
+    assert present(scan(open_store(db), ScanOptions(live=OFFLINE, now=NOW)).get(PARENT)).children == (CHILD,)
 
 
-def test_a_child_named_by_another_task_part_is_not_taken(fixture_db) -> None:
+def test_a_child_named_by_another_task_part_is_not_taken(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-task", V)
     conn = sqlite3.connect(db)
     with conn:
@@ -78,7 +79,7 @@ def test_a_child_named_by_another_task_part_is_not_taken(fixture_db) -> None:
     assert task_link(db) == (None, False)
 
 
-def test_parallel_tasks_get_the_child_their_description_names(fixture_db) -> None:
+def test_parallel_tasks_get_the_child_their_description_names(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-task", V)
     # a second stuck task part in the same turn ("review"), and its child created *closer* in
     # time to the first part than the first part's own child: the title decides
@@ -98,10 +99,10 @@ def test_parallel_tasks_get_the_child_their_description_names(fixture_db) -> Non
     conn.close()
     add_child(db, "ses_dd14405adffeReviewChild00000", 1796080401060, "review (@general subagent)")
     result = scan(open_store(db), ScanOptions(live=OFFLINE, now=NOW))
-    links = {p.id: (p.child_session_id, p.child_inferred) for p in result.get(PARENT).stuck_parts}
+    links = {p.id: (p.child_session_id, p.child_inferred) for p in present(result.get(PARENT)).stuck_parts}
     assert links == {TASK: (CHILD, True), "prt_22ebbfaa600300000000000000": ("ses_dd14405adffeReviewChild00000", True)}
 
 
-def test_show_of_the_child_reaches_the_whole_tree(fixture_db) -> None:
+def test_show_of_the_child_reaches_the_whole_tree(fixture_db: Callable[..., Path]) -> None:
     result = scan_related(open_store(fixture_db("stuck-task", V)), [CHILD], ScanOptions(live=OFFLINE, now=NOW))
     assert {d.id for d in result.sessions} == {PARENT, CHILD}

@@ -6,16 +6,17 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from inspector.cli import cli
-
-from .conftest import SESSIONS, rows, sha256
+from tests.support.cli import invoke as run
+from tests.support.cli import ocinspect
+from tests.support.databases import rows, sha256
+from tests.support.releases import SESSIONS
+from tests.support.unusable_db import foreign as _foreign
+from tests.support.unusable_db import opencode_2x as _v2
 
 SCAN_KEYS = {"database", "schema", "opencode_live", "quick", "hung_after_ms", "scanned_at", "sessions"}
 SESSION_KEYS = {
@@ -64,10 +65,6 @@ RUN_KEYS = {
 }
 
 
-def run(*args: str, input: str | None = None):
-    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
-
-
 def test_help_lists_commands_and_exit_codes() -> None:
     result = run("--help")
     assert result.exit_code == 0
@@ -80,7 +77,7 @@ def test_version() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(SESSIONS))
-def test_scan_json_contract_on_every_fixture(fixture_db, name: str) -> None:
+def test_scan_json_contract_on_every_fixture(fixture_db: Callable[..., Path], name: str) -> None:
     result = run("--db", str(fixture_db(name)), "scan", "--json")
     payload = json.loads(result.stdout)
     assert set(payload) == SCAN_KEYS
@@ -92,7 +89,7 @@ def test_scan_json_contract_on_every_fixture(fixture_db, name: str) -> None:
     assert result.exit_code == (1 if SESSIONS[name] else 0)
 
 
-def test_scan_json_names_the_exact_part(fixture_db) -> None:
+def test_scan_json_names_the_exact_part(fixture_db: Callable[..., Path]) -> None:
     payload = json.loads(run("--db", str(fixture_db("stuck-bash")), "scan", "--json").stdout)
     (session,) = payload["sessions"]
     assert session["patterns"] == ["crash-orphan"]
@@ -107,19 +104,19 @@ def test_scan_json_names_the_exact_part(fixture_db) -> None:
     )
 
 
-def test_show_text_explains(fixture_db) -> None:
+def test_show_text_explains(fixture_db: Callable[..., Path]) -> None:
     result = run("--db", str(fixture_db("stuck-task")), "show", "ses_df18eab18ffeF8zm5QUo7WX29g")
     assert result.exit_code == 0
     assert "Subagent chain" in result.stdout and "subagent session: ses_df18ea478ffedUk3exGgsWE7Dw" in result.stdout
 
 
-def test_show_json(fixture_db) -> None:
+def test_show_json(fixture_db: Callable[..., Path]) -> None:
     result = run("--db", str(fixture_db("stuck-task")), "show", "ses_df18ea478ffedUk3exGgsWE7Dw", "--json")
     payload = json.loads(result.stdout)
     assert payload["session"]["parent_id"] == "ses_df18eab18ffeF8zm5QUo7WX29g"
 
 
-def test_recover_all_then_undo(fixture_db) -> None:
+def test_recover_all_then_undo(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-two")
     original = rows(db, "SELECT id, data, time_updated FROM part ORDER BY id")
     result = run("--db", str(db), "recover", "--all", "--yes", "--json")
@@ -139,7 +136,7 @@ def test_recover_all_then_undo(fixture_db) -> None:
     assert f"its last recovery run, {payload['run_id']}, was already undone at " in again.stdout
 
 
-def test_recover_dry_run_json_writes_nothing(fixture_db) -> None:
+def test_recover_dry_run_json_writes_nothing(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-task")
     digest = sha256(db)
     result = run("--db", str(db), "recover", "--all", "--dry-run", "--json")
@@ -148,7 +145,7 @@ def test_recover_dry_run_json_writes_nothing(fixture_db) -> None:
     assert sha256(db) == digest
 
 
-def test_recover_without_yes_off_a_terminal_refuses(fixture_db) -> None:
+def test_recover_without_yes_off_a_terminal_refuses(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-bash")
     digest = sha256(db)
     result = run("--db", str(db), "recover", "--all")
@@ -159,23 +156,23 @@ def test_recover_without_yes_off_a_terminal_refuses(fixture_db) -> None:
     assert sha256(db) == digest
 
 
-def test_recover_needs_ids_or_all(fixture_db) -> None:
+def test_recover_needs_ids_or_all(fixture_db: Callable[..., Path]) -> None:
     assert run("--db", str(fixture_db("stuck-bash")), "recover").exit_code == 2
 
 
-def test_nothing_to_recover(fixture_db) -> None:
+def test_nothing_to_recover(fixture_db: Callable[..., Path]) -> None:
     result = run("--db", str(fixture_db("clean")), "recover", "--all", "--yes")
     assert result.exit_code == 0 and "Nothing to recover." in result.stdout
 
 
-def test_backup_before_recover(fixture_db, tmp_path: Path) -> None:
+def test_backup_before_recover(fixture_db: Callable[..., Path], tmp_path: Path) -> None:
     db = fixture_db("stuck-bash")
     copy = tmp_path / "backup.db"
     assert run("--db", str(db), "recover", "--all", "--yes", "--backup", str(copy)).exit_code == 0
     assert rows(copy, "SELECT count(*) FROM part WHERE json_extract(data,'$.state.status')='running'") == [(1,)]
 
 
-def test_locate_via_env(fixture_db, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_locate_via_env(fixture_db: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENCODE_DB", str(fixture_db("stuck-bash")))
     assert run("scan").exit_code == 1
 
@@ -183,23 +180,9 @@ def test_locate_via_env(fixture_db, monkeypatch: pytest.MonkeyPatch) -> None:
 # ---- bad input: one line on stderr, exit 2, file unchanged --------------------------------------
 
 
-def _v2(path: Path) -> None:
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE session_v2 (id text primary key, data text)")
-    conn.execute("CREATE TABLE session_message (id text primary key)")
-    conn.commit()
-    conn.close()
-
-
-def _foreign(path: Path) -> None:
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE notes (id integer primary key, body text)")
-    conn.commit()
-    conn.close()
-
-
-def _corrupt_message(path: Path, fixture_db) -> None:
-    from .conftest import FIXTURES, copy_db
+def _corrupt_message(path: Path, fixture_db: Callable[..., Path]) -> None:
+    from tests.support.databases import copy_db
+    from tests.support.releases import FIXTURES
 
     copy_db(FIXTURES / "opencode-1.18.33-stuck-bash.db", path)
     conn = sqlite3.connect(path)
@@ -210,7 +193,7 @@ def _corrupt_message(path: Path, fixture_db) -> None:
     conn.close()
 
 
-BAD = {
+BAD: dict[str, tuple[Callable[[Path, Callable[..., Path]], object], str]] = {
     "missing": (lambda p, f: None, "no such file"),
     "empty": (lambda p, f: p.write_bytes(b""), "is empty"),
     "garbage": (lambda p, f: p.write_bytes(os.urandom(4096)), "not a SQLite database"),
@@ -228,7 +211,9 @@ BAD = {
 
 @pytest.mark.parametrize("case", sorted(BAD))
 @pytest.mark.parametrize("command", [["scan", "--json"], ["recover", "--all", "--yes"]])
-def test_bad_input_is_one_line_exit_2_unchanged(tmp_path: Path, fixture_db, case: str, command: list[str]) -> None:
+def test_bad_input_is_one_line_exit_2_unchanged(
+    tmp_path: Path, fixture_db: Callable[..., Path], case: str, command: list[str]
+) -> None:
     path = tmp_path / f"{case}.db"
     build, expected = BAD[case]
     build(path, fixture_db)
@@ -274,7 +259,7 @@ def test_empty_opencode_db_without_legacy_storage_is_just_empty(tmp_path: Path) 
     assert result.exit_code == 2 and "is empty, not an OpenCode database" in result.stderr
 
 
-def test_unknown_session(fixture_db) -> None:
+def test_unknown_session(fixture_db: Callable[..., Path]) -> None:
     for command in (["show", "ses_missing"], ["recover", "ses_missing", "--yes"]):
         result = run("--db", str(fixture_db("stuck-bash")), *command)
         assert result.exit_code == 2 and result.stderr.strip() == (
@@ -282,7 +267,7 @@ def test_unknown_session(fixture_db) -> None:
         )
 
 
-def test_locked_database_on_recover(fixture_db) -> None:
+def test_locked_database_on_recover(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-bash")
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
@@ -321,7 +306,7 @@ def test_markup_and_escapes_are_printed_as_data(tmp_path: Path) -> None:
     assert payload["sessions"][0]["title"] == "[bold red]x[/] \x1b[2J"
 
 
-def test_plan_refuses_live_sessions_and_dry_run_flag_is_honest(fixture_db, tmp_path: Path) -> None:
+def test_plan_refuses_live_sessions_and_dry_run_flag_is_honest(fixture_db: Callable[..., Path], tmp_path: Path) -> None:
     """Core refuses a busy session; the CLI's ``dry_run`` reflects --dry-run only (the refused,
     non-dry-run path needs a really busy OpenCode: tests/e2e checks it is reported ``false``)."""
     from inspector.core.db.store import open_store
@@ -357,25 +342,13 @@ def test_undo_on_a_2x_database_names_the_schema(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "OpenCode 2.x" in result.stderr
 
 
-def test_recover_says_the_id_wrap_risk_before_writing(fixture_db) -> None:
+def test_recover_says_the_id_wrap_risk_before_writing(fixture_db: Callable[..., Path]) -> None:
     """Issue 11: a session OpenCode ≤ 1.18.14 will loop on is flagged in the plan itself."""
     db = fixture_db("id-wrap-stuck", "1.18.14")
     result = run("--db", str(db), "recover", "--all", "--dry-run")
     risky = [line for line in result.stdout.splitlines() if line.startswith("! ")]
     assert risky and all("upgrade opencode to 1.18.15 or newer" in line.lower() for line in risky), result.stdout
     assert result.stdout.index("! ") < result.stdout.index("Plan:")
-
-
-def ocinspect(*args: str) -> subprocess.CompletedProcess[str]:
-    """The real command (``python -m inspector``), as a user's shell runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        cwd=Path(__file__).resolve().parents[1],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @pytest.mark.parametrize(
@@ -436,7 +409,7 @@ def test_unknown_theme_is_one_line_exit_2_and_no_tui(tmp_path: Path) -> None:
     assert line.startswith("ocinspect: error: unknown theme 'neon' (themes: textual-dark, ") and "nord" in line, line
 
 
-def test_theme_option_and_settings_dir_reach_the_app(fixture_db, tmp_path: Path) -> None:
+def test_theme_option_and_settings_dir_reach_the_app(fixture_db: Callable[..., Path], tmp_path: Path) -> None:
     from inspector.cli import Settings, tui_app
 
     app = tui_app(Settings(str(fixture_db("stuck-bash")), None, 5000), demo=False, theme="nord")

@@ -21,11 +21,12 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from inspector.cli import cli
 from inspector.core.synth.builder import DatabaseBuilder
-from inspector.core.synth.demo import build_demo_sessions
+from inspector.core.synth.demo import DemoSessions, build_demo_sessions
+from tests.support.cli import ocinspect
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = ("scan", "show", "recover", "undo", "watch", "runs", "run", "report", "open", "paths")
@@ -95,31 +96,18 @@ def in_terminal(
     return proc.returncode, bytes(out)
 
 
-def ocinspect(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """The real command with no terminal at all: stdin /dev/null, stdout and stderr pipes."""
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        env=env,
-    )
-
-
 def demo_leftovers(tmp_path: Path) -> list[Path]:
     return sorted((tmp_path / "tmp").glob("ocinspect-demo-*"))
 
 
 @pytest.fixture
-def demo_db(tmp_path: Path) -> tuple[Path, object]:
+def demo_db(tmp_path: Path) -> tuple[Path, DemoSessions]:
     data = tmp_path / "demo"
     data.mkdir()
     return build_demo_sessions(data)
 
 
-def plain(*args: str, env: dict[str, str | None] | None = None):
+def plain(*args: str, env: dict[str, str | None] | None = None) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False, env={"COLUMNS": None, **(env or {})})
 
 
@@ -191,7 +179,9 @@ def test_demo_with_an_option_naming_a_database_is_a_usage_error(tmp_path: Path, 
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("args", [[], ["--demo"]], ids=["own-db", "demo"])
-def test_tui_without_a_terminal_exits_2_at_once(tmp_path: Path, demo_db, args: list[str]) -> None:
+def test_tui_without_a_terminal_exits_2_at_once(
+    tmp_path: Path, demo_db: tuple[Path, DemoSessions], args: list[str]
+) -> None:
     env = terminal_env(tmp_path, OPENCODE_DB=str(demo_db[0])) if not args else terminal_env(tmp_path)
     done = ocinspect(*args, env=env)  # stdin /dev/null, stdout a pipe
     assert done.returncode == 2, done.stderr
@@ -205,7 +195,7 @@ def test_tui_without_a_terminal_exits_2_at_once(tmp_path: Path, demo_db, args: l
 # ---- width and colour ---------------------------------------------------------------------------
 
 
-def demo_outputs(demo_db, tmp_path: Path, columns: str | None) -> dict[str, str]:
+def demo_outputs(demo_db: tuple[Path, DemoSessions], tmp_path: Path, columns: str | None) -> dict[str, str]:
     path, ids = demo_db
     db = ["--db", str(path)]
     env = {"COLUMNS": columns}
@@ -224,7 +214,7 @@ def demo_outputs(demo_db, tmp_path: Path, columns: str | None) -> dict[str, str]
 
 
 @pytest.mark.parametrize("columns", [None, "60"], ids=["not-a-terminal", "COLUMNS=60"])
-def test_text_is_wrapped_to_the_width(demo_db, tmp_path: Path, columns: str | None) -> None:
+def test_text_is_wrapped_to_the_width(demo_db: tuple[Path, DemoSessions], tmp_path: Path, columns: str | None) -> None:
     width = int(columns or 80)
     outputs = demo_outputs(demo_db, tmp_path, columns)
     assert all(outputs.values())
@@ -239,7 +229,7 @@ def test_text_is_wrapped_to_the_width(demo_db, tmp_path: Path, columns: str | No
     assert "\x1b" not in "".join(outputs.values())  # not a terminal: no colour
 
 
-def test_wrapped_lines_keep_ids_whole_and_columns(demo_db) -> None:
+def test_wrapped_lines_keep_ids_whole_and_columns(demo_db: tuple[Path, DemoSessions]) -> None:
     path, ids = demo_db
     out = plain("--db", str(path), "scan").stdout
     for session in ids.stuck:
@@ -264,7 +254,7 @@ def test_watch_help_reads_as_sentences() -> None:
 
 
 @pytest.mark.timeout(60)
-def test_colour_on_a_terminal_never_with_no_color(tmp_path: Path, demo_db) -> None:
+def test_colour_on_a_terminal_never_with_no_color(tmp_path: Path, demo_db: tuple[Path, DemoSessions]) -> None:
     args = ["--db", str(demo_db[0]), "scan"]
     code, coloured = in_terminal(args, terminal_env(tmp_path))
     assert code == 1 and b"\x1b[" in coloured and b"stale" in coloured
@@ -311,7 +301,9 @@ def pager(tmp_path: Path) -> tuple[Path, Path]:
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("command", [["show", "{sid}", "--timeline"], ["report", "{sid}"]], ids=["timeline", "report"])
-def test_long_output_on_a_terminal_goes_through_the_pager(tmp_path: Path, demo_db, pager, command: list[str]) -> None:
+def test_long_output_on_a_terminal_goes_through_the_pager(
+    tmp_path: Path, demo_db: tuple[Path, DemoSessions], pager: tuple[Path, Path], command: list[str]
+) -> None:
     script, kept = pager
     path, ids = demo_db
     args = ["--db", str(path), *[a.format(sid=ids.subagent_parent) for a in command]]
@@ -331,7 +323,7 @@ def test_long_output_on_a_terminal_goes_through_the_pager(tmp_path: Path, demo_d
 # ---- where ocinspect keeps its files --------------------------------------------------------------
 
 
-def test_paths_prints_every_place_and_the_database(tmp_path: Path, demo_db) -> None:
+def test_paths_prints_every_place_and_the_database(tmp_path: Path, demo_db: tuple[Path, DemoSessions]) -> None:
     env = terminal_env(tmp_path)
     done = ocinspect("--db", str(demo_db[0]), "paths", "--json", env=env)
     assert done.returncode == 0, done.stderr

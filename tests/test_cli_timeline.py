@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from inspector.cli import cli
 from inspector.core.synth.builder import DatabaseBuilder
-
-from .conftest import sha256
+from tests.support.cli import invoke as run
+from tests.support.databases import sha256
 
 TASK_PARENT, TASK_CHILD = "ses_df18eab18ffeF8zm5QUo7WX29g", "ses_df18ea478ffedUk3exGgsWE7Dw"
 TIMELINE_KEYS = {"session_id", "turns", "read_at", "sessions"}
@@ -63,11 +64,7 @@ PART_KEYS = {
 T0 = 1795500000000
 
 
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
-def test_timeline_text_tells_the_chain_and_marks_the_stop(fixture_db) -> None:
+def test_timeline_text_tells_the_chain_and_marks_the_stop(fixture_db: Callable[..., Path]) -> None:
     path = fixture_db("stuck-task")
     before = sha256(path)
     result = run("--db", str(path), "show", TASK_CHILD, "--timeline")
@@ -84,7 +81,7 @@ def test_timeline_text_tells_the_chain_and_marks_the_stop(fixture_db) -> None:
     assert sha256(path) == before
 
 
-def test_timeline_json_has_the_documented_keys(fixture_db) -> None:
+def test_timeline_json_has_the_documented_keys(fixture_db: Callable[..., Path]) -> None:
     result = run("--db", str(fixture_db("stuck-task")), "show", TASK_PARENT, "--timeline", "--json", "--turns", "2")
     payload = json.loads(result.stdout)
     assert set(payload) == TIMELINE_KEYS and payload["turns"] == 2 and payload["session_id"] == TASK_PARENT
@@ -127,7 +124,7 @@ def test_timeline_text_from_the_database_stays_data(tmp_path: Path) -> None:
     assert payload["sessions"][0]["turns"][0]["prompt"]["parts"][0]["text"] == "hi \x1b[31mred\u202e"  # exact
 
 
-def test_timeline_bad_input_is_one_line(tmp_path: Path, fixture_db) -> None:
+def test_timeline_bad_input_is_one_line(tmp_path: Path, fixture_db: Callable[..., Path]) -> None:
     result = CliRunner().invoke(cli, ["--db", str(fixture_db("clean")), "show", "ses_nope", "--timeline"])
     assert result.exit_code == 2 and result.stderr.startswith("ocinspect: error: ") and result.stderr.count("\n") == 1
     v2 = tmp_path / "v2.db"

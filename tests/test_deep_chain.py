@@ -1,13 +1,12 @@
 """A subagent chain 10,000 sessions deep: every command works, nothing recurses over the data.
 
-A real SQLite file from OpenCode's DDL (``tests/deep_chain.py``); each command runs as
+A real SQLite file from OpenCode's DDL (``tests/support/deep_chain.py``); each command runs as
 ``python -m inspector`` in a subprocess, as a person would run it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,13 +15,12 @@ import pytest
 
 from inspector.core.db.store import open_store
 from inspector.core.diagnose.scan import scan
-from inspector.core.diagnose.tree import depth_of, spread_chain_verdicts, tree_order
-
-from .conftest import copy_db, rows
-from .deep_chain import deep_chain
+from inspector.core.diagnose.tree import depth_of, tree_order
+from tests.support import cli
+from tests.support.databases import copy_db, stuck_tools
+from tests.support.deep_chain import deep_chain
 
 DEPTH = 10_000
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -38,37 +36,19 @@ def deep(deep_template: tuple[Path, list[str]], tmp_path: Path) -> tuple[Path, l
 
 
 def ocinspect(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", "--db", str(db), *args],
-        cwd=REPO,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
+    return cli.ocinspect("--db", str(db), *args, timeout=300)
 
 
-def stuck_tools(db: Path) -> int:
-    return rows(db, "SELECT count(*) FROM part WHERE json_extract(data,'$.state.status') IN ('pending','running')")[0][
-        0
-    ]
-
-
-def test_the_core_orders_and_indents_the_whole_chain(deep) -> None:
+def test_the_core_orders_and_indents_the_whole_chain(deep: tuple[Path, list[str]]) -> None:
     db, ids = deep
     result = scan(open_store(db))
     assert [d.id for d in result.sessions] == ids  # root first, each child under its parent
     assert [depth_of(d, result) for d in result.sessions] == list(range(DEPTH))
     diagnoses = {d.id: d for d in result.sessions}
     assert list(tree_order(diagnoses)) == list(result.sessions)
-    return
-    lookup = chain_lookup(diagnoses)  # noqa
-    assert len(lookup(ids[-1])) == DEPTH and lookup(ids[0]) is lookup(ids[-1])
-    assert spread_chain_verdicts(diagnoses) == diagnoses  # all stale: nothing spreads
 
 
-def test_scan_text_and_json(deep) -> None:
+def test_scan_text_and_json(deep: tuple[Path, list[str]]) -> None:
     db, ids = deep
     text = ocinspect(db, "scan")
     assert text.returncode == 1, text.stderr
@@ -81,7 +61,7 @@ def test_scan_text_and_json(deep) -> None:
     assert payload["sessions"][1]["parent_id"] == ids[0]
 
 
-def test_show_and_its_timeline(deep) -> None:
+def test_show_and_its_timeline(deep: tuple[Path, list[str]]) -> None:
     db, ids = deep
     middle = ids[DEPTH // 2]
     for args in (("show", middle), ("show", ids[-1], "--timeline"), ("show", ids[0], "--timeline", "--json")):
@@ -90,7 +70,7 @@ def test_show_and_its_timeline(deep) -> None:
         assert done.stderr == "" and done.stdout
 
 
-def test_recover_dry_run_and_report(deep) -> None:
+def test_recover_dry_run_and_report(deep: tuple[Path, list[str]]) -> None:
     db, ids = deep
     plan = ocinspect(db, "recover", "--all", "--dry-run")
     assert plan.returncode == 0, plan.stderr
@@ -100,7 +80,7 @@ def test_recover_dry_run_and_report(deep) -> None:
     assert stuck_tools(db) == DEPTH  # nothing written
 
 
-def test_run_recovers_the_whole_chain_then_starts_the_command(deep) -> None:
+def test_run_recovers_the_whole_chain_then_starts_the_command(deep: tuple[Path, list[str]]) -> None:
     db, _ = deep
     done = ocinspect(db, "run", "--", sys.executable, "-c", "print('STARTED')")
     assert done.returncode == 0, done.stderr
@@ -109,7 +89,7 @@ def test_run_recovers_the_whole_chain_then_starts_the_command(deep) -> None:
     assert stuck_tools(db) == 0
 
 
-def test_the_tui_rows_keep_the_chain_when_sorted(deep) -> None:
+def test_the_tui_rows_keep_the_chain_when_sorted(deep: tuple[Path, list[str]]) -> None:
     from inspector.tui.widgets.session_table import sort_key, sort_rows, visible_rows
 
     db, ids = deep

@@ -8,30 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from .conftest import sha256
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def ocinspect(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        cwd=REPO,
-        env=env or dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+from tests.support.cli import ocinspect
+from tests.support.databases import sha256
 
 
-def test_the_json_dry_run_lists_every_row_the_text_dry_run_prints(fixture_db) -> None:
+def test_the_json_dry_run_lists_every_row_the_text_dry_run_prints(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-task")
     text = ocinspect("--db", str(db), "recover", "--all", "--dry-run")
     assert text.returncode == 0, text.stderr
@@ -46,7 +32,9 @@ def test_the_json_dry_run_lists_every_row_the_text_dry_run_prints(fixture_db) ->
 
 
 @pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "real"])
-def test_a_backup_target_that_exists_is_refused_by_the_dry_run_too(fixture_db, tmp_path: Path, dry_run: bool) -> None:
+def test_a_backup_target_that_exists_is_refused_by_the_dry_run_too(
+    fixture_db: Callable[..., Path], tmp_path: Path, dry_run: bool
+) -> None:
     db = fixture_db("stuck-bash")
     existing = tmp_path / "existing.bak"
     existing.write_text("keep me")
@@ -58,7 +46,9 @@ def test_a_backup_target_that_exists_is_refused_by_the_dry_run_too(fixture_db, t
     assert existing.read_text() == "keep me" and sha256(db) == before
 
 
-def test_a_backup_directory_that_is_missing_is_refused_by_the_dry_run(fixture_db, tmp_path: Path) -> None:
+def test_a_backup_directory_that_is_missing_is_refused_by_the_dry_run(
+    fixture_db: Callable[..., Path], tmp_path: Path
+) -> None:
     db = fixture_db("stuck-bash")
     ran = ocinspect("--db", str(db), "recover", "--all", "--dry-run", "--backup", str(tmp_path / "nowhere" / "x.bak"))
     assert (
@@ -66,7 +56,9 @@ def test_a_backup_directory_that_is_missing_is_refused_by_the_dry_run(fixture_db
     )
 
 
-def test_a_journal_directory_that_cannot_be_made_is_refused_by_the_dry_run(fixture_db, tmp_path: Path) -> None:
+def test_a_journal_directory_that_cannot_be_made_is_refused_by_the_dry_run(
+    fixture_db: Callable[..., Path], tmp_path: Path
+) -> None:
     db = fixture_db("stuck-bash")
     blocker = tmp_path / "state-is-a-file"
     blocker.write_text("")

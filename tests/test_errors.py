@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,13 +11,9 @@ from sqlalchemy.exc import DBAPIError
 
 from inspector.core import errors
 from inspector.core.db.store import open_store, translate
-
-
-def _v2(path: Path) -> Path:
-    conn = sqlite3.connect(path)
-    conn.executescript("CREATE TABLE session_v2 (id TEXT PRIMARY KEY); CREATE TABLE event (id TEXT);")
-    conn.close()
-    return path
+from tests.support.unusable_db import foreign as _foreign
+from tests.support.unusable_db import legacy_storage as _legacy
+from tests.support.unusable_db import opencode_2x as _v2
 
 
 def _empty(path: Path) -> Path:
@@ -28,26 +25,14 @@ def _empty(path: Path) -> Path:
     return path
 
 
-def _legacy(path: Path) -> Path:
-    (path / "storage" / "session" / "global").mkdir(parents=True)
-    return path
-
-
 def _garbage(path: Path) -> Path:
     path.write_bytes(b"not a database at all, just bytes" * 4)
     return path
 
 
-def _foreign(path: Path) -> Path:
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE notes (id TEXT)")
-    conn.close()
-    return path
-
-
 # The directory names carry the words the old text search looked for ("2.x", "legacy"), in the
 # wrong places: the kind must come from the type.
-CASES = {
+CASES: dict[str, tuple[Callable[[Path], Path], type[errors.InspectorError]]] = {
     "v2": (lambda tmp: _v2(tmp / "legacy-copy.db"), errors.OpenCode2xSchema),
     "legacy": (lambda tmp: _legacy(tmp / "opencode-2.x-backup"), errors.LegacyStorage),
     "foreign": (lambda tmp: _foreign(tmp / "2.x-legacy.db"), errors.SchemaUnsupported),
@@ -129,7 +114,7 @@ def test_an_error_is_classified_by_its_code_not_its_words(tmp_path: Path, sql: s
 )
 def test_each_result_code_has_its_kind(tmp_path: Path, code: int, kind: type, start: str) -> None:
     orig = sqlite3.OperationalError("some message")
-    orig.sqlite_errorcode = code  # type: ignore[attr-defined]  # what the C module sets
+    orig.sqlite_errorcode = code  # what the C module sets
     error = translate(DBAPIError("SELECT 1", None, orig), tmp_path / "opencode.db")
     assert type(error) is kind and start in str(error)
 

@@ -12,17 +12,21 @@ import json
 import os
 import sqlite3
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from inspector.core.db.store import open_store
 from inspector.core.db.v1 import eventlog
+from inspector.core.model import Plan
 from inspector.core.opencode.live import OFFLINE
 from inspector.core.repair import recover
 from inspector.core.synth.builder import DatabaseBuilder
-
-from .conftest import FIXTURES, NOW, SESSIONS, rows
+from tests.support.databases import rows
+from tests.support.narrow import present
+from tests.support.releases import FIXTURES, NOW, SESSIONS
 
 LATER = NOW + 60_000
 LOGGED_FIXTURES = ["stuck-bash", "stuck-two", "stuck-pending", "stuck-task", "clean"]
@@ -34,11 +38,11 @@ def problems(db: Path) -> list[eventlog.LogProblem]:
         return eventlog.check(conn)
 
 
-def events(db: Path) -> list[tuple]:
+def events(db: Path) -> list[tuple[Any, ...]]:
     return rows(db, "SELECT id, aggregate_id, seq, type, data FROM event ORDER BY aggregate_id, seq")
 
 
-def plan(db: Path, ids=None, **kw):
+def plan(db: Path, ids: list[str] | None = None, **kw: Any) -> Plan:
     kw.setdefault("live", OFFLINE)
     return recover.plan(open_store(db), ids, now=LATER, **kw)
 
@@ -83,14 +87,14 @@ def test_event_ids_follow_opencodes_scheme() -> None:
 
 
 @pytest.mark.parametrize("name", LOGGED_FIXTURES)
-def test_fixtures_as_opencode_wrote_them_satisfy_the_invariant(fixture_db, name) -> None:
+def test_fixtures_as_opencode_wrote_them_satisfy_the_invariant(fixture_db: Callable[..., Path], name: str) -> None:
     db = fixture_db(name)
     assert rows(db, "SELECT count(*) FROM event_sequence")[0][0] == max(1, len(SESSIONS[name]))
     assert problems(db) == []
 
 
 @pytest.mark.parametrize("name", [n for n in LOGGED_FIXTURES if n != "clean"])
-def test_recover_then_undo_keep_the_invariant(fixture_db, journal, name) -> None:
+def test_recover_then_undo_keep_the_invariant(fixture_db: Callable[..., Path], journal: Path, name: str) -> None:
     db = fixture_db(name)
     original_rows = rows(
         db, "SELECT id, data, time_updated FROM part UNION ALL SELECT id, data, time_updated FROM message ORDER BY 1"
@@ -125,7 +129,7 @@ def test_recover_then_undo_keep_the_invariant(fixture_db, journal, name) -> None
     assert set(after) <= set(final) and len(final) == len(after) + changed
 
 
-def test_a_row_only_repair_breaks_the_invariant(fixture_db) -> None:
+def test_a_row_only_repair_breaks_the_invariant(fixture_db: Callable[..., Path]) -> None:
     """The guard against regressions: the check does see rows that their log contradicts."""
     db = fixture_db("stuck-task")
     row_only_repair(db)
@@ -139,12 +143,12 @@ def test_a_row_only_repair_breaks_the_invariant(fixture_db) -> None:
     assert all("differs from its newest event" in p.what for p in found)
 
 
-def test_appended_events_have_opencodes_exact_shape(fixture_db, journal) -> None:
+def test_appended_events_have_opencodes_exact_shape(fixture_db: Callable[..., Path], journal: Path) -> None:
     db = fixture_db("stuck-task")
     before = {row[0] for row in events(db)}
     recover.apply(plan(db), journal_directory=journal, now=LATER)
     new = [e for e in events(db) if e[0] not in before]
-    by_type: dict[str, list[dict]] = {}
+    by_type: dict[str, list[dict[str, Any]]] = {}
     for event_id, _agg, _seq, kind, data in new:
         assert event_id.startswith("evt_") and int(event_id[4:16], 16) >> 12 == (LATER * 4096 % 2**48) >> 12
         by_type.setdefault(kind, []).append(json.loads(data))
@@ -171,7 +175,7 @@ def test_appended_events_have_opencodes_exact_shape(fixture_db, journal) -> None
     assert set(ours["info"]) == set(first["info"]) | {"error"}
 
 
-def test_plan_text_and_json_say_how_many_events(fixture_db, journal) -> None:
+def test_plan_text_and_json_say_how_many_events(fixture_db: Callable[..., Path], journal: Path) -> None:
     from inspector.render import plan_text, run_json
 
     db = fixture_db("stuck-task")
@@ -200,7 +204,7 @@ def logged_db(path: Path, *, events: bool = True, compacting: bool = False) -> t
     return path, sid
 
 
-def test_sessions_without_a_sequence_row_get_no_events(tmp_path, journal) -> None:
+def test_sessions_without_a_sequence_row_get_no_events(tmp_path: Path, journal: Path) -> None:
     """OpenCode 1.14/1.15 ship the tables but never write them: never start a log."""
     db, _ = logged_db(tmp_path / "unlogged.db", events=False)
     the_plan = plan(db)
@@ -210,7 +214,7 @@ def test_sessions_without_a_sequence_row_get_no_events(tmp_path, journal) -> Non
     assert rows(db, "SELECT count(*) FROM event_sequence") == [(0,)]
 
 
-def test_schema_without_log_tables_keeps_working(tmp_path, journal) -> None:
+def test_schema_without_log_tables_keeps_working(tmp_path: Path, journal: Path) -> None:
     """1.2.x has no event tables at all."""
     db, sid = logged_db(tmp_path / "old.db", events=False)
     conn = sqlite3.connect(db)
@@ -221,7 +225,7 @@ def test_schema_without_log_tables_keeps_working(tmp_path, journal) -> None:
     assert recover.undo(db, result.run_id, journal_directory=journal).restored == 2
 
 
-def test_compaction_mark_cleared_with_a_session_updated_event(tmp_path, journal) -> None:
+def test_compaction_mark_cleared_with_a_session_updated_event(tmp_path: Path, journal: Path) -> None:
     db, sid = logged_db(tmp_path / "compacting.db", compacting=True)
     created = json.loads(rows(db, "SELECT data FROM event WHERE type = 'session.created.1'")[0][0])
     assert created["info"]["time"]["compacting"] == T0 + 500
@@ -250,7 +254,9 @@ def test_compaction_mark_cleared_with_a_session_updated_event(tmp_path, journal)
 # -- ownership and races ---------------------------------------------------------------------
 
 
-def test_a_session_owned_by_another_workspace_is_refused_unless_forced(fixture_db, journal) -> None:
+def test_a_session_owned_by_another_workspace_is_refused_unless_forced(
+    fixture_db: Callable[..., Path], journal: Path
+) -> None:
     db = fixture_db("stuck-bash")
     sid = SESSIONS["stuck-bash"][0]
     conn = sqlite3.connect(db)
@@ -266,7 +272,7 @@ def test_a_session_owned_by_another_workspace_is_refused_unless_forced(fixture_d
     assert rows(db, "SELECT owner_id FROM event_sequence WHERE aggregate_id = ?", sid) == [("wrk_other",)]
 
 
-def test_an_event_appended_since_the_plan_skips_the_unit_whole(fixture_db, journal) -> None:
+def test_an_event_appended_since_the_plan_skips_the_unit_whole(fixture_db: Callable[..., Path], journal: Path) -> None:
     """OpenCode wrote to the session between plan and apply: nothing of the unit is written."""
     db = fixture_db("stuck-two")
     the_plan = plan(db)
@@ -295,16 +301,16 @@ def test_an_event_appended_since_the_plan_skips_the_unit_whole(fixture_db, journ
 # -- the journal is private -------------------------------------------------------------------
 
 
-def test_journal_directory_and_runs_are_private(fixture_db, journal) -> None:
+def test_journal_directory_and_runs_are_private(fixture_db: Callable[..., Path], journal: Path) -> None:
     db = fixture_db("stuck-bash")
     result = recover.apply(plan(db), journal_directory=journal, now=LATER)
     assert stat.S_IMODE(journal.stat().st_mode) == 0o700
-    assert stat.S_IMODE(Path(result.journal_path).stat().st_mode) == 0o600
-    record = json.loads(Path(result.journal_path).read_text().splitlines()[1])
+    assert stat.S_IMODE(Path(present(result.journal_path)).stat().st_mode) == 0o600
+    record = json.loads(Path(present(result.journal_path)).read_text().splitlines()[1])
     assert record["events"] and record["cursors"] and record["changes"][0]["message_id"]
 
 
-def test_an_older_wider_journal_is_narrowed_and_runs_warns(fixture_db, tmp_path) -> None:
+def test_an_older_wider_journal_is_narrowed_and_runs_warns(fixture_db: Callable[..., Path], tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from inspector.cli import cli

@@ -124,3 +124,30 @@ def test_the_complexity_bound_is_live(tree: Path) -> None:
         timeout=120,
     )
     assert ran.returncode == 1 and "`planted` is too complex" in ran.stdout, ran.stdout
+
+
+def mypy(tree: Path) -> subprocess.CompletedProcess[str]:
+    """``python3 -m mypy`` with no arguments, as .ci/run calls it: pyproject.toml says what it checks."""
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--cache-dir", str(tree / ".mypy_cache")],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_mypy_checks_the_tests_strictly(tmp_path: Path) -> None:
+    """The mypy step covers tests/ with ``strict``: a planted untyped test function is reported."""
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "inspector").mkdir()
+    (tmp_path / "inspector" / "__init__.py").write_text("")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "__init__.py").write_text("")
+    planted = tmp_path / "tests" / "test_planted.py"
+    planted.write_text("from pathlib import Path\n\n\ndef test_planted(tmp_path: Path) -> None:\n    assert tmp_path\n")
+    assert mypy(tmp_path).returncode == 0, mypy(tmp_path).stdout
+    planted.write_text("def test_planted(tmp_path):\n    assert tmp_path\n")
+    ran = mypy(tmp_path)
+    assert ran.returncode == 1, ran.stdout
+    assert "tests/test_planted.py:1: error: Function is missing a type annotation" in ran.stdout, ran.stdout

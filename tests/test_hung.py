@@ -1,14 +1,16 @@
 """Hung sessions: durations, the classification, the abort through OpenCode, the watchdog.
 
-Real SQLite files built from the real DDL (``tests/hung_db.py``); where an OpenCode server is
-needed, a real loopback HTTP server stands in (``tests/standin.py``). The real binary is proven
+Real SQLite files built from the real DDL (``tests/support/hung_db.py``); where an OpenCode server is
+needed, a real loopback HTTP server stands in (``tests/support/standin.py``). The real binary is proven
 in ``tests/e2e/test_hung.py``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -18,13 +20,15 @@ from inspector.core.db.store import open_store
 from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.durations import parse_duration
+from inspector.core.model import Diagnosis
 from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.core.repair import abort, operations, recover
 from inspector.core.repair.watchdog import Watchdog
-
-from .conftest import NOW, rows, sha256
-from .hung_db import DIR, MINUTE, Busy, build_busy
-from .standin import StandIn
+from tests.support.databases import rows, sha256
+from tests.support.hung_db import DIR, MINUTE, Busy, build_busy
+from tests.support.narrow import present
+from tests.support.releases import NOW
+from tests.support.standin import StandIn
 
 HUNG_AFTER = 15 * MINUTE
 
@@ -35,7 +39,9 @@ def busy_db(tmp_path: Path) -> tuple[Path, Busy]:
     return path, build_busy(path, NOW)
 
 
-def verdicts(db: Path, live: LiveStatus, hung_after_ms: int | None = HUNG_AFTER, now: int = NOW, **kw):
+def verdicts(
+    db: Path, live: LiveStatus, hung_after_ms: int | None = HUNG_AFTER, now: int = NOW, **kw: Any
+) -> dict[str, Diagnosis]:
     result = scan(open_store(db), ScanOptions(live=live, now=now, hung_after_ms=hung_after_ms, **kw))
     return {d.id: d for d in result.sessions}
 
@@ -97,7 +103,7 @@ def test_parse_duration_is_bounded(text: str) -> None:
         ["watch"],
     ],
 )
-def test_cli_refuses_bad_durations(fixture_db, args: list[str]) -> None:
+def test_cli_refuses_bad_durations(fixture_db: Callable[..., Path], args: list[str]) -> None:
     db = fixture_db("stuck-bash")
     before = sha256(db)
     result = CliRunner().invoke(cli, ["--db", str(db), *args])
@@ -109,7 +115,7 @@ def test_cli_refuses_bad_durations(fixture_db, args: list[str]) -> None:
 # classification --------------------------------------------------------------------------------
 
 
-def test_hung_busy_sessions_and_the_ones_that_are_working(busy_db) -> None:
+def test_hung_busy_sessions_and_the_ones_that_are_working(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     found = verdicts(db, ids.live())
     hung = {sid for sid, d in found.items() if d.verdict == "hung"}
@@ -121,7 +127,7 @@ def test_hung_busy_sessions_and_the_ones_that_are_working(busy_db) -> None:
     assert found[ids.stale].verdict == "stale" and found[ids.stale].idle_ms is None
 
 
-def test_hung_says_why(busy_db) -> None:
+def test_hung_says_why(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     found = verdicts(db, ids.live())
     diag = found[ids.hung_bash]
@@ -133,7 +139,7 @@ def test_hung_says_why(busy_db) -> None:
     assert parent.idle_ms == found[ids.chain_child].idle_ms  # one chain, one silence
 
 
-def test_why_not_hung(busy_db) -> None:
+def test_why_not_hung(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     found = verdicts(db, ids.live())
     assert "last moved 1s ago" in found[ids.streaming].live_reason
@@ -151,7 +157,7 @@ def test_why_not_hung(busy_db) -> None:
     assert "bash running" in found[ids.parallel].live_reason and "pytest -x" in found[ids.parallel].live_reason
 
 
-def test_threshold_decides(busy_db) -> None:
+def test_threshold_decides(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     live = ids.live()
     assert verdicts(db, live, hung_after_ms=21 * MINUTE)[ids.hung_bash].verdict == "live"
@@ -159,7 +165,7 @@ def test_threshold_decides(busy_db) -> None:
     assert verdicts(db, live, hung_after_ms=500)[ids.streaming].verdict == "hung"  # 1 s of silence > 0.5 s
 
 
-def test_without_a_threshold_nothing_is_hung(busy_db) -> None:
+def test_without_a_threshold_nothing_is_hung(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     found = verdicts(db, ids.live(), hung_after_ms=None)
     assert {d.verdict for d in found.values() if d.id in ids.busy - {ids.permission}} == {"live"}
@@ -167,19 +173,19 @@ def test_without_a_threshold_nothing_is_hung(busy_db) -> None:
     assert all(d.idle_ms is None for d in found.values())
 
 
-def test_undecided_waiting_is_never_hung(busy_db) -> None:
+def test_undecided_waiting_is_never_hung(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     found = verdicts(db, ids.live(undecided=frozenset({ids.hung_bash})))
     assert found[ids.hung_bash].verdict == "live"
     assert "could not ask" in found[ids.hung_bash].live_reason
 
 
-def test_not_running_means_stale_not_hung(busy_db) -> None:
+def test_not_running_means_stale_not_hung(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     assert {d.verdict for d in verdicts(db, OFFLINE).values()} == {"stale"}
 
 
-def test_quick_and_targeted_scans_agree(busy_db) -> None:
+def test_quick_and_targeted_scans_agree(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     live = ids.live()
     deep = {s: d.verdict for s, d in verdicts(db, live).items()}
@@ -189,15 +195,15 @@ def test_quick_and_targeted_scans_agree(busy_db) -> None:
     assert {d.id: d.verdict for d in related.sessions} == {ids.chain_parent: "hung", ids.chain_child: "hung"}
 
 
-def test_hung_sorted_with_the_stuck(busy_db) -> None:
+def test_hung_sorted_with_the_stuck(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     result = scan(open_store(db), ScanOptions(live=ids.live(), now=NOW, hung_after_ms=HUNG_AFTER, all_sessions=True))
     order = [d.is_stuck for d in result.sessions]
     assert order == sorted(order, reverse=True)
-    assert result.get(ids.hung_bash).is_stuck
+    assert present(result.get(ids.hung_bash)).is_stuck
 
 
-def test_recover_plan_refuses_hung_sessions(busy_db) -> None:
+def test_recover_plan_refuses_hung_sessions(busy_db: tuple[Path, Busy]) -> None:
     """Row repair never runs behind a live server: plan() sees hung sessions as live."""
     db, ids = busy_db
     plan = recover.plan(open_store(db), [ids.hung_bash, ids.stale], live=ids.live(), now=NOW)
@@ -217,7 +223,7 @@ def test_recover_plan_refuses_hung_sessions(busy_db) -> None:
     assert refused in plan_text(explained, CLI_HINTS)  # the CLI says its flag
 
 
-def test_targets_are_chain_roots_with_their_server(busy_db) -> None:
+def test_targets_are_chain_roots_with_their_server(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     found = abort.find_hung(open_store(db), None, hung_after_ms=HUNG_AFTER, live=ids.live(port=5555), now=NOW)
     targets = {t.root: t for t in found.targets}
@@ -256,7 +262,7 @@ def open_rows(db: Path, sessions: tuple[str, ...]) -> list[str]:
 
 
 @pytest.fixture
-def chain_target(busy_db):
+def chain_target(busy_db: tuple[Path, Busy]) -> Iterator[tuple[Path, Busy, StandIn, abort.AbortTarget]]:
     db, ids = busy_db
     with StandIn(db, directory=DIR) as server:
         server.busy = set(ids.busy)
@@ -267,7 +273,7 @@ def chain_target(busy_db):
         yield db, ids, server, target
 
 
-def test_abort_stops_the_chain_through_its_root(chain_target) -> None:
+def test_abort_stops_the_chain_through_its_root(chain_target: tuple[Path, Busy, StandIn, abort.AbortTarget]) -> None:
     db, ids, server, target = chain_target
     outcome = abort.abort_chain(open_store(db), target, settle_timeout_s=5, poll_s=0.02)
     assert outcome.stopped, outcome.detail
@@ -277,7 +283,7 @@ def test_abort_stops_the_chain_through_its_root(chain_target) -> None:
     assert open_rows(db, target.sessions) == []
 
 
-def test_a_child_still_busy_is_aborted_too(chain_target) -> None:
+def test_a_child_still_busy_is_aborted_too(chain_target: tuple[Path, Busy, StandIn, abort.AbortTarget]) -> None:
     db, ids, server, target = chain_target
     server.children = {}  # the root's abort leaves the child running
     outcome = abort.abort_chain(open_store(db), target, settle_timeout_s=5, poll_s=0.02)
@@ -286,7 +292,9 @@ def test_a_child_still_busy_is_aborted_too(chain_target) -> None:
     assert server.paths("POST") == [f"/session/{ids.chain_parent}/abort", f"/session/{ids.chain_child}/abort"]
 
 
-def test_opencode_that_does_not_settle_leaves_rows_alone(chain_target) -> None:
+def test_opencode_that_does_not_settle_leaves_rows_alone(
+    chain_target: tuple[Path, Busy, StandIn, abort.AbortTarget],
+) -> None:
     db, ids, server, target = chain_target
     server.settle = False
     before = sha256(db)
@@ -297,14 +305,14 @@ def test_opencode_that_does_not_settle_leaves_rows_alone(chain_target) -> None:
     assert sha256(db) == before
 
 
-def test_slow_settle_is_waited_for(chain_target) -> None:
+def test_slow_settle_is_waited_for(chain_target: tuple[Path, Busy, StandIn, abort.AbortTarget]) -> None:
     db, ids, server, target = chain_target
     server.settle_delay = 0.4
     outcome = abort.abort_chain(open_store(db), target, settle_timeout_s=5, poll_s=0.05)
     assert outcome.stopped and outcome.elapsed_ms >= 400
 
 
-def test_idle_but_still_open_rows_are_not_stopped(chain_target) -> None:
+def test_idle_but_still_open_rows_are_not_stopped(chain_target: tuple[Path, Busy, StandIn, abort.AbortTarget]) -> None:
     db, ids, server, target = chain_target
     server.db = None  # lets go of the chain without closing its rows (never seen from OpenCode)
     before = sha256(db)
@@ -314,7 +322,9 @@ def test_idle_but_still_open_rows_are_not_stopped(chain_target) -> None:
     assert sha256(db) == before
 
 
-def test_password_is_sent_and_missing_password_is_reported(busy_db, monkeypatch) -> None:
+def test_password_is_sent_and_missing_password_is_reported(
+    busy_db: tuple[Path, Busy], monkeypatch: pytest.MonkeyPatch
+) -> None:
     db, ids = busy_db
     with StandIn(db, directory=DIR, password="pw") as server:
         server.busy = {ids.hung_bash}
@@ -330,7 +340,7 @@ def test_password_is_sent_and_missing_password_is_reported(busy_db, monkeypatch)
         assert outcome.stopped, outcome.detail
 
 
-def test_server_gone_is_not_stopped(busy_db) -> None:
+def test_server_gone_is_not_stopped(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     with StandIn(db, directory=DIR) as server:
         port = server.port
@@ -344,7 +354,9 @@ def test_server_gone_is_not_stopped(busy_db) -> None:
 # the liveness probe ------------------------------------------------------------------------------
 
 
-def test_live_detection_records_owner_waiting_and_password(busy_db, monkeypatch) -> None:
+def test_live_detection_records_owner_waiting_and_password(
+    busy_db: tuple[Path, Busy], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """detect() through a stand-in process list: ports, owners, waiting, 401 -> unknown."""
     from inspector.core.opencode import live as live_module
 
@@ -371,7 +383,7 @@ def test_live_detection_records_owner_waiting_and_password(busy_db, monkeypatch)
         assert [(r.id, r.session_id, r.port) for r in status.requests] == [
             (f"per_{ids.permission}", ids.permission, server.port)
         ]
-        assert status.status_of(ids.hung_bash).type == "busy"
+        assert present(status.status_of(ids.hung_bash)).type == "busy"
 
 
 # the watchdog ------------------------------------------------------------------------------------
@@ -385,7 +397,7 @@ class Clock:
         return self.now
 
 
-def test_watchdog_aborts_hung_chains_once_and_leaves_working_ones(busy_db) -> None:
+def test_watchdog_aborts_hung_chains_once_and_leaves_working_ones(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     with StandIn(db, directory=DIR) as server:
         server.busy = set(ids.busy)
@@ -393,7 +405,7 @@ def test_watchdog_aborts_hung_chains_once_and_leaves_working_ones(busy_db) -> No
         clock = Clock(NOW)
         asked: list[set[str]] = []
 
-        def detect(path, directories):
+        def detect(path: object, directories: Iterable[str]) -> LiveStatus:
             asked.append(set(directories))
             return LiveStatus(
                 running=True,
@@ -408,7 +420,7 @@ def test_watchdog_aborts_hung_chains_once_and_leaves_working_ones(busy_db) -> No
             assert asked == [{DIR}]  # only the candidates' directory
             aborted = {e.target.root: e for e in events if e.target}
             assert set(aborted) == {ids.hung_bash, ids.chain_parent, ids.parallel}
-            assert all(e.kind == "aborted" and e.outcome.stopped for e in aborted.values())
+            assert all(e.kind == "aborted" and present(e.outcome).stopped for e in aborted.values())
             assert server.busy == ids.busy - {ids.hung_bash, ids.chain_parent, ids.chain_child, ids.parallel}
             assert open_rows(db, (ids.hung_bash, ids.chain_parent, ids.chain_child)) == []
             for sid in (ids.streaming, ids.question, ids.permission, ids.moving_parent, ids.thinking):
@@ -418,14 +430,14 @@ def test_watchdog_aborts_hung_chains_once_and_leaves_working_ones(busy_db) -> No
             dog.close()
 
 
-def test_watchdog_retries_only_after_another_threshold(busy_db) -> None:
+def test_watchdog_retries_only_after_another_threshold(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     with StandIn(db, directory=DIR) as server:
         server.busy = {ids.hung_bash}
         server.settle = False
         clock = Clock(NOW)
 
-        def detect(path, directories):
+        def detect(path: object, directories: Iterable[str]) -> LiveStatus:
             return LiveStatus(running=True, busy=frozenset(server.busy), owners=((ids.hung_bash, server.port),))
 
         dog = Watchdog(db, abort_after_ms=HUNG_AFTER, clock=clock, detect_live=detect, settle_timeout_s=0.2)
@@ -442,7 +454,7 @@ def test_watchdog_retries_only_after_another_threshold(busy_db) -> None:
             dog.close()
 
 
-def test_watchdog_reads_nothing_while_the_database_is_still(busy_db) -> None:
+def test_watchdog_reads_nothing_while_the_database_is_still(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     clock = Clock(NOW)
     dog = Watchdog(db, abort_after_ms=HUNG_AFTER, clock=clock, detect_live=lambda *a: OFFLINE)
@@ -460,10 +472,10 @@ def test_watchdog_reads_nothing_while_the_database_is_still(busy_db) -> None:
         dog.close()
 
 
-def test_watchdog_candidates_follow_new_and_finished_turns(busy_db) -> None:
+def test_watchdog_candidates_follow_new_and_finished_turns(busy_db: tuple[Path, Busy]) -> None:
     import sqlite3
 
-    from .standin import close_chain
+    from tests.support.standin import close_chain
 
     db, ids = busy_db
     clock = Clock(NOW)
@@ -501,7 +513,7 @@ def _insert_unfinished_turn(db: Path, message_id: str, session_id: str) -> None:
     conn.close()
 
 
-def test_watchdog_starts_over_when_the_newest_row_is_replaced(busy_db) -> None:
+def test_watchdog_starts_over_when_the_newest_row_is_replaced(busy_db: tuple[Path, Busy]) -> None:
     """The newest message deleted and its rowid reused: the max rowid did not go down, but the
     row the watermark names is another one, so the quick pass starts over (the deep tier's rule)."""
     import sqlite3
@@ -526,12 +538,12 @@ def test_watchdog_starts_over_when_the_newest_row_is_replaced(busy_db) -> None:
         dog.close()
 
 
-def test_watchdog_starts_over_on_a_replaced_file(busy_db, tmp_path: Path) -> None:
+def test_watchdog_starts_over_on_a_replaced_file(busy_db: tuple[Path, Busy], tmp_path: Path) -> None:
     """A file swapped in (same path, another inode) is read from scratch, not from old rowids."""
     import shutil
     import sqlite3
 
-    from .conftest import copy_db
+    from tests.support.databases import copy_db
 
     db, ids = busy_db
     other = copy_db(db, tmp_path / "other.db")
@@ -554,7 +566,7 @@ def test_watchdog_starts_over_on_a_replaced_file(busy_db, tmp_path: Path) -> Non
         dog.close()
 
 
-def one_value(db: Path, sql: str):
+def one_value(db: Path, sql: str) -> Any:
     import sqlite3
 
     conn = sqlite3.connect(db)
@@ -565,7 +577,7 @@ def one_value(db: Path, sql: str):
 
 
 @pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
-def test_watch_command_exits_cleanly_on_a_signal(fixture_db, signame: str) -> None:
+def test_watch_command_exits_cleanly_on_a_signal(fixture_db: Callable[..., Path], signame: str) -> None:
     import os
     import signal
     import subprocess
@@ -595,7 +607,7 @@ def test_watch_command_exits_cleanly_on_a_signal(fixture_db, signame: str) -> No
         text=True,
     )
     try:
-        first = proc.stdout.readline()  # the watch is up once it printed its first notice
+        first = present(proc.stdout).readline()  # the watch is up once it printed its first notice
         assert json.loads(first)["message"] == "OpenCode is not running on this database"
         time.sleep(0.3)
         proc.send_signal(getattr(signal, signame))
@@ -607,7 +619,7 @@ def test_watch_command_exits_cleanly_on_a_signal(fixture_db, signame: str) -> No
     assert "Traceback" not in err and err.strip().endswith("ocinspect: stopped watching")
 
 
-def test_text_and_json_renderings(busy_db) -> None:
+def test_text_and_json_renderings(busy_db: tuple[Path, Busy]) -> None:
     from inspector.render import scan_json, scan_text, show_text
 
     db, ids = busy_db
@@ -617,7 +629,7 @@ def test_text_and_json_renderings(busy_db) -> None:
     assert f"stop it through OpenCode: ocinspect recover {ids.hung_bash} --abort-hung --hung-after 19m" in text
     assert f"recover {ids.chain_child} --abort-hung" not in text  # the chain is stopped through its root
     assert "hung: OpenCode lists it busy, but nothing has moved for 19m 59s" in text
-    show = "\n".join(show_text(result.get(ids.hung_bash), result))
+    show = "\n".join(show_text(present(result.get(ids.hung_bash)), result))
     assert f"Stop it   ocinspect recover {ids.hung_bash} --abort-hung --hung-after 19m" in show
     payload = scan_json(result)
     assert payload["hung_after_ms"] == 19 * MINUTE

@@ -10,8 +10,7 @@ import pytest
 
 from inspector.core.errors import InvalidSessionId
 from inspector.core.ids import is_session_id, require_session_id
-
-from .crafted_ids import CRAFTED
+from tests.support.crafted_ids import CRAFTED
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # Made by POST /session on the real 1.3.2 and 1.2.27 servers (tests/e2e harness, 2026-12-07):

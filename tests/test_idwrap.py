@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -16,9 +18,10 @@ from inspector.core.db.store import open_store
 from inspector.core.diagnose import idwrap
 from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan
+from inspector.core.model import ScanResult
 from inspector.core.opencode.live import OFFLINE, LiveStatus
-
-from .releases import RELEASES
+from tests.support.narrow import present
+from tests.support.releases import RELEASES
 
 V = "1.18.14"
 NOW = RELEASES[V].now
@@ -34,7 +37,7 @@ def opencode_id(ms: int, counter: int = 1) -> str:
     return f"msg_{(ms * 0x1000 + counter) % (1 << 48):012x}" + "A" * 14
 
 
-def diagnose(db: Path, **kw):
+def diagnose(db: Path, **kw: Any) -> ScanResult:
     kw.setdefault("now", NOW)
     return scan(open_store(db), ScanOptions(live=OFFLINE, **kw))
 
@@ -73,11 +76,11 @@ def test_ids_minted_before_the_wrap_sort_after_the_bound_and_new_ids_before() ->
         ([], None),
     ],
 )
-def test_the_writer_is_the_newest_release_seen(versions, writer) -> None:
+def test_the_writer_is_the_newest_release_seen(versions: list[str | None], writer: str | None) -> None:
     assert idwrap.affected_writer(versions) == writer
 
 
-def test_stuck_session_is_flagged_at_risk_before_recovery(fixture_db) -> None:
+def test_stuck_session_is_flagged_at_risk_before_recovery(fixture_db: Callable[..., Path]) -> None:
     result = diagnose(fixture_db("id-wrap-stuck", V), all_sessions=True)
     assert {d.id: (d.patterns, d.warnings) for d in result.sessions} == {
         STUCK: (("crash-orphan",), ("id-wrap-risk",)),
@@ -85,7 +88,7 @@ def test_stuck_session_is_flagged_at_risk_before_recovery(fixture_db) -> None:
     }
 
 
-def test_cli_says_it_in_scan_text_json_and_show(fixture_db) -> None:
+def test_cli_says_it_in_scan_text_json_and_show(fixture_db: Callable[..., Path]) -> None:
     db = str(fixture_db("id-wrap-stuck", V))
     runner = CliRunner()
     text = runner.invoke(cli, ["--db", db, "scan"]).stdout
@@ -100,30 +103,30 @@ def test_cli_says_it_in_scan_text_json_and_show(fixture_db) -> None:
     assert show.index("id-wrap-risk") < show.index("Crash orphan")  # said before the repair
 
 
-def test_no_warning_once_a_fixed_release_wrote_the_database(fixture_db) -> None:
+def test_no_warning_once_a_fixed_release_wrote_the_database(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("id-wrap-stuck", V)
     set_versions(db, "1.18.15", FINISHED)  # the user upgraded and started a session since
     assert {d.id: d.warnings for d in diagnose(db, all_sessions=True).sessions} == {STUCK: (), FINISHED: ()}
 
 
-def test_no_warning_before_the_wrap(fixture_db) -> None:
+def test_no_warning_before_the_wrap(fixture_db: Callable[..., Path]) -> None:
     result = diagnose(fixture_db("id-wrap-stuck", V), now=WRAP - 30_000, all_sessions=True)
     assert {d.id: d.warnings for d in result.sessions} == {STUCK: (), FINISHED: ()}
 
 
-def test_ids_minted_since_the_wrap_are_not_at_risk(fixture_db) -> None:
+def test_ids_minted_since_the_wrap_are_not_at_risk(fixture_db: Callable[..., Path]) -> None:
     (diag,) = diagnose(fixture_db("stuck-bash", V)).sessions  # 1.18.14, but captured in November
     assert diag.warnings == ()
 
 
-def test_the_loop_leftovers_are_recognised(fixture_db) -> None:
+def test_the_loop_leftovers_are_recognised(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("id-wrap-loop", V)
     with open_store(db).reading() as reads:
         (count,) = idwrap.loop_leftovers(reads, NOW).values()
     assert count >= 24
     result = diagnose(db)
-    assert result.get(LOOPED).patterns == ("crash-orphan", "interrupted-turn", "ignores-prompts")
-    assert result.get(IGNORED).patterns == ("ignores-prompts",)
+    assert present(result.get(LOOPED)).patterns == ("crash-orphan", "interrupted-turn", "ignores-prompts")
+    assert present(result.get(IGNORED)).patterns == ("ignores-prompts",)
 
 
 def keep_replies(db: Path, n: int) -> None:
@@ -145,24 +148,26 @@ def keep_replies(db: Path, n: int) -> None:
 
 
 @pytest.mark.parametrize(("replies", "loop"), [(3, True), (2, False)])
-def test_a_loop_takes_several_replies_to_the_old_prompt(fixture_db, replies: int, loop: bool) -> None:
+def test_a_loop_takes_several_replies_to_the_old_prompt(
+    fixture_db: Callable[..., Path], replies: int, loop: bool
+) -> None:
     db = fixture_db("id-wrap-loop", V)
     keep_replies(db, replies)
-    assert ("ignores-prompts" in diagnose(db).get(LOOPED).patterns) is loop
+    assert ("ignores-prompts" in present(diagnose(db).get(LOOPED)).patterns) is loop
 
 
-def test_loop_leftovers_are_only_looked_for_when_the_writer_has_the_bug(fixture_db) -> None:
+def test_loop_leftovers_are_only_looked_for_when_the_writer_has_the_bug(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("id-wrap-loop", V)
     set_versions(db, "1.18.33", IGNORED)
     result = diagnose(db)
-    assert result.get(LOOPED).patterns == ("crash-orphan", "interrupted-turn")
-    assert result.get(IGNORED).patterns == ("ignores-prompts",)  # newest prompt sorts first: always found
+    assert present(result.get(LOOPED)).patterns == ("crash-orphan", "interrupted-turn")
+    assert present(result.get(IGNORED)).patterns == ("ignores-prompts",)  # newest prompt sorts first: always found
 
 
-def test_a_session_that_only_ignores_prompts_is_unfixable(fixture_db) -> None:
+def test_a_session_that_only_ignores_prompts_is_unfixable(fixture_db: Callable[..., Path]) -> None:
     """Nothing in the database to repair: not "stale" (safe to recover), but what to do instead."""
     result = diagnose(fixture_db("id-wrap-loop", V))
-    ignored, looped = result.get(IGNORED), result.get(LOOPED)
+    ignored, looped = present(result.get(IGNORED)), present(result.get(LOOPED))
     assert (ignored.verdict, ignored.repairable) == ("unfixable", False)
     assert (
         ignored.live_reason
@@ -172,14 +177,15 @@ def test_a_session_that_only_ignores_prompts_is_unfixable(fixture_db) -> None:
     unknown = scan(
         open_store(fixture_db("id-wrap-loop", V)), ScanOptions(live=LiveStatus(running=None, detail="?"), now=NOW)
     )
-    assert unknown.get(IGNORED).verdict == "unfixable"  # forcing would not help either
+    assert present(unknown.get(IGNORED)).verdict == "unfixable"  # forcing would not help either
     busy = LiveStatus(running=True, busy=frozenset({IGNORED}))
     assert (
-        scan(open_store(fixture_db("id-wrap-loop", V)), ScanOptions(live=busy, now=NOW)).get(IGNORED).verdict == "live"
+        present(scan(open_store(fixture_db("id-wrap-loop", V)), ScanOptions(live=busy, now=NOW)).get(IGNORED)).verdict
+        == "live"
     )
 
 
-def test_scan_and_recover_agree_on_an_unfixable_session(fixture_db) -> None:
+def test_scan_and_recover_agree_on_an_unfixable_session(fixture_db: Callable[..., Path]) -> None:
     """recover --all exits 0, so the scan after it exits 0 too: it says what to do instead."""
     db = str(fixture_db("id-wrap-loop", V))
     runner = CliRunner()

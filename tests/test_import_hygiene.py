@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,7 @@ def test_core_source_never_imports_ui(path: Path) -> None:
             assert not name.startswith(FORBIDDEN), f"{path.relative_to(CORE)} imports {name}"
 
 
-def test_cli_does_not_load_textual_for_scan(fixture_db) -> None:
+def test_cli_does_not_load_textual_for_scan(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-bash")
     code = (
         "import sys; from click.testing import CliRunner; from inspector.cli import cli;"

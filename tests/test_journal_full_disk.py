@@ -12,46 +12,33 @@ here (the journal directory must be a directory), and a tmpfs needs a mount.
 from __future__ import annotations
 
 import json
-import os
 import resource
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from inspector.core.errors import EXIT_ERROR, EXIT_OK
 from inspector.core.repair.journal import journal_dir
+from tests.support.cli import ocinspect
+from tests.support.databases import rows
+from tests.support.releases import SESSIONS
 
-from .conftest import SESSIONS, rows
-
-REPO = Path(__file__).resolve().parents[1]
 JOURNAL_LIMIT = 1024  # bytes: less than one unit record of the fixture (about 3.6 kB)
-
-
-def ocinspect(*args: str, preexec: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        cwd=REPO,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        preexec_fn=preexec,
-    )
 
 
 def small_files() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (JOURNAL_LIMIT, JOURNAL_LIMIT))
 
 
-def session_rows(db: Path, sid: str) -> list[tuple]:
+def session_rows(db: Path, sid: str) -> list[tuple[Any, ...]]:
     return rows(db, "SELECT id, data FROM part WHERE session_id = ? ORDER BY id", sid) + rows(
         db, "SELECT id, data FROM message WHERE session_id = ? ORDER BY id", sid
     )
 
 
-def test_a_journal_cut_by_a_full_disk_is_no_run_and_undo_reaches_the_last_real_one(fixture_db) -> None:
+def test_a_journal_cut_by_a_full_disk_is_no_run_and_undo_reaches_the_last_real_one(
+    fixture_db: Callable[..., Path],
+) -> None:
     db = fixture_db("stuck-two")
     first, second = SESSIONS["stuck-two"]
     before = session_rows(db, first)

@@ -4,12 +4,12 @@ as "0 rows" (or half of it), and a second undo of a run says it was already undo
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from inspector.cli import cli
 from inspector.core.errors import (
     EXIT_ERROR,
     AlreadyUndone,
@@ -23,8 +23,8 @@ from inspector.core.repair.journal import (
     journal_dir,
     read_run,
 )
-
-from .conftest import rows, sha256
+from tests.support.cli import invoke as cli_run
+from tests.support.databases import rows, sha256
 
 BAD_FILES: dict[str, bytes] = {
     "header-only": b'{"kind":"run","format":2}\n',
@@ -38,11 +38,7 @@ BAD_FILES: dict[str, bytes] = {
 }
 
 
-def cli_run(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
-def part_rows(db: Path) -> list[tuple]:
+def part_rows(db: Path) -> list[tuple[Any, ...]]:
     return rows(db, "SELECT id, data, time_updated FROM part ORDER BY id")
 
 
@@ -76,7 +72,7 @@ def bad_file(directory: Path, name: str, content: bytes) -> Path:
 
 
 @pytest.mark.parametrize("name", sorted(BAD_FILES))
-def test_runs_lists_the_good_run_and_warns_once_per_bad_file(fixture_db, name: str) -> None:
+def test_runs_lists_the_good_run_and_warns_once_per_bad_file(fixture_db: Callable[..., Path], name: str) -> None:
     db = fixture_db("stuck-two")
     good = recovered(db)
     bad = bad_file(journal_dir(), name, BAD_FILES[name])
@@ -89,7 +85,7 @@ def test_runs_lists_the_good_run_and_warns_once_per_bad_file(fixture_db, name: s
     assert text.exit_code == 0 and good.stem in text.stdout and str(bad) in text.stderr
 
 
-def test_undo_works_past_every_bad_file_and_names_them(fixture_db) -> None:
+def test_undo_works_past_every_bad_file_and_names_them(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-two")
     original = part_rows(db)
     good = recovered(db)
@@ -103,7 +99,7 @@ def test_undo_works_past_every_bad_file_and_names_them(fixture_db) -> None:
 
 
 @pytest.mark.parametrize("where", ["header", "unit"])
-def test_runs_skips_a_cut_off_real_run(fixture_db, tmp_path: Path, where: str) -> None:
+def test_runs_skips_a_cut_off_real_run(fixture_db: Callable[..., Path], tmp_path: Path, where: str) -> None:
     db = fixture_db("stuck-two")
     cut_off = recovered(db)
     other = fixture_db("stuck-bash")
@@ -122,7 +118,7 @@ def test_runs_skips_a_cut_off_real_run(fixture_db, tmp_path: Path, where: str) -
 
 
 @pytest.mark.parametrize("named", [True, False])
-def test_undo_of_a_cut_off_run_says_the_journal_is_damaged(fixture_db, named: bool) -> None:
+def test_undo_of_a_cut_off_run_says_the_journal_is_damaged(fixture_db: Callable[..., Path], named: bool) -> None:
     db = fixture_db("stuck-two")
     path = recovered(db)
     cut(path, "unit")
@@ -137,7 +133,7 @@ def test_undo_of_a_cut_off_run_says_the_journal_is_damaged(fixture_db, named: bo
         read_run(path)
 
 
-def test_a_torn_last_record_after_the_units_is_still_a_run(fixture_db) -> None:
+def test_a_torn_last_record_after_the_units_is_still_a_run(fixture_db: Callable[..., Path]) -> None:
     """A kill mid-append of ``committed``/``done``: the units are whole, undo still compares rows."""
     db = fixture_db("stuck-two")
     original = part_rows(db)
@@ -150,7 +146,7 @@ def test_a_torn_last_record_after_the_units_is_still_a_run(fixture_db) -> None:
     assert part_rows(db) == original
 
 
-def test_a_complete_but_invalid_last_line_is_damage(fixture_db) -> None:
+def test_a_complete_but_invalid_last_line_is_damage(fixture_db: Callable[..., Path]) -> None:
     """Only a line cut short (no newline) is a torn append; a whole garbage line is damage."""
     db = fixture_db("stuck-bash")
     path = recovered(db)
@@ -160,7 +156,7 @@ def test_a_complete_but_invalid_last_line_is_damage(fixture_db) -> None:
         read_run(path)
 
 
-def test_undo_refuses_when_the_newest_run_of_this_database_is_damaged(fixture_db) -> None:
+def test_undo_refuses_when_the_newest_run_of_this_database_is_damaged(fixture_db: Callable[..., Path]) -> None:
     """An older intact run is not silently undone in place of the newer damaged one."""
     db = fixture_db("stuck-two")
     recovered(db)
@@ -173,7 +169,7 @@ def test_undo_refuses_when_the_newest_run_of_this_database_is_damaged(fixture_db
     assert sha256(db) == digest
 
 
-def test_a_run_killed_while_its_journal_was_written_has_nothing_to_undo(fixture_db) -> None:
+def test_a_run_killed_while_its_journal_was_written_has_nothing_to_undo(fixture_db: Callable[..., Path]) -> None:
     """A kill before the first commit leaves units cut off and no row changed: undo says so (exit 0)
     and marks it, so the next plain undo reaches the older run."""
     db = fixture_db("stuck-two")
@@ -195,7 +191,7 @@ def test_a_run_killed_while_its_journal_was_written_has_nothing_to_undo(fixture_
 # -- 2. undoing twice --------------------------------------------------------------------------
 
 
-def test_second_undo_of_a_run_says_already_undone(fixture_db) -> None:
+def test_second_undo_of_a_run_says_already_undone(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-two")
     path = recovered(db)
     first = cli_run("--db", str(db), "undo", path.stem)

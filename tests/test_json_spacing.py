@@ -12,6 +12,7 @@ import json
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,17 +22,17 @@ from inspector.core.diagnose.scan import scan
 from inspector.core.model import ScanResult
 from inspector.core.opencode.live import OFFLINE
 from inspector.core.repair import recover
-from inspector.core.synth.builder import dumps
+from inspector.core.synth.builder import JsonStyle, dumps
 from inspector.core.synth.demo import build_demo_sessions
-
-from .conftest import FIXTURES, NOW, copy_db, rows
-from .synthetic import every_pattern
+from tests.support.databases import copy_db, rows
+from tests.support.releases import FIXTURES, NOW
+from tests.support.synthetic import every_pattern
 
 STYLES = ("spaced", "indent", "tabs")
 LATER = NOW + 60_000
 
 
-def findings(db: Path, **kw) -> ScanResult:
+def findings(db: Path, **kw: Any) -> ScanResult:
     store = open_store(db)
     try:
         result = scan(store, ScanOptions(live=OFFLINE, now=NOW, **kw))
@@ -40,7 +41,7 @@ def findings(db: Path, **kw) -> ScanResult:
     return replace(result, database="")
 
 
-def repairs(db: Path) -> list[tuple]:
+def repairs(db: Path) -> list[tuple[Any, ...]]:
     """The plan as (sessions, [(table, row, session, after, summary)]): what would be written."""
     store = open_store(db)
     try:
@@ -63,7 +64,7 @@ def repaired_rows(db: Path) -> dict[str, object]:
     }
 
 
-def respace(source: Path, dest: Path, style: str) -> Path:
+def respace(source: Path, dest: Path, style: JsonStyle) -> Path:
     """A real OpenCode file whose JSON a foreign writer rewrote (values untouched)."""
     copy_db(source, dest)
     conn = sqlite3.connect(dest)
@@ -89,7 +90,7 @@ def demo_pair(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Path, Pat
 
 
 @pytest.mark.parametrize("demo_pair", STYLES, indirect=True)
-def test_the_builder_really_writes_another_spacing(demo_pair) -> None:
+def test_the_builder_really_writes_another_spacing(demo_pair: tuple[Path, Path]) -> None:
     compact, spaced = demo_pair
     sample = "SELECT data FROM part WHERE json_extract(data, '$.state.status') = 'running' ORDER BY id LIMIT 1"
     ((compact_text,),) = rows(compact, sample)
@@ -100,7 +101,7 @@ def test_the_builder_really_writes_another_spacing(demo_pair) -> None:
 
 @pytest.mark.parametrize("quick", [False, True], ids=["deep", "quick"])
 @pytest.mark.parametrize("demo_pair", STYLES, indirect=True)
-def test_demo_findings_do_not_depend_on_spacing(demo_pair, quick: bool) -> None:
+def test_demo_findings_do_not_depend_on_spacing(demo_pair: tuple[Path, Path], quick: bool) -> None:
     compact, spaced = demo_pair
     expected = findings(compact, quick=quick)
     assert len(expected.stuck) >= 8
@@ -108,13 +109,13 @@ def test_demo_findings_do_not_depend_on_spacing(demo_pair, quick: bool) -> None:
 
 
 @pytest.mark.parametrize("demo_pair", STYLES, indirect=True)
-def test_every_session_listed_the_same(demo_pair) -> None:
+def test_every_session_listed_the_same(demo_pair: tuple[Path, Path]) -> None:
     compact, spaced = demo_pair
     assert findings(spaced, all_sessions=True) == findings(compact, all_sessions=True)
 
 
 @pytest.mark.parametrize("style", STYLES)
-def test_every_pattern_found_whatever_the_spacing(tmp_path: Path, style: str) -> None:
+def test_every_pattern_found_whatever_the_spacing(tmp_path: Path, style: JsonStyle) -> None:
     ids = every_pattern(tmp_path / "compact.db")
     assert every_pattern(tmp_path / "spaced.db", json_style=style) == ids
     expected = findings(tmp_path / "compact.db")
@@ -125,7 +126,7 @@ def test_every_pattern_found_whatever_the_spacing(tmp_path: Path, style: str) ->
 
 
 @pytest.mark.parametrize("demo_pair", STYLES, indirect=True)
-def test_demo_repairs_do_not_depend_on_spacing(demo_pair, tmp_path: Path) -> None:
+def test_demo_repairs_do_not_depend_on_spacing(demo_pair: tuple[Path, Path], tmp_path: Path) -> None:
     compact, spaced = demo_pair
     planned = repairs(compact)
     assert planned and repairs(spaced) == planned
@@ -143,7 +144,7 @@ def test_demo_repairs_do_not_depend_on_spacing(demo_pair, tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("name", ["stuck-bash", "stuck-pending", "stuck-task", "stuck-two", "clean"])
 @pytest.mark.parametrize("style", ["spaced", "indent"])
-def test_real_fixture_rewritten_by_another_writer(tmp_path: Path, name: str, style: str) -> None:
+def test_real_fixture_rewritten_by_another_writer(tmp_path: Path, name: str, style: JsonStyle) -> None:
     source = FIXTURES / f"opencode-1.18.33-{name}.db"
     compact = copy_db(source, tmp_path / "compact.db")
     spaced = respace(source, tmp_path / "spaced.db", style)

@@ -1,15 +1,17 @@
 """Issue 18: busy sessions judged from OpenCode's own signals (status objects, pending requests,
 the event stream) as well as rows.
 
-Real SQLite files written as OpenCode 1.18.33 writes them (``tests/hung_db.build_signals``);
-where a server is needed, a real loopback HTTP server stands in (``tests/standin.py``).
+Real SQLite files written as OpenCode 1.18.33 writes them (``tests/support/hung_db.build_signals``);
+where a server is needed, a real loopback HTTP server stands in (``tests/support/standin.py``).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -17,13 +19,13 @@ from click.testing import CliRunner
 from inspector.core.db.store import open_store
 from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan, scan_related
-from inspector.core.model import PendingRequest, ServerStatus
+from inspector.core.model import Diagnosis, LiveStatus, PendingRequest, ServerStatus
 from inspector.core.opencode import signals as sig
 from inspector.core.repair import abort, recover
-
-from .conftest import NOW
-from .hung_db import DIR, MINUTE, SECOND, Signals, build_signals
-from .standin import StandIn
+from tests.support.hung_db import DIR, MINUTE, SECOND, Signals, build_signals
+from tests.support.narrow import present
+from tests.support.releases import NOW
+from tests.support.standin import StandIn
 
 OVERLOADED = ServerStatus(
     type="retry",
@@ -62,7 +64,7 @@ def permission_for(ids: Signals, port: int = 4096, **kw: object) -> PendingReque
     return PendingRequest(**fields)  # type: ignore[arg-type]
 
 
-def verdicts(db: Path, live, hung_after_ms: int | None, **kw):
+def verdicts(db: Path, live: LiveStatus, hung_after_ms: int | None, **kw: Any) -> dict[str, Diagnosis]:
     return {
         d.id: d
         for d in scan(open_store(db), ScanOptions(live=live, now=NOW, hung_after_ms=hung_after_ms, **kw)).sessions
@@ -72,7 +74,7 @@ def verdicts(db: Path, live, hung_after_ms: int | None, **kw):
 # model stalled -----------------------------------------------------------------------------------
 
 
-def test_slow_healthy_reply_is_live_past_a_short_threshold(sig_db) -> None:
+def test_slow_healthy_reply_is_live_past_a_short_threshold(sig_db: tuple[Path, Signals]) -> None:
     """ONE step whose text row is still empty (written when the reply ends): never hung."""
     db, ids = sig_db
     found = verdicts(db, ids.live(), hung_after_ms=5 * SECOND)
@@ -80,7 +82,7 @@ def test_slow_healthy_reply_is_live_past_a_short_threshold(sig_db) -> None:
     assert found[ids.slow_reply].hang is None
 
 
-def test_stalled_model_with_restarted_steps_is_hung(sig_db) -> None:
+def test_stalled_model_with_restarted_steps_is_hung(sig_db: tuple[Path, Signals]) -> None:
     db, ids = sig_db
     live = ids.live(statuses=((ids.stalled, TIMED_OUT),))
     diag = verdicts(db, live, hung_after_ms=5 * MINUTE)[ids.stalled]
@@ -97,14 +99,14 @@ def test_stalled_model_with_restarted_steps_is_hung(sig_db) -> None:
     assert between.hang == "model-stalled" and between.live_reason.endswith("(status: busy)")
 
 
-def test_stalled_model_before_the_threshold_is_live(sig_db) -> None:
+def test_stalled_model_before_the_threshold_is_live(sig_db: tuple[Path, Signals]) -> None:
     db, ids = sig_db
     diag = verdicts(db, ids.live(statuses=((ids.stalled, TIMED_OUT),)), hung_after_ms=10 * MINUTE)[ids.stalled]
     assert diag.verdict == "live"
     assert "retrying, attempt 3: SSE read timed out" in diag.live_reason
 
 
-def test_rows_moving_every_cycle_do_not_hide_a_stall(sig_db, tmp_path: Path) -> None:
+def test_rows_moving_every_cycle_do_not_hide_a_stall(sig_db: tuple[Path, Signals], tmp_path: Path) -> None:
     """The newest cycle is 1 s old (rows moved), yet no output was kept for 8 minutes."""
     db = tmp_path / "fresh.db"
     ids = build_signals(db, NOW, stall_cycles=6)  # cycles at +100 s … +500 s, the last 3 min ago
@@ -136,7 +138,7 @@ def test_a_stall_at_its_first_retry_is_model_stalled_not_a_retry_loop(tmp_path: 
     assert verdicts(db, ids.live(), hung_after_ms=5 * MINUTE)[ids.stalled].verdict == "live"
 
 
-def test_one_step_without_text_yet_is_not_a_stall(sig_db, tmp_path: Path) -> None:
+def test_one_step_without_text_yet_is_not_a_stall(sig_db: tuple[Path, Signals], tmp_path: Path) -> None:
     """A single step (no restart) whose model has not answered for long: live, as before."""
     db = tmp_path / "one.db"
     ids = build_signals(db, NOW, stall_cycles=1)
@@ -164,7 +166,7 @@ def test_event_progress_in_the_current_step_counts_after_one_restart(tmp_path: P
 # retry loop --------------------------------------------------------------------------------------
 
 
-def test_retry_before_the_threshold_is_live_and_says_so(sig_db) -> None:
+def test_retry_before_the_threshold_is_live_and_says_so(sig_db: tuple[Path, Signals]) -> None:
     db, ids = sig_db
     diag = verdicts(db, ids.live(statuses=((ids.retrying, OVERLOADED),)), hung_after_ms=5 * MINUTE)[ids.retrying]
     assert diag.verdict == "live"
@@ -174,14 +176,14 @@ def test_retry_before_the_threshold_is_live_and_says_so(sig_db) -> None:
     assert plain.live_reason.startswith("retrying, attempt 4: The model is overloaded; next try in 16s")
 
 
-def test_retry_past_the_threshold_is_a_retry_loop(sig_db) -> None:
+def test_retry_past_the_threshold_is_a_retry_loop(sig_db: tuple[Path, Signals]) -> None:
     db, ids = sig_db
     diag = verdicts(db, ids.live(statuses=((ids.retrying, OVERLOADED),)), hung_after_ms=MINUTE)[ids.retrying]
     assert (diag.verdict, diag.hang) == ("hung", "retry-loop")
     assert diag.live_reason.startswith("retry loop: retrying, attempt 4: The model is overloaded")
 
 
-def test_retry_past_the_attempt_limit_is_a_retry_loop(sig_db) -> None:
+def test_retry_past_the_attempt_limit_is_a_retry_loop(sig_db: tuple[Path, Signals]) -> None:
     db, ids = sig_db
     many = ServerStatus(type="retry", attempt=11, message="Rate limited", next=NOW + 30 * SECOND)
     diag = verdicts(db, ids.live(statuses=((ids.retrying, many),)), hung_after_ms=15 * MINUTE)[ids.retrying]
@@ -193,7 +195,7 @@ def test_retry_past_the_attempt_limit_is_a_retry_loop(sig_db) -> None:
     )
 
 
-def test_every_hung_shape_is_an_abort_target(sig_db) -> None:
+def test_every_hung_shape_is_an_abort_target(sig_db: tuple[Path, Signals]) -> None:
     db, ids = sig_db
     live = ids.live(
         port=5555,
@@ -211,7 +213,7 @@ def test_every_hung_shape_is_an_abort_target(sig_db) -> None:
 # waiting -----------------------------------------------------------------------------------------
 
 
-def test_permission_pending_is_waiting_with_the_command(sig_db) -> None:
+def test_permission_pending_is_waiting_with_the_command(sig_db: tuple[Path, Signals]) -> None:
     db, ids = sig_db
     request = permission_for(ids)
     live = ids.live(waiting=frozenset({ids.permission}), requests=(request,))
@@ -223,7 +225,7 @@ def test_permission_pending_is_waiting_with_the_command(sig_db) -> None:
     assert diag.live_reason.endswith("not hung")
 
 
-def test_question_pending_says_the_question_and_when(sig_db) -> None:
+def test_question_pending_says_the_question_and_when(sig_db: tuple[Path, Signals]) -> None:
     db, ids = sig_db
     request = PendingRequest(
         id="que_1",
@@ -240,7 +242,7 @@ def test_question_pending_says_the_question_and_when(sig_db) -> None:
     assert 'question: "Deploy to production?" (asked 3m ago' in diag.live_reason
 
 
-def test_a_chain_waiting_on_its_child_waits_as_a_whole(sig_db) -> None:
+def test_a_chain_waiting_on_its_child_waits_as_a_whole(sig_db: tuple[Path, Signals]) -> None:
     db, ids = sig_db
     request = permission_for(
         ids,
@@ -254,7 +256,7 @@ def test_a_chain_waiting_on_its_child_waits_as_a_whole(sig_db) -> None:
     result = scan_related(
         open_store(db), [ids.asking_parent], ScanOptions(live=live, now=NOW, hung_after_ms=5 * SECOND)
     )
-    parent, child = result.get(ids.asking_parent), result.get(ids.asking_child)
+    parent, child = present(result.get(ids.asking_parent)), present(result.get(ids.asking_child))
     assert (parent.verdict, child.verdict) == ("waiting", "waiting")
     assert parent.waiting_on == child.waiting_on and "make deploy" in parent.live_reason
     assert not abort.targets_in(result, live)  # never aborted
@@ -265,7 +267,7 @@ def test_a_chain_waiting_on_its_child_waits_as_a_whole(sig_db) -> None:
 # output ------------------------------------------------------------------------------------------
 
 
-def test_json_and_text_carry_status_requests_and_hang(sig_db) -> None:
+def test_json_and_text_carry_status_requests_and_hang(sig_db: tuple[Path, Signals]) -> None:
     from inspector.render import scan_json, scan_text, show_text
 
     db, ids = sig_db
@@ -304,12 +306,12 @@ def test_json_and_text_carry_status_requests_and_hang(sig_db) -> None:
     assert f"reject it: ocinspect recover {ids.permission} --reject-waiting" in text
     assert f"recover {ids.slow_reply} --reject-waiting" not in text
     assert "live: retrying, attempt 4: The model is overloaded; next try in 16s" in text
-    show = "\n".join(show_text(result.get(ids.permission), result))
+    show = "\n".join(show_text(present(result.get(ids.permission)), result))
     assert 'Asked     bash wants to run "echo ok"  since ' in show and "[per_1]" in show
-    assert "Hang      model-stalled" in "\n".join(show_text(result.get(ids.stalled), result))
+    assert "Hang      model-stalled" in "\n".join(show_text(present(result.get(ids.stalled)), result))
 
 
-def test_request_text_is_data(sig_db) -> None:
+def test_request_text_is_data(sig_db: tuple[Path, Signals]) -> None:
     from inspector.render import scan_text
 
     db, ids = sig_db
@@ -319,7 +321,7 @@ def test_request_text_is_data(sig_db) -> None:
     assert "\x1b" not in text and "\u202e" not in text and "\\x1b[31mred" in text
 
 
-def test_scan_exit_code_counts_waiting_like_live(sig_db, monkeypatch) -> None:
+def test_scan_exit_code_counts_waiting_like_live(sig_db: tuple[Path, Signals], monkeypatch: pytest.MonkeyPatch) -> None:
     from inspector import cli as cli_module
     from inspector.core.diagnose import scan as scan_module
 
@@ -334,7 +336,9 @@ def test_scan_exit_code_counts_waiting_like_live(sig_db, monkeypatch) -> None:
 # detect() against a stand-in ----------------------------------------------------------------------
 
 
-def test_detect_keeps_status_objects_and_requests_whole(sig_db, monkeypatch) -> None:
+def test_detect_keeps_status_objects_and_requests_whole(
+    sig_db: tuple[Path, Signals], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from inspector.core.opencode import live as live_module
 
     db, ids = sig_db
@@ -377,7 +381,7 @@ def test_detect_keeps_status_objects_and_requests_whole(sig_db, monkeypatch) -> 
 # the event subscription -----------------------------------------------------------------------------
 
 
-def frame(payload: dict) -> str:
+def frame(payload: dict[str, Any]) -> str:
     return f"data: {json.dumps(payload)}\n\n"
 
 
@@ -425,14 +429,14 @@ def test_progress_of_counts_output_not_restarts() -> None:
         assert sig.progress_of(event) is None, event
 
 
-def wait_for(condition, timeout: float = 5.0) -> None:
+def wait_for(condition: Callable[[], object], timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
 
 
-def test_signals_follow_each_server_and_reconnect(sig_db) -> None:
+def test_signals_follow_each_server_and_reconnect(sig_db: tuple[Path, Signals]) -> None:
     db, ids = sig_db
     with StandIn(db, directory=DIR) as server:
         server.events = [
@@ -482,7 +486,7 @@ def test_signals_keep_only_the_newest_time_per_session() -> None:
     assert hub.snapshot() == {"ses_8": 8, "ses_9": 9, "ses_7": 99}
 
 
-def test_watchdog_uses_event_progress(sig_db) -> None:
+def test_watchdog_uses_event_progress(sig_db: tuple[Path, Signals]) -> None:
     """A bash that prints only to the event stream (its row silent) is not aborted by watch."""
     from inspector.core.model import LiveStatus
     from inspector.core.repair.watchdog import Watchdog
@@ -503,7 +507,7 @@ def test_watchdog_uses_event_progress(sig_db) -> None:
         ]
         server.event_delay = 0.01
 
-        def detect(path, directories):
+        def detect(path: object, directories: Iterable[str]) -> LiveStatus:
             return LiveStatus(
                 running=True,
                 busy=frozenset(server.busy),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import matrix
-from tests.releases import E2E_RELEASES
+from tests.support.releases import E2E_RELEASES
 
 
 def test_readme_table_is_the_rendering_of_the_committed_results() -> None:
@@ -39,7 +39,7 @@ from tests.conftest import pytest_configure  # noqa: E402,F401 (registers the re
 
 INNER_TESTS = """
 import pytest
-from tests.releases import E2E_RELEASES
+from tests.support.releases import E2E_RELEASES
 
 @pytest.mark.matrix("bash")
 @pytest.mark.parametrize("release", E2E_RELEASES)

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,13 +19,13 @@ from inspector.core.db.store import open_store
 from inspector.core.diagnose.continue_plan import plan_continue
 from inspector.core.diagnose.options import ScanOptions
 from inspector.core.errors import DirectoryGone, SessionNotFound
-from inspector.core.model import LiveStatus
+from inspector.core.model import LiveStatus, Session
 from inspector.core.opencode.launch import continue_command
 from inspector.core.opencode.live import OFFLINE
+from tests.support.cli import ocinspect
+from tests.support.narrow import present
+from tests.support.releases import SESSIONS
 
-from .conftest import SESSIONS
-
-REPO = Path(__file__).resolve().parents[1]
 BASH = SESSIONS["stuck-bash"][0]
 
 STAND_IN = """#!/bin/sh
@@ -37,18 +36,6 @@ exit 5
 """
 
 
-def ocinspect(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     directory = tmp_path / "my project"  # a space: the printed line must quote it
@@ -57,7 +44,7 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def db_in(fixture_db, project: Path) -> Path:
+def db_in(fixture_db: Callable[..., Path], project: Path) -> Path:
     """The real 1.18.33 stuck-bash database, its session's directory pointed at ``project``."""
     db = fixture_db("stuck-bash")
     with sqlite3.connect(db) as conn:
@@ -78,12 +65,12 @@ def env_with(tmp_path: Path, *, stand_in: bool = True) -> dict[str, str]:
     return env
 
 
-def session_of(db: Path):
+def session_of(db: Path) -> Session:
     store = open_store(db)
     try:
         from inspector.core.diagnose.scan import scan_related
 
-        return scan_related(store, [BASH], ScanOptions(live=OFFLINE)).get(BASH).session
+        return present(scan_related(store, [BASH], ScanOptions(live=OFFLINE)).get(BASH)).session
     finally:
         store.dispose()
 

@@ -16,12 +16,14 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from .conftest import SESSIONS
-from .crafted_ids import TYPABLE, rename_session
+from tests.support.cli import ocinspect
+from tests.support.crafted_ids import TYPABLE, rename_session
+from tests.support.releases import SESSIONS
 
 REPO = Path(__file__).resolve().parents[1]
 BASH = SESSIONS["stuck-bash"][0]
@@ -64,18 +66,6 @@ def recorded(env: dict[str, str]) -> list[str] | None:
     return record.read_bytes().decode().split("\0")[:-1]
 
 
-def ocinspect(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 def git_project(path: Path) -> Path:
     """A project directory that is its own git root (OpenCode reads config up to there only)."""
     path.mkdir(parents=True, exist_ok=True)
@@ -89,7 +79,7 @@ def point_at(db: Path, directory: Path) -> None:
 
 
 @pytest.fixture
-def db_in(fixture_db, tmp_path: Path) -> Path:
+def db_in(fixture_db: Callable[..., Path], tmp_path: Path) -> Path:
     """The real 1.18.33 stuck-bash database, its session in a trusted git project of ours."""
     db = fixture_db("stuck-bash")
     point_at(db, git_project(tmp_path / "project"))
@@ -99,14 +89,14 @@ def db_in(fixture_db, tmp_path: Path) -> Path:
 # --- ids: never an option --------------------------------------------------------------------
 
 
-def test_the_session_id_is_one_word_glued_to_its_option(db_in: Path, tmp_path: Path, standin) -> None:
+def test_the_session_id_is_one_word_glued_to_its_option(db_in: Path, tmp_path: Path, standin: dict[str, str]) -> None:
     done = ocinspect("--db", str(db_in), "open", BASH, env=standin)
     assert done.returncode == 5, done.stderr
     assert recorded(standin) == [str(tmp_path / "project"), f"--session={BASH}"]
 
 
 @pytest.mark.parametrize("crafted", TYPABLE, ids=repr)
-def test_open_never_passes_a_crafted_id_to_opencode(db_in: Path, standin, crafted: str) -> None:
+def test_open_never_passes_a_crafted_id_to_opencode(db_in: Path, standin: dict[str, str], crafted: str) -> None:
     rename_session(db_in, BASH, crafted)
     for extra in ((), ("--print",)):
         done = ocinspect("--db", str(db_in), "open", *extra, "--", crafted, env=standin)
@@ -117,14 +107,14 @@ def test_open_never_passes_a_crafted_id_to_opencode(db_in: Path, standin, crafte
         assert recorded(standin) is None
 
 
-def test_a_session_with_a_crafted_id_is_still_shown(db_in: Path, standin) -> None:
+def test_a_session_with_a_crafted_id_is_still_shown(db_in: Path, standin: dict[str, str]) -> None:
     rename_session(db_in, BASH, "--hostname=0.0.0.0")
     done = ocinspect("--db", str(db_in), "scan", "--json", env=standin)
     assert done.returncode == 1, done.stderr
     assert "--hostname=0.0.0.0" in {s["id"] for s in json.loads(done.stdout)["sessions"]}
 
 
-def test_run_passes_no_database_value_to_the_command(db_in: Path, tmp_path: Path, standin) -> None:
+def test_run_passes_no_database_value_to_the_command(db_in: Path, tmp_path: Path, standin: dict[str, str]) -> None:
     """``run`` hands OpenCode exactly the person's argv, and only ``--db`` as OPENCODE_DB, even
     when the database holds crafted ids (it recovers them: they are data)."""
     rename_session(db_in, BASH, "--hostname=0.0.0.0")
@@ -152,7 +142,9 @@ def hostile_project(path: Path) -> Path:
 
 
 @pytest.mark.parametrize("shape", ["owned-by-nobody", "world-writable", "world-writable-sticky"])
-def test_open_refuses_a_directory_another_user_controls(db_in: Path, tmp_path: Path, standin, shape: str) -> None:
+def test_open_refuses_a_directory_another_user_controls(
+    db_in: Path, tmp_path: Path, standin: dict[str, str], shape: str
+) -> None:
     project = hostile_project(tmp_path / "shared")
     point_at(db_in, project)
     if shape == "owned-by-nobody":
@@ -187,7 +179,7 @@ def test_open_refuses_a_directory_another_user_controls(db_in: Path, tmp_path: P
 
 
 def test_a_world_writable_directory_above_a_project_outside_git_is_refused(
-    db_in: Path, tmp_path: Path, standin
+    db_in: Path, tmp_path: Path, standin: dict[str, str]
 ) -> None:
     """Outside git OpenCode reads opencode.json up to ``/``: another user can plant one above."""
     shared = tmp_path / "shared"
@@ -203,7 +195,7 @@ def test_a_world_writable_directory_above_a_project_outside_git_is_refused(
     assert ocinspect("--db", str(db_in), "open", BASH, env=standin).returncode == 5
 
 
-def test_a_symlink_to_another_users_directory_is_refused(db_in: Path, tmp_path: Path, standin) -> None:
+def test_a_symlink_to_another_users_directory_is_refused(db_in: Path, tmp_path: Path, standin: dict[str, str]) -> None:
     theirs = hostile_project(tmp_path / "theirs")
     os.chown(theirs, NOBODY, NOBODY)
     link = git_project(tmp_path / "mine") / "link"
@@ -218,7 +210,7 @@ def test_a_symlink_to_another_users_directory_is_refused(db_in: Path, tmp_path: 
 # --- a session still stuck; --print when the directory is gone ------------------------------
 
 
-def test_open_says_the_session_is_still_stuck_and_how_to_recover_first(db_in: Path, standin) -> None:
+def test_open_says_the_session_is_still_stuck_and_how_to_recover_first(db_in: Path, standin: dict[str, str]) -> None:
     done = ocinspect("--db", str(db_in), "open", BASH, env=standin)
     assert done.returncode == 5
     assert done.stderr.splitlines() == [
@@ -227,13 +219,13 @@ def test_open_says_the_session_is_still_stuck_and_how_to_recover_first(db_in: Pa
     ]
 
 
-def test_open_after_a_recovery_says_nothing(db_in: Path, standin) -> None:
+def test_open_after_a_recovery_says_nothing(db_in: Path, standin: dict[str, str]) -> None:
     assert ocinspect("--db", str(db_in), "recover", BASH, "--yes", env=standin).returncode == 0
     done = ocinspect("--db", str(db_in), "open", BASH, env=standin)
     assert done.returncode == 5 and done.stderr == ""
 
 
-def test_print_prints_when_the_directory_is_gone(db_in: Path, tmp_path: Path, standin) -> None:
+def test_print_prints_when_the_directory_is_gone(db_in: Path, tmp_path: Path, standin: dict[str, str]) -> None:
     project = tmp_path / "project"
     (project / ".git").rmdir()
     project.rmdir()
@@ -250,7 +242,7 @@ def test_print_prints_when_the_directory_is_gone(db_in: Path, tmp_path: Path, st
 
 @pytest.mark.parametrize(("answer", "started"), [("n", False), ("y", True)])
 def test_on_a_terminal_open_asks_before_opening_a_stuck_session(
-    db_in: Path, standin, answer: str, started: bool
+    db_in: Path, standin: dict[str, str], answer: str, started: bool
 ) -> None:
     """OpenCode's screen would hide the warning at once: on a terminal the person is asked."""
     import pty

@@ -7,6 +7,7 @@ The CLI and the TUI only render what these return; ``tests/tui/test_pilot.py`` a
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,16 +18,10 @@ from inspector.core.errors import RepairRefused, WritesDisabled
 from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.core.repair import operations
 from inspector.core.repair.journal import iter_runs
-
-from .conftest import NOW, SESSIONS, rows
+from tests.support.databases import parts_and_messages as dump
+from tests.support.releases import NOW, SESSIONS
 
 RUNNING = LiveStatus(running=True, detail="OpenCode is running on this database (pid 4242, port 4096)")
-
-
-def dump(db: Path) -> list[tuple]:
-    return rows(db, "SELECT id, time_updated, data FROM part ORDER BY id") + rows(
-        db, "SELECT id, time_updated, data FROM message ORDER BY id"
-    )
 
 
 def recovered(db: Path, journal: Path) -> operations.Outcome:
@@ -34,7 +29,7 @@ def recovered(db: Path, journal: Path) -> operations.Outcome:
     return operations.execute(prepared)
 
 
-def test_read_only_refuses_before_anything_is_read_or_written(fixture_db, journal) -> None:
+def test_read_only_refuses_before_anything_is_read_or_written(fixture_db: Callable[..., Path], journal: Path) -> None:
     db = fixture_db("stuck-bash")
     before = dump(db)
     with pytest.raises(WritesDisabled) as caught:
@@ -45,7 +40,7 @@ def test_read_only_refuses_before_anything_is_read_or_written(fixture_db, journa
     assert dump(db) == before and not journal.exists()
 
 
-def test_live_sessions_are_refused_with_a_typed_kind_and_hint(fixture_db) -> None:
+def test_live_sessions_are_refused_with_a_typed_kind_and_hint(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-bash")
     (sid,) = SESSIONS["stuck-bash"]
     busy = LiveStatus(running=True, busy=frozenset({sid}), owners=((sid, 4096),), detail="OpenCode is running")
@@ -60,7 +55,7 @@ def test_live_sessions_are_refused_with_a_typed_kind_and_hint(fixture_db) -> Non
     assert forced.plan.session_ids == (sid,) and forced.refused == ()
 
 
-def test_undo_refuses_while_opencode_runs_unless_forced(fixture_db, journal) -> None:
+def test_undo_refuses_while_opencode_runs_unless_forced(fixture_db: Callable[..., Path], journal: Path) -> None:
     db = fixture_db("stuck-bash")
     outcome = recovered(db, journal)
     assert outcome.status == "ok" and outcome.undo_run_id
@@ -78,7 +73,7 @@ def test_undo_refuses_while_opencode_runs_unless_forced(fixture_db, journal) -> 
     assert operations.execute_undo(prepared).restored == 2
 
 
-def test_a_run_that_commits_nothing_leaves_no_run(fixture_db, journal) -> None:
+def test_a_run_that_commits_nothing_leaves_no_run(fixture_db: Callable[..., Path], journal: Path) -> None:
     db = fixture_db("stuck-bash")
     prepared = operations.prepare(
         operations.Request(database=db, live=OFFLINE, now=NOW, journal_directory=journal, busy_timeout_ms=50)
@@ -97,7 +92,9 @@ def test_a_run_that_commits_nothing_leaves_no_run(fixture_db, journal) -> None:
 
 
 @pytest.mark.parametrize("command", [["recover", "--all", "--yes"], ["undo"], ["undo", "--force"]])
-def test_cli_read_only_refuses_recover_and_undo_with_exit_2(fixture_db, journal, command) -> None:
+def test_cli_read_only_refuses_recover_and_undo_with_exit_2(
+    fixture_db: Callable[..., Path], journal: Path, command: list[str]
+) -> None:
     db = fixture_db("stuck-bash")
     before = dump(db)
     ran = CliRunner().invoke(cli, ["--db", str(db), "--read-only", *command])
@@ -106,7 +103,9 @@ def test_cli_read_only_refuses_recover_and_undo_with_exit_2(fixture_db, journal,
     assert dump(db) == before and not journal.exists()
 
 
-def test_cli_renders_the_force_hint_in_its_own_words(fixture_db, journal, monkeypatch) -> None:
+def test_cli_renders_the_force_hint_in_its_own_words(
+    fixture_db: Callable[..., Path], journal: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = fixture_db("stuck-bash")
     recovered(db, journal)
     monkeypatch.setattr(operations, "detect", lambda path, directories=(), schema="v1": RUNNING)

@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,25 +23,17 @@ from inspector.core.diagnose.incremental import state
 from inspector.core.errors import EXIT_FOUND, EXIT_OK
 from inspector.core.ownfiles import NotOwnFile, read_own
 from inspector.core.repair.journal import journal_dir
+from tests.support import cli
+from tests.support.databases import rows
+from tests.support.releases import SESSIONS
 
-from .conftest import SESSIONS, rows
-
-REPO = Path(__file__).resolve().parents[1]
 HANG = 20  # seconds: every command below ends in about one; a FIFO's open() never would
 
 pytestmark = pytest.mark.timeout(180)
 
 
 def ocinspect(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        cwd=REPO,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=HANG,
-        stdin=subprocess.DEVNULL,
-    )
+    return cli.ocinspect(*args, timeout=HANG)
 
 
 def fifo(path: Path) -> Path:
@@ -54,10 +47,10 @@ def warnings_naming(stderr: str, path: Path) -> list[str]:
 
 
 def running(db: Path) -> int:
-    return rows(db, "SELECT count(*) FROM part WHERE json_extract(data, '$.state.status') = 'running'")[0][0]
+    return int(rows(db, "SELECT count(*) FROM part WHERE json_extract(data, '$.state.status') = 'running'")[0][0])
 
 
-def test_a_fifo_among_the_runs_is_named_once_and_skipped(fixture_db) -> None:
+def test_a_fifo_among_the_runs_is_named_once_and_skipped(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-bash")
     (sid,) = SESSIONS["stuck-bash"]
     done = ocinspect("--db", str(db), "recover", "--all", "--yes", "--json")
@@ -82,7 +75,7 @@ def test_a_fifo_among_the_runs_is_named_once_and_skipped(fixture_db) -> None:
 
 
 @pytest.mark.parametrize("name", ["writes", "quick.json", "inode-writes"])
-def test_a_fifo_in_the_state_directory_does_not_hang_scan_or_run(fixture_db, name: str) -> None:
+def test_a_fifo_in_the_state_directory_does_not_hang_scan_or_run(fixture_db: Callable[..., Path], name: str) -> None:
     db = fixture_db("stuck-bash")
     info = db.stat()
     target = (
@@ -109,7 +102,7 @@ def test_a_fifo_as_the_tui_settings_is_skipped_with_a_problem(tmp_path: Path) ->
 
     fifo(tmp_path / "config" / SETTINGS_FILE)
     fifo(tmp_path / "config" / KEYMAP_FILE)
-    loaded = load(tmp_path / "config", {})
+    loaded = load(tmp_path / "config", ())
     assert loaded.theme is None and loaded.keymap == {}
     assert len(loaded.problems) == 2 and all("not a regular file" in p for p in loaded.problems)
 

@@ -5,29 +5,25 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from inspector.cli import cli
 from inspector.core.db.store import open_store
 from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan
 from inspector.core.errors import EXIT_ERROR, EXIT_OK, CorruptData
 from inspector.core.opencode.live import OFFLINE
 from inspector.core.repair import recover
-
-from .conftest import NOW, SESSIONS, rows
+from tests.support.cli import invoke as cli_run
+from tests.support.databases import rows
+from tests.support.releases import NOW, SESSIONS
 
 LATER = NOW + 60_000
 DEEP_SESSION = "ses_df18ebf03ffecLn0zX09ai9ymn"  # of stuck-two; the other stays repairable
 DEEP_PART = "prt_20e714af4001BB1L0VerrFlHOj"
 OTHER_SESSION = "ses_df18ebe7cffeXWNiRuh4af1Ynr"
-
-
-def cli_run(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def deepen(db: Path, part_id: str, depth: int) -> None:
@@ -43,7 +39,7 @@ def deepen(db: Path, part_id: str, depth: int) -> None:
     conn.close()
 
 
-def test_a_deep_row_skips_only_its_own_unit(fixture_db, journal) -> None:
+def test_a_deep_row_skips_only_its_own_unit(fixture_db: Callable[..., Path], journal: Path) -> None:
     db = fixture_db("stuck-two")
     deepen(db, DEEP_PART, 500)
     assert {d.id: d.verdict for d in scan(open_store(db), ScanOptions(live=OFFLINE)).sessions} == {
@@ -58,7 +54,7 @@ def test_a_deep_row_skips_only_its_own_unit(fixture_db, journal) -> None:
     assert result.sessions == (OTHER_SESSION,)
 
 
-def test_recover_all_repairs_the_rest_past_a_deep_row(fixture_db) -> None:
+def test_recover_all_repairs_the_rest_past_a_deep_row(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-two")
     deepen(db, DEEP_PART, 500)
     before = rows(db, "SELECT data FROM part WHERE id = ?", DEEP_PART)
@@ -71,7 +67,7 @@ def test_recover_all_repairs_the_rest_past_a_deep_row(fixture_db) -> None:
     assert [s["id"] for s in remaining] == [DEEP_SESSION]
 
 
-def test_json_too_deep_to_parse_names_its_session(fixture_db) -> None:
+def test_json_too_deep_to_parse_names_its_session(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-two")
     deepen(db, DEEP_PART, 990)
     with pytest.raises(CorruptData) as caught:

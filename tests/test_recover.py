@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,33 +14,35 @@ from inspector.core.db.store import open_store
 from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan
 from inspector.core.errors import JournalError, SessionNotFound
+from inspector.core.model import Plan
 from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.core.repair import recover
 from inspector.core.repair.journal import read_run
-
-from .conftest import NOW, SESSIONS, rows, sha256
-from .synthetic import every_pattern
+from tests.support.databases import rows, sha256
+from tests.support.narrow import present
+from tests.support.releases import NOW, SESSIONS
+from tests.support.synthetic import every_pattern
 
 LATER = NOW + 60_000
 
 
-def make_plan(db: Path, ids=None, **kw):
+def make_plan(db: Path, ids: list[str] | None = None, **kw: Any) -> Plan:
     kw.setdefault("live", OFFLINE)
     return recover.plan(open_store(db), ids, now=LATER, **kw)
 
 
-def tool_states(db: Path) -> dict[str, dict]:
+def tool_states(db: Path) -> dict[str, dict[str, Any]]:
     return {
         pid: json.loads(data)["state"]
         for pid, data in rows(db, "SELECT id, data FROM part WHERE json_extract(data,'$.type')='tool'")
     }
 
 
-def messages(db: Path) -> dict[str, dict]:
+def messages(db: Path) -> dict[str, dict[str, Any]]:
     return {mid: json.loads(data) for mid, data in rows(db, "SELECT id, data FROM message")}
 
 
-def test_repair_shape_is_what_opencode_writes_on_abort(fixture_db, journal) -> None:
+def test_repair_shape_is_what_opencode_writes_on_abort(fixture_db: Callable[..., Path], journal: Path) -> None:
     db = fixture_db("stuck-bash")
     result = recover.apply(make_plan(db), journal_directory=journal, now=LATER)
     assert result.sessions == tuple(SESSIONS["stuck-bash"])
@@ -59,7 +63,7 @@ def test_repair_shape_is_what_opencode_writes_on_abort(fixture_db, journal) -> N
     assert scan(open_store(db), ScanOptions(live=OFFLINE)).sessions == ()
 
 
-def test_pending_placeholder_gets_empty_input_and_start_now(fixture_db, journal) -> None:
+def test_pending_placeholder_gets_empty_input_and_start_now(fixture_db: Callable[..., Path], journal: Path) -> None:
     db = fixture_db("stuck-pending")
     recover.apply(make_plan(db), journal_directory=journal, now=LATER)
     state = tool_states(db)["prt_20e71806d001eBS22bHRq6Je40"]
@@ -72,7 +76,7 @@ def test_pending_placeholder_gets_empty_input_and_start_now(fixture_db, journal)
     }
 
 
-def test_never_writes_completed(fixture_db, journal) -> None:
+def test_never_writes_completed(fixture_db: Callable[..., Path], journal: Path) -> None:
     db = fixture_db("stuck-task")
     before = {k for k, v in tool_states(db).items() if v["status"] == "completed"}
     recover.apply(make_plan(db), journal_directory=journal, now=LATER)
@@ -80,7 +84,7 @@ def test_never_writes_completed(fixture_db, journal) -> None:
     assert after == before
 
 
-def test_chain_is_one_unit_even_when_only_the_child_is_named(fixture_db, journal) -> None:
+def test_chain_is_one_unit_even_when_only_the_child_is_named(fixture_db: Callable[..., Path], journal: Path) -> None:
     db = fixture_db("stuck-task")
     plan = make_plan(db, ["ses_df18ea478ffedUk3exGgsWE7Dw"])
     assert len(plan.units) == 1
@@ -90,7 +94,7 @@ def test_chain_is_one_unit_even_when_only_the_child_is_named(fixture_db, journal
     assert all(s["status"] == "error" for s in tool_states(db).values())
 
 
-def test_dry_run_and_plan_write_nothing(fixture_db) -> None:
+def test_dry_run_and_plan_write_nothing(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-two")
     digest = sha256(db)
     plan = make_plan(db)
@@ -99,7 +103,7 @@ def test_dry_run_and_plan_write_nothing(fixture_db) -> None:
     assert sha256(db) == digest
 
 
-def test_undo_restores_byte_identical_rows(fixture_db, journal) -> None:
+def test_undo_restores_byte_identical_rows(fixture_db: Callable[..., Path], journal: Path) -> None:
     db = fixture_db("stuck-task")
     query = "SELECT id, time_updated, data FROM part UNION ALL SELECT id, time_updated, data FROM message ORDER BY 1"
     original = rows(db, query)
@@ -108,10 +112,10 @@ def test_undo_restores_byte_identical_rows(fixture_db, journal) -> None:
     undone = recover.undo(db, journal_directory=journal)
     assert undone.run_id == result.run_id and undone.restored == 4 and undone.skipped == ()
     assert rows(db, query) == original
-    assert read_run(Path(result.journal_path)).undone
+    assert read_run(Path(present(result.journal_path))).undone
 
 
-def test_undo_leaves_rows_opencode_changed_since(fixture_db, journal) -> None:
+def test_undo_leaves_rows_opencode_changed_since(fixture_db: Callable[..., Path], journal: Path) -> None:
     db = fixture_db("stuck-two")
     result = recover.apply(make_plan(db), journal_directory=journal, now=LATER)
     conn = sqlite3.connect(db)
@@ -127,7 +131,7 @@ def test_undo_leaves_rows_opencode_changed_since(fixture_db, journal) -> None:
     assert tool_states(db)["prt_20e714b14001kktVI36s2MTHUG"]["status"] == "running"
 
 
-def test_compare_and_set_skips_a_unit_changed_under_it(fixture_db, journal) -> None:
+def test_compare_and_set_skips_a_unit_changed_under_it(fixture_db: Callable[..., Path], journal: Path) -> None:
     db = fixture_db("stuck-two")
     plan = make_plan(db)
     # OpenCode finishes one of the tools after the plan was shown to the user.
@@ -155,18 +159,18 @@ def test_compare_and_set_skips_a_unit_changed_under_it(fixture_db, journal) -> N
     assert "completed" not in messages(db)["msg_20e714548001hmRVDjVguoGPdS"]["time"]
 
 
-def test_journal_holds_before_images_before_commit(fixture_db, journal) -> None:
+def test_journal_holds_before_images_before_commit(fixture_db: Callable[..., Path], journal: Path) -> None:
     db = fixture_db("stuck-bash")
     original = rows(db, "SELECT data, time_updated FROM part WHERE id='prt_20e711e21001KxiM1bR4EMS3Yv'")[0]
     result = recover.apply(make_plan(db), journal_directory=journal, now=LATER)
-    run = read_run(Path(result.journal_path))
+    run = read_run(Path(present(result.journal_path)))
     (unit,) = run.units
     part = next(c for c in unit["changes"] if c["table"] == "part")
     assert (part["before"]["data"], part["before"]["time_updated"]) == original
     assert run.committed == {0} and run.finished
 
 
-def test_live_and_unknown_sessions_are_refused_unless_forced(fixture_db, journal) -> None:
+def test_live_and_unknown_sessions_are_refused_unless_forced(fixture_db: Callable[..., Path], journal: Path) -> None:
     db = fixture_db("stuck-two")
     busy = LiveStatus(running=True, busy=frozenset({"ses_df18ebf03ffecLn0zX09ai9ymn"}), detail="busy")
     plan = make_plan(db, live=busy)
@@ -176,7 +180,7 @@ def test_live_and_unknown_sessions_are_refused_unless_forced(fixture_db, journal
     assert len(forced.units) == 2 and forced.forced
 
 
-def test_compaction_mark_is_cleared_and_undone(tmp_path: Path, journal) -> None:
+def test_compaction_mark_is_cleared_and_undone(tmp_path: Path, journal: Path) -> None:
     db = tmp_path / "p.db"
     ids = every_pattern(db)
     sid = ids["compaction"]
@@ -196,12 +200,12 @@ def test_ignores_prompts_is_reported_not_repaired(tmp_path: Path) -> None:
     assert "upgrade OpenCode" in plan.nothing_to_do[0].reason
 
 
-def test_unknown_session_id(fixture_db) -> None:
+def test_unknown_session_id(fixture_db: Callable[..., Path]) -> None:
     with pytest.raises(SessionNotFound, match="ses_nope"):
         make_plan(fixture_db("stuck-bash"), ["ses_nope"])
 
 
-def test_unwritable_journal_changes_nothing(fixture_db, tmp_path: Path) -> None:
+def test_unwritable_journal_changes_nothing(fixture_db: Callable[..., Path], tmp_path: Path) -> None:
     db = fixture_db("stuck-bash")
     digest = sha256(db)
     blocker = tmp_path / "file"
@@ -211,7 +215,7 @@ def test_unwritable_journal_changes_nothing(fixture_db, tmp_path: Path) -> None:
     assert sha256(db) == digest
 
 
-def test_locked_database_fails_cleanly(fixture_db, journal) -> None:
+def test_locked_database_fails_cleanly(fixture_db: Callable[..., Path], journal: Path) -> None:
     db = fixture_db("stuck-two")
     plan = make_plan(db)
     holder = sqlite3.connect(db, isolation_level=None)

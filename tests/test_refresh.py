@@ -10,21 +10,24 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from inspector.core.db.store import open_store
+from inspector.core.db.store import Store, open_store
 from inspector.core.diagnose.incremental import refresh as rf
 from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan
 from inspector.core.model import ScanResult
 from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.core.synth.demo import DemoSessions, build_demo_sessions
-
-from .conftest import NOW, copy_db
+from tests.support.databases import copy_db
+from tests.support.databases import execute as write
+from tests.support.narrow import present
+from tests.support.releases import NOW
 
 LATER = NOW + 60_000
 
@@ -46,7 +49,7 @@ class Clock:
 
 
 @pytest.fixture
-def watcher(demo) -> Iterator[Watcher]:
+def watcher(demo: tuple[Path, DemoSessions]) -> Iterator[Watcher]:
     w = Watcher(demo[0])
     yield w
     w.close()
@@ -64,7 +67,7 @@ class Watcher:
             self.store, ScanOptions(full=True, all_sessions=all_sessions, live=OFFLINE, now=NOW, watch_clock=self.clock)
         )
 
-    def refresh(self, **kw) -> ScanResult:
+    def refresh(self, **kw: Any) -> ScanResult:
         self.clock.t += 1
         self.watched = rf.refresh(
             self.store, self.watched, ScanOptions(live=OFFLINE, now=NOW, watch_clock=self.clock), **kw
@@ -78,7 +81,7 @@ class Watcher:
         finally:
             store.dispose()
 
-    def check(self, **kw) -> ScanResult:
+    def check(self, **kw: Any) -> ScanResult:
         result = self.refresh(**kw)
         assert result == self.fresh()
         return result
@@ -87,16 +90,7 @@ class Watcher:
         self.store.dispose()
 
 
-def write(path: Path, sql: str, *params: object) -> None:
-    conn = sqlite3.connect(path)
-    try:
-        conn.execute(sql, params)
-        conn.commit()
-    finally:
-        conn.close()
-
-
-def one(path: Path, sql: str, *params: object):
+def one(path: Path, sql: str, *params: object) -> Any:
     conn = sqlite3.connect(path)
     try:
         return conn.execute(sql, params).fetchone()
@@ -108,7 +102,7 @@ def dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def running(tool: str = "bash", command: str = "sleep 5", start: int = NOW) -> dict:
+def running(tool: str = "bash", command: str = "sleep 5", start: int = NOW) -> dict[str, Any]:
     return {
         "type": "tool",
         "tool": tool,
@@ -122,7 +116,7 @@ def running(tool: str = "bash", command: str = "sleep 5", start: int = NOW) -> d
     }
 
 
-def completed(data: dict, end: int = LATER) -> dict:
+def completed(data: dict[str, Any], end: int = LATER) -> dict[str, Any]:
     state = data["state"]
     return {
         **data,
@@ -137,7 +131,7 @@ def completed(data: dict, end: int = LATER) -> dict:
     }
 
 
-def insert_part(path: Path, part_id: str, message_id: str, session_id: str, data: dict, t: int = NOW) -> None:
+def insert_part(path: Path, part_id: str, message_id: str, session_id: str, data: dict[str, Any], t: int = NOW) -> None:
     write(
         path,
         "INSERT INTO part (id, message_id, session_id, time_created, time_updated, data) VALUES (?, ?, ?, ?, ?, ?)",
@@ -150,12 +144,13 @@ def insert_part(path: Path, part_id: str, message_id: str, session_id: str, data
     )
 
 
-def update_part(path: Path, part_id: str, data: dict, t: int = LATER) -> None:
+def update_part(path: Path, part_id: str, data: dict[str, Any], t: int = LATER) -> None:
     write(path, "UPDATE part SET data = ?, time_updated = ? WHERE id = ?", dumps(data), t, part_id)
 
 
-def part_data(path: Path, part_id: str) -> dict:
-    return json.loads(one(path, "SELECT data FROM part WHERE id = ?", part_id)[0])
+def part_data(path: Path, part_id: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(one(path, "SELECT data FROM part WHERE id = ?", part_id)[0])
+    return data
 
 
 def stuck_part_ids(result: ScanResult) -> set[str]:
@@ -164,14 +159,15 @@ def stuck_part_ids(result: ScanResult) -> set[str]:
 
 def a_finished_message(path: Path) -> tuple[str, str]:
     """(message id, session id) of an assistant turn that finished."""
-    return one(
+    row: tuple[str, str] = one(
         path,
         "SELECT id, session_id FROM message WHERE json_extract(data, '$.role') = 'assistant' "
         "AND json_extract(data, '$.time.completed') IS NOT NULL ORDER BY id LIMIT 1",
     )
+    return row
 
 
-def log_event(path: Path, session_id: str, kind: str, payload: dict) -> None:
+def log_event(path: Path, session_id: str, kind: str, payload: dict[str, Any]) -> None:
     """Append to OpenCode's sync event log as its SyncEvent.run does."""
     conn = sqlite3.connect(path)
     try:
@@ -193,12 +189,12 @@ def log_event(path: Path, session_id: str, kind: str, payload: dict) -> None:
 
 
 # -- equality with a full scan after each kind of write ---------------------------------------
-def test_nothing_changed(watcher) -> None:
+def test_nothing_changed(watcher: Watcher) -> None:
     before = watcher.watched.result
     assert watcher.check() == before
 
 
-def test_new_running_part_appears(watcher, demo) -> None:
+def test_new_running_part_appears(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     message, session = a_finished_message(path)
     insert_part(path, "prt_zzzzzzzzzzzz0000000000001", message, session, running())
@@ -206,7 +202,7 @@ def test_new_running_part_appears(watcher, demo) -> None:
     assert "prt_zzzzzzzzzzzz0000000000001" in stuck_part_ids(result)
 
 
-def test_completed_part_leaves(watcher, demo) -> None:
+def test_completed_part_leaves(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     (diag,) = [d for d in watcher.watched.result.sessions if d.id == ids.parts_in_finished_turn]
     (part,) = diag.stuck_parts
@@ -216,7 +212,7 @@ def test_completed_part_leaves(watcher, demo) -> None:
     assert ids.parts_in_finished_turn not in {d.id for d in result.stuck}
 
 
-def test_pending_becomes_running_is_reparsed(watcher, demo) -> None:
+def test_pending_becomes_running_is_reparsed(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     (diag,) = [d for d in watcher.watched.result.sessions if d.id == ids.pending_placeholder]
     (part,) = diag.stuck_parts
@@ -228,10 +224,10 @@ def test_pending_becomes_running_is_reparsed(watcher, demo) -> None:
     assert now_part.status == "running" and now_part.input_summary
 
 
-def test_new_unfinished_turn_and_its_completion(watcher, demo) -> None:
+def test_new_unfinished_turn_and_its_completion(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     _, session = a_finished_message(path)
-    data = {"role": "assistant", "time": {"created": NOW}, "parentID": "msg_x", "modelID": "m"}
+    data: dict[str, Any] = {"role": "assistant", "time": {"created": NOW}, "parentID": "msg_x", "modelID": "m"}
     write(
         path,
         "INSERT INTO message (id, session_id, time_created, time_updated, data) VALUES (?, ?, ?, ?, ?)",
@@ -253,17 +249,17 @@ def test_new_unfinished_turn_and_its_completion(watcher, demo) -> None:
     assert session not in {d.id for d in watcher.check().stuck}
 
 
-def test_compaction_mark_and_title_change(watcher, demo) -> None:
+def test_compaction_mark_and_title_change(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     _, session = a_finished_message(path)
     write(path, "UPDATE session SET time_compacting = ?, title = 'renamed' WHERE id = ?", NOW, session)
     write(path, "UPDATE session SET title = 'retitled [b]x[/b]' WHERE id = ?", ids.crash_orphan)
     result = watcher.check()
-    assert "compaction" in result.get(session).patterns
-    assert result.get(ids.crash_orphan).session.title == "retitled [b]x[/b]"
+    assert "compaction" in present(result.get(session)).patterns
+    assert present(result.get(ids.crash_orphan)).session.title == "retitled [b]x[/b]"
 
 
-def test_new_prompt_that_an_old_opencode_ignores(watcher, demo) -> None:
+def test_new_prompt_that_an_old_opencode_ignores(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     message, session = a_finished_message(path)
     # a user prompt created after the reply but with a smaller id (the id clock wrapped)
@@ -276,10 +272,10 @@ def test_new_prompt_that_an_old_opencode_ignores(watcher, demo) -> None:
         LATER,
         dumps({"role": "user", "time": {"created": LATER}}),
     )
-    assert "ignores-prompts" in watcher.check().get(session).patterns
+    assert "ignores-prompts" in present(watcher.check().get(session)).patterns
 
 
-def test_a_session_and_its_rows_deleted(watcher, demo) -> None:
+def test_a_session_and_its_rows_deleted(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA foreign_keys = ON")
@@ -289,7 +285,7 @@ def test_a_session_and_its_rows_deleted(watcher, demo) -> None:
     assert ids.question_wait not in {d.id for d in watcher.check().sessions}
 
 
-def test_all_sessions_view(demo) -> None:
+def test_all_sessions_view(demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     w = Watcher(path, all_sessions=True)
     try:
@@ -302,7 +298,7 @@ def test_all_sessions_view(demo) -> None:
         w.close()
 
 
-def test_many_writes_in_a_row(watcher, demo) -> None:
+def test_many_writes_in_a_row(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     message, session = a_finished_message(path)
     for n in range(12):
@@ -327,7 +323,7 @@ def _undo_like_update(path: Path, demo_ids: DemoSessions) -> tuple[str, str]:
     return part_id, session
 
 
-def test_update_named_by_the_event_log_is_found(watcher, demo) -> None:
+def test_update_named_by_the_event_log_is_found(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     part_id, session = _undo_like_update(path, ids)
     log_event(
@@ -339,7 +335,9 @@ def test_update_named_by_the_event_log_is_found(watcher, demo) -> None:
     assert part_id in stuck_part_ids(watcher.check())
 
 
-def test_a_message_made_unfinished_named_by_the_event_log_is_found(watcher, demo) -> None:
+def test_a_message_made_unfinished_named_by_the_event_log_is_found(
+    watcher: Watcher, demo: tuple[Path, DemoSessions]
+) -> None:
     """The message half of the same rule: a finished turn put back to unfinished (an undo from
     another process restores exactly that) with its event, no sweep: found by the next refresh."""
     path, _ = demo
@@ -353,7 +351,9 @@ def test_a_message_made_unfinished_named_by_the_event_log_is_found(watcher, demo
     assert message_id in {m.id for d in result.sessions for m in d.unfinished_messages}
 
 
-def test_update_without_event_waits_for_the_sweep_or_full_scan(watcher, demo) -> None:
+def test_update_without_event_waits_for_the_sweep_or_full_scan(
+    watcher: Watcher, demo: tuple[Path, DemoSessions]
+) -> None:
     path, ids = demo
     part_id, session = _undo_like_update(path, ids)
     write(path, "UPDATE part SET time_updated = ? WHERE id = ?", LATER, part_id)
@@ -361,7 +361,7 @@ def test_update_without_event_waits_for_the_sweep_or_full_scan(watcher, demo) ->
     assert part_id in stuck_part_ids(watcher.check(sweep=True))
 
 
-def test_sweep_tolerates_a_writer_with_a_slow_clock(watcher, demo) -> None:
+def test_sweep_tolerates_a_writer_with_a_slow_clock(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     newest = watcher.watched.marks.updated["part"]
     part_id, _ = _undo_like_update(path, ids)
@@ -370,7 +370,7 @@ def test_sweep_tolerates_a_writer_with_a_slow_clock(watcher, demo) -> None:
 
 
 # -- the file is not the same any more: only a full scan is correct ---------------------------
-def test_vacuum_that_renumbers_rowids_needs_a_full_scan(watcher, demo) -> None:
+def test_vacuum_that_renumbers_rowids_needs_a_full_scan(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     write(path, "DELETE FROM part WHERE rowid = (SELECT min(rowid) FROM part)")
     conn = sqlite3.connect(path)
@@ -380,7 +380,9 @@ def test_vacuum_that_renumbers_rowids_needs_a_full_scan(watcher, demo) -> None:
         watcher.refresh()
 
 
-def test_newest_rows_deleted_then_rowids_reused_needs_a_full_scan(watcher, demo) -> None:
+def test_newest_rows_deleted_then_rowids_reused_needs_a_full_scan(
+    watcher: Watcher, demo: tuple[Path, DemoSessions]
+) -> None:
     path, _ = demo
     tail = watcher.watched.marks.tails["part"]
     write(path, "DELETE FROM part WHERE rowid = ?", tail.rowid)
@@ -390,7 +392,7 @@ def test_newest_rows_deleted_then_rowids_reused_needs_a_full_scan(watcher, demo)
         watcher.refresh()
 
 
-def test_replaced_file_needs_a_full_scan(watcher, demo, tmp_path: Path) -> None:
+def test_replaced_file_needs_a_full_scan(watcher: Watcher, demo: tuple[Path, DemoSessions], tmp_path: Path) -> None:
     path, _ = demo
     other = copy_db(path, tmp_path / "other.db")
     shutil.move(other, path)
@@ -398,7 +400,7 @@ def test_replaced_file_needs_a_full_scan(watcher, demo, tmp_path: Path) -> None:
         watcher.refresh()
 
 
-def test_schema_change_needs_a_full_scan(watcher, demo) -> None:
+def test_schema_change_needs_a_full_scan(watcher: Watcher, demo: tuple[Path, DemoSessions]) -> None:
     path, _ = demo
     write(path, "ALTER TABLE session ADD COLUMN extra TEXT")
     with pytest.raises(rf.FullScanNeeded, match="schema"):
@@ -425,7 +427,7 @@ def _stub() -> rf.Watched:
     )
 
 
-def test_refresh_needs_a_deep_result(demo) -> None:
+def test_refresh_needs_a_deep_result(demo: tuple[Path, DemoSessions]) -> None:
     path, _ = demo
     store = open_store(path)
     try:
@@ -436,13 +438,15 @@ def test_refresh_needs_a_deep_result(demo) -> None:
         store.dispose()
 
 
-def test_same_result_ignores_the_time_taken(watcher) -> None:
+def test_same_result_ignores_the_time_taken(watcher: Watcher) -> None:
     result = watcher.watched.result
     assert rf.same_result(result, replace(result, scanned_at=result.scanned_at + 5))
     assert not rf.same_result(result, replace(result, sessions=result.sessions[1:]))
 
 
-def test_a_sweep_that_finds_too_much_gives_way_to_a_full_scan(watcher, demo, monkeypatch) -> None:
+def test_a_sweep_that_finds_too_much_gives_way_to_a_full_scan(
+    watcher: Watcher, demo: tuple[Path, DemoSessions], monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, ids = demo
     monkeypatch.setattr(rf, "SWEEP_MAX_ROWS", 1)
     write(path, "UPDATE part SET time_updated = ? WHERE rowid IN (SELECT rowid FROM part LIMIT 3)", LATER)
@@ -455,16 +459,18 @@ def test_a_sweep_that_finds_too_much_gives_way_to_a_full_scan(watcher, demo, mon
 class Detections:
     """Counts liveness checks (the real one needs a running OpenCode: see tests/e2e)."""
 
-    def __init__(self, status) -> None:
+    def __init__(self, status: LiveStatus) -> None:
         self.status = status
         self.calls = 0
 
-    def __call__(self, db, directories=(), *, schema="v1"):
+    def __call__(self, db: object, directories: Iterable[str] = (), *, schema: str = "v1") -> LiveStatus:
         self.calls += 1
         return self.status
 
 
-def _unpinned(path: Path, clock: Clock, monkeypatch, status) -> tuple[rf.Watched, Detections, object]:
+def _unpinned(
+    path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch, status: LiveStatus
+) -> tuple[rf.Watched, Detections, Store]:
     detections = Detections(status)
     monkeypatch.setattr(rf, "detect", detections)
     import inspector.core.diagnose.scan as scan_module
@@ -475,7 +481,9 @@ def _unpinned(path: Path, clock: Clock, monkeypatch, status) -> tuple[rf.Watched
     return watched, detections, store
 
 
-def test_no_opencode_a_fresh_answer_stands_for_a_while(demo, monkeypatch) -> None:
+def test_no_opencode_a_fresh_answer_stands_for_a_while(
+    demo: tuple[Path, DemoSessions], monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, ids = demo
     clock = Clock()
     watched, detections, store = _unpinned(path, clock, monkeypatch, OFFLINE)
@@ -500,13 +508,15 @@ def test_no_opencode_a_fresh_answer_stands_for_a_while(demo, monkeypatch) -> Non
         store.dispose()
 
 
-def test_opencode_running_is_asked_on_every_change(demo, monkeypatch) -> None:
+def test_opencode_running_is_asked_on_every_change(
+    demo: tuple[Path, DemoSessions], monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, ids = demo
     clock = Clock()
     busy = LiveStatus(running=True, busy=frozenset({ids.crash_orphan}), detail="OpenCode is running")
     watched, detections, store = _unpinned(path, clock, monkeypatch, busy)
     try:
-        assert watched.result.get(ids.crash_orphan).verdict == "live"
+        assert present(watched.result.get(ids.crash_orphan)).verdict == "live"
         assert rf.liveness_stale(watched, clock.t + rf.DEFAULT_POLICY.live_every_s)
         assert not rf.liveness_stale(watched, clock.t + 1)
         asked = detections.calls

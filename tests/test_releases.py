@@ -1,6 +1,6 @@
 """Every OpenCode release's real fixtures: exact findings, the exact repair shape, exact undo.
 
-Parametrized over ``tests/releases.py`` ``CASES`` (1.2.27, 1.14.41, 1.15.13, 1.18.14, 1.18.33;
+Parametrized over ``tests/support/releases.py`` ``CASES`` (1.2.27, 1.14.41, 1.15.13, 1.18.14, 1.18.33;
 bash, task, pending, plus 1.18.33's two/clean and 1.18.14's id-wrap files), so a core change
 that works on the newest schema but not on an older one fails here, by release.
 """
@@ -23,9 +23,8 @@ from inspector.core.diagnose.scan import scan
 from inspector.core.opencode.live import OFFLINE
 from inspector.core.repair import recover
 from inspector.core.repair.recover import ABORT_ERROR, MESSAGE_ERROR
-
-from .conftest import FixtureCase, rows
-from .releases import FIXTURE_RELEASES, RELEASES, StuckSession
+from tests.support.databases import rows
+from tests.support.releases import FIXTURE_RELEASES, RELEASES, FixtureCase, StuckSession
 
 LATER = 60_000  # the repair runs a minute after the release's test clock
 

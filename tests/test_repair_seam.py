@@ -14,8 +14,8 @@ from inspector.core.db.eventlog import EventIds
 from inspector.core.db.store import open_store
 from inspector.core.db.writes import writing
 from inspector.core.model import LogCursor, RowChange
-
-from .conftest import NOW, rows, sha256
+from tests.support.databases import rows, sha256
+from tests.support.releases import NOW
 
 TWO = "stuck-two"  # two sessions, each with one running bash tool in an unfinished turn
 

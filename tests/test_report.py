@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,15 +23,11 @@ from inspector.core.opencode.live import OFFLINE
 from inspector.core.report.build import build_report
 from inspector.core.report.markdown import render
 from inspector.core.report.redact import Redactor, scrub
-
-from .conftest import NOW, SESSIONS
-from .secret_db import build_secret_db
+from tests.support.cli import invoke as run
+from tests.support.releases import NOW, SESSIONS
+from tests.support.secret_db import SecretIds, build_secret_db
 
 BASH = SESSIONS["stuck-bash"][0]
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def fragments(secret: str) -> list[str]:
@@ -46,12 +43,12 @@ def leaks(text: str, planted: list[str]) -> list[str]:
 
 
 @pytest.fixture
-def secret_db(tmp_path: Path):
+def secret_db(tmp_path: Path) -> tuple[Path, SecretIds]:
     path = tmp_path / "opencode.db"
     return path, build_secret_db(path)
 
 
-def test_the_planted_database_is_really_stuck_and_full(secret_db) -> None:
+def test_the_planted_database_is_really_stuck_and_full(secret_db: tuple[Path, SecretIds]) -> None:
     path, ids = secret_db
     planted = ids.planter.all
     assert len(ids.planter.planted) == 146 and len(planted) == 6 * len(ids.planter.planted)
@@ -67,7 +64,7 @@ def test_the_planted_database_is_really_stuck_and_full(secret_db) -> None:
 
 
 @pytest.mark.parametrize("as_json", [False, True], ids=["markdown", "json"])
-def test_no_planted_string_reaches_the_default_report(secret_db, as_json: bool) -> None:
+def test_no_planted_string_reaches_the_default_report(secret_db: tuple[Path, SecretIds], as_json: bool) -> None:
     path, ids = secret_db
     planted = ids.planter.all
     for session in (ids.parent, ids.child):
@@ -86,7 +83,9 @@ def test_no_planted_string_reaches_the_default_report(secret_db, as_json: bool) 
         assert repair["parts_aborted"] == 2 and repair["turns_closed"] == 2 and repair["committed"]
 
 
-def test_structural_redaction_holds_without_the_scrub_pass(secret_db, monkeypatch) -> None:
+def test_structural_redaction_holds_without_the_scrub_pass(
+    secret_db: tuple[Path, SecretIds], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The shapes alone keep every planted string out; the scrub pass is only a second net."""
     import inspector.core.report.build as build
 
@@ -102,7 +101,7 @@ def test_structural_redaction_holds_without_the_scrub_pass(secret_db, monkeypatc
         store.dispose()
 
 
-def test_the_timeline_fields_are_shaped(secret_db) -> None:
+def test_the_timeline_fields_are_shaped(secret_db: tuple[Path, SecretIds]) -> None:
     """Titles, retries, subtasks, agents, files: what the timeline carries comes as its shape."""
     path, ids = secret_db
     doc = json.loads(run("--db", str(path), "report", ids.parent, "--json").output)
@@ -122,7 +121,7 @@ def test_the_timeline_fields_are_shaped(secret_db) -> None:
     assert sum(1 for s in turn if s["stopped_here"]) == 1
 
 
-def test_include_content_shows_the_content_with_a_warning(secret_db) -> None:
+def test_include_content_shows_the_content_with_a_warning(secret_db: tuple[Path, SecretIds]) -> None:
     path, ids = secret_db
     planter = ids.planter
     done = CliRunner().invoke(
@@ -164,7 +163,7 @@ def test_include_content_shows_the_content_with_a_warning(secret_db) -> None:
     assert doc["redacted"] is False
 
 
-def test_report_to_a_file(secret_db, tmp_path: Path) -> None:
+def test_report_to_a_file(secret_db: tuple[Path, SecretIds], tmp_path: Path) -> None:
     path, ids = secret_db
     out = tmp_path / "report.md"
     done = run("--db", str(path), "report", ids.child, "-o", str(out))
@@ -174,7 +173,7 @@ def test_report_to_a_file(secret_db, tmp_path: Path) -> None:
     assert leaks(text, ids.planter.all) == []
 
 
-def test_report_on_a_real_fixture(fixture_db) -> None:
+def test_report_on_a_real_fixture(fixture_db: Callable[..., Path]) -> None:
     """The 1.18.33 bash crash: version, schema, pattern, the timeline to the stuck bash, platform."""
     db = fixture_db("stuck-bash")
     store = open_store(db)
@@ -199,7 +198,7 @@ def test_report_on_a_real_fixture(fixture_db) -> None:
     assert "## Environment" in text and "`1.18.33`" in text and "^^^ stopped here" in text
 
 
-def test_unknown_session_is_one_line_and_2(fixture_db) -> None:
+def test_unknown_session_is_one_line_and_2(fixture_db: Callable[..., Path]) -> None:
     done = run("--db", str(fixture_db("stuck-bash")), "report", "ses_nope")
     assert done.exit_code == 2 and done.output.startswith("ocinspect: error: no session ses_nope")
 
@@ -231,7 +230,7 @@ def test_scrub_catches_each_family() -> None:
 
 @pytest.mark.parametrize("content", [False, True], ids=["redacted", "include-content"])
 def test_terminal_controls_from_the_database_stay_escaped(tmp_path: Path, content: bool) -> None:
-    from .hostile_db import build_hostile, unsafe_characters
+    from tests.support.hostile_db import build_hostile, unsafe_characters
 
     db = tmp_path / "opencode.db"
     ids = build_hostile(db)

@@ -1,8 +1,8 @@
 """``ocinspect report`` against what a live OpenCode says, and where the report is written.
 
 End to end: ``python -m inspector report`` in a subprocess, a stand-in OpenCode *process*
-(``tests/opencode_process.py``) answering for a database built from the real 1.18.33 DDL
-(``tests/waiting_db.py``). What OpenCode says about a session (what a permission would run, a
+(``tests/support/opencode_process.py``) answering for a database built from the real 1.18.33 DDL
+(``tests/support/waiting_db.py``). What OpenCode says about a session (what a permission would run, a
 question's text, why a model call is retried) is data like the database's fields: it must not
 leak into a redacted report, and it must never be Markdown or HTML in it.
 """
@@ -13,6 +13,7 @@ import json
 import os
 import stat
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,11 @@ from markdown_it import MarkdownIt
 
 from inspector.core.report.markdown import render
 from inspector.core.report.redact import scrub, scrub_tree
-
-from .conftest import SESSIONS
-from .opencode_process import Serve, ocinspect, opencode_process
-from .secret_corpus import CORPUS, survivors
-from .waiting_db import DIR, AskingChain, build_asking_chain
+from tests.support.cli import ocinspect
+from tests.support.opencode_process import Serve, opencode_process
+from tests.support.releases import SESSIONS
+from tests.support.secret_corpus import CORPUS, survivors
+from tests.support.waiting_db import DIR, AskingChain, build_asking_chain
 
 LINES = [line for line, _ in CORPUS.values()]
 BASH = SESSIONS["stuck-bash"][0]
@@ -53,7 +54,7 @@ def report(db: Path, session: str, *extra: str) -> str:
 
 
 @pytest.fixture
-def asking(tmp_path: Path):
+def asking(tmp_path: Path) -> Iterator[tuple[Path, AskingChain]]:
     """Every corpus line as a command waiting for permission and as a question, in one chain."""
     db = tmp_path / "opencode.db"
     chain = build_asking_chain(db, now_ms(), commands=LINES, questions=LINES)
@@ -62,7 +63,9 @@ def asking(tmp_path: Path):
 
 
 @pytest.mark.parametrize("as_json", [False, True], ids=["markdown", "json"])
-def test_what_opencode_asks_does_not_leak_into_the_redacted_report(asking, as_json: bool) -> None:
+def test_what_opencode_asks_does_not_leak_into_the_redacted_report(
+    asking: tuple[Path, AskingChain], as_json: bool
+) -> None:
     db, chain = asking
     text = report(db, chain.parent, *(["--json"] if as_json else []))
     if as_json:
@@ -97,7 +100,7 @@ def test_why_opencode_retries_does_not_leak_into_the_redacted_report(tmp_path: P
 
 def html_of(markdown: str) -> str:
     """The report as an issue tracker would show it (CommonMark with tables, raw HTML allowed)."""
-    return MarkdownIt("commonmark").enable("table").render(markdown)
+    return str(MarkdownIt("commonmark").enable("table").render(markdown))
 
 
 @pytest.mark.parametrize("content", [False, True], ids=["redacted", "include-content"])
@@ -114,7 +117,7 @@ def test_a_question_is_never_markdown_or_html_in_the_report(tmp_path: Path, cont
                 assert "![x](https://evil.example/p.png)" in markdown
 
 
-def test_the_reasons_are_shapes_without_the_scrub_pass(tmp_path: Path, monkeypatch) -> None:
+def test_the_reasons_are_shapes_without_the_scrub_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each reason is said again from shapes: the last scrub pass is only a second net."""
     import inspector.core.report.build as build
     from inspector.core.db.store import open_store
@@ -140,7 +143,7 @@ def test_the_scrub_pass_alone_catches_every_format_of_the_corpus() -> None:
 
 
 @pytest.mark.parametrize("scenario", ["stuck-bash", "stuck-two", "stuck-pending", "stuck-task"])
-def test_the_scrub_pass_leaves_ocinspect_s_own_words_alone(fixture_db, scenario: str) -> None:
+def test_the_scrub_pass_leaves_ocinspect_s_own_words_alone(fixture_db: Callable[..., Path], scenario: str) -> None:
     """No false positive on what a redacted report holds anyway (labels, shapes, versions, times)."""
     import inspector.core.report.build as build
     from inspector.core.db.store import open_store
@@ -163,7 +166,7 @@ def snapshot(paths: list[Path]) -> dict[str, bytes | None]:
 
 
 @pytest.fixture
-def live_wal_db(fixture_db):
+def live_wal_db(fixture_db: Callable[..., Path]) -> Iterator[Path]:
     """The real 1.18.33 stuck-bash database, held open in WAL mode (its -wal and -shm exist)."""
     import sqlite3
 
@@ -207,7 +210,7 @@ def test_report_never_writes_over_the_database_or_its_side_files(
     assert not Path(f"{db}-journal").exists()
 
 
-def test_report_never_writes_over_ocinspect_s_own_journal(fixture_db, tmp_path: Path) -> None:
+def test_report_never_writes_over_ocinspect_s_own_journal(fixture_db: Callable[..., Path], tmp_path: Path) -> None:
     db = fixture_db("stuck-bash")
     run = own_journal_file(db)
     hardlink = tmp_path / "report.md"
@@ -223,7 +226,9 @@ def test_report_never_writes_over_ocinspect_s_own_journal(fixture_db, tmp_path: 
 
 
 @pytest.mark.parametrize("exists", [True, False], ids=["existing-0644", "new"])
-def test_a_content_report_is_0600_even_over_an_existing_file(fixture_db, tmp_path: Path, exists: bool) -> None:
+def test_a_content_report_is_0600_even_over_an_existing_file(
+    fixture_db: Callable[..., Path], tmp_path: Path, exists: bool
+) -> None:
     db = fixture_db("stuck-bash")
     out = tmp_path / "report.md"
     if exists:
@@ -236,7 +241,9 @@ def test_a_content_report_is_0600_even_over_an_existing_file(fixture_db, tmp_pat
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".report.md")] == []  # no temporary left
 
 
-def test_a_redacted_report_keeps_the_mode_of_the_file_it_replaces(fixture_db, tmp_path: Path) -> None:
+def test_a_redacted_report_keeps_the_mode_of_the_file_it_replaces(
+    fixture_db: Callable[..., Path], tmp_path: Path
+) -> None:
     db = fixture_db("stuck-bash")
     out = tmp_path / "report.md"
     out.write_text("old\n")

@@ -15,31 +15,17 @@ End to end: ``python -m inspector`` in subprocesses, ``cp`` for the copies.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from inspector.core.errors import EXIT_FOUND, EXIT_OK
-
-from .releases import sessions_of
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def ocinspect(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        cwd=REPO,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+from tests.support.cli import ocinspect
+from tests.support.releases import sessions_of
 
 
 def cp(source: Path, dest: Path) -> None:
@@ -57,7 +43,7 @@ def stuck(db: Path, *flags: str) -> tuple[int, list[str]]:
     "release", ["1.18.33", "1.14.41", "1.2.27"], ids=["event-log", "empty-event-tables", "no-event-tables"]
 )
 def test_a_backup_restored_in_place_is_seen_by_the_next_resumed_scan(
-    fixture_db, tmp_path: Path, release: str, mode: str
+    fixture_db: Callable[..., Path], tmp_path: Path, release: str, mode: str
 ) -> None:
     db = fixture_db("stuck-bash", release)
     if mode == "wal":
@@ -83,7 +69,7 @@ def test_a_backup_restored_in_place_is_seen_by_the_next_resumed_scan(
 
 
 def test_a_backup_that_reverts_opencodes_own_update_is_seen_through_the_change_counter(
-    fixture_db, tmp_path: Path
+    fixture_db: Callable[..., Path], tmp_path: Path
 ) -> None:
     """No ocinspect write at all: OpenCode itself finished the stuck turn in place (no row
     appended, no event log), a scan kept that, then the older copy came back. Only SQLite's file

@@ -12,37 +12,21 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from inspector.core.db.store import open_store
 from inspector.core.db.v1 import eventlog
-
-from .conftest import SESSIONS, rows, sha256
+from tests.support.cli import ocinspect
+from tests.support.databases import sha256, stuck_tools
+from tests.support.releases import SESSIONS
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def ocinspect(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        cwd=REPO,
-        env=env or dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def stuck_tools(db: Path) -> int:
-    return rows(db, "SELECT count(*) FROM part WHERE json_extract(data,'$.state.status') IN ('pending','running')")[0][
-        0
-    ]
-
-
-def test_recovers_then_execs_the_command_with_its_exit_code(fixture_db) -> None:
+def test_recovers_then_execs_the_command_with_its_exit_code(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-two")
     ran = ocinspect("--db", str(db), "run", "--", "sh", "-c", 'echo "db=$OPENCODE_DB"; exit 7')
     assert ran.returncode == 7, ran.stderr
@@ -58,7 +42,7 @@ def test_recovers_then_execs_the_command_with_its_exit_code(fixture_db) -> None:
     assert undo.returncode == 0 and json.loads(undo.stdout)["restored"] == 4
 
 
-def test_command_keeps_the_pid(fixture_db) -> None:
+def test_command_keeps_the_pid(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-bash")
     proc = subprocess.Popen(
         [sys.executable, "-m", "inspector", "--db", str(db), "run", "--", "sh", "-c", "echo $$"],
@@ -72,7 +56,7 @@ def test_command_keeps_the_pid(fixture_db) -> None:
     assert int(out) == proc.pid
 
 
-def test_healthy_database_is_left_untouched_and_silent(fixture_db) -> None:
+def test_healthy_database_is_left_untouched_and_silent(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("clean")
     digest = sha256(db)
     ran = ocinspect("--db", str(db), "run", "--", "true")
@@ -80,7 +64,7 @@ def test_healthy_database_is_left_untouched_and_silent(fixture_db) -> None:
     assert sha256(db) == digest
 
 
-def test_dry_run_shows_the_plan_and_still_starts(fixture_db) -> None:
+def test_dry_run_shows_the_plan_and_still_starts(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-task")
     digest = sha256(db)
     ran = ocinspect("--db", str(db), "run", "--dry-run", "--", "sh", "-c", "echo started")
@@ -106,7 +90,7 @@ def run_while_locked(db: Path, begin: str) -> subprocess.CompletedProcess[str]:
         holder.close()
 
 
-def test_a_locked_database_is_one_warning_and_the_command_runs(fixture_db) -> None:
+def test_a_locked_database_is_one_warning_and_the_command_runs(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-bash")
     ran = run_while_locked(db, "BEGIN EXCLUSIVE")
     assert ran.returncode == 0 and ran.stdout == "started\n"
@@ -116,7 +100,9 @@ def test_a_locked_database_is_one_warning_and_the_command_runs(fixture_db) -> No
 
 
 @pytest.mark.parametrize("wal", [False, True], ids=["rollback-journal", "wal"])
-def test_a_writer_holding_the_lock_is_one_warning_naming_what_was_not_recovered(fixture_db, wal: bool) -> None:
+def test_a_writer_holding_the_lock_is_one_warning_naming_what_was_not_recovered(
+    fixture_db: Callable[..., Path], wal: bool
+) -> None:
     db = fixture_db("stuck-two")
     if wal:
         sqlite3.connect(db).execute("PRAGMA journal_mode=WAL").close()
@@ -131,7 +117,9 @@ def test_a_writer_holding_the_lock_is_one_warning_naming_what_was_not_recovered(
     assert ocinspect("--db", str(db), "runs").stdout.startswith("No recovery runs")  # none left behind
 
 
-def test_an_unwritable_journal_is_one_warning_and_changes_nothing(fixture_db, tmp_path: Path) -> None:
+def test_an_unwritable_journal_is_one_warning_and_changes_nothing(
+    fixture_db: Callable[..., Path], tmp_path: Path
+) -> None:
     db = fixture_db("stuck-bash")
     digest = sha256(db)
     blocker = tmp_path / "state-is-a-file"
@@ -170,18 +158,18 @@ def test_without_a_command_is_a_usage_error() -> None:
     assert ran.returncode == 2 and "give the command to start" in ran.stderr
 
 
-def test_a_command_that_cannot_start_is_127(fixture_db) -> None:
+def test_a_command_that_cannot_start_is_127(fixture_db: Callable[..., Path]) -> None:
     ran = ocinspect("--db", str(fixture_db("clean")), "run", "--", "no-such-program-ocinspect")
     assert ran.returncode == 127
     assert ran.stderr.strip() == "ocinspect: error: cannot start 'no-such-program-ocinspect': No such file or directory"
 
 
-def test_options_after_the_command_belong_to_the_command(fixture_db) -> None:
+def test_options_after_the_command_belong_to_the_command(fixture_db: Callable[..., Path]) -> None:
     ran = ocinspect("--db", str(fixture_db("clean")), "run", "sh", "-c", 'echo "$0 $1"', "--dry-run", "--help")
     assert ran.returncode == 0 and ran.stdout == "--dry-run --help\n"
 
 
-def test_sessions_of_every_fixture_are_found(fixture_db) -> None:
+def test_sessions_of_every_fixture_are_found(fixture_db: Callable[..., Path]) -> None:
     """The quick tier used at start finds every stuck session of the real fixtures."""
     for name, sessions in SESSIONS.items():
         db = fixture_db(name)
@@ -191,7 +179,7 @@ def test_sessions_of_every_fixture_are_found(fixture_db) -> None:
             assert sid in ran.stderr, (name, ran.stderr)
 
 
-def test_the_id_wrap_risk_is_said_at_start(fixture_db) -> None:
+def test_the_id_wrap_risk_is_said_at_start(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("id-wrap-stuck", "1.18.14")
     ran = ocinspect("--db", str(db), "run", "--", "true")
     assert ran.returncode == 0
@@ -217,7 +205,9 @@ def test_a_data_directory_without_a_database_gives_its_opencode_db(tmp_path: Pat
 
 
 @pytest.mark.parametrize("command", ["/nonexistent/cmd", "no-such-program-ocinspect", "not-executable"])
-def test_a_command_that_cannot_start_changes_nothing(fixture_db, tmp_path: Path, command: str) -> None:
+def test_a_command_that_cannot_start_changes_nothing(
+    fixture_db: Callable[..., Path], tmp_path: Path, command: str
+) -> None:
     """The command is resolved first: a start that cannot happen must not recover anything."""
     db = fixture_db("stuck-bash")
     digest = sha256(db)
@@ -235,7 +225,7 @@ def test_a_command_that_cannot_start_changes_nothing(fixture_db, tmp_path: Path,
     assert not list(state.rglob("*.jsonl"))
 
 
-def test_read_only_starts_the_command_without_recovering(fixture_db) -> None:
+def test_read_only_starts_the_command_without_recovering(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-bash")
     digest = sha256(db)
     ran = ocinspect("--db", str(db), "--read-only", "run", "--", "sh", "-c", 'echo "started $OPENCODE_DB"')
@@ -254,7 +244,7 @@ def test_a_fifo_as_database_is_one_warning_and_the_command_runs(tmp_path: Path) 
     assert line.startswith("ocinspect: warning: ") and "not a regular file" in line
 
 
-def test_a_global_option_after_run_is_a_usage_error_not_a_command(fixture_db) -> None:
+def test_a_global_option_after_run_is_a_usage_error_not_a_command(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-bash")
     ran = ocinspect("run", "--db", str(db), "--", "true")
     assert ran.returncode == 2 and stuck_tools(db) == 1
@@ -262,7 +252,7 @@ def test_a_global_option_after_run_is_a_usage_error_not_a_command(fixture_db) ->
     assert line.startswith("ocinspect: error: --db is a global option") and "(ocinspect --db PATH run ...)" in line
 
 
-def test_read_only_is_decided_in_core(fixture_db) -> None:
+def test_read_only_is_decided_in_core(fixture_db: Callable[..., Path]) -> None:
     from inspector.core.repair.startup import recover_before_start
 
     db = fixture_db("stuck-bash")

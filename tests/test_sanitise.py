@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from inspector.cli import cli
 from inspector.core.text import printable
-
-from .conftest import rows
-from .hostile_db import PAYLOAD, HostileIds, build_hostile, hostile, unsafe_characters
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+from tests.support.cli import invoke as run
+from tests.support.databases import rows
+from tests.support.hostile_db import PAYLOAD, HostileIds, build_hostile, hostile, unsafe_characters
 
 
 @pytest.fixture
@@ -59,7 +54,7 @@ def test_safe_json_round_trips_and_shows_no_raw_control() -> None:
         ["recover", "PARENT", "--dry-run"],
     ],
 )
-def test_text_output_escapes_every_field(db, command: list[str]) -> None:
+def test_text_output_escapes_every_field(db: tuple[str, HostileIds], command: list[str]) -> None:
     path, ids = db
     args = [{"PARENT": ids.parent, "CHILD": ids.child}.get(a, a) for a in command]
     result = run("--db", path, *args)
@@ -119,13 +114,13 @@ def test_text_output_escapes_every_field(db, command: list[str]) -> None:
     assert not missing, (missing, result.stdout[:3000])
 
 
-def dump(path: str) -> list[tuple]:
+def dump(path: str) -> list[tuple[Any, ...]]:
     return rows(Path(path), "SELECT id, data FROM part ORDER BY id") + rows(
         Path(path), "SELECT id, data FROM message ORDER BY id"
     )
 
 
-def test_recovery_and_undo_output_escapes_every_field(db) -> None:
+def test_recovery_and_undo_output_escapes_every_field(db: tuple[str, HostileIds]) -> None:
     """Also: a NEL or U+2028 in a journaled row is data, not a line end (the journal was
     unreadable, so undo found no run)."""
     path, ids = db
@@ -144,7 +139,7 @@ def test_recovery_and_undo_output_escapes_every_field(db) -> None:
 @pytest.mark.parametrize(
     "command", [["scan", "--json"], ["show", "PARENT", "--json"], ["recover", "--all", "--dry-run", "--json"]]
 )
-def test_json_output_holds_the_exact_values_and_no_raw_control(db, command: list[str]) -> None:
+def test_json_output_holds_the_exact_values_and_no_raw_control(db: tuple[str, HostileIds], command: list[str]) -> None:
     path, ids = db
     args = [ids.parent if a == "PARENT" else a for a in command]
     result = run("--db", path, *args)

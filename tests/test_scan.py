@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from inspector.core.db.store import open_store
 from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan, scan_related
+from inspector.core.model import ScanResult
 from inspector.core.opencode.live import OFFLINE, LiveStatus
+from tests.support.releases import NOW, SESSIONS
+from tests.support.synthetic import every_pattern
 
-from .conftest import NOW, SESSIONS
-from .synthetic import every_pattern
 
-
-def diagnose(db: Path, **kw):
+def diagnose(db: Path, **kw: Any) -> ScanResult:
     kw.setdefault("live", OFFLINE)
     return scan(open_store(db), ScanOptions(now=NOW, **kw))
 
 
-def test_clean_fixture_has_nothing_stuck(fixture_db) -> None:
+def test_clean_fixture_has_nothing_stuck(fixture_db: Callable[..., Path]) -> None:
     assert diagnose(fixture_db("clean")).sessions == ()
 
 
 @pytest.mark.parametrize("quick", [False, True])
-def test_bash_crash_orphan(fixture_db, quick: bool) -> None:
+def test_bash_crash_orphan(fixture_db: Callable[..., Path], quick: bool) -> None:
     (diag,) = diagnose(fixture_db("stuck-bash"), quick=quick).sessions
     assert diag.id == "ses_df18eeb6dffeePv0iTauMoOxIU"
     assert diag.verdict == "stale"
@@ -41,20 +43,20 @@ def test_bash_crash_orphan(fixture_db, quick: bool) -> None:
     assert part.input_summary == "sleep 600"
 
 
-def test_two_independent_orphans(fixture_db) -> None:
+def test_two_independent_orphans(fixture_db: Callable[..., Path]) -> None:
     result = diagnose(fixture_db("stuck-two"))
     assert sorted(d.id for d in result.sessions) == sorted(SESSIONS["stuck-two"])
     assert all(d.patterns == ("crash-orphan",) and len(d.stuck_parts) == 1 for d in result.sessions)
 
 
-def test_pending_placeholder(fixture_db) -> None:
+def test_pending_placeholder(fixture_db: Callable[..., Path]) -> None:
     (diag,) = diagnose(fixture_db("stuck-pending")).sessions
     assert diag.patterns == ("pending-placeholder",)
     (part,) = diag.stuck_parts
     assert part.status == "pending" and part.started is None and part.input_summary == ""
 
 
-def test_subagent_chain_links_parent_and_child(fixture_db) -> None:
+def test_subagent_chain_links_parent_and_child(fixture_db: Callable[..., Path]) -> None:
     result = diagnose(fixture_db("stuck-task"))
     parent, child = result.sessions  # tree order: parent first
     assert parent.id == "ses_df18eab18ffeF8zm5QUo7WX29g"
@@ -64,7 +66,7 @@ def test_subagent_chain_links_parent_and_child(fixture_db) -> None:
     assert parent.stuck_parts[0].child_session_id == child.id
 
 
-def test_scan_related_pulls_in_the_whole_chain(fixture_db) -> None:
+def test_scan_related_pulls_in_the_whole_chain(fixture_db: Callable[..., Path]) -> None:
     store = open_store(fixture_db("stuck-task"))
     result = scan_related(store, ["ses_df18ea478ffedUk3exGgsWE7Dw"], ScanOptions(live=OFFLINE, now=NOW))
     assert {d.id for d in result.sessions} == set(SESSIONS["stuck-task"])
@@ -94,20 +96,20 @@ def test_all_sessions_lists_healthy_ones_as_ok(tmp_path: Path) -> None:
     assert result.total_sessions == len(ids)
 
 
-def test_live_session_and_its_chain_are_live(fixture_db) -> None:
+def test_live_session_and_its_chain_are_live(fixture_db: Callable[..., Path]) -> None:
     busy = LiveStatus(running=True, busy=frozenset({"ses_df18ea478ffedUk3exGgsWE7Dw"}), detail="test")
     result = diagnose(fixture_db("stuck-task"), live=busy, hung_after_ms=None)
     assert {d.verdict for d in result.sessions} == {"live"}
 
 
-def test_unknown_liveness(fixture_db) -> None:
+def test_unknown_liveness(fixture_db: Callable[..., Path]) -> None:
     unsure = LiveStatus(running=None, detail="cannot inspect")
     (diag,) = diagnose(fixture_db("stuck-bash"), live=unsure).sessions
     assert diag.verdict == "unknown"
 
 
-def test_scan_is_read_only_byte_for_byte(fixture_db) -> None:
-    from .conftest import sha256
+def test_scan_is_read_only_byte_for_byte(fixture_db: Callable[..., Path]) -> None:
+    from tests.support.databases import sha256
 
     db = fixture_db("stuck-task")
     before = sha256(db)
@@ -117,7 +119,7 @@ def test_scan_is_read_only_byte_for_byte(fixture_db) -> None:
     assert not Path(str(db) + "-wal").exists()
 
 
-def test_cancel_stops_a_deep_scan(fixture_db) -> None:
+def test_cancel_stops_a_deep_scan(fixture_db: Callable[..., Path]) -> None:
     import threading
 
     from inspector.core.diagnose.scan import Cancelled
@@ -128,7 +130,7 @@ def test_cancel_stops_a_deep_scan(fixture_db) -> None:
         diagnose(fixture_db("stuck-two"), cancel=event)
 
 
-def test_progress_reaches_total(fixture_db) -> None:
+def test_progress_reaches_total(fixture_db: Callable[..., Path]) -> None:
     seen: list[tuple[int, int]] = []
     diagnose(fixture_db("stuck-two"), progress=lambda done, total: seen.append((done, total)))
     assert seen and seen[-1][0] == seen[-1][1]

@@ -22,9 +22,8 @@ from inspector.core.diagnose.options import DEFAULT_OPTIONS, ScanOptions
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.model import ScanResult
 from inspector.core.opencode.signals import Signals
-
-from .conftest import NOW
-from .hung_db import DIR, SECOND, build_signals
+from tests.support.hung_db import DIR, SECOND, build_signals
+from tests.support.releases import NOW
 
 PORT = 4096
 

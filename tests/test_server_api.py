@@ -1,6 +1,6 @@
 """server_api: one loopback OpenCode client (auth from env, timeouts, typed errors, SSE).
 
-Against a real local HTTP server (``tests/standin.py``); the real binary is in tests/e2e.
+Against a real local HTTP server (``tests/support/standin.py``); the real binary is in tests/e2e.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import base64
 import socket
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -22,12 +23,12 @@ from inspector.core.opencode.client import (
     ServerHTTPError,
     ServerUnreachable,
 )
-
-from .standin import StandIn
+from tests.support.narrow import present
+from tests.support.standin import StandIn
 
 
 @pytest.fixture
-def server():
+def server() -> Iterator[StandIn]:
     with StandIn() as standin:
         yield standin
 
@@ -35,15 +36,15 @@ def server():
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 def test_credentials_come_from_opencodes_own_variables() -> None:
     assert Credentials.from_env({}) is None
     assert Credentials.from_env({"OPENCODE_SERVER_USERNAME": "me"}) is None  # no password: no auth
-    creds = Credentials.from_env({"OPENCODE_SERVER_PASSWORD": "pw"})
+    creds = present(Credentials.from_env({"OPENCODE_SERVER_PASSWORD": "pw"}))
     assert (creds.username, creds.password) == ("opencode", "pw")
-    creds = Credentials.from_env({"OPENCODE_SERVER_PASSWORD": "pw", "OPENCODE_SERVER_USERNAME": "me"})
+    creds = present(Credentials.from_env({"OPENCODE_SERVER_PASSWORD": "pw", "OPENCODE_SERVER_USERNAME": "me"}))
     assert creds.header() == "Basic " + base64.b64encode(b"me:pw").decode()
     assert "pw" not in repr(creds)
 
@@ -263,7 +264,7 @@ def one_shot_server(answer: list[tuple[bytes, float]]) -> int:
                     pass
 
     threading.Thread(target=serve, daemon=True).start()
-    return listener.getsockname()[1]
+    return int(listener.getsockname()[1])
 
 
 def test_a_declared_length_over_the_cap_is_refused_unread() -> None:

@@ -17,11 +17,14 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from .conftest import SESSIONS
+from tests.support.releases import SESSIONS
+
 from .fake_opencode import fake_opencode
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,13 +66,14 @@ def part_status(db: Path) -> str:
     return str(json.loads(data)["state"]["status"])
 
 
-def one_session(result: subprocess.CompletedProcess[str]) -> dict:
-    (session,) = json.loads(result.stdout)["sessions"]
+def one_session(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    sessions: list[dict[str, Any]] = json.loads(result.stdout)["sessions"]
+    (session,) = sessions
     return session
 
 
 @pytest.mark.timeout(3 * BOUND_S)
-def test_a_trickling_server_does_not_hang_scan_or_report(fixture_db, tmp_path: Path) -> None:
+def test_a_trickling_server_does_not_hang_scan_or_report(fixture_db: Callable[..., Path], tmp_path: Path) -> None:
     db = fixture_db("stuck-bash")
     with fake_opencode(db, tmp_path, "--trickle", "/session/status=0.5") as server:
         scan, _ = ocinspect("--db", str(db), "scan", "--json")
@@ -83,7 +87,9 @@ def test_a_trickling_server_does_not_hang_scan_or_report(fixture_db, tmp_path: P
 
 
 @pytest.mark.timeout(2 * BOUND_S)
-def test_run_starts_the_command_whatever_a_trickling_server_does(fixture_db, tmp_path: Path) -> None:
+def test_run_starts_the_command_whatever_a_trickling_server_does(
+    fixture_db: Callable[..., Path], tmp_path: Path
+) -> None:
     db = fixture_db("stuck-bash")
     started = tmp_path / "started"
     with fake_opencode(db, tmp_path, "--trickle", "/session/status=0.5") as server:
@@ -99,7 +105,7 @@ def test_run_starts_the_command_whatever_a_trickling_server_does(fixture_db, tmp
 
 
 @pytest.mark.timeout(2 * BOUND_S)
-def test_a_huge_answer_is_refused_before_it_fills_memory(fixture_db, tmp_path: Path) -> None:
+def test_a_huge_answer_is_refused_before_it_fills_memory(fixture_db: Callable[..., Path], tmp_path: Path) -> None:
     db = fixture_db("stuck-bash")
     with fake_opencode(db, tmp_path, "--huge", f"/session/status={200 * 1000 * 1000}") as server:
         scan, peak_kib = ocinspect("--db", str(db), "scan", "--json")
@@ -116,7 +122,7 @@ def test_a_huge_answer_is_refused_before_it_fills_memory(fixture_db, tmp_path: P
 @pytest.mark.timeout(2 * BOUND_S)
 @pytest.mark.parametrize("replay_writes", [True, False], ids=["turn-replayed", "nothing-written"])
 def test_a_server_that_writes_nothing_is_not_a_repair(
-    fixture_db, tmp_path: Path, journal: Path, replay_writes: bool
+    fixture_db: Callable[..., Path], tmp_path: Path, journal: Path, replay_writes: bool
 ) -> None:
     db = fixture_db("stuck-bash")
     options = ["--no-part-writes"] + ([] if replay_writes else ["--no-replay-writes"])
@@ -152,7 +158,7 @@ def _setpriv() -> str:
 
 
 @pytest.mark.timeout(2 * BOUND_S)
-def test_another_users_opencode_is_named_with_what_to_do(fixture_db, world_dir: Path) -> None:
+def test_another_users_opencode_is_named_with_what_to_do(fixture_db: Callable[..., Path], world_dir: Path) -> None:
     """An ``opencode`` process of uid 65534 (``nobody``); ocinspect runs without the capability
     that lets root look into other users' processes (``CAP_SYS_PTRACE``), as any other user
     runs: psutil gets AccessDenied for that process's open files, exactly as for a real one."""
@@ -185,7 +191,9 @@ def test_another_users_opencode_is_named_with_what_to_do(fixture_db, world_dir: 
 @pytest.mark.parametrize(
     "command", [["scan"], ["report", SID], ["recover", "--all", "--yes"], []], ids=["scan", "report", "recover", "tui"]
 )
-def test_a_database_in_another_users_directory_is_one_line(fixture_db, world_dir: Path, command: list[str]) -> None:
+def test_a_database_in_another_users_directory_is_one_line(
+    fixture_db: Callable[..., Path], world_dir: Path, command: list[str]
+) -> None:
     """``--db`` in a 0700 directory of uid 65534, ocinspect without the capabilities that let
     root read any file: what any other user gets (EACCES on the way to the file)."""
     setpriv = _setpriv()
@@ -210,7 +218,9 @@ def test_a_database_in_another_users_directory_is_one_line(fixture_db, world_dir
 
 
 @pytest.mark.timeout(2 * BOUND_S)
-def test_run_starts_the_command_beside_a_database_it_may_not_read(fixture_db, world_dir: Path, tmp_path: Path) -> None:
+def test_run_starts_the_command_beside_a_database_it_may_not_read(
+    fixture_db: Callable[..., Path], world_dir: Path, tmp_path: Path
+) -> None:
     setpriv = _setpriv()
     private = world_dir / "private"
     private.mkdir()

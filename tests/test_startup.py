@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -130,7 +131,7 @@ def loaded(modules: set[str], prefixes: tuple[str, ...]) -> list[str]:
     return sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes))
 
 
-def test_scan_quick_imports_only_what_it_needs(fixture_db) -> None:
+def test_scan_quick_imports_only_what_it_needs(fixture_db: Callable[..., Path]) -> None:
     modules = modules_of("--db", str(fixture_db("stuck-bash")), "scan", "--quick", "--json")
     assert {m for m in modules if m.split(".")[0] == "inspector"} == SCAN_QUICK
     assert loaded(modules, NEVER_FOR_SCAN) == []
@@ -168,7 +169,9 @@ def test_runs_reads_the_journal_without_sqlalchemy_or_psutil() -> None:
     ],
     ids=["scan-json", "scan-text", "missing-db", "version", "usage-error"],
 )
-def test_the_process_ends_fast_with_all_output_and_the_right_code(fixture_db, args, code) -> None:
+def test_the_process_ends_fast_with_all_output_and_the_right_code(
+    fixture_db: Callable[..., Path], args: tuple[str, ...], code: int
+) -> None:
     """``main`` ends with ``os._exit`` (skipping ~30 ms of interpreter teardown): every byte of
     output must still arrive, and the documented exit code."""
     db = ["--db", str(fixture_db("stuck-bash"))] if "--db" not in args else []

@@ -21,9 +21,7 @@ from inspector.core.db.store import Store, open_store
 from inspector.core.diagnose import timeline as tl
 from inspector.core.errors import LegacyStorage, OpenCode2xSchema, SessionNotFound
 from inspector.core.synth.builder import DatabaseBuilder
-
-from .conftest import FixtureCase
-from .releases import RELEASES, fixture_file
+from tests.support.releases import RELEASES, FixtureCase, fixture_file
 
 T0 = 1795500000000
 BIG = 300_000  # characters of the large output / input below: far more than SMALL_ROW

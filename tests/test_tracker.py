@@ -17,8 +17,7 @@ from inspector.core.db.v1 import sql as q
 from inspector.core.diagnose.incremental import tracker
 from inspector.core.diagnose.incremental.refresh import Marks
 from inspector.core.synth.demo import build_demo_sessions
-
-from .conftest import NOW
+from tests.support.releases import NOW
 
 
 @pytest.fixture
@@ -37,7 +36,9 @@ def execute(path: Path, *statements: str) -> None:
         conn.close()
 
 
-def look(path: Path, marks: tracker.Watermarks | None = None, tables: tuple[str, ...] = ("part", "message")):
+def look(
+    path: Path, marks: tracker.Watermarks | None = None, tables: tuple[str, ...] = ("part", "message")
+) -> tracker.Watermarks:
     store = open_store(path)
     try:
         with store.reading() as reads:

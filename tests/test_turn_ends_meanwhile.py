@@ -10,7 +10,6 @@ moment OpenCode is asked; the real database file is read before and after.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,11 +21,8 @@ from inspector.core.diagnose.incremental import resume
 from inspector.core.diagnose.options import ScanOptions
 from inspector.core.model import LiveStatus
 from inspector.core.synth.demo import DemoSessions, build_demo_sessions
-
-from .conftest import NOW
-
-sys.path.insert(0, str(Path(__file__).parent))
-from opencode_writer import Writer  # noqa: E402
+from tests.opencode_writer import Writer
+from tests.support.releases import NOW
 
 RUNNING_IDLE = LiveStatus(running=True, detail="a stand-in OpenCode that lists nothing busy")
 
@@ -60,7 +56,9 @@ def answer(path: Path, sid: str, *, finish: bool) -> Callable[..., Callable[[set
 
 @pytest.mark.parametrize("quick", [False, True], ids=["deep", "quick"])
 @pytest.mark.parametrize("finish", [True, False], ids=["ended-meanwhile", "still-unfinished"])
-def test_scan_reads_the_idle_sessions_again_after_the_answer(streaming, monkeypatch, quick: bool, finish: bool) -> None:
+def test_scan_reads_the_idle_sessions_again_after_the_answer(
+    streaming: tuple[Path, DemoSessions, str], monkeypatch: pytest.MonkeyPatch, quick: bool, finish: bool
+) -> None:
     path, ids, sid = streaming
     monkeypatch.setattr(scan_module, "liveness_for", answer(path, sid, finish=finish))
     result = scan_module.scan(open_store(path), ScanOptions(quick=quick, now=NOW + 2_000))
@@ -72,7 +70,9 @@ def test_scan_reads_the_idle_sessions_again_after_the_answer(streaming, monkeypa
     assert verdicts[ids.crash_orphan] == "stale"  # what really is stuck stays
 
 
-def test_show_of_a_session_that_ended_meanwhile_shows_it_finished(streaming, monkeypatch) -> None:
+def test_show_of_a_session_that_ended_meanwhile_shows_it_finished(
+    streaming: tuple[Path, DemoSessions, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, _, sid = streaming
     monkeypatch.setattr(scan_module, "liveness_for", answer(path, sid, finish=True))
     (diag,) = scan_module.scan(open_store(path), ScanOptions(session_ids=[sid], now=NOW + 2_000)).sessions
@@ -80,7 +80,9 @@ def test_show_of_a_session_that_ended_meanwhile_shows_it_finished(streaming, mon
 
 
 @pytest.mark.parametrize("quick", [False, True], ids=["deep", "quick"])
-def test_a_resumed_scan_does_the_same_and_keeps_nothing_of_it(streaming, monkeypatch, quick: bool) -> None:
+def test_a_resumed_scan_does_the_same_and_keeps_nothing_of_it(
+    streaming: tuple[Path, DemoSessions, str], monkeypatch: pytest.MonkeyPatch, quick: bool
+) -> None:
     path, ids, sid = streaming
     store = open_store(path)
     resume.scan_resumed(store, ScanOptions(quick=quick, full=True, live=RUNNING_IDLE, now=NOW))  # the kept state
@@ -93,7 +95,9 @@ def test_a_resumed_scan_does_the_same_and_keeps_nothing_of_it(streaming, monkeyp
     assert ids.crash_orphan in {d.id for d in again.sessions}
 
 
-def test_a_refresh_that_asks_again_does_the_same(streaming, monkeypatch) -> None:
+def test_a_refresh_that_asks_again_does_the_same(
+    streaming: tuple[Path, DemoSessions, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Watch mode and the TUI: a refresh that asks OpenCode afresh reads the idle ones again."""
     from inspector.core.diagnose.incremental import refresh as rf
 

@@ -7,27 +7,13 @@ named with ``--db`` (nothing at the default path), the printed hint pasted as a 
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from .conftest import rows, sha256
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def ocinspect(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        cwd=REPO,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+from tests.support.cli import ocinspect
+from tests.support.databases import sha256, stuck_tools
 
 
 def paste(command: str) -> subprocess.CompletedProcess[str]:
@@ -36,13 +22,7 @@ def paste(command: str) -> subprocess.CompletedProcess[str]:
     return ocinspect(*words[1:])
 
 
-def stuck_tools(db: Path) -> int:
-    return rows(db, "SELECT count(*) FROM part WHERE json_extract(data,'$.state.status') IN ('pending','running')")[0][
-        0
-    ]
-
-
-def test_the_hint_recover_prints_works_when_pasted(fixture_db, tmp_path: Path) -> None:
+def test_the_hint_recover_prints_works_when_pasted(fixture_db: Callable[..., Path], tmp_path: Path) -> None:
     db = fixture_db("stuck-two")
     before = sha256(db)
     done = ocinspect("--db", str(db), "recover", "--all", "--yes")
@@ -55,7 +35,7 @@ def test_the_hint_recover_prints_works_when_pasted(fixture_db, tmp_path: Path) -
     assert stuck_tools(db) == 2 and sha256(db) != before  # rows back (time_updated aside: events, bumps)
 
 
-def test_the_hint_run_prints_works_when_pasted(fixture_db) -> None:
+def test_the_hint_run_prints_works_when_pasted(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-two")
     done = ocinspect("--db", str(db), "run", "--", "true")
     assert done.returncode == 0, done.stderr
@@ -67,7 +47,7 @@ def test_the_hint_run_prints_works_when_pasted(fixture_db) -> None:
     assert stuck_tools(db) == 2
 
 
-def test_undo_of_a_named_run_finds_its_database_in_the_journal(fixture_db) -> None:
+def test_undo_of_a_named_run_finds_its_database_in_the_journal(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-bash")
     run_id = json.loads(ocinspect("--db", str(db), "recover", "--all", "--yes", "--json").stdout)["run_id"]
     undone = ocinspect("undo", run_id, "--json")  # no --db: the default path holds no database
@@ -76,7 +56,9 @@ def test_undo_of_a_named_run_finds_its_database_in_the_journal(fixture_db) -> No
     assert stuck_tools(db) == 1
 
 
-def test_nothing_to_undo_is_a_plain_statement_that_names_the_run_already_undone(fixture_db) -> None:
+def test_nothing_to_undo_is_a_plain_statement_that_names_the_run_already_undone(
+    fixture_db: Callable[..., Path],
+) -> None:
     db = fixture_db("stuck-bash")
     before = sha256(db)
     empty = ocinspect("--db", str(db), "undo")

@@ -10,33 +10,21 @@ process as OpenCode writes it (``tests/opencode_writer.py``, events included whe
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from inspector.core.errors import EXIT_OK, EXIT_REFUSED
+from tests.support.cli import ocinspect
+from tests.support.databases import rows, sha256
+from tests.support.releases import SESSIONS, sessions_of
 
-from .conftest import SESSIONS, rows, sha256
-from .releases import sessions_of
-
-REPO = Path(__file__).resolve().parents[1]
 WRITER = Path(__file__).parent / "opencode_writer.py"
-
-
-def ocinspect(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        cwd=REPO,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def opencode_turn(db: Path, sid: str, at_ms: int) -> list[str]:
@@ -48,17 +36,18 @@ def opencode_turn(db: Path, sid: str, at_ms: int) -> list[str]:
         timeout=60,
         check=True,
     )
-    return json.loads(done.stdout)
+    ids: list[str] = json.loads(done.stdout)
+    return ids
 
 
-def stuck_rows(db: Path, sid: str) -> list[tuple]:
+def stuck_rows(db: Path, sid: str) -> list[tuple[Any, ...]]:
     return rows(db, "SELECT id, data FROM part WHERE session_id = ? ORDER BY id", sid) + rows(
         db, "SELECT id, data FROM message WHERE session_id = ? ORDER BY id", sid
     )
 
 
 @pytest.mark.parametrize("release", ["1.18.33", "1.2.27"], ids=["event-log", "no-event-log"])
-def test_undo_refuses_a_session_that_moved_on_unless_forced(fixture_db, release: str) -> None:
+def test_undo_refuses_a_session_that_moved_on_unless_forced(fixture_db: Callable[..., Path], release: str) -> None:
     db = fixture_db("stuck-bash", release)
     (sid,) = SESSIONS["stuck-bash"] if release == "1.18.33" else sessions_of(release, "stuck-bash")
     original = stuck_rows(db, sid)
@@ -88,7 +77,7 @@ def test_undo_refuses_a_session_that_moved_on_unless_forced(fixture_db, release:
     assert {user, reply} <= {r[0] for r in stuck_rows(db, sid)}  # the new turn stays
 
 
-def test_undo_of_a_session_nothing_wrote_to_since_is_not_refused(fixture_db) -> None:
+def test_undo_of_a_session_nothing_wrote_to_since_is_not_refused(fixture_db: Callable[..., Path]) -> None:
     """The check names only rows newer than the run: a plain recover, then undo, still works."""
     db = fixture_db("stuck-bash")
     (sid,) = SESSIONS["stuck-bash"]

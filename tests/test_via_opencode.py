@@ -6,6 +6,9 @@ The writes through OpenCode's API are proven against the real binary in
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
 from inspector.core.db.store import open_store
@@ -13,8 +16,7 @@ from inspector.core.opencode.live import LiveStatus
 from inspector.core.repair import recover
 from inspector.core.repair.via_opencode import supports
 from inspector.render import plan_text
-
-from .conftest import NOW, SESSIONS
+from tests.support.releases import NOW, SESSIONS
 
 DIRECTORY = "/home/dev/src/webapp"
 
@@ -43,11 +45,11 @@ def serving(version: str | None = "1.18.33", *, busy: frozenset[str] = frozenset
         (None, False),
     ],
 )
-def test_supported_releases(version, expected) -> None:
+def test_supported_releases(version: str | None, expected: bool) -> None:
     assert supports(version) is expected
 
 
-def test_an_idle_session_in_a_running_opencode_goes_through_it(fixture_db) -> None:
+def test_an_idle_session_in_a_running_opencode_goes_through_it(fixture_db: Callable[..., Path]) -> None:
     db = fixture_db("stuck-task")
     plan = recover.plan(open_store(db), live=serving(), now=NOW)
     (unit,) = plan.units
@@ -57,18 +59,20 @@ def test_an_idle_session_in_a_running_opencode_goes_through_it(fixture_db) -> No
 
 
 @pytest.mark.parametrize("version", ["1.15.13", None])
-def test_an_opencode_without_the_sync_routes_is_written_around(fixture_db, version) -> None:
+def test_an_opencode_without_the_sync_routes_is_written_around(
+    fixture_db: Callable[..., Path], version: str | None
+) -> None:
     plan = recover.plan(open_store(fixture_db("stuck-bash")), live=serving(version), now=NOW)
     assert plan.units[0].via_port is None
 
 
-def test_direct_forces_the_file_path(fixture_db) -> None:
+def test_direct_forces_the_file_path(fixture_db: Callable[..., Path]) -> None:
     plan = recover.plan(open_store(fixture_db("stuck-bash")), live=serving(), now=NOW, direct=True)
     assert plan.units[0].via_port is None
     assert dict(recover.dry_run(plan).via) == {SESSIONS["stuck-bash"][0]: "direct"}
 
 
-def test_a_forced_live_session_is_never_sent_to_the_server_working_on_it(fixture_db) -> None:
+def test_a_forced_live_session_is_never_sent_to_the_server_working_on_it(fixture_db: Callable[..., Path]) -> None:
     sid = SESSIONS["stuck-bash"][0]
     live = serving(busy=frozenset({sid}))
     assert recover.plan(open_store(fixture_db("stuck-bash")), live=live, now=NOW).is_empty

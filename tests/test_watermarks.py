@@ -19,7 +19,9 @@ import sqlite3
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,8 +33,7 @@ from inspector.core.diagnose.scan import scan
 from inspector.core.model import OFFLINE, ScanResult
 from inspector.core.repair import operations
 from inspector.core.synth.demo import DemoSessions, build_demo_sessions
-
-from .conftest import NOW
+from tests.support.releases import NOW
 
 ROOT = Path(__file__).resolve().parents[1]
 WRITER = ROOT / "tests" / "opencode_writer.py"
@@ -61,7 +62,7 @@ def logged(path: Path) -> bool:
 
 
 # -- looking -----------------------------------------------------------------------------------
-def look(path: Path, *, quick: bool, full: bool = False, **kw) -> tuple[ScanResult, Pass]:
+def look(path: Path, *, quick: bool, full: bool = False, **kw: Any) -> tuple[ScanResult, Pass]:
     store = open_store(path)
     try:
         return scan_resumed(store, ScanOptions(quick=quick, full=full, live=OFFLINE, now=NOW, **kw))
@@ -77,7 +78,7 @@ def full_scan(path: Path, *, quick: bool) -> ScanResult:
         store.dispose()
 
 
-def check(path: Path, *, quick: bool, expect: str, **kw) -> ScanResult:
+def check(path: Path, *, quick: bool, expect: str, **kw: Any) -> ScanResult:
     """The resumed scan equals a full scan of the same file, made the way ``expect`` says."""
     resumed, how = look(path, quick=quick, **kw)
     assert resumed == full_scan(path, quick=quick)
@@ -96,10 +97,11 @@ def opencode(path: Path, action: str, session_id: str, t: int = LATER) -> list[s
         [sys.executable, str(WRITER), str(path), action, session_id, str(t)], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    ids: list[str] = json.loads(done.stdout)
+    return ids
 
 
-def sql(path: Path, statement: str, *params: object) -> list[tuple]:
+def sql(path: Path, statement: str, *params: object) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         return conn.execute(statement, params).fetchall()
@@ -129,7 +131,7 @@ def undo_last(path: Path, journal: Path) -> int:
 
 # -- nothing changed, OpenCode's own writes: seen incrementally ----------------------------------
 @TIERS
-def test_unchanged_file_is_resumed(demo, quick: bool) -> None:
+def test_unchanged_file_is_resumed(demo: tuple[Path, DemoSessions], quick: bool) -> None:
     path, ids = demo
     first = check(path, quick=quick, expect="full")
     assert stuck(first) >= {ids.crash_orphan, ids.pending_placeholder}
@@ -137,7 +139,7 @@ def test_unchanged_file_is_resumed(demo, quick: bool) -> None:
 
 
 @TIERS
-def test_new_turns_appended_are_seen(demo, quick: bool) -> None:
+def test_new_turns_appended_are_seen(demo: tuple[Path, DemoSessions], quick: bool) -> None:
     path, ids = demo
     check(path, quick=quick, expect="full")
     for sid in ids.clean:
@@ -148,7 +150,7 @@ def test_new_turns_appended_are_seen(demo, quick: bool) -> None:
 
 
 @TIERS
-def test_a_turn_finishing_is_seen(demo, quick: bool) -> None:
+def test_a_turn_finishing_is_seen(demo: tuple[Path, DemoSessions], quick: bool) -> None:
     path, ids = demo
     assert ids.crash_orphan in stuck(check(path, quick=quick, expect="full"))
     written = opencode(path, "finish", ids.crash_orphan)
@@ -157,7 +159,7 @@ def test_a_turn_finishing_is_seen(demo, quick: bool) -> None:
 
 
 @TIERS
-def test_an_old_turn_made_unfinished_again(demo, quick: bool) -> None:
+def test_an_old_turn_made_unfinished_again(demo: tuple[Path, DemoSessions], quick: bool) -> None:
     """An UPDATE (rowid kept) that makes a finished turn unfinished: with the sync log its event
     names the row, so the next look sees it incrementally; without the log it stays hidden until
     the daily full pass (documented in NOTES)."""
@@ -175,7 +177,9 @@ def test_an_old_turn_made_unfinished_again(demo, quick: bool) -> None:
 
 
 @TIERS
-def test_new_crash_from_a_second_process_is_found_by_the_next_look(demo, quick: bool) -> None:
+def test_new_crash_from_a_second_process_is_found_by_the_next_look(
+    demo: tuple[Path, DemoSessions], quick: bool
+) -> None:
     path, ids = demo
     sid = ids.clean[0]
     assert sid not in stuck(check(path, quick=quick, expect="full"))
@@ -186,7 +190,7 @@ def test_new_crash_from_a_second_process_is_found_by_the_next_look(demo, quick: 
 
 
 @TIERS
-def test_compaction_mark_set_and_ended(demo, quick: bool) -> None:
+def test_compaction_mark_set_and_ended(demo: tuple[Path, DemoSessions], quick: bool) -> None:
     """The session table is not read again on a logged file (the kept compacting ids, the
     sessions named by events or new rows); on an unlogged one it is: both see a new mark."""
     path, ids = demo
@@ -198,7 +202,7 @@ def test_compaction_mark_set_and_ended(demo, quick: bool) -> None:
 
 
 @TIERS
-def test_sessions_deleted_and_added(demo, quick: bool) -> None:
+def test_sessions_deleted_and_added(demo: tuple[Path, DemoSessions], quick: bool) -> None:
     path, ids = demo
     check(path, quick=quick, expect="full")
     sql(path, "DELETE FROM session WHERE id = ?", ids.compaction)  # OpenCode deletes a session and its rows
@@ -220,7 +224,7 @@ def test_sessions_deleted_and_added(demo, quick: bool) -> None:
     assert "ses_0000000000ffnewsession00001" in stuck(after)
 
 
-def test_new_stuck_part_in_a_finished_turn_is_found_by_the_deep_tier(demo) -> None:
+def test_new_stuck_part_in_a_finished_turn_is_found_by_the_deep_tier(demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     sid = ids.clean[0]
     check(path, quick=False, expect="full")
@@ -229,7 +233,7 @@ def test_new_stuck_part_in_a_finished_turn_is_found_by_the_deep_tier(demo) -> No
     assert sid not in stuck(check(path, quick=True, expect="incremental"))  # the quick tier never sees those
 
 
-def test_a_deep_pass_keeps_the_quick_tiers_state_too(demo) -> None:
+def test_a_deep_pass_keeps_the_quick_tiers_state_too(demo: tuple[Path, DemoSessions]) -> None:
     path, ids = demo
     check(path, quick=False, expect="full")
     opencode(path, "crash", ids.clean[0])
@@ -238,7 +242,9 @@ def test_a_deep_pass_keeps_the_quick_tiers_state_too(demo) -> None:
 
 # -- ocinspect's own writes --------------------------------------------------------------------
 @TIERS
-def test_recover_then_undo_brings_the_sessions_back(demo, quick: bool, tmp_path: Path) -> None:
+def test_recover_then_undo_brings_the_sessions_back(
+    demo: tuple[Path, DemoSessions], quick: bool, tmp_path: Path
+) -> None:
     path, ids = demo
     journal = tmp_path / "journal"
     before = check(path, quick=quick, expect="full")
@@ -255,7 +261,7 @@ def test_recover_then_undo_brings_the_sessions_back(demo, quick: bool, tmp_path:
     check(path, quick=quick, expect="incremental")
 
 
-def test_write_in_progress_when_the_state_is_kept(demo, tmp_path: Path) -> None:
+def test_write_in_progress_when_the_state_is_kept(demo: tuple[Path, DemoSessions], tmp_path: Path) -> None:
     """A scan made while an ocinspect write runs (in another process) keeps no state that could
     outlive it: the writer may be killed after its commit and before it replaces the token."""
     path, ids = demo
@@ -298,7 +304,7 @@ def test_write_in_progress_when_the_state_is_kept(demo, tmp_path: Path) -> None:
     assert ids.clean[0] in stuck(check(path, quick=True, expect="full"))
 
 
-def test_write_through_another_name_of_the_file(demo, tmp_path: Path) -> None:
+def test_write_through_another_name_of_the_file(demo: tuple[Path, DemoSessions], tmp_path: Path) -> None:
     """The write token is kept by inode too: a recover and its undo made through one name of
     the file (here the original) reach the state kept under another (a hard link)."""
     path, ids = demo
@@ -314,7 +320,7 @@ def test_write_through_another_name_of_the_file(demo, tmp_path: Path) -> None:
 
 # -- the file is not the one the state describes: a full pass -----------------------------------
 @TIERS
-def test_database_replaced_by_a_backup(demo, quick: bool, tmp_path: Path) -> None:
+def test_database_replaced_by_a_backup(demo: tuple[Path, DemoSessions], quick: bool, tmp_path: Path) -> None:
     path, ids = demo
     copy = tmp_path / "backup.db"
     src, dst = sqlite3.connect(path), sqlite3.connect(copy)
@@ -331,7 +337,7 @@ def test_database_replaced_by_a_backup(demo, quick: bool, tmp_path: Path) -> Non
 
 
 @TIERS
-def test_database_replaced_by_a_copy_of_another(demo, quick: bool, tmp_path: Path) -> None:
+def test_database_replaced_by_a_copy_of_another(demo: tuple[Path, DemoSessions], quick: bool, tmp_path: Path) -> None:
     path, ids = demo
     check(path, quick=quick, expect="full")
     (tmp_path / "other").mkdir()
@@ -344,7 +350,7 @@ def test_database_replaced_by_a_copy_of_another(demo, quick: bool, tmp_path: Pat
 
 
 @TIERS
-def test_schema_migration(demo, quick: bool) -> None:
+def test_schema_migration(demo: tuple[Path, DemoSessions], quick: bool) -> None:
     path, ids = demo
     check(path, quick=quick, expect="full")
     opencode(path, "crash", ids.clean[0])
@@ -373,7 +379,7 @@ def test_schema_migration(demo, quick: bool) -> None:
 
 
 @TIERS
-def test_column_added(demo, quick: bool) -> None:
+def test_column_added(demo: tuple[Path, DemoSessions], quick: bool) -> None:
     path, _ = demo
     check(path, quick=quick, expect="full")
     sql(path, "ALTER TABLE session ADD COLUMN extra TEXT")
@@ -381,7 +387,7 @@ def test_column_added(demo, quick: bool) -> None:
 
 
 @TIERS
-def test_vacuum(demo, quick: bool) -> None:
+def test_vacuum(demo: tuple[Path, DemoSessions], quick: bool) -> None:
     """OpenCode's ``message``/``part`` have ``id text PRIMARY KEY`` (no INTEGER PRIMARY KEY pins the
     rowid). SQLite 3.40 keeps their rowids through VACUUM (only tables without any index are
     renumbered) and bumps ``schema_version``: the state falls back either way."""
@@ -397,7 +403,7 @@ def test_vacuum(demo, quick: bool) -> None:
 
 
 @TIERS
-def test_rowids_renumbered_in_place(demo, quick: bool) -> None:
+def test_rowids_renumbered_in_place(demo: tuple[Path, DemoSessions], quick: bool) -> None:
     """What a VACUUM may do to rowids no INTEGER PRIMARY KEY pins, without a schema or size
     signal: every row moved to a new rowid (ten old ones gone), the rows written after the
     watermark among them below the old tail. Only the tail's id tells (the newest rowid no longer holds that row)."""
@@ -422,7 +428,7 @@ def test_rowids_renumbered_in_place(demo, quick: bool) -> None:
 
 
 @TIERS
-def test_newest_row_deleted_and_its_rowid_reused(demo, quick: bool) -> None:
+def test_newest_row_deleted_and_its_rowid_reused(demo: tuple[Path, DemoSessions], quick: bool) -> None:
     path, ids = demo
     check(path, quick=quick, expect="full")
     sql(path, "DELETE FROM message WHERE rowid = (SELECT max(rowid) FROM message)")
@@ -436,11 +442,11 @@ def state_file(path: Path, tier: str) -> Path:
     return state.state_dir() / f"{state.key(path)}.{tier}.json"
 
 
-def edit(payload: dict, **changes) -> str:
+def edit(payload: dict[str, Any], **changes: Any) -> str:
     return json.dumps({**payload, **changes})
 
 
-BAD_STATES = {
+BAD_STATES: dict[str, Callable[[bytes], bytes]] = {
     "garbage": lambda raw: b"\x00\xff not json at all \x1b[31m",
     "empty": lambda raw: b"",
     "truncated": lambda raw: raw[: len(raw) // 2],
@@ -458,7 +464,7 @@ BAD_STATES = {
 
 @TIERS
 @pytest.mark.parametrize("damage", list(BAD_STATES))
-def test_bad_state_file_is_ignored(demo, quick: bool, damage: str) -> None:
+def test_bad_state_file_is_ignored(demo: tuple[Path, DemoSessions], quick: bool, damage: str) -> None:
     path, _ = demo
     check(path, quick=quick, expect="full")
     target = state_file(path, "quick" if quick else "deep")
@@ -468,7 +474,7 @@ def test_bad_state_file_is_ignored(demo, quick: bool, damage: str) -> None:
 
 
 @TIERS
-def test_unreadable_state_file_is_ignored(demo, quick: bool) -> None:
+def test_unreadable_state_file_is_ignored(demo: tuple[Path, DemoSessions], quick: bool) -> None:
     path, _ = demo
     check(path, quick=quick, expect="full")
     target = state_file(path, "quick" if quick else "deep")
@@ -478,7 +484,7 @@ def test_unreadable_state_file_is_ignored(demo, quick: bool) -> None:
 
 
 @TIERS
-def test_state_of_another_file_is_ignored(demo, quick: bool, tmp_path: Path) -> None:
+def test_state_of_another_file_is_ignored(demo: tuple[Path, DemoSessions], quick: bool, tmp_path: Path) -> None:
     path, ids = demo
     other = tmp_path / "other.db"
     shutil.copyfile(path, other)
@@ -490,7 +496,9 @@ def test_state_of_another_file_is_ignored(demo, quick: bool, tmp_path: Path) -> 
     assert ids.clean[0] in stuck(check(other, quick=quick, expect="full"))
 
 
-def test_state_dir_unwritable_is_no_error(demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_state_dir_unwritable_is_no_error(
+    demo: tuple[Path, DemoSessions], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, _ = demo
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
@@ -500,7 +508,7 @@ def test_state_dir_unwritable_is_no_error(demo, tmp_path: Path, monkeypatch: pyt
 
 
 @TIERS
-def test_full_forces_a_full_pass(demo, quick: bool) -> None:
+def test_full_forces_a_full_pass(demo: tuple[Path, DemoSessions], quick: bool) -> None:
     path, _ = demo
     check(path, quick=quick, expect="full")
     check(path, quick=quick, expect="incremental")
@@ -509,7 +517,7 @@ def test_full_forces_a_full_pass(demo, quick: bool) -> None:
     check(path, quick=quick, expect="incremental")
 
 
-def test_a_full_pass_is_due_after_a_day(demo) -> None:
+def test_a_full_pass_is_due_after_a_day(demo: tuple[Path, DemoSessions]) -> None:
     """What a foreign writer can hide (an UPDATE making an old row stuck, with no event) is found
     by the first look once the last full pass is older than FULL_EVERY_S."""
     path, ids = demo
@@ -530,7 +538,7 @@ def test_a_full_pass_is_due_after_a_day(demo) -> None:
     assert how == Pass("full", "the last full pass is too old") and ids.clean[0] in stuck(found)
 
 
-def test_state_dir_and_files_are_private(demo, tmp_path: Path) -> None:
+def test_state_dir_and_files_are_private(demo: tuple[Path, DemoSessions], tmp_path: Path) -> None:
     path, _ = demo
     base = Path(os.environ["XDG_STATE_HOME"])
     (base / "ocinspect").mkdir(parents=True)
@@ -578,7 +586,7 @@ sys.stderr.write("\\nWORK %d %d\\n" % (ticks[0], rchar() - before))
 CLOCK_KEYS = {"scanned_at", "elapsed_ms", "idle_ms"}  # what moves with the wall clock between two runs
 
 
-def without_clock(value):
+def without_clock(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: without_clock(v) for k, v in value.items() if k not in CLOCK_KEYS}
     if isinstance(value, list):
@@ -586,7 +594,7 @@ def without_clock(value):
     return value
 
 
-def cli_scan(db: Path, *args: str) -> tuple[dict, int, int]:
+def cli_scan(db: Path, *args: str) -> tuple[dict[str, Any], int, int]:
     done = subprocess.run(
         [sys.executable, "-c", PROBE, "--db", str(db), "scan", "--json", *args],
         cwd=ROOT,

@@ -126,7 +126,7 @@ def _id_wrap_loop(sb: h.Sandbox, binary: Path) -> None:
                 "SELECT count(*) FROM message WHERE session_id = ? AND json_extract(data, '$.role') = 'assistant'",
                 (stuck,),
             ).fetchone()[0]
-        return n >= LOOP_REPLIES + 1
+        return bool(n >= LOOP_REPLIES + 1)
 
     h.wait_until(
         looping, timeout=60, interval=0.2, what=f"OpenCode to loop on {stuck}", on_timeout=lambda: oc.describe(stuck)

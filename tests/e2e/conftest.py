@@ -10,10 +10,11 @@ xdist controller, which never loads this file) collects and writes them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
+import pluggy
 import pytest
 
 from . import harness as h
@@ -110,7 +111,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
     """Attach the OpenCode server logs of a failed e2e test; tag matrix outcomes on the report.
 
     The outcome travels on the report (``user_properties``), not in this process's memory: under
@@ -132,5 +135,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     callspec = getattr(item, "callspec", None)
     if marker is None or callspec is None or "release" not in callspec.params:
         return
-    entry = {"outcome": report.outcome, **item.stash.get(_FACTS, {})}
+    facts: dict[str, Any] = item.stash.get(_FACTS, {})
+    entry = {"outcome": report.outcome, **facts}
     report.user_properties.append((MATRIX_PROPERTY, [callspec.params["release"], marker.args[0], entry]))

@@ -39,11 +39,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psutil
+
+T = TypeVar("T")
 
 OPENCODE_VERSION = "1.18.33"
 PROVIDER_ID = "fakeprov"
@@ -233,7 +235,7 @@ def _faketime_libs() -> list[str]:
     system's (Debian's ``libfaketime``)."""
     found = []
     try:
-        import libfaketime  # type: ignore[import-not-found]
+        import libfaketime
 
         found.append(str(Path(libfaketime.__file__).parent / "vendor" / "libfaketime" / "src" / "libfaketime.so.1"))
     except ImportError:
@@ -640,17 +642,17 @@ def http_json(
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 def wait_until(
-    predicate: Callable[[], Any],
+    predicate: Callable[[], T | None],
     *,
     timeout: float,
     interval: float = 0.2,
     what: str,
     on_timeout: Callable[[], str] | None = None,
-) -> Any:
+) -> T:
     """Poll ``predicate`` until it returns something truthy; raise HarnessError after timeout."""
     deadline = time.monotonic() + timeout
     last_exc: BaseException | None = None
@@ -1035,7 +1037,7 @@ class OpenCode:
 
     def create_session(self, title: str | None = None) -> str:
         body = {"title": title} if title else {}
-        return self.request("POST", "/session", body)["id"]
+        return str(self.request("POST", "/session", body)["id"])
 
     def prompt_async(self, session_id: str, text: str) -> None:
         self.request(
@@ -1048,7 +1050,8 @@ class OpenCode:
         )
 
     def messages(self, session_id: str) -> list[dict[str, Any]]:
-        return self.request("GET", f"/session/{session_id}/message")
+        messages: list[dict[str, Any]] = self.request("GET", f"/session/{session_id}/message")
+        return messages
 
     def status(self) -> dict[str, Any]:
         return (
@@ -1058,7 +1061,7 @@ class OpenCode:
 
     def is_busy(self, session_id: str) -> bool:
         entry = self.status().get(session_id)
-        return bool(entry) and entry.get("type") in ("busy", "retry")
+        return entry is not None and entry.get("type") in ("busy", "retry")
 
     def wait_turn_complete(
         self, session_id: str, *, timeout: float = 60.0, min_assistant: int = 1
@@ -1197,7 +1200,7 @@ class ServerPool:
 
 
 @contextlib.contextmanager
-def ro_connect(db: Path):
+def ro_connect(db: Path) -> Iterator[sqlite3.Connection]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
     try:
         conn.execute("PRAGMA busy_timeout=5000")

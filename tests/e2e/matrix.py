@@ -25,7 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from tests.releases import E2E_RELEASES, LATEST  # noqa: E402
+from tests.support.releases import E2E_RELEASES, LATEST  # noqa: E402
 
 RESULTS = Path(__file__).with_name("matrix-results.json")
 README = REPO_ROOT / "docs" / "reference" / "releases.md"  # the page that holds the table
@@ -42,7 +42,8 @@ def expected() -> list[tuple[str, str]]:
 
 
 def load(path: Path = RESULTS) -> dict[str, Any]:
-    return json.loads(path.read_text())
+    results: dict[str, Any] = json.loads(path.read_text())
+    return results
 
 
 def dumps(results: dict[str, Any]) -> str:

@@ -35,7 +35,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from inspector.core.opencode.client import ServerClient, ServerError  # noqa: E402
 from tests.e2e import harness as h  # noqa: E402
-from tests.releases import E2E_RELEASES  # noqa: E402
+from tests.support.releases import E2E_RELEASES  # noqa: E402
 
 CHUNK_TIMEOUT_MS = 3000
 
@@ -70,8 +70,10 @@ class EventLog:
                 if self._stop.is_set():
                     break
                 data = item.data if isinstance(item.data, dict) else {}
-                body = data.get("properties") if isinstance(data.get("properties"), dict) else {}
-                part = body.get("part") if isinstance(body.get("part"), dict) else {}
+                properties = data.get("properties")
+                body: dict[str, Any] = properties if isinstance(properties, dict) else {}
+                raw_part = body.get("part")
+                part: dict[str, Any] = raw_part if isinstance(raw_part, dict) else {}
                 sid = body.get("sessionID") or part.get("sessionID")
                 self.items.append((time.monotonic(), str(data.get("type")), sid, body))
         except (ServerError, OSError, ValueError) as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -31,7 +31,7 @@ class MatrixRecorder:
         for name, value in report.user_properties:
             if name != MATRIX_PROPERTY:
                 continue
-            release, scenario, entry = value
+            release, scenario, entry = cast(tuple[str, str, dict[str, Any]], value)
             if report.when == "call" or report.outcome != "passed":
                 key = (release, scenario)
                 self.results.setdefault(key, entry)

@@ -5,7 +5,7 @@ Each test crashes a real ``opencode serve`` with ``kill -9`` in the middle of a 
 call, checks what ``ocinspect`` reports, repairs it with ``ocinspect`` (run as a subprocess),
 restarts the *same* OpenCode release on the repaired database and checks through OpenCode's own
 HTTP API that the session is healthy and takes a new prompt.  The bash, task and pending
-scenarios run on every release of ``tests/releases.py`` ``E2E_RELEASES`` (npm
+scenarios run on every release of ``tests/support/releases.py`` ``E2E_RELEASES`` (npm
 ``opencode-ai@<release>``); the rest on the newest.  ``test_without_ocinspect_*`` proves the
 premise: OpenCode alone does not recover such a session.
 
@@ -18,12 +18,13 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.releases import E2E_RELEASES, RELEASES
+from tests.support.releases import E2E_RELEASES, RELEASES
 
 from . import harness as h
 
@@ -182,7 +183,7 @@ def assert_new_prompt_completes(oc: h.OpenCode, sid: str) -> None:
 @pytest.mark.matrix("bash")
 @pytest.mark.parametrize("release", MATRIX)
 def test_bash_crash_orphan_is_repaired(
-    sandbox: h.Sandbox, opencode_release, release: str, matrix_facts: dict[str, Any]
+    sandbox: h.Sandbox, opencode_release: Callable[[str], Path], release: str, matrix_facts: dict[str, Any]
 ) -> None:
     binary = opencode_release(release)
     sid, part = crash_mid_tool(sandbox, binary, "run the long tests")
@@ -205,7 +206,7 @@ def test_bash_crash_orphan_is_repaired(
 @pytest.mark.matrix("pending")
 @pytest.mark.parametrize("release", MATRIX)
 def test_pending_placeholder_is_repaired(
-    sandbox: h.Sandbox, opencode_release, release: str, matrix_facts: dict[str, Any]
+    sandbox: h.Sandbox, opencode_release: Callable[[str], Path], release: str, matrix_facts: dict[str, Any]
 ) -> None:
     binary = opencode_release(release)
     sid, part = crash_mid_tool(sandbox, binary, "PENDING edit", statuses=("pending",))
@@ -224,7 +225,7 @@ def test_pending_placeholder_is_repaired(
 @pytest.mark.matrix("task")
 @pytest.mark.parametrize("release", MATRIX)
 def test_subagent_chain_is_repaired(
-    sandbox: h.Sandbox, opencode_release, release: str, matrix_facts: dict[str, Any]
+    sandbox: h.Sandbox, opencode_release: Callable[[str], Path], release: str, matrix_facts: dict[str, Any]
 ) -> None:
     binary = opencode_release(release)
     oc = sandbox.start_opencode(binary)
@@ -261,7 +262,7 @@ def test_subagent_chain_is_repaired(
 
 
 def test_id_wrap_risk_is_said_before_recovery_and_the_loop_is_opencodes(
-    sandbox: h.Sandbox, opencode_release, opencode_bin: Path
+    sandbox: h.Sandbox, opencode_release: Callable[[str], Path], opencode_bin: Path
 ) -> None:
     """OpenCode 1.18.14, a session begun before the 2026-08-14 id wrap (libfaketime): ocinspect
     flags it at risk *before* recovering; after the repair 1.18.14 answers the old prompt again
@@ -299,11 +300,13 @@ def test_id_wrap_risk_is_said_before_recovery_and_the_loop_is_opencodes(
 
     def replies_to_old_prompt() -> int:
         with h.ro_connect(sandbox.db_path) as conn:
-            return conn.execute(
-                "SELECT count(*) FROM message WHERE session_id = ? AND json_extract(data,'$.role') = "
-                "'assistant' AND json_extract(data,'$.parentID') = ? AND id < ?",
-                (stuck, old_prompt, old_prompt),
-            ).fetchone()[0]
+            return int(
+                conn.execute(
+                    "SELECT count(*) FROM message WHERE session_id = ? AND json_extract(data,'$.role') = "
+                    "'assistant' AND json_extract(data,'$.parentID') = ? AND id < ?",
+                    (stuck, old_prompt, old_prompt),
+                ).fetchone()[0]
+            )
 
     # one reply more than ocinspect needs to call it a loop (idwrap.LOOP_MIN_REPLIES, 3); a
     # healthy OpenCode replies once
@@ -412,7 +415,9 @@ def test_without_ocinspect_opencode_leaves_session_stuck(sandbox: h.Sandbox, ope
 
 
 @pytest.mark.parametrize("release", [pytest.param(v, id=f"opencode-{v}") for v in ("1.18.33", "1.2.27")])
-def test_capture_regenerates_fixture(tmp_path: Path, fake_model: h.FakeModel, opencode_release, release: str) -> None:
+def test_capture_regenerates_fixture(
+    tmp_path: Path, fake_model: h.FakeModel, opencode_release: Callable[[str], Path], release: str
+) -> None:
     """capture.py still reproduces the shipped fixture (schema, rows, diagnosis) with the
     release's binary, so ``tests/fixtures`` can be refreshed when OpenCode changes (the newest,
     and the oldest, whose task parts name no child)."""

@@ -61,7 +61,7 @@ def turns(db: Path, sid: str) -> list[tuple[str, str, int | None, str | None]]:
 
 def session_count(db: Path) -> int:
     with h.ro_connect(db) as conn:
-        return conn.execute("SELECT count(*) FROM session").fetchone()[0]
+        return int(conn.execute("SELECT count(*) FROM session").fetchone()[0])
 
 
 def answered(db: Path, sid: str, prompt: str) -> bool:

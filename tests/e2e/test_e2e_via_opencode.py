@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 
-from inspector.core.db.store import open_store
-from inspector.core.db.v1 import eventlog
 from inspector.core.opencode.client import ServerClient, ServerError
+from tests.support.databases import log_problems
 
 from . import harness as h
 from .test_e2e import assert_healthy, assert_new_prompt_completes, explain, run_cli
@@ -56,11 +55,6 @@ class Listener:
             if e.get("type") == "message.part.updated"
             and (e.get("properties") or {}).get("part", {}).get("type") == "tool"
         }
-
-
-def log_problems(db: Path) -> list[eventlog.LogProblem]:
-    with open_store(db).read() as conn:
-        return eventlog.check(conn)
 
 
 def crash_chain(sb: h.Sandbox, binary: Path) -> tuple[str, str, list[dict[str, Any]]]:

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from inspector.core.db.store import open_store
-from inspector.core.db.v1 import eventlog
 from inspector.core.opencode.live import OFFLINE
 from inspector.core.repair import recover
+from tests.support.databases import log_problems
 
 from . import harness as h
 from .test_e2e import explain, run_cli, scan
@@ -86,11 +86,6 @@ def stuck_sessions(sb: h.Sandbox) -> set[str]:
     return {s["id"] for s in data["sessions"]}
 
 
-def log_problems(db: Path) -> list[eventlog.LogProblem]:
-    with open_store(db).read() as conn:
-        return eventlog.check(conn)
-
-
 @pytest.fixture
 def homes(tmp_path: Path, fake_model: h.FakeModel) -> Iterator[tuple[h.Sandbox, h.Sandbox]]:
     """Two OpenCode homes on one project (same git repo, so the same project id): the source
@@ -105,7 +100,9 @@ def homes(tmp_path: Path, fake_model: h.FakeModel) -> Iterator[tuple[h.Sandbox, 
         replica.kill_all()
 
 
-def test_replica_from_the_log_equals_the_repair_and_then_the_undo(homes, opencode_bin: Path) -> None:
+def test_replica_from_the_log_equals_the_repair_and_then_the_undo(
+    homes: tuple[h.Sandbox, h.Sandbox], opencode_bin: Path
+) -> None:
     source, replica = homes
     ids = crash_bash_and_task(source, opencode_bin)
     sessions = set(ids.values())
@@ -133,7 +130,7 @@ def test_replica_from_the_log_equals_the_repair_and_then_the_undo(homes, opencod
     assert stuck_sessions(replica) == sessions
 
 
-def test_replica_of_a_row_only_repair_is_stuck_again(homes, opencode_bin: Path) -> None:
+def test_replica_of_a_row_only_repair_is_stuck_again(homes: tuple[h.Sandbox, h.Sandbox], opencode_bin: Path) -> None:
     """The regression guard: rows written without their events are undone by a replay."""
     source, replica = homes
     ids = crash_bash_and_task(source, opencode_bin)

@@ -194,7 +194,7 @@ class LineReader:
             self.lines.put(line)
 
     def events_until(self, deadline: float) -> list[dict[str, Any]]:
-        found = []
+        found: list[dict[str, Any]] = []
         while True:
             left = deadline - time.monotonic()
             if left <= 0:

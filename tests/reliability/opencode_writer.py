@@ -35,6 +35,7 @@ import sqlite3
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 STUCK = ("pending", "running")
 
@@ -73,7 +74,7 @@ class Log:
         )
 
     def begin(self) -> None:
-        self.pending: list[dict] = []
+        self.pending: list[dict[str, Any]] = []
 
     def commit(self) -> None:
         for record in self.pending:

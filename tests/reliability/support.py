@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from inspector.core.synth.builder import DatabaseBuilder
-from tests.conftest import copy_db, sha256  # noqa: F401 (re-exported: one backup-API copier and digest for the suite)
+from tests.support.databases import copy_db as copy_db  # re-exported to the fault suites
+from tests.support.databases import sha256 as sha256
 
 PYTHON = sys.executable
 HERE = Path(__file__).resolve().parent
@@ -183,10 +184,12 @@ def columns(row: tuple[Any, ...], wanted: Iterable[str]) -> dict[str, Any]:
 def stuck_part_count(path: Path) -> int:
     conn = connect(path)
     try:
-        return conn.execute(
-            "SELECT count(*) FROM part WHERE json_extract(data,'$.type')='tool' "
-            "AND json_extract(data,'$.state.status') IN ('pending','running')"
-        ).fetchone()[0]
+        return int(
+            conn.execute(
+                "SELECT count(*) FROM part WHERE json_extract(data,'$.type')='tool' "
+                "AND json_extract(data,'$.state.status') IN ('pending','running')"
+            ).fetchone()[0]
+        )
     finally:
         conn.close()
 

@@ -19,8 +19,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
+
+from tests.support.databases import execute as execute  # the TUI suite writes with it too
 
 from .support import (
     Layout,
@@ -90,19 +93,11 @@ def write(path: Path, data: bytes) -> Path:
     return path
 
 
-def execute(path: Path, sql: str, *params: object) -> None:
-    conn = sqlite3.connect(path)
-    try:
-        conn.execute(sql, params)
-        conn.commit()
-    finally:
-        conn.close()
-
-
-def first(path: Path, sql: str, *params: object) -> tuple:
+def first(path: Path, sql: str, *params: object) -> tuple[Any, ...]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return conn.execute(sql, params).fetchone()
+        row: tuple[Any, ...] = conn.execute(sql, params).fetchone()
+        return row
     finally:
         conn.close()
 
@@ -228,7 +223,7 @@ def _hostile_id(directory: Path) -> Path:
     return path
 
 
-FILE_CASES: dict[str, tuple[Callable[[Path], Path | None], str]] = {
+FILE_CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "missing path": (lambda d: d / "nope" / "opencode.db", "no such file"),
     "directory without a database": (lambda d: d, "no OpenCode database in it"),
     "empty file": (lambda d: write(d / "opencode.db", b""), "is empty"),
@@ -330,7 +325,7 @@ def test_unusable_database(name: str, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def lowly(world_dir: Path):
+def lowly(world_dir: Path) -> tuple[Callable[[], None] | None, Path, str]:
     """(preexec_fn, writable state dir) for running ocinspect with permission bits enforced."""
     how, preexec = unprivileged()
     state = world_dir / "state"
@@ -339,7 +334,7 @@ def lowly(world_dir: Path):
     return preexec, state, how
 
 
-def test_read_only_file_on_recover(world_dir: Path, lowly) -> None:
+def test_read_only_file_on_recover(world_dir: Path, lowly: tuple[Callable[[], None] | None, Path, str]) -> None:
     case("read-only file on recover")
     preexec, state, how = lowly
     db = world_dir / "opencode.db"
@@ -366,7 +361,7 @@ def test_read_only_file_on_recover(world_dir: Path, lowly) -> None:
     assert sha256(repaired) == digest
 
 
-def test_read_only_directory_on_recover(world_dir: Path, lowly) -> None:
+def test_read_only_directory_on_recover(world_dir: Path, lowly: tuple[Callable[[], None] | None, Path, str]) -> None:
     case("read-only directory on recover")
     preexec, state, how = lowly
     folder = world_dir / "data"
@@ -384,7 +379,7 @@ def test_read_only_directory_on_recover(world_dir: Path, lowly) -> None:
     assert not journals(state)
 
 
-def test_unreadable_file(world_dir: Path, lowly) -> None:
+def test_unreadable_file(world_dir: Path, lowly: tuple[Callable[[], None] | None, Path, str]) -> None:
     case("unreadable file")
     preexec, state, how = lowly
     db = world_dir / "opencode.db"
@@ -397,7 +392,7 @@ def test_unreadable_file(world_dir: Path, lowly) -> None:
     assert sha256(db) == digest
 
 
-def test_journal_directory_not_writable(world_dir: Path, lowly) -> None:
+def test_journal_directory_not_writable(world_dir: Path, lowly: tuple[Callable[[], None] | None, Path, str]) -> None:
     case("journal directory not writable")
     preexec, _state, how = lowly
     open_dir = world_dir / "open"  # database and its directory writable: only the journal is not
@@ -640,7 +635,7 @@ def test_deeply_nested_tool_input(tmp_path: Path) -> None:
 # ---- a second ocinspect recovering at the same time -------------------------------------------
 
 
-def test_two_recoveries_at_the_same_time(kill_templates, tmp_path: Path) -> None:
+def test_two_recoveries_at_the_same_time(kill_templates: tuple[dict[str, Path], Layout], tmp_path: Path) -> None:
     """Two ``recover --all`` on the 1,000-unit database, started within 60 ms of each other so
     that both plan before either commits and then commit side by side: every unit is repaired
     exactly once, the loser of each unit reports it skipped with a reason, nothing is half done,
@@ -672,7 +667,7 @@ def test_two_recoveries_at_the_same_time(kill_templates, tmp_path: Path) -> None
         outs = []
         for proc in procs:
             stdout, stderr = proc.communicate(timeout=120)
-            outs.append(Ran(proc.args, proc.returncode, stdout, stderr, 0.0))
+            outs.append(Ran(cast(list[str], proc.args), proc.returncode, stdout, stderr, 0.0))
         context = f"pair {i}, OCINSPECT_SEED={seed}"
         for ran in outs:
             assert ran.code in (0, 1) and b"Traceback" not in ran.stderr, (context, str(ran))

@@ -163,14 +163,14 @@ def check_kill(template: Dump, layout: Layout, db: Path, state: Path) -> tuple[l
         return v, facts
     facts["torn"] = journal.torn
     covered: dict[tuple[str, str], dict[str, Any]] = {}
-    for index, unit in journal.units.items():
-        status = unit_state(final, unit)
+    for index, journal_unit in journal.units.items():
+        status = unit_state(final, journal_unit)
         if status == "after":
             facts["applied"].add(index)
-            for change in unit["changes"]:
+            for change in journal_unit["changes"]:
                 covered[(change["table"], change["id"])] = change
         elif status != "before":
-            v.append(f"journal unit {index} {unit['sessions']} is {status}")
+            v.append(f"journal unit {index} {journal_unit['sessions']} is {status}")
     facts["committed_marked"] = set(journal.committed)
     if not journal.committed <= facts["applied"]:
         v.append(f"units marked committed but not applied: {sorted(journal.committed - facts['applied'])}")
@@ -236,7 +236,7 @@ def one_kill(  # noqa: C901
     template = template_dumps[mode]
     t = time.monotonic()
     v, facts = check_kill(template, layout, db, state)
-    stats["t_check"] += time.monotonic() - t
+    stats["t_check"] += time.monotonic() - t  # type: ignore[assignment]  # seconds: a Counter sums floats too
     prefix = f"kill {i} ({mode}, OCINSPECT_SEED={seed}): "
     if v:
         return [prefix + x for x in v[:15]], stats
@@ -254,7 +254,7 @@ def one_kill(  # noqa: C901
 
     # a later recover finishes the rest
     again = run_cli(db, "recover", "--all", "--yes", "--force", "--json", state=state)
-    stats["t_recover2"] += again.seconds
+    stats["t_recover2"] += again.seconds  # type: ignore[assignment]
     if again.code != 0:
         return [prefix + f"second recover failed: {again}"], stats
     expected_rest = set()
@@ -278,7 +278,7 @@ def one_kill(  # noqa: C901
         stats["undo_not_applicable"] += 1
         return [], stats
     undone = run_cli(db, "undo", "--force", "--json", journal.header["run_id"], state=state)
-    stats["t_undo"] += undone.seconds
+    stats["t_undo"] += undone.seconds  # type: ignore[assignment]
     t = time.monotonic()
     if undone.code != 0:
         return [prefix + f"undo of the interrupted run failed: {undone}"], stats
@@ -299,7 +299,7 @@ def one_kill(  # noqa: C901
         ], stats
     if integrity(db) != "ok":
         return [prefix + "integrity_check failed after undo"], stats
-    stats["t_final_check"] += time.monotonic() - t
+    stats["t_final_check"] += time.monotonic() - t  # type: ignore[assignment]
     stats["undo_byte_identical"] += 1
     stats["rows_restored_by_undo"] += restored_expected
     shutil.rmtree(work)
@@ -309,7 +309,7 @@ def one_kill(  # noqa: C901
 # bounded by its counts, not by time: on 4 xdist workers of a loaded 2-core machine it took 518 s,
 # past the suite's 300 s hang guard
 @pytest.mark.timeout(900)
-def test_kill_9_mid_recovery(kill_templates, tmp_path: Path) -> None:
+def test_kill_9_mid_recovery(kill_templates: tuple[dict[str, Path], Layout], tmp_path: Path) -> None:
     templates, layout = kill_templates
     assert len(layout.stuck_sessions) >= 1000
     template_dumps = {mode: dump(path) for mode, path in templates.items()}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import subprocess
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ import pytest
 from .support import (
     HERE,
     PYTHON,
+    Layout,
     assert_one_error_line,
     base_seed,
     build_stuck_db,
@@ -75,7 +77,7 @@ class Holder:
 
 
 @pytest.fixture
-def stuck_db(tmp_path: Path):
+def stuck_db(tmp_path: Path) -> Callable[..., tuple[Path, list[str]]]:
     def make(name: str, mode: str = "WAL", units: int = 10) -> tuple[Path, list[str]]:
         db = tmp_path / f"{name}.db"
         layout = build_stuck_db(db, units, clean=2, seed=9)
@@ -85,7 +87,9 @@ def stuck_db(tmp_path: Path):
     return make
 
 
-def test_a_locked_run_in_text_mode_offers_no_undo(stuck_db, tmp_path: Path) -> None:
+def test_a_locked_run_in_text_mode_offers_no_undo(
+    stuck_db: Callable[..., tuple[Path, list[str]]], tmp_path: Path
+) -> None:
     db, sessions = stuck_db("wal", units=2)
     holder = Holder(db, "--hold", "-1")
     try:
@@ -105,7 +109,9 @@ def test_a_locked_run_in_text_mode_offers_no_undo(stuck_db, tmp_path: Path) -> N
     assert listed.json() == []
 
 
-def test_wal_write_lock_past_busy_timeout_skips_every_session(stuck_db, tmp_path: Path) -> None:
+def test_wal_write_lock_past_busy_timeout_skips_every_session(
+    stuck_db: Callable[..., tuple[Path, list[str]]], tmp_path: Path
+) -> None:
     db, sessions = stuck_db("wal")
     before = dump(db)
     holder = Holder(db, "--hold", "-1")
@@ -149,7 +155,9 @@ def test_wal_write_lock_past_busy_timeout_skips_every_session(stuck_db, tmp_path
 
 
 @pytest.mark.parametrize("command", [["scan", "--json"], ["recover", "--all", "--yes", "--force"], ["show", "SESSION"]])
-def test_exclusive_lock_on_rollback_journal_fails_with_one_line(stuck_db, tmp_path: Path, command) -> None:
+def test_exclusive_lock_on_rollback_journal_fails_with_one_line(
+    stuck_db: Callable[..., tuple[Path, list[str]]], tmp_path: Path, command: list[str]
+) -> None:
     """With a rollback journal, an EXCLUSIVE lock blocks even readers: exit 2, one line."""
     db, sessions = stuck_db("delete", "DELETE")
     command = [sessions[0] if c == "SESSION" else c for c in command]
@@ -167,7 +175,7 @@ def test_exclusive_lock_on_rollback_journal_fails_with_one_line(stuck_db, tmp_pa
     assert not journals(tmp_path / "state") or read_journal(journals(tmp_path / "state")[0]).committed == set()
 
 
-def test_scan_reads_through_a_wal_write_lock(stuck_db, tmp_path: Path) -> None:
+def test_scan_reads_through_a_wal_write_lock(stuck_db: Callable[..., tuple[Path, list[str]]], tmp_path: Path) -> None:
     """WAL readers are never blocked by a writer: a scan during OpenCode's write just works."""
     db, sessions = stuck_db("walscan")
     holder = Holder(db, "--hold", "-1")
@@ -181,7 +189,9 @@ def test_scan_reads_through_a_wal_write_lock(stuck_db, tmp_path: Path) -> None:
     assert sorted(s["id"] for s in ran.json()["sessions"]) == sorted(sessions)
 
 
-def test_undo_while_locked_fails_cleanly_and_works_later(stuck_db, tmp_path: Path) -> None:
+def test_undo_while_locked_fails_cleanly_and_works_later(
+    stuck_db: Callable[..., tuple[Path, list[str]]], tmp_path: Path
+) -> None:
     db, sessions = stuck_db("undo")
     original = dump(db)
     state = tmp_path / "state"
@@ -203,7 +213,7 @@ def test_undo_while_locked_fails_cleanly_and_works_later(stuck_db, tmp_path: Pat
     assert dump(db) == original
 
 
-def test_lock_taken_in_the_middle_of_a_run(kill_templates, tmp_path: Path) -> None:
+def test_lock_taken_in_the_middle_of_a_run(kill_templates: tuple[dict[str, Path], Layout], tmp_path: Path) -> None:
     """OpenCode grabs the lock while ocinspect is committing unit after unit (random moment
     after the journal appears). Units committed before stay whole, the rest are reported
     skipped as locked; no unit is half-written; the app's write lands."""

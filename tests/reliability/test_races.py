@@ -37,6 +37,7 @@ from .support import (
     PYTHON,
     Dump,
     Layout,
+    Ran,
     base_seed,
     columns,
     copy_db,
@@ -93,7 +94,9 @@ def status_of(row: tuple[Any, ...]) -> tuple[str | None, bool]:
     return state.get("status"), bool((state.get("metadata") or {}).get("interrupted"))
 
 
-def check(template: Dump, layout: Layout, final: Dump, writes: dict, state: Path, ran) -> Outcome:  # noqa: C901
+def check(  # noqa: C901
+    template: Dump, layout: Layout, final: Dump, writes: dict[tuple[str, str], dict[str, Any]], state: Path, ran: Ran
+) -> Outcome:
     out = Outcome(exit_code=ran.code)
     v = out.violations
     if ran.code not in (0, 1) or b"Traceback" in ran.stderr:
@@ -235,7 +238,7 @@ def check_log(db: Path, state: Path, result: dict[str, Any]) -> list[str]:
     return problems
 
 
-def run_races(template_path: Path, layout, tmp_path: Path, races: int, *, events: bool) -> Counter[str]:
+def run_races(template_path: Path, layout: Layout, tmp_path: Path, races: int, *, events: bool) -> Counter[str]:
     template = dump(template_path)
     seed = base_seed()
     totals: Counter[str] = Counter()
@@ -334,12 +337,14 @@ def run_races(template_path: Path, layout, tmp_path: Path, races: int, *, events
 # bounded by its counts, not by time: on 4 xdist workers of a loaded 2-core machine it took 247 s,
 # close to the suite's 300 s hang guard
 @pytest.mark.timeout(900)
-def test_recover_races_a_live_writer(race_template, tmp_path: Path) -> None:
+def test_recover_races_a_live_writer(race_template: tuple[Path, Layout], tmp_path: Path) -> None:
     template_path, layout = race_template
     run_races(template_path, layout, tmp_path, RACES, events=False)
 
 
-def test_recover_races_a_live_writer_that_logs_events(logged_race_template, tmp_path: Path) -> None:
+def test_recover_races_a_live_writer_that_logs_events(
+    logged_race_template: tuple[Path, Layout], tmp_path: Path
+) -> None:
     """Issue 10: OpenCode appending events between plan and apply makes the unit skip whole."""
     template_path, layout = logged_race_template
     run_races(template_path, layout, tmp_path, LOGGED_RACES, events=True)

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.pilot import Pilot
 
-from inspector.core.opencode.live import OFFLINE
-from inspector.tui.app import InspectorApp, make_app
-from inspector.tui.config import AppConfig
+from inspector.tui.app import InspectorApp
 from inspector.tui.screens import SessionDetailScreen, UnsupportedScreen
+from tests.support import tui
+from tests.support.tui import notifications as notes
+from tests.support.tui import settle
 
 from .support import dump, full_run, sha256
 from .test_bad_input import FILE_CASES, execute, first, small_db
@@ -30,24 +30,8 @@ SIZE = (100, 30)
 
 
 def app_for(db: Path, **kwargs: Any) -> InspectorApp:
-    kwargs.setdefault("live", OFFLINE)
-    kwargs.setdefault("watch_interval", None)
-    return make_app(AppConfig(db, **kwargs))
-
-
-async def settle(pilot: Pilot[Any]) -> None:
-    app = pilot.app
-    for _ in range(200):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        if not any(w.is_running for w in app.workers) and not app.scanning:
-            await pilot.pause()
-            return
-    raise AssertionError("the app did not settle")
-
-
-def notes(app: InspectorApp) -> list[str]:
-    return [f"{n.title}: {n.message}" for n in app._notifications]
+    """The real clock: these files were not written for the fixtures' frozen ``NOW``."""
+    return tui.app_for(db, now=None, **kwargs)
 
 
 def digests(root: Path) -> dict[str, str]:

@@ -13,12 +13,14 @@ import random
 import subprocess
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from .support import (
     HERE,
     PYTHON,
+    Dump,
     base_seed,
     build_stuck_db,
     copy_db,
@@ -52,7 +54,7 @@ def undo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def recovered(template: Path, work: Path) -> tuple[Path, Path, dict, dict, list[dict]]:
+def recovered(template: Path, work: Path) -> tuple[Path, Path, Dump, Dump, list[dict[str, Any]]]:
     work.mkdir()
     db = copy_db(template, work / "opencode.db")
     state = work / "state"
@@ -66,7 +68,7 @@ def recovered(template: Path, work: Path) -> tuple[Path, Path, dict, dict, list[
 
 def touch(
     db: Path, work: Path, targets: list[tuple[str, str, str]], seed: int, *, delay: float = 0.0, max_sleep: float = 0.0
-) -> subprocess.Popen:
+) -> subprocess.Popen[bytes]:
     listing = work / "targets.txt"
     listing.write_text("".join(f"{t} {i} {how}\n" for t, i, how in targets))
     proc = subprocess.Popen(
@@ -93,7 +95,7 @@ def touch(
     return proc
 
 
-def finish(proc: subprocess.Popen) -> None:
+def finish(proc: subprocess.Popen[bytes]) -> None:
     try:
         assert proc.wait(timeout=60) == 0
     finally:
@@ -104,7 +106,7 @@ def finish(proc: subprocess.Popen) -> None:
             proc.stdout.close()
 
 
-def their_writes(work: Path) -> dict[tuple[str, str], dict]:
+def their_writes(work: Path) -> dict[tuple[str, str], dict[str, Any]]:
     last = {}
     for line in (work / "touch.jsonl").read_text().splitlines():
         record = json.loads(line)
@@ -112,7 +114,7 @@ def their_writes(work: Path) -> dict[tuple[str, str], dict]:
     return last
 
 
-def pick(rng: random.Random, changes: list[dict], share: float) -> list[tuple[str, str, str]]:
+def pick(rng: random.Random, changes: list[dict[str, Any]], share: float) -> list[tuple[str, str, str]]:
     chosen = rng.sample(changes, k=max(1, int(len(changes) * share)))
     targets = []
     for change in chosen:

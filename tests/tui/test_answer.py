@@ -6,28 +6,32 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
+from textual.pilot import Pilot
 from textual.widgets import Button
 
 from inspector.core.repair.answer import REJECTED_ERROR
+from inspector.tui.app import InspectorApp
 from inspector.tui.screens import ConfirmAnswer, ConfirmRecovery, SessionsScreen
 from inspector.tui.widgets import SessionTable
-from tests.waiting_db import Waiting, part_state, turn_completed
+from tests.support.tui import answering, dump, notifications, press, screen_text
+from tests.support.waiting_db import Waiting, part_state, turn_completed
 
-from .conftest import answering, dump, notifications, press, screen_text
 
-
-def footer_keys(app) -> str:
+def footer_keys(app: InspectorApp) -> str:
     return screen_text(app).splitlines()[-1]
 
 
-async def highlight(pilot, session_id: str) -> None:
+async def highlight(pilot: Pilot[Any], session_id: str) -> None:
     rows = [row.diag.id for row in pilot.app.screen.query_one(SessionTable).rows_shown]
     await press(pilot, *["down"] * rows.index(session_id))
     assert pilot.app.screen.query_one(SessionTable).selected_id == session_id
 
 
-async def test_w_rejects_through_opencode_and_opencode_closes_the_tool(waiting, tmp_path: Path) -> None:
+async def test_w_rejects_through_opencode_and_opencode_closes_the_tool(
+    waiting: tuple[Path, Waiting], tmp_path: Path
+) -> None:
     db, ids = waiting
     async with answering(waiting, tmp_path) as (app, pilot, server):
         await highlight(pilot, ids.permission.session)
@@ -47,7 +51,7 @@ async def test_w_rejects_through_opencode_and_opencode_closes_the_tool(waiting, 
     assert turn_completed(tmp_path / db, ids.permission.message)
 
 
-async def test_allow_once_is_a_deliberate_second_choice(waiting, tmp_path: Path) -> None:
+async def test_allow_once_is_a_deliberate_second_choice(waiting: tuple[Path, Waiting], tmp_path: Path) -> None:
     db, ids = waiting
     async with answering(waiting, tmp_path) as (app, pilot, server):
         await highlight(pilot, ids.permission.session)
@@ -62,7 +66,9 @@ async def test_allow_once_is_a_deliberate_second_choice(waiting, tmp_path: Path)
     assert part_state(tmp_path / db, ids.permission.part)["status"] == "running"  # it runs now
 
 
-async def test_the_subagents_question_is_answered_from_its_parent(waiting, tmp_path: Path) -> None:
+async def test_the_subagents_question_is_answered_from_its_parent(
+    waiting: tuple[Path, Waiting], tmp_path: Path
+) -> None:
     db, ids = waiting
     async with answering(waiting, tmp_path) as (app, pilot, server):
         await highlight(pilot, ids.chain_parent)
@@ -73,7 +79,9 @@ async def test_the_subagents_question_is_answered_from_its_parent(waiting, tmp_p
     assert part_state(tmp_path / db, ids.child.part)["status"] == "error"
 
 
-async def test_no_answer_key_where_nothing_waits_and_cancel_sends_nothing(waiting, tmp_path: Path) -> None:
+async def test_no_answer_key_where_nothing_waits_and_cancel_sends_nothing(
+    waiting: tuple[Path, Waiting], tmp_path: Path
+) -> None:
     db, ids = waiting
     before = dump(tmp_path / db)
     async with answering(waiting, tmp_path) as (app, pilot, server):
@@ -96,7 +104,7 @@ async def test_no_answer_key_where_nothing_waits_and_cancel_sends_nothing(waitin
     assert dump(tmp_path / db) == before
 
 
-async def test_read_only_answers_nothing(waiting, tmp_path: Path) -> None:
+async def test_read_only_answers_nothing(waiting: tuple[Path, Waiting], tmp_path: Path) -> None:
     db, ids = waiting
     async with answering(waiting, tmp_path, read_only=True) as (app, pilot, server):
         await highlight(pilot, ids.permission.session)

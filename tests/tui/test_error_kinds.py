@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from inspector.tui.screens import UnsupportedScreen
-
-from .conftest import SIZE, app_for, settle
-
-
-def _v2(path: Path) -> Path:
-    conn = sqlite3.connect(path)
-    conn.executescript("CREATE TABLE session_v2 (id TEXT PRIMARY KEY); CREATE TABLE event (id TEXT);")
-    conn.close()
-    return path
-
-
-def _foreign(path: Path) -> Path:
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE notes (id TEXT)")
-    conn.close()
-    return path
-
-
-def _legacy(path: Path) -> Path:
-    (path / "storage" / "session").mkdir(parents=True)
-    return path
+from tests.support.tui import SIZE, app_for, settle
+from tests.support.unusable_db import foreign as _foreign
+from tests.support.unusable_db import legacy_storage as _legacy
+from tests.support.unusable_db import opencode_2x as _v2
 
 
 # Names full of the words a text search would trip over.
@@ -43,7 +26,7 @@ def _legacy(path: Path) -> Path:
     ],
     ids=["legacy-named-2.x", "v2-named-legacy", "foreign-named-2.x", "foreign-named-legacy", "missing"],
 )
-async def test_unsupported_screen_follows_the_error_kind(make, kind: str) -> None:
+async def test_unsupported_screen_follows_the_error_kind(make: Callable[[], Path], kind: str) -> None:
     app = app_for(make())
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

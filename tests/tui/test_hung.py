@@ -4,15 +4,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
 
 from inspector.core.diagnose.options import ScanOptions
+from inspector.core.model import LiveStatus
+from inspector.tui.app import InspectorApp
 from inspector.tui.screens import ConfirmRecovery, SessionsScreen
 from inspector.tui.screens.confirm_recovery import ABORT_HEADING
 from inspector.tui.widgets import SessionTable
-from tests.standin import StandIn
-
-from .conftest import (
+from tests.support.databases import rows as query
+from tests.support.hung_db import Signals
+from tests.support.narrow import present
+from tests.support.standin import StandIn
+from tests.support.tui import (
     BASH_PART,
     SIZE,
     TASK_CHILD,
@@ -25,14 +33,13 @@ from .conftest import (
     keys_then_settle,
     notifications,
     press,
-    query,
     screen_text,
     settle,
     tool_status,
 )
 
 
-def badges(app) -> dict[str, str]:
+def badges(app: InspectorApp) -> dict[str, str]:
     return {row.diag.id: row.diag.verdict for row in app.screen.query_one(SessionTable).rows_shown}
 
 
@@ -45,7 +52,7 @@ def open_tools(db: Path, *sessions: str) -> list[str]:
     return found
 
 
-async def test_hung_badge_sorted_with_the_stuck(fixture_copy) -> None:
+async def test_hung_badge_sorted_with_the_stuck(fixture_copy: Callable[..., Path]) -> None:
     db = fixture_copy("stuck-two")
     app = app_for(db, live=busy_live(TWO[0]))
     async with app.run_test(size=SIZE) as pilot:
@@ -58,7 +65,7 @@ async def test_hung_badge_sorted_with_the_stuck(fixture_copy) -> None:
         assert "1 hung" in screen_text(app)
 
 
-async def test_threshold_from_make_app(fixture_copy) -> None:
+async def test_threshold_from_make_app(fixture_copy: Callable[..., Path]) -> None:
     db = fixture_copy("stuck-two")
     app = app_for(db, live=busy_live(TWO[0]), hung_after_ms=24 * 3_600_000)
     async with app.run_test(size=SIZE) as pilot:
@@ -66,7 +73,7 @@ async def test_threshold_from_make_app(fixture_copy) -> None:
         assert badges(app)[TWO[0]] == "live"
 
 
-async def test_r_aborts_the_chain_through_opencode(fixture_copy, tmp_path: Path) -> None:
+async def test_r_aborts_the_chain_through_opencode(fixture_copy: Callable[..., Path], tmp_path: Path) -> None:
     db = fixture_copy("stuck-task")
     with StandIn(tmp_path / db, directory=WEBAPP) as server:
         server.busy = {TASK_PARENT, TASK_CHILD}
@@ -88,7 +95,7 @@ async def test_r_aborts_the_chain_through_opencode(fixture_copy, tmp_path: Path)
     assert open_tools(tmp_path / db, TASK_PARENT, TASK_CHILD) == []
 
 
-async def test_shift_r_aborts_hung_and_repairs_stale(fixture_copy, tmp_path: Path) -> None:
+async def test_shift_r_aborts_hung_and_repairs_stale(fixture_copy: Callable[..., Path], tmp_path: Path) -> None:
     db = fixture_copy("stuck-two")
     with StandIn(tmp_path / db, directory=WEBAPP) as server:
         server.busy = {TWO[0]}
@@ -112,7 +119,7 @@ async def test_shift_r_aborts_hung_and_repairs_stale(fixture_copy, tmp_path: Pat
     assert states[TWO[0]]["status"] == "completed" and "interrupted" not in states[TWO[0]]["metadata"]
 
 
-async def test_abort_that_does_not_settle_changes_nothing(fixture_copy, tmp_path: Path) -> None:
+async def test_abort_that_does_not_settle_changes_nothing(fixture_copy: Callable[..., Path], tmp_path: Path) -> None:
     db = fixture_copy("stuck-bash")
     before = dump(tmp_path / db)
     with StandIn(tmp_path / db, directory=WEBAPP) as server:
@@ -128,7 +135,7 @@ async def test_abort_that_does_not_settle_changes_nothing(fixture_copy, tmp_path
     assert tool_status(tmp_path / db, BASH_PART) == "running"
 
 
-async def test_cancel_and_read_only_send_nothing(fixture_copy, tmp_path: Path) -> None:
+async def test_cancel_and_read_only_send_nothing(fixture_copy: Callable[..., Path], tmp_path: Path) -> None:
     db = fixture_copy("stuck-bash")
     with StandIn(tmp_path / db, directory=WEBAPP) as server:
         server.busy = {"ses_df18eeb6dffeePv0iTauMoOxIU"}
@@ -148,37 +155,39 @@ async def test_cancel_and_read_only_send_nothing(fixture_copy, tmp_path: Path) -
 
 
 class TestHungSnapshots:
-    def test_hung_badge(self, snap_compare, fixture_copy) -> None:
+    def test_hung_badge(self, snap_compare: Callable[..., bool], fixture_copy: Callable[..., Path]) -> None:
         db = fixture_copy("stuck-two")
         assert snap_compare(app_for(db, live=busy_live(TWO[0])), terminal_size=SIZE, run_before=keys_then_settle())
 
-    def test_hung_detail(self, snap_compare, fixture_copy) -> None:
+    def test_hung_detail(self, snap_compare: Callable[..., bool], fixture_copy: Callable[..., Path]) -> None:
         db = fixture_copy("stuck-task")
         live = busy_live(TASK_PARENT, TASK_CHILD)
         assert snap_compare(app_for(db, live=live), terminal_size=(100, 40), run_before=keys_then_settle("enter"))
 
-    def test_abort_confirm_modal(self, snap_compare, fixture_copy) -> None:
+    def test_abort_confirm_modal(self, snap_compare: Callable[..., bool], fixture_copy: Callable[..., Path]) -> None:
         db = fixture_copy("stuck-task")
         live = busy_live(TASK_PARENT, TASK_CHILD)
         assert snap_compare(app_for(db, live=live), terminal_size=SIZE, run_before=keys_then_settle("r"))
 
-    def test_abort_and_recover_all_modal(self, snap_compare, fixture_copy) -> None:
+    def test_abort_and_recover_all_modal(
+        self, snap_compare: Callable[..., bool], fixture_copy: Callable[..., Path]
+    ) -> None:
         db = fixture_copy("stuck-two")
         assert snap_compare(app_for(db, live=busy_live(TWO[0])), terminal_size=SIZE, run_before=keys_then_settle("R"))
 
 
-async def test_badge_turns_hung_by_itself_when_the_threshold_passes(fixture_copy) -> None:
+async def test_badge_turns_hung_by_itself_when_the_threshold_passes(fixture_copy: Callable[..., Path]) -> None:
     """A hung session writes nothing, so no file change triggers a rescan: a timer does."""
     from inspector.core.db.store import open_store
     from inspector.core.diagnose.scan import scan
-
-    from .conftest import BASH, NOW
+    from tests.support.releases import NOW
+    from tests.support.tui import BASH
 
     db = fixture_copy("stuck-bash")
     live = busy_live(BASH)
-    idle = scan(open_store(db), ScanOptions(live=live, now=NOW, hung_after_ms=10**9)).get(BASH).idle_ms
+    idle = present(scan(open_store(db), ScanOptions(live=live, now=NOW, hung_after_ms=10**9)).get(BASH)).idle_ms
     clock = {"now": NOW}
-    app = app_for(db, live=live, now=lambda: clock["now"], hung_after_ms=idle + 300, watch_interval=60.0)
+    app = app_for(db, live=live, now=lambda: clock["now"], hung_after_ms=present(idle) + 300, watch_interval=60.0)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert badges(app) == {BASH: "live"}
@@ -188,11 +197,11 @@ async def test_badge_turns_hung_by_itself_when_the_threshold_passes(fixture_copy
         assert badges(app) == {BASH: "hung"}
 
 
-def signals_db(tmp_path: Path):
-    """``tests/hung_db.build_signals`` with the liveness that makes a waiting and a stalled session."""
+def signals_db(tmp_path: Path) -> tuple[Path, Signals, LiveStatus]:
+    """``tests/support/hung_db.build_signals`` with the liveness that makes a waiting and a stalled session."""
     from inspector.core.model import PendingRequest
-    from tests.conftest import NOW
-    from tests.hung_db import DIR, build_signals
+    from tests.support.hung_db import DIR, build_signals
+    from tests.support.releases import NOW
     from tests.test_live_signals import TIMED_OUT
 
     ids = build_signals(tmp_path / "signals.db", NOW)
@@ -223,8 +232,8 @@ def signals_db(tmp_path: Path):
     return Path("signals.db"), ids, live
 
 
-def _open(session_id: str):
-    async def run(pilot) -> None:
+def _open(session_id: str) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    async def run(pilot: Pilot[Any]) -> None:
         await settle(pilot)
         table = pilot.app.screen.query_one(SessionTable)
         index = [row.diag.id for row in table.rows_shown].index(session_id)
@@ -237,19 +246,19 @@ def _open(session_id: str):
 
 
 class TestLiveSignalSnapshots:
-    def test_waiting_and_stalled_badges(self, snap_compare, tmp_path: Path) -> None:
+    def test_waiting_and_stalled_badges(self, snap_compare: Callable[..., bool], tmp_path: Path) -> None:
         db, _, live = signals_db(tmp_path)
         assert snap_compare(
             app_for(db, live=live, hung_after_ms=5 * 60_000), terminal_size=(100, 30), run_before=keys_then_settle()
         )
 
-    def test_waiting_detail(self, snap_compare, tmp_path: Path) -> None:
+    def test_waiting_detail(self, snap_compare: Callable[..., bool], tmp_path: Path) -> None:
         db, ids, live = signals_db(tmp_path)
         assert snap_compare(
             app_for(db, live=live, hung_after_ms=5 * 60_000), terminal_size=(100, 34), run_before=_open(ids.permission)
         )
 
-    def test_model_stalled_detail(self, snap_compare, tmp_path: Path) -> None:
+    def test_model_stalled_detail(self, snap_compare: Callable[..., bool], tmp_path: Path) -> None:
         db, ids, live = signals_db(tmp_path)
         assert snap_compare(
             app_for(db, live=live, hung_after_ms=5 * 60_000), terminal_size=(100, 34), run_before=_open(ids.stalled)

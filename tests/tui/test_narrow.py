@@ -5,15 +5,21 @@ dialog's buttons. Snapshots (reviewed as images) plus literal checks of what a p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from textual.pilot import Pilot
+
+from inspector.core.synth.demo import DemoSessions
+from inspector.tui.app import InspectorApp
 from inspector.tui.screens import ConfirmUndo
 from inspector.tui.widgets import SessionTable
-
-from .conftest import (
-    NOW,
+from tests.support.releases import NOW
+from tests.support.tui import (
     TASK_PARENT,
     app_for,
+    app_of,
     eventually,
     keys_then_settle,
     notifications,
@@ -25,89 +31,97 @@ from .conftest import (
 NARROW = (80, 24)
 
 
-def footer_line(app) -> str:
+def footer_line(app: InspectorApp) -> str:
     return screen_text(app).splitlines()[-1]
 
 
 class TestSnapshots80x24:
-    def test_list_empty(self, snap_compare, fixture_copy) -> None:
+    def test_list_empty(self, snap_compare: Callable[..., bool], fixture_copy: Callable[..., Path]) -> None:
         db = fixture_copy("clean")
         assert snap_compare(app_for(db), terminal_size=NARROW, run_before=keys_then_settle())
 
-    def test_list_filter_active(self, snap_compare, demo) -> None:
+    def test_list_filter_active(self, snap_compare: Callable[..., bool], demo: tuple[Path, DemoSessions]) -> None:
         db, _ = demo
         assert snap_compare(
             app_for(db, demo=True), terminal_size=NARROW, press=("slash", *"auth"), run_before=keys_then_settle()
         )
 
-    def test_list_subagent_chain_row(self, snap_compare, fixture_copy) -> None:
+    def test_list_subagent_chain_row(
+        self, snap_compare: Callable[..., bool], fixture_copy: Callable[..., Path]
+    ) -> None:
         db = fixture_copy("stuck-task")
         assert snap_compare(app_for(db), terminal_size=NARROW, run_before=keys_then_settle())
 
-    def test_detail_subagent_chain(self, snap_compare, fixture_copy) -> None:
+    def test_detail_subagent_chain(self, snap_compare: Callable[..., bool], fixture_copy: Callable[..., Path]) -> None:
         db = fixture_copy("stuck-task")
 
-        async def run_before(pilot) -> None:
+        async def run_before(pilot: Pilot[Any]) -> None:
             await settle(pilot)
-            pilot.app.open_session(TASK_PARENT)
+            app_of(pilot).open_session(TASK_PARENT)
             await settle(pilot)
 
         assert snap_compare(app_for(db), terminal_size=NARROW, run_before=run_before)
 
-    def test_timeline(self, snap_compare, demo) -> None:
+    def test_timeline(self, snap_compare: Callable[..., bool], demo: tuple[Path, DemoSessions]) -> None:
         db, ids = demo
 
-        async def run_before(pilot) -> None:
+        async def run_before(pilot: Pilot[Any]) -> None:
             await settle(pilot)
-            pilot.app.open_session(ids.crash_orphan)
+            app_of(pilot).open_session(ids.crash_orphan)
             await settle(pilot)
             await press(pilot, "t")
 
         assert snap_compare(app_for(db, demo=True), terminal_size=NARROW, run_before=run_before)
 
-    def test_part_pager(self, snap_compare, demo) -> None:
+    def test_part_pager(self, snap_compare: Callable[..., bool], demo: tuple[Path, DemoSessions]) -> None:
         db, ids = demo
 
-        async def run_before(pilot) -> None:
+        async def run_before(pilot: Pilot[Any]) -> None:
             await settle(pilot)
-            pilot.app.open_session(ids.crash_orphan)
+            app_of(pilot).open_session(ids.crash_orphan)
             await settle(pilot)
             await press(pilot, "t", "enter")
 
         assert snap_compare(app_for(db, demo=True), terminal_size=NARROW, run_before=run_before)
 
-    def test_help(self, snap_compare, demo) -> None:
+    def test_help(self, snap_compare: Callable[..., bool], demo: tuple[Path, DemoSessions]) -> None:
         db, _ = demo
         assert snap_compare(app_for(db, demo=True), terminal_size=NARROW, run_before=keys_then_settle("question_mark"))
 
-    def test_recovery_dialog_one_session(self, snap_compare, fixture_copy) -> None:
+    def test_recovery_dialog_one_session(
+        self, snap_compare: Callable[..., bool], fixture_copy: Callable[..., Path]
+    ) -> None:
         db = fixture_copy("stuck-task")
         assert snap_compare(app_for(db), terminal_size=NARROW, run_before=keys_then_settle("r"))
 
-    def test_answer_dialog(self, snap_compare, tmp_path: Path) -> None:
-        from tests.waiting_db import build_waiting
+    def test_answer_dialog(self, snap_compare: Callable[..., bool], tmp_path: Path) -> None:
+        from tests.support.waiting_db import build_waiting
 
         ids = build_waiting(tmp_path / "waiting.db", NOW)
 
-        async def run_before(pilot) -> None:
+        async def run_before(pilot: Pilot[Any]) -> None:
             await settle(pilot)
             rows = [row.diag.id for row in pilot.app.screen.query_one(SessionTable).rows_shown]
             await press(pilot, *["down"] * rows.index(ids.permission.session), "w")
 
         assert snap_compare(app_for(Path("waiting.db"), live=ids.live()), terminal_size=NARROW, run_before=run_before)
 
-    def test_undo_dialog_after_a_recovery(self, snap_compare, fixture_copy, fixed_run_id) -> None:
+    def test_undo_dialog_after_a_recovery(
+        self, snap_compare: Callable[..., bool], fixture_copy: Callable[..., Path], fixed_run_id: str
+    ) -> None:
         """The "Recovered … press u" toast is up when ``u`` opens the dialog: it must not hide
         the dialog's buttons."""
         db = fixture_copy("stuck-two")
         assert snap_compare(app_for(db), terminal_size=NARROW, run_before=keys_then_settle("r", "y", "u"))
 
-    def test_after_undo(self, snap_compare, fixture_copy, fixed_run_id) -> None:
+    def test_after_undo(
+        self, snap_compare: Callable[..., bool], fixture_copy: Callable[..., Path], fixed_run_id: str
+    ) -> None:
         db = fixture_copy("stuck-bash")
         assert snap_compare(app_for(db), terminal_size=NARROW, run_before=keys_then_settle("r", "y", "u", "y"))
 
 
-async def test_every_footer_at_80_columns_shows_help_and_a_way_out(demo) -> None:
+async def test_every_footer_at_80_columns_shows_help_and_a_way_out(demo: tuple[Path, DemoSessions]) -> None:
     """The list, the detail, the timeline: ``? Help`` and ``q Quit``; the part pager, where ``q``
     goes back: ``esc Back``; while the filter has the focus ``q`` types, and ``esc`` is offered."""
     db, _ = demo
@@ -123,11 +137,15 @@ async def test_every_footer_at_80_columns_shows_help_and_a_way_out(demo) -> None
         ):
             await press(pilot, *keys)
             assert await eventually(
-                pilot, lambda w=way_out: w in footer_line(app) and "? Help" in footer_line(app), seconds=5
+                pilot,
+                lambda w=way_out: w in footer_line(app) and "? Help" in footer_line(app),  # type: ignore[misc]
+                seconds=5,
             ), (keys, footer_line(app))
 
 
-async def test_no_toast_covers_a_dialog_and_undo_clears_the_recovered_toast(fixture_copy, fixed_run_id) -> None:
+async def test_no_toast_covers_a_dialog_and_undo_clears_the_recovered_toast(
+    fixture_copy: Callable[..., Path], fixed_run_id: str
+) -> None:
     db = fixture_copy("stuck-bash")
     app = app_for(db)
     async with app.run_test(size=NARROW) as pilot:
@@ -142,7 +160,7 @@ async def test_no_toast_covers_a_dialog_and_undo_clears_the_recovered_toast(fixt
         assert "Undone" in titles and "Recovered" not in titles, titles
 
 
-async def test_the_pattern_column_says_subagent_chain_at_80_columns(demo) -> None:
+async def test_the_pattern_column_says_subagent_chain_at_80_columns(demo: tuple[Path, DemoSessions]) -> None:
     """The chain rows name the chain; single patterns up to "Subagent chain" are whole."""
     db, _ = demo
     app = app_for(db, demo=True)
@@ -157,7 +175,7 @@ async def test_the_pattern_column_says_subagent_chain_at_80_columns(demo) -> Non
         assert "Stuck for" in header and "Pattern" in header, header
 
 
-def continuation_of(app, text: str) -> tuple[str, str]:
+def continuation_of(app: InspectorApp, text: str) -> tuple[str, str]:
     """The drawn line that contains ``text`` and the line under it."""
     lines = screen_text(app).splitlines()
     index = next(i for i, line in enumerate(lines) if text in line)
@@ -183,7 +201,9 @@ def test_hanging_lines_indent_every_continuation_under_the_text() -> None:
     assert hanging_lines(Content("short"), 30).plain == "short"
 
 
-async def test_wrapped_lines_keep_their_indent_at_80_columns(demo, fixture_copy) -> None:
+async def test_wrapped_lines_keep_their_indent_at_80_columns(
+    demo: tuple[Path, DemoSessions], fixture_copy: Callable[..., Path]
+) -> None:
     db, ids = demo
     app = app_for(db, demo=True)
     async with app.run_test(size=NARROW) as pilot:
@@ -203,7 +223,7 @@ async def test_wrapped_lines_keep_their_indent_at_80_columns(demo, fixture_copy)
         assert indent(then, "│") == indent(first, "│") + 2, (first, then)
 
 
-async def test_the_footer_fits_again_when_the_terminal_narrows(demo) -> None:
+async def test_the_footer_fits_again_when_the_terminal_narrows(demo: tuple[Path, DemoSessions]) -> None:
     db, _ = demo
     app = app_for(db, demo=True)
     async with app.run_test(size=(120, 30)) as pilot:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from inspector.core.model import LiveStatus
 from inspector.tui.screens import SessionDetailScreen, SessionsScreen
-
-from ..crafted_ids import CRAFTED, rename_session
-from .conftest import BASH, SIZE, app_for, notifications, press, settle
+from tests.support.crafted_ids import CRAFTED, rename_session
+from tests.support.narrow import of_type
+from tests.support.tui import BASH, SIZE, app_for, notifications, press, settle
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return bin_dir
 
 
-def stuck_bash_in(fixture_copy, project: Path) -> Path:
+def stuck_bash_in(fixture_copy: Callable[..., Path], project: Path) -> Path:
     """A copy of the real stuck-bash database, its session in ``project`` (made a git root of
     its own: OpenCode reads no project config above it)."""
     db = fixture_copy("stuck-bash")
@@ -36,7 +37,9 @@ def stuck_bash_in(fixture_copy, project: Path) -> Path:
     return db
 
 
-async def test_o_exits_with_the_opencode_command(fixture_copy, tmp_path: Path, on_path: Path) -> None:
+async def test_o_exits_with_the_opencode_command(
+    fixture_copy: Callable[..., Path], tmp_path: Path, on_path: Path
+) -> None:
     project = tmp_path / "webapp"
     db = stuck_bash_in(fixture_copy, project)
     app = app_for(db, opencode_db=db)
@@ -58,7 +61,9 @@ async def test_o_exits_with_the_opencode_command(fixture_copy, tmp_path: Path, o
     assert launch.env == (("OPENCODE_DB", str(db.resolve())),)
 
 
-async def test_o_in_the_detail_attaches_to_a_live_server(fixture_copy, tmp_path: Path, on_path: Path) -> None:
+async def test_o_in_the_detail_attaches_to_a_live_server(
+    fixture_copy: Callable[..., Path], tmp_path: Path, on_path: Path
+) -> None:
     project = tmp_path / "webapp"
     db = stuck_bash_in(fixture_copy, project)
     live = LiveStatus(running=True, servers=((str(project), 4123),), versions=((4123, "1.18.33"),))
@@ -75,7 +80,7 @@ async def test_o_in_the_detail_attaches_to_a_live_server(fixture_copy, tmp_path:
     assert app.return_value.argv == ("opencode", "attach", "http://127.0.0.1:4123", f"--session={BASH}")
 
 
-async def test_o_says_why_when_the_directory_is_gone(fixture_copy, on_path: Path) -> None:
+async def test_o_says_why_when_the_directory_is_gone(fixture_copy: Callable[..., Path], on_path: Path) -> None:
     db = fixture_copy("stuck-bash")  # its directory, /home/dev/src/webapp, does not exist here
     app = app_for(db)
     async with app.run_test(size=SIZE) as pilot:
@@ -87,7 +92,7 @@ async def test_o_says_why_when_the_directory_is_gone(fixture_copy, on_path: Path
 
 
 async def test_o_says_when_opencode_is_not_installed(
-    fixture_copy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fixture_copy: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = tmp_path / "webapp"
     db = stuck_bash_in(fixture_copy, project)
@@ -102,7 +107,7 @@ async def test_o_says_when_opencode_is_not_installed(
 
 @pytest.mark.parametrize("crafted", CRAFTED, ids=repr)
 async def test_o_never_hands_a_crafted_id_to_opencode(
-    fixture_copy, tmp_path: Path, on_path: Path, crafted: str
+    fixture_copy: Callable[..., Path], tmp_path: Path, on_path: Path, crafted: str
 ) -> None:
     """The session is shown (it is data) but ``o`` refuses it, twice: no stuck note lets it by."""
     project = tmp_path / "webapp"
@@ -111,7 +116,7 @@ async def test_o_never_hands_a_crafted_id_to_opencode(
     app = app_for(db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert app.screen.selected_session_id == crafted  # shown: it is data
+        assert of_type(app.screen, SessionsScreen).selected_session_id == crafted  # shown: it is data
         await press(pilot, "o", "o")
         assert isinstance(app.screen, SessionsScreen)
         said = [n for n in notifications(app) if "is not an OpenCode session id" in n]
@@ -121,7 +126,7 @@ async def test_o_never_hands_a_crafted_id_to_opencode(
 
 @pytest.mark.parametrize("shape", ["owned-by-nobody", "world-writable"])
 async def test_o_refuses_a_directory_another_user_controls(
-    fixture_copy, tmp_path: Path, on_path: Path, shape: str
+    fixture_copy: Callable[..., Path], tmp_path: Path, on_path: Path, shape: str
 ) -> None:
     project = tmp_path / "shared"
     db = stuck_bash_in(fixture_copy, project)

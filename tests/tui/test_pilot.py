@@ -10,12 +10,13 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from inspector.core.db.store import open_store
-from inspector.core.db.v1 import eventlog
 from inspector.core.opencode.live import OFFLINE, LiveStatus
 from inspector.core.repair import recover
+from inspector.core.synth.demo import DemoSessions
 from inspector.tui.screens import (
     ConfirmRecovery,
     ConfirmUndo,
@@ -25,14 +26,16 @@ from inspector.tui.screens import (
     UnsupportedScreen,
 )
 from inspector.tui.widgets import SessionTable
-
-from ..standin import StandIn
-from .conftest import (
+from tests.support.databases import log_problems
+from tests.support.databases import rows as query
+from tests.support.narrow import of_type
+from tests.support.releases import NOW
+from tests.support.standin import StandIn
+from tests.support.tui import (
     BASH,
     BASH_MESSAGE,
     BASH_PART,
     HOSTILE_TITLES,
-    NOW,
     SIZE,
     TASK_CHILD,
     TASK_PARENT,
@@ -42,31 +45,22 @@ from .conftest import (
     busy_live,
     dump,
     eventually,
+    listed,
     notifications,
     press,
-    query,
     screen_text,
     settle,
     tool_status,
 )
 
 
-def log_problems(db: Path) -> list:
-    """OpenCode's sync log still agrees with every row (issue 10's invariant)."""
-    with open_store(db).read() as conn:
-        return eventlog.check(conn)
-
-
-def listed(app) -> list[str]:
-    return [row.diag.id for row in app.screen.query_one(SessionTable).rows_shown]
-
-
 def message_completed(db: Path, message_id: str) -> int | None:
     (data,) = query(db, "SELECT data FROM message WHERE id = ?", message_id)[0]
-    return json.loads(data).get("time", {}).get("completed")
+    completed: int | None = json.loads(data).get("time", {}).get("completed")
+    return completed
 
 
-async def test_recover_one_with_r_then_y(fixture_copy) -> None:
+async def test_recover_one_with_r_then_y(fixture_copy: Callable[..., Path]) -> None:
     db = fixture_copy("stuck-bash")
     app = app_for(db)
     async with app.run_test(size=SIZE) as pilot:
@@ -83,7 +77,7 @@ async def test_recover_one_with_r_then_y(fixture_copy) -> None:
     assert message_completed(db, BASH_MESSAGE) == NOW
 
 
-async def test_recover_all_with_shift_r(fixture_copy) -> None:
+async def test_recover_all_with_shift_r(fixture_copy: Callable[..., Path]) -> None:
     db = fixture_copy("stuck-two")
     app = app_for(db)
     async with app.run_test(size=SIZE) as pilot:
@@ -100,14 +94,14 @@ async def test_recover_all_with_shift_r(fixture_copy) -> None:
     assert statuses == ["error", "error"]
 
 
-async def test_recover_child_repairs_the_whole_subagent_chain(fixture_copy) -> None:
+async def test_recover_child_repairs_the_whole_subagent_chain(fixture_copy: Callable[..., Path]) -> None:
     db = fixture_copy("stuck-task")
     app = app_for(db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert listed(app) == [TASK_PARENT, TASK_CHILD]
         await press(pilot, "down", "r")
-        assert set(app.screen.plan.session_ids) == {TASK_PARENT, TASK_CHILD}
+        assert set(of_type(app.screen, ConfirmRecovery).plan.session_ids) == {TASK_PARENT, TASK_CHILD}
         await press(pilot, "y")
         assert listed(app) == []
     assert [
@@ -120,7 +114,7 @@ async def test_recover_child_repairs_the_whole_subagent_chain(fixture_copy) -> N
     ]
 
 
-async def test_cancel_changes_nothing(fixture_copy) -> None:
+async def test_cancel_changes_nothing(fixture_copy: Callable[..., Path]) -> None:
     db = fixture_copy("stuck-bash")
     before = dump(db)
     app = app_for(db)
@@ -138,7 +132,7 @@ async def test_cancel_changes_nothing(fixture_copy) -> None:
     )
 
 
-async def test_undo_restores_every_row(fixture_copy) -> None:
+async def test_undo_restores_every_row(fixture_copy: Callable[..., Path]) -> None:
     db = fixture_copy("stuck-two")
     before = dump(db)
     app = app_for(db)
@@ -161,7 +155,7 @@ async def test_undo_restores_every_row(fixture_copy) -> None:
     assert log_problems(db) == []
 
 
-async def test_undo_cancelled_in_its_dialog_changes_nothing(fixture_copy) -> None:
+async def test_undo_cancelled_in_its_dialog_changes_nothing(fixture_copy: Callable[..., Path]) -> None:
     db = fixture_copy("stuck-bash")
     app = app_for(db)
     async with app.run_test(size=SIZE) as pilot:
@@ -174,7 +168,9 @@ async def test_undo_cancelled_in_its_dialog_changes_nothing(fixture_copy) -> Non
     assert dump(db) == repaired
 
 
-async def test_undo_is_refused_while_opencode_runs_on_the_database(fixture_copy, tmp_path: Path) -> None:
+async def test_undo_is_refused_while_opencode_runs_on_the_database(
+    fixture_copy: Callable[..., Path], tmp_path: Path
+) -> None:
     """Exactly like ``ocinspect undo`` without --force: the core refuses, the TUI says why."""
     db = fixture_copy("stuck-bash")
     journal = tmp_path / "journal"
@@ -195,7 +191,7 @@ async def test_undo_is_refused_while_opencode_runs_on_the_database(fixture_copy,
     assert dump(db) == repaired
 
 
-async def test_undo_is_refused_for_a_session_that_moved_on(fixture_copy) -> None:
+async def test_undo_is_refused_for_a_session_that_moved_on(fixture_copy: Callable[..., Path]) -> None:
     """Like ``ocinspect undo`` without --force: a session that got a new prompt and its reply
     after the run is not put back; the notification names the newer messages and the CLI's way."""
     db = fixture_copy("stuck-bash")
@@ -228,7 +224,7 @@ async def test_undo_is_refused_for_a_session_that_moved_on(fixture_copy) -> None
     assert dump(db) == moved_on
 
 
-async def test_undo_with_nothing_to_undo_is_a_notification(fixture_copy) -> None:
+async def test_undo_with_nothing_to_undo_is_a_notification(fixture_copy: Callable[..., Path]) -> None:
     db = fixture_copy("stuck-bash")
     before = dump(db)
     app = app_for(db)
@@ -241,7 +237,7 @@ async def test_undo_with_nothing_to_undo_is_a_notification(fixture_copy) -> None
     assert dump(db) == before
 
 
-async def test_recover_from_the_detail_screen(fixture_copy) -> None:
+async def test_recover_from_the_detail_screen(fixture_copy: Callable[..., Path]) -> None:
     db = fixture_copy("stuck-bash")
     app = app_for(db)
     async with app.run_test(size=(100, 40)) as pilot:  # the stuck tool's command on screen too
@@ -258,7 +254,7 @@ async def test_recover_from_the_detail_screen(fixture_copy) -> None:
     assert tool_status(db, BASH_PART) == "error"
 
 
-async def test_read_only_refuses_recovery_and_undo(fixture_copy) -> None:
+async def test_read_only_refuses_recovery_and_undo(fixture_copy: Callable[..., Path]) -> None:
     db = fixture_copy("stuck-bash")
     before = dump(db)
     app = app_for(db, read_only=True)
@@ -277,7 +273,7 @@ async def test_read_only_refuses_recovery_and_undo(fixture_copy) -> None:
     assert dump(db) == before
 
 
-async def test_unknown_liveness_needs_force(fixture_copy) -> None:
+async def test_unknown_liveness_needs_force(fixture_copy: Callable[..., Path]) -> None:
     db = fixture_copy("stuck-bash")
     unsure = LiveStatus(running=None, detail="cannot inspect the opencode process")
     app = app_for(db, live=unsure)
@@ -290,12 +286,12 @@ async def test_unknown_liveness_needs_force(fixture_copy) -> None:
         assert app.screen is modal
         assert tool_status(db, BASH_PART) == "running"
         await press(pilot, "f")
-        assert modal.plan.forced and not modal.plan.is_empty
+        assert isinstance(modal, ConfirmRecovery) and modal.plan.forced and not modal.plan.is_empty
         await press(pilot, "y")
     assert tool_status(db, BASH_PART) == "error"
 
 
-async def test_toggle_all_sessions_and_recovered_badge(demo) -> None:
+async def test_toggle_all_sessions_and_recovered_badge(demo: tuple[Path, DemoSessions]) -> None:
     db, ids = demo
     app = app_for(db, demo=True)
     async with app.run_test(size=SIZE) as pilot:
@@ -311,7 +307,7 @@ async def test_toggle_all_sessions_and_recovered_badge(demo) -> None:
         assert ids.pending_placeholder not in listed(app)
 
 
-async def test_filter_by_typing(demo) -> None:
+async def test_filter_by_typing(demo: tuple[Path, DemoSessions]) -> None:
     db, ids = demo
     app = app_for(db, demo=True)
     async with app.run_test(size=SIZE) as pilot:
@@ -327,7 +323,7 @@ async def test_filter_by_typing(demo) -> None:
         assert set(listed(app)) == set(ids.stuck)
 
 
-async def test_help_opens_and_closes(demo) -> None:
+async def test_help_opens_and_closes(demo: tuple[Path, DemoSessions]) -> None:
     db, _ = demo
     app = app_for(db)
     async with app.run_test(size=(100, 140)) as pilot:  # the whole help: keys (with ids), verdicts, patterns
@@ -344,7 +340,7 @@ async def test_help_opens_and_closes(demo) -> None:
         assert isinstance(app.screen, SessionsScreen)
 
 
-async def test_command_palette_recover_all(fixture_copy) -> None:
+async def test_command_palette_recover_all(fixture_copy: Callable[..., Path]) -> None:
     db = fixture_copy("stuck-two")
     app = app_for(db)
     async with app.run_test(size=SIZE) as pilot:
@@ -358,7 +354,7 @@ async def test_command_palette_recover_all(fixture_copy) -> None:
     assert query(db, "SELECT count(*) FROM part WHERE json_extract(data, '$.state.status') = 'error'") == [(2,)]
 
 
-async def test_mouse_click_opens_and_confirms(fixture_copy) -> None:
+async def test_mouse_click_opens_and_confirms(fixture_copy: Callable[..., Path]) -> None:
     db = fixture_copy("stuck-two")
     app = app_for(db)
     async with app.run_test(size=SIZE) as pilot:
@@ -377,7 +373,7 @@ async def test_mouse_click_opens_and_confirms(fixture_copy) -> None:
     assert query(db, "SELECT session_id FROM part WHERE json_extract(data, '$.state.status') = 'error'") == [(second,)]
 
 
-async def test_titles_and_output_are_shown_literally(hostile) -> None:
+async def test_titles_and_output_are_shown_literally(hostile: Path) -> None:
     app = app_for(hostile)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
@@ -393,7 +389,7 @@ async def test_titles_and_output_are_shown_literally(hostile) -> None:
     assert len(HOSTILE_TITLES) == 3
 
 
-async def test_watch_mode_refreshes_when_the_database_changes(fixture_copy) -> None:
+async def test_watch_mode_refreshes_when_the_database_changes(fixture_copy: Callable[..., Path]) -> None:
     db = fixture_copy("stuck-two")
     app = app_for(db, watch_interval=0.05)
     async with app.run_test(size=SIZE) as pilot:
@@ -409,7 +405,9 @@ async def test_watch_mode_refreshes_when_the_database_changes(fixture_copy) -> N
         assert await eventually(pilot, lambda: listed(app) == [TWO[1]]), listed(app)
 
 
-async def test_vanished_database_is_a_notification_not_a_crash(fixture_copy, tmp_path: Path) -> None:
+async def test_vanished_database_is_a_notification_not_a_crash(
+    fixture_copy: Callable[..., Path], tmp_path: Path
+) -> None:
     db = fixture_copy("stuck-bash")
     app = app_for(db, watch_interval=0.05)
     async with app.run_test(size=SIZE) as pilot:
@@ -426,7 +424,7 @@ async def test_vanished_database_is_a_notification_not_a_crash(fixture_copy, tmp
         assert listed(app) == [BASH]
 
 
-async def test_escape_cancels_a_running_scan(fixture_copy) -> None:
+async def test_escape_cancels_a_running_scan(fixture_copy: Callable[..., Path]) -> None:
     db = fixture_copy("stuck-bash")
     gate = threading.Event()
 
@@ -468,7 +466,9 @@ async def test_unsupported_database_screen_then_retry(tmp_path: Path) -> None:
     assert app.return_code == 0
 
 
-async def test_locked_database_is_reported_and_nothing_changes(fixture_copy, tmp_path: Path) -> None:
+async def test_locked_database_is_reported_and_nothing_changes(
+    fixture_copy: Callable[..., Path], tmp_path: Path
+) -> None:
     import sqlite3
 
     db = fixture_copy("stuck-bash")
@@ -489,7 +489,7 @@ async def test_locked_database_is_reported_and_nothing_changes(fixture_copy, tmp
     assert dump(db) == before
 
 
-async def test_quick_tier_is_shown_before_the_deep_scan(demo) -> None:
+async def test_quick_tier_is_shown_before_the_deep_scan(demo: tuple[Path, DemoSessions]) -> None:
     from inspector.tui.messages import ScanFinished, ScanProgress
 
     db, ids = demo
@@ -506,7 +506,7 @@ async def test_quick_tier_is_shown_before_the_deep_scan(demo) -> None:
     assert progress and all(m.generation == 1 for m in progress)  # the handler drops other generations
 
 
-async def test_an_idle_app_holds_no_lock(fixture_copy, tmp_path: Path) -> None:
+async def test_an_idle_app_holds_no_lock(fixture_copy: Callable[..., Path], tmp_path: Path) -> None:
     import sqlite3
 
     db = fixture_copy("stuck-bash")
@@ -522,7 +522,7 @@ async def test_an_idle_app_holds_no_lock(fixture_copy, tmp_path: Path) -> None:
             other.close()
 
 
-async def test_the_confirm_dialog_says_the_id_wrap_risk(fixture_copy) -> None:
+async def test_the_confirm_dialog_says_the_id_wrap_risk(fixture_copy: Callable[..., Path]) -> None:
     """Issue 11: before recovering a session OpenCode ≤ 1.18.14 will loop on, the user hears it."""
     db = fixture_copy("id-wrap-stuck", "1.18.14")
     app = app_for(db)
@@ -538,7 +538,7 @@ async def test_the_confirm_dialog_says_the_id_wrap_risk(fixture_copy) -> None:
         await press(pilot, "n")
 
 
-async def test_header_says_when_the_scan_failed(fixture_copy, tmp_path: Path) -> None:
+async def test_header_says_when_the_scan_failed(fixture_copy: Callable[..., Path], tmp_path: Path) -> None:
     """Not "· scanning…" forever: the header says the scan failed (the empty state says why)."""
     db = fixture_copy("stuck-bash")
     conn = sqlite3.connect(tmp_path / db)

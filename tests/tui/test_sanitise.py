@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from inspector.tui.screens import ConfirmRecovery, ConfirmUndo, SessionDetailScreen, SessionsScreen
-from tests.hostile_db import build_hostile, unsafe_characters
-
-from .conftest import app_for, notifications, press, screen_text, settle
+from tests.support.hostile_db import build_hostile, unsafe_characters
+from tests.support.tui import app_for, notifications, press, screen_text, settle
 
 SIZE = (220, 150)
 

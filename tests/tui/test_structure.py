@@ -10,6 +10,7 @@ import pytest
 from textual.binding import Binding
 
 from inspector.core.diagnose.options import ScanOptions
+from inspector.core.synth.demo import DemoSessions
 from inspector.tui.app import InspectorApp
 from inspector.tui.screens import ConfirmRecovery, HelpScreen, SessionDetailScreen, SessionsScreen
 from inspector.tui.widgets import SessionTable
@@ -75,12 +76,11 @@ def test_no_inline_styles_in_python() -> None:
         assert "DEFAULT_CSS" not in text and ".styles." not in text, path
 
 
-def test_layout_fits_and_adds_activity_when_wide(demo) -> None:
+def test_layout_fits_and_adds_activity_when_wide(demo: tuple[Path, DemoSessions]) -> None:
     from inspector.core.db.store import open_store
     from inspector.core.diagnose.scan import scan
     from inspector.core.opencode.live import OFFLINE
-
-    from .conftest import NOW
+    from tests.support.releases import NOW
 
     db, _ = demo
     rows = visible_rows(scan(open_store(db), ScanOptions(live=OFFLINE, now=NOW)))

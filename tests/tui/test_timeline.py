@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from inspector.core.synth.builder import DatabaseBuilder
 from inspector.tui.screens import PartScreen, SessionDetailScreen, TimelineScreen
 from inspector.tui.screens.timeline import StoryList
-
-from .conftest import NOW, SIZE, TASK_CHILD, TASK_PARENT, app_for, eventually, press, screen_text, settle
+from tests.support.narrow import of_type
+from tests.support.releases import NOW
+from tests.support.tui import SIZE, TASK_CHILD, TASK_PARENT, app_for, eventually, press, screen_text, settle
 
 BIG = 50_000
 
@@ -36,7 +38,7 @@ def big_output_db(tmp_path: Path) -> tuple[Path, str, str]:
     return Path("big.db"), sid, part
 
 
-async def test_t_opens_the_story_marks_the_stop_and_escape_goes_back(fixture_copy) -> None:
+async def test_t_opens_the_story_marks_the_stop_and_escape_goes_back(fixture_copy: Callable[..., Path]) -> None:
     app = app_for(fixture_copy("stuck-task"))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -87,7 +89,7 @@ async def test_enter_fetches_the_part_whole_and_escape_returns(tmp_path: Path) -
         await press(pilot, "home")
         assert "FIRST-LINE" in screen_text(app)
         await press(pilot, "escape")
-        assert app.screen is timeline
+        assert of_type(app.screen, TimelineScreen) is timeline
 
 
 async def test_the_story_follows_the_file_in_watch_mode(tmp_path: Path) -> None:

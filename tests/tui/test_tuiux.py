@@ -8,26 +8,31 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual.binding import Binding
 
 from inspector.core.diagnose.options import ScanOptions
+from inspector.core.synth.demo import DemoSessions
 from inspector.tui import settings
-from inspector.tui.app import binding_ids
+from inspector.tui.app import InspectorApp, binding_ids
 from inspector.tui.screens import ConfirmRecovery, ConfirmUndo, HelpScreen, SessionDetailScreen, SessionsScreen
+from inspector.tui.screens.timeline import StoryList
 from inspector.tui.widgets import SessionLink, SessionTable
 from inspector.tui.widgets.key_footer import KeyLabel
 from inspector.tui.widgets.session_table import Row, sort_key, sort_rows
-
-from .conftest import (
-    NOW,
+from tests.support.narrow import of_type
+from tests.support.releases import NOW
+from tests.support.tui import (
     SIZE,
     TASK_CHILD,
     TASK_PARENT,
     app_for,
     dump,
     eventually,
+    listed,
     notifications,
     press,
     screen_text,
@@ -35,11 +40,7 @@ from .conftest import (
 )
 
 
-def listed(app) -> list[str]:
-    return [row.diag.id for row in app.screen.query_one(SessionTable).rows_shown]
-
-
-def header(app) -> str:
+def header(app: InspectorApp) -> str:
     return screen_text(app).splitlines()[2]  # title bar, status line, then the table's header
 
 
@@ -64,7 +65,7 @@ def config_home(tui_cwd: Path) -> Path:
 # sorting ---------------------------------------------------------------------------------
 
 
-async def test_s_cycles_the_sort_column_and_shift_s_reverses(demo) -> None:
+async def test_s_cycles_the_sort_column_and_shift_s_reverses(demo: tuple[Path, DemoSessions]) -> None:
     db, ids = demo
     app = app_for(db, demo=True)
     async with app.run_test(size=SIZE) as pilot:
@@ -90,7 +91,9 @@ async def test_s_cycles_the_sort_column_and_shift_s_reverses(demo) -> None:
         assert listed(app) == scan_order
 
 
-async def test_stuck_for_sorts_longest_first_and_children_stay_under_their_parent(demo) -> None:
+async def test_stuck_for_sorts_longest_first_and_children_stay_under_their_parent(
+    demo: tuple[Path, DemoSessions],
+) -> None:
     db, ids = demo
     app = app_for(db, demo=True)
     async with app.run_test(size=SIZE) as pilot:
@@ -108,7 +111,9 @@ async def test_stuck_for_sorts_longest_first_and_children_stay_under_their_paren
         assert order.index(ids.subagent_child) == order.index(ids.subagent_parent) + 1
 
 
-async def test_the_sort_is_saved_with_the_theme_and_restored(demo, config_home: Path) -> None:
+async def test_the_sort_is_saved_with_the_theme_and_restored(
+    demo: tuple[Path, DemoSessions], config_home: Path
+) -> None:
     """s / S / a header click is kept in settings.toml (next to the theme) and used at the next start."""
     (config_home / settings.SETTINGS_FILE).write_text('theme = "nord"\n')
     db, _ = demo
@@ -133,7 +138,7 @@ async def test_the_sort_is_saved_with_the_theme_and_restored(demo, config_home: 
     assert "sort =" not in (config_home / settings.SETTINGS_FILE).read_text()
 
 
-async def test_a_bad_saved_sort_is_a_notification(demo, config_home: Path) -> None:
+async def test_a_bad_saved_sort_is_a_notification(demo: tuple[Path, DemoSessions], config_home: Path) -> None:
     (config_home / settings.SETTINGS_FILE).write_text('sort = "colour"\n')
     db, _ = demo
     app = app_for(db, demo=True, settings_dir=config_home)
@@ -143,7 +148,7 @@ async def test_a_bad_saved_sort_is_a_notification(demo, config_home: Path) -> No
         assert any("unknown sort column 'colour'" in n for n in notifications(app)), notifications(app)
 
 
-def test_sort_is_stable_and_keeps_the_tree(demo) -> None:
+def test_sort_is_stable_and_keeps_the_tree(demo: tuple[Path, DemoSessions]) -> None:
     """Rows with equal keys keep the given order, both ways; a child moves with its parent."""
     from inspector.core.db.store import open_store
     from inspector.core.diagnose.scan import depth_of, scan
@@ -162,7 +167,7 @@ def test_sort_is_stable_and_keeps_the_tree(demo) -> None:
         assert ordered_ids.index(ids.subagent_child) == ordered_ids.index(ids.subagent_parent) + 1
 
 
-async def test_clicking_a_header_sorts_and_a_second_click_reverses(demo) -> None:
+async def test_clicking_a_header_sorts_and_a_second_click_reverses(demo: tuple[Path, DemoSessions]) -> None:
     db, _ = demo
     app = app_for(db, demo=True)
     async with app.run_test(size=SIZE) as pilot:
@@ -180,7 +185,7 @@ async def test_clicking_a_header_sorts_and_a_second_click_reverses(demo) -> None
         assert "Project ▼" in header(app)
 
 
-async def test_the_sort_survives_a_watch_mode_refresh(fixture_copy) -> None:
+async def test_the_sort_survives_a_watch_mode_refresh(fixture_copy: Callable[..., Path]) -> None:
     db = fixture_copy("stuck-two")
     app = app_for(db, watch_interval=0.1)
     async with app.run_test(size=SIZE) as pilot:
@@ -207,7 +212,7 @@ async def test_the_sort_survives_a_watch_mode_refresh(fixture_copy) -> None:
 # theme -------------------------------------------------------------------------------------
 
 
-async def test_the_theme_chosen_is_saved_and_comes_back(demo, config_home: Path) -> None:
+async def test_the_theme_chosen_is_saved_and_comes_back(demo: tuple[Path, DemoSessions], config_home: Path) -> None:
     db, _ = demo
     app = app_for(db, demo=True, settings_dir=config_home)
     async with app.run_test(size=SIZE) as pilot:
@@ -228,7 +233,9 @@ async def test_the_theme_chosen_is_saved_and_comes_back(demo, config_home: Path)
     assert 'theme = "nord"' in (config_home / settings.SETTINGS_FILE).read_text()
 
 
-async def test_the_command_palette_changes_and_saves_the_theme(demo, config_home: Path) -> None:
+async def test_the_command_palette_changes_and_saves_the_theme(
+    demo: tuple[Path, DemoSessions], config_home: Path
+) -> None:
     db, _ = demo
     app = app_for(db, demo=True, settings_dir=config_home)
     async with app.run_test(size=SIZE) as pilot:
@@ -244,7 +251,7 @@ async def test_the_command_palette_changes_and_saves_the_theme(demo, config_home
     assert 'theme = "gruvbox"' in (config_home / settings.SETTINGS_FILE).read_text()
 
 
-async def test_a_theme_change_recolours_the_badges(demo) -> None:
+async def test_a_theme_change_recolours_the_badges(demo: tuple[Path, DemoSessions]) -> None:
     db, _ = demo
     app = app_for(db, demo=True)
     async with app.run_test(size=SIZE) as pilot:
@@ -256,7 +263,7 @@ async def test_a_theme_change_recolours_the_badges(demo) -> None:
         assert table.get_row_at(0)[2].style != before
 
 
-async def test_an_unknown_saved_theme_is_a_notification(demo, config_home: Path) -> None:
+async def test_an_unknown_saved_theme_is_a_notification(demo: tuple[Path, DemoSessions], config_home: Path) -> None:
     (config_home / settings.SETTINGS_FILE).write_text('theme = "no-such-theme"\n')
     db, _ = demo
     app = app_for(db, demo=True, settings_dir=config_home)
@@ -271,7 +278,7 @@ def test_an_unknown_theme_argument_is_refused() -> None:
         app_for(Path("x.db"), theme="neon")
 
 
-async def test_the_theme_not_saved_is_said_not_a_crash(demo, tui_cwd: Path) -> None:
+async def test_the_theme_not_saved_is_said_not_a_crash(demo: tuple[Path, DemoSessions], tui_cwd: Path) -> None:
     blocked = tui_cwd / "config-file"
     blocked.write_text("a file where the directory should be")
     db, _ = demo
@@ -286,7 +293,7 @@ async def test_the_theme_not_saved_is_said_not_a_crash(demo, tui_cwd: Path) -> N
 # keymap ------------------------------------------------------------------------------------
 
 
-async def test_the_keymap_file_rebinds_keys(fixture_copy, config_home: Path) -> None:
+async def test_the_keymap_file_rebinds_keys(fixture_copy: Callable[..., Path], config_home: Path) -> None:
     (config_home / settings.KEYMAP_FILE).write_text('[keymap]\nrecover-session = "x"\nhelp = "f2"\n')
     db = fixture_copy("stuck-bash")
     app = app_for(db, settings_dir=config_home)
@@ -315,7 +322,7 @@ def drawn(renderable: object) -> str:
         return console.export_text()
 
 
-async def test_texts_name_the_key_the_keymap_gives(fixture_copy, config_home: Path) -> None:
+async def test_texts_name_the_key_the_keymap_gives(fixture_copy: Callable[..., Path], config_home: Path) -> None:
     """Hints, buttons, the empty state, toasts and the help say the key that works now."""
     (config_home / settings.KEYMAP_FILE).write_text(
         '[keymap]\ndetail-recover = "x"\nundo-last-run = "z"\nconfirm-recovery = "c"\ntoggle-all-sessions = "v"\n'
@@ -383,7 +390,7 @@ def test_every_key_template_names_a_real_binding() -> None:
     ],
 )
 async def test_a_bad_keymap_file_is_a_notification_and_the_keys_stay(
-    fixture_copy, config_home: Path, content, said
+    fixture_copy: Callable[..., Path], config_home: Path, content: str | bytes, said: str
 ) -> None:
     path = config_home / settings.KEYMAP_FILE
     path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
@@ -396,7 +403,7 @@ async def test_a_bad_keymap_file_is_a_notification_and_the_keys_stay(
         assert isinstance(app.screen, ConfirmRecovery)
 
 
-async def test_a_key_that_clashes_is_said_and_ignored(fixture_copy, config_home: Path) -> None:
+async def test_a_key_that_clashes_is_said_and_ignored(fixture_copy: Callable[..., Path], config_home: Path) -> None:
     """Textual would silently take ``r`` from recover-session; the entry is refused instead."""
     (config_home / settings.KEYMAP_FILE).write_text('[keymap]\nrecover-all = "r"\nquit = "?"\nhelp = "x"\n')
     db = fixture_copy("stuck-two")
@@ -425,11 +432,11 @@ def test_every_binding_has_a_unique_id() -> None:
 # the mouse ---------------------------------------------------------------------------------
 
 
-def footer_key(app, action: str) -> KeyLabel:
+def footer_key(app: InspectorApp, action: str) -> KeyLabel:
     return next(k for k in app.screen.query(KeyLabel) if k.action == action)
 
 
-async def test_footer_keys_are_clickable(fixture_copy) -> None:
+async def test_footer_keys_are_clickable(fixture_copy: Callable[..., Path]) -> None:
     db = fixture_copy("stuck-two")
     app = app_for(db)
     async with app.run_test(size=(120, 30)) as pilot:
@@ -451,7 +458,7 @@ async def test_footer_keys_are_clickable(fixture_copy) -> None:
         assert app.screen.query_one(SessionTable).sorting.column == "title"
 
 
-async def test_cancel_and_undo_buttons_work_with_the_mouse(fixture_copy) -> None:
+async def test_cancel_and_undo_buttons_work_with_the_mouse(fixture_copy: Callable[..., Path]) -> None:
     db = fixture_copy("stuck-bash")
     before = dump(db)
     app = app_for(db)
@@ -477,7 +484,7 @@ async def test_cancel_and_undo_buttons_work_with_the_mouse(fixture_copy) -> None
     assert dump(db) == before
 
 
-async def test_the_force_checkbox_is_clickable(fixture_copy) -> None:
+async def test_the_force_checkbox_is_clickable(fixture_copy: Callable[..., Path]) -> None:
     from inspector.core.opencode.live import LiveStatus
 
     db = fixture_copy("stuck-bash")
@@ -489,10 +496,10 @@ async def test_the_force_checkbox_is_clickable(fixture_copy) -> None:
         assert app.screen.query_one("#confirm").disabled
         await pilot.click("#force")
         await settle(pilot)
-        assert app.screen.plan.forced and not app.screen.query_one("#confirm").disabled
+        assert of_type(app.screen, ConfirmRecovery).plan.forced and not app.screen.query_one("#confirm").disabled
 
 
-async def test_subagent_links_in_the_detail_are_clickable(fixture_copy) -> None:
+async def test_subagent_links_in_the_detail_are_clickable(fixture_copy: Callable[..., Path]) -> None:
     db = fixture_copy("stuck-task")
     app = app_for(db)
     async with app.run_test(size=(100, 40)) as pilot:
@@ -523,7 +530,7 @@ def test_config_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert settings.config_dir({}) == home / ".config" / "ocinspect"
 
 
-async def test_keys_still_work_after_the_last_stuck_session_left_the_list(fixture_copy) -> None:
+async def test_keys_still_work_after_the_last_stuck_session_left_the_list(fixture_copy: Callable[..., Path]) -> None:
     """Once the list is empty, a closed dialog gave focus to the hidden filter input, which then
     swallowed every key (u, q, ...): the sessions screen focuses its table instead."""
     db = fixture_copy("stuck-bash")
@@ -541,6 +548,7 @@ def test_the_docs_list_every_binding_id_with_its_keys() -> None:
     app = app_for(Path("x.db"))
     for _, bindings in app.all_binding_groups():
         for binding in bindings:
+            assert isinstance(binding, Binding)
             assert f"| `{binding.id}` | " in readme and f"| `{binding.key}` |" in readme, binding.id
 
 
@@ -551,7 +559,7 @@ def readme_keymap_example() -> str:
     return section[start : section.index("```", start)]
 
 
-async def test_the_readme_keymap_example_works_as_written(fixture_copy, config_home: Path) -> None:
+async def test_the_readme_keymap_example_works_as_written(fixture_copy: Callable[..., Path], config_home: Path) -> None:
     """The documented example must load without a word of complaint, and its keys must work."""
     example = readme_keymap_example()
     assert "[keymap]" in example
@@ -572,7 +580,7 @@ async def test_the_readme_keymap_example_works_as_written(fixture_copy, config_h
         assert isinstance(app.screen, SessionsScreen)
 
 
-async def test_escape_from_the_filter_gives_the_keys_back_to_the_list(demo) -> None:
+async def test_escape_from_the_filter_gives_the_keys_back_to_the_list(demo: tuple[Path, DemoSessions]) -> None:
     """``/``, type, ``esc``: the list has the focus again (arrows, enter, s) and the footer says so."""
     db, _ = demo
     app = app_for(db, demo=True)
@@ -591,7 +599,7 @@ async def test_escape_from_the_filter_gives_the_keys_back_to_the_list(demo) -> N
         assert isinstance(app.screen, SessionDetailScreen)
 
 
-async def test_the_list_moves_with_the_timelines_keys(demo) -> None:
+async def test_the_list_moves_with_the_timelines_keys(demo: tuple[Path, DemoSessions]) -> None:
     """One key language: j/k, home/end and g/G move in the list as in the timeline and the pager."""
     db, ids = demo
     app = app_for(db, demo=True)
@@ -605,13 +613,13 @@ async def test_the_list_moves_with_the_timelines_keys(demo) -> None:
         app.open_session(ids.crash_orphan)
         await settle(pilot)
         await press(pilot, "t")
-        rows = app.screen.query_one("#timeline")
+        rows = app.screen.query_one("#timeline", StoryList)
         for key, row in (("g", 0), ("G", rows.option_count - 1)):
             await press(pilot, key)
             assert rows.highlighted == row, key
 
 
-async def test_the_help_says_every_way_out_and_the_palette_has_one_help(demo) -> None:
+async def test_the_help_says_every_way_out_and_the_palette_has_one_help(demo: tuple[Path, DemoSessions]) -> None:
     db, _ = demo
     app = app_for(db, demo=True)
     async with app.run_test(size=(120, 200)) as pilot:  # the whole help on one screen
@@ -629,7 +637,7 @@ async def test_the_help_says_every_way_out_and_the_palette_has_one_help(demo) ->
             await press(pilot, "question_mark")
 
 
-async def test_stuck_for_ticks_in_the_list_as_in_the_preview(fixture_copy) -> None:
+async def test_stuck_for_ticks_in_the_list_as_in_the_preview(fixture_copy: Callable[..., Path]) -> None:
     """The clock moves 65 s and nothing is written: the list's "Stuck for" and the preview's
     duration both advance (the screen's 1 s tick; no scan)."""
     from inspector.tui.format import elapsed

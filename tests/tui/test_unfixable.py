@@ -3,16 +3,18 @@ and says what to do, instead of offering a recovery that would change nothing.""
 
 from __future__ import annotations
 
-from inspector.tui.screens import SessionDetailScreen
-from tests.releases import RELEASES
+from collections.abc import Callable
+from pathlib import Path
 
-from .conftest import app_for, notifications, press, screen_text, settle
+from inspector.tui.screens import SessionDetailScreen
+from tests.support.releases import RELEASES
+from tests.support.tui import app_for, notifications, press, screen_text, settle
 
 IGNORED = "ses_000029fecffe29eo5zwQ22TefS"
 ADVICE = "ocinspect cannot fix it: upgrade OpenCode to 1.18.15 or newer, then send the prompt again"
 
 
-async def test_unfixable_badge_detail_and_recover_all(fixture_copy) -> None:
+async def test_unfixable_badge_detail_and_recover_all(fixture_copy: Callable[..., Path]) -> None:
     db = fixture_copy("id-wrap-loop", "1.18.14")
     app = app_for(db, now=RELEASES["1.18.14"].now)
     async with app.run_test(size=(120, 50)) as pilot:

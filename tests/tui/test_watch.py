@@ -12,12 +12,19 @@ import json
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.strip import Strip
 
 from inspector.core.diagnose.incremental.refresh import Watched
+from inspector.tui.app import InspectorApp
 from inspector.tui.widgets import SessionTable
-
-from .conftest import SIZE, app_for, eventually, settle
+from tests.support.narrow import present
+from tests.support.tui import SIZE, app_for, settle
+from tests.support.tui import eventually as wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITER = ROOT / "bench" / "busy_writer.py"
@@ -26,7 +33,7 @@ PART2 = "prt_ffffffffffffbz000000000002"
 CLEAN_SESSION = "ses_df18a9797ffeSTSvheGr94bTfm"
 
 
-def second_process(db: Path, *args: str) -> list[dict]:
+def second_process(db: Path, *args: str) -> list[dict[str, Any]]:
     """Run the OpenCode stand-in as its own process; its commit log (one JSON line each)."""
     done = subprocess.run(
         [sys.executable, str(WRITER), str(db), *args], capture_output=True, text=True, timeout=60, check=True
@@ -34,14 +41,9 @@ def second_process(db: Path, *args: str) -> list[dict]:
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 
-def shown_parts(app) -> set[str]:
+def shown_parts(app: InspectorApp) -> set[str]:
     result = app.scan_result
     return {p.id for d in result.stuck for p in d.stuck_parts} if result else set()
-
-
-async def wait_for(pilot, condition) -> bool:
-    """By the clock (see ``conftest.eventually``): under load a refresh may take longer."""
-    return await eventually(pilot, condition)
 
 
 def in_wal_mode(db: Path) -> Path:
@@ -50,7 +52,7 @@ def in_wal_mode(db: Path) -> Path:
     return db
 
 
-async def test_part_that_becomes_stuck_appears_and_leaves_when_completed(fixture_copy) -> None:
+async def test_part_that_becomes_stuck_appears_and_leaves_when_completed(fixture_copy: Callable[..., Path]) -> None:
     db = in_wal_mode(fixture_copy("clean"))
     app = app_for(db, watch_interval=0.05)
     async with app.run_test(size=SIZE) as pilot:
@@ -62,24 +64,26 @@ async def test_part_that_becomes_stuck_appears_and_leaves_when_completed(fixture
         (commit,) = second_process(db, "stuck", "--part", PART)
         assert commit["action"] == "insert"
         assert await wait_for(pilot, lambda: PART in shown_parts(app))
-        (diag,) = app.scan_result.stuck
+        (diag,) = present(app.scan_result).stuck
         assert diag.id == CLEAN_SESSION and diag.patterns == ("parts-in-finished-turn",)
-        assert app.scans.watched.full_at == base.full_at  # an incremental refresh, no deep rescan
+        assert present(app.scans.watched).full_at == present(base).full_at  # an incremental refresh, no deep rescan
 
         second_process(db, "complete", "--part", PART)
         assert await wait_for(pilot, lambda: PART not in shown_parts(app))
-        assert app.scan_result.stuck == ()
-        assert app.scans.watched.full_at == base.full_at
+        assert present(app.scan_result).stuck == ()
+        assert present(app.scans.watched).full_at == present(base).full_at
 
 
-async def test_a_row_that_changes_is_repainted(fixture_copy, monkeypatch) -> None:
+async def test_a_row_that_changes_is_repainted(
+    fixture_copy: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Watch mode updates changed cells only (``SessionTable.update_cell`` repaints just that
     row): the terminal must still receive the row with its new values. The changed session is
     not the highlighted one, so nothing else (the preview) repaints the table."""
     painted: list[str] = []
     original = SessionTable.render_line
 
-    def spy(self, y: int):
+    def spy(self: SessionTable, y: int) -> Strip:
         strip = original(self, y)
         painted.append(strip.text)
         return strip
@@ -101,7 +105,7 @@ async def test_a_row_that_changes_is_repainted(fixture_copy, monkeypatch) -> Non
         assert any("Long running check" in line and " 2 " in line for line in painted), painted
 
 
-async def test_busy_writer_is_followed_without_full_scans(fixture_copy) -> None:
+async def test_busy_writer_is_followed_without_full_scans(fixture_copy: Callable[..., Path]) -> None:
     db = in_wal_mode(fixture_copy("clean"))
     app = app_for(db, watch_interval=0.05)
     async with app.run_test(size=SIZE) as pilot:
@@ -112,13 +116,14 @@ async def test_busy_writer_is_followed_without_full_scans(fixture_copy) -> None:
         assert await wait_for(
             pilot,
             lambda: (
-                shown_parts(app) == running_tools(db) and app.scans.watched.marks.tails["part"].rowid == max_rowid(db)
+                shown_parts(app) == running_tools(db)
+                and present(app.scans.watched).marks.tails["part"].rowid == max_rowid(db)
             ),
         )
-        assert app.scans.watched.full_at == base.full_at
+        assert present(app.scans.watched).full_at == present(base).full_at
 
 
-async def test_vacuum_falls_back_to_a_full_scan(fixture_copy) -> None:
+async def test_vacuum_falls_back_to_a_full_scan(fixture_copy: Callable[..., Path]) -> None:
     db = in_wal_mode(fixture_copy("clean"))
     app = app_for(db, watch_interval=0.05)
     async with app.run_test(size=SIZE) as pilot:
@@ -132,7 +137,7 @@ async def test_vacuum_falls_back_to_a_full_scan(fixture_copy) -> None:
         conn.execute("VACUUM")
         conn.close()
         assert await wait_for(
-            pilot, lambda: app.scans.watched is not None and app.scans.watched.full_at != base.full_at
+            pilot, lambda: app.scans.watched is not None and app.scans.watched.full_at != present(base).full_at
         )
         await settle(pilot)
         assert PART in shown_parts(app)

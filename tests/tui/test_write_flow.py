@@ -9,9 +9,9 @@ from typing import Any
 
 from inspector.tui.screens import ConfirmAnswer, ConfirmRecovery, ConfirmUndo, SessionsScreen
 from inspector.tui.widgets import SessionTable
-from tests.waiting_db import Waiting, part_state
-
-from .conftest import SIZE, answering, app_for, notifications, press, query, settle
+from tests.support.databases import rows as query
+from tests.support.tui import SIZE, answering, app_for, notifications, press, settle
+from tests.support.waiting_db import Waiting, part_state
 
 
 def session_rows(db: Path, session_id: str) -> list[tuple[Any, ...]]:

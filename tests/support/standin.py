@@ -58,8 +58,6 @@ class StandIn:
         self.settle_delay = 0.0
         self.requests: list[tuple[str, str, dict[str, list[str]], str | None]] = []
         self.events: list[str] = []  # raw SSE frames served by GET /event
-        self.permissions: list[dict[str, Any]] = []  # pending permission objects (GET /permission)
-        self.questions: list[dict[str, Any]] = []  # pending question objects (GET /question)
         self.answers: list[tuple[str, str]] = []  # (request id, reply) as received
         self.reply_route = True  # False: an older release without /permission/{id}/reply
         self.answer_settles = True  # False: answers are taken and nothing happens

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from inspector.core.opencode.live import LiveStatus
 from inspector.core.synth.builder import DatabaseBuilder
@@ -51,7 +52,7 @@ class Busy:
             }
         )
 
-    def live(self, port: int = 4096, **kw: object) -> LiveStatus:
+    def live(self, port: int = 4096, **kw: Any) -> LiveStatus:
         kw.setdefault("waiting", frozenset({self.permission}))
         return LiveStatus(
             running=True,
@@ -59,7 +60,7 @@ class Busy:
             owners=tuple((s, port) for s in sorted(self.busy)),
             detail=f"test: OpenCode on port {port}",
             **kw,
-        )  # type: ignore[arg-type]
+        )
 
 
 def build_busy(path: Path, now: int) -> Busy:
@@ -231,14 +232,14 @@ class Signals:
             }
         )
 
-    def live(self, port: int = 4096, **kw: object) -> LiveStatus:
+    def live(self, port: int = 4096, **kw: Any) -> LiveStatus:
         return LiveStatus(
             running=True,
             busy=self.busy,
             owners=tuple((s, port) for s in sorted(self.busy)),
             detail=f"test: OpenCode on port {port}",
             **kw,
-        )  # type: ignore[arg-type]
+        )
 
 
 def build_signals(path: Path, now: int, *, stall_cycles: int = 4) -> Signals:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
-FIXTURES = Path(__file__).parent / "fixtures"
-DDL_1_18_33 = Path(__file__).parents[1] / "inspector" / "core" / "synth" / "sql" / "opencode-1.18.33.sql"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+DDL_1_18_33 = Path(__file__).parents[2] / "inspector" / "core" / "synth" / "sql" / "opencode-1.18.33.sql"
 
 NOW_1_18_33 = 1795540000000  # 2026-11-24T17:06:40Z, a little after those fixtures were captured
 NOW_MATRIX = 1796090000000  # 2026-12-01T02:33:20Z, a little after the older releases' captures
@@ -337,3 +338,21 @@ def fixture_file(version: str, scenario: str) -> Path:
 
 def sessions_of(version: str, scenario: str) -> list[str]:
     return [s.id for s in RELEASES[version].fixtures[scenario]]
+
+
+NOW = NOW_1_18_33  # 2026-11-24T17:06:40Z, a little after the newest release's fixtures were captured
+
+# Stuck sessions of the newest release's fixtures, by scenario.
+SESSIONS = {name: sessions_of(LATEST, name) for name in RELEASES[LATEST].fixtures}
+
+
+class FixtureCase(NamedTuple):
+    """One real fixture of one OpenCode release, as a private copy (the ``release_fixture`` fixture)."""
+
+    release: Release
+    scenario: str
+    path: Path
+
+    @property
+    def now(self) -> int:
+        return self.release.now

@@ -3,7 +3,7 @@
 ``ocinspect`` finds a live OpenCode by its processes (``opencode/live.py``: a process named
 ``opencode`` whose ``OPENCODE_DB`` is the database, and its listening loopback ports). This starts
 a Python process whose ``argv[0]`` is ``opencode``, with ``OPENCODE_DB`` set, serving
-``tests.standin.StandIn`` with the busy sessions, statuses and pending requests of a ``Serve``
+``tests.support.standin.StandIn`` with the busy sessions, statuses and pending requests of a ``Serve``
 spec. The ocinspect under test then runs as a separate ``python -m inspector`` and sees it as
 OpenCode, as it would see the real binary.
 """
@@ -19,12 +19,12 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 _SERVE = """
 import json, sys
 from pathlib import Path
-from tests.standin import StandIn
+from tests.support.standin import StandIn
 
 spec = json.loads(sys.argv[1])
 server = StandIn(Path(spec["db"]), directory=spec["directory"])
@@ -79,18 +79,3 @@ def opencode_process(db: Path, serve: Serve) -> Iterator[int]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-def ocinspect(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m inspector ARGS`` in a subprocess (this worktree's code)."""
-    env = dict(os.environ if env is None else env, PYTHONPATH=str(REPO))
-    env.pop("OPENCODE_DB", None)
-    return subprocess.run(
-        [sys.executable, "-m", "inspector", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )

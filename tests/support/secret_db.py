@@ -16,6 +16,7 @@ import random
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from inspector.core.synth.builder import DatabaseBuilder
 
@@ -108,11 +109,11 @@ def build_secret_db(path: Path, now: int = NOW) -> SecretIds:
         ):
             b.raw(f"UPDATE session SET {column} = :v WHERE id = :id", v=p.value(f"session.{column}"), id=parent_id)
 
-        def message(session: str, mid: str, data: dict, when: int) -> str:
+        def message(session: str, mid: str, data: dict[str, Any], when: int) -> str:
             b.message(mid, session, data, created=when)
             return mid
 
-        def part(session: str, mid: str, data: dict, when: int, name: str) -> None:
+        def part(session: str, mid: str, data: dict[str, Any], when: int, name: str) -> None:
             b.raw(
                 "INSERT INTO part (id, message_id, session_id, time_created, time_updated, data) "
                 "VALUES (:id, :mid, :sid, :t, :t, :data)",
@@ -123,7 +124,7 @@ def build_secret_db(path: Path, now: int = NOW) -> SecretIds:
                 data=json.dumps(data),
             )
 
-        def assistant(session: str, name: str, when: int, completed: bool) -> dict:
+        def assistant(session: str, name: str, when: int, completed: bool) -> dict[str, Any]:
             return {
                 "parentID": "msg_" + p.value(f"{name}.parentID"),
                 "role": "assistant",

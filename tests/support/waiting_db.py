@@ -17,6 +17,8 @@ from pathlib import Path
 from inspector.core.model import LiveStatus, PendingRequest
 from inspector.core.synth.builder import DatabaseBuilder
 
+from .standin import StandIn
+
 DIR = "/home/dev/src/webapp"
 MINUTE = 60_000
 
@@ -87,18 +89,18 @@ class Waiting:
             detail=f"test: OpenCode on port {port}",
         )
 
-    def serve(self, standin: object) -> None:
-        """List the same requests on a ``tests.standin.StandIn`` (busy sessions included)."""
-        standin.busy = set(self.busy)  # type: ignore[attr-defined]
+    def serve(self, standin: StandIn) -> None:
+        """List the same requests on a ``tests.support.standin.StandIn`` (busy sessions included)."""
+        standin.busy = set(self.busy)
         standin.ask_permission(
             self.permission.session,
             self.permission.message,
-            self.permission.call,  # type: ignore[attr-defined]
+            self.permission.call,
             "echo ok",
         )
-        standin.ask_permission(self.child.session, self.child.message, self.child.call, "rm -rf build")  # type: ignore[attr-defined]
+        standin.ask_permission(self.child.session, self.child.message, self.child.call, "rm -rf build")
         q = self.question
-        standin.ask_question(q.session, q.message, q.call, "Deploy to production?")  # type: ignore[attr-defined]
+        standin.ask_question(q.session, q.message, q.call, "Deploy to production?")
 
 
 def build_waiting(path: Path, now: int) -> Waiting:

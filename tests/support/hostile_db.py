@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from inspector.core.synth.builder import DatabaseBuilder
 
@@ -99,7 +100,7 @@ def build_hostile(path: Path, now: int = NOW) -> HostileIds:
                 created=when,
             )
 
-        def tool(part_id: str, message: str, session: str, name: str, when: int, state: dict) -> None:
+        def tool(part_id: str, message: str, session: str, name: str, when: int, state: dict[str, Any]) -> None:
             data = {"type": "tool", "tool": name, "callID": hostile("CALL"), "state": state}
             b.raw(
                 "INSERT INTO part (id, message_id, session_id, time_created, time_updated, data) "
