@@ -176,3 +176,13 @@ def test_a_v2_database_without_a_claim_column_is_not_diagnosed(tmp_path: Path) -
     result = run("--db", str(path), "scan")
     assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "no execution claim column" in result.stderr
+
+
+def test_the_timeline_tells_a_v2_story_up_to_the_stuck_tool(tmp_path: Path) -> None:
+    path = copy_of("v2-stuck-task", tmp_path)
+    before = path.read_bytes()
+    result = run("--db", str(path), "show", "ses_daf4c74c3ffeqY2Q3qA4QfBYl8", "--timeline")
+    assert result.exit_code == 0, result.stderr
+    assert "run the long check" in result.output
+    assert "stopped here: shell left running" in result.output
+    assert path.read_bytes() == before
