@@ -187,3 +187,36 @@ def test_the_timeline_tells_a_v2_story_up_to_the_stuck_tool(tmp_path: Path) -> N
     assert "run the long check" in result.output
     assert "stopped here: shell left running" in result.output
     assert path.read_bytes() == before
+
+
+def test_a_v2_tool_opens_whole_by_its_call_id(tmp_path: Path) -> None:
+    from inspector.core.db.store import open_store
+    from inspector.core.diagnose import timeline
+
+    store = open_store(copy_of("v2-stuck-bash", tmp_path))
+    try:
+        detail = timeline.part_detail(store, "call_1796650268725344")
+        assert detail is not None and detail.tool == "shell" and detail.status == "running"
+        assert '"sleep 600"' in detail.input_json
+        assert timeline.part_detail(store, "call_gone") is None
+    finally:
+        store.dispose()
+
+
+def test_prompts_stranded_in_a_finished_session_are_found_without_an_open_row(tmp_path: Path) -> None:
+    """No claim, no open turn: only the inbox holds the session (nothing to repair in its rows)."""
+    path = copy_of("v2-clean", tmp_path)
+    conn = sqlite3.connect(path)
+    [sid] = conn.execute("SELECT id FROM session_v2").fetchone()
+    conn.execute(
+        "INSERT INTO session_inbox VALUES ('msg_x', ?, 'user', '{\"text\":\"later\"}', 'queue', 99, 1)", (sid,)
+    )
+    conn.commit()
+    conn.close()
+    for tier in ((), ("--quick",)):
+        [session] = json.loads(run("--db", str(path), "scan", "--json", *tier).output)["sessions"]
+        assert session["id"] == sid and session["patterns"] == ["inbox-stranded"]
+        assert session["next"] == "1 prompt waits undelivered: nothing delivers them until the next prompt"
+        assert session["stuck_parts"] == [] and session["unfinished_messages"] == []
+        assert session["verdict"] == "unfixable"
+        assert "send this session a prompt" in session["verdict_reason"]

@@ -131,6 +131,7 @@ HOLD_PATTERNS: dict[str, Pattern] = {
             "Prompts sent while the turn ran are still in the inbox; nothing delivers them until "
             "someone sends this session a new prompt.",
             "Left as they are: they are delivered with your next prompt (ocinspect never drops them).",
+            advice="send this session a prompt: OpenCode delivers the waiting ones with it",
         ),
     )
 }

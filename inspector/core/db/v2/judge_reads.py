@@ -7,6 +7,7 @@ server is not asked; its ids do not order its rows): those answers are empty.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence, Set
 from typing import Any
 
@@ -59,10 +60,13 @@ class V2JudgeReads(V2Base):
         return Story(messages=messages, truncated=truncated)
 
     def part_detail(self, part_id: str) -> PartDetail | None:
-        for turn in self._turns.values():
+        known = [t for t in self._turns.values() if any(p.id == part_id for p in t.tools)]
+        needle = json.dumps(part_id)  # the call id as the row's JSON spells it
+        turns = known or self._parse(self.conn.execute(q.ROWS_WITH_CALL, {"needle": needle}))
+        for turn in turns:
             for part in turn.tools:
                 if part.id == part_id:
-                    return _detail(part, turn.data)
+                    return _detail(part)
         return None
 
 
@@ -155,7 +159,7 @@ def _tool_entry(part: Part, item: Mapping[str, Any]) -> Entry:
     )
 
 
-def _detail(part: Part, data: Mapping[str, Any]) -> PartDetail:
+def _detail(part: Part) -> PartDetail:
     return PartDetail(
         id=part.id,
         message_id=part.message_id,

@@ -108,6 +108,13 @@ STORY_ROWS = text(
     "FROM session_message WHERE session_id = :sid ORDER BY seq DESC LIMIT :limit"
 )
 
+# The row holding a tool, by its call id (a tool has no row of its own): read only when a person
+# opens that tool, so a pass over the assistant rows is acceptable.
+ROWS_WITH_CALL = text(
+    "SELECT id, session_id, type, seq, time_created, time_updated, data FROM session_message "
+    "WHERE type = 'assistant' AND instr(data, :needle) > 0"
+)
+
 HELD_SESSIONS = text("SELECT DISTINCT session_id FROM session_inbox")
 
 CHILD_SESSIONS = text("SELECT id FROM session_v2 WHERE parent_id IN :ids").bindparams(bindparam("ids", expanding=True))
