@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from inspector.core.db.store import open_store
-from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.holds import HOLD_PATTERNS
+from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.patterns import PATTERNS
 from inspector.core.diagnose.scan import scan
 from inspector.core.opencode.live import OFFLINE
