@@ -220,3 +220,25 @@ def test_prompts_stranded_in_a_finished_session_are_found_without_an_open_row(tm
         assert session["stuck_parts"] == [] and session["unfinished_messages"] == []
         assert session["verdict"] == "unfixable"
         assert "send this session a prompt" in session["verdict_reason"]
+
+
+def test_a_v2_file_is_read_whole_every_time_never_resumed(tmp_path: Path) -> None:
+    """Its changes are not followed yet: a kept state never stands in for a full pass."""
+    from inspector.core.db.store import open_store
+    from inspector.core.diagnose.incremental.refresh import FullScanNeeded, full_scan, refresh
+    from inspector.core.diagnose.incremental.resume import scan_resumed
+    from inspector.core.diagnose.options import ScanOptions
+    from inspector.core.opencode.live import OFFLINE
+
+    store = open_store(copy_of("v2-stuck-bash", tmp_path))
+    try:
+        options = ScanOptions(live=OFFLINE, now=1, hung_after_ms=None)
+        first, _ = scan_resumed(store, options)
+        again, how = scan_resumed(store, options)
+        assert how.kind == "full" and "not followed" in how.reason
+        assert [d.id for d in again.stuck] == [d.id for d in first.stuck] == ["ses_daf4c8d96ffeAGO55FNvmDcFBJ"]
+        watched = full_scan(store, options)
+        with pytest.raises(FullScanNeeded):
+            refresh(store, watched, options)
+    finally:
+        store.dispose()
