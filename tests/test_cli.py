@@ -27,6 +27,7 @@ SESSION_KEYS = {
     "verdict",
     "verdict_reason",
     "patterns",
+    "next",
     "warnings",
     "unfinished_messages",
     "stuck_parts",
@@ -418,15 +419,18 @@ def test_theme_option_and_settings_dir_reach_the_app(fixture_db: Callable[..., P
     assert "--theme NAME" in run("--help").output
 
 
-@pytest.mark.parametrize("command", [["scan"], ["recover", "--all"]])
-def test_a_1x_database_imported_by_opencode_2_is_named_so_and_never_read_as_1x(
-    tmp_path: Path, command: list[str]
-) -> None:
+def test_a_1x_database_imported_by_opencode_2_is_read_as_2x_and_never_written(tmp_path: Path) -> None:
     """OpenCode 2 keeps the imported v1 rows but reads only its own tables: they are not the truth."""
     path = tmp_path / "opencode.db"
     shutil.copyfile(Path(__file__).parent / "fixtures" / "v2" / "v2-imported-from-v1-stuck-bash.db", path)
     before = path.read_bytes()
-    result = run("--db", str(path), *command)
-    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
-    assert "OpenCode 2.x database (session_v2) imported from 1.x" in result.stderr
+    scanned = run("--db", str(path), "scan", "--json")
+    assert scanned.exit_code == 1, scanned.stderr
+    payload = json.loads(scanned.output)
+    assert payload["schema"] == "v2"
+    assert [s["patterns"][0] for s in payload["sessions"]] == ["imported-unfinished"]
+    refused = run("--db", str(path), "recover", "--all")
+    assert refused.exit_code == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "OpenCode 2.x database (session_v2) imported from 1.x" in refused.stderr
+    assert "does not write OpenCode 2.x" in refused.stderr
     assert path.read_bytes() == before

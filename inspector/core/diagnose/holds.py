@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from inspector.core.db.reads.holds import SessionHold
-from inspector.core.diagnose.patterns import Pattern
+from inspector.core.diagnose.pattern_text import Pattern
 
 RESUME_BUDGET = 10  # measured on 2.1.2: boots 2–11 resume (attempts 1…10); the next gives up
 
@@ -131,6 +131,7 @@ HOLD_PATTERNS: dict[str, Pattern] = {
             "Prompts sent while the turn ran are still in the inbox; nothing delivers them until "
             "someone sends this session a new prompt.",
             "Left as they are: they are delivered with your next prompt (ocinspect never drops them).",
+            advice="send this session a prompt: OpenCode delivers the waiting ones with it",
         ),
     )
 }

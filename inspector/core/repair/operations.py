@@ -150,7 +150,7 @@ def prepare(request: Request) -> Prepared:
     wanted = None if request.session_ids is None else list(request.session_ids)
     store = open_store(request.database, busy_timeout_ms=request.busy_timeout_ms)
     try:
-        store.require_v1()
+        store.require_writable()
         aborts: tuple[AbortTarget, ...] = ()
         if request.abort_hung:
             aborts = find_hung(
@@ -380,7 +380,7 @@ def prepare_undo(request: UndoRequest, problems: list[JournalProblem] | None = N
     roll_back_hot_journal(path, busy_timeout_ms=request.busy_timeout_ms)
     store = open_store(path, busy_timeout_ms=request.busy_timeout_ms)  # the file and schema first
     try:
-        store.require_v1()
+        store.require_writable()
         live = request.live if request.live is not None else detect(path, schema=store.schema)
         if live.running is not False and not request.force:
             raise RepairRefused(f"{live.detail or 'OpenCode may be running'}; undo refused", hint="force")

@@ -117,7 +117,7 @@ def plan(  # noqa: C901
     (``via_port``) unless ``direct``: then its open clients see the repair.
     """
     now = now_ms() if now is None else now
-    store.require_v1()
+    store.require_writable()
     if result is None:
         result = (
             scan(store, ScanOptions(live=live, now=now, hung_after_ms=None))
@@ -312,7 +312,7 @@ def apply(
     store = open_store(the_plan.database, write=bool(direct), busy_timeout_ms=busy_timeout_ms)
     events = 0
     try:
-        store.require_v1()
+        store.require_writable()
         run_id = new_run_id(now)
         directory = journal_directory or journal_dir()
         writer = JournalWriter.create(directory, run_id, the_plan, now)
