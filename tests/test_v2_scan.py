@@ -137,7 +137,7 @@ def test_scan_text_and_show_say_what_happens_next(tmp_path: Path) -> None:
 
 
 def test_a_v1_session_has_no_next(fixture_db: object) -> None:
-    from tests.conftest import SESSIONS
+    from tests.support.releases import SESSIONS
 
     assert callable(fixture_db)
     result = run("--db", str(fixture_db("stuck-bash")), "scan", "--json")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import SIZE, app_for, keys_then_settle
+from tests.support.tui import SIZE, app_for, keys_then_settle
 
 V2 = Path(__file__).parent.parent / "fixtures" / "v2"
 
