@@ -8,11 +8,13 @@ repair, the operations API and the front ends then talk to ``Store.reading()`` (
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy.engine import Connection
 
 from inspector.core.db.reads import Reads
+from inspector.core.model import Diagnosis, PlanUnit
 
 if TYPE_CHECKING:
     from inspector.core.db.store import Store
@@ -32,6 +34,12 @@ class Generation(ABC):
     def writes(self, store: Store, conn: Connection) -> Writes:
         """The writes of ``conn``'s ``BEGIN IMMEDIATE`` transaction (``db/writes.py``)."""
 
+    @abstractmethod
+    def plan_unit(self, reads: Reads, chain: Sequence[Diagnosis], now: int) -> PlanUnit:
+        """The row changes that close the stuck turns of ``chain`` (a session and its subagent
+        children, repaired in one transaction) the way this generation's OpenCode closes them,
+        read on ``reads``' snapshot. ``CorruptData`` / ``NotWritable``: this unit is skipped."""
+
 
 class V1(Generation):
     """OpenCode 1.x: ``session``, ``message``, ``part`` (and the sync log from 1.14)."""
@@ -47,6 +55,11 @@ class V1(Generation):
         from inspector.core.db.v1.writes import V1Writes
 
         return V1Writes(store, conn)
+
+    def plan_unit(self, reads: Reads, chain: Sequence[Diagnosis], now: int) -> PlanUnit:
+        from inspector.core.db.v1.plan import plan_unit
+
+        return plan_unit(reads, chain, now)
 
 
 def for_schema(schema: str) -> Generation | None:
