@@ -1,0 +1,259 @@
+"""The v2 repair through the generic flow: plan on a snapshot, apply (journal first, one
+``BEGIN IMMEDIATE``, compare-and-set per row, the ``idle`` row added only where it is free),
+undo back to every row as it was. On copies of the real 2.1.2 fixtures.
+
+Until the v2 reads are wired into ``for_schema``, :func:`v2_generation` stands one in: the write
+side (``V2Repair``) with ``V2Turns`` as its reads, the way the v2 reads will mix it in.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from sqlalchemy.engine import Connection
+
+from inspector.core.db import generation as generation_module
+from inspector.core.db import store as store_module
+from inspector.core.db import writes as writes_module
+from inspector.core.db.generation import Generation
+from inspector.core.db.reads import Reads
+from inspector.core.db.store import Store, open_store
+from inspector.core.db.v2.heal import INTERRUPTED
+from inspector.core.db.v2.repair import V2Repair
+from inspector.core.db.v2.turns import V2Turns
+from inspector.core.errors import NotWritable
+from inspector.core.model import Diagnosis, Plan, PlanUnit, RunResult, Session
+from inspector.core.repair import recover
+
+from .conftest import copy_db
+from .test_releases import dump
+
+V2 = Path(__file__).parent / "fixtures" / "v2"
+NOW = 1_796_700_000_000
+STUCK = sorted(p.name.removesuffix(".db") for p in V2.glob("v2-*stuck-*.db"))
+
+
+class _V2(V2Repair, Generation):
+    name = "v2"
+
+    def reads(self, store: Store, conn: Connection) -> Reads:
+        return cast(Reads, V2Turns(store, conn))
+
+
+@pytest.fixture(autouse=True)
+def v2_generation(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    original = generation_module.for_schema
+
+    def for_schema(schema: str) -> Generation | None:
+        return _V2() if schema == "v2" else original(schema)
+
+    monkeypatch.setattr(writes_module, "for_schema", for_schema)
+    monkeypatch.setattr(store_module, "for_schema", for_schema)
+    yield
+
+
+def copy(tmp_path: Path, name: str) -> Path:
+    return copy_db(V2 / f"{name}.db", tmp_path / f"{name}.db")
+
+
+def sessions(db: Path) -> list[str]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return [r[0] for r in conn.execute("SELECT id FROM session_v2 ORDER BY parent_id IS NOT NULL, id")]
+    finally:
+        conn.close()
+
+
+def diagnosis(sid: str) -> Diagnosis:
+    return Diagnosis(Session(sid, "", "", None, None, None, 0, 0), "stale", ("claim-orphan",))
+
+
+def make_plan(db: Path, now: int = NOW) -> Plan:
+    """The whole file as one unit (a parent and its children), planned on a read snapshot."""
+    store = open_store(db)
+    try:
+        with store.reading() as reads:
+            unit = _V2().plan_unit(reads, [diagnosis(s) for s in sessions(db)], now)
+    finally:
+        store.dispose()
+    return Plan(database=str(db), created=now, units=(unit,) if unit.changes else ())
+
+
+def apply(db: Path, tmp_path: Path, plan: Plan | None = None) -> RunResult:
+    return recover.apply(plan or make_plan(db), journal_directory=tmp_path / "runs", now=NOW)
+
+
+def query(db: Path, sql: str, *args: Any) -> list[dict[str, Any]]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute(sql, args)]
+    finally:
+        conn.close()
+
+
+def write(db: Path, sql: str, *args: Any) -> None:
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute(sql, args)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_a_crash_mid_shell_is_closed_the_way_v2_accepts(tmp_path: Path) -> None:
+    db = copy(tmp_path, "v2-stuck-bash")
+    (sid,) = sessions(db)
+    (before,) = query(db, "SELECT * FROM session_v2")
+    result = apply(db, tmp_path)
+    assert result.run_id and result.sessions == (sid,) and (result.parts_repaired, result.messages_completed) == (1, 1)
+
+    rows = query(db, "SELECT id, type, seq, time_created, time_updated, data FROM session_message ORDER BY seq")
+    assert [(r["type"], r["seq"]) for r in rows] == [
+        ("user", 4),
+        ("assistant", 7),
+        ("idle", 13),
+    ]  # counter 11 +1 tool +1
+    reply = json.loads(rows[1]["data"])
+    (tool,) = reply["content"]
+    assert tool["state"] == {
+        "status": "error",
+        "input": {"command": "sleep 600", "timeout": 0},
+        "error": {"type": "aborted", "message": f"{INTERRUPTED}: shell"},
+    }
+    assert tool["time"]["completed"] == NOW and reply["time"]["completed"] == NOW and tool["executed"] is False
+    idle = rows[2]
+    assert json.loads(idle["data"]) == {"time": {"created": NOW}, "outcome": "interrupted"}
+    assert (idle["time_created"], idle["time_updated"]) == (NOW, NOW)
+    assert idle["id"].startswith("msg_") and idle["id"] > max(r["id"] for r in rows[:2])
+    (after,) = query(db, "SELECT * FROM session_v2")
+    assert (after["time_suspended"], after["resume_attempts"], after["idle_outcome"], after["time_idle"]) == (
+        None,
+        0,
+        "interrupted",
+        NOW,
+    )
+    assert after["time_updated"] == before["time_updated"]
+    assert {k: v for k, v in after.items() if k not in ("time_suspended", "idle_outcome", "time_idle")} == {
+        k: v for k, v in before.items() if k not in ("time_suspended", "idle_outcome", "time_idle")
+    }
+    assert query(db, "SELECT seq FROM event_sequence WHERE aggregate_id = ?", sid) == [{"seq": 13}]
+
+
+@pytest.mark.parametrize("name", STUCK)
+def test_every_stuck_shape_is_closed_once_and_undone_to_every_row(name: str, tmp_path: Path) -> None:
+    db = copy(tmp_path, name)
+    original = dump(db)
+    result = apply(db, tmp_path)
+    assert result.run_id is not None
+    for sid in sessions(db):
+        rows = query(db, "SELECT type, data FROM session_message WHERE session_id = ? ORDER BY seq", sid)
+        assert rows[-1]["type"] == "idle"  # every turn has its end
+        for row in rows:
+            data = json.loads(row["data"])
+            if row["type"] == "assistant":
+                assert data["time"].get("completed") is not None
+                assert all(
+                    c["state"]["status"] not in ("running", "streaming") for c in data["content"] if c["type"] == "tool"
+                )
+        (session,) = query(db, "SELECT time_suspended, resume_attempts FROM session_v2 WHERE id = ?", sid)
+        assert session == {"time_suspended": None, "resume_attempts": 0}
+        (counter,) = query(db, "SELECT seq FROM event_sequence WHERE aggregate_id = ?", sid)
+        (newest,) = query(db, "SELECT max(seq) AS seq FROM session_message WHERE session_id = ?", sid)
+        assert counter["seq"] >= newest["seq"]  # the next prompt's row never collides
+    assert make_plan(db).is_empty  # a second recover finds nothing
+
+    undone = recover.undo(db, journal_directory=tmp_path / "runs", now=NOW + 1)
+    assert undone.skipped == ()
+    assert dump(db) == original
+
+
+def test_exhausted_gets_no_second_idle_row(tmp_path: Path) -> None:
+    db = copy(tmp_path, "v2-stuck-exhausted")
+    (sid,) = sessions(db)
+    before = query(db, "SELECT seq, type FROM session_message WHERE type = 'idle'")
+    (session,) = query(db, "SELECT * FROM session_v2")
+    plan = make_plan(db)
+    assert {c.table for c in plan.units[0].changes} == {"session_message", "event_sequence"}
+    apply(db, tmp_path, plan)
+    assert query(db, "SELECT seq, type FROM session_message WHERE type = 'idle'") == before
+    assert query(db, "SELECT * FROM session_v2") == [session]  # still ``failed``: v2 gave up on it
+    (counter,) = query(db, "SELECT seq FROM event_sequence WHERE aggregate_id = ?", sid)
+    assert counter["seq"] == 93  # one seq per tool healed
+
+
+def test_the_journal_records_the_added_row_as_absent_before(tmp_path: Path) -> None:
+    db = copy(tmp_path, "v2-stuck-bash")
+    result = apply(db, tmp_path)
+    assert result.journal_path is not None
+    records = [json.loads(line) for line in Path(result.journal_path).read_text().splitlines()]
+    assert records[0]["format"] == 3
+    (unit,) = [r for r in records if r["kind"] == "unit"]
+    tables = [(c["table"], c["before"] is None) for c in unit["changes"]]
+    assert tables == [
+        ("session_message", False),
+        ("session_message", True),
+        ("session_v2", False),
+        ("event_sequence", False),
+    ]
+    (stored,) = query(V2 / "v2-stuck-bash.db", "SELECT data FROM session_message WHERE type = 'assistant'")
+    assert unit["changes"][0]["before"]["data"] == stored["data"]  # the before-image, byte for byte
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "UPDATE session_message SET time_updated = time_updated + 1 WHERE type = 'assistant'",
+        "UPDATE event_sequence SET seq = seq + 1",
+        "UPDATE session_v2 SET resume_attempts = 1",
+        "INSERT INTO session_message (id, session_id, type, seq, time_created, time_updated, data) "
+        "SELECT 'msg_zzz', id, 'user', 13, 1, 1, '{}' FROM session_v2",
+    ],
+    ids=["turn", "counter", "claim", "seq-taken"],
+)
+def test_a_row_changed_after_the_plan_refuses_the_whole_unit(change: str, tmp_path: Path) -> None:
+    db = copy(tmp_path, "v2-stuck-bash")
+    plan = make_plan(db)
+    write(db, change)
+    moved = dump(db)
+    result = apply(db, tmp_path, plan)
+    assert result.run_id is None and result.sessions == ()
+    assert [s.kind for s in result.skipped] == ["conflict"]
+    assert dump(db) == moved  # nothing written
+
+
+def test_undo_leaves_an_added_row_that_changed_since(tmp_path: Path) -> None:
+    db = copy(tmp_path, "v2-stuck-bash")
+    apply(db, tmp_path)
+    write(db, "UPDATE session_message SET time_updated = time_updated + 1 WHERE type = 'idle'")
+    undone = recover.undo(db, journal_directory=tmp_path / "runs", now=NOW + 1)
+    assert [(s.kind) for s in undone.skipped] == ["changed"]
+    assert [r["type"] for r in query(db, "SELECT type FROM session_message ORDER BY seq")] == [
+        "user",
+        "assistant",
+        "idle",
+    ]
+
+
+def test_an_unproven_shape_is_never_written(tmp_path: Path) -> None:
+    db = copy(tmp_path, "v2-stuck-bash")
+    write(db, "ALTER TABLE session_v2 RENAME COLUMN time_suspended TO execution_claimed_at")
+    with pytest.raises(NotWritable, match="execution_claimed_at"):
+        make_plan(db)
+
+
+def test_the_idle_id_sorts_after_ids_minted_in_the_future(tmp_path: Path) -> None:
+    """A clock behind the session's newest id still mints an id that sorts after it."""
+    db = copy(tmp_path, "v2-stuck-bash")
+    plan = make_plan(db, now=1_000)
+    idle = next(c for c in plan.units[0].changes if c.absent)
+    assert idle.row_id > max(r["id"] for r in query(db, "SELECT id FROM session_message"))
+
+
+def test_a_unit_without_changes_counts_nothing() -> None:
+    assert (PlanUnit(session_ids=("s",), changes=()).parts, PlanUnit(session_ids=("s",), changes=()).messages) == (0, 0)
