@@ -2,34 +2,24 @@
 ``BEGIN IMMEDIATE``, compare-and-set per row, the ``idle`` row added only where it is free),
 undo back to every row as it was. On copies of the real 2.1.2 fixtures.
 
-Until the v2 reads are wired into ``for_schema``, :func:`v2_generation` stands one in: the write
-side (``V2Repair``) with ``V2Turns`` as its reads, the way the v2 reads will mix it in.
+Until the v2 reads are wired into ``for_schema``, ``v2_standin`` stands a v2 generation in.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from sqlalchemy.engine import Connection
 
-from inspector.core.db import generation as generation_module
-from inspector.core.db import store as store_module
-from inspector.core.db import writes as writes_module
-from inspector.core.db.generation import Generation
-from inspector.core.db.reads import Reads
-from inspector.core.db.store import Store, open_store
 from inspector.core.db.v2.heal import INTERRUPTED
-from inspector.core.db.v2.repair import V2Repair
-from inspector.core.db.v2.turns import V2Turns
 from inspector.core.errors import NotWritable
-from inspector.core.model import Diagnosis, Plan, PlanUnit, RunResult, Session
+from inspector.core.model import Plan, PlanUnit, RunResult
 from inspector.core.repair import recover
 
+from . import v2_standin as standin
 from .conftest import copy_db
 from .test_releases import dump
 
@@ -38,50 +28,17 @@ NOW = 1_796_700_000_000
 STUCK = sorted(p.name.removesuffix(".db") for p in V2.glob("v2-*stuck-*.db"))
 
 
-class _V2(V2Repair, Generation):
-    name = "v2"
-
-    def reads(self, store: Store, conn: Connection) -> Reads:
-        return cast(Reads, V2Turns(store, conn))
-
-
 @pytest.fixture(autouse=True)
-def v2_generation(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    original = generation_module.for_schema
-
-    def for_schema(schema: str) -> Generation | None:
-        return _V2() if schema == "v2" else original(schema)
-
-    monkeypatch.setattr(writes_module, "for_schema", for_schema)
-    monkeypatch.setattr(store_module, "for_schema", for_schema)
-    yield
+def v2_generation(monkeypatch: pytest.MonkeyPatch) -> None:
+    standin.install(monkeypatch)
 
 
 def copy(tmp_path: Path, name: str) -> Path:
     return copy_db(V2 / f"{name}.db", tmp_path / f"{name}.db")
 
 
-def sessions(db: Path) -> list[str]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return [r[0] for r in conn.execute("SELECT id FROM session_v2 ORDER BY parent_id IS NOT NULL, id")]
-    finally:
-        conn.close()
-
-
-def diagnosis(sid: str) -> Diagnosis:
-    return Diagnosis(Session(sid, "", "", None, None, None, 0, 0), "stale", ("claim-orphan",))
-
-
 def make_plan(db: Path, now: int = NOW) -> Plan:
-    """The whole file as one unit (a parent and its children), planned on a read snapshot."""
-    store = open_store(db)
-    try:
-        with store.reading() as reads:
-            unit = _V2().plan_unit(reads, [diagnosis(s) for s in sessions(db)], now)
-    finally:
-        store.dispose()
-    return Plan(database=str(db), created=now, units=(unit,) if unit.changes else ())
+    return standin.make_plan(db, now)
 
 
 def apply(db: Path, tmp_path: Path, plan: Plan | None = None) -> RunResult:
@@ -108,7 +65,7 @@ def write(db: Path, sql: str, *args: Any) -> None:
 
 def test_a_crash_mid_shell_is_closed_the_way_v2_accepts(tmp_path: Path) -> None:
     db = copy(tmp_path, "v2-stuck-bash")
-    (sid,) = sessions(db)
+    (sid,) = standin.sessions(db)
     (before,) = query(db, "SELECT * FROM session_v2")
     result = apply(db, tmp_path)
     assert result.run_id and result.sessions == (sid,) and (result.parts_repaired, result.messages_completed) == (1, 1)
@@ -151,7 +108,7 @@ def test_every_stuck_shape_is_closed_once_and_undone_to_every_row(name: str, tmp
     original = dump(db)
     result = apply(db, tmp_path)
     assert result.run_id is not None
-    for sid in sessions(db):
+    for sid in standin.sessions(db):
         rows = query(db, "SELECT type, data FROM session_message WHERE session_id = ? ORDER BY seq", sid)
         assert rows[-1]["type"] == "idle"  # every turn has its end
         for row in rows:
@@ -175,7 +132,7 @@ def test_every_stuck_shape_is_closed_once_and_undone_to_every_row(name: str, tmp
 
 def test_exhausted_gets_no_second_idle_row(tmp_path: Path) -> None:
     db = copy(tmp_path, "v2-stuck-exhausted")
-    (sid,) = sessions(db)
+    (sid,) = standin.sessions(db)
     before = query(db, "SELECT seq, type FROM session_message WHERE type = 'idle'")
     (session,) = query(db, "SELECT * FROM session_v2")
     plan = make_plan(db)
@@ -227,17 +184,25 @@ def test_a_row_changed_after_the_plan_refuses_the_whole_unit(change: str, tmp_pa
     assert dump(db) == moved  # nothing written
 
 
-def test_undo_leaves_an_added_row_that_changed_since(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("since", "kind", "types"),
+    [
+        (
+            "UPDATE session_message SET time_updated = time_updated + 1 WHERE type = 'idle'",
+            "changed",
+            ["user", "assistant", "idle"],
+        ),
+        ("DELETE FROM session_message WHERE type = 'idle'", "unchanged", ["user", "assistant"]),
+    ],
+    ids=["changed", "removed"],
+)
+def test_undo_leaves_an_added_row_that_moved_since(since: str, kind: str, types: list[str], tmp_path: Path) -> None:
     db = copy(tmp_path, "v2-stuck-bash")
     apply(db, tmp_path)
-    write(db, "UPDATE session_message SET time_updated = time_updated + 1 WHERE type = 'idle'")
+    write(db, since)
     undone = recover.undo(db, journal_directory=tmp_path / "runs", now=NOW + 1)
-    assert [(s.kind) for s in undone.skipped] == ["changed"]
-    assert [r["type"] for r in query(db, "SELECT type FROM session_message ORDER BY seq")] == [
-        "user",
-        "assistant",
-        "idle",
-    ]
+    assert [s.kind for s in undone.skipped] == [kind]
+    assert [r["type"] for r in query(db, "SELECT type FROM session_message ORDER BY seq")] == types
 
 
 def test_an_unproven_shape_is_never_written(tmp_path: Path) -> None:

@@ -25,6 +25,9 @@ class Generation(ABC):
     """What one schema generation implements."""
 
     name: ClassVar[str]
+    # Whether a running OpenCode of this generation takes a repair through its API (1.18's
+    # PATCH + replay, ``repair/via_opencode.py``); otherwise every unit is written directly.
+    repairs_through_opencode: ClassVar[bool] = False
 
     @abstractmethod
     def reads(self, store: Store, conn: Connection) -> Reads:
@@ -45,6 +48,7 @@ class V1(Generation):
     """OpenCode 1.x: ``session``, ``message``, ``part`` (and the sync log from 1.14)."""
 
     name = "v1"
+    repairs_through_opencode = True
 
     def reads(self, store: Store, conn: Connection) -> Reads:
         from inspector.core.db.v1.reads import V1Reads

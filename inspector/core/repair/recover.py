@@ -157,7 +157,9 @@ def plan(  # noqa: C901
                     )
                     refused.extend(Skip(member, reason, kind="owner", hint="force") for member in unit.session_ids)
                     continue
-            built.append(_routed(unit, diagnoses, result.live, direct=direct))
+            built.append(
+                _routed(unit, diagnoses, result.live, direct=direct or not generation.repairs_through_opencode)
+            )
     kept = tuple(u for u in built if u.changes)
     named = [s for u in kept for s in u.session_ids] + [s.id for s in nothing]
     return Plan(
