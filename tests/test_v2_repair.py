@@ -14,10 +14,13 @@ from typing import Any
 
 import pytest
 
+from inspector.core.db.store import open_store
 from inspector.core.db.v2.heal import INTERRUPTED
-from inspector.core.errors import NotWritable
+from inspector.core.errors import NotWritable, SessionMovedOn
 from inspector.core.model import Plan, PlanUnit, RunResult
 from inspector.core.repair import recover
+from inspector.core.repair.journal import find_run
+from inspector.core.repair.operations import refuse_moved_on
 
 from . import v2_standin as standin
 from .conftest import copy_db
@@ -222,3 +225,26 @@ def test_the_idle_id_sorts_after_ids_minted_in_the_future(tmp_path: Path) -> Non
 
 def test_a_unit_without_changes_counts_nothing() -> None:
     assert (PlanUnit(session_ids=("s",), changes=()).parts, PlanUnit(session_ids=("s",), changes=()).messages) == (0, 0)
+
+
+def test_undo_refuses_a_session_that_moved_on(tmp_path: Path) -> None:
+    """A prompt answered after the run: its rows put back would leave the turn open behind it."""
+    db = copy(tmp_path, "v2-stuck-bash")
+    (sid,) = standin.sessions(db)
+    apply(db, tmp_path)
+    write(
+        db,
+        "INSERT INTO session_message (id, session_id, type, seq, time_created, time_updated, data) "
+        "VALUES ('msg_zzzz', ?, 'user', 14, ?, ?, '{}')",
+        sid,
+        NOW + 5,
+        NOW + 5,
+    )
+    run = find_run(tmp_path / "runs", None, str(db))
+    store = open_store(db)
+    try:
+        with pytest.raises(SessionMovedOn) as refused:
+            refuse_moved_on(store, run, [sid])
+    finally:
+        store.dispose()
+    assert refused.value.newer == ((sid, "msg_zzzz", NOW + 5),)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from sqlalchemy.engine import Connection
@@ -34,8 +34,8 @@ class StandInV2(V2Repair, Generation):
 def install(monkeypatch: pytest.MonkeyPatch) -> None:
     original = generation_module.for_schema
 
-    def for_schema(schema: str) -> Generation | None:
-        return StandInV2() if schema == "v2" else original(schema)
+    def for_schema(schema: str, *columns: Any) -> Generation | None:
+        return StandInV2() if schema == "v2" else original(schema, *columns)
 
     monkeypatch.setattr(writes_module, "for_schema", for_schema)
     monkeypatch.setattr(store_module, "for_schema", for_schema)

@@ -11,9 +11,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
+from inspector.core.db.reads.repair import NewMessage
+from inspector.core.db.rows import chunks
 from inspector.core.db.v2.heal import OpenTurn, StoredMessage
 from inspector.core.db.v2.rows import STUCK_TOOL_STATUSES, claim_column, claim_of, load_data
 from inspector.core.db.v2.shape import Shape, shape_of
@@ -37,6 +39,10 @@ _NEWEST_ROW = text("SELECT type, seq FROM session_message WHERE session_id = :si
 _NEWEST_ID = text("SELECT max(id) FROM session_message WHERE session_id = :sid")
 _COUNTER = text("SELECT seq FROM event_sequence WHERE aggregate_id = :sid")
 _TABLES = text("SELECT name FROM sqlite_master WHERE type = 'table'")
+_CREATED_AFTER = text(
+    "SELECT id, session_id, time_created FROM session_message WHERE session_id IN :ids AND time_created > :after "
+    "ORDER BY time_created, id"
+).bindparams(bindparam("ids", expanding=True))
 
 
 def table(change: RowChange) -> str:
@@ -125,6 +131,15 @@ class V2Turns:
             text("SELECT data, time_updated FROM session_message WHERE id = :id"), {"id": message_id}
         ).first()
         return None if row is None else (str(row[0]), int(row[1]))
+
+    def messages_created_after(self, session_ids: Sequence[str], after: int) -> tuple[NewMessage, ...]:
+        """Rows of ``session_ids`` created after ``after``: a session that moved on since a run
+        (its undo would put a turn back open behind the newer one)."""
+        found: list[NewMessage] = []
+        for chunk in chunks(list(session_ids)):
+            rows = self.conn.execute(_CREATED_AFTER, {"ids": chunk, "after": after})
+            found += [NewMessage(str(r.session_id), str(r.id), int(r.time_created)) for r in rows]
+        return tuple(found)
 
     # -- RowChecks ------------------------------------------------------------------------------
 
