@@ -71,6 +71,7 @@ def session_json(diag: Diagnosis, now: int) -> dict[str, Any]:
         "verdict": diag.verdict,
         "verdict_reason": diag.live_reason,
         "patterns": list(diag.patterns),
+        "next": diag.next_step,
         "warnings": list(diag.warnings),
         "unfinished_messages": [m.id for m in diag.unfinished_messages],
         "stuck_parts": [part_json(p, now) for p in diag.stuck_parts],
@@ -194,22 +195,31 @@ def scan_text(result: ScanResult) -> list[str]:
                 f'  {", ".join(diag.patterns)}  "{title}"  stuck {since}  {line(diag.session.directory)}',
             )
         )
-        if diag.verdict == "hung":
-            lines.append(f"{indent}    hung: {line(diag.live_reason)}")
-            if not diag.session.parent_id or result.get(diag.session.parent_id) is None:
-                lines.append(f"{indent}    stop it through OpenCode: {abort_command(diag.id, result)}")
-        elif diag.verdict == "waiting":
-            lines.append(f"{indent}    {line(diag.live_reason)}")
-            lines.append(
-                f"{indent}    answer it in OpenCode, or reject it: ocinspect recover {line(diag.id)} --reject-waiting"
-            )
-        elif diag.verdict == "unfixable":
-            lines.append(f"{indent}    {line(diag.live_reason)}")
-        elif diag.verdict == "live" and diag.opencode_status is not None and diag.opencode_status.type == "retry":
-            lines.append(f"{indent}    live: {line(diag.live_reason)}")
+        lines += verdict_lines(diag, result, indent)
+        if diag.next_step:
+            lines.append(f"{indent}    next: {line(diag.next_step)}")
         lines += [styled(f"{indent}    ", (text, WARNING_STYLE)) for text in warning_lines(diag)]
         for part in diag.stuck_parts:
             lines.append(f"{indent}    {part_line(part, result.scanned_at)}")
+    return lines
+
+
+def verdict_lines(diag: Diagnosis, result: ScanResult, indent: str) -> list[str]:
+    """What a stuck session's verdict adds under it in the scan (how to stop, answer, or why not)."""
+    lines: list[str] = []
+    if diag.verdict == "hung":
+        lines.append(f"{indent}    hung: {line(diag.live_reason)}")
+        if not diag.session.parent_id or result.get(diag.session.parent_id) is None:
+            lines.append(f"{indent}    stop it through OpenCode: {abort_command(diag.id, result)}")
+    elif diag.verdict == "waiting":
+        lines.append(f"{indent}    {line(diag.live_reason)}")
+        lines.append(
+            f"{indent}    answer it in OpenCode, or reject it: ocinspect recover {line(diag.id)} --reject-waiting"
+        )
+    elif diag.verdict == "unfixable":
+        lines.append(f"{indent}    {line(diag.live_reason)}")
+    elif diag.verdict == "live" and diag.opencode_status is not None and diag.opencode_status.type == "retry":
+        lines.append(f"{indent}    live: {line(diag.live_reason)}")
     return lines
 
 
@@ -275,6 +285,8 @@ def show_text(diag: Diagnosis, result: ScanResult) -> list[str]:  # noqa: C901
             f": {line(diag.live_reason)}" if diag.is_stuck else ": nothing is stuck",
         )
     )
+    if diag.next_step:
+        lines.append(field("Next", line(diag.next_step)))
     if diag.verdict == "hung":
         lines.append(field("Hang", diag.hang or "tool-silent"))
         lines.append(

@@ -89,6 +89,9 @@ SCAN_QUICK = CLI_MODULES | {
     "inspector.core.diagnose.options",  # what the scan is asked to do (imports only core.defaults)
     "inspector.core.diagnose.findings",
     "inspector.core.diagnose.patterns",
+    "inspector.core.diagnose.pattern_text",
+    "inspector.core.diagnose.holds",
+    "inspector.core.db.reads.holds",
     "inspector.core.diagnose.tree",
     "inspector.core.diagnose.hung",
     # pure helpers of the scan itself: the id-wrap risk, inferred subagent links

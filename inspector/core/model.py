@@ -113,6 +113,7 @@ class Diagnosis:
     hang: HangKind | None = None  # hung only: which shape
     opencode_status: ServerStatus | None = None  # live/hung/waiting: what OpenCode reported
     waiting_on: tuple[PendingRequest, ...] = ()  # waiting: what the person is asked
+    next_step: str = ""  # what happens to it if nobody acts (OpenCode 2's holds; "" otherwise)
 
     @property
     def id(self) -> str:
@@ -126,7 +127,12 @@ class Diagnosis:
     def repairable(self) -> bool:
         """True when recovery would change rows (``ignores-prompts`` alone is not fixable: such a
         session's verdict is ``unfixable`` unless OpenCode is working on it)."""
-        return bool(self.unfinished_messages or self.stuck_parts or "compaction" in self.patterns)
+        return bool(
+            self.unfinished_messages
+            or self.stuck_parts
+            or "compaction" in self.patterns
+            or "claim-kept" in self.patterns  # a claim with nothing open: releasing it is the repair
+        )
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,7 @@ class Scans:
         try:
             if store.schema != "v1":
                 try:
-                    store.require_v1()
+                    store.require_readable()
                 except SchemaUnsupported as exc:
                     app.post_message(DatabaseUnsupported(exc.kind, str(exc), generation))
                 return

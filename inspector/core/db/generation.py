@@ -8,7 +8,7 @@ repair, the operations API and the front ends then talk to ``Store.reading()`` (
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy.engine import Connection
@@ -66,6 +66,37 @@ class V1(Generation):
         return plan_unit(reads, chain, now)
 
 
-def for_schema(schema: str) -> Generation | None:
-    """The generation that reads ``schema``, or None while it has none (v2 today)."""
-    return V1() if schema == "v1" else None
+class V2(Generation):
+    """OpenCode 2.x: ``session_v2``, ``session_message`` (tools inside ``content[]``), claims.
+
+    Chosen only when the columns are shaped the way the reads were proven against
+    (``db/v2/shape.py``); its modules load only then, so a 1.x scan never imports them."""
+
+    name = "v2"
+
+    def reads(self, store: Store, conn: Connection) -> Reads:
+        from inspector.core.db.v2.reads import V2Reads
+
+        return V2Reads(store, conn)
+
+    def writes(self, store: Store, conn: Connection) -> Writes:
+        from inspector.core.db.v2.repair import V2Repair
+
+        return V2Repair().writes(store, conn)
+
+    def plan_unit(self, reads: Reads, chain: Sequence[Diagnosis], now: int) -> PlanUnit:
+        from inspector.core.db.v2.repair import V2Repair
+
+        return V2Repair().plan_unit(reads, chain, now)
+
+
+def for_schema(schema: str, columns: Mapping[str, frozenset[str]] | None = None) -> Generation | None:
+    """The generation that reads ``schema`` (for 2.x: when ``columns``, per table, are a shape
+    the reads know), or None."""
+    if schema == "v1":
+        return V1()
+    if schema == "v2" and columns is not None:
+        from inspector.core.db.v2.shape import shape_of
+
+        return V2() if shape_of(columns).readable else None
+    return None

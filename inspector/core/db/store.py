@@ -13,7 +13,7 @@ import sqlite3
 import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 from urllib.parse import quote
@@ -38,10 +38,13 @@ from inspector.core.errors import (
 from inspector.core.model import Schema
 
 if TYPE_CHECKING:
+    from inspector.core.db.generation import Generation
     from inspector.core.db.reads import Reads
 
 _V1_TABLES = {"session", "message", "part"}
 _LOG_TABLES = {"event", "event_sequence"}
+# The 2.x tables whose columns decide what ocinspect may do with the file (``db/v2/shape.py``).
+V2_TABLES = frozenset({"session_v2", "session_message", "session_inbox", "event_sequence"})
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,11 @@ class Store:
     writable: bool
     session_columns: frozenset[str] = frozenset()
     tables: frozenset[str] = frozenset()
+    # 2.x: the columns of the tables its reads and writes use, per table (PRAGMA table_info)
+    table_columns: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, hash=False)
+
+    def columns_of(self, table: str) -> frozenset[str]:
+        return self.table_columns.get(table, frozenset())
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -66,9 +74,7 @@ class Store:
     def reading(self) -> Iterator[Reads]:
         """One read snapshot, asked through the generation's typed reads (nothing above ``db/``
         sees a connection or a row)."""
-        generation = for_schema(self.schema)
-        if generation is None:
-            raise unsupported_error(self)
+        generation = self.require_readable()
         with self.read() as conn:
             yield generation.reads(self, conn)
 
@@ -82,9 +88,27 @@ class Store:
             yield WriteSession(conn, self.path)
 
     def require_v1(self) -> None:
-        """Diagnosis and repair speak the v1 schema only; say clearly why anything else is refused."""
+        """Only the v1 schema; say clearly why anything else is refused."""
         if self.schema != "v1":
             raise unsupported_error(self)
+
+    def require_readable(self) -> Generation:
+        """The generation that diagnoses this file, or the typed refusal saying why none does."""
+        generation = for_schema(self.schema, self.table_columns)
+        if generation is None:
+            raise unsupported_error(self)
+        return generation
+
+    def require_writable(self) -> Generation:
+        """The generation that repairs this file, or the typed refusal saying why none does: a
+        2.x file is written only in the shape proven against the real OpenCode 2.1.2."""
+        generation = self.require_readable()
+        if self.schema == "v2":
+            from inspector.core.db.v2.shape import shape_of
+
+            if not shape_of(self.table_columns).writable:
+                raise unsupported_error(self)
+        return generation
 
     def has_session_column(self, name: str) -> bool:
         return name in self.session_columns
@@ -258,8 +282,11 @@ def open_store(
             tables = {row[0] for row in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'"))}
             schema = classify(tables, path)
             columns: frozenset[str] = frozenset()
+            table_columns: dict[str, frozenset[str]] = {}
             if schema == "v1":
-                columns = frozenset(row[1] for row in conn.exec_driver_sql("PRAGMA table_info(session)"))
+                columns = _columns(conn, "session")
+            elif schema == "v2":
+                table_columns = {t: _columns(conn, t) for t in sorted(V2_TABLES & tables)}
     except DBAPIError as exc:
         engine.dispose()
         raise translate(exc, path) from None
@@ -270,8 +297,18 @@ def open_store(
         engine.dispose()
         engine = make_engine(path, write=True, busy_timeout_ms=busy_timeout_ms)
     return Store(
-        path=path, engine=engine, schema=schema, writable=write, session_columns=columns, tables=frozenset(tables)
+        path=path,
+        engine=engine,
+        schema=schema,
+        writable=write,
+        session_columns=columns,
+        tables=frozenset(tables),
+        table_columns=table_columns,
     )
+
+
+def _columns(conn: Connection, table: str) -> frozenset[str]:
+    return frozenset(row[1] for row in conn.exec_driver_sql(f"PRAGMA table_info({table})"))
 
 
 def roll_back_hot_journal(path: Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> bool:
@@ -403,18 +440,24 @@ def backup(path: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
 
 
 def unsupported_error(store: Store) -> SchemaUnsupported:
-    """The typed error for a non-v1 store (its ``kind`` says which), with its one line."""
+    """The typed error for a store we cannot read (or write) (its ``kind`` says which), with its one line."""
     kind = OpenCode2xSchema if store.schema == "v2" else LegacyStorage
     return kind(unsupported_message(store))
 
 
 def unsupported_message(store: Store) -> str:
-    """Why we cannot diagnose (or write) a non-v1 store, in one line."""
+    """Why we cannot diagnose (or write) a store, in one line."""
     if store.schema == "v2":
+        from inspector.core.db.v2.shape import shape_of
+
         imported = " imported from 1.x" if _V1_TABLES <= store.tables else ""
+        shape = shape_of(store.table_columns)
+        if not shape.readable:
+            return f"{store.path} is an OpenCode 2.x database (session_v2){imported}; {shape.message()}"
+        why = f"; {shape.message()}" if shape.differs else ""
         return (
-            f"{store.path} is an OpenCode 2.x database (session_v2){imported}; ocinspect diagnoses and "
-            "repairs the v1 schema of OpenCode 1.2–1.18 only, and never writes 2.x"
+            f"{store.path} is an OpenCode 2.x database (session_v2){imported}; ocinspect diagnoses it "
+            f"but does not write it{why}"
         )
     empty = " (its opencode.db is an empty file)" if empty_beside_legacy(store.path / "opencode.db") else ""
     return (

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
-from inspector.core.db.generation import Generation, for_schema
+from inspector.core.db.generation import Generation
 from inspector.core.db.reads.repair import RowChecks
 from inspector.core.model import LogCursor, LogEvent, RowChange
 
@@ -36,12 +36,7 @@ class Writes(RowChecks, Protocol):
 
 def generation_of(store: Store) -> Generation:
     """The generation that reads and writes ``store``, or the error that says why none does."""
-    generation = for_schema(store.schema)
-    if generation is None:
-        from inspector.core.db.store import unsupported_error
-
-        raise unsupported_error(store)
-    return generation
+    return store.require_writable()
 
 
 class Writer:

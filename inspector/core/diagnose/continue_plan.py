@@ -31,7 +31,7 @@ def plan_continue(
     from inspector.core.ids import require_session_id
     from inspector.core.text import printable
 
-    store.require_v1()
+    store.require_readable()
     with store.reading() as reads:
         session = reads.sessions([session_id]).get(session_id)
     if session is None:

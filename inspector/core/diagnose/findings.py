@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterable, Sequence
 
 from inspector.core.db.reads import Reads, ScanReads
+from inspector.core.db.reads.holds import SessionHold
 from inspector.core.db.reads.scan import Progress
 from inspector.core.diagnose import idwrap
 from inspector.core.diagnose.children import infer_children
@@ -23,6 +24,7 @@ class Findings:
         self.ignored_prompts: set[str] = set()
         self.completed_messages: set[str] = set()
         self.wrap_writer: str | None = None  # OpenCode release ≤ 1.18.14 that wrote the database
+        self.holds: dict[str, SessionHold] = {}  # what holds a turn open besides its rows (OpenCode 2)
 
     def add_messages(self, messages: Iterable[Message]) -> None:
         for message in messages:
@@ -38,7 +40,10 @@ class Findings:
     def session_ids(self) -> set[str]:
         ids = {m.session_id for m in self.messages.values()}
         ids |= {p.session_id for p in self.parts.values()}
-        return ids | set(self.compacting) | self.ignored_prompts
+        # a claim kept after a graceful stop, or prompts stranded in the inbox, hold a session
+        # open with no open row at all
+        held = {sid for sid, hold in self.holds.items() if hold.claimed_at is not None or hold.inbox}
+        return ids | set(self.compacting) | self.ignored_prompts | held
 
 
 def collect(
@@ -72,6 +77,8 @@ def collect(
         found.add_parts(reads.stuck_tools(cancel=cancel, progress=progress, beside=session_findings))
     found.parts = infer_children(reads, found.parts)
     found.completed_messages = completed_messages(reads, found)
+    found.holds = reads.holds(session_ids)
+    found.holds |= reads.holds(sorted(found.session_ids - set(found.holds)))
     return found
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from inspector.core.db.reads.holds import SessionHold
-from inspector.core.diagnose.patterns import Pattern
+from inspector.core.diagnose.pattern_text import Pattern
 
 RESUME_BUDGET = 10  # measured on 2.1.2: boots 2–11 resume (attempts 1…10); the next gives up
 

@@ -9,19 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 
+from inspector.core.diagnose.holds import HOLD_PATTERNS
+from inspector.core.diagnose.pattern_text import Pattern
 from inspector.core.model import Message, Part
 
 UPGRADE_ADVICE = "upgrade OpenCode to 1.18.15 or newer, then send the prompt again"
-
-
-@dataclass(frozen=True)
-class Pattern:
-    name: str
-    title: str
-    why: str
-    repair: str
-    fixable: bool = True
-    advice: str = ""  # not fixable: what the user must do instead (the "unfixable" verdict says it)
 
 
 PATTERNS: dict[str, Pattern] = {
@@ -87,7 +79,7 @@ PATTERNS: dict[str, Pattern] = {
             advice=UPGRADE_ADVICE,
         ),
     )
-}
+} | HOLD_PATTERNS  # OpenCode 2's holds, judged in ``holds.py``
 
 REOPEN_HINT = (
     "Repaired through the running OpenCode: open clients already show the tools aborted; reopen "

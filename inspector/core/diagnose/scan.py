@@ -22,6 +22,7 @@ from inspector.core.db.store import Store
 from inspector.core.diagnose import idwrap
 from inspector.core.diagnose.asked import status_words, waiting_reason, with_since
 from inspector.core.diagnose.findings import Findings, collect
+from inspector.core.diagnose.holds import Turn, judge_hold
 from inspector.core.diagnose.hung import classify
 from inspector.core.diagnose.options import DEFAULT_OPTIONS, ScanOptions
 from inspector.core.diagnose.patterns import patterns_for, unfixable_reason
@@ -72,7 +73,7 @@ def scan(store: Store, options: ScanOptions = DEFAULT_OPTIONS, *, snapshot: InSn
     cancel, progress = options.cancel, options.progress
     now = now_ms() if options.now is None else options.now
     options = replace(options, now=now)  # one instant for every decision of this scan
-    store.require_v1()
+    store.require_readable()
     liveness = liveness_for(store.path) if live is None else None
     with store.reading() as reads:
         if snapshot is not None:
@@ -259,6 +260,14 @@ def _diagnose(
     diagnoses: dict[str, Diagnosis] = {}
     for sid, session in sessions.items():
         warnings = (idwrap.AT_RISK,) if sid in at_risk else ()
+        held = judge_hold(
+            found.holds.get(sid),
+            Turn(
+                stuck_tools=tuple(p.tool for p in by_session[sid]),
+                unfinished=bool(messages[sid]),
+                is_child=session.parent_id is not None,
+            ),
+        )
         if sid not in stuck_ids:
             diagnoses[sid] = Diagnosis(
                 session=session, verdict="ok", patterns=(), last_activity=activity.get(sid), warnings=warnings
@@ -274,6 +283,9 @@ def _diagnose(
             compacting=sid in found.compacting,
             ignores_prompts=sid in found.ignored_prompts,
         )
+        patterns = list(dict.fromkeys([*held.patterns, *patterns]))
+        # OpenCode 2 servers are not asked yet (no liveness for 2.x): ``live`` knows none, so a
+        # held session is judged as one no known server works on (stale, or unknown).
         verdict, reason = live.verdict(sid, session.directory)
         status = live.status_of(sid) if sid in live.busy else None
         asked: tuple[PendingRequest, ...] = ()
@@ -286,6 +298,9 @@ def _diagnose(
         times += [m.time_created for m in messages[sid]]
         if sid in found.compacting:
             times.append(found.compacting[sid])
+        claim = found.holds[sid].claimed_at if sid in found.holds else None
+        if claim is not None and not times:  # a claim kept with nothing open: stuck since the claim
+            times.append(claim)
         children = set(stuck_children[sid])
         children |= {p.child_session_id for p in by_session[sid] if p.child_session_id in stuck_ids}
         diag = Diagnosis(
@@ -301,6 +316,7 @@ def _diagnose(
             warnings=warnings,
             opencode_status=status,
             waiting_on=asked,
+            next_step=held.next,
         )
         if verdict in ("stale", "unknown") and not diag.repairable:  # OpenCode not working on it
             diag = replace(diag, verdict="unfixable", live_reason=unfixable_reason(diag.patterns))

@@ -145,7 +145,7 @@ def read_timeline(
 ) -> Timeline:
     """The last ``turns`` turns of ``session_id`` (and, with ``chain``, of its parent that
     waits on it and the subagents its stuck task calls wait on), in one read snapshot."""
-    store.require_v1()
+    store.require_readable()
     turns = max(1, min(int(turns), MAX_TURNS))
     with store.reading() as reads:
         root = _session(reads, session_id)
@@ -169,7 +169,7 @@ def session_timeline(reads: JudgeReads, session: Session, *, turns: int = DEFAUL
 
 def part_detail(store: Store, part_id: str) -> PartDetail | None:
     """One part whole, for the pager (None if it is gone)."""
-    store.require_v1()
+    store.require_readable()
     with store.reading() as reads:
         return reads.part_detail(part_id)
 

@@ -127,7 +127,7 @@ def find_hung(
 
     The liveness answer the scan used comes back too, so the caller can reuse it for the plan.
     """
-    store.require_v1()
+    store.require_writable()
     if session_ids is None:
         result = scan(store, ScanOptions(quick=True, live=live, now=now, hung_after_ms=hung_after_ms))
     else:

@@ -26,7 +26,6 @@ from inspector.core.db.store import (
     open_store,
     roll_back_hot_journal,
 )
-from inspector.core.db.writes import generation_of
 from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_HUNG_AFTER_MS
 from inspector.core.diagnose.incremental import state
 from inspector.core.diagnose.options import ScanOptions
@@ -151,7 +150,7 @@ def prepare(request: Request) -> Prepared:
     wanted = None if request.session_ids is None else list(request.session_ids)
     store = open_store(request.database, busy_timeout_ms=request.busy_timeout_ms)
     try:
-        generation_of(store)  # a generation that writes this file, or why none does
+        store.require_writable()
         aborts: tuple[AbortTarget, ...] = ()
         if request.abort_hung:
             aborts = find_hung(
@@ -381,7 +380,7 @@ def prepare_undo(request: UndoRequest, problems: list[JournalProblem] | None = N
     roll_back_hot_journal(path, busy_timeout_ms=request.busy_timeout_ms)
     store = open_store(path, busy_timeout_ms=request.busy_timeout_ms)  # the file and schema first
     try:
-        generation_of(store)  # a generation that writes this file, or why none does
+        store.require_writable()
         live = request.live if request.live is not None else detect(path)
         if live.running is not False and not request.force:
             raise RepairRefused(f"{live.detail or 'OpenCode may be running'}; undo refused", hint="force")

@@ -31,7 +31,7 @@ from inspector.core.db.eventlog import EventIds
 from inspector.core.db.ranges import Progress
 from inspector.core.db.reads.repair import RowChecks
 from inspector.core.db.store import Store, open_store
-from inspector.core.db.writes import Writes, generation_of, writing
+from inspector.core.db.writes import Writes, writing
 from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS
 from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.patterns import unfixable_reason
@@ -87,7 +87,7 @@ def plan(  # noqa: C901
     (``via_port``) unless ``direct``: then its open clients see the repair.
     """
     now = now_ms() if now is None else now
-    generation = generation_of(store)
+    generation = store.require_writable()
     if result is None:
         result = (
             scan(store, ScanOptions(live=live, now=now, hung_after_ms=None))
@@ -223,7 +223,7 @@ def apply(
     store = open_store(the_plan.database, write=bool(direct), busy_timeout_ms=busy_timeout_ms)
     events = 0
     try:
-        generation_of(store)
+        store.require_writable()
         run_id = new_run_id(now)
         directory = journal_directory or journal_dir()
         writer = JournalWriter.create(directory, run_id, the_plan, now)

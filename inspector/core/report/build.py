@@ -64,7 +64,7 @@ def build_report(
     problems: list[JournalProblem] | None = None,
 ) -> dict[str, Any]:
     """The report on ``session_id`` and its subagent chain (``SessionNotFound`` if unknown)."""
-    store.require_v1()
+    store.require_readable()
     now = now_ms() if now is None else now
     red = Redactor.for_this_machine(include_content)
     result = scan_related(store, [session_id], ScanOptions(live=live, now=now, hung_after_ms=None))

@@ -92,6 +92,8 @@ def why_content(diag: Diagnosis, now: int) -> Content:
             continue
         pattern = describe(name)
         lines.append(Content.assemble(("● " + pattern.title, "bold"), "  ", pattern.why))
+    if diag.next_step:
+        lines.append(Content.assemble(("Next  ", "bold"), one_line(diag.next_step)))
     if diag.stuck_since is not None:
         lines.append(Content(f"Stuck for {elapsed(diag.stuck_since, now)} (since {local_time(diag.stuck_since)})."))
     return Content("\n").join(lines)

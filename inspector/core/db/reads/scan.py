@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from inspector.core.db.reads.holds import SessionHold
 from inspector.core.model import Message, Part, Session
 
 Progress = Callable[[int, int], None]
@@ -41,6 +42,7 @@ class Where:
     application_id: int
     tails: Mapping[str, Tail]
     at: Mapping[str, str | None]
+    follows_changes: bool = True  # False: this generation cannot name its changes yet (full passes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,4 +187,9 @@ class ScanReads(Protocol):
     def logged_since(self, span: Span | None) -> Logged:
         """The rows named by the event log's rows in ``span``: every row OpenCode 1.18 writes
         appends an event naming it, and its session."""
+        ...
+
+    def holds(self, session_ids: Iterable[str] | None = None) -> dict[str, SessionHold]:
+        """What holds each of ``session_ids``' turn open besides its rows (claim, inbox, import),
+        or (None) of every session something holds; empty where the generation has no holds."""
         ...

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import TextClause
 
 from inspector.core.db.ranges import read_ranges
+from inspector.core.db.reads.holds import SessionHold
 from inspector.core.db.reads.scan import Logged, Progress, Span, Stuck, Tail, Where
 from inspector.core.db.rows import (
     by_ids,
@@ -200,3 +201,6 @@ class V1ScanReads(V1Base):
                 elif kind.startswith("message.") and isinstance(row.message_id, str):
                     messages.add(row.message_id)
         return Logged(frozenset(parts), frozenset(messages), frozenset(sessions))
+
+    def holds(self, session_ids: Iterable[str] | None = None) -> dict[str, SessionHold]:
+        return {}  # OpenCode 1.x holds a turn open by its rows alone

@@ -79,3 +79,56 @@ COUNTERS = text("SELECT aggregate_id, seq FROM event_sequence WHERE aggregate_id
 IMPORTED_FROM_V1 = text("SELECT value FROM kv WHERE key = 'migration.v1-v2'")
 
 SESSION_COUNT = text("SELECT count(*) FROM session_v2")
+
+# The newest assistant rows of one session, through ``session_message_session_type_seq_idx``.
+NEWEST_TURNS = text(
+    "SELECT id, session_id, type, seq, time_created, time_updated, data FROM session_message "
+    "WHERE session_id = :sid AND type = 'assistant' ORDER BY seq DESC LIMIT :limit"
+)
+
+ROWS_BY_ID = text(
+    "SELECT id, session_id, type, seq, time_created, time_updated, data FROM session_message WHERE id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+
+OPEN_ROWS_OF_SESSIONS = text(
+    "SELECT id, session_id, type, seq, time_created, time_updated, data "
+    "FROM session_message WHERE session_id IN :ids AND " + _STUCK_TOOL_FILTER
+).bindparams(bindparam("ids", expanding=True))
+
+# Every row that may hold a given stuck tool: the deep filter over the whole table (rare: a
+# tool is asked for by id only when a running OpenCode may have finished it meanwhile).
+OPEN_ROWS = text(
+    "SELECT id, session_id, type, seq, time_created, time_updated, data FROM session_message WHERE "
+    + _STUCK_TOOL_FILTER
+)
+
+# The story: a session's newest rows of every type, newest first.
+STORY_ROWS = text(
+    "SELECT id, session_id, type, seq, time_created, time_updated, data "
+    "FROM session_message WHERE session_id = :sid ORDER BY seq DESC LIMIT :limit"
+)
+
+HELD_SESSIONS = text("SELECT DISTINCT session_id FROM session_inbox")
+
+CHILD_SESSIONS = text("SELECT id FROM session_v2 WHERE parent_id IN :ids").bindparams(bindparam("ids", expanding=True))
+
+LAST_ACTIVITY = text(
+    "SELECT session_id, max(time_created) FROM session_message WHERE session_id IN :ids GROUP BY session_id"
+).bindparams(bindparam("ids", expanding=True))
+
+# The releases that wrote sessions as OpenCode 2 (imported 1.x sessions keep their 1.x release).
+WRITER_VERSIONS = text("SELECT DISTINCT version FROM session_v2 WHERE version IS NOT NULL AND version NOT LIKE '1.%'")
+
+TURN_VERSIONS = text("SELECT id, time_updated FROM session_message WHERE id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
+
+NEWEST_MIGRATION = text("SELECT max(id) FROM migration")
+
+SESSION_VERSIONS = text("SELECT version, count(*) AS n, max(time_updated) AS last FROM session_v2 GROUP BY version")
+
+
+@lru_cache(maxsize=4)
+def claimed(claim: str) -> TextClause:
+    """Sessions holding an execution claim (the partial index on the claim)."""
+    return text(f"SELECT id FROM session_v2 WHERE {claim} IS NOT NULL")  # noqa: S608 (our column name)

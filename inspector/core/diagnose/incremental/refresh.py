@@ -161,7 +161,7 @@ def refresh(
     """
     live, clock = options.live, options.watch_clock
     now = now_ms() if options.now is None else options.now
-    store.require_v1()
+    store.require_readable()
     if watched.result.quick:
         raise ValueError("refresh needs a deep scan to start from (full_scan)")
     marks = watched.marks

@@ -60,7 +60,7 @@ def scan_resumed(store: Store, options: ScanOptions, *, snapshot: InSnapshot | N
     quick, full, clock = options.quick, options.full, options.wall_clock
     now = now_ms() if options.now is None else options.now
     options = replace(options, now=now)  # one instant for every decision of this scan
-    store.require_v1()
+    store.require_readable()
     tier: state.Tier = "quick" if quick else "deep"
     problems: list[str] = []
     token = state.generation(store.path, problems)  # before any snapshot (see state.py)
