@@ -2,7 +2,7 @@
 ``BEGIN IMMEDIATE``, compare-and-set per row, the ``idle`` row added only where it is free),
 undo back to every row as it was. On copies of the real 2.1.2 fixtures.
 
-Until the v2 reads are wired into ``for_schema``, ``v2_standin`` stands a v2 generation in.
+``v2_standin`` plans every session of a file as one unit, as ``recover`` does for a chain.
 """
 
 from __future__ import annotations
