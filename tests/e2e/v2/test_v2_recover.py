@@ -7,6 +7,7 @@ a new prompt runs one turn. Undone, the same file is a crashed turn again: the b
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -21,23 +22,30 @@ from .test_v2_shapes import stays, types_of
 pytestmark = pytest.mark.e2e
 
 
-def crashed_and_repaired(sandbox: v2.V2Sandbox, runs: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, int]:
-    """A plain server killed mid-shell, the file repaired by ocinspect's v2 plan: the session
-    and the model calls made so far."""
+def new_turn_ended(db: Path, sid: str, ended: int) -> bool:
+    return types_of(db, sid).count("idle") == ended + 1
+
+
+def crashed_and_repaired(
+    sandbox: v2.V2Sandbox, runs: Path, monkeypatch: pytest.MonkeyPatch, *, subagent: bool = False
+) -> tuple[v2.Crash, int]:
+    """A plain server killed mid-shell (or mid-subagent, its child mid-shell), the file repaired
+    by ocinspect's v2 plan: the crash and the model calls made so far."""
     standin.install(monkeypatch)
-    crash = v2.crash_plain_mid_tool(sandbox)
+    crash = v2.crash_plain_mid_subagent(sandbox) if subagent else v2.crash_plain_mid_tool(sandbox)
     calls = v2.model_calls(sandbox.model)
     now = now_ms()
     result = recover.apply(standin.make_plan(sandbox.db_path, now), journal_directory=runs, now=now)
-    assert result.run_id is not None and result.parts_repaired == 1
-    return crash.session_id, calls
+    assert result.run_id is not None and result.parts_repaired == (2 if subagent else 1)
+    return crash, calls
 
 
 def test_the_service_takes_the_repaired_turn_as_ended(
     sandbox: v2.V2Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = sandbox.db_path
-    sid, calls = crashed_and_repaired(sandbox, tmp_path / "runs", monkeypatch)
+    crash, calls = crashed_and_repaired(sandbox, tmp_path / "runs", monkeypatch)
+    sid = crash.session_id
 
     service = sandbox.start_service()
     # the sweep re-calls the model ~6 s after a boot when it resumes a turn: watch longer
@@ -63,10 +71,37 @@ def test_undone_the_service_reruns_the_turn(
     sandbox: v2.V2Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = sandbox.db_path
-    sid, calls = crashed_and_repaired(sandbox, tmp_path / "runs", monkeypatch)
+    crash, calls = crashed_and_repaired(sandbox, tmp_path / "runs", monkeypatch)
+    sid = crash.session_id
     undone = recover.undo(db, journal_directory=tmp_path / "runs")
     assert undone.skipped == () and undone.restored == 4
 
     service = v2.boot_service_until_resumed(sandbox, sid, calls)
     assert "synthetic" in types_of(db, sid)
+    v2.kill_service(sandbox, service)
+
+
+def test_a_repaired_subagent_chain_is_left_alone_and_both_sessions_answer(
+    sandbox: v2.V2Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(task) The parent's ``subagent`` and its child's ``shell``, both claimed: the service boots
+    on the repaired file without a model call, and a new prompt completes in each session."""
+    db = sandbox.db_path
+    crash, calls = crashed_and_repaired(sandbox, tmp_path / "runs", monkeypatch, subagent=True)
+    assert crash.child_id is not None
+    sessions = (crash.session_id, crash.child_id)
+
+    service = sandbox.start_service()
+    stays(
+        lambda: v2.model_calls(sandbox.model) == calls and not any("synthetic" in types_of(db, s) for s in sessions),
+        seconds=10,
+        what="the service left the repaired chain alone",
+    )
+    for number, sid in enumerate(sessions, 1):
+        assert v2.session_row(db, sid)["time_suspended"] is None
+        ended = types_of(db, sid).count("idle")
+        service.prompt(sid, v2.TEXT)
+        v2.wait_db(db, partial(new_turn_ended, db, sid, ended), what="a new turn")
+        assert v2.message_rows(db, sid)[-1]["data"]["outcome"] == "succeeded"
+        assert v2.model_calls(sandbox.model) == calls + number
     v2.kill_service(sandbox, service)
