@@ -1,15 +1,14 @@
 """The one cleanup core: ``plan()`` says exactly which rows change and how; ``apply()`` writes it.
 
-The repair is the shape OpenCode's own processor writes when a turn is aborted (see
-``shared/opencode-reference.md``): stuck tool parts become ``error`` / "Tool execution aborted"
-with ``metadata.interrupted``; unfinished assistant messages get ``time.completed`` and a
-``MessageAbortedError``. A tool is never marked ``completed``: a fake output would poison what
-the model reads next.
+The rows are the ones the database's own OpenCode writes when it closes an interrupted turn;
+the generation says which (``Generation.plan_unit``: 1.x in ``db/v1/plan.py``, 2.x in
+``db/v2/plan.py``). A tool is never marked ``completed``: a fake output would poison what the
+model reads next.
 
 Safety: one ``BEGIN IMMEDIATE`` transaction per unit (a session with its subagent chain); every
-UPDATE is a compare-and-set against the before-image shown in the plan, so a row OpenCode touched
-since makes the whole unit roll back and be reported, never overwritten; before-images are
-fsynced to the journal before the first commit.
+write is a compare-and-set against the before-image shown in the plan (a row the plan adds: only
+where none is yet), so a row OpenCode touched since makes the whole unit roll back and be
+reported, never overwritten; before-images are fsynced to the journal before the first commit.
 
 Where the database keeps OpenCode's sync event log (1.18), each changed row's event is appended
 in the same transaction, exactly as OpenCode's ``SyncEvent.run`` would (see ``eventlog.py``), and
