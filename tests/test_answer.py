@@ -279,7 +279,7 @@ def served(tmp_path: Path, monkeypatch):
     ids = build_waiting(db, now_ms())
     with StandIn(db, directory=DIR) as server:
         ids.serve(server)
-        monkeypatch.setattr(scan_module, "detect", lambda path, directories=(): ids.live(server.port))
+        monkeypatch.setattr(scan_module, "detect", lambda path, directories=(), schema="v1": ids.live(server.port))
         yield db, ids, server
 
 

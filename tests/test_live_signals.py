@@ -325,7 +325,7 @@ def test_scan_exit_code_counts_waiting_like_live(sig_db, monkeypatch) -> None:
 
     db, ids = sig_db
     waiting_only = ids.live(waiting=frozenset(ids.busy), requests=(permission_for(ids),))
-    monkeypatch.setattr(scan_module, "liveness_for", lambda path: lambda dirs: waiting_only)
+    monkeypatch.setattr(scan_module, "liveness_for", lambda path, schema="v1": lambda dirs: waiting_only)
     result = CliRunner().invoke(cli_module.cli, ["--db", str(db), "scan", "--json"])
     assert result.exit_code == 0, result.output
     assert {s["verdict"] for s in json.loads(result.output)["sessions"]} == {"waiting"}

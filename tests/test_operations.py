@@ -109,7 +109,7 @@ def test_cli_read_only_refuses_recover_and_undo_with_exit_2(fixture_db, journal,
 def test_cli_renders_the_force_hint_in_its_own_words(fixture_db, journal, monkeypatch) -> None:
     db = fixture_db("stuck-bash")
     recovered(db, journal)
-    monkeypatch.setattr(operations, "detect", lambda path, directories=(): RUNNING)
+    monkeypatch.setattr(operations, "detect", lambda path, directories=(), schema="v1": RUNNING)
     ran = CliRunner().invoke(cli, ["--db", str(db), "undo"])
     assert ran.exit_code == 3
     assert "undo refused (use --force to override)" in ran.output

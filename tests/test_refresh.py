@@ -459,7 +459,7 @@ class Detections:
         self.status = status
         self.calls = 0
 
-    def __call__(self, db, directories=()):
+    def __call__(self, db, directories=(), *, schema="v1"):
         self.calls += 1
         return self.status
 

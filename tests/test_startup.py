@@ -84,6 +84,7 @@ SCAN_QUICK = CLI_MODULES | {
     "inspector.core.db.rows",
     "inspector.core.opencode",
     "inspector.core.opencode.live",
+    "inspector.core.opencode.processes",  # which opencode processes hold the file (v1 and v2)
     "inspector.core.diagnose",
     "inspector.core.diagnose.scan",
     "inspector.core.diagnose.options",  # what the scan is asked to do (imports only core.defaults)

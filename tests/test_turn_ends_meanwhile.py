@@ -42,10 +42,10 @@ def streaming(tmp_path: Path) -> tuple[Path, DemoSessions, str]:
     return path, ids, sid
 
 
-def answer(path: Path, sid: str, *, finish: bool) -> Callable[[Path], Callable[[set[str]], LiveStatus]]:
+def answer(path: Path, sid: str, *, finish: bool) -> Callable[..., Callable[[set[str]], LiveStatus]]:
     """``liveness_for`` of a server that, when asked, has just ended the turn of ``sid`` (or not)."""
 
-    def liveness_for(_: Path) -> Callable[[set[str]], LiveStatus]:
+    def liveness_for(_: Path, schema: str = "v1") -> Callable[[set[str]], LiveStatus]:
         def finish_then_answer(directories: set[str]) -> LiveStatus:
             if finish:
                 writer = Writer(str(path), NOW + 1_000)
@@ -103,7 +103,7 @@ def test_a_refresh_that_asks_again_does_the_same(streaming, monkeypatch) -> None
     watched = rf.full_scan(store, ScanOptions(full=True, now=NOW))
     assert {d.id: d.verdict for d in watched.result.sessions}[sid] == "stale"
     finishing = answer(path, sid, finish=True)(path)
-    monkeypatch.setattr(rf, "detect", lambda db, directories=None: finishing(set(directories or ())))
+    monkeypatch.setattr(rf, "detect", lambda db, directories=None, schema="v1": finishing(set(directories or ())))
     later = rf.refresh(store, watched, ScanOptions(now=NOW + 2_000), recheck_live=True)
     assert sid not in {d.id for d in later.result.sessions}
     assert ids.crash_orphan in {d.id for d in later.result.sessions}

@@ -148,13 +148,18 @@ def test_a_v1_session_has_no_next(fixture_db: object) -> None:
     assert not [line for line in shown.output.splitlines() if line.startswith("Next")]
 
 
-def test_a_renamed_claim_column_is_diagnosed_and_never_written(tmp_path: Path) -> None:
-    path = copy_of("v2-stuck-bash", tmp_path)
+def altered(path: Path, change: str) -> None:
+    """The claim column changed as a later (or broken) OpenCode 2 would leave it."""
     conn = sqlite3.connect(path)
     conn.execute("DROP INDEX session_v2_time_suspended_idx")
-    conn.execute("ALTER TABLE session_v2 RENAME COLUMN time_suspended TO execution_claimed_at")
+    conn.execute(change)
     conn.commit()
     conn.close()
+
+
+def test_a_renamed_claim_column_is_diagnosed_and_never_written(tmp_path: Path) -> None:
+    path = copy_of("v2-stuck-bash", tmp_path)
+    altered(path, "ALTER TABLE session_v2 RENAME COLUMN time_suspended TO execution_claimed_at")
     before = path.read_bytes()
     scanned = run("--db", str(path), "scan", "--json")
     assert scanned.exit_code == 1, scanned.stderr
@@ -168,11 +173,17 @@ def test_a_renamed_claim_column_is_diagnosed_and_never_written(tmp_path: Path) -
 
 def test_a_v2_database_without_a_claim_column_is_not_diagnosed(tmp_path: Path) -> None:
     path = copy_of("v2-stuck-bash", tmp_path)
-    conn = sqlite3.connect(path)
-    conn.execute("DROP INDEX session_v2_time_suspended_idx")
-    conn.execute("ALTER TABLE session_v2 DROP COLUMN time_suspended")
-    conn.commit()
-    conn.close()
+    altered(path, "ALTER TABLE session_v2 DROP COLUMN time_suspended")
     result = run("--db", str(path), "scan")
     assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "no execution claim column" in result.stderr
+
+
+def test_the_timeline_tells_a_v2_story_up_to_the_stuck_tool(tmp_path: Path) -> None:
+    path = copy_of("v2-stuck-task", tmp_path)
+    before = path.read_bytes()
+    result = run("--db", str(path), "show", "ses_daf4c74c3ffeqY2Q3qA4QfBYl8", "--timeline")
+    assert result.exit_code == 0, result.stderr
+    assert "run the long check" in result.output
+    assert "stopped here: shell left running" in result.output
+    assert path.read_bytes() == before

@@ -126,11 +126,10 @@ class Scans:
             app.post_message(ScanFailed(exc, generation))
             return
         try:
-            if store.schema != "v1":
-                try:
-                    store.require_readable()
-                except SchemaUnsupported as exc:
-                    app.post_message(DatabaseUnsupported(exc.kind, str(exc), generation))
+            try:
+                store.require_readable()
+            except SchemaUnsupported as exc:
+                app.post_message(DatabaseUnsupported(exc.kind, str(exc), generation))
                 return
             options = ScanOptions(
                 full=not resume,

@@ -20,6 +20,7 @@ from . import harness as h
 from .recorder import MATRIX_PROPERTY
 
 _FACTS = pytest.StashKey[dict[str, Any]]()
+_CALL = pytest.StashKey[pytest.TestReport]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -75,6 +76,39 @@ def sandbox(tmp_path: Path, fake_model: h.FakeModel) -> Iterator[h.Sandbox]:
         box.kill_all()
 
 
+@pytest.fixture(scope="session")
+def server_pool(tmp_path_factory: pytest.TempPathFactory, fake_model: h.FakeModel) -> Iterator[h.ServerPool]:
+    """OpenCode servers shared by the tests that never stop theirs (``harness.ServerPool``)."""
+    pool = h.ServerPool(tmp_path_factory.mktemp("shared-opencode"), fake_model)
+    try:
+        yield pool
+    finally:
+        pool.discard()
+
+
+@pytest.fixture
+def pooled(request: pytest.FixtureRequest, server_pool: h.ServerPool) -> Iterator[h.ServerPool]:
+    """``server_pool`` for one test: its servers are dropped when the test failed, so nothing it
+    left behind (a busy session, a pending prompt) reaches the next test."""
+    yield server_pool
+    report = request.node.stash.get(_CALL, None)
+    if report is None or not report.passed:
+        server_pool.discard()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on pooled servers run grouped by release (in their own positions, the rest of the
+    order kept), so that one worker reuses a server instead of booting one per test."""
+    positions = [i for i, item in enumerate(items) if "pooled" in getattr(item, "fixturenames", ())]
+
+    def release(item: pytest.Item) -> str:
+        callspec = getattr(item, "callspec", None)
+        return str(callspec.params.get("release", h.OPENCODE_VERSION)) if callspec else h.OPENCODE_VERSION
+
+    for position, item in zip(positions, sorted((items[i] for i in positions), key=release), strict=True):
+        items[position] = item
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     """Attach the OpenCode server logs of a failed e2e test; tag matrix outcomes on the report.
@@ -85,10 +119,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     """
     outcome = yield
     report = outcome.get_result()
+    if report.when == "call":
+        item.stash[_CALL] = report
     if report.failed:
-        box = getattr(item, "funcargs", {}).get("sandbox")
-        if isinstance(box, h.Sandbox) and box.servers:
-            report.sections.append(("opencode serve logs", box.logs()[-30000:]))
+        funcargs = getattr(item, "funcargs", {})
+        pool = funcargs.get("pooled")
+        boxes = [funcargs.get("sandbox"), *(pool.sandboxes() if isinstance(pool, h.ServerPool) else ())]
+        logs = "\n".join(box.logs() for box in boxes if isinstance(box, h.Sandbox) and box.servers)
+        if logs:
+            report.sections.append(("opencode serve logs", logs[-30000:]))
     marker = item.get_closest_marker("matrix")
     callspec = getattr(item, "callspec", None)
     if marker is None or callspec is None or "release" not in callspec.params:

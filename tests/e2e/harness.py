@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ctypes
 import fcntl
+import hashlib
 import http.server
 import json
 import os
+import re
 import select
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -272,7 +276,7 @@ SCENARIOS: list[tuple[str, str]] = [
 ]
 FAST_RATE = 50
 FAST_SECONDS = 150
-SLOW_WORDS = 40
+SLOW_WORDS = 20  # four times the 5 s --hung-after the tests give: silent long past it
 STALL_TEXT = "Let me look"
 STREAM_COMMAND = "for i in $(seq 600); do echo tick $i; sleep 1; done"
 DEFAULT_SCENARIO = "sleep"  # bash `sleep 600` (also what the subagent child's prompt gets)
@@ -314,6 +318,7 @@ class FakeModel:
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
         self.requests: list[dict[str, Any]] = []  # {"scenario", "body"} per chat request
+        self._failed: dict[str, int] = {}  # error responses per turn (see retry_after_ms)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._server: http.server.ThreadingHTTPServer | None = None
@@ -419,11 +424,35 @@ class FakeModel:
                     return
                 time.sleep(0.5)
 
+    def retry_after_ms(self, body: dict[str, Any]) -> int | None:
+        """The ``retry-after-ms`` header for this error response, if the prompt asks for one.
+
+        ``RETRY_AFTER_MS=<ms>x<n>`` in the last user message: the first ``n`` failed calls of
+        that turn carry ``retry-after-ms: <ms>``, later ones none. Every release takes a
+        provider's ``retry-after-ms`` as the next retry's delay instead of its own backoff (2, 4,
+        8, 16, 32 s), and falls back to that backoff (by attempt number) without it: so a test
+        about how *ocinspect* reads a retry loop reaches attempt ``n + 1`` in ``n * ms`` and then
+        stays there for OpenCode's long backoff, a wide window instead of a race. A turn is
+        known by its messages: OpenCode resends the same ones on every retry.
+        """
+        last_user = next((m for m in reversed(body.get("messages") or []) if m.get("role") == "user"), None)
+        found = re.search(r"RETRY_AFTER_MS=(\d+)x(\d+)", _text_of(last_user.get("content")) if last_user else "")
+        if found is None:
+            return None
+        turn = hashlib.sha256(json.dumps(body.get("messages"), sort_keys=True).encode()).hexdigest()
+        with self._lock:
+            self._failed[turn] = self._failed.get(turn, 0) + 1
+            return int(found.group(1)) if self._failed[turn] <= int(found.group(2)) else None
+
     @staticmethod
-    def _error(handler: http.server.BaseHTTPRequestHandler, status: int, message: str, kind: str) -> None:
+    def _error(
+        handler: http.server.BaseHTTPRequestHandler, status: int, message: str, kind: str, retry_after: int | None
+    ) -> None:
         """An OpenAI-style error response (what a real provider sends when overloaded/limited)."""
         payload = json.dumps({"error": {"message": message, "type": kind, "code": kind}}).encode()
         handler.send_response(status)
+        if retry_after is not None:
+            handler.send_header("retry-after-ms", str(retry_after))
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(payload)))
         handler.end_headers()
@@ -434,10 +463,10 @@ class FakeModel:
         with self._lock:
             self.requests.append({"scenario": scenario, "body": body, "at": time.time()})
         if scenario == "overloaded":
-            self._error(handler, 503, "The model is overloaded", "overloaded_error")
+            self._error(handler, 503, "The model is overloaded", "overloaded_error", self.retry_after_ms(body))
             return
         if scenario == "ratelimit":
-            self._error(handler, 429, "Rate limit reached", "rate_limit_exceeded")
+            self._error(handler, 429, "Rate limit reached", "rate_limit_exceeded", self.retry_after_ms(body))
             return
         stream = bool(body.get("stream", False))
         if not stream:  # OpenCode always streams; answer plainly just in case
@@ -656,6 +685,34 @@ def run(cmd: list[str], *, cwd: Path, env: dict[str, str], timeout: float) -> su
         raise HarnessError(
             f"`{' '.join(cmd)}` did not finish in {timeout:.0f}s; stdout={exc.stdout!r} stderr={exc.stderr!r}"
         ) from exc
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+def die_with_parent() -> Callable[[], None]:
+    """A ``preexec_fn`` that makes the child ``SIGKILL``-ed when this process dies, however it
+    dies (``kill -9`` of pytest included): a server the harness started must not outlive the
+    run and keep its port, its database and a CPU. The setting survives ``exec``, so it also
+    holds for a launcher that execs into ``opencode serve``. Its own children (a tool's
+    ``sleep 600``) are not covered: they end by themselves.
+
+    Linux sends the signal when the *thread* that forked the child ends, so start such children
+    from the thread that lives as long as they must (the test's own).
+    """
+    parent = os.getpid()
+    libc = _LIBC  # looked up before the fork: the child only makes the system call
+
+    def preexec() -> None:
+        if libc is None:
+            return
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+        if os.getppid() != parent:  # the parent died between fork and prctl
+            os._exit(126)
+
+    return preexec
 
 
 def kill_tree(pid: int) -> list[int]:
@@ -916,6 +973,7 @@ class OpenCode:
             stdin=subprocess.DEVNULL,
             stdout=self._log_fh,
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent(),
         )
         try:
             self.wait_ready()
@@ -1077,6 +1135,60 @@ class OpenCode:
 
     def __exit__(self, *exc: Any) -> None:
         self.kill()
+
+
+class ServerPool:
+    """``opencode serve`` processes kept between tests that never stop them: booting one and
+    answering its first prompt costs 10-20 s on a loaded machine, and most such tests only need
+    a server with a given configuration and a session of their own.
+
+    One server per *slot* (e.g. "bash asks for permission" or not): a test asks for a slot with
+    a release; the slot's server is reused when it runs that release and is clean (alive, no
+    session busy, no permission or question pending), else it is replaced by a fresh one in a
+    fresh sandbox, configured by ``setup`` before it boots. A test that failed calls
+    :meth:`discard`: whatever it left behind goes with its server.
+    """
+
+    def __init__(self, root: Path, model: FakeModel) -> None:
+        self.root = Path(root)
+        self.model = model
+        self._slots: dict[str, tuple[Path, Sandbox, OpenCode]] = {}
+        self._count = 0
+
+    def get(self, slot: str, binary: Path, setup: Callable[[Sandbox], None]) -> tuple[Sandbox, OpenCode]:
+        held = self._slots.get(slot)
+        if held is not None and held[0] == binary and self._clean(held[1], held[2]):
+            return held[1], held[2]
+        if held is not None:
+            held[1].kill_all()
+            del self._slots[slot]
+        self._count += 1
+        box = Sandbox(self.root / f"shared-{self._count}", self.model)
+        setup(box)
+        server = box.start_opencode(binary)
+        self._slots[slot] = (binary, box, server)
+        return box, server
+
+    @staticmethod
+    def _clean(box: Sandbox, server: OpenCode) -> bool:
+        if server.proc is None or server.proc.poll() is not None:
+            return False
+        query = "?" + urllib.parse.urlencode({"directory": str(box.project)})
+        try:
+            if server.status() != {}:
+                return False
+            pending = [server.request("GET", path + query) for path in ("/permission", "/question")]
+        except HarnessError:
+            return False
+        return pending == [[], []]
+
+    def sandboxes(self) -> list[Sandbox]:
+        return [box for _, box, _ in self._slots.values()]
+
+    def discard(self) -> None:
+        for _, box, _ in self._slots.values():
+            box.kill_all()
+        self._slots.clear()
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,9 +20,17 @@ from typing import Any
 import pytest
 
 from . import harness as h
+from .probe_signals import configure
 from .test_e2e import ACTIVE, assert_new_prompt_completes, by_id, explain, run_cli, tool_parts
 
 pytestmark = pytest.mark.e2e
+
+
+def signals_server(pool: h.ServerPool, binary: Path, *, ask_bash: bool = False) -> tuple[h.Sandbox, h.OpenCode]:
+    """A running OpenCode for these tests (chunk timeout 3 s; bash behind a permission prompt or
+    not), shared with the other tests of this module: each works in a session of its own and
+    leaves it closed, which the pool checks before it hands the server on."""
+    return pool.get("ask" if ask_bash else "allow", binary, lambda box: configure(box, ask_bash=ask_bash))
 
 
 def start_bash(sb: h.Sandbox, oc: h.OpenCode, prompt: str = "run the long tests") -> tuple[str, dict[str, Any]]:
@@ -95,8 +103,8 @@ def assert_rows_equal_newest_events(db: Path, session_ids: list[str]) -> None:
                     assert json.loads(data) == event, f"{table} {rid} differs from its newest event"
 
 
-def test_hung_sessions_are_seen_then_stopped_through_opencode(sandbox: h.Sandbox, opencode_bin: Path) -> None:
-    oc = sandbox.start_opencode(opencode_bin)
+def test_hung_sessions_are_seen_then_stopped_through_opencode(pooled: h.ServerPool, opencode_bin: Path) -> None:
+    sandbox, oc = signals_server(pooled, opencode_bin)
     bash, _ = start_bash(sandbox, oc)
 
     # Right away, with --hung-after 2s: the verdict follows the silence it measured.
@@ -170,7 +178,6 @@ def test_hung_sessions_are_seen_then_stopped_through_opencode(sandbox: h.Sandbox
     rc, data, proc = run_cli(sandbox, "scan", "--json", "--hung-after", "2s")
     assert rc == 0 and data["sessions"] == [], explain(proc)
     assert_new_prompt_completes(oc, parent)
-    oc.kill()
 
 
 class LineReader:
@@ -211,6 +218,7 @@ class Watch:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
+            preexec_fn=h.die_with_parent(),  # a watch never ends by itself
         )
         self.reader = LineReader(self.proc)
         self.events: list[dict[str, Any]] = []
@@ -241,20 +249,20 @@ class Watch:
         self.stop()
 
 
-def test_watch_stops_a_hung_session_and_leaves_a_streaming_one(sandbox: h.Sandbox, opencode_bin: Path) -> None:
-    oc = sandbox.start_opencode(opencode_bin)
+def test_watch_stops_a_hung_session_and_leaves_a_streaming_one(pooled: h.ServerPool, opencode_bin: Path) -> None:
+    sandbox, oc = signals_server(pooled, opencode_bin)
     stream, _ = start_bash(sandbox, oc, "STREAM it")
     with Watch(sandbox, "--abort-hung-after", "3s") as watch:
         hung, part = start_bash(sandbox, oc)
         started = part["state"]["time"]["start"] / 1000
-        (event,) = watch.until(lambda e: e.get("id") == hung, timeout=20)
+        # the deadline bounds how long the watch may take; how long it took is printed, not
+        # asserted (a wall-clock bound fails on a loaded machine, not on a slow watch)
+        (event,) = watch.until(lambda e: e.get("id") == hung, timeout=30)
         stopped_at = time.time()
         assert event["event"] == "aborted" and event["stopped"] is True, watch.events
         assert event["idle_ms"] >= 3000, watch.events
         assert event["sessions"] == [hung], watch.events
-        took = stopped_at - started
-        print(f"watch stopped the hung session {took:.1f}s after its tool started")
-        assert took < 9, f"watch took {took:.1f}s (threshold 3s)"
+        print(f"watch stopped the hung session {stopped_at - started:.1f}s after its tool started")
         assert_closed_by_opencode(oc, hung)
 
         # The streaming session keeps running, watched, untouched.
@@ -263,7 +271,7 @@ def test_watch_stops_a_hung_session_and_leaves_a_streaming_one(sandbox: h.Sandbo
     assert watch.proc.returncode == 0, (watch.proc.returncode, watch.stderr)
     assert "stopped watching" in watch.stderr, watch.stderr
     oc.request("POST", f"/session/{stream}/abort")
-    oc.kill()
+    h.wait_until(lambda: not oc.is_busy(stream), timeout=15, what="stream stopped")  # the server is shared
 
 
 def test_password_protected_server(sandbox: h.Sandbox, opencode_bin: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -290,13 +298,10 @@ def test_password_protected_server(sandbox: h.Sandbox, opencode_bin: Path, monke
     oc.kill()
 
 
-def test_waiting_for_permission_is_not_hung(sandbox: h.Sandbox, opencode_bin: Path) -> None:
+def test_waiting_for_permission_is_not_hung(pooled: h.ServerPool, opencode_bin: Path) -> None:
     """A bash waiting on a permission prompt looks ``running`` in the database (measured); the
     server's ``GET /permission`` says it waits for a person, so it is never called hung."""
-    config = json.loads(sandbox.config_path.read_text())
-    config["permission"] = {**config["permission"], "bash": "ask"}
-    sandbox.config_path.write_text(json.dumps(config))
-    oc = sandbox.start_opencode(opencode_bin)
+    sandbox, oc = signals_server(pooled, opencode_bin, ask_bash=True)
     sid, part = start_bash(sandbox, oc)
     assert part["state"]["status"] == "running"
 
@@ -310,5 +315,4 @@ def test_waiting_for_permission_is_not_hung(sandbox: h.Sandbox, opencode_bin: Pa
     assert "waiting for your answer" in sessions[sid]["verdict_reason"], explain(proc)
     rc, data, proc = run_cli(sandbox, "recover", "--all", "--yes", "--abort-hung", "--hung-after", "1s", "--json")
     assert rc == 3 and data["aborted"] == [], explain(proc)
-    assert oc.is_busy(sid), oc.describe(sid)
-    oc.kill()
+    assert oc.is_busy(sid), oc.describe(sid)  # the prompt stays pending: the pool replaces this server

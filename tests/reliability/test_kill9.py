@@ -2,7 +2,7 @@
 
 ``ocinspect recover --all`` runs as a child process and is SIGKILLed at a random moment: a
 quarter of the kills anywhere in the run (start-up, scan, plan, journal), the rest after its
-journal appeared, i.e. while it commits unit after unit. Half the databases are in WAL mode
+journal appeared, i.e. while it commits unit after unit (stratified: ``kill_moment``). Half the databases are in WAL mode
 (OpenCode's), half use a rollback journal. After every kill:
 
 * ``PRAGMA integrity_check`` is ``ok``;
@@ -57,7 +57,11 @@ from .support import (
 
 pytestmark = pytest.mark.reliability
 
-KILLS = count("KILLS", 24, 100)
+# The kill moments are stratified (see ``kill_moment``): 12 kills cover the whole run evenly
+# (3 anywhere in it, 9 spread over the commits, each journal mode in every part of both), which
+# the 24 random ones they replace did not guarantee; the full run (100) still samples at random
+# within those strata.
+KILLS = count("KILLS", 12, 100)
 WORKERS = 2  # two kills in flight at once: the machine (and CI) has two cores
 
 
@@ -84,6 +88,17 @@ def calibrate(template: Path, work: Path) -> tuple[float, float]:
         proc.stderr.close()
     shutil.rmtree(work)
     return journal_at or total * 0.6, total
+
+
+def kill_moment(i: int, rng: random.Random) -> tuple[bool, float]:
+    """Where kill ``i`` lands: ``(after_journal, fraction)``. A quarter of the kills anywhere in
+    the run (start-up, scan, plan, journal), the rest while it commits, as a stratified sample:
+    kill ``i`` falls at a random point of the ``i``-th of ``KILLS`` equal slices of that
+    mixture, so a few kills already spread over every part of the run instead of clustering."""
+    position = ((i % KILLS) + rng.random()) / KILLS
+    if position < 0.25:
+        return False, position / 0.25
+    return True, (position - 0.25) / 0.75
 
 
 def repaired_flags(final: Dump, layout: Layout, session: str) -> list[bool]:
@@ -203,13 +218,14 @@ def one_kill(  # noqa: C901
         stderr=subprocess.DEVNULL,
     )
     try:
-        if rng.random() < 0.25:
-            time.sleep(rng.uniform(0, total * 0.9))
+        after_journal, fraction = kill_moment(i, rng)
+        if not after_journal:
+            time.sleep(fraction * total * 0.9)
         else:
             deadline = time.monotonic() + 60
             while proc.poll() is None and not (runs.is_dir() and any(runs.iterdir())) and time.monotonic() < deadline:
                 time.sleep(0.001)
-            time.sleep(rng.uniform(0, max(0.01, total - journal_at)))
+            time.sleep(fraction * max(0.01, total - journal_at))
         if proc.poll() is None:
             stats["kill_landed_while_running"] += 1
             proc.send_signal(signal.SIGKILL)  # our own child; send_signal never hits a reaped pid
@@ -331,7 +347,7 @@ def test_kill_9_mid_recovery(kill_templates, tmp_path: Path) -> None:
     assert not failures, "\n".join(failures[:10])
     assert totals["integrity_ok"] == attempts and totals["killed_by_sigkill"] >= KILLS, totals
     # The kills must really land mid-recovery, not only before or after it.
-    if KILLS >= 20:
+    if KILLS >= 8:
         assert totals["kills_mid_apply"] > 0, totals
 
 

@@ -52,7 +52,10 @@ from .support import (
 
 pytestmark = pytest.mark.reliability
 
-RACES = count("RACES", 40, 200)
+# Half the races start the writer as the journal appears, and about half of those lose units
+# to it (measured: 106 of 200 races had a conflict): 24 races make a run without both a won and
+# a lost race (asserted below) a one-in-millions event; the full run has 200.
+RACES = count("RACES", 24, 200)
 LOGGED_RACES = count("LOGGED_RACES", 16, 100)
 WRITER = HERE / "opencode_writer.py"
 

@@ -40,7 +40,7 @@ def plan_continue(
     if live is None:
         from inspector.core.opencode.live import detect
 
-        live = detect(store.path, [session.directory])
+        live = detect(store.path, [session.directory], schema=store.schema)
     diagnosis = scan(store, ScanOptions(session_ids=[session.id], live=live, hung_after_ms=None)).get(session.id)
     return continuation(
         session, diagnosis=diagnosis, live=live, database=database, program=program, trust_directory=trust_directory

@@ -74,7 +74,7 @@ def scan(store: Store, options: ScanOptions = DEFAULT_OPTIONS, *, snapshot: InSn
     now = now_ms() if options.now is None else options.now
     options = replace(options, now=now)  # one instant for every decision of this scan
     store.require_readable()
-    liveness = liveness_for(store.path) if live is None else None
+    liveness = liveness_for(store.path, store.schema) if live is None else None
     with store.reading() as reads:
         if snapshot is not None:
             snapshot.begin(reads)
@@ -216,17 +216,18 @@ def assemble(
     )
 
 
-def liveness_for(path: Path) -> Callable[[set[str]], LiveStatus]:
+def liveness_for(path: Path, schema: str = "v1") -> Callable[[set[str]], LiveStatus]:
     """Start looking for OpenCode processes now, beside the SQL that follows (which releases the
     GIL); the returned call finishes the check for the stuck sessions' directories. Only when an
-    OpenCode process uses the file is it asked again, with the directories (its HTTP status)."""
+    OpenCode process uses the file is it asked again, with the directories (its HTTP status).
+    ``schema`` (``Store.schema``) says which generation of server may run on it."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocinspect-live")
-    early = pool.submit(detect, path)
+    early = pool.submit(detect, path, schema=schema)
     pool.shutdown(wait=False)
 
     def finish(directories: set[str]) -> LiveStatus:
         status = early.result()
-        return status if status.running is False else detect(path, directories)
+        return status if status.running is False else detect(path, directories, schema=schema)
 
     return finish
 
@@ -284,8 +285,8 @@ def _diagnose(
             ignores_prompts=sid in found.ignored_prompts,
         )
         patterns = list(dict.fromkeys([*held.patterns, *patterns]))
-        # OpenCode 2 servers are not asked yet (no liveness for 2.x): ``live`` knows none, so a
-        # held session is judged as one no known server works on (stale, or unknown).
+        # A held session no server lists busy is judged like any other (stale, or unknown);
+        # ``live`` asked the generation's own servers (``detect(schema=)``).
         verdict, reason = live.verdict(sid, session.directory)
         status = live.status_of(sid) if sid in live.busy else None
         asked: tuple[PendingRequest, ...] = ()

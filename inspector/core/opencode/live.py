@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from inspector.core.model import OFFLINE, LiveStatus, OpenCodeProcess, PendingRequest, ServerStatus
+from inspector.core.opencode.processes import hidden_detail, listening, looks_like_opencode, owner, same_file
 
 
 class _LazyPsutil:
@@ -54,26 +55,15 @@ _BUSY_TYPES = {"busy", "retry"}
 __all__ = ["OFFLINE", "LiveStatus", "OpenCodeProcess", "detect"]
 
 
-def _same_file(a: str, b: Path) -> bool:
-    try:
-        return os.path.realpath(a) in {str(b), str(b) + "-wal", str(b) + "-shm"}
-    except (OSError, ValueError):
-        return False
-
-
 def _is_opencode(proc: psutil.Process) -> bool:
-    name = (proc.info.get("name") or "").lower()
-    if "opencode" in name:
-        return True
-    cmdline = proc.info.get("cmdline") or []
-    return bool(cmdline) and "opencode" in os.path.basename(cmdline[0]).lower()
+    return looks_like_opencode(proc.info.get("name") or "", proc.info.get("cmdline") or [])
 
 
 def _uses_database(proc: psutil.Process, db: Path) -> bool | None:
     """True/False, or None when the OS will not tell us (another user's process)."""
     denied = False
     try:
-        if any(_same_file(f.path, db) for f in proc.open_files()):
+        if any(same_file(f.path, db) for f in proc.open_files()):
             return True
     except (psutil.AccessDenied, psutil.ZombieProcess):
         denied = True
@@ -86,36 +76,15 @@ def _uses_database(proc: psutil.Process, db: Path) -> bool | None:
     except psutil.NoSuchProcess:
         return False
     if env.get("OPENCODE_DB"):
-        return _same_file(env["OPENCODE_DB"], db)
+        return same_file(env["OPENCODE_DB"], db)
     from inspector.core.db.locate import data_dir  # local: keeps module import light
 
     default = data_dir(env)
-    return _same_file(str(default / db.name), db) or (None if denied else False)
+    return same_file(str(default / db.name), db) or (None if denied else False)
 
 
 def _listening_ports(proc: psutil.Process) -> tuple[int, ...]:
-    ports: set[int] = set()
-    try:
-        family = [proc, *proc.children(recursive=True)]
-    except (psutil.Error, OSError):
-        family = [proc]
-    for member in family:
-        try:
-            conns = member.net_connections(kind="tcp")
-        except (psutil.Error, OSError):
-            continue
-        for conn in conns:
-            if conn.status == psutil.CONN_LISTEN and conn.laddr:
-                ports.add(conn.laddr.port)
-    return tuple(sorted(ports))
-
-
-def _owner(proc: psutil.Process) -> str:
-    """The user a process runs as (a name, else its uid): readable even where its files are not."""
-    try:
-        return str(proc.username())
-    except (psutil.Error, OSError, KeyError):
-        return "another user"
+    return tuple(sorted({port for _, port in listening(proc)}))
 
 
 def find_processes(db: Path) -> tuple[list[OpenCodeProcess], list[tuple[int, str]]]:
@@ -129,22 +98,10 @@ def find_processes(db: Path) -> tuple[list[OpenCodeProcess], list[tuple[int, str
             continue
         uses = _uses_database(proc, db)
         if uses is None:
-            hidden.append((proc.info["pid"], _owner(proc)))
+            hidden.append((proc.info["pid"], owner(proc)))
         elif uses:
             found.append(OpenCodeProcess(pid=proc.info["pid"], ports=_listening_ports(proc)))
     return found, hidden
-
-
-def hidden_detail(hidden: list[tuple[int, str]]) -> str:
-    """Which processes could not be looked into, and what would let ocinspect look."""
-    users = sorted({user for _, user in hidden})
-    named = ", ".join(f"{pid} (user {user})" for pid, user in hidden)
-    whose = "another user's process" if len(hidden) == 1 else "other users' processes"
-    who = users[0] if len(users) == 1 else "their users"
-    return (
-        f"opencode process{'es' if len(hidden) > 1 else ''} {named} may be using this database, but "
-        f"ocinspect may not look into {whose}: run ocinspect as {who} (or with sudo) to tell"
-    )
 
 
 def _auth_reason(error: ServerAuthRequired) -> str:
@@ -176,8 +133,20 @@ def _give_up(client: ServerClient, error: Exception, failed: dict[int, str]) -> 
         failed.setdefault(client.port, str(error))
 
 
-def detect(db: str | os.PathLike[str], directories: Iterable[str] = ()) -> LiveStatus:  # noqa: C901
-    """Find out whether OpenCode is live on ``db``; ask it about sessions in ``directories``."""
+def detect(  # noqa: C901
+    db: str | os.PathLike[str], directories: Iterable[str] = (), *, schema: str = "v1"
+) -> LiveStatus:
+    """Find out whether OpenCode is live on ``db``; ask it about sessions in ``directories``.
+
+    ``schema`` is the database's generation as ``open_store`` classified it (``Store.schema``):
+    only OpenCode 2 serves a 2.x database (it imports a 1.x file in place at its first boot,
+    and 1.x never reads ``session_v2``), and the two speak different APIs (a v2 server answers
+    v1's ``/session/status`` with its web page), so the file decides which servers are asked.
+    """
+    if schema == "v2":
+        from inspector.core.opencode.v2_live import detect_v2
+
+        return detect_v2(db, directories, timeout=STATUS_TIMEOUT_S, budget=SERVER_BUDGET_S)
     db_path = Path(db)
     try:
         processes, hidden = find_processes(db_path)

@@ -381,7 +381,7 @@ def prepare_undo(request: UndoRequest, problems: list[JournalProblem] | None = N
     store = open_store(path, busy_timeout_ms=request.busy_timeout_ms)  # the file and schema first
     try:
         store.require_writable()
-        live = request.live if request.live is not None else detect(path)
+        live = request.live if request.live is not None else detect(path, schema=store.schema)
         if live.running is not False and not request.force:
             raise RepairRefused(f"{live.detail or 'OpenCode may be running'}; undo refused", hint="force")
         run = find_run(directory, request.run_id, str(path), problems)

@@ -17,10 +17,10 @@ from ..widgets.key_footer import KeyFooter
 
 EXPLANATIONS = {
     "v2": (
-        "This is an OpenCode 2.x database",
-        "OpenCode 2.x keeps sessions in a different, event-sourced layout (session_v2, no part "
-        "table). ocinspect diagnoses and repairs the v1 layout of OpenCode 1.2 – 1.18 only, so "
-        "it will not read or write this file. Nothing was changed.",
+        "This OpenCode 2.x database has a shape ocinspect does not know",
+        "ocinspect reads OpenCode 2.x databases shaped the way OpenCode 2.1.2 writes them "
+        "(session_v2, session_message, an execution claim). This file lacks what its reads "
+        "need (details below), so it will not read or write it. Nothing was changed.",
     ),
     "legacy": (
         "This is legacy OpenCode storage (JSON files)",

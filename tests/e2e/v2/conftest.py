@@ -38,11 +38,8 @@ def fake_model() -> Iterator[h.FakeModel]:
 @pytest.fixture
 def sandbox(tmp_path: Path, fake_model: h.FakeModel, opencode_v2: Path) -> Iterator[v2.V2Sandbox]:
     """An isolated 2.x home; every process started in it (the detached service too) is killed."""
-    box = v2.V2Sandbox(tmp_path / "oc", fake_model, opencode_v2)
-    try:
+    with v2.sandboxed(tmp_path / "oc", fake_model, opencode_v2) as box:
         yield box
-    finally:
-        box.kill_all()
 
 
 @pytest.hookimpl(wrapper=True)

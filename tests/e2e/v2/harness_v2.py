@@ -347,6 +347,16 @@ class V2Sandbox(h.Sandbox):
         return super().logs() + "\n" + self.tail() + "\n--- rows ---\n" + describe(self.db_path)
 
 
+@contextmanager
+def sandboxed(root: Path, model: h.FakeModel, binary: Path) -> Iterator[V2Sandbox]:
+    """An isolated 2.x home; every process started in it (the detached service too) is killed."""
+    box = V2Sandbox(root, model, binary)
+    try:
+        yield box
+    finally:
+        box.kill_all()
+
+
 # --------------------------------------------------------------------------------------------
 # Making the stuck shapes, fresh
 # --------------------------------------------------------------------------------------------

@@ -215,7 +215,7 @@ def refresh(
             and (watched.live.running is not False or moment - watched.live_at >= policy.live_every_s)
         )
     ):
-        status, live_at = detect(store.path, {sessions[s].directory for s in stuck}), moment
+        status, live_at = detect(store.path, {sessions[s].directory for s in stuck}, schema=store.schema), moment
         drop_finished_since(store, found, sessions, status, all_sessions=watched.all_sessions, requested=())
     if options.follow_signals is not None:  # the event streams' newest progress (watch mode)
         status = options.follow_signals.merge(status)

@@ -168,7 +168,7 @@ def _incremental(
         if state.generation(store.path) != token:
             raise tracker.StartOver("ocinspect wrote to the database since")
         watched = state.watched(store.path)
-        liveness = liveness_for(store.path) if live is None else None
+        liveness = liveness_for(store.path, store.schema) if live is None else None
         if snapshot is not None:
             snapshot.begin(reads)
         found, table = _changes(reads, saved, current, watched, quick=quick, now=now)
