@@ -419,18 +419,32 @@ def test_theme_option_and_settings_dir_reach_the_app(fixture_db: Callable[..., P
     assert "--theme NAME" in run("--help").output
 
 
-def test_a_1x_database_imported_by_opencode_2_is_read_as_2x_and_never_written(tmp_path: Path) -> None:
-    """OpenCode 2 keeps the imported v1 rows but reads only its own tables: they are not the truth."""
+def test_a_1x_database_imported_by_opencode_2_is_read_and_repaired_as_2x(tmp_path: Path) -> None:
+    """OpenCode 2 keeps the imported v1 rows but reads only its own tables: they are not the
+    truth, and the repair leaves them as they are."""
     path = tmp_path / "opencode.db"
     shutil.copyfile(Path(__file__).parent / "fixtures" / "v2" / "v2-imported-from-v1-stuck-bash.db", path)
-    before = path.read_bytes()
+    v1_rows = rows(path, "SELECT * FROM part ORDER BY id")
     scanned = run("--db", str(path), "scan", "--json")
     assert scanned.exit_code == 1, scanned.stderr
     payload = json.loads(scanned.output)
     assert payload["schema"] == "v2"
     assert [s["patterns"][0] for s in payload["sessions"]] == ["imported-unfinished"]
-    refused = run("--db", str(path), "recover", "--all")
+    repaired = run("--db", str(path), "recover", "--all", "--yes")
+    assert repaired.exit_code == 0, repaired.stderr
+    assert run("--db", str(path), "scan").exit_code == 0
+    assert rows(path, "SELECT * FROM part ORDER BY id") == v1_rows
+
+
+def test_a_2x_database_of_another_shape_is_diagnosed_and_never_written(tmp_path: Path) -> None:
+    path = tmp_path / "opencode.db"
+    shutil.copyfile(Path(__file__).parent / "fixtures" / "v2" / "v2-stuck-bash.db", path)
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE session_v2 RENAME COLUMN time_suspended TO execution_claimed_at")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    refused = run("--db", str(path), "recover", "--all", "--yes")
     assert refused.exit_code == 2 and refused.stderr.count("\n") == 1, refused.stderr
-    assert "OpenCode 2.x database (session_v2) imported from 1.x" in refused.stderr
-    assert "does not write OpenCode 2.x" in refused.stderr
+    assert "does not write it" in refused.stderr and "execution_claimed_at" in refused.stderr
     assert path.read_bytes() == before

@@ -18,11 +18,11 @@ from click.testing import CliRunner
 from inspector.cli import cli
 from inspector.core.db.store import open_store
 from inspector.core.db.v1 import eventlog
+from inspector.core.db.v1.plan import ABORT_ERROR, MESSAGE_ERROR
 from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan
 from inspector.core.opencode.live import OFFLINE
 from inspector.core.repair import recover
-from inspector.core.repair.recover import ABORT_ERROR, MESSAGE_ERROR
 from tests.support.databases import rows
 from tests.support.releases import FIXTURE_RELEASES, RELEASES, FixtureCase, StuckSession
 

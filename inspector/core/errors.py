@@ -180,3 +180,10 @@ class SessionMovedOn(RepairRefused):
     def __init__(self, message: str, *, newer: tuple[tuple[str, str, int], ...]) -> None:
         super().__init__(message, hint="force-moved-on")
         self.newer = newer  # (session id, message id, time_created ms), oldest first
+
+
+class NotWritable(InspectorError):
+    """The database is read, but ocinspect has not proven its writes on this shape (OpenCode 2
+    columns that differ from the release it was measured against): nothing is written."""
+
+    kind = "not-writable"

@@ -37,6 +37,7 @@ SkipKind = Literal[
     "unchanged",
     "changed",
     "waiting",
+    "not-writable",
     "other",
 ]
 
@@ -200,20 +201,36 @@ WRITABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "part": ("data", "time_updated"),
     "message": ("data", "time_updated"),
     "session": ("time_compacting", "time_updated"),
+    # OpenCode 2: a turn's rows, the claim columns (never ``time_updated``: v2 moves it only on
+    # step events) and the session's seq counter (v2's analogue of the v1 log cursor).
+    "session_message": ("data", "time_updated"),
+    "session_v2": ("time_suspended", "resume_attempts", "idle_outcome", "time_idle"),
+    "event_sequence": ("seq",),
 }
+# The rows a RowChange may add (``absent`` before-image), with every column it writes.
+INSERTABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "session_message": ("session_id", "type", "seq", "time_created", "time_updated", "data"),
+    "event_sequence": ("seq",),
+}
+ChangeTable = Literal["part", "message", "session", "session_message", "session_v2", "event_sequence"]
 
 
 @dataclass(frozen=True)
 class RowChange:
-    """One row the repair rewrites: its before-image (for compare-and-set and undo) and after."""
+    """One row the repair rewrites: its before-image (for compare-and-set and undo) and after.
 
-    table: Literal["part", "message", "session"]
+    ``absent``: the row did not exist (``before`` is empty) and the change adds it; its
+    compare-and-set is "no such row yet", and undo removes it only while it still holds
+    ``after``."""
+
+    table: ChangeTable
     row_id: str
     session_id: str
     before: dict[str, Any]
     after: dict[str, Any]
     summary: str
     message_id: str | None = None  # parts only: needed to rebuild OpenCode's event payload
+    absent: bool = False
 
 
 @dataclass(frozen=True)
@@ -257,14 +274,17 @@ class PlanUnit:
     cursors: tuple[LogCursor, ...] = ()
     via_port: int | None = None  # written through the OpenCode serving it on this port; None: direct
     directory: str = ""
+    # Where tools are items inside a turn's row (OpenCode 2), rows do not count them: the plan does.
+    tools: int = 0
+    turns: int = 0
 
     @property
     def parts(self) -> int:
-        return sum(1 for c in self.changes if c.table == "part")
+        return self.tools + sum(1 for c in self.changes if c.table == "part")
 
     @property
     def messages(self) -> int:
-        return sum(1 for c in self.changes if c.table == "message")
+        return self.turns + sum(1 for c in self.changes if c.table == "message")
 
 
 @dataclass(frozen=True)

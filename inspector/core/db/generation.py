@@ -8,12 +8,13 @@ repair, the operations API and the front ends then talk to ``Store.reading()`` (
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy.engine import Connection
 
 from inspector.core.db.reads import Reads
+from inspector.core.model import Diagnosis, PlanUnit
 
 if TYPE_CHECKING:
     from inspector.core.db.store import Store
@@ -24,6 +25,9 @@ class Generation(ABC):
     """What one schema generation implements."""
 
     name: ClassVar[str]
+    # Whether a running OpenCode of this generation takes a repair through its API (1.18's
+    # PATCH + replay, ``repair/via_opencode.py``); otherwise every unit is written directly.
+    repairs_through_opencode: ClassVar[bool] = False
 
     @abstractmethod
     def reads(self, store: Store, conn: Connection) -> Reads:
@@ -33,11 +37,18 @@ class Generation(ABC):
     def writes(self, store: Store, conn: Connection) -> Writes:
         """The writes of ``conn``'s ``BEGIN IMMEDIATE`` transaction (``db/writes.py``)."""
 
+    @abstractmethod
+    def plan_unit(self, reads: Reads, chain: Sequence[Diagnosis], now: int) -> PlanUnit:
+        """The row changes that close the stuck turns of ``chain`` (a session and its subagent
+        children, repaired in one transaction) the way this generation's OpenCode closes them,
+        read on ``reads``' snapshot. ``CorruptData`` / ``NotWritable``: this unit is skipped."""
+
 
 class V1(Generation):
     """OpenCode 1.x: ``session``, ``message``, ``part`` (and the sync log from 1.14)."""
 
     name = "v1"
+    repairs_through_opencode = True
 
     def reads(self, store: Store, conn: Connection) -> Reads:
         from inspector.core.db.v1.reads import V1Reads
@@ -48,6 +59,11 @@ class V1(Generation):
         from inspector.core.db.v1.writes import V1Writes
 
         return V1Writes(store, conn)
+
+    def plan_unit(self, reads: Reads, chain: Sequence[Diagnosis], now: int) -> PlanUnit:
+        from inspector.core.db.v1.plan import plan_unit
+
+        return plan_unit(reads, chain, now)
 
 
 class V2(Generation):
@@ -64,7 +80,14 @@ class V2(Generation):
         return V2Reads(store, conn)
 
     def writes(self, store: Store, conn: Connection) -> Writes:
-        raise NotImplementedError("OpenCode 2 is not written yet; Store.require_writable refuses it first")
+        from inspector.core.db.v2.repair import V2Repair
+
+        return V2Repair().writes(store, conn)
+
+    def plan_unit(self, reads: Reads, chain: Sequence[Diagnosis], now: int) -> PlanUnit:
+        from inspector.core.db.v2.repair import V2Repair
+
+        return V2Repair().plan_unit(reads, chain, now)
 
 
 def for_schema(schema: str, columns: Mapping[str, frozenset[str]] | None = None) -> Generation | None:

@@ -99,10 +99,16 @@ class Store:
             raise unsupported_error(self)
         return generation
 
-    def require_writable(self) -> None:
-        """Repairs write only a shape proven against the real OpenCode (1.x today): say why not."""
-        if self.schema != "v1":
-            raise unsupported_error(self)
+    def require_writable(self) -> Generation:
+        """The generation that repairs this file, or the typed refusal saying why none does: a
+        2.x file is written only in the shape proven against the real OpenCode 2.1.2."""
+        generation = self.require_readable()
+        if self.schema == "v2":
+            from inspector.core.db.v2.shape import shape_of
+
+            if not shape_of(self.table_columns).writable:
+                raise unsupported_error(self)
+        return generation
 
     def has_session_column(self, name: str) -> bool:
         return name in self.session_columns
@@ -451,7 +457,7 @@ def unsupported_message(store: Store) -> str:
         why = f"; {shape.message()}" if shape.differs else ""
         return (
             f"{store.path} is an OpenCode 2.x database (session_v2){imported}; ocinspect diagnoses it "
-            f"but does not write OpenCode 2.x yet{why}"
+            f"but does not write it{why}"
         )
     empty = " (its opencode.db is an empty file)" if empty_beside_legacy(store.path / "opencode.db") else ""
     return (

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
-from inspector.core.db.generation import for_schema
+from inspector.core.db.generation import Generation
 from inspector.core.db.reads.repair import RowChecks
 from inspector.core.model import LogCursor, LogEvent, RowChange
 
@@ -34,6 +34,11 @@ class Writes(RowChecks, Protocol):
         cursor moved since it was read (the caller rolls the transaction back)."""
 
 
+def generation_of(store: Store) -> Generation:
+    """The generation that reads and writes ``store``, or the error that says why none does."""
+    return store.require_writable()
+
+
 class Writer:
     """A run's write connection: one ``BEGIN IMMEDIATE`` transaction per unit."""
 
@@ -44,11 +49,7 @@ class Writer:
     @contextmanager
     def transaction(self) -> Iterator[Writes]:
         """One transaction: committed when the block ends, rolled back when it raises."""
-        generation = for_schema(self._store.schema)
-        if generation is None:
-            from inspector.core.db.store import unsupported_error
-
-            raise unsupported_error(self._store)
+        generation = generation_of(self._store)
         with self._session.transaction() as conn:
             yield generation.writes(self._store, conn)
 

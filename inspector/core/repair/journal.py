@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any, TextIO, TypeGuard
 
 from inspector.core.errors import AlreadyUndone, JournalError, NothingToUndo, RunNotFound
-from inspector.core.model import WRITABLE_COLUMNS, Plan
+from inspector.core.model import INSERTABLE_COLUMNS, WRITABLE_COLUMNS, Plan
 from inspector.core.ownfiles import NotOwnFile, process_alive, read_own
 from inspector.core.paths import journal_dir as journal_dir  # where it always was, for its callers
 from inspector.core.text import compact_json, local_time
 
-FORMAT = 2  # 2: parts carry ``message_id``; units carry ``events`` and ``cursors``
+FORMAT = 3  # 2: parts carry ``message_id``; units carry ``events`` and ``cursors``; 3: ``before: null`` (a row added)
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 
@@ -130,7 +130,8 @@ class JournalWriter:
             writer.write(
                 {
                     "kind": "run",
-                    "format": FORMAT,
+                    # an older ocinspect reads a run that adds no row: only one that does needs 3
+                    "format": FORMAT if any(c.absent for u in plan.units for c in u.changes) else 2,
                     "run_id": run_id,
                     "database": str(Path(plan.database).resolve()),
                     "created": created,
@@ -150,7 +151,7 @@ class JournalWriter:
                                 "id": c.row_id,
                                 "session_id": c.session_id,
                                 **({"message_id": c.message_id} if c.message_id else {}),
-                                "before": c.before,
+                                "before": None if c.absent else c.before,
                                 "after": c.after,
                             }
                             for c in unit.changes
@@ -472,7 +473,8 @@ def _header(numbered: tuple[int, dict[str, Any]]) -> dict[str, Any]:
 
 
 def _valid_change(change: Any) -> bool:
-    """A row change undo can put back: known table and columns, same columns both ways."""
+    """A row change undo can put back: known table and columns, same columns both ways; a row
+    the run added (``before: null``) holds every column an added row of its table has."""
     if not isinstance(change, dict) or change.get("table") not in WRITABLE_COLUMNS:
         return False
     if not (_is_text(change.get("id")) and _is_text(change.get("session_id"))):
@@ -480,6 +482,10 @@ def _valid_change(change: Any) -> bool:
     if change.get("message_id") is not None and not _is_text(change.get("message_id")):
         return False
     before, after = change.get("before"), change.get("after")
+    if before is None and isinstance(after, dict):  # added by the run
+        if set(after) != set(INSERTABLE_COLUMNS.get(change["table"], ())):
+            return False
+        return all(v is None or isinstance(v, (str, int, float)) for v in after.values())
     if not (isinstance(before, dict) and isinstance(after, dict)) or not before or set(before) != set(after):
         return False
     if not set(before) <= set(WRITABLE_COLUMNS[change["table"]]):

@@ -1,15 +1,14 @@
 """The one cleanup core: ``plan()`` says exactly which rows change and how; ``apply()`` writes it.
 
-The repair is the shape OpenCode's own processor writes when a turn is aborted (see
-``shared/opencode-reference.md``): stuck tool parts become ``error`` / "Tool execution aborted"
-with ``metadata.interrupted``; unfinished assistant messages get ``time.completed`` and a
-``MessageAbortedError``. A tool is never marked ``completed``: a fake output would poison what
-the model reads next.
+The rows are the ones the database's own OpenCode writes when it closes an interrupted turn;
+the generation says which (``Generation.plan_unit``: 1.x in ``db/v1/plan.py``, 2.x in
+``db/v2/plan.py``). A tool is never marked ``completed``: a fake output would poison what the
+model reads next.
 
 Safety: one ``BEGIN IMMEDIATE`` transaction per unit (a session with its subagent chain); every
-UPDATE is a compare-and-set against the before-image shown in the plan, so a row OpenCode touched
-since makes the whole unit roll back and be reported, never overwritten; before-images are
-fsynced to the journal before the first commit.
+write is a compare-and-set against the before-image shown in the plan (a row the plan adds: only
+where none is yet), so a row OpenCode touched since makes the whole unit roll back and be
+reported, never overwritten; before-images are fsynced to the journal before the first commit.
 
 Where the database keeps OpenCode's sync event log (1.18), each changed row's event is appended
 in the same transaction, exactly as OpenCode's ``SyncEvent.run`` would (see ``eventlog.py``), and
@@ -20,18 +19,16 @@ stuck.
 
 from __future__ import annotations
 
-import copy
-import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from inspector.core.db.deep import too_deep
 from inspector.core.db.eventlog import EventIds
 from inspector.core.db.ranges import Progress
-from inspector.core.db.reads.repair import RepairReads, RowChecks, RowImage
+from inspector.core.db.reads.repair import RowChecks
 from inspector.core.db.store import Store, open_store
 from inspector.core.db.writes import Writes, writing
 from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS
@@ -39,7 +36,7 @@ from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.patterns import unfixable_reason
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.diagnose.tree import chain_of
-from inspector.core.errors import CorruptData, DatabaseLocked, InspectorError, SessionNotFound
+from inspector.core.errors import CorruptData, DatabaseLocked, InspectorError, NotWritable, SessionNotFound
 from inspector.core.model import (
     Diagnosis,
     LogCursor,
@@ -65,38 +62,10 @@ from inspector.core.repair.journal import (
     journal_dir,
     new_run_id,
 )
-from inspector.core.text import compact_json, now_ms, printable
+from inspector.core.text import now_ms, printable
 
-ABORT_ERROR = "Tool execution aborted"
 # Verdicts that keep a session out of a plan unless forced: OpenCode is (or may be) on it.
 REFUSED_VERDICTS: dict[str, SkipKind] = {"live": "live", "unknown": "unknown", "hung": "hung", "waiting": "waiting"}
-MESSAGE_ERROR = {"name": "MessageAbortedError", "data": {"message": "Aborted"}}
-
-
-def repaired_part(data: dict[str, Any], now: int) -> dict[str, Any]:
-    """A stuck tool part as OpenCode writes it on abort: error, input and start kept."""
-    state: dict[str, Any] = data["state"] if isinstance(data.get("state"), dict) else {}
-    metadata: dict[str, Any] = state["metadata"] if isinstance(state.get("metadata"), dict) else {}
-    started = (state.get("time") or {}).get("start") if isinstance(state.get("time"), dict) else None
-    new = copy.deepcopy(data)
-    new["state"] = {
-        "status": "error",
-        "input": state.get("input") if isinstance(state.get("input"), dict) else {},
-        "error": ABORT_ERROR,
-        "metadata": {**metadata, "interrupted": True},
-        "time": {"start": started if isinstance(started, int) else now, "end": now},
-    }
-    return new
-
-
-def repaired_message(data: dict[str, Any], now: int) -> dict[str, Any]:
-    """An unfinished assistant message closed as aborted (an existing error is kept)."""
-    new = copy.deepcopy(data)
-    when: dict[str, Any] = new["time"] if isinstance(new.get("time"), dict) else {}
-    new["time"] = {**when, "completed": now}
-    if not new.get("error"):
-        new["error"] = copy.deepcopy(MESSAGE_ERROR)
-    return new
 
 
 def plan(  # noqa: C901
@@ -117,7 +86,7 @@ def plan(  # noqa: C901
     (``via_port``) unless ``direct``: then its open clients see the repair.
     """
     now = now_ms() if now is None else now
-    store.require_writable()
+    generation = store.require_writable()
     if result is None:
         result = (
             scan(store, ScanOptions(live=live, now=now, hung_after_ms=None))
@@ -168,12 +137,15 @@ def plan(  # noqa: C901
     with store.reading() as reads:
         for chain in units:
             try:
-                unit = _build_unit(reads, chain, diagnoses, now)
+                unit = generation.plan_unit(reads, [diagnoses[s] for s in chain], now)
                 if store.has_event_log and unit.changes:
-                    with _too_deep(f"the sync-log events of session {chain[0]}"):
+                    with too_deep(f"the sync-log events of session {chain[0]}"):
                         unit = _with_events(reads, unit, ids, now)
             except CorruptData as corrupt:  # this unit only: every other one is still repaired
                 nothing.extend(Skip(member, str(corrupt), kind="corrupt") for member in chain)
+                continue
+            except NotWritable as unproven:
+                refused.extend(Skip(member, str(unproven), kind="not-writable") for member in chain)
                 continue
             if store.has_event_log and unit.changes:
                 foreign = [c for c in unit.cursors if c.owner_id]
@@ -184,7 +156,9 @@ def plan(  # noqa: C901
                     )
                     refused.extend(Skip(member, reason, kind="owner", hint="force") for member in unit.session_ids)
                     continue
-            built.append(_routed(unit, diagnoses, result.live, direct=direct))
+            built.append(
+                _routed(unit, diagnoses, result.live, direct=direct or not generation.repairs_through_opencode)
+            )
     kept = tuple(u for u in built if u.changes)
     named = [s for u in kept for s in u.session_ids] + [s.id for s in nothing]
     return Plan(
@@ -218,70 +192,6 @@ def _with_events(reads: RowChecks, unit: PlanUnit, ids: EventIds, now: int) -> P
     events = reads.log_events([(c, c.after) for c in unit.changes], cursors, ids, now)
     used = {e.aggregate_id for e in events}
     return replace(unit, events=events, cursors=tuple(c for sid, c in sorted(cursors.items()) if sid in used))
-
-
-def _build_unit(reads: RepairReads, chain: list[str], diagnoses: dict[str, Diagnosis], now: int) -> PlanUnit:
-    changes: list[RowChange] = []
-    part_ids = [p.id for s in chain for p in diagnoses[s].stuck_parts]
-    message_ids = [m.id for s in chain for m in diagnoses[s].unfinished_messages]
-    compacting = [
-        s for s in chain if diagnoses[s].session.time_compacting is not None and "compaction" in diagnoses[s].patterns
-    ]
-    images = reads.before_images(part_ids, message_ids, compacting)
-    for row in images.tools:
-        with _too_deep(f"part {row.id} (session {row.session_id})"):
-            data = json.loads(row.data)
-            state = data.get("state") or {}
-            if state.get("status") in ("pending", "running"):
-                tool = printable(data.get("tool", "?"), single_line=True)
-                summary = f"{tool} tool: {state.get('status')} → error (Tool execution aborted)"
-                changes.append(_data_change("part", row, repaired_part(data, now), now, summary, row.message_id))
-    for row in images.turns:
-        with _too_deep(f"message {row.id} (session {row.session_id})"):
-            data = json.loads(row.data)
-            if (data.get("time") or {}).get("completed") is None:
-                summary = "assistant turn: unfinished → completed (MessageAbortedError)"
-                changes.append(_data_change("message", row, repaired_message(data, now), now, summary))
-    for session in images.sessions:
-        if session.time_compacting is None:
-            continue
-        changes.append(
-            RowChange(
-                table="session",
-                row_id=session.id,
-                session_id=session.id,
-                before={"time_compacting": session.time_compacting, "time_updated": session.time_updated},
-                after={"time_compacting": None, "time_updated": now},
-                summary="session: compacting mark cleared",
-            )
-        )
-    return PlanUnit(session_ids=tuple(chain), changes=tuple(changes))
-
-
-@contextmanager
-def _too_deep(what: str) -> Iterator[None]:
-    """JSON nested deeper than Python can copy or serialise: ``CorruptData`` naming ``what``
-    (``plan`` skips that unit alone), nothing written."""
-    try:
-        yield
-    except RecursionError:
-        raise CorruptData(
-            f"{what} holds JSON nested too deeply to rewrite safely; ocinspect will not change it"
-        ) from None
-
-
-def _data_change(
-    table: Any, row: RowImage, new_data: dict[str, Any], now: int, summary: str, message_id: str | None = None
-) -> RowChange:
-    return RowChange(
-        table=table,
-        row_id=row.id,
-        session_id=row.session_id,
-        before={"data": row.data, "time_updated": row.time_updated},
-        after={"data": compact_json(new_data), "time_updated": now},
-        summary=summary,
-        message_id=message_id,
-    )
 
 
 def apply(
@@ -427,22 +337,29 @@ def _routes(units: Iterable[PlanUnit]) -> tuple[tuple[str, str], ...]:
 
 
 def _journaled_change(raw: dict[str, Any]) -> RowChange:
+    absent = raw["before"] is None  # a row the run added
     return RowChange(
         table=raw["table"],
         row_id=raw["id"],
         session_id=raw["session_id"],
-        before=raw["before"],
+        before={} if absent else raw["before"],
         after=raw["after"],
         summary="",
         message_id=raw.get("message_id"),
+        absent=absent,
     )
 
 
 def _restore(writes: Writes, change: RowChange) -> Skip | None:
-    """Put one journaled before-image back, if the row still holds the after-image."""
+    """Put one journaled before-image back (remove a row the run added), if the row still holds
+    the after-image."""
     if writes.compare_and_set(change, source=change.after, target=change.before, guard=False):
         return None
-    image = writes.current_image(change, change.before)
+    image = writes.current_image(change, change.after if change.absent else change.before)
+    if change.absent:
+        if image is None:
+            return Skip(change.row_id, "already as before (this run never added it)", kind="unchanged")
+        return Skip(change.row_id, "changed since the run; left as it is", kind="changed")
     if image is None:
         return Skip(change.row_id, "row no longer exists", kind="gone")
     if image == change.before:

@@ -8,40 +8,20 @@ plan's compare-and-set and the undo read answers from the rows where that is pla
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from inspector.core.db.reads.repair import BeforeImages, NewMessage, OpenRow, Provenance, ToolState, WriterVersion
+from inspector.core.db.reads.repair import BeforeImages, OpenRow, Provenance, ToolState, WriterVersion
 from inspector.core.db.v2 import sql as q
 from inspector.core.db.v2.base import V2Base
 from inspector.core.db.v2.rows import session_of
-from inspector.core.model import LogCursor, LogEvent, Part, RowChange
-
-if TYPE_CHECKING:
-    from inspector.core.db.eventlog import EventIds
+from inspector.core.db.v2.turns import V2Turns
+from inspector.core.model import Part
 
 _STUCK = ("pending", "running")
 
 
-class V2RepairReads(V2Base):
+class V2RepairReads(V2Base, V2Turns):
     """Mixed into :class:`inspector.core.db.v2.reads.V2Reads`."""
-
-    def current_image(self, change: RowChange, columns: Iterable[str]) -> dict[str, Any] | None:
-        return None
-
-    def drift(self, change: RowChange) -> str:
-        return f"{change.table} {change.row_id}: OpenCode 2 rows are not written by ocinspect yet"
-
-    def log_cursors(self, session_ids: Iterable[str]) -> dict[str, LogCursor]:
-        return {}
-
-    def log_events(
-        self,
-        writes: Sequence[tuple[RowChange, Mapping[str, Any]]],
-        cursors: Mapping[str, LogCursor],
-        ids: EventIds,
-        now: int,
-    ) -> tuple[LogEvent, ...]:
-        return ()
 
     def before_images(
         self, tool_ids: Sequence[str], turn_ids: Sequence[str], session_ids: Sequence[str]
@@ -59,9 +39,6 @@ class V2RepairReads(V2Base):
 
     def tool_state(self, tool_id: str) -> ToolState | None:
         return None
-
-    def messages_created_after(self, session_ids: Sequence[str], after: int) -> tuple[NewMessage, ...]:
-        return ()
 
     def session_titles(self, session_ids: Sequence[str]) -> dict[str, str]:
         return {sid: s.title for sid, s in self._sessions_of(session_ids).items()}
