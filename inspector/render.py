@@ -12,7 +12,9 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from inspector.core.diagnose.asked import request_words
+from inspector.core.diagnose.holds import HOLD_PATTERNS
 from inspector.core.diagnose.patterns import describe, describe_warning
+from inspector.core.diagnose.resume_risk import rerun_at_boot, reruns_at_boot
 from inspector.core.diagnose.scan import depth_of
 from inspector.core.model import Diagnosis, Part, PendingRequest, Plan, RunResult, ScanResult, Skip, UndoResult
 from inspector.core.text import humanize_ms, iso, local_time, printable, shorten
@@ -120,6 +122,7 @@ def scan_json(result: ScanResult) -> dict[str, Any]:
         "quick": result.quick,
         "hung_after_ms": result.hung_after_ms,
         "scanned_at": iso(result.scanned_at),
+        "rerun_at_service_boot": list(rerun_at_boot(result.stuck)),
         "sessions": [session_json(d, result.scanned_at) for d in result.sessions],
     }
 
@@ -201,7 +204,43 @@ def scan_text(result: ScanResult) -> list[str]:
         lines += [styled(f"{indent}    ", (text, WARNING_STYLE)) for text in warning_lines(diag)]
         for part in diag.stuck_parts:
             lines.append(f"{indent}    {part_line(part, result.scanned_at)}")
+    if reruns := rerun_at_boot(stuck):
+        lines.append(rerun_summary(len(reruns)))
     return lines
+
+
+def rerun_summary(count: int) -> Styled:
+    """The one line that says a read-only OpenCode 2 command would repeat crashed work."""
+    sessions = f"{count} session{'s' if count != 1 else ''} would be re-run"
+    return styled(
+        (sessions, WARNING_STYLE),
+        " by the next OpenCode service boot (it calls the model again): 'ocinspect recover --all' settles "
+        f"{'them' if count != 1 else 'it'}",
+    )
+
+
+def hold_words(diag: Diagnosis) -> str:
+    """What an OpenCode 2 session was when it was settled: "crashed mid-shell", "orphaned subagent"…"""
+    if "claim-orphan" in diag.patterns:
+        return f"crashed mid-{line(diag.stuck_parts[0].tool)}" if diag.stuck_parts else "crashed mid-turn"
+    if "claim-kept" in diag.patterns:
+        return "stopped with its turn claimed"
+    held = [HOLD_PATTERNS[p].title for p in diag.patterns if p in HOLD_PATTERNS and p != "inbox-stranded"]
+    return held[0][:1].lower() + held[0][1:] if held else "stuck"
+
+
+def settled_line(diag: Diagnosis) -> str:
+    """One line per OpenCode 2 session ``ocinspect run`` settled before the start."""
+    effect = "the service will not re-run it" if reruns_at_boot(diag) else "it no longer shows as thinking"
+    return f"settled {line(diag.id)} ({hold_words(diag)}): {effect}; continue it with a new prompt or 'ocinspect open'"
+
+
+def rerun_line(diag: Diagnosis) -> str:
+    """One line per OpenCode 2 session ``ocinspect run --let-opencode-resume`` left to the service."""
+    return (
+        f"left {line(diag.id)} ({hold_words(diag)}) to OpenCode: the next service boot re-runs it, "
+        "calling the model again"
+    )
 
 
 def verdict_lines(diag: Diagnosis, result: ScanResult, indent: str) -> list[str]:

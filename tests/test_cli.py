@@ -18,7 +18,16 @@ from tests.support.releases import SESSIONS
 from tests.support.unusable_db import foreign as _foreign
 from tests.support.unusable_db import opencode_2x as _v2
 
-SCAN_KEYS = {"database", "schema", "opencode_live", "quick", "hung_after_ms", "scanned_at", "sessions"}
+SCAN_KEYS = {
+    "database",
+    "schema",
+    "opencode_live",
+    "quick",
+    "hung_after_ms",
+    "scanned_at",
+    "rerun_at_service_boot",
+    "sessions",
+}
 SESSION_KEYS = {
     "id",
     "title",

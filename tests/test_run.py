@@ -142,14 +142,17 @@ def test_unreadable_files_do_not_block_the_start(tmp_path: Path, content: bytes)
     assert ran.stderr == "" if not content else "not a SQLite database" in ran.stderr
 
 
-def test_opencode_2x_database_is_left_to_opencode(tmp_path: Path) -> None:
+def test_an_unknown_2x_shape_is_left_to_opencode(tmp_path: Path) -> None:
+    """A 2.x file not shaped like 2.1.2's is not diagnosed: one warning, nothing written."""
     db = tmp_path / "opencode.db"
     conn = sqlite3.connect(db)
     conn.executescript("CREATE TABLE session_v2 (id TEXT PRIMARY KEY); CREATE TABLE message (id TEXT);")
     conn.close()
     digest = sha256(db)
     ran = ocinspect("--db", str(db), "run", "--", "true")
-    assert (ran.returncode, ran.stderr) == (0, "")
+    assert ran.returncode == 0
+    (warning,) = ran.stderr.splitlines()
+    assert warning.startswith("ocinspect: warning: ") and warning.endswith("; starting without recovery")
     assert sha256(db) == digest
 
 

@@ -94,6 +94,7 @@ SCAN_QUICK = CLI_MODULES | {
     "inspector.core.diagnose.pattern_text",
     "inspector.core.diagnose.holds",
     "inspector.core.db.reads.holds",
+    "inspector.core.diagnose.resume_risk",  # which sessions an OpenCode 2 service boot re-runs
     "inspector.core.diagnose.tree",
     "inspector.core.diagnose.hung",
     # pure helpers of the scan itself: the id-wrap risk, inferred subagent links

@@ -5,8 +5,14 @@ before it, while nothing serves the database, the normal core does it: the quick
 unfinished turns (what makes a session spin in "Thinking"), ``plan()``/``apply()`` repair the
 stale ones, journaled, undoable, with the sync log continued.
 
+OpenCode 2 has the opposite problem: its service re-runs a crashed turn at its next boot (the
+model is called again, tool calls repeated) and any CLI command boots it. On a 2.x database the
+same recovery settles those turns as interrupted first (and the ones no server ever finishes),
+unless the person chose ``let_opencode_resume``: then the claimed turns are left to OpenCode and
+the outcome names them.
+
 It must never stand in the way of the start: every reason not to repair (no database yet, a
-2.x/legacy/foreign file, a lock, OpenCode already running, an unwritable journal…) comes back
+legacy/foreign file, a lock, OpenCode already running, an unwritable journal…) comes back
 as a :class:`StartupOutcome` with a one-line ``warning``, never as an exception.
 """
 
@@ -17,8 +23,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from inspector.core.diagnose.resume_risk import is_claimed, reruns_at_boot
 from inspector.core.errors import DatabaseNotFound, InspectorError
-from inspector.core.model import Plan, RunResult, Skip
+from inspector.core.model import Diagnosis, Plan, RunResult, Skip
 
 if TYPE_CHECKING:
     from inspector.core.diagnose.incremental.resume import Pass
@@ -38,10 +45,22 @@ class StartupOutcome:
     scan: Pass | None = None  # how the scan was made: a full pass or the changes since the last look
     # Planned but not written by a run that wrote nothing (a lock, rows changed): ``warning`` says so.
     not_recovered: tuple[Skip, ...] = ()
+    # OpenCode 2: the stuck sessions the run planned to settle (what each was, for its line)
+    stuck: tuple[Diagnosis, ...] = ()
+    # OpenCode 2: the sessions left to the service's resume (``let_opencode_resume``, a live server…)
+    will_rerun: tuple[Diagnosis, ...] = ()
 
     @property
     def recovered(self) -> int:
         return len(self.result.sessions) if self.result and not self.result.dry_run else 0
+
+    @property
+    def settled(self) -> tuple[Diagnosis, ...]:
+        """The OpenCode 2 sessions this run wrote, each with what it was."""
+        if self.result is None or self.result.dry_run:
+            return ()
+        written = set(self.result.sessions)
+        return tuple(d for d in self.stuck if d.id in written)
 
 
 def recover_before_start(
@@ -53,6 +72,7 @@ def recover_before_start(
     deep: bool = False,
     read_only: bool = False,
     full: bool = False,
+    let_opencode_resume: bool = False,
 ) -> StartupOutcome:
     """Repair every stale session of the database OpenCode is about to open, if safe.
 
@@ -61,6 +81,7 @@ def recover_before_start(
     need the deep tier (a pass over every part), which ``deep=True`` adds. ``read_only`` (the
     global ``--read-only``) turns recovery off: nothing is opened, one warning says so. The
     scan reads only what changed since the last one (``resume``); ``full`` forces a full pass.
+    On OpenCode 2, ``let_opencode_resume`` leaves the turns its service would re-run to it.
     """
     # local imports: `ocinspect run` should cost next to nothing
     from inspector.core.db.locate import locate, named_file
@@ -77,7 +98,9 @@ def recover_before_start(
     except InspectorError as exc:
         return StartupOutcome(database=None, opencode_db=target, warning=f"{exc}; starting without recovery")
     try:
-        outcome = _recover(path, busy_timeout_ms=busy_timeout_ms, dry_run=dry_run, deep=deep, full=full)
+        outcome = _recover(
+            path, busy_timeout_ms=busy_timeout_ms, dry_run=dry_run, deep=deep, full=full, resume=let_opencode_resume
+        )
     except InspectorError as exc:
         outcome = StartupOutcome(database=path, warning=f"{exc}; starting without recovery")
     except OSError as exc:
@@ -85,7 +108,9 @@ def recover_before_start(
     return replace(outcome, opencode_db=target)
 
 
-def _recover(path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool, full: bool) -> StartupOutcome:
+def _recover(
+    path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool, full: bool, resume: bool
+) -> StartupOutcome:
     from inspector.core.db.store import open_store, roll_back_hot_journal
     from inspector.core.diagnose.incremental.resume import scan_resumed
     from inspector.core.diagnose.options import ScanOptions
@@ -97,24 +122,29 @@ def _recover(path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool, ful
         roll_back_hot_journal(path, busy_timeout_ms=busy_timeout_ms)
     store = open_store(path, busy_timeout_ms=busy_timeout_ms)
     try:
-        if store.schema != "v1":
-            return StartupOutcome(database=path, warning=None)  # 2.x/legacy: OpenCode migrates it
+        if store.schema not in ("v1", "v2"):
+            return StartupOutcome(database=path, warning=None)  # legacy: OpenCode migrates it
         result, how = scan_resumed(store, ScanOptions(quick=not deep, full=full, hung_after_ms=None))
         if not result.stuck:
             return StartupOutcome(database=path, scan=how)
+        reruns = tuple(d for d in result.stuck if reruns_at_boot(d))
         if result.opencode_live is not False:
             state = "is already running on it" if result.opencode_live else "may be running on it"
             return StartupOutcome(
                 database=path,
                 scan=how,
+                will_rerun=reruns,
                 warning=(
                     f"{len(result.stuck)} stuck session(s) left alone: OpenCode {state} "
                     f"({result.live_detail}); use 'ocinspect recover'"
                 ),
             )
-        stale = [d.id for d in result.stuck if d.verdict == "stale" and d.repairable]
+        kept = _left_to_opencode(result.stuck) if resume else set()
+        chosen = [d for d in result.stuck if d.verdict == "stale" and d.repairable and d.id not in kept]
+        stale = [d.id for d in chosen]
+        left = tuple(d for d in reruns if d.id in kept)
         if not stale:
-            return StartupOutcome(database=path, scan=how)
+            return StartupOutcome(database=path, scan=how, will_rerun=left)
     finally:
         store.dispose()
     # the one recovery sequence, planned on the scan just made
@@ -127,20 +157,24 @@ def _recover(path: Path, *, busy_timeout_ms: int, dry_run: bool, deep: bool, ful
             result=result,
         )
     )
+    v2 = tuple(chosen) if result.schema == "v2" else ()
     if prepared.is_empty:
-        return StartupOutcome(database=path, plan=prepared.plan, scan=how)
+        return StartupOutcome(database=path, plan=prepared.plan, scan=how, will_rerun=left)
     outcome = operations.execute(prepared)
-    left = prepared.plan.unforeseen(outcome.result)
-    if outcome.result.sessions or outcome.result.dry_run or not left:
-        return StartupOutcome(database=path, plan=prepared.plan, result=outcome.result, scan=how)
-    return StartupOutcome(
-        database=path,
-        plan=prepared.plan,
-        result=outcome.result,
-        scan=how,
-        not_recovered=left,
-        warning=not_recovered_line(left, busy_timeout_ms),
-    )
+    unwritten = prepared.plan.unforeseen(outcome.result)
+    done = StartupOutcome(database=path, plan=prepared.plan, result=outcome.result, scan=how, stuck=v2, will_rerun=left)
+    if outcome.result.sessions or outcome.result.dry_run or not unwritten:
+        return done
+    return replace(done, not_recovered=unwritten, warning=not_recovered_line(unwritten, busy_timeout_ms))
+
+
+def _left_to_opencode(stuck: tuple[Diagnosis, ...]) -> set[str]:
+    """The sessions ``let_opencode_resume`` leaves alone: every claimed turn (the service resumes
+    a root's and releases a child's) and the subagents of those roots, whose fate the resumed
+    parent decides."""
+    kept = {d.id for d in stuck if is_claimed(d)}
+    kept |= {child for d in stuck if d.id in kept for child in d.children}
+    return kept
 
 
 def not_recovered_line(left: tuple[Skip, ...], busy_timeout_ms: int) -> str:
