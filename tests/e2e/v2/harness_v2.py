@@ -288,6 +288,7 @@ class V2Sandbox(h.Sandbox):
         self.binary = binary
         self.service_port = h.free_port()
         self.write_service_config()
+        self.started: subprocess.CompletedProcess[str] | None = None  # the last `service start`
 
     def write_config(self, *, shell: str = "allow") -> None:
         super().write_config()
@@ -313,13 +314,18 @@ class V2Sandbox(h.Sandbox):
         server.start()
         return server
 
-    def cli(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-        """``opencode ARGS`` in this sandbox (a command without ``--standalone`` boots the service)."""
-        return h.run([str(self.binary), *args], cwd=self.project, env=self.env(), timeout=timeout)
+    def cli(
+        self, *args: str, timeout: float = 60.0, launcher: tuple[str, ...] = ()
+    ) -> subprocess.CompletedProcess[str]:
+        """``opencode ARGS`` in this sandbox (a command without ``--standalone`` boots the service);
+        ``launcher``: a command that execs into it (``python -m inspector run --``, this checkout's)."""
+        env = self.env(PYTHONPATH=str(h.REPO_ROOT)) if launcher else self.env()
+        return h.run([*launcher, str(self.binary), *args], cwd=self.project, env=env, timeout=timeout)
 
-    def start_service(self, *, timeout: float = 45.0) -> V2Service:
+    def start_service(self, *, timeout: float = 45.0, launcher: tuple[str, ...] = ()) -> V2Service:
         """``opencode service start``: the detached service boots (and sweeps) on this database."""
-        done = self.cli("service", "start", timeout=timeout)
+        done = self.cli("service", "start", timeout=timeout, launcher=launcher)
+        self.started = done
         if done.returncode != 0:
             raise h.HarnessError(f"opencode service start exited {done.returncode}: {done.stdout} {done.stderr}")
 
@@ -422,10 +428,12 @@ def crash_plain_with_inbox(sb: V2Sandbox, extra: tuple[tuple[str, str], ...]) ->
     return Crash(sid, tool)
 
 
-def boot_service_until_resumed(sb: V2Sandbox, session_id: str, calls_before: int, *, attempts: int = 1) -> V2Service:
+def boot_service_until_resumed(
+    sb: V2Sandbox, session_id: str, calls_before: int, *, attempts: int = 1, launcher: tuple[str, ...] = ()
+) -> V2Service:
     """Boot the service on the crashed database and wait until it re-ran the turn: the claim's
     ``resume_attempts`` reached ``attempts`` and the fake model was called again."""
-    service = sb.start_service()
+    service = sb.start_service(launcher=launcher)
     wait_db(
         sb.db_path,
         lambda: (
