@@ -40,13 +40,13 @@ def run(
 
     Only sessions nothing works on are repaired (journaled; 'ocinspect undo' reverts), and only
     when no OpenCode runs on the database. Whatever stands in the way (no database yet, a lock,
-    a running OpenCode, a 2.x database…) is one warning line: COMMAND always starts, with this
+    a running OpenCode, a legacy database…) is one warning line: COMMAND always starts, with this
     process's PID, terminal, signals and exit code. On an OpenCode 2 database, turns a crash (or
     'opencode service stop') left claimed are settled as interrupted, so the service's boot does
-    not re-run them and call the model again; --let-opencode-resume leaves them to it. With --db, COMMAND gets OPENCODE_DB set to
-    that database, so OpenCode opens the file that was checked. A COMMAND that cannot be found
-    or run is refused (exit 127) before anything is looked at. With the global --read-only,
-    nothing is recovered.
+    not re-run them and call the model again; --let-opencode-resume leaves them to it.
+    With --db, COMMAND gets OPENCODE_DB set to that database, so OpenCode opens the file that was
+    checked. A COMMAND that cannot be found or run is refused (exit 127) before anything is
+    looked at. With the global --read-only, nothing is recovered.
     """
     from inspector.core.repair.startup import recover_before_start
 

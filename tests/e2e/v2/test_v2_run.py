@@ -48,3 +48,21 @@ def test_let_opencode_resume_leaves_the_turn_to_the_service(sandbox: v2.V2Sandbo
     assert f"ocinspect: left {crash.session_id} (crashed mid-shell) to OpenCode" in sandbox.started.stderr
     assert "synthetic" in types_of(sandbox.db_path, crash.session_id)
     v2.kill_service(sandbox, service)
+
+
+def test_run_never_writes_behind_a_live_server(sandbox: v2.V2Sandbox) -> None:
+    """A plain server serves the crashed database again (it never sweeps): ``run`` leaves the
+    file alone with one warning and still starts the command."""
+    db = sandbox.db_path
+    crash = v2.crash_plain_mid_tool(sandbox)
+    server = sandbox.start_plain()
+    claim = v2.session_row(db, crash.session_id)["time_suspended"]
+    assert claim is not None
+
+    ran = sandbox.ocinspect("run", "--", "sh", "-c", "echo started")
+    assert (ran.returncode, ran.stdout) == (0, "started\n"), ran.stderr
+    (warning,) = ran.stderr.splitlines()
+    assert warning.startswith("ocinspect: warning: 1 stuck session(s) left alone: OpenCode is already running on it")
+    assert v2.session_row(db, crash.session_id)["time_suspended"] == claim
+    assert "idle" not in types_of(db, crash.session_id)
+    server.kill()
