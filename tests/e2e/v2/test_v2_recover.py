@@ -40,6 +40,20 @@ def crashed_and_repaired(
     return crash, calls
 
 
+def assert_left_alone(sandbox: v2.V2Sandbox, sid: str, calls: int) -> None:
+    """The booted service called no model for the closed turn, added no restart notice, and the
+    session stays closed as interrupted with no claim."""
+    db = sandbox.db_path
+    # the sweep re-calls the model ~6 s after a boot when it resumes a turn: watch longer
+    stays(
+        lambda: v2.model_calls(sandbox.model) == calls and "synthetic" not in types_of(db, sid),
+        seconds=10,
+        what="the service left the closed session alone",
+    )
+    row = v2.session_row(db, sid)
+    assert (row["time_suspended"], row["resume_attempts"], row["idle_outcome"]) == (None, 0, "interrupted")
+
+
 def test_the_service_takes_the_repaired_turn_as_ended(
     sandbox: v2.V2Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -48,14 +62,7 @@ def test_the_service_takes_the_repaired_turn_as_ended(
     sid = crash.session_id
 
     service = sandbox.start_service()
-    # the sweep re-calls the model ~6 s after a boot when it resumes a turn: watch longer
-    stays(
-        lambda: v2.model_calls(sandbox.model) == calls and "synthetic" not in types_of(db, sid),
-        seconds=10,
-        what="the service left the repaired session alone",
-    )
-    row = v2.session_row(db, sid)
-    assert (row["time_suspended"], row["resume_attempts"], row["idle_outcome"]) == (None, 0, "interrupted")
+    assert_left_alone(sandbox, sid, calls)
     assert sid not in service.active()
     assert len(service.list_messages(sid)) == 3  # every row loads through the API
 

@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from . import harness_v2 as v2
-from .test_v2_shapes import stays, types_of
+from .test_v2_recover import assert_left_alone
+from .test_v2_shapes import types_of
 
 pytestmark = pytest.mark.e2e
 
@@ -19,7 +20,6 @@ RUN = (sys.executable, "-m", "inspector", "run", "--")
 
 
 def test_run_settles_the_crash_so_the_service_boot_calls_no_model(sandbox: v2.V2Sandbox) -> None:
-    db = sandbox.db_path
     crash = v2.crash_plain_mid_tool(sandbox)
     sid = crash.session_id
     calls = v2.model_calls(sandbox.model)
@@ -27,14 +27,7 @@ def test_run_settles_the_crash_so_the_service_boot_calls_no_model(sandbox: v2.V2
     service = sandbox.start_service(launcher=RUN)
     assert sandbox.started is not None
     assert f"ocinspect: settled {sid} (crashed mid-shell): the service will not re-run it" in sandbox.started.stderr
-    # the sweep re-calls the model ~6 s after a boot when it resumes a turn: watch longer
-    stays(
-        lambda: v2.model_calls(sandbox.model) == calls and "synthetic" not in types_of(db, sid),
-        seconds=10,
-        what="the service left the settled session alone",
-    )
-    row = v2.session_row(db, sid)
-    assert (row["time_suspended"], row["resume_attempts"], row["idle_outcome"]) == (None, 0, "interrupted")
+    assert_left_alone(sandbox, sid, calls)
     v2.kill_service(sandbox, service)
 
 
