@@ -457,3 +457,13 @@ def test_a_2x_database_of_another_shape_is_diagnosed_and_never_written(tmp_path:
     assert refused.exit_code == 2 and refused.stderr.count("\n") == 1, refused.stderr
     assert "does not write it" in refused.stderr and "execution_claimed_at" in refused.stderr
     assert path.read_bytes() == before
+
+
+def test_stopping_hung_turns_on_a_2x_database_says_it_is_1x_only_and_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "opencode.db"
+    shutil.copyfile(Path(__file__).parent / "fixtures" / "v2" / "v2-stuck-bash.db", path)
+    before = path.read_bytes()
+    result = run("--db", str(path), "recover", "--all", "--abort-hung", "--yes")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "stopping a hung turn works on OpenCode 1.x only so far" in result.stderr
+    assert path.read_bytes() == before

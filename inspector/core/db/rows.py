@@ -10,7 +10,7 @@ half-parsed value.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -106,6 +106,11 @@ def part_from_row(row: Any, data: dict[str, Any]) -> Part:
 
 def session_from_row(row: Any) -> Session:
     return _session_of(tuple(row._mapping.items()))
+
+
+def session_from_mapping(values: Mapping[str, Any]) -> Session:
+    """A session row given as a mapping (OpenCode 2's ``session_v2`` holds the same columns)."""
+    return _session_of(tuple(values.items()))
 
 
 @lru_cache(maxsize=16384)

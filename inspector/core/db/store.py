@@ -87,8 +87,10 @@ class Store:
         with _translated(self.path), engine.connect() as conn:
             yield WriteSession(conn, self.path)
 
-    def require_v1(self) -> None:
-        """Only the v1 schema; say clearly why anything else is refused."""
+    def require_v1(self, what: str = "") -> None:
+        """Only the v1 schema (``what``: the work that is 1.x-only so far, named in the refusal)."""
+        if self.schema == "v2" and what and for_schema(self.schema, self.table_columns) is not None:
+            raise OpenCode2xSchema(f"{self.path} is an OpenCode 2.x database: {what} works on OpenCode 1.x only so far")
         if self.schema != "v1":
             raise unsupported_error(self)
 

@@ -127,7 +127,7 @@ def find_hung(
 
     The liveness answer the scan used comes back too, so the caller can reuse it for the plan.
     """
-    store.require_writable()
+    store.require_v1("stopping a hung turn")  # through 1.x's API; 2.x has its own interrupt
     if session_ids is None:
         result = scan(store, ScanOptions(quick=True, live=live, now=now, hung_after_ms=hung_after_ms))
     else:

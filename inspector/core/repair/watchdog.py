@@ -136,7 +136,7 @@ class Watchdog:
         self.abort = abort
         self.signals = signals  # the servers' event streams: progress a row does not show yet
         self.store = open_store(self.path, busy_timeout_ms=busy_timeout_ms)
-        self.store.require_v1()  # its liveness and hung rules are 1.x's; 2.x is repaired by recover
+        self.store.require_v1("watching for hung and waiting turns")  # 1.x's liveness and hung rules
         self.candidates = Candidates()
         self.directories: dict[str, str] = {}
         self._signature: Signature | None = None

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from inspector.core.db.rows import INPUT_JSON_LIMIT, OUTPUT_TAIL
+from inspector.core.db.rows import INPUT_JSON_LIMIT, OUTPUT_TAIL, session_from_mapping
 from inspector.core.errors import CorruptData
 from inspector.core.model import Message, Part, Session
 from inspector.core.text import input_summary, printable
@@ -56,19 +56,8 @@ def load_data(row_id: str, session_id: str, data: str | None, table: str = "sess
 
 
 def session_of(values: Mapping[str, Any]) -> Session:
-    """A ``session_v2`` row as the neutral ``Session``."""
-    return Session(
-        id=str(values["id"]),
-        title=str(values.get("title") or ""),
-        directory=str(values.get("directory") or ""),
-        parent_id=values.get("parent_id"),
-        project_id=values.get("project_id"),
-        version=values.get("version"),
-        time_created=int(values.get("time_created") or 0),
-        time_updated=int(values.get("time_updated") or 0),
-        time_compacting=values.get("time_compacting"),
-        time_archived=values.get("time_archived"),
-    )
+    """A ``session_v2`` row as the neutral ``Session`` (the columns both generations share)."""
+    return session_from_mapping(values)
 
 
 def claim_of(values: Mapping[str, Any], column: str) -> Claim:
