@@ -7,6 +7,7 @@ from collections import Counter
 from textual.content import Content
 from textual.widgets import Static
 
+from inspector.core.diagnose.resume_risk import rerun_at_boot
 from inspector.core.model import ScanResult
 
 from ..config import AppConfig
@@ -44,6 +45,8 @@ def status_content(
             f"{verdicts[v]} {v}" for v in ("stale", "hung", "waiting", "live", "unknown", "unfixable") if verdicts[v]
         )
         parts.append(f" ({detail})")
+    if reruns := rerun_at_boot(stuck):  # OpenCode 2: what a read-only `opencode` command would repeat
+        parts += [" · ", (f"{len(reruns)} re-run at service boot", "$warning bold")]
     if deep_running:
         parts += [" · ", ("quick scan; deep scan running…", "italic")]
     return Content.assemble(*parts)
