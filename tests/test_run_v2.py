@@ -8,12 +8,13 @@ Real subprocesses on copies of the real 2.1.2 fixtures (``exec`` replaces the pr
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.support.cli import ocinspect
-from tests.support.databases import copy_db, rows, sha256
+from tests.support.databases import copy_db, rows, sha256, stuck_tools
 
 V2 = Path(__file__).parent / "fixtures" / "v2"
 BASH = "ses_daf4c8d96ffeAGO55FNvmDcFBJ"
@@ -108,3 +109,15 @@ def test_scan_names_what_a_service_boot_would_re_run(tmp_path: Path, name: str, 
     assert len(summary) == (1 if reruns else 0)
     if reruns:
         assert summary[0].startswith("1 session would be re-run by the next OpenCode service boot")
+
+
+@pytest.mark.parametrize("option", [(), ("--let-opencode-resume",)])
+def test_a_1x_database_is_recovered_as_before_with_or_without_the_option(
+    fixture_db: Callable[..., Path], option: tuple[str, ...]
+) -> None:
+    db = fixture_db("stuck-two")
+    ran = ocinspect("--db", str(db), "run", *option, "--", "true")
+    assert ran.returncode == 0, ran.stderr
+    (line,) = ran.stderr.splitlines()
+    assert line.startswith("ocinspect: recovered 2 stuck sessions before start (run ")
+    assert stuck_tools(db) == 0
