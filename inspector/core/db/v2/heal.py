@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from inspector.core.db.v2.rows import STUCK_TOOL_STATUSES, SUBAGENT_TOOLS, Claim
+from inspector.core.db.v2.rows import SUBAGENT_TOOLS, Claim, is_stuck_tool
 
 INTERRUPTED = "Tool execution interrupted"
 
@@ -68,7 +68,7 @@ def heal(turn: OpenTurn, now: int, mint: Callable[[int], str], claim_column: str
         content = data.get("content")
         if isinstance(content, list):
             for index, item in enumerate(content):
-                if _stuck(item):
+                if is_stuck_tool(item):
                     content[index] = heal_tool(item, now)
                     healed += 1
         when = data["time"] if isinstance(data.get("time"), dict) else {}
@@ -91,15 +91,6 @@ def heal(turn: OpenTurn, now: int, mint: Callable[[int], str], claim_column: str
             "time_idle": max(now, last + 1) if last is not None else now,
         }
     return Healed(tuple(messages), idle, session, counter, healed)
-
-
-def _stuck(item: Any) -> bool:
-    return (
-        isinstance(item, dict)
-        and item.get("type") == "tool"
-        and isinstance(item.get("state"), dict)
-        and item["state"].get("status") in STUCK_TOOL_STATUSES
-    )
 
 
 def heal_tool(item: Mapping[str, Any], now: int) -> dict[str, Any]:

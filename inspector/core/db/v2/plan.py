@@ -15,7 +15,7 @@ from typing import Any
 from inspector.core.db.deep import too_deep
 from inspector.core.db.eventlog import EventIds
 from inspector.core.db.v2.heal import Healed, OpenTurn, heal
-from inspector.core.db.v2.rows import STUCK_TOOL_STATUSES
+from inspector.core.db.v2.rows import is_stuck_tool
 from inspector.core.db.v2.turns import V2Turns
 from inspector.core.errors import NotWritable
 from inspector.core.model import PlanUnit, RowChange
@@ -116,10 +116,7 @@ def _summary(data: Mapping[str, Any]) -> str:
     names = [
         printable(str(item.get("name") or "?"), single_line=True)
         for item in (content if isinstance(content, list) else [])
-        if isinstance(item, dict)
-        and item.get("type") == "tool"
-        and isinstance(item.get("state"), dict)
-        and item["state"].get("status") in STUCK_TOOL_STATUSES
+        if is_stuck_tool(item)
     ]
     if not names:
         return "assistant turn: unfinished → completed"

@@ -13,11 +13,11 @@ from typing import Any
 from inspector.core.db.reads.repair import BeforeImages, OpenRow, Provenance, ToolState, WriterVersion
 from inspector.core.db.v2 import sql as q
 from inspector.core.db.v2.base import V2Base
-from inspector.core.db.v2.rows import session_of
+from inspector.core.db.v2.rows import STUCK_PART_STATUSES, session_of
 from inspector.core.db.v2.turns import V2Turns
 from inspector.core.model import Part
 
-_STUCK = ("pending", "running")
+_STUCK = STUCK_PART_STATUSES
 
 
 class V2RepairReads(V2Base, V2Turns):

@@ -21,6 +21,8 @@ from inspector.core.text import input_summary, printable
 # The execution claim is ``time_suspended`` in 2.1.2; a later upstream migration renames it.
 CLAIM_COLUMNS = ("time_suspended", "execution_claimed_at")
 STUCK_TOOL_STATUSES = frozenset({"running", "streaming"})
+# The same two, as the judges name them once parsed (``base.py`` shows ``streaming`` as pending).
+STUCK_PART_STATUSES = ("pending", "running")
 # v2 renamed the tools that matter for a diagnosis; a v1 import keeps the old names.
 SUBAGENT_TOOLS = frozenset({"subagent", "task"})
 
@@ -137,6 +139,16 @@ def tool_part(message: Message, item: Mapping[str, Any]) -> Part:
         output_tail=output[-OUTPUT_TAIL:] if isinstance(output, str) else "",
         child_session_id=child if tool in SUBAGENT_TOOLS and isinstance(child, str) else None,
         message_completed=message.completed is not None,
+    )
+
+
+def is_stuck_tool(item: Any) -> bool:
+    """Whether an item of an assistant row's ``content[]`` is a tool v2 still shows as working."""
+    return (
+        isinstance(item, dict)
+        and item.get("type") == "tool"
+        and isinstance(item.get("state"), dict)
+        and item["state"].get("status") in STUCK_TOOL_STATUSES
     )
 
 

@@ -18,10 +18,10 @@ from inspector.core.db.reads.holds import SessionHold
 from inspector.core.db.reads.scan import Logged, Progress, Span, Stuck, Tail, Where
 from inspector.core.db.v2 import sql as q
 from inspector.core.db.v2.base import Turn, V2Base
-from inspector.core.db.v2.rows import claim_of, session_of
+from inspector.core.db.v2.rows import STUCK_PART_STATUSES, claim_of, session_of
 from inspector.core.model import Message, Part, Session
 
-_STUCK = ("pending", "running")
+_STUCK = STUCK_PART_STATUSES
 
 
 def _unfinished(turns: Iterable[Turn]) -> list[Message]:

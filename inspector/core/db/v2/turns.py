@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from inspector.core.db.reads.repair import NewMessage
 from inspector.core.db.rows import chunks
 from inspector.core.db.v2.heal import OpenTurn, StoredMessage
-from inspector.core.db.v2.rows import STUCK_TOOL_STATUSES, claim_column, claim_of, load_data
+from inspector.core.db.v2.rows import claim_column, claim_of, is_stuck_tool, load_data
 from inspector.core.db.v2.shape import Shape, shape_of
 from inspector.core.model import INSERTABLE_COLUMNS, WRITABLE_COLUMNS, LogCursor, LogEvent, RowChange
 
@@ -182,10 +182,4 @@ def _open(data: Mapping[str, Any]) -> bool:
     if not isinstance(when, dict) or when.get("completed") is None:
         return True
     content = data.get("content")
-    return isinstance(content, list) and any(
-        isinstance(item, dict)
-        and item.get("type") == "tool"
-        and isinstance(item.get("state"), dict)
-        and item["state"].get("status") in STUCK_TOOL_STATUSES
-        for item in content
-    )
+    return isinstance(content, list) and any(is_stuck_tool(item) for item in content)
