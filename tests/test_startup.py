@@ -52,6 +52,7 @@ CLI_MODULES = {
     "inspector.cli.show",
     "inspector.cli.undo",
     "inspector.cli.watch",
+    "inspector.cli.watch_metrics",  # the --metrics option type (click only; the core loads when asked for)
 }
 # Exactly the inspector modules a quick scan needs: nothing of the TUI, recover, journal, demo.
 SCAN_QUICK = CLI_MODULES | {

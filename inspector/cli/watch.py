@@ -11,9 +11,11 @@ from inspector.cli.app import cli
 from inspector.cli.echo import say
 from inspector.cli.params import DURATION
 from inspector.cli.settings import Settings, pass_settings
+from inspector.cli.watch_metrics import METRICS_ADDRESS, METRICS_HELP, metrics_for, serve_metrics
 from inspector.core.errors import EXIT_FOUND, EXIT_OK
 
 if TYPE_CHECKING:
+    from inspector.core.metrics.address import Address
     from inspector.core.repair.watchdog import WatchEvent
 
 
@@ -43,11 +45,20 @@ if TYPE_CHECKING:
     help="How often to look (each look is cheap: see docs/guide/stuck.md).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--metrics", "metrics_at", type=METRICS_ADDRESS, default=None, metavar="HOST:PORT", help=METRICS_HELP)
 @pass_settings
-def watch(settings: Settings, abort_after: int | None, reject_after: int | None, interval: int, as_json: bool) -> int:
+def watch(
+    settings: Settings,
+    abort_after: int | None,
+    reject_after: int | None,
+    interval: int,
+    as_json: bool,
+    metrics_at: Address | None,
+) -> int:
     """Watch for hung sessions and abort them through OpenCode (--abort-hung-after), and/or
     reject the prompts nobody answers (--reject-waiting-after); give one or both. Made for an
-    unattended `opencode serve`.
+    unattended `opencode serve`. --metrics serves what it sees to Prometheus; alone, the watch
+    only observes.
 
     Every hung shape is stopped: a tool that never returns, a model stream OpenCode keeps
     restarting without new output, a retry that never ends. Sessions waiting for a person's
@@ -63,18 +74,22 @@ def watch(settings: Settings, abort_after: int | None, reject_after: int | None,
     from inspector.core.repair.watchdog import Watchdog
     from inspector.core.text import humanize_ms
 
-    if abort_after is None and reject_after is None:
-        raise click.UsageError("give --abort-hung-after DURATION, --reject-waiting-after DURATION, or both")
+    if abort_after is None and reject_after is None and metrics_at is None:
+        raise click.UsageError("give --abort-hung-after DURATION, --reject-waiting-after DURATION, --metrics HOST:PORT")
     path = settings.path()
     from inspector.core.opencode.signals import Signals
 
+    hung_after = abort_after if abort_after is not None or metrics_at is None else settings.hung_after_ms
     dog = Watchdog(
         path,
         abort_after_ms=abort_after,
         reject_after_ms=reject_after,
         busy_timeout_ms=settings.busy_timeout,
         signals=Signals(),
+        hung_after_ms=hung_after,
+        observer=metrics_for(metrics_at, hung_after),
     )
+    serve_metrics(dog, metrics_at)
     stop = threading.Event()
 
     def stop_watching(signum: int, frame: FrameType | None) -> None:
@@ -87,7 +102,8 @@ def watch(settings: Settings, abort_after: int | None, reject_after: int | None,
         doing.append(f"sessions hung for {humanize_ms(abort_after)} are aborted")
     if reject_after is not None:
         doing.append(f"permissions and questions pending for {humanize_ms(reject_after)} are rejected")
-    say(f"ocinspect: watching {path}: {' and '.join(doing)} through OpenCode (Ctrl-C stops)", err=True)
+    acts = f"{' and '.join(doing)} through OpenCode" if doing else "observing only, nothing is acted on"
+    say(f"ocinspect: watching {path}: {acts} (Ctrl-C stops)", err=True)
     failed = False
     try:
         while not stop.is_set():

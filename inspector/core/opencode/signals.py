@@ -114,6 +114,7 @@ class Signals:
         self.warmup_s = warmup_s
         self.batch_s = batch_s
         self._opened: dict[tuple[int, str], float] = {}  # when each stream was asked for (monotonic)
+        self._heard: dict[tuple[int, str], float] = {}  # when each stream last sent anything (monotonic)
         self._newest: dict[str, int] = {}
         self._lock = threading.Lock()
         self._streams: dict[tuple[int, str], threading.Event] = {}
@@ -146,6 +147,7 @@ class Signals:
             if key not in wanted:
                 self._streams.pop(key).set()
                 self._opened.pop(key, None)
+                self._heard.pop(key, None)
         for key in sorted(wanted - set(self._streams)):
             stop = threading.Event()
             self._streams[key] = stop
@@ -160,6 +162,13 @@ class Signals:
         opened = self._opened.get((port, directory)) if port is not None else None
         return opened is not None and time.monotonic() - opened < self.warmup_s
 
+    def silence_s(self) -> float | None:
+        """How long the quietest followed stream has sent nothing (heartbeats count), since it
+        was asked for if it never did; None when no stream is followed (``watch --metrics``)."""
+        now = time.monotonic()
+        quiet = [now - self._heard.get(key, opened) for key, opened in list(self._opened.items())]
+        return max(quiet, default=None)
+
     @property
     def following(self) -> set[tuple[int, str]]:
         return set(self._streams)
@@ -170,6 +179,7 @@ class Signals:
             stop.set()
         self._streams.clear()
         self._opened.clear()
+        self._heard.clear()
 
     def _run(self, key: tuple[int, str], stop: threading.Event) -> None:
         from inspector.core.opencode.client import ServerClient, ServerError
@@ -187,6 +197,7 @@ class Signals:
                             break
                         waited = time.monotonic() - asked > _WAITED_S
                         self.events_seen += 1
+                        self._heard[key] = time.monotonic()
                         delay = self.backoff_s  # it answers: the next drop starts the backoff over
                         session = progress_of(item.data)
                         if session is not None:

@@ -25,10 +25,11 @@ Each :meth:`Watchdog.poll` is cheap, so it can run every second next to ``openco
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from inspector.core.db.filewatch import Signature, file_signature
 from inspector.core.db.store import Store, open_store
@@ -65,6 +66,26 @@ class WatchEvent:
     target: AbortTarget | None = None
     outcome: AbortOutcome | None = None
     answer: AnswerOutcome | None = None
+
+
+@dataclass(frozen=True)
+class Look:
+    """One :meth:`Watchdog.poll`, for an observer (``watch --metrics``): when, whether the
+    database could be read (``ok``; False: it was busy, nothing was decided), how long it took."""
+
+    time: int
+    ok: bool
+    seconds: float
+    events: tuple[WatchEvent, ...]
+
+
+class LookObserver(Protocol):
+    """Told about every look, after it; reads what the watchdog saw from the watchdog itself
+    (``candidates``, ``live``, ``result``, ``signature``), so a look costs the same with or without one."""
+
+    def looked(self, dog: Watchdog, look: Look) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -122,11 +143,16 @@ class Watchdog:
         abort: Callable[..., AbortOutcome] = abort_chain,
         answer: Callable[..., AnswerOutcome] = answer_request,
         signals: Signals | None = None,
+        hung_after_ms: int | None = None,
+        observer: LookObserver | None = None,
     ) -> None:
-        if abort_after_ms is None and reject_after_ms is None:
-            raise ValueError("a watch needs abort_after_ms, reject_after_ms or both")
+        if abort_after_ms is None and reject_after_ms is None and observer is None:
+            raise ValueError("a watch needs abort_after_ms, reject_after_ms or an observer")
         self.path = Path(db_path)
         self.abort_after_ms = abort_after_ms
+        # when a busy session is called hung (aborting needs it; an observer counts hung sessions)
+        self.hung_after_ms = abort_after_ms if hung_after_ms is None else hung_after_ms
+        self.observer = observer
         self.reject_after_ms = reject_after_ms
         self.answer = answer
         self.settle_timeout_s = settle_timeout_s
@@ -145,8 +171,17 @@ class Watchdog:
         self._last_notice = ""
         self.polls = 0
         self.sql_polls = 0  # polls that had to read the database (for tests and the bench)
+        self.live: LiveStatus | None = None  # the last look's liveness answer (None: no candidate)
+        self.result: ScanResult | None = None  # the last look's scan of the busy candidates
+
+    @property
+    def signature(self) -> Signature | None:
+        """The database's and its WAL's (mtime, size) at the last look that read them."""
+        return self._signature
 
     def close(self) -> None:
+        if self.observer is not None:
+            self.observer.close()
         if self.signals is not None:
             self.signals.close()
         self.store.dispose()
@@ -155,12 +190,19 @@ class Watchdog:
         """Look once; abort what is hung; never raises for a busy database (says so instead)."""
         now = self.clock()
         self.polls += 1
+        started = time.monotonic()
+        ok = True
         try:
-            return self._poll(now)
+            events = self._poll(now)
         except DatabaseLocked as exc:
-            return self._notice(now, f"database busy, will look again: {exc}")
+            ok = False
+            events = self._notice(now, f"database busy, will look again: {exc}")
+        if self.observer is not None:
+            self.observer.looked(self, Look(now, ok, time.monotonic() - started, tuple(events)))
+        return events
 
     def _poll(self, now: int) -> list[WatchEvent]:  # noqa: C901
+        self.live, self.result = None, None
         signature = file_signature(self.path)
         resync = self.candidates.synced_at is None or now - self.candidates.synced_at >= self.resync_ms
         if resync or signature != self._signature:
@@ -179,6 +221,7 @@ class Watchdog:
         live = self.detect_live(self.path, {self.directories[s] for s in sessions if s in self.directories})
         if self.signals is not None:
             live = self.signals.merge(live)
+        self.live = live
         events = self._notice(now, _live_notice(live))
         busy = sorted(live.busy & sessions)
         if not busy:
@@ -186,10 +229,11 @@ class Watchdog:
         try:
             result = scan(
                 self.store,
-                ScanOptions(session_ids=busy, quick=True, live=live, now=now, hung_after_ms=self.abort_after_ms),
+                ScanOptions(session_ids=busy, quick=True, live=live, now=now, hung_after_ms=self.hung_after_ms),
             )  # None: no hung verdicts (reject only)
         except SessionNotFound:  # deleted between two looks: the next poll knows
             return events
+        self.result = result
         if self.reject_after_ms is not None:
             events += self._reject_waiting(result, live, now, self.reject_after_ms)
         if self.abort_after_ms is None:
