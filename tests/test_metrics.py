@@ -12,7 +12,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,6 +33,7 @@ from inspector.core.repair.abort import AbortOutcome, AbortTarget
 from inspector.core.repair.watchdog import Watchdog
 from tests.support.databases import sha256
 from tests.support.hung_db import MINUTE, Busy, build_busy
+from tests.support.metrics_watch import metrics_watch
 from tests.support.narrow import present
 from tests.support.releases import NOW
 
@@ -260,34 +260,9 @@ def sample(text: str, series: str) -> float | None:
 def watching(fixture_db: Callable[..., Path]) -> Iterator[tuple[subprocess.Popen[str], Path, str]]:
     """``watch --metrics 127.0.0.1:0`` (observing only) on a copy of the real stuck-bash fixture."""
     db = fixture_db("stuck-bash")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "inspector",
-            "--db",
-            str(db),
-            "watch",
-            "--metrics",
-            "127.0.0.1:0",
-            "--interval",
-            "100ms",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        first, second = present(proc.stderr).readline(), present(proc.stderr).readline()
-        found = re.match(r"ocinspect: metrics at (http://127\.0\.0\.1:\d+/metrics)$", first.strip())
-        assert found, first
-        assert "observing only, nothing is acted on" in second
-        yield proc, db, found.group(1)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
+    with metrics_watch(db) as (proc, url, says):
+        assert "observing only, nothing is acted on" in says
+        yield proc, db, url
 
 
 def test_watch_with_only_metrics_serves_them_and_changes_nothing(

@@ -12,7 +12,6 @@ scrapes). ``promtool`` checks the shipped rules and runs their unit tests.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import socket
 import sqlite3
@@ -27,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.metrics_watch import metrics_watch, stop
 from tests.support.narrow import present
 from tests.support.releases import fixture_file
 
@@ -117,12 +117,7 @@ def prometheus(tmp_path: Path, watch_url: str) -> Iterator[Prometheus]:
             time.sleep(0.2)
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
 
 
@@ -133,36 +128,8 @@ def watched(fixture_db: Callable[..., Path]) -> Path:
 
 @pytest.fixture
 def watch_url(watched: Path) -> Iterator[str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "inspector",
-            "--db",
-            str(watched),
-            "watch",
-            "--metrics",
-            "127.0.0.1:0",
-            "--interval",
-            "100ms",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        first = present(proc.stderr).readline()
-        found = re.match(r"ocinspect: metrics at (http://\S+)$", first.strip())
-        assert found, first
-        yield found.group(1)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with metrics_watch(watched) as (_, url, _says):
+        yield url
 
 
 def crash_into(db: Path) -> None:
@@ -207,11 +174,12 @@ def test_prometheus_sees_a_stuck_session_appear_and_be_recovered(prometheus: Pro
     while "OpenCodeSessionsStuck" in prometheus.alerts():
         assert time.monotonic() < deadline, prometheus.alerts()
         time.sleep(0.1)
+    # to a second past now: the last scrape's sample is stamped with its start, up to a step back
     series = prometheus.get(
-        "/api/v1/query_range", query=STALE, start=f"{started:.3f}", end=f"{time.time():.3f}", step="0.2"
+        "/api/v1/query_range", query=STALE, start=f"{started:.3f}", end=f"{time.time() + 1:.3f}", step="0.2"
     )["result"]
     values = [float(v) for _, v in series[0]["values"]]
-    assert [v for i, v in enumerate(values) if i == 0 or v != values[i - 1]] == [0, 1, 0]  # the series changed
+    assert [v for i, v in enumerate(values) if i == 0 or v != values[i - 1]] == [0, 1, 0], series  # it changed
     rules = [r for g in prometheus.get("/api/v1/rules")["groups"] for r in g["rules"]]
     assert len(rules) == 6 and {r["health"] for r in rules} == {"ok"}, rules
     assert present(prometheus.value('ocinspect_look_read_bytes_total{job="ocinspect"}')) > 0

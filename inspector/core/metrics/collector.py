@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -132,19 +132,63 @@ class WatchMetrics(Collector):
         return max(0, read)
 
     # the collector ------------------------------------------------------------------------
-    def collect(self) -> Iterator[Metric]:  # noqa: C901
+    def collect(self) -> Iterator[Metric]:
         with self._lock:
             state = self._state
             counted = state.tally
-            yield from self._sessions(counted)
-            looks = CounterMetricFamily(
+            yield labelled(
+                GaugeMetricFamily,
+                "ocinspect_sessions",
+                "Sessions with an unfinished turn, by verdict",
+                ["verdict"],
+                counted.sessions,
+            )
+            yield labelled(
+                GaugeMetricFamily,
+                "ocinspect_sessions_by_pattern",
+                "Sessions with an unfinished turn, by verdict and stuck pattern (a session counts once per pattern)",
+                ["verdict", "pattern"],
+                {(v, p): counted.by_pattern.get((v, p), 0) for v in VERDICTS for p in PATTERN_NAMES},
+            )
+            yield labelled(
+                GaugeMetricFamily, "ocinspect_hung_sessions", "Hung sessions by how they hang", ["kind"], counted.hung
+            )
+            yield labelled(
+                GaugeMetricFamily,
+                "ocinspect_waiting_sessions",
+                "Sessions waiting for a person, by what is asked",
+                ["kind"],
+                counted.waiting,
+            )
+            yield labelled(
+                GaugeMetricFamily,
+                "ocinspect_oldest_stuck_seconds",
+                "Age of the oldest unfinished turn, by verdict (0: none)",
+                ["verdict"],
+                counted.oldest_s,
+            )
+            yield labelled(
+                CounterMetricFamily,
+                "ocinspect_actions",
+                "What watch did through OpenCode: aborts of hung chains, answers to prompts; "
+                "failed: sent, not settled; refused: nothing could be sent",
+                ["action", "outcome"],
+                state.actions,
+            )
+            yield labelled(
+                CounterMetricFamily,
+                "ocinspect_stuck_sessions_resolved",
+                "Stuck sessions whose unfinished turn closed (recovered, aborted, finished), by their last verdict",
+                ["verdict"],
+                state.resolved,
+            )
+            yield labelled(
+                CounterMetricFamily,
                 "ocinspect_looks",
                 "Looks at the database; result busy: it was locked, nothing was decided",
-                labels=["result"],
+                ["result"],
+                state.looks,
             )
-            for result, n in state.looks.items():
-                looks.add_metric([result], n)
-            yield looks
             buckets = [(repr(bound), n) for bound, n in zip(BUCKETS, state.buckets, strict=True)]  # cumulative
             buckets.append(("+Inf", sum(state.looks.values())))
             yield HistogramMetricFamily(
@@ -167,23 +211,6 @@ class WatchMetrics(Collector):
             yield GaugeMetricFamily(
                 "ocinspect_wal_bytes", "Size of its write-ahead log (-wal file)", value=state.wal_bytes
             )
-            actions = CounterMetricFamily(
-                "ocinspect_actions",
-                "What watch did through OpenCode: aborts of hung chains, answers to prompts; "
-                "failed: sent, not settled; refused: nothing could be sent",
-                labels=["action", "outcome"],
-            )
-            for (action, outcome), n in state.actions.items():
-                actions.add_metric([action, outcome], n)
-            yield actions
-            resolved = CounterMetricFamily(
-                "ocinspect_stuck_sessions_resolved",
-                "Stuck sessions whose unfinished turn closed (recovered, aborted, finished), by their last verdict",
-                labels=["verdict"],
-            )
-            for verdict, n in state.resolved.items():
-                resolved.add_metric([verdict], n)
-            yield resolved
             yield GaugeMetricFamily("ocinspect_event_streams", "OpenCode event streams followed", value=state.streams)
             yield GaugeMetricFamily(
                 "ocinspect_event_stream_lag_seconds",
@@ -196,45 +223,27 @@ class WatchMetrics(Collector):
             "How long nothing of a busy session must move before it counts as hung (0: hung not judged)",
             value=(self.hung_after_ms or 0) / 1000,
         )
-        info = GaugeMetricFamily("ocinspect_watch_info", "The watching ocinspect", labels=["version", "schema"])
-        info.add_metric([__version__, self.schema], 1)
-        yield info
+        yield labelled(
+            GaugeMetricFamily,
+            "ocinspect_watch_info",
+            "The watching ocinspect",
+            ["version", "schema"],
+            {(__version__, self.schema): 1},
+        )
 
-    @staticmethod
-    def _sessions(counted: Tally) -> Iterator[Metric]:
-        sessions = GaugeMetricFamily(
-            "ocinspect_sessions", "Sessions with an unfinished turn, by verdict", labels=["verdict"]
-        )
-        for verdict in VERDICTS:
-            sessions.add_metric([verdict], counted.sessions[verdict])
-        yield sessions
-        patterns = GaugeMetricFamily(
-            "ocinspect_sessions_by_pattern",
-            "Sessions with an unfinished turn, by verdict and stuck pattern (a session counts once per pattern)",
-            labels=["verdict", "pattern"],
-        )
-        for verdict in VERDICTS:
-            for pattern in PATTERN_NAMES:
-                patterns.add_metric([verdict, pattern], counted.by_pattern.get((verdict, pattern), 0))
-        yield patterns
-        hung = GaugeMetricFamily("ocinspect_hung_sessions", "Hung sessions by how they hang", labels=["kind"])
-        for kind, n in counted.hung.items():
-            hung.add_metric([kind], n)
-        yield hung
-        waiting = GaugeMetricFamily(
-            "ocinspect_waiting_sessions", "Sessions waiting for a person, by what is asked", labels=["kind"]
-        )
-        for kind, n in counted.waiting.items():
-            waiting.add_metric([kind], n)
-        yield waiting
-        oldest = GaugeMetricFamily(
-            "ocinspect_oldest_stuck_seconds",
-            "Age of the oldest unfinished turn, by verdict (0: none)",
-            labels=["verdict"],
-        )
-        for verdict in VERDICTS:
-            oldest.add_metric([verdict], counted.oldest_s[verdict])
-        yield oldest
+
+def labelled(
+    kind: type[GaugeMetricFamily] | type[CounterMetricFamily],
+    name: str,
+    documentation: str,
+    labels: list[str],
+    values: Mapping[str, float] | Mapping[tuple[str, str], float],
+) -> Metric:
+    """One family with a sample per key (a label value, or a tuple of them in ``labels`` order)."""
+    family = kind(name, documentation, labels=labels)
+    for key, n in values.items():
+        family.add_metric(list(key) if isinstance(key, tuple) else [key], n)
+    return family
 
 
 def action_of(event: WatchEvent) -> tuple[str, str] | None:
