@@ -225,6 +225,41 @@ def test_an_abort_nothing_could_be_sent_for_is_counted_refused(busy_db: tuple[Pa
     assert value(metrics, "ocinspect_actions_total", action="abort", outcome="performed") == 0
 
 
+def test_the_event_streams_are_reported(busy_db: tuple[Path, Busy]) -> None:
+    import json
+    import time
+
+    from inspector.core.opencode.signals import Signals
+    from tests.support.hung_db import DIR
+    from tests.support.standin import StandIn
+
+    db, ids = busy_db
+    with StandIn(db, directory=DIR) as server:
+        server.events = [f"data: {json.dumps({'type': 'server.connected', 'properties': {}})}\n\n"]
+        live = ids.live(port=server.port, servers=((DIR, server.port),))
+        hub = Signals(backoff_s=0.05, backoff_max_s=0.1)
+        metrics = WatchMetrics(hung_after_ms=HUNG_AFTER)
+        dog = Watchdog(
+            db, abort_after_ms=None, clock=Clock(NOW), detect_live=lambda *a: live, signals=hub, observer=metrics
+        )
+        try:
+            assert hub.silence_s() is None  # nothing followed yet
+            opened = time.monotonic()  # before the look that asks for the stream
+            dog.poll()
+            deadline = opened + 10
+            while hub.events_seen < 1:
+                assert time.monotonic() < deadline, "no event came"
+                time.sleep(0.02)
+            dog.poll()
+            assert present(hub.silence_s()) < time.monotonic() - opened  # heard after it was asked for
+        finally:
+            dog.close()
+    assert hub.silence_s() is None  # closed: nothing followed
+    assert value(metrics, "ocinspect_event_streams") == 1
+    assert value(metrics, "ocinspect_events_total") >= 1
+    assert value(metrics, "ocinspect_event_stream_lag_seconds") >= 0
+
+
 @pytest.mark.parametrize(
     ("name", "pattern"),
     [

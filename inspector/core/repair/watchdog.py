@@ -20,6 +20,9 @@ Each :meth:`Watchdog.poll` is cheap, so it can run every second next to ``openco
    through the server holding them (``answer.answer_request``; never allowed); a request whose
    age nobody can tell (no time from the server, no waiting tool part) is left alone, and one
    that did not settle is tried again only after another threshold.
+6. With an ``observer`` (``watch --metrics``), each look is reported after it, with what it
+   already computed (``live``, ``result``, ``candidates``, ``signature``): the metrics add no
+   pass over the database. With only an observer, the watch acts on nothing.
 """
 
 from __future__ import annotations
