@@ -139,7 +139,8 @@ def main() -> None:
     print(f"watch, writer every 0.5 s    plain {plain:.3f} CPU-s   with --metrics {metrics:.3f} CPU-s")
     verdict = "PASS" if metrics <= budget else "FAIL"
     print(f"budget {budget:.2f} CPU-s per {args.seconds:g} s: {verdict}")
-    print(f"watch_plain_cpu_s={plain:.3f} watch_metrics_cpu_s={metrics:.3f} metrics/plain={metrics / plain:.2f}")
+    ratio = f"{metrics / plain:.2f}" if plain > 0 else "n/a"
+    print(f"watch_plain_cpu_s={plain:.3f} watch_metrics_cpu_s={metrics:.3f} metrics/plain={ratio}")
 
 
 if __name__ == "__main__":

@@ -177,3 +177,19 @@ def test_flat_row_smoke(tmp_path: Path) -> None:
         assert re.search(r"\s0\.\d{3}\s+0\.\d{3}\s+\d+\.\d{2}$", line) or re.search(r"\d\.\d{3}\s+\d+\.\d{3}", line), (
             line
         )
+
+
+def test_metrics_cost_smoke(tiny: tuple[Path, dict[str, Any]]) -> None:
+    """bench/metrics_cost.py runs both watches beside the writer and prints its last line."""
+    db, _ = tiny
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "metrics_cost.py"), "--seconds", "1", "--reps", "1", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(
+        r"watch_plain_cpu_s=\S+ watch_metrics_cpu_s=\S+ metrics/plain=\S+", done.stdout.splitlines()[-1]
+    )
+    assert "(0 commits" not in done.stdout  # the writer wrote beside both watches
