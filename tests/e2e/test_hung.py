@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -249,10 +251,17 @@ class Watch:
         self.stop()
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def test_watch_stops_a_hung_session_and_leaves_a_streaming_one(pooled: h.ServerPool, opencode_bin: Path) -> None:
     sandbox, oc = signals_server(pooled, opencode_bin)
     stream, _ = start_bash(sandbox, oc, "STREAM it")
-    with Watch(sandbox, "--abort-hung-after", "3s") as watch:
+    metrics = f"127.0.0.1:{free_port()}"  # the same watch serves its metrics (asked for below)
+    with Watch(sandbox, "--abort-hung-after", "3s", "--metrics", metrics) as watch:
         hung, part = start_bash(sandbox, oc)
         started = part["state"]["time"]["start"] / 1000
         # the deadline bounds how long the watch may take; how long it took is printed, not
@@ -268,6 +277,16 @@ def test_watch_stops_a_hung_session_and_leaves_a_streaming_one(pooled: h.ServerP
         # The streaming session keeps running, watched, untouched.
         assert not [e for e in watch.collect(5) if e.get("id") == stream], watch.events
         assert oc.is_busy(stream), oc.describe(stream)
+        # what the metrics say of it: the abort, the hung session gone, the live one, its stream
+        text = urllib.request.urlopen(f"http://{metrics}/metrics", timeout=5).read().decode()
+        for series, wanted in (
+            ('ocinspect_actions_total{action="abort",outcome="performed"}', 1),
+            ('ocinspect_stuck_sessions_resolved_total{verdict="hung"}', 1),
+            ('ocinspect_sessions{verdict="live"}', 1),
+            ('ocinspect_sessions{verdict="hung"}', 0),
+            ("ocinspect_event_streams", 1),
+        ):
+            assert f"\n{series} {float(wanted)}\n" in text, (series, text)
     assert watch.proc.returncode == 0, (watch.proc.returncode, watch.stderr)
     assert "stopped watching" in watch.stderr, watch.stderr
     oc.request("POST", f"/session/{stream}/abort")
