@@ -9,10 +9,13 @@ check waits (with a deadline that only bounds a hang) for what the watch prints.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import queue
+import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -71,10 +74,11 @@ def hook_command(out: Path, *extra: str) -> str:
 class WatchProcess:
     """``ocinspect --db DB watch ARGS`` in a subprocess; stdout and stderr lines collected."""
 
-    def __init__(self, db: Path, *args: str) -> None:
+    def __init__(self, db: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "inspector", "--db", str(db), "watch", "--interval", "100ms", *args],
             cwd=REPO,
+            env=env,
             text=True,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -253,6 +257,93 @@ def test_an_unusable_exec_is_a_usage_error(tmp_path: Path, cmd: str, says: str) 
         stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 2 and says in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+# the two examples of docs/guide/stuck.md, as printed there ---------------------------------------
+
+
+def doc_block(containing: str) -> str:
+    blocks = re.findall(r"```sh\n(.*?)```", (REPO / "docs" / "guide" / "stuck.md").read_text(), re.DOTALL)
+    (block,) = [b for b in blocks if containing in b]
+    return str(block)
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="the documented script needs jq")
+def test_the_documented_notification_script(tmp_path: Path) -> None:
+    """The ``notify-send`` script, with a stand-in ``notify-send`` on PATH that records its
+    arguments: the title arrives as HTML-escaped text with no control character."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    notified = tmp_path / "notified.jsonl"
+    for name, text in (
+        ("ocinspect-notify", doc_block("notify-send")),
+        (
+            "notify-send",
+            f"#!{sys.executable}\nimport json, sys\n"
+            f"open({str(notified)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n",
+        ),
+    ):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    db = tmp_path / "hooked.db"
+    (sid,) = build(db, ["a <b>bold</b> \x1b]0;t\x07 & more"])
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    with WatchProcess(db, "--exec", "ocinspect-notify", env=env) as watch:
+        crash(db, sid, 1)
+        watch.until(has_lines(notified, 1), "the notification")
+        assert watch.stop() == 0, watch.err_lines
+    (argv,) = [json.loads(line) for line in lines_of(notified)]
+    assert argv == [
+        "--app-name=ocinspect",
+        "OpenCode session",
+        "finding stale  a &lt;b&gt;bold&lt;/b&gt;  ]0;t  &amp; more",
+    ]
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    """A webhook endpoint: records each POST; answers 500 to a session titled ``fails…``."""
+
+    got: ClassVar[list[tuple[str, bytes]]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (the http.server name)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.got.append((self.headers["Content-Type"], body))
+        self.send_response(500 if b'"title": "fails' in body else 200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the documented command runs curl")
+def test_the_documented_curl_webhook(tmp_path: Path) -> None:
+    """The ``curl`` command line, its URL pointed at a loopback receiver: the body is the
+    finding's ``watch --json`` line; an HTTP 500 is a failed hook (``--fail``: exit 22)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    documented = shlex.split(doc_block("--data-binary").replace("\\\n", " "))
+    assert documented[:2] == ["ocinspect", "watch"]
+    args = [a.replace("https://hooks.example.com/ocinspect", url) for a in documented[2:]]
+    db = tmp_path / "hooked.db"
+    fine, fails = build(db, ["fine", "fails here"])
+    try:
+        with WatchProcess(db, *args, "--json") as watch:
+            crash(db, fine, 1)
+            crash(db, fails, 2)
+            watch.until(lambda: any(e["event"] == "hook-failed" for e in watch.events()), "the failed post")
+            assert watch.stop() == 1
+    finally:
+        server.shutdown()
+    printed = {json.loads(line)["id"]: line.rstrip("\n") for line in watch.lines if '"event": "finding"' in line}
+    assert [(kind, json.loads(body)["id"]) for kind, body in Receiver.got] == [
+        ("application/json", fine),
+        ("application/json", fails),
+    ]
+    assert Receiver.got[0][1].decode().rstrip("\n") == printed[fine]
+    (failed,) = [e for e in watch.events() if e["event"] == "hook-failed"]
+    assert (failed["for_id"], failed["exit_code"]) == (fails, 22), failed
 
 
 # the runner and the findings in core ------------------------------------------------------------
