@@ -259,6 +259,33 @@ def test_an_unusable_exec_is_a_usage_error(tmp_path: Path, cmd: str, says: str) 
     assert proc.returncode == 2 and says in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
 
+def test_a_full_queue_is_counted_and_reported_by_the_watch(tmp_path: Path) -> None:
+    """103 sessions already stuck when the watch starts, a hook that waits for a gate: one runs,
+    100 wait (the queue), the others are dropped (2, or 3 when the worker had not taken the
+    first yet) and said in one ``hook-dropped`` line; once the gate opens, the queued ones run
+    in order (a shell loop: a few ms each) and the watch exits 1."""
+    db = tmp_path / "hooked.db"
+    with DatabaseBuilder(db, seed=9) as b:
+        project = b.project(DIR, created=T0)
+        for i in range(103):
+            sid = b.session(project_id=project, title=f"s{i}", directory=DIR, created=T0 + i)
+            b.assistant_message(sid, b.user_message(sid, "p", created=T0 + i), created=T0 + i)
+    gate, ran = tmp_path / "gate", tmp_path / "ran"
+    hook = f"sh -c 'while [ ! -e {gate} ]; do sleep 0.05; done; cat >> {ran}'"
+    with WatchProcess(db, "--exec", hook, "--exec-timeout", "60s", "--json") as watch:
+        watch.until(lambda: any(e["event"] == "hook-dropped" for e in watch.events()), "the drop")
+        (dropped,) = [e for e in watch.events() if e["event"] == "hook-dropped"]
+        gate.touch()
+        watch.until(has_lines(ran, 103 - dropped["dropped"]), "the queued hooks")
+        assert watch.stop() == 1
+    assert dropped["dropped"] in (2, 3) and "queue of 100 was full" in dropped["message"], dropped
+    assert [e["event"] for e in watch.events()].count("hook-dropped") == 1  # said once
+    findings = [e["id"] for e in watch.events() if e["event"] == "finding"]
+    hooked = [json.loads(line)["id"] for line in lines_of(ran)]
+    assert len(findings) == 103 and len(hooked) == 103 - dropped["dropped"]
+    assert hooked == [sid for sid in findings if sid in set(hooked)]  # in the order found
+
+
 # the two examples of docs/guide/stuck.md, as printed there ---------------------------------------
 
 
@@ -382,7 +409,7 @@ def test_close_kills_a_hook_still_running_and_drops_the_rest(tmp_path: Path) -> 
     problems = runner.close(grace_ms=200)
     kinds = {p.kind: p for p in problems}
     assert kinds["hook-timeout"].for_id == "ses_a" and "watch stopped" in kinds["hook-timeout"].message
-    assert kinds["hook-dropped"].dropped == 1
+    assert kinds["hook-dropped"].dropped == 1 and "watch stopped first" in kinds["hook-dropped"].message
     assert runner.ran == 1
 
 

@@ -88,7 +88,8 @@ class HookRunner:
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._lock = threading.Lock()
         self._problems: list[HookProblem] = []
-        self._dropped_unsaid = 0
+        self._dropped_unsaid = 0  # dropped for a full queue since the last problems()
+        self._unrun_unsaid = 0  # still queued when close() gave up on them
         self._running: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()  # close(): what is still queued is not run
         self._thread = threading.Thread(target=self._work, name="ocinspect-hook", daemon=True)
@@ -119,6 +120,16 @@ class HookRunner:
                     )
                 )
                 self._dropped_unsaid = 0
+            if self._unrun_unsaid:
+                found.append(
+                    HookProblem(
+                        self.clock(),
+                        "hook-dropped",
+                        f"{self._unrun_unsaid} event(s) not handed to the hook: watch stopped first",
+                        dropped=self._unrun_unsaid,
+                    )
+                )
+                self._unrun_unsaid = 0
         return found
 
     def close(self, grace_ms: int | None = None) -> list[HookProblem]:
@@ -145,7 +156,7 @@ class HookRunner:
             if self._stopping.is_set():
                 with self._lock:
                     self.dropped += 1
-                    self._dropped_unsaid += 1
+                    self._unrun_unsaid += 1
                 continue
             problem = self._run(job)
             if problem is not None:
