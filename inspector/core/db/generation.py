@@ -33,6 +33,10 @@ class Generation(ABC):
     continue_form: ClassVar[ContinueForm]
     # The error its repair (and its OpenCode) gives a tool it stopped: what the texts quote.
     tool_error: ClassVar[str]
+    # What a turn left open does to the session in its OpenCode (the crash patterns' "why").
+    open_turn_effect: ClassVar[str]
+    # How its repair closes an unfinished turn (the TUI's "what recovery will do").
+    turn_closed: ClassVar[str]
 
     @abstractmethod
     def reads(self, store: Store, conn: Connection) -> Reads:
@@ -56,6 +60,8 @@ class V1(Generation):
     repairs_through_opencode = True
     continue_form = V1_FORM
     tool_error = "Tool execution aborted"
+    open_turn_effect = 'the UI shows "Thinking" forever and queues every new prompt'
+    turn_closed = "completed (MessageAbortedError)"
 
     def reads(self, store: Store, conn: Connection) -> Reads:
         from inspector.core.db.v1.reads import V1Reads
@@ -82,6 +88,9 @@ class V2(Generation):
     name = "v2"
     continue_form = V2_FORM
     tool_error = "Tool execution interrupted: <tool>"
+    # measured on 2.1.2: a new prompt to the session first closes the stale turn, then runs
+    open_turn_effect = 'the UI shows "Thinking" until a new prompt to this session closes it'
+    turn_closed = "completed, the turn ended interrupted"
 
     def reads(self, store: Store, conn: Connection) -> Reads:
         from inspector.core.db.v2.reads import V2Reads
