@@ -114,3 +114,16 @@ def test_the_report_of_a_v1_file_keeps_its_sync_event_log(fixture_db: Callable[.
 
     text = run("--db", str(fixture_db("stuck-bash")), "report", SESSIONS["stuck-bash"][0]).output
     assert "sync event log yes" in text
+
+
+@pytest.mark.parametrize(("name", "tools", "turns"), [("v2-stuck-bash", 1, 1), ("v2-stuck-task", 2, 2)])
+def test_the_report_counts_what_a_v2_recovery_aborted(name: str, tools: int, turns: int, tmp_path: Path) -> None:
+    """A 2.x tool is an item inside its turn's row: the journal keeps the plan's counts."""
+    path = copy_of(name, tmp_path)
+    (first, *_) = sessions_of(name)
+    recovered = run("--db", str(path), "recover", "--all", "--yes")
+    assert recovered.exit_code == 0, recovered.stderr
+    assert f"{tools} tool part(s) aborted, {turns} turn(s) closed" in recovered.output
+    text = run("--db", str(path), "report", first).output
+    (line,) = [line for line in text.splitlines() if line.startswith("- Run ")]
+    assert f"{tools} tool part(s) aborted, {turns} turn(s) closed" in line

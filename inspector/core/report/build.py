@@ -134,6 +134,12 @@ def _database(store: Store, red: Redactor) -> dict[str, Any]:
     }
 
 
+def _counted(units: Iterable[dict[str, Any]], key: str) -> int:
+    """The tools or turns the plan counted in ``units`` beyond their rows (a journal field)."""
+    values = (u.get(key) for u in units)
+    return sum(v for v in values if isinstance(v, int) and not isinstance(v, bool) and v > 0)
+
+
 def _channel_file(name: str) -> bool:
     stem = name.removeprefix("opencode-").removesuffix(".db")
     return name.startswith("opencode-") and name.endswith(".db") and stem.isalpha() and len(stem) <= 12
@@ -329,8 +335,8 @@ def _repairs(
                 "run_id": red.run_id(run.run_id),
                 "created": iso(run.created),
                 "sessions": sorted({red.ident(s) or "" for u in touched for s in u["sessions"] if s in sessions}),
-                "parts_aborted": sum(1 for c in changes if c.get("table") == "part"),
-                "turns_closed": sum(1 for c in changes if c.get("table") == "message"),
+                "parts_aborted": sum(1 for c in changes if c.get("table") == "part") + _counted(touched, "tools"),
+                "turns_closed": sum(1 for c in changes if c.get("table") == "message") + _counted(touched, "turns"),
                 "sessions_uncompacted": sum(1 for c in changes if c.get("table") == "session"),
                 "committed": committed == len(touched),
                 "undone": run.undone,
