@@ -6,17 +6,14 @@ session, the stuck-session warning and question, ``--print`` and a clean session
 command joins (or boots) the managed service, whose boot re-runs every crashed turn of the file,
 so when nothing serves the database the session opens on a private server
 (``db/continue_forms.py``). Run as subprocesses on copies of the real 2.1.2 fixtures, with a
-stand-in ``opencode`` on ``PATH`` that prints what it got (the real 2.1.2 TUI was checked by
-hand: ``OPENCODE_DB=… opencode --standalone --session=ID DIR`` shows the session's turn).
+stand-in ``opencode`` on ``PATH`` that prints what it got (tests/e2e/v2/test_v2_open.py runs the
+real 2.1.2 TUI).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,18 +21,12 @@ import pytest
 from inspector.core.db.store import open_store
 from inspector.core.diagnose.continue_plan import plan_continue
 from inspector.core.model import LiveStatus
-from tests.support.cli import REPO, ocinspect
+from tests.support.cli import ocinspect, ocinspect_on_a_terminal
+from tests.test_open import env_with
 
 V2 = Path(__file__).parent / "fixtures" / "v2"
 STUCK = "ses_daf4c8d96ffeAGO55FNvmDcFBJ"  # v2-stuck-bash: crashed mid-shell, its claim kept
 CLEAN = "ses_daf4b6802ffekVu3qJ9UCwqUk2"  # v2-clean: one finished turn
-
-STAND_IN = """#!/bin/sh
-echo "argv=$*"
-echo "cwd=$(pwd)"
-echo "db=${OPENCODE_DB-unset}"
-exit 5
-"""
 
 
 @pytest.fixture
@@ -52,19 +43,6 @@ def v2_db(tmp_path: Path, name: str, project: Path) -> Path:
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE session_v2 SET directory = ?", (str(project),))
     return db
-
-
-def env_with(tmp_path: Path) -> dict[str, str]:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    script = bin_dir / "opencode"
-    script.write_text(STAND_IN)
-    script.chmod(0o755)
-    env = dict(os.environ)
-    env["PATH"] = f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin"
-    env["XDG_STATE_HOME"] = str(tmp_path / "state")  # no service.json of this machine's user
-    env.pop("OPENCODE_DB", None)
-    return env
 
 
 def test_print_gives_the_2x_command_on_a_private_server(tmp_path: Path, project: Path) -> None:
@@ -107,27 +85,12 @@ def test_a_clean_v2_session_opens_without_a_warning(tmp_path: Path, project: Pat
 def test_on_a_terminal_open_asks_before_opening_a_stuck_v2_session(
     tmp_path: Path, project: Path, answer: str, started: bool
 ) -> None:
-    import pty
-
     db = v2_db(tmp_path, "v2-stuck-bash", project)
-    leader, follower = pty.openpty()
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "inspector", "--db", str(db), "open", STUCK],
-            cwd=REPO,
-            env=env_with(tmp_path),
-            stdin=follower,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        os.write(leader, f"{answer}\n".encode())
-        out, err = proc.communicate(timeout=60)
-    finally:
-        os.close(leader)
-        os.close(follower)
+    returncode, out, err = ocinspect_on_a_terminal(
+        "--db", str(db), "open", STUCK, env=env_with(tmp_path), answer=answer
+    )
     assert f"{STUCK} is still stuck" in err and "Open it in OpenCode anyway? [y/N]" in err
-    assert proc.returncode == (5 if started else 0)
+    assert returncode == (5 if started else 0)
     if started:
         assert out.splitlines()[0] == f"argv=--standalone --session={STUCK} {project}"
     else:

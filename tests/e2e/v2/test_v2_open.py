@@ -15,7 +15,6 @@ import re
 import select
 import shlex
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from .. import harness as h
-from ..test_e2e_open import env_for
+from ..test_e2e_open import env_for, open_print
 from . import harness_v2 as v2
 
 pytestmark = pytest.mark.e2e
@@ -78,15 +77,7 @@ def test_open_continues_a_crashed_v2_session_on_a_private_server(sandbox: v2.V2S
     sid, db = crash.session_id, sandbox.db_path
     calls = v2.model_calls(sandbox.model)
     env = env_for(sandbox, sandbox.binary)
-    printed = subprocess.run(
-        [sys.executable, "-m", "inspector", "--db", str(db), "open", sid, "--print"],
-        cwd=h.REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    printed = open_print(db, sid, env)
     assert printed.returncode == 0, printed.stderr
     assert shlex.split(printed.stdout) == [
         "cd",
