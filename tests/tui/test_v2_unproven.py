@@ -1,7 +1,8 @@
 """An OpenCode 2 file whose columns differ from the proven 2.1.2 shape (a later release renames
 the claim column): the TUI diagnoses it, and its detail offers no ``r``, because core refuses to
-write it (``Store.require_writable``; the scan carries that typed refusal). A snapshot of the
-detail and a pilot test pressing ``r``, on a copy of the real 2.1.2 ``v2-stuck-bash`` fixture."""
+write it (``Store.require_writable``; the scan carries that typed refusal), nor does the list
+offer ``r``/``R``. A snapshot of the detail and a pilot test pressing ``R`` and ``r``, on a copy
+of the real 2.1.2 ``v2-stuck-bash`` fixture."""
 
 from __future__ import annotations
 
@@ -46,6 +47,11 @@ async def test_r_in_the_detail_of_an_unproven_v2_file_writes_nothing(tmp_path: P
         await settle(pilot)
         result = app.scan_result
         assert result is not None and isinstance(result.write_refusal, OpenCode2xSchema)
+        listed = app.screen
+        assert listed.check_action("recover_selected", ()) is False
+        assert listed.check_action("recover_all", ()) is False
+        await press(pilot, "R")
+        assert app.screen is listed  # no plan, no confirmation dialog
         await press(pilot, "enter")
         screen = app.screen
         assert isinstance(screen, SessionDetailScreen) and screen.session_id == STUCK

@@ -14,6 +14,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
+from inspector.core.db.generation import named
 from inspector.core.diagnose.patterns import PATTERNS, VERDICTS, WARNINGS, describe
 
 from ..keys import KeyName, keyed_text, namer
@@ -33,9 +34,10 @@ KEYMAP_NOTE = (
 )
 WAY_OUT = "Back from any screen: {detail-back}. Quit: {quit}, or {quit-anywhere} even from a dialog."
 RECOVERED = "This app recovered the session in this run; {undo-last-run} undoes the last recovery."
+TOOL_ERROR = "TOOL_ERROR"  # replaced by the error the scanned file's generation writes
 RECOVERY_NOTE = (
     "Recovery writes what OpenCode itself writes when you abort a turn: stuck tools become "
-    'errors ("Tool execution aborted"), unfinished turns are closed as aborted. A tool is '
+    f'errors ("{TOOL_ERROR}"), unfinished turns are closed as aborted. A tool is '
     "never marked completed. Every change is journaled outside OpenCode's database first, "
     "so {undo-last-run} restores the exact rows."
 )
@@ -117,6 +119,8 @@ class HelpScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         key = namer(self.app)
+        result = app_state(self).scan_result
+        schema: Schema = result.schema if result is not None else "v1"
         with VerticalScroll(id="help"):
             yield Static(
                 Content.assemble(("Close this help: ", "bold"), self._close_keys(), ". ", keyed_text(WAY_OUT, key)),
@@ -131,11 +135,11 @@ class HelpScreen(Screen[None]):
             yield Static(Content("Verdicts"), classes="section-title")
             yield Static(_table(verdict_rows(key)), classes="section")
             yield Static(Content("Why a session is stuck, and what recovery does"), classes="section-title")
-            result = app_state(self).scan_result
-            yield Static(pattern_table(result.schema if result is not None else "v1"), classes="section")
+            yield Static(pattern_table(schema), classes="section")
             yield Static(Content("Warnings: risks to know before you continue a session"), classes="section-title")
             yield Static(warning_table(), classes="section")
-            yield Static(Content(keyed_text(RECOVERY_NOTE, key)), classes="section help-note")
+            note = RECOVERY_NOTE.replace(TOOL_ERROR, named(schema).tool_error)
+            yield Static(Content(keyed_text(note, key)), classes="section help-note")
         yield KeyFooter()
 
     def _close_keys(self) -> str:
