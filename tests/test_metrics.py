@@ -109,7 +109,7 @@ def test_a_bad_metrics_address_is_refused(text: str) -> None:
 
 def test_every_verdict_and_pattern_is_counted_from_what_the_watch_saw(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
-    metrics = WatchMetrics(hung_after_ms=HUNG_AFTER)
+    metrics = WatchMetrics()
     dog = Watchdog(
         db,
         abort_after_ms=None,
@@ -119,7 +119,7 @@ def test_every_verdict_and_pattern_is_counted_from_what_the_watch_saw(busy_db: t
         observer=metrics,
     )
     try:
-        assert dog.poll() == []  # observing only: nothing is acted on
+        assert {e.kind for e in dog.poll()} == {"finding"}  # observing only: reported, nothing acted on
     finally:
         dog.close()
     counts = {v: value(metrics, "ocinspect_sessions", verdict=v) for v in VERDICTS}
@@ -141,7 +141,7 @@ def test_labels_are_bounded_and_name_no_session(busy_db: tuple[Path, Busy]) -> N
     from prometheus_client import generate_latest
 
     db, ids = busy_db
-    metrics = WatchMetrics(hung_after_ms=HUNG_AFTER)
+    metrics = WatchMetrics()
     dog = Watchdog(db, abort_after_ms=None, clock=Clock(NOW), detect_live=lambda *a: asking(ids), observer=metrics)
     try:
         dog.poll()
@@ -159,7 +159,7 @@ def test_labels_are_bounded_and_name_no_session(busy_db: tuple[Path, Busy]) -> N
 def test_a_look_where_nothing_changed_reads_nothing_more_for_the_metrics(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
     clock = Clock(NOW)
-    metrics = WatchMetrics(hung_after_ms=HUNG_AFTER)
+    metrics = WatchMetrics()
     dog = Watchdog(db, abort_after_ms=HUNG_AFTER, clock=clock, detect_live=lambda *a: OFFLINE, observer=metrics)
     try:
         dog.poll()
@@ -182,12 +182,12 @@ def test_aborts_and_resolved_sessions_are_counted(busy_db: tuple[Path, Busy]) ->
 
     db, ids = busy_db
     clock = Clock(NOW)
-    metrics = WatchMetrics(hung_after_ms=HUNG_AFTER)
+    metrics = WatchMetrics()
     dog = Watchdog(
         db, abort_after_ms=HUNG_AFTER, clock=clock, detect_live=lambda *a: ids.live(), abort=stopped, observer=metrics
     )
     try:
-        events = dog.poll()
+        events = [e for e in dog.poll() if e.kind != "finding"]
         assert {e.kind for e in events} == {"aborted"}
         assert value(metrics, "ocinspect_actions_total", action="abort", outcome="performed") == len(events) == 3
         assert value(metrics, "ocinspect_actions_total", action="abort", outcome="refused") == 0
@@ -204,7 +204,7 @@ def test_aborts_and_resolved_sessions_are_counted(busy_db: tuple[Path, Busy]) ->
 
 def test_an_abort_nothing_could_be_sent_for_is_counted_refused(busy_db: tuple[Path, Busy]) -> None:
     db, ids = busy_db
-    metrics = WatchMetrics(hung_after_ms=HUNG_AFTER)
+    metrics = WatchMetrics()
 
     def nobody(store: object, target: AbortTarget, **kw: Any) -> AbortOutcome:
         return AbortOutcome(target, False, "no OpenCode server lists this session busy any more; nothing was sent")
@@ -238,7 +238,7 @@ def test_the_event_streams_are_reported(busy_db: tuple[Path, Busy]) -> None:
         server.events = [f"data: {json.dumps({'type': 'server.connected', 'properties': {}})}\n\n"]
         live = ids.live(port=server.port, servers=((DIR, server.port),))
         hub = Signals(backoff_s=0.05, backoff_max_s=0.1)
-        metrics = WatchMetrics(hung_after_ms=HUNG_AFTER)
+        metrics = WatchMetrics()
         dog = Watchdog(
             db, abort_after_ms=None, clock=Clock(NOW), detect_live=lambda *a: live, signals=hub, observer=metrics
         )
@@ -296,7 +296,7 @@ def watching(fixture_db: Callable[..., Path]) -> Iterator[tuple[subprocess.Popen
     """``watch --metrics 127.0.0.1:0`` (observing only) on a copy of the real stuck-bash fixture."""
     db = fixture_db("stuck-bash")
     with metrics_watch(db) as (proc, url, says):
-        assert "observing only, nothing is acted on" in says
+        assert "stuck sessions are reported, nothing is changed" in says
         yield proc, db, url
 
 
@@ -319,7 +319,7 @@ def test_watch_with_only_metrics_serves_them_and_changes_nothing(
     out, err = proc.communicate(timeout=15)
     assert proc.returncode == 0, err
     assert "Traceback" not in err and err.endswith("ocinspect: stopped watching\n")
-    assert out == ""  # nothing was done, nothing to say
+    assert [line.split("  ")[1] for line in out.splitlines()] == ["stale"]  # its one finding, no action
     assert sha256(db) == before
 
 

@@ -24,7 +24,7 @@ EXIT_CODES = (
     (
         "1",
         "scan: stale, hung or unknown sessions found; recover: some sessions changed under us and were "
-        "skipped, a hung session did not stop or an answer did not settle; watch: the same",
+        "skipped, a hung session did not stop or an answer did not settle; watch: the same, or an --exec hook failed",
     ),
     (
         "2",

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 METRICS_HELP = (
     "Serve Prometheus metrics at HOST:PORT (a port alone: loopback; another interface only when "
-    "written out, e.g. 0.0.0.0:9464). With only this option, watch observes and acts on nothing."
+    "written out, e.g. 0.0.0.0:9464). With only this option, watch reports and acts on nothing."
 )
 
 
@@ -36,13 +36,13 @@ class MetricsAddress(click.ParamType["Address", object]):
 METRICS_ADDRESS = MetricsAddress()
 
 
-def metrics_for(address: Address | None, hung_after_ms: int | None) -> WatchMetrics | None:
+def metrics_for(address: Address | None) -> WatchMetrics | None:
     """The watch's metrics (None without ``--metrics``); served once the watch has opened its database."""
     if address is None:
         return None
     from inspector.core.metrics.collector import WatchMetrics
 
-    return WatchMetrics(hung_after_ms=hung_after_ms)
+    return WatchMetrics()
 
 
 def serve_metrics(dog: Watchdog, address: Address | None) -> None:

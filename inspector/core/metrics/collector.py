@@ -53,9 +53,9 @@ class State:
 class WatchMetrics(Collector):
     """A ``Watchdog`` observer (``LookObserver``) and a Prometheus collector in one."""
 
-    def __init__(self, *, hung_after_ms: int | None) -> None:
-        self.schema = ""  # the watched database's generation, known at the first look
-        self.hung_after_ms = hung_after_ms
+    def __init__(self) -> None:
+        self.schema = ""  # the watched database's generation and its hung threshold: known at the first look
+        self.hung_after_ms = 0
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
         self.idle = IdleDiagnoses()
@@ -67,7 +67,7 @@ class WatchMetrics(Collector):
 
     # the observer ------------------------------------------------------------------------
     def looked(self, dog: Watchdog, look: Look) -> None:
-        self.schema = dog.store.schema
+        self.schema, self.hung_after_ms = dog.store.schema, dog.hung_after_ms
         started = time.monotonic()
         counted = self._count(dog, look) if look.ok else None
         seconds = look.seconds + (time.monotonic() - started)  # the idle sessions read for the metrics too
@@ -220,8 +220,8 @@ class WatchMetrics(Collector):
             yield CounterMetricFamily("ocinspect_events", "Events received on the followed streams", value=state.events)
         yield GaugeMetricFamily(
             "ocinspect_hung_after_seconds",
-            "How long nothing of a busy session must move before it counts as hung (0: hung not judged)",
-            value=(self.hung_after_ms or 0) / 1000,
+            "How long nothing of a busy session must move before it counts as hung",
+            value=self.hung_after_ms / 1000,
         )
         yield labelled(
             GaugeMetricFamily,

@@ -221,6 +221,9 @@ class SessionsScreen(Screen[None]):
             return bool(self.query_one("#filter", Input).display or self.state.scanning)
         if action == "answer_selected":
             return self._selected_waits()
+        if action in ("recover_selected", "recover_all"):  # not offered where core refuses every write
+            result = self.state.scan_result
+            return result is None or result.write_refusal is None
         return True
 
     def _selected_waits(self) -> bool:
