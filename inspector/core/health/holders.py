@@ -49,7 +49,7 @@ def describe(pid: int) -> Holder:
     return Holder(pid, name, tuple(cmdline), started, looks_like_opencode(name, cmdline))
 
 
-def words(holder: Holder, *, width: int = 160) -> str:
+def words(holder: Holder, *, width: int = 100) -> str:
     """``pid 4242 opencode (opencode serve --port 4096)``, or ``an unknown process``: one line,
     the command line cut to ``width`` (the front end makes it printable)."""
     if not holder.pid:

@@ -113,8 +113,10 @@ def look(
     table = read_locks(path)
     lock = _write_lock(path, table, now)
     mine = os.getpid()
-    readers = _named(lock.pid for lock in table.holding("reader") if lock.pid != mine)
-    waiters = _named(lock.pid for lock in table.locks if lock.waiting and lock.pid != mine)
+    holder = lock.holder.pid if lock is not None else None
+    # a writer holds a read mark too: it is named once, as the writer
+    readers = _named(held.pid for held in table.holding("reader") if held.pid not in (mine, holder))
+    waiters = _named(held.pid for held in table.locks if held.waiting and held.pid != mine)
     stats: PageStats | None = None
     schema = ""
     if pages:
@@ -161,6 +163,6 @@ def _locked_line(path: Path, lock: LockHeld | None, now: int) -> str:
     if lock is None:
         return f"{path} is locked by another process (waited for the busy timeout; the holder cannot be told)"
     return (
-        f"{path} is locked by {words(lock.holder)} (its {lock.role} lock, seen held for "
+        f"{path} is locked by {words(lock.holder)} (the write lock, seen held for "
         f"{humanize_ms(lock.held_ms)}; waited for the busy timeout)"
     )
