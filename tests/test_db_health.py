@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from inspector.core.db import contention
 from inspector.core.db.locks import parse
-from inspector.core.errors import EXIT_ERROR, EXIT_FOUND, EXIT_OK, EXIT_REFUSED
+from inspector.core.db.store import open_store
+from inspector.core.errors import EXIT_ERROR, EXIT_FOUND, EXIT_OK, EXIT_REFUSED, DatabaseLocked
 from inspector.core.health.look import LOCK_HELD_MS, look
 
 from .support.cli import ocinspect
@@ -33,7 +36,7 @@ from .support.db_processes import (
     start,
     wal_copy,
 )
-from .support.releases import LATEST, fixture_file
+from .support.releases import LATEST, SESSIONS, fixture_file
 
 V1 = fixture_file(LATEST, "stuck-bash")
 V2 = Path(__file__).parent / "fixtures" / "v2" / "v2-stuck-bash.db"
@@ -80,6 +83,7 @@ def test_a_starved_wal_is_explained_then_checkpointed_only_when_nobody_uses_it(t
     try:
         seen = ocinspect("--db", str(db), "doctor", "--json")
         scan = ocinspect("--db", str(db), "scan")
+        show = ocinspect("--db", str(db), "show", SESSIONS["stuck-bash"][0])
         refused = ocinspect("--db", str(db), "doctor", "--checkpoint")
     finally:
         crash(writer)
@@ -94,6 +98,7 @@ def test_a_starved_wal_is_explained_then_checkpointed_only_when_nobody_uses_it(t
     # scan says it where the hang is explained
     assert "The database itself may be why sessions hang:" in scan.stdout
     assert "its checkpoint is starved" in scan.stdout
+    assert "The database itself may be why sessions hang:" in show.stdout
     # the checkpoint is refused while another process has the file open
     assert refused.returncode == EXIT_REFUSED
     assert "another process uses" in refused.stderr and str(reader.pid) in refused.stderr
@@ -123,6 +128,20 @@ def test_a_starved_wal_is_explained_then_checkpointed_only_when_nobody_uses_it(t
     healthy = ocinspect("--db", str(db), "doctor", "--check")
     assert healthy.returncode == EXIT_OK, healthy.stdout
     assert "quick_check: ok" in healthy.stdout
+
+
+def test_the_guarded_checkpoint_on_a_2x_database(tmp_path: Path) -> None:
+    """The same checkpoint on OpenCode 2's file: a WAL left by a killed writer goes back into the
+    database, no row of any table changes, and the doctor reads it as schema v2."""
+    db = wal_copy(V2, tmp_path / "opencode.db")
+    crash(start(GROW_WAL, str(db), "2"))
+    rows_before = every_row(db)
+    done = ocinspect("--db", str(db), "doctor", "--checkpoint", "--json")
+    assert done.returncode == EXIT_OK, done.stderr
+    report = json.loads(done.stdout)
+    assert report["schema"] == "v2" and report["pages"]["journal_mode"] == "wal"
+    assert report["checkpoint"]["wal_before"] > 2 * 1024 * 1024 and report["checkpoint"]["wal_after"] == 0
+    assert every_row(db) == rows_before
 
 
 @pytest.mark.parametrize(
@@ -162,6 +181,47 @@ def test_a_lock_is_held_long_only_after_looks_a_while_apart(tmp_path: Path) -> N
     assert first.lock.held_ms == 0 and not first.explains_hang
     assert later.lock is not None and later.lock.held_ms == LOCK_HELD_MS and later.explains_hang
     assert look(db).lock is None  # the holder ended: the sighting is forgotten
+
+
+def test_our_writes_that_waited_or_gave_up_are_contention(tmp_path: Path) -> None:
+    """A write of ours that gives up with SQLITE_BUSY, and one that waited for another writer's
+    lock, are counted; a look then says the database explains the hang."""
+    db = wal_copy(V1, tmp_path / "opencode.db")
+    store = open_store(db, write=True, busy_timeout_ms=50)
+    try:
+        with (
+            running(HOLD_WRITE_LOCK, str(db), "IMMEDIATE"),
+            pytest.raises(DatabaseLocked),
+            store.writer() as writer,
+            writer.transaction(),
+        ):
+            pass
+        assert contention.seen().busy_writes == 1 and contention.seen().waits == 0
+    finally:
+        store.dispose()
+    patient = open_store(db, write=True, busy_timeout_ms=60_000)
+    holder = start(HOLD_WRITE_LOCK, str(db), "IMMEDIATE")
+    started = threading.Event()
+
+    def release() -> None:
+        started.wait(30)
+        time.sleep(0.5)  # the write below is waiting by now: it began before this sleep
+        crash(holder)
+
+    releaser = threading.Thread(target=release)
+    releaser.start()
+    try:
+        with patient.writer() as writer:
+            started.set()
+            with writer.transaction():
+                pass
+    finally:
+        releaser.join()
+        patient.dispose()
+    seen = contention.seen()
+    assert seen.waits == 1 and seen.longest_wait_ms >= contention.WAITED_MS
+    health = look(db)
+    assert health.findings == ("contention",) and health.explains_hang
 
 
 def test_lock_table_lines_say_what_each_lock_means() -> None:
