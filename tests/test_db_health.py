@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
+import sys
 import threading
 import time
 from pathlib import Path
@@ -21,6 +23,7 @@ from inspector.core.db import contention
 from inspector.core.db.locks import parse
 from inspector.core.db.store import open_store
 from inspector.core.errors import EXIT_ERROR, EXIT_FOUND, EXIT_OK, EXIT_REFUSED, DatabaseLocked
+from inspector.core.health.holders import Holder, describe, words
 from inspector.core.health.look import LOCK_HELD_MS, look
 
 from .support.cli import ocinspect
@@ -62,6 +65,18 @@ def test_a_write_lock_held_by_another_process_is_named(tmp_path: Path, fixture: 
     assert f"writer: pid {holder.pid} python" in again.stdout
     assert "seen held for" in again.stdout
     assert every_row(db) == before
+
+
+def test_a_holders_name_is_shown_as_text(tmp_path: Path) -> None:
+    """A process's name is its own text: an escape sequence in it reaches the terminal escaped."""
+    db = wal_copy(V1, tmp_path / "opencode.db")
+    program = tmp_path / "evil\x1b[2J"
+    program.symlink_to(sys.executable)
+    with running(HOLD_WRITE_LOCK, str(db), "IMMEDIATE", program=str(program)) as holder:
+        ran = ocinspect("--db", str(db), "doctor")
+    assert ran.returncode == EXIT_FOUND
+    assert "\x1b" not in ran.stdout
+    assert f"writer: pid {holder.pid} evil\\x1b[2J (" in ran.stdout
 
 
 def test_doctor_names_the_holder_when_the_lock_keeps_it_out(tmp_path: Path) -> None:
@@ -245,3 +260,27 @@ def test_lock_table_lines_say_what_each_lock_means() -> None:
         (4131, "writer", "wal-index", True),
     ]
     assert os.getpid() not in {pid for pid, *_ in found}
+
+
+def test_a_holder_that_cannot_be_told_is_an_unknown_process() -> None:
+    """The kernel gives pid 0 for a process in another pid namespace; a pid that is gone (or
+    another user's that psutil may not read) has no name: neither is guessed at."""
+    assert words(Holder(pid=0)) == "an unknown process"
+    gone = describe(2**22 + 12345)  # above any pid_max: no such process
+    assert gone.name == "" and not gone.known
+    assert words(gone) == f"pid {gone.pid} (an unknown process: ocinspect may not look into it)"
+    mine = describe(os.getpid())
+    assert mine.known and words(mine).startswith(f"pid {os.getpid()} ")
+
+
+def test_doctor_on_a_sqlite_file_that_is_not_opencodes(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE notes(x)")
+    conn.close()
+    ran = ocinspect("--db", str(path), "doctor")
+    assert ran.returncode == EXIT_ERROR and ran.stdout == ""
+    assert (
+        ran.stderr
+        == f"ocinspect: error: {path} is a SQLite database but not OpenCode's (no session/message/part tables)\n"
+    )
