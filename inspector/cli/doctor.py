@@ -10,7 +10,7 @@ from inspector.cli.settings import Settings, pass_settings
 from inspector.core.errors import EXIT_FOUND, EXIT_OK
 
 
-@cli.command()
+@cli.command(short_help="Say whether the database itself is why sessions hang.")
 @click.option("--check", is_flag=True, help="Also run SQLite's quick_check (reads the whole file).")
 @click.option(
     "--checkpoint",
