@@ -18,7 +18,7 @@ from inspector.core.db import contention
 from inspector.core.db.contention import Contention
 from inspector.core.db.health import FileSizes, PageStats, file_sizes, read_pages
 from inspector.core.db.locks import LockTable, Role, read_locks
-from inspector.core.db.store import open_store
+from inspector.core.db.store import open_store, unsupported_error
 from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS
 from inspector.core.errors import DatabaseLocked
 from inspector.core.health.holders import Holder, describe, words
@@ -121,12 +121,16 @@ def look(
     schema = ""
     if pages:
         try:
-            stats = read_pages(path, check=check, busy_timeout_ms=busy_timeout_ms)
             store = open_store(path, busy_timeout_ms=busy_timeout_ms)  # an OpenCode file, and which
+            try:
+                if store.schema == "legacy":
+                    raise unsupported_error(store)
+                schema = store.schema
+            finally:
+                store.dispose()
+            stats = read_pages(path, check=check, busy_timeout_ms=busy_timeout_ms)
         except DatabaseLocked:
             raise DatabaseLocked(_locked_line(path, lock, now)) from None
-        schema = store.schema
-        store.dispose()
     return Health(
         database=str(path),
         checked_at=now,
