@@ -12,8 +12,9 @@ Cost: what dominates is OpenCode's boots. One sandbox holds every shape but ``ex
 by 1 v1 + 4 v2 boots) and is checked by one recovery and two service boots; ``exhausted`` needs
 its own file, because each of its eleven boots re-runs every claimed session of the file it
 boots on (inside the shared file it would have to come first, one test of both lengths added up
-instead of two that xdist runs side by side). Measured on an idle 2-core machine: ~60 s for the
-shared test, ~35 s for ``exhausted``.
+instead of two that xdist runs side by side). Measured on a 2-core machine at load 10-13:
+~100 s for the shared test (build ~60 s, of it ~17 s the v1 crash; the two boots ~35 s, of it
+10 s watching that no model is called), ~70 s for ``exhausted``.
 """
 
 from __future__ import annotations
