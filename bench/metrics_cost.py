@@ -64,8 +64,11 @@ def fresh_copy(source: Path, dest: Path) -> None:
 
 def scraper(url: str, stop: threading.Event, count: list[int]) -> None:
     while not stop.wait(1.0):
-        with urllib.request.urlopen(url, timeout=5) as answer:
-            answer.read()
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                answer.read()
+        except OSError:  # the watch stopping under a scrape in flight
+            return
         count[0] += 1
 
 
