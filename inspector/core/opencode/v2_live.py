@@ -71,6 +71,8 @@ def _permission(item: dict[str, Any], session_id: str, port: int) -> PendingRequ
 
     resources = item.get("resources")
     created = (item.get("time") or {}).get("created") if isinstance(item.get("time"), dict) else None
+    source = item.get("source")
+    source = source if isinstance(source, dict) else {}
     return PendingRequest(
         id=text(item.get("id")),
         session_id=session_id,
@@ -78,7 +80,47 @@ def _permission(item: dict[str, Any], session_id: str, port: int) -> PendingRequ
         port=port,
         permission=text(item.get("action")) or text(item.get("permission")),
         patterns=tuple(r for r in resources if isinstance(r, str)) if isinstance(resources, list) else (),
+        message_id=text(source.get("messageID")),  # the tool call it holds up (2.1.2: ``source``)
+        call_id=text(source.get("id")),
         since=created if isinstance(created, int) and not isinstance(created, bool) else None,
+        raw=json.dumps(item, ensure_ascii=False),
+    )
+
+
+def questions(client: ServerClient, session_id: str) -> list[PendingRequest]:
+    """``GET /api/session/{id}/form``: the questions the session waits on a person for.
+
+    OpenCode 2 asks its ``question`` tool's questions as a *form* (``metadata.kind``
+    ``question``, ``metadata.tool`` naming the call); other forms are not questions of a tool."""
+    payload = client.get(f"/api/session/{urllib.parse.quote(session_id, safe='')}/form")
+    items = payload.get("data") if isinstance(payload, dict) else payload
+    if not isinstance(items, list):
+        raise NotV2Api(f"OpenCode on port {client.port}: its form list is not a list", port=client.port)
+    return [
+        _question(item, session_id, client.port)
+        for item in items
+        if isinstance(item, dict)
+        and isinstance(item.get("metadata"), dict)
+        and item["metadata"].get("kind") == "question"
+    ]
+
+
+def _question(item: dict[str, Any], session_id: str, port: int) -> PendingRequest:
+    def text(value: Any) -> str:
+        return value if isinstance(value, str) else ""
+
+    tool = item["metadata"].get("tool")
+    tool = tool if isinstance(tool, dict) else {}
+    fields = item.get("fields")
+    first = fields[0] if isinstance(fields, list) and fields and isinstance(fields[0], dict) else {}
+    return PendingRequest(
+        id=text(item.get("id")),
+        session_id=session_id,
+        kind="question",
+        port=port,
+        question=text(first.get("description")) or text(first.get("title")),
+        message_id=text(tool.get("messageID")),
+        call_id=text(tool.get("id")),
         raw=json.dumps(item, ensure_ascii=False),
     )
 
@@ -141,7 +183,7 @@ class _Look:
     def _ask_waiting(self, client: ServerClient, listed: Iterable[str]) -> None:
         for sid in sorted(listed):
             try:
-                asked = permissions(client, sid)
+                asked = permissions(client, sid) + questions(client, sid)
             except ServerError:
                 self.undecided.add(sid)
                 continue
@@ -158,6 +200,9 @@ def _auth_reason(server: V2Server, port: int) -> str:
             f"(set {PASSWORD_ENV} to the password it printed)"
         )
     return f"OpenCode 2 on port {port} (pid {server.pid}) refused the password from {server.password_from}"
+
+
+auth_reason = _auth_reason  # the refusal's words, also where an answer is refused before it is sent
 
 
 def detect_v2(

@@ -1,0 +1,145 @@
+"""Answers to a 2.x database are refused before anything is sent when they cannot go right.
+
+The routes themselves are proven on the real 2.1.2 (``tests/e2e/v2/test_v2_answers.py``); here a
+recording loopback server (``tests/support/standin.py``) stands where an OpenCode 2 would be, and
+what ``find_v2_servers`` found is pinned, so each refusal is checked fast: the server that serves
+another port (or none), a server whose password we do not hold, a session no server runs, an
+inbox on a generation that has none. Every refusal leaves the file and the server untouched.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from inspector.core.db.store import open_store
+from inspector.core.errors import WritesDisabled
+from inspector.core.model import PendingRequest
+from inspector.core.opencode import v2_answers
+from inspector.core.opencode.client import Credentials
+from inspector.core.opencode.turn_servers import NoTurnServer, turn_server
+from inspector.core.opencode.v2_servers import V2Discovery, V2Server
+from inspector.core.repair.abort import AbortTarget, abort_chain
+from inspector.core.repair.answer import answer_request
+from inspector.core.repair.inbox import cancel_inbox
+from tests.support.databases import sha256
+from tests.support.standin import StandIn
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SID = "ses_v2answer"
+
+
+@pytest.fixture
+def v2_db(tmp_path: Path) -> Path:
+    path = tmp_path / "opencode.db"
+    shutil.copyfile(FIXTURES / "v2" / "v2-stuck-queued.db", path)
+    return path
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    with StandIn() as server:
+        yield server
+
+
+def pin(monkeypatch: pytest.MonkeyPatch, *servers: V2Server) -> None:
+    """What process discovery finds on the database (a stand-in is not an ``opencode`` process)."""
+    monkeypatch.setattr(v2_answers, "find_v2_servers", lambda db: V2Discovery(servers=servers))
+
+
+def v2_server(port: int, *, password: str | None = "pw") -> V2Server:
+    credentials = Credentials("opencode", password) if password else None
+    return V2Server(4242, "plain", "127.0.0.1", (port,), credentials, "its environment" if password else "none")
+
+
+def target(port: int | None) -> AbortTarget:
+    return AbortTarget(SID, (SID,), "/home/dev/src/webapp", port, "t", 1000, "hung")
+
+
+def test_no_server_on_the_port_refuses_and_sends_nothing(
+    v2_db: Path, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pin(monkeypatch, v2_server(standin.port + 1 if standin.port < 65535 else 1))
+    before = sha256(v2_db)
+    outcome = abort_chain(open_store(v2_db), target(standin.port), settle_timeout_s=0.2)
+    assert not outcome.stopped and outcome.aborted == ()
+    assert f"no OpenCode 2 server on this database serves port {standin.port} any more" in outcome.detail
+    assert standin.requests == [] and sha256(v2_db) == before
+
+
+def test_a_server_whose_password_we_do_not_hold_is_refused_before_anything_is_sent(
+    v2_db: Path, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pin(monkeypatch, v2_server(standin.port, password=None))
+    request = PendingRequest("per_1", SID, "permission", standin.port, permission="shell")
+    done = answer_request(open_store(v2_db), request, "reject", settle_timeout_s=0.2)
+    assert (done.sent, done.settled) == (False, False)
+    assert "needs its password" in done.detail and "nothing was sent" in done.detail
+    assert standin.requests == []
+
+
+def test_a_session_no_server_runs_is_not_stopped(v2_db: Path) -> None:
+    outcome = abort_chain(open_store(v2_db), target(None), settle_timeout_s=0.2)
+    assert (outcome.stopped, outcome.aborted) == (False, ())
+    assert outcome.detail == "no OpenCode server lists this session busy any more; nothing was sent"
+
+
+def test_the_v2_server_is_reached_with_the_password_it_was_found_with(
+    v2_db: Path, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pin(monkeypatch, v2_server(standin.port, password="from-its-environment"))
+    monkeypatch.setenv("OPENCODE_SERVER_PASSWORD", "ours-not-its")
+    server = turn_server(v2_db, standin.port, schema="v2")
+    assert isinstance(server, v2_answers.V2TurnServer)
+    assert server.client.credentials == Credentials("opencode", "from-its-environment")
+    assert server.stops_leaves_first
+
+
+def test_several_servers_and_no_port_is_no_choice(v2_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pin(monkeypatch, v2_server(40001), v2_server(40002))
+    with pytest.raises(NoTurnServer, match="2 OpenCode 2 servers serve this database"):
+        turn_server(v2_db, None, schema="v2")
+
+
+def test_cancelling_the_inbox_without_a_server_is_refused(v2_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pin(monkeypatch)
+    sid = inbox_session(v2_db)
+    before = sha256(v2_db)
+    with pytest.raises(NoTurnServer, match="no OpenCode 2 server serves this database"):
+        cancel_inbox(v2_db, sid)
+    with pytest.raises(WritesDisabled):
+        cancel_inbox(v2_db, sid, read_only=True)
+    assert sha256(v2_db) == before
+
+
+def test_a_1x_session_has_no_inbox_to_cancel(tmp_path: Path) -> None:
+    db = tmp_path / "opencode.db"
+    shutil.copyfile(FIXTURES / "opencode-1.18.33-stuck-bash.db", db)
+    sid = only_session(db)
+    result = cancel_inbox(db, sid, ["msg_x"])
+    assert (result.waiting, result.outcomes, result.unknown, result.ok) == ((), (), ("msg_x",), False)
+
+
+def inbox_session(db: Path) -> str:
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        (sid,) = conn.execute("SELECT DISTINCT session_id FROM session_inbox").fetchone()
+        return str(sid)
+    finally:
+        conn.close()
+
+
+def only_session(db: Path) -> str:
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        (sid,) = conn.execute("SELECT id FROM session ORDER BY time_created LIMIT 1").fetchone()
+        return str(sid)
+    finally:
+        conn.close()
