@@ -143,3 +143,59 @@ def only_session(db: Path) -> str:
         return str(sid)
     finally:
         conn.close()
+
+
+def test_the_inbox_command_says_what_waits_and_refuses_bad_input(tmp_path: Path, v2_db: Path) -> None:
+    """A process (no stand-in: nothing serves this database): one line, a documented exit code."""
+    from tests.support.cli import ocinspect
+
+    db = tmp_path / "v1.db"
+    shutil.copyfile(FIXTURES / "opencode-1.18.33-stuck-bash.db", db)
+    sid = only_session(db)
+    listed = ocinspect("--db", str(db), "inbox", sid)
+    assert (listed.returncode, listed.stdout.strip()) == (0, f"{sid}: no prompt waits undelivered"), listed.stderr
+    unknown = ocinspect("--db", str(db), "inbox", sid, "--cancel", "msg_gone")
+    assert unknown.returncode == 1 and unknown.stderr.strip() == "msg_gone: not in its inbox; nothing was sent"
+    both = ocinspect("--db", str(db), "inbox", sid, "--cancel", "msg_x", "--cancel-all")
+    assert both.returncode == 2 and "not both" in both.stderr
+    before = sha256(v2_db)
+    offline = ocinspect("--db", str(v2_db), "inbox", inbox_session(v2_db), "--cancel-all")
+    assert offline.returncode == 2 and offline.stderr.count("\n") == 1, offline.stderr
+    assert "no OpenCode 2 server serves this database; nothing was sent" in offline.stderr
+    assert sha256(v2_db) == before
+
+
+def test_watch_follows_a_2x_database_and_rejects_what_waits_never_allowing(tmp_path: Path) -> None:
+    """``watch`` used to refuse 2.x; now it reads v2's open turns and answers through the seam
+    (the answer itself is recorded here: the routes are the e2e's)."""
+    from inspector.core.model import LiveStatus
+    from inspector.core.repair.answer import AnswerOutcome
+    from inspector.core.repair.watchdog import Watchdog
+
+    db = tmp_path / "opencode.db"
+    shutil.copyfile(FIXTURES / "v2" / "v2-stuck-bash.db", db)
+    sid = "ses_daf4c8d96ffeAGO55FNvmDcFBJ"
+    asked = PendingRequest("per_1", sid, "permission", 4096, permission="shell", since=1_000)
+    live = LiveStatus(
+        running=True, busy=frozenset({sid}), waiting=frozenset({sid}), owners=((sid, 4096),), requests=(asked,)
+    )
+    sent: list[tuple[str, str]] = []
+
+    def answer(store: object, request: PendingRequest, reply: str, **kw: object) -> AnswerOutcome:
+        sent.append((request.id, reply))
+        return AnswerOutcome(request, "reject", True, True, "rejected")
+
+    dog = Watchdog(
+        db,
+        abort_after_ms=60_000,
+        reject_after_ms=5_000,
+        clock=lambda: 10_000,
+        detect_live=lambda *a, **k: live,
+        answer=answer,
+    )
+    try:
+        events = dog.poll()
+    finally:
+        dog.close()
+    assert [(e.kind, e.answer.request.id if e.answer else None) for e in events] == [("rejected", "per_1")]
+    assert sent == [("per_1", "reject")]

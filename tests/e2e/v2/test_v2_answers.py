@@ -108,6 +108,17 @@ def takes_a_new_prompt(sb: v2.V2Sandbox, server: v2.V2Server, sid: str) -> None:
     )
 
 
+def hung_for_long_enough(db: Path, sid: str) -> operations.Prepared:
+    """The plan once the tool has been silent past ``HUNG_AFTER_MS`` (it is hung from then on)."""
+
+    def prepared() -> operations.Prepared | None:
+        found = operations.prepare(request(db, sid, abort_hung=True))
+        return found if found.aborts else None
+
+    ready: operations.Prepared = h.wait_until(prepared, timeout=30, interval=0.3, what=f"{sid} to be hung")
+    return ready
+
+
 def test_v2_answers_go_through_its_api_and_the_sessions_go_on(
     sandbox: v2.V2Sandbox, asking: v2.V2Server, silent_tools: None
 ) -> None:
@@ -123,12 +134,16 @@ def test_v2_answers_go_through_its_api_and_the_sessions_go_on(
     v2.wait_tool(db, hung)  # the shell runs: `sleep 600`
     queued = server.prompt(hung, v2.TEXT + " queued", delivery="queue")
 
-    # a prompt queued behind it, cancelled on request (DELETE …/inbox/{id})
-    (cancelled,) = cancel_inbox(db, hung).outcomes
-    assert (cancelled.item.id, cancelled.cancelled) == (queued["id"], True), cancelled
+    # a prompt queued behind it, listed, then cancelled on request (`inbox`: DELETE …/inbox/{id})
+    (listed,) = cancel_inbox(db, hung, list_only=True).waiting
+    assert (listed.id, listed.delivery, listed.text) == (queued["id"], "queue", v2.TEXT + " queued")
+    cli = sandbox.ocinspect("inbox", hung, "--cancel", queued["id"], "--json")
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    (cancelled,) = json.loads(cli.stdout)["inbox"]
+    assert (cancelled["id"], cancelled["cancelled"]) == (queued["id"], True), cancelled
     assert v2.inbox_rows(db, hung) == []
 
-    prepared = operations.prepare(request(db, hung, abort_hung=True))
+    prepared = hung_for_long_enough(db, hung)
     assert [t.root for t in prepared.aborts] == [hung], prepared.refused
     done = operations.execute(prepared)
     (stopped,) = done.aborted
@@ -157,8 +172,7 @@ def test_v2_answers_go_through_its_api_and_the_sessions_go_on(
     v2.wait_permission(server, child)
     operations.execute(operations.prepare(request(db, child, allow_once=(child,))))
     v2.wait_tool(db, child)
-    prepared = operations.prepare(request(db, parent, abort_hung=True))
-    (target,) = prepared.aborts
+    (target,) = (prepared := hung_for_long_enough(db, parent)).aborts
     assert (target.root, target.leaves) == (parent, (child,)), target
     (stopped,) = operations.execute(prepared).aborted
     assert stopped.stopped and stopped.aborted == (child,), stopped.detail
