@@ -199,3 +199,31 @@ def test_watch_follows_a_2x_database_and_rejects_what_waits_never_allowing(tmp_p
         dog.close()
     assert [(e.kind, e.answer.request.id if e.answer else None) for e in events] == [("rejected", "per_1")]
     assert sent == [("per_1", "reject")]
+
+
+@pytest.mark.parametrize(
+    ("busy", "leaves"),
+    [
+        ({"ses_daf4c7c10ffew1UjuuDtYnuYWw", "ses_daf4c74c3ffeqY2Q3qA4QfBYl8"}, ("ses_daf4c74c3ffeqY2Q3qA4QfBYl8",)),
+        ({"ses_daf4c7c10ffew1UjuuDtYnuYWw"}, ("ses_daf4c7c10ffew1UjuuDtYnuYWw",)),  # the child finished: its parent
+    ],
+)
+def test_a_hung_chain_names_its_innermost_working_members(
+    tmp_path: Path, busy: set[str], leaves: tuple[str, ...]
+) -> None:
+    """Where v2 stops a subagent alone (its parent goes on), the turns to stop are the busy
+    members with no busy subagent: never a member that already finished."""
+    from dataclasses import replace
+
+    from inspector.core.diagnose.options import ScanOptions
+    from inspector.core.diagnose.scan import scan
+    from inspector.core.model import LiveStatus
+    from inspector.core.repair.abort import targets_in
+
+    db = tmp_path / "opencode.db"
+    shutil.copyfile(FIXTURES / "v2" / "v2-stuck-task.db", db)
+    live = LiveStatus(running=True, busy=frozenset(busy), owners=tuple((s, 4096) for s in sorted(busy)))
+    result = scan(open_store(db), ScanOptions(live=live))
+    hung = replace(result, sessions=tuple(replace(d, verdict="hung") for d in result.sessions))
+    (found,) = targets_in(hung, live)
+    assert (found.root, found.leaves) == ("ses_daf4c7c10ffew1UjuuDtYnuYWw", leaves)

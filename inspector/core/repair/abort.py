@@ -55,7 +55,7 @@ class AbortTarget:
     title: str
     idle_ms: int | None
     reason: str
-    leaves: tuple[str, ...] = ()  # members with no subagent in the chain (the innermost turns)
+    leaves: tuple[str, ...] = ()  # busy members with no busy subagent in the chain (the innermost turns)
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,8 @@ def targets_in(
         if live is not None:
             port = next((p for p in (live.port_of(s) for s in ordered) if p is not None), None)
         head = diagnoses[root]
-        parents = {diagnoses[m].session.parent_id for m in ordered if m in diagnoses}
+        working = [m for m in ordered if live is None or m in live.busy]  # a finished member stops nothing
+        parents = {diagnoses[m].session.parent_id for m in working if m in diagnoses}
         found.append(
             AbortTarget(
                 root=root,
@@ -108,7 +109,7 @@ def targets_in(
                 title=head.session.title,
                 idle_ms=head.idle_ms,
                 reason=head.live_reason,
-                leaves=tuple(m for m in ordered if m not in parents),
+                leaves=tuple(m for m in working if m not in parents),
             )
         )
     return tuple(found)
