@@ -10,6 +10,7 @@ inbox on a generation that has none. Every refusal leaves the file and the serve
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,26 +124,21 @@ def test_a_1x_session_has_no_inbox_to_cancel(tmp_path: Path) -> None:
     assert (result.waiting, result.outcomes, result.unknown, result.ok) == ((), (), ("msg_x",), False)
 
 
-def inbox_session(db: Path) -> str:
-    import sqlite3
-
+def first_id(db: Path, sql: str) -> str:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        (sid,) = conn.execute("SELECT DISTINCT session_id FROM session_inbox").fetchone()
-        return str(sid)
+        (found,) = conn.execute(sql).fetchone()
+        return str(found)
     finally:
         conn.close()
+
+
+def inbox_session(db: Path) -> str:
+    return first_id(db, "SELECT DISTINCT session_id FROM session_inbox")
 
 
 def only_session(db: Path) -> str:
-    import sqlite3
-
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        (sid,) = conn.execute("SELECT id FROM session ORDER BY time_created LIMIT 1").fetchone()
-        return str(sid)
-    finally:
-        conn.close()
+    return first_id(db, "SELECT id FROM session ORDER BY time_created LIMIT 1")
 
 
 def test_the_inbox_command_says_what_waits_and_refuses_bad_input(tmp_path: Path, v2_db: Path) -> None:

@@ -58,33 +58,8 @@ def active_sessions(client: ServerClient) -> dict[str, ServerStatus]:
 
 def permissions(client: ServerClient, session_id: str) -> list[PendingRequest]:
     """``GET /api/session/{id}/permission``: the prompts the session waits on a person for."""
-    payload = client.get(f"/api/session/{urllib.parse.quote(session_id, safe='')}/permission")
-    items = payload.get("data") if isinstance(payload, dict) else payload
-    if not isinstance(items, list):
-        raise NotV2Api(f"OpenCode on port {client.port}: its permission list is not a list", port=client.port)
-    return [_permission(item, session_id, client.port) for item in items if isinstance(item, dict)]
-
-
-def _permission(item: dict[str, Any], session_id: str, port: int) -> PendingRequest:
-    def text(value: Any) -> str:
-        return value if isinstance(value, str) else ""
-
-    resources = item.get("resources")
-    created = (item.get("time") or {}).get("created") if isinstance(item.get("time"), dict) else None
-    source = item.get("source")
-    source = source if isinstance(source, dict) else {}
-    return PendingRequest(
-        id=text(item.get("id")),
-        session_id=session_id,
-        kind="permission",
-        port=port,
-        permission=text(item.get("action")) or text(item.get("permission")),
-        patterns=tuple(r for r in resources if isinstance(r, str)) if isinstance(resources, list) else (),
-        message_id=text(source.get("messageID")),  # the tool call it holds up (2.1.2: ``source``)
-        call_id=text(source.get("id")),
-        since=created if isinstance(created, int) and not isinstance(created, bool) else None,
-        raw=json.dumps(item, ensure_ascii=False),
-    )
+    items = _session_list(client, session_id, "permission")
+    return [_permission(item, session_id, client.port) for item in items]
 
 
 def questions(client: ServerClient, session_id: str) -> list[PendingRequest]:
@@ -92,36 +67,69 @@ def questions(client: ServerClient, session_id: str) -> list[PendingRequest]:
 
     OpenCode 2 asks its ``question`` tool's questions as a *form* (``metadata.kind``
     ``question``, ``metadata.tool`` naming the call); other forms are not questions of a tool."""
-    payload = client.get(f"/api/session/{urllib.parse.quote(session_id, safe='')}/form")
-    items = payload.get("data") if isinstance(payload, dict) else payload
-    if not isinstance(items, list):
-        raise NotV2Api(f"OpenCode on port {client.port}: its form list is not a list", port=client.port)
+    items = _session_list(client, session_id, "form")
     return [
         _question(item, session_id, client.port)
         for item in items
-        if isinstance(item, dict)
-        and isinstance(item.get("metadata"), dict)
-        and item["metadata"].get("kind") == "question"
+        if isinstance(item.get("metadata"), dict) and item["metadata"].get("kind") == "question"
     ]
 
 
-def _question(item: dict[str, Any], session_id: str, port: int) -> PendingRequest:
-    def text(value: Any) -> str:
-        return value if isinstance(value, str) else ""
+def _session_list(client: ServerClient, session_id: str, what: str) -> list[dict[str, Any]]:
+    """The objects of ``GET /api/session/{id}/{what}`` (``{"data": [...]}`` or the list itself)."""
+    payload = client.get(f"/api/session/{urllib.parse.quote(session_id, safe='')}/{what}")
+    items = payload.get("data") if isinstance(payload, dict) else payload
+    if not isinstance(items, list):
+        raise NotV2Api(f"OpenCode on port {client.port}: its {what} list is not a list", port=client.port)
+    return [item for item in items if isinstance(item, dict)]
 
-    tool = item["metadata"].get("tool")
-    tool = tool if isinstance(tool, dict) else {}
-    fields = item.get("fields")
-    first = fields[0] if isinstance(fields, list) and fields and isinstance(fields[0], dict) else {}
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _request(item: dict[str, Any], session_id: str, port: int, tool: dict[str, Any], **fields: Any) -> PendingRequest:
+    """A pending request of ``session_id`` (``tool``: the call it holds up, message and call id)."""
     return PendingRequest(
-        id=text(item.get("id")),
+        id=_text(item.get("id")),
         session_id=session_id,
-        kind="question",
         port=port,
-        question=text(first.get("description")) or text(first.get("title")),
-        message_id=text(tool.get("messageID")),
-        call_id=text(tool.get("id")),
+        message_id=_text(tool.get("messageID")),
+        call_id=_text(tool.get("id")),
         raw=json.dumps(item, ensure_ascii=False),
+        **fields,
+    )
+
+
+def _permission(item: dict[str, Any], session_id: str, port: int) -> PendingRequest:
+    resources = item.get("resources")
+    created = _dict(item.get("time")).get("created")
+    return _request(
+        item,
+        session_id,
+        port,
+        _dict(item.get("source")),  # 2.1.2 names the tool call it holds up in ``source``
+        kind="permission",
+        permission=_text(item.get("action")) or _text(item.get("permission")),
+        patterns=tuple(r for r in resources if isinstance(r, str)) if isinstance(resources, list) else (),
+        since=created if isinstance(created, int) and not isinstance(created, bool) else None,
+    )
+
+
+def _question(item: dict[str, Any], session_id: str, port: int) -> PendingRequest:
+    fields = item.get("fields")
+    first = _dict(fields[0]) if isinstance(fields, list) and fields else {}
+    return _request(
+        item,
+        session_id,
+        port,
+        _dict(item["metadata"].get("tool")),
+        kind="question",
+        question=_text(first.get("description")) or _text(first.get("title")),
     )
 
 
