@@ -18,10 +18,10 @@ import pytest
 
 from inspector.core.db.store import open_store
 from inspector.core.errors import WritesDisabled
-from inspector.core.model import PendingRequest
+from inspector.core.model import Answer, PendingRequest, ServerStatus
 from inspector.core.opencode import v2_answers
 from inspector.core.opencode.client import Credentials
-from inspector.core.opencode.turn_servers import NoTurnServer, turn_server
+from inspector.core.opencode.turn_servers import InboxItem, NoTurnServer, turn_server
 from inspector.core.opencode.v2_servers import V2Discovery, V2Server
 from inspector.core.repair.abort import AbortTarget, abort_chain
 from inspector.core.repair.answer import answer_request
@@ -223,3 +223,59 @@ def test_a_hung_chain_names_its_innermost_working_members(
     hung = replace(result, sessions=tuple(replace(d, verdict="hung") for d in result.sessions))
     (found,) = targets_in(hung, live)
     assert (found.root, found.leaves) == ("ses_daf4c7c10ffew1UjuuDtYnuYWw", leaves)
+
+
+class EndedAsShutdown:
+    """A v2 server as 2.1.2 behaves when its interrupt after a reject comes too late: it took the
+    answer and runs nothing, and the rows still hold the claim (a ``TurnServer`` in memory: what
+    is tested is how ``answer_request`` reads the rows afterwards)."""
+
+    port = 4096
+    stops_leaves_first = True
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def busy(self, directory: str) -> dict[str, ServerStatus]:
+        return {}
+
+    def stop(self, session_id: str, directory: str) -> bool:
+        return False
+
+    def pending(self, directory: str) -> list[PendingRequest]:
+        return []
+
+    def reply_permission(self, request: PendingRequest, answer: Answer) -> str:
+        self.sent.append((request.id, answer))
+        return "/api/session/…/permission/…/reply"
+
+    def dismiss_question(self, request: PendingRequest) -> str:
+        raise AssertionError("not a question")
+
+    def inbox(self, session_id: str) -> list[InboxItem]:
+        return []
+
+    def cancel_inbox(self, session_id: str, item_id: str) -> str:
+        raise AssertionError("not asked")
+
+
+def test_a_claim_v2_kept_after_the_reject_is_said_not_settled(tmp_path: Path) -> None:
+    db = tmp_path / "opencode.db"
+    shutil.copyfile(FIXTURES / "v2" / "v2-stuck-ask.db", db)
+    sid = "ses_daf45b617ffeWuecwr1KT6Pd5U"
+    request = PendingRequest(
+        "per_1",
+        sid,
+        "permission",
+        4096,
+        permission="shell",
+        message_id="msg_250ba5018001eQgsetJQ2sgcM5",
+        call_id="call_1796650717296265",
+    )
+    server = EndedAsShutdown()
+    before = sha256(db)
+    done = answer_request(open_store(db), request, "reject", server=server, settle_timeout_s=0.2)
+    assert server.sent == [("per_1", "reject")]
+    assert (done.sent, done.settled) == (True, False), done.detail
+    assert "kept its claim on the turn it no longer runs" in done.detail and f"recover {sid}" in done.detail
+    assert sha256(db) == before
