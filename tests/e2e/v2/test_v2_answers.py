@@ -7,7 +7,7 @@ stays up, and that the session takes a new prompt afterwards.
 
 Cost: ONE plain server (``shell`` asks) is shared by every check, in one test (its boot
 dominates, 6-15 s under load); the checks are sessions on it, a few seconds each, plus three
-CLI runs (one a watch); the last check kills the server. ~20 s here.
+CLI runs (one a watch); the last check kills the server. ~25 s here.
 The hung verdicts for v2 come from its event stream (another module); here the hung rules read
 a stand-in for the chain's rows that says "nothing moved since the tool started" (the tool is
 ``sleep 600``: really silent), so the answer path is what is tested.
@@ -26,6 +26,7 @@ from inspector.core.db.reads.judge import ChainMotion, PartShape
 from inspector.core.db.v2.judge_reads import V2JudgeReads
 from inspector.core.repair import operations
 from inspector.core.repair.inbox import cancel_inbox
+from inspector.core.repair.watchdog import Watchdog, WatchEvent
 
 from .. import harness as h
 from ..test_hung import Watch
@@ -164,6 +165,26 @@ def test_v2_answers_go_through_its_api_and_the_sessions_go_on(
     ended(db, rejected, "interrupted")
     assert tool_error(db, rejected) == {"type": "aborted", "message": "The user declined this tool call"}
     takes_a_new_prompt(sandbox, server, rejected)
+
+    # `watch --abort-hung-after`'s loop (in this process: the hung rules read the stand-in)
+    watched = server.open_session(sandbox.project)
+    server.prompt(watched, v2.LONG_SHELL)
+    v2.wait_permission(server, watched)
+    operations.execute(operations.prepare(request(db, watched, allow_once=(watched,))))
+    v2.wait_tool(db, watched)
+    dog = Watchdog(db, abort_after_ms=HUNG_AFTER_MS, settle_timeout_s=20)
+    try:
+        stopped_by: list[WatchEvent] = h.wait_until(
+            lambda: [e for e in dog.poll() if e.kind in ("aborted", "not-stopped")],
+            timeout=30,
+            interval=0.5,
+            what="the watch to stop the hung shell",
+        )
+    finally:
+        dog.close()
+    assert [(e.kind, e.target.root if e.target else None) for e in stopped_by] == [("aborted", watched)]
+    ended(db, watched, "interrupted")
+    takes_a_new_prompt(sandbox, server, watched)
 
     # a hung subagent: its child is stopped alone, the parent's call fails and the parent goes on
     parent = server.open_session(sandbox.project)
