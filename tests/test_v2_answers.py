@@ -279,3 +279,24 @@ def test_a_claim_v2_kept_after_the_reject_is_said_not_settled(tmp_path: Path) ->
     assert (done.sent, done.settled) == (True, False), done.detail
     assert "kept its claim on the turn it no longer runs" in done.detail and f"recover {sid}" in done.detail
     assert sha256(db) == before
+
+
+def test_a_v2_message_left_unfinished_before_its_idle_row_is_not_an_open_turn(tmp_path: Path) -> None:
+    """2.1.2 interrupted in a retry wait writes ``idle`` ``interrupted`` and leaves the retried
+    call's message without ``time.completed`` (it completes it at the next prompt): the turn is
+    over, so a stop that ends so is not reported as leaving it open. Without the idle row it is."""
+    db = tmp_path / "opencode.db"
+    shutil.copyfile(FIXTURES / "v2" / "v2-clean.db", db)
+    conn = sqlite3.connect(db)
+    sid, mid = conn.execute(
+        "SELECT session_id, id FROM session_message WHERE type = 'assistant' ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    conn.execute("UPDATE session_message SET data = json_remove(data, '$.time.completed') WHERE id = ?", (mid,))
+    conn.commit()
+    with open_store(db).reading() as reads:
+        assert reads.open_rows([sid]) == ()
+    conn.execute("DELETE FROM session_message WHERE session_id = ? AND type = 'idle'", (sid,))
+    conn.commit()
+    conn.close()
+    with open_store(db).reading() as reads:
+        assert [(r.kind, r.id) for r in reads.open_rows([sid])] == [("turn", mid)]

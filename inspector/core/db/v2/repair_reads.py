@@ -31,7 +31,14 @@ class V2RepairReads(V2Base, V2Turns):
 
     def open_rows(self, session_ids: Sequence[str]) -> tuple[OpenRow, ...]:
         turns = self._recent_turns(session_ids)
-        rows = [OpenRow("turn", t.message.id) for t in turns if t.message.completed is None]
+        # An ``idle`` row after an unfinished message ends its turn (2.1.2 interrupted in a retry
+        # wait leaves the message so, and completes it at the next prompt); a running tool does not.
+        ended = {sid: self.conn.execute(q.NEWEST_IDLE_SEQ, {"sid": sid}).scalar() for sid in set(session_ids)}
+        rows = [
+            OpenRow("turn", t.message.id)
+            for t in turns
+            if t.message.completed is None and t.seq > (ended.get(t.message.session_id) or -1)
+        ]
         rows += [OpenRow("tool", p.id) for t in turns for p in t.tools if p.status in _STUCK]
         return tuple(rows)
 
