@@ -7,7 +7,8 @@ stays up, and that the session takes a new prompt afterwards.
 
 Cost: ONE plain server (``shell`` asks) is shared by every check, in one test (its boot
 dominates, 6-15 s under load); the checks are sessions on it, a few seconds each, plus three
-CLI runs (one a watch); the last check kills the server. ~25 s here.
+CLI runs (one a watch); the last checks kill the server and boot the managed service once (its
+``service.json`` password). ~35 s here.
 The hung verdicts for v2 come from its event stream (another module); here the hung rules read
 a stand-in for the chain's rows that says "nothing moved since the tool started" (the tool is
 ``sleep 600``: really silent), so the answer path is what is tested.
@@ -24,6 +25,7 @@ import pytest
 
 from inspector.core.db.reads.judge import ChainMotion, PartShape
 from inspector.core.db.v2.judge_reads import V2JudgeReads
+from inspector.core.opencode.v2_servers import find_v2_servers
 from inspector.core.repair import operations
 from inspector.core.repair.inbox import cancel_inbox
 from inspector.core.repair.watchdog import Watchdog, WatchEvent
@@ -228,3 +230,17 @@ def test_v2_answers_go_through_its_api_and_the_sessions_go_on(
     (outcome,) = operations.execute(prepared).answered
     assert (outcome.sent, outcome.settled) == (False, False), outcome
     assert f"no OpenCode 2 server on this database serves port {pending.port}" in outcome.detail
+
+    # the managed service boots, re-runs that crashed turn and asks again: answered through it,
+    # with the password of its service.json (ocinspect's own state dir is elsewhere)
+    service = sandbox.start_service()
+    h.wait_until(
+        lambda: service.api("GET", f"/api/session/{gone}/permission"), timeout=45, what="the re-run turn to ask again"
+    )
+    assert [s.password_from for s in find_v2_servers(db).servers] == ["service.json"]
+    cli = sandbox.ocinspect("recover", gone, "--reject-waiting", "--yes", "--json")
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    (said,) = json.loads(cli.stdout)["answered"]
+    assert (said["sent"], said["settled"], said["port"]) == (True, True, sandbox.service_port), said
+    ended(db, gone, "interrupted")
+    v2.kill_service(sandbox, service)
