@@ -25,7 +25,7 @@ import json
 import os
 import sqlite3
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -548,3 +548,18 @@ def crash_v1_then_import(sb: V2Sandbox, v1_binary: Path) -> tuple[str, V2Server]
     h.wait_for_tool_part(sb.db_path, session_id=sid, tool="bash", timeout=45, server=old)
     old.kill()
     return sid, sb.start_plain()
+
+
+def describe_processes(pids: Iterable[int]) -> str:
+    """Each pid with its parent, its command line and its open database files (why a test that
+    expected one server on a database found more)."""
+    lines: list[str] = []
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            with proc.oneshot():
+                files = [f.path for f in proc.open_files() if ".db" in f.path]
+                lines.append(f"pid {pid} ppid {proc.ppid()} {proc.status()} {proc.cmdline()!r} files {files!r}")
+        except psutil.Error as exc:
+            lines.append(f"pid {pid}: {type(exc).__name__}")
+    return "\n".join(lines)
