@@ -78,6 +78,7 @@ SCAN_QUICK = CLI_MODULES | {
     "inspector.core.db.v1.row_checks",  # a mixin of the reads; the event log itself loads only to write
     # the seam: the generation chosen by open_store, the typed reads it answers
     "inspector.core.db.generation",
+    "inspector.core.db.continue_forms",  # each generation's command to continue a session (data only)
     "inspector.core.db.reads",
     "inspector.core.db.reads.scan",
     "inspector.core.db.reads.judge",
