@@ -212,7 +212,7 @@ def test_v2_answers_go_through_its_api_and_the_sessions_go_on(
     server.prompt(asked, v2.QUESTION)
     h.wait_until(lambda: server.api("GET", f"/api/session/{asked}/form"), timeout=30, what="the question's form")
     with Watch(sandbox, "--reject-waiting-after", "1s") as watch:
-        (event,) = watch.until(lambda e: e.get("session_id") == asked, timeout=40)
+        (event,) = watch.until(lambda e: e.get("session_id") == asked and e["event"] != "finding", timeout=40)
     assert (event["event"], event["kind"], event["answer"]) == ("rejected", "question", "reject"), watch.events
     ended(db, asked, "interrupted")
     assert tool_error(db, asked, "question") == {"type": "aborted", "message": "The user dismissed this question"}
