@@ -22,6 +22,9 @@ from typing import Any
 
 import pytest
 
+from inspector.core.opencode.live import detect
+from inspector.core.opencode.signals import Signals
+
 from .. import harness as h
 from . import harness_v2 as v2
 
@@ -105,6 +108,8 @@ def test_each_shape_gets_its_verdict_and_real_work_is_never_hung(fleet: Fleet) -
         ids["child-asks"]: ("waiting", None),
         asking_child: ("waiting", None),
     }
+    signals = Signals()  # what a watch follows: the server's /api/event, beside the scans
+    streamed: dict[str, int] = {}
     seen_at: dict[str, float] = {}
     said: dict[str, dict[str, Any]] = {}  # each session's entry when its verdict was first seen
     never: dict[str, list[str]] = {ids[s]: [] for s in NEVER_HUNG}
@@ -112,6 +117,9 @@ def test_each_shape_gets_its_verdict_and_real_work_is_never_hung(fleet: Fleet) -
     deadline = fleet.started + WITHIN_S
     while time.monotonic() < deadline and (len(seen_at) < len(expected) or time.monotonic() - fleet.started < 25):
         last, _ = scan(fleet.sandbox)
+        followed = signals.merge(detect(fleet.sandbox.db_path, [str(fleet.sandbox.project)], schema="v2"))
+        streamed |= {s: signals.snapshot()[s] for s in (ids["slow"], ids["printing"]) if s in signals.snapshot()}
+        assert followed.streams == (fleet.server.port,)
         for sid, (verdict, hang) in expected.items():
             found = last.get(sid, {})
             if sid not in seen_at and (found.get("verdict"), found.get("hang")) == (verdict, hang):
@@ -121,11 +129,17 @@ def test_each_shape_gets_its_verdict_and_real_work_is_never_hung(fleet: Fleet) -
             if sid in last:
                 verdicts.append(last[sid]["verdict"])
         time.sleep(0.5)
+    signals.close()
+    assert ids["slow"] in streamed, "the slow reply's deltas were not seen on /api/event"
     missing = {sid: expected[sid] for sid in expected if sid not in seen_at}
     assert not missing, f"not seen within {WITHIN_S}s: {missing}\n{explain(last)}"
     for sid, verdicts in never.items():
         assert verdicts and "hung" not in verdicts, (sid, verdicts)
-    print({sid: round(t, 1) for sid, t in seen_at.items()})
+    names = {sid: shape for shape, sid in ids.items()} | {
+        parent_child: "subagent's child",
+        asking_child: "asking child",
+    }
+    print({names[sid]: round(t, 1) for sid, t in seen_at.items()})
 
     # What each verdict says: the tool and the shape, the retry, what is asked and since when.
     # (2.1.2 gives a stalled stream four attempts, then ends the turn ``failed`` by itself.)
