@@ -139,6 +139,18 @@ def test_a_retry_nothing_else_moved_for_is_a_retry_loop(db: Path) -> None:
     assert "overloaded" in diag.live_reason
 
 
+def test_a_retry_loop_is_timed_from_the_prompt_not_from_the_last_attempt(db: Path) -> None:
+    """2.1.2 rewrites the retried row's ``time.created`` (and its column) at every attempt."""
+    status = retrying(db, 4)
+    now = PROMPTED + 20 * MINUTE
+    data = reply_data(db)
+    data["time"] = {"created": now - 30_000}
+    set_reply(db, data)
+    sql(db, "UPDATE session_message SET time_created = ?, time_updated = ? WHERE id = ?", now - 30_000, now, REPLY)
+    diag = judged(db, running(status), now)
+    assert (diag.verdict, diag.hang, diag.idle_ms) == ("hung", "retry-loop", 20 * MINUTE)
+
+
 def test_a_retry_under_the_threshold_is_live(db: Path) -> None:
     diag = judged(db, running(retrying(db, 2)), REPLY_CREATED + MINUTE)
     assert (diag.verdict, diag.hang) == ("live", None)

@@ -11,7 +11,9 @@ restart, as in 1.x. All the rows since the person's newest prompt are one messag
 judges (1.x restarts a step inside its message), and that prompt is when the turn began.
 
 Times come from the row's JSON (``time.created``/``completed``, a tool's ``ran``), never from
-``time_updated``: a retry rewrites the row without any progress.
+``time_updated``; and a row that carries ``retry`` counts as no move at all: 2.1.2 rewrites it at
+every attempt, its ``time.created`` (and the column) included (measured), so the retry loop's
+silence is measured from the step before it, or the prompt, as a 1.x retry that writes nothing.
 """
 
 from __future__ import annotations
@@ -67,8 +69,9 @@ def chain_motion(conn: Connection, session_ids: Sequence[str], known: Set[str], 
             elif row.type == "synthetic":
                 updates.append(created)
             elif row.type == "assistant":
-                updates.extend(t for t in (created, completed) if t is not None)
-                shapes.extend(_step(row, data, turn_id, created, completed, known, tools))
+                retried = isinstance(data.get("retry"), dict)  # its times are the last attempt's
+                updates.extend(t for t in (None if retried else created, completed) if t is not None)
+                shapes.extend(_step(row, data, turn_id, created, completed, known, tools, retried=retried))
         if turn_start is not None:
             starts.append(turn_start)
     return ChainMotion(
@@ -87,8 +90,11 @@ def _step(
     completed: int | None,
     known: Set[str],
     tools: dict[str, Part],
+    *,
+    retried: bool = False,
 ) -> Iterable[PartShape]:
-    """One assistant row as a step: its start, its items, its finish when it ended well."""
+    """One assistant row as a step: its start, its items, its finish when it ended well. A row
+    being retried moved for no progress: its start orders it, and counts as no move."""
 
     def shape(suffix: str, kind: str, at: int, **more: Any) -> PartShape:
         return PartShape(
@@ -101,7 +107,7 @@ def _step(
             **more,
         )
 
-    yield shape("0", "step-start", created)
+    yield shape("0", "step-start", created, updated=0 if retried else created)
     content = data.get("content")
     finished: dict[str, int] = {}  # a tool's call id -> when it ended
     for index, item in enumerate(content if isinstance(content, list) else []):
