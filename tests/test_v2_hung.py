@@ -363,6 +363,9 @@ def test_the_look_takes_a_shells_output_time_from_its_file_only_under_the_data_d
             "file": str(tmp_path / ".." / "elsewhere.out"),
             "metadata": {"sessionID": SID},
         },
+        {"id": "sh_4", "status": "running", "file": str(out), "metadata": {"sessionID": [SID]}},
+        {"id": "sh_5", "status": "running", "file": f"{out}\u0000x", "metadata": {"sessionID": SID}},
+        {"id": "sh_6", "status": "exited", "file": str(out), "metadata": {"sessionID": SID}},
     ]
     live = look_at({**ACTIVE, "/api/shell": {"data": shells}})
     assert live.progress == ((SID, 1_700_000_000_500),)

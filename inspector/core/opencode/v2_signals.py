@@ -84,19 +84,17 @@ def shell_output_times(client: ServerClient, sessions: Iterable[str], data_dir: 
     for item in _items(client.get(SHELL_ROUTE))[:MAX_SHELLS]:
         if not isinstance(item, dict) or item.get("status") != "running":
             continue
-        meta = item.get("metadata")
-        sid = meta.get("sessionID") if isinstance(meta, dict) else None
+        sid = _text(_obj(item.get("metadata")).get("sessionID"))
         path = _text(item.get("file"))
-        if sid not in wanted or not path:
-            continue
-        real = os.path.realpath(path)
-        if os.path.commonpath([root, real]) != root:  # a path from the server: stat only our own tree
+        if sid not in wanted or not path or "\0" in path:
             continue
         try:
+            real = os.path.realpath(path)
+            if os.path.commonpath([root, real]) != root:  # a path from the server: stat only our own tree
+                continue
             printed = int(os.stat(real).st_mtime * 1000)
-        except OSError:
+        except (OSError, ValueError):
             continue
-        assert isinstance(sid, str)
         found[sid] = max(found.get(sid, 0), printed)
     return found
 
