@@ -126,22 +126,13 @@ def main(argv: list[str] | None = None) -> int:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
         counter.stop()
-    per_min = 60.0 / seconds
     print(f"a v2 watch's looks and event stream beside opencode {v2.V2_VERSION}, windows of {seconds:.0f} s")
     rows = (
         ("idle server", idle_cpu, idle_events),
         ("a fast reply streaming (events, no row moves)", fast_cpu, fast_events),
         ("+ a shell printing every second", busy_cpu, busy_events),
     )
-    for label, cpu, events in rows:
-        print(f"  {label:<48} {cpu * per_min:6.2f} CPU-s/min  {events * per_min:8.0f} events/min")
-    per_k = (fast_cpu - idle_cpu) / (fast_events - idle_events) * 1000 if fast_events > idle_events else float("nan")
-    print(f"  subscription: {per_k:.3f} CPU-s per 1,000 events (fast reply window minus idle)")
-    print(
-        f"v2_idle_cpu_per_min={idle_cpu * per_min:.3f} v2_events_cpu_per_min={fast_cpu * per_min:.3f} "
-        f"v2_busy_cpu_per_min={busy_cpu * per_min:.3f} events_per_min={busy_events * per_min:.0f} "
-        f"cpu_s_per_1000_events={per_k:.3f}"
-    )
+    signals_cost.report(rows, seconds, "v2")
     return 0
 
 
