@@ -349,7 +349,7 @@ def show_text(diag: Diagnosis, result: ScanResult) -> list[str]:  # noqa: C901
             field("Advice:", warning.advice, indent=2),
         ]
     for name in diag.patterns:
-        pattern = describe(name)
+        pattern = describe(name, result.schema)
         lines += [
             "",
             styled((f"{pattern.title} ({name})", "bold")),

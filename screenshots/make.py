@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -50,6 +51,8 @@ PLATFORM = {
     "sqlite": "3.40.1",
     "ocinspect": "0.1.0",
 }  # the report's platform table, the same on every machine
+V2_CRASH = 1796650273349  # 2026-12-07 13:31:13 UTC: the fixture's subagent tool started
+V2_PARENT = "ses_daf4c7c10ffew1UjuuDtYnuYWw"
 HUNG_AFTER_MS = 5 * 60_000  # the live states' --hung-after (the stalled model has been silent 8 min)
 
 
@@ -112,6 +115,15 @@ def live_signals(data: Path) -> Built:
     )
 
 
+def opencode_2(data: Path) -> Built:
+    """A copy of the real OpenCode 2.1.2 fixture ``v2-stuck-task`` (a subagent crash, its turn
+    claimed), with the clock eight hours after the crash."""
+    shutil.copyfile(ROOT / "tests" / "fixtures" / "v2" / "v2-stuck-task.db", data / "opencode.db")
+    return Built(
+        data / "opencode.db", OFFLINE, {"v2-parent": V2_PARENT}, {"clock": fixed_clock(V2_CRASH + 8 * 3_600_000)}
+    )
+
+
 async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
     for _ in range(100):
         await pilot.app.workers.wait_for_complete()
@@ -140,7 +152,8 @@ async def shoot(
         data.mkdir(parents=True)
         with mock.patch.dict(os.environ, _environment(home)):
             built = source(data)
-            config = AppConfig(built.db, clock=fixed_clock(NOW), live=built.live, watch_interval=None, **built.options)
+            options = {"clock": fixed_clock(NOW), **built.options}
+            config = AppConfig(built.db, live=built.live, watch_interval=None, **options)
             app = make_app(config)
             async with app.run_test(size=size, notifications=True) as pilot:
                 await settle(pilot)
@@ -212,6 +225,7 @@ async def main() -> None:
         ("detail-waiting", ["open:permission"], {"source": live_signals}),
         ("confirm-answer", ["open:permission", "w"], {"source": live_signals}),
         ("detail-model-stalled", ["open:stalled"], {"source": live_signals}),
+        ("opencode-2-detail", ["open:v2-parent"], {"size": (120, 44), "source": opencode_2}),
     ]
     cli_shots: list[tuple[str, list[str], str]] = [
         ("cli-open", ["open", "--print"], "crash-orphan"),

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from inspector.core.db import contention
+
 from .e2e import recorder
 from .support.databases import copy_db
 from .support.releases import CASES, LATEST, RELEASES, FixtureCase, fixture_file
@@ -38,6 +40,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # CLI text is wrapped to $COLUMNS (else 80 off a terminal): tests that read whole sentences
     # get lines that are never wrapped; test_cli_terminal.py unsets it to test the wrapping
     monkeypatch.setenv("COLUMNS", "1000")
+    contention.reset()  # what an earlier test's locks made this process wait for is not this test's
     return home
 
 

@@ -20,6 +20,7 @@ from tests.support.unusable_db import opencode_2x as _v2
 
 SCAN_KEYS = {
     "database",
+    "database_health",
     "schema",
     "opencode_live",
     "quick",

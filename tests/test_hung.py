@@ -425,6 +425,11 @@ def test_watchdog_aborts_hung_chains_once_and_leaves_working_ones(busy_db: tuple
             assert open_rows(db, (ids.hung_bash, ids.chain_parent, ids.chain_child)) == []
             for sid in (ids.streaming, ids.question, ids.permission, ids.moving_parent, ids.thinking):
                 assert f"/session/{sid}/abort" not in server.paths("POST")
+            found = {e.finding.id: e.finding.verdict for e in events if e.finding}  # reported before the aborts
+            hung = (ids.hung_bash, ids.chain_parent, ids.chain_child, ids.parallel)
+            assert found == {**dict.fromkeys(hung, "hung"), ids.permission: "waiting"}
+            (stale,) = dog.poll()  # beside a running OpenCode, stale is said on the second look
+            assert (present(stale.finding).id, present(stale.finding).verdict) == (ids.stale, "stale")
             assert dog.poll() == []  # nothing more to do
         finally:
             dog.close()
@@ -442,10 +447,11 @@ def test_watchdog_retries_only_after_another_threshold(busy_db: tuple[Path, Busy
 
         dog = Watchdog(db, abort_after_ms=HUNG_AFTER, clock=clock, detect_live=detect, settle_timeout_s=0.2)
         try:
-            (event,) = dog.poll()
+            (finding, event) = dog.poll()
+            assert finding.kind == "finding" and present(finding.finding).verdict == "hung"
             assert event.kind == "not-stopped" and "rows left alone" in event.message
             clock.now += MINUTE
-            assert dog.poll() == []
+            assert {e.kind for e in dog.poll()} == {"finding"}  # the idle ones, stale on a second look
             clock.now += HUNG_AFTER
             (again,) = dog.poll()
             assert again.kind == "not-stopped"
@@ -459,8 +465,9 @@ def test_watchdog_reads_nothing_while_the_database_is_still(busy_db: tuple[Path,
     clock = Clock(NOW)
     dog = Watchdog(db, abort_after_ms=HUNG_AFTER, clock=clock, detect_live=lambda *a: OFFLINE)
     try:
-        events = dog.poll()
-        assert [e.message for e in events] == ["OpenCode is not running on this database"]
+        (notice, *findings) = dog.poll()
+        assert notice.message == "OpenCode is not running on this database"
+        assert {e.kind for e in findings} == {"finding"} and {present(e.finding).verdict for e in findings} == {"stale"}
         for _ in range(5):
             clock.now += 1000
             assert dog.poll() == []  # the notice is not repeated

@@ -14,14 +14,12 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.support.cli import ocinspect
+from tests.support.cli import ocinspect, ocinspect_on_a_terminal
 from tests.support.crafted_ids import TYPABLE, rename_session
 from tests.support.releases import SESSIONS
 
@@ -245,26 +243,9 @@ def test_on_a_terminal_open_asks_before_opening_a_stuck_session(
     db_in: Path, standin: dict[str, str], answer: str, started: bool
 ) -> None:
     """OpenCode's screen would hide the warning at once: on a terminal the person is asked."""
-    import pty
-
-    leader, follower = pty.openpty()
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "inspector", "--db", str(db_in), "open", BASH],
-            cwd=REPO,
-            env=standin,
-            stdin=follower,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        os.write(leader, f"{answer}\n".encode())
-        out, err = proc.communicate(timeout=60)
-    finally:
-        os.close(leader)
-        os.close(follower)
+    returncode, out, err = ocinspect_on_a_terminal("--db", str(db_in), "open", BASH, env=standin, answer=answer)
     assert f"{BASH} is still stuck" in err and "Open it in OpenCode anyway? [y/N]" in err
     assert (recorded(standin) is not None) == started
-    assert proc.returncode == (5 if started else 0)
+    assert returncode == (5 if started else 0)
     if not started:
         assert err.rstrip().endswith("Nothing was started.") and out == ""

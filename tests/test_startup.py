@@ -37,6 +37,7 @@ sys.stderr.write("\\nMODULES " + " ".join(loaded) + "\\n")
 CLI_MODULES = {
     "inspector.cli",
     "inspector.cli.app",
+    "inspector.cli.doctor",
     "inspector.cli.echo",
     "inspector.cli.errors",
     "inspector.cli.group",
@@ -76,6 +77,7 @@ SCAN_QUICK = CLI_MODULES | {
     "inspector.core.db.v1.row_checks",  # a mixin of the reads; the event log itself loads only to write
     # the seam: the generation chosen by open_store, the typed reads it answers
     "inspector.core.db.generation",
+    "inspector.core.db.continue_forms",  # each generation's command to continue a session (data only)
     "inspector.core.db.reads",
     "inspector.core.db.reads.scan",
     "inspector.core.db.reads.judge",
@@ -107,6 +109,16 @@ SCAN_QUICK = CLI_MODULES | {
     "inspector.core.diagnose.incremental.state",
     "inspector.core.diagnose.incremental.tracker",
     "inspector.core.diagnose.incremental.changes",
+    # the database's own health, looked at when something is stuck (a stat, the lock table)
+    "inspector.render_health",
+    "inspector.core.db.contention",
+    "inspector.core.db.health",
+    "inspector.core.db.locks",
+    "inspector.core.health",
+    "inspector.core.health.explain",
+    "inspector.core.health.holders",
+    "inspector.core.health.look",
+    "inspector.core.health.sightings",
     # its files read without blocking, only when they are regular files of this user
     "inspector.core.ownfiles",
 }

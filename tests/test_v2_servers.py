@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -17,8 +18,10 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
+from inspector.core.opencode.live import find_processes
 from inspector.core.opencode.v2_files import (
     MAX_ENVIRON_BYTES,
     MAX_SERVICE_FILE_BYTES,
@@ -240,3 +243,36 @@ def test_another_users_opencode_is_ignored(tmp_path: Path, other_users_opencode:
     path = write_service(tmp_path / "state", pid=other_users_opencode)
     (reason,) = discover(tmp_path).ignored
     assert reason.startswith(f"{path} ignored: its pid {other_users_opencode} belongs to another user")
+
+
+FORKING_SERVER = """
+import os, sqlite3, sys, time
+db = sqlite3.connect(sys.argv[2])
+db.execute("select 1").fetchall()  # the database file stays open, as a server's does
+if os.fork() == 0:  # a server about to exec a tool: the same command line, the same open files
+    time.sleep(60)
+    os._exit(0)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_server_caught_between_fork_and_exec_is_one_server(tmp_path: Path) -> None:
+    """A tool start forks the server before it execs; that child is the same server, not a second
+    (under load the test of the real service once caught one: ``test_v2_live.py``)."""
+    db = tmp_path / "opencode.db"
+    sqlite3.connect(db).execute("create table t(x)").connection.close()
+    program = tmp_path / "opencode"
+    program.symlink_to(sys.executable)
+    server = subprocess.Popen([str(program), "-c", FORKING_SERVER, "serve", str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None and server.stdout.readline() == "ready\n"
+        (child,) = psutil.Process(server.pid).children()
+        found = find_v2_servers(db, {"HOME": str(tmp_path)})
+        assert [s.pid for s in found.servers] == [server.pid], child.pid
+        assert [p.pid for p in find_processes(db)[0]] == [server.pid], child.pid  # 1.x liveness too
+    finally:
+        for proc in psutil.Process(server.pid).children():
+            proc.kill()
+        server.kill()
+        server.wait()

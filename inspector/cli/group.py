@@ -19,24 +19,30 @@ EXIT_CODES = (
         "0",
         "success (scan: nothing stale, hung or unknown, i.e. nothing recover can act on; live and "
         "waiting sessions (OpenCode works on them, or waits for a person's answer) exit 0; "
-        "recover: every requested session repaired/stopped, or nothing to do)",
+        "recover: every requested session repaired/stopped, or nothing to do; doctor: nothing in the "
+        "database itself makes sessions hang, or --checkpoint emptied the WAL)",
     ),
     (
         "1",
         "scan: stale, hung or unknown sessions found; recover: some sessions changed under us and were "
-        "skipped, a hung session did not stop or an answer did not settle; watch: the same",
+        "skipped, a hung session did not stop or an answer did not settle; watch: the same, or an --exec hook "
+        "failed; doctor: the "
+        "write lock is held, lock contention was met, the WAL is starved or quick_check found damage "
+        "(--checkpoint: another connection kept it from finishing)",
     ),
     (
         "2",
         "error: bad input, unsupported schema, locked or read-only database, unknown id, "
-        "the TUI started without a terminal",
+        "the TUI started without a terminal, doctor --checkpoint on a database not in WAL mode",
     ),
     (
         "3",
         "recover/undo refused: OpenCode is live on a session (or we cannot tell; see --force), "
         "a session is hung and --abort-hung was not given, or waits for an answer and "
         "--reject-waiting was not given; undo: a session got messages after the run (see --force); "
-        "open: the project directory is another user's or writable by all (see --trust-directory)",
+        "open: the project directory is another user's or writable by all (see --trust-directory); "
+        "doctor --checkpoint: OpenCode or another process has the database open, or that cannot be told "
+        "(no override)",
     ),
 )
 EPILOG_NOTES = (

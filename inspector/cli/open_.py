@@ -39,7 +39,10 @@ def open_(settings: Settings, session_id: str, print_only: bool, trust_directory
 
     When an OpenCode serves this database, its TUI attaches to that server
     (opencode attach http://127.0.0.1:PORT --session=ID); otherwise OpenCode starts on the
-    session. This process becomes OpenCode: its terminal, signals and exit code. With --db,
+    session. OpenCode 2 has no attach: on its database the command is
+    opencode --standalone --session=ID DIR when no OpenCode runs on it (a private server: the
+    service's boot would re-run crashed turns), else opencode --session=ID DIR. This process
+    becomes OpenCode: its terminal, signals and exit code. With --db,
     OpenCode gets OPENCODE_DB set to that database. An id that is not OpenCode's shape
     (ses_ and letters or digits) is never passed on (exit 2). OpenCode runs the project config
     (opencode.json, plugins, MCP commands) of its directory: a directory (or one above it, up

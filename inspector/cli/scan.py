@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from inspector.cli.app import cli
@@ -9,6 +11,9 @@ from inspector.cli.echo import echo_lines, emit_json, progress_reporter, warn_sk
 from inspector.cli.params import FULL_HELP, hung_after_option
 from inspector.cli.settings import Settings, pass_settings
 from inspector.core.errors import EXIT_FOUND, EXIT_OK
+
+if TYPE_CHECKING:
+    from inspector.core.health.look import Health
 
 
 @cli.command()
@@ -32,6 +37,7 @@ def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool, ful
     from inspector.core.diagnose.incremental.resume import scan_resumed
     from inspector.core.diagnose.options import ScanOptions
     from inspector.render import scan_json, scan_text
+    from inspector.render_health import hang_lines, health_json
 
     result, how = scan_resumed(
         settings.store(),
@@ -44,8 +50,19 @@ def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool, ful
         ),
     )
     warn_skipped_state(how.skipped)
+    health = database_health(settings, bool(result.stuck))
     if as_json:
-        emit_json(scan_json(result))
+        emit_json({**scan_json(result), "database_health": health_json(health) if health else None})
     else:
-        echo_lines(scan_text(result))
+        echo_lines(scan_text(result) + hang_lines(health))
     return EXIT_FOUND if result.needs_attention else EXIT_OK
+
+
+def database_health(settings: Settings, stuck: bool) -> Health | None:
+    """The database's health when something is stuck (a ``stat`` and the lock table: cheap), so
+    ``scan`` and ``show`` can say when the database itself explains the hang."""
+    if not stuck:
+        return None
+    from inspector.core.health.look import look
+
+    return look(settings.path(), busy_timeout_ms=settings.busy_timeout)

@@ -7,6 +7,7 @@ import click
 from inspector.cli.app import cli
 from inspector.cli.echo import echo_lines, emit_json
 from inspector.cli.params import hung_after_option, no_pager_option
+from inspector.cli.scan import database_health
 from inspector.cli.settings import Settings, pass_settings
 from inspector.output import terminal_lines, write_long
 
@@ -44,16 +45,19 @@ def show(
     from inspector.core.diagnose.options import ScanOptions
     from inspector.core.diagnose.scan import scan_related
     from inspector.render import scan_json, show_text
+    from inspector.render_health import hang_lines, health_json
 
     result = scan_related(settings.store(), [session_id], ScanOptions(hung_after_ms=settings.hung_after(hung_after)))
     diag = result.get(session_id)
     assert diag is not None  # scan raised SessionNotFound otherwise
+    health = database_health(settings, diag.is_stuck)
     if as_json:
         payload = scan_json(result)
         payload["session"] = next(s for s in payload["sessions"] if s["id"] == session_id)
+        payload["database_health"] = health_json(health) if health else None
         emit_json(payload)
     else:
-        echo_lines(show_text(diag, result))
+        echo_lines(show_text(diag, result) + (["", *hang_lines(health)] if health and health.explains_hang else []))
 
 
 def show_timeline(settings: Settings, session_id: str, *, turns: int, as_json: bool, pager: bool = True) -> None:

@@ -43,19 +43,48 @@ if TYPE_CHECKING:
     help="How often to look (each look is cheap: see docs/guide/stuck.md).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option(
+    "--exec",
+    "hook",
+    metavar="CMD",
+    default=None,
+    callback=lambda ctx, param, value: None if value is None else exec_argv(value),
+    help="Run CMD (no shell: split like a shell would, `sh -c '...'` for one) for each new finding "
+    "and action, its `watch --json` line on stdin.",
+)
+@click.option(
+    "--exec-timeout",
+    "hook_timeout",
+    type=DURATION,
+    default="10s",
+    show_default=True,
+    metavar="DURATION",
+    help="Kill a hook (and what it started) still running after this long.",
+)
 @pass_settings
-def watch(settings: Settings, abort_after: int | None, reject_after: int | None, interval: int, as_json: bool) -> int:
+def watch(
+    settings: Settings,
+    abort_after: int | None,
+    reject_after: int | None,
+    interval: int,
+    as_json: bool,
+    hook: tuple[str, ...] | None,
+    hook_timeout: int,
+) -> int:
     """Watch for hung sessions and abort them through OpenCode (--abort-hung-after), and/or
-    reject the prompts nobody answers (--reject-waiting-after); give one or both. Made for an
-    unattended `opencode serve`.
+    reject the prompts nobody answers (--reject-waiting-after); give one or both, or only
+    --exec to report and act on nothing. Made for an unattended `opencode serve`.
+
+    Each session that becomes stuck (stale, hung, waiting for a person) is reported once; with
+    --exec CMD, each such finding and each action is piped to CMD as one JSON line.
 
     Every hung shape is stopped: a tool that never returns, a model stream OpenCode keeps
     restarting without new output, a retry that never ends. Sessions waiting for a person's
     answer are never aborted. Each server's event stream is followed too: it shows progress
     the database rows do not show yet.
 
-    Prints one line per action; stops cleanly on Ctrl-C or SIGTERM. Exit 0, or 1 when some
-    hung session did not stop or some answer did not settle.
+    Prints one line per finding and action; stops cleanly on Ctrl-C or SIGTERM. Exit 0, or 1
+    when some hung session did not stop, some answer did not settle, or a hook failed.
     """
     import signal
     import threading
@@ -63,8 +92,10 @@ def watch(settings: Settings, abort_after: int | None, reject_after: int | None,
     from inspector.core.repair.watchdog import Watchdog
     from inspector.core.text import humanize_ms
 
-    if abort_after is None and reject_after is None:
-        raise click.UsageError("give --abort-hung-after DURATION, --reject-waiting-after DURATION, or both")
+    if abort_after is None and reject_after is None and hook is None:
+        raise click.UsageError(
+            "give --abort-hung-after DURATION, --reject-waiting-after DURATION, --exec CMD, or several"
+        )
     path = settings.path()
     from inspector.core.opencode.signals import Signals
 
@@ -72,9 +103,13 @@ def watch(settings: Settings, abort_after: int | None, reject_after: int | None,
         path,
         abort_after_ms=abort_after,
         reject_after_ms=reject_after,
+        hung_after_ms=settings.hung_after_ms,
         busy_timeout_ms=settings.busy_timeout,
         signals=Signals(),
     )
+    from inspector.core.repair.watch_hooks import FAILED, WatchHooks
+
+    hooks = None if hook is None else WatchHooks(hook, timeout_ms=hook_timeout)
     stop = threading.Event()
 
     def stop_watching(signum: int, frame: FrameType | None) -> None:
@@ -87,37 +122,53 @@ def watch(settings: Settings, abort_after: int | None, reject_after: int | None,
         doing.append(f"sessions hung for {humanize_ms(abort_after)} are aborted")
     if reject_after is not None:
         doing.append(f"permissions and questions pending for {humanize_ms(reject_after)} are rejected")
-    say(f"ocinspect: watching {path}: {' and '.join(doing)} through OpenCode (Ctrl-C stops)", err=True)
+    what = f"{' and '.join(doing)} through OpenCode" if doing else "stuck sessions are reported, nothing is changed"
+    if hooks is not None:
+        what += "; each finding and action goes to --exec"
+    say(f"ocinspect: watching {path}: {what} (Ctrl-C stops)", err=True)
     failed = False
     try:
         while not stop.is_set():
-            for event in dog.poll():
-                failed |= event.kind in ("not-stopped", "not-rejected")
-                emit_watch_event(event, as_json)
+            for event in dog.poll() + (hooks.events() if hooks else []):
+                failed |= event.kind in FAILED
+                line = emit_watch_event(event, as_json)
+                if hooks is not None:
+                    hooks.hand(event, line)
             stop.wait(interval / 1000)
     finally:
+        for event in hooks.close() if hooks else []:  # queued hooks get one timeout to finish
+            failed = True
+            emit_watch_event(event, as_json)
         dog.close()
     say("ocinspect: stopped watching", err=True)
     return EXIT_FOUND if failed else EXIT_OK
 
 
-def emit_watch_event(event: WatchEvent, as_json: bool) -> None:
-    """One line per event: stdout for aborts, stderr for notices (JSON: everything on stdout)."""
-    from inspector.core.text import iso, printable, safe_json
-    from inspector.render import abort_json, answer_json, answered_line, outcome_line
+def exec_argv(command: str) -> tuple[str, ...]:
+    from inspector.core.repair.hook import hook_argv
 
+    try:
+        return hook_argv(command)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--exec'") from None
+
+
+def emit_watch_event(event: WatchEvent, as_json: bool) -> str:
+    """One line per event: stdout for findings and actions, stderr for notices and hook problems
+    (JSON: everything on stdout); returns the event's JSON line (what a hook reads)."""
+    from inspector.cli.watch_lines import finding_line, watch_json
+    from inspector.core.text import iso, printable
+    from inspector.render import answered_line, outcome_line
+
+    line = watch_json(event)
     if as_json:
-        payload: dict[str, object] = {"time": iso(event.time), "event": event.kind}
-        if event.target is not None:
-            payload.update(abort_json(event.target, event.outcome))
-        elif event.answer is not None:
-            payload.update(answer_json(event.answer.request, event.answer.answer, event.answer))
-        else:
-            payload["message"] = event.message
-        click.echo(safe_json(payload))
+        click.echo(line)
+    elif event.finding is not None:
+        say(f"{iso(event.time)}  {finding_line(event.finding)}")
     elif event.answer is not None:
         say(f"{iso(event.time)}  {answered_line(event.answer)}")
     elif event.target is not None and event.outcome is not None:  # an abort always has its outcome
         say(f"{iso(event.time)}  {outcome_line(event.outcome)}  [{printable(event.target.reason, single_line=True)}]")
     else:
         say(f"{iso(event.time)}  {printable(event.message, single_line=True)}", err=True)
+    return line

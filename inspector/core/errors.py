@@ -187,3 +187,23 @@ class NotWritable(InspectorError):
     columns that differ from the release it was measured against): nothing is written."""
 
     kind = "not-writable"
+
+
+class CheckpointRefused(InspectorError):
+    """``doctor --checkpoint`` refused: OpenCode, or any other process, has the database open (or
+    whether one has cannot be told). Never overridden: a checkpoint that waits out a writer, or
+    races one that starts, helps nobody. ``reason``: "opencode", "in-use" or "cannot-tell"."""
+
+    exit_code = EXIT_REFUSED
+    kind = "checkpoint-refused"
+
+    def __init__(self, message: str, *, reason: str, pids: tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.pids = pids
+
+
+class NotWalMode(InspectorError):
+    """A WAL checkpoint was asked for a database that does not run in WAL mode (nothing to do)."""
+
+    kind = "not-wal"

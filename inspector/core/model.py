@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from inspector.core.errors import InspectorError
 
 Schema = Literal["v1", "v2", "legacy"]
 Verdict = Literal["stale", "live", "hung", "waiting", "unknown", "unfixable", "ok"]
@@ -150,6 +153,8 @@ class ScanResult:
     hung_after_ms: int | None = None  # the threshold the hung verdicts were decided with
     wrap_writer: str | None = None  # the OpenCode ≤ 1.18.14 that writes this database, if one does
     live: LiveStatus | None = field(default=None, compare=False, repr=False)  # the answer used
+    # why no repair may write this file (core's typed refusal: a 2.x shape not proven), else None
+    write_refusal: InspectorError | None = field(default=None, compare=False, repr=False)
 
     @property
     def stuck(self) -> tuple[Diagnosis, ...]:

@@ -103,3 +103,13 @@ def input_summary(tool: str, tool_input: Any, width: int = 120) -> str:
             return shorten(printable(value, single_line=True), width)
     raw = json.dumps(tool_input, ensure_ascii=False, separators=(",", ":"))
     return shorten(printable(raw, single_line=True), width)
+
+
+def humanize_bytes(size: int) -> str:
+    """``512 B``, ``4.0 KiB``, ``1.5 GiB``: a file's size for a person."""
+    amount = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if amount < 1024:
+            return f"{int(amount)} B" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    return f"{amount:.1f} TiB"

@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from inspector.core.health.look import Health
 from inspector.core.model import ScanResult
 from inspector.core.opencode.launch import Launch
 from inspector.core.text import printable
@@ -32,6 +33,7 @@ from .messages import (
     CancelScan,
     ContinueInOpenCode,
     DatabaseUnsupported,
+    HealthSeen,
     OpenSession,
     OperationFailed,
     Refreshed,
@@ -124,6 +126,7 @@ class InspectorApp(App[Launch | None]):
     deep_pending: reactive[bool] = reactive(False, init=False, repaint=False)
     recovered_ids: reactive[frozenset[str]] = reactive(frozenset(), init=False, repaint=False)
     load_error: reactive[str] = reactive("", init=False, repaint=False)
+    db_health: reactive[Health | None] = reactive(None, init=False, repaint=False)
 
     def __init__(self, config: AppConfig) -> None:
         super().__init__()
@@ -220,6 +223,11 @@ class InspectorApp(App[Launch | None]):
     @on(ScanFinished)
     def _scan_finished(self, event: ScanFinished) -> None:
         self.scans.finished(event)
+
+    @on(HealthSeen)
+    def _health_seen(self, event: HealthSeen) -> None:
+        if event.generation == self.scans.generation:
+            self.db_health = event.health
 
     @on(ScanFailed)
     def _scan_failed(self, event: ScanFailed) -> None:

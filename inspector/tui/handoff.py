@@ -50,6 +50,7 @@ class Handoff:
                 diagnosis=diag,
                 live=result.live if result is not None else None,
                 database=app.config.opencode_db,
+                schema=result.schema if result is not None else "v1",
             )
         except InspectorError as exc:  # an id that is not OpenCode's shape, a relative directory
             self._refused(exc, None)

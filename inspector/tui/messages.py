@@ -9,6 +9,7 @@ from textual.message import Message
 
 from inspector.core.db.filewatch import Signature
 from inspector.core.diagnose.incremental.refresh import Watched
+from inspector.core.health.look import Health
 from inspector.core.model import ScanResult
 
 
@@ -35,6 +36,14 @@ class ScanFinished(Message):
     all_sessions: bool
     generation: int
     watched: Watched | None = None  # the deep tier's watermarks, which refreshes start from
+
+
+@dataclass
+class HealthSeen(Message):
+    """The database's own health, looked at after a scan's final tier."""
+
+    health: Health
+    generation: int
 
 
 @dataclass

@@ -36,12 +36,14 @@ from inspector.core.diagnose.incremental.resume import scan_resumed
 from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import Cancelled
 from inspector.core.errors import DatabaseNotFound, InspectorError, NotADatabase, SchemaUnsupported
+from inspector.core.health.look import look
 from inspector.core.model import ScanResult
 from inspector.core.opencode.signals import Signals
 
 from .format import display_path
 from .messages import (
     DatabaseUnsupported,
+    HealthSeen,
     Refreshed,
     ScanCancelled,
     ScanFailed,
@@ -157,12 +159,22 @@ class Scans:
             if worker.is_cancelled:
                 return
             app.post_message(ScanFinished(watched.result, signature, True, all_sessions, generation, watched))
+            self._look_at_health(generation)
         except Cancelled:
             app.post_message(ScanCancelled(generation))
         except InspectorError as exc:
             app.post_message(ScanFailed(exc, generation))
         finally:
             store.dispose()
+
+    def _look_at_health(self, generation: int) -> None:
+        """The database's own health after the full scan (a ``stat`` and the lock table); a look
+        that fails says nothing (the scan itself reported the database's errors)."""
+        try:
+            health = look(self.app.config.db_path, busy_timeout_ms=self.app.config.busy_timeout_ms)
+        except (InspectorError, OSError):
+            return
+        self.app.post_message(HealthSeen(health, generation))
 
     # what the workers said (routed here by the app) ---------------------------------------
     def progress(self, event: ScanProgress) -> None:

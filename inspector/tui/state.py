@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 if TYPE_CHECKING:
     from textual.dom import DOMNode
 
+    from inspector.core.health.look import Health
     from inspector.core.model import ScanResult
 
     from .config import AppConfig
@@ -30,6 +31,7 @@ class AppState(Protocol):
     show_all: bool
     refreshed: bool  # scan_result came from a watch-mode refresh of the same view
     saved_sort: SavedSort | None  # the sessions list's sort from settings.toml (restored at start)
+    db_health: Health | None  # the database's own health, looked at after each full scan
 
 
 def app_state(node: DOMNode) -> AppState:

@@ -72,13 +72,10 @@ def answered(db: Path, sid: str, prompt: str) -> bool:
     return bool(asked) and any(r[1] == "assistant" and r[2] for r in rows[asked[-1] + 1 :])
 
 
-def recovered_and_printed(sb: h.Sandbox, binary: Path) -> tuple[str, list[str], dict[str, str]]:
-    sid, _ = crash_mid_tool(sb, binary, "run the long tests")
-    done = sb.ocinspect("recover", sid, "--yes")
-    assert done.returncode == 0, done.stdout + done.stderr
-    env = env_for(sb, binary)
-    printed = subprocess.run(
-        [sys.executable, "-m", "inspector", "--db", str(sb.db_path), "open", sid, "--print"],
+def open_print(db: Path, sid: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``ocinspect --db DB open SID --print`` with ``env`` (OpenCode on its PATH), no terminal."""
+    return subprocess.run(
+        [sys.executable, "-m", "inspector", "--db", str(db), "open", sid, "--print"],
         cwd=h.REPO_ROOT,
         env=env,
         capture_output=True,
@@ -86,6 +83,14 @@ def recovered_and_printed(sb: h.Sandbox, binary: Path) -> tuple[str, list[str], 
         timeout=60,
         stdin=subprocess.DEVNULL,
     )
+
+
+def recovered_and_printed(sb: h.Sandbox, binary: Path) -> tuple[str, list[str], dict[str, str]]:
+    sid, _ = crash_mid_tool(sb, binary, "run the long tests")
+    done = sb.ocinspect("recover", sid, "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    env = env_for(sb, binary)
+    printed = open_print(sb.db_path, sid, env)
     assert printed.returncode == 0, printed.stderr
     words = shlex.split(printed.stdout)
     assert words == [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import queue
+import shlex
 import signal
 import subprocess
 import sys
@@ -249,15 +250,21 @@ class Watch:
         self.stop()
 
 
-def test_watch_stops_a_hung_session_and_leaves_a_streaming_one(pooled: h.ServerPool, opencode_bin: Path) -> None:
+def test_watch_stops_a_hung_session_and_leaves_a_streaming_one(
+    pooled: h.ServerPool, opencode_bin: Path, tmp_path: Path
+) -> None:
+    """Also the ``--exec`` hook beside a real OpenCode (no boot of its own): it reads the hung
+    finding, then the abort, each the very line ``watch --json`` printed."""
     sandbox, oc = signals_server(pooled, opencode_bin)
     stream, _ = start_bash(sandbox, oc, "STREAM it")
-    with Watch(sandbox, "--abort-hung-after", "3s") as watch:
+    hooked = tmp_path / "hook.jsonl"
+    hook = shlex.join([sys.executable, str(h.REPO_ROOT / "tests" / "support" / "hook_script.py"), str(hooked)])
+    with Watch(sandbox, "--abort-hung-after", "3s", "--exec", hook) as watch:
         hung, part = start_bash(sandbox, oc)
         started = part["state"]["time"]["start"] / 1000
         # the deadline bounds how long the watch may take; how long it took is printed, not
         # asserted (a wall-clock bound fails on a loaded machine, not on a slow watch)
-        (event,) = watch.until(lambda e: e.get("id") == hung, timeout=30)
+        (event,) = watch.until(lambda e: e.get("id") == hung and e["event"] == "aborted", timeout=30)
         stopped_at = time.time()
         assert event["event"] == "aborted" and event["stopped"] is True, watch.events
         assert event["idle_ms"] >= 3000, watch.events
@@ -270,6 +277,9 @@ def test_watch_stops_a_hung_session_and_leaves_a_streaming_one(pooled: h.ServerP
         assert oc.is_busy(stream), oc.describe(stream)
     assert watch.proc.returncode == 0, (watch.proc.returncode, watch.stderr)
     assert "stopped watching" in watch.stderr, watch.stderr
+    mine = [json.loads(line) for line in hooked.read_text().splitlines() if json.loads(line).get("id") == hung]
+    assert [(e["event"], e.get("verdict")) for e in mine] == [("finding", "hung"), ("aborted", None)], mine
+    assert all(e in watch.events for e in mine)  # the lines watch printed
     oc.request("POST", f"/session/{stream}/abort")
     h.wait_until(lambda: not oc.is_busy(stream), timeout=15, what="stream stopped")  # the server is shared
 

@@ -364,7 +364,9 @@ def test_watch_rejects_an_unanswered_prompt_after_the_delay(pooled: h.ServerPool
     sandbox, oc = signals_server(pooled, opencode_bin, ask_bash=True)
     with Watch(sandbox, "--reject-waiting-after", "3s") as watch:
         sid = start(sandbox, oc, "QUICK check")
-        mine = watch.until(lambda e: sid in (e.get("session_id"), e.get("id")), timeout=30, step=0.5)
+        mine = watch.until(
+            lambda e: sid in (e.get("session_id"), e.get("id")) and e["event"] != "finding", timeout=30, step=0.5
+        )
         assert mine, watch.events
         assert all(e.get("answer") != "once" for e in watch.events), watch.events
         msgs = oc.wait_turn_complete(sid, timeout=30)

@@ -283,6 +283,10 @@ FILE_LEVEL = {
 }
 
 
+# ``doctor`` looks at the file itself: an OpenCode 2.x database is one it describes, not refuses.
+DOCTOR_READS = {"OpenCode 2.x-only database"}
+
+
 def _commands(name: str) -> list[list[str]]:
     """Every command that opens the database; the default run keeps three of them."""
     commands = [["scan"], ["recover", "--all", "--yes", "--force", "--json"]]
@@ -295,6 +299,8 @@ def _commands(name: str) -> list[list[str]]:
         ]
     if name in FILE_LEVEL:
         commands += [["undo", "--force"], ["show", "ses_any"]]
+    if name in FILE_LEVEL - DOCTOR_READS:
+        commands += [["doctor", "--checkpoint"]]
     return commands
 
 

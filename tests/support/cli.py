@@ -38,3 +38,28 @@ def ocinspect(
 def invoke(*args: str, input: str | None = None) -> Result:
     """The click command in-process; an exception fails the test with its traceback."""
     return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+def ocinspect_on_a_terminal(*args: str, env: Mapping[str, str], answer: str) -> tuple[int, str, str]:
+    """``python -m inspector ARGS`` with a pseudo-terminal for stdin, ``answer`` typed into it
+    (a question asked only on a terminal); output captured: (exit code, stdout, stderr)."""
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "inspector", *args],
+            cwd=REPO,
+            env=dict(env),
+            stdin=follower,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        os.write(leader, f"{answer}\n".encode())
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.close(leader)
+        os.close(follower)
+    return proc.returncode, out, err

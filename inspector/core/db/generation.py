@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy.engine import Connection
 
+from inspector.core.db.continue_forms import V1_FORM, V2_FORM, ContinueForm
 from inspector.core.db.reads import Reads
-from inspector.core.model import Diagnosis, PlanUnit
+from inspector.core.model import Diagnosis, PlanUnit, Schema
 
 if TYPE_CHECKING:
     from inspector.core.db.store import Store
@@ -28,6 +29,14 @@ class Generation(ABC):
     # Whether a running OpenCode of this generation takes a repair through its API (1.18's
     # PATCH + replay, ``repair/via_opencode.py``); otherwise every unit is written directly.
     repairs_through_opencode: ClassVar[bool] = False
+    # How its ``opencode`` command continues a session (``ocinspect open``, the TUI's ``o``).
+    continue_form: ClassVar[ContinueForm]
+    # The error its repair (and its OpenCode) gives a tool it stopped: what the texts quote.
+    tool_error: ClassVar[str]
+    # What a turn left open does to the session in its OpenCode (the crash patterns' "why").
+    open_turn_effect: ClassVar[str]
+    # How its repair closes an unfinished turn (the TUI's "what recovery will do").
+    turn_closed: ClassVar[str]
 
     @abstractmethod
     def reads(self, store: Store, conn: Connection) -> Reads:
@@ -49,6 +58,10 @@ class V1(Generation):
 
     name = "v1"
     repairs_through_opencode = True
+    continue_form = V1_FORM
+    tool_error = "Tool execution aborted"
+    open_turn_effect = 'the UI shows "Thinking" forever and queues every new prompt'
+    turn_closed = "completed (MessageAbortedError)"
 
     def reads(self, store: Store, conn: Connection) -> Reads:
         from inspector.core.db.v1.reads import V1Reads
@@ -73,6 +86,11 @@ class V2(Generation):
     (``db/v2/shape.py``); its modules load only then, so a 1.x scan never imports them."""
 
     name = "v2"
+    continue_form = V2_FORM
+    tool_error = "Tool execution interrupted: <tool>"
+    # measured on 2.1.2: a new prompt to the session first closes the stale turn, then runs
+    open_turn_effect = 'the UI shows "Thinking" until a new prompt to this session closes it'
+    turn_closed = "completed, the turn ended interrupted"
 
     def reads(self, store: Store, conn: Connection) -> Reads:
         from inspector.core.db.v2.reads import V2Reads
@@ -100,3 +118,12 @@ def for_schema(schema: str, columns: Mapping[str, frozenset[str]] | None = None)
 
         return V2() if shape_of(columns).readable else None
     return None
+
+
+def named(schema: Schema) -> type[Generation]:
+    """The generation a scan names ``schema`` (its words and forms, for a file already read;
+    1.x for a schema no generation reads)."""
+    return _BY_NAME.get(schema, V1)
+
+
+_BY_NAME: dict[str, type[Generation]] = {V1.name: V1, V2.name: V2}

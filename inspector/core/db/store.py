@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
+from inspector.core.db import contention
+from inspector.core.db.contention import Access
 from inspector.core.db.generation import for_schema
 from inspector.core.db.locate import empty_beside_legacy, has_legacy_storage
 from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS
@@ -84,7 +87,7 @@ class Store:
         if not self.writable:
             raise DatabaseReadOnly(f"{self.path} was opened read-only")
         engine = self._need_engine()
-        with _translated(self.path), engine.connect() as conn:
+        with _translated(self.path, "write"), engine.connect() as conn:
             yield WriteSession(conn, self.path)
 
     def require_v1(self, what: str = "") -> None:
@@ -139,17 +142,20 @@ class WriteSession:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        with _translated(self.path), self.conn.begin():
+        with _translated(self.path, "write"), self.conn.begin():
             yield self.conn
 
 
 @contextmanager
-def _translated(path: Path) -> Iterator[None]:
-    """Driver errors leave as one of our one-line errors."""
+def _translated(path: Path, access: Access = "read") -> Iterator[None]:
+    """Driver errors leave as one of our one-line errors (a lock given up on is counted)."""
     try:
         yield
     except DBAPIError as exc:
-        raise translate(exc, path) from None
+        error = translate(exc, path)
+        if isinstance(error, DatabaseLocked):
+            contention.record_busy(access)
+        raise error from None
 
 
 def _connect_factory(path: Path, *, write: bool, busy_timeout_ms: int) -> Callable[[], sqlite3.Connection]:
@@ -188,7 +194,10 @@ def make_engine(path: Path, *, write: bool = False, busy_timeout_ms: int = DEFAU
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
+        started = time.monotonic()
         conn.exec_driver_sql(begin_sql)
+        if write:  # the statement only takes the lock: its time is the wait for another writer
+            contention.record_wait((time.monotonic() - started) * 1000)
 
     return engine
 

@@ -43,5 +43,11 @@ def plan_continue(
         live = detect(store.path, [session.directory], schema=store.schema)
     diagnosis = scan(store, ScanOptions(session_ids=[session.id], live=live, hung_after_ms=None)).get(session.id)
     return continuation(
-        session, diagnosis=diagnosis, live=live, database=database, program=program, trust_directory=trust_directory
+        session,
+        diagnosis=diagnosis,
+        live=live,
+        database=database,
+        program=program,
+        trust_directory=trust_directory,
+        schema=store.schema,
     )

@@ -7,11 +7,12 @@ texts name no CLI flag or TUI key: each front end adds its own hint.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from inspector.core.db.generation import named
 from inspector.core.diagnose.holds import HOLD_PATTERNS
 from inspector.core.diagnose.pattern_text import Pattern
-from inspector.core.model import Message, Part
+from inspector.core.model import Message, Part, Schema
 
 UPGRADE_ADVICE = "upgrade OpenCode to 1.18.15 or newer, then send the prompt again"
 
@@ -23,8 +24,8 @@ PATTERNS: dict[str, Pattern] = {
             "crash-orphan",
             "Crash orphan",
             "OpenCode stopped (crash or kill) while a tool was running; the turn never finished, "
-            'so the UI shows "Thinking" forever and queues every new prompt.',
-            'Mark the running tool as aborted (error "Tool execution aborted") and close the '
+            "so {open_turn_effect}.",
+            'Mark the running tool as aborted (error "{tool_error}") and close the '
             "turn as aborted, exactly as OpenCode does when you press Esc.",
         ),
         Pattern(
@@ -138,9 +139,17 @@ def describe_warning(name: str) -> Risk:
     return WARNINGS.get(name) or Risk(name, name, "", "")
 
 
-def describe(name: str) -> Pattern:
-    """The pattern's description; unknown names get a neutral one rather than an error."""
-    return PATTERNS.get(name) or Pattern(name, name, "", "")
+def describe(name: str, schema: Schema = "v1") -> Pattern:
+    """The pattern's description in the words of the OpenCode that wrote ``schema`` (the error
+    its repair writes, what an open turn does there); unknown names get a neutral one."""
+    pattern = PATTERNS.get(name)
+    if pattern is None:
+        return Pattern(name, name, "", "")
+    if "{" not in pattern.why + pattern.repair:
+        return pattern
+    generation = named(schema)
+    words = {"tool_error": generation.tool_error, "open_turn_effect": generation.open_turn_effect}
+    return replace(pattern, why=pattern.why.format_map(words), repair=pattern.repair.format_map(words))
 
 
 def patterns_for(

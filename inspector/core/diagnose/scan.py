@@ -27,7 +27,7 @@ from inspector.core.diagnose.hung import classify
 from inspector.core.diagnose.options import DEFAULT_OPTIONS, ScanOptions
 from inspector.core.diagnose.patterns import patterns_for, unfixable_reason
 from inspector.core.diagnose.tree import chain_of, depth_of, spread_chain_verdicts, tree_order
-from inspector.core.errors import SessionNotFound
+from inspector.core.errors import InspectorError, SchemaUnsupported, SessionNotFound
 from inspector.core.model import Diagnosis, Message, Part, PendingRequest, ScanResult, Session
 from inspector.core.opencode.live import LiveStatus, detect
 from inspector.core.text import now_ms, printable
@@ -214,7 +214,18 @@ def assemble(
         hung_after_ms=hung_after_ms,
         live=live,
         wrap_writer=found.wrap_writer,
+        write_refusal=write_refusal(store),
     )
+
+
+def write_refusal(store: Store) -> InspectorError | None:
+    """Core's typed refusal to write ``store`` (what ``recover`` would raise), so a front end
+    can leave recovery out of its offer instead of offering what the write path refuses."""
+    try:
+        store.require_writable()
+    except SchemaUnsupported as refused:
+        return refused
+    return None
 
 
 def liveness_for(path: Path, schema: str = "v1") -> Callable[[set[str]], LiveStatus]:

@@ -5,6 +5,8 @@ Measured from ``--help`` of the real binaries 1.2.27, 1.3.2, 1.14.41, 1.15.13, 1
 ``opencode attach <url> -s/--session ID`` (a TUI on a running server). When a server is live on
 the database we attach to it: a second ``opencode`` would start its own server on the same file,
 two writers on one session. Otherwise the TUI opens the session in its own project directory.
+OpenCode 2 spells these differently (no ``attach``; a private server when none serves the file):
+the shapes are the generation's data (``db/continue_forms.py``), chosen by the scan's schema.
 
 Nothing read from the database can become an option: the session id is checked against
 OpenCode's id shape (``core.ids``) and passed glued to its option (``--session=ses_…``; every
@@ -23,12 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from inspector.core.db.continue_forms import V1_FORM, ContinueForm
+from inspector.core.db.generation import named
 from inspector.core.errors import DirectoryGone, InspectorError, UntrustedDirectory
 from inspector.core.ids import require_session_id
 from inspector.core.opencode.directory_trust import distrust
 
 if TYPE_CHECKING:
-    from inspector.core.model import Diagnosis, LiveStatus, Session
+    from inspector.core.model import Diagnosis, LiveStatus, Schema, Session
 
 PROGRAM = "opencode"
 
@@ -63,11 +67,15 @@ def continue_command(
     version: str | None = None,
     database: str | os.PathLike[str] | None = None,
     program: str = PROGRAM,
+    form: ContinueForm = V1_FORM,
+    served: bool = True,
 ) -> Launch:
     """The command that takes a person back into ``session`` with OpenCode.
 
     ``server_port``: the port of an OpenCode that serves this database for the session's
-    directory (``LiveStatus.server_for``), else None. ``database``: the file to hand OpenCode as
+    directory (``LiveStatus.server_for``), else None. ``form``: how the generation's
+    ``opencode`` says it; ``served`` False when no OpenCode runs on the database (2.x then
+    starts a private server). ``database``: the file to hand OpenCode as
     ``OPENCODE_DB`` when it is not the one OpenCode finds by itself (None: leave it alone).
     ``InvalidSessionId`` when the id is not OpenCode's shape; ``DirectoryGone`` when the
     directory is not an absolute path (no command can be written for it, not even printed).
@@ -80,10 +88,8 @@ def continue_command(
         env = (("OPENCODE_DB", str(Path(database).resolve())),)
     # One word, the value glued to its option: whatever follows can never be read as an option.
     session_word = f"{SESSION_OPTION}={session_id}"
-    if server_port is not None:
-        argv: tuple[str, ...] = (program, "attach", f"http://127.0.0.1:{int(server_port)}", session_word)
-    else:
-        argv = (program, session.directory, session_word)
+    url = f"http://127.0.0.1:{int(server_port)}" if server_port is not None else None
+    argv = form.argv(program, session.directory, session_word, url=url, served=served)
     return Launch(
         session_id=session_id, argv=argv, cwd=session.directory, env=env, attach_port=server_port, version=version
     )
@@ -143,10 +149,12 @@ def continuation(
     database: str | os.PathLike[str] | None = None,
     program: str = PROGRAM,
     trust_directory: bool = False,
+    schema: Schema = "v1",
 ) -> Continuation:
     """Everything a front end needs to continue ``session`` in OpenCode: the command (attached
-    to the server ``live`` names for its directory, if any), what stands in its way, and
-    whether ``diagnosis`` (this session's, from a scan; None: not stuck) says it is stale."""
+    to the server ``live`` names for its directory, if any; in the form of the OpenCode that
+    wrote ``schema``), what stands in its way, and whether ``diagnosis`` (this session's, from
+    a scan; None: not stuck) says it is stale."""
     port = live.server_for(session.directory) if live is not None and live.running else None
     launch = continue_command(
         session,
@@ -154,6 +162,8 @@ def continuation(
         version=live.version_of(port) if live is not None and port else None,
         database=database,
         program=program,
+        form=named(schema).continue_form,
+        served=live is None or live.running is not False,
     )
     return Continuation(
         launch=launch,

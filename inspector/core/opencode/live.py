@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from inspector.core.model import OFFLINE, LiveStatus, OpenCodeProcess, PendingRequest, ServerStatus
-from inspector.core.opencode.processes import hidden_detail, listening, looks_like_opencode, owner, same_file
+from inspector.core.opencode.processes import (
+    hidden_detail,
+    listening,
+    looks_like_opencode,
+    owner,
+    pre_exec_forks,
+    same_file,
+)
 
 
 class _LazyPsutil:
@@ -90,7 +97,7 @@ def _listening_ports(proc: psutil.Process) -> tuple[int, ...]:
 def find_processes(db: Path) -> tuple[list[OpenCodeProcess], list[tuple[int, str]]]:
     """OpenCode processes using ``db``, and the (pid, user) of those that could not be inspected."""
     db = Path(os.path.realpath(db))
-    found: list[OpenCodeProcess] = []
+    using: list[tuple[psutil.Process, list[str]]] = []
     hidden: list[tuple[int, str]] = []
     me = os.getpid()
     for proc in psutil.process_iter(["pid", "name", "cmdline"]):
@@ -100,7 +107,9 @@ def find_processes(db: Path) -> tuple[list[OpenCodeProcess], list[tuple[int, str
         if uses is None:
             hidden.append((proc.info["pid"], owner(proc)))
         elif uses:
-            found.append(OpenCodeProcess(pid=proc.info["pid"], ports=_listening_ports(proc)))
+            using.append((proc, [str(a) for a in (proc.info.get("cmdline") or [])]))
+    forks = pre_exec_forks(using)
+    found = [OpenCodeProcess(pid=p.pid, ports=_listening_ports(p)) for p, _ in using if p.pid not in forks]
     return found, hidden
 
 

@@ -6,6 +6,7 @@ psutil is imported on first use: only a liveness check needs it.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,27 @@ def listening(proc: psutil.Process) -> set[tuple[str, int]]:
             continue
         found |= {(c.laddr.ip, c.laddr.port) for c in conns if c.status == psutil.CONN_LISTEN and c.laddr}
     return found
+
+
+def pre_exec_forks(found: Sequence[tuple[psutil.Process, list[str]]]) -> set[int]:
+    """The pids among ``found`` that are a child of another one with the same command line.
+
+    A server that starts a tool forks first and execs the tool after: in between, the child is
+    a second ``opencode serve`` with the database open (its descriptors inherited). Under load
+    that window is long enough to be seen, and it is the same server, not another one.
+    """
+    import psutil
+
+    lines = {proc.pid: cmdline for proc, cmdline in found}
+    forks: set[int] = set()
+    for proc, cmdline in found:
+        try:
+            parent = proc.ppid()
+        except psutil.Error:
+            continue
+        if parent in lines and lines[parent] == cmdline:
+            forks.add(proc.pid)
+    return forks
 
 
 def owner(proc: psutil.Process) -> str:

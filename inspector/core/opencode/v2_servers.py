@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from inspector.core.opencode.client import DEFAULT_USERNAME, PASSWORD_ENV, USERNAME_ENV, Credentials
-from inspector.core.opencode.processes import listening, looks_like_opencode, owner, same_file
+from inspector.core.opencode.processes import listening, looks_like_opencode, owner, pre_exec_forks, same_file
 from inspector.core.opencode.v2_files import (
     MAX_FIELD_CHARS,
     MAX_PASSWORD_CHARS,
@@ -203,6 +203,8 @@ def find_v2_servers(db: str | os.PathLike[str], env: Mapping[str, str] | None = 
             hidden.append((info["pid"], owner(proc)))
         elif on:
             mine.append((proc, cmdline, proc_env if own else None))
+    forks = pre_exec_forks([(proc, cmdline) for proc, cmdline, _ in mine])
+    mine = [entry for entry in mine if entry[0].pid not in forks]
     service_envs = [e for _, cmd, e in mine if e is not None and _kind(cmd) == "service"]
     records, ignored = _services(_service_files(env, service_envs), db_path, uid)
     ours = credentials_from(env)

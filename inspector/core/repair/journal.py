@@ -158,6 +158,8 @@ class JournalWriter:
                         ],
                         "cursors": [c.__dict__ for c in unit.cursors],
                         "events": [e.__dict__ for e in unit.events],
+                        # tools and turns no row counts (OpenCode 2 keeps tools inside a turn's row)
+                        **({"tools": unit.tools, "turns": unit.turns} if unit.tools or unit.turns else {}),
                     }
                 )
             writer.sync()

@@ -16,7 +16,9 @@ Each :meth:`Watchdog.poll` is cheap, so it can run every second next to ``openco
    the progress it shows (part deltas and updates) counts as motion (``opencode/signals.py``).
 4. Hung chains (every shape: tool silent, model stalled, retry loop) are aborted through their server (``abort.abort_chain``); a chain that did not
    settle is tried again only after another threshold has passed.
-5. With ``reject_after_ms``, permissions and questions pending longer than that are rejected
+5. Each stuck session (stale, hung, waiting) is reported once, when it becomes stuck
+   (``watch_findings``): a watch with no threshold at all only reports.
+6. With ``reject_after_ms``, permissions and questions pending longer than that are rejected
    through the server holding them (``answer.answer_request``; never allowed); a request whose
    age nobody can tell (no time from the server, no waiting tool part) is left alone, and one
    that did not settle is tried again only after another threshold.
@@ -32,12 +34,12 @@ from typing import Literal
 
 from inspector.core.db.filewatch import Signature, file_signature
 from inspector.core.db.store import Store, open_store
-from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS
+from inspector.core.defaults import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_HUNG_AFTER_MS
 from inspector.core.diagnose.incremental import tracker
 from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan
 from inspector.core.errors import DatabaseLocked, SessionNotFound
-from inspector.core.model import ScanResult
+from inspector.core.model import Diagnosis, ScanResult
 from inspector.core.opencode.live import LiveStatus, detect
 from inspector.core.opencode.signals import Signals
 from inspector.core.repair.abort import (
@@ -47,17 +49,30 @@ from inspector.core.repair.abort import (
     targets_in,
 )
 from inspector.core.repair.answer import AnswerOutcome, answer_request, pending_of
+from inspector.core.repair.hook import HookProblem
+from inspector.core.repair.watch_findings import Findings
 from inspector.core.text import now_ms
 
 RESYNC_MS = 60_000
 TRACKED = ("message",)
 
-EventKind = Literal["aborted", "not-stopped", "rejected", "not-rejected", "notice"]
+EventKind = Literal[
+    "aborted",
+    "not-stopped",
+    "rejected",
+    "not-rejected",
+    "notice",
+    "finding",
+    "hook-failed",
+    "hook-timeout",
+    "hook-dropped",
+]
 
 
 @dataclass(frozen=True)
 class WatchEvent:
-    """One line of ``watch`` output: an abort or a reject and its outcome, or a notice."""
+    """One line of ``watch`` output: a new finding, an abort or a reject and its outcome, a hook
+    that went wrong (``hook``), or a notice."""
 
     time: int
     kind: EventKind
@@ -65,6 +80,8 @@ class WatchEvent:
     target: AbortTarget | None = None
     outcome: AbortOutcome | None = None
     answer: AnswerOutcome | None = None
+    finding: Diagnosis | None = None
+    hook: HookProblem | None = None
 
 
 @dataclass
@@ -114,6 +131,7 @@ class Watchdog:
         *,
         abort_after_ms: int | None,
         reject_after_ms: int | None = None,
+        hung_after_ms: int = DEFAULT_HUNG_AFTER_MS,
         busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
         settle_timeout_s: float = 10.0,
         resync_ms: int = RESYNC_MS,
@@ -123,11 +141,11 @@ class Watchdog:
         answer: Callable[..., AnswerOutcome] = answer_request,
         signals: Signals | None = None,
     ) -> None:
-        if abort_after_ms is None and reject_after_ms is None:
-            raise ValueError("a watch needs abort_after_ms, reject_after_ms or both")
         self.path = Path(db_path)
         self.abort_after_ms = abort_after_ms
         self.reject_after_ms = reject_after_ms
+        # what a finding calls hung: the abort threshold when aborting (the one acted on)
+        self.hung_after_ms = abort_after_ms if abort_after_ms is not None else hung_after_ms
         self.answer = answer
         self.settle_timeout_s = settle_timeout_s
         self.resync_ms = resync_ms
@@ -138,6 +156,7 @@ class Watchdog:
         self.store = open_store(self.path, busy_timeout_ms=busy_timeout_ms)
         self.store.require_v1("watching for hung and waiting turns")  # 1.x's liveness and hung rules
         self.candidates = Candidates()
+        self.findings = Findings()
         self.directories: dict[str, str] = {}
         self._signature: Signature | None = None
         self._attempted: dict[str, int] = {}
@@ -175,20 +194,24 @@ class Watchdog:
             self._learn_directories()
         sessions = self.candidates.sessions
         if not sessions:
+            self.findings.look(self.store, {}, None, None, now)  # forgets what finished
             return self._notice(now, "")
         live = self.detect_live(self.path, {self.directories[s] for s in sessions if s in self.directories})
         if self.signals is not None:
             live = self.signals.merge(live)
         events = self._notice(now, _live_notice(live))
         busy = sorted(live.busy & sessions)
-        if not busy:
-            return events
-        try:
-            result = scan(
-                self.store,
-                ScanOptions(session_ids=busy, quick=True, live=live, now=now, hung_after_ms=self.abort_after_ms),
-            )  # None: no hung verdicts (reject only)
-        except SessionNotFound:  # deleted between two looks: the next poll knows
+        result: ScanResult | None = None
+        if busy:
+            try:
+                result = scan(
+                    self.store,
+                    ScanOptions(session_ids=busy, quick=True, live=live, now=now, hung_after_ms=self.hung_after_ms),
+                )
+            except SessionNotFound:  # deleted between two looks: the next poll knows
+                return events
+        events += self._found(live, result, now)
+        if result is None:
             return events
         if self.reject_after_ms is not None:
             events += self._reject_waiting(result, live, now, self.reject_after_ms)
@@ -205,6 +228,11 @@ class Watchdog:
             kind: EventKind = "aborted" if outcome.stopped else "not-stopped"
             events.append(WatchEvent(self.clock(), kind, outcome.detail, target, outcome))
         return events
+
+    def _found(self, live: LiveStatus, busy: ScanResult | None, now: int) -> list[WatchEvent]:
+        candidates = {sid: self.directories.get(sid, "") for sid in self.candidates.sessions}
+        found = self.findings.look(self.store, candidates, live, busy, now)
+        return [WatchEvent(now, "finding", diag.live_reason, finding=diag) for diag in found]
 
     def _reject_waiting(self, result: ScanResult, live: LiveStatus, now: int, after_ms: int) -> list[WatchEvent]:
         """Reject (never allow) what busy sessions have been asked for longer than ``after_ms``."""

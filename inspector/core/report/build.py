@@ -17,10 +17,10 @@ from typing import Any, get_args
 
 from inspector.core.db.store import Store
 from inspector.core.diagnose.options import ScanOptions
-from inspector.core.diagnose.patterns import PATTERNS, WARNINGS
+from inspector.core.diagnose.patterns import PATTERNS, WARNINGS, describe
 from inspector.core.diagnose.scan import scan_related
 from inspector.core.diagnose.timeline import Entry, EntryKind, SessionTimeline, Tokens, TurnMessage, read_timeline
-from inspector.core.model import Diagnosis, LiveStatus, ScanResult
+from inspector.core.model import Diagnosis, LiveStatus, ScanResult, Schema
 from inspector.core.repair.journal import JournalProblem, JournalRun, iter_runs, journal_dir
 from inspector.core.text import iso, now_ms
 
@@ -128,9 +128,16 @@ def _database(store: Store, red: Redactor) -> dict[str, Any]:
         "file": name if (name in _DB_FILE_NAMES or red.include_content or _channel_file(name)) else "<renamed>",
         "schema": store.schema,
         "newest_migration": red.migration(migration),
-        "event_log": store.has_event_log,
+        "event_log": provenance.keeps_event_log,
+        "event_log_words": provenance.event_log,
         "opencode_versions": versions,
     }
+
+
+def _counted(units: Iterable[dict[str, Any]], key: str) -> int:
+    """The tools or turns the plan counted in ``units`` beyond their rows (a journal field)."""
+    values = (u.get(key) for u in units)
+    return sum(v for v in values if isinstance(v, int) and not isinstance(v, bool) and v > 0)
 
 
 def _channel_file(name: str) -> bool:
@@ -162,7 +169,7 @@ def _member(
         "updated": iso(s.time_updated),
         "verdict": diag.verdict,
         "reason": reason,
-        "patterns": [_pattern(p, red) for p in diag.patterns],
+        "patterns": [_pattern(p, red, store.schema) for p in diag.patterns],
         "warnings": [red.name("warning", w, WARNINGS) for w in diag.warnings],
         "stuck_since": iso(diag.stuck_since),
         "last_activity": iso(diag.last_activity),
@@ -172,8 +179,8 @@ def _member(
     }
 
 
-def _pattern(name: str, red: Redactor) -> dict[str, str | None]:
-    known = PATTERNS.get(name)
+def _pattern(name: str, red: Redactor, schema: Schema) -> dict[str, str | None]:
+    known = describe(name, schema) if name in PATTERNS else None
     shown = red.name("pattern", name, PATTERNS)
     return {"name": shown, "title": known.title if known else "", "why": known.why if known else ""}
 
@@ -328,8 +335,8 @@ def _repairs(
                 "run_id": red.run_id(run.run_id),
                 "created": iso(run.created),
                 "sessions": sorted({red.ident(s) or "" for u in touched for s in u["sessions"] if s in sessions}),
-                "parts_aborted": sum(1 for c in changes if c.get("table") == "part"),
-                "turns_closed": sum(1 for c in changes if c.get("table") == "message"),
+                "parts_aborted": sum(1 for c in changes if c.get("table") == "part") + _counted(touched, "tools"),
+                "turns_closed": sum(1 for c in changes if c.get("table") == "message") + _counted(touched, "turns"),
                 "sessions_uncompacted": sum(1 for c in changes if c.get("table") == "session"),
                 "committed": committed == len(touched),
                 "undone": run.undone,

@@ -145,7 +145,7 @@ def render(doc: dict[str, Any]) -> str:  # noqa: C901
         f"| OpenCode versions that wrote this database | {versions} |",
         f"| OpenCode running on it now | {running} |",
         f"| Database | {code(db['file'])}, schema {db['schema']}, newest migration "
-        f"{code(db.get('newest_migration'))}, sync event log {'yes' if db['event_log'] else 'no'} |",
+        f"{code(db.get('newest_migration'))}, {db['event_log_words']} |",
         f"| ocinspect | {code(plat['ocinspect'])} |",
         f"| Python / SQLite | {code(plat['python'])} / {code(plat['sqlite'])} |",
         f"| OS | {code(plat['os'])} {code(plat['os_release'])} ({code(plat['machine'])}) |",

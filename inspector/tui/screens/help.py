@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -14,10 +14,15 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
-from inspector.core.diagnose.patterns import PATTERNS, VERDICTS, WARNINGS
+from inspector.core.db.generation import named
+from inspector.core.diagnose.patterns import PATTERNS, VERDICTS, WARNINGS, describe
 
 from ..keys import KeyName, keyed_text, namer
+from ..state import app_state
 from ..widgets.key_footer import KeyFooter
+
+if TYPE_CHECKING:
+    from inspector.core.model import Schema
 
 KEY_WIDTH = 16
 ID_WIDTH = 20
@@ -29,9 +34,10 @@ KEYMAP_NOTE = (
 )
 WAY_OUT = "Back from any screen: {detail-back}. Quit: {quit}, or {quit-anywhere} even from a dialog."
 RECOVERED = "This app recovered the session in this run; {undo-last-run} undoes the last recovery."
+TOOL_ERROR = "TOOL_ERROR"  # replaced by the error the scanned file's generation writes
 RECOVERY_NOTE = (
     "Recovery writes what OpenCode itself writes when you abort a turn: stuck tools become "
-    'errors ("Tool execution aborted"), unfinished turns are closed as aborted. A tool is '
+    f'errors ("{TOOL_ERROR}"), unfinished turns are closed as aborted. A tool is '
     "never marked completed. Every change is journaled outside OpenCode's database first, "
     "so {undo-last-run} restores the exact rows."
 )
@@ -70,11 +76,12 @@ def verdict_rows(key: KeyName) -> list[tuple[str, str]]:
     return [*VERDICTS.items(), ("recovered", keyed_text(RECOVERED, key))]
 
 
-def pattern_table() -> Table:
+def pattern_table(schema: Schema = "v1") -> Table:
+    """Every pattern, in the words of the OpenCode that wrote the scanned file."""
     table = Table.grid(padding=(0, 2))
     table.add_column(width=KEY_WIDTH + 6, style="bold")
     table.add_column(ratio=1)
-    for pattern in PATTERNS.values():
+    for pattern in (describe(name, schema) for name in PATTERNS):
         table.add_row(Text(pattern.title), Text.assemble(("Why: ", "bold"), pattern.why))
         table.add_row(Text(""), Text.assemble(("Recovery: ", "bold"), pattern.repair))
     return table
@@ -112,6 +119,8 @@ class HelpScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         key = namer(self.app)
+        result = app_state(self).scan_result
+        schema: Schema = result.schema if result is not None else "v1"
         with VerticalScroll(id="help"):
             yield Static(
                 Content.assemble(("Close this help: ", "bold"), self._close_keys(), ". ", keyed_text(WAY_OUT, key)),
@@ -126,10 +135,11 @@ class HelpScreen(Screen[None]):
             yield Static(Content("Verdicts"), classes="section-title")
             yield Static(_table(verdict_rows(key)), classes="section")
             yield Static(Content("Why a session is stuck, and what recovery does"), classes="section-title")
-            yield Static(pattern_table(), classes="section")
+            yield Static(pattern_table(schema), classes="section")
             yield Static(Content("Warnings: risks to know before you continue a session"), classes="section-title")
             yield Static(warning_table(), classes="section")
-            yield Static(Content(keyed_text(RECOVERY_NOTE, key)), classes="section help-note")
+            note = RECOVERY_NOTE.replace(TOOL_ERROR, named(schema).tool_error)
+            yield Static(Content(keyed_text(note, key)), classes="section help-note")
         yield KeyFooter()
 
     def _close_keys(self) -> str:

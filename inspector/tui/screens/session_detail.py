@@ -11,9 +11,11 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
+from inspector.core.db.generation import named
 from inspector.core.diagnose.asked import status_words
 from inspector.core.diagnose.patterns import VERDICTS, describe, describe_warning
-from inspector.core.model import Diagnosis, ScanResult
+from inspector.core.errors import InspectorError
+from inspector.core.model import Diagnosis, ScanResult, Schema
 from inspector.core.repair.answer import waits
 from inspector.core.text import local_time
 
@@ -68,7 +70,7 @@ _VERDICT_STYLE = {
 }
 
 
-def why_content(diag: Diagnosis, now: int) -> Content:
+def why_content(diag: Diagnosis, now: int, schema: Schema = "v1") -> Content:
     lines: list[Content] = []
     hung = diag.verdict == "hung"
     waiting = diag.verdict == "waiting"
@@ -94,7 +96,7 @@ def why_content(diag: Diagnosis, now: int) -> Content:
     for name in diag.patterns:
         if (hung or waiting) and name != "subagent-chain":
             continue
-        pattern = describe(name)
+        pattern = describe(name, schema)
         lines.append(Content.assemble(("● " + pattern.title, "bold"), "  ", pattern.why))
     if diag.next_step:
         lines.append(Content.assemble(("Next  ", "bold"), one_line(diag.next_step)))
@@ -123,7 +125,11 @@ def warnings_content(diag: Diagnosis) -> Content:
     return Content("\n").join(lines)
 
 
-def recovery_content(diag: Diagnosis, read_only: bool, key: KeyName) -> Content:
+def recovery_content(
+    diag: Diagnosis, read_only: bool, key: KeyName, schema: Schema = "v1", refusal: InspectorError | None = None
+) -> Content:
+    """What recovery would do, and how to start it; ``refusal``: core refuses every write of
+    this file (said instead of the key)."""
     lines: list[Content] = []
     if diag.verdict == "hung":
         lines.append(Content.assemble(("Hung in a live OpenCode: ", "bold"), HUNG_REMEDY))
@@ -131,10 +137,11 @@ def recovery_content(diag: Diagnosis, read_only: bool, key: KeyName) -> Content:
         lines.append(Content.assemble(("Waiting for your answer: ", "bold"), WAITING_REMEDY))
     else:
         for name in diag.patterns:
-            pattern = describe(name)
+            pattern = describe(name, schema)
             style = "bold" if pattern.fixable else "bold $error"
             lines.append(Content.assemble((pattern.title + ": ", style), pattern.repair))
-    if diag.repairable and diag.verdict not in ("hung", "waiting"):
+    if diag.repairable and diag.verdict not in ("hung", "waiting") and refusal is None:
+        generation = named(schema)  # the words of the rows its repair writes
         chain = (
             " Its subagent chain is recovered with it, in the same transaction."
             if (diag.children or "subagent-chain" in diag.patterns)
@@ -144,9 +151,9 @@ def recovery_content(diag: Diagnosis, read_only: bool, key: KeyName) -> Content:
             Content.assemble(
                 "In this session: ",
                 plural(len(diag.stuck_parts), "tool part"),
-                ' → error "Tool execution aborted", ',
+                f' → error "{generation.tool_error}", ',
                 plural(len(diag.unfinished_messages), "unfinished turn"),
-                " → completed (MessageAbortedError).",
+                f" → {generation.turn_closed}.",
                 chain,
                 " Nothing else is written; every change is journaled so ",
                 keyed("{undo-last-run} can undo it.", key, style=""),
@@ -159,6 +166,8 @@ def recovery_content(diag: Diagnosis, read_only: bool, key: KeyName) -> Content:
     lines.append(line)
     if read_only:
         lines.append(Content.styled("Opened read-only: recovery is disabled.", "$warning"))
+    elif refusal is not None:
+        lines.append(Content.assemble(("Recovery is not offered: ", "bold $warning"), one_line(str(refusal))))
     elif verdict == "hung":
         lines.append(keyed("Press {detail-recover} to abort it through OpenCode (the running tool is killed).", key))
     elif diag.repairable and verdict != "waiting":
@@ -270,6 +279,9 @@ class SessionDetailScreen(Screen[None]):
         self.post_message(RequestAnswer(self.session_id))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "recover_selected":  # not offered where core refuses every write of the file
+            result = self.state.scan_result
+            return result is None or result.write_refusal is None
         if action == "answer_selected":  # offered on a waiting session only
             result = self.state.scan_result
             diag = result.get(self.session_id) if result is not None else None
@@ -322,9 +334,16 @@ class SessionDetailScreen(Screen[None]):
             ]
         widgets += [
             _section("Why it is stuck"),
-            Static(Hanging(why_content(diag, now)), classes="section"),
+            Static(Hanging(why_content(diag, now, result.schema)), classes="section"),
             _section("What recovery will do"),
-            Static(Hanging(recovery_content(diag, self.state.config.read_only, namer(self.app))), classes="section"),
+            Static(
+                Hanging(
+                    recovery_content(
+                        diag, self.state.config.read_only, namer(self.app), result.schema, result.write_refusal
+                    )
+                ),
+                classes="section",
+            ),
         ]
         links = self._chain_links(diag, result)
         if links:

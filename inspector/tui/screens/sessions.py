@@ -17,7 +17,7 @@ from inspector.core.repair.answer import waits
 from ..keys import keyed_text, namer
 from ..messages import CancelScan, ContinueInOpenCode, OpenSession, RequestAnswer, RequestRecovery, ToggleAllSessions
 from ..state import AppState, app_state
-from ..widgets import EmptyState, ScanProgress, SessionPreview, SessionTable, StatusLine, empty_state
+from ..widgets import EmptyState, HealthNotice, ScanProgress, SessionPreview, SessionTable, StatusLine, empty_state
 from ..widgets.key_footer import KeyFooter
 
 TICK_SECONDS = 1.0  # "Stuck for" is written to the second
@@ -84,6 +84,7 @@ class SessionsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield StatusLine(id="status")
+        yield HealthNotice(id="health")
         yield ScanProgress(id="progress")
         yield Input(
             placeholder=keyed_text(
@@ -110,6 +111,7 @@ class SessionsScreen(Screen[None]):
         self.watch(self.app, "recovered_ids", self._redraw)
         self.watch(self.app, "deep_pending", self._redraw)
         self.watch(self.app, "load_error", self._redraw)
+        self.watch(self.app, "db_health", self._redraw)
         self.watch(self.app, "scanning", self._scanning_changed)
         self.query_one(SessionTable).focus()
         self.set_interval(TICK_SECONDS, self.tick, name="stuck-for")
@@ -143,6 +145,7 @@ class SessionsScreen(Screen[None]):
         self.query_one(StatusLine).show(
             state.config, result, deep_running=state.deep_pending, failed=bool(state.load_error)
         )
+        self.query_one(HealthNotice).show(state.db_health if result is not None and result.stuck else None)
         table = self.query_one(SessionTable)
         empty = self.query_one(EmptyState)
         if result is None:
@@ -221,6 +224,9 @@ class SessionsScreen(Screen[None]):
             return bool(self.query_one("#filter", Input).display or self.state.scanning)
         if action == "answer_selected":
             return self._selected_waits()
+        if action in ("recover_selected", "recover_all"):  # not offered where core refuses every write
+            result = self.state.scan_result
+            return result is None or result.write_refusal is None
         return True
 
     def _selected_waits(self) -> bool:

@@ -1,6 +1,7 @@
 """Reusable pieces of the screens."""
 
 from .empty_state import EmptyState
+from .health_notice import HealthNotice
 from .part_card import PartCard
 from .plan_view import PlanView
 from .scan_progress import ScanProgress
@@ -11,6 +12,7 @@ from .status_line import StatusLine
 
 __all__ = [
     "EmptyState",
+    "HealthNotice",
     "PartCard",
     "PlanView",
     "ScanProgress",

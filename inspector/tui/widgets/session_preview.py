@@ -8,14 +8,17 @@ from textual.content import Content
 from textual.widgets import Static
 
 from inspector.core.diagnose.patterns import describe
-from inspector.core.model import Diagnosis
+from inspector.core.model import Diagnosis, Schema
 
 from ..format import asked_lines, display_path, one_line, part_headline, part_what, verdict_of
 from ..keys import KeyName, keyed, namer
+from ..state import app_state
 from .hanging import Hanging
 
 
-def preview_content(diag: Diagnosis | None, *, now: int, recovered: frozenset[str], key: KeyName) -> Content:
+def preview_content(
+    diag: Diagnosis | None, *, now: int, recovered: frozenset[str], key: KeyName, schema: Schema = "v1"
+) -> Content:
     if diag is None:
         return Content("")
     head: list[str | tuple[str, str]] = [
@@ -50,7 +53,7 @@ def preview_content(diag: Diagnosis | None, *, now: int, recovered: frozenset[st
         if not asked:
             lines.append(Content(one_line(diag.live_reason)))
     else:
-        first = describe(diag.patterns[0])
+        first = describe(diag.patterns[0], schema)
         lines.append(Content.assemble((first.title + ": ", "bold"), first.why))
         if verdict in ("live", "unknown"):
             lines.append(Content.assemble((f"{verdict}: ", "bold $warning"), one_line(diag.live_reason)))
@@ -71,7 +74,9 @@ class SessionPreview(Static):
     def show(self, diag: Diagnosis | None, *, now: int, recovered: frozenset[str], keep_height: bool = False) -> None:
         """``keep_height`` (watch-mode refreshes): never shrink, so the list above keeps its size
         and is not redrawn whole each time the previewed session gains or loses a line."""
-        content = preview_content(diag, now=now, recovered=recovered, key=namer(self.app))
+        result = app_state(self).scan_result
+        schema: Schema = result.schema if result is not None else "v1"
+        content = preview_content(diag, now=now, recovered=recovered, key=namer(self.app), schema=schema)
         if content == self._drawn:  # a refresh that changed other sessions costs nothing here
             return
         width = self.content_size.width

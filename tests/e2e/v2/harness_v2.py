@@ -25,7 +25,7 @@ import json
 import os
 import sqlite3
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -290,7 +290,8 @@ class V2Sandbox(h.Sandbox):
         self.write_service_config()
         self.started: subprocess.CompletedProcess[str] | None = None  # the last `service start`
 
-    def write_config(self, *, shell: str = "allow") -> None:
+    def write_config(self, *, shell: str | dict[str, str] = "allow") -> None:
+        """``shell``: its permission, one action or ``{command pattern: action}`` (the last match wins)."""
         super().write_config()
         config = json.loads(self.config_path.read_text())
         config["permission"]["shell"] = shell
@@ -324,6 +325,7 @@ class V2Sandbox(h.Sandbox):
 
     def start_service(self, *, timeout: float = 45.0, launcher: tuple[str, ...] = ()) -> V2Service:
         """``opencode service start``: the detached service boots (and sweeps) on this database."""
+        self.forget_dead_service()
         done = self.cli("service", "start", timeout=timeout, launcher=launcher)
         self.started = done
         if done.returncode != 0:
@@ -338,6 +340,20 @@ class V2Sandbox(h.Sandbox):
             registered, timeout=timeout, interval=0.2, what="the service to register and answer", on_timeout=self.tail
         )
         return found
+
+    def forget_dead_service(self) -> None:
+        """Remove the ``service.json`` a killed service left: ``service start`` would first spend
+        ~5 s probing its dead url (measured), then boot the same service on the same database."""
+        try:
+            pid = int(json.loads(self.service_json.read_text())["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        try:
+            alive = psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            alive = False
+        if not alive:
+            self.service_json.unlink(missing_ok=True)
 
     def stop_service(self, *, timeout: float = 45.0) -> subprocess.CompletedProcess[str]:
         """``opencode service stop``: the graceful stop."""
@@ -496,9 +512,10 @@ def orphan_the_child(sb: V2Sandbox, crash: Crash) -> V2Service:
     return service
 
 
-def stop_service_mid_tool(sb: V2Sandbox) -> Crash:
-    """(graceful-stop) The service runs a turn; ``opencode service stop`` while its tool runs."""
-    service = sb.start_service()
+def stop_service_mid_tool(sb: V2Sandbox, service: V2Service | None = None) -> Crash:
+    """(graceful-stop) The service (``service``, or one booted now) runs a turn; ``opencode
+    service stop`` while its tool runs."""
+    service = service or sb.start_service()
     sid = service.open_session(sb.project)
     service.prompt(sid, LONG_SHELL)
     tool = wait_tool(sb.db_path, sid)
@@ -548,3 +565,18 @@ def crash_v1_then_import(sb: V2Sandbox, v1_binary: Path) -> tuple[str, V2Server]
     h.wait_for_tool_part(sb.db_path, session_id=sid, tool="bash", timeout=45, server=old)
     old.kill()
     return sid, sb.start_plain()
+
+
+def describe_processes(pids: Iterable[int]) -> str:
+    """Each pid with its parent, its command line and its open database files (why a test that
+    expected one server on a database found more)."""
+    lines: list[str] = []
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            with proc.oneshot():
+                files = [f.path for f in proc.open_files() if ".db" in f.path]
+                lines.append(f"pid {pid} ppid {proc.ppid()} {proc.status()} {proc.cmdline()!r} files {files!r}")
+        except psutil.Error as exc:
+            lines.append(f"pid {pid}: {type(exc).__name__}")
+    return "\n".join(lines)

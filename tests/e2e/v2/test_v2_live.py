@@ -85,7 +85,9 @@ def test_the_service_booted_on_a_crash_is_found_through_its_service_json(sandbox
     service = v2.boot_service_until_resumed(sandbox, crash.session_id, v2.model_calls(sandbox.model))
     info = json.loads(sandbox.service_json.read_text())
 
-    (found,) = find_v2_servers(db).servers  # our own service.json is not the sandbox's: found by its process
+    servers = find_v2_servers(db).servers  # our own service.json is not the sandbox's: found by its process
+    assert len(servers) == 1, v2.describe_processes(s.pid for s in servers)
+    (found,) = servers
     assert (found.pid, found.kind, found.password_from, found.version) == (
         service.pid,
         "service",

@@ -245,33 +245,6 @@ def test_v1_stuck_database_imported_by_v2(sandbox: v2.V2Sandbox) -> None:
     assert server.active() == {}
 
 
-def test_exhausted_resume_budget(sandbox: v2.V2Sandbox) -> None:
-    """(exhausted) The service publishes ``idle failed`` instead of resuming an eleventh time.
-
-    The real path is eleven service boots each killed mid-turn (measured: 82 s here, ~7.4 s a
-    boot, over this suite's budget); this test takes the shortcut of writing the ten spent
-    attempts (``resume_attempts = 10``) behind a dead server, then boots the service once: the
-    budget is read from that column, the tool is left ``running`` and the model is not called.
-    """
-    db = sandbox.db_path
-    crash = v2.crash_plain_mid_tool(sandbox)
-    calls = v2.model_calls(sandbox.model)
-    assert v2.write(db, "UPDATE session_v2 SET resume_attempts = 10 WHERE id = ?", (crash.session_id,)) == 1
-
-    service = sandbox.start_service()
-    v2.wait_db(db, lambda: "idle" in types_of(db, crash.session_id), what="the service to give up on the turn")
-    row = v2.session_row(db, crash.session_id)
-    assert (row["time_suspended"], row["resume_attempts"], row["idle_outcome"]) == (None, 0, "failed")
-    idle = v2.message_rows(db, crash.session_id)[-1]["data"]
-    assert idle["outcome"] == "failed"
-    assert idle["error"]["message"] == "Execution was interrupted repeatedly and will not be resumed automatically."
-    assert [m["id"] for m in v2.unfinished_assistants(db, crash.session_id)] == [crash.tool["message_id"]]
-    assert v2.tool_items(db, crash.session_id)[-1]["state"]["status"] == "running"
-    assert v2.model_calls(sandbox.model) == calls
-    assert crash.session_id not in service.active()
-    v2.kill_service(sandbox, service)
-
-
 def test_plain_crash_while_question_waits(sandbox: v2.V2Sandbox) -> None:
     """(question) killed while the ``question`` tool waits for the user: it stays ``running``."""
     crash = v2.crash_plain_mid_tool(sandbox, prompt=v2.QUESTION, name="question")

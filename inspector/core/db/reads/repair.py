@@ -89,6 +89,8 @@ class Provenance:
 
     versions: tuple[WriterVersion, ...]
     newest_migration: Stored
+    keeps_event_log: bool = False  # OpenCode keeps its sync events in the file (``event`` rows)
+    event_log: str = ""  # what the file's event log is, in a few words (the report's Database row)
 
 
 class RowChecks(Protocol):

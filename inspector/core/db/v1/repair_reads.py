@@ -129,7 +129,13 @@ class V1RepairReads(V1RowChecks):
             migration = self.conn.execute(q.NEWEST_MIGRATION).scalar()
         elif "__drizzle_migrations" in self.store.tables:
             migration = self.conn.execute(q.NEWEST_DRIZZLE_MIGRATION).scalar()
-        return Provenance(versions=tuple(versions), newest_migration=migration)
+        logged = self.store.has_event_log
+        return Provenance(
+            versions=tuple(versions),
+            newest_migration=migration,
+            keeps_event_log=logged,
+            event_log=f"sync event log {'yes' if logged else 'no'}",
+        )
 
 
 def _open_turns(rows: Iterable[Any]) -> tuple[tuple[str, str], ...]:

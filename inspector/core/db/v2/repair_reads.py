@@ -17,6 +17,11 @@ from inspector.core.db.v2.rows import STUCK_PART_STATUSES, session_of
 from inspector.core.db.v2.turns import V2Turns
 from inspector.core.model import Part
 
+# Measured on 2.1.2: ``event`` stays empty (also mid-turn), events go out over SSE; and its
+# import of a 1.x file empties the 1.x ``event`` table (the import runs once).
+EVENT_LOG = "no event rows (OpenCode 2 sends its events live; event_sequence numbers each session's rows)"
+IMPORTED = "; imported from OpenCode 1.x by OpenCode 2 (kv migration.v1-v2): the import cleared its 1.x event log"
+
 _STUCK = STUCK_PART_STATUSES
 
 
@@ -66,4 +71,9 @@ class V2RepairReads(V2Base, V2Turns):
             for row in self.conn.execute(q.SESSION_VERSIONS)
         )
         newest = self.conn.execute(q.NEWEST_MIGRATION).scalar() if "migration" in self.store.tables else None
-        return Provenance(versions=versions, newest_migration=newest)
+        imported = "kv" in self.store.tables and self.conn.execute(q.IMPORTED_FROM_V1).first() is not None
+        return Provenance(
+            versions=versions,
+            newest_migration=newest,
+            event_log=EVENT_LOG + (IMPORTED if imported else ""),
+        )
