@@ -70,6 +70,21 @@ def window(watch: psutil.Process, counter: Counter, seconds: float) -> tuple[flo
     return cpu_s(watch) - cpu0, counter.count - events0
 
 
+def report(rows: tuple[tuple[str, float, int], ...], seconds: float, key: str) -> None:
+    """The windows (idle, a fast reply, busy) per minute, and one ``key_…=`` line to compare runs."""
+    per_min = 60.0 / seconds
+    for label, cpu, events in rows:
+        print(f"  {label:<48} {cpu * per_min:6.2f} CPU-s/min  {events * per_min:8.0f} events/min")
+    (_, idle_cpu, idle_events), (_, fast_cpu, fast_events), (_, busy_cpu, busy_events) = rows
+    per_k = (fast_cpu - idle_cpu) / (fast_events - idle_events) * 1000 if fast_events > idle_events else float("nan")
+    print(f"  subscription: {per_k:.3f} CPU-s per 1,000 events (fast reply window minus idle)")
+    print(
+        f"{key}_idle_cpu_per_min={idle_cpu * per_min:.3f} {key}_events_cpu_per_min={fast_cpu * per_min:.3f} "
+        f"{key}_busy_cpu_per_min={busy_cpu * per_min:.3f} events_per_min={busy_events * per_min:.0f} "
+        f"cpu_s_per_1000_events={per_k:.3f}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -121,7 +136,6 @@ def main(argv: list[str] | None = None) -> int:
                 oc.request("POST", f"/session/{sid}/abort")
         finally:
             sb.kill_all()
-    per_min = 60.0 / seconds
     print(
         f"ocinspect watch beside opencode {h.OPENCODE_VERSION}, windows of {seconds:.0f} s "
         f"(CPU = user+system of the watch process)"
@@ -131,15 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         ("a fast reply streaming (events, no row moves)", fast_cpu, fast_events),
         ("+ a bash printing every second (rows move too)", busy_cpu, busy_events),
     )
-    for label, cpu, events in rows:
-        print(f"  {label:<48} {cpu * per_min:6.2f} CPU-s/min  {events * per_min:8.0f} events/min")
-    per_k = (fast_cpu - idle_cpu) / (fast_events - idle_events) * 1000 if fast_events > idle_events else float("nan")
-    print(f"  subscription: {per_k:.3f} CPU-s per 1,000 events (fast reply window minus idle)")
-    print(
-        f"watch_idle_cpu_per_min={idle_cpu * per_min:.3f} watch_events_cpu_per_min={fast_cpu * per_min:.3f} "
-        f"watch_busy_cpu_per_min={busy_cpu * per_min:.3f} events_per_min={busy_events * per_min:.0f} "
-        f"cpu_s_per_1000_events={per_k:.3f}"
-    )
+    report(rows, seconds, "watch")
     return 0
 
 

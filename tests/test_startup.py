@@ -41,6 +41,7 @@ CLI_MODULES = {
     "inspector.cli.echo",
     "inspector.cli.errors",
     "inspector.cli.group",
+    "inspector.cli.inbox",
     "inspector.cli.launch",
     "inspector.cli.open_",
     "inspector.cli.params",

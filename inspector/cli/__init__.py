@@ -13,7 +13,7 @@ import os
 import sys
 
 # Each command module adds its command to ``cli`` when imported; none loads core until it runs.
-from inspector.cli import doctor, open_, paths, recover, report, run, scan, show, undo, watch  # noqa: F401
+from inspector.cli import doctor, inbox, open_, paths, recover, report, run, scan, show, undo, watch  # noqa: F401
 from inspector.cli.app import cli, tui_app
 from inspector.cli.errors import CLI_HINTS
 from inspector.cli.settings import Settings

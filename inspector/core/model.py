@@ -13,7 +13,7 @@ Schema = Literal["v1", "v2", "legacy"]
 Verdict = Literal["stale", "live", "hung", "waiting", "unknown", "unfixable", "ok"]
 # Which shape of ``hung`` a session has: a tool that never returns, a model stream that keeps
 # stalling (OpenCode restarts the step, no output grows), or a retry that never ends.
-HangKind = Literal["tool-silent", "model-stalled", "retry-loop"]
+HangKind = Literal["tool-silent", "model-stalled", "retry-loop", "resume-loop"]
 # The verdicts someone has to act on: recover (stale, unknown with --force) or an abort through
 # OpenCode (hung) can. Not unfixable (recovery changes nothing; its reason says what to do), nor
 # live and waiting (OpenCode works on them, or waits for a person's answer).
@@ -426,6 +426,9 @@ class LiveStatus:
     # session -> epoch ms of the newest progress event seen on GET /event (part delta/update),
     # where a subscription was open (watch mode, the TUI); empty for a one-shot scan
     progress: tuple[tuple[str, int], ...] = ()
+    # OpenCode 2 servers whose ``GET /api/event`` a watch follows (its routes are global, so a
+    # port, not a directory; the look that found them knows their password)
+    streams: tuple[int, ...] = ()
 
     def verdict(self, session_id: str, directory: str) -> tuple[Verdict, str]:
         """(verdict, reason) for one session."""

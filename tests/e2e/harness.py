@@ -266,6 +266,7 @@ def faketime_env(start: str = BEFORE_ID_WRAP) -> dict[str, str]:
 SCENARIOS: list[tuple[str, str]] = [
     ("PENDING", "pending"),  # a bash tool call whose arguments stop half-way; stream held
     ("SUBAGENT", "task"),  # a task tool call (subagent "general")
+    ("SUBASK", "task-ask"),  # a task whose subagent runs QUICK (`echo ok`: asks where that asks)
     ("QUICK", "quick"),  # bash `echo ok`, then text
     ("STREAM", "stream"),  # bash that prints a line every second for 10 minutes
     ("TEXT", "text"),  # plain text reply
@@ -281,6 +282,7 @@ FAST_SECONDS = 150
 SLOW_WORDS = 20  # four times the 5 s --hung-after the tests give: silent long past it
 STALL_TEXT = "Let me look"
 STREAM_COMMAND = "for i in $(seq 600); do echo tick $i; sleep 1; done"
+V2_CONTINUE_NOTICE = "The previous response was interrupted."
 DEFAULT_SCENARIO = "sleep"  # bash `sleep 600` (also what the subagent child's prompt gets)
 
 
@@ -406,7 +408,16 @@ class FakeModel:
             return "title"
         if messages and messages[-1].get("role") == "tool":
             return "after-tool"
-        last_user = next((m for m in reversed(messages) if m.get("role") == "user"), None)
+        # OpenCode 2 re-runs a broken stream after a user-role notice of its own: the person's
+        # prompt before it still picks the scenario (a stall then stalls again, as a real one does).
+        last_user = next(
+            (
+                m
+                for m in reversed(messages)
+                if m.get("role") == "user" and not _text_of(m.get("content")).startswith(V2_CONTINUE_NOTICE)
+            ),
+            None,
+        )
         text = _text_of(last_user.get("content")) if last_user else ""
         for keyword, scenario in SCENARIOS:
             if keyword in text:
@@ -602,6 +613,8 @@ class FakeModel:
             tool_call("bash", {"command": "sleep 600", "description": "long sleep"}, hold_half=True)
         elif scenario == "task":
             tool_call("task", {"description": "explore", "prompt": "run the long check", "subagent_type": "general"})
+        elif scenario == "task-ask":
+            tool_call("task", {"description": "check", "prompt": "QUICK please", "subagent_type": "general"})
         else:
             tool_call("bash", {"command": "sleep 600", "description": "long sleep"})
 

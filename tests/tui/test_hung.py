@@ -16,6 +16,7 @@ from inspector.tui.app import InspectorApp
 from inspector.tui.screens import ConfirmRecovery, SessionsScreen
 from inspector.tui.screens.confirm_recovery import ABORT_HEADING
 from inspector.tui.widgets import SessionTable
+from tests.support.databases import execute
 from tests.support.databases import rows as query
 from tests.support.hung_db import Signals
 from tests.support.narrow import present
@@ -276,3 +277,20 @@ async def test_waiting_session_text_in_the_tui(tmp_path: Path) -> None:
         text = screen_text(app)
         assert 'question: "Deploy <b>[red]now[/red]</b>?"' in text  # literal, never markup
         assert "Waiting for your answer" in text
+
+
+async def test_an_opencode_2_resume_loop_is_hung_and_named_in_the_detail(tmp_path: Path) -> None:
+    """A turn OpenCode 2's service re-ran three times, listed running: ``hung`` (resume loop)."""
+    v2_db = Path(__file__).parent.parent / "fixtures" / "v2" / "v2-stuck-bash.db"
+    db = tmp_path / "opencode.db"
+    db.write_bytes(v2_db.read_bytes())
+    sid = "ses_daf4c8d96ffeAGO55FNvmDcFBJ"
+    execute(db, "UPDATE session_v2 SET resume_attempts = 3 WHERE id = ?", sid)
+    app = app_for(db, live=busy_live(sid))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert badges(app) == {sid: "hung"}
+        await press(pilot, "enter")
+        text = " ".join(screen_text(app).split())  # the reason wraps
+        assert "Hung in a live OpenCode (resume loop)" in text
+        assert "re-ran this turn 3 times after it died" in text

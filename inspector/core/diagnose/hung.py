@@ -24,6 +24,10 @@ healthy stream), not after two (a loop whose output never persists).
 nothing of the chain moved for ``hung_after_ms`` (the start is estimated from the rows: a
 retrying call writes nothing).
 
+**resume-loop** (OpenCode 2) — the managed service re-runs a turn that died (a crash, a kill)
+at each boot, up to 10 times: a chain it lists running whose ``resume_attempts`` reached
+``RESUME_LOOP_ATTEMPTS`` is a turn that keeps dying, whatever it does right now.
+
 Never hung: a session waiting for a person (verdict ``waiting``, set before this runs), a
 running ``question`` tool, a chain we could not ask about pending requests (``undecided``).
 Only busy chains are examined, through indexes: O(busy sessions).
@@ -45,6 +49,8 @@ from inspector.core.text import humanize_ms, local_time, shorten
 # attempts and on 429 after 3 (measured), so twice its longest run of a transient error is a
 # loop (with its growing backoff, 10 attempts take several minutes).
 RETRY_ATTEMPTS_MAX = 10
+# OpenCode 2.1.2's service gives up after 10 resumes; three in a row is no accident.
+RESUME_LOOP_ATTEMPTS = 3
 _ACTIVE = ("pending", "running")
 _TEXT = ("text", "reasoning")
 
@@ -148,8 +154,10 @@ def classify(
     live: LiveStatus,
     hung_after_ms: int,
     now: int,
+    resumed: Mapping[str, int] | None = None,
 ) -> dict[str, Diagnosis]:
-    """Every ``live`` chain gets ``idle_ms``; those that meet a definition become ``hung``."""
+    """Every ``live`` chain gets ``idle_ms``; those that meet a definition become ``hung``.
+    ``resumed``: how often OpenCode 2's service re-ran each session's current turn."""
     result = dict(diagnoses)
     done: set[str] = set()
     for sid, diag in diagnoses.items():
@@ -160,13 +168,17 @@ def classify(
         known = {p.id: p for member in chain for p in diagnoses[member].stuck_parts}
         starts = [m.time_created for member in chain for m in diagnoses[member].unfinished_messages]
         status = chain_status(chain, live)
+        rows = reads.chain_motion(chain, set(known))
         motion = classify_motion(
-            reads.chain_motion(chain, set(known)),
+            rows,
             known,
-            max(starts) if starts else None,
+            rows.turn_start or (max(starts) if starts else None),
             retrying=status is not None and status.type == "retry",
         )
         decision = decide(chain, motion, live, hung_after_ms, now)
+        attempts = max((resumed or {}).get(member, 0) for member in chain)
+        if attempts >= RESUME_LOOP_ATTEMPTS and decision.reason != QUESTION_WAITS:
+            decision = Decision("resume-loop", resume_reason(attempts, decision), decision.idle_ms)
         for member in chain:
             current = result[member]
             if decision.hang is not None:
@@ -197,7 +209,7 @@ def decide(chain: Sequence[str], motion: Motion, live: LiveStatus, hung_after_ms
     status = chain_status(chain, live)
     retrying = status is not None and status.type == "retry"
     if tool is not None and tool.status in _ACTIVE and tool.tool == "question":
-        return Decision(None, "its question tool waits for your answer, so it is not hung", idle)
+        return Decision(None, QUESTION_WAITS, idle)
     if any(s in live.undecided for s in chain):
         return Decision(None, "could not ask OpenCode whether it waits for your answer", idle)
     if tool is not None and tool.status in _ACTIVE:
@@ -223,6 +235,17 @@ def decide(chain: Sequence[str], motion: Motion, live: LiveStatus, hung_after_ms
     if motion.restarts:
         why += f"; OpenCode restarted the step {_times(motion.restarts)} without new output"
     return Decision(None, why, idle)
+
+
+QUESTION_WAITS = "its question tool waits for your answer, so it is not hung"
+
+
+def resume_reason(attempts: int, seen: Decision) -> str:
+    """``resume loop: OpenCode's service re-ran this turn 4 times after it died …; last moved 3s ago``."""
+    now = f"; {seen.reason}" if seen.reason else ""
+    return (
+        f"resume loop: OpenCode's service re-ran this turn {_times(attempts)} after it died (it gives up after 10){now}"
+    )
 
 
 def _times(count: int) -> str:

@@ -200,7 +200,8 @@ def assemble(
     diagnoses = _diagnose(sessions, found, stuck_ids, activity, live, at_risk, now=now)
     if hung_after_ms is not None and any(d.verdict == "live" for d in diagnoses.values()):
         with store.reading() as reads:
-            diagnoses = classify(reads, diagnoses, live=live, hung_after_ms=hung_after_ms, now=now)
+            resumed = {sid: hold.resume_attempts for sid, hold in found.holds.items() if hold.resume_attempts}
+            diagnoses = classify(reads, diagnoses, live=live, hung_after_ms=hung_after_ms, now=now, resumed=resumed)
     return ScanResult(
         database=str(store.path),
         schema=store.schema,

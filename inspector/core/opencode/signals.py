@@ -21,6 +21,9 @@ text/reasoning part that holds text. Not: an updated ``step-start``/``step-finis
 text part — exactly what a stalled model stream writes at every restart. Both the plain shape
 (``{"type", "properties"}``) and ``/global/event``'s (``{"directory", "payload"}``) are read.
 
+OpenCode 2 servers (``LiveStatus.streams``) are followed the same way on ``GET /api/event``
+(one stream per server: its routes are global), read by ``v2_signals.progress_of``.
+
 The one-shot ``scan`` does not subscribe: rows and ``/session/status`` decide there.
 """
 
@@ -55,6 +58,7 @@ _DELTAS = (
     "session.next.tool.input.delta",
 )
 _TEXT = ("text", "reasoning")
+V2_STREAM = ""  # the directory of a v2 server's key: one stream per port (no session has "" as its directory)
 
 
 def progress_of(event: Any) -> str | None:
@@ -135,8 +139,10 @@ class Signals:
 
     def merge(self, live: LiveStatus) -> LiveStatus:
         """``live`` with the newest progress of its busy sessions; follows its servers."""
-        self.follow({(port, directory) for directory, port in live.servers})
+        self.follow({(port, directory) for directory, port in live.servers} | {(p, V2_STREAM) for p in live.streams})
         seen = self.snapshot()
+        for sid, when in live.progress:  # what the look itself saw (a v2 shell's output)
+            seen[sid] = max(seen.get(sid, when), when)
         progress = tuple(sorted((sid, seen[sid]) for sid in live.busy if sid in seen))
         return replace(live, progress=progress) if progress != live.progress else live
 
@@ -159,7 +165,9 @@ class Signals:
         not have shown the progress there is yet. False for a stream never asked for (nothing
         to wait for), and after the warm-up whether or not the server sends events (a release
         without ``/event`` must not block a watch)."""
-        opened = self._opened.get((port, directory)) if port is not None else None
+        if port is None:
+            return False
+        opened = self._opened.get((port, directory)) or self._opened.get((port, V2_STREAM))
         return opened is not None and time.monotonic() - opened < self.warmup_s
 
     def silence_s(self) -> float | None:
@@ -182,14 +190,19 @@ class Signals:
         self._heard.clear()
 
     def _run(self, key: tuple[int, str], stop: threading.Event) -> None:
+        from inspector.core.opencode import v2_signals
         from inspector.core.opencode.client import ServerClient, ServerError
 
         port, directory = key
         delay = self.backoff_s
+        read = v2_signals.progress_of if directory == V2_STREAM else progress_of
         while not stop.is_set():
             try:
                 self.connects += 1
-                stream = ServerClient(port).events(directory=directory, read_timeout=self.read_timeout_s)
+                if directory == V2_STREAM:
+                    stream = v2_signals.event_stream(port, read_timeout=self.read_timeout_s)
+                else:
+                    stream = ServerClient(port).events(directory=directory, read_timeout=self.read_timeout_s)
                 try:
                     asked = time.monotonic()
                     for item in stream:
@@ -199,7 +212,7 @@ class Signals:
                         self.events_seen += 1
                         self._heard[key] = time.monotonic()
                         delay = self.backoff_s  # it answers: the next drop starts the backoff over
-                        session = progress_of(item.data)
+                        session = read(item.data)
                         if session is not None:
                             self.record(session)
                         if waited and self.batch_s > 0:

@@ -7,7 +7,10 @@ server lists is busy there (``live``); a session no answering server lists is no
 on (``stale``, whatever its claim says); when a server on the database could not be asked, no
 session it does not list can be called stale (``running`` None: ``unknown``, writes need
 ``--force``). v2 routes are global, not per directory, so ``servers`` (directory -> a v1 port
-for v1's routes) stays empty; ``owners`` says which port lists each busy session.
+for v1's routes) stays empty; ``owners`` says which port lists each busy session, ``streams``
+which ports' ``/api/event`` a watch follows. For each session a server lists, the look also asks
+what ``v2_signals`` describes: a retry in its newest message (status ``retry``), its open
+permissions and questions (``waiting``), when its running shell last printed (``progress``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import json
 import os
 import urllib.parse
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from inspector.core.model import LiveStatus, OpenCodeProcess, PendingRequest, ServerStatus
@@ -28,6 +32,7 @@ from inspector.core.opencode.client import (
 )
 from inspector.core.opencode.processes import hidden_detail
 from inspector.core.opencode.v2_servers import V2Discovery, V2Server, find_v2_servers
+from inspector.core.opencode.v2_signals import KNOWN, shell_output_times, turn_status
 
 ACTIVE_ROUTE = "/api/session/active"
 MAX_SESSION_ID_CHARS = 256
@@ -58,28 +63,78 @@ def active_sessions(client: ServerClient) -> dict[str, ServerStatus]:
 
 def permissions(client: ServerClient, session_id: str) -> list[PendingRequest]:
     """``GET /api/session/{id}/permission``: the prompts the session waits on a person for."""
-    payload = client.get(f"/api/session/{urllib.parse.quote(session_id, safe='')}/permission")
+    items = _session_list(client, session_id, "permission")
+    return [_permission(item, session_id, client.port) for item in items]
+
+
+def questions(client: ServerClient, session_id: str) -> list[PendingRequest]:
+    """``GET /api/session/{id}/form``: the questions the session waits on a person for.
+
+    OpenCode 2 asks its ``question`` tool's questions as a *form* (``metadata.kind``
+    ``question``, ``metadata.tool`` naming the call); other forms are not questions of a tool."""
+    items = _session_list(client, session_id, "form")
+    return [
+        _question(item, session_id, client.port)
+        for item in items
+        if isinstance(item.get("metadata"), dict) and item["metadata"].get("kind") == "question"
+    ]
+
+
+def _session_list(client: ServerClient, session_id: str, what: str) -> list[dict[str, Any]]:
+    """The objects of ``GET /api/session/{id}/{what}`` (``{"data": [...]}`` or the list itself)."""
+    payload = client.get(f"/api/session/{urllib.parse.quote(session_id, safe='')}/{what}")
     items = payload.get("data") if isinstance(payload, dict) else payload
     if not isinstance(items, list):
-        raise NotV2Api(f"OpenCode on port {client.port}: its permission list is not a list", port=client.port)
-    return [_permission(item, session_id, client.port) for item in items if isinstance(item, dict)]
+        raise NotV2Api(f"OpenCode on port {client.port}: its {what} list is not a list", port=client.port)
+    return [item for item in items if isinstance(item, dict)]
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _request(item: dict[str, Any], session_id: str, port: int, tool: dict[str, Any], **fields: Any) -> PendingRequest:
+    """A pending request of ``session_id`` (``tool``: the call it holds up, message and call id)."""
+    return PendingRequest(
+        id=_text(item.get("id")),
+        session_id=session_id,
+        port=port,
+        message_id=_text(tool.get("messageID")),
+        call_id=_text(tool.get("id")),
+        raw=json.dumps(item, ensure_ascii=False),
+        **fields,
+    )
 
 
 def _permission(item: dict[str, Any], session_id: str, port: int) -> PendingRequest:
-    def text(value: Any) -> str:
-        return value if isinstance(value, str) else ""
-
     resources = item.get("resources")
-    created = (item.get("time") or {}).get("created") if isinstance(item.get("time"), dict) else None
-    return PendingRequest(
-        id=text(item.get("id")),
-        session_id=session_id,
+    created = _dict(item.get("time")).get("created")
+    return _request(
+        item,
+        session_id,
+        port,
+        _dict(item.get("source")),  # 2.1.2 names the tool call it holds up in ``source``
         kind="permission",
-        port=port,
-        permission=text(item.get("action")) or text(item.get("permission")),
+        permission=_text(item.get("action")) or _text(item.get("permission")),
         patterns=tuple(r for r in resources if isinstance(r, str)) if isinstance(resources, list) else (),
         since=created if isinstance(created, int) and not isinstance(created, bool) else None,
-        raw=json.dumps(item, ensure_ascii=False),
+    )
+
+
+def _question(item: dict[str, Any], session_id: str, port: int) -> PendingRequest:
+    fields = item.get("fields")
+    first = _dict(fields[0]) if isinstance(fields, list) and fields else {}
+    return _request(
+        item,
+        session_id,
+        port,
+        _dict(item["metadata"].get("tool")),
+        kind="question",
+        question=_text(first.get("description")) or _text(first.get("title")),
     )
 
 
@@ -103,9 +158,12 @@ def interrupt(server: V2Server, port: int, session_id: str, *, timeout: float) -
 class _Look:
     """One look at every server: what each lists, and why the others could not be asked."""
 
-    def __init__(self, timeout: float, budget: float) -> None:
+    def __init__(self, timeout: float, budget: float, data_dir: Path | None = None) -> None:
         self.timeout = timeout
         self.budget = budget
+        self.data_dir = data_dir
+        self.progress: dict[str, int] = {}
+        self.streams: list[int] = []
         self.busy: dict[str, tuple[int, ServerStatus]] = {}
         self.waiting: set[str] = set()
         self.undecided: set[str] = set()
@@ -132,22 +190,47 @@ class _Look:
                 continue
             if server.version:
                 self.versions.append((port, server.version))
-            for sid, status in listed.items():
+            KNOWN.remember(port, server.host, server.credentials)
+            self.streams.append(port)
+            for sid, status in self._ask_status(client, listed).items():
                 self.busy.setdefault(sid, (port, status))
             self._ask_waiting(client, listed)
+            self._ask_output(client, listed)
             return
         self.failed.append("; ".join(reasons) or f"OpenCode 2 (pid {server.pid}) did not answer")
+
+    def _ask_status(self, client: ServerClient, listed: dict[str, ServerStatus]) -> dict[str, ServerStatus]:
+        """Each listed session's status, ``retry`` where its newest message retries the model."""
+        found = dict(listed)
+        for sid in sorted(listed):
+            try:
+                found[sid] = turn_status(client, sid)
+            except ServerError:
+                continue  # its entry as listed: running
+        return found
 
     def _ask_waiting(self, client: ServerClient, listed: Iterable[str]) -> None:
         for sid in sorted(listed):
             try:
-                asked = permissions(client, sid)
+                asked = permissions(client, sid) + questions(client, sid)
             except ServerError:
                 self.undecided.add(sid)
                 continue
             if asked:
                 self.waiting.add(sid)
                 self.requests.extend(asked)
+
+    def _ask_output(self, client: ServerClient, listed: Iterable[str]) -> None:
+        """When each listed session's running shell last printed (its output file's time)."""
+        wanted = set(listed)
+        if not wanted or self.data_dir is None:
+            return
+        try:
+            printed = shell_output_times(client, wanted, self.data_dir)
+        except ServerError:
+            return
+        for sid, when in printed.items():
+            self.progress[sid] = max(self.progress.get(sid, 0), when)
 
 
 def _auth_reason(server: V2Server, port: int) -> str:
@@ -160,6 +243,9 @@ def _auth_reason(server: V2Server, port: int) -> str:
     return f"OpenCode 2 on port {port} (pid {server.pid}) refused the password from {server.password_from}"
 
 
+auth_reason = _auth_reason  # the refusal's words, also where an answer is refused before it is sent
+
+
 def detect_v2(
     db: str | os.PathLike[str], directories: Iterable[str] = (), *, timeout: float, budget: float
 ) -> LiveStatus:
@@ -170,17 +256,20 @@ def detect_v2(
         found = find_v2_servers(db)
     except (psutil.Error, OSError) as exc:
         return LiveStatus(running=None, detail=f"could not list processes ({exc})")
-    return status_of(found, directories, timeout=timeout, budget=budget)
+    return status_of(found, directories, timeout=timeout, budget=budget, data_dir=Path(db).parent)
 
 
-def status_of(found: V2Discovery, directories: Iterable[str], *, timeout: float, budget: float) -> LiveStatus:
-    """Ask every server ``found`` lists and fold the answers into one :class:`LiveStatus`."""
+def status_of(
+    found: V2Discovery, directories: Iterable[str], *, timeout: float, budget: float, data_dir: Path | None = None
+) -> LiveStatus:
+    """Ask every server ``found`` lists and fold the answers into one :class:`LiveStatus`;
+    ``data_dir`` (the database's directory) holds the shells' output files the look may stat."""
     ignored = "".join(f"; {reason}" for reason in found.ignored)
     if not found.servers:
         if found.hidden:
             return LiveStatus(running=None, detail=hidden_detail(list(found.hidden)) + ignored)
         return LiveStatus(running=False, detail=NOT_RUNNING + ignored)
-    look = _Look(timeout, budget)
+    look = _Look(timeout, budget, data_dir)
     for server in found.servers:
         look.ask(server)
     processes = tuple(OpenCodeProcess(pid=s.pid, ports=s.ports) for s in found.servers)
@@ -204,4 +293,6 @@ def status_of(found: V2Discovery, directories: Iterable[str], *, timeout: float,
         versions=tuple(sorted(set(look.versions))),
         statuses=tuple((sid, look.busy[sid][1]) for sid in sorted(look.busy)),
         requests=tuple(look.requests),
+        progress=tuple(sorted(look.progress.items())),
+        streams=tuple(sorted(set(look.streams))),
     )

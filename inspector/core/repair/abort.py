@@ -14,6 +14,11 @@ parent whose ``task`` subagent runs ``bash sleep 600``:
   (bounded) until ``/session/status`` no longer lists the chain, then re-read the rows and call
   it stopped only when every turn is closed and no tool is ``pending``/``running``.
 
+OpenCode 2 (``opencode/v2_answers.py``) interrupts instead (``POST /api/session/{id}/interrupt``),
+and there interrupting a subagent alone lets its parent go on with the error (measured on 2.1.2),
+so a server that says ``stops_leaves_first`` gets the chain's innermost members, not its root.
+Which server and which routes is ``opencode/turn_servers.turn_server``'s choice, by generation.
+
 Nothing here writes to the database: if OpenCode does not settle, the rows are left alone and
 the outcome says so.
 """
@@ -30,13 +35,13 @@ from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan, scan_related
 from inspector.core.diagnose.tree import chain_of
 from inspector.core.model import Diagnosis, Plan, ScanResult
-from inspector.core.opencode.client import ServerAuthRequired, ServerClient, ServerError
+from inspector.core.opencode.client import ServerError
 from inspector.core.opencode.live import LiveStatus
+from inspector.core.opencode.turn_servers import TurnServer, turn_server
 from inspector.core.text import humanize_ms
 
 SETTLE_TIMEOUT_S = 10.0
 POLL_S = 0.2
-_BUSY = ("busy", "retry")
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class AbortTarget:
     title: str
     idle_ms: int | None
     reason: str
+    leaves: tuple[str, ...] = ()  # busy members with no busy subagent in the chain (the innermost turns)
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,8 @@ def targets_in(
         if live is not None:
             port = next((p for p in (live.port_of(s) for s in ordered) if p is not None), None)
         head = diagnoses[root]
+        working = [m for m in ordered if live is None or m in live.busy]  # a finished member stops nothing
+        parents = {diagnoses[m].session.parent_id for m in working if m in diagnoses}
         found.append(
             AbortTarget(
                 root=root,
@@ -101,6 +109,7 @@ def targets_in(
                 title=head.session.title,
                 idle_ms=head.idle_ms,
                 reason=head.live_reason,
+                leaves=tuple(m for m in working if m not in parents),
             )
         )
     return tuple(found)
@@ -127,7 +136,7 @@ def find_hung(
 
     The liveness answer the scan used comes back too, so the caller can reuse it for the plan.
     """
-    store.require_v1("stopping a hung turn")  # through 1.x's API; 2.x has its own interrupt
+    store.require_readable()  # each generation's server stops its turns (``turn_servers``)
     if session_ids is None:
         result = scan(store, ScanOptions(quick=True, live=live, now=now, hung_after_ms=hung_after_ms))
     else:
@@ -151,13 +160,13 @@ def abort_chain(  # noqa: C901
     store: Store,
     target: AbortTarget,
     *,
-    client: ServerClient | None = None,
+    server: TurnServer | None = None,
     settle_timeout_s: float = SETTLE_TIMEOUT_S,
     poll_s: float = POLL_S,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> AbortOutcome:
-    """Abort ``target`` through its OpenCode and wait (bounded) until OpenCode has settled it."""
+    """Stop ``target`` through its OpenCode and wait (bounded) until OpenCode has settled it."""
     started = clock()
     deadline = started + settle_timeout_s
     aborted: list[str] = []
@@ -165,15 +174,21 @@ def abort_chain(  # noqa: C901
     def outcome(stopped: bool, detail: str) -> AbortOutcome:
         return AbortOutcome(target, stopped, detail, tuple(aborted), int((clock() - started) * 1000))
 
-    if client is None:
+    if server is None:
         if target.port is None:
             return outcome(False, "no OpenCode server lists this session busy any more; nothing was sent")
-        client = ServerClient(target.port)
+        try:
+            server = turn_server(store.path, target.port, schema=store.schema)
+        except ServerError as exc:
+            return outcome(False, f"{exc}; rows left alone")
     chain = target.sessions
+    alone = server.stops_leaves_first and bool(target.leaves) and len(target.leaves) < len(chain)
+    first = target.leaves if alone else (target.root,)
+    stopping = first if alone else chain  # a stopped subagent's parent goes on: not waited for
 
     def busy() -> list[str]:
-        statuses = client.session_status(target.directory)
-        return [s for s in chain if statuses.get(s) in _BUSY]
+        listed = server.busy(target.directory)
+        return [s for s in stopping if s in listed]
 
     def wait_until(done: Callable[[], bool]) -> bool:
         while True:
@@ -184,29 +199,28 @@ def abort_chain(  # noqa: C901
             sleep(poll_s)
 
     try:
-        client.abort(target.root, target.directory)
-        aborted.append(target.root)
-        wait_until(lambda: target.root not in busy())
+        for sid in first:
+            server.stop(sid, target.directory)
+            aborted.append(sid)
+        wait_until(lambda: not set(first) & set(busy()))
         for _ in range(len(chain)):  # then any member still busy (e.g. an orphaned subagent)
             still = busy()
             if not still:
                 break
             for sid in still:
                 if sid not in aborted:
-                    client.abort(sid, target.directory)
+                    server.stop(sid, target.directory)
                     aborted.append(sid)
             if not wait_until(lambda: not busy()):
                 break
         still = busy()
-    except ServerAuthRequired as exc:
-        return outcome(False, f"{exc}; rows left alone")
     except ServerError as exc:
         return outcome(False, f"{exc}; rows left alone")
     if still:
         waited = humanize_ms(int(settle_timeout_s * 1000))
         return outcome(False, f"OpenCode still lists {', '.join(still)} busy after {waited}; rows left alone")
     open_rows: list[str] = []
-    wait_until(lambda: not _open_rows(store, chain, open_rows))
+    wait_until(lambda: not _open_rows(store, stopping, open_rows))
     if open_rows:
         return outcome(
             False,
@@ -215,6 +229,9 @@ def abort_chain(  # noqa: C901
                 f"(now stale: ocinspect recover {target.root} repairs them)"
             ),
         )
+    if alone:
+        who = "the hung subagent's turn" if len(first) == 1 else f"the turns of {len(first)} hung subagents"
+        return outcome(True, f"stopped by OpenCode: {who} closed, no tool left running; its parent goes on")
     closed = "its turn" if len(chain) == 1 else f"the turns of all {len(chain)} sessions"
     return outcome(True, f"stopped by OpenCode: {closed} closed, no tool left running")
 

@@ -9,9 +9,14 @@ OpenCode close the waiting tool as ``error`` "The user rejected permission to us
 tool call.", finish the turn and go idle at once; ``POST /question/{id}/reject`` dismisses a
 question. ``once`` lets the tool run (only ever when a person asked for it, per session).
 
+OpenCode 2 answers through its own routes (``opencode/v2_answers.py``: the reply, or the
+question's form dismissed, then an interrupt, because alone v2 ends the turn as a shutdown and
+keeps its execution claim); which routes is ``opencode/turn_servers.turn_server``'s choice.
+
 The answer is not its own proof: we wait (bounded) until OpenCode no longer lists the request
 and, for a reject, until the waiting tool part left ``pending``/``running`` or the session left
-``/session/status``, then re-read the rows. Nothing here writes to the database.
+the server's busy list, then re-read the rows; a claim the server kept on a turn it no longer
+runs is said, not settled. Nothing here writes to the database.
 """
 
 from __future__ import annotations
@@ -23,13 +28,13 @@ from typing import Any
 
 from inspector.core.db.store import Store
 from inspector.core.model import Answer, Diagnosis, LiveStatus, Part, PendingRequest, ScanResult
-from inspector.core.opencode.client import ServerClient, ServerError, ServerHTTPError
+from inspector.core.opencode.client import ServerError, ServerHTTPError
+from inspector.core.opencode.turn_servers import TurnServer, turn_server
 from inspector.core.text import humanize_ms, shorten
 
 SETTLE_TIMEOUT_S = 10.0
 POLL_S = 0.2
 REJECTED_ERROR = "The user rejected permission to use this specific tool call."
-_BUSY = ("busy", "retry")
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,19 @@ def _waiting_part(store: Store, request: PendingRequest) -> Part | None:
     return waiting_part_of(request, parts)
 
 
+def _still_waiting(store: Store, part: Part) -> bool:
+    """Whether ``part`` is still an open tool of its turn (read by its message: an index)."""
+    with store.reading() as reads:
+        return any(p.id == part.id for p in reads.waiting_tools(part.message_id))
+
+
+def _claim_kept(store: Store, session_id: str) -> bool:
+    """Whether the rows still hold an execution claim on ``session_id``'s turn (OpenCode 2)."""
+    with store.reading() as reads:
+        hold = reads.holds([session_id]).get(session_id)
+    return hold is not None and hold.claimed_at is not None
+
+
 def _part_state(store: Store, part_id: str) -> tuple[str | None, str]:
     """(status, error) of one part as the rows hold it now."""
     with store.reading() as reads:
@@ -143,7 +161,7 @@ def answer_request(  # noqa: C901
     request: PendingRequest,
     answer: Answer,
     *,
-    client: ServerClient | None = None,
+    server: TurnServer | None = None,
     settle_timeout_s: float = SETTLE_TIMEOUT_S,
     poll_s: float = POLL_S,
     clock: Callable[[], float] = time.monotonic,
@@ -160,15 +178,13 @@ def answer_request(  # noqa: C901
 
     if answer == "once" and request.kind != "permission":
         return outcome(False, False, "a question can only be rejected here (answer it in OpenCode); nothing was sent")
-    client = client or ServerClient(request.port)
     part = _waiting_part(store, request)
     try:
+        reached = server or turn_server(store.path, request.port, schema=store.schema)
         if request.kind == "permission":
-            route = client.reply_permission(
-                request.id, answer, session_id=request.session_id, directory=request.directory
-            )
+            route = reached.reply_permission(request, answer)
         else:
-            route = client.reject_question(request.id, directory=request.directory)
+            route = reached.dismiss_question(request)
     except ServerHTTPError as exc:
         if exc.status == 404:
             return outcome(
@@ -189,14 +205,13 @@ def answer_request(  # noqa: C901
             sleep(poll_s)
 
     def listed() -> bool:
-        return any(r.id == request.id for r in client.pending(request.directory))
+        return any(r.id == request.id for r in reached.pending(request.directory))
 
     def busy() -> bool:
-        status = client.statuses(request.directory).get(request.session_id)
-        return status is not None and status.type in _BUSY
+        return request.session_id in reached.busy(request.directory)
 
     def let_go() -> bool:
-        if part is not None and _part_state(store, part.id)[0] not in ("pending", "running"):
+        if part is not None and not _still_waiting(store, part):
             return True
         return not busy()
 
@@ -215,6 +230,16 @@ def answer_request(  # noqa: C901
     if not settled:
         return outcome(True, False, f"answered, but {tool} is still open after {waited}; rows left alone", status)
     closed = f"{tool} → {status}" + (f" ({shorten(error, 80)})" if error else "") if status else "the tool closed"
+    if not still_busy and _claim_kept(store, request.session_id):
+        return outcome(
+            True,
+            False,
+            (
+                f"rejected through OpenCode: {closed}; but it kept its claim on the turn it no longer runs "
+                f"(a service boot would re-run it; ocinspect recover {request.session_id} closes it)"
+            ),
+            status,
+        )
     turn = "OpenCode goes on with the turn" if still_busy else "the turn ended, the session is idle"
     return outcome(True, True, f"rejected through OpenCode: {closed}; {turn}", status)
 

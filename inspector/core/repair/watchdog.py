@@ -33,6 +33,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -115,6 +116,7 @@ class Candidates:
     messages: dict[str, str] = field(default_factory=dict)
     marks: tracker.Watermarks | None = None
     synced_at: int | None = None  # None: a full pass is due (never made, or the tracker started over)
+    follows: bool = True  # the generation's rows tell what was appended (else: a full pass per change)
 
     @property
     def sessions(self) -> set[str]:
@@ -124,13 +126,14 @@ class Candidates:
         """One quick-tier pass over ``message`` (start-up, every ``resync_ms``, on a start-over)."""
         with store.reading() as reads:  # one snapshot: nothing written meanwhile is missed
             marks = tracker.start(store, reads, TRACKED)
+            self.follows = reads.watermark(TRACKED, {}).follows_changes
             self.messages = dict(reads.open_turns())
         self.marks, self.synced_at = marks, now
 
     def update(self, store: Store) -> None:
         """Rows appended since the last look, and a re-check of the turns we know; when the
         tracker says the file is not the one it followed, ``synced_at`` becomes None."""
-        if self.marks is None:
+        if self.marks is None or not self.follows:
             self.synced_at = None
             return
         with store.reading() as reads:
@@ -160,7 +163,7 @@ class Watchdog:
         settle_timeout_s: float = 10.0,
         resync_ms: int = RESYNC_MS,
         clock: Callable[[], int] = now_ms,
-        detect_live: Callable[..., LiveStatus] = detect,
+        detect_live: Callable[..., LiveStatus] | None = None,
         abort: Callable[..., AbortOutcome] = abort_chain,
         answer: Callable[..., AnswerOutcome] = answer_request,
         signals: Signals | None = None,
@@ -176,11 +179,11 @@ class Watchdog:
         self.settle_timeout_s = settle_timeout_s
         self.resync_ms = resync_ms
         self.clock = clock
-        self.detect_live = detect_live
         self.abort = abort
         self.signals = signals  # the servers' event streams: progress a row does not show yet
         self.store = open_store(self.path, busy_timeout_ms=busy_timeout_ms)
-        self.store.require_v1("watching for hung and waiting turns")  # 1.x's liveness and hung rules
+        self.store.require_readable()  # each generation asks, stops and answers its own servers
+        self.detect_live = detect_live or partial(detect, schema=self.store.schema)
         self.candidates = Candidates()
         self.findings = Findings()
         self.directories: dict[str, str] = {}

@@ -75,7 +75,11 @@ def why_content(diag: Diagnosis, now: int, schema: Schema = "v1") -> Content:
     hung = diag.verdict == "hung"
     waiting = diag.verdict == "waiting"
     if hung:  # OpenCode did not crash: the crash-shaped pattern texts would mislead here
-        kind = {"model-stalled": " (model stalled)", "retry-loop": " (retry loop)"}.get(diag.hang or "", "")
+        kind = {
+            "model-stalled": " (model stalled)",
+            "retry-loop": " (retry loop)",
+            "resume-loop": " (resume loop)",
+        }.get(diag.hang or "", "")
         lines.append(Content.assemble((f"● Hung in a live OpenCode{kind}", "bold"), "  ", one_line(diag.live_reason)))
     if waiting:
         lines.append(

@@ -171,6 +171,9 @@ class ChainMotion:
     message_updates: tuple[int, ...] = ()
     parts: tuple[PartShape, ...] = ()
     tools: Mapping[str, Part] = field(default_factory=dict)
+    # when the chain's current turn began, where the rows say it better than its unfinished
+    # messages (OpenCode 2 starts a new row at every restart of a step)
+    turn_start: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 """The v2 answers to :class:`inspector.core.db.reads.judge.JudgeReads`.
 
 The story (timeline) is real: a session's newest rows, prompts and replies with their tools.
-What the hung rules and the 1.x id-wrap checks read has no OpenCode 2 equivalent yet (a live v2
-server is not asked; its ids do not order its rows): those answers are empty.
+What moved in a chain (the hung rules) is read from the same rows (``motion.py``). What the 1.x
+id-wrap checks read has no OpenCode 2 equivalent (its ids do not order its rows), and v2 links
+every subagent by ``parent_id``: those answers are empty.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from inspector.core.db.reads.judge import (
 )
 from inspector.core.db.v2 import sql as q
 from inspector.core.db.v2.base import V2Base
+from inspector.core.db.v2.motion import chain_motion
 from inspector.core.db.v2.rows import load_data, tool_part
 from inspector.core.model import Message, Part
 
@@ -36,7 +38,7 @@ class V2JudgeReads(V2Base):
     """Mixed into :class:`inspector.core.db.v2.reads.V2Reads`."""
 
     def chain_motion(self, session_ids: Sequence[str], known: Set[str], recent: int = RECENT_MESSAGES) -> ChainMotion:
-        return ChainMotion()  # hung needs a live v2 server's answer: not asked yet
+        return chain_motion(self.conn, session_ids, known, recent)
 
     def subagents(self, tasks: Sequence[Part]) -> Subagents:
         return Subagents()  # v2 links every subagent by parent_id

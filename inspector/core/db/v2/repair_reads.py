@@ -7,6 +7,7 @@ plan's compare-and-set and the undo read answers from the rows where that is pla
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -35,7 +36,14 @@ class V2RepairReads(V2Base, V2Turns):
 
     def open_rows(self, session_ids: Sequence[str]) -> tuple[OpenRow, ...]:
         turns = self._recent_turns(session_ids)
-        rows = [OpenRow("turn", t.message.id) for t in turns if t.message.completed is None]
+        # An ``idle`` row after an unfinished message ends its turn (2.1.2 interrupted in a retry
+        # wait leaves the message so, and completes it at the next prompt); a running tool does not.
+        ended = {sid: self.conn.execute(q.NEWEST_IDLE_SEQ, {"sid": sid}).scalar() for sid in set(session_ids)}
+        rows = [
+            OpenRow("turn", t.message.id)
+            for t in turns
+            if t.message.completed is None and t.seq > (ended.get(t.message.session_id) or -1)
+        ]
         rows += [OpenRow("tool", p.id) for t in turns for p in t.tools if p.status in _STUCK]
         return tuple(rows)
 
@@ -43,6 +51,16 @@ class V2RepairReads(V2Base, V2Turns):
         return tuple(p for t in self._turns_by_id([turn_id]) for p in t.tools if p.status in _STUCK)
 
     def tool_state(self, tool_id: str) -> ToolState | None:
+        # a tool is an item of its turn's content[]: found by its call id in the row's JSON (a
+        # pass over the rows, read once per answer, never in a poll)
+        for turn in self._parse(self.conn.execute(q.ROWS_WITH_CALL, {"needle": json.dumps(tool_id)})):
+            for item in turn.data.get("content") or ():
+                if isinstance(item, dict) and item.get("type") == "tool" and item.get("id") == tool_id:
+                    state = item.get("state")
+                    state = state if isinstance(state, dict) else {}
+                    error = state.get("error")
+                    message = error.get("message") if isinstance(error, dict) else None
+                    return ToolState(str(state.get("status")), message if isinstance(message, str) else "")
         return None
 
     def session_titles(self, session_ids: Sequence[str]) -> dict[str, str]:

@@ -86,6 +86,9 @@ NEWEST_TURNS = text(
     "WHERE session_id = :sid AND type = 'assistant' ORDER BY seq DESC LIMIT :limit"
 )
 
+# The seq of a session's newest ``idle`` row (the end of its last finished turn), by the same index.
+NEWEST_IDLE_SEQ = text("SELECT max(seq) FROM session_message WHERE session_id = :sid AND type = 'idle'")
+
 ROWS_BY_ID = text(
     "SELECT id, session_id, type, seq, time_created, time_updated, data FROM session_message WHERE id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))

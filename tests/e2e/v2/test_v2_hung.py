@@ -1,0 +1,195 @@
+"""Hung and waiting OpenCode 2 sessions, judged on the real 2.1.2 (``scan --hung-after``, ``--json``).
+
+What 2.1.2 publishes for each shape is in ``docs/design/opencode-2.md`` ("Live signals,
+measured"); what ocinspect makes of it is asserted here, through the CLI a person runs.
+
+Cost: one plain server runs every shape at once (ten sessions, one boot: ~10 s under load), and
+each check polls ``scan --json`` until the verdicts settle (the stalled stream needs OpenCode's
+3 s chunk timeout and its retry; 20 s of the slow reply and the printing tool are watched so
+they are seen never to be called hung). The resume loop needs the managed service, so its own
+sandbox: a plain server crashed mid-tool, then one service boot.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inspector.core.opencode.live import detect
+from inspector.core.opencode.signals import Signals
+
+from .. import harness as h
+from . import harness_v2 as v2
+
+pytestmark = pytest.mark.e2e
+
+HUNG_AFTER = "5s"
+# The documented bound: --hung-after, plus OpenCode's own cycle (a 3 s chunk timeout and its
+# retry for a stalled stream), plus a scan under load.
+WITHIN_S = 45.0
+SHAPES = {
+    "silent": v2.LONG_SHELL,
+    "subagent": v2.SUBAGENT,
+    "stalled": "STALL please",
+    "overloaded": "OVERLOADED please",
+    "ratelimited": "RATELIMIT please",
+    "permission": v2.QUICK,
+    "question": v2.QUESTION,
+    "child-asks": "SUBASK please",
+    "slow": "SLOW please",
+    "printing": "STREAM please",
+}
+NEVER_HUNG = ("slow", "printing")
+
+
+@dataclass
+class Fleet:
+    sandbox: v2.V2Sandbox
+    server: v2.V2Server
+    sessions: dict[str, str]
+    started: float
+
+    def child_of(self, shape: str) -> str:
+        return v2.wait_child(self.sandbox.db_path, self.sessions[shape])
+
+
+def configure(box: v2.V2Sandbox) -> None:
+    """A 3 s chunk timeout (a stalled stream is cut, and re-run, quickly); ``echo ok`` asks."""
+    config = json.loads(box.config_path.read_text())
+    config["provider"][h.PROVIDER_ID]["options"]["chunkTimeout"] = 3000
+    config["permission"]["shell"] = {"*": "allow", "echo ok": "ask"}
+    box.config_path.write_text(json.dumps(config, indent=2) + "\n")
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory, opencode_v2: Path) -> Iterator[Fleet]:
+    with h.FakeModel() as model, v2.sandboxed(tmp_path_factory.mktemp("hung") / "oc", model, opencode_v2) as box:
+        configure(box)
+        server = box.start_plain()
+        sessions = {shape: server.open_session(box.project) for shape in SHAPES}
+        for shape, prompt in SHAPES.items():
+            server.prompt(sessions[shape], prompt)
+        yield Fleet(box, server, sessions, time.monotonic())
+
+
+def scan(box: v2.V2Sandbox, *args: str) -> tuple[dict[str, dict[str, Any]], subprocess.CompletedProcess[str]]:
+    proc = box.ocinspect("scan", "--hung-after", HUNG_AFTER, "--json", *args)
+    assert proc.returncode in (0, 1), proc.stderr
+    data = json.loads(proc.stdout)
+    return {s["id"]: s for s in data["sessions"]}, proc
+
+
+def explain(found: dict[str, dict[str, Any]]) -> str:
+    return json.dumps(
+        {sid: (s.get("verdict"), s.get("hang"), s.get("verdict_reason")) for sid, s in found.items()}, indent=1
+    )
+
+
+def test_each_shape_gets_its_verdict_and_real_work_is_never_hung(fleet: Fleet) -> None:
+    ids = fleet.sessions
+    parent_child = fleet.child_of("subagent")
+    asking_child = fleet.child_of("child-asks")
+    expected: dict[str, tuple[str, str | None]] = {
+        ids["silent"]: ("hung", "tool-silent"),
+        ids["subagent"]: ("hung", "tool-silent"),
+        parent_child: ("hung", "tool-silent"),
+        ids["stalled"]: ("hung", "model-stalled"),
+        ids["overloaded"]: ("hung", "retry-loop"),
+        ids["ratelimited"]: ("hung", "retry-loop"),
+        ids["permission"]: ("waiting", None),
+        ids["question"]: ("waiting", None),
+        ids["child-asks"]: ("waiting", None),
+        asking_child: ("waiting", None),
+    }
+    signals = Signals()  # what a watch follows: the server's /api/event, beside the scans
+    streamed: dict[str, int] = {}
+    seen_at: dict[str, float] = {}
+    said: dict[str, dict[str, Any]] = {}  # each session's entry when its verdict was first seen
+    never: dict[str, list[str]] = {ids[s]: [] for s in NEVER_HUNG}
+    steady: dict[str, list[str]] = {ids["overloaded"]: [], ids["ratelimited"]: []}
+    last: dict[str, dict[str, Any]] = {}
+    deadline = fleet.started + WITHIN_S
+    while time.monotonic() < deadline and (len(seen_at) < len(expected) or time.monotonic() - fleet.started < 25):
+        last, _ = scan(fleet.sandbox)
+        followed = signals.merge(detect(fleet.sandbox.db_path, [str(fleet.sandbox.project)], schema="v2"))
+        streamed |= {s: signals.snapshot()[s] for s in (ids["slow"], ids["printing"]) if s in signals.snapshot()}
+        assert followed.streams == (fleet.server.port,)
+        for sid, (verdict, hang) in expected.items():
+            found = last.get(sid, {})
+            if sid not in seen_at and (found.get("verdict"), found.get("hang")) == (verdict, hang):
+                seen_at[sid] = time.monotonic() - fleet.started
+                said[sid] = found
+        for sid, verdicts in never.items():
+            if sid in last:
+                verdicts.append(last[sid]["verdict"])
+        for sid, verdicts in steady.items():  # a retry loop stays one across the attempts
+            if sid in seen_at and sid in last:
+                verdicts.append(last[sid]["verdict"])
+        time.sleep(0.5)
+    signals.close()
+    assert ids["slow"] in streamed, "the slow reply's deltas were not seen on /api/event"
+    missing = {sid: expected[sid] for sid in expected if sid not in seen_at}
+    assert not missing, f"not seen within {WITHIN_S}s: {missing}\n{explain(last)}"
+    for sid, verdicts in never.items():
+        assert verdicts and "hung" not in verdicts, (sid, verdicts)
+    for sid, verdicts in steady.items():
+        assert set(verdicts) <= {"hung"}, (sid, verdicts)
+    names = {sid: shape for shape, sid in ids.items()} | {
+        parent_child: "subagent's child",
+        asking_child: "asking child",
+    }
+    print({names[sid]: round(t, 1) for sid, t in seen_at.items()})
+
+    # What each verdict says: the tool and the shape, the retry, what is asked and since when.
+    # (2.1.2 gives a stalled stream four attempts, then ends the turn ``failed`` by itself.)
+    found = said
+    silent = found[ids["silent"]]
+    assert "sleep 600" in silent["verdict_reason"] and silent["idle_ms"] >= 5000, explain(found)
+    assert "in subagent" in found[ids["subagent"]]["verdict_reason"], explain(found)
+    assert "model stalled" in found[ids["stalled"]]["verdict_reason"], explain(found)
+    overloaded = found[ids["overloaded"]]
+    assert "retry loop" in overloaded["verdict_reason"], explain(found)
+    assert "overloaded" in overloaded["verdict_reason"], explain(found)
+    asked = found[ids["permission"]]["opencode_status"]["pending"]
+    assert [(a["kind"], a["patterns"]) for a in asked] == [("permission", ["echo ok"])], explain(found)
+    assert isinstance(asked[0]["since"], int), asked
+    (question,) = found[ids["question"]]["opencode_status"]["pending"]
+    assert (question["kind"], question["question"]) == ("question", "Deploy to production?"), question
+    assert f"via {asking_child}" in found[ids["child-asks"]]["verdict_reason"], explain(found)
+    assert scan(fleet.sandbox)[1].returncode == 1  # hung sessions found
+
+
+def test_show_names_the_hang(fleet: Fleet) -> None:
+    sid = fleet.sessions["silent"]
+    v2.wait_tool(fleet.sandbox.db_path, sid)
+
+    def said() -> str | None:
+        proc = fleet.sandbox.ocinspect("show", sid, "--hung-after", HUNG_AFTER, "--no-pager")
+        return proc.stdout if "tool-silent" in proc.stdout else None
+
+    text = h.wait_until(said, timeout=WITHIN_S, interval=1.0, what="show to say tool-silent")
+    assert "sleep 600" in text
+
+
+def test_a_turn_the_service_keeps_resuming_is_a_resume_loop(sandbox: v2.V2Sandbox) -> None:
+    """The service re-ran this turn twice before (set in the row: eleven real boots cost ~100 s);
+    its boot re-runs it a third time: ``resume_attempts`` 3, a resume loop, while it runs."""
+    crash = v2.crash_plain_mid_tool(sandbox)
+    v2.write(sandbox.db_path, "UPDATE session_v2 SET resume_attempts = 2 WHERE id = ?", (crash.session_id,))
+    v2.boot_service_until_resumed(sandbox, crash.session_id, v2.model_calls(sandbox.model), attempts=3)
+
+    def looked() -> dict[str, Any] | None:
+        found, _ = scan(sandbox)
+        mine = found.get(crash.session_id)
+        return mine if mine and mine["verdict"] == "hung" else None
+
+    mine = h.wait_until(looked, timeout=WITHIN_S, interval=1.0, what="the resume loop")
+    assert mine["hang"] == "resume-loop", mine
+    assert "re-ran this turn 3 times" in mine["verdict_reason"], mine
