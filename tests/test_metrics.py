@@ -359,3 +359,24 @@ def test_a_metrics_port_in_use_is_one_line_and_exit_2(fixture_db: Callable[..., 
 def test_metrics_address_round_trips_for_the_url() -> None:
     assert Address("::1", 9464).url() == "http://[::1]:9464/metrics"
     assert Address("127.0.0.1", 0).url(41000) == "http://127.0.0.1:41000/metrics"
+
+
+def test_an_opencode_2_database_is_served_by_pattern(tmp_path: Path) -> None:
+    """The same watch on the real 2.1.2 fixture: its generation named, its stuck session counted by v2's pattern."""
+    import time
+
+    db = shutil.copyfile(V2 / "v2-stuck-bash.db", tmp_path / "opencode.db")
+    before = sha256(db)
+    with metrics_watch(db) as (proc, url, says):
+        deadline = time.monotonic() + 30
+        text = scrape(url)
+        while sample(text, 'ocinspect_sessions{verdict="stale"}') != 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            text = scrape(url)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+    assert proc.returncode == 0
+    assert sample(text, 'ocinspect_watch_info{schema="v2",version="0.1.0"}') == 1
+    assert sample(text, 'ocinspect_sessions{verdict="stale"}') == 1
+    assert sample(text, 'ocinspect_sessions_by_pattern{pattern="claim-orphan",verdict="stale"}') == 1
+    assert sha256(db) == before
