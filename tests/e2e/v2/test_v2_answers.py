@@ -9,22 +9,19 @@ Cost: ONE plain server (``shell`` asks) is shared by every check, in one test (i
 dominates, 6-15 s under load); the checks are sessions on it, a few seconds each, plus three
 CLI runs (one a watch); the last checks kill the server and boot the managed service once (its
 ``service.json`` password). ~35 s here.
-The hung verdicts for v2 come from its event stream (another module); here the hung rules read
-a stand-in for the chain's rows that says "nothing moved since the tool started" (the tool is
-``sleep 600``: really silent), so the answer path is what is tested.
+The hung verdicts are v2's own (its rows, routes and event stream: ``test_v2_hung.py``): the
+shells here run ``sleep 600``, really silent, so the watch and ``--abort-hung`` find them hung.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence, Set
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from inspector.core.db.reads.judge import ChainMotion, PartShape
-from inspector.core.db.v2.judge_reads import V2JudgeReads
 from inspector.core.opencode.v2_servers import find_v2_servers
 from inspector.core.repair import operations
 from inspector.core.repair.inbox import cancel_inbox
@@ -43,31 +40,6 @@ def no_password_of_ours(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each password must come from the server's own side (its environment)."""
     monkeypatch.delenv("OPENCODE_SERVER_PASSWORD", raising=False)
     monkeypatch.delenv("OPENCODE_SERVER_USERNAME", raising=False)
-
-
-@pytest.fixture
-def silent_tools(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The rows of a chain last moved when its running tool started (a stand-in verdict source
-    at the interface the hung rules read, ``JudgeReads.chain_motion``)."""
-
-    def chain_motion(self: V2JudgeReads, session_ids: Sequence[str], known: Set[str], recent: int = 0) -> ChainMotion:
-        shapes = [
-            PartShape(
-                p.id,
-                p.session_id,
-                p.message_id,
-                p.started or p.time_created,
-                p.started or p.time_created,
-                "tool",
-                p.status,
-            )
-            for turn in self._recent_turns(session_ids)
-            for p in turn.tools
-            if p.status == "running"
-        ]
-        return ChainMotion(message_updates=tuple(s.time_updated for s in shapes), parts=tuple(shapes))
-
-    monkeypatch.setattr(V2JudgeReads, "chain_motion", chain_motion)
 
 
 @pytest.fixture
@@ -122,9 +94,7 @@ def hung_for_long_enough(db: Path, sid: str) -> operations.Prepared:
     return ready
 
 
-def test_v2_answers_go_through_its_api_and_the_sessions_go_on(
-    sandbox: v2.V2Sandbox, asking: v2.V2Server, silent_tools: None
-) -> None:
+def test_v2_answers_go_through_its_api_and_the_sessions_go_on(sandbox: v2.V2Sandbox, asking: v2.V2Server) -> None:
     db, server = sandbox.db_path, asking
 
     # allow once, then stop the hung tool (operations: what `recover --allow-once` / `--abort-hung` call)
@@ -168,7 +138,7 @@ def test_v2_answers_go_through_its_api_and_the_sessions_go_on(
     assert tool_error(db, rejected) == {"type": "aborted", "message": "The user declined this tool call"}
     takes_a_new_prompt(sandbox, server, rejected)
 
-    # `watch --abort-hung-after`'s loop (in this process: the hung rules read the stand-in)
+    # `watch --abort-hung-after`'s loop (in this process)
     watched = server.open_session(sandbox.project)
     server.prompt(watched, v2.LONG_SHELL)
     v2.wait_permission(server, watched)
