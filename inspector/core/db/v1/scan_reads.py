@@ -174,6 +174,9 @@ class V1ScanReads(V1Base):
     def has_change_log(self) -> bool:
         return self.conn.execute(q.HAS_EVENT_LOG).first() is not None
 
+    def sessions_followed(self) -> bool:
+        return self.has_change_log()  # 1.18's sync log names every session row it writes
+
     def watermark(self, tables: tuple[str, ...], at: Mapping[str, int]) -> Where:
         params = {f"{t}_at": at.get(t, 0) for t in tables}
         row = self.conn.execute(q.where_we_are(tables), params).one()
