@@ -39,6 +39,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import baseline as bl  # noqa: E402
+import flat_v2  # noqa: E402
 import make_db  # noqa: E402
 
 OUT = HERE / "out"
@@ -56,6 +57,7 @@ ROWS = (
     "start",
     "rss_small",
     "flat",
+    "flat_v2",
 )
 TARGETS = {
     # key: (label, comparison, limit)
@@ -84,10 +86,21 @@ TARGETS = {
     "second/baseline_4x": ("second scan --json on 4× / sqlite3 baseline on 4×", "<=", 0.2),
     "first/baseline_4x": ("first (full) scan --json on 4× / sqlite3 baseline on 4×", "<=", 0.8),
     "flat_rss_4x_mb": ("peak RSS of any flat row on 4×, MB", "<=", 150.0),
+    # the ``flat_v2`` row: the same on OpenCode 2.1.2 databases (bench/flat_v2.py)
+    "v2_run_work_4x": ("v2 run -- true healthy: bytes read 4×/1×", "<=", 1.15),
+    "v2_run_faults_4x": ("v2 run -- true healthy: page faults 4×/1×", "<=", 1.15),
+    "v2_run_time_4x": ("v2 run -- true healthy: time 4×/1×", "<=", 1.2),
+    "v2_quick_work_4x": ("v2 scan --quick healthy: bytes read 4×/1×", "<=", 1.15),
+    "v2_quick_faults_4x": ("v2 scan --quick healthy: page faults 4×/1×", "<=", 1.15),
+    "v2_quick_time_4x": ("v2 scan --quick healthy: time 4×/1×", "<=", 1.2),
+    "v2_deep_work_4x": ("v2 scan (deep) healthy, resumed: bytes read 4×/1×", "<=", 1.15),
+    "v2_deep_time_4x": ("v2 scan (deep) healthy, resumed: time 4×/1×", "<=", 1.2),
+    "v2_flat_rss_4x_mb": ("peak RSS of any v2 flat row on 4×, MB", "<=", 150.0),
 }
 
 
-FLAT_TARGETS = frozenset(k for k in TARGETS if k.endswith("_4x") or k.endswith("_4x_mb"))
+FLAT_V2_TARGETS = frozenset(k for k in TARGETS if k.startswith("v2_"))
+FLAT_TARGETS = frozenset(k for k in TARGETS if (k.endswith("_4x") or k.endswith("_4x_mb")) and k not in FLAT_V2_TARGETS)
 
 
 # ------------------------------------------------------------------------------ measuring
@@ -1211,6 +1224,7 @@ class Bench:
                     "second/baseline_4x",
                     "first/baseline_4x",
                     "flat_rss_4x_mb",
+                    *FLAT_V2_TARGETS,
                 )
             },
         }
@@ -1237,6 +1251,8 @@ class Bench:
                 verdict = "PASS" if ok else "FAIL"
             if v is None and key in FLAT_TARGETS and "flat" not in self.args.rows:
                 continue  # the flat row did not run: its targets would only be n/a lines
+            if v is None and key in FLAT_V2_TARGETS and "flat_v2" not in self.args.rows:
+                continue
             print(f"{label + ' [' + key + ']':<60} {fmt(v):>9} {op + ' ' + format(limit, 'g'):>9}  {verdict}")
         if m.get("rss_small_mb") is not None:
             print(f"{'peak RSS of scan on the ¼ DB, MB':<60} {m['rss_small_mb']:>9.0f}")
@@ -1288,6 +1304,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="the flat row's 4× database (default bench/out/opencode-4x.db, built at 4 × --size if missing)",
     )
+    ap.add_argument(
+        "--db-v2",
+        type=Path,
+        default=None,
+        help="the flat_v2 row's 1× OpenCode 2.1.2 database (default bench/out/opencode-v2-1x.db, built at --size)",
+    )
+    ap.add_argument(
+        "--db4-v2",
+        type=Path,
+        default=None,
+        help="the flat_v2 row's 4× database (default bench/out/opencode-v2-4x.db, built at 4 × --size)",
+    )
     args = ap.parse_args(argv)
     if args.smoke:
         args.size = args.size or 0.005
@@ -1310,6 +1338,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         rows.discard("rss_small")
     if not args.only:
         rows.discard("flat")  # builds a 4× database (~6.6 GB at the default size): ask for it
+        rows.discard("flat_v2")  # builds two OpenCode 2 databases (1× and 4×): ask for it
     unknown = rows - set(ROWS)
     if unknown:
         ap.error(f"unknown rows: {', '.join(sorted(unknown))}")
@@ -1322,11 +1351,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     smoke_dir = None
-    if args.db is None and args.smoke:
+    v2_only = args.rows == {"flat_v2"}  # the 1.x file is not measured: a tiny one stands in
+    if args.db is None and (args.smoke or v2_only):
         smoke_dir = Path(tempfile.mkdtemp(prefix="ocbench-smoke-"))
         args.db = smoke_dir / "opencode-smoke.db"
     db = (args.db or DEFAULT_DB).resolve()
-    manifest = ensure_db(db, size=args.size, seed=args.seed, stuck=args.stuck, rebuild=args.rebuild)
+    size = 0.005 if v2_only and smoke_dir is not None else args.size
+    manifest = ensure_db(db, size=size, seed=args.seed, stuck=args.stuck, rebuild=args.rebuild)
     bench = Bench(args, db, manifest)
     c = manifest["counts"]
     print(
@@ -1354,6 +1385,7 @@ def main(argv: list[str] | None = None) -> int:
             ("start", bench.start),
             ("rss_small", bench.rss_small),
             ("flat", bench.flat),
+            ("flat_v2", lambda: flat_v2.flat_v2(bench)),
         ]
         for name, step in steps:
             if name not in args.rows:
@@ -1385,6 +1417,7 @@ def main(argv: list[str] | None = None) -> int:
                             for r in bench.rows
                         ],
                         "flat": getattr(bench, "flat_results", None),
+                        "flat_v2": getattr(bench, "flat_v2_results", None),
                         "last_line": last,
                     },
                     indent=1,
