@@ -182,55 +182,12 @@ def flat_v2(bench: Bench) -> None:
     _table(bench, results)
 
 
-def _table(bench: Bench, results: dict[str, dict[str, dict[str, Any]]]) -> None:  # noqa: C901
-    one, four = results["1×"], results["4×"]
+def _table(bench: Bench, results: dict[str, dict[str, dict[str, Any]]]) -> None:
+    from run import print_flat_table
 
-    def ratio(key: str, field: str) -> float | None:
-        a, b = one.get(key, {}).get(field), four.get(key, {}).get(field)
-        return b / a if a and b is not None else None
-
-    def cell(v: float | None, unit: str = "") -> str:
-        if v is None:
-            return "—"
-        if unit == "MB":
-            return f"{v / 1e6:,.1f}"
-        if unit == "k":
-            return f"{v / 1e3:,.1f}k"
-        return f"{v:.3f}"
-
-    print()
-    print(
-        f"{'flat, OpenCode 2.1.2':<48} {'1× s':>7} {'4× s':>7} {'4×/1×':>6} {'1× MB rd':>9} {'4× MB rd':>9} {'4×/1×':>6}"
-        f" {'1× flt':>8} {'4× flt':>8} {'4×/1×':>6} {'RSS 1×/4× MB':>13}"
-    )
-    print("-" * 140)
-    for key in KEYS:
-        a, b = one.get(key, {}), four.get(key, {})
-        name = a.get("name") or b.get("name") or key
-        if "na" in a or "na" in b:
-            print(f"{name:<48} n/a ({a.get('na') or b.get('na')})")
-            continue
-        if not a and not b:
-            continue
-        print(
-            f"{name:<48} {cell(a.get('time')):>7} {cell(b.get('time')):>7} {cell(ratio(key, 'time')):>6} "
-            f"{cell(a.get('rchar'), 'MB'):>9} {cell(b.get('rchar'), 'MB'):>9} {cell(ratio(key, 'rchar')):>6} "
-            f"{cell(a.get('faults'), 'k'):>8} {cell(b.get('faults'), 'k'):>8} {cell(ratio(key, 'faults')):>6} "
-            f"{a.get('rss_mb', 0):>6.0f}/{b.get('rss_mb', 0):<6.0f}"
-            + (f"  {b.get('check') or a.get('check')}" if (b.get("check") or a.get("check")) else "")
-        )
-    for label, rows in results.items():
-        base = rows.get("baseline", {}).get("time")
-        size = rows["file"]["bytes"]
-        parts = []
-        for key in ("scan_full", "scan_resumed", "quick_resumed", "run_resumed", "deep_resumed"):
-            t, rd = rows.get(key, {}).get("time"), rows.get(key, {}).get("rchar")
-            if t is not None and base:
-                parts.append(
-                    f"{key} {t / base:.3f}× baseline"
-                    + (f" reading {rd / size:.3f} of the file" if rd is not None else "")
-                )
-        print(f"  {label} ({size / 1e9:.2f} GB): " + ", ".join(parts))
+    four = results["4×"]
+    against = ("scan_full", "scan_resumed", "quick_resumed", "run_resumed", "deep_resumed")
+    ratio = print_flat_table("flat, OpenCode 2.1.2", KEYS, results, against)
     m = bench.metrics
     for what, key in (("run", "run_resumed"), ("quick", "quick_resumed"), ("deep", "deep_resumed")):
         m[f"v2_{what}_work_4x"] = ratio(key, "rchar")

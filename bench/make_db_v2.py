@@ -47,33 +47,9 @@ TOOL_NAMES = {"bash": "shell", "task": "subagent"}
 FIXTURE_TIMES = re.compile(r"\b1796\d{9}\b")  # every ms timestamp of the fixtures (2026-12-07)
 FIXTURE_IDS = re.compile(r"\b(ses|msg|call)_[0-9A-Za-z]+\b")
 
-SESSION_COLUMNS = (
-    "id",
-    "project_id",
-    "workspace_id",
-    "parent_id",
-    "slug",
-    "directory",
-    "path",
-    "title",
-    "version",
-    "permission",
-    "agent",
-    "model",
-    "cost",
-    "tokens_input",
-    "tokens_output",
-    "tokens_reasoning",
-    "tokens_cache_read",
-    "tokens_cache_write",
-    "time_created",
-    "time_updated",
-    "time_idle",
-    "idle_outcome",
-    "time_archived",
-    "time_suspended",
-    "resume_attempts",
-)
+# 2.1.2's ``session_v2`` holds every column of 1.x's ``session`` the builder fills, and its own
+# columns for the last turn and the claim.
+SESSION_COLUMNS = (*v1.SESSION_COLUMNS, "time_idle", "idle_outcome", "time_suspended", "resume_attempts")
 MESSAGE_COLUMNS = ("id", "session_id", "type", "seq", "time_created", "time_updated", "data")
 
 
@@ -141,7 +117,7 @@ class V2Builder(v1.Builder):
         idle_at, outcome = self.idle.get(sid, (None, None))
         self.session_rows.append(
             {
-                **{c: row.get(c) for c in SESSION_COLUMNS},
+                **row,
                 "path": None,
                 "version": VERSION,
                 "time_updated": max(row["time_updated"], idle_at or 0),

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -265,6 +266,65 @@ def sql_exec(db: Path, sql: str) -> str:
         return "\n".join("|".join(str(v) for v in row) for row in conn.execute(sql.rstrip().rstrip(";")))
     finally:
         conn.close()
+
+
+def print_flat_table(
+    title: str,
+    keys: tuple[str, ...],
+    results: dict[str, dict[str, dict[str, Any]]],
+    against_baseline: tuple[str, ...],
+) -> Callable[[str, str], float | None]:
+    """A flat row's table (each key at 1× and 4×: time, bytes read, faults, RSS, ratios) and the
+    lines against each size's ``baseline``; returns the 4×/1× ratio of a key's field."""
+    one, four = results.get("1×", {}), results.get("4×", {})
+
+    def ratio(key: str, field: str) -> float | None:
+        a, b = one.get(key, {}).get(field), four.get(key, {}).get(field)
+        return b / a if a and b is not None else None
+
+    def cell(v: float | None, unit: str = "") -> str:
+        if v is None:
+            return "—"
+        if unit == "MB":
+            return f"{v / 1e6:,.1f}"
+        if unit == "k":
+            return f"{v / 1e3:,.1f}k"
+        return f"{v:.3f}"
+
+    print()
+    print(
+        f"{title:<48} {'1× s':>7} {'4× s':>7} {'4×/1×':>6} {'1× MB rd':>9} {'4× MB rd':>9} {'4×/1×':>6}"
+        f" {'1× flt':>8} {'4× flt':>8} {'4×/1×':>6} {'RSS 1×/4× MB':>13}"
+    )
+    print("-" * 140)
+    for key in keys:
+        a, b = one.get(key, {}), four.get(key, {})
+        name = a.get("name") or b.get("name") or key
+        if "na" in a or "na" in b:
+            print(f"{name:<48} n/a ({a.get('na') or b.get('na')})")
+            continue
+        if not a and not b:
+            continue
+        check = b.get("check") or a.get("check")
+        print(
+            f"{name:<48} {cell(a.get('time')):>7} {cell(b.get('time')):>7} {cell(ratio(key, 'time')):>6} "
+            f"{cell(a.get('rchar'), 'MB'):>9} {cell(b.get('rchar'), 'MB'):>9} {cell(ratio(key, 'rchar')):>6} "
+            f"{cell(a.get('faults'), 'k'):>8} {cell(b.get('faults'), 'k'):>8} {cell(ratio(key, 'faults')):>6} "
+            f"{a.get('rss_mb', 0):>6.0f}/{b.get('rss_mb', 0):<6.0f}" + (f"  {check}" if check else "")
+        )
+    for label, rows in results.items():
+        base = rows.get("baseline", {}).get("time")
+        size = rows["file"]["bytes"]
+        parts: list[str] = []
+        for key in against_baseline:
+            t, rd = rows.get(key, {}).get("time"), rows.get(key, {}).get("rchar")
+            if t is not None and base:
+                parts.append(
+                    f"{key} {t / base:.3f}× baseline"
+                    + (f" reading {rd / size:.3f} of the file" if rd is not None else "")
+                )
+        print(f"  {label} ({size / 1e9:.2f} GB): " + ", ".join(parts))
+    return ratio
 
 
 # ------------------------------------------------------------------------------ rows
@@ -1096,69 +1156,23 @@ class Bench:
         if one_r.get("deep_done_s") and four_r.get("deep_done_s"):
             m["tui_deep_resumed_4x_over_1x"] = four_r["deep_done_s"] / one_r["deep_done_s"]
 
-    def _flat_table(self, results: dict[str, dict[str, dict[str, Any]]]) -> None:  # noqa: C901
+    def _flat_table(self, results: dict[str, dict[str, dict[str, Any]]]) -> None:
         one, four = results.get("1×", {}), results.get("4×", {})
-
-        def ratio(key: str, field: str) -> float | None:
-            a, b = one.get(key, {}).get(field), four.get(key, {}).get(field)
-            return b / a if a and b is not None else None
-
-        def cell(v: float | None, unit: str = "") -> str:
-            if v is None:
-                return "—"
-            if unit == "MB":
-                return f"{v / 1e6:,.1f}"
-            if unit == "k":
-                return f"{v / 1e3:,.1f}k"
-            return f"{v:.3f}"
-
-        keys = (
-            "baseline",
-            "quick_sql",
-            "scan_full",
-            "scan_resumed",
-            "run_full",
-            "run_resumed",
-            "quick_full",
-            "quick_resumed",
+        ratio = print_flat_table(
+            "flat (issue 19)",
+            (
+                "baseline",
+                "quick_sql",
+                "scan_full",
+                "scan_resumed",
+                "run_full",
+                "run_resumed",
+                "quick_full",
+                "quick_resumed",
+            ),
+            results,
+            ("scan_full", "scan_resumed", "quick_full", "quick_resumed", "run_resumed"),
         )
-        print()
-        print(
-            f"{'flat (issue 19)':<48} {'1× s':>7} {'4× s':>7} {'4×/1×':>6} {'1× MB rd':>9} {'4× MB rd':>9} {'4×/1×':>6}"
-            f" {'1× flt':>8} {'4× flt':>8} {'4×/1×':>6} {'RSS 1×/4× MB':>13}"
-        )
-        print("-" * 140)
-        for key in keys:
-            a, b = one.get(key, {}), four.get(key, {})
-            name = a.get("name") or b.get("name") or key
-            if "na" in a or "na" in b:
-                print(f"{name:<48} n/a ({a.get('na') or b.get('na')})")
-                continue
-            if not a and not b:
-                continue
-
-            def r(f: str, key: str = key) -> float | None:
-                return ratio(key, f)
-
-            print(
-                f"{name:<48} {cell(a.get('time')):>7} {cell(b.get('time')):>7} {cell(r('time')):>6} "
-                f"{cell(a.get('rchar'), 'MB'):>9} {cell(b.get('rchar'), 'MB'):>9} {cell(r('rchar')):>6} "
-                f"{cell(a.get('faults'), 'k'):>8} {cell(b.get('faults'), 'k'):>8} {cell(r('faults')):>6} "
-                f"{a.get('rss_mb', 0):>6.0f}/{b.get('rss_mb', 0):<6.0f}"
-                + (f"  {b.get('check') or a.get('check')}" if (b.get("check") or a.get("check")) else "")
-            )
-        for label, rows in results.items():
-            base = rows.get("baseline", {}).get("time")
-            size = rows["file"]["bytes"]
-            parts: list[str] = []
-            for key in ("scan_full", "scan_resumed", "quick_full", "quick_resumed", "run_resumed"):
-                t, rd = rows.get(key, {}).get("time"), rows.get(key, {}).get("rchar")
-                if t is not None and base:
-                    parts.append(
-                        f"{key} {t / base:.3f}× baseline"
-                        + (f" reading {rd / size:.3f} of the file" if rd is not None else "")
-                    )
-            print(f"  {label} ({size / 1e9:.2f} GB): " + ", ".join(parts))
         self._flat_tui_table(one, four)
         m = self.metrics
         m["run_work_4x"], m["run_faults_4x"], m["run_time_4x"] = (

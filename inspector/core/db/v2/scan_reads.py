@@ -27,9 +27,10 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from inspector.core.db import tails
 from inspector.core.db.ranges import read_ranges
 from inspector.core.db.reads.holds import SessionHold
-from inspector.core.db.reads.scan import Logged, Progress, Span, Stuck, Tail, Where
+from inspector.core.db.reads.scan import Logged, Progress, Span, Stuck, Where
 from inspector.core.db.v2 import sql as q
 from inspector.core.db.v2.base import Turn, V2Base
 from inspector.core.db.v2.rows import STUCK_PART_STATUSES, claim_of, session_of
@@ -183,16 +184,7 @@ class V2ScanReads(V2Base):
         return True  # a session's ``version`` is written with its row; no compaction mark is read
 
     def watermark(self, tables: tuple[str, ...], at: Mapping[str, int]) -> Where:
-        row = self.conn.execute(q.where_we_are(tables), {f"{t}_at": at.get(t, 0) for t in tables}).one()
-        mapping = row._mapping
-        return Where(
-            schema_version=int(row.schema_version),
-            page_count=int(row.page_count),
-            page_size=int(row.page_size),
-            application_id=int(row.application_id),
-            tails={t: Tail(int(mapping[f"{t}_rowid"] or 0), mapping[f"{t}_id"]) for t in tables},
-            at={t: mapping[f"{t}_at"] for t in tables},
-        )
+        return tails.where_of(self.conn.execute(q.where_we_are(tables), tails.params(tables, at)).one(), tables)
 
     def logged_since(self, span: Span | None) -> Logged:
         return Logged()

@@ -15,6 +15,8 @@ from functools import lru_cache
 
 from sqlalchemy import TextClause, bindparam, text
 
+from inspector.core.db import tails
+
 SESSION_COLUMNS = (
     "id",
     "project_id",
@@ -169,22 +171,9 @@ TAILED = {"message": "session_message", "part": "session_message", "session": "s
 
 @lru_cache(maxsize=8)
 def where_we_are(tables: tuple[str, ...]) -> TextClause:
-    """One statement for the tracker: the file's counters, per table its newest row
-    (``<t>_rowid``, ``<t>_id``) and the id now at the rowid that was newest (``:<t>_at``)."""
-    columns = [
-        "(SELECT schema_version FROM pragma_schema_version()) AS schema_version",
-        "(SELECT page_count FROM pragma_page_count()) AS page_count",
-        "(SELECT page_size FROM pragma_page_size()) AS page_size",
-        "(SELECT application_id FROM pragma_application_id()) AS application_id",
-    ]
-    for t in tables:
-        real = TAILED[t]  # a KeyError for a table v2 does not follow: a caller's bug
-        columns += [
-            f"(SELECT max(rowid) FROM {real}) AS {t}_rowid",
-            f"(SELECT id FROM {real} ORDER BY rowid DESC LIMIT 1) AS {t}_id",
-            f"(SELECT id FROM {real} WHERE rowid = :{t}_at) AS {t}_at",
-        ]
-    return text("SELECT " + ",\n       ".join(columns))
+    """The tracker's one statement (``db/tails.py``) over the tables that hold each followed one
+    (a KeyError for a table 2.x does not follow: a caller's bug)."""
+    return tails.where_we_are({t: TAILED[t] for t in tables})
 
 
 TURNS_APPENDED = text(
