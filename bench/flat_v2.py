@@ -38,18 +38,6 @@ QUICK_SQL = """
 SELECT 'session', id FROM session_v2
  WHERE time_suspended IS NOT NULL OR idle_outcome IS NULL OR idle_outcome = 'failed';
 """
-KEYS = (
-    "baseline",
-    "quick_sql",
-    "scan_full",
-    "scan_resumed",
-    "run_full",
-    "run_resumed",
-    "quick_full",
-    "quick_resumed",
-    "deep_full",
-    "deep_resumed",
-)
 
 
 def ensure(path: Path, *, size: float, seed: int) -> dict[str, Any]:
@@ -68,17 +56,6 @@ def _stuck_sessions(text: str) -> set[str]:
     return {str(s["id"]) for s in json.loads(text).get("sessions", []) if s.get("verdict") != "ok"}
 
 
-def _page_copy(db: Path, copy: Path) -> int:
-    src, dst = sqlite3.connect(f"file:{db}?mode=ro", uri=True), sqlite3.connect(copy)
-    try:
-        src.backup(dst)
-        dst.execute("PRAGMA journal_mode=WAL").fetchall()  # like OpenCode's own file
-    finally:
-        src.close()
-        dst.close()
-    return copy.stat().st_size
-
-
 def _left_stuck(copy: Path) -> int:
     conn = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
     try:
@@ -88,11 +65,11 @@ def _left_stuck(copy: Path) -> int:
 
 
 def _one_size(bench: Bench, label: str, db: Path, manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    from run import ocinspect_cmd, run_proc
+    from run import ocinspect_cmd, page_copy, run_proc
 
     copy = bench.tmp / f"flat-v2-{label[0]}x.db"
     t = time.perf_counter()
-    size_bytes = _page_copy(db, copy)
+    size_bytes = page_copy(db, copy)
     print(f"  {label}: page copy {size_bytes / 1e9:.2f} GB in {time.perf_counter() - t:.0f} s", flush=True)
     env = dict(os.environ, XDG_STATE_HOME=str(bench.tmp / f"state-v2-{label[0]}x"))
     oc = [*ocinspect_cmd(), "--db", str(copy)]
@@ -183,11 +160,12 @@ def flat_v2(bench: Bench) -> None:
 
 
 def _table(bench: Bench, results: dict[str, dict[str, dict[str, Any]]]) -> None:
-    from run import print_flat_table
+    from run import FLAT_KEYS, print_flat_table
 
     four = results["4×"]
     against = ("scan_full", "scan_resumed", "quick_resumed", "run_resumed", "deep_resumed")
-    ratio = print_flat_table("flat, OpenCode 2.1.2", KEYS, results, against)
+    keys = (*FLAT_KEYS, "deep_full", "deep_resumed")  # and the deep scan on the healthy copy
+    ratio = print_flat_table("flat, OpenCode 2.1.2", keys, results, against)
     m = bench.metrics
     for what, key in (("run", "run_resumed"), ("quick", "quick_resumed"), ("deep", "deep_resumed")):
         m[f"v2_{what}_work_4x"] = ratio(key, "rchar")
