@@ -31,6 +31,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import baseline as bl  # noqa: E402
+import flat_v2  # noqa: E402
 import make_db  # noqa: E402
 
 OUT = HERE / "out"
@@ -56,6 +58,7 @@ ROWS = (
     "start",
     "rss_small",
     "flat",
+    "flat_v2",
 )
 TARGETS = {
     # key: (label, comparison, limit)
@@ -84,10 +87,21 @@ TARGETS = {
     "second/baseline_4x": ("second scan --json on 4× / sqlite3 baseline on 4×", "<=", 0.2),
     "first/baseline_4x": ("first (full) scan --json on 4× / sqlite3 baseline on 4×", "<=", 0.8),
     "flat_rss_4x_mb": ("peak RSS of any flat row on 4×, MB", "<=", 150.0),
+    # the ``flat_v2`` row: the same on OpenCode 2.1.2 databases (bench/flat_v2.py)
+    "v2_run_work_4x": ("v2 run -- true healthy: bytes read 4×/1×", "<=", 1.15),
+    "v2_run_faults_4x": ("v2 run -- true healthy: page faults 4×/1×", "<=", 1.15),
+    "v2_run_time_4x": ("v2 run -- true healthy: time 4×/1×", "<=", 1.2),
+    "v2_quick_work_4x": ("v2 scan --quick healthy: bytes read 4×/1×", "<=", 1.15),
+    "v2_quick_faults_4x": ("v2 scan --quick healthy: page faults 4×/1×", "<=", 1.15),
+    "v2_quick_time_4x": ("v2 scan --quick healthy: time 4×/1×", "<=", 1.2),
+    "v2_deep_work_4x": ("v2 scan (deep) healthy, resumed: bytes read 4×/1×", "<=", 1.15),
+    "v2_deep_time_4x": ("v2 scan (deep) healthy, resumed: time 4×/1×", "<=", 1.2),
+    "v2_flat_rss_4x_mb": ("peak RSS of any v2 flat row on 4×, MB", "<=", 150.0),
 }
 
 
-FLAT_TARGETS = frozenset(k for k in TARGETS if k.endswith("_4x") or k.endswith("_4x_mb"))
+FLAT_V2_TARGETS = frozenset(k for k in TARGETS if k.startswith("v2_"))
+FLAT_TARGETS = frozenset(k for k in TARGETS if (k.endswith("_4x") or k.endswith("_4x_mb")) and k not in FLAT_V2_TARGETS)
 
 
 # ------------------------------------------------------------------------------ measuring
@@ -252,6 +266,91 @@ def sql_exec(db: Path, sql: str) -> str:
         return "\n".join("|".join(str(v) for v in row) for row in conn.execute(sql.rstrip().rstrip(";")))
     finally:
         conn.close()
+
+
+def page_copy(db: Path, copy: Path) -> int:
+    """``db`` copied page by page (SQLite's backup API) in WAL mode, like OpenCode's own file;
+    the copy's size."""
+    src, dst = sqlite3.connect(f"file:{db}?mode=ro", uri=True), sqlite3.connect(copy)
+    try:
+        src.backup(dst)
+        dst.execute("PRAGMA journal_mode=WAL").fetchall()
+    finally:
+        src.close()
+        dst.close()
+    return copy.stat().st_size
+
+
+# The flat row's measurements, in the order its table shows them (the v2 row adds its own).
+FLAT_KEYS = (
+    "baseline",
+    "quick_sql",
+    "scan_full",
+    "scan_resumed",
+    "run_full",
+    "run_resumed",
+    "quick_full",
+    "quick_resumed",
+)
+
+
+def print_flat_table(
+    title: str,
+    keys: tuple[str, ...],
+    results: dict[str, dict[str, dict[str, Any]]],
+    against_baseline: tuple[str, ...],
+) -> Callable[[str, str], float | None]:
+    """A flat row's table (each key at 1× and 4×: time, bytes read, faults, RSS, ratios) and the
+    lines against each size's ``baseline``; returns the 4×/1× ratio of a key's field."""
+    one, four = results.get("1×", {}), results.get("4×", {})
+
+    def ratio(key: str, field: str) -> float | None:
+        a, b = one.get(key, {}).get(field), four.get(key, {}).get(field)
+        return b / a if a and b is not None else None
+
+    def cell(v: float | None, unit: str = "") -> str:
+        if v is None:
+            return "—"
+        if unit == "MB":
+            return f"{v / 1e6:,.1f}"
+        if unit == "k":
+            return f"{v / 1e3:,.1f}k"
+        return f"{v:.3f}"
+
+    print()
+    print(
+        f"{title:<48} {'1× s':>7} {'4× s':>7} {'4×/1×':>6} {'1× MB rd':>9} {'4× MB rd':>9} {'4×/1×':>6}"
+        f" {'1× flt':>8} {'4× flt':>8} {'4×/1×':>6} {'RSS 1×/4× MB':>13}"
+    )
+    print("-" * 140)
+    for key in keys:
+        a, b = one.get(key, {}), four.get(key, {})
+        name = a.get("name") or b.get("name") or key
+        if "na" in a or "na" in b:
+            print(f"{name:<48} n/a ({a.get('na') or b.get('na')})")
+            continue
+        if not a and not b:
+            continue
+        check = b.get("check") or a.get("check")
+        print(
+            f"{name:<48} {cell(a.get('time')):>7} {cell(b.get('time')):>7} {cell(ratio(key, 'time')):>6} "
+            f"{cell(a.get('rchar'), 'MB'):>9} {cell(b.get('rchar'), 'MB'):>9} {cell(ratio(key, 'rchar')):>6} "
+            f"{cell(a.get('faults'), 'k'):>8} {cell(b.get('faults'), 'k'):>8} {cell(ratio(key, 'faults')):>6} "
+            f"{a.get('rss_mb', 0):>6.0f}/{b.get('rss_mb', 0):<6.0f}" + (f"  {check}" if check else "")
+        )
+    for label, rows in results.items():
+        base = rows.get("baseline", {}).get("time")
+        size = rows["file"]["bytes"]
+        parts: list[str] = []
+        for key in against_baseline:
+            t, rd = rows.get(key, {}).get("time"), rows.get(key, {}).get("rchar")
+            if t is not None and base:
+                parts.append(
+                    f"{key} {t / base:.3f}× baseline"
+                    + (f" reading {rd / size:.3f} of the file" if rd is not None else "")
+                )
+        print(f"  {label} ({size / 1e9:.2f} GB): " + ", ".join(parts))
+    return ratio
 
 
 # ------------------------------------------------------------------------------ rows
@@ -960,14 +1059,7 @@ class Bench:
         for label, db, manifest in (("1×", self.db, self.manifest), ("4×", db4, manifest4)):
             copy = self.tmp / f"flat-{label[0]}x.db"
             t = time.perf_counter()
-            src, dst = sqlite3.connect(f"file:{db}?mode=ro", uri=True), sqlite3.connect(copy)
-            try:
-                src.backup(dst)
-                dst.execute("PRAGMA journal_mode=WAL").fetchall()  # like OpenCode's own file
-            finally:
-                src.close()
-                dst.close()
-            size_bytes = copy.stat().st_size
+            size_bytes = page_copy(db, copy)
             print(f"  {label}: page copy {size_bytes / 1e9:.2f} GB in {time.perf_counter() - t:.0f} s", flush=True)
             env = dict(os.environ, XDG_STATE_HOME=str(self.tmp / f"state-{label[0]}x"))
             oc = [*ocinspect_cmd(), "--db", str(copy)]
@@ -1083,69 +1175,14 @@ class Bench:
         if one_r.get("deep_done_s") and four_r.get("deep_done_s"):
             m["tui_deep_resumed_4x_over_1x"] = four_r["deep_done_s"] / one_r["deep_done_s"]
 
-    def _flat_table(self, results: dict[str, dict[str, dict[str, Any]]]) -> None:  # noqa: C901
+    def _flat_table(self, results: dict[str, dict[str, dict[str, Any]]]) -> None:
         one, four = results.get("1×", {}), results.get("4×", {})
-
-        def ratio(key: str, field: str) -> float | None:
-            a, b = one.get(key, {}).get(field), four.get(key, {}).get(field)
-            return b / a if a and b is not None else None
-
-        def cell(v: float | None, unit: str = "") -> str:
-            if v is None:
-                return "—"
-            if unit == "MB":
-                return f"{v / 1e6:,.1f}"
-            if unit == "k":
-                return f"{v / 1e3:,.1f}k"
-            return f"{v:.3f}"
-
-        keys = (
-            "baseline",
-            "quick_sql",
-            "scan_full",
-            "scan_resumed",
-            "run_full",
-            "run_resumed",
-            "quick_full",
-            "quick_resumed",
+        ratio = print_flat_table(
+            "flat (issue 19)",
+            FLAT_KEYS,
+            results,
+            ("scan_full", "scan_resumed", "quick_full", "quick_resumed", "run_resumed"),
         )
-        print()
-        print(
-            f"{'flat (issue 19)':<48} {'1× s':>7} {'4× s':>7} {'4×/1×':>6} {'1× MB rd':>9} {'4× MB rd':>9} {'4×/1×':>6}"
-            f" {'1× flt':>8} {'4× flt':>8} {'4×/1×':>6} {'RSS 1×/4× MB':>13}"
-        )
-        print("-" * 140)
-        for key in keys:
-            a, b = one.get(key, {}), four.get(key, {})
-            name = a.get("name") or b.get("name") or key
-            if "na" in a or "na" in b:
-                print(f"{name:<48} n/a ({a.get('na') or b.get('na')})")
-                continue
-            if not a and not b:
-                continue
-
-            def r(f: str, key: str = key) -> float | None:
-                return ratio(key, f)
-
-            print(
-                f"{name:<48} {cell(a.get('time')):>7} {cell(b.get('time')):>7} {cell(r('time')):>6} "
-                f"{cell(a.get('rchar'), 'MB'):>9} {cell(b.get('rchar'), 'MB'):>9} {cell(r('rchar')):>6} "
-                f"{cell(a.get('faults'), 'k'):>8} {cell(b.get('faults'), 'k'):>8} {cell(r('faults')):>6} "
-                f"{a.get('rss_mb', 0):>6.0f}/{b.get('rss_mb', 0):<6.0f}"
-                + (f"  {b.get('check') or a.get('check')}" if (b.get("check") or a.get("check")) else "")
-            )
-        for label, rows in results.items():
-            base = rows.get("baseline", {}).get("time")
-            size = rows["file"]["bytes"]
-            parts: list[str] = []
-            for key in ("scan_full", "scan_resumed", "quick_full", "quick_resumed", "run_resumed"):
-                t, rd = rows.get(key, {}).get("time"), rows.get(key, {}).get("rchar")
-                if t is not None and base:
-                    parts.append(
-                        f"{key} {t / base:.3f}× baseline"
-                        + (f" reading {rd / size:.3f} of the file" if rd is not None else "")
-                    )
-            print(f"  {label} ({size / 1e9:.2f} GB): " + ", ".join(parts))
         self._flat_tui_table(one, four)
         m = self.metrics
         m["run_work_4x"], m["run_faults_4x"], m["run_time_4x"] = (
@@ -1211,6 +1248,7 @@ class Bench:
                     "second/baseline_4x",
                     "first/baseline_4x",
                     "flat_rss_4x_mb",
+                    *FLAT_V2_TARGETS,
                 )
             },
         }
@@ -1237,6 +1275,8 @@ class Bench:
                 verdict = "PASS" if ok else "FAIL"
             if v is None and key in FLAT_TARGETS and "flat" not in self.args.rows:
                 continue  # the flat row did not run: its targets would only be n/a lines
+            if v is None and key in FLAT_V2_TARGETS and "flat_v2" not in self.args.rows:
+                continue
             print(f"{label + ' [' + key + ']':<60} {fmt(v):>9} {op + ' ' + format(limit, 'g'):>9}  {verdict}")
         if m.get("rss_small_mb") is not None:
             print(f"{'peak RSS of scan on the ¼ DB, MB':<60} {m['rss_small_mb']:>9.0f}")
@@ -1288,6 +1328,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="the flat row's 4× database (default bench/out/opencode-4x.db, built at 4 × --size if missing)",
     )
+    ap.add_argument(
+        "--db-v2",
+        type=Path,
+        default=None,
+        help="the flat_v2 row's 1× OpenCode 2.1.2 database (default bench/out/opencode-v2-1x.db, built at --size)",
+    )
+    ap.add_argument(
+        "--db4-v2",
+        type=Path,
+        default=None,
+        help="the flat_v2 row's 4× database (default bench/out/opencode-v2-4x.db, built at 4 × --size)",
+    )
     args = ap.parse_args(argv)
     if args.smoke:
         args.size = args.size or 0.005
@@ -1310,6 +1362,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         rows.discard("rss_small")
     if not args.only:
         rows.discard("flat")  # builds a 4× database (~6.6 GB at the default size): ask for it
+        rows.discard("flat_v2")  # builds two OpenCode 2 databases (1× and 4×): ask for it
     unknown = rows - set(ROWS)
     if unknown:
         ap.error(f"unknown rows: {', '.join(sorted(unknown))}")
@@ -1322,11 +1375,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     smoke_dir = None
-    if args.db is None and args.smoke:
+    v2_only = args.rows == {"flat_v2"}  # the 1.x file is not measured: a tiny one stands in
+    if args.db is None and (args.smoke or v2_only):
         smoke_dir = Path(tempfile.mkdtemp(prefix="ocbench-smoke-"))
         args.db = smoke_dir / "opencode-smoke.db"
     db = (args.db or DEFAULT_DB).resolve()
-    manifest = ensure_db(db, size=args.size, seed=args.seed, stuck=args.stuck, rebuild=args.rebuild)
+    size = 0.005 if v2_only and smoke_dir is not None else args.size
+    manifest = ensure_db(db, size=size, seed=args.seed, stuck=args.stuck, rebuild=args.rebuild)
     bench = Bench(args, db, manifest)
     c = manifest["counts"]
     print(
@@ -1354,6 +1409,7 @@ def main(argv: list[str] | None = None) -> int:
             ("start", bench.start),
             ("rss_small", bench.rss_small),
             ("flat", bench.flat),
+            ("flat_v2", lambda: flat_v2.flat_v2(bench)),
         ]
         for name, step in steps:
             if name not in args.rows:
@@ -1385,6 +1441,7 @@ def main(argv: list[str] | None = None) -> int:
                             for r in bench.rows
                         ],
                         "flat": getattr(bench, "flat_results", None),
+                        "flat_v2": getattr(bench, "flat_v2_results", None),
                         "last_line": last,
                     },
                     indent=1,

@@ -193,3 +193,64 @@ def test_metrics_cost_smoke(tiny: tuple[Path, dict[str, Any]]) -> None:
         r"watch_plain_cpu_s=\S+ watch_metrics_cpu_s=\S+ metrics/plain=\S+", done.stdout.splitlines()[-1]
     )
     assert "(0 commits" not in done.stdout  # the writer wrote beside both watches
+
+
+def test_the_v2_file_holds_the_same_rows_as_the_v1_file_and_the_real_stuck_shapes(tmp_path: Path) -> None:
+    """bench/make_db_v2.py: make_db.py's sessions, messages and parts at the same size (as 2.1.2
+    rows), every shape grafted from a real 2.1.2 fixture, found by a scan exactly."""
+    import make_db_v2
+
+    v1 = make_db.build(tmp_path / "v1.db", size=0.005, stuck=0, quiet=True)
+    v2 = make_db_v2.build(tmp_path / "v2.db", size=0.005, stuck=len(make_db_v2.SHAPES))
+    for key in ("sessions", "child_sessions", "messages", "parts", "tool_parts"):
+        assert v2["counts"][key] == v1["counts"][key], key
+    assert {s["shape"] for s in v2["stuck"]} == set(make_db_v2.SHAPES)
+    db = tmp_path / "v2.db"
+    assert query(db, "PRAGMA journal_mode")[0][0] == "wal"
+    assert {r[0] for r in query(db, "SELECT name FROM sqlite_master WHERE type = 'index'")} >= {
+        "session_v2_time_suspended_idx",
+        "session_message_session_type_seq_idx",
+    }
+    grafted = ",".join(f"'{s['session_id']}'" for s in v2["stuck"])  # ids of [0-9A-Za-z_] only
+    (generated,) = query(
+        db,
+        "SELECT count(*) FROM session_message WHERE type IN ('user', 'assistant', 'synthetic') "
+        f"AND session_id NOT IN ({grafted})",
+    )[0]
+    assert generated == v1["counts"]["messages"]
+    payload = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "inspector", "--db", str(db), "scan", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=REPO,
+        ).stdout
+    )
+    assert {s["id"] for s in payload["sessions"] if s["verdict"] != "ok"} == set(v2["stuck_sessions"])
+
+
+def test_flat_v2_row_smoke(tmp_path: Path) -> None:
+    """The v2 flat row: both sizes, the resumed JSON the same as the full pass's, the stuck
+    sessions the manifest's, the copy healthy after its recover, the 4×/1× ratios printed."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "run.py"),
+            "--smoke",
+            "--only",
+            "flat_v2",
+            "--db4-v2",
+            str(tmp_path / "four-v2.db"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    assert "n/a (" not in out and "WRONG" not in out and "DIFFERENT" not in out and "STILL STUCK" not in out, out
+    assert out.count("correct (") == 2 and "healthy, nothing said" in out, out
+    assert out.count("same JSON as the full pass") == 3, out
+    assert re.search(r"\[v2_run_work_4x\]\s+\d", out) and re.search(r"\[v2_quick_work_4x\]\s+\d", out), out
+    assert json.loads((tmp_path / "four-v2.manifest.json").read_text())["params"]["size"] == 0.02  # 4 × --size

@@ -222,10 +222,11 @@ def test_prompts_stranded_in_a_finished_session_are_found_without_an_open_row(tm
         assert "send this session a prompt" in session["verdict_reason"]
 
 
-def test_a_v2_file_is_read_whole_every_time_never_resumed(tmp_path: Path) -> None:
-    """Its changes are not followed yet: a kept state never stands in for a full pass."""
+def test_a_v2_file_is_resumed_and_refreshed_from_its_watermarks(tmp_path: Path) -> None:
+    """Its changes are followed (rowids of ``session_message``/``session_v2``): a kept state
+    stands in for a full pass, and a watch refresh needs no full scan."""
     from inspector.core.db.store import open_store
-    from inspector.core.diagnose.incremental.refresh import FullScanNeeded, full_scan, refresh
+    from inspector.core.diagnose.incremental.refresh import full_scan, refresh
     from inspector.core.diagnose.incremental.resume import scan_resumed
     from inspector.core.diagnose.options import ScanOptions
     from inspector.core.opencode.live import OFFLINE
@@ -235,10 +236,10 @@ def test_a_v2_file_is_read_whole_every_time_never_resumed(tmp_path: Path) -> Non
         options = ScanOptions(live=OFFLINE, now=1, hung_after_ms=None)
         first, _ = scan_resumed(store, options)
         again, how = scan_resumed(store, options)
-        assert how.kind == "full" and "not followed" in how.reason
-        assert [d.id for d in again.stuck] == [d.id for d in first.stuck] == ["ses_daf4c8d96ffeAGO55FNvmDcFBJ"]
+        assert how.kind == "incremental", how
+        assert again == first
+        assert [d.id for d in again.stuck] == ["ses_daf4c8d96ffeAGO55FNvmDcFBJ"]
         watched = full_scan(store, options)
-        with pytest.raises(FullScanNeeded):
-            refresh(store, watched, options)
+        assert refresh(store, watched, options).result == watched.result
     finally:
         store.dispose()

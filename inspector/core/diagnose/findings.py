@@ -77,9 +77,15 @@ def collect(
         found.add_parts(reads.stuck_tools(cancel=cancel, progress=progress, beside=session_findings))
     found.parts = infer_children(reads, found.parts)
     found.completed_messages = completed_messages(reads, found)
+    read_holds(reads, found, session_ids)
+    return found
+
+
+def read_holds(reads: ScanReads, found: Findings, session_ids: Sequence[str] | None = None) -> None:
+    """What holds the sessions' turns open besides their rows: every held session's (or those of
+    ``session_ids``), then those of the sessions the rows found."""
     found.holds = reads.holds(session_ids)
     found.holds |= reads.holds(sorted(found.session_ids - set(found.holds)))
-    return found
 
 
 def wrap_findings(reads: Reads, found: Findings, session_ids: Sequence[str] | None, now: int) -> None:

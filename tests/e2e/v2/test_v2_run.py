@@ -6,10 +6,13 @@ re-runs it.
 
 from __future__ import annotations
 
+import json
 import sys
+from typing import Any
 
 import pytest
 
+from ...test_watermarks import without_clock
 from . import harness_v2 as v2
 from .test_v2_recover import assert_left_alone
 from .test_v2_shapes import types_of
@@ -32,15 +35,43 @@ def test_run_settles_the_crash_so_the_service_boot_calls_no_model(sandbox: v2.V2
 
 
 def test_let_opencode_resume_leaves_the_turn_to_the_service(sandbox: v2.V2Sandbox) -> None:
+    """Also: what the service writes when it re-runs the turn (a restart notice, the old reply
+    closed in place, a new reply and its re-issued tool) is seen by a scan resumed from a look
+    taken before the boot, as a full pass sees it (the same boot: no extra cost)."""
     crash = v2.crash_plain_mid_tool(sandbox)
     calls = v2.model_calls(sandbox.model)
+    before = {tier: _scan(sandbox, *tier) for tier in ((), ("--quick",))}  # keeps the watermarks
 
     launcher = (*RUN[:-1], "--let-opencode-resume", "--")
     service = v2.boot_service_until_resumed(sandbox, crash.session_id, calls, launcher=launcher)
     assert sandbox.started is not None
     assert f"ocinspect: left {crash.session_id} (crashed mid-shell) to OpenCode" in sandbox.started.stderr
     assert "synthetic" in types_of(sandbox.db_path, crash.session_id)
+    v2.wait_db(
+        sandbox.db_path,
+        lambda: (
+            len([t for t in v2.tool_items(sandbox.db_path, crash.session_id) if t["state"]["status"] == "running"]) == 1
+        ),
+        what="the re-run turn's tool to run",
+    )
+    for tier, earlier in before.items():
+        full_at = _full_at(sandbox, "quick" if tier else "deep")
+        resumed = _scan(sandbox, *tier)
+        assert _full_at(sandbox, "quick" if tier else "deep") == full_at  # resumed, not a full pass
+        assert resumed == _scan(sandbox, *tier, "--full") != earlier, tier
     v2.kill_service(sandbox, service)
+
+
+def _scan(sandbox: v2.V2Sandbox, *args: str) -> Any:
+    done = sandbox.ocinspect("scan", "--json", *args)
+    assert done.returncode in (0, 1), done.stderr
+    return without_clock(json.loads(done.stdout))
+
+
+def _full_at(sandbox: v2.V2Sandbox, tier: str) -> float:
+    """When the kept state's last full pass of ``tier`` began (a resumed scan keeps it)."""
+    (kept,) = (sandbox.ocinspect_state / "ocinspect" / "watermarks").glob(f"*.{tier}.json")
+    return float(json.loads(kept.read_text())["full_at"])
 
 
 def test_run_never_writes_behind_a_live_server(sandbox: v2.V2Sandbox) -> None:

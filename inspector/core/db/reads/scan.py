@@ -179,6 +179,12 @@ class ScanReads(Protocol):
         """Does the file hold OpenCode's sync event log (a table worth a watermark)?"""
         ...
 
+    def sessions_followed(self) -> bool:
+        """Does every change to what a scan reads of the session rows (compaction marks, the
+        release that created a session) come with a row the watermarks name (a session appended,
+        an event logged)? Then a resumed scan asks only those sessions again."""
+        ...
+
     def watermark(self, tables: tuple[str, ...], at: Mapping[str, int]) -> Where:
         """Where ``tables`` end now, and which row holds each position in ``at`` (the tails of
         the last watermark; a table not in ``at`` is asked about position 0)."""

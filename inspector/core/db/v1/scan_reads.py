@@ -8,9 +8,10 @@ from typing import Any
 
 from sqlalchemy import TextClause
 
+from inspector.core.db import tails
 from inspector.core.db.ranges import read_ranges
 from inspector.core.db.reads.holds import SessionHold
-from inspector.core.db.reads.scan import Logged, Progress, Span, Stuck, Tail, Where
+from inspector.core.db.reads.scan import Logged, Progress, Span, Stuck, Where
 from inspector.core.db.rows import (
     by_ids,
     chunks,
@@ -174,18 +175,11 @@ class V1ScanReads(V1Base):
     def has_change_log(self) -> bool:
         return self.conn.execute(q.HAS_EVENT_LOG).first() is not None
 
+    def sessions_followed(self) -> bool:
+        return self.has_change_log()  # 1.18's sync log names every session row it writes
+
     def watermark(self, tables: tuple[str, ...], at: Mapping[str, int]) -> Where:
-        params = {f"{t}_at": at.get(t, 0) for t in tables}
-        row = self.conn.execute(q.where_we_are(tables), params).one()
-        mapping = row._mapping
-        return Where(
-            schema_version=int(row.schema_version),
-            page_count=int(row.page_count),
-            page_size=int(row.page_size),
-            application_id=int(row.application_id),
-            tails={t: Tail(int(mapping[f"{t}_rowid"] or 0), mapping[f"{t}_id"]) for t in tables},
-            at={t: mapping[f"{t}_at"] for t in tables},
-        )
+        return tails.where_of(self.conn.execute(q.where_we_are(tables), tails.params(tables, at)).one(), tables)
 
     def logged_since(self, span: Span | None) -> Logged:
         parts: set[str] = set()

@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from sqlalchemy import TextClause, bindparam, text
 
+from inspector.core.db import tails
 from inspector.core.model import WRITABLE_COLUMNS
 
 MAX_ROWID = {
@@ -89,24 +90,10 @@ _TAILED = ("part", "message", "session", "event")
 
 @lru_cache(maxsize=8)
 def where_we_are(tables: tuple[str, ...]) -> TextClause:
-    """One statement (one round trip) for a refresh's identity check and resume points: the
-    schema version and page count, and per table its newest row (``<t>_rowid``, ``<t>_id``) and
-    the id now at the rowid that was newest last time (``:<t>_at`` → ``<t>_at``)."""
+    """The tracker's one statement (``db/tails.py``) over 1.x's own tables."""
     if not set(tables) <= set(_TAILED):
         raise ValueError(f"no tail for {tables}")
-    columns = [
-        "(SELECT schema_version FROM pragma_schema_version()) AS schema_version",
-        "(SELECT page_count FROM pragma_page_count()) AS page_count",
-        "(SELECT page_size FROM pragma_page_size()) AS page_size",
-        "(SELECT application_id FROM pragma_application_id()) AS application_id",
-    ]
-    for t in tables:
-        columns += [
-            f"(SELECT max(rowid) FROM {t}) AS {t}_rowid",
-            f"(SELECT id FROM {t} ORDER BY rowid DESC LIMIT 1) AS {t}_id",
-            f"(SELECT id FROM {t} WHERE rowid = :{t}_at) AS {t}_at",
-        ]
-    return text("SELECT " + ",\n       ".join(columns))
+    return tails.where_we_are({t: t for t in tables})
 
 
 HAS_EVENT_LOG = text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'event'")

@@ -3,6 +3,7 @@ assistant rows this snapshot already parsed (a tool is found again inside its ro
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,11 @@ if TYPE_CHECKING:
 # How many of a session's newest assistant rows can hold its open turn: a crashed turn is the
 # newest one, and each restart by the service adds one more reply (the budget is 10).
 RECENT_TURNS = 16
+# Which row held each tool call this process parsed, per database engine. A tool has no row of
+# its own in 2.x, so a tool known by its id is found again through its row (by id); the map is
+# only a hint: the row is read again and the tool must still be in it. Bounded: cleared when full.
+_TOOL_ROWS: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+TOOL_ROWS_MAX = 200_000
 
 
 class Turn:
@@ -51,6 +57,12 @@ class V2Base:
         assert claim is not None  # the generation is chosen only for a readable shape
         self.claim = claim
         self._turns: dict[str, Turn] = {}
+        rows = _TOOL_ROWS.get(store.engine) if store.engine is not None else None
+        if rows is None:
+            rows = {}
+            if store.engine is not None:
+                _TOOL_ROWS[store.engine] = rows
+        self._tool_rows = rows
 
     def _chunked(self, query: TextClause, ids: Iterable[str], **params: Any) -> Iterator[Any]:
         for chunk in chunks(list(ids)):
@@ -64,6 +76,9 @@ class V2Base:
             turn = self._turns.get(row.id)
             if turn is None:
                 turn = self._turns[row.id] = Turn(row)
+                if len(self._tool_rows) > TOOL_ROWS_MAX:
+                    self._tool_rows.clear()
+                self._tool_rows.update((part.id, turn.message.id) for part in turn.tools)
             turns.append(turn)
         return turns
 
@@ -74,12 +89,32 @@ class V2Base:
         return [self._turns[i] for i in sorted(wanted) if i in self._turns]
 
     def _recent_turns(self, session_ids: Iterable[str]) -> list[Turn]:
+        """The newest assistant rows of each session, and of an imported one also its newest
+        rows from before the import (a 1.x turn left open there stays open however many 2.x
+        turns the session ran since, and neither server ever closes it)."""
+        ids = list(session_ids)
         turns: list[Turn] = []
-        for sid in session_ids:
+        for sid in ids:
             turns += self._parse(self.conn.execute(q.NEWEST_TURNS, {"sid": sid, "limit": RECENT_TURNS}))
-        return turns
+        imported_at = self._imported_at()
+        if imported_at is not None:
+            for sid in sorted({str(r.id) for r in self._chunked(q.IMPORTED_SESSIONS_OF, sorted(set(ids)))}):
+                params = {"sid": sid, "imported_at": imported_at, "limit": RECENT_TURNS}
+                turns += self._parse(self.conn.execute(q.IMPORTED_TURNS, params))
+        return list({t.message.id: t for t in turns}.values())
+
+    def _imported_at(self) -> int | None:
+        """When OpenCode 2 imported this file from 1.x (None: it did not)."""
+        if "kv" not in self.store.tables:
+            return None
+        value = self.conn.execute(q.IMPORTED_AT).scalar()
+        return int(value) if isinstance(value, int) else None
 
     def _candidates(self) -> list[str]:
-        """Sessions whose turn may be open: claimed, never ended, ended ``failed`` (imports
-        never ended: no outcome)."""
-        return sorted(row.id for row in self.conn.execute(q.candidates(self.claim)))
+        """Sessions whose turn may be open: claimed, never ended, ended ``failed``, and in a
+        file 2.x imported from 1.x every imported session (imports never ended: no outcome,
+        until the session runs a 2.x turn)."""
+        ids = {str(row.id) for row in self.conn.execute(q.candidates(self.claim))}
+        if self._imported_at() is not None:
+            ids |= {str(row.id) for row in self.conn.execute(q.IMPORTED_SESSIONS)}
+        return sorted(ids)

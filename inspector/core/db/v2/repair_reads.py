@@ -74,11 +74,12 @@ class V2RepairReads(V2Base, V2Turns):
         return {str(row.id): session_of(row._mapping) for row in rows}
 
     def open_turns(self) -> tuple[tuple[str, str], ...]:
-        turns = self._recent_turns(row.id for row in self.conn.execute(q.candidates(self.claim)))
+        turns = self._recent_turns(self._candidates())
         return tuple((t.message.id, t.message.session_id) for t in turns if t.message.completed is None)
 
     def open_turns_appended(self, span: Mapping[str, int]) -> tuple[tuple[str, str], ...]:
-        return ()
+        turns = self._parse(self.conn.execute(q.TURNS_APPENDED, dict(span)))
+        return tuple((t.message.id, t.message.session_id) for t in turns if t.message.completed is None)
 
     def turns_still_open(self, turn_ids: Iterable[str]) -> tuple[str, ...]:
         return tuple(t.message.id for t in self._turns_by_id(turn_ids) if t.message.completed is None)

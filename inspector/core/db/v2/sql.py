@@ -15,6 +15,8 @@ from functools import lru_cache
 
 from sqlalchemy import TextClause, bindparam, text
 
+from inspector.core.db import tails
+
 SESSION_COLUMNS = (
     "id",
     "project_id",
@@ -48,6 +50,26 @@ def candidates(claim: str) -> TextClause:
         f"SELECT id FROM session_v2 WHERE {claim} IS NOT NULL "  # noqa: S608
         "UNION SELECT id FROM session_v2 WHERE idle_outcome IS NULL OR idle_outcome = 'failed'"
     )
+
+
+# Sessions a 1.x import brought in (they keep the 1.x release that created them): one pass over
+# the session rows, as the second arm of ``candidates`` already makes.
+IMPORTED_SESSIONS = text("SELECT id FROM session_v2 WHERE version LIKE '1.%'")
+
+IMPORTED_SESSIONS_OF = text("SELECT id FROM session_v2 WHERE id IN :ids AND version LIKE '1.%'").bindparams(
+    bindparam("ids", expanding=True)
+)
+
+# When the import ran: every row it brought keeps its 1.x time, every row 2.x wrote is newer.
+IMPORTED_AT = text("SELECT time_created FROM kv WHERE key = 'migration.v1-v2'")
+
+# A session's newest assistant rows from before the import (``session_message_session_type_seq_idx``
+# newest first, skipping the rows 2.x wrote since).
+IMPORTED_TURNS = text(
+    "SELECT id, session_id, type, seq, time_created, time_updated, data FROM session_message "
+    "WHERE session_id = :sid AND type = 'assistant' AND time_created <= :imported_at "
+    "ORDER BY seq DESC LIMIT :limit"
+)
 
 
 # The newest assistant rows of a session carry its open turn; a turn spans a handful of rows.
@@ -142,3 +164,30 @@ SESSION_VERSIONS = text("SELECT version, count(*) AS n, max(time_updated) AS las
 def claimed(claim: str) -> TextClause:
     """Sessions holding an execution claim (the partial index on the claim)."""
     return text(f"SELECT id FROM session_v2 WHERE {claim} IS NOT NULL")  # noqa: S608 (our column name)
+
+
+# -- following changes (the incremental reads) ------------------------------------------------
+# The watermarks' tables, in the tracker's words: a turn ("message") and a tool ("part") both
+# live in a ``session_message`` row; a session in a ``session_v2`` row.
+TAILED = {"message": "session_message", "part": "session_message", "session": "session_v2"}
+
+
+@lru_cache(maxsize=8)
+def where_we_are(tables: tuple[str, ...]) -> TextClause:
+    """The tracker's one statement (``db/tails.py``) over the tables that hold each followed one
+    (a KeyError for a table 2.x does not follow: a caller's bug)."""
+    return tails.where_we_are({t: TAILED[t] for t in tables})
+
+
+TURNS_APPENDED = text(
+    "SELECT id, session_id, type, seq, time_created, time_updated, data "
+    "FROM session_message WHERE rowid BETWEEN :lo AND :hi AND type = 'assistant'"
+)
+
+SESSIONS_OF_APPENDED_ROWS = text("SELECT DISTINCT session_id FROM session_message WHERE rowid BETWEEN :lo AND :hi")
+
+SESSIONS_APPENDED = text("SELECT id FROM session_v2 WHERE rowid BETWEEN :lo AND :hi")
+
+WRITER_VERSIONS_OF = text(
+    "SELECT DISTINCT version FROM session_v2 WHERE id IN :ids AND version IS NOT NULL AND version NOT LIKE '1.%'"
+).bindparams(bindparam("ids", expanding=True))

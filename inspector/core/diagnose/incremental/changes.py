@@ -57,12 +57,14 @@ def read_changes(
     if span is not None:
         absorb(reads.unfinished_turns_appended(span), found, kept)
         touched |= reads.sessions_with_new_turns(span)
+    # the turns first: where a tool lives inside its turn's row (2.x), reading the turn again
+    # reads its tools too and tells the tool reads where each one is
+    _recheck(reads, "message", set(remembered.get("message", ())) | log.messages, found, versions)
     if parts:
         span = tracker.appended(before, after, "part")
         if span is not None:
             absorb(reads.stuck_tools_appended(span), found, kept)
         _recheck(reads, "part", set(remembered.get("part", ())) | log.parts, found, versions)
-    _recheck(reads, "message", set(remembered.get("message", ())) | log.messages, found, versions)
     return Changes(log=log, touched=frozenset(touched))
 
 

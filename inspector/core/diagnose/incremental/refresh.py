@@ -28,7 +28,7 @@ from typing import Literal
 from inspector.core.db.reads.scan import ScanReads
 from inspector.core.db.store import Store
 from inspector.core.diagnose.children import infer_children
-from inspector.core.diagnose.findings import Findings, completed_messages
+from inspector.core.diagnose.findings import Findings, completed_messages, read_holds
 from inspector.core.diagnose.incremental import changes, tracker
 from inspector.core.diagnose.incremental.resume import scan_resumed
 from inspector.core.diagnose.incremental.tracker import Tail, Watermarks
@@ -189,6 +189,7 @@ def refresh(
         # only new messages can change which prompt is the newest: ask for those sessions alone
         found.ignored_prompts = reads.ignored_prompts(touched | found.ignored_prompts)
         found.completed_messages = completed_messages(reads, found)
+        read_holds(reads, found)
         # a session's last activity only moves when it gets a new message
         known_activity = {
             d.id: d.last_activity

@@ -27,7 +27,7 @@ from inspector.core.db.reads import Reads
 from inspector.core.db.reads.scan import ScanReads
 from inspector.core.db.store import Store
 from inspector.core.diagnose.children import infer_children
-from inspector.core.diagnose.findings import Findings, completed_messages, wrap_findings
+from inspector.core.diagnose.findings import Findings, completed_messages, read_holds, wrap_findings
 from inspector.core.diagnose.idwrap import affected_writer, loop_leftovers
 from inspector.core.diagnose.incremental import changes, state, tracker
 from inspector.core.diagnose.options import ScanOptions
@@ -218,6 +218,7 @@ def _changes(
     found.ignored_prompts |= reads.ignored_prompts(touched | saved.ignored)
     found.parts = infer_children(reads, found.parts)
     found.completed_messages = completed_messages(reads, found)
+    read_holds(reads, found)  # claims and inboxes through their indexes, as a full pass reads them
     return found, table
 
 
@@ -240,7 +241,7 @@ def _session_findings(
     span = tracker.appended(saved.marks, current, "session")
     appended = reads.sessions_appended(span) if span is not None else set()
     count = reads.session_count()
-    if "event" in current.tails and saved.sessions >= 0 and count == saved.sessions + len(appended):
+    if reads.sessions_followed() and saved.sessions >= 0 and count == saved.sessions + len(appended):
         found.compacting = reads.compacting(saved.compacting | touched | log.sessions | appended)
         versions = saved.versions | reads.writer_versions(log.sessions | appended)
         found.wrap_writer = affected_writer(versions)

@@ -95,7 +95,7 @@ def advance(store: Store, reads: ScanReads, marks: W) -> W:
 def moved_on(marks: Watermarks, where: Where) -> str | None:
     """Why the rows ``marks`` describe may no longer be what the file holds (None: they are)."""
     if not where.follows_changes:
-        return "this database's changes are not followed yet (OpenCode 2): every scan reads it whole"
+        return "this database's changes are not followed: every scan reads it whole"
     if where.schema_version != marks.schema_version:
         return "the schema changed"
     if marks.page_size and (where.page_size, where.application_id) != (marks.page_size, marks.application_id):
