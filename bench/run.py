@@ -1009,7 +1009,7 @@ class Bench:
         self.metrics["rss_small_mb"] = max(rss) if rss else None
 
     # -- 8. flat in database size (issue 19) -----------------------------------------------
-    FLAT_CLOCK_KEYS = frozenset({"scanned_at", "elapsed_ms", "idle_ms"})  # move with the wall clock
+    FLAT_CLOCK_KEYS = frozenset({"scanned_at", "checked_at", "elapsed_ms", "idle_ms"})  # move with the wall clock
 
     def _flat_json(self, text: str) -> Any:
         def strip(v: Any) -> Any:

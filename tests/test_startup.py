@@ -86,6 +86,7 @@ SCAN_QUICK = CLI_MODULES | {
     "inspector.core.db.reads.repair",
     "inspector.core.db.store",
     "inspector.core.db.ranges",
+    "inspector.core.db.tails",  # the newest rows' statement, one for both generations
     "inspector.core.db.rows",
     "inspector.core.opencode",
     "inspector.core.opencode.live",

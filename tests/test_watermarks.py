@@ -583,7 +583,7 @@ sys.stdout.flush()
 sys.stderr.write("\\nWORK %d %d\\n" % (ticks[0], rchar() - before))
 """
 
-CLOCK_KEYS = {"scanned_at", "elapsed_ms", "idle_ms"}  # what moves with the wall clock between two runs
+CLOCK_KEYS = {"scanned_at", "checked_at", "elapsed_ms", "idle_ms"}  # what moves with the wall clock between two runs
 
 
 def without_clock(value: Any) -> Any:
