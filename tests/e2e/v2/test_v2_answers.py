@@ -71,7 +71,7 @@ def ended(db: Path, sid: str, outcome: str) -> None:
     assert (row["time_suspended"], row["idle_outcome"]) == (None, outcome), row
 
 
-def takes_a_new_prompt(sb: v2.V2Sandbox, server: v2.V2Server, sid: str) -> None:
+def takes_a_new_prompt(sb: v2.V2Sandbox, server: v2.V2Api, sid: str) -> None:
     server.prompt(sid, v2.TEXT)
     v2.wait_db(
         sb.db_path,

@@ -6,8 +6,11 @@ measured"); what ocinspect makes of it is asserted here, through the CLI a perso
 Cost: one plain server runs every shape at once (ten sessions, one boot: ~10 s under load), and
 each check polls ``scan --json`` until the verdicts settle (the stalled stream needs OpenCode's
 3 s chunk timeout and its retry; 20 s of the slow reply and the printing tool are watched so
-they are seen never to be called hung). The resume loop needs the managed service, so its own
-sandbox: a plain server crashed mid-tool, then one service boot.
+they are seen never to be called hung). Each hung turn is then stopped through v2 (the
+retry loops at once, the stalled stream once re-prompted: 2.1.2 ends a stalled turn by itself
+after ~27 s, about when the first check ends) and answers a new prompt: ~7 s more on the same
+server. The resume loop needs the managed service, so its own sandbox: a plain server crashed
+mid-tool, then one service boot; it is stopped through the service too (~2 s more).
 """
 
 from __future__ import annotations
@@ -24,13 +27,17 @@ import pytest
 
 from inspector.core.opencode.live import detect
 from inspector.core.opencode.signals import Signals
+from inspector.core.repair import operations
+from inspector.core.repair.abort import AbortOutcome
 
 from .. import harness as h
 from . import harness_v2 as v2
+from .test_v2_answers import ended, takes_a_new_prompt
 
 pytestmark = pytest.mark.e2e
 
 HUNG_AFTER = "5s"
+HUNG_AFTER_MS = 5000
 # The documented bound: --hung-after, plus OpenCode's own cycle (a 3 s chunk timeout and its
 # retry for a stalled stream), plus a scan under load.
 WITHIN_S = 45.0
@@ -178,12 +185,69 @@ def test_show_names_the_hang(fleet: Fleet) -> None:
     assert "sleep 600" in text
 
 
+def stop_when_hung(db: Path, sid: str) -> tuple[AbortOutcome, str]:
+    """Stop ``sid`` through ``operations`` (what ``recover --abort-hung`` calls) once it is hung;
+    the outcome, and the hung verdict's reason the plan was made on."""
+
+    def prepared() -> operations.Prepared | None:
+        plan = operations.prepare(
+            operations.Request(
+                database=db, session_ids=(sid,), abort_hung=True, hung_after_ms=HUNG_AFTER_MS, settle_timeout_s=20
+            )
+        )
+        return plan if plan.aborts else None
+
+    plan: operations.Prepared = h.wait_until(prepared, timeout=WITHIN_S, interval=0.5, what=f"{sid} to be hung")
+    (target,) = plan.aborts
+    assert target.root == sid, target
+    (outcome,) = operations.execute(plan).aborted
+    assert outcome.stopped, outcome.detail
+    return outcome, target.reason
+
+
+def test_a_stalled_or_retrying_turn_is_stopped_through_v2_and_takes_a_new_prompt(fleet: Fleet) -> None:
+    """The answer to each hung model: v2's interrupt, its ``idle`` row ``interrupted``, the
+    server up, and a plain prompt answered after (the fake model picks by the last prompt)."""
+    box, server, ids = fleet.sandbox, fleet.server, fleet.sessions
+    db = box.db_path
+    stalled, overloaded, ratelimited = ids["stalled"], ids["overloaded"], ids["ratelimited"]
+
+    # 2.1.2 gave the first stalled turn four attempts and ended it itself; the same session stalls again
+    ended(db, stalled, "failed")
+    server.prompt(stalled, "STALL please, again")
+
+    # a 503 loop, through operations; a 429 loop, through the CLI (its password from the server's side)
+    _, reason = stop_when_hung(db, overloaded)
+    assert "retry loop" in reason and "overloaded" in reason, reason
+    cli = box.ocinspect("recover", ratelimited, "--abort-hung", "--hung-after", HUNG_AFTER, "--yes", "--json")
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    (stopped,) = json.loads(cli.stdout)["aborted"]
+    assert (stopped["id"], stopped["stopped"]) == (ratelimited, True), stopped
+    for sid in (overloaded, ratelimited):
+        ended(db, sid, "interrupted")
+
+    _, reason = stop_when_hung(db, stalled)
+    assert "model stalled" in reason, reason
+    ended(db, stalled, "interrupted")
+
+    active = server.active()  # the server answers, and runs none of them
+    assert server.proc is not None and server.proc.poll() is None
+    assert not {stalled, overloaded, ratelimited} & set(active), active
+    for sid in (stalled, overloaded, ratelimited):
+        takes_a_new_prompt(box, server, sid)
+        # a retried call's row may keep no time.completed after the interrupt; the next prompt completes it
+        assert v2.unfinished_assistants(db, sid) == [], v2.describe(db)
+        assert v2.session_row(db, sid)["time_suspended"] is None
+
+
 def test_a_turn_the_service_keeps_resuming_is_a_resume_loop(sandbox: v2.V2Sandbox) -> None:
     """The service re-ran this turn twice before (set in the row: eleven real boots cost ~100 s);
-    its boot re-runs it a third time: ``resume_attempts`` 3, a resume loop, while it runs."""
+    its boot re-runs it a third time: ``resume_attempts`` 3, a resume loop, while it runs. It is
+    stopped through the service (``recover --abort-hung``, its ``service.json`` password): the
+    loop ends there, and the session takes a new prompt."""
     crash = v2.crash_plain_mid_tool(sandbox)
     v2.write(sandbox.db_path, "UPDATE session_v2 SET resume_attempts = 2 WHERE id = ?", (crash.session_id,))
-    v2.boot_service_until_resumed(sandbox, crash.session_id, v2.model_calls(sandbox.model), attempts=3)
+    service = v2.boot_service_until_resumed(sandbox, crash.session_id, v2.model_calls(sandbox.model), attempts=3)
 
     def looked() -> dict[str, Any] | None:
         found, _ = scan(sandbox)
@@ -193,3 +257,12 @@ def test_a_turn_the_service_keeps_resuming_is_a_resume_loop(sandbox: v2.V2Sandbo
     mine = h.wait_until(looked, timeout=WITHIN_S, interval=1.0, what="the resume loop")
     assert mine["hang"] == "resume-loop", mine
     assert "re-ran this turn 3 times" in mine["verdict_reason"], mine
+
+    cli = sandbox.ocinspect("recover", crash.session_id, "--abort-hung", "--hung-after", HUNG_AFTER, "--yes", "--json")
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    (stopped,) = json.loads(cli.stdout)["aborted"]
+    assert (stopped["id"], stopped["stopped"]) == (crash.session_id, True), stopped
+    ended(sandbox.db_path, crash.session_id, "interrupted")
+    assert v2.session_row(sandbox.db_path, crash.session_id)["resume_attempts"] == 0
+    assert crash.session_id not in service.active()
+    takes_a_new_prompt(sandbox, service, crash.session_id)
