@@ -16,6 +16,7 @@ from inspector.core.diagnose.holds import HOLD_PATTERNS
 from inspector.core.diagnose.patterns import describe, describe_warning
 from inspector.core.diagnose.resume_risk import rerun_at_boot, reruns_at_boot
 from inspector.core.diagnose.scan import depth_of
+from inspector.core.errors import InspectorError
 from inspector.core.model import Diagnosis, Part, PendingRequest, Plan, RunResult, ScanResult, Skip, UndoResult
 from inspector.core.text import humanize_ms, iso, local_time, printable, shorten
 from inspector.output import Styled, styled
@@ -123,8 +124,14 @@ def scan_json(result: ScanResult) -> dict[str, Any]:
         "hung_after_ms": result.hung_after_ms,
         "scanned_at": iso(result.scanned_at),
         "rerun_at_service_boot": list(rerun_at_boot(result.stuck)),
+        "write_refusal": refusal_json(result.write_refusal),
         "sessions": [session_json(d, result.scanned_at) for d in result.sessions],
     }
+
+
+def refusal_json(refusal: InspectorError | None) -> dict[str, str] | None:
+    """Why ocinspect reads this file but will not write it (None: it may write it)."""
+    return None if refusal is None else {"kind": refusal.kind, "message": str(refusal)}
 
 
 def run_json(result: RunResult) -> dict[str, Any]:
@@ -170,6 +177,8 @@ def live_line(result: ScanResult) -> str:
 def scan_text(result: ScanResult) -> list[str]:
     stuck = result.stuck
     lines: list[str] = [styled((line(result.database), "bold"), f"  (schema {result.schema}, {live_line(result)})")]
+    if result.write_refusal is not None:
+        lines.append(styled(("recovery is not offered: ", WARNING_STYLE), line(str(result.write_refusal))))
     if not stuck and not result.sessions:
         lines.append('No stuck sessions. Nothing is waiting in a stale "Thinking" state.')
         return lines
@@ -205,17 +214,21 @@ def scan_text(result: ScanResult) -> list[str]:
         for part in diag.stuck_parts:
             lines.append(f"{indent}    {part_line(part, result.scanned_at)}")
     if reruns := rerun_at_boot(stuck):
-        lines.append(rerun_summary(len(reruns)))
+        lines.append(rerun_summary(len(reruns), writable=result.write_refusal is None))
     return lines
 
 
-def rerun_summary(count: int) -> Styled:
-    """The one line that says a read-only OpenCode 2 command would repeat crashed work."""
+def rerun_summary(count: int, *, writable: bool = True) -> Styled:
+    """The one line that says a read-only OpenCode 2 command would repeat crashed work (and what
+    settles it: nothing ocinspect offers on a file it will not write)."""
     sessions = f"{count} session{'s' if count != 1 else ''} would be re-run"
+    settles = (
+        f"'ocinspect recover --all' settles {'them' if count != 1 else 'it'}"
+        if writable
+        else "ocinspect will not write this file (see above)"
+    )
     return styled(
-        (sessions, WARNING_STYLE),
-        " by the next OpenCode service boot (it calls the model again): 'ocinspect recover --all' settles "
-        f"{'them' if count != 1 else 'it'}",
+        (sessions, WARNING_STYLE), f" by the next OpenCode service boot (it calls the model again): {settles}"
     )
 
 
@@ -326,6 +339,8 @@ def show_text(diag: Diagnosis, result: ScanResult) -> list[str]:  # noqa: C901
     )
     if diag.next_step:
         lines.append(field("Next", line(diag.next_step)))
+    if diag.is_stuck and result.write_refusal is not None:
+        lines.append(field("Recovery", ("not offered", WARNING_STYLE), f": {line(str(result.write_refusal))}"))
     if diag.verdict == "hung":
         lines.append(field("Hang", diag.hang or "tool-silent"))
         lines.append(

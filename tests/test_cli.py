@@ -27,6 +27,7 @@ SCAN_KEYS = {
     "hung_after_ms",
     "scanned_at",
     "rerun_at_service_boot",
+    "write_refusal",
     "sessions",
 }
 SESSION_KEYS = {

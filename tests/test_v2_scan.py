@@ -171,6 +171,26 @@ def test_a_renamed_claim_column_is_diagnosed_and_never_written(tmp_path: Path) -
     assert path.read_bytes() == before
 
 
+def test_scan_says_when_it_will_not_write_the_file_and_sends_nobody_to_recover(tmp_path: Path) -> None:
+    """A 2.x file of a shape not proven is diagnosed, and `scan` and `show` say that recovery is
+    not offered (not "'ocinspect recover --all' settles it", which would then refuse)."""
+    path = copy_of("v2-stuck-bash", tmp_path)
+    altered(path, "ALTER TABLE session_v2 RENAME COLUMN time_suspended TO execution_claimed_at")
+    text = run("--db", str(path), "scan")
+    assert text.exit_code == 1, text.stderr
+    assert "recovery is not offered:" in text.output and "execution_claimed_at" in text.output
+    assert "recover --all' settles" not in text.output
+    assert "ocinspect will not write this file (see above)" in text.output
+    [sid] = [s["id"] for s in json.loads(run("--db", str(path), "scan", "--json").output)["sessions"]]
+    shown = run("--db", str(path), "show", sid)
+    assert "Recovery  not offered:" in shown.output and "execution_claimed_at" in shown.output
+    payload = json.loads(run("--db", str(path), "scan", "--json").output)
+    assert payload["write_refusal"]["kind"] == "v2"
+    assert "execution_claimed_at" in payload["write_refusal"]["message"]
+    proven = json.loads(run("--db", str(copy_of("v2-stuck-bash", tmp_path)), "scan", "--json").output)
+    assert proven["write_refusal"] is None
+
+
 def test_a_v2_database_without_a_claim_column_is_not_diagnosed(tmp_path: Path) -> None:
     path = copy_of("v2-stuck-bash", tmp_path)
     altered(path, "ALTER TABLE session_v2 DROP COLUMN time_suspended")
