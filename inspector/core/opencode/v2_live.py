@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,8 @@ from inspector.core.opencode.client import (
     ServerError,
 )
 from inspector.core.opencode.processes import hidden_detail
+from inspector.core.opencode.turn_types import quoted
+from inspector.core.opencode.v2_json import integer, obj, text
 from inspector.core.opencode.v2_servers import V2Discovery, V2Server, find_v2_servers
 from inspector.core.opencode.v2_signals import KNOWN, shell_output_times, turn_status
 
@@ -82,29 +83,21 @@ def questions(client: ServerClient, session_id: str) -> list[PendingRequest]:
 
 def _session_list(client: ServerClient, session_id: str, what: str) -> list[dict[str, Any]]:
     """The objects of ``GET /api/session/{id}/{what}`` (``{"data": [...]}`` or the list itself)."""
-    payload = client.get(f"/api/session/{urllib.parse.quote(session_id, safe='')}/{what}")
+    payload = client.get(f"/api/session/{quoted(session_id)}/{what}")
     items = payload.get("data") if isinstance(payload, dict) else payload
     if not isinstance(items, list):
         raise NotV2Api(f"OpenCode on port {client.port}: its {what} list is not a list", port=client.port)
     return [item for item in items if isinstance(item, dict)]
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _request(item: dict[str, Any], session_id: str, port: int, tool: dict[str, Any], **fields: Any) -> PendingRequest:
     """A pending request of ``session_id`` (``tool``: the call it holds up, message and call id)."""
     return PendingRequest(
-        id=_text(item.get("id")),
+        id=text(item.get("id")),
         session_id=session_id,
         port=port,
-        message_id=_text(tool.get("messageID")),
-        call_id=_text(tool.get("id")),
+        message_id=text(tool.get("messageID")),
+        call_id=text(tool.get("id")),
         raw=json.dumps(item, ensure_ascii=False),
         **fields,
     )
@@ -112,29 +105,29 @@ def _request(item: dict[str, Any], session_id: str, port: int, tool: dict[str, A
 
 def _permission(item: dict[str, Any], session_id: str, port: int) -> PendingRequest:
     resources = item.get("resources")
-    created = _dict(item.get("time")).get("created")
+    created = integer(obj(item.get("time")).get("created"))
     return _request(
         item,
         session_id,
         port,
-        _dict(item.get("source")),  # 2.1.2 names the tool call it holds up in ``source``
+        obj(item.get("source")),  # 2.1.2 names the tool call it holds up in ``source``
         kind="permission",
-        permission=_text(item.get("action")) or _text(item.get("permission")),
+        permission=text(item.get("action")) or text(item.get("permission")),
         patterns=tuple(r for r in resources if isinstance(r, str)) if isinstance(resources, list) else (),
-        since=created if isinstance(created, int) and not isinstance(created, bool) else None,
+        since=created,
     )
 
 
 def _question(item: dict[str, Any], session_id: str, port: int) -> PendingRequest:
     fields = item.get("fields")
-    first = _dict(fields[0]) if isinstance(fields, list) and fields else {}
+    first = obj(fields[0]) if isinstance(fields, list) and fields else {}
     return _request(
         item,
         session_id,
         port,
-        _dict(item["metadata"].get("tool")),
+        obj(item["metadata"].get("tool")),
         kind="question",
-        question=_text(first.get("description")) or _text(first.get("title")),
+        question=text(first.get("description")) or text(first.get("title")),
     )
 
 
@@ -148,7 +141,7 @@ def interrupt(server: V2Server, port: int, session_id: str, *, timeout: float) -
     It closes the turn in its own shape (tool aborted, ``idle`` ``interrupted``, claim released);
     a claim no live turn owns is not touched (answers False), so a repair must do that."""
     client = client_for(server, port, timeout=timeout)
-    answer = client.post(f"/api/session/{urllib.parse.quote(session_id, safe='')}/interrupt", {})
+    answer = client.post(f"/api/session/{quoted(session_id)}/interrupt", {})
     body = answer.get("data", answer) if isinstance(answer, dict) else None
     if not isinstance(body, dict) or not isinstance(body.get("interrupted"), bool):
         raise NotV2Api(f"OpenCode on port {port}: its interrupt answer is not OpenCode 2's", port=port)

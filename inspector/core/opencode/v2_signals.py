@@ -24,13 +24,14 @@ from __future__ import annotations
 import json
 import os
 import threading
-import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from inspector.core.model import ServerStatus
 from inspector.core.opencode.client import Credentials, ServerClient
+from inspector.core.opencode.turn_types import quoted
+from inspector.core.opencode.v2_json import integer, items, obj, text
 
 EVENT_ROUTE = "/api/event"
 SHELL_ROUTE = "/api/shell"
@@ -55,37 +56,16 @@ def progress_of(event: Any) -> str | None:
     return session if kind in _MOVES else None
 
 
-def _quote(session_id: str) -> str:
-    return urllib.parse.quote(session_id, safe="")
-
-
-def _items(payload: Any) -> list[Any]:
-    data = payload.get("data") if isinstance(payload, dict) else payload
-    return data if isinstance(data, list) else []
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def shell_output_times(client: ServerClient, sessions: Iterable[str], data_dir: Path) -> dict[str, int]:
     """{session: epoch ms its newest running shell last printed}, from ``GET /api/shell``."""
     wanted = set(sessions)
     root = os.path.realpath(data_dir)
     found: dict[str, int] = {}
-    for item in _items(client.get(SHELL_ROUTE))[:MAX_SHELLS]:
+    for item in items(client.get(SHELL_ROUTE))[:MAX_SHELLS]:
         if not isinstance(item, dict) or item.get("status") != "running":
             continue
-        sid = _text(_obj(item.get("metadata")).get("sessionID"))
-        path = _text(item.get("file"))
+        sid = text(obj(item.get("metadata")).get("sessionID"))
+        path = text(item.get("file"))
         if sid not in wanted or not path or "\0" in path:
             continue
         try:
@@ -102,18 +82,18 @@ def shell_output_times(client: ServerClient, sessions: Iterable[str], data_dir: 
 def turn_status(client: ServerClient, session_id: str) -> ServerStatus:
     """``running``, or ``retry`` with the attempt, the error and the next try when the newest
     message says the model call is being retried."""
-    newest = _items(client.get(f"/api/session/{_quote(session_id)}/message", query={"limit": 1}))
+    newest = items(client.get(f"/api/session/{quoted(session_id)}/message", query={"limit": 1}))
     message = newest[0] if newest and isinstance(newest[0], dict) else {}
     retry = message.get("retry")
     if message.get("type") != "assistant" or not isinstance(retry, dict):
         return ServerStatus(type="running", raw='{"type": "running"}')
     error = retry.get("error")
-    said = _text(error.get("message")) if isinstance(error, dict) else ""
+    said = text(error.get("message")) if isinstance(error, dict) else ""
     return ServerStatus(
         type="retry",
-        attempt=_int(retry.get("attempt")),
+        attempt=integer(retry.get("attempt")),
         message=said,
-        next=_int(retry.get("at")),
+        next=integer(retry.get("at")),
         raw=json.dumps({"type": "retry", **retry}, ensure_ascii=False),
     )
 
