@@ -13,9 +13,7 @@ session filter), ``scan --json --full`` then ``scan --json`` (resumed) on the st
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,14 +63,9 @@ def _left_stuck(copy: Path) -> int:
 
 
 def _one_size(bench: Bench, label: str, db: Path, manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    from run import ocinspect_cmd, page_copy, run_proc
+    from run import flat_copy, run_proc
 
-    copy = bench.tmp / f"flat-v2-{label[0]}x.db"
-    t = time.perf_counter()
-    size_bytes = page_copy(db, copy)
-    print(f"  {label}: page copy {size_bytes / 1e9:.2f} GB in {time.perf_counter() - t:.0f} s", flush=True)
-    env = dict(os.environ, XDG_STATE_HOME=str(bench.tmp / f"state-v2-{label[0]}x"))
-    oc = [*ocinspect_cmd(), "--db", str(copy)]
+    copy, env, oc, size_bytes = flat_copy(bench.tmp, "flat-v2", label, db)
     rows: dict[str, dict[str, Any]] = {"file": {"bytes": size_bytes}}
     if bench.sqlite_cli:
         sql = [bench.sqlite_cli, str(copy)]

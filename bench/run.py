@@ -281,6 +281,17 @@ def page_copy(db: Path, copy: Path) -> int:
     return copy.stat().st_size
 
 
+def flat_copy(tmp: Path, name: str, label: str, db: Path) -> tuple[Path, dict[str, str], list[str], int]:
+    """A flat row's page copy of ``db`` (timed, said), the environment with its own state dir
+    (so the first scan is a full pass), the ocinspect command on the copy, and the copy's size."""
+    copy = tmp / f"{name}-{label[0]}x.db"
+    t = time.perf_counter()
+    size_bytes = page_copy(db, copy)
+    print(f"  {label}: page copy {size_bytes / 1e9:.2f} GB in {time.perf_counter() - t:.0f} s", flush=True)
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp / f"state-{name}-{label[0]}x"))
+    return copy, env, [*ocinspect_cmd(), "--db", str(copy)], size_bytes
+
+
 # The flat row's measurements, in the order its table shows them (the v2 row adds its own).
 FLAT_KEYS = (
     "baseline",
@@ -1057,12 +1068,7 @@ class Bench:
             self.notes["flat_build_4x"] = f"4× database was built earlier in {manifest4['build_seconds']:.0f} s"
         results: dict[str, dict[str, dict[str, Any]]] = {}
         for label, db, manifest in (("1×", self.db, self.manifest), ("4×", db4, manifest4)):
-            copy = self.tmp / f"flat-{label[0]}x.db"
-            t = time.perf_counter()
-            size_bytes = page_copy(db, copy)
-            print(f"  {label}: page copy {size_bytes / 1e9:.2f} GB in {time.perf_counter() - t:.0f} s", flush=True)
-            env = dict(os.environ, XDG_STATE_HOME=str(self.tmp / f"state-{label[0]}x"))
-            oc = [*ocinspect_cmd(), "--db", str(copy)]
+            copy, env, oc, size_bytes = flat_copy(self.tmp, "flat", label, db)
             rows: dict[str, dict[str, Any]] = {"file": {"bytes": size_bytes}}
             sql = [self.sqlite_cli, str(copy)] if self.sqlite_cli else None
             if sql:
