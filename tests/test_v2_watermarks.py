@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 import make_db_v2  # noqa: E402
+from run import page_copy  # noqa: E402
 
 NOW = make_db_v2.DEFAULT_NOW
 TIERS = pytest.mark.parametrize("quick", [True, False], ids=["quick", "deep"])
@@ -49,13 +50,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any
 def v2db(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> Path:
     """A page copy of the built file, WAL like OpenCode's."""
     path = tmp_path / "opencode.db"
-    src, dst = sqlite3.connect(built[0]), sqlite3.connect(path)
-    try:
-        src.backup(dst)
-        dst.execute("PRAGMA journal_mode=WAL").fetchall()
-    finally:
-        src.close()
-        dst.close()
+    page_copy(built[0], path)
     return path
 
 
