@@ -9,22 +9,17 @@ completes in the same session. Both are checked in the database (read-only).
 
 from __future__ import annotations
 
-import fcntl
 import os
-import re
-import select
 import shlex
-import signal
-import struct
 import subprocess
 import sys
-import termios
 import time
 from pathlib import Path
 
 import pytest
 
 from . import harness as h
+from .terminal import Terminal
 from .test_e2e import crash_mid_tool
 
 pytestmark = pytest.mark.e2e
@@ -123,69 +118,18 @@ def test_open_then_a_new_prompt_completes_in_the_same_session(sandbox: h.Sandbox
     assert session_count(sandbox.db_path) == before  # the same session, not a new one
 
 
-def test_open_execs_the_tui_on_the_session_and_a_typed_prompt_completes(sandbox: h.Sandbox, opencode_bin: Path) -> None:  # noqa: C901
+def test_open_execs_the_tui_on_the_session_and_a_typed_prompt_completes(sandbox: h.Sandbox, opencode_bin: Path) -> None:
     sid, _, env = recovered_and_printed(sandbox, opencode_bin)
     before = session_count(sandbox.db_path)
-    import pty
-
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: ocinspect, which becomes OpenCode's TUI
-        try:
-            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-            os.chdir(h.REPO_ROOT)
-            os.execvpe(
-                sys.executable,
-                [sys.executable, "-m", "inspector", "--db", str(sandbox.db_path), "open", sid],
-                {**env, "TERM": "xterm-256color"},
-            )
-        finally:
-            os._exit(127)
-    screen = b""
+    args = [sys.executable, "-m", "inspector", "--db", str(sandbox.db_path), "open", sid]
+    term = Terminal.spawn(args, env, h.REPO_ROOT)  # ocinspect, which becomes OpenCode's TUI
     try:
-
-        def read_for(seconds: float) -> None:
-            nonlocal screen
-            deadline = time.monotonic() + seconds
-            while time.monotonic() < deadline:
-                ready, _, _ = select.select([fd], [], [], 0.2)
-                if ready:
-                    try:
-                        chunk = os.read(fd, 65536)
-                    except OSError:
-                        return
-                    screen += chunk
-                    # answer the terminal queries a TUI may wait on (cursor position, device attributes)
-                    if b"\x1b[6n" in chunk:
-                        os.write(fd, b"\x1b[1;1R")
-                    if b"\x1b[c" in chunk or b"\x1b[0c" in chunk:
-                        os.write(fd, b"\x1b[?62;22c")
-
-        def shown() -> bytes:
-            return re.sub(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]", b"", screen)[-3000:]
-
-        def wait_on_screen(needle: bytes, timeout: float) -> None:
-            """Read until ``needle`` is drawn: a fixed wait raced the TUI's boot on a loaded machine,
-            and keys typed before the session view was up were lost."""
-            deadline = time.monotonic() + timeout
-            while needle not in re.sub(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]", b"", screen):
-                assert time.monotonic() < deadline and os.waitpid(pid, os.WNOHANG) == (0, 0), (needle, shown())
-                read_for(0.5)
-
-        wait_on_screen(b"interrupted", 120)  # the TUI is up, with the recovered session drawn
-        for ch in PROMPT:
-            os.write(fd, ch.encode())
-            time.sleep(0.02)
-        wait_on_screen(PROMPT.split()[-1].encode(), 30)  # the input box holds the prompt
-        os.write(fd, b"\r")
+        term.wait_for(b"interrupted", 120)  # the TUI is up, with the recovered session drawn
+        term.type_prompt(PROMPT)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and not answered(sandbox.db_path, sid, PROMPT):
-            read_for(1)
-        assert answered(sandbox.db_path, sid, PROMPT), (turns(sandbox.db_path, sid), shown())
+            term.read_for(1)
+        assert answered(sandbox.db_path, sid, PROMPT), (turns(sandbox.db_path, sid), term.shown()[-3000:])
         assert session_count(sandbox.db_path) == before
     finally:
-        try:
-            os.kill(pid, signal.SIGKILL)  # the process we forked (now OpenCode); its helpers carry the marker
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-        os.close(fd)
+        term.close()
