@@ -77,7 +77,7 @@ def demo(data: Path) -> Built:
 def live_signals(data: Path) -> Built:
     """tests/hung_db.py's sessions a live OpenCode holds: one waits for a permission, one for a
     question (in a subagent), a model stream stalled (OpenCode retries: "SSE read timed out")."""
-    from tests.hung_db import DIR, build_signals
+    from tests.support.hung_db import DIR, build_signals
 
     ids = build_signals(data / "opencode.db", NOW)
     timed_out = ServerStatus(
