@@ -16,7 +16,6 @@ import queue
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -35,6 +34,7 @@ from inspector.core.repair.watch_findings import Findings
 from inspector.core.repair.watchdog import Watchdog
 from inspector.core.synth.builder import DatabaseBuilder
 from tests.support.cli import REPO
+from tests.support.stopping import PYTHON, stop_or_dump
 
 WRITER = REPO / "tests" / "opencode_writer.py"
 HOOK = REPO / "tests" / "support" / "hook_script.py"
@@ -76,7 +76,7 @@ class WatchProcess:
 
     def __init__(self, db: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "inspector", "--db", str(db), "watch", "--interval", "100ms", *args],
+            [*PYTHON, "-m", "inspector", "--db", str(db), "watch", "--interval", "100ms", *args],
             cwd=REPO,
             env=env,
             text=True,
@@ -118,9 +118,11 @@ class WatchProcess:
             time.sleep(0.05)
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=WAIT)
+        def stacks() -> str:
+            time.sleep(0.1)  # the reader threads get the last lines
+            return "".join(self.stderr_lines())
+
+        code = stop_or_dump(self.proc, WAIT, stacks)
         time.sleep(0.1)  # the reader threads get the last lines
         self._drain()
         return code

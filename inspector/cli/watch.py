@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
@@ -91,9 +90,7 @@ def watch(
     Prints one line per finding and action; stops cleanly on Ctrl-C or SIGTERM. Exit 0, or 1
     when some hung session did not stop, some answer did not settle, or a hook failed.
     """
-    import signal
-    import threading
-
+    from inspector.cli.stopping import SignalStop
     from inspector.core.repair.watchdog import Watchdog
     from inspector.core.text import humanize_ms
 
@@ -118,13 +115,6 @@ def watch(
     from inspector.core.repair.watch_hooks import FAILED, WatchHooks
 
     hooks = None if hook is None else WatchHooks(hook, timeout_ms=hook_timeout)
-    stop = threading.Event()
-
-    def stop_watching(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, stop_watching)
     doing = []
     if abort_after is not None:
         doing.append(f"sessions hung for {humanize_ms(abort_after)} are aborted")
@@ -135,19 +125,20 @@ def watch(
         what += "; each finding and action goes to --exec"
     say(f"ocinspect: watching {path}: {what} (Ctrl-C stops)", err=True)
     failed = False
-    try:
-        while not stop.is_set():
-            for event in dog.poll() + (hooks.events() if hooks else []):
-                failed |= event.kind in FAILED
-                line = emit_watch_event(event, as_json)
-                if hooks is not None:
-                    hooks.hand(event, line)
-            stop.wait(interval / 1000)
-    finally:
-        for event in hooks.close() if hooks else []:  # queued hooks get one timeout to finish
-            failed = True
-            emit_watch_event(event, as_json)
-        dog.close()
+    with SignalStop() as stop:  # a second Ctrl-C while hooks finish is caught too
+        try:
+            while not stop.stopped:
+                for event in dog.poll() + (hooks.events() if hooks else []):
+                    failed |= event.kind in FAILED
+                    line = emit_watch_event(event, as_json)
+                    if hooks is not None:
+                        hooks.hand(event, line)
+                stop.wait(interval / 1000)
+        finally:
+            for event in hooks.close() if hooks else []:  # queued hooks get one timeout to finish
+                failed = True
+                emit_watch_event(event, as_json)
+            dog.close()
     say("ocinspect: stopped watching", err=True)
     return EXIT_FOUND if failed else EXIT_OK
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import queue
 import shlex
-import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.stopping import PYTHON, stop_or_dump
 
 from . import harness as h
 from .probe_signals import configure
@@ -212,7 +213,7 @@ class Watch:
     """``ocinspect watch ARGS --json`` as a subprocess; its JSON lines collected in ``events``."""
 
     def __init__(self, sb: h.Sandbox, *args: str) -> None:
-        cmd = [sys.executable, "-m", "inspector", "--db", str(sb.db_path), "watch", *args, "--json"]
+        cmd = [*PYTHON, "-m", "inspector", "--db", str(sb.db_path), "watch", *args, "--json"]
         self.proc = subprocess.Popen(
             cmd,
             cwd=h.REPO_ROOT,
@@ -239,9 +240,11 @@ class Watch:
         return [e for e in self.events if predicate(e)]
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=30)
+        def stacks() -> str:
+            self.stderr = self.proc.stderr.read() if self.proc.stderr else ""
+            return self.stderr
+
+        stop_or_dump(self.proc, 30, stacks)
         self.stderr = self.proc.stderr.read() if self.proc.stderr else ""
         return self.proc.returncode
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support.narrow import present
+from tests.support.stopping import PYTHON
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,7 +20,7 @@ def metrics_watch(db: Path) -> Iterator[tuple[subprocess.Popen[str], str, str]]:
     after it, which says what the watch does). Ended with SIGTERM (then SIGKILL) on the way out."""
     proc = subprocess.Popen(
         [
-            sys.executable,
+            *PYTHON,
             "-m",
             "inspector",
             "--db",
