@@ -41,3 +41,17 @@ def test_nothing_found_and_sessions_not_stuck_need_none() -> None:
 def test_one_session_that_needs_attention_among_others_is_enough() -> None:
     found = result(diagnosis("ses_a", "live"), diagnosis("ses_b", "unfixable"), diagnosis("ses_c", "hung"))
     assert found.needs_attention is True
+
+
+@pytest.mark.parametrize("verdict, attention", [("stale", False), ("unknown", False), ("hung", True)])
+def test_on_a_file_it_will_not_write_only_what_opencode_can_stop_needs_attention(
+    verdict: Verdict, attention: bool
+) -> None:
+    """A 2.x shape not proven: recovery is not offered, so a stale (or, with --force, unknown)
+    session is no more actionable than an unfixable one; a hung turn's abort goes through OpenCode."""
+    from dataclasses import replace
+
+    from inspector.core.errors import SchemaUnsupported
+
+    refused = replace(result(diagnosis("ses_a", verdict)), write_refusal=SchemaUnsupported("not proven"))
+    assert refused.needs_attention is attention

@@ -18,6 +18,9 @@ HangKind = Literal["tool-silent", "model-stalled", "retry-loop", "resume-loop"]
 # OpenCode (hung) can. Not unfixable (recovery changes nothing; its reason says what to do), nor
 # live and waiting (OpenCode works on them, or waits for a person's answer).
 NEEDS_ATTENTION: frozenset[Verdict] = frozenset({"stale", "hung", "unknown"})
+# Of those, the ones only a write to the file settles: on a file ocinspect will not write (a 2.x
+# shape not proven) nothing can act on them, as on ``unfixable``; a hung turn's abort still can.
+SETTLED_BY_WRITING: frozenset[Verdict] = frozenset({"stale", "unknown"})
 # How a person answers a pending permission through OpenCode (its own words for the reply).
 Answer = Literal["reject", "once"]
 # What a front end may offer to get past a refusal; each renders it in its own words (the CLI
@@ -162,8 +165,10 @@ class ScanResult:
 
     @property
     def needs_attention(self) -> bool:
-        """A stuck session with a verdict in ``NEEDS_ATTENTION`` (``scan`` then exits 1)."""
-        return any(d.verdict in NEEDS_ATTENTION for d in self.stuck)
+        """A stuck session someone can act on (``scan`` then exits 1): a verdict in
+        ``NEEDS_ATTENTION``, less those only a write settles when this file will not be written."""
+        acting = NEEDS_ATTENTION - SETTLED_BY_WRITING if self.write_refusal is not None else NEEDS_ATTENTION
+        return any(d.verdict in acting for d in self.stuck)
 
     def get(self, session_id: str) -> Diagnosis | None:
         return self._by_id.get(session_id)
