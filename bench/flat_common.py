@@ -148,3 +148,20 @@ def flat_row(reps: int, name: str, cmd: list[str], env: dict[str, str], ok: tupl
         "stdout": out,
         "stderr": err,
     }
+
+
+def healthy_rows(reps: int, oc: list[str], env: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Both flat rows' measures on the recovered copy: ``run -- true`` and ``scan --quick
+    --json``, each as a full pass then resumed from the state the full pass kept."""
+    return {
+        "run_full": flat_row(
+            reps, "run --full -- true (healthy: full pass)", [*oc, "run", "--full", "--", "true"], env, ok=(0,)
+        ),
+        "run_resumed": flat_row(reps, "run -- true (healthy: resumed)", [*oc, "run", "--", "true"], env, ok=(0,)),
+        "quick_full": flat_row(
+            reps, "scan --quick --json --full (healthy: full pass)", [*oc, "scan", "--quick", "--json", "--full"], env
+        ),
+        "quick_resumed": flat_row(
+            reps, "scan --quick --json (healthy: resumed)", [*oc, "scan", "--quick", "--json"], env
+        ),
+    }

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import make_db_v2
-from flat_common import FLAT_KEYS, flat_copy, flat_json, flat_row, print_flat_table
+from flat_common import FLAT_KEYS, flat_copy, flat_json, flat_row, healthy_rows, print_flat_table
 from measure import run_proc
 
 
@@ -111,21 +111,7 @@ def _one_size(bench: Bench, label: str, db: Path, manifest: dict[str, Any]) -> d
     # healthy: recover everything once (untimed; it replaces the write token: the next look is full)
     run_proc([*oc, "recover", "--all", "--yes", "--force", "--json"], env=env)
     healthy = _left_stuck(copy) == 0
-    rows["run_full"] = flat_row(
-        bench.args.reps, "run --full -- true (healthy: full pass)", [*oc, "run", "--full", "--", "true"], env, ok=(0,)
-    )
-    rows["run_resumed"] = flat_row(
-        bench.args.reps, "run -- true (healthy: resumed)", [*oc, "run", "--", "true"], env, ok=(0,)
-    )
-    rows["quick_full"] = flat_row(
-        bench.args.reps,
-        "scan --quick --json --full (healthy: full pass)",
-        [*oc, "scan", "--quick", "--json", "--full"],
-        env,
-    )
-    rows["quick_resumed"] = flat_row(
-        bench.args.reps, "scan --quick --json (healthy: resumed)", [*oc, "scan", "--quick", "--json"], env
-    )
+    rows.update(healthy_rows(bench.args.reps, oc, env))
     rows["deep_full"] = flat_row(
         bench.args.reps, "scan --json --full (healthy: full pass)", [*oc, "scan", "--json", "--full"], env
     )

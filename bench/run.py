@@ -41,7 +41,7 @@ sys.path.insert(0, str(HERE))
 import baseline as bl  # noqa: E402
 import flat_v2  # noqa: E402
 import make_db  # noqa: E402
-from flat_common import FLAT_KEYS, flat_copy, flat_json, flat_row, print_flat_table  # noqa: E402
+from flat_common import FLAT_KEYS, flat_copy, flat_json, flat_row, healthy_rows, print_flat_table  # noqa: E402
 from measure import ocinspect_cmd, run_proc, tail  # noqa: E402
 
 OUT = HERE / "out"
@@ -876,25 +876,7 @@ class Bench:
             run_proc([*oc, "recover", "--all", "--yes", "--force", "--json"], env=env)
             left = bl.parse_rows(sql_exec(copy, bl.BASELINE_SQL))
             healthy = not (left["part"] or left["message"])
-            rows["run_full"] = flat_row(
-                self.args.reps,
-                "run --full -- true (healthy: full pass)",
-                [*oc, "run", "--full", "--", "true"],
-                env,
-                ok=(0,),
-            )
-            rows["run_resumed"] = flat_row(
-                self.args.reps, "run -- true (healthy: resumed)", [*oc, "run", "--", "true"], env, ok=(0,)
-            )
-            rows["quick_full"] = flat_row(
-                self.args.reps,
-                "scan --quick --json --full (healthy: full pass)",
-                [*oc, "scan", "--quick", "--json", "--full"],
-                env,
-            )
-            rows["quick_resumed"] = flat_row(
-                self.args.reps, "scan --quick --json (healthy: resumed)", [*oc, "scan", "--quick", "--json"], env
-            )
+            rows.update(healthy_rows(self.args.reps, oc, env))
             for key in ("run_full", "run_resumed"):
                 if rows[key].get("stderr", "").strip():
                     rows[key]["check"] = f"said: {tail(rows[key]['stderr'])}"
