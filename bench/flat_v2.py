@@ -12,15 +12,26 @@ session filter), ``scan --json --full`` then ``scan --json`` (resumed) on the st
 
 from __future__ import annotations
 
+import argparse
 import json
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import make_db_v2
+from flat_common import FLAT_KEYS, flat_copy, flat_json, flat_row, healthy_rows, print_flat_table
+from measure import run_proc
 
-if TYPE_CHECKING:
-    from run import Bench
+
+class Bench(Protocol):
+    """What this row needs of the bench that runs it (``run.py``'s ``Bench``)."""
+
+    args: argparse.Namespace  # size, seed, reps, smoke, db_v2, db4_v2
+    tmp: Path
+    sqlite_cli: str | None
+    metrics: dict[str, float | None]
+    flat_v2_results: dict[str, Any] | None
+
 
 # The reference detection, as bare SQL: every stuck tool (a ``running``/``streaming`` item of a
 # reply's ``content[]``, through the GLOB prefilter, then JSON) and every claim.
@@ -63,17 +74,21 @@ def _left_stuck(copy: Path) -> int:
 
 
 def _one_size(bench: Bench, label: str, db: Path, manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    from run import flat_copy, run_proc
-
     copy, env, oc, size_bytes = flat_copy(bench.tmp, "flat-v2", label, db)
     rows: dict[str, dict[str, Any]] = {"file": {"bytes": size_bytes}}
     if bench.sqlite_cli:
         sql = [bench.sqlite_cli, str(copy)]
         run_proc([*sql, BASELINE_SQL])  # the copy's pages into the cache, untimed
-        rows["baseline"] = bench._flat_row("sqlite3 v2 detection (tools, claims)", [*sql, BASELINE_SQL], env, ok=(0,))
-        rows["quick_sql"] = bench._flat_row("sqlite3 v2 quick filter (session_v2)", [*sql, QUICK_SQL], env, ok=(0,))
-    rows["scan_full"] = bench._flat_row("scan --json --full (first: full pass)", [*oc, "scan", "--json", "--full"], env)
-    rows["scan_resumed"] = bench._flat_row("scan --json (second: resumed)", [*oc, "scan", "--json"], env)
+        rows["baseline"] = flat_row(
+            bench.args.reps, "sqlite3 v2 detection (tools, claims)", [*sql, BASELINE_SQL], env, ok=(0,)
+        )
+        rows["quick_sql"] = flat_row(
+            bench.args.reps, "sqlite3 v2 quick filter (session_v2)", [*sql, QUICK_SQL], env, ok=(0,)
+        )
+    rows["scan_full"] = flat_row(
+        bench.args.reps, "scan --json --full (first: full pass)", [*oc, "scan", "--json", "--full"], env
+    )
+    rows["scan_resumed"] = flat_row(bench.args.reps, "scan --json (second: resumed)", [*oc, "scan", "--json"], env)
     want = set(manifest["stuck_sessions"])
     checks = []
     for key in ("scan_full", "scan_resumed"):
@@ -87,7 +102,7 @@ def _one_size(bench: Bench, label: str, db: Path, manifest: dict[str, Any]) -> d
     same = (
         "stdout" in rows["scan_full"]
         and "stdout" in rows["scan_resumed"]
-        and bench._flat_json(rows["scan_full"]["stdout"]) == bench._flat_json(rows["scan_resumed"]["stdout"])
+        and flat_json(rows["scan_full"]["stdout"]) == flat_json(rows["scan_resumed"]["stdout"])
     )
     if "name" in rows["scan_resumed"]:
         rows["scan_resumed"]["check"] = (
@@ -96,20 +111,11 @@ def _one_size(bench: Bench, label: str, db: Path, manifest: dict[str, Any]) -> d
     # healthy: recover everything once (untimed; it replaces the write token: the next look is full)
     run_proc([*oc, "recover", "--all", "--yes", "--force", "--json"], env=env)
     healthy = _left_stuck(copy) == 0
-    rows["run_full"] = bench._flat_row(
-        "run --full -- true (healthy: full pass)", [*oc, "run", "--full", "--", "true"], env, ok=(0,)
+    rows.update(healthy_rows(bench.args.reps, oc, env))
+    rows["deep_full"] = flat_row(
+        bench.args.reps, "scan --json --full (healthy: full pass)", [*oc, "scan", "--json", "--full"], env
     )
-    rows["run_resumed"] = bench._flat_row("run -- true (healthy: resumed)", [*oc, "run", "--", "true"], env, ok=(0,))
-    rows["quick_full"] = bench._flat_row(
-        "scan --quick --json --full (healthy: full pass)", [*oc, "scan", "--quick", "--json", "--full"], env
-    )
-    rows["quick_resumed"] = bench._flat_row(
-        "scan --quick --json (healthy: resumed)", [*oc, "scan", "--quick", "--json"], env
-    )
-    rows["deep_full"] = bench._flat_row(
-        "scan --json --full (healthy: full pass)", [*oc, "scan", "--json", "--full"], env
-    )
-    rows["deep_resumed"] = bench._flat_row("scan --json (healthy: resumed)", [*oc, "scan", "--json"], env)
+    rows["deep_resumed"] = flat_row(bench.args.reps, "scan --json (healthy: resumed)", [*oc, "scan", "--json"], env)
     for key in ("run_full", "run_resumed"):
         if rows[key].get("stderr", "").strip():
             rows[key]["check"] = f"said: {rows[key]['stderr'].strip().splitlines()[-1][:120]}"
@@ -117,7 +123,7 @@ def _one_size(bench: Bench, label: str, db: Path, manifest: dict[str, Any]) -> d
         rows["run_resumed"].setdefault("check", "healthy, nothing said" if healthy else "NOT healthy after recover")
     for full, resumed in (("quick_full", "quick_resumed"), ("deep_full", "deep_resumed")):
         if "stdout" in rows[full] and "stdout" in rows[resumed]:
-            same = bench._flat_json(rows[full]["stdout"]) == bench._flat_json(rows[resumed]["stdout"])
+            same = flat_json(rows[full]["stdout"]) == flat_json(rows[resumed]["stdout"])
             clean = not _stuck_sessions(rows[resumed]["stdout"])
             rows[resumed]["check"] = ("same JSON as the full pass" if same else "DIFFERENT from the full pass") + (
                 ", nothing stuck" if clean else ", STILL STUCK"
@@ -153,8 +159,6 @@ def flat_v2(bench: Bench) -> None:
 
 
 def _table(bench: Bench, results: dict[str, dict[str, dict[str, Any]]]) -> None:
-    from run import FLAT_KEYS, print_flat_table
-
     four = results["4×"]
     against = ("scan_full", "scan_resumed", "quick_resumed", "run_resumed", "deep_resumed")
     keys = (*FLAT_KEYS, "deep_full", "deep_resumed")  # and the deep scan on the healthy copy

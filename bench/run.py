@@ -31,7 +31,6 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,8 @@ sys.path.insert(0, str(HERE))
 import baseline as bl  # noqa: E402
 import flat_v2  # noqa: E402
 import make_db  # noqa: E402
+from flat_common import FLAT_KEYS, flat_copy, flat_json, flat_row, healthy_rows, print_flat_table  # noqa: E402
+from measure import ocinspect_cmd, run_proc, tail  # noqa: E402
 
 OUT = HERE / "out"
 DEFAULT_DB = OUT / "opencode-bench.db"
@@ -104,102 +105,7 @@ FLAT_V2_TARGETS = frozenset(k for k in TARGETS if k.startswith("v2_"))
 FLAT_TARGETS = frozenset(k for k in TARGETS if (k.endswith("_4x") or k.endswith("_4x_mb")) and k not in FLAT_V2_TARGETS)
 
 
-# ------------------------------------------------------------------------------ measuring
-@dataclass
-class Proc:
-    wall: float
-    rc: int
-    stdout: str
-    stderr: str
-    rss_mb: float
-    timed_out: bool = False
-    rchar: int | None = None  # bytes read (``/proc/PID/io``), None where not known
-    faults: int | None = None  # minor + major page faults
-
-
-# A tiny launcher between us and the measured command. ``ru_maxrss`` survives ``exec``: a child
-# forked straight from this (big) process would report at least our own RSS. The launcher is a
-# ``python -S`` of a few MB; it times its child from fork to exit, reads the exited child's
-# ``/proc/PID/io`` ``rchar`` (bytes it read, all threads) before reaping it (``WNOWAIT``), then
-# its rusage, and writes "wall rss_kb rchar faults" (faults = minor + major page faults: a
-# memory-mapped read costs faults instead of ``read`` bytes).
-LAUNCHER = textwrap.dedent("""
-    import os, sys, time
-    began = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.execvp(sys.argv[2], sys.argv[2:])
-        finally:
-            os._exit(127)
-    rchar = -1
-    if hasattr(os, "waitid"):
-        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
-        try:
-            with open(f"/proc/{pid}/io") as fh:
-                rchar = int(next(l for l in fh if l.startswith("rchar")).split()[1])
-        except (OSError, StopIteration, ValueError):
-            pass
-    _, status, usage = os.wait4(pid, 0)
-    wall = time.perf_counter() - began
-    with open(sys.argv[1], "w") as fh:
-        fh.write(f"{wall} {usage.ru_maxrss} {rchar} {usage.ru_minflt + usage.ru_majflt}")
-    sys.exit(os.waitstatus_to_exitcode(status) & 0xFF)
-""")
-
-
-def run_proc(
-    cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 900.0, cwd: str | None = None
-) -> Proc:
-    """Run ``cmd``; wall time, exit code, output and *its own* peak RSS (via the launcher)."""
-    with (
-        tempfile.TemporaryFile() as out,
-        tempfile.TemporaryFile() as err,
-        tempfile.NamedTemporaryFile("r", suffix=".stat") as stat,
-    ):
-        proc = subprocess.Popen(
-            [sys.executable, "-S", "-c", LAUNCHER, stat.name, *cmd],
-            stdout=out,
-            stderr=err,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            cwd=cwd,
-            start_new_session=True,
-        )
-        timed_out = False
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            try:
-                os.killpg(proc.pid, 9)
-            except OSError:
-                pass
-            proc.wait()
-        out.seek(0)
-        err.seek(0)
-        stat.seek(0)
-        fields = stat.read().split()
-        wall, rss_kb = (float(fields[0]), int(fields[1])) if len(fields) >= 2 else (float("nan"), 0)
-        rchar = int(fields[2]) if len(fields) >= 4 and int(fields[2]) >= 0 else None
-        faults = int(fields[3]) if len(fields) >= 4 else None
-        if sys.platform == "darwin":
-            rss_kb //= 1024  # bytes there
-        stderr = err.read().decode("utf-8", "replace")
-        if timed_out:
-            stderr += f" (killed after {timeout:.0f}s)"
-        return Proc(
-            wall,
-            proc.returncode if not timed_out else -9,
-            out.read().decode("utf-8", "replace"),
-            stderr,
-            rss_kb / 1024,
-            timed_out,
-            rchar,
-            faults,
-        )
-
-
+# ------------------------------------------------------------------------------ rows' results
 @dataclass
 class Row:
     name: str
@@ -217,11 +123,6 @@ class Row:
     @property
     def median(self) -> float | None:
         return statistics.median(self.times) if self.times and self.na is None else None
-
-
-def tail(text: str, n: int = 200) -> str:
-    text = " ".join(text.strip().split())
-    return text if len(text) <= n else "…" + text[-n:]
 
 
 def fmt(value: float | None, unit: str = "s") -> str:
@@ -250,15 +151,6 @@ def ensure_db(path: Path, *, size: float, seed: int, stuck: int | None, rebuild:
     return manifest
 
 
-def ocinspect_cmd() -> list[str]:
-    """The real console script (not a pyenv shim, whose bash wrapper would add ~50 ms)."""
-    script = Path(sys.executable).parent / "ocinspect"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("ocinspect")
-    return [found] if found else [sys.executable, "-m", "inspector"]
-
-
 def sql_exec(db: Path, sql: str) -> str:
     """The same SQL through Python's sqlite3 module (``kind|id`` lines), for checks."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -266,102 +158,6 @@ def sql_exec(db: Path, sql: str) -> str:
         return "\n".join("|".join(str(v) for v in row) for row in conn.execute(sql.rstrip().rstrip(";")))
     finally:
         conn.close()
-
-
-def page_copy(db: Path, copy: Path) -> int:
-    """``db`` copied page by page (SQLite's backup API) in WAL mode, like OpenCode's own file;
-    the copy's size."""
-    src, dst = sqlite3.connect(f"file:{db}?mode=ro", uri=True), sqlite3.connect(copy)
-    try:
-        src.backup(dst)
-        dst.execute("PRAGMA journal_mode=WAL").fetchall()
-    finally:
-        src.close()
-        dst.close()
-    return copy.stat().st_size
-
-
-def flat_copy(tmp: Path, name: str, label: str, db: Path) -> tuple[Path, dict[str, str], list[str], int]:
-    """A flat row's page copy of ``db`` (timed, said), the environment with its own state dir
-    (so the first scan is a full pass), the ocinspect command on the copy, and the copy's size."""
-    copy = tmp / f"{name}-{label[0]}x.db"
-    t = time.perf_counter()
-    size_bytes = page_copy(db, copy)
-    print(f"  {label}: page copy {size_bytes / 1e9:.2f} GB in {time.perf_counter() - t:.0f} s", flush=True)
-    env = dict(os.environ, XDG_STATE_HOME=str(tmp / f"state-{name}-{label[0]}x"))
-    return copy, env, [*ocinspect_cmd(), "--db", str(copy)], size_bytes
-
-
-# The flat row's measurements, in the order its table shows them (the v2 row adds its own).
-FLAT_KEYS = (
-    "baseline",
-    "quick_sql",
-    "scan_full",
-    "scan_resumed",
-    "run_full",
-    "run_resumed",
-    "quick_full",
-    "quick_resumed",
-)
-
-
-def print_flat_table(
-    title: str,
-    keys: tuple[str, ...],
-    results: dict[str, dict[str, dict[str, Any]]],
-    against_baseline: tuple[str, ...],
-) -> Callable[[str, str], float | None]:
-    """A flat row's table (each key at 1× and 4×: time, bytes read, faults, RSS, ratios) and the
-    lines against each size's ``baseline``; returns the 4×/1× ratio of a key's field."""
-    one, four = results.get("1×", {}), results.get("4×", {})
-
-    def ratio(key: str, field: str) -> float | None:
-        a, b = one.get(key, {}).get(field), four.get(key, {}).get(field)
-        return b / a if a and b is not None else None
-
-    def cell(v: float | None, unit: str = "") -> str:
-        if v is None:
-            return "—"
-        if unit == "MB":
-            return f"{v / 1e6:,.1f}"
-        if unit == "k":
-            return f"{v / 1e3:,.1f}k"
-        return f"{v:.3f}"
-
-    print()
-    print(
-        f"{title:<48} {'1× s':>7} {'4× s':>7} {'4×/1×':>6} {'1× MB rd':>9} {'4× MB rd':>9} {'4×/1×':>6}"
-        f" {'1× flt':>8} {'4× flt':>8} {'4×/1×':>6} {'RSS 1×/4× MB':>13}"
-    )
-    print("-" * 140)
-    for key in keys:
-        a, b = one.get(key, {}), four.get(key, {})
-        name = a.get("name") or b.get("name") or key
-        if "na" in a or "na" in b:
-            print(f"{name:<48} n/a ({a.get('na') or b.get('na')})")
-            continue
-        if not a and not b:
-            continue
-        check = b.get("check") or a.get("check")
-        print(
-            f"{name:<48} {cell(a.get('time')):>7} {cell(b.get('time')):>7} {cell(ratio(key, 'time')):>6} "
-            f"{cell(a.get('rchar'), 'MB'):>9} {cell(b.get('rchar'), 'MB'):>9} {cell(ratio(key, 'rchar')):>6} "
-            f"{cell(a.get('faults'), 'k'):>8} {cell(b.get('faults'), 'k'):>8} {cell(ratio(key, 'faults')):>6} "
-            f"{a.get('rss_mb', 0):>6.0f}/{b.get('rss_mb', 0):<6.0f}" + (f"  {check}" if check else "")
-        )
-    for label, rows in results.items():
-        base = rows.get("baseline", {}).get("time")
-        size = rows["file"]["bytes"]
-        parts: list[str] = []
-        for key in against_baseline:
-            t, rd = rows.get(key, {}).get("time"), rows.get(key, {}).get("rchar")
-            if t is not None and base:
-                parts.append(
-                    f"{key} {t / base:.3f}× baseline"
-                    + (f" reading {rd / size:.3f} of the file" if rd is not None else "")
-                )
-        print(f"  {label} ({size / 1e9:.2f} GB): " + ", ".join(parts))
-    return ratio
 
 
 # ------------------------------------------------------------------------------ rows
@@ -376,6 +172,7 @@ class Bench:
         self.notes: dict[str, str] = {}
         self.sqlite_cli = shutil.which("sqlite3")
         self.tmp = Path(tempfile.mkdtemp(prefix="ocbench-", dir=args.tmp_dir))
+        self.flat_v2_results: dict[str, Any] | None = None  # the flat_v2 row's, for --json
 
     def add(self, row: Row) -> Row:
         self.rows.append(row)
@@ -1020,39 +817,6 @@ class Bench:
         self.metrics["rss_small_mb"] = max(rss) if rss else None
 
     # -- 8. flat in database size (issue 19) -----------------------------------------------
-    FLAT_CLOCK_KEYS = frozenset({"scanned_at", "checked_at", "elapsed_ms", "idle_ms"})  # move with the wall clock
-
-    def _flat_json(self, text: str) -> Any:
-        def strip(v: Any) -> Any:
-            if isinstance(v, dict):
-                return {k: strip(x) for k, x in v.items() if k not in self.FLAT_CLOCK_KEYS}
-            return [strip(x) for x in v] if isinstance(v, list) else v
-
-        return strip(json.loads(text))
-
-    def _flat_row(self, name: str, cmd: list[str], env: dict[str, str], ok: tuple[int, ...] = (0, 1)) -> dict[str, Any]:
-        """``reps`` runs of ``cmd``: min wall / rchar / faults, max RSS, the last output."""
-        times, reads, faults, rss, out, err = [], [], [], 0.0, "", ""
-        for _ in range(self.args.reps):
-            p = run_proc(cmd, env=env)
-            if p.rc not in ok:
-                return {"name": name, "na": f"exit {p.rc}: {tail(p.stderr)}"}
-            times.append(p.wall)
-            reads.append(p.rchar)
-            faults.append(p.faults)
-            rss = max(rss, p.rss_mb)
-            out, err = p.stdout, p.stderr
-        return {
-            "name": name,
-            "time": min(times),
-            "median": statistics.median(times),
-            "rchar": min(r for r in reads if r is not None) if any(r is not None for r in reads) else None,
-            "faults": min(f for f in faults if f is not None) if any(f is not None for f in faults) else None,
-            "rss_mb": rss,
-            "stdout": out,
-            "stderr": err,
-        }
-
     def flat(self) -> None:
         """Issue 19: the same rows on the 1× database and on a 4× one, on page copies (the
         backup API), each with its own $XDG_STATE_HOME: the full pass (``--full``) and the
@@ -1073,16 +837,22 @@ class Bench:
             sql = [self.sqlite_cli, str(copy)] if self.sqlite_cli else None
             if sql:
                 run_proc([*sql, bl.BASELINE_SQL])  # the copy's pages into the cache, untimed
-                rows["baseline"] = self._flat_row(
-                    f"sqlite3 baseline ({bl.BASELINE}, deep findings)", [*sql, bl.BASELINE_SQL], env, ok=(0,)
+                rows["baseline"] = flat_row(
+                    self.args.reps,
+                    f"sqlite3 baseline ({bl.BASELINE}, deep findings)",
+                    [*sql, bl.BASELINE_SQL],
+                    env,
+                    ok=(0,),
                 )
-                rows["quick_sql"] = self._flat_row(
-                    "sqlite3 quick tier SQL (unfinished turns)", [*sql, bl.QUICK_SQL], env, ok=(0,)
+                rows["quick_sql"] = flat_row(
+                    self.args.reps, "sqlite3 quick tier SQL (unfinished turns)", [*sql, bl.QUICK_SQL], env, ok=(0,)
                 )
-            rows["scan_full"] = self._flat_row(
-                "scan --json --full (first: full pass)", [*oc, "scan", "--json", "--full"], env
+            rows["scan_full"] = flat_row(
+                self.args.reps, "scan --json --full (first: full pass)", [*oc, "scan", "--json", "--full"], env
             )
-            rows["scan_resumed"] = self._flat_row("scan --json (second: resumed)", [*oc, "scan", "--json"], env)
+            rows["scan_resumed"] = flat_row(
+                self.args.reps, "scan --json (second: resumed)", [*oc, "scan", "--json"], env
+            )
             checks = []
             for key in ("scan_full", "scan_resumed"):
                 if "stdout" in rows[key]:
@@ -1094,7 +864,7 @@ class Bench:
             same = (
                 "stdout" in rows["scan_full"]
                 and "stdout" in rows["scan_resumed"]
-                and self._flat_json(rows["scan_full"]["stdout"]) == self._flat_json(rows["scan_resumed"]["stdout"])
+                and flat_json(rows["scan_full"]["stdout"]) == flat_json(rows["scan_resumed"]["stdout"])
             )
             rows["scan_resumed"]["check"] = (
                 ("same JSON as the full pass" if same else "DIFFERENT from the full pass") + "; " + "; ".join(checks)
@@ -1106,18 +876,7 @@ class Bench:
             run_proc([*oc, "recover", "--all", "--yes", "--force", "--json"], env=env)
             left = bl.parse_rows(sql_exec(copy, bl.BASELINE_SQL))
             healthy = not (left["part"] or left["message"])
-            rows["run_full"] = self._flat_row(
-                "run --full -- true (healthy: full pass)", [*oc, "run", "--full", "--", "true"], env, ok=(0,)
-            )
-            rows["run_resumed"] = self._flat_row(
-                "run -- true (healthy: resumed)", [*oc, "run", "--", "true"], env, ok=(0,)
-            )
-            rows["quick_full"] = self._flat_row(
-                "scan --quick --json --full (healthy: full pass)", [*oc, "scan", "--quick", "--json", "--full"], env
-            )
-            rows["quick_resumed"] = self._flat_row(
-                "scan --quick --json (healthy: resumed)", [*oc, "scan", "--quick", "--json"], env
-            )
+            rows.update(healthy_rows(self.args.reps, oc, env))
             for key in ("run_full", "run_resumed"):
                 if rows[key].get("stderr", "").strip():
                     rows[key]["check"] = f"said: {tail(rows[key]['stderr'])}"
@@ -1125,7 +884,7 @@ class Bench:
             same = (
                 "stdout" in rows["quick_full"]
                 and "stdout" in rows["quick_resumed"]
-                and self._flat_json(rows["quick_full"]["stdout"]) == self._flat_json(rows["quick_resumed"]["stdout"])
+                and flat_json(rows["quick_full"]["stdout"]) == flat_json(rows["quick_resumed"]["stdout"])
             )
             rows["quick_resumed"]["check"] = "same JSON as the full pass" if same else "DIFFERENT from the full pass"
             results[label] = rows
@@ -1447,7 +1206,7 @@ def main(argv: list[str] | None = None) -> int:
                             for r in bench.rows
                         ],
                         "flat": getattr(bench, "flat_results", None),
-                        "flat_v2": getattr(bench, "flat_v2_results", None),
+                        "flat_v2": bench.flat_v2_results,
                         "last_line": last,
                     },
                     indent=1,

@@ -160,12 +160,12 @@ def checkpoint_text(done: Checkpointed) -> list[str]:
     ]
 
 
-def hang_lines(health: Health | None) -> list[str]:
-    """What ``scan`` and ``show`` add when the database itself explains a hang (else nothing)."""
-    if health is None or not health.explains_hang:
+def hang_lines(notice: Health | None) -> list[str]:
+    """What ``scan`` and ``show`` add when core's ``hang_notice`` gives a health (else nothing)."""
+    if notice is None:
         return []
     lines: list[str] = [styled(("The database itself may be why sessions hang:", FINDING_STYLE))]
-    for item in explain(health):
+    for item in explain(notice):
         lines.append(f"  ! {line(item.text)} ({item.finding})")
         lines.append(f"    {line(item.advice)}")
     lines.append("  'ocinspect doctor' shows the database's health")

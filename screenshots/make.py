@@ -207,37 +207,41 @@ def shoot_cli(name: str, args: Sequence[str], role: str, *, width: int = 110) ->
     return path
 
 
+# name, keys pressed (``open:ROLE``/``select:ROLE`` act on a source's session), options of ``shoot``
+SHOTS: list[tuple[str, list[str], dict[str, object]]] = [
+    ("sessions", [], {}),
+    ("sessions-narrow", [], {"size": (80, 24)}),
+    ("all-sessions", ["a"], {}),
+    ("detail-crash-orphan", ["open:crash-orphan", "end"], {"size": (120, 44)}),
+    ("detail-subagent-chain", ["open:subagent-parent"], {"size": (120, 44)}),
+    ("confirm-recover-all", ["R"], {}),
+    ("after-recovery", ["a", "R", "y"], {}),
+    ("confirm-undo", ["R", "y", "u"], {}),
+    ("help", ["question_mark"], {"size": (120, 44)}),
+    ("timeline-subagent-chain", ["open:subagent-parent", "t"], {}),
+    ("timeline-part", ["open:crash-orphan", "t", "enter"], {}),
+    ("open-in-opencode", ["select:crash-orphan", "o"], {}),
+    ("live-waiting-and-hung", [], {"source": live_signals}),
+    ("detail-waiting", ["open:permission"], {"source": live_signals}),
+    ("confirm-answer", ["open:permission", "w"], {"source": live_signals}),
+    ("detail-model-stalled", ["open:stalled"], {"source": live_signals}),
+    ("opencode-2-detail", ["open:v2-parent"], {"size": (120, 44), "source": opencode_2}),
+]
+# name, the command's words (the role's session id goes after the first), the role (in ``demo``)
+CLI_SHOTS: list[tuple[str, list[str], str]] = [
+    ("cli-open", ["open", "--print"], "crash-orphan"),
+    ("cli-report", ["report"], "crash-orphan"),
+]
+
+
 async def main() -> None:
-    shots: list[tuple[str, list[str], dict[str, object]]] = [
-        ("sessions", [], {}),
-        ("sessions-narrow", [], {"size": (80, 24)}),
-        ("all-sessions", ["a"], {}),
-        ("detail-crash-orphan", ["open:crash-orphan", "end"], {"size": (120, 44)}),
-        ("detail-subagent-chain", ["open:subagent-parent"], {"size": (120, 44)}),
-        ("confirm-recover-all", ["R"], {}),
-        ("after-recovery", ["a", "R", "y"], {}),
-        ("confirm-undo", ["R", "y", "u"], {}),
-        ("help", ["question_mark"], {"size": (120, 44)}),
-        ("timeline-subagent-chain", ["open:subagent-parent", "t"], {}),
-        ("timeline-part", ["open:crash-orphan", "t", "enter"], {}),
-        ("open-in-opencode", ["select:crash-orphan", "o"], {}),
-        ("live-waiting-and-hung", [], {"source": live_signals}),
-        ("detail-waiting", ["open:permission"], {"source": live_signals}),
-        ("confirm-answer", ["open:permission", "w"], {"source": live_signals}),
-        ("detail-model-stalled", ["open:stalled"], {"source": live_signals}),
-        ("opencode-2-detail", ["open:v2-parent"], {"size": (120, 44), "source": opencode_2}),
-    ]
-    cli_shots: list[tuple[str, list[str], str]] = [
-        ("cli-open", ["open", "--print"], "crash-orphan"),
-        ("cli-report", ["report"], "crash-orphan"),
-    ]
     wanted = set(sys.argv[1:])  # names to regenerate; none: all of them
-    shots = [shot for shot in shots if not wanted or shot[0] in wanted]
+    shots = [shot for shot in SHOTS if not wanted or shot[0] in wanted]
     with mock.patch.object(journal.secrets, "token_hex", lambda n=3: "c0ffee"):  # stable run ids
         for name, steps, options in shots:
             path = await shoot(name, steps, **options)  # type: ignore[arg-type]
             print(f"wrote {path.relative_to(ROOT)}")
-    for name, args, role in cli_shots:
+    for name, args, role in CLI_SHOTS:
         if not wanted or name in wanted:
             print(f"wrote {shoot_cli(name, args, role).relative_to(ROOT)}")
 

@@ -15,6 +15,7 @@ import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,9 +23,13 @@ import pytest
 from inspector.core.db import contention
 from inspector.core.db.locks import parse
 from inspector.core.db.store import open_store
+from inspector.core.diagnose.options import ScanOptions
+from inspector.core.diagnose.scan import scan
 from inspector.core.errors import EXIT_ERROR, EXIT_FOUND, EXIT_OK, EXIT_REFUSED, DatabaseLocked
+from inspector.core.health.beside_scan import hang_notice, worth_a_look
 from inspector.core.health.holders import Holder, describe, words
 from inspector.core.health.look import LOCK_HELD_MS, look
+from inspector.core.opencode.live import OFFLINE
 
 from .support.cli import ocinspect
 from .support.db_processes import (
@@ -39,7 +44,7 @@ from .support.db_processes import (
     start,
     wal_copy,
 )
-from .support.releases import LATEST, SESSIONS, fixture_file
+from .support.releases import LATEST, NOW, SESSIONS, fixture_file
 
 V1 = fixture_file(LATEST, "stuck-bash")
 V2 = Path(__file__).parent / "fixtures" / "v2" / "v2-stuck-bash.db"
@@ -196,6 +201,30 @@ def test_a_lock_is_held_long_only_after_looks_a_while_apart(tmp_path: Path) -> N
     assert first.lock.held_ms == 0 and not first.explains_hang
     assert later.lock is not None and later.lock.held_ms == LOCK_HELD_MS and later.explains_hang
     assert look(db).lock is None  # the holder ended: the sighting is forgotten
+
+
+def test_the_health_is_said_beside_a_scan_only_where_something_is_stuck(fixture_db: Callable[..., Path]) -> None:
+    """One rule for ``scan``, ``show`` and the TUI's list: the health is looked at beside a stuck
+    session only, and put in words only when the database itself explains the hang."""
+    db = fixture_db("stuck-bash")
+    stuck = scan(open_store(db), ScanOptions(live=OFFLINE, now=NOW))
+    clean = scan(open_store(fixture_db("clean")), ScanOptions(live=OFFLINE, now=NOW, all_sessions=True))
+    contention.reset()
+    with running(HOLD_WRITE_LOCK, str(db), "IMMEDIATE"):
+        moment = look(db, now=1_000_000)  # a writer at work
+        held = look(db, now=1_000_000 + LOCK_HELD_MS)  # held past a writer's busy timeout
+    quiet = look(db)
+    assert moment.findings == ("write-lock",) and held.explains_hang and not quiet.findings
+    assert worth_a_look(stuck) and not worth_a_look(clean)
+    assert hang_notice(stuck, held) is held
+    assert hang_notice(stuck, moment) is None and hang_notice(stuck, quiet) is None
+    assert hang_notice(clean, held) is None  # nothing stuck: no news
+    assert hang_notice(None, held) is None and hang_notice(stuck, None) is None  # no scan or no look yet
+    # beside one session (``show``): that session is stuck
+    (stuck_id,), (idle_id,) = SESSIONS["stuck-bash"], [d.id for d in clean.sessions]
+    assert worth_a_look(stuck, stuck_id) and hang_notice(stuck, held, stuck_id) is held
+    assert not worth_a_look(clean, idle_id) and hang_notice(clean, held, idle_id) is None
+    assert not worth_a_look(stuck, "ses_not_in_this_scan")
 
 
 def test_our_writes_that_waited_or_gave_up_are_contention(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 import make_db_v2  # noqa: E402
-from run import page_copy  # noqa: E402
+from flat_common import page_copy  # noqa: E402
 
 NOW = make_db_v2.DEFAULT_NOW
 TIERS = pytest.mark.parametrize("quick", [True, False], ids=["quick", "deep"])

@@ -14,6 +14,7 @@ from inspector.core.errors import EXIT_FOUND, EXIT_OK
 
 if TYPE_CHECKING:
     from inspector.core.health.look import Health
+    from inspector.core.model import ScanResult
 
 
 @cli.command()
@@ -36,6 +37,7 @@ def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool, ful
     """
     from inspector.core.diagnose.incremental.resume import scan_resumed
     from inspector.core.diagnose.options import ScanOptions
+    from inspector.core.health.beside_scan import hang_notice
     from inspector.render import scan_json, scan_text
     from inspector.render_health import hang_lines, health_json
 
@@ -50,18 +52,20 @@ def scan(settings: Settings, as_json: bool, quick: bool, all_sessions: bool, ful
         ),
     )
     warn_skipped_state(how.skipped)
-    health = database_health(settings, bool(result.stuck))
+    health = database_health(settings, result)
     if as_json:
         emit_json({**scan_json(result), "database_health": health_json(health) if health else None})
     else:
-        echo_lines(scan_text(result) + hang_lines(health))
+        echo_lines(scan_text(result) + hang_lines(hang_notice(result, health)))
     return EXIT_FOUND if result.needs_attention else EXIT_OK
 
 
-def database_health(settings: Settings, stuck: bool) -> Health | None:
-    """The database's health when something is stuck (a ``stat`` and the lock table: cheap), so
-    ``scan`` and ``show`` can say when the database itself explains the hang."""
-    if not stuck:
+def database_health(settings: Settings, result: ScanResult, session_id: str | None = None) -> Health | None:
+    """The database's health where core says it is worth a look (a ``stat`` and the lock table:
+    cheap), so ``scan`` and ``show`` can say when the database itself explains the hang."""
+    from inspector.core.health.beside_scan import worth_a_look
+
+    if not worth_a_look(result, session_id):
         return None
     from inspector.core.health.look import look
 

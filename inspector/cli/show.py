@@ -44,20 +44,22 @@ def show(
         return
     from inspector.core.diagnose.options import ScanOptions
     from inspector.core.diagnose.scan import scan_related
+    from inspector.core.health.beside_scan import hang_notice
     from inspector.render import scan_json, show_text
     from inspector.render_health import hang_lines, health_json
 
     result = scan_related(settings.store(), [session_id], ScanOptions(hung_after_ms=settings.hung_after(hung_after)))
     diag = result.get(session_id)
     assert diag is not None  # scan raised SessionNotFound otherwise
-    health = database_health(settings, diag.is_stuck)
+    health = database_health(settings, result, session_id)
     if as_json:
         payload = scan_json(result)
         payload["session"] = next(s for s in payload["sessions"] if s["id"] == session_id)
         payload["database_health"] = health_json(health) if health else None
         emit_json(payload)
     else:
-        echo_lines(show_text(diag, result) + (["", *hang_lines(health)] if health and health.explains_hang else []))
+        notice = hang_notice(result, health, session_id)
+        echo_lines(show_text(diag, result) + (["", *hang_lines(notice)] if notice else []))
 
 
 def show_timeline(settings: Settings, session_id: str, *, turns: int, as_json: bool, pager: bool = True) -> None:

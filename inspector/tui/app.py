@@ -3,8 +3,8 @@
 The app owns the scan/refresh/watch state machine (``scanning.Scans``), the writes
 (``writes.Writes``: recover, answer and undo, each one ``write_flow.WriteFlow``) and the hand-off
 to OpenCode (``handoff.Handoff``); workers and screens post the typed messages of ``messages.py``
-and the app routes them there. It holds the reactive state the screens watch
-(``state.AppState``). No SQL is written here.
+and the app routes them there. It holds the reactive state the screens watch (declared on its
+base, ``host.Host``; screens read it as ``state.AppState``). No SQL is written here.
 """
 
 from __future__ import annotations
@@ -14,21 +14,18 @@ from functools import partial
 from typing import ClassVar
 
 from textual import on
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
-from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from inspector.core.health.look import Health
-from inspector.core.model import ScanResult
-from inspector.core.opencode.launch import Launch
 from inspector.core.text import printable
 
 from . import keys, settings, toasts
 from .config import AppConfig
 from .handoff import Handoff
+from .host import Host
 from .messages import (
     CancelScan,
     ContinueInOpenCode,
@@ -65,7 +62,7 @@ from .widgets.session_table import SORT_COLUMNS
 from .writes import Writes
 
 
-class InspectorApp(App[Launch | None]):
+class InspectorApp(Host):
     """ocinspect's TUI; build it with :func:`make_app`. ``run()`` returns the OpenCode command
     to hand the terminal to ("open in OpenCode"), or None: the CLI ``exec``s it once Textual
     has restored the terminal."""
@@ -119,15 +116,6 @@ class InspectorApp(App[Launch | None]):
         ),
     ]
 
-    # State the screens watch and redraw from; the app itself draws nothing, so no repaint of
-    # the whole screen when they change (only the widgets whose content changed redraw).
-    scan_result: reactive[ScanResult | None] = reactive(None, init=False, always_update=True, repaint=False)
-    scanning: reactive[bool] = reactive(False, init=False, repaint=False)
-    deep_pending: reactive[bool] = reactive(False, init=False, repaint=False)
-    recovered_ids: reactive[frozenset[str]] = reactive(frozenset(), init=False, repaint=False)
-    load_error: reactive[str] = reactive("", init=False, repaint=False)
-    db_health: reactive[Health | None] = reactive(None, init=False, repaint=False)
-
     def __init__(self, config: AppConfig) -> None:
         super().__init__()
         self.config = config
@@ -136,10 +124,10 @@ class InspectorApp(App[Launch | None]):
         self.keymap_overrides: dict[str, str] = {}  # from keymap.toml (settings.py), shown in the help
         self._bindings_by_id: dict[str, Binding] | None = None  # key_name's defaults
         self._saved_theme: str | None = None
-        self.saved_sort: settings.SavedSort | None = None  # the list's sort, kept in settings.toml
+        self.saved_sort = None
         self._user_settings = self._read_user_settings()
         self.scans = Scans(self)
-        self.writes = Writes(self)
+        self.writes = Writes(self, self.scans)
         self.handoff = Handoff(self)
         if config.demo:
             self.sub_title = "demo database"

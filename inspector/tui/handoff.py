@@ -13,7 +13,7 @@ from inspector.core.opencode.launch import continuation
 from . import keys
 
 if TYPE_CHECKING:
-    from .app import InspectorApp
+    from .host import Host
 
 # Said before a stuck session is handed to OpenCode: its TUI would show it in "Thinking".
 STUCK_OPEN_HINT = (
@@ -25,7 +25,7 @@ STUCK_OPEN_HINT = (
 class Handoff:
     """Opens sessions of ``app``'s last scan in OpenCode."""
 
-    def __init__(self, app: InspectorApp) -> None:
+    def __init__(self, app: Host) -> None:
         self.app = app
         self._stuck_said: str | None = None  # the stuck session ``o`` warned about: ``o`` again opens it
 

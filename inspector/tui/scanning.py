@@ -53,7 +53,7 @@ from .messages import (
 from .screens import SessionsScreen, UnsupportedScreen
 
 if TYPE_CHECKING:
-    from .app import InspectorApp
+    from .host import Host
 
 # Errors that mean "this is not a database ocinspect can diagnose": the app explains them on
 # UnsupportedScreen, chosen by the error's typed ``kind`` (missing, foreign, v2, legacy).
@@ -64,7 +64,7 @@ class Scans:
     """Scans ``app.config.db_path`` for ``app``: the first view, ctrl+r, the watch poll, the
     rescan when a session turns hung. The results land in the app's reactives."""
 
-    def __init__(self, app: InspectorApp) -> None:
+    def __init__(self, app: Host) -> None:
         self.app = app
         self.generation = 0  # the current scan; messages of older ones are dropped
         self.watched: Watched | None = None  # the last deep scan's watermarks, refreshes start there

@@ -26,7 +26,8 @@ from .screens.confirm_answer import ANSWER_KEY_HINT
 from .write_flow import WriteFlow, WriteFlows
 
 if TYPE_CHECKING:
-    from .app import InspectorApp
+    from .host import Host
+    from .scanning import Scans
 
 # How the TUI says what would get past a refusal (the core names no flag or key); ``{id}`` is
 # the key of that binding (keys.py: the keymap file's, seen from the screen beneath).
@@ -80,8 +81,9 @@ def undo_request(config: AppConfig) -> operations.UndoRequest:
 class Writes:
     """The app's writes: each request becomes a flow run by one :class:`WriteFlows`."""
 
-    def __init__(self, app: InspectorApp) -> None:
+    def __init__(self, app: Host, scans: Scans) -> None:
         self.app = app
+        self.scans = scans  # scanned again after each write
         self.flows = WriteFlows(app)
         self.runs: dict[str, tuple[str, ...]] = {}  # run id -> the sessions it recovered (for undo)
 
@@ -184,7 +186,7 @@ class Writes:
                 timeout=toasts.RESULT_TIMEOUT,
                 markup=False,
             )
-        app.scans.start()
+        self.scans.start()
 
     # answer --------------------------------------------------------------------------------
     def answer(self, session_id: str) -> None:
@@ -251,7 +253,7 @@ class Writes:
             timeout=toasts.RESULT_TIMEOUT,
             markup=False,
         )
-        app.scans.start()
+        self.scans.start()
 
     # refusals ------------------------------------------------------------------------------
     def failed(self, event: OperationFailed) -> None:

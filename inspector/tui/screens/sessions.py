@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input
 
+from inspector.core.health.beside_scan import hang_notice
 from inspector.core.model import ScanResult
 from inspector.core.repair.answer import waits
 
@@ -145,7 +146,7 @@ class SessionsScreen(Screen[None]):
         self.query_one(StatusLine).show(
             state.config, result, deep_running=state.deep_pending, failed=bool(state.load_error)
         )
-        self.query_one(HealthNotice).show(state.db_health if result is not None and result.stuck else None)
+        self.query_one(HealthNotice).show(hang_notice(result, state.db_health))
         table = self.query_one(SessionTable)
         empty = self.query_one(EmptyState)
         if result is None:

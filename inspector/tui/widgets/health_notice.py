@@ -22,12 +22,12 @@ def notice_content(health: Health) -> Content:
 
 
 class HealthNotice(Static):
-    """Hidden unless ``show`` is given a health that explains a hang."""
+    """Hidden unless ``show`` is given a health (core's ``hang_notice`` decides which)."""
 
     _drawn: Health | None = None
 
     def show(self, health: Health | None) -> None:
-        if health is None or not health.explains_hang:
+        if health is None:
             self.display = False
             return
         if health != self._drawn:
