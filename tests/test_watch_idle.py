@@ -148,30 +148,30 @@ def polled(dog: Watchdog, work: Work) -> tuple[list[tuple[str, Verdict]], int]:
     return found, work.ticks - before
 
 
-def end_tool_v1(db: Path, sid: str) -> None:
-    """OpenCode 1.x rewrites the tool's ``part`` row in place (and bumps its ``time_updated``)."""
-    with sqlite3.connect(db) as conn:
-        (part,) = conn.execute(
-            "SELECT id FROM part WHERE session_id = ? AND json_extract(data, '$.state.status') = 'running'", (sid,)
-        ).fetchall()
-        conn.execute(
-            "UPDATE part SET time_updated = time_updated + 1, "
-            "data = json_set(data, '$.state.status', 'error', '$.state.error', 'killed') WHERE id = ?",
-            part,
-        )
+# How each generation ends a running tool in place, its row rewritten and its ``time_updated``
+# bumped: 1.x rewrites the tool's ``part`` row, 2.x the turn's row that holds the tool.
+END_TOOL = {
+    "v1": (
+        "SELECT id FROM part WHERE session_id = ? AND json_extract(data, '$.state.status') = 'running'",
+        "part",
+        "$.state",
+    ),
+    "v2": (
+        "SELECT id FROM session_message WHERE session_id = ? AND type = 'assistant'",
+        "session_message",
+        "$.content[0].state",
+    ),
+}
 
 
-def end_tool_v2(db: Path, sid: str) -> None:
-    """OpenCode 2.x keeps the tool inside its turn's row: the row is rewritten in place."""
+def end_tool(db: Path, generation: str, sid: str) -> None:
+    find, table, state = END_TOOL[generation]
     with sqlite3.connect(db) as conn:
-        (turn,) = conn.execute(
-            "SELECT id FROM session_message WHERE session_id = ? AND type = 'assistant'", (sid,)
-        ).fetchall()
+        (row,) = conn.execute(find, (sid,)).fetchall()
         conn.execute(
-            "UPDATE session_message SET time_updated = time_updated + 1, "
-            "data = json_set(data, '$.content[0].state.status', 'error', '$.content[0].state.error', 'killed') "
-            "WHERE id = ?",
-            turn,
+            f"UPDATE {table} SET time_updated = time_updated + 1, "
+            f"data = json_set(data, '{state}.status', 'error', '{state}.error', 'killed') WHERE id = ?",
+            row,
         )
 
 
@@ -182,10 +182,9 @@ def test_a_tool_updated_in_place_in_an_idle_session_is_counted_at_the_next_look(
     """A stale session's running tool ends in place (its row rewritten, as OpenCode does): the
     next look where the file changed re-reads that session alone, without the periodic full pass."""
     if generation == "v1":
-        db, changed, end_tool = busy_db[0], busy_db[1].stale, end_tool_v1
+        db, changed = busy_db[0], busy_db[1].stale
     else:
-        db = Path(shutil.copyfile(V2 / "v2-stuck-bash.db", tmp_path / "opencode.db"))
-        changed, end_tool = V2_STUCK, end_tool_v2
+        db, changed = Path(shutil.copyfile(V2 / "v2-stuck-bash.db", tmp_path / "opencode.db")), V2_STUCK
     clock = Clock()
     metrics = WatchMetrics()
     dog = watch(db, clock, lambda: OFFLINE, metrics)
@@ -193,7 +192,7 @@ def test_a_tool_updated_in_place_in_an_idle_session_is_counted_at_the_next_look(
         dog.poll()
         before = exported(metrics)
         assert before == expected(one_shot(db, OFFLINE, clock.now))
-        end_tool(db, changed)
+        end_tool(db, generation, changed)
         clock.now += 1000  # far from the minute's full pass
         assert [e for e in dog.poll() if e.finding is not None] == []  # still the same stale session
         after = exported(metrics)
