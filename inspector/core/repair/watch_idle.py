@@ -120,13 +120,6 @@ class IdleSessions:
 
 
 def versions_of(reads: Reads, turns: Mapping[str, frozenset[str]]) -> dict[str, Versions]:
-    """Per session, the versions of its open turns and of their tools (two by-id queries)."""
-    ids = set().union(*turns.values()) if turns else set()
-    rows = reads.turn_versions(ids)
-    tools = reads.tool_versions_of_turns(ids)
-    found: dict[str, Versions] = {}
-    for sid, mine in turns.items():
-        pairs = {(mid, rows[mid]) for mid in mine if mid in rows}
-        pairs.update(pair for mid in mine for pair in tools.get(mid, {}).items())
-        found[sid] = frozenset(pairs)
-    return found
+    """Per session, the versions of its open turns and of their tools (one by-id statement)."""
+    rows = reads.versions_of_turns(set().union(*turns.values()) if turns else ())
+    return {sid: frozenset(pair for mid in mine for pair in rows.get(mid, {}).items()) for sid, mine in turns.items()}

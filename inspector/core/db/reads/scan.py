@@ -122,9 +122,9 @@ class ScanReads(Protocol):
         """The version of each tool call that still exists, without reading its content."""
         ...
 
-    def tool_versions_of_turns(self, message_ids: Iterable[str]) -> dict[str, dict[str, int]]:
-        """Per turn, the version of each tool call (any part) it holds in rows of its own, without
-        reading their content (empty where tools live inside the turn's row: its version covers them)."""
+    def versions_of_turns(self, message_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Per turn that still exists, the version of its row and of each row of its own a tool
+        call (any part) of it holds, without reading their content (one statement)."""
         ...
 
     def turns_updated_since(self, since: int) -> dict[str, int]:

@@ -114,9 +114,9 @@ class V1ScanReads(V1Base):
     def tool_versions(self, part_ids: Iterable[str]) -> dict[str, int]:
         return {row.id: int(row.time_updated) for row in by_ids(self.conn, q.VERSIONS["part"], part_ids)}
 
-    def tool_versions_of_turns(self, message_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+    def versions_of_turns(self, message_ids: Iterable[str]) -> dict[str, dict[str, int]]:
         found: dict[str, dict[str, int]] = {}
-        for row in self._chunked(q.PART_VERSIONS_OF_MESSAGES, sorted(set(message_ids))):
+        for row in self._chunked(q.VERSIONS_OF_MESSAGES, sorted(set(message_ids))):
             found.setdefault(row.message_id, {})[row.id] = int(row.time_updated)
         return found
 
