@@ -18,8 +18,10 @@ patterns too), drops a kept diagnosis when
 The watchdog's periodic full pass of the candidates re-reads none of them: it finds turns,
 and a turn that changed is named by the rules above. A look where the file did not change
 reads nothing here; one where it did costs one by-id version query over the idle sessions' open
-turns and tools (no content), never a pass over the database. What is not followed: a session
-row changed in place without a new turn (a compaction mark on an idle session), until a turn moves.
+turns and tools (no content), never a pass over the database. Not followed: a session row or
+a 2.x hold (claim, inbox) changed in place on an idle session, until one of its turns moves.
+The findings may ask for a kept diagnosis afresh (``again``: their second look at a ``stale``
+beside a running OpenCode); the metrics then read that fresh one too.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ class Kept:
 
 @dataclass
 class IdleSessions:
-    """Session id -> its kept diagnosis; ``scans``/``read_count`` say what was read (tests, bench)."""
+    """Session id -> its kept diagnosis; ``scans``/``read_count`` say what was read (tests, bench;
+    the count of a session that is not idle any more is dropped with it)."""
 
     kept: dict[str, Kept] = field(default_factory=dict)
     turns: dict[str, frozenset[str]] = field(default_factory=dict)  # this look's idle sessions' open turns
@@ -82,11 +85,14 @@ class IdleSessions:
         if context != self.context:
             self.kept.clear()
         self.kept = {sid: k for sid, k in self.kept.items() if idle.get(sid) == k.turns}
+        for sid in [s for s in self.read_count if s not in idle]:
+            del self.read_count[sid]
         self.turns, self.context = dict(idle), context
 
     def forget(self) -> None:
         """No candidate at all (nothing is idle)."""
         self.kept.clear()
+        self.read_count.clear()
         self.turns = {}
 
     def diagnoses(
