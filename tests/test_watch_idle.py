@@ -179,29 +179,35 @@ def end_tool(db: Path, generation: str, sid: str) -> None:
 def test_a_tool_updated_in_place_in_an_idle_session_is_counted_at_the_next_look(
     busy_db: tuple[Path, Busy], tmp_path: Path, generation: str
 ) -> None:
-    """A stale session's running tool ends in place (its row rewritten, as OpenCode does): the
-    next look where the file changed re-reads that session alone, without the periodic full pass."""
+    """A stale session's running tool ends in place (its row rewritten, as OpenCode does): with
+    ``--metrics``, the next look where the file changed re-reads that session alone, without the
+    periodic full pass; a watch without them (its findings are verdicts, which that does not
+    move) only marks it moved and reads nothing."""
     if generation == "v1":
         db, changed = busy_db[0], busy_db[1].stale
     else:
         db, changed = Path(shutil.copyfile(V2 / "v2-stuck-bash.db", tmp_path / "opencode.db")), V2_STUCK
     clock = Clock()
     metrics = WatchMetrics()
-    dog = watch(db, clock, lambda: OFFLINE, metrics)
+    dog, plain = watch(db, clock, lambda: OFFLINE, metrics), watch(db, clock, lambda: OFFLINE, None)
     try:
         dog.poll()
+        plain.poll()
         before = exported(metrics)
         assert before == expected(one_shot(db, OFFLINE, clock.now))
         end_tool(db, generation, changed)
         clock.now += 1000  # far from the minute's full pass
-        assert [e for e in dog.poll() if e.finding is not None] == []  # still the same stale session
+        for watching in (dog, plain):  # still the same stale session: nothing new
+            assert [e for e in watching.poll() if e.finding is not None] == []
         after = exported(metrics)
         assert after == expected(one_shot(db, OFFLINE, clock.now))
         assert after["by_pattern"] != before["by_pattern"]  # the change is one the metrics show
         assert dog.idle.read_count[changed] == 2
         assert {n for sid, n in dog.idle.read_count.items() if sid != changed} <= {1}
+        assert set(plain.idle.read_count.values()) == {1} and plain.idle.kept[changed].moved
     finally:
         dog.close()
+        plain.close()
 
 
 def test_unknown_sessions_are_read_once_for_the_metrics_alone(busy_db: tuple[Path, Busy]) -> None:

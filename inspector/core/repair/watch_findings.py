@@ -59,9 +59,11 @@ class Findings:
                 if sid not in diagnoses:
                     self._settle(sid)  # not stuck at all (nothing open in its rows)
         # idle: ``unknown`` ones are left for a clearer look; a ``stale`` one beside a running
-        # OpenCode is read again on the next look (its rows may have been finishing)
+        # OpenCode is read again on the next look (its rows may have been finishing); a finding
+        # is a verdict: a kept diagnosis whose patterns moved still says it
         todo = [sid for sid, d in candidates.items() if sid not in live.busy and live.verdict(sid, d)[0] != "unknown"]
-        for sid, diag in idle.diagnoses(store, todo, live, now, again=self.maybe_stale).items():
+        found = idle.diagnoses(store, todo, live, now, again=self.maybe_stale, patterns=False)
+        for sid, diag in found.items():
             if diag is None:
                 self._settle(sid)
             else:

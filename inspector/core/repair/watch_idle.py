@@ -3,17 +3,20 @@
 An *idle* session has an unfinished turn that no server lists busy (stale, unknown,
 unfixable). The watchdog diagnoses only its busy candidates each look (it acts on those); an
 idle one is read once, by id through the quick tier's indexes, and kept until something it was
-read from moves. One rule, correct for both readers (a finding needs the verdict, a metric the
-patterns too), drops a kept diagnosis when
+read from moves. One rule, correct for both readers, drops a kept diagnosis when what decides
+an idle session's verdict moved:
 
 - the session stops being idle (a server lists it busy, or its turns all closed);
 - its set of open turns changes (the candidates' own incremental pass names them);
-- one of the rows it was read from moved: its open turns' and their tools' versions
-  (``time_updated``, which OpenCode and ocinspect bump on every write), compared by id at each
-  look where the file changed; or a new prompt was appended to it;
 - the liveness answer changed in a way that moves an idle verdict (OpenCode started or
   stopped, a directory could not be asked);
-- the candidates started over (the file replaced, the schema changed: the tracker's rule).
+- the candidates started over (the file replaced, the schema changed: the tracker's rule);
+
+and marks it *moved* when a row it was read from moved inside its turns: its open turns' and
+their tools' versions (``time_updated``, which OpenCode and ocinspect bump on every write),
+compared by id at each look where the file changed, or a new prompt appended to it. A moved
+diagnosis still holds its verdict (the findings use it as is, as a finding is a verdict), not
+its patterns: a reader that counts them (the metrics) has it read again, once for both.
 
 The watchdog's periodic full pass of the candidates re-reads none of them: it finds turns,
 and a turn that changed is named by the rules above. A look where the file did not change
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from inspector.core.db.reads import Reads
 from inspector.core.db.store import Store
@@ -46,6 +49,7 @@ class Kept:
     diagnosis: Diagnosis | None  # None: read, nothing stuck in its rows
     turns: frozenset[str]
     versions: Versions
+    moved: bool = False  # a row inside its turns changed since: the verdict holds, the patterns may not
 
 
 @dataclass
@@ -60,24 +64,24 @@ class IdleSessions:
     read_count: Counter[str] = field(default_factory=Counter)
 
     def moved(self, store: Store, *, started_over: bool, appended: Mapping[str, int] | None) -> None:
-        """After the candidates' pass of a look where the file changed: drop what moved.
+        """After the candidates' pass of a look where the file changed: mark what moved.
 
         ``started_over``: the candidates were read afresh because the file is not the one they
         followed; ``appended``: the ``message`` rows appended since the last look (a span)."""
         if started_over:
             self.kept.clear()
             return
-        if not self.kept:
+        still = {sid: k.turns for sid, k in self.kept.items() if not k.moved}
+        if not still:
             return
         try:
             with store.reading() as reads:
                 touched = reads.sessions_with_new_turns(appended) if appended is not None else set()
-                now = versions_of(reads, {sid: k.turns for sid, k in self.kept.items()})
-        except InspectorError:  # busy: this change is not looked at again, so nothing kept is trusted
-            self.kept.clear()
-            raise
-        for sid in [s for s, k in self.kept.items() if s in touched or now.get(s) != k.versions]:
-            del self.kept[sid]
+                now = versions_of(reads, still)
+        except InspectorError:  # busy: this change is not looked at again, so none is trusted to be still
+            touched, now = set(still), {}
+        for sid in [s for s in still if s in touched or now.get(s) != self.kept[s].versions]:
+            self.kept[sid] = replace(self.kept[sid], moved=True)
 
     def settle(self, idle: Mapping[str, frozenset[str]], live: LiveStatus) -> None:
         """This look's idle sessions (id -> open turns) and liveness: drop what they invalidate."""
@@ -96,14 +100,23 @@ class IdleSessions:
         self.turns = {}
 
     def diagnoses(
-        self, store: Store, wanted: Iterable[str], live: LiveStatus, now: int, *, again: Collection[str] = ()
+        self,
+        store: Store,
+        wanted: Iterable[str],
+        live: LiveStatus,
+        now: int,
+        *,
+        again: Collection[str] = (),
+        patterns: bool = True,
     ) -> dict[str, Diagnosis | None]:
         """The diagnoses of ``wanted`` (idle sessions of this look; None: nothing stuck), reading
-        only those not kept, and ``again`` (read afresh whatever is kept). Raises the scan's
-        ``InspectorError`` (the database busy); a session deleted meanwhile leaves the ones not
-        kept out until the next look."""
+        only those not kept, those moved when ``patterns`` are wanted (not only the verdict), and
+        ``again`` (read afresh whatever is kept). Raises the scan's ``InspectorError`` (the
+        database busy); a session deleted meanwhile leaves the ones not kept out until the next look."""
         wanted = {sid for sid in wanted if sid in self.turns}
-        todo = sorted(sid for sid in wanted if sid not in self.kept or sid in again)
+        todo = sorted(
+            sid for sid in wanted if (k := self.kept.get(sid)) is None or sid in again or (patterns and k.moved)
+        )
         if todo:
             turns = {sid: self.turns[sid] for sid in todo}
             with store.reading() as reads:  # before the scan: a write meanwhile is a difference next time
