@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, event
-from sqlalchemy.pool import Pool
+from sqlalchemy import create_engine
 
 from inspector.core.db.store import open_store
 from inspector.core.diagnose.incremental.resume import Pass, scan_resumed
@@ -29,6 +28,7 @@ from inspector.core.diagnose.options import ScanOptions
 from inspector.core.diagnose.scan import scan
 from inspector.core.model import OFFLINE, ScanResult
 from inspector.core.repair import operations
+from tests.support.sqlite_work import Work, counting
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -54,28 +54,10 @@ def v2db(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> Path:
     return path
 
 
-class Work:
-    """SQLite's virtual machine steps (one tick per 100) on every pooled connection meanwhile."""
-
-    def __init__(self) -> None:
-        self.ticks = 0
-
-    def _tick(self) -> int:
-        self.ticks += 1
-        return 0
-
-    def connect(self, dbapi: sqlite3.Connection, record: object) -> None:
-        dbapi.set_progress_handler(self._tick, 100)
-
-
 @pytest.fixture
 def work() -> Iterator[Work]:
-    counter = Work()
-    event.listen(Pool, "connect", counter.connect)
-    try:
+    with counting() as counter:
         yield counter
-    finally:
-        event.remove(Pool, "connect", counter.connect)
 
 
 def look(path: Path, work: Work, *, quick: bool, full: bool = False) -> tuple[ScanResult, Pass, int]:

@@ -26,11 +26,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from inspector.core.db.store import open_store
 from inspector.core.model import LiveStatus
 from inspector.core.opencode.live import OFFLINE
 from inspector.core.repair.hook import HookRunner, hook_argv
-from inspector.core.repair.watch_findings import Findings
 from inspector.core.repair.watchdog import Watchdog
 from inspector.core.synth.builder import DatabaseBuilder
 from tests.support.cli import REPO
@@ -451,17 +449,21 @@ def test_stale_beside_a_running_opencode_is_reported_on_the_second_look(tmp_path
     (a,) = build(db, ["a"])
     crash(db, a, 1)
     running = LiveStatus(running=True, detail="a server answered")
-    findings, store = Findings(), open_store(db)
+    unknown = LiveStatus(running=None, detail="could not tell")
+    answers = iter([running, running, running, unknown, running])
+    dog = Watchdog(db, abort_after_ms=None, clock=lambda: T0, detect_live=lambda *_: next(answers))
     try:
-        candidates = {a: DIR}
-        assert findings.look(store, candidates, running, None, T0) == []
-        assert [d.id for d in findings.look(store, candidates, running, None, T0)] == [a]
-        assert findings.look(store, candidates, running, None, T0) == []
-        unknown = LiveStatus(running=None, detail="could not tell")
-        assert findings.look(store, candidates, unknown, None, T0) == []  # neither says nor forgets
-        assert findings.look(store, candidates, running, None, T0) == []
+
+        def found() -> list[str]:
+            return [e.finding.id for e in dog.poll() if e.finding is not None]
+
+        assert found() == []
+        assert found() == [a]
+        assert found() == []
+        assert found() == []  # unknown: neither says nor forgets
+        assert found() == []
     finally:
-        store.dispose()
+        dog.close()
 
 
 def test_the_hook_environment_is_the_watch_s_own(tmp_path: Path) -> None:

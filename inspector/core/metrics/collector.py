@@ -2,8 +2,9 @@
 
 Everything a scrape returns is read from one state under one lock, so a scrape never mixes two
 looks. The counts come from what the look already computed (``Watchdog.live``, ``.result``,
-``.candidates``, ``.signature``) plus the idle sessions' kept diagnoses (``idle.py``): a look
-where nothing changed reads nothing more for the metrics. See docs/guide/prometheus.md for the
+``.candidates``, ``.signature``) plus the watchdog's kept diagnoses of the idle sessions
+(``Watchdog.idle``, which its findings read too): a look reads for the metrics only the idle
+sessions the findings left unread (``unknown`` ones), each once. See docs/guide/prometheus.md for the
 list and what each one means.
 """
 
@@ -20,7 +21,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from inspector import __version__
 from inspector.core.diagnose.tree import spread_chain_verdicts
-from inspector.core.metrics.idle import IdleDiagnoses
+from inspector.core.errors import InspectorError
 from inspector.core.metrics.tally import PATTERN_NAMES, PROBLEMS, VERDICTS, Tally, tally
 from inspector.core.metrics.threadio import thread_read_bytes
 from inspector.core.model import Diagnosis
@@ -58,7 +59,6 @@ class WatchMetrics(Collector):
         self.hung_after_ms = 0
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
-        self.idle = IdleDiagnoses()
         self._state = State()
         self._lock = threading.Lock()
         self._closers: list[Callable[[], None]] = []
@@ -117,8 +117,13 @@ class WatchMetrics(Collector):
         diagnoses: dict[str, Diagnosis] = {}
         if dog.result is not None:
             diagnoses.update((d.id, d) for d in dog.result.sessions)
-        for diag in self.idle.update(dog, live, look.time):
-            diagnoses.setdefault(diag.id, diag)
+        try:
+            idle = dog.idle.diagnoses(dog.store, dog.idle.turns, live, look.time)
+        except InspectorError:  # busy, or a session deleted meanwhile: the next look reads again
+            idle = dog.idle.kept_of(dog.idle.turns)
+        for diag in idle.values():
+            if diag is not None:
+                diagnoses.setdefault(diag.id, diag)
         # a chain is judged as one, as ``scan`` does across busy and idle members
         return tally(spread_chain_verdicts(diagnoses).values(), look.time)
 

@@ -7,7 +7,8 @@ that finished and got stuck again later is. ``unknown`` (liveness could not be t
 reports nor forgets: the watch's notice says why, and the next clear answer decides.
 
 Costs stay those of the watch: busy sessions come from the diagnosis the watch made anyway;
-an idle session is diagnosed (one quick scan by id) only the first time it is seen idle.
+idle ones from the watchdog's kept diagnoses (``watch_idle``, which the metrics read too): an
+idle session is read when it turns idle or what it was read from moves, not on every look.
 Beside a running OpenCode a session called ``stale`` is reported only when the next look
 still calls it so: a turn that fails is reported idle a few milliseconds before its rows are
 finished (``docs/design/records.md``), and a notification must not fire on that gap.
@@ -18,10 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from inspector.core.db.store import Store
-from inspector.core.diagnose.options import ScanOptions
-from inspector.core.diagnose.scan import scan
-from inspector.core.errors import SessionNotFound
 from inspector.core.model import Diagnosis, LiveStatus, ScanResult, Verdict
+from inspector.core.repair.watch_idle import IdleSessions
 
 FINDING_VERDICTS: frozenset[Verdict] = frozenset({"stale", "hung", "waiting"})
 
@@ -31,7 +30,6 @@ class Findings:
     """What a watch reported (session id -> verdict), kept across looks."""
 
     reported: dict[str, Verdict] = field(default_factory=dict)
-    idle_seen: dict[str, Verdict] = field(default_factory=dict)  # idle sessions already diagnosed
     maybe_stale: set[str] = field(default_factory=set)  # stale once beside a running OpenCode
 
     def look(
@@ -41,15 +39,16 @@ class Findings:
         live: LiveStatus | None,
         busy_result: ScanResult | None,
         now: int,
+        idle: IdleSessions,
     ) -> list[Diagnosis]:
         """The findings new since the last look, in a stable order (oldest stuck first).
 
         ``candidates``: session id -> directory of every session with an unfinished turn;
         ``live``: this look's liveness (None: not asked, nothing open); ``busy_result``: the
-        watch's diagnosis of the busy ones (None when it made none)."""
+        watch's diagnosis of the busy ones (None when it made none); ``idle``: the kept
+        diagnoses of the idle ones, settled for this look."""
         for gone in set(self.reported) - set(candidates):
             del self.reported[gone]
-        self.idle_seen = {s: v for s, v in self.idle_seen.items() if s in candidates}
         self.maybe_stale &= set(candidates)
         if live is None:
             return []
@@ -57,33 +56,20 @@ class Findings:
         if busy_result is not None:
             diagnoses.update((d.id, d) for d in busy_result.sessions if d.id in candidates and d.id in live.busy)
             for sid in live.busy & set(candidates):
-                self.idle_seen.pop(sid, None)  # busy now: diagnosed afresh when idle again
                 if sid not in diagnoses:
                     self._settle(sid)  # not stuck at all (nothing open in its rows)
-        idle = {sid: d for sid, d in candidates.items() if sid not in live.busy}
-        diagnoses.update(self._diagnose_idle(store, idle, live, now))
+        # idle: ``unknown`` ones are left for a clearer look; a ``stale`` one beside a running
+        # OpenCode is read again on the next look (its rows may have been finishing); a finding
+        # is a verdict: a kept diagnosis whose patterns moved still says it
+        todo = [sid for sid, d in candidates.items() if sid not in live.busy and live.verdict(sid, d)[0] != "unknown"]
+        found = idle.diagnoses(store, todo, live, now, again=self.maybe_stale, patterns=False)
+        for sid, diag in found.items():
+            if diag is None:
+                self._settle(sid)
+            else:
+                diagnoses[sid] = diag
         new = [d for sid, d in diagnoses.items() if self._is_new(d, live)]
         return sorted(new, key=lambda d: (d.stuck_since or now, d.id))
-
-    def _diagnose_idle(self, store: Store, idle: dict[str, str], live: LiveStatus, now: int) -> dict[str, Diagnosis]:
-        """Idle sessions not diagnosed yet (``unknown`` ones are left for a clearer look)."""
-        todo = sorted(
-            sid
-            for sid, directory in idle.items()
-            if live.verdict(sid, directory)[0] != "unknown" and (sid not in self.idle_seen or sid in self.maybe_stale)
-        )
-        if not todo:
-            return {}
-        try:
-            result = scan(store, ScanOptions(session_ids=todo, quick=True, live=live, now=now, hung_after_ms=None))
-        except SessionNotFound:  # deleted between two looks: the next look knows
-            return {}
-        found = {d.id: d for d in result.sessions if d.id in idle}
-        for sid in todo:
-            self.idle_seen[sid] = found[sid].verdict if sid in found else "ok"
-            if sid not in found:
-                self._settle(sid)
-        return found
 
     def _is_new(self, diag: Diagnosis, live: LiveStatus) -> bool:
         sid, verdict = diag.id, diag.verdict

@@ -17,7 +17,9 @@ Each :meth:`Watchdog.poll` is cheap, so it can run every second next to ``openco
 4. Hung chains (every shape: tool silent, model stalled, retry loop) are aborted through their server (``abort.abort_chain``); a chain that did not
    settle is tried again only after another threshold has passed.
 5. Each stuck session (stale, hung, waiting) is reported once, when it becomes stuck
-   (``watch_findings``): a watch with no threshold at all only reports.
+   (``watch_findings``): a watch with no threshold at all only reports. The idle candidates'
+   diagnoses are kept across looks (``watch_idle``): read when a session turns idle or what it
+   was read from moves, once for the findings and the metrics alike.
 6. With ``reject_after_ms``, permissions and questions pending longer than that are rejected
    through the server holding them (``answer.answer_request``; never allowed); a request whose
    age nobody can tell (no time from the server, no waiting tool part) is left alone, and one
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -56,6 +58,7 @@ from inspector.core.repair.abort import (
 from inspector.core.repair.answer import AnswerOutcome, answer_request, pending_of
 from inspector.core.repair.hook import HookProblem
 from inspector.core.repair.watch_findings import Findings
+from inspector.core.repair.watch_idle import IdleSessions
 from inspector.core.text import now_ms
 
 RESYNC_MS = 60_000
@@ -117,6 +120,10 @@ class Candidates:
     marks: tracker.Watermarks | None = None
     synced_at: int | None = None  # None: a full pass is due (never made, or the tracker started over)
     follows: bool = True  # the generation's rows tell what was appended (else: a full pass per change)
+    # what the last pass saw move: the message rows appended since the pass before (a span), or
+    # that it started over (the rows it followed may not be what the file holds)
+    appended: Mapping[str, int] | None = None
+    started_over: bool = True
 
     @property
     def sessions(self) -> set[str]:
@@ -128,6 +135,13 @@ class Candidates:
             marks = tracker.start(store, reads, TRACKED)
             self.follows = reads.watermark(TRACKED, {}).follows_changes
             self.messages = dict(reads.open_turns())
+            self.appended, self.started_over = None, True
+            if self.marks is not None and self.follows:
+                try:  # the same file as the last pass's: say what was appended since
+                    self.appended = tracker.appended(self.marks, tracker.advance(store, reads, self.marks), "message")
+                    self.started_over = False
+                except tracker.StartOver:
+                    pass
         self.marks, self.synced_at = marks, now
 
     def update(self, store: Store) -> None:
@@ -143,6 +157,7 @@ class Candidates:
                 self.marks, self.synced_at = None, None
                 return
             span = tracker.appended(self.marks, marks, "message")
+            self.appended, self.started_over = span, False
             if span is not None:
                 self.messages.update(reads.open_turns_appended(span))
             self.messages = {mid: self.messages[mid] for mid in reads.turns_still_open(self.messages)}
@@ -186,6 +201,7 @@ class Watchdog:
         self.detect_live = detect_live or partial(detect, schema=self.store.schema)
         self.candidates = Candidates()
         self.findings = Findings()
+        self.idle = IdleSessions()  # the idle candidates' diagnoses, for the findings and an observer
         self.directories: dict[str, str] = {}
         self._signature: Signature | None = None
         self._attempted: dict[str, int] = {}
@@ -237,14 +253,21 @@ class Watchdog:
                     self.candidates.full(self.store, now)
             self._signature = signature
             self._learn_directories()
+            self.idle.moved(self.store, started_over=self.candidates.started_over, appended=self.candidates.appended)
         sessions = self.candidates.sessions
         if not sessions:
-            self.findings.look(self.store, {}, None, None, now)  # forgets what finished
+            self.idle.forget()
+            self.findings.look(self.store, {}, None, None, now, self.idle)  # forgets what finished
             return self._notice(now, "")
         live = self.detect_live(self.path, {self.directories[s] for s in sessions if s in self.directories})
         if self.signals is not None:
             live = self.signals.merge(live)
         self.live = live
+        idle: dict[str, set[str]] = {}
+        for message, session in self.candidates.messages.items():
+            if session not in live.busy:
+                idle.setdefault(session, set()).add(message)
+        self.idle.settle({sid: frozenset(turns) for sid, turns in idle.items()}, live)
         events = self._notice(now, _live_notice(live))
         busy = sorted(live.busy & sessions)
         result: ScanResult | None = None
@@ -278,7 +301,7 @@ class Watchdog:
 
     def _found(self, live: LiveStatus, busy: ScanResult | None, now: int) -> list[WatchEvent]:
         candidates = {sid: self.directories.get(sid, "") for sid in self.candidates.sessions}
-        found = self.findings.look(self.store, candidates, live, busy, now)
+        found = self.findings.look(self.store, candidates, live, busy, now, self.idle)
         return [WatchEvent(now, "finding", diag.live_reason, finding=diag) for diag in found]
 
     def _reject_waiting(self, result: ScanResult, live: LiveStatus, now: int, after_ms: int) -> list[WatchEvent]:

@@ -122,6 +122,11 @@ class ScanReads(Protocol):
         """The version of each tool call that still exists, without reading its content."""
         ...
 
+    def versions_of_turns(self, message_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Per turn that still exists, the version of its row and of each row of its own a tool
+        call (any part) of it holds, without reading their content (one statement)."""
+        ...
+
     def turns_updated_since(self, since: int) -> dict[str, int]:
         """Every turn written at or after ``since`` (the sweep), with its version."""
         ...

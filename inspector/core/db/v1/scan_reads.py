@@ -114,6 +114,12 @@ class V1ScanReads(V1Base):
     def tool_versions(self, part_ids: Iterable[str]) -> dict[str, int]:
         return {row.id: int(row.time_updated) for row in by_ids(self.conn, q.VERSIONS["part"], part_ids)}
 
+    def versions_of_turns(self, message_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        found: dict[str, dict[str, int]] = {}
+        for row in self._chunked(q.VERSIONS_OF_MESSAGES, sorted(set(message_ids))):
+            found.setdefault(row.message_id, {})[row.id] = int(row.time_updated)
+        return found
+
     def turns_updated_since(self, since: int) -> dict[str, int]:
         rows = self.conn.execute(q.UPDATED_SINCE["message"], {"since": since})
         return {row.id: int(row.time_updated) for row in rows}

@@ -112,6 +112,10 @@ VERSIONS = {
     table: text(f"SELECT id, time_updated FROM {table} WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
     for table in ("part", "message")
 }
+VERSIONS_OF_MESSAGES = text(
+    "SELECT id, id AS message_id, time_updated FROM message WHERE id IN :ids "
+    "UNION ALL SELECT id, message_id, time_updated FROM part WHERE message_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
 SESSIONS_OF_NEW_MESSAGES = text("SELECT DISTINCT session_id FROM message WHERE rowid BETWEEN :lo AND :hi")
 
 # OpenCode's sync event log: every row it writes also appends an event naming the row (part

@@ -130,6 +130,10 @@ class V2ScanReads(V2Base):
         versions = self.turn_versions(rows.values())
         return {pid: versions[row] for pid, row in rows.items() if row in versions}
 
+    def versions_of_turns(self, message_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        # a tool lives inside its turn's row: the turn's version moves with it
+        return {turn: {turn: version} for turn, version in self.turn_versions(message_ids).items()}
+
     def turns_updated_since(self, since: int) -> dict[str, int]:
         return {}
 
