@@ -44,6 +44,7 @@ from inspector.cli.recover import EXIT_BY_STATUS
 from inspector.core.errors import NothingToUndo
 from inspector.core.repair import operations
 from inspector.render import outcome_json, undo_json
+from tests.support.built_once import built_once
 
 from .support import (
     PYTHON,
@@ -351,8 +352,10 @@ def template_dumps(kill_templates: tuple[dict[str, Path], Layout]) -> dict[str, 
 def timing(
     kill_templates: tuple[dict[str, Path], Layout], tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[float, float]:
-    """One uninterrupted run's timing, measured once per worker for every slice it runs."""
-    return calibrate(kill_templates[0]["wal"], tmp_path_factory.mktemp("kill9") / "calibrate")
+    """One uninterrupted run's timing, measured once per test run for every slice (``built_once``)."""
+    template = kill_templates[0]["wal"]
+    _, measured = built_once(tmp_path_factory, "kill9-timing", lambda d: calibrate(template, d / "calibrate"))
+    return measured
 
 
 # bounded by its counts, not by time: on 4 xdist workers of a loaded 2-core machine it took 518 s,
