@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pickle
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -36,7 +37,9 @@ def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path
     with open(shared / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if build raises
         if not done.exists():
-            folder = Path(factory.mktemp(name))  # a failed build leaves nothing the next one reuses
+            # in the shared folder (no worker's own temp dir, whatever its retention policy);
+            # a failed build leaves nothing the next one reuses
+            folder = Path(tempfile.mkdtemp(prefix="build-", dir=shared))
             partial = shared / "built.pickle.partial"
             partial.write_bytes(pickle.dumps((str(folder), build(folder))))
             partial.rename(done)
