@@ -11,23 +11,30 @@ from pathlib import Path
 
 import pytest
 
-from .support import Layout, build_stuck_db, set_journal_mode
+from tests.support.built_once import built_once
+
+from .support import Layout, build_stuck_db, copy_db, set_journal_mode
 
 KILL_UNITS = 1000  # the issue asks for >= 1,000 stuck sessions
+
+
+def build_kill_templates(directory: Path) -> Layout:
+    wal = directory / "stuck-wal.db"
+    layout = build_stuck_db(wal, KILL_UNITS, clean=100, seed=11)
+    delete = copy_db(wal, directory / "stuck-delete.db")
+    set_journal_mode(wal, "WAL")
+    set_journal_mode(delete, "DELETE")
+    return layout
 
 
 @pytest.fixture(scope="session")
 def kill_templates(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Path], Layout]:
     """Two copies of one database with 1,000 stuck units (1,100 stuck sessions, 100 of them
     subagent children) and 100 clean ones: one in WAL mode (OpenCode's), one with a rollback
-    journal (what a copied or older database may use)."""
-    directory = tmp_path_factory.mktemp("kill-template")
-    wal = directory / "stuck-wal.db"
-    layout = build_stuck_db(wal, KILL_UNITS, clean=100, seed=11)
-    delete = directory / "stuck-delete.db"
-    build_stuck_db(delete, KILL_UNITS, clean=100, seed=11)
-    set_journal_mode(wal, "WAL")
-    set_journal_mode(delete, "DELETE")
+    journal (what a copied or older database may use). Built once per run (``built_once``),
+    copied for the second mode."""
+    directory, layout = built_once(tmp_path_factory, "kill-template", build_kill_templates)
+    wal, delete = directory / "stuck-wal.db", directory / "stuck-delete.db"
     return {"wal": wal, "delete": delete}, layout
 
 

@@ -4,8 +4,11 @@ terminal, and an unchanged database file (SHA-256) wherever it must not change. 
 data (no state, unknown statuses, 10 MB inputs, NUL bytes, markup) is diagnosed and repaired
 without losing a byte of what OpenCode wrote.
 
-Every command runs ``python3 -m inspector`` as a real subprocess. Permission cases run it
-without root's permission override (see ``support.unprivileged``): they are real, not skipped.
+Each behaviour is proven on a real ``python3 -m inspector`` subprocess (the promise is about the
+process: its stderr, its exit code, no traceback); further cases and commands of the same
+behaviour run in-process through the same click group and its one error handler
+(``support.invoke_cli``). Permission cases run the real process without root's permission
+override (see ``support.unprivileged``): they are real, not skipped.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
 
@@ -39,6 +41,7 @@ from .support import (
     dump,
     full_run,
     integrity,
+    invoke_cli,
     journals,
     read_journal,
     report,
@@ -304,27 +307,53 @@ def _commands(name: str) -> list[list[str]]:
     return commands
 
 
+# Terminal escapes in what the error line quotes: what reaches a real terminal is the point.
+ESCAPES = {"invalid UTF-8 next to terminal escapes", "corrupt row with a newline and escapes in its id"}
+
+
+def _real_commands() -> dict[str, int]:
+    """Case -> the index of its command run as a real process, for the first case (by name) of
+    each fragment and the ESCAPES cases; the commands rotate from one such case to the next."""
+    chosen: dict[str, int] = {}
+    fragments: set[str] = set()
+    for name in sorted(FILE_CASES):
+        if FILE_CASES[name][1] not in fragments or name in ESCAPES:
+            fragments.add(FILE_CASES[name][1])
+            chosen[name] = len(chosen) % len(_commands(name))
+    return chosen
+
+
+REAL_COMMAND = _real_commands()
+
+
 def _digests(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): sha256(p) for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.parametrize("name", sorted(FILE_CASES))
 def test_unusable_database(name: str, tmp_path: Path) -> None:
+    """Every command on the case. The first case of each refusal (its line's fragment) and the
+    cases with terminal escapes run one of them as a real ``python -m inspector`` process (a different command from refusal to
+    refusal, so every command is run for real), the promise being about the process (its stderr,
+    exit code, no traceback); everything else in-process through the same click group and its
+    one error handler (``invoke_cli``)."""
     work = tmp_path / "work"
     work.mkdir()
     build, fragment = FILE_CASES[name]
     path = build(work)
     before = _digests(work)
     commands = _commands(name)
-    with ThreadPoolExecutor(max_workers=2) as pool:  # read-only or refused: safe side by side
-        results = list(
-            pool.map(lambda command: run_cli(path, *command, state=tmp_path / "state", timeout=60), commands)
-        )
-    for _command, ran in zip(commands, results, strict=True):
+    real = REAL_COMMAND.get(name)
+    state = tmp_path / "state"
+    for index, command in enumerate(commands):
+        if index == real:
+            ran = run_cli(path, *command, state=state, timeout=60)
+        else:
+            ran = invoke_cli(path, *command, state=state)
         assert_one_error_line(ran, fragment)
         assert ran.stdout == b"", ran
     assert _digests(work) == before, "a refused command changed a file"
-    assert not journals(tmp_path / "state"), "a journal was written for a database we refused"
+    assert not journals(state), "a journal was written for a database we refused"
 
 
 # ---- permissions (real: run without root's override) -------------------------------------------
@@ -359,7 +388,7 @@ def test_read_only_file_on_recover(world_dir: Path, lowly: tuple[Callable[[], No
     # undo of a run on a database that has since become read-only
     repaired = world_dir / "repaired.db"
     small_db(repaired)
-    assert run_cli(repaired, "recover", "--all", "--yes", "--force", state=state, env=env).code == 0
+    assert invoke_cli(repaired, "recover", "--all", "--yes", "--force", state=state).code == 0
     repaired.chmod(0o444)
     digest = sha256(repaired)
     ran = run_cli(repaired, "undo", "--force", state=state, env=env, preexec=preexec)
@@ -453,7 +482,9 @@ def test_session_id_that_does_not_exist(tmp_path: Path) -> None:
         ["recover", layout.units[0][0], "ses_doesnotexist", "--yes"],
         ["show", "ses_\x1b]0;pwned\x07"],
     ):
-        ran = run_cli(db, *command, state=tmp_path / "state")
+        # the real process for the id that carries terminal escapes; the others in-process
+        how = run_cli if "\x1b" in command[-1] else invoke_cli
+        ran = how(db, *command, state=tmp_path / "state")
         assert_one_error_line(ran, "no session ses_")
     assert sha256(db) == digest
 
@@ -466,17 +497,19 @@ def test_undo_of_unknown_runs(tmp_path: Path) -> None:
     state = tmp_path / "state"
     digest = sha256(db)
     case("undo with no run in the journal")  # not bad input after all: a statement, exit 0
-    nothing = run_cli(db, "undo", "--force", state=state)
+    nothing = invoke_cli(db, "undo", "--force", state=state)
     assert (nothing.code, nothing.err) == (0, "") and "holds no recovery run of it" in nothing.out
     case("undo of an unknown run id")
-    assert_one_error_line(run_cli(db, "undo", "--force", "20260101T000000000Z-abcdef", state=state), "no run 20260101T")
+    assert_one_error_line(
+        invoke_cli(db, "undo", "--force", "20260101T000000000Z-abcdef", state=state), "no run 20260101T"
+    )
     case("undo of a run id that is a path")
     (tmp_path / "secret.jsonl").write_text('{"kind":"run","run_id":"x","database":"/","created":1}\n')
     assert_one_error_line(run_cli(db, "undo", "--force", "../../../secret", state=state), "no run ../../../secret")
     assert sha256(db) == digest
     # a run made on another database is refused, not applied here
     case("undo of a run made on another database")
-    ran = run_cli(other, "recover", "--all", "--yes", "--force", "--json", state=state)
+    ran = invoke_cli(other, "recover", "--all", "--yes", "--force", "--json", state=state)
     assert ran.code == 0, ran
     run_id = ran.json()["run_id"]
     assert_one_error_line(run_cli(db, "undo", "--force", run_id, state=state), "was made on")
@@ -516,7 +549,7 @@ def test_tool_part_without_state_and_unknown_statuses(tmp_path: Path) -> None:
                 part,
             )
         odd[part] = first(db, "SELECT data, time_updated FROM part WHERE id = ?", part)
-    scanned = run_cli(db, "scan", "--json", state=tmp_path / "state")
+    scanned = invoke_cli(db, "scan", "--json", state=tmp_path / "state")
     assert scanned.code == 1, scanned
     listed = {p["id"] for s in scanned.json()["sessions"] for p in s["stuck_parts"]}
     assert not listed & set(odd)  # not pending/running: not ours to touch
@@ -524,7 +557,7 @@ def test_tool_part_without_state_and_unknown_statuses(tmp_path: Path) -> None:
     assert ran.code == 0 and ran.stderr == b"", ran
     for part, row in odd.items():
         assert first(db, "SELECT data, time_updated FROM part WHERE id = ?", part) == row
-    assert run_cli(db, "scan", state=tmp_path / "state").code == 0  # every turn is closed
+    assert invoke_cli(db, "scan", state=tmp_path / "state").code == 0  # every turn is closed
 
 
 def test_huge_tool_input(tmp_path: Path) -> None:
@@ -538,16 +571,16 @@ def test_huge_tool_input(tmp_path: Path) -> None:
     )
     original = dump(db)
     state = tmp_path / "state"
-    scanned = run_cli(db, "scan", state=state)
+    scanned = invoke_cli(db, "scan", state=state)
     assert scanned.code == 1 and len(scanned.stdout) < 20_000, (scanned.code, len(scanned.stdout))
     assert_no_terminal_controls(scanned.stdout)
-    shown = run_cli(db, "show", layout.units[-1][0], "--json", state=state)
+    shown = invoke_cli(db, "show", layout.units[-1][0], "--json", state=state)
     assert shown.code == 0 and len(shown.stdout) < 100_000, (shown.code, len(shown.stdout))
     ran = run_cli(db, "recover", "--all", "--yes", "--force", "--json", state=state)
     assert ran.code == 0, ran
     state_now = json.loads(first(db, "SELECT data FROM part WHERE id = ?", part)[0])["state"]
     assert state_now["status"] == "error" and state_now["input"]["command"] == big
-    undone = run_cli(db, "undo", "--force", state=state)
+    undone = invoke_cli(db, "undo", "--force", state=state)
     assert undone.code == 0, undone
     assert dump(db) == original
 
@@ -577,7 +610,9 @@ def test_nul_bytes_markup_and_escapes(tmp_path: Path) -> None:
         ["recover", "--all", "--dry-run"],
         ["runs"],
     ):
-        ran = run_cli(db, *args, state=state)
+        # the text views as real processes (what reaches a terminal); the rest in-process
+        how = run_cli if args in (["scan"], ["show", session]) else invoke_cli
+        ran = how(db, *args, state=state)
         assert ran.code in (0, 1) and ran.stderr == b"", ran
         assert_no_terminal_controls(ran.stdout)
         if "--json" not in args and args[0] in ("scan", "show"):
@@ -628,6 +663,7 @@ def test_deeply_nested_tool_input(tmp_path: Path) -> None:
     before = first(db, "SELECT data, time_updated FROM part WHERE id = ?", part)
     session = first(db, "SELECT session_id FROM part WHERE id = ?", part)[0]
     state = tmp_path / "state"
+    # real processes both: in-process, pytest's own frames make the same JSON too deep to read
     assert run_cli(db, "scan", state=state).code == 1
     # Only that part's unit is skipped, with one line naming it; every other unit is repaired.
     ran = run_cli(db, "recover", "--all", "--yes", "--force", state=state)
@@ -699,7 +735,7 @@ def test_two_recoveries_at_the_same_time(kill_templates: tuple[dict[str, Path], 
         assert integrity(db) == "ok", context
         for result in results:  # disjoint runs: undo each
             if result["run_id"]:
-                undone = run_cli(db, "undo", "--force", result["run_id"], state=state)
+                undone = invoke_cli(db, "undo", "--force", result["run_id"], state=state)
                 assert undone.code == 0, (context, str(undone))
         assert dump(db) == original, context
     # (Usually the first to commit keeps the lock between its back-to-back unit transactions and

@@ -14,6 +14,14 @@ journal appeared, i.e. while it commits unit after unit (stratified: ``kill_mome
 * a later ``recover`` repairs exactly the units that were not applied, and then nothing is stuck;
 * ``undo`` of the interrupted run restores byte-identical rows for what it committed, and leaves
   the later run's repairs alone.
+
+The killed run is a real ``python -m inspector`` process (what a kill can interrupt); the later
+``recover`` and ``undo`` run in-process through the same operations the CLI calls
+(``operations.prepare``/``execute``/``undo``, rendered by the CLI's own ``outcome_json`` /
+``undo_json`` and exit-code table) on the child's journal directory: the files the killed
+process left are what is under test, not a second interpreter's start-up. The kills are split into
+``SLICES`` tests (every slice a stratified share of the kill moments) so that no single test
+is the suite's long tail.
 """
 
 from __future__ import annotations
@@ -31,6 +39,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from inspector.cli.recover import EXIT_BY_STATUS
+from inspector.core.errors import NothingToUndo
+from inspector.core.repair import operations
+from inspector.render import outcome_json, undo_json
+from tests.support.built_once import built_once
 
 from .support import (
     PYTHON,
@@ -63,6 +77,7 @@ pytestmark = pytest.mark.reliability
 # within those strata.
 KILLS = count("KILLS", 12, 100)
 WORKERS = 2  # two kills in flight at once: the machine (and CI) has two cores
+SLICES = 3  # kill i belongs to slice i % SLICES: each slice covers every stratum's share
 
 
 def calibrate(template: Path, work: Path) -> tuple[float, float]:
@@ -88,6 +103,25 @@ def calibrate(template: Path, work: Path) -> tuple[float, float]:
         proc.stderr.close()
     shutil.rmtree(work)
     return journal_at or total * 0.6, total
+
+
+def recover_in_process(db: Path, state: Path) -> tuple[int, dict[str, Any], float]:
+    """``recover --all --yes --force --json`` as the CLI runs it: (exit code, JSON, seconds)."""
+    started = time.monotonic()
+    request = operations.Request(database=db, force=True, journal_directory=state / "ocinspect" / "runs")
+    outcome = operations.execute(operations.prepare(request))
+    return EXIT_BY_STATUS[outcome.status], outcome_json(outcome), time.monotonic() - started
+
+
+def undo_in_process(db: Path, state: Path, run_id: str) -> tuple[dict[str, Any], float]:
+    """``undo --force --json RUN_ID`` as the CLI runs it (an error raises): (JSON, seconds)."""
+    started = time.monotonic()
+    runs = state / "ocinspect" / "runs"
+    try:
+        result = operations.undo(operations.UndoRequest(database=db, run_id=run_id, force=True, journal_directory=runs))
+    except NothingToUndo:  # the CLI's exit 0 with ``"restored": 0``
+        return {"restored": 0, "nothing_to_undo": True}, time.monotonic() - started
+    return undo_json(result), time.monotonic() - started
 
 
 def kill_moment(i: int, rng: random.Random) -> tuple[bool, float]:
@@ -253,16 +287,15 @@ def one_kill(  # noqa: C901
     stats["applied_but_not_yet_marked"] += len(applied - facts["committed_marked"])
 
     # a later recover finishes the rest
-    again = run_cli(db, "recover", "--all", "--yes", "--force", "--json", state=state)
-    stats["t_recover2"] += again.seconds  # type: ignore[assignment]
-    if again.code != 0:
-        return [prefix + f"second recover failed: {again}"], stats
+    code, second, seconds = recover_in_process(db, state)
+    stats["t_recover2"] += seconds  # type: ignore[assignment]
+    if code != 0:
+        return [prefix + f"second recover failed: exit {code}, {json.dumps(second)[-2000:]}"], stats
     expected_rest = set()
     applied_sessions = {s for idx in applied for s in journal.units[idx]["sessions"]} if journal else set()
     for unit in layout.units:
         if not set(unit) & applied_sessions:
             expected_rest.update(unit)
-    second = again.json()
     if set(second["sessions"]) != expected_rest:
         return [
             prefix + f"second recover repaired {len(second['sessions'])} sessions, expected {len(expected_rest)}"
@@ -277,14 +310,15 @@ def one_kill(  # noqa: C901
     if journal is None or journal.header is None:
         stats["undo_not_applicable"] += 1
         return [], stats
-    undone = run_cli(db, "undo", "--force", "--json", journal.header["run_id"], state=state)
-    stats["t_undo"] += undone.seconds  # type: ignore[assignment]
+    try:
+        undone, seconds = undo_in_process(db, state, journal.header["run_id"])
+    except Exception as exc:  # the CLI's one error line: here the error itself, for the report
+        return [prefix + f"undo of the interrupted run failed: {exc!r}"], stats
+    stats["t_undo"] += seconds  # type: ignore[assignment]
     t = time.monotonic()
-    if undone.code != 0:
-        return [prefix + f"undo of the interrupted run failed: {undone}"], stats
     restored_expected = sum(len(journal.units[idx]["changes"]) for idx in applied)
-    if undone.json()["restored"] != restored_expected:
-        return [prefix + f"undo restored {undone.json()['restored']} rows, expected {restored_expected}"], stats
+    if undone["restored"] != restored_expected:
+        return [prefix + f"undo restored {undone['restored']} rows, expected {restored_expected}"], stats
     final = dump(db)
     expected = dict(template)
     later = [read_journal(p) for p in journals(state) if p != journal.path]  # none if nothing was left
@@ -306,25 +340,50 @@ def one_kill(  # noqa: C901
     return [], stats
 
 
+@pytest.fixture(scope="module")
+def template_dumps(kill_templates: tuple[dict[str, Path], Layout]) -> dict[str, Dump]:
+    templates, _ = kill_templates
+    dumps = {mode: dump(path) for mode, path in templates.items()}
+    assert dumps["wal"] == dumps["delete"]
+    return dumps
+
+
+@pytest.fixture(scope="module")
+def timing(
+    kill_templates: tuple[dict[str, Path], Layout], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[float, float]:
+    """One uninterrupted run's timing, measured once per test run for every slice (``built_once``)."""
+    template = kill_templates[0]["wal"]
+    _, measured = built_once(tmp_path_factory, "kill9-timing", lambda d: calibrate(template, d / "calibrate"))
+    return measured
+
+
 # bounded by its counts, not by time: on 4 xdist workers of a loaded 2-core machine it took 518 s,
 # past the suite's 300 s hang guard
 @pytest.mark.timeout(900)
-def test_kill_9_mid_recovery(kill_templates: tuple[dict[str, Path], Layout], tmp_path: Path) -> None:
+@pytest.mark.parametrize("part", range(SLICES))
+def test_kill_9_mid_recovery(
+    part: int,
+    kill_templates: tuple[dict[str, Path], Layout],
+    template_dumps: dict[str, Dump],
+    timing: tuple[float, float],
+    tmp_path: Path,
+) -> None:
     templates, layout = kill_templates
     assert len(layout.stuck_sessions) >= 1000
-    template_dumps = {mode: dump(path) for mode, path in templates.items()}
-    assert template_dumps["wal"] == template_dumps["delete"]
-    timing = calibrate(templates["wal"], tmp_path / "calibrate")
     seed = base_seed()
+    # this slice's kills: i = part, part + SLICES, ... (then further ones for the runs that
+    # finished before their moment; kill_moment folds i back onto the KILLS strata)
+    wanted = len(range(part, KILLS, SLICES))
     started = time.monotonic()
     totals: Counter[str] = Counter()
     failures: list[str] = []
     attempts = 0
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         # A run that finished before its random moment counts as an attempt, not a kill: go on
-        # until KILLS SIGKILLs really landed on a running recovery (bounded: 1.5 x attempts).
-        while totals["killed_by_sigkill"] < KILLS and attempts < KILLS * 3 // 2 and not failures:
-            batch = range(attempts, attempts + KILLS - totals["killed_by_sigkill"])
+        # until this slice's SIGKILLs really landed on a running recovery (bounded: 1.5 x attempts).
+        while totals["killed_by_sigkill"] < wanted and attempts < wanted * 3 // 2 and not failures:
+            batch = [part + SLICES * k for k in range(attempts, attempts + wanted - totals["killed_by_sigkill"])]
             attempts += len(batch)
             futures = [
                 pool.submit(one_kill, i, seed, templates, layout, template_dumps, timing, tmp_path) for i in batch
@@ -335,6 +394,7 @@ def test_kill_9_mid_recovery(kill_templates: tuple[dict[str, Path], Layout], tmp
                 failures.extend(problems)
     report(
         "kill9",
+        slice=f"{part + 1}/{SLICES}",
         seed=seed,
         seconds=round(time.monotonic() - started, 1),
         stuck_sessions=len(layout.stuck_sessions),
@@ -345,8 +405,9 @@ def test_kill_9_mid_recovery(kill_templates: tuple[dict[str, Path], Layout], tmp
         **totals,
     )
     assert not failures, "\n".join(failures[:10])
-    assert totals["integrity_ok"] == attempts and totals["killed_by_sigkill"] >= KILLS, totals
-    # The kills must really land mid-recovery, not only before or after it.
+    assert totals["integrity_ok"] == attempts and totals["killed_by_sigkill"] >= wanted, totals
+    # The kills must really land mid-recovery, not only before or after it: every slice has
+    # kills spread over the whole commit phase (one near its middle).
     if KILLS >= 8:
         assert totals["kills_mid_apply"] > 0, totals
 
