@@ -159,7 +159,9 @@ def assert_the_boot_leaves_it_alone(sandbox: v2.V2Sandbox) -> None:
 
 def test_every_shape_in_one_database(sandbox: v2.V2Sandbox, opencode_bin: Path, tmp_path: Path) -> None:
     """bash, pending, question, ask, queued, task (and its child), orphan-child, graceful-stop,
-    imported-from-v1 and ``opencode run --standalone``, side by side in one file."""
+    imported-from-v1 and ``opencode run --standalone``, side by side in one file, each checked
+    as it is made; a plain server reopening the file and a new prompt healing one more crashed
+    turn (``every_shape.build``)."""
     shapes = every.build(sandbox, opencode_bin)
     stopped = shapes.sid("graceful-stop")
 
