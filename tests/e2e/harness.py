@@ -1319,3 +1319,17 @@ def snapshot(db: Path, dest: Path) -> Path:
     finally:
         conn.close()
     return dest
+
+
+def copy_database(source: Path, dest: Path) -> None:
+    """``dest`` becomes ``source``'s rows (SQLite's backup: the WAL included, rowids kept), no
+    side files left: a crashed file made once, copied back for each test that starts from it."""
+    for stale in (dest, Path(f"{dest}-wal"), Path(f"{dest}-shm")):
+        stale.unlink(missing_ok=True)
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=10)
+    out = sqlite3.connect(str(dest), timeout=10)
+    try:
+        src.backup(out)
+    finally:
+        out.close()
+        src.close()

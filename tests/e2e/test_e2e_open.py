@@ -1,10 +1,12 @@
 """Issue 20 §2 end to end: after a recovery, ``ocinspect open`` takes a person back into the
 session with the real OpenCode (newest release), and a new prompt completes in that session.
 
-Two proofs: the non-interactive one (``opencode run --session=ID PROMPT``, the same
-``--session=ID`` word the printed TUI command uses), and the interactive one: ``ocinspect open``
-exec'd on a pseudo-terminal becomes OpenCode's TUI on that session; a prompt typed there
-completes in the same session. Both are checked in the database (read-only).
+Two proofs, one after the other on the same recovered session (the crash, the recovery and the
+printed command are made once: each OpenCode boot is the cost of an e2e test): the interactive
+one, ``ocinspect open`` exec'd on a pseudo-terminal becomes OpenCode's TUI on that session and a
+prompt typed there completes in the same session; then the non-interactive one, ``opencode run
+--session=ID PROMPT`` (the same ``--session=ID`` word the printed TUI command uses) completes
+another prompt in it. Both are checked in the database (read-only).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .test_e2e import crash_mid_tool
 pytestmark = pytest.mark.e2e
 
 PROMPT = "TEXT thanks, now just say hi"
+AGAIN = "TEXT and once more, say hi"
 
 
 def env_for(sb: h.Sandbox, binary: Path) -> dict[str, str]:
@@ -100,26 +103,10 @@ def recovered_and_printed(sb: h.Sandbox, binary: Path) -> tuple[str, list[str], 
     return sid, words, env
 
 
-def test_open_then_a_new_prompt_completes_in_the_same_session(sandbox: h.Sandbox, opencode_bin: Path) -> None:
+def test_open_execs_the_tui_then_the_printed_session_word_takes_a_prompt(
+    sandbox: h.Sandbox, opencode_bin: Path
+) -> None:
     sid, words, env = recovered_and_printed(sandbox, opencode_bin)
-    before = session_count(sandbox.db_path)
-    # the printed command's --session=ID word, through OpenCode's non-interactive front end
-    run = subprocess.run(
-        ["opencode", "run", words[-1], PROMPT],
-        cwd=sandbox.project,
-        env={**env, "OPENCODE_DB": words[3].split("=", 1)[1]},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        stdin=subprocess.DEVNULL,
-    )
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
-    assert answered(sandbox.db_path, sid, PROMPT), turns(sandbox.db_path, sid)
-    assert session_count(sandbox.db_path) == before  # the same session, not a new one
-
-
-def test_open_execs_the_tui_on_the_session_and_a_typed_prompt_completes(sandbox: h.Sandbox, opencode_bin: Path) -> None:
-    sid, _, env = recovered_and_printed(sandbox, opencode_bin)
     before = session_count(sandbox.db_path)
     args = [sys.executable, "-m", "inspector", "--db", str(sandbox.db_path), "open", sid]
     term = Terminal.spawn(args, env, h.REPO_ROOT)  # ocinspect, which becomes OpenCode's TUI
@@ -133,3 +120,17 @@ def test_open_execs_the_tui_on_the_session_and_a_typed_prompt_completes(sandbox:
         assert session_count(sandbox.db_path) == before
     finally:
         term.close()
+
+    # the printed command's --session=ID word, through OpenCode's non-interactive front end
+    run = subprocess.run(
+        ["opencode", "run", words[-1], AGAIN],
+        cwd=sandbox.project,
+        env={**env, "OPENCODE_DB": words[3].split("=", 1)[1]},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+    assert answered(sandbox.db_path, sid, AGAIN), turns(sandbox.db_path, sid)
+    assert session_count(sandbox.db_path) == before  # the same session, not a new one

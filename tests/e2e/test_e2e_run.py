@@ -4,6 +4,11 @@ The real OpenCode 1.18.33 is started *through* ``ocinspect run``: the process th
 the port must be the very process we started (``exec``, same PID), the session it serves must
 be healthy, and a new prompt must complete. The obstacles (no database yet, OpenCode already
 running) must never keep OpenCode from starting.
+
+One story on one database, so that every OpenCode boot proves something (each boot is the cost
+of an e2e test): the first start without a database, whose server is then crashed mid-tool; a
+plain OpenCode serving that file, beside which ``run`` writes nothing; and the start that
+recovers the session and becomes OpenCode.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import psutil
 import pytest
 
 from . import harness as h
-from .test_e2e import assert_healthy, assert_new_prompt_completes, crash_mid_tool
+from .test_e2e import assert_healthy, assert_new_prompt_completes
 
 pytestmark = pytest.mark.e2e
 
@@ -43,9 +48,50 @@ def log_lines(server: h.OpenCode) -> list[str]:
     return [line for line in server.log().splitlines() if line.startswith("ocinspect:")]
 
 
-def test_run_recovers_then_becomes_opencode(sandbox: h.Sandbox, opencode_bin: Path) -> None:
-    sid, part = crash_mid_tool(sandbox, opencode_bin, "run the long tests")
+def run_command(sb: h.Sandbox, script: str) -> subprocess.CompletedProcess[str]:
+    """``ocinspect run -- sh -c SCRIPT`` in the project."""
+    return subprocess.run(
+        [sys.executable, "-m", "inspector", "run", "--", "sh", "-c", script],
+        cwd=sb.project,
+        env=launcher_env(sb),
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
 
+
+def test_run_starts_without_a_database_leaves_a_running_opencode_alone_then_recovers(
+    sandbox: h.Sandbox, opencode_bin: Path
+) -> None:
+    # no database yet: the command's exit code passes through, nothing said
+    assert not sandbox.db_path.exists()
+    code = run_command(sandbox, "exit 7")
+    assert (code.returncode, code.stderr) == (7, ""), code.stderr
+
+    first = launch(sandbox, opencode_bin)  # first start: no database yet
+    assert log_lines(first) == []
+    hello = first.create_session()
+    first.prompt_async(hello, "TEXT hello")
+    first.wait_turn_complete(hello, timeout=60)
+    assert sandbox.db_path.exists()
+    # the crash: that server killed mid-tool
+    sid = first.create_session()
+    first.prompt_async(sid, "run the long tests")
+    part = h.wait_for_tool_part(sandbox.db_path, session_id=sid, tool="bash", timeout=60, server=first)[0]
+    first.kill()
+
+    # OpenCode already running (idle, but serving this database): run writes nothing, still starts
+    running = sandbox.start_opencode(opencode_bin)
+    ran = run_command(sandbox, "echo started")
+    assert ran.returncode == 0 and ran.stdout == "started\n", ran.stderr
+    (line,) = ran.stderr.splitlines()
+    assert line.startswith("ocinspect: warning: 1 stuck session(s) left alone: OpenCode is already running"), line
+    states: dict[str, Any] = {p["id"]: p["state"]["status"] for p in h.db_tool_parts(sandbox.db_path, sid)}
+    assert states == {part["id"]: "running"}
+    running.kill()
+
+    # the start that recovers, then becomes OpenCode
     server = launch(sandbox, opencode_bin)
     assert listener_pid(server.port) == server.pid  # exec: the launcher *is* the server
     assert psutil.Process(server.pid).exe() == str(opencode_bin.resolve())
@@ -54,46 +100,3 @@ def test_run_recovers_then_becomes_opencode(sandbox: h.Sandbox, opencode_bin: Pa
     assert_healthy(server, sid, {part["id"]})
     assert_new_prompt_completes(server, sid)
     server.kill()
-
-
-def test_run_passes_the_exit_code_and_starts_without_a_database(sandbox: h.Sandbox, opencode_bin: Path) -> None:
-    assert not sandbox.db_path.exists()
-    code = subprocess.run(
-        [sys.executable, "-m", "inspector", "run", "--", "sh", "-c", "exit 7"],
-        cwd=sandbox.project,
-        env=launcher_env(sandbox),
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-    )
-    assert (code.returncode, code.stderr) == (7, ""), code.stderr
-
-    server = launch(sandbox, opencode_bin)  # first start: no database yet
-    assert log_lines(server) == []
-    sid = server.create_session()
-    server.prompt_async(sid, "TEXT hello")
-    server.wait_turn_complete(sid, timeout=60)
-    assert sandbox.db_path.exists()
-    server.kill()
-
-
-def test_run_leaves_the_database_alone_while_opencode_runs(sandbox: h.Sandbox, opencode_bin: Path) -> None:
-    sid, part = crash_mid_tool(sandbox, opencode_bin, "run the long tests")
-    running = sandbox.start_opencode(opencode_bin)  # idle, but serving this database
-
-    ran = subprocess.run(
-        [sys.executable, "-m", "inspector", "run", "--", "sh", "-c", "echo started"],
-        cwd=sandbox.project,
-        env=launcher_env(sandbox),
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-    )
-    assert ran.returncode == 0 and ran.stdout == "started\n", ran.stderr
-    (line,) = ran.stderr.splitlines()
-    assert line.startswith("ocinspect: warning: 1 stuck session(s) left alone: OpenCode is already running"), line
-    states: dict[str, Any] = {p["id"]: p["state"]["status"] for p in h.db_tool_parts(sandbox.db_path, sid)}
-    assert states == {part["id"]: "running"}
-    running.kill()

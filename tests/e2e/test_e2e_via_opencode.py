@@ -5,11 +5,17 @@ A real OpenCode 1.18.33 serves a stale session (crashed, restarted); a client li
 that server (``PATCH`` the parts, ``/sync/replay`` the turns): the client receives
 ``message.part.updated`` for every repaired part, the API shows every turn completed, the event
 log invariant holds, and a new prompt completes. ``--direct`` still writes the file itself.
+
+The crash is made once per module (one boot and a subagent chain: the costly part) and each test
+starts from a copy of that crashed file in the same sandbox, with no ocinspect state kept.
 """
 
 from __future__ import annotations
 
+import shutil
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +74,48 @@ def crash_chain(sb: h.Sandbox, binary: Path) -> tuple[str, str, list[dict[str, A
     return parent, child, [task, bash]
 
 
-def test_recover_goes_through_the_running_opencode(sandbox: h.Sandbox, opencode_bin: Path) -> None:
-    parent, child, parts = crash_chain(sandbox, opencode_bin)
+@dataclass
+class Chain:
+    """The crashed subagent chain: the sandbox it was made in, its file as the crash left it."""
+
+    sandbox: h.Sandbox
+    template: Path
+    parent: str
+    child: str
+    parts: list[dict[str, Any]]
+
+    def restore(self) -> None:
+        """The sandbox's database becomes the crashed file again; ocinspect's state is forgotten."""
+        h.copy_database(self.template, self.sandbox.db_path)
+        shutil.rmtree(self.sandbox.ocinspect_state / "ocinspect", ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory, fake_model: h.FakeModel, opencode_bin: Path) -> Iterator[Chain]:
+    box = h.Sandbox(tmp_path_factory.mktemp("via-opencode") / "oc", fake_model)
+    try:
+        parent, child, parts = crash_chain(box, opencode_bin)
+        template = box.root / "crashed.db"
+        h.copy_database(box.db_path, template)
+        yield Chain(box, template, parent, child, parts)
+    finally:
+        box.kill_all()
+
+
+@pytest.fixture
+def sandbox(chain: Chain) -> Iterator[h.Sandbox]:
+    """The chain's sandbox on a fresh copy of the crashed file (named ``sandbox``: a failed
+    test's server logs are attached from it); every server a test started is killed after it."""
+    chain.restore()
+    chain.sandbox.servers.clear()
+    try:
+        yield chain.sandbox
+    finally:
+        chain.sandbox.kill_all()
+
+
+def test_recover_goes_through_the_running_opencode(sandbox: h.Sandbox, chain: Chain, opencode_bin: Path) -> None:
+    parent, child, parts = chain.parent, chain.child, chain.parts
     server = sandbox.start_opencode(opencode_bin)  # restarted: idle, the chain stale in it
     listener = Listener(server)
 
@@ -113,8 +159,8 @@ def test_recover_goes_through_the_running_opencode(sandbox: h.Sandbox, opencode_
     } == {parts[0]["id"]: "running", parts[1]["id"]: "running"}
 
 
-def test_direct_writes_the_file_even_while_opencode_runs(sandbox: h.Sandbox, opencode_bin: Path) -> None:
-    parent, child, parts = crash_chain(sandbox, opencode_bin)
+def test_direct_writes_the_file_even_while_opencode_runs(sandbox: h.Sandbox, chain: Chain, opencode_bin: Path) -> None:
+    parent, child, parts = chain.parent, chain.child, chain.parts
     server = sandbox.start_opencode(opencode_bin)
     listener = Listener(server)
     rc, data, proc = run_cli(sandbox, "recover", "--all", "--yes", "--direct", "--json")
@@ -126,11 +172,11 @@ def test_direct_writes_the_file_even_while_opencode_runs(sandbox: h.Sandbox, ope
 
 
 def test_a_password_protected_opencode_is_asked_with_its_password(
-    sandbox: h.Sandbox, opencode_bin: Path, monkeypatch: pytest.MonkeyPatch
+    sandbox: h.Sandbox, chain: Chain, opencode_bin: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without OPENCODE_SERVER_PASSWORD the verdict is unknown and nothing is written; with it
     the repair goes through that server."""
-    parent, child, parts = crash_chain(sandbox, opencode_bin)
+    parent, child, parts = chain.parent, chain.child, chain.parts
     server = sandbox.start_opencode(opencode_bin, password="s3cret-e2e")
     monkeypatch.delenv("OPENCODE_SERVER_PASSWORD", raising=False)
     rc, data, proc = run_cli(sandbox, "recover", "--all", "--yes", "--json")

@@ -14,7 +14,11 @@ from pathlib import Path
 import pytest
 
 from .. import harness as h
-from . import harness_v2 as v2
+
+# every_shape asserts each shape's rows as it makes them: pytest explains a failed one there too
+pytest.register_assert_rewrite("tests.e2e.v2.every_shape")
+
+from . import harness_v2 as v2  # noqa: E402
 
 
 @pytest.fixture(scope="session")

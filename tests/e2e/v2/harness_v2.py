@@ -25,6 +25,7 @@ import json
 import os
 import sqlite3
 import subprocess
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -160,6 +161,26 @@ def describe(db: Path) -> str:
         out.append(json.dumps({k: s.get(k) for k in keep}))
         out += [f"  {r['seq']} {r['type']} {json.dumps(r['data'])[:600]}" for r in message_rows(db, s["id"])]
     return "\n".join(out)[-8000:]
+
+
+def types_of(db: Path, session_id: str) -> list[str]:
+    """The session's ``session_message`` types in ``seq`` order."""
+    return [r["type"] for r in message_rows(db, session_id)]
+
+
+def claim(db: Path, session_id: str) -> Any:
+    """The session's claim (``time_suspended``): set while a turn is owed to it."""
+    return session_row(db, session_id)["time_suspended"]
+
+
+def stays(probe: Callable[[], bool], *, seconds: float, what: str) -> None:
+    """Fail if ``probe`` turns false within ``seconds``: a bounded watch for something that must
+    not happen (a plain server delivering or resuming on its own), polled, not slept through."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert probe(), what
+        time.sleep(0.2)
+    assert probe(), what
 
 
 def wait_db(db: Path, probe: Callable[[], T | None], *, what: str, timeout: float = 45.0) -> T:
@@ -418,9 +439,12 @@ def crash_plain_mid_tool(
     return Crash(sid, tool)
 
 
-def crash_plain_mid_subagent(sb: V2Sandbox) -> Crash:
-    """(task) The parent's ``subagent`` tool and its child's ``shell`` both running, then ``kill -9``."""
+def crash_plain_mid_subagent(sb: V2Sandbox, *, on_boot: Callable[[V2Server], object] | None = None) -> Crash:
+    """(task) The parent's ``subagent`` tool and its child's ``shell`` both running, then ``kill -9``;
+    ``on_boot(server)`` looks at the server as it booted, before the prompt."""
     server = sb.start_plain()
+    if on_boot is not None:
+        on_boot(server)
     sid = server.open_session(sb.project)
     server.prompt(sid, SUBAGENT)
     wait_tool(sb.db_path, sid, name="subagent")
@@ -526,10 +550,17 @@ def stop_service_mid_tool(sb: V2Sandbox, service: V2Service | None = None) -> Cr
     return Crash(sid, tool)
 
 
-def exhaust_by_boots(sb: V2Sandbox, crash: Crash, *, budget: int = 10) -> None:
+def exhaust_by_boots(
+    sb: V2Sandbox,
+    crash: Crash,
+    *,
+    budget: int = 10,
+    after_boot: Callable[[int, V2Service, dict[str, Any]], object] | None = None,
+) -> None:
     """(exhausted) The real path: each service boot re-runs the turn and is ``kill -9``'d once
     the model re-issued its tool (a new ``running`` shell), until the boot after the budget
-    publishes ``idle failed`` (11 boots: 67-82 s here)."""
+    publishes ``idle failed`` (11 boots: 67-82 s here). ``after_boot(attempt, service, tool)``
+    looks at each boot (``tool``: the re-issued one) before it is killed."""
     db = sb.db_path
     seen = {crash.tool["id"]}
     for attempt in range(1, budget + 1):
@@ -545,7 +576,10 @@ def exhaust_by_boots(sb: V2Sandbox, crash: Crash, *, budget: int = 10) -> None:
                 None,
             )
 
-        seen.add(wait_db(db, reissued, what=f"boot {attempt}'s re-issued tool")["id"])
+        tool = wait_db(db, reissued, what=f"boot {attempt}'s re-issued tool")
+        seen.add(tool["id"])
+        if after_boot is not None:
+            after_boot(attempt, service, tool)
         kill_service(sb, service)
     service = sb.start_service()
     wait_db(

@@ -1,7 +1,7 @@
 """capture_v2.py still reproduces the shipped 2.x fixtures (``tests/fixtures/v2``) from the real
 binary: same schema, same sessions with the same claims, outcomes, message types and tools, the
 sandbox's paths rewritten. Two shapes the fake model does not steer (the others are made by the
-same makers and checked in ``test_v2_shapes.py``)."""
+same makers and checked in ``every_shape.py``)."""
 
 from __future__ import annotations
 
