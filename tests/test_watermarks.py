@@ -41,19 +41,39 @@ LATER = NOW + 60_000
 TIERS = pytest.mark.parametrize("quick", [True, False], ids=["quick", "deep"])
 
 
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[Path, DemoSessions]]:
+    """The demo database of each kind, built once (the build is seeded: every build is the same
+    file); each test gets its own copy of it."""
+    made: dict[str, tuple[Path, DemoSessions]] = {}
+
+    def get(kind: str) -> tuple[Path, DemoSessions]:
+        if kind not in made:
+            path, ids = build_demo_sessions(tmp_path_factory.mktemp(f"demo-{kind}"), now=NOW)
+            conn = sqlite3.connect(path)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL").fetchall()  # like OpenCode's own file
+                if kind == "unlogged":  # OpenCode before the sync log (1.2 … 1.14)
+                    conn.execute("DROP TABLE event")
+                    conn.execute("DROP TABLE event_sequence")
+                conn.commit()
+            finally:
+                conn.close()
+            assert not Path(f"{path}-wal").exists()  # checkpointed on close: the file alone is the database
+            made[kind] = (path, ids)
+        return made[kind]
+
+    return get
+
+
 @pytest.fixture(params=["logged", "unlogged"])
-def demo(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, DemoSessions]:
+def demo(
+    request: pytest.FixtureRequest, tmp_path: Path, demo_template: Callable[[str], tuple[Path, DemoSessions]]
+) -> tuple[Path, DemoSessions]:
+    template, ids = demo_template(request.param)
     (tmp_path / "db").mkdir()
-    path, ids = build_demo_sessions(tmp_path / "db", now=NOW)
-    conn = sqlite3.connect(path)
-    try:
-        conn.execute("PRAGMA journal_mode=WAL").fetchall()  # like OpenCode's own file
-        if request.param == "unlogged":  # OpenCode before the sync log (1.2 … 1.14)
-            conn.execute("DROP TABLE event")
-            conn.execute("DROP TABLE event_sequence")
-        conn.commit()
-    finally:
-        conn.close()
+    path = tmp_path / "db" / template.name
+    shutil.copyfile(template, path)
     return path, ids
 
 
