@@ -370,13 +370,15 @@ def test_paths_prints_every_place_and_the_database(tmp_path: Path, demo_db: tupl
         "database": str(demo_db[0]),
         "database_problem": None,
     }
-    assert ocinspect("paths", "journal", env=env).stdout == f"{state / 'runs'}\n"
-    text = ocinspect("--db", str(demo_db[0]), "paths", env=env).stdout
+    # the same command's other forms in-process (the same environment); the refusal below is a real process
+    in_env: dict[str, str | None] = dict(env)
+    assert plain("paths", "journal", env=in_env).stdout == f"{state / 'runs'}\n"
+    text = plain("--db", str(demo_db[0]), "paths", env=in_env).stdout
     assert f"keymap      {config / 'keymap.toml'}" in text.splitlines()
     # what `runs` reads is what `paths` says; no database: said, exit 2 only when asked for it
-    assert str(state / "runs") in ocinspect("runs", env=env).stdout
-    missing = ocinspect("paths", "--json", env=env)
-    assert missing.returncode == 0 and json.loads(missing.stdout)["database"] is None
+    assert str(state / "runs") in plain("runs", env=in_env).stdout
+    missing = plain("paths", "--json", env=in_env)
+    assert missing.exit_code == 0 and json.loads(missing.stdout)["database"] is None
     alone = ocinspect("paths", "database", env=env)
     assert alone.returncode == 2 and alone.stderr.startswith("ocinspect: error: no OpenCode database found")
     assert not config.exists() and not state.exists()  # nothing created
