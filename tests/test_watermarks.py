@@ -12,6 +12,7 @@ watermarks must fall back to a full pass. ``XDG_STATE_HOME`` is a per-test tempo
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -635,8 +636,17 @@ def bench_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         import make_db  # bench/make_db.py: the benchmark's OpenCode-shaped file, small
     finally:
         sys.path.remove(str(ROOT / "bench"))
-    path = tmp_path_factory.mktemp("bench") / "opencode.db"
-    make_db.build(path, size=0.05, quiet=True)
+    # built once for the whole run even when the two tiers land on two xdist workers (they share
+    # the parent of their temporary directories); the manifest is written last, when the file is whole
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    path = root / "watermarks-bench" / "opencode.db"
+    path.parent.mkdir(exist_ok=True)
+    with open(path.parent / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when closed, or when a killed worker's file is
+        if not make_db.manifest_path(path).exists():
+            make_db.build(path, size=0.05, quiet=True)
     return path
 
 
