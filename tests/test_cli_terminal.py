@@ -195,17 +195,48 @@ def test_tui_without_a_terminal_exits_2_at_once(
 # ---- width and colour ---------------------------------------------------------------------------
 
 
+# Each ``--help`` as ``python -m inspector COMMAND --help`` prints it (the same ``cli`` with the
+# same program name, off a terminal, the width the process's), all of them from one process: a
+# help is printed from the command's definition and the environment alone, nothing carries over.
+EVERY_HELP = """
+import sys
+from inspector.cli import cli
+for command in sys.argv[1:]:
+    try:
+        cli([*command.split(), "--help"], prog_name="ocinspect")
+    except SystemExit as stop:
+        assert stop.code in (0, None), (command, stop.code)
+    sys.stdout.write("\\0")
+    sys.stdout.flush()
+"""
+
+
+def every_help(commands: list[str], env: dict[str, str]) -> dict[str, str]:
+    done = subprocess.run(
+        [sys.executable, "-c", EVERY_HELP, *commands],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    texts = done.stdout.split("\0")
+    assert texts[-1] == "" and len(texts) == len(commands) + 1, done.stdout
+    return dict(zip(commands, texts, strict=False))
+
+
 def demo_outputs(demo_db: tuple[Path, DemoSessions], tmp_path: Path, columns: str | None) -> dict[str, str]:
     path, ids = demo_db
     db = ["--db", str(path)]
     env = {"COLUMNS": columns}
     # --help through the real command: click's runner forces its help to 80 columns
     help_env = terminal_env(tmp_path, **({"COLUMNS": columns} if columns else {}))
-    outputs = {"scan": plain(*db, "scan", env=env).stdout, "help": ocinspect("--help", env=help_env).stdout}
-    for command in COMMANDS:
-        if columns and command == "open":  # its examples are a verbatim block of 66 columns
-            continue
-        outputs[f"{command} --help"] = ocinspect(command, "--help", env=help_env).stdout
+    commands = [c for c in COMMANDS if not (columns and c == "open")]  # open's examples: a verbatim block of 66 columns
+    helps = every_help(["", *commands], env=help_env)
+    outputs = {"scan": plain(*db, "scan", env=env).stdout, "help": helps[""]}
+    outputs.update({f"{command} --help": helps[command] for command in commands})
     for session in (*ids.stuck, *ids.clean):
         outputs[f"show {session}"] = plain(*db, "show", session, env=env).stdout
         outputs[f"timeline {session}"] = plain(*db, "show", session, "--timeline", env=env).stdout
@@ -339,13 +370,15 @@ def test_paths_prints_every_place_and_the_database(tmp_path: Path, demo_db: tupl
         "database": str(demo_db[0]),
         "database_problem": None,
     }
-    assert ocinspect("paths", "journal", env=env).stdout == f"{state / 'runs'}\n"
-    text = ocinspect("--db", str(demo_db[0]), "paths", env=env).stdout
+    # the same command's other forms in-process (the same environment); the refusal below is a real process
+    in_env: dict[str, str | None] = dict(env)
+    assert plain("paths", "journal", env=in_env).stdout == f"{state / 'runs'}\n"
+    text = plain("--db", str(demo_db[0]), "paths", env=in_env).stdout
     assert f"keymap      {config / 'keymap.toml'}" in text.splitlines()
     # what `runs` reads is what `paths` says; no database: said, exit 2 only when asked for it
-    assert str(state / "runs") in ocinspect("runs", env=env).stdout
-    missing = ocinspect("paths", "--json", env=env)
-    assert missing.returncode == 0 and json.loads(missing.stdout)["database"] is None
+    assert str(state / "runs") in plain("runs", env=in_env).stdout
+    missing = plain("paths", "--json", env=in_env)
+    assert missing.exit_code == 0 and json.loads(missing.stdout)["database"] is None
     alone = ocinspect("paths", "database", env=env)
     assert alone.returncode == 2 and alone.stderr.startswith("ocinspect: error: no OpenCode database found")
     assert not config.exists() and not state.exists()  # nothing created

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -40,14 +41,45 @@ def test_core_has_modules() -> None:
     } <= short
 
 
+# One fresh interpreter imports every core module in turn and says what each import added that is
+# UI. A module's imports only ever add to ``sys.modules``, so if nothing is UI once all of them are
+# loaded, none of them loads UI alone. Only when something did is each module imported again in
+# an interpreter of its own, so the failure names the module that pulls the UI in, not the first
+# one imported after it. (Fresh interpreters because pytest's own has Textual loaded.)
+UI_LOADED = (
+    "import sys\n"
+    "def ui():\n"
+    "    return {m for m in sys.modules if m.split('.')[0] in ('textual', 'rich', 'click')"
+    " or m.startswith(('inspector.tui', 'inspector.cli'))}\n"
+)
+EACH_IN_TURN = (
+    UI_LOADED + "import importlib, json\n"
+    "pulled = {}\n"
+    "for name in sys.argv[1:]:\n"
+    "    before = ui()\n"
+    "    importlib.import_module(name)\n"
+    "    pulled[name] = sorted(ui() - before)\n"
+    "print(json.dumps(pulled))\n"
+)
+ALONE = UI_LOADED + "import importlib; importlib.import_module(sys.argv[1]); print(','.join(sorted(ui())))\n"
+
+
+@pytest.fixture(scope="module")
+def imported_together() -> dict[str, list[str]]:
+    out = subprocess.run([sys.executable, "-c", EACH_IN_TURN, *MODULES], capture_output=True, text=True, check=True)
+    pulled: dict[str, list[str]] = json.loads(out.stdout)
+    return pulled
+
+
+def test_every_core_module_was_imported_together(imported_together: dict[str, list[str]]) -> None:
+    assert sorted(imported_together) == MODULES
+
+
 @pytest.mark.parametrize("module", MODULES)
-def test_importing_core_module_loads_no_ui(module: str) -> None:
-    code = (
-        f"import sys, importlib; importlib.import_module('{module}');"
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'rich', 'click')"
-        " or m.startswith(('inspector.tui', 'inspector.cli'))]; print(','.join(bad))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+def test_importing_core_module_loads_no_ui(module: str, imported_together: dict[str, list[str]]) -> None:
+    if not any(imported_together.values()):
+        return
+    out = subprocess.run([sys.executable, "-c", ALONE, module], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"{module} pulled in {out.stdout.strip()}"
 
 

@@ -68,7 +68,13 @@ def test_a_run_covering_the_matrix_writes_every_cell(tmp_path: Path, workers: li
     (project / "conftest.py").write_text(INNER_CONFTEST)
     (project / "test_cells.py").write_text(INNER_TESTS)
     results = tmp_path / "results.json"
-    env = {**os.environ, "PYTHONPATH": str(matrix.REPO_ROOT), "OCINSPECT_E2E_RESULTS": str(results)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(matrix.REPO_ROOT),
+        "OCINSPECT_E2E_RESULTS": str(results),
+        # only the plugins the recorder runs under (xdist, asked for by name), not every installed one
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+    }
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *workers, str(project)],
         cwd=project,

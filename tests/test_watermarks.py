@@ -12,6 +12,7 @@ watermarks must fall back to a full pass. ``XDG_STATE_HOME`` is a per-test tempo
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -41,19 +42,39 @@ LATER = NOW + 60_000
 TIERS = pytest.mark.parametrize("quick", [True, False], ids=["quick", "deep"])
 
 
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[Path, DemoSessions]]:
+    """The demo database of each kind, built once (the build is seeded: every build is the same
+    file); each test gets its own copy of it."""
+    made: dict[str, tuple[Path, DemoSessions]] = {}
+
+    def get(kind: str) -> tuple[Path, DemoSessions]:
+        if kind not in made:
+            path, ids = build_demo_sessions(tmp_path_factory.mktemp(f"demo-{kind}"), now=NOW)
+            conn = sqlite3.connect(path)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL").fetchall()  # like OpenCode's own file
+                if kind == "unlogged":  # OpenCode before the sync log (1.2 … 1.14)
+                    conn.execute("DROP TABLE event")
+                    conn.execute("DROP TABLE event_sequence")
+                conn.commit()
+            finally:
+                conn.close()
+            assert not Path(f"{path}-wal").exists()  # checkpointed on close: the file alone is the database
+            made[kind] = (path, ids)
+        return made[kind]
+
+    return get
+
+
 @pytest.fixture(params=["logged", "unlogged"])
-def demo(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, DemoSessions]:
+def demo(
+    request: pytest.FixtureRequest, tmp_path: Path, demo_template: Callable[[str], tuple[Path, DemoSessions]]
+) -> tuple[Path, DemoSessions]:
+    template, ids = demo_template(request.param)
     (tmp_path / "db").mkdir()
-    path, ids = build_demo_sessions(tmp_path / "db", now=NOW)
-    conn = sqlite3.connect(path)
-    try:
-        conn.execute("PRAGMA journal_mode=WAL").fetchall()  # like OpenCode's own file
-        if request.param == "unlogged":  # OpenCode before the sync log (1.2 … 1.14)
-            conn.execute("DROP TABLE event")
-            conn.execute("DROP TABLE event_sequence")
-        conn.commit()
-    finally:
-        conn.close()
+    path = tmp_path / "db" / template.name
+    shutil.copyfile(template, path)
     return path, ids
 
 
@@ -615,8 +636,17 @@ def bench_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         import make_db  # bench/make_db.py: the benchmark's OpenCode-shaped file, small
     finally:
         sys.path.remove(str(ROOT / "bench"))
-    path = tmp_path_factory.mktemp("bench") / "opencode.db"
-    make_db.build(path, size=0.05, quiet=True)
+    # built once for the whole run even when the two tiers land on two xdist workers (they share
+    # the parent of their temporary directories); the manifest is written last, when the file is whole
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    path = root / "watermarks-bench" / "opencode.db"
+    path.parent.mkdir(exist_ok=True)
+    with open(path.parent / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when closed, or when a killed worker's file is
+        if not make_db.manifest_path(path).exists():
+            make_db.build(path, size=0.05, quiet=True)
     return path
 
 

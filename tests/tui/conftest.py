@@ -9,6 +9,7 @@ theme and keymap files to ``$XDG_CONFIG_HOME`` there: snapshots never see the us
 from __future__ import annotations
 
 import secrets
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,12 +54,22 @@ def fixture_copy(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoSessions]:
+    """The ``--demo`` database built once: its build is seeded, so every build is this file."""
+    path, ids = build_demo_sessions(tmp_path_factory.mktemp("demo-template"), now=NOW)
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no -wal left: the file is the database
+    return path, ids
+
+
 @pytest.fixture
-def demo(tmp_path: Path) -> tuple[Path, DemoSessions]:
-    """The ``--demo`` database, built for the frozen ``NOW``; relative path ``demo/opencode.db``."""
+def demo(tmp_path: Path, demo_template: tuple[Path, DemoSessions]) -> tuple[Path, DemoSessions]:
+    """The ``--demo`` database, built for the frozen ``NOW``; relative path ``demo/opencode.db``
+    (a private copy of the session's one)."""
+    template, ids = demo_template
     (tmp_path / "demo").mkdir()
-    path, ids = build_demo_sessions(tmp_path / "demo", now=NOW)
-    return Path("demo") / path.name, ids
+    shutil.copyfile(template, tmp_path / "demo" / template.name)
+    return Path("demo") / template.name, ids
 
 
 @pytest.fixture
