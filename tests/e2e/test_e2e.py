@@ -4,13 +4,16 @@ release users run.
 Each test crashes a real ``opencode serve`` with ``kill -9`` in the middle of a scripted tool
 call, checks what ``ocinspect`` reports, repairs it with ``ocinspect`` (run as a subprocess),
 restarts the *same* OpenCode release on the repaired database and checks through OpenCode's own
-HTTP API that the session is healthy and takes a new prompt.  The bash, task and pending
-scenarios run on every release of ``tests/support/releases.py`` ``E2E_RELEASES`` (npm
-``opencode-ai@<release>``); the rest on the newest.  ``test_without_ocinspect_*`` proves the
-premise: OpenCode alone does not recover such a session.
+HTTP API that the session is healthy and takes a new prompt. The bash, task and pending shapes
+run on every release of ``tests/support/releases.py`` ``E2E_RELEASES`` (npm
+``opencode-ai@<release>``), side by side in one crashed database per release; the rest on the
+newest. The premise is proven too: OpenCode alone does not recover such a session.
 
-Run alone with ``python3 -m pytest -m e2e`` (see tests/e2e/README.md).
-"""
+Cost: OpenCode's boots (each ~3 CPU-s, and ~5 more for a server's first prompt), so a boot is
+shared wherever the proofs allow: one crash and one re-boot per release for all three shapes,
+one crash for the premise and the live-session refusal.
+
+Run alone with ``python3 -m pytest -m e2e`` (see tests/e2e/README.md)."""
 
 from __future__ import annotations
 
