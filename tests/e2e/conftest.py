@@ -1,7 +1,7 @@
 """Fixtures for the end-to-end tests against the real OpenCode binary (marker ``e2e``).
 
-The release matrix: tests marked ``matrix(scenario)`` and parametrized with ``release`` record
-their outcome and what they measured (``matrix_facts``); when one run covered every (release,
+The release matrix: tests marked ``matrix(scenario, ...)`` and parametrized with ``release``
+record each cell's outcome and what they measured (``matrix_facts``); when one run covered every (release,
 scenario) of ``matrix.expected()``, the results are written to ``matrix-results.json`` (or
 ``$OCINSPECT_E2E_RESULTS``), from which ``matrix.py`` renders the docs' table. The cells
 travel on the test reports; ``recorder.py`` (registered by ``tests/conftest.py``, so also in an
@@ -25,7 +25,7 @@ _CALL = pytest.StashKey[pytest.TestReport]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "matrix(scenario): one cell of the tested-releases table")
+    config.addinivalue_line("markers", "matrix(scenario, ...): the cells of the tested-releases table a test checks")
 
 
 def _install(version: str) -> Path:
@@ -51,7 +51,8 @@ def opencode_release() -> Callable[[str], Path]:
 
 @pytest.fixture
 def matrix_facts(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Facts a matrix test measured on the real binary (schema, event log, subagent link)."""
+    """Facts a matrix test measured on the real binary (schema, event log, subagent link). A test
+    of several cells keeps one dict per scenario here, each with the cell's own ``outcome``."""
     facts: dict[str, Any] = {}
     request.node.stash[_FACTS] = facts
     return facts
@@ -136,5 +137,7 @@ def pytest_runtest_makereport(
     if marker is None or callspec is None or "release" not in callspec.params:
         return
     facts: dict[str, Any] = item.stash.get(_FACTS, {})
-    entry = {"outcome": report.outcome, **facts}
-    report.user_properties.append((MATRIX_PROPERTY, [callspec.params["release"], marker.args[0], entry]))
+    for scenario in marker.args:
+        cell = facts.get(scenario, {}) if len(marker.args) > 1 else facts
+        entry = {"outcome": report.outcome, **cell}
+        report.user_properties.append((MATRIX_PROPERTY, [callspec.params["release"], scenario, entry]))

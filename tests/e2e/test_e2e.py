@@ -4,21 +4,26 @@ release users run.
 Each test crashes a real ``opencode serve`` with ``kill -9`` in the middle of a scripted tool
 call, checks what ``ocinspect`` reports, repairs it with ``ocinspect`` (run as a subprocess),
 restarts the *same* OpenCode release on the repaired database and checks through OpenCode's own
-HTTP API that the session is healthy and takes a new prompt.  The bash, task and pending
-scenarios run on every release of ``tests/support/releases.py`` ``E2E_RELEASES`` (npm
-``opencode-ai@<release>``); the rest on the newest.  ``test_without_ocinspect_*`` proves the
-premise: OpenCode alone does not recover such a session.
+HTTP API that the session is healthy and takes a new prompt. The bash, task and pending shapes
+run on every release of ``tests/support/releases.py`` ``E2E_RELEASES`` (npm
+``opencode-ai@<release>``), side by side in one crashed database per release; the rest on the
+newest. The premise is proven too: OpenCode alone does not recover such a session.
 
-Run alone with ``python3 -m pytest -m e2e`` (see tests/e2e/README.md).
-"""
+Cost: OpenCode's boots (each ~3 CPU-s, and ~5 more for a server's first prompt), so a boot is
+shared wherever the proofs allow: one crash and one re-boot per release for all three shapes,
+one crash for the premise and the live-session refusal.
+
+Run alone with ``python3 -m pytest -m e2e`` (see tests/e2e/README.md)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -108,20 +113,33 @@ def assert_stale_scan(sb: h.Sandbox, expected: dict[str, tuple[str, list[dict[st
     sessions = by_id(data)
     assert set(sessions) == set(expected), explain(proc)
     for sid, (pattern, parts) in expected.items():
-        s = sessions[sid]
-        assert s["verdict"] == "stale", explain(proc)
-        assert pattern in s["patterns"], explain(proc)
-        assert s["warnings"] == [], explain(proc)  # ids minted now: no id-wrap risk
-        assert s["directory"] == str(sb.project), explain(proc)
-        got = {p["id"]: p for p in s["stuck_parts"]}
-        assert set(got) == {p["id"] for p in parts}, explain(proc)
-        for p in parts:
-            g = got[p["id"]]
-            assert (g["message_id"], g["tool"], g["status"]) == (p["message_id"], p["tool"], p["state"]["status"]), (
-                explain(proc)
-            )
-            assert g["message_id"] in s["unfinished_messages"], explain(proc)
+        assert_stale_session(sb, sessions, sid, pattern, parts, proc)
     return data
+
+
+def assert_stale_session(
+    sb: h.Sandbox,
+    sessions: dict[str, dict[str, Any]],
+    sid: str,
+    pattern: str,
+    parts: list[dict[str, Any]],
+    proc: subprocess.CompletedProcess[str],
+) -> None:
+    """Scan's ``sessions`` (by id) name ``sid`` stale with ``pattern`` and exactly these stuck parts."""
+    assert sid in sessions, explain(proc)
+    s = sessions[sid]
+    assert s["verdict"] == "stale", explain(proc)
+    assert pattern in s["patterns"], explain(proc)
+    assert s["warnings"] == [], explain(proc)  # ids minted now: no id-wrap risk
+    assert s["directory"] == str(sb.project), explain(proc)
+    got = {p["id"]: p for p in s["stuck_parts"]}
+    assert set(got) == {p["id"] for p in parts}, explain(proc)
+    for p in parts:
+        g = got[p["id"]]
+        assert (g["message_id"], g["tool"], g["status"]) == (p["message_id"], p["tool"], p["state"]["status"]), explain(
+            proc
+        )
+        assert g["message_id"] in s["unfinished_messages"], explain(proc)
 
 
 def recover_all(sb: h.Sandbox, *, parts: int, messages: int, sessions: set[str]) -> dict[str, Any]:
@@ -176,89 +194,209 @@ def assert_new_prompt_completes(oc: h.OpenCode, sid: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# scenarios
+# the release matrix: one crashed database per release holds every shape
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.matrix("bash")
+class Shape:
+    """One cell of the matrix: a session of the shared server prompted into a stuck shape, and
+    what ocinspect must find (``stuck``: session -> (pattern, stuck parts)) and repair there."""
+
+    name = ""
+    prompt = ""
+    pattern = ""
+    statuses: tuple[str, ...] = ("running",)
+
+    def __init__(self) -> None:
+        self.sid = ""
+        self.stuck: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+
+    def start(self, oc: h.OpenCode) -> None:
+        self.sid = oc.create_session()
+        oc.prompt_async(self.sid, self.prompt)
+
+    def wait(self, sb: h.Sandbox, oc: h.OpenCode) -> None:
+        """Until the crash may come: the tool part is in its stuck state."""
+        parts = h.wait_for_tool_part(
+            sb.db_path, session_id=self.sid, tool="bash", statuses=self.statuses, timeout=60, server=oc
+        )
+        self.stuck = {self.sid: (self.pattern, [parts[0]])}
+
+    def reread(self, db: Path) -> None:
+        """The stuck parts as the crash left them in the file."""
+        now = {p["id"]: p for p in h.db_tool_parts(db)}
+        self.stuck = {sid: (pattern, [now[p["id"]] for p in parts]) for sid, (pattern, parts) in self.stuck.items()}
+
+    def check_rows(self, sb: h.Sandbox, release: str, facts: dict[str, Any]) -> None:
+        """What the release wrote for this shape."""
+
+    def check_scan(self, sessions: dict[str, dict[str, Any]], proc: subprocess.CompletedProcess[str]) -> None:
+        """What scan says of this shape beyond its patterns and stuck parts."""
+
+
+class Bash(Shape):
+    """``bash sleep 600`` killed with the server."""
+
+    name = "bash"
+    prompt = "run the long tests"
+    pattern = "crash-orphan"
+
+    def check_rows(self, sb: h.Sandbox, release: str, facts: dict[str, Any]) -> None:
+        (part,) = self.stuck[self.sid][1]
+        assert part["state"]["input"]["command"] == "sleep 600"
+
+    def check_scan(self, sessions: dict[str, dict[str, Any]], proc: subprocess.CompletedProcess[str]) -> None:
+        (part,) = self.stuck[self.sid][1]
+        (stuck,) = sessions[self.sid]["stuck_parts"]
+        assert "sleep 600" in stuck["input_summary"], explain(proc)
+        assert stuck["started"] == part["state"]["time"]["start"], explain(proc)
+
+
+class Pending(Shape):
+    """Tool arguments still streaming at the crash."""
+
+    name = "pending"
+    prompt = "PENDING edit"
+    pattern = "pending-placeholder"
+    statuses = ("pending",)
+
+    def check_rows(self, sb: h.Sandbox, release: str, facts: dict[str, Any]) -> None:
+        (part,) = self.stuck[self.sid][1]
+        assert part["state"] == {"status": "pending", "input": {}, "raw": ""}
+
+
+class Task(Shape):
+    """A ``task`` whose child session runs ``bash``: parent and child are one tree."""
+
+    name = "task"
+    prompt = "SUBAGENT please check"
+    pattern = "subagent-chain"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.child = ""
+
+    def wait(self, sb: h.Sandbox, oc: h.OpenCode) -> None:
+        db = sb.db_path
+        (task, *_) = h.wait_for_tool_part(db, session_id=self.sid, tool="task", timeout=60, server=oc)
+        self.child = h.wait_for_child_session(db, self.sid, timeout=60, server=oc)
+        bash = h.wait_for_tool_part(db, session_id=self.child, tool="bash", timeout=60, server=oc)[0]
+        self.stuck = {self.sid: (self.pattern, [task]), self.child: ("crash-orphan", [bash])}
+
+    def check_rows(self, sb: h.Sandbox, release: str, facts: dict[str, Any]) -> None:
+        (task,) = [p for p in h.db_tool_parts(sb.db_path, self.sid) if p["tool"] == "task"]
+        assert self.stuck[self.sid][1] == [task]
+        named = (task["state"].get("metadata") or {}).get("sessionId")
+        assert named in (self.child, None)
+        facts["task_names_child"] = named == self.child
+        assert facts["task_names_child"] == RELEASES[release].task_names_child
+
+    def check_scan(self, sessions: dict[str, dict[str, Any]], proc: subprocess.CompletedProcess[str]) -> None:
+        parent, child = self.sid, self.child
+        assert sessions[child]["parent_id"] == parent, explain(proc)
+        assert child in sessions[parent]["children"], explain(proc)
+        (link,) = sessions[parent]["stuck_parts"]
+        assert link["child_session_id"] == child, explain(proc)  # named by OpenCode, or inferred by ocinspect
+        named = (self.stuck[parent][1][0]["state"].get("metadata") or {}).get("sessionId")
+        assert link["child_session_inferred"] is (named is None), explain(proc)
+
+
+class Cells:
+    """The matrix cells one test checks on one shared database.
+
+    Each shape's own checks run in ``check(shape)``: a failure there is its cell's, is kept, and
+    skips that shape's later checks while the others go on. ``finish`` writes every cell's
+    outcome into ``matrix_facts`` (tests/e2e/conftest.py reads it) and fails the test if a shape
+    failed. A shared step that fails (the crash, the schema, scan's and recover's totals, the
+    re-boot) fails the test before ``finish``: then every cell is failed.
+    """
+
+    def __init__(self, facts: dict[str, Any], shapes: list[Shape]) -> None:
+        self.facts = facts
+        self.shapes = shapes
+        self.failed: dict[str, str] = {}
+        for shape in shapes:
+            facts[shape.name] = {}
+
+    def alive(self) -> list[Shape]:
+        return [shape for shape in self.shapes if shape.name not in self.failed]
+
+    @contextlib.contextmanager
+    def check(self, shape: Shape) -> Iterator[None]:
+        try:
+            yield
+        except Exception:  # noqa: BLE001 (this cell's failure: finish() reports it)
+            self.failed[shape.name] = traceback.format_exc()
+
+    def finish(self) -> None:
+        for shape in self.shapes:
+            self.facts[shape.name]["outcome"] = "failed" if shape.name in self.failed else "passed"
+        if self.failed:
+            pytest.fail("\n".join(f"--- {name} ---\n{tb}" for name, tb in self.failed.items()), pytrace=False)
+
+
+@pytest.mark.matrix("bash", "pending", "task")
 @pytest.mark.parametrize("release", MATRIX)
-def test_bash_crash_orphan_is_repaired(
+def test_every_shape_is_repaired(
     sandbox: h.Sandbox, opencode_release: Callable[[str], Path], release: str, matrix_facts: dict[str, Any]
 ) -> None:
+    """One server of the release runs the three shapes side by side (``bash sleep 600``, tool
+    arguments still streaming, a ``task`` whose child runs bash) and is ``kill -9``'d once; the
+    release wrote exactly the DDL the unit tests use; ``scan`` names every stuck session with
+    its pattern, one ``recover --all`` repairs them all, and the same release, booted once on
+    the repaired file, shows every turn closed and takes a new prompt in every session. Each
+    shape is its own cell of the table (``Cells``): one boot to crash and one to check is what
+    three tests of one shape each used to pay three times."""
     binary = opencode_release(release)
-    sid, part = crash_mid_tool(sandbox, binary, "run the long tests")
-    assert part["state"]["input"]["command"] == "sleep 600"
-    measure(sandbox, release, matrix_facts)
-
-    data = assert_stale_scan(sandbox, {sid: ("crash-orphan", [part])})
-    stuck = by_id(data)[sid]["stuck_parts"][0]
-    assert "sleep 600" in stuck["input_summary"]
-    assert stuck["started"] == part["state"]["time"]["start"]
-
-    recover_all(sandbox, parts=1, messages=1, sessions={sid})
+    db = sandbox.db_path
+    shapes = [Bash(), Pending(), Task()]
+    cells = Cells(matrix_facts, shapes)
+    task = shapes[2]
+    assert isinstance(task, Task)
 
     oc = sandbox.start_opencode(binary)
-    assert_healthy(oc, sid, {part["id"]})
-    assert_new_prompt_completes(oc, sid)
+    for shape in shapes:
+        shape.start(oc)
+    for shape in shapes:
+        shape.wait(sandbox, oc)
     oc.kill()
+    release_facts: dict[str, Any] = {}
+    measure(sandbox, release, release_facts)
+    top = {shape.sid: None for shape in shapes}
+    assert {s["id"]: s["parent_id"] for s in h.db_sessions(db)} == {**top, task.child: task.sid}
+    for shape in shapes:
+        shape.reread(db)
+        matrix_facts[shape.name].update(release_facts)
+        with cells.check(shape):
+            shape.check_rows(sandbox, release, matrix_facts[shape.name])
 
-
-@pytest.mark.matrix("pending")
-@pytest.mark.parametrize("release", MATRIX)
-def test_pending_placeholder_is_repaired(
-    sandbox: h.Sandbox, opencode_release: Callable[[str], Path], release: str, matrix_facts: dict[str, Any]
-) -> None:
-    binary = opencode_release(release)
-    sid, part = crash_mid_tool(sandbox, binary, "PENDING edit", statuses=("pending",))
-    assert part["state"] == {"status": "pending", "input": {}, "raw": ""}
-    measure(sandbox, release, matrix_facts)
-
-    assert_stale_scan(sandbox, {sid: ("pending-placeholder", [part])})
-    recover_all(sandbox, parts=1, messages=1, sessions={sid})
-
-    oc = sandbox.start_opencode(binary)
-    assert_healthy(oc, sid, {part["id"]})
-    assert_new_prompt_completes(oc, sid)
-    oc.kill()
-
-
-@pytest.mark.matrix("task")
-@pytest.mark.parametrize("release", MATRIX)
-def test_subagent_chain_is_repaired(
-    sandbox: h.Sandbox, opencode_release: Callable[[str], Path], release: str, matrix_facts: dict[str, Any]
-) -> None:
-    binary = opencode_release(release)
-    oc = sandbox.start_opencode(binary)
-    parent = oc.create_session()
-    oc.prompt_async(parent, "SUBAGENT please check")
-    h.wait_for_tool_part(sandbox.db_path, session_id=parent, tool="task", timeout=60, server=oc)
-    child = h.wait_for_child_session(sandbox.db_path, parent, timeout=60, server=oc)
-    bash = h.wait_for_tool_part(sandbox.db_path, session_id=child, tool="bash", timeout=60, server=oc)[0]
-    oc.kill()
-    (task,) = [p for p in h.db_tool_parts(sandbox.db_path, parent) if p["tool"] == "task"]
-    assert {s["id"]: s["parent_id"] for s in h.db_sessions(sandbox.db_path)} == {parent: None, child: parent}
-    named = (task["state"].get("metadata") or {}).get("sessionId")
-    assert named in (child, None)
-    matrix_facts["task_names_child"] = named == child
-    assert matrix_facts["task_names_child"] == RELEASES[release].task_names_child
-    measure(sandbox, release, matrix_facts)
-
-    data = assert_stale_scan(sandbox, {parent: ("subagent-chain", [task]), child: ("crash-orphan", [bash])})
+    stuck = {sid: expected for shape in shapes for sid, expected in shape.stuck.items()}
+    rc, data, proc = scan(sandbox)
+    assert rc == 1 and data["opencode_live"] is False, explain(proc)
     sessions = by_id(data)
-    assert sessions[child]["parent_id"] == parent
-    assert child in sessions[parent]["children"]
-    (link,) = sessions[parent]["stuck_parts"]
-    assert link["child_session_id"] == child  # named by OpenCode, or inferred by ocinspect
-    assert link["child_session_inferred"] is (named is None)
+    assert set(sessions) <= set(stuck), explain(proc)  # and each shape's are there: == set(stuck)
+    for shape in cells.alive():
+        with cells.check(shape):
+            for sid, (pattern, parts) in shape.stuck.items():
+                assert_stale_session(sandbox, sessions, sid, pattern, parts, proc)
+            shape.check_scan(sessions, proc)
 
-    recover_all(sandbox, parts=2, messages=2, sessions={parent, child})
+    recover_all(sandbox, parts=4, messages=4, sessions=set(stuck))  # one part and one turn a session
 
     oc = sandbox.start_opencode(binary)
-    assert_healthy(oc, parent, {task["id"]})
-    assert_healthy(oc, child, {bash["id"]})
-    assert_new_prompt_completes(oc, parent)
-    assert_new_prompt_completes(oc, child)
+    for shape in cells.alive():
+        with cells.check(shape):
+            for sid, (_, parts) in shape.stuck.items():
+                assert_healthy(oc, sid, {p["id"] for p in parts})
+            for sid in shape.stuck:
+                assert_new_prompt_completes(oc, sid)
     oc.kill()
+    cells.finish()
+
+
+# --------------------------------------------------------------------------------------------
+# the newest release (and the id wrap on 1.18.14)
+# --------------------------------------------------------------------------------------------
 
 
 def test_id_wrap_risk_is_said_before_recovery_and_the_loop_is_opencodes(
@@ -331,16 +469,45 @@ def test_id_wrap_risk_is_said_before_recovery_and_the_loop_is_opencodes(
     oc.kill()
 
 
-def test_live_session_is_refused_then_repaired(sandbox: h.Sandbox, opencode_bin: Path) -> None:
+def test_opencode_alone_leaves_the_turn_stuck_and_ocinspect_refuses_it_while_live(
+    sandbox: h.Sandbox, opencode_bin: Path
+) -> None:
+    """Two proofs on one crash (each boot of OpenCode is the cost of this test):
+
+    * the premise: restarting OpenCode does not repair the turn, nor does ``abort``, nor a new
+      prompt, nor the next restart (if this ever fails, OpenCode changed and ocinspect's reason
+      to exist must be re-checked);
+    * an idle OpenCode on the database leaves the session ``stale``; once OpenCode is really busy
+      on it, it is ``live``: ``recover`` exits 3 and writes nothing, ``recover --all`` leaves it
+      too; after OpenCode stops, both turns are repaired and a new prompt completes.
+    """
     sid, first = crash_mid_tool(sandbox, opencode_bin, "run the long tests")
     assert_stale_scan(sandbox, {sid: ("crash-orphan", [first])})
 
     # A fresh, idle OpenCode on the same database: it does not know the old turn, so the
     # session is still stale although OpenCode is live on the database.
     oc = sandbox.start_opencode(opencode_bin)
+    assert sid not in oc.status(), oc.describe(sid)  # OpenCode thinks it is idle...
     rc, data, proc = scan(sandbox)
     assert rc == 1 and data["opencode_live"] is True, explain(proc)
     assert by_id(data)[sid]["verdict"] == "stale", explain(proc)
+
+    def stuck_turn(server: h.OpenCode, msgs: list[dict[str, Any]]) -> dict[str, Any]:
+        turn = next(m for m in msgs if m["info"]["id"] == first["message_id"])
+        assert not turn["info"].get("time", {}).get("completed"), server.describe(sid)
+        p = next(p for p in turn["parts"] if p["id"] == first["id"])
+        assert p["state"]["status"] == "running", server.describe(sid)
+        return turn
+
+    stuck_turn(oc, oc.messages(sid))  # ...yet the turn is unfinished and the tool still running
+    assert oc.request("POST", f"/session/{sid}/abort") is True
+    stuck_turn(oc, oc.messages(sid))  # abort changes nothing
+
+    # A new prompt does run, but the old turn stays broken afterwards.
+    before = sum(1 for m in oc.messages(sid) if m["info"]["role"] == "assistant")
+    oc.prompt_async(sid, NEW_PROMPT)
+    msgs = oc.wait_turn_complete(sid, timeout=60, min_assistant=before + 1)
+    stuck_turn(oc, msgs)
 
     # Now make OpenCode really busy on that session: a second sleeping bash call.
     oc.prompt_async(sid, "run the long tests again")
@@ -371,46 +538,19 @@ def test_live_session_is_refused_then_repaired(sandbox: h.Sandbox, opencode_bin:
     assert still == {first["id"]: "running", second["id"]: "running"}, explain(proc)
     assert oc.is_busy(sid), oc.describe(sid)
 
-    # Stop OpenCode (the crash again): now both turns are stale and the repair goes through.
+    # Stop OpenCode (the crash again). On the next restart the old turn is still there.
     oc.kill()
+    oc = sandbox.start_opencode(opencode_bin)
+    stuck_turn(oc, oc.messages(sid))
+    oc.kill()
+
+    # Now both turns are stale and the repair goes through.
     assert_stale_scan(sandbox, {sid: ("crash-orphan", [first, second])})
     recover_all(sandbox, parts=2, messages=2, sessions={sid})
 
     oc = sandbox.start_opencode(opencode_bin)
     assert_healthy(oc, sid, {first["id"], second["id"]})
     assert_new_prompt_completes(oc, sid)
-    oc.kill()
-
-
-def test_without_ocinspect_opencode_leaves_session_stuck(sandbox: h.Sandbox, opencode_bin: Path) -> None:
-    """The premise: restarting OpenCode does not repair the turn (if this ever fails, OpenCode
-    changed and ocinspect's reason to exist must be re-checked)."""
-    sid, part = crash_mid_tool(sandbox, opencode_bin, "run the long tests")
-
-    oc = sandbox.start_opencode(opencode_bin)
-    assert sid not in oc.status(), oc.describe(sid)  # OpenCode thinks it is idle...
-
-    def stuck_turn(msgs: list[dict[str, Any]]) -> dict[str, Any]:
-        turn = next(m for m in msgs if m["info"]["id"] == part["message_id"])
-        assert not turn["info"].get("time", {}).get("completed"), oc.describe(sid)
-        p = next(p for p in turn["parts"] if p["id"] == part["id"])
-        assert p["state"]["status"] == "running", oc.describe(sid)
-        return turn
-
-    stuck_turn(oc.messages(sid))  # ...yet the turn is unfinished and the tool still running
-    assert oc.request("POST", f"/session/{sid}/abort") is True
-    stuck_turn(oc.messages(sid))  # abort changes nothing
-
-    # A new prompt does run, but the old turn stays broken afterwards.
-    before = sum(1 for m in oc.messages(sid) if m["info"]["role"] == "assistant")
-    oc.prompt_async(sid, NEW_PROMPT)
-    msgs = oc.wait_turn_complete(sid, timeout=60, min_assistant=before + 1)
-    stuck_turn(msgs)
-    oc.kill()
-
-    # And on the next restart it is still there.
-    oc = sandbox.start_opencode(opencode_bin)
-    stuck_turn(oc.messages(sid))
     oc.kill()
 
 

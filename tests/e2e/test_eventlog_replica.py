@@ -6,11 +6,15 @@ one server, ``POST /sync/replay`` on another. A replica built that way from a da
 ``ocinspect undo`` the replayed newer events must bring the replica to the restored rows. The
 negative keeps the proof honest: a repair that writes rows without events (what ocinspect did
 before) yields a replica that is stuck again.
+
+Cost: OpenCode's boots. One crash serves both proofs (copied into a second home before any
+repair); each proof still needs its own replica and a boot on its source to serve the log.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,25 +91,37 @@ def stuck_sessions(sb: h.Sandbox) -> set[str]:
 
 
 @pytest.fixture
-def homes(tmp_path: Path, fake_model: h.FakeModel) -> Iterator[tuple[h.Sandbox, h.Sandbox]]:
-    """Two OpenCode homes on one project (same git repo, so the same project id): the source
-    that crashes and gets repaired, and the replica rebuilt from its log."""
-    source = h.Sandbox(tmp_path / "a", fake_model)
-    replica = h.Sandbox(tmp_path / "b", fake_model)
-    replica.project = source.project
+def homes(tmp_path: Path, fake_model: h.FakeModel) -> Iterator[list[h.Sandbox]]:
+    """Four OpenCode homes on one project (same git repo, so the same project id): two sources,
+    each rebuilt into its own replica from its log."""
+    boxes = [h.Sandbox(tmp_path / name, fake_model) for name in "abcd"]
+    for box in boxes[1:]:
+        box.project = boxes[0].project
     try:
-        yield source, replica
+        yield boxes
     finally:
-        source.kill_all()
-        replica.kill_all()
+        for box in boxes:
+            box.kill_all()
 
 
-def test_replica_from_the_log_equals_the_repair_and_then_the_undo(
-    homes: tuple[h.Sandbox, h.Sandbox], opencode_bin: Path
+def copy_home(source: h.Sandbox, dest: h.Sandbox) -> None:
+    """``dest`` gets ``source``'s OpenCode data as it is (database, WAL and all): a second copy
+    of one crash, so that two repairs of it cost one boot to crash."""
+    data = dest.xdg["XDG_DATA_HOME"] / "opencode"
+    shutil.rmtree(data, ignore_errors=True)
+    shutil.copytree(source.xdg["XDG_DATA_HOME"] / "opencode", data)
+
+
+def test_replica_from_the_log_equals_the_repair_and_then_the_undo_and_a_row_only_repair_is_stuck_again(
+    homes: list[h.Sandbox], opencode_bin: Path
 ) -> None:
-    source, replica = homes
+    """One crash, copied into a second home before any repair: ``recover`` then ``undo`` on the
+    first (the replica follows both), a repair that writes rows without events on the second
+    (the regression guard: its replica is stuck again)."""
+    source, replica, row_only, row_only_replica = homes
     ids = crash_bash_and_task(source, opencode_bin)
     sessions = set(ids.values())
+    copy_home(source, row_only)
     assert stuck_sessions(source) == sessions
 
     rc, data, proc = run_cli(source, "recover", "--all", "--yes", "--json")
@@ -128,15 +144,12 @@ def test_replica_from_the_log_equals_the_repair_and_then_the_undo(
     replay(b, source.project, history(source, opencode_bin))
     assert rows(replica.db_path, sessions) == restored
     assert stuck_sessions(replica) == sessions
+    b.kill()
 
-
-def test_replica_of_a_row_only_repair_is_stuck_again(homes: tuple[h.Sandbox, h.Sandbox], opencode_bin: Path) -> None:
-    """The regression guard: rows written without their events are undone by a replay."""
-    source, replica = homes
-    ids = crash_bash_and_task(source, opencode_bin)
-    sessions = set(ids.values())
-    plan = recover.plan(open_store(source.db_path), live=OFFLINE)
-    conn = sqlite3.connect(source.db_path)
+    # The regression guard: rows written without their events are undone by a replay.
+    assert stuck_sessions(row_only) == sessions
+    plan = recover.plan(open_store(row_only.db_path), live=OFFLINE)
+    conn = sqlite3.connect(row_only.db_path)
     with conn:  # ocinspect before issue 10: the repaired rows, no events
         for unit in plan.units:
             for change in unit.changes:
@@ -145,9 +158,9 @@ def test_replica_of_a_row_only_repair_is_stuck_again(homes: tuple[h.Sandbox, h.S
                     (change.after["data"], change.after["time_updated"], change.row_id),
                 )
     conn.close()
-    assert stuck_sessions(source) == set()
-    assert len(log_problems(source.db_path)) == 6
+    assert stuck_sessions(row_only) == set()
+    assert len(log_problems(row_only.db_path)) == 6
 
-    b = replica.start_opencode(opencode_bin)
-    replay(b, source.project, history(source, opencode_bin))
-    assert stuck_sessions(replica) == sessions
+    d = row_only_replica.start_opencode(opencode_bin)
+    replay(d, row_only.project, history(row_only, opencode_bin))
+    assert stuck_sessions(row_only_replica) == sessions
