@@ -78,11 +78,22 @@ def scan(sb: h.Sandbox, *args: str) -> tuple[dict[str, dict[str, Any]], subproce
     return by_id(data), proc
 
 
+def run_here(sb: h.Sandbox, *args: str) -> tuple[int, Any, subprocess.CompletedProcess[str]]:
+    """``run_cli`` in this process (``Sandbox.ocinspect_here``): for the checks around a test's
+    point (a poll, a scan that must find nothing, a recover that must stop nothing), where a new
+    interpreter would cost ~0.45 CPU-s and the process is not what is tested."""
+    proc = sb.ocinspect_here(*args)
+    try:
+        data = json.loads(proc.stdout) if proc.stdout.strip() else None
+    except ValueError:
+        data = None
+    return proc.returncode, data, proc
+
+
 def scan_here(sb: h.Sandbox, *args: str) -> tuple[dict[str, dict[str, Any]], subprocess.CompletedProcess[str]]:
-    """:func:`scan` in this process: for polling until a verdict shows (then assert on :func:`scan`)."""
-    proc = sb.ocinspect_here("scan", "--json", *args)
-    data = json.loads(proc.stdout) if proc.stdout.strip() else None
-    assert proc.returncode in (0, 1) and isinstance(data, dict), explain(proc)
+    """:func:`scan` in this process (:func:`run_here`)."""
+    rc, data, proc = run_here(sb, "scan", "--json", *args)
+    assert rc in (0, 1) and isinstance(data, dict), explain(proc)
     return by_id(data), proc
 
 
@@ -154,7 +165,7 @@ def test_hung_sessions_are_seen_then_stopped_through_opencode(pooled: h.ServerPo
     bash, _ = start_bash(sandbox, oc)
 
     # Right away, with --hung-after 2s: the verdict follows the silence it measured.
-    sessions, proc = scan(sandbox, "--hung-after", "2s")
+    sessions, proc = scan_here(sandbox, "--hung-after", "2s")
     first = sessions[bash]
     assert first["verdict"] == ("live" if first["idle_ms"] < 2000 else "hung"), explain(proc)
 
@@ -162,7 +173,7 @@ def test_hung_sessions_are_seen_then_stopped_through_opencode(pooled: h.ServerPo
     stream, _ = start_bash(sandbox, oc, "STREAM it")
 
     # Before the threshold everything busy is live (and says how long it has been silent).
-    sessions, proc = scan(sandbox, "--hung-after", "60s")
+    sessions, proc = scan_here(sandbox, "--hung-after", "60s")
     for sid in (bash, parent, child, stream):
         assert sessions[sid]["verdict"] == "live", explain(proc)
         assert 0 <= sessions[sid]["idle_ms"] < 60_000, explain(proc)
@@ -224,7 +235,7 @@ def test_hung_sessions_are_seen_then_stopped_through_opencode(pooled: h.ServerPo
         assert "interrupted" not in (tool["state"].get("metadata") or {}), oc.describe(sid)  # not our shape
     assert_rows_equal_newest_events(sandbox.db_path, [bash, parent, child, stream])
 
-    rc, data, proc = run_cli(sandbox, "scan", "--json", "--hung-after", "2s")
+    rc, data, proc = run_here(sandbox, "scan", "--json", "--hung-after", "2s")
     assert rc == 0 and data["sessions"] == [], explain(proc)
     assert_new_prompt_completes(oc, parent)
 
@@ -359,12 +370,12 @@ def test_password_protected_server(sandbox: h.Sandbox, opencode_bin: Path, monke
     sid, _ = start_bash(sandbox, oc)
     time.sleep(1.0)
 
-    sessions, proc = scan(sandbox, "--hung-after", "1s")
+    sessions, proc = scan_here(sandbox, "--hung-after", "1s")
     assert sessions[sid]["verdict"] == "unknown", explain(proc)
     assert "the server needs its password" in sessions[sid]["verdict_reason"], explain(proc)
 
     monkeypatch.setenv("OPENCODE_SERVER_PASSWORD", "wrong")
-    sessions, proc = scan(sandbox, "--hung-after", "1s")
+    sessions, proc = scan_here(sandbox, "--hung-after", "1s")
     assert "refused the password" in sessions[sid]["verdict_reason"], explain(proc)
 
     monkeypatch.setenv("OPENCODE_SERVER_PASSWORD", "s3cret-e2e")
@@ -392,7 +403,7 @@ def test_waiting_for_permission_is_not_hung(pooled: h.ServerPool, opencode_bin: 
     sessions, proc = scan(sandbox, "--hung-after", "1s")
     assert sessions[sid]["verdict"] == "waiting", explain(proc)  # issue 18: its own verdict
     assert "waiting for your answer" in sessions[sid]["verdict_reason"], explain(proc)
-    rc, data, proc = run_cli(sandbox, "recover", "--all", "--yes", "--abort-hung", "--hung-after", "1s", "--json")
+    rc, data, proc = run_here(sandbox, "recover", "--all", "--yes", "--abort-hung", "--hung-after", "1s", "--json")
     assert rc == 3 and data["aborted"] == [], explain(proc)
     assert oc.is_busy(sid), oc.describe(sid)
     # the server is shared: answer the prompt (reject) so the next test gets it clean

@@ -30,6 +30,7 @@ from .test_hung import (
     Watch,
     assert_closed_by_opencode,
     assert_rows_equal_newest_events,
+    run_here,
     scan,
     scan_here,
     scan_until,
@@ -113,8 +114,13 @@ def test_stalled_model_is_hung_and_stopped_by_recover(
     sandbox, oc = signals_server(pooled, opencode_release(release))
     sid = start(sandbox, oc, "STALL please")
 
-    # Young: live, whatever the status says.
-    sessions, proc = scan(sandbox, "--hung-after", "60s")
+    # Young: live, whatever the status says (once a scan lists it: OpenCode reports the session
+    # busy a moment before it writes the turn's first row).
+    def listed() -> tuple[dict[str, dict[str, Any]], subprocess.CompletedProcess[str]] | None:
+        found, ran = scan_here(sandbox, "--hung-after", "60s")
+        return (found, ran) if sid in found else None
+
+    sessions, proc = h.wait_until(listed, timeout=30, what=f"{sid} listed", on_timeout=lambda: oc.describe(sid))
     assert sessions[sid]["verdict"] == "live", explain(proc)
     assert sessions[sid]["opencode_status"]["status"]["type"] in ("busy", "retry"), explain(proc)
 
@@ -139,7 +145,7 @@ def test_stalled_model_is_hung_and_stopped_by_recover(
     assistants = [m for m in msgs if m["info"]["role"] == "assistant"]
     assert assistants and all(m["info"].get("time", {}).get("completed") for m in assistants), oc.describe(sid)
     events_invariant(sandbox, release, [sid])
-    rc, data, proc = run_cli(sandbox, "scan", "--json", "--hung-after", "5s")
+    rc, data, proc = run_here(sandbox, "scan", "--json", "--hung-after", "5s")
     assert rc == 0 and data["sessions"] == [], explain(proc)
     assert_new_prompt_completes(oc, sid)
 
@@ -152,7 +158,7 @@ def test_a_stalled_stream_ends_the_turn_by_itself_on_older_releases(
     timeout), ocinspect never calls it hung and, once it ended, finds nothing stuck."""
     sandbox, oc = signals_server(pooled, opencode_release(release))
     sid = start(sandbox, oc, "STALL please")
-    sessions, proc = scan(sandbox, "--hung-after", "60s")
+    sessions, proc = scan_here(sandbox, "--hung-after", "60s")
     assert sid not in sessions or sessions[sid]["verdict"] == "live", explain(proc)
     h.wait_until(
         lambda: not oc.is_busy(sid), timeout=30, what="the stalled turn to end", on_timeout=lambda: oc.describe(sid)
@@ -227,7 +233,7 @@ def assert_retrying_and_left_alone(sb: h.Sandbox, oc: h.OpenCode, sid: str, *, a
     # Between two retries OpenCode reports the attempt in flight as plain ``busy``; on a loaded
     # machine one scan can land there. Scan until it sees the retry (well inside --hung-after).
     def retrying() -> tuple[dict[str, Any], subprocess.CompletedProcess[str]] | None:
-        sessions, ran = scan(sb, "--hung-after", "120s")
+        sessions, ran = scan_here(sb, "--hung-after", "120s")
         entry = sessions[sid]
         seen = entry["verdict"] != "live" or entry["opencode_status"]["status"]["type"] == "retry"
         return (entry, ran) if seen else None
@@ -238,7 +244,7 @@ def assert_retrying_and_left_alone(sb: h.Sandbox, oc: h.OpenCode, sid: str, *, a
     assert found["verdict"] == "live", explain(proc)
     assert found["opencode_status"]["status"]["type"] == "retry", explain(proc)
     assert "retrying, attempt" in found["verdict_reason"], explain(proc)
-    rc, data, proc = run_cli(sb, "recover", "--all", "--yes", "--abort-hung", "--hung-after", "120s", "--json")
+    rc, data, proc = run_here(sb, "recover", "--all", "--yes", "--abort-hung", "--hung-after", "120s", "--json")
     assert data["aborted"] == [], explain(proc)
     assert oc.is_busy(sid), oc.describe(sid)
     return found
@@ -327,7 +333,7 @@ def test_permission_prompt_is_waiting_and_rejected_from_the_cli(
     assert "echo ok" in text.stdout and "--reject-waiting" in text.stdout, explain(text)
 
     # Abort-hung does not touch it; recover without --reject-waiting refuses with the hint.
-    rc, data, proc = run_cli(sandbox, "recover", "--all", "--yes", "--abort-hung", "--hung-after", "1s", "--json")
+    rc, data, proc = run_here(sandbox, "recover", "--all", "--yes", "--abort-hung", "--hung-after", "1s", "--json")
     assert rc == 3 and data["aborted"] == [], explain(proc)
     assert [s["hint"] for s in data["skipped"] if s["id"] == sid] == ["reject-waiting"], explain(proc)
     assert oc.is_busy(sid), oc.describe(sid)
@@ -344,7 +350,7 @@ def test_permission_prompt_is_waiting_and_rejected_from_the_cli(
     assert tool["state"]["status"] == "error" and "rejected" in tool["state"]["error"].lower(), oc.describe(sid)
     assert_closed_by_opencode(oc, sid)
     events_invariant(sandbox, release, [sid])
-    rc, data, proc = run_cli(sandbox, "scan", "--json")
+    rc, data, proc = run_here(sandbox, "scan", "--json")
     assert rc == 0 and data["sessions"] == [], explain(proc)
     assert_new_prompt_completes(oc, sid)
 
@@ -370,7 +376,7 @@ def test_a_question_nobody_answers_is_waiting_and_dismissed_from_the_cli(
     assert tool["tool"] == "question" and tool["state"]["status"] == "error", oc.describe(sid)
     assert "dismissed" in tool["state"]["error"] or "QuestionRejected" in tool["state"]["error"], oc.describe(sid)
     events_invariant(sandbox, release, [sid])
-    rc, data, proc = run_cli(sandbox, "scan", "--json")
+    rc, data, proc = run_here(sandbox, "scan", "--json")
     assert rc == 0 and data["sessions"] == [], explain(proc)
     assert_new_prompt_completes(oc, sid)
 
