@@ -7,6 +7,7 @@ a session whose bash prints a line every second (``STREAM``). ocinspect runs as 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import shlex
@@ -83,11 +84,9 @@ def run_here(sb: h.Sandbox, *args: str) -> tuple[int, Any, subprocess.CompletedP
     point (a poll, a scan that must find nothing, a recover that must stop nothing), where a new
     interpreter would cost ~0.45 CPU-s and the process is not what is tested."""
     proc = sb.ocinspect_here(*args)
-    try:
-        data = json.loads(proc.stdout) if proc.stdout.strip() else None
-    except ValueError:
-        data = None
-    return proc.returncode, data, proc
+    with contextlib.suppress(ValueError):  # no output, or not JSON: None, as run_cli says
+        return proc.returncode, json.loads(proc.stdout), proc
+    return proc.returncode, None, proc
 
 
 def scan_here(sb: h.Sandbox, *args: str) -> tuple[dict[str, dict[str, Any]], subprocess.CompletedProcess[str]]:
