@@ -922,6 +922,21 @@ class Sandbox:
         cmd = [sys.executable, "-m", "inspector", "--db", str(self.db_path), *args]
         return run(cmd, cwd=REPO_ROOT, env=self.ocinspect_env(), timeout=timeout)
 
+    def ocinspect_here(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """:meth:`ocinspect` inside this process (click's runner, the same environment): for a
+        test that polls until a verdict shows, where a new interpreter per look costs ~0.45
+        CPU-s and the process itself is not what is tested. Assert on a real process's output."""
+        from click.testing import CliRunner
+
+        from inspector.cli import cli
+
+        cmd = ["--db", str(self.db_path), *args]
+        env: dict[str, str | None] = {**self.ocinspect_env(), "OPENCODE_DB": None}
+        result = CliRunner().invoke(cli, cmd, env=env, prog_name="ocinspect")
+        return subprocess.CompletedProcess(
+            ["ocinspect (in process)", *cmd], result.exit_code, result.stdout, result.stderr
+        )
+
     def start_opencode(self, binary: Path, **kw: Any) -> OpenCode:
         server = OpenCode(binary, self, **kw)
         self.servers.append(server)

@@ -7,6 +7,7 @@ a session whose bash prints a line every second (``STREAM``). ocinspect runs as 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import shlex
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +32,22 @@ from .test_e2e import ACTIVE, assert_new_prompt_completes, by_id, explain, run_c
 pytestmark = pytest.mark.e2e
 
 
-def signals_server(pool: h.ServerPool, binary: Path, *, ask_bash: bool = False) -> tuple[h.Sandbox, h.OpenCode]:
-    """A running OpenCode for these tests (chunk timeout 3 s; bash behind a permission prompt or
-    not), shared with the other tests of this module: each works in a session of its own and
-    leaves it closed, which the pool checks before it hands the server on."""
-    return pool.get("ask" if ask_bash else "allow", binary, lambda box: configure(box, ask_bash=ask_bash))
+ASKS = "echo ok"  # the one bash command behind a permission prompt (the QUICK scenario runs it)
+
+
+def signals_server(pool: h.ServerPool, binary: Path) -> tuple[h.Sandbox, h.OpenCode]:
+    """A running OpenCode for these tests (chunk timeout 3 s; bash allowed, but ``echo ok`` asks
+    for permission), shared with the other tests of these modules: each works in a session of
+    its own and leaves it closed, which the pool checks before it hands the server on. One
+    configuration for both kinds of test: one boot per release and worker, not two."""
+
+    def setup(box: h.Sandbox) -> None:
+        configure(box)
+        config = json.loads(box.config_path.read_text())
+        config["permission"]["bash"] = {"*": "allow", ASKS: "ask"}  # every release: the last match wins
+        box.config_path.write_text(json.dumps(config, indent=2) + "\n")
+
+    return pool.get("signals", binary, setup)
 
 
 def start_bash(sb: h.Sandbox, oc: h.OpenCode, prompt: str = "run the long tests") -> tuple[str, dict[str, Any]]:
@@ -64,6 +77,45 @@ def scan(sb: h.Sandbox, *args: str) -> tuple[dict[str, dict[str, Any]], subproce
     rc, data, proc = run_cli(sb, "scan", "--json", *args)
     assert rc in (0, 1) and isinstance(data, dict), explain(proc)
     return by_id(data), proc
+
+
+def run_here(sb: h.Sandbox, *args: str) -> tuple[int, Any, subprocess.CompletedProcess[str]]:
+    """``run_cli`` in this process (``Sandbox.ocinspect_here``): for the checks around a test's
+    point (a poll, a scan that must find nothing, a recover that must stop nothing), where a new
+    interpreter would cost ~0.45 CPU-s and the process is not what is tested."""
+    proc = sb.ocinspect_here(*args)
+    with contextlib.suppress(ValueError):  # no output, or not JSON: None, as run_cli says
+        return proc.returncode, json.loads(proc.stdout), proc
+    return proc.returncode, None, proc
+
+
+def scan_here(sb: h.Sandbox, *args: str) -> tuple[dict[str, dict[str, Any]], subprocess.CompletedProcess[str]]:
+    """:func:`scan` in this process (:func:`run_here`)."""
+    rc, data, proc = run_here(sb, "scan", "--json", *args)
+    assert rc in (0, 1) and isinstance(data, dict), explain(proc)
+    return by_id(data), proc
+
+
+def scan_until(
+    sb: h.Sandbox,
+    wanted: Callable[[dict[str, dict[str, Any]]], bool],
+    *args: str,
+    timeout: float,
+    what: str,
+    on_timeout: Callable[[], str] | None = None,
+) -> tuple[dict[str, dict[str, Any]], subprocess.CompletedProcess[str]]:
+    """The first real ``scan --json ARGS`` whose sessions satisfy ``wanted``: polled in this
+    process until they do (cheap), then asked of a real process (the one asserted on)."""
+
+    def seen(look: Callable[..., tuple[dict[str, dict[str, Any]], subprocess.CompletedProcess[str]]]) -> Any:
+        found, ran = look(sb, *args)
+        return (found, ran) if wanted(found) else None
+
+    h.wait_until(lambda: seen(scan_here), timeout=timeout, interval=0.5, what=what, on_timeout=on_timeout)
+    found: tuple[dict[str, dict[str, Any]], subprocess.CompletedProcess[str]] = h.wait_until(
+        lambda: seen(scan), timeout=30, interval=0.5, what=f"{what} (in a real process)", on_timeout=on_timeout
+    )
+    return found
 
 
 def assert_closed_by_opencode(oc: h.OpenCode, sid: str) -> list[dict[str, Any]]:
@@ -112,7 +164,7 @@ def test_hung_sessions_are_seen_then_stopped_through_opencode(pooled: h.ServerPo
     bash, _ = start_bash(sandbox, oc)
 
     # Right away, with --hung-after 2s: the verdict follows the silence it measured.
-    sessions, proc = scan(sandbox, "--hung-after", "2s")
+    sessions, proc = scan_here(sandbox, "--hung-after", "2s")
     first = sessions[bash]
     assert first["verdict"] == ("live" if first["idle_ms"] < 2000 else "hung"), explain(proc)
 
@@ -120,17 +172,20 @@ def test_hung_sessions_are_seen_then_stopped_through_opencode(pooled: h.ServerPo
     stream, _ = start_bash(sandbox, oc, "STREAM it")
 
     # Before the threshold everything busy is live (and says how long it has been silent).
-    sessions, proc = scan(sandbox, "--hung-after", "60s")
+    sessions, proc = scan_here(sandbox, "--hung-after", "60s")
     for sid in (bash, parent, child, stream):
         assert sessions[sid]["verdict"] == "live", explain(proc)
         assert 0 <= sessions[sid]["idle_ms"] < 60_000, explain(proc)
 
     # After 2 s of silence: the bash session and the whole chain are hung, the stream is live.
-    def hung_now() -> tuple[dict[str, dict[str, Any]], subprocess.CompletedProcess[str]] | None:
-        found, ran = scan(sandbox, "--hung-after", "2s")
-        return (found, ran) if all(found[s]["verdict"] == "hung" for s in (bash, parent, child)) else None
-
-    sessions, proc = h.wait_until(hung_now, timeout=30, interval=0.5, what="hung verdicts")
+    sessions, proc = scan_until(
+        sandbox,
+        lambda found: all(found[s]["verdict"] == "hung" for s in (bash, parent, child)),
+        "--hung-after",
+        "2s",
+        timeout=30,
+        what="hung verdicts",
+    )
     assert proc.returncode == 1, explain(proc)
     for sid in (bash, parent, child):
         assert sessions[sid]["idle_ms"] >= 2000, explain(proc)
@@ -179,7 +234,7 @@ def test_hung_sessions_are_seen_then_stopped_through_opencode(pooled: h.ServerPo
         assert "interrupted" not in (tool["state"].get("metadata") or {}), oc.describe(sid)  # not our shape
     assert_rows_equal_newest_events(sandbox.db_path, [bash, parent, child, stream])
 
-    rc, data, proc = run_cli(sandbox, "scan", "--json", "--hung-after", "2s")
+    rc, data, proc = run_here(sandbox, "scan", "--json", "--hung-after", "2s")
     assert rc == 0 and data["sessions"] == [], explain(proc)
     assert_new_prompt_completes(oc, parent)
 
@@ -314,12 +369,12 @@ def test_password_protected_server(sandbox: h.Sandbox, opencode_bin: Path, monke
     sid, _ = start_bash(sandbox, oc)
     time.sleep(1.0)
 
-    sessions, proc = scan(sandbox, "--hung-after", "1s")
+    sessions, proc = scan_here(sandbox, "--hung-after", "1s")
     assert sessions[sid]["verdict"] == "unknown", explain(proc)
     assert "the server needs its password" in sessions[sid]["verdict_reason"], explain(proc)
 
     monkeypatch.setenv("OPENCODE_SERVER_PASSWORD", "wrong")
-    sessions, proc = scan(sandbox, "--hung-after", "1s")
+    sessions, proc = scan_here(sandbox, "--hung-after", "1s")
     assert "refused the password" in sessions[sid]["verdict_reason"], explain(proc)
 
     monkeypatch.setenv("OPENCODE_SERVER_PASSWORD", "s3cret-e2e")
@@ -334,18 +389,22 @@ def test_password_protected_server(sandbox: h.Sandbox, opencode_bin: Path, monke
 def test_waiting_for_permission_is_not_hung(pooled: h.ServerPool, opencode_bin: Path) -> None:
     """A bash waiting on a permission prompt looks ``running`` in the database (measured); the
     server's ``GET /permission`` says it waits for a person, so it is never called hung."""
-    sandbox, oc = signals_server(pooled, opencode_bin, ask_bash=True)
-    sid, part = start_bash(sandbox, oc)
+    sandbox, oc = signals_server(pooled, opencode_bin)
+    sid, part = start_bash(sandbox, oc, "QUICK check")
     assert part["state"]["status"] == "running"
 
-    def asking() -> list[str]:
-        return [p["sessionID"] for p in oc.request("GET", "/permission?directory=" + str(sandbox.project))]
+    def asking() -> list[dict[str, Any]]:
+        return [p for p in oc.request("GET", "/permission?directory=" + str(sandbox.project)) if p]
 
-    assert h.wait_until(asking, timeout=15, what="the permission request") == [sid]
+    (asked,) = h.wait_until(asking, timeout=15, what="the permission request")
+    assert asked["sessionID"] == sid, asked
     time.sleep(1.5)
     sessions, proc = scan(sandbox, "--hung-after", "1s")
     assert sessions[sid]["verdict"] == "waiting", explain(proc)  # issue 18: its own verdict
     assert "waiting for your answer" in sessions[sid]["verdict_reason"], explain(proc)
-    rc, data, proc = run_cli(sandbox, "recover", "--all", "--yes", "--abort-hung", "--hung-after", "1s", "--json")
+    rc, data, proc = run_here(sandbox, "recover", "--all", "--yes", "--abort-hung", "--hung-after", "1s", "--json")
     assert rc == 3 and data["aborted"] == [], explain(proc)
-    assert oc.is_busy(sid), oc.describe(sid)  # the prompt stays pending: the pool replaces this server
+    assert oc.is_busy(sid), oc.describe(sid)
+    # the server is shared: answer the prompt (reject) so the next test gets it clean
+    oc.request("POST", f"/permission/{asked['id']}/reply?directory={sandbox.project}", {"reply": "reject"})
+    assert_closed_by_opencode(oc, sid)

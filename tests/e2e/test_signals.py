@@ -8,7 +8,7 @@ Real ``opencode serve`` with the scripted model (``harness.FakeModel``) and the 
 - ``SLOW``: a healthy reply of one word a second for 40 s (no row moves while it streams);
 - ``OVERLOADED``: HTTP 503 on every model call (OpenCode retries 5 times, then ``APIError``);
 - ``RATELIMIT``: HTTP 429 on every model call (retried like 503);
-- ``QUICK`` with ``permission.bash = "ask"``: a bash behind a permission prompt.
+- ``QUICK`` (bash ``echo ok``, the one command behind ``"ask"``): a bash behind a permission prompt.
 
 ``SIGNALS`` says which release publishes what (measured with ``probe_signals.py``; the table in
 NOTES.md): the model-stalled and waiting proofs run on every release that has the signal.
@@ -26,7 +26,16 @@ import pytest
 
 from . import harness as h
 from .test_e2e import assert_new_prompt_completes, explain, run_cli
-from .test_hung import Watch, assert_closed_by_opencode, assert_rows_equal_newest_events, scan, signals_server
+from .test_hung import (
+    Watch,
+    assert_closed_by_opencode,
+    assert_rows_equal_newest_events,
+    run_here,
+    scan,
+    scan_here,
+    scan_until,
+    signals_server,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -77,17 +86,20 @@ def wait_status(oc: h.OpenCode, sid: str, predicate: Any, *, timeout: float, wha
 
 
 def wait_verdict(
-    sb: h.Sandbox, oc: h.OpenCode, sid: str, verdict: str, hung_after: str, *, timeout: float, interval: float = 0.5
+    sb: h.Sandbox, oc: h.OpenCode, sid: str, verdict: str, hung_after: str, *, timeout: float
 ) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:
-    """Scan (``--hung-after``) until ``sid`` has ``verdict``: its JSON entry and that scan."""
-
-    def seen() -> tuple[dict[str, Any], subprocess.CompletedProcess[str]] | None:
-        found, ran = scan(sb, "--hung-after", hung_after)
-        return (found[sid], ran) if sid in found and found[sid]["verdict"] == verdict else None
-
-    return h.wait_until(
-        seen, timeout=timeout, interval=interval, what=f"{verdict} verdict", on_timeout=lambda: oc.describe(sid)
+    """Scan (``--hung-after``) until ``sid`` has ``verdict``: its JSON entry and that scan (a real
+    process's, once the polls in this process saw it)."""
+    found, proc = scan_until(
+        sb,
+        lambda found: sid in found and found[sid]["verdict"] == verdict,
+        "--hung-after",
+        hung_after,
+        timeout=timeout,
+        what=f"{verdict} verdict",
+        on_timeout=lambda: oc.describe(sid),
     )
+    return found[sid], proc
 
 
 def events_invariant(sb: h.Sandbox, release: str, sids: list[str]) -> None:
@@ -102,15 +114,20 @@ def test_stalled_model_is_hung_and_stopped_by_recover(
     sandbox, oc = signals_server(pooled, opencode_release(release))
     sid = start(sandbox, oc, "STALL please")
 
-    # Young: live, whatever the status says.
-    sessions, proc = scan(sandbox, "--hung-after", "60s")
+    # Young: live, whatever the status says (once a scan lists it: OpenCode reports the session
+    # busy a moment before it writes the turn's first row).
+    def listed() -> tuple[dict[str, dict[str, Any]], subprocess.CompletedProcess[str]] | None:
+        found, ran = scan_here(sandbox, "--hung-after", "60s")
+        return (found, ran) if sid in found else None
+
+    sessions, proc = h.wait_until(listed, timeout=30, what=f"{sid} listed", on_timeout=lambda: oc.describe(sid))
     assert sessions[sid]["verdict"] == "live", explain(proc)
     assert sessions[sid]["opencode_status"]["status"]["type"] in ("busy", "retry"), explain(proc)
 
     # OpenCode times the stream out and restarts the step: rows move, yet it gets nowhere.
     wait_status(oc, sid, lambda s: s.get("type") == "retry", timeout=30, what="the first retry")
 
-    found, proc = wait_verdict(sandbox, oc, sid, "hung", "5s", timeout=60, interval=1.0)
+    found, proc = wait_verdict(sandbox, oc, sid, "hung", "5s", timeout=60)
     assert found["hang"] == "model-stalled", explain(proc)
     assert found["idle_ms"] >= 5000, explain(proc)
     reason = found["verdict_reason"]
@@ -128,7 +145,7 @@ def test_stalled_model_is_hung_and_stopped_by_recover(
     assistants = [m for m in msgs if m["info"]["role"] == "assistant"]
     assert assistants and all(m["info"].get("time", {}).get("completed") for m in assistants), oc.describe(sid)
     events_invariant(sandbox, release, [sid])
-    rc, data, proc = run_cli(sandbox, "scan", "--json", "--hung-after", "5s")
+    rc, data, proc = run_here(sandbox, "scan", "--json", "--hung-after", "5s")
     assert rc == 0 and data["sessions"] == [], explain(proc)
     assert_new_prompt_completes(oc, sid)
 
@@ -141,7 +158,7 @@ def test_a_stalled_stream_ends_the_turn_by_itself_on_older_releases(
     timeout), ocinspect never calls it hung and, once it ended, finds nothing stuck."""
     sandbox, oc = signals_server(pooled, opencode_release(release))
     sid = start(sandbox, oc, "STALL please")
-    sessions, proc = scan(sandbox, "--hung-after", "60s")
+    sessions, proc = scan_here(sandbox, "--hung-after", "60s")
     assert sid not in sessions or sessions[sid]["verdict"] == "live", explain(proc)
     h.wait_until(
         lambda: not oc.is_busy(sid), timeout=30, what="the stalled turn to end", on_timeout=lambda: oc.describe(sid)
@@ -180,7 +197,7 @@ def test_watch_stops_a_stalled_model_and_leaves_a_slow_reply(pooled: h.ServerPoo
         # OpenCode takes longer than the model's 20 s to stream it
         while time.monotonic() - started < h.SLOW_WORDS * 3 and oc.is_busy(slow):
             watch.collect(1.0)
-            sessions, proc = scan(sandbox, "--hung-after", "5s")
+            sessions, proc = scan_here(sandbox, "--hung-after", "5s")
             if slow in sessions and not unanswered(sessions[slow]):
                 seen.append((time.monotonic() - started, sessions[slow]["verdict"]))
                 assert sessions[slow]["verdict"] == "live", explain(proc)
@@ -216,7 +233,7 @@ def assert_retrying_and_left_alone(sb: h.Sandbox, oc: h.OpenCode, sid: str, *, a
     # Between two retries OpenCode reports the attempt in flight as plain ``busy``; on a loaded
     # machine one scan can land there. Scan until it sees the retry (well inside --hung-after).
     def retrying() -> tuple[dict[str, Any], subprocess.CompletedProcess[str]] | None:
-        sessions, ran = scan(sb, "--hung-after", "120s")
+        sessions, ran = scan_here(sb, "--hung-after", "120s")
         entry = sessions[sid]
         seen = entry["verdict"] != "live" or entry["opencode_status"]["status"]["type"] == "retry"
         return (entry, ran) if seen else None
@@ -227,7 +244,7 @@ def assert_retrying_and_left_alone(sb: h.Sandbox, oc: h.OpenCode, sid: str, *, a
     assert found["verdict"] == "live", explain(proc)
     assert found["opencode_status"]["status"]["type"] == "retry", explain(proc)
     assert "retrying, attempt" in found["verdict_reason"], explain(proc)
-    rc, data, proc = run_cli(sb, "recover", "--all", "--yes", "--abort-hung", "--hung-after", "120s", "--json")
+    rc, data, proc = run_here(sb, "recover", "--all", "--yes", "--abort-hung", "--hung-after", "120s", "--json")
     assert data["aborted"] == [], explain(proc)
     assert oc.is_busy(sid), oc.describe(sid)
     return found
@@ -292,10 +309,16 @@ def test_a_rate_limit_is_retrying_then_a_retry_loop(pooled: h.ServerPool, openco
 def test_permission_prompt_is_waiting_and_rejected_from_the_cli(
     pooled: h.ServerPool, opencode_release: Any, release: str
 ) -> None:
-    sandbox, oc = signals_server(pooled, opencode_release(release), ask_bash=True)
+    sandbox, oc = signals_server(pooled, opencode_release(release))
     sid = start(sandbox, oc, "QUICK check")
 
-    found, proc = wait_verdict(sandbox, oc, sid, "waiting", "1s", timeout=30)
+    h.wait_until(
+        lambda: scan_here(sandbox, "--hung-after", "1s")[0].get(sid, {}).get("verdict") == "waiting",
+        timeout=30,
+        interval=0.5,
+        what="waiting verdict",
+        on_timeout=lambda: oc.describe(sid),
+    )
     time.sleep(1.5)
     sessions, proc = scan(sandbox, "--hung-after", "1s")
     found = sessions[sid]
@@ -310,7 +333,7 @@ def test_permission_prompt_is_waiting_and_rejected_from_the_cli(
     assert "echo ok" in text.stdout and "--reject-waiting" in text.stdout, explain(text)
 
     # Abort-hung does not touch it; recover without --reject-waiting refuses with the hint.
-    rc, data, proc = run_cli(sandbox, "recover", "--all", "--yes", "--abort-hung", "--hung-after", "1s", "--json")
+    rc, data, proc = run_here(sandbox, "recover", "--all", "--yes", "--abort-hung", "--hung-after", "1s", "--json")
     assert rc == 3 and data["aborted"] == [], explain(proc)
     assert [s["hint"] for s in data["skipped"] if s["id"] == sid] == ["reject-waiting"], explain(proc)
     assert oc.is_busy(sid), oc.describe(sid)
@@ -327,7 +350,7 @@ def test_permission_prompt_is_waiting_and_rejected_from_the_cli(
     assert tool["state"]["status"] == "error" and "rejected" in tool["state"]["error"].lower(), oc.describe(sid)
     assert_closed_by_opencode(oc, sid)
     events_invariant(sandbox, release, [sid])
-    rc, data, proc = run_cli(sandbox, "scan", "--json")
+    rc, data, proc = run_here(sandbox, "scan", "--json")
     assert rc == 0 and data["sessions"] == [], explain(proc)
     assert_new_prompt_completes(oc, sid)
 
@@ -353,7 +376,7 @@ def test_a_question_nobody_answers_is_waiting_and_dismissed_from_the_cli(
     assert tool["tool"] == "question" and tool["state"]["status"] == "error", oc.describe(sid)
     assert "dismissed" in tool["state"]["error"] or "QuestionRejected" in tool["state"]["error"], oc.describe(sid)
     events_invariant(sandbox, release, [sid])
-    rc, data, proc = run_cli(sandbox, "scan", "--json")
+    rc, data, proc = run_here(sandbox, "scan", "--json")
     assert rc == 0 and data["sessions"] == [], explain(proc)
     assert_new_prompt_completes(oc, sid)
 
@@ -361,7 +384,7 @@ def test_a_question_nobody_answers_is_waiting_and_dismissed_from_the_cli(
 def test_watch_rejects_an_unanswered_prompt_after_the_delay(pooled: h.ServerPool, opencode_bin: Path) -> None:
     """``watch --reject-waiting-after 3s``: the prompt nobody answers is rejected through OpenCode,
     and never allowed."""
-    sandbox, oc = signals_server(pooled, opencode_bin, ask_bash=True)
+    sandbox, oc = signals_server(pooled, opencode_bin)
     with Watch(sandbox, "--reject-waiting-after", "3s") as watch:
         sid = start(sandbox, oc, "QUICK check")
         mine = watch.until(

@@ -3,8 +3,9 @@
 What 2.1.2 publishes for each shape is in ``docs/design/opencode-2.md`` ("Live signals,
 measured"); what ocinspect makes of it is asserted here, through the CLI a person runs.
 
-Cost: one plain server runs every shape at once (ten sessions, one boot: ~10 s under load), and
-each check polls ``scan --json`` until the verdicts settle (the stalled stream needs OpenCode's
+Cost: one plain server runs every shape at once (ten sessions, one boot: ~10 s under load; one
+test, so that two workers never boot it twice), and each check polls ``scan --json`` in this
+process (then asserts on a real one) until the verdicts settle (the stalled stream needs OpenCode's
 3 s chunk timeout and its retry; 20 s of the slow reply and the printing tool are watched so
 they are seen never to be called hung). Each hung turn is then stopped through v2 (the
 retry loops at once, the stalled stream once re-prompted: 2.1.2 ends a stalled turn by itself
@@ -75,9 +76,11 @@ def configure(box: v2.V2Sandbox) -> None:
     box.config_path.write_text(json.dumps(config, indent=2) + "\n")
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory, opencode_v2: Path) -> Iterator[Fleet]:
-    with h.FakeModel() as model, v2.sandboxed(tmp_path_factory.mktemp("hung") / "oc", model, opencode_v2) as box:
+@pytest.fixture
+def fleet(tmp_path: Path, opencode_v2: Path) -> Iterator[Fleet]:
+    """One server, every shape at once: used by one test (its three checks, in order), so that
+    no two workers ever boot it twice."""
+    with h.FakeModel() as model, v2.sandboxed(tmp_path / "oc", model, opencode_v2) as box:
         configure(box)
         server = box.start_plain()
         sessions = {shape: server.open_session(box.project) for shape in SHAPES}
@@ -86,8 +89,12 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, opencode_v2: Path) -> Iterat
         yield Fleet(box, server, sessions, time.monotonic())
 
 
-def scan(box: v2.V2Sandbox, *args: str) -> tuple[dict[str, dict[str, Any]], subprocess.CompletedProcess[str]]:
-    proc = box.ocinspect("scan", "--hung-after", HUNG_AFTER, "--json", *args)
+def scan(
+    box: v2.V2Sandbox, *args: str, here: bool = False
+) -> tuple[dict[str, dict[str, Any]], subprocess.CompletedProcess[str]]:
+    """``scan --hung-after 5s --json``: a real process, or (``here``: for polling) this one."""
+    run = box.ocinspect_here if here else box.ocinspect
+    proc = run("scan", "--hung-after", HUNG_AFTER, "--json", *args)
     assert proc.returncode in (0, 1), proc.stderr
     data = json.loads(proc.stdout)
     return {s["id"]: s for s in data["sessions"]}, proc
@@ -99,7 +106,17 @@ def explain(found: dict[str, dict[str, Any]]) -> str:
     )
 
 
-def test_each_shape_gets_its_verdict_and_real_work_is_never_hung(fleet: Fleet) -> None:
+def test_each_shape_gets_its_verdict_is_named_and_each_hung_model_is_stopped(fleet: Fleet) -> None:
+    """The three checks of one fleet, in the order its turns go (each check's own docstring)."""
+    each_shape_gets_its_verdict_and_real_work_is_never_hung(fleet)
+    show_names_the_hang(fleet)
+    a_stalled_or_retrying_turn_is_stopped_through_v2_and_takes_a_new_prompt(fleet)
+
+
+def each_shape_gets_its_verdict_and_real_work_is_never_hung(fleet: Fleet) -> None:
+    """Every shape's verdict within ``WITHIN_S`` (polled in this process, a scan every ~0.5 s:
+    a new interpreter per look would cost ~0.45 CPU-s each), the slow reply and the printing
+    tool never hung, the retry loops hung on every look; a real ``scan`` exits 1."""
     ids = fleet.sessions
     parent_child = fleet.child_of("subagent")
     asking_child = fleet.child_of("child-asks")
@@ -124,7 +141,7 @@ def test_each_shape_gets_its_verdict_and_real_work_is_never_hung(fleet: Fleet) -
     last: dict[str, dict[str, Any]] = {}
     deadline = fleet.started + WITHIN_S
     while time.monotonic() < deadline and (len(seen_at) < len(expected) or time.monotonic() - fleet.started < 25):
-        last, _ = scan(fleet.sandbox)
+        last, _ = scan(fleet.sandbox, here=True)
         followed = signals.merge(detect(fleet.sandbox.db_path, [str(fleet.sandbox.project)], schema="v2"))
         streamed |= {s: signals.snapshot()[s] for s in (ids["slow"], ids["printing"]) if s in signals.snapshot()}
         assert followed.streams == (fleet.server.port,)
@@ -173,7 +190,7 @@ def test_each_shape_gets_its_verdict_and_real_work_is_never_hung(fleet: Fleet) -
     assert scan(fleet.sandbox)[1].returncode == 1  # hung sessions found
 
 
-def test_show_names_the_hang(fleet: Fleet) -> None:
+def show_names_the_hang(fleet: Fleet) -> None:
     sid = fleet.sessions["silent"]
     v2.wait_tool(fleet.sandbox.db_path, sid)
 
@@ -205,7 +222,7 @@ def stop_when_hung(db: Path, sid: str) -> tuple[AbortOutcome, str]:
     return outcome, target.reason
 
 
-def test_a_stalled_or_retrying_turn_is_stopped_through_v2_and_takes_a_new_prompt(fleet: Fleet) -> None:
+def a_stalled_or_retrying_turn_is_stopped_through_v2_and_takes_a_new_prompt(fleet: Fleet) -> None:
     """The answer to each hung model: v2's interrupt, its ``idle`` row ``interrupted``, the
     server up, and a plain prompt answered after (the fake model picks by the last prompt)."""
     box, server, ids = fleet.sandbox, fleet.server, fleet.sessions
@@ -249,12 +266,13 @@ def test_a_turn_the_service_keeps_resuming_is_a_resume_loop(sandbox: v2.V2Sandbo
     v2.write(sandbox.db_path, "UPDATE session_v2 SET resume_attempts = 2 WHERE id = ?", (crash.session_id,))
     service = v2.boot_service_until_resumed(sandbox, crash.session_id, v2.model_calls(sandbox.model), attempts=3)
 
-    def looked() -> dict[str, Any] | None:
-        found, _ = scan(sandbox)
+    def looked(here: bool) -> dict[str, Any] | None:
+        found, _ = scan(sandbox, here=here)
         mine = found.get(crash.session_id)
         return mine if mine and mine["verdict"] == "hung" else None
 
-    mine = h.wait_until(looked, timeout=WITHIN_S, interval=1.0, what="the resume loop")
+    h.wait_until(lambda: looked(True), timeout=WITHIN_S, interval=0.5, what="the resume loop")
+    mine = h.wait_until(lambda: looked(False), timeout=30, interval=0.5, what="the resume loop (a real scan)")
     assert mine["hang"] == "resume-loop", mine
     assert "re-ran this turn 3 times" in mine["verdict_reason"], mine
 
