@@ -118,6 +118,7 @@ SCAN_QUICK = CLI_MODULES | {
     "inspector.core.db.health",
     "inspector.core.db.locks",
     "inspector.core.health",
+    "inspector.core.health.beside_scan",  # core's rule for when the health is said beside a scan
     "inspector.core.health.explain",
     "inspector.core.health.holders",
     "inspector.core.health.look",
