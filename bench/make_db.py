@@ -1145,10 +1145,7 @@ def build(
     if stuck is None:
         stuck = default_stuck(size)
     out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".building")
-    for p in (tmp, Path(str(tmp) + "-journal"), Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm")):
-        p.unlink(missing_ok=True)
+    tmp = building_path(out)
     began = time.perf_counter()
     tables, indexes = split_ddl(DDL_PATH.read_text())
     engine = create_engine(f"sqlite:///{tmp}")
@@ -1176,11 +1173,7 @@ def build(
             conn.exec_driver_sql("PRAGMA journal_mode=WAL").fetchall()
         conn.commit()
     engine.dispose()
-    for suffix in ("-wal", "-shm", "-journal"):
-        Path(str(out) + suffix).unlink(missing_ok=True)
-    os.replace(tmp, out)
-    for suffix in ("-wal", "-shm"):
-        Path(str(tmp) + suffix).unlink(missing_ok=True)
+    put_in_place(tmp, out)
     elapsed = time.perf_counter() - began
     manifest = make_manifest(out, builder, size=size, seed=seed, now=now, stuck=stuck)
     manifest["build_seconds"] = round(elapsed, 1)
@@ -1197,6 +1190,24 @@ def build(
             file=sys.stderr,
         )
     return manifest
+
+
+def building_path(out: Path) -> Path:
+    """Where ``out`` is built before it replaces the old file: cleared, its directory made."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".building")
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+    return tmp
+
+
+def put_in_place(tmp: Path, out: Path) -> None:
+    """The finished (closed) build replaces ``out`` at once; no side file of the old one stays."""
+    for suffix in ("-wal", "-shm", "-journal"):
+        Path(f"{out}{suffix}").unlink(missing_ok=True)
+    os.replace(tmp, out)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{tmp}{suffix}").unlink(missing_ok=True)
 
 
 def make_manifest(out: Path, builder: Builder, *, size: float, seed: int, now: int, stuck: int) -> dict[str, Any]:

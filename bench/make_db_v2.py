@@ -339,10 +339,7 @@ def build(
     if stuck is None:
         stuck = default_stuck(size)
     out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".building")
-    for suffix in ("", "-journal", "-wal", "-shm"):
-        Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+    tmp = v1.building_path(out)
     began = time.perf_counter()
     tables, indexes = v1.split_ddl(DDL_PATH.read_text())
     engine = create_engine(f"sqlite:///{tmp}")
@@ -377,11 +374,7 @@ def build(
         conn.exec_driver_sql("PRAGMA journal_mode=WAL").fetchall()
         conn.commit()
     engine.dispose()
-    for suffix in ("-wal", "-shm", "-journal"):
-        Path(f"{out}{suffix}").unlink(missing_ok=True)
-    os.replace(tmp, out)
-    for suffix in ("-wal", "-shm"):
-        Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+    v1.put_in_place(tmp, out)
     elapsed = time.perf_counter() - began
     manifest = {
         "db": out.name,
