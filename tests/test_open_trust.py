@@ -18,10 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from inspector.cli import cli
-from tests.support.cli import ocinspect, ocinspect_on_a_terminal
+from tests.support.cli import invoke, ocinspect, ocinspect_on_a_terminal
 from tests.support.crafted_ids import TYPABLE, rename_session
 from tests.support.releases import SESSIONS
 
@@ -103,7 +101,7 @@ def test_open_never_passes_a_crafted_id_to_opencode(db_in: Path, standin: dict[s
         if extra and crafted != TYPABLE[0]:
             # --print never starts OpenCode, so click's runner can host it: the same refusal in
             # core as the first id's real process shows (one line, exit 2, nothing on stdout)
-            result = CliRunner().invoke(cli, list(args), env=standin, catch_exceptions=False)
+            result = invoke(*args, env=standin)
             code, stdout, stderr = result.exit_code, result.stdout, result.stderr
         else:  # a real process: without --print a refusal that failed would start OpenCode
             done = ocinspect(*args, env=standin)

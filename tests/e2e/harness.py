@@ -923,16 +923,14 @@ class Sandbox:
         return run(cmd, cwd=REPO_ROOT, env=self.ocinspect_env(), timeout=timeout)
 
     def ocinspect_here(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """:meth:`ocinspect` inside this process (click's runner, the same environment): for a
-        test that polls until a verdict shows, where a new interpreter per look costs ~0.45
-        CPU-s and the process itself is not what is tested. Assert on a real process's output."""
-        from click.testing import CliRunner
-
-        from inspector.cli import cli
+        """:meth:`ocinspect` inside this process (click's runner, the same environment; an
+        exception fails the test): for a test that polls until a verdict shows, where a new
+        interpreter per look costs ~0.45 CPU-s and the process itself is not what is tested.
+        Assert on a real process's output."""
+        from tests.support.cli import invoke
 
         cmd = ["--db", str(self.db_path), *args]
-        env: dict[str, str | None] = {**self.ocinspect_env(), "OPENCODE_DB": None}
-        result = CliRunner().invoke(cli, cmd, env=env, prog_name="ocinspect")
+        result = invoke(*cmd, env={**self.ocinspect_env(), "OPENCODE_DB": None})
         return subprocess.CompletedProcess(
             ["ocinspect (in process)", *cmd], result.exit_code, result.stdout, result.stderr
         )

@@ -125,15 +125,13 @@ def invoke_cli(db: Path | str, *args: str, state: Path) -> Ran:
     """``run_cli`` in-process: the same click command and error handling (``Group.invoke``), with
     the child's environment, no interpreter start-up. For the cases of a behaviour whose real
     process is proven once by ``run_cli``; an exception escaping the command fails the test."""
-    from click.testing import CliRunner
-
-    from inspector.cli import cli
+    from tests.support.cli import invoke
 
     argv = ["--db", str(db), *args]
     env: dict[str, str | None] = {k: None for k in os.environ if k.startswith(("OPENCODE_", "OCINSPECT_DEBUG"))}
     env.update(cli_env(state))
     started = time.monotonic()
-    result = CliRunner(env=env).invoke(cli, argv, catch_exceptions=False, prog_name="ocinspect")
+    result = invoke(*argv, env=env)
     return Ran(
         ["(in-process)", "inspector", *argv],
         result.exit_code,

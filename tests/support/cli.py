@@ -35,9 +35,10 @@ def ocinspect(
     )
 
 
-def invoke(*args: str, input: str | None = None) -> Result:
-    """The click command in-process; an exception fails the test with its traceback."""
-    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+def invoke(*args: str, input: str | None = None, env: Mapping[str, str | None] | None = None) -> Result:
+    """The click command in-process, named as the real one; an exception fails the test with
+    its traceback. ``env``: variables set (None: unset) while it runs."""
+    return CliRunner().invoke(cli, list(args), input=input, env=env, catch_exceptions=False, prog_name="ocinspect")
 
 
 def ocinspect_on_a_terminal(*args: str, env: Mapping[str, str], answer: str) -> tuple[int, str, str]:
